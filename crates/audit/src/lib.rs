@@ -1,0 +1,161 @@
+//! The record of the whole enforcement process (执法全过程记录).
+//!
+//! Every enforcement event is appended to a single hash chain: each entry's
+//! hash covers the previous entry's hash, its sequence number and an explicit,
+//! versioned binary encoding of the entry. Changing, removing or reordering any
+//! stored entry therefore breaks the chain at that point. Periodically the
+//! writer signs the chain head with Ed25519 ([`Checkpoint`]); a checkpoint pins
+//! everything up to its sequence number, so even an attacker who rewrites the
+//! chain consistently (recomputing every later hash) or deletes its tail is
+//! caught by the next checkpoint. Entries after the last checkpoint are
+//! protected by the chain alone: deleting them, or rewriting them with
+//! recomputed hashes, is not detectable until a later checkpoint is signed.
+//!
+//! This crate is part of the pure core: no I/O, no clock, no serde. Callers
+//! pass times in and store the bytes however they like.
+
+mod checkpoint;
+mod verify;
+
+#[cfg(test)]
+mod tests;
+
+pub use checkpoint::{
+    AuditPublicKey, AuditSigner, CHECKPOINT_DOMAIN, Checkpoint, checkpoint_message,
+};
+pub use verify::{ChainFault, StoredEntry, VerifyReport, verify_chain};
+
+use sha2::{Digest, Sha256};
+
+/// A SHA-256 digest; the unit of linkage in the chain.
+pub type Hash = [u8; 32];
+
+/// The `prev_hash` of entry 1: the chain starts from an all-zero hash.
+pub const GENESIS_HASH: Hash = [0; 32];
+
+/// Version byte that opens every [`canonical_encoding`]; bump it (and keep the
+/// old encoder) if the layout ever changes, so old chains still verify.
+pub const ENCODING_VERSION: u8 = 1;
+
+/// One event as recorded in the chain; it exists so that every enforcement step
+/// is attributable (who, in which role, did what to which subject, when).
+///
+/// `payload` is the event body as stored (canonical JSON text produced by the
+/// caller); the chain covers it byte for byte, so the caller must store exactly
+/// these bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// 1-based, gap-free position in the chain.
+    pub seq: u64,
+    /// Milliseconds since the Unix epoch, as passed in by the caller.
+    pub recorded_at_ms: i64,
+    pub actor: String,
+    pub role: String,
+    pub action: String,
+    pub subject: String,
+    pub idempotency_key: String,
+    pub payload: String,
+}
+
+/// Explicit, versioned binary encoding of an entry. Never serde: these bytes
+/// are what the chain covers, so they must never change with a library upgrade.
+///
+/// Layout (version 1), all integers big-endian:
+/// `ENCODING_VERSION` (1 byte), `seq` (u64, 8 bytes), `recorded_at_ms`
+/// (i64, 8 bytes), then `actor`, `role`, `action`, `subject`,
+/// `idempotency_key`, `payload`, each as a u32 byte length followed by the
+/// UTF-8 bytes. Integers are fixed-width, so they need no length prefix; the
+/// prefixes on strings make the encoding injective (no field can bleed into
+/// the next).
+///
+/// # Panics
+/// If a string field is longer than `u32::MAX` bytes (4 GiB), which no event
+/// body can legitimately be.
+pub fn canonical_encoding(entry: &AuditEntry) -> Vec<u8> {
+    let strings = [
+        &entry.actor,
+        &entry.role,
+        &entry.action,
+        &entry.subject,
+        &entry.idempotency_key,
+        &entry.payload,
+    ];
+    let text_len: usize = strings.iter().map(|s| 4 + s.len()).sum();
+    let mut out = Vec::with_capacity(1 + 8 + 8 + text_len);
+    out.push(ENCODING_VERSION);
+    out.extend_from_slice(&entry.seq.to_be_bytes());
+    out.extend_from_slice(&entry.recorded_at_ms.to_be_bytes());
+    for field in strings {
+        push_len_prefixed(&mut out, field.as_bytes());
+    }
+    out
+}
+
+fn push_len_prefixed(out: &mut Vec<u8>, bytes: &[u8]) {
+    let len = u32::try_from(bytes.len()).expect("audit entry field exceeds 4 GiB");
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(bytes);
+}
+
+/// `SHA-256(prev_hash || seq as u64 BE || canonical_encoding(entry))`.
+///
+/// `seq` appears outside the encoding too so that the link itself (not only
+/// the entry body) commits to the position in the chain.
+pub fn entry_hash(prev_hash: &Hash, entry: &AuditEntry) -> Hash {
+    let mut hasher = Sha256::new();
+    hasher.update(prev_hash);
+    hasher.update(entry.seq.to_be_bytes());
+    hasher.update(canonical_encoding(entry));
+    hasher.finalize().into()
+}
+
+/// The running chain head kept by the single writer; it exists so that the
+/// writer can compute each new `prev_hash`/`entry_hash` pair, and sign
+/// checkpoints, without re-reading the chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChainHead {
+    /// Sequence number of the last appended entry (0 for the empty chain).
+    pub seq: u64,
+    /// Hash of the last appended entry ([`GENESIS_HASH`] for the empty chain).
+    pub hash: Hash,
+}
+
+impl ChainHead {
+    /// The head of the empty chain.
+    pub fn genesis() -> Self {
+        ChainHead {
+            seq: 0,
+            hash: GENESIS_HASH,
+        }
+    }
+
+    /// Appends `entry`, returning its hash (which is also the new head hash).
+    /// The previous head hash is the entry's `prev_hash`.
+    ///
+    /// # Panics
+    /// If `entry.seq` is not exactly `self.seq + 1`: the single writer assigns
+    /// sequence numbers, so a mismatch is a programmer error, and writing it
+    /// anyway would create a chain that can never verify.
+    pub fn append(&mut self, entry: &AuditEntry) -> Hash {
+        assert_eq!(
+            Some(entry.seq),
+            self.seq.checked_add(1),
+            "audit entry seq must follow the chain head"
+        );
+        self.hash = entry_hash(&self.hash, entry);
+        self.seq = entry.seq;
+        self.hash
+    }
+}
+
+/// Errors from parsing key material; it exists because keys arrive as text
+/// from configuration, and malformed text must be rejected, not panic.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum AuditError {
+    #[error("invalid hex: {0}")]
+    InvalidHex(#[from] hex::FromHexError),
+    #[error("expected {expected} bytes, got {actual}")]
+    InvalidLength { expected: usize, actual: usize },
+    #[error("not a valid Ed25519 public key")]
+    InvalidPublicKey,
+}

@@ -1,0 +1,294 @@
+//! Coded values checked against the code list in force on the declaration's date.
+//!
+//! A `Code<K>` can only be built by `Code::parse`, which checks the shape of the code and that the
+//! list of kind `K` in force on the given date holds it; so the rest of the core never re-checks.
+
+use std::{fmt, marker::PhantomData};
+
+use chrono::NaiveDate;
+use reference::{CodeListKind, Lookup, ReferenceData};
+
+use crate::problem::FieldError;
+
+/// What parsing needs besides the raw text: the reference data and the date the lists apply on.
+#[derive(Clone, Copy)]
+pub struct ParseContext<'a> {
+    pub reference: &'a ReferenceData,
+    /// Date of lodging: code lists and rates are those in force on this day.
+    pub on: NaiveDate,
+}
+
+/// A kind of code: which list holds it and what shape it has.
+pub trait CodeKind {
+    const LIST: CodeListKind;
+    const NAME_EN: &'static str;
+    const NAME_ZH: &'static str;
+    const FORMAT_EN: &'static str;
+    const FORMAT_ZH: &'static str;
+    fn has_shape(code: &str) -> bool;
+}
+
+pub struct Code<K> {
+    code: String,
+    kind: PhantomData<K>,
+}
+
+impl<K> Clone for Code<K> {
+    fn clone(&self) -> Self {
+        Code { code: self.code.clone(), kind: PhantomData }
+    }
+}
+impl<K> PartialEq for Code<K> {
+    fn eq(&self, other: &Self) -> bool {
+        self.code == other.code
+    }
+}
+impl<K> Eq for Code<K> {}
+impl<K> std::hash::Hash for Code<K> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.code.hash(state)
+    }
+}
+impl<K> fmt::Debug for Code<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.code)
+    }
+}
+impl<K> fmt::Display for Code<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.code)
+    }
+}
+
+impl<K: CodeKind> Code<K> {
+    /// Parses a code at `path`. Letters are upper-cased because every list we load is upper-case,
+    /// and traders routinely type `cn` or `usd`.
+    pub fn parse(path: &str, raw: &str, ctx: &ParseContext<'_>) -> Result<Code<K>, FieldError> {
+        let code = raw.trim().to_ascii_uppercase();
+        if code.is_empty() {
+            return Err(FieldError::required(path));
+        }
+        if !K::has_shape(&code) {
+            return Err(FieldError::invalid_format(path, K::FORMAT_EN, K::FORMAT_ZH));
+        }
+        check_in_list(path, K::LIST, K::NAME_EN, K::NAME_ZH, &code, ctx)?;
+        Ok(Code { code, kind: PhantomData })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.code
+    }
+}
+
+impl<K> AsRef<str> for Code<K> {
+    fn as_ref(&self) -> &str {
+        &self.code
+    }
+}
+
+pub(crate) fn check_in_list(
+    path: &str,
+    list: CodeListKind,
+    name_en: &str,
+    name_zh: &str,
+    code: &str,
+    ctx: &ParseContext<'_>,
+) -> Result<(), FieldError> {
+    let on = ctx.on.to_string();
+    match ctx.reference.lookup(list, code, ctx.on) {
+        Lookup::InForce(_) => Ok(()),
+        Lookup::Unknown => Err(FieldError::unknown_code(path, name_en, name_zh, code)),
+        Lookup::NotInForce { .. } => Err(FieldError::code_not_in_force(path, name_en, name_zh, code, &on)),
+        Lookup::NoListInForce => Err(FieldError::no_code_list_in_force(path, name_en, name_zh, &on)),
+    }
+}
+
+fn is_digits(code: &str, lengths: &[usize]) -> bool {
+    lengths.contains(&code.len()) && code.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn is_upper_alnum(code: &str, lengths: &[usize]) -> bool {
+    lengths.contains(&code.len()) && code.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
+
+macro_rules! code_kind {
+    ($marker:ident, $alias:ident, $list:ident, $en:literal, $zh:literal, $fmt_en:literal, $fmt_zh:literal, $shape:expr) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $marker {}
+        impl CodeKind for $marker {
+            const LIST: CodeListKind = CodeListKind::$list;
+            const NAME_EN: &'static str = $en;
+            const NAME_ZH: &'static str = $zh;
+            const FORMAT_EN: &'static str = $fmt_en;
+            const FORMAT_ZH: &'static str = $fmt_zh;
+            fn has_shape(code: &str) -> bool {
+                let shape: fn(&str) -> bool = $shape;
+                shape(code)
+            }
+        }
+        pub type $alias = Code<$marker>;
+    };
+}
+
+code_kind!(Country, CountryCode, Country, "country (ISO 3166)", "国别（地区）", "a 2-letter ISO 3166 code such as CN", "两位字母的 ISO 3166 代码（如 CN）", |c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase()));
+code_kind!(Currency, CurrencyCode, Currency, "currency (ISO 4217)", "币制", "a 3-letter ISO 4217 code such as USD", "三位字母的 ISO 4217 代码（如 USD）", |c| c.len() == 3 && c.bytes().all(|b| b.is_ascii_uppercase()));
+code_kind!(Unit, UnitCode, Unit, "unit of measure (UNECE Rec 20)", "计量单位", "a UNECE Rec 20 unit code such as KGM", "UNECE 第 20 号建议书计量单位代码（如 KGM）", |c| is_upper_alnum(c, &[2, 3]));
+code_kind!(PackageType, PackageTypeCode, PackageType, "package type (UNECE Rec 21)", "包装种类", "a UNECE Rec 21 package code such as CT", "UNECE 第 21 号建议书包装代码（如 CT）", |c| is_upper_alnum(c, &[2]));
+code_kind!(CustomsOffice, CustomsOfficeCode, CustomsOffice, "customs office", "关区", "a 4-digit customs office code such as 2200", "4 位数字关区代码（如 2200）", |c| is_digits(c, &[4]));
+code_kind!(Procedure, ProcedureCode, CustomsProcedure, "customs procedure (trade mode)", "监管方式", "a 4-digit customs procedure code such as 0110", "4 位数字监管方式代码（如 0110）", |c| is_digits(c, &[4]));
+code_kind!(LevyNature, LevyNatureCode, LevyNature, "levy nature", "征免性质", "a 3-digit levy nature code such as 101", "3 位数字征免性质代码（如 101）", |c| is_digits(c, &[3]));
+code_kind!(LevyMode, LevyModeCode, LevyMode, "levy / exemption mode", "征免方式", "a 1-digit levy mode code such as 1", "1 位征免方式代码（如 1）", |c| is_digits(c, &[1]));
+code_kind!(TransportMode, TransportModeCode, TransportMode, "transport mode", "运输方式", "a 1-character transport mode code such as 2 (waterway)", "1 位运输方式代码（如 2 水路运输）", |c| is_upper_alnum(c, &[1]));
+code_kind!(DocumentType, DocumentTypeCode, DocumentType, "document type", "随附单证", "a document type code such as INV or Y", "随附单证代码（如 INV、Y）", |c| is_upper_alnum(c, &[1, 2, 3]));
+code_kind!(Incoterm, IncotermCode, Incoterm, "transaction terms (Incoterms)", "成交方式", "an Incoterms code such as FOB or CIF", "国际贸易术语代码（如 FOB、CIF）", |c| c.len() == 3 && c.bytes().all(|b| b.is_ascii_uppercase()));
+
+impl IncotermCode {
+    /// Terms under which the buyer pays the main carriage, so the freight to China must be declared
+    /// for a CIF-basis customs value.
+    pub fn buyer_pays_main_carriage(&self) -> bool {
+        matches!(self.as_str(), "EXW" | "FCA" | "FAS" | "FOB")
+    }
+
+    /// Terms whose price already includes freight to the destination.
+    pub fn includes_freight(&self) -> bool {
+        matches!(self.as_str(), "CFR" | "CIF" | "CPT" | "CIP" | "DAP" | "DPU" | "DDP" | "DAT")
+    }
+
+    /// Terms whose price already includes insurance of the main carriage.
+    pub fn includes_insurance(&self) -> bool {
+        matches!(self.as_str(), "CIF" | "CIP" | "DAP" | "DPU" | "DDP" | "DAT")
+    }
+}
+
+/// Commodity code: the HS 6-digit subheading, optionally extended to the national 8- or 10-digit line.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CommodityCode(String);
+
+impl CommodityCode {
+    pub fn parse(path: &str, raw: &str, ctx: &ParseContext<'_>) -> Result<CommodityCode, FieldError> {
+        let code: String = raw.trim().chars().filter(|c| *c != '.' && *c != ' ').collect();
+        if code.is_empty() {
+            return Err(FieldError::required(path));
+        }
+        if !is_digits(&code, &[6, 8, 10]) {
+            return Err(FieldError::invalid_format(path, "6, 8 or 10 digits", "6、8 或 10 位数字"));
+        }
+        check_in_list(path, CodeListKind::HsSubheading, "HS subheading", "HS 子目", &code[..6], ctx)?;
+        Ok(CommodityCode(code))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The HS 6-digit subheading, the level shared by every customs administration.
+    pub fn hs6(&self) -> &str {
+        &self.0[..6]
+    }
+}
+
+impl fmt::Display for CommodityCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Unified social credit code (统一社会信用代码, GB 32100-2015): 18 characters with a check character.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CreditCode(String);
+
+const CREDIT_CODE_ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
+const CREDIT_CODE_WEIGHTS: [u32; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
+
+impl CreditCode {
+    pub fn parse(path: &str, raw: &str) -> Result<CreditCode, FieldError> {
+        let code = raw.trim().to_ascii_uppercase();
+        if code.is_empty() {
+            return Err(FieldError::required(path));
+        }
+        let values: Option<Vec<u32>> = code.bytes().map(credit_code_value).collect();
+        let Some(values) = values.filter(|v| v.len() == 18) else {
+            return Err(FieldError::invalid_format(
+                path,
+                "18 characters of digits and capital letters except I, O, S, V and Z",
+                "18 位数字或大写字母（不含 I、O、S、V、Z）",
+            ));
+        };
+        if values[17] != credit_code_check_value(&values[..17]) {
+            return Err(FieldError::check_digit(path));
+        }
+        Ok(CreditCode(code))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+fn credit_code_value(byte: u8) -> Option<u32> {
+    CREDIT_CODE_ALPHABET.iter().position(|c| *c == byte).map(|p| p as u32)
+}
+
+/// GB 32100-2015 §4.3: C18 = 31 − (Σ Ci × Wi mod 31), with 31 written as 0.
+pub fn credit_code_check_value(first_17: &[u32]) -> u32 {
+    assert_eq!(first_17.len(), 17);
+    let sum: u32 = first_17.iter().zip(CREDIT_CODE_WEIGHTS).map(|(c, w)| c * w).sum();
+    (31 - sum % 31) % 31
+}
+
+/// Completes 17 characters into a valid credit code; used by the demo data and the benchmark.
+pub fn credit_code_with_check(first_17: &str) -> Option<String> {
+    let values: Option<Vec<u32>> = first_17.bytes().map(credit_code_value).collect();
+    let values = values.filter(|v| v.len() == 17)?;
+    let check = CREDIT_CODE_ALPHABET[credit_code_check_value(&values) as usize] as char;
+    Some(format!("{first_17}{check}"))
+}
+
+/// Customs registration code (海关编码) of an enterprise: 10 characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CustomsRegistrationCode(String);
+
+impl CustomsRegistrationCode {
+    pub fn parse(path: &str, raw: &str) -> Result<CustomsRegistrationCode, FieldError> {
+        let code = raw.trim().to_ascii_uppercase();
+        if code.is_empty() {
+            return Err(FieldError::required(path));
+        }
+        if !is_upper_alnum(&code, &[10]) {
+            return Err(FieldError::invalid_format(path, "10 digits or capital letters", "10 位数字或大写字母"));
+        }
+        Ok(CustomsRegistrationCode(code))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// UN/LOCODE of a port or place: country code plus 3 characters (e.g. CNSHA). Only the country
+/// part is checked against a list, because the full UN/LOCODE list is not shipped yet.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LocationCode(String);
+
+impl LocationCode {
+    pub fn parse(path: &str, raw: &str, ctx: &ParseContext<'_>) -> Result<LocationCode, FieldError> {
+        let code = raw.trim().to_ascii_uppercase();
+        if code.is_empty() {
+            return Err(FieldError::required(path));
+        }
+        if !is_upper_alnum(&code, &[5]) || !code[..2].bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err(FieldError::invalid_format(
+                path,
+                "a 5-character UN/LOCODE such as CNSHA",
+                "5 位联合国贸易和运输地点代码（如 CNSHA）",
+            ));
+        }
+        let country = Country::NAME_EN;
+        check_in_list(path, CodeListKind::Country, country, Country::NAME_ZH, &code[..2], ctx)?;
+        Ok(LocationCode(code))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}

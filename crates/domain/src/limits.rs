@@ -1,0 +1,27 @@
+//! Every limit of the declaration model, named once. Each has a test at its edge.
+
+/// Goods items per declaration (China's paper form allows 50 per page; the electronic form 999).
+pub const ITEMS_PER_DECLARATION_MAX: usize = 999;
+/// Attached documents per declaration.
+pub const DOCUMENTS_PER_DECLARATION_MAX: usize = 99;
+/// Statutory quantities per goods item (China has a first and a second statutory unit).
+pub const STATUTORY_QUANTITIES_MAX: usize = 2;
+/// Free-text names and descriptions.
+pub const TEXT_LENGTH_MAX: usize = 255;
+/// Short references: document numbers, transport document numbers, voyage numbers.
+pub const REFERENCE_LENGTH_MAX: usize = 64;
+/// Reasons given for an amendment, a cancellation or a release.
+pub const REASON_LENGTH_MAX: usize = 1000;
+/// Decimal places of a quantity or a mass.
+pub const QUANTITY_DECIMALS_MAX: u32 = 5;
+/// Decimal places of a unit price.
+pub const UNIT_PRICE_DECIMALS_MAX: u32 = 4;
+/// Decimal places of a rate given in percent (freight or insurance as a rate).
+pub const RATE_DECIMALS_MAX: u32 = 4;
+/// Largest monetary amount accepted (in the invoice currency): far above any real consignment, far
+/// below where decimal arithmetic could overflow.
+pub const AMOUNT_MAX: i64 = 1_000_000_000_000;
+/// Largest quantity or mass accepted.
+pub const QUANTITY_MAX: i64 = 1_000_000_000_000;
+/// Packages per declaration.
+pub const PACKAGES_MAX: u32 = 99_999_999;

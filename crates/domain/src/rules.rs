@@ -1,0 +1,238 @@
+//! Cross-field rules: checks that need more than one field. They run on a declaration whose fields
+//! each parsed, and report every problem found, never only the first.
+
+use std::collections::HashSet;
+
+use chrono::NaiveDate;
+use reference::{CodeListKind, Lookup};
+use rust_decimal::{Decimal, RoundingStrategy};
+
+use crate::codes::ParseContext;
+use crate::declaration::{Declaration, DeclarationKind, Direction};
+use crate::problem::FieldError;
+
+/// Allowed difference between the invoice total and the sum of the item amounts, per goods item:
+/// each item amount may carry up to half a minor unit of rounding, so one minor unit per item is
+/// generous enough for honest rounding and far too small to hide an under-declared item.
+pub const INVOICE_ROUNDING_PER_ITEM: Decimal = Decimal::from_parts(1, 0, 0, false, 2);
+/// Allowed difference between an item amount and quantity × unit price.
+pub const ITEM_AMOUNT_ROUNDING: Decimal = Decimal::from_parts(1, 0, 0, false, 2);
+
+/// Every cross-field problem of `declaration`, lodged on `ctx.on`.
+pub fn check_declaration(declaration: &Declaration, ctx: &ParseContext<'_>) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    check_kind_requirements(declaration, &mut errors);
+    check_direction(declaration, &mut errors);
+    check_charges(declaration, &mut errors);
+    check_amounts(declaration, ctx, &mut errors);
+    check_masses(declaration, &mut errors);
+    check_dates(declaration, ctx.on, &mut errors);
+    check_statutory_units(declaration, ctx, &mut errors);
+    check_documents(declaration, &mut errors);
+    errors
+}
+
+fn is_summary(declaration: &Declaration) -> bool {
+    matches!(declaration.kind, DeclarationKind::Summary)
+}
+
+/// A summary declaration may leave out the revenue elements; ordinary and full ones may not.
+fn check_kind_requirements(declaration: &Declaration, errors: &mut Vec<FieldError>) {
+    if is_summary(declaration) {
+        return;
+    }
+    if declaration.transaction_terms.is_none() {
+        errors.push(FieldError::required("transaction_terms"));
+    }
+    if declaration.levy_nature.is_none() && declaration.direction == Direction::Import {
+        errors.push(FieldError::required("levy_nature"));
+    }
+    if declaration.net_mass_kg.is_none() {
+        errors.push(FieldError::required("net_mass_kg"));
+    }
+    for (idx, item) in declaration.items.iter().enumerate() {
+        if item.unit_price.is_none() {
+            errors.push(FieldError::required(&format!("items[{idx}].unit_price")));
+        }
+        if item.levy_mode.is_none() {
+            errors.push(FieldError::required(&format!("items[{idx}].levy_mode")));
+        }
+    }
+}
+
+fn check_direction(declaration: &Declaration, errors: &mut Vec<FieldError>) {
+    match declaration.direction {
+        Direction::Import if declaration.dispatch_country.is_none() => {
+            errors.push(FieldError::required("dispatch_country"));
+        }
+        Direction::Export if declaration.destination_country.is_none() => {
+            errors.push(FieldError::required("destination_country"));
+        }
+        _ => {}
+    }
+}
+
+/// Freight and insurance must fit the transaction terms: the customs value is built on a CIF
+/// basis, so freight must be declared when the price excludes it, and must not be added twice.
+fn check_charges(declaration: &Declaration, errors: &mut Vec<FieldError>) {
+    let Some(terms) = &declaration.transaction_terms else { return };
+    if declaration.direction != Direction::Import || is_summary(declaration) {
+        return;
+    }
+    if terms.buyer_pays_main_carriage() && declaration.freight.is_none() {
+        errors.push(FieldError::not_allowed(
+            "freight",
+            &format!("it must be declared when the transaction terms are {terms}, which exclude the main carriage"),
+            &format!("成交方式为 {terms} 时不含主运费，必须申报运费"),
+        ));
+    }
+    if terms.includes_freight() && declaration.freight.is_some() {
+        errors.push(FieldError::not_allowed(
+            "freight",
+            &format!("the price under {terms} already includes freight"),
+            &format!("成交方式 {terms} 的价格已含运费"),
+        ));
+    }
+    if terms.includes_insurance() && declaration.insurance.is_some() {
+        errors.push(FieldError::not_allowed(
+            "insurance",
+            &format!("the price under {terms} already includes insurance"),
+            &format!("成交方式 {terms} 的价格已含保险费"),
+        ));
+    }
+}
+
+fn currency_decimals(ctx: &ParseContext<'_>, currency: &str) -> u32 {
+    match ctx.reference.lookup(CodeListKind::Currency, currency, ctx.on) {
+        Lookup::InForce(entry) => entry.minor_unit.map_or(2, u32::from),
+        _ => 2,
+    }
+}
+
+fn check_amounts(declaration: &Declaration, ctx: &ParseContext<'_>, errors: &mut Vec<FieldError>) {
+    let decimals = currency_decimals(ctx, declaration.invoice.currency.as_str());
+    if declaration.invoice.amount.normalize().scale() > decimals {
+        errors.push(FieldError::precision("invoice.amount", decimals));
+    }
+    let mut sum = Decimal::ZERO;
+    for (idx, item) in declaration.items.iter().enumerate() {
+        sum += item.amount;
+        if item.amount.normalize().scale() > decimals {
+            errors.push(FieldError::precision(&format!("items[{idx}].amount"), decimals));
+        }
+        let Some(unit_price) = item.unit_price else { continue };
+        let computed = (item.quantity.value * unit_price)
+            .round_dp_with_strategy(decimals, RoundingStrategy::MidpointAwayFromZero);
+        if (computed - item.amount).abs() > ITEM_AMOUNT_ROUNDING {
+            errors.push(FieldError::amount_mismatch(
+                &format!("items[{idx}].amount"),
+                &item.amount.to_string(),
+                &computed.to_string(),
+            ));
+        }
+    }
+    let tolerance = INVOICE_ROUNDING_PER_ITEM * Decimal::from(declaration.items.len());
+    if (sum - declaration.invoice.amount).abs() > tolerance {
+        errors.push(FieldError::sum_mismatch(
+            "invoice.amount",
+            &declaration.invoice.amount.to_string(),
+            &sum.to_string(),
+            &tolerance.to_string(),
+        ));
+    }
+}
+
+fn check_masses(declaration: &Declaration, errors: &mut Vec<FieldError>) {
+    if let Some(net) = declaration.net_mass_kg
+        && net > declaration.gross_mass_kg
+    {
+        errors.push(FieldError::mass_inconsistent(
+            "net_mass_kg",
+            &net.to_string(),
+            &declaration.gross_mass_kg.to_string(),
+        ));
+    }
+}
+
+fn check_dates(declaration: &Declaration, lodged_on: NaiveDate, errors: &mut Vec<FieldError>) {
+    if let Some(invoice_date) = declaration.invoice.date
+        && invoice_date > lodged_on
+    {
+        errors.push(FieldError::date_order("invoice.date", "the invoice date", "the lodging date", "发票日期", "申报日期"));
+    }
+    let transport = &declaration.transport;
+    if let (Some(departure), Some(arrival)) = (transport.departure_date, transport.arrival_date)
+        && departure > arrival
+    {
+        errors.push(FieldError::date_order(
+            "transport.departure_date",
+            "the departure date",
+            "the arrival date",
+            "启运日期",
+            "抵达日期",
+        ));
+    }
+}
+
+/// The first statutory quantity must be in the commodity's statutory unit when that unit is known.
+fn check_statutory_units(declaration: &Declaration, ctx: &ParseContext<'_>, errors: &mut Vec<FieldError>) {
+    for (idx, item) in declaration.items.iter().enumerate() {
+        let Some(units) = ctx.reference.statutory_units(item.commodity_code.as_str()) else { continue };
+        let expected = units.join(" or ");
+        match item.statutory_quantities.first() {
+            Some(first) if !units.iter().any(|u| u == first.unit.as_str()) => errors.push(FieldError::unit_mismatch(
+                &format!("items[{idx}].statutory_quantities[0].unit"),
+                first.unit.as_str(),
+                &expected,
+            )),
+            None if !is_summary(declaration) && !units.iter().any(|u| u == item.quantity.unit.as_str()) => {
+                errors.push(FieldError::unit_mismatch(
+                    &format!("items[{idx}].quantity.unit"),
+                    item.quantity.unit.as_str(),
+                    &format!("{expected} (or give statutory_quantities)"),
+                ))
+            }
+            _ => {}
+        }
+    }
+}
+
+fn check_documents(declaration: &Declaration, errors: &mut Vec<FieldError>) {
+    let mut seen = HashSet::new();
+    for (idx, document) in declaration.documents.iter().enumerate() {
+        if !seen.insert((document.document_type.as_str(), document.number.as_str())) {
+            errors.push(FieldError::duplicate(&format!("documents[{idx}]"), "a document", "随附单证"));
+        }
+    }
+}
+
+/// The full declaration must agree with the summary declaration it completes on what the goods were
+/// released against: direction, trader, transport document, office, and each item's HS subheading
+/// and origin.
+pub fn check_full_against_summary(full: &Declaration, summary: &Declaration) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    let mut compare = |path: &str, summary_value: &str, full_value: &str| {
+        if summary_value != full_value {
+            errors.push(FieldError::summary_mismatch(path, summary_value, full_value));
+        }
+    };
+    let direction = |d: &Declaration| if d.direction == Direction::Import { "import" } else { "export" };
+    compare("direction", direction(summary), direction(full));
+    compare("trader.credit_code", summary.trader.credit_code.as_str(), full.trader.credit_code.as_str());
+    compare("transport.document.number", &summary.transport.document.number, &full.transport.document.number);
+    compare("office_of_entry_exit", summary.office_of_entry_exit.as_str(), full.office_of_entry_exit.as_str());
+    compare("items", &summary.items.len().to_string(), &full.items.len().to_string());
+    for (idx, (summary_item, full_item)) in summary.items.iter().zip(&full.items).enumerate() {
+        compare(
+            &format!("items[{idx}].commodity_code"),
+            summary_item.commodity_code.hs6(),
+            full_item.commodity_code.hs6(),
+        );
+        compare(
+            &format!("items[{idx}].origin_country"),
+            summary_item.origin_country.as_str(),
+            full_item.origin_country.as_str(),
+        );
+    }
+    errors
+}

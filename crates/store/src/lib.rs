@@ -1,0 +1,219 @@
+//! The `Store` trait: what clearance needs from persistence, and nothing about SQL.
+//!
+//! One embedded implementation (`store-sqlite`) ships now; a PostgreSQL one will satisfy the same
+//! trait for scale-out. The trait deals in rows of plain data: documents arrive already encoded
+//! (canonical JSON made by `wire`), so a store never needs the domain model to do its job.
+//!
+//! Invariants every implementation keeps:
+//! - `append` is atomic: the event, its audit-chain entry and every projection change commit
+//!   together or not at all, and an acknowledged append survives a crash.
+//! - The event log is append-only and is the audit chain: `seq` is gap-free and each entry's hash
+//!   covers the previous hash. Projections (`declarations`, `users`, ...) are derived caches.
+//! - An idempotency key is unique within its scope; a second append with it returns the first event.
+
+use async_trait::async_trait;
+
+pub use audit::{Checkpoint, StoredEntry};
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique value (credit code, user name, number) is taken.
+    #[error("{0} already exists")]
+    Conflict(String),
+    /// A referenced row (enterprise, user) does not exist.
+    #[error("{0} does not exist")]
+    NotFound(String),
+    /// The store is shutting down or its writer stopped; the caller may retry later.
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+/// Who did something, as recorded with every event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub user_id: String,
+    pub role: String,
+}
+
+/// One event to append, with the changes to the projections it implies.
+#[derive(Debug, Clone)]
+pub struct Append {
+    pub actor: Actor,
+    pub recorded_at_ms: i64,
+    /// The aggregate the event belongs to, e.g. a declaration id.
+    pub subject: String,
+    /// Event name, e.g. `declaration.accepted`.
+    pub action: String,
+    /// Unique within `idempotency_scope` (the acting user, or the enterprise it acts for).
+    pub idempotency_scope: String,
+    pub idempotency_key: String,
+    /// SHA-256 (hex) of the request that produced the event, to tell an honest retry from a reused key.
+    pub request_digest: String,
+    /// Canonical JSON of the event body; the audit chain covers it byte for byte.
+    pub payload: String,
+    /// Optimistic concurrency: the subject's projection version this event was decided on.
+    pub expected_version: Option<u32>,
+    pub projection: Projection,
+    /// Further events the same change implies, written in the same transaction (a summary declaration
+    /// completed by its full declaration). Never nested further.
+    pub linked: Vec<LinkedEvent>,
+}
+
+#[derive(Debug, Clone)]
+pub struct LinkedEvent {
+    pub subject: String,
+    pub action: String,
+    pub payload: String,
+    pub expected_version: Option<u32>,
+    pub projection: Projection,
+}
+
+/// The change to a derived table that an event implies.
+#[derive(Debug, Clone)]
+pub enum Projection {
+    NewDeclaration(DeclarationRow),
+    UpdateDeclaration(DeclarationUpdate),
+    NewEnterprise(EnterpriseRow),
+    NewUser(UserRow),
+    NewToken(TokenRow),
+    RevokeToken { token_hash: String },
+    BrokerAuthorisation { broker_enterprise_id: String, principal_enterprise_id: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeclarationRow {
+    pub id: String,
+    pub number: String,
+    pub direction: String,
+    pub kind: String,
+    pub status: String,
+    pub office_of_lodging: String,
+    pub trader_credit_code: String,
+    pub declarant_credit_code: String,
+    pub summary_number: Option<String>,
+    pub completed_by: Option<String>,
+    pub lodged_at_ms: i64,
+    pub updated_at_ms: i64,
+    pub version: u32,
+    /// The declaration as currently in force, canonical JSON.
+    pub document: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeclarationUpdate {
+    pub id: String,
+    pub status: String,
+    pub version: u32,
+    pub updated_at_ms: i64,
+    pub completed_by: Option<String>,
+    /// A new document when the event amends the declaration.
+    pub document: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnterpriseRow {
+    pub id: String,
+    pub credit_code: String,
+    pub customs_code: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRow {
+    pub id: String,
+    pub name: String,
+    pub role: String,
+    pub enterprise_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRow {
+    /// SHA-256 (hex) of the bearer token; the token itself is never stored.
+    pub token_hash: String,
+    pub user_id: String,
+    pub created_at_ms: i64,
+}
+
+/// An authenticated user and the enterprises whose declarations it may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub user: UserRow,
+    pub enterprise: Option<EnterpriseRow>,
+    /// Credit codes of the enterprises that authorised this user's enterprise as their broker.
+    pub principals: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRow {
+    pub seq: u64,
+    pub subject: String,
+    pub action: String,
+    pub actor: Actor,
+    pub recorded_at_ms: i64,
+    pub idempotency_key: String,
+    pub payload: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppendOutcome {
+    Appended { seq: u64 },
+    /// The idempotency key was used before: the first event, and whether it came from the same request.
+    Duplicate { first: EventRow, same_request: bool },
+    /// The subject changed since the caller read it.
+    VersionConflict { subject: String, current_version: Option<u32> },
+}
+
+/// Filters for listing declarations. `visible_to` limits to declarations whose trader or declarant
+/// is one of these credit codes; `None` means every declaration (officers, analysts, auditors).
+#[derive(Debug, Clone, Default)]
+pub struct DeclarationQuery {
+    pub visible_to: Option<Vec<String>>,
+    pub status: Option<String>,
+    pub kind: Option<String>,
+    pub direction: Option<String>,
+    pub office_of_lodging: Option<String>,
+    pub trader_credit_code: Option<String>,
+    pub lodged_from_ms: Option<i64>,
+    pub lodged_to_ms: Option<i64>,
+    /// Keyset pagination: only declarations lodged before this position (newest first).
+    pub before: Option<DeclarationCursor>,
+    pub limit: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeclarationCursor {
+    pub lodged_at_ms: i64,
+    pub row: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedDeclaration {
+    pub cursor: DeclarationCursor,
+    pub row: DeclarationRow,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Appends one event (and its linked events) with its projection changes in one durable transaction.
+    async fn append(&self, append: Append) -> StoreResult<AppendOutcome>;
+    /// Reserves `count` consecutive serials of a numbering counter; returns the first. Serials are
+    /// never handed out twice, even across crashes; unused reserved ones are skipped, not reused.
+    async fn reserve_serials(&self, counter_key: &str, count: u64) -> StoreResult<u64>;
+    async fn event_by_idempotency(&self, scope: &str, key: &str) -> StoreResult<Option<EventRow>>;
+    async fn declaration(&self, id: &str) -> StoreResult<Option<DeclarationRow>>;
+    async fn declaration_by_number(&self, number: &str) -> StoreResult<Option<DeclarationRow>>;
+    async fn list_declarations(&self, query: &DeclarationQuery) -> StoreResult<Vec<ListedDeclaration>>;
+    async fn events(&self, subject: &str) -> StoreResult<Vec<EventRow>>;
+    async fn principal_by_token(&self, token_hash: &str) -> StoreResult<Option<Principal>>;
+    async fn enterprise_by_credit_code(&self, credit_code: &str) -> StoreResult<Option<EnterpriseRow>>;
+    async fn user_by_name(&self, name: &str) -> StoreResult<Option<UserRow>>;
+    /// Audit chain entries with `seq > after_seq`, in seq order, at most `limit`.
+    async fn audit_entries(&self, after_seq: u64, limit: usize) -> StoreResult<Vec<StoredEntry>>;
+    async fn checkpoints(&self) -> StoreResult<Vec<Checkpoint>>;
+    /// Signs a checkpoint of the current chain head now (if anything is new since the last one).
+    async fn checkpoint_now(&self) -> StoreResult<Option<Checkpoint>>;
+}

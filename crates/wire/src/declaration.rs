@@ -1,0 +1,656 @@
+//! The declaration as JSON (API v1), and its parser into the domain model.
+//!
+//! The DTO is deliberately lenient (every scalar optional, numbers as text) so that parsing can
+//! report every missing or malformed field in one answer instead of stopping at serde's first error.
+//! Decimal amounts are strings ("1234.50"); integer JSON numbers are accepted too, fractional JSON
+//! numbers are refused, because they pass through binary floating point on the way in.
+
+use std::fmt;
+
+use chrono::NaiveDate;
+use domain::codes::{
+    CommodityCode, CountryCode, CreditCode, CurrencyCode, CustomsRegistrationCode, DocumentTypeCode, LevyModeCode,
+    LevyNatureCode, LocationCode, PackageTypeCode, TransportModeCode, UnitCode,
+};
+use domain::limits::*;
+use domain::numbers::{parse_amount, parse_percent, parse_positive, parse_text};
+use domain::problem::PathPrefix;
+use domain::{
+    AttachedDocument, Charge, Declaration, DeclarationKind, DeclarationNumber, Direction, Enterprise, FieldError,
+    GoodsItem, Invoice, OverseasParty, Packages, ParseContext, Quantity, Transport, TransportDocument,
+    TransportDocumentKind,
+};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::ToSchema;
+
+/// A number written as JSON text or a JSON integer; see the module comment for why not a float.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct NumText(pub String);
+
+/// Marks a fractional JSON number so the parser can refuse it with the field's path, alongside
+/// every other error, instead of failing the whole document at the first one.
+const FLOAT_MARK: &str = "\u{0}float:";
+
+impl<'de> Deserialize<'de> for NumText {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = NumText;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a decimal number written as a string, e.g. \"1234.50\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<NumText, E> {
+                Ok(NumText(v.to_owned()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<NumText, E> {
+                Ok(NumText(v.to_string()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<NumText, E> {
+                Ok(NumText(v.to_string()))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<NumText, E> {
+                Ok(NumText(format!("{FLOAT_MARK}{v}")))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+impl From<Decimal> for NumText {
+    fn from(value: Decimal) -> Self {
+        NumText(value.to_string())
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnterpriseDto {
+    /// Unified social credit code (统一社会信用代码), 18 characters.
+    pub credit_code: Option<String>,
+    /// Customs registration code (海关编码), 10 characters.
+    pub customs_code: Option<String>,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OverseasPartyDto {
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransportDocumentDto {
+    /// bill_of_lading, air_waybill, rail_waybill, road_consignment_note or postal_receipt.
+    pub kind: Option<String>,
+    pub number: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransportDto {
+    /// China transport mode code (运输方式), e.g. 2 waterway, 5 air.
+    pub mode: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub means_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub voyage: Option<String>,
+    pub document: Option<TransportDocumentDto>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub departure_date: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arrival_date: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InvoiceDto {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub number: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
+    pub currency: Option<String>,
+    #[schema(value_type = Option<String>, example = "10000.00")]
+    pub amount: Option<NumText>,
+}
+
+/// Freight, insurance or other costs: `amount` (total), `rate` (percent of the goods price) or
+/// `per_unit` (amount per unit, e.g. per tonne).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChargeDto {
+    pub kind: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub amount: Option<NumText>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub percent: Option<NumText>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PackagesDto {
+    #[schema(value_type = Option<String>, example = "10")]
+    pub count: Option<NumText>,
+    /// UNECE Rec 21 package type, e.g. CT carton.
+    pub package_type: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuantityDto {
+    #[schema(value_type = Option<String>, example = "100")]
+    pub value: Option<NumText>,
+    /// UNECE Rec 20 unit, e.g. KGM, C62 (piece), LTR.
+    pub unit: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentDto {
+    #[serde(rename = "type")]
+    pub document_type: Option<String>,
+    pub number: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GoodsItemDto {
+    /// HS 6-digit subheading, or the national 8/10-digit line.
+    pub commodity_code: Option<String>,
+    pub description: Option<String>,
+    pub quantity: Option<QuantityDto>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub statutory_quantities: Vec<QuantityDto>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, example = "100.00")]
+    pub unit_price: Option<NumText>,
+    #[schema(value_type = Option<String>, example = "10000.00")]
+    pub amount: Option<NumText>,
+    pub origin_country: Option<String>,
+    /// Levy / exemption mode (征免方式), e.g. 1 levy per regulation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub levy_mode: Option<String>,
+}
+
+/// A goods declaration (报关单), version 1 of the JSON form.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeclarationDto {
+    /// import or export.
+    pub direction: Option<String>,
+    /// ordinary (one step), summary (两步申报 step one) or full (step two, with summary_number).
+    pub kind: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary_number: Option<String>,
+    /// Customs procedure / trade mode (监管方式), e.g. 0110 general trade.
+    pub procedure: Option<String>,
+    /// Levy nature (征免性质), e.g. 101 general levy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub levy_nature: Option<String>,
+    pub office_of_lodging: Option<String>,
+    pub office_of_entry_exit: Option<String>,
+    pub declarant: Option<EnterpriseDto>,
+    /// The importer (import) or exporter (export): domestic consignee / consignor.
+    pub trader: Option<EnterpriseDto>,
+    pub overseas_party: Option<OverseasPartyDto>,
+    pub transport: Option<TransportDto>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dispatch_country: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub destination_country: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<String>,
+    /// Incoterms code, e.g. FOB, CIF.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transaction_terms: Option<String>,
+    pub invoice: Option<InvoiceDto>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub freight: Option<ChargeDto>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub insurance: Option<ChargeDto>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub other_costs: Option<ChargeDto>,
+    pub packages: Option<PackagesDto>,
+    #[schema(value_type = Option<String>, example = "1250.5")]
+    pub gross_mass_kg: Option<NumText>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, example = "1200")]
+    pub net_mass_kg: Option<NumText>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub documents: Vec<DocumentDto>,
+    #[serde(default)]
+    pub items: Vec<GoodsItemDto>,
+}
+
+/// Collects field errors so that parsing goes on after the first one.
+#[derive(Default)]
+struct Errors(Vec<FieldError>);
+
+impl Errors {
+    fn take<T>(&mut self, result: Result<T, FieldError>) -> Option<T> {
+        result.map_err(|error| self.0.push(error)).ok()
+    }
+
+    fn required<'a, T>(&mut self, path: &str, value: &'a Option<T>) -> Option<&'a T> {
+        if value.is_none() {
+            self.0.push(FieldError::required(path));
+        }
+        value.as_ref()
+    }
+}
+
+fn num<'a>(path: &str, value: &'a NumText) -> Result<&'a str, FieldError> {
+    match value.0.strip_prefix(FLOAT_MARK) {
+        Some(_) => Err(FieldError::invalid_format(
+            path,
+            "a decimal written as a JSON string, e.g. \"1234.50\" (fractional JSON numbers lose precision)",
+            "以字符串书写的十进制数（如 \"1234.50\"），带小数的 JSON 数字会损失精度",
+        )),
+        None => Ok(&value.0),
+    }
+}
+
+fn parse_date(path: &str, raw: &str) -> Result<NaiveDate, FieldError> {
+    NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
+        .map_err(|_| FieldError::invalid_format(path, "a date as YYYY-MM-DD", "YYYY-MM-DD 格式的日期"))
+}
+
+fn parse_count(path: &str, raw: &NumText) -> Result<u32, FieldError> {
+    let text = num(path, raw)?;
+    let count: u64 = text
+        .trim()
+        .parse()
+        .map_err(|_| FieldError::invalid_format(path, "a whole number", "整数"))?;
+    if count == 0 || count > u64::from(PACKAGES_MAX) {
+        return Err(FieldError::out_of_range(
+            path,
+            &format!("from 1 to {PACKAGES_MAX}"),
+            &format!("在 1 到 {PACKAGES_MAX} 之间"),
+        ));
+    }
+    Ok(count as u32)
+}
+
+fn optional_text(errors: &mut Errors, path: &str, raw: &Option<String>, length_max: usize) -> Option<String> {
+    let raw = raw.as_deref()?;
+    errors.take(parse_text(path, raw, length_max))
+}
+
+/// A parsed value, or `None` when the part had an error (already recorded).
+type Parsed<T> = Option<T>;
+
+impl DeclarationDto {
+    /// Parses the whole document: every field error, then (if all fields parsed) every cross-field
+    /// error, all in one answer.
+    pub fn parse(&self, ctx: &ParseContext<'_>) -> Result<Declaration, Vec<FieldError>> {
+        let mut errors = Errors::default();
+        let declaration = self.parse_fields(&mut errors, ctx);
+        match declaration {
+            Some(declaration) if errors.0.is_empty() => {
+                let cross = domain::rules::check_declaration(&declaration, ctx);
+                if cross.is_empty() { Ok(declaration) } else { Err(cross) }
+            }
+            _ => Err(errors.0),
+        }
+    }
+
+    fn parse_fields(&self, errors: &mut Errors, ctx: &ParseContext<'_>) -> Parsed<Declaration> {
+        let direction = self.parse_direction(errors);
+        let kind = self.parse_kind(errors);
+        let procedure = self.code::<domain::codes::Procedure>(errors, "procedure", &self.procedure, ctx);
+        let levy_nature = self.levy_nature.as_deref().map(|raw| errors.take(LevyNatureCode::parse("levy_nature", raw, ctx)));
+        let office_of_lodging = self.code::<domain::codes::CustomsOffice>(errors, "office_of_lodging", &self.office_of_lodging, ctx);
+        let office_of_entry_exit =
+            self.code::<domain::codes::CustomsOffice>(errors, "office_of_entry_exit", &self.office_of_entry_exit, ctx);
+        let declarant = errors.required("declarant", &self.declarant).cloned().and_then(|e| parse_enterprise(errors, "declarant", &e));
+        let trader = errors.required("trader", &self.trader).cloned().and_then(|e| parse_enterprise(errors, "trader", &e));
+        let overseas_party = errors
+            .required("overseas_party", &self.overseas_party)
+            .cloned()
+            .and_then(|p| parse_overseas_party(errors, &p, ctx));
+        let transport = errors.required("transport", &self.transport).cloned().and_then(|t| parse_transport(errors, &t, ctx));
+        let dispatch_country = self.optional_code::<domain::codes::Country>(errors, "dispatch_country", &self.dispatch_country, ctx);
+        let destination_country =
+            self.optional_code::<domain::codes::Country>(errors, "destination_country", &self.destination_country, ctx);
+        let port = self.port.as_deref().map(|raw| errors.take(LocationCode::parse("port", raw, ctx)));
+        let transaction_terms =
+            self.optional_code::<domain::codes::Incoterm>(errors, "transaction_terms", &self.transaction_terms, ctx);
+        let invoice = errors.required("invoice", &self.invoice).cloned().and_then(|i| parse_invoice(errors, &i, ctx));
+        let freight = self.freight.as_ref().map(|c| parse_charge(errors, "freight", c, ctx));
+        let insurance = self.insurance.as_ref().map(|c| parse_charge(errors, "insurance", c, ctx));
+        let other_costs = self.other_costs.as_ref().map(|c| parse_charge(errors, "other_costs", c, ctx));
+        let packages = errors.required("packages", &self.packages).cloned().and_then(|p| parse_packages(errors, &p, ctx));
+        let gross_mass_kg = errors
+            .required("gross_mass_kg", &self.gross_mass_kg)
+            .and_then(|m| errors.take(num("gross_mass_kg", m).and_then(|t| parse_positive("gross_mass_kg", t, QUANTITY_DECIMALS_MAX))));
+        let net_mass_kg = self
+            .net_mass_kg
+            .as_ref()
+            .map(|m| errors.take(num("net_mass_kg", m).and_then(|t| parse_positive("net_mass_kg", t, QUANTITY_DECIMALS_MAX))));
+        let documents = parse_documents(errors, &self.documents, ctx);
+        let items = parse_items(errors, &self.items, ctx);
+        Some(Declaration {
+            direction: direction?,
+            kind: kind?,
+            procedure: procedure?,
+            levy_nature: levy_nature.map(|v| v.ok_or(())).transpose().ok()?,
+            office_of_lodging: office_of_lodging?,
+            office_of_entry_exit: office_of_entry_exit?,
+            declarant: declarant?,
+            trader: trader?,
+            overseas_party: overseas_party?,
+            transport: transport?,
+            dispatch_country: dispatch_country.ok()?,
+            destination_country: destination_country.ok()?,
+            port: port.map(|v| v.ok_or(())).transpose().ok()?,
+            transaction_terms: transaction_terms.ok()?,
+            invoice: invoice?,
+            freight: freight.map(|v| v.ok_or(())).transpose().ok()?,
+            insurance: insurance.map(|v| v.ok_or(())).transpose().ok()?,
+            other_costs: other_costs.map(|v| v.ok_or(())).transpose().ok()?,
+            packages: packages?,
+            gross_mass_kg: gross_mass_kg?,
+            net_mass_kg: net_mass_kg.map(|v| v.ok_or(())).transpose().ok()?,
+            documents: documents?,
+            items: items?,
+        })
+    }
+
+    fn parse_direction(&self, errors: &mut Errors) -> Parsed<Direction> {
+        match errors.required("direction", &self.direction)?.trim() {
+            "import" => Some(Direction::Import),
+            "export" => Some(Direction::Export),
+            _ => errors.take(Err(FieldError::invalid_format("direction", "import or export", "import（进口）或 export（出口）"))),
+        }
+    }
+
+    fn parse_kind(&self, errors: &mut Errors) -> Parsed<DeclarationKind> {
+        let kind = errors.required("kind", &self.kind)?.trim();
+        let summary_number = self.summary_number.as_deref();
+        match (kind, summary_number) {
+            ("ordinary", None) => Some(DeclarationKind::Ordinary),
+            ("summary", None) => Some(DeclarationKind::Summary),
+            ("full", Some(raw)) => match DeclarationNumber::parse(raw) {
+                Some(summary_number) => Some(DeclarationKind::Full { summary_number }),
+                None => errors.take(Err(FieldError::invalid_format(
+                    "summary_number",
+                    "the number of an accepted summary declaration",
+                    "已接受的概要申报的海关编号",
+                ))),
+            },
+            ("full", None) => errors.take(Err(FieldError::required("summary_number"))),
+            ("ordinary" | "summary", Some(_)) => errors.take(Err(FieldError::not_allowed(
+                "summary_number",
+                "only a full declaration refers to a summary declaration",
+                "只有完整申报才引用概要申报",
+            ))),
+            _ => errors.take(Err(FieldError::invalid_format(
+                "kind",
+                "ordinary, summary or full",
+                "ordinary（一次申报）、summary（概要申报）或 full（完整申报）",
+            ))),
+        }
+    }
+
+    fn code<K: domain::codes::CodeKind>(
+        &self,
+        errors: &mut Errors,
+        path: &str,
+        raw: &Option<String>,
+        ctx: &ParseContext<'_>,
+    ) -> Parsed<domain::codes::Code<K>> {
+        let raw = errors.required(path, raw)?;
+        errors.take(domain::codes::Code::<K>::parse(path, raw, ctx))
+    }
+
+    /// `Ok(None)` when absent, `Err(())` when present but wrong (error recorded).
+    fn optional_code<K: domain::codes::CodeKind>(
+        &self,
+        errors: &mut Errors,
+        path: &str,
+        raw: &Option<String>,
+        ctx: &ParseContext<'_>,
+    ) -> Result<Option<domain::codes::Code<K>>, ()> {
+        match raw.as_deref() {
+            None => Ok(None),
+            Some(raw) => errors.take(domain::codes::Code::<K>::parse(path, raw, ctx)).map(Some).ok_or(()),
+        }
+    }
+}
+
+fn parse_enterprise(errors: &mut Errors, prefix: &str, dto: &EnterpriseDto) -> Parsed<Enterprise> {
+    let at = PathPrefix(prefix);
+    let credit_code = errors
+        .required(&at.field("credit_code"), &dto.credit_code)
+        .and_then(|raw| errors.take(CreditCode::parse(&at.field("credit_code"), raw)));
+    let customs_code = errors
+        .required(&at.field("customs_code"), &dto.customs_code)
+        .and_then(|raw| errors.take(CustomsRegistrationCode::parse(&at.field("customs_code"), raw)));
+    let name = errors
+        .required(&at.field("name"), &dto.name)
+        .and_then(|raw| errors.take(parse_text(&at.field("name"), raw, TEXT_LENGTH_MAX)));
+    Some(Enterprise { credit_code: credit_code?, customs_code: customs_code?, name: name? })
+}
+
+fn parse_overseas_party(errors: &mut Errors, dto: &OverseasPartyDto, ctx: &ParseContext<'_>) -> Parsed<OverseasParty> {
+    let name = errors
+        .required("overseas_party.name", &dto.name)
+        .and_then(|raw| errors.take(parse_text("overseas_party.name", raw, TEXT_LENGTH_MAX)));
+    let country = match dto.country.as_deref() {
+        None => Some(None),
+        Some(raw) => errors.take(CountryCode::parse("overseas_party.country", raw, ctx)).map(Some),
+    };
+    Some(OverseasParty { name: name?, country: country? })
+}
+
+fn parse_transport(errors: &mut Errors, dto: &TransportDto, ctx: &ParseContext<'_>) -> Parsed<Transport> {
+    let mode = errors
+        .required("transport.mode", &dto.mode)
+        .and_then(|raw| errors.take(TransportModeCode::parse("transport.mode", raw, ctx)));
+    let means_name = optional_text(errors, "transport.means_name", &dto.means_name, TEXT_LENGTH_MAX);
+    let voyage = optional_text(errors, "transport.voyage", &dto.voyage, REFERENCE_LENGTH_MAX);
+    let document = errors
+        .required("transport.document", &dto.document)
+        .cloned()
+        .and_then(|d| parse_transport_document(errors, &d));
+    let mut date = |path: &str, raw: &Option<String>| match raw.as_deref() {
+        None => Some(None),
+        Some(raw) => errors.take(parse_date(path, raw)).map(Some),
+    };
+    let departure_date = date("transport.departure_date", &dto.departure_date);
+    let arrival_date = date("transport.arrival_date", &dto.arrival_date);
+    let means_ok = dto.means_name.is_none() || means_name.is_some();
+    let voyage_ok = dto.voyage.is_none() || voyage.is_some();
+    (means_ok && voyage_ok).then_some(())?;
+    Some(Transport {
+        mode: mode?,
+        means_name,
+        voyage,
+        document: document?,
+        departure_date: departure_date?,
+        arrival_date: arrival_date?,
+    })
+}
+
+fn parse_transport_document(errors: &mut Errors, dto: &TransportDocumentDto) -> Parsed<TransportDocument> {
+    let kind = errors.required("transport.document.kind", &dto.kind).and_then(|raw| {
+        let kind = TransportDocumentKind::ALL.iter().find(|(name, _)| *name == raw.trim()).map(|(_, k)| *k);
+        let expected = "bill_of_lading, air_waybill, rail_waybill, road_consignment_note or postal_receipt";
+        errors.take(kind.ok_or_else(|| FieldError::invalid_format("transport.document.kind", expected, expected)))
+    });
+    let number = errors
+        .required("transport.document.number", &dto.number)
+        .and_then(|raw| errors.take(parse_text("transport.document.number", raw, REFERENCE_LENGTH_MAX)));
+    Some(TransportDocument { kind: kind?, number: number? })
+}
+
+fn parse_invoice(errors: &mut Errors, dto: &InvoiceDto, ctx: &ParseContext<'_>) -> Parsed<Invoice> {
+    let number = optional_text(errors, "invoice.number", &dto.number, REFERENCE_LENGTH_MAX);
+    let date = match dto.date.as_deref() {
+        None => Some(None),
+        Some(raw) => errors.take(parse_date("invoice.date", raw)).map(Some),
+    };
+    let currency = errors
+        .required("invoice.currency", &dto.currency)
+        .and_then(|raw| errors.take(CurrencyCode::parse("invoice.currency", raw, ctx)));
+    let amount = errors.required("invoice.amount", &dto.amount).and_then(|raw| {
+        errors.take(num("invoice.amount", raw).and_then(|t| parse_amount("invoice.amount", t, UNIT_PRICE_DECIMALS_MAX)))
+    });
+    (dto.number.is_none() || number.is_some()).then_some(())?;
+    Some(Invoice { number, date: date?, currency: currency?, amount: amount? })
+}
+
+fn parse_charge(errors: &mut Errors, prefix: &str, dto: &ChargeDto, ctx: &ParseContext<'_>) -> Parsed<Charge> {
+    let at = PathPrefix(prefix);
+    let kind = errors.required(&at.field("kind"), &dto.kind)?.trim().to_owned();
+    let amount = |errors: &mut Errors| {
+        let path = at.field("amount");
+        let raw = errors.required(&path, &dto.amount)?;
+        errors.take(num(&path, raw).and_then(|t| parse_amount(&path, t, UNIT_PRICE_DECIMALS_MAX)))
+    };
+    let currency = |errors: &mut Errors| {
+        let path = at.field("currency");
+        let raw = errors.required(&path, &dto.currency)?;
+        errors.take(CurrencyCode::parse(&path, raw, ctx))
+    };
+    match kind.as_str() {
+        "amount" => {
+            let (amount, currency) = (amount(errors), currency(errors));
+            Some(Charge::Amount { amount: amount?, currency: currency? })
+        }
+        "rate" => {
+            let path = at.field("percent");
+            let raw = errors.required(&path, &dto.percent)?;
+            errors.take(num(&path, raw).and_then(|t| parse_percent(&path, t, RATE_DECIMALS_MAX))).map(Charge::RatePercent)
+        }
+        "per_unit" => {
+            let (amount, currency) = (amount(errors), currency(errors));
+            let path = at.field("unit");
+            let unit = errors.required(&path, &dto.unit).and_then(|raw| errors.take(UnitCode::parse(&path, raw, ctx)));
+            Some(Charge::PerUnit { amount: amount?, currency: currency?, unit: unit? })
+        }
+        _ => errors.take(Err(FieldError::invalid_format(&at.field("kind"), "amount, rate or per_unit", "amount（总价）、rate（费率）或 per_unit（单价）"))),
+    }
+}
+
+fn parse_packages(errors: &mut Errors, dto: &PackagesDto, ctx: &ParseContext<'_>) -> Parsed<Packages> {
+    let count = errors
+        .required("packages.count", &dto.count)
+        .and_then(|raw| errors.take(parse_count("packages.count", raw)));
+    let package_type = errors
+        .required("packages.package_type", &dto.package_type)
+        .and_then(|raw| errors.take(PackageTypeCode::parse("packages.package_type", raw, ctx)));
+    Some(Packages { count: count?, package_type: package_type? })
+}
+
+fn parse_quantity(errors: &mut Errors, prefix: &str, dto: &QuantityDto, ctx: &ParseContext<'_>) -> Parsed<Quantity> {
+    let at = PathPrefix(prefix);
+    let value = errors.required(&at.field("value"), &dto.value).and_then(|raw| {
+        let path = at.field("value");
+        errors.take(num(&path, raw).and_then(|t| parse_positive(&path, t, QUANTITY_DECIMALS_MAX)))
+    });
+    let unit = errors
+        .required(&at.field("unit"), &dto.unit)
+        .and_then(|raw| errors.take(UnitCode::parse(&at.field("unit"), raw, ctx)));
+    Some(Quantity { value: value?, unit: unit? })
+}
+
+fn parse_documents(errors: &mut Errors, dtos: &[DocumentDto], ctx: &ParseContext<'_>) -> Parsed<Vec<AttachedDocument>> {
+    if dtos.len() > DOCUMENTS_PER_DECLARATION_MAX {
+        return errors.take(Err(FieldError::too_many("documents", DOCUMENTS_PER_DECLARATION_MAX)));
+    }
+    let parsed: Vec<Parsed<AttachedDocument>> = dtos
+        .iter()
+        .enumerate()
+        .map(|(idx, dto)| {
+            let at = format!("documents[{idx}]");
+            let at = PathPrefix(&at);
+            let document_type = errors
+                .required(&at.field("type"), &dto.document_type)
+                .and_then(|raw| errors.take(DocumentTypeCode::parse(&at.field("type"), raw, ctx)));
+            let number = errors
+                .required(&at.field("number"), &dto.number)
+                .and_then(|raw| errors.take(parse_text(&at.field("number"), raw, REFERENCE_LENGTH_MAX)));
+            Some(AttachedDocument { document_type: document_type?, number: number? })
+        })
+        .collect();
+    parsed.into_iter().collect()
+}
+
+fn parse_items(errors: &mut Errors, dtos: &[GoodsItemDto], ctx: &ParseContext<'_>) -> Parsed<Vec<GoodsItem>> {
+    if dtos.is_empty() {
+        return errors.take(Err(FieldError::too_few("items", 1)));
+    }
+    if dtos.len() > ITEMS_PER_DECLARATION_MAX {
+        return errors.take(Err(FieldError::too_many("items", ITEMS_PER_DECLARATION_MAX)));
+    }
+    let parsed: Vec<Parsed<GoodsItem>> =
+        dtos.iter().enumerate().map(|(idx, dto)| parse_item(errors, idx, dto, ctx)).collect();
+    parsed.into_iter().collect()
+}
+
+fn parse_item(errors: &mut Errors, idx: usize, dto: &GoodsItemDto, ctx: &ParseContext<'_>) -> Parsed<GoodsItem> {
+    let prefix = format!("items[{idx}]");
+    let at = PathPrefix(&prefix);
+    let commodity_code = errors
+        .required(&at.field("commodity_code"), &dto.commodity_code)
+        .and_then(|raw| errors.take(CommodityCode::parse(&at.field("commodity_code"), raw, ctx)));
+    let description = errors
+        .required(&at.field("description"), &dto.description)
+        .and_then(|raw| errors.take(parse_text(&at.field("description"), raw, TEXT_LENGTH_MAX)));
+    let quantity = errors
+        .required(&at.field("quantity"), &dto.quantity)
+        .cloned()
+        .and_then(|q| parse_quantity(errors, &at.field("quantity"), &q, ctx));
+    let statutory_quantities = parse_statutory_quantities(errors, &at, &dto.statutory_quantities, ctx);
+    let unit_price = dto.unit_price.as_ref().map(|raw| {
+        let path = at.field("unit_price");
+        errors.take(num(&path, raw).and_then(|t| parse_amount(&path, t, UNIT_PRICE_DECIMALS_MAX)))
+    });
+    let amount = errors.required(&at.field("amount"), &dto.amount).and_then(|raw| {
+        let path = at.field("amount");
+        errors.take(num(&path, raw).and_then(|t| parse_amount(&path, t, UNIT_PRICE_DECIMALS_MAX)))
+    });
+    let origin_country = errors
+        .required(&at.field("origin_country"), &dto.origin_country)
+        .and_then(|raw| errors.take(CountryCode::parse(&at.field("origin_country"), raw, ctx)));
+    let levy_mode =
+        dto.levy_mode.as_deref().map(|raw| errors.take(LevyModeCode::parse(&at.field("levy_mode"), raw, ctx)));
+    Some(GoodsItem {
+        commodity_code: commodity_code?,
+        description: description?,
+        quantity: quantity?,
+        statutory_quantities: statutory_quantities?,
+        unit_price: unit_price.map(|v| v.ok_or(())).transpose().ok()?,
+        amount: amount?,
+        origin_country: origin_country?,
+        levy_mode: levy_mode.map(|v| v.ok_or(())).transpose().ok()?,
+    })
+}
+
+fn parse_statutory_quantities(
+    errors: &mut Errors,
+    at: &PathPrefix<'_>,
+    dtos: &[QuantityDto],
+    ctx: &ParseContext<'_>,
+) -> Parsed<Vec<Quantity>> {
+    if dtos.len() > STATUTORY_QUANTITIES_MAX {
+        return errors.take(Err(FieldError::too_many(&at.field("statutory_quantities"), STATUTORY_QUANTITIES_MAX)));
+    }
+    let parsed: Vec<Parsed<Quantity>> = dtos
+        .iter()
+        .enumerate()
+        .map(|(idx, q)| parse_quantity(errors, &at.index("statutory_quantities", idx), q, ctx))
+        .collect();
+    parsed.into_iter().collect()
+}

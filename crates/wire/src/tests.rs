@@ -1,0 +1,152 @@
+//! File-driven validation cases: `test_data/validation_cases.json` holds variations of
+//! `examples/declaration-import.json` (JSON-pointer `set` and `remove`) and the errors each must
+//! produce, as `path code` in order. Adding a case is adding one line of JSON.
+
+use chrono::NaiveDate;
+use domain::ParseContext;
+use reference::ReferenceData;
+use serde_json::Value;
+
+use crate::{DeclarationDto, parse_json};
+
+const EXAMPLE: &str = include_str!("../../../examples/declaration-import.json");
+const CASES: &str = include_str!("../test_data/validation_cases.json");
+const DEFAULT_LODGING_DATE: &str = "2026-11-26";
+
+fn set_pointer(document: &mut Value, pointer: &str, value: Value) {
+    let (parent, key) = pointer.rsplit_once('/').expect("a pointer has a '/'");
+    let parent = document.pointer_mut(parent).unwrap_or_else(|| panic!("no parent for {pointer}"));
+    match parent {
+        Value::Object(map) => {
+            map.insert(key.to_owned(), value);
+        }
+        Value::Array(items) => {
+            let idx: usize = key.parse().expect("an array index");
+            if idx == items.len() { items.push(value) } else { items[idx] = value }
+        }
+        _ => panic!("{pointer} does not point into an object or array"),
+    }
+}
+
+fn remove_pointer(document: &mut Value, pointer: &str) {
+    let (parent, key) = pointer.rsplit_once('/').expect("a pointer has a '/'");
+    match document.pointer_mut(parent) {
+        Some(Value::Object(map)) => assert!(map.remove(key).is_some(), "nothing at {pointer}"),
+        _ => panic!("{pointer} does not point into an object"),
+    }
+}
+
+/// `"@N"` stands for a text of N characters, so limits can be tested without pasting long strings.
+fn expand(value: &Value) -> Value {
+    match value.as_str().and_then(|s| s.strip_prefix('@')).and_then(|n| n.parse::<usize>().ok()) {
+        Some(n) => Value::String("货".repeat(n)),
+        None => value.clone(),
+    }
+}
+
+fn check(case: &Value) {
+    let name = case["name"].as_str().unwrap();
+    let mut document: Value = serde_json::from_str(EXAMPLE).unwrap();
+    for (pointer, value) in case["set"].as_object().into_iter().flatten() {
+        set_pointer(&mut document, pointer, expand(value));
+    }
+    for pointer in case["remove"].as_array().into_iter().flatten() {
+        remove_pointer(&mut document, pointer.as_str().unwrap());
+    }
+    let on = case["on"].as_str().unwrap_or(DEFAULT_LODGING_DATE);
+    let ctx = ParseContext { reference: ReferenceData::embedded(), on: NaiveDate::parse_from_str(on, "%Y-%m-%d").unwrap() };
+    let body = serde_json::to_vec(&document).unwrap();
+    let dto: DeclarationDto = parse_json(&body).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let actual: Vec<String> = match dto.parse(&ctx) {
+        Ok(_) => vec![],
+        Err(errors) => errors.iter().map(|e| format!("{} {}", e.path, e.code.as_str())).collect(),
+    };
+    let expected: Vec<String> =
+        case["errors"].as_array().unwrap().iter().map(|e| e.as_str().unwrap().to_owned()).collect();
+    assert_eq!(actual, expected, "case: {name}");
+}
+
+#[test]
+fn validation_cases_from_file() {
+    let cases: Vec<Value> = serde_json::from_str(CASES).unwrap();
+    assert!(cases.len() >= 30);
+    for case in &cases {
+        check(case);
+    }
+}
+
+#[test]
+fn every_error_has_english_and_chinese_messages() {
+    let broken = include_str!("../../../examples/declaration-broken.json");
+    let ctx = ParseContext { reference: ReferenceData::embedded(), on: NaiveDate::from_ymd_opt(2026, 11, 26).unwrap() };
+    let dto: DeclarationDto = parse_json(broken.as_bytes()).unwrap();
+    let errors = dto.parse(&ctx).unwrap_err();
+    assert!(errors.len() >= 3, "{errors:?}");
+    for error in &errors {
+        assert!(!error.message_en.is_empty() && error.message_en.is_ascii(), "{error:?}");
+        assert!(error.message_zh.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)), "{error:?}");
+    }
+}
+
+#[test]
+fn json_type_errors_and_unknown_fields_name_their_path() {
+    let cases = [
+        (r#"{"items":[{"origin_contry":"US"}]}"#, "items[0].origin_contry", "unknown_field"),
+        (r#"{"items":[{},{"quantity":{"value":true}}]}"#, "items[1].quantity.value", "invalid_type"),
+        (r#"{"direction": 5}"#, "direction", "invalid_type"),
+        (r#"{"direction": "import""#, "", "invalid_json"),
+        (r#"[1]"#, "[0]", "invalid_type"),
+    ];
+    for (body, path, code) in cases {
+        let error = parse_json::<DeclarationDto>(body.as_bytes()).unwrap_err();
+        assert_eq!((error.path.as_str(), error.code.as_str()), (path, code), "{body}");
+    }
+}
+
+#[test]
+fn a_parsed_declaration_renders_back_to_the_same_declaration() {
+    let ctx = ParseContext { reference: ReferenceData::embedded(), on: NaiveDate::from_ymd_opt(2026, 11, 26).unwrap() };
+    let dto: DeclarationDto = parse_json(EXAMPLE.as_bytes()).unwrap();
+    let declaration = dto.parse(&ctx).unwrap();
+    let rendered = DeclarationDto::from(&declaration);
+    let reparsed: DeclarationDto = parse_json(&serde_json::to_vec(&rendered).unwrap()).unwrap();
+    assert_eq!(reparsed.parse(&ctx).unwrap(), declaration);
+    assert_eq!(serde_json::to_string(&rendered).unwrap(), serde_json::to_string(&DeclarationDto::from(&declaration)).unwrap());
+}
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Whatever amounts the items carry, a declaration that parses renders and re-parses to itself,
+        /// and the stored text is stable.
+        #[test]
+        fn render_then_parse_is_identity(cents in proptest::collection::vec(1u64..10_000_000, 1..20), price_scale in 0u32..3) {
+            let ctx = ParseContext { reference: ReferenceData::embedded(), on: NaiveDate::from_ymd_opt(2026, 11, 26).unwrap() };
+            let mut document: Value = serde_json::from_str(EXAMPLE).unwrap();
+            let template = document["items"][0].clone();
+            let mut total = rust_decimal::Decimal::ZERO;
+            let items: Vec<Value> = cents.iter().map(|c| {
+                let mut item = template.clone();
+                let price = rust_decimal::Decimal::new(*c as i64, 2 + price_scale);
+                let amount = price * rust_decimal::Decimal::from(40);
+                let amount = amount.round_dp(2);
+                total += amount;
+                item["unit_price"] = Value::String(price.to_string());
+                item["amount"] = Value::String(amount.to_string());
+                item
+            }).collect();
+            document["items"] = Value::Array(items);
+            document["invoice"]["amount"] = Value::String(total.to_string());
+            let dto: DeclarationDto = serde_json::from_value(document).unwrap();
+            let declaration = dto.parse(&ctx).unwrap();
+            let text = serde_json::to_string(&DeclarationDto::from(&declaration)).unwrap();
+            let again: DeclarationDto = serde_json::from_str(&text).unwrap();
+            let reparsed = again.parse(&ctx).unwrap();
+            prop_assert_eq!(&reparsed, &declaration);
+            prop_assert_eq!(serde_json::to_string(&DeclarationDto::from(&reparsed)).unwrap(), text);
+        }
+    }
+}

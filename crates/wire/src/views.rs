@@ -1,0 +1,156 @@
+//! Request and response bodies of the HTTP API (v1) other than the declaration itself.
+
+use domain::FieldError;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::declaration::DeclarationDto;
+
+/// A declaration as the API returns it: its identity and state, and the document in force.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DeclarationView {
+    pub id: String,
+    /// Customs declaration number (海关编号).
+    pub number: String,
+    /// accepted, released or cancelled.
+    pub status: String,
+    pub kind: String,
+    pub direction: String,
+    pub version: u32,
+    /// RFC 3339 UTC.
+    pub lodged_at: String,
+    pub updated_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary_number: Option<String>,
+    /// On a summary declaration: the full declaration that completed it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub completed_by: Option<String>,
+    pub declaration: DeclarationDto,
+}
+
+/// The answer to a lodging: the declaration, and whether this request created it or an earlier
+/// request with the same idempotency key did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LodgementView {
+    /// false when the idempotency key was seen before: nothing new was created.
+    pub created: bool,
+    #[serde(flatten)]
+    pub declaration: DeclarationView,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DeclarationPage {
+    pub declarations: Vec<DeclarationView>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct EventView {
+    pub seq: u64,
+    /// e.g. declaration.accepted, declaration.amended.
+    pub action: String,
+    pub actor_user: String,
+    pub actor_role: String,
+    pub recorded_at: String,
+    pub idempotency_key: String,
+    #[schema(value_type = Object)]
+    pub payload: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct EventPage {
+    pub events: Vec<EventView>,
+}
+
+/// Amending an accepted declaration: the whole corrected document and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AmendmentRequest {
+    pub reason: String,
+    pub declaration: DeclarationDto,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancellationRequest {
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseRequest {
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct FieldErrorView {
+    /// Where the problem is, e.g. items[3].origin_country (0-based indexes).
+    pub path: String,
+    /// Stable machine-readable code, e.g. unknown_code.
+    pub code: String,
+    pub message_en: String,
+    pub message_zh: String,
+}
+
+impl From<&FieldError> for FieldErrorView {
+    fn from(e: &FieldError) -> Self {
+        FieldErrorView {
+            path: e.path.clone(),
+            code: e.code.as_str().to_owned(),
+            message_en: e.message_en.clone(),
+            message_zh: e.message_zh.clone(),
+        }
+    }
+}
+
+/// RFC 9457 problem details, with every field error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    pub detail_zh: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldErrorView>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    pub status: String,
+    pub version: String,
+    pub store: String,
+}
+
+/// Parses a JSON body into `T`, naming the path of a type error or an unknown field
+/// (`items[3].origin_country`) rather than a line and column.
+pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, FieldError> {
+    let deserializer = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let path = json_path(&error.path().to_string());
+        let inner = error.into_inner();
+        let message = inner.to_string();
+        if message.starts_with("unknown field") {
+            FieldError::unknown_field(&path)
+        } else if inner.is_data() {
+            FieldError::invalid_type(&path, &strip_position(&message))
+        } else {
+            FieldError::invalid_json(&path, &message)
+        }
+    })
+}
+
+/// serde_path_to_error writes `items[3].origin_country`, `.` for the root and `?` when unknown.
+fn json_path(path: &str) -> String {
+    if path == "." || path == "?" { String::new() } else { path.to_owned() }
+}
+
+fn strip_position(message: &str) -> String {
+    message.split(" at line ").next().unwrap_or(message).to_owned()
+}
