@@ -1,1 +1,327 @@
+//! The clearance service: lodging, numbering, amendment, cancellation and release of declarations,
+//! with access control. It turns requests (bytes and a caller) into events for the `Store`, and
+//! rows from the store into API views. The HTTP API and the CLI both call this, never the store.
+//!
+//! Lodging in one picture:
+//! bytes → `wire` parser (every field error) → cross-field rules → authority check
+//! → (full declaration: agreement with its summary) → number → one `Append` (event + audit entry +
+//! projection, in one transaction) → view.
 
+mod access;
+mod admin;
+mod changes;
+mod error;
+mod numbering;
+mod views;
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use domain::{
+    Declaration, DeclarationEvent, DeclarationKind, DeclarationNumber, DeclarationState, DeclarationStatus,
+    FieldError, NumberScheme, ParseContext,
+};
+use reference::ReferenceData;
+use sha2::{Digest, Sha256};
+use store::{Actor, Append, AppendOutcome, DeclarationRow, DeclarationUpdate, LinkedEvent, Projection, Store};
+use wire::{DeclarationDto, LodgementView};
+
+pub use access::{Action, Caller, Role};
+pub use admin::NewToken;
+pub use error::ClearanceError;
+pub use views::{ListFilter, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX};
+
+/// Longest idempotency key accepted: long enough for a UUID with a prefix, short enough to index.
+pub const IDEMPOTENCY_KEY_LENGTH_MAX: usize = 128;
+
+/// A source of the current time, so tests can pin it.
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// How this administration runs clearance. No `Default`: the caller chooses (China's is `china()`).
+#[derive(Clone)]
+pub struct ClearanceConfig {
+    pub number_scheme: NumberScheme,
+    /// The administration's time zone: it decides the lodging date, hence the code lists and
+    /// rates in force, and the year in the declaration number.
+    pub utc_offset: FixedOffset,
+    /// Serials reserved from the store at a time. Larger blocks mean fewer writes; unused serials of a
+    /// block are skipped after a restart (numbers stay unique, not gap-free).
+    pub serial_block: u64,
+}
+
+impl ClearanceConfig {
+    pub fn china() -> ClearanceConfig {
+        ClearanceConfig {
+            number_scheme: NumberScheme::china(),
+            utc_offset: FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset"),
+            serial_block: 64,
+        }
+    }
+}
+
+pub struct Clearance<S> {
+    store: S,
+    reference: Arc<ReferenceData>,
+    config: ClearanceConfig,
+    clock: Arc<dyn Clock>,
+    serials: numbering::SerialPool,
+    principals: admin::PrincipalCache,
+}
+
+impl<S: Store> Clearance<S> {
+    pub fn new(store: S, reference: Arc<ReferenceData>, config: ClearanceConfig, clock: Arc<dyn Clock>) -> Self {
+        Clearance {
+            store,
+            reference,
+            config,
+            clock,
+            serials: numbering::SerialPool::default(),
+            principals: admin::PrincipalCache::default(),
+        }
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    fn lodging_date(&self, at: DateTime<Utc>) -> NaiveDate {
+        at.with_timezone(&self.config.utc_offset).date_naive()
+    }
+
+    fn date_of_ms(&self, ms: i64) -> NaiveDate {
+        self.lodging_date(DateTime::from_timestamp_millis(ms).unwrap_or_default())
+    }
+
+    fn parse_context(&self, on: NaiveDate) -> ParseContext<'_> {
+        ParseContext { reference: &self.reference, on }
+    }
+
+    /// Lodges a declaration. With an idempotency key seen before, returns the first result and
+    /// creates nothing.
+    #[tracing::instrument(name = "lodging a declaration", skip_all, fields(user = caller.user_id()))]
+    pub async fn lodge(
+        &self,
+        caller: &Caller,
+        idempotency_key: Option<&str>,
+        body: &[u8],
+    ) -> Result<LodgementView, ClearanceError> {
+        caller.require(Action::Lodge)?;
+        let key = idempotency_key_or_new(idempotency_key)?;
+        let digest = request_digest("lodge", body);
+        if let Some(view) = self.replay(caller, &key, &digest).await? {
+            return Ok(view);
+        }
+        let now = self.now();
+        let dto: DeclarationDto = wire::parse_json(body).map_err(|e| ClearanceError::Invalid(vec![e]))?;
+        let declaration = dto.parse(&self.parse_context(self.lodging_date(now))).map_err(ClearanceError::Invalid)?;
+        let denied = caller.may_declare(declaration.trader.credit_code.as_str(), declaration.declarant.credit_code.as_str());
+        if !denied.is_empty() {
+            return Err(ClearanceError::Forbidden {
+                message_en: "your enterprise may not lodge this declaration".into(),
+                message_zh: "贵单位无权申报此报关单".into(),
+                errors: denied,
+            });
+        }
+        let summary = self.open_summary(caller, &declaration).await?;
+        let number = self.next_number(&declaration, now).await?;
+        let linked = summary.map(|(row, state)| self.completion(&row, &state, &number, now)).into_iter().collect();
+        let append = self.acceptance(caller, &key, digest, number, declaration, now, linked);
+        match self.store.append(append).await? {
+            AppendOutcome::Appended { .. } => {}
+            AppendOutcome::Duplicate { .. } => {
+                return self.replay(caller, &key, &request_digest("lodge", body)).await?.ok_or(ClearanceError::Conflict);
+            }
+            AppendOutcome::VersionConflict { .. } => return Err(ClearanceError::Conflict),
+        }
+        let row = self.row_by_key(caller, &key).await?;
+        Ok(LodgementView { created: true, declaration: views::declaration_view(&row)? })
+    }
+
+    /// The first result of an idempotency key, if this caller used it before.
+    async fn replay(&self, caller: &Caller, key: &str, digest: &str) -> Result<Option<LodgementView>, ClearanceError> {
+        let Some(first) = self.store.event_by_idempotency(caller.user_id(), key).await? else { return Ok(None) };
+        if first.request_digest != digest || first.action != "declaration.accepted" {
+            return Err(ClearanceError::IdempotencyKeyReused);
+        }
+        let row = self.store.declaration(&first.subject).await?.ok_or(ClearanceError::NotFound)?;
+        Ok(Some(LodgementView { created: false, declaration: views::declaration_view(&row)? }))
+    }
+
+    async fn row_by_key(&self, caller: &Caller, key: &str) -> Result<DeclarationRow, ClearanceError> {
+        let event = self.store.event_by_idempotency(caller.user_id(), key).await?;
+        let event = event.ok_or_else(|| anyhow::anyhow!("an appended event cannot be read back"))?;
+        Ok(self.store.declaration(&event.subject).await?.ok_or_else(|| anyhow::anyhow!("an accepted declaration has no row"))?)
+    }
+
+    async fn next_number(&self, declaration: &Declaration, now: DateTime<Utc>) -> Result<DeclarationNumber, ClearanceError> {
+        use chrono::Datelike;
+        let scheme = &self.config.number_scheme;
+        let (office, year, flag) =
+            (declaration.office_of_lodging.as_str(), self.lodging_date(now).year(), declaration.direction_flag());
+        let counter_key = scheme.counter_key(office, year, flag);
+        let serial = self.serials.next(&self.store, &counter_key, self.config.serial_block).await?;
+        scheme.number(office, year, flag, serial).ok_or_else(|| {
+            ClearanceError::Unavailable(format!("the numbering counter {counter_key} is exhausted"))
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn acceptance(
+        &self,
+        caller: &Caller,
+        key: &str,
+        request_digest: String,
+        number: DeclarationNumber,
+        declaration: Declaration,
+        now: DateTime<Utc>,
+        linked: Vec<LinkedEvent>,
+    ) -> Append {
+        let id = uuid::Uuid::now_v7().to_string();
+        let document = serde_json::to_string(&DeclarationDto::from(&declaration)).expect("a DTO serialises");
+        let row = DeclarationRow {
+            id: id.clone(),
+            number: number.to_string(),
+            direction: views::direction_name(&declaration).to_owned(),
+            kind: declaration.kind.name().to_owned(),
+            status: DeclarationStatus::Accepted.as_str().to_owned(),
+            office_of_lodging: declaration.office_of_lodging.to_string(),
+            trader_credit_code: declaration.trader.credit_code.as_str().to_owned(),
+            declarant_credit_code: declaration.declarant.credit_code.as_str().to_owned(),
+            summary_number: match &declaration.kind {
+                DeclarationKind::Full { summary_number } => Some(summary_number.to_string()),
+                _ => None,
+            },
+            completed_by: None,
+            lodged_at_ms: now.timestamp_millis(),
+            updated_at_ms: now.timestamp_millis(),
+            version: 1,
+            document,
+        };
+        let event = DeclarationEvent::Accepted { number, declaration: Box::new(declaration) };
+        Append {
+            actor: actor(caller),
+            recorded_at_ms: now.timestamp_millis(),
+            subject: id,
+            action: event.name().to_owned(),
+            idempotency_scope: caller.user_id().to_owned(),
+            idempotency_key: key.to_owned(),
+            request_digest,
+            payload: wire::encode_event(&event),
+            expected_version: None,
+            projection: Projection::NewDeclaration(row),
+            linked,
+        }
+    }
+
+    /// For a full declaration: its summary must be visible to the caller, a summary, open, and in
+    /// agreement with the full declaration.
+    async fn open_summary(
+        &self,
+        caller: &Caller,
+        declaration: &Declaration,
+    ) -> Result<Option<(DeclarationRow, DeclarationState)>, ClearanceError> {
+        let DeclarationKind::Full { summary_number } = &declaration.kind else { return Ok(None) };
+        let not_found = || {
+            ClearanceError::Invalid(vec![FieldError::not_allowed(
+                "summary_number",
+                &format!("no summary declaration {summary_number} of yours exists"),
+                &format!("不存在贵单位的概要申报 {summary_number}"),
+            )])
+        };
+        let row = self.store.declaration_by_number(summary_number.as_str()).await?;
+        let row = row.filter(|r| caller.sees(&r.trader_credit_code, &r.declarant_credit_code)).ok_or_else(not_found)?;
+        let state = self.state_of(&row)?;
+        if !matches!(state.declaration.kind, DeclarationKind::Summary) {
+            return Err(not_found());
+        }
+        let errors = domain::rules::check_full_against_summary(declaration, &state.declaration);
+        if !errors.is_empty() {
+            return Err(ClearanceError::Invalid(errors));
+        }
+        state.check(&DeclarationEvent::Completed { full_number: state.number.clone() }).map_err(ClearanceError::Transition)?;
+        Ok(Some((row, state)))
+    }
+
+    /// The summary's `Completed` event, written in the same transaction as the full declaration.
+    fn completion(&self, row: &DeclarationRow, state: &DeclarationState, full_number: &DeclarationNumber, now: DateTime<Utc>) -> LinkedEvent {
+        let event = DeclarationEvent::Completed { full_number: full_number.clone() };
+        LinkedEvent {
+            subject: row.id.clone(),
+            action: event.name().to_owned(),
+            payload: wire::encode_event(&event),
+            expected_version: Some(state.version),
+            projection: Projection::UpdateDeclaration(DeclarationUpdate {
+                id: row.id.clone(),
+                status: row.status.clone(),
+                version: state.version + 1,
+                updated_at_ms: now.timestamp_millis(),
+                completed_by: Some(full_number.to_string()),
+                document: None,
+            }),
+        }
+    }
+
+    /// The current state of a stored declaration, parsed with the code lists of its lodging date.
+    fn state_of(&self, row: &DeclarationRow) -> Result<DeclarationState, ClearanceError> {
+        let dto: DeclarationDto = serde_json::from_str(&row.document)
+            .map_err(|e| anyhow::anyhow!("stored declaration {} is not readable: {e}", row.id))?;
+        let declaration = dto
+            .parse(&self.parse_context(self.date_of_ms(row.lodged_at_ms)))
+            .map_err(|e| anyhow::anyhow!("stored declaration {} no longer parses: {}", row.id, e[0]))?;
+        let status = DeclarationStatus::parse(&row.status)
+            .ok_or_else(|| anyhow::anyhow!("stored declaration {} has status {}", row.id, row.status))?;
+        Ok(DeclarationState {
+            number: DeclarationNumber::parse(&row.number).ok_or_else(|| anyhow::anyhow!("bad stored number"))?,
+            status,
+            declaration,
+            version: row.version,
+            n_amendments: 0,
+            completed_by: row.completed_by.as_deref().and_then(DeclarationNumber::parse),
+        })
+    }
+}
+
+fn actor(caller: &Caller) -> Actor {
+    Actor { user_id: caller.user_id().to_owned(), role: caller.role.as_str().to_owned() }
+}
+
+fn idempotency_key_or_new(key: Option<&str>) -> Result<String, ClearanceError> {
+    let Some(key) = key else { return Ok(uuid::Uuid::new_v4().to_string()) };
+    let valid = !key.is_empty()
+        && key.len() <= IDEMPOTENCY_KEY_LENGTH_MAX
+        // '#' is reserved: the store derives the keys of linked events as `<key>#<n>`.
+        && key.bytes().all(|b| b.is_ascii_graphic() && b != b'#');
+    if !valid {
+        return Err(ClearanceError::Invalid(vec![FieldError::invalid_format(
+            "Idempotency-Key",
+            &format!("1 to {IDEMPOTENCY_KEY_LENGTH_MAX} printable ASCII characters other than '#'"),
+            &format!("1 到 {IDEMPOTENCY_KEY_LENGTH_MAX} 个可打印 ASCII 字符（不含“#”）"),
+        )]));
+    }
+    Ok(key.to_owned())
+}
+
+fn request_digest(action: &str, body: &[u8]) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(action.as_bytes());
+    hasher.update([0]);
+    hasher.update(body);
+    hex::encode(hasher.finalize())
+}

@@ -155,6 +155,8 @@ pub struct EventRow {
     pub actor: Actor,
     pub recorded_at_ms: i64,
     pub idempotency_key: String,
+    /// SHA-256 (hex) of the request that produced the event (see `Append::request_digest`).
+    pub request_digest: String,
     pub payload: String,
 }
 

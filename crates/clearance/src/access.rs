@@ -1,0 +1,158 @@
+//! Roles and who may do what. One table of rules, so that the HTTP API, the CLI and the tests
+//! agree on it without repeating it.
+
+use store::Principal;
+
+use crate::error::ClearanceError;
+
+/// The roles of the brief: declarant (申报人), broker (报关企业), officer (关员), risk analyst
+/// (风险分析), auditor (稽查/督察) and administrator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    Declarant,
+    Broker,
+    Officer,
+    RiskAnalyst,
+    Auditor,
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 6] = [Role::Declarant, Role::Broker, Role::Officer, Role::RiskAnalyst, Role::Auditor, Role::Admin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Declarant => "declarant",
+            Role::Broker => "broker",
+            Role::Officer => "officer",
+            Role::RiskAnalyst => "risk_analyst",
+            Role::Auditor => "auditor",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == text)
+    }
+
+    /// Trade roles act for enterprises and see only those enterprises' declarations.
+    pub fn is_trade(self) -> bool {
+        matches!(self, Role::Declarant | Role::Broker)
+    }
+}
+
+/// What a caller wants to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Lodge,
+    Read,
+    Amend,
+    Cancel,
+    Release,
+    ReadAudit,
+}
+
+impl Action {
+    pub const ALL: [Action; 6] =
+        [Action::Lodge, Action::Read, Action::Amend, Action::Cancel, Action::Release, Action::ReadAudit];
+
+    /// The access matrix. Declarations are changed by the trade that lodged them and released by
+    /// officers; everybody reads (trade roles only their own); the audit chain is for auditors.
+    pub fn allowed(self, role: Role) -> bool {
+        use Role::*;
+        match self {
+            Action::Lodge | Action::Amend | Action::Cancel => matches!(role, Declarant | Broker),
+            Action::Read => true,
+            Action::Release => matches!(role, Officer),
+            Action::ReadAudit => matches!(role, Auditor | Admin),
+        }
+    }
+
+    fn describe(self) -> (&'static str, &'static str) {
+        match self {
+            Action::Lodge => ("lodge declarations", "申报"),
+            Action::Read => ("read declarations", "查询报关单"),
+            Action::Amend => ("amend declarations", "修改报关单"),
+            Action::Cancel => ("cancel declarations", "撤销报关单"),
+            Action::Release => ("release goods", "放行"),
+            Action::ReadAudit => ("read the audit record", "查阅执法记录"),
+        }
+    }
+}
+
+/// An authenticated caller with its role parsed.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub principal: Principal,
+    pub role: Role,
+}
+
+impl Caller {
+    pub fn from_principal(principal: Principal) -> Option<Caller> {
+        let role = Role::parse(&principal.user.role)?;
+        Some(Caller { principal, role })
+    }
+
+    pub fn user_id(&self) -> &str {
+        &self.principal.user.id
+    }
+
+    pub fn require(&self, action: Action) -> Result<(), ClearanceError> {
+        if action.allowed(self.role) {
+            return Ok(());
+        }
+        let (en, zh) = action.describe();
+        Err(ClearanceError::Forbidden {
+            message_en: format!("the role {} may not {en}", self.role.as_str()),
+            message_zh: format!("角色 {} 无权{zh}", self.role.as_str()),
+            errors: vec![],
+        })
+    }
+
+    /// Credit codes whose declarations this caller sees; `None` means all (customs roles).
+    pub fn visible_credit_codes(&self) -> Option<Vec<String>> {
+        if !self.role.is_trade() {
+            return None;
+        }
+        let mut codes: Vec<String> = self.principal.enterprise.iter().map(|e| e.credit_code.clone()).collect();
+        if self.role == Role::Broker {
+            codes.extend(self.principal.principals.iter().cloned());
+        }
+        Some(codes)
+    }
+
+    /// Whether a declaration with this trader and declarant is visible to the caller.
+    pub fn sees(&self, trader_credit_code: &str, declarant_credit_code: &str) -> bool {
+        match self.visible_credit_codes() {
+            None => true,
+            Some(codes) => codes.iter().any(|c| c == trader_credit_code || c == declarant_credit_code),
+        }
+    }
+
+    /// Whether the caller may declare for this trader, through this declarant: a trader declares for
+    /// itself; a broker declares as itself for the enterprises that authorised it.
+    pub fn may_declare(&self, trader_credit_code: &str, declarant_credit_code: &str) -> Vec<domain::FieldError> {
+        let own = self.principal.enterprise.as_ref().map(|e| e.credit_code.as_str()).unwrap_or("");
+        let mut errors = Vec::new();
+        if declarant_credit_code != own {
+            errors.push(not_authorised("declarant.credit_code", declarant_credit_code, "declare as", "以其名义申报"));
+        }
+        let trader_ok = match self.role {
+            Role::Declarant => trader_credit_code == own,
+            Role::Broker => self.principal.principals.iter().any(|p| p == trader_credit_code),
+            _ => false,
+        };
+        if !trader_ok {
+            errors.push(not_authorised("trader.credit_code", trader_credit_code, "declare for", "代为申报"));
+        }
+        errors
+    }
+}
+
+fn not_authorised(path: &str, code: &str, what_en: &str, what_zh: &str) -> domain::FieldError {
+    domain::FieldError::not_allowed(
+        path,
+        &format!("your enterprise is not authorised to {what_en} enterprise {code}"),
+        &format!("贵单位未获授权{what_zh}企业 {code}"),
+    )
+}

@@ -1,0 +1,96 @@
+-- 0001: the event log (which is the audit chain) and the projections derived from it.
+--
+-- Plain, portable shapes: a PostgreSQL store will create the same tables (BLOB becomes BYTEA).
+-- `INTEGER PRIMARY KEY` is kept where SQLite should use the rowid (seq, row); everything else
+-- names its type the way both databases understand it.
+
+-- The event log. Every row is one audit-chain entry: `entry_hash` covers `prev_hash`, `seq` and
+-- the entry fields, so the table is append-only by construction (an edit breaks the chain).
+CREATE TABLE events (
+    seq INTEGER PRIMARY KEY,
+    subject TEXT NOT NULL,
+    action TEXT NOT NULL,
+    actor_user TEXT NOT NULL,
+    actor_role TEXT NOT NULL,
+    recorded_at_ms BIGINT NOT NULL,
+    idempotency_scope TEXT NOT NULL,
+    idempotency_key TEXT NOT NULL,
+    request_digest TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    prev_hash BLOB NOT NULL,
+    entry_hash BLOB NOT NULL,
+    UNIQUE (idempotency_scope, idempotency_key)
+);
+
+-- A declaration's history is read by subject, in seq order.
+CREATE INDEX events_by_subject ON events (subject, seq);
+
+-- Declarations as currently in force. `row` is the stable tiebreak for keyset pagination.
+CREATE TABLE declarations (
+    row INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    number TEXT NOT NULL UNIQUE,
+    direction TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    office_of_lodging TEXT NOT NULL,
+    trader_credit_code TEXT NOT NULL,
+    declarant_credit_code TEXT NOT NULL,
+    summary_number TEXT,
+    completed_by TEXT,
+    lodged_at_ms BIGINT NOT NULL,
+    updated_at_ms BIGINT NOT NULL,
+    version INTEGER NOT NULL,
+    document TEXT NOT NULL
+);
+
+-- Newest-first listing walks this index backwards; the filtered indexes carry the same
+-- ordering columns so a trader's or broker's list is read in order, without a sort.
+CREATE INDEX declarations_by_lodging ON declarations (lodged_at_ms, row);
+CREATE INDEX declarations_by_trader ON declarations (trader_credit_code, lodged_at_ms, row);
+CREATE INDEX declarations_by_declarant ON declarations (declarant_credit_code, lodged_at_ms, row);
+CREATE INDEX declarations_by_status ON declarations (status, lodged_at_ms, row);
+
+CREATE TABLE enterprises (
+    id TEXT NOT NULL PRIMARY KEY,
+    credit_code TEXT NOT NULL UNIQUE,
+    customs_code TEXT NOT NULL,
+    name TEXT NOT NULL
+);
+
+CREATE TABLE users (
+    id TEXT NOT NULL PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    role TEXT NOT NULL,
+    enterprise_id TEXT REFERENCES enterprises (id)
+);
+
+-- Only the SHA-256 of a bearer token is stored; a revoked token stays, so it is never reissued.
+CREATE TABLE tokens (
+    token_hash TEXT NOT NULL PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users (id),
+    created_at_ms BIGINT NOT NULL,
+    revoked INTEGER NOT NULL DEFAULT 0
+);
+
+-- The principal enterprise authorised the broker enterprise to declare on its behalf.
+CREATE TABLE broker_authorisations (
+    broker_enterprise_id TEXT NOT NULL REFERENCES enterprises (id),
+    principal_enterprise_id TEXT NOT NULL REFERENCES enterprises (id),
+    PRIMARY KEY (broker_enterprise_id, principal_enterprise_id)
+);
+
+-- Numbering counters (declaration numbers and the like): the next serial not yet handed out.
+CREATE TABLE counters (
+    counter_key TEXT NOT NULL PRIMARY KEY,
+    next_serial BIGINT NOT NULL
+);
+
+-- Signed statements of the chain head; they pin the chain against consistent rewrites.
+CREATE TABLE checkpoints (
+    seq INTEGER PRIMARY KEY,
+    head_hash BLOB NOT NULL,
+    signed_at_ms BIGINT NOT NULL,
+    key_id TEXT NOT NULL,
+    signature BLOB NOT NULL
+);

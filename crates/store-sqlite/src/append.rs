@@ -1,0 +1,139 @@
+//! Appending one request's events to the log (which is the audit chain) with their projections.
+//! Runs on the writer thread inside the request's savepoint; the caller commits or rolls back.
+
+use audit::{AuditEntry, ChainHead};
+use rusqlite::Connection;
+use store::{Append, AppendOutcome, Projection};
+
+use crate::fault::{Fault, conflict, taken_columns};
+use crate::{projection, rows};
+
+/// One event of an append: the main event or a linked one, which shares the main event's actor,
+/// time and idempotency scope.
+struct Draft<'a> {
+    subject: &'a str,
+    action: &'a str,
+    payload: &'a str,
+    expected_version: Option<u32>,
+    projection: &'a Projection,
+    idempotency_key: String,
+}
+
+/// Records `append` after `head`, advancing `head`. Anything but `Appended` must be rolled back
+/// by the caller (a version conflict may be found after the main event was written).
+pub(crate) fn record(
+    tx: &Connection,
+    append: &Append,
+    head: &mut ChainHead,
+) -> Result<AppendOutcome, Fault> {
+    let scope = &append.idempotency_scope;
+    if let Some((first, digest)) = rows::event_by_idempotency(tx, scope, &append.idempotency_key)? {
+        let same_request = digest == append.request_digest;
+        return Ok(AppendOutcome::Duplicate {
+            first,
+            same_request,
+        });
+    }
+    let main_seq = head.seq + 1;
+    for draft in drafts(append) {
+        if let Some(conflict) = version_conflict(tx, &draft)? {
+            return Ok(conflict);
+        }
+        insert_event(tx, append, &draft, head)?;
+        projection::apply(tx, draft.projection)?;
+    }
+    Ok(AppendOutcome::Appended { seq: main_seq })
+}
+
+/// The main event, then the linked ones keyed `<key>#1`, `<key>#2`, ... so that every event has
+/// its own place in the unique (scope, key) index and can be found from the request's key.
+fn drafts(append: &Append) -> impl Iterator<Item = Draft<'_>> {
+    let main = Draft {
+        subject: &append.subject,
+        action: &append.action,
+        payload: &append.payload,
+        expected_version: append.expected_version,
+        projection: &append.projection,
+        idempotency_key: append.idempotency_key.clone(),
+    };
+    let linked = append.linked.iter().enumerate().map(|(i, linked)| Draft {
+        subject: &linked.subject,
+        action: &linked.action,
+        payload: &linked.payload,
+        expected_version: linked.expected_version,
+        projection: &linked.projection,
+        idempotency_key: format!("{}#{}", append.idempotency_key, i + 1),
+    });
+    std::iter::once(main).chain(linked)
+}
+
+/// Optimistic concurrency against the declarations projection. `expected_version: None` means
+/// "must not exist yet" for a new declaration and "no check" for anything else; `Some(v)` means
+/// the declaration must be at exactly `v`.
+fn version_conflict(tx: &Connection, draft: &Draft<'_>) -> Result<Option<AppendOutcome>, Fault> {
+    let (declaration_id, must_be_new) = match draft.projection {
+        Projection::NewDeclaration(row) => (row.id.as_str(), true),
+        Projection::UpdateDeclaration(update) => (update.id.as_str(), false),
+        // Other events may still be decided on a declaration's state (the subject).
+        _ => (draft.subject, false),
+    };
+    if draft.expected_version.is_none() && !must_be_new {
+        return Ok(None);
+    }
+    let current = rows::declaration_version(tx, declaration_id)?;
+    if current == draft.expected_version {
+        return Ok(None);
+    }
+    Ok(Some(AppendOutcome::VersionConflict {
+        subject: draft.subject.to_owned(),
+        current_version: current,
+    }))
+}
+
+/// Chains the event after `head` and inserts it with both hashes.
+fn insert_event(
+    tx: &Connection,
+    append: &Append,
+    draft: &Draft<'_>,
+    head: &mut ChainHead,
+) -> Result<(), Fault> {
+    let entry = AuditEntry {
+        seq: head.seq + 1,
+        recorded_at_ms: append.recorded_at_ms,
+        actor: append.actor.user_id.clone(),
+        role: append.actor.role.clone(),
+        action: draft.action.to_owned(),
+        subject: draft.subject.to_owned(),
+        idempotency_key: draft.idempotency_key.clone(),
+        payload: draft.payload.to_owned(),
+    };
+    let prev_hash = head.hash;
+    let entry_hash = head.append(&entry);
+    let sql = "INSERT INTO events (seq, subject, action, actor_user, actor_role, recorded_at_ms, \
+         idempotency_scope, idempotency_key, request_digest, payload, prev_hash, entry_hash) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+    let values = rusqlite::params![
+        entry.seq,
+        entry.subject,
+        entry.action,
+        entry.actor,
+        entry.role,
+        entry.recorded_at_ms,
+        append.idempotency_scope,
+        entry.idempotency_key,
+        append.request_digest,
+        entry.payload,
+        prev_hash,
+        entry_hash,
+    ];
+    tx.prepare_cached(sql)?.execute(values).map_err(|err| {
+        // Only a linked key can collide here (`<key>#n` used directly as a request key):
+        // the main key was looked up first.
+        if taken_columns(&err).is_some_and(|columns| columns.contains("idempotency_key")) {
+            conflict(format!("idempotency key {}", entry.idempotency_key))
+        } else {
+            err.into()
+        }
+    })?;
+    Ok(())
+}

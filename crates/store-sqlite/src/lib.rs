@@ -1,0 +1,293 @@
+//! The embedded store: one SQLite file holding the event log (which is the audit chain) and the
+//! projections derived from it.
+//!
+//! - Writes go to one writer thread that owns the only write connection and commits waiting
+//!   requests together (group commit), acknowledging each only after COMMIT returned with
+//!   `synchronous=FULL`, so an acknowledged append survives power loss.
+//! - Reads use a small pool of read-only connections on the blocking pool, so they never queue
+//!   behind the writer.
+//! - Another process (the CLI) may write to the same file: the writer re-reads the chain head
+//!   under the write lock at the start of every batch instead of trusting memory.
+
+mod append;
+mod checkpoint;
+mod connection;
+mod fault;
+mod migrate;
+mod projection;
+mod queries;
+mod read;
+mod rows;
+mod writer;
+
+use std::path::Path;
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+
+use anyhow::Context;
+use async_trait::async_trait;
+use audit::{AuditSigner, Checkpoint, StoredEntry};
+use store::{
+    Append, AppendOutcome, DeclarationQuery, DeclarationRow, EnterpriseRow, EventRow,
+    ListedDeclaration, Principal, Store, StoreError, StoreResult, UserRow,
+};
+use tokio::sync::oneshot;
+
+use crate::queries::DeclarationKey;
+use crate::read::ReadPool;
+use crate::writer::{Command, WriteRequest, Writer};
+
+/// Tuning of a [`SqliteStore`]. There is no `Default`: the caller says which profile it wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SqliteOptions {
+    /// Read-only connections in the pool (at least 1).
+    pub read_connections: usize,
+    /// Most write requests committed in one transaction (at least 1).
+    pub batch_max: usize,
+    /// Sign a checkpoint once this many entries were appended since the last one...
+    pub checkpoint_every_entries: u64,
+    /// ...or once this long has passed since the last one and the head moved.
+    pub checkpoint_every_ms: i64,
+}
+
+impl SqliteOptions {
+    /// A server's settings: enough readers for concurrent listings, batches large enough to
+    /// absorb a burst in one fsync, and a checkpoint at least every minute while busy.
+    pub fn production() -> SqliteOptions {
+        SqliteOptions {
+            read_connections: 4,
+            batch_max: 64,
+            checkpoint_every_entries: 1_000,
+            checkpoint_every_ms: 60_000,
+        }
+    }
+}
+
+/// The SQLite implementation of [`Store`]. Cloning is cheap and every clone talks to the same
+/// writer; the writer stops (after a final checkpoint) on [`SqliteStore::close`] or when the
+/// last clone is dropped.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    commands: Sender<Command>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    readers: Arc<ReadPool>,
+}
+
+impl SqliteStore {
+    /// Opens the store at `path`, creating the file and applying embedded migrations as needed,
+    /// and starts the writer thread. Blocking: call it at startup, not on a hot async path.
+    pub fn open(
+        path: &Path,
+        signer: AuditSigner,
+        options: SqliteOptions,
+    ) -> anyhow::Result<SqliteStore> {
+        let mut conn = connection::open_writer(path)?;
+        migrate::migrate(&mut conn)
+            .with_context(|| format!("migrating the store at {}", path.display()))?;
+        // Readers open after the migrations, so they never see a half-made schema.
+        let readers = ReadPool::open(path.to_path_buf(), options.read_connections)?;
+        let (commands, receiver) = std::sync::mpsc::channel();
+        let writer = Writer::new(conn, signer, &options, receiver);
+        let handle = std::thread::Builder::new()
+            .name("store-writer".to_owned())
+            .spawn(move || writer.run())
+            .context("starting the store writer thread")?;
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                commands,
+                writer: Mutex::new(Some(handle)),
+                readers,
+            }),
+        })
+    }
+
+    /// Stops the writer after it has served every queued request and signed a final checkpoint.
+    /// Later writes through any clone fail with `Unavailable`; reads keep working.
+    pub async fn close(&self) {
+        let (reply, done) = oneshot::channel();
+        if self
+            .inner
+            .commands
+            .send(Command::Close(Some(reply)))
+            .is_ok()
+        {
+            // An error means the writer already stopped, which is what we wanted.
+            let _ = done.await;
+        }
+    }
+
+    fn send_write(&self, request: WriteRequest) -> StoreResult<()> {
+        self.inner
+            .commands
+            .send(Command::Write(request))
+            .map_err(|_| writer_stopped())
+    }
+
+    async fn read<T, F>(&self, what: &'static str, read: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut rusqlite::Connection) -> anyhow::Result<T> + Send + 'static,
+    {
+        self.inner.readers.run(what, read).await
+    }
+}
+
+impl Drop for Inner {
+    /// The last handle is gone: let the writer drain its queue and sign the head, and wait for
+    /// it, so that reopening the file right after sees everything.
+    fn drop(&mut self) {
+        let _ = self.commands.send(Command::Close(None));
+        let handle = self
+            .writer
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(handle) = handle
+            && handle.join().is_err()
+        {
+            tracing::error!("the store writer thread panicked");
+        }
+    }
+}
+
+fn writer_stopped() -> StoreError {
+    StoreError::Unavailable("the store writer has stopped".to_owned())
+}
+
+/// Waits for the writer's reply; a dropped reply means the writer stopped before serving it.
+async fn answer<T>(reply: oneshot::Receiver<StoreResult<T>>) -> StoreResult<T> {
+    reply.await.map_err(|_| writer_stopped())?
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    #[tracing::instrument(skip_all, fields(subject = %append.subject, action = %append.action))]
+    async fn append(&self, append: Append) -> StoreResult<AppendOutcome> {
+        let (reply, outcome) = oneshot::channel();
+        let append = Box::new(append);
+        self.send_write(WriteRequest::Append { append, reply })?;
+        answer(outcome).await
+    }
+
+    #[tracing::instrument(skip_all, fields(counter = counter_key, count = count))]
+    async fn reserve_serials(&self, counter_key: &str, count: u64) -> StoreResult<u64> {
+        let (reply, first) = oneshot::channel();
+        let counter_key = counter_key.to_owned();
+        self.send_write(WriteRequest::ReserveSerials {
+            counter_key,
+            count,
+            reply,
+        })?;
+        answer(first).await
+    }
+
+    #[tracing::instrument(skip_all, fields(scope = scope, key = key))]
+    async fn event_by_idempotency(&self, scope: &str, key: &str) -> StoreResult<Option<EventRow>> {
+        let (scope, key) = (scope.to_owned(), key.to_owned());
+        self.read("reading an event by idempotency key", move |conn| {
+            Ok(rows::event_by_idempotency(conn, &scope, &key)?.map(|(event, _)| event))
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all, fields(declaration = id))]
+    async fn declaration(&self, id: &str) -> StoreResult<Option<DeclarationRow>> {
+        let id = id.to_owned();
+        self.read("reading a declaration", move |conn| {
+            queries::declaration(conn, DeclarationKey::Id, &id)
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all, fields(number = number))]
+    async fn declaration_by_number(&self, number: &str) -> StoreResult<Option<DeclarationRow>> {
+        let number = number.to_owned();
+        self.read("reading a declaration by number", move |conn| {
+            queries::declaration(conn, DeclarationKey::Number, &number)
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all, fields(limit = query.limit))]
+    async fn list_declarations(
+        &self,
+        query: &DeclarationQuery,
+    ) -> StoreResult<Vec<ListedDeclaration>> {
+        let query = query.clone();
+        self.read("listing declarations", move |conn| {
+            queries::list_declarations(conn, &query)
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all, fields(subject = subject))]
+    async fn events(&self, subject: &str) -> StoreResult<Vec<EventRow>> {
+        let subject = subject.to_owned();
+        self.read("reading a subject's events", move |conn| {
+            queries::events(conn, &subject)
+        })
+        .await
+    }
+
+    // The token hash is a credential: it is never put in a span.
+    #[tracing::instrument(skip_all)]
+    async fn principal_by_token(&self, token_hash: &str) -> StoreResult<Option<Principal>> {
+        let token_hash = token_hash.to_owned();
+        self.read("resolving a token's principal", move |conn| {
+            queries::principal(conn, &token_hash)
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all, fields(credit_code = credit_code))]
+    async fn enterprise_by_credit_code(
+        &self,
+        credit_code: &str,
+    ) -> StoreResult<Option<EnterpriseRow>> {
+        let credit_code = credit_code.to_owned();
+        self.read("reading an enterprise by credit code", move |conn| {
+            queries::enterprise_where(conn, "credit_code", &credit_code)
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all, fields(user = name))]
+    async fn user_by_name(&self, name: &str) -> StoreResult<Option<UserRow>> {
+        let name = name.to_owned();
+        self.read("reading a user by name", move |conn| {
+            queries::user_by_name(conn, &name)
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all, fields(after_seq = after_seq, limit = limit))]
+    async fn audit_entries(&self, after_seq: u64, limit: usize) -> StoreResult<Vec<StoredEntry>> {
+        self.read("reading audit entries", move |conn| {
+            queries::audit_entries(conn, after_seq, limit)
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn checkpoints(&self) -> StoreResult<Vec<Checkpoint>> {
+        self.read("reading audit checkpoints", |conn| {
+            queries::checkpoints(conn)
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn checkpoint_now(&self) -> StoreResult<Option<Checkpoint>> {
+        let (reply, checkpoint) = oneshot::channel();
+        self.inner
+            .commands
+            .send(Command::CheckpointNow(reply))
+            .map_err(|_| writer_stopped())?;
+        answer(checkpoint).await
+    }
+}

@@ -1,0 +1,60 @@
+//! Embedded schema migrations, tracked in `PRAGMA user_version`.
+//!
+//! The SQL ships inside the binary (no files to deploy next to it), and each migration runs in
+//! its own `BEGIN IMMEDIATE` transaction that re-reads the version, so two processes opening a
+//! fresh file at the same time apply each migration exactly once.
+
+use anyhow::{Context, bail};
+use rusqlite::{Connection, TransactionBehavior};
+
+struct Migration {
+    /// The `user_version` after this migration; migrations are numbered 1, 2, ... without gaps.
+    version: u32,
+    name: &'static str,
+    sql: &'static str,
+}
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "0001_initial",
+    sql: include_str!("../migrations/0001_initial.sql"),
+}];
+
+/// Brings the schema up to the newest migration this binary knows.
+pub(crate) fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
+    let known = MIGRATIONS.last().map_or(0, |m| m.version);
+    let found = schema_version(conn)?;
+    if found > known {
+        // An older binary must not write to a schema it does not understand.
+        bail!("the store's schema version {found} is newer than this build knows ({known})");
+    }
+    for migration in MIGRATIONS.iter().filter(|m| m.version > found) {
+        apply(conn, migration).with_context(|| format!("applying migration {}", migration.name))?;
+    }
+    Ok(())
+}
+
+fn schema_version(conn: &Connection) -> anyhow::Result<u32> {
+    let version = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    Ok(version)
+}
+
+fn apply(conn: &mut Connection, migration: &Migration) -> anyhow::Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let current = schema_version(&tx)?;
+    if current >= migration.version {
+        // Another process applied it between our first look and taking the lock.
+        return Ok(());
+    }
+    if current + 1 != migration.version {
+        bail!(
+            "schema version {current} cannot be followed by {}",
+            migration.version
+        );
+    }
+    tx.execute_batch(migration.sql)?;
+    tx.pragma_update(None, "user_version", migration.version)?;
+    tx.commit()?;
+    tracing::info!(migration = migration.name, "applied store migration");
+    Ok(())
+}

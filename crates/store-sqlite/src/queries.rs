@@ -1,0 +1,214 @@
+//! The read queries, run on pooled read-only connections. Reads that take more than one
+//! statement run in one read transaction so they see a single snapshot.
+
+use audit::{Checkpoint, StoredEntry};
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension};
+use store::{
+    DeclarationQuery, DeclarationRow, EnterpriseRow, EventRow, ListedDeclaration, Principal,
+};
+
+use crate::rows::{
+    self, CHECKPOINT_COLUMNS, DECLARATION_COLUMNS, ENTERPRISE_COLUMNS, EVENT_COLUMNS, USER_COLUMNS,
+};
+
+pub(crate) fn declaration(
+    conn: &Connection,
+    column: DeclarationKey,
+    value: &str,
+) -> anyhow::Result<Option<DeclarationRow>> {
+    let column = match column {
+        DeclarationKey::Id => "id",
+        DeclarationKey::Number => "number",
+    };
+    let sql = format!("SELECT {DECLARATION_COLUMNS} FROM declarations WHERE {column} = ?1");
+    let row = conn
+        .prepare_cached(&sql)?
+        .query_row([value], rows::declaration)
+        .optional()?;
+    Ok(row)
+}
+
+/// The two unique keys a declaration is looked up by.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum DeclarationKey {
+    Id,
+    Number,
+}
+
+/// Newest first by (lodged_at_ms, row), from the `before` cursor on. Keyset pagination stays
+/// correct while declarations are lodged between pages, and costs the same on page 1000 as on
+/// page 1; the row-value comparison is understood by SQLite and PostgreSQL alike.
+pub(crate) fn list_declarations(
+    conn: &Connection,
+    query: &DeclarationQuery,
+) -> anyhow::Result<Vec<ListedDeclaration>> {
+    let nobody_visible = matches!(&query.visible_to, Some(codes) if codes.is_empty());
+    if nobody_visible || query.limit == 0 {
+        return Ok(Vec::new());
+    }
+    let (conditions, mut values) = list_conditions(query);
+    let filter = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
+    };
+    values.push(Value::Integer(
+        i64::try_from(query.limit).unwrap_or(i64::MAX),
+    ));
+    let sql = format!(
+        "SELECT {DECLARATION_COLUMNS} FROM declarations {filter} \
+         ORDER BY lodged_at_ms DESC, row DESC LIMIT ?"
+    );
+    let mut statement = conn.prepare(&sql)?;
+    let listed = statement
+        .query_map(rusqlite::params_from_iter(values), |row| {
+            Ok(ListedDeclaration {
+                cursor: rows::declaration_cursor(row)?,
+                row: rows::declaration(row)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(listed)
+}
+
+/// SQL conditions with positional parameters, and their values in order. Column names come
+/// from this code only; every value the caller gave is a parameter.
+fn list_conditions(query: &DeclarationQuery) -> (Vec<String>, Vec<Value>) {
+    let mut conditions = Vec::new();
+    let mut values = Vec::new();
+    let equal = [
+        ("status", &query.status),
+        ("kind", &query.kind),
+        ("direction", &query.direction),
+        ("office_of_lodging", &query.office_of_lodging),
+        ("trader_credit_code", &query.trader_credit_code),
+    ];
+    for (column, wanted) in equal {
+        if let Some(wanted) = wanted {
+            conditions.push(format!("{column} = ?"));
+            values.push(Value::Text(wanted.clone()));
+        }
+    }
+    if let Some(codes) = &query.visible_to {
+        let marks = vec!["?"; codes.len()].join(", ");
+        conditions.push(format!(
+            "(trader_credit_code IN ({marks}) OR declarant_credit_code IN ({marks}))"
+        ));
+        for _ in 0..2 {
+            values.extend(codes.iter().cloned().map(Value::Text));
+        }
+    }
+    if let Some(from) = query.lodged_from_ms {
+        conditions.push("lodged_at_ms >= ?".to_owned());
+        values.push(Value::Integer(from));
+    }
+    if let Some(to) = query.lodged_to_ms {
+        conditions.push("lodged_at_ms <= ?".to_owned());
+        values.push(Value::Integer(to));
+    }
+    if let Some(before) = query.before {
+        conditions.push("(lodged_at_ms, row) < (?, ?)".to_owned());
+        values.push(Value::Integer(before.lodged_at_ms));
+        values.push(Value::Integer(before.row));
+    }
+    (conditions, values)
+}
+
+pub(crate) fn events(conn: &Connection, subject: &str) -> anyhow::Result<Vec<EventRow>> {
+    let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE subject = ?1 ORDER BY seq");
+    let events = conn
+        .prepare_cached(&sql)?
+        .query_map([subject], rows::event)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(events)
+}
+
+/// The user behind a live token, its enterprise, and the enterprises it may declare for.
+pub(crate) fn principal(
+    conn: &mut Connection,
+    token_hash: &str,
+) -> anyhow::Result<Option<Principal>> {
+    let snapshot = conn.transaction()?;
+    let sql = format!(
+        "SELECT {USER_COLUMNS} FROM users \
+         WHERE id = (SELECT user_id FROM tokens WHERE token_hash = ?1 AND revoked = 0)"
+    );
+    let Some(user) = snapshot
+        .prepare_cached(&sql)?
+        .query_row([token_hash], rows::user)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let Some(enterprise_id) = &user.enterprise_id else {
+        return Ok(Some(Principal {
+            user,
+            enterprise: None,
+            principals: Vec::new(),
+        }));
+    };
+    let enterprise = enterprise_where(&snapshot, "id", enterprise_id)?;
+    let sql = "SELECT e.credit_code FROM broker_authorisations b \
+         JOIN enterprises e ON e.id = b.principal_enterprise_id \
+         WHERE b.broker_enterprise_id = ?1 ORDER BY e.credit_code";
+    let principals = snapshot
+        .prepare_cached(sql)?
+        .query_map([enterprise_id], |row| row.get(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    Ok(Some(Principal {
+        user,
+        enterprise,
+        principals,
+    }))
+}
+
+pub(crate) fn enterprise_where(
+    conn: &Connection,
+    column: &'static str,
+    value: &str,
+) -> anyhow::Result<Option<EnterpriseRow>> {
+    let sql = format!("SELECT {ENTERPRISE_COLUMNS} FROM enterprises WHERE {column} = ?1");
+    let row = conn
+        .prepare_cached(&sql)?
+        .query_row([value], rows::enterprise)
+        .optional()?;
+    Ok(row)
+}
+
+pub(crate) fn user_by_name(
+    conn: &Connection,
+    name: &str,
+) -> anyhow::Result<Option<store::UserRow>> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE name = ?1");
+    let row = conn
+        .prepare_cached(&sql)?
+        .query_row([name], rows::user)
+        .optional()?;
+    Ok(row)
+}
+
+pub(crate) fn audit_entries(
+    conn: &Connection,
+    after_seq: u64,
+    limit: usize,
+) -> anyhow::Result<Vec<StoredEntry>> {
+    let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2");
+    // Saturate rather than fail: a cursor past any stored seq simply finds nothing.
+    let after = i64::try_from(after_seq).unwrap_or(i64::MAX);
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let entries = conn
+        .prepare_cached(&sql)?
+        .query_map((after, limit), rows::stored_entry)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(entries)
+}
+
+pub(crate) fn checkpoints(conn: &Connection) -> anyhow::Result<Vec<Checkpoint>> {
+    let sql = format!("SELECT {CHECKPOINT_COLUMNS} FROM checkpoints ORDER BY seq");
+    let checkpoints = conn
+        .prepare_cached(&sql)?
+        .query_map((), rows::checkpoint)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(checkpoints)
+}

@@ -1,0 +1,156 @@
+//! Mapping database rows to the store's row types, and the lookups both the writer and the
+//! readers need. Bad data (a NULL where a value belongs, a hash of the wrong length, a negative
+//! seq) comes back as an error from rusqlite's conversions, never as a panic.
+
+use audit::{AuditEntry, ChainHead, Checkpoint, StoredEntry};
+use rusqlite::{Connection, OptionalExtension, Row};
+use store::{Actor, DeclarationCursor, DeclarationRow, EnterpriseRow, EventRow, UserRow};
+
+/// Declaration columns in the order [`declaration`] reads them, starting at index 0.
+pub(crate) const DECLARATION_COLUMNS: &str = "id, number, direction, kind, status, \
+     office_of_lodging, trader_credit_code, declarant_credit_code, summary_number, completed_by, \
+     lodged_at_ms, updated_at_ms, version, document, row";
+
+pub(crate) fn declaration(row: &Row<'_>) -> rusqlite::Result<DeclarationRow> {
+    Ok(DeclarationRow {
+        id: row.get(0)?,
+        number: row.get(1)?,
+        direction: row.get(2)?,
+        kind: row.get(3)?,
+        status: row.get(4)?,
+        office_of_lodging: row.get(5)?,
+        trader_credit_code: row.get(6)?,
+        declarant_credit_code: row.get(7)?,
+        summary_number: row.get(8)?,
+        completed_by: row.get(9)?,
+        lodged_at_ms: row.get(10)?,
+        updated_at_ms: row.get(11)?,
+        version: row.get(12)?,
+        document: row.get(13)?,
+    })
+}
+
+/// The keyset position of a row read with [`DECLARATION_COLUMNS`].
+pub(crate) fn declaration_cursor(row: &Row<'_>) -> rusqlite::Result<DeclarationCursor> {
+    Ok(DeclarationCursor {
+        lodged_at_ms: row.get(10)?,
+        row: row.get(14)?,
+    })
+}
+
+/// Event columns in the order [`event`] and [`stored_entry`] read them.
+pub(crate) const EVENT_COLUMNS: &str = "seq, subject, action, actor_user, actor_role, \
+     recorded_at_ms, idempotency_key, payload, request_digest, prev_hash, entry_hash";
+
+pub(crate) fn event(row: &Row<'_>) -> rusqlite::Result<EventRow> {
+    Ok(EventRow {
+        seq: row.get(0)?,
+        subject: row.get(1)?,
+        action: row.get(2)?,
+        actor: Actor {
+            user_id: row.get(3)?,
+            role: row.get(4)?,
+        },
+        recorded_at_ms: row.get(5)?,
+        idempotency_key: row.get(6)?,
+        request_digest: row.get(8)?,
+        payload: row.get(7)?,
+    })
+}
+
+/// An event as the audit chain sees it, with both stored hashes so the verifier checks what is
+/// actually on disk.
+pub(crate) fn stored_entry(row: &Row<'_>) -> rusqlite::Result<StoredEntry> {
+    let event = event(row)?;
+    Ok(StoredEntry {
+        entry: AuditEntry {
+            seq: event.seq,
+            recorded_at_ms: event.recorded_at_ms,
+            actor: event.actor.user_id,
+            role: event.actor.role,
+            action: event.action,
+            subject: event.subject,
+            idempotency_key: event.idempotency_key,
+            payload: event.payload,
+        },
+        prev_hash: row.get(9)?,
+        entry_hash: row.get(10)?,
+    })
+}
+
+pub(crate) const CHECKPOINT_COLUMNS: &str = "seq, head_hash, signed_at_ms, key_id, signature";
+
+pub(crate) fn checkpoint(row: &Row<'_>) -> rusqlite::Result<Checkpoint> {
+    Ok(Checkpoint {
+        seq: row.get(0)?,
+        head_hash: row.get(1)?,
+        signed_at_ms: row.get(2)?,
+        key_id: row.get(3)?,
+        signature: row.get(4)?,
+    })
+}
+
+pub(crate) const ENTERPRISE_COLUMNS: &str = "id, credit_code, customs_code, name";
+
+pub(crate) fn enterprise(row: &Row<'_>) -> rusqlite::Result<EnterpriseRow> {
+    Ok(EnterpriseRow {
+        id: row.get(0)?,
+        credit_code: row.get(1)?,
+        customs_code: row.get(2)?,
+        name: row.get(3)?,
+    })
+}
+
+pub(crate) const USER_COLUMNS: &str = "id, name, role, enterprise_id";
+
+pub(crate) fn user(row: &Row<'_>) -> rusqlite::Result<UserRow> {
+    Ok(UserRow {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        role: row.get(2)?,
+        enterprise_id: row.get(3)?,
+    })
+}
+
+/// The first event recorded under an idempotency key, with the digest of its request.
+pub(crate) fn event_by_idempotency(
+    conn: &Connection,
+    scope: &str,
+    key: &str,
+) -> rusqlite::Result<Option<(EventRow, String)>> {
+    let sql = format!(
+        "SELECT {EVENT_COLUMNS} FROM events WHERE idempotency_scope = ?1 AND idempotency_key = ?2"
+    );
+    conn.prepare_cached(&sql)?
+        .query_row((scope, key), |row| Ok((event(row)?, row.get(8)?)))
+        .optional()
+}
+
+/// The chain head as stored: read inside each write transaction rather than kept in memory,
+/// because another process (the CLI) may have appended since.
+pub(crate) fn chain_head(conn: &Connection) -> rusqlite::Result<ChainHead> {
+    let head = conn
+        .prepare_cached("SELECT seq, entry_hash FROM events ORDER BY seq DESC LIMIT 1")?
+        .query_row((), |row| {
+            Ok(ChainHead {
+                seq: row.get(0)?,
+                hash: row.get(1)?,
+            })
+        })
+        .optional()?;
+    Ok(head.unwrap_or_else(ChainHead::genesis))
+}
+
+/// The newest checkpoint's seq and signing time, if any.
+pub(crate) fn last_checkpoint(conn: &Connection) -> rusqlite::Result<Option<(u64, i64)>> {
+    conn.prepare_cached("SELECT seq, signed_at_ms FROM checkpoints ORDER BY seq DESC LIMIT 1")?
+        .query_row((), |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()
+}
+
+/// The projection version of a declaration, `None` if it does not exist.
+pub(crate) fn declaration_version(conn: &Connection, id: &str) -> rusqlite::Result<Option<u32>> {
+    conn.prepare_cached("SELECT version FROM declarations WHERE id = ?1")?
+        .query_row([id], |row| row.get(0))
+        .optional()
+}

@@ -1,0 +1,347 @@
+//! The writer thread: the only connection that writes, fed over a channel.
+//!
+//! One thread owning one connection makes the chain's "seq = head + 1" trivially race-free within
+//! the process, and lets the writer group waiting requests into one transaction: one fsync for the
+//! batch instead of one per request (group commit), which is what makes `synchronous=FULL`
+//! affordable. Each request runs in its own savepoint so a refused request rolls back alone.
+
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::Duration;
+
+use audit::{AuditSigner, ChainHead, Checkpoint};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
+use store::{Append, AppendOutcome, StoreError, StoreResult};
+use tokio::sync::oneshot;
+
+use crate::checkpoint::{self, ChainPosition, CheckpointPolicy};
+use crate::fault::{Fault, is_busy, store_error};
+use crate::{SqliteOptions, append, rows};
+
+pub(crate) enum Command {
+    Write(WriteRequest),
+    CheckpointNow(oneshot::Sender<StoreResult<Option<Checkpoint>>>),
+    /// Drain the queue, sign a final checkpoint and stop; `None` when sent by `Drop`.
+    Close(Option<oneshot::Sender<()>>),
+}
+
+/// A request that changes data and is committed as part of a batch.
+pub(crate) enum WriteRequest {
+    Append {
+        append: Box<Append>,
+        reply: oneshot::Sender<StoreResult<AppendOutcome>>,
+    },
+    ReserveSerials {
+        counter_key: String,
+        count: u64,
+        reply: oneshot::Sender<StoreResult<u64>>,
+    },
+}
+
+/// What a write request produced, before its reply is sent (only after COMMIT).
+enum Done {
+    Append(AppendOutcome),
+    Serials(u64),
+}
+
+impl Done {
+    /// Duplicates and version conflicts write nothing, even if a linked event was written before
+    /// the conflict was found.
+    fn keeps_writes(&self) -> bool {
+        !matches!(
+            self,
+            Done::Append(AppendOutcome::Duplicate { .. } | AppendOutcome::VersionConflict { .. })
+        )
+    }
+}
+
+impl WriteRequest {
+    fn reply(self, result: StoreResult<Done>) {
+        // A caller that stopped waiting (its request was cancelled) is not an error here: the
+        // write is durable either way, and a retry with the same key will find it.
+        match (self, result) {
+            (WriteRequest::Append { reply, .. }, Ok(Done::Append(outcome))) => {
+                let _ = reply.send(Ok(outcome));
+            }
+            (WriteRequest::Append { reply, .. }, Err(err)) => {
+                let _ = reply.send(Err(err));
+            }
+            (WriteRequest::ReserveSerials { reply, .. }, Ok(Done::Serials(first))) => {
+                let _ = reply.send(Ok(first));
+            }
+            (WriteRequest::ReserveSerials { reply, .. }, Err(err)) => {
+                let _ = reply.send(Err(err));
+            }
+            _ => unreachable!("a write request received the outcome of another kind of request"),
+        }
+    }
+}
+
+enum Next {
+    Command(Command),
+    /// Nothing arrived for a while: a time-based checkpoint may be due.
+    Idle,
+    /// The queue is drained after a close, or every handle is gone.
+    Finished,
+}
+
+pub(crate) struct Writer {
+    conn: Connection,
+    signer: AuditSigner,
+    commands: Receiver<Command>,
+    batch_max: usize,
+    policy: CheckpointPolicy,
+    /// The chain as of the last commit by this writer; `None` before the first batch.
+    position: Option<ChainPosition>,
+    started_at_ms: i64,
+    /// A non-write command met while collecting a batch; handled right after that batch so it
+    /// sees every write queued before it.
+    deferred: Option<Command>,
+    closing: bool,
+    closers: Vec<oneshot::Sender<()>>,
+}
+
+impl Writer {
+    pub(crate) fn new(
+        conn: Connection,
+        signer: AuditSigner,
+        options: &SqliteOptions,
+        commands: Receiver<Command>,
+    ) -> Writer {
+        Writer {
+            conn,
+            signer,
+            commands,
+            batch_max: options.batch_max.max(1),
+            policy: CheckpointPolicy {
+                every_entries: options.checkpoint_every_entries,
+                every_ms: options.checkpoint_every_ms,
+            },
+            position: None,
+            started_at_ms: now_ms(),
+            deferred: None,
+            closing: false,
+            closers: Vec::new(),
+        }
+    }
+
+    pub(crate) fn run(mut self) {
+        let _span = tracing::info_span!("store_writer").entered();
+        loop {
+            match self.next_command() {
+                Next::Command(Command::Write(first)) => self.group_commit(first),
+                Next::Command(Command::CheckpointNow(reply)) => {
+                    let _ = reply.send(self.checkpoint_now());
+                }
+                Next::Command(Command::Close(closer)) => {
+                    self.closing = true;
+                    self.closers.extend(closer);
+                }
+                Next::Idle => self.checkpoint_if_due(),
+                Next::Finished => break,
+            }
+        }
+        // The last head is signed so that a deleted tail is detectable after a restart.
+        if let Err(err) = self.checkpoint_now() {
+            tracing::warn!(error = %err, "could not sign the final audit checkpoint");
+        }
+        for closer in self.closers.drain(..) {
+            let _ = closer.send(());
+        }
+        tracing::info!("store writer stopped");
+    }
+
+    fn next_command(&mut self) -> Next {
+        if let Some(command) = self.deferred.take() {
+            return Next::Command(command);
+        }
+        if self.closing {
+            // Requests queued before (or while) closing are still served, then we stop.
+            return self
+                .commands
+                .try_recv()
+                .map_or(Next::Finished, Next::Command);
+        }
+        match self.commands.recv_timeout(self.idle_wait()) {
+            Ok(command) => Next::Command(command),
+            Err(RecvTimeoutError::Timeout) => Next::Idle,
+            Err(RecvTimeoutError::Disconnected) => Next::Finished,
+        }
+    }
+
+    fn idle_wait(&self) -> Duration {
+        let ms = u64::try_from(self.policy.every_ms).unwrap_or(0);
+        Duration::from_millis(ms.max(10))
+    }
+
+    fn group_commit(&mut self, first: WriteRequest) {
+        let batch = self.collect_batch(first);
+        let _span = tracing::debug_span!("group_commit", requests = batch.len()).entered();
+        match self.commit(&batch) {
+            Ok(results) => {
+                for (request, result) in batch.into_iter().zip(results) {
+                    request.reply(result);
+                }
+            }
+            Err(err) if batch.len() > 1 && !is_busy(&err) => self.retry_alone(batch, &err),
+            Err(err) => fail_all(batch, &err),
+        }
+        self.checkpoint_if_due();
+    }
+
+    fn collect_batch(&mut self, first: WriteRequest) -> Vec<WriteRequest> {
+        let mut batch = vec![first];
+        while batch.len() < self.batch_max {
+            match self.commands.try_recv() {
+                Ok(Command::Write(request)) => batch.push(request),
+                Ok(other) => {
+                    self.deferred = Some(other);
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        batch
+    }
+
+    /// One transaction for the whole batch. Replies are returned, not sent: the caller sends
+    /// them only after COMMIT has returned, so an acknowledged write is on disk.
+    fn commit(&mut self, batch: &[WriteRequest]) -> anyhow::Result<Vec<StoreResult<Done>>> {
+        let mut tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Under the write lock, the stored head is the truth: another process may have appended.
+        let mut head = rows::chain_head(&tx)?;
+        let last_checkpoint = rows::last_checkpoint(&tx)?;
+        let mut results = Vec::with_capacity(batch.len());
+        for request in batch {
+            results.push(execute_in_savepoint(&mut tx, request, &mut head)?);
+        }
+        tx.commit()?;
+        self.position = Some(ChainPosition {
+            head_seq: head.seq,
+            last_checkpoint_seq: last_checkpoint.map_or(0, |(seq, _)| seq),
+            last_checkpoint_at_ms: last_checkpoint.map_or(self.started_at_ms, |(_, at)| at),
+        });
+        Ok(results)
+    }
+
+    fn retry_alone(&mut self, batch: Vec<WriteRequest>, err: &anyhow::Error) {
+        tracing::warn!(
+            error = format!("{err:#}"),
+            requests = batch.len(),
+            "group commit failed; retrying each request alone"
+        );
+        for request in batch {
+            let result = match self.commit(std::slice::from_ref(&request)) {
+                Ok(mut results) => results.pop().expect("one result per request"),
+                Err(err) => Err(store_error(err)),
+            };
+            request.reply(result);
+        }
+    }
+
+    fn checkpoint_if_due(&mut self) {
+        let Some(position) = self.position else {
+            return;
+        };
+        let now = now_ms();
+        if !self.policy.is_due(&position, now) {
+            return;
+        }
+        match checkpoint::sign_head(&mut self.conn, &self.signer, now) {
+            Ok(_) => self.note_checkpoint(now),
+            // Not fatal: the chain is intact, only less pinned; the next commit tries again.
+            Err(err) => tracing::warn!(error = format!("{err:#}"), "could not sign a checkpoint"),
+        }
+    }
+
+    fn checkpoint_now(&mut self) -> StoreResult<Option<Checkpoint>> {
+        let now = now_ms();
+        let signed =
+            checkpoint::sign_head(&mut self.conn, &self.signer, now).map_err(store_error)?;
+        self.note_checkpoint(now);
+        Ok(signed)
+    }
+
+    /// After signing (or finding the stored head already signed, perhaps by another process),
+    /// nothing is due until this writer commits new entries.
+    fn note_checkpoint(&mut self, now: i64) {
+        if let Some(position) = &mut self.position {
+            position.last_checkpoint_seq = position.head_seq;
+            position.last_checkpoint_at_ms = now;
+        }
+    }
+}
+
+/// Runs one request in its own savepoint: kept if it wrote something, rolled back (with the
+/// in-memory head) if refused. A database fault aborts the whole batch.
+fn execute_in_savepoint(
+    tx: &mut Transaction<'_>,
+    request: &WriteRequest,
+    head: &mut ChainHead,
+) -> anyhow::Result<StoreResult<Done>> {
+    let mut savepoint = tx.savepoint()?;
+    let before = *head;
+    let result = match execute(&savepoint, request, head) {
+        Ok(done) => Ok(done),
+        Err(Fault::Refused(err)) => Err(err),
+        Err(Fault::Database(err)) => return Err(err),
+    };
+    if !matches!(&result, Ok(done) if done.keeps_writes()) {
+        *head = before;
+        savepoint.rollback()?;
+    }
+    savepoint.commit()?;
+    Ok(result)
+}
+
+fn execute(conn: &Connection, request: &WriteRequest, head: &mut ChainHead) -> Result<Done, Fault> {
+    match request {
+        WriteRequest::Append { append, .. } => append::record(conn, append, head).map(Done::Append),
+        WriteRequest::ReserveSerials {
+            counter_key, count, ..
+        } => reserve_serials(conn, counter_key, *count).map(Done::Serials),
+    }
+}
+
+/// Hands out `count` serials from the stored counter (a fresh counter starts at 1). The counter
+/// moves forward durably before anyone sees the serials, so none is handed out twice.
+fn reserve_serials(conn: &Connection, counter_key: &str, count: u64) -> Result<u64, Fault> {
+    let next: Option<u64> = conn
+        .prepare_cached("SELECT next_serial FROM counters WHERE counter_key = ?1")?
+        .query_row([counter_key], |row| row.get(0))
+        .optional()?;
+    let first = next.unwrap_or(1);
+    let after = first
+        .checked_add(count)
+        .filter(|after| i64::try_from(*after).is_ok())
+        .ok_or_else(|| {
+            let message = format!("numbering counter {counter_key} would run out of serials");
+            Fault::Refused(StoreError::Other(anyhow::anyhow!(message)))
+        })?;
+    let sql = "INSERT INTO counters (counter_key, next_serial) VALUES (?1, ?2) \
+         ON CONFLICT (counter_key) DO UPDATE SET next_serial = excluded.next_serial";
+    conn.prepare_cached(sql)?.execute((counter_key, after))?;
+    Ok(first)
+}
+
+/// Replies with the batch's error to everyone (a lock held elsewhere, or a single request).
+fn fail_all(batch: Vec<WriteRequest>, err: &anyhow::Error) {
+    let busy = is_busy(err);
+    let message = format!("{err:#}");
+    tracing::warn!(error = message, requests = batch.len(), "write failed");
+    for request in batch {
+        let error = if busy {
+            StoreError::Unavailable(format!(
+                "the database is locked by another writer: {message}"
+            ))
+        } else {
+            StoreError::Other(anyhow::anyhow!("{message}"))
+        };
+        request.reply(Err(error));
+    }
+}
+
+pub(crate) fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}

@@ -1,0 +1,327 @@
+//! The writer's guarantees: group commit under concurrency, isolation of bad requests inside a
+//! batch, durability across close/open, and a second process's view of the same file.
+
+use std::path::Path;
+
+use audit::{AuditSigner, verify_chain};
+use store::{Actor, Append, AppendOutcome, EnterpriseRow, Projection, Store, StoreError};
+use store_sqlite::{SqliteOptions, SqliteStore};
+
+fn signer() -> AuditSigner {
+    AuditSigner::from_secret_bytes(&[3; 32])
+}
+
+fn open(path: &Path, options: SqliteOptions) -> SqliteStore {
+    SqliteStore::open(path, signer(), options).expect("the store opens")
+}
+
+/// Registering an enterprise: the smallest real append. `credit` picks the credit code, so two
+/// registrations can be made to collide on it.
+fn registration(n: usize, credit: usize) -> Append {
+    let enterprise = EnterpriseRow {
+        id: format!("ent-{n}"),
+        credit_code: format!("913100000000{credit:06}"),
+        customs_code: format!("31010{n:05}"),
+        name: format!("Trading Co. {n}"),
+    };
+    Append {
+        actor: Actor {
+            user_id: "usr-admin".to_owned(),
+            role: "administrator".to_owned(),
+        },
+        recorded_at_ms: 1_735_689_600_000 + n as i64,
+        subject: enterprise.id.clone(),
+        action: "enterprise.registered".to_owned(),
+        idempotency_scope: "usr-admin".to_owned(),
+        idempotency_key: format!("register-{n}"),
+        request_digest: format!("digest-{n}"),
+        payload: format!(r#"{{"enterprise":"ent-{n}"}}"#),
+        expected_version: None,
+        projection: Projection::NewEnterprise(enterprise),
+        linked: Vec::new(),
+    }
+}
+
+/// Sends every append from its own task at once, so the writer sees them queued together.
+async fn append_concurrently(
+    store: &SqliteStore,
+    appends: Vec<Append>,
+) -> Vec<Result<AppendOutcome, StoreError>> {
+    let tasks: Vec<_> = appends
+        .into_iter()
+        .map(|append| {
+            let store = store.clone();
+            tokio::spawn(async move { store.append(append).await })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.expect("the task finishes"));
+    }
+    outcomes
+}
+
+fn appended_seq(outcome: &Result<AppendOutcome, StoreError>) -> Option<u64> {
+    match outcome {
+        Ok(AppendOutcome::Appended { seq }) => Some(*seq),
+        _ => None,
+    }
+}
+
+/// The whole chain verifies against the signer's key, with its last checkpoint at `head`.
+async fn assert_chain_verifies(store: &SqliteStore, head: u64) {
+    let entries = store.audit_entries(0, usize::MAX).await.unwrap();
+    let checkpoints = store.checkpoints().await.unwrap();
+    let report = verify_chain(entries, &checkpoints, &signer().public_key());
+    assert!(report.is_ok(), "{report:?}");
+    assert_eq!(report.last_seq, head);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn concurrent_appends_get_distinct_gap_free_seqs() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir.path().join("customs.db"), SqliteOptions::production());
+    let outcomes =
+        append_concurrently(&store, (1..=64).map(|n| registration(n, n)).collect()).await;
+    let mut seqs: Vec<u64> = outcomes
+        .iter()
+        .map(|o| appended_seq(o).expect("appended"))
+        .collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=64).collect::<Vec<_>>());
+    assert_eq!(
+        store.checkpoint_now().await.unwrap().map(|c| c.seq),
+        Some(64)
+    );
+    assert_chain_verifies(&store, 64).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn refused_requests_do_not_fail_their_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir.path().join("customs.db"), SqliteOptions::production());
+    // Pairs share a credit code: exactly one of each pair is registered, whatever the order.
+    let outcomes =
+        append_concurrently(&store, (0..32).map(|n| registration(n, n / 2)).collect()).await;
+    let mut seqs: Vec<u64> = outcomes.iter().filter_map(appended_seq).collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=16).collect::<Vec<_>>(), "refusals leave no gaps");
+    let conflicts = outcomes
+        .iter()
+        .filter(|o| matches!(o, Err(StoreError::Conflict(_))));
+    assert_eq!(conflicts.count(), 16);
+    assert_chain_verifies(&store, 16).await;
+}
+
+/// An unexpected database error (here a trigger another tool left behind) in one request rolls
+/// back its batch; the others are retried alone and succeed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn a_database_fault_fails_only_its_own_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("customs.db");
+    let store = open(&path, SqliteOptions::production());
+    let sabotage = rusqlite::Connection::open(&path).unwrap();
+    sabotage
+        .execute_batch(
+            "CREATE TRIGGER refuse_ent_13 BEFORE INSERT ON enterprises \
+             WHEN NEW.id = 'ent-13' BEGIN SELECT RAISE(ABORT, 'sabotaged'); END;",
+        )
+        .unwrap();
+    let outcomes =
+        append_concurrently(&store, (1..=24).map(|n| registration(n, n)).collect()).await;
+    for (n, outcome) in (1..=24).zip(&outcomes) {
+        if n == 13 {
+            assert!(matches!(outcome, Err(StoreError::Other(_))), "{outcome:?}");
+        } else {
+            assert!(
+                appended_seq(outcome).is_some(),
+                "registration {n}: {outcome:?}"
+            );
+        }
+    }
+    assert_chain_verifies(&store, 23).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reopening_the_file_keeps_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("customs.db");
+    let store = open(&path, SqliteOptions::production());
+    for n in 1..=5 {
+        assert_eq!(
+            appended_seq(&store.append(registration(n, n)).await),
+            Some(n as u64)
+        );
+    }
+    let first = store
+        .reserve_serials("declaration-number/2201/2025", 10)
+        .await
+        .unwrap();
+    store.close().await;
+    let closed = store.append(registration(6, 6)).await;
+    assert!(
+        matches!(closed, Err(StoreError::Unavailable(_))),
+        "{closed:?}"
+    );
+    drop(store);
+
+    let store = open(&path, SqliteOptions::production());
+    let checkpoints = store.checkpoints().await.unwrap();
+    assert_eq!(
+        checkpoints.last().map(|c| c.seq),
+        Some(5),
+        "close signs the head"
+    );
+    let found = store
+        .enterprise_by_credit_code("913100000000000003")
+        .await
+        .unwrap();
+    assert_eq!(found.map(|e| e.id), Some("ent-3".to_owned()));
+    assert_eq!(store.events("ent-4").await.unwrap().len(), 1);
+    let next = store
+        .reserve_serials("declaration-number/2201/2025", 1)
+        .await
+        .unwrap();
+    assert!(
+        next >= first + 10,
+        "serials are not handed out twice across a restart"
+    );
+    assert_eq!(
+        appended_seq(&store.append(registration(6, 6)).await),
+        Some(6)
+    );
+    let duplicate = store.append(registration(2, 2)).await.unwrap();
+    assert!(matches!(
+        duplicate,
+        AppendOutcome::Duplicate {
+            same_request: true,
+            ..
+        }
+    ));
+    assert_chain_verifies(&store, 6).await;
+}
+
+/// Dropping the last handle also drains the writer and signs the head.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dropping_the_last_handle_signs_the_head() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("customs.db");
+    let store = open(&path, SqliteOptions::production());
+    let clone = store.clone();
+    clone.append(registration(1, 1)).await.unwrap();
+    drop(store);
+    clone.append(registration(2, 2)).await.unwrap();
+    drop(clone);
+    let store = open(&path, SqliteOptions::production());
+    assert_eq!(
+        store.checkpoints().await.unwrap().last().map(|c| c.seq),
+        Some(2)
+    );
+    assert_chain_verifies(&store, 2).await;
+}
+
+/// Two stores on one file, as a server and the CLI would be: each continues the other's chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_second_store_on_the_same_file_continues_the_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("customs.db");
+    let server = open(&path, SqliteOptions::production());
+    let cli = open(&path, SqliteOptions::production());
+    let mut expected_seq = 0;
+    for n in 1..=6 {
+        let writer = if n % 2 == 0 { &cli } else { &server };
+        expected_seq += 1;
+        assert_eq!(
+            appended_seq(&writer.append(registration(n, n)).await),
+            Some(expected_seq)
+        );
+    }
+    let taken = cli.append(registration(7, 1)).await;
+    assert!(
+        matches!(taken, Err(StoreError::Conflict(_))),
+        "the CLI sees the server's rows"
+    );
+    let a = server.reserve_serials("counter", 4).await.unwrap();
+    let b = cli.reserve_serials("counter", 4).await.unwrap();
+    assert!(b >= a + 4, "the two writers share the counter");
+    assert!(cli.checkpoint_now().await.unwrap().is_some());
+    assert_eq!(
+        server.checkpoint_now().await.unwrap(),
+        None,
+        "the CLI already signed this head"
+    );
+    assert_eq!(
+        appended_seq(&server.append(registration(8, 8)).await),
+        Some(7)
+    );
+    assert_chain_verifies(&server, 7).await;
+    assert_chain_verifies(&cli, 7).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn checkpoints_follow_the_entry_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("customs.db");
+    let options = SqliteOptions {
+        checkpoint_every_entries: 3,
+        ..SqliteOptions::production()
+    };
+    let store = open(&path, options);
+    for n in 1..=7 {
+        store.append(registration(n, n)).await.unwrap();
+    }
+    let signed: Vec<u64> = store
+        .checkpoints()
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.seq)
+        .collect();
+    assert_eq!(signed, [3, 6]);
+    store.close().await;
+    let signed: Vec<u64> = store
+        .checkpoints()
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.seq)
+        .collect();
+    assert_eq!(signed, [3, 6, 7]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn checkpoints_follow_the_time_policy_when_idle() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = SqliteOptions {
+        checkpoint_every_ms: 50,
+        ..SqliteOptions::production()
+    };
+    let store = open(&dir.path().join("customs.db"), options);
+    store.append(registration(1, 1)).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let signed: Vec<u64> = store
+        .checkpoints()
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.seq)
+        .collect();
+    assert_eq!(
+        signed,
+        [1],
+        "an idle writer signs a moved head once it is due"
+    );
+}
+
+#[test]
+fn a_schema_newer_than_the_build_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("customs.db");
+    drop(open(&path, SqliteOptions::production()));
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.pragma_update(None, "user_version", 99).unwrap();
+    drop(conn);
+    let err = SqliteStore::open(&path, signer(), SqliteOptions::production()).err();
+    let message = format!("{:#}", err.expect("a newer schema is refused"));
+    assert!(message.contains("newer"), "{message}");
+}

@@ -1,0 +1,99 @@
+//! The clearance story: one acceptance test every `Store` implementation runs.
+//!
+//! It drives the trait the way clearance does (register parties, lodge, amend, complete a
+//! summary, list, audit) and checks what a caller relies on, not how a store is built: only
+//! relative positions of pagination cursors are compared, never their values. SQLite runs it
+//! now; the PostgreSQL store will run the same story.
+//!
+//! Contract points the story pins down beyond the trait's docs:
+//! - `lodged_from_ms` and `lodged_to_ms` are both inclusive;
+//! - `visible_to: Some(vec![])` lists nothing, `limit: 0` lists nothing;
+//! - linked events get the idempotency key `<key>#<n>` (n from 1), the main event's actor and time;
+//! - an `UpdateDeclaration` with `document`/`completed_by` of `None` leaves the stored value;
+//! - a refused append (conflict, version conflict) writes nothing, so its key can be reused.
+
+mod audit_chain;
+mod declarations;
+mod fixtures;
+mod listing;
+mod parties;
+
+use audit::AuditSigner;
+use store::{Append, AppendOutcome, DeclarationRow, Store, StoreError};
+
+/// The checkpoint signer a store must be opened with to run the story; its public key is what
+/// the story verifies the chain against.
+pub fn story_signer() -> AuditSigner {
+    AuditSigner::from_secret_bytes(&[7; 32])
+}
+
+/// Runs the whole story against a fresh, empty store opened with [`story_signer`].
+/// Panics (like any test) at the first broken expectation.
+pub async fn clearance_story<S: Store>(store: &S) {
+    let mut story = Story {
+        store,
+        events_appended: 0,
+        ledger: Vec::new(),
+    };
+    story.register_parties().await;
+    story.resolve_principals().await;
+    story.lodge_declarations().await;
+    story.amend_declaration().await;
+    story.replay_requests().await;
+    story.complete_summary().await;
+    story.reserve_number_serials().await;
+    story.list_with_filters().await;
+    story.page_through_all().await;
+    story.read_histories().await;
+    story.verify_audit_chain().await;
+}
+
+/// The story's memory of what it did, to compare the store against.
+struct Story<'a, S> {
+    store: &'a S,
+    /// Events the store acknowledged (main and linked): the chain must be exactly this long.
+    events_appended: u64,
+    /// Every declaration as it should now be in force.
+    ledger: Vec<DeclarationRow>,
+}
+
+impl<S: Store> Story<'_, S> {
+    /// Appends and insists it was recorded; returns the main event's seq.
+    async fn appended(&mut self, append: Append) -> u64 {
+        let events = 1 + append.linked.len() as u64;
+        let what = format!("{} of {}", append.action, append.subject);
+        match self.store.append(append).await {
+            Ok(AppendOutcome::Appended { seq }) => {
+                self.events_appended += events;
+                seq
+            }
+            other => panic!("{what} should be appended, got {other:?}"),
+        }
+    }
+
+    /// Appends and returns the store's refusal, insisting there was one.
+    async fn refused(&self, append: Append) -> StoreError {
+        let what = format!("{} of {}", append.action, append.subject);
+        match self.store.append(append).await {
+            Err(err) => err,
+            Ok(outcome) => panic!("{what} should be refused, got {outcome:?}"),
+        }
+    }
+
+    /// Appends and returns the outcome, insisting it was not appended (duplicate or conflict).
+    async fn not_appended(&self, append: Append) -> AppendOutcome {
+        let what = format!("{} of {}", append.action, append.subject);
+        match self.store.append(append).await {
+            Ok(AppendOutcome::Appended { seq }) => panic!("{what} should not append, got {seq}"),
+            Ok(outcome) => outcome,
+            Err(err) => panic!("{what} should return an outcome, got {err}"),
+        }
+    }
+
+    fn ledger_entry(&mut self, id: &str) -> &mut DeclarationRow {
+        self.ledger
+            .iter_mut()
+            .find(|d| d.id == id)
+            .unwrap_or_else(|| panic!("the story never lodged {id}"))
+    }
+}

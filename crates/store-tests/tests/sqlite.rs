@@ -1,0 +1,29 @@
+//! The clearance story on a fresh SQLite file.
+
+use store_sqlite::{SqliteOptions, SqliteStore};
+use store_tests::{clearance_story, story_signer};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn clearance_story_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("customs.db");
+    let store = SqliteStore::open(&path, story_signer(), SqliteOptions::production()).unwrap();
+    clearance_story(&store).await;
+    store.close().await;
+}
+
+/// The same story with a checkpoint after every commit and one-request batches, so the story's
+/// checks do not depend on one tuning.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn clearance_story_on_sqlite_signing_every_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("customs.db");
+    let options = SqliteOptions {
+        read_connections: 1,
+        batch_max: 1,
+        checkpoint_every_entries: 1,
+        ..SqliteOptions::production()
+    };
+    let store = SqliteStore::open(&path, story_signer(), options).unwrap();
+    clearance_story(&store).await;
+}
