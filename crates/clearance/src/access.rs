@@ -18,7 +18,14 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 6] = [Role::Declarant, Role::Broker, Role::Officer, Role::RiskAnalyst, Role::Auditor, Role::Admin];
+    pub const ALL: [Role; 6] = [
+        Role::Declarant,
+        Role::Broker,
+        Role::Officer,
+        Role::RiskAnalyst,
+        Role::Auditor,
+        Role::Admin,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -53,8 +60,14 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 6] =
-        [Action::Lodge, Action::Read, Action::Amend, Action::Cancel, Action::Release, Action::ReadAudit];
+    pub const ALL: [Action; 6] = [
+        Action::Lodge,
+        Action::Read,
+        Action::Amend,
+        Action::Cancel,
+        Action::Release,
+        Action::ReadAudit,
+    ];
 
     /// The access matrix. Declarations are changed by the trade that lodged them and released by
     /// officers; everybody reads (trade roles only their own); the audit chain is for auditors.
@@ -114,7 +127,12 @@ impl Caller {
         if !self.role.is_trade() {
             return None;
         }
-        let mut codes: Vec<String> = self.principal.enterprise.iter().map(|e| e.credit_code.clone()).collect();
+        let mut codes: Vec<String> = self
+            .principal
+            .enterprise
+            .iter()
+            .map(|e| e.credit_code.clone())
+            .collect();
         if self.role == Role::Broker {
             codes.extend(self.principal.principals.iter().cloned());
         }
@@ -125,25 +143,50 @@ impl Caller {
     pub fn sees(&self, trader_credit_code: &str, declarant_credit_code: &str) -> bool {
         match self.visible_credit_codes() {
             None => true,
-            Some(codes) => codes.iter().any(|c| c == trader_credit_code || c == declarant_credit_code),
+            Some(codes) => codes
+                .iter()
+                .any(|c| c == trader_credit_code || c == declarant_credit_code),
         }
     }
 
     /// Whether the caller may declare for this trader, through this declarant: a trader declares for
     /// itself; a broker declares as itself for the enterprises that authorised it.
-    pub fn may_declare(&self, trader_credit_code: &str, declarant_credit_code: &str) -> Vec<domain::FieldError> {
-        let own = self.principal.enterprise.as_ref().map(|e| e.credit_code.as_str()).unwrap_or("");
+    pub fn may_declare(
+        &self,
+        trader_credit_code: &str,
+        declarant_credit_code: &str,
+    ) -> Vec<domain::FieldError> {
+        let own = self
+            .principal
+            .enterprise
+            .as_ref()
+            .map(|e| e.credit_code.as_str())
+            .unwrap_or("");
         let mut errors = Vec::new();
         if declarant_credit_code != own {
-            errors.push(not_authorised("declarant.credit_code", declarant_credit_code, "declare as", "以其名义申报"));
+            errors.push(not_authorised(
+                "declarant.credit_code",
+                declarant_credit_code,
+                "declare as",
+                "以其名义申报",
+            ));
         }
         let trader_ok = match self.role {
             Role::Declarant => trader_credit_code == own,
-            Role::Broker => self.principal.principals.iter().any(|p| p == trader_credit_code),
+            Role::Broker => self
+                .principal
+                .principals
+                .iter()
+                .any(|p| p == trader_credit_code),
             _ => false,
         };
         if !trader_ok {
-            errors.push(not_authorised("trader.credit_code", trader_credit_code, "declare for", "代为申报"));
+            errors.push(not_authorised(
+                "trader.credit_code",
+                trader_credit_code,
+                "declare for",
+                "代为申报",
+            ));
         }
         errors
     }

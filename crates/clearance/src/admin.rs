@@ -11,11 +11,13 @@ use std::time::{Duration, Instant};
 use rand::RngCore;
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use store::{Actor, Append, AppendOutcome, EnterpriseRow, Projection, Store, StoreError, TokenRow, UserRow};
+use store::{
+    Actor, Append, AppendOutcome, EnterpriseRow, Projection, Store, StoreError, TokenRow, UserRow,
+};
 
+use crate::Clearance;
 use crate::access::{Caller, Role};
 use crate::error::ClearanceError;
-use crate::Clearance;
 
 /// How long an authenticated token is trusted without asking the store again. Bounds how long a
 /// revoked token keeps working, and saves a read per request.
@@ -32,13 +34,19 @@ pub(crate) struct PrincipalCache {
 
 impl PrincipalCache {
     fn get(&self, token_hash: &str) -> Option<Caller> {
-        let entries = self.entries.lock().expect("the principal cache lock is never poisoned");
+        let entries = self
+            .entries
+            .lock()
+            .expect("the principal cache lock is never poisoned");
         let (caller, at) = entries.get(token_hash)?;
         (at.elapsed() < PRINCIPAL_CACHE_TTL).then(|| caller.clone())
     }
 
     fn put(&self, token_hash: String, caller: Caller) {
-        let mut entries = self.entries.lock().expect("the principal cache lock is never poisoned");
+        let mut entries = self
+            .entries
+            .lock()
+            .expect("the principal cache lock is never poisoned");
         if entries.len() >= PRINCIPAL_CACHE_MAX {
             entries.clear();
         }
@@ -46,7 +54,10 @@ impl PrincipalCache {
     }
 
     fn clear(&self) {
-        self.entries.lock().expect("the principal cache lock is never poisoned").clear();
+        self.entries
+            .lock()
+            .expect("the principal cache lock is never poisoned")
+            .clear();
     }
 }
 
@@ -71,7 +82,11 @@ impl<S: Store> Clearance<S> {
         if let Some(caller) = self.principals.get(&hash) {
             return Ok(caller);
         }
-        let principal = self.store.principal_by_token(&hash).await?.ok_or(ClearanceError::Unauthenticated)?;
+        let principal = self
+            .store
+            .principal_by_token(&hash)
+            .await?
+            .ok_or(ClearanceError::Unauthenticated)?;
         let caller = Caller::from_principal(principal).ok_or(ClearanceError::Unauthenticated)?;
         self.principals.put(hash, caller.clone());
         Ok(caller)
@@ -101,11 +116,9 @@ impl<S: Store> Clearance<S> {
             linked: vec![],
         };
         match self.store.append(append).await {
-            Err(StoreError::Conflict(what)) => Err(ClearanceError::Invalid(vec![domain::FieldError::duplicate(
-                &what,
-                "an existing record",
-                "已有记录",
-            )])),
+            Err(StoreError::Conflict(what)) => Err(ClearanceError::Invalid(vec![
+                domain::FieldError::duplicate(&what, "an existing record", "已有记录"),
+            ])),
             other => Ok(other?),
         }
     }
@@ -119,9 +132,15 @@ impl<S: Store> Clearance<S> {
         name: &str,
     ) -> Result<EnterpriseRow, ClearanceError> {
         let mut errors = Vec::new();
-        let credit = domain::codes::CreditCode::parse("credit_code", credit_code).map_err(|e| errors.push(e)).ok();
-        let customs = domain::codes::CustomsRegistrationCode::parse("customs_code", customs_code).map_err(|e| errors.push(e)).ok();
-        let name = domain::numbers::parse_text("name", name, domain::limits::TEXT_LENGTH_MAX).map_err(|e| errors.push(e)).ok();
+        let credit = domain::codes::CreditCode::parse("credit_code", credit_code)
+            .map_err(|e| errors.push(e))
+            .ok();
+        let customs = domain::codes::CustomsRegistrationCode::parse("customs_code", customs_code)
+            .map_err(|e| errors.push(e))
+            .ok();
+        let name = domain::numbers::parse_text("name", name, domain::limits::TEXT_LENGTH_MAX)
+            .map_err(|e| errors.push(e))
+            .ok();
         let (Some(credit), Some(customs), Some(name)) = (credit, customs, name) else {
             return Err(ClearanceError::Invalid(errors));
         };
@@ -133,8 +152,19 @@ impl<S: Store> Clearance<S> {
         };
         let payload = json!({"credit_code": row.credit_code, "customs_code": row.customs_code, "name": row.name});
         let key = format!("enterprise:{}", row.credit_code);
-        self.admin_append(actor, row.id.clone(), "enterprise.registered", key, payload, Projection::NewEnterprise(row.clone())).await?;
-        self.store.enterprise_by_credit_code(&row.credit_code).await?.ok_or(ClearanceError::NotFound)
+        self.admin_append(
+            actor,
+            row.id.clone(),
+            "enterprise.registered",
+            key,
+            payload,
+            Projection::NewEnterprise(row.clone()),
+        )
+        .await?;
+        self.store
+            .enterprise_by_credit_code(&row.credit_code)
+            .await?
+            .ok_or(ClearanceError::NotFound)
     }
 
     /// Creates a user with a role; trade roles belong to an enterprise. The same name again returns
@@ -146,17 +176,25 @@ impl<S: Store> Clearance<S> {
         role: Role,
         enterprise_credit_code: Option<&str>,
     ) -> Result<UserRow, ClearanceError> {
-        let name = domain::numbers::parse_text("name", name, 64).map_err(|e| ClearanceError::Invalid(vec![e]))?;
+        let name = domain::numbers::parse_text("name", name, 64)
+            .map_err(|e| ClearanceError::Invalid(vec![e]))?;
         let enterprise = match enterprise_credit_code {
-            Some(code) => Some(self.store.enterprise_by_credit_code(code).await?.ok_or_else(|| unknown_enterprise(code))?),
+            Some(code) => Some(
+                self.store
+                    .enterprise_by_credit_code(code)
+                    .await?
+                    .ok_or_else(|| unknown_enterprise(code))?,
+            ),
             None => None,
         };
         if role.is_trade() != enterprise.is_some() {
-            return Err(ClearanceError::Invalid(vec![domain::FieldError::not_allowed(
-                "enterprise",
-                "declarants and brokers belong to an enterprise; customs roles do not",
-                "申报人和报关企业用户须属于企业，海关角色不属于企业",
-            )]));
+            return Err(ClearanceError::Invalid(vec![
+                domain::FieldError::not_allowed(
+                    "enterprise",
+                    "declarants and brokers belong to an enterprise; customs roles do not",
+                    "申报人和报关企业用户须属于企业，海关角色不属于企业",
+                ),
+            ]));
         }
         let row = UserRow {
             id: uuid::Uuid::now_v7().to_string(),
@@ -164,44 +202,112 @@ impl<S: Store> Clearance<S> {
             role: role.as_str().to_owned(),
             enterprise_id: enterprise.map(|e| e.id),
         };
-        let payload = json!({"name": row.name, "role": row.role, "enterprise_id": row.enterprise_id});
+        let payload =
+            json!({"name": row.name, "role": row.role, "enterprise_id": row.enterprise_id});
         let key = format!("user:{}", row.name);
-        self.admin_append(actor, row.id.clone(), "user.created", key, payload, Projection::NewUser(row.clone())).await?;
-        self.store.user_by_name(&row.name).await?.ok_or(ClearanceError::NotFound)
+        self.admin_append(
+            actor,
+            row.id.clone(),
+            "user.created",
+            key,
+            payload,
+            Projection::NewUser(row.clone()),
+        )
+        .await?;
+        self.store
+            .user_by_name(&row.name)
+            .await?
+            .ok_or(ClearanceError::NotFound)
     }
 
     /// Issues a new bearer token for a user; the secret is returned once and never stored.
-    pub async fn issue_token(&self, actor: &Actor, user_name: &str) -> Result<NewToken, ClearanceError> {
-        let user = self.store.user_by_name(user_name).await?.ok_or(ClearanceError::NotFound)?;
+    pub async fn issue_token(
+        &self,
+        actor: &Actor,
+        user_name: &str,
+    ) -> Result<NewToken, ClearanceError> {
+        let user = self
+            .store
+            .user_by_name(user_name)
+            .await?
+            .ok_or(ClearanceError::NotFound)?;
         let mut secret = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut secret);
         let token = format!("{TOKEN_PREFIX}{}", hex::encode(secret));
-        let row = TokenRow { token_hash: token_hash(&token), user_id: user.id.clone(), created_at_ms: self.now().timestamp_millis() };
+        let row = TokenRow {
+            token_hash: token_hash(&token),
+            user_id: user.id.clone(),
+            created_at_ms: self.now().timestamp_millis(),
+        };
         let payload = json!({"user_id": user.id, "token_hash": row.token_hash});
         let key = format!("token:{}", row.token_hash);
-        self.admin_append(actor, user.id.clone(), "token.issued", key, payload, Projection::NewToken(row)).await?;
+        self.admin_append(
+            actor,
+            user.id.clone(),
+            "token.issued",
+            key,
+            payload,
+            Projection::NewToken(row),
+        )
+        .await?;
         Ok(NewToken { token, user })
     }
 
     pub async fn revoke_token(&self, actor: &Actor, token: &str) -> Result<(), ClearanceError> {
         let hash = token_hash(token);
-        let principal = self.store.principal_by_token(&hash).await?.ok_or(ClearanceError::NotFound)?;
+        let principal = self
+            .store
+            .principal_by_token(&hash)
+            .await?
+            .ok_or(ClearanceError::NotFound)?;
         let payload = json!({"token_hash": hash});
         let key = format!("token-revoked:{hash}");
-        self.admin_append(actor, principal.user.id, "token.revoked", key, payload, Projection::RevokeToken { token_hash: hash }).await?;
+        self.admin_append(
+            actor,
+            principal.user.id,
+            "token.revoked",
+            key,
+            payload,
+            Projection::RevokeToken { token_hash: hash },
+        )
+        .await?;
         self.principals.clear();
         Ok(())
     }
 
     /// Records that `principal` authorised `broker` to declare on its behalf.
-    pub async fn authorise_broker(&self, actor: &Actor, broker_credit_code: &str, principal_credit_code: &str) -> Result<(), ClearanceError> {
-        let broker = self.store.enterprise_by_credit_code(broker_credit_code).await?.ok_or_else(|| unknown_enterprise(broker_credit_code))?;
-        let principal =
-            self.store.enterprise_by_credit_code(principal_credit_code).await?.ok_or_else(|| unknown_enterprise(principal_credit_code))?;
-        let payload = json!({"broker_enterprise_id": broker.id, "principal_enterprise_id": principal.id});
+    pub async fn authorise_broker(
+        &self,
+        actor: &Actor,
+        broker_credit_code: &str,
+        principal_credit_code: &str,
+    ) -> Result<(), ClearanceError> {
+        let broker = self
+            .store
+            .enterprise_by_credit_code(broker_credit_code)
+            .await?
+            .ok_or_else(|| unknown_enterprise(broker_credit_code))?;
+        let principal = self
+            .store
+            .enterprise_by_credit_code(principal_credit_code)
+            .await?
+            .ok_or_else(|| unknown_enterprise(principal_credit_code))?;
+        let payload =
+            json!({"broker_enterprise_id": broker.id, "principal_enterprise_id": principal.id});
         let key = format!("broker:{}:{}", broker.id, principal.id);
-        let projection = Projection::BrokerAuthorisation { broker_enterprise_id: broker.id.clone(), principal_enterprise_id: principal.id };
-        self.admin_append(actor, broker.id, "broker.authorised", key, payload, projection).await?;
+        let projection = Projection::BrokerAuthorisation {
+            broker_enterprise_id: broker.id.clone(),
+            principal_enterprise_id: principal.id,
+        };
+        self.admin_append(
+            actor,
+            broker.id,
+            "broker.authorised",
+            key,
+            payload,
+            projection,
+        )
+        .await?;
         self.principals.clear();
         Ok(())
     }

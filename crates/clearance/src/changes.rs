@@ -26,25 +26,43 @@ fn reason(path: &str, raw: &str) -> Result<String, ClearanceError> {
 
 impl<S: Store> Clearance<S> {
     /// A declaration by id or number, if the caller may see it.
-    pub async fn declaration(&self, caller: &Caller, id_or_number: &str) -> Result<DeclarationView, ClearanceError> {
+    pub async fn declaration(
+        &self,
+        caller: &Caller,
+        id_or_number: &str,
+    ) -> Result<DeclarationView, ClearanceError> {
         caller.require(Action::Read)?;
         views::declaration_view(&self.visible_row(caller, id_or_number).await?)
     }
 
-    pub(crate) async fn visible_row(&self, caller: &Caller, id_or_number: &str) -> Result<DeclarationRow, ClearanceError> {
+    pub(crate) async fn visible_row(
+        &self,
+        caller: &Caller,
+        id_or_number: &str,
+    ) -> Result<DeclarationRow, ClearanceError> {
         let row = match self.store.declaration(id_or_number).await? {
             Some(row) => Some(row),
             None => self.store.declaration_by_number(id_or_number).await?,
         };
-        row.filter(|r| caller.sees(&r.trader_credit_code, &r.declarant_credit_code)).ok_or(ClearanceError::NotFound)
+        row.filter(|r| caller.sees(&r.trader_credit_code, &r.declarant_credit_code))
+            .ok_or(ClearanceError::NotFound)
     }
 
     /// The declaration's history, oldest first.
-    pub async fn events(&self, caller: &Caller, id_or_number: &str) -> Result<EventPage, ClearanceError> {
+    pub async fn events(
+        &self,
+        caller: &Caller,
+        id_or_number: &str,
+    ) -> Result<EventPage, ClearanceError> {
         caller.require(Action::Read)?;
         let row = self.visible_row(caller, id_or_number).await?;
         let events = self.store.events(&row.id).await?;
-        Ok(EventPage { events: events.iter().map(views::event_view).collect::<Result<_, _>>()? })
+        Ok(EventPage {
+            events: events
+                .iter()
+                .map(views::event_view)
+                .collect::<Result<_, _>>()?,
+        })
     }
 
     #[tracing::instrument(name = "amending a declaration", skip_all, fields(user = caller.user_id()))]
@@ -55,18 +73,36 @@ impl<S: Store> Clearance<S> {
         idempotency_key: Option<&str>,
         body: &[u8],
     ) -> Result<DeclarationView, ClearanceError> {
-        self.change(caller, Action::Amend, id_or_number, idempotency_key, body, |this, state| {
-            let request: AmendmentRequest = wire::parse_json(body).map_err(|e| ClearanceError::Invalid(vec![e]))?;
-            let reason = reason("reason", &request.reason)?;
-            let ctx = this.parse_context(this.date_of_ms(state.lodged_at_ms));
-            let declaration = request.declaration.parse(&ctx).map_err(|errors| ClearanceError::Invalid(prefixed(errors)))?;
-            let errors = amendment_errors(caller, &state.state, &declaration);
-            if !errors.is_empty() {
-                return Err(ClearanceError::Invalid(errors));
-            }
-            let document = serde_json::to_string(&wire::DeclarationDto::from(&declaration)).expect("a DTO serialises");
-            Ok(Decision { event: DeclarationEvent::Amended { declaration: Box::new(declaration), reason }, document: Some(document) })
-        })
+        self.change(
+            caller,
+            Action::Amend,
+            id_or_number,
+            idempotency_key,
+            body,
+            |this, state| {
+                let request: AmendmentRequest =
+                    wire::parse_json(body).map_err(|e| ClearanceError::Invalid(vec![e]))?;
+                let reason = reason("reason", &request.reason)?;
+                let ctx = this.parse_context(this.date_of_ms(state.lodged_at_ms));
+                let declaration = request
+                    .declaration
+                    .parse(&ctx)
+                    .map_err(|errors| ClearanceError::Invalid(prefixed(errors)))?;
+                let errors = amendment_errors(caller, &state.state, &declaration);
+                if !errors.is_empty() {
+                    return Err(ClearanceError::Invalid(errors));
+                }
+                let document = serde_json::to_string(&wire::DeclarationDto::from(&declaration))
+                    .expect("a DTO serialises");
+                Ok(Decision {
+                    event: DeclarationEvent::Amended {
+                        declaration: Box::new(declaration),
+                        reason,
+                    },
+                    document: Some(document),
+                })
+            },
+        )
         .await
     }
 
@@ -78,10 +114,23 @@ impl<S: Store> Clearance<S> {
         idempotency_key: Option<&str>,
         body: &[u8],
     ) -> Result<DeclarationView, ClearanceError> {
-        self.change(caller, Action::Cancel, id_or_number, idempotency_key, body, |_, _| {
-            let request: CancellationRequest = wire::parse_json(body).map_err(|e| ClearanceError::Invalid(vec![e]))?;
-            Ok(Decision { event: DeclarationEvent::Cancelled { reason: reason("reason", &request.reason)? }, document: None })
-        })
+        self.change(
+            caller,
+            Action::Cancel,
+            id_or_number,
+            idempotency_key,
+            body,
+            |_, _| {
+                let request: CancellationRequest =
+                    wire::parse_json(body).map_err(|e| ClearanceError::Invalid(vec![e]))?;
+                Ok(Decision {
+                    event: DeclarationEvent::Cancelled {
+                        reason: reason("reason", &request.reason)?,
+                    },
+                    document: None,
+                })
+            },
+        )
         .await
     }
 
@@ -93,12 +142,31 @@ impl<S: Store> Clearance<S> {
         idempotency_key: Option<&str>,
         body: &[u8],
     ) -> Result<DeclarationView, ClearanceError> {
-        self.change(caller, Action::Release, id_or_number, idempotency_key, body, |_, _| {
-            let body = if body.iter().all(u8::is_ascii_whitespace) { b"{}".as_slice() } else { body };
-            let request: ReleaseRequest = wire::parse_json(body).map_err(|e| ClearanceError::Invalid(vec![e]))?;
-            let note = request.note.as_deref().map(|n| reason("note", n)).transpose()?;
-            Ok(Decision { event: DeclarationEvent::Released { note }, document: None })
-        })
+        self.change(
+            caller,
+            Action::Release,
+            id_or_number,
+            idempotency_key,
+            body,
+            |_, _| {
+                let body = if body.iter().all(u8::is_ascii_whitespace) {
+                    b"{}".as_slice()
+                } else {
+                    body
+                };
+                let request: ReleaseRequest =
+                    wire::parse_json(body).map_err(|e| ClearanceError::Invalid(vec![e]))?;
+                let note = request
+                    .note
+                    .as_deref()
+                    .map(|n| reason("note", n))
+                    .transpose()?;
+                Ok(Decision {
+                    event: DeclarationEvent::Released { note },
+                    document: None,
+                })
+            },
+        )
         .await
     }
 
@@ -114,13 +182,23 @@ impl<S: Store> Clearance<S> {
         caller.require(action)?;
         let key = idempotency_key_or_new(idempotency_key)?;
         let digest = request_digest(&format!("{action:?}:{id_or_number}"), body);
-        if let Some(first) = self.store.event_by_idempotency(caller.user_id(), &key).await? {
+        if let Some(first) = self
+            .store
+            .event_by_idempotency(caller.user_id(), &key)
+            .await?
+        {
             return self.replay_change(caller, &first, &digest).await;
         }
         let row = self.visible_row(caller, id_or_number).await?;
-        let current = Current { state: self.state_of(&row)?, lodged_at_ms: row.lodged_at_ms };
+        let current = Current {
+            state: self.state_of(&row)?,
+            lodged_at_ms: row.lodged_at_ms,
+        };
         let decision = decide(self, &current)?;
-        current.state.check(&decision.event).map_err(ClearanceError::Transition)?;
+        current
+            .state
+            .check(&decision.event)
+            .map_err(ClearanceError::Transition)?;
         let mut next = current.state.clone();
         next.apply(&decision.event);
         let now = self.now();
@@ -146,7 +224,9 @@ impl<S: Store> Clearance<S> {
         };
         match self.store.append(append).await? {
             AppendOutcome::Appended { .. } => {}
-            AppendOutcome::Duplicate { first, .. } => return self.replay_change(caller, &first, &digest).await,
+            AppendOutcome::Duplicate { first, .. } => {
+                return self.replay_change(caller, &first, &digest).await;
+            }
             AppendOutcome::VersionConflict { .. } => return Err(ClearanceError::Conflict),
         }
         views::declaration_view(&self.visible_row(caller, &row.id).await?)
@@ -176,7 +256,11 @@ fn prefixed(errors: Vec<FieldError>) -> Vec<FieldError> {
     errors
         .into_iter()
         .map(|mut e| {
-            e.path = if e.path.is_empty() { "declaration".into() } else { format!("declaration.{}", e.path) };
+            e.path = if e.path.is_empty() {
+                "declaration".into()
+            } else {
+                format!("declaration.{}", e.path)
+            };
             e
         })
         .collect()
@@ -184,7 +268,11 @@ fn prefixed(errors: Vec<FieldError>) -> Vec<FieldError> {
 
 /// An amendment corrects a declaration; it cannot turn it into another one. What the number
 /// was made from, the kind, and who declares for whom stay as they were.
-fn amendment_errors(caller: &Caller, state: &DeclarationState, amended: &domain::Declaration) -> Vec<FieldError> {
+fn amendment_errors(
+    caller: &Caller,
+    state: &DeclarationState,
+    amended: &domain::Declaration,
+) -> Vec<FieldError> {
     let original = &state.declaration;
     let mut errors = Vec::new();
     let mut unchanged = |path: &str, before: &str, after: &str| {
@@ -196,16 +284,37 @@ fn amendment_errors(caller: &Caller, state: &DeclarationState, amended: &domain:
             ));
         }
     };
-    unchanged("direction", views::direction_name(original), views::direction_name(amended));
+    unchanged(
+        "direction",
+        views::direction_name(original),
+        views::direction_name(amended),
+    );
     unchanged("kind", original.kind.name(), amended.kind.name());
-    unchanged("office_of_lodging", original.office_of_lodging.as_str(), amended.office_of_lodging.as_str());
-    unchanged("trader.credit_code", original.trader.credit_code.as_str(), amended.trader.credit_code.as_str());
-    unchanged("declarant.credit_code", original.declarant.credit_code.as_str(), amended.declarant.credit_code.as_str());
-    if let (domain::DeclarationKind::Full { summary_number: a }, domain::DeclarationKind::Full { summary_number: b }) =
-        (&original.kind, &amended.kind)
+    unchanged(
+        "office_of_lodging",
+        original.office_of_lodging.as_str(),
+        amended.office_of_lodging.as_str(),
+    );
+    unchanged(
+        "trader.credit_code",
+        original.trader.credit_code.as_str(),
+        amended.trader.credit_code.as_str(),
+    );
+    unchanged(
+        "declarant.credit_code",
+        original.declarant.credit_code.as_str(),
+        amended.declarant.credit_code.as_str(),
+    );
+    if let (
+        domain::DeclarationKind::Full { summary_number: a },
+        domain::DeclarationKind::Full { summary_number: b },
+    ) = (&original.kind, &amended.kind)
     {
         unchanged("summary_number", a.as_str(), b.as_str());
     }
-    errors.extend(prefixed(caller.may_declare(amended.trader.credit_code.as_str(), amended.declarant.credit_code.as_str())));
+    errors.extend(prefixed(caller.may_declare(
+        amended.trader.credit_code.as_str(),
+        amended.declarant.credit_code.as_str(),
+    )));
     errors
 }

@@ -9,7 +9,11 @@ pub enum ClearanceError {
     Unauthenticated,
     /// The role may not do this, or the enterprise may not act for another one.
     #[error("{message_en}")]
-    Forbidden { message_en: String, message_zh: String, errors: Vec<FieldError> },
+    Forbidden {
+        message_en: String,
+        message_zh: String,
+        errors: Vec<FieldError>,
+    },
     /// Absent, or not visible to the caller: the two are deliberately indistinguishable.
     #[error("not found")]
     NotFound,

@@ -21,12 +21,14 @@ use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use domain::{
-    Declaration, DeclarationEvent, DeclarationKind, DeclarationNumber, DeclarationState, DeclarationStatus,
-    FieldError, NumberScheme, ParseContext,
+    Declaration, DeclarationEvent, DeclarationKind, DeclarationNumber, DeclarationState,
+    DeclarationStatus, FieldError, NumberScheme, ParseContext,
 };
 use reference::ReferenceData;
 use sha2::{Digest, Sha256};
-use store::{Actor, Append, AppendOutcome, DeclarationRow, DeclarationUpdate, LinkedEvent, Projection, Store};
+use store::{
+    Actor, Append, AppendOutcome, DeclarationRow, DeclarationUpdate, LinkedEvent, Projection, Store,
+};
 use wire::{DeclarationDto, LodgementView};
 
 pub use access::{Action, Caller, Role};
@@ -82,7 +84,12 @@ pub struct Clearance<S> {
 }
 
 impl<S: Store> Clearance<S> {
-    pub fn new(store: S, reference: Arc<ReferenceData>, config: ClearanceConfig, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(
+        store: S,
+        reference: Arc<ReferenceData>,
+        config: ClearanceConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         Clearance {
             store,
             reference,
@@ -95,6 +102,13 @@ impl<S: Store> Clearance<S> {
 
     pub fn store(&self) -> &S {
         &self.store
+    }
+
+    /// Whether the store answers reads: a look-up by an id that matches nothing, cheap, and failing
+    /// only if the store cannot be read. For health probes.
+    pub async fn check_store(&self) -> Result<(), ClearanceError> {
+        self.store.declaration("").await?;
+        Ok(())
     }
 
     fn now(&self) -> DateTime<Utc> {
@@ -110,7 +124,10 @@ impl<S: Store> Clearance<S> {
     }
 
     fn parse_context(&self, on: NaiveDate) -> ParseContext<'_> {
-        ParseContext { reference: &self.reference, on }
+        ParseContext {
+            reference: &self.reference,
+            on,
+        }
     }
 
     /// Lodges a declaration. With an idempotency key seen before, returns the first result and
@@ -129,9 +146,15 @@ impl<S: Store> Clearance<S> {
             return Ok(view);
         }
         let now = self.now();
-        let dto: DeclarationDto = wire::parse_json(body).map_err(|e| ClearanceError::Invalid(vec![e]))?;
-        let declaration = dto.parse(&self.parse_context(self.lodging_date(now))).map_err(ClearanceError::Invalid)?;
-        let denied = caller.may_declare(declaration.trader.credit_code.as_str(), declaration.declarant.credit_code.as_str());
+        let dto: DeclarationDto =
+            wire::parse_json(body).map_err(|e| ClearanceError::Invalid(vec![e]))?;
+        let declaration = dto
+            .parse(&self.parse_context(self.lodging_date(now)))
+            .map_err(ClearanceError::Invalid)?;
+        let denied = caller.may_declare(
+            declaration.trader.credit_code.as_str(),
+            declaration.declarant.credit_code.as_str(),
+        );
         if !denied.is_empty() {
             return Err(ClearanceError::Forbidden {
                 message_en: "your enterprise may not lodge this declaration".into(),
@@ -141,42 +164,82 @@ impl<S: Store> Clearance<S> {
         }
         let summary = self.open_summary(caller, &declaration).await?;
         let number = self.next_number(&declaration, now).await?;
-        let linked = summary.map(|(row, state)| self.completion(&row, &state, &number, now)).into_iter().collect();
-        let append = self.acceptance(caller, &key, digest, number, declaration, now, linked);
+        let linked = summary
+            .map(|(row, state)| self.completion(&row, &state, &number, now))
+            .into_iter()
+            .collect();
+        let append = self.acceptance(
+            caller,
+            &key,
+            digest.clone(),
+            number,
+            declaration,
+            now,
+            linked,
+        );
+        let Projection::NewDeclaration(row) = &append.projection else {
+            unreachable!("acceptance projects a new declaration")
+        };
+        // The appended row is the stored row: answer from it instead of reading it back.
+        let view = views::declaration_view(row)?;
         match self.store.append(append).await? {
-            AppendOutcome::Appended { .. } => {}
-            AppendOutcome::Duplicate { .. } => {
-                return self.replay(caller, &key, &request_digest("lodge", body)).await?.ok_or(ClearanceError::Conflict);
-            }
-            AppendOutcome::VersionConflict { .. } => return Err(ClearanceError::Conflict),
+            AppendOutcome::Appended { .. } => Ok(LodgementView {
+                created: true,
+                declaration: view,
+            }),
+            AppendOutcome::Duplicate { .. } => self
+                .replay(caller, &key, &digest)
+                .await?
+                .ok_or(ClearanceError::Conflict),
+            AppendOutcome::VersionConflict { .. } => Err(ClearanceError::Conflict),
         }
-        let row = self.row_by_key(caller, &key).await?;
-        Ok(LodgementView { created: true, declaration: views::declaration_view(&row)? })
     }
 
     /// The first result of an idempotency key, if this caller used it before.
-    async fn replay(&self, caller: &Caller, key: &str, digest: &str) -> Result<Option<LodgementView>, ClearanceError> {
-        let Some(first) = self.store.event_by_idempotency(caller.user_id(), key).await? else { return Ok(None) };
+    async fn replay(
+        &self,
+        caller: &Caller,
+        key: &str,
+        digest: &str,
+    ) -> Result<Option<LodgementView>, ClearanceError> {
+        let Some(first) = self
+            .store
+            .event_by_idempotency(caller.user_id(), key)
+            .await?
+        else {
+            return Ok(None);
+        };
         if first.request_digest != digest || first.action != "declaration.accepted" {
             return Err(ClearanceError::IdempotencyKeyReused);
         }
-        let row = self.store.declaration(&first.subject).await?.ok_or(ClearanceError::NotFound)?;
-        Ok(Some(LodgementView { created: false, declaration: views::declaration_view(&row)? }))
+        let row = self
+            .store
+            .declaration(&first.subject)
+            .await?
+            .ok_or(ClearanceError::NotFound)?;
+        Ok(Some(LodgementView {
+            created: false,
+            declaration: views::declaration_view(&row)?,
+        }))
     }
 
-    async fn row_by_key(&self, caller: &Caller, key: &str) -> Result<DeclarationRow, ClearanceError> {
-        let event = self.store.event_by_idempotency(caller.user_id(), key).await?;
-        let event = event.ok_or_else(|| anyhow::anyhow!("an appended event cannot be read back"))?;
-        Ok(self.store.declaration(&event.subject).await?.ok_or_else(|| anyhow::anyhow!("an accepted declaration has no row"))?)
-    }
-
-    async fn next_number(&self, declaration: &Declaration, now: DateTime<Utc>) -> Result<DeclarationNumber, ClearanceError> {
+    async fn next_number(
+        &self,
+        declaration: &Declaration,
+        now: DateTime<Utc>,
+    ) -> Result<DeclarationNumber, ClearanceError> {
         use chrono::Datelike;
         let scheme = &self.config.number_scheme;
-        let (office, year, flag) =
-            (declaration.office_of_lodging.as_str(), self.lodging_date(now).year(), declaration.direction_flag());
+        let (office, year, flag) = (
+            declaration.office_of_lodging.as_str(),
+            self.lodging_date(now).year(),
+            declaration.direction_flag(),
+        );
         let counter_key = scheme.counter_key(office, year, flag);
-        let serial = self.serials.next(&self.store, &counter_key, self.config.serial_block).await?;
+        let serial = self
+            .serials
+            .next(&self.store, &counter_key, self.config.serial_block)
+            .await?;
         scheme.number(office, year, flag, serial).ok_or_else(|| {
             ClearanceError::Unavailable(format!("the numbering counter {counter_key} is exhausted"))
         })
@@ -194,7 +257,8 @@ impl<S: Store> Clearance<S> {
         linked: Vec<LinkedEvent>,
     ) -> Append {
         let id = uuid::Uuid::now_v7().to_string();
-        let document = serde_json::to_string(&DeclarationDto::from(&declaration)).expect("a DTO serialises");
+        let document =
+            serde_json::to_string(&DeclarationDto::from(&declaration)).expect("a DTO serialises");
         let row = DeclarationRow {
             id: id.clone(),
             number: number.to_string(),
@@ -214,7 +278,10 @@ impl<S: Store> Clearance<S> {
             version: 1,
             document,
         };
-        let event = DeclarationEvent::Accepted { number, declaration: Box::new(declaration) };
+        let event = DeclarationEvent::Accepted {
+            number,
+            declaration: Box::new(declaration),
+        };
         Append {
             actor: actor(caller),
             recorded_at_ms: now.timestamp_millis(),
@@ -237,7 +304,9 @@ impl<S: Store> Clearance<S> {
         caller: &Caller,
         declaration: &Declaration,
     ) -> Result<Option<(DeclarationRow, DeclarationState)>, ClearanceError> {
-        let DeclarationKind::Full { summary_number } = &declaration.kind else { return Ok(None) };
+        let DeclarationKind::Full { summary_number } = &declaration.kind else {
+            return Ok(None);
+        };
         let not_found = || {
             ClearanceError::Invalid(vec![FieldError::not_allowed(
                 "summary_number",
@@ -245,8 +314,13 @@ impl<S: Store> Clearance<S> {
                 &format!("不存在贵单位的概要申报 {summary_number}"),
             )])
         };
-        let row = self.store.declaration_by_number(summary_number.as_str()).await?;
-        let row = row.filter(|r| caller.sees(&r.trader_credit_code, &r.declarant_credit_code)).ok_or_else(not_found)?;
+        let row = self
+            .store
+            .declaration_by_number(summary_number.as_str())
+            .await?;
+        let row = row
+            .filter(|r| caller.sees(&r.trader_credit_code, &r.declarant_credit_code))
+            .ok_or_else(not_found)?;
         let state = self.state_of(&row)?;
         if !matches!(state.declaration.kind, DeclarationKind::Summary) {
             return Err(not_found());
@@ -255,13 +329,25 @@ impl<S: Store> Clearance<S> {
         if !errors.is_empty() {
             return Err(ClearanceError::Invalid(errors));
         }
-        state.check(&DeclarationEvent::Completed { full_number: state.number.clone() }).map_err(ClearanceError::Transition)?;
+        state
+            .check(&DeclarationEvent::Completed {
+                full_number: state.number.clone(),
+            })
+            .map_err(ClearanceError::Transition)?;
         Ok(Some((row, state)))
     }
 
     /// The summary's `Completed` event, written in the same transaction as the full declaration.
-    fn completion(&self, row: &DeclarationRow, state: &DeclarationState, full_number: &DeclarationNumber, now: DateTime<Utc>) -> LinkedEvent {
-        let event = DeclarationEvent::Completed { full_number: full_number.clone() };
+    fn completion(
+        &self,
+        row: &DeclarationRow,
+        state: &DeclarationState,
+        full_number: &DeclarationNumber,
+        now: DateTime<Utc>,
+    ) -> LinkedEvent {
+        let event = DeclarationEvent::Completed {
+            full_number: full_number.clone(),
+        };
         LinkedEvent {
             subject: row.id.clone(),
             action: event.name().to_owned(),
@@ -284,26 +370,38 @@ impl<S: Store> Clearance<S> {
             .map_err(|e| anyhow::anyhow!("stored declaration {} is not readable: {e}", row.id))?;
         let declaration = dto
             .parse(&self.parse_context(self.date_of_ms(row.lodged_at_ms)))
-            .map_err(|e| anyhow::anyhow!("stored declaration {} no longer parses: {}", row.id, e[0]))?;
-        let status = DeclarationStatus::parse(&row.status)
-            .ok_or_else(|| anyhow::anyhow!("stored declaration {} has status {}", row.id, row.status))?;
+            .map_err(|e| {
+                anyhow::anyhow!("stored declaration {} no longer parses: {}", row.id, e[0])
+            })?;
+        let status = DeclarationStatus::parse(&row.status).ok_or_else(|| {
+            anyhow::anyhow!("stored declaration {} has status {}", row.id, row.status)
+        })?;
         Ok(DeclarationState {
-            number: DeclarationNumber::parse(&row.number).ok_or_else(|| anyhow::anyhow!("bad stored number"))?,
+            number: DeclarationNumber::parse(&row.number)
+                .ok_or_else(|| anyhow::anyhow!("bad stored number"))?,
             status,
             declaration,
             version: row.version,
             n_amendments: 0,
-            completed_by: row.completed_by.as_deref().and_then(DeclarationNumber::parse),
+            completed_by: row
+                .completed_by
+                .as_deref()
+                .and_then(DeclarationNumber::parse),
         })
     }
 }
 
 fn actor(caller: &Caller) -> Actor {
-    Actor { user_id: caller.user_id().to_owned(), role: caller.role.as_str().to_owned() }
+    Actor {
+        user_id: caller.user_id().to_owned(),
+        role: caller.role.as_str().to_owned(),
+    }
 }
 
 fn idempotency_key_or_new(key: Option<&str>) -> Result<String, ClearanceError> {
-    let Some(key) = key else { return Ok(uuid::Uuid::new_v4().to_string()) };
+    let Some(key) = key else {
+        return Ok(uuid::Uuid::new_v4().to_string());
+    };
     let valid = !key.is_empty()
         && key.len() <= IDEMPOTENCY_KEY_LENGTH_MAX
         // '#' is reserved: the store derives the keys of linked events as `<key>#<n>`.

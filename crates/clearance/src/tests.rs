@@ -9,7 +9,7 @@ use reference::ReferenceData;
 use store::{Actor, Store};
 use store_sqlite::{SqliteOptions, SqliteStore};
 
-use crate::{Clearance, ClearanceConfig, ClearanceError, Clock, Role, IDEMPOTENCY_KEY_LENGTH_MAX};
+use crate::{Clearance, ClearanceConfig, ClearanceError, Clock, IDEMPOTENCY_KEY_LENGTH_MAX, Role};
 
 const EXAMPLE: &str = include_str!("../../../examples/declaration-import.json");
 const TRADER: &str = "91310115MA1H000024";
@@ -31,28 +31,66 @@ struct Fixture {
 async fn fixture(now: DateTime<Utc>) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let signer = audit::AuditSigner::from_secret_bytes(&[7; 32]);
-    let store = SqliteStore::open(&dir.path().join("t.db"), signer, SqliteOptions::production()).unwrap();
+    let store = SqliteStore::open(
+        &dir.path().join("t.db"),
+        signer,
+        SqliteOptions::production(),
+    )
+    .unwrap();
     let reference = Arc::new(ReferenceData::embedded().clone());
-    let clearance = Clearance::new(store, reference, ClearanceConfig::china(), Arc::new(FixedClock(now)));
-    let admin = Actor { user_id: "test".into(), role: "admin".into() };
-    clearance.create_enterprise(&admin, TRADER, "3115960002", "Trader").await.unwrap();
-    clearance.create_enterprise(&admin, BROKER, "3122260001", "Broker").await.unwrap();
-    clearance.authorise_broker(&admin, BROKER, TRADER).await.unwrap();
-    clearance.create_user(&admin, "broker", Role::Broker, Some(BROKER)).await.unwrap();
-    clearance.create_user(&admin, "officer", Role::Officer, None).await.unwrap();
-    Fixture { clearance, _dir: dir }
+    let clearance = Clearance::new(
+        store,
+        reference,
+        ClearanceConfig::china(),
+        Arc::new(FixedClock(now)),
+    );
+    let admin = Actor {
+        user_id: "test".into(),
+        role: "admin".into(),
+    };
+    clearance
+        .create_enterprise(&admin, TRADER, "3115960002", "Trader")
+        .await
+        .unwrap();
+    clearance
+        .create_enterprise(&admin, BROKER, "3122260001", "Broker")
+        .await
+        .unwrap();
+    clearance
+        .authorise_broker(&admin, BROKER, TRADER)
+        .await
+        .unwrap();
+    clearance
+        .create_user(&admin, "broker", Role::Broker, Some(BROKER))
+        .await
+        .unwrap();
+    clearance
+        .create_user(&admin, "officer", Role::Officer, None)
+        .await
+        .unwrap();
+    Fixture {
+        clearance,
+        _dir: dir,
+    }
 }
 
 impl Fixture {
     async fn caller(&self, user: &str) -> crate::Caller {
-        let admin = Actor { user_id: "test".into(), role: "admin".into() };
+        let admin = Actor {
+            user_id: "test".into(),
+            role: "admin".into(),
+        };
         let token = self.clearance.issue_token(&admin, user).await.unwrap();
         self.clearance.authenticate(&token.token).await.unwrap()
     }
 }
 
 fn beijing(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
-    chrono::FixedOffset::east_opt(8 * 3600).unwrap().with_ymd_and_hms(y, m, d, h, 0, 0).unwrap().with_timezone(&Utc)
+    chrono::FixedOffset::east_opt(8 * 3600)
+        .unwrap()
+        .with_ymd_and_hms(y, m, d, h, 0, 0)
+        .unwrap()
+        .with_timezone(&Utc)
 }
 
 #[tokio::test]
@@ -61,8 +99,16 @@ async fn numbers_follow_the_china_scheme_in_beijing_time() {
     let now = beijing(2027, 1, 1, 0) + chrono::Duration::minutes(30);
     let f = fixture(now).await;
     let broker = f.caller("broker").await;
-    let first = f.clearance.lodge(&broker, Some("a"), EXAMPLE.as_bytes()).await.unwrap();
-    let second = f.clearance.lodge(&broker, Some("b"), EXAMPLE.as_bytes()).await.unwrap();
+    let first = f
+        .clearance
+        .lodge(&broker, Some("a"), EXAMPLE.as_bytes())
+        .await
+        .unwrap();
+    let second = f
+        .clearance
+        .lodge(&broker, Some("b"), EXAMPLE.as_bytes())
+        .await
+        .unwrap();
     assert_eq!(first.declaration.number, "220020271000000001");
     assert_eq!(second.declaration.number, "220020271000000002");
 }
@@ -71,14 +117,32 @@ async fn numbers_follow_the_china_scheme_in_beijing_time() {
 async fn an_idempotent_resend_creates_nothing_and_a_reused_key_is_refused() {
     let f = fixture(beijing(2026, 11, 26, 10)).await;
     let broker = f.caller("broker").await;
-    let first = f.clearance.lodge(&broker, Some("k1"), EXAMPLE.as_bytes()).await.unwrap();
-    let again = f.clearance.lodge(&broker, Some("k1"), EXAMPLE.as_bytes()).await.unwrap();
+    let first = f
+        .clearance
+        .lodge(&broker, Some("k1"), EXAMPLE.as_bytes())
+        .await
+        .unwrap();
+    let again = f
+        .clearance
+        .lodge(&broker, Some("k1"), EXAMPLE.as_bytes())
+        .await
+        .unwrap();
     assert!(first.created && !again.created);
     assert_eq!(first.declaration.number, again.declaration.number);
     let other_body = EXAMPLE.replace("Smartphones", "Mobile phones");
-    let reused = f.clearance.lodge(&broker, Some("k1"), other_body.as_bytes()).await;
-    assert!(matches!(reused, Err(ClearanceError::IdempotencyKeyReused)), "{reused:?}");
-    let page = f.clearance.list(&broker, &crate::ListFilter::default()).await.unwrap();
+    let reused = f
+        .clearance
+        .lodge(&broker, Some("k1"), other_body.as_bytes())
+        .await;
+    assert!(
+        matches!(reused, Err(ClearanceError::IdempotencyKeyReused)),
+        "{reused:?}"
+    );
+    let page = f
+        .clearance
+        .list(&broker, &crate::ListFilter::default())
+        .await
+        .unwrap();
     assert_eq!(page.declarations.len(), 1);
 }
 
@@ -87,10 +151,26 @@ async fn idempotency_keys_are_bounded_and_cannot_use_the_reserved_character() {
     let f = fixture(beijing(2026, 11, 26, 10)).await;
     let broker = f.caller("broker").await;
     let at_limit = "k".repeat(IDEMPOTENCY_KEY_LENGTH_MAX);
-    assert!(f.clearance.lodge(&broker, Some(&at_limit), EXAMPLE.as_bytes()).await.is_ok());
-    for bad in ["k".repeat(IDEMPOTENCY_KEY_LENGTH_MAX + 1), "a#1".into(), "".into(), "with space".into()] {
-        let outcome = f.clearance.lodge(&broker, Some(&bad), EXAMPLE.as_bytes()).await;
-        assert!(matches!(outcome, Err(ClearanceError::Invalid(_))), "{bad:?}");
+    assert!(
+        f.clearance
+            .lodge(&broker, Some(&at_limit), EXAMPLE.as_bytes())
+            .await
+            .is_ok()
+    );
+    for bad in [
+        "k".repeat(IDEMPOTENCY_KEY_LENGTH_MAX + 1),
+        "a#1".into(),
+        "".into(),
+        "with space".into(),
+    ] {
+        let outcome = f
+            .clearance
+            .lodge(&broker, Some(&bad), EXAMPLE.as_bytes())
+            .await;
+        assert!(
+            matches!(outcome, Err(ClearanceError::Invalid(_))),
+            "{bad:?}"
+        );
     }
 }
 
@@ -99,17 +179,36 @@ async fn the_stored_state_is_the_fold_of_the_events() {
     let f = fixture(beijing(2026, 11, 26, 10)).await;
     let broker = f.caller("broker").await;
     let officer = f.caller("officer").await;
-    let lodged = f.clearance.lodge(&broker, Some("k"), EXAMPLE.as_bytes()).await.unwrap().declaration;
+    let lodged = f
+        .clearance
+        .lodge(&broker, Some("k"), EXAMPLE.as_bytes())
+        .await
+        .unwrap()
+        .declaration;
     let amendment = serde_json::json!({
         "reason": "corrected description",
         "declaration": serde_json::from_str::<serde_json::Value>(&EXAMPLE.replace("Smartphones", "Mobile phones")).unwrap(),
     });
-    f.clearance.amend(&broker, &lodged.id, Some("amend"), amendment.to_string().as_bytes()).await.unwrap();
-    f.clearance.release(&officer, &lodged.number, Some("rel"), b"{}").await.unwrap();
+    f.clearance
+        .amend(
+            &broker,
+            &lodged.id,
+            Some("amend"),
+            amendment.to_string().as_bytes(),
+        )
+        .await
+        .unwrap();
+    f.clearance
+        .release(&officer, &lodged.number, Some("rel"), b"{}")
+        .await
+        .unwrap();
 
     let store = f.clearance.store();
     let row = store.declaration(&lodged.id).await.unwrap().unwrap();
-    let ctx = ParseContext { reference: ReferenceData::embedded(), on: chrono::NaiveDate::from_ymd_opt(2026, 11, 26).unwrap() };
+    let ctx = ParseContext {
+        reference: ReferenceData::embedded(),
+        on: chrono::NaiveDate::from_ymd_opt(2026, 11, 26).unwrap(),
+    };
     let events: Vec<_> = store
         .events(&lodged.id)
         .await
@@ -123,19 +222,34 @@ async fn the_stored_state_is_the_fold_of_the_events() {
     assert_eq!(folded.version, projected.version);
     assert_eq!(folded.declaration, projected.declaration);
     assert_eq!(folded.number, projected.number);
-    assert!(folded.declaration.items[0].description.starts_with("Mobile phones"));
+    assert!(
+        folded.declaration.items[0]
+            .description
+            .starts_with("Mobile phones")
+    );
 }
 
 #[tokio::test]
 async fn an_amendment_cannot_change_what_the_number_was_made_from() {
     let f = fixture(beijing(2026, 11, 26, 10)).await;
     let broker = f.caller("broker").await;
-    let lodged = f.clearance.lodge(&broker, Some("k"), EXAMPLE.as_bytes()).await.unwrap().declaration;
+    let lodged = f
+        .clearance
+        .lodge(&broker, Some("k"), EXAMPLE.as_bytes())
+        .await
+        .unwrap()
+        .declaration;
     let mut changed: serde_json::Value = serde_json::from_str(EXAMPLE).unwrap();
     changed["office_of_lodging"] = "5300".into();
     let body = serde_json::json!({"reason": "move", "declaration": changed}).to_string();
-    match f.clearance.amend(&broker, &lodged.id, None, body.as_bytes()).await {
-        Err(ClearanceError::Invalid(errors)) => assert_eq!(errors[0].path, "declaration.office_of_lodging"),
+    match f
+        .clearance
+        .amend(&broker, &lodged.id, None, body.as_bytes())
+        .await
+    {
+        Err(ClearanceError::Invalid(errors)) => {
+            assert_eq!(errors[0].path, "declaration.office_of_lodging")
+        }
         other => panic!("{other:?}"),
     }
 }

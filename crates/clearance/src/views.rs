@@ -5,9 +5,9 @@ use domain::{Declaration, Direction, FieldError};
 use store::{DeclarationCursor, DeclarationQuery, DeclarationRow, EventRow, Store};
 use wire::{DeclarationDto, DeclarationPage, DeclarationView, EventView};
 
+use crate::Clearance;
 use crate::access::{Action, Caller};
 use crate::error::ClearanceError;
-use crate::Clearance;
 
 /// Page size when the caller does not say.
 pub const PAGE_SIZE_DEFAULT: usize = 50;
@@ -22,7 +22,9 @@ pub(crate) fn direction_name(declaration: &Declaration) -> &'static str {
 }
 
 pub(crate) fn rfc3339(ms: i64) -> String {
-    DateTime::from_timestamp_millis(ms).unwrap_or_default().to_rfc3339_opts(SecondsFormat::Millis, true)
+    DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 pub(crate) fn declaration_view(row: &DeclarationRow) -> Result<DeclarationView, ClearanceError> {
@@ -78,7 +80,11 @@ fn one_of(errors: &mut Vec<FieldError>, path: &str, value: &Option<String>, allo
         && !allowed.contains(&value.as_str())
     {
         let list = allowed.join(", ");
-        errors.push(FieldError::invalid_format(path, &format!("one of {list}"), &format!("以下之一：{list}")));
+        errors.push(FieldError::invalid_format(
+            path,
+            &format!("one of {list}"),
+            &format!("以下之一：{list}"),
+        ));
     }
 }
 
@@ -88,37 +94,81 @@ fn encode_cursor(cursor: DeclarationCursor) -> String {
 
 fn decode_cursor(text: &str) -> Option<DeclarationCursor> {
     let (ms, row) = text.split_once('_')?;
-    Some(DeclarationCursor { lodged_at_ms: ms.parse().ok()?, row: row.parse().ok()? })
+    Some(DeclarationCursor {
+        lodged_at_ms: ms.parse().ok()?,
+        row: row.parse().ok()?,
+    })
 }
 
 impl<S: Store> Clearance<S> {
-    fn day_bound_ms(&self, errors: &mut Vec<FieldError>, path: &str, raw: &Option<String>, end: bool) -> Option<i64> {
+    fn day_bound_ms(
+        &self,
+        errors: &mut Vec<FieldError>,
+        path: &str,
+        raw: &Option<String>,
+        end: bool,
+    ) -> Option<i64> {
         let raw = raw.as_deref()?;
         let Ok(date) = NaiveDate::parse_from_str(raw, "%Y-%m-%d") else {
-            errors.push(FieldError::invalid_format(path, "a date as YYYY-MM-DD", "YYYY-MM-DD 格式的日期"));
+            errors.push(FieldError::invalid_format(
+                path,
+                "a date as YYYY-MM-DD",
+                "YYYY-MM-DD 格式的日期",
+            ));
             return None;
         };
         let day = if end { date.succ_opt()? } else { date };
-        let local = day.and_hms_opt(0, 0, 0)?.and_local_timezone(self.config.utc_offset).single()?;
+        let local = day
+            .and_hms_opt(0, 0, 0)?
+            .and_local_timezone(self.config.utc_offset)
+            .single()?;
         Some(local.timestamp_millis() - i64::from(end))
     }
 
     /// Declarations visible to the caller, newest first, a page at a time.
-    pub async fn list(&self, caller: &Caller, filter: &ListFilter) -> Result<DeclarationPage, ClearanceError> {
+    pub async fn list(
+        &self,
+        caller: &Caller,
+        filter: &ListFilter,
+    ) -> Result<DeclarationPage, ClearanceError> {
         caller.require(Action::Read)?;
         let mut errors = Vec::new();
-        one_of(&mut errors, "status", &filter.status, &["accepted", "released", "cancelled"]);
-        one_of(&mut errors, "kind", &filter.kind, &["ordinary", "summary", "full"]);
-        one_of(&mut errors, "direction", &filter.direction, &["import", "export"]);
+        one_of(
+            &mut errors,
+            "status",
+            &filter.status,
+            &["accepted", "released", "cancelled"],
+        );
+        one_of(
+            &mut errors,
+            "kind",
+            &filter.kind,
+            &["ordinary", "summary", "full"],
+        );
+        one_of(
+            &mut errors,
+            "direction",
+            &filter.direction,
+            &["import", "export"],
+        );
         let limit = filter.limit.unwrap_or(PAGE_SIZE_DEFAULT);
         if !(1..=PAGE_SIZE_MAX).contains(&limit) {
-            errors.push(FieldError::out_of_range("limit", &format!("from 1 to {PAGE_SIZE_MAX}"), &format!("在 1 到 {PAGE_SIZE_MAX} 之间")));
+            errors.push(FieldError::out_of_range(
+                "limit",
+                &format!("from 1 to {PAGE_SIZE_MAX}"),
+                &format!("在 1 到 {PAGE_SIZE_MAX} 之间"),
+            ));
         }
         let before = filter.cursor.as_deref().map(|c| decode_cursor(c).ok_or(()));
         if let Some(Err(())) = before {
-            errors.push(FieldError::invalid_format("cursor", "a cursor returned by a previous page", "上一页返回的游标"));
+            errors.push(FieldError::invalid_format(
+                "cursor",
+                "a cursor returned by a previous page",
+                "上一页返回的游标",
+            ));
         }
-        let lodged_from_ms = self.day_bound_ms(&mut errors, "lodged_from", &filter.lodged_from, false);
+        let lodged_from_ms =
+            self.day_bound_ms(&mut errors, "lodged_from", &filter.lodged_from, false);
         let lodged_to_ms = self.day_bound_ms(&mut errors, "lodged_to", &filter.lodged_to, true);
         if !errors.is_empty() {
             return Err(ClearanceError::Invalid(errors));
@@ -138,7 +188,13 @@ impl<S: Store> Clearance<S> {
         let mut listed = self.store.list_declarations(&query).await?;
         let next_cursor = (listed.len() > limit).then(|| encode_cursor(listed[limit - 1].cursor));
         listed.truncate(limit);
-        let declarations = listed.iter().map(|l| declaration_view(&l.row)).collect::<Result<_, _>>()?;
-        Ok(DeclarationPage { declarations, next_cursor })
+        let declarations = listed
+            .iter()
+            .map(|l| declaration_view(&l.row))
+            .collect::<Result<_, _>>()?;
+        Ok(DeclarationPage {
+            declarations,
+            next_cursor,
+        })
     }
 }

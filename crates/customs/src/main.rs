@@ -1,1 +1,90 @@
-fn main() {}
+//! `customs`: the one binary of OpenCustoms. Subcommands serve the API, lodge files, show
+//! declarations, verify the audit record, administer users, and benchmark.
+
+mod admin;
+mod audit_cmd;
+mod bench;
+mod datadir;
+mod demo;
+mod lodge;
+mod serve;
+mod show;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use clearance::ClearanceConfig;
+
+#[derive(Parser)]
+#[command(
+    name = "customs",
+    version,
+    about = "OpenCustoms: an open-source customs clearance platform"
+)]
+struct Cli {
+    /// Data folder (created on first run): the store and the audit signing key.
+    #[arg(
+        long,
+        global = true,
+        env = "CUSTOMS_DATA",
+        default_value = "customs-data"
+    )]
+    data: PathBuf,
+    /// Template of customs declaration numbers (China: 4-digit office, year, I/E flag, 9-digit serial).
+    #[arg(long, global = true, env = "CUSTOMS_NUMBER_TEMPLATE", default_value = domain::numbering::CHINA_NUMBER_TEMPLATE)]
+    number_template: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP API (the single window) on the embedded store.
+    Serve(serve::ServeArgs),
+    /// Lodge declarations from JSON files (one declaration or an array of them per file).
+    Lodge(lodge::LodgeArgs),
+    /// Show a declaration by number or id, with its history.
+    Show(show::ShowArgs),
+    /// The record of the whole enforcement process: verify, export the public key, checkpoint.
+    Audit {
+        #[command(subcommand)]
+        command: audit_cmd::AuditCommand,
+    },
+    /// Enterprises, users, tokens and broker authorisations.
+    Admin {
+        #[command(subcommand)]
+        command: admin::AdminCommand,
+    },
+    /// Measure lodging throughput and latency (in-process, over HTTP, and the raw SQLite floor).
+    Bench(bench::BenchArgs),
+}
+
+impl Cli {
+    fn clearance_config(&self) -> anyhow::Result<ClearanceConfig> {
+        let scheme = domain::NumberScheme::parse(&self.number_template)
+            .map_err(|e| anyhow::anyhow!("--number-template {:?}: {e}", self.number_template))?;
+        Ok(ClearanceConfig {
+            number_scheme: scheme,
+            ..ClearanceConfig::china()
+        })
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let config = cli.clearance_config()?;
+    let data = datadir::DataDir::create(&cli.data)?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => serve::run(&data, config, args).await,
+            Command::Lodge(args) => lodge::run(&data, config, args).await,
+            Command::Show(args) => show::run(&data, config, args).await,
+            Command::Audit { command } => audit_cmd::run(&data, command).await,
+            Command::Admin { command } => admin::run(&data, config, command).await,
+            Command::Bench(args) => bench::run(config, args).await,
+        }
+    })
+}

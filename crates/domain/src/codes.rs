@@ -35,7 +35,10 @@ pub struct Code<K> {
 
 impl<K> Clone for Code<K> {
     fn clone(&self) -> Self {
-        Code { code: self.code.clone(), kind: PhantomData }
+        Code {
+            code: self.code.clone(),
+            kind: PhantomData,
+        }
     }
 }
 impl<K> PartialEq for Code<K> {
@@ -72,7 +75,10 @@ impl<K: CodeKind> Code<K> {
             return Err(FieldError::invalid_format(path, K::FORMAT_EN, K::FORMAT_ZH));
         }
         check_in_list(path, K::LIST, K::NAME_EN, K::NAME_ZH, &code, ctx)?;
-        Ok(Code { code, kind: PhantomData })
+        Ok(Code {
+            code,
+            kind: PhantomData,
+        })
     }
 
     pub fn as_str(&self) -> &str {
@@ -98,8 +104,12 @@ pub(crate) fn check_in_list(
     match ctx.reference.lookup(list, code, ctx.on) {
         Lookup::InForce(_) => Ok(()),
         Lookup::Unknown => Err(FieldError::unknown_code(path, name_en, name_zh, code)),
-        Lookup::NotInForce { .. } => Err(FieldError::code_not_in_force(path, name_en, name_zh, code, &on)),
-        Lookup::NoListInForce => Err(FieldError::no_code_list_in_force(path, name_en, name_zh, &on)),
+        Lookup::NotInForce { .. } => Err(FieldError::code_not_in_force(
+            path, name_en, name_zh, code, &on,
+        )),
+        Lookup::NoListInForce => Err(FieldError::no_code_list_in_force(
+            path, name_en, name_zh, &on,
+        )),
     }
 }
 
@@ -108,7 +118,10 @@ fn is_digits(code: &str, lengths: &[usize]) -> bool {
 }
 
 fn is_upper_alnum(code: &str, lengths: &[usize]) -> bool {
-    lengths.contains(&code.len()) && code.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    lengths.contains(&code.len())
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
 macro_rules! code_kind {
@@ -130,17 +143,116 @@ macro_rules! code_kind {
     };
 }
 
-code_kind!(Country, CountryCode, Country, "country (ISO 3166)", "国别（地区）", "a 2-letter ISO 3166 code such as CN", "两位字母的 ISO 3166 代码（如 CN）", |c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase()));
-code_kind!(Currency, CurrencyCode, Currency, "currency (ISO 4217)", "币制", "a 3-letter ISO 4217 code such as USD", "三位字母的 ISO 4217 代码（如 USD）", |c| c.len() == 3 && c.bytes().all(|b| b.is_ascii_uppercase()));
-code_kind!(Unit, UnitCode, Unit, "unit of measure (UNECE Rec 20)", "计量单位", "a UNECE Rec 20 unit code such as KGM", "UNECE 第 20 号建议书计量单位代码（如 KGM）", |c| is_upper_alnum(c, &[2, 3]));
-code_kind!(PackageType, PackageTypeCode, PackageType, "package type (UNECE Rec 21)", "包装种类", "a UNECE Rec 21 package code such as CT", "UNECE 第 21 号建议书包装代码（如 CT）", |c| is_upper_alnum(c, &[2]));
-code_kind!(CustomsOffice, CustomsOfficeCode, CustomsOffice, "customs office", "关区", "a 4-digit customs office code such as 2200", "4 位数字关区代码（如 2200）", |c| is_digits(c, &[4]));
-code_kind!(Procedure, ProcedureCode, CustomsProcedure, "customs procedure (trade mode)", "监管方式", "a 4-digit customs procedure code such as 0110", "4 位数字监管方式代码（如 0110）", |c| is_digits(c, &[4]));
-code_kind!(LevyNature, LevyNatureCode, LevyNature, "levy nature", "征免性质", "a 3-digit levy nature code such as 101", "3 位数字征免性质代码（如 101）", |c| is_digits(c, &[3]));
-code_kind!(LevyMode, LevyModeCode, LevyMode, "levy / exemption mode", "征免方式", "a 1-digit levy mode code such as 1", "1 位征免方式代码（如 1）", |c| is_digits(c, &[1]));
-code_kind!(TransportMode, TransportModeCode, TransportMode, "transport mode", "运输方式", "a 1-character transport mode code such as 2 (waterway)", "1 位运输方式代码（如 2 水路运输）", |c| is_upper_alnum(c, &[1]));
-code_kind!(DocumentType, DocumentTypeCode, DocumentType, "document type", "随附单证", "a document type code such as INV or Y", "随附单证代码（如 INV、Y）", |c| is_upper_alnum(c, &[1, 2, 3]));
-code_kind!(Incoterm, IncotermCode, Incoterm, "transaction terms (Incoterms)", "成交方式", "an Incoterms code such as FOB or CIF", "国际贸易术语代码（如 FOB、CIF）", |c| c.len() == 3 && c.bytes().all(|b| b.is_ascii_uppercase()));
+code_kind!(
+    Country,
+    CountryCode,
+    Country,
+    "country (ISO 3166)",
+    "国别（地区）",
+    "a 2-letter ISO 3166 code such as CN",
+    "两位字母的 ISO 3166 代码（如 CN）",
+    |c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase())
+);
+code_kind!(
+    Currency,
+    CurrencyCode,
+    Currency,
+    "currency (ISO 4217)",
+    "币制",
+    "a 3-letter ISO 4217 code such as USD",
+    "三位字母的 ISO 4217 代码（如 USD）",
+    |c| c.len() == 3 && c.bytes().all(|b| b.is_ascii_uppercase())
+);
+code_kind!(
+    Unit,
+    UnitCode,
+    Unit,
+    "unit of measure (UNECE Rec 20)",
+    "计量单位",
+    "a UNECE Rec 20 unit code such as KGM",
+    "UNECE 第 20 号建议书计量单位代码（如 KGM）",
+    |c| is_upper_alnum(c, &[2, 3])
+);
+code_kind!(
+    PackageType,
+    PackageTypeCode,
+    PackageType,
+    "package type (UNECE Rec 21)",
+    "包装种类",
+    "a UNECE Rec 21 package code such as CT",
+    "UNECE 第 21 号建议书包装代码（如 CT）",
+    |c| is_upper_alnum(c, &[2])
+);
+code_kind!(
+    CustomsOffice,
+    CustomsOfficeCode,
+    CustomsOffice,
+    "customs office",
+    "关区",
+    "a 4-digit customs office code such as 2200",
+    "4 位数字关区代码（如 2200）",
+    |c| is_digits(c, &[4])
+);
+code_kind!(
+    Procedure,
+    ProcedureCode,
+    CustomsProcedure,
+    "customs procedure (trade mode)",
+    "监管方式",
+    "a 4-digit customs procedure code such as 0110",
+    "4 位数字监管方式代码（如 0110）",
+    |c| is_digits(c, &[4])
+);
+code_kind!(
+    LevyNature,
+    LevyNatureCode,
+    LevyNature,
+    "levy nature",
+    "征免性质",
+    "a 3-digit levy nature code such as 101",
+    "3 位数字征免性质代码（如 101）",
+    |c| is_digits(c, &[3])
+);
+code_kind!(
+    LevyMode,
+    LevyModeCode,
+    LevyMode,
+    "levy / exemption mode",
+    "征免方式",
+    "a 1-digit levy mode code such as 1",
+    "1 位征免方式代码（如 1）",
+    |c| is_digits(c, &[1])
+);
+code_kind!(
+    TransportMode,
+    TransportModeCode,
+    TransportMode,
+    "transport mode",
+    "运输方式",
+    "a 1-character transport mode code such as 2 (waterway)",
+    "1 位运输方式代码（如 2 水路运输）",
+    |c| is_upper_alnum(c, &[1])
+);
+code_kind!(
+    DocumentType,
+    DocumentTypeCode,
+    DocumentType,
+    "document type",
+    "随附单证",
+    "a document type code such as INV or Y",
+    "随附单证代码（如 INV、Y）",
+    |c| is_upper_alnum(c, &[1, 2, 3])
+);
+code_kind!(
+    Incoterm,
+    IncotermCode,
+    Incoterm,
+    "transaction terms (Incoterms)",
+    "成交方式",
+    "an Incoterms code such as FOB or CIF",
+    "国际贸易术语代码（如 FOB、CIF）",
+    |c| c.len() == 3 && c.bytes().all(|b| b.is_ascii_uppercase())
+);
 
 impl IncotermCode {
     /// Terms under which the buyer pays the main carriage, so the freight to China must be declared
@@ -151,7 +263,10 @@ impl IncotermCode {
 
     /// Terms whose price already includes freight to the destination.
     pub fn includes_freight(&self) -> bool {
-        matches!(self.as_str(), "CFR" | "CIF" | "CPT" | "CIP" | "DAP" | "DPU" | "DDP" | "DAT")
+        matches!(
+            self.as_str(),
+            "CFR" | "CIF" | "CPT" | "CIP" | "DAP" | "DPU" | "DDP" | "DAT"
+        )
     }
 
     /// Terms whose price already includes insurance of the main carriage.
@@ -165,15 +280,34 @@ impl IncotermCode {
 pub struct CommodityCode(String);
 
 impl CommodityCode {
-    pub fn parse(path: &str, raw: &str, ctx: &ParseContext<'_>) -> Result<CommodityCode, FieldError> {
-        let code: String = raw.trim().chars().filter(|c| *c != '.' && *c != ' ').collect();
+    pub fn parse(
+        path: &str,
+        raw: &str,
+        ctx: &ParseContext<'_>,
+    ) -> Result<CommodityCode, FieldError> {
+        let code: String = raw
+            .trim()
+            .chars()
+            .filter(|c| *c != '.' && *c != ' ')
+            .collect();
         if code.is_empty() {
             return Err(FieldError::required(path));
         }
         if !is_digits(&code, &[6, 8, 10]) {
-            return Err(FieldError::invalid_format(path, "6, 8 or 10 digits", "6、8 或 10 位数字"));
+            return Err(FieldError::invalid_format(
+                path,
+                "6, 8 or 10 digits",
+                "6、8 或 10 位数字",
+            ));
         }
-        check_in_list(path, CodeListKind::HsSubheading, "HS subheading", "HS 子目", &code[..6], ctx)?;
+        check_in_list(
+            path,
+            CodeListKind::HsSubheading,
+            "HS subheading",
+            "HS 子目",
+            &code[..6],
+            ctx,
+        )?;
         Ok(CommodityCode(code))
     }
 
@@ -198,7 +332,9 @@ impl fmt::Display for CommodityCode {
 pub struct CreditCode(String);
 
 const CREDIT_CODE_ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
-const CREDIT_CODE_WEIGHTS: [u32; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
+const CREDIT_CODE_WEIGHTS: [u32; 17] = [
+    1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
+];
 
 impl CreditCode {
     pub fn parse(path: &str, raw: &str) -> Result<CreditCode, FieldError> {
@@ -226,13 +362,20 @@ impl CreditCode {
 }
 
 fn credit_code_value(byte: u8) -> Option<u32> {
-    CREDIT_CODE_ALPHABET.iter().position(|c| *c == byte).map(|p| p as u32)
+    CREDIT_CODE_ALPHABET
+        .iter()
+        .position(|c| *c == byte)
+        .map(|p| p as u32)
 }
 
 /// GB 32100-2015 §4.3: C18 = 31 − (Σ Ci × Wi mod 31), with 31 written as 0.
 pub fn credit_code_check_value(first_17: &[u32]) -> u32 {
     assert_eq!(first_17.len(), 17);
-    let sum: u32 = first_17.iter().zip(CREDIT_CODE_WEIGHTS).map(|(c, w)| c * w).sum();
+    let sum: u32 = first_17
+        .iter()
+        .zip(CREDIT_CODE_WEIGHTS)
+        .map(|(c, w)| c * w)
+        .sum();
     (31 - sum % 31) % 31
 }
 
@@ -255,7 +398,11 @@ impl CustomsRegistrationCode {
             return Err(FieldError::required(path));
         }
         if !is_upper_alnum(&code, &[10]) {
-            return Err(FieldError::invalid_format(path, "10 digits or capital letters", "10 位数字或大写字母"));
+            return Err(FieldError::invalid_format(
+                path,
+                "10 digits or capital letters",
+                "10 位数字或大写字母",
+            ));
         }
         Ok(CustomsRegistrationCode(code))
     }
@@ -271,7 +418,11 @@ impl CustomsRegistrationCode {
 pub struct LocationCode(String);
 
 impl LocationCode {
-    pub fn parse(path: &str, raw: &str, ctx: &ParseContext<'_>) -> Result<LocationCode, FieldError> {
+    pub fn parse(
+        path: &str,
+        raw: &str,
+        ctx: &ParseContext<'_>,
+    ) -> Result<LocationCode, FieldError> {
         let code = raw.trim().to_ascii_uppercase();
         if code.is_empty() {
             return Err(FieldError::required(path));
@@ -284,7 +435,14 @@ impl LocationCode {
             ));
         }
         let country = Country::NAME_EN;
-        check_in_list(path, CodeListKind::Country, country, Country::NAME_ZH, &code[..2], ctx)?;
+        check_in_list(
+            path,
+            CodeListKind::Country,
+            country,
+            Country::NAME_ZH,
+            &code[..2],
+            ctx,
+        )?;
         Ok(LocationCode(code))
     }
 

@@ -8,9 +8,9 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
 use crate::codes::{
-    CommodityCode, CountryCode, CreditCode, CurrencyCode, CustomsOfficeCode, CustomsRegistrationCode,
-    DocumentTypeCode, IncotermCode, LevyModeCode, LevyNatureCode, LocationCode, PackageTypeCode, ProcedureCode,
-    TransportModeCode, UnitCode,
+    CommodityCode, CountryCode, CreditCode, CurrencyCode, CustomsOfficeCode,
+    CustomsRegistrationCode, DocumentTypeCode, IncotermCode, LevyModeCode, LevyNatureCode,
+    LocationCode, PackageTypeCode, ProcedureCode, TransportModeCode, UnitCode,
 };
 use crate::numbering::DeclarationNumber;
 
@@ -71,12 +71,19 @@ impl TransportDocumentKind {
         ("bill_of_lading", TransportDocumentKind::BillOfLading),
         ("air_waybill", TransportDocumentKind::AirWaybill),
         ("rail_waybill", TransportDocumentKind::RailWaybill),
-        ("road_consignment_note", TransportDocumentKind::RoadConsignmentNote),
+        (
+            "road_consignment_note",
+            TransportDocumentKind::RoadConsignmentNote,
+        ),
         ("postal_receipt", TransportDocumentKind::PostalReceipt),
     ];
 
     pub fn name(self) -> &'static str {
-        TransportDocumentKind::ALL.iter().find(|(_, k)| *k == self).map(|(n, _)| *n).unwrap_or("bill_of_lading")
+        TransportDocumentKind::ALL
+            .iter()
+            .find(|(_, k)| *k == self)
+            .map(|(n, _)| *n)
+            .unwrap_or("bill_of_lading")
     }
 }
 
@@ -109,9 +116,16 @@ pub struct Invoice {
 /// rate of the goods price, or an amount per unit (e.g. freight per tonne).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Charge {
-    Amount { amount: Decimal, currency: CurrencyCode },
+    Amount {
+        amount: Decimal,
+        currency: CurrencyCode,
+    },
     RatePercent(Decimal),
-    PerUnit { amount: Decimal, currency: CurrencyCode, unit: UnitCode },
+    PerUnit {
+        amount: Decimal,
+        currency: CurrencyCode,
+        unit: UnitCode,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -23,8 +23,11 @@ pub enum DeclarationStatus {
 }
 
 impl DeclarationStatus {
-    pub const ALL: [DeclarationStatus; 3] =
-        [DeclarationStatus::Accepted, DeclarationStatus::Released, DeclarationStatus::Cancelled];
+    pub const ALL: [DeclarationStatus; 3] = [
+        DeclarationStatus::Accepted,
+        DeclarationStatus::Released,
+        DeclarationStatus::Cancelled,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -35,19 +38,33 @@ impl DeclarationStatus {
     }
 
     pub fn parse(text: &str) -> Option<DeclarationStatus> {
-        DeclarationStatus::ALL.into_iter().find(|s| s.as_str() == text)
+        DeclarationStatus::ALL
+            .into_iter()
+            .find(|s| s.as_str() == text)
     }
 }
 
 /// What happened to a declaration. Each is appended, never edited.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeclarationEvent {
-    Accepted { number: DeclarationNumber, declaration: Box<Declaration> },
-    Amended { declaration: Box<Declaration>, reason: String },
-    Cancelled { reason: String },
-    Released { note: Option<String> },
+    Accepted {
+        number: DeclarationNumber,
+        declaration: Box<Declaration>,
+    },
+    Amended {
+        declaration: Box<Declaration>,
+        reason: String,
+    },
+    Cancelled {
+        reason: String,
+    },
+    Released {
+        note: Option<String>,
+    },
     /// On a summary declaration: the full declaration that completes it was accepted.
-    Completed { full_number: DeclarationNumber },
+    Completed {
+        full_number: DeclarationNumber,
+    },
 }
 
 impl DeclarationEvent {
@@ -97,15 +114,27 @@ fn refuse(action_en: &str, action_zh: &str, state: &DeclarationState) -> Transit
     };
     TransitionError {
         code: "invalid_state",
-        message_en: format!("declaration {} cannot be {action_en}: it is {status_en}", state.number),
-        message_zh: format!("报关单 {} 不能{action_zh}：当前状态为{status_zh}", state.number),
+        message_en: format!(
+            "declaration {} cannot be {action_en}: it is {status_en}",
+            state.number
+        ),
+        message_zh: format!(
+            "报关单 {} 不能{action_zh}：当前状态为{status_zh}",
+            state.number
+        ),
     }
 }
 
 impl DeclarationState {
     /// Starts the fold. Only an `Accepted` event can start a declaration's history.
     pub fn start(event: &DeclarationEvent) -> Option<DeclarationState> {
-        let DeclarationEvent::Accepted { number, declaration } = event else { return None };
+        let DeclarationEvent::Accepted {
+            number,
+            declaration,
+        } = event
+        else {
+            return None;
+        };
         Some(DeclarationState {
             number: number.clone(),
             status: DeclarationStatus::Accepted,
@@ -131,8 +160,14 @@ impl DeclarationState {
             {
                 Err(refuse("completed", "补全", self))
             }
-            DeclarationEvent::Completed { .. } if !matches!(self.declaration.kind, crate::DeclarationKind::Summary) => {
-                Err(refuse("completed (it is not a summary declaration)", "补全（非概要申报）", self))
+            DeclarationEvent::Completed { .. }
+                if !matches!(self.declaration.kind, crate::DeclarationKind::Summary) =>
+            {
+                Err(refuse(
+                    "completed (it is not a summary declaration)",
+                    "补全（非概要申报）",
+                    self,
+                ))
             }
             _ => Ok(()),
         }
@@ -141,7 +176,11 @@ impl DeclarationState {
     /// Applies an event already checked with `check`; asserts it, since applying an unchecked
     /// event is a programmer error, not a user error.
     pub fn apply(&mut self, event: &DeclarationEvent) {
-        assert!(self.check(event).is_ok(), "apply() of an event that check() refuses: {}", event.name());
+        assert!(
+            self.check(event).is_ok(),
+            "apply() of an event that check() refuses: {}",
+            event.name()
+        );
         match event {
             DeclarationEvent::Accepted { .. } => unreachable!("refused by check"),
             DeclarationEvent::Amended { declaration, .. } => {
@@ -150,13 +189,17 @@ impl DeclarationState {
             }
             DeclarationEvent::Cancelled { .. } => self.status = DeclarationStatus::Cancelled,
             DeclarationEvent::Released { .. } => self.status = DeclarationStatus::Released,
-            DeclarationEvent::Completed { full_number } => self.completed_by = Some(full_number.clone()),
+            DeclarationEvent::Completed { full_number } => {
+                self.completed_by = Some(full_number.clone())
+            }
         }
         self.version += 1;
     }
 
     /// Folds a whole history. `None` if it does not start with `Accepted` or breaks a rule.
-    pub fn fold<'a>(events: impl IntoIterator<Item = &'a DeclarationEvent>) -> Option<DeclarationState> {
+    pub fn fold<'a>(
+        events: impl IntoIterator<Item = &'a DeclarationEvent>,
+    ) -> Option<DeclarationState> {
         let mut events = events.into_iter();
         let mut state = DeclarationState::start(events.next()?)?;
         for event in events {

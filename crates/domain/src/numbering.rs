@@ -18,7 +18,9 @@ impl DeclarationNumber {
         let text = raw.trim();
         let ok = !text.is_empty()
             && text.len() <= DECLARATION_NUMBER_LENGTH_MAX
-            && text.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase() || b == b'-');
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase() || b == b'-');
         ok.then(|| DeclarationNumber(text.to_owned()))
     }
 
@@ -64,10 +66,17 @@ impl fmt::Display for NumberSchemeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             NumberSchemeError::UnknownPlaceholder(p) => {
-                write!(f, "unknown placeholder {{{p}}}: use office, year, flag or serial:N")
+                write!(
+                    f,
+                    "unknown placeholder {{{p}}}: use office, year, flag or serial:N"
+                )
             }
-            NumberSchemeError::MissingSerial => write!(f, "the template needs exactly one {{serial:N}}"),
-            NumberSchemeError::BadSerialWidth => write!(f, "the serial width must be 4 to 12 digits"),
+            NumberSchemeError::MissingSerial => {
+                write!(f, "the template needs exactly one {{serial:N}}")
+            }
+            NumberSchemeError::BadSerialWidth => {
+                write!(f, "the serial width must be 4 to 12 digits")
+            }
             NumberSchemeError::Unclosed => write!(f, "a '{{' is not closed"),
         }
     }
@@ -92,10 +101,24 @@ impl NumberScheme {
         if !rest.is_empty() {
             parts.push(Part::Literal(rest.to_owned()));
         }
-        let widths: Vec<usize> =
-            parts.iter().filter_map(|p| if let Part::Serial { width } = p { Some(*width) } else { None }).collect();
-        let [serial_width] = widths[..] else { return Err(NumberSchemeError::MissingSerial) };
-        Ok(NumberScheme { template: template.to_owned(), parts, serial_width })
+        let widths: Vec<usize> = parts
+            .iter()
+            .filter_map(|p| {
+                if let Part::Serial { width } = p {
+                    Some(*width)
+                } else {
+                    None
+                }
+            })
+            .collect();
+        let [serial_width] = widths[..] else {
+            return Err(NumberSchemeError::MissingSerial);
+        };
+        Ok(NumberScheme {
+            template: template.to_owned(),
+            parts,
+            serial_width,
+        })
     }
 
     pub fn template(&self) -> &str {
@@ -113,9 +136,16 @@ impl NumberScheme {
     }
 
     /// Renders the number; `None` when the serial no longer fits (the counter is exhausted).
-    pub fn number(&self, office: &str, year: i32, flag: char, serial: u64) -> Option<DeclarationNumber> {
+    pub fn number(
+        &self,
+        office: &str,
+        year: i32,
+        flag: char,
+        serial: u64,
+    ) -> Option<DeclarationNumber> {
         assert!(serial >= 1, "serials start at 1");
-        (serial <= self.serial_max()).then(|| DeclarationNumber(self.render(office, year, flag, Some(serial))))
+        (serial <= self.serial_max())
+            .then(|| DeclarationNumber(self.render(office, year, flag, Some(serial))))
     }
 
     fn render(&self, office: &str, year: i32, flag: char, serial: Option<u64>) -> String {
@@ -126,7 +156,9 @@ impl NumberScheme {
                 (Part::Office, _) => out.push_str(office),
                 (Part::Year, _) => out.push_str(&format!("{year:04}")),
                 (Part::Flag, _) => out.push(flag),
-                (Part::Serial { width }, Some(serial)) => out.push_str(&format!("{serial:0width$}")),
+                (Part::Serial { width }, Some(serial)) => {
+                    out.push_str(&format!("{serial:0width$}"))
+                }
                 (Part::Serial { .. }, None) => out.push('*'),
             }
         }

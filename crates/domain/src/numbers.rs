@@ -16,14 +16,24 @@ pub fn parse_decimal(path: &str, raw: &str) -> Result<Decimal, FieldError> {
         .strip_prefix('-')
         .unwrap_or(text)
         .split_once('.')
-        .map_or(is_digit_run(text.strip_prefix('-').unwrap_or(text)), |(int, frac)| {
-            is_digit_run(int) && is_digit_run(frac)
-        });
+        .map_or(
+            is_digit_run(text.strip_prefix('-').unwrap_or(text)),
+            |(int, frac)| is_digit_run(int) && is_digit_run(frac),
+        );
     if !well_formed || text.len() > 40 {
-        return Err(FieldError::invalid_format(path, "a decimal number such as 1234.50", "十进制数字（如 1234.50）"));
+        return Err(FieldError::invalid_format(
+            path,
+            "a decimal number such as 1234.50",
+            "十进制数字（如 1234.50）",
+        ));
     }
-    text.parse::<Decimal>()
-        .map_err(|_| FieldError::invalid_format(path, "a decimal number such as 1234.50", "十进制数字（如 1234.50）"))
+    text.parse::<Decimal>().map_err(|_| {
+        FieldError::invalid_format(
+            path,
+            "a decimal number such as 1234.50",
+            "十进制数字（如 1234.50）",
+        )
+    })
 }
 
 fn is_digit_run(s: &str) -> bool {
@@ -68,7 +78,11 @@ pub fn parse_positive(path: &str, raw: &str, decimals_max: u32) -> Result<Decima
 pub fn parse_percent(path: &str, raw: &str, decimals_max: u32) -> Result<Decimal, FieldError> {
     let value = parse_decimal(path, raw)?;
     if value.is_sign_negative() || value > Decimal::ONE_HUNDRED {
-        return Err(FieldError::out_of_range(path, "a percentage from 0 to 100", "在 0 到 100（百分比）之间"));
+        return Err(FieldError::out_of_range(
+            path,
+            "a percentage from 0 to 100",
+            "在 0 到 100（百分比）之间",
+        ));
     }
     check_scale(path, value, decimals_max)
 }
@@ -83,7 +97,11 @@ pub fn parse_text(path: &str, raw: &str, length_max: usize) -> Result<String, Fi
         return Err(FieldError::too_long(path, length_max));
     }
     if text.chars().any(|c| c.is_control()) {
-        return Err(FieldError::invalid_format(path, "text without control characters", "不含控制字符的文本"));
+        return Err(FieldError::invalid_format(
+            path,
+            "text without control characters",
+            "不含控制字符的文本",
+        ));
     }
     Ok(text.to_owned())
 }

@@ -73,17 +73,33 @@ pub struct FieldError {
 
 impl fmt::Display for FieldError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {} ({})", self.path, self.message_en, self.code.as_str())
+        write!(
+            f,
+            "{}: {} ({})",
+            self.path,
+            self.message_en,
+            self.code.as_str()
+        )
     }
 }
 
 impl FieldError {
     fn new(path: &str, code: ErrorCode, message_en: String, message_zh: String) -> FieldError {
-        FieldError { path: path.to_owned(), code, message_en, message_zh }
+        FieldError {
+            path: path.to_owned(),
+            code,
+            message_en,
+            message_zh,
+        }
     }
 
     pub fn required(path: &str) -> FieldError {
-        FieldError::new(path, ErrorCode::Required, "is required".into(), "必填项不能为空".into())
+        FieldError::new(
+            path,
+            ErrorCode::Required,
+            "is required".into(),
+            "必填项不能为空".into(),
+        )
     }
 
     pub fn invalid_type(path: &str, detail: &str) -> FieldError {
@@ -186,7 +202,13 @@ impl FieldError {
         )
     }
 
-    pub fn code_not_in_force(path: &str, list_en: &str, list_zh: &str, code: &str, on: &str) -> FieldError {
+    pub fn code_not_in_force(
+        path: &str,
+        list_en: &str,
+        list_zh: &str,
+        code: &str,
+        on: &str,
+    ) -> FieldError {
         FieldError::new(
             path,
             ErrorCode::CodeNotInForce,
@@ -214,7 +236,12 @@ impl FieldError {
     }
 
     pub fn not_allowed(path: &str, why_en: &str, why_zh: &str) -> FieldError {
-        FieldError::new(path, ErrorCode::NotAllowed, format!("is not allowed: {why_en}"), format!("不允许：{why_zh}"))
+        FieldError::new(
+            path,
+            ErrorCode::NotAllowed,
+            format!("is not allowed: {why_en}"),
+            format!("不允许：{why_zh}"),
+        )
     }
 
     pub fn sum_mismatch(path: &str, declared: &str, computed: &str, tolerance: &str) -> FieldError {
@@ -224,7 +251,9 @@ impl FieldError {
             format!(
                 "is {declared} but the goods items add up to {computed} (allowed rounding difference {tolerance})"
             ),
-            format!("申报为 {declared}，但各项商品总价合计为 {computed}（允许的舍入差额 {tolerance}）"),
+            format!(
+                "申报为 {declared}，但各项商品总价合计为 {computed}（允许的舍入差额 {tolerance}）"
+            ),
         )
     }
 
@@ -246,7 +275,13 @@ impl FieldError {
         )
     }
 
-    pub fn date_order(path: &str, this_en: &str, other_en: &str, this_zh: &str, other_zh: &str) -> FieldError {
+    pub fn date_order(
+        path: &str,
+        this_en: &str,
+        other_en: &str,
+        this_zh: &str,
+        other_zh: &str,
+    ) -> FieldError {
         FieldError::new(
             path,
             ErrorCode::DateOrder,
@@ -280,7 +315,11 @@ pub struct PathPrefix<'a>(pub &'a str);
 
 impl PathPrefix<'_> {
     pub fn field(&self, name: &str) -> String {
-        if self.0.is_empty() { name.to_owned() } else { format!("{}.{name}", self.0) }
+        if self.0.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{}.{name}", self.0)
+        }
     }
 
     pub fn index(&self, name: &str, idx: usize) -> String {

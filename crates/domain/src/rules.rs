@@ -75,7 +75,9 @@ fn check_direction(declaration: &Declaration, errors: &mut Vec<FieldError>) {
 /// Freight and insurance must fit the transaction terms: the customs value is built on a CIF
 /// basis, so freight must be declared when the price excludes it, and must not be added twice.
 fn check_charges(declaration: &Declaration, errors: &mut Vec<FieldError>) {
-    let Some(terms) = &declaration.transaction_terms else { return };
+    let Some(terms) = &declaration.transaction_terms else {
+        return;
+    };
     if declaration.direction != Direction::Import || is_summary(declaration) {
         return;
     }
@@ -103,7 +105,10 @@ fn check_charges(declaration: &Declaration, errors: &mut Vec<FieldError>) {
 }
 
 fn currency_decimals(ctx: &ParseContext<'_>, currency: &str) -> u32 {
-    match ctx.reference.lookup(CodeListKind::Currency, currency, ctx.on) {
+    match ctx
+        .reference
+        .lookup(CodeListKind::Currency, currency, ctx.on)
+    {
         Lookup::InForce(entry) => entry.minor_unit.map_or(2, u32::from),
         _ => 2,
     }
@@ -118,9 +123,14 @@ fn check_amounts(declaration: &Declaration, ctx: &ParseContext<'_>, errors: &mut
     for (idx, item) in declaration.items.iter().enumerate() {
         sum += item.amount;
         if item.amount.normalize().scale() > decimals {
-            errors.push(FieldError::precision(&format!("items[{idx}].amount"), decimals));
+            errors.push(FieldError::precision(
+                &format!("items[{idx}].amount"),
+                decimals,
+            ));
         }
-        let Some(unit_price) = item.unit_price else { continue };
+        let Some(unit_price) = item.unit_price else {
+            continue;
+        };
         let computed = (item.quantity.value * unit_price)
             .round_dp_with_strategy(decimals, RoundingStrategy::MidpointAwayFromZero);
         if (computed - item.amount).abs() > ITEM_AMOUNT_ROUNDING {
@@ -143,25 +153,50 @@ fn check_amounts(declaration: &Declaration, ctx: &ParseContext<'_>, errors: &mut
 }
 
 fn check_masses(declaration: &Declaration, errors: &mut Vec<FieldError>) {
-    if let Some(net) = declaration.net_mass_kg
-        && net > declaration.gross_mass_kg
-    {
-        errors.push(FieldError::mass_inconsistent(
-            "net_mass_kg",
-            &net.to_string(),
-            &declaration.gross_mass_kg.to_string(),
-        ));
-    }
+    errors.extend(mass_errors(
+        declaration.gross_mass_kg,
+        declaration.net_mass_kg,
+    ));
+}
+
+/// Net mass must not exceed gross mass. Public so the boundary parser can run it even when other
+/// fields of the declaration failed to parse: every problem comes in one answer.
+pub fn mass_errors(gross_mass_kg: Decimal, net_mass_kg: Option<Decimal>) -> Option<FieldError> {
+    let net = net_mass_kg?;
+    (net > gross_mass_kg).then(|| {
+        FieldError::mass_inconsistent("net_mass_kg", &net.to_string(), &gross_mass_kg.to_string())
+    })
 }
 
 fn check_dates(declaration: &Declaration, lodged_on: NaiveDate, errors: &mut Vec<FieldError>) {
-    if let Some(invoice_date) = declaration.invoice.date
-        && invoice_date > lodged_on
-    {
-        errors.push(FieldError::date_order("invoice.date", "the invoice date", "the lodging date", "发票日期", "申报日期"));
-    }
     let transport = &declaration.transport;
-    if let (Some(departure), Some(arrival)) = (transport.departure_date, transport.arrival_date)
+    errors.extend(date_errors(
+        declaration.invoice.date,
+        transport.departure_date,
+        transport.arrival_date,
+        lodged_on,
+    ));
+}
+
+/// Dates in order: the invoice not after lodging, departure not after arrival. Public for the
+/// same reason as `mass_errors`.
+pub fn date_errors(
+    invoice_date: Option<NaiveDate>,
+    departure_date: Option<NaiveDate>,
+    arrival_date: Option<NaiveDate>,
+    lodged_on: NaiveDate,
+) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if invoice_date.is_some_and(|date| date > lodged_on) {
+        errors.push(FieldError::date_order(
+            "invoice.date",
+            "the invoice date",
+            "the lodging date",
+            "发票日期",
+            "申报日期",
+        ));
+    }
+    if let (Some(departure), Some(arrival)) = (departure_date, arrival_date)
         && departure > arrival
     {
         errors.push(FieldError::date_order(
@@ -172,20 +207,31 @@ fn check_dates(declaration: &Declaration, lodged_on: NaiveDate, errors: &mut Vec
             "抵达日期",
         ));
     }
+    errors
 }
 
 /// The first statutory quantity must be in the commodity's statutory unit when that unit is known.
-fn check_statutory_units(declaration: &Declaration, ctx: &ParseContext<'_>, errors: &mut Vec<FieldError>) {
+fn check_statutory_units(
+    declaration: &Declaration,
+    ctx: &ParseContext<'_>,
+    errors: &mut Vec<FieldError>,
+) {
     for (idx, item) in declaration.items.iter().enumerate() {
-        let Some(units) = ctx.reference.statutory_units(item.commodity_code.as_str()) else { continue };
+        let Some(units) = ctx.reference.statutory_units(item.commodity_code.as_str()) else {
+            continue;
+        };
         let expected = units.join(" or ");
         match item.statutory_quantities.first() {
-            Some(first) if !units.iter().any(|u| u == first.unit.as_str()) => errors.push(FieldError::unit_mismatch(
-                &format!("items[{idx}].statutory_quantities[0].unit"),
-                first.unit.as_str(),
-                &expected,
-            )),
-            None if !is_summary(declaration) && !units.iter().any(|u| u == item.quantity.unit.as_str()) => {
+            Some(first) if !units.iter().any(|u| u == first.unit.as_str()) => {
+                errors.push(FieldError::unit_mismatch(
+                    &format!("items[{idx}].statutory_quantities[0].unit"),
+                    first.unit.as_str(),
+                    &expected,
+                ))
+            }
+            None if !is_summary(declaration)
+                && !units.iter().any(|u| u == item.quantity.unit.as_str()) =>
+            {
                 errors.push(FieldError::unit_mismatch(
                     &format!("items[{idx}].quantity.unit"),
                     item.quantity.unit.as_str(),
@@ -201,7 +247,11 @@ fn check_documents(declaration: &Declaration, errors: &mut Vec<FieldError>) {
     let mut seen = HashSet::new();
     for (idx, document) in declaration.documents.iter().enumerate() {
         if !seen.insert((document.document_type.as_str(), document.number.as_str())) {
-            errors.push(FieldError::duplicate(&format!("documents[{idx}]"), "a document", "随附单证"));
+            errors.push(FieldError::duplicate(
+                &format!("documents[{idx}]"),
+                "a document",
+                "随附单证",
+            ));
         }
     }
 }
@@ -213,15 +263,41 @@ pub fn check_full_against_summary(full: &Declaration, summary: &Declaration) -> 
     let mut errors = Vec::new();
     let mut compare = |path: &str, summary_value: &str, full_value: &str| {
         if summary_value != full_value {
-            errors.push(FieldError::summary_mismatch(path, summary_value, full_value));
+            errors.push(FieldError::summary_mismatch(
+                path,
+                summary_value,
+                full_value,
+            ));
         }
     };
-    let direction = |d: &Declaration| if d.direction == Direction::Import { "import" } else { "export" };
+    let direction = |d: &Declaration| {
+        if d.direction == Direction::Import {
+            "import"
+        } else {
+            "export"
+        }
+    };
     compare("direction", direction(summary), direction(full));
-    compare("trader.credit_code", summary.trader.credit_code.as_str(), full.trader.credit_code.as_str());
-    compare("transport.document.number", &summary.transport.document.number, &full.transport.document.number);
-    compare("office_of_entry_exit", summary.office_of_entry_exit.as_str(), full.office_of_entry_exit.as_str());
-    compare("items", &summary.items.len().to_string(), &full.items.len().to_string());
+    compare(
+        "trader.credit_code",
+        summary.trader.credit_code.as_str(),
+        full.trader.credit_code.as_str(),
+    );
+    compare(
+        "transport.document.number",
+        &summary.transport.document.number,
+        &full.transport.document.number,
+    );
+    compare(
+        "office_of_entry_exit",
+        summary.office_of_entry_exit.as_str(),
+        full.office_of_entry_exit.as_str(),
+    );
+    compare(
+        "items",
+        &summary.items.len().to_string(),
+        &full.items.len().to_string(),
+    );
     for (idx, (summary_item, full_item)) in summary.items.iter().zip(&full.items).enumerate() {
         compare(
             &format!("items[{idx}].commodity_code"),

@@ -8,7 +8,10 @@ use crate::numbers::{parse_amount, parse_decimal, parse_positive, parse_text};
 use crate::{ErrorCode, ParseContext};
 
 fn ctx() -> ParseContext<'static> {
-    ParseContext { reference: ReferenceData::embedded(), on: NaiveDate::from_ymd_opt(2026, 11, 26).unwrap() }
+    ParseContext {
+        reference: ReferenceData::embedded(),
+        on: NaiveDate::from_ymd_opt(2026, 11, 26).unwrap(),
+    }
 }
 
 #[test]
@@ -22,7 +25,13 @@ fn credit_codes_are_checked_by_their_check_character() {
         ("", Some(ErrorCode::Required)),
     ];
     for (raw, expected) in cases {
-        assert_eq!(CreditCode::parse("trader.credit_code", raw).err().map(|e| e.code), expected, "{raw}");
+        assert_eq!(
+            CreditCode::parse("trader.credit_code", raw)
+                .err()
+                .map(|e| e.code),
+            expected,
+            "{raw}"
+        );
     }
     let completed = credit_code_with_check("91310000MA1FL0001").unwrap();
     assert!(CreditCode::parse("x", &completed).is_ok());
@@ -30,40 +39,87 @@ fn credit_codes_are_checked_by_their_check_character() {
 
 #[test]
 fn codes_are_checked_against_the_list_in_force() {
-    let cases = [("CN", None), ("cn", None), ("XX", Some(ErrorCode::UnknownCode)), ("CHN", Some(ErrorCode::InvalidFormat))];
+    let cases = [
+        ("CN", None),
+        ("cn", None),
+        ("XX", Some(ErrorCode::UnknownCode)),
+        ("CHN", Some(ErrorCode::InvalidFormat)),
+    ];
     for (raw, expected) in cases {
-        assert_eq!(CountryCode::parse("origin_country", raw, &ctx()).err().map(|e| e.code), expected, "{raw}");
+        assert_eq!(
+            CountryCode::parse("origin_country", raw, &ctx())
+                .err()
+                .map(|e| e.code),
+            expected,
+            "{raw}"
+        );
     }
 }
 
 #[test]
 fn decimals_are_exact_and_bounded() {
-    assert_eq!(parse_decimal("a", "1234.50").unwrap().to_string(), "1234.50");
+    assert_eq!(
+        parse_decimal("a", "1234.50").unwrap().to_string(),
+        "1234.50"
+    );
     for bad in ["1e3", "1,000", "+1", ".5", "5.", "0x10", "NaN", " "] {
         assert!(parse_decimal("a", bad).is_err(), "{bad}");
     }
-    assert_eq!(parse_amount("a", "1000000000000", 2).map(|d| d.to_string()), Ok("1000000000000".into()));
-    assert_eq!(parse_amount("a", "1000000000000.01", 2).unwrap_err().code, ErrorCode::OutOfRange);
-    assert_eq!(parse_amount("a", "1.005", 2).unwrap_err().code, ErrorCode::Precision);
+    assert_eq!(
+        parse_amount("a", "1000000000000", 2).map(|d| d.to_string()),
+        Ok("1000000000000".into())
+    );
+    assert_eq!(
+        parse_amount("a", "1000000000000.01", 2).unwrap_err().code,
+        ErrorCode::OutOfRange
+    );
+    assert_eq!(
+        parse_amount("a", "1.005", 2).unwrap_err().code,
+        ErrorCode::Precision
+    );
     assert!(parse_amount("a", "1.0050", 3).is_ok());
-    assert_eq!(parse_positive("q", "0", 5).unwrap_err().code, ErrorCode::OutOfRange);
+    assert_eq!(
+        parse_positive("q", "0", 5).unwrap_err().code,
+        ErrorCode::OutOfRange
+    );
     assert!(parse_positive("q", "0.00001", 5).is_ok());
-    assert_eq!(parse_positive("q", "0.000001", 5).unwrap_err().code, ErrorCode::Precision);
+    assert_eq!(
+        parse_positive("q", "0.000001", 5).unwrap_err().code,
+        ErrorCode::Precision
+    );
 }
 
 #[test]
 fn text_length_is_counted_in_characters_at_the_edge() {
     let limit = crate::limits::TEXT_LENGTH_MAX;
     assert!(parse_text("d", &"货".repeat(limit), limit).is_ok());
-    assert_eq!(parse_text("d", &"货".repeat(limit + 1), limit).unwrap_err().code, ErrorCode::TooLong);
-    assert_eq!(parse_text("d", "a\u{7}b", limit).unwrap_err().code, ErrorCode::InvalidFormat);
+    assert_eq!(
+        parse_text("d", &"货".repeat(limit + 1), limit)
+            .unwrap_err()
+            .code,
+        ErrorCode::TooLong
+    );
+    assert_eq!(
+        parse_text("d", "a\u{7}b", limit).unwrap_err().code,
+        ErrorCode::InvalidFormat
+    );
 }
 
 #[test]
 fn china_numbers_have_office_year_flag_and_nine_digit_serial() {
     let scheme = NumberScheme::china();
-    assert_eq!(scheme.number("2200", 2026, '1', 42).unwrap().as_str(), "220020261000000042");
-    assert_eq!(scheme.number("2200", 2026, '0', 999_999_999).unwrap().as_str().len(), 18);
+    assert_eq!(
+        scheme.number("2200", 2026, '1', 42).unwrap().as_str(),
+        "220020261000000042"
+    );
+    assert_eq!(
+        scheme
+            .number("2200", 2026, '0', 999_999_999)
+            .unwrap()
+            .as_str()
+            .len(),
+        18
+    );
     assert_eq!(scheme.number("2200", 2026, '0', 1_000_000_000), None);
     assert_eq!(scheme.counter_key("2200", 2026, '1'), "220020261*");
 }
@@ -71,11 +127,26 @@ fn china_numbers_have_office_year_flag_and_nine_digit_serial() {
 #[test]
 fn number_schemes_are_configurable_and_checked() {
     let scheme = NumberScheme::parse("{office}-{year}-{flag}-{serial:6}").unwrap();
-    assert_eq!(scheme.number("5300", 2027, '0', 7).unwrap().as_str(), "5300-2027-0-000007");
-    assert_eq!(NumberScheme::parse("{office}{year}"), Err(NumberSchemeError::MissingSerial));
-    assert_eq!(NumberScheme::parse("{serial:3}"), Err(NumberSchemeError::BadSerialWidth));
-    assert_eq!(NumberScheme::parse("{officer}{serial:9}"), Err(NumberSchemeError::UnknownPlaceholder("officer".into())));
-    assert_eq!(NumberScheme::parse("{serial:9"), Err(NumberSchemeError::Unclosed));
+    assert_eq!(
+        scheme.number("5300", 2027, '0', 7).unwrap().as_str(),
+        "5300-2027-0-000007"
+    );
+    assert_eq!(
+        NumberScheme::parse("{office}{year}"),
+        Err(NumberSchemeError::MissingSerial)
+    );
+    assert_eq!(
+        NumberScheme::parse("{serial:3}"),
+        Err(NumberSchemeError::BadSerialWidth)
+    );
+    assert_eq!(
+        NumberScheme::parse("{officer}{serial:9}"),
+        Err(NumberSchemeError::UnknownPlaceholder("officer".into()))
+    );
+    assert_eq!(
+        NumberScheme::parse("{serial:9"),
+        Err(NumberSchemeError::Unclosed)
+    );
 }
 
 fn example_declaration(kind: &str) -> crate::Declaration {
@@ -91,19 +162,29 @@ fn example_declaration(kind: &str) -> crate::Declaration {
     };
     crate::Declaration {
         direction: crate::Direction::Import,
-        kind: if kind == "summary" { crate::DeclarationKind::Summary } else { crate::DeclarationKind::Ordinary },
+        kind: if kind == "summary" {
+            crate::DeclarationKind::Summary
+        } else {
+            crate::DeclarationKind::Ordinary
+        },
         procedure: ProcedureCode::parse("x", "0110", &c).unwrap(),
         levy_nature: None,
         office_of_lodging: CustomsOfficeCode::parse("x", "2200", &c).unwrap(),
         office_of_entry_exit: CustomsOfficeCode::parse("x", "2200", &c).unwrap(),
         declarant: enterprise.clone(),
         trader: enterprise,
-        overseas_party: crate::OverseasParty { name: "Seller".into(), country: None },
+        overseas_party: crate::OverseasParty {
+            name: "Seller".into(),
+            country: None,
+        },
         transport: crate::Transport {
             mode: TransportModeCode::parse("x", "2", &c).unwrap(),
             means_name: None,
             voyage: None,
-            document: crate::TransportDocument { kind: crate::TransportDocumentKind::BillOfLading, number: "BL1".into() },
+            document: crate::TransportDocument {
+                kind: crate::TransportDocumentKind::BillOfLading,
+                number: "BL1".into(),
+            },
             departure_date: None,
             arrival_date: None,
         },
@@ -111,18 +192,29 @@ fn example_declaration(kind: &str) -> crate::Declaration {
         destination_country: None,
         port: None,
         transaction_terms: None,
-        invoice: crate::Invoice { number: None, date: None, currency: CurrencyCode::parse("x", "USD", &c).unwrap(), amount: Decimal::ONE },
+        invoice: crate::Invoice {
+            number: None,
+            date: None,
+            currency: CurrencyCode::parse("x", "USD", &c).unwrap(),
+            amount: Decimal::ONE,
+        },
         freight: None,
         insurance: None,
         other_costs: None,
-        packages: crate::Packages { count: 1, package_type: PackageTypeCode::parse("x", "CT", &c).unwrap() },
+        packages: crate::Packages {
+            count: 1,
+            package_type: PackageTypeCode::parse("x", "CT", &c).unwrap(),
+        },
         gross_mass_kg: Decimal::ONE,
         net_mass_kg: None,
         documents: vec![],
         items: vec![crate::GoodsItem {
             commodity_code: CommodityCode::parse("x", "851713", &c).unwrap(),
             description: "Phone".into(),
-            quantity: crate::Quantity { value: Decimal::ONE, unit: UnitCode::parse("x", "C62", &c).unwrap() },
+            quantity: crate::Quantity {
+                value: Decimal::ONE,
+                unit: UnitCode::parse("x", "C62", &c).unwrap(),
+            },
             statutory_quantities: vec![],
             unit_price: None,
             amount: Decimal::ONE,
@@ -134,22 +226,35 @@ fn example_declaration(kind: &str) -> crate::Declaration {
 
 fn accepted(kind: &str) -> DeclarationState {
     let number = DeclarationNumber::parse("220020261000000001").unwrap();
-    DeclarationState::start(&DeclarationEvent::Accepted { number, declaration: Box::new(example_declaration(kind)) })
-        .unwrap()
+    DeclarationState::start(&DeclarationEvent::Accepted {
+        number,
+        declaration: Box::new(example_declaration(kind)),
+    })
+    .unwrap()
 }
 
 #[test]
 fn lifecycle_allows_only_the_legal_transitions() {
-    let amend = DeclarationEvent::Amended { declaration: Box::new(example_declaration("ordinary")), reason: "typo".into() };
-    let cancel = DeclarationEvent::Cancelled { reason: "duplicate".into() };
+    let amend = DeclarationEvent::Amended {
+        declaration: Box::new(example_declaration("ordinary")),
+        reason: "typo".into(),
+    };
+    let cancel = DeclarationEvent::Cancelled {
+        reason: "duplicate".into(),
+    };
     let release = DeclarationEvent::Released { note: None };
-    let complete = DeclarationEvent::Completed { full_number: DeclarationNumber::parse("220020261000000002").unwrap() };
+    let complete = DeclarationEvent::Completed {
+        full_number: DeclarationNumber::parse("220020261000000002").unwrap(),
+    };
 
     let mut state = accepted("ordinary");
     state.check(&amend).unwrap();
     state.apply(&amend);
     assert_eq!((state.version, state.n_amendments), (2, 1));
-    assert!(state.check(&complete).is_err(), "only a summary declaration is completed");
+    assert!(
+        state.check(&complete).is_err(),
+        "only a summary declaration is completed"
+    );
     state.apply(&release);
     assert_eq!(state.status, DeclarationStatus::Released);
     for event in [&amend, &cancel, &release] {
@@ -165,22 +270,42 @@ fn lifecycle_allows_only_the_legal_transitions() {
     summary.apply(&release);
     summary.check(&complete).unwrap();
     summary.apply(&complete);
-    assert!(summary.check(&complete).is_err(), "a summary is completed once");
+    assert!(
+        summary.check(&complete).is_err(),
+        "a summary is completed once"
+    );
 }
 
 #[test]
 fn state_is_the_fold_of_the_events() {
     let number = DeclarationNumber::parse("220020261000000001").unwrap();
     let events = [
-        DeclarationEvent::Accepted { number, declaration: Box::new(example_declaration("ordinary")) },
-        DeclarationEvent::Amended { declaration: Box::new(example_declaration("ordinary")), reason: "r".into() },
-        DeclarationEvent::Released { note: Some("ok".into()) },
+        DeclarationEvent::Accepted {
+            number,
+            declaration: Box::new(example_declaration("ordinary")),
+        },
+        DeclarationEvent::Amended {
+            declaration: Box::new(example_declaration("ordinary")),
+            reason: "r".into(),
+        },
+        DeclarationEvent::Released {
+            note: Some("ok".into()),
+        },
     ];
     let state = DeclarationState::fold(&events).unwrap();
-    assert_eq!((state.status, state.version), (DeclarationStatus::Released, 3));
-    assert!(DeclarationState::fold(&events[1..]).is_none(), "a history starts with acceptance");
+    assert_eq!(
+        (state.status, state.version),
+        (DeclarationStatus::Released, 3)
+    );
+    assert!(
+        DeclarationState::fold(&events[1..]).is_none(),
+        "a history starts with acceptance"
+    );
     let broken = [events[0].clone(), events[2].clone(), events[1].clone()];
-    assert!(DeclarationState::fold(&broken).is_none(), "no amendment after release");
+    assert!(
+        DeclarationState::fold(&broken).is_none(),
+        "no amendment after release"
+    );
 }
 
 #[test]
@@ -190,7 +315,12 @@ fn the_full_declaration_must_agree_with_its_summary() {
     assert!(crate::rules::check_full_against_summary(&full, &summary).is_empty());
     full.transport.document.number = "BL2".into();
     full.items[0].origin_country = CountryCode::parse("x", "DE", &ctx()).unwrap();
-    let paths: Vec<String> =
-        crate::rules::check_full_against_summary(&full, &summary).into_iter().map(|e| e.path).collect();
-    assert_eq!(paths, ["transport.document.number", "items[0].origin_country"]);
+    let paths: Vec<String> = crate::rules::check_full_against_summary(&full, &summary)
+        .into_iter()
+        .map(|e| e.path)
+        .collect();
+    assert_eq!(
+        paths,
+        ["transport.document.number", "items[0].origin_country"]
+    );
 }

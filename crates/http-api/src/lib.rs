@@ -1,1 +1,157 @@
+//! The HTTP API (v1): the only crate that knows about HTTP. It exposes the clearance service as
+//! JSON over HTTP and adds what a public door needs: authentication, per-client rate limits,
+//! body and time limits, problem responses, request ids, metrics and a generated description.
+//!
+//! A request, outside in:
+//! request id → span → metrics → problem rendering → panic catcher → timeout → routing
+//! → (declaration routes) guard: token and rate limit → handler → clearance service.
+//!
+//! Invariants:
+//! - Every error answer is `application/problem+json` with the request id (see `problem`).
+//! - Handlers never block: they await the service and nothing else.
+//! - Nothing here decides who may do what: the service does (`clearance::Action::allowed`).
+//!
+//! Serve the router with `into_make_service_with_connect_info::<SocketAddr>()`, so that callers
+//! without a token are rate-limited by address rather than all together.
 
+mod config;
+mod extract;
+mod guard;
+mod openapi;
+mod problem;
+mod routes;
+mod telemetry;
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::routing::{get, post};
+use clearance::Clearance;
+use store::Store;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use utoipa::OpenApi;
+
+pub use config::{
+    ApiConfig, BODY_LIMIT_BYTES_DEFAULT, BURST_PER_CLIENT_DEFAULT, RATE_LIMITED_CLIENTS_MAX,
+    REQUEST_ID_LENGTH_MAX, REQUEST_TIMEOUT_DEFAULT, REQUESTS_PER_SECOND_PER_CLIENT_DEFAULT,
+};
+pub use openapi::ApiDoc;
+pub use problem::{PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_PREFIX};
+
+use crate::guard::ClientLimiter;
+use crate::routes::DECLARATIONS_PATH;
+use crate::telemetry::Metrics;
+
+/// What every handler can reach.
+pub(crate) struct AppState<S> {
+    clearance: Arc<Clearance<S>>,
+    config: Arc<ApiConfig>,
+    limiter: Arc<ClientLimiter>,
+    metrics: Arc<Metrics>,
+    /// Rendered once: the document only changes with the code.
+    openapi_json: Bytes,
+}
+
+// Written by hand: a derive would require `S: Clone`, and the store is shared through the `Arc`.
+impl<S> Clone for AppState<S> {
+    fn clone(&self) -> Self {
+        AppState {
+            clearance: self.clearance.clone(),
+            config: self.config.clone(),
+            limiter: self.limiter.clone(),
+            metrics: self.metrics.clone(),
+            openapi_json: self.openapi_json.clone(),
+        }
+    }
+}
+
+/// The whole API. Panics if `config.requests_per_second_per_client` or `config.burst_per_client`
+/// is 0 (a limiter that admits nothing is a configuration mistake, found at start-up).
+pub fn router<S: Store>(clearance: Arc<Clearance<S>>, config: ApiConfig) -> Router {
+    let openapi_json = ApiDoc::openapi()
+        .to_pretty_json()
+        .expect("the OpenAPI document serialises");
+    let state = AppState {
+        clearance,
+        limiter: Arc::new(ClientLimiter::new(&config, RATE_LIMITED_CLIENTS_MAX)),
+        config: Arc::new(config),
+        metrics: Arc::new(Metrics::new()),
+        openapi_json: Bytes::from(openapi_json),
+    };
+    let declarations = Router::new()
+        .route(
+            DECLARATIONS_PATH,
+            post(routes::lodge::<S>).get(routes::list::<S>),
+        )
+        .route(
+            "/v1/declarations/{id_or_number}",
+            get(routes::declaration::<S>),
+        )
+        .route(
+            "/v1/declarations/{id_or_number}/events",
+            get(routes::events::<S>),
+        )
+        .route(
+            "/v1/declarations/{id_or_number}/amendments",
+            post(routes::amend::<S>),
+        )
+        .route(
+            "/v1/declarations/{id_or_number}/cancellation",
+            post(routes::cancel::<S>),
+        )
+        .route(
+            "/v1/declarations/{id_or_number}/release",
+            post(routes::release::<S>),
+        )
+        .route_layer(from_fn_with_state(state.clone(), guard::guard::<S>));
+    let open = Router::new()
+        .route("/v1/health", get(routes::health::<S>))
+        .route("/metrics", get(routes::metrics::<S>))
+        .route("/openapi.json", get(routes::openapi::<S>));
+    let docs = utoipa_swagger_ui::SwaggerUi::new("/docs")
+        .config(utoipa_swagger_ui::Config::from("/openapi.json"));
+    let (config, metrics) = (state.config.clone(), state.metrics.clone());
+    let app = Router::new()
+        .merge(declarations)
+        .merge(open)
+        .merge(docs)
+        .fallback(routes::unknown_route)
+        .with_state(state);
+    with_transport_layers(app, &config, metrics)
+}
+
+/// The layers every route and the fallback share; separate from `router` so that tests can wrap
+/// a route that panics or sleeps.
+fn with_transport_layers(app: Router, config: &ApiConfig, metrics: Arc<Metrics>) -> Router {
+    let layers = ServiceBuilder::new()
+        .layer(from_fn(telemetry::drop_unusable_request_id))
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(telemetry::request_span)
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(from_fn_with_state(metrics, telemetry::record_request))
+        .layer(from_fn(problem::render_problems))
+        .layer(CatchPanicLayer::custom(problem::panic_response))
+        // 503 rather than 408: whether the client or the server was slow, the answer is the same,
+        // retry later, which the idempotency key makes safe.
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            config.request_timeout,
+        ))
+        .layer(DefaultBodyLimit::max(config.body_limit_bytes));
+    app.layer(layers)
+}

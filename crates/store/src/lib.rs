@@ -80,8 +80,13 @@ pub enum Projection {
     NewEnterprise(EnterpriseRow),
     NewUser(UserRow),
     NewToken(TokenRow),
-    RevokeToken { token_hash: String },
-    BrokerAuthorisation { broker_enterprise_id: String, principal_enterprise_id: String },
+    RevokeToken {
+        token_hash: String,
+    },
+    BrokerAuthorisation {
+        broker_enterprise_id: String,
+        principal_enterprise_id: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,11 +167,19 @@ pub struct EventRow {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AppendOutcome {
-    Appended { seq: u64 },
+    Appended {
+        seq: u64,
+    },
     /// The idempotency key was used before: the first event, and whether it came from the same request.
-    Duplicate { first: EventRow, same_request: bool },
+    Duplicate {
+        first: EventRow,
+        same_request: bool,
+    },
     /// The subject changed since the caller read it.
-    VersionConflict { subject: String, current_version: Option<u32> },
+    VersionConflict {
+        subject: String,
+        current_version: Option<u32>,
+    },
 }
 
 /// Filters for listing declarations. `visible_to` limits to declarations whose trader or declarant
@@ -208,10 +221,16 @@ pub trait Store: Send + Sync + 'static {
     async fn event_by_idempotency(&self, scope: &str, key: &str) -> StoreResult<Option<EventRow>>;
     async fn declaration(&self, id: &str) -> StoreResult<Option<DeclarationRow>>;
     async fn declaration_by_number(&self, number: &str) -> StoreResult<Option<DeclarationRow>>;
-    async fn list_declarations(&self, query: &DeclarationQuery) -> StoreResult<Vec<ListedDeclaration>>;
+    async fn list_declarations(
+        &self,
+        query: &DeclarationQuery,
+    ) -> StoreResult<Vec<ListedDeclaration>>;
     async fn events(&self, subject: &str) -> StoreResult<Vec<EventRow>>;
     async fn principal_by_token(&self, token_hash: &str) -> StoreResult<Option<Principal>>;
-    async fn enterprise_by_credit_code(&self, credit_code: &str) -> StoreResult<Option<EnterpriseRow>>;
+    async fn enterprise_by_credit_code(
+        &self,
+        credit_code: &str,
+    ) -> StoreResult<Option<EnterpriseRow>>;
     async fn user_by_name(&self, name: &str) -> StoreResult<Option<UserRow>>;
     /// Audit chain entries with `seq > after_seq`, in seq order, at most `limit`.
     async fn audit_entries(&self, after_seq: u64, limit: usize) -> StoreResult<Vec<StoredEntry>>;

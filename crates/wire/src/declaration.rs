@@ -9,16 +9,17 @@ use std::fmt;
 
 use chrono::NaiveDate;
 use domain::codes::{
-    CommodityCode, CountryCode, CreditCode, CurrencyCode, CustomsRegistrationCode, DocumentTypeCode, LevyModeCode,
-    LevyNatureCode, LocationCode, PackageTypeCode, TransportModeCode, UnitCode,
+    CommodityCode, CountryCode, CreditCode, CurrencyCode, CustomsRegistrationCode,
+    DocumentTypeCode, LevyModeCode, LevyNatureCode, LocationCode, PackageTypeCode,
+    TransportModeCode, UnitCode,
 };
 use domain::limits::*;
 use domain::numbers::{parse_amount, parse_percent, parse_positive, parse_text};
 use domain::problem::PathPrefix;
 use domain::{
-    AttachedDocument, Charge, Declaration, DeclarationKind, DeclarationNumber, Direction, Enterprise, FieldError,
-    GoodsItem, Invoice, OverseasParty, Packages, ParseContext, Quantity, Transport, TransportDocument,
-    TransportDocumentKind,
+    AttachedDocument, Charge, Declaration, DeclarationKind, DeclarationNumber, Direction,
+    Enterprise, FieldError, GoodsItem, Invoice, OverseasParty, Packages, ParseContext, Quantity,
+    Transport, TransportDocument, TransportDocumentKind,
 };
 use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -261,8 +262,9 @@ fn num<'a>(path: &str, value: &'a NumText) -> Result<&'a str, FieldError> {
 }
 
 fn parse_date(path: &str, raw: &str) -> Result<NaiveDate, FieldError> {
-    NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
-        .map_err(|_| FieldError::invalid_format(path, "a date as YYYY-MM-DD", "YYYY-MM-DD 格式的日期"))
+    NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d").map_err(|_| {
+        FieldError::invalid_format(path, "a date as YYYY-MM-DD", "YYYY-MM-DD 格式的日期")
+    })
 }
 
 fn parse_count(path: &str, raw: &NumText) -> Result<u32, FieldError> {
@@ -281,7 +283,12 @@ fn parse_count(path: &str, raw: &NumText) -> Result<u32, FieldError> {
     Ok(count as u32)
 }
 
-fn optional_text(errors: &mut Errors, path: &str, raw: &Option<String>, length_max: usize) -> Option<String> {
+fn optional_text(
+    errors: &mut Errors,
+    path: &str,
+    raw: &Option<String>,
+    length_max: usize,
+) -> Option<String> {
     let raw = raw.as_deref()?;
     errors.take(parse_text(path, raw, length_max))
 }
@@ -298,7 +305,11 @@ impl DeclarationDto {
         match declaration {
             Some(declaration) if errors.0.is_empty() => {
                 let cross = domain::rules::check_declaration(&declaration, ctx);
-                if cross.is_empty() { Ok(declaration) } else { Err(cross) }
+                if cross.is_empty() {
+                    Ok(declaration)
+                } else {
+                    Err(cross)
+                }
             }
             _ => Err(errors.0),
         }
@@ -307,38 +318,118 @@ impl DeclarationDto {
     fn parse_fields(&self, errors: &mut Errors, ctx: &ParseContext<'_>) -> Parsed<Declaration> {
         let direction = self.parse_direction(errors);
         let kind = self.parse_kind(errors);
-        let procedure = self.code::<domain::codes::Procedure>(errors, "procedure", &self.procedure, ctx);
-        let levy_nature = self.levy_nature.as_deref().map(|raw| errors.take(LevyNatureCode::parse("levy_nature", raw, ctx)));
-        let office_of_lodging = self.code::<domain::codes::CustomsOffice>(errors, "office_of_lodging", &self.office_of_lodging, ctx);
-        let office_of_entry_exit =
-            self.code::<domain::codes::CustomsOffice>(errors, "office_of_entry_exit", &self.office_of_entry_exit, ctx);
-        let declarant = errors.required("declarant", &self.declarant).cloned().and_then(|e| parse_enterprise(errors, "declarant", &e));
-        let trader = errors.required("trader", &self.trader).cloned().and_then(|e| parse_enterprise(errors, "trader", &e));
+        let procedure =
+            self.code::<domain::codes::Procedure>(errors, "procedure", &self.procedure, ctx);
+        let levy_nature = self
+            .levy_nature
+            .as_deref()
+            .map(|raw| errors.take(LevyNatureCode::parse("levy_nature", raw, ctx)));
+        let office_of_lodging = self.code::<domain::codes::CustomsOffice>(
+            errors,
+            "office_of_lodging",
+            &self.office_of_lodging,
+            ctx,
+        );
+        let office_of_entry_exit = self.code::<domain::codes::CustomsOffice>(
+            errors,
+            "office_of_entry_exit",
+            &self.office_of_entry_exit,
+            ctx,
+        );
+        let declarant = errors
+            .required("declarant", &self.declarant)
+            .cloned()
+            .and_then(|e| parse_enterprise(errors, "declarant", &e));
+        let trader = errors
+            .required("trader", &self.trader)
+            .cloned()
+            .and_then(|e| parse_enterprise(errors, "trader", &e));
         let overseas_party = errors
             .required("overseas_party", &self.overseas_party)
             .cloned()
             .and_then(|p| parse_overseas_party(errors, &p, ctx));
-        let transport = errors.required("transport", &self.transport).cloned().and_then(|t| parse_transport(errors, &t, ctx));
-        let dispatch_country = self.optional_code::<domain::codes::Country>(errors, "dispatch_country", &self.dispatch_country, ctx);
-        let destination_country =
-            self.optional_code::<domain::codes::Country>(errors, "destination_country", &self.destination_country, ctx);
-        let port = self.port.as_deref().map(|raw| errors.take(LocationCode::parse("port", raw, ctx)));
-        let transaction_terms =
-            self.optional_code::<domain::codes::Incoterm>(errors, "transaction_terms", &self.transaction_terms, ctx);
-        let invoice = errors.required("invoice", &self.invoice).cloned().and_then(|i| parse_invoice(errors, &i, ctx));
-        let freight = self.freight.as_ref().map(|c| parse_charge(errors, "freight", c, ctx));
-        let insurance = self.insurance.as_ref().map(|c| parse_charge(errors, "insurance", c, ctx));
-        let other_costs = self.other_costs.as_ref().map(|c| parse_charge(errors, "other_costs", c, ctx));
-        let packages = errors.required("packages", &self.packages).cloned().and_then(|p| parse_packages(errors, &p, ctx));
+        let transport = errors
+            .required("transport", &self.transport)
+            .cloned()
+            .and_then(|t| parse_transport(errors, &t, ctx));
+        let dispatch_country = self.optional_code::<domain::codes::Country>(
+            errors,
+            "dispatch_country",
+            &self.dispatch_country,
+            ctx,
+        );
+        let destination_country = self.optional_code::<domain::codes::Country>(
+            errors,
+            "destination_country",
+            &self.destination_country,
+            ctx,
+        );
+        let port = self
+            .port
+            .as_deref()
+            .map(|raw| errors.take(LocationCode::parse("port", raw, ctx)));
+        let transaction_terms = self.optional_code::<domain::codes::Incoterm>(
+            errors,
+            "transaction_terms",
+            &self.transaction_terms,
+            ctx,
+        );
+        let invoice = errors
+            .required("invoice", &self.invoice)
+            .cloned()
+            .and_then(|i| parse_invoice(errors, &i, ctx));
+        let freight = self
+            .freight
+            .as_ref()
+            .map(|c| parse_charge(errors, "freight", c, ctx));
+        let insurance = self
+            .insurance
+            .as_ref()
+            .map(|c| parse_charge(errors, "insurance", c, ctx));
+        let other_costs = self
+            .other_costs
+            .as_ref()
+            .map(|c| parse_charge(errors, "other_costs", c, ctx));
+        let packages = errors
+            .required("packages", &self.packages)
+            .cloned()
+            .and_then(|p| parse_packages(errors, &p, ctx));
         let gross_mass_kg = errors
             .required("gross_mass_kg", &self.gross_mass_kg)
-            .and_then(|m| errors.take(num("gross_mass_kg", m).and_then(|t| parse_positive("gross_mass_kg", t, QUANTITY_DECIMALS_MAX))));
-        let net_mass_kg = self
-            .net_mass_kg
-            .as_ref()
-            .map(|m| errors.take(num("net_mass_kg", m).and_then(|t| parse_positive("net_mass_kg", t, QUANTITY_DECIMALS_MAX))));
+            .and_then(|m| {
+                errors.take(
+                    num("gross_mass_kg", m)
+                        .and_then(|t| parse_positive("gross_mass_kg", t, QUANTITY_DECIMALS_MAX)),
+                )
+            });
+        let net_mass_kg = self.net_mass_kg.as_ref().map(|m| {
+            errors.take(
+                num("net_mass_kg", m)
+                    .and_then(|t| parse_positive("net_mass_kg", t, QUANTITY_DECIMALS_MAX)),
+            )
+        });
         let documents = parse_documents(errors, &self.documents, ctx);
         let items = parse_items(errors, &self.items, ctx);
+        if !errors.0.is_empty() {
+            // The cross-field rules whose fields did parse still run, so one answer lists every problem.
+            let net = match &net_mass_kg {
+                None => Some(None),
+                Some(parsed) => parsed.map(Some),
+            };
+            if let (Some(gross), Some(net)) = (gross_mass_kg, net) {
+                errors.0.extend(domain::rules::mass_errors(gross, net));
+            }
+            let (departure, arrival) = transport
+                .as_ref()
+                .map_or((None, None), |t| (t.departure_date, t.arrival_date));
+            let invoice_date = invoice.as_ref().and_then(|i| i.date);
+            errors.0.extend(domain::rules::date_errors(
+                invoice_date,
+                departure,
+                arrival,
+                ctx.on,
+            ));
+        }
         Some(Declaration {
             direction: direction?,
             kind: kind?,
@@ -370,7 +461,11 @@ impl DeclarationDto {
         match errors.required("direction", &self.direction)?.trim() {
             "import" => Some(Direction::Import),
             "export" => Some(Direction::Export),
-            _ => errors.take(Err(FieldError::invalid_format("direction", "import or export", "import（进口）或 export（出口）"))),
+            _ => errors.take(Err(FieldError::invalid_format(
+                "direction",
+                "import or export",
+                "import（进口）或 export（出口）",
+            ))),
         }
     }
 
@@ -423,7 +518,10 @@ impl DeclarationDto {
     ) -> Result<Option<domain::codes::Code<K>>, ()> {
         match raw.as_deref() {
             None => Ok(None),
-            Some(raw) => errors.take(domain::codes::Code::<K>::parse(path, raw, ctx)).map(Some).ok_or(()),
+            Some(raw) => errors
+                .take(domain::codes::Code::<K>::parse(path, raw, ctx))
+                .map(Some)
+                .ok_or(()),
         }
     }
 }
@@ -435,30 +533,62 @@ fn parse_enterprise(errors: &mut Errors, prefix: &str, dto: &EnterpriseDto) -> P
         .and_then(|raw| errors.take(CreditCode::parse(&at.field("credit_code"), raw)));
     let customs_code = errors
         .required(&at.field("customs_code"), &dto.customs_code)
-        .and_then(|raw| errors.take(CustomsRegistrationCode::parse(&at.field("customs_code"), raw)));
+        .and_then(|raw| {
+            errors.take(CustomsRegistrationCode::parse(
+                &at.field("customs_code"),
+                raw,
+            ))
+        });
     let name = errors
         .required(&at.field("name"), &dto.name)
         .and_then(|raw| errors.take(parse_text(&at.field("name"), raw, TEXT_LENGTH_MAX)));
-    Some(Enterprise { credit_code: credit_code?, customs_code: customs_code?, name: name? })
+    Some(Enterprise {
+        credit_code: credit_code?,
+        customs_code: customs_code?,
+        name: name?,
+    })
 }
 
-fn parse_overseas_party(errors: &mut Errors, dto: &OverseasPartyDto, ctx: &ParseContext<'_>) -> Parsed<OverseasParty> {
+fn parse_overseas_party(
+    errors: &mut Errors,
+    dto: &OverseasPartyDto,
+    ctx: &ParseContext<'_>,
+) -> Parsed<OverseasParty> {
     let name = errors
         .required("overseas_party.name", &dto.name)
         .and_then(|raw| errors.take(parse_text("overseas_party.name", raw, TEXT_LENGTH_MAX)));
     let country = match dto.country.as_deref() {
         None => Some(None),
-        Some(raw) => errors.take(CountryCode::parse("overseas_party.country", raw, ctx)).map(Some),
+        Some(raw) => errors
+            .take(CountryCode::parse("overseas_party.country", raw, ctx))
+            .map(Some),
     };
-    Some(OverseasParty { name: name?, country: country? })
+    Some(OverseasParty {
+        name: name?,
+        country: country?,
+    })
 }
 
-fn parse_transport(errors: &mut Errors, dto: &TransportDto, ctx: &ParseContext<'_>) -> Parsed<Transport> {
+fn parse_transport(
+    errors: &mut Errors,
+    dto: &TransportDto,
+    ctx: &ParseContext<'_>,
+) -> Parsed<Transport> {
     let mode = errors
         .required("transport.mode", &dto.mode)
         .and_then(|raw| errors.take(TransportModeCode::parse("transport.mode", raw, ctx)));
-    let means_name = optional_text(errors, "transport.means_name", &dto.means_name, TEXT_LENGTH_MAX);
-    let voyage = optional_text(errors, "transport.voyage", &dto.voyage, REFERENCE_LENGTH_MAX);
+    let means_name = optional_text(
+        errors,
+        "transport.means_name",
+        &dto.means_name,
+        TEXT_LENGTH_MAX,
+    );
+    let voyage = optional_text(
+        errors,
+        "transport.voyage",
+        &dto.voyage,
+        REFERENCE_LENGTH_MAX,
+    );
     let document = errors
         .required("transport.document", &dto.document)
         .cloned()
@@ -482,7 +612,10 @@ fn parse_transport(errors: &mut Errors, dto: &TransportDto, ctx: &ParseContext<'
     })
 }
 
-fn parse_transport_document(errors: &mut Errors, dto: &TransportDocumentDto) -> Parsed<TransportDocument> {
+fn parse_transport_document(
+    errors: &mut Errors,
+    dto: &TransportDocumentDto,
+) -> Parsed<TransportDocument> {
     let kind = errors.required("transport.document.kind", &dto.kind).and_then(|raw| {
         let kind = TransportDocumentKind::ALL.iter().find(|(name, _)| *name == raw.trim()).map(|(_, k)| *k);
         let expected = "bill_of_lading, air_waybill, rail_waybill, road_consignment_note or postal_receipt";
@@ -490,8 +623,17 @@ fn parse_transport_document(errors: &mut Errors, dto: &TransportDocumentDto) -> 
     });
     let number = errors
         .required("transport.document.number", &dto.number)
-        .and_then(|raw| errors.take(parse_text("transport.document.number", raw, REFERENCE_LENGTH_MAX)));
-    Some(TransportDocument { kind: kind?, number: number? })
+        .and_then(|raw| {
+            errors.take(parse_text(
+                "transport.document.number",
+                raw,
+                REFERENCE_LENGTH_MAX,
+            ))
+        });
+    Some(TransportDocument {
+        kind: kind?,
+        number: number?,
+    })
 }
 
 fn parse_invoice(errors: &mut Errors, dto: &InvoiceDto, ctx: &ParseContext<'_>) -> Parsed<Invoice> {
@@ -503,16 +645,34 @@ fn parse_invoice(errors: &mut Errors, dto: &InvoiceDto, ctx: &ParseContext<'_>) 
     let currency = errors
         .required("invoice.currency", &dto.currency)
         .and_then(|raw| errors.take(CurrencyCode::parse("invoice.currency", raw, ctx)));
-    let amount = errors.required("invoice.amount", &dto.amount).and_then(|raw| {
-        errors.take(num("invoice.amount", raw).and_then(|t| parse_amount("invoice.amount", t, UNIT_PRICE_DECIMALS_MAX)))
-    });
+    let amount = errors
+        .required("invoice.amount", &dto.amount)
+        .and_then(|raw| {
+            errors.take(
+                num("invoice.amount", raw)
+                    .and_then(|t| parse_amount("invoice.amount", t, UNIT_PRICE_DECIMALS_MAX)),
+            )
+        });
     (dto.number.is_none() || number.is_some()).then_some(())?;
-    Some(Invoice { number, date: date?, currency: currency?, amount: amount? })
+    Some(Invoice {
+        number,
+        date: date?,
+        currency: currency?,
+        amount: amount?,
+    })
 }
 
-fn parse_charge(errors: &mut Errors, prefix: &str, dto: &ChargeDto, ctx: &ParseContext<'_>) -> Parsed<Charge> {
+fn parse_charge(
+    errors: &mut Errors,
+    prefix: &str,
+    dto: &ChargeDto,
+    ctx: &ParseContext<'_>,
+) -> Parsed<Charge> {
     let at = PathPrefix(prefix);
-    let kind = errors.required(&at.field("kind"), &dto.kind)?.trim().to_owned();
+    let kind = errors
+        .required(&at.field("kind"), &dto.kind)?
+        .trim()
+        .to_owned();
     let amount = |errors: &mut Errors| {
         let path = at.field("amount");
         let raw = errors.required(&path, &dto.amount)?;
@@ -526,48 +686,88 @@ fn parse_charge(errors: &mut Errors, prefix: &str, dto: &ChargeDto, ctx: &ParseC
     match kind.as_str() {
         "amount" => {
             let (amount, currency) = (amount(errors), currency(errors));
-            Some(Charge::Amount { amount: amount?, currency: currency? })
+            Some(Charge::Amount {
+                amount: amount?,
+                currency: currency?,
+            })
         }
         "rate" => {
             let path = at.field("percent");
             let raw = errors.required(&path, &dto.percent)?;
-            errors.take(num(&path, raw).and_then(|t| parse_percent(&path, t, RATE_DECIMALS_MAX))).map(Charge::RatePercent)
+            errors
+                .take(num(&path, raw).and_then(|t| parse_percent(&path, t, RATE_DECIMALS_MAX)))
+                .map(Charge::RatePercent)
         }
         "per_unit" => {
             let (amount, currency) = (amount(errors), currency(errors));
             let path = at.field("unit");
-            let unit = errors.required(&path, &dto.unit).and_then(|raw| errors.take(UnitCode::parse(&path, raw, ctx)));
-            Some(Charge::PerUnit { amount: amount?, currency: currency?, unit: unit? })
+            let unit = errors
+                .required(&path, &dto.unit)
+                .and_then(|raw| errors.take(UnitCode::parse(&path, raw, ctx)));
+            Some(Charge::PerUnit {
+                amount: amount?,
+                currency: currency?,
+                unit: unit?,
+            })
         }
-        _ => errors.take(Err(FieldError::invalid_format(&at.field("kind"), "amount, rate or per_unit", "amount（总价）、rate（费率）或 per_unit（单价）"))),
+        _ => errors.take(Err(FieldError::invalid_format(
+            &at.field("kind"),
+            "amount, rate or per_unit",
+            "amount（总价）、rate（费率）或 per_unit（单价）",
+        ))),
     }
 }
 
-fn parse_packages(errors: &mut Errors, dto: &PackagesDto, ctx: &ParseContext<'_>) -> Parsed<Packages> {
+fn parse_packages(
+    errors: &mut Errors,
+    dto: &PackagesDto,
+    ctx: &ParseContext<'_>,
+) -> Parsed<Packages> {
     let count = errors
         .required("packages.count", &dto.count)
         .and_then(|raw| errors.take(parse_count("packages.count", raw)));
     let package_type = errors
         .required("packages.package_type", &dto.package_type)
         .and_then(|raw| errors.take(PackageTypeCode::parse("packages.package_type", raw, ctx)));
-    Some(Packages { count: count?, package_type: package_type? })
+    Some(Packages {
+        count: count?,
+        package_type: package_type?,
+    })
 }
 
-fn parse_quantity(errors: &mut Errors, prefix: &str, dto: &QuantityDto, ctx: &ParseContext<'_>) -> Parsed<Quantity> {
+fn parse_quantity(
+    errors: &mut Errors,
+    prefix: &str,
+    dto: &QuantityDto,
+    ctx: &ParseContext<'_>,
+) -> Parsed<Quantity> {
     let at = PathPrefix(prefix);
-    let value = errors.required(&at.field("value"), &dto.value).and_then(|raw| {
-        let path = at.field("value");
-        errors.take(num(&path, raw).and_then(|t| parse_positive(&path, t, QUANTITY_DECIMALS_MAX)))
-    });
+    let value = errors
+        .required(&at.field("value"), &dto.value)
+        .and_then(|raw| {
+            let path = at.field("value");
+            errors
+                .take(num(&path, raw).and_then(|t| parse_positive(&path, t, QUANTITY_DECIMALS_MAX)))
+        });
     let unit = errors
         .required(&at.field("unit"), &dto.unit)
         .and_then(|raw| errors.take(UnitCode::parse(&at.field("unit"), raw, ctx)));
-    Some(Quantity { value: value?, unit: unit? })
+    Some(Quantity {
+        value: value?,
+        unit: unit?,
+    })
 }
 
-fn parse_documents(errors: &mut Errors, dtos: &[DocumentDto], ctx: &ParseContext<'_>) -> Parsed<Vec<AttachedDocument>> {
+fn parse_documents(
+    errors: &mut Errors,
+    dtos: &[DocumentDto],
+    ctx: &ParseContext<'_>,
+) -> Parsed<Vec<AttachedDocument>> {
     if dtos.len() > DOCUMENTS_PER_DECLARATION_MAX {
-        return errors.take(Err(FieldError::too_many("documents", DOCUMENTS_PER_DECLARATION_MAX)));
+        return errors.take(Err(FieldError::too_many(
+            "documents",
+            DOCUMENTS_PER_DECLARATION_MAX,
+        )));
     }
     let parsed: Vec<Parsed<AttachedDocument>> = dtos
         .iter()
@@ -580,26 +780,46 @@ fn parse_documents(errors: &mut Errors, dtos: &[DocumentDto], ctx: &ParseContext
                 .and_then(|raw| errors.take(DocumentTypeCode::parse(&at.field("type"), raw, ctx)));
             let number = errors
                 .required(&at.field("number"), &dto.number)
-                .and_then(|raw| errors.take(parse_text(&at.field("number"), raw, REFERENCE_LENGTH_MAX)));
-            Some(AttachedDocument { document_type: document_type?, number: number? })
+                .and_then(|raw| {
+                    errors.take(parse_text(&at.field("number"), raw, REFERENCE_LENGTH_MAX))
+                });
+            Some(AttachedDocument {
+                document_type: document_type?,
+                number: number?,
+            })
         })
         .collect();
     parsed.into_iter().collect()
 }
 
-fn parse_items(errors: &mut Errors, dtos: &[GoodsItemDto], ctx: &ParseContext<'_>) -> Parsed<Vec<GoodsItem>> {
+fn parse_items(
+    errors: &mut Errors,
+    dtos: &[GoodsItemDto],
+    ctx: &ParseContext<'_>,
+) -> Parsed<Vec<GoodsItem>> {
     if dtos.is_empty() {
         return errors.take(Err(FieldError::too_few("items", 1)));
     }
     if dtos.len() > ITEMS_PER_DECLARATION_MAX {
-        return errors.take(Err(FieldError::too_many("items", ITEMS_PER_DECLARATION_MAX)));
+        return errors.take(Err(FieldError::too_many(
+            "items",
+            ITEMS_PER_DECLARATION_MAX,
+        )));
     }
-    let parsed: Vec<Parsed<GoodsItem>> =
-        dtos.iter().enumerate().map(|(idx, dto)| parse_item(errors, idx, dto, ctx)).collect();
+    let parsed: Vec<Parsed<GoodsItem>> = dtos
+        .iter()
+        .enumerate()
+        .map(|(idx, dto)| parse_item(errors, idx, dto, ctx))
+        .collect();
     parsed.into_iter().collect()
 }
 
-fn parse_item(errors: &mut Errors, idx: usize, dto: &GoodsItemDto, ctx: &ParseContext<'_>) -> Parsed<GoodsItem> {
+fn parse_item(
+    errors: &mut Errors,
+    idx: usize,
+    dto: &GoodsItemDto,
+    ctx: &ParseContext<'_>,
+) -> Parsed<GoodsItem> {
     let prefix = format!("items[{idx}]");
     let at = PathPrefix(&prefix);
     let commodity_code = errors
@@ -612,20 +832,26 @@ fn parse_item(errors: &mut Errors, idx: usize, dto: &GoodsItemDto, ctx: &ParseCo
         .required(&at.field("quantity"), &dto.quantity)
         .cloned()
         .and_then(|q| parse_quantity(errors, &at.field("quantity"), &q, ctx));
-    let statutory_quantities = parse_statutory_quantities(errors, &at, &dto.statutory_quantities, ctx);
+    let statutory_quantities =
+        parse_statutory_quantities(errors, &at, &dto.statutory_quantities, ctx);
     let unit_price = dto.unit_price.as_ref().map(|raw| {
         let path = at.field("unit_price");
         errors.take(num(&path, raw).and_then(|t| parse_amount(&path, t, UNIT_PRICE_DECIMALS_MAX)))
     });
-    let amount = errors.required(&at.field("amount"), &dto.amount).and_then(|raw| {
-        let path = at.field("amount");
-        errors.take(num(&path, raw).and_then(|t| parse_amount(&path, t, UNIT_PRICE_DECIMALS_MAX)))
-    });
+    let amount = errors
+        .required(&at.field("amount"), &dto.amount)
+        .and_then(|raw| {
+            let path = at.field("amount");
+            errors
+                .take(num(&path, raw).and_then(|t| parse_amount(&path, t, UNIT_PRICE_DECIMALS_MAX)))
+        });
     let origin_country = errors
         .required(&at.field("origin_country"), &dto.origin_country)
         .and_then(|raw| errors.take(CountryCode::parse(&at.field("origin_country"), raw, ctx)));
-    let levy_mode =
-        dto.levy_mode.as_deref().map(|raw| errors.take(LevyModeCode::parse(&at.field("levy_mode"), raw, ctx)));
+    let levy_mode = dto
+        .levy_mode
+        .as_deref()
+        .map(|raw| errors.take(LevyModeCode::parse(&at.field("levy_mode"), raw, ctx)));
     Some(GoodsItem {
         commodity_code: commodity_code?,
         description: description?,
@@ -645,7 +871,10 @@ fn parse_statutory_quantities(
     ctx: &ParseContext<'_>,
 ) -> Parsed<Vec<Quantity>> {
     if dtos.len() > STATUTORY_QUANTITIES_MAX {
-        return errors.take(Err(FieldError::too_many(&at.field("statutory_quantities"), STATUTORY_QUANTITIES_MAX)));
+        return errors.take(Err(FieldError::too_many(
+            &at.field("statutory_quantities"),
+            STATUTORY_QUANTITIES_MAX,
+        )));
     }
     let parsed: Vec<Parsed<Quantity>> = dtos
         .iter()

@@ -22,23 +22,42 @@ pub struct EventPayloadDto {
 }
 
 pub fn encode_event(event: &DeclarationEvent) -> String {
-    let empty = EventPayloadDto { number: None, declaration: None, reason: None, note: None, full_number: None };
+    let empty = EventPayloadDto {
+        number: None,
+        declaration: None,
+        reason: None,
+        note: None,
+        full_number: None,
+    };
     let dto = match event {
-        DeclarationEvent::Accepted { number, declaration } => EventPayloadDto {
+        DeclarationEvent::Accepted {
+            number,
+            declaration,
+        } => EventPayloadDto {
             number: Some(number.to_string()),
             declaration: Some(DeclarationDto::from(&**declaration)),
             ..empty
         },
-        DeclarationEvent::Amended { declaration, reason } => EventPayloadDto {
+        DeclarationEvent::Amended {
+            declaration,
+            reason,
+        } => EventPayloadDto {
             declaration: Some(DeclarationDto::from(&**declaration)),
             reason: Some(reason.clone()),
             ..empty
         },
-        DeclarationEvent::Cancelled { reason } => EventPayloadDto { reason: Some(reason.clone()), ..empty },
-        DeclarationEvent::Released { note } => EventPayloadDto { note: note.clone(), ..empty },
-        DeclarationEvent::Completed { full_number } => {
-            EventPayloadDto { full_number: Some(full_number.to_string()), ..empty }
-        }
+        DeclarationEvent::Cancelled { reason } => EventPayloadDto {
+            reason: Some(reason.clone()),
+            ..empty
+        },
+        DeclarationEvent::Released { note } => EventPayloadDto {
+            note: note.clone(),
+            ..empty
+        },
+        DeclarationEvent::Completed { full_number } => EventPayloadDto {
+            full_number: Some(full_number.to_string()),
+            ..empty
+        },
     };
     serde_json::to_string(&dto).expect("an event payload always serialises")
 }
@@ -53,34 +72,53 @@ impl std::fmt::Display for DecodeError {
     }
 }
 
-fn declaration(dto: Option<DeclarationDto>, ctx: &ParseContext<'_>) -> Result<Box<Declaration>, DecodeError> {
+fn declaration(
+    dto: Option<DeclarationDto>,
+    ctx: &ParseContext<'_>,
+) -> Result<Box<Declaration>, DecodeError> {
     let dto = dto.ok_or_else(|| DecodeError("the event has no declaration".into()))?;
-    dto.parse(ctx).map(Box::new).map_err(|errors: Vec<FieldError>| {
-        DecodeError(format!("the stored declaration no longer parses: {}", errors[0]))
-    })
+    dto.parse(ctx)
+        .map(Box::new)
+        .map_err(|errors: Vec<FieldError>| {
+            DecodeError(format!(
+                "the stored declaration no longer parses: {}",
+                errors[0]
+            ))
+        })
 }
 
 fn number(raw: Option<String>) -> Result<DeclarationNumber, DecodeError> {
-    raw.as_deref().and_then(DeclarationNumber::parse).ok_or_else(|| DecodeError("the event has no valid number".into()))
+    raw.as_deref()
+        .and_then(DeclarationNumber::parse)
+        .ok_or_else(|| DecodeError("the event has no valid number".into()))
 }
 
 /// Reads a stored event back. `ctx.on` must be the declaration's lodging date: the code lists in
 /// force then are the ones it was checked against.
-pub fn decode_event(action: &str, payload: &str, ctx: &ParseContext<'_>) -> Result<DeclarationEvent, DecodeError> {
-    let dto: EventPayloadDto =
-        serde_json::from_str(payload).map_err(|e| DecodeError(format!("the event payload is not valid: {e}")))?;
+pub fn decode_event(
+    action: &str,
+    payload: &str,
+    ctx: &ParseContext<'_>,
+) -> Result<DeclarationEvent, DecodeError> {
+    let dto: EventPayloadDto = serde_json::from_str(payload)
+        .map_err(|e| DecodeError(format!("the event payload is not valid: {e}")))?;
     let reason = |r: Option<String>| r.ok_or_else(|| DecodeError("the event has no reason".into()));
     match action {
-        "declaration.accepted" => {
-            Ok(DeclarationEvent::Accepted { number: number(dto.number)?, declaration: declaration(dto.declaration, ctx)? })
-        }
+        "declaration.accepted" => Ok(DeclarationEvent::Accepted {
+            number: number(dto.number)?,
+            declaration: declaration(dto.declaration, ctx)?,
+        }),
         "declaration.amended" => Ok(DeclarationEvent::Amended {
             declaration: declaration(dto.declaration, ctx)?,
             reason: reason(dto.reason)?,
         }),
-        "declaration.cancelled" => Ok(DeclarationEvent::Cancelled { reason: reason(dto.reason)? }),
+        "declaration.cancelled" => Ok(DeclarationEvent::Cancelled {
+            reason: reason(dto.reason)?,
+        }),
         "declaration.released" => Ok(DeclarationEvent::Released { note: dto.note }),
-        "declaration.completed" => Ok(DeclarationEvent::Completed { full_number: number(dto.full_number)? }),
+        "declaration.completed" => Ok(DeclarationEvent::Completed {
+            full_number: number(dto.full_number)?,
+        }),
         other => Err(DecodeError(format!("unknown declaration event {other}"))),
     }
 }

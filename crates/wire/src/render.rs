@@ -21,10 +21,16 @@ fn charge(c: &Charge) -> ChargeDto {
             currency: Some(currency.to_string()),
             ..ChargeDto::default()
         },
-        Charge::RatePercent(percent) => {
-            ChargeDto { kind: Some("rate".into()), percent: Some((*percent).into()), ..ChargeDto::default() }
-        }
-        Charge::PerUnit { amount, currency, unit } => ChargeDto {
+        Charge::RatePercent(percent) => ChargeDto {
+            kind: Some("rate".into()),
+            percent: Some((*percent).into()),
+            ..ChargeDto::default()
+        },
+        Charge::PerUnit {
+            amount,
+            currency,
+            unit,
+        } => ChargeDto {
             kind: Some("per_unit".into()),
             amount: Some((*amount).into()),
             currency: Some(currency.to_string()),
@@ -35,7 +41,10 @@ fn charge(c: &Charge) -> ChargeDto {
 }
 
 fn quantity(q: &Quantity) -> QuantityDto {
-    QuantityDto { value: Some(q.value.into()), unit: Some(q.unit.to_string()) }
+    QuantityDto {
+        value: Some(q.value.into()),
+        unit: Some(q.unit.to_string()),
+    }
 }
 
 fn item(i: &GoodsItem) -> GoodsItemDto {
@@ -59,7 +68,14 @@ impl From<&Declaration> for DeclarationDto {
         };
         let t = &d.transport;
         DeclarationDto {
-            direction: Some(if d.direction == Direction::Import { "import" } else { "export" }.into()),
+            direction: Some(
+                if d.direction == Direction::Import {
+                    "import"
+                } else {
+                    "export"
+                }
+                .into(),
+            ),
             kind: Some(d.kind.name().into()),
             summary_number,
             procedure: Some(d.procedure.to_string()),

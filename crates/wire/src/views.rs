@@ -148,9 +148,17 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Fiel
 
 /// serde_path_to_error writes `items[3].origin_country`, `.` for the root and `?` when unknown.
 fn json_path(path: &str) -> String {
-    if path == "." || path == "?" { String::new() } else { path.to_owned() }
+    if path == "." || path == "?" {
+        String::new()
+    } else {
+        path.to_owned()
+    }
 }
 
 fn strip_position(message: &str) -> String {
-    message.split(" at line ").next().unwrap_or(message).to_owned()
+    message
+        .split(" at line ")
+        .next()
+        .unwrap_or(message)
+        .to_owned()
 }

@@ -1,0 +1,109 @@
+//! `customs admin`: enterprises, users, tokens and broker authorisations, written as events into
+//! the audit chain like every other change. Runs on the data folder directly: whoever can read
+//! the data folder is already its administrator.
+
+use clap::Subcommand;
+use clearance::{ClearanceConfig, Role};
+use store::Actor;
+
+use crate::datadir::DataDir;
+
+#[derive(Subcommand)]
+pub enum AdminCommand {
+    /// Register an enterprise (unified social credit code, customs registration code, name).
+    Enterprise {
+        #[arg(long)]
+        credit_code: String,
+        #[arg(long)]
+        customs_code: String,
+        #[arg(long)]
+        name: String,
+    },
+    /// Create a user with a role: declarant, broker, officer, risk_analyst, auditor or admin.
+    User {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        role: String,
+        /// Credit code of the user's enterprise (declarants and brokers only).
+        #[arg(long)]
+        enterprise: Option<String>,
+    },
+    /// Issue a bearer token for a user; it is printed once and only its hash is stored.
+    Token {
+        #[arg(long)]
+        user: String,
+    },
+    /// Revoke a bearer token.
+    RevokeToken {
+        #[arg(long)]
+        token: String,
+    },
+    /// Record that an enterprise authorised a customs broker to declare for it.
+    AuthoriseBroker {
+        /// Credit code of the broker enterprise.
+        #[arg(long)]
+        broker: String,
+        /// Credit code of the enterprise it declares for.
+        #[arg(long)]
+        principal: String,
+    },
+}
+
+/// The administrator as recorded in the audit chain: the operating-system user running the CLI.
+pub fn cli_actor() -> Actor {
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    Actor {
+        user_id: format!("cli:{user}"),
+        role: Role::Admin.as_str().to_owned(),
+    }
+}
+
+pub async fn run(
+    data: &DataDir,
+    config: ClearanceConfig,
+    command: AdminCommand,
+) -> anyhow::Result<()> {
+    let clearance = data.open_clearance(store_sqlite::SqliteOptions::production(), config)?;
+    let actor = cli_actor();
+    let outcome = match command {
+        AdminCommand::Enterprise {
+            credit_code,
+            customs_code,
+            name,
+        } => clearance
+            .create_enterprise(&actor, &credit_code, &customs_code, &name)
+            .await
+            .map(|e| format!("enterprise {} {} ({})", e.credit_code, e.name, e.id)),
+        AdminCommand::User {
+            name,
+            role,
+            enterprise,
+        } => {
+            let role = Role::parse(&role).ok_or_else(|| {
+                anyhow::anyhow!("unknown role {role}: use declarant, broker, officer, risk_analyst, auditor or admin")
+            })?;
+            clearance
+                .create_user(&actor, &name, role, enterprise.as_deref())
+                .await
+                .map(|u| format!("user {} role {} ({})", u.name, u.role, u.id))
+        }
+        AdminCommand::Token { user } => clearance.issue_token(&actor, &user).await.map(|t| t.token),
+        AdminCommand::RevokeToken { token } => clearance
+            .revoke_token(&actor, &token)
+            .await
+            .map(|()| "revoked".into()),
+        AdminCommand::AuthoriseBroker { broker, principal } => clearance
+            .authorise_broker(&actor, &broker, &principal)
+            .await
+            .map(|()| format!("{broker} may now declare for {principal}")),
+    };
+    clearance.store().close().await;
+    match outcome {
+        Ok(line) => {
+            println!("{line}");
+            Ok(())
+        }
+        Err(error) => Err(crate::show::explain(error)),
+    }
+}

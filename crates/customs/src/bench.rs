@@ -1,0 +1,1091 @@
+//! `customs bench`: lodging throughput and latency on a fresh data folder, in stages: through the
+//! clearance service in-process, over HTTP on loopback, and the raw SQLite floor of the same rows.
+//!
+//! The synthetic declarations are generated before any stage (not timed) from a seed, so two runs
+//! with the same seed lodge the same documents. Every lodging must be accepted: a refusal, an
+//! error or an unexpected status is counted and shown, never dropped. At the end the audit chain of
+//! the bench store is verified and its declarations counted, so the figures also prove that every
+//! acknowledged lodging is in the store.
+//!
+//! A stage is one function returning a [`StageReport`]; adding one is adding it to [`STAGES`].
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use axum::body::Bytes;
+use axum::http::{HeaderValue, StatusCode, header};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, FromArgMatches};
+use clearance::{Caller, Clearance, ClearanceConfig, Role};
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+use comfy_table::{CellAlignment, Table};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use store::Store;
+use store_sqlite::{SqliteOptions, SqliteStore};
+use tokio::task::JoinSet;
+
+use crate::datadir::DataDir;
+
+// Declared here rather than in main.rs: the generator exists for the benchmark.
+#[path = "synth.rs"]
+pub mod synth;
+
+use synth::{Synth, SynthParty};
+
+/// Traders, each with a declarant user lodging for itself.
+const TRADERS: usize = 20;
+/// Customs brokers, each lodging for a few traders that authorised it.
+const BROKERS: usize = 5;
+const PRINCIPALS_PER_BROKER: usize = 5;
+/// Share of declarations lodged by brokers rather than by the traders themselves.
+const BROKER_SHARE: f64 = 0.3;
+/// Rows per transaction of the SQLite floor: the store's production batch size.
+const FLOOR_BATCH_ROWS: usize = 64;
+/// The HTTP stage measures the service, not the per-client throttle (20/s by default), so the
+/// limit is raised far above what any client here can send.
+const BENCH_REQUESTS_PER_SECOND_PER_CLIENT: u32 = 1_000_000;
+/// Failure messages kept per stage; the count is always complete.
+const FAILURE_EXAMPLES_MAX: usize = 5;
+/// Audit entries read from the store per round trip while verifying.
+const VERIFY_PAGE_ENTRIES: usize = 10_000;
+/// How long the HTTP server may take to finish after the last client is done.
+const SERVER_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(clap::Args)]
+pub struct BenchOptions {
+    /// Declarations lodged in each stage.
+    #[arg(long, default_value_t = 20_000)]
+    pub declarations: usize,
+    /// Concurrent clients: tasks in-process, HTTP clients with a connection each over loopback.
+    #[arg(long, default_value_t = 64)]
+    pub clients: usize,
+    /// Seed of the synthetic parties and declarations.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Stages to run, in this order: inprocess, http, sqlite-floor.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "inprocess,http,sqlite-floor"
+    )]
+    pub stages: Vec<String>,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// Data folder of the bench store, kept afterwards. Only when given on the command line
+    /// (CUSTOMS_DATA is ignored): by default a fresh temporary folder, deleted afterwards, so that
+    /// a benchmark never writes synthetic declarations into a real store.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+}
+
+/// The options, and whether `--data` was given on this command line. `--data` is also the global
+/// option of every command, with a default and an environment variable; only its source tells
+/// an explicit folder from the default one.
+pub struct BenchArgs {
+    options: BenchOptions,
+    data_given: bool,
+}
+
+impl FromArgMatches for BenchArgs {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let options = BenchOptions::from_arg_matches(matches)?;
+        let data_given = matches.value_source("data") == Some(ValueSource::CommandLine);
+        Ok(BenchArgs {
+            options,
+            data_given,
+        })
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        *self = BenchArgs::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+impl clap::Args for BenchArgs {
+    fn augment_args(command: clap::Command) -> clap::Command {
+        BenchOptions::augment_args(command)
+    }
+
+    fn augment_args_for_update(command: clap::Command) -> clap::Command {
+        BenchOptions::augment_args_for_update(command)
+    }
+}
+
+/// What one stage measured. Latencies are per lodging (per request), sorted ascending.
+pub struct StageReport {
+    pub name: &'static str,
+    pub declarations: usize,
+    /// Goods items of the declarations lodged without failure.
+    pub goods_items: usize,
+    pub wall: Duration,
+    pub latencies: Vec<Duration>,
+    pub failures: usize,
+    pub failure_examples: Vec<String>,
+    /// Declarations this stage added to the bench store; the audit check adds them up.
+    pub stored: usize,
+    /// How to read the figures, printed under the table.
+    pub note: Option<String>,
+}
+
+type StageFuture<'a> = Pin<Box<dyn Future<Output = anyhow::Result<StageReport>> + 'a>>;
+
+/// A named stage. The order here is the order they run in.
+pub struct Stage {
+    pub name: &'static str,
+    pub run: for<'a> fn(&'a Bench) -> StageFuture<'a>,
+}
+
+pub const STAGES: &[Stage] = &[
+    Stage {
+        name: "inprocess",
+        run: |bench| Box::pin(inprocess(bench)),
+    },
+    Stage {
+        name: "http",
+        run: |bench| Box::pin(http(bench)),
+    },
+    Stage {
+        name: "sqlite-floor",
+        run: |bench| Box::pin(sqlite_floor(bench)),
+    },
+];
+
+/// Everything a stage needs: the clearance service on the bench store, who lodges, and what.
+pub struct Bench {
+    clearance: Arc<Clearance<SqliteStore>>,
+    data: DataDir,
+    lodgers: Arc<[Lodger]>,
+    lodgings: Arc<[Lodging]>,
+    clients: usize,
+    /// Makes this run's idempotency keys new even in a kept data folder.
+    run_id: String,
+}
+
+/// A declarant or broker user and its bearer token.
+struct Lodger {
+    caller: Caller,
+    authorization: HeaderValue,
+}
+
+/// One pre-generated declaration and who lodges it.
+struct Lodging {
+    lodger: usize,
+    body: Bytes,
+    goods_items: usize,
+}
+
+impl Bench {
+    fn idempotency_key(&self, stage: &str, index: usize) -> String {
+        format!("bench-{}-{stage}-{index}", self.run_id)
+    }
+
+    fn goods_items(&self) -> usize {
+        self.lodgings.iter().map(|l| l.goods_items).sum()
+    }
+}
+
+pub async fn run(config: ClearanceConfig, args: BenchArgs) -> anyhow::Result<()> {
+    let options = &args.options;
+    let stages = selected_stages(&options.stages)?;
+    if options.declarations == 0 || options.clients == 0 {
+        bail!("--declarations and --clients must be at least 1");
+    }
+    let folder = BenchFolder::new(options.data.as_deref().filter(|_| args.data_given))?;
+    let data = DataDir::create(folder.path())?;
+    let clearance = data.open_clearance(SqliteOptions::production(), config)?;
+    let declarations_before = count_declarations(&data.database()).await?;
+    let bench = prepare(clearance, data, options).await?;
+    let mut reports = Vec::new();
+    for stage in stages {
+        let line = format!(
+            "stage {}: {} declarations",
+            stage.name, options.declarations
+        );
+        progress(options.json, &line);
+        reports.push(
+            (stage.run)(&bench)
+                .await
+                .with_context(|| format!("stage {}", stage.name))?,
+        );
+    }
+    let audit = check_audit(
+        &bench,
+        declarations_before,
+        reports.iter().map(|r| r.stored).sum(),
+    )
+    .await?;
+    bench.clearance.store().close().await;
+    let summary = Summary {
+        options,
+        goods_items: bench.goods_items(),
+        folder: folder.describe(),
+    };
+    drop(bench);
+    if options.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json_report(&summary, &reports, &audit))?
+        );
+    } else {
+        print_report(&summary, &reports, &audit);
+    }
+    folder.finish()?;
+    verdict(&reports, &audit)
+}
+
+fn selected_stages(names: &[String]) -> anyhow::Result<Vec<&'static Stage>> {
+    let known = || STAGES.iter().map(|s| s.name).collect::<Vec<_>>().join(", ");
+    let mut selected = Vec::new();
+    for name in names {
+        let stage = STAGES.iter().find(|s| s.name == name.trim());
+        let Some(stage) = stage else {
+            bail!("unknown stage {name:?}: the stages are {}", known())
+        };
+        selected.push(stage);
+    }
+    if selected.is_empty() {
+        bail!("no stage selected: the stages are {}", known());
+    }
+    Ok(selected)
+}
+
+/// Progress goes to stderr, and not at all with `--json`, so the report alone is on stdout.
+fn progress(quiet: bool, line: &str) {
+    if !quiet {
+        eprintln!("{line}");
+    }
+}
+
+/// Any failure or a store that does not add up makes the command fail, after the report.
+fn verdict(reports: &[StageReport], audit: &AuditCheck) -> anyhow::Result<()> {
+    let failures: usize = reports.iter().map(|r| r.failures).sum();
+    if failures > 0 {
+        bail!("{failures} lodging(s) failed; see the failures column and the examples above");
+    }
+    if let Some(fault) = &audit.fault {
+        bail!("the audit chain of the bench store is broken: {fault}");
+    }
+    if audit.declarations_in_store != audit.declarations_accepted {
+        bail!(
+            "the bench store holds {} new declarations but {} were acknowledged",
+            audit.declarations_in_store,
+            audit.declarations_accepted
+        );
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The data folder.
+
+/// The bench store's folder: the one given, kept; or a temporary one, deleted at the end.
+struct BenchFolder {
+    path: PathBuf,
+    temporary: Option<tempfile::TempDir>,
+}
+
+impl BenchFolder {
+    fn new(given: Option<&Path>) -> anyhow::Result<BenchFolder> {
+        if let Some(path) = given {
+            return Ok(BenchFolder {
+                path: path.to_path_buf(),
+                temporary: None,
+            });
+        }
+        let temporary = tempfile::Builder::new()
+            .prefix("customs-bench-")
+            .tempdir()
+            .context("creating a temporary folder")?;
+        Ok(BenchFolder {
+            path: temporary.path().to_path_buf(),
+            temporary: Some(temporary),
+        })
+    }
+
+    fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn describe(&self) -> String {
+        let fate = if self.temporary.is_some() {
+            "temporary, deleted afterwards"
+        } else {
+            "kept"
+        };
+        format!("{} ({fate})", self.path.display())
+    }
+
+    fn finish(self) -> anyhow::Result<()> {
+        match self.temporary {
+            Some(temporary) => temporary
+                .close()
+                .context("deleting the temporary bench folder"),
+            None => Ok(()),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Seeding and generating (not timed).
+
+async fn prepare(
+    clearance: Arc<Clearance<SqliteStore>>,
+    data: DataDir,
+    options: &BenchOptions,
+) -> anyhow::Result<Bench> {
+    let mut synth = Synth::new(options.seed);
+    let traders = synth.parties(TRADERS);
+    let brokers = synth.brokers(BROKERS);
+    progress(
+        options.json,
+        &format!("seeding {TRADERS} traders and {BROKERS} brokers with users and tokens"),
+    );
+    let lodgers = register(&clearance, &traders, &brokers).await?;
+    progress(
+        options.json,
+        &format!(
+            "generating {} declarations from seed {}",
+            options.declarations, options.seed
+        ),
+    );
+    let lodgings = generate(&mut synth, &traders, &brokers, options);
+    Ok(Bench {
+        clearance,
+        data,
+        lodgers: lodgers.into(),
+        lodgings: lodgings.into(),
+        clients: options.clients,
+        run_id: uuid::Uuid::now_v7().simple().to_string(),
+    })
+}
+
+/// The traders this broker declares for: a window of the traders, overlapping the next
+/// broker's by one, so some traders have two brokers.
+fn principals_of(broker: usize) -> impl Iterator<Item = usize> {
+    (0..PRINCIPALS_PER_BROKER).map(move |offset| (broker * (TRADERS / BROKERS) + offset) % TRADERS)
+}
+
+/// Registers the enterprises, broker authorisations, users and tokens, the way an administrator
+/// would; lodgers are the traders' declarants first, then the brokers.
+async fn register(
+    clearance: &Clearance<SqliteStore>,
+    traders: &[SynthParty],
+    brokers: &[SynthParty],
+) -> anyhow::Result<Vec<Lodger>> {
+    let actor = crate::admin::cli_actor();
+    let explain = crate::show::explain;
+    for party in traders.iter().chain(brokers) {
+        clearance
+            .create_enterprise(&actor, &party.credit_code, &party.customs_code, &party.name)
+            .await
+            .map_err(explain)?;
+    }
+    for (idx, broker) in brokers.iter().enumerate() {
+        for principal in principals_of(idx) {
+            clearance
+                .authorise_broker(&actor, &broker.credit_code, &traders[principal].credit_code)
+                .await
+                .map_err(explain)?;
+        }
+    }
+    let users = traders
+        .iter()
+        .map(|t| (t, Role::Declarant))
+        .chain(brokers.iter().map(|b| (b, Role::Broker)));
+    let mut lodgers = Vec::new();
+    for (party, role) in users {
+        // Named after the credit code, so a kept folder benched again with another seed does not
+        // find a user of the same name belonging to another enterprise.
+        let name = format!("bench-{}-{}", role.as_str(), party.credit_code);
+        clearance
+            .create_user(&actor, &name, role, Some(&party.credit_code))
+            .await
+            .map_err(explain)?;
+        let token = clearance
+            .issue_token(&actor, &name)
+            .await
+            .map_err(explain)?;
+        let caller = clearance
+            .authenticate(&token.token)
+            .await
+            .map_err(explain)?;
+        let authorization = HeaderValue::from_str(&format!("Bearer {}", token.token))
+            .context("a token is a header value")?;
+        lodgers.push(Lodger {
+            caller,
+            authorization,
+        });
+    }
+    Ok(lodgers)
+}
+
+/// The bodies, each with a lodger allowed to lodge it: a trader's declarant for itself, or a
+/// broker for one of its principals.
+fn generate(
+    synth: &mut Synth,
+    traders: &[SynthParty],
+    brokers: &[SynthParty],
+    options: &BenchOptions,
+) -> Vec<Lodging> {
+    // Who lodges is drawn apart from the bodies, so the bodies of a seed stay the same if the
+    // share of brokers changes.
+    let mut rng = StdRng::seed_from_u64(options.seed.rotate_left(32) ^ 0x6c6f_6467_6572);
+    let principals: Vec<Vec<usize>> = (0..brokers.len())
+        .map(|b| principals_of(b).collect())
+        .collect();
+    (0..options.declarations)
+        .map(|_| {
+            let (lodger, trader, declarant) = if rng.gen_bool(BROKER_SHARE) {
+                let broker = rng.gen_range(0..brokers.len());
+                let trader = *principals[broker]
+                    .choose(&mut rng)
+                    .expect("every broker has principals");
+                (traders.len() + broker, &traders[trader], &brokers[broker])
+            } else {
+                let trader = rng.gen_range(0..traders.len());
+                (trader, &traders[trader], &traders[trader])
+            };
+            let body = synth.declaration(trader, declarant);
+            let goods_items = body["items"].as_array().map_or(0, Vec::len);
+            let body = serde_json::to_vec(&body).expect("a generated body serialises");
+            Lodging {
+                lodger,
+                body: Bytes::from(body),
+                goods_items,
+            }
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Closed-loop clients.
+
+/// One lodging as a client saw it.
+struct Sample {
+    index: usize,
+    latency: Duration,
+    outcome: Result<(), String>,
+}
+
+/// Runs `clients` closed-loop clients over lodgings `0..n`: each sends its next lodging as soon
+/// as the previous one was answered, like a broker's system with one connection. `client` makes
+/// one client's lodging function.
+async fn run_clients<C, F, Fut>(
+    clients: usize,
+    n: usize,
+    mut client: C,
+) -> anyhow::Result<(Duration, Vec<Sample>)>
+where
+    C: FnMut() -> F,
+    F: FnMut(usize) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<(), String>> + Send,
+{
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = JoinSet::new();
+    for _ in 0..clients.min(n) {
+        let (next, mut lodge) = (next.clone(), client());
+        tasks.spawn(async move {
+            let mut samples = Vec::new();
+            loop {
+                let index = next.fetch_add(1, Ordering::Relaxed);
+                if index >= n {
+                    return samples;
+                }
+                let sent = Instant::now();
+                let outcome = lodge(index).await;
+                samples.push(Sample {
+                    index,
+                    latency: sent.elapsed(),
+                    outcome,
+                });
+            }
+        });
+    }
+    let mut samples = Vec::with_capacity(n);
+    while let Some(joined) = tasks.join_next().await {
+        samples.extend(joined.context("a bench client panicked")?);
+    }
+    Ok((started.elapsed(), samples))
+}
+
+/// A report from the samples of a lodging stage, whose accepted lodgings are all in the store.
+fn lodging_report(
+    bench: &Bench,
+    name: &'static str,
+    wall: Duration,
+    samples: Vec<Sample>,
+    note: Option<String>,
+) -> StageReport {
+    let mut latencies = Vec::with_capacity(samples.len());
+    let (mut goods_items, mut failures, mut failure_examples) = (0, 0, Vec::new());
+    for sample in &samples {
+        latencies.push(sample.latency);
+        match &sample.outcome {
+            Ok(()) => goods_items += bench.lodgings[sample.index].goods_items,
+            Err(message) => {
+                failures += 1;
+                if failure_examples.len() < FAILURE_EXAMPLES_MAX {
+                    failure_examples.push(format!("#{}: {message}", sample.index));
+                }
+            }
+        }
+    }
+    latencies.sort_unstable();
+    let declarations = samples.len();
+    StageReport {
+        name,
+        declarations,
+        goods_items,
+        wall,
+        latencies,
+        failures,
+        failure_examples,
+        stored: declarations - failures,
+        note,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stages.
+
+/// Lodgings straight through `Clearance::lodge`: parse, rules, authority, number, durable append.
+async fn inprocess(bench: &Bench) -> anyhow::Result<StageReport> {
+    let keys: Arc<[String]> = (0..bench.lodgings.len())
+        .map(|i| bench.idempotency_key("inprocess", i))
+        .collect();
+    let client = || {
+        let (clearance, lodgers, lodgings, keys) = (
+            bench.clearance.clone(),
+            bench.lodgers.clone(),
+            bench.lodgings.clone(),
+            keys.clone(),
+        );
+        move |index: usize| {
+            let (clearance, lodgers, lodgings, keys) = (
+                clearance.clone(),
+                lodgers.clone(),
+                lodgings.clone(),
+                keys.clone(),
+            );
+            async move {
+                let lodging = &lodgings[index];
+                let caller = &lodgers[lodging.lodger].caller;
+                match clearance
+                    .lodge(caller, Some(&keys[index]), &lodging.body)
+                    .await
+                {
+                    Ok(view) if view.created => Ok(()),
+                    Ok(view) => Err(format!(
+                        "answered as a replay of {}",
+                        view.declaration.number
+                    )),
+                    Err(error) => Err(first_line(&crate::show::explain(error).to_string())),
+                }
+            }
+        }
+    };
+    let (wall, samples) = run_clients(bench.clients, bench.lodgings.len(), client).await?;
+    Ok(lodging_report(bench, "inprocess", wall, samples, None))
+}
+
+/// The same lodgings (with new idempotency keys, so new declarations) POSTed to the API served in
+/// this process on loopback.
+async fn http(bench: &Bench) -> anyhow::Result<StageReport> {
+    let mut config = http_api::ApiConfig::production();
+    let production = (
+        config.requests_per_second_per_client,
+        config.burst_per_client,
+    );
+    config.requests_per_second_per_client = BENCH_REQUESTS_PER_SECOND_PER_CLIENT;
+    config.burst_per_client = BENCH_REQUESTS_PER_SECOND_PER_CLIENT;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("binding a loopback port")?;
+    let url = format!("http://{}/v1/declarations", listener.local_addr()?);
+    let app = http_api::router(bench.clearance.clone(), config)
+        .into_make_service_with_connect_info::<SocketAddr>();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move { stopped.await.unwrap_or(()) })
+            .await
+    });
+    let keys: Arc<[HeaderValue]> = (0..bench.lodgings.len())
+        .map(|i| {
+            HeaderValue::from_str(&bench.idempotency_key("http", i))
+                .context("a key is a header value")
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let mut https = (0..bench.clients)
+        .map(|_| http_client())
+        .collect::<anyhow::Result<Vec<_>>>()?
+        .into_iter();
+    let url = Arc::new(url);
+    let client = || {
+        let (lodgers, lodgings, keys, url) = (
+            bench.lodgers.clone(),
+            bench.lodgings.clone(),
+            keys.clone(),
+            url.clone(),
+        );
+        let http = https.next().expect("one HTTP client per bench client");
+        move |index: usize| {
+            let (lodgers, lodgings, keys, url, http) = (
+                lodgers.clone(),
+                lodgings.clone(),
+                keys.clone(),
+                url.clone(),
+                http.clone(),
+            );
+            async move {
+                let lodging = &lodgings[index];
+                let request = http
+                    .post(url.as_str())
+                    .header(
+                        header::AUTHORIZATION,
+                        lodgers[lodging.lodger].authorization.clone(),
+                    )
+                    .header("idempotency-key", keys[index].clone())
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(lodging.body.clone());
+                post(request).await
+            }
+        }
+    };
+    let outcome = run_clients(bench.clients, bench.lodgings.len(), client).await;
+    let _ = stop.send(());
+    let served = tokio::time::timeout(SERVER_SHUTDOWN_TIMEOUT, server).await;
+    let (wall, samples) = outcome?;
+    served
+        .context("the HTTP server did not stop")?
+        .context("the HTTP server panicked")?
+        .context("serving HTTP")?;
+    let note = format!(
+        "http: per-client rate limit raised from {}/s (burst {}) to {BENCH_REQUESTS_PER_SECOND_PER_CLIENT}/s so that it does not throttle the bench; \
+         {} bearer tokens; clients and server share this machine's {} cores",
+        production.0,
+        production.1,
+        bench.lodgers.len(),
+        cores()
+    );
+    Ok(lodging_report(bench, "http", wall, samples, Some(note)))
+}
+
+/// One keep-alive connection per client, never through a proxy (loopback is measured, not a proxy).
+fn http_client() -> anyhow::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .no_proxy()
+        .tcp_nodelay(true)
+        .pool_max_idle_per_host(1)
+        .build()
+        .context("building an HTTP client")
+}
+
+/// Anything but 201 Created is a failure, reported with the status and the start of the problem.
+async fn post(request: reqwest::RequestBuilder) -> Result<(), String> {
+    let response = request
+        .send()
+        .await
+        .map_err(|e| format!("request failed: {e}"))?;
+    let status = response.status();
+    // The body is read either way: the connection is reused only after it.
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| format!("{status}, reading the answer failed: {e}"))?;
+    if status == StatusCode::CREATED {
+        return Ok(());
+    }
+    let text = String::from_utf8_lossy(&body);
+    Err(format!(
+        "{status}: {}",
+        text.chars().take(300).collect::<String>()
+    ))
+}
+
+/// The raw floor: the same bodies inserted with rusqlite into a fresh file with the store's
+/// durability settings and a table shaped like its events table, 64 rows per transaction. No
+/// parsing, no rules, no HTTP: what any lodging path on this disk can at best approach.
+async fn sqlite_floor(bench: &Bench) -> anyhow::Result<StageReport> {
+    let path = bench.data.path.join("sqlite-floor.db");
+    let lodgings = bench.lodgings.clone();
+    let (wall, latencies) =
+        tokio::task::spawn_blocking(move || insert_floor(&path, &lodgings)).await??;
+    let note = format!(
+        "sqlite-floor: {FLOOR_BATCH_ROWS} rows per transaction, WAL + synchronous=FULL, one thread; \
+         a row's latency is the time of its transaction"
+    );
+    let declarations = latencies.len();
+    Ok(StageReport {
+        name: "sqlite-floor",
+        declarations,
+        goods_items: bench.goods_items(),
+        wall,
+        latencies,
+        failures: 0,
+        failure_examples: Vec::new(),
+        stored: 0,
+        note: Some(note),
+    })
+}
+
+/// The store's events table (crates/store-sqlite/migrations/0001_initial.sql) with its indexes.
+const FLOOR_SCHEMA: &str = "
+    CREATE TABLE events (
+        seq INTEGER PRIMARY KEY,
+        subject TEXT NOT NULL,
+        action TEXT NOT NULL,
+        actor_user TEXT NOT NULL,
+        actor_role TEXT NOT NULL,
+        recorded_at_ms BIGINT NOT NULL,
+        idempotency_scope TEXT NOT NULL,
+        idempotency_key TEXT NOT NULL,
+        request_digest TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        prev_hash BLOB NOT NULL,
+        entry_hash BLOB NOT NULL,
+        UNIQUE (idempotency_scope, idempotency_key)
+    );
+    CREATE INDEX events_by_subject ON events (subject, seq);";
+
+const FLOOR_INSERT: &str = "INSERT INTO events (seq, subject, action, actor_user, actor_role, recorded_at_ms, \
+     idempotency_scope, idempotency_key, request_digest, payload, prev_hash, entry_hash) \
+     VALUES (?1, ?2, 'declaration.accepted', 'bench', 'declarant', ?3, 'bench', ?4, ?5, ?6, ?7, ?8)";
+
+fn insert_floor(path: &Path, lodgings: &[Lodging]) -> anyhow::Result<(Duration, Vec<Duration>)> {
+    for stale in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{stale}", path.display()));
+    }
+    let mut conn =
+        rusqlite::Connection::open(path).with_context(|| format!("creating {}", path.display()))?;
+    let mode: String =
+        conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        bail!("{} cannot use WAL (journal mode is {mode})", path.display());
+    }
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.execute_batch(FLOOR_SCHEMA)?;
+    let started = Instant::now();
+    let mut latencies = Vec::with_capacity(lodgings.len());
+    let mut head = [0u8; 32];
+    for (batch, rows) in lodgings.chunks(FLOOR_BATCH_ROWS).enumerate() {
+        let batch_started = Instant::now();
+        let tx = conn.transaction()?;
+        {
+            let mut insert = tx.prepare_cached(FLOOR_INSERT)?;
+            for (offset, lodging) in rows.iter().enumerate() {
+                let seq = (batch * FLOOR_BATCH_ROWS + offset + 1) as i64;
+                let payload =
+                    std::str::from_utf8(&lodging.body).context("a generated body is UTF-8")?;
+                let prev = head;
+                head = Sha256::new()
+                    .chain_update(prev)
+                    .chain_update(seq.to_be_bytes())
+                    .chain_update(payload)
+                    .finalize()
+                    .into();
+                let digest = hex::encode(Sha256::digest(payload));
+                let subject = uuid::Uuid::now_v7().to_string();
+                let now_ms = chrono::Utc::now().timestamp_millis();
+                insert.execute(rusqlite::params![
+                    seq,
+                    subject,
+                    now_ms,
+                    format!("floor-{seq}"),
+                    digest,
+                    payload,
+                    prev,
+                    head
+                ])?;
+            }
+        }
+        tx.commit()?;
+        latencies.extend(std::iter::repeat_n(batch_started.elapsed(), rows.len()));
+    }
+    let wall = started.elapsed();
+    latencies.sort_unstable();
+    Ok((wall, latencies))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The audit check.
+
+struct AuditCheck {
+    entries_verified: u64,
+    checkpoints_verified: u64,
+    fault: Option<String>,
+    /// Declarations the bench store gained during the run.
+    declarations_in_store: usize,
+    /// Lodgings acknowledged as accepted by the stages.
+    declarations_accepted: usize,
+}
+
+/// Signs the head, then verifies the whole chain of the bench store as `customs audit verify`
+/// does, and counts the declarations it holds.
+async fn check_audit(
+    bench: &Bench,
+    declarations_before: usize,
+    declarations_accepted: usize,
+) -> anyhow::Result<AuditCheck> {
+    let store = bench.clearance.store();
+    store.checkpoint_now().await?;
+    let checkpoints = store.checkpoints().await?;
+    let public_key = bench.data.signer()?.public_key();
+    let (sender, receiver) =
+        std::sync::mpsc::sync_channel::<audit::StoredEntry>(VERIFY_PAGE_ENTRIES);
+    let verifier = tokio::task::spawn_blocking(move || {
+        audit::verify_chain(receiver, &checkpoints, &public_key)
+    });
+    let mut after = 0;
+    loop {
+        let page = store.audit_entries(after, VERIFY_PAGE_ENTRIES).await?;
+        let Some(last) = page.last() else { break };
+        after = last.entry.seq;
+        if !page.into_iter().all(|entry| sender.send(entry).is_ok()) {
+            break; // The verifier stopped at a fault and needs no more entries.
+        }
+    }
+    drop(sender);
+    let report = verifier.await?;
+    let declarations_in_store =
+        count_declarations(&bench.data.database()).await? - declarations_before;
+    Ok(AuditCheck {
+        entries_verified: report.entries_checked,
+        checkpoints_verified: report.checkpoints_checked,
+        fault: report.first_fault.map(|f| f.to_string()),
+        declarations_in_store,
+        declarations_accepted,
+    })
+}
+
+/// Declarations in the store, read on a connection of its own (the store has no count).
+async fn count_declarations(database: &Path) -> anyhow::Result<usize> {
+    let database = database.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let flags =
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = rusqlite::Connection::open_with_flags(&database, flags)
+            .with_context(|| format!("opening {} to count declarations", database.display()))?;
+        let count: i64 =
+            conn.query_row("SELECT count(*) FROM declarations", [], |row| row.get(0))?;
+        Ok(usize::try_from(count)?)
+    })
+    .await?
+}
+
+// ---------------------------------------------------------------------------------------------
+// The report.
+
+struct Summary<'a> {
+    options: &'a BenchOptions,
+    goods_items: usize,
+    folder: String,
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// The nearest-rank percentile of a sorted sample: the smallest value with at least `percent`%
+/// of the sample at or below it.
+fn percentile(sorted: &[Duration], percent: usize) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = (percent * sorted.len())
+        .div_ceil(100)
+        .clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+fn per_second(count: usize, wall: Duration) -> f64 {
+    count as f64 / wall.as_secs_f64().max(f64::MIN_POSITIVE)
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+fn first_line(text: &str) -> String {
+    let mut lines = text.lines();
+    let first = lines.next().unwrap_or_default().to_owned();
+    match lines.next() {
+        Some(second) => format!("{first} {}", second.trim()),
+        None => first,
+    }
+}
+
+fn print_report(summary: &Summary<'_>, reports: &[StageReport], audit: &AuditCheck) {
+    let options = summary.options;
+    println!(
+        "{} declarations ({} goods items) from seed {}, {} clients, {} cores; data folder {}",
+        options.declarations,
+        summary.goods_items,
+        options.seed,
+        options.clients,
+        cores(),
+        summary.folder
+    );
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED).set_header([
+        "stage",
+        "declarations",
+        "wall s",
+        "declarations/s",
+        "goods items/s",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "failures",
+    ]);
+    for report in reports {
+        table.add_row([
+            report.name.to_owned(),
+            report.declarations.to_string(),
+            format!("{:.2}", report.wall.as_secs_f64()),
+            format!(
+                "{:.0}",
+                per_second(report.declarations - report.failures, report.wall)
+            ),
+            format!("{:.0}", per_second(report.goods_items, report.wall)),
+            format!("{:.2}", ms(percentile(&report.latencies, 50))),
+            format!("{:.2}", ms(percentile(&report.latencies, 99))),
+            format!(
+                "{:.2}",
+                ms(report.latencies.last().copied().unwrap_or_default())
+            ),
+            report.failures.to_string(),
+        ]);
+    }
+    for column in table.column_iter_mut().skip(1) {
+        column.set_cell_alignment(CellAlignment::Right);
+    }
+    println!("{table}");
+    for report in reports {
+        if let Some(note) = &report.note {
+            println!("{note}");
+        }
+        for example in &report.failure_examples {
+            println!("{} failure {example}", report.name);
+        }
+    }
+    print_audit(audit);
+}
+
+fn print_audit(audit: &AuditCheck) {
+    match &audit.fault {
+        None => println!(
+            "audit chain: {} entries verified ({} checkpoints); declarations in the store: {} new, {} acknowledged",
+            audit.entries_verified,
+            audit.checkpoints_verified,
+            audit.declarations_in_store,
+            audit.declarations_accepted
+        ),
+        Some(fault) => println!(
+            "audit chain: BROKEN after {} entries: {fault}",
+            audit.entries_verified
+        ),
+    }
+}
+
+fn json_report(
+    summary: &Summary<'_>,
+    reports: &[StageReport],
+    audit: &AuditCheck,
+) -> serde_json::Value {
+    let options = summary.options;
+    let stages: Vec<serde_json::Value> = reports
+        .iter()
+        .map(|r| {
+            json!({
+                "stage": r.name,
+                "declarations": r.declarations,
+                "goods_items": r.goods_items,
+                "wall_s": r.wall.as_secs_f64(),
+                "declarations_per_s": per_second(r.declarations - r.failures, r.wall),
+                "goods_items_per_s": per_second(r.goods_items, r.wall),
+                "latency_ms": {
+                    "p50": ms(percentile(&r.latencies, 50)),
+                    "p99": ms(percentile(&r.latencies, 99)),
+                    "max": ms(r.latencies.last().copied().unwrap_or_default()),
+                },
+                "failures": r.failures,
+                "failure_examples": r.failure_examples,
+                "note": r.note,
+            })
+        })
+        .collect();
+    json!({
+        "declarations": options.declarations,
+        "goods_items": summary.goods_items,
+        "seed": options.seed,
+        "clients": options.clients,
+        "cores": cores(),
+        "data": summary.folder,
+        "stages": stages,
+        "audit": {
+            "ok": audit.fault.is_none() && audit.declarations_in_store == audit.declarations_accepted,
+            "entries_verified": audit.entries_verified,
+            "checkpoints_verified": audit.checkpoints_verified,
+            "first_fault": audit.fault,
+            "declarations_in_store": audit.declarations_in_store,
+            "declarations_accepted": audit.declarations_accepted,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms_sample(values: &[u64]) -> Vec<Duration> {
+        values.iter().map(|v| Duration::from_millis(*v)).collect()
+    }
+
+    #[test]
+    fn percentiles_are_nearest_rank_of_the_sorted_sample() {
+        let sample = ms_sample(&(1..=100).collect::<Vec<_>>());
+        assert_eq!(percentile(&sample, 50), Duration::from_millis(50));
+        assert_eq!(percentile(&sample, 99), Duration::from_millis(99));
+        assert_eq!(percentile(&sample, 100), Duration::from_millis(100));
+        assert_eq!(percentile(&ms_sample(&[7]), 99), Duration::from_millis(7));
+        assert_eq!(
+            percentile(&ms_sample(&[1, 2, 3]), 50),
+            Duration::from_millis(2)
+        );
+        assert_eq!(percentile(&[], 50), Duration::ZERO);
+    }
+
+    #[test]
+    fn stages_are_chosen_by_name_in_the_order_given() {
+        let names = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let chosen = selected_stages(&names(&["sqlite-floor", "inprocess"])).unwrap();
+        assert_eq!(
+            chosen.iter().map(|s| s.name).collect::<Vec<_>>(),
+            ["sqlite-floor", "inprocess"]
+        );
+        assert!(selected_stages(&names(&["assessment"])).is_err());
+        assert!(selected_stages(&[]).is_err());
+    }
+
+    #[test]
+    fn brokers_declare_for_overlapping_windows_of_traders() {
+        let windows: Vec<Vec<usize>> = (0..BROKERS).map(|b| principals_of(b).collect()).collect();
+        assert_eq!(windows[0], [0, 1, 2, 3, 4]);
+        assert_eq!(windows[BROKERS - 1], [16, 17, 18, 19, 0]);
+        assert!(windows.iter().flatten().all(|t| *t < TRADERS));
+    }
+}

@@ -1,0 +1,91 @@
+//! The data folder: everything the platform keeps on disk, created on first run.
+//!
+//! ```text
+//! <data>/customs.db            SQLite store (WAL: also customs.db-wal, customs.db-shm)
+//! <data>/audit-signing.key     Ed25519 secret of the audit checkpoints, hex, mode 0600
+//! ```
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use audit::AuditSigner;
+use clearance::{Clearance, ClearanceConfig, SystemClock};
+use rand::RngCore;
+use reference::ReferenceData;
+use store_sqlite::{SqliteOptions, SqliteStore};
+
+pub const DATABASE_FILE: &str = "customs.db";
+pub const SIGNING_KEY_FILE: &str = "audit-signing.key";
+
+pub struct DataDir {
+    pub path: PathBuf,
+}
+
+impl DataDir {
+    pub fn create(path: &Path) -> anyhow::Result<DataDir> {
+        fs::create_dir_all(path)
+            .with_context(|| format!("creating the data folder {}", path.display()))?;
+        Ok(DataDir {
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn database(&self) -> PathBuf {
+        self.path.join(DATABASE_FILE)
+    }
+
+    /// The audit signing key, generated on first run. Losing it does not break the chain (hashes
+    /// still verify) but checkpoints signed with it can then no longer be checked.
+    pub fn signer(&self) -> anyhow::Result<AuditSigner> {
+        let path = self.path.join(SIGNING_KEY_FILE);
+        if path.exists() {
+            let text =
+                fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+            let bytes = hex::decode(text.trim())
+                .with_context(|| format!("{} is not hex", path.display()))?;
+            let Ok(secret) = <[u8; 32]>::try_from(bytes.as_slice()) else {
+                bail!("{} does not hold a 32-byte key", path.display())
+            };
+            return Ok(AuditSigner::from_secret_bytes(&secret));
+        }
+        let mut secret = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut secret);
+        write_private(&path, hex::encode(secret).as_bytes())?;
+        Ok(AuditSigner::from_secret_bytes(&secret))
+    }
+
+    pub fn open_store(&self, options: SqliteOptions) -> anyhow::Result<SqliteStore> {
+        SqliteStore::open(&self.database(), self.signer()?, options)
+    }
+
+    pub fn open_clearance(
+        &self,
+        options: SqliteOptions,
+        config: ClearanceConfig,
+    ) -> anyhow::Result<Arc<Clearance<SqliteStore>>> {
+        let store = self.open_store(options)?;
+        let reference = Arc::new(ReferenceData::embedded().clone());
+        Ok(Arc::new(Clearance::new(
+            store,
+            reference,
+            config,
+            Arc::new(SystemClock),
+        )))
+    }
+}
+
+fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(contents)?;
+    file.sync_all()?;
+    Ok(())
+}

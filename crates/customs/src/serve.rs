@@ -1,0 +1,82 @@
+//! `customs serve`: the HTTP API on the embedded store, until SIGINT or SIGTERM.
+
+use std::net::SocketAddr;
+
+use clap::Args;
+use clearance::ClearanceConfig;
+
+use crate::datadir::DataDir;
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "CUSTOMS_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Seed demo enterprises, users, tokens and declarations, and print how to call the API.
+    #[arg(long)]
+    pub demo: bool,
+    /// Log format: text for a terminal, json for a log collector.
+    #[arg(long, env = "CUSTOMS_LOG_FORMAT", default_value = "text")]
+    pub log_format: String,
+    /// Requests per second allowed to one client (bearer token) before 429.
+    #[arg(long, env = "CUSTOMS_RATE_PER_CLIENT")]
+    pub rate_per_client: Option<u32>,
+}
+
+pub fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CUSTOMS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init()
+    } else {
+        builder.init()
+    }
+}
+
+pub async fn run(data: &DataDir, config: ClearanceConfig, args: ServeArgs) -> anyhow::Result<()> {
+    init_logging(&args.log_format);
+    let clearance = data.open_clearance(store_sqlite::SqliteOptions::production(), config)?;
+    let listener = tokio::net::TcpListener::bind(args.listen).await?;
+    let address = listener.local_addr()?;
+    if args.demo {
+        crate::demo::seed(&clearance, data, address).await?;
+    }
+    let mut api_config = http_api::ApiConfig::production();
+    if let Some(rate) = args.rate_per_client {
+        api_config.requests_per_second_per_client = rate;
+    }
+    let app = http_api::router(clearance.clone(), api_config);
+    tracing::info!(%address, data = %data.path.display(), "OpenCustoms is listening");
+    eprintln!("OpenCustoms is listening on http://{address} (API docs: http://{address}/docs)");
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
+    // Drain the writer and sign a final checkpoint before exiting.
+    clearance.store().close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut signal) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            signal.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {},
+        _ = terminate => {},
+    }
+}

@@ -1,0 +1,178 @@
+//! `customs show NUMBER`: a declaration, its state and its history, for an operator at the console.
+
+use clap::Args;
+use clearance::{Caller, ClearanceConfig, ClearanceError, Role};
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use store::{Principal, UserRow};
+use wire::DeclarationView;
+
+use crate::datadir::DataDir;
+
+#[derive(Args)]
+pub struct ShowArgs {
+    /// Customs declaration number (or id).
+    pub number: String,
+    /// Print the declaration and its events as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The local operator, reading with an administrator's view.
+pub fn operator() -> Caller {
+    let actor = crate::admin::cli_actor();
+    let user = UserRow {
+        id: actor.user_id,
+        name: "cli".into(),
+        role: Role::Admin.as_str().into(),
+        enterprise_id: None,
+    };
+    Caller {
+        principal: Principal {
+            user,
+            enterprise: None,
+            principals: vec![],
+        },
+        role: Role::Admin,
+    }
+}
+
+/// Turns a refusal into a message listing every field error in both languages.
+pub fn explain(error: ClearanceError) -> anyhow::Error {
+    match error {
+        ClearanceError::Invalid(errors) | ClearanceError::Forbidden { errors, .. }
+            if !errors.is_empty() =>
+        {
+            let lines: Vec<String> = errors
+                .iter()
+                .map(|e| {
+                    format!(
+                        "  {}: {} / {} [{}]",
+                        e.path,
+                        e.message_en,
+                        e.message_zh,
+                        e.code.as_str()
+                    )
+                })
+                .collect();
+            anyhow::anyhow!(
+                "refused with {} error(s):\n{}",
+                errors.len(),
+                lines.join("\n")
+            )
+        }
+        ClearanceError::Transition(t) => anyhow::anyhow!("{} / {}", t.message_en, t.message_zh),
+        other => anyhow::anyhow!(other),
+    }
+}
+
+pub async fn run(data: &DataDir, config: ClearanceConfig, args: ShowArgs) -> anyhow::Result<()> {
+    let clearance = data.open_clearance(store_sqlite::SqliteOptions::production(), config)?;
+    let caller = operator();
+    let view = clearance
+        .declaration(&caller, &args.number)
+        .await
+        .map_err(explain)?;
+    let events = clearance
+        .events(&caller, &args.number)
+        .await
+        .map_err(explain)?;
+    clearance.store().close().await;
+    if args.json {
+        let value = serde_json::json!({ "declaration": view, "events": events.events });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(());
+    }
+    print!("{}", render(&view));
+    let mut history = Table::new();
+    history
+        .load_preset(UTF8_FULL_CONDENSED)
+        .set_header(["seq", "when", "event", "by", "role"]);
+    for event in &events.events {
+        history.add_row([
+            event.seq.to_string(),
+            event.recorded_at.clone(),
+            event.action.clone(),
+            event.actor_user.clone(),
+            event.actor_role.clone(),
+        ]);
+    }
+    println!("{history}");
+    Ok(())
+}
+
+fn text(value: &Option<String>) -> String {
+    value.clone().unwrap_or_default()
+}
+
+pub fn render(view: &DeclarationView) -> String {
+    let d = &view.declaration;
+    let mut header = Table::new();
+    header.load_preset(UTF8_FULL_CONDENSED);
+    let trader = d
+        .trader
+        .as_ref()
+        .map(|t| format!("{} {}", text(&t.credit_code), text(&t.name)))
+        .unwrap_or_default();
+    let invoice = d
+        .invoice
+        .as_ref()
+        .map(|i| {
+            format!(
+                "{} {}",
+                text(&i.currency),
+                i.amount.as_ref().map(|a| a.0.clone()).unwrap_or_default()
+            )
+        })
+        .unwrap_or_default();
+    let rows = [
+        ("number 海关编号", view.number.clone()),
+        ("status 状态", view.status.clone()),
+        ("kind 申报类型", format!("{} {}", view.direction, view.kind)),
+        ("procedure 监管方式", text(&d.procedure)),
+        ("office 申报地海关", text(&d.office_of_lodging)),
+        ("trader 境内收发货人", trader),
+        ("invoice 发票", invoice),
+        ("lodged 申报时间", view.lodged_at.clone()),
+        ("version", view.version.to_string()),
+    ];
+    for (label, value) in rows {
+        header.add_row([label.to_owned(), value]);
+    }
+    if let Some(full) = &view.completed_by {
+        header.add_row(["completed by 完整申报".to_owned(), full.clone()]);
+    }
+    let mut items = Table::new();
+    items.load_preset(UTF8_FULL_CONDENSED).set_header([
+        "#",
+        "commodity",
+        "description",
+        "quantity",
+        "amount",
+        "origin",
+    ]);
+    for (idx, item) in d.items.iter().enumerate() {
+        let quantity = item
+            .quantity
+            .as_ref()
+            .map(|q| {
+                format!(
+                    "{} {}",
+                    q.value.as_ref().map(|v| v.0.clone()).unwrap_or_default(),
+                    text(&q.unit)
+                )
+            })
+            .unwrap_or_default();
+        items.add_row([
+            (idx + 1).to_string(),
+            text(&item.commodity_code),
+            text(&item.description),
+            quantity,
+            item.amount
+                .as_ref()
+                .map(|a| a.0.clone())
+                .unwrap_or_default(),
+            text(&item.origin_country),
+        ]);
+    }
+    format!("{header}\n{items}\n")
+}

@@ -1,0 +1,78 @@
+//! The CLI as an operator uses it: lodge files, lodge them again, show a declaration, refuse a
+//! broken one with every error named.
+
+use crate::support::{customs, declarations_file, ok, seed_broker};
+
+#[test]
+fn lodging_a_file_twice_creates_each_declaration_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let token = seed_broker(&data);
+    let file = declarations_file(dir.path(), 5);
+    let file = file.to_str().unwrap();
+    let first = ok(&data, &["lodge", file, "--token", &token]);
+    assert!(first.contains("5 accepted, 0 refused"), "{first}");
+    let again = ok(&data, &["lodge", file, "--token", &token]);
+    assert!(
+        again.contains("5 accepted, 0 refused") && again.matches("lodged before").count() == 5,
+        "{again}"
+    );
+    let number = first
+        .lines()
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .nth(2)
+        .unwrap();
+    assert_eq!(number.len(), 18);
+    let shown = ok(&data, &["show", number]);
+    assert!(
+        shown.contains(number)
+            && shown.contains("8517130000")
+            && shown.contains("declaration.accepted"),
+        "{shown}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&data, &["show", number, "--json"])).unwrap();
+    assert_eq!(json["declaration"]["number"], number);
+}
+
+#[test]
+fn a_broken_declaration_is_refused_with_every_error_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let token = seed_broker(&data);
+    let broken = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/declaration-broken.json"
+    );
+    let output = customs(&data, &["lodge", broken, "--token", &token]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for expected in [
+        "trader.credit_code",
+        "invoice.currency",
+        "items[0].origin_country",
+        "check_digit",
+        "不在",
+    ] {
+        assert!(
+            stderr.contains(expected),
+            "missing {expected} in:\n{stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_wrong_token_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    seed_broker(&data);
+    let file = declarations_file(dir.path(), 1);
+    let output = customs(
+        &data,
+        &["lodge", file.to_str().unwrap(), "--token", "oc_0000"],
+    );
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("token is not valid"));
+}

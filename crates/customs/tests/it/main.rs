@@ -1,0 +1,8 @@
+//! Tests of the `customs` binary as a user runs it: one integration-test binary, one module per
+//! concern.
+
+mod architecture;
+mod cli;
+mod crash;
+mod support;
+mod tamper;

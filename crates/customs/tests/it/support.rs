@@ -1,0 +1,103 @@
+//! Running the real binary against a fresh data folder.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const EXAMPLE: &str = include_str!("../../../../examples/declaration-import.json");
+pub const TRADER: &str = "91310115MA1H000024";
+pub const BROKER: &str = "91310000MA1FL0001R";
+
+pub fn customs_binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_customs"))
+}
+
+pub fn customs(data: &Path, args: &[&str]) -> Output {
+    Command::new(customs_binary())
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .output()
+        .expect("the customs binary runs")
+}
+
+/// Runs a command that must succeed; returns its standard output.
+pub fn ok(data: &Path, args: &[&str]) -> String {
+    let output = customs(data, args);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "customs {args:?} failed:\n{stdout}\n{stderr}"
+    );
+    stdout
+}
+
+/// A broker enterprise authorised by a trader, and the broker's token.
+pub fn seed_broker(data: &Path) -> String {
+    ok(
+        data,
+        &[
+            "admin",
+            "enterprise",
+            "--credit-code",
+            TRADER,
+            "--customs-code",
+            "3115960002",
+            "--name",
+            "Trader",
+        ],
+    );
+    ok(
+        data,
+        &[
+            "admin",
+            "enterprise",
+            "--credit-code",
+            BROKER,
+            "--customs-code",
+            "3122260001",
+            "--name",
+            "Broker",
+        ],
+    );
+    ok(
+        data,
+        &[
+            "admin",
+            "authorise-broker",
+            "--broker",
+            BROKER,
+            "--principal",
+            TRADER,
+        ],
+    );
+    ok(
+        data,
+        &[
+            "admin",
+            "user",
+            "--name",
+            "broker",
+            "--role",
+            "broker",
+            "--enterprise",
+            BROKER,
+        ],
+    );
+    ok(data, &["admin", "token", "--user", "broker"])
+        .trim()
+        .to_owned()
+}
+
+/// `n` distinct valid declarations (different descriptions), as a JSON array file.
+pub fn declarations_file(dir: &Path, n: usize) -> PathBuf {
+    let values: Vec<serde_json::Value> = (0..n)
+        .map(|i| {
+            serde_json::from_str(&EXAMPLE.replace("Smartphones", &format!("Smartphones lot {i}")))
+                .unwrap()
+        })
+        .collect();
+    let path = dir.join(format!("declarations-{n}.json"));
+    std::fs::write(&path, serde_json::to_vec(&values).unwrap()).unwrap();
+    path
+}

@@ -1,0 +1,104 @@
+//! The record of the whole enforcement process cannot be changed unseen: each test alters the
+//! database file the way an insider with file access could, and `customs audit verify` names
+//! the first damaged entry.
+
+use std::path::Path;
+
+use crate::support::{customs, declarations_file, ok, seed_broker};
+
+/// A store with admin events and 4 lodged declarations, closed (so its head is checkpointed).
+fn populated_store(dir: &Path) -> std::path::PathBuf {
+    let data = dir.join("data");
+    let token = seed_broker(&data);
+    let file = declarations_file(dir, 4);
+    ok(&data, &["lodge", file.to_str().unwrap(), "--token", &token]);
+    data
+}
+
+fn tamper(data: &Path, sql: &str) {
+    let connection = rusqlite::Connection::open(data.join("customs.db")).unwrap();
+    let changed = connection.execute_batch(sql);
+    assert!(changed.is_ok(), "{sql}: {changed:?}");
+}
+
+fn accepted_seqs(data: &Path) -> Vec<i64> {
+    let connection = rusqlite::Connection::open(data.join("customs.db")).unwrap();
+    let mut statement = connection
+        .prepare("SELECT seq FROM events WHERE action = 'declaration.accepted' ORDER BY seq")
+        .unwrap();
+    statement
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+fn verify_fails_with(data: &Path, expected: &str) {
+    let output = customs(data, &["audit", "verify"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "verify passed a tampered store");
+    assert!(
+        stderr.contains(expected),
+        "expected {expected:?} in:\n{stderr}"
+    );
+}
+
+#[test]
+fn an_untouched_store_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = populated_store(dir.path());
+    let report = ok(&data, &["audit", "verify"]);
+    assert!(report.contains("intact"), "{report}");
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&data, &["audit", "verify", "--json"])).unwrap();
+    assert_eq!(json["ok"], true);
+    assert!(json["entries_checked"].as_u64().unwrap() >= 9);
+    let key = ok(&data, &["audit", "public-key"]);
+    assert!(key.contains("BEGIN PUBLIC KEY"), "{key}");
+}
+
+#[test]
+fn tampering_is_caught_and_the_first_damaged_entry_named() {
+    let cases: [(&str, fn(&[i64]) -> String, fn(&[i64]) -> String); 4] = [
+        (
+            "a declaration's payload edited in place",
+            |s| {
+                format!(
+                    "UPDATE events SET payload = replace(payload, '8000.00', '800.00') WHERE seq = {};",
+                    s[1]
+                )
+            },
+            |s| format!("entry {} was altered", s[1]),
+        ),
+        (
+            "an entry deleted from the middle",
+            |s| format!("DELETE FROM events WHERE seq = {};", s[1]),
+            |s| format!("entry {} was deleted", s[1]),
+        ),
+        (
+            "two entries swapped",
+            |s| {
+                format!(
+                    "UPDATE events SET seq = -1 WHERE seq = {a}; UPDATE events SET seq = {a} WHERE seq = {b}; \
+                     UPDATE events SET seq = {b} WHERE seq = -1;",
+                    a = s[1],
+                    b = s[2]
+                )
+            },
+            |s| format!("entry {} was altered", s[1]),
+        ),
+        (
+            "the newest entry deleted",
+            |s| format!("DELETE FROM events WHERE seq = {};", s[3]),
+            |s| format!("entry {} was deleted from the end of the chain", s[3]),
+        ),
+    ];
+    for (name, sql, expected) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let data = populated_store(dir.path());
+        let seqs = accepted_seqs(&data);
+        assert_eq!(seqs.len(), 4, "{name}");
+        tamper(&data, &sql(&seqs));
+        verify_fails_with(&data, &expected(&seqs));
+    }
+}

@@ -1,0 +1,47 @@
+//! The limits of the HTTP API: every one a named constant, and the ones an operator tunes gathered
+//! in `ApiConfig`.
+
+use std::time::Duration;
+
+/// Largest request body. A declaration of 999 items (the most allowed) with 255-character
+/// Chinese descriptions is about 1 MiB of JSON; 4 MiB leaves room for that without letting one
+/// request hold much memory.
+pub const BODY_LIMIT_BYTES_DEFAULT: usize = 4 * 1024 * 1024;
+/// Sustained requests per second one client (a bearer token, or an address without one) may send.
+/// A broker's system lodging a batch sends a few per second; twenty is generous for that and
+/// small next to what one SQLite writer commits.
+pub const REQUESTS_PER_SECOND_PER_CLIENT_DEFAULT: u32 = 20;
+/// Requests one client may send at once before the sustained rate applies.
+pub const BURST_PER_CLIENT_DEFAULT: u32 = 40;
+/// Longest a request may take, body upload included. A lodging of 999 items takes well under a
+/// second; thirty seconds only cuts off what is stuck.
+pub const REQUEST_TIMEOUT_DEFAULT: Duration = Duration::from_secs(30);
+/// Longest `x-request-id` taken from a client; a longer or non-printable one is replaced, so that a
+/// client cannot write large or control characters into our logs.
+pub const REQUEST_ID_LENGTH_MAX: usize = 128;
+/// Clients the rate limiter remembers before it forgets the idle ones (about 100 bytes each).
+pub const RATE_LIMITED_CLIENTS_MAX: usize = 100_000;
+
+/// How the API protects itself. No `Default`: the caller chooses (`production()`, or a test's own).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiConfig {
+    /// Larger bodies get 413.
+    pub body_limit_bytes: usize,
+    /// At least 1.
+    pub requests_per_second_per_client: u32,
+    /// At least 1.
+    pub burst_per_client: u32,
+    /// Slower requests get 503.
+    pub request_timeout: Duration,
+}
+
+impl ApiConfig {
+    pub fn production() -> ApiConfig {
+        ApiConfig {
+            body_limit_bytes: BODY_LIMIT_BYTES_DEFAULT,
+            requests_per_second_per_client: REQUESTS_PER_SECOND_PER_CLIENT_DEFAULT,
+            burst_per_client: BURST_PER_CLIENT_DEFAULT,
+            request_timeout: REQUEST_TIMEOUT_DEFAULT,
+        }
+    }
+}

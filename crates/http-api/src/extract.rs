@@ -1,0 +1,258 @@
+//! Extractors that turn transport concerns (headers, path, query string, body) into what the
+//! clearance service takes, and reject with problems rather than axum's plain-text rejections.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use clearance::{Caller, ClearanceError, ListFilter};
+use domain::FieldError;
+use store::Store;
+
+use crate::AppState;
+use crate::problem::ApiError;
+
+pub(crate) const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
+
+/// The caller the guard authenticated (see `guard`).
+pub(crate) struct Authenticated(pub Caller);
+
+impl<S: Send + Sync> FromRequestParts<S> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        // Absent only if a route was mounted without the guard: refusing is the safe answer.
+        parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .map(Authenticated)
+            .ok_or_else(ApiError::unauthenticated)
+    }
+}
+
+/// The optional `Idempotency-Key` header, as the service validates it.
+pub(crate) struct IdempotencyKey(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let mut values = parts.headers.get_all(IDEMPOTENCY_KEY_HEADER).iter();
+        let Some(value) = values.next() else {
+            return Ok(IdempotencyKey(None));
+        };
+        if values.next().is_some() {
+            let error = FieldError::duplicate(
+                "Idempotency-Key",
+                "the Idempotency-Key header",
+                "Idempotency-Key 请求头",
+            );
+            return Err(ApiError::invalid(&[error]));
+        }
+        // Non-ASCII bytes become replacement characters, which the service refuses with its one
+        // message about the key's format; validating here too would say it twice.
+        Ok(IdempotencyKey(Some(
+            String::from_utf8_lossy(value.as_bytes()).into_owned(),
+        )))
+    }
+}
+
+/// The `{id_or_number}` path segment.
+pub(crate) struct DeclarationRef(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for DeclarationRef {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        // A segment that does not decode (bad percent-encoding) names no declaration.
+        let Path(id_or_number) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::from(ClearanceError::NotFound))?;
+        Ok(DeclarationRef(id_or_number))
+    }
+}
+
+/// A JSON request body as bytes: the service parses it, so that errors name the field path.
+/// An empty body needs no content type (a release without a note).
+pub(crate) struct JsonBody(pub Bytes);
+
+impl<S: Store> FromRequest<AppState<S>> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState<S>) -> Result<Self, ApiError> {
+        let body_limit_bytes = state.config.body_limit_bytes;
+        let is_json = content_type_is_json(request.headers());
+        if is_json == Some(false) {
+            return Err(ApiError::unsupported_media_type());
+        }
+        // Refuse a declared length at once rather than after reading up to the limit.
+        if declared_length(request.headers()).is_some_and(|length| length > body_limit_bytes) {
+            return Err(ApiError::body_too_large(body_limit_bytes));
+        }
+        let body = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::body_too_large(body_limit_bytes)
+                } else {
+                    ApiError::unreadable_body()
+                }
+            })?;
+        if is_json.is_none() && !body.is_empty() {
+            return Err(ApiError::unsupported_media_type());
+        }
+        Ok(JsonBody(body))
+    }
+}
+
+/// `None` without a `Content-Type`; parameters such as `charset=utf-8` are allowed.
+fn content_type_is_json(headers: &HeaderMap) -> Option<bool> {
+    let value = headers.get(header::CONTENT_TYPE)?;
+    let essence = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.split(';').next())
+        .unwrap_or("")
+        .trim();
+    Some(essence.eq_ignore_ascii_case("application/json"))
+}
+
+fn declared_length(headers: &HeaderMap) -> Option<usize> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+/// The query string of `GET /v1/declarations`, every problem named by its parameter.
+pub(crate) struct ListQuery(pub ListFilter);
+
+impl<S: Send + Sync> FromRequestParts<S> for ListQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let Query(pairs) =
+            Query::<Vec<(String, String)>>::try_from_uri(&parts.uri).map_err(|_| {
+                ApiError::invalid(&[FieldError::invalid_format(
+                    "",
+                    "a URL-encoded query string",
+                    "URL 编码的查询字符串",
+                )])
+            })?;
+        list_filter(pairs)
+            .map(ListQuery)
+            .map_err(|errors| ApiError::invalid(&errors))
+    }
+}
+
+/// The parameters are the fields of `ListFilter`; value checks other than the limit's type are the
+/// service's, so that the CLI and the API refuse the same values.
+fn list_filter(pairs: Vec<(String, String)>) -> Result<ListFilter, Vec<FieldError>> {
+    let mut filter = ListFilter::default();
+    let mut errors = Vec::new();
+    for (name, value) in pairs {
+        let slot = match name.as_str() {
+            "status" => &mut filter.status,
+            "kind" => &mut filter.kind,
+            "direction" => &mut filter.direction,
+            "office_of_lodging" => &mut filter.office_of_lodging,
+            "trader_credit_code" => &mut filter.trader_credit_code,
+            "lodged_from" => &mut filter.lodged_from,
+            "lodged_to" => &mut filter.lodged_to,
+            "cursor" => &mut filter.cursor,
+            "limit" => {
+                match value.parse::<usize>() {
+                    Ok(limit) if filter.limit.is_none() => filter.limit = Some(limit),
+                    Ok(_) => errors.push(FieldError::duplicate("limit", "the parameter", "该参数")),
+                    Err(_) => errors.push(FieldError::invalid_format(
+                        "limit",
+                        "a whole number",
+                        "整数",
+                    )),
+                }
+                continue;
+            }
+            _ => {
+                errors.push(FieldError::unknown_field(&name));
+                continue;
+            }
+        };
+        if slot.replace(value).is_some() {
+            errors.push(FieldError::duplicate(&name, "the parameter", "该参数"));
+        }
+    }
+    if errors.is_empty() {
+        Ok(filter)
+    } else {
+        Err(errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(query: &[(&str, &str)]) -> Vec<(String, String)> {
+        query
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn every_bad_query_parameter_is_named() {
+        let errors = list_filter(pairs(&[
+            ("limit", "ten"),
+            ("colour", "red"),
+            ("kind", "full"),
+            ("kind", "summary"),
+        ]))
+        .expect_err("three problems");
+        let named: Vec<(&str, &str)> = errors
+            .iter()
+            .map(|e| (e.path.as_str(), e.code.as_str()))
+            .collect();
+        assert_eq!(
+            named,
+            [
+                ("limit", "invalid_format"),
+                ("colour", "unknown_field"),
+                ("kind", "duplicate")
+            ]
+        );
+    }
+
+    #[test]
+    fn query_parameters_fill_the_filter() {
+        let filter = list_filter(pairs(&[
+            ("status", "accepted"),
+            ("limit", "7"),
+            ("cursor", "1_2"),
+        ]))
+        .expect("valid");
+        assert_eq!(filter.status.as_deref(), Some("accepted"));
+        assert_eq!(filter.limit, Some(7));
+        assert_eq!(filter.cursor.as_deref(), Some("1_2"));
+        assert_eq!(filter.kind, None);
+    }
+
+    #[test]
+    fn content_type_parameters_are_allowed_and_other_types_are_not() {
+        let with = |value: &'static str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                header::CONTENT_TYPE,
+                header::HeaderValue::from_static(value),
+            );
+            content_type_is_json(&headers)
+        };
+        assert_eq!(with("application/json"), Some(true));
+        assert_eq!(with("Application/JSON; charset=utf-8"), Some(true));
+        assert_eq!(with("text/plain"), Some(false));
+        assert_eq!(with("application/jsonx"), Some(false));
+        assert_eq!(content_type_is_json(&HeaderMap::new()), None);
+    }
+}

@@ -1,0 +1,146 @@
+//! The OpenAPI document, generated from the handlers' annotations.
+//!
+//! The problems every route can answer (401, 413, 429, 503, ...) are added here to each operation
+//! rather than repeated in each annotation, so that no route can forget one.
+
+use utoipa::openapi::content::ContentBuilder;
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::schema::{Ref, Type};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{Object, RefOr};
+use utoipa::{Modify, OpenApi};
+
+use crate::problem::PROBLEM_CONTENT_TYPE;
+use crate::routes;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "OpenCustoms API",
+        version = "1",
+        description = "Lodging and clearance of customs declarations. Every error is an RFC 9457 problem \
+                       (`application/problem+json`) with English and Chinese details and, for a refused \
+                       document, every field error with its path.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
+    ),
+    paths(
+        routes::lodge,
+        routes::list,
+        routes::declaration,
+        routes::events,
+        routes::amend,
+        routes::cancel,
+        routes::release,
+        routes::health,
+        routes::metrics,
+        routes::openapi,
+    ),
+    components(schemas(wire::Problem, wire::FieldErrorView)),
+    modifiers(&BearerScheme, &CommonProblems),
+    tags(
+        (name = "declarations", description = "Customs declarations (报关单)"),
+        (name = "operations", description = "Health, metrics and this description"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerScheme;
+
+impl Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+struct CommonProblems;
+
+impl Modify for CommonProblems {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for path_item in openapi.paths.paths.values_mut() {
+            let operations = [&mut path_item.get, &mut path_item.post];
+            for operation in operations.into_iter().flatten() {
+                add_common_problems(operation);
+            }
+        }
+    }
+}
+
+fn add_common_problems(operation: &mut Operation) {
+    let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+    let has_body = operation.request_body.is_some();
+    if secured {
+        add_problem(
+            operation,
+            "401",
+            "No or an unknown bearer token",
+            Some(WWW_AUTHENTICATE),
+        );
+        add_problem(
+            operation,
+            "429",
+            "Too many requests from this client",
+            Some(RETRY_AFTER),
+        );
+    }
+    if has_body {
+        add_problem(operation, "413", "The body is larger than the limit", None);
+        add_problem(operation, "415", "The body is not application/json", None);
+    }
+    add_problem(
+        operation,
+        "500",
+        "The server failed; the cause is logged under the request id",
+        None,
+    );
+    add_problem(
+        operation,
+        "503",
+        "Timed out or temporarily unavailable; retrying with the same Idempotency-Key is safe",
+        Some(RETRY_AFTER),
+    );
+}
+
+/// A response header: name, meaning, type.
+type HeaderDoc = (&'static str, &'static str, Type);
+
+const WWW_AUTHENTICATE: HeaderDoc = ("WWW-Authenticate", "The challenge: Bearer", Type::String);
+const RETRY_AFTER: HeaderDoc = (
+    "Retry-After",
+    "Seconds to wait before retrying",
+    Type::Integer,
+);
+
+fn add_problem(
+    operation: &mut Operation,
+    status: &str,
+    description: &str,
+    header: Option<HeaderDoc>,
+) {
+    let content = ContentBuilder::new()
+        .schema(Some(Ref::from_schema_name("Problem")))
+        .build();
+    let mut response = ResponseBuilder::new()
+        .description(description)
+        .content(PROBLEM_CONTENT_TYPE, content);
+    if let Some((name, meaning, schema_type)) = header {
+        let schema = Object::with_type(schema_type);
+        response = response.header(
+            name,
+            HeaderBuilder::new()
+                .schema(schema)
+                .description(Some(meaning))
+                .build(),
+        );
+    }
+    operation
+        .responses
+        .responses
+        .entry(status.to_owned())
+        .or_insert_with(|| RefOr::T(response.build()));
+}

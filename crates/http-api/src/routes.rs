@@ -1,0 +1,324 @@
+//! The handlers: take the transport apart, call the clearance service, put the answer together.
+//! The `#[utoipa::path]` of each handler is its entry in `/openapi.json`.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use store::Store;
+use utoipa::IntoParams;
+use wire::{
+    AmendmentRequest, CancellationRequest, DeclarationDto, DeclarationPage, DeclarationView,
+    EventPage, Health, LodgementView, Problem, ReleaseRequest,
+};
+
+use crate::AppState;
+use crate::extract::{Authenticated, DeclarationRef, IdempotencyKey, JsonBody, ListQuery};
+use crate::problem::ApiError;
+
+pub(crate) const DECLARATIONS_PATH: &str = "/v1/declarations";
+
+/// Query parameters of the listing; parsed by `extract::ListQuery`, described here.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub(crate) struct ListParams {
+    /// accepted, released or cancelled.
+    status: Option<String>,
+    /// ordinary, summary or full.
+    kind: Option<String>,
+    /// import or export.
+    direction: Option<String>,
+    /// Customs office code (申报地海关), e.g. 2200.
+    office_of_lodging: Option<String>,
+    trader_credit_code: Option<String>,
+    /// Lodged on or after this date (UTC+8), YYYY-MM-DD.
+    lodged_from: Option<String>,
+    /// Lodged on or before this date (UTC+8), YYYY-MM-DD.
+    lodged_to: Option<String>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Page size, from 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
+    limit: Option<usize>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/declarations",
+    tag = "declarations",
+    summary = "Lodge a declaration",
+    description = "Validates the whole document and reports every error at once. With an `Idempotency-Key` \
+                   seen before, answers the first result (200) and creates nothing.",
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 128 printable ASCII characters; \
+             retrying with the same key is safe")),
+    request_body(content = DeclarationDto, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Accepted and numbered", body = LodgementView,
+            headers(("Location" = String, description = "The declaration's URL"))),
+        (status = 200, description = "The first result of this Idempotency-Key", body = LodgementView,
+            headers(("Location" = String, description = "The declaration's URL"))),
+        (status = 403, description = "The role may not lodge, or the enterprise may not declare for this trader",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The document has errors, or the Idempotency-Key was used for another request",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn lodge<S: Store>(
+    State(state): State<AppState<S>>,
+    Authenticated(caller): Authenticated,
+    IdempotencyKey(key): IdempotencyKey,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let result = state.clearance.lodge(&caller, key.as_deref(), &body).await;
+    state.metrics.record_lodgement(&result);
+    let lodgement = result?;
+    let status = if lodgement.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let location =
+        HeaderValue::try_from(format!("{DECLARATIONS_PATH}/{}", lodgement.declaration.id))
+            .map_err(|_| ApiError::internal())?;
+    Ok((status, [(header::LOCATION, location)], Json(lodgement)).into_response())
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/declarations",
+    tag = "declarations",
+    summary = "List declarations",
+    description = "Declarations visible to the caller, newest first, a page at a time.",
+    params(ListParams),
+    responses(
+        (status = 200, description = "One page", body = DeclarationPage),
+        (status = 422, description = "A query parameter is wrong; the problem names it",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn list<S: Store>(
+    State(state): State<AppState<S>>,
+    Authenticated(caller): Authenticated,
+    ListQuery(filter): ListQuery,
+) -> Result<Json<DeclarationPage>, ApiError> {
+    Ok(Json(state.clearance.list(&caller, &filter).await?))
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/declarations/{id_or_number}",
+    tag = "declarations",
+    summary = "Read a declaration",
+    params(("id_or_number" = String, Path, description = "The declaration's id or its 18-digit number")),
+    responses(
+        (status = 200, description = "The declaration", body = DeclarationView),
+        (status = 404, description = "No such declaration is visible to the caller",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn declaration<S: Store>(
+    State(state): State<AppState<S>>,
+    Authenticated(caller): Authenticated,
+    DeclarationRef(id_or_number): DeclarationRef,
+) -> Result<Json<DeclarationView>, ApiError> {
+    Ok(Json(
+        state.clearance.declaration(&caller, &id_or_number).await?,
+    ))
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/declarations/{id_or_number}/events",
+    tag = "declarations",
+    summary = "A declaration's history",
+    description = "Every event of the declaration, oldest first.",
+    params(("id_or_number" = String, Path, description = "The declaration's id or its 18-digit number")),
+    responses(
+        (status = 200, description = "The events", body = EventPage),
+        (status = 404, description = "No such declaration is visible to the caller",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn events<S: Store>(
+    State(state): State<AppState<S>>,
+    Authenticated(caller): Authenticated,
+    DeclarationRef(id_or_number): DeclarationRef,
+) -> Result<Json<EventPage>, ApiError> {
+    Ok(Json(state.clearance.events(&caller, &id_or_number).await?))
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/declarations/{id_or_number}/amendments",
+    tag = "declarations",
+    summary = "Amend a declaration",
+    description = "Replaces the document of an accepted declaration, with a reason.",
+    params(
+        ("id_or_number" = String, Path, description = "The declaration's id or its 18-digit number"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Retrying with the same key is safe"),
+    ),
+    request_body(content = AmendmentRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The amended declaration", body = DeclarationView),
+        (status = 403, description = "The role may not amend", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such declaration is visible to the caller",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The declaration's state does not allow it, or it changed meanwhile",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The request has errors", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn amend<S: Store>(
+    State(state): State<AppState<S>>,
+    Authenticated(caller): Authenticated,
+    DeclarationRef(id_or_number): DeclarationRef,
+    IdempotencyKey(key): IdempotencyKey,
+    JsonBody(body): JsonBody,
+) -> Result<Json<DeclarationView>, ApiError> {
+    Ok(Json(
+        state
+            .clearance
+            .amend(&caller, &id_or_number, key.as_deref(), &body)
+            .await?,
+    ))
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/declarations/{id_or_number}/cancellation",
+    tag = "declarations",
+    summary = "Cancel a declaration",
+    params(
+        ("id_or_number" = String, Path, description = "The declaration's id or its 18-digit number"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Retrying with the same key is safe"),
+    ),
+    request_body(content = CancellationRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The cancelled declaration", body = DeclarationView),
+        (status = 403, description = "The role may not cancel", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such declaration is visible to the caller",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The declaration's state does not allow it, or it changed meanwhile",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The request has errors", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn cancel<S: Store>(
+    State(state): State<AppState<S>>,
+    Authenticated(caller): Authenticated,
+    DeclarationRef(id_or_number): DeclarationRef,
+    IdempotencyKey(key): IdempotencyKey,
+    JsonBody(body): JsonBody,
+) -> Result<Json<DeclarationView>, ApiError> {
+    Ok(Json(
+        state
+            .clearance
+            .cancel(&caller, &id_or_number, key.as_deref(), &body)
+            .await?,
+    ))
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/declarations/{id_or_number}/release",
+    tag = "declarations",
+    summary = "Release the goods",
+    description = "For officers. The body (an optional note) may be left empty.",
+    params(
+        ("id_or_number" = String, Path, description = "The declaration's id or its 18-digit number"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Retrying with the same key is safe"),
+    ),
+    request_body(content = Option<ReleaseRequest>, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The released declaration", body = DeclarationView),
+        (status = 403, description = "The role may not release", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such declaration is visible to the caller",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The declaration's state does not allow it, or it changed meanwhile",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The request has errors", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn release<S: Store>(
+    State(state): State<AppState<S>>,
+    Authenticated(caller): Authenticated,
+    DeclarationRef(id_or_number): DeclarationRef,
+    IdempotencyKey(key): IdempotencyKey,
+    JsonBody(body): JsonBody,
+) -> Result<Json<DeclarationView>, ApiError> {
+    Ok(Json(
+        state
+            .clearance
+            .release(&caller, &id_or_number, key.as_deref(), &body)
+            .await?,
+    ))
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/health",
+    tag = "operations",
+    summary = "Health",
+    description = "Whether the server answers and can read its store. No authentication.",
+    responses((status = 200, description = "Healthy", body = Health)),
+)]
+pub(crate) async fn health<S: Store>(
+    State(state): State<AppState<S>>,
+) -> Result<Json<Health>, ApiError> {
+    if let Err(error) = state.clearance.check_store().await {
+        tracing::warn!(%error, "the health probe cannot read the store");
+        return Err(ApiError::unavailable());
+    }
+    Ok(Json(Health {
+        status: "ok".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        store: "ok".into(),
+    }))
+}
+
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    summary = "Metrics",
+    description = "Prometheus text exposition: requests by route, method and status; latency; lodgings by \
+                   outcome. No authentication.",
+    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")),
+)]
+pub(crate) async fn metrics<S: Store>(State(state): State<AppState<S>>) -> Response {
+    let content_type = HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8");
+    (
+        [(header::CONTENT_TYPE, content_type)],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "operations",
+    summary = "This API's description",
+    description = "OpenAPI 3.1, generated from the code. No authentication.",
+    responses((status = 200, description = "The OpenAPI document", body = Object)),
+)]
+pub(crate) async fn openapi<S: Store>(State(state): State<AppState<S>>) -> Response {
+    let content_type = HeaderValue::from_static("application/json");
+    (
+        [(header::CONTENT_TYPE, content_type)],
+        state.openapi_json.clone(),
+    )
+        .into_response()
+}
+
+pub(crate) async fn unknown_route() -> ApiError {
+    ApiError::unknown_route()
+}

@@ -1,0 +1,273 @@
+//! One app per test: a fresh SQLite store in a temporary directory, seeded enterprises and one user
+//! (with a token) per role, served on 127.0.0.1:0.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use audit::AuditSigner;
+use clearance::{Clearance, ClearanceConfig, Role, SystemClock};
+use http_api::ApiConfig;
+use reference::ReferenceData;
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+use serde_json::Value;
+use store::Actor;
+use store_sqlite::{SqliteOptions, SqliteStore};
+use tempfile::TempDir;
+
+pub const TRADER: &str = "91310115MA1H000024";
+pub const BROKER: &str = "91310000MA1FL0001R";
+pub const OTHER_TRADER: &str = "91440300MA5F00003G";
+
+/// The seeded users, by name: each name is its role's, and `other_declarant` is a declarant of an
+/// enterprise that has nothing to do with `TRADER`.
+pub const USERS: [(&str, Role, Option<&str>); 7] = [
+    ("declarant", Role::Declarant, Some(TRADER)),
+    ("broker", Role::Broker, Some(BROKER)),
+    ("officer", Role::Officer, None),
+    ("risk_analyst", Role::RiskAnalyst, None),
+    ("auditor", Role::Auditor, None),
+    ("admin", Role::Admin, None),
+    ("other_declarant", Role::Declarant, Some(OTHER_TRADER)),
+];
+
+pub struct TestApp {
+    pub address: String,
+    pub socket: SocketAddr,
+    pub http: reqwest::Client,
+    tokens: HashMap<&'static str, String>,
+    _dir: TempDir,
+}
+
+/// What a test looks at in an answer.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Reply {
+    pub fn content_type(&self) -> &str {
+        self.headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    /// `(path, code)` of each field error of a problem.
+    pub fn error_paths(&self) -> Vec<(String, String)> {
+        let errors = self.body["errors"].as_array().cloned().unwrap_or_default();
+        errors
+            .iter()
+            .map(|e| {
+                (
+                    e["path"].as_str().unwrap().to_owned(),
+                    e["code"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    pub fn assert_problem(&self, status: u16) {
+        assert_eq!(self.status.as_u16(), status, "{}", self.text);
+        assert_eq!(self.content_type(), "application/problem+json");
+        assert_eq!(self.body["status"], status);
+        assert!(
+            self.body["type"]
+                .as_str()
+                .unwrap()
+                .starts_with(http_api::PROBLEM_TYPE_PREFIX)
+        );
+        assert!(!self.body["detail"].as_str().unwrap().is_empty());
+        assert!(!self.body["detail_zh"].as_str().unwrap().is_empty());
+        let request_id = self.headers["x-request-id"].to_str().unwrap();
+        assert_eq!(
+            self.body["request_id"], request_id,
+            "the problem carries the request id"
+        );
+    }
+}
+
+/// Limits so generous that only the tests of the limits meet them.
+pub fn roomy_config() -> ApiConfig {
+    ApiConfig {
+        requests_per_second_per_client: 10_000,
+        burst_per_client: 10_000,
+        ..ApiConfig::production()
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(roomy_config()).await
+}
+
+pub async fn spawn_app_with(config: ApiConfig) -> TestApp {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let signer = AuditSigner::from_secret_bytes(&[7; 32]);
+    let store = SqliteStore::open(
+        &dir.path().join("customs.sqlite"),
+        signer,
+        SqliteOptions::production(),
+    )
+    .expect("the store opens");
+    let reference = Arc::new(ReferenceData::embedded().clone());
+    let clearance = Arc::new(Clearance::new(
+        store,
+        reference,
+        ClearanceConfig::china(),
+        Arc::new(SystemClock),
+    ));
+    let tokens = seed(&clearance).await;
+    let app = http_api::router(clearance, config);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a free port");
+    let socket = listener.local_addr().unwrap();
+    let address = format!("http://{socket}");
+    let service = app.into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(async move {
+        axum::serve(listener, service)
+            .await
+            .expect("the server runs")
+    });
+    TestApp {
+        address,
+        socket,
+        http: reqwest::Client::new(),
+        tokens,
+        _dir: dir,
+    }
+}
+
+async fn seed(clearance: &Clearance<SqliteStore>) -> HashMap<&'static str, String> {
+    let actor = Actor {
+        user_id: "test".into(),
+        role: "admin".into(),
+    };
+    for (code, customs_code, name) in [
+        (TRADER, "3115960002", "Shanghai Pudong Trading Co., Ltd."),
+        (BROKER, "3122260001", "Shanghai Customs Brokerage Co., Ltd."),
+        (
+            OTHER_TRADER,
+            "4403960003",
+            "Shenzhen Nanshan Electronics Co., Ltd.",
+        ),
+    ] {
+        clearance
+            .create_enterprise(&actor, code, customs_code, name)
+            .await
+            .expect("an enterprise");
+    }
+    clearance
+        .authorise_broker(&actor, BROKER, TRADER)
+        .await
+        .expect("an authorisation");
+    let mut tokens = HashMap::new();
+    for (name, role, enterprise) in USERS {
+        clearance
+            .create_user(&actor, name, role, enterprise)
+            .await
+            .expect("a user");
+        tokens.insert(
+            name,
+            clearance
+                .issue_token(&actor, name)
+                .await
+                .expect("a token")
+                .token,
+        );
+    }
+    tokens
+}
+
+impl TestApp {
+    pub fn token(&self, user: &str) -> &str {
+        &self.tokens[user]
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn get(&self, path: &str, user: &str) -> Reply {
+        send(self.http.get(self.url(path)).bearer_auth(self.token(user))).await
+    }
+
+    /// POSTs JSON, with an idempotency key if given.
+    pub async fn post(&self, path: &str, user: &str, key: Option<&str>, body: &Value) -> Reply {
+        self.post_bytes(path, user, key, body.to_string()).await
+    }
+
+    pub async fn post_bytes(
+        &self,
+        path: &str,
+        user: &str,
+        key: Option<&str>,
+        body: impl Into<reqwest::Body>,
+    ) -> Reply {
+        let mut request = self.http.post(self.url(path)).bearer_auth(self.token(user));
+        request = request
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(key) = key {
+            request = request.header("idempotency-key", key);
+        }
+        send(request).await
+    }
+
+    pub async fn lodge(&self, user: &str, document: &Value) -> Reply {
+        self.post("/v1/declarations", user, None, document).await
+    }
+
+    /// Lodges and returns the declaration's id, asserting it was created.
+    pub async fn lodged_id(&self, user: &str, document: &Value) -> String {
+        let reply = self.lodge(user, document).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+        reply.body["id"].as_str().unwrap().to_owned()
+    }
+}
+
+pub async fn send(request: reqwest::RequestBuilder) -> Reply {
+    let response = request.send().await.expect("the server answers");
+    let (status, headers) = (response.status(), response.headers().clone());
+    let text = response.text().await.expect("a body");
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Reply {
+        status,
+        headers,
+        body,
+        text,
+    }
+}
+
+/// The valid example, as the broker lodges it for the trader.
+pub fn example() -> Value {
+    serde_json::from_str(include_str!("../../../../examples/declaration-import.json"))
+        .expect("the example is JSON")
+}
+
+pub fn broken_example() -> Value {
+    serde_json::from_str(include_str!("../../../../examples/declaration-broken.json"))
+        .expect("the example is JSON")
+}
+
+/// The example as an enterprise declaring for itself.
+pub fn example_declared_by(credit_code: &str, customs_code: &str) -> Value {
+    let mut document = example();
+    for party in ["trader", "declarant"] {
+        document[party]["credit_code"] = credit_code.into();
+        document[party]["customs_code"] = customs_code.into();
+    }
+    document
+}
+
+pub fn example_for_declarant() -> Value {
+    example_declared_by(TRADER, "3115960002")
+}
+
+pub fn example_for_other_declarant() -> Value {
+    example_declared_by(OTHER_TRADER, "4403960003")
+}

@@ -1,0 +1,145 @@
+use chrono::{Datelike, FixedOffset, Utc};
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{broken_example, example, spawn_app};
+
+#[tokio::test]
+async fn lodging_the_example_numbers_it_and_it_can_be_read_by_id_and_by_number() {
+    // Arrange
+    let app = spawn_app().await;
+    let shanghai = FixedOffset::east_opt(8 * 3600).unwrap();
+    let year = Utc::now().with_timezone(&shanghai).year();
+
+    // Act
+    let lodged = app.lodge("broker", &example()).await;
+
+    // Assert
+    assert_eq!(lodged.status, StatusCode::CREATED, "{}", lodged.text);
+    assert_eq!(lodged.body["created"], true);
+    let number = lodged.body["number"].as_str().unwrap().to_owned();
+    assert_eq!(number.len(), 18);
+    assert!(number.bytes().all(|b| b.is_ascii_digit()));
+    assert!(
+        number.starts_with(&format!("2200{year}1")),
+        "office 2200, this year (UTC+8), import: {number}"
+    );
+    let id = lodged.body["id"].as_str().unwrap();
+    assert_eq!(
+        lodged.headers["location"],
+        format!("/v1/declarations/{id}").as_str()
+    );
+    for key in [id, number.as_str()] {
+        let read = app.get(&format!("/v1/declarations/{key}"), "broker").await;
+        assert_eq!(read.status, StatusCode::OK, "{}", read.text);
+        assert_eq!(read.body["id"], id);
+        assert_eq!(read.body["number"], number.as_str());
+        assert_eq!(read.body["status"], "accepted");
+    }
+}
+
+#[tokio::test]
+async fn the_broken_example_is_refused_with_every_error_in_english_and_chinese() {
+    let app = spawn_app().await;
+
+    let refused = app.lodge("broker", &broken_example()).await;
+
+    refused.assert_problem(422);
+    let errors = refused.body["errors"].as_array().unwrap();
+    // Every field error at once, and the cross-field rules whose fields parsed (net above gross).
+    assert_eq!(
+        errors.len(),
+        4,
+        "every error, not the first: {}",
+        refused.text
+    );
+    for error in errors {
+        for field in ["path", "code", "message_en", "message_zh"] {
+            assert!(
+                !error[field].as_str().unwrap_or("").is_empty(),
+                "{field} of {error}"
+            );
+        }
+    }
+    let mut problem = refused.body.clone();
+    problem["request_id"] = json!("[request_id]");
+    insta::assert_json_snapshot!(problem);
+}
+
+#[tokio::test]
+async fn the_same_idempotency_key_twice_lodges_once() {
+    // Arrange
+    let app = spawn_app().await;
+    let key = "lodging-2026-0001";
+
+    // Act
+    let first = app
+        .post("/v1/declarations", "broker", Some(key), &example())
+        .await;
+    let second = app
+        .post("/v1/declarations", "broker", Some(key), &example())
+        .await;
+
+    // Assert
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.text);
+    assert_eq!(second.status, StatusCode::OK, "{}", second.text);
+    assert_eq!(second.body["created"], false);
+    assert_eq!(second.body["number"], first.body["number"]);
+    assert_eq!(second.headers["location"], first.headers["location"]);
+    let listed = app.get("/v1/declarations", "broker").await;
+    assert_eq!(listed.body["declarations"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn the_same_idempotency_key_with_another_body_is_refused() {
+    let app = spawn_app().await;
+    let key = "lodging-2026-0002";
+    let mut other = example();
+    other["invoice"]["number"] = json!("PE-2026-9999");
+
+    let first = app
+        .post("/v1/declarations", "broker", Some(key), &example())
+        .await;
+    let reused = app
+        .post("/v1/declarations", "broker", Some(key), &other)
+        .await;
+
+    assert_eq!(first.status, StatusCode::CREATED);
+    reused.assert_problem(422);
+    assert_eq!(
+        reused.error_paths(),
+        [("Idempotency-Key".to_owned(), "not_allowed".to_owned())]
+    );
+}
+
+#[tokio::test]
+async fn json_syntax_errors_are_problems_naming_the_position() {
+    let app = spawn_app().await;
+
+    let refused = app
+        .post_bytes(
+            "/v1/declarations",
+            "broker",
+            None,
+            r#"{"direction": "import",,}"#,
+        )
+        .await;
+
+    refused.assert_problem(422);
+    assert_eq!(refused.error_paths()[0].1, "invalid_json");
+}
+
+#[tokio::test]
+async fn a_wrong_type_is_a_problem_naming_the_field_path() {
+    let app = spawn_app().await;
+    let mut document = example();
+    document["items"][1]["description"] = json!(["not", "text"]);
+
+    let refused = app.lodge("broker", &document).await;
+
+    refused.assert_problem(422);
+    assert_eq!(
+        refused.error_paths(),
+        [("items[1].description".to_owned(), "invalid_type".to_owned())]
+    );
+}

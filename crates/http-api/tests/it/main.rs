@@ -1,0 +1,10 @@
+//! The HTTP API end to end: one test binary, a fresh app and store per test.
+
+mod access;
+mod description;
+mod helpers;
+mod lifecycle;
+mod limits;
+mod listing;
+mod lodging;
+mod two_step;
