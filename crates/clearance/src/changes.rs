@@ -73,6 +73,18 @@ impl<S: Store> Clearance<S> {
         idempotency_key: Option<&str>,
         body: &[u8],
     ) -> Result<DeclarationView, ClearanceError> {
+        // A full declaration must still agree with its summary after the amendment: read the
+        // summary before deciding, since deciding does no I/O.
+        let summary = match self.visible_row(caller, id_or_number).await {
+            Ok(row) => match row.summary_number {
+                Some(number) => Some(
+                    self.state_of(&self.visible_row(caller, &number).await?)?
+                        .declaration,
+                ),
+                None => None,
+            },
+            Err(_) => None, // `change` reports the missing declaration.
+        };
         self.change(
             caller,
             Action::Amend,
@@ -88,7 +100,13 @@ impl<S: Store> Clearance<S> {
                     .declaration
                     .parse(&ctx)
                     .map_err(|errors| ClearanceError::Invalid(prefixed(errors)))?;
-                let errors = amendment_errors(caller, &state.state, &declaration);
+                let mut errors = amendment_errors(caller, &state.state, &declaration);
+                if let Some(summary) = &summary {
+                    errors.extend(prefixed(domain::rules::check_full_against_summary(
+                        &declaration,
+                        summary,
+                    )));
+                }
                 if !errors.is_empty() {
                     return Err(ClearanceError::Invalid(errors));
                 }

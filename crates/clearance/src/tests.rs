@@ -253,3 +253,50 @@ async fn an_amendment_cannot_change_what_the_number_was_made_from() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test]
+async fn an_amended_full_declaration_must_still_agree_with_its_summary() {
+    let f = fixture(beijing(2026, 11, 26, 10)).await;
+    let broker = f.caller("broker").await;
+    let mut summary: serde_json::Value = serde_json::from_str(EXAMPLE).unwrap();
+    summary["kind"] = "summary".into();
+    let summary = f
+        .clearance
+        .lodge(&broker, Some("s"), summary.to_string().as_bytes())
+        .await
+        .unwrap()
+        .declaration;
+    let mut full: serde_json::Value = serde_json::from_str(EXAMPLE).unwrap();
+    full["kind"] = "full".into();
+    full["summary_number"] = summary.number.clone().into();
+    let lodged = f
+        .clearance
+        .lodge(&broker, Some("f"), full.to_string().as_bytes())
+        .await
+        .unwrap()
+        .declaration;
+    let completed = f
+        .clearance
+        .declaration(&broker, &summary.number)
+        .await
+        .unwrap();
+    assert_eq!(
+        completed.completed_by.as_deref(),
+        Some(lodged.number.as_str())
+    );
+
+    full["items"][0]["origin_country"] = "DE".into();
+    let body = serde_json::json!({"reason": "origin", "declaration": full}).to_string();
+    match f
+        .clearance
+        .amend(&broker, &lodged.number, None, body.as_bytes())
+        .await
+    {
+        Err(ClearanceError::Invalid(errors)) => {
+            assert_eq!(errors.len(), 1, "{errors:?}");
+            assert_eq!(errors[0].path, "declaration.items[0].origin_country");
+            assert_eq!(errors[0].code, domain::ErrorCode::SummaryMismatch);
+        }
+        other => panic!("{other:?}"),
+    }
+}
