@@ -207,25 +207,9 @@ pub async fn run(config: ClearanceConfig, args: BenchArgs) -> anyhow::Result<()>
     let clearance = data.open_clearance(SqliteOptions::production(), config)?;
     let declarations_before = count_declarations(&data.database()).await?;
     let bench = prepare(clearance, data, options).await?;
-    let mut reports = Vec::new();
-    for stage in stages {
-        let line = format!(
-            "stage {}: {} declarations",
-            stage.name, options.declarations
-        );
-        progress(options.json, &line);
-        reports.push(
-            (stage.run)(&bench)
-                .await
-                .with_context(|| format!("stage {}", stage.name))?,
-        );
-    }
-    let audit = check_audit(
-        &bench,
-        declarations_before,
-        reports.iter().map(|r| r.stored).sum(),
-    )
-    .await?;
+    let reports = run_stages(&bench, &stages, options.json).await?;
+    let accepted = reports.iter().map(|r| r.stored).sum();
+    let audit = check_audit(&bench, declarations_before, accepted).await?;
     bench.clearance.store().close().await;
     let summary = Summary {
         options,
@@ -243,6 +227,29 @@ pub async fn run(config: ClearanceConfig, args: BenchArgs) -> anyhow::Result<()>
     }
     folder.finish()?;
     verdict(&reports, &audit)
+}
+
+async fn run_stages(
+    bench: &Bench,
+    stages: &[&'static Stage],
+    quiet: bool,
+) -> anyhow::Result<Vec<StageReport>> {
+    let mut reports = Vec::new();
+    for stage in stages {
+        progress(
+            quiet,
+            &format!(
+                "stage {}: {} declarations",
+                stage.name,
+                bench.lodgings.len()
+            ),
+        );
+        let report = (stage.run)(bench)
+            .await
+            .with_context(|| format!("stage {}", stage.name))?;
+        reports.push(report);
+    }
+    Ok(reports)
 }
 
 fn selected_stages(names: &[String]) -> anyhow::Result<Vec<&'static Stage>> {
@@ -563,125 +570,160 @@ fn lodging_report(
 
 /// Lodgings straight through `Clearance::lodge`: parse, rules, authority, number, durable append.
 async fn inprocess(bench: &Bench) -> anyhow::Result<StageReport> {
-    let keys: Arc<[String]> = (0..bench.lodgings.len())
-        .map(|i| bench.idempotency_key("inprocess", i))
-        .collect();
+    let shared = Arc::new(InProcess {
+        clearance: bench.clearance.clone(),
+        lodgers: bench.lodgers.clone(),
+        lodgings: bench.lodgings.clone(),
+        keys: (0..bench.lodgings.len())
+            .map(|i| bench.idempotency_key("inprocess", i))
+            .collect(),
+    });
     let client = || {
-        let (clearance, lodgers, lodgings, keys) = (
-            bench.clearance.clone(),
-            bench.lodgers.clone(),
-            bench.lodgings.clone(),
-            keys.clone(),
-        );
+        let shared = shared.clone();
         move |index: usize| {
-            let (clearance, lodgers, lodgings, keys) = (
-                clearance.clone(),
-                lodgers.clone(),
-                lodgings.clone(),
-                keys.clone(),
-            );
-            async move {
-                let lodging = &lodgings[index];
-                let caller = &lodgers[lodging.lodger].caller;
-                match clearance
-                    .lodge(caller, Some(&keys[index]), &lodging.body)
-                    .await
-                {
-                    Ok(view) if view.created => Ok(()),
-                    Ok(view) => Err(format!(
-                        "answered as a replay of {}",
-                        view.declaration.number
-                    )),
-                    Err(error) => Err(first_line(&crate::show::explain(error).to_string())),
-                }
-            }
+            let shared = shared.clone();
+            async move { shared.lodge(index).await }
         }
     };
     let (wall, samples) = run_clients(bench.clients, bench.lodgings.len(), client).await?;
     Ok(lodging_report(bench, "inprocess", wall, samples, None))
 }
 
+/// What the in-process clients share.
+struct InProcess {
+    clearance: Arc<Clearance<SqliteStore>>,
+    lodgers: Arc<[Lodger]>,
+    lodgings: Arc<[Lodging]>,
+    keys: Vec<String>,
+}
+
+impl InProcess {
+    async fn lodge(&self, index: usize) -> Result<(), String> {
+        let lodging = &self.lodgings[index];
+        let caller = &self.lodgers[lodging.lodger].caller;
+        match self
+            .clearance
+            .lodge(caller, Some(&self.keys[index]), &lodging.body)
+            .await
+        {
+            Ok(view) if view.created => Ok(()),
+            Ok(view) => Err(format!(
+                "answered as a replay of {}",
+                view.declaration.number
+            )),
+            Err(error) => Err(first_line(&crate::show::explain(error).to_string())),
+        }
+    }
+}
+
 /// The same lodgings (with new idempotency keys, so new declarations) POSTed to the API served in
 /// this process on loopback.
 async fn http(bench: &Bench) -> anyhow::Result<StageReport> {
-    let mut config = http_api::ApiConfig::production();
-    let production = (
-        config.requests_per_second_per_client,
-        config.burst_per_client,
+    let production = http_api::ApiConfig::production();
+    let server = ApiServer::start(bench).await?;
+    let posted = post_lodgings(bench, &server.url).await;
+    server.stop().await?;
+    let (wall, samples) = posted?;
+    let note = format!(
+        "http: per-client rate limit raised from {}/s (burst {}) to {BENCH_REQUESTS_PER_SECOND_PER_CLIENT}/s \
+         so that it does not throttle the bench; {} bearer tokens; clients and server share this \
+         machine's {} cores",
+        production.requests_per_second_per_client,
+        production.burst_per_client,
+        bench.lodgers.len(),
+        cores()
     );
-    config.requests_per_second_per_client = BENCH_REQUESTS_PER_SECOND_PER_CLIENT;
-    config.burst_per_client = BENCH_REQUESTS_PER_SECOND_PER_CLIENT;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .context("binding a loopback port")?;
-    let url = format!("http://{}/v1/declarations", listener.local_addr()?);
-    let app = http_api::router(bench.clearance.clone(), config)
-        .into_make_service_with_connect_info::<SocketAddr>();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move { stopped.await.unwrap_or(()) })
+    Ok(lodging_report(bench, "http", wall, samples, Some(note)))
+}
+
+/// The API on the bench store, served on a loopback port by this process.
+struct ApiServer {
+    url: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl ApiServer {
+    async fn start(bench: &Bench) -> anyhow::Result<ApiServer> {
+        let mut config = http_api::ApiConfig::production();
+        config.requests_per_second_per_client = BENCH_REQUESTS_PER_SECOND_PER_CLIENT;
+        config.burst_per_client = BENCH_REQUESTS_PER_SECOND_PER_CLIENT;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
-    });
-    let keys: Arc<[HeaderValue]> = (0..bench.lodgings.len())
+            .context("binding a loopback port")?;
+        let url = format!("http://{}/v1/declarations", listener.local_addr()?);
+        // With peer addresses, as `customs serve` runs it.
+        let app = http_api::router(bench.clearance.clone(), config)
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move { stopped.await.unwrap_or(()) })
+                .await
+        });
+        Ok(ApiServer { url, stop, task })
+    }
+
+    async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(());
+        tokio::time::timeout(SERVER_SHUTDOWN_TIMEOUT, self.task)
+            .await
+            .context("the HTTP server did not stop")?
+            .context("the HTTP server panicked")?
+            .context("serving HTTP")
+    }
+}
+
+async fn post_lodgings(bench: &Bench, url: &str) -> anyhow::Result<(Duration, Vec<Sample>)> {
+    let keys = (0..bench.lodgings.len())
         .map(|i| {
             HeaderValue::from_str(&bench.idempotency_key("http", i))
                 .context("a key is a header value")
         })
         .collect::<anyhow::Result<_>>()?;
+    let shared = Arc::new(OverHttp {
+        url: url.to_owned(),
+        lodgers: bench.lodgers.clone(),
+        lodgings: bench.lodgings.clone(),
+        keys,
+    });
     let mut https = (0..bench.clients)
         .map(|_| http_client())
         .collect::<anyhow::Result<Vec<_>>>()?
         .into_iter();
-    let url = Arc::new(url);
     let client = || {
-        let (lodgers, lodgings, keys, url) = (
-            bench.lodgers.clone(),
-            bench.lodgings.clone(),
-            keys.clone(),
-            url.clone(),
+        let (shared, http) = (
+            shared.clone(),
+            https.next().expect("one HTTP client per bench client"),
         );
-        let http = https.next().expect("one HTTP client per bench client");
         move |index: usize| {
-            let (lodgers, lodgings, keys, url, http) = (
-                lodgers.clone(),
-                lodgings.clone(),
-                keys.clone(),
-                url.clone(),
-                http.clone(),
-            );
-            async move {
-                let lodging = &lodgings[index];
-                let request = http
-                    .post(url.as_str())
-                    .header(
-                        header::AUTHORIZATION,
-                        lodgers[lodging.lodger].authorization.clone(),
-                    )
-                    .header("idempotency-key", keys[index].clone())
-                    .header(header::CONTENT_TYPE, "application/json")
-                    .body(lodging.body.clone());
-                post(request).await
-            }
+            let request = shared.request(&http, index);
+            async move { post(request).await }
         }
     };
-    let outcome = run_clients(bench.clients, bench.lodgings.len(), client).await;
-    let _ = stop.send(());
-    let served = tokio::time::timeout(SERVER_SHUTDOWN_TIMEOUT, server).await;
-    let (wall, samples) = outcome?;
-    served
-        .context("the HTTP server did not stop")?
-        .context("the HTTP server panicked")?
-        .context("serving HTTP")?;
-    let note = format!(
-        "http: per-client rate limit raised from {}/s (burst {}) to {BENCH_REQUESTS_PER_SECOND_PER_CLIENT}/s so that it does not throttle the bench; \
-         {} bearer tokens; clients and server share this machine's {} cores",
-        production.0,
-        production.1,
-        bench.lodgers.len(),
-        cores()
-    );
-    Ok(lodging_report(bench, "http", wall, samples, Some(note)))
+    run_clients(bench.clients, bench.lodgings.len(), client).await
+}
+
+/// What the HTTP clients share.
+struct OverHttp {
+    url: String,
+    lodgers: Arc<[Lodger]>,
+    lodgings: Arc<[Lodging]>,
+    keys: Vec<HeaderValue>,
+}
+
+impl OverHttp {
+    fn request(&self, http: &reqwest::Client, index: usize) -> reqwest::RequestBuilder {
+        let lodging = &self.lodgings[index];
+        http.post(&self.url)
+            .header(
+                header::AUTHORIZATION,
+                self.lodgers[lodging.lodger].authorization.clone(),
+            )
+            .header("idempotency-key", self.keys[index].clone())
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(lodging.body.clone())
+    }
 }
 
 /// One keep-alive connection per client, never through a proxy (loopback is measured, not a proxy).
@@ -1079,6 +1121,27 @@ mod tests {
         );
         assert!(selected_stages(&names(&["assessment"])).is_err());
         assert!(selected_stages(&[]).is_err());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_small_bench_lodges_everything_and_the_store_adds_up() {
+        let stages = STAGES.iter().map(|s| s.name.to_owned()).collect();
+        let options = BenchOptions {
+            declarations: 40,
+            clients: 4,
+            seed: 1,
+            stages,
+            json: true,
+            data: None,
+        };
+        let args = BenchArgs {
+            options,
+            data_given: false,
+        };
+        // `run` fails on any failed lodging, a broken chain, or a store that does not add up.
+        run(ClearanceConfig::china(), args)
+            .await
+            .expect("every lodging accepted and found in the store");
     }
 
     #[test]

@@ -188,7 +188,7 @@ impl Synth {
         let count = if self.rng.gen_bool(0.02) {
             self.rng.gen_range(31..=50)
         } else {
-            // Geometric with p = 1/4: each further item is three times less likely than none.
+            // Geometric: each further item follows with probability 3/4, so 4 items on average.
             let u: f64 = self.rng.gen_range(f64::EPSILON..1.0);
             (1 + (u.ln() / 0.75f64.ln()).floor() as usize).min(30)
         };
