@@ -36,6 +36,10 @@ pub use admin::NewToken;
 pub use error::ClearanceError;
 pub use views::{ListFilter, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX};
 
+/// The event name of an acceptance (`DeclarationEvent::Accepted`'s name), spelled once here for
+/// the lodging path, which encodes the event without building it.
+const ACCEPTED_ACTION: &str = "declaration.accepted";
+
 /// Longest idempotency key accepted: long enough for a UUID with a prefix, short enough to index.
 pub const IDEMPOTENCY_KEY_LENGTH_MAX: usize = 128;
 
@@ -132,6 +136,11 @@ impl<S: Store> Clearance<S> {
 
     /// Lodges a declaration. With an idempotency key seen before, returns the first result and
     /// creates nothing.
+    ///
+    /// The key is not looked up before the work: on the common path it is new, and the store
+    /// finds a repeat inside the append anyway. It is looked up only when the lodging would be
+    /// refused or the store reports a repeat, so a resend always gets the first result. (A resend
+    /// thus consumes a serial that is then skipped: numbers are unique, not gap-free.)
     #[tracing::instrument(name = "lodging a declaration", skip_all, fields(user = caller.user_id()))]
     pub async fn lodge(
         &self,
@@ -142,9 +151,24 @@ impl<S: Store> Clearance<S> {
         caller.require(Action::Lodge)?;
         let key = idempotency_key_or_new(idempotency_key)?;
         let digest = request_digest("lodge", body);
-        if let Some(view) = self.replay(caller, &key, &digest).await? {
-            return Ok(view);
+        match self.accept(caller, &key, &digest, body).await {
+            Ok(Some(receipt)) => Ok(receipt),
+            Ok(None) => self.replay(caller, &key, &digest).await?.ok_or(ClearanceError::Conflict),
+            Err(refusal) => match self.replay(caller, &key, &digest).await? {
+                Some(first) => Ok(first),
+                None => Err(refusal),
+            },
         }
+    }
+
+    /// Parses, checks, numbers and appends; `Ok(None)` when the store found the key used before.
+    async fn accept(
+        &self,
+        caller: &Caller,
+        key: &str,
+        digest: &str,
+        body: &[u8],
+    ) -> Result<Option<LodgementView>, ClearanceError> {
         let now = self.now();
         let dto: DeclarationDto =
             wire::parse_json(body).map_err(|e| ClearanceError::Invalid(vec![e]))?;
@@ -168,29 +192,15 @@ impl<S: Store> Clearance<S> {
             .map(|(row, state)| self.completion(&row, &state, &number, now))
             .into_iter()
             .collect();
-        let append = self.acceptance(
-            caller,
-            &key,
-            digest.clone(),
-            number,
-            declaration,
-            now,
-            linked,
-        );
+        let append = self.acceptance(caller, key, digest.to_owned(), number, declaration, now, linked);
         let Projection::NewDeclaration(row) = &append.projection else {
             unreachable!("acceptance projects a new declaration")
         };
         // The appended row is the stored row: answer from it instead of reading it back.
-        let view = views::declaration_view(row)?;
+        let receipt = views::receipt(row, true);
         match self.store.append(append).await? {
-            AppendOutcome::Appended { .. } => Ok(LodgementView {
-                created: true,
-                declaration: view,
-            }),
-            AppendOutcome::Duplicate { .. } => self
-                .replay(caller, &key, &digest)
-                .await?
-                .ok_or(ClearanceError::Conflict),
+            AppendOutcome::Appended { .. } => Ok(Some(receipt)),
+            AppendOutcome::Duplicate { .. } => Ok(None),
             AppendOutcome::VersionConflict { .. } => Err(ClearanceError::Conflict),
         }
     }
@@ -209,7 +219,7 @@ impl<S: Store> Clearance<S> {
         else {
             return Ok(None);
         };
-        if first.request_digest != digest || first.action != "declaration.accepted" {
+        if first.request_digest != digest || first.action != ACCEPTED_ACTION {
             return Err(ClearanceError::IdempotencyKeyReused);
         }
         let row = self
@@ -217,10 +227,7 @@ impl<S: Store> Clearance<S> {
             .declaration(&first.subject)
             .await?
             .ok_or(ClearanceError::NotFound)?;
-        Ok(Some(LodgementView {
-            created: false,
-            declaration: views::declaration_view(&row)?,
-        }))
+        Ok(Some(views::receipt(&row, false)))
     }
 
     async fn next_number(
@@ -278,19 +285,16 @@ impl<S: Store> Clearance<S> {
             version: 1,
             document,
         };
-        let event = DeclarationEvent::Accepted {
-            number,
-            declaration: Box::new(declaration),
-        };
+        let payload = wire::encode_acceptance(&number, &row.document);
         Append {
             actor: actor(caller),
             recorded_at_ms: now.timestamp_millis(),
             subject: id,
-            action: event.name().to_owned(),
+            action: ACCEPTED_ACTION.to_owned(),
             idempotency_scope: caller.user_id().to_owned(),
             idempotency_key: key.to_owned(),
             request_digest,
-            payload: wire::encode_event(&event),
+            payload,
             expected_version: None,
             projection: Projection::NewDeclaration(row),
             linked,

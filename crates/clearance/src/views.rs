@@ -3,7 +3,7 @@
 use chrono::{DateTime, NaiveDate, SecondsFormat};
 use domain::{Declaration, Direction, FieldError};
 use store::{DeclarationCursor, DeclarationQuery, DeclarationRow, EventRow, Store};
-use wire::{DeclarationDto, DeclarationPage, DeclarationView, EventView};
+use wire::{DeclarationDto, DeclarationPage, DeclarationView, EventView, LodgementView};
 
 use crate::Clearance;
 use crate::access::{Action, Caller};
@@ -25,6 +25,20 @@ pub(crate) fn rfc3339(ms: i64) -> String {
     DateTime::from_timestamp_millis(ms)
         .unwrap_or_default()
         .to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+pub(crate) fn receipt(row: &DeclarationRow, created: bool) -> LodgementView {
+    LodgementView {
+        created,
+        id: row.id.clone(),
+        number: row.number.clone(),
+        status: row.status.clone(),
+        kind: row.kind.clone(),
+        direction: row.direction.clone(),
+        version: row.version,
+        lodged_at: rfc3339(row.lodged_at_ms),
+        summary_number: row.summary_number.clone(),
+    }
 }
 
 pub(crate) fn declaration_view(row: &DeclarationRow) -> Result<DeclarationView, ClearanceError> {

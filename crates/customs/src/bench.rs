@@ -609,7 +609,7 @@ impl InProcess {
             Ok(view) if view.created => Ok(()),
             Ok(view) => Err(format!(
                 "answered as a replay of {}",
-                view.declaration.number
+                view.number
             )),
             Err(error) => Err(first_line(&crate::show::explain(error).to_string())),
         }

@@ -89,8 +89,8 @@ pub async fn seed(
          curl -s http://{address}/v1/declarations -H \"Authorization: Bearer $TOKEN\"\n  \
          curl -s http://{address}/v1/declarations/{} -H \"Authorization: Bearer $TOKEN\"\n",
         data.path.join("demo-tokens.txt").display(),
-        lodged.declaration.number,
-        lodged.declaration.number,
+        lodged.number,
+        lodged.number,
     );
     Ok(())
 }

@@ -103,7 +103,7 @@ fn report(outcomes: Vec<Outcome>, json: bool) -> anyhow::Result<()> {
                 if json {
                     println!(
                         "{}",
-                        serde_json::json!({"source": source, "number": view.declaration.number, "created": view.created})
+                        serde_json::json!({"source": source, "number": view.number, "created": view.created})
                     );
                 } else {
                     let note = if view.created {
@@ -111,7 +111,7 @@ fn report(outcomes: Vec<Outcome>, json: bool) -> anyhow::Result<()> {
                     } else {
                         " (lodged before; nothing new created)"
                     };
-                    println!("{source}: accepted {}{note}", view.declaration.number);
+                    println!("{source}: accepted {}{note}", view.number);
                 }
             }
             Err(error) => {

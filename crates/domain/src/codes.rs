@@ -66,7 +66,11 @@ impl<K> fmt::Display for Code<K> {
 impl<K: CodeKind> Code<K> {
     /// Parses a code at `path`. Letters are upper-cased because every list we load is upper-case,
     /// and traders routinely type `cn` or `usd`.
-    pub fn parse(path: &str, raw: &str, ctx: &ParseContext<'_>) -> Result<Code<K>, FieldError> {
+    pub fn parse(
+        path: impl fmt::Display + Copy,
+        raw: &str,
+        ctx: &ParseContext<'_>,
+    ) -> Result<Code<K>, FieldError> {
         let code = raw.trim().to_ascii_uppercase();
         if code.is_empty() {
             return Err(FieldError::required(path));
@@ -93,22 +97,29 @@ impl<K> AsRef<str> for Code<K> {
 }
 
 pub(crate) fn check_in_list(
-    path: &str,
+    path: impl fmt::Display + Copy,
     list: CodeListKind,
     name_en: &str,
     name_zh: &str,
     code: &str,
     ctx: &ParseContext<'_>,
 ) -> Result<(), FieldError> {
-    let on = ctx.on.to_string();
+    let on = || ctx.on.to_string();
     match ctx.reference.lookup(list, code, ctx.on) {
         Lookup::InForce(_) => Ok(()),
         Lookup::Unknown => Err(FieldError::unknown_code(path, name_en, name_zh, code)),
         Lookup::NotInForce { .. } => Err(FieldError::code_not_in_force(
-            path, name_en, name_zh, code, &on,
+            path,
+            name_en,
+            name_zh,
+            code,
+            &on(),
         )),
         Lookup::NoListInForce => Err(FieldError::no_code_list_in_force(
-            path, name_en, name_zh, &on,
+            path,
+            name_en,
+            name_zh,
+            &on(),
         )),
     }
 }
@@ -281,7 +292,7 @@ pub struct CommodityCode(String);
 
 impl CommodityCode {
     pub fn parse(
-        path: &str,
+        path: impl fmt::Display + Copy,
         raw: &str,
         ctx: &ParseContext<'_>,
     ) -> Result<CommodityCode, FieldError> {
@@ -337,7 +348,7 @@ const CREDIT_CODE_WEIGHTS: [u32; 17] = [
 ];
 
 impl CreditCode {
-    pub fn parse(path: &str, raw: &str) -> Result<CreditCode, FieldError> {
+    pub fn parse(path: impl fmt::Display + Copy, raw: &str) -> Result<CreditCode, FieldError> {
         let code = raw.trim().to_ascii_uppercase();
         if code.is_empty() {
             return Err(FieldError::required(path));
@@ -392,7 +403,10 @@ pub fn credit_code_with_check(first_17: &str) -> Option<String> {
 pub struct CustomsRegistrationCode(String);
 
 impl CustomsRegistrationCode {
-    pub fn parse(path: &str, raw: &str) -> Result<CustomsRegistrationCode, FieldError> {
+    pub fn parse(
+        path: impl fmt::Display + Copy,
+        raw: &str,
+    ) -> Result<CustomsRegistrationCode, FieldError> {
         let code = raw.trim().to_ascii_uppercase();
         if code.is_empty() {
             return Err(FieldError::required(path));
@@ -419,7 +433,7 @@ pub struct LocationCode(String);
 
 impl LocationCode {
     pub fn parse(
-        path: &str,
+        path: impl fmt::Display + Copy,
         raw: &str,
         ctx: &ParseContext<'_>,
     ) -> Result<LocationCode, FieldError> {

@@ -1,5 +1,7 @@
 //! Exact numbers: amounts, unit prices, quantities, masses and rates. Never floating point.
 
+use std::fmt;
+
 use rust_decimal::Decimal;
 
 use crate::limits::{AMOUNT_MAX, QUANTITY_MAX};
@@ -7,7 +9,7 @@ use crate::problem::FieldError;
 
 /// Parses a decimal written as text (`"1234.50"`). Refuses exponents, signs other than a leading
 /// minus, and anything a spreadsheet might smuggle in, so the value is exactly what was written.
-pub fn parse_decimal(path: &str, raw: &str) -> Result<Decimal, FieldError> {
+pub fn parse_decimal(path: impl fmt::Display + Copy, raw: &str) -> Result<Decimal, FieldError> {
     let text = raw.trim();
     if text.is_empty() {
         return Err(FieldError::required(path));
@@ -40,7 +42,11 @@ fn is_digit_run(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
 }
 
-fn check_scale(path: &str, value: Decimal, decimals_max: u32) -> Result<Decimal, FieldError> {
+fn check_scale(
+    path: impl fmt::Display + Copy,
+    value: Decimal,
+    decimals_max: u32,
+) -> Result<Decimal, FieldError> {
     if value.normalize().scale() > decimals_max {
         return Err(FieldError::precision(path, decimals_max));
     }
@@ -49,7 +55,11 @@ fn check_scale(path: &str, value: Decimal, decimals_max: u32) -> Result<Decimal,
 
 /// A monetary amount in some currency: non-negative, at most `decimals_max` decimals (the
 /// currency's minor unit), at most `AMOUNT_MAX`.
-pub fn parse_amount(path: &str, raw: &str, decimals_max: u32) -> Result<Decimal, FieldError> {
+pub fn parse_amount(
+    path: impl fmt::Display + Copy,
+    raw: &str,
+    decimals_max: u32,
+) -> Result<Decimal, FieldError> {
     let value = parse_decimal(path, raw)?;
     if value.is_sign_negative() || value > Decimal::from(AMOUNT_MAX) {
         return Err(FieldError::out_of_range(
@@ -62,7 +72,11 @@ pub fn parse_amount(path: &str, raw: &str, decimals_max: u32) -> Result<Decimal,
 }
 
 /// A strictly positive quantity or mass with at most `decimals_max` decimals.
-pub fn parse_positive(path: &str, raw: &str, decimals_max: u32) -> Result<Decimal, FieldError> {
+pub fn parse_positive(
+    path: impl fmt::Display + Copy,
+    raw: &str,
+    decimals_max: u32,
+) -> Result<Decimal, FieldError> {
     let value = parse_decimal(path, raw)?;
     if value <= Decimal::ZERO || value > Decimal::from(QUANTITY_MAX) {
         return Err(FieldError::out_of_range(
@@ -75,7 +89,11 @@ pub fn parse_positive(path: &str, raw: &str, decimals_max: u32) -> Result<Decima
 }
 
 /// A rate in percent, 0 to 100 inclusive.
-pub fn parse_percent(path: &str, raw: &str, decimals_max: u32) -> Result<Decimal, FieldError> {
+pub fn parse_percent(
+    path: impl fmt::Display + Copy,
+    raw: &str,
+    decimals_max: u32,
+) -> Result<Decimal, FieldError> {
     let value = parse_decimal(path, raw)?;
     if value.is_sign_negative() || value > Decimal::ONE_HUNDRED {
         return Err(FieldError::out_of_range(
@@ -88,7 +106,11 @@ pub fn parse_percent(path: &str, raw: &str, decimals_max: u32) -> Result<Decimal
 }
 
 /// Trims free text and bounds its length in characters (not bytes: Chinese text is 3 bytes a character).
-pub fn parse_text(path: &str, raw: &str, length_max: usize) -> Result<String, FieldError> {
+pub fn parse_text(
+    path: impl fmt::Display + Copy,
+    raw: &str,
+    length_max: usize,
+) -> Result<String, FieldError> {
     let text = raw.trim();
     if text.is_empty() {
         return Err(FieldError::required(path));

@@ -84,16 +84,21 @@ impl fmt::Display for FieldError {
 }
 
 impl FieldError {
-    fn new(path: &str, code: ErrorCode, message_en: String, message_zh: String) -> FieldError {
+    fn new(
+        path: impl fmt::Display,
+        code: ErrorCode,
+        message_en: String,
+        message_zh: String,
+    ) -> FieldError {
         FieldError {
-            path: path.to_owned(),
+            path: path.to_string(),
             code,
             message_en,
             message_zh,
         }
     }
 
-    pub fn required(path: &str) -> FieldError {
+    pub fn required(path: impl fmt::Display) -> FieldError {
         FieldError::new(
             path,
             ErrorCode::Required,
@@ -102,7 +107,7 @@ impl FieldError {
         )
     }
 
-    pub fn invalid_type(path: &str, detail: &str) -> FieldError {
+    pub fn invalid_type(path: impl fmt::Display, detail: &str) -> FieldError {
         FieldError::new(
             path,
             ErrorCode::InvalidType,
@@ -111,7 +116,7 @@ impl FieldError {
         )
     }
 
-    pub fn unknown_field(path: &str) -> FieldError {
+    pub fn unknown_field(path: impl fmt::Display) -> FieldError {
         FieldError::new(
             path,
             ErrorCode::UnknownField,
@@ -120,7 +125,7 @@ impl FieldError {
         )
     }
 
-    pub fn invalid_json(path: &str, detail: &str) -> FieldError {
+    pub fn invalid_json(path: impl fmt::Display, detail: &str) -> FieldError {
         FieldError::new(
             path,
             ErrorCode::InvalidJson,
@@ -130,7 +135,11 @@ impl FieldError {
     }
 
     /// `expected_en` / `expected_zh` describe the expected shape, e.g. "6, 8 or 10 digits".
-    pub fn invalid_format(path: &str, expected_en: &str, expected_zh: &str) -> FieldError {
+    pub fn invalid_format(
+        path: impl fmt::Display,
+        expected_en: &str,
+        expected_zh: &str,
+    ) -> FieldError {
         FieldError::new(
             path,
             ErrorCode::InvalidFormat,
@@ -139,7 +148,7 @@ impl FieldError {
         )
     }
 
-    pub fn too_long(path: &str, length_max: usize) -> FieldError {
+    pub fn too_long(path: impl fmt::Display, length_max: usize) -> FieldError {
         FieldError::new(
             path,
             ErrorCode::TooLong,
@@ -148,7 +157,7 @@ impl FieldError {
         )
     }
 
-    pub fn too_many(path: &str, count_max: usize) -> FieldError {
+    pub fn too_many(path: impl fmt::Display, count_max: usize) -> FieldError {
         FieldError::new(
             path,
             ErrorCode::TooMany,
@@ -157,7 +166,7 @@ impl FieldError {
         )
     }
 
-    pub fn too_few(path: &str, count_min: usize) -> FieldError {
+    pub fn too_few(path: impl fmt::Display, count_min: usize) -> FieldError {
         FieldError::new(
             path,
             ErrorCode::TooFew,
@@ -166,7 +175,7 @@ impl FieldError {
         )
     }
 
-    pub fn out_of_range(path: &str, range_en: &str, range_zh: &str) -> FieldError {
+    pub fn out_of_range(path: impl fmt::Display, range_en: &str, range_zh: &str) -> FieldError {
         FieldError::new(
             path,
             ErrorCode::OutOfRange,
@@ -175,7 +184,7 @@ impl FieldError {
         )
     }
 
-    pub fn precision(path: &str, decimals_max: u32) -> FieldError {
+    pub fn precision(path: impl fmt::Display, decimals_max: u32) -> FieldError {
         FieldError::new(
             path,
             ErrorCode::Precision,
@@ -184,7 +193,7 @@ impl FieldError {
         )
     }
 
-    pub fn check_digit(path: &str) -> FieldError {
+    pub fn check_digit(path: impl fmt::Display) -> FieldError {
         FieldError::new(
             path,
             ErrorCode::CheckDigit,
@@ -193,7 +202,12 @@ impl FieldError {
         )
     }
 
-    pub fn unknown_code(path: &str, list_en: &str, list_zh: &str, code: &str) -> FieldError {
+    pub fn unknown_code(
+        path: impl fmt::Display,
+        list_en: &str,
+        list_zh: &str,
+        code: &str,
+    ) -> FieldError {
         FieldError::new(
             path,
             ErrorCode::UnknownCode,
@@ -203,7 +217,7 @@ impl FieldError {
     }
 
     pub fn code_not_in_force(
-        path: &str,
+        path: impl fmt::Display,
         list_en: &str,
         list_zh: &str,
         code: &str,
@@ -217,7 +231,12 @@ impl FieldError {
         )
     }
 
-    pub fn no_code_list_in_force(path: &str, list_en: &str, list_zh: &str, on: &str) -> FieldError {
+    pub fn no_code_list_in_force(
+        path: impl fmt::Display,
+        list_en: &str,
+        list_zh: &str,
+        on: &str,
+    ) -> FieldError {
         FieldError::new(
             path,
             ErrorCode::NoCodeListInForce,
@@ -226,7 +245,7 @@ impl FieldError {
         )
     }
 
-    pub fn duplicate(path: &str, what_en: &str, what_zh: &str) -> FieldError {
+    pub fn duplicate(path: impl fmt::Display, what_en: &str, what_zh: &str) -> FieldError {
         FieldError::new(
             path,
             ErrorCode::Duplicate,
@@ -235,7 +254,7 @@ impl FieldError {
         )
     }
 
-    pub fn not_allowed(path: &str, why_en: &str, why_zh: &str) -> FieldError {
+    pub fn not_allowed(path: impl fmt::Display, why_en: &str, why_zh: &str) -> FieldError {
         FieldError::new(
             path,
             ErrorCode::NotAllowed,
@@ -244,7 +263,12 @@ impl FieldError {
         )
     }
 
-    pub fn sum_mismatch(path: &str, declared: &str, computed: &str, tolerance: &str) -> FieldError {
+    pub fn sum_mismatch(
+        path: impl fmt::Display,
+        declared: &str,
+        computed: &str,
+        tolerance: &str,
+    ) -> FieldError {
         FieldError::new(
             path,
             ErrorCode::SumMismatch,
@@ -257,7 +281,7 @@ impl FieldError {
         )
     }
 
-    pub fn amount_mismatch(path: &str, declared: &str, computed: &str) -> FieldError {
+    pub fn amount_mismatch(path: impl fmt::Display, declared: &str, computed: &str) -> FieldError {
         FieldError::new(
             path,
             ErrorCode::AmountMismatch,
@@ -266,7 +290,7 @@ impl FieldError {
         )
     }
 
-    pub fn mass_inconsistent(path: &str, net: &str, gross: &str) -> FieldError {
+    pub fn mass_inconsistent(path: impl fmt::Display, net: &str, gross: &str) -> FieldError {
         FieldError::new(
             path,
             ErrorCode::MassInconsistent,
@@ -276,7 +300,7 @@ impl FieldError {
     }
 
     pub fn date_order(
-        path: &str,
+        path: impl fmt::Display,
         this_en: &str,
         other_en: &str,
         this_zh: &str,
@@ -290,7 +314,7 @@ impl FieldError {
         )
     }
 
-    pub fn unit_mismatch(path: &str, unit: &str, expected: &str) -> FieldError {
+    pub fn unit_mismatch(path: impl fmt::Display, unit: &str, expected: &str) -> FieldError {
         FieldError::new(
             path,
             ErrorCode::UnitMismatch,
@@ -299,7 +323,11 @@ impl FieldError {
         )
     }
 
-    pub fn summary_mismatch(path: &str, summary_value: &str, full_value: &str) -> FieldError {
+    pub fn summary_mismatch(
+        path: impl fmt::Display,
+        summary_value: &str,
+        full_value: &str,
+    ) -> FieldError {
         FieldError::new(
             path,
             ErrorCode::SummaryMismatch,
@@ -309,20 +337,55 @@ impl FieldError {
     }
 }
 
-/// Builds field paths such as `items[3].origin_country` without string juggling at every call site.
+/// Builds field paths such as `items[3].origin_country` without allocating: a path is rendered
+/// only when an error names it, which keeps parsing a valid declaration free of string building.
 #[derive(Debug, Clone, Copy)]
-pub struct PathPrefix<'a>(pub &'a str);
+pub struct PathPrefix<P>(pub P);
 
-impl PathPrefix<'_> {
-    pub fn field(&self, name: &str) -> String {
-        if self.0.is_empty() {
-            name.to_owned()
-        } else {
-            format!("{}.{name}", self.0)
+impl<P: fmt::Display> PathPrefix<P> {
+    pub fn field<'a>(&'a self, name: &'a str) -> FieldPath<'a, P> {
+        FieldPath {
+            prefix: &self.0,
+            name,
+            index: None,
         }
     }
 
-    pub fn index(&self, name: &str, idx: usize) -> String {
-        format!("{}[{idx}]", self.field(name))
+    pub fn index<'a>(&'a self, name: &'a str, idx: usize) -> FieldPath<'a, P> {
+        FieldPath {
+            prefix: &self.0,
+            name,
+            index: Some(idx),
+        }
+    }
+}
+
+/// A prefix, a field name and perhaps an index: `prefix.name[index]`.
+#[derive(Debug)]
+pub struct FieldPath<'a, P> {
+    prefix: &'a P,
+    name: &'a str,
+    index: Option<usize>,
+}
+
+impl<P> Clone for FieldPath<'_, P> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<P> Copy for FieldPath<'_, P> {}
+
+impl<P: fmt::Display> fmt::Display for FieldPath<'_, P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let prefix = self.prefix.to_string();
+        if !prefix.is_empty() {
+            write!(f, "{prefix}.")?;
+        }
+        f.write_str(self.name)?;
+        match self.index {
+            Some(idx) => write!(f, "[{idx}]"),
+            None => Ok(()),
+        }
     }
 }

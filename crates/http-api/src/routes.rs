@@ -80,7 +80,7 @@ pub(crate) async fn lodge<S: Store>(
         StatusCode::OK
     };
     let location =
-        HeaderValue::try_from(format!("{DECLARATIONS_PATH}/{}", lodgement.declaration.id))
+        HeaderValue::try_from(format!("{DECLARATIONS_PATH}/{}", lodgement.id))
             .map_err(|_| ApiError::internal())?;
     Ok((status, [(header::LOCATION, location)], Json(lodgement)).into_response())
 }

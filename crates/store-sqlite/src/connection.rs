@@ -31,6 +31,11 @@ pub(crate) fn open_writer(path: &Path) -> anyhow::Result<Connection> {
     conn.pragma_update(None, "synchronous", "FULL")?;
     // Projections reference enterprises and users; the database enforces it as a last line.
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Each request runs in a savepoint; its statement journal belongs in memory, not in a
+    // temporary file written for every request.
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    // Checkpoints run on their own thread (see `wal`), not inside a commit.
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     Ok(conn)
 }
 

@@ -18,6 +18,7 @@ mod projection;
 mod queries;
 mod read;
 mod rows;
+mod wal;
 mod writer;
 
 use std::path::Path;
@@ -76,6 +77,9 @@ struct Inner {
     commands: Sender<Command>,
     writer: Mutex<Option<JoinHandle<()>>>,
     readers: Arc<ReadPool>,
+    /// Stopped after the writer (fields drop after `Drop::drop` ran), so its final checkpoint
+    /// sees the writer's last commit.
+    _wal_checkpointer: wal::WalCheckpointer,
 }
 
 impl SqliteStore {
@@ -91,6 +95,7 @@ impl SqliteStore {
             .with_context(|| format!("migrating the store at {}", path.display()))?;
         // Readers open after the migrations, so they never see a half-made schema.
         let readers = ReadPool::open(path.to_path_buf(), options.read_connections)?;
+        let wal_checkpointer = wal::WalCheckpointer::start(path.to_path_buf())?;
         let (commands, receiver) = std::sync::mpsc::channel();
         let writer = Writer::new(conn, signer, &options, receiver);
         let handle = std::thread::Builder::new()
@@ -102,6 +107,7 @@ impl SqliteStore {
                 commands,
                 writer: Mutex::new(Some(handle)),
                 readers,
+                _wal_checkpointer: wal_checkpointer,
             }),
         })
     }

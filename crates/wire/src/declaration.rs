@@ -15,7 +15,7 @@ use domain::codes::{
 };
 use domain::limits::*;
 use domain::numbers::{parse_amount, parse_percent, parse_positive, parse_text};
-use domain::problem::PathPrefix;
+use domain::problem::{FieldPath, PathPrefix};
 use domain::{
     AttachedDocument, Charge, Declaration, DeclarationKind, DeclarationNumber, Direction,
     Enterprise, FieldError, GoodsItem, Invoice, OverseasParty, Packages, ParseContext, Quantity,
@@ -242,7 +242,7 @@ impl Errors {
         result.map_err(|error| self.0.push(error)).ok()
     }
 
-    fn required<'a, T>(&mut self, path: &str, value: &'a Option<T>) -> Option<&'a T> {
+    fn required<'a, T>(&mut self, path: impl fmt::Display, value: &'a Option<T>) -> Option<&'a T> {
         if value.is_none() {
             self.0.push(FieldError::required(path));
         }
@@ -250,7 +250,7 @@ impl Errors {
     }
 }
 
-fn num<'a>(path: &str, value: &'a NumText) -> Result<&'a str, FieldError> {
+fn num<'a>(path: impl fmt::Display + Copy, value: &'a NumText) -> Result<&'a str, FieldError> {
     match value.0.strip_prefix(FLOAT_MARK) {
         Some(_) => Err(FieldError::invalid_format(
             path,
@@ -261,13 +261,13 @@ fn num<'a>(path: &str, value: &'a NumText) -> Result<&'a str, FieldError> {
     }
 }
 
-fn parse_date(path: &str, raw: &str) -> Result<NaiveDate, FieldError> {
+fn parse_date(path: impl fmt::Display + Copy, raw: &str) -> Result<NaiveDate, FieldError> {
     NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d").map_err(|_| {
         FieldError::invalid_format(path, "a date as YYYY-MM-DD", "YYYY-MM-DD 格式的日期")
     })
 }
 
-fn parse_count(path: &str, raw: &NumText) -> Result<u32, FieldError> {
+fn parse_count(path: impl fmt::Display + Copy, raw: &NumText) -> Result<u32, FieldError> {
     let text = num(path, raw)?;
     let count: u64 = text
         .trim()
@@ -285,7 +285,7 @@ fn parse_count(path: &str, raw: &NumText) -> Result<u32, FieldError> {
 
 fn optional_text(
     errors: &mut Errors,
-    path: &str,
+    path: impl fmt::Display + Copy,
     raw: &Option<String>,
     length_max: usize,
 ) -> Option<String> {
@@ -338,19 +338,15 @@ impl DeclarationDto {
         );
         let declarant = errors
             .required("declarant", &self.declarant)
-            .cloned()
             .and_then(|e| parse_enterprise(errors, "declarant", &e));
         let trader = errors
             .required("trader", &self.trader)
-            .cloned()
             .and_then(|e| parse_enterprise(errors, "trader", &e));
         let overseas_party = errors
             .required("overseas_party", &self.overseas_party)
-            .cloned()
             .and_then(|p| parse_overseas_party(errors, &p, ctx));
         let transport = errors
             .required("transport", &self.transport)
-            .cloned()
             .and_then(|t| parse_transport(errors, &t, ctx));
         let dispatch_country = self.optional_code::<domain::codes::Country>(
             errors,
@@ -376,7 +372,6 @@ impl DeclarationDto {
         );
         let invoice = errors
             .required("invoice", &self.invoice)
-            .cloned()
             .and_then(|i| parse_invoice(errors, &i, ctx));
         let freight = self
             .freight
@@ -392,7 +387,6 @@ impl DeclarationDto {
             .map(|c| parse_charge(errors, "other_costs", c, ctx));
         let packages = errors
             .required("packages", &self.packages)
-            .cloned()
             .and_then(|p| parse_packages(errors, &p, ctx));
         let gross_mass_kg = errors
             .required("gross_mass_kg", &self.gross_mass_kg)
@@ -591,7 +585,6 @@ fn parse_transport(
     );
     let document = errors
         .required("transport.document", &dto.document)
-        .cloned()
         .and_then(|d| parse_transport_document(errors, &d));
     let mut date = |path: &str, raw: &Option<String>| match raw.as_deref() {
         None => Some(None),
@@ -737,7 +730,7 @@ fn parse_packages(
 
 fn parse_quantity(
     errors: &mut Errors,
-    prefix: &str,
+    prefix: impl fmt::Display + Copy,
     dto: &QuantityDto,
     ctx: &ParseContext<'_>,
 ) -> Parsed<Quantity> {
@@ -773,8 +766,8 @@ fn parse_documents(
         .iter()
         .enumerate()
         .map(|(idx, dto)| {
-            let at = format!("documents[{idx}]");
-            let at = PathPrefix(&at);
+            let root = PathPrefix("");
+            let at = PathPrefix(root.index("documents", idx));
             let document_type = errors
                 .required(&at.field("type"), &dto.document_type)
                 .and_then(|raw| errors.take(DocumentTypeCode::parse(&at.field("type"), raw, ctx)));
@@ -820,8 +813,8 @@ fn parse_item(
     dto: &GoodsItemDto,
     ctx: &ParseContext<'_>,
 ) -> Parsed<GoodsItem> {
-    let prefix = format!("items[{idx}]");
-    let at = PathPrefix(&prefix);
+    let root = PathPrefix("");
+    let at = PathPrefix(root.index("items", idx));
     let commodity_code = errors
         .required(&at.field("commodity_code"), &dto.commodity_code)
         .and_then(|raw| errors.take(CommodityCode::parse(&at.field("commodity_code"), raw, ctx)));
@@ -830,7 +823,6 @@ fn parse_item(
         .and_then(|raw| errors.take(parse_text(&at.field("description"), raw, TEXT_LENGTH_MAX)));
     let quantity = errors
         .required(&at.field("quantity"), &dto.quantity)
-        .cloned()
         .and_then(|q| parse_quantity(errors, &at.field("quantity"), &q, ctx));
     let statutory_quantities =
         parse_statutory_quantities(errors, &at, &dto.statutory_quantities, ctx);
@@ -866,7 +858,7 @@ fn parse_item(
 
 fn parse_statutory_quantities(
     errors: &mut Errors,
-    at: &PathPrefix<'_>,
+    at: &PathPrefix<FieldPath<'_, &str>>,
     dtos: &[QuantityDto],
     ctx: &ParseContext<'_>,
 ) -> Parsed<Vec<Quantity>> {

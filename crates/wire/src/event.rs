@@ -62,6 +62,14 @@ pub fn encode_event(event: &DeclarationEvent) -> String {
     serde_json::to_string(&dto).expect("an event payload always serialises")
 }
 
+/// The payload of an acceptance built from the already-encoded document: the same bytes as
+/// `encode_event(&DeclarationEvent::Accepted { .. })` (a test holds them equal), without
+/// serialising the declaration a second time on the lodging path.
+pub fn encode_acceptance(number: &DeclarationNumber, document: &str) -> String {
+    let number = serde_json::to_string(number.as_str()).expect("a string serialises");
+    format!("{{\"number\":{number},\"declaration\":{document}}}")
+}
+
 /// Why a stored event could not be read back: the store was written by something else, or altered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecodeError(pub String);

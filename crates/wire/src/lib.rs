@@ -8,7 +8,7 @@ pub mod render;
 pub mod views;
 
 pub use declaration::DeclarationDto;
-pub use event::{DecodeError, decode_event, encode_event};
+pub use event::{DecodeError, decode_event, encode_acceptance, encode_event};
 pub use views::*;
 
 #[cfg(test)]

@@ -28,14 +28,24 @@ pub struct DeclarationView {
     pub declaration: DeclarationDto,
 }
 
-/// The answer to a lodging: the declaration, and whether this request created it or an earlier
-/// request with the same idempotency key did.
+/// The answer to a lodging, a receipt (回执): the number and state, not the document the caller
+/// just sent (read it back with GET when needed). `created` is false when the idempotency key was
+/// seen before: nothing new was created and this is the first result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct LodgementView {
-    /// false when the idempotency key was seen before: nothing new was created.
     pub created: bool,
-    #[serde(flatten)]
-    pub declaration: DeclarationView,
+    pub id: String,
+    /// Customs declaration number (海关编号).
+    pub number: String,
+    pub status: String,
+    pub kind: String,
+    pub direction: String,
+    pub version: u32,
+    /// RFC 3339 UTC.
+    pub lodged_at: String,
+    /// On a full declaration: the summary declaration it completes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary_number: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -131,6 +141,11 @@ pub struct Health {
 /// Parses a JSON body into `T`, naming the path of a type error or an unknown field
 /// (`items[3].origin_country`) rather than a line and column.
 pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, FieldError> {
+    // Most bodies are well-formed: parse them at full speed, and pay for path tracking only to
+    // explain a failure.
+    if let Ok(value) = serde_json::from_slice(body) {
+        return Ok(value);
+    }
     let deserializer = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(deserializer).map_err(|error| {
         let path = json_path(&error.path().to_string());
