@@ -23,7 +23,7 @@ mod tests;
 pub use checkpoint::{
     AuditPublicKey, AuditSigner, CHECKPOINT_DOMAIN, Checkpoint, checkpoint_message,
 };
-pub use verify::{ChainFault, StoredEntry, VerifyReport, verify_chain};
+pub use verify::{ChainFault, ChainVerifier, StoredEntry, VerifyReport, verify_chain};
 
 use sha2::{Digest, Sha256};
 

@@ -151,9 +151,52 @@ pub fn verify_chain(
     checkpoints: &[Checkpoint],
     public_key: &AuditPublicKey,
 ) -> VerifyReport {
-    let mut verifier = Verifier::new(checkpoints, public_key);
-    let fault = verifier.run(entries).err();
-    verifier.report(fault)
+    let mut verifier = ChainVerifier::new(checkpoints, public_key);
+    for stored in entries {
+        if !verifier.push(&stored) {
+            break;
+        }
+    }
+    verifier.finish()
+}
+
+/// `verify_chain` one entry at a time, for callers that read the chain in pages (an async store)
+/// and must not hold it all in memory.
+pub struct ChainVerifier<'a> {
+    verifier: Verifier<'a>,
+    fault: Option<ChainFault>,
+}
+
+impl<'a> ChainVerifier<'a> {
+    pub fn new(checkpoints: &'a [Checkpoint], public_key: &'a AuditPublicKey) -> Self {
+        let mut verifier = Verifier::new(checkpoints, public_key);
+        // A checkpoint at seq 0 vouches for the empty chain.
+        let fault = verifier.check_reached_checkpoints().err();
+        ChainVerifier { verifier, fault }
+    }
+
+    /// Checks the next stored entry. Returns false once a fault is found: what follows cannot
+    /// change the verdict, so the caller may stop reading.
+    pub fn push(&mut self, stored: &StoredEntry) -> bool {
+        if self.fault.is_some() {
+            return false;
+        }
+        self.verifier.rows_read += 1;
+        let checked = self
+            .verifier
+            .accept(stored)
+            .and_then(|()| self.verifier.check_reached_checkpoints());
+        self.fault = checked.err();
+        self.fault.is_none()
+    }
+
+    pub fn finish(mut self) -> VerifyReport {
+        let fault = match self.fault.take() {
+            Some(fault) => Some(fault),
+            None => self.verifier.check_tail().err(),
+        };
+        self.verifier.report(fault)
+    }
 }
 
 struct Verifier<'a> {
@@ -183,17 +226,6 @@ impl<'a> Verifier<'a> {
             head: ChainHead::genesis(),
             before_head: ChainHead::genesis(),
         }
-    }
-
-    fn run(&mut self, entries: impl IntoIterator<Item = StoredEntry>) -> Result<(), ChainFault> {
-        // A checkpoint at seq 0 vouches for the empty chain.
-        self.check_reached_checkpoints()?;
-        for stored in entries {
-            self.rows_read += 1;
-            self.accept(&stored)?;
-            self.check_reached_checkpoints()?;
-        }
-        self.check_tail()
     }
 
     /// Checks one row against the intact prefix and extends the prefix.

@@ -14,10 +14,10 @@ use crate::access::{Action, Caller};
 use crate::error::ClearanceError;
 use crate::{Clearance, actor, idempotency_key_or_new, request_digest, views};
 
-/// What a change appends: the event, and the new document when it amends the declaration.
+/// What a change appends: the event, and whether it carries a new document (an amendment).
 struct Decision {
     event: DeclarationEvent,
-    document: Option<String>,
+    replaces_document: bool,
 }
 
 fn reason(path: &str, raw: &str) -> Result<String, ClearanceError> {
@@ -110,14 +110,12 @@ impl<S: Store> Clearance<S> {
                 if !errors.is_empty() {
                     return Err(ClearanceError::Invalid(errors));
                 }
-                let document = serde_json::to_string(&wire::DeclarationDto::from(&declaration))
-                    .expect("a DTO serialises");
                 Ok(Decision {
                     event: DeclarationEvent::Amended {
                         declaration: Box::new(declaration),
                         reason,
                     },
-                    document: Some(document),
+                    replaces_document: true,
                 })
             },
         )
@@ -145,7 +143,7 @@ impl<S: Store> Clearance<S> {
                     event: DeclarationEvent::Cancelled {
                         reason: reason("reason", &request.reason)?,
                     },
-                    document: None,
+                    replaces_document: false,
                 })
             },
         )
@@ -181,7 +179,7 @@ impl<S: Store> Clearance<S> {
                     .transpose()?;
                 Ok(Decision {
                     event: DeclarationEvent::Released { note },
-                    document: None,
+                    replaces_document: false,
                 })
             },
         )
@@ -236,7 +234,7 @@ impl<S: Store> Clearance<S> {
                 version: next.version,
                 updated_at_ms: now.timestamp_millis(),
                 completed_by: row.completed_by.clone(),
-                document: decision.document,
+                replaces_document: decision.replaces_document,
             }),
             linked: vec![],
         };
@@ -296,7 +294,7 @@ fn amendment_errors(
     let mut unchanged = |path: &str, before: &str, after: &str| {
         if before != after {
             errors.push(FieldError::not_allowed(
-                &format!("declaration.{path}"),
+                format!("declaration.{path}"),
                 &format!("an amendment cannot change it from '{before}' (lodge a new declaration instead)"),
                 &format!("修改申报不能将其由“{before}”改变（请重新申报）"),
             ));

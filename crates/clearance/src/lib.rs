@@ -9,6 +9,7 @@
 
 mod access;
 mod admin;
+mod audit_trail;
 mod changes;
 mod error;
 mod numbering;
@@ -33,6 +34,7 @@ use wire::{DeclarationDto, LodgementView};
 
 pub use access::{Action, Caller, Role};
 pub use admin::NewToken;
+pub use audit_trail::AUDIT_PAGE_MAX;
 pub use error::ClearanceError;
 pub use views::{ListFilter, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX};
 
@@ -66,6 +68,8 @@ pub struct ClearanceConfig {
     /// Serials reserved from the store at a time. Larger blocks mean fewer writes; unused serials of a
     /// block are skipped after a restart (numbers stay unique, not gap-free).
     pub serial_block: u64,
+    /// The key that verifies the audit checkpoints (the data folder's signing key's public half).
+    pub audit_public_key: Option<audit::AuditPublicKey>,
 }
 
 impl ClearanceConfig {
@@ -74,6 +78,7 @@ impl ClearanceConfig {
             number_scheme: NumberScheme::china(),
             utc_offset: FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset"),
             serial_block: 64,
+            audit_public_key: None,
         }
     }
 }
@@ -153,7 +158,10 @@ impl<S: Store> Clearance<S> {
         let digest = request_digest("lodge", body);
         match self.accept(caller, &key, &digest, body).await {
             Ok(Some(receipt)) => Ok(receipt),
-            Ok(None) => self.replay(caller, &key, &digest).await?.ok_or(ClearanceError::Conflict),
+            Ok(None) => self
+                .replay(caller, &key, &digest)
+                .await?
+                .ok_or(ClearanceError::Conflict),
             Err(refusal) => match self.replay(caller, &key, &digest).await? {
                 Some(first) => Ok(first),
                 None => Err(refusal),
@@ -192,7 +200,15 @@ impl<S: Store> Clearance<S> {
             .map(|(row, state)| self.completion(&row, &state, &number, now))
             .into_iter()
             .collect();
-        let append = self.acceptance(caller, key, digest.to_owned(), number, declaration, now, linked);
+        let append = self.acceptance(
+            caller,
+            key,
+            digest.to_owned(),
+            number,
+            declaration,
+            now,
+            linked,
+        );
         let Projection::NewDeclaration(row) = &append.projection else {
             unreachable!("acceptance projects a new declaration")
         };
@@ -363,7 +379,7 @@ impl<S: Store> Clearance<S> {
                 version: state.version + 1,
                 updated_at_ms: now.timestamp_millis(),
                 completed_by: Some(full_number.to_string()),
-                document: None,
+                replaces_document: false,
             }),
         }
     }

@@ -296,3 +296,25 @@ async fn an_amended_full_declaration_must_still_agree_with_its_summary() {
         other => panic!("{other:?}"),
     }
 }
+
+/// The access matrix written out literally, so a change to `Action::allowed` must change this
+/// table too (the HTTP tests check that every endpoint follows `Action::allowed`).
+#[test]
+fn the_access_matrix_is_as_documented() {
+    use crate::Action::*;
+    // Columns: declarant, broker, officer, risk_analyst, auditor, admin.
+    let table = [
+        (Lodge, [true, true, false, false, false, false]),
+        (Read, [true, true, true, true, true, true]),
+        (Amend, [true, true, false, false, false, false]),
+        (Cancel, [true, true, false, false, false, false]),
+        (Release, [false, false, true, false, false, false]),
+        (ReadAudit, [false, false, false, false, true, true]),
+    ];
+    assert_eq!(table.len(), crate::Action::ALL.len());
+    for (action, allowed) in table {
+        for (role, expected) in Role::ALL.into_iter().zip(allowed) {
+            assert_eq!(action.allowed(role), expected, "{action:?} by {role:?}");
+        }
+    }
+}

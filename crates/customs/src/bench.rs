@@ -56,8 +56,7 @@ const FLOOR_BATCH_ROWS: usize = 64;
 const BENCH_REQUESTS_PER_SECOND_PER_CLIENT: u32 = 1_000_000;
 /// Failure messages kept per stage; the count is always complete.
 const FAILURE_EXAMPLES_MAX: usize = 5;
-/// Audit entries read from the store per round trip while verifying.
-const VERIFY_PAGE_ENTRIES: usize = 10_000;
+
 /// How long the HTTP server may take to finish after the last client is done.
 const SERVER_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -607,10 +606,7 @@ impl InProcess {
             .await
         {
             Ok(view) if view.created => Ok(()),
-            Ok(view) => Err(format!(
-                "answered as a replay of {}",
-                view.number
-            )),
+            Ok(view) => Err(format!("answered as a replay of {}", view.number)),
             Err(error) => Err(first_line(&crate::show::explain(error).to_string())),
         }
     }
@@ -882,32 +878,18 @@ async fn check_audit(
     declarations_before: usize,
     declarations_accepted: usize,
 ) -> anyhow::Result<AuditCheck> {
-    let store = bench.clearance.store();
-    store.checkpoint_now().await?;
-    let checkpoints = store.checkpoints().await?;
-    let public_key = bench.data.signer()?.public_key();
-    let (sender, receiver) =
-        std::sync::mpsc::sync_channel::<audit::StoredEntry>(VERIFY_PAGE_ENTRIES);
-    let verifier = tokio::task::spawn_blocking(move || {
-        audit::verify_chain(receiver, &checkpoints, &public_key)
-    });
-    let mut after = 0;
-    loop {
-        let page = store.audit_entries(after, VERIFY_PAGE_ENTRIES).await?;
-        let Some(last) = page.last() else { break };
-        after = last.entry.seq;
-        if !page.into_iter().all(|entry| sender.send(entry).is_ok()) {
-            break; // The verifier stopped at a fault and needs no more entries.
-        }
-    }
-    drop(sender);
-    let report = verifier.await?;
+    bench.clearance.store().checkpoint_now().await?;
+    let verification = bench
+        .clearance
+        .verify_audit(&crate::show::operator())
+        .await
+        .map_err(crate::show::explain)?;
     let declarations_in_store =
         count_declarations(&bench.data.database()).await? - declarations_before;
     Ok(AuditCheck {
-        entries_verified: report.entries_checked,
-        checkpoints_verified: report.checkpoints_checked,
-        fault: report.first_fault.map(|f| f.to_string()),
+        entries_verified: verification.entries_checked,
+        checkpoints_verified: verification.checkpoints_checked,
+        fault: verification.first_fault,
         declarations_in_store,
         declarations_accepted,
     })

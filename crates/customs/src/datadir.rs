@@ -66,7 +66,12 @@ impl DataDir {
         options: SqliteOptions,
         config: ClearanceConfig,
     ) -> anyhow::Result<Arc<Clearance<SqliteStore>>> {
-        let store = self.open_store(options)?;
+        let signer = self.signer()?;
+        let config = ClearanceConfig {
+            audit_public_key: Some(signer.public_key()),
+            ..config
+        };
+        let store = SqliteStore::open(&self.database(), signer, options)?;
         let reference = Arc::new(ReferenceData::embedded().clone());
         Ok(Arc::new(Clearance::new(
             store,

@@ -52,10 +52,10 @@ fn check_kind_requirements(declaration: &Declaration, errors: &mut Vec<FieldErro
     }
     for (idx, item) in declaration.items.iter().enumerate() {
         if item.unit_price.is_none() {
-            errors.push(FieldError::required(&format!("items[{idx}].unit_price")));
+            errors.push(FieldError::required(format!("items[{idx}].unit_price")));
         }
         if item.levy_mode.is_none() {
-            errors.push(FieldError::required(&format!("items[{idx}].levy_mode")));
+            errors.push(FieldError::required(format!("items[{idx}].levy_mode")));
         }
     }
 }
@@ -124,7 +124,7 @@ fn check_amounts(declaration: &Declaration, ctx: &ParseContext<'_>, errors: &mut
         sum += item.amount;
         if item.amount.normalize().scale() > decimals {
             errors.push(FieldError::precision(
-                &format!("items[{idx}].amount"),
+                format!("items[{idx}].amount"),
                 decimals,
             ));
         }
@@ -135,7 +135,7 @@ fn check_amounts(declaration: &Declaration, ctx: &ParseContext<'_>, errors: &mut
             .round_dp_with_strategy(decimals, RoundingStrategy::MidpointAwayFromZero);
         if (computed - item.amount).abs() > ITEM_AMOUNT_ROUNDING {
             errors.push(FieldError::amount_mismatch(
-                &format!("items[{idx}].amount"),
+                format!("items[{idx}].amount"),
                 &item.amount.to_string(),
                 &computed.to_string(),
             ));
@@ -224,7 +224,7 @@ fn check_statutory_units(
         match item.statutory_quantities.first() {
             Some(first) if !units.iter().any(|u| u == first.unit.as_str()) => {
                 errors.push(FieldError::unit_mismatch(
-                    &format!("items[{idx}].statutory_quantities[0].unit"),
+                    format!("items[{idx}].statutory_quantities[0].unit"),
                     first.unit.as_str(),
                     &expected,
                 ))
@@ -233,7 +233,7 @@ fn check_statutory_units(
                 && !units.iter().any(|u| u == item.quantity.unit.as_str()) =>
             {
                 errors.push(FieldError::unit_mismatch(
-                    &format!("items[{idx}].quantity.unit"),
+                    format!("items[{idx}].quantity.unit"),
                     item.quantity.unit.as_str(),
                     &format!("{expected} (or give statutory_quantities)"),
                 ))
@@ -248,7 +248,7 @@ fn check_documents(declaration: &Declaration, errors: &mut Vec<FieldError>) {
     for (idx, document) in declaration.documents.iter().enumerate() {
         if !seen.insert((document.document_type.as_str(), document.number.as_str())) {
             errors.push(FieldError::duplicate(
-                &format!("documents[{idx}]"),
+                format!("documents[{idx}]"),
                 "a document",
                 "随附单证",
             ));

@@ -191,6 +191,53 @@ fn list_filter(pairs: Vec<(String, String)>) -> Result<ListFilter, Vec<FieldErro
     }
 }
 
+/// `?after=&limit=` of the audit entries: both whole numbers, unknown parameters refused.
+pub(crate) struct AuditQuery {
+    pub after: u64,
+    pub limit: usize,
+}
+
+/// Audit entries per page when the caller does not say.
+pub(crate) const AUDIT_PAGE_DEFAULT: usize = 100;
+
+impl<S: Send + Sync> FromRequestParts<S> for AuditQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let Query(pairs) =
+            Query::<Vec<(String, String)>>::try_from_uri(&parts.uri).map_err(|_| {
+                ApiError::invalid(&[FieldError::invalid_format(
+                    "",
+                    "a URL-encoded query string",
+                    "URL 编码的查询字符串",
+                )])
+            })?;
+        let mut query = AuditQuery {
+            after: 0,
+            limit: AUDIT_PAGE_DEFAULT,
+        };
+        let mut errors = Vec::new();
+        for (name, value) in pairs {
+            let parsed = match name.as_str() {
+                "after" => value.parse().map(|after| query.after = after).is_ok(),
+                "limit" => value.parse().map(|limit| query.limit = limit).is_ok(),
+                _ => {
+                    errors.push(FieldError::unknown_field(&name));
+                    continue;
+                }
+            };
+            if !parsed {
+                errors.push(FieldError::invalid_format(&name, "a whole number", "整数"));
+            }
+        }
+        if errors.is_empty() {
+            Ok(query)
+        } else {
+            Err(ApiError::invalid(&errors))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -114,6 +114,11 @@ pub fn router<S: Store>(clearance: Arc<Clearance<S>>, config: ApiConfig) -> Rout
             "/v1/declarations/{id_or_number}/release",
             post(routes::release::<S>),
         )
+        .route("/v1/audit/entries", get(routes::audit_entries::<S>))
+        .route(
+            "/v1/audit/verification",
+            get(routes::audit_verification::<S>),
+        )
         .route_layer(from_fn_with_state(state.clone(), guard::guard::<S>));
     let open = Router::new()
         .route("/v1/health", get(routes::health::<S>))

@@ -33,6 +33,8 @@ use crate::routes;
         routes::amend,
         routes::cancel,
         routes::release,
+        routes::audit_entries,
+        routes::audit_verification,
         routes::health,
         routes::metrics,
         routes::openapi,
@@ -41,6 +43,7 @@ use crate::routes;
     modifiers(&BearerScheme, &CommonProblems),
     tags(
         (name = "declarations", description = "Customs declarations (报关单)"),
+        (name = "audit", description = "The record of the whole enforcement process (执法全过程记录)"),
         (name = "operations", description = "Health, metrics and this description"),
     )
 )]

@@ -8,12 +8,14 @@ use axum::response::{IntoResponse, Response};
 use store::Store;
 use utoipa::IntoParams;
 use wire::{
-    AmendmentRequest, CancellationRequest, DeclarationDto, DeclarationPage, DeclarationView,
-    EventPage, Health, LodgementView, Problem, ReleaseRequest,
+    AmendmentRequest, AuditPage, AuditVerificationView, CancellationRequest, DeclarationDto,
+    DeclarationPage, DeclarationView, EventPage, Health, LodgementView, Problem, ReleaseRequest,
 };
 
 use crate::AppState;
-use crate::extract::{Authenticated, DeclarationRef, IdempotencyKey, JsonBody, ListQuery};
+use crate::extract::{
+    AuditQuery, Authenticated, DeclarationRef, IdempotencyKey, JsonBody, ListQuery,
+};
 use crate::problem::ApiError;
 
 pub(crate) const DECLARATIONS_PATH: &str = "/v1/declarations";
@@ -79,9 +81,8 @@ pub(crate) async fn lodge<S: Store>(
     } else {
         StatusCode::OK
     };
-    let location =
-        HeaderValue::try_from(format!("{DECLARATIONS_PATH}/{}", lodgement.id))
-            .map_err(|_| ApiError::internal())?;
+    let location = HeaderValue::try_from(format!("{DECLARATIONS_PATH}/{}", lodgement.id))
+        .map_err(|_| ApiError::internal())?;
     Ok((status, [(header::LOCATION, location)], Json(lodgement)).into_response())
 }
 
@@ -321,4 +322,54 @@ pub(crate) async fn openapi<S: Store>(State(state): State<AppState<S>>) -> Respo
 
 pub(crate) async fn unknown_route() -> ApiError {
     ApiError::unknown_route()
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/audit/entries",
+    tag = "audit",
+    summary = "Read the record of the whole enforcement process",
+    description = "Entries of the audit chain with their hashes, oldest first. For auditors and administrators.",
+    params(
+        ("after" = Option<u64>, Query, description = "Only entries after this sequence number (default 0)"),
+        ("limit" = Option<usize>, Query, description = "Entries per page, 1 to 1000 (default 100)"),
+    ),
+    responses(
+        (status = 200, description = "One page of entries", body = AuditPage),
+        (status = 403, description = "The role may not read the audit record", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A query parameter is wrong", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn audit_entries<S: Store>(
+    State(state): State<AppState<S>>,
+    Authenticated(caller): Authenticated,
+    query: AuditQuery,
+) -> Result<Json<AuditPage>, ApiError> {
+    Ok(Json(
+        state
+            .clearance
+            .audit_entries(&caller, query.after, query.limit)
+            .await?,
+    ))
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/audit/verification",
+    tag = "audit",
+    summary = "Verify the audit chain",
+    description = "Recomputes every entry's hash and checks every signed checkpoint; names the first \
+        entry found altered, deleted or reordered. For auditors and administrators.",
+    responses(
+        (status = 200, description = "The verdict (intact or the first fault)", body = AuditVerificationView),
+        (status = 403, description = "The role may not read the audit record", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn audit_verification<S: Store>(
+    State(state): State<AppState<S>>,
+    Authenticated(caller): Authenticated,
+) -> Result<Json<AuditVerificationView>, ApiError> {
+    Ok(Json(state.clearance.verify_audit(&caller).await?))
 }

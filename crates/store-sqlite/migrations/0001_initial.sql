@@ -26,6 +26,15 @@ CREATE TABLE events (
 CREATE INDEX events_by_subject ON events (subject, seq);
 
 -- Declarations as currently in force. `row` is the stable tiebreak for keyset pagination.
+-- The document in force is not copied here: `document_seq` is the event whose payload carries
+-- it as its `declaration` member (the acceptance, or the latest amendment), and reads take it
+-- from there with `json_extract(payload, '$.declaration')`. One copy of each document, covered
+-- by the audit chain, instead of two.
+-- `document_seq` names an `events.seq` but declares no foreign key: the events are guarded by
+-- the audit chain, which must be able to *detect* a deleted or swapped entry (an ordinary
+-- connection enforces foreign keys in this SQLite build, so the key would refuse the edit
+-- rather than protect anything: whoever edits the file can switch it off). A dangling pointer
+-- reads as an error, never as a missing declaration.
 CREATE TABLE declarations (
     row INTEGER PRIMARY KEY,
     id TEXT NOT NULL UNIQUE,
@@ -41,7 +50,7 @@ CREATE TABLE declarations (
     lodged_at_ms BIGINT NOT NULL,
     updated_at_ms BIGINT NOT NULL,
     version INTEGER NOT NULL,
-    document TEXT NOT NULL
+    document_seq INTEGER NOT NULL
 );
 
 -- Newest-first listing walks this index backwards; the filtered indexes carry the same

@@ -40,7 +40,8 @@ pub(crate) fn record(
             return Ok(conflict);
         }
         insert_event(tx, append, &draft, head)?;
-        projection::apply(tx, draft.projection)?;
+        // The projection may point at the event just inserted (a declaration's document).
+        projection::apply(tx, draft.projection, head.seq)?;
     }
     Ok(AppendOutcome::Appended { seq: main_seq })
 }

@@ -3,16 +3,22 @@
 //! References (an enterprise for a user, a user for a token) are checked explicitly first so the
 //! caller is told *what* is missing; a foreign-key failure would not say. Unique violations are
 //! mapped from the constraint that fired, so the check costs no extra query.
+//!
+//! A declaration's document is not copied into `declarations`: the row points (`document_seq`)
+//! at the event whose payload carries it, so the writer writes each document once.
 
 use rusqlite::{Connection, OptionalExtension};
-use store::{DeclarationRow, DeclarationUpdate, EnterpriseRow, Projection, TokenRow, UserRow};
+use store::{
+    DeclarationRow, DeclarationUpdate, EnterpriseRow, Projection, StoreError, TokenRow, UserRow,
+};
 
 use crate::fault::{Fault, conflict, not_found, taken_columns};
 
-pub(crate) fn apply(tx: &Connection, projection: &Projection) -> Result<(), Fault> {
+/// Applies the projection change of the event `seq`, which is already inserted.
+pub(crate) fn apply(tx: &Connection, projection: &Projection, seq: u64) -> Result<(), Fault> {
     match projection {
-        Projection::NewDeclaration(row) => lodge_declaration(tx, row),
-        Projection::UpdateDeclaration(update) => update_declaration(tx, update),
+        Projection::NewDeclaration(row) => lodge_declaration(tx, row, seq),
+        Projection::UpdateDeclaration(update) => update_declaration(tx, update, seq),
         Projection::NewEnterprise(enterprise) => register_enterprise(tx, enterprise),
         Projection::NewUser(user) => register_user(tx, user),
         Projection::NewToken(token) => issue_token(tx, token),
@@ -24,10 +30,14 @@ pub(crate) fn apply(tx: &Connection, projection: &Projection) -> Result<(), Faul
     }
 }
 
-fn lodge_declaration(tx: &Connection, d: &DeclarationRow) -> Result<(), Fault> {
+/// `d.document` is not stored: the lodging event `seq` carries it (see [`check_carried_document`]).
+fn lodge_declaration(tx: &Connection, d: &DeclarationRow, seq: u64) -> Result<(), Fault> {
+    if cfg!(debug_assertions) {
+        check_carried_document(tx, seq, Some(d))?;
+    }
     let sql = "INSERT INTO declarations (id, number, direction, kind, status, office_of_lodging, \
          trader_credit_code, declarant_credit_code, summary_number, completed_by, lodged_at_ms, \
-         updated_at_ms, version, document) \
+         updated_at_ms, version, document_seq) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
     let values = rusqlite::params![
         d.id,
@@ -43,7 +53,7 @@ fn lodge_declaration(tx: &Connection, d: &DeclarationRow) -> Result<(), Fault> {
         d.lodged_at_ms,
         d.updated_at_ms,
         d.version,
-        d.document,
+        seq,
     ];
     tx.prepare_cached(sql)?
         .execute(values)
@@ -55,11 +65,15 @@ fn lodge_declaration(tx: &Connection, d: &DeclarationRow) -> Result<(), Fault> {
     Ok(())
 }
 
-fn update_declaration(tx: &Connection, u: &DeclarationUpdate) -> Result<(), Fault> {
-    // A `None` document or completing declaration leaves the stored one in force: an update that
-    // only changes the status must not erase the document or un-complete a summary.
+fn update_declaration(tx: &Connection, u: &DeclarationUpdate, seq: u64) -> Result<(), Fault> {
+    if u.replaces_document && cfg!(debug_assertions) {
+        check_carried_document(tx, seq, None)?;
+    }
+    // Only an amendment moves the document to its own event; a `None` completing declaration
+    // leaves the stored one: an update that only changes the status must not un-complete a summary.
+    let document_seq = u.replaces_document.then_some(seq);
     let sql = "UPDATE declarations SET status = ?2, version = ?3, updated_at_ms = ?4, \
-         completed_by = COALESCE(?5, completed_by), document = COALESCE(?6, document) \
+         completed_by = COALESCE(?5, completed_by), document_seq = COALESCE(?6, document_seq) \
          WHERE id = ?1";
     let values = rusqlite::params![
         u.id,
@@ -67,7 +81,7 @@ fn update_declaration(tx: &Connection, u: &DeclarationUpdate) -> Result<(), Faul
         u.version,
         u.updated_at_ms,
         u.completed_by,
-        u.document
+        document_seq
     ];
     let changed = tx.prepare_cached(sql)?.execute(values)?;
     if changed == 0 {
@@ -154,4 +168,30 @@ fn require(tx: &Connection, exists_sql: &str, id: &str, what: &str) -> Result<()
         .query_row([id], |_| Ok(()))
         .optional()?;
     found.ok_or_else(|| not_found(format!("{what} {id}")))
+}
+
+/// Debug builds only, as it parses the payload once more on the writer thread: the event `seq`
+/// carries a declaration object, and for a lodging exactly the row's document, so a read gives
+/// back what the caller appended. A breach is refused (not a panic, which would stop the writer).
+fn check_carried_document(
+    tx: &Connection,
+    seq: u64,
+    lodged: Option<&DeclarationRow>,
+) -> Result<(), Fault> {
+    let sql = "SELECT CASE WHEN json_valid(payload) THEN \
+         CASE json_type(payload, '$.declaration') \
+         WHEN 'object' THEN json_extract(payload, '$.declaration') END END \
+         FROM events WHERE seq = ?1";
+    let carried: Option<String> = tx.prepare_cached(sql)?.query_row([seq], |row| row.get(0))?;
+    let refuse = |message: String| Err(Fault::Refused(StoreError::Other(anyhow::anyhow!(message))));
+    match (carried, lodged) {
+        (None, _) => refuse(format!(
+            "event {seq} carries no document: its payload has no `declaration` object"
+        )),
+        (Some(carried), Some(row)) if carried != row.document => refuse(format!(
+            "the document of declaration {} is not the `declaration` its event {seq} carries",
+            row.id
+        )),
+        _ => Ok(()),
+    }
 }

@@ -9,7 +9,8 @@ use store::{
 };
 
 use crate::rows::{
-    self, CHECKPOINT_COLUMNS, DECLARATION_COLUMNS, ENTERPRISE_COLUMNS, EVENT_COLUMNS, USER_COLUMNS,
+    self, CHECKPOINT_COLUMNS, DECLARATION_COLUMNS, DECLARATIONS, ENTERPRISE_COLUMNS, EVENT_COLUMNS,
+    USER_COLUMNS,
 };
 
 pub(crate) fn declaration(
@@ -18,10 +19,10 @@ pub(crate) fn declaration(
     value: &str,
 ) -> anyhow::Result<Option<DeclarationRow>> {
     let column = match column {
-        DeclarationKey::Id => "id",
-        DeclarationKey::Number => "number",
+        DeclarationKey::Id => "d.id",
+        DeclarationKey::Number => "d.number",
     };
-    let sql = format!("SELECT {DECLARATION_COLUMNS} FROM declarations WHERE {column} = ?1");
+    let sql = format!("SELECT {DECLARATION_COLUMNS} FROM {DECLARATIONS} WHERE {column} = ?1");
     let row = conn
         .prepare_cached(&sql)?
         .query_row([value], rows::declaration)
@@ -57,8 +58,8 @@ pub(crate) fn list_declarations(
         i64::try_from(query.limit).unwrap_or(i64::MAX),
     ));
     let sql = format!(
-        "SELECT {DECLARATION_COLUMNS} FROM declarations {filter} \
-         ORDER BY lodged_at_ms DESC, row DESC LIMIT ?"
+        "SELECT {DECLARATION_COLUMNS} FROM {DECLARATIONS} {filter} \
+         ORDER BY d.lodged_at_ms DESC, d.row DESC LIMIT ?"
     );
     let mut statement = conn.prepare(&sql)?;
     let listed = statement
@@ -72,17 +73,17 @@ pub(crate) fn list_declarations(
     Ok(listed)
 }
 
-/// SQL conditions with positional parameters, and their values in order. Column names come
-/// from this code only; every value the caller gave is a parameter.
+/// SQL conditions with positional parameters, and their values in order. Column names (of
+/// `declarations d`) come from this code only; every value the caller gave is a parameter.
 fn list_conditions(query: &DeclarationQuery) -> (Vec<String>, Vec<Value>) {
     let mut conditions = Vec::new();
     let mut values = Vec::new();
     let equal = [
-        ("status", &query.status),
-        ("kind", &query.kind),
-        ("direction", &query.direction),
-        ("office_of_lodging", &query.office_of_lodging),
-        ("trader_credit_code", &query.trader_credit_code),
+        ("d.status", &query.status),
+        ("d.kind", &query.kind),
+        ("d.direction", &query.direction),
+        ("d.office_of_lodging", &query.office_of_lodging),
+        ("d.trader_credit_code", &query.trader_credit_code),
     ];
     for (column, wanted) in equal {
         if let Some(wanted) = wanted {
@@ -93,22 +94,22 @@ fn list_conditions(query: &DeclarationQuery) -> (Vec<String>, Vec<Value>) {
     if let Some(codes) = &query.visible_to {
         let marks = vec!["?"; codes.len()].join(", ");
         conditions.push(format!(
-            "(trader_credit_code IN ({marks}) OR declarant_credit_code IN ({marks}))"
+            "(d.trader_credit_code IN ({marks}) OR d.declarant_credit_code IN ({marks}))"
         ));
         for _ in 0..2 {
             values.extend(codes.iter().cloned().map(Value::Text));
         }
     }
     if let Some(from) = query.lodged_from_ms {
-        conditions.push("lodged_at_ms >= ?".to_owned());
+        conditions.push("d.lodged_at_ms >= ?".to_owned());
         values.push(Value::Integer(from));
     }
     if let Some(to) = query.lodged_to_ms {
-        conditions.push("lodged_at_ms <= ?".to_owned());
+        conditions.push("d.lodged_at_ms <= ?".to_owned());
         values.push(Value::Integer(to));
     }
     if let Some(before) = query.before {
-        conditions.push("(lodged_at_ms, row) < (?, ?)".to_owned());
+        conditions.push("(d.lodged_at_ms, d.row) < (?, ?)".to_owned());
         values.push(Value::Integer(before.lodged_at_ms));
         values.push(Value::Integer(before.row));
     }
@@ -211,4 +212,75 @@ pub(crate) fn checkpoints(conn: &Connection) -> anyhow::Result<Vec<Checkpoint>> 
         .query_map((), rows::checkpoint)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(checkpoints)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The plan of `sql` with every parameter bound to NULL, one line per step.
+    fn plan(conn: &Connection, sql: &str, parameters: usize) -> String {
+        let nulls = vec![Value::Null; parameters];
+        let mut explain = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let steps = explain
+            .query_map(rusqlite::params_from_iter(nulls), |row| row.get(3))
+            .unwrap()
+            .collect::<rusqlite::Result<Vec<String>>>()
+            .unwrap();
+        steps.join("\n")
+    }
+
+    /// Reading the document from its event costs one rowid lookup per declaration: each query
+    /// plans exactly as it does without the events, plus that lookup.
+    #[test]
+    fn documents_are_looked_up_by_seq_without_changing_the_listing_plans() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = crate::connection::open_writer(&dir.path().join("customs.db")).unwrap();
+        crate::migrate::migrate(&mut conn).unwrap();
+        let trader = Some("91310000MA1TRADER1".to_owned());
+        let queries = [
+            DeclarationQuery::default(),
+            DeclarationQuery {
+                visible_to: Some(vec!["A".to_owned(), "B".to_owned()]),
+                ..DeclarationQuery::default()
+            },
+            DeclarationQuery {
+                trader_credit_code: trader,
+                ..DeclarationQuery::default()
+            },
+            DeclarationQuery {
+                status: Some("accepted".to_owned()),
+                before: Some(store::DeclarationCursor {
+                    lodged_at_ms: 1,
+                    row: 1,
+                }),
+                ..DeclarationQuery::default()
+            },
+        ];
+        for query in queries {
+            let (conditions, values) = list_conditions(&query);
+            let filter = if conditions.is_empty() {
+                String::new()
+            } else {
+                format!("WHERE {}", conditions.join(" AND "))
+            };
+            let order = "ORDER BY d.lodged_at_ms DESC, d.row DESC LIMIT ?";
+            let with = format!("SELECT {DECLARATION_COLUMNS} FROM {DECLARATIONS} {filter} {order}");
+            let without = format!("SELECT d.* FROM declarations d {filter} {order}");
+            assert_plus_lookup(
+                &plan(&conn, &with, values.len() + 1),
+                &plan(&conn, &without, values.len() + 1),
+            );
+        }
+        let with = format!("SELECT {DECLARATION_COLUMNS} FROM {DECLARATIONS} WHERE d.id = ?1");
+        let without = "SELECT d.* FROM declarations d WHERE d.id = ?1";
+        assert_plus_lookup(&plan(&conn, &with, 1), &plan(&conn, without, 1));
+    }
+
+    fn assert_plus_lookup(with: &str, without: &str) {
+        const LOOKUP: &str = "SEARCH e USING INTEGER PRIMARY KEY (rowid=?) LEFT-JOIN";
+        let others: Vec<&str> = with.lines().filter(|step| *step != LOOKUP).collect();
+        assert_eq!(with.lines().count(), others.len() + 1, "{with}");
+        assert_eq!(others.join("\n"), without, "{with}");
+    }
 }

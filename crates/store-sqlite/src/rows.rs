@@ -3,15 +3,31 @@
 //! seq) comes back as an error from rusqlite's conversions, never as a panic.
 
 use audit::{AuditEntry, ChainHead, Checkpoint, StoredEntry};
+use rusqlite::types::Type;
 use rusqlite::{Connection, OptionalExtension, Row};
 use store::{Actor, DeclarationCursor, DeclarationRow, EnterpriseRow, EventRow, UserRow};
 
-/// Declaration columns in the order [`declaration`] reads them, starting at index 0.
-pub(crate) const DECLARATION_COLUMNS: &str = "id, number, direction, kind, status, \
-     office_of_lodging, trader_credit_code, declarant_credit_code, summary_number, completed_by, \
-     lodged_at_ms, updated_at_ms, version, document, row";
+/// Declaration columns in the order [`declaration`] reads them, starting at index 0, selected
+/// from [`DECLARATIONS`]. The document is the `declaration` member of the payload of the event
+/// the row points at: `json_extract` returns an object member as minified JSON text, which is
+/// the writer's own (already minified) text byte for byte.
+pub(crate) const DECLARATION_COLUMNS: &str = "d.id, d.number, d.direction, d.kind, d.status, \
+     d.office_of_lodging, d.trader_credit_code, d.declarant_credit_code, d.summary_number, \
+     d.completed_by, d.lodged_at_ms, d.updated_at_ms, d.version, \
+     json_extract(e.payload, '$.declaration') AS document, d.row";
+
+/// Declarations (`d`) with the event carrying each one's document (`e`). A LEFT JOIN, so that a
+/// declaration whose document event is missing (a damaged file) is an error when read, not
+/// silently absent; it also keeps `declarations` the outer loop of every plan.
+pub(crate) const DECLARATIONS: &str = "declarations d LEFT JOIN events e ON e.seq = d.document_seq";
 
 pub(crate) fn declaration(row: &Row<'_>) -> rusqlite::Result<DeclarationRow> {
+    let document: Option<String> = row.get(13)?;
+    let document = document.ok_or_else(|| {
+        let id = row.get::<_, String>(0).unwrap_or_default();
+        let message = format!("declaration {id} has no document: its event is missing or altered");
+        rusqlite::Error::FromSqlConversionFailure(13, Type::Null, message.into())
+    })?;
     Ok(DeclarationRow {
         id: row.get(0)?,
         number: row.get(1)?,
@@ -26,7 +42,7 @@ pub(crate) fn declaration(row: &Row<'_>) -> rusqlite::Result<DeclarationRow> {
         lodged_at_ms: row.get(10)?,
         updated_at_ms: row.get(11)?,
         version: row.get(12)?,
-        document: row.get(13)?,
+        document,
     })
 }
 

@@ -31,16 +31,16 @@ impl WalCheckpointer {
             .name("store-wal-checkpoint".to_owned())
             .spawn(move || run(&conn, &stopped))
             .context("starting the WAL checkpointer thread")?;
-        Ok(WalCheckpointer { stop, handle: Some(handle) })
+        Ok(WalCheckpointer {
+            stop,
+            handle: Some(handle),
+        })
     }
 }
 
 fn run(conn: &rusqlite::Connection, stopped: &Receiver<()>) {
-    loop {
-        match stopped.recv_timeout(WAL_CHECKPOINT_INTERVAL) {
-            Err(RecvTimeoutError::Timeout) => {}
-            Ok(()) | Err(RecvTimeoutError::Disconnected) => break,
-        }
+    // Stops when told to, or when the store is gone (the sender dropped).
+    while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(WAL_CHECKPOINT_INTERVAL) {
         // A failed checkpoint is retried at the next tick; the WAL only grows meanwhile.
         if let Err(err) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
             tracing::debug!(error = %err, "WAL checkpoint postponed");

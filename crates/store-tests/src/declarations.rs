@@ -4,8 +4,8 @@ use store::{AppendOutcome, DeclarationUpdate, LinkedEvent, Projection, Store, St
 
 use crate::Story;
 use crate::fixtures::{
-    Lodging, T0, actor, append, broker, broker_clerk, declaration, first_lodgings, other,
-    other_clerk, trader,
+    Lodging, T0, actor, append, broker, broker_clerk, carrying, declaration, document,
+    first_lodgings, other, other_clerk, trader,
 };
 
 /// The lodging key of a declaration, in its clerk's scope.
@@ -93,16 +93,18 @@ impl<S: Store> Story<'_, S> {
         assert_eq!(self.store.declaration("D-COPY").await.unwrap(), None);
     }
 
-    /// An amendment decided on version 1 is recorded once; the same decision again is stale.
+    /// An amendment decided on version 1 is recorded once and its document, carried by the
+    /// amendment event, is then in force; the same decision again is stale.
     pub(crate) async fn amend_declaration(&mut self) {
         let clerk = actor(&broker_clerk());
+        let amended = document("D-T1", "8800.00");
         let update = DeclarationUpdate {
             id: "D-T1".to_owned(),
             status: "accepted".to_owned(),
             version: 2,
             updated_at_ms: T0 + 20_000,
             completed_by: None,
-            document: Some(r#"{"id":"D-T1","items":[{"hs":"8471300000"}]}"#.to_owned()),
+            replaces_document: true,
         };
         let mut amend = append(
             &clerk,
@@ -111,18 +113,21 @@ impl<S: Store> Story<'_, S> {
             "declaration.amended",
             Projection::UpdateDeclaration(update.clone()),
         );
+        amend.payload = carrying(&amended, None, Some(r#"value corrected: \"CIF\" 8800.00"#));
         amend.expected_version = Some(1);
         self.appended(amend.clone()).await;
         let in_force = self.ledger_entry("D-T1");
         in_force.status = update.status.clone();
         in_force.version = 2;
         in_force.updated_at_ms = update.updated_at_ms;
-        in_force.document = update.document.clone().unwrap_or_default();
+        in_force.document = amended;
         let in_force = in_force.clone();
         assert_eq!(
             self.store.declaration("D-T1").await.unwrap(),
-            Some(in_force)
+            Some(in_force.clone())
         );
+        let by_number = self.store.declaration_by_number(&in_force.number).await;
+        assert_eq!(by_number.unwrap(), Some(in_force));
 
         amend.idempotency_key = "amend-D-T1-stale".to_owned();
         let stale = AppendOutcome::VersionConflict {
@@ -206,7 +211,7 @@ impl<S: Store> Story<'_, S> {
             version: 2,
             updated_at_ms: T0 + 5_000,
             completed_by: Some(full.number.clone()),
-            document: None,
+            replaces_document: false,
         };
         let clerk = actor(&broker_clerk());
         let mut lodge = append(
@@ -244,7 +249,19 @@ impl<S: Store> Story<'_, S> {
         summary.updated_at_ms = completion.updated_at_ms;
         summary.completed_by = completion.completed_by;
         let summary = summary.clone();
-        assert_eq!(self.store.declaration("D-T3").await.unwrap(), Some(summary));
+        let stored = self.store.declaration("D-T3").await.unwrap();
+        assert_eq!(
+            stored.as_ref().map(|s| &s.document),
+            Some(&summary.document),
+            "the completion carries no document: the lodged one stays in force"
+        );
+        assert_eq!(stored, Some(summary));
+        let full = self.store.declaration("D-T6").await.unwrap();
+        assert_eq!(
+            full.as_ref(),
+            self.ledger.last(),
+            "lodged with a linked event"
+        );
         self.check_linked_event(seq).await;
     }
 

@@ -136,7 +136,26 @@ pub(crate) fn declaration(l: &Lodging<'_>) -> DeclarationRow {
         lodged_at_ms: l.lodged_at_ms,
         updated_at_ms: l.lodged_at_ms,
         version: 1,
-        document: format!(r#"{{"id":"{}","items":[]}}"#, l.id),
+        document: document(l.id, "8000.00"),
+    }
+}
+
+/// A declaration document as a writer encodes it (minified JSON): Chinese text, escaped quotes
+/// and backslashes, control characters and nested arrays, so the story checks that a store gives
+/// back the text it was given byte for byte, not an equivalent re-encoding.
+pub(crate) fn document(id: &str, value: &str) -> String {
+    format!(
+        r#"{{"id":"{id}","consignee":{{"name":"上海港湾贸易有限公司","marks":"箱唛 \"N/M\" \\ 第1/2箱\n\t\u0001"}},"items":[{{"hs":"8471300000","description":"便携式计算机 💻","value":"{value}","packages":[["CT",2],["PK",1,[true,null]]],"quantity":12.5,"tags":[]}}],"notes":{{}}}}"#
+    )
+}
+
+/// The payload of an event that carries a declaration document, as `wire` encodes an acceptance
+/// (`{"number":...,"declaration":...}`) or an amendment (`{"declaration":...,"reason":...}`).
+pub(crate) fn carrying(document: &str, number: Option<&str>, reason: Option<&str>) -> String {
+    match (number, reason) {
+        (Some(number), _) => format!(r#"{{"number":"{number}","declaration":{document}}}"#),
+        (None, Some(reason)) => format!(r#"{{"declaration":{document},"reason":"{reason}"}}"#),
+        (None, None) => format!(r#"{{"declaration":{document}}}"#),
     }
 }
 
@@ -168,7 +187,8 @@ pub(crate) fn first_lodgings() -> Vec<DeclarationRow> {
     table.into_iter().map(lodge).collect()
 }
 
-/// An append as a real caller builds one: scoped to the acting user, digest of the request.
+/// An append as a real caller builds one: scoped to the acting user, digest of the request. A
+/// lodging's payload carries its document, as the store requires.
 pub(crate) fn append(
     actor: &Actor,
     key: &str,
@@ -184,7 +204,10 @@ pub(crate) fn append(
         idempotency_scope: actor.user_id.clone(),
         idempotency_key: key.to_owned(),
         request_digest: format!("digest-of-{key}"),
-        payload: format!(r#"{{"action":"{action}","subject":"{subject}"}}"#),
+        payload: match &projection {
+            Projection::NewDeclaration(row) => carrying(&row.document, Some(&row.number), None),
+            _ => format!(r#"{{"action":"{action}","subject":"{subject}"}}"#),
+        },
         expected_version: None,
         projection,
         linked: Vec::new(),

@@ -9,7 +9,10 @@
 //! - `lodged_from_ms` and `lodged_to_ms` are both inclusive;
 //! - `visible_to: Some(vec![])` lists nothing, `limit: 0` lists nothing;
 //! - linked events get the idempotency key `<key>#<n>` (n from 1), the main event's actor and time;
-//! - an `UpdateDeclaration` with `document`/`completed_by` of `None` leaves the stored value;
+//! - an `UpdateDeclaration` with `replaces_document: false` leaves the document in force, one with
+//!   `completed_by: None` leaves the stored value;
+//! - a declaration's document reads back byte for byte as the `declaration` member of the event
+//!   that lodged or last amended it (Chinese text, escapes and nesting untouched);
 //! - a refused append (conflict, version conflict) writes nothing, so its key can be reused.
 
 mod audit_chain;

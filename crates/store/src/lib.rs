@@ -9,6 +9,9 @@
 //!   together or not at all, and an acknowledged append survives a crash.
 //! - The event log is append-only and is the audit chain: `seq` is gap-free and each entry's hash
 //!   covers the previous hash. Projections (`declarations`, `users`, ...) are derived caches.
+//! - A declaration's document is kept once: in the payload of the event that lodged or last
+//!   amended it (its `declaration` member). The projection points at that event; it never holds
+//!   a second copy that could drift from what the audit chain covers.
 //! - An idempotency key is unique within its scope; a second append with it returns the first event.
 
 use async_trait::async_trait;
@@ -75,7 +78,12 @@ pub struct LinkedEvent {
 /// The change to a derived table that an event implies.
 #[derive(Debug, Clone)]
 pub enum Projection {
+    /// A declaration lodged by this event. The event's payload must carry the document as its
+    /// `declaration` member, byte for byte equal to `row.document` (minified JSON, as `wire`
+    /// writes it): a store keeps the document once, in the event (covered by the audit chain),
+    /// and does not store `row.document` again.
     NewDeclaration(DeclarationRow),
+    /// A change to a stored declaration; see [`DeclarationUpdate::replaces_document`].
     UpdateDeclaration(DeclarationUpdate),
     NewEnterprise(EnterpriseRow),
     NewUser(UserRow),
@@ -104,7 +112,10 @@ pub struct DeclarationRow {
     pub lodged_at_ms: i64,
     pub updated_at_ms: i64,
     pub version: u32,
-    /// The declaration as currently in force, canonical JSON.
+    /// The declaration as currently in force, canonical JSON. On read, it is the `declaration`
+    /// member of the payload of the event that lodged or last amended the declaration, exactly
+    /// as that event embedded it. On append ([`Projection::NewDeclaration`]) it must equal the
+    /// event payload's `declaration` member and is not stored a second time.
     pub document: String,
 }
 
@@ -114,9 +125,11 @@ pub struct DeclarationUpdate {
     pub status: String,
     pub version: u32,
     pub updated_at_ms: i64,
+    /// `None` leaves the stored value (a summary stays completed).
     pub completed_by: Option<String>,
-    /// A new document when the event amends the declaration.
-    pub document: Option<String>,
+    /// True when the event amends the declaration: its payload's `declaration` member (which
+    /// must be present) becomes the document in force. False leaves the document as it was.
+    pub replaces_document: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

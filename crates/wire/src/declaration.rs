@@ -250,7 +250,7 @@ impl Errors {
     }
 }
 
-fn num<'a>(path: impl fmt::Display + Copy, value: &'a NumText) -> Result<&'a str, FieldError> {
+fn num(path: impl fmt::Display + Copy, value: &NumText) -> Result<&str, FieldError> {
     match value.0.strip_prefix(FLOAT_MARK) {
         Some(_) => Err(FieldError::invalid_format(
             path,
@@ -338,16 +338,16 @@ impl DeclarationDto {
         );
         let declarant = errors
             .required("declarant", &self.declarant)
-            .and_then(|e| parse_enterprise(errors, "declarant", &e));
+            .and_then(|e| parse_enterprise(errors, "declarant", e));
         let trader = errors
             .required("trader", &self.trader)
-            .and_then(|e| parse_enterprise(errors, "trader", &e));
+            .and_then(|e| parse_enterprise(errors, "trader", e));
         let overseas_party = errors
             .required("overseas_party", &self.overseas_party)
-            .and_then(|p| parse_overseas_party(errors, &p, ctx));
+            .and_then(|p| parse_overseas_party(errors, p, ctx));
         let transport = errors
             .required("transport", &self.transport)
-            .and_then(|t| parse_transport(errors, &t, ctx));
+            .and_then(|t| parse_transport(errors, t, ctx));
         let dispatch_country = self.optional_code::<domain::codes::Country>(
             errors,
             "dispatch_country",
@@ -372,7 +372,7 @@ impl DeclarationDto {
         );
         let invoice = errors
             .required("invoice", &self.invoice)
-            .and_then(|i| parse_invoice(errors, &i, ctx));
+            .and_then(|i| parse_invoice(errors, i, ctx));
         let freight = self
             .freight
             .as_ref()
@@ -387,7 +387,7 @@ impl DeclarationDto {
             .map(|c| parse_charge(errors, "other_costs", c, ctx));
         let packages = errors
             .required("packages", &self.packages)
-            .and_then(|p| parse_packages(errors, &p, ctx));
+            .and_then(|p| parse_packages(errors, p, ctx));
         let gross_mass_kg = errors
             .required("gross_mass_kg", &self.gross_mass_kg)
             .and_then(|m| {
@@ -523,19 +523,19 @@ impl DeclarationDto {
 fn parse_enterprise(errors: &mut Errors, prefix: &str, dto: &EnterpriseDto) -> Parsed<Enterprise> {
     let at = PathPrefix(prefix);
     let credit_code = errors
-        .required(&at.field("credit_code"), &dto.credit_code)
-        .and_then(|raw| errors.take(CreditCode::parse(&at.field("credit_code"), raw)));
+        .required(at.field("credit_code"), &dto.credit_code)
+        .and_then(|raw| errors.take(CreditCode::parse(at.field("credit_code"), raw)));
     let customs_code = errors
-        .required(&at.field("customs_code"), &dto.customs_code)
+        .required(at.field("customs_code"), &dto.customs_code)
         .and_then(|raw| {
             errors.take(CustomsRegistrationCode::parse(
-                &at.field("customs_code"),
+                at.field("customs_code"),
                 raw,
             ))
         });
     let name = errors
-        .required(&at.field("name"), &dto.name)
-        .and_then(|raw| errors.take(parse_text(&at.field("name"), raw, TEXT_LENGTH_MAX)));
+        .required(at.field("name"), &dto.name)
+        .and_then(|raw| errors.take(parse_text(at.field("name"), raw, TEXT_LENGTH_MAX)));
     Some(Enterprise {
         credit_code: credit_code?,
         customs_code: customs_code?,
@@ -585,7 +585,7 @@ fn parse_transport(
     );
     let document = errors
         .required("transport.document", &dto.document)
-        .and_then(|d| parse_transport_document(errors, &d));
+        .and_then(|d| parse_transport_document(errors, d));
     let mut date = |path: &str, raw: &Option<String>| match raw.as_deref() {
         None => Some(None),
         Some(raw) => errors.take(parse_date(path, raw)).map(Some),
@@ -663,18 +663,18 @@ fn parse_charge(
 ) -> Parsed<Charge> {
     let at = PathPrefix(prefix);
     let kind = errors
-        .required(&at.field("kind"), &dto.kind)?
+        .required(at.field("kind"), &dto.kind)?
         .trim()
         .to_owned();
     let amount = |errors: &mut Errors| {
         let path = at.field("amount");
-        let raw = errors.required(&path, &dto.amount)?;
-        errors.take(num(&path, raw).and_then(|t| parse_amount(&path, t, UNIT_PRICE_DECIMALS_MAX)))
+        let raw = errors.required(path, &dto.amount)?;
+        errors.take(num(path, raw).and_then(|t| parse_amount(path, t, UNIT_PRICE_DECIMALS_MAX)))
     };
     let currency = |errors: &mut Errors| {
         let path = at.field("currency");
-        let raw = errors.required(&path, &dto.currency)?;
-        errors.take(CurrencyCode::parse(&path, raw, ctx))
+        let raw = errors.required(path, &dto.currency)?;
+        errors.take(CurrencyCode::parse(path, raw, ctx))
     };
     match kind.as_str() {
         "amount" => {
@@ -686,17 +686,17 @@ fn parse_charge(
         }
         "rate" => {
             let path = at.field("percent");
-            let raw = errors.required(&path, &dto.percent)?;
+            let raw = errors.required(path, &dto.percent)?;
             errors
-                .take(num(&path, raw).and_then(|t| parse_percent(&path, t, RATE_DECIMALS_MAX)))
+                .take(num(path, raw).and_then(|t| parse_percent(path, t, RATE_DECIMALS_MAX)))
                 .map(Charge::RatePercent)
         }
         "per_unit" => {
             let (amount, currency) = (amount(errors), currency(errors));
             let path = at.field("unit");
             let unit = errors
-                .required(&path, &dto.unit)
-                .and_then(|raw| errors.take(UnitCode::parse(&path, raw, ctx)));
+                .required(path, &dto.unit)
+                .and_then(|raw| errors.take(UnitCode::parse(path, raw, ctx)));
             Some(Charge::PerUnit {
                 amount: amount?,
                 currency: currency?,
@@ -704,7 +704,7 @@ fn parse_charge(
             })
         }
         _ => errors.take(Err(FieldError::invalid_format(
-            &at.field("kind"),
+            at.field("kind"),
             "amount, rate or per_unit",
             "amount（总价）、rate（费率）或 per_unit（单价）",
         ))),
@@ -736,15 +736,14 @@ fn parse_quantity(
 ) -> Parsed<Quantity> {
     let at = PathPrefix(prefix);
     let value = errors
-        .required(&at.field("value"), &dto.value)
+        .required(at.field("value"), &dto.value)
         .and_then(|raw| {
             let path = at.field("value");
-            errors
-                .take(num(&path, raw).and_then(|t| parse_positive(&path, t, QUANTITY_DECIMALS_MAX)))
+            errors.take(num(path, raw).and_then(|t| parse_positive(path, t, QUANTITY_DECIMALS_MAX)))
         });
     let unit = errors
-        .required(&at.field("unit"), &dto.unit)
-        .and_then(|raw| errors.take(UnitCode::parse(&at.field("unit"), raw, ctx)));
+        .required(at.field("unit"), &dto.unit)
+        .and_then(|raw| errors.take(UnitCode::parse(at.field("unit"), raw, ctx)));
     Some(Quantity {
         value: value?,
         unit: unit?,
@@ -769,12 +768,12 @@ fn parse_documents(
             let root = PathPrefix("");
             let at = PathPrefix(root.index("documents", idx));
             let document_type = errors
-                .required(&at.field("type"), &dto.document_type)
-                .and_then(|raw| errors.take(DocumentTypeCode::parse(&at.field("type"), raw, ctx)));
+                .required(at.field("type"), &dto.document_type)
+                .and_then(|raw| errors.take(DocumentTypeCode::parse(at.field("type"), raw, ctx)));
             let number = errors
-                .required(&at.field("number"), &dto.number)
+                .required(at.field("number"), &dto.number)
                 .and_then(|raw| {
-                    errors.take(parse_text(&at.field("number"), raw, REFERENCE_LENGTH_MAX))
+                    errors.take(parse_text(at.field("number"), raw, REFERENCE_LENGTH_MAX))
                 });
             Some(AttachedDocument {
                 document_type: document_type?,
@@ -816,34 +815,33 @@ fn parse_item(
     let root = PathPrefix("");
     let at = PathPrefix(root.index("items", idx));
     let commodity_code = errors
-        .required(&at.field("commodity_code"), &dto.commodity_code)
-        .and_then(|raw| errors.take(CommodityCode::parse(&at.field("commodity_code"), raw, ctx)));
+        .required(at.field("commodity_code"), &dto.commodity_code)
+        .and_then(|raw| errors.take(CommodityCode::parse(at.field("commodity_code"), raw, ctx)));
     let description = errors
-        .required(&at.field("description"), &dto.description)
-        .and_then(|raw| errors.take(parse_text(&at.field("description"), raw, TEXT_LENGTH_MAX)));
+        .required(at.field("description"), &dto.description)
+        .and_then(|raw| errors.take(parse_text(at.field("description"), raw, TEXT_LENGTH_MAX)));
     let quantity = errors
-        .required(&at.field("quantity"), &dto.quantity)
-        .and_then(|q| parse_quantity(errors, &at.field("quantity"), &q, ctx));
+        .required(at.field("quantity"), &dto.quantity)
+        .and_then(|q| parse_quantity(errors, at.field("quantity"), q, ctx));
     let statutory_quantities =
         parse_statutory_quantities(errors, &at, &dto.statutory_quantities, ctx);
     let unit_price = dto.unit_price.as_ref().map(|raw| {
         let path = at.field("unit_price");
-        errors.take(num(&path, raw).and_then(|t| parse_amount(&path, t, UNIT_PRICE_DECIMALS_MAX)))
+        errors.take(num(path, raw).and_then(|t| parse_amount(path, t, UNIT_PRICE_DECIMALS_MAX)))
     });
     let amount = errors
-        .required(&at.field("amount"), &dto.amount)
+        .required(at.field("amount"), &dto.amount)
         .and_then(|raw| {
             let path = at.field("amount");
-            errors
-                .take(num(&path, raw).and_then(|t| parse_amount(&path, t, UNIT_PRICE_DECIMALS_MAX)))
+            errors.take(num(path, raw).and_then(|t| parse_amount(path, t, UNIT_PRICE_DECIMALS_MAX)))
         });
     let origin_country = errors
-        .required(&at.field("origin_country"), &dto.origin_country)
-        .and_then(|raw| errors.take(CountryCode::parse(&at.field("origin_country"), raw, ctx)));
+        .required(at.field("origin_country"), &dto.origin_country)
+        .and_then(|raw| errors.take(CountryCode::parse(at.field("origin_country"), raw, ctx)));
     let levy_mode = dto
         .levy_mode
         .as_deref()
-        .map(|raw| errors.take(LevyModeCode::parse(&at.field("levy_mode"), raw, ctx)));
+        .map(|raw| errors.take(LevyModeCode::parse(at.field("levy_mode"), raw, ctx)));
     Some(GoodsItem {
         commodity_code: commodity_code?,
         description: description?,
@@ -864,14 +862,14 @@ fn parse_statutory_quantities(
 ) -> Parsed<Vec<Quantity>> {
     if dtos.len() > STATUTORY_QUANTITIES_MAX {
         return errors.take(Err(FieldError::too_many(
-            &at.field("statutory_quantities"),
+            at.field("statutory_quantities"),
             STATUTORY_QUANTITIES_MAX,
         )));
     }
     let parsed: Vec<Parsed<Quantity>> = dtos
         .iter()
         .enumerate()
-        .map(|(idx, q)| parse_quantity(errors, &at.index("statutory_quantities", idx), q, ctx))
+        .map(|(idx, q)| parse_quantity(errors, at.index("statutory_quantities", idx), q, ctx))
         .collect();
     parsed.into_iter().collect()
 }

@@ -166,12 +166,24 @@ fn a_parsed_declaration_renders_back_to_the_same_declaration() {
 
 #[test]
 fn the_acceptance_payload_is_the_same_however_it_is_built() {
-    let ctx = ParseContext { reference: ReferenceData::embedded(), on: NaiveDate::from_ymd_opt(2026, 11, 26).unwrap() };
-    let declaration = parse_json::<DeclarationDto>(EXAMPLE.as_bytes()).unwrap().parse(&ctx).unwrap();
+    let ctx = ParseContext {
+        reference: ReferenceData::embedded(),
+        on: NaiveDate::from_ymd_opt(2026, 11, 26).unwrap(),
+    };
+    let declaration = parse_json::<DeclarationDto>(EXAMPLE.as_bytes())
+        .unwrap()
+        .parse(&ctx)
+        .unwrap();
     let number = domain::DeclarationNumber::parse("220020261000000001").unwrap();
     let document = serde_json::to_string(&DeclarationDto::from(&declaration)).unwrap();
-    let event = domain::DeclarationEvent::Accepted { number: number.clone(), declaration: Box::new(declaration) };
-    assert_eq!(crate::encode_acceptance(&number, &document), crate::encode_event(&event));
+    let event = domain::DeclarationEvent::Accepted {
+        number: number.clone(),
+        declaration: Box::new(declaration),
+    };
+    assert_eq!(
+        crate::encode_acceptance(&number, &document),
+        crate::encode_event(&event)
+    );
 }
 
 mod properties {

@@ -177,3 +177,46 @@ fn strip_position(message: &str) -> String {
         .unwrap_or(message)
         .to_owned()
 }
+
+/// One entry of the record of the whole enforcement process (执法全过程记录), as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AuditEntryView {
+    pub seq: u64,
+    pub recorded_at: String,
+    pub actor: String,
+    pub role: String,
+    pub action: String,
+    pub subject: String,
+    pub idempotency_key: String,
+    #[schema(value_type = Object)]
+    pub payload: serde_json::Value,
+    /// SHA-256 of the previous entry (hex); the chain's first entry follows 64 zeros.
+    pub prev_hash: String,
+    /// SHA-256 over prev_hash, seq and the entry's canonical encoding (hex).
+    pub entry_hash: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AuditPage {
+    pub entries: Vec<AuditEntryView>,
+    /// Pass as `after` to read on; absent at the end of the chain.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_after: Option<u64>,
+}
+
+/// The outcome of recomputing the whole chain and checking every signed checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AuditVerificationView {
+    pub intact: bool,
+    pub entries_checked: u64,
+    pub checkpoints_checked: u64,
+    pub last_seq: u64,
+    pub head_hash: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_checkpoint_seq: Option<u64>,
+    /// The first entry found altered, deleted or reordered, in words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_fault: Option<String>,
+    /// Hex Ed25519 public key that verified the checkpoints.
+    pub public_key: String,
+}

@@ -51,15 +51,19 @@ fn an_untouched_store_verifies() {
     assert!(report.contains("intact"), "{report}");
     let json: serde_json::Value =
         serde_json::from_str(&ok(&data, &["audit", "verify", "--json"])).unwrap();
-    assert_eq!(json["ok"], true);
+    assert_eq!(json["intact"], true);
     assert!(json["entries_checked"].as_u64().unwrap() >= 9);
     let key = ok(&data, &["audit", "public-key"]);
     assert!(key.contains("BEGIN PUBLIC KEY"), "{key}");
 }
 
+/// A tampering: its name, the SQL that does it, and the fault `verify` must name, both given the
+/// seqs of the lodged declarations.
+type TamperCase = (&'static str, fn(&[i64]) -> String, fn(&[i64]) -> String);
+
 #[test]
 fn tampering_is_caught_and_the_first_damaged_entry_named() {
-    let cases: [(&str, fn(&[i64]) -> String, fn(&[i64]) -> String); 4] = [
+    let cases: [TamperCase; 4] = [
         (
             "a declaration's payload edited in place",
             |s| {

@@ -15,10 +15,12 @@ enum Endpoint {
     Amend,
     Cancel,
     Release,
+    AuditEntries,
+    AuditVerification,
 }
 
 impl Endpoint {
-    const ALL: [Endpoint; 7] = [
+    const ALL: [Endpoint; 9] = [
         Endpoint::Lodge,
         Endpoint::Read,
         Endpoint::List,
@@ -26,6 +28,8 @@ impl Endpoint {
         Endpoint::Amend,
         Endpoint::Cancel,
         Endpoint::Release,
+        Endpoint::AuditEntries,
+        Endpoint::AuditVerification,
     ];
 
     fn action(self) -> Action {
@@ -35,6 +39,7 @@ impl Endpoint {
             Endpoint::Amend => Action::Amend,
             Endpoint::Cancel => Action::Cancel,
             Endpoint::Release => Action::Release,
+            Endpoint::AuditEntries | Endpoint::AuditVerification => Action::ReadAudit,
         }
     }
 
@@ -48,7 +53,10 @@ impl Endpoint {
 
     /// Whether it names a declaration, which the caller may not see.
     fn names_a_declaration(self) -> bool {
-        !matches!(self, Endpoint::Lodge | Endpoint::List)
+        !matches!(
+            self,
+            Endpoint::Lodge | Endpoint::List | Endpoint::AuditEntries | Endpoint::AuditVerification
+        )
     }
 }
 
@@ -109,6 +117,8 @@ async fn call(app: &TestApp, user: &str, endpoint: Endpoint) -> Reply {
             app.post(&format!("{path}/release"), user, None, &json!({}))
                 .await
         }
+        Endpoint::AuditEntries => app.get("/v1/audit/entries?limit=10", user).await,
+        Endpoint::AuditVerification => app.get("/v1/audit/verification", user).await,
     }
 }
 
@@ -161,4 +171,39 @@ async fn a_declaration_of_another_enterprise_looks_exactly_like_a_missing_one() 
     assert_eq!(without_request_id(&hidden), without_request_id(&missing));
     assert_eq!(listed.status, StatusCode::OK);
     assert_eq!(listed.body["declarations"], json!([]));
+}
+
+#[tokio::test]
+async fn an_auditor_pages_through_the_chain_and_sees_it_verified() {
+    let app = spawn_app().await;
+    app.lodged_id("broker", &example()).await;
+
+    let first = app.get("/v1/audit/entries?limit=2", "auditor").await;
+    let next_after = first.body["next_after"].as_u64().expect("a next page");
+    let rest = app
+        .get(
+            &format!("/v1/audit/entries?after={next_after}&limit=1000"),
+            "auditor",
+        )
+        .await;
+    let verification = app.get("/v1/audit/verification", "auditor").await;
+    let too_many = app.get("/v1/audit/entries?limit=1001", "auditor").await;
+
+    assert_eq!(first.body["entries"].as_array().unwrap().len(), 2);
+    let entries = rest.body["entries"].as_array().unwrap();
+    assert_eq!(
+        entries.first().unwrap()["seq"].as_u64(),
+        Some(next_after + 1)
+    );
+    assert_eq!(entries.last().unwrap()["action"], "declaration.accepted");
+    assert_eq!(
+        entries[0]["prev_hash"],
+        first.body["entries"][1]["entry_hash"]
+    );
+    assert_eq!(verification.body["intact"], true, "{}", verification.text);
+    assert_eq!(
+        verification.body["last_seq"],
+        entries.last().unwrap()["seq"]
+    );
+    too_many.assert_problem(422);
 }

@@ -107,6 +107,7 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(config: ApiConfig) -> TestApp {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let signer = AuditSigner::from_secret_bytes(&[7; 32]);
+    let audit_public_key = Some(signer.public_key());
     let store = SqliteStore::open(
         &dir.path().join("customs.sqlite"),
         signer,
@@ -117,7 +118,10 @@ pub async fn spawn_app_with(config: ApiConfig) -> TestApp {
     let clearance = Arc::new(Clearance::new(
         store,
         reference,
-        ClearanceConfig::china(),
+        ClearanceConfig {
+            audit_public_key,
+            ..ClearanceConfig::china()
+        },
         Arc::new(SystemClock),
     ));
     let tokens = seed(&clearance).await;
