@@ -22,7 +22,7 @@ mod wal;
 mod writer;
 
 use std::path::Path;
-use std::sync::mpsc::Sender;
+use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
@@ -39,6 +39,9 @@ use crate::queries::DeclarationKey;
 use crate::read::ReadPool;
 use crate::writer::{Command, WriteRequest, Writer};
 
+/// Queued writes of a production store: about half a second of work at full speed.
+pub const WRITE_QUEUE_MAX_DEFAULT: usize = 4096;
+
 /// Tuning of a [`SqliteStore`]. There is no `Default`: the caller says which profile it wants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SqliteOptions {
@@ -50,6 +53,10 @@ pub struct SqliteOptions {
     pub checkpoint_every_entries: u64,
     /// ...or once this long has passed since the last one and the head moved.
     pub checkpoint_every_ms: i64,
+    /// Writes waiting for the writer at most. Beyond it a write is refused at once with
+    /// `Unavailable` (the API answers 503 with Retry-After): under overload, a fast refusal the
+    /// client can retry beats a queue that grows until requests time out after the work is done.
+    pub write_queue_max: usize,
 }
 
 impl SqliteOptions {
@@ -61,6 +68,7 @@ impl SqliteOptions {
             batch_max: 64,
             checkpoint_every_entries: 1_000,
             checkpoint_every_ms: 60_000,
+            write_queue_max: WRITE_QUEUE_MAX_DEFAULT,
         }
     }
 }
@@ -74,7 +82,7 @@ pub struct SqliteStore {
 }
 
 struct Inner {
-    commands: Sender<Command>,
+    commands: SyncSender<Command>,
     writer: Mutex<Option<JoinHandle<()>>>,
     readers: Arc<ReadPool>,
     /// Stopped after the writer (fields drop after `Drop::drop` ran), so its final checkpoint
@@ -96,7 +104,7 @@ impl SqliteStore {
         // Readers open after the migrations, so they never see a half-made schema.
         let readers = ReadPool::open(path.to_path_buf(), options.read_connections)?;
         let wal_checkpointer = wal::WalCheckpointer::start(path.to_path_buf())?;
-        let (commands, receiver) = std::sync::mpsc::channel();
+        let (commands, receiver) = std::sync::mpsc::sync_channel(options.write_queue_max.max(1));
         let writer = Writer::new(conn, signer, &options, receiver);
         let handle = std::thread::Builder::new()
             .name("store-writer".to_owned())
@@ -128,10 +136,13 @@ impl SqliteStore {
     }
 
     fn send_write(&self, request: WriteRequest) -> StoreResult<()> {
-        self.inner
-            .commands
-            .send(Command::Write(request))
-            .map_err(|_| writer_stopped())
+        match self.inner.commands.try_send(Command::Write(request)) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(_)) => Err(StoreError::Unavailable(
+                "the store is at capacity (its write queue is full); retry shortly".to_owned(),
+            )),
+            Err(TrySendError::Disconnected(_)) => Err(writer_stopped()),
+        }
     }
 
     async fn read<T, F>(&self, what: &'static str, read: F) -> StoreResult<T>

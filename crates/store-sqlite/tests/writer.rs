@@ -325,3 +325,44 @@ fn a_schema_newer_than_the_build_is_refused() {
     let message = format!("{:#}", err.expect("a newer schema is refused"));
     assert!(message.contains("newer"), "{message}");
 }
+
+/// Backpressure: with the writer stuck behind another process's write lock, writes queue up to
+/// `write_queue_max` and the next one is refused at once; once the lock is released every queued
+/// write commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_full_write_queue_refuses_at_once_and_loses_nothing_queued() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("customs.db");
+    let options = SqliteOptions {
+        batch_max: 1,
+        write_queue_max: 2,
+        ..SqliteOptions::production()
+    };
+    let store = open(&path, options);
+    store.append(registration(1, 1)).await.unwrap();
+    // Another process takes the write lock and holds it.
+    let blocker = rusqlite::Connection::open(&path).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    // The writer takes the first, then waits for the lock; two more fill the queue.
+    let mut queued = Vec::new();
+    for n in 2..=4 {
+        let store = store.clone();
+        queued.push(tokio::spawn(async move {
+            store.append(registration(n, n)).await
+        }));
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let refused = store.append(registration(5, 5)).await;
+    assert!(
+        matches!(refused, Err(StoreError::Unavailable(_))),
+        "{refused:?}"
+    );
+    blocker.execute_batch("ROLLBACK").unwrap();
+    for write in queued {
+        assert!(matches!(
+            write.await.unwrap(),
+            Ok(AppendOutcome::Appended { .. })
+        ));
+    }
+    assert_chain_verifies(&store, 4).await;
+}
