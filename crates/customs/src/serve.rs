@@ -46,7 +46,9 @@ pub async fn run(data: &DataDir, config: ClearanceConfig, args: ServeArgs) -> an
     }
     let mut api_config = http_api::ApiConfig::production();
     if let Some(rate) = args.rate_per_client {
+        // A second's worth of burst at least, so that a raised rate is not cut at the old burst.
         api_config.requests_per_second_per_client = rate;
+        api_config.burst_per_client = api_config.burst_per_client.max(rate);
     }
     let app = http_api::router(clearance.clone(), api_config);
     tracing::info!(%address, data = %data.path.display(), "OpenCustoms is listening");
