@@ -14,12 +14,6 @@ use crate::access::{Action, Caller};
 use crate::error::ClearanceError;
 use crate::{Clearance, actor, idempotency_key_or_new, request_digest, views};
 
-/// What a change appends: the event, and whether it carries a new document (an amendment).
-struct Decision {
-    event: DeclarationEvent,
-    replaces_document: bool,
-}
-
 fn reason(path: &str, raw: &str) -> Result<String, ClearanceError> {
     parse_text(path, raw, REASON_LENGTH_MAX).map_err(|e| ClearanceError::Invalid(vec![e]))
 }
@@ -110,12 +104,9 @@ impl<S: Store> Clearance<S> {
                 if !errors.is_empty() {
                     return Err(ClearanceError::Invalid(errors));
                 }
-                Ok(Decision {
-                    event: DeclarationEvent::Amended {
-                        declaration: Box::new(declaration),
-                        reason,
-                    },
-                    replaces_document: true,
+                Ok(DeclarationEvent::Amended {
+                    declaration: Box::new(declaration),
+                    reason,
                 })
             },
         )
@@ -139,11 +130,8 @@ impl<S: Store> Clearance<S> {
             |_, _| {
                 let request: CancellationRequest =
                     wire::parse_json(body).map_err(|e| ClearanceError::Invalid(vec![e]))?;
-                Ok(Decision {
-                    event: DeclarationEvent::Cancelled {
-                        reason: reason("reason", &request.reason)?,
-                    },
-                    replaces_document: false,
+                Ok(DeclarationEvent::Cancelled {
+                    reason: reason("reason", &request.reason)?,
                 })
             },
         )
@@ -177,10 +165,7 @@ impl<S: Store> Clearance<S> {
                     .as_deref()
                     .map(|n| reason("note", n))
                     .transpose()?;
-                Ok(Decision {
-                    event: DeclarationEvent::Released { note },
-                    replaces_document: false,
-                })
+                Ok(DeclarationEvent::Released { note })
             },
         )
         .await
@@ -193,7 +178,7 @@ impl<S: Store> Clearance<S> {
         id_or_number: &str,
         idempotency_key: Option<&str>,
         body: &[u8],
-        decide: impl FnOnce(&Self, &Current) -> Result<Decision, ClearanceError>,
+        decide: impl FnOnce(&Self, &Current) -> Result<DeclarationEvent, ClearanceError>,
     ) -> Result<DeclarationView, ClearanceError> {
         caller.require(action)?;
         let key = idempotency_key_or_new(idempotency_key)?;
@@ -210,23 +195,23 @@ impl<S: Store> Clearance<S> {
             state: self.state_of(&row)?,
             lodged_at_ms: row.lodged_at_ms,
         };
-        let decision = decide(self, &current)?;
+        let event = decide(self, &current)?;
         current
             .state
-            .check(&decision.event)
+            .check(&event)
             .map_err(ClearanceError::Transition)?;
         let mut next = current.state.clone();
-        next.apply(&decision.event);
+        next.apply(&event);
         let now = self.now();
         let append = Append {
             actor: actor(caller),
             recorded_at_ms: now.timestamp_millis(),
             subject: row.id.clone(),
-            action: decision.event.name().to_owned(),
+            action: event.name().to_owned(),
             idempotency_scope: caller.user_id().to_owned(),
             idempotency_key: key,
             request_digest: digest.clone(),
-            payload: wire::encode_event(&decision.event),
+            payload: wire::encode_event(&event),
             expected_version: Some(row.version),
             projection: Projection::UpdateDeclaration(DeclarationUpdate {
                 id: row.id.clone(),
@@ -234,7 +219,8 @@ impl<S: Store> Clearance<S> {
                 version: next.version,
                 updated_at_ms: now.timestamp_millis(),
                 completed_by: row.completed_by.clone(),
-                replaces_document: decision.replaces_document,
+                // An amendment carries the new document; the projection then points at it.
+                replaces_document: matches!(event, DeclarationEvent::Amended { .. }),
             }),
             linked: vec![],
         };

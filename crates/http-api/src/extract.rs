@@ -127,6 +127,18 @@ fn declared_length(headers: &HeaderMap) -> Option<usize> {
         .ok()
 }
 
+/// The query string as name-value pairs, in order; repeated names stay visible to the caller.
+fn query_pairs(parts: &Parts) -> Result<Vec<(String, String)>, ApiError> {
+    let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri).map_err(|_| {
+        ApiError::invalid(&[FieldError::invalid_format(
+            "",
+            "a URL-encoded query string",
+            "URL 编码的查询字符串",
+        )])
+    })?;
+    Ok(pairs)
+}
+
 /// The query string of `GET /v1/declarations`, every problem named by its parameter.
 pub(crate) struct ListQuery(pub ListFilter);
 
@@ -134,14 +146,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ListQuery {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
-        let Query(pairs) =
-            Query::<Vec<(String, String)>>::try_from_uri(&parts.uri).map_err(|_| {
-                ApiError::invalid(&[FieldError::invalid_format(
-                    "",
-                    "a URL-encoded query string",
-                    "URL 编码的查询字符串",
-                )])
-            })?;
+        let pairs = query_pairs(parts)?;
         list_filter(pairs)
             .map(ListQuery)
             .map_err(|errors| ApiError::invalid(&errors))
@@ -204,14 +209,7 @@ impl<S: Send + Sync> FromRequestParts<S> for AuditQuery {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
-        let Query(pairs) =
-            Query::<Vec<(String, String)>>::try_from_uri(&parts.uri).map_err(|_| {
-                ApiError::invalid(&[FieldError::invalid_format(
-                    "",
-                    "a URL-encoded query string",
-                    "URL 编码的查询字符串",
-                )])
-            })?;
+        let pairs = query_pairs(parts)?;
         let mut query = AuditQuery {
             after: 0,
             limit: AUDIT_PAGE_DEFAULT,
