@@ -122,30 +122,37 @@ impl Caller {
         })
     }
 
-    /// Credit codes whose declarations this caller sees; `None` means all (customs roles).
-    pub fn visible_credit_codes(&self) -> Option<Vec<String>> {
+    /// What this caller sees: `None` means everything (customs roles). A trade caller sees what its
+    /// enterprise trades or declared, and (a broker) what is traded by enterprises that authorised
+    /// it, matched on the trader only.
+    pub fn visibility(&self) -> Option<store::Visibility> {
         if !self.role.is_trade() {
             return None;
         }
-        let mut codes: Vec<String> = self
+        let own = self
             .principal
             .enterprise
             .iter()
             .map(|e| e.credit_code.clone())
             .collect();
-        if self.role == Role::Broker {
-            codes.extend(self.principal.principals.iter().cloned());
-        }
-        Some(codes)
+        let principals = if self.role == Role::Broker {
+            self.principal.principals.clone()
+        } else {
+            vec![]
+        };
+        Some(store::Visibility { own, principals })
     }
 
     /// Whether a declaration with this trader and declarant is visible to the caller.
     pub fn sees(&self, trader_credit_code: &str, declarant_credit_code: &str) -> bool {
-        match self.visible_credit_codes() {
+        match self.visibility() {
             None => true,
-            Some(codes) => codes
-                .iter()
-                .any(|c| c == trader_credit_code || c == declarant_credit_code),
+            Some(v) => {
+                v.own
+                    .iter()
+                    .any(|c| c == trader_credit_code || c == declarant_credit_code)
+                    || v.principals.iter().any(|c| c == trader_credit_code)
+            }
         }
     }
 

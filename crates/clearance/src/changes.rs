@@ -127,7 +127,21 @@ impl<S: Store> Clearance<S> {
             id_or_number,
             idempotency_key,
             body,
-            |_, _| {
+            |_, current| {
+                // Only the enterprise that declared, still authorised for the trader, withdraws it.
+                let declaration = &current.state.declaration;
+                let denied = caller.may_declare(
+                    declaration.trader.credit_code.as_str(),
+                    declaration.declarant.credit_code.as_str(),
+                );
+                if !denied.is_empty() {
+                    return Err(ClearanceError::Forbidden {
+                        message_en: "only the enterprise that declared may cancel this declaration"
+                            .into(),
+                        message_zh: "只有申报单位可以撤销此报关单".into(),
+                        errors: denied,
+                    });
+                }
                 let request: CancellationRequest =
                     wire::parse_json(body).map_err(|e| ClearanceError::Invalid(vec![e]))?;
                 Ok(DeclarationEvent::Cancelled {

@@ -38,6 +38,14 @@ pub use audit_trail::AUDIT_PAGE_MAX;
 pub use error::ClearanceError;
 pub use views::{ListFilter, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX};
 
+/// A summary declaration a full declaration may complete, as read before lodging it.
+struct OpenSummary {
+    row: DeclarationRow,
+    state: DeclarationState,
+    /// The cancelled full declaration the new one takes the place of.
+    replaces: Option<DeclarationNumber>,
+}
+
 /// The event name of an acceptance (`DeclarationEvent::Accepted`'s name), spelled once here for
 /// the lodging path, which encodes the event without building it.
 const ACCEPTED_ACTION: &str = "declaration.accepted";
@@ -197,7 +205,7 @@ impl<S: Store> Clearance<S> {
         let summary = self.open_summary(caller, &declaration).await?;
         let number = self.next_number(&declaration, now).await?;
         let linked = summary
-            .map(|(row, state)| self.completion(&row, &state, &number, now))
+            .map(|summary| self.completion(summary, &number, now))
             .into_iter()
             .collect();
         let append = self.acceptance(
@@ -323,7 +331,7 @@ impl<S: Store> Clearance<S> {
         &self,
         caller: &Caller,
         declaration: &Declaration,
-    ) -> Result<Option<(DeclarationRow, DeclarationState)>, ClearanceError> {
+    ) -> Result<Option<OpenSummary>, ClearanceError> {
         let DeclarationKind::Full { summary_number } = &declaration.kind else {
             return Ok(None);
         };
@@ -349,24 +357,57 @@ impl<S: Store> Clearance<S> {
         if !errors.is_empty() {
             return Err(ClearanceError::Invalid(errors));
         }
-        state
-            .check(&DeclarationEvent::Completed {
-                full_number: state.number.clone(),
-            })
-            .map_err(ClearanceError::Transition)?;
-        Ok(Some((row, state)))
+        let replaces = self.cancelled_completion(&state).await?;
+        let probe = DeclarationEvent::Completed {
+            full_number: state.number.clone(),
+            replaces: replaces.clone(),
+        };
+        state.check(&probe).map_err(|refusal| {
+            ClearanceError::Invalid(vec![FieldError::not_allowed(
+                "summary_number",
+                &refusal.message_en,
+                &refusal.message_zh,
+            )])
+        })?;
+        Ok(Some(OpenSummary {
+            row,
+            state,
+            replaces,
+        }))
+    }
+
+    /// The full declaration that completed this summary, if it was cancelled since: a new full
+    /// declaration may then take its place.
+    async fn cancelled_completion(
+        &self,
+        summary: &DeclarationState,
+    ) -> Result<Option<DeclarationNumber>, ClearanceError> {
+        let Some(full_number) = &summary.completed_by else {
+            return Ok(None);
+        };
+        let full = self
+            .store
+            .declaration_by_number(full_number.as_str())
+            .await?;
+        let cancelled = full.is_some_and(|row| row.status == DeclarationStatus::Cancelled.as_str());
+        Ok(cancelled.then(|| full_number.clone()))
     }
 
     /// The summary's `Completed` event, written in the same transaction as the full declaration.
     fn completion(
         &self,
-        row: &DeclarationRow,
-        state: &DeclarationState,
+        summary: OpenSummary,
         full_number: &DeclarationNumber,
         now: DateTime<Utc>,
     ) -> LinkedEvent {
+        let OpenSummary {
+            row,
+            state,
+            replaces,
+        } = summary;
         let event = DeclarationEvent::Completed {
             full_number: full_number.clone(),
+            replaces,
         };
         LinkedEvent {
             subject: row.id.clone(),

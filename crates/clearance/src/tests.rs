@@ -318,3 +318,147 @@ fn the_access_matrix_is_as_documented() {
         }
     }
 }
+
+/// A broker authorised by another broker (as a client) must not see or change what that broker
+/// declared for its own clients; nor may the trader's own declarant cancel the broker's lodging.
+#[tokio::test]
+async fn authorisation_does_not_chain_through_a_brokers_clients() {
+    let f = fixture(beijing(2026, 11, 26, 10)).await;
+    let admin = Actor {
+        user_id: "test".into(),
+        role: "admin".into(),
+    };
+    let second_broker = "91440300MA5F00003G";
+    f.clearance
+        .create_enterprise(&admin, second_broker, "4403960003", "Second broker")
+        .await
+        .unwrap();
+    // The first broker is itself a client of the second broker.
+    f.clearance
+        .authorise_broker(&admin, second_broker, BROKER)
+        .await
+        .unwrap();
+    f.clearance
+        .create_user(&admin, "second", Role::Broker, Some(second_broker))
+        .await
+        .unwrap();
+    f.clearance
+        .create_user(&admin, "trader", Role::Declarant, Some(TRADER))
+        .await
+        .unwrap();
+    let broker = f.caller("broker").await;
+    let second = f.caller("second").await;
+    let trader = f.caller("trader").await;
+    let lodged = f
+        .clearance
+        .lodge(&broker, Some("k"), EXAMPLE.as_bytes())
+        .await
+        .unwrap();
+
+    let listed = f
+        .clearance
+        .list(&second, &crate::ListFilter::default())
+        .await
+        .unwrap();
+    assert!(listed.declarations.is_empty(), "{:?}", listed.declarations);
+    let read = f.clearance.declaration(&second, &lodged.number).await;
+    assert!(matches!(read, Err(ClearanceError::NotFound)), "{read:?}");
+    let cancel = br#"{"reason": "not mine"}"#;
+    let by_second = f
+        .clearance
+        .cancel(&second, &lodged.number, None, cancel)
+        .await;
+    assert!(
+        matches!(by_second, Err(ClearanceError::NotFound)),
+        "{by_second:?}"
+    );
+    // The trader sees its declaration, but the broker declared it: only the broker withdraws it.
+    assert!(
+        f.clearance
+            .declaration(&trader, &lodged.number)
+            .await
+            .is_ok()
+    );
+    let by_trader = f
+        .clearance
+        .cancel(&trader, &lodged.number, None, cancel)
+        .await;
+    assert!(
+        matches!(by_trader, Err(ClearanceError::Forbidden { .. })),
+        "{by_trader:?}"
+    );
+    assert!(
+        f.clearance
+            .cancel(&broker, &lodged.number, None, cancel)
+            .await
+            .is_ok()
+    );
+}
+
+/// A cancelled full declaration frees its summary for a new one, and the history says which one
+/// it replaces; a summary completed by a live full declaration is refused, naming the field.
+#[tokio::test]
+async fn a_new_full_declaration_takes_the_place_of_a_cancelled_one() {
+    let f = fixture(beijing(2026, 11, 26, 10)).await;
+    let broker = f.caller("broker").await;
+    let mut summary: serde_json::Value = serde_json::from_str(EXAMPLE).unwrap();
+    summary["kind"] = "summary".into();
+    let summary = f
+        .clearance
+        .lodge(&broker, Some("s"), summary.to_string().as_bytes())
+        .await
+        .unwrap();
+    let mut full: serde_json::Value = serde_json::from_str(EXAMPLE).unwrap();
+    full["kind"] = "full".into();
+    full["summary_number"] = summary.number.clone().into();
+    let body = full.to_string();
+    let first = f
+        .clearance
+        .lodge(&broker, Some("f1"), body.as_bytes())
+        .await
+        .unwrap();
+    match f
+        .clearance
+        .lodge(&broker, Some("f2"), body.as_bytes())
+        .await
+    {
+        Err(ClearanceError::Invalid(errors)) => assert_eq!(errors[0].path, "summary_number"),
+        other => panic!("{other:?}"),
+    }
+    f.clearance
+        .cancel(&broker, &first.number, None, br#"{"reason": "wrong lot"}"#)
+        .await
+        .unwrap();
+    let second = f
+        .clearance
+        .lodge(&broker, Some("f3"), body.as_bytes())
+        .await
+        .unwrap();
+    let completed = f
+        .clearance
+        .declaration(&broker, &summary.number)
+        .await
+        .unwrap();
+    assert_eq!(
+        completed.completed_by.as_deref(),
+        Some(second.number.as_str())
+    );
+    let history = f
+        .clearance
+        .events(&broker, &summary.number)
+        .await
+        .unwrap()
+        .events;
+    let last = &history.last().unwrap().payload;
+    assert_eq!(last["replaces"], first.number.as_str(), "{last}");
+    // The summary's history still folds: the replacement names the completion it supersedes.
+    let ctx = ParseContext {
+        reference: ReferenceData::embedded(),
+        on: chrono::NaiveDate::from_ymd_opt(2026, 11, 26).unwrap(),
+    };
+    let events: Vec<_> = history
+        .iter()
+        .map(|e| wire::decode_event(&e.action, &e.payload.to_string(), &ctx).unwrap())
+        .collect();
+    assert!(DeclarationState::fold(&events).is_some());
+}

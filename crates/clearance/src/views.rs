@@ -188,7 +188,7 @@ impl<S: Store> Clearance<S> {
             return Err(ClearanceError::Invalid(errors));
         }
         let query = DeclarationQuery {
-            visible_to: caller.visible_credit_codes(),
+            visible_to: caller.visibility(),
             status: filter.status.clone(),
             kind: filter.kind.clone(),
             direction: filter.direction.clone(),

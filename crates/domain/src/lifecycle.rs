@@ -61,9 +61,11 @@ pub enum DeclarationEvent {
     Released {
         note: Option<String>,
     },
-    /// On a summary declaration: the full declaration that completes it was accepted.
+    /// On a summary declaration: the full declaration that completes it was accepted. `replaces`
+    /// names the earlier full declaration when that one was cancelled and this one takes its place.
     Completed {
         full_number: DeclarationNumber,
+        replaces: Option<DeclarationNumber>,
     },
 }
 
@@ -155,8 +157,9 @@ impl DeclarationState {
             DeclarationEvent::Released { .. } if self.status != DeclarationStatus::Accepted => {
                 Err(refuse("released", "放行", self))
             }
-            DeclarationEvent::Completed { .. }
-                if self.status == DeclarationStatus::Cancelled || self.completed_by.is_some() =>
+            DeclarationEvent::Completed { replaces, .. }
+                if self.status == DeclarationStatus::Cancelled
+                    || *replaces != self.completed_by =>
             {
                 Err(refuse("completed", "补全", self))
             }
@@ -189,7 +192,7 @@ impl DeclarationState {
             }
             DeclarationEvent::Cancelled { .. } => self.status = DeclarationStatus::Cancelled,
             DeclarationEvent::Released { .. } => self.status = DeclarationStatus::Released,
-            DeclarationEvent::Completed { full_number } => {
+            DeclarationEvent::Completed { full_number, .. } => {
                 self.completed_by = Some(full_number.clone())
             }
         }

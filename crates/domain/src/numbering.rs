@@ -52,6 +52,9 @@ pub struct NumberScheme {
     serial_width: usize,
 }
 
+/// Length of a customs office code in a number (the office code list's shape).
+const OFFICE_LENGTH: usize = 4;
+
 pub const CHINA_NUMBER_TEMPLATE: &str = "{office}{year}{flag}{serial:9}";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +63,10 @@ pub enum NumberSchemeError {
     MissingSerial,
     BadSerialWidth,
     Unclosed,
+    /// Literal text outside digits, capital letters and '-': a number must stay easy to quote.
+    BadLiteral(String),
+    /// The numbers would be longer than `DECLARATION_NUMBER_LENGTH_MAX`.
+    TooLong(usize),
 }
 
 impl fmt::Display for NumberSchemeError {
@@ -78,6 +85,16 @@ impl fmt::Display for NumberSchemeError {
                 write!(f, "the serial width must be 4 to 12 digits")
             }
             NumberSchemeError::Unclosed => write!(f, "a '{{' is not closed"),
+            NumberSchemeError::BadLiteral(text) => {
+                write!(
+                    f,
+                    "literal text {text:?} may only hold digits, capital letters and '-'"
+                )
+            }
+            NumberSchemeError::TooLong(length) => write!(
+                f,
+                "numbers would be {length} characters long; at most {DECLARATION_NUMBER_LENGTH_MAX}"
+            ),
         }
     }
 }
@@ -114,6 +131,28 @@ impl NumberScheme {
         let [serial_width] = widths[..] else {
             return Err(NumberSchemeError::MissingSerial);
         };
+        // Every number the scheme makes must parse back as a `DeclarationNumber`.
+        let mut length = 0;
+        for part in &parts {
+            length += match part {
+                Part::Literal(text) => {
+                    let quotable = text
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase() || b == b'-');
+                    if !quotable {
+                        return Err(NumberSchemeError::BadLiteral(text.clone()));
+                    }
+                    text.len()
+                }
+                Part::Office => OFFICE_LENGTH,
+                Part::Year => 4,
+                Part::Flag => 1,
+                Part::Serial { width } => *width,
+            };
+        }
+        if length > DECLARATION_NUMBER_LENGTH_MAX {
+            return Err(NumberSchemeError::TooLong(length));
+        }
         Ok(NumberScheme {
             template: template.to_owned(),
             parts,

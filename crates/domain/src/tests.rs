@@ -245,6 +245,7 @@ fn lifecycle_allows_only_the_legal_transitions() {
     let release = DeclarationEvent::Released { note: None };
     let complete = DeclarationEvent::Completed {
         full_number: DeclarationNumber::parse("220020261000000002").unwrap(),
+        replaces: None,
     };
 
     let mut state = accepted("ordinary");

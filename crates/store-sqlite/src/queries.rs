@@ -44,7 +44,8 @@ pub(crate) fn list_declarations(
     conn: &Connection,
     query: &DeclarationQuery,
 ) -> anyhow::Result<Vec<ListedDeclaration>> {
-    let nobody_visible = matches!(&query.visible_to, Some(codes) if codes.is_empty());
+    let nobody_visible =
+        matches!(&query.visible_to, Some(v) if v.own.is_empty() && v.principals.is_empty());
     if nobody_visible || query.limit == 0 {
         return Ok(Vec::new());
     }
@@ -91,14 +92,26 @@ fn list_conditions(query: &DeclarationQuery) -> (Vec<String>, Vec<Value>) {
             values.push(Value::Text(wanted.clone()));
         }
     }
-    if let Some(codes) = &query.visible_to {
-        let marks = vec!["?"; codes.len()].join(", ");
-        conditions.push(format!(
-            "(d.trader_credit_code IN ({marks}) OR d.declarant_credit_code IN ({marks}))"
-        ));
-        for _ in 0..2 {
-            values.extend(codes.iter().cloned().map(Value::Text));
+    if let Some(visibility) = &query.visible_to {
+        let marks = |n: usize| vec!["?"; n].join(", ");
+        let mut visible = Vec::new();
+        if !visibility.own.is_empty() {
+            let own = marks(visibility.own.len());
+            visible.push(format!(
+                "d.trader_credit_code IN ({own}) OR d.declarant_credit_code IN ({own})"
+            ));
+            for _ in 0..2 {
+                values.extend(visibility.own.iter().cloned().map(Value::Text));
+            }
         }
+        if !visibility.principals.is_empty() {
+            visible.push(format!(
+                "d.trader_credit_code IN ({})",
+                marks(visibility.principals.len())
+            ));
+            values.extend(visibility.principals.iter().cloned().map(Value::Text));
+        }
+        conditions.push(format!("({})", visible.join(" OR ")));
     }
     if let Some(from) = query.lodged_from_ms {
         conditions.push("d.lodged_at_ms >= ?".to_owned());
@@ -241,7 +254,10 @@ mod tests {
         let queries = [
             DeclarationQuery::default(),
             DeclarationQuery {
-                visible_to: Some(vec!["A".to_owned(), "B".to_owned()]),
+                visible_to: Some(store::Visibility {
+                    own: vec!["A".to_owned()],
+                    principals: vec!["B".to_owned()],
+                }),
                 ..DeclarationQuery::default()
             },
             DeclarationQuery {

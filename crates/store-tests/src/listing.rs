@@ -19,8 +19,12 @@ fn query() -> DeclarationQuery {
     }
 }
 
-fn codes(enterprises: &[&store::EnterpriseRow]) -> Option<Vec<String>> {
-    Some(enterprises.iter().map(|e| e.credit_code.clone()).collect())
+fn codes(enterprises: &[&store::EnterpriseRow]) -> Option<store::Visibility> {
+    let own = enterprises.iter().map(|e| e.credit_code.clone()).collect();
+    Some(store::Visibility {
+        own,
+        principals: vec![],
+    })
 }
 
 /// Newest first: lodging times never increase and cursors strictly decrease.
@@ -153,11 +157,11 @@ impl<S: Store> Story<'_, S> {
                 visible_to: visible.clone(),
                 ..query()
             };
-            let keep = involves(visible.unwrap_or_default());
+            let keep = involves(visible.map(|v| v.own).unwrap_or_default());
             self.check_listing("visible to parties", q, keep).await;
         }
         let nobody = DeclarationQuery {
-            visible_to: Some(Vec::new()),
+            visible_to: Some(store::Visibility::default()),
             ..query()
         };
         assert!(

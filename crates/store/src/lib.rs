@@ -195,11 +195,21 @@ pub enum AppendOutcome {
     },
 }
 
-/// Filters for listing declarations. `visible_to` limits to declarations whose trader or declarant
-/// is one of these credit codes; `None` means every declaration (officers, analysts, auditors).
+/// Which declarations a trade caller may see: those whose trader or declarant is one of `own`
+/// (its enterprise), and those whose *trader* is one of `principals` (enterprises that authorised it
+/// as their broker). A principal's code never matches the declarant column: being authorised by a
+/// broker's client does not reveal what that broker declared for others.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Visibility {
+    pub own: Vec<String>,
+    pub principals: Vec<String>,
+}
+
+/// Filters for listing declarations. `visible_to` limits to what a trade caller may see (see
+/// `Visibility`); `None` means every declaration (officers, analysts, auditors).
 #[derive(Debug, Clone, Default)]
 pub struct DeclarationQuery {
-    pub visible_to: Option<Vec<String>>,
+    pub visible_to: Option<Visibility>,
     pub status: Option<String>,
     pub kind: Option<String>,
     pub direction: Option<String>,

@@ -19,6 +19,8 @@ pub struct EventPayloadDto {
     pub note: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub full_number: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<String>,
 }
 
 pub fn encode_event(event: &DeclarationEvent) -> String {
@@ -28,6 +30,7 @@ pub fn encode_event(event: &DeclarationEvent) -> String {
         reason: None,
         note: None,
         full_number: None,
+        replaces: None,
     };
     let dto = match event {
         DeclarationEvent::Accepted {
@@ -54,8 +57,12 @@ pub fn encode_event(event: &DeclarationEvent) -> String {
             note: note.clone(),
             ..empty
         },
-        DeclarationEvent::Completed { full_number } => EventPayloadDto {
+        DeclarationEvent::Completed {
+            full_number,
+            replaces,
+        } => EventPayloadDto {
             full_number: Some(full_number.to_string()),
+            replaces: replaces.as_ref().map(ToString::to_string),
             ..empty
         },
     };
@@ -126,6 +133,7 @@ pub fn decode_event(
         "declaration.released" => Ok(DeclarationEvent::Released { note: dto.note }),
         "declaration.completed" => Ok(DeclarationEvent::Completed {
             full_number: number(dto.full_number)?,
+            replaces: dto.replaces.map(|r| number(Some(r))).transpose()?,
         }),
         other => Err(DecodeError(format!("unknown declaration event {other}"))),
     }
