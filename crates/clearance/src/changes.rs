@@ -88,12 +88,17 @@ impl<S: Store> Clearance<S> {
             |this, state| {
                 let request: AmendmentRequest =
                     wire::parse_json(body).map_err(|e| ClearanceError::Invalid(vec![e]))?;
-                let reason = reason("reason", &request.reason)?;
+                // The reason and the declaration are checked together: one answer, every error.
+                let reason = parse_text("reason", &request.reason, REASON_LENGTH_MAX);
                 let ctx = this.parse_context(this.date_of_ms(state.lodged_at_ms));
-                let declaration = request
-                    .declaration
-                    .parse(&ctx)
-                    .map_err(|errors| ClearanceError::Invalid(prefixed(errors)))?;
+                let (reason, declaration) = match (reason, request.declaration.parse(&ctx)) {
+                    (Ok(reason), Ok(declaration)) => (reason, declaration),
+                    (reason, declaration) => {
+                        let mut errors: Vec<FieldError> = reason.err().into_iter().collect();
+                        errors.extend(prefixed(declaration.err().unwrap_or_default()));
+                        return Err(ClearanceError::Invalid(errors));
+                    }
+                };
                 let mut errors = amendment_errors(caller, &state.state, &declaration);
                 if let Some(summary) = &summary {
                     errors.extend(prefixed(domain::rules::check_full_against_summary(

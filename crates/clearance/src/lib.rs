@@ -251,7 +251,14 @@ impl<S: Store> Clearance<S> {
             .declaration(&first.subject)
             .await?
             .ok_or(ClearanceError::NotFound)?;
-        Ok(Some(views::receipt(&row, false)))
+        // The first result is the receipt as first given: accepted, version 1, whatever happened
+        // to the declaration since (its current state is one GET away).
+        let first_receipt = LodgementView {
+            status: DeclarationStatus::Accepted.as_str().to_owned(),
+            version: 1,
+            ..views::receipt(&row, false)
+        };
+        Ok(Some(first_receipt))
     }
 
     async fn next_number(

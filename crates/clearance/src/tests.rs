@@ -462,3 +462,56 @@ async fn a_new_full_declaration_takes_the_place_of_a_cancelled_one() {
         .collect();
     assert!(DeclarationState::fold(&events).is_some());
 }
+
+#[tokio::test]
+async fn an_amendment_reports_its_reason_and_its_declaration_errors_together() {
+    let f = fixture(beijing(2026, 11, 26, 10)).await;
+    let broker = f.caller("broker").await;
+    let lodged = f
+        .clearance
+        .lodge(&broker, Some("k"), EXAMPLE.as_bytes())
+        .await
+        .unwrap();
+    let mut changed: serde_json::Value = serde_json::from_str(EXAMPLE).unwrap();
+    changed["items"][0]["origin_country"] = "XX".into();
+    let body = serde_json::json!({"reason": " ", "declaration": changed}).to_string();
+    match f
+        .clearance
+        .amend(&broker, &lodged.id, None, body.as_bytes())
+        .await
+    {
+        Err(ClearanceError::Invalid(errors)) => {
+            let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+            assert_eq!(paths, ["reason", "declaration.items[0].origin_country"]);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_resend_returns_the_first_result_even_after_later_changes() {
+    let f = fixture(beijing(2026, 11, 26, 10)).await;
+    let broker = f.caller("broker").await;
+    let first = f
+        .clearance
+        .lodge(&broker, Some("k"), EXAMPLE.as_bytes())
+        .await
+        .unwrap();
+    f.clearance
+        .cancel(&broker, &first.number, None, br#"{"reason": "duplicate"}"#)
+        .await
+        .unwrap();
+    let again = f
+        .clearance
+        .lodge(&broker, Some("k"), EXAMPLE.as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.created, again.status.as_str(), again.version),
+        (false, "accepted", 1)
+    );
+    assert_eq!(
+        (again.id, again.number, again.lodged_at),
+        (first.id, first.number, first.lodged_at)
+    );
+}

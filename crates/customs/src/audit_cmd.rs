@@ -56,10 +56,7 @@ async fn verify(data: &DataDir, json: bool) -> anyhow::Result<()> {
     if !data.database().exists() {
         bail!("no store at {}", data.database().display());
     }
-    let clearance = data.open_clearance(
-        store_sqlite::SqliteOptions::production(),
-        clearance::ClearanceConfig::china(),
-    )?;
+    let clearance = data.open_clearance_read_only(clearance::ClearanceConfig::china())?;
     let verification = clearance.verify_audit(&crate::show::operator()).await;
     clearance.store().close().await;
     let verification = verification.map_err(crate::show::explain)?;

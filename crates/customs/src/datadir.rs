@@ -61,6 +61,26 @@ impl DataDir {
         SqliteStore::open(&self.database(), self.signer()?, options)
     }
 
+    /// The service over the store opened for reading only: `show` and `audit verify` add nothing
+    /// (not even a checkpoint) to the record they read.
+    pub fn open_clearance_read_only(
+        &self,
+        config: ClearanceConfig,
+    ) -> anyhow::Result<Arc<Clearance<SqliteStore>>> {
+        let config = ClearanceConfig {
+            audit_public_key: Some(self.signer()?.public_key()),
+            ..config
+        };
+        let store = SqliteStore::open_read_only(&self.database(), 2)?;
+        let reference = Arc::new(ReferenceData::embedded().clone());
+        Ok(Arc::new(Clearance::new(
+            store,
+            reference,
+            config,
+            Arc::new(SystemClock),
+        )))
+    }
+
     pub fn open_clearance(
         &self,
         options: SqliteOptions,

@@ -66,7 +66,7 @@ pub fn explain(error: ClearanceError) -> anyhow::Error {
 }
 
 pub async fn run(data: &DataDir, config: ClearanceConfig, args: ShowArgs) -> anyhow::Result<()> {
-    let clearance = data.open_clearance(store_sqlite::SqliteOptions::production(), config)?;
+    let clearance = data.open_clearance_read_only(config)?;
     let caller = operator();
     let view = clearance
         .declaration(&caller, &args.number)

@@ -99,6 +99,23 @@ pub(crate) async fn guard<S: Store>(
     }
 }
 
+/// The door of the open routes (health, metrics, the API description): no token needed, but each
+/// client address has a budget, so an anonymous flood cannot cost unlimited store reads.
+pub(crate) async fn open_guard<S: Store>(
+    State(state): State<AppState<S>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let address = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip());
+    match state.limiter.check(Client::Address(address)) {
+        Ok(()) => next.run(request).await,
+        Err(error) => error.into_response(),
+    }
+}
+
 async fn admit<S: Store>(
     state: &AppState<S>,
     headers: &HeaderMap,

@@ -123,7 +123,8 @@ pub fn router<S: Store>(clearance: Arc<Clearance<S>>, config: ApiConfig) -> Rout
     let open = Router::new()
         .route("/v1/health", get(routes::health::<S>))
         .route("/metrics", get(routes::metrics::<S>))
-        .route("/openapi.json", get(routes::openapi::<S>));
+        .route("/openapi.json", get(routes::openapi::<S>))
+        .route_layer(from_fn_with_state(state.clone(), guard::open_guard::<S>));
     let docs = utoipa_swagger_ui::SwaggerUi::new("/docs")
         .config(utoipa_swagger_ui::Config::from("/openapi.json"));
     let (config, metrics) = (state.config.clone(), state.metrics.clone());

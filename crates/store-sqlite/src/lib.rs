@@ -87,7 +87,7 @@ struct Inner {
     readers: Arc<ReadPool>,
     /// Stopped after the writer (fields drop after `Drop::drop` ran), so its final checkpoint
     /// sees the writer's last commit.
-    _wal_checkpointer: wal::WalCheckpointer,
+    _wal_checkpointer: Option<wal::WalCheckpointer>,
 }
 
 impl SqliteStore {
@@ -115,7 +115,27 @@ impl SqliteStore {
                 commands,
                 writer: Mutex::new(Some(handle)),
                 readers,
-                _wal_checkpointer: wal_checkpointer,
+                _wal_checkpointer: Some(wal_checkpointer),
+            }),
+        })
+    }
+
+    /// Opens an existing store for reading only: no writer, no migrations, no checkpoints, so a
+    /// reader (an audit verification, a look-up) adds nothing to the record it reads. Writes
+    /// through it fail with `Unavailable`.
+    pub fn open_read_only(path: &Path, read_connections: usize) -> anyhow::Result<SqliteStore> {
+        if !path.exists() {
+            anyhow::bail!("no store at {}", path.display());
+        }
+        let readers = ReadPool::open(path.to_path_buf(), read_connections)?;
+        // A channel whose receiver is gone: every write is answered "the writer has stopped".
+        let (commands, _) = std::sync::mpsc::sync_channel(1);
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                commands,
+                writer: Mutex::new(None),
+                readers,
+                _wal_checkpointer: None,
             }),
         })
     }

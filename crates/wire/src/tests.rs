@@ -148,6 +148,27 @@ fn json_type_errors_and_unknown_fields_name_their_path() {
 }
 
 #[test]
+fn a_missing_required_member_is_named_with_its_path() {
+    let error = parse_json::<crate::CancellationRequest>(b"{}").unwrap_err();
+    assert_eq!(
+        (error.path.as_str(), error.code.as_str()),
+        ("reason", "required")
+    );
+    let error = parse_json::<crate::AmendmentRequest>(br#"{"reason": "r"}"#).unwrap_err();
+    assert_eq!(
+        (error.path.as_str(), error.code.as_str()),
+        ("declaration", "required")
+    );
+    assert!(
+        error
+            .message_zh
+            .chars()
+            .all(|c| c.is_ascii_punctuation() || !c.is_ascii()),
+        "{error:?}"
+    );
+}
+
+#[test]
 fn a_parsed_declaration_renders_back_to_the_same_declaration() {
     let ctx = ParseContext {
         reference: ReferenceData::embedded(),

@@ -153,6 +153,13 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Fiel
         let message = inner.to_string();
         if message.starts_with("unknown field") {
             FieldError::unknown_field(&path)
+        } else if let Some(field) = missing_field(&message) {
+            let path = if path.is_empty() {
+                field.to_owned()
+            } else {
+                format!("{path}.{field}")
+            };
+            FieldError::required(&path)
         } else if inner.is_data() {
             FieldError::invalid_type(&path, &strip_position(&message))
         } else {
@@ -168,6 +175,11 @@ fn json_path(path: &str) -> String {
     } else {
         path.to_owned()
     }
+}
+
+/// serde says "missing field `reason`"; the field belongs in the path, like every other refusal.
+fn missing_field(message: &str) -> Option<&str> {
+    message.strip_prefix("missing field `")?.split('`').next()
 }
 
 fn strip_position(message: &str) -> String {

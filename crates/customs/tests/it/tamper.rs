@@ -33,6 +33,13 @@ fn accepted_seqs(data: &Path) -> Vec<i64> {
         .collect()
 }
 
+fn count_checkpoints(data: &Path) -> i64 {
+    let connection = rusqlite::Connection::open(data.join("customs.db")).unwrap();
+    connection
+        .query_row("SELECT count(*) FROM checkpoints", [], |row| row.get(0))
+        .unwrap()
+}
+
 fn verify_fails_with(data: &Path, expected: &str) {
     let output = customs(data, &["audit", "verify"]);
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -103,6 +110,9 @@ fn tampering_is_caught_and_the_first_damaged_entry_named() {
         let seqs = accepted_seqs(&data);
         assert_eq!(seqs.len(), 4, "{name}");
         tamper(&data, &sql(&seqs));
+        let checkpoints_before = count_checkpoints(&data);
         verify_fails_with(&data, &expected(&seqs));
+        // Verifying reads only: it must not sign a checkpoint over the damaged chain.
+        assert_eq!(count_checkpoints(&data), checkpoints_before, "{name}");
     }
 }

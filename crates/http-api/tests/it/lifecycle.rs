@@ -107,11 +107,13 @@ async fn an_amendment_without_a_reason_field_is_refused() {
         .await;
 
     refused.assert_problem(422);
-    assert!(
-        refused.body["errors"][0]["message_en"]
-            .as_str()
-            .unwrap()
-            .contains("reason"),
+    assert_eq!(
+        refused.body["errors"][0]["path"], "reason",
+        "{}",
+        refused.text
+    );
+    assert_eq!(
+        refused.body["errors"][0]["code"], "required",
         "{}",
         refused.text
     );

@@ -281,3 +281,26 @@ async fn the_production_limits_are_the_named_defaults() {
     );
     assert_eq!(production.request_timeout, Duration::from_secs(30));
 }
+
+#[tokio::test]
+async fn the_open_routes_are_limited_by_address_too() {
+    let burst = 2;
+    let app = spawn_app_with(ApiConfig {
+        requests_per_second_per_client: 1,
+        burst_per_client: burst,
+        ..roomy_config()
+    })
+    .await;
+
+    let mut replies = Vec::new();
+    for _ in 0..=burst {
+        replies.push(send(app.http.get(app.url("/v1/health"))).await);
+    }
+
+    assert!(
+        replies[..burst as usize]
+            .iter()
+            .all(|reply| reply.status == StatusCode::OK)
+    );
+    replies[burst as usize].assert_problem(429);
+}
