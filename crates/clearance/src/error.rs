@@ -40,6 +40,8 @@ impl From<store::StoreError> for ClearanceError {
     fn from(error: store::StoreError) -> Self {
         match error {
             store::StoreError::Unavailable(why) => ClearanceError::Unavailable(why),
+            // A unique value taken between our read and our write: a race a retry resolves.
+            store::StoreError::Conflict(_) => ClearanceError::Conflict,
             other => ClearanceError::Internal(anyhow::Error::new(other)),
         }
     }

@@ -131,11 +131,19 @@ impl<S: Store> Clearance<S> {
             ));
             return None;
         };
-        let day = if end { date.succ_opt()? } else { date };
+        let day = if end { date.succ_opt() } else { Some(date) };
         let local = day
-            .and_hms_opt(0, 0, 0)?
-            .and_local_timezone(self.config.utc_offset)
-            .single()?;
+            .and_then(|day| day.and_hms_opt(0, 0, 0))
+            .and_then(|midnight| midnight.and_local_timezone(self.config.utc_offset).single());
+        let Some(local) = local else {
+            // A date at the very end of the calendar has no next day: refuse rather than drop it.
+            errors.push(FieldError::out_of_range(
+                path,
+                "a date within the calendar",
+                "日历范围内的日期",
+            ));
+            return None;
+        };
         Some(local.timestamp_millis() - i64::from(end))
     }
 
