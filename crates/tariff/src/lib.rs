@@ -1,0 +1,37 @@
+//! Assessment of import duties and taxes: the pure core of the tariff.
+//!
+//! China's rules first (see `/work/shared/rules/china-import-taxes.md`, cited below as "digest §n").
+//! No I/O, no async, no serialisation, no clock: the acceptance date, the tariff lines, the exchange
+//! rates and the configuration are passed in. Every amount is an exact `Decimal` in CNY, and every
+//! figure carries an explanation in English and Chinese (`explain`).
+//!
+//! The order of a general-trade assessment (digest §2.6), one legal step at a time, each rounded
+//! half-up to the fen:
+//! 1. `valuation`: customs value in CNY (freight, insurance, conversion at the month's rate);
+//! 2. `selection`: the duty rate column, plus trade remedies;
+//! 3. `taxes`: duty → trade-remedy duties → consumption tax → VAT, then the per-consignment
+//!    exemption threshold, tested per tax.
+
+pub mod config;
+pub mod error;
+pub mod explain;
+pub mod model;
+pub mod money;
+pub mod selection;
+pub mod taxes;
+pub mod valuation;
+
+pub use config::{AssessmentConfig, PostalRates};
+pub use error::AssessmentError;
+pub use explain::Explanation;
+pub use model::*;
+pub use selection::{Origin, PreferenceClaim, ProofCheck, QuotaStatus, RateSelection, select_rate};
+pub use taxes::{
+    Assessment, CbecOrder, CbecOutcome, DeclarationInput, ItemAssessment, ItemInput, PostalArticle,
+    PostalAssessment, PostalClass, TaxFigure, TaxKind, TaxTotal, assess_cbec_order,
+    assess_declaration, assess_postal_parcel,
+};
+pub use valuation::{Charge, CustomsValue, TransactionTerms, ValuationInput, customs_value};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,311 @@
+//! Which duty rate applies to an item (digest §2.1), and why.
+//!
+//! In order:
+//! 1. tariff quota, in quota: the in-quota rate;
+//! 2. the base rate: for origins entitled to MFN, the provisional rate where one exists (it
+//!    replaces MFN), else MFN (or the out-of-quota rate where the line gives one and the goods are
+//!    out of quota); for other origins the general rate, never a provisional one;
+//! 3. a claimed preference (conventional or special preferential) applies when the line has a rate
+//!    of that agreement for the origin and the proof checked out; where the base rate is
+//!    provisional, the lower duty of the two applies (从低适用). A refused claim falls back to the
+//!    base rate, with the reason;
+//! 4. trade remedies in force for the origin are added on top.
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+
+use crate::error::AssessmentError;
+use crate::explain::Explanation;
+use crate::model::{DutyRate, Quantity, RateColumn, TariffLine, TradeRemedy};
+use crate::taxes::levy_exact;
+
+/// The origin of the goods, as far as the rates are concerned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// `mfn_entitled`: a WTO member or a country with an MFN agreement with China.
+    Known { country: String, mfn_entitled: bool },
+    /// Not established: the general rate applies.
+    Unknown,
+}
+
+impl Origin {
+    pub fn country(&self) -> Option<&str> {
+        match self {
+            Origin::Known { country, .. } => Some(country),
+            Origin::Unknown => None,
+        }
+    }
+}
+
+/// The outcome of the proof-of-origin check (done elsewhere; digest §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProofCheck {
+    Valid,
+    Missing,
+    Expired,
+    DataElementsMissing,
+    HsCodeMismatch,
+    CriterionNotMet,
+    QuantityExceeded,
+    AlreadyUsed,
+    NotDirectlyConsigned,
+}
+
+impl ProofCheck {
+    fn refusal(self) -> Option<(&'static str, &'static str)> {
+        Some(match self {
+            ProofCheck::Valid => return None,
+            ProofCheck::Missing => ("no proof of origin was produced", "未提交原产地证明"),
+            ProofCheck::Expired => (
+                "the proof of origin is not valid on this date",
+                "原产地证明已过有效期",
+            ),
+            ProofCheck::DataElementsMissing => (
+                "the proof of origin lacks mandatory data elements",
+                "原产地证明缺少必填数据项",
+            ),
+            ProofCheck::HsCodeMismatch => (
+                "the HS code on the proof does not match the declared one",
+                "原产地证明的HS编码与申报不符",
+            ),
+            ProofCheck::CriterionNotMet => (
+                "the origin criterion does not meet the product-specific rule",
+                "原产地标准不符合产品特定原产地规则",
+            ),
+            ProofCheck::QuantityExceeded => (
+                "the declared quantity exceeds the proof's quantity",
+                "申报数量超过原产地证明数量",
+            ),
+            ProofCheck::AlreadyUsed => {
+                ("the proof of origin was used before", "原产地证明已被使用")
+            }
+            ProofCheck::NotDirectlyConsigned => {
+                ("direct consignment was not shown", "未能证明直接运输")
+            }
+        })
+    }
+}
+
+/// A preference claimed on the declaration: the column (conventional with its agreement, or
+/// special preferential with its arrangement) and how the proof of origin fared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreferenceClaim {
+    pub column: RateColumn,
+    pub proof: ProofCheck,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuotaStatus {
+    NotQuotaGoods,
+    InQuota,
+    OutOfQuota,
+}
+
+/// Everything rate selection looks at. The value and quantities are needed to compare two rates of
+/// different kinds (e.g. a compound conventional rate against an ad valorem provisional one).
+#[derive(Debug, Clone, Copy)]
+pub struct SelectionInput<'a> {
+    pub line: &'a TariffLine,
+    pub day: NaiveDate,
+    pub origin: &'a Origin,
+    pub claim: Option<&'a PreferenceClaim>,
+    pub quota: QuotaStatus,
+    pub customs_value: Decimal,
+    pub quantities: &'a [Quantity],
+}
+
+/// The chosen duty rate, the trade remedies added to it, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateSelection {
+    pub column: RateColumn,
+    pub rate: DutyRate,
+    pub reason: Vec<Explanation>,
+    /// Set when a claimed preference could not be granted: what was refused and why.
+    pub refused_preference: Option<Explanation>,
+    pub remedies: Vec<TradeRemedy>,
+}
+
+/// Picks the rate of one item (steps in the module documentation).
+pub fn select_rate(input: SelectionInput<'_>) -> Result<RateSelection, AssessmentError> {
+    let country = input.origin.country();
+    let remedies: Vec<TradeRemedy> = input
+        .line
+        .remedies
+        .iter()
+        .filter(|r| r.applies_to(country, input.day))
+        .cloned()
+        .collect();
+    let mut selection = match in_quota(&input) {
+        Some(selection) => selection,
+        None => with_preference(&input, base_rate(&input)?)?,
+    };
+    for remedy in &remedies {
+        selection.reason.push(Explanation::new(
+            format!(
+                "{} of {} added on top ({})",
+                remedy.kind.name_en(),
+                remedy.rate,
+                remedy.notice
+            ),
+            format!(
+                "另加征{} {}（{}）",
+                remedy.kind.name_zh(),
+                remedy.rate,
+                remedy.notice
+            ),
+        ));
+    }
+    selection.remedies = remedies;
+    Ok(selection)
+}
+
+fn chosen(
+    input: &SelectionInput<'_>,
+    column: &RateColumn,
+    why: Explanation,
+) -> Option<RateSelection> {
+    let found = input
+        .line
+        .column_rate(column, input.origin.country(), input.day)?;
+    let line = &input.line.code;
+    Some(RateSelection {
+        column: column.clone(),
+        rate: found.rate.clone(),
+        reason: vec![Explanation::new(
+            format!(
+                "line {line}: {} rate {} — {}",
+                column.name_en(),
+                found.rate,
+                why.en
+            ),
+            format!(
+                "税则号列 {line}: {} {} — {}",
+                column.name_zh(),
+                found.rate,
+                why.zh
+            ),
+        )],
+        refused_preference: None,
+        remedies: Vec::new(),
+    })
+}
+
+fn in_quota(input: &SelectionInput<'_>) -> Option<RateSelection> {
+    if input.quota != QuotaStatus::InQuota {
+        return None;
+    }
+    chosen(
+        input,
+        &RateColumn::TariffQuotaInQuota,
+        Explanation::new("the goods are within the tariff quota", "配额内进口"),
+    )
+}
+
+fn base_rate(input: &SelectionInput<'_>) -> Result<RateSelection, AssessmentError> {
+    let no_rate = || AssessmentError::NoDutyRate {
+        line: input.line.code.clone(),
+        day: input.day,
+    };
+    let Origin::Known {
+        mfn_entitled: true, ..
+    } = input.origin
+    else {
+        let why = Explanation::new(
+            "origin unknown or not entitled to MFN treatment; provisional rates never apply to general-rate goods",
+            "原产地不明或不适用最惠国待遇；适用普通税率的货物不适用暂定税率",
+        );
+        return chosen(input, &RateColumn::General, why).ok_or_else(no_rate);
+    };
+    let out_of_quota = (input.quota == QuotaStatus::OutOfQuota)
+        .then(|| {
+            chosen(
+                input,
+                &RateColumn::TariffQuotaOutOfQuota,
+                Explanation::new("the goods are outside the tariff quota", "配额外进口"),
+            )
+        })
+        .flatten();
+    out_of_quota
+        .or_else(|| {
+            chosen(
+                input,
+                &RateColumn::Provisional,
+                Explanation::new(
+                    "origin entitled to MFN, and a provisional rate replaces the MFN rate",
+                    "原产地适用最惠国待遇，暂定税率取代最惠国税率",
+                ),
+            )
+        })
+        .or_else(|| {
+            chosen(
+                input,
+                &RateColumn::Mfn,
+                Explanation::new("origin entitled to MFN treatment", "原产地适用最惠国待遇"),
+            )
+        })
+        .ok_or_else(no_rate)
+}
+
+fn with_preference(
+    input: &SelectionInput<'_>,
+    base: RateSelection,
+) -> Result<RateSelection, AssessmentError> {
+    let Some(claim) = input.claim else {
+        return Ok(base);
+    };
+    let (column_en, column_zh) = (claim.column.name_en(), claim.column.name_zh());
+    if let Some((en, zh)) = claim.proof.refusal() {
+        return Ok(refused(
+            base,
+            format!("{column_en} rate refused: {en}"),
+            format!("不予适用{column_zh}: {zh}"),
+        ));
+    }
+    let why = Explanation::new(
+        "origin is a partner and the proof of origin checked out",
+        "原产地为协定伙伴且原产地证明核验通过",
+    );
+    let Some(preference) = chosen(input, &claim.column, why) else {
+        let origin = input.origin.country().unwrap_or("unknown");
+        return Ok(refused(
+            base,
+            format!("{column_en} rate refused: line has none in force for origin {origin}"),
+            format!("不予适用{column_zh}: 该税号对原产地 {origin} 无有效税率"),
+        ));
+    };
+    if base.column != RateColumn::Provisional {
+        return Ok(preference);
+    }
+    lower_of(input, preference, base)
+}
+
+fn refused(mut base: RateSelection, en: String, zh: String) -> RateSelection {
+    let refusal = Explanation::new(en, zh);
+    base.reason.insert(0, refusal.clone());
+    base.refused_preference = Some(refusal);
+    base
+}
+
+/// Conventional (or special preferential) against provisional: the lower duty on this item
+/// applies; on a tie, the preference (the same money, and the claim is recorded).
+fn lower_of(
+    input: &SelectionInput<'_>,
+    mut preference: RateSelection,
+    mut provisional: RateSelection,
+) -> Result<RateSelection, AssessmentError> {
+    let pref = levy_exact(&preference.rate, input.customs_value, input.quantities)?;
+    let prov = levy_exact(&provisional.rate, input.customs_value, input.quantities)?;
+    let note = Explanation::new(
+        format!(
+            "both a preferential and a provisional rate exist: the lower applies (duty {pref} against {prov})"
+        ),
+        format!("协定（特惠）税率与暂定税率从低适用（税额 {pref} 对 {prov}）"),
+    );
+    if pref <= prov {
+        preference.reason.push(note);
+        Ok(preference)
+    } else {
+        provisional.reason.push(note);
+        Ok(provisional)
+    }
+}
