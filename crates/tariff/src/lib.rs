@@ -11,12 +11,16 @@
 //! 2. `selection`: the duty rate column, plus trade remedies;
 //! 3. `taxes`: duty → trade-remedy duties → consumption tax → VAT, then the per-consignment
 //!    exemption threshold, tested per tax.
+//!
+//! The tariff itself comes from `release`: the CSV files of a tariff release, parsed and validated
+//! from their texts (every problem reported at once, with file, line and field).
 
 pub mod config;
 pub mod error;
 pub mod explain;
 pub mod model;
 pub mod money;
+pub mod release;
 pub mod selection;
 pub mod taxes;
 pub mod valuation;
@@ -25,6 +29,7 @@ pub use config::{AssessmentConfig, PostalRates};
 pub use error::AssessmentError;
 pub use explain::Explanation;
 pub use model::*;
+pub use release::{ReleaseFile, ReleaseFiles, ReleaseProblem, TariffRelease, parse_release};
 pub use selection::{Origin, PreferenceClaim, ProofCheck, QuotaStatus, RateSelection, select_rate};
 pub use taxes::{
     Assessment, CbecOrder, CbecOutcome, DeclarationInput, ItemAssessment, ItemInput, PostalArticle,
@@ -33,5 +38,7 @@ pub use taxes::{
 };
 pub use valuation::{Charge, CustomsValue, TransactionTerms, ValuationInput, customs_value};
 
+#[cfg(test)]
+mod release_tests;
 #[cfg(test)]
 mod tests;
