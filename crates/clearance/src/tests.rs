@@ -252,20 +252,30 @@ async fn an_amendment_cannot_change_what_the_number_was_made_from() {
     }
 }
 
-#[tokio::test]
-async fn an_amended_full_declaration_must_still_agree_with_its_summary() {
-    let f = fixture(beijing(2026, 11, 26, 10)).await;
-    let broker = f.caller("broker").await;
+/// Lodges the example as a summary declaration; returns its receipt and the matching full
+/// declaration's document.
+async fn lodge_summary(
+    f: &Fixture,
+    broker: &crate::Caller,
+) -> (wire::LodgementView, serde_json::Value) {
     let mut summary: serde_json::Value = serde_json::from_str(EXAMPLE).unwrap();
     summary["kind"] = "summary".into();
     let summary = f
         .clearance
-        .lodge(&broker, Some("s"), summary.to_string().as_bytes())
+        .lodge(broker, Some("s"), summary.to_string().as_bytes())
         .await
         .unwrap();
     let mut full: serde_json::Value = serde_json::from_str(EXAMPLE).unwrap();
     full["kind"] = "full".into();
     full["summary_number"] = summary.number.clone().into();
+    (summary, full)
+}
+
+#[tokio::test]
+async fn an_amended_full_declaration_must_still_agree_with_its_summary() {
+    let f = fixture(beijing(2026, 11, 26, 10)).await;
+    let broker = f.caller("broker").await;
+    let (summary, mut full) = lodge_summary(&f, &broker).await;
     let lodged = f
         .clearance
         .lodge(&broker, Some("f"), full.to_string().as_bytes())
@@ -401,16 +411,7 @@ async fn authorisation_does_not_chain_through_a_brokers_clients() {
 async fn a_new_full_declaration_takes_the_place_of_a_cancelled_one() {
     let f = fixture(beijing(2026, 11, 26, 10)).await;
     let broker = f.caller("broker").await;
-    let mut summary: serde_json::Value = serde_json::from_str(EXAMPLE).unwrap();
-    summary["kind"] = "summary".into();
-    let summary = f
-        .clearance
-        .lodge(&broker, Some("s"), summary.to_string().as_bytes())
-        .await
-        .unwrap();
-    let mut full: serde_json::Value = serde_json::from_str(EXAMPLE).unwrap();
-    full["kind"] = "full".into();
-    full["summary_number"] = summary.number.clone().into();
+    let (summary, full) = lodge_summary(&f, &broker).await;
     let body = full.to_string();
     let first = f
         .clearance
