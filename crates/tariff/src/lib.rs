@@ -20,6 +20,7 @@ pub mod error;
 pub mod explain;
 pub mod model;
 pub mod money;
+pub mod origin;
 pub mod release;
 pub mod selection;
 pub mod taxes;
@@ -30,7 +31,10 @@ pub use error::AssessmentError;
 pub use explain::Explanation;
 pub use model::*;
 pub use release::{ReleaseFile, ReleaseFiles, ReleaseProblem, TariffRelease, parse_release};
-pub use selection::{Origin, PreferenceClaim, ProofCheck, QuotaStatus, RateSelection, select_rate};
+pub use selection::{
+    Origin, PreferenceClaim, ProofCheck, ProofRefusal, QuotaStatus, RateSelection, RefusalReason,
+    select_rate,
+};
 pub use taxes::{
     Assessment, CbecOrder, CbecOutcome, DeclarationInput, ItemAssessment, ItemInput, PostalArticle,
     PostalAssessment, PostalClass, TaxFigure, TaxKind, TaxTotal, assess_cbec_order,
@@ -38,6 +42,8 @@ pub use taxes::{
 };
 pub use valuation::{Charge, CustomsValue, TransactionTerms, ValuationInput, customs_value};
 
+#[cfg(test)]
+mod origin_tests;
 #[cfg(test)]
 mod release_tests;
 #[cfg(test)]

@@ -37,8 +37,10 @@ impl Origin {
     }
 }
 
-/// The outcome of the proof-of-origin check (done elsewhere; digest §3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The outcome of the proof-of-origin check (digest §3). The unit variants are a bare reason, for
+/// a check done elsewhere; `origin::check_proof` returns `Refused`, which also names the field and
+/// the facts.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProofCheck {
     Valid,
     Missing,
@@ -49,39 +51,133 @@ pub enum ProofCheck {
     QuantityExceeded,
     AlreadyUsed,
     NotDirectlyConsigned,
+    /// A refusal with its reason, the field at fault and an explanation.
+    Refused(Box<ProofRefusal>),
 }
 
-impl ProofCheck {
-    fn refusal(self) -> Option<(&'static str, &'static str)> {
-        Some(match self {
-            ProofCheck::Valid => return None,
-            ProofCheck::Missing => ("no proof of origin was produced", "未提交原产地证明"),
-            ProofCheck::Expired => (
+/// Why a proof of origin was refused, every reason the checks of digest §3 can give.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RefusalReason {
+    Missing,
+    AgreementUnknown,
+    AgreementNotInForce,
+    WrongAgreement,
+    ProofTypeNotAllowed,
+    IssuedAfterShipment,
+    Expired,
+    DataElementsMissing,
+    OriginCountryMismatch,
+    HsCodeMismatch,
+    QuantityExceeded,
+    AlreadyUsed,
+    ProductRuleUnknown,
+    CriterionNotMet,
+    RvcBelowThreshold,
+    NotDirectlyConsigned,
+}
+
+impl RefusalReason {
+    /// The reason in a sentence, English and Chinese.
+    pub fn summary(self) -> (&'static str, &'static str) {
+        match self {
+            RefusalReason::Missing => ("no proof of origin was produced", "未提交原产地证明"),
+            RefusalReason::AgreementUnknown => (
+                "the agreement is not known to the engine",
+                "系统中无该协定数据",
+            ),
+            RefusalReason::AgreementNotInForce => (
+                "the agreement is not in force between China and the origin on this date",
+                "该日期中国与原产国之间协定未生效",
+            ),
+            RefusalReason::WrongAgreement => (
+                "the proof of origin is issued under another agreement",
+                "原产地证明所属协定与申报不符",
+            ),
+            RefusalReason::ProofTypeNotAllowed => (
+                "this type of proof of origin is not accepted under the agreement",
+                "该协定不接受此类原产地证明",
+            ),
+            RefusalReason::IssuedAfterShipment => (
+                "the proof of origin was issued too late after shipment",
+                "原产地证明签发晚于出运日期且不符合补发规定",
+            ),
+            RefusalReason::Expired => (
                 "the proof of origin is not valid on this date",
                 "原产地证明已过有效期",
             ),
-            ProofCheck::DataElementsMissing => (
+            RefusalReason::DataElementsMissing => (
                 "the proof of origin lacks mandatory data elements",
                 "原产地证明缺少必填数据项",
             ),
-            ProofCheck::HsCodeMismatch => (
+            RefusalReason::OriginCountryMismatch => (
+                "the country of origin on the proof does not match the declared one",
+                "原产地证明的原产国与申报不符",
+            ),
+            RefusalReason::HsCodeMismatch => (
                 "the HS code on the proof does not match the declared one",
                 "原产地证明的HS编码与申报不符",
             ),
-            ProofCheck::CriterionNotMet => (
-                "the origin criterion does not meet the product-specific rule",
-                "原产地标准不符合产品特定原产地规则",
-            ),
-            ProofCheck::QuantityExceeded => (
+            RefusalReason::QuantityExceeded => (
                 "the declared quantity exceeds the proof's quantity",
                 "申报数量超过原产地证明数量",
             ),
-            ProofCheck::AlreadyUsed => {
+            RefusalReason::AlreadyUsed => {
                 ("the proof of origin was used before", "原产地证明已被使用")
             }
-            ProofCheck::NotDirectlyConsigned => {
+            RefusalReason::ProductRuleUnknown => (
+                "no product-specific rule is known for this HS code",
+                "无该HS编码的产品特定原产地规则数据",
+            ),
+            RefusalReason::CriterionNotMet => (
+                "the origin criterion does not meet the product-specific rule",
+                "原产地标准不符合产品特定原产地规则",
+            ),
+            RefusalReason::RvcBelowThreshold => (
+                "the regional value content is below the threshold",
+                "区域价值成分低于标准",
+            ),
+            RefusalReason::NotDirectlyConsigned => {
                 ("direct consignment was not shown", "未能证明直接运输")
             }
+        }
+    }
+}
+
+/// A refusal of `origin::check_proof`: the reason, the field at fault (e.g. `proof.hs6`) and the
+/// facts, in English and Chinese.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProofRefusal {
+    pub reason: RefusalReason,
+    pub field: &'static str,
+    pub detail: Explanation,
+}
+
+impl ProofCheck {
+    /// The reason of a refusal; `None` when valid.
+    pub fn reason(&self) -> Option<RefusalReason> {
+        Some(match self {
+            ProofCheck::Valid => return None,
+            ProofCheck::Missing => RefusalReason::Missing,
+            ProofCheck::Expired => RefusalReason::Expired,
+            ProofCheck::DataElementsMissing => RefusalReason::DataElementsMissing,
+            ProofCheck::HsCodeMismatch => RefusalReason::HsCodeMismatch,
+            ProofCheck::CriterionNotMet => RefusalReason::CriterionNotMet,
+            ProofCheck::QuantityExceeded => RefusalReason::QuantityExceeded,
+            ProofCheck::AlreadyUsed => RefusalReason::AlreadyUsed,
+            ProofCheck::NotDirectlyConsigned => RefusalReason::NotDirectlyConsigned,
+            ProofCheck::Refused(refusal) => refusal.reason,
+        })
+    }
+
+    /// The refusal in words (the reason, then the field and facts where known); `None` when valid.
+    pub fn refusal(&self) -> Option<Explanation> {
+        let (en, zh) = self.reason()?.summary();
+        Some(match self {
+            ProofCheck::Refused(refusal) => Explanation::new(
+                format!("{en} ({}: {})", refusal.field, refusal.detail.en),
+                format!("{zh}（{}: {}）", refusal.field, refusal.detail.zh),
+            ),
+            _ => Explanation::new(en, zh),
         })
     }
 }
@@ -254,11 +350,11 @@ fn with_preference(
         return Ok(base);
     };
     let (column_en, column_zh) = (claim.column.name_en(), claim.column.name_zh());
-    if let Some((en, zh)) = claim.proof.refusal() {
+    if let Some(why) = claim.proof.refusal() {
         return Ok(refused(
             base,
-            format!("{column_en} rate refused: {en}"),
-            format!("不予适用{column_zh}: {zh}"),
+            format!("{column_en} rate refused: {}", why.en),
+            format!("不予适用{column_zh}: {}", why.zh),
         ));
     }
     let why = Explanation::new(
