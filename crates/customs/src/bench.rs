@@ -36,6 +36,7 @@ use store::Store;
 use store_sqlite::{SqliteOptions, SqliteStore};
 use tokio::task::JoinSet;
 
+use crate::assess::Conversion;
 use crate::datadir::DataDir;
 
 // Declared here rather than in main.rs: the generator exists for the benchmark.
@@ -1076,140 +1077,29 @@ fn exchange_rates(day: chrono::NaiveDate) -> anyhow::Result<tariff::ExchangeRate
     Ok(tariff::ExchangeRates::new(rates))
 }
 
-fn json_decimal(value: &serde_json::Value, what: &str) -> Result<Decimal, String> {
-    value
-        .as_str()
-        .and_then(|text| text.parse().ok())
-        .ok_or_else(|| format!("{what} is not a decimal: {value}"))
-}
-
-/// The freight of one item: an amount is shared by the items' amounts (the last item takes the
-/// rest, so the shares add up), a rate applies to each item's price, a per-tonne amount to each
-/// item's net mass.
-fn item_freight(
-    freight: &serde_json::Value,
-    item: &serde_json::Value,
-    share: (usize, usize, Decimal, &mut Decimal),
-) -> Result<tariff::Charge, String> {
-    let (index, count, invoice_total, shared) = share;
-    Ok(match freight["kind"].as_str() {
-        None => tariff::Charge::Absent,
-        Some("amount") => {
-            let total = json_decimal(&freight["amount"], "the freight")?;
-            let amount = if index + 1 == count {
-                total - *shared
-            } else {
-                let item_amount = json_decimal(&item["amount"], "an item amount")?;
-                (total * item_amount / invoice_total.max(Decimal::new(1, 2))).round_dp(2)
-            };
-            *shared += amount;
-            tariff::Charge::Amount(amount)
-        }
-        Some("rate") => tariff::Charge::Rate(tariff::Rate::percent(json_decimal(
-            &freight["percent"],
-            "the freight rate",
-        )?)),
-        Some("per_unit") if freight["unit"] == "TNE" => {
-            let kilograms = item["statutory_quantities"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|q| q["unit"] == "KGM")
-                .ok_or("an item without its net mass in KGM")?;
-            tariff::Charge::PerUnit {
-                amount_per_unit: json_decimal(&freight["amount"], "the freight per tonne")?,
-                quantity: json_decimal(&kilograms["value"], "the net mass")?
-                    / Decimal::ONE_THOUSAND,
-            }
-        }
-        Some(other) => return Err(format!("freight of kind {other:?} is not converted")),
-    })
-}
-
-/// A lodging's JSON body as the assessment's input: `Ok(None)` for an export, which the engine
-/// does not assess. Preferences are claimed where a certificate of origin was produced and the
-/// origin is a partner of one of the synthetic agreements; the proof counts as checked.
-fn assessment_input(
-    body: &serde_json::Value,
+/// The synthetic line of an item's HS subheading, and a preference claimed where a certificate
+/// of origin was produced and the origin is a partner of one of the synthetic agreements; the
+/// proof counts as checked.
+fn synthetic_item(
     tariff_lines: &std::collections::BTreeMap<String, tariff::TariffLine>,
-    day: chrono::NaiveDate,
-) -> Result<Option<tariff::DeclarationInput>, String> {
-    use tariff::{Charge, ItemInput, Origin, PreferenceClaim, ProofCheck, QuotaStatus};
-    if body["direction"] != "import" {
-        return Ok(None);
-    }
-    let invoice = &body["invoice"];
-    let currency = invoice["currency"].as_str().ok_or("no invoice currency")?;
-    let invoice_total = json_decimal(&invoice["amount"], "the invoice amount")?;
-    let terms = body["transaction_terms"]
-        .as_str()
-        .and_then(tariff::TransactionTerms::parse)
-        .ok_or("no known transaction terms")?;
-    let insurance = match body["insurance"]["kind"].as_str() {
-        None => Charge::Absent,
-        Some("rate") => Charge::Rate(tariff::Rate::percent(json_decimal(
-            &body["insurance"]["percent"],
-            "the insurance rate",
-        )?)),
-        Some(other) => return Err(format!("insurance of kind {other:?} is not converted")),
-    };
-    let certificate_of_origin = body["documents"]
-        .as_array()
-        .is_some_and(|documents| documents.iter().any(|d| d["type"] == "COO"));
-    let items = body["items"].as_array().ok_or("no items")?;
-    let mut freight_shared = Decimal::ZERO;
-    let mut inputs = Vec::with_capacity(items.len());
-    for (index, item) in items.iter().enumerate() {
-        let code = item["commodity_code"].as_str().ok_or("no commodity code")?;
-        let line = code
-            .get(..6)
-            .and_then(|hs6| tariff_lines.get(hs6))
-            .ok_or_else(|| format!("no tariff line for {code}"))?;
-        let country = item["origin_country"].as_str().ok_or("no origin country")?;
-        let claim = ASSESSMENT_AGREEMENTS
-            .iter()
-            .find(|(_, partners)| partners.contains(&country))
-            .filter(|_| certificate_of_origin)
-            .map(|(agreement, _)| PreferenceClaim {
-                column: tariff::RateColumn::Conventional {
-                    agreement: (*agreement).to_owned(),
-                },
-                proof: ProofCheck::Valid,
-            });
-        let quantities = item["statutory_quantities"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|q| {
-                Ok(tariff::Quantity {
-                    unit: tariff::StatutoryUnit(q["unit"].as_str().unwrap_or_default().to_owned()),
-                    amount: json_decimal(&q["value"], "a statutory quantity")?,
-                })
-            })
-            .collect::<Result<Vec<_>, String>>()?;
-        let share = (index, items.len(), invoice_total, &mut freight_shared);
-        inputs.push(ItemInput {
-            line: line.clone(),
-            valuation: tariff::ValuationInput {
-                invoice_amount: json_decimal(&item["amount"], "an item amount")?,
-                currency: currency.to_owned(),
-                terms,
-                freight: item_freight(&body["freight"], item, share)?,
-                insurance,
+    conversion: Conversion<'_>,
+) -> Result<(tariff::TariffLine, Option<tariff::PreferenceClaim>), String> {
+    let code = conversion.code;
+    let line = code
+        .get(..6)
+        .and_then(|hs6| tariff_lines.get(hs6))
+        .ok_or_else(|| format!("no tariff line for {code}"))?;
+    let claim = ASSESSMENT_AGREEMENTS
+        .iter()
+        .find(|(_, partners)| partners.contains(&conversion.origin))
+        .filter(|_| conversion.certificate_of_origin)
+        .map(|(agreement, _)| tariff::PreferenceClaim {
+            column: tariff::RateColumn::Conventional {
+                agreement: (*agreement).to_owned(),
             },
-            origin: Origin::Known {
-                country: country.to_owned(),
-                mfn_entitled: true,
-            },
-            claim,
-            quota: QuotaStatus::NotQuotaGoods,
-            quantities,
+            proof: tariff::ProofCheck::Valid,
         });
-    }
-    Ok(Some(tariff::DeclarationInput {
-        acceptance_date: day,
-        items: inputs,
-    }))
+    Ok((line.clone(), claim))
 }
 
 /// Duty and taxes of the lodgings' import declarations by the pure engine, on this one thread.
@@ -1250,7 +1140,9 @@ fn assess_lodgings(
             fail(index, "the body is not JSON".into());
             continue;
         };
-        match assessment_input(body, &tariff_lines, day) {
+        match crate::assess::declaration_input(body, day, &mut |conversion: Conversion<'_>| {
+            synthetic_item(&tariff_lines, conversion)
+        }) {
             Ok(Some(input)) => inputs.push((index, input)),
             Ok(None) => exports += 1,
             Err(message) => fail(index, format!("not converted: {message}")),

@@ -1,7 +1,9 @@
 //! `customs`: the one binary of OpenCustoms. Subcommands serve the API, lodge files, show
-//! declarations, verify the audit record, administer users, and benchmark.
+//! declarations, verify the audit record, administer users, estimate duty and taxes (without a
+//! store), and benchmark.
 
 mod admin;
+mod assess;
 mod audit_cmd;
 mod bench;
 mod datadir;
@@ -60,6 +62,9 @@ enum Command {
         #[command(subcommand)]
         command: admin::AdminCommand,
     },
+    /// Estimate the duty and taxes of an import declaration against a tariff release (nothing is
+    /// lodged or stored).
+    Assess(assess::AssessArgs),
     /// Measure lodging throughput and latency (in-process, over HTTP, and the raw SQLite floor).
     Bench(bench::BenchArgs),
 }
@@ -81,6 +86,10 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let config = cli.clearance_config()?;
+    // An estimate opens no store: not even the data folder is created.
+    if let Command::Assess(args) = cli.command {
+        return assess::run(args, config.utc_offset);
+    }
     let data = datadir::DataDir::create(&cli.data)?;
     runtime.block_on(async move {
         match cli.command {
@@ -90,6 +99,7 @@ fn main() -> anyhow::Result<()> {
             Command::Audit { command } => audit_cmd::run(&data, command).await,
             Command::Admin { command } => admin::run(&data, config, command).await,
             Command::Bench(args) => bench::run(config, args).await,
+            Command::Assess(_) => unreachable!("an estimate is run before the data folder"),
         }
     })
 }

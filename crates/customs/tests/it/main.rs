@@ -4,5 +4,6 @@
 mod architecture;
 mod cli;
 mod crash;
+mod estimate;
 mod support;
 mod tamper;
