@@ -103,3 +103,23 @@ CREATE TABLE checkpoints (
     key_id TEXT NOT NULL,
     signature BLOB NOT NULL
 );
+
+-- Cross-border e-commerce (CBEC) retail purchases booked against a buyer's annual allowance
+-- (26,000 CNY per person per calendar year). Money is integer fen. `buyer_id` is a hash of the
+-- buyer's identity made by the caller; the ID-card number itself is never stored. Each row is
+-- recorded by the audit-chain event `seq` (`cbec.purchase_booked`), written in the same
+-- transaction, so the ledger is a projection of the chain. `year_to_date_fen` is the buyer's
+-- total for the year including this purchase, as of its booking.
+CREATE TABLE cbec_ledger (
+    row INTEGER PRIMARY KEY,
+    order_ref TEXT NOT NULL UNIQUE,
+    buyer_id TEXT NOT NULL,
+    year INTEGER NOT NULL,
+    amount_fen BIGINT NOT NULL CHECK (amount_fen > 0),
+    year_to_date_fen BIGINT NOT NULL,
+    recorded_at_ms BIGINT NOT NULL,
+    seq INTEGER NOT NULL
+);
+
+-- The year's total is summed from this index alone (it covers the amount).
+CREATE INDEX cbec_ledger_by_buyer ON cbec_ledger (buyer_id, year, amount_fen);

@@ -3,7 +3,7 @@
 
 use audit::{AuditEntry, ChainHead};
 use rusqlite::Connection;
-use store::{Append, AppendOutcome, Projection};
+use store::{Actor, Append, AppendOutcome, Projection};
 
 use crate::fault::{Fault, conflict, taken_columns};
 use crate::{projection, rows};
@@ -39,7 +39,17 @@ pub(crate) fn record(
         if let Some(conflict) = version_conflict(tx, &draft)? {
             return Ok(conflict);
         }
-        insert_event(tx, append, &draft, head)?;
+        let event = NewEvent {
+            actor: &append.actor,
+            recorded_at_ms: append.recorded_at_ms,
+            idempotency_scope: &append.idempotency_scope,
+            idempotency_key: &draft.idempotency_key,
+            request_digest: &append.request_digest,
+            subject: draft.subject,
+            action: draft.action,
+            payload: draft.payload,
+        };
+        insert_event(tx, &event, head)?;
         // The projection may point at the event just inserted (a declaration's document).
         projection::apply(tx, draft.projection, head.seq)?;
     }
@@ -91,22 +101,33 @@ fn version_conflict(tx: &Connection, draft: &Draft<'_>) -> Result<Option<AppendO
     }))
 }
 
+/// One event to chain: what the log row holds besides its seq and hashes.
+pub(crate) struct NewEvent<'a> {
+    pub(crate) actor: &'a Actor,
+    pub(crate) recorded_at_ms: i64,
+    pub(crate) idempotency_scope: &'a str,
+    pub(crate) idempotency_key: &'a str,
+    pub(crate) request_digest: &'a str,
+    pub(crate) subject: &'a str,
+    pub(crate) action: &'a str,
+    pub(crate) payload: &'a str,
+}
+
 /// Chains the event after `head` and inserts it with both hashes.
-fn insert_event(
+pub(crate) fn insert_event(
     tx: &Connection,
-    append: &Append,
-    draft: &Draft<'_>,
+    event: &NewEvent<'_>,
     head: &mut ChainHead,
 ) -> Result<(), Fault> {
     let entry = AuditEntry {
         seq: head.seq + 1,
-        recorded_at_ms: append.recorded_at_ms,
-        actor: append.actor.user_id.clone(),
-        role: append.actor.role.clone(),
-        action: draft.action.to_owned(),
-        subject: draft.subject.to_owned(),
-        idempotency_key: draft.idempotency_key.clone(),
-        payload: draft.payload.to_owned(),
+        recorded_at_ms: event.recorded_at_ms,
+        actor: event.actor.user_id.clone(),
+        role: event.actor.role.clone(),
+        action: event.action.to_owned(),
+        subject: event.subject.to_owned(),
+        idempotency_key: event.idempotency_key.to_owned(),
+        payload: event.payload.to_owned(),
     };
     let prev_hash = head.hash;
     let entry_hash = head.append(&entry);
@@ -120,9 +141,9 @@ fn insert_event(
         entry.actor,
         entry.role,
         entry.recorded_at_ms,
-        append.idempotency_scope,
+        event.idempotency_scope,
         entry.idempotency_key,
-        append.request_digest,
+        event.request_digest,
         entry.payload,
         prev_hash,
         entry_hash,

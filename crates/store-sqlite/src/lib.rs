@@ -10,6 +10,7 @@
 //!   under the write lock at the start of every batch instead of trusting memory.
 
 mod append;
+mod cbec;
 mod checkpoint;
 mod connection;
 mod fault;
@@ -30,8 +31,8 @@ use anyhow::Context;
 use async_trait::async_trait;
 use audit::{AuditSigner, Checkpoint, StoredEntry};
 use store::{
-    Append, AppendOutcome, DeclarationQuery, DeclarationRow, EnterpriseRow, EventRow,
-    ListedDeclaration, Principal, Store, StoreError, StoreResult, UserRow,
+    Append, AppendOutcome, CbecBooking, CbecBookingOutcome, DeclarationQuery, DeclarationRow,
+    EnterpriseRow, EventRow, ListedDeclaration, Principal, Store, StoreError, StoreResult, UserRow,
 };
 use tokio::sync::oneshot;
 
@@ -314,6 +315,24 @@ impl Store for SqliteStore {
     async fn checkpoints(&self) -> StoreResult<Vec<Checkpoint>> {
         self.read("reading audit checkpoints", |conn| {
             queries::checkpoints(conn)
+        })
+        .await
+    }
+
+    // The buyer hash is personal data: it is not put in a span.
+    #[tracing::instrument(skip_all, fields(order = %booking.order_ref, year = booking.year))]
+    async fn book_cbec_purchase(&self, booking: CbecBooking) -> StoreResult<CbecBookingOutcome> {
+        let (reply, outcome) = oneshot::channel();
+        let booking = Box::new(booking);
+        self.send_write(WriteRequest::BookCbec { booking, reply })?;
+        answer(outcome).await
+    }
+
+    #[tracing::instrument(skip_all, fields(year = year))]
+    async fn cbec_year_to_date(&self, buyer_id: &str, year: i32) -> StoreResult<i64> {
+        let buyer_id = buyer_id.to_owned();
+        self.read("reading a CBEC buyer's year to date", move |conn| {
+            Ok(cbec::year_to_date(conn, &buyer_id, year)?)
         })
         .await
     }

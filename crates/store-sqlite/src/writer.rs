@@ -10,12 +10,12 @@ use std::time::Duration;
 
 use audit::{AuditSigner, ChainHead, Checkpoint};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
-use store::{Append, AppendOutcome, StoreError, StoreResult};
+use store::{Append, AppendOutcome, CbecBooking, CbecBookingOutcome, StoreError, StoreResult};
 use tokio::sync::oneshot;
 
 use crate::checkpoint::{self, ChainPosition, CheckpointPolicy};
 use crate::fault::{Fault, is_busy, store_error};
-use crate::{SqliteOptions, append, rows};
+use crate::{SqliteOptions, append, cbec, rows};
 
 pub(crate) enum Command {
     Write(WriteRequest),
@@ -35,21 +35,29 @@ pub(crate) enum WriteRequest {
         count: u64,
         reply: oneshot::Sender<StoreResult<u64>>,
     },
+    BookCbec {
+        booking: Box<CbecBooking>,
+        reply: oneshot::Sender<StoreResult<CbecBookingOutcome>>,
+    },
 }
 
 /// What a write request produced, before its reply is sent (only after COMMIT).
 enum Done {
     Append(AppendOutcome),
     Serials(u64),
+    Cbec(CbecBookingOutcome),
 }
 
 impl Done {
     /// Duplicates and version conflicts write nothing, even if a linked event was written before
-    /// the conflict was found.
+    /// the conflict was found; neither do refused or repeated CBEC bookings.
     fn keeps_writes(&self) -> bool {
         !matches!(
             self,
             Done::Append(AppendOutcome::Duplicate { .. } | AppendOutcome::VersionConflict { .. })
+                | Done::Cbec(
+                    CbecBookingOutcome::Exceeded { .. } | CbecBookingOutcome::Duplicate { .. }
+                )
         )
     }
 }
@@ -69,6 +77,12 @@ impl WriteRequest {
                 let _ = reply.send(Ok(first));
             }
             (WriteRequest::ReserveSerials { reply, .. }, Err(err)) => {
+                let _ = reply.send(Err(err));
+            }
+            (WriteRequest::BookCbec { reply, .. }, Ok(Done::Cbec(outcome))) => {
+                let _ = reply.send(Ok(outcome));
+            }
+            (WriteRequest::BookCbec { reply, .. }, Err(err)) => {
                 let _ = reply.send(Err(err));
             }
             _ => unreachable!("a write request received the outcome of another kind of request"),
@@ -301,6 +315,7 @@ fn execute(conn: &Connection, request: &WriteRequest, head: &mut ChainHead) -> R
         WriteRequest::ReserveSerials {
             counter_key, count, ..
         } => reserve_serials(conn, counter_key, *count).map(Done::Serials),
+        WriteRequest::BookCbec { booking, .. } => cbec::book(conn, booking, head).map(Done::Cbec),
     }
 }
 

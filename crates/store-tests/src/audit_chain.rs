@@ -80,7 +80,9 @@ impl<S: Store> Story<'_, S> {
 
     /// The chain records the events as the store reports them, field for field.
     async fn check_entries_match_events(&self, entries: &[StoredEntry]) {
-        for subject in ["D-T1", "D-T3", "ent-trader"] {
+        let buyer = "a".repeat(64);
+        let cbec = format!("cbec:{buyer}:2025");
+        for subject in ["D-T1", "D-T3", "ent-trader", cbec.as_str()] {
             for event in self.store.events(subject).await.unwrap() {
                 let stored = entries
                     .iter()

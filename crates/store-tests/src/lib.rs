@@ -13,9 +13,13 @@
 //!   `completed_by: None` leaves the stored value;
 //! - a declaration's document reads back byte for byte as the `declaration` member of the event
 //!   that lodged or last amended it (Chinese text, escapes and nesting untouched);
-//! - a refused append (conflict, version conflict) writes nothing, so its key can be reused.
+//! - a refused append (conflict, version conflict) writes nothing, so its key can be reused;
+//! - a CBEC booking that exceeds the allowance writes nothing, so its order reference can be
+//!   booked later; a repeated reference returns the first booking; every booking is an event
+//!   (`cbec.purchase_booked`, subject `cbec:<buyer>:<year>`, keyed by the order reference).
 
 mod audit_chain;
+mod cbec;
 mod declarations;
 mod fixtures;
 mod listing;
@@ -48,6 +52,7 @@ pub async fn clearance_story<S: Store>(store: &S) {
     story.list_with_filters().await;
     story.page_through_all().await;
     story.read_histories().await;
+    story.book_cbec_purchases().await;
     story.verify_audit_chain().await;
 }
 

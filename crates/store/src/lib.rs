@@ -13,6 +13,9 @@
 //!   amended it (its `declaration` member). The projection points at that event; it never holds
 //!   a second copy that could drift from what the audit chain covers.
 //! - An idempotency key is unique within its scope; a second append with it returns the first event.
+//! - A CBEC booking ([`Store::book_cbec_purchase`]) checks the buyer's annual total and books the
+//!   purchase atomically with every other write: concurrent orders for one buyer never both pass
+//!   a check that only one of them fits. Each booking is also an event in the audit chain.
 
 use async_trait::async_trait;
 
@@ -234,6 +237,67 @@ pub struct ListedDeclaration {
     pub row: DeclarationRow,
 }
 
+/// One cross-border e-commerce (CBEC) retail purchase to book against a buyer's annual allowance
+/// (rules `china-import-taxes.md` §2.7: 26,000 CNY per person per calendar year). The store only
+/// keeps the ledger and enforces `annual_limit_fen` atomically; the caller decides the limits
+/// (and applies the 5,000 CNY per-transaction limit, which a single indivisible item may exceed
+/// while still counting toward the annual total).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CbecBooking {
+    /// The buyer's identity as a hash made by the caller: 64 lowercase hex characters, e.g. an
+    /// HMAC-SHA-256 of the normalised ID-card number under a key the store does not hold. The
+    /// store never sees the ID-card number itself, only this hash, which it keeps in the ledger
+    /// and in the (append-only, never erasable) audit chain. Anything else is refused, so a raw
+    /// ID-card number passed by mistake cannot end up in the chain.
+    pub buyer_id: String,
+    /// The calendar year the purchase counts toward.
+    pub year: i32,
+    /// The purchase's dutiable value in fen (integer minor units; 1 CNY = 100 fen). Must be > 0.
+    pub amount_fen: i64,
+    /// The buyer's allowance for the year in fen (26,000 CNY = 2,600,000). Reaching it exactly
+    /// is allowed; going one fen past it is not. Must be >= 0.
+    pub annual_limit_fen: i64,
+    /// The order's reference, unique across the whole ledger: booking the same reference again
+    /// books nothing and returns the first booking (an honest retry is safe).
+    pub order_ref: String,
+    pub actor: Actor,
+    pub recorded_at_ms: i64,
+}
+
+/// A purchase as the ledger recorded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CbecBooked {
+    /// The audit-chain event (`cbec.purchase_booked`) that records the booking.
+    pub seq: u64,
+    pub buyer_id: String,
+    pub year: i32,
+    pub order_ref: String,
+    pub amount_fen: i64,
+    /// The buyer's total for the year including this purchase, as of its booking.
+    pub year_to_date_fen: i64,
+    pub recorded_at_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CbecBookingOutcome {
+    /// Booked, and recorded in the audit chain as event `seq`; `year_to_date_fen` includes it.
+    Booked { seq: u64, year_to_date_fen: i64 },
+    /// The purchase would take the year's total past the limit: nothing was written (so the
+    /// order may clear as general trade instead, and its reference stays free). `room_fen` is
+    /// what is left of the allowance (never negative).
+    Exceeded {
+        year_to_date_fen: i64,
+        room_fen: i64,
+    },
+    /// The order reference was booked before: nothing more was written. `same_booking` tells
+    /// whether the buyer, year and amount match the first booking (an honest retry) or not (a
+    /// reused reference).
+    Duplicate {
+        first: CbecBooked,
+        same_booking: bool,
+    },
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Appends one event (and its linked events) with its projection changes in one durable transaction.
@@ -260,4 +324,12 @@ pub trait Store: Send + Sync + 'static {
     async fn checkpoints(&self) -> StoreResult<Vec<Checkpoint>>;
     /// Signs a checkpoint of the current chain head now (if anything is new since the last one).
     async fn checkpoint_now(&self) -> StoreResult<Option<Checkpoint>>;
+    /// Books a CBEC purchase if the buyer's total for the year stays within
+    /// `booking.annual_limit_fen`. The check and the booking are one atomic, durable write,
+    /// serialised with every other write: of concurrent orders for one buyer, only as many pass as
+    /// fit. A booking is recorded as event `cbec.purchase_booked` with subject
+    /// `cbec:<buyer_id>:<year>` in the audit chain, committed with the ledger row.
+    async fn book_cbec_purchase(&self, booking: CbecBooking) -> StoreResult<CbecBookingOutcome>;
+    /// The buyer's booked total for `year` in fen (0 if none).
+    async fn cbec_year_to_date(&self, buyer_id: &str, year: i32) -> StoreResult<i64>;
 }
