@@ -920,15 +920,7 @@ fn read_duty_rates(file: ReleaseFile<'_>, lines: &mut LineMap, problems: &mut Ve
             (code, column, partners, rate, validity)
             && row.problems.is_empty()
         {
-            let column_key = row.text("column").to_owned();
-            let keys: Vec<Vec<String>> = if partners.is_empty() {
-                vec![vec![code.clone(), column_key]]
-            } else {
-                partners
-                    .iter()
-                    .map(|p| vec![code.clone(), column_key.clone(), p.clone()])
-                    .collect()
-            };
+            let keys = overlap_keys(&code, row.text("column"), &partners);
             if seen.admit(&mut row, &keys, validity)
                 && let Some((tariff_line, _)) = lines.get_mut(&code)
             {
@@ -1026,15 +1018,7 @@ fn read_trade_remedies(
             (code, kind, origins, rate, notice, validity)
             && row.problems.is_empty()
         {
-            let remedy = row.text("remedy").to_owned();
-            let keys: Vec<Vec<String>> = if origins.is_empty() {
-                vec![vec![code.clone(), remedy]]
-            } else {
-                origins
-                    .iter()
-                    .map(|o| vec![code.clone(), remedy.clone(), o.clone()])
-                    .collect()
-            };
+            let keys = overlap_keys(&code, row.text("remedy"), &origins);
             if seen.admit(&mut row, &keys, validity)
                 && let Some((tariff_line, _)) = lines.get_mut(&code)
             {
@@ -1127,4 +1111,16 @@ fn read_exchange_rates(file: ReleaseFile<'_>, problems: &mut Vec<ReleaseProblem>
         problems.append(&mut row.problems);
     }
     ExchangeRates::new(rates)
+}
+
+/// The keys under which a dated record must not overlap another: one per country it names, or one
+/// for the code and kind when it names none (it then applies to every country).
+fn overlap_keys(code: &str, kind: &str, countries: &[String]) -> Vec<Vec<String>> {
+    if countries.is_empty() {
+        return vec![vec![code.to_owned(), kind.to_owned()]];
+    }
+    countries
+        .iter()
+        .map(|c| vec![code.to_owned(), kind.to_owned(), c.clone()])
+        .collect()
 }
