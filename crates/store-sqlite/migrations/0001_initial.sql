@@ -123,3 +123,48 @@ CREATE TABLE cbec_ledger (
 
 -- The year's total is summed from this index alone (it covers the amount).
 CREATE INDEX cbec_ledger_by_buyer ON cbec_ledger (buyer_id, year, amount_fen);
+
+-- Reference-data releases (tariff releases, exchange-rate tables) imported by an administrator,
+-- and their state: `imported`, then `active` from `effective_from` (YYYY-MM-DD), possibly
+-- `rolled_back` and active again. Each change is an audit-chain event: `imported_seq` the
+-- import, `activated_seq` the latest activation, `rolled_back_seq` the roll-back since it (NULL
+-- after a re-activation); the releases of a kind are listed in import (seq) order. A kind
+-- holds a set of files once: `digest` (SHA-256 hex of the files, made by the caller) is unique
+-- within it. `summary` is the caller's small JSON object of counts, kept as given.
+CREATE TABLE releases (
+    id TEXT NOT NULL PRIMARY KEY,
+    kind TEXT NOT NULL,
+    label TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    imported_at_ms BIGINT NOT NULL,
+    imported_by TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('imported', 'active', 'rolled_back')),
+    effective_from TEXT,
+    activated_seq BIGINT,
+    rolled_back_seq BIGINT,
+    summary TEXT NOT NULL,
+    imported_seq BIGINT NOT NULL,
+    UNIQUE (kind, digest)
+);
+
+CREATE INDEX releases_by_kind ON releases (kind, imported_seq);
+
+-- The files of a release, byte for byte, in the order given (`position` from 0). They are kept
+-- here only: the importing event's payload carries their digest, not a second copy.
+CREATE TABLE release_files (
+    release_id TEXT NOT NULL REFERENCES releases (id),
+    position INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    text TEXT NOT NULL,
+    PRIMARY KEY (release_id, position),
+    UNIQUE (release_id, name)
+);
+
+-- Proofs of origin (certificates, declarations of origin) used by a declaration, keyed by the
+-- caller (e.g. `RCEP:KR:KR-2026-0001`). The first declaration recorded keeps the key; `seq` is
+-- the event that recorded it.
+CREATE TABLE origin_proof_uses (
+    proof_key TEXT NOT NULL PRIMARY KEY,
+    declaration_id TEXT NOT NULL,
+    seq BIGINT NOT NULL
+);

@@ -32,7 +32,8 @@ use async_trait::async_trait;
 use audit::{AuditSigner, Checkpoint, StoredEntry};
 use store::{
     Append, AppendOutcome, CbecBooking, CbecBookingOutcome, DeclarationQuery, DeclarationRow,
-    EnterpriseRow, EventRow, ListedDeclaration, Principal, Store, StoreError, StoreResult, UserRow,
+    EnterpriseRow, EventRow, ListedDeclaration, Principal, ReleaseFileRow, ReleaseRow, Store,
+    StoreError, StoreResult, UserRow,
 };
 use tokio::sync::oneshot;
 
@@ -333,6 +334,40 @@ impl Store for SqliteStore {
         let buyer_id = buyer_id.to_owned();
         self.read("reading a CBEC buyer's year to date", move |conn| {
             Ok(cbec::year_to_date(conn, &buyer_id, year)?)
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all, fields(kind = kind))]
+    async fn releases(&self, kind: &str) -> StoreResult<Vec<ReleaseRow>> {
+        let kind = kind.to_owned();
+        self.read("listing releases", move |conn| {
+            queries::releases(conn, &kind)
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all, fields(release = id))]
+    async fn release(&self, id: &str) -> StoreResult<Option<ReleaseRow>> {
+        let id = id.to_owned();
+        self.read("reading a release", move |conn| queries::release(conn, &id))
+            .await
+    }
+
+    #[tracing::instrument(skip_all, fields(release = id))]
+    async fn release_files(&self, id: &str) -> StoreResult<Option<Vec<ReleaseFileRow>>> {
+        let id = id.to_owned();
+        self.read("reading a release's files", move |conn| {
+            queries::release_files(conn, &id)
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all, fields(proof = proof_key))]
+    async fn origin_proof_user(&self, proof_key: &str) -> StoreResult<Option<String>> {
+        let proof_key = proof_key.to_owned();
+        self.read("reading a proof of origin's user", move |conn| {
+            queries::origin_proof_user(conn, &proof_key)
         })
         .await
     }

@@ -9,7 +9,8 @@
 
 use rusqlite::{Connection, OptionalExtension};
 use store::{
-    DeclarationRow, DeclarationUpdate, EnterpriseRow, Projection, StoreError, TokenRow, UserRow,
+    DeclarationRow, DeclarationUpdate, EnterpriseRow, Projection, ReleaseFileRow, ReleaseRow,
+    StoreError, TokenRow, UserRow,
 };
 
 use crate::fault::{Fault, conflict, not_found, taken_columns};
@@ -27,6 +28,15 @@ pub(crate) fn apply(tx: &Connection, projection: &Projection, seq: u64) -> Resul
             broker_enterprise_id,
             principal_enterprise_id,
         } => authorise_broker(tx, broker_enterprise_id, principal_enterprise_id),
+        Projection::NewRelease { release, files } => import_release(tx, release, files, seq),
+        Projection::ActivateRelease { id, effective_from } => {
+            activate_release(tx, id, effective_from, seq)
+        }
+        Projection::RollBackRelease { id } => roll_back_release(tx, id, seq),
+        Projection::OriginProofUses {
+            declaration_id,
+            proof_keys,
+        } => record_origin_proof_uses(tx, declaration_id, proof_keys, seq),
     }
 }
 
@@ -159,6 +169,143 @@ fn authorise_broker(tx: &Connection, broker: &str, principal: &str) -> Result<()
             None => err.into(),
         })?;
     Ok(())
+}
+
+/// Inserts a release as imported by the event `seq`, and its files in the order given.
+fn import_release(
+    tx: &Connection,
+    r: &ReleaseRow,
+    files: &[ReleaseFileRow],
+    seq: u64,
+) -> Result<(), Fault> {
+    let fresh = r.status == "imported"
+        && r.effective_from.is_none()
+        && r.activated_seq.is_none()
+        && r.rolled_back_seq.is_none();
+    if !fresh {
+        return Err(refused(format!(
+            "release {} must be imported as status `imported`, without activation",
+            r.id
+        )));
+    }
+    let sql = "INSERT INTO releases (id, kind, label, digest, imported_at_ms, imported_by, \
+         status, summary, imported_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+    let values = rusqlite::params![
+        r.id,
+        r.kind,
+        r.label,
+        r.digest,
+        r.imported_at_ms,
+        r.imported_by,
+        r.status,
+        r.summary,
+        seq,
+    ];
+    let inserted = tx.prepare_cached(sql)?.execute(values);
+    if let Err(err) = inserted {
+        return Err(match taken_columns(&err) {
+            Some("releases.id") => conflict(format!("release {}", r.id)),
+            Some(_) => {
+                let sql = "SELECT id FROM releases WHERE kind = ?1 AND digest = ?2";
+                let existing: String = tx
+                    .prepare_cached(sql)?
+                    .query_row((&r.kind, &r.digest), |row| row.get(0))?;
+                conflict(format!("release with digest {} ({existing})", r.digest))
+            }
+            None => err.into(),
+        });
+    }
+    let sql = "INSERT INTO release_files (release_id, position, name, text) \
+         VALUES (?1, ?2, ?3, ?4)";
+    let mut insert = tx.prepare_cached(sql)?;
+    for (position, file) in (0_i64..).zip(files) {
+        insert
+            .execute((&r.id, position, &file.name, &file.text))
+            .map_err(|err| match taken_columns(&err) {
+                Some(_) => conflict(format!("file {} of release {}", file.name, r.id)),
+                None => err.into(),
+            })?;
+    }
+    Ok(())
+}
+
+/// The status check and the change are one conditional UPDATE in the writer's transaction, so
+/// of concurrent activations exactly one finds the release activatable.
+fn activate_release(
+    tx: &Connection,
+    id: &str,
+    effective_from: &str,
+    seq: u64,
+) -> Result<(), Fault> {
+    if !is_iso_date(effective_from) {
+        return Err(refused(format!(
+            "release {id}: the effective date {effective_from:?} is not a YYYY-MM-DD date"
+        )));
+    }
+    let sql = "UPDATE releases SET status = 'active', effective_from = ?2, activated_seq = ?3, \
+         rolled_back_seq = NULL WHERE id = ?1 AND status IN ('imported', 'rolled_back')";
+    let changed = tx.prepare_cached(sql)?.execute((id, effective_from, seq))?;
+    if changed == 0 {
+        return Err(release_refusal(tx, id)?);
+    }
+    Ok(())
+}
+
+fn roll_back_release(tx: &Connection, id: &str, seq: u64) -> Result<(), Fault> {
+    let sql = "UPDATE releases SET status = 'rolled_back', rolled_back_seq = ?2 \
+         WHERE id = ?1 AND status = 'active'";
+    if tx.prepare_cached(sql)?.execute((id, seq))? == 0 {
+        return Err(release_refusal(tx, id)?);
+    }
+    Ok(())
+}
+
+/// Why a release's status could not change: it does not exist, or is in another status.
+fn release_refusal(tx: &Connection, id: &str) -> Result<Fault, Fault> {
+    let status: Option<String> = tx
+        .prepare_cached("SELECT status FROM releases WHERE id = ?1")?
+        .query_row([id], |row| row.get(0))
+        .optional()?;
+    Ok(match status {
+        None => not_found(format!("release {id}")),
+        Some(status) => conflict(format!("release {id} is {status}")),
+    })
+}
+
+/// First use wins: a key already recorded keeps its declaration, and is no error.
+fn record_origin_proof_uses(
+    tx: &Connection,
+    declaration_id: &str,
+    proof_keys: &[String],
+    seq: u64,
+) -> Result<(), Fault> {
+    if proof_keys.is_empty() {
+        return Ok(());
+    }
+    let sql = "INSERT INTO origin_proof_uses (proof_key, declaration_id, seq) \
+         VALUES (?1, ?2, ?3) ON CONFLICT (proof_key) DO NOTHING";
+    let mut insert = tx.prepare_cached(sql)?;
+    for key in proof_keys {
+        insert.execute((key, declaration_id, seq))?;
+    }
+    Ok(())
+}
+
+/// `YYYY-MM-DD` exactly, and a real date.
+fn is_iso_date(text: &str) -> bool {
+    text.len() == 10
+        && text.bytes().enumerate().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                c == b'-'
+            } else {
+                c.is_ascii_digit()
+            }
+        })
+        && chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok()
+}
+
+fn refused(message: String) -> Fault {
+    Fault::Refused(StoreError::Other(anyhow::anyhow!(message)))
 }
 
 /// Refuses with `NotFound("<what> <id>")` unless `exists_sql` finds the row.

@@ -6,11 +6,12 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension};
 use store::{
     DeclarationQuery, DeclarationRow, EnterpriseRow, EventRow, ListedDeclaration, Principal,
+    ReleaseFileRow, ReleaseRow,
 };
 
 use crate::rows::{
     self, CHECKPOINT_COLUMNS, DECLARATION_COLUMNS, DECLARATIONS, ENTERPRISE_COLUMNS, EVENT_COLUMNS,
-    USER_COLUMNS,
+    RELEASE_COLUMNS, USER_COLUMNS,
 };
 
 pub(crate) fn declaration(
@@ -225,6 +226,65 @@ pub(crate) fn checkpoints(conn: &Connection) -> anyhow::Result<Vec<Checkpoint>> 
         .query_map((), rows::checkpoint)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(checkpoints)
+}
+
+/// The releases of `kind` in import order: the seq of the importing event.
+pub(crate) fn releases(conn: &Connection, kind: &str) -> anyhow::Result<Vec<ReleaseRow>> {
+    let sql =
+        format!("SELECT {RELEASE_COLUMNS} FROM releases WHERE kind = ?1 ORDER BY imported_seq");
+    let releases = conn
+        .prepare_cached(&sql)?
+        .query_map([kind], rows::release)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(releases)
+}
+
+pub(crate) fn release(conn: &Connection, id: &str) -> anyhow::Result<Option<ReleaseRow>> {
+    let sql = format!("SELECT {RELEASE_COLUMNS} FROM releases WHERE id = ?1");
+    let row = conn
+        .prepare_cached(&sql)?
+        .query_row([id], rows::release)
+        .optional()?;
+    Ok(row)
+}
+
+/// A release's files in the order given, `None` if there is no such release. One snapshot, so
+/// a release is never seen without its files.
+pub(crate) fn release_files(
+    conn: &mut Connection,
+    id: &str,
+) -> anyhow::Result<Option<Vec<ReleaseFileRow>>> {
+    let snapshot = conn.transaction()?;
+    let exists = snapshot
+        .prepare_cached("SELECT 1 FROM releases WHERE id = ?1")?
+        .query_row([id], |_| Ok(()))
+        .optional()?;
+    if exists.is_none() {
+        return Ok(None);
+    }
+    let sql = "SELECT name, text FROM release_files WHERE release_id = ?1 ORDER BY position";
+    let files = snapshot
+        .prepare_cached(sql)?
+        .query_map([id], |row| {
+            Ok(ReleaseFileRow {
+                name: row.get(0)?,
+                text: row.get(1)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(Some(files))
+}
+
+pub(crate) fn origin_proof_user(
+    conn: &Connection,
+    proof_key: &str,
+) -> anyhow::Result<Option<String>> {
+    let sql = "SELECT declaration_id FROM origin_proof_uses WHERE proof_key = ?1";
+    let user = conn
+        .prepare_cached(sql)?
+        .query_row([proof_key], |row| row.get(0))
+        .optional()?;
+    Ok(user)
 }
 
 #[cfg(test)]

@@ -5,7 +5,9 @@
 use audit::{AuditEntry, ChainHead, Checkpoint, StoredEntry};
 use rusqlite::types::Type;
 use rusqlite::{Connection, OptionalExtension, Row};
-use store::{Actor, DeclarationCursor, DeclarationRow, EnterpriseRow, EventRow, UserRow};
+use store::{
+    Actor, DeclarationCursor, DeclarationRow, EnterpriseRow, EventRow, ReleaseRow, UserRow,
+};
 
 /// Declaration columns in the order [`declaration`] reads them, starting at index 0, selected
 /// from [`DECLARATIONS`]. The document is the `declaration` member of the payload of the event
@@ -125,6 +127,26 @@ pub(crate) fn user(row: &Row<'_>) -> rusqlite::Result<UserRow> {
         name: row.get(1)?,
         role: row.get(2)?,
         enterprise_id: row.get(3)?,
+    })
+}
+
+/// Release columns in the order [`release`] reads them.
+pub(crate) const RELEASE_COLUMNS: &str = "id, kind, label, digest, imported_at_ms, imported_by, \
+     status, effective_from, activated_seq, rolled_back_seq, summary";
+
+pub(crate) fn release(row: &Row<'_>) -> rusqlite::Result<ReleaseRow> {
+    Ok(ReleaseRow {
+        id: row.get(0)?,
+        kind: row.get(1)?,
+        label: row.get(2)?,
+        digest: row.get(3)?,
+        imported_at_ms: row.get(4)?,
+        imported_by: row.get(5)?,
+        status: row.get(6)?,
+        effective_from: row.get(7)?,
+        activated_seq: row.get(8)?,
+        rolled_back_seq: row.get(9)?,
+        summary: row.get(10)?,
     })
 }
 

@@ -82,7 +82,14 @@ impl<S: Store> Story<'_, S> {
     async fn check_entries_match_events(&self, entries: &[StoredEntry]) {
         let buyer = "a".repeat(64);
         let cbec = format!("cbec:{buyer}:2025");
-        for subject in ["D-T1", "D-T3", "ent-trader", cbec.as_str()] {
+        for subject in [
+            "D-T1",
+            "D-T3",
+            "ent-trader",
+            cbec.as_str(),
+            "TR-0001",
+            "D-T4",
+        ] {
             for event in self.store.events(subject).await.unwrap() {
                 let stored = entries
                     .iter()

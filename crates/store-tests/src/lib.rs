@@ -16,7 +16,13 @@
 //! - a refused append (conflict, version conflict) writes nothing, so its key can be reused;
 //! - a CBEC booking that exceeds the allowance writes nothing, so its order reference can be
 //!   booked later; a repeated reference returns the first booking; every booking is an event
-//!   (`cbec.purchase_booked`, subject `cbec:<buyer>:<year>`, keyed by the order reference).
+//!   (`cbec.purchase_booked`, subject `cbec:<buyer>:<year>`, keyed by the order reference);
+//! - release digests are unique per kind (another kind may hold the same one); a refused import
+//!   writes neither the release nor any of its files; a release's files read back byte for byte
+//!   in the order given; `releases(kind)` of an unknown kind is empty;
+//! - an activation's date must be `YYYY-MM-DD`; re-activating a rolled-back release sets the new
+//!   date and seq and clears `rolled_back_seq`;
+//! - a proof key repeated within one `OriginProofUses` list is no error.
 
 mod audit_chain;
 mod cbec;
@@ -24,6 +30,7 @@ mod declarations;
 mod fixtures;
 mod listing;
 mod parties;
+mod releases;
 
 use audit::AuditSigner;
 use store::{Append, AppendOutcome, DeclarationRow, Store, StoreError};
@@ -53,6 +60,8 @@ pub async fn clearance_story<S: Store>(store: &S) {
     story.page_through_all().await;
     story.read_histories().await;
     story.book_cbec_purchases().await;
+    story.keep_reference_releases().await;
+    story.record_origin_proof_uses().await;
     story.verify_audit_chain().await;
 }
 

@@ -16,6 +16,12 @@
 //! - A CBEC booking ([`Store::book_cbec_purchase`]) checks the buyer's annual total and books the
 //!   purchase atomically with every other write: concurrent orders for one buyer never both pass
 //!   a check that only one of them fits. Each booking is also an event in the audit chain.
+//! - A reference-data release (a tariff release, an exchange-rate table) is imported once: its
+//!   files are kept in the store, once (the importing event's payload carries only their digest),
+//!   and read back byte for byte. Activating and rolling back are events whose status checks run
+//!   in the writer's transaction, so two concurrent activations of one release never both pass.
+//! - A proof of origin is used by the first declaration recorded as using it; later uses are
+//!   not recorded over it.
 
 use async_trait::async_trait;
 
@@ -98,6 +104,39 @@ pub enum Projection {
         broker_enterprise_id: String,
         principal_enterprise_id: String,
     },
+    /// A reference-data release imported by this event, with its files (in the order given).
+    /// `release.status` must be `imported` and `effective_from`, `activated_seq` and
+    /// `rolled_back_seq` must be `None`; anything else is refused. An id already taken is
+    /// `Conflict("release <id>")`; a release of the same kind with the same digest is
+    /// `Conflict("release with digest <digest> (<existing id>)")`, so the same files are not
+    /// imported twice; two files of one release with the same name are
+    /// `Conflict("file <name> of release <id>")`. The event's payload should carry the digest,
+    /// not the files: the store keeps the files once, here.
+    NewRelease {
+        release: ReleaseRow,
+        files: Vec<ReleaseFileRow>,
+    },
+    /// Puts a release in force from `effective_from` (`YYYY-MM-DD`): only from status `imported`
+    /// or `rolled_back`. Sets the status `active`, `activated_seq` to this event's seq and clears
+    /// `rolled_back_seq`. An unknown id is `NotFound("release <id>")`, another status
+    /// `Conflict("release <id> is <status>")`, checked in the writer's transaction.
+    ActivateRelease {
+        id: String,
+        effective_from: String,
+    },
+    /// Takes an `active` release out of force: status `rolled_back`, `rolled_back_seq` this
+    /// event's seq (`effective_from` and `activated_seq` are kept). Errors as for activation.
+    RollBackRelease {
+        id: String,
+    },
+    /// The declaration used these proofs of origin (keys made by the caller, e.g.
+    /// `RCEP:KR:KR-2026-0001`). A key already recorded, by this or another declaration, keeps its
+    /// first user and is not an error. An empty list changes nothing (events that project
+    /// nothing, such as an assessment without proofs, use it).
+    OriginProofUses {
+        declaration_id: String,
+        proof_keys: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,6 +196,38 @@ pub struct TokenRow {
     pub token_hash: String,
     pub user_id: String,
     pub created_at_ms: i64,
+}
+
+/// A reference-data release as the store keeps it. `kind` is `tariff` or `exchange_rates`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseRow {
+    /// Made by the caller, unique across kinds, e.g. `TR-0001`, `XR-0001`.
+    pub id: String,
+    pub kind: String,
+    /// The administrator's name for it, e.g. "2026 tariff, January".
+    pub label: String,
+    /// SHA-256 (hex) of the files, made by the caller; unique within a kind.
+    pub digest: String,
+    pub imported_at_ms: i64,
+    /// The importing user's id.
+    pub imported_by: String,
+    /// `imported`, `active` or `rolled_back`.
+    pub status: String,
+    /// `YYYY-MM-DD`, set on activation (and kept after a roll-back).
+    pub effective_from: Option<String>,
+    /// The seq of the (latest) activation event, kept after a roll-back.
+    pub activated_seq: Option<u64>,
+    /// The seq of the roll-back event, cleared by a re-activation.
+    pub rolled_back_seq: Option<u64>,
+    /// A small JSON object of counts made by the caller, stored as given.
+    pub summary: String,
+}
+
+/// One file of a release, kept byte for byte.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseFileRow {
+    pub name: String,
+    pub text: String,
 }
 
 /// An authenticated user and the enterprises whose declarations it may see.
@@ -332,4 +403,11 @@ pub trait Store: Send + Sync + 'static {
     async fn book_cbec_purchase(&self, booking: CbecBooking) -> StoreResult<CbecBookingOutcome>;
     /// The buyer's booked total for `year` in fen (0 if none).
     async fn cbec_year_to_date(&self, buyer_id: &str, year: i32) -> StoreResult<i64>;
+    /// Every release of `kind`, in import order (oldest first).
+    async fn releases(&self, kind: &str) -> StoreResult<Vec<ReleaseRow>>;
+    async fn release(&self, id: &str) -> StoreResult<Option<ReleaseRow>>;
+    /// The files of a release, in the order they were given; `None` if there is no such release.
+    async fn release_files(&self, id: &str) -> StoreResult<Option<Vec<ReleaseFileRow>>>;
+    /// The declaration id that first used the proof of origin `proof_key`, if any.
+    async fn origin_proof_user(&self, proof_key: &str) -> StoreResult<Option<String>>;
 }
