@@ -4,6 +4,8 @@
 //! Values of these types are valid by construction: they come out of the boundary parser (`wire`)
 //! and the cross-field rules (`rules`), so nothing downstream checks them again.
 
+use std::fmt;
+
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
@@ -13,6 +15,7 @@ use crate::codes::{
     LocationCode, PackageTypeCode, ProcedureCode, TransportModeCode, UnitCode,
 };
 use crate::numbering::DeclarationNumber;
+use crate::problem::FieldError;
 
 /// Import or export (进口 / 出口).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -159,6 +162,8 @@ pub struct GoodsItem {
     pub origin_country: CountryCode,
     /// Absent on a summary declaration.
     pub levy_mode: Option<LevyModeCode>,
+    /// The preferential (conventional) rate claimed for this item, and the proof it rests on.
+    pub preference: Option<Preference>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -188,6 +193,9 @@ pub struct Declaration {
     pub gross_mass_kg: Decimal,
     pub net_mass_kg: Option<Decimal>,
     pub documents: Vec<AttachedDocument>,
+    /// Proofs of origin produced for preferential treatment (优惠贸易协定原产地证明); goods items
+    /// refer to them by number in `GoodsItem::preference`.
+    pub origin_proofs: Vec<OriginProof>,
     pub items: Vec<GoodsItem>,
 }
 
@@ -198,5 +206,259 @@ impl Declaration {
             Direction::Import => '1',
             Direction::Export => '0',
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Preferential origin (优惠贸易协定享惠).
+
+/// A preferential trade agreement under which a proof of origin is issued and a conventional rate
+/// claimed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TradeAgreement {
+    /// Regional Comprehensive Economic Partnership.
+    Rcep,
+    /// ASEAN–China Free Trade Area (中国—东盟自贸区).
+    Acfta,
+}
+
+impl TradeAgreement {
+    /// The agreements a declaration may name: the code used in the tariff's rate columns, China's
+    /// 2-digit preferential-agreement code (优惠贸易协定代码), and the agreement. Either code is
+    /// accepted on input; the first is the one rendered.
+    ///
+    /// Kept in step by hand with `tariff::origin::agreements_china_2026()` (the engine that checks
+    /// the proofs; `domain` does not depend on `tariff`). The 2-digit codes are marked *verify*
+    /// there, against GACC's code table.
+    pub const ALL: [(&'static str, &'static str, TradeAgreement); 2] = [
+        ("RCEP", "22", TradeAgreement::Rcep),
+        ("ACFTA", "02", TradeAgreement::Acfta),
+    ];
+
+    /// By its code or China's 2-digit code, ignoring case and surrounding spaces.
+    pub fn from_code(raw: &str) -> Option<TradeAgreement> {
+        let raw = raw.trim();
+        TradeAgreement::ALL
+            .iter()
+            .find(|(code, china_code, _)| code.eq_ignore_ascii_case(raw) || *china_code == raw)
+            .map(|(_, _, agreement)| *agreement)
+    }
+
+    /// The code of the rate column, e.g. "RCEP".
+    pub fn code(self) -> &'static str {
+        self.entry().0
+    }
+
+    /// China's 2-digit code, e.g. "22".
+    pub fn china_code(self) -> &'static str {
+        self.entry().1
+    }
+
+    fn entry(self) -> &'static (&'static str, &'static str, TradeAgreement) {
+        TradeAgreement::ALL
+            .iter()
+            .find(|(_, _, a)| *a == self)
+            .expect("every agreement is listed in TradeAgreement::ALL")
+    }
+}
+
+impl fmt::Display for TradeAgreement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// The kinds of proof of origin (RCEP Art. 3.16).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProofKind {
+    /// Certificate of origin issued by an issuing body (Form E for ACFTA).
+    Certificate,
+    /// Declaration of origin by an approved exporter.
+    ApprovedExporterDeclaration,
+    /// Declaration of origin by any exporter or producer.
+    ExporterDeclaration,
+}
+
+impl ProofKind {
+    pub const ALL: [(&'static str, ProofKind); 3] = [
+        ("certificate", ProofKind::Certificate),
+        (
+            "approved_exporter_declaration",
+            ProofKind::ApprovedExporterDeclaration,
+        ),
+        ("exporter_declaration", ProofKind::ExporterDeclaration),
+    ];
+
+    pub fn from_name(raw: &str) -> Option<ProofKind> {
+        let raw = raw.trim();
+        ProofKind::ALL
+            .iter()
+            .find(|(name, _)| *name == raw)
+            .map(|(_, kind)| *kind)
+    }
+
+    pub fn name(self) -> &'static str {
+        ProofKind::ALL
+            .iter()
+            .find(|(_, k)| *k == self)
+            .map(|(n, _)| *n)
+            .expect("every proof kind is listed in ProofKind::ALL")
+    }
+}
+
+/// The origin criterion stated on a proof for one good, with China's labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OriginCriterion {
+    /// Wholly obtained.
+    Wo,
+    /// Produced exclusively from originating materials.
+    Pe,
+    /// Change in tariff classification.
+    Ctc,
+    /// Regional value content.
+    Rvc,
+    /// Chemical reaction.
+    Cr,
+    /// Accumulation.
+    Acu,
+    /// De minimis.
+    Dmi,
+}
+
+impl OriginCriterion {
+    pub const ALL: [(&'static str, OriginCriterion); 7] = [
+        ("WO", OriginCriterion::Wo),
+        ("PE", OriginCriterion::Pe),
+        ("CTC", OriginCriterion::Ctc),
+        ("RVC", OriginCriterion::Rvc),
+        ("CR", OriginCriterion::Cr),
+        ("ACU", OriginCriterion::Acu),
+        ("DMI", OriginCriterion::Dmi),
+    ];
+
+    /// By its label, ignoring case and surrounding spaces.
+    pub fn from_code(raw: &str) -> Option<OriginCriterion> {
+        let raw = raw.trim();
+        OriginCriterion::ALL
+            .iter()
+            .find(|(code, _)| code.eq_ignore_ascii_case(raw))
+            .map(|(_, c)| *c)
+    }
+
+    pub fn code(self) -> &'static str {
+        OriginCriterion::ALL
+            .iter()
+            .find(|(_, c)| *c == self)
+            .map(|(n, _)| *n)
+            .expect("every criterion is listed in OriginCriterion::ALL")
+    }
+}
+
+impl fmt::Display for OriginCriterion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// An HS 6-digit subheading as written on a proof of origin.
+///
+/// Only its shape is checked, not the HS list in force: proofs quote the HS version of the
+/// agreement's schedules (RCEP's are in HS 2012), which may differ from the nomenclature of the
+/// declaration. Whether it matches the goods item is for the origin engine (see `rules`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Hs6(String);
+
+impl Hs6 {
+    /// Six digits; dots and spaces (`8517.13`) are dropped, as in commodity codes.
+    pub fn parse(path: impl fmt::Display + Copy, raw: &str) -> Result<Hs6, FieldError> {
+        let code: String = raw
+            .trim()
+            .chars()
+            .filter(|c| *c != '.' && *c != ' ')
+            .collect();
+        if code.is_empty() {
+            return Err(FieldError::required(path));
+        }
+        if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(FieldError::invalid_format(
+                path,
+                "a 6-digit HS subheading such as 851713",
+                "6 位 HS 子目编码（如 851713）",
+            ));
+        }
+        Ok(Hs6(code))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Hs6 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The FOB value of a good on a proof, and the value of its non-originating materials (VNM) in
+/// the same currency, for a regional value content `(FOB − VNM) / FOB × 100`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProofValue {
+    pub fob: Decimal,
+    pub currency: CurrencyCode,
+    pub vnm: Option<Decimal>,
+}
+
+/// One good on a proof of origin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OriginProofItem {
+    pub hs6: Hs6,
+    pub criterion: OriginCriterion,
+    pub quantity: Quantity,
+    pub value: Option<ProofValue>,
+}
+
+/// A proof of origin produced with the declaration: a certificate or an origin declaration, with
+/// the goods it covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OriginProof {
+    pub agreement: TradeAgreement,
+    pub kind: ProofKind,
+    /// Unique among the declaration's proofs.
+    pub number: String,
+    pub issue_date: NaiveDate,
+    /// Marked as issued retroactively (补发).
+    pub retroactive: bool,
+    pub exporter: String,
+    pub country_of_origin: CountryCode,
+    /// A through bill of lading, or a non-manipulation certificate for goods via a third country.
+    pub direct_consignment_evidence: bool,
+    /// At least one.
+    pub items: Vec<OriginProofItem>,
+}
+
+/// A goods item's claim to a preferential rate: the agreement and the good on a proof of the
+/// declaration that supports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preference {
+    pub agreement: TradeAgreement,
+    /// The `number` of one of the declaration's `origin_proofs`.
+    pub proof_number: String,
+    /// 1-based position of the good in that proof's `items`.
+    pub proof_item: u32,
+}
+
+impl Declaration {
+    /// The proof a preference refers to, with the good on it; `None` only for a declaration that
+    /// did not pass the rules.
+    pub fn proof_for(&self, preference: &Preference) -> Option<(&OriginProof, &OriginProofItem)> {
+        let proof = self
+            .origin_proofs
+            .iter()
+            .find(|p| p.number == preference.proof_number && p.agreement == preference.agreement)?;
+        let idx = usize::try_from(preference.proof_item)
+            .ok()?
+            .checked_sub(1)?;
+        Some((proof, proof.items.get(idx)?))
     }
 }

@@ -25,3 +25,9 @@ pub const AMOUNT_MAX: i64 = 1_000_000_000_000;
 pub const QUANTITY_MAX: i64 = 1_000_000_000_000;
 /// Packages per declaration.
 pub const PACKAGES_MAX: u32 = 99_999_999;
+/// Proofs of origin per declaration.
+pub const ORIGIN_PROOFS_PER_DECLARATION_MAX: usize = 50;
+/// Goods per proof of origin (as many as goods items on a declaration).
+pub const ITEMS_PER_ORIGIN_PROOF_MAX: usize = 999;
+/// The exporter's name on a proof of origin.
+pub const PROOF_EXPORTER_LENGTH_MAX: usize = 200;

@@ -29,6 +29,8 @@ pub fn check_declaration(declaration: &Declaration, ctx: &ParseContext<'_>) -> V
     check_dates(declaration, ctx.on, &mut errors);
     check_statutory_units(declaration, ctx, &mut errors);
     check_documents(declaration, &mut errors);
+    check_origin_proofs(declaration, &mut errors);
+    check_preferences(declaration, &mut errors);
     errors
 }
 
@@ -251,6 +253,74 @@ fn check_documents(declaration: &Declaration, errors: &mut Vec<FieldError>) {
                 format!("documents[{idx}]"),
                 "a document",
                 "随附单证",
+            ));
+        }
+    }
+}
+
+/// A proof number appears once among the declaration's proofs, so a preference names one proof.
+fn check_origin_proofs(declaration: &Declaration, errors: &mut Vec<FieldError>) {
+    let mut seen = HashSet::new();
+    for (idx, proof) in declaration.origin_proofs.iter().enumerate() {
+        if !seen.insert(proof.number.as_str()) {
+            errors.push(FieldError::duplicate(
+                format!("origin_proofs[{idx}].number"),
+                "a proof of origin number",
+                "原产地证明编号",
+            ));
+        }
+    }
+}
+
+/// Each claimed preference must point at a good on one of the declaration's proofs: a proof with
+/// that number, issued under the agreement claimed, holding the item named.
+///
+/// Only these structural and referential faults refuse the lodging. Whether the proof is good for
+/// the preference (HS6 of the proof's good against the item's commodity code, country of origin,
+/// quantity, dates, the origin criterion, direct consignment, ...) is for the origin engine at
+/// assessment (`tariff::origin::check_proof`): a declaration that claims a preference it cannot
+/// have is assessed at the rate it can have, with the reason, not refused.
+fn check_preferences(declaration: &Declaration, errors: &mut Vec<FieldError>) {
+    for (idx, item) in declaration.items.iter().enumerate() {
+        let Some(preference) = &item.preference else {
+            continue;
+        };
+        let number = preference.proof_number.as_str();
+        let agreement = preference.agreement;
+        let same_number = || {
+            declaration
+                .origin_proofs
+                .iter()
+                .filter(move |p| p.number == number)
+        };
+        let Some(proof) = same_number().find(|p| p.agreement == agreement) else {
+            match same_number().next() {
+                Some(other) => errors.push(FieldError::not_allowed(
+                    format!("items[{idx}].preference.agreement"),
+                    &format!(
+                        "the claim is under {agreement} but proof of origin {number} is issued under {}",
+                        other.agreement
+                    ),
+                    &format!(
+                        "享惠协定为 {agreement}，但原产地证明 {number} 属于 {}",
+                        other.agreement
+                    ),
+                )),
+                None => errors.push(FieldError::not_allowed(
+                    format!("items[{idx}].preference.proof_number"),
+                    &format!("no proof of origin numbered {number} is declared in origin_proofs"),
+                    &format!("原产地证明（origin_proofs）中没有编号为 {number} 的证明"),
+                )),
+            }
+            continue;
+        };
+        let count = proof.items.len();
+        let position = preference.proof_item as usize;
+        if position == 0 || position > count {
+            errors.push(FieldError::out_of_range(
+                format!("items[{idx}].preference.proof_item"),
+                &format!("from 1 to {count}, the goods on proof of origin {number}"),
+                &format!("在 1 到 {count} 之间（原产地证明 {number} 的商品项数）"),
             ));
         }
     }

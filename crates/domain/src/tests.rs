@@ -208,6 +208,7 @@ fn example_declaration(kind: &str) -> crate::Declaration {
         gross_mass_kg: Decimal::ONE,
         net_mass_kg: None,
         documents: vec![],
+        origin_proofs: vec![],
         items: vec![crate::GoodsItem {
             commodity_code: CommodityCode::parse("x", "851713", &c).unwrap(),
             description: "Phone".into(),
@@ -220,6 +221,7 @@ fn example_declaration(kind: &str) -> crate::Declaration {
             amount: Decimal::ONE,
             origin_country: CountryCode::parse("x", "US", &c).unwrap(),
             levy_mode: None,
+            preference: None,
         }],
     }
 }
@@ -324,4 +326,175 @@ fn the_full_declaration_must_agree_with_its_summary() {
         paths,
         ["transport.document.number", "items[0].origin_country"]
     );
+}
+
+fn origin_proof(
+    number: &str,
+    agreement: crate::TradeAgreement,
+    hs6: &[&str],
+) -> crate::OriginProof {
+    use crate::codes::*;
+    let c = ctx();
+    crate::OriginProof {
+        agreement,
+        kind: crate::ProofKind::Certificate,
+        number: number.into(),
+        issue_date: NaiveDate::from_ymd_opt(2026, 10, 30).unwrap(),
+        retroactive: false,
+        exporter: "Exporter".into(),
+        country_of_origin: CountryCode::parse("x", "MY", &c).unwrap(),
+        direct_consignment_evidence: true,
+        items: hs6
+            .iter()
+            .map(|code| crate::OriginProofItem {
+                hs6: crate::Hs6::parse("x", code).unwrap(),
+                criterion: crate::OriginCriterion::Ctc,
+                quantity: crate::Quantity {
+                    value: rust_decimal::Decimal::ONE,
+                    unit: UnitCode::parse("x", "C62", &c).unwrap(),
+                },
+                value: None,
+            })
+            .collect(),
+    }
+}
+
+fn preference(agreement: crate::TradeAgreement, number: &str, item: u32) -> crate::Preference {
+    crate::Preference {
+        agreement,
+        proof_number: number.into(),
+        proof_item: item,
+    }
+}
+
+fn origin_errors(declaration: &crate::Declaration) -> Vec<String> {
+    crate::rules::check_declaration(declaration, &ctx())
+        .into_iter()
+        .filter(|e| e.path.starts_with("origin_proofs") || e.path.contains("preference"))
+        .map(|e| format!("{} {}", e.path, e.code.as_str()))
+        .collect()
+}
+
+#[test]
+fn agreements_criteria_and_proof_kinds_are_read_from_their_codes() {
+    use crate::{OriginCriterion, ProofKind, TradeAgreement};
+    assert_eq!(
+        TradeAgreement::from_code("RCEP"),
+        Some(TradeAgreement::Rcep)
+    );
+    assert_eq!(
+        TradeAgreement::from_code(" rcep "),
+        Some(TradeAgreement::Rcep)
+    );
+    assert_eq!(TradeAgreement::from_code("22"), Some(TradeAgreement::Rcep));
+    assert_eq!(TradeAgreement::from_code("02"), Some(TradeAgreement::Acfta));
+    assert_eq!(TradeAgreement::from_code("CPTPP"), None);
+    assert_eq!(TradeAgreement::from_code(""), None);
+    for (code, china_code, agreement) in TradeAgreement::ALL {
+        assert_eq!(
+            (agreement.code(), agreement.china_code()),
+            (code, china_code)
+        );
+        assert_eq!(agreement.to_string(), code);
+    }
+    for (label, criterion) in OriginCriterion::ALL {
+        assert_eq!(OriginCriterion::from_code(label), Some(criterion));
+        assert_eq!(
+            OriginCriterion::from_code(&label.to_ascii_lowercase()),
+            Some(criterion)
+        );
+        assert_eq!(criterion.code(), label);
+    }
+    assert_eq!(OriginCriterion::from_code("CTH"), None);
+    for (name, kind) in ProofKind::ALL {
+        assert_eq!(ProofKind::from_name(name), Some(kind));
+        assert_eq!(kind.name(), name);
+    }
+    assert_eq!(ProofKind::from_name("Certificate"), None);
+}
+
+#[test]
+fn hs6_on_a_proof_is_six_digits_of_any_hs_version() {
+    assert_eq!(crate::Hs6::parse("h", "851713").unwrap().as_str(), "851713");
+    assert_eq!(
+        crate::Hs6::parse("h", "8517.13").unwrap().as_str(),
+        "851713"
+    );
+    // Not in the HS 2022 list, but a proof may quote another HS version.
+    assert!(crate::Hs6::parse("h", "999999").is_ok());
+    for (raw, code) in [
+        ("", ErrorCode::Required),
+        ("85171", ErrorCode::InvalidFormat),
+        ("85171300", ErrorCode::InvalidFormat),
+        ("85171A", ErrorCode::InvalidFormat),
+    ] {
+        assert_eq!(crate::Hs6::parse("h", raw).unwrap_err().code, code, "{raw}");
+    }
+}
+
+#[test]
+fn a_preference_must_point_at_a_good_on_a_proof_of_the_declaration() {
+    use crate::TradeAgreement::{Acfta, Rcep};
+    let mut declaration = example_declaration("ordinary");
+    declaration.origin_proofs = vec![
+        origin_proof("R1", Rcep, &["851713", "847130"]),
+        origin_proof("E1", Acfta, &["851713"]),
+    ];
+    let cases = [
+        (preference(Rcep, "R1", 1), vec![]),
+        (preference(Rcep, "R1", 2), vec![]),
+        (preference(Acfta, "E1", 1), vec![]),
+        (
+            preference(Rcep, "R9", 1),
+            vec!["items[0].preference.proof_number not_allowed"],
+        ),
+        (
+            preference(Acfta, "R1", 1),
+            vec!["items[0].preference.agreement not_allowed"],
+        ),
+        (
+            preference(Rcep, "R1", 3),
+            vec!["items[0].preference.proof_item out_of_range"],
+        ),
+        (
+            preference(Rcep, "R1", 0),
+            vec!["items[0].preference.proof_item out_of_range"],
+        ),
+    ];
+    for (claim, expected) in cases {
+        declaration.items[0].preference = Some(claim.clone());
+        assert_eq!(origin_errors(&declaration), expected, "{claim:?}");
+        if expected.is_empty() {
+            let (proof, item) = declaration.proof_for(&claim).unwrap();
+            assert_eq!(proof.number, claim.proof_number);
+            assert_eq!(item, &proof.items[claim.proof_item as usize - 1]);
+        }
+    }
+}
+
+#[test]
+fn a_proof_whose_hs6_does_not_match_the_item_is_for_the_engine_not_a_lodging_error() {
+    let mut declaration = example_declaration("ordinary");
+    // The item is 851713; the proof's good is 847130.
+    declaration.origin_proofs = vec![origin_proof("R1", crate::TradeAgreement::Rcep, &["847130"])];
+    declaration.items[0].preference = Some(preference(crate::TradeAgreement::Rcep, "R1", 1));
+    assert_eq!(origin_errors(&declaration), Vec::<String>::new());
+}
+
+#[test]
+fn a_proof_number_appears_once_among_the_proofs() {
+    use crate::TradeAgreement::{Acfta, Rcep};
+    let mut declaration = example_declaration("ordinary");
+    declaration.origin_proofs = vec![
+        origin_proof("R1", Rcep, &["851713"]),
+        origin_proof("R2", Rcep, &["851713"]),
+        origin_proof("R1", Acfta, &["851713"]),
+    ];
+    assert_eq!(
+        origin_errors(&declaration),
+        ["origin_proofs[2].number duplicate"]
+    );
+    // A proof no item claims is not an error.
+    declaration.origin_proofs.truncate(2);
+    assert_eq!(origin_errors(&declaration), Vec::<String>::new());
 }

@@ -18,8 +18,9 @@ use domain::numbers::{parse_amount, parse_percent, parse_positive, parse_text};
 use domain::problem::{FieldPath, PathPrefix};
 use domain::{
     AttachedDocument, Charge, Declaration, DeclarationKind, DeclarationNumber, Direction,
-    Enterprise, FieldError, GoodsItem, Invoice, OverseasParty, Packages, ParseContext, Quantity,
-    Transport, TransportDocument, TransportDocumentKind,
+    Enterprise, FieldError, GoodsItem, Hs6, Invoice, OriginCriterion, OriginProof, OriginProofItem,
+    OverseasParty, Packages, ParseContext, Preference, ProofKind, ProofValue, Quantity,
+    TradeAgreement, Transport, TransportDocument, TransportDocumentKind,
 };
 use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -181,6 +182,73 @@ pub struct GoodsItemDto {
     /// Levy / exemption mode (征免方式), e.g. 1 levy per regulation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub levy_mode: Option<String>,
+    /// A preferential rate claimed under a trade agreement, resting on one of `origin_proofs`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preference: Option<PreferenceDto>,
+}
+
+/// A goods item's claim to a preferential (conventional) rate (优惠贸易协定享惠).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PreferenceDto {
+    /// RCEP or ACFTA (or China's 2-digit agreement code, 22 or 02).
+    pub agreement: Option<String>,
+    /// The `number` of one of the declaration's `origin_proofs`.
+    pub proof_number: Option<String>,
+    /// 1-based position of the good in that proof's `items`.
+    #[schema(value_type = Option<String>, example = "1")]
+    pub proof_item: Option<NumText>,
+}
+
+/// A proof of origin (原产地证书 or 原产地声明) produced for preferential treatment.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OriginProofDto {
+    /// RCEP or ACFTA (or China's 2-digit agreement code, 22 or 02).
+    pub agreement: Option<String>,
+    /// certificate, approved_exporter_declaration or exporter_declaration.
+    pub kind: Option<String>,
+    /// The certificate or declaration number; unique among the declaration's proofs.
+    pub number: Option<String>,
+    /// YYYY-MM-DD.
+    pub issue_date: Option<String>,
+    /// Marked as issued retroactively (补发); false when absent.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub retroactive: bool,
+    pub exporter: Option<String>,
+    /// ISO 3166 alpha-2.
+    pub country_of_origin: Option<String>,
+    /// A through bill of lading or non-manipulation certificate is produced; false when absent.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub direct_consignment_evidence: bool,
+    #[serde(default)]
+    pub items: Vec<OriginProofItemDto>,
+}
+
+/// One good on a proof of origin.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OriginProofItemDto {
+    /// HS 6-digit subheading as on the proof.
+    pub hs6: Option<String>,
+    /// WO, PE, CTC, RVC, CR, ACU or DMI.
+    pub criterion: Option<String>,
+    pub quantity: Option<QuantityDto>,
+    /// FOB value of the good, in `fob_currency`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, example = "1200.00")]
+    pub fob: Option<NumText>,
+    /// ISO 4217; required with `fob`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fob_currency: Option<String>,
+    /// Value of non-originating materials, in `fob_currency`; only with `fob`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, example = "300.00")]
+    pub vnm: Option<NumText>,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 /// A goods declaration (报关单), version 1 of the JSON form.
@@ -229,6 +297,9 @@ pub struct DeclarationDto {
     pub net_mass_kg: Option<NumText>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub documents: Vec<DocumentDto>,
+    /// Proofs of origin for the preferences claimed on the items; at most 50.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub origin_proofs: Vec<OriginProofDto>,
     #[serde(default)]
     pub items: Vec<GoodsItemDto>,
 }
@@ -403,6 +474,7 @@ impl DeclarationDto {
             )
         });
         let documents = parse_documents(errors, &self.documents, ctx);
+        let origin_proofs = parse_origin_proofs(errors, &self.origin_proofs, ctx);
         let items = parse_items(errors, &self.items, ctx);
         if !errors.0.is_empty() {
             // The cross-field rules whose fields did parse still run, so one answer lists every problem.
@@ -447,6 +519,7 @@ impl DeclarationDto {
             gross_mass_kg: gross_mass_kg?,
             net_mass_kg: net_mass_kg.map(|v| v.ok_or(())).transpose().ok()?,
             documents: documents?,
+            origin_proofs: origin_proofs?,
             items: items?,
         })
     }
@@ -842,6 +915,10 @@ fn parse_item(
         .levy_mode
         .as_deref()
         .map(|raw| errors.take(LevyModeCode::parse(at.field("levy_mode"), raw, ctx)));
+    let preference = dto
+        .preference
+        .as_ref()
+        .map(|p| parse_preference(errors, at.field("preference"), p));
     Some(GoodsItem {
         commodity_code: commodity_code?,
         description: description?,
@@ -851,6 +928,7 @@ fn parse_item(
         amount: amount?,
         origin_country: origin_country?,
         levy_mode: levy_mode.map(|v| v.ok_or(())).transpose().ok()?,
+        preference: preference.map(|v| v.ok_or(())).transpose().ok()?,
     })
 }
 
@@ -872,4 +950,235 @@ fn parse_statutory_quantities(
         .map(|(idx, q)| parse_quantity(errors, at.index("statutory_quantities", idx), q, ctx))
         .collect();
     parsed.into_iter().collect()
+}
+
+const AGREEMENT_EXPECTED_EN: &str = "RCEP or ACFTA (or China's agreement code 22 or 02)";
+const AGREEMENT_EXPECTED_ZH: &str = "RCEP 或 ACFTA（或优惠贸易协定代码 22、02）";
+
+fn parse_agreement(
+    path: impl fmt::Display + Copy,
+    raw: &str,
+) -> Result<TradeAgreement, FieldError> {
+    TradeAgreement::from_code(raw).ok_or_else(|| {
+        FieldError::invalid_format(path, AGREEMENT_EXPECTED_EN, AGREEMENT_EXPECTED_ZH)
+    })
+}
+
+/// A 1-based position among at most `ITEMS_PER_ORIGIN_PROOF_MAX` goods on a proof. Whether the
+/// proof has that many is a cross-field rule.
+fn parse_position(path: impl fmt::Display + Copy, raw: &NumText) -> Result<u32, FieldError> {
+    let text = num(path, raw)?;
+    let position: u64 = text
+        .trim()
+        .parse()
+        .map_err(|_| FieldError::invalid_format(path, "a whole number", "整数"))?;
+    if position == 0 || position > ITEMS_PER_ORIGIN_PROOF_MAX as u64 {
+        return Err(FieldError::out_of_range(
+            path,
+            &format!("from 1 to {ITEMS_PER_ORIGIN_PROOF_MAX}"),
+            &format!("在 1 到 {ITEMS_PER_ORIGIN_PROOF_MAX} 之间"),
+        ));
+    }
+    Ok(position as u32)
+}
+
+fn parse_preference(
+    errors: &mut Errors,
+    prefix: impl fmt::Display + Copy,
+    dto: &PreferenceDto,
+) -> Parsed<Preference> {
+    let at = PathPrefix(prefix);
+    let agreement = errors
+        .required(at.field("agreement"), &dto.agreement)
+        .and_then(|raw| errors.take(parse_agreement(at.field("agreement"), raw)));
+    let proof_number = errors
+        .required(at.field("proof_number"), &dto.proof_number)
+        .and_then(|raw| {
+            errors.take(parse_text(
+                at.field("proof_number"),
+                raw,
+                REFERENCE_LENGTH_MAX,
+            ))
+        });
+    let proof_item = errors
+        .required(at.field("proof_item"), &dto.proof_item)
+        .and_then(|raw| errors.take(parse_position(at.field("proof_item"), raw)));
+    Some(Preference {
+        agreement: agreement?,
+        proof_number: proof_number?,
+        proof_item: proof_item?,
+    })
+}
+
+fn parse_origin_proofs(
+    errors: &mut Errors,
+    dtos: &[OriginProofDto],
+    ctx: &ParseContext<'_>,
+) -> Parsed<Vec<OriginProof>> {
+    if dtos.len() > ORIGIN_PROOFS_PER_DECLARATION_MAX {
+        return errors.take(Err(FieldError::too_many(
+            "origin_proofs",
+            ORIGIN_PROOFS_PER_DECLARATION_MAX,
+        )));
+    }
+    let parsed: Vec<Parsed<OriginProof>> = dtos
+        .iter()
+        .enumerate()
+        .map(|(idx, dto)| parse_origin_proof(errors, idx, dto, ctx))
+        .collect();
+    parsed.into_iter().collect()
+}
+
+fn parse_origin_proof(
+    errors: &mut Errors,
+    idx: usize,
+    dto: &OriginProofDto,
+    ctx: &ParseContext<'_>,
+) -> Parsed<OriginProof> {
+    let root = PathPrefix("");
+    let at = PathPrefix(root.index("origin_proofs", idx));
+    let agreement = errors
+        .required(at.field("agreement"), &dto.agreement)
+        .and_then(|raw| errors.take(parse_agreement(at.field("agreement"), raw)));
+    let kind =
+        errors
+            .required(at.field("kind"), &dto.kind)
+            .and_then(|raw| {
+                let expected = "certificate, approved_exporter_declaration or exporter_declaration";
+                errors.take(ProofKind::from_name(raw).ok_or_else(|| {
+                    FieldError::invalid_format(at.field("kind"), expected, expected)
+                }))
+            });
+    let number = errors
+        .required(at.field("number"), &dto.number)
+        .and_then(|raw| errors.take(parse_text(at.field("number"), raw, REFERENCE_LENGTH_MAX)));
+    let issue_date = errors
+        .required(at.field("issue_date"), &dto.issue_date)
+        .and_then(|raw| errors.take(parse_date(at.field("issue_date"), raw)));
+    let exporter = errors
+        .required(at.field("exporter"), &dto.exporter)
+        .and_then(|raw| {
+            errors.take(parse_text(
+                at.field("exporter"),
+                raw,
+                PROOF_EXPORTER_LENGTH_MAX,
+            ))
+        });
+    let country_of_origin = errors
+        .required(at.field("country_of_origin"), &dto.country_of_origin)
+        .and_then(|raw| errors.take(CountryCode::parse(at.field("country_of_origin"), raw, ctx)));
+    let items = parse_origin_proof_items(errors, &at, &dto.items, ctx);
+    Some(OriginProof {
+        agreement: agreement?,
+        kind: kind?,
+        number: number?,
+        issue_date: issue_date?,
+        retroactive: dto.retroactive,
+        exporter: exporter?,
+        country_of_origin: country_of_origin?,
+        direct_consignment_evidence: dto.direct_consignment_evidence,
+        items: items?,
+    })
+}
+
+fn parse_origin_proof_items(
+    errors: &mut Errors,
+    at: &PathPrefix<FieldPath<'_, &str>>,
+    dtos: &[OriginProofItemDto],
+    ctx: &ParseContext<'_>,
+) -> Parsed<Vec<OriginProofItem>> {
+    if dtos.is_empty() {
+        return errors.take(Err(FieldError::too_few(at.field("items"), 1)));
+    }
+    if dtos.len() > ITEMS_PER_ORIGIN_PROOF_MAX {
+        return errors.take(Err(FieldError::too_many(
+            at.field("items"),
+            ITEMS_PER_ORIGIN_PROOF_MAX,
+        )));
+    }
+    let parsed: Vec<Parsed<OriginProofItem>> = dtos
+        .iter()
+        .enumerate()
+        .map(|(idx, dto)| {
+            let item = PathPrefix(at.index("items", idx));
+            parse_origin_proof_item(errors, &item, dto, ctx)
+        })
+        .collect();
+    parsed.into_iter().collect()
+}
+
+fn parse_origin_proof_item<P: fmt::Display>(
+    errors: &mut Errors,
+    at: &PathPrefix<P>,
+    dto: &OriginProofItemDto,
+    ctx: &ParseContext<'_>,
+) -> Parsed<OriginProofItem> {
+    let hs6 = errors
+        .required(at.field("hs6"), &dto.hs6)
+        .and_then(|raw| errors.take(Hs6::parse(at.field("hs6"), raw)));
+    let criterion = errors
+        .required(at.field("criterion"), &dto.criterion)
+        .and_then(|raw| {
+            let expected = "WO, PE, CTC, RVC, CR, ACU or DMI";
+            errors.take(OriginCriterion::from_code(raw).ok_or_else(|| {
+                FieldError::invalid_format(at.field("criterion"), expected, expected)
+            }))
+        });
+    let quantity = errors
+        .required(at.field("quantity"), &dto.quantity)
+        .and_then(|q| parse_quantity(errors, at.field("quantity"), q, ctx));
+    let value = parse_proof_value(errors, at, dto, ctx);
+    Some(OriginProofItem {
+        hs6: hs6?,
+        criterion: criterion?,
+        quantity: quantity?,
+        value: value?,
+    })
+}
+
+/// `fob` with its `fob_currency`, and `vnm` in that currency: a currency or a VNM without the FOB
+/// value it belongs to is refused.
+fn parse_proof_value<P: fmt::Display>(
+    errors: &mut Errors,
+    at: &PathPrefix<P>,
+    dto: &OriginProofItemDto,
+    ctx: &ParseContext<'_>,
+) -> Parsed<Option<ProofValue>> {
+    let amount = |errors: &mut Errors, name: &'static str, raw: &NumText| {
+        let path = at.field(name);
+        errors.take(num(path, raw).and_then(|t| parse_amount(path, t, UNIT_PRICE_DECIMALS_MAX)))
+    };
+    let Some(fob_raw) = &dto.fob else {
+        let without_fob = |errors: &mut Errors, name: &str, what_en: &str, what_zh: &str| {
+            errors.take::<()>(Err(FieldError::not_allowed(
+                at.field(name),
+                &format!("{what_en} is given only with the FOB value (fob)"),
+                &format!("{what_zh}须与离岸价格（fob）一并填写"),
+            )))
+        };
+        let mut ok = true;
+        if dto.fob_currency.is_some() {
+            ok &= without_fob(errors, "fob_currency", "its currency", "币制").is_some();
+        }
+        if dto.vnm.is_some() {
+            ok &= without_fob(
+                errors,
+                "vnm",
+                "the value of non-originating materials",
+                "非原产材料价格",
+            )
+            .is_some();
+        }
+        return ok.then_some(None);
+    };
+    let fob = amount(errors, "fob", fob_raw);
+    let currency = errors
+        .required(at.field("fob_currency"), &dto.fob_currency)
+        .and_then(|raw| errors.take(CurrencyCode::parse(at.field("fob_currency"), raw, ctx)));
+    let vnm = dto.vnm.as_ref().map(|raw| amount(errors, "vnm", raw));
+    Some(Some(ProofValue {
+        fob: fob?,
+        currency: currency?,
+        vnm: vnm.map(|v| v.ok_or(())).transpose().ok()?,
+    }))
 }

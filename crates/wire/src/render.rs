@@ -1,7 +1,10 @@
 //! Domain → JSON: the inverse of the parser. `parse(render(d)) == d` is a tested property, so a
 //! stored document always parses back to the declaration it recorded.
 
-use domain::{Charge, Declaration, DeclarationKind, Direction, Enterprise, GoodsItem, Quantity};
+use domain::{
+    Charge, Declaration, DeclarationKind, Direction, Enterprise, GoodsItem, OriginProof,
+    OriginProofItem, Preference, Quantity,
+};
 
 use crate::declaration::*;
 
@@ -57,6 +60,40 @@ fn item(i: &GoodsItem) -> GoodsItemDto {
         amount: Some(i.amount.into()),
         origin_country: Some(i.origin_country.to_string()),
         levy_mode: i.levy_mode.as_ref().map(ToString::to_string),
+        preference: i.preference.as_ref().map(preference),
+    }
+}
+
+fn preference(p: &Preference) -> PreferenceDto {
+    PreferenceDto {
+        agreement: Some(p.agreement.code().into()),
+        proof_number: Some(p.proof_number.clone()),
+        proof_item: Some(NumText(p.proof_item.to_string())),
+    }
+}
+
+fn origin_proof_item(i: &OriginProofItem) -> OriginProofItemDto {
+    OriginProofItemDto {
+        hs6: Some(i.hs6.to_string()),
+        criterion: Some(i.criterion.code().into()),
+        quantity: Some(quantity(&i.quantity)),
+        fob: i.value.as_ref().map(|v| v.fob.into()),
+        fob_currency: i.value.as_ref().map(|v| v.currency.to_string()),
+        vnm: i.value.as_ref().and_then(|v| v.vnm).map(Into::into),
+    }
+}
+
+fn origin_proof(p: &OriginProof) -> OriginProofDto {
+    OriginProofDto {
+        agreement: Some(p.agreement.code().into()),
+        kind: Some(p.kind.name().into()),
+        number: Some(p.number.clone()),
+        issue_date: Some(p.issue_date.to_string()),
+        retroactive: p.retroactive,
+        exporter: Some(p.exporter.clone()),
+        country_of_origin: Some(p.country_of_origin.to_string()),
+        direct_consignment_evidence: p.direct_consignment_evidence,
+        items: p.items.iter().map(origin_proof_item).collect(),
     }
 }
 
@@ -126,6 +163,7 @@ impl From<&Declaration> for DeclarationDto {
                     number: Some(doc.number.clone()),
                 })
                 .collect(),
+            origin_proofs: d.origin_proofs.iter().map(origin_proof).collect(),
             items: d.items.iter().map(item).collect(),
         }
     }

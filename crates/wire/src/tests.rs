@@ -134,6 +134,21 @@ fn json_type_errors_and_unknown_fields_name_their_path() {
             "invalid_type",
         ),
         (r#"{"direction": 5}"#, "direction", "invalid_type"),
+        (
+            r#"{"origin_proofs":[{"items":[{"hs7":"847130"}]}]}"#,
+            "origin_proofs[0].items[0].hs7",
+            "unknown_field",
+        ),
+        (
+            r#"{"origin_proofs":[{},{"retroactive":"yes"}]}"#,
+            "origin_proofs[1].retroactive",
+            "invalid_type",
+        ),
+        (
+            r#"{"items":[{"preference":{"proof_item":true}}]}"#,
+            "items[0].preference.proof_item",
+            "invalid_type",
+        ),
         (r#"{"direction": "import""#, "", "invalid_json"),
         (r#"[1]"#, "[0]", "invalid_type"),
     ];
@@ -207,21 +222,218 @@ fn the_acceptance_payload_is_the_same_however_it_is_built() {
     );
 }
 
+/// The example with one RCEP proof of origin for its second item (Malaysian laptops).
+fn example_with_proof() -> Value {
+    let mut document: Value = serde_json::from_str(EXAMPLE).unwrap();
+    document["origin_proofs"] = serde_json::json!([{
+        "agreement": "RCEP",
+        "kind": "certificate",
+        "number": "R2026MY000123",
+        "issue_date": "2026-10-30",
+        "exporter": "Penang Computers Sdn. Bhd.",
+        "country_of_origin": "MY",
+        "direct_consignment_evidence": true,
+        "items": [{ "hs6": "847130", "criterion": "CTC", "quantity": { "value": "5", "unit": "C62" } }]
+    }]);
+    document["items"][1]["preference"] = serde_json::json!({ "agreement": "RCEP", "proof_number": "R2026MY000123", "proof_item": 1 });
+    document
+}
+
+fn lodging_errors(document: &Value) -> Vec<String> {
+    let ctx = ParseContext {
+        reference: ReferenceData::embedded(),
+        on: NaiveDate::from_ymd_opt(2026, 11, 26).unwrap(),
+    };
+    let dto: DeclarationDto = parse_json(&serde_json::to_vec(document).unwrap()).unwrap();
+    match dto.parse(&ctx) {
+        Ok(_) => vec![],
+        Err(errors) => errors
+            .iter()
+            .map(|e| format!("{} {}", e.path, e.code.as_str()))
+            .collect(),
+    }
+}
+
+#[test]
+fn proofs_of_origin_per_declaration_at_the_limit() {
+    use domain::limits::ORIGIN_PROOFS_PER_DECLARATION_MAX as MAX;
+    let mut document = example_with_proof();
+    let template = document["origin_proofs"][0].clone();
+    let proofs = |n: usize| {
+        let proofs = (0..n).map(|i| {
+            let mut proof = template.clone();
+            if i > 0 {
+                proof["number"] = Value::String(format!("R2026MY{i:06}"));
+            }
+            proof
+        });
+        Value::Array(proofs.collect())
+    };
+    document["origin_proofs"] = proofs(MAX);
+    assert_eq!(lodging_errors(&document), Vec::<String>::new());
+    document["origin_proofs"] = proofs(MAX + 1);
+    assert_eq!(lodging_errors(&document), ["origin_proofs too_many"]);
+}
+
+#[test]
+fn goods_per_proof_of_origin_at_the_limit() {
+    use domain::limits::ITEMS_PER_ORIGIN_PROOF_MAX as MAX;
+    let mut document = example_with_proof();
+    let good = document["origin_proofs"][0]["items"][0].clone();
+    document["origin_proofs"][0]["items"] = Value::Array(vec![good.clone(); MAX]);
+    document["items"][1]["preference"]["proof_item"] = Value::from(MAX);
+    assert_eq!(lodging_errors(&document), Vec::<String>::new());
+    document["origin_proofs"][0]["items"] = Value::Array(vec![good; MAX + 1]);
+    assert_eq!(
+        lodging_errors(&document),
+        ["origin_proofs[0].items too_many"]
+    );
+}
+
+#[test]
+fn declarations_with_and_without_proofs_take_the_fast_path() {
+    // `parse_json` pays for path tracking only when serde's own parse fails: both forms must
+    // deserialize at full speed, and the absent members cost nothing.
+    let with: DeclarationDto = serde_json::from_value(example_with_proof()).unwrap();
+    assert_eq!(with.origin_proofs.len(), 1);
+    assert!(with.items[1].preference.is_some());
+    let without: DeclarationDto = serde_json::from_str(EXAMPLE).unwrap();
+    assert!(without.origin_proofs.is_empty());
+    assert!(without.items.iter().all(|i| i.preference.is_none()));
+    // Absent members stay absent when rendered, so stored documents without proofs do not change.
+    let text = serde_json::to_string(&without).unwrap();
+    assert!(!text.contains("origin_proofs") && !text.contains("preference"));
+}
+
+#[test]
+fn a_declaration_with_a_proof_renders_back_to_itself_and_names_the_agreement_by_its_code() {
+    let ctx = ParseContext {
+        reference: ReferenceData::embedded(),
+        on: NaiveDate::from_ymd_opt(2026, 11, 26).unwrap(),
+    };
+    let mut document = example_with_proof();
+    document["origin_proofs"][0]["agreement"] = Value::String("22".into());
+    let declaration = serde_json::from_value::<DeclarationDto>(document)
+        .unwrap()
+        .parse(&ctx)
+        .unwrap();
+    let (proof, good) = declaration
+        .proof_for(declaration.items[1].preference.as_ref().unwrap())
+        .unwrap();
+    assert_eq!(proof.agreement, domain::TradeAgreement::Rcep);
+    assert_eq!(good.hs6.as_str(), "847130");
+    let rendered = serde_json::to_value(DeclarationDto::from(&declaration)).unwrap();
+    assert_eq!(rendered["origin_proofs"][0]["agreement"], "RCEP");
+    assert_eq!(rendered["origin_proofs"][0].get("retroactive"), None);
+    let reparsed: DeclarationDto = serde_json::from_value(rendered).unwrap();
+    assert_eq!(reparsed.parse(&ctx).unwrap(), declaration);
+}
+
 mod properties {
     use proptest::prelude::*;
 
     use super::*;
 
+    /// Agreements as a declarant may write them: by code or by China's 2-digit code.
+    const AGREEMENTS: [&str; 4] = ["RCEP", "ACFTA", "22", "02"];
+    const KINDS: [&str; 3] = [
+        "certificate",
+        "approved_exporter_declaration",
+        "exporter_declaration",
+    ];
+    const CRITERIA: [&str; 7] = ["WO", "PE", "CTC", "RVC", "CR", "ACU", "DMI"];
+    const HS6: [&str; 3] = ["851713", "8471.30", "610910"];
+    const UNITS: [&str; 3] = ["C62", "KGM", "LTR"];
+
+    /// One good on a proof: HS6, criterion, quantity in thousandths, unit, and perhaps an FOB
+    /// value in cents with perhaps a VNM in cents.
+    type GoodSeed = (usize, usize, u64, usize, Option<(u64, Option<u64>)>);
+    /// A proof: agreement, kind, retroactive, direct consignment, days before lodging, goods.
+    type ProofSeed = (usize, usize, bool, bool, u64, Vec<GoodSeed>);
+
+    fn good_seed() -> impl Strategy<Value = GoodSeed> {
+        (
+            0..HS6.len(),
+            0..CRITERIA.len(),
+            1u64..10_000_000,
+            0..UNITS.len(),
+            proptest::option::of((1u64..100_000_000, proptest::option::of(0u64..100_000_000))),
+        )
+    }
+
+    fn proof_seed() -> impl Strategy<Value = ProofSeed> {
+        (
+            0..AGREEMENTS.len(),
+            0..KINDS.len(),
+            any::<bool>(),
+            any::<bool>(),
+            0u64..400,
+            proptest::collection::vec(good_seed(), 1..4),
+        )
+    }
+
+    fn proof_json(idx: usize, seed: &ProofSeed) -> Value {
+        let (agreement, kind, retroactive, direct, days, goods) = seed;
+        let issue_date = NaiveDate::from_ymd_opt(2026, 11, 26).unwrap() - chrono::Days::new(*days);
+        let goods: Vec<Value> = goods
+            .iter()
+            .map(|(hs6, criterion, thousandths, unit, value)| {
+                let mut good = serde_json::json!({
+                    "hs6": HS6[*hs6],
+                    "criterion": CRITERIA[*criterion],
+                    "quantity": {
+                        "value": rust_decimal::Decimal::new(*thousandths as i64, 3).to_string(),
+                        "unit": UNITS[*unit],
+                    },
+                });
+                if let Some((fob, vnm)) = value {
+                    good["fob"] =
+                        Value::String(rust_decimal::Decimal::new(*fob as i64, 2).to_string());
+                    good["fob_currency"] = Value::String("usd".into());
+                    if let Some(vnm) = vnm {
+                        good["vnm"] =
+                            Value::String(rust_decimal::Decimal::new(*vnm as i64, 2).to_string());
+                    }
+                }
+                good
+            })
+            .collect();
+        let country = ["MY", "VN", "JP"][idx % 3];
+        let mut proof = serde_json::json!({
+            "agreement": AGREEMENTS[*agreement],
+            "kind": KINDS[*kind],
+            "number": format!("CO-2026-{idx:04}"),
+            "issue_date": issue_date.to_string(),
+            "exporter": format!("Exporter {idx} 出口商"),
+            "country_of_origin": country,
+            "items": goods,
+        });
+        // Absent and false are the same; write both forms.
+        if *retroactive || idx.is_multiple_of(2) {
+            proof["retroactive"] = Value::Bool(*retroactive);
+        }
+        if *direct || !idx.is_multiple_of(2) {
+            proof["direct_consignment_evidence"] = Value::Bool(*direct);
+        }
+        proof
+    }
+
     proptest! {
-        /// Whatever amounts the items carry, a declaration that parses renders and re-parses to itself,
-        /// and the stored text is stable.
+        /// Whatever amounts the items carry and whatever proofs of origin they claim preferences
+        /// on, a declaration that parses renders and re-parses to itself, and the stored text is
+        /// stable.
         #[test]
-        fn render_then_parse_is_identity(cents in proptest::collection::vec(1u64..10_000_000, 1..20), price_scale in 0u32..3) {
+        fn render_then_parse_is_identity(
+            cents in proptest::collection::vec(1u64..10_000_000, 1..20),
+            price_scale in 0u32..3,
+            proofs in proptest::collection::vec(proof_seed(), 0..4),
+            claims in proptest::collection::vec(proptest::option::of((any::<usize>(), any::<usize>(), any::<bool>())), 20),
+        ) {
             let ctx = ParseContext { reference: ReferenceData::embedded(), on: NaiveDate::from_ymd_opt(2026, 11, 26).unwrap() };
             let mut document: Value = serde_json::from_str(EXAMPLE).unwrap();
             let template = document["items"][0].clone();
             let mut total = rust_decimal::Decimal::ZERO;
-            let items: Vec<Value> = cents.iter().map(|c| {
+            let items: Vec<Value> = cents.iter().zip(&claims).map(|(c, claim)| {
                 let mut item = template.clone();
                 let price = rust_decimal::Decimal::new(*c as i64, 2 + price_scale);
                 let amount = price * rust_decimal::Decimal::from(40);
@@ -229,12 +441,27 @@ mod properties {
                 total += amount;
                 item["unit_price"] = Value::String(price.to_string());
                 item["amount"] = Value::String(amount.to_string());
+                if let (Some((proof, good, by_other_code)), false) = (claim, proofs.is_empty()) {
+                    let idx = proof % proofs.len();
+                    let seed = &proofs[idx];
+                    // The same agreement, perhaps written with its other code.
+                    let agreement = if *by_other_code { (seed.0 + 2) % AGREEMENTS.len() } else { seed.0 };
+                    item["preference"] = serde_json::json!({
+                        "agreement": AGREEMENTS[agreement],
+                        "proof_number": format!("CO-2026-{idx:04}"),
+                        "proof_item": good % seed.5.len() + 1,
+                    });
+                }
                 item
             }).collect();
             document["items"] = Value::Array(items);
             document["invoice"]["amount"] = Value::String(total.to_string());
+            if !proofs.is_empty() {
+                document["origin_proofs"] = proofs.iter().enumerate().map(|(idx, seed)| proof_json(idx, seed)).collect();
+            }
             let dto: DeclarationDto = serde_json::from_value(document).unwrap();
             let declaration = dto.parse(&ctx).unwrap();
+            prop_assert_eq!(declaration.origin_proofs.len(), proofs.len());
             let text = serde_json::to_string(&DeclarationDto::from(&declaration)).unwrap();
             let again: DeclarationDto = serde_json::from_str(&text).unwrap();
             let reparsed = again.parse(&ctx).unwrap();
