@@ -57,16 +57,22 @@ pub enum Action {
     Cancel,
     Release,
     ReadAudit,
+    /// Reassess a declaration's duty and taxes (an officer's finding, a release rolled back).
+    Reassess,
+    /// Import, try, activate and roll back tariff releases and exchange-rate tables.
+    ManageReleases,
 }
 
 impl Action {
-    pub const ALL: [Action; 6] = [
+    pub const ALL: [Action; 8] = [
         Action::Lodge,
         Action::Read,
         Action::Amend,
         Action::Cancel,
         Action::Release,
         Action::ReadAudit,
+        Action::Reassess,
+        Action::ManageReleases,
     ];
 
     /// The access matrix. Declarations are changed by the trade that lodged them and released by
@@ -78,6 +84,8 @@ impl Action {
             Action::Read => true,
             Action::Release => matches!(role, Officer),
             Action::ReadAudit => matches!(role, Auditor | Admin),
+            Action::Reassess => matches!(role, Officer),
+            Action::ManageReleases => matches!(role, Admin),
         }
     }
 
@@ -89,6 +97,8 @@ impl Action {
             Action::Cancel => ("cancel declarations", "撤销报关单"),
             Action::Release => ("release goods", "放行"),
             Action::ReadAudit => ("read the audit record", "查阅执法记录"),
+            Action::Reassess => ("reassess declarations", "重新审核计征税款"),
+            Action::ManageReleases => ("manage tariff releases", "管理税则版本"),
         }
     }
 }

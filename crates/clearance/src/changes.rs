@@ -221,6 +221,20 @@ impl<S: Store> Clearance<S> {
             .map_err(ClearanceError::Transition)?;
         let mut next = current.state.clone();
         next.apply(&event);
+        // An amendment is reassessed in the same transaction, on the original acceptance date.
+        let reassessed = match &event {
+            DeclarationEvent::Amended { declaration, .. } => {
+                self.assessment_event(
+                    &row.id,
+                    declaration,
+                    self.date_of_ms(row.lodged_at_ms),
+                    crate::assessment::Basis::Amendment,
+                    None,
+                )
+                .await?
+            }
+            _ => None,
+        };
         let now = self.now();
         let append = Append {
             actor: actor(caller),
@@ -241,7 +255,7 @@ impl<S: Store> Clearance<S> {
                 // An amendment carries the new document; the projection then points at it.
                 replaces_document: matches!(event, DeclarationEvent::Amended { .. }),
             }),
-            linked: vec![],
+            linked: reassessed.into_iter().collect(),
         };
         match self.store.append(append).await? {
             AppendOutcome::Appended { .. } => {}

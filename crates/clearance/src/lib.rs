@@ -9,12 +9,17 @@
 
 mod access;
 mod admin;
+mod assessing;
+pub mod assessment;
 mod audit_trail;
 mod changes;
 mod error;
 mod numbering;
+pub mod releases;
 mod views;
 
+#[cfg(test)]
+mod assessment_tests;
 #[cfg(test)]
 mod tests;
 
@@ -78,6 +83,10 @@ pub struct ClearanceConfig {
     pub serial_block: u64,
     /// The key that verifies the audit checkpoints (the data folder's signing key's public half).
     pub audit_public_key: Option<audit::AuditPublicKey>,
+    /// How duty and taxes are assessed (thresholds, the VAT-base question).
+    pub assessment: tariff::AssessmentConfig,
+    /// The preferential trade agreements' data the proofs of origin are checked against.
+    pub agreements: tariff::origin::Agreements,
 }
 
 impl ClearanceConfig {
@@ -87,6 +96,8 @@ impl ClearanceConfig {
             utc_offset: FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset"),
             serial_block: 64,
             audit_public_key: None,
+            assessment: tariff::AssessmentConfig::china_2026(),
+            agreements: tariff::origin::agreements_china_2026(),
         }
     }
 }
@@ -98,6 +109,7 @@ pub struct Clearance<S> {
     clock: Arc<dyn Clock>,
     serials: numbering::SerialPool,
     principals: admin::PrincipalCache,
+    releases_cache: releases::ReleaseCatalog,
 }
 
 impl<S: Store> Clearance<S> {
@@ -114,6 +126,7 @@ impl<S: Store> Clearance<S> {
             clock,
             serials: numbering::SerialPool::default(),
             principals: admin::PrincipalCache::default(),
+            releases_cache: releases::ReleaseCatalog::default(),
         }
     }
 
@@ -203,16 +216,27 @@ impl<S: Store> Clearance<S> {
             });
         }
         let summary = self.open_summary(caller, &declaration).await?;
+        let id = uuid::Uuid::now_v7().to_string();
+        let assessed = self
+            .assessment_event(
+                &id,
+                &declaration,
+                self.lodging_date(now),
+                assessment::Basis::Acceptance,
+                None,
+            )
+            .await?;
         let number = self.next_number(&declaration, now).await?;
         let linked = summary
             .map(|summary| self.completion(summary, &number, now))
             .into_iter()
+            .chain(assessed)
             .collect();
         let append = self.acceptance(
             caller,
             key,
             digest.to_owned(),
-            number,
+            (id, number),
             declaration,
             now,
             linked,
@@ -289,12 +313,11 @@ impl<S: Store> Clearance<S> {
         caller: &Caller,
         key: &str,
         request_digest: String,
-        number: DeclarationNumber,
+        (id, number): (String, DeclarationNumber),
         declaration: Declaration,
         now: DateTime<Utc>,
         linked: Vec<LinkedEvent>,
     ) -> Append {
-        let id = uuid::Uuid::now_v7().to_string();
         let document =
             serde_json::to_string(&DeclarationDto::from(&declaration)).expect("a DTO serialises");
         let row = DeclarationRow {

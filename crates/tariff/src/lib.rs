@@ -30,7 +30,9 @@ pub use config::{AssessmentConfig, PostalRates};
 pub use error::AssessmentError;
 pub use explain::Explanation;
 pub use model::*;
-pub use release::{ReleaseFile, ReleaseFiles, ReleaseProblem, TariffRelease, parse_release};
+pub use release::{
+    ReleaseFile, ReleaseFiles, ReleaseProblem, TariffRelease, parse_exchange_rates, parse_release,
+};
 pub use selection::{
     Origin, PreferenceClaim, ProofCheck, ProofRefusal, QuotaStatus, RateSelection, RefusalReason,
     select_rate,

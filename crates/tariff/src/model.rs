@@ -402,6 +402,26 @@ impl ExchangeRates {
     pub fn new(rates: Vec<ExchangeRate>) -> ExchangeRates {
         ExchangeRates { rates }
     }
+    pub fn rates(&self) -> &[ExchangeRate] {
+        &self.rates
+    }
+    /// This table with `later`'s rates laid over it: a rate of `later` for a currency and month
+    /// replaces this table's (a correction published later wins).
+    pub fn overlaid_with(&self, later: &ExchangeRates) -> ExchangeRates {
+        let mut rates: Vec<ExchangeRate> = self
+            .rates
+            .iter()
+            .filter(|r| {
+                !later
+                    .rates
+                    .iter()
+                    .any(|l| l.currency == r.currency && l.month == r.month)
+            })
+            .cloned()
+            .collect();
+        rates.extend(later.rates.iter().cloned());
+        ExchangeRates { rates }
+    }
     /// The rate in force on the acceptance day: the one published for that day's month.
     pub fn in_force(
         &self,

@@ -128,12 +128,31 @@ pub struct TariffRelease {
 }
 
 impl TariffRelease {
-    /// The line with exactly this national code, in force on `on` (one of its `lines.csv` periods
-    /// contains the day). No fallback to the HS6 subheading: a declaration must name a line.
+    /// The line of this national code in force on `on` (one of its `lines.csv` periods contains
+    /// the day): the code itself, or for a 10-digit code its 8-digit line. No fallback to the HS6
+    /// subheading: a declaration must name a line.
     pub fn line(&self, code: &str, on: NaiveDate) -> Option<&TariffLine> {
-        self.lines
+        self.exact_line(code, on).or_else(|| {
+            // A 10-digit statistical code (China's 商品编号) takes the rates of its 8-digit tariff
+            // line unless the release lists the 10-digit code itself.
+            code.get(..8)
+                .filter(|_| code.len() == 10)
+                .and_then(|line_code| self.exact_line(line_code, on))
+        })
+    }
+
+    fn exact_line(&self, code: &str, on: NaiveDate) -> Option<&TariffLine> {
+        // `lines` is sorted by code (one entry per code), so a national tariff of ~9,000 lines
+        // is searched in a dozen comparisons on the lodging path.
+        let index = self
+            .lines
+            .binary_search_by(|line| line.code.as_str().cmp(code))
+            .ok()?;
+        let line = &self.lines[index];
+        line.vat
             .iter()
-            .find(|line| line.code == code && line.vat.iter().any(|v| v.validity.contains(on)))
+            .any(|v| v.validity.contains(on))
+            .then_some(line)
     }
 }
 
@@ -181,6 +200,18 @@ const TRADE_REMEDIES: &[&str] = &[
     "valid_to",
 ];
 const EXCHANGE_RATES: &[&str] = &["currency", "month", "rate"];
+
+/// Parses a monthly exchange-rate table on its own (`exchange_rates.csv`, format above): the
+/// tables an administration publishes every month, imported and versioned apart from the tariff.
+pub fn parse_exchange_rates(file: ReleaseFile<'_>) -> Result<ExchangeRates, Vec<ReleaseProblem>> {
+    let mut problems = Vec::new();
+    let rates = read_exchange_rates(file, &mut problems);
+    if problems.is_empty() {
+        Ok(rates)
+    } else {
+        Err(problems)
+    }
+}
 
 /// Parses a release, or reports every problem of every file (in file order, then line order).
 pub fn parse_release(files: &ReleaseFiles<'_>) -> Result<TariffRelease, Vec<ReleaseProblem>> {

@@ -1,0 +1,462 @@
+//! Assessing declarations in the service: at acceptance (in the lodging's transaction), after an
+//! amendment, on an officer's request, and under a candidate release for a dry run.
+//!
+//! A declaration is assessed with the tariff release and exchange-rate tables in force on its
+//! acceptance date (申报之日), whenever the assessment is made; the record names them.
+
+use chrono::NaiveDate;
+use domain::{Declaration, DeclarationKind, FieldError};
+use serde_json::{Value, json};
+use store::{Append, AppendOutcome, DeclarationQuery, LinkedEvent, Projection, Store};
+use tariff::TariffRelease;
+
+use crate::access::{Action, Caller};
+use crate::assessment::{self, ASSESSED_ACTION, Basis, NotAssessable, OriginContext, Sources};
+use crate::error::ClearanceError;
+use crate::releases::{DRY_RUN_SAMPLE_MAX, InForce, Parsed, ReleaseKind, parse_files};
+use crate::{Clearance, ClearanceConfig, actor, idempotency_key_or_new, request_digest};
+
+/// Summary declarations carry the goods' description for release, not what duty is computed
+/// on: the full declaration that completes them is assessed.
+fn assessed_kind(declaration: &Declaration) -> bool {
+    !matches!(declaration.kind, DeclarationKind::Summary)
+}
+
+/// An assessment's report and the proofs of origin whose preference it granted.
+type Assessed = (Value, Vec<String>);
+
+/// The engine's result for a declaration under `tariff` and the rates, as a report or the
+/// reasons it cannot be assessed; `None` for an export. `used_elsewhere` holds the keys of the
+/// declaration's proofs of origin that other declarations already used.
+fn run(
+    declaration: &Declaration,
+    day: NaiveDate,
+    tariff: Option<&TariffRelease>,
+    in_force: &InForce,
+    config: &ClearanceConfig,
+    used_elsewhere: &[String],
+) -> Option<Result<Assessed, Vec<NotAssessable>>> {
+    let Some(release) = tariff else {
+        return Some(Err(vec![NotAssessable::new(
+            "",
+            format!("no tariff release is in force on {day}"),
+            format!("{day} 无生效的税则版本"),
+        )]));
+    };
+    let used = |key: &str| used_elsewhere.iter().any(|k| k == key);
+    let origin = OriginContext {
+        agreements: &config.agreements,
+        used_elsewhere: &used,
+    };
+    let outcome = assessment::assess_with_release(
+        declaration,
+        day,
+        release,
+        &in_force.rates,
+        &config.assessment,
+        &origin,
+    )?;
+    Some(outcome.map(|(input, assessed)| {
+        (
+            assessment::report(&input, &assessed),
+            assessment::granted_proofs(declaration, &input),
+        )
+    }))
+}
+
+impl<S: Store> Clearance<S> {
+    /// The `declaration.assessed` event of a declaration, to append with the change that calls
+    /// for it; `None` for what is not assessed (exports, summary declarations).
+    pub(crate) async fn assessment_event(
+        &self,
+        declaration_id: &str,
+        declaration: &Declaration,
+        day: NaiveDate,
+        basis: Basis,
+        note: Option<&str>,
+    ) -> Result<Option<LinkedEvent>, ClearanceError> {
+        if !assessed_kind(declaration) {
+            return Ok(None);
+        }
+        let in_force = self.releases_cache.in_force(&self.store, day).await?;
+        let tariff = in_force
+            .tariff
+            .as_ref()
+            .map(|(_, release)| release.as_ref());
+        let used = self
+            .proofs_used_elsewhere(declaration_id, declaration)
+            .await?;
+        let Some(outcome) = run(declaration, day, tariff, &in_force, &self.config, &used) else {
+            return Ok(None);
+        };
+        let granted = outcome
+            .as_ref()
+            .map(|(_, granted)| granted.clone())
+            .unwrap_or_default();
+        let outcome = outcome.map(|(report, _)| report);
+        let previous = match basis {
+            Basis::Acceptance => None,
+            _ => self.assessment_records(declaration_id).await?.pop(),
+        };
+        let number = previous
+            .as_ref()
+            .and_then(|p| p["assessment"].as_u64())
+            .map_or(1, |n| n as u32 + 1);
+        let sources = Sources {
+            tariff_release: in_force.tariff.as_ref().map(|(id, _)| id.clone()),
+            exchange_rate_tables: in_force.rate_tables.clone(),
+        };
+        let mut record =
+            assessment::record(number, basis, day, &sources, &outcome, previous.as_ref());
+        if let Some(note) = note {
+            record["note"] = json!(note);
+        }
+        Ok(Some(LinkedEvent {
+            subject: declaration_id.to_owned(),
+            action: ASSESSED_ACTION.to_owned(),
+            payload: record.to_string(),
+            // An assessment does not change the declaration's lifecycle state or version.
+            expected_version: None,
+            // The proofs whose preference was granted are used up: another declaration
+            // claiming them is refused ("already used").
+            projection: Projection::OriginProofUses {
+                declaration_id: declaration_id.to_owned(),
+                proof_keys: granted,
+            },
+        }))
+    }
+
+    /// The keys of the declaration's proofs of origin that another declaration used first.
+    async fn proofs_used_elsewhere(
+        &self,
+        declaration_id: &str,
+        declaration: &Declaration,
+    ) -> Result<Vec<String>, ClearanceError> {
+        let mut used = Vec::new();
+        for proof in &declaration.origin_proofs {
+            let key = assessment::proof_key(proof);
+            if let Some(user) = self.store.origin_proof_user(&key).await?
+                && user != declaration_id
+            {
+                used.push(key);
+            }
+        }
+        Ok(used)
+    }
+
+    /// The payloads of a declaration's assessments, oldest first.
+    async fn assessment_records(&self, declaration_id: &str) -> Result<Vec<Value>, ClearanceError> {
+        self.store
+            .events(declaration_id)
+            .await?
+            .iter()
+            .filter(|e| e.action == ASSESSED_ACTION)
+            .map(|e| {
+                serde_json::from_str(&e.payload).map_err(|err| {
+                    ClearanceError::Internal(anyhow::anyhow!(
+                        "stored assessment {} is not readable: {err}",
+                        e.seq
+                    ))
+                })
+            })
+            .collect()
+    }
+
+    /// A duty estimate for a declaration that is not lodged: parsed and checked like a lodging,
+    /// assessed with the releases in force on `date` (by default today). Nothing is written.
+    pub async fn estimate(
+        &self,
+        caller: &Caller,
+        body: &[u8],
+        date: Option<NaiveDate>,
+    ) -> Result<Value, ClearanceError> {
+        caller.require(Action::Read)?;
+        let day = date.unwrap_or_else(|| self.lodging_date(self.now()));
+        let dto: wire::DeclarationDto =
+            wire::parse_json(body).map_err(|e| ClearanceError::Invalid(vec![e]))?;
+        let declaration = dto
+            .parse(&self.parse_context(day))
+            .map_err(ClearanceError::Invalid)?;
+        let in_force = self.releases_cache.in_force(&self.store, day).await?;
+        let tariff = in_force
+            .tariff
+            .as_ref()
+            .map(|(_, release)| release.as_ref());
+        let used = self.proofs_used_elsewhere("", &declaration).await?;
+        let outcome =
+            run(&declaration, day, tariff, &in_force, &self.config, &used).ok_or_else(|| {
+                ClearanceError::Invalid(vec![FieldError::not_allowed(
+                    "direction",
+                    "an export declaration has no import duty or taxes",
+                    "出口报关单不征收进口税款",
+                )])
+            })?;
+        let (mut report, _) = outcome.map_err(|problems| {
+            ClearanceError::Invalid(
+                problems
+                    .into_iter()
+                    .map(|p| FieldError {
+                        path: p.path,
+                        code: domain::ErrorCode::NotAllowed,
+                        message_en: format!("cannot be assessed: {}", p.message_en),
+                        message_zh: format!("无法计税：{}", p.message_zh),
+                    })
+                    .collect(),
+            )
+        })?;
+        report["estimate"] = json!(true);
+        report["tariff_release"] = json!(in_force.tariff.as_ref().map(|(id, _)| id));
+        report["exchange_rate_tables"] = json!(in_force.rate_tables);
+        Ok(report)
+    }
+
+    /// A declaration's assessments, oldest first (the last one is in force).
+    pub async fn assessments(
+        &self,
+        caller: &Caller,
+        id_or_number: &str,
+    ) -> Result<Vec<Value>, ClearanceError> {
+        caller.require(Action::Read)?;
+        let row = self.visible_row(caller, id_or_number).await?;
+        self.assessment_records(&row.id).await
+    }
+
+    /// An officer's reassessment: the declaration as it stands, with the releases in force on its
+    /// acceptance date now (e.g. after a roll-back); the difference to the last assessment is
+    /// recorded.
+    pub async fn reassess(
+        &self,
+        caller: &Caller,
+        id_or_number: &str,
+        idempotency_key: Option<&str>,
+        reason: &str,
+    ) -> Result<Value, ClearanceError> {
+        caller.require(Action::Reassess)?;
+        let reason =
+            domain::numbers::parse_text("reason", reason, domain::limits::REASON_LENGTH_MAX)
+                .map_err(|e| ClearanceError::Invalid(vec![e]))?;
+        let key = idempotency_key_or_new(idempotency_key)?;
+        let digest = request_digest(&format!("reassess:{id_or_number}"), reason.as_bytes());
+        if let Some(first) = self
+            .store
+            .event_by_idempotency(caller.user_id(), &key)
+            .await?
+        {
+            if first.request_digest != digest {
+                return Err(ClearanceError::IdempotencyKeyReused);
+            }
+            return serde_json::from_str(&first.payload)
+                .map_err(|e| ClearanceError::Internal(anyhow::anyhow!("{e}")));
+        }
+        let row = self.visible_row(caller, id_or_number).await?;
+        let state = self.state_of(&row)?;
+        let day = self.date_of_ms(row.lodged_at_ms);
+        let event = self
+            .assessment_event(
+                &row.id,
+                &state.declaration,
+                day,
+                Basis::Officer,
+                Some(&reason),
+            )
+            .await?
+            .ok_or_else(|| {
+                ClearanceError::Invalid(vec![FieldError::not_allowed(
+                    "declaration",
+                    "exports and summary declarations are not assessed",
+                    "出口报关单和概要申报不计征税款",
+                )])
+            })?;
+        let payload = event.payload.clone();
+        let append = Append {
+            actor: actor(caller),
+            recorded_at_ms: self.now().timestamp_millis(),
+            subject: event.subject,
+            action: event.action,
+            idempotency_scope: caller.user_id().to_owned(),
+            idempotency_key: key,
+            request_digest: digest,
+            payload: event.payload,
+            expected_version: None,
+            projection: event.projection,
+            linked: Vec::new(),
+        };
+        match self.store.append(append).await? {
+            AppendOutcome::Appended { .. } => {}
+            AppendOutcome::Duplicate { first, .. } => {
+                return serde_json::from_str(&first.payload)
+                    .map_err(|e| ClearanceError::Internal(anyhow::anyhow!("{e}")));
+            }
+            AppendOutcome::VersionConflict { .. } => return Err(ClearanceError::Conflict),
+        }
+        serde_json::from_str(&payload).map_err(|e| ClearanceError::Internal(anyhow::anyhow!("{e}")))
+    }
+
+    /// Re-assesses the most recent import declarations (at most `sample`) under the tariff
+    /// release `id` as if it were in force on their acceptance dates, next to the tariff in force,
+    /// and reports what would change. Nothing is written.
+    pub async fn dry_run(
+        &self,
+        caller: &Caller,
+        id: &str,
+        sample: usize,
+    ) -> Result<Value, ClearanceError> {
+        caller.require(Action::ManageReleases)?;
+        if !(1..=DRY_RUN_SAMPLE_MAX).contains(&sample) {
+            return Err(ClearanceError::Invalid(vec![FieldError::out_of_range(
+                "sample",
+                &format!("from 1 to {DRY_RUN_SAMPLE_MAX}"),
+                &format!("在 1 到 {DRY_RUN_SAMPLE_MAX} 之间"),
+            )]));
+        }
+        let not_found = || {
+            ClearanceError::Invalid(vec![FieldError::not_allowed(
+                "release",
+                &format!("no tariff release {id}"),
+                &format!("不存在税则版本 {id}"),
+            )])
+        };
+        let row = self.store.release(id).await?.ok_or_else(not_found)?;
+        if ReleaseKind::parse(&row.kind) != Some(ReleaseKind::Tariff) {
+            return Err(not_found());
+        }
+        let files = self.store.release_files(id).await?.ok_or_else(not_found)?;
+        let Parsed::Tariff(candidate) = parse_files(ReleaseKind::Tariff, &files)
+            .map_err(|e| anyhow::anyhow!("stored release {id} no longer parses: {}", e[0]))?
+        else {
+            return Err(not_found());
+        };
+        let listed = self
+            .store
+            .list_declarations(&DeclarationQuery {
+                direction: Some("import".into()),
+                limit: sample,
+                ..DeclarationQuery::default()
+            })
+            .await?;
+        let mut outcome = DryRunTally::default();
+        for listed in &listed {
+            let row = &listed.row;
+            let state = self.state_of(row)?;
+            if !assessed_kind(&state.declaration) || row.status == "cancelled" {
+                continue;
+            }
+            let day = self.date_of_ms(row.lodged_at_ms);
+            let in_force = self.releases_cache.in_force(&self.store, day).await?;
+            let current = in_force.tariff.as_ref().map(|(_, r)| r.as_ref());
+            let (config, used) = (&self.config, &[]);
+            let (Some(before), Some(after)) = (
+                run(&state.declaration, day, current, &in_force, config, used),
+                run(
+                    &state.declaration,
+                    day,
+                    Some(&candidate),
+                    &in_force,
+                    config,
+                    used,
+                ),
+            ) else {
+                continue;
+            };
+            let (before, after) = (before.map(|(r, _)| r), after.map(|(r, _)| r));
+            outcome.add(
+                &row.number,
+                &before,
+                &after,
+                in_force.tariff.as_ref().map(|(i, _)| i.as_str()),
+            );
+        }
+        Ok(outcome.view(id, &row.status))
+    }
+}
+
+/// What a dry run found, declaration by declaration.
+#[derive(Default)]
+struct DryRunTally {
+    compared: usize,
+    unchanged: usize,
+    changed: Vec<Value>,
+    newly_not_assessable: Vec<Value>,
+    no_longer_blocked: usize,
+    still_not_assessable: usize,
+    total_difference: rust_decimal::Decimal,
+}
+
+fn payable(report: &Value) -> rust_decimal::Decimal {
+    report["total_payable"]
+        .as_str()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_default()
+}
+
+fn rates_of(report: &Value) -> Vec<Value> {
+    report["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|item| {
+            json!({
+                "index": item["index"], "commodity_code": item["commodity_code"],
+                "column": item["duty_rate"]["column"]["en"], "rate": item["duty_rate"]["rate"],
+            })
+        })
+        .collect()
+}
+
+impl DryRunTally {
+    fn add(
+        &mut self,
+        number: &str,
+        before: &Result<Value, Vec<NotAssessable>>,
+        after: &Result<Value, Vec<NotAssessable>>,
+        current_release: Option<&str>,
+    ) {
+        self.compared += 1;
+        let problems = |p: &[NotAssessable]| -> Vec<Value> {
+            p.iter()
+                .map(|p| json!({ "path": p.path, "en": p.message_en, "zh": p.message_zh }))
+                .collect()
+        };
+        match (before, after) {
+            (Ok(before), Ok(after)) => {
+                let difference = payable(after) - payable(before);
+                let (rates_before, rates_after) = (rates_of(before), rates_of(after));
+                if difference.is_zero() && rates_before == rates_after {
+                    self.unchanged += 1;
+                    return;
+                }
+                self.total_difference += difference;
+                self.changed.push(json!({
+                    "number": number,
+                    "current_release": current_release,
+                    "total_payable_now": before["total_payable"],
+                    "total_payable_candidate": after["total_payable"],
+                    "difference": tariff::money::fen_text(difference),
+                    "rates_now": rates_before,
+                    "rates_candidate": rates_after,
+                }));
+            }
+            (Ok(_), Err(p)) => self.newly_not_assessable.push(json!({
+                "number": number, "problems": problems(p),
+            })),
+            (Err(_), Ok(_)) => self.no_longer_blocked += 1,
+            (Err(_), Err(_)) => self.still_not_assessable += 1,
+        }
+    }
+
+    fn view(self, id: &str, status: &str) -> Value {
+        json!({
+            "release": id,
+            "release_status": status,
+            "declarations_compared": self.compared,
+            "unchanged": self.unchanged,
+            "changed": self.changed.len(),
+            "total_difference": tariff::money::fen_text(self.total_difference),
+            "not_assessable_under_candidate": self.newly_not_assessable.len(),
+            "assessable_only_under_candidate": self.no_longer_blocked,
+            "not_assessable_under_either": self.still_not_assessable,
+            "changes": self.changed,
+            "newly_not_assessable": self.newly_not_assessable,
+        })
+    }
+}

@@ -1,0 +1,666 @@
+//! Assessment of a declaration by the pure `tariff` engine, and its record.
+//!
+//! The one conversion of a parsed declaration into the engine's input lives here; the lodging
+//! path, the dry run of a new release, `customs assess` and the benchmark all call it. An item
+//! that cannot be converted (no tariff line in the release, freight in another currency, a
+//! quantity the rate needs and the item lacks) is a [`NotAssessable`] naming the field: the
+//! declaration is still accepted, and its assessment says why it waits for an officer.
+//!
+//! The record (`declaration.assessed` event payload) carries every figure with its explanation,
+//! the tariff release and exchange-rate tables used, and the difference to the previous
+//! assessment of the same declaration (to pay or to refund).
+
+use chrono::NaiveDate;
+use domain::{Charge as DeclaredCharge, Declaration, Direction, GoodsItem};
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+use tariff::money::fen_text;
+use tariff::{
+    Assessment, AssessmentConfig, Charge, DeclarationInput, ExchangeRates, Explanation, ItemInput,
+    Origin, PreferenceClaim, QuotaStatus, RateColumn, TariffLine, TariffRelease, TaxKind,
+};
+
+/// The event that records an assessment.
+pub const ASSESSED_ACTION: &str = "declaration.assessed";
+
+/// Document type of China's tariff-quota certificate (关税配额证明, supervision certificate `t`).
+const TARIFF_QUOTA_CERTIFICATE: &str = "t";
+
+/// Why a declaration cannot be assessed by the engine, naming the field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotAssessable {
+    pub path: String,
+    pub message_en: String,
+    pub message_zh: String,
+}
+
+impl NotAssessable {
+    pub fn new(path: impl Into<String>, en: impl Into<String>, zh: impl Into<String>) -> Self {
+        NotAssessable {
+            path: path.into(),
+            message_en: en.into(),
+            message_zh: zh.into(),
+        }
+    }
+
+    fn json(&self) -> Value {
+        json!({ "path": self.path, "en": self.message_en, "zh": self.message_zh })
+    }
+}
+
+impl std::fmt::Display for NotAssessable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: {} / {}",
+            self.path, self.message_en, self.message_zh
+        )
+    }
+}
+
+/// An item's tariff line and the preference it may claim, as the caller finds them.
+pub type ItemTariff = (TariffLine, Option<PreferenceClaim>);
+
+/// The declaration as the engine's input: `Ok(None)` for an export, which has no import duty.
+/// `item_tariff` gives each goods item's line and claim (from a release, or synthetic for the
+/// benchmark). Every item is converted, so every problem is reported at once.
+pub fn declaration_input(
+    declaration: &Declaration,
+    day: NaiveDate,
+    item_tariff: &mut dyn FnMut(usize, &GoodsItem) -> Result<ItemTariff, NotAssessable>,
+) -> Result<Option<DeclarationInput>, Vec<NotAssessable>> {
+    if declaration.direction == Direction::Export {
+        return Ok(None);
+    }
+    let mut problems = Vec::new();
+    let currency = declaration.invoice.currency.as_str();
+    let terms = declaration
+        .transaction_terms
+        .as_ref()
+        .and_then(|t| tariff::TransactionTerms::parse(t.as_str()));
+    if terms.is_none() {
+        problems.push(NotAssessable::new(
+            "transaction_terms",
+            "the terms of the sale are needed to value the goods",
+            "完税价格的审定需要成交方式",
+        ));
+    }
+    let item_amounts: Vec<Decimal> = declaration.items.iter().map(|i| i.amount).collect();
+    let quota_certificate = declaration
+        .documents
+        .iter()
+        .any(|d| d.document_type.as_str() == TARIFF_QUOTA_CERTIFICATE);
+    let mut inputs = Vec::with_capacity(declaration.items.len());
+    for (index, item) in declaration.items.iter().enumerate() {
+        let charges = (
+            item_charge(
+                declaration.freight.as_ref(),
+                "freight",
+                currency,
+                item,
+                index,
+                &item_amounts,
+            ),
+            item_charge(
+                declaration.insurance.as_ref(),
+                "insurance",
+                currency,
+                item,
+                index,
+                &item_amounts,
+            ),
+            item_charge(
+                declaration.other_costs.as_ref(),
+                "other_costs",
+                currency,
+                item,
+                index,
+                &item_amounts,
+            ),
+            item_tariff(index, item),
+        );
+        let (freight, insurance, other_costs, (line, claim)) = match charges {
+            (Ok(f), Ok(i), Ok(o), Ok(t)) => (f, i, o, t),
+            (f, i, o, t) => {
+                problems.extend(f.err());
+                problems.extend(i.err());
+                problems.extend(o.err());
+                problems.extend(t.err());
+                continue;
+            }
+        };
+        // Other costs (杂费) belong to the price actually paid (Art. 8 additions): added to the
+        // item's price before freight and insurance are computed on it.
+        let invoice_amount = item.amount + other_costs.map_or(Decimal::ZERO, |c| c.added(item));
+        let quota = quota_status(&line, day, quota_certificate);
+        let quantities = item
+            .statutory_quantities
+            .iter()
+            .chain(std::iter::once(&item.quantity))
+            .map(|q| tariff::Quantity {
+                unit: tariff::StatutoryUnit(q.unit.as_str().to_owned()),
+                amount: q.value,
+            })
+            .collect();
+        let Some(terms) = terms else { continue };
+        inputs.push(ItemInput {
+            line,
+            valuation: tariff::ValuationInput {
+                invoice_amount,
+                currency: currency.to_owned(),
+                terms,
+                freight: freight.map_or(Charge::Absent, |c| c.charge),
+                insurance: insurance.map_or(Charge::Absent, |c| c.charge),
+            },
+            origin: Origin::Known {
+                country: item.origin_country.as_str().to_owned(),
+                mfn_entitled: true,
+            },
+            claim,
+            quota,
+            quantities,
+        });
+    }
+    if problems.is_empty() {
+        Ok(Some(DeclarationInput {
+            acceptance_date: day,
+            items: inputs,
+        }))
+    } else {
+        Err(problems)
+    }
+}
+
+/// Tariff-quota goods: in quota with a quota certificate among the documents, out of quota
+/// without one. Other goods are not quota goods.
+fn quota_status(line: &TariffLine, day: NaiveDate, certificate: bool) -> QuotaStatus {
+    let quota_goods = line
+        .columns
+        .iter()
+        .any(|c| c.column == RateColumn::TariffQuotaInQuota && c.validity.contains(day));
+    match (quota_goods, certificate) {
+        (false, _) => QuotaStatus::NotQuotaGoods,
+        (true, true) => QuotaStatus::InQuota,
+        (true, false) => QuotaStatus::OutOfQuota,
+    }
+}
+
+/// One item's share of a declared charge.
+struct ItemCharge {
+    charge: Charge,
+}
+
+impl ItemCharge {
+    /// As an addition to the item's price (other costs): an amount, or a rate of the price.
+    fn added(&self, item: &GoodsItem) -> Decimal {
+        match self.charge {
+            Charge::Absent => Decimal::ZERO,
+            Charge::Amount(amount) => amount,
+            Charge::Rate(rate) => tariff::money::round_fen(item.amount * rate.as_fraction()),
+            Charge::PerUnit {
+                amount_per_unit,
+                quantity,
+            } => tariff::money::round_fen(amount_per_unit * quantity),
+        }
+    }
+}
+
+/// The item's share of freight, insurance or other costs. An amount is shared by the items'
+/// amounts (the last item takes the rest, so the shares add up); a rate applies to each item; an
+/// amount per unit applies to the item's quantity in that unit (per tonne: its kilograms / 1000).
+/// Amounts must be in the invoice currency: the engine converts one currency per item.
+fn item_charge(
+    declared: Option<&DeclaredCharge>,
+    name: &str,
+    currency: &str,
+    item: &GoodsItem,
+    index: usize,
+    amounts: &[Decimal],
+) -> Result<Option<ItemCharge>, NotAssessable> {
+    let Some(declared) = declared else {
+        return Ok(None);
+    };
+    let other_currency = |other: &str| {
+        NotAssessable::new(
+            format!("{name}.currency"),
+            format!("{other} differs from the invoice currency {currency}"),
+            format!("{other} 与发票币制 {currency} 不同"),
+        )
+    };
+    let charge = match declared {
+        DeclaredCharge::Amount {
+            amount,
+            currency: c,
+        } => {
+            if c.as_str() != currency {
+                return Err(other_currency(c.as_str()));
+            }
+            let total: Decimal = amounts.iter().sum();
+            let share = if index + 1 == amounts.len() {
+                let earlier: Decimal = amounts[..index]
+                    .iter()
+                    .map(|a| share_of(*amount, *a, total))
+                    .sum();
+                *amount - earlier
+            } else {
+                share_of(*amount, amounts[index], total)
+            };
+            Charge::Amount(share)
+        }
+        DeclaredCharge::RatePercent(percent) => Charge::Rate(tariff::Rate::percent(*percent)),
+        DeclaredCharge::PerUnit {
+            amount,
+            currency: c,
+            unit,
+        } => {
+            if c.as_str() != currency {
+                return Err(other_currency(c.as_str()));
+            }
+            let quantity = quantity_in(item, unit.as_str()).ok_or_else(|| {
+                NotAssessable::new(
+                    format!("items[{index}].statutory_quantities"),
+                    format!("no quantity in {unit} (or KGM) for the {name} per {unit}"),
+                    format!("缺少按 {unit} 计收{name}所需的数量"),
+                )
+            })?;
+            Charge::PerUnit {
+                amount_per_unit: *amount,
+                quantity,
+            }
+        }
+    };
+    Ok(Some(ItemCharge { charge }))
+}
+
+fn share_of(amount: Decimal, item_amount: Decimal, total: Decimal) -> Decimal {
+    if total.is_zero() {
+        return Decimal::ZERO;
+    }
+    tariff::money::round_fen(amount * item_amount / total)
+}
+
+/// The item's quantity in `unit`, from its statutory quantities or its declared quantity; tonnes
+/// from kilograms.
+fn quantity_in(item: &GoodsItem, unit: &str) -> Option<Decimal> {
+    let quantities = || {
+        item.statutory_quantities
+            .iter()
+            .chain(std::iter::once(&item.quantity))
+    };
+    if let Some(q) = quantities().find(|q| q.unit.as_str() == unit) {
+        return Some(q.value);
+    }
+    (unit == "TNE")
+        .then(|| quantities().find(|q| q.unit.as_str() == "KGM"))
+        .flatten()
+        .map(|kg| kg.value / Decimal::ONE_THOUSAND)
+}
+
+/// What the proof-of-origin check needs besides the declaration: the agreements' data and
+/// the keys ([`proof_key`]) of the proofs other declarations already used.
+pub struct OriginContext<'a> {
+    pub agreements: &'a tariff::origin::Agreements,
+    pub used_elsewhere: &'a dyn Fn(&str) -> bool,
+}
+
+/// The register key of a proof of origin: proof numbers are unique per agreement and issuing
+/// country, not worldwide.
+pub fn proof_key(proof: &domain::OriginProof) -> String {
+    format!(
+        "{}:{}:{}",
+        proof.agreement.code(),
+        proof.country_of_origin.as_str(),
+        proof.number
+    )
+}
+
+/// The preference an item claims, with the outcome of the proof check (digest §3): the
+/// conventional column of the agreement, refused with a reason when the proof does not hold
+/// (the item is then assessed at the rate it can have).
+fn item_claim(
+    declaration: &Declaration,
+    item: &GoodsItem,
+    day: NaiveDate,
+    origin: &OriginContext<'_>,
+) -> Option<PreferenceClaim> {
+    use tariff::origin::{DeclaredGoods, OriginCriterion as C, ProofOfOrigin, ProofType};
+    let preference = item.preference.as_ref()?;
+    let (proof, proof_item) = declaration.proof_for(preference)?;
+    let unit = proof_item.quantity.unit.as_str();
+    let declared_quantity = quantity_in(item, unit).unwrap_or(item.quantity.value);
+    let quantity = |amount| tariff::Quantity {
+        unit: tariff::StatutoryUnit(unit.to_owned()),
+        amount,
+    };
+    let goods = DeclaredGoods {
+        agreement: preference.agreement.code().to_owned(),
+        date: day,
+        origin_country: item.origin_country.as_str().to_owned(),
+        hs6: item
+            .commodity_code
+            .as_str()
+            .get(..6)
+            .unwrap_or_default()
+            .to_owned(),
+        quantity: quantity(declared_quantity),
+        // Without a departure date the goods count as shipped on the day of declaration, the
+        // latest they can have been: the proof's issue date is then judged most leniently.
+        shipment_date: declaration.transport.departure_date.unwrap_or(day),
+    };
+    let proof = ProofOfOrigin {
+        agreement: proof.agreement.code().to_owned(),
+        kind: match proof.kind {
+            domain::ProofKind::Certificate => ProofType::Certificate,
+            domain::ProofKind::ApprovedExporterDeclaration => {
+                ProofType::ApprovedExporterDeclaration
+            }
+            domain::ProofKind::ExporterDeclaration => ProofType::ExporterDeclaration,
+        },
+        number: proof.number.clone(),
+        issue_date: proof.issue_date,
+        retroactive: proof.retroactive,
+        exporter: proof.exporter.clone(),
+        hs6: proof_item.hs6.as_str().to_owned(),
+        criterion: match proof_item.criterion {
+            domain::OriginCriterion::Wo => C::Wo,
+            domain::OriginCriterion::Pe => C::Pe,
+            domain::OriginCriterion::Ctc => C::Ctc,
+            domain::OriginCriterion::Rvc => C::Rvc,
+            domain::OriginCriterion::Cr => C::Cr,
+            domain::OriginCriterion::Acu => C::Acu,
+            domain::OriginCriterion::Dmi => C::Dmi,
+        },
+        country_of_origin: Some(proof.country_of_origin.as_str().to_owned()),
+        quantity: quantity(proof_item.quantity.value),
+        fob: proof_item.value.as_ref().map(|v| v.fob),
+        vnm: proof_item.value.as_ref().and_then(|v| v.vnm),
+        direct_consignment_evidence: proof.direct_consignment_evidence,
+    };
+    let key = proof_key(declaration.proof_for(preference)?.0);
+    let used = |_: &str| (origin.used_elsewhere)(&key);
+    Some(tariff::origin::claim(
+        Some(&proof),
+        &goods,
+        origin.agreements,
+        &used,
+    ))
+}
+
+/// A declaration assessed under a tariff release and exchange rates: the engine's input and
+/// result, or every reason it cannot be assessed; `None` for an export. Each item takes the
+/// release's line of its commodity code in force on `day`, and the preference its proof of
+/// origin supports.
+pub fn assess_with_release(
+    declaration: &Declaration,
+    day: NaiveDate,
+    release: &TariffRelease,
+    rates: &ExchangeRates,
+    config: &AssessmentConfig,
+    origin: &OriginContext<'_>,
+) -> Option<Result<(DeclarationInput, Assessment), Vec<NotAssessable>>> {
+    let mut item_tariff = |index: usize, item: &GoodsItem| -> Result<ItemTariff, NotAssessable> {
+        let code = item.commodity_code.as_str();
+        let line = release.line(code, day).ok_or_else(|| {
+            NotAssessable::new(
+                format!("items[{index}].commodity_code"),
+                format!("no tariff line {code} in force on {day}"),
+                format!("税则中无 {day} 有效的税号 {code}"),
+            )
+        })?;
+        Ok((line.clone(), item_claim(declaration, item, day, origin)))
+    };
+    let input = match declaration_input(declaration, day, &mut item_tariff) {
+        Ok(Some(input)) => input,
+        Ok(None) => return None,
+        Err(problems) => return Some(Err(problems)),
+    };
+    Some(
+        assess(&input, rates, config)
+            .map(|assessed| (input, assessed))
+            .map_err(|problem| vec![problem]),
+    )
+}
+
+/// The register keys of the proofs of origin whose preference was granted in `input` (made
+/// by [`declaration_input`] from `declaration`, item for item).
+pub fn granted_proofs(declaration: &Declaration, input: &DeclarationInput) -> Vec<String> {
+    let mut keys: Vec<String> = declaration
+        .items
+        .iter()
+        .zip(&input.items)
+        .filter(|(_, item)| {
+            item.claim
+                .as_ref()
+                .is_some_and(|c| c.proof == tariff::ProofCheck::Valid)
+        })
+        .filter_map(|(goods, _)| declaration.proof_for(goods.preference.as_ref()?))
+        .map(|(proof, _)| proof_key(proof))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+/// Runs the engine; an engine error names the item it is about when there is one.
+pub fn assess(
+    input: &DeclarationInput,
+    rates: &ExchangeRates,
+    config: &AssessmentConfig,
+) -> Result<Assessment, NotAssessable> {
+    tariff::assess_declaration(input, rates, config).map_err(|e| {
+        let path = match &e {
+            tariff::AssessmentError::NoExchangeRate { .. }
+            | tariff::AssessmentError::ExchangeRatePrecision { .. } => "invoice.currency",
+            tariff::AssessmentError::FreightUnknown { .. } => "freight",
+            _ => "items",
+        };
+        NotAssessable::new(path, e.to_string(), e.message_zh())
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The report: every figure with its explanation.
+
+fn explained(explanation: &Explanation) -> Value {
+    json!({ "en": explanation.en, "zh": explanation.zh })
+}
+
+fn all_explained(explanations: &[Explanation]) -> Vec<Value> {
+    explanations.iter().map(explained).collect()
+}
+
+/// `customs_duty`, `anti_dumping_duty`, `import_vat`...: the key of a tax in reports.
+pub fn kind_key(kind: TaxKind) -> String {
+    kind.name_en()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// The assessment as JSON: per item (line, value, rate and why, each tax), per tax, the total.
+pub fn report(input: &DeclarationInput, assessment: &Assessment) -> Value {
+    let items: Vec<Value> = input
+        .items
+        .iter()
+        .zip(&assessment.items)
+        .enumerate()
+        .map(|(index, (item, assessed))| {
+            let value = &assessed.customs_value;
+            let selection = &assessed.selection;
+            let taxes: Vec<Value> = assessed
+                .taxes
+                .iter()
+                .map(|t| {
+                    json!({
+                        "kind": kind_key(t.kind),
+                        "name": { "en": t.kind.name_en(), "zh": t.kind.name_zh() },
+                        "nominal": fen_text(t.nominal),
+                        "payable": fen_text(t.payable),
+                        "explanation": all_explained(&t.explanation),
+                    })
+                })
+                .collect();
+            json!({
+                "index": index,
+                "commodity_code": item.line.code,
+                "description": item.line.description,
+                "origin": item.origin.country(),
+                "customs_value": {
+                    "cny": fen_text(value.cny),
+                    "currency": value.exchange_rate.currency(),
+                    "freight": value.freight.to_string(),
+                    "insurance": value.insurance.to_string(),
+                    "cif_foreign": value.cif_foreign.to_string(),
+                    "exchange_rate": value.exchange_rate.rate_4dp().to_string(),
+                    "exchange_rate_month": value.exchange_rate.month().to_string(),
+                    "explanation": all_explained(&value.explanation),
+                },
+                "duty_rate": {
+                    "column": { "en": selection.column.name_en(), "zh": selection.column.name_zh() },
+                    "rate": selection.rate.to_string(),
+                    "explanation": all_explained(&selection.reason),
+                    "refused_preference": selection.refused_preference.as_ref().map(explained),
+                },
+                "taxes": taxes,
+            })
+        })
+        .collect();
+    let totals: Vec<Value> = assessment
+        .totals
+        .iter()
+        .map(|t| {
+            json!({
+                "kind": kind_key(t.kind),
+                "name": { "en": t.kind.name_en(), "zh": t.kind.name_zh() },
+                "nominal": fen_text(t.nominal),
+                "exempt": t.exempt,
+                "payable": fen_text(t.payable),
+                "explanation": explained(&t.explanation),
+            })
+        })
+        .collect();
+    json!({
+        "acceptance_date": input.acceptance_date.to_string(),
+        "currency": "CNY",
+        "items": items,
+        "customs_value": fen_text(assessment.customs_value()),
+        "totals": totals,
+        "total_payable": fen_text(assessment.total_payable),
+        "explanation": all_explained(&assessment.explanation),
+    })
+}
+
+/// Why an assessment was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Basis {
+    Acceptance,
+    Amendment,
+    /// Requested by an officer (a finding, or a release rolled back).
+    Officer,
+}
+
+impl Basis {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Basis::Acceptance => "acceptance",
+            Basis::Amendment => "amendment",
+            Basis::Officer => "officer",
+        }
+    }
+}
+
+/// The tariff data an assessment used: recorded with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sources {
+    pub tariff_release: Option<String>,
+    pub exchange_rate_tables: Vec<String>,
+}
+
+/// The payload of a `declaration.assessed` event. `previous` is the payload of the declaration's
+/// last assessment, if any: the difference per tax and in total is recorded against it.
+pub fn record(
+    number: u32,
+    basis: Basis,
+    day: NaiveDate,
+    sources: &Sources,
+    outcome: &Result<Value, Vec<NotAssessable>>,
+    previous: Option<&Value>,
+) -> Value {
+    let mut record = json!({
+        "assessment": number,
+        "basis": basis.as_str(),
+        "acceptance_date": day.to_string(),
+        "tariff_release": sources.tariff_release,
+        "exchange_rate_tables": sources.exchange_rate_tables,
+    });
+    match outcome {
+        Ok(report) => {
+            record["outcome"] = json!("assessed");
+            record["total_payable"] = report["total_payable"].clone();
+            record["difference"] = previous.map_or(Value::Null, |p| difference(p, report));
+            record["report"] = report.clone();
+        }
+        Err(problems) => {
+            record["outcome"] = json!("not_assessed");
+            record["problems"] = problems.iter().map(NotAssessable::json).collect();
+        }
+    }
+    record
+}
+
+fn payable_by_kind(record: &Value) -> Vec<(String, Decimal)> {
+    record["report"]["totals"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| {
+            let kind = t["kind"].as_str()?.to_owned();
+            let payable = t["payable"].as_str()?.parse().ok()?;
+            Some((kind, payable))
+        })
+        .collect()
+}
+
+/// Per tax and in total: new payable − previous payable (positive: to pay; negative: to refund).
+/// A previous record that was not assessed counts as nothing assessed.
+fn difference(previous: &Value, report: &Value) -> Value {
+    let before = payable_by_kind(previous);
+    let after = payable_by_kind(&json!({ "report": report }));
+    let mut kinds: Vec<&String> = before.iter().chain(&after).map(|(k, _)| k).collect();
+    kinds.sort();
+    kinds.dedup();
+    let amount = |list: &[(String, Decimal)], kind: &str| {
+        list.iter()
+            .find(|(k, _)| k == kind)
+            .map_or(Decimal::ZERO, |(_, v)| *v)
+    };
+    let per_tax: Vec<Value> = kinds
+        .iter()
+        .map(|kind| {
+            let (was, now) = (amount(&before, kind), amount(&after, kind));
+            json!({ "kind": kind, "previous": fen_text(was), "now": fen_text(now),
+                    "difference": fen_text(now - was) })
+        })
+        .collect();
+    let total: Decimal = after.iter().map(|(_, v)| v).sum::<Decimal>()
+        - before.iter().map(|(_, v)| v).sum::<Decimal>();
+    let (en, zh) = if total > Decimal::ZERO {
+        ("to pay", "应补税款")
+    } else if total < Decimal::ZERO {
+        ("to refund", "应退税款")
+    } else {
+        ("no change", "无变化")
+    };
+    json!({
+        "previous_assessment": previous["assessment"],
+        "per_tax": per_tax,
+        "total": fen_text(total),
+        "settlement": { "en": en, "zh": zh },
+    })
+}

@@ -1,0 +1,585 @@
+//! Reference-data releases: tariff releases and monthly exchange-rate tables, imported, checked,
+//! tried on recent declarations (dry run), activated from a date and rolled back.
+//!
+//! A release is imported once (its files kept by the store, their SHA-256 in the audit chain) and
+//! is inert until activated. The release in force on a day is the active one with the latest
+//! `effective_from` on or before that day (the later activation wins a tie); rolling back the
+//! latest activation puts the previous one back in force. Nothing is deleted: every step is an
+//! event. Exchange-rate tables work the same way, except that tables in force are laid over each
+//! other (a later table's rate for a currency and month wins), since each month's table adds to
+//! the previous ones.
+//!
+//! The parsed releases in force are cached ([`ReleaseCatalog`]); the cache is refreshed after a
+//! change made here and at most [`CATALOG_REFRESH`] after a change made by another process.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+use domain::FieldError;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use store::{Append, AppendOutcome, Projection, ReleaseFileRow, ReleaseRow, Store, StoreError};
+use tariff::{ExchangeRates, TariffRelease};
+
+use crate::access::{Action, Caller};
+use crate::error::ClearanceError;
+use crate::{Clearance, actor, request_digest};
+
+/// How long a process trusts its cache of the releases in force before reading the store again
+/// (another process, e.g. `customs tariff activate`, may have changed them).
+pub const CATALOG_REFRESH: Duration = Duration::from_secs(5);
+
+/// Largest release accepted, all files together: a national tariff with every rate is a few MB.
+pub const RELEASE_BYTES_MAX: usize = 64 * 1024 * 1024;
+
+/// Recent declarations a dry run re-assesses, at most.
+pub const DRY_RUN_SAMPLE_MAX: usize = 500;
+
+/// The kinds of release and their files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReleaseKind {
+    Tariff,
+    ExchangeRates,
+}
+
+impl ReleaseKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReleaseKind::Tariff => "tariff",
+            ReleaseKind::ExchangeRates => "exchange_rates",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<ReleaseKind> {
+        [ReleaseKind::Tariff, ReleaseKind::ExchangeRates]
+            .into_iter()
+            .find(|k| k.as_str() == text)
+    }
+
+    /// The files of a release of this kind, in order.
+    pub fn files(self) -> &'static [&'static str] {
+        match self {
+            ReleaseKind::Tariff => &[
+                "lines.csv",
+                "duty_rates.csv",
+                "consumption_tax.csv",
+                "trade_remedies.csv",
+            ],
+            ReleaseKind::ExchangeRates => &["exchange_rates.csv"],
+        }
+    }
+
+    fn id_prefix(self) -> &'static str {
+        match self {
+            ReleaseKind::Tariff => "TR",
+            ReleaseKind::ExchangeRates => "XR",
+        }
+    }
+}
+
+/// A parsed release of either kind.
+#[derive(Debug, Clone)]
+pub enum Parsed {
+    Tariff(Arc<TariffRelease>),
+    ExchangeRates(Arc<ExchangeRates>),
+}
+
+const EMPTY_EXCHANGE_RATES: &str = "currency,month,rate\n";
+
+/// Parses the files of a release; every problem, each named `file:line.field`, in both languages.
+pub fn parse_files(kind: ReleaseKind, files: &[ReleaseFileRow]) -> Result<Parsed, Vec<FieldError>> {
+    let file = |name: &'static str| {
+        files
+            .iter()
+            .find(|f| f.name == name)
+            .map(|f| tariff::ReleaseFile {
+                name,
+                text: &f.text,
+            })
+    };
+    let mut errors: Vec<FieldError> = kind
+        .files()
+        .iter()
+        .filter(|name| file(name).is_none())
+        .map(|name| FieldError::required(format!("files[{name}]")))
+        .collect();
+    for extra in files
+        .iter()
+        .filter(|f| !kind.files().contains(&f.name.as_str()))
+    {
+        errors.push(FieldError::not_allowed(
+            format!("files[{}]", extra.name),
+            &format!(
+                "a {} release has the files {}",
+                kind.as_str(),
+                kind.files().join(", ")
+            ),
+            &format!("{} 版本的文件为 {}", kind.as_str(), kind.files().join("、")),
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let problems = |problems: Vec<tariff::ReleaseProblem>| {
+        problems
+            .into_iter()
+            .map(|p| FieldError {
+                path: match &p.field {
+                    Some(field) => format!("{}:{}.{field}", p.file, p.line),
+                    None => format!("{}:{}", p.file, p.line),
+                },
+                code: domain::ErrorCode::InvalidFormat,
+                message_en: p.message_en,
+                message_zh: p.message_zh,
+            })
+            .collect::<Vec<_>>()
+    };
+    let present = |name| file(name).expect("checked above");
+    match kind {
+        ReleaseKind::Tariff => tariff::parse_release(&tariff::ReleaseFiles {
+            lines: present("lines.csv"),
+            duty_rates: present("duty_rates.csv"),
+            consumption_tax: present("consumption_tax.csv"),
+            trade_remedies: present("trade_remedies.csv"),
+            exchange_rates: tariff::ReleaseFile {
+                name: "exchange_rates.csv",
+                text: EMPTY_EXCHANGE_RATES,
+            },
+        })
+        .map(|release| Parsed::Tariff(Arc::new(release)))
+        .map_err(problems),
+        ReleaseKind::ExchangeRates => tariff::parse_exchange_rates(present("exchange_rates.csv"))
+            .map(|rates| Parsed::ExchangeRates(Arc::new(rates)))
+            .map_err(problems),
+    }
+}
+
+fn digest_of(files: &[ReleaseFileRow]) -> String {
+    let mut hasher = Sha256::new();
+    for file in files {
+        hasher.update(file.name.as_bytes());
+        hasher.update([0]);
+        hasher.update((file.text.len() as u64).to_be_bytes());
+        hasher.update(file.text.as_bytes());
+    }
+    hex::encode(hasher.finalize())
+}
+
+fn summary_of(parsed: &Parsed) -> Value {
+    match parsed {
+        Parsed::Tariff(release) => json!({
+            "lines": release.lines.len(),
+            "duty_rates": release.lines.iter().map(|l| l.columns.len()).sum::<usize>(),
+            "consumption_tax_lines": release.lines.iter().filter(|l| !l.consumption_tax.is_empty()).count(),
+            "trade_remedies": release.lines.iter().map(|l| l.remedies.len()).sum::<usize>(),
+        }),
+        Parsed::ExchangeRates(rates) => {
+            let mut months: Vec<String> = rates
+                .rates()
+                .iter()
+                .map(|r| r.month().to_string())
+                .collect();
+            months.sort();
+            months.dedup();
+            json!({ "rates": rates.rates().len(), "months": months })
+        }
+    }
+}
+
+/// A release as the API shows it.
+pub fn release_view(row: &ReleaseRow) -> Value {
+    json!({
+        "id": row.id,
+        "kind": row.kind,
+        "label": row.label,
+        "digest": row.digest,
+        "status": row.status,
+        "effective_from": row.effective_from,
+        "imported_at": crate::views::rfc3339(row.imported_at_ms),
+        "imported_by": row.imported_by,
+        "activated_seq": row.activated_seq,
+        "rolled_back_seq": row.rolled_back_seq,
+        "summary": serde_json::from_str::<Value>(&row.summary).unwrap_or(Value::Null),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The catalog of releases in force.
+
+/// An active release, parsed.
+#[derive(Clone)]
+struct Active<T> {
+    id: String,
+    effective_from: NaiveDate,
+    activated_seq: u64,
+    content: Arc<T>,
+}
+
+#[derive(Clone, Default)]
+struct Loaded {
+    /// Ordered by (effective_from, activated_seq): the last one on or before a day is in force.
+    tariffs: Vec<Active<TariffRelease>>,
+    rate_tables: Vec<Active<ExchangeRates>>,
+}
+
+/// The tariff and exchange rates in force on a day, for an assessment.
+#[derive(Clone)]
+pub struct InForce {
+    pub tariff: Option<(String, Arc<TariffRelease>)>,
+    pub rate_tables: Vec<String>,
+    pub rates: Arc<ExchangeRates>,
+}
+
+/// The parsed releases in force, refreshed from the store when stale.
+#[derive(Default)]
+pub(crate) struct ReleaseCatalog {
+    state: Mutex<Option<(Instant, Arc<Loaded>)>>,
+    /// Parsed releases by id: a release's files never change, so it is parsed once per process.
+    parsed: Mutex<HashMap<String, Parsed>>,
+    /// Overlaid rate tables by the ids laid over each other.
+    overlays: Mutex<HashMap<Vec<String>, Arc<ExchangeRates>>>,
+}
+
+impl ReleaseCatalog {
+    pub(crate) fn invalidate(&self) {
+        *self.state.lock().expect("catalog lock") = None;
+    }
+
+    async fn loaded<S: Store>(&self, store: &S) -> Result<Arc<Loaded>, ClearanceError> {
+        if let Some((at, loaded)) = self.state.lock().expect("catalog lock").as_ref()
+            && at.elapsed() < CATALOG_REFRESH
+        {
+            return Ok(loaded.clone());
+        }
+        let mut loaded = Loaded::default();
+        for kind in [ReleaseKind::Tariff, ReleaseKind::ExchangeRates] {
+            for row in store.releases(kind.as_str()).await? {
+                if row.status != "active" {
+                    continue;
+                }
+                let parsed = self.parsed(store, &row, kind).await?;
+                let (Some(from), Some(seq)) = (
+                    row.effective_from
+                        .as_deref()
+                        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()),
+                    row.activated_seq,
+                ) else {
+                    return Err(
+                        anyhow::anyhow!("active release {} has no activation", row.id).into(),
+                    );
+                };
+                match parsed {
+                    Parsed::Tariff(content) => loaded.tariffs.push(Active {
+                        id: row.id,
+                        effective_from: from,
+                        activated_seq: seq,
+                        content,
+                    }),
+                    Parsed::ExchangeRates(content) => loaded.rate_tables.push(Active {
+                        id: row.id,
+                        effective_from: from,
+                        activated_seq: seq,
+                        content,
+                    }),
+                }
+            }
+        }
+        loaded
+            .tariffs
+            .sort_by_key(|a| (a.effective_from, a.activated_seq));
+        loaded
+            .rate_tables
+            .sort_by_key(|a| (a.effective_from, a.activated_seq));
+        let loaded = Arc::new(loaded);
+        *self.state.lock().expect("catalog lock") = Some((Instant::now(), loaded.clone()));
+        Ok(loaded)
+    }
+
+    async fn parsed<S: Store>(
+        &self,
+        store: &S,
+        row: &ReleaseRow,
+        kind: ReleaseKind,
+    ) -> Result<Parsed, ClearanceError> {
+        if let Some(parsed) = self.parsed.lock().expect("catalog lock").get(&row.id) {
+            return Ok(parsed.clone());
+        }
+        let files = store
+            .release_files(&row.id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("release {} has no files", row.id))?;
+        let parsed = parse_files(kind, &files).map_err(|errors| {
+            anyhow::anyhow!("stored release {} no longer parses: {}", row.id, errors[0])
+        })?;
+        self.parsed
+            .lock()
+            .expect("catalog lock")
+            .insert(row.id.clone(), parsed.clone());
+        Ok(parsed)
+    }
+
+    /// What is in force on `day`; `candidate` replaces the tariff for a dry run.
+    pub(crate) async fn in_force<S: Store>(
+        &self,
+        store: &S,
+        day: NaiveDate,
+    ) -> Result<InForce, ClearanceError> {
+        let loaded = self.loaded(store).await?;
+        let tariff = loaded
+            .tariffs
+            .iter()
+            .rfind(|a| a.effective_from <= day)
+            .map(|a| (a.id.clone(), a.content.clone()));
+        let tables: Vec<&Active<ExchangeRates>> = loaded
+            .rate_tables
+            .iter()
+            .filter(|a| a.effective_from <= day)
+            .collect();
+        let ids: Vec<String> = tables.iter().map(|a| a.id.clone()).collect();
+        let rates = match tables.as_slice() {
+            [] => Arc::new(ExchangeRates::default()),
+            [one] => one.content.clone(),
+            _ => {
+                let mut overlays = self.overlays.lock().expect("catalog lock");
+                overlays
+                    .entry(ids.clone())
+                    .or_insert_with(|| {
+                        Arc::new(tables.iter().fold(ExchangeRates::default(), |acc, a| {
+                            acc.overlaid_with(&a.content)
+                        }))
+                    })
+                    .clone()
+            }
+        };
+        Ok(InForce {
+            tariff,
+            rate_tables: ids,
+            rates,
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The administrator's operations.
+
+/// A release to import: its kind, a label, and its files by name.
+pub struct NewRelease {
+    pub kind: ReleaseKind,
+    pub label: String,
+    pub files: Vec<ReleaseFileRow>,
+}
+
+fn release_not_found(id: &str) -> ClearanceError {
+    ClearanceError::Invalid(vec![FieldError::not_allowed(
+        "release",
+        &format!("no release {id}"),
+        &format!("不存在版本 {id}"),
+    )])
+}
+
+impl<S: Store> Clearance<S> {
+    /// Checks and imports a release (inert until activated). A release with problems is refused
+    /// with every problem (`file:line.field`); the same files imported twice are refused.
+    pub async fn import_release(
+        &self,
+        caller: &Caller,
+        release: NewRelease,
+    ) -> Result<Value, ClearanceError> {
+        caller.require(Action::ManageReleases)?;
+        let label = domain::numbers::parse_text("label", &release.label, 200)
+            .map_err(|e| ClearanceError::Invalid(vec![e]))?;
+        let size: usize = release.files.iter().map(|f| f.text.len()).sum();
+        if size > RELEASE_BYTES_MAX {
+            return Err(ClearanceError::Invalid(vec![FieldError::out_of_range(
+                "files",
+                &format!("at most {RELEASE_BYTES_MAX} bytes in all"),
+                &format!("合计不超过 {RELEASE_BYTES_MAX} 字节"),
+            )]));
+        }
+        let parsed = parse_files(release.kind, &release.files).map_err(ClearanceError::Invalid)?;
+        let files: Vec<ReleaseFileRow> = release
+            .kind
+            .files()
+            .iter()
+            .filter_map(|name| release.files.iter().find(|f| f.name == *name).cloned())
+            .collect();
+        let digest = digest_of(&files);
+        let existing = self.store.releases(release.kind.as_str()).await?;
+        if let Some(same) = existing.iter().find(|r| r.digest == digest) {
+            return Err(ClearanceError::Invalid(vec![FieldError::duplicate(
+                "files",
+                &format!("the files of release {}", same.id),
+                &format!("版本 {} 的文件", same.id),
+            )]));
+        }
+        let now = self.now();
+        let id = format!("{}-{:04}", release.kind.id_prefix(), existing.len() + 1);
+        let summary = summary_of(&parsed);
+        let row = ReleaseRow {
+            id: id.clone(),
+            kind: release.kind.as_str().to_owned(),
+            label,
+            digest: digest.clone(),
+            imported_at_ms: now.timestamp_millis(),
+            imported_by: caller.user_id().to_owned(),
+            status: "imported".into(),
+            effective_from: None,
+            activated_seq: None,
+            rolled_back_seq: None,
+            summary: summary.to_string(),
+        };
+        let payload = json!({
+            "release": id, "kind": row.kind, "label": row.label, "digest": digest,
+            "files": files.iter().map(|f| json!({ "name": f.name, "bytes": f.text.len() })).collect::<Vec<_>>(),
+            "summary": summary,
+        });
+        self.release_event(
+            caller,
+            &id,
+            "release.imported",
+            payload,
+            Projection::NewRelease {
+                release: row,
+                files,
+            },
+        )
+        .await?;
+        self.release_by_id(&id).await
+    }
+
+    /// Every release of a kind, oldest first.
+    pub async fn releases(
+        &self,
+        caller: &Caller,
+        kind: ReleaseKind,
+    ) -> Result<Vec<Value>, ClearanceError> {
+        caller.require(Action::Read)?;
+        Ok(self
+            .store
+            .releases(kind.as_str())
+            .await?
+            .iter()
+            .map(release_view)
+            .collect())
+    }
+
+    async fn release_by_id(&self, id: &str) -> Result<Value, ClearanceError> {
+        let row = self
+            .store
+            .release(id)
+            .await?
+            .ok_or_else(|| release_not_found(id))?;
+        Ok(release_view(&row))
+    }
+
+    /// Puts a release in force from `effective_from` (inclusive).
+    pub async fn activate_release(
+        &self,
+        caller: &Caller,
+        id: &str,
+        effective_from: NaiveDate,
+    ) -> Result<Value, ClearanceError> {
+        caller.require(Action::ManageReleases)?;
+        let row = self
+            .store
+            .release(id)
+            .await?
+            .ok_or_else(|| release_not_found(id))?;
+        let from = effective_from.format("%Y-%m-%d").to_string();
+        let payload = json!({ "release": id, "kind": row.kind, "effective_from": from });
+        self.release_event(
+            caller,
+            id,
+            "release.activated",
+            payload,
+            Projection::ActivateRelease {
+                id: id.to_owned(),
+                effective_from: from,
+            },
+        )
+        .await?;
+        self.release_by_id(id).await
+    }
+
+    /// Withdraws the latest activation of a kind: the release before it is in force again.
+    /// Assessments already recorded keep the release they name.
+    pub async fn roll_back_release(
+        &self,
+        caller: &Caller,
+        kind: ReleaseKind,
+        reason: &str,
+    ) -> Result<Value, ClearanceError> {
+        caller.require(Action::ManageReleases)?;
+        let reason =
+            domain::numbers::parse_text("reason", reason, domain::limits::REASON_LENGTH_MAX)
+                .map_err(|e| ClearanceError::Invalid(vec![e]))?;
+        let latest = self
+            .store
+            .releases(kind.as_str())
+            .await?
+            .into_iter()
+            .filter(|r| r.status == "active")
+            .max_by_key(|r| r.activated_seq)
+            .ok_or_else(|| {
+                ClearanceError::Invalid(vec![FieldError::not_allowed(
+                    "kind",
+                    &format!("no {} release is active", kind.as_str()),
+                    &format!("没有生效的 {} 版本", kind.as_str()),
+                )])
+            })?;
+        let payload = json!({ "release": latest.id, "kind": latest.kind, "reason": reason });
+        self.release_event(
+            caller,
+            &latest.id,
+            "release.rolled_back",
+            payload,
+            Projection::RollBackRelease {
+                id: latest.id.clone(),
+            },
+        )
+        .await?;
+        self.release_by_id(&latest.id).await
+    }
+
+    async fn release_event(
+        &self,
+        caller: &Caller,
+        id: &str,
+        action: &str,
+        payload: Value,
+        projection: Projection,
+    ) -> Result<(), ClearanceError> {
+        let payload = payload.to_string();
+        let now = self.now();
+        let append = Append {
+            actor: actor(caller),
+            recorded_at_ms: now.timestamp_millis(),
+            subject: format!("release:{id}"),
+            action: action.to_owned(),
+            idempotency_scope: caller.user_id().to_owned(),
+            idempotency_key: uuid::Uuid::new_v4().to_string(),
+            request_digest: request_digest(action, payload.as_bytes()),
+            payload,
+            expected_version: None,
+            projection,
+            linked: Vec::new(),
+        };
+        let outcome = self.store.append(append).await;
+        self.releases_cache.invalidate();
+        match outcome {
+            Ok(AppendOutcome::Appended { .. }) => Ok(()),
+            Ok(_) => Err(ClearanceError::Conflict),
+            Err(StoreError::NotFound(what)) => Err(release_not_found(&what)),
+            Err(StoreError::Conflict(what)) => {
+                Err(ClearanceError::Invalid(vec![FieldError::not_allowed(
+                    "release",
+                    &format!("refused: {what}"),
+                    &format!("已拒绝：{what}"),
+                )]))
+            }
+            Err(other) => Err(other.into()),
+        }
+    }
+}
