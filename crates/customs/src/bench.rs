@@ -36,7 +36,6 @@ use store::Store;
 use store_sqlite::{SqliteOptions, SqliteStore};
 use tokio::task::JoinSet;
 
-use crate::assess::Conversion;
 use crate::datadir::DataDir;
 
 // Declared here rather than in main.rs: the generator exists for the benchmark.
@@ -1082,17 +1081,25 @@ fn exchange_rates(day: chrono::NaiveDate) -> anyhow::Result<tariff::ExchangeRate
 /// proof counts as checked.
 fn synthetic_item(
     tariff_lines: &std::collections::BTreeMap<String, tariff::TariffLine>,
-    conversion: Conversion<'_>,
-) -> Result<(tariff::TariffLine, Option<tariff::PreferenceClaim>), String> {
-    let code = conversion.code;
+    item: &domain::GoodsItem,
+    certificate_of_origin: bool,
+) -> Result<clearance::assessment::ItemTariff, clearance::assessment::NotAssessable> {
+    let code = item.commodity_code.as_str();
     let line = code
         .get(..6)
         .and_then(|hs6| tariff_lines.get(hs6))
-        .ok_or_else(|| format!("no tariff line for {code}"))?;
+        .ok_or_else(|| {
+            clearance::assessment::NotAssessable::new(
+                "commodity_code",
+                format!("no tariff line for {code}"),
+                format!("无税号 {code}"),
+            )
+        })?;
+    let origin = item.origin_country.as_str();
     let claim = ASSESSMENT_AGREEMENTS
         .iter()
-        .find(|(_, partners)| partners.contains(&conversion.origin))
-        .filter(|_| conversion.certificate_of_origin)
+        .find(|(_, partners)| partners.contains(&origin))
+        .filter(|_| certificate_of_origin)
         .map(|(agreement, _)| tariff::PreferenceClaim {
             column: tariff::RateColumn::Conventional {
                 agreement: (*agreement).to_owned(),
@@ -1136,16 +1143,31 @@ fn assess_lodgings(
         }
     };
     for (index, body) in bodies.iter().enumerate() {
-        let Some(body) = body else {
-            fail(index, "the body is not JSON".into());
-            continue;
+        let declaration = match body
+            .as_ref()
+            .map(|_| crate::assess::parse_declaration(&lodgings[index].body, day))
+        {
+            Some(Ok(declaration)) => declaration,
+            Some(Err(error)) => {
+                fail(index, format!("not a valid declaration: {error}"));
+                continue;
+            }
+            None => {
+                fail(index, "the body is not JSON".into());
+                continue;
+            }
         };
-        match crate::assess::declaration_input(body, day, &mut |conversion: Conversion<'_>| {
-            synthetic_item(&tariff_lines, conversion)
-        }) {
+        let certificate_of_origin = declaration
+            .documents
+            .iter()
+            .any(|d| d.document_type.as_str() == "COO");
+        let mut item_tariff = |_: usize, item: &domain::GoodsItem| {
+            synthetic_item(&tariff_lines, item, certificate_of_origin)
+        };
+        match clearance::assessment::declaration_input(&declaration, day, &mut item_tariff) {
             Ok(Some(input)) => inputs.push((index, input)),
             Ok(None) => exports += 1,
-            Err(message) => fail(index, format!("not converted: {message}")),
+            Err(problems) => fail(index, format!("not converted: {}", problems[0])),
         }
     }
     let preparation = prepared.elapsed();

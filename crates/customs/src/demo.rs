@@ -5,7 +5,9 @@
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 
+use clearance::releases::{NewRelease, ReleaseKind};
 use clearance::{Clearance, Role};
+use store::ReleaseFileRow;
 use store_sqlite::SqliteStore;
 
 use crate::datadir::DataDir;
@@ -14,6 +16,76 @@ pub const DEMO_TRADER: &str = "91310115MA1H000024";
 pub const DEMO_BROKER: &str = "91310000MA1FL0001R";
 pub const DEMO_OTHER_TRADER: &str = "91440300MA5F00003G";
 const EXAMPLE: &str = include_str!("../../../examples/declaration-import.json");
+
+/// The sample tariff release and exchange-rate table (`crates/tariff/sample_release_cn_2026`),
+/// in force from the start of 2026 in the demo so that lodged declarations are assessed.
+const SAMPLE_TARIFF: [(&str, &str); 4] = [
+    (
+        "lines.csv",
+        include_str!("../../tariff/sample_release_cn_2026/lines.csv"),
+    ),
+    (
+        "duty_rates.csv",
+        include_str!("../../tariff/sample_release_cn_2026/duty_rates.csv"),
+    ),
+    (
+        "consumption_tax.csv",
+        include_str!("../../tariff/sample_release_cn_2026/consumption_tax.csv"),
+    ),
+    (
+        "trade_remedies.csv",
+        include_str!("../../tariff/sample_release_cn_2026/trade_remedies.csv"),
+    ),
+];
+const SAMPLE_RATES: [(&str, &str); 1] = [(
+    "exchange_rates.csv",
+    include_str!("../../tariff/sample_release_cn_2026/exchange_rates.csv"),
+)];
+const SAMPLE_IN_FORCE_FROM: (i32, u32, u32) = (2026, 1, 1);
+
+/// Imports and activates the sample release of `kind` unless a release of that kind exists.
+async fn seed_release(
+    clearance: &Clearance<SqliteStore>,
+    kind: ReleaseKind,
+    files: &[(&str, &str)],
+) -> anyhow::Result<()> {
+    let admin = crate::show::operator();
+    let explain = crate::show::explain;
+    if !clearance
+        .releases(&admin, kind)
+        .await
+        .map_err(explain)?
+        .is_empty()
+    {
+        return Ok(());
+    }
+    let files = files
+        .iter()
+        .map(|(name, text)| ReleaseFileRow {
+            name: (*name).to_owned(),
+            text: (*text).to_owned(),
+        })
+        .collect();
+    let release = clearance
+        .import_release(
+            &admin,
+            NewRelease {
+                kind,
+                label: "SAMPLE China 2026 (crates/tariff/sample_release_cn_2026)".into(),
+                files,
+            },
+        )
+        .await
+        .map_err(explain)?;
+    let (y, m, d) = SAMPLE_IN_FORCE_FROM;
+    let from = chrono::NaiveDate::from_ymd_opt(y, m, d).expect("a valid date");
+    let id = release["id"].as_str().unwrap_or_default();
+    clearance
+        .activate_release(&admin, id, from)
+        .await
+        .map_err(explain)?;
+    Ok(())
+}
 
 pub async fn seed(
     clearance: &Clearance<SqliteStore>,
@@ -48,6 +120,8 @@ pub async fn seed(
         .authorise_broker(&actor, DEMO_BROKER, DEMO_TRADER)
         .await
         .map_err(explain)?;
+    seed_release(clearance, ReleaseKind::Tariff, &SAMPLE_TARIFF).await?;
+    seed_release(clearance, ReleaseKind::ExchangeRates, &SAMPLE_RATES).await?;
     let users = [
         ("demo-declarant", Role::Declarant, Some(DEMO_TRADER)),
         ("demo-broker", Role::Broker, Some(DEMO_BROKER)),

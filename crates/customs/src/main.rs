@@ -9,6 +9,7 @@ mod bench;
 mod datadir;
 mod demo;
 mod lodge;
+mod releases_cmd;
 mod serve;
 mod show;
 
@@ -21,6 +22,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use clap::{Parser, Subcommand};
 use clearance::ClearanceConfig;
+use clearance::releases::ReleaseKind;
 
 #[derive(Parser)]
 #[command(
@@ -62,6 +64,16 @@ enum Command {
         #[command(subcommand)]
         command: admin::AdminCommand,
     },
+    /// Tariff releases: import, list, dry-run, activate, roll back.
+    Tariff {
+        #[command(subcommand)]
+        command: releases_cmd::ReleaseCommand,
+    },
+    /// Monthly exchange-rate tables: import, list, activate, roll back.
+    Rates {
+        #[command(subcommand)]
+        command: releases_cmd::ReleaseCommand,
+    },
     /// Estimate the duty and taxes of an import declaration against a tariff release (nothing is
     /// lodged or stored).
     Assess(assess::AssessArgs),
@@ -98,6 +110,12 @@ fn main() -> anyhow::Result<()> {
             Command::Show(args) => show::run(&data, config, args).await,
             Command::Audit { command } => audit_cmd::run(&data, command).await,
             Command::Admin { command } => admin::run(&data, config, command).await,
+            Command::Tariff { command } => {
+                releases_cmd::run(&data, config, ReleaseKind::Tariff, command).await
+            }
+            Command::Rates { command } => {
+                releases_cmd::run(&data, config, ReleaseKind::ExchangeRates, command).await
+            }
             Command::Bench(args) => bench::run(config, args).await,
             Command::Assess(_) => unreachable!("an estimate is run before the data folder"),
         }

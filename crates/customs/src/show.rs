@@ -76,13 +76,24 @@ pub async fn run(data: &DataDir, config: ClearanceConfig, args: ShowArgs) -> any
         .events(&caller, &args.number)
         .await
         .map_err(explain)?;
+    let assessments = clearance
+        .assessments(&caller, &args.number)
+        .await
+        .map_err(explain)?;
     clearance.store().close().await;
     if args.json {
-        let value = serde_json::json!({ "declaration": view, "events": events.events });
+        let value = serde_json::json!({
+            "declaration": view,
+            "assessments": assessments,
+            "events": events.events,
+        });
         println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
     }
     print!("{}", render(&view));
+    if let Some(latest) = assessments.last() {
+        print!("{}", render_assessment(latest));
+    }
     let mut history = Table::new();
     history
         .load_preset(UTF8_FULL_CONDENSED)
@@ -98,6 +109,95 @@ pub async fn run(data: &DataDir, config: ClearanceConfig, args: ShowArgs) -> any
     }
     println!("{history}");
     Ok(())
+}
+
+fn cell(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The assessment in force: per item the line and rate, per tax the amount, and the difference
+/// to the assessment before it.
+pub fn render_assessment(record: &serde_json::Value) -> String {
+    let mut out = format!(
+        "assessment {} ({}) on {}, tariff release {}, exchange-rate tables {}\n",
+        cell(&record["assessment"]),
+        cell(&record["basis"]),
+        cell(&record["acceptance_date"]),
+        cell(&record["tariff_release"]),
+        cell(&record["exchange_rate_tables"]),
+    );
+    if record["outcome"] != "assessed" {
+        out.push_str("not assessed / 未能计税:\n");
+        for problem in record["problems"].as_array().into_iter().flatten() {
+            out.push_str(&format!(
+                "  {}: {} / {}\n",
+                cell(&problem["path"]),
+                cell(&problem["en"]),
+                cell(&problem["zh"])
+            ));
+        }
+        return out;
+    }
+    let report = &record["report"];
+    let mut items = Table::new();
+    items.load_preset(UTF8_FULL_CONDENSED).set_header([
+        "#",
+        "tariff line",
+        "customs value (CNY)",
+        "duty rate",
+        "taxes",
+    ]);
+    for item in report["items"].as_array().into_iter().flatten() {
+        let taxes: Vec<String> = item["taxes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|t| format!("{} {}", cell(&t["kind"]), cell(&t["payable"])))
+            .collect();
+        items.add_row([
+            cell(&item["index"]),
+            cell(&item["commodity_code"]),
+            cell(&item["customs_value"]["cny"]),
+            format!(
+                "{} {}",
+                cell(&item["duty_rate"]["column"]["en"]),
+                cell(&item["duty_rate"]["rate"])
+            ),
+            taxes.join(", "),
+        ]);
+    }
+    out.push_str(&format!("{items}\n"));
+    for total in report["totals"].as_array().into_iter().flatten() {
+        let exempt = if total["exempt"] == true {
+            " (exempt)"
+        } else {
+            ""
+        };
+        out.push_str(&format!(
+            "{} / {}: {}{exempt}\n",
+            cell(&total["name"]["en"]),
+            cell(&total["name"]["zh"]),
+            cell(&total["payable"])
+        ));
+    }
+    out.push_str(&format!(
+        "total payable / 应缴税款合计: {} CNY\n",
+        cell(&report["total_payable"])
+    ));
+    if let Some(difference) = record["difference"].as_object() {
+        out.push_str(&format!(
+            "difference to assessment {}: {} CNY ({} / {})\n",
+            cell(&difference["previous_assessment"]),
+            cell(&difference["total"]),
+            cell(&difference["settlement"]["en"]),
+            cell(&difference["settlement"]["zh"]),
+        ));
+    }
+    out
 }
 
 fn text(value: &Option<String>) -> String {
