@@ -5,5 +5,6 @@ mod architecture;
 mod cli;
 mod crash;
 mod estimate;
+mod releases;
 mod support;
 mod tamper;
