@@ -114,6 +114,7 @@ impl<S: Store> Clearance<S> {
             expected_version: None,
             projection,
             linked: vec![],
+            cbec_purchase: None,
         };
         match self.store.append(append).await {
             Err(StoreError::Conflict(what)) => Err(ClearanceError::Invalid(vec![

@@ -280,6 +280,7 @@ impl<S: Store> Clearance<S> {
             expected_version: None,
             projection: event.projection,
             linked: Vec::new(),
+            cbec_purchase: None,
         };
         match self.store.append(append).await? {
             AppendOutcome::Appended { .. } => {}
@@ -287,7 +288,7 @@ impl<S: Store> Clearance<S> {
                 return serde_json::from_str(&first.payload)
                     .map_err(|e| ClearanceError::Internal(anyhow::anyhow!("{e}")));
             }
-            AppendOutcome::VersionConflict { .. } => return Err(ClearanceError::Conflict),
+            other => return Err(crate::refusal(other)),
         }
         serde_json::from_str(&payload).map_err(|e| ClearanceError::Internal(anyhow::anyhow!("{e}")))
     }

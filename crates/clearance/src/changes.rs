@@ -256,13 +256,14 @@ impl<S: Store> Clearance<S> {
                 replaces_document: matches!(event, DeclarationEvent::Amended { .. }),
             }),
             linked: reassessed.into_iter().collect(),
+            cbec_purchase: None,
         };
         match self.store.append(append).await? {
             AppendOutcome::Appended { .. } => {}
             AppendOutcome::Duplicate { first, .. } => {
                 return self.replay_change(caller, &first, &digest).await;
             }
-            AppendOutcome::VersionConflict { .. } => return Err(ClearanceError::Conflict),
+            other => return Err(crate::refusal(other)),
         }
         views::declaration_view(&self.visible_row(caller, &row.id).await?)
     }

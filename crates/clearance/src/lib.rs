@@ -249,7 +249,7 @@ impl<S: Store> Clearance<S> {
         match self.store.append(append).await? {
             AppendOutcome::Appended { .. } => Ok(Some(receipt)),
             AppendOutcome::Duplicate { .. } => Ok(None),
-            AppendOutcome::VersionConflict { .. } => Err(ClearanceError::Conflict),
+            other => Err(refusal(other)),
         }
     }
 
@@ -352,6 +352,7 @@ impl<S: Store> Clearance<S> {
             expected_version: None,
             projection: Projection::NewDeclaration(row),
             linked,
+            cbec_purchase: None,
         }
     }
 
@@ -479,6 +480,43 @@ impl<S: Store> Clearance<S> {
                 .as_deref()
                 .and_then(DeclarationNumber::parse),
         })
+    }
+}
+
+/// A store outcome that refused an append: a concurrent change, or a CBEC order that does not
+/// fit the buyer's allowance or was booked before.
+fn refusal(outcome: AppendOutcome) -> ClearanceError {
+    let fen = |fen: i64| tariff::money::fen_text(rust_decimal::Decimal::new(fen, 2));
+    match outcome {
+        AppendOutcome::CbecLimitExceeded {
+            year_to_date_fen,
+            room_fen,
+        } => ClearanceError::Invalid(vec![FieldError::not_allowed(
+            "cbec_order",
+            &format!(
+                "the buyer's CBEC purchases this year total {} CNY and only {} CNY of the annual allowance remain: this order exceeds it, declare it as general trade",
+                fen(year_to_date_fen),
+                fen(room_fen)
+            ),
+            &format!(
+                "该消费者本年度跨境电商交易额已达 {} 元，年度限值仅余 {} 元：本订单超出限值，应按一般贸易申报",
+                fen(year_to_date_fen),
+                fen(room_fen)
+            ),
+        )]),
+        AppendOutcome::CbecOrderBooked { first } => {
+            ClearanceError::Invalid(vec![FieldError::duplicate(
+                "cbec_order.order_ref",
+                &format!("order {} (declared before)", first.order_ref),
+                &format!("订单 {}（已申报）", first.order_ref),
+            )])
+        }
+        AppendOutcome::VersionConflict { .. } => ClearanceError::Conflict,
+        AppendOutcome::Appended { .. } | AppendOutcome::Duplicate { .. } => {
+            ClearanceError::Internal(anyhow::anyhow!(
+                "an accepted append was taken for a refusal"
+            ))
+        }
     }
 }
 

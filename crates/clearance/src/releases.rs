@@ -565,6 +565,7 @@ impl<S: Store> Clearance<S> {
             expected_version: None,
             projection,
             linked: Vec::new(),
+            cbec_purchase: None,
         };
         let outcome = self.store.append(append).await;
         self.releases_cache.invalidate();

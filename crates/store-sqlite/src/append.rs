@@ -3,10 +3,10 @@
 
 use audit::{AuditEntry, ChainHead};
 use rusqlite::Connection;
-use store::{Actor, Append, AppendOutcome, Projection};
+use store::{Actor, Append, AppendOutcome, CbecBookingOutcome, Projection};
 
 use crate::fault::{Fault, conflict, taken_columns};
-use crate::{projection, rows};
+use crate::{cbec, projection, rows};
 
 /// One event of an append: the main event or a linked one, which shares the main event's actor,
 /// time and idempotency scope.
@@ -33,6 +33,23 @@ pub(crate) fn record(
             first,
             same_request,
         });
+    }
+    if let Some(booking) = &append.cbec_purchase {
+        match cbec::book(tx, booking, head)? {
+            CbecBookingOutcome::Booked { .. } => {}
+            CbecBookingOutcome::Exceeded {
+                year_to_date_fen,
+                room_fen,
+            } => {
+                return Ok(AppendOutcome::CbecLimitExceeded {
+                    year_to_date_fen,
+                    room_fen,
+                });
+            }
+            CbecBookingOutcome::Duplicate { first, .. } => {
+                return Ok(AppendOutcome::CbecOrderBooked { first });
+            }
+        }
     }
     let main_seq = head.seq + 1;
     for draft in drafts(append) {

@@ -54,10 +54,14 @@ impl Done {
     fn keeps_writes(&self) -> bool {
         !matches!(
             self,
-            Done::Append(AppendOutcome::Duplicate { .. } | AppendOutcome::VersionConflict { .. })
-                | Done::Cbec(
-                    CbecBookingOutcome::Exceeded { .. } | CbecBookingOutcome::Duplicate { .. }
-                )
+            Done::Append(
+                AppendOutcome::Duplicate { .. }
+                    | AppendOutcome::VersionConflict { .. }
+                    | AppendOutcome::CbecLimitExceeded { .. }
+                    | AppendOutcome::CbecOrderBooked { .. }
+            ) | Done::Cbec(
+                CbecBookingOutcome::Exceeded { .. } | CbecBookingOutcome::Duplicate { .. }
+            )
         )
     }
 }

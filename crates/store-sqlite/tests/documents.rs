@@ -82,6 +82,7 @@ fn event(
         expected_version: None,
         projection,
         linked: Vec::new(),
+        cbec_purchase: None,
     }
 }
 

@@ -37,6 +37,7 @@ fn append(key: &str, action: &str, projection: Projection) -> Append {
         expected_version: None,
         projection,
         linked: Vec::new(),
+        cbec_purchase: None,
     }
 }
 

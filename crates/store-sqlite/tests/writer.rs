@@ -39,6 +39,7 @@ fn registration(n: usize, credit: usize) -> Append {
         expected_version: None,
         projection: Projection::NewEnterprise(enterprise),
         linked: Vec::new(),
+        cbec_purchase: None,
     }
 }
 

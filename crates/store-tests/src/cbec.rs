@@ -1,9 +1,9 @@
 //! Chapter 5: the CBEC buyer's annual ledger (26,000 CNY per person per calendar year).
 
-use store::{CbecBooking, CbecBookingOutcome, Store};
+use store::{AppendOutcome, CbecBooking, CbecBookingOutcome, Projection, Store};
 
 use crate::Story;
-use crate::fixtures::{T0, actor, officer};
+use crate::fixtures::{T0, actor, append, officer};
 
 /// 26,000.00 CNY in fen.
 const ANNUAL_LIMIT_FEN: i64 = 2_600_000;
@@ -26,6 +26,85 @@ fn booking(buyer_id: &str, year: i32, amount_fen: i64, order_ref: &str) -> CbecB
 }
 
 impl<S: Store> Story<'_, S> {
+    /// A CBEC retail declaration's event carrying its purchase: booked in the same transaction,
+    /// or nothing written at all.
+    pub(crate) async fn append_with_cbec_purchases(&mut self) {
+        let c = buyer('c');
+        let with_purchase = |key: &str, amount_fen: i64, order_ref: &str| {
+            let mut event = append(
+                &actor(&officer()),
+                key,
+                &format!("D-{key}"),
+                "declaration.assessed",
+                Projection::OriginProofUses {
+                    declaration_id: format!("D-{key}"),
+                    proof_keys: Vec::new(),
+                },
+            );
+            event.cbec_purchase = Some(booking(&c, 2025, amount_fen, order_ref));
+            event
+        };
+        let fits = with_purchase("cbec-1", 2_000_000, "O-10");
+        let outcome = self.store.append(fits.clone()).await.unwrap();
+        // The booking's event comes first, then the append's own.
+        self.events_appended += 2;
+        assert_eq!(
+            outcome,
+            AppendOutcome::Appended {
+                seq: self.events_appended
+            }
+        );
+        assert_eq!(
+            self.store.cbec_year_to_date(&c, 2025).await.unwrap(),
+            2_000_000
+        );
+        // An honest retry is the first append again and books nothing more.
+        assert!(matches!(
+            self.store.append(fits).await.unwrap(),
+            AppendOutcome::Duplicate {
+                same_request: true,
+                ..
+            }
+        ));
+
+        // Past the allowance: nothing written, neither the booking nor the event.
+        let outcome = self
+            .store
+            .append(with_purchase("cbec-2", 600_001, "O-11"))
+            .await
+            .unwrap();
+        assert_eq!(
+            outcome,
+            AppendOutcome::CbecLimitExceeded {
+                year_to_date_fen: 2_000_000,
+                room_fen: 600_000
+            }
+        );
+        let officer_scope = actor(&officer()).user_id;
+        let written = self.store.event_by_idempotency(&officer_scope, "cbec-2");
+        assert!(written.await.unwrap().is_none());
+
+        // The order booked by another declaration: nothing written.
+        let outcome = self
+            .store
+            .append(with_purchase("cbec-3", 100, "O-10"))
+            .await
+            .unwrap();
+        let AppendOutcome::CbecOrderBooked { first } = outcome else {
+            panic!("O-10 again should be refused, got {outcome:?}");
+        };
+        assert_eq!(
+            (first.order_ref.as_str(), first.amount_fen),
+            ("O-10", 2_000_000)
+        );
+        let written = self.store.event_by_idempotency(&officer_scope, "cbec-3");
+        assert!(written.await.unwrap().is_none());
+        assert_eq!(
+            self.store.cbec_year_to_date(&c, 2025).await.unwrap(),
+            2_000_000
+        );
+    }
+
     /// Books and insists it was booked; returns the year to date after it.
     async fn cbec_booked(&mut self, booking: CbecBooking) -> i64 {
         let what = format!("CBEC order {}", booking.order_ref);

@@ -211,5 +211,6 @@ pub(crate) fn append(
         expected_version: None,
         projection,
         linked: Vec::new(),
+        cbec_purchase: None,
     }
 }

@@ -60,6 +60,7 @@ pub async fn clearance_story<S: Store>(store: &S) {
     story.page_through_all().await;
     story.read_histories().await;
     story.book_cbec_purchases().await;
+    story.append_with_cbec_purchases().await;
     story.keep_reference_releases().await;
     story.record_origin_proof_uses().await;
     story.verify_audit_chain().await;

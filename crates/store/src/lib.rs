@@ -73,6 +73,12 @@ pub struct Append {
     /// Further events the same change implies, written in the same transaction (a summary declaration
     /// completed by its full declaration). Never nested further.
     pub linked: Vec<LinkedEvent>,
+    /// A CBEC purchase to book in the same transaction (a CBEC retail declaration): booked first,
+    /// exactly as [`Store::book_cbec_purchase`] would (its own `cbec.purchase_booked` event); if
+    /// it does not fit the allowance or its order was booked before, nothing at all is written
+    /// and the outcome says so ([`AppendOutcome::CbecLimitExceeded`],
+    /// [`AppendOutcome::CbecOrderBooked`]).
+    pub cbec_purchase: Option<CbecBooking>,
 }
 
 #[derive(Debug, Clone)]
@@ -266,6 +272,17 @@ pub enum AppendOutcome {
     VersionConflict {
         subject: String,
         current_version: Option<u32>,
+    },
+    /// The append's CBEC purchase would take the buyer past the annual allowance: nothing was
+    /// written. `room_fen` is what is left of the allowance.
+    CbecLimitExceeded {
+        year_to_date_fen: i64,
+        room_fen: i64,
+    },
+    /// The append's CBEC order reference was booked before (by another declaration): nothing
+    /// was written.
+    CbecOrderBooked {
+        first: CbecBooked,
     },
 }
 
