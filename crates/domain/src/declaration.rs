@@ -12,7 +12,7 @@ use rust_decimal::Decimal;
 use crate::codes::{
     CommodityCode, CountryCode, CreditCode, CurrencyCode, CustomsOfficeCode,
     CustomsRegistrationCode, DocumentTypeCode, IncotermCode, LevyModeCode, LevyNatureCode,
-    LocationCode, PackageTypeCode, ProcedureCode, TransportModeCode, UnitCode,
+    LocationCode, PackageTypeCode, ProcedureCode, ResidentIdNumber, TransportModeCode, UnitCode,
 };
 use crate::numbering::DeclarationNumber;
 use crate::problem::FieldError;
@@ -196,6 +196,9 @@ pub struct Declaration {
     /// Proofs of origin produced for preferential treatment (优惠贸易协定原产地证明); goods items
     /// refer to them by number in `GoodsItem::preference`.
     pub origin_proofs: Vec<OriginProof>,
+    /// The cross-border e-commerce retail order (跨境电商零售进口订单) the goods are imported
+    /// for: present exactly on imports under one of `CBEC_PROCEDURES` (see `rules`).
+    pub cbec_order: Option<CbecOrder>,
     pub items: Vec<GoodsItem>,
 }
 
@@ -461,4 +464,126 @@ impl Declaration {
             .checked_sub(1)?;
         Some((proof, proof.items.get(idx)?))
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cross-border e-commerce retail import (跨境电商零售进口).
+
+/// The customs procedures (监管方式) of cross-border e-commerce retail import: 9610 direct
+/// purchase (跨境贸易电子商务), 1210 bonded (保税跨境贸易电子商务) and 1239 bonded in cities
+/// other than the pilot ones (保税跨境贸易电子商务A). Rules digest
+/// `/work/shared/rules/china-import-taxes.md` §2.7 (财关税〔2016〕18号, 财关税〔2018〕49号,
+/// 商财发〔2018〕486号). An import under one of them carries a `CbecOrder`; no other declaration does.
+pub const CBEC_PROCEDURES: [&str; 3] = ["9610", "1210", "1239"];
+
+/// The kinds of buyer identity document a CBEC order may name, as written in JSON (`id_type`).
+/// Only the China resident identity card for now; passports and other documents (for buyers
+/// without a resident card) are later work, and will need their kind kept in
+/// `BuyerIdentity::Protected` too.
+pub const BUYER_ID_TYPES: [&str; 1] = ["resident_id"];
+
+/// A cross-border e-commerce retail order: the consumer's purchase on a CBEC platform that the
+/// goods are imported for. The per-transaction and annual limits are applied at assessment, with
+/// the buyer's ledger (`store::CbecBooking`), not at parsing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CbecOrder {
+    /// The platform's order number (订单编号): printable text, at most `REFERENCE_LENGTH_MAX`.
+    pub order_ref: String,
+    /// The e-commerce platform's name or code (电商平台).
+    pub platform: String,
+    pub buyer: CbecBuyer,
+    /// The order is one item that cannot be divided, which may clear as CBEC above the
+    /// per-transaction limit at full rates (digest §2.7).
+    pub indivisible_item: bool,
+}
+
+/// The consumer who bought (订购人).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CbecBuyer {
+    pub name: String,
+    pub identity: BuyerIdentity,
+}
+
+/// The buyer's identity document, as lodged or as stored.
+///
+/// A trader lodges the number itself (`ResidentId`); customs replaces it by a keyed hash and a
+/// masked form (`Protected`) before the declaration is stored, so the number never reaches the
+/// append-only audit chain. Both forms parse, so a stored declaration parses back to itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BuyerIdentity {
+    /// A China resident identity card number, as lodged.
+    ResidentId(ResidentIdNumber),
+    /// The stored form of a resident identity card number: `hash` is 64 lower-case hexadecimal
+    /// characters (an HMAC of the number under a key customs keeps), `masked` the number's first 6
+    /// and last 4 characters with 8 asterisks between (`ResidentIdNumber::masked`).
+    Protected { hash: String, masked: String },
+}
+
+impl BuyerIdentity {
+    /// The stored form. `keyed_hash` computes the HMAC of the number (it is called only for a
+    /// lodged number); `None` when it does not give 64 lower-case hexadecimal characters, as the
+    /// stored declaration would then not parse again. A protected identity is returned as it is.
+    pub fn protect(&self, keyed_hash: impl FnOnce(&str) -> String) -> Option<BuyerIdentity> {
+        match self {
+            BuyerIdentity::ResidentId(number) => {
+                let hash = keyed_hash(number.as_str());
+                is_id_hash(&hash).then(|| BuyerIdentity::Protected {
+                    hash,
+                    masked: number.masked(),
+                })
+            }
+            protected @ BuyerIdentity::Protected { .. } => Some(protected.clone()),
+        }
+    }
+
+    /// The masked number, whichever the form.
+    pub fn masked(&self) -> String {
+        match self {
+            BuyerIdentity::ResidentId(number) => number.masked(),
+            BuyerIdentity::Protected { masked, .. } => masked.clone(),
+        }
+    }
+}
+
+fn is_id_hash(raw: &str) -> bool {
+    raw.len() == 64 && raw.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// The stored hash of a buyer's ID number: 64 lower-case hexadecimal characters.
+pub fn parse_id_hash(path: impl fmt::Display + Copy, raw: &str) -> Result<String, FieldError> {
+    let hash = raw.trim();
+    if hash.is_empty() {
+        return Err(FieldError::required(path));
+    }
+    if !is_id_hash(hash) {
+        return Err(FieldError::invalid_format(
+            path,
+            "64 lower-case hexadecimal characters (the keyed hash customs stores in place of the ID number)",
+            "64 位小写十六进制字符（海关以其代替证件号码保存的密钥散列值）",
+        ));
+    }
+    Ok(hash.to_owned())
+}
+
+/// The stored masked form of a resident identity card number: 6 digits, 8 asterisks, 3 digits and
+/// the check character (a digit or an upper-case X), e.g. `110105********002X`.
+pub fn parse_id_masked(path: impl fmt::Display + Copy, raw: &str) -> Result<String, FieldError> {
+    let masked = raw.trim();
+    if masked.is_empty() {
+        return Err(FieldError::required(path));
+    }
+    let b = masked.as_bytes();
+    let shape_ok = b.len() == 18
+        && b[..6].iter().all(u8::is_ascii_digit)
+        && b[6..14].iter().all(|c| *c == b'*')
+        && b[14..17].iter().all(u8::is_ascii_digit)
+        && (b[17].is_ascii_digit() || b[17] == b'X');
+    if !shape_ok {
+        return Err(FieldError::invalid_format(
+            path,
+            "a masked resident identity card number: 6 digits, 8 asterisks, 3 digits and a check character (a digit or X)",
+            "脱敏的居民身份证号码：6 位数字、8 个星号、3 位数字和校验码（数字或 X）",
+        ));
+    }
+    Ok(masked.to_owned())
 }

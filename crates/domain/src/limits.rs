@@ -8,7 +8,8 @@ pub const DOCUMENTS_PER_DECLARATION_MAX: usize = 99;
 pub const STATUTORY_QUANTITIES_MAX: usize = 2;
 /// Free-text names and descriptions.
 pub const TEXT_LENGTH_MAX: usize = 255;
-/// Short references: document numbers, transport document numbers, voyage numbers.
+/// Short references: document numbers, transport document numbers, voyage numbers, the order
+/// reference of a cross-border e-commerce order (`cbec_order.order_ref`).
 pub const REFERENCE_LENGTH_MAX: usize = 64;
 /// Reasons given for an amendment, a cancellation or a release.
 pub const REASON_LENGTH_MAX: usize = 1000;
@@ -31,3 +32,7 @@ pub const ORIGIN_PROOFS_PER_DECLARATION_MAX: usize = 50;
 pub const ITEMS_PER_ORIGIN_PROOF_MAX: usize = 999;
 /// The exporter's name on a proof of origin.
 pub const PROOF_EXPORTER_LENGTH_MAX: usize = 200;
+/// The e-commerce platform's name or code on a cross-border e-commerce order.
+pub const CBEC_PLATFORM_LENGTH_MAX: usize = 100;
+/// The buyer's name on a cross-border e-commerce order (订购人姓名).
+pub const CBEC_BUYER_NAME_LENGTH_MAX: usize = 100;

@@ -8,7 +8,7 @@ use reference::{CodeListKind, Lookup};
 use rust_decimal::{Decimal, RoundingStrategy};
 
 use crate::codes::ParseContext;
-use crate::declaration::{Declaration, DeclarationKind, Direction};
+use crate::declaration::{CBEC_PROCEDURES, Declaration, DeclarationKind, Direction};
 use crate::problem::FieldError;
 
 /// Allowed difference between the invoice total and the sum of the item amounts, per goods item:
@@ -31,6 +31,7 @@ pub fn check_declaration(declaration: &Declaration, ctx: &ParseContext<'_>) -> V
     check_documents(declaration, &mut errors);
     check_origin_proofs(declaration, &mut errors);
     check_preferences(declaration, &mut errors);
+    check_cbec_order(declaration, &mut errors);
     errors
 }
 
@@ -323,6 +324,33 @@ fn check_preferences(declaration: &Declaration, errors: &mut Vec<FieldError>) {
                 &format!("在 1 到 {count} 之间（原产地证明 {number} 的商品项数）"),
             ));
         }
+    }
+}
+
+/// A cross-border e-commerce retail import (a procedure of `CBEC_PROCEDURES`) carries the order
+/// it is imported for, and only such an import does (digest §2.7).
+fn check_cbec_order(declaration: &Declaration, errors: &mut Vec<FieldError>) {
+    let procedure = declaration.procedure.as_str();
+    let cbec_procedure = CBEC_PROCEDURES.contains(&procedure);
+    let import = declaration.direction == Direction::Import;
+    match (&declaration.cbec_order, import, cbec_procedure) {
+        (None, true, true) => errors.push(FieldError::required("cbec_order")),
+        (Some(_), false, _) => errors.push(FieldError::not_allowed(
+            "cbec_order",
+            "a cross-border e-commerce retail order is declared only on an import",
+            "跨境电商零售订单只在进口报关单上申报",
+        )),
+        (Some(_), true, false) => {
+            let codes = CBEC_PROCEDURES.join(", ");
+            errors.push(FieldError::not_allowed(
+                "cbec_order",
+                &format!(
+                    "a cross-border e-commerce retail order goes with the procedures {codes}, not {procedure}"
+                ),
+                &format!("跨境电商零售订单只适用于监管方式 {codes}，不适用于 {procedure}"),
+            ))
+        }
+        _ => {}
     }
 }
 

@@ -209,6 +209,7 @@ fn example_declaration(kind: &str) -> crate::Declaration {
         net_mass_kg: None,
         documents: vec![],
         origin_proofs: vec![],
+        cbec_order: None,
         items: vec![crate::GoodsItem {
             commodity_code: CommodityCode::parse("x", "851713", &c).unwrap(),
             description: "Phone".into(),
@@ -497,4 +498,212 @@ fn a_proof_number_appears_once_among_the_proofs() {
     // A proof no item claims is not an error.
     declaration.origin_proofs.truncate(2);
     assert_eq!(origin_errors(&declaration), Vec::<String>::new());
+}
+
+const RESIDENT_ID: &str = "11010519491231002X";
+
+#[test]
+fn resident_id_numbers_are_checked_by_their_check_character_and_date_of_birth() {
+    use crate::codes::ResidentIdNumber;
+    let on = ctx().on;
+    let path = "cbec_order.buyer.id_number";
+    let cases = [
+        (RESIDENT_ID, None),
+        ("11010519491231002x", None),
+        (" 11010519491231002X ", None),
+        // One digit of the sequence number mistyped.
+        ("11010519491231003X", Some(ErrorCode::CheckDigit)),
+        ("110105194912310021", Some(ErrorCode::CheckDigit)),
+        ("11010519491231002", Some(ErrorCode::InvalidFormat)),
+        ("11010519491231002XX", Some(ErrorCode::InvalidFormat)),
+        ("1101051949123100X2", Some(ErrorCode::InvalidFormat)),
+        ("11010519491231002Y", Some(ErrorCode::InvalidFormat)),
+        ("11010519491231002Ｘ", Some(ErrorCode::InvalidFormat)),
+        ("", Some(ErrorCode::Required)),
+    ];
+    for (raw, expected) in cases {
+        let result = ResidentIdNumber::parse(path, raw, on);
+        assert_eq!(result.as_ref().err().map(|e| e.code), expected, "{raw}");
+        if let Err(error) = result {
+            assert_eq!(error.path, path);
+        }
+    }
+    let number = ResidentIdNumber::parse(path, "11010519491231002x", on).unwrap();
+    assert_eq!(number.as_str(), RESIDENT_ID);
+    assert_eq!(number.masked(), "110105********002X");
+    // Dates of birth: valid, and not after the lodging date.
+    let with_birth =
+        |birth: &str| crate::codes::resident_id_with_check(&format!("110105{birth}123")).unwrap();
+    for (birth, ok) in [
+        ("20261126", true),
+        ("20261127", false),
+        ("20000229", true),
+        ("19000229", false),
+        ("19491331", false),
+        ("19490000", false),
+    ] {
+        let result = ResidentIdNumber::parse(path, &with_birth(birth), on);
+        assert_eq!(
+            result.as_ref().err().map(|e| e.code),
+            (!ok).then_some(ErrorCode::InvalidFormat),
+            "{birth}"
+        );
+    }
+    assert_eq!(
+        crate::codes::resident_id_with_check("11010519491231002").as_deref(),
+        Some(RESIDENT_ID)
+    );
+    assert_eq!(
+        crate::codes::resident_id_with_check("1101051949123100"),
+        None
+    );
+}
+
+#[test]
+fn a_resident_id_number_is_never_shown() {
+    use crate::codes::ResidentIdNumber;
+    let on = ctx().on;
+    let number = ResidentIdNumber::parse("p", RESIDENT_ID, on).unwrap();
+    assert_eq!(
+        format!("{number:?}"),
+        "ResidentIdNumber(110105********002X)"
+    );
+    let identity = crate::BuyerIdentity::ResidentId(number);
+    assert!(!format!("{identity:?}").contains(RESIDENT_ID));
+    // Neither the number nor a part of it longer than the masked form shows is in an error.
+    for raw in [
+        "11010519491231003X",
+        "110105194912310",
+        "11010529491231002X",
+        "11010519491331002X",
+    ] {
+        let error = ResidentIdNumber::parse("p", raw, on).unwrap_err();
+        for message in [&error.message_en, &error.message_zh, &error.to_string()] {
+            assert!(!message.contains(&raw[..10]), "{message}");
+        }
+    }
+}
+
+#[test]
+fn the_stored_identity_has_a_hash_and_a_masked_number() {
+    use crate::{BuyerIdentity, parse_id_hash, parse_id_masked};
+    let hash = "0123456789abcdef".repeat(4);
+    assert_eq!(parse_id_hash("h", &hash).unwrap(), hash);
+    for bad in [
+        &hash[..63],
+        &format!("{hash}0"),
+        &hash.to_ascii_uppercase(),
+        &format!("{}g", &hash[..63]),
+    ] {
+        assert_eq!(
+            parse_id_hash("h", bad).unwrap_err().code,
+            ErrorCode::InvalidFormat,
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        parse_id_hash("h", " ").unwrap_err().code,
+        ErrorCode::Required
+    );
+    for good in ["110105********002X", "110105********0021"] {
+        assert_eq!(parse_id_masked("m", good).unwrap(), good);
+    }
+    for bad in [
+        RESIDENT_ID,
+        "110105*******002X",
+        "110105********002x",
+        "110105*********02X",
+        "11010*********002X",
+        "110105********002Y",
+    ] {
+        assert_eq!(
+            parse_id_masked("m", bad).unwrap_err().code,
+            ErrorCode::InvalidFormat,
+            "{bad}"
+        );
+    }
+
+    let number = crate::codes::ResidentIdNumber::parse("p", RESIDENT_ID, ctx().on).unwrap();
+    let lodged = BuyerIdentity::ResidentId(number);
+    let stored = lodged.protect(|n| {
+        assert_eq!(n, RESIDENT_ID);
+        hash.clone()
+    });
+    let expected = BuyerIdentity::Protected {
+        hash: hash.clone(),
+        masked: "110105********002X".into(),
+    };
+    assert_eq!(stored.as_ref(), Some(&expected));
+    assert_eq!(expected.protect(|_| unreachable!()), Some(expected.clone()));
+    assert_eq!(lodged.protect(|_| "not a hash".into()), None);
+    assert_eq!(lodged.masked(), expected.masked());
+}
+
+fn cbec_order() -> crate::CbecOrder {
+    crate::CbecOrder {
+        order_ref: "ORDER-1".into(),
+        platform: "Tmall Global".into(),
+        buyer: crate::CbecBuyer {
+            name: "张三".into(),
+            identity: crate::BuyerIdentity::ResidentId(
+                crate::codes::ResidentIdNumber::parse("p", RESIDENT_ID, ctx().on).unwrap(),
+            ),
+        },
+        indivisible_item: false,
+    }
+}
+
+#[test]
+fn a_cbec_procedure_and_a_cbec_order_go_together_on_imports() {
+    use crate::codes::ProcedureCode;
+    let cbec_errors = |direction, procedure: &str, order: Option<crate::CbecOrder>| {
+        let mut declaration = example_declaration("ordinary");
+        declaration.direction = direction;
+        declaration.procedure = ProcedureCode::parse("x", procedure, &ctx()).unwrap();
+        declaration.cbec_order = order;
+        crate::rules::check_declaration(&declaration, &ctx())
+            .into_iter()
+            .filter(|e| e.path.starts_with("cbec_order"))
+            .map(|e| format!("{} {}", e.path, e.code.as_str()))
+            .collect::<Vec<_>>()
+    };
+    use crate::Direction::{Export, Import};
+    for procedure in crate::CBEC_PROCEDURES {
+        assert_eq!(
+            cbec_errors(Import, procedure, Some(cbec_order())),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            cbec_errors(Import, procedure, None),
+            ["cbec_order required"]
+        );
+        assert_eq!(
+            cbec_errors(Export, procedure, Some(cbec_order())),
+            ["cbec_order not_allowed"]
+        );
+        assert_eq!(cbec_errors(Export, procedure, None), Vec::<String>::new());
+    }
+    assert_eq!(
+        cbec_errors(Import, "0110", Some(cbec_order())),
+        ["cbec_order not_allowed"]
+    );
+    assert_eq!(cbec_errors(Import, "0110", None), Vec::<String>::new());
+    let mut declaration = example_declaration("ordinary");
+    declaration.cbec_order = Some(cbec_order());
+    let error = crate::rules::check_declaration(&declaration, &ctx())
+        .into_iter()
+        .find(|e| e.path == "cbec_order")
+        .unwrap();
+    assert!(error.message_en.contains("9610, 1210, 1239") && error.message_en.contains("0110"));
+    assert!(error.message_zh.contains("跨境电商"));
+}
+
+#[test]
+fn the_cbec_procedures_are_in_the_procedure_list() {
+    for procedure in crate::CBEC_PROCEDURES {
+        assert!(
+            crate::codes::ProcedureCode::parse("procedure", procedure, &ctx()).is_ok(),
+            "{procedure}"
+        );
+    }
 }

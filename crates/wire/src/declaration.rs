@@ -11,16 +11,17 @@ use chrono::NaiveDate;
 use domain::codes::{
     CommodityCode, CountryCode, CreditCode, CurrencyCode, CustomsRegistrationCode,
     DocumentTypeCode, LevyModeCode, LevyNatureCode, LocationCode, PackageTypeCode,
-    TransportModeCode, UnitCode,
+    ResidentIdNumber, TransportModeCode, UnitCode,
 };
 use domain::limits::*;
 use domain::numbers::{parse_amount, parse_percent, parse_positive, parse_text};
 use domain::problem::{FieldPath, PathPrefix};
 use domain::{
-    AttachedDocument, Charge, Declaration, DeclarationKind, DeclarationNumber, Direction,
-    Enterprise, FieldError, GoodsItem, Hs6, Invoice, OriginCriterion, OriginProof, OriginProofItem,
-    OverseasParty, Packages, ParseContext, Preference, ProofKind, ProofValue, Quantity,
-    TradeAgreement, Transport, TransportDocument, TransportDocumentKind,
+    AttachedDocument, BUYER_ID_TYPES, BuyerIdentity, CbecBuyer, CbecOrder, Charge, Declaration,
+    DeclarationKind, DeclarationNumber, Direction, Enterprise, FieldError, GoodsItem, Hs6, Invoice,
+    OriginCriterion, OriginProof, OriginProofItem, OverseasParty, Packages, ParseContext,
+    Preference, ProofKind, ProofValue, Quantity, TradeAgreement, Transport, TransportDocument,
+    TransportDocumentKind,
 };
 use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -247,6 +248,96 @@ pub struct OriginProofItemDto {
     pub vnm: Option<NumText>,
 }
 
+/// A cross-border e-commerce retail order (跨境电商零售进口订单); on imports under procedure 9610,
+/// 1210 or 1239 only, and required there.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CbecOrderDto {
+    /// The platform's order number (订单编号), at most 64 characters.
+    pub order_ref: Option<String>,
+    /// The e-commerce platform's name or code (电商平台), at most 100 characters.
+    pub platform: Option<String>,
+    pub buyer: Option<CbecBuyerDto>,
+    /// The order is one item that cannot be divided; false when absent.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub indivisible_item: bool,
+}
+
+/// The buyer (订购人): the identity card number as lodged (`id_number`), or as customs stores it
+/// (`id_hash` and `id_masked`), never both.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CbecBuyerDto {
+    /// The buyer's name, at most 100 characters.
+    pub name: Option<String>,
+    /// resident_id (China resident identity card); the only kind so far.
+    pub id_type: Option<String>,
+    /// The resident identity card number, 18 characters (as lodged).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, example = "11010519491231002X")]
+    pub id_number: Option<IdNumberText>,
+    /// The keyed hash customs stores in place of the number: 64 lower-case hex (stored form).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_hash: Option<String>,
+    /// The masked number customs stores, e.g. 110105********002X (stored form).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "110105********002X")]
+    pub id_masked: Option<String>,
+}
+
+/// A buyer's ID number as JSON text. Personal data: it is never echoed, neither by `Debug` nor by
+/// the type error of a JSON number given in its place (serde would quote the number).
+#[derive(Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct IdNumberText(pub String);
+
+impl fmt::Debug for IdNumberText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("IdNumberText(..)")
+    }
+}
+
+impl<'de> Deserialize<'de> for IdNumberText {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl Visitor {
+            fn refuse<E: serde::de::Error>(self) -> Result<IdNumberText, E> {
+                Err(E::invalid_type(
+                    serde::de::Unexpected::Other("a number"),
+                    &self,
+                ))
+            }
+        }
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = IdNumberText;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("the ID number as a JSON string")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<IdNumberText, E> {
+                Ok(IdNumberText(v.to_owned()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<IdNumberText, E> {
+                self.refuse()
+            }
+            fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<IdNumberText, E> {
+                self.refuse()
+            }
+            fn visit_u128<E: serde::de::Error>(self, _: u128) -> Result<IdNumberText, E> {
+                self.refuse()
+            }
+            fn visit_i128<E: serde::de::Error>(self, _: i128) -> Result<IdNumberText, E> {
+                self.refuse()
+            }
+            fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<IdNumberText, E> {
+                self.refuse()
+            }
+        }
+        // `deserialize_any`, so that a number reaches `visit_u64` (and is refused without being
+        // quoted) rather than serde_json's own type error, which quotes it.
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
 fn is_false(value: &bool) -> bool {
     !*value
 }
@@ -300,6 +391,10 @@ pub struct DeclarationDto {
     /// Proofs of origin for the preferences claimed on the items; at most 50.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub origin_proofs: Vec<OriginProofDto>,
+    /// The cross-border e-commerce retail order; required on imports under 9610, 1210 or 1239,
+    /// refused on every other declaration.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cbec_order: Option<CbecOrderDto>,
     #[serde(default)]
     pub items: Vec<GoodsItemDto>,
 }
@@ -475,6 +570,10 @@ impl DeclarationDto {
         });
         let documents = parse_documents(errors, &self.documents, ctx);
         let origin_proofs = parse_origin_proofs(errors, &self.origin_proofs, ctx);
+        let cbec_order = self
+            .cbec_order
+            .as_ref()
+            .map(|o| parse_cbec_order(errors, o, ctx));
         let items = parse_items(errors, &self.items, ctx);
         if !errors.0.is_empty() {
             // The cross-field rules whose fields did parse still run, so one answer lists every problem.
@@ -520,6 +619,7 @@ impl DeclarationDto {
             net_mass_kg: net_mass_kg.map(|v| v.ok_or(())).transpose().ok()?,
             documents: documents?,
             origin_proofs: origin_proofs?,
+            cbec_order: cbec_order.map(|v| v.ok_or(())).transpose().ok()?,
             items: items?,
         })
     }
@@ -1181,4 +1281,112 @@ fn parse_proof_value<P: fmt::Display>(
         currency: currency?,
         vnm: vnm.map(|v| v.ok_or(())).transpose().ok()?,
     }))
+}
+
+fn parse_cbec_order(
+    errors: &mut Errors,
+    dto: &CbecOrderDto,
+    ctx: &ParseContext<'_>,
+) -> Parsed<CbecOrder> {
+    let at = PathPrefix("cbec_order");
+    let order_ref = errors
+        .required(at.field("order_ref"), &dto.order_ref)
+        .and_then(|raw| errors.take(parse_text(at.field("order_ref"), raw, REFERENCE_LENGTH_MAX)));
+    let platform = errors
+        .required(at.field("platform"), &dto.platform)
+        .and_then(|raw| {
+            errors.take(parse_text(
+                at.field("platform"),
+                raw,
+                CBEC_PLATFORM_LENGTH_MAX,
+            ))
+        });
+    let buyer = errors
+        .required(at.field("buyer"), &dto.buyer)
+        .and_then(|b| parse_cbec_buyer(errors, b, ctx));
+    Some(CbecOrder {
+        order_ref: order_ref?,
+        platform: platform?,
+        buyer: buyer?,
+        indivisible_item: dto.indivisible_item,
+    })
+}
+
+fn parse_cbec_buyer(
+    errors: &mut Errors,
+    dto: &CbecBuyerDto,
+    ctx: &ParseContext<'_>,
+) -> Parsed<CbecBuyer> {
+    let at = PathPrefix("cbec_order.buyer");
+    let name = errors
+        .required(at.field("name"), &dto.name)
+        .and_then(|raw| {
+            errors.take(parse_text(
+                at.field("name"),
+                raw,
+                CBEC_BUYER_NAME_LENGTH_MAX,
+            ))
+        });
+    let id_type = errors
+        .required(at.field("id_type"), &dto.id_type)
+        .and_then(|raw| {
+            let known = BUYER_ID_TYPES.contains(&raw.trim());
+            errors.take(known.then_some(()).ok_or_else(|| {
+                FieldError::invalid_format(
+                    at.field("id_type"),
+                    "resident_id (China resident identity card)",
+                    "resident_id（居民身份证）",
+                )
+            }))
+        });
+    // The number's rules depend on the kind of document: without a known kind, they are not run.
+    let identity = id_type.and_then(|()| parse_buyer_identity(errors, &at, dto, ctx));
+    Some(CbecBuyer {
+        name: name?,
+        identity: identity?,
+    })
+}
+
+/// The number as lodged, or the hash and masked number as stored: exactly one of the two forms.
+fn parse_buyer_identity(
+    errors: &mut Errors,
+    at: &PathPrefix<&str>,
+    dto: &CbecBuyerDto,
+    ctx: &ParseContext<'_>,
+) -> Parsed<BuyerIdentity> {
+    if let Some(raw) = &dto.id_number {
+        let number = errors.take(ResidentIdNumber::parse(
+            at.field("id_number"),
+            &raw.0,
+            ctx.on,
+        ));
+        let mut both = false;
+        for (name, present) in [
+            ("id_hash", dto.id_hash.is_some()),
+            ("id_masked", dto.id_masked.is_some()),
+        ] {
+            if present {
+                both = true;
+                errors.take::<()>(Err(FieldError::not_allowed(
+                    at.field(name),
+                    "give the ID number (id_number) or its stored form (id_hash with id_masked), not both",
+                    "证件号码（id_number）与其存储形式（id_hash 和 id_masked）只能填写其一",
+                )));
+            }
+        }
+        return number.filter(|_| !both).map(BuyerIdentity::ResidentId);
+    }
+    if dto.id_hash.is_none() && dto.id_masked.is_none() {
+        return errors.take(Err(FieldError::required(at.field("id_number"))));
+    }
+    let hash = errors
+        .required(at.field("id_hash"), &dto.id_hash)
+        .and_then(|raw| errors.take(domain::parse_id_hash(at.field("id_hash"), raw)));
+    let masked = errors
+        .required(at.field("id_masked"), &dto.id_masked)
+        .and_then(|raw| errors.take(domain::parse_id_masked(at.field("id_masked"), raw)));
+    Some(BuyerIdentity::Protected {
+        hash: hash?,
+        masked: masked?,
+    })
 }

@@ -2,8 +2,8 @@
 //! stored document always parses back to the declaration it recorded.
 
 use domain::{
-    Charge, Declaration, DeclarationKind, Direction, Enterprise, GoodsItem, OriginProof,
-    OriginProofItem, Preference, Quantity,
+    BuyerIdentity, CbecOrder, Charge, Declaration, DeclarationKind, Direction, Enterprise,
+    GoodsItem, OriginProof, OriginProofItem, Preference, Quantity,
 };
 
 use crate::declaration::*;
@@ -97,6 +97,30 @@ fn origin_proof(p: &OriginProof) -> OriginProofDto {
     }
 }
 
+fn cbec_order(o: &CbecOrder) -> CbecOrderDto {
+    let (id_number, id_hash, id_masked) = match &o.buyer.identity {
+        BuyerIdentity::ResidentId(number) => {
+            (Some(IdNumberText(number.as_str().to_owned())), None, None)
+        }
+        BuyerIdentity::Protected { hash, masked } => {
+            (None, Some(hash.clone()), Some(masked.clone()))
+        }
+    };
+    CbecOrderDto {
+        order_ref: Some(o.order_ref.clone()),
+        platform: Some(o.platform.clone()),
+        buyer: Some(CbecBuyerDto {
+            name: Some(o.buyer.name.clone()),
+            // The only kind so far: a protected identity does not record its kind yet.
+            id_type: Some(domain::BUYER_ID_TYPES[0].into()),
+            id_number,
+            id_hash,
+            id_masked,
+        }),
+        indivisible_item: o.indivisible_item,
+    }
+}
+
 impl From<&Declaration> for DeclarationDto {
     fn from(d: &Declaration) -> Self {
         let summary_number = match &d.kind {
@@ -164,6 +188,7 @@ impl From<&Declaration> for DeclarationDto {
                 })
                 .collect(),
             origin_proofs: d.origin_proofs.iter().map(origin_proof).collect(),
+            cbec_order: d.cbec_order.as_ref().map(cbec_order),
             items: d.items.iter().map(item).collect(),
         }
     }

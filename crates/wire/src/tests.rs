@@ -149,6 +149,21 @@ fn json_type_errors_and_unknown_fields_name_their_path() {
             "items[0].preference.proof_item",
             "invalid_type",
         ),
+        (
+            r#"{"cbec_order":{"buyer":{"id_numbr":"11010519491231002X"}}}"#,
+            "cbec_order.buyer.id_numbr",
+            "unknown_field",
+        ),
+        (
+            r#"{"cbec_order":{"indivisible_item":"yes"}}"#,
+            "cbec_order.indivisible_item",
+            "invalid_type",
+        ),
+        (
+            r#"{"cbec_order":{"buyer":{"id_number":110105194912310020}}}"#,
+            "cbec_order.buyer.id_number",
+            "invalid_type",
+        ),
         (r#"{"direction": "import""#, "", "invalid_json"),
         (r#"[1]"#, "[0]", "invalid_type"),
     ];
@@ -329,6 +344,126 @@ fn a_declaration_with_a_proof_renders_back_to_itself_and_names_the_agreement_by_
     assert_eq!(reparsed.parse(&ctx).unwrap(), declaration);
 }
 
+const RESIDENT_ID: &str = "11010519491231002X";
+
+/// The example as a cross-border e-commerce retail import (direct purchase, 9610).
+fn example_with_cbec_order() -> Value {
+    let mut document: Value = serde_json::from_str(EXAMPLE).unwrap();
+    document["procedure"] = Value::String("9610".into());
+    document["cbec_order"] = serde_json::json!({
+        "order_ref": "TM-2026-11260001",
+        "platform": "天猫国际 Tmall Global",
+        "buyer": { "name": "张三", "id_type": "resident_id", "id_number": RESIDENT_ID }
+    });
+    document
+}
+
+#[test]
+fn a_cbec_order_renders_back_to_itself_in_both_identity_forms() {
+    let ctx = ParseContext {
+        reference: ReferenceData::embedded(),
+        on: NaiveDate::from_ymd_opt(2026, 11, 26).unwrap(),
+    };
+    let mut document = example_with_cbec_order();
+    document["cbec_order"]["buyer"]["id_number"] = Value::String(RESIDENT_ID.to_lowercase());
+    let lodged = serde_json::from_value::<DeclarationDto>(document)
+        .unwrap()
+        .parse(&ctx)
+        .unwrap();
+    let order = lodged.cbec_order.as_ref().unwrap();
+    assert!(!order.indivisible_item);
+    let domain::BuyerIdentity::ResidentId(number) = &order.buyer.identity else {
+        panic!("lodged with the number");
+    };
+    assert_eq!(number.as_str(), RESIDENT_ID);
+    let rendered = serde_json::to_value(DeclarationDto::from(&lodged)).unwrap();
+    assert_eq!(rendered["cbec_order"]["buyer"]["id_number"], RESIDENT_ID);
+    assert_eq!(rendered["cbec_order"].get("indivisible_item"), None);
+    let reparsed: DeclarationDto = serde_json::from_value(rendered).unwrap();
+    assert_eq!(reparsed.parse(&ctx).unwrap(), lodged);
+
+    // What customs stores: the number replaced by its keyed hash and masked form.
+    let mut stored = lodged.clone();
+    let order = stored.cbec_order.as_mut().unwrap();
+    order.buyer.identity = order.buyer.identity.protect(|_| "ab".repeat(32)).unwrap();
+    order.indivisible_item = true;
+    let text = serde_json::to_string(&DeclarationDto::from(&stored)).unwrap();
+    assert!(
+        !text.contains(RESIDENT_ID) && !text.contains("id_number"),
+        "{text}"
+    );
+    let rendered: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        rendered["cbec_order"]["buyer"],
+        serde_json::json!({
+            "name": "张三",
+            "id_type": "resident_id",
+            "id_hash": "ab".repeat(32),
+            "id_masked": "110105********002X"
+        })
+    );
+    assert_eq!(rendered["cbec_order"]["indivisible_item"], true);
+    let reparsed: DeclarationDto = parse_json(text.as_bytes()).unwrap();
+    assert_eq!(reparsed.parse(&ctx).unwrap(), stored);
+}
+
+#[test]
+fn the_buyer_id_number_is_never_echoed() {
+    let ctx = ParseContext {
+        reference: ReferenceData::embedded(),
+        on: NaiveDate::from_ymd_opt(2026, 11, 26).unwrap(),
+    };
+    for bad in [
+        "11010519491231003X",
+        "11010519491331002X",
+        "110105194912310",
+        "11010520991231002X",
+    ] {
+        let mut document = example_with_cbec_order();
+        document["cbec_order"]["buyer"]["id_number"] = Value::String(bad.into());
+        let dto: DeclarationDto = serde_json::from_value(document).unwrap();
+        assert!(!format!("{dto:?}").contains(bad));
+        let errors = dto.parse(&ctx).unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].path, "cbec_order.buyer.id_number");
+        for error in &errors {
+            let shown = format!("{error} {error:?}");
+            assert!(!shown.contains(&bad[..10]), "{shown}");
+        }
+    }
+    // A number given as a JSON number is refused without quoting it either.
+    let body = br#"{"cbec_order":{"buyer":{"id_number":110105194912310020}}}"#;
+    let error = parse_json::<DeclarationDto>(body).unwrap_err();
+    assert_eq!(error.path, "cbec_order.buyer.id_number");
+    assert!(!format!("{error:?}").contains("1101051949"), "{error:?}");
+}
+
+#[test]
+fn declarations_with_and_without_a_cbec_order_take_the_fast_path() {
+    let document = example_with_cbec_order();
+    let body = serde_json::to_vec(&document).unwrap();
+    let with: DeclarationDto = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        with.cbec_order
+            .as_ref()
+            .unwrap()
+            .buyer
+            .as_ref()
+            .unwrap()
+            .id_number,
+        Some(crate::declaration::IdNumberText(RESIDENT_ID.into()))
+    );
+    assert_eq!(parse_json::<DeclarationDto>(&body).unwrap(), with);
+    let without: DeclarationDto = serde_json::from_str(EXAMPLE).unwrap();
+    assert!(without.cbec_order.is_none());
+    // Absent stays absent when rendered, so stored documents without an order do not change.
+    assert!(
+        !serde_json::to_string(&without)
+            .unwrap()
+            .contains("cbec_order")
+    );
+}
+
 mod properties {
     use proptest::prelude::*;
 
@@ -418,16 +553,94 @@ mod properties {
         proof
     }
 
+    /// A valid resident identity card number: address code, date of birth (days before the
+    /// lodging date), sequence number, and the check character computed; perhaps a lower-case x.
+    type IdSeed = (u32, u64, u16, bool);
+    /// A CBEC order: procedure, order reference, platform, buyer name, the number, whether it is
+    /// in its stored form (with the hash's bytes), indivisible item.
+    type CbecSeed = (
+        usize,
+        String,
+        String,
+        String,
+        IdSeed,
+        Option<[u8; 32]>,
+        bool,
+    );
+
+    fn cbec_seed() -> impl Strategy<Value = CbecSeed> {
+        (
+            0..domain::CBEC_PROCEDURES.len(),
+            "[A-Za-z0-9-]{1,64}",
+            "[A-Za-z 天猫国际京东]{1,100}",
+            "[a-z 张王李赵]{1,100}",
+            (
+                100_000u32..1_000_000,
+                0u64..50_000,
+                0u16..1000,
+                any::<bool>(),
+            ),
+            proptest::option::of(any::<[u8; 32]>()),
+            any::<bool>(),
+        )
+            // Surrounding spaces are trimmed: the parsed text would differ from the generated.
+            .prop_filter("text without surrounding spaces", |(_, r, p, n, ..)| {
+                [r, p, n]
+                    .iter()
+                    .all(|t| !t.trim().is_empty() && t.trim() == t.as_str())
+            })
+    }
+
+    fn resident_id(seed: &IdSeed) -> String {
+        let (area, days, sequence, lower_x) = *seed;
+        let birth = NaiveDate::from_ymd_opt(2026, 11, 26).unwrap() - chrono::Days::new(days);
+        let number = domain::codes::resident_id_with_check(&format!(
+            "{area}{}{sequence:03}",
+            birth.format("%Y%m%d")
+        ))
+        .unwrap();
+        if lower_x {
+            number.to_ascii_lowercase()
+        } else {
+            number
+        }
+    }
+
+    fn cbec_json(seed: &CbecSeed) -> Value {
+        let (_, order_ref, platform, name, id, stored, indivisible) = seed;
+        let number = resident_id(id);
+        let mut buyer = serde_json::json!({ "name": name, "id_type": "resident_id" });
+        match stored {
+            None => buyer["id_number"] = Value::String(number),
+            Some(bytes) => {
+                let hash: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+                let number = number.to_ascii_uppercase();
+                buyer["id_hash"] = Value::String(hash);
+                buyer["id_masked"] =
+                    Value::String(format!("{}********{}", &number[..6], &number[14..]));
+            }
+        }
+        let mut order =
+            serde_json::json!({ "order_ref": order_ref, "platform": platform, "buyer": buyer });
+        // Absent and false are the same; write both forms.
+        if *indivisible || order_ref.len() % 2 == 0 {
+            order["indivisible_item"] = Value::Bool(*indivisible);
+        }
+        order
+    }
+
     proptest! {
-        /// Whatever amounts the items carry and whatever proofs of origin they claim preferences
-        /// on, a declaration that parses renders and re-parses to itself, and the stored text is
-        /// stable.
+        /// Whatever amounts the items carry, whatever proofs of origin they claim preferences
+        /// on, and whatever CBEC order (with the buyer's ID number as lodged or as stored) the
+        /// declaration is for, a declaration that parses renders and re-parses to itself, and the
+        /// stored text is stable.
         #[test]
         fn render_then_parse_is_identity(
             cents in proptest::collection::vec(1u64..10_000_000, 1..20),
             price_scale in 0u32..3,
             proofs in proptest::collection::vec(proof_seed(), 0..4),
             claims in proptest::collection::vec(proptest::option::of((any::<usize>(), any::<usize>(), any::<bool>())), 20),
+            cbec in proptest::option::of(cbec_seed()),
         ) {
             let ctx = ParseContext { reference: ReferenceData::embedded(), on: NaiveDate::from_ymd_opt(2026, 11, 26).unwrap() };
             let mut document: Value = serde_json::from_str(EXAMPLE).unwrap();
@@ -459,9 +672,18 @@ mod properties {
             if !proofs.is_empty() {
                 document["origin_proofs"] = proofs.iter().enumerate().map(|(idx, seed)| proof_json(idx, seed)).collect();
             }
+            if let Some(seed) = &cbec {
+                document["procedure"] = Value::String(domain::CBEC_PROCEDURES[seed.0].into());
+                document["cbec_order"] = cbec_json(seed);
+            }
             let dto: DeclarationDto = serde_json::from_value(document).unwrap();
             let declaration = dto.parse(&ctx).unwrap();
             prop_assert_eq!(declaration.origin_proofs.len(), proofs.len());
+            prop_assert_eq!(declaration.cbec_order.is_some(), cbec.is_some());
+            if let (Some(order), Some(seed)) = (&declaration.cbec_order, &cbec) {
+                let lodged = matches!(order.buyer.identity, domain::BuyerIdentity::ResidentId(_));
+                prop_assert_eq!(lodged, seed.5.is_none());
+            }
             let text = serde_json::to_string(&DeclarationDto::from(&declaration)).unwrap();
             let again: DeclarationDto = serde_json::from_str(&text).unwrap();
             let reparsed = again.parse(&ctx).unwrap();
