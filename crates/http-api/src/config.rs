@@ -7,6 +7,17 @@ use std::time::Duration;
 /// Chinese descriptions is about 1 MiB of JSON; 4 MiB leaves room for that without letting one
 /// request hold much memory.
 pub const BODY_LIMIT_BYTES_DEFAULT: usize = 4 * 1024 * 1024;
+/// Largest body of a release import (`POST /v1/releases`), the only route that takes more than
+/// [`BODY_LIMIT_BYTES_DEFAULT`]. The service takes up to `clearance::releases::RELEASE_BYTES_MAX`
+/// bytes of file text; in a JSON string each line break becomes `\n` and each quote of a quoted
+/// CSV field `\"`, one byte more each. A quarter more is ample for CSV lines of tens of bytes, so
+/// that a release the service would take is not refused at the door for its escaping.
+pub const RELEASE_BODY_LIMIT_BYTES_DEFAULT: usize =
+    clearance::releases::RELEASE_BYTES_MAX + clearance::releases::RELEASE_BYTES_MAX / 4;
+const _: () = assert!(
+    RELEASE_BODY_LIMIT_BYTES_DEFAULT > clearance::releases::RELEASE_BYTES_MAX
+        && RELEASE_BODY_LIMIT_BYTES_DEFAULT > BODY_LIMIT_BYTES_DEFAULT
+);
 /// Sustained requests per second one client (a bearer token, or an address without one) may send.
 /// A broker's system lodging a batch sends a few per second; twenty is generous for that and
 /// small next to what one SQLite writer commits.
@@ -27,6 +38,8 @@ pub const RATE_LIMITED_CLIENTS_MAX: usize = 100_000;
 pub struct ApiConfig {
     /// Larger bodies get 413.
     pub body_limit_bytes: usize,
+    /// Larger release imports get 413; every other route takes `body_limit_bytes`.
+    pub release_body_limit_bytes: usize,
     /// At least 1.
     pub requests_per_second_per_client: u32,
     /// At least 1.
@@ -39,6 +52,7 @@ impl ApiConfig {
     pub fn production() -> ApiConfig {
         ApiConfig {
             body_limit_bytes: BODY_LIMIT_BYTES_DEFAULT,
+            release_body_limit_bytes: RELEASE_BODY_LIMIT_BYTES_DEFAULT,
             requests_per_second_per_client: REQUESTS_PER_SECOND_PER_CLIENT_DEFAULT,
             burst_per_client: BURST_PER_CLIENT_DEFAULT,
             request_timeout: REQUEST_TIMEOUT_DEFAULT,

@@ -1,10 +1,15 @@
 //! Extractors that turn transport concerns (headers, path, query string, body) into what the
 //! clearance service takes, and reject with problems rather than axum's plain-text rejections.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
+use chrono::NaiveDate;
+use clearance::releases::ReleaseKind;
 use clearance::{Caller, ClearanceError, ListFilter};
 use domain::FieldError;
 use store::Store;
@@ -81,29 +86,50 @@ impl<S: Store> FromRequest<AppState<S>> for JsonBody {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &AppState<S>) -> Result<Self, ApiError> {
-        let body_limit_bytes = state.config.body_limit_bytes;
-        let is_json = content_type_is_json(request.headers());
-        if is_json == Some(false) {
-            return Err(ApiError::unsupported_media_type());
-        }
-        // Refuse a declared length at once rather than after reading up to the limit.
-        if declared_length(request.headers()).is_some_and(|length| length > body_limit_bytes) {
-            return Err(ApiError::body_too_large(body_limit_bytes));
-        }
-        let body = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| {
-                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::body_too_large(body_limit_bytes)
-                } else {
-                    ApiError::unreadable_body()
-                }
-            })?;
-        if is_json.is_none() && !body.is_empty() {
-            return Err(ApiError::unsupported_media_type());
-        }
-        Ok(JsonBody(body))
+        let limit = state.config.body_limit_bytes;
+        json_body(request, state, limit).await.map(JsonBody)
     }
+}
+
+/// The JSON body of a release import, which may be larger than any other
+/// (`ApiConfig::release_body_limit_bytes`). The route raises axum's `DefaultBodyLimit` to match.
+pub(crate) struct ReleaseBody(pub Bytes);
+
+impl<S: Store> FromRequest<AppState<S>> for ReleaseBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState<S>) -> Result<Self, ApiError> {
+        let limit = state.config.release_body_limit_bytes;
+        json_body(request, state, limit).await.map(ReleaseBody)
+    }
+}
+
+async fn json_body<S: Store>(
+    request: Request,
+    state: &AppState<S>,
+    body_limit_bytes: usize,
+) -> Result<Bytes, ApiError> {
+    let is_json = content_type_is_json(request.headers());
+    if is_json == Some(false) {
+        return Err(ApiError::unsupported_media_type());
+    }
+    // Refuse a declared length at once rather than after reading up to the limit.
+    if declared_length(request.headers()).is_some_and(|length| length > body_limit_bytes) {
+        return Err(ApiError::body_too_large(body_limit_bytes));
+    }
+    let body = Bytes::from_request(request, state)
+        .await
+        .map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::body_too_large(body_limit_bytes)
+            } else {
+                ApiError::unreadable_body()
+            }
+        })?;
+    if is_json.is_none() && !body.is_empty() {
+        return Err(ApiError::unsupported_media_type());
+    }
+    Ok(body)
 }
 
 /// `None` without a `Content-Type`; parameters such as `charset=utf-8` are allowed.
@@ -233,6 +259,128 @@ impl<S: Send + Sync> FromRequestParts<S> for AuditQuery {
         } else {
             Err(ApiError::invalid(&errors))
         }
+    }
+}
+
+/// The `{id}` path segment of a release.
+pub(crate) struct ReleaseRef(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ReleaseRef {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        // A segment that does not decode (bad percent-encoding) names no release.
+        let Path(id) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::unknown_route())?;
+        Ok(ReleaseRef(id))
+    }
+}
+
+/// The query parameters of a route that takes only `known` ones, each at most once, by name.
+fn single_params(
+    pairs: Vec<(String, String)>,
+    known: &[&str],
+) -> Result<HashMap<String, String>, Vec<FieldError>> {
+    let mut params = HashMap::new();
+    let mut errors = Vec::new();
+    for (name, value) in pairs {
+        if !known.contains(&name.as_str()) {
+            errors.push(FieldError::unknown_field(&name));
+            continue;
+        }
+        match params.entry(name) {
+            Entry::Occupied(seen) => {
+                errors.push(FieldError::duplicate(seen.key(), "the parameter", "该参数"));
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(value);
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(params)
+    } else {
+        Err(errors)
+    }
+}
+
+pub(crate) fn parse_date(path: &str, raw: &str) -> Result<NaiveDate, FieldError> {
+    NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| {
+        FieldError::invalid_format(path, "a date as YYYY-MM-DD", "YYYY-MM-DD 格式的日期")
+    })
+}
+
+pub(crate) fn parse_release_kind(path: &str, raw: &str) -> Result<ReleaseKind, FieldError> {
+    ReleaseKind::parse(raw).ok_or_else(|| {
+        FieldError::invalid_format(path, "tariff or exchange_rates", "tariff 或 exchange_rates")
+    })
+}
+
+/// `?date=YYYY-MM-DD` of an estimate: the day whose releases assess it (by default today).
+pub(crate) struct EstimateQuery {
+    pub date: Option<NaiveDate>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for EstimateQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let params = single_params(query_pairs(parts)?, &["date"])
+            .map_err(|errors| ApiError::invalid(&errors))?;
+        let date = params
+            .get("date")
+            .map(|raw| parse_date("date", raw))
+            .transpose()
+            .map_err(|error| ApiError::invalid(&[error]))?;
+        Ok(EstimateQuery { date })
+    }
+}
+
+/// `?kind=` of the release listing: required.
+pub(crate) struct ReleaseKindQuery(pub ReleaseKind);
+
+impl<S: Send + Sync> FromRequestParts<S> for ReleaseKindQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let params = single_params(query_pairs(parts)?, &["kind"])
+            .map_err(|errors| ApiError::invalid(&errors))?;
+        let raw = params
+            .get("kind")
+            .ok_or_else(|| ApiError::invalid(&[FieldError::required("kind")]))?;
+        parse_release_kind("kind", raw)
+            .map(ReleaseKindQuery)
+            .map_err(|error| ApiError::invalid(&[error]))
+    }
+}
+
+/// Recent declarations a dry run re-assesses when the caller does not say.
+pub(crate) const DRY_RUN_SAMPLE_DEFAULT: usize = 200;
+
+/// `?sample=N` of a dry run: a whole number; its bounds are the service's
+/// (`clearance::releases::DRY_RUN_SAMPLE_MAX`).
+pub(crate) struct DryRunQuery {
+    pub sample: usize,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for DryRunQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let params = single_params(query_pairs(parts)?, &["sample"])
+            .map_err(|errors| ApiError::invalid(&errors))?;
+        let sample = match params.get("sample") {
+            None => DRY_RUN_SAMPLE_DEFAULT,
+            Some(raw) => raw.parse().map_err(|_| {
+                ApiError::invalid(&[FieldError::invalid_format(
+                    "sample",
+                    "a whole number",
+                    "整数",
+                )])
+            })?,
+        };
+        Ok(DryRunQuery { sample })
     }
 }
 

@@ -14,6 +14,7 @@
 //! Serve the router with `into_make_service_with_connect_info::<SocketAddr>()`, so that callers
 //! without a token are rate-limited by address rather than all together.
 
+mod assessing;
 mod config;
 mod extract;
 mod guard;
@@ -44,11 +45,13 @@ use utoipa::OpenApi;
 
 pub use config::{
     ApiConfig, BODY_LIMIT_BYTES_DEFAULT, BURST_PER_CLIENT_DEFAULT, RATE_LIMITED_CLIENTS_MAX,
-    REQUEST_ID_LENGTH_MAX, REQUEST_TIMEOUT_DEFAULT, REQUESTS_PER_SECOND_PER_CLIENT_DEFAULT,
+    RELEASE_BODY_LIMIT_BYTES_DEFAULT, REQUEST_ID_LENGTH_MAX, REQUEST_TIMEOUT_DEFAULT,
+    REQUESTS_PER_SECOND_PER_CLIENT_DEFAULT,
 };
 pub use openapi::ApiDoc;
 pub use problem::{PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_PREFIX};
 
+use crate::assessing::RELEASES_PATH;
 use crate::guard::ClientLimiter;
 use crate::routes::DECLARATIONS_PATH;
 use crate::telemetry::Metrics;
@@ -113,6 +116,27 @@ pub fn router<S: Store>(clearance: Arc<Clearance<S>>, config: ApiConfig) -> Rout
         .route(
             "/v1/declarations/{id_or_number}/release",
             post(routes::release::<S>),
+        )
+        .route(
+            "/v1/declarations/{id_or_number}/assessments",
+            get(assessing::assessments::<S>).post(assessing::reassess::<S>),
+        )
+        .route("/v1/estimates", post(assessing::estimate::<S>))
+        .route(
+            RELEASES_PATH,
+            // The one route whose body may be larger than `body_limit_bytes`.
+            post(assessing::import_release::<S>)
+                .layer(DefaultBodyLimit::max(state.config.release_body_limit_bytes))
+                .get(assessing::releases::<S>),
+        )
+        .route("/v1/releases/{id}/dry-run", get(assessing::dry_run::<S>))
+        .route(
+            "/v1/releases/{id}/activation",
+            post(assessing::activate_release::<S>),
+        )
+        .route(
+            "/v1/releases/rollback",
+            post(assessing::roll_back_release::<S>),
         )
         .route("/v1/audit/entries", get(routes::audit_entries::<S>))
         .route(

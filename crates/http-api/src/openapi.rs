@@ -13,7 +13,7 @@ use utoipa::openapi::{Object, RefOr};
 use utoipa::{Modify, OpenApi};
 
 use crate::problem::PROBLEM_CONTENT_TYPE;
-use crate::routes;
+use crate::{assessing, routes};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -33,6 +33,14 @@ use crate::routes;
         routes::amend,
         routes::cancel,
         routes::release,
+        assessing::estimate,
+        assessing::assessments,
+        assessing::reassess,
+        assessing::import_release,
+        assessing::releases,
+        assessing::dry_run,
+        assessing::activate_release,
+        assessing::roll_back_release,
         routes::audit_entries,
         routes::audit_verification,
         routes::health,
@@ -43,6 +51,8 @@ use crate::routes;
     modifiers(&BearerScheme, &CommonProblems),
     tags(
         (name = "declarations", description = "Customs declarations (报关单)"),
+        (name = "assessment", description = "Duty and taxes: estimates and the assessments of declarations (计征税款)"),
+        (name = "releases", description = "Tariff releases and exchange-rate tables: import, dry run, activation, roll-back (税则版本)"),
         (name = "audit", description = "The record of the whole enforcement process (执法全过程记录)"),
         (name = "operations", description = "Health, metrics and this description"),
     )

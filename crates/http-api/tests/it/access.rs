@@ -1,9 +1,12 @@
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use clearance::{Action, Role};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    Reply, TestApp, USERS, example, example_for_declarant, example_for_other_declarant, spawn_app,
+    Reply, TestApp, USERS, example, example_for_declarant, example_for_other_declarant,
+    rates_import, sample_file, spawn_app,
 };
 
 #[derive(Debug, Clone, Copy)]
@@ -17,10 +20,18 @@ enum Endpoint {
     Release,
     AuditEntries,
     AuditVerification,
+    Estimate,
+    Assessments,
+    Reassess,
+    ImportRelease,
+    ListReleases,
+    DryRun,
+    ActivateRelease,
+    RollBackRelease,
 }
 
 impl Endpoint {
-    const ALL: [Endpoint; 9] = [
+    const ALL: [Endpoint; 17] = [
         Endpoint::Lodge,
         Endpoint::Read,
         Endpoint::List,
@@ -30,21 +41,43 @@ impl Endpoint {
         Endpoint::Release,
         Endpoint::AuditEntries,
         Endpoint::AuditVerification,
+        Endpoint::Estimate,
+        Endpoint::Assessments,
+        Endpoint::Reassess,
+        Endpoint::ImportRelease,
+        Endpoint::ListReleases,
+        Endpoint::DryRun,
+        // Activate before rolling back, so that the roll-back withdraws the table just activated.
+        Endpoint::ActivateRelease,
+        Endpoint::RollBackRelease,
     ];
 
     fn action(self) -> Action {
         match self {
             Endpoint::Lodge => Action::Lodge,
-            Endpoint::Read | Endpoint::List | Endpoint::Events => Action::Read,
+            Endpoint::Read
+            | Endpoint::List
+            | Endpoint::Events
+            | Endpoint::Estimate
+            | Endpoint::Assessments
+            | Endpoint::ListReleases => Action::Read,
             Endpoint::Amend => Action::Amend,
             Endpoint::Cancel => Action::Cancel,
             Endpoint::Release => Action::Release,
             Endpoint::AuditEntries | Endpoint::AuditVerification => Action::ReadAudit,
+            Endpoint::Reassess => Action::Reassess,
+            Endpoint::ImportRelease
+            | Endpoint::DryRun
+            | Endpoint::ActivateRelease
+            | Endpoint::RollBackRelease => Action::ManageReleases,
         }
     }
 
     fn success(self) -> StatusCode {
-        if matches!(self, Endpoint::Lodge) {
+        if matches!(
+            self,
+            Endpoint::Lodge | Endpoint::Reassess | Endpoint::ImportRelease
+        ) {
             StatusCode::CREATED
         } else {
             StatusCode::OK
@@ -53,9 +86,15 @@ impl Endpoint {
 
     /// Whether it names a declaration, which the caller may not see.
     fn names_a_declaration(self) -> bool {
-        !matches!(
+        matches!(
             self,
-            Endpoint::Lodge | Endpoint::List | Endpoint::AuditEntries | Endpoint::AuditVerification
+            Endpoint::Read
+                | Endpoint::Events
+                | Endpoint::Amend
+                | Endpoint::Cancel
+                | Endpoint::Release
+                | Endpoint::Assessments
+                | Endpoint::Reassess
         )
     }
 }
@@ -119,12 +158,56 @@ async fn call(app: &TestApp, user: &str, endpoint: Endpoint) -> Reply {
         }
         Endpoint::AuditEntries => app.get("/v1/audit/entries?limit=10", user).await,
         Endpoint::AuditVerification => app.get("/v1/audit/verification", user).await,
+        Endpoint::Estimate => {
+            // On a day the sample exchange rates cover, whatever day the test runs.
+            app.post(
+                "/v1/estimates?date=2026-11-27",
+                user,
+                None,
+                &own_document(user),
+            )
+            .await
+        }
+        Endpoint::Assessments => app.get(&format!("{path}/assessments"), user).await,
+        Endpoint::Reassess => {
+            let body = json!({"reason": "valuation checked"});
+            app.post(&format!("{path}/assessments"), user, None, &body)
+                .await
+        }
+        Endpoint::ImportRelease => app.post("/v1/releases", user, None, &fresh_rates()).await,
+        Endpoint::ListReleases => app.get("/v1/releases?kind=tariff", user).await,
+        Endpoint::DryRun => app.get("/v1/releases/TR-0001/dry-run?sample=5", user).await,
+        Endpoint::ActivateRelease => {
+            let imported = app
+                .post("/v1/releases", "admin", None, &fresh_rates())
+                .await;
+            assert_eq!(imported.status, StatusCode::CREATED, "{}", imported.text);
+            let id = imported.body["id"].as_str().unwrap();
+            let body = json!({"effective_from": "2026-01-01"});
+            app.post(&format!("/v1/releases/{id}/activation"), user, None, &body)
+                .await
+        }
+        Endpoint::RollBackRelease => {
+            let body = json!({"kind": "exchange_rates", "reason": "wrong month"});
+            app.post("/v1/releases/rollback", user, None, &body).await
+        }
     }
+}
+
+/// The sample exchange-rate table with a comment that makes its files differ from every other
+/// import's (the same files are imported once).
+fn fresh_rates() -> Value {
+    static IMPORTS: AtomicUsize = AtomicUsize::new(0);
+    let n = IMPORTS.fetch_add(1, Ordering::Relaxed);
+    let text = format!("# copy {n}\n{}", sample_file("exchange_rates.csv"));
+    rates_import(&format!("copy {n}"), &text)
 }
 
 #[tokio::test]
 async fn every_role_gets_what_the_access_matrix_promises_on_every_endpoint() {
     let app = spawn_app().await;
+    // TR-0001 and XR-0001, so that estimates and dry runs have something to work with.
+    app.activate_sample_releases("2026-01-01").await;
     let mut mismatches = Vec::new();
     for (user, role, _) in USERS {
         let sees_the_traders_declarations = user != "other_declarant";
@@ -195,7 +278,15 @@ async fn an_auditor_pages_through_the_chain_and_sees_it_verified() {
         entries.first().unwrap()["seq"].as_u64(),
         Some(next_after + 1)
     );
-    assert_eq!(entries.last().unwrap()["action"], "declaration.accepted");
+    let last_actions: Vec<&str> = entries[entries.len() - 2..]
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        last_actions,
+        ["declaration.accepted", "declaration.assessed"],
+        "the lodging and its assessment at acceptance"
+    );
     assert_eq!(
         entries[0]["prev_hash"],
         first.body["entries"][1]["entry_hash"]

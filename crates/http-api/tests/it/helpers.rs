@@ -5,13 +5,16 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use std::time::Instant;
+
 use audit::AuditSigner;
-use clearance::{Clearance, ClearanceConfig, Role, SystemClock};
+use chrono::{DateTime, Utc};
+use clearance::{Clearance, ClearanceConfig, Clock, Role, SystemClock};
 use http_api::ApiConfig;
 use reference::ReferenceData;
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
-use serde_json::Value;
+use serde_json::{Value, json};
 use store::Actor;
 use store_sqlite::{SqliteOptions, SqliteStore};
 use tempfile::TempDir;
@@ -105,6 +108,40 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(config: ApiConfig) -> TestApp {
+    spawn_app_with_clock(config, Arc::new(SystemClock)).await
+}
+
+/// A clock that starts at a pinned instant and runs on from there, so that a test meets the
+/// code lists, tariff and exchange rates of a known day and events still come one after another.
+pub struct PinnedClock {
+    start: DateTime<Utc>,
+    started: Instant,
+}
+
+impl PinnedClock {
+    /// `start` as RFC 3339, e.g. 2026-11-27T02:00:00Z.
+    pub fn at(start: &str) -> Arc<PinnedClock> {
+        Arc::new(PinnedClock {
+            start: DateTime::parse_from_rfc3339(start)
+                .expect("an RFC 3339 instant")
+                .with_timezone(&Utc),
+            started: Instant::now(),
+        })
+    }
+}
+
+impl Clock for PinnedClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.start + self.started.elapsed()
+    }
+}
+
+/// The app with its clock pinned at `start` (RFC 3339).
+pub async fn spawn_app_at(start: &str) -> TestApp {
+    spawn_app_with_clock(roomy_config(), PinnedClock::at(start)).await
+}
+
+async fn spawn_app_with_clock(config: ApiConfig, clock: Arc<dyn Clock>) -> TestApp {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let signer = AuditSigner::from_secret_bytes(&[7; 32]);
     let audit_public_key = Some(signer.public_key());
@@ -122,7 +159,7 @@ pub async fn spawn_app_with(config: ApiConfig) -> TestApp {
             audit_public_key,
             ..ClearanceConfig::china()
         },
-        Arc::new(SystemClock),
+        clock,
     ));
     let tokens = seed(&clearance).await;
     let app = http_api::router(clearance, config);
@@ -274,4 +311,67 @@ pub fn example_for_declarant() -> Value {
 
 pub fn example_for_other_declarant() -> Value {
     example_declared_by(OTHER_TRADER, "4403960003")
+}
+
+/// The SAMPLE 2026 China release of the tariff crate: its files' text by name.
+pub fn sample_file(name: &str) -> String {
+    let path = format!(
+        "{}/../tariff/sample_release_cn_2026/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+pub const TARIFF_FILES: [&str; 4] = [
+    "lines.csv",
+    "duty_rates.csv",
+    "consumption_tax.csv",
+    "trade_remedies.csv",
+];
+
+/// The body importing the sample tariff release.
+pub fn sample_tariff_import() -> Value {
+    let files: serde_json::Map<String, Value> = TARIFF_FILES
+        .iter()
+        .map(|name| (name.to_string(), Value::from(sample_file(name))))
+        .collect();
+    json!({ "kind": "tariff", "label": "SAMPLE China tariff 2026", "files": files })
+}
+
+/// The body importing an exchange-rate table.
+pub fn rates_import(label: &str, text: &str) -> Value {
+    json!({ "kind": "exchange_rates", "label": label, "files": { "exchange_rates.csv": text } })
+}
+
+/// The body importing the sample exchange-rate table.
+pub fn sample_rates_import() -> Value {
+    rates_import(
+        "SAMPLE customs exchange rates 2026",
+        &sample_file("exchange_rates.csv"),
+    )
+}
+
+impl TestApp {
+    /// Imports and activates the sample tariff and exchange rates from `effective_from`, as the
+    /// administrator; returns their ids.
+    pub async fn activate_sample_releases(&self, effective_from: &str) -> (String, String) {
+        let mut ids = Vec::new();
+        for body in [sample_tariff_import(), sample_rates_import()] {
+            let imported = self.post("/v1/releases", "admin", None, &body).await;
+            assert_eq!(imported.status, StatusCode::CREATED, "{}", imported.text);
+            let id = imported.body["id"].as_str().unwrap().to_owned();
+            let activated = self
+                .post(
+                    &format!("/v1/releases/{id}/activation"),
+                    "admin",
+                    None,
+                    &json!({ "effective_from": effective_from }),
+                )
+                .await;
+            assert_eq!(activated.status, StatusCode::OK, "{}", activated.text);
+            ids.push(id);
+        }
+        let rates = ids.pop().unwrap();
+        (ids.pop().unwrap(), rates)
+    }
 }

@@ -86,9 +86,12 @@ async fn amend_release_then_amend_again_is_refused_and_the_history_shows_each_st
         actions,
         [
             "declaration.accepted",
+            "declaration.assessed",
             "declaration.amended",
+            "declaration.assessed",
             "declaration.released"
-        ]
+        ],
+        "an import is assessed at acceptance and again with each amendment"
     );
 }
 

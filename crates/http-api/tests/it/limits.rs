@@ -1,10 +1,12 @@
 use std::time::Duration;
 
-use http_api::{ApiConfig, BODY_LIMIT_BYTES_DEFAULT};
+use http_api::{ApiConfig, BODY_LIMIT_BYTES_DEFAULT, RELEASE_BODY_LIMIT_BYTES_DEFAULT};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{example, roomy_config, send, spawn_app, spawn_app_with};
+use crate::helpers::{
+    example, rates_import, roomy_config, sample_file, send, spawn_app, spawn_app_with,
+};
 
 /// The example padded with trailing whitespace (still valid JSON) to exactly `length` bytes.
 fn example_of_length(length: usize) -> String {
@@ -41,6 +43,108 @@ async fn a_body_exactly_at_the_limit_is_taken_and_one_byte_more_is_413() {
 
     assert_eq!(at_limit.status, StatusCode::CREATED, "{}", at_limit.text);
     over.assert_problem(413);
+}
+
+/// A release import padded with trailing whitespace (still valid JSON) to exactly `length` bytes.
+fn release_of_length(length: usize) -> String {
+    let mut text = rates_import("padded", &sample_file("exchange_rates.csv")).to_string();
+    assert!(text.len() <= length);
+    text.push_str(&" ".repeat(length - text.len()));
+    text
+}
+
+#[tokio::test]
+async fn a_release_import_takes_bodies_up_to_its_own_limit_and_other_routes_do_not() {
+    let body_limit_bytes = 4000;
+    let release_body_limit_bytes = 20_000;
+    let app = spawn_app_with(ApiConfig {
+        body_limit_bytes,
+        release_body_limit_bytes,
+        ..roomy_config()
+    })
+    .await;
+
+    let at_limit = app
+        .post_bytes(
+            "/v1/releases",
+            "admin",
+            None,
+            release_of_length(release_body_limit_bytes),
+        )
+        .await;
+    let over = app
+        .post_bytes(
+            "/v1/releases",
+            "admin",
+            None,
+            release_of_length(release_body_limit_bytes + 1),
+        )
+        .await;
+    let estimate_over = app
+        .post_bytes(
+            "/v1/estimates",
+            "broker",
+            None,
+            example_of_length(body_limit_bytes + 1),
+        )
+        .await;
+
+    assert_eq!(at_limit.status, StatusCode::CREATED, "{}", at_limit.text);
+    over.assert_problem(413);
+    assert!(
+        over.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("at most 20000 bytes"),
+        "{}",
+        over.text
+    );
+    estimate_over.assert_problem(413);
+    assert!(
+        estimate_over.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("at most 4000 bytes"),
+        "{}",
+        estimate_over.text
+    );
+}
+
+#[test]
+fn the_default_release_body_limit_is_what_the_description_says() {
+    // Larger than the largest release the service takes: checked where it is defined.
+    // The route's description in the OpenAPI document says 80 MiB.
+    assert_eq!(RELEASE_BODY_LIMIT_BYTES_DEFAULT, 80 * 1024 * 1024);
+}
+
+/// A release sent in chunks, without a Content-Length, is stopped while it is read at the
+/// release limit rather than the other routes' limit.
+#[tokio::test]
+async fn a_chunked_release_over_its_limit_is_413() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let release_body_limit_bytes = 5000;
+    let app = spawn_app_with(ApiConfig {
+        body_limit_bytes: 1000,
+        release_body_limit_bytes,
+        ..roomy_config()
+    })
+    .await;
+    let chunk = "x".repeat(release_body_limit_bytes + 1);
+    let request = format!(
+        "POST /v1/releases HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n\
+         {:x}\r\n{chunk}\r\n0\r\n\r\n",
+        app.token("admin"),
+        chunk.len()
+    );
+
+    let mut stream = tokio::net::TcpStream::connect(app.socket).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+
+    assert!(response.starts_with("HTTP/1.1 413"), "{response}");
+    assert!(response.contains("at most 5000 bytes"), "{response}");
 }
 
 /// A body sent in chunks, without a Content-Length, is stopped while it is read.
@@ -271,6 +375,10 @@ async fn the_production_limits_are_the_named_defaults() {
     let production = ApiConfig::production();
 
     assert_eq!(production.body_limit_bytes, BODY_LIMIT_BYTES_DEFAULT);
+    assert_eq!(
+        production.release_body_limit_bytes,
+        RELEASE_BODY_LIMIT_BYTES_DEFAULT
+    );
     assert_eq!(
         production.requests_per_second_per_client,
         http_api::REQUESTS_PER_SECOND_PER_CLIENT_DEFAULT

@@ -1,6 +1,7 @@
 //! The HTTP API end to end: one test binary, a fresh app and store per test.
 
 mod access;
+mod assessment;
 mod description;
 mod helpers;
 mod lifecycle;

@@ -1,0 +1,468 @@
+//! The handlers of duty assessment (estimates, a declaration's assessments, an officer's
+//! reassessment) and of the reference releases assessment uses (tariff releases and exchange-rate
+//! tables: import, list, dry run, activate, roll back).
+//!
+//! The service builds the reports and release views as free-form JSON; the types here name them
+//! in the API description and hold the request bodies that `wire` does not define.
+
+use std::fmt;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use clearance::releases::NewRelease;
+use clearance::{Action, Caller};
+use domain::FieldError;
+use serde::de::{DeserializeOwned, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+use store::{ReleaseFileRow, Store};
+use utoipa::ToSchema;
+use wire::{DeclarationDto, Problem};
+
+use crate::AppState;
+use crate::extract::{
+    Authenticated, DeclarationRef, DryRunQuery, EstimateQuery, IdempotencyKey, JsonBody,
+    ReleaseBody, ReleaseKindQuery, ReleaseRef, parse_date, parse_release_kind,
+};
+use crate::problem::ApiError;
+
+pub(crate) const RELEASES_PATH: &str = "/v1/releases";
+
+// ---------------------------------------------------------------------------------------------
+// What the API description says of the service's JSON.
+
+/// The duty and taxes of a declaration, every figure with its explanation in English and
+/// Chinese. Main members: `acceptance_date`; `currency` (CNY); `items` (per goods item: `index`,
+/// `commodity_code`, `customs_value` with the exchange rate used, `duty_rate` with the column
+/// chosen and why, `taxes`); `customs_value`; `totals` (per tax: `kind`, `nominal`, `exempt`,
+/// `payable`); `total_payable` (yuan, a decimal string); `explanation`. An estimate adds
+/// `estimate: true`, `tariff_release` and `exchange_rate_tables`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(transparent)]
+#[schema(value_type = Object)]
+pub(crate) struct AssessmentReport(Value);
+
+/// One assessment of a declaration, as recorded. Main members: `assessment` (1, 2, ...);
+/// `basis` (acceptance, amendment or officer); `acceptance_date`; `tariff_release` and
+/// `exchange_rate_tables` (the releases in force on that date, `null` / empty when none);
+/// `outcome`: `assessed` (with `total_payable`, the `report` and, from the second assessment on,
+/// the `difference` to the previous one per tax and in total, to pay or to refund) or
+/// `not_assessed` (with `problems`, each naming its field, for an officer to resolve); `note` (an
+/// officer's reason).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(transparent)]
+#[schema(value_type = Object)]
+pub(crate) struct AssessmentRecord(Value);
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AssessmentList {
+    /// Oldest first: the last one is in force.
+    #[schema(value_type = Vec<AssessmentRecord>)]
+    assessments: Vec<Value>,
+}
+
+/// A tariff release or exchange-rate table. Main members: `id` (TR-0001, XR-0001, ...); `kind`;
+/// `label`; `digest` (SHA-256 of its files); `status` (imported, active or rolled_back);
+/// `effective_from` (once activated); `imported_at`, `imported_by`; `activated_seq` and
+/// `rolled_back_seq` (the audit-chain entries); `summary` (counts of lines, rates, remedies, or
+/// of rates and months).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(transparent)]
+#[schema(value_type = Object)]
+pub(crate) struct ReleaseView(Value);
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ReleaseList {
+    /// Oldest first.
+    #[schema(value_type = Vec<ReleaseView>)]
+    releases: Vec<Value>,
+}
+
+/// What a tariff release would change on recent import declarations, had it been in force on
+/// their acceptance dates. Main members: `release`, `release_status`; `declarations_compared`;
+/// `unchanged`; `changed` (a count) and `changes` (per declaration: `number`, `current_release`,
+/// `total_payable_now`, `total_payable_candidate`, `difference`, the rates now and under the
+/// candidate); `total_difference`; `not_assessable_under_candidate` and `newly_not_assessable`
+/// (with the problems); `assessable_only_under_candidate`; `not_assessable_under_either`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(transparent)]
+#[schema(value_type = Object)]
+pub(crate) struct DryRunReport(Value);
+
+/// The kinds of release.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub(crate) enum ReleaseKind {
+    /// Tariff lines with their rates: lines.csv, duty_rates.csv, consumption_tax.csv,
+    /// trade_remedies.csv.
+    Tariff,
+    /// Monthly customs exchange rates: exchange_rates.csv.
+    ExchangeRates,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request bodies.
+
+/// An officer's reassessment of a declaration, and why.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ReassessmentRequest {
+    reason: String,
+}
+
+/// A release to import: inert until activated.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ReleaseImport {
+    #[schema(value_type = ReleaseKind)]
+    kind: String,
+    /// Up to 200 characters, e.g. "China tariff 2026, second edition".
+    label: String,
+    /// Each file's text by its name: for a tariff, lines.csv, duty_rates.csv,
+    /// consumption_tax.csv and trade_remedies.csv; for exchange rates, exchange_rates.csv.
+    /// Formats in `crates/tariff/src/release.rs`.
+    #[schema(value_type = std::collections::BTreeMap<String, String>)]
+    files: ReleaseFiles,
+}
+
+/// The files of a release in the order given, repeated names kept (and refused by the handler
+/// rather than silently overwritten).
+#[derive(Debug)]
+struct ReleaseFiles(Vec<(String, String)>);
+
+impl<'de> Deserialize<'de> for ReleaseFiles {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct FilesVisitor;
+
+        impl<'de> Visitor<'de> for FilesVisitor {
+            type Value = ReleaseFiles;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object of file names and their text")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ReleaseFiles, A::Error> {
+                let mut files = Vec::new();
+                while let Some(entry) = map.next_entry::<String, String>()? {
+                    files.push(entry);
+                }
+                Ok(ReleaseFiles(files))
+            }
+        }
+
+        deserializer.deserialize_map(FilesVisitor)
+    }
+}
+
+/// When a release comes into force.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ActivationRequest {
+    /// The first day (YYYY-MM-DD) on which the release is in force; declarations accepted from
+    /// that day are assessed with it.
+    #[schema(format = Date, example = "2026-01-01")]
+    effective_from: String,
+}
+
+/// Withdrawing the latest activation of a kind.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RollbackRequest {
+    #[schema(value_type = ReleaseKind)]
+    kind: String,
+    reason: String,
+}
+
+/// The refusal of a request with `errors`: a caller whose role may not do `action` at all is told
+/// that first, rather than what is wrong with a body it may not send. The service decides who
+/// may do what (`Action::allowed`); this only orders the two answers as the service does.
+fn refused(caller: &Caller, action: Action, errors: &[FieldError]) -> ApiError {
+    match caller.require(action) {
+        Err(forbidden) => forbidden.into(),
+        Ok(()) => ApiError::invalid(errors),
+    }
+}
+
+fn parse_body<T: DeserializeOwned>(
+    caller: &Caller,
+    action: Action,
+    body: &[u8],
+) -> Result<T, ApiError> {
+    wire::parse_json(body).map_err(|error| refused(caller, action, &[error]))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Assessment.
+
+#[utoipa::path(
+    post,
+    path = "/v1/estimates",
+    tag = "assessment",
+    summary = "Estimate the duty and taxes of a declaration",
+    description = "Checks the declaration like a lodging and assesses it with the tariff release and \
+                   exchange-rate tables in force on `date`. Nothing is lodged or recorded.",
+    params(("date" = Option<String>, Query, format = Date,
+            description = "The acceptance date to assess on, YYYY-MM-DD (default: today, UTC+8)")),
+    request_body(content = DeclarationDto, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The estimate", body = AssessmentReport),
+        (status = 422, description = "The document has errors, it cannot be assessed (each reason names \
+            its field, e.g. no tariff in force, no exchange rate), it is an export, or a query parameter \
+            is wrong", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn estimate<S: Store>(
+    State(state): State<AppState<S>>,
+    Authenticated(caller): Authenticated,
+    query: EstimateQuery,
+    JsonBody(body): JsonBody,
+) -> Result<Json<AssessmentReport>, ApiError> {
+    let report = state.clearance.estimate(&caller, &body, query.date).await?;
+    Ok(Json(AssessmentReport(report)))
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/declarations/{id_or_number}/assessments",
+    tag = "assessment",
+    summary = "A declaration's assessments",
+    description = "Every assessment of the declaration (at acceptance, after each amendment, on an \
+                   officer's request), oldest first.",
+    params(("id_or_number" = String, Path, description = "The declaration's id or its 18-digit number")),
+    responses(
+        (status = 200, description = "The assessments", body = AssessmentList),
+        (status = 404, description = "No such declaration is visible to the caller",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn assessments<S: Store>(
+    State(state): State<AppState<S>>,
+    Authenticated(caller): Authenticated,
+    DeclarationRef(id_or_number): DeclarationRef,
+) -> Result<Json<AssessmentList>, ApiError> {
+    let assessments = state.clearance.assessments(&caller, &id_or_number).await?;
+    Ok(Json(AssessmentList { assessments }))
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/declarations/{id_or_number}/assessments",
+    tag = "assessment",
+    summary = "Reassess a declaration",
+    description = "For officers. Assesses the declaration as it stands with the releases in force on its \
+                   acceptance date now (e.g. after a roll-back) and records the difference to the last \
+                   assessment. A retry with the same Idempotency-Key answers the first record.",
+    params(
+        ("id_or_number" = String, Path, description = "The declaration's id or its 18-digit number"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Retrying with the same key is safe"),
+    ),
+    request_body(content = ReassessmentRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The new assessment", body = AssessmentRecord),
+        (status = 403, description = "The role may not reassess", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such declaration is visible to the caller",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The request has errors, the declaration is not assessed (an export, \
+            a summary declaration), or the Idempotency-Key was used for another request",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn reassess<S: Store>(
+    State(state): State<AppState<S>>,
+    Authenticated(caller): Authenticated,
+    DeclarationRef(id_or_number): DeclarationRef,
+    IdempotencyKey(key): IdempotencyKey,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let request: ReassessmentRequest = parse_body(&caller, Action::Reassess, &body)?;
+    let record = state
+        .clearance
+        .reassess(&caller, &id_or_number, key.as_deref(), &request.reason)
+        .await?;
+    Ok((StatusCode::CREATED, Json(AssessmentRecord(record))).into_response())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Releases.
+
+#[utoipa::path(
+    post,
+    path = "/v1/releases",
+    tag = "releases",
+    summary = "Import a release",
+    description = "For administrators. Checks every file and reports every problem at once, each named \
+                   `file:line.field` (e.g. `duty_rates.csv:12.rate_percent`). The release is inert until \
+                   activated. The same files imported again are refused. This route takes larger bodies \
+                   than the others (`release_body_limit_bytes`, 80 MiB by default).",
+    request_body(content = ReleaseImport, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The imported release", body = ReleaseView),
+        (status = 403, description = "The role may not manage releases", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The request or a file has errors, or these files were imported before",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn import_release<S: Store>(
+    State(state): State<AppState<S>>,
+    Authenticated(caller): Authenticated,
+    ReleaseBody(body): ReleaseBody,
+) -> Result<Response, ApiError> {
+    let action = Action::ManageReleases;
+    let request: ReleaseImport = parse_body(&caller, action, &body)?;
+    let mut errors = Vec::new();
+    let kind = parse_release_kind("kind", &request.kind)
+        .map_err(|error| errors.push(error))
+        .ok();
+    let ReleaseFiles(entries) = request.files;
+    let mut files: Vec<ReleaseFileRow> = Vec::with_capacity(entries.len());
+    for (name, text) in entries {
+        if files.iter().any(|f| f.name == name) {
+            errors.push(FieldError::duplicate(
+                format!("files[{name}]"),
+                "a file of this name",
+                "同名文件",
+            ));
+        } else {
+            files.push(ReleaseFileRow { name, text });
+        }
+    }
+    let Some(kind) = kind.filter(|_| errors.is_empty()) else {
+        return Err(refused(&caller, action, &errors));
+    };
+    let release = NewRelease {
+        kind,
+        label: request.label,
+        files,
+    };
+    let view = state.clearance.import_release(&caller, release).await?;
+    Ok((StatusCode::CREATED, Json(ReleaseView(view))).into_response())
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/releases",
+    tag = "releases",
+    summary = "List releases",
+    description = "Every release of a kind, oldest first, whatever its status.",
+    params(("kind" = ReleaseKind, Query, description = "tariff or exchange_rates")),
+    responses(
+        (status = 200, description = "The releases", body = ReleaseList),
+        (status = 422, description = "`kind` is missing or unknown, or another parameter was given",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn releases<S: Store>(
+    State(state): State<AppState<S>>,
+    Authenticated(caller): Authenticated,
+    ReleaseKindQuery(kind): ReleaseKindQuery,
+) -> Result<Json<ReleaseList>, ApiError> {
+    let releases = state.clearance.releases(&caller, kind).await?;
+    Ok(Json(ReleaseList { releases }))
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/releases/{id}/dry-run",
+    tag = "releases",
+    summary = "Try a tariff release on recent declarations",
+    description = "For administrators. Re-assesses the most recent import declarations under the tariff \
+                   release as if it were in force on their acceptance dates, next to the tariff in force, \
+                   and reports what would change. Nothing is recorded.",
+    params(
+        ("id" = String, Path, description = "The tariff release's id, e.g. TR-0002"),
+        ("sample" = Option<usize>, Query, minimum = 1, maximum = 500,
+            description = "How many recent declarations to compare, 1 to 500 (default 200)"),
+    ),
+    responses(
+        (status = 200, description = "What would change", body = DryRunReport),
+        (status = 403, description = "The role may not manage releases", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "No such tariff release, or `sample` is out of range",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn dry_run<S: Store>(
+    State(state): State<AppState<S>>,
+    Authenticated(caller): Authenticated,
+    ReleaseRef(id): ReleaseRef,
+    query: DryRunQuery,
+) -> Result<Json<DryRunReport>, ApiError> {
+    let report = state.clearance.dry_run(&caller, &id, query.sample).await?;
+    Ok(Json(DryRunReport(report)))
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/releases/{id}/activation",
+    tag = "releases",
+    summary = "Activate a release",
+    description = "For administrators. Puts the release in force from `effective_from` (inclusive): on a \
+                   day, the active release with the latest `effective_from` on or before it is in force; \
+                   exchange-rate tables in force are laid over each other.",
+    params(("id" = String, Path, description = "The release's id, e.g. TR-0001")),
+    request_body(content = ActivationRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The activated release", body = ReleaseView),
+        (status = 403, description = "The role may not manage releases", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The request has errors, there is no such release, or its status does \
+            not allow it", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn activate_release<S: Store>(
+    State(state): State<AppState<S>>,
+    Authenticated(caller): Authenticated,
+    ReleaseRef(id): ReleaseRef,
+    JsonBody(body): JsonBody,
+) -> Result<Json<ReleaseView>, ApiError> {
+    let action = Action::ManageReleases;
+    let request: ActivationRequest = parse_body(&caller, action, &body)?;
+    let effective_from = parse_date("effective_from", &request.effective_from)
+        .map_err(|error| refused(&caller, action, &[error]))?;
+    let view = state
+        .clearance
+        .activate_release(&caller, &id, effective_from)
+        .await?;
+    Ok(Json(ReleaseView(view)))
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/releases/rollback",
+    tag = "releases",
+    summary = "Roll back the latest activation",
+    description = "For administrators. Withdraws the latest activation of a kind: the release before it is \
+                   in force again. Assessments already recorded keep the release they name; officers \
+                   reassess the declarations concerned.",
+    request_body(content = RollbackRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The release rolled back", body = ReleaseView),
+        (status = 403, description = "The role may not manage releases", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The request has errors, or no release of the kind is active",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn roll_back_release<S: Store>(
+    State(state): State<AppState<S>>,
+    Authenticated(caller): Authenticated,
+    JsonBody(body): JsonBody,
+) -> Result<Json<ReleaseView>, ApiError> {
+    let action = Action::ManageReleases;
+    let request: RollbackRequest = parse_body(&caller, action, &body)?;
+    let kind = parse_release_kind("kind", &request.kind)
+        .map_err(|error| refused(&caller, action, &[error]))?;
+    let view = state
+        .clearance
+        .roll_back_release(&caller, kind, &request.reason)
+        .await?;
+    Ok(Json(ReleaseView(view)))
+}
