@@ -7,7 +7,9 @@
 use chrono::NaiveDate;
 use domain::{Declaration, DeclarationKind, FieldError};
 use serde_json::{Value, json};
-use store::{Append, AppendOutcome, DeclarationQuery, LinkedEvent, Projection, Store};
+use store::{
+    Actor, Append, AppendOutcome, CbecBooking, DeclarationQuery, LinkedEvent, Projection, Store,
+};
 use tariff::TariffRelease;
 
 use crate::access::{Action, Caller};
@@ -64,9 +66,17 @@ fn run(
     }))
 }
 
+/// An assessment to append with the change that calls for it, and for a CBEC order at
+/// acceptance, the purchase to book in the same transaction.
+pub(crate) struct AssessmentChange {
+    pub event: LinkedEvent,
+    pub cbec_purchase: Option<CbecBooking>,
+}
+
 impl<S: Store> Clearance<S> {
-    /// The `declaration.assessed` event of a declaration, to append with the change that calls
-    /// for it; `None` for what is not assessed (exports, summary declarations).
+    /// The assessment of a declaration, to append with the change that calls for it; `None` for
+    /// what is not assessed (exports, summary declarations).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn assessment_event(
         &self,
         declaration_id: &str,
@@ -74,9 +84,17 @@ impl<S: Store> Clearance<S> {
         day: NaiveDate,
         basis: Basis,
         note: Option<&str>,
-    ) -> Result<Option<LinkedEvent>, ClearanceError> {
+        actor: &Actor,
+        now_ms: i64,
+    ) -> Result<Option<AssessmentChange>, ClearanceError> {
         if !assessed_kind(declaration) {
             return Ok(None);
+        }
+        if declaration.cbec_order.is_some() {
+            return self
+                .cbec_assessment(declaration_id, declaration, day, basis, note, actor, now_ms)
+                .await
+                .map(Some);
         }
         let in_force = self.releases_cache.in_force(&self.store, day).await?;
         let tariff = in_force
@@ -111,18 +129,21 @@ impl<S: Store> Clearance<S> {
         if let Some(note) = note {
             record["note"] = json!(note);
         }
-        Ok(Some(LinkedEvent {
-            subject: declaration_id.to_owned(),
-            action: ASSESSED_ACTION.to_owned(),
-            payload: record.to_string(),
-            // An assessment does not change the declaration's lifecycle state or version.
-            expected_version: None,
-            // The proofs whose preference was granted are used up: another declaration
-            // claiming them is refused ("already used").
-            projection: Projection::OriginProofUses {
-                declaration_id: declaration_id.to_owned(),
-                proof_keys: granted,
+        Ok(Some(AssessmentChange {
+            event: LinkedEvent {
+                subject: declaration_id.to_owned(),
+                action: ASSESSED_ACTION.to_owned(),
+                payload: record.to_string(),
+                // An assessment does not change the declaration's lifecycle state or version.
+                expected_version: None,
+                // The proofs whose preference was granted are used up: another declaration
+                // claiming them is refused ("already used").
+                projection: Projection::OriginProofUses {
+                    declaration_id: declaration_id.to_owned(),
+                    proof_keys: granted,
+                },
             },
+            cbec_purchase: None,
         }))
     }
 
@@ -145,7 +166,10 @@ impl<S: Store> Clearance<S> {
     }
 
     /// The payloads of a declaration's assessments, oldest first.
-    async fn assessment_records(&self, declaration_id: &str) -> Result<Vec<Value>, ClearanceError> {
+    pub(crate) async fn assessment_records(
+        &self,
+        declaration_id: &str,
+    ) -> Result<Vec<Value>, ClearanceError> {
         self.store
             .events(declaration_id)
             .await?
@@ -174,9 +198,32 @@ impl<S: Store> Clearance<S> {
         let day = date.unwrap_or_else(|| self.lodging_date(self.now()));
         let dto: wire::DeclarationDto =
             wire::parse_json(body).map_err(|e| ClearanceError::Invalid(vec![e]))?;
-        let declaration = dto
+        let mut declaration = dto
             .parse(&self.parse_context(day))
             .map_err(ClearanceError::Invalid)?;
+        if declaration.cbec_order.is_some() {
+            // As at lodging, against the buyer's purchases so far; nothing is booked.
+            self.protect_buyer(&mut declaration)?;
+            let change = self
+                .cbec_assessment(
+                    "",
+                    &declaration,
+                    day,
+                    Basis::Acceptance,
+                    None,
+                    &actor(caller),
+                    0,
+                )
+                .await?;
+            let record: Value = serde_json::from_str(&change.event.payload)
+                .map_err(|e| ClearanceError::Internal(anyhow::anyhow!("{e}")))?;
+            let mut report = record["report"].clone();
+            report["estimate"] = json!(true);
+            report["cbec"] = record["cbec"].clone();
+            report["tariff_release"] = record["tariff_release"].clone();
+            report["exchange_rate_tables"] = record["exchange_rate_tables"].clone();
+            return Ok(report);
+        }
         let in_force = self.releases_cache.in_force(&self.store, day).await?;
         let tariff = in_force
             .tariff
@@ -251,13 +298,16 @@ impl<S: Store> Clearance<S> {
         let row = self.visible_row(caller, id_or_number).await?;
         let state = self.state_of(&row)?;
         let day = self.date_of_ms(row.lodged_at_ms);
-        let event = self
+        let now_ms = self.now().timestamp_millis();
+        let change = self
             .assessment_event(
                 &row.id,
                 &state.declaration,
                 day,
                 Basis::Officer,
                 Some(&reason),
+                &actor(caller),
+                now_ms,
             )
             .await?
             .ok_or_else(|| {
@@ -267,10 +317,11 @@ impl<S: Store> Clearance<S> {
                     "出口报关单和概要申报不计征税款",
                 )])
             })?;
+        let event = change.event;
         let payload = event.payload.clone();
         let append = Append {
             actor: actor(caller),
-            recorded_at_ms: self.now().timestamp_millis(),
+            recorded_at_ms: now_ms,
             subject: event.subject,
             action: event.action,
             idempotency_scope: caller.user_id().to_owned(),
@@ -339,7 +390,12 @@ impl<S: Store> Clearance<S> {
         for listed in &listed {
             let row = &listed.row;
             let state = self.state_of(row)?;
-            if !assessed_kind(&state.declaration) || row.status == "cancelled" {
+            // CBEC orders are assessed under their own regime against the buyer's ledger; a
+            // dry run compares general-trade assessments only.
+            if !assessed_kind(&state.declaration)
+                || row.status == "cancelled"
+                || state.declaration.cbec_order.is_some()
+            {
                 continue;
             }
             let day = self.date_of_ms(row.lodged_at_ms);

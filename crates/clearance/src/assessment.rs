@@ -399,15 +399,8 @@ pub fn assess_with_release(
     origin: &OriginContext<'_>,
 ) -> Option<Result<(DeclarationInput, Assessment), Vec<NotAssessable>>> {
     let mut item_tariff = |index: usize, item: &GoodsItem| -> Result<ItemTariff, NotAssessable> {
-        let code = item.commodity_code.as_str();
-        let line = release.line(code, day).ok_or_else(|| {
-            NotAssessable::new(
-                format!("items[{index}].commodity_code"),
-                format!("no tariff line {code} in force on {day}"),
-                format!("税则中无 {day} 有效的税号 {code}"),
-            )
-        })?;
-        Ok((line.clone(), item_claim(declaration, item, day, origin)))
+        let line = line_of(release, index, item, day)?;
+        Ok((line, item_claim(declaration, item, day, origin)))
     };
     let input = match declaration_input(declaration, day, &mut item_tariff) {
         Ok(Some(input)) => input,
@@ -419,6 +412,93 @@ pub fn assess_with_release(
             .map(|assessed| (input, assessed))
             .map_err(|problem| vec![problem]),
     )
+}
+
+/// How a CBEC retail order clears (digest §2.7), with its assessment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CbecClearance {
+    /// Within the limits (or one indivisible item at full rates): assessed, and the order's
+    /// value counts toward the buyer's annual allowance.
+    Cbec {
+        input: DeclarationInput,
+        assessment: Assessment,
+        /// Sum of the items' customs values, CNY.
+        order_value: Decimal,
+        annual_total_after: Decimal,
+        within_limits: bool,
+    },
+    /// Not admissible as CBEC: to be declared as general trade, and why.
+    GeneralTrade(Explanation),
+}
+
+/// A CBEC retail order assessed under a tariff release: duty 0 and 70 % of VAT and consumption
+/// tax within the limits, no preference (the regime is its own preference), the buyer's
+/// purchases this year so far given by the caller from the ledger.
+pub fn assess_cbec_with_release(
+    declaration: &Declaration,
+    day: NaiveDate,
+    release: &TariffRelease,
+    rates: &ExchangeRates,
+    config: &AssessmentConfig,
+    person_year_to_date: Decimal,
+) -> Result<CbecClearance, Vec<NotAssessable>> {
+    let mut item_tariff = |index: usize, item: &GoodsItem| -> Result<ItemTariff, NotAssessable> {
+        line_of(release, index, item, day).map(|line| (line, None))
+    };
+    let input = declaration_input(declaration, day, &mut item_tariff)?.ok_or_else(|| {
+        vec![NotAssessable::new(
+            "direction",
+            "a CBEC retail order is an import",
+            "跨境电商零售订单为进口",
+        )]
+    })?;
+    let order = tariff::CbecOrder {
+        acceptance_date: day,
+        items: input.items.clone(),
+        indivisible_item: declaration
+            .cbec_order
+            .as_ref()
+            .is_some_and(|o| o.indivisible_item),
+        person_year_to_date,
+    };
+    let outcome = tariff::assess_cbec_order(&order, rates, config)
+        .map_err(|e| vec![NotAssessable::new("items", e.to_string(), e.message_zh())])?;
+    let (assessment, annual_total_after, within_limits) = match outcome {
+        tariff::CbecOutcome::WithinLimits {
+            assessment,
+            annual_total_after,
+        } => (assessment, annual_total_after, true),
+        tariff::CbecOutcome::IndivisibleAtFullRates {
+            assessment,
+            annual_total_after,
+        } => (assessment, annual_total_after, false),
+        tariff::CbecOutcome::GeneralTrade { reason } => {
+            return Ok(CbecClearance::GeneralTrade(reason));
+        }
+    };
+    Ok(CbecClearance::Cbec {
+        order_value: assessment.customs_value(),
+        input,
+        assessment,
+        annual_total_after,
+        within_limits,
+    })
+}
+
+fn line_of(
+    release: &TariffRelease,
+    index: usize,
+    item: &GoodsItem,
+    day: NaiveDate,
+) -> Result<TariffLine, NotAssessable> {
+    let code = item.commodity_code.as_str();
+    release.line(code, day).cloned().ok_or_else(|| {
+        NotAssessable::new(
+            format!("items[{index}].commodity_code"),
+            format!("no tariff line {code} in force on {day}"),
+            format!("税则中无 {day} 有效的税号 {code}"),
+        )
+    })
 }
 
 /// The register keys of the proofs of origin whose preference was granted in `input` (made

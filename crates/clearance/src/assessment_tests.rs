@@ -6,7 +6,7 @@
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
-use store::{Principal, ReleaseFileRow, UserRow};
+use store::{Principal, ReleaseFileRow, Store, UserRow};
 
 use crate::releases::{NewRelease, ReleaseKind};
 use crate::tests::{EXAMPLE, Fixture, beijing, fixture};
@@ -464,4 +464,179 @@ async fn a_broken_release_is_refused_with_every_problem_and_its_place() {
         matches!(refused, Err(ClearanceError::Invalid(_))),
         "{refused:?}"
     );
+}
+
+const BUYER_ID: &str = "11010519491231002X";
+
+/// A CBEC direct-purchase order (9610) of `units` smartphones at USD `price` each, CIF.
+fn cbec_order(order_ref: &str, units: u32, price: u32, indivisible: bool) -> Vec<u8> {
+    let mut body: Value = serde_json::from_str(EXAMPLE).unwrap();
+    let amount = format!("{}.00", units * price);
+    body["procedure"] = json!("9610");
+    body["transaction_terms"] = json!("CIF");
+    body.as_object_mut().unwrap().remove("freight");
+    body["invoice"]["amount"] = json!(amount);
+    body["packages"]["count"] = json!("1");
+    body["gross_mass_kg"] = json!("1");
+    body["net_mass_kg"] = json!("0.5");
+    body["items"] = json!([{
+        "commodity_code": "8517130000",
+        "description": "Smartphone, 5G",
+        "quantity": { "value": units.to_string(), "unit": "C62" },
+        "statutory_quantities": [{ "value": units.to_string(), "unit": "C62" }],
+        "unit_price": format!("{price}.00"),
+        "amount": amount,
+        "origin_country": "US",
+        "levy_mode": "1"
+    }]);
+    body["cbec_order"] = json!({
+        "order_ref": order_ref,
+        "platform": "Tmall Global",
+        "indivisible_item": indivisible,
+        "buyer": { "name": "张三", "id_type": "resident_id", "id_number": BUYER_ID }
+    });
+    serde_json::to_vec(&body).unwrap()
+}
+
+fn refused_at(outcome: Result<wire::LodgementView, ClearanceError>, path: &str) -> String {
+    match outcome {
+        Err(ClearanceError::Invalid(errors)) => {
+            assert_eq!(errors[0].path, path, "{errors:?}");
+            errors[0].message_en.clone()
+        }
+        other => panic!("expected a refusal at {path}, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_cbec_order_is_taxed_at_70_percent_and_booked_against_the_buyers_allowance() {
+    let (f, _, _) = with_sample().await;
+    let broker = f.caller("broker").await;
+    let lodged = f
+        .clearance
+        .lodge(&broker, Some("o1"), &cbec_order("TM-1", 1, 300, false))
+        .await
+        .unwrap();
+    let record = &f
+        .clearance
+        .assessments(&broker, &lodged.number)
+        .await
+        .unwrap()[0];
+    assert_eq!(
+        record["report"]["regime"]["code"], "cbec_within_limits",
+        "{record:#}"
+    );
+    // CIF USD 300 at 7.0163; duty 0; VAT 13 % × 70 %, rounded once.
+    let value = round(Decimal::from(300) * Decimal::new(70163, 4));
+    assert_eq!(money(&record["cbec"]["order_value"]), value);
+    assert_eq!(
+        money(&record["report"]["total_payable"]),
+        round(value * Decimal::new(13, 2) * Decimal::new(7, 1))
+    );
+    // The buyer's number never reaches the store: only its hash and its masked form do.
+    let store = f.clearance.store();
+    let row = store.declaration(&lodged.id).await.unwrap().unwrap();
+    assert!(!row.document.contains(BUYER_ID));
+    assert!(row.document.contains("110105********002X"));
+    let entries = store.audit_entries(0, 1000).await.unwrap();
+    assert!(entries.iter().all(|e| !e.entry.payload.contains(BUYER_ID)));
+    let hash = entries
+        .iter()
+        .find(|e| e.entry.action == "cbec.purchase_booked")
+        .map(|e| serde_json::from_str::<Value>(&e.entry.payload).unwrap()["buyer_id"].clone())
+        .unwrap();
+    let booked = store
+        .cbec_year_to_date(hash.as_str().unwrap(), 2026)
+        .await
+        .unwrap();
+    assert_eq!(Decimal::new(booked, 2), value);
+
+    // The same order again is refused; so is a lodging that brings a protected identity.
+    let again = f
+        .clearance
+        .lodge(
+            &broker,
+            Some("o1-again"),
+            &cbec_order("TM-1", 1, 300, false),
+        )
+        .await;
+    refused_at(again, "cbec_order.order_ref");
+    let mut protected: Value = serde_json::from_str(&row.document).unwrap();
+    protected["cbec_order"]["order_ref"] = json!("TM-9");
+    let refused = f
+        .clearance
+        .lodge(&broker, Some("o9"), protected.to_string().as_bytes())
+        .await;
+    refused_at(refused, "cbec_order.buyer.id_number");
+
+    // An officer's reassessment finds the same and books nothing more.
+    let officer = f.caller("officer").await;
+    let again = f
+        .clearance
+        .reassess(&officer, &lodged.number, Some("r1"), "check")
+        .await
+        .unwrap();
+    assert_eq!(money(&again["difference"]["total"]), Decimal::ZERO);
+    assert_eq!(
+        store
+            .cbec_year_to_date(hash.as_str().unwrap(), 2026)
+            .await
+            .unwrap(),
+        booked
+    );
+    // A CBEC order is cancelled and declared again, not amended.
+    let amendment = json!({ "reason": "x", "declaration": serde_json::from_slice::<Value>(&cbec_order("TM-1", 2, 300, false)).unwrap() });
+    let refused = f
+        .clearance
+        .amend(
+            &broker,
+            &lodged.number,
+            Some("a1"),
+            amendment.to_string().as_bytes(),
+        )
+        .await;
+    assert!(
+        matches!(&refused, Err(ClearanceError::Invalid(e)) if e.iter().any(|e| e.path == "declaration.cbec_order")),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test]
+async fn cbec_orders_beyond_the_limits_are_refused_as_general_trade() {
+    let (f, _, _) = with_sample().await;
+    let broker = f.caller("broker").await;
+    // Above the 5,000 CNY transaction limit and divisible: general trade.
+    let refused = f
+        .clearance
+        .lodge(&broker, Some("o1"), &cbec_order("TM-1", 3, 300, false))
+        .await;
+    let message = refused_at(refused, "cbec_order");
+    assert!(message.contains("general trade"), "{message}");
+    // One indivisible item above it: full rates, and it counts toward the year (~21,751 CNY).
+    let lodged = f
+        .clearance
+        .lodge(&broker, Some("o2"), &cbec_order("TM-2", 1, 3100, true))
+        .await
+        .unwrap();
+    let record = &f
+        .clearance
+        .assessments(&broker, &lodged.number)
+        .await
+        .unwrap()[0];
+    assert_eq!(
+        record["report"]["regime"]["code"],
+        "cbec_indivisible_full_rates"
+    );
+    // Another ~4,631 CNY would take the year past 26,000: refused, nothing booked.
+    let refused = f
+        .clearance
+        .lodge(&broker, Some("o3"), &cbec_order("TM-3", 2, 330, false))
+        .await;
+    let message = refused_at(refused, "cbec_order");
+    assert!(message.contains("annual"), "{message}");
+    // A smaller order still fits.
+    f.clearance
+        .lodge(&broker, Some("o4"), &cbec_order("TM-4", 1, 300, false))
+        .await
+        .unwrap();
 }

@@ -100,6 +100,14 @@ impl<S: Store> Clearance<S> {
                     }
                 };
                 let mut errors = amendment_errors(caller, &state.state, &declaration);
+                if state.state.declaration.cbec_order.is_some() || declaration.cbec_order.is_some()
+                {
+                    errors.push(FieldError::not_allowed(
+                        "declaration.cbec_order",
+                        "a CBEC retail order is not amended: cancel it and declare it again",
+                        "跨境电商零售订单不能修改：请撤单后重新申报",
+                    ));
+                }
                 if let Some(summary) = &summary {
                     errors.extend(prefixed(domain::rules::check_full_against_summary(
                         &declaration,
@@ -222,20 +230,22 @@ impl<S: Store> Clearance<S> {
         let mut next = current.state.clone();
         next.apply(&event);
         // An amendment is reassessed in the same transaction, on the original acceptance date.
+        let now = self.now();
         let reassessed = match &event {
-            DeclarationEvent::Amended { declaration, .. } => {
-                self.assessment_event(
+            DeclarationEvent::Amended { declaration, .. } => self
+                .assessment_event(
                     &row.id,
                     declaration,
                     self.date_of_ms(row.lodged_at_ms),
                     crate::assessment::Basis::Amendment,
                     None,
+                    &actor(caller),
+                    now.timestamp_millis(),
                 )
                 .await?
-            }
+                .map(|change| change.event),
             _ => None,
         };
-        let now = self.now();
         let append = Append {
             actor: actor(caller),
             recorded_at_ms: now.timestamp_millis(),

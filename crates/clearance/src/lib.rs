@@ -12,6 +12,7 @@ mod admin;
 mod assessing;
 pub mod assessment;
 mod audit_trail;
+mod cbec;
 mod changes;
 mod error;
 mod numbering;
@@ -40,6 +41,7 @@ use wire::{DeclarationDto, LodgementView};
 pub use access::{Action, Caller, Role};
 pub use admin::NewToken;
 pub use audit_trail::AUDIT_PAGE_MAX;
+pub use cbec::BuyerIdKey;
 pub use error::ClearanceError;
 pub use views::{ListFilter, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX};
 
@@ -87,6 +89,9 @@ pub struct ClearanceConfig {
     pub assessment: tariff::AssessmentConfig,
     /// The preferential trade agreements' data the proofs of origin are checked against.
     pub agreements: tariff::origin::Agreements,
+    /// The key of the CBEC buyers' identity hashes (the data folder's); without one, CBEC
+    /// retail orders cannot be lodged.
+    pub buyer_id_key: Option<BuyerIdKey>,
 }
 
 impl ClearanceConfig {
@@ -98,6 +103,7 @@ impl ClearanceConfig {
             audit_public_key: None,
             assessment: tariff::AssessmentConfig::china_2026(),
             agreements: tariff::origin::agreements_china_2026(),
+            buyer_id_key: None,
         }
     }
 }
@@ -216,6 +222,8 @@ impl<S: Store> Clearance<S> {
             });
         }
         let summary = self.open_summary(caller, &declaration).await?;
+        let mut declaration = declaration;
+        self.protect_buyer(&mut declaration)?;
         let id = uuid::Uuid::now_v7().to_string();
         let assessed = self
             .assessment_event(
@@ -224,15 +232,21 @@ impl<S: Store> Clearance<S> {
                 self.lodging_date(now),
                 assessment::Basis::Acceptance,
                 None,
+                &actor(caller),
+                now.timestamp_millis(),
             )
             .await?;
         let number = self.next_number(&declaration, now).await?;
+        let (assessed, cbec_purchase) = match assessed {
+            Some(change) => (Some(change.event), change.cbec_purchase),
+            None => (None, None),
+        };
         let linked = summary
             .map(|summary| self.completion(summary, &number, now))
             .into_iter()
             .chain(assessed)
             .collect();
-        let append = self.acceptance(
+        let mut append = self.acceptance(
             caller,
             key,
             digest.to_owned(),
@@ -241,6 +255,7 @@ impl<S: Store> Clearance<S> {
             now,
             linked,
         );
+        append.cbec_purchase = cbec_purchase;
         let Projection::NewDeclaration(row) = &append.projection else {
             unreachable!("acceptance projects a new declaration")
         };

@@ -38,12 +38,11 @@ pub(crate) async fn fixture(now: DateTime<Utc>) -> Fixture {
     )
     .unwrap();
     let reference = Arc::new(ReferenceData::embedded().clone());
-    let clearance = Clearance::new(
-        store,
-        reference,
-        ClearanceConfig::china(),
-        Arc::new(FixedClock(now)),
-    );
+    let config = ClearanceConfig {
+        buyer_id_key: Some(crate::BuyerIdKey::from_bytes([9; 32])),
+        ..ClearanceConfig::china()
+    };
+    let clearance = Clearance::new(store, reference, config, Arc::new(FixedClock(now)));
     let admin = Actor {
         user_id: "test".into(),
         role: "admin".into(),

@@ -3,6 +3,7 @@
 //! ```text
 //! <data>/customs.db            SQLite store (WAL: also customs.db-wal, customs.db-shm)
 //! <data>/audit-signing.key     Ed25519 secret of the audit checkpoints, hex, mode 0600
+//! <data>/buyer-id.key          HMAC key of the CBEC buyers' identity hashes, hex, mode 0600
 //! ```
 
 use std::fs;
@@ -12,13 +13,14 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use audit::AuditSigner;
-use clearance::{Clearance, ClearanceConfig, SystemClock};
+use clearance::{BuyerIdKey, Clearance, ClearanceConfig, SystemClock};
 use rand::RngCore;
 use reference::ReferenceData;
 use store_sqlite::{SqliteOptions, SqliteStore};
 
 pub const DATABASE_FILE: &str = "customs.db";
 pub const SIGNING_KEY_FILE: &str = "audit-signing.key";
+pub const BUYER_ID_KEY_FILE: &str = "buyer-id.key";
 
 pub struct DataDir {
     pub path: PathBuf,
@@ -40,7 +42,20 @@ impl DataDir {
     /// The audit signing key, generated on first run. Losing it does not break the chain (hashes
     /// still verify) but checkpoints signed with it can then no longer be checked.
     pub fn signer(&self) -> anyhow::Result<AuditSigner> {
-        let path = self.path.join(SIGNING_KEY_FILE);
+        Ok(AuditSigner::from_secret_bytes(
+            &self.secret(SIGNING_KEY_FILE)?,
+        ))
+    }
+
+    /// The key of the CBEC buyers' identity hashes, generated on first run. Losing it means the
+    /// same buyer gets a new hash: the annual allowance then starts again from zero.
+    pub fn buyer_id_key(&self) -> anyhow::Result<BuyerIdKey> {
+        Ok(BuyerIdKey::from_bytes(self.secret(BUYER_ID_KEY_FILE)?))
+    }
+
+    /// A 32-byte secret kept in `file` as hex, created on first use (mode 0600).
+    fn secret(&self, file: &str) -> anyhow::Result<[u8; 32]> {
+        let path = self.path.join(file);
         if path.exists() {
             let text =
                 fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
@@ -49,12 +64,12 @@ impl DataDir {
             let Ok(secret) = <[u8; 32]>::try_from(bytes.as_slice()) else {
                 bail!("{} does not hold a 32-byte key", path.display())
             };
-            return Ok(AuditSigner::from_secret_bytes(&secret));
+            return Ok(secret);
         }
         let mut secret = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut secret);
         write_private(&path, hex::encode(secret).as_bytes())?;
-        Ok(AuditSigner::from_secret_bytes(&secret))
+        Ok(secret)
     }
 
     pub fn open_store(&self, options: SqliteOptions) -> anyhow::Result<SqliteStore> {
@@ -89,6 +104,7 @@ impl DataDir {
         let signer = self.signer()?;
         let config = ClearanceConfig {
             audit_public_key: Some(signer.public_key()),
+            buyer_id_key: Some(self.buyer_id_key()?),
             ..config
         };
         let store = SqliteStore::open(&self.database(), signer, options)?;
