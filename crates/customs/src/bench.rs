@@ -2,6 +2,10 @@
 //! clearance service in-process, over HTTP on loopback, and the raw SQLite floor of the same rows;
 //! and the duty and tax assessment of the same declarations by the pure `tariff` engine.
 //!
+//! Lodgings are assessed at acceptance, as in production: before the lodging stages, a synthetic
+//! tariff release covering every commodity code of the declarations and an exchange-rate table of
+//! their currencies are imported and activated through the service, as an administrator would.
+//!
 //! The synthetic declarations are generated before any stage (not timed) from a seed, so two runs
 //! with the same seed lodge the same documents. Every lodging must be accepted: a refusal, an
 //! error or an unexpected status is counted and shown, never dropped. At the end the audit chain of
@@ -23,6 +27,7 @@ use axum::body::Bytes;
 use axum::http::{HeaderValue, StatusCode, header};
 use clap::parser::ValueSource;
 use clap::{ArgMatches, FromArgMatches};
+use clearance::releases::{NewRelease, ReleaseKind};
 use clearance::{Caller, Clearance, ClearanceConfig, Role};
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{CellAlignment, Table};
@@ -32,7 +37,7 @@ use rand::{Rng, SeedableRng};
 use rust_decimal::Decimal;
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use store::Store;
+use store::{ReleaseFileRow, Store};
 use store_sqlite::{SqliteOptions, SqliteStore};
 use tokio::task::JoinSet;
 
@@ -138,6 +143,8 @@ pub struct StageReport {
     pub stored: usize,
     /// How to read the figures, printed under the table.
     pub note: Option<String>,
+    /// The assessments at acceptance of a lodging stage's declarations, counted in the store.
+    pub assessments: Option<AssessmentTally>,
 }
 
 type StageFuture<'a> = Pin<Box<dyn Future<Output = anyhow::Result<StageReport>> + 'a>>;
@@ -167,6 +174,9 @@ pub const STAGES: &[Stage] = &[
     },
 ];
 
+/// The stages that lodge through `Clearance`, so assess at acceptance.
+const LODGING_STAGES: &[&str] = &["inprocess", "http"];
+
 /// Everything a stage needs: the clearance service on the bench store, who lodges, and what.
 pub struct Bench {
     clearance: Arc<Clearance<SqliteStore>>,
@@ -178,6 +188,8 @@ pub struct Bench {
     seed: u64,
     /// Makes this run's idempotency keys new even in a kept data folder.
     run_id: String,
+    /// The releases the lodging stages assess with; `None` when no lodging stage runs.
+    releases: Option<BenchReleases>,
 }
 
 /// A declarant or broker user and its bearer token.
@@ -213,7 +225,8 @@ pub async fn run(config: ClearanceConfig, args: BenchArgs) -> anyhow::Result<()>
     let data = DataDir::create(folder.path())?;
     let clearance = data.open_clearance(SqliteOptions::production(), config)?;
     let declarations_before = count_declarations(&data.database()).await?;
-    let bench = prepare(clearance, data, options).await?;
+    let lodges = stages.iter().any(|s| LODGING_STAGES.contains(&s.name));
+    let bench = prepare(clearance, data, options, lodges).await?;
     let reports = run_stages(&bench, &stages, options.json).await?;
     let accepted = reports.iter().map(|r| r.stored).sum();
     let audit = check_audit(&bench, declarations_before, accepted).await?;
@@ -358,6 +371,7 @@ async fn prepare(
     clearance: Arc<Clearance<SqliteStore>>,
     data: DataDir,
     options: &BenchOptions,
+    lodges: bool,
 ) -> anyhow::Result<Bench> {
     let mut synth = Synth::new(options.seed);
     let traders = synth.parties(TRADERS);
@@ -375,6 +389,21 @@ async fn prepare(
         ),
     );
     let lodgings = generate(&mut synth, &traders, &brokers, options);
+    let run_id = uuid::Uuid::now_v7().simple().to_string();
+    let releases = if lodges {
+        let releases = seed_releases(&clearance, &lodgings, options.seed, &run_id).await?;
+        progress(
+            options.json,
+            &format!(
+                "imported and activated tariff release {} ({} lines) and exchange-rate table {}, \
+                 in force from {}",
+                releases.tariff, releases.lines, releases.rates, releases.from
+            ),
+        );
+        Some(releases)
+    } else {
+        None
+    };
     Ok(Bench {
         clearance,
         data,
@@ -382,7 +411,149 @@ async fn prepare(
         lodgings: lodgings.into(),
         clients: options.clients,
         seed: options.seed,
-        run_id: uuid::Uuid::now_v7().simple().to_string(),
+        run_id,
+        releases,
+    })
+}
+
+/// The tariff release and exchange-rate table the lodging stages assess with.
+struct BenchReleases {
+    tariff: String,
+    lines: usize,
+    rates: String,
+    from: chrono::NaiveDate,
+}
+
+/// The synthetic tariff as a release: a line for every 8-digit line code the declarations use
+/// (the first 8 digits of their 10-digit commodity codes), with [`synthetic_line`]'s rates, so
+/// every shape of rate is in it. A line code takes the units of the first item declaring it.
+fn synthetic_release(seed: u64, bodies: &[Option<serde_json::Value>]) -> tariff::TariffRelease {
+    let mut lines = std::collections::BTreeMap::new();
+    let items = bodies
+        .iter()
+        .flatten()
+        .filter_map(|body| body["items"].as_array())
+        .flatten();
+    for item in items {
+        let code = item["commodity_code"].as_str().unwrap_or_default();
+        let (Some(hs6), Some(line_code)) = (code.get(..6), code.get(..8)) else {
+            continue;
+        };
+        let units = item_units(item);
+        if !lines.contains_key(line_code) && !units.is_empty() {
+            let mut line = synthetic_line(seed, hs6, units);
+            line.code = line_code.to_owned();
+            lines.insert(line_code.to_owned(), line);
+        }
+    }
+    tariff::TariffRelease {
+        lines: lines.into_values().collect(),
+        exchange_rates: tariff::ExchangeRates::default(),
+    }
+}
+
+/// The months around `day`: a lodging near midnight or a month's end still finds its rate.
+fn months_around(day: chrono::NaiveDate) -> [tariff::YearMonth; 3] {
+    let this = tariff::YearMonth::of(day);
+    let previous = match this.month {
+        1 => tariff::YearMonth {
+            year: this.year - 1,
+            month: 12,
+        },
+        m => tariff::YearMonth {
+            year: this.year,
+            month: m - 1,
+        },
+    };
+    let next = match this.month {
+        12 => tariff::YearMonth {
+            year: this.year + 1,
+            month: 1,
+        },
+        m => tariff::YearMonth {
+            year: this.year,
+            month: m + 1,
+        },
+    };
+    [previous, this, next]
+}
+
+/// The bench currencies' customs rates for the months around `day`.
+fn bench_exchange_rates(day: chrono::NaiveDate) -> anyhow::Result<tariff::ExchangeRates> {
+    let mut rates = Vec::new();
+    for month in months_around(day) {
+        for (currency, rate) in ASSESSMENT_EXCHANGE_RATES {
+            rates.push(tariff::ExchangeRate::new(
+                *currency,
+                month,
+                rate.parse::<Decimal>()?,
+            )?);
+        }
+    }
+    Ok(tariff::ExchangeRates::new(rates))
+}
+
+/// Renders the synthetic tariff release and the rate table with `tariff::render_release`, then
+/// imports and activates both through the service as the administrator, in force from the day
+/// before the lodging date. Each file starts with a comment naming this run, so a kept data
+/// folder benched again imports new releases (the same files twice are refused) and the latest
+/// activation is in force.
+async fn seed_releases(
+    clearance: &Clearance<SqliteStore>,
+    lodgings: &[Lodging],
+    seed: u64,
+    run_id: &str,
+) -> anyhow::Result<BenchReleases> {
+    let bodies: Vec<Option<serde_json::Value>> = lodgings
+        .iter()
+        .map(|l| serde_json::from_slice(&l.body).ok())
+        .collect();
+    let release = synthetic_release(seed, &bodies);
+    let today = synth::today_in_china();
+    let from = today.pred_opt().context("the day before today")?;
+    let rendered = tariff::render_release(&release);
+    let rates = tariff::render_exchange_rates(&bench_exchange_rates(today)?);
+    let stamp = format!("# customs bench run {run_id}, seed {seed}\n");
+    let file = |name: &str, text: &str| ReleaseFileRow {
+        name: name.to_owned(),
+        text: format!("{stamp}{text}"),
+    };
+    let tariff_files = vec![
+        file("lines.csv", &rendered.lines),
+        file("duty_rates.csv", &rendered.duty_rates),
+        file("consumption_tax.csv", &rendered.consumption_tax),
+        file("trade_remedies.csv", &rendered.trade_remedies),
+    ];
+    let rate_files = vec![file("exchange_rates.csv", &rates)];
+    let admin = crate::show::operator();
+    let mut ids = Vec::new();
+    for (kind, files) in [
+        (ReleaseKind::Tariff, tariff_files),
+        (ReleaseKind::ExchangeRates, rate_files),
+    ] {
+        let label = format!("synthetic {} of customs bench seed {seed}", kind.as_str());
+        let imported = clearance
+            .import_release(&admin, NewRelease { kind, label, files })
+            .await
+            .map_err(crate::show::explain)
+            .with_context(|| format!("importing the bench's {} release", kind.as_str()))?;
+        let id = imported["id"]
+            .as_str()
+            .context("an imported release has an id")?
+            .to_owned();
+        clearance
+            .activate_release(&admin, &id, from)
+            .await
+            .map_err(crate::show::explain)
+            .with_context(|| format!("activating release {id}"))?;
+        ids.push(id);
+    }
+    let [tariff, rates] = <[String; 2]>::try_from(ids).expect("two releases");
+    Ok(BenchReleases {
+        tariff,
+        lines: release.lines.len(),
+        rates,
+        from,
     })
 }
 
@@ -543,6 +714,7 @@ fn lodging_report(
     wall: Duration,
     samples: Vec<Sample>,
     note: Option<String>,
+    assessments: Option<AssessmentTally>,
 ) -> StageReport {
     let mut latencies = Vec::with_capacity(samples.len());
     let (mut goods_items, mut failures, mut failure_examples) = (0, 0, Vec::new());
@@ -570,14 +742,18 @@ fn lodging_report(
         failure_examples,
         stored: declarations - failures,
         note,
+        assessments,
     }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Stages.
 
-/// Lodgings straight through `Clearance::lodge`: parse, rules, authority, number, durable append.
+/// Lodgings straight through `Clearance::lodge`: parse, rules, authority, number, assessment at
+/// acceptance, durable append.
 async fn inprocess(bench: &Bench) -> anyhow::Result<StageReport> {
+    let database = bench.data.database();
+    let before = last_seq(&database).await?;
     let shared = Arc::new(InProcess {
         clearance: bench.clearance.clone(),
         lodgers: bench.lodgers.clone(),
@@ -594,7 +770,17 @@ async fn inprocess(bench: &Bench) -> anyhow::Result<StageReport> {
         }
     };
     let (wall, samples) = run_clients(bench.clients, bench.lodgings.len(), client).await?;
-    Ok(lodging_report(bench, "inprocess", wall, samples, None))
+    let accepted = samples.iter().filter(|s| s.outcome.is_ok()).count();
+    let tally = assessments_since(&database, before).await?;
+    let note = assessment_note(bench, "inprocess", accepted, &tally);
+    Ok(lodging_report(
+        bench,
+        "inprocess",
+        wall,
+        samples,
+        Some(note),
+        Some(tally),
+    ))
 }
 
 /// What the in-process clients share.
@@ -625,20 +811,133 @@ impl InProcess {
 /// this process on loopback.
 async fn http(bench: &Bench) -> anyhow::Result<StageReport> {
     let production = http_api::ApiConfig::production();
+    let database = bench.data.database();
+    let before = last_seq(&database).await?;
     let server = ApiServer::start(bench).await?;
     let posted = post_lodgings(bench, &server.url).await;
     server.stop().await?;
     let (wall, samples) = posted?;
+    let accepted = samples.iter().filter(|s| s.outcome.is_ok()).count();
+    let tally = assessments_since(&database, before).await?;
     let note = format!(
         "http: per-client rate limit raised from {}/s (burst {}) to {BENCH_REQUESTS_PER_SECOND_PER_CLIENT}/s \
          so that it does not throttle the bench; {} bearer tokens; clients and server share this \
-         machine's {} cores",
+         machine's {} cores\n{}",
         production.requests_per_second_per_client,
         production.burst_per_client,
         bench.lodgers.len(),
-        cores()
+        cores(),
+        assessment_note(bench, "http", accepted, &tally),
     );
-    Ok(lodging_report(bench, "http", wall, samples, Some(note)))
+    Ok(lodging_report(
+        bench,
+        "http",
+        wall,
+        samples,
+        Some(note),
+        Some(tally),
+    ))
+}
+
+/// The assessments at acceptance recorded in the store during a lodging stage.
+#[derive(Debug, Clone, Default)]
+pub struct AssessmentTally {
+    /// `declaration.assessed` events with outcome `assessed`.
+    pub assessed: usize,
+    /// ... with outcome `not_assessed` (the declaration waits for an officer).
+    pub not_assessed: usize,
+    /// The most frequent first problems of the `not_assessed` ones: path, count, an example.
+    pub reasons: Vec<(String, usize, String)>,
+}
+
+/// Most frequent reasons for `not_assessed` shown in a note.
+const NOT_ASSESSED_REASONS_SHOWN: usize = 3;
+
+/// The last event's seq of the bench store, read on a connection of its own.
+async fn last_seq(database: &Path) -> anyhow::Result<i64> {
+    let database = database.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let conn = read_only(&database)?;
+        Ok(
+            conn.query_row("SELECT coalesce(max(seq), 0) FROM events", [], |row| {
+                row.get(0)
+            })?,
+        )
+    })
+    .await?
+}
+
+/// Counts the `declaration.assessed` events after event `after`, by outcome, on a read-only
+/// connection of its own once the stage is over: nothing is read while lodgings are timed.
+async fn assessments_since(database: &Path, after: i64) -> anyhow::Result<AssessmentTally> {
+    let database = database.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let conn = read_only(&database)?;
+        let mut tally = AssessmentTally::default();
+        let mut outcomes = conn.prepare(
+            "SELECT json_extract(payload, '$.outcome'), count(*) FROM events \
+             WHERE seq > ?1 AND action = 'declaration.assessed' GROUP BY 1",
+        )?;
+        let rows = outcomes.query_map([after], |row| {
+            Ok((row.get::<_, Option<String>>(0)?, row.get::<_, i64>(1)?))
+        })?;
+        for row in rows {
+            let (outcome, count) = row?;
+            let count = usize::try_from(count)?;
+            match outcome.as_deref() {
+                Some("assessed") => tally.assessed += count,
+                Some("not_assessed") => tally.not_assessed += count,
+                other => bail!("an assessment with outcome {other:?}"),
+            }
+        }
+        let mut reasons = conn.prepare(
+            "SELECT coalesce(json_extract(payload, '$.problems[0].path'), ''), count(*), \
+             coalesce(min(json_extract(payload, '$.problems[0].en')), '') FROM events \
+             WHERE seq > ?1 AND action = 'declaration.assessed' \
+             AND json_extract(payload, '$.outcome') = 'not_assessed' \
+             GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ?2",
+        )?;
+        let rows = reasons.query_map(
+            rusqlite::params![after, NOT_ASSESSED_REASONS_SHOWN as i64],
+            |row| Ok((row.get(0)?, row.get::<_, i64>(1)?, row.get(2)?)),
+        )?;
+        for row in rows {
+            let (path, count, example) = row?;
+            tally.reasons.push((path, usize::try_from(count)?, example));
+        }
+        Ok(tally)
+    })
+    .await?
+}
+
+fn read_only(database: &Path) -> anyhow::Result<rusqlite::Connection> {
+    let flags =
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    rusqlite::Connection::open_with_flags(database, flags)
+        .with_context(|| format!("opening {} read-only", database.display()))
+}
+
+/// How a lodging stage's declarations were assessed at acceptance, and with what.
+fn assessment_note(bench: &Bench, stage: &str, accepted: usize, tally: &AssessmentTally) -> String {
+    let with = match &bench.releases {
+        Some(r) => format!(
+            "tariff release {} ({} synthetic lines) and exchange-rate table {}, in force from {}",
+            r.tariff, r.lines, r.rates, r.from
+        ),
+        None => "no release of the bench".into(),
+    };
+    let not_assessed_kind = accepted.saturating_sub(tally.assessed + tally.not_assessed);
+    let mut note = format!(
+        "{stage}: every lodging assessed at acceptance in its transaction, as in production, with \
+         {with}: {} assessed, {} not_assessed, {not_assessed_kind} without assessment (exports, \
+         summary declarations) of {accepted} accepted; counted from the store's \
+         declaration.assessed events after the stage (read-only query, not timed)",
+        tally.assessed, tally.not_assessed
+    );
+    for (path, count, example) in &tally.reasons {
+        note.push_str(&format!("\n  not_assessed {count}× at '{path}': {example}"));
+    }
+    note
 }
 
 /// The API on the bench store, served on a loopback port by this process.
@@ -786,6 +1085,7 @@ async fn sqlite_floor(bench: &Bench) -> anyhow::Result<StageReport> {
         failure_examples: Vec::new(),
         stored: 0,
         note: Some(note),
+        assessments: None,
     })
 }
 
@@ -1218,6 +1518,7 @@ fn assess_lodgings(
         failure_examples,
         stored: 0,
         note: Some(note),
+        assessments: None,
     })
 }
 
@@ -1262,10 +1563,7 @@ async fn check_audit(
 async fn count_declarations(database: &Path) -> anyhow::Result<usize> {
     let database = database.to_path_buf();
     tokio::task::spawn_blocking(move || {
-        let flags =
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = rusqlite::Connection::open_with_flags(&database, flags)
-            .with_context(|| format!("opening {} to count declarations", database.display()))?;
+        let conn = read_only(&database)?;
         let count: i64 =
             conn.query_row("SELECT count(*) FROM declarations", [], |row| row.get(0))?;
         Ok(usize::try_from(count)?)
@@ -1419,6 +1717,13 @@ fn json_report(
                 "failures": r.failures,
                 "failure_examples": r.failure_examples,
                 "note": r.note,
+                "assessments_at_acceptance": r.assessments.as_ref().map(|t| json!({
+                    "assessed": t.assessed,
+                    "not_assessed": t.not_assessed,
+                    "not_assessed_reasons": t.reasons.iter().map(|(path, count, example)| json!({
+                        "path": path, "count": count, "example": example,
+                    })).collect::<Vec<_>>(),
+                })),
             })
         })
         .collect();
@@ -1551,6 +1856,76 @@ mod tests {
                 .all(|l| l.code.len() == 8 && l.vat.len() == 1)
         );
         assert_eq!(synthetic_tariff(options.seed, &bodies), lines);
+    }
+
+    #[test]
+    fn the_synthetic_release_covers_every_line_code_and_round_trips() {
+        let options = BenchOptions {
+            declarations: 1_000,
+            clients: 1,
+            seed: 42,
+            stages: Vec::new(),
+            json: true,
+            data: None,
+        };
+        let mut synth = Synth::new(options.seed);
+        let traders = synth.parties(TRADERS);
+        let brokers = synth.brokers(BROKERS);
+        let bodies: Vec<_> = generate(&mut synth, &traders, &brokers, &options)
+            .iter()
+            .map(|l| serde_json::from_slice(&l.body).ok())
+            .collect();
+        let release = synthetic_release(options.seed, &bodies);
+        let day = synth::today_in_china();
+        for body in bodies.iter().flatten() {
+            for item in body["items"].as_array().into_iter().flatten() {
+                let code = item["commodity_code"].as_str().unwrap_or_default();
+                let line = release
+                    .line(code, day)
+                    .unwrap_or_else(|| panic!("no line {code}"));
+                assert_eq!(line.code, code[..8]);
+            }
+        }
+        let rendered = tariff::render_release(&release);
+        assert_eq!(tariff::parse_release(&rendered.files()), Ok(release));
+        let rates = bench_exchange_rates(day).expect("rates");
+        for (currency, _) in ASSESSMENT_EXCHANGE_RATES {
+            assert!(rates.in_force(currency, day).is_ok(), "{currency}");
+        }
+        let months = months_around(chrono::NaiveDate::from_ymd_opt(2026, 1, 31).unwrap());
+        assert_eq!(
+            months.map(|m| m.to_string()),
+            ["2025-12", "2026-01", "2026-02"]
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn lodgings_are_assessed_at_acceptance_with_the_bench_releases() {
+        let options = BenchOptions {
+            declarations: 40,
+            clients: 4,
+            seed: 3,
+            stages: vec!["inprocess".into()],
+            json: true,
+            data: None,
+        };
+        let folder = BenchFolder::new(None).expect("a temporary folder");
+        let data = DataDir::create(folder.path()).expect("a data folder");
+        let clearance = data
+            .open_clearance(SqliteOptions::production(), ClearanceConfig::china())
+            .expect("the bench store");
+        let bench = prepare(clearance, data, &options, true)
+            .await
+            .expect("seeded");
+        let report = inprocess(&bench).await.expect("the stage runs");
+        bench.clearance.store().close().await;
+        assert_eq!(report.failures, 0, "{:?}", report.failure_examples);
+        let tally = report
+            .assessments
+            .expect("a lodging stage counts assessments");
+        assert!(tally.assessed > 0);
+        assert_eq!(tally.not_assessed, 0, "{:?}", tally.reasons);
+        assert!(tally.assessed <= report.stored);
     }
 
     #[test]

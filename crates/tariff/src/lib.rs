@@ -31,7 +31,8 @@ pub use error::AssessmentError;
 pub use explain::Explanation;
 pub use model::*;
 pub use release::{
-    ReleaseFile, ReleaseFiles, ReleaseProblem, TariffRelease, parse_exchange_rates, parse_release,
+    ReleaseFile, ReleaseFiles, ReleaseProblem, RenderedRelease, TariffRelease,
+    parse_exchange_rates, parse_release, render_exchange_rates, render_release,
 };
 pub use selection::{
     Origin, PreferenceClaim, ProofCheck, ProofRefusal, QuotaStatus, RateSelection, RefusalReason,

@@ -3,6 +3,8 @@
 //! Pure: [`parse_release`] takes the file texts (and their names, for the report); it never opens a
 //! file. Every problem of every file is reported at once, each with its file, its 1-based line
 //! number and its field, in English and Chinese, so an administrator can fix a release in one pass.
+//! [`render_release`] writes a release back in this format (an export):
+//! `parse_release(render_release(r)) == r` for every release the parser produces.
 //!
 //! # Why one file per record kind
 //! Each file mirrors one table the IT team already keeps (the tariff lines, the duty-rate
@@ -1154,4 +1156,301 @@ fn overlap_keys(code: &str, kind: &str, countries: &[String]) -> Vec<Vec<String>
         .iter()
         .map(|c| vec![code.to_owned(), kind.to_owned(), c.clone()])
         .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing a release.
+
+/// The five file texts of a release, as [`render_release`] writes them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedRelease {
+    pub lines: String,
+    pub duty_rates: String,
+    pub consumption_tax: String,
+    pub trade_remedies: String,
+    pub exchange_rates: String,
+}
+
+impl RenderedRelease {
+    /// The texts as the files of a release, under their usual names (`lines.csv`, ...).
+    pub fn files(&self) -> ReleaseFiles<'_> {
+        fn file<'a>(name: &'a str, text: &'a str) -> ReleaseFile<'a> {
+            ReleaseFile { name, text }
+        }
+        ReleaseFiles {
+            lines: file("lines.csv", &self.lines),
+            duty_rates: file("duty_rates.csv", &self.duty_rates),
+            consumption_tax: file("consumption_tax.csv", &self.consumption_tax),
+            trade_remedies: file("trade_remedies.csv", &self.trade_remedies),
+            exchange_rates: file("exchange_rates.csv", &self.exchange_rates),
+        }
+    }
+}
+
+/// Writes a release as the five CSV files of the format above: in each, a comment line saying it
+/// was exported, the header row (columns in the documented order), then one row per record, lines
+/// in the release's order (by code, as parsed) and each line's records in their order; exchange
+/// rates in the table's order. Fields are quoted only where CSV needs it.
+///
+/// `parse_release(&render_release(r).files()) == Ok(r)` for every release the parser produces.
+/// A value the format cannot hold (a percentage above 1000 %, a band that is itself conditional
+/// or in another unit than its rate, a conventional rate without partners...) is written so that
+/// the parser refuses it with a problem, never so that it reads as something else.
+pub fn render_release(release: &TariffRelease) -> RenderedRelease {
+    let mut lines = CsvText::new("lines", LINES);
+    let mut duty_rates = CsvText::new("duty_rates", DUTY_RATES);
+    let mut consumption_tax = CsvText::new("consumption_tax", CONSUMPTION_TAX);
+    let mut trade_remedies = CsvText::new("trade_remedies", TRADE_REMEDIES);
+    for line in &release.lines {
+        let units = line
+            .statutory_units
+            .iter()
+            .map(|u| u.0.as_str())
+            .collect::<Vec<_>>()
+            .join("|");
+        for vat in &line.vat {
+            let [from, to] = validity_fields(&vat.validity);
+            lines.row([
+                line.code.clone(),
+                line.description.clone(),
+                units.clone(),
+                decimal_text(vat.rate.as_percent()),
+                from,
+                to,
+            ]);
+        }
+        for column in &line.columns {
+            let [kind, percent, amount, unit, bands] = rate_fields(&column.rate);
+            let [from, to] = validity_fields(&column.validity);
+            duty_rates.row([
+                line.code.clone(),
+                column_text(&column.column),
+                column.partners.join("|"),
+                kind,
+                percent,
+                amount,
+                unit,
+                bands,
+                from,
+                to,
+            ]);
+        }
+        for tax in &line.consumption_tax {
+            let [kind, percent, amount, unit, bands] = rate_fields(&tax.rate);
+            let [from, to] = validity_fields(&tax.validity);
+            consumption_tax.row([
+                line.code.clone(),
+                kind,
+                percent,
+                amount,
+                unit,
+                bands,
+                from,
+                to,
+            ]);
+        }
+        for remedy in &line.remedies {
+            let [kind, percent, amount, unit, bands] = rate_fields(&remedy.rate);
+            let [from, to] = validity_fields(&remedy.validity);
+            trade_remedies.row([
+                line.code.clone(),
+                remedy_text(remedy.kind).to_owned(),
+                remedy.origins.join("|"),
+                kind,
+                percent,
+                amount,
+                unit,
+                bands,
+                remedy.notice.clone(),
+                from,
+                to,
+            ]);
+        }
+    }
+    RenderedRelease {
+        lines: lines.finish(),
+        duty_rates: duty_rates.finish(),
+        consumption_tax: consumption_tax.finish(),
+        trade_remedies: trade_remedies.finish(),
+        exchange_rates: render_exchange_rates(&release.exchange_rates),
+    }
+}
+
+/// Writes an exchange-rate table as `exchange_rates.csv` (a comment line, the header, the rates
+/// in the table's order): `parse_exchange_rates` reads it back as the same table.
+pub fn render_exchange_rates(rates: &ExchangeRates) -> String {
+    let mut text = CsvText::new("exchange_rates", EXCHANGE_RATES);
+    for rate in rates.rates() {
+        // As published (7.0800); a rate built with more decimals than it needs loses the zeros.
+        let value = rate.rate_4dp();
+        let value = if value.scale() > 4 {
+            value.normalize()
+        } else {
+            value
+        };
+        text.row([
+            rate.currency().to_owned(),
+            rate.month().to_string(),
+            value.to_string(),
+        ]);
+    }
+    text.finish()
+}
+
+/// One file being written: a comment line, the header, the rows.
+struct CsvText {
+    writer: csv::Writer<Vec<u8>>,
+}
+
+impl CsvText {
+    fn new(file: &str, columns: &[&str]) -> CsvText {
+        let comment = format!(
+            "# {file}.csv of a tariff release, exported by OpenCustoms. Format: \
+             crates/tariff/src/release.rs.\n"
+        );
+        let mut writer = csv::WriterBuilder::new()
+            // Quotes any field holding '#', so that no row can read as a comment.
+            .comment(Some(b'#'))
+            .from_writer(comment.into_bytes());
+        writer
+            .write_record(columns)
+            .expect("writing to memory cannot fail");
+        CsvText { writer }
+    }
+
+    fn row<const N: usize>(&mut self, fields: [String; N]) {
+        self.writer
+            .write_record(&fields)
+            .expect("writing to memory cannot fail");
+    }
+
+    fn finish(self) -> String {
+        let bytes = self
+            .writer
+            .into_inner()
+            .expect("flushing to memory cannot fail");
+        String::from_utf8(bytes).expect("the fields written are UTF-8")
+    }
+}
+
+fn validity_fields(validity: &Validity) -> [String; 2] {
+    let day = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
+    [
+        day(validity.from),
+        validity.until.map(day).unwrap_or_default(),
+    ]
+}
+
+/// A decimal as the format writes it: plain digits, no trailing zeros after the point.
+fn decimal_text(value: Decimal) -> String {
+    value.normalize().to_string()
+}
+
+fn column_text(column: &RateColumn) -> String {
+    match column {
+        RateColumn::Mfn => "mfn".into(),
+        RateColumn::Provisional => "provisional".into(),
+        RateColumn::General => "general".into(),
+        RateColumn::TariffQuotaInQuota => "trq_in".into(),
+        RateColumn::TariffQuotaOutOfQuota => "trq_out".into(),
+        RateColumn::Conventional { agreement } => format!("conventional:{agreement}"),
+        RateColumn::SpecialPreferential { arrangement } => format!("special:{arrangement}"),
+    }
+}
+
+fn remedy_text(kind: RemedyKind) -> &'static str {
+    match kind {
+        RemedyKind::AntiDumping => "anti_dumping",
+        RemedyKind::Countervailing => "countervailing",
+        RemedyKind::Safeguard => "safeguard",
+        RemedyKind::Countermeasure => "countermeasure",
+    }
+}
+
+/// The shared rate fields: `kind,rate_percent,amount_per_unit,unit,bands`.
+fn rate_fields(rate: &DutyRate) -> [String; 5] {
+    let percent = |rate: &Rate| decimal_text(rate.as_percent());
+    match rate {
+        DutyRate::AdValorem { rate } => [
+            "ad_valorem".into(),
+            percent(rate),
+            String::new(),
+            String::new(),
+            String::new(),
+        ],
+        DutyRate::Specific {
+            amount_per_unit,
+            unit,
+        } => [
+            "specific".into(),
+            String::new(),
+            decimal_text(*amount_per_unit),
+            unit.0.clone(),
+            String::new(),
+        ],
+        DutyRate::Compound {
+            rate,
+            amount_per_unit,
+            unit,
+        } => [
+            "compound".into(),
+            percent(rate),
+            decimal_text(*amount_per_unit),
+            unit.0.clone(),
+            String::new(),
+        ],
+        DutyRate::Conditional { unit, bands } => [
+            "conditional".into(),
+            String::new(),
+            String::new(),
+            unit.0.clone(),
+            bands_text(unit, bands),
+        ],
+    }
+}
+
+/// `RATE; >=X: RATE; >Y: RATE`, as `parse_bands` reads it.
+fn bands_text(unit: &StatutoryUnit, bands: &[RateBand]) -> String {
+    let band_rate = |rate: &DutyRate| {
+        // A band in another unit than its rate's cannot be written: the unit is added, which
+        // the parser refuses.
+        let amount = |amount: &Decimal, band_unit: &StatutoryUnit| {
+            if band_unit == unit {
+                decimal_text(*amount)
+            } else {
+                format!("{} {band_unit}", decimal_text(*amount))
+            }
+        };
+        match rate {
+            DutyRate::AdValorem { rate } => format!("{}%", decimal_text(rate.as_percent())),
+            DutyRate::Specific {
+                amount_per_unit,
+                unit,
+            } => amount(amount_per_unit, unit),
+            DutyRate::Compound {
+                rate,
+                amount_per_unit,
+                unit,
+            } => format!(
+                "{}%+{}",
+                decimal_text(rate.as_percent()),
+                amount(amount_per_unit, unit)
+            ),
+            // Not in the format: written as described, which the parser refuses.
+            DutyRate::Conditional { .. } => format!("({rate})"),
+        }
+    };
+    bands
+        .iter()
+        .map(|band| match band.floor {
+            None => band_rate(&band.rate),
+            Some(UnitValueFloor::AtLeast(floor)) => {
+                format!(">={}: {}", decimal_text(floor), band_rate(&band.rate))
+            }
+            Some(UnitValueFloor::Above(floor)) => {
+                format!(">{}: {}", decimal_text(floor), band_rate(&band.rate))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }

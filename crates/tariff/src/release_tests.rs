@@ -636,3 +636,453 @@ proptest! {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Writing a release: parse(render(r)) == r.
+
+/// The five files of a release folder, read at test time.
+fn read_folder(folder: &str) -> [String; 5] {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(folder);
+    [
+        "lines.csv",
+        "duty_rates.csv",
+        "consumption_tax.csv",
+        "trade_remedies.csv",
+        "exchange_rates.csv",
+    ]
+    .map(|name| {
+        let path = dir.join(name);
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    })
+}
+
+fn parse_texts(texts: &[String; 5]) -> Result<TariffRelease, Vec<ReleaseProblem>> {
+    let [lines, duty, ct, remedies, fx] = texts;
+    parse_release(&ReleaseFiles {
+        lines: ReleaseFile {
+            name: "lines.csv",
+            text: lines,
+        },
+        duty_rates: ReleaseFile {
+            name: "duty_rates.csv",
+            text: duty,
+        },
+        consumption_tax: ReleaseFile {
+            name: "consumption_tax.csv",
+            text: ct,
+        },
+        trade_remedies: ReleaseFile {
+            name: "trade_remedies.csv",
+            text: remedies,
+        },
+        exchange_rates: ReleaseFile {
+            name: "exchange_rates.csv",
+            text: fx,
+        },
+    })
+}
+
+fn report(problems: &[ReleaseProblem]) -> String {
+    let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    lines.join("\n")
+}
+
+/// Renders, parses back and compares; also checks the text is a fixpoint (render of the parsed
+/// rendering is the same text) and the layout of each file.
+fn assert_round_trip(release: &TariffRelease) -> RenderedRelease {
+    let rendered = render_release(release);
+    let parsed = parse_release(&rendered.files())
+        .unwrap_or_else(|problems| panic!("the rendering parses:\n{}", report(&problems)));
+    assert_eq!(&parsed, release);
+    assert_eq!(render_release(&parsed), rendered);
+    let files = rendered.files();
+    for (file, header) in [
+        (
+            files.lines,
+            "code,description,units,vat_percent,valid_from,valid_to",
+        ),
+        (
+            files.duty_rates,
+            "code,column,partners,kind,rate_percent,amount_per_unit,unit,bands,valid_from,valid_to",
+        ),
+        (
+            files.consumption_tax,
+            "code,kind,rate_percent,amount_per_unit,unit,bands,valid_from,valid_to",
+        ),
+        (
+            files.trade_remedies,
+            "code,remedy,origins,kind,rate_percent,amount_per_unit,unit,bands,notice,valid_from,valid_to",
+        ),
+        (files.exchange_rates, "currency,month,rate"),
+    ] {
+        let mut lines = file.text.lines();
+        let comment = lines.next().unwrap_or_default();
+        assert!(
+            comment.starts_with('#') && comment.contains("exported"),
+            "{}: {comment}",
+            file.name
+        );
+        assert_eq!(lines.next(), Some(header), "{}", file.name);
+    }
+    assert_eq!(
+        parse_exchange_rates(files.exchange_rates).as_ref(),
+        Ok(&release.exchange_rates)
+    );
+    rendered
+}
+
+#[test]
+fn the_sample_release_cn_2026_round_trips() {
+    let texts = read_folder("sample_release_cn_2026");
+    let release = parse_texts(&texts)
+        .unwrap_or_else(|problems| panic!("the sample parses:\n{}", report(&problems)));
+    assert!(release.lines.len() > 200, "{}", release.lines.len());
+    let rendered = assert_round_trip(&release);
+    // One row per record: the comments of the source are gone, its rows are all there.
+    let rows = |text: &str| text.lines().filter(|l| !l.starts_with('#')).count();
+    assert_eq!(rows(&rendered.lines), rows(&texts[0]));
+    assert_eq!(rows(&rendered.duty_rates), rows(&texts[1]));
+    assert_eq!(rows(&rendered.exchange_rates), rows(&texts[4]));
+}
+
+#[test]
+fn the_illustrative_sample_release_round_trips() {
+    let texts = read_folder("test_data/sample_release");
+    let release = parse_texts(&texts)
+        .unwrap_or_else(|problems| panic!("the sample parses:\n{}", report(&problems)));
+    assert_eq!(release, sample());
+    let rendered = assert_round_trip(&release);
+    assert!(
+        rendered
+            .duty_rates
+            .contains("5201000000,trq_out,,conditional,,,KGM,40%; >15: 5%+0.57,2019-04-01,\n"),
+        "{}",
+        rendered.duty_rates
+    );
+    assert!(
+        rendered
+            .lines
+            .contains("2204210000,\"Wine of fresh grapes, in containers of 2 l or less (SAMPLE)\",LTR|KGM,16,2018-05-01,2019-04-01\n"),
+        "{}",
+        rendered.lines
+    );
+}
+
+#[test]
+fn what_the_format_cannot_hold_is_refused_when_read_back() {
+    let mut release = sample();
+    let unit = StatutoryUnit("KGM".into());
+    let nested = DutyRate::Conditional {
+        unit: unit.clone(),
+        bands: vec![RateBand {
+            floor: None,
+            rate: DutyRate::AdValorem {
+                rate: Rate::percent(dec("5")),
+            },
+        }],
+    };
+    let other_unit = DutyRate::Specific {
+        amount_per_unit: dec("1"),
+        unit: StatutoryUnit("LTR".into()),
+    };
+    for band_rate in [nested, other_unit] {
+        release.lines[0].columns[0].rate = DutyRate::Conditional {
+            unit: unit.clone(),
+            bands: vec![
+                RateBand {
+                    floor: None,
+                    rate: DutyRate::AdValorem {
+                        rate: Rate::percent(dec("1")),
+                    },
+                },
+                RateBand {
+                    floor: Some(UnitValueFloor::Above(dec("10"))),
+                    rate: band_rate,
+                },
+            ],
+        };
+        let problems = parse_release(&render_release(&release).files())
+            .expect_err("a band the format cannot hold");
+        assert_eq!(problems.len(), 1, "{}", report(&problems));
+        assert_eq!(problems[0].field.as_deref(), Some("bands"));
+    }
+}
+
+// The generator: releases the parser can produce, with every shape the format has.
+
+/// A percentage of at most 4 decimals, up to 1000 (the format's limit), or below 100 when it is
+/// grossed up (consumption tax).
+fn percent_value(below_100: bool) -> impl Strategy<Value = Decimal> {
+    (0u32..=4).prop_flat_map(move |scale| {
+        let unit = 10i64.pow(scale);
+        let top = if below_100 {
+            100 * unit - 1
+        } else {
+            1000 * unit
+        };
+        (0..=top).prop_map(move |n| Decimal::new(n, scale))
+    })
+}
+
+fn amount_value() -> impl Strategy<Value = Decimal> {
+    (0u32..=6, 0i64..=1_000_000_000).prop_map(|(scale, n)| Decimal::new(n, scale))
+}
+
+fn unit_code() -> impl Strategy<Value = StatutoryUnit> {
+    prop_oneof![
+        Just("KGM".to_owned()),
+        Just("LTR".to_owned()),
+        Just("500ML".to_owned()),
+        "[A-Z0-9]{1,16}",
+    ]
+    .prop_map(StatutoryUnit)
+}
+
+/// A band's rate as `parse_bands` builds it: ad valorem, or specific / compound in `unit`.
+fn band_rate(unit: StatutoryUnit, below_100: bool) -> impl Strategy<Value = DutyRate> {
+    let (specific_unit, compound_unit) = (unit.clone(), unit);
+    prop_oneof![
+        percent_value(below_100).prop_map(|p| DutyRate::AdValorem {
+            rate: Rate::percent(p)
+        }),
+        amount_value().prop_map(move |amount_per_unit| DutyRate::Specific {
+            amount_per_unit,
+            unit: specific_unit.clone(),
+        }),
+        (percent_value(below_100), amount_value()).prop_map(move |(p, amount_per_unit)| {
+            DutyRate::Compound {
+                rate: Rate::percent(p),
+                amount_per_unit,
+                unit: compound_unit.clone(),
+            }
+        }),
+    ]
+}
+
+/// Conditional rates: ascending floors, `>=` and `>`, of up to 12 integer and 6 fraction digits.
+fn conditional_rate(below_100: bool) -> impl Strategy<Value = DutyRate> {
+    unit_code().prop_flat_map(move |unit| {
+        let band = (
+            any::<bool>(),
+            1i64..=1_000_000_000,
+            0u32..=6,
+            band_rate(unit.clone(), below_100),
+        );
+        (
+            band_rate(unit.clone(), below_100),
+            proptest::collection::vec(band, 0..4),
+        )
+            .prop_map(move |(first, later)| {
+                let mut bands = vec![RateBand {
+                    floor: None,
+                    rate: first,
+                }];
+                let mut floor = Decimal::ZERO;
+                for (at_least, step, scale, rate) in later {
+                    floor += Decimal::new(step, scale);
+                    bands.push(RateBand {
+                        floor: Some(if at_least {
+                            UnitValueFloor::AtLeast(floor)
+                        } else {
+                            UnitValueFloor::Above(floor)
+                        }),
+                        rate,
+                    });
+                }
+                DutyRate::Conditional {
+                    unit: unit.clone(),
+                    bands,
+                }
+            })
+    })
+}
+
+/// Every kind of rate; ad valorem parts below 100 % if `below_100`.
+fn duty_rate(below_100: bool) -> impl Strategy<Value = DutyRate> {
+    prop_oneof![
+        percent_value(below_100).prop_map(|p| DutyRate::AdValorem {
+            rate: Rate::percent(p)
+        }),
+        (amount_value(), unit_code()).prop_map(|(amount_per_unit, unit)| DutyRate::Specific {
+            amount_per_unit,
+            unit
+        }),
+        (percent_value(below_100), amount_value(), unit_code()).prop_map(
+            |(p, amount_per_unit, unit)| DutyRate::Compound {
+                rate: Rate::percent(p),
+                amount_per_unit,
+                unit,
+            }
+        ),
+        conditional_rate(below_100),
+    ]
+}
+
+fn countries(min: usize) -> impl Strategy<Value = Vec<String>> {
+    proptest::collection::btree_set("[A-Z]{2}", min..4).prop_map(|set| set.into_iter().collect())
+}
+
+fn rate_column() -> impl Strategy<Value = (RateColumn, Vec<String>)> {
+    let name = "[A-Za-z0-9_-]{1,10}";
+    prop_oneof![
+        Just((RateColumn::Mfn, Vec::new())),
+        Just((RateColumn::Provisional, Vec::new())),
+        Just((RateColumn::General, Vec::new())),
+        Just((RateColumn::TariffQuotaInQuota, Vec::new())),
+        Just((RateColumn::TariffQuotaOutOfQuota, Vec::new())),
+        (name, countries(1))
+            .prop_map(|(agreement, partners)| (RateColumn::Conventional { agreement }, partners)),
+        (name, countries(1)).prop_map(|(arrangement, partners)| (
+            RateColumn::SpecialPreferential { arrangement },
+            partners
+        )),
+    ]
+}
+
+/// Free text as an administrator writes it (commas, quotes, '#', '|', ';', newlines, Chinese),
+/// without surrounding white space, which the reader trims.
+fn free_text() -> impl Strategy<Value = String> {
+    "[A-Za-z0-9鸡冻税]([A-Za-z0-9 ,\"'#;|%:()\n鸡整只，冻税]{0,30}[A-Za-z0-9\"#,)鸡])?"
+}
+
+/// The periods of `n` records that must not overlap: consecutive from a day drawn here, each
+/// closed but the last, which may be open-ended.
+fn periods(n: usize) -> impl Strategy<Value = Vec<Validity>> {
+    (
+        0i64..20_000,
+        proptest::collection::vec(1i64..400, n),
+        any::<bool>(),
+    )
+        .prop_map(move |(start, lengths, open)| {
+            let mut from = day("1990-01-01") + chrono::Days::new(start as u64);
+            let mut periods = Vec::new();
+            for (i, length) in lengths.into_iter().enumerate() {
+                let until = from + chrono::Days::new(length as u64);
+                let until = (!(open && i + 1 == n)).then_some(until);
+                periods.push(Validity { from, until });
+                from = until.unwrap_or(from);
+            }
+            periods
+        })
+}
+
+fn tariff_line(code: String) -> impl Strategy<Value = TariffLine> {
+    let columns = proptest::collection::vec((rate_column(), duty_rate(false)), 0..5)
+        .prop_flat_map(|rates| (periods(rates.len()), Just(rates)));
+    let taxes = proptest::collection::vec(duty_rate(true), 0..3)
+        .prop_flat_map(|rates| (periods(rates.len()), Just(rates)));
+    let remedy_kind = prop_oneof![
+        Just(RemedyKind::AntiDumping),
+        Just(RemedyKind::Countervailing),
+        Just(RemedyKind::Safeguard),
+        Just(RemedyKind::Countermeasure),
+    ];
+    let remedies = proptest::collection::vec(
+        (remedy_kind, countries(0), duty_rate(false), free_text()),
+        0..3,
+    )
+    .prop_flat_map(|remedies| (periods(remedies.len()), Just(remedies)));
+    let vat = proptest::collection::vec(percent_value(false), 1..4)
+        .prop_flat_map(|rates| (periods(rates.len()), Just(rates)));
+    (
+        free_text(),
+        proptest::collection::vec(unit_code(), 1..=2),
+        vat,
+        columns,
+        taxes,
+        remedies,
+    )
+        .prop_map(
+            move |(description, statutory_units, vat, columns, taxes, remedies)| TariffLine {
+                code: code.clone(),
+                description,
+                statutory_units,
+                vat: vat
+                    .0
+                    .into_iter()
+                    .zip(vat.1)
+                    .map(|(validity, p)| DatedRate {
+                        validity,
+                        rate: Rate::percent(p),
+                    })
+                    .collect(),
+                columns: columns
+                    .0
+                    .into_iter()
+                    .zip(columns.1)
+                    .map(|(validity, ((column, partners), rate))| ColumnRate {
+                        column,
+                        partners,
+                        validity,
+                        rate,
+                    })
+                    .collect(),
+                consumption_tax: taxes
+                    .0
+                    .into_iter()
+                    .zip(taxes.1)
+                    .map(|(validity, rate)| DatedRate { validity, rate })
+                    .collect(),
+                remedies: remedies
+                    .0
+                    .into_iter()
+                    .zip(remedies.1)
+                    .map(|(validity, (kind, origins, rate, notice))| TradeRemedy {
+                        kind,
+                        origins,
+                        validity,
+                        rate,
+                        notice,
+                    })
+                    .collect(),
+            },
+        )
+}
+
+/// One rate per currency and month, above zero, at most 4 decimals, in any order.
+fn exchange_rate_table() -> impl Strategy<Value = ExchangeRates> {
+    let key = ("[A-Z]{3}", 1990i32..2100, 1u32..=12);
+    proptest::collection::btree_map(key, (1i64..100_000_000, 0u32..=4), 0..8).prop_map(|rates| {
+        ExchangeRates::new(
+            rates
+                .into_iter()
+                .map(|((currency, year, month), (n, scale))| {
+                    ExchangeRate::new(currency, YearMonth { year, month }, Decimal::new(n, scale))
+                        .expect("above zero, at most 4 decimals")
+                })
+                .rev()
+                .collect(),
+        )
+    })
+}
+
+fn tariff_release() -> impl Strategy<Value = TariffRelease> {
+    let codes = proptest::collection::btree_set("[0-9]{8}([0-9]{2})?", 0..6);
+    (
+        codes.prop_flat_map(|codes| codes.into_iter().map(tariff_line).collect::<Vec<_>>()),
+        exchange_rate_table(),
+    )
+        .prop_map(|(lines, exchange_rates)| TariffRelease {
+            lines,
+            exchange_rates,
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn every_release_round_trips_through_its_files(release in tariff_release()) {
+        let rendered = render_release(&release);
+        let parsed = parse_release(&rendered.files());
+        prop_assert!(parsed.is_ok(), "{:?}\n{rendered:#?}", parsed.err().map(|p| report(&p)));
+        let parsed = parsed.ok();
+        prop_assert_eq!(parsed.as_ref(), Some(&release));
+        // The text is a fixpoint, and the rate table round-trips on its own too.
+        prop_assert_eq!(parsed.as_ref().map(render_release), Some(rendered.clone()));
+        prop_assert_eq!(
+            parse_exchange_rates(rendered.files().exchange_rates).ok(),
+            Some(release.exchange_rates)
+        );
+    }
+}
