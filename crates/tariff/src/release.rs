@@ -258,10 +258,22 @@ fn read_table<'a>(
     let mut header: Option<(u64, Vec<String>)> = None;
     let mut rows = Vec::new();
     let mut found = Vec::new();
+    let text_lines: Vec<&str> = text.lines().collect();
+    // The csv reader's position of a record is where it started reading, before the comment
+    // and blank lines it skipped: the record itself is on the first line after them.
+    let record_line = |position: Option<&csv::Position>| {
+        let mut line = position.map_or(1, |p| p.line());
+        while let Some(text) = text_lines.get(line as usize - 1)
+            && (text.trim().is_empty() || text.trim_start().starts_with('#'))
+        {
+            line += 1;
+        }
+        line
+    };
     for result in reader.records() {
         match result {
             Ok(record) => {
-                let line = record.position().map_or(0, |p| p.line());
+                let line = record_line(record.position());
                 if header.is_none() {
                     header = Some((line, record.iter().map(str::to_owned).collect()));
                 } else {
@@ -269,7 +281,7 @@ fn read_table<'a>(
                 }
             }
             Err(error) => {
-                let line = error.position().map_or(0, |p| p.line());
+                let line = record_line(error.position());
                 let (en, zh) = match error.kind() {
                     csv::ErrorKind::UnequalLengths {
                         expected_len, len, ..

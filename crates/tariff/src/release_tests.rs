@@ -1086,3 +1086,16 @@ proptest! {
         );
     }
 }
+
+/// A problem names the row's own line, also when comment or blank lines are right above it
+/// (the csv reader reports where it started reading, before the lines it skipped).
+#[test]
+fn a_problem_after_comment_lines_names_the_rows_own_line() {
+    let fx = "# table\ncurrency,month,rate\nUSD,2026-02,7.1000\n# a comment\n\n# another\nEUR,2026-02,abc\n";
+    let problems = parse_with(File::Fx, fx).unwrap_err();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(
+        (problems[0].line, problems[0].field.as_deref()),
+        (7, Some("rate"))
+    );
+}

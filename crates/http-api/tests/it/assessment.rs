@@ -73,7 +73,7 @@ async fn a_tariff_release_is_imported_tried_activated_applied_and_rolled_back() 
     let rates = app
         .post("/v1/releases", "admin", None, &sample_rates_import())
         .await;
-    // A row with another rate row right above it; see the ignored test at the end.
+    // A row with another rate row right above it; a row after a comment is tested at the end.
     let (broken, broken_line, after_comment) = broken_tariff_import("84451113");
     assert!(!after_comment);
     let spoilt = app.post("/v1/releases", "admin", None, &broken).await;
@@ -440,11 +440,9 @@ async fn an_estimate_without_a_tariff_in_force_names_why_it_cannot_be_made() {
 }
 
 /// The line a release problem names counts comment lines (`tariff::ReleaseProblem::line`), also
-/// when comment lines are right above the row. Ignored until `tariff::release::read_table` takes
-/// the line of a record that follows comment lines right: the `csv` crate's record position is
-/// where the reader started, the first of those comment lines (reported 390 for line 391).
+/// when comment lines are right above the row (the `csv` crate's record position is where the
+/// reader started, the first of those comment lines; `read_table` skips them).
 #[tokio::test]
-#[ignore = "tariff::release reports the line of the comment above a row (reported)"]
 async fn a_problem_on_a_row_after_a_comment_names_the_rows_line() {
     let app = spawn_app().await;
     let (broken, line, after_comment) = broken_tariff_import("84713000");
