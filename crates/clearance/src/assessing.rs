@@ -125,7 +125,7 @@ impl<S: Store> Clearance<S> {
             exchange_rate_tables: in_force.rate_tables.clone(),
         };
         let mut record =
-            assessment::record(number, basis, day, &sources, &outcome, previous.as_ref());
+            assessment::record(number, basis, day, &sources, outcome, previous.as_ref());
         if let Some(note) = note {
             record["note"] = json!(note);
         }

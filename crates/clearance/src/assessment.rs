@@ -669,7 +669,7 @@ pub fn record(
     basis: Basis,
     day: NaiveDate,
     sources: &Sources,
-    outcome: &Result<Value, Vec<NotAssessable>>,
+    outcome: Result<Value, Vec<NotAssessable>>,
     previous: Option<&Value>,
 ) -> Value {
     let mut record = json!({
@@ -683,8 +683,8 @@ pub fn record(
         Ok(report) => {
             record["outcome"] = json!("assessed");
             record["total_payable"] = report["total_payable"].clone();
-            record["difference"] = previous.map_or(Value::Null, |p| difference(p, report));
-            record["report"] = report.clone();
+            record["difference"] = previous.map_or(Value::Null, |p| difference(p, &report));
+            record["report"] = report;
         }
         Err(problems) => {
             record["outcome"] = json!("not_assessed");

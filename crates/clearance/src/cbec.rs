@@ -223,7 +223,7 @@ impl<S: Store> Clearance<S> {
             exchange_rate_tables: in_force.rate_tables.clone(),
         };
         let mut record =
-            assessment::record(number, basis, day, &sources, &report, previous.as_ref());
+            assessment::record(number, basis, day, &sources, report, previous.as_ref());
         if !cbec.is_null() {
             record["cbec"] = cbec;
         } else if let Some(previous_cbec) = previous.as_ref().map(|p| &p["cbec"])
