@@ -13,7 +13,9 @@ use store::{
 use tariff::TariffRelease;
 
 use crate::access::{Action, Caller};
-use crate::assessment::{self, ASSESSED_ACTION, Basis, NotAssessable, OriginContext, Sources};
+use crate::assessment::{
+    self, ASSESSED_ACTION, Basis, NotAssessable, OriginContext, ReportJson, Sources,
+};
 use crate::error::ClearanceError;
 use crate::releases::{DRY_RUN_SAMPLE_MAX, InForce, Parsed, ReleaseKind, parse_files};
 use crate::{Clearance, ClearanceConfig, actor, idempotency_key_or_new, request_digest};
@@ -25,7 +27,7 @@ fn assessed_kind(declaration: &Declaration) -> bool {
 }
 
 /// An assessment's report and the proofs of origin whose preference it granted.
-type Assessed = (Value, Vec<String>);
+type Assessed = (ReportJson, Vec<String>);
 
 /// The engine's result for a declaration under `tariff` and the rates, as a report or the
 /// reasons it cannot be assessed; `None` for an export. `used_elsewhere` holds the keys of the
@@ -60,7 +62,7 @@ fn run(
     )?;
     Some(outcome.map(|(input, assessed)| {
         (
-            assessment::report(&input, &assessed),
+            assessment::report_json(&input, &assessed, None),
             assessment::granted_proofs(declaration, &input),
         )
     }))
@@ -124,16 +126,21 @@ impl<S: Store> Clearance<S> {
             tariff_release: in_force.tariff.as_ref().map(|(id, _)| id.clone()),
             exchange_rate_tables: in_force.rate_tables.clone(),
         };
-        let mut record =
-            assessment::record(number, basis, day, &sources, outcome, previous.as_ref());
-        if let Some(note) = note {
-            record["note"] = json!(note);
-        }
+        let extra = note.map(|note| ("note", json!(note))).into_iter().collect();
+        let record = assessment::record(
+            number,
+            basis,
+            day,
+            &sources,
+            outcome,
+            previous.as_ref(),
+            extra,
+        );
         Ok(Some(AssessmentChange {
             event: LinkedEvent {
                 subject: declaration_id.to_owned(),
                 action: ASSESSED_ACTION.to_owned(),
-                payload: record.to_string(),
+                payload: record,
                 // An assessment does not change the declaration's lifecycle state or version.
                 expected_version: None,
                 // The proofs whose preference was granted are used up: another declaration
@@ -238,7 +245,7 @@ impl<S: Store> Clearance<S> {
                     "出口报关单不征收进口税款",
                 )])
             })?;
-        let (mut report, _) = outcome.map_err(|problems| {
+        let (report, _) = outcome.map_err(|problems| {
             ClearanceError::Invalid(
                 problems
                     .into_iter()
@@ -251,6 +258,7 @@ impl<S: Store> Clearance<S> {
                     .collect(),
             )
         })?;
+        let mut report = report.to_value();
         report["estimate"] = json!(true);
         report["tariff_release"] = json!(in_force.tariff.as_ref().map(|(id, _)| id));
         report["exchange_rate_tables"] = json!(in_force.rate_tables);
@@ -415,7 +423,10 @@ impl<S: Store> Clearance<S> {
             ) else {
                 continue;
             };
-            let (before, after) = (before.map(|(r, _)| r), after.map(|(r, _)| r));
+            let (before, after) = (
+                before.map(|(r, _)| r.to_value()),
+                after.map(|(r, _)| r.to_value()),
+            );
             outcome.add(
                 &row.number,
                 &before,

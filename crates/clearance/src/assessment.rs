@@ -13,6 +13,7 @@
 use chrono::NaiveDate;
 use domain::{Charge as DeclaredCharge, Declaration, Direction, GoodsItem};
 use rust_decimal::Decimal;
+use serde::Serialize;
 use serde_json::{Value, json};
 use tariff::money::fen_text;
 use tariff::{
@@ -541,14 +542,6 @@ pub fn assess(
 // ---------------------------------------------------------------------------------------------
 // The report: every figure with its explanation.
 
-fn explained(explanation: &Explanation) -> Value {
-    json!({ "en": explanation.en, "zh": explanation.zh })
-}
-
-fn all_explained(explanations: &[Explanation]) -> Vec<Value> {
-    explanations.iter().map(explained).collect()
-}
-
 /// `customs_duty`, `anti_dumping_duty`, `import_vat`...: the key of a tax in reports.
 pub fn kind_key(kind: TaxKind) -> String {
     kind.name_en()
@@ -563,9 +556,109 @@ pub fn kind_key(kind: TaxKind) -> String {
         .collect()
 }
 
-/// The assessment as JSON: per item (line, value, rate and why, each tax), per tax, the total.
-pub fn report(input: &DeclarationInput, assessment: &Assessment) -> Value {
-    let items: Vec<Value> = input
+// The report is serialized from views that borrow the engine's figures and explanations, once,
+// straight to text: it is the bulk of every lodging's assessment event, and building a
+// `serde_json::Value` tree of it first (a map and a copied string per member) cost more than
+// the assessment itself. Members are declared in alphabetical order, as `Value` writes them.
+
+#[derive(Serialize)]
+struct Text<'a> {
+    en: &'a str,
+    zh: &'a str,
+}
+
+fn texts(explanations: &[Explanation]) -> Vec<Text<'_>> {
+    explanations
+        .iter()
+        .map(|e| Text {
+            en: &e.en,
+            zh: &e.zh,
+        })
+        .collect()
+}
+
+#[derive(Serialize)]
+struct TaxView<'a> {
+    explanation: Vec<Text<'a>>,
+    kind: String,
+    name: Text<'static>,
+    nominal: String,
+    payable: String,
+}
+
+#[derive(Serialize)]
+struct ValueView<'a> {
+    cif_foreign: String,
+    cny: String,
+    currency: &'a str,
+    exchange_rate: String,
+    exchange_rate_month: String,
+    explanation: Vec<Text<'a>>,
+    freight: String,
+    insurance: String,
+}
+
+#[derive(Serialize)]
+struct RateView<'a> {
+    column: ColumnName,
+    explanation: Vec<Text<'a>>,
+    rate: String,
+    refused_preference: Option<Text<'a>>,
+}
+
+#[derive(Serialize)]
+struct ColumnName {
+    en: String,
+    zh: String,
+}
+
+#[derive(Serialize)]
+struct ItemView<'a> {
+    commodity_code: &'a str,
+    customs_value: ValueView<'a>,
+    description: &'a str,
+    duty_rate: RateView<'a>,
+    index: usize,
+    origin: Option<&'a str>,
+    taxes: Vec<TaxView<'a>>,
+}
+
+#[derive(Serialize)]
+struct TotalView<'a> {
+    exempt: bool,
+    explanation: Text<'a>,
+    kind: String,
+    name: Text<'static>,
+    nominal: String,
+    payable: String,
+}
+
+#[derive(Serialize)]
+struct ReportView<'a> {
+    acceptance_date: String,
+    currency: &'static str,
+    customs_value: String,
+    explanation: Vec<Text<'a>>,
+    items: Vec<ItemView<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    regime: Option<&'a Value>,
+    total_payable: String,
+    totals: Vec<TotalView<'a>>,
+}
+
+fn tax_name(kind: TaxKind) -> Text<'static> {
+    Text {
+        en: kind.name_en(),
+        zh: kind.name_zh(),
+    }
+}
+
+fn report_view<'a>(
+    input: &'a DeclarationInput,
+    assessment: &'a Assessment,
+    regime: Option<&'a Value>,
+) -> ReportView<'a> {
+    let items = input
         .items
         .iter()
         .zip(&assessment.items)
@@ -573,67 +666,111 @@ pub fn report(input: &DeclarationInput, assessment: &Assessment) -> Value {
         .map(|(index, (item, assessed))| {
             let value = &assessed.customs_value;
             let selection = &assessed.selection;
-            let taxes: Vec<Value> = assessed
-                .taxes
-                .iter()
-                .map(|t| {
-                    json!({
-                        "kind": kind_key(t.kind),
-                        "name": { "en": t.kind.name_en(), "zh": t.kind.name_zh() },
-                        "nominal": fen_text(t.nominal),
-                        "payable": fen_text(t.payable),
-                        "explanation": all_explained(&t.explanation),
+            ItemView {
+                commodity_code: &item.line.code,
+                customs_value: ValueView {
+                    cif_foreign: value.cif_foreign.to_string(),
+                    cny: fen_text(value.cny),
+                    currency: value.exchange_rate.currency(),
+                    exchange_rate: value.exchange_rate.rate_4dp().to_string(),
+                    exchange_rate_month: value.exchange_rate.month().to_string(),
+                    explanation: texts(&value.explanation),
+                    freight: value.freight.to_string(),
+                    insurance: value.insurance.to_string(),
+                },
+                description: &item.line.description,
+                duty_rate: RateView {
+                    column: ColumnName {
+                        en: selection.column.name_en(),
+                        zh: selection.column.name_zh(),
+                    },
+                    explanation: texts(&selection.reason),
+                    rate: selection.rate.to_string(),
+                    refused_preference: selection.refused_preference.as_ref().map(|e| Text {
+                        en: &e.en,
+                        zh: &e.zh,
+                    }),
+                },
+                index,
+                origin: item.origin.country(),
+                taxes: assessed
+                    .taxes
+                    .iter()
+                    .map(|t| TaxView {
+                        explanation: texts(&t.explanation),
+                        kind: kind_key(t.kind),
+                        name: tax_name(t.kind),
+                        nominal: fen_text(t.nominal),
+                        payable: fen_text(t.payable),
                     })
-                })
-                .collect();
-            json!({
-                "index": index,
-                "commodity_code": item.line.code,
-                "description": item.line.description,
-                "origin": item.origin.country(),
-                "customs_value": {
-                    "cny": fen_text(value.cny),
-                    "currency": value.exchange_rate.currency(),
-                    "freight": value.freight.to_string(),
-                    "insurance": value.insurance.to_string(),
-                    "cif_foreign": value.cif_foreign.to_string(),
-                    "exchange_rate": value.exchange_rate.rate_4dp().to_string(),
-                    "exchange_rate_month": value.exchange_rate.month().to_string(),
-                    "explanation": all_explained(&value.explanation),
-                },
-                "duty_rate": {
-                    "column": { "en": selection.column.name_en(), "zh": selection.column.name_zh() },
-                    "rate": selection.rate.to_string(),
-                    "explanation": all_explained(&selection.reason),
-                    "refused_preference": selection.refused_preference.as_ref().map(explained),
-                },
-                "taxes": taxes,
-            })
+                    .collect(),
+            }
         })
         .collect();
-    let totals: Vec<Value> = assessment
-        .totals
-        .iter()
-        .map(|t| {
-            json!({
-                "kind": kind_key(t.kind),
-                "name": { "en": t.kind.name_en(), "zh": t.kind.name_zh() },
-                "nominal": fen_text(t.nominal),
-                "exempt": t.exempt,
-                "payable": fen_text(t.payable),
-                "explanation": explained(&t.explanation),
+    ReportView {
+        acceptance_date: input.acceptance_date.to_string(),
+        currency: "CNY",
+        customs_value: fen_text(assessment.customs_value()),
+        explanation: texts(&assessment.explanation),
+        items,
+        regime,
+        total_payable: fen_text(assessment.total_payable),
+        totals: assessment
+            .totals
+            .iter()
+            .map(|t| TotalView {
+                exempt: t.exempt,
+                explanation: Text {
+                    en: &t.explanation.en,
+                    zh: &t.explanation.zh,
+                },
+                kind: kind_key(t.kind),
+                name: tax_name(t.kind),
+                nominal: fen_text(t.nominal),
+                payable: fen_text(t.payable),
             })
-        })
-        .collect();
-    json!({
-        "acceptance_date": input.acceptance_date.to_string(),
-        "currency": "CNY",
-        "items": items,
-        "customs_value": fen_text(assessment.customs_value()),
-        "totals": totals,
-        "total_payable": fen_text(assessment.total_payable),
-        "explanation": all_explained(&assessment.explanation),
-    })
+            .collect(),
+    }
+}
+
+/// The assessment as JSON: per item (line, value, rate and why, each tax), per tax, the total.
+pub fn report(input: &DeclarationInput, assessment: &Assessment) -> Value {
+    serde_json::to_value(report_view(input, assessment, None)).expect("a report serializes")
+}
+
+/// An assessment's report serialized once, with what a record needs from it.
+#[derive(Debug, Clone)]
+pub struct ReportJson {
+    pub json: String,
+    pub total_payable: Decimal,
+    /// Payable per tax (`kind_key`), for the difference to the next assessment.
+    pub payable_by_kind: Vec<(String, Decimal)>,
+}
+
+impl ReportJson {
+    /// The report as a JSON value, for answers that add to it (estimates, dry runs).
+    pub fn to_value(&self) -> Value {
+        serde_json::from_str(&self.json).expect("a serialized report parses")
+    }
+}
+
+/// The report as text; `regime` (a CBEC order's) is added as its `regime` member.
+pub fn report_json(
+    input: &DeclarationInput,
+    assessment: &Assessment,
+    regime: Option<&Value>,
+) -> ReportJson {
+    let json = serde_json::to_string(&report_view(input, assessment, regime))
+        .expect("a report serializes");
+    ReportJson {
+        json,
+        total_payable: assessment.total_payable,
+        payable_by_kind: assessment
+            .totals
+            .iter()
+            .map(|t| (kind_key(t.kind), t.payable))
+            .collect(),
+    }
 }
 
 /// Why an assessment was made.
@@ -663,15 +800,17 @@ pub struct Sources {
 }
 
 /// The payload of a `declaration.assessed` event. `previous` is the payload of the declaration's
-/// last assessment, if any: the difference per tax and in total is recorded against it.
+/// last assessment, if any: the difference per tax and in total is recorded against it. `extra`
+/// members (a CBEC order's booking, an officer's note) are added as they are.
 pub fn record(
     number: u32,
     basis: Basis,
     day: NaiveDate,
     sources: &Sources,
-    outcome: Result<Value, Vec<NotAssessable>>,
+    outcome: Result<ReportJson, Vec<NotAssessable>>,
     previous: Option<&Value>,
-) -> Value {
+    extra: Vec<(&str, Value)>,
+) -> String {
     let mut record = json!({
         "assessment": number,
         "basis": basis.as_str(),
@@ -679,19 +818,32 @@ pub fn record(
         "tariff_release": sources.tariff_release,
         "exchange_rate_tables": sources.exchange_rate_tables,
     });
-    match outcome {
+    for (key, value) in extra {
+        record[key] = value;
+    }
+    let report = match outcome {
         Ok(report) => {
             record["outcome"] = json!("assessed");
-            record["total_payable"] = report["total_payable"].clone();
-            record["difference"] = previous.map_or(Value::Null, |p| difference(p, &report));
-            record["report"] = report;
+            record["total_payable"] = json!(fen_text(report.total_payable));
+            record["difference"] =
+                previous.map_or(Value::Null, |p| difference(p, &report.payable_by_kind));
+            Some(report.json)
         }
         Err(problems) => {
             record["outcome"] = json!("not_assessed");
             record["problems"] = problems.iter().map(NotAssessable::json).collect();
+            None
         }
+    };
+    let mut text = record.to_string();
+    if let Some(report) = report {
+        // `report` sorts after every other member, as `Value` would place it.
+        text.pop();
+        text.push_str(",\"report\":");
+        text.push_str(&report);
+        text.push('}');
     }
-    record
+    text
 }
 
 fn payable_by_kind(record: &Value) -> Vec<(String, Decimal)> {
@@ -709,10 +861,9 @@ fn payable_by_kind(record: &Value) -> Vec<(String, Decimal)> {
 
 /// Per tax and in total: new payable − previous payable (positive: to pay; negative: to refund).
 /// A previous record that was not assessed counts as nothing assessed.
-fn difference(previous: &Value, report: &Value) -> Value {
+fn difference(previous: &Value, after: &[(String, Decimal)]) -> Value {
     let before = payable_by_kind(previous);
-    let after = payable_by_kind(&json!({ "report": report }));
-    let mut kinds: Vec<&String> = before.iter().chain(&after).map(|(k, _)| k).collect();
+    let mut kinds: Vec<&String> = before.iter().chain(after).map(|(k, _)| k).collect();
     kinds.sort();
     kinds.dedup();
     let amount = |list: &[(String, Decimal)], kind: &str| {
@@ -723,7 +874,7 @@ fn difference(previous: &Value, report: &Value) -> Value {
     let per_tax: Vec<Value> = kinds
         .iter()
         .map(|kind| {
-            let (was, now) = (amount(&before, kind), amount(&after, kind));
+            let (was, now) = (amount(&before, kind), amount(after, kind));
             json!({ "kind": kind, "previous": fen_text(was), "now": fen_text(now),
                     "difference": fen_text(now - was) })
         })

@@ -181,8 +181,7 @@ impl<S: Store> Clearance<S> {
             }) => {
                 let order_value_fen = fen_of(order_value)
                     .ok_or_else(|| anyhow::anyhow!("order value {order_value} out of range"))?;
-                let mut report = assessment::report(&input, &assessment);
-                report["regime"] = if within_limits {
+                let regime = if within_limits {
                     json!({ "code": "cbec_within_limits",
                             "en": "CBEC retail import within the limits: duty 0, VAT and consumption tax at 70 %",
                             "zh": "跨境电商零售进口限值以内：关税0，增值税、消费税按70%征收" })
@@ -211,6 +210,7 @@ impl<S: Store> Clearance<S> {
                     actor: actor.clone(),
                     recorded_at_ms: now_ms,
                 });
+                let report = assessment::report_json(&input, &assessment, Some(&regime));
                 (Ok(report), cbec, booking)
             }
         };
@@ -222,24 +222,32 @@ impl<S: Store> Clearance<S> {
             tariff_release: in_force.tariff.as_ref().map(|(id, _)| id.clone()),
             exchange_rate_tables: in_force.rate_tables.clone(),
         };
-        let mut record =
-            assessment::record(number, basis, day, &sources, report, previous.as_ref());
+        let mut extra = Vec::new();
         if !cbec.is_null() {
-            record["cbec"] = cbec;
+            extra.push(("cbec", cbec));
         } else if let Some(previous_cbec) = previous.as_ref().map(|p| &p["cbec"])
             && !previous_cbec.is_null()
         {
             // The booking stands whatever a reassessment finds: keep what it booked.
-            record["cbec"] = previous_cbec.clone();
+            extra.push(("cbec", previous_cbec.clone()));
         }
         if let Some(note) = note {
-            record["note"] = json!(note);
+            extra.push(("note", json!(note)));
         }
+        let record = assessment::record(
+            number,
+            basis,
+            day,
+            &sources,
+            report,
+            previous.as_ref(),
+            extra,
+        );
         Ok(AssessmentChange {
             event: LinkedEvent {
                 subject: declaration_id.to_owned(),
                 action: ASSESSED_ACTION.to_owned(),
-                payload: record.to_string(),
+                payload: record,
                 expected_version: None,
                 projection: Projection::OriginProofUses {
                     declaration_id: declaration_id.to_owned(),
