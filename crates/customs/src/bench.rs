@@ -1233,7 +1233,8 @@ fn synthetic_amount_per_unit(rng: &mut StdRng, unit: &tariff::StatutoryUnit) -> 
 /// alone (so a subheading gets the same line whatever else the run declares): an MFN rate, ad
 /// valorem (60 %), specific (20 %) or compound (20 %); a general rate; now and then a provisional
 /// rate and conventional rates; VAT 9 % for farm and food goods (chapters 1 to 15) and natural
-/// gas, else 13 %; consumption tax on a few headings. `units` are the statutory units the items
+/// gas, else 13 %; consumption tax on a few headings; licences A|B (inspection and quarantine)
+/// on chapters 1 to 24. `units` are the statutory units the items
 /// declare; specific rates use the first or kilograms, which every synthetic item declares.
 fn synthetic_line(seed: u64, hs6: &str, units: Vec<tariff::StatutoryUnit>) -> tariff::TariffLine {
     use tariff::{ColumnRate, DatedRate, DutyRate, Rate, RateColumn, StatutoryUnit, Validity};
@@ -1311,6 +1312,12 @@ fn synthetic_line(seed: u64, hs6: &str, units: Vec<tariff::StatutoryUnit>) -> ta
         code: format!("{hs6}00"),
         description: format!("synthetic line of subheading {hs6}"),
         statutory_units: units,
+        // Food and farm goods (chapters 1 to 24) carry inspection and quarantine on entry and exit.
+        licences: if chapter <= 24 {
+            vec!["A".into(), "B".into()]
+        } else {
+            Vec::new()
+        },
         columns,
         remedies: Vec::new(),
         vat: vec![DatedRate {

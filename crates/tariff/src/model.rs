@@ -279,6 +279,12 @@ pub struct TariffLine {
     pub description: String,
     /// First and (optional) second statutory unit.
     pub statutory_units: Vec<StatutoryUnit>,
+    /// The licences and certificates the goods need (监管证件代码, China's supervision-certificate
+    /// codes: "7" automatic import licence, "A" inspection and quarantine on entry, "t" tariff
+    /// quota certificate...), in the release's order; empty when the line needs none. The code
+    /// table is case-sensitive: "t" and "T" are different certificates, so codes are kept as
+    /// written and never case-folded.
+    pub licences: Vec<String>,
     pub columns: Vec<ColumnRate>,
     pub remedies: Vec<TradeRemedy>,
     pub vat: Vec<DatedRate<Rate>>,

@@ -489,6 +489,7 @@ fn rcep_line() -> TariffLine {
         code: "8471300000".into(),
         description: "portable computers".into(),
         statutory_units: vec![StatutoryUnit("KGM".into())],
+        licences: Vec::new(),
         columns: vec![
             column(RateColumn::Mfn, &[], 10),
             column(

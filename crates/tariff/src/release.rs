@@ -31,10 +31,17 @@
 //!   (not a separate column, so the two can never disagree).
 //! - A row that repeats an earlier row exactly is a problem (a duplicate is never "kept once").
 //!
-//! # `lines.csv`: `code,description,units,vat_percent,valid_from,valid_to`
+//! # `lines.csv`: `code,description,units,licences,vat_percent,valid_from,valid_to`
 //! One row per tariff line and VAT period. `units` lists the first and optional second statutory
-//! unit (`KGM` or `LTR|KGM`). A line is in force on the days one of its rows is: a VAT change
-//! (e.g. 17 % → 16 % → 13 %) is a new row with the same code, description and units and a
+//! unit (`KGM` or `LTR|KGM`). `licences` lists the licence and certificate codes the goods need
+//! (China's supervision-certificate codes, 监管证件代码: `7` automatic import licence, `A`
+//! inspection and quarantine on entry, `t` tariff quota certificate...), separated by `|`, in the
+//! release's order; empty when the line needs none (the column itself is required). A code is 1 to
+//! 3 ASCII letters or digits, kept as written: the code table is case-sensitive (`t` is not `T`).
+//! A row lists a code once. China's tariff prints a line's codes run together (`AB`, `7AB`); here
+//! they are separated (`A|B`, `7|A|B`), since `AB` reads as one two-letter code.
+//! A line is in force on the days one of its rows is: a VAT change (e.g. 17 % → 16 % → 13 %) is a
+//! new row with the same code, description, units and licences (same codes, same order) and a
 //! non-overlapping period.
 //!
 //! # Rates: `kind,rate_percent,amount_per_unit,unit,bands`
@@ -162,6 +169,7 @@ const LINES: &[&str] = &[
     "code",
     "description",
     "units",
+    "licences",
     "vat_percent",
     "valid_from",
     "valid_to",
@@ -573,6 +581,36 @@ impl<'t> Row<'t> {
         }
     }
 
+    /// Licence codes separated by '|' (`licences` of `lines.csv`): each 1 to 3 ASCII letters or
+    /// digits, case kept, none twice. Empty is no licence.
+    fn licences(&mut self, field: &str) -> Option<Vec<String>> {
+        let text = self.text(field);
+        if text.is_empty() {
+            return Some(Vec::new());
+        }
+        let codes: Vec<String> = text.split('|').map(|c| c.trim().to_owned()).collect();
+        if !codes.iter().all(|c| is_licence_code(c)) {
+            return self.invalid(
+                field,
+                "licence codes of 1 to 3 letters or digits separated by '|', e.g. 7|A|B",
+                "以“|”分隔的监管证件代码（1至3位字母或数字），如 7|A|B",
+            );
+        }
+        if let Some(twice) = codes
+            .iter()
+            .enumerate()
+            .find_map(|(i, c)| codes[..i].contains(c).then_some(c))
+        {
+            self.report(
+                Some(field),
+                format!("licence code '{twice}' appears twice"),
+                format!("监管证件代码“{twice}”重复"),
+            );
+            return None;
+        }
+        Some(codes)
+    }
+
     /// The shared rate fields: `kind,rate_percent,amount_per_unit,unit,bands`.
     fn rate(&mut self) -> Option<DutyRate> {
         let kind = self.required("kind");
@@ -647,6 +685,12 @@ impl<'t> Row<'t> {
 
 fn is_national_code(text: &str) -> bool {
     (text.len() == 8 || text.len() == 10) && text.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// A supervision-certificate code: 1 to 3 ASCII letters or digits, either case (`t` and `T` are
+/// different codes).
+fn is_licence_code(text: &str) -> bool {
+    (1..=3).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
 fn is_unit(text: &str) -> bool {
@@ -850,10 +894,17 @@ fn read_lines(file: ReleaseFile<'_>, problems: &mut Vec<ReleaseProblem>) -> Line
                 )
             }
         });
+        let licences = row.licences("licences");
         let vat = row.required("vat_percent").and(row.percent("vat_percent"));
         let validity = row.validity();
-        if let (Some(code), Some(description), Some(units), Some(Some(vat)), Some(validity)) =
-            (code, description, units, vat, validity)
+        if let (
+            Some(code),
+            Some(description),
+            Some(units),
+            Some(licences),
+            Some(Some(vat)),
+            Some(validity),
+        ) = (code, description, units, licences, vat, validity)
             && seen.admit(&mut row, &[vec![code.clone()]], validity)
         {
             let vat = DatedRate {
@@ -876,6 +927,18 @@ fn read_lines(file: ReleaseFile<'_>, problems: &mut Vec<ReleaseProblem>) -> Line
                             format!("与同一税号第 {first} 行的计量单位不同"),
                         );
                     }
+                    if existing.licences != licences {
+                        row.report(
+                            Some("licences"),
+                            format!(
+                                "the licences differ from line {first} of the same code \
+                                 (same codes in the same order)"
+                            ),
+                            format!(
+                                "与同一税号第 {first} 行的监管证件代码不同（须代码及顺序相同）"
+                            ),
+                        );
+                    }
                     existing.vat.push(vat);
                 }
                 None => {
@@ -883,6 +946,7 @@ fn read_lines(file: ReleaseFile<'_>, problems: &mut Vec<ReleaseProblem>) -> Line
                         code: code.clone(),
                         description: description.to_owned(),
                         statutory_units: units,
+                        licences,
                         columns: Vec::new(),
                         remedies: Vec::new(),
                         vat: vec![vat],
@@ -1226,6 +1290,7 @@ pub fn render_release(release: &TariffRelease) -> RenderedRelease {
                 line.code.clone(),
                 line.description.clone(),
                 units.clone(),
+                line.licences.join("|"),
                 decimal_text(vat.rate.as_percent()),
                 from,
                 to,

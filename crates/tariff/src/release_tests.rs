@@ -99,6 +99,7 @@ fn the_sample_release_parses_into_its_lines_and_rates() {
         Ok(Rate::percent(dec("13")))
     );
     assert_eq!(wine.statutory_units.len(), 2);
+    assert_eq!(wine.licences, ["A", "B"]);
     // No HS6 (or 8-digit) fallback, and no line outside its periods.
     assert!(release.line("220421", day("2026-03-10")).is_none());
     assert!(release.line("22042100", day("2026-03-10")).is_none());
@@ -478,14 +479,53 @@ fn broken_cases() -> Vec<Broken> {
         append(
             "codes of 9 digits and a VAT of 2000%",
             File::Lines,
-            "847130000,Nine digits,KGM,13,2019-04-01,\n8471300010,Big VAT,KGM,2000,2019-04-01,\n",
+            "847130000,Nine digits,KGM,,13,2019-04-01,\n8471300010,Big VAT,KGM,,2000,2019-04-01,\n",
             &[(1, Some("code")), (2, Some("vat_percent"))],
         ),
         append(
             "a new period of a line with another description and overlapping VAT",
             File::Lines,
-            "3304990000,Cosmetics,KGM,13,2030-01-01,\n9101110000,Watches,UNIT,13,2018-01-01,2019-04-01\n",
+            "3304990000,Cosmetics,KGM,A|B,13,2030-01-01,\n9101110000,Watches,UNIT,,13,2018-01-01,2019-04-01\n",
             &[(1, Some("valid_from")), (2, Some("description"))],
+        ),
+        append(
+            "licence codes of 1 to 3 letters or digits, case kept, none or several",
+            File::Lines,
+            "8471300011,A,KGM,t|T|7|INV,13,2019-04-01,\n\
+             8471300012,B,KGM,,13,2019-04-01,\n\
+             8471300013,C,KGM, 4 | A | O ,13,2019-04-01,\n",
+            &[],
+        ),
+        append(
+            "bad licence codes: four letters, an empty code, punctuation, not ASCII, a space",
+            File::Lines,
+            "8471300021,A,KGM,ABCD,13,2019-04-01,\n\
+             8471300022,B,KGM,A||B,13,2019-04-01,\n\
+             8471300023,C,KGM,A-B,13,2019-04-01,\n\
+             8471300024,D,KGM,A|证,13,2019-04-01,\n\
+             8471300025,E,KGM,7 A,13,2019-04-01,\n\
+             8471300026,F,KGM,A|,13,2019-04-01,\n",
+            &[
+                (1, Some("licences")),
+                (2, Some("licences")),
+                (3, Some("licences")),
+                (4, Some("licences")),
+                (5, Some("licences")),
+                (6, Some("licences")),
+            ],
+        ),
+        append(
+            "a licence code twice in a row (case-sensitive: t and T are two codes)",
+            File::Lines,
+            "8471300031,A,KGM,A|B|A,13,2019-04-01,\n8471300032,B,KGM,t|T|t,13,2019-04-01,\n",
+            &[(1, Some("licences")), (2, Some("licences"))],
+        ),
+        append(
+            "a new VAT period of a line with other licences, or the same in another order",
+            File::Lines,
+            "3304990000,Other beauty or make-up preparations (SAMPLE),KGM,A,13,2018-01-01,2019-04-01\n\
+             0803901000,\"Bananas, fresh (SAMPLE)\",KGM,B|A,9,2018-01-01,2019-04-01\n",
+            &[(1, Some("licences")), (2, Some("licences"))],
         ),
         append(
             "consumption tax of 100% cannot be grossed up",
@@ -554,8 +594,8 @@ fn problems_of_several_files_are_reported_together() {
     let files = ReleaseFiles {
         lines: ReleaseFile {
             name: "lines.csv",
-            text: "code,description,units,vat_percent,valid_from,valid_to\n\
-                   8471300000,Computers,UNIT,13,2019-04-01,\n",
+            text: "code,description,units,licences,vat_percent,valid_from,valid_to\n\
+                   8471300000,Computers,UNIT,O,13,2019-04-01,\n",
         },
         duty_rates: ReleaseFile {
             name: "duty_rates.csv",
@@ -699,7 +739,7 @@ fn assert_round_trip(release: &TariffRelease) -> RenderedRelease {
     for (file, header) in [
         (
             files.lines,
-            "code,description,units,vat_percent,valid_from,valid_to",
+            "code,description,units,licences,vat_percent,valid_from,valid_to",
         ),
         (
             files.duty_rates,
@@ -762,7 +802,14 @@ fn the_illustrative_sample_release_round_trips() {
     assert!(
         rendered
             .lines
-            .contains("2204210000,\"Wine of fresh grapes, in containers of 2 l or less (SAMPLE)\",LTR|KGM,16,2018-05-01,2019-04-01\n"),
+            .contains("2204210000,\"Wine of fresh grapes, in containers of 2 l or less (SAMPLE)\",LTR|KGM,A|B,16,2018-05-01,2019-04-01\n"),
+        "{}",
+        rendered.lines
+    );
+    assert!(
+        rendered.lines.contains(
+            "8471300000,Portable automatic data-processing machines (SAMPLE),UNIT|KGM,,13,2019-04-01,\n"
+        ),
         "{}",
         rendered.lines
     );
@@ -918,6 +965,32 @@ fn duty_rate(below_100: bool) -> impl Strategy<Value = DutyRate> {
     ]
 }
 
+/// A line's licence codes as the parser reads them: none (often), or a few distinct codes of 1 to
+/// 3 letters or digits in any order, either case (China's `7`, `A`, `O`, lower-case `t`...).
+fn licence_codes() -> impl Strategy<Value = Vec<String>> {
+    let code = prop_oneof![
+        Just("7".to_owned()),
+        Just("A".to_owned()),
+        Just("B".to_owned()),
+        Just("O".to_owned()),
+        Just("t".to_owned()),
+        Just("T".to_owned()),
+        "[A-Za-z0-9]{1,3}",
+    ];
+    prop_oneof![
+        Just(Vec::new()),
+        proptest::collection::vec(code, 1..5).prop_map(|codes| {
+            let mut distinct: Vec<String> = Vec::new();
+            for code in codes {
+                if !distinct.contains(&code) {
+                    distinct.push(code);
+                }
+            }
+            distinct
+        }),
+    ]
+}
+
 fn countries(min: usize) -> impl Strategy<Value = Vec<String>> {
     proptest::collection::btree_set("[A-Z]{2}", min..4).prop_map(|set| set.into_iter().collect())
 }
@@ -987,54 +1060,58 @@ fn tariff_line(code: String) -> impl Strategy<Value = TariffLine> {
     (
         free_text(),
         proptest::collection::vec(unit_code(), 1..=2),
+        licence_codes(),
         vat,
         columns,
         taxes,
         remedies,
     )
         .prop_map(
-            move |(description, statutory_units, vat, columns, taxes, remedies)| TariffLine {
-                code: code.clone(),
-                description,
-                statutory_units,
-                vat: vat
-                    .0
-                    .into_iter()
-                    .zip(vat.1)
-                    .map(|(validity, p)| DatedRate {
-                        validity,
-                        rate: Rate::percent(p),
-                    })
-                    .collect(),
-                columns: columns
-                    .0
-                    .into_iter()
-                    .zip(columns.1)
-                    .map(|(validity, ((column, partners), rate))| ColumnRate {
-                        column,
-                        partners,
-                        validity,
-                        rate,
-                    })
-                    .collect(),
-                consumption_tax: taxes
-                    .0
-                    .into_iter()
-                    .zip(taxes.1)
-                    .map(|(validity, rate)| DatedRate { validity, rate })
-                    .collect(),
-                remedies: remedies
-                    .0
-                    .into_iter()
-                    .zip(remedies.1)
-                    .map(|(validity, (kind, origins, rate, notice))| TradeRemedy {
-                        kind,
-                        origins,
-                        validity,
-                        rate,
-                        notice,
-                    })
-                    .collect(),
+            move |(description, statutory_units, licences, vat, columns, taxes, remedies)| {
+                TariffLine {
+                    code: code.clone(),
+                    description,
+                    statutory_units,
+                    licences,
+                    vat: vat
+                        .0
+                        .into_iter()
+                        .zip(vat.1)
+                        .map(|(validity, p)| DatedRate {
+                            validity,
+                            rate: Rate::percent(p),
+                        })
+                        .collect(),
+                    columns: columns
+                        .0
+                        .into_iter()
+                        .zip(columns.1)
+                        .map(|(validity, ((column, partners), rate))| ColumnRate {
+                            column,
+                            partners,
+                            validity,
+                            rate,
+                        })
+                        .collect(),
+                    consumption_tax: taxes
+                        .0
+                        .into_iter()
+                        .zip(taxes.1)
+                        .map(|(validity, rate)| DatedRate { validity, rate })
+                        .collect(),
+                    remedies: remedies
+                        .0
+                        .into_iter()
+                        .zip(remedies.1)
+                        .map(|(validity, (kind, origins, rate, notice))| TradeRemedy {
+                            kind,
+                            origins,
+                            validity,
+                            rate,
+                            notice,
+                        })
+                        .collect(),
+                }
             },
         )
 }
@@ -1085,6 +1162,57 @@ proptest! {
             Some(release.exchange_rates)
         );
     }
+}
+
+/// `licences` is a required column, like the others.
+#[test]
+fn lines_without_the_licences_column_are_refused() {
+    let problems = parse_with(
+        File::Lines,
+        "code,description,units,vat_percent,valid_from,valid_to\n",
+    )
+    .expect_err("a missing column");
+    let first = &problems[0];
+    assert_eq!(
+        (first.file.as_str(), first.line, first.field.as_deref()),
+        ("lines.csv", 1, Some("licences")),
+        "{}",
+        report(&problems)
+    );
+}
+
+/// Licence codes are read as written, in file order, case kept; an empty field is no licence.
+#[test]
+fn licence_codes_keep_their_case_and_order() {
+    let text = format!(
+        "{LINES}8471300011,A,KGM,t|T|7|INV,13,2019-04-01,\n8471300013,C,KGM, 4 | A | O ,13,2019-04-01,\n"
+    );
+    let release = parse_with(File::Lines, &text).expect("valid licences");
+    let licences = |code: &str| {
+        release
+            .line(code, day("2026-03-10"))
+            .map(|line| line.licences.clone())
+    };
+    assert_eq!(
+        licences("8471300011"),
+        Some(vec!["t".into(), "T".into(), "7".into(), "INV".into()])
+    );
+    assert_eq!(
+        licences("8471300013"),
+        Some(vec!["4".into(), "A".into(), "O".into()])
+    );
+    assert_eq!(licences("8471300000"), Some(Vec::new()));
+    let rendered = render_release(&release);
+    assert!(
+        rendered
+            .lines
+            .contains("8471300011,A,KGM,t|T|7|INV,13,2019-04-01,\n")
+    );
+    assert!(
+        rendered
+            .lines
+            .contains("8471300013,C,KGM,4|A|O,13,2019-04-01,\n")
+    );
 }
 
 /// A problem names the row's own line, also when comment or blank lines are right above it

@@ -186,6 +186,7 @@ impl LineSpec {
             code: self.code.clone(),
             description: String::new(),
             statutory_units: Vec::new(),
+            licences: Vec::new(),
             columns: self
                 .columns
                 .iter()
@@ -466,6 +467,7 @@ fn line(columns: Vec<ColumnRate>) -> TariffLine {
         code: "0000000000".into(),
         description: "test line".into(),
         statutory_units: vec![StatutoryUnit("KGM".into())],
+        licences: Vec::new(),
         columns,
         remedies: vec![TradeRemedy {
             kind: RemedyKind::AntiDumping,

@@ -163,6 +163,30 @@ fn the_sample_parses_and_exercises_every_rate_kind_and_regime() {
         "{vats:?}"
     );
 
+    // Licences (监管证件代码): food carries inspection and quarantine, meat also the automatic
+    // import licence, cars the licences of motor vehicles; most other lines list none.
+    let licences = |code: &str| {
+        release
+            .line(code, jan)
+            .unwrap_or_else(|| panic!("line {code}"))
+            .licences
+            .clone()
+    };
+    assert_eq!(licences("22042100"), ["A", "B"]);
+    assert_eq!(licences("02071421"), ["7", "A", "B"]);
+    assert_eq!(licences("10019900"), ["4", "A", "B", "x", "y"]);
+    assert_eq!(licences("87032351"), ["4", "A", "O"]);
+    assert!(licences("84713000").is_empty());
+    let with_licences = release
+        .lines
+        .iter()
+        .filter(|l| !l.licences.is_empty())
+        .count();
+    assert!(
+        (100..release.lines.len()).contains(&with_licences),
+        "{with_licences} lines with licences"
+    );
+
     for month in 1..=12 {
         let first = NaiveDate::from_ymd_opt(2026, month, 1).expect("a day");
         for currency in ["USD", "EUR", "JPY", "GBP", "KRW", "AUD"] {
