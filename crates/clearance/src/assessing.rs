@@ -62,7 +62,12 @@ fn run(
     )?;
     Some(outcome.map(|(input, assessed)| {
         (
-            assessment::report_json(&input, &assessed, None),
+            assessment::report_json(
+                &input,
+                &assessed,
+                &assessment::document_types(declaration),
+                None,
+            ),
             assessment::granted_proofs(declaration, &input),
         )
     }))

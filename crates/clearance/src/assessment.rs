@@ -612,6 +612,14 @@ struct ColumnName {
     zh: String,
 }
 
+/// A licence or certificate the tariff line requires (监管证件), and whether the declaration's
+/// documents carry one of that type. Informative: the checks of documents are an officer's.
+#[derive(Serialize)]
+struct LicenceView<'a> {
+    code: &'a str,
+    produced: bool,
+}
+
 #[derive(Serialize)]
 struct ItemView<'a> {
     commodity_code: &'a str,
@@ -619,6 +627,7 @@ struct ItemView<'a> {
     description: &'a str,
     duty_rate: RateView<'a>,
     index: usize,
+    licences: Vec<LicenceView<'a>>,
     origin: Option<&'a str>,
     taxes: Vec<TaxView<'a>>,
 }
@@ -656,6 +665,7 @@ fn tax_name(kind: TaxKind) -> Text<'static> {
 fn report_view<'a>(
     input: &'a DeclarationInput,
     assessment: &'a Assessment,
+    documents: &[&str],
     regime: Option<&'a Value>,
 ) -> ReportView<'a> {
     let items = input
@@ -692,6 +702,15 @@ fn report_view<'a>(
                     }),
                 },
                 index,
+                licences: item
+                    .line
+                    .licences
+                    .iter()
+                    .map(|code| LicenceView {
+                        code,
+                        produced: documents.contains(&code.as_str()),
+                    })
+                    .collect(),
                 origin: item.origin.country(),
                 taxes: assessed
                     .taxes
@@ -733,9 +752,20 @@ fn report_view<'a>(
     }
 }
 
-/// The assessment as JSON: per item (line, value, rate and why, each tax), per tax, the total.
-pub fn report(input: &DeclarationInput, assessment: &Assessment) -> Value {
-    serde_json::to_value(report_view(input, assessment, None)).expect("a report serializes")
+/// The document types a declaration carries, for the licences its lines require.
+pub fn document_types(declaration: &Declaration) -> Vec<&str> {
+    declaration
+        .documents
+        .iter()
+        .map(|d| d.document_type.as_str())
+        .collect()
+}
+
+/// The assessment as JSON: per item (line, value, rate and why, each tax, the licences the line
+/// requires and whether `documents` has them), per tax, the total.
+pub fn report(input: &DeclarationInput, assessment: &Assessment, documents: &[&str]) -> Value {
+    serde_json::to_value(report_view(input, assessment, documents, None))
+        .expect("a report serializes")
 }
 
 /// An assessment's report serialized once, with what a record needs from it.
@@ -758,9 +788,10 @@ impl ReportJson {
 pub fn report_json(
     input: &DeclarationInput,
     assessment: &Assessment,
+    documents: &[&str],
     regime: Option<&Value>,
 ) -> ReportJson {
-    let json = serde_json::to_string(&report_view(input, assessment, regime))
+    let json = serde_json::to_string(&report_view(input, assessment, documents, regime))
         .expect("a report serializes");
     ReportJson {
         json,

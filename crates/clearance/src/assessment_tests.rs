@@ -260,6 +260,11 @@ async fn a_valid_proof_of_origin_gives_the_conventional_rate_once() {
         item["duty_rate"]["column"]["en"], "conventional (ACFTA)",
         "{item:#}"
     );
+    // The line requires inspection and quarantine (A, B); the declaration carries neither.
+    assert_eq!(
+        item["licences"],
+        json!([{ "code": "A", "produced": false }, { "code": "B", "produced": false }])
+    );
     // CIF: 10,000 + 500 + 3 ‰ of 10,500 = 10,531.50 USD at 7.0163; ACFTA 0 %, VAT 9 %.
     let value = round(Decimal::new(1053150, 2) * Decimal::new(70163, 4));
     assert_eq!(money(&item["customs_value"]["cny"]), value);

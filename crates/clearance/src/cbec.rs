@@ -210,7 +210,9 @@ impl<S: Store> Clearance<S> {
                     actor: actor.clone(),
                     recorded_at_ms: now_ms,
                 });
-                let report = assessment::report_json(&input, &assessment, Some(&regime));
+                let documents = assessment::document_types(declaration);
+                let report =
+                    assessment::report_json(&input, &assessment, &documents, Some(&regime));
                 (Ok(report), cbec, booking)
             }
         };

@@ -74,7 +74,8 @@ pub fn run(args: AssessArgs, utc_offset: FixedOffset) -> anyhow::Result<()> {
         )
     })?;
     if args.json {
-        let mut report = assessment::report(&input, &assessment);
+        let documents = assessment::document_types(&declaration);
+        let mut report = assessment::report(&input, &assessment, &documents);
         report["estimate"] = json!(true);
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
