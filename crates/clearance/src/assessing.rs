@@ -73,6 +73,59 @@ fn run(
     }))
 }
 
+/// What every assessment event records besides its outcome, whatever the regime.
+pub(crate) struct Recording<'a> {
+    pub declaration_id: &'a str,
+    pub basis: Basis,
+    pub day: NaiveDate,
+    pub in_force: &'a InForce,
+    pub previous: Option<&'a Value>,
+    pub note: Option<&'a str>,
+}
+
+impl Recording<'_> {
+    /// The `declaration.assessed` event: numbered after the previous assessment, naming the
+    /// releases in force, with `extra` members and the proofs of origin it used up.
+    pub fn event(
+        &self,
+        outcome: Result<ReportJson, Vec<NotAssessable>>,
+        mut extra: Vec<(&str, Value)>,
+        proof_keys: Vec<String>,
+    ) -> LinkedEvent {
+        let number = self
+            .previous
+            .and_then(|p| p["assessment"].as_u64())
+            .map_or(1, |n| n as u32 + 1);
+        let sources = Sources {
+            tariff_release: self.in_force.tariff.as_ref().map(|(id, _)| id.clone()),
+            exchange_rate_tables: self.in_force.rate_tables.clone(),
+        };
+        if let Some(note) = self.note {
+            extra.push(("note", json!(note)));
+        }
+        let payload = assessment::record(
+            number,
+            self.basis,
+            self.day,
+            &sources,
+            outcome,
+            self.previous,
+            extra,
+        );
+        LinkedEvent {
+            subject: self.declaration_id.to_owned(),
+            action: ASSESSED_ACTION.to_owned(),
+            payload,
+            // An assessment does not change the declaration's lifecycle state or version.
+            expected_version: None,
+            projection: Projection::OriginProofUses {
+                declaration_id: self.declaration_id.to_owned(),
+                proof_keys,
+            },
+        }
+    }
+}
+
 /// An assessment to append with the change that calls for it, and for a CBEC order at
 /// acceptance, the purchase to book in the same transaction.
 pub(crate) struct AssessmentChange {
@@ -119,44 +172,33 @@ impl<S: Store> Clearance<S> {
             .map(|(_, granted)| granted.clone())
             .unwrap_or_default();
         let outcome = outcome.map(|(report, _)| report);
-        let previous = match basis {
-            Basis::Acceptance => None,
-            _ => self.assessment_records(declaration_id).await?.pop(),
-        };
-        let number = previous
-            .as_ref()
-            .and_then(|p| p["assessment"].as_u64())
-            .map_or(1, |n| n as u32 + 1);
-        let sources = Sources {
-            tariff_release: in_force.tariff.as_ref().map(|(id, _)| id.clone()),
-            exchange_rate_tables: in_force.rate_tables.clone(),
-        };
-        let extra = note.map(|note| ("note", json!(note))).into_iter().collect();
-        let record = assessment::record(
-            number,
+        let previous = self.previous_assessment(declaration_id, basis).await?;
+        let recording = Recording {
+            declaration_id,
             basis,
             day,
-            &sources,
-            outcome,
-            previous.as_ref(),
-            extra,
-        );
+            in_force: &in_force,
+            previous: previous.as_ref(),
+            note,
+        };
         Ok(Some(AssessmentChange {
-            event: LinkedEvent {
-                subject: declaration_id.to_owned(),
-                action: ASSESSED_ACTION.to_owned(),
-                payload: record,
-                // An assessment does not change the declaration's lifecycle state or version.
-                expected_version: None,
-                // The proofs whose preference was granted are used up: another declaration
-                // claiming them is refused ("already used").
-                projection: Projection::OriginProofUses {
-                    declaration_id: declaration_id.to_owned(),
-                    proof_keys: granted,
-                },
-            },
+            // The proofs whose preference was granted are used up: another declaration claiming
+            // them is refused ("already used").
+            event: recording.event(outcome, Vec::new(), granted),
             cbec_purchase: None,
         }))
+    }
+
+    /// The assessment a new one is compared with: none at acceptance, else the latest.
+    pub(crate) async fn previous_assessment(
+        &self,
+        declaration_id: &str,
+        basis: Basis,
+    ) -> Result<Option<Value>, ClearanceError> {
+        Ok(match basis {
+            Basis::Acceptance => None,
+            _ => self.assessment_records(declaration_id).await?.pop(),
+        })
     }
 
     /// The keys of the declaration's proofs of origin that another declaration used first.

@@ -21,11 +21,12 @@ use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use serde_json::{Value, json};
 use sha2::Sha256;
-use store::{Actor, CbecBooking, LinkedEvent, Projection, Store};
+use store::{Actor, CbecBooking, Store};
 
-use crate::assessment::{self, ASSESSED_ACTION, Basis, CbecClearance, NotAssessable, Sources};
+use crate::Clearance;
+use crate::assessing::{AssessmentChange, Recording};
+use crate::assessment::{self, Basis, CbecClearance, NotAssessable};
 use crate::error::ClearanceError;
-use crate::{Clearance, assessing::AssessmentChange};
 
 /// The secret key of the buyers' identity hashes (HMAC-SHA-256). Kept in the data folder, never
 /// in the store; losing it means the next year's allowances start from new hashes.
@@ -129,10 +130,7 @@ impl<S: Store> Clearance<S> {
                 anyhow::anyhow!("a CBEC buyer's identity reached assessment unprotected").into(),
             );
         };
-        let previous = match basis {
-            Basis::Acceptance => None,
-            _ => self.assessment_records(declaration_id).await?.pop(),
-        };
+        let previous = self.previous_assessment(declaration_id, basis).await?;
         // A reassessment does not count the order's own booking twice.
         let own_fen = previous
             .as_ref()
@@ -216,14 +214,6 @@ impl<S: Store> Clearance<S> {
                 (Ok(report), cbec, booking)
             }
         };
-        let number = previous
-            .as_ref()
-            .and_then(|p| p["assessment"].as_u64())
-            .map_or(1, |n| n as u32 + 1);
-        let sources = Sources {
-            tariff_release: in_force.tariff.as_ref().map(|(id, _)| id.clone()),
-            exchange_rate_tables: in_force.rate_tables.clone(),
-        };
         let mut extra = Vec::new();
         if !cbec.is_null() {
             extra.push(("cbec", cbec));
@@ -233,29 +223,16 @@ impl<S: Store> Clearance<S> {
             // The booking stands whatever a reassessment finds: keep what it booked.
             extra.push(("cbec", previous_cbec.clone()));
         }
-        if let Some(note) = note {
-            extra.push(("note", json!(note)));
-        }
-        let record = assessment::record(
-            number,
+        let recording = Recording {
+            declaration_id,
             basis,
             day,
-            &sources,
-            report,
-            previous.as_ref(),
-            extra,
-        );
+            in_force: &in_force,
+            previous: previous.as_ref(),
+            note,
+        };
         Ok(AssessmentChange {
-            event: LinkedEvent {
-                subject: declaration_id.to_owned(),
-                action: ASSESSED_ACTION.to_owned(),
-                payload: record,
-                expected_version: None,
-                projection: Projection::OriginProofUses {
-                    declaration_id: declaration_id.to_owned(),
-                    proof_keys: Vec::new(),
-                },
-            },
+            event: recording.event(report, extra, Vec::new()),
             cbec_purchase: booking,
         })
     }
