@@ -65,6 +65,10 @@ pub type ItemTariff = (TariffLine, Option<PreferenceClaim>);
 /// The declaration as the engine's input: `Ok(None)` for an export, which has no import duty.
 /// `item_tariff` gives each goods item's line and claim (from a release, or synthetic for the
 /// benchmark). Every item is converted, so every problem is reported at once.
+///
+/// Each item's exporter, for company-specific trade-remedy rates, is the declaration's overseas
+/// party (`overseas_party.name`, the consignor): China's notices name producers, but a
+/// declaration does not carry one yet, so the consignor stands in for it until it does.
 pub fn declaration_input(
     declaration: &Declaration,
     day: NaiveDate,
@@ -87,6 +91,14 @@ pub fn declaration_input(
         ));
     }
     let item_amounts: Vec<Decimal> = declaration.items.iter().map(|i| i.amount).collect();
+    // The exporter for company-specific trade-remedy rates. China's anti-dumping and
+    // countervailing notices name producers (and exporters); the declaration does not carry the
+    // producer, so its overseas party (境外发货人, the consignor) is taken as the exporter until it
+    // does. A consignor that is a trader, not the producer the notice names, gets the rate for all
+    // other companies.
+    let exporter = Some(declaration.overseas_party.name.trim())
+        .filter(|name| !name.is_empty())
+        .map(str::to_owned);
     let quota_certificate = declaration
         .documents
         .iter()
@@ -157,6 +169,7 @@ pub fn declaration_input(
                 country: item.origin_country.as_str().to_owned(),
                 mfn_entitled: true,
             },
+            exporter: exporter.clone(),
             claim,
             quota,
             quantities,

@@ -645,3 +645,54 @@ async fn cbec_orders_beyond_the_limits_are_refused_as_general_trade() {
         .await
         .unwrap();
 }
+
+/// Stainless-steel ingots from Korea, 20 tonnes at USD 2.00/kg CIF, from `exporter`.
+fn stainless_steel(exporter: &str) -> Vec<u8> {
+    let mut body: Value = serde_json::from_str(EXAMPLE).unwrap();
+    body["overseas_party"] = json!({ "name": exporter, "country": "KR" });
+    body["transaction_terms"] = json!("CIF");
+    body.as_object_mut().unwrap().remove("freight");
+    body["invoice"]["amount"] = json!("40000.00");
+    body["gross_mass_kg"] = json!("20100");
+    body["net_mass_kg"] = json!("20000");
+    body["items"] = json!([{
+        "commodity_code": "7218100000",
+        "description": "Stainless steel ingots",
+        "quantity": { "value": "20000", "unit": "KGM" },
+        "statutory_quantities": [{ "value": "20000", "unit": "KGM" }],
+        "unit_price": "2.00",
+        "amount": "40000.00",
+        "origin_country": "KR",
+        "levy_mode": "1"
+    }]);
+    serde_json::to_vec(&body).unwrap()
+}
+
+#[tokio::test]
+async fn an_anti_dumping_duty_takes_the_exporters_own_rate_when_the_notice_names_it() {
+    let (f, _, _) = with_sample().await;
+    let broker = f.caller("broker").await;
+    let mut duties = Vec::new();
+    for (key, exporter) in [("s1", "POSCO"), ("s2", "Another Steel Co")] {
+        let lodged = f
+            .clearance
+            .lodge(&broker, Some(key), &stainless_steel(exporter))
+            .await
+            .unwrap();
+        let record = &f
+            .clearance
+            .assessments(&broker, &lodged.number)
+            .await
+            .unwrap()[0];
+        let taxes = record["report"]["items"][0]["taxes"].as_array().unwrap();
+        let anti_dumping = taxes
+            .iter()
+            .find(|t| t["kind"] == "anti_dumping_duty")
+            .unwrap_or_else(|| panic!("{record:#}"));
+        duties.push(money(&anti_dumping["payable"]));
+    }
+    // CIF USD 40,000 at 7.0163 = 280,652.00 CNY: POSCO's 23.1 %, all other companies' 103.1 %.
+    let value = round(Decimal::from(40_000) * Decimal::new(70163, 4));
+    assert_eq!(duties[0], round(value * Decimal::new(231, 3)));
+    assert_eq!(duties[1], round(value * Decimal::new(1031, 3)));
+}

@@ -36,7 +36,7 @@ pub use release::{
 };
 pub use selection::{
     Origin, PreferenceClaim, ProofCheck, ProofRefusal, QuotaStatus, RateSelection, RefusalReason,
-    select_rate,
+    remedy_basis, select_rate,
 };
 pub use taxes::{
     Assessment, CbecOrder, CbecOutcome, DeclarationInput, ItemAssessment, ItemInput, PostalArticle,

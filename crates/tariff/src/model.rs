@@ -245,22 +245,63 @@ impl RemedyKind {
 }
 
 /// A trade-remedy or countermeasure duty: a separate, dated record (digest §2.1).
+///
+/// China's anti-dumping and countervailing notices give a rate per origin and, within an origin,
+/// company-specific rates for the exporters or producers they name plus one rate for "all other
+/// companies" (其他公司). A row is one of these: `exporters` names the companies its rate is for,
+/// or is empty for the rate of every exporter the other rows of its kind and origin do not name.
+/// Which row applies to an item is [`TariffLine::remedies_in_force`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TradeRemedy {
     pub kind: RemedyKind,
     /// The origins it applies to; empty means every origin (safeguards).
     pub origins: Vec<String>,
+    /// The exporters or producers this rate is for, as the notice names them; empty means every
+    /// other exporter of its origins ("all other companies"). Matched by [`exporter_key`].
+    pub exporters: Vec<String>,
     pub validity: Validity,
     pub rate: DutyRate,
     /// The notice that imposed it, quoted in explanations (e.g. "商务部公告2024年第X号").
     pub notice: String,
 }
 
+/// An exporter's name as it is matched against the names of a trade-remedy notice: surrounding
+/// white space removed, each run of inner white space (Unicode white space, including the
+/// ideographic space U+3000) made one ASCII space, and ASCII letters lower-cased. Nothing else is
+/// changed: other letters (Chinese, accented, full-width) and punctuation must match exactly, so
+/// "POSCO" matches " posco " but not "POSCO Co., Ltd." nor "Ｐｏｓｃｏ".
+pub fn exporter_key(name: &str) -> String {
+    name.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_ascii_lowercase()
+}
+
 impl TradeRemedy {
+    /// Whether the row's origins and period cover the goods, whatever the exporter: of the rows
+    /// of one kind that do, [`TariffLine::remedies_in_force`] picks the exporter's.
     pub fn applies_to(&self, origin: Option<&str>, day: NaiveDate) -> bool {
         let origin_matches =
             self.origins.is_empty() || origin.is_some_and(|o| self.origins.iter().any(|p| p == o));
         origin_matches && self.validity.contains(day)
+    }
+
+    /// The row's rate is for every exporter its other rows do not name ("all other companies").
+    pub fn is_for_all_other_exporters(&self) -> bool {
+        self.exporters.is_empty()
+    }
+
+    /// The name, as this row writes it, that matches `exporter` ([`exporter_key`]); `None` when
+    /// the row names no such exporter (always for an "all other companies" row).
+    pub fn named_exporter(&self, exporter: &str) -> Option<&str> {
+        let key = exporter_key(exporter);
+        if key.is_empty() {
+            return None;
+        }
+        self.exporters
+            .iter()
+            .find(|name| exporter_key(name) == key)
+            .map(String::as_str)
     }
 }
 
@@ -307,6 +348,38 @@ impl TariffLine {
                 && (c.partners.is_empty()
                     || origin.is_some_and(|o| c.partners.iter().any(|p| p == o)))
         })
+    }
+
+    /// The trade remedies in force on `day` for goods of `origin` exported by `exporter` (the
+    /// overseas exporter or producer as declared; `None` when not declared), in the line's order.
+    /// For each kind of remedy, of the rows whose origins and period cover the goods: the rows
+    /// naming the exporter ([`exporter_key`]) if there are any, otherwise the "all other
+    /// companies" rows (no exporters named). A row naming only other exporters never applies.
+    pub fn remedies_in_force(
+        &self,
+        origin: Option<&str>,
+        exporter: Option<&str>,
+        day: NaiveDate,
+    ) -> Vec<&TradeRemedy> {
+        let covering: Vec<&TradeRemedy> = self
+            .remedies
+            .iter()
+            .filter(|r| r.applies_to(origin, day))
+            .collect();
+        let named = |r: &TradeRemedy| exporter.is_some_and(|e| r.named_exporter(e).is_some());
+        covering
+            .iter()
+            .copied()
+            .filter(|remedy| {
+                if named(remedy) {
+                    return true;
+                }
+                let company_rate_of_kind = covering
+                    .iter()
+                    .any(|other| other.kind == remedy.kind && named(other));
+                remedy.is_for_all_other_exporters() && !company_rate_of_kind
+            })
+            .collect()
     }
 
     pub fn vat_rate(&self, day: NaiveDate) -> Result<Rate, AssessmentError> {

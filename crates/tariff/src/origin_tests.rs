@@ -520,6 +520,7 @@ fn select(claim: &PreferenceClaim, goods: &DeclaredGoods) -> RateSelection {
         line: &line,
         day: goods.date,
         origin: &origin,
+        exporter: None,
         claim: Some(claim),
         quota: QuotaStatus::NotQuotaGoods,
         customs_value: Decimal::from(1000),

@@ -66,10 +66,25 @@
 //! Lines without consumption tax have no row. Ad valorem parts must be below 100 % (the tax is
 //! grossed up by `1 − r`). Periods of one code must not overlap.
 //!
-//! # `trade_remedies.csv`: `code,remedy,origins,` rate `,notice,valid_from,valid_to`
+//! # `trade_remedies.csv`: `code,remedy,origins,exporters,` rate `,notice,valid_from,valid_to`
 //! `remedy` is `anti_dumping`, `countervailing`, `safeguard` or `countermeasure`; `origins` empty
-//! means every origin (safeguards); `notice` (required) is quoted in explanations. Two rows of the
-//! same code, remedy and origin must not overlap in time.
+//! means every origin (safeguards); `notice` (required) is quoted in explanations.
+//!
+//! `exporters` (the column is required, the field may be empty) names the exporters or producers
+//! the row's rate is for, as the notice names them, separated by `|`; a name may hold spaces,
+//! commas and quotes (quote the field as CSV does: `"Foo Co., Ltd.|Bar AG"`), but no `|` and no
+//! control character. Empty means every other exporter of the row's origins: the notice's rate for
+//! "all other companies" (其他公司). A notice with company-specific rates is one row per rate: the
+//! named companies' rows and one row with `exporters` empty. Names are kept as written and matched
+//! by `model::exporter_key`: surrounding white space removed, inner runs of white space made one
+//! space, ASCII letters compared without case (`POSCO` and ` Posco ` are the same exporter;
+//! `POSCO Co., Ltd.` is another). A row names an exporter once.
+//!
+//! An item takes, for each kind of remedy in force for its origin, the row naming its exporter,
+//! otherwise the "all other companies" row; a row naming only other exporters does not apply.
+//! Two rows of the same code, remedy, origin and exporter must not overlap in time ("all other
+//! companies" counts as one more exporter: a company's row and the all-others row of the same
+//! origin may, and do, share their period).
 //!
 //! # `exchange_rates.csv`: `currency,month,rate`
 //! `currency` is ISO 4217 (three capital letters), `month` is `YYYY-MM`, `rate` is CNY per one unit,
@@ -86,6 +101,7 @@ use rust_decimal::Decimal;
 use crate::model::{
     ColumnRate, DatedRate, DutyRate, ExchangeRate, ExchangeRates, Rate, RateBand, RateColumn,
     RemedyKind, StatutoryUnit, TariffLine, TradeRemedy, UnitValueFloor, Validity, YearMonth,
+    exporter_key,
 };
 
 /// One file of a release: its name (for the report) and its text.
@@ -200,6 +216,7 @@ const TRADE_REMEDIES: &[&str] = &[
     "code",
     "remedy",
     "origins",
+    "exporters",
     "kind",
     "rate_percent",
     "amount_per_unit",
@@ -609,6 +626,42 @@ impl<'t> Row<'t> {
             return None;
         }
         Some(codes)
+    }
+
+    /// Exporter names separated by '|' (`exporters` of `trade_remedies.csv`): each trimmed,
+    /// non-empty, without control characters, none twice by `exporter_key`. Empty is "all other
+    /// companies".
+    fn exporters(&mut self, field: &str) -> Option<Vec<String>> {
+        let text = self.text(field);
+        if text.is_empty() {
+            return Some(Vec::new());
+        }
+        let names: Vec<String> = text.split('|').map(|n| n.trim().to_owned()).collect();
+        if names
+            .iter()
+            .any(|n| n.is_empty() || n.chars().any(char::is_control))
+        {
+            return self.invalid(
+                field,
+                "exporter names separated by '|', none empty and each on one line, \
+                 e.g. POSCO|Martell & Co",
+                "以“|”分隔的出口商名称（不得为空，不得换行），如 POSCO|Martell & Co",
+            );
+        }
+        let keys: Vec<String> = names.iter().map(|n| exporter_key(n)).collect();
+        if let Some(i) = (0..keys.len()).find(|&i| keys[..i].contains(&keys[i])) {
+            let twice = &names[i];
+            self.report(
+                Some(field),
+                format!(
+                    "exporter '{twice}' appears twice (names are compared without case and \
+                     extra spaces)"
+                ),
+                format!("出口商“{twice}”重复（名称比较不区分大小写及多余空格）"),
+            );
+            return None;
+        }
+        Some(names)
     }
 
     /// The shared rate fields: `kind,rate_percent,amount_per_unit,unit,bands`.
@@ -1120,20 +1173,29 @@ fn read_trade_remedies(
                 ),
             });
         let origins = row.countries("origins");
+        let exporters = row.exporters("exporters");
         let rate = row.rate();
         let notice = row.required("notice");
         let validity = row.validity();
-        if let (Some(code), Some(kind), Some(origins), Some(rate), Some(notice), Some(validity)) =
-            (code, kind, origins, rate, notice, validity)
+        if let (
+            Some(code),
+            Some(kind),
+            Some(origins),
+            Some(exporters),
+            Some(rate),
+            Some(notice),
+            Some(validity),
+        ) = (code, kind, origins, exporters, rate, notice, validity)
             && row.problems.is_empty()
         {
-            let keys = overlap_keys(&code, row.text("remedy"), &origins);
+            let keys = remedy_overlap_keys(&code, row.text("remedy"), &origins, &exporters);
             if seen.admit(&mut row, &keys, validity)
                 && let Some((tariff_line, _)) = lines.get_mut(&code)
             {
                 tariff_line.remedies.push(TradeRemedy {
                     kind,
                     origins,
+                    exporters,
                     validity,
                     rate,
                     notice: notice.to_owned(),
@@ -1231,6 +1293,35 @@ fn overlap_keys(code: &str, kind: &str, countries: &[String]) -> Vec<Vec<String>
     countries
         .iter()
         .map(|c| vec![code.to_owned(), kind.to_owned(), c.clone()])
+        .collect()
+}
+
+/// The overlap keys of a trade-remedy row: those of its code, remedy and origins, each once per
+/// exporter it names (by `exporter_key`), or once for "all other companies" when it names none.
+/// The two kinds of key can never be equal: a name is always written in quotes.
+fn remedy_overlap_keys(
+    code: &str,
+    remedy: &str,
+    origins: &[String],
+    exporters: &[String],
+) -> Vec<Vec<String>> {
+    let exporter_parts: Vec<String> = if exporters.is_empty() {
+        vec!["all other exporters".to_owned()]
+    } else {
+        exporters
+            .iter()
+            .map(|name| format!("exporter '{}'", exporter_key(name)))
+            .collect()
+    };
+    overlap_keys(code, remedy, origins)
+        .into_iter()
+        .flat_map(|key| {
+            exporter_parts.iter().map(move |part| {
+                let mut key = key.clone();
+                key.push(part.clone());
+                key
+            })
+        })
         .collect()
 }
 
@@ -1333,6 +1424,7 @@ pub fn render_release(release: &TariffRelease) -> RenderedRelease {
                 line.code.clone(),
                 remedy_text(remedy.kind).to_owned(),
                 remedy.origins.join("|"),
+                remedy.exporters.join("|"),
                 kind,
                 percent,
                 amount,

@@ -146,8 +146,27 @@ fn the_sample_release_parses_into_its_lines_and_rates() {
     let propanol = release
         .line("2905120000", day("2026-03-10"))
         .expect("remedy");
-    assert_eq!(propanol.remedies.len(), 1);
+    assert_eq!(propanol.remedies.len(), 2);
     assert!(propanol.remedies[0].applies_to(Some("US"), day("2026-03-10")));
+    assert!(propanol.remedies[0].exporters.is_empty());
+    // A quoted field: a name may hold a comma.
+    assert_eq!(
+        propanol.remedies[1].exporters,
+        ["Sample Chemicals, Inc.", "Other Sample Producer LLC"]
+    );
+    let in_force = |exporter| {
+        propanol
+            .remedies_in_force(Some("US"), exporter, day("2026-03-10"))
+            .into_iter()
+            .map(|r| r.rate.clone())
+            .collect::<Vec<_>>()
+    };
+    let pct = |p: &str| DutyRate::AdValorem {
+        rate: Rate::percent(dec(p)),
+    };
+    assert_eq!(in_force(Some("other sample producer  llc")), [pct("5")]);
+    assert_eq!(in_force(Some("Someone Else")), [pct("20")]);
+    assert_eq!(in_force(None), [pct("20")]);
     assert_eq!(
         release
             .exchange_rates
@@ -274,6 +293,7 @@ fn worked_examples_assess_through_lines_of_the_sample_release() {
                     country: "US".into(),
                     mfn_entitled: true,
                 },
+                exporter: None,
                 claim: None,
                 quota: QuotaStatus::NotQuotaGoods,
                 quantities: example
@@ -415,8 +435,48 @@ fn broken_cases() -> Vec<Broken> {
         append(
             "duplicate row",
             File::Remedies,
-            "2905120000,anti_dumping,US,ad_valorem,20,,,,SAMPLE notice (not a real MOFCOM notice),2025-01-01,2030-01-01\n",
+            "2905120000,anti_dumping,US,,ad_valorem,20,,,,SAMPLE notice (not a real MOFCOM notice),2025-01-01,2030-01-01\n",
             &[(1, None)],
+        ),
+        append(
+            "an exporter twice in a row, also in another case or spacing",
+            File::Remedies,
+            "2905120000,anti_dumping,US,Acme|Beta|Acme,ad_valorem,9,,,,N,2031-01-01,\n\
+             2905120000,anti_dumping,US,\"Gamma  Co., Ltd.|gamma co., LTD.\",ad_valorem,9,,,,N,2031-01-01,\n",
+            &[(1, Some("exporters")), (2, Some("exporters"))],
+        ),
+        append(
+            "empty exporter names",
+            File::Remedies,
+            "2905120000,anti_dumping,US,Acme||Beta,ad_valorem,9,,,,N,2031-01-01,\n\
+             2905120000,anti_dumping,US,Acme|,ad_valorem,9,,,,N,2031-01-01,\n",
+            &[(1, Some("exporters")), (2, Some("exporters"))],
+        ),
+        append(
+            "overlap of one exporter of a list",
+            File::Remedies,
+            "2905120000,anti_dumping,US,New Co|OTHER SAMPLE PRODUCER LLC,ad_valorem,9,,,,N,2029-01-01,\n",
+            &[(1, Some("valid_from"))],
+        ),
+        append(
+            "overlap of a company's rate, case and spacing aside",
+            File::Remedies,
+            "2905120000,anti_dumping,US,\"sample  chemicals, inc.\",ad_valorem,9,,,,N,2029-01-01,\n",
+            &[(1, Some("valid_from"))],
+        ),
+        append(
+            "overlap of two rates for all other companies",
+            File::Remedies,
+            "2905120000,anti_dumping,US,,ad_valorem,9,,,,N,2029-01-01,\n",
+            &[(1, Some("valid_from"))],
+        ),
+        append(
+            "no overlap: another exporter, another remedy, a company's rate after it ends",
+            File::Remedies,
+            "2905120000,anti_dumping,US,New Co,ad_valorem,9,,,,N,2025-01-01,\n\
+             2905120000,countervailing,US,\"Sample Chemicals, Inc.\",ad_valorem,9,,,,N,2025-01-01,\n\
+             2905120000,anti_dumping,US,\"Sample Chemicals, Inc.\",ad_valorem,9,,,,N,2030-01-01,\n",
+            &[],
         ),
         append(
             "two bad lines in one file",
@@ -536,7 +596,7 @@ fn broken_cases() -> Vec<Broken> {
         append(
             "remedy without notice and with a bad origin",
             File::Remedies,
-            "2905120000,anti_dumping,usa,ad_valorem,20,,,,,2031-01-01,\n",
+            "2905120000,anti_dumping,usa,,ad_valorem,20,,,,,2031-01-01,\n",
             &[(1, Some("origins")), (1, Some("notice"))],
         ),
     ]
@@ -608,7 +668,7 @@ fn problems_of_several_files_are_reported_together() {
         },
         trade_remedies: ReleaseFile {
             name: "trade_remedies.csv",
-            text: "code,remedy,origins,kind,rate_percent,amount_per_unit,unit,bands,notice,valid_from,valid_to\n",
+            text: "code,remedy,origins,exporters,kind,rate_percent,amount_per_unit,unit,bands,notice,valid_from,valid_to\n",
         },
         exchange_rates: ReleaseFile {
             name: "exchange_rates.csv",
@@ -751,7 +811,7 @@ fn assert_round_trip(release: &TariffRelease) -> RenderedRelease {
         ),
         (
             files.trade_remedies,
-            "code,remedy,origins,kind,rate_percent,amount_per_unit,unit,bands,notice,valid_from,valid_to",
+            "code,remedy,origins,exporters,kind,rate_percent,amount_per_unit,unit,bands,notice,valid_from,valid_to",
         ),
         (files.exchange_rates, "currency,month,rate"),
     ] {
@@ -995,6 +1055,33 @@ fn countries(min: usize) -> impl Strategy<Value = Vec<String>> {
     proptest::collection::btree_set("[A-Z]{2}", min..4).prop_map(|set| set.into_iter().collect())
 }
 
+/// The exporters of a remedy row as the parser reads them: none ("all other companies", often),
+/// or a few names distinct by `exporter_key`, without '|', control characters or surrounding
+/// white space, with commas, quotes, '#', inner runs of spaces, Chinese.
+fn exporter_names() -> impl Strategy<Value = Vec<String>> {
+    let name = prop_oneof![
+        Just("POSCO".to_owned()),
+        Just("Martell & Co".to_owned()),
+        Just("posco".to_owned()),
+        "[A-Za-z0-9浦项#\"(]([A-Za-z0-9 ,.&'\"#()浦项制铁-]{0,24}[A-Za-z0-9.)\"铁])?",
+    ];
+    prop_oneof![
+        Just(Vec::new()),
+        proptest::collection::vec(name, 1..4).prop_map(|names| {
+            let mut distinct: Vec<String> = Vec::new();
+            for name in names {
+                if !distinct
+                    .iter()
+                    .any(|d| exporter_key(d) == exporter_key(&name))
+                {
+                    distinct.push(name);
+                }
+            }
+            distinct
+        }),
+    ]
+}
+
 fn rate_column() -> impl Strategy<Value = (RateColumn, Vec<String>)> {
     let name = "[A-Za-z0-9_-]{1,10}";
     prop_oneof![
@@ -1051,7 +1138,13 @@ fn tariff_line(code: String) -> impl Strategy<Value = TariffLine> {
         Just(RemedyKind::Countermeasure),
     ];
     let remedies = proptest::collection::vec(
-        (remedy_kind, countries(0), duty_rate(false), free_text()),
+        (
+            remedy_kind,
+            countries(0),
+            exporter_names(),
+            duty_rate(false),
+            free_text(),
+        ),
         0..3,
     )
     .prop_flat_map(|remedies| (periods(remedies.len()), Just(remedies)));
@@ -1103,13 +1196,16 @@ fn tariff_line(code: String) -> impl Strategy<Value = TariffLine> {
                         .0
                         .into_iter()
                         .zip(remedies.1)
-                        .map(|(validity, (kind, origins, rate, notice))| TradeRemedy {
-                            kind,
-                            origins,
-                            validity,
-                            rate,
-                            notice,
-                        })
+                        .map(
+                            |(validity, (kind, origins, exporters, rate, notice))| TradeRemedy {
+                                kind,
+                                origins,
+                                exporters,
+                                validity,
+                                rate,
+                                notice,
+                            },
+                        )
                         .collect(),
                 }
             },

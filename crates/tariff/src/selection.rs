@@ -9,7 +9,10 @@
 //!    of that agreement for the origin and the proof checked out; where the base rate is
 //!    provisional, the lower duty of the two applies (从低适用). A refused claim falls back to the
 //!    base rate, with the reason;
-//! 4. trade remedies in force for the origin are added on top.
+//! 4. trade remedies in force for the origin are added on top: for each kind of remedy, the
+//!    company-specific rate of the item's exporter where the notice names it, otherwise the rate
+//!    for all other companies (`TariffLine::remedies_in_force`, names matched by
+//!    `model::exporter_key`); the explanation says which.
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -204,6 +207,9 @@ pub struct SelectionInput<'a> {
     pub line: &'a TariffLine,
     pub day: NaiveDate,
     pub origin: &'a Origin,
+    /// The overseas exporter or producer as declared, for company-specific trade-remedy rates;
+    /// `None` when not declared (the rates for all other companies apply).
+    pub exporter: Option<&'a str>,
     pub claim: Option<&'a PreferenceClaim>,
     pub quota: QuotaStatus,
     pub customs_value: Decimal,
@@ -226,9 +232,8 @@ pub fn select_rate(input: SelectionInput<'_>) -> Result<RateSelection, Assessmen
     let country = input.origin.country();
     let remedies: Vec<TradeRemedy> = input
         .line
-        .remedies
-        .iter()
-        .filter(|r| r.applies_to(country, input.day))
+        .remedies_in_force(country, input.exporter, input.day)
+        .into_iter()
         .cloned()
         .collect();
     let mut selection = match in_quota(&input) {
@@ -236,23 +241,68 @@ pub fn select_rate(input: SelectionInput<'_>) -> Result<RateSelection, Assessmen
         None => with_preference(&input, base_rate(&input)?)?,
     };
     for remedy in &remedies {
+        let basis = remedy_basis(input.line, remedy, country, input.exporter, input.day)
+            .map(|b| Explanation::new(format!(", {}", b.en), format!("，{}", b.zh)))
+            .unwrap_or_else(|| Explanation::new("", ""));
         selection.reason.push(Explanation::new(
             format!(
-                "{} of {} added on top ({})",
+                "{} of {} added on top{} ({})",
                 remedy.kind.name_en(),
                 remedy.rate,
+                basis.en,
                 remedy.notice
             ),
             format!(
-                "另加征{} {}（{}）",
+                "另加征{} {}{}（{}）",
                 remedy.kind.name_zh(),
                 remedy.rate,
+                basis.zh,
                 remedy.notice
             ),
         ));
     }
     selection.remedies = remedies;
     Ok(selection)
+}
+
+/// Which of a notice's rates `remedy` (one of `line.remedies_in_force`) is, where the notice has
+/// company-specific rates: the rate of the named exporter, or the rate for all other companies
+/// with the reason. `None` when the line has no company-specific rate of the remedy's kind for the
+/// origin on that day (safeguards, countermeasures, notices with one rate per origin).
+pub fn remedy_basis(
+    line: &TariffLine,
+    remedy: &TradeRemedy,
+    origin: Option<&str>,
+    exporter: Option<&str>,
+    day: NaiveDate,
+) -> Option<Explanation> {
+    if let Some(name) = exporter.and_then(|e| remedy.named_exporter(e)) {
+        return Some(Explanation::new(
+            format!("the company-specific rate for {name}"),
+            format!("适用 {name} 的单独税率"),
+        ));
+    }
+    let company_rates = line.remedies.iter().any(|other| {
+        other.kind == remedy.kind
+            && !other.is_for_all_other_exporters()
+            && other.applies_to(origin, day)
+    });
+    if !company_rates {
+        return None;
+    }
+    let declared = exporter.map(str::trim).filter(|e| !e.is_empty());
+    Some(match declared {
+        Some(name) => Explanation::new(
+            format!(
+                "the rate for all other companies (the declared exporter {name} is not named in the notice)"
+            ),
+            format!("适用其他公司税率（申报的出口商 {name} 未列入公告）"),
+        ),
+        None => Explanation::new(
+            "the rate for all other companies (no exporter declared)",
+            "适用其他公司税率（未申报出口商）",
+        ),
+    })
 }
 
 fn chosen(

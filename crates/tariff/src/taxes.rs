@@ -25,7 +25,7 @@ use crate::model::{
 };
 use crate::money::{fen_text, round_fen};
 use crate::selection::{
-    Origin, PreferenceClaim, QuotaStatus, RateSelection, SelectionInput, select_rate,
+    Origin, PreferenceClaim, QuotaStatus, RateSelection, SelectionInput, remedy_basis, select_rate,
 };
 use crate::valuation::{CustomsValue, ValuationInput, customs_value};
 
@@ -86,6 +86,10 @@ pub struct ItemInput {
     pub line: TariffLine,
     pub valuation: ValuationInput,
     pub origin: Origin,
+    /// The overseas exporter or producer of the goods as declared (境外发货人 / 生产商), for the
+    /// company-specific rates of trade remedies; `None` when not declared, which takes the rates
+    /// for all other companies. Matched by `model::exporter_key`.
+    pub exporter: Option<String>,
     pub claim: Option<PreferenceClaim>,
     pub quota: QuotaStatus,
     /// Quantities in the units the line's rates use (statutory units, tax units).
@@ -293,6 +297,7 @@ fn duties_of(
         line: &item.line,
         day,
         origin: &item.origin,
+        exporter: item.exporter.as_deref(),
         claim: item.claim.as_ref(),
         quota: item.quota,
         customs_value: value.cny,
@@ -314,10 +319,23 @@ fn duties_of(
     )?];
     for remedy in &selection.remedies {
         let kind = TaxKind::TradeRemedy(remedy.kind);
-        let source = Explanation::new(
-            format!("line {code}, {}", remedy.notice),
-            format!("税则号列 {code}，{}", remedy.notice),
+        let basis = remedy_basis(
+            &item.line,
+            remedy,
+            item.origin.country(),
+            item.exporter.as_deref(),
+            day,
         );
+        let source = match basis {
+            Some(basis) => Explanation::new(
+                format!("line {code}, {}, {}", basis.en, remedy.notice),
+                format!("税则号列 {code}，{}，{}", basis.zh, remedy.notice),
+            ),
+            None => Explanation::new(
+                format!("line {code}, {}", remedy.notice),
+                format!("税则号列 {code}，{}", remedy.notice),
+            ),
+        };
         taxes.push(duty_figure(
             kind,
             &remedy.rate,

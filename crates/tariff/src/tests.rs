@@ -243,6 +243,7 @@ impl ItemSpec {
                 },
                 None => Origin::Unknown,
             },
+            exporter: None,
             claim: None,
             quota: QuotaStatus::NotQuotaGoods,
             quantities: self
@@ -472,6 +473,7 @@ fn line(columns: Vec<ColumnRate>) -> TariffLine {
         remedies: vec![TradeRemedy {
             kind: RemedyKind::AntiDumping,
             origins: vec!["US".into()],
+            exporters: Vec::new(),
             validity: Validity {
                 from: day("2025-01-01"),
                 until: Some(day("2030-01-01")),
@@ -725,6 +727,7 @@ fn rate_selection_follows_the_precedence_of_the_columns() {
             line: &line,
             day: day("2026-03-10"),
             origin: &case.origin,
+            exporter: None,
             claim: case.claim.as_ref(),
             quota: case.quota,
             customs_value: Decimal::from(1000),
@@ -753,6 +756,7 @@ fn a_line_without_a_general_rate_refuses_unknown_origin() {
         line: &line,
         day: day("2026-03-10"),
         origin: &Origin::Unknown,
+        exporter: None,
         claim: None,
         quota: QuotaStatus::NotQuotaGoods,
         customs_value: Decimal::from(1000),
@@ -761,6 +765,256 @@ fn a_line_without_a_general_rate_refuses_unknown_origin() {
     .unwrap_err();
     assert!(matches!(error, AssessmentError::NoDutyRate { .. }));
     assert!(!error.message_zh().is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Trade remedies per exporter, table-driven: the company-specific rate of a named exporter,
+// otherwise the rate for all other companies; a row naming other exporters never applies.
+
+fn remedy(kind: RemedyKind, origin: &str, exporters: &[&str], percent: i64) -> TradeRemedy {
+    TradeRemedy {
+        kind,
+        origins: vec![origin.to_owned()],
+        exporters: exporters.iter().map(|e| (*e).to_owned()).collect(),
+        validity: since_2000(),
+        rate: pct(percent),
+        notice: format!("notice {percent}"),
+    }
+}
+
+struct ExporterCase {
+    name: &'static str,
+    remedies: Vec<TradeRemedy>,
+    exporter: Option<&'static str>,
+    /// The rates of the remedies added, in the line's order.
+    percents: &'static [i64],
+    /// Per remedy added, a text its explanation holds (English, Chinese); `None`: no wording
+    /// about companies.
+    bases: &'static [Option<(&'static str, &'static str)>],
+}
+
+fn exporter_cases() -> Vec<ExporterCase> {
+    use RemedyKind::{AntiDumping as Ad, Countervailing as Cvd};
+    let notice = || {
+        vec![
+            remedy(Ad, "KR", &[], 103),
+            remedy(Ad, "KR", &["POSCO", "Hyundai Steel Co., Ltd."], 23),
+        ]
+    };
+    let case = |name, remedies, exporter, percents, bases| ExporterCase {
+        name,
+        remedies,
+        exporter,
+        percents,
+        bases,
+    };
+    vec![
+        case(
+            "a named exporter takes its company-specific rate",
+            notice(),
+            Some("POSCO"),
+            &[23],
+            &[Some((
+                "company-specific rate for POSCO",
+                "适用 POSCO 的单独税率",
+            ))],
+        ),
+        case(
+            "names match without case and extra white space, and are quoted as the notice writes them",
+            notice(),
+            Some("  hyundai   STEEL co., ltd. "),
+            &[23],
+            &[Some((
+                "company-specific rate for Hyundai Steel Co., Ltd.",
+                "Hyundai Steel Co., Ltd. 的单独税率",
+            ))],
+        ),
+        case(
+            "another exporter takes the rate for all other companies",
+            notice(),
+            Some("Dongkuk Steel"),
+            &[103],
+            &[Some((
+                "rate for all other companies (the declared exporter Dongkuk Steel is not named",
+                "适用其他公司税率（申报的出口商 Dongkuk Steel 未列入公告）",
+            ))],
+        ),
+        case(
+            "a name that only contains a named one is another exporter",
+            notice(),
+            Some("POSCO International"),
+            &[103],
+            &[Some(("rate for all other companies", "其他公司税率"))],
+        ),
+        case(
+            "no exporter declared: the rate for all other companies",
+            notice(),
+            None,
+            &[103],
+            &[Some((
+                "rate for all other companies (no exporter declared)",
+                "适用其他公司税率（未申报出口商）",
+            ))],
+        ),
+        case(
+            "a blank exporter is no exporter",
+            notice(),
+            Some("   "),
+            &[103],
+            &[Some(("no exporter declared", "未申报出口商"))],
+        ),
+        case(
+            "only company-specific rows and another exporter: none applies",
+            vec![remedy(Ad, "KR", &["POSCO"], 23)],
+            Some("Dongkuk Steel"),
+            &[],
+            &[],
+        ),
+        case(
+            "only company-specific rows and no exporter: none applies",
+            vec![remedy(Ad, "KR", &["POSCO"], 23)],
+            None,
+            &[],
+            &[],
+        ),
+        case(
+            "one rate for the origin: no wording about companies",
+            vec![remedy(Ad, "KR", &[], 103)],
+            Some("POSCO"),
+            &[103],
+            &[None],
+        ),
+        case(
+            "each kind on its own: the company's anti-dumping rate and the one countervailing rate",
+            vec![
+                remedy(Cvd, "KR", &[], 5),
+                remedy(Ad, "KR", &[], 103),
+                remedy(Ad, "KR", &["POSCO"], 23),
+            ],
+            Some("posco"),
+            &[5, 23],
+            &[
+                None,
+                Some(("company-specific rate for POSCO", "POSCO 的单独税率")),
+            ],
+        ),
+        case(
+            "a company's rate for another origin does not apply",
+            vec![remedy(Ad, "KR", &[], 103), remedy(Ad, "JP", &["POSCO"], 23)],
+            Some("POSCO"),
+            &[103],
+            &[None],
+        ),
+    ]
+}
+
+#[test]
+fn trade_remedies_take_the_exporters_rate_or_the_rate_for_all_other_companies() {
+    let mut failures = Vec::new();
+    for case in exporter_cases() {
+        let mut line = line(vec![col(RateColumn::Mfn, &[], 10)]);
+        line.remedies = case.remedies;
+        let selection = select_rate(selection::SelectionInput {
+            line: &line,
+            day: day("2026-03-10"),
+            origin: &mfn_origin("KR"),
+            exporter: case.exporter,
+            claim: None,
+            quota: QuotaStatus::NotQuotaGoods,
+            customs_value: Decimal::from(1000),
+            quantities: &[],
+        })
+        .unwrap_or_else(|e| panic!("{}: {e}", case.name));
+        let percents: Vec<i64> = selection
+            .remedies
+            .iter()
+            .map(|r| match r.rate {
+                DutyRate::AdValorem { rate } => {
+                    i64::try_from(rate.as_percent()).expect("a whole percentage")
+                }
+                _ => panic!("{}: ad valorem rates only", case.name),
+            })
+            .collect();
+        if percents != case.percents {
+            failures.push(format!(
+                "{}: remedies {percents:?}, expected {:?}",
+                case.name, case.percents
+            ));
+        }
+        // The reasons: the base rate's, then one per remedy.
+        let remedy_reasons = &selection.reason[selection.reason.len() - percents.len()..];
+        if remedy_reasons.len() != case.bases.len() {
+            failures.push(format!(
+                "{}: {} remedies explained",
+                case.name,
+                remedy_reasons.len()
+            ));
+            continue;
+        }
+        for (reason, basis) in remedy_reasons.iter().zip(case.bases) {
+            let fine = match basis {
+                Some((en, zh)) => reason.en.contains(en) && reason.zh.contains(zh),
+                None => !reason.en.contains("compan") && !reason.zh.contains("公司"),
+            };
+            if !fine {
+                failures.push(format!(
+                    "{}: explanation {:?} / {:?}, expected {basis:?}",
+                    case.name, reason.en, reason.zh
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn exporter_names_are_matched_trimmed_with_single_spaces_and_without_ascii_case() {
+    assert_eq!(exporter_key("  POSCO  "), "posco");
+    assert_eq!(
+        exporter_key("Hyundai\u{3000}Steel   Co.,\tLtd."),
+        "hyundai steel co., ltd."
+    );
+    assert_eq!(exporter_key("Rémy Martin"), "rémy martin");
+    // Only ASCII letters are folded: full-width and other scripts must match exactly.
+    assert_ne!(exporter_key("ＰＯＳＣＯ"), exporter_key("POSCO"));
+    assert_ne!(exporter_key("ÉTS"), exporter_key("éts"));
+    assert_eq!(exporter_key("浦项制铁"), "浦项制铁");
+    assert_eq!(exporter_key(" \t "), "");
+}
+
+#[test]
+fn a_company_specific_remedy_is_assessed_and_explained_on_the_item() {
+    let mut item = cif_item(line(vec![col(RateColumn::Mfn, &[], 10)]), "1000", "US");
+    item.line.remedies.push(remedy(
+        RemedyKind::AntiDumping,
+        "US",
+        &["Sample Chemicals, Inc."],
+        5,
+    ));
+    item.exporter = Some("SAMPLE CHEMICALS, INC.".into());
+    let assessment = assess_one(item.clone());
+    let remedy = assessment
+        .total(TaxKind::TradeRemedy(RemedyKind::AntiDumping))
+        .expect("anti-dumping");
+    assert_eq!(remedy.nominal, dec("50.00"));
+    let figure = assessment.items[0]
+        .tax(TaxKind::TradeRemedy(RemedyKind::AntiDumping))
+        .expect("the item's anti-dumping duty");
+    assert!(
+        figure.explanation[0]
+            .en
+            .contains("company-specific rate for Sample Chemicals, Inc."),
+        "{}",
+        figure.explanation[0].en
+    );
+    assert!(figure.explanation[0].zh.contains("单独税率"));
+    // Any other exporter pays the 20 % of all other companies.
+    item.exporter = Some("Another Trader Ltd".into());
+    let assessment = assess_one(item);
+    let remedy = assessment
+        .total(TaxKind::TradeRemedy(RemedyKind::AntiDumping))
+        .expect("anti-dumping");
+    assert_eq!(remedy.nominal, dec("200.00"));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -777,6 +1031,7 @@ fn cif_item(line: TariffLine, amount: &str, origin: &str) -> ItemInput {
             insurance: Charge::Absent,
         },
         origin: mfn_origin(origin),
+        exporter: None,
         claim: None,
         quota: QuotaStatus::NotQuotaGoods,
         quantities: Vec::new(),

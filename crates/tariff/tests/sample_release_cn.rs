@@ -152,6 +152,14 @@ fn the_sample_parses_and_exercises_every_rate_kind_and_regime() {
             .all(|r| !r.notice.is_empty()),
         "every remedy cites its notice"
     );
+    // Company-specific rates (POSCO, Martell & Co) next to the rates for all other companies.
+    let named: BTreeSet<&str> = release
+        .lines
+        .iter()
+        .flat_map(|l| l.remedies.iter().flat_map(|r| r.exporters.iter()))
+        .map(String::as_str)
+        .collect();
+    assert_eq!(named, BTreeSet::from(["Martell & Co", "POSCO"]));
 
     let vats: BTreeSet<Decimal> = release
         .lines
@@ -212,6 +220,8 @@ struct Item<'a> {
     amount: &'a str,
     currency: &'a str,
     origin: &'a str,
+    /// The overseas exporter as declared, for company-specific trade-remedy rates.
+    exporter: Option<&'a str>,
     claim: Option<&'a str>,
     quota: QuotaStatus,
     quantities: &'a [(&'a str, &'a str)],
@@ -238,6 +248,7 @@ fn assess(release: &TariffRelease, item: &Item<'_>) -> tariff::Assessment {
                 country: item.origin.to_owned(),
                 mfn_entitled: true,
             },
+            exporter: item.exporter.map(str::to_owned),
             claim: item.claim.map(|agreement| PreferenceClaim {
                 column: RateColumn::Conventional {
                     agreement: agreement.to_owned(),
@@ -289,6 +300,7 @@ fn a_car_pays_duty_consumption_tax_by_engine_size_and_vat() {
             amount: "40000",
             currency: "USD",
             origin: "DE",
+            exporter: None,
             claim: None,
             quota: QuotaStatus::NotQuotaGoods,
             quantities: &[("UNIT", "1")],
@@ -319,6 +331,7 @@ fn wine_pays_mfn_or_the_acfta_conventional_rate() {
             amount: "10000",
             currency: "USD",
             origin: "FR",
+            exporter: None,
             claim: None,
             quota: QuotaStatus::NotQuotaGoods,
             quantities: &[("LTR", "1500")],
@@ -343,6 +356,7 @@ fn wine_pays_mfn_or_the_acfta_conventional_rate() {
             amount: "10000",
             currency: "USD",
             origin: "TH",
+            exporter: None,
             claim: Some("ACFTA"),
             quota: QuotaStatus::NotQuotaGoods,
             quantities: &[("LTR", "1500")],
@@ -376,6 +390,7 @@ fn frozen_chicken_wings_pay_a_specific_duty_and_9_percent_vat() {
             amount: "60000",
             currency: "USD",
             origin: "BR",
+            exporter: None,
             claim: None,
             quota: QuotaStatus::NotQuotaGoods,
             quantities: &[("KGM", "20000")],
@@ -406,6 +421,7 @@ fn wheat_pays_the_in_quota_or_the_out_of_quota_rate() {
         amount: "300000",
         currency: "USD",
         origin: "AU",
+        exporter: None,
         claim: None,
         quota,
         quantities: &[("KGM", "1000000")],
@@ -447,6 +463,7 @@ fn eu_brandy_pays_anti_dumping_duty_and_compound_consumption_tax() {
             amount: "20000",
             currency: "EUR",
             origin: "FR",
+            exporter: None,
             claim: None,
             quota: QuotaStatus::NotQuotaGoods,
             quantities: &[("LTR", "1000")],
@@ -466,6 +483,59 @@ fn eu_brandy_pays_anti_dumping_duty_and_compound_consumption_tax() {
 }
 
 #[test]
+fn eu_brandy_of_a_named_producer_pays_its_company_specific_anti_dumping_duty() {
+    // The same brandy as above, exported by Martell & Co (declared in another case and spacing):
+    // its own rate of 27.7% replaces the 34.9% of all other companies. Anti-dumping
+    // 165,000 × 27.7% = 45,705.00; CT (165,000 + 16,500 + 45,705 + 1,000) / 0.8 × 0.2 + 1,000
+    // = 58,051.25; VAT (165,000 + 16,500 + 45,705 + 58,051.25) × 13% = 37,083.3125 → 37,083.31;
+    // total 16,500 + 45,705 + 58,051.25 + 37,083.31 = 157,339.56.
+    let release = release();
+    let brandy = |exporter| Item {
+        code: "22082000",
+        amount: "20000",
+        currency: "EUR",
+        origin: "FR",
+        exporter,
+        claim: None,
+        quota: QuotaStatus::NotQuotaGoods,
+        quantities: &[("LTR", "1000")],
+    };
+    let martell = assess(&release, &brandy(Some("  MARTELL &  co ")));
+    expect(
+        &martell,
+        "165000.00",
+        &[
+            (TaxKind::CustomsDuty, "16500.00"),
+            (TaxKind::TradeRemedy(RemedyKind::AntiDumping), "45705.00"),
+            (TaxKind::ConsumptionTax, "58051.25"),
+            (TaxKind::ImportVat, "37083.31"),
+        ],
+        "157339.56",
+    );
+    let reasons = &martell.items[0].selection.reason;
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.en.contains("company-specific rate for Martell & Co")),
+        "{reasons:?}"
+    );
+    // Another producer pays the rate for all other companies, as in the test above.
+    let other = assess(&release, &brandy(Some("Maison Example SAS")));
+    assert_eq!(
+        figure(&other, TaxKind::TradeRemedy(RemedyKind::AntiDumping)),
+        Some(dec("57585.00"))
+    );
+    assert!(
+        other.items[0]
+            .selection
+            .reason
+            .iter()
+            .any(|r| r.en.contains("rate for all other companies")
+                && r.zh.contains("其他公司税率"))
+    );
+}
+
+#[test]
 fn high_end_skin_care_pays_the_conditional_consumption_tax() {
     // 3304.9900 from FR: MFN 1%, CT 15% from 10 CNY per gram. 50,000 g, CIF 100,000 EUR
     // = 825,000.00, i.e. 16.50 CNY/g: high-end. Duty 8,250.00;
@@ -477,6 +547,7 @@ fn high_end_skin_care_pays_the_conditional_consumption_tax() {
         amount,
         currency: "EUR",
         origin: "FR",
+        exporter: None,
         claim: None,
         quota: QuotaStatus::NotQuotaGoods,
         quantities: &[("KGM", "60"), ("GRM", "50000")],
