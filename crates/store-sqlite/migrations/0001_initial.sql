@@ -168,3 +168,24 @@ CREATE TABLE origin_proof_uses (
     declaration_id TEXT NOT NULL,
     seq BIGINT NOT NULL
 );
+
+-- Targeting rules (布控指令), one row per version; a version is never edited. `definition` is the
+-- rule as the caller wrote it (JSON); the store does not interpret it. Four eyes: `approved_by`
+-- is never `author` (checked when a version is approved). At most one version of an id is
+-- `active`: approving a version supersedes the active one in the same transaction.
+CREATE TABLE risk_rules (
+    id TEXT NOT NULL,
+    version INTEGER NOT NULL CHECK (version >= 1),
+    status TEXT NOT NULL CHECK (status IN ('proposed', 'active', 'superseded', 'retired')),
+    definition TEXT NOT NULL,
+    author TEXT NOT NULL,
+    proposed_at_ms BIGINT NOT NULL,
+    proposed_seq BIGINT NOT NULL,
+    approved_by TEXT,
+    approved_seq BIGINT,
+    ended_seq BIGINT,
+    PRIMARY KEY (id, version),
+    CHECK (approved_by IS NULL OR approved_by <> author)
+);
+
+CREATE INDEX risk_rules_by_status ON risk_rules (status, id, version);

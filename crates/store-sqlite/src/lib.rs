@@ -32,8 +32,8 @@ use async_trait::async_trait;
 use audit::{AuditSigner, Checkpoint, StoredEntry};
 use store::{
     Append, AppendOutcome, CbecBooking, CbecBookingOutcome, DeclarationQuery, DeclarationRow,
-    EnterpriseRow, EventRow, ListedDeclaration, Principal, ReleaseFileRow, ReleaseRow, Store,
-    StoreError, StoreResult, UserRow,
+    EnterpriseRow, EventRow, ListedDeclaration, Principal, ReleaseFileRow, ReleaseRow, RiskRuleRow,
+    Store, StoreError, StoreResult, UserRow,
 };
 use tokio::sync::oneshot;
 
@@ -359,6 +359,15 @@ impl Store for SqliteStore {
         let id = id.to_owned();
         self.read("reading a release's files", move |conn| {
             queries::release_files(conn, &id)
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn risk_rules(&self, status: Option<&str>) -> StoreResult<Vec<RiskRuleRow>> {
+        let status = status.map(str::to_owned);
+        self.read("listing targeting rules", move |conn| {
+            queries::risk_rules(conn, status.as_deref())
         })
         .await
     }

@@ -10,7 +10,7 @@
 use rusqlite::{Connection, OptionalExtension};
 use store::{
     DeclarationRow, DeclarationUpdate, EnterpriseRow, Projection, ReleaseFileRow, ReleaseRow,
-    StoreError, TokenRow, UserRow,
+    RiskRuleRow, StoreError, TokenRow, UserRow,
 };
 
 use crate::fault::{Fault, conflict, not_found, taken_columns};
@@ -33,6 +33,13 @@ pub(crate) fn apply(tx: &Connection, projection: &Projection, seq: u64) -> Resul
             activate_release(tx, id, effective_from, seq)
         }
         Projection::RollBackRelease { id } => roll_back_release(tx, id, seq),
+        Projection::ProposeRule(rule) => propose_rule(tx, rule, seq),
+        Projection::ApproveRule {
+            id,
+            version,
+            approver,
+        } => approve_rule(tx, id, *version, approver, seq),
+        Projection::RetireRule { id, version } => retire_rule(tx, id, *version, seq),
         Projection::OriginProofUses {
             declaration_id,
             proof_keys,
@@ -256,6 +263,90 @@ fn roll_back_release(tx: &Connection, id: &str, seq: u64) -> Result<(), Fault> {
          WHERE id = ?1 AND status = 'active'";
     if tx.prepare_cached(sql)?.execute((id, seq))? == 0 {
         return Err(release_refusal(tx, id)?);
+    }
+    Ok(())
+}
+
+fn propose_rule(tx: &Connection, r: &RiskRuleRow, seq: u64) -> Result<(), Fault> {
+    let fresh = r.status == "proposed"
+        && r.approved_by.is_none()
+        && r.approved_seq.is_none()
+        && r.ended_seq.is_none();
+    if !fresh {
+        return Err(refused(format!(
+            "rule {} v{} must be proposed as status `proposed`, without approval",
+            r.id, r.version
+        )));
+    }
+    let latest: Option<u32> = tx
+        .prepare_cached("SELECT MAX(version) FROM risk_rules WHERE id = ?1")?
+        .query_row([&r.id], |row| row.get(0))?;
+    let expected = latest.map_or(1, |v| v + 1);
+    if r.version != expected {
+        return Err(conflict(format!(
+            "rule {} v{} (the next version is v{expected})",
+            r.id, r.version
+        )));
+    }
+    let sql = "INSERT INTO risk_rules (id, version, status, definition, author, proposed_at_ms, \
+         proposed_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+    let values = rusqlite::params![
+        r.id,
+        r.version,
+        r.status,
+        r.definition,
+        r.author,
+        r.proposed_at_ms,
+        seq
+    ];
+    tx.prepare_cached(sql)?.execute(values)?;
+    Ok(())
+}
+
+fn approve_rule(
+    tx: &Connection,
+    id: &str,
+    version: u32,
+    approver: &str,
+    seq: u64,
+) -> Result<(), Fault> {
+    let found: Option<(String, String)> = tx
+        .prepare_cached("SELECT status, author FROM risk_rules WHERE id = ?1 AND version = ?2")?
+        .query_row((id, version), |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()?;
+    let Some((status, author)) = found else {
+        return Err(not_found(format!("rule {id} v{version}")));
+    };
+    if status != "proposed" {
+        return Err(conflict(format!("rule {id} v{version} is {status}")));
+    }
+    if author == approver {
+        return Err(conflict(format!(
+            "rule {id} v{version}: its author cannot approve it"
+        )));
+    }
+    let sql = "UPDATE risk_rules SET status = 'superseded', ended_seq = ?2 \
+         WHERE id = ?1 AND status = 'active'";
+    tx.prepare_cached(sql)?.execute((id, seq))?;
+    let sql = "UPDATE risk_rules SET status = 'active', approved_by = ?3, approved_seq = ?4 \
+         WHERE id = ?1 AND version = ?2";
+    tx.prepare_cached(sql)?
+        .execute(rusqlite::params![id, version, approver, seq])?;
+    Ok(())
+}
+
+fn retire_rule(tx: &Connection, id: &str, version: u32, seq: u64) -> Result<(), Fault> {
+    let sql = "UPDATE risk_rules SET status = 'retired', ended_seq = ?3 \
+         WHERE id = ?1 AND version = ?2 AND status = 'active'";
+    if tx.prepare_cached(sql)?.execute((id, version, seq))? == 0 {
+        let status: Option<String> = tx
+            .prepare_cached("SELECT status FROM risk_rules WHERE id = ?1 AND version = ?2")?
+            .query_row((id, version), |row| row.get(0))
+            .optional()?;
+        return Err(match status {
+            None => not_found(format!("rule {id} v{version}")),
+            Some(status) => conflict(format!("rule {id} v{version} is {status}")),
+        });
     }
     Ok(())
 }

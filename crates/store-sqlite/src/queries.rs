@@ -6,7 +6,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension};
 use store::{
     DeclarationQuery, DeclarationRow, EnterpriseRow, EventRow, ListedDeclaration, Principal,
-    ReleaseFileRow, ReleaseRow,
+    ReleaseFileRow, ReleaseRow, RiskRuleRow,
 };
 
 use crate::rows::{
@@ -273,6 +273,29 @@ pub(crate) fn release_files(
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(Some(files))
+}
+
+pub(crate) fn risk_rules(
+    conn: &Connection,
+    status: Option<&str>,
+) -> anyhow::Result<Vec<RiskRuleRow>> {
+    let columns = rows::RISK_RULE_COLUMNS;
+    let rules = match status {
+        Some(status) => {
+            let sql =
+                format!("SELECT {columns} FROM risk_rules WHERE status = ?1 ORDER BY id, version");
+            conn.prepare_cached(&sql)?
+                .query_map([status], rows::risk_rule)?
+                .collect::<rusqlite::Result<Vec<_>>>()?
+        }
+        None => {
+            let sql = format!("SELECT {columns} FROM risk_rules ORDER BY id, version");
+            conn.prepare_cached(&sql)?
+                .query_map([], rows::risk_rule)?
+                .collect::<rusqlite::Result<Vec<_>>>()?
+        }
+    };
+    Ok(rules)
 }
 
 pub(crate) fn origin_proof_user(

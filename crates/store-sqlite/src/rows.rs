@@ -6,7 +6,8 @@ use audit::{AuditEntry, ChainHead, Checkpoint, StoredEntry};
 use rusqlite::types::Type;
 use rusqlite::{Connection, OptionalExtension, Row};
 use store::{
-    Actor, DeclarationCursor, DeclarationRow, EnterpriseRow, EventRow, ReleaseRow, UserRow,
+    Actor, DeclarationCursor, DeclarationRow, EnterpriseRow, EventRow, ReleaseRow, RiskRuleRow,
+    UserRow,
 };
 
 /// Declaration columns in the order [`declaration`] reads them, starting at index 0, selected
@@ -147,6 +148,23 @@ pub(crate) fn release(row: &Row<'_>) -> rusqlite::Result<ReleaseRow> {
         activated_seq: row.get(8)?,
         rolled_back_seq: row.get(9)?,
         summary: row.get(10)?,
+    })
+}
+
+pub(crate) const RISK_RULE_COLUMNS: &str = "id, version, status, definition, author, \
+     proposed_at_ms, approved_by, approved_seq, ended_seq";
+
+pub(crate) fn risk_rule(row: &Row<'_>) -> rusqlite::Result<RiskRuleRow> {
+    Ok(RiskRuleRow {
+        id: row.get(0)?,
+        version: row.get(1)?,
+        status: row.get(2)?,
+        definition: row.get(3)?,
+        author: row.get(4)?,
+        proposed_at_ms: row.get(5)?,
+        approved_by: row.get(6)?,
+        approved_seq: row.get(7)?,
+        ended_seq: row.get(8)?,
     })
 }
 

@@ -31,6 +31,7 @@ mod fixtures;
 mod listing;
 mod parties;
 mod releases;
+mod rules;
 
 use audit::AuditSigner;
 use store::{Append, AppendOutcome, DeclarationRow, Store, StoreError};
@@ -63,6 +64,7 @@ pub async fn clearance_story<S: Store>(store: &S) {
     story.append_with_cbec_purchases().await;
     story.keep_reference_releases().await;
     story.record_origin_proof_uses().await;
+    story.keep_targeting_rules().await;
     story.verify_audit_chain().await;
 }
 

@@ -90,6 +90,28 @@ pub struct LinkedEvent {
     pub projection: Projection,
 }
 
+/// A version of a targeting rule (布控指令) as the store keeps it. The definition is the analyst's
+/// rule as JSON made by the caller; the store never interprets it. A version is never edited: a
+/// change is a new version, approval and retirement are events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RiskRuleRow {
+    pub id: String,
+    /// 1 for a new rule, then one more than the latest version of the id.
+    pub version: u32,
+    /// `proposed` (awaiting a second analyst), `active`, `superseded` (a later version was
+    /// approved) or `retired`.
+    pub status: String,
+    pub definition: String,
+    /// The user who proposed this version.
+    pub author: String,
+    pub proposed_at_ms: i64,
+    /// The user who approved it: never the author (four eyes).
+    pub approved_by: Option<String>,
+    pub approved_seq: Option<u64>,
+    /// The event that superseded or retired it.
+    pub ended_seq: Option<u64>,
+}
+
 /// The change to a derived table that an event implies.
 #[derive(Debug, Clone)]
 pub enum Projection {
@@ -142,6 +164,23 @@ pub enum Projection {
     OriginProofUses {
         declaration_id: String,
         proof_keys: Vec<String>,
+    },
+    /// A new version of a targeting rule, status `proposed` (approval fields empty). Its version
+    /// must be 1 for a new id, else exactly one more than the id's latest version; otherwise
+    /// `Conflict` (two analysts editing the same rule at once: one of them wins).
+    ProposeRule(RiskRuleRow),
+    /// Four eyes: a proposed version becomes `active`, approved by someone else than its author
+    /// (`Conflict` otherwise, or when it is not proposed; `NotFound` for no such version). The
+    /// id's previously active version, if any, becomes `superseded` in the same transaction.
+    ApproveRule {
+        id: String,
+        version: u32,
+        approver: String,
+    },
+    /// An active version is retired (deactivation is an event, never a deletion).
+    RetireRule {
+        id: String,
+        version: u32,
     },
 }
 
@@ -425,6 +464,8 @@ pub trait Store: Send + Sync + 'static {
     async fn release(&self, id: &str) -> StoreResult<Option<ReleaseRow>>;
     /// The files of a release, in the order they were given; `None` if there is no such release.
     async fn release_files(&self, id: &str) -> StoreResult<Option<Vec<ReleaseFileRow>>>;
+    /// Targeting rule versions, all of them or those with `status`, ordered by id then version.
+    async fn risk_rules(&self, status: Option<&str>) -> StoreResult<Vec<RiskRuleRow>>;
     /// The declaration id that first used the proof of origin `proof_key`, if any.
     async fn origin_proof_user(&self, proof_key: &str) -> StoreResult<Option<String>>;
 }
