@@ -73,6 +73,22 @@ fn run(
     }))
 }
 
+/// An officer's reassessment: the record, and whether this request made it (`false` answers a
+/// repeated Idempotency-Key with the first record).
+#[derive(Debug, Clone)]
+pub struct Reassessment {
+    pub record: Value,
+    pub created: bool,
+}
+
+fn replayed(payload: &str) -> Result<Reassessment, ClearanceError> {
+    Ok(Reassessment {
+        record: serde_json::from_str(payload)
+            .map_err(|e| ClearanceError::Internal(anyhow::anyhow!("{e}")))?,
+        created: false,
+    })
+}
+
 /// What every assessment event records besides its outcome, whatever the regime.
 pub(crate) struct Recording<'a> {
     pub declaration_id: &'a str,
@@ -332,7 +348,7 @@ impl<S: Store> Clearance<S> {
         id_or_number: &str,
         idempotency_key: Option<&str>,
         reason: &str,
-    ) -> Result<Value, ClearanceError> {
+    ) -> Result<Reassessment, ClearanceError> {
         caller.require(Action::Reassess)?;
         let reason =
             domain::numbers::parse_text("reason", reason, domain::limits::REASON_LENGTH_MAX)
@@ -347,8 +363,7 @@ impl<S: Store> Clearance<S> {
             if first.request_digest != digest {
                 return Err(ClearanceError::IdempotencyKeyReused);
             }
-            return serde_json::from_str(&first.payload)
-                .map_err(|e| ClearanceError::Internal(anyhow::anyhow!("{e}")));
+            return replayed(&first.payload);
         }
         let row = self.visible_row(caller, id_or_number).await?;
         let state = self.state_of(&row)?;
@@ -390,13 +405,14 @@ impl<S: Store> Clearance<S> {
         };
         match self.store.append(append).await? {
             AppendOutcome::Appended { .. } => {}
-            AppendOutcome::Duplicate { first, .. } => {
-                return serde_json::from_str(&first.payload)
-                    .map_err(|e| ClearanceError::Internal(anyhow::anyhow!("{e}")));
-            }
+            AppendOutcome::Duplicate { first, .. } => return replayed(&first.payload),
             other => return Err(crate::refusal(other)),
         }
-        serde_json::from_str(&payload).map_err(|e| ClearanceError::Internal(anyhow::anyhow!("{e}")))
+        Ok(Reassessment {
+            record: serde_json::from_str(&payload)
+                .map_err(|e| ClearanceError::Internal(anyhow::anyhow!("{e}")))?,
+            created: true,
+        })
     }
 
     /// Re-assesses the most recent import declarations (at most `sample`) under the tariff

@@ -308,7 +308,8 @@ async fn a_valid_proof_of_origin_gives_the_conventional_rate_once() {
         .clearance
         .reassess(&officer, &first.number, Some("r1"), "finding 1")
         .await
-        .unwrap();
+        .unwrap()
+        .record;
     assert_eq!(
         again["report"]["items"][0]["duty_rate"]["column"]["en"],
         "conventional (ACFTA)"
@@ -381,7 +382,8 @@ async fn dry_run_activation_and_roll_back_of_a_new_release() {
         .clearance
         .reassess(&officer, &later.number, Some("r1"), "release rolled back")
         .await
-        .unwrap();
+        .unwrap()
+        .record;
     assert_eq!(again["tariff_release"], json!(first_tariff));
     assert_eq!(again["difference"]["settlement"]["en"], "to refund");
     // A rolled-back release cannot be rolled back twice; the first is still active.
@@ -580,7 +582,8 @@ async fn a_cbec_order_is_taxed_at_70_percent_and_booked_against_the_buyers_allow
         .clearance
         .reassess(&officer, &lodged.number, Some("r1"), "check")
         .await
-        .unwrap();
+        .unwrap()
+        .record;
     assert_eq!(money(&again["difference"]["total"]), Decimal::ZERO);
     assert_eq!(
         store

@@ -9,7 +9,7 @@
 
 mod access;
 mod admin;
-mod assessing;
+pub(crate) mod assessing;
 pub mod assessment;
 mod audit_trail;
 mod cbec;
@@ -40,6 +40,7 @@ use wire::{DeclarationDto, LodgementView};
 
 pub use access::{Action, Caller, Role};
 pub use admin::NewToken;
+pub use assessing::Reassessment;
 pub use audit_trail::AUDIT_PAGE_MAX;
 pub use cbec::BuyerIdKey;
 pub use error::ClearanceError;

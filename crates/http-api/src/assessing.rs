@@ -264,6 +264,7 @@ pub(crate) async fn assessments<S: Store>(
     request_body(content = ReassessmentRequest, content_type = "application/json"),
     responses(
         (status = 201, description = "The new assessment", body = AssessmentRecord),
+        (status = 200, description = "The first record of this Idempotency-Key", body = AssessmentRecord),
         (status = 403, description = "The role may not reassess", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such declaration is visible to the caller",
             body = Problem, content_type = "application/problem+json"),
@@ -281,11 +282,16 @@ pub(crate) async fn reassess<S: Store>(
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let request: ReassessmentRequest = parse_body(&caller, Action::Reassess, &body)?;
-    let record = state
+    let reassessed = state
         .clearance
         .reassess(&caller, &id_or_number, key.as_deref(), &request.reason)
         .await?;
-    Ok((StatusCode::CREATED, Json(AssessmentRecord(record))).into_response())
+    let status = if reassessed.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(AssessmentRecord(reassessed.record))).into_response())
 }
 
 // ---------------------------------------------------------------------------------------------

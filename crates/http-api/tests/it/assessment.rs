@@ -253,6 +253,7 @@ async fn a_reassessment_retried_with_its_key_answers_the_first_record() {
     let history = assessments(&app, &id, "officer").await;
 
     assert_eq!(first.status, StatusCode::CREATED, "{}", first.text);
+    assert_eq!(retried.status, StatusCode::OK, "a retry creates nothing");
     assert_eq!(retried.body, first.body);
     other.assert_problem(422);
     assert_eq!(
