@@ -61,10 +61,14 @@ pub enum Action {
     Reassess,
     /// Import, try, activate and roll back tariff releases and exchange-rate tables.
     ManageReleases,
+    /// Read targeting rules (never trade roles: rules are not disclosed to those they target).
+    ReadRules,
+    /// Propose, test, approve and retire targeting rules.
+    WriteRules,
 }
 
 impl Action {
-    pub const ALL: [Action; 8] = [
+    pub const ALL: [Action; 10] = [
         Action::Lodge,
         Action::Read,
         Action::Amend,
@@ -73,6 +77,8 @@ impl Action {
         Action::ReadAudit,
         Action::Reassess,
         Action::ManageReleases,
+        Action::ReadRules,
+        Action::WriteRules,
     ];
 
     /// The access matrix. Declarations are changed by the trade that lodged them and released by
@@ -86,6 +92,8 @@ impl Action {
             Action::ReadAudit => matches!(role, Auditor | Admin),
             Action::Reassess => matches!(role, Officer),
             Action::ManageReleases => matches!(role, Admin),
+            Action::ReadRules => matches!(role, Officer | RiskAnalyst | Auditor | Admin),
+            Action::WriteRules => matches!(role, RiskAnalyst),
         }
     }
 
@@ -99,6 +107,8 @@ impl Action {
             Action::ReadAudit => ("read the audit record", "查阅执法记录"),
             Action::Reassess => ("reassess declarations", "重新审核计征税款"),
             Action::ManageReleases => ("manage tariff releases", "管理税则版本"),
+            Action::ReadRules => ("read targeting rules", "查阅布控规则"),
+            Action::WriteRules => ("write targeting rules", "编写布控规则"),
         }
     }
 }

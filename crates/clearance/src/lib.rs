@@ -17,10 +17,13 @@ mod changes;
 mod error;
 mod numbering;
 pub mod releases;
+pub mod targeting;
 mod views;
 
 #[cfg(test)]
 mod assessment_tests;
+#[cfg(test)]
+mod targeting_tests;
 #[cfg(test)]
 mod tests;
 
@@ -93,6 +96,8 @@ pub struct ClearanceConfig {
     /// The key of the CBEC buyers' identity hashes (the data folder's); without one, CBEC
     /// retail orders cannot be lodged.
     pub buyer_id_key: Option<BuyerIdKey>,
+    /// Random selection rates, credit modifiers and the actions of list hits.
+    pub selection: risk::SelectionConfig,
 }
 
 impl ClearanceConfig {
@@ -105,6 +110,7 @@ impl ClearanceConfig {
             assessment: tariff::AssessmentConfig::china_2026(),
             agreements: tariff::origin::agreements_china_2026(),
             buyer_id_key: None,
+            selection: risk::SelectionConfig::sample_china(),
         }
     }
 }
@@ -117,6 +123,7 @@ pub struct Clearance<S> {
     serials: numbering::SerialPool,
     principals: admin::PrincipalCache,
     releases_cache: releases::ReleaseCatalog,
+    rule_catalog: targeting::RuleCatalog,
 }
 
 impl<S: Store> Clearance<S> {
@@ -134,6 +141,7 @@ impl<S: Store> Clearance<S> {
             serials: numbering::SerialPool::default(),
             principals: admin::PrincipalCache::default(),
             releases_cache: releases::ReleaseCatalog::default(),
+            rule_catalog: targeting::RuleCatalog::default(),
         }
     }
 
@@ -237,6 +245,9 @@ impl<S: Store> Clearance<S> {
                 now.timestamp_millis(),
             )
             .await?;
+        let targeted = self
+            .targeting_event(&id, &declaration, self.lodging_date(now))
+            .await?;
         let number = self.next_number(&declaration, now).await?;
         let (assessed, cbec_purchase) = match assessed {
             Some(change) => (Some(change.event), change.cbec_purchase),
@@ -246,6 +257,7 @@ impl<S: Store> Clearance<S> {
             .map(|summary| self.completion(summary, &number, now))
             .into_iter()
             .chain(assessed)
+            .chain(Some(targeted))
             .collect();
         let mut append = self.acceptance(
             caller,
@@ -497,6 +509,13 @@ impl<S: Store> Clearance<S> {
                 .and_then(DeclarationNumber::parse),
         })
     }
+}
+
+/// Whether an event of a declaration's history is a lifecycle event (`DeclarationEvent`), which
+/// the declaration's state folds. Assessments and selections share the declaration's subject
+/// but do not change its state.
+pub fn is_lifecycle_event(action: &str) -> bool {
+    action != assessment::ASSESSED_ACTION && action != targeting::TARGETED_ACTION
 }
 
 /// A store outcome that refused an append: a concurrent change, or a CBEC order that does not

@@ -40,6 +40,11 @@ pub(crate) async fn fixture(now: DateTime<Utc>) -> Fixture {
     let reference = Arc::new(ReferenceData::embedded().clone());
     let config = ClearanceConfig {
         buyer_id_key: Some(crate::BuyerIdKey::from_bytes([9; 32])),
+        // No random selection in these tests: lanes come from rules and lists only.
+        selection: risk::SelectionConfig {
+            default_random_rate: rust_decimal::Decimal::ZERO,
+            ..risk::SelectionConfig::sample_china()
+        },
         ..ClearanceConfig::china()
     };
     let clearance = Clearance::new(store, reference, config, Arc::new(FixedClock(now)));
@@ -213,7 +218,7 @@ async fn the_stored_state_is_the_fold_of_the_events() {
         .unwrap()
         .iter()
         // Assessments share the declaration's subject but are not lifecycle events.
-        .filter(|e| e.action != crate::assessment::ASSESSED_ACTION)
+        .filter(|e| crate::is_lifecycle_event(&e.action))
         .map(|e| wire::decode_event(&e.action, &e.payload, &ctx).unwrap())
         .collect();
     let folded = DeclarationState::fold(&events).unwrap();
@@ -323,6 +328,8 @@ fn the_access_matrix_is_as_documented() {
         (ReadAudit, [false, false, false, false, true, true]),
         (Reassess, [false, false, true, false, false, false]),
         (ManageReleases, [false, false, false, false, false, true]),
+        (ReadRules, [false, false, true, true, true, true]),
+        (WriteRules, [false, false, false, true, false, false]),
     ];
     assert_eq!(table.len(), crate::Action::ALL.len());
     for (action, allowed) in table {
@@ -453,7 +460,11 @@ async fn a_new_full_declaration_takes_the_place_of_a_cancelled_one() {
         .await
         .unwrap()
         .events;
-    let last = &history.last().unwrap().payload;
+    let last = &history
+        .iter()
+        .rfind(|e| crate::is_lifecycle_event(&e.action))
+        .unwrap()
+        .payload;
     assert_eq!(last["replaces"], first.number.as_str(), "{last}");
     // The summary's history still folds: the replacement names the completion it supersedes.
     let ctx = ParseContext {
@@ -462,6 +473,7 @@ async fn a_new_full_declaration_takes_the_place_of_a_cancelled_one() {
     };
     let events: Vec<_> = history
         .iter()
+        .filter(|e| crate::is_lifecycle_event(&e.action))
         .map(|e| wire::decode_event(&e.action, &e.payload.to_string(), &ctx).unwrap())
         .collect();
     assert!(DeclarationState::fold(&events).is_some());

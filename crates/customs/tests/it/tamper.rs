@@ -99,10 +99,11 @@ fn tampering_is_caught_and_the_first_damaged_entry_named() {
             |s| format!("entry {} was altered", s[1]),
         ),
         (
-            // The newest entry is the last declaration's assessment, appended with its acceptance.
+            // The newest entry is the last declaration's selection, appended with its acceptance
+            // and its assessment.
             "the newest entry deleted",
-            |s| format!("DELETE FROM events WHERE seq = {};", s[3] + 1),
-            |s| format!("entry {} was deleted from the end of the chain", s[3] + 1),
+            |s| format!("DELETE FROM events WHERE seq = {};", s[3] + 2),
+            |s| format!("entry {} was deleted from the end of the chain", s[3] + 2),
         ),
     ];
     for (name, sql, expected) in cases {

@@ -1,0 +1,720 @@
+//! Targeting (风险布控) in the service: analysts' rules proposed, tested, approved by a second
+//! analyst and retired; every accepted declaration selected into a lane by the pure `risk` crate,
+//! the decision recorded as a `declaration.targeted` event in the lodging's transaction.
+//!
+//! A rule's definition travels as JSON (the request body an analyst sends), kept by the store as
+//! given after it compiled; the active rules are compiled once into a `risk::RuleSet` and cached
+//! like the releases (refreshed after a change made here, at most `CATALOG_REFRESH` after one
+//! made elsewhere). Trade roles never see rules or reasons: only their lane and what is asked.
+//!
+//! Not yet here: watch lists and the value-control table in the store (the engine takes them),
+//! enterprise credit levels (everyone is `General`), the importer's history counts, officer
+//! tasks and findings.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use chrono::NaiveDate;
+use domain::{Declaration, DeclarationKind, Direction, FieldError};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use store::{Append, AppendOutcome, DeclarationQuery, LinkedEvent, Projection, RiskRuleRow, Store};
+
+use crate::access::{Action, Caller};
+use crate::error::ClearanceError;
+use crate::releases::CATALOG_REFRESH;
+use crate::{Clearance, actor, request_digest};
+
+/// The event that records a declaration's selection.
+pub const TARGETED_ACTION: &str = "declaration.targeted";
+
+/// Declarations a rule test runs over, at most.
+pub const RULE_TEST_SAMPLE_MAX: usize = 1_000;
+
+/// A rule as an analyst sends it (and as it is stored).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleRequest {
+    /// Absent for a new rule; the id of the rule a new version replaces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub scope: ScopeRequest,
+    /// `safety`, `revenue` or `both`.
+    pub purpose: String,
+    /// `document_check`, `physical_inspection`, `lab_sampling` or `hold`.
+    pub action: String,
+    /// The share of matching declarations selected, a decimal string in 0..=1.
+    pub expected_selection_rate: String,
+    pub priority: u8,
+    pub reason_en: String,
+    pub reason_zh: String,
+    pub expression: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScopeRequest {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub offices: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub procedures: Vec<String>,
+    /// `import` or `export`; absent for both.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direction: Option<String>,
+    /// `ordinary`, `summary`, `full`; empty for all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kinds: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_from: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_to: Option<String>,
+}
+
+fn invalid(errors: Vec<FieldError>) -> ClearanceError {
+    ClearanceError::Invalid(errors)
+}
+
+fn one_of<T: Copy>(
+    errors: &mut Vec<FieldError>,
+    path: &str,
+    raw: &str,
+    choices: &[(&str, T)],
+) -> Option<T> {
+    let found = choices
+        .iter()
+        .find(|(name, _)| *name == raw)
+        .map(|(_, v)| *v);
+    if found.is_none() {
+        let names: Vec<&str> = choices.iter().map(|(n, _)| *n).collect();
+        errors.push(FieldError::invalid_format(
+            path,
+            &format!("one of {}", names.join(", ")),
+            &format!("以下之一：{}", names.join("、")),
+        ));
+    }
+    found
+}
+
+const PURPOSES: [(&str, risk::Purpose); 3] = [
+    ("safety", risk::Purpose::Safety),
+    ("revenue", risk::Purpose::Revenue),
+    ("both", risk::Purpose::Both),
+];
+const ACTIONS: [(&str, risk::Action); 4] = [
+    ("document_check", risk::Action::DocumentCheck),
+    ("physical_inspection", risk::Action::PhysicalInspection),
+    ("lab_sampling", risk::Action::LabSampling),
+    ("hold", risk::Action::Hold),
+];
+const DIRECTIONS: [(&str, risk::Direction); 2] = [
+    ("import", risk::Direction::Import),
+    ("export", risk::Direction::Export),
+];
+const KINDS: [(&str, risk::DeclarationKind); 3] = [
+    ("ordinary", risk::DeclarationKind::Ordinary),
+    ("summary", risk::DeclarationKind::Summary),
+    ("full", risk::DeclarationKind::Full),
+];
+
+fn date(errors: &mut Vec<FieldError>, path: &str, raw: &Option<String>) -> Option<NaiveDate> {
+    let raw = raw.as_deref()?;
+    let parsed = NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok();
+    if parsed.is_none() {
+        errors.push(FieldError::invalid_format(
+            path,
+            "a date as YYYY-MM-DD",
+            "YYYY-MM-DD 格式的日期",
+        ));
+    }
+    parsed
+}
+
+/// The request as the engine's definition, compiled: every problem at once, each naming its
+/// field (an expression problem with its line and column).
+pub fn compile_request(
+    request: &RuleRequest,
+    id: &str,
+    version: u32,
+) -> Result<risk::CompiledRule, ClearanceError> {
+    let mut errors = Vec::new();
+    let purpose = one_of(&mut errors, "purpose", &request.purpose, &PURPOSES);
+    let action = one_of(&mut errors, "action", &request.action, &ACTIONS);
+    let direction = request
+        .scope
+        .direction
+        .as_deref()
+        .map(|d| one_of(&mut errors, "scope.direction", d, &DIRECTIONS));
+    let kinds: Vec<Option<risk::DeclarationKind>> = request
+        .scope
+        .kinds
+        .iter()
+        .enumerate()
+        .map(|(i, k)| one_of(&mut errors, &format!("scope.kinds[{i}]"), k, &KINDS))
+        .collect();
+    let valid_from = date(&mut errors, "scope.valid_from", &request.scope.valid_from);
+    let valid_to = date(&mut errors, "scope.valid_to", &request.scope.valid_to);
+    let rate = request.expected_selection_rate.parse::<Decimal>().ok();
+    if rate.is_none() {
+        errors.push(FieldError::invalid_format(
+            "expected_selection_rate",
+            "a decimal from 0 to 1, e.g. \"0.25\"",
+            "0 到 1 之间的小数，如 \"0.25\"",
+        ));
+    }
+    let (Some(purpose), Some(action), Some(rate), true) =
+        (purpose, action, rate, errors.is_empty())
+    else {
+        return Err(invalid(errors));
+    };
+    let definition = risk::RuleDefinition {
+        id: id.to_owned(),
+        version,
+        scope: risk::Scope {
+            offices: request.scope.offices.clone(),
+            procedures: request.scope.procedures.clone(),
+            direction: direction.flatten(),
+            kinds: kinds.into_iter().flatten().collect(),
+            valid_from,
+            valid_to,
+        },
+        purpose,
+        action,
+        expected_selection_rate: rate,
+        priority: request.priority,
+        reason_en: request.reason_en.clone(),
+        reason_zh: request.reason_zh.clone(),
+        expression: request.expression.clone(),
+    };
+    risk::compile(definition).map_err(|problems| {
+        invalid(
+            problems
+                .into_iter()
+                .map(|p| {
+                    let at = p
+                        .position
+                        .map(|p| {
+                            (
+                                format!(" at {}:{}", p.line, p.column),
+                                format!("（第 {} 行第 {} 列）", p.line, p.column),
+                            )
+                        })
+                        .unwrap_or_default();
+                    FieldError {
+                        path: p.field,
+                        code: domain::ErrorCode::InvalidFormat,
+                        message_en: format!("{}{} [{}]", p.en, at.0, p.code),
+                        message_zh: format!("{}{}", p.zh, at.1),
+                    }
+                })
+                .collect(),
+        )
+    })
+}
+
+/// A rule version as the API shows it (to customs roles).
+pub fn rule_view(row: &RiskRuleRow) -> Value {
+    json!({
+        "id": row.id,
+        "version": row.version,
+        "status": row.status,
+        "definition": serde_json::from_str::<Value>(&row.definition).unwrap_or(Value::Null),
+        "author": row.author,
+        "proposed_at": crate::views::rfc3339(row.proposed_at_ms),
+        "approved_by": row.approved_by,
+        "approved_seq": row.approved_seq,
+        "ended_seq": row.ended_seq,
+    })
+}
+
+/// The active rules, compiled and indexed, refreshed when stale.
+#[derive(Default)]
+pub(crate) struct RuleCatalog {
+    state: Mutex<Option<(Instant, Arc<risk::RuleSet>)>>,
+}
+
+impl RuleCatalog {
+    pub(crate) fn invalidate(&self) {
+        *self.state.lock().expect("rule catalog lock") = None;
+    }
+
+    async fn rules<S: Store>(&self, store: &S) -> Result<Arc<risk::RuleSet>, ClearanceError> {
+        if let Some((at, rules)) = self.state.lock().expect("rule catalog lock").as_ref()
+            && at.elapsed() < CATALOG_REFRESH
+        {
+            return Ok(rules.clone());
+        }
+        let mut compiled = Vec::new();
+        for row in store.risk_rules(Some("active")).await? {
+            let request: RuleRequest = serde_json::from_str(&row.definition).map_err(|e| {
+                anyhow::anyhow!(
+                    "stored rule {} v{} is not readable: {e}",
+                    row.id,
+                    row.version
+                )
+            })?;
+            let rule = compile_request(&request, &row.id, row.version).map_err(|e| {
+                anyhow::anyhow!(
+                    "stored rule {} v{} no longer compiles: {e}",
+                    row.id,
+                    row.version
+                )
+            })?;
+            compiled.push(rule);
+        }
+        let rules = Arc::new(risk::RuleSet::build(compiled));
+        *self.state.lock().expect("rule catalog lock") = Some((Instant::now(), rules.clone()));
+        Ok(rules)
+    }
+}
+
+/// The declaration as targeting sees it. Customs values are not passed yet (the assessment is
+/// recorded, not handed over), nor credit levels or history: see the module doc.
+pub(crate) fn risk_input(declaration: &Declaration) -> risk::RiskInput {
+    let header = risk::DeclarationHeader {
+        direction: match declaration.direction {
+            Direction::Import => risk::Direction::Import,
+            Direction::Export => risk::Direction::Export,
+        },
+        kind: match declaration.kind {
+            DeclarationKind::Summary => risk::DeclarationKind::Summary,
+            DeclarationKind::Full { .. } => risk::DeclarationKind::Full,
+            _ => risk::DeclarationKind::Ordinary,
+        },
+        procedure: declaration.procedure.as_str().to_owned(),
+        office_of_lodging: declaration.office_of_lodging.as_str().to_owned(),
+        office_of_entry_exit: declaration.office_of_entry_exit.as_str().to_owned(),
+        transport_mode: declaration.transport.mode.as_str().to_owned(),
+        transport_means: declaration.transport.means_name.clone(),
+        trader: declaration.trader.credit_code.as_str().to_owned(),
+        declarant: declaration.declarant.credit_code.as_str().to_owned(),
+        overseas_party_name: declaration.overseas_party.name.clone(),
+        overseas_party_country: declaration
+            .overseas_party
+            .country
+            .as_ref()
+            .map(|c| c.as_str().to_owned())
+            .unwrap_or_default(),
+        consignor: None,
+        dispatch_country: declaration
+            .dispatch_country
+            .as_ref()
+            .map(|c| c.as_str().to_owned())
+            .unwrap_or_default(),
+        invoice_currency: declaration.invoice.currency.as_str().to_owned(),
+        invoice_amount: declaration.invoice.amount,
+        customs_value_cny: None,
+        payable_cny: None,
+        documents: declaration
+            .documents
+            .iter()
+            .map(|d| d.document_type.as_str().to_owned())
+            .collect(),
+    };
+    let items = declaration
+        .items
+        .iter()
+        .map(|item| {
+            let statutory = |i: usize| {
+                item.statutory_quantities
+                    .get(i)
+                    .map(|q| (q.value, q.unit.as_str().to_owned()))
+            };
+            risk::RiskItem {
+                commodity_code: item.commodity_code.as_str().to_owned(),
+                description: item.description.clone(),
+                origin_country: item.origin_country.as_str().to_owned(),
+                quantity: item.quantity.value,
+                unit: item.quantity.unit.as_str().to_owned(),
+                statutory_quantity_1: statutory(0),
+                statutory_quantity_2: statutory(1),
+                amount: item.amount,
+                customs_value_cny: None,
+                net_mass_kg: None,
+                licence_codes: Vec::new(),
+            }
+        })
+        .collect();
+    risk::RiskInput {
+        declaration: header,
+        items,
+        credit: risk::CreditLevel::General,
+        history: risk::History::default(),
+        model_score: None,
+    }
+}
+
+fn source_view(source: &risk::ReasonSource) -> Value {
+    match source {
+        risk::ReasonSource::Rule { id, version, items } => {
+            json!({ "kind": "rule", "rule": id, "version": version, "items": items })
+        }
+        risk::ReasonSource::WatchList { kind, value } => {
+            json!({ "kind": "watch_list", "entity": kind.as_str(), "value": value })
+        }
+        risk::ReasonSource::ValueControl {
+            item,
+            unit,
+            unit_value_cny,
+            min_unit_value_cny,
+            max_unit_value_cny,
+        } => json!({
+            "kind": "value_control", "item": item, "unit": unit,
+            "unit_value_cny": unit_value_cny.to_string(),
+            "min_unit_value_cny": min_unit_value_cny.map(|v| v.to_string()),
+            "max_unit_value_cny": max_unit_value_cny.map(|v| v.to_string()),
+        }),
+        risk::ReasonSource::Licence { item, code } => {
+            json!({ "kind": "licence", "item": item, "code": code })
+        }
+        risk::ReasonSource::Random => json!({ "kind": "random" }),
+    }
+}
+
+fn action_key(action: risk::Action) -> &'static str {
+    ACTIONS
+        .iter()
+        .find(|(_, a)| *a == action)
+        .map_or("", |(name, _)| name)
+}
+
+/// The `declaration.targeted` payload: the lane, every reason in order of weight (selected or
+/// not), the random check and the seed that replays the draws.
+fn selection_record(selection: &risk::Selection) -> Value {
+    let reasons: Vec<Value> = selection
+        .reasons
+        .iter()
+        .map(|r| {
+            json!({
+                "source": source_view(&r.source),
+                "action": action_key(r.action),
+                "priority": r.priority,
+                "weight": r.weight,
+                "selected": r.selected,
+                "rate": r.rate,
+                "draw": r.draw,
+                "en": r.en,
+                "zh": r.zh,
+            })
+        })
+        .collect();
+    json!({
+        "lane": selection.lane.as_str(),
+        "reasons": reasons,
+        "random": {
+            "rate": selection.random.rate,
+            "draw": selection.random.draw,
+            "selected": selection.random.selected,
+        },
+        "seed": selection.seed.to_string(),
+        "rules_in_force": selection.stats.rules,
+        "rules_evaluated": selection.stats.evaluated_rules,
+        "errors": selection.errors.iter().map(|e| json!({
+            "rule": e.rule_id, "version": e.version, "item": e.item, "en": e.en, "zh": e.zh,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+impl<S: Store> Clearance<S> {
+    /// The selection of a declaration, to append with its acceptance.
+    pub(crate) async fn targeting_event(
+        &self,
+        declaration_id: &str,
+        declaration: &Declaration,
+        day: NaiveDate,
+    ) -> Result<LinkedEvent, ClearanceError> {
+        let rules = self.rule_catalog.rules(&self.store).await?;
+        let input = risk_input(declaration);
+        let draw = risk::RandomDraw {
+            seed: rand::random(),
+        };
+        let selection = risk::select(
+            &input,
+            &rules,
+            &risk::Lists::default(),
+            &self.config.selection,
+            day,
+            draw,
+        );
+        Ok(LinkedEvent {
+            subject: declaration_id.to_owned(),
+            action: TARGETED_ACTION.to_owned(),
+            payload: selection_record(&selection).to_string(),
+            expected_version: None,
+            projection: Projection::OriginProofUses {
+                declaration_id: declaration_id.to_owned(),
+                proof_keys: Vec::new(),
+            },
+        })
+    }
+
+    /// A declaration's selection. Customs roles see every reason; trade roles only the lane and
+    /// what is asked of them (never the rules).
+    pub async fn selection(
+        &self,
+        caller: &Caller,
+        id_or_number: &str,
+    ) -> Result<Value, ClearanceError> {
+        caller.require(Action::Read)?;
+        let row = self.visible_row(caller, id_or_number).await?;
+        let event = self
+            .store
+            .events(&row.id)
+            .await?
+            .into_iter()
+            .rfind(|e| e.action == TARGETED_ACTION)
+            .ok_or(ClearanceError::NotFound)?;
+        let record: Value = serde_json::from_str(&event.payload)
+            .map_err(|e| anyhow::anyhow!("stored selection {} is not readable: {e}", event.seq))?;
+        if !caller.role.is_trade() {
+            return Ok(record);
+        }
+        let asked: Vec<&str> = match record["lane"].as_str() {
+            Some("red") => vec!["physical_inspection"],
+            Some("yellow") => vec!["document_check"],
+            _ => Vec::new(),
+        };
+        Ok(json!({ "lane": record["lane"], "asked": asked }))
+    }
+
+    /// Proposes a rule, or a new version of one: checked and compiled like an active rule, then
+    /// kept as `proposed` until another analyst approves it.
+    pub async fn propose_rule(
+        &self,
+        caller: &Caller,
+        body: &[u8],
+    ) -> Result<Value, ClearanceError> {
+        caller.require(Action::WriteRules)?;
+        let request: RuleRequest =
+            wire::parse_json(body).map_err(|e| ClearanceError::Invalid(vec![e]))?;
+        let versions = self.store.risk_rules(None).await?;
+        let (id, version) = match &request.id {
+            Some(id) => {
+                let latest = versions
+                    .iter()
+                    .filter(|r| &r.id == id)
+                    .map(|r| r.version)
+                    .max();
+                let Some(latest) = latest else {
+                    return Err(invalid(vec![FieldError::not_allowed(
+                        "id",
+                        &format!("no rule {id}: leave the id out to propose a new rule"),
+                        &format!("不存在规则 {id}：新规则请勿填写编号"),
+                    )]));
+                };
+                (id.clone(), latest + 1)
+            }
+            None => {
+                let ids: std::collections::BTreeSet<&str> =
+                    versions.iter().map(|r| r.id.as_str()).collect();
+                (format!("R-{:06}", ids.len() + 1), 1)
+            }
+        };
+        compile_request(&request, &id, version)?;
+        let stored = RuleRequest {
+            id: Some(id.clone()),
+            ..request
+        };
+        let row = RiskRuleRow {
+            id: id.clone(),
+            version,
+            status: "proposed".into(),
+            definition: serde_json::to_string(&stored).expect("a rule serializes"),
+            author: caller.user_id().to_owned(),
+            proposed_at_ms: self.now().timestamp_millis(),
+            approved_by: None,
+            approved_seq: None,
+            ended_seq: None,
+        };
+        let payload = json!({ "rule": id, "version": version, "definition": stored });
+        self.rule_event(
+            caller,
+            &id,
+            "rule.proposed",
+            payload,
+            Projection::ProposeRule(row.clone()),
+        )
+        .await?;
+        Ok(rule_view(&row))
+    }
+
+    /// Four eyes: another analyst than the author puts a proposed version in force.
+    pub async fn approve_rule(
+        &self,
+        caller: &Caller,
+        id: &str,
+        version: u32,
+    ) -> Result<Value, ClearanceError> {
+        caller.require(Action::WriteRules)?;
+        let row = self.rule_version(id, version).await?;
+        if row.author == caller.user_id() {
+            return Err(ClearanceError::Forbidden {
+                message_en: "the author of a rule cannot approve it (four eyes)".into(),
+                message_zh: "规则起草人不能审批本人起草的规则（双人复核）".into(),
+                errors: vec![],
+            });
+        }
+        let payload = json!({ "rule": id, "version": version });
+        let projection = Projection::ApproveRule {
+            id: id.to_owned(),
+            version,
+            approver: caller.user_id().to_owned(),
+        };
+        self.rule_event(caller, id, "rule.approved", payload, projection)
+            .await?;
+        Ok(rule_view(&self.rule_version(id, version).await?))
+    }
+
+    /// Retires an active version (deactivation is an event).
+    pub async fn retire_rule(
+        &self,
+        caller: &Caller,
+        id: &str,
+        version: u32,
+        reason: &str,
+    ) -> Result<Value, ClearanceError> {
+        caller.require(Action::WriteRules)?;
+        let reason =
+            domain::numbers::parse_text("reason", reason, domain::limits::REASON_LENGTH_MAX)
+                .map_err(|e| invalid(vec![e]))?;
+        let payload = json!({ "rule": id, "version": version, "reason": reason });
+        let projection = Projection::RetireRule {
+            id: id.to_owned(),
+            version,
+        };
+        self.rule_event(caller, id, "rule.retired", payload, projection)
+            .await?;
+        Ok(rule_view(&self.rule_version(id, version).await?))
+    }
+
+    /// Every rule version, or those with `status`.
+    pub async fn rules(
+        &self,
+        caller: &Caller,
+        status: Option<&str>,
+    ) -> Result<Vec<Value>, ClearanceError> {
+        caller.require(Action::ReadRules)?;
+        Ok(self
+            .store
+            .risk_rules(status)
+            .await?
+            .iter()
+            .map(rule_view)
+            .collect())
+    }
+
+    async fn rule_version(&self, id: &str, version: u32) -> Result<RiskRuleRow, ClearanceError> {
+        self.store
+            .risk_rules(None)
+            .await?
+            .into_iter()
+            .find(|r| r.id == id && r.version == version)
+            .ok_or(ClearanceError::NotFound)
+    }
+
+    /// Runs a rule (a request, not stored) over the most recent `sample` declarations: what it
+    /// would hit and how often it would select. Nothing is written.
+    pub async fn test_rule(
+        &self,
+        caller: &Caller,
+        body: &[u8],
+        sample: usize,
+    ) -> Result<Value, ClearanceError> {
+        caller.require(Action::WriteRules)?;
+        if !(1..=RULE_TEST_SAMPLE_MAX).contains(&sample) {
+            return Err(invalid(vec![FieldError::out_of_range(
+                "sample",
+                &format!("from 1 to {RULE_TEST_SAMPLE_MAX}"),
+                &format!("在 1 到 {RULE_TEST_SAMPLE_MAX} 之间"),
+            )]));
+        }
+        let request: RuleRequest =
+            wire::parse_json(body).map_err(|e| ClearanceError::Invalid(vec![e]))?;
+        let id = request.id.clone().unwrap_or_else(|| "R-TEST".into());
+        let rule = compile_request(&request, &id, 0)?;
+        let rules = risk::RuleSet::build(vec![rule]);
+        let listed = self
+            .store
+            .list_declarations(&DeclarationQuery {
+                limit: sample,
+                ..DeclarationQuery::default()
+            })
+            .await?;
+        let (mut matched, mut selected, mut hits) = (0usize, 0usize, Vec::new());
+        let config = risk::SelectionConfig {
+            default_random_rate: Decimal::ZERO,
+            random_rates: Vec::new(),
+            ..self.config.selection.clone()
+        };
+        for listed in &listed {
+            let row = &listed.row;
+            let state = self.state_of(row)?;
+            let day = self.date_of_ms(row.lodged_at_ms);
+            let draw = risk::RandomDraw {
+                seed: rand::random(),
+            };
+            let selection = risk::select(
+                &risk_input(&state.declaration),
+                &rules,
+                &risk::Lists::default(),
+                &config,
+                day,
+                draw,
+            );
+            if let Some((_, items, was_selected)) = selection.matched_rules().next() {
+                matched += 1;
+                selected += usize::from(was_selected);
+                hits.push(
+                    json!({ "number": row.number, "items": items, "selected": was_selected }),
+                );
+            }
+        }
+        let compared = listed.len();
+        Ok(json!({
+            "declarations_tested": compared,
+            "matched": matched,
+            "match_rate": if compared == 0 { 0.0 } else { matched as f64 / compared as f64 },
+            "selected": selected,
+            "hits": hits,
+        }))
+    }
+
+    async fn rule_event(
+        &self,
+        caller: &Caller,
+        id: &str,
+        action: &str,
+        payload: Value,
+        projection: Projection,
+    ) -> Result<(), ClearanceError> {
+        let payload = payload.to_string();
+        let append = Append {
+            actor: actor(caller),
+            recorded_at_ms: self.now().timestamp_millis(),
+            subject: format!("rule:{id}"),
+            action: action.to_owned(),
+            idempotency_scope: caller.user_id().to_owned(),
+            idempotency_key: uuid::Uuid::new_v4().to_string(),
+            request_digest: request_digest(action, payload.as_bytes()),
+            payload,
+            expected_version: None,
+            projection,
+            linked: Vec::new(),
+            cbec_purchase: None,
+        };
+        let outcome = self.store.append(append).await;
+        self.rule_catalog.invalidate();
+        match outcome {
+            Ok(AppendOutcome::Appended { .. }) => Ok(()),
+            Ok(other) => Err(crate::refusal(other)),
+            Err(store::StoreError::NotFound(_)) => Err(ClearanceError::NotFound),
+            Err(store::StoreError::Conflict(what)) => Err(invalid(vec![FieldError::not_allowed(
+                "rule",
+                &format!("refused: {what}"),
+                &format!("已拒绝：{what}"),
+            )])),
+            Err(other) => Err(other.into()),
+        }
+    }
+}

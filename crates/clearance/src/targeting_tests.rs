@@ -1,0 +1,165 @@
+//! Targeting in the service: a rule proposed, refused when its expression is wrong (with the
+//! position), tested on recent declarations, approved by a second analyst (never its author),
+//! selecting declarations into the red lane with its reason; trade sees only the lane.
+
+use serde_json::{Value, json};
+use store::Actor;
+
+use crate::tests::{EXAMPLE, beijing, fixture};
+use crate::{ClearanceError, Role};
+
+fn rule(expression: &str) -> Vec<u8> {
+    json!({
+        "purpose": "revenue",
+        "action": "physical_inspection",
+        "expected_selection_rate": "1",
+        "priority": 200,
+        "reason_en": "US smartphones: undervaluation seen in 2026",
+        "reason_zh": "美国产手机：2026年发现低报价格",
+        "expression": expression,
+    })
+    .to_string()
+    .into_bytes()
+}
+
+const SMARTPHONES_FROM_US: &str =
+    "item.commodity_code.startsWith(\"8517\") && item.origin_country == \"US\"";
+
+#[tokio::test]
+async fn an_analysts_rule_is_tested_approved_by_another_and_selects_into_the_red_lane() {
+    let f = fixture(beijing(2026, 11, 26, 10)).await;
+    let admin = Actor {
+        user_id: "test".into(),
+        role: "admin".into(),
+    };
+    for name in ["analyst-wang", "analyst-zhao"] {
+        f.clearance
+            .create_user(&admin, name, Role::RiskAnalyst, None)
+            .await
+            .unwrap();
+    }
+    let (wang, zhao) = (
+        f.caller("analyst-wang").await,
+        f.caller("analyst-zhao").await,
+    );
+    let broker = f.caller("broker").await;
+    let officer = f.caller("officer").await;
+    let before = f
+        .clearance
+        .lodge(&broker, Some("d1"), EXAMPLE.as_bytes())
+        .await
+        .unwrap();
+
+    // A wrong name is refused with its position.
+    let refused = f
+        .clearance
+        .propose_rule(&wang, &rule("item.origin == \"US\""))
+        .await;
+    let Err(ClearanceError::Invalid(errors)) = refused else {
+        panic!("{refused:?}")
+    };
+    assert_eq!(errors[0].path, "expression");
+    assert!(
+        errors[0].message_en.contains("1:"),
+        "{}",
+        errors[0].message_en
+    );
+
+    // Tested on the recent declarations before anything is stored.
+    let tested = f
+        .clearance
+        .test_rule(&wang, &rule(SMARTPHONES_FROM_US), 100)
+        .await
+        .unwrap();
+    assert_eq!(tested["declarations_tested"], 1, "{tested:#}");
+    assert_eq!(tested["matched"], 1);
+    assert_eq!(tested["hits"][0]["number"], json!(before.number));
+    assert_eq!(tested["hits"][0]["items"], json!([0]));
+
+    // Proposed, not in force until a second analyst approves it: four eyes.
+    let proposed = f
+        .clearance
+        .propose_rule(&wang, &rule(SMARTPHONES_FROM_US))
+        .await
+        .unwrap();
+    assert_eq!(
+        (proposed["id"].as_str(), proposed["status"].as_str()),
+        (Some("R-000001"), Some("proposed"))
+    );
+    let own = f.clearance.approve_rule(&wang, "R-000001", 1).await;
+    assert!(
+        matches!(own, Err(ClearanceError::Forbidden { .. })),
+        "{own:?}"
+    );
+    let by_officer = f.clearance.approve_rule(&officer, "R-000001", 1).await;
+    assert!(matches!(by_officer, Err(ClearanceError::Forbidden { .. })));
+    let approved = f
+        .clearance
+        .approve_rule(&zhao, "R-000001", 1)
+        .await
+        .unwrap();
+    assert_eq!(approved["status"], "active");
+    assert_eq!(approved["approved_by"], json!(zhao.user_id()));
+
+    // Now a lodging of US smartphones goes red, for this rule's reason.
+    let lodged = f
+        .clearance
+        .lodge(&broker, Some("d2"), EXAMPLE.as_bytes())
+        .await
+        .unwrap();
+    let selection = f
+        .clearance
+        .selection(&officer, &lodged.number)
+        .await
+        .unwrap();
+    assert_eq!(selection["lane"], "red", "{selection:#}");
+    let reason = selection["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["source"]["kind"] == "rule")
+        .unwrap_or_else(|| panic!("{selection:#}"));
+    assert_eq!(reason["source"]["rule"], "R-000001");
+    assert_eq!(reason["selected"], true);
+    assert!(selection["seed"].as_str().is_some_and(|s| !s.is_empty()));
+    // The trader sees its lane and what is asked of it, never the rule.
+    let seen = f
+        .clearance
+        .selection(&broker, &lodged.number)
+        .await
+        .unwrap();
+    assert_eq!(
+        seen,
+        json!({ "lane": "red", "asked": ["physical_inspection"] })
+    );
+    assert!(matches!(
+        f.clearance.rules(&broker, None).await,
+        Err(ClearanceError::Forbidden { .. })
+    ));
+
+    // Retired: it selects nothing more.
+    f.clearance
+        .retire_rule(&zhao, "R-000001", 1, "measure ended")
+        .await
+        .unwrap();
+    let after = f
+        .clearance
+        .lodge(&broker, Some("d3"), EXAMPLE.as_bytes())
+        .await
+        .unwrap();
+    let selection: Value = f
+        .clearance
+        .selection(&officer, &after.number)
+        .await
+        .unwrap();
+    assert!(
+        selection["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["source"]["kind"] != "rule"),
+        "{selection:#}"
+    );
+    let rules = f.clearance.rules(&officer, None).await.unwrap();
+    assert_eq!(rules[0]["status"], "retired");
+}
