@@ -278,14 +278,18 @@ async fn an_auditor_pages_through_the_chain_and_sees_it_verified() {
         entries.first().unwrap()["seq"].as_u64(),
         Some(next_after + 1)
     );
-    let last_actions: Vec<&str> = entries[entries.len() - 2..]
+    let last_actions: Vec<&str> = entries[entries.len() - 3..]
         .iter()
         .map(|e| e["action"].as_str().unwrap())
         .collect();
     assert_eq!(
         last_actions,
-        ["declaration.accepted", "declaration.assessed"],
-        "the lodging and its assessment at acceptance"
+        [
+            "declaration.accepted",
+            "declaration.assessed",
+            "declaration.targeted"
+        ],
+        "the lodging, its assessment and its selection at acceptance"
     );
     assert_eq!(
         entries[0]["prev_hash"],

@@ -87,11 +87,12 @@ async fn amend_release_then_amend_again_is_refused_and_the_history_shows_each_st
         [
             "declaration.accepted",
             "declaration.assessed",
+            "declaration.targeted",
             "declaration.amended",
             "declaration.assessed",
             "declaration.released"
         ],
-        "an import is assessed at acceptance and again with each amendment"
+        "an import is assessed and selected at acceptance, assessed again with each amendment"
     );
 }
 
