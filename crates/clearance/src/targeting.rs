@@ -271,7 +271,7 @@ impl RuleCatalog {
 
 /// The declaration as targeting sees it. Customs values are not passed yet (the assessment is
 /// recorded, not handed over), nor credit levels or history: see the module doc.
-pub(crate) fn risk_input(declaration: &Declaration) -> risk::RiskInput {
+pub fn risk_input(declaration: &Declaration) -> risk::RiskInput {
     let header = risk::DeclarationHeader {
         direction: match declaration.direction {
             Direction::Import => risk::Direction::Import,
