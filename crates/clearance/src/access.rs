@@ -65,10 +65,14 @@ pub enum Action {
     ReadRules,
     /// Propose, test, approve and retire targeting rules.
     WriteRules,
+    /// See officers' task queues.
+    ReadTasks,
+    /// Close one's own task with a finding.
+    RecordFindings,
 }
 
 impl Action {
-    pub const ALL: [Action; 10] = [
+    pub const ALL: [Action; 12] = [
         Action::Lodge,
         Action::Read,
         Action::Amend,
@@ -79,6 +83,8 @@ impl Action {
         Action::ManageReleases,
         Action::ReadRules,
         Action::WriteRules,
+        Action::ReadTasks,
+        Action::RecordFindings,
     ];
 
     /// The access matrix. Declarations are changed by the trade that lodged them and released by
@@ -94,6 +100,8 @@ impl Action {
             Action::ManageReleases => matches!(role, Admin),
             Action::ReadRules => matches!(role, Officer | RiskAnalyst | Auditor | Admin),
             Action::WriteRules => matches!(role, RiskAnalyst),
+            Action::ReadTasks => matches!(role, Officer | RiskAnalyst | Auditor | Admin),
+            Action::RecordFindings => matches!(role, Officer),
         }
     }
 
@@ -109,6 +117,8 @@ impl Action {
             Action::ManageReleases => ("manage tariff releases", "管理税则版本"),
             Action::ReadRules => ("read targeting rules", "查阅布控规则"),
             Action::WriteRules => ("write targeting rules", "编写布控规则"),
+            Action::ReadTasks => ("see officers' tasks", "查看关员任务"),
+            Action::RecordFindings => ("record findings", "录入查验结果"),
         }
     }
 }

@@ -699,3 +699,124 @@ async fn an_anti_dumping_duty_takes_the_exporters_own_rate_when_the_notice_names
     assert_eq!(duties[0], round(value * Decimal::new(231, 3)));
     assert_eq!(duties[1], round(value * Decimal::new(1031, 3)));
 }
+
+/// The story of the issue: lodge → assessed → red lane by a rule → inspection finds a wrong
+/// origin → reassessed with the difference → released.
+#[tokio::test]
+async fn a_red_lane_inspection_finds_a_wrong_origin_and_the_declaration_is_reassessed() {
+    let (f, _, _) = with_sample().await;
+    let admin_actor = store::Actor {
+        user_id: "test".into(),
+        role: "admin".into(),
+    };
+    for name in ["analyst-wang", "analyst-zhao"] {
+        f.clearance
+            .create_user(&admin_actor, name, Role::RiskAnalyst, None)
+            .await
+            .unwrap();
+    }
+    let (wang, zhao) = (
+        f.caller("analyst-wang").await,
+        f.caller("analyst-zhao").await,
+    );
+    let rule = json!({
+        "purpose": "revenue", "action": "physical_inspection", "expected_selection_rate": "1",
+        "priority": 200, "reason_en": "bananas: origin fraud", "reason_zh": "香蕉：原产地造假",
+        "expression": "item.commodity_code.startsWith(\"0803\")",
+    });
+    let proposed = f
+        .clearance
+        .propose_rule(&wang, rule.to_string().as_bytes())
+        .await
+        .unwrap();
+    let id = proposed["id"].as_str().unwrap().to_owned();
+    f.clearance.approve_rule(&zhao, &id, 1).await.unwrap();
+
+    let broker = f.caller("broker").await;
+    let officer = f.caller("officer").await;
+    let lodged = f
+        .clearance
+        .lodge(&broker, Some("b1"), &bananas("E2026PH0009"))
+        .await
+        .unwrap();
+    let selection = f
+        .clearance
+        .selection(&officer, &lodged.number)
+        .await
+        .unwrap();
+    assert_eq!(selection["lane"], "red", "{selection:#}");
+    let queue = f
+        .clearance
+        .tasks(&officer, true, None, Some("open"), 50)
+        .await
+        .unwrap();
+    assert_eq!(
+        queue.len(),
+        1,
+        "the only officer gets the inspection: {queue:#?}"
+    );
+    assert_eq!(queue[0]["kind"], "physical_inspection");
+    let task = queue[0]["id"].as_str().unwrap().to_owned();
+
+    // Not released while the inspection is open.
+    let early = f
+        .clearance
+        .release(&officer, &lodged.number, Some("rel-0"), b"{}")
+        .await;
+    assert!(
+        matches!(&early, Err(ClearanceError::Transition(t)) if t.code == "open_tasks"),
+        "{early:?}"
+    );
+
+    // The goods come from Ecuador, not the Philippines: no ACFTA rate, MFN 10 % to pay.
+    let finding = json!({
+        "discrepancy": true,
+        "corrections": [{ "path": "items[0].origin_country", "value": "EC" }],
+        "note": "labels and phytosanitary certificate show Ecuador",
+    });
+    let closed = f
+        .clearance
+        .record_finding(&officer, &task, Some("f1"), finding.to_string().as_bytes())
+        .await
+        .unwrap();
+    let outcome = &closed["outcome"];
+    assert_eq!(outcome["discrepancy"], true);
+    assert_eq!(outcome["selected_by"]["reasons"][0]["rule"], json!(id));
+    let value = round(Decimal::new(1053150, 2) * Decimal::new(70163, 4));
+    let duty = round(value * Decimal::new(10, 2));
+    let vat_before = round(value * Decimal::new(9, 2));
+    let vat_after = round((value + duty) * Decimal::new(9, 2));
+    assert_eq!(
+        money(&outcome["revenue_difference"]["total"]),
+        duty + vat_after - vat_before,
+        "{outcome:#}"
+    );
+    let assessments = f
+        .clearance
+        .assessments(&broker, &lodged.number)
+        .await
+        .unwrap();
+    let last = assessments.last().unwrap();
+    assert_eq!(last["basis"], "officer");
+    assert_eq!(last["report"]["items"][0]["origin"], "EC");
+    // The declaration in force carries the corrected origin.
+    let view = f
+        .clearance
+        .declaration(&broker, &lodged.number)
+        .await
+        .unwrap();
+    assert_eq!(
+        view.declaration.items[0].origin_country.as_deref(),
+        Some("EC")
+    );
+
+    // The task is closed: the goods may go.
+    let released = f
+        .clearance
+        .release(&officer, &lodged.number, Some("rel-1"), b"{}")
+        .await
+        .unwrap();
+    assert_eq!(released.status, "released");
+    let verified = f.clearance.store().audit_entries(0, 10_000).await.unwrap();
+    assert!(!verified.is_empty());
+}

@@ -173,6 +173,29 @@ impl<S: Store> Clearance<S> {
         idempotency_key: Option<&str>,
         body: &[u8],
     ) -> Result<DeclarationView, ClearanceError> {
+        // Goods are not released while an officer's task on them is open. (Read before deciding,
+        // since deciding does no I/O; a task created after this read belongs to a later change.)
+        if caller.require(Action::Release).is_ok()
+            && let Ok(row) = self.visible_row(caller, id_or_number).await
+        {
+            let open = self.open_tasks(&row.id).await?;
+            if !open.is_empty() {
+                let kinds: Vec<&str> = open.iter().map(|t| t.kind.as_str()).collect();
+                return Err(ClearanceError::Transition(domain::TransitionError {
+                    code: "open_tasks",
+                    message_en: format!(
+                        "declaration {} cannot be released: its tasks are open ({})",
+                        row.number,
+                        kinds.join(", ")
+                    ),
+                    message_zh: format!(
+                        "报关单 {} 不能放行：尚有未完成的任务（{}）",
+                        row.number,
+                        kinds.join("、")
+                    ),
+                }));
+            }
+        }
         self.change(
             caller,
             Action::Release,

@@ -18,6 +18,7 @@ mod error;
 mod numbering;
 pub mod releases;
 pub mod targeting;
+pub mod tasks;
 mod views;
 
 #[cfg(test)]
@@ -246,7 +247,12 @@ impl<S: Store> Clearance<S> {
             )
             .await?;
         let targeted = self
-            .targeting_event(&id, &declaration, self.lodging_date(now))
+            .targeting_events(
+                &id,
+                &declaration,
+                self.lodging_date(now),
+                now.timestamp_millis(),
+            )
             .await?;
         let number = self.next_number(&declaration, now).await?;
         let (assessed, cbec_purchase) = match assessed {
@@ -257,7 +263,7 @@ impl<S: Store> Clearance<S> {
             .map(|summary| self.completion(summary, &number, now))
             .into_iter()
             .chain(assessed)
-            .chain(Some(targeted))
+            .chain(targeted)
             .collect();
         let mut append = self.acceptance(
             caller,
@@ -512,10 +518,12 @@ impl<S: Store> Clearance<S> {
 }
 
 /// Whether an event of a declaration's history is a lifecycle event (`DeclarationEvent`), which
-/// the declaration's state folds. Assessments and selections share the declaration's subject
-/// but do not change its state.
+/// the declaration's state folds. Assessments, selections and officers' tasks share the
+/// declaration's subject but do not change its state.
 pub fn is_lifecycle_event(action: &str) -> bool {
-    action != assessment::ASSESSED_ACTION && action != targeting::TARGETED_ACTION
+    action.starts_with("declaration.")
+        && action != assessment::ASSESSED_ACTION
+        && action != targeting::TARGETED_ACTION
 }
 
 /// A store outcome that refused an append: a concurrent change, or a CBEC order that does not

@@ -417,13 +417,15 @@ fn selection_record(selection: &risk::Selection) -> Value {
 }
 
 impl<S: Store> Clearance<S> {
-    /// The selection of a declaration, to append with its acceptance.
-    pub(crate) async fn targeting_event(
+    /// The selection of a declaration, and the officers' tasks it asks for, to append with its
+    /// acceptance.
+    pub(crate) async fn targeting_events(
         &self,
         declaration_id: &str,
         declaration: &Declaration,
         day: NaiveDate,
-    ) -> Result<LinkedEvent, ClearanceError> {
+        now_ms: i64,
+    ) -> Result<Vec<LinkedEvent>, ClearanceError> {
         let rules = self.rule_catalog.rules(&self.store).await?;
         let input = risk_input(declaration);
         let draw = risk::RandomDraw {
@@ -437,16 +439,27 @@ impl<S: Store> Clearance<S> {
             day,
             draw,
         );
-        Ok(LinkedEvent {
+        let record = selection_record(&selection);
+        let tasks = if crate::tasks::kinds_asked(&record).is_empty() {
+            Vec::new()
+        } else {
+            crate::tasks::task_events(
+                declaration_id,
+                declaration.office_of_lodging.as_str(),
+                &record,
+                selection.seed,
+                &self.officers_on_duty().await?,
+                now_ms,
+            )
+        };
+        let targeted = LinkedEvent {
             subject: declaration_id.to_owned(),
             action: TARGETED_ACTION.to_owned(),
-            payload: selection_record(&selection).to_string(),
+            payload: record.to_string(),
             expected_version: None,
-            projection: Projection::OriginProofUses {
-                declaration_id: declaration_id.to_owned(),
-                proof_keys: Vec::new(),
-            },
-        })
+            projection: Projection::Nothing,
+        };
+        Ok(std::iter::once(targeted).chain(tasks).collect())
     }
 
     /// A declaration's selection. Customs roles see every reason; trade roles only the lane and

@@ -330,6 +330,8 @@ fn the_access_matrix_is_as_documented() {
         (ManageReleases, [false, false, false, false, false, true]),
         (ReadRules, [false, false, true, true, true, true]),
         (WriteRules, [false, false, false, true, false, false]),
+        (ReadTasks, [false, false, true, true, true, true]),
+        (RecordFindings, [false, false, true, false, false, false]),
     ];
     assert_eq!(table.len(), crate::Action::ALL.len());
     for (action, allowed) in table {

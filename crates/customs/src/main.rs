@@ -1,6 +1,6 @@
 //! `customs`: the one binary of OpenCustoms. Subcommands serve the API, lodge files, show
-//! declarations, verify the audit record, administer users, estimate duty and taxes (without a
-//! store), and benchmark.
+//! declarations, verify the audit record, administer users, manage tariff releases, exchange rates
+//! and targeting rules, estimate duty and taxes (without a store), and benchmark.
 
 mod admin;
 mod assess;
@@ -10,6 +10,7 @@ mod datadir;
 mod demo;
 mod lodge;
 mod releases_cmd;
+mod rules_cmd;
 mod serve;
 mod show;
 
@@ -74,6 +75,12 @@ enum Command {
         #[command(subcommand)]
         command: releases_cmd::ReleaseCommand,
     },
+    /// Targeting rules (风险布控), as a risk analyst with a token: add, test, approve (another
+    /// analyst's), retire, list.
+    Rules {
+        #[command(subcommand)]
+        command: rules_cmd::RulesCommand,
+    },
     /// Estimate the duty and taxes of an import declaration against a tariff release (nothing is
     /// lodged or stored).
     Assess(assess::AssessArgs),
@@ -116,6 +123,7 @@ fn main() -> anyhow::Result<()> {
             Command::Rates { command } => {
                 releases_cmd::run(&data, config, ReleaseKind::ExchangeRates, command).await
             }
+            Command::Rules { command } => rules_cmd::run(&data, config, command).await,
             Command::Bench(args) => bench::run(config, args).await,
             Command::Assess(_) => unreachable!("an estimate is run before the data folder"),
         }

@@ -80,11 +80,18 @@ pub async fn run(data: &DataDir, config: ClearanceConfig, args: ShowArgs) -> any
         .assessments(&caller, &args.number)
         .await
         .map_err(explain)?;
+    // Absent for a declaration accepted before targeting existed.
+    let selection = match clearance.selection(&caller, &args.number).await {
+        Ok(selection) => Some(selection),
+        Err(ClearanceError::NotFound) => None,
+        Err(other) => return Err(explain(other)),
+    };
     clearance.store().close().await;
     if args.json {
         let value = serde_json::json!({
             "declaration": view,
             "assessments": assessments,
+            "selection": selection,
             "events": events.events,
         });
         println!("{}", serde_json::to_string_pretty(&value)?);
@@ -93,6 +100,9 @@ pub async fn run(data: &DataDir, config: ClearanceConfig, args: ShowArgs) -> any
     print!("{}", render(&view));
     if let Some(latest) = assessments.last() {
         print!("{}", render_assessment(latest));
+    }
+    if let Some(selection) = &selection {
+        print!("{}", render_selection(selection));
     }
     let mut history = Table::new();
     history
@@ -195,6 +205,60 @@ pub fn render_assessment(record: &serde_json::Value) -> String {
             cell(&difference["total"]),
             cell(&difference["settlement"]["en"]),
             cell(&difference["settlement"]["zh"]),
+        ));
+    }
+    out
+}
+
+/// The lane the declaration was selected into and every reason weighed, selected or not.
+pub fn render_selection(selection: &serde_json::Value) -> String {
+    let mut out = format!("lane / 查验通道: {}\n", cell(&selection["lane"]));
+    for reason in selection["reasons"].as_array().into_iter().flatten() {
+        let source = &reason["source"];
+        let what = match source["kind"].as_str() {
+            Some("rule") => format!(
+                "rule {} v{}",
+                cell(&source["rule"]),
+                cell(&source["version"])
+            ),
+            Some("watch_list") => format!(
+                "watch list {} {}",
+                cell(&source["entity"]),
+                cell(&source["value"])
+            ),
+            Some(kind) => kind.replace('_', " "),
+            None => String::new(),
+        };
+        let outcome = if reason["selected"] == true {
+            "selected"
+        } else {
+            "not selected"
+        };
+        out.push_str(&format!(
+            "  {what}: {} ({outcome}, rate {}): {} / {}\n",
+            cell(&reason["action"]),
+            cell(&reason["rate"]),
+            cell(&reason["en"]),
+            cell(&reason["zh"]),
+        ));
+    }
+    let random = &selection["random"];
+    out.push_str(&format!(
+        "  random check: rate {}, {}\n",
+        cell(&random["rate"]),
+        if random["selected"] == true {
+            "selected"
+        } else {
+            "not selected"
+        }
+    ));
+    for error in selection["errors"].as_array().into_iter().flatten() {
+        out.push_str(&format!(
+            "  rule {} v{} could not be evaluated: {} / {}\n",
+            cell(&error["rule"]),
+            cell(&error["version"]),
+            cell(&error["en"]),
+            cell(&error["zh"]),
         ));
     }
     out

@@ -186,7 +186,7 @@ fn refused(caller: &Caller, action: Action, errors: &[FieldError]) -> ApiError {
     }
 }
 
-fn parse_body<T: DeserializeOwned>(
+pub(crate) fn parse_body<T: DeserializeOwned>(
     caller: &Caller,
     action: Action,
     body: &[u8],

@@ -384,6 +384,92 @@ impl<S: Send + Sync> FromRequestParts<S> for DryRunQuery {
     }
 }
 
+/// The statuses a rule version can have, which `?status=` of the rule listing takes.
+pub(crate) const RULE_STATUSES: [&str; 4] = ["proposed", "active", "superseded", "retired"];
+
+/// `?status=` of the rule listing: absent for every version.
+pub(crate) struct RuleStatusQuery(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for RuleStatusQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let mut params = single_params(query_pairs(parts)?, &["status"])
+            .map_err(|errors| ApiError::invalid(&errors))?;
+        let status = params.remove("status");
+        if let Some(raw) = &status
+            && !RULE_STATUSES.contains(&raw.as_str())
+        {
+            return Err(ApiError::invalid(&[FieldError::invalid_format(
+                "status",
+                "proposed, active, superseded or retired",
+                "proposed、active、superseded 或 retired",
+            )]));
+        }
+        Ok(RuleStatusQuery(status))
+    }
+}
+
+/// Recent declarations a rule test runs over when the caller does not say.
+pub(crate) const RULE_TEST_SAMPLE_DEFAULT: usize = 200;
+
+/// `?sample=N` of a rule test: a whole number; its bounds are the service's
+/// (`clearance::targeting::RULE_TEST_SAMPLE_MAX`).
+pub(crate) struct RuleTestQuery {
+    pub sample: usize,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RuleTestQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let params = single_params(query_pairs(parts)?, &["sample"])
+            .map_err(|errors| ApiError::invalid(&errors))?;
+        let sample = match params.get("sample") {
+            None => RULE_TEST_SAMPLE_DEFAULT,
+            Some(raw) => raw.parse().map_err(|_| {
+                ApiError::invalid(&[FieldError::invalid_format(
+                    "sample",
+                    "a whole number",
+                    "整数",
+                )])
+            })?,
+        };
+        Ok(RuleTestQuery { sample })
+    }
+}
+
+/// The `{id}` and `{version}` path segments of a rule version; the version a whole number from 1.
+pub(crate) struct RuleVersionRef {
+    pub id: String,
+    pub version: u32,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RuleVersionRef {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        // Segments that do not decode (bad percent-encoding) name no rule.
+        let Path((id, raw)) = Path::<(String, String)>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::unknown_route())?;
+        let version = parse_rule_version(&raw).map_err(|error| ApiError::invalid(&[error]))?;
+        Ok(RuleVersionRef { id, version })
+    }
+}
+
+/// A rule version: digits only (no sign, no spaces), from 1.
+fn parse_rule_version(raw: &str) -> Result<u32, FieldError> {
+    raw.bytes()
+        .all(|b| b.is_ascii_digit())
+        .then(|| raw.parse::<u32>().ok())
+        .flatten()
+        .filter(|&v| v >= 1)
+        .ok_or_else(|| {
+            FieldError::invalid_format("version", "a whole number from 1", "从 1 起的整数")
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -447,5 +533,22 @@ mod tests {
         assert_eq!(with("text/plain"), Some(false));
         assert_eq!(with("application/jsonx"), Some(false));
         assert_eq!(content_type_is_json(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn a_rule_version_is_a_whole_number_from_one() {
+        assert_eq!(parse_rule_version("1"), Ok(1));
+        assert_eq!(parse_rule_version("42"), Ok(42));
+        for bad in ["0", "", "-1", "+1", "1.0", "v1", " 1", "4294967296"] {
+            let error = parse_rule_version(bad).expect_err(bad);
+            assert_eq!(error.path, "version", "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_documented_rule_test_sample_is_the_services() {
+        // `maximum = 1000` on POST /v1/rules/test (an annotation takes no constant).
+        assert_eq!(clearance::targeting::RULE_TEST_SAMPLE_MAX, 1000);
+        const { assert!(RULE_TEST_SAMPLE_DEFAULT <= clearance::targeting::RULE_TEST_SAMPLE_MAX) };
     }
 }

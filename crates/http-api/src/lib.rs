@@ -21,6 +21,7 @@ mod guard;
 mod openapi;
 mod problem;
 mod routes;
+mod targeting;
 mod telemetry;
 
 #[cfg(test)]
@@ -54,6 +55,7 @@ pub use problem::{PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_PREFIX};
 use crate::assessing::RELEASES_PATH;
 use crate::guard::ClientLimiter;
 use crate::routes::DECLARATIONS_PATH;
+use crate::targeting::RULES_PATH;
 use crate::telemetry::Metrics;
 
 /// What every handler can reach.
@@ -121,6 +123,10 @@ pub fn router<S: Store>(clearance: Arc<Clearance<S>>, config: ApiConfig) -> Rout
             "/v1/declarations/{id_or_number}/assessments",
             get(assessing::assessments::<S>).post(assessing::reassess::<S>),
         )
+        .route(
+            "/v1/declarations/{id_or_number}/selection",
+            get(targeting::selection::<S>),
+        )
         .route("/v1/estimates", post(assessing::estimate::<S>))
         .route(
             RELEASES_PATH,
@@ -137,6 +143,19 @@ pub fn router<S: Store>(clearance: Arc<Clearance<S>>, config: ApiConfig) -> Rout
         .route(
             "/v1/releases/rollback",
             post(assessing::roll_back_release::<S>),
+        )
+        .route(
+            RULES_PATH,
+            post(targeting::propose_rule::<S>).get(targeting::rules::<S>),
+        )
+        .route("/v1/rules/test", post(targeting::test_rule::<S>))
+        .route(
+            "/v1/rules/{id}/versions/{version}/approval",
+            post(targeting::approve_rule::<S>),
+        )
+        .route(
+            "/v1/rules/{id}/versions/{version}/retirement",
+            post(targeting::retire_rule::<S>),
         )
         .route("/v1/audit/entries", get(routes::audit_entries::<S>))
         .route(

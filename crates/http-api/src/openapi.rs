@@ -13,7 +13,7 @@ use utoipa::openapi::{Object, RefOr};
 use utoipa::{Modify, OpenApi};
 
 use crate::problem::PROBLEM_CONTENT_TYPE;
-use crate::{assessing, routes};
+use crate::{assessing, routes, targeting};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -41,18 +41,30 @@ use crate::{assessing, routes};
         assessing::dry_run,
         assessing::activate_release,
         assessing::roll_back_release,
+        targeting::propose_rule,
+        targeting::rules,
+        targeting::test_rule,
+        targeting::approve_rule,
+        targeting::retire_rule,
+        targeting::selection,
         routes::audit_entries,
         routes::audit_verification,
         routes::health,
         routes::metrics,
         routes::openapi,
     ),
-    components(schemas(wire::Problem, wire::FieldErrorView)),
+    components(schemas(
+        wire::Problem,
+        wire::FieldErrorView,
+        // Named by a query parameter only, which utoipa does not collect.
+        targeting::RuleStatus,
+    )),
     modifiers(&BearerScheme, &CommonProblems),
     tags(
         (name = "declarations", description = "Customs declarations (报关单)"),
         (name = "assessment", description = "Duty and taxes: estimates and the assessments of declarations (计征税款)"),
         (name = "releases", description = "Tariff releases and exchange-rate tables: import, dry run, activation, roll-back (税则版本)"),
+        (name = "targeting", description = "Risk targeting: analysts' rules (four eyes) and the lanes declarations are selected into (风险布控)"),
         (name = "audit", description = "The record of the whole enforcement process (执法全过程记录)"),
         (name = "operations", description = "Health, metrics and this description"),
     )

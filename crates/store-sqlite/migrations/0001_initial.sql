@@ -74,6 +74,9 @@ CREATE TABLE users (
     enterprise_id TEXT REFERENCES enterprises (id)
 );
 
+-- The users of a role (the officers a task can be assigned to) are listed by id.
+CREATE INDEX users_by_role ON users (role, id);
+
 -- Only the SHA-256 of a bearer token is stored; a revoked token stays, so it is never reissued.
 CREATE TABLE tokens (
     token_hash TEXT NOT NULL PRIMARY KEY,
@@ -189,3 +192,30 @@ CREATE TABLE risk_rules (
 );
 
 CREATE INDEX risk_rules_by_status ON risk_rules (status, id, version);
+
+-- Officers' tasks on a declaration (单证审核 / 查验 / 取样 / 扣留), created from its lane:
+-- `kind` is `document_check`, `physical_inspection`, `lab_sampling` or `hold`, `office` the
+-- customs office, `assigned_to` the officer's user id. A task is created `open` by the event
+-- `created_seq` and closed once, by the event `closed_seq`, with the caller's `outcome` (JSON,
+-- kept as given; the store does not interpret it). Tasks are listed in creation (seq) order.
+-- `declaration_id` and `assigned_to` declare no foreign keys (like `origin_proof_uses`): the
+-- caller creates a task from a declaration's lane, and the store does not second-guess it.
+CREATE TABLE inspection_tasks (
+    id TEXT NOT NULL PRIMARY KEY,
+    declaration_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    office TEXT NOT NULL,
+    assigned_to TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('open', 'closed')),
+    created_at_ms BIGINT NOT NULL,
+    created_seq BIGINT NOT NULL,
+    closed_seq BIGINT,
+    outcome TEXT,
+    CHECK ((status = 'open') = (closed_seq IS NULL AND outcome IS NULL))
+);
+
+-- A declaration's tasks; an officer's worklist (open tasks first of all); an office's tasks.
+-- Each carries `created_seq` so its list is read in order, without a sort.
+CREATE INDEX inspection_tasks_by_declaration ON inspection_tasks (declaration_id, created_seq);
+CREATE INDEX inspection_tasks_by_assignee ON inspection_tasks (assigned_to, status, created_seq);
+CREATE INDEX inspection_tasks_by_office ON inspection_tasks (office, status, created_seq);

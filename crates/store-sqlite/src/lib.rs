@@ -33,7 +33,7 @@ use audit::{AuditSigner, Checkpoint, StoredEntry};
 use store::{
     Append, AppendOutcome, CbecBooking, CbecBookingOutcome, DeclarationQuery, DeclarationRow,
     EnterpriseRow, EventRow, ListedDeclaration, Principal, ReleaseFileRow, ReleaseRow, RiskRuleRow,
-    Store, StoreError, StoreResult, UserRow,
+    Store, StoreError, StoreResult, TaskQuery, TaskRow, UserRow,
 };
 use tokio::sync::oneshot;
 
@@ -377,6 +377,22 @@ impl Store for SqliteStore {
         let proof_key = proof_key.to_owned();
         self.read("reading a proof of origin's user", move |conn| {
             queries::origin_proof_user(conn, &proof_key)
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all, fields(limit = query.limit))]
+    async fn tasks(&self, query: &TaskQuery) -> StoreResult<Vec<TaskRow>> {
+        let query = query.clone();
+        self.read("listing tasks", move |conn| queries::tasks(conn, &query))
+            .await
+    }
+
+    #[tracing::instrument(skip_all, fields(role = role))]
+    async fn users_by_role(&self, role: &str) -> StoreResult<Vec<UserRow>> {
+        let role = role.to_owned();
+        self.read("listing users by role", move |conn| {
+            queries::users_by_role(conn, &role)
         })
         .await
     }

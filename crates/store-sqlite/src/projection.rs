@@ -10,7 +10,7 @@
 use rusqlite::{Connection, OptionalExtension};
 use store::{
     DeclarationRow, DeclarationUpdate, EnterpriseRow, Projection, ReleaseFileRow, ReleaseRow,
-    RiskRuleRow, StoreError, TokenRow, UserRow,
+    RiskRuleRow, StoreError, TaskRow, TokenRow, UserRow,
 };
 
 use crate::fault::{Fault, conflict, not_found, taken_columns};
@@ -44,6 +44,9 @@ pub(crate) fn apply(tx: &Connection, projection: &Projection, seq: u64) -> Resul
             declaration_id,
             proof_keys,
         } => record_origin_proof_uses(tx, declaration_id, proof_keys, seq),
+        Projection::NewTask(task) => open_task(tx, task, seq),
+        Projection::CloseTask { id, outcome } => close_task(tx, id, outcome, seq),
+        Projection::Nothing => Ok(()),
     }
 }
 
@@ -346,6 +349,56 @@ fn retire_rule(tx: &Connection, id: &str, version: u32, seq: u64) -> Result<(), 
         return Err(match status {
             None => not_found(format!("rule {id} v{version}")),
             Some(status) => conflict(format!("rule {id} v{version} is {status}")),
+        });
+    }
+    Ok(())
+}
+
+fn open_task(tx: &Connection, t: &TaskRow, seq: u64) -> Result<(), Fault> {
+    let fresh = t.status == "open"
+        && t.created_seq.is_none()
+        && t.closed_seq.is_none()
+        && t.outcome.is_none();
+    if !fresh {
+        return Err(refused(format!(
+            "task {} must be created as status `open`, without seqs or an outcome",
+            t.id
+        )));
+    }
+    let sql = "INSERT INTO inspection_tasks (id, declaration_id, kind, office, assigned_to, \
+         status, created_at_ms, created_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+    let values = rusqlite::params![
+        t.id,
+        t.declaration_id,
+        t.kind,
+        t.office,
+        t.assigned_to,
+        t.status,
+        t.created_at_ms,
+        seq,
+    ];
+    tx.prepare_cached(sql)?
+        .execute(values)
+        .map_err(|err| match taken_columns(&err) {
+            Some(_) => conflict(format!("task {}", t.id)),
+            None => err.into(),
+        })?;
+    Ok(())
+}
+
+/// The status check and the change are one conditional UPDATE in the writer's transaction, so
+/// of concurrent closings exactly one finds the task open.
+fn close_task(tx: &Connection, id: &str, outcome: &str, seq: u64) -> Result<(), Fault> {
+    let sql = "UPDATE inspection_tasks SET status = 'closed', closed_seq = ?2, outcome = ?3 \
+         WHERE id = ?1 AND status = 'open'";
+    if tx.prepare_cached(sql)?.execute((id, seq, outcome))? == 0 {
+        let status: Option<String> = tx
+            .prepare_cached("SELECT status FROM inspection_tasks WHERE id = ?1")?
+            .query_row([id], |row| row.get(0))
+            .optional()?;
+        return Err(match status {
+            None => not_found(format!("task {id}")),
+            Some(status) => conflict(format!("task {id} is {status}")),
         });
     }
     Ok(())

@@ -6,12 +6,12 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension};
 use store::{
     DeclarationQuery, DeclarationRow, EnterpriseRow, EventRow, ListedDeclaration, Principal,
-    ReleaseFileRow, ReleaseRow, RiskRuleRow,
+    ReleaseFileRow, ReleaseRow, RiskRuleRow, TaskQuery, TaskRow, UserRow,
 };
 
 use crate::rows::{
     self, CHECKPOINT_COLUMNS, DECLARATION_COLUMNS, DECLARATIONS, ENTERPRISE_COLUMNS, EVENT_COLUMNS,
-    RELEASE_COLUMNS, USER_COLUMNS,
+    RELEASE_COLUMNS, TASK_COLUMNS, USER_COLUMNS,
 };
 
 pub(crate) fn declaration(
@@ -310,6 +310,58 @@ pub(crate) fn origin_proof_user(
     Ok(user)
 }
 
+/// Tasks in creation (seq) order. Each query key (declaration, assignee and status, office and
+/// status) has an index ending in `created_seq`, so a list is read in order without a sort.
+pub(crate) fn tasks(conn: &Connection, query: &TaskQuery) -> anyhow::Result<Vec<TaskRow>> {
+    if query.limit == 0 {
+        return Ok(Vec::new());
+    }
+    let (conditions, mut values) = task_conditions(query);
+    let filter = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
+    };
+    values.push(Value::Integer(
+        i64::try_from(query.limit).unwrap_or(i64::MAX),
+    ));
+    let sql = format!(
+        "SELECT {TASK_COLUMNS} FROM inspection_tasks {filter} ORDER BY created_seq LIMIT ?"
+    );
+    let tasks = conn
+        .prepare(&sql)?
+        .query_map(rusqlite::params_from_iter(values), rows::task)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(tasks)
+}
+
+/// SQL conditions with positional parameters, and their values in order. Column names come from
+/// this code only; every value the caller gave is a parameter.
+fn task_conditions(query: &TaskQuery) -> (Vec<String>, Vec<Value>) {
+    let equal = [
+        ("declaration_id", &query.declaration_id),
+        ("assigned_to", &query.assigned_to),
+        ("office", &query.office),
+        ("status", &query.status),
+    ];
+    equal
+        .into_iter()
+        .filter_map(|(column, wanted)| {
+            let wanted = wanted.as_ref()?;
+            Some((format!("{column} = ?"), Value::Text(wanted.clone())))
+        })
+        .unzip()
+}
+
+pub(crate) fn users_by_role(conn: &Connection, role: &str) -> anyhow::Result<Vec<UserRow>> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE role = ?1 ORDER BY id");
+    let users = conn
+        .prepare_cached(&sql)?
+        .query_map([role], rows::user)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(users)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -374,6 +426,58 @@ mod tests {
         let with = format!("SELECT {DECLARATION_COLUMNS} FROM {DECLARATIONS} WHERE d.id = ?1");
         let without = "SELECT d.* FROM declarations d WHERE d.id = ?1";
         assert_plus_lookup(&plan(&conn, &with, 1), &plan(&conn, without, 1));
+    }
+
+    /// Each key tasks are listed by is read from its own index, in seq order, without a sort.
+    #[test]
+    fn tasks_are_listed_from_an_index_per_key_without_a_sort() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = crate::connection::open_writer(&dir.path().join("customs.db")).unwrap();
+        crate::migrate::migrate(&mut conn).unwrap();
+        let some = || Some("x".to_owned());
+        let cases = [
+            (
+                TaskQuery {
+                    declaration_id: some(),
+                    ..TaskQuery::default()
+                },
+                "inspection_tasks_by_declaration",
+            ),
+            (
+                TaskQuery {
+                    assigned_to: some(),
+                    status: some(),
+                    ..TaskQuery::default()
+                },
+                "inspection_tasks_by_assignee",
+            ),
+            (
+                TaskQuery {
+                    office: some(),
+                    status: some(),
+                    ..TaskQuery::default()
+                },
+                "inspection_tasks_by_office",
+            ),
+        ];
+        for (query, index) in cases {
+            let (conditions, values) = task_conditions(&query);
+            let sql = format!(
+                "SELECT {TASK_COLUMNS} FROM inspection_tasks WHERE {} \
+                 ORDER BY created_seq LIMIT ?",
+                conditions.join(" AND ")
+            );
+            let plan = plan(&conn, &sql, values.len() + 1);
+            assert!(plan.contains(index), "{index}: {plan}");
+            assert!(!plan.contains("TEMP B-TREE"), "{index} sorts: {plan}");
+        }
+        let plan = plan(
+            &conn,
+            &format!("SELECT {USER_COLUMNS} FROM users WHERE role = ?1 ORDER BY id"),
+            1,
+        );
+        assert!(plan.contains("users_by_role"), "{plan}");
+        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
     }
 
     fn assert_plus_lookup(with: &str, without: &str) {

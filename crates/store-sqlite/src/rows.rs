@@ -7,7 +7,7 @@ use rusqlite::types::Type;
 use rusqlite::{Connection, OptionalExtension, Row};
 use store::{
     Actor, DeclarationCursor, DeclarationRow, EnterpriseRow, EventRow, ReleaseRow, RiskRuleRow,
-    UserRow,
+    TaskRow, UserRow,
 };
 
 /// Declaration columns in the order [`declaration`] reads them, starting at index 0, selected
@@ -165,6 +165,25 @@ pub(crate) fn risk_rule(row: &Row<'_>) -> rusqlite::Result<RiskRuleRow> {
         approved_by: row.get(6)?,
         approved_seq: row.get(7)?,
         ended_seq: row.get(8)?,
+    })
+}
+
+/// Task columns in the order [`task`] reads them.
+pub(crate) const TASK_COLUMNS: &str = "id, declaration_id, kind, office, assigned_to, status, \
+     created_at_ms, created_seq, closed_seq, outcome";
+
+pub(crate) fn task(row: &Row<'_>) -> rusqlite::Result<TaskRow> {
+    Ok(TaskRow {
+        id: row.get(0)?,
+        declaration_id: row.get(1)?,
+        kind: row.get(2)?,
+        office: row.get(3)?,
+        assigned_to: row.get(4)?,
+        status: row.get(5)?,
+        created_at_ms: row.get(6)?,
+        created_seq: Some(row.get(7)?),
+        closed_seq: row.get(8)?,
+        outcome: row.get(9)?,
     })
 }
 

@@ -89,6 +89,7 @@ impl<S: Store> Story<'_, S> {
             cbec.as_str(),
             "TR-0001",
             "D-T4",
+            "T-1",
         ] {
             for event in self.store.events(subject).await.unwrap() {
                 let stored = entries

@@ -22,7 +22,10 @@
 //!   in the order given; `releases(kind)` of an unknown kind is empty;
 //! - an activation's date must be `YYYY-MM-DD`; re-activating a rolled-back release sets the new
 //!   date and seq and clears `rolled_back_seq`;
-//! - a proof key repeated within one `OriginProofUses` list is no error.
+//! - a proof key repeated within one `OriginProofUses` list is no error;
+//! - a task's `created_seq` is the seq of the event that created it (a linked event's own seq,
+//!   not its main event's); a closed task keeps its place in every list; a task not new (closed,
+//!   with an outcome or a seq) is refused as `Other`; `users_by_role` of an unknown role is empty.
 
 mod audit_chain;
 mod cbec;
@@ -32,6 +35,7 @@ mod listing;
 mod parties;
 mod releases;
 mod rules;
+mod tasks;
 
 use audit::AuditSigner;
 use store::{Append, AppendOutcome, DeclarationRow, Store, StoreError};
@@ -65,6 +69,7 @@ pub async fn clearance_story<S: Store>(store: &S) {
     story.keep_reference_releases().await;
     story.record_origin_proof_uses().await;
     story.keep_targeting_rules().await;
+    story.keep_officer_tasks().await;
     story.verify_audit_chain().await;
 }
 

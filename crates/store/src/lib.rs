@@ -22,6 +22,8 @@
 //!   in the writer's transaction, so two concurrent activations of one release never both pass.
 //! - A proof of origin is used by the first declaration recorded as using it; later uses are
 //!   not recorded over it.
+//! - An officer's task is opened once and closed once: the check that it is still open runs in
+//!   the writer's transaction, so of two concurrent closings only one passes.
 
 use async_trait::async_trait;
 
@@ -159,8 +161,7 @@ pub enum Projection {
     },
     /// The declaration used these proofs of origin (keys made by the caller, e.g.
     /// `RCEP:KR:KR-2026-0001`). A key already recorded, by this or another declaration, keeps its
-    /// first user and is not an error. An empty list changes nothing (events that project
-    /// nothing, such as an assessment without proofs, use it).
+    /// first user and is not an error. An empty list changes nothing, like [`Projection::Nothing`].
     OriginProofUses {
         declaration_id: String,
         proof_keys: Vec<String>,
@@ -182,6 +183,57 @@ pub enum Projection {
         id: String,
         version: u32,
     },
+    /// An officer's task created by this event (usually a linked event of the lane's selection).
+    /// `task.status` must be `open` and `created_seq`, `closed_seq` and `outcome` must be `None`;
+    /// anything else is refused. The store records this event's seq as `created_seq`. An id
+    /// already taken is `Conflict("task <id>")`.
+    NewTask(TaskRow),
+    /// Closes an `open` task with the caller's outcome (JSON, kept as given): status `closed`,
+    /// `closed_seq` this event's seq. An unknown id is `NotFound("task <id>")`, a closed task
+    /// `Conflict("task <id> is closed")`, checked in the writer's transaction, so of two
+    /// concurrent closings exactly one succeeds.
+    CloseTask {
+        id: String,
+        outcome: String,
+    },
+    /// Projects nothing: the event (a selection, say) is recorded in the log and the audit chain
+    /// and changes no table.
+    Nothing,
+}
+
+/// An officer's task on a declaration (单证审核 / 查验 / 取样 / 扣留), created from its lane.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskRow {
+    /// Made by the caller, unique.
+    pub id: String,
+    pub declaration_id: String,
+    /// `document_check`, `physical_inspection`, `lab_sampling` or `hold`.
+    pub kind: String,
+    /// The customs office (4 digits).
+    pub office: String,
+    /// The user id of the officer.
+    pub assigned_to: String,
+    /// `open` or `closed`.
+    pub status: String,
+    pub created_at_ms: i64,
+    /// Set by the store on read: the seq of the event that created the task (for a linked event,
+    /// its own seq, not the main event's). `None` in [`Projection::NewTask`].
+    pub created_seq: Option<u64>,
+    /// The seq of the event that closed the task.
+    pub closed_seq: Option<u64>,
+    /// JSON made by the caller, set when the task is closed; kept as given.
+    pub outcome: Option<String>,
+}
+
+/// Filters for listing tasks; every filter given must match. Tasks come in creation (seq)
+/// order, at most `limit` of them (`limit: 0` lists nothing).
+#[derive(Debug, Clone, Default)]
+pub struct TaskQuery {
+    pub declaration_id: Option<String>,
+    pub assigned_to: Option<String>,
+    pub office: Option<String>,
+    pub status: Option<String>,
+    pub limit: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -468,4 +520,8 @@ pub trait Store: Send + Sync + 'static {
     async fn risk_rules(&self, status: Option<&str>) -> StoreResult<Vec<RiskRuleRow>>;
     /// The declaration id that first used the proof of origin `proof_key`, if any.
     async fn origin_proof_user(&self, proof_key: &str) -> StoreResult<Option<String>>;
+    /// Officers' tasks matching `query`, in creation (seq) order, at most `query.limit`.
+    async fn tasks(&self, query: &TaskQuery) -> StoreResult<Vec<TaskRow>>;
+    /// The users with `role`, ordered by user id (none for an unknown role).
+    async fn users_by_role(&self, role: &str) -> StoreResult<Vec<UserRow>>;
 }

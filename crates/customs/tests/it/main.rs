@@ -6,5 +6,6 @@ mod cli;
 mod crash;
 mod estimate;
 mod releases;
+mod rules;
 mod support;
 mod tamper;

@@ -28,10 +28,16 @@ enum Endpoint {
     DryRun,
     ActivateRelease,
     RollBackRelease,
+    ProposeRule,
+    ListRules,
+    TestRule,
+    ApproveRule,
+    RetireRule,
+    Selection,
 }
 
 impl Endpoint {
-    const ALL: [Endpoint; 17] = [
+    const ALL: [Endpoint; 23] = [
         Endpoint::Lodge,
         Endpoint::Read,
         Endpoint::List,
@@ -50,6 +56,12 @@ impl Endpoint {
         // Activate before rolling back, so that the roll-back withdraws the table just activated.
         Endpoint::ActivateRelease,
         Endpoint::RollBackRelease,
+        Endpoint::ProposeRule,
+        Endpoint::ListRules,
+        Endpoint::TestRule,
+        Endpoint::ApproveRule,
+        Endpoint::RetireRule,
+        Endpoint::Selection,
     ];
 
     fn action(self) -> Action {
@@ -60,7 +72,8 @@ impl Endpoint {
             | Endpoint::Events
             | Endpoint::Estimate
             | Endpoint::Assessments
-            | Endpoint::ListReleases => Action::Read,
+            | Endpoint::ListReleases
+            | Endpoint::Selection => Action::Read,
             Endpoint::Amend => Action::Amend,
             Endpoint::Cancel => Action::Cancel,
             Endpoint::Release => Action::Release,
@@ -70,13 +83,18 @@ impl Endpoint {
             | Endpoint::DryRun
             | Endpoint::ActivateRelease
             | Endpoint::RollBackRelease => Action::ManageReleases,
+            Endpoint::ListRules => Action::ReadRules,
+            Endpoint::ProposeRule
+            | Endpoint::TestRule
+            | Endpoint::ApproveRule
+            | Endpoint::RetireRule => Action::WriteRules,
         }
     }
 
     fn success(self) -> StatusCode {
         if matches!(
             self,
-            Endpoint::Lodge | Endpoint::Reassess | Endpoint::ImportRelease
+            Endpoint::Lodge | Endpoint::Reassess | Endpoint::ImportRelease | Endpoint::ProposeRule
         ) {
             StatusCode::CREATED
         } else {
@@ -95,6 +113,7 @@ impl Endpoint {
                 | Endpoint::Release
                 | Endpoint::Assessments
                 | Endpoint::Reassess
+                | Endpoint::Selection
         )
     }
 }
@@ -191,7 +210,69 @@ async fn call(app: &TestApp, user: &str, endpoint: Endpoint) -> Reply {
             let body = json!({"kind": "exchange_rates", "reason": "wrong month"});
             app.post("/v1/releases/rollback", user, None, &body).await
         }
+        Endpoint::ProposeRule => app.post("/v1/rules", user, None, &inert_rule()).await,
+        Endpoint::ListRules => app.get("/v1/rules?status=active", user).await,
+        Endpoint::TestRule => {
+            app.post("/v1/rules/test?sample=5", user, None, &inert_rule())
+                .await
+        }
+        Endpoint::ApproveRule => {
+            // Proposed by another analyst than the caller: the author may never approve.
+            let author = if user == "risk_analyst" {
+                "other_risk_analyst"
+            } else {
+                "risk_analyst"
+            };
+            let (id, version) = proposed_rule(app, author).await;
+            app.post(
+                &format!("/v1/rules/{id}/versions/{version}/approval"),
+                user,
+                None,
+                &json!({}),
+            )
+            .await
+        }
+        Endpoint::RetireRule => {
+            let (id, version) = proposed_rule(app, "risk_analyst").await;
+            let path = format!("/v1/rules/{id}/versions/{version}");
+            let approved = app
+                .post(
+                    &format!("{path}/approval"),
+                    "other_risk_analyst",
+                    None,
+                    &json!({}),
+                )
+                .await;
+            assert_eq!(approved.status, StatusCode::OK, "{}", approved.text);
+            let body = json!({"reason": "measure ended"});
+            app.post(&format!("{path}/retirement"), user, None, &body)
+                .await
+        }
+        Endpoint::Selection => app.get(&format!("{path}/selection"), user).await,
     }
+}
+
+/// A rule that matches none of the tests' declarations, so that it changes no lane.
+fn inert_rule() -> Value {
+    json!({
+        "purpose": "safety",
+        "action": "document_check",
+        "expected_selection_rate": "0.5",
+        "priority": 10,
+        "reason_en": "nothing of ours",
+        "reason_zh": "不涉及",
+        "expression": "item.origin_country == \"AQ\"",
+    })
+}
+
+/// Proposes `inert_rule` as `author`; its id and version.
+async fn proposed_rule(app: &TestApp, author: &str) -> (String, u64) {
+    let proposed = app.post("/v1/rules", author, None, &inert_rule()).await;
+    assert_eq!(proposed.status, StatusCode::CREATED, "{}", proposed.text);
+    (
+        proposed.body["id"].as_str().unwrap().to_owned(),
+        proposed.body["version"].as_u64().unwrap(),
+    )
 }
 
 /// The sample exchange-rate table with a comment that makes its files differ from every other

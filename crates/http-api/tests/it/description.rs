@@ -14,6 +14,25 @@ async fn the_openapi_document_is_reviewed_as_a_snapshot() {
 }
 
 #[tokio::test]
+async fn every_schema_the_document_refers_to_is_in_it() {
+    let app = spawn_app().await;
+
+    let document = send(app.http.get(app.url("/openapi.json"))).await;
+
+    let prefix = "#/components/schemas/";
+    let text = document.body.to_string();
+    let dangling: Vec<&str> = text
+        .match_indices(prefix)
+        .map(|(at, _)| {
+            let name = &text[at + prefix.len()..];
+            &name[..name.find('"').unwrap()]
+        })
+        .filter(|name| document.body["components"]["schemas"][name].is_null())
+        .collect();
+    assert!(dangling.is_empty(), "{dangling:?}");
+}
+
+#[tokio::test]
 async fn the_docs_are_a_browsable_page() {
     let app = spawn_app().await;
 

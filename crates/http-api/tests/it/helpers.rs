@@ -23,9 +23,10 @@ pub const TRADER: &str = "91310115MA1H000024";
 pub const BROKER: &str = "91310000MA1FL0001R";
 pub const OTHER_TRADER: &str = "91440300MA5F00003G";
 
-/// The seeded users, by name: each name is its role's, and `other_declarant` is a declarant of an
-/// enterprise that has nothing to do with `TRADER`.
-pub const USERS: [(&str, Role, Option<&str>); 7] = [
+/// The seeded users, by name: each name is its role's, `other_declarant` is a declarant of an
+/// enterprise that has nothing to do with `TRADER`, and `other_risk_analyst` is the second pair of
+/// eyes that approves `risk_analyst`'s rules (and the other way round).
+pub const USERS: [(&str, Role, Option<&str>); 8] = [
     ("declarant", Role::Declarant, Some(TRADER)),
     ("broker", Role::Broker, Some(BROKER)),
     ("officer", Role::Officer, None),
@@ -33,6 +34,7 @@ pub const USERS: [(&str, Role, Option<&str>); 7] = [
     ("auditor", Role::Auditor, None),
     ("admin", Role::Admin, None),
     ("other_declarant", Role::Declarant, Some(OTHER_TRADER)),
+    ("other_risk_analyst", Role::RiskAnalyst, None),
 ];
 
 pub struct TestApp {
@@ -152,12 +154,18 @@ async fn spawn_app_with_clock(config: ApiConfig, clock: Arc<dyn Clock>) -> TestA
     )
     .expect("the store opens");
     let reference = Arc::new(ReferenceData::embedded().clone());
+    let china = ClearanceConfig::china();
+    // No random selection: a declaration's lane is decided by the rules a test puts in force.
+    let mut selection = china.selection.clone();
+    selection.default_random_rate = Default::default();
+    selection.random_rates.clear();
     let clearance = Arc::new(Clearance::new(
         store,
         reference,
         ClearanceConfig {
             audit_public_key,
-            ..ClearanceConfig::china()
+            selection,
+            ..china
         },
         clock,
     ));

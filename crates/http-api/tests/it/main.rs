@@ -8,4 +8,5 @@ mod lifecycle;
 mod limits;
 mod listing;
 mod lodging;
+mod targeting;
 mod two_step;

@@ -1,0 +1,440 @@
+//! Officers' tasks (单证审核, 查验, 取样, 扣留) created from a declaration's lane, assigned at random
+//! among the officers (the candidates and the draw recorded, so the assignment can be replayed),
+//! and closed with a finding: no discrepancy, or discrepancies with corrected values that amend
+//! the declaration and reassess it in the same transaction, showing the difference. The finding is
+//! the label of the check (discrepancy, revenue difference, what selected it) for the analysts and
+//! the ML issue. Goods are not released while a task is open.
+//!
+//! Simplifications, said once: every officer is "on duty" at every office (no roster yet); a
+//! correction replaces a field's value (`items[N].origin_country`, `.commodity_code`, `.amount`,
+//! `.unit_price`, `.quantity.value`, `invoice.amount`), the declaration is parsed again, and the
+//! cross-field rules still apply, so a correction of an item's amount needs the invoice corrected
+//! too; referrals are recorded, not routed.
+
+use chrono::NaiveDate;
+use domain::{Declaration, DeclarationEvent, FieldError};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use store::{
+    Append, AppendOutcome, DeclarationRow, DeclarationUpdate, LinkedEvent, Projection, Store,
+    TaskQuery, TaskRow,
+};
+use wire::DeclarationDto;
+
+use crate::access::{Action, Caller, Role};
+use crate::assessment::Basis;
+use crate::error::ClearanceError;
+use crate::{Clearance, actor, idempotency_key_or_new, request_digest};
+
+/// Tasks listed at once, at most.
+pub const TASK_PAGE_MAX: usize = 500;
+
+/// The fields an officer's finding may correct, as paths relative to an item (or the header).
+const CORRECTABLE_ITEM_FIELDS: [&str; 5] = [
+    "origin_country",
+    "commodity_code",
+    "amount",
+    "unit_price",
+    "quantity.value",
+];
+
+/// What a selected action asks of an officer, as a task kind.
+fn task_kind(action: &str) -> Option<&'static str> {
+    match action {
+        "document_check" => Some("document_check"),
+        "physical_inspection" => Some("physical_inspection"),
+        "lab_sampling" => Some("lab_sampling"),
+        "hold" => Some("hold"),
+        _ => None,
+    }
+}
+
+/// The tasks a selection record asks for: one per kind of action among its selected reasons.
+pub(crate) fn kinds_asked(selection: &Value) -> Vec<&'static str> {
+    let mut kinds: Vec<&'static str> = selection["reasons"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["selected"] == true)
+        .filter_map(|r| task_kind(r["action"].as_str().unwrap_or_default()))
+        .collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    kinds
+}
+
+/// The linked events creating the tasks of a selection, each assigned by a draw from the
+/// selection's seed among `officers` (ids in a fixed order, recorded with the draw).
+pub(crate) fn task_events(
+    declaration_id: &str,
+    office: &str,
+    selection: &Value,
+    seed: u64,
+    officers: &[String],
+    now_ms: i64,
+) -> Vec<LinkedEvent> {
+    kinds_asked(selection)
+        .into_iter()
+        .map(|kind| {
+            let draw = risk::RandomDraw { seed }.uniform("assign", kind);
+            let assigned_to = if officers.is_empty() {
+                String::new()
+            } else {
+                let index = ((draw * officers.len() as f64) as usize).min(officers.len() - 1);
+                officers[index].clone()
+            };
+            let id = uuid::Uuid::now_v7().to_string();
+            let payload = json!({
+                "task": id, "kind": kind, "office": office, "assigned_to": assigned_to,
+                "candidates": officers, "draw": draw,
+            });
+            LinkedEvent {
+                subject: declaration_id.to_owned(),
+                action: "task.created".to_owned(),
+                payload: payload.to_string(),
+                expected_version: None,
+                projection: Projection::NewTask(TaskRow {
+                    id,
+                    declaration_id: declaration_id.to_owned(),
+                    kind: kind.to_owned(),
+                    office: office.to_owned(),
+                    assigned_to,
+                    status: "open".to_owned(),
+                    created_at_ms: now_ms,
+                    created_seq: None,
+                    closed_seq: None,
+                    outcome: None,
+                }),
+            }
+        })
+        .collect()
+}
+
+/// An officer's finding on a task.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FindingRequest {
+    pub discrepancy: bool,
+    #[serde(default)]
+    pub corrections: Vec<Correction>,
+    #[serde(default)]
+    pub note: Option<String>,
+    /// `penalty` or `seizure`, when the case goes further.
+    #[serde(default)]
+    pub referral: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Correction {
+    /// e.g. `items[0].origin_country`.
+    pub path: String,
+    pub value: String,
+}
+
+pub fn task_view(task: &TaskRow) -> Value {
+    json!({
+        "id": task.id,
+        "declaration_id": task.declaration_id,
+        "kind": task.kind,
+        "office": task.office,
+        "assigned_to": task.assigned_to,
+        "status": task.status,
+        "created_at": crate::views::rfc3339(task.created_at_ms),
+        "outcome": task.outcome.as_deref().and_then(|o| serde_json::from_str::<Value>(o).ok()),
+    })
+}
+
+/// The document with each correction applied, or the corrections that name no correctable field.
+fn corrected(document: &str, corrections: &[Correction]) -> Result<Value, Vec<FieldError>> {
+    let mut value: Value = serde_json::from_str(document).unwrap_or(Value::Null);
+    let mut errors = Vec::new();
+    for (i, correction) in corrections.iter().enumerate() {
+        let path = format!("corrections[{i}].path");
+        let target = if correction.path == "invoice.amount" {
+            value.get_mut("invoice").and_then(|v| v.get_mut("amount"))
+        } else {
+            correction
+                .path
+                .strip_prefix("items[")
+                .and_then(|rest| rest.split_once("]."))
+                .filter(|(_, field)| CORRECTABLE_ITEM_FIELDS.contains(field))
+                .and_then(|(index, field)| {
+                    let item = value
+                        .get_mut("items")?
+                        .get_mut(index.parse::<usize>().ok()?)?;
+                    match field.split_once('.') {
+                        Some((outer, inner)) => item.get_mut(outer)?.get_mut(inner),
+                        None => item.get_mut(field),
+                    }
+                })
+        };
+        match target {
+            Some(slot) => *slot = Value::String(correction.value.clone()),
+            None => errors.push(FieldError::not_allowed(
+                path,
+                "not a field a finding corrects (items[N].origin_country, .commodity_code, \
+                 .amount, .unit_price, .quantity.value, invoice.amount) of this declaration",
+                "不是查验结果可更正的字段（items[N].origin_country、.commodity_code、.amount、\
+                 .unit_price、.quantity.value、invoice.amount）",
+            )),
+        }
+    }
+    if errors.is_empty() {
+        Ok(value)
+    } else {
+        Err(errors)
+    }
+}
+
+impl<S: Store> Clearance<S> {
+    /// The officers a task may be assigned to, in a fixed order.
+    pub(crate) async fn officers_on_duty(&self) -> Result<Vec<String>, ClearanceError> {
+        Ok(self
+            .store
+            .users_by_role(Role::Officer.as_str())
+            .await?
+            .into_iter()
+            .map(|u| u.id)
+            .collect())
+    }
+
+    /// Tasks: an officer's own queue (`mine`), an office's, or a declaration's.
+    pub async fn tasks(
+        &self,
+        caller: &Caller,
+        mine: bool,
+        office: Option<&str>,
+        status: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Value>, ClearanceError> {
+        caller.require(Action::ReadTasks)?;
+        if !(1..=TASK_PAGE_MAX).contains(&limit) {
+            return Err(ClearanceError::Invalid(vec![FieldError::out_of_range(
+                "limit",
+                &format!("from 1 to {TASK_PAGE_MAX}"),
+                &format!("在 1 到 {TASK_PAGE_MAX} 之间"),
+            )]));
+        }
+        let query = TaskQuery {
+            declaration_id: None,
+            assigned_to: mine.then(|| caller.user_id().to_owned()),
+            office: office.map(str::to_owned),
+            status: status.map(str::to_owned),
+            limit,
+        };
+        Ok(self
+            .store
+            .tasks(&query)
+            .await?
+            .iter()
+            .map(task_view)
+            .collect())
+    }
+
+    pub(crate) async fn open_tasks(
+        &self,
+        declaration_id: &str,
+    ) -> Result<Vec<TaskRow>, ClearanceError> {
+        let query = TaskQuery {
+            declaration_id: Some(declaration_id.to_owned()),
+            status: Some("open".into()),
+            limit: TASK_PAGE_MAX,
+            ..TaskQuery::default()
+        };
+        Ok(self.store.tasks(&query).await?)
+    }
+
+    /// Closes the caller's task with a finding. Corrections amend the declaration and reassess it
+    /// (on its acceptance date) in the same transaction; the outcome records the difference.
+    pub async fn record_finding(
+        &self,
+        caller: &Caller,
+        task_id: &str,
+        idempotency_key: Option<&str>,
+        body: &[u8],
+    ) -> Result<Value, ClearanceError> {
+        caller.require(Action::RecordFindings)?;
+        let key = idempotency_key_or_new(idempotency_key)?;
+        let digest = request_digest(&format!("finding:{task_id}"), body);
+        let request: FindingRequest =
+            wire::parse_json(body).map_err(|e| ClearanceError::Invalid(vec![e]))?;
+        let task = self
+            .store
+            .tasks(&TaskQuery {
+                status: None,
+                limit: TASK_PAGE_MAX,
+                assigned_to: Some(caller.user_id().to_owned()),
+                ..TaskQuery::default()
+            })
+            .await?
+            .into_iter()
+            .find(|t| t.id == task_id)
+            .ok_or(ClearanceError::NotFound)?;
+        if task.status != "open" {
+            return Err(ClearanceError::Invalid(vec![FieldError::not_allowed(
+                "task",
+                "the task is closed",
+                "任务已关闭",
+            )]));
+        }
+        if let Some(referral) = &request.referral
+            && !["penalty", "seizure"].contains(&referral.as_str())
+        {
+            return Err(ClearanceError::Invalid(vec![FieldError::invalid_format(
+                "referral",
+                "penalty or seizure",
+                "penalty（处罚）或 seizure（扣押）",
+            )]));
+        }
+        if !request.discrepancy && !request.corrections.is_empty() {
+            return Err(ClearanceError::Invalid(vec![FieldError::not_allowed(
+                "corrections",
+                "corrections need a discrepancy",
+                "无差异时不能更正",
+            )]));
+        }
+        let row = self
+            .store
+            .declaration(&task.declaration_id)
+            .await?
+            .ok_or(ClearanceError::NotFound)?;
+        let now = self.now();
+        let mut linked = Vec::new();
+        let mut difference = Value::Null;
+        if !request.corrections.is_empty() {
+            let (amended, reassessed) = self
+                .corrected_declaration(
+                    caller,
+                    &row,
+                    &request.corrections,
+                    task_id,
+                    now.timestamp_millis(),
+                )
+                .await?;
+            if let Some(assessed) = &reassessed {
+                let record: Value = serde_json::from_str(&assessed.payload).unwrap_or(Value::Null);
+                difference = record["difference"].clone();
+            }
+            linked.push(amended);
+            linked.extend(reassessed);
+        }
+        let selected_by = self
+            .store
+            .events(&row.id)
+            .await?
+            .into_iter()
+            .rfind(|e| e.action == crate::targeting::TARGETED_ACTION)
+            .and_then(|e| serde_json::from_str::<Value>(&e.payload).ok())
+            .map(|s| {
+                let reasons: Vec<Value> = s["reasons"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|r| r["selected"] == true)
+                    .map(|r| r["source"].clone())
+                    .collect();
+                json!({ "reasons": reasons, "seed": s["seed"] })
+            })
+            .unwrap_or(Value::Null);
+        let outcome = json!({
+            "discrepancy": request.discrepancy,
+            "corrections": request.corrections.iter().map(|c| json!({ "path": c.path, "value": c.value })).collect::<Vec<_>>(),
+            "note": request.note,
+            "referral": request.referral,
+            "revenue_difference": difference,
+            "selected_by": selected_by,
+        });
+        let append = Append {
+            actor: actor(caller),
+            recorded_at_ms: now.timestamp_millis(),
+            subject: row.id.clone(),
+            action: "task.closed".to_owned(),
+            idempotency_scope: caller.user_id().to_owned(),
+            idempotency_key: key,
+            request_digest: digest,
+            payload: json!({ "task": task.id, "kind": task.kind, "outcome": outcome }).to_string(),
+            expected_version: None,
+            projection: Projection::CloseTask {
+                id: task.id.clone(),
+                outcome: outcome.to_string(),
+            },
+            linked,
+            cbec_purchase: None,
+        };
+        match self.store.append(append).await {
+            Ok(AppendOutcome::Appended { .. }) | Ok(AppendOutcome::Duplicate { .. }) => {}
+            Ok(other) => return Err(crate::refusal(other)),
+            Err(store::StoreError::Conflict(_)) => {
+                return Err(ClearanceError::Invalid(vec![FieldError::not_allowed(
+                    "task",
+                    "the task is closed",
+                    "任务已关闭",
+                )]));
+            }
+            Err(other) => return Err(other.into()),
+        }
+        Ok(json!({ "task": task.id, "outcome": outcome }))
+    }
+
+    /// The amendment a finding's corrections make, and the reassessment it calls for.
+    async fn corrected_declaration(
+        &self,
+        caller: &Caller,
+        row: &DeclarationRow,
+        corrections: &[Correction],
+        task_id: &str,
+        now_ms: i64,
+    ) -> Result<(LinkedEvent, Option<LinkedEvent>), ClearanceError> {
+        let corrected = corrected(&row.document, corrections).map_err(ClearanceError::Invalid)?;
+        let day: NaiveDate = self.date_of_ms(row.lodged_at_ms);
+        let dto: DeclarationDto = serde_json::from_value(corrected)
+            .map_err(|e| anyhow::anyhow!("a corrected declaration is not readable: {e}"))?;
+        let declaration: Declaration = dto.parse(&self.parse_context(day)).map_err(|errors| {
+            ClearanceError::Invalid(
+                errors
+                    .into_iter()
+                    .map(|mut e| {
+                        e.path = format!("corrections: {}", e.path);
+                        e
+                    })
+                    .collect(),
+            )
+        })?;
+        let state = self.state_of(row)?;
+        let event = DeclarationEvent::Amended {
+            declaration: Box::new(declaration.clone()),
+            reason: format!("corrected by the finding of task {task_id}"),
+        };
+        state.check(&event).map_err(ClearanceError::Transition)?;
+        let mut next = state.clone();
+        next.apply(&event);
+        let amended = LinkedEvent {
+            subject: row.id.clone(),
+            action: event.name().to_owned(),
+            payload: wire::encode_event(&event),
+            expected_version: Some(row.version),
+            projection: Projection::UpdateDeclaration(DeclarationUpdate {
+                id: row.id.clone(),
+                status: next.status.as_str().to_owned(),
+                version: next.version,
+                updated_at_ms: now_ms,
+                completed_by: row.completed_by.clone(),
+                replaces_document: true,
+            }),
+        };
+        let reassessed = self
+            .assessment_event(
+                &row.id,
+                &declaration,
+                day,
+                Basis::Officer,
+                Some(&format!("finding of task {task_id}")),
+                &actor(caller),
+                now_ms,
+            )
+            .await?
+            .map(|change| change.event);
+        Ok((amended, reassessed))
+    }
+}

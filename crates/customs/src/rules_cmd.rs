@@ -1,0 +1,273 @@
+//! `customs rules ...`: targeting rules (风险布控规则) as a risk analyst works on them, acting as the
+//! user of a bearer token (like `customs lodge`): propose a rule from a JSON file, test it on recent
+//! declarations, approve another analyst's proposal (four eyes), retire a rule, list them. Each
+//! change is an event in the audit chain, like the same calls over HTTP. Testing and listing open
+//! the store read-only.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Subcommand;
+use clearance::{Caller, Clearance, ClearanceConfig};
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use serde_json::Value;
+use store_sqlite::SqliteStore;
+
+use crate::datadir::DataDir;
+use crate::show::explain;
+
+#[derive(Subcommand)]
+pub enum RulesCommand {
+    /// Propose a rule (or, with an `id` in the file, a new version of it) from a JSON file:
+    /// `{scope, purpose, action, expected_selection_rate, priority, reason_en, reason_zh,
+    /// expression}`. It is in force only once another analyst approves it.
+    Add {
+        file: PathBuf,
+        /// Bearer token of the risk analyst proposing it.
+        #[arg(long, env = "CUSTOMS_TOKEN")]
+        token: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a rule from a JSON file over the most recent declarations: what it would match and
+    /// select. Nothing is stored.
+    Test {
+        file: PathBuf,
+        /// How many recent declarations to test it on.
+        #[arg(long, default_value_t = 200)]
+        sample: usize,
+        /// Bearer token of a risk analyst.
+        #[arg(long, env = "CUSTOMS_TOKEN")]
+        token: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve another analyst's proposed version: it is in force from now on.
+    Approve {
+        id: String,
+        version: u32,
+        /// Bearer token of a risk analyst other than the version's author.
+        #[arg(long, env = "CUSTOMS_TOKEN")]
+        token: String,
+    },
+    /// Take an active version out of force.
+    Retire {
+        id: String,
+        version: u32,
+        #[arg(long)]
+        reason: String,
+        /// Bearer token of a risk analyst.
+        #[arg(long, env = "CUSTOMS_TOKEN")]
+        token: String,
+    },
+    /// Every rule version, or those with a status (proposed, active, superseded, retired).
+    List {
+        #[arg(long)]
+        status: Option<String>,
+        /// Bearer token of a customs user (officer, risk analyst, auditor, administrator).
+        #[arg(long, env = "CUSTOMS_TOKEN")]
+        token: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+impl RulesCommand {
+    fn token(&self) -> &str {
+        match self {
+            RulesCommand::Add { token, .. }
+            | RulesCommand::Test { token, .. }
+            | RulesCommand::Approve { token, .. }
+            | RulesCommand::Retire { token, .. }
+            | RulesCommand::List { token, .. } => token,
+        }
+    }
+
+    fn writes(&self) -> bool {
+        matches!(
+            self,
+            RulesCommand::Add { .. } | RulesCommand::Approve { .. } | RulesCommand::Retire { .. }
+        )
+    }
+}
+
+fn read_rule(file: &Path) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(file).with_context(|| format!("{}: cannot be read / 无法读取", file.display()))
+}
+
+pub async fn run(
+    data: &DataDir,
+    config: ClearanceConfig,
+    command: RulesCommand,
+) -> anyhow::Result<()> {
+    let clearance = if command.writes() {
+        data.open_clearance(store_sqlite::SqliteOptions::production(), config)?
+    } else {
+        data.open_clearance_read_only(config)?
+    };
+    let outcome = execute(&clearance, command).await;
+    clearance.store().close().await;
+    outcome
+}
+
+async fn execute(clearance: &Clearance<SqliteStore>, command: RulesCommand) -> anyhow::Result<()> {
+    let caller: Caller = clearance
+        .authenticate(command.token())
+        .await
+        .map_err(|_| anyhow::anyhow!("the token is not valid"))?;
+    match command {
+        RulesCommand::Add { file, json, .. } => {
+            let body = read_rule(&file)?;
+            let rule = clearance
+                .propose_rule(&caller, &body)
+                .await
+                .map_err(explain)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rule)?);
+            } else {
+                println!(
+                    "{} version {}: {} (in force once another analyst approves it)",
+                    cell(&rule["id"]),
+                    cell(&rule["version"]),
+                    cell(&rule["status"])
+                );
+            }
+        }
+        RulesCommand::Test {
+            file, sample, json, ..
+        } => {
+            let body = read_rule(&file)?;
+            let report = clearance
+                .test_rule(&caller, &body, sample)
+                .await
+                .map_err(explain)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print_test(&report);
+            }
+        }
+        RulesCommand::Approve { id, version, .. } => {
+            let rule = clearance
+                .approve_rule(&caller, &id, version)
+                .await
+                .map_err(|e| rule_refusal(e, &id, version))?;
+            println!(
+                "{} version {}: {} (approved by {})",
+                cell(&rule["id"]),
+                cell(&rule["version"]),
+                cell(&rule["status"]),
+                cell(&rule["approved_by"])
+            );
+        }
+        RulesCommand::Retire {
+            id,
+            version,
+            reason,
+            ..
+        } => {
+            let rule = clearance
+                .retire_rule(&caller, &id, version, &reason)
+                .await
+                .map_err(|e| rule_refusal(e, &id, version))?;
+            println!(
+                "{} version {}: {}",
+                cell(&rule["id"]),
+                cell(&rule["version"]),
+                cell(&rule["status"])
+            );
+        }
+        RulesCommand::List { status, json, .. } => {
+            if let Some(status) = &status
+                && !["proposed", "active", "superseded", "retired"].contains(&status.as_str())
+            {
+                anyhow::bail!(
+                    "--status {status:?}: one of proposed, active, superseded, retired / \
+                     状态应为 proposed、active、superseded 或 retired"
+                );
+            }
+            let rules = clearance
+                .rules(&caller, status.as_deref())
+                .await
+                .map_err(explain)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rules)?);
+            } else {
+                print_rules(&rules);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The service's "not found" speaks of declarations; here it is a rule version.
+fn rule_refusal(error: clearance::ClearanceError, id: &str, version: u32) -> anyhow::Error {
+    match error {
+        clearance::ClearanceError::NotFound => {
+            anyhow::anyhow!("no rule {id} version {version} / 没有规则 {id} 第 {version} 版")
+        }
+        other => explain(other),
+    }
+}
+
+fn cell(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn print_rules(rules: &[Value]) {
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED).set_header([
+        "id",
+        "version",
+        "status",
+        "action",
+        "rate",
+        "priority",
+        "expression",
+        "author",
+        "approved by",
+    ]);
+    for r in rules {
+        let d = &r["definition"];
+        table.add_row([
+            cell(&r["id"]),
+            cell(&r["version"]),
+            cell(&r["status"]),
+            cell(&d["action"]),
+            cell(&d["expected_selection_rate"]),
+            cell(&d["priority"]),
+            cell(&d["expression"]),
+            cell(&r["author"]),
+            cell(&r["approved_by"]),
+        ]);
+    }
+    println!("{table}");
+}
+
+fn print_test(report: &Value) {
+    println!(
+        "{} declaration(s) tested: {} matched (rate {}), {} selected",
+        cell(&report["declarations_tested"]),
+        cell(&report["matched"]),
+        cell(&report["match_rate"]),
+        cell(&report["selected"]),
+    );
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED).set_header([
+        "declaration",
+        "items (0-based)",
+        "selected",
+    ]);
+    for hit in report["hits"].as_array().into_iter().flatten() {
+        table.add_row([
+            cell(&hit["number"]),
+            cell(&hit["items"]),
+            cell(&hit["selected"]),
+        ]);
+    }
+    println!("{table}");
+}

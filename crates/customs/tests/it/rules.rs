@@ -1,0 +1,142 @@
+//! `customs rules ...` as two risk analysts run them: a rule added from a file, tested, refused to
+//! its author's approval, approved by the other analyst, selecting the example's US smartphones
+//! (seen in `customs show`), listed and retired. The binary selects 2 % at random as well, so
+//! the test looks for the rule among the reasons rather than for a green lane before it.
+
+use std::path::Path;
+
+use crate::support::{customs, declarations_file, ok, seed_broker};
+
+fn analyst_token(data: &Path, name: &str) -> String {
+    ok(
+        data,
+        &["admin", "user", "--name", name, "--role", "risk_analyst"],
+    );
+    ok(data, &["admin", "token", "--user", name])
+        .trim()
+        .to_owned()
+}
+
+/// Lodges the last of `n` distinct declarations (earlier ones are already lodged: the CLI keys
+/// each by its content) and returns its number.
+fn lodged_number(data: &Path, dir: &Path, token: &str, n: usize) -> String {
+    let file = declarations_file(dir, n);
+    let out = ok(
+        data,
+        &["lodge", file.to_str().unwrap(), "--token", token, "--json"],
+    );
+    let last: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    last["number"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no number in {out}"))
+        .to_owned()
+}
+
+#[test]
+fn two_analysts_add_approve_and_retire_a_rule_that_sends_smartphones_to_the_red_lane() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let broker = seed_broker(&data);
+    let wang = analyst_token(&data, "analyst-wang");
+    let zhao = analyst_token(&data, "analyst-zhao");
+    let before = lodged_number(&data, dir.path(), &broker, 1);
+
+    let rule = dir.path().join("rule.json");
+    let definition = serde_json::json!({
+        "purpose": "revenue",
+        "action": "physical_inspection",
+        "expected_selection_rate": "1",
+        "priority": 200,
+        "reason_en": "US smartphones: undervaluation seen in 2026",
+        "reason_zh": "美国产手机：2026年发现低报价格",
+        "expression": "item.commodity_code.startsWith(\"8517\") && item.origin_country == \"US\"",
+    });
+    std::fs::write(&rule, definition.to_string()).unwrap();
+    let rule = rule.to_str().unwrap();
+
+    // A mistake in the expression is refused with its field and position.
+    let broken = dir.path().join("broken.json");
+    let mut wrong = definition.clone();
+    wrong["expression"] = "item.origin == \"US\"".into();
+    std::fs::write(&broken, wrong.to_string()).unwrap();
+    let refused = customs(
+        &data,
+        &["rules", "add", broken.to_str().unwrap(), "--token", &wang],
+    );
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("expression:") && stderr.contains(" at 1:"),
+        "{stderr}"
+    );
+
+    let tested = ok(
+        &data,
+        &[
+            "rules", "test", rule, "--sample", "10", "--token", &wang, "--json",
+        ],
+    );
+    let tested: serde_json::Value = serde_json::from_str(&tested).unwrap();
+    assert_eq!(tested["matched"], 1, "{tested:#}");
+    assert_eq!(tested["hits"][0]["number"], before.as_str());
+
+    let added = ok(&data, &["rules", "add", rule, "--token", &wang]);
+    assert!(added.contains("R-000001 version 1: proposed"), "{added}");
+    let own = customs(
+        &data,
+        &["rules", "approve", "R-000001", "1", "--token", &wang],
+    );
+    assert!(!own.status.success(), "the author may not approve");
+    assert!(
+        String::from_utf8_lossy(&own.stderr).contains("four eyes"),
+        "{}",
+        String::from_utf8_lossy(&own.stderr)
+    );
+    let approved = ok(
+        &data,
+        &["rules", "approve", "R-000001", "1", "--token", &zhao],
+    );
+    assert!(
+        approved.contains("R-000001 version 1: active"),
+        "{approved}"
+    );
+    let list = ok(
+        &data,
+        &[
+            "rules", "list", "--status", "active", "--token", &zhao, "--json",
+        ],
+    );
+    let list: serde_json::Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(list[0]["id"], "R-000001", "{list:#}");
+    let refused = customs(&data, &["rules", "list", "--token", &broker]);
+    assert!(!refused.status.success(), "the trade never sees the rules");
+
+    let number = lodged_number(&data, dir.path(), &broker, 2);
+    let shown = ok(&data, &["show", &number]);
+    assert!(shown.contains("lane / 查验通道: red"), "{shown}");
+    assert!(shown.contains("rule R-000001 v1"), "{shown}");
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&data, &["show", &number, "--json"])).unwrap();
+    assert_eq!(json["selection"]["lane"], "red");
+
+    let retired = ok(
+        &data,
+        &[
+            "rules",
+            "retire",
+            "R-000001",
+            "1",
+            "--reason",
+            "measure ended",
+            "--token",
+            &zhao,
+        ],
+    );
+    assert!(retired.contains("R-000001 version 1: retired"), "{retired}");
+    let after = lodged_number(&data, dir.path(), &broker, 3);
+    let shown = ok(&data, &["show", &after]);
+    assert!(shown.contains("lane / 查验通道:"), "{shown}");
+    assert!(!shown.contains("rule R-000001"), "{shown}");
+    let list = ok(&data, &["rules", "list", "--token", &wang]);
+    assert!(list.contains("retired"), "{list}");
+}

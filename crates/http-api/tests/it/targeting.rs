@@ -1,0 +1,266 @@
+//! Targeting over HTTP: an analyst's rule refused with the position of its mistake, tested on
+//! recent declarations, approved by a second analyst (never its author), selecting a lodging into
+//! the red lane; the trade sees only its lane; the rule retired. Random selection is off in the
+//! test app, so lanes are decided by the rules alone.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{Reply, TestApp, example, spawn_app};
+
+const SMARTPHONES_FROM_US: &str =
+    "item.commodity_code.startsWith(\"8517\") && item.origin_country == \"US\"";
+
+fn rule(expression: &str) -> Value {
+    json!({
+        "scope": { "direction": "import" },
+        "purpose": "revenue",
+        "action": "physical_inspection",
+        "expected_selection_rate": "1",
+        "priority": 200,
+        "reason_en": "US smartphones: undervaluation seen in 2026",
+        "reason_zh": "美国产手机：2026年发现低报价格",
+        "expression": expression,
+    })
+}
+
+async fn selection(app: &TestApp, id: &str, user: &str) -> Reply {
+    app.get(&format!("/v1/declarations/{id}/selection"), user)
+        .await
+}
+
+async fn retire(app: &TestApp, path: &str, user: &str, body: &Value) -> Reply {
+    app.post(&format!("{path}/retirement"), user, None, body)
+        .await
+}
+
+#[tokio::test]
+async fn an_analysts_rule_is_tested_approved_by_another_and_sends_a_lodging_to_the_red_lane() {
+    let app = spawn_app().await;
+    let before = app.lodged_id("broker", &example()).await;
+    let green = selection(&app, &before, "officer").await;
+    assert_eq!(green.status, StatusCode::OK, "{}", green.text);
+    assert_eq!(green.body["lane"], "green", "{}", green.text);
+
+    // A wrong name is refused, naming the expression and where in it.
+    let refused = app
+        .post(
+            "/v1/rules",
+            "risk_analyst",
+            None,
+            &rule("item.origin == \"US\""),
+        )
+        .await;
+    refused.assert_problem(422);
+    assert_eq!(refused.error_paths()[0].0, "expression", "{}", refused.text);
+    let message = refused.body["errors"][0]["message_en"]
+        .as_str()
+        .unwrap_or("");
+    assert!(message.contains(" at 1:"), "{}", refused.text);
+    assert!(
+        !refused.body["errors"][0]["message_zh"]
+            .as_str()
+            .unwrap_or("")
+            .is_empty(),
+        "{}",
+        refused.text
+    );
+
+    // Tested on the recent declarations: it matches the smartphones, item 0.
+    let tested = app
+        .post(
+            "/v1/rules/test?sample=10",
+            "risk_analyst",
+            None,
+            &rule(SMARTPHONES_FROM_US),
+        )
+        .await;
+    assert_eq!(tested.status, StatusCode::OK, "{}", tested.text);
+    assert_eq!(tested.body["declarations_tested"], 1, "{}", tested.text);
+    assert_eq!(tested.body["matched"], 1);
+    assert_eq!(tested.body["hits"][0]["items"], json!([0]));
+    let too_many = app
+        .post(
+            "/v1/rules/test?sample=1001",
+            "risk_analyst",
+            None,
+            &rule(SMARTPHONES_FROM_US),
+        )
+        .await;
+    too_many.assert_problem(422);
+    assert_eq!(too_many.error_paths()[0].0, "sample");
+
+    // Proposed: not in force until another analyst approves it.
+    let proposed = app
+        .post(
+            "/v1/rules",
+            "risk_analyst",
+            None,
+            &rule(SMARTPHONES_FROM_US),
+        )
+        .await;
+    assert_eq!(proposed.status, StatusCode::CREATED, "{}", proposed.text);
+    assert_eq!(proposed.body["status"], "proposed");
+    let id = proposed.body["id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/rules/{id}/versions/1");
+    let listed = app.get("/v1/rules?status=proposed", "officer").await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.text);
+    assert_eq!(listed.body["rules"][0]["id"], json!(id));
+
+    let own = app
+        .post(
+            &format!("{path}/approval"),
+            "risk_analyst",
+            None,
+            &json!({}),
+        )
+        .await;
+    own.assert_problem(403);
+    assert!(
+        own.body["detail"].as_str().unwrap().contains("four eyes"),
+        "{}",
+        own.text
+    );
+    let approved = app
+        .post(
+            &format!("{path}/approval"),
+            "other_risk_analyst",
+            None,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(approved.status, StatusCode::OK, "{}", approved.text);
+    assert_eq!(approved.body["status"], "active");
+    assert!(
+        approved.body["approved_by"].is_string(),
+        "{}",
+        approved.text
+    );
+    assert_ne!(approved.body["approved_by"], approved.body["author"]);
+    let again = app
+        .post(
+            &format!("{path}/approval"),
+            "other_risk_analyst",
+            None,
+            &json!({}),
+        )
+        .await;
+    again.assert_problem(422);
+
+    // Now the example's US smartphones go red, for this rule's reason.
+    let lodged = app.lodged_id("broker", &example()).await;
+    let seen = selection(&app, &lodged, "officer").await;
+    assert_eq!(seen.status, StatusCode::OK, "{}", seen.text);
+    assert_eq!(seen.body["lane"], "red", "{}", seen.text);
+    let reason = seen.body["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["source"]["kind"] == "rule")
+        .unwrap_or_else(|| panic!("{}", seen.text));
+    assert_eq!(reason["source"]["rule"], json!(id));
+    assert_eq!(reason["selected"], true);
+    assert!(
+        reason["en"]
+            .as_str()
+            .unwrap()
+            .starts_with("US smartphones: undervaluation seen in 2026"),
+        "{}",
+        seen.text
+    );
+
+    // The broker sees its lane and what is asked of it, never the rule; nor the rules.
+    let for_trade = selection(&app, &lodged, "broker").await;
+    assert_eq!(for_trade.status, StatusCode::OK, "{}", for_trade.text);
+    assert_eq!(
+        for_trade.body,
+        json!({ "lane": "red", "asked": ["physical_inspection"] })
+    );
+    app.get("/v1/rules", "broker").await.assert_problem(403);
+    selection(&app, &lodged, "other_declarant")
+        .await
+        .assert_problem(404);
+
+    // Retired (with a reason): later lodgings are no longer selected by it.
+    retire(&app, &path, "risk_analyst", &json!({}))
+        .await
+        .assert_problem(422);
+    let retired = retire(
+        &app,
+        &path,
+        "risk_analyst",
+        &json!({ "reason": "measure ended" }),
+    )
+    .await;
+    assert_eq!(retired.status, StatusCode::OK, "{}", retired.text);
+    assert_eq!(retired.body["status"], "retired");
+    let after = app.lodged_id("broker", &example()).await;
+    let seen = selection(&app, &after, "officer").await;
+    assert_eq!(seen.body["lane"], "green", "{}", seen.text);
+    let listed = app.get("/v1/rules?status=retired", "auditor").await;
+    assert_eq!(listed.body["rules"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_rule_version_that_is_not_a_positive_whole_number_or_does_not_exist_is_refused() {
+    let app = spawn_app().await;
+
+    for version in ["0", "one", "-1", "1.5"] {
+        let reply = app
+            .post(
+                &format!("/v1/rules/R-000001/versions/{version}/approval"),
+                "risk_analyst",
+                None,
+                &json!({}),
+            )
+            .await;
+        reply.assert_problem(422);
+        assert_eq!(
+            reply.error_paths(),
+            [("version".to_owned(), "invalid_format".to_owned())],
+            "{version}"
+        );
+    }
+    let missing = app
+        .post(
+            "/v1/rules/R-999999/versions/1/approval",
+            "risk_analyst",
+            None,
+            &json!({}),
+        )
+        .await;
+    missing.assert_problem(404);
+    assert_eq!(
+        missing.body["type"],
+        "urn:opencustoms:problem:rule-not-found"
+    );
+    let missing = app
+        .post(
+            "/v1/rules/R-999999/versions/1/retirement",
+            "risk_analyst",
+            None,
+            &json!({ "reason": "none" }),
+        )
+        .await;
+    missing.assert_problem(404);
+}
+
+#[tokio::test]
+async fn the_rule_listing_takes_only_a_known_status() {
+    let app = spawn_app().await;
+
+    let all = app.get("/v1/rules", "officer").await;
+    assert_eq!(all.status, StatusCode::OK, "{}", all.text);
+    assert_eq!(all.body["rules"], json!([]));
+    for query in [
+        "status=live",
+        "state=active",
+        "status=active&status=retired",
+    ] {
+        let reply = app.get(&format!("/v1/rules?{query}"), "officer").await;
+        reply.assert_problem(422);
+        assert_eq!(reply.error_paths().len(), 1, "{query}: {}", reply.text);
+    }
+    let reply = app.get("/v1/rules?status=live", "officer").await;
+    assert_eq!(reply.error_paths()[0].0, "status");
+}
