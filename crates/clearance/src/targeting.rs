@@ -483,11 +483,8 @@ impl<S: Store> Clearance<S> {
         if !caller.role.is_trade() {
             return Ok(record);
         }
-        let asked: Vec<&str> = match record["lane"].as_str() {
-            Some("red") => vec!["physical_inspection"],
-            Some("yellow") => vec!["document_check"],
-            _ => Vec::new(),
-        };
+        // What is asked: the actions of the reasons that selected it, not why.
+        let asked = crate::tasks::kinds_asked(&record);
         Ok(json!({ "lane": record["lane"], "asked": asked }))
     }
 
