@@ -69,10 +69,12 @@ pub enum Action {
     ReadTasks,
     /// Close one's own task with a finding.
     RecordFindings,
+    /// Record a payment (trade) or a guarantee (officer) of the assessed duty and taxes.
+    Pay,
 }
 
 impl Action {
-    pub const ALL: [Action; 12] = [
+    pub const ALL: [Action; 13] = [
         Action::Lodge,
         Action::Read,
         Action::Amend,
@@ -85,6 +87,7 @@ impl Action {
         Action::WriteRules,
         Action::ReadTasks,
         Action::RecordFindings,
+        Action::Pay,
     ];
 
     /// The access matrix. Declarations are changed by the trade that lodged them and released by
@@ -102,6 +105,7 @@ impl Action {
             Action::WriteRules => matches!(role, RiskAnalyst),
             Action::ReadTasks => matches!(role, Officer | RiskAnalyst | Auditor | Admin),
             Action::RecordFindings => matches!(role, Officer),
+            Action::Pay => matches!(role, Declarant | Broker | Officer),
         }
     }
 
@@ -119,6 +123,7 @@ impl Action {
             Action::WriteRules => ("write targeting rules", "编写布控规则"),
             Action::ReadTasks => ("see officers' tasks", "查看关员任务"),
             Action::RecordFindings => ("record findings", "录入查验结果"),
+            Action::Pay => ("record payments or guarantees", "录入缴款或担保"),
         }
     }
 }

@@ -758,15 +758,35 @@ async fn a_red_lane_inspection_finds_a_wrong_origin_and_the_declaration_is_reass
     assert_eq!(queue[0]["kind"], "physical_inspection");
     let task = queue[0]["id"].as_str().unwrap().to_owned();
 
-    // Not released while the inspection is open.
+    // Not released before the duty and taxes are paid, nor while the inspection is open.
+    let refused_for = |outcome: &Result<wire::DeclarationView, ClearanceError>| match outcome {
+        Err(ClearanceError::Transition(t)) => t.code,
+        other => panic!("{other:?}"),
+    };
     let early = f
         .clearance
         .release(&officer, &lodged.number, Some("rel-0"), b"{}")
         .await;
-    assert!(
-        matches!(&early, Err(ClearanceError::Transition(t)) if t.code == "open_tasks"),
-        "{early:?}"
-    );
+    assert_eq!(refused_for(&early), "unpaid");
+    let owed = f.clearance.payments(&broker, &lodged.number).await.unwrap();
+    let payment =
+        json!({ "kind": "payment", "amount": owed["outstanding"], "reference": "BOC-0001" });
+    let paid = f
+        .clearance
+        .record_payment(
+            &broker,
+            &lodged.number,
+            Some("p1"),
+            payment.to_string().as_bytes(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(money(&paid["outstanding"]), Decimal::ZERO, "{paid:#}");
+    let early = f
+        .clearance
+        .release(&officer, &lodged.number, Some("rel-0b"), b"{}")
+        .await;
+    assert_eq!(refused_for(&early), "open_tasks");
 
     // The goods come from Ecuador, not the Philippines: no ACFTA rate, MFN 10 % to pay.
     let finding = json!({
@@ -810,7 +830,59 @@ async fn a_red_lane_inspection_finds_a_wrong_origin_and_the_declaration_is_reass
         Some("EC")
     );
 
-    // The task is closed: the goods may go.
+    // The check is the rule's record: one match, one selection, one hit, the revenue recovered.
+    let statistics = f.clearance.rule_statistics(&zhao).await.unwrap();
+    let of_rule = statistics.iter().find(|r| r["rule"] == json!(id)).unwrap();
+    assert_eq!(
+        (
+            &of_rule["matches"],
+            &of_rule["selections"],
+            &of_rule["checks_closed"],
+            &of_rule["hits"]
+        ),
+        (&json!(1), &json!(1), &json!(1), &json!(1)),
+        "{of_rule:#}"
+    );
+    assert_eq!(
+        money(&of_rule["revenue_recovered"]),
+        money(&outcome["revenue_difference"]["total"])
+    );
+
+    // The task is closed; the difference is owed, then guaranteed by an officer: the goods go.
+    let owed = f.clearance.payments(&broker, &lodged.number).await.unwrap();
+    assert_eq!(
+        money(&owed["outstanding"]),
+        money(&outcome["revenue_difference"]["total"])
+    );
+    let late = f
+        .clearance
+        .release(&officer, &lodged.number, Some("rel-0c"), b"{}")
+        .await;
+    assert_eq!(refused_for(&late), "unpaid");
+    let by_broker =
+        json!({ "kind": "guarantee", "amount": owed["outstanding"], "reference": "G-1" });
+    let refused = f
+        .clearance
+        .record_payment(
+            &broker,
+            &lodged.number,
+            Some("g0"),
+            by_broker.to_string().as_bytes(),
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(ClearanceError::Forbidden { .. })),
+        "{refused:?}"
+    );
+    f.clearance
+        .record_payment(
+            &officer,
+            &lodged.number,
+            Some("g1"),
+            by_broker.to_string().as_bytes(),
+        )
+        .await
+        .unwrap();
     let released = f
         .clearance
         .release(&officer, &lodged.number, Some("rel-1"), b"{}")

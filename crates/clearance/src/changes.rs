@@ -173,11 +173,28 @@ impl<S: Store> Clearance<S> {
         idempotency_key: Option<&str>,
         body: &[u8],
     ) -> Result<DeclarationView, ClearanceError> {
-        // Goods are not released while an officer's task on them is open. (Read before deciding,
-        // since deciding does no I/O; a task created after this read belongs to a later change.)
+        // Goods are not released while duty and taxes are outstanding (neither paid nor
+        // guaranteed) or an officer's task on them is open. (Read before deciding, since deciding
+        // does no I/O; a task created after this read belongs to a later change.)
         if caller.require(Action::Release).is_ok()
             && let Ok(row) = self.visible_row(caller, id_or_number).await
         {
+            let settlement = self.settlement(&row.id).await?;
+            let outstanding = settlement.outstanding();
+            if outstanding > rust_decimal::Decimal::ZERO {
+                let amount = tariff::money::fen_text(outstanding);
+                return Err(ClearanceError::Transition(domain::TransitionError {
+                    code: "unpaid",
+                    message_en: format!(
+                        "declaration {} cannot be released: {amount} CNY of duty and taxes is neither paid nor guaranteed",
+                        row.number
+                    ),
+                    message_zh: format!(
+                        "报关单 {} 不能放行：尚有 {amount} 元税款未缴纳且未担保",
+                        row.number
+                    ),
+                }));
+            }
             let open = self.open_tasks(&row.id).await?;
             if !open.is_empty() {
                 let kinds: Vec<&str> = open.iter().map(|t| t.kind.as_str()).collect();

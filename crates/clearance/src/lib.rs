@@ -16,6 +16,7 @@ mod cbec;
 mod changes;
 mod error;
 mod numbering;
+pub mod payments;
 pub mod releases;
 pub mod targeting;
 pub mod tasks;
@@ -524,6 +525,7 @@ pub fn is_lifecycle_event(action: &str) -> bool {
     action.starts_with("declaration.")
         && action != assessment::ASSESSED_ACTION
         && action != targeting::TARGETED_ACTION
+        && action != payments::PAID_ACTION
 }
 
 /// A store outcome that refused an append: a concurrent change, or a CBEC order that does not

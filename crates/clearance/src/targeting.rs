@@ -11,6 +11,7 @@
 //! enterprise credit levels (everyone is `General`), the importer's history counts, officer
 //! tasks and findings.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -726,5 +727,102 @@ impl<S: Store> Clearance<S> {
             )])),
             Err(other) => Err(other.into()),
         }
+    }
+}
+
+/// One rule's record, for the analyst deciding whether to keep it.
+#[derive(Debug, Default, Clone)]
+struct RuleFigures {
+    matches: u64,
+    selections: u64,
+    checks_closed: u64,
+    hits: u64,
+    revenue: Decimal,
+}
+
+/// Events read per page when rule statistics scan the record.
+const STATISTICS_PAGE: usize = 1_000;
+
+impl<S: Store> Clearance<S> {
+    /// Per rule: matches, selections, closed checks, hits (a discrepancy found), hit rate and
+    /// revenue recovered per check — the figures an analyst retires a rule on. Computed from the
+    /// record (selections and closed tasks), so they always agree with it; a summary table kept by
+    /// the writer is the way to make this cheap on a large store.
+    pub async fn rule_statistics(&self, caller: &Caller) -> Result<Vec<Value>, ClearanceError> {
+        caller.require(Action::ReadRules)?;
+        let mut figures: BTreeMap<String, RuleFigures> = BTreeMap::new();
+        let mut after = 0;
+        loop {
+            let page = self.store.audit_entries(after, STATISTICS_PAGE).await?;
+            let Some(last) = page.last() else { break };
+            after = last.entry.seq;
+            for stored in &page {
+                let entry = &stored.entry;
+                let rules_in = |reasons: &Value, selected_only: bool| -> Vec<(String, bool)> {
+                    reasons
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter(|r| {
+                            let source = if r["source"].is_object() {
+                                &r["source"]
+                            } else {
+                                r
+                            };
+                            source["kind"] == "rule" && (!selected_only || r["selected"] != false)
+                        })
+                        .filter_map(|r| {
+                            let source = if r["source"].is_object() {
+                                &r["source"]
+                            } else {
+                                r
+                            };
+                            Some((source["rule"].as_str()?.to_owned(), r["selected"] == true))
+                        })
+                        .collect()
+                };
+                if entry.action == TARGETED_ACTION {
+                    let record: Value = serde_json::from_str(&entry.payload).unwrap_or_default();
+                    for (rule, selected) in rules_in(&record["reasons"], false) {
+                        let f = figures.entry(rule).or_default();
+                        f.matches += 1;
+                        f.selections += u64::from(selected);
+                    }
+                } else if entry.action == "task.closed" {
+                    let record: Value = serde_json::from_str(&entry.payload).unwrap_or_default();
+                    let outcome = &record["outcome"];
+                    let revenue = outcome["revenue_difference"]["total"]
+                        .as_str()
+                        .and_then(|t| t.parse::<Decimal>().ok())
+                        .unwrap_or_default()
+                        .max(Decimal::ZERO);
+                    for (rule, _) in rules_in(&outcome["selected_by"]["reasons"], true) {
+                        let f = figures.entry(rule).or_default();
+                        f.checks_closed += 1;
+                        if outcome["discrepancy"] == true {
+                            f.hits += 1;
+                            f.revenue += revenue;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(figures
+            .into_iter()
+            .map(|(rule, f)| {
+                let per_check = |n: u64, of: u64| if of == 0 { None } else { Some(n as f64 / of as f64) };
+                json!({
+                    "rule": rule,
+                    "matches": f.matches,
+                    "selections": f.selections,
+                    "checks_closed": f.checks_closed,
+                    "hits": f.hits,
+                    "hit_rate": per_check(f.hits, f.checks_closed),
+                    "revenue_recovered": tariff::money::fen_text(f.revenue),
+                    "revenue_per_check": (f.checks_closed > 0)
+                        .then(|| tariff::money::fen_text(f.revenue / Decimal::from(f.checks_closed))),
+                })
+            })
+            .collect())
     }
 }

@@ -332,6 +332,7 @@ fn the_access_matrix_is_as_documented() {
         (WriteRules, [false, false, false, true, false, false]),
         (ReadTasks, [false, false, true, true, true, true]),
         (RecordFindings, [false, false, true, false, false, false]),
+        (Pay, [true, true, true, false, false, false]),
     ];
     assert_eq!(table.len(), crate::Action::ALL.len());
     for (action, allowed) in table {

@@ -1,6 +1,7 @@
 //! `customs`: the one binary of OpenCustoms. Subcommands serve the API, lodge files, show
 //! declarations, verify the audit record, administer users, manage tariff releases, exchange rates
-//! and targeting rules, estimate duty and taxes (without a store), and benchmark.
+//! and targeting rules, work on officers' tasks, estimate duty and taxes (without a store), and
+//! benchmark.
 
 mod admin;
 mod assess;
@@ -13,6 +14,7 @@ mod releases_cmd;
 mod rules_cmd;
 mod serve;
 mod show;
+mod tasks_cmd;
 
 use std::path::PathBuf;
 
@@ -81,6 +83,12 @@ enum Command {
         #[command(subcommand)]
         command: rules_cmd::RulesCommand,
     },
+    /// Officers' tasks (单证审核、查验): list a queue, close one's task with a finding, as the
+    /// user of a token.
+    Tasks {
+        #[command(subcommand)]
+        command: tasks_cmd::TasksCommand,
+    },
     /// Estimate the duty and taxes of an import declaration against a tariff release (nothing is
     /// lodged or stored).
     Assess(assess::AssessArgs),
@@ -124,6 +132,7 @@ fn main() -> anyhow::Result<()> {
                 releases_cmd::run(&data, config, ReleaseKind::ExchangeRates, command).await
             }
             Command::Rules { command } => rules_cmd::run(&data, config, command).await,
+            Command::Tasks { command } => tasks_cmd::run(&data, config, command).await,
             Command::Bench(args) => bench::run(config, args).await,
             Command::Assess(_) => unreachable!("an estimate is run before the data folder"),
         }

@@ -22,6 +22,7 @@ mod openapi;
 mod problem;
 mod routes;
 mod targeting;
+mod tasks;
 mod telemetry;
 
 #[cfg(test)]
@@ -56,6 +57,7 @@ use crate::assessing::RELEASES_PATH;
 use crate::guard::ClientLimiter;
 use crate::routes::DECLARATIONS_PATH;
 use crate::targeting::RULES_PATH;
+use crate::tasks::TASKS_PATH;
 use crate::telemetry::Metrics;
 
 /// What every handler can reach.
@@ -157,6 +159,8 @@ pub fn router<S: Store>(clearance: Arc<Clearance<S>>, config: ApiConfig) -> Rout
             "/v1/rules/{id}/versions/{version}/retirement",
             post(targeting::retire_rule::<S>),
         )
+        .route(TASKS_PATH, get(tasks::tasks::<S>))
+        .route("/v1/tasks/{id}/finding", post(tasks::record_finding::<S>))
         .route("/v1/audit/entries", get(routes::audit_entries::<S>))
         .route(
             "/v1/audit/verification",

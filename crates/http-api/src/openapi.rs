@@ -13,7 +13,7 @@ use utoipa::openapi::{Object, RefOr};
 use utoipa::{Modify, OpenApi};
 
 use crate::problem::PROBLEM_CONTENT_TYPE;
-use crate::{assessing, routes, targeting};
+use crate::{assessing, routes, targeting, tasks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -47,6 +47,8 @@ use crate::{assessing, routes, targeting};
         targeting::approve_rule,
         targeting::retire_rule,
         targeting::selection,
+        tasks::tasks,
+        tasks::record_finding,
         routes::audit_entries,
         routes::audit_verification,
         routes::health,
@@ -58,6 +60,7 @@ use crate::{assessing, routes, targeting};
         wire::FieldErrorView,
         // Named by a query parameter only, which utoipa does not collect.
         targeting::RuleStatus,
+        tasks::TaskStatus,
     )),
     modifiers(&BearerScheme, &CommonProblems),
     tags(
@@ -65,6 +68,7 @@ use crate::{assessing, routes, targeting};
         (name = "assessment", description = "Duty and taxes: estimates and the assessments of declarations (计征税款)"),
         (name = "releases", description = "Tariff releases and exchange-rate tables: import, dry run, activation, roll-back (税则版本)"),
         (name = "targeting", description = "Risk targeting: analysts' rules (four eyes) and the lanes declarations are selected into (风险布控)"),
+        (name = "officer work", description = "Officers' tasks from the lanes (document checks, inspections, sampling, holds) and the findings that close them (单证审核、查验)"),
         (name = "audit", description = "The record of the whole enforcement process (执法全过程记录)"),
         (name = "operations", description = "Health, metrics and this description"),
     )

@@ -9,3 +9,4 @@ mod releases;
 mod rules;
 mod support;
 mod tamper;
+mod tasks;

@@ -34,10 +34,12 @@ enum Endpoint {
     ApproveRule,
     RetireRule,
     Selection,
+    ListTasks,
+    RecordFinding,
 }
 
 impl Endpoint {
-    const ALL: [Endpoint; 23] = [
+    const ALL: [Endpoint; 25] = [
         Endpoint::Lodge,
         Endpoint::Read,
         Endpoint::List,
@@ -62,6 +64,8 @@ impl Endpoint {
         Endpoint::ApproveRule,
         Endpoint::RetireRule,
         Endpoint::Selection,
+        Endpoint::ListTasks,
+        Endpoint::RecordFinding,
     ];
 
     fn action(self) -> Action {
@@ -88,6 +92,8 @@ impl Endpoint {
             | Endpoint::TestRule
             | Endpoint::ApproveRule
             | Endpoint::RetireRule => Action::WriteRules,
+            Endpoint::ListTasks => Action::ReadTasks,
+            Endpoint::RecordFinding => Action::RecordFindings,
         }
     }
 
@@ -172,6 +178,8 @@ async fn call(app: &TestApp, user: &str, endpoint: Endpoint) -> Reply {
             .await
         }
         Endpoint::Release => {
+            // Goods are released only once duty and taxes are paid.
+            app.settle(&id, &format!("pay-{id}")).await;
             app.post(&format!("{path}/release"), user, None, &json!({}))
                 .await
         }
@@ -249,7 +257,59 @@ async fn call(app: &TestApp, user: &str, endpoint: Endpoint) -> Reply {
                 .await
         }
         Endpoint::Selection => app.get(&format!("{path}/selection"), user).await,
+        Endpoint::ListTasks => app.get("/v1/tasks?mine=true&status=open", user).await,
+        Endpoint::RecordFinding => {
+            let task = open_task(app).await;
+            let body = json!({"discrepancy": false, "note": "as declared"});
+            app.post(&format!("/v1/tasks/{task}/finding"), user, None, &body)
+                .await
+        }
     }
+}
+
+/// The origin only `open_task`'s declarations have: `INSPECT_KOREAN_GOODS` selects them.
+const TASK_ORIGIN: &str = "KR";
+
+/// A rule in force that asks for a document check of goods from `TASK_ORIGIN`, and nothing else.
+async fn inspect_korean_goods(app: &TestApp) {
+    let rule = json!({
+        "purpose": "safety",
+        "action": "document_check",
+        "expected_selection_rate": "1",
+        "priority": 10,
+        "reason_en": "goods of the access test",
+        "reason_zh": "访问测试的货物",
+        "expression": format!("item.origin_country == \"{TASK_ORIGIN}\""),
+    });
+    let proposed = app.post("/v1/rules", "risk_analyst", None, &rule).await;
+    assert_eq!(proposed.status, StatusCode::CREATED, "{}", proposed.text);
+    let id = proposed.body["id"].as_str().unwrap();
+    let approved = app
+        .post(
+            &format!("/v1/rules/{id}/versions/1/approval"),
+            "other_risk_analyst",
+            None,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(approved.status, StatusCode::OK, "{}", approved.text);
+}
+
+/// A fresh open task, assigned to the only officer: the broker lodges goods from `TASK_ORIGIN`.
+async fn open_task(app: &TestApp) -> String {
+    let mut document = example();
+    document["items"][0]["origin_country"] = json!(TASK_ORIGIN);
+    let id = app.lodged_id("broker", &document).await;
+    let queue = app.get("/v1/tasks?mine=true&status=open", "officer").await;
+    assert_eq!(queue.status, StatusCode::OK, "{}", queue.text);
+    queue.body["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["declaration_id"] == json!(id))
+        .and_then(|t| t["id"].as_str())
+        .unwrap_or_else(|| panic!("a task for {id}: {}", queue.text))
+        .to_owned()
 }
 
 /// A rule that matches none of the tests' declarations, so that it changes no lane.
@@ -289,6 +349,7 @@ async fn every_role_gets_what_the_access_matrix_promises_on_every_endpoint() {
     let app = spawn_app().await;
     // TR-0001 and XR-0001, so that estimates and dry runs have something to work with.
     app.activate_sample_releases("2026-01-01").await;
+    inspect_korean_goods(&app).await;
     let mut mismatches = Vec::new();
     for (user, role, _) in USERS {
         let sees_the_traders_declarations = user != "other_declarant";

@@ -8,5 +8,6 @@ mod lifecycle;
 mod limits;
 mod listing;
 mod lodging;
+mod officer_work;
 mod targeting;
 mod two_step;

@@ -1,0 +1,203 @@
+//! `customs tasks ...`: officers' tasks (单证审核、查验、取样、扣留) as an officer works on them,
+//! acting as the user of a bearer token (like `customs lodge`): list a queue, close one's task with
+//! a finding from a JSON file. A finding is an event in the audit chain, like the same call over
+//! HTTP; its corrections amend the declaration and reassess it. Listing opens the store read-only.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Subcommand;
+use clearance::{Caller, Clearance, ClearanceConfig, ClearanceError};
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use serde_json::Value;
+use store_sqlite::SqliteStore;
+
+use crate::datadir::DataDir;
+use crate::show::explain;
+
+/// Tasks listed when `--limit` is not given.
+const LIST_LIMIT_DEFAULT: usize = 100;
+
+#[derive(Subcommand)]
+pub enum TasksCommand {
+    /// Officers' tasks: everybody's, or with `--mine` the caller's own queue.
+    List {
+        /// Only the tasks assigned to the token's user.
+        #[arg(long)]
+        mine: bool,
+        /// Only the tasks of this customs office of lodging, e.g. 2200.
+        #[arg(long)]
+        office: Option<String>,
+        /// open or closed (default: both).
+        #[arg(long)]
+        status: Option<String>,
+        /// Tasks at most, 1 to 500.
+        #[arg(long, default_value_t = LIST_LIMIT_DEFAULT)]
+        limit: usize,
+        /// Bearer token of a customs user (officer, risk analyst, auditor, administrator).
+        #[arg(long, env = "CUSTOMS_TOKEN")]
+        token: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Close one's task with a finding from a JSON file: `{"discrepancy": bool, "corrections":
+    /// [{"path": "items[0].origin_country", "value": "CN"}], "note"?, "referral"?: "penalty" |
+    /// "seizure"}`. Corrections amend the declaration and reassess it.
+    Finding {
+        /// The task's id (see `customs tasks list --mine`).
+        task: String,
+        /// The finding, as JSON.
+        file: PathBuf,
+        /// Bearer token of the officer the task is assigned to.
+        #[arg(long, env = "CUSTOMS_TOKEN")]
+        token: String,
+        /// Idempotency key: running the command again with it records nothing new.
+        #[arg(long)]
+        key: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+impl TasksCommand {
+    fn token(&self) -> &str {
+        match self {
+            TasksCommand::List { token, .. } | TasksCommand::Finding { token, .. } => token,
+        }
+    }
+}
+
+pub async fn run(
+    data: &DataDir,
+    config: ClearanceConfig,
+    command: TasksCommand,
+) -> anyhow::Result<()> {
+    let clearance = match command {
+        TasksCommand::Finding { .. } => {
+            data.open_clearance(store_sqlite::SqliteOptions::production(), config)?
+        }
+        TasksCommand::List { .. } => data.open_clearance_read_only(config)?,
+    };
+    let outcome = execute(&clearance, command).await;
+    clearance.store().close().await;
+    outcome
+}
+
+async fn execute(clearance: &Clearance<SqliteStore>, command: TasksCommand) -> anyhow::Result<()> {
+    let caller: Caller = clearance
+        .authenticate(command.token())
+        .await
+        .map_err(|_| anyhow::anyhow!("the token is not valid"))?;
+    match command {
+        TasksCommand::List {
+            mine,
+            office,
+            status,
+            limit,
+            json,
+            ..
+        } => {
+            if let Some(status) = &status
+                && !["open", "closed"].contains(&status.as_str())
+            {
+                anyhow::bail!("--status {status:?}: open or closed / 状态应为 open 或 closed");
+            }
+            let tasks = clearance
+                .tasks(&caller, mine, office.as_deref(), status.as_deref(), limit)
+                .await
+                .map_err(explain)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&tasks)?);
+            } else {
+                print_tasks(&tasks);
+            }
+        }
+        TasksCommand::Finding {
+            task,
+            file,
+            key,
+            json,
+            ..
+        } => {
+            let body = std::fs::read(&file)
+                .with_context(|| format!("{}: cannot be read / 无法读取", file.display()))?;
+            let closed = clearance
+                .record_finding(&caller, &task, key.as_deref(), &body)
+                .await
+                .map_err(|e| match e {
+                    // The service's "not found" speaks of declarations; here it is a task.
+                    ClearanceError::NotFound => anyhow::anyhow!(
+                        "no task {task} is assigned to you / 没有分派给您的任务 {task}"
+                    ),
+                    other => explain(other),
+                })?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&closed)?);
+            } else {
+                print_outcome(&closed);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn cell(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn print_tasks(tasks: &[Value]) {
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED).set_header([
+        "task",
+        "kind",
+        "declaration",
+        "office",
+        "assigned to",
+        "status",
+        "created",
+        "discrepancy",
+    ]);
+    for t in tasks {
+        table.add_row([
+            cell(&t["id"]),
+            cell(&t["kind"]),
+            cell(&t["declaration_id"]),
+            cell(&t["office"]),
+            cell(&t["assigned_to"]),
+            cell(&t["status"]),
+            cell(&t["created_at"]),
+            cell(&t["outcome"]["discrepancy"]),
+        ]);
+    }
+    println!("{table}");
+}
+
+fn print_outcome(closed: &Value) {
+    let outcome = &closed["outcome"];
+    let found = if outcome["discrepancy"] == true {
+        "discrepancy found / 发现差异"
+    } else {
+        "no discrepancy / 未发现差异"
+    };
+    println!("task {} closed: {found}", cell(&closed["task"]));
+    for correction in outcome["corrections"].as_array().into_iter().flatten() {
+        println!(
+            "  corrected {} to {}",
+            cell(&correction["path"]),
+            cell(&correction["value"])
+        );
+    }
+    if let Some(difference) = outcome["revenue_difference"].as_object() {
+        println!(
+            "revenue difference / 税款差额: {} CNY",
+            cell(&difference["total"])
+        );
+    }
+    if !outcome["referral"].is_null() {
+        println!("referred to / 移交: {}", cell(&outcome["referral"]));
+    }
+}

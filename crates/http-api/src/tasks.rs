@@ -1,0 +1,211 @@
+//! The handlers of officers' work (单证审核、查验、取样、扣留): the tasks a declaration's lane asks
+//! for, each assigned to an officer, and the finding that closes one.
+//!
+//! The service builds the task views and outcomes as free-form JSON and parses the finding itself
+//! (every problem naming its field); the types here name them in the API description. Who may do
+//! what is the service's: customs roles see the queues, only the assigned officer records a
+//! finding, and goods are not released while a task on them is open.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use clearance::ClearanceError;
+use serde::Serialize;
+use serde_json::Value;
+use store::Store;
+use utoipa::ToSchema;
+use wire::Problem;
+
+use crate::AppState;
+use crate::extract::{Authenticated, IdempotencyKey, JsonBody, TaskRef, TasksQuery};
+use crate::problem::ApiError;
+
+pub(crate) const TASKS_PATH: &str = "/v1/tasks";
+
+// ---------------------------------------------------------------------------------------------
+// What the API description says of the service's JSON.
+
+/// An officer's task. Members: `id`; `declaration_id`; `kind` (document_check,
+/// physical_inspection, lab_sampling or hold); `office` (the customs office of lodging);
+/// `assigned_to` (the officer's user id, drawn at random among the officers, the draw recorded);
+/// `status` (open or closed); `created_at`; `outcome` (once closed: the finding, see
+/// `FindingOutcome`).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(transparent)]
+#[schema(value_type = Object)]
+pub(crate) struct TaskView(Value);
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct TaskList {
+    /// The tasks asked for.
+    #[schema(value_type = Vec<TaskView>)]
+    tasks: Vec<Value>,
+}
+
+/// The statuses of a task.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub(crate) enum TaskStatus {
+    /// Waiting for its officer's finding; the goods are not released meanwhile.
+    Open,
+    /// Closed with a finding.
+    Closed,
+}
+
+/// Where a case goes further than the finding (recorded, not routed yet).
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub(crate) enum Referral {
+    /// To the penalty (处罚) procedure.
+    Penalty,
+    /// To seizure (扣押).
+    Seizure,
+}
+
+/// An officer's finding on a task. The service parses it and reports every problem naming its
+/// field; unknown members are refused.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct FindingRequest {
+    /// Whether the check found the declaration wrong.
+    discrepancy: bool,
+    /// With a discrepancy only: the corrected values. They amend the declaration (parsed and
+    /// checked again, cross-field rules included) and reassess it on its acceptance date, in the
+    /// same transaction as the finding.
+    corrections: Option<Vec<Correction>>,
+    /// What the officer saw.
+    note: Option<String>,
+    #[schema(value_type = Option<Referral>)]
+    referral: Option<String>,
+}
+
+/// One corrected value.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct Correction {
+    /// The field: `items[N].origin_country`, `items[N].commodity_code`, `items[N].amount`,
+    /// `items[N].unit_price`, `items[N].quantity.value` (N 0-based) or `invoice.amount`.
+    #[schema(example = "items[0].origin_country")]
+    path: String,
+    /// Its new value, as the declaration's JSON writes it (codes and decimals as strings).
+    #[schema(example = "CN")]
+    value: String,
+}
+
+/// The closed task and its outcome. Members: `task` (its id); `outcome`: `discrepancy`,
+/// `corrections`, `note`, `referral`, `revenue_difference` (the difference of the reassessment
+/// to the assessment before it, per tax and in total, `null` without corrections) and
+/// `selected_by` (the reasons that selected the declaration and the selection's seed): the label
+/// of the check for the analysts.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(transparent)]
+#[schema(value_type = Object)]
+pub(crate) struct FindingOutcome(Value);
+
+/// A task that does not exist or is not the caller's: a problem of its own, not "declaration not
+/// found".
+fn task_refusal(error: ClearanceError) -> ApiError {
+    match error {
+        ClearanceError::NotFound => ApiError::new(
+            StatusCode::NOT_FOUND,
+            "task-not-found",
+            "Task not found",
+            "there is no task with this id assigned to you".into(),
+            "没有分派给您的此编号任务".into(),
+        ),
+        other => other.into(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tasks.
+
+#[utoipa::path(
+    get,
+    path = "/v1/tasks",
+    tag = "officer work",
+    summary = "List officers' tasks",
+    description = "For customs roles (officers, risk analysts, auditors, administrators). Every task \
+                   (`mine=false`, the default), or the caller's own queue (`mine=true`), of one office \
+                   and status if asked.",
+    params(
+        ("mine" = Option<bool>, Query, description = "true: only the tasks assigned to the caller \
+            (default false: everybody's)"),
+        ("office" = Option<String>, Query, description = "Customs office code of lodging, e.g. 2200"),
+        ("status" = Option<TaskStatus>, Query, description = "open or closed (default: both)"),
+        ("limit" = Option<usize>, Query, minimum = 1, maximum = 500,
+            description = "Tasks at most, 1 to 500 (default 100)"),
+    ),
+    responses(
+        (status = 200, description = "The tasks", body = TaskList),
+        (status = 403, description = "The role may not see officers' tasks", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 422, description = "A query parameter is wrong or unknown; the problem names it",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn tasks<S: Store>(
+    State(state): State<AppState<S>>,
+    Authenticated(caller): Authenticated,
+    query: TasksQuery,
+) -> Result<Json<TaskList>, ApiError> {
+    let tasks = state
+        .clearance
+        .tasks(
+            &caller,
+            query.mine,
+            query.office.as_deref(),
+            query.status.as_deref(),
+            query.limit,
+        )
+        .await?;
+    Ok(Json(TaskList { tasks }))
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/tasks/{id}/finding",
+    tag = "officer work",
+    summary = "Close one's task with a finding",
+    description = "For the officer the task is assigned to. Without a discrepancy the task is closed; \
+                   with corrections the declaration is amended and reassessed on its acceptance date in \
+                   the same transaction, and the outcome carries the revenue difference. Once every task \
+                   of a declaration is closed its goods may be released.",
+    params(
+        ("id" = String, Path, description = "The task's id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "1 to 128 printable ASCII characters; \
+            retrying with the same key is safe"),
+    ),
+    request_body(content = FindingRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The task, closed, and its outcome", body = FindingOutcome),
+        (status = 403, description = "The role may not record findings", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 404, description = "No task with this id is assigned to the caller", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 409, description = "The declaration's state does not allow the corrections, or it \
+            changed meanwhile", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The finding has errors, each naming its field (a correction the \
+            declaration refuses is named `corrections: <field>`), the task is closed already, or the \
+            Idempotency-Key was used for another request", body = Problem,
+            content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn record_finding<S: Store>(
+    State(state): State<AppState<S>>,
+    Authenticated(caller): Authenticated,
+    TaskRef(id): TaskRef,
+    IdempotencyKey(key): IdempotencyKey,
+    JsonBody(body): JsonBody,
+) -> Result<Json<FindingOutcome>, ApiError> {
+    let outcome = state
+        .clearance
+        .record_finding(&caller, &id, key.as_deref(), &body)
+        .await
+        .map_err(task_refusal)?;
+    Ok(Json(FindingOutcome(outcome)))
+}

@@ -1,0 +1,204 @@
+//! Officers' work over HTTP: a rule of two analysts sends the example's US smartphones to the red
+//! lane; the only officer finds a physical inspection in its queue; the goods are not released
+//! while it is open (once paid); the inspection finds the phones are Chinese, the finding corrects the origin
+//! and the declaration is reassessed; the goods are released; the audit chain is intact.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, example, spawn_app, spawn_app_at};
+
+/// 10:00 on 2026-11-27 in UTC+8; the sample exchange-rate table has the example's USD for 2026-11.
+const NOW: &str = "2026-11-27T02:00:00Z";
+
+/// Puts in force (proposed by one analyst, approved by the other) a rule asking for a physical
+/// inspection of US smartphones.
+async fn inspect_us_smartphones(app: &TestApp) -> String {
+    let rule = json!({
+        "purpose": "revenue",
+        "action": "physical_inspection",
+        "expected_selection_rate": "1",
+        "priority": 200,
+        "reason_en": "US smartphones: origin and undervaluation",
+        "reason_zh": "美国产手机：原产地与低报价格",
+        "expression": "item.commodity_code.startsWith(\"8517\") && item.origin_country == \"US\"",
+    });
+    let proposed = app.post("/v1/rules", "risk_analyst", None, &rule).await;
+    assert_eq!(proposed.status, StatusCode::CREATED, "{}", proposed.text);
+    let id = proposed.body["id"].as_str().unwrap().to_owned();
+    let approved = app
+        .post(
+            &format!("/v1/rules/{id}/versions/1/approval"),
+            "other_risk_analyst",
+            None,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(approved.status, StatusCode::OK, "{}", approved.text);
+    id
+}
+
+async fn tasks(app: &TestApp, query: &str, user: &str) -> Vec<Value> {
+    let reply = app.get(&format!("/v1/tasks{query}"), user).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    reply.body["tasks"].as_array().unwrap().clone()
+}
+
+async fn assessments(app: &TestApp, id: &str) -> Vec<Value> {
+    let reply = app
+        .get(&format!("/v1/declarations/{id}/assessments"), "broker")
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    reply.body["assessments"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn a_red_lane_inspection_corrects_the_origin_and_the_goods_are_released_once_it_is_closed() {
+    let app = spawn_app_at(NOW).await;
+    app.activate_sample_releases("2026-01-01").await;
+    let rule = inspect_us_smartphones(&app).await;
+
+    // Lodged, assessed at acceptance, selected into the red lane for the rule.
+    let id = app.lodged_id("broker", &example()).await;
+    let at_acceptance = assessments(&app, &id).await;
+    assert_eq!(at_acceptance.len(), 1);
+    assert_eq!(at_acceptance[0]["basis"], "acceptance");
+    assert_eq!(
+        at_acceptance[0]["outcome"], "assessed",
+        "{:#}",
+        at_acceptance[0]
+    );
+    let selection = app
+        .get(&format!("/v1/declarations/{id}/selection"), "officer")
+        .await;
+    assert_eq!(selection.body["lane"], "red", "{}", selection.text);
+
+    // The only officer has one open physical inspection of it.
+    let queue = tasks(&app, "?mine=true&status=open", "officer").await;
+    assert_eq!(queue.len(), 1, "{queue:#?}");
+    let task = &queue[0];
+    assert_eq!(task["kind"], "physical_inspection");
+    assert_eq!(task["declaration_id"], json!(id));
+    assert_eq!(task["status"], "open");
+    let task_id = task["id"].as_str().unwrap().to_owned();
+    // The analysts and auditors see every queue; the trade none.
+    let everybody = tasks(&app, "", "auditor").await;
+    assert_eq!(everybody.len(), 1);
+    assert_eq!(everybody[0]["assigned_to"], task["assigned_to"]);
+    assert!(tasks(&app, "?mine=true", "risk_analyst").await.is_empty());
+    app.get("/v1/tasks", "broker").await.assert_problem(403);
+
+    // Paid, but not released while the inspection is open.
+    app.settle(&id, "BOC-0001").await;
+    let release = format!("/v1/declarations/{id}/release");
+    let early = app
+        .post(&release, "officer", Some("rel-0"), &json!({}))
+        .await;
+    early.assert_problem(409);
+    assert_eq!(early.body["type"], "urn:opencustoms:problem:open-tasks");
+    assert!(
+        early.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("physical_inspection"),
+        "{}",
+        early.text
+    );
+
+    // Only its officer records the finding; a correction outside the correctable fields is refused.
+    let finding_path = format!("/v1/tasks/{task_id}/finding");
+    let finding = json!({
+        "discrepancy": true,
+        "corrections": [{ "path": "items[0].origin_country", "value": "CN" }],
+        "note": "the markings and the packing list show the phones were made in China",
+    });
+    app.post(&finding_path, "risk_analyst", None, &finding)
+        .await
+        .assert_problem(403);
+    let missing = app
+        .post("/v1/tasks/no-such-task/finding", "officer", None, &finding)
+        .await;
+    missing.assert_problem(404);
+    assert_eq!(
+        missing.body["type"],
+        "urn:opencustoms:problem:task-not-found"
+    );
+    let wrong_field = json!({
+        "discrepancy": true,
+        "corrections": [{ "path": "items[0].description", "value": "Bananas" }],
+    });
+    let refused = app.post(&finding_path, "officer", None, &wrong_field).await;
+    refused.assert_problem(422);
+    assert_eq!(refused.error_paths()[0].0, "corrections[0].path");
+
+    let closed = app
+        .post(&finding_path, "officer", Some("finding-1"), &finding)
+        .await;
+    assert_eq!(closed.status, StatusCode::OK, "{}", closed.text);
+    assert_eq!(closed.body["task"], json!(task_id));
+    let outcome = &closed.body["outcome"];
+    assert_eq!(outcome["discrepancy"], true);
+    assert_eq!(outcome["corrections"][0]["value"], "CN");
+    assert_eq!(
+        outcome["selected_by"]["reasons"][0]["rule"],
+        json!(rule),
+        "{outcome:#}"
+    );
+
+    // Reassessed by the officer's finding, with the corrected origin.
+    let after = assessments(&app, &id).await;
+    assert_eq!(after.len(), 2, "{after:#?}");
+    let officer = after.last().unwrap();
+    assert_eq!(officer["basis"], "officer", "{officer:#}");
+    assert_eq!(officer["report"]["items"][0]["origin"], "CN", "{officer:#}");
+    let declaration = app.get(&format!("/v1/declarations/{id}"), "broker").await;
+    assert_eq!(
+        declaration.body["declaration"]["items"][0]["origin_country"], "CN",
+        "{}",
+        declaration.text
+    );
+    let closed_tasks = tasks(&app, "?status=closed", "officer").await;
+    assert_eq!(closed_tasks.len(), 1);
+    assert_eq!(closed_tasks[0]["outcome"]["discrepancy"], true);
+    assert!(
+        tasks(&app, "?mine=true&status=open", "officer")
+            .await
+            .is_empty()
+    );
+
+    // The inspection is closed and any difference paid: the goods may go, and the record is intact.
+    app.settle(&id, "BOC-0002").await;
+    let released = app
+        .post(&release, "officer", Some("rel-1"), &json!({}))
+        .await;
+    assert_eq!(released.status, StatusCode::OK, "{}", released.text);
+    assert_eq!(released.body["status"], "released", "{}", released.text);
+    let verification = app.get("/v1/audit/verification", "auditor").await;
+    assert_eq!(verification.status, StatusCode::OK, "{}", verification.text);
+    assert_eq!(verification.body["intact"], true, "{}", verification.text);
+}
+
+#[tokio::test]
+async fn the_task_listing_names_every_wrong_parameter() {
+    let app = spawn_app().await;
+
+    assert!(tasks(&app, "", "officer").await.is_empty());
+    for (query, path) in [
+        ("mine=yes", "mine"),
+        ("status=pending", "status"),
+        ("limit=ten", "limit"),
+        ("limit=0", "limit"),
+        ("limit=501", "limit"),
+        ("assignee=me", "assignee"),
+        ("mine=true&mine=false", "mine"),
+    ] {
+        let reply = app.get(&format!("/v1/tasks?{query}"), "officer").await;
+        reply.assert_problem(422);
+        assert_eq!(reply.error_paths()[0].0, path, "{query}: {}", reply.text);
+    }
+    assert!(
+        tasks(&app, "?limit=500&mine=false&office=2200", "officer")
+            .await
+            .is_empty()
+    );
+}
