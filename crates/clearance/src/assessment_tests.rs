@@ -801,6 +801,13 @@ async fn a_red_lane_inspection_finds_a_wrong_origin_and_the_declaration_is_reass
         .unwrap();
     let outcome = &closed["outcome"];
     assert_eq!(outcome["discrepancy"], true);
+    // A retry with the same key answers the first finding and changes nothing.
+    let retried = f
+        .clearance
+        .record_finding(&officer, &task, Some("f1"), finding.to_string().as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(retried, closed);
     assert_eq!(outcome["selected_by"]["reasons"][0]["rule"], json!(id));
     let value = round(Decimal::new(1053150, 2) * Decimal::new(70163, 4));
     let duty = round(value * Decimal::new(10, 2));

@@ -187,6 +187,16 @@ fn corrected(document: &str, corrections: &[Correction]) -> Result<Value, Vec<Fi
     }
 }
 
+/// The answer first given to an Idempotency-Key, if it was this request.
+fn first_finding(first: &store::EventRow, digest: &str) -> Result<Value, ClearanceError> {
+    if first.request_digest != digest || first.action != "task.closed" {
+        return Err(ClearanceError::IdempotencyKeyReused);
+    }
+    let record: Value = serde_json::from_str(&first.payload)
+        .map_err(|e| anyhow::anyhow!("stored finding {} is not readable: {e}", first.seq))?;
+    Ok(json!({ "task": record["task"], "outcome": record["outcome"] }))
+}
+
 impl<S: Store> Clearance<S> {
     /// The officers a task may be assigned to, in a fixed order.
     pub(crate) async fn officers_on_duty(&self) -> Result<Vec<String>, ClearanceError> {
@@ -259,6 +269,14 @@ impl<S: Store> Clearance<S> {
         let digest = request_digest(&format!("finding:{task_id}"), body);
         let request: FindingRequest =
             wire::parse_json(body).map_err(|e| ClearanceError::Invalid(vec![e]))?;
+        // A retry answers the first result, whatever happened to the task since.
+        if let Some(first) = self
+            .store
+            .event_by_idempotency(caller.user_id(), &key)
+            .await?
+        {
+            return first_finding(&first, &digest);
+        }
         let task = self
             .store
             .tasks(&TaskQuery {
@@ -352,7 +370,7 @@ impl<S: Store> Clearance<S> {
             action: "task.closed".to_owned(),
             idempotency_scope: caller.user_id().to_owned(),
             idempotency_key: key,
-            request_digest: digest,
+            request_digest: digest.clone(),
             payload: json!({ "task": task.id, "kind": task.kind, "outcome": outcome }).to_string(),
             expected_version: None,
             projection: Projection::CloseTask {
@@ -363,7 +381,8 @@ impl<S: Store> Clearance<S> {
             cbec_purchase: None,
         };
         match self.store.append(append).await {
-            Ok(AppendOutcome::Appended { .. }) | Ok(AppendOutcome::Duplicate { .. }) => {}
+            Ok(AppendOutcome::Appended { .. }) => {}
+            Ok(AppendOutcome::Duplicate { first, .. }) => return first_finding(&first, &digest),
             Ok(other) => return Err(crate::refusal(other)),
             Err(store::StoreError::Conflict(_)) => {
                 return Err(ClearanceError::Invalid(vec![FieldError::not_allowed(
