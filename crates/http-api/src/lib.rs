@@ -19,6 +19,7 @@ mod config;
 mod extract;
 mod guard;
 mod openapi;
+mod payments;
 mod problem;
 mod routes;
 mod targeting;
@@ -128,6 +129,10 @@ pub fn router<S: Store>(clearance: Arc<Clearance<S>>, config: ApiConfig) -> Rout
         .route(
             "/v1/declarations/{id_or_number}/selection",
             get(targeting::selection::<S>),
+        )
+        .route(
+            "/v1/declarations/{id_or_number}/payments",
+            get(payments::payments::<S>).post(payments::record_payment::<S>),
         )
         .route("/v1/estimates", post(assessing::estimate::<S>))
         .route(

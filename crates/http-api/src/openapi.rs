@@ -13,7 +13,7 @@ use utoipa::openapi::{Object, RefOr};
 use utoipa::{Modify, OpenApi};
 
 use crate::problem::PROBLEM_CONTENT_TYPE;
-use crate::{assessing, routes, targeting, tasks};
+use crate::{assessing, payments, routes, targeting, tasks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -49,6 +49,8 @@ use crate::{assessing, routes, targeting, tasks};
         targeting::selection,
         tasks::tasks,
         tasks::record_finding,
+        payments::payments,
+        payments::record_payment,
         routes::audit_entries,
         routes::audit_verification,
         routes::health,

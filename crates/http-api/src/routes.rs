@@ -232,7 +232,8 @@ pub(crate) async fn cancel<S: Store>(
     tag = "declarations",
     summary = "Release the goods",
     description = "For officers. The body (an optional note) may be left empty. Goods are not released \
-                   while an officer's task on the declaration is open (409 `open-tasks`).",
+                   while duty and taxes are neither paid nor guaranteed (409 `unpaid`) or an officer's task \
+                   on the declaration is open (409 `open-tasks`).",
     params(
         ("id_or_number" = String, Path, description = "The declaration's id or its 18-digit number"),
         ("Idempotency-Key" = Option<String>, Header, description = "Retrying with the same key is safe"),
@@ -243,7 +244,8 @@ pub(crate) async fn cancel<S: Store>(
         (status = 403, description = "The role may not release", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such declaration is visible to the caller",
             body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The declaration's state does not allow it, an officer's task on it is \
+        (status = 409, description = "The declaration's state does not allow it, duty and taxes are \
+            outstanding (`urn:opencustoms:problem:unpaid`, naming the amount), an officer's task on it is \
             open (`urn:opencustoms:problem:open-tasks`, naming the tasks' kinds), or it changed meanwhile",
             body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The request has errors", body = Problem, content_type = "application/problem+json"),

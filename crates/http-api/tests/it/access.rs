@@ -36,10 +36,12 @@ enum Endpoint {
     Selection,
     ListTasks,
     RecordFinding,
+    Payments,
+    Pay,
 }
 
 impl Endpoint {
-    const ALL: [Endpoint; 25] = [
+    const ALL: [Endpoint; 27] = [
         Endpoint::Lodge,
         Endpoint::Read,
         Endpoint::List,
@@ -66,6 +68,8 @@ impl Endpoint {
         Endpoint::Selection,
         Endpoint::ListTasks,
         Endpoint::RecordFinding,
+        Endpoint::Payments,
+        Endpoint::Pay,
     ];
 
     fn action(self) -> Action {
@@ -77,7 +81,8 @@ impl Endpoint {
             | Endpoint::Estimate
             | Endpoint::Assessments
             | Endpoint::ListReleases
-            | Endpoint::Selection => Action::Read,
+            | Endpoint::Selection
+            | Endpoint::Payments => Action::Read,
             Endpoint::Amend => Action::Amend,
             Endpoint::Cancel => Action::Cancel,
             Endpoint::Release => Action::Release,
@@ -94,6 +99,7 @@ impl Endpoint {
             | Endpoint::RetireRule => Action::WriteRules,
             Endpoint::ListTasks => Action::ReadTasks,
             Endpoint::RecordFinding => Action::RecordFindings,
+            Endpoint::Pay => Action::Pay,
         }
     }
 
@@ -120,6 +126,8 @@ impl Endpoint {
                 | Endpoint::Assessments
                 | Endpoint::Reassess
                 | Endpoint::Selection
+                | Endpoint::Payments
+                | Endpoint::Pay
         )
     }
 }
@@ -196,6 +204,18 @@ async fn call(app: &TestApp, user: &str, endpoint: Endpoint) -> Reply {
             .await
         }
         Endpoint::Assessments => app.get(&format!("{path}/assessments"), user).await,
+        Endpoint::Payments => app.get(&format!("{path}/payments"), user).await,
+        Endpoint::Pay => {
+            // Trade pays; an officer accepts a guarantee.
+            let kind = if user == "officer" {
+                "guarantee"
+            } else {
+                "payment"
+            };
+            let body = json!({ "kind": kind, "amount": "1.00", "reference": format!("ref-{id}") });
+            app.post(&format!("{path}/payments"), user, None, &body)
+                .await
+        }
         Endpoint::Reassess => {
             let body = json!({"reason": "valuation checked"});
             app.post(&format!("{path}/assessments"), user, None, &body)

@@ -42,8 +42,6 @@ pub struct TestApp {
     pub socket: SocketAddr,
     pub http: reqwest::Client,
     tokens: HashMap<&'static str, String>,
-    /// The service behind the API, for what a test needs that the API does not offer (yet).
-    pub clearance: Arc<Clearance<SqliteStore>>,
     _dir: TempDir,
 }
 
@@ -172,7 +170,7 @@ async fn spawn_app_with_clock(config: ApiConfig, clock: Arc<dyn Clock>) -> TestA
         clock,
     ));
     let tokens = seed(&clearance).await;
-    let app = http_api::router(clearance.clone(), config);
+    let app = http_api::router(clearance, config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("a free port");
@@ -189,7 +187,6 @@ async fn spawn_app_with_clock(config: ApiConfig, clock: Arc<dyn Clock>) -> TestA
         socket,
         http: reqwest::Client::new(),
         tokens,
-        clearance,
         _dir: dir,
     }
 }
@@ -275,29 +272,20 @@ impl TestApp {
     }
 
     /// The broker pays what the declaration `id` owes, if anything, with the bank's `reference`
-    /// (also the idempotency key). Through the service: the API has no payment route yet.
+    /// (also the idempotency key).
     pub async fn settle(&self, id: &str, reference: &str) {
-        let broker = self
-            .clearance
-            .authenticate(self.token("broker"))
-            .await
-            .expect("the broker's token");
-        let owed = self
-            .clearance
-            .payments(&broker, id)
-            .await
-            .expect("what is owed");
-        if owed["outstanding"] == "0.00" {
+        let path = format!("/v1/declarations/{id}/payments");
+        let owed = self.get(&path, "broker").await;
+        assert_eq!(owed.status, StatusCode::OK, "{}", owed.text);
+        if owed.body["outstanding"] == "0.00" {
             return;
         }
-        let payment =
-            json!({ "kind": "payment", "amount": owed["outstanding"], "reference": reference });
-        let paid = self
-            .clearance
-            .record_payment(&broker, id, Some(reference), payment.to_string().as_bytes())
-            .await
-            .expect("a payment");
-        assert_eq!(paid["outstanding"], "0.00", "{paid:#}");
+        let payment = json!({
+            "kind": "payment", "amount": owed.body["outstanding"], "reference": reference,
+        });
+        let paid = self.post(&path, "broker", Some(reference), &payment).await;
+        assert_eq!(paid.status, StatusCode::OK, "{}", paid.text);
+        assert_eq!(paid.body["outstanding"], "0.00", "{}", paid.text);
     }
 
     /// Lodges and returns the declaration's id, asserting it was created.
