@@ -147,6 +147,24 @@ impl Recording<'_> {
 pub(crate) struct AssessmentChange {
     pub event: LinkedEvent,
     pub cbec_purchase: Option<CbecBooking>,
+    /// What targeting reads of the assessment, when one was made.
+    pub figures: Option<AssessedFigures>,
+}
+
+/// The figures of an assessment that targeting reads (customs values, the total payable).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssessedFigures {
+    pub item_customs_values: Vec<rust_decimal::Decimal>,
+    pub total_payable: rust_decimal::Decimal,
+}
+
+impl AssessedFigures {
+    pub(crate) fn of(report: &ReportJson) -> AssessedFigures {
+        AssessedFigures {
+            item_customs_values: report.item_customs_values.clone(),
+            total_payable: report.total_payable,
+        }
+    }
 }
 
 impl<S: Store> Clearance<S> {
@@ -188,6 +206,7 @@ impl<S: Store> Clearance<S> {
             .map(|(_, granted)| granted.clone())
             .unwrap_or_default();
         let outcome = outcome.map(|(report, _)| report);
+        let figures = outcome.as_ref().ok().map(AssessedFigures::of);
         let previous = self.previous_assessment(declaration_id, basis).await?;
         let recording = Recording {
             declaration_id,
@@ -202,6 +221,7 @@ impl<S: Store> Clearance<S> {
             // them is refused ("already used").
             event: recording.event(outcome, Vec::new(), granted),
             cbec_purchase: None,
+            figures,
         }))
     }
 

@@ -788,6 +788,8 @@ pub struct ReportJson {
     pub total_payable: Decimal,
     /// Payable per tax (`kind_key`), for the difference to the next assessment.
     pub payable_by_kind: Vec<(String, Decimal)>,
+    /// Each item's customs value in CNY, in the declaration's item order (for targeting).
+    pub item_customs_values: Vec<Decimal>,
 }
 
 impl ReportJson {
@@ -813,6 +815,11 @@ pub fn report_json(
             .totals
             .iter()
             .map(|t| (kind_key(t.kind), t.payable))
+            .collect(),
+        item_customs_values: assessment
+            .items
+            .iter()
+            .map(|i| i.customs_value.cny)
             .collect(),
     }
 }

@@ -899,3 +899,59 @@ async fn a_red_lane_inspection_finds_a_wrong_origin_and_the_declaration_is_reass
     let verified = f.clearance.store().audit_entries(0, 10_000).await.unwrap();
     assert!(!verified.is_empty());
 }
+
+/// Rules read the assessment made at acceptance: customs values and the total payable.
+#[tokio::test]
+async fn a_rule_on_the_assessed_figures_sees_them_at_acceptance() {
+    let (f, _, _) = with_sample().await;
+    let admin_actor = store::Actor {
+        user_id: "test".into(),
+        role: "admin".into(),
+    };
+    for name in ["analyst-wang", "analyst-zhao"] {
+        f.clearance
+            .create_user(&admin_actor, name, Role::RiskAnalyst, None)
+            .await
+            .unwrap();
+    }
+    let (wang, zhao) = (
+        f.caller("analyst-wang").await,
+        f.caller("analyst-zhao").await,
+    );
+    let rule = json!({
+        "purpose": "revenue", "action": "document_check", "expected_selection_rate": "1",
+        "priority": 100, "reason_en": "high value", "reason_zh": "高价值",
+        "expression": "has(item.customs_value_cny) && item.customs_value_cny > 50000.0 \
+                       && declaration.payable_cny > 9000.0",
+    });
+    let id = f
+        .clearance
+        .propose_rule(&wang, rule.to_string().as_bytes())
+        .await
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    f.clearance.approve_rule(&zhao, &id, 1).await.unwrap();
+    let broker = f.caller("broker").await;
+    let officer = f.caller("officer").await;
+    let lodged = f
+        .clearance
+        .lodge(&broker, Some("v1"), EXAMPLE.as_bytes())
+        .await
+        .unwrap();
+    // Smartphones: 59,113.73 CNY (laptops 14,778.43); payable 9,605.98 CNY.
+    let selection = f
+        .clearance
+        .selection(&officer, &lodged.number)
+        .await
+        .unwrap();
+    let hit = selection["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["source"]["kind"] == "rule")
+        .unwrap_or_else(|| panic!("{selection:#}"));
+    assert_eq!(hit["source"]["items"], json!([0]));
+    assert_eq!(selection["lane"], "yellow");
+}

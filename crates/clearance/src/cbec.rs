@@ -24,7 +24,7 @@ use sha2::Sha256;
 use store::{Actor, CbecBooking, Store};
 
 use crate::Clearance;
-use crate::assessing::{AssessmentChange, Recording};
+use crate::assessing::{AssessedFigures, AssessmentChange, Recording};
 use crate::assessment::{self, Basis, CbecClearance, NotAssessable};
 use crate::error::ClearanceError;
 
@@ -231,7 +231,9 @@ impl<S: Store> Clearance<S> {
             previous: previous.as_ref(),
             note,
         };
+        let figures = report.as_ref().ok().map(AssessedFigures::of);
         Ok(AssessmentChange {
+            figures,
             event: recording.event(report, extra, Vec::new()),
             cbec_purchase: booking,
         })

@@ -45,7 +45,7 @@ use wire::{DeclarationDto, LodgementView};
 
 pub use access::{Action, Caller, Role};
 pub use admin::NewToken;
-pub use assessing::Reassessment;
+pub use assessing::{AssessedFigures, Reassessment};
 pub use audit_trail::AUDIT_PAGE_MAX;
 pub use cbec::BuyerIdKey;
 pub use error::ClearanceError;
@@ -247,19 +247,20 @@ impl<S: Store> Clearance<S> {
                 now.timestamp_millis(),
             )
             .await?;
+        let (assessed, cbec_purchase, figures) = match assessed {
+            Some(change) => (Some(change.event), change.cbec_purchase, change.figures),
+            None => (None, None, None),
+        };
         let targeted = self
             .targeting_events(
                 &id,
                 &declaration,
+                figures.as_ref(),
                 self.lodging_date(now),
                 now.timestamp_millis(),
             )
             .await?;
         let number = self.next_number(&declaration, now).await?;
-        let (assessed, cbec_purchase) = match assessed {
-            Some(change) => (Some(change.event), change.cbec_purchase),
-            None => (None, None),
-        };
         let linked = summary
             .map(|summary| self.completion(summary, &number, now))
             .into_iter()

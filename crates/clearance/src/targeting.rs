@@ -270,9 +270,12 @@ impl RuleCatalog {
     }
 }
 
-/// The declaration as targeting sees it. Customs values are not passed yet (the assessment is
-/// recorded, not handed over), nor credit levels or history: see the module doc.
-pub fn risk_input(declaration: &Declaration) -> risk::RiskInput {
+/// The declaration as targeting sees it, with its assessment's customs values and total payable
+/// when it was assessed. Credit levels and history are not passed yet: see the module doc.
+pub fn risk_input(
+    declaration: &Declaration,
+    figures: Option<&crate::AssessedFigures>,
+) -> risk::RiskInput {
     let header = risk::DeclarationHeader {
         direction: match declaration.direction {
             Direction::Import => risk::Direction::Import,
@@ -305,8 +308,8 @@ pub fn risk_input(declaration: &Declaration) -> risk::RiskInput {
             .unwrap_or_default(),
         invoice_currency: declaration.invoice.currency.as_str().to_owned(),
         invoice_amount: declaration.invoice.amount,
-        customs_value_cny: None,
-        payable_cny: None,
+        customs_value_cny: figures.map(|f| f.item_customs_values.iter().sum()),
+        payable_cny: figures.map(|f| f.total_payable),
         documents: declaration
             .documents
             .iter()
@@ -316,7 +319,8 @@ pub fn risk_input(declaration: &Declaration) -> risk::RiskInput {
     let items = declaration
         .items
         .iter()
-        .map(|item| {
+        .enumerate()
+        .map(|(index, item)| {
             let statutory = |i: usize| {
                 item.statutory_quantities
                     .get(i)
@@ -331,7 +335,9 @@ pub fn risk_input(declaration: &Declaration) -> risk::RiskInput {
                 statutory_quantity_1: statutory(0),
                 statutory_quantity_2: statutory(1),
                 amount: item.amount,
-                customs_value_cny: None,
+                customs_value_cny: figures
+                    .and_then(|f| f.item_customs_values.get(index))
+                    .copied(),
                 net_mass_kg: None,
                 licence_codes: Vec::new(),
             }
@@ -424,11 +430,12 @@ impl<S: Store> Clearance<S> {
         &self,
         declaration_id: &str,
         declaration: &Declaration,
+        figures: Option<&crate::AssessedFigures>,
         day: NaiveDate,
         now_ms: i64,
     ) -> Result<Vec<LinkedEvent>, ClearanceError> {
         let rules = self.rule_catalog.rules(&self.store).await?;
-        let input = risk_input(declaration);
+        let input = risk_input(declaration, figures);
         let draw = risk::RandomDraw {
             seed: rand::random(),
         };
@@ -666,7 +673,7 @@ impl<S: Store> Clearance<S> {
                 seed: rand::random(),
             };
             let selection = risk::select(
-                &risk_input(&state.declaration),
+                &risk_input(&state.declaration, None),
                 &rules,
                 &risk::Lists::default(),
                 &config,

@@ -1560,7 +1560,7 @@ fn select_lodgings(
     let (mut failures, mut failure_examples) = (0, Vec::new());
     for (index, lodging) in lodgings.iter().enumerate() {
         match crate::assess::parse_declaration(&lodging.body, day) {
-            Ok(declaration) => inputs.push(clearance::targeting::risk_input(&declaration)),
+            Ok(declaration) => inputs.push(clearance::targeting::risk_input(&declaration, None)),
             Err(error) => {
                 failures += 1;
                 if failure_examples.len() < FAILURE_EXAMPLES_MAX {
