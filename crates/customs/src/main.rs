@@ -1,7 +1,7 @@
 //! `customs`: the one binary of OpenCustoms. Subcommands serve the API, lodge files, show
 //! declarations, verify the audit record, administer users, manage tariff releases, exchange rates
-//! and targeting rules, work on officers' tasks, estimate duty and taxes (without a store), and
-//! benchmark.
+//! and targeting rules, work on officers' tasks, record payments and release goods, estimate duty
+//! and taxes (without a store), and benchmark.
 
 mod admin;
 mod assess;
@@ -13,6 +13,7 @@ mod lodge;
 mod releases_cmd;
 mod rules_cmd;
 mod serve;
+mod settle_cmd;
 mod show;
 mod tasks_cmd;
 
@@ -89,6 +90,14 @@ enum Command {
         #[command(subcommand)]
         command: tasks_cmd::TasksCommand,
     },
+    /// Record a payment of a declaration's duty and taxes (the trade) or, with `--guarantee`, a
+    /// guarantee in its place (an officer), as the user of a token.
+    Pay(settle_cmd::PayArgs),
+    /// What a declaration owes: payable, paid, guaranteed, outstanding.
+    Owed(settle_cmd::OwedArgs),
+    /// Release a declaration's goods (放行), as an officer; refused while duty and taxes are
+    /// outstanding or a task on the declaration is open.
+    Release(settle_cmd::ReleaseArgs),
     /// Estimate the duty and taxes of an import declaration against a tariff release (nothing is
     /// lodged or stored).
     Assess(assess::AssessArgs),
@@ -133,6 +142,9 @@ fn main() -> anyhow::Result<()> {
             }
             Command::Rules { command } => rules_cmd::run(&data, config, command).await,
             Command::Tasks { command } => tasks_cmd::run(&data, config, command).await,
+            Command::Pay(args) => settle_cmd::pay(&data, config, args).await,
+            Command::Owed(args) => settle_cmd::owed(&data, config, args).await,
+            Command::Release(args) => settle_cmd::release(&data, config, args).await,
             Command::Bench(args) => bench::run(config, args).await,
             Command::Assess(_) => unreachable!("an estimate is run before the data folder"),
         }

@@ -1,14 +1,62 @@
 //! `customs tasks ...` as an officer runs them: two analysts put a rule in force that sends the
 //! example's US smartphones to a physical inspection; the only officer finds the task in its queue
 //! (`tasks list --mine`) and closes it with a finding that corrects the origin (`tasks finding`);
-//! `customs show` then has the officer's reassessment. The binary also selects 2 % at random, so
-//! the test looks for the inspection among the tasks rather than counting them.
+//! `customs show` then has the officer's reassessment. The story runs to the end: the declaration
+//! (assessed under the sample tariff release) owes duty and taxes (`customs owed`), the officer
+//! cannot release it unpaid, the broker pays (`customs pay`), the officer releases it
+//! (`customs release`) and the audit chain is intact. The binary also selects 2 % at random, so
+//! the test looks for the inspection among the tasks rather than counting them, and closes any
+//! other task of the declaration before the release.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use chrono::{Datelike, Utc};
 use serde_json::{Value, json};
 
 use crate::support::{customs, declarations_file, ok, seed_broker};
+
+const SAMPLE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../tariff/sample_release_cn_2026"
+);
+
+/// The sample tariff release and an exchange-rate table for this month in China (USD 7.1000), both
+/// in force, so that a declaration lodged today is assessed.
+fn tariff_in_force(data: &Path, dir: &Path) {
+    let today = Utc::now()
+        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap())
+        .date_naive();
+    let rates: PathBuf = dir.join("rates");
+    std::fs::create_dir_all(&rates).unwrap();
+    std::fs::write(
+        rates.join("exchange_rates.csv"),
+        format!(
+            "# test table\ncurrency,month,rate\nUSD,{}-{:02},7.1000\n",
+            today.year(),
+            today.month()
+        ),
+    )
+    .unwrap();
+    ok(data, &["tariff", "import", SAMPLE, "--label", "sample"]);
+    ok(data, &["rates", "import", rates.to_str().unwrap()]);
+    ok(
+        data,
+        &["tariff", "activate", "TR-0001", "--from", "2026-01-01"],
+    );
+    ok(
+        data,
+        &["rates", "activate", "XR-0001", "--from", "2026-01-01"],
+    );
+}
+
+fn stderr_of(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn owed(data: &Path, number: &str, token: &str) -> Value {
+    let owed = ok(data, &["owed", number, "--token", token, "--json"]);
+    serde_json::from_str(&owed).unwrap_or_else(|e| panic!("{e}: {owed}"))
+}
 
 fn token_of(data: &Path, name: &str, role: &str) -> String {
     ok(data, &["admin", "user", "--name", name, "--role", role]);
@@ -60,6 +108,7 @@ fn an_officer_closes_a_red_lane_inspection_with_a_finding_that_corrects_the_orig
         &["rules", "approve", "R-000001", "1", "--token", &zhao],
     );
     assert!(open_tasks(&data, &officer).is_empty());
+    tariff_in_force(&data, dir.path());
 
     let file = declarations_file(dir.path(), 1);
     let lodged = ok(
@@ -149,4 +198,129 @@ fn an_officer_closes_a_red_lane_inspection_with_a_finding_that_corrects_the_orig
         json["declaration"]["declaration"]["items"][0]["origin_country"],
         "CN"
     );
+
+    // The declaration owes its reassessed duty and taxes; nothing is paid yet.
+    let owes = owed(&data, &number, &broker);
+    let payable = last["report"]["total_payable"].as_str().unwrap().to_owned();
+    assert_eq!(owes["payable"], json!(payable), "{owes:#}");
+    assert_eq!(owes["paid"], "0.00", "{owes:#}");
+    let outstanding = owes["outstanding"].as_str().unwrap().to_owned();
+    assert_eq!(outstanding, payable, "{owes:#}");
+    assert!(
+        outstanding.parse::<f64>().unwrap() > 0.0,
+        "the sample release assesses the phones: {owes:#}"
+    );
+    let table = ok(&data, &["owed", &number, "--token", &officer]);
+    assert!(
+        table.contains(&format!("outstanding / 未缴:   {outstanding} CNY")),
+        "{table}"
+    );
+
+    // Unpaid goods are not released, in English and Chinese.
+    let unpaid = customs(&data, &["release", &number, "--token", &officer]);
+    assert!(!unpaid.status.success(), "released unpaid");
+    let stderr = stderr_of(&unpaid);
+    assert!(
+        stderr.contains("neither paid nor guaranteed") && stderr.contains("未缴纳"),
+        "{stderr}"
+    );
+    // Payments are the trade's, guarantees an officer's.
+    let by_officer = customs(
+        &data,
+        &[
+            "pay",
+            &number,
+            "--amount",
+            &outstanding,
+            "--reference",
+            "x",
+            "--token",
+            &officer,
+        ],
+    );
+    assert!(!by_officer.status.success());
+    assert!(
+        stderr_of(&by_officer).contains("缴款由企业录入"),
+        "{}",
+        stderr_of(&by_officer)
+    );
+
+    // The broker pays what is outstanding; paying again with the same key records nothing new.
+    let pay = [
+        "pay",
+        number.as_str(),
+        "--amount",
+        outstanding.as_str(),
+        "--reference",
+        "EPAY-2026-0001",
+        "--token",
+        broker.as_str(),
+        "--key",
+        "pay-1",
+    ];
+    let paid = ok(&data, &pay);
+    assert!(paid.contains("outstanding / 未缴:   0.00 CNY"), "{paid}");
+    ok(&data, &pay);
+    let owes = owed(&data, &number, &broker);
+    assert_eq!(owes["paid"], json!(outstanding), "{owes:#}");
+    assert_eq!(owes["outstanding"], "0.00", "{owes:#}");
+
+    // The random 2 % may have asked for another check: the officer closes whatever is still open.
+    let listed = ok(
+        &data,
+        &[
+            "tasks", "list", "--status", "open", "--token", &officer, "--json",
+        ],
+    );
+    let listed: Value = serde_json::from_str(&listed).unwrap();
+    for open in listed.as_array().unwrap() {
+        if open["declaration_id"] == json["declaration"]["id"] {
+            let nothing = dir.path().join("nothing.json");
+            std::fs::write(&nothing, json!({ "discrepancy": false }).to_string()).unwrap();
+            ok(
+                &data,
+                &[
+                    "tasks",
+                    "finding",
+                    open["id"].as_str().unwrap(),
+                    nothing.to_str().unwrap(),
+                    "--token",
+                    &officer,
+                ],
+            );
+        }
+    }
+
+    // The broker cannot release; the officer can.
+    let by_broker = customs(&data, &["release", &number, "--token", &broker]);
+    assert!(!by_broker.status.success(), "the trade does not release");
+    let released = ok(
+        &data,
+        &[
+            "release",
+            &number,
+            "--note",
+            "duty paid, inspection closed",
+            "--token",
+            &officer,
+            "--key",
+            "release-1",
+        ],
+    );
+    assert!(
+        released.contains(&format!("declaration {number} released")),
+        "{released}"
+    );
+    let shown: Value = serde_json::from_str(&ok(&data, &["show", &number, "--json"])).unwrap();
+    assert_eq!(shown["declaration"]["status"], "released", "{shown:#}");
+    let actions: Vec<&str> = shown["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert!(actions.contains(&"declaration.paid"), "{actions:?}");
+
+    let verified = ok(&data, &["audit", "verify"]);
+    assert!(verified.contains("the audit chain is intact"), "{verified}");
 }
