@@ -20,10 +20,14 @@ pub mod payments;
 pub mod releases;
 pub mod targeting;
 pub mod tasks;
+pub mod value_control;
 mod views;
+pub mod watch_list;
 
 #[cfg(test)]
 mod assessment_tests;
+#[cfg(test)]
+mod lists_tests;
 #[cfg(test)]
 mod targeting_tests;
 #[cfg(test)]
@@ -126,6 +130,7 @@ pub struct Clearance<S> {
     principals: admin::PrincipalCache,
     releases_cache: releases::ReleaseCatalog,
     rule_catalog: targeting::RuleCatalog,
+    lists_catalog: watch_list::ListsCatalog,
 }
 
 impl<S: Store> Clearance<S> {
@@ -144,6 +149,7 @@ impl<S: Store> Clearance<S> {
             principals: admin::PrincipalCache::default(),
             releases_cache: releases::ReleaseCatalog::default(),
             rule_catalog: targeting::RuleCatalog::default(),
+            lists_catalog: watch_list::ListsCatalog::default(),
         }
     }
 

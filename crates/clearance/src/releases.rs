@@ -1,4 +1,5 @@
-//! Reference-data releases: tariff releases and monthly exchange-rate tables, imported, checked,
+//! Reference-data releases: tariff releases, monthly exchange-rate tables and value-control tables
+//! (价格风险参数, read by targeting; format in [`crate::value_control`]), imported, checked,
 //! tried on recent declarations (dry run), activated from a date and rolled back.
 //!
 //! A release is imported once (its files kept by the store, their SHA-256 in the audit chain) and
@@ -42,6 +43,8 @@ pub const DRY_RUN_SAMPLE_MAX: usize = 500;
 pub enum ReleaseKind {
     Tariff,
     ExchangeRates,
+    /// The value-control table targeting consults (one in force at a time, like a tariff).
+    ValueControl,
 }
 
 impl ReleaseKind {
@@ -49,13 +52,19 @@ impl ReleaseKind {
         match self {
             ReleaseKind::Tariff => "tariff",
             ReleaseKind::ExchangeRates => "exchange_rates",
+            ReleaseKind::ValueControl => "value_control",
         }
     }
 
+    /// Every kind.
+    pub const ALL: [ReleaseKind; 3] = [
+        ReleaseKind::Tariff,
+        ReleaseKind::ExchangeRates,
+        ReleaseKind::ValueControl,
+    ];
+
     pub fn parse(text: &str) -> Option<ReleaseKind> {
-        [ReleaseKind::Tariff, ReleaseKind::ExchangeRates]
-            .into_iter()
-            .find(|k| k.as_str() == text)
+        ReleaseKind::ALL.into_iter().find(|k| k.as_str() == text)
     }
 
     /// The files of a release of this kind, in order.
@@ -68,6 +77,7 @@ impl ReleaseKind {
                 "trade_remedies.csv",
             ],
             ReleaseKind::ExchangeRates => &["exchange_rates.csv"],
+            ReleaseKind::ValueControl => &[crate::value_control::FILE],
         }
     }
 
@@ -75,6 +85,7 @@ impl ReleaseKind {
         match self {
             ReleaseKind::Tariff => "TR",
             ReleaseKind::ExchangeRates => "XR",
+            ReleaseKind::ValueControl => "VC",
         }
     }
 }
@@ -84,6 +95,7 @@ impl ReleaseKind {
 pub enum Parsed {
     Tariff(Arc<TariffRelease>),
     ExchangeRates(Arc<ExchangeRates>),
+    ValueControl(Arc<risk::ValueControlTable>),
 }
 
 const EMPTY_EXCHANGE_RATES: &str = "currency,month,rate\n";
@@ -153,6 +165,11 @@ pub fn parse_files(kind: ReleaseKind, files: &[ReleaseFileRow]) -> Result<Parsed
         ReleaseKind::ExchangeRates => tariff::parse_exchange_rates(present("exchange_rates.csv"))
             .map(|rates| Parsed::ExchangeRates(Arc::new(rates)))
             .map_err(problems),
+        ReleaseKind::ValueControl => {
+            crate::value_control::parse(present(crate::value_control::FILE))
+                .map(|table| Parsed::ValueControl(Arc::new(table)))
+                .map_err(problems)
+        }
     }
 }
 
@@ -185,6 +202,7 @@ fn summary_of(parsed: &Parsed) -> Value {
             months.dedup();
             json!({ "rates": rates.rates().len(), "months": months })
         }
+        Parsed::ValueControl(table) => json!({ "rows": table.entries().len() }),
     }
 }
 
@@ -222,6 +240,7 @@ struct Loaded {
     /// Ordered by (effective_from, activated_seq): the last one on or before a day is in force.
     tariffs: Vec<Active<TariffRelease>>,
     rate_tables: Vec<Active<ExchangeRates>>,
+    value_controls: Vec<Active<risk::ValueControlTable>>,
 }
 
 /// The tariff and exchange rates in force on a day, for an assessment.
@@ -254,7 +273,7 @@ impl ReleaseCatalog {
             return Ok(loaded.clone());
         }
         let mut loaded = Loaded::default();
-        for kind in [ReleaseKind::Tariff, ReleaseKind::ExchangeRates] {
+        for kind in ReleaseKind::ALL {
             for row in store.releases(kind.as_str()).await? {
                 if row.status != "active" {
                     continue;
@@ -283,6 +302,12 @@ impl ReleaseCatalog {
                         activated_seq: seq,
                         content,
                     }),
+                    Parsed::ValueControl(content) => loaded.value_controls.push(Active {
+                        id: row.id,
+                        effective_from: from,
+                        activated_seq: seq,
+                        content,
+                    }),
                 }
             }
         }
@@ -291,6 +316,9 @@ impl ReleaseCatalog {
             .sort_by_key(|a| (a.effective_from, a.activated_seq));
         loaded
             .rate_tables
+            .sort_by_key(|a| (a.effective_from, a.activated_seq));
+        loaded
+            .value_controls
             .sort_by_key(|a| (a.effective_from, a.activated_seq));
         let loaded = Arc::new(loaded);
         *self.state.lock().expect("catalog lock") = Some((Instant::now(), loaded.clone()));
@@ -318,6 +346,21 @@ impl ReleaseCatalog {
             .expect("catalog lock")
             .insert(row.id.clone(), parsed.clone());
         Ok(parsed)
+    }
+
+    /// The value-control table in force on `day` (the active release with the latest
+    /// `effective_from` on or before it), with its release id.
+    pub(crate) async fn value_control<S: Store>(
+        &self,
+        store: &S,
+        day: NaiveDate,
+    ) -> Result<Option<(String, Arc<risk::ValueControlTable>)>, ClearanceError> {
+        let loaded = self.loaded(store).await?;
+        Ok(loaded
+            .value_controls
+            .iter()
+            .rfind(|a| a.effective_from <= day)
+            .map(|a| (a.id.clone(), a.content.clone())))
     }
 
     /// What is in force on `day`; `candidate` replaces the tariff for a dry run.

@@ -7,8 +7,8 @@
 //! like the releases (refreshed after a change made here, at most `CATALOG_REFRESH` after one
 //! made elsewhere). Trade roles never see rules or reasons: only their lane and what is asked.
 //!
-//! Not yet here: watch lists and the value-control table in the store (the engine takes them),
-//! enterprise credit levels (everyone is `General`), the importer's history counts, officer
+//! The watch list and the value-control table in force on the day are passed too
+//! (`crate::watch_list`). Not yet here: enterprise credit levels (everyone is `General`), the importer's history counts, officer
 //! tasks and findings.
 
 use std::collections::BTreeMap;
@@ -435,18 +435,12 @@ impl<S: Store> Clearance<S> {
         now_ms: i64,
     ) -> Result<Vec<LinkedEvent>, ClearanceError> {
         let rules = self.rule_catalog.rules(&self.store).await?;
+        let lists = self.lists_in_force(day).await?;
         let input = risk_input(declaration, figures);
         let draw = risk::RandomDraw {
             seed: rand::random(),
         };
-        let selection = risk::select(
-            &input,
-            &rules,
-            &risk::Lists::default(),
-            &self.config.selection,
-            day,
-            draw,
-        );
+        let selection = risk::select(&input, &rules, &lists, &self.config.selection, day, draw);
         let record = selection_record(&selection);
         let tasks = if crate::tasks::kinds_asked(&record).is_empty() {
             Vec::new()
@@ -672,10 +666,11 @@ impl<S: Store> Clearance<S> {
             let draw = risk::RandomDraw {
                 seed: rand::random(),
             };
+            let lists = self.lists_in_force(day).await?;
             let selection = risk::select(
                 &risk_input(&state.declaration, None),
                 &rules,
-                &risk::Lists::default(),
+                &lists,
                 &config,
                 day,
                 draw,

@@ -63,11 +63,11 @@ pub(crate) struct AssessmentList {
     assessments: Vec<Value>,
 }
 
-/// A tariff release or exchange-rate table. Main members: `id` (TR-0001, XR-0001, ...); `kind`;
-/// `label`; `digest` (SHA-256 of its files); `status` (imported, active or rolled_back);
-/// `effective_from` (once activated); `imported_at`, `imported_by`; `activated_seq` and
-/// `rolled_back_seq` (the audit-chain entries); `summary` (counts of lines, rates, remedies, or
-/// of rates and months).
+/// A tariff release, exchange-rate table or value-control table. Main members: `id` (TR-0001,
+/// XR-0001, VC-0001, ...); `kind`; `label`; `digest` (SHA-256 of its files); `status` (imported,
+/// active or rolled_back); `effective_from` (once activated); `imported_at`, `imported_by`;
+/// `activated_seq` and `rolled_back_seq` (the audit-chain entries); `summary` (counts of lines,
+/// rates, remedies; of rates and months; or of value-control rows).
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(transparent)]
 #[schema(value_type = Object)]
@@ -101,6 +101,10 @@ pub(crate) enum ReleaseKind {
     Tariff,
     /// Monthly customs exchange rates: exchange_rates.csv.
     ExchangeRates,
+    /// The value-control table targeting consults (价格风险参数): value_control.csv
+    /// (`code_prefix,origin,unit,min_unit_value_cny,max_unit_value_cny,valid_from,valid_to`;
+    /// format in `crates/clearance/src/value_control.rs`).
+    ValueControl,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -122,8 +126,9 @@ pub(crate) struct ReleaseImport {
     /// Up to 200 characters, e.g. "China tariff 2026, second edition".
     label: String,
     /// Each file's text by its name: for a tariff, lines.csv, duty_rates.csv,
-    /// consumption_tax.csv and trade_remedies.csv; for exchange rates, exchange_rates.csv.
-    /// Formats in `crates/tariff/src/release.rs`.
+    /// consumption_tax.csv and trade_remedies.csv; for exchange rates, exchange_rates.csv; for
+    /// value control, value_control.csv. Formats in `crates/tariff/src/release.rs` and
+    /// `crates/clearance/src/value_control.rs`.
     #[schema(value_type = std::collections::BTreeMap<String, String>)]
     files: ReleaseFiles,
 }
@@ -357,7 +362,7 @@ pub(crate) async fn import_release<S: Store>(
     tag = "releases",
     summary = "List releases",
     description = "Every release of a kind, oldest first, whatever its status.",
-    params(("kind" = ReleaseKind, Query, description = "tariff or exchange_rates")),
+    params(("kind" = ReleaseKind, Query, description = "tariff, exchange_rates or value_control")),
     responses(
         (status = 200, description = "The releases", body = ReleaseList),
         (status = 422, description = "`kind` is missing or unknown, or another parameter was given",

@@ -313,7 +313,11 @@ pub(crate) fn parse_date(path: &str, raw: &str) -> Result<NaiveDate, FieldError>
 
 pub(crate) fn parse_release_kind(path: &str, raw: &str) -> Result<ReleaseKind, FieldError> {
     ReleaseKind::parse(raw).ok_or_else(|| {
-        FieldError::invalid_format(path, "tariff or exchange_rates", "tariff 或 exchange_rates")
+        FieldError::invalid_format(
+            path,
+            "tariff, exchange_rates or value_control",
+            "tariff、exchange_rates 或 value_control",
+        )
     })
 }
 
@@ -519,6 +523,21 @@ impl<S: Send + Sync> FromRequestParts<S> for TaskRef {
             .await
             .map_err(|_| ApiError::unknown_route())?;
         Ok(TaskRef(id))
+    }
+}
+
+/// The `{id}` path segment of a watch-list entry.
+pub(crate) struct WatchEntryRef(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for WatchEntryRef {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        // A segment that does not decode (bad percent-encoding) names no entry.
+        let Path(id) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::unknown_route())?;
+        Ok(WatchEntryRef(id))
     }
 }
 

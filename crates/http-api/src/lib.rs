@@ -57,7 +57,7 @@ pub use problem::{PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_PREFIX};
 use crate::assessing::RELEASES_PATH;
 use crate::guard::ClientLimiter;
 use crate::routes::DECLARATIONS_PATH;
-use crate::targeting::RULES_PATH;
+use crate::targeting::{RULES_PATH, WATCH_LIST_PATH};
 use crate::tasks::TASKS_PATH;
 use crate::telemetry::Metrics;
 
@@ -163,6 +163,14 @@ pub fn router<S: Store>(clearance: Arc<Clearance<S>>, config: ApiConfig) -> Rout
         .route(
             "/v1/rules/{id}/versions/{version}/retirement",
             post(targeting::retire_rule::<S>),
+        )
+        .route(
+            WATCH_LIST_PATH,
+            post(targeting::add_watch_entry::<S>).get(targeting::watch_entries::<S>),
+        )
+        .route(
+            "/v1/watch-list/{id}/removal",
+            post(targeting::remove_watch_entry::<S>),
         )
         .route(TASKS_PATH, get(tasks::tasks::<S>))
         .route("/v1/tasks/{id}/finding", post(tasks::record_finding::<S>))

@@ -21,10 +21,12 @@ use crate::AppState;
 use crate::assessing::parse_body;
 use crate::extract::{
     Authenticated, DeclarationRef, JsonBody, RuleStatusQuery, RuleTestQuery, RuleVersionRef,
+    WatchEntryRef,
 };
 use crate::problem::ApiError;
 
 pub(crate) const RULES_PATH: &str = "/v1/rules";
+pub(crate) const WATCH_LIST_PATH: &str = "/v1/watch-list";
 
 // ---------------------------------------------------------------------------------------------
 // What the API description says of the service's JSON.
@@ -354,4 +356,163 @@ pub(crate) async fn selection<S: Store>(
 ) -> Result<Json<SelectionView>, ApiError> {
     let selection = state.clearance.selection(&caller, &id_or_number).await?;
     Ok(Json(SelectionView(selection)))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The watch list.
+
+/// What a watch-list entry names.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub(crate) enum WatchEntityKind {
+    /// The trader (境内收发货人), by credit code.
+    Importer,
+    /// The declarant (申报单位), by credit code.
+    Declarant,
+    /// The overseas party (境外收发货人), by name.
+    Seller,
+    /// The consignor, by name.
+    Consignor,
+    /// The means of transport (vessel, flight), by its identification.
+    TransportMeans,
+}
+
+/// A watch-list entry as an analyst writes it. The service reports every problem naming its
+/// field; unknown members are refused.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct WatchEntryRequest {
+    #[schema(value_type = WatchEntityKind)]
+    kind: String,
+    /// The credit code, name or identification, up to 200 characters; compared ignoring case and
+    /// repeated spaces.
+    #[schema(example = "Pacific Electronics Inc.")]
+    value: String,
+    /// Why, in English (shown to customs, never to trade), up to 500 characters.
+    reason_en: String,
+    /// The same in Chinese.
+    reason_zh: String,
+    /// What a hit asks for.
+    #[schema(value_type = RuleAction)]
+    action: String,
+    /// The first day the entry applies, YYYY-MM-DD (absent: open).
+    #[schema(format = Date)]
+    valid_from: Option<String>,
+    /// The last day the entry applies, YYYY-MM-DD (absent: open).
+    #[schema(format = Date)]
+    valid_to: Option<String>,
+}
+
+/// A watch-list entry. Members: `id` (W-000001, ...); `kind`; `value`; `reason_en`, `reason_zh`;
+/// `action`; `valid_from`, `valid_to`; `added_by`, `added_at`, `added_seq`; `status` (listed or
+/// removed) and `removed_seq` (the audit-chain entry of the removal).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(transparent)]
+#[schema(value_type = Object)]
+pub(crate) struct WatchEntryView(Value);
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct WatchList {
+    /// Every entry, removed ones included, in the order they were added.
+    #[schema(value_type = Vec<WatchEntryView>)]
+    entries: Vec<Value>,
+}
+
+/// Why an entry is taken off the watch list.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RemovalRequest {
+    reason: String,
+}
+
+/// An entry that does not exist: a problem of its own, not "declaration not found".
+fn watch_entry_refusal(error: ClearanceError) -> ApiError {
+    match error {
+        ClearanceError::NotFound => ApiError::new(
+            StatusCode::NOT_FOUND,
+            "watch-entry-not-found",
+            "Watch-list entry not found",
+            "there is no watch-list entry with this id".into(),
+            "没有此编号的布控名单条目".into(),
+        ),
+        other => other.into(),
+    }
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/watch-list",
+    tag = "targeting",
+    summary = "Add an entry to the watch list",
+    description = "For risk analysts. Declarations accepted from now on that name the party or means of \
+                   transport, on a day within the entry's validity, are selected for its action.",
+    request_body(content = WatchEntryRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The entry", body = WatchEntryView),
+        (status = 403, description = "The role may not write the watch list", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The entry has errors, each naming its field", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn add_watch_entry<S: Store>(
+    State(state): State<AppState<S>>,
+    Authenticated(caller): Authenticated,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let view = state.clearance.add_watch_entry(&caller, &body).await?;
+    Ok((StatusCode::CREATED, Json(WatchEntryView(view))).into_response())
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/watch-list",
+    tag = "targeting",
+    summary = "The watch list",
+    description = "For customs roles (never trade). Every entry, removed ones included.",
+    responses(
+        (status = 200, description = "The entries", body = WatchList),
+        (status = 403, description = "The role may not read the watch list", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn watch_entries<S: Store>(
+    State(state): State<AppState<S>>,
+    Authenticated(caller): Authenticated,
+) -> Result<Json<WatchList>, ApiError> {
+    let entries = state.clearance.watch_entries(&caller).await?;
+    Ok(Json(WatchList { entries }))
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/watch-list/{id}/removal",
+    tag = "targeting",
+    summary = "Remove an entry from the watch list",
+    description = "For risk analysts. Declarations accepted from now on are not selected by it; the entry \
+                   is kept, marked removed, and selections already recorded keep it as their reason.",
+    params(("id" = String, Path, description = "The entry's id, e.g. W-000001")),
+    request_body(content = RemovalRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The entry, now removed", body = WatchEntryView),
+        (status = 403, description = "The role may not write the watch list", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such entry", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The request has errors, or the entry was removed before",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn remove_watch_entry<S: Store>(
+    State(state): State<AppState<S>>,
+    Authenticated(caller): Authenticated,
+    WatchEntryRef(id): WatchEntryRef,
+    JsonBody(body): JsonBody,
+) -> Result<Json<WatchEntryView>, ApiError> {
+    let request: RemovalRequest = parse_body(&caller, Action::WriteRules, &body)?;
+    let view = state
+        .clearance
+        .remove_watch_entry(&caller, &id, &request.reason)
+        .await
+        .map_err(watch_entry_refusal)?;
+    Ok(Json(WatchEntryView(view)))
 }

@@ -193,6 +193,25 @@ CREATE TABLE risk_rules (
 
 CREATE INDEX risk_rules_by_status ON risk_rules (status, id, version);
 
+-- The watch list (布控名单): parties and means of transport targeting selects when a declaration
+-- names them. `kind` is importer, declarant, seller, consignor or transport_means; `action` what
+-- a hit asks for; `valid_from` / `valid_to` inclusive YYYY-MM-DD or NULL (open). An entry is added
+-- by the event `added_seq` and removed (never deleted) by the event `removed_seq`.
+CREATE TABLE watch_entries (
+    id TEXT NOT NULL PRIMARY KEY,
+    kind TEXT NOT NULL,
+    value TEXT NOT NULL,
+    reason_en TEXT NOT NULL,
+    reason_zh TEXT NOT NULL,
+    action TEXT NOT NULL,
+    valid_from TEXT,
+    valid_to TEXT,
+    added_by TEXT NOT NULL,
+    added_at_ms BIGINT NOT NULL,
+    added_seq BIGINT NOT NULL UNIQUE,
+    removed_seq BIGINT
+);
+
 -- Officers' tasks on a declaration (单证审核 / 查验 / 取样 / 扣留), created from its lane:
 -- `kind` is `document_check`, `physical_inspection`, `lab_sampling` or `hold`, `office` the
 -- customs office, `assigned_to` the officer's user id. A task is created `open` by the event

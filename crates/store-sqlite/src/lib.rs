@@ -398,6 +398,14 @@ impl Store for SqliteStore {
     }
 
     #[tracing::instrument(skip_all)]
+    async fn watch_entries(&self) -> StoreResult<Vec<store::WatchEntryRow>> {
+        self.read("listing the watch list", |conn| {
+            queries::watch_entries(conn)
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all)]
     async fn checkpoint_now(&self) -> StoreResult<Option<Checkpoint>> {
         let (reply, checkpoint) = oneshot::channel();
         self.inner

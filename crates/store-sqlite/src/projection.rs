@@ -10,7 +10,7 @@
 use rusqlite::{Connection, OptionalExtension};
 use store::{
     DeclarationRow, DeclarationUpdate, EnterpriseRow, Projection, ReleaseFileRow, ReleaseRow,
-    RiskRuleRow, StoreError, TaskRow, TokenRow, UserRow,
+    RiskRuleRow, StoreError, TaskRow, TokenRow, UserRow, WatchEntryRow,
 };
 
 use crate::fault::{Fault, conflict, not_found, taken_columns};
@@ -46,6 +46,8 @@ pub(crate) fn apply(tx: &Connection, projection: &Projection, seq: u64) -> Resul
         } => record_origin_proof_uses(tx, declaration_id, proof_keys, seq),
         Projection::NewTask(task) => open_task(tx, task, seq),
         Projection::CloseTask { id, outcome } => close_task(tx, id, outcome, seq),
+        Projection::AddWatchEntry(entry) => add_watch_entry(tx, entry, seq),
+        Projection::RemoveWatchEntry { id } => remove_watch_entry(tx, id, seq),
         Projection::Nothing => Ok(()),
     }
 }
@@ -399,6 +401,54 @@ fn close_task(tx: &Connection, id: &str, outcome: &str, seq: u64) -> Result<(), 
         return Err(match status {
             None => not_found(format!("task {id}")),
             Some(status) => conflict(format!("task {id} is {status}")),
+        });
+    }
+    Ok(())
+}
+
+fn add_watch_entry(tx: &Connection, e: &WatchEntryRow, seq: u64) -> Result<(), Fault> {
+    if e.added_seq.is_some() || e.removed_seq.is_some() {
+        return Err(refused(format!(
+            "watch entry {} must be added without seqs",
+            e.id
+        )));
+    }
+    let sql = "INSERT INTO watch_entries (id, kind, value, reason_en, reason_zh, action, \
+         valid_from, valid_to, added_by, added_at_ms, added_seq) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+    let values = rusqlite::params![
+        e.id,
+        e.kind,
+        e.value,
+        e.reason_en,
+        e.reason_zh,
+        e.action,
+        e.valid_from,
+        e.valid_to,
+        e.added_by,
+        e.added_at_ms,
+        seq,
+    ];
+    tx.prepare_cached(sql)?
+        .execute(values)
+        .map_err(|err| match taken_columns(&err) {
+            Some(_) => conflict(format!("watch entry {}", e.id)),
+            None => err.into(),
+        })?;
+    Ok(())
+}
+
+/// The check that the entry is still on the list and its removal are one conditional UPDATE.
+fn remove_watch_entry(tx: &Connection, id: &str, seq: u64) -> Result<(), Fault> {
+    let sql = "UPDATE watch_entries SET removed_seq = ?2 WHERE id = ?1 AND removed_seq IS NULL";
+    if tx.prepare_cached(sql)?.execute((id, seq))? == 0 {
+        let exists = tx
+            .prepare_cached("SELECT 1 FROM watch_entries WHERE id = ?1")?
+            .query_row([id], |_| Ok(()))
+            .optional()?;
+        return Err(match exists {
+            None => not_found(format!("watch entry {id}")),
+            Some(()) => conflict(format!("watch entry {id} is removed")),
         });
     }
     Ok(())

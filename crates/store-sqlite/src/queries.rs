@@ -298,6 +298,19 @@ pub(crate) fn risk_rules(
     Ok(rules)
 }
 
+/// Every watch-list entry, removed ones included, in the order they were added.
+pub(crate) fn watch_entries(conn: &Connection) -> anyhow::Result<Vec<store::WatchEntryRow>> {
+    let sql = format!(
+        "SELECT {} FROM watch_entries ORDER BY added_seq",
+        rows::WATCH_ENTRY_COLUMNS
+    );
+    let entries = conn
+        .prepare_cached(&sql)?
+        .query_map([], rows::watch_entry)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(entries)
+}
+
 pub(crate) fn origin_proof_user(
     conn: &Connection,
     proof_key: &str,

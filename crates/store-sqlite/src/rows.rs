@@ -168,6 +168,27 @@ pub(crate) fn risk_rule(row: &Row<'_>) -> rusqlite::Result<RiskRuleRow> {
     })
 }
 
+/// Watch-list columns in the order [`watch_entry`] reads them.
+pub(crate) const WATCH_ENTRY_COLUMNS: &str = "id, kind, value, reason_en, reason_zh, action, \
+     valid_from, valid_to, added_by, added_at_ms, added_seq, removed_seq";
+
+pub(crate) fn watch_entry(row: &Row<'_>) -> rusqlite::Result<store::WatchEntryRow> {
+    Ok(store::WatchEntryRow {
+        id: row.get(0)?,
+        kind: row.get(1)?,
+        value: row.get(2)?,
+        reason_en: row.get(3)?,
+        reason_zh: row.get(4)?,
+        action: row.get(5)?,
+        valid_from: row.get(6)?,
+        valid_to: row.get(7)?,
+        added_by: row.get(8)?,
+        added_at_ms: row.get(9)?,
+        added_seq: Some(row.get(10)?),
+        removed_seq: row.get(11)?,
+    })
+}
+
 /// Task columns in the order [`task`] reads them.
 pub(crate) const TASK_COLUMNS: &str = "id, declaration_id, kind, office, assigned_to, status, \
      created_at_ms, created_seq, closed_seq, outcome";

@@ -25,7 +25,9 @@
 //! - a proof key repeated within one `OriginProofUses` list is no error;
 //! - a task's `created_seq` is the seq of the event that created it (a linked event's own seq,
 //!   not its main event's); a closed task keeps its place in every list; a task not new (closed,
-//!   with an outcome or a seq) is refused as `Other`; `users_by_role` of an unknown role is empty.
+//!   with an outcome or a seq) is refused as `Other`; `users_by_role` of an unknown role is empty;
+//! - a watch-list entry added with a seq is refused as `Other`; `watch_entries` lists removed
+//!   entries too, in the order they were added, with `added_seq` set.
 
 mod audit_chain;
 mod cbec;
@@ -36,6 +38,7 @@ mod parties;
 mod releases;
 mod rules;
 mod tasks;
+mod watch_list;
 
 use audit::AuditSigner;
 use store::{Append, AppendOutcome, DeclarationRow, Store, StoreError};
@@ -70,6 +73,7 @@ pub async fn clearance_story<S: Store>(store: &S) {
     story.record_origin_proof_uses().await;
     story.keep_targeting_rules().await;
     story.keep_officer_tasks().await;
+    story.keep_watch_list().await;
     story.verify_audit_chain().await;
 }
 

@@ -22,6 +22,8 @@
 //!   in the writer's transaction, so two concurrent activations of one release never both pass.
 //! - A proof of origin is used by the first declaration recorded as using it; later uses are
 //!   not recorded over it.
+//! - A watch-list entry is added once and removed once, by events; it is never deleted, so the
+//!   list in force on any past day can be read back.
 //! - An officer's task is opened once and closed once: the check that it is still open runs in
 //!   the writer's transaction, so of two concurrent closings only one passes.
 
@@ -196,9 +198,47 @@ pub enum Projection {
         id: String,
         outcome: String,
     },
+    /// A watch-list entry (布控名单) added by this event. `entry.removed_seq` must be `None`
+    /// (anything else is refused); the store records this event's seq as the entry's
+    /// `added_seq`. An id already taken is `Conflict("watch entry <id>")`.
+    AddWatchEntry(WatchEntryRow),
+    /// Takes an entry off the watch list (removal is an event; the entry is kept, with
+    /// `removed_seq` this event's seq). An unknown id is `NotFound("watch entry <id>")`, an entry
+    /// already removed `Conflict("watch entry <id> is removed")`, checked in the writer's
+    /// transaction.
+    RemoveWatchEntry {
+        id: String,
+    },
     /// Projects nothing: the event (a selection, say) is recorded in the log and the audit chain
     /// and changes no table.
     Nothing,
+}
+
+/// A watch-list entry (布控名单): a party or a means of transport that targeting selects when a
+/// declaration names it. Kept as the caller made it; never edited, never deleted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchEntryRow {
+    /// Made by the caller, unique, e.g. `W-000001`.
+    pub id: String,
+    /// `importer`, `declarant`, `seller`, `consignor` or `transport_means`.
+    pub kind: String,
+    /// The credit code, name or identification the entry names, as given.
+    pub value: String,
+    pub reason_en: String,
+    pub reason_zh: String,
+    /// `document_check`, `physical_inspection`, `lab_sampling` or `hold`.
+    pub action: String,
+    /// `YYYY-MM-DD`, inclusive; `None` is open.
+    pub valid_from: Option<String>,
+    pub valid_to: Option<String>,
+    /// The user id of the analyst who added it.
+    pub added_by: String,
+    pub added_at_ms: i64,
+    /// Set by the store on read: the seq of the event that added it. `None` in
+    /// [`Projection::AddWatchEntry`].
+    pub added_seq: Option<u64>,
+    /// The seq of the event that removed it; `None` while it is on the list.
+    pub removed_seq: Option<u64>,
 }
 
 /// An officer's task on a declaration (单证审核 / 查验 / 取样 / 扣留), created from its lane.
@@ -524,4 +564,7 @@ pub trait Store: Send + Sync + 'static {
     async fn tasks(&self, query: &TaskQuery) -> StoreResult<Vec<TaskRow>>;
     /// The users with `role`, ordered by user id (none for an unknown role).
     async fn users_by_role(&self, role: &str) -> StoreResult<Vec<UserRow>>;
+    /// Every watch-list entry, removed ones included (with their `removed_seq`), in the order
+    /// they were added.
+    async fn watch_entries(&self) -> StoreResult<Vec<WatchEntryRow>>;
 }

@@ -34,6 +34,9 @@ enum Endpoint {
     ApproveRule,
     RetireRule,
     Selection,
+    AddWatchEntry,
+    ListWatchList,
+    RemoveWatchEntry,
     ListTasks,
     RecordFinding,
     Payments,
@@ -41,7 +44,7 @@ enum Endpoint {
 }
 
 impl Endpoint {
-    const ALL: [Endpoint; 27] = [
+    const ALL: [Endpoint; 30] = [
         Endpoint::Lodge,
         Endpoint::Read,
         Endpoint::List,
@@ -66,6 +69,9 @@ impl Endpoint {
         Endpoint::ApproveRule,
         Endpoint::RetireRule,
         Endpoint::Selection,
+        Endpoint::AddWatchEntry,
+        Endpoint::ListWatchList,
+        Endpoint::RemoveWatchEntry,
         Endpoint::ListTasks,
         Endpoint::RecordFinding,
         Endpoint::Payments,
@@ -92,7 +98,8 @@ impl Endpoint {
             | Endpoint::DryRun
             | Endpoint::ActivateRelease
             | Endpoint::RollBackRelease => Action::ManageReleases,
-            Endpoint::ListRules => Action::ReadRules,
+            Endpoint::ListRules | Endpoint::ListWatchList => Action::ReadRules,
+            Endpoint::AddWatchEntry | Endpoint::RemoveWatchEntry => Action::WriteRules,
             Endpoint::ProposeRule
             | Endpoint::TestRule
             | Endpoint::ApproveRule
@@ -106,7 +113,11 @@ impl Endpoint {
     fn success(self) -> StatusCode {
         if matches!(
             self,
-            Endpoint::Lodge | Endpoint::Reassess | Endpoint::ImportRelease | Endpoint::ProposeRule
+            Endpoint::Lodge
+                | Endpoint::Reassess
+                | Endpoint::ImportRelease
+                | Endpoint::ProposeRule
+                | Endpoint::AddWatchEntry
         ) {
             StatusCode::CREATED
         } else {
@@ -277,6 +288,18 @@ async fn call(app: &TestApp, user: &str, endpoint: Endpoint) -> Reply {
                 .await
         }
         Endpoint::Selection => app.get(&format!("{path}/selection"), user).await,
+        Endpoint::AddWatchEntry => app.post("/v1/watch-list", user, None, &inert_entry()).await,
+        Endpoint::ListWatchList => app.get("/v1/watch-list", user).await,
+        Endpoint::RemoveWatchEntry => {
+            let added = app
+                .post("/v1/watch-list", "risk_analyst", None, &inert_entry())
+                .await;
+            assert_eq!(added.status, StatusCode::CREATED, "{}", added.text);
+            let id = added.body["id"].as_str().unwrap();
+            let body = json!({"reason": "cleared"});
+            app.post(&format!("/v1/watch-list/{id}/removal"), user, None, &body)
+                .await
+        }
         Endpoint::ListTasks => app.get("/v1/tasks?mine=true&status=open", user).await,
         Endpoint::RecordFinding => {
             let task = open_task(app).await;
@@ -342,6 +365,17 @@ fn inert_rule() -> Value {
         "reason_en": "nothing of ours",
         "reason_zh": "不涉及",
         "expression": "item.origin_country == \"AQ\"",
+    })
+}
+
+/// A watch-list entry no test declaration names.
+fn inert_entry() -> Value {
+    json!({
+        "kind": "seller",
+        "value": "Nobody Trading Ltd.",
+        "reason_en": "nothing of ours",
+        "reason_zh": "不涉及",
+        "action": "document_check",
     })
 }
 

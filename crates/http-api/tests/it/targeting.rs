@@ -264,3 +264,130 @@ async fn the_rule_listing_takes_only_a_known_status() {
     let reply = app.get("/v1/rules?status=live", "officer").await;
     assert_eq!(reply.error_paths()[0].0, "status");
 }
+
+#[tokio::test]
+async fn an_analysts_watch_list_entry_selects_a_lodging_until_it_is_removed() {
+    let app = spawn_app().await;
+    let entry = json!({
+        "kind": "seller",
+        "value": "Pacific Electronics Inc.",
+        "reason_en": "undervalued invoices found twice",
+        "reason_zh": "两次查获低报发票",
+        "action": "document_check",
+        "valid_from": "2026-01-01",
+    });
+
+    // Every field checked at once; officers read the list but do not write it; trade neither.
+    let refused = app
+        .post(
+            "/v1/watch-list",
+            "risk_analyst",
+            None,
+            &json!({ "kind": "buyer", "value": "x", "reason_en": "x", "reason_zh": "x",
+                     "action": "document_check", "valid_to": "tomorrow" }),
+        )
+        .await;
+    refused.assert_problem(422);
+    let paths: Vec<String> = refused.error_paths().into_iter().map(|(p, _)| p).collect();
+    assert_eq!(paths, ["kind", "valid_to"], "{}", refused.text);
+    app.post("/v1/watch-list", "officer", None, &entry)
+        .await
+        .assert_problem(403);
+    app.get("/v1/watch-list", "broker")
+        .await
+        .assert_problem(403);
+
+    let added = app
+        .post("/v1/watch-list", "risk_analyst", None, &entry)
+        .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.text);
+    let id = added.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(added.body["status"], "listed");
+
+    // The example's overseas party is on the list: a document check, for the list's reason.
+    let lodged = app.lodged_id("broker", &example()).await;
+    let seen = selection(&app, &lodged, "officer").await;
+    assert_eq!(seen.status, StatusCode::OK, "{}", seen.text);
+    let hit = seen.body["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["source"]["kind"] == "watch_list")
+        .unwrap_or_else(|| panic!("{}", seen.text));
+    assert_eq!(hit["source"]["entity"], "seller");
+    assert_eq!(hit["action"], "document_check");
+    let for_trade = selection(&app, &lodged, "broker").await;
+    assert_eq!(for_trade.body["asked"], json!(["document_check"]));
+
+    // Removed with a reason (kept, marked removed); twice is refused, an unknown id is 404.
+    let removal = format!("/v1/watch-list/{id}/removal");
+    app.post(&removal, "risk_analyst", None, &json!({}))
+        .await
+        .assert_problem(422);
+    let removed = app
+        .post(
+            &removal,
+            "risk_analyst",
+            None,
+            &json!({ "reason": "cleared" }),
+        )
+        .await;
+    assert_eq!(removed.status, StatusCode::OK, "{}", removed.text);
+    assert_eq!(removed.body["status"], "removed");
+    app.post(
+        &removal,
+        "risk_analyst",
+        None,
+        &json!({ "reason": "again" }),
+    )
+    .await
+    .assert_problem(422);
+    let missing = app
+        .post(
+            "/v1/watch-list/W-999999/removal",
+            "risk_analyst",
+            None,
+            &json!({ "reason": "none" }),
+        )
+        .await;
+    missing.assert_problem(404);
+    assert_eq!(
+        missing.body["type"],
+        "urn:opencustoms:problem:watch-entry-not-found"
+    );
+    let after = app.lodged_id("broker", &example()).await;
+    let seen = selection(&app, &after, "officer").await;
+    assert_eq!(seen.body["lane"], "green", "{}", seen.text);
+    let listed = app.get("/v1/watch-list", "auditor").await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.text);
+    assert_eq!(listed.body["entries"][0]["status"], "removed");
+}
+
+#[tokio::test]
+async fn a_value_control_table_is_a_release_like_the_others() {
+    let app = spawn_app().await;
+    let table = "code_prefix,origin,unit,min_unit_value_cny,max_unit_value_cny,valid_from,valid_to\n\
+                 851713,,C62,5000,,2026-01-01,\n";
+    let body = json!({ "kind": "value_control", "label": "smartphones",
+                       "files": { "value_control.csv": table } });
+    let imported = app.post("/v1/releases", "admin", None, &body).await;
+    assert_eq!(imported.status, StatusCode::CREATED, "{}", imported.text);
+    assert_eq!(imported.body["kind"], "value_control");
+    let listed = app.get("/v1/releases?kind=value_control", "officer").await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.text);
+    assert_eq!(listed.body["releases"][0]["summary"]["rows"], 1);
+    let broken = json!({ "kind": "value_control", "label": "broken",
+                         "files": { "value_control.csv": "code_prefix,origin,unit,min_unit_value_cny,max_unit_value_cny,valid_from,valid_to\n8,,,,,x,\n" } });
+    let refused = app.post("/v1/releases", "admin", None, &broken).await;
+    refused.assert_problem(422);
+    let paths: Vec<String> = refused.error_paths().into_iter().map(|(p, _)| p).collect();
+    assert_eq!(
+        paths,
+        [
+            "value_control.csv:2.code_prefix",
+            "value_control.csv:2.valid_from"
+        ],
+        "{}",
+        refused.text
+    );
+}
