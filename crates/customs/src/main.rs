@@ -78,6 +78,12 @@ enum Command {
         #[command(subcommand)]
         command: releases_cmd::ReleaseCommand,
     },
+    /// Value-control tables (价格风险参数: minimum / maximum unit values per commodity prefix and
+    /// origin) for targeting: import, list, activate, roll back.
+    ValueControl {
+        #[command(subcommand)]
+        command: releases_cmd::ReleaseCommand,
+    },
     /// Targeting rules (风险布控), as a risk analyst with a token: add, test, approve (another
     /// analyst's), retire, list.
     Rules {
@@ -139,6 +145,9 @@ fn main() -> anyhow::Result<()> {
             }
             Command::Rates { command } => {
                 releases_cmd::run(&data, config, ReleaseKind::ExchangeRates, command).await
+            }
+            Command::ValueControl { command } => {
+                releases_cmd::run(&data, config, ReleaseKind::ValueControl, command).await
             }
             Command::Rules { command } => rules_cmd::run(&data, config, command).await,
             Command::Tasks { command } => tasks_cmd::run(&data, config, command).await,
