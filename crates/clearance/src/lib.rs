@@ -535,6 +535,52 @@ pub fn is_lifecycle_event(action: &str) -> bool {
         && action != payments::PAID_ACTION
 }
 
+impl<S: Store> Clearance<S> {
+    /// Appends the one event of a change to a reference object (a release, a rule, a watch-list
+    /// entry) under a fresh idempotency key. A conflict the store finds (a taken id, a status
+    /// that changed meanwhile) is a refusal naming `field`; `not_found` answers an unknown object.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn append_reference_event(
+        &self,
+        caller: &Caller,
+        subject: String,
+        action: &str,
+        payload: serde_json::Value,
+        projection: Projection,
+        field: &str,
+        not_found: impl FnOnce(&str) -> ClearanceError,
+    ) -> Result<(), ClearanceError> {
+        let payload = payload.to_string();
+        let append = Append {
+            actor: actor(caller),
+            recorded_at_ms: self.now().timestamp_millis(),
+            subject,
+            action: action.to_owned(),
+            idempotency_scope: caller.user_id().to_owned(),
+            idempotency_key: uuid::Uuid::new_v4().to_string(),
+            request_digest: request_digest(action, payload.as_bytes()),
+            payload,
+            expected_version: None,
+            projection,
+            linked: Vec::new(),
+            cbec_purchase: None,
+        };
+        match self.store.append(append).await {
+            Ok(AppendOutcome::Appended { .. }) => Ok(()),
+            Ok(other) => Err(refusal(other)),
+            Err(store::StoreError::NotFound(what)) => Err(not_found(&what)),
+            Err(store::StoreError::Conflict(what)) => {
+                Err(ClearanceError::Invalid(vec![FieldError::not_allowed(
+                    field,
+                    &format!("refused: {what}"),
+                    &format!("已拒绝：{what}"),
+                )]))
+            }
+            Err(other) => Err(other.into()),
+        }
+    }
+}
+
 /// A store outcome that refused an append: a concurrent change, or a CBEC order that does not
 /// fit the buyer's allowance or was booked before.
 fn refusal(outcome: AppendOutcome) -> ClearanceError {

@@ -21,12 +21,12 @@ use chrono::NaiveDate;
 use domain::FieldError;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use store::{Append, AppendOutcome, Projection, ReleaseFileRow, ReleaseRow, Store, StoreError};
+use store::{Projection, ReleaseFileRow, ReleaseRow, Store};
 use tariff::{ExchangeRates, TariffRelease};
 
+use crate::Clearance;
 use crate::access::{Action, Caller};
 use crate::error::ClearanceError;
-use crate::{Clearance, actor, request_digest};
 
 /// How long a process trusts its cache of the releases in force before reading the store again
 /// (another process, e.g. `customs tariff activate`, may have changed them).
@@ -594,36 +594,19 @@ impl<S: Store> Clearance<S> {
         payload: Value,
         projection: Projection,
     ) -> Result<(), ClearanceError> {
-        let payload = payload.to_string();
-        let now = self.now();
-        let append = Append {
-            actor: actor(caller),
-            recorded_at_ms: now.timestamp_millis(),
-            subject: format!("release:{id}"),
-            action: action.to_owned(),
-            idempotency_scope: caller.user_id().to_owned(),
-            idempotency_key: uuid::Uuid::new_v4().to_string(),
-            request_digest: request_digest(action, payload.as_bytes()),
-            payload,
-            expected_version: None,
-            projection,
-            linked: Vec::new(),
-            cbec_purchase: None,
-        };
-        let outcome = self.store.append(append).await;
+        let subject = format!("release:{id}");
+        let appended = self
+            .append_reference_event(
+                caller,
+                subject,
+                action,
+                payload,
+                projection,
+                "release",
+                release_not_found,
+            )
+            .await;
         self.releases_cache.invalidate();
-        match outcome {
-            Ok(AppendOutcome::Appended { .. }) => Ok(()),
-            Ok(_) => Err(ClearanceError::Conflict),
-            Err(StoreError::NotFound(what)) => Err(release_not_found(&what)),
-            Err(StoreError::Conflict(what)) => {
-                Err(ClearanceError::Invalid(vec![FieldError::not_allowed(
-                    "release",
-                    &format!("refused: {what}"),
-                    &format!("已拒绝：{what}"),
-                )]))
-            }
-            Err(other) => Err(other.into()),
-        }
+        appended
     }
 }

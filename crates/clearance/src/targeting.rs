@@ -20,12 +20,12 @@ use domain::{Declaration, DeclarationKind, Direction, FieldError};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use store::{Append, AppendOutcome, DeclarationQuery, LinkedEvent, Projection, RiskRuleRow, Store};
+use store::{DeclarationQuery, LinkedEvent, Projection, RiskRuleRow, Store};
 
+use crate::Clearance;
 use crate::access::{Action, Caller};
 use crate::error::ClearanceError;
 use crate::releases::CATALOG_REFRESH;
-use crate::{Clearance, actor, request_digest};
 
 /// The event that records a declaration's selection.
 pub const TARGETED_ACTION: &str = "declaration.targeted";
@@ -701,34 +701,14 @@ impl<S: Store> Clearance<S> {
         payload: Value,
         projection: Projection,
     ) -> Result<(), ClearanceError> {
-        let payload = payload.to_string();
-        let append = Append {
-            actor: actor(caller),
-            recorded_at_ms: self.now().timestamp_millis(),
-            subject: format!("rule:{id}"),
-            action: action.to_owned(),
-            idempotency_scope: caller.user_id().to_owned(),
-            idempotency_key: uuid::Uuid::new_v4().to_string(),
-            request_digest: request_digest(action, payload.as_bytes()),
-            payload,
-            expected_version: None,
-            projection,
-            linked: Vec::new(),
-            cbec_purchase: None,
-        };
-        let outcome = self.store.append(append).await;
+        let subject = format!("rule:{id}");
+        let appended = self
+            .append_reference_event(caller, subject, action, payload, projection, "rule", |_| {
+                ClearanceError::NotFound
+            })
+            .await;
         self.rule_catalog.invalidate();
-        match outcome {
-            Ok(AppendOutcome::Appended { .. }) => Ok(()),
-            Ok(other) => Err(crate::refusal(other)),
-            Err(store::StoreError::NotFound(_)) => Err(ClearanceError::NotFound),
-            Err(store::StoreError::Conflict(what)) => Err(invalid(vec![FieldError::not_allowed(
-                "rule",
-                &format!("refused: {what}"),
-                &format!("已拒绝：{what}"),
-            )])),
-            Err(other) => Err(other.into()),
-        }
+        appended
     }
 }
 

@@ -14,12 +14,12 @@ use chrono::NaiveDate;
 use domain::FieldError;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use store::{Append, AppendOutcome, Projection, Store, StoreError, WatchEntryRow};
+use store::{Projection, Store, WatchEntryRow};
 
+use crate::Clearance;
 use crate::access::{Action, Caller};
 use crate::error::ClearanceError;
 use crate::releases::CATALOG_REFRESH;
-use crate::{Clearance, actor, request_digest};
 
 /// The weight of a watch-list hit against other reasons (a rule's priority is 0 to 255): above
 /// value control (100) and missing licences (150).
@@ -353,36 +353,14 @@ impl<S: Store> Clearance<S> {
         payload: Value,
         projection: Projection,
     ) -> Result<(), ClearanceError> {
-        let payload = payload.to_string();
-        let append = Append {
-            actor: actor(caller),
-            recorded_at_ms: self.now().timestamp_millis(),
-            subject: format!("watch:{id}"),
-            action: action.to_owned(),
-            idempotency_scope: caller.user_id().to_owned(),
-            idempotency_key: uuid::Uuid::new_v4().to_string(),
-            request_digest: request_digest(action, payload.as_bytes()),
-            payload,
-            expected_version: None,
-            projection,
-            linked: Vec::new(),
-            cbec_purchase: None,
-        };
-        let outcome = self.store.append(append).await;
+        let subject = format!("watch:{id}");
+        let appended = self
+            .append_reference_event(caller, subject, action, payload, projection, "id", |_| {
+                ClearanceError::NotFound
+            })
+            .await;
         self.lists_catalog.invalidate();
-        match outcome {
-            Ok(AppendOutcome::Appended { .. }) => Ok(()),
-            Ok(other) => Err(crate::refusal(other)),
-            Err(StoreError::NotFound(_)) => Err(ClearanceError::NotFound),
-            Err(StoreError::Conflict(what)) => {
-                Err(ClearanceError::Invalid(vec![FieldError::not_allowed(
-                    "id",
-                    &format!("refused: {what}"),
-                    &format!("已拒绝：{what}"),
-                )]))
-            }
-            Err(other) => Err(other.into()),
-        }
+        appended
     }
 }
 
