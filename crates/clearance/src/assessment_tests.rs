@@ -700,30 +700,24 @@ async fn an_anti_dumping_duty_takes_the_exporters_own_rate_when_the_notice_names
     assert_eq!(duties[1], round(value * Decimal::new(1031, 3)));
 }
 
-/// The story of the issue: lodge → assessed → red lane by a rule → inspection finds a wrong
-/// origin → reassessed with the difference → released.
-#[tokio::test]
-async fn a_red_lane_inspection_finds_a_wrong_origin_and_the_declaration_is_reassessed() {
-    let (f, _, _) = with_sample().await;
-    let admin_actor = store::Actor {
+/// Puts `rule` in force as analysts do it: proposed by one (analyst-wang), approved by another
+/// (analyst-zhao). Returns its id.
+async fn active_rule(f: &Fixture, rule: &Value) -> String {
+    let admin = store::Actor {
         user_id: "test".into(),
         role: "admin".into(),
     };
     for name in ["analyst-wang", "analyst-zhao"] {
-        f.clearance
-            .create_user(&admin_actor, name, Role::RiskAnalyst, None)
-            .await
-            .unwrap();
+        // Created once per fixture; a second rule finds them there.
+        let _ = f
+            .clearance
+            .create_user(&admin, name, Role::RiskAnalyst, None)
+            .await;
     }
     let (wang, zhao) = (
         f.caller("analyst-wang").await,
         f.caller("analyst-zhao").await,
     );
-    let rule = json!({
-        "purpose": "revenue", "action": "physical_inspection", "expected_selection_rate": "1",
-        "priority": 200, "reason_en": "bananas: origin fraud", "reason_zh": "香蕉：原产地造假",
-        "expression": "item.commodity_code.startsWith(\"0803\")",
-    });
     let proposed = f
         .clearance
         .propose_rule(&wang, rule.to_string().as_bytes())
@@ -731,6 +725,21 @@ async fn a_red_lane_inspection_finds_a_wrong_origin_and_the_declaration_is_reass
         .unwrap();
     let id = proposed["id"].as_str().unwrap().to_owned();
     f.clearance.approve_rule(&zhao, &id, 1).await.unwrap();
+    id
+}
+
+/// The story of the issue: lodge → assessed → red lane by a rule → inspection finds a wrong
+/// origin → reassessed with the difference → released.
+#[tokio::test]
+async fn a_red_lane_inspection_finds_a_wrong_origin_and_the_declaration_is_reassessed() {
+    let (f, _, _) = with_sample().await;
+    let rule = json!({
+        "purpose": "revenue", "action": "physical_inspection", "expected_selection_rate": "1",
+        "priority": 200, "reason_en": "bananas: origin fraud", "reason_zh": "香蕉：原产地造假",
+        "expression": "item.commodity_code.startsWith(\"0803\")",
+    });
+    let id = active_rule(&f, &rule).await;
+    let zhao = f.caller("analyst-zhao").await;
 
     let broker = f.caller("broker").await;
     let officer = f.caller("officer").await;
@@ -904,35 +913,13 @@ async fn a_red_lane_inspection_finds_a_wrong_origin_and_the_declaration_is_reass
 #[tokio::test]
 async fn a_rule_on_the_assessed_figures_sees_them_at_acceptance() {
     let (f, _, _) = with_sample().await;
-    let admin_actor = store::Actor {
-        user_id: "test".into(),
-        role: "admin".into(),
-    };
-    for name in ["analyst-wang", "analyst-zhao"] {
-        f.clearance
-            .create_user(&admin_actor, name, Role::RiskAnalyst, None)
-            .await
-            .unwrap();
-    }
-    let (wang, zhao) = (
-        f.caller("analyst-wang").await,
-        f.caller("analyst-zhao").await,
-    );
     let rule = json!({
         "purpose": "revenue", "action": "document_check", "expected_selection_rate": "1",
         "priority": 100, "reason_en": "high value", "reason_zh": "高价值",
         "expression": "has(item.customs_value_cny) && item.customs_value_cny > 50000.0 \
                        && declaration.payable_cny > 9000.0",
     });
-    let id = f
-        .clearance
-        .propose_rule(&wang, rule.to_string().as_bytes())
-        .await
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    f.clearance.approve_rule(&zhao, &id, 1).await.unwrap();
+    active_rule(&f, &rule).await;
     let broker = f.caller("broker").await;
     let officer = f.caller("officer").await;
     let lodged = f
