@@ -71,10 +71,12 @@ pub enum Action {
     RecordFindings,
     /// Record a payment (trade) or a guarantee (officer) of the assessed duty and taxes.
     Pay,
+    /// Set enterprises' credit levels (企业信用等级).
+    ManageCredit,
 }
 
 impl Action {
-    pub const ALL: [Action; 13] = [
+    pub const ALL: [Action; 14] = [
         Action::Lodge,
         Action::Read,
         Action::Amend,
@@ -88,6 +90,7 @@ impl Action {
         Action::ReadTasks,
         Action::RecordFindings,
         Action::Pay,
+        Action::ManageCredit,
     ];
 
     /// The access matrix. Declarations are changed by the trade that lodged them and released by
@@ -106,6 +109,7 @@ impl Action {
             Action::ReadTasks => matches!(role, Officer | RiskAnalyst | Auditor | Admin),
             Action::RecordFindings => matches!(role, Officer),
             Action::Pay => matches!(role, Declarant | Broker | Officer),
+            Action::ManageCredit => matches!(role, Admin),
         }
     }
 
@@ -124,6 +128,7 @@ impl Action {
             Action::ReadTasks => ("see officers' tasks", "查看关员任务"),
             Action::RecordFindings => ("record findings", "录入查验结果"),
             Action::Pay => ("record payments or guarantees", "录入缴款或担保"),
+            Action::ManageCredit => ("set enterprise credit levels", "设定企业信用等级"),
         }
     }
 }

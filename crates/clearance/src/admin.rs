@@ -1,4 +1,5 @@
-//! Enterprises, users, bearer tokens and broker authorisations; authentication of callers.
+//! Enterprises, users, bearer tokens, broker authorisations and enterprise credit levels;
+//! authentication of callers.
 //!
 //! Tokens are 256-bit random secrets shown once; only their SHA-256 is stored. A slow password
 //! hash (argon2) would add nothing for a secret of that entropy and would cost milliseconds on
@@ -16,7 +17,7 @@ use store::{
 };
 
 use crate::Clearance;
-use crate::access::{Caller, Role};
+use crate::access::{Action, Caller, Role};
 use crate::error::ClearanceError;
 
 /// How long an authenticated token is trusted without asking the store again. Bounds how long a
@@ -313,6 +314,125 @@ impl<S: Store> Clearance<S> {
         Ok(())
     }
 }
+
+/// The credit levels (企业信用等级) an administrator sets, as written and as targeting sees them.
+pub const CREDIT_LEVELS: [(&str, risk::CreditLevel); 4] = [
+    ("advanced_certified", risk::CreditLevel::AdvancedCertified),
+    ("general_certified", risk::CreditLevel::GeneralCertified),
+    ("general", risk::CreditLevel::General),
+    ("untrustworthy", risk::CreditLevel::Untrustworthy),
+];
+
+/// A credit level by its name (`advanced_certified`, `general_certified`, `general`,
+/// `untrustworthy`).
+pub fn parse_credit_level(text: &str) -> Option<risk::CreditLevel> {
+    CREDIT_LEVELS
+        .iter()
+        .find(|(name, _)| *name == text)
+        .map(|(_, level)| *level)
+}
+
+impl<S: Store> Clearance<S> {
+    /// Sets an enterprise's credit level (企业信用等级), with the reason (the rating decision).
+    /// Every change is an event and is kept; declarations accepted from now on are targeted with
+    /// the new level (the random rate's credit modifier, rules on `credit`). Returns the change:
+    /// `credit_code`, `level`, `previous_level` (`null` when none was set: `general`), `reason`
+    /// and `seq` (its audit-chain entry).
+    pub async fn set_credit_level(
+        &self,
+        actor: &Actor,
+        credit_code: &str,
+        level: &str,
+        reason: &str,
+    ) -> Result<serde_json::Value, ClearanceError> {
+        let mut errors = Vec::new();
+        let code = domain::codes::CreditCode::parse("credit_code", credit_code)
+            .map_err(|e| errors.push(e))
+            .ok();
+        if parse_credit_level(level).is_none() {
+            let names: Vec<&str> = CREDIT_LEVELS.iter().map(|(name, _)| *name).collect();
+            errors.push(domain::FieldError::invalid_format(
+                "level",
+                &format!("one of {}", names.join(", ")),
+                &format!("以下之一：{}", names.join("、")),
+            ));
+        }
+        let reason =
+            domain::numbers::parse_text("reason", reason, domain::limits::REASON_LENGTH_MAX)
+                .map_err(|e| errors.push(e))
+                .ok();
+        let (Some(code), Some(reason), true) = (code, reason, errors.is_empty()) else {
+            return Err(ClearanceError::Invalid(errors));
+        };
+        let enterprise = self
+            .store
+            .enterprise_by_credit_code(code.as_str())
+            .await?
+            .ok_or_else(|| {
+                ClearanceError::Invalid(vec![domain::FieldError::not_allowed(
+                    "credit_code",
+                    &format!(
+                        "no enterprise with credit code {} is registered",
+                        code.as_str()
+                    ),
+                    &format!("未登记统一社会信用代码为 {} 的企业", code.as_str()),
+                )])
+            })?;
+        let previous = self.store.credit_level(&enterprise.credit_code).await?;
+        let payload = json!({
+            "credit_code": enterprise.credit_code,
+            "level": level,
+            "previous_level": previous,
+            "reason": reason,
+        });
+        // Every change is a new event: setting the same level twice records it twice.
+        let key = format!("credit:{}:{}", enterprise.credit_code, uuid::Uuid::now_v7());
+        let projection = Projection::SetCreditLevel {
+            credit_code: enterprise.credit_code.clone(),
+            level: level.to_owned(),
+        };
+        let outcome = self
+            .admin_append(
+                actor,
+                enterprise.id,
+                CREDIT_LEVEL_SET_ACTION,
+                key,
+                payload.clone(),
+                projection,
+            )
+            .await;
+        self.credit_levels.invalidate();
+        let seq = match outcome? {
+            AppendOutcome::Appended { seq } => seq,
+            AppendOutcome::Duplicate { first, .. } => first.seq,
+            other => {
+                return Err(ClearanceError::Internal(anyhow::anyhow!(
+                    "setting a credit level was not appended: {other:?}"
+                )));
+            }
+        };
+        let mut view = payload;
+        view["seq"] = json!(seq);
+        Ok(view)
+    }
+
+    /// [`Clearance::set_credit_level`] for an authenticated caller (the HTTP API): administrators
+    /// only ([`Action::ManageCredit`]).
+    pub async fn set_credit_level_as(
+        &self,
+        caller: &Caller,
+        credit_code: &str,
+        level: &str,
+        reason: &str,
+    ) -> Result<serde_json::Value, ClearanceError> {
+        caller.require(Action::ManageCredit)?;
+        self.set_credit_level(&crate::actor(caller), credit_code, level, reason)
+            .await
+    }
+}
+
+/// The event that records a change of an enterprise's credit level.
+pub const CREDIT_LEVEL_SET_ACTION: &str = "enterprise.credit_level_set";
 
 fn unknown_enterprise(code: &str) -> ClearanceError {
     ClearanceError::Invalid(vec![domain::FieldError::not_allowed(

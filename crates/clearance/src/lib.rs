@@ -27,6 +27,8 @@ pub mod watch_list;
 #[cfg(test)]
 mod assessment_tests;
 #[cfg(test)]
+mod credit_tests;
+#[cfg(test)]
 mod lists_tests;
 #[cfg(test)]
 mod targeting_tests;
@@ -48,7 +50,7 @@ use store::{
 use wire::{DeclarationDto, LodgementView};
 
 pub use access::{Action, Caller, Role};
-pub use admin::NewToken;
+pub use admin::{CREDIT_LEVEL_SET_ACTION, CREDIT_LEVELS, NewToken, parse_credit_level};
 pub use assessing::{AssessedFigures, Reassessment};
 pub use audit_trail::AUDIT_PAGE_MAX;
 pub use cbec::BuyerIdKey;
@@ -130,6 +132,7 @@ pub struct Clearance<S> {
     principals: admin::PrincipalCache,
     releases_cache: releases::ReleaseCatalog,
     rule_catalog: targeting::RuleCatalog,
+    credit_levels: targeting::CreditLevels,
     lists_catalog: watch_list::ListsCatalog,
 }
 
@@ -149,6 +152,7 @@ impl<S: Store> Clearance<S> {
             principals: admin::PrincipalCache::default(),
             releases_cache: releases::ReleaseCatalog::default(),
             rule_catalog: targeting::RuleCatalog::default(),
+            credit_levels: targeting::CreditLevels::default(),
             lists_catalog: watch_list::ListsCatalog::default(),
         }
     }

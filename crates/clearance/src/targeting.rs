@@ -8,10 +8,12 @@
 //! made elsewhere). Trade roles never see rules or reasons: only their lane and what is asked.
 //!
 //! The watch list and the value-control table in force on the day are passed too
-//! (`crate::watch_list`). Not yet here: enterprise credit levels (everyone is `General`), the importer's history counts, officer
-//! tasks and findings.
+//! (`crate::watch_list`), and the trader's credit level (企业信用等级, `general` until an
+//! administrator sets one), read from the store per lodging through a small cache
+//! ([`CreditLevels`]: at most `CATALOG_REFRESH` old, emptied by a change made here). Not yet
+//! here: the importer's history counts.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -270,11 +272,68 @@ impl RuleCatalog {
     }
 }
 
+/// Enterprises' credit levels as targeting reads them: one store read per trader, kept at most
+/// `CATALOG_REFRESH` (a level set by another instance is seen that late at worst), emptied when a
+/// level is set here.
+#[derive(Default)]
+pub(crate) struct CreditLevels {
+    levels: Mutex<HashMap<String, (Instant, risk::CreditLevel)>>,
+}
+
+/// Traders whose level is remembered at most; the cache is emptied when full rather than grown.
+const CREDIT_CACHE_MAX: usize = 10_000;
+
+impl CreditLevels {
+    pub(crate) fn invalidate(&self) {
+        self.levels.lock().expect("credit level lock").clear();
+    }
+
+    /// The trader's level in force: `General` when none was set.
+    async fn level<S: Store>(
+        &self,
+        store: &S,
+        credit_code: &str,
+    ) -> Result<risk::CreditLevel, ClearanceError> {
+        if let Some((at, level)) = self
+            .levels
+            .lock()
+            .expect("credit level lock")
+            .get(credit_code)
+            && at.elapsed() < CATALOG_REFRESH
+        {
+            return Ok(*level);
+        }
+        let level = match store.credit_level(credit_code).await? {
+            None => risk::CreditLevel::General,
+            Some(name) => crate::admin::parse_credit_level(&name).ok_or_else(|| {
+                anyhow::anyhow!("stored credit level {name:?} of {credit_code} is unknown")
+            })?,
+        };
+        let mut levels = self.levels.lock().expect("credit level lock");
+        if levels.len() >= CREDIT_CACHE_MAX {
+            levels.clear();
+        }
+        levels.insert(credit_code.to_owned(), (Instant::now(), level));
+        Ok(level)
+    }
+}
+
 /// The declaration as targeting sees it, with its assessment's customs values and total payable
-/// when it was assessed. Credit levels and history are not passed yet: see the module doc.
+/// when it was assessed, for a trader of `general` credit; see [`risk_input_with_credit`].
+/// History is not passed yet: see the module doc.
 pub fn risk_input(
     declaration: &Declaration,
     figures: Option<&crate::AssessedFigures>,
+) -> risk::RiskInput {
+    risk_input_with_credit(declaration, figures, risk::CreditLevel::General)
+}
+
+/// [`risk_input`] with the trader's credit level (the random rate's credit modifier and rules on
+/// `credit` see it).
+pub fn risk_input_with_credit(
+    declaration: &Declaration,
+    figures: Option<&crate::AssessedFigures>,
+    credit: risk::CreditLevel,
 ) -> risk::RiskInput {
     let header = risk::DeclarationHeader {
         direction: match declaration.direction {
@@ -346,7 +405,7 @@ pub fn risk_input(
     risk::RiskInput {
         declaration: header,
         items,
-        credit: risk::CreditLevel::General,
+        credit,
         history: risk::History::default(),
         model_score: None,
     }
@@ -436,7 +495,11 @@ impl<S: Store> Clearance<S> {
     ) -> Result<Vec<LinkedEvent>, ClearanceError> {
         let rules = self.rule_catalog.rules(&self.store).await?;
         let lists = self.lists_in_force(day).await?;
-        let input = risk_input(declaration, figures);
+        let credit = self
+            .credit_levels
+            .level(&self.store, declaration.trader.credit_code.as_str())
+            .await?;
+        let input = risk_input_with_credit(declaration, figures, credit);
         let draw = risk::RandomDraw {
             seed: rand::random(),
         };
@@ -667,8 +730,12 @@ impl<S: Store> Clearance<S> {
                 seed: rand::random(),
             };
             let lists = self.lists_in_force(day).await?;
+            let credit = self
+                .credit_levels
+                .level(&self.store, state.declaration.trader.credit_code.as_str())
+                .await?;
             let selection = risk::select(
-                &risk_input(&state.declaration, None),
+                &risk_input_with_credit(&state.declaration, None, credit),
                 &rules,
                 &lists,
                 &config,

@@ -12,7 +12,7 @@ use store_sqlite::{SqliteOptions, SqliteStore};
 use crate::{Clearance, ClearanceConfig, ClearanceError, Clock, IDEMPOTENCY_KEY_LENGTH_MAX, Role};
 
 pub(crate) const EXAMPLE: &str = include_str!("../../../examples/declaration-import.json");
-const TRADER: &str = "91310115MA1H000024";
+pub(crate) const TRADER: &str = "91310115MA1H000024";
 const BROKER: &str = "91310000MA1FL0001R";
 
 struct FixedClock(DateTime<Utc>);
@@ -333,6 +333,7 @@ fn the_access_matrix_is_as_documented() {
         (ReadTasks, [false, false, true, true, true, true]),
         (RecordFindings, [false, false, true, false, false, false]),
         (Pay, [true, true, true, false, false, false]),
+        (ManageCredit, [false, false, false, false, false, true]),
     ];
     assert_eq!(table.len(), crate::Action::ALL.len());
     for (action, allowed) in table {

@@ -1,4 +1,4 @@
-//! `customs admin`: enterprises, users, tokens and broker authorisations, written as events into
+//! `customs admin`: enterprises, users, tokens, broker authorisations and credit levels, written as events into
 //! the audit chain like every other change. Runs on the data folder directly: whoever can read
 //! the data folder is already its administrator.
 
@@ -47,6 +47,17 @@ pub enum AdminCommand {
         /// Credit code of the enterprise it declares for.
         #[arg(long)]
         principal: String,
+    },
+    /// Set an enterprise's credit level (企业信用等级): advanced_certified, general_certified,
+    /// general or untrustworthy. Declarations accepted from then on are targeted with it.
+    Credit {
+        #[arg(long)]
+        credit_code: String,
+        #[arg(long)]
+        level: String,
+        /// The rating decision, e.g. its reference.
+        #[arg(long)]
+        reason: String,
     },
 }
 
@@ -97,6 +108,20 @@ pub async fn run(
             .authorise_broker(&actor, &broker, &principal)
             .await
             .map(|()| format!("{broker} may now declare for {principal}")),
+        AdminCommand::Credit {
+            credit_code,
+            level,
+            reason,
+        } => clearance
+            .set_credit_level(&actor, &credit_code, &level, &reason)
+            .await
+            .map(|change| {
+                let previous = change["previous_level"].as_str().unwrap_or("general (not set)");
+                format!(
+                    "enterprise {credit_code} credit level {level} (was {previous}), audit entry {}",
+                    change["seq"]
+                )
+            }),
     };
     clearance.store().close().await;
     match outcome {

@@ -541,6 +541,21 @@ impl<S: Send + Sync> FromRequestParts<S> for WatchEntryRef {
     }
 }
 
+/// The `{credit_code}` path segment of an enterprise (checked by the service, with its field path).
+pub(crate) struct EnterpriseRef(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for EnterpriseRef {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        // A segment that does not decode (bad percent-encoding) names no enterprise.
+        let Path(code) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::unknown_route())?;
+        Ok(EnterpriseRef(code))
+    }
+}
+
 /// The `{id}` and `{version}` path segments of a rule version; the version a whole number from 1.
 pub(crate) struct RuleVersionRef {
     pub id: String,

@@ -16,6 +16,7 @@
 
 mod assessing;
 mod config;
+mod enterprises;
 mod extract;
 mod guard;
 mod openapi;
@@ -171,6 +172,10 @@ pub fn router<S: Store>(clearance: Arc<Clearance<S>>, config: ApiConfig) -> Rout
         .route(
             "/v1/watch-list/{id}/removal",
             post(targeting::remove_watch_entry::<S>),
+        )
+        .route(
+            "/v1/enterprises/{credit_code}/credit",
+            post(enterprises::set_credit_level::<S>),
         )
         .route(TASKS_PATH, get(tasks::tasks::<S>))
         .route("/v1/tasks/{id}/finding", post(tasks::record_finding::<S>))

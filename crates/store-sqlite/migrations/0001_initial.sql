@@ -193,6 +193,16 @@ CREATE TABLE risk_rules (
 
 CREATE INDEX risk_rules_by_status ON risk_rules (status, id, version);
 
+-- Enterprise credit levels (企业信用等级): one row per change, made by the event `seq`; the
+-- latest row of a credit code is the level in force. Never updated, never deleted.
+CREATE TABLE enterprise_credit (
+    credit_code TEXT NOT NULL REFERENCES enterprises (credit_code),
+    level TEXT NOT NULL CHECK (level IN ('advanced_certified', 'general_certified', 'general', 'untrustworthy')),
+    since_ms BIGINT NOT NULL,
+    seq BIGINT NOT NULL UNIQUE,
+    PRIMARY KEY (credit_code, seq)
+);
+
 -- The watch list (布控名单): parties and means of transport targeting selects when a declaration
 -- names them. `kind` is importer, declarant, seller, consignor or transport_means; `action` what
 -- a hit asks for; `valid_from` / `valid_to` inclusive YYYY-MM-DD or NULL (open). An entry is added

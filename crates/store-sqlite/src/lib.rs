@@ -406,6 +406,15 @@ impl Store for SqliteStore {
     }
 
     #[tracing::instrument(skip_all)]
+    async fn credit_level(&self, credit_code: &str) -> StoreResult<Option<String>> {
+        let credit_code = credit_code.to_owned();
+        self.read("reading a credit level", move |conn| {
+            queries::credit_level(conn, &credit_code)
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all)]
     async fn checkpoint_now(&self) -> StoreResult<Option<Checkpoint>> {
         let (reply, checkpoint) = oneshot::channel();
         self.inner

@@ -48,6 +48,9 @@ pub(crate) fn apply(tx: &Connection, projection: &Projection, seq: u64) -> Resul
         Projection::CloseTask { id, outcome } => close_task(tx, id, outcome, seq),
         Projection::AddWatchEntry(entry) => add_watch_entry(tx, entry, seq),
         Projection::RemoveWatchEntry { id } => remove_watch_entry(tx, id, seq),
+        Projection::SetCreditLevel { credit_code, level } => {
+            set_credit_level(tx, credit_code, level, seq)
+        }
         Projection::Nothing => Ok(()),
     }
 }
@@ -435,6 +438,30 @@ fn add_watch_entry(tx: &Connection, e: &WatchEntryRow, seq: u64) -> Result<(), F
             Some(_) => conflict(format!("watch entry {}", e.id)),
             None => err.into(),
         })?;
+    Ok(())
+}
+
+/// A new row per change; the event's own time is the change's `since_ms`.
+fn set_credit_level(
+    tx: &Connection,
+    credit_code: &str,
+    level: &str,
+    seq: u64,
+) -> Result<(), Fault> {
+    if !store::CREDIT_LEVELS.contains(&level) {
+        return Err(refused(format!(
+            "enterprise {credit_code}: {level:?} is not a credit level"
+        )));
+    }
+    require(
+        tx,
+        "SELECT 1 FROM enterprises WHERE credit_code = ?1",
+        credit_code,
+        "enterprise",
+    )?;
+    let sql = "INSERT INTO enterprise_credit (credit_code, level, since_ms, seq) \
+         SELECT ?1, ?2, recorded_at_ms, seq FROM events WHERE seq = ?3";
+    tx.prepare_cached(sql)?.execute((credit_code, level, seq))?;
     Ok(())
 }
 

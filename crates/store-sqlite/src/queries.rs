@@ -311,6 +311,17 @@ pub(crate) fn watch_entries(conn: &Connection) -> anyhow::Result<Vec<store::Watc
     Ok(entries)
 }
 
+/// The latest credit level of an enterprise, if one was ever set.
+pub(crate) fn credit_level(conn: &Connection, credit_code: &str) -> anyhow::Result<Option<String>> {
+    let sql = "SELECT level FROM enterprise_credit WHERE credit_code = ?1 \
+         ORDER BY seq DESC LIMIT 1";
+    let level = conn
+        .prepare_cached(sql)?
+        .query_row([credit_code], |row| row.get(0))
+        .optional()?;
+    Ok(level)
+}
+
 pub(crate) fn origin_proof_user(
     conn: &Connection,
     proof_key: &str,

@@ -27,10 +27,13 @@
 //!   not its main event's); a closed task keeps its place in every list; a task not new (closed,
 //!   with an outcome or a seq) is refused as `Other`; `users_by_role` of an unknown role is empty;
 //! - a watch-list entry added with a seq is refused as `Other`; `watch_entries` lists removed
-//!   entries too, in the order they were added, with `added_seq` set.
+//!   entries too, in the order they were added, with `added_seq` set;
+//! - a credit level set to something not in `CREDIT_LEVELS` is refused as `Other`; the latest
+//!   change is the level in force, even when it returns to an earlier level.
 
 mod audit_chain;
 mod cbec;
+mod credit;
 mod declarations;
 mod fixtures;
 mod listing;
@@ -74,6 +77,7 @@ pub async fn clearance_story<S: Store>(store: &S) {
     story.keep_targeting_rules().await;
     story.keep_officer_tasks().await;
     story.keep_watch_list().await;
+    story.keep_credit_levels().await;
     story.verify_audit_chain().await;
 }
 

@@ -24,6 +24,8 @@
 //!   not recorded over it.
 //! - A watch-list entry is added once and removed once, by events; it is never deleted, so the
 //!   list in force on any past day can be read back.
+//! - An enterprise's credit level (企业信用等级) changes by events and every change is kept; the
+//!   level in force is the latest.
 //! - An officer's task is opened once and closed once: the check that it is still open runs in
 //!   the writer's transaction, so of two concurrent closings only one passes.
 
@@ -209,10 +211,26 @@ pub enum Projection {
     RemoveWatchEntry {
         id: String,
     },
+    /// An enterprise's credit level (企业信用等级) changes to `level`: one of
+    /// [`CREDIT_LEVELS`] (anything else is refused as `Other`). The enterprise must exist
+    /// (`NotFound("enterprise <credit_code>")`). Every change is kept, with this event's seq; the
+    /// latest is the level in force ([`Store::credit_level`]).
+    SetCreditLevel {
+        credit_code: String,
+        level: String,
+    },
     /// Projects nothing: the event (a selection, say) is recorded in the log and the audit chain
     /// and changes no table.
     Nothing,
 }
+
+/// The enterprise credit levels (企业信用等级) a store accepts, from best to worst.
+pub const CREDIT_LEVELS: [&str; 4] = [
+    "advanced_certified",
+    "general_certified",
+    "general",
+    "untrustworthy",
+];
 
 /// A watch-list entry (布控名单): a party or a means of transport that targeting selects when a
 /// declaration names it. Kept as the caller made it; never edited, never deleted.
@@ -567,4 +585,7 @@ pub trait Store: Send + Sync + 'static {
     /// Every watch-list entry, removed ones included (with their `removed_seq`), in the order
     /// they were added.
     async fn watch_entries(&self) -> StoreResult<Vec<WatchEntryRow>>;
+    /// The enterprise's credit level in force (the latest change), or `None` if it was never
+    /// set (or there is no such enterprise).
+    async fn credit_level(&self, credit_code: &str) -> StoreResult<Option<String>>;
 }

@@ -4,6 +4,7 @@
 mod architecture;
 mod cli;
 mod crash;
+mod credit;
 mod estimate;
 mod releases;
 mod rules;

@@ -5,8 +5,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    Reply, TestApp, USERS, example, example_for_declarant, example_for_other_declarant,
-    rates_import, sample_file, spawn_app,
+    OTHER_TRADER, Reply, TRADER, TestApp, USERS, example, example_for_declarant,
+    example_for_other_declarant, rates_import, sample_file, spawn_app,
 };
 
 #[derive(Debug, Clone, Copy)]
@@ -41,10 +41,11 @@ enum Endpoint {
     RecordFinding,
     Payments,
     Pay,
+    SetCreditLevel,
 }
 
 impl Endpoint {
-    const ALL: [Endpoint; 30] = [
+    const ALL: [Endpoint; 31] = [
         Endpoint::Lodge,
         Endpoint::Read,
         Endpoint::List,
@@ -76,6 +77,7 @@ impl Endpoint {
         Endpoint::RecordFinding,
         Endpoint::Payments,
         Endpoint::Pay,
+        Endpoint::SetCreditLevel,
     ];
 
     fn action(self) -> Action {
@@ -107,6 +109,7 @@ impl Endpoint {
             Endpoint::ListTasks => Action::ReadTasks,
             Endpoint::RecordFinding => Action::RecordFindings,
             Endpoint::Pay => Action::Pay,
+            Endpoint::SetCreditLevel => Action::ManageCredit,
         }
     }
 
@@ -299,6 +302,12 @@ async fn call(app: &TestApp, user: &str, endpoint: Endpoint) -> Reply {
             let body = json!({"reason": "cleared"});
             app.post(&format!("/v1/watch-list/{id}/removal"), user, None, &body)
                 .await
+        }
+        Endpoint::SetCreditLevel => {
+            // `general` for the unrelated trader: no lane of the other calls changes.
+            let body = json!({"level": "general", "reason": "rating confirmed"});
+            let path = format!("/v1/enterprises/{OTHER_TRADER}/credit");
+            app.post(&path, user, None, &body).await
         }
         Endpoint::ListTasks => app.get("/v1/tasks?mine=true&status=open", user).await,
         Endpoint::RecordFinding => {
@@ -497,4 +506,77 @@ async fn an_auditor_pages_through_the_chain_and_sees_it_verified() {
         entries.last().unwrap()["seq"]
     );
     too_many.assert_problem(422);
+}
+
+#[tokio::test]
+async fn an_administrator_sets_a_credit_level_field_by_field() {
+    let app = spawn_app().await;
+    let path = format!("/v1/enterprises/{TRADER}/credit");
+
+    let set = app
+        .post(
+            &path,
+            "admin",
+            None,
+            &json!({"level": "untrustworthy", "reason": "失信企业认定 2026-17"}),
+        )
+        .await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.text);
+    assert_eq!(set.body["credit_code"], TRADER);
+    assert_eq!(set.body["level"], "untrustworthy");
+    assert_eq!(set.body["previous_level"], Value::Null);
+    assert!(set.body["seq"].as_u64().is_some(), "{}", set.text);
+
+    let again = app
+        .post(
+            &path,
+            "admin",
+            None,
+            &json!({"level": "general", "reason": "restored"}),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.text);
+    assert_eq!(again.body["previous_level"], "untrustworthy");
+
+    let wrong = app
+        .post(
+            &path,
+            "admin",
+            None,
+            &json!({"level": "excellent", "reason": ""}),
+        )
+        .await;
+    wrong.assert_problem(422);
+    let paths: Vec<&str> = wrong.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, ["level", "reason"], "{}", wrong.text);
+
+    let unknown = app
+        .post(
+            "/v1/enterprises/91310000MA1FL0002X/credit",
+            "admin",
+            None,
+            &json!({"level": "general", "reason": "rating"}),
+        )
+        .await;
+    unknown.assert_problem(422);
+    assert_eq!(
+        unknown.body["errors"][0]["path"], "credit_code",
+        "{}",
+        unknown.text
+    );
+
+    let by_officer = app
+        .post(
+            &path,
+            "officer",
+            None,
+            &json!({"level": "general", "reason": "x"}),
+        )
+        .await;
+    by_officer.assert_problem(403);
 }
