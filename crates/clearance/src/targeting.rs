@@ -272,13 +272,24 @@ impl RuleCatalog {
     }
 }
 
-/// Enterprises' credit levels as targeting reads them: one store read per trader, kept at most
-/// `CATALOG_REFRESH` (a level set by another instance is seen that late at worst), emptied when a
-/// level is set here.
+/// Traders' profiles as targeting reads them (credit level and record): two store reads per
+/// trader, kept at most `CATALOG_REFRESH` (a level set or a check closed elsewhere is seen that
+/// late at worst; the declaration count lags as much), emptied when a level is set or a finding
+/// recorded here.
 #[derive(Default)]
 pub(crate) struct CreditLevels {
-    levels: Mutex<HashMap<String, (Instant, risk::CreditLevel)>>,
+    levels: Mutex<HashMap<String, (Instant, TraderProfile)>>,
 }
+
+/// What targeting knows of a trader besides its declaration: its credit level and its record.
+#[derive(Debug, Clone, Copy)]
+pub struct TraderProfile {
+    pub credit: risk::CreditLevel,
+    pub history: risk::History,
+}
+
+/// The window of a trader's declaration count (`features.importer_declarations_365d`).
+const HISTORY_WINDOW_MS: i64 = 365 * 24 * 3600 * 1000;
 
 /// Traders whose level is remembered at most; the cache is emptied when full rather than grown.
 const CREDIT_CACHE_MAX: usize = 10_000;
@@ -288,52 +299,67 @@ impl CreditLevels {
         self.levels.lock().expect("credit level lock").clear();
     }
 
-    /// The trader's level in force: `General` when none was set.
-    async fn level<S: Store>(
+    /// The trader's level in force (`General` when none was set) and its record, at most
+    /// `CATALOG_REFRESH` old.
+    async fn profile<S: Store>(
         &self,
         store: &S,
         credit_code: &str,
-    ) -> Result<risk::CreditLevel, ClearanceError> {
-        if let Some((at, level)) = self
+        now_ms: i64,
+    ) -> Result<TraderProfile, ClearanceError> {
+        if let Some((at, profile)) = self
             .levels
             .lock()
             .expect("credit level lock")
             .get(credit_code)
             && at.elapsed() < CATALOG_REFRESH
         {
-            return Ok(*level);
+            return Ok(*profile);
         }
-        let level = match store.credit_level(credit_code).await? {
+        let credit = match store.credit_level(credit_code).await? {
             None => risk::CreditLevel::General,
             Some(name) => crate::admin::parse_credit_level(&name).ok_or_else(|| {
                 anyhow::anyhow!("stored credit level {name:?} of {credit_code} is unknown")
             })?,
         };
+        let record = store
+            .trader_history(credit_code, now_ms - HISTORY_WINDOW_MS)
+            .await?;
+        let profile = TraderProfile {
+            credit,
+            history: risk::History {
+                declarations_365d: u32::try_from(record.declarations).unwrap_or(u32::MAX),
+                discrepancies: u32::try_from(record.discrepancies).unwrap_or(u32::MAX),
+            },
+        };
         let mut levels = self.levels.lock().expect("credit level lock");
         if levels.len() >= CREDIT_CACHE_MAX {
             levels.clear();
         }
-        levels.insert(credit_code.to_owned(), (Instant::now(), level));
-        Ok(level)
+        levels.insert(credit_code.to_owned(), (Instant::now(), profile));
+        Ok(profile)
     }
 }
 
-/// The declaration as targeting sees it, with its assessment's customs values and total payable
-/// when it was assessed, for a trader of `general` credit; see [`risk_input_with_credit`].
-/// History is not passed yet: see the module doc.
+/// The declaration as targeting sees it, for a trader of `General` credit with no record (the
+/// bench; tests).
 pub fn risk_input(
     declaration: &Declaration,
     figures: Option<&crate::AssessedFigures>,
 ) -> risk::RiskInput {
-    risk_input_with_credit(declaration, figures, risk::CreditLevel::General)
+    let profile = TraderProfile {
+        credit: risk::CreditLevel::General,
+        history: risk::History::default(),
+    };
+    risk_input_with_profile(declaration, figures, profile)
 }
 
-/// [`risk_input`] with the trader's credit level (the random rate's credit modifier and rules on
-/// `credit` see it).
-pub fn risk_input_with_credit(
+/// The declaration as targeting sees it, with its assessment's customs values and total payable
+/// when it was assessed, and what is known of its trader.
+pub fn risk_input_with_profile(
     declaration: &Declaration,
     figures: Option<&crate::AssessedFigures>,
-    credit: risk::CreditLevel,
+    profile: TraderProfile,
 ) -> risk::RiskInput {
     let header = risk::DeclarationHeader {
         direction: match declaration.direction {
@@ -405,8 +431,8 @@ pub fn risk_input_with_credit(
     risk::RiskInput {
         declaration: header,
         items,
-        credit,
-        history: risk::History::default(),
+        credit: profile.credit,
+        history: profile.history,
         model_score: None,
     }
 }
@@ -495,11 +521,11 @@ impl<S: Store> Clearance<S> {
     ) -> Result<Vec<LinkedEvent>, ClearanceError> {
         let rules = self.rule_catalog.rules(&self.store).await?;
         let lists = self.lists_in_force(day).await?;
-        let credit = self
+        let profile = self
             .credit_levels
-            .level(&self.store, declaration.trader.credit_code.as_str())
+            .profile(&self.store, declaration.trader.credit_code.as_str(), now_ms)
             .await?;
-        let input = risk_input_with_credit(declaration, figures, credit);
+        let input = risk_input_with_profile(declaration, figures, profile);
         let draw = risk::RandomDraw {
             seed: rand::random(),
         };
@@ -730,12 +756,16 @@ impl<S: Store> Clearance<S> {
                 seed: rand::random(),
             };
             let lists = self.lists_in_force(day).await?;
-            let credit = self
+            let profile = self
                 .credit_levels
-                .level(&self.store, state.declaration.trader.credit_code.as_str())
+                .profile(
+                    &self.store,
+                    state.declaration.trader.credit_code.as_str(),
+                    row.lodged_at_ms,
+                )
                 .await?;
             let selection = risk::select(
-                &risk_input_with_credit(&state.declaration, None, credit),
+                &risk_input_with_profile(&state.declaration, None, profile),
                 &rules,
                 &lists,
                 &config,

@@ -163,3 +163,38 @@ async fn an_analysts_rule_is_tested_approved_by_another_and_selects_into_the_red
     let rules = f.clearance.rules(&officer, None).await.unwrap();
     assert_eq!(rules[0]["status"], "retired");
 }
+
+/// Rules see the trader's record: its declarations of the last 365 days.
+#[tokio::test]
+async fn a_rule_sees_the_importers_declaration_count() {
+    let f = fixture(beijing(2026, 11, 26, 10)).await;
+    let admin = Actor {
+        user_id: "test".into(),
+        role: "admin".into(),
+    };
+    f.clearance
+        .create_user(&admin, "analyst-wang", Role::RiskAnalyst, None)
+        .await
+        .unwrap();
+    let wang = f.caller("analyst-wang").await;
+    let broker = f.caller("broker").await;
+    for key in ["h1", "h2"] {
+        f.clearance
+            .lodge(&broker, Some(key), EXAMPLE.as_bytes())
+            .await
+            .unwrap();
+    }
+    f.clearance.credit_levels.invalidate();
+    let tested = f
+        .clearance
+        .test_rule(&wang, &rule("features.importer_declarations_365d >= 2"), 10)
+        .await
+        .unwrap();
+    assert_eq!(tested["matched"], 2, "{tested:#}");
+    let tested = f
+        .clearance
+        .test_rule(&wang, &rule("features.importer_declarations_365d >= 3"), 10)
+        .await
+        .unwrap();
+    assert_eq!(tested["matched"], 0, "{tested:#}");
+}

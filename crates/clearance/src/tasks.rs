@@ -380,7 +380,10 @@ impl<S: Store> Clearance<S> {
             linked,
             cbec_purchase: None,
         };
-        match self.store.append(append).await {
+        let appended = self.store.append(append).await;
+        // A discrepancy changes the trader's record that targeting reads.
+        self.credit_levels.invalidate();
+        match appended {
             Ok(AppendOutcome::Appended { .. }) => {}
             Ok(AppendOutcome::Duplicate { first, .. }) => return first_finding(&first, &digest),
             Ok(other) => return Err(crate::refusal(other)),

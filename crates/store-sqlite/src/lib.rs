@@ -33,7 +33,7 @@ use audit::{AuditSigner, Checkpoint, StoredEntry};
 use store::{
     Append, AppendOutcome, CbecBooking, CbecBookingOutcome, DeclarationQuery, DeclarationRow,
     EnterpriseRow, EventRow, ListedDeclaration, Principal, ReleaseFileRow, ReleaseRow, RiskRuleRow,
-    Store, StoreError, StoreResult, TaskQuery, TaskRow, UserRow,
+    Store, StoreError, StoreResult, TaskQuery, TaskRow, TraderHistory, UserRow,
 };
 use tokio::sync::oneshot;
 
@@ -401,6 +401,15 @@ impl Store for SqliteStore {
     async fn watch_entries(&self) -> StoreResult<Vec<store::WatchEntryRow>> {
         self.read("listing the watch list", |conn| {
             queries::watch_entries(conn)
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn trader_history(&self, credit_code: &str, since_ms: i64) -> StoreResult<TraderHistory> {
+        let credit_code = credit_code.to_owned();
+        self.read("reading a trader's history", move |conn| {
+            queries::trader_history(conn, &credit_code, since_ms)
         })
         .await
     }

@@ -6,7 +6,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension};
 use store::{
     DeclarationQuery, DeclarationRow, EnterpriseRow, EventRow, ListedDeclaration, Principal,
-    ReleaseFileRow, ReleaseRow, RiskRuleRow, TaskQuery, TaskRow, UserRow,
+    ReleaseFileRow, ReleaseRow, RiskRuleRow, TaskQuery, TaskRow, TraderHistory, UserRow,
 };
 
 use crate::rows::{
@@ -320,6 +320,30 @@ pub(crate) fn credit_level(conn: &Connection, credit_code: &str) -> anyhow::Resu
         .query_row([credit_code], |row| row.get(0))
         .optional()?;
     Ok(level)
+}
+
+/// Both counts come from indexes: the trader's declarations from `declarations_by_trader`, their
+/// tasks from `inspection_tasks_by_declaration`.
+pub(crate) fn trader_history(
+    conn: &Connection,
+    credit_code: &str,
+    since_ms: i64,
+) -> anyhow::Result<TraderHistory> {
+    let sql =
+        "SELECT count(*) FROM declarations WHERE trader_credit_code = ?1 AND lodged_at_ms >= ?2";
+    let declarations: i64 = conn
+        .prepare_cached(sql)?
+        .query_row((credit_code, since_ms), |row| row.get(0))?;
+    let sql = "SELECT count(*) FROM declarations d JOIN inspection_tasks t ON t.declaration_id = d.id \
+         WHERE d.trader_credit_code = ?1 AND t.status = 'closed' \
+         AND json_extract(t.outcome, '$.discrepancy') = 1";
+    let discrepancies: i64 = conn
+        .prepare_cached(sql)?
+        .query_row([credit_code], |row| row.get(0))?;
+    Ok(TraderHistory {
+        declarations: declarations.max(0) as u64,
+        discrepancies: discrepancies.max(0) as u64,
+    })
 }
 
 pub(crate) fn origin_proof_user(

@@ -118,6 +118,14 @@ pub struct RiskRuleRow {
     pub ended_seq: Option<u64>,
 }
 
+/// A trader's record, for targeting: its declarations since a time, and the checks of its
+/// declarations that found a discrepancy (ever).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TraderHistory {
+    pub declarations: u64,
+    pub discrepancies: u64,
+}
+
 /// The change to a derived table that an event implies.
 #[derive(Debug, Clone)]
 pub enum Projection {
@@ -576,6 +584,9 @@ pub trait Store: Send + Sync + 'static {
     async fn release_files(&self, id: &str) -> StoreResult<Option<Vec<ReleaseFileRow>>>;
     /// Targeting rule versions, all of them or those with `status`, ordered by id then version.
     async fn risk_rules(&self, status: Option<&str>) -> StoreResult<Vec<RiskRuleRow>>;
+    /// The trader's declarations lodged at or after `since_ms`, and the closed tasks on its
+    /// declarations whose outcome records a discrepancy.
+    async fn trader_history(&self, credit_code: &str, since_ms: i64) -> StoreResult<TraderHistory>;
     /// The declaration id that first used the proof of origin `proof_key`, if any.
     async fn origin_proof_user(&self, proof_key: &str) -> StoreResult<Option<String>>;
     /// Officers' tasks matching `query`, in creation (seq) order, at most `query.limit`.
