@@ -78,6 +78,43 @@ impl<S: Send + Sync> FromRequestParts<S> for DeclarationRef {
     }
 }
 
+/// A path segment naming one reference object (a release, a task, ...). A segment that does not
+/// decode (bad percent-encoding) names nothing: the route is unknown.
+macro_rules! path_segment {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        pub(crate) struct $name(pub String);
+
+        impl<S: Send + Sync> FromRequestParts<S> for $name {
+            type Rejection = ApiError;
+
+            async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+                let Path(segment) = Path::<String>::from_request_parts(parts, state)
+                    .await
+                    .map_err(|_| ApiError::unknown_route())?;
+                Ok($name(segment))
+            }
+        }
+    };
+}
+
+path_segment!(
+    /// The `{id}` path segment of a release.
+    ReleaseRef
+);
+path_segment!(
+    /// The `{id}` path segment of a task.
+    TaskRef
+);
+path_segment!(
+    /// The `{id}` path segment of a watch-list entry.
+    WatchEntryRef
+);
+path_segment!(
+    /// The `{credit_code}` path segment of an enterprise (checked by the service, with its field path).
+    EnterpriseRef
+);
+
 /// A JSON request body as bytes: the service parses it, so that errors name the field path.
 /// An empty body needs no content type (a release without a note).
 pub(crate) struct JsonBody(pub Bytes);
@@ -259,21 +296,6 @@ impl<S: Send + Sync> FromRequestParts<S> for AuditQuery {
         } else {
             Err(ApiError::invalid(&errors))
         }
-    }
-}
-
-/// The `{id}` path segment of a release.
-pub(crate) struct ReleaseRef(pub String);
-
-impl<S: Send + Sync> FromRequestParts<S> for ReleaseRef {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        // A segment that does not decode (bad percent-encoding) names no release.
-        let Path(id) = Path::<String>::from_request_parts(parts, state)
-            .await
-            .map_err(|_| ApiError::unknown_route())?;
-        Ok(ReleaseRef(id))
     }
 }
 
@@ -509,51 +531,6 @@ fn tasks_query(pairs: Vec<(String, String)>) -> Result<TasksQuery, Vec<FieldErro
         status,
         limit,
     })
-}
-
-/// The `{id}` path segment of a task.
-pub(crate) struct TaskRef(pub String);
-
-impl<S: Send + Sync> FromRequestParts<S> for TaskRef {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        // A segment that does not decode (bad percent-encoding) names no task.
-        let Path(id) = Path::<String>::from_request_parts(parts, state)
-            .await
-            .map_err(|_| ApiError::unknown_route())?;
-        Ok(TaskRef(id))
-    }
-}
-
-/// The `{id}` path segment of a watch-list entry.
-pub(crate) struct WatchEntryRef(pub String);
-
-impl<S: Send + Sync> FromRequestParts<S> for WatchEntryRef {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        // A segment that does not decode (bad percent-encoding) names no entry.
-        let Path(id) = Path::<String>::from_request_parts(parts, state)
-            .await
-            .map_err(|_| ApiError::unknown_route())?;
-        Ok(WatchEntryRef(id))
-    }
-}
-
-/// The `{credit_code}` path segment of an enterprise (checked by the service, with its field path).
-pub(crate) struct EnterpriseRef(pub String);
-
-impl<S: Send + Sync> FromRequestParts<S> for EnterpriseRef {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        // A segment that does not decode (bad percent-encoding) names no enterprise.
-        let Path(code) = Path::<String>::from_request_parts(parts, state)
-            .await
-            .map_err(|_| ApiError::unknown_route())?;
-        Ok(EnterpriseRef(code))
-    }
 }
 
 /// The `{id}` and `{version}` path segments of a rule version; the version a whole number from 1.
