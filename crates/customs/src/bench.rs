@@ -1421,12 +1421,19 @@ fn synthetic_item(
     Ok((line.clone(), claim))
 }
 
-/// Duty and taxes of the lodgings' import declarations by the pure engine, on this one thread.
-async fn assessment(bench: &Bench) -> anyhow::Result<StageReport> {
+/// Runs a single-threaded stage over the lodgings on a blocking thread, off the runtime.
+async fn on_one_thread(
+    bench: &Bench,
+    stage: fn(&[Lodging], u64, chrono::NaiveDate) -> anyhow::Result<StageReport>,
+) -> anyhow::Result<StageReport> {
     let lodgings = bench.lodgings.clone();
     let seed = bench.seed;
-    tokio::task::spawn_blocking(move || assess_lodgings(&lodgings, seed, synth::today_in_china()))
-        .await?
+    tokio::task::spawn_blocking(move || stage(&lodgings, seed, synth::today_in_china())).await?
+}
+
+/// Duty and taxes of the lodgings' import declarations by the pure engine, on this one thread.
+async fn assessment(bench: &Bench) -> anyhow::Result<StageReport> {
+    on_one_thread(bench, assess_lodgings).await
 }
 
 /// The assessment stage proper. Not timed: parsing the JSON bodies, building the tariff and the
@@ -1539,10 +1546,7 @@ const TARGETING_RULES: usize = 10_000;
 const TARGETING_TARGET_PER_SECOND: f64 = 20_000.0;
 
 async fn targeting(bench: &Bench) -> anyhow::Result<StageReport> {
-    let lodgings = bench.lodgings.clone();
-    let seed = bench.seed;
-    tokio::task::spawn_blocking(move || select_lodgings(&lodgings, seed, synth::today_in_china()))
-        .await?
+    on_one_thread(bench, select_lodgings).await
 }
 
 /// The targeting stage: every lodging selected into a lane by `risk::select` against 10,000
