@@ -385,7 +385,12 @@ pub fn risk_input_with_profile(
             .as_ref()
             .map(|c| c.as_str().to_owned())
             .unwrap_or_default(),
-        consignor: None,
+        // The declaration has no shipper of its own: the consignor is the overseas party on an
+        // import (境外发货人) and the domestic exporter, by name, on an export (境内发货人).
+        consignor: Some(match declaration.direction {
+            Direction::Import => declaration.overseas_party.name.clone(),
+            Direction::Export => declaration.trader.name.clone(),
+        }),
         dispatch_country: declaration
             .dispatch_country
             .as_ref()

@@ -16,6 +16,7 @@ mod serve;
 mod settle_cmd;
 mod show;
 mod tasks_cmd;
+mod watch_cmd;
 
 use std::path::PathBuf;
 
@@ -90,6 +91,12 @@ enum Command {
         #[command(subcommand)]
         command: rules_cmd::RulesCommand,
     },
+    /// The watch list (布控名单) of importers, declarants, sellers, consignors and means of
+    /// transport, as a risk analyst with a token: add, remove, list.
+    Watch {
+        #[command(subcommand)]
+        command: watch_cmd::WatchCommand,
+    },
     /// Officers' tasks (单证审核、查验): list a queue, close one's task with a finding, as the
     /// user of a token.
     Tasks {
@@ -150,6 +157,7 @@ fn main() -> anyhow::Result<()> {
                 releases_cmd::run(&data, config, ReleaseKind::ValueControl, command).await
             }
             Command::Rules { command } => rules_cmd::run(&data, config, command).await,
+            Command::Watch { command } => watch_cmd::run(&data, config, command).await,
             Command::Tasks { command } => tasks_cmd::run(&data, config, command).await,
             Command::Pay(args) => settle_cmd::pay(&data, config, args).await,
             Command::Owed(args) => settle_cmd::owed(&data, config, args).await,

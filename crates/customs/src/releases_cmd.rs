@@ -15,7 +15,7 @@ use store::ReleaseFileRow;
 use store_sqlite::SqliteStore;
 
 use crate::datadir::DataDir;
-use crate::show::{explain, operator};
+use crate::show::{cell, explain, operator};
 
 #[derive(Subcommand)]
 pub enum ReleaseCommand {
@@ -151,14 +151,6 @@ async fn execute(
         }
     }
     Ok(())
-}
-
-fn cell(value: &Value) -> String {
-    match value {
-        Value::Null => String::new(),
-        Value::String(text) => text.clone(),
-        other => other.to_string(),
-    }
 }
 
 fn print_releases(releases: &[Value]) {

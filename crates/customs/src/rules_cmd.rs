@@ -14,7 +14,7 @@ use serde_json::Value;
 use store_sqlite::SqliteStore;
 
 use crate::datadir::DataDir;
-use crate::show::explain;
+use crate::show::{cell, explain};
 
 #[derive(Subcommand)]
 pub enum RulesCommand {
@@ -207,14 +207,6 @@ fn rule_refusal(error: clearance::ClearanceError, id: &str, version: u32) -> any
             anyhow::anyhow!("no rule {id} version {version} / 没有规则 {id} 第 {version} 版")
         }
         other => explain(other),
-    }
-}
-
-fn cell(value: &Value) -> String {
-    match value {
-        Value::Null => String::new(),
-        Value::String(text) => text.clone(),
-        other => other.to_string(),
     }
 }
 

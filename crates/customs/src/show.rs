@@ -121,7 +121,8 @@ pub async fn run(data: &DataDir, config: ClearanceConfig, args: ShowArgs) -> any
     Ok(())
 }
 
-fn cell(value: &serde_json::Value) -> String {
+/// A JSON value as a table cell: text without quotes, nothing for null.
+pub(crate) fn cell(value: &serde_json::Value) -> String {
     match value {
         serde_json::Value::Null => String::new(),
         serde_json::Value::String(text) => text.clone(),

@@ -13,7 +13,7 @@ use serde_json::Value;
 use store_sqlite::SqliteStore;
 
 use crate::datadir::DataDir;
-use crate::show::explain;
+use crate::show::{cell, explain};
 
 /// Tasks listed when `--limit` is not given.
 const LIST_LIMIT_DEFAULT: usize = 100;
@@ -139,14 +139,6 @@ async fn execute(clearance: &Clearance<SqliteStore>, command: TasksCommand) -> a
         }
     }
     Ok(())
-}
-
-fn cell(value: &Value) -> String {
-    match value {
-        Value::Null => String::new(),
-        Value::String(text) => text.clone(),
-        other => other.to_string(),
-    }
 }
 
 fn print_tasks(tasks: &[Value]) {

@@ -140,3 +140,99 @@ fn two_analysts_add_approve_and_retire_a_rule_that_sends_smartphones_to_the_red_
     let list = ok(&data, &["rules", "list", "--token", &wang]);
     assert!(list.contains("retired"), "{list}");
 }
+
+/// `customs watch ...`: an analyst puts the example's shipper on the watch list as a consignor
+/// (on an import, the overseas party ships the goods); the next lodging is selected for it, and
+/// once the entry is removed the next one is not. A refused entry names its field.
+#[test]
+fn an_analyst_watches_a_consignor_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let broker = seed_broker(&data);
+    let wang = analyst_token(&data, "analyst-wang");
+
+    let refused = customs(
+        &data,
+        &[
+            "watch",
+            "add",
+            "--kind",
+            "shipper",
+            "--value",
+            "X",
+            "--action",
+            "hold",
+            "--reason-en",
+            "r",
+            "--reason-zh",
+            "r",
+            "--token",
+            &wang,
+        ],
+    );
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("kind"), "{stderr}");
+
+    let added = ok(
+        &data,
+        &[
+            "watch",
+            "add",
+            "--kind",
+            "consignor",
+            "--value",
+            "pacific  electronics inc.",
+            "--action",
+            "document_check",
+            "--reason-en",
+            "shipper of misdeclared lots",
+            "--reason-zh",
+            "曾申报不实的发货人",
+            "--token",
+            &wang,
+            "--json",
+        ],
+    );
+    let entry: serde_json::Value = serde_json::from_str(&added).unwrap();
+    let id = entry["id"].as_str().unwrap().to_owned();
+    assert_eq!(entry["status"], "listed");
+
+    let number = lodged_number(&data, dir.path(), &broker, 1);
+    let shown = ok(&data, &["show", &number, "--json"]);
+    let shown: serde_json::Value = serde_json::from_str(&shown).unwrap();
+    let reasons = shown["selection"]["reasons"].as_array().unwrap();
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r["source"]["kind"] == "watch_list" && r["source"]["entity"] == "consignor"),
+        "{reasons:#?}"
+    );
+
+    let listed = ok(&data, &["watch", "list", "--token", &wang]);
+    assert!(
+        listed.contains(&id) && listed.contains("listed"),
+        "{listed}"
+    );
+    let refused = customs(&data, &["watch", "list", "--token", &broker]);
+    assert!(
+        !refused.status.success(),
+        "the trade never sees the watch list"
+    );
+
+    let removed = ok(
+        &data,
+        &[
+            "watch", "remove", &id, "--reason", "cleared", "--token", &wang,
+        ],
+    );
+    assert!(removed.contains("removed"), "{removed}");
+    let after = lodged_number(&data, dir.path(), &broker, 2);
+    let shown: serde_json::Value =
+        serde_json::from_str(&ok(&data, &["show", &after, "--json"])).unwrap();
+    let reasons = shown["selection"]["reasons"].as_array().unwrap();
+    assert!(
+        !reasons.iter().any(|r| r["source"]["kind"] == "watch_list"),
+        "{reasons:#?}"
+    );
+}

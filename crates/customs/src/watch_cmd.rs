@@ -1,0 +1,170 @@
+//! `customs watch ...`: the watch list (布控名单) of entities — importers and declarants by credit
+//! code, sellers and consignors by name, vessels and flights — as a risk analyst keeps it, acting as
+//! the user of a bearer token. An entry selects every declaration naming the entity while it is in
+//! force; taking it off is an event like adding it, and the entry stays on record as removed.
+
+use clap::Subcommand;
+use clearance::{Caller, Clearance, ClearanceConfig};
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use serde_json::{Value, json};
+use store_sqlite::SqliteStore;
+
+use crate::datadir::DataDir;
+use crate::show::{cell, explain};
+
+#[derive(Subcommand)]
+pub enum WatchCommand {
+    /// Put an entity on the watch list. The request is checked like the same call over HTTP:
+    /// every problem is named by its field.
+    Add {
+        /// importer, declarant (credit codes), seller, consignor (names) or transport_means.
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        value: String,
+        /// document_check, physical_inspection, lab_sampling or hold.
+        #[arg(long)]
+        action: String,
+        /// The reason an officer reads, in English.
+        #[arg(long)]
+        reason_en: String,
+        /// The same reason in Chinese.
+        #[arg(long)]
+        reason_zh: String,
+        /// First day in force, YYYY-MM-DD (inclusive); absent is open.
+        #[arg(long)]
+        from: Option<String>,
+        /// Last day in force, YYYY-MM-DD (inclusive); absent is open.
+        #[arg(long)]
+        to: Option<String>,
+        /// Bearer token of a risk analyst.
+        #[arg(long, env = "CUSTOMS_TOKEN")]
+        token: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Take an entry off the list (it stays on record, marked removed).
+    Remove {
+        id: String,
+        #[arg(long)]
+        reason: String,
+        /// Bearer token of a risk analyst.
+        #[arg(long, env = "CUSTOMS_TOKEN")]
+        token: String,
+    },
+    /// Every entry, removed ones included.
+    List {
+        /// Bearer token of a customs user (officer, risk analyst, auditor, administrator).
+        #[arg(long, env = "CUSTOMS_TOKEN")]
+        token: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+impl WatchCommand {
+    fn token(&self) -> &str {
+        match self {
+            WatchCommand::Add { token, .. }
+            | WatchCommand::Remove { token, .. }
+            | WatchCommand::List { token, .. } => token,
+        }
+    }
+}
+
+pub async fn run(
+    data: &DataDir,
+    config: ClearanceConfig,
+    command: WatchCommand,
+) -> anyhow::Result<()> {
+    let clearance = if matches!(command, WatchCommand::List { .. }) {
+        data.open_clearance_read_only(config)?
+    } else {
+        data.open_clearance(store_sqlite::SqliteOptions::production(), config)?
+    };
+    let outcome = execute(&clearance, command).await;
+    clearance.store().close().await;
+    outcome
+}
+
+async fn execute(clearance: &Clearance<SqliteStore>, command: WatchCommand) -> anyhow::Result<()> {
+    let caller: Caller = clearance
+        .authenticate(command.token())
+        .await
+        .map_err(|_| anyhow::anyhow!("the token is not valid"))?;
+    match command {
+        WatchCommand::Add {
+            kind,
+            value,
+            action,
+            reason_en,
+            reason_zh,
+            from,
+            to,
+            json,
+            ..
+        } => {
+            let body = json!({
+                "kind": kind, "value": value, "action": action,
+                "reason_en": reason_en, "reason_zh": reason_zh,
+                "valid_from": from, "valid_to": to,
+            });
+            let entry = clearance
+                .add_watch_entry(&caller, body.to_string().as_bytes())
+                .await
+                .map_err(explain)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&entry)?);
+            } else {
+                println!(
+                    "{}: {} {:?} on the watch list ({})",
+                    cell(&entry["id"]),
+                    cell(&entry["kind"]),
+                    cell(&entry["value"]),
+                    cell(&entry["action"])
+                );
+            }
+        }
+        WatchCommand::Remove { id, reason, .. } => {
+            let entry = clearance
+                .remove_watch_entry(&caller, &id, &reason)
+                .await
+                .map_err(|e| match e {
+                    clearance::ClearanceError::NotFound => {
+                        anyhow::anyhow!("no watch-list entry {id} / 没有布控名单条目 {id}")
+                    }
+                    other => explain(other),
+                })?;
+            println!("{}: {}", cell(&entry["id"]), cell(&entry["status"]));
+        }
+        WatchCommand::List { json, .. } => {
+            let entries = clearance.watch_entries(&caller).await.map_err(explain)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&entries)?);
+            } else {
+                print_entries(&entries);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_entries(entries: &[Value]) {
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED).set_header([
+        "id", "kind", "value", "action", "from", "to", "status", "reason",
+    ]);
+    for e in entries {
+        table.add_row([
+            cell(&e["id"]),
+            cell(&e["kind"]),
+            cell(&e["value"]),
+            cell(&e["action"]),
+            cell(&e["valid_from"]),
+            cell(&e["valid_to"]),
+            cell(&e["status"]),
+            cell(&e["reason_en"]),
+        ]);
+    }
+    println!("{table}");
+}
