@@ -73,10 +73,12 @@ pub enum Action {
     Pay,
     /// Set enterprises' credit levels (企业信用等级).
     ManageCredit,
+    /// Go on or off duty at an office (one's own duty).
+    KeepDuty,
 }
 
 impl Action {
-    pub const ALL: [Action; 14] = [
+    pub const ALL: [Action; 15] = [
         Action::Lodge,
         Action::Read,
         Action::Amend,
@@ -91,6 +93,7 @@ impl Action {
         Action::RecordFindings,
         Action::Pay,
         Action::ManageCredit,
+        Action::KeepDuty,
     ];
 
     /// The access matrix. Declarations are changed by the trade that lodged them and released by
@@ -110,6 +113,7 @@ impl Action {
             Action::RecordFindings => matches!(role, Officer),
             Action::Pay => matches!(role, Declarant | Broker | Officer),
             Action::ManageCredit => matches!(role, Admin),
+            Action::KeepDuty => matches!(role, Officer),
         }
     }
 
@@ -129,6 +133,7 @@ impl Action {
             Action::RecordFindings => ("record findings", "录入查验结果"),
             Action::Pay => ("record payments or guarantees", "录入缴款或担保"),
             Action::ManageCredit => ("set enterprise credit levels", "设定企业信用等级"),
+            Action::KeepDuty => ("go on or off duty", "上岗或离岗"),
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod assessment;
 mod audit_trail;
 mod cbec;
 mod changes;
+pub mod duty;
 mod error;
 mod numbering;
 pub mod payments;
@@ -28,6 +29,8 @@ pub mod watch_list;
 mod assessment_tests;
 #[cfg(test)]
 mod credit_tests;
+#[cfg(test)]
+mod duty_tests;
 #[cfg(test)]
 mod lists_tests;
 #[cfg(test)]

@@ -539,12 +539,14 @@ impl<S: Store> Clearance<S> {
         let tasks = if crate::tasks::kinds_asked(&record).is_empty() {
             Vec::new()
         } else {
+            let office = declaration.office_of_lodging.as_str();
+            let (officers, pool) = self.task_candidates(office).await?;
             crate::tasks::task_events(
                 declaration_id,
-                declaration.office_of_lodging.as_str(),
+                office,
                 &record,
                 selection.seed,
-                &self.officers_on_duty().await?,
+                (&officers, pool),
                 now_ms,
             )
         };

@@ -5,8 +5,8 @@
 //! the label of the check (discrepancy, revenue difference, what selected it) for the analysts and
 //! the ML issue. Goods are not released while a task is open.
 //!
-//! Simplifications, said once: every officer is "on duty" at every office (no roster yet); a
-//! correction replaces a field's value (`items[N].origin_country`, `.commodity_code`, `.amount`,
+//! The candidates are the officers on duty at the office (`crate::duty`). Simplifications, said
+//! once: a correction replaces a field's value (`items[N].origin_country`, `.commodity_code`, `.amount`,
 //! `.unit_price`, `.quantity.value`, `invoice.amount`), the declaration is parsed again, and the
 //! cross-field rules still apply, so a correction of an item's amount needs the invoice corrected
 //! too; referrals are recorded, not routed.
@@ -21,7 +21,7 @@ use store::{
 };
 use wire::DeclarationDto;
 
-use crate::access::{Action, Caller, Role};
+use crate::access::{Action, Caller};
 use crate::assessment::Basis;
 use crate::error::ClearanceError;
 use crate::{Clearance, actor, idempotency_key_or_new, request_digest};
@@ -64,13 +64,14 @@ pub(crate) fn kinds_asked(selection: &Value) -> Vec<&'static str> {
 }
 
 /// The linked events creating the tasks of a selection, each assigned by a draw from the
-/// selection's seed among `officers` (ids in a fixed order, recorded with the draw).
+/// selection's seed among `officers` (ids in a fixed order, recorded with the draw and the pool
+/// they came from).
 pub(crate) fn task_events(
     declaration_id: &str,
     office: &str,
     selection: &Value,
     seed: u64,
-    officers: &[String],
+    (officers, pool): (&[String], crate::duty::Pool),
     now_ms: i64,
 ) -> Vec<LinkedEvent> {
     kinds_asked(selection)
@@ -86,7 +87,7 @@ pub(crate) fn task_events(
             let id = uuid::Uuid::now_v7().to_string();
             let payload = json!({
                 "task": id, "kind": kind, "office": office, "assigned_to": assigned_to,
-                "candidates": officers, "draw": draw,
+                "candidates": officers, "pool": pool.as_str(), "draw": draw,
             });
             LinkedEvent {
                 subject: declaration_id.to_owned(),
@@ -198,17 +199,6 @@ fn first_finding(first: &store::EventRow, digest: &str) -> Result<Value, Clearan
 }
 
 impl<S: Store> Clearance<S> {
-    /// The officers a task may be assigned to, in a fixed order.
-    pub(crate) async fn officers_on_duty(&self) -> Result<Vec<String>, ClearanceError> {
-        Ok(self
-            .store
-            .users_by_role(Role::Officer.as_str())
-            .await?
-            .into_iter()
-            .map(|u| u.id)
-            .collect())
-    }
-
     /// Tasks: an officer's own queue (`mine`), an office's, or a declaration's.
     pub async fn tasks(
         &self,

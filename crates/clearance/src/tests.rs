@@ -334,6 +334,7 @@ fn the_access_matrix_is_as_documented() {
         (RecordFindings, [false, false, true, false, false, false]),
         (Pay, [true, true, true, false, false, false]),
         (ManageCredit, [false, false, false, false, false, true]),
+        (KeepDuty, [false, false, true, false, false, false]),
     ];
     assert_eq!(table.len(), crate::Action::ALL.len());
     for (action, allowed) in table {

@@ -1,6 +1,7 @@
 //! `customs tasks ...`: officers' tasks (单证审核、查验、取样、扣留) as an officer works on them,
 //! acting as the user of a bearer token (like `customs lodge`): list a queue, close one's task with
-//! a finding from a JSON file. A finding is an event in the audit chain, like the same call over
+//! a finding from a JSON file, go on or off duty at an office (tasks are drawn among the officers
+//! on duty there), see who is on duty. A finding is an event in the audit chain, like the same call over
 //! HTTP; its corrections amend the declaration and reassess it. Listing opens the store read-only.
 
 use std::path::PathBuf;
@@ -57,12 +58,36 @@ pub enum TasksCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Go on duty at a customs office (`--office 2200`), or off duty (`--off`): tasks created at
+    /// an office are drawn among the officers on duty there.
+    Duty {
+        #[arg(long, required_unless_present = "off", conflicts_with = "off")]
+        office: Option<String>,
+        #[arg(long)]
+        off: bool,
+        /// Bearer token of the officer.
+        #[arg(long, env = "CUSTOMS_TOKEN")]
+        token: String,
+    },
+    /// The officers on duty now, at one office or at all of them.
+    Roster {
+        #[arg(long)]
+        office: Option<String>,
+        /// Bearer token of a customs user (officer, risk analyst, auditor, administrator).
+        #[arg(long, env = "CUSTOMS_TOKEN")]
+        token: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 impl TasksCommand {
     fn token(&self) -> &str {
         match self {
-            TasksCommand::List { token, .. } | TasksCommand::Finding { token, .. } => token,
+            TasksCommand::List { token, .. }
+            | TasksCommand::Finding { token, .. }
+            | TasksCommand::Duty { token, .. }
+            | TasksCommand::Roster { token, .. } => token,
         }
     }
 }
@@ -73,10 +98,12 @@ pub async fn run(
     command: TasksCommand,
 ) -> anyhow::Result<()> {
     let clearance = match command {
-        TasksCommand::Finding { .. } => {
+        TasksCommand::Finding { .. } | TasksCommand::Duty { .. } => {
             data.open_clearance(store_sqlite::SqliteOptions::production(), config)?
         }
-        TasksCommand::List { .. } => data.open_clearance_read_only(config)?,
+        TasksCommand::List { .. } | TasksCommand::Roster { .. } => {
+            data.open_clearance_read_only(config)?
+        }
     };
     let outcome = execute(&clearance, command).await;
     clearance.store().close().await;
@@ -135,6 +162,34 @@ async fn execute(clearance: &Clearance<SqliteStore>, command: TasksCommand) -> a
                 println!("{}", serde_json::to_string_pretty(&closed)?);
             } else {
                 print_outcome(&closed);
+            }
+        }
+        TasksCommand::Duty { office, .. } => {
+            let duty = clearance
+                .set_duty(&caller, office.as_deref())
+                .await
+                .map_err(explain)?;
+            match duty["office"].as_str() {
+                Some(office) => println!("{} on duty at {office}", cell(&duty["officer"])),
+                None => println!("{} off duty", cell(&duty["officer"])),
+            }
+        }
+        TasksCommand::Roster { office, json, .. } => {
+            let roster = clearance
+                .duty_roster(&caller, office.as_deref())
+                .await
+                .map_err(explain)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&roster)?);
+            } else {
+                let mut table = Table::new();
+                table
+                    .load_preset(UTF8_FULL_CONDENSED)
+                    .set_header(["office", "officer", "since"]);
+                for r in &roster {
+                    table.add_row([cell(&r["office"]), cell(&r["officer"]), cell(&r["since"])]);
+                }
+                println!("{table}");
             }
         }
     }

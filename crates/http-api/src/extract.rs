@@ -486,6 +486,24 @@ impl<S: Send + Sync> FromRequestParts<S> for TasksQuery {
     }
 }
 
+/// The query of `GET /v1/duty`: an office, if any.
+#[derive(Debug)]
+pub(crate) struct DutyQuery {
+    pub office: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for DutyQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let mut params = single_params(query_pairs(parts)?, &["office"])
+            .map_err(|errors| ApiError::invalid(&errors))?;
+        Ok(DutyQuery {
+            office: params.remove("office"),
+        })
+    }
+}
+
 fn tasks_query(pairs: Vec<(String, String)>) -> Result<TasksQuery, Vec<FieldError>> {
     let mut params = single_params(pairs, &["mine", "office", "status", "limit"])?;
     let mut errors = Vec::new();

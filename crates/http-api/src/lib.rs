@@ -59,7 +59,7 @@ use crate::assessing::RELEASES_PATH;
 use crate::guard::ClientLimiter;
 use crate::routes::DECLARATIONS_PATH;
 use crate::targeting::{RULES_PATH, WATCH_LIST_PATH};
-use crate::tasks::TASKS_PATH;
+use crate::tasks::{DUTY_PATH, TASKS_PATH};
 use crate::telemetry::Metrics;
 
 /// What every handler can reach.
@@ -179,6 +179,12 @@ pub fn router<S: Store>(clearance: Arc<Clearance<S>>, config: ApiConfig) -> Rout
         )
         .route(TASKS_PATH, get(tasks::tasks::<S>))
         .route("/v1/tasks/{id}/finding", post(tasks::record_finding::<S>))
+        .route(
+            DUTY_PATH,
+            get(tasks::duty_roster::<S>)
+                .put(tasks::go_on_duty::<S>)
+                .delete(tasks::go_off_duty::<S>),
+        )
         .route("/v1/audit/entries", get(routes::audit_entries::<S>))
         .route(
             "/v1/audit/verification",

@@ -10,14 +10,15 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use clearance::ClearanceError;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use store::Store;
 use utoipa::ToSchema;
 use wire::Problem;
 
 use crate::AppState;
-use crate::extract::{Authenticated, IdempotencyKey, JsonBody, TaskRef, TasksQuery};
+use crate::assessing::parse_body;
+use crate::extract::{Authenticated, DutyQuery, IdempotencyKey, JsonBody, TaskRef, TasksQuery};
 use crate::problem::ApiError;
 
 pub(crate) const TASKS_PATH: &str = "/v1/tasks";
@@ -208,4 +209,115 @@ pub(crate) async fn record_finding<S: Store>(
         .await
         .map_err(task_refusal)?;
     Ok(Json(FindingOutcome(outcome)))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Duty (值班): tasks go to the officers on duty at the office.
+
+pub(crate) const DUTY_PATH: &str = "/v1/duty";
+
+/// Where the calling officer goes on duty.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DutyRequest {
+    /// The customs office code, e.g. 2200.
+    #[schema(example = "2200")]
+    office: String,
+}
+
+/// An officer's duty after the change. Members: `officer` (user id), `office` (`null` off duty),
+/// `on_duty`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(transparent)]
+#[schema(value_type = Object)]
+pub(crate) struct DutyView(Value);
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct DutyRoster {
+    /// The officers on duty: `officer`, `office`, `since` and `seq` (the audit-chain entry of
+    /// going on duty), ordered by office then officer.
+    #[schema(value_type = Vec<Object>)]
+    on_duty: Vec<Value>,
+}
+
+#[utoipa::path(
+    put,
+    path = "/v1/duty",
+    tag = "officer work",
+    summary = "Go on duty at an office",
+    description = "For officers: the caller goes on duty at the office (leaving any other). Tasks created \
+                   at an office are drawn among the officers on duty there; where nobody is, among every \
+                   officer, and the task records which pool it came from.",
+    request_body(content = DutyRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "On duty", body = DutyView),
+        (status = 403, description = "Only officers keep duty", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 422, description = "The office is not a known customs office code", body = Problem,
+            content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn go_on_duty<S: Store>(
+    State(state): State<AppState<S>>,
+    Authenticated(caller): Authenticated,
+    JsonBody(body): JsonBody,
+) -> Result<Json<DutyView>, ApiError> {
+    let request: DutyRequest = parse_body(&caller, clearance::Action::KeepDuty, &body)?;
+    let view = state
+        .clearance
+        .set_duty(&caller, Some(&request.office))
+        .await?;
+    Ok(Json(DutyView(view)))
+}
+
+#[utoipa::path(
+    delete,
+    path = "/v1/duty",
+    tag = "officer work",
+    summary = "Go off duty",
+    description = "For officers: no more tasks are drawn for the caller until they go on duty again. \
+                   Tasks already assigned stay in their queue.",
+    responses(
+        (status = 200, description = "Off duty", body = DutyView),
+        (status = 403, description = "Only officers keep duty", body = Problem,
+            content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn go_off_duty<S: Store>(
+    State(state): State<AppState<S>>,
+    Authenticated(caller): Authenticated,
+) -> Result<Json<DutyView>, ApiError> {
+    Ok(Json(DutyView(
+        state.clearance.set_duty(&caller, None).await?,
+    )))
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/duty",
+    tag = "officer work",
+    summary = "The officers on duty",
+    description = "For customs roles: who is on duty now, at one office or at all of them.",
+    params(("office" = Option<String>, Query, description = "Customs office code, e.g. 2200")),
+    responses(
+        (status = 200, description = "The officers on duty", body = DutyRoster),
+        (status = 403, description = "The role may not see officers' duty", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 422, description = "A query parameter is unknown or repeated", body = Problem,
+            content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn duty_roster<S: Store>(
+    State(state): State<AppState<S>>,
+    Authenticated(caller): Authenticated,
+    query: DutyQuery,
+) -> Result<Json<DutyRoster>, ApiError> {
+    let on_duty = state
+        .clearance
+        .duty_roster(&caller, query.office.as_deref())
+        .await?;
+    Ok(Json(DutyRoster { on_duty }))
 }

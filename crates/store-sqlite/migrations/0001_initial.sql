@@ -203,6 +203,18 @@ CREATE TABLE enterprise_credit (
     PRIMARY KEY (credit_code, seq)
 );
 
+-- Officers' duty (值班): one row per change, made by the event `seq`; `office` is where the
+-- officer went on duty, NULL when they went off duty. The latest row of an officer is their duty
+-- in force. Never updated, never deleted.
+CREATE TABLE officer_duty (
+    officer TEXT NOT NULL REFERENCES users (id),
+    office TEXT,
+    since_ms BIGINT NOT NULL,
+    seq BIGINT NOT NULL UNIQUE,
+    PRIMARY KEY (officer, seq)
+);
+CREATE INDEX officer_duty_by_office ON officer_duty (office, officer);
+
 -- The watch list (布控名单): parties and means of transport targeting selects when a declaration
 -- names them. `kind` is importer, declarant, seller, consignor or transport_means; `action` what
 -- a hit asks for; `valid_from` / `valid_to` inclusive YYYY-MM-DD or NULL (open). An entry is added

@@ -424,6 +424,15 @@ impl Store for SqliteStore {
     }
 
     #[tracing::instrument(skip_all)]
+    async fn officers_on_duty(&self, office: Option<&str>) -> StoreResult<Vec<store::DutyRow>> {
+        let office = office.map(str::to_owned);
+        self.read("reading the officers on duty", move |conn| {
+            queries::officers_on_duty(conn, office.as_deref())
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all)]
     async fn checkpoint_now(&self) -> StoreResult<Option<Checkpoint>> {
         let (reply, checkpoint) = oneshot::channel();
         self.inner

@@ -48,6 +48,7 @@ pub(crate) fn apply(tx: &Connection, projection: &Projection, seq: u64) -> Resul
         Projection::CloseTask { id, outcome } => close_task(tx, id, outcome, seq),
         Projection::AddWatchEntry(entry) => add_watch_entry(tx, entry, seq),
         Projection::RemoveWatchEntry { id } => remove_watch_entry(tx, id, seq),
+        Projection::SetDuty { officer, office } => set_duty(tx, officer, office.as_deref(), seq),
         Projection::SetCreditLevel { credit_code, level } => {
             set_credit_level(tx, credit_code, level, seq)
         }
@@ -462,6 +463,20 @@ fn set_credit_level(
     let sql = "INSERT INTO enterprise_credit (credit_code, level, since_ms, seq) \
          SELECT ?1, ?2, recorded_at_ms, seq FROM events WHERE seq = ?3";
     tx.prepare_cached(sql)?.execute((credit_code, level, seq))?;
+    Ok(())
+}
+
+/// A new row per change; the event's own time is the change's `since_ms`.
+fn set_duty(tx: &Connection, officer: &str, office: Option<&str>, seq: u64) -> Result<(), Fault> {
+    require(
+        tx,
+        "SELECT 1 FROM users WHERE id = ?1 AND role = 'officer'",
+        officer,
+        "officer",
+    )?;
+    let sql = "INSERT INTO officer_duty (officer, office, since_ms, seq) \
+         SELECT ?1, ?2, recorded_at_ms, seq FROM events WHERE seq = ?3";
+    tx.prepare_cached(sql)?.execute((officer, office, seq))?;
     Ok(())
 }
 

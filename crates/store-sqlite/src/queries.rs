@@ -322,6 +322,29 @@ pub(crate) fn credit_level(conn: &Connection, credit_code: &str) -> anyhow::Resu
     Ok(level)
 }
 
+/// The officers whose latest duty change put them at the office (any office with `None`): the
+/// candidates come from `officer_duty_by_office`, each checked against its latest change by the
+/// primary key.
+pub(crate) fn officers_on_duty(
+    conn: &Connection,
+    office: Option<&str>,
+) -> anyhow::Result<Vec<store::DutyRow>> {
+    let sql = "SELECT d.officer, d.office, d.since_ms, d.seq FROM officer_duty d \
+         WHERE d.office IS NOT NULL AND (?1 IS NULL OR d.office = ?1) \
+         AND d.seq = (SELECT MAX(seq) FROM officer_duty l WHERE l.officer = d.officer) \
+         ORDER BY d.office, d.officer";
+    let mut statement = conn.prepare_cached(sql)?;
+    let rows = statement.query_map([office], |row| {
+        Ok(store::DutyRow {
+            officer: row.get(0)?,
+            office: row.get(1)?,
+            since_ms: row.get(2)?,
+            seq: row.get::<_, i64>(3)? as u64,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 /// Both counts come from indexes: the trader's declarations from `declarations_by_trader`, their
 /// tasks from `inspection_tasks_by_declaration`.
 pub(crate) fn trader_history(

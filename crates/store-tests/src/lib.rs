@@ -29,12 +29,15 @@
 //! - a watch-list entry added with a seq is refused as `Other`; `watch_entries` lists removed
 //!   entries too, in the order they were added, with `added_seq` set;
 //! - a credit level set to something not in `CREDIT_LEVELS` is refused as `Other`; the latest
-//!   change is the level in force, even when it returns to an earlier level.
+//!   change is the level in force, even when it returns to an earlier level;
+//! - only an existing user with the role `officer` goes on duty (`NotFound("officer <id>")`);
+//!   an officer is on duty at one office at most: their latest change.
 
 mod audit_chain;
 mod cbec;
 mod credit;
 mod declarations;
+mod duty;
 mod fixtures;
 mod listing;
 mod parties;
@@ -78,6 +81,7 @@ pub async fn clearance_story<S: Store>(store: &S) {
     story.keep_officer_tasks().await;
     story.keep_watch_list().await;
     story.keep_credit_levels().await;
+    story.keep_officers_duty().await;
     story.verify_audit_chain().await;
 }
 

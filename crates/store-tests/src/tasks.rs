@@ -8,7 +8,7 @@ use crate::Story;
 use crate::fixtures::{T0, actor, administrator, append, officer, other_clerk, trader_clerk, user};
 
 /// A second officer, registered in this chapter; its id sorts before the first officer's.
-fn inspector() -> store::UserRow {
+pub(crate) fn inspector() -> store::UserRow {
     user("usr-customs-zhou", "officer.zhou", "officer", None)
 }
 

@@ -227,6 +227,14 @@ pub enum Projection {
         credit_code: String,
         level: String,
     },
+    /// An officer goes on duty at `office` (`Some`, leaving any other office) or off duty
+    /// (`None`). The user must exist with the role `officer` (`NotFound("officer <id>")`). Every
+    /// change is kept, with this event's seq; the latest is the officer's duty in force
+    /// ([`Store::officers_on_duty`]).
+    SetDuty {
+        officer: String,
+        office: Option<String>,
+    },
     /// Projects nothing: the event (a selection, say) is recorded in the log and the audit chain
     /// and changes no table.
     Nothing,
@@ -239,6 +247,15 @@ pub const CREDIT_LEVELS: [&str; 4] = [
     "general",
     "untrustworthy",
 ];
+
+/// An officer on duty at an office, since the event that put them there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DutyRow {
+    pub officer: String,
+    pub office: String,
+    pub since_ms: i64,
+    pub seq: u64,
+}
 
 /// A watch-list entry (布控名单): a party or a means of transport that targeting selects when a
 /// declaration names it. Kept as the caller made it; never edited, never deleted.
@@ -599,4 +616,7 @@ pub trait Store: Send + Sync + 'static {
     /// The enterprise's credit level in force (the latest change), or `None` if it was never
     /// set (or there is no such enterprise).
     async fn credit_level(&self, credit_code: &str) -> StoreResult<Option<String>>;
+    /// The officers on duty (值班) now, at `office` or, with `None`, at every office: those whose
+    /// latest duty change put them there, ordered by office then officer id.
+    async fn officers_on_duty(&self, office: Option<&str>) -> StoreResult<Vec<DutyRow>>;
 }

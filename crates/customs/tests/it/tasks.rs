@@ -6,7 +6,8 @@
 //! cannot release it unpaid, the broker pays (`customs pay`), the officer releases it
 //! (`customs release`) and the audit chain is intact. The binary also selects 2 % at random, so
 //! the test looks for the inspection among the tasks rather than counting them, and closes any
-//! other task of the declaration before the release.
+//! other task of the declaration before the release. Of the two officers only Li is on duty at
+//! the office of lodging (`tasks duty`), so every task is Li's.
 
 use std::path::{Path, PathBuf};
 
@@ -87,6 +88,31 @@ fn an_officer_closes_a_red_lane_inspection_with_a_finding_that_corrects_the_orig
     let wang = token_of(&data, "analyst-wang", "risk_analyst");
     let zhao = token_of(&data, "analyst-zhao", "risk_analyst");
     let officer = token_of(&data, "officer-li", "officer");
+    // Two officers; only Li is on duty at the office of lodging, so the inspection is Li's.
+    let ma = token_of(&data, "officer-ma", "officer");
+    let on = ok(
+        &data,
+        &["tasks", "duty", "--office", "2200", "--token", &officer],
+    );
+    assert!(on.contains("on duty at 2200"), "{on}");
+    ok(
+        &data,
+        &["tasks", "duty", "--office", "5300", "--token", &ma],
+    );
+    let refused = customs(&data, &["tasks", "duty", "--office", "22", "--token", &ma]);
+    assert!(
+        stderr_of(&refused).contains("office"),
+        "{}",
+        stderr_of(&refused)
+    );
+    let roster = ok(
+        &data,
+        &["tasks", "roster", "--office", "2200", "--token", &wang],
+    );
+    assert!(
+        roster.contains("2200") && !roster.contains("5300"),
+        "{roster}"
+    );
 
     let rule = dir.path().join("rule.json");
     let definition = json!({
@@ -126,7 +152,8 @@ fn an_officer_closes_a_red_lane_inspection_with_a_finding_that_corrects_the_orig
     let shown: Value = serde_json::from_str(&ok(&data, &["show", &number, "--json"])).unwrap();
     assert_eq!(shown["selection"]["lane"], "red", "{shown:#}");
 
-    // The only officer has the inspection in its queue.
+    // The officer on duty has the inspection in its queue; the other has nothing.
+    assert!(open_tasks(&data, &ma).is_empty());
     let queue = open_tasks(&data, &officer);
     let inspection = queue
         .iter()

@@ -42,10 +42,13 @@ enum Endpoint {
     Payments,
     Pay,
     SetCreditLevel,
+    GoOnDuty,
+    GoOffDuty,
+    DutyRoster,
 }
 
 impl Endpoint {
-    const ALL: [Endpoint; 31] = [
+    const ALL: [Endpoint; 34] = [
         Endpoint::Lodge,
         Endpoint::Read,
         Endpoint::List,
@@ -78,6 +81,9 @@ impl Endpoint {
         Endpoint::Payments,
         Endpoint::Pay,
         Endpoint::SetCreditLevel,
+        Endpoint::GoOnDuty,
+        Endpoint::GoOffDuty,
+        Endpoint::DutyRoster,
     ];
 
     fn action(self) -> Action {
@@ -106,7 +112,8 @@ impl Endpoint {
             | Endpoint::TestRule
             | Endpoint::ApproveRule
             | Endpoint::RetireRule => Action::WriteRules,
-            Endpoint::ListTasks => Action::ReadTasks,
+            Endpoint::ListTasks | Endpoint::DutyRoster => Action::ReadTasks,
+            Endpoint::GoOnDuty | Endpoint::GoOffDuty => Action::KeepDuty,
             Endpoint::RecordFinding => Action::RecordFindings,
             Endpoint::Pay => Action::Pay,
             Endpoint::SetCreditLevel => Action::ManageCredit,
@@ -310,6 +317,9 @@ async fn call(app: &TestApp, user: &str, endpoint: Endpoint) -> Reply {
             app.post(&path, user, None, &body).await
         }
         Endpoint::ListTasks => app.get("/v1/tasks?mine=true&status=open", user).await,
+        Endpoint::GoOnDuty => app.put("/v1/duty", user, &json!({"office": "2200"})).await,
+        Endpoint::GoOffDuty => app.delete("/v1/duty", user).await,
+        Endpoint::DutyRoster => app.get("/v1/duty?office=2200", user).await,
         Endpoint::RecordFinding => {
             let task = open_task(app).await;
             let body = json!({"discrepancy": false, "note": "as declared"});

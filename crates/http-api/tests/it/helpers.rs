@@ -267,6 +267,25 @@ impl TestApp {
         send(request).await
     }
 
+    pub async fn put(&self, path: &str, user: &str, body: &Value) -> Reply {
+        let request = self.http.put(self.url(path)).bearer_auth(self.token(user));
+        send(
+            request
+                .header("content-type", "application/json")
+                .body(body.to_string()),
+        )
+        .await
+    }
+
+    pub async fn delete(&self, path: &str, user: &str) -> Reply {
+        send(
+            self.http
+                .delete(self.url(path))
+                .bearer_auth(self.token(user)),
+        )
+        .await
+    }
+
     pub async fn lodge(&self, user: &str, document: &Value) -> Reply {
         self.post("/v1/declarations", user, None, document).await
     }

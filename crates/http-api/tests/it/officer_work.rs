@@ -202,3 +202,48 @@ async fn the_task_listing_names_every_wrong_parameter() {
             .is_empty()
     );
 }
+
+/// The officer goes on duty at 2200, is listed there and not at 5300, and goes off duty; a wrong
+/// office or query parameter is named.
+#[tokio::test]
+async fn an_officer_goes_on_and_off_duty() {
+    let app = spawn_app().await;
+    let roster = |office: &'static str| {
+        let app = &app;
+        async move {
+            let reply = app
+                .get(&format!("/v1/duty?office={office}"), "risk_analyst")
+                .await;
+            assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+            reply.body["on_duty"].as_array().unwrap().clone()
+        }
+    };
+    let on = app
+        .put("/v1/duty", "officer", &json!({"office": "2200"}))
+        .await;
+    assert_eq!(on.status, StatusCode::OK, "{}", on.text);
+    assert_eq!(on.body["office"], "2200");
+    assert_eq!(roster("2200").await.len(), 1);
+    assert!(roster("5300").await.is_empty());
+
+    for body in [
+        json!({"office": "22"}),
+        json!({"office": "2200", "shift": "night"}),
+    ] {
+        let reply = app.put("/v1/duty", "officer", &body).await;
+        reply.assert_problem(422);
+        assert!(
+            ["office", "shift"].contains(&reply.error_paths()[0].0.as_str()),
+            "{}",
+            reply.text
+        );
+    }
+    let reply = app.get("/v1/duty?desk=3", "officer").await;
+    reply.assert_problem(422);
+    assert_eq!(reply.error_paths()[0].0, "desk");
+
+    let off = app.delete("/v1/duty", "officer").await;
+    assert_eq!(off.status, StatusCode::OK, "{}", off.text);
+    assert_eq!(off.body["on_duty"], false);
+    assert!(roster("2200").await.is_empty());
+}

@@ -1,0 +1,126 @@
+//! Officers' duty: tasks go to the officers on duty at the office, drawn among them and recorded
+//! with the pool they came from; with nobody on duty, to every officer.
+
+use serde_json::{Value, json};
+use store::{Actor, Store};
+
+use crate::tests::{EXAMPLE, Fixture, beijing, fixture};
+use crate::{Caller, ClearanceError, Role};
+
+async fn user(f: &Fixture, name: &str, role: Role) -> Caller {
+    let admin = Actor {
+        user_id: "test".into(),
+        role: "admin".into(),
+    };
+    f.clearance
+        .create_user(&admin, name, role, None)
+        .await
+        .unwrap();
+    f.caller(name).await
+}
+
+/// Lodges the example (a document check for its seller is on the watch list) and returns the
+/// record of the one task it created.
+async fn task_of_a_lodging(f: &Fixture, key: &str) -> Value {
+    let broker = f.caller("broker").await;
+    let body = EXAMPLE.replace("Smartphones", &format!("Smartphones {key}"));
+    let lodged = f
+        .clearance
+        .lodge(&broker, Some(key), body.as_bytes())
+        .await
+        .unwrap();
+    let created: Vec<Value> = f
+        .clearance
+        .store()
+        .events(&lodged.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "task.created")
+        .map(|e| serde_json::from_str(&e.payload).unwrap())
+        .collect();
+    assert_eq!(created.len(), 1, "{created:#?}");
+    created[0].clone()
+}
+
+#[tokio::test]
+async fn tasks_go_to_the_officers_on_duty_at_the_office() {
+    let f = fixture(beijing(2026, 11, 26, 10)).await;
+    let analyst = user(&f, "analyst-wang", Role::RiskAnalyst).await;
+    let wu = user(&f, "officer-wu", Role::Officer).await;
+    let ma = user(&f, "officer-ma", Role::Officer).await;
+    let broker = f.caller("broker").await;
+    let entry = json!({
+        "kind": "seller", "value": "Pacific Electronics Inc.", "action": "document_check",
+        "reason_en": "invoices to check", "reason_zh": "核查发票",
+    });
+    f.clearance
+        .add_watch_entry(&analyst, entry.to_string().as_bytes())
+        .await
+        .unwrap();
+
+    // Nobody on duty at 2200: every officer is a candidate, and the record says so.
+    let task = task_of_a_lodging(&f, "d1").await;
+    assert_eq!(task["pool"], "all_officers", "{task:#}");
+    assert_eq!(task["candidates"].as_array().unwrap().len(), 3, "{task:#}");
+
+    // Only officers keep duty; the office is checked like a declaration's.
+    assert!(matches!(
+        f.clearance.set_duty(&broker, Some("2200")).await,
+        Err(ClearanceError::Forbidden { .. })
+    ));
+    match f.clearance.set_duty(&wu, Some("22")).await {
+        Err(ClearanceError::Invalid(errors)) => assert_eq!(errors[0].path, "office"),
+        other => panic!("{other:?}"),
+    }
+
+    let on = f.clearance.set_duty(&wu, Some("2200")).await.unwrap();
+    assert_eq!(on["on_duty"], true);
+    f.clearance.set_duty(&ma, Some("5300")).await.unwrap();
+    for key in ["d2", "d3", "d4"] {
+        let task = task_of_a_lodging(&f, key).await;
+        assert_eq!(task["pool"], "on_duty", "{task:#}");
+        assert_eq!(task["candidates"], json!([wu.user_id()]), "{task:#}");
+        assert_eq!(task["assigned_to"], wu.user_id());
+    }
+    let roster = f.clearance.duty_roster(&analyst, None).await.unwrap();
+    let offices: Vec<(&str, &str)> = roster
+        .iter()
+        .map(|r| {
+            (
+                r["office"].as_str().unwrap(),
+                r["officer"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(offices, [("2200", wu.user_id()), ("5300", ma.user_id())]);
+    assert!(matches!(
+        f.clearance.duty_roster(&broker, None).await,
+        Err(ClearanceError::Forbidden { .. })
+    ));
+
+    // Moving to 2200, Ma joins the draw; Wu going off duty leaves Ma alone there.
+    f.clearance.set_duty(&ma, Some("2200")).await.unwrap();
+    let task = task_of_a_lodging(&f, "d5").await;
+    let mut both = vec![ma.user_id().to_owned(), wu.user_id().to_owned()];
+    both.sort();
+    assert_eq!(task["candidates"], json!(both), "{task:#}");
+    let off = f.clearance.set_duty(&wu, None).await.unwrap();
+    assert_eq!(off["on_duty"], false);
+    let task = task_of_a_lodging(&f, "d6").await;
+    assert_eq!(task["assigned_to"], ma.user_id(), "{task:#}");
+    let on_duty = f.clearance.duty_roster(&wu, Some("2200")).await.unwrap();
+    assert_eq!(on_duty.len(), 1);
+
+    // Each change is in the audit chain.
+    let changes: Vec<String> = f
+        .clearance
+        .store()
+        .events(&format!("officer:{}", wu.user_id()))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(changes, ["officer.on_duty", "officer.off_duty"]);
+}
