@@ -75,10 +75,12 @@ pub enum Action {
     ManageCredit,
     /// Go on or off duty at an office (one's own duty).
     KeepDuty,
+    /// Read clearance statistics (release times).
+    ReadStatistics,
 }
 
 impl Action {
-    pub const ALL: [Action; 15] = [
+    pub const ALL: [Action; 16] = [
         Action::Lodge,
         Action::Read,
         Action::Amend,
@@ -94,6 +96,7 @@ impl Action {
         Action::Pay,
         Action::ManageCredit,
         Action::KeepDuty,
+        Action::ReadStatistics,
     ];
 
     /// The access matrix. Declarations are changed by the trade that lodged them and released by
@@ -114,6 +117,7 @@ impl Action {
             Action::Pay => matches!(role, Declarant | Broker | Officer),
             Action::ManageCredit => matches!(role, Admin),
             Action::KeepDuty => matches!(role, Officer),
+            Action::ReadStatistics => matches!(role, Officer | RiskAnalyst | Auditor | Admin),
         }
     }
 
@@ -134,6 +138,7 @@ impl Action {
             Action::Pay => ("record payments or guarantees", "录入缴款或担保"),
             Action::ManageCredit => ("set enterprise credit levels", "设定企业信用等级"),
             Action::KeepDuty => ("go on or off duty", "上岗或离岗"),
+            Action::ReadStatistics => ("read clearance statistics", "查阅通关统计"),
         }
     }
 }

@@ -899,12 +899,34 @@ async fn a_red_lane_inspection_finds_a_wrong_origin_and_the_declaration_is_reass
         )
         .await
         .unwrap();
+    // Three hours after lodging, the goods are released; the release time is measured.
+    f.advance(chrono::Duration::hours(3));
     let released = f
         .clearance
         .release(&officer, &lodged.number, Some("rel-1"), b"{}")
         .await
         .unwrap();
     assert_eq!(released.status, "released");
+    let times = f
+        .clearance
+        .release_times(&officer, "2026-11-26", "2026-11-26", Some("2200"))
+        .await
+        .unwrap();
+    assert_eq!(times["released"], 1, "{times:#}");
+    assert_eq!(times["p50_seconds"], 3 * 3600, "{times:#}");
+    assert_eq!(times["released_within_24h"], 1, "{times:#}");
+    let elsewhere = f
+        .clearance
+        .release_times(&officer, "2026-11-01", "2026-11-30", Some("5300"))
+        .await
+        .unwrap();
+    assert_eq!(elsewhere["released"], 0, "{elsewhere:#}");
+    assert!(matches!(
+        f.clearance
+            .release_times(&broker, "2026-11-26", "2026-11-26", None)
+            .await,
+        Err(ClearanceError::Forbidden { .. })
+    ));
     let verified = f.clearance.store().audit_entries(0, 10_000).await.unwrap();
     assert!(!verified.is_empty());
 }

@@ -19,6 +19,7 @@ mod error;
 mod numbering;
 pub mod payments;
 pub mod releases;
+pub mod statistics;
 pub mod targeting;
 pub mod tasks;
 pub mod value_control;

@@ -15,16 +15,18 @@ pub(crate) const EXAMPLE: &str = include_str!("../../../examples/declaration-imp
 pub(crate) const TRADER: &str = "91310115MA1H000024";
 const BROKER: &str = "91310000MA1FL0001R";
 
-struct FixedClock(DateTime<Utc>);
+/// Stands still until a test moves it on (`Fixture::advance`).
+struct FixedClock(std::sync::Mutex<DateTime<Utc>>);
 
 impl Clock for FixedClock {
     fn now(&self) -> DateTime<Utc> {
-        self.0
+        *self.0.lock().unwrap()
     }
 }
 
 pub(crate) struct Fixture {
     pub(crate) clearance: Clearance<SqliteStore>,
+    clock: Arc<FixedClock>,
     _dir: tempfile::TempDir,
 }
 
@@ -47,7 +49,8 @@ pub(crate) async fn fixture(now: DateTime<Utc>) -> Fixture {
         },
         ..ClearanceConfig::china()
     };
-    let clearance = Clearance::new(store, reference, config, Arc::new(FixedClock(now)));
+    let clock = Arc::new(FixedClock(std::sync::Mutex::new(now)));
+    let clearance = Clearance::new(store, reference, config, clock.clone());
     let admin = Actor {
         user_id: "test".into(),
         role: "admin".into(),
@@ -74,11 +77,17 @@ pub(crate) async fn fixture(now: DateTime<Utc>) -> Fixture {
         .unwrap();
     Fixture {
         clearance,
+        clock,
         _dir: dir,
     }
 }
 
 impl Fixture {
+    /// Moves the clock on.
+    pub(crate) fn advance(&self, by: chrono::Duration) {
+        *self.clock.0.lock().unwrap() += by;
+    }
+
     pub(crate) async fn caller(&self, user: &str) -> crate::Caller {
         let admin = Actor {
             user_id: "test".into(),
@@ -335,6 +344,7 @@ fn the_access_matrix_is_as_documented() {
         (Pay, [true, true, true, false, false, false]),
         (ManageCredit, [false, false, false, false, false, true]),
         (KeepDuty, [false, false, true, false, false, false]),
+        (ReadStatistics, [false, false, true, true, true, true]),
     ];
     assert_eq!(table.len(), crate::Action::ALL.len());
     for (action, allowed) in table {

@@ -15,6 +15,7 @@ mod rules_cmd;
 mod serve;
 mod settle_cmd;
 mod show;
+mod stats_cmd;
 mod tasks_cmd;
 mod watch_cmd;
 
@@ -111,6 +112,12 @@ enum Command {
     /// Release a declaration's goods (放行), as an officer; refused while duty and taxes are
     /// outstanding or a task on the declaration is open.
     Release(settle_cmd::ReleaseArgs),
+    /// Clearance statistics, as a customs user with a token: release-times (time from lodging to
+    /// release, 通关时间).
+    Stats {
+        #[command(subcommand)]
+        command: stats_cmd::StatsCommand,
+    },
     /// Estimate the duty and taxes of an import declaration against a tariff release (nothing is
     /// lodged or stored).
     Assess(assess::AssessArgs),
@@ -162,6 +169,7 @@ fn main() -> anyhow::Result<()> {
             Command::Pay(args) => settle_cmd::pay(&data, config, args).await,
             Command::Owed(args) => settle_cmd::owed(&data, config, args).await,
             Command::Release(args) => settle_cmd::release(&data, config, args).await,
+            Command::Stats { command } => stats_cmd::run(&data, config, command).await,
             Command::Bench(args) => bench::run(config, args).await,
             Command::Assess(_) => unreachable!("an estimate is run before the data folder"),
         }

@@ -504,6 +504,37 @@ impl<S: Send + Sync> FromRequestParts<S> for DutyQuery {
     }
 }
 
+/// The query of a statistic over a period: `from` and `to` (required), `office` (optional).
+#[derive(Debug)]
+pub(crate) struct PeriodQuery {
+    pub from: String,
+    pub to: String,
+    pub office: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for PeriodQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let mut params = single_params(query_pairs(parts)?, &["from", "to", "office"])
+            .map_err(|errors| ApiError::invalid(&errors))?;
+        let (from, to) = (params.remove("from"), params.remove("to"));
+        let missing: Vec<FieldError> = [("from", &from), ("to", &to)]
+            .into_iter()
+            .filter(|(_, v)| v.is_none())
+            .map(|(name, _)| FieldError::required(name))
+            .collect();
+        let (Some(from), Some(to)) = (from, to) else {
+            return Err(ApiError::invalid(&missing));
+        };
+        Ok(PeriodQuery {
+            from,
+            to,
+            office: params.remove("office"),
+        })
+    }
+}
+
 fn tasks_query(pairs: Vec<(String, String)>) -> Result<TasksQuery, Vec<FieldError>> {
     let mut params = single_params(pairs, &["mine", "office", "status", "limit"])?;
     let mut errors = Vec::new();

@@ -23,6 +23,7 @@ mod openapi;
 mod payments;
 mod problem;
 mod routes;
+mod statistics;
 mod targeting;
 mod tasks;
 mod telemetry;
@@ -184,6 +185,10 @@ pub fn router<S: Store>(clearance: Arc<Clearance<S>>, config: ApiConfig) -> Rout
             get(tasks::duty_roster::<S>)
                 .put(tasks::go_on_duty::<S>)
                 .delete(tasks::go_off_duty::<S>),
+        )
+        .route(
+            "/v1/statistics/release-times",
+            get(statistics::release_times::<S>),
         )
         .route("/v1/audit/entries", get(routes::audit_entries::<S>))
         .route(

@@ -13,7 +13,7 @@ use utoipa::openapi::{Object, RefOr};
 use utoipa::{Modify, OpenApi};
 
 use crate::problem::PROBLEM_CONTENT_TYPE;
-use crate::{assessing, enterprises, payments, routes, targeting, tasks};
+use crate::{assessing, enterprises, payments, routes, statistics, targeting, tasks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -55,6 +55,7 @@ use crate::{assessing, enterprises, payments, routes, targeting, tasks};
         tasks::go_on_duty,
         tasks::go_off_duty,
         tasks::duty_roster,
+        statistics::release_times,
         enterprises::set_credit_level,
         payments::payments,
         payments::record_payment,
@@ -77,6 +78,7 @@ use crate::{assessing, enterprises, payments, routes, targeting, tasks};
         (name = "assessment", description = "Duty and taxes: estimates and the assessments of declarations (计征税款)"),
         (name = "releases", description = "Tariff releases, exchange-rate tables and value-control tables: import, dry run, activation, roll-back (税则版本、价格风险参数)"),
         (name = "targeting", description = "Risk targeting: analysts' rules (four eyes), the watch list, and the lanes declarations are selected into (风险布控、布控名单)"),
+        (name = "statistics", description = "Clearance statistics for customs roles: the time from lodging to release (通关时间)"),
         (name = "officer work", description = "Officers' tasks from the lanes (document checks, inspections, sampling, holds) and the findings that close them (单证审核、查验)"),
         (name = "administration", description = "Enterprise administration: credit levels (企业信用等级)"),
         (name = "audit", description = "The record of the whole enforcement process (执法全过程记录)"),

@@ -49,6 +49,8 @@ CREATE TABLE declarations (
     completed_by TEXT,
     lodged_at_ms BIGINT NOT NULL,
     updated_at_ms BIGINT NOT NULL,
+    -- When the goods were first released (the update that set the status `released`).
+    released_at_ms BIGINT,
     version INTEGER NOT NULL,
     document_seq INTEGER NOT NULL
 );
@@ -59,6 +61,8 @@ CREATE INDEX declarations_by_lodging ON declarations (lodged_at_ms, row);
 CREATE INDEX declarations_by_trader ON declarations (trader_credit_code, lodged_at_ms, row);
 CREATE INDEX declarations_by_declarant ON declarations (declarant_credit_code, lodged_at_ms, row);
 CREATE INDEX declarations_by_status ON declarations (status, lodged_at_ms, row);
+-- Release times (lodging to release) of the declarations released in a period.
+CREATE INDEX declarations_by_release ON declarations (released_at_ms) WHERE released_at_ms IS NOT NULL;
 
 CREATE TABLE enterprises (
     id TEXT NOT NULL PRIMARY KEY,

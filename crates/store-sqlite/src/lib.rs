@@ -424,6 +424,20 @@ impl Store for SqliteStore {
     }
 
     #[tracing::instrument(skip_all)]
+    async fn release_durations(
+        &self,
+        released_from_ms: i64,
+        released_to_ms: i64,
+        office: Option<&str>,
+    ) -> StoreResult<Vec<i64>> {
+        let office = office.map(str::to_owned);
+        self.read("reading release times", move |conn| {
+            queries::release_durations(conn, released_from_ms, released_to_ms, office.as_deref())
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all)]
     async fn officers_on_duty(&self, office: Option<&str>) -> StoreResult<Vec<store::DutyRow>> {
         let office = office.map(str::to_owned);
         self.read("reading the officers on duty", move |conn| {

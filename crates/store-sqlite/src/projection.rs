@@ -99,7 +99,9 @@ fn update_declaration(tx: &Connection, u: &DeclarationUpdate, seq: u64) -> Resul
     // leaves the stored one: an update that only changes the status must not un-complete a summary.
     let document_seq = u.replaces_document.then_some(seq);
     let sql = "UPDATE declarations SET status = ?2, version = ?3, updated_at_ms = ?4, \
-         completed_by = COALESCE(?5, completed_by), document_seq = COALESCE(?6, document_seq) \
+         completed_by = COALESCE(?5, completed_by), document_seq = COALESCE(?6, document_seq), \
+         released_at_ms = CASE WHEN ?2 = 'released' AND released_at_ms IS NULL THEN ?4 \
+         ELSE released_at_ms END \
          WHERE id = ?1";
     let values = rusqlite::params![
         u.id,

@@ -345,6 +345,21 @@ pub(crate) fn officers_on_duty(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// The period is read from `declarations_by_release`; the office is filtered row by row.
+pub(crate) fn release_durations(
+    conn: &Connection,
+    from_ms: i64,
+    to_ms: i64,
+    office: Option<&str>,
+) -> anyhow::Result<Vec<i64>> {
+    let sql = "SELECT released_at_ms - lodged_at_ms AS d FROM declarations \
+         WHERE released_at_ms IS NOT NULL AND released_at_ms >= ?1 AND released_at_ms < ?2 \
+         AND (?3 IS NULL OR office_of_lodging = ?3) ORDER BY d";
+    let mut statement = conn.prepare_cached(sql)?;
+    let rows = statement.query_map(rusqlite::params![from_ms, to_ms, office], |row| row.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 /// Both counts come from indexes: the trader's declarations from `declarations_by_trader`, their
 /// tasks from `inspection_tasks_by_declaration`.
 pub(crate) fn trader_history(

@@ -31,7 +31,9 @@
 //! - a credit level set to something not in `CREDIT_LEVELS` is refused as `Other`; the latest
 //!   change is the level in force, even when it returns to an earlier level;
 //! - only an existing user with the role `officer` goes on duty (`NotFound("officer <id>")`);
-//!   an officer is on duty at one office at most: their latest change.
+//!   an officer is on duty at one office at most: their latest change;
+//! - a declaration's release time is that of the update that first set the status `released`;
+//!   `release_durations` reads a period of release times (end exclusive), ascending.
 
 mod audit_chain;
 mod cbec;
@@ -41,6 +43,7 @@ mod duty;
 mod fixtures;
 mod listing;
 mod parties;
+mod release_times;
 mod releases;
 mod rules;
 mod tasks;
@@ -82,6 +85,7 @@ pub async fn clearance_story<S: Store>(store: &S) {
     story.keep_watch_list().await;
     story.keep_credit_levels().await;
     story.keep_officers_duty().await;
+    story.read_release_times().await;
     story.verify_audit_chain().await;
 }
 

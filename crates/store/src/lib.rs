@@ -601,6 +601,15 @@ pub trait Store: Send + Sync + 'static {
     async fn release_files(&self, id: &str) -> StoreResult<Option<Vec<ReleaseFileRow>>>;
     /// Targeting rule versions, all of them or those with `status`, ordered by id then version.
     async fn risk_rules(&self, status: Option<&str>) -> StoreResult<Vec<RiskRuleRow>>;
+    /// The time from lodging to release, in milliseconds, of every declaration whose goods
+    /// were released in `[released_from_ms, released_to_ms)`, lodged at `office` if given,
+    /// ascending. The release time is that of the update that first set the status `released`.
+    async fn release_durations(
+        &self,
+        released_from_ms: i64,
+        released_to_ms: i64,
+        office: Option<&str>,
+    ) -> StoreResult<Vec<i64>>;
     /// The trader's declarations lodged at or after `since_ms`, and the closed tasks on its
     /// declarations whose outcome records a discrepancy.
     async fn trader_history(&self, credit_code: &str, since_ms: i64) -> StoreResult<TraderHistory>;

@@ -348,6 +348,45 @@ fn an_officer_closes_a_red_lane_inspection_with_a_finding_that_corrects_the_orig
         .collect();
     assert!(actions.contains(&"declaration.paid"), "{actions:?}");
 
+    // The time from lodging to release is measured: one release today, within a day.
+    let today = Utc::now()
+        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap())
+        .date_naive()
+        .to_string();
+    let times = ok(
+        &data,
+        &[
+            "stats",
+            "release-times",
+            "--from",
+            &today,
+            "--to",
+            &today,
+            "--office",
+            "2200",
+            "--token",
+            &wang,
+            "--json",
+        ],
+    );
+    let times: Value = serde_json::from_str(&times).unwrap();
+    assert_eq!(times["released"], 1, "{times:#}");
+    assert_eq!(times["released_within_24h"], 1, "{times:#}");
+    let table = ok(
+        &data,
+        &[
+            "stats",
+            "release-times",
+            "--from",
+            &today,
+            "--to",
+            &today,
+            "--token",
+            &wang,
+        ],
+    );
+    assert!(table.contains("1 declaration(s), 1 within 24 h"), "{table}");
+
     let verified = ok(&data, &["audit", "verify"]);
     assert!(verified.contains("the audit chain is intact"), "{verified}");
 }

@@ -45,10 +45,11 @@ enum Endpoint {
     GoOnDuty,
     GoOffDuty,
     DutyRoster,
+    ReleaseTimes,
 }
 
 impl Endpoint {
-    const ALL: [Endpoint; 34] = [
+    const ALL: [Endpoint; 35] = [
         Endpoint::Lodge,
         Endpoint::Read,
         Endpoint::List,
@@ -84,6 +85,7 @@ impl Endpoint {
         Endpoint::GoOnDuty,
         Endpoint::GoOffDuty,
         Endpoint::DutyRoster,
+        Endpoint::ReleaseTimes,
     ];
 
     fn action(self) -> Action {
@@ -114,6 +116,7 @@ impl Endpoint {
             | Endpoint::RetireRule => Action::WriteRules,
             Endpoint::ListTasks | Endpoint::DutyRoster => Action::ReadTasks,
             Endpoint::GoOnDuty | Endpoint::GoOffDuty => Action::KeepDuty,
+            Endpoint::ReleaseTimes => Action::ReadStatistics,
             Endpoint::RecordFinding => Action::RecordFindings,
             Endpoint::Pay => Action::Pay,
             Endpoint::SetCreditLevel => Action::ManageCredit,
@@ -320,6 +323,11 @@ async fn call(app: &TestApp, user: &str, endpoint: Endpoint) -> Reply {
         Endpoint::GoOnDuty => app.put("/v1/duty", user, &json!({"office": "2200"})).await,
         Endpoint::GoOffDuty => app.delete("/v1/duty", user).await,
         Endpoint::DutyRoster => app.get("/v1/duty?office=2200", user).await,
+        Endpoint::ReleaseTimes => {
+            let query = "from=2026-11-01&to=2026-11-30&office=2200";
+            app.get(&format!("/v1/statistics/release-times?{query}"), user)
+                .await
+        }
         Endpoint::RecordFinding => {
             let task = open_task(app).await;
             let body = json!({"discrepancy": false, "note": "as declared"});

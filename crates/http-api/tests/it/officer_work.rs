@@ -173,6 +173,28 @@ async fn a_red_lane_inspection_corrects_the_origin_and_the_goods_are_released_on
         .await;
     assert_eq!(released.status, StatusCode::OK, "{}", released.text);
     assert_eq!(released.body["status"], "released", "{}", released.text);
+    // The release time is measured (the clock is pinned: lodged and released at the same time).
+    let times = app
+        .get(
+            "/v1/statistics/release-times?from=2026-11-27&to=2026-11-27",
+            "auditor",
+        )
+        .await;
+    assert_eq!(times.status, StatusCode::OK, "{}", times.text);
+    assert_eq!(times.body["released"], 1, "{}", times.text);
+    assert_eq!(times.body["max_seconds"], 0, "{}", times.text);
+    for (query, path) in [
+        ("to=2026-11-27", "from"),
+        ("from=2026-11-27", "to"),
+        ("from=2026-11-27&to=2027-12-01", "to"),
+        ("from=2026-11-27&to=2026-11-27&lane=red", "lane"),
+    ] {
+        let reply = app
+            .get(&format!("/v1/statistics/release-times?{query}"), "auditor")
+            .await;
+        reply.assert_problem(422);
+        assert_eq!(reply.error_paths()[0].0, path, "{query}: {}", reply.text);
+    }
     let verification = app.get("/v1/audit/verification", "auditor").await;
     assert_eq!(verification.status, StatusCode::OK, "{}", verification.text);
     assert_eq!(verification.body["intact"], true, "{}", verification.text);
