@@ -77,10 +77,12 @@ pub enum Action {
     KeepDuty,
     /// Read clearance statistics (release times).
     ReadStatistics,
+    /// Hold a declaration's goods (扣留) by hand.
+    Hold,
 }
 
 impl Action {
-    pub const ALL: [Action; 16] = [
+    pub const ALL: [Action; 17] = [
         Action::Lodge,
         Action::Read,
         Action::Amend,
@@ -97,6 +99,7 @@ impl Action {
         Action::ManageCredit,
         Action::KeepDuty,
         Action::ReadStatistics,
+        Action::Hold,
     ];
 
     /// The access matrix. Declarations are changed by the trade that lodged them and released by
@@ -118,6 +121,7 @@ impl Action {
             Action::ManageCredit => matches!(role, Admin),
             Action::KeepDuty => matches!(role, Officer),
             Action::ReadStatistics => matches!(role, Officer | RiskAnalyst | Auditor | Admin),
+            Action::Hold => matches!(role, Officer),
         }
     }
 
@@ -139,6 +143,7 @@ impl Action {
             Action::ManageCredit => ("set enterprise credit levels", "设定企业信用等级"),
             Action::KeepDuty => ("go on or off duty", "上岗或离岗"),
             Action::ReadStatistics => ("read clearance statistics", "查阅通关统计"),
+            Action::Hold => ("hold goods", "扣留货物"),
         }
     }
 }

@@ -31,9 +31,9 @@ mod assessment_tests;
 #[cfg(test)]
 mod credit_tests;
 #[cfg(test)]
-mod duty_tests;
-#[cfg(test)]
 mod lists_tests;
+#[cfg(test)]
+mod officer_tests;
 #[cfg(test)]
 mod targeting_tests;
 #[cfg(test)]

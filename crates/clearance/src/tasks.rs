@@ -3,7 +3,8 @@
 //! and closed with a finding: no discrepancy, or discrepancies with corrected values that amend
 //! the declaration and reassess it in the same transaction, showing the difference. The finding is
 //! the label of the check (discrepancy, revenue difference, what selected it) for the analysts and
-//! the ML issue. Goods are not released while a task is open.
+//! the ML issue. Goods are not released while a task is open. An officer may also hold goods by
+//! hand (`place_hold`): an open `hold` task of their own, lifted by closing it with a finding.
 //!
 //! The candidates are the officers on duty at the office (`crate::duty`). Simplifications, said
 //! once: a correction replaces a field's value (`items[N].origin_country`, `.commodity_code`, `.amount`,
@@ -111,6 +112,13 @@ pub(crate) fn task_events(
         .collect()
 }
 
+/// An officer's hold (扣留) placed by hand on a declaration's goods.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HoldRequest {
+    pub reason: String,
+}
+
 /// An officer's finding on a task.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -188,6 +196,21 @@ fn corrected(document: &str, corrections: &[Correction]) -> Result<Value, Vec<Fi
     }
 }
 
+/// The hold first placed with an Idempotency-Key, if it was this request.
+fn first_hold(first: &store::EventRow, digest: &str) -> Result<Value, ClearanceError> {
+    if first.request_digest != digest || first.action != "task.created" {
+        return Err(ClearanceError::IdempotencyKeyReused);
+    }
+    let record: Value = serde_json::from_str(&first.payload)
+        .map_err(|e| anyhow::anyhow!("stored hold {} is not readable: {e}", first.seq))?;
+    Ok(json!({
+        "id": record["task"], "declaration_id": first.subject, "kind": "hold",
+        "office": record["office"], "assigned_to": record["assigned_to"], "status": "open",
+        "created_at": crate::views::rfc3339(first.recorded_at_ms), "outcome": null,
+        "reason": record["reason"],
+    }))
+}
+
 /// The answer first given to an Idempotency-Key, if it was this request.
 fn first_finding(first: &store::EventRow, digest: &str) -> Result<Value, ClearanceError> {
     if first.request_digest != digest || first.action != "task.closed" {
@@ -243,6 +266,88 @@ impl<S: Store> Clearance<S> {
             ..TaskQuery::default()
         };
         Ok(self.store.tasks(&query).await?)
+    }
+
+    /// Holds a declaration's goods (扣留) by hand, with the reason: an open `hold` task assigned to
+    /// the calling officer, which keeps the goods from release until the officer lifts it by
+    /// closing the task with a finding. Only goods not yet released or cancelled are held. (The
+    /// release reads the open tasks before it decides: a hold placed in that same instant belongs
+    /// to a later change.)
+    pub async fn place_hold(
+        &self,
+        caller: &Caller,
+        id_or_number: &str,
+        idempotency_key: Option<&str>,
+        body: &[u8],
+    ) -> Result<Value, ClearanceError> {
+        caller.require(Action::Hold)?;
+        let key = idempotency_key_or_new(idempotency_key)?;
+        let digest = request_digest(&format!("hold:{id_or_number}"), body);
+        let request: HoldRequest =
+            wire::parse_json(body).map_err(|e| ClearanceError::Invalid(vec![e]))?;
+        let reason = domain::numbers::parse_text(
+            "reason",
+            &request.reason,
+            domain::limits::REASON_LENGTH_MAX,
+        )
+        .map_err(|e| ClearanceError::Invalid(vec![e]))?;
+        if let Some(first) = self
+            .store
+            .event_by_idempotency(caller.user_id(), &key)
+            .await?
+        {
+            return first_hold(&first, &digest);
+        }
+        let row = self.visible_row(caller, id_or_number).await?;
+        if row.status != "accepted" {
+            return Err(ClearanceError::Transition(domain::TransitionError {
+                code: "not_holdable",
+                message_en: format!(
+                    "declaration {} cannot be held: it is {}",
+                    row.number, row.status
+                ),
+                message_zh: format!("报关单 {} 不能扣留：状态为 {}", row.number, row.status),
+            }));
+        }
+        let now_ms = self.now().timestamp_millis();
+        let task = TaskRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            declaration_id: row.id.clone(),
+            kind: "hold".to_owned(),
+            office: row.office_of_lodging.clone(),
+            assigned_to: caller.user_id().to_owned(),
+            status: "open".to_owned(),
+            created_at_ms: now_ms,
+            created_seq: None,
+            closed_seq: None,
+            outcome: None,
+        };
+        let payload = json!({
+            "task": task.id, "kind": "hold", "office": task.office, "assigned_to": task.assigned_to,
+            "pool": "placed_by_officer", "reason": reason,
+        });
+        let append = Append {
+            actor: actor(caller),
+            recorded_at_ms: now_ms,
+            subject: row.id.clone(),
+            action: "task.created".to_owned(),
+            idempotency_scope: caller.user_id().to_owned(),
+            idempotency_key: key,
+            request_digest: digest.clone(),
+            payload: payload.to_string(),
+            expected_version: None,
+            projection: Projection::NewTask(task.clone()),
+            linked: Vec::new(),
+            cbec_purchase: None,
+        };
+        match self.store.append(append).await? {
+            AppendOutcome::Appended { .. } => {}
+            AppendOutcome::Duplicate { first, .. } => return first_hold(&first, &digest),
+            other => return Err(crate::refusal(other)),
+        }
+        let mut view = task_view(&task);
+        view["reason"] = json!(reason);
+        Ok(view)
     }
 
     /// Closes the caller's task with a finding. Corrections amend the declaration and reassess it

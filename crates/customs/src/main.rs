@@ -118,6 +118,9 @@ enum Command {
         #[command(subcommand)]
         command: stats_cmd::StatsCommand,
     },
+    /// Hold a declaration's goods (扣留), as an officer: an open hold task, the officer's own; lift
+    /// it by closing the task with a finding (`tasks finding`).
+    Hold(settle_cmd::HoldArgs),
     /// Estimate the duty and taxes of an import declaration against a tariff release (nothing is
     /// lodged or stored).
     Assess(assess::AssessArgs),
@@ -168,6 +171,7 @@ fn main() -> anyhow::Result<()> {
             Command::Tasks { command } => tasks_cmd::run(&data, config, command).await,
             Command::Pay(args) => settle_cmd::pay(&data, config, args).await,
             Command::Owed(args) => settle_cmd::owed(&data, config, args).await,
+            Command::Hold(args) => settle_cmd::hold(&data, config, args).await,
             Command::Release(args) => settle_cmd::release(&data, config, args).await,
             Command::Stats { command } => stats_cmd::run(&data, config, command).await,
             Command::Bench(args) => bench::run(config, args).await,

@@ -63,6 +63,23 @@ pub struct ReleaseArgs {
     pub json: bool,
 }
 
+#[derive(Args)]
+pub struct HoldArgs {
+    /// Customs declaration number (or id).
+    pub number: String,
+    /// Why the goods are held.
+    #[arg(long)]
+    pub reason: String,
+    /// Bearer token of the officer holding the goods.
+    #[arg(long, env = "CUSTOMS_TOKEN")]
+    pub token: String,
+    /// Idempotency key: running the command again with it records nothing new.
+    #[arg(long)]
+    pub key: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
 async fn caller(clearance: &Clearance<SqliteStore>, token: &str) -> anyhow::Result<Caller> {
     clearance
         .authenticate(token)
@@ -157,6 +174,38 @@ pub async fn release(
         println!(
             "declaration {} released / 已放行 (status {}, version {})",
             view.number, view.status, view.version
+        );
+    }
+    Ok(())
+}
+
+/// An officer holds the goods (扣留): an open `hold` task, the officer's own, lifted by closing it
+/// with a finding (`customs tasks finding`).
+pub async fn hold(data: &DataDir, config: ClearanceConfig, args: HoldArgs) -> anyhow::Result<()> {
+    let clearance = data.open_clearance(store_sqlite::SqliteOptions::production(), config)?;
+    let outcome = async {
+        let caller = caller(&clearance, &args.token).await?;
+        let body = json!({ "reason": args.reason });
+        clearance
+            .place_hold(
+                &caller,
+                &args.number,
+                args.key.as_deref(),
+                body.to_string().as_bytes(),
+            )
+            .await
+            .map_err(|e| explain(&args.number, e))
+    }
+    .await;
+    clearance.store().close().await;
+    let task = outcome?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&task)?);
+    } else {
+        println!(
+            "declaration {} held / 已扣留: task {} (lift it with `customs tasks finding`)",
+            args.number,
+            task["id"].as_str().unwrap_or_default()
         );
     }
     Ok(())

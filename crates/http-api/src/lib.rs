@@ -125,6 +125,10 @@ pub fn router<S: Store>(clearance: Arc<Clearance<S>>, config: ApiConfig) -> Rout
             post(routes::release::<S>),
         )
         .route(
+            "/v1/declarations/{id_or_number}/hold",
+            post(tasks::place_hold::<S>),
+        )
+        .route(
             "/v1/declarations/{id_or_number}/assessments",
             get(assessing::assessments::<S>).post(assessing::reassess::<S>),
         )

@@ -55,6 +55,7 @@ use crate::{assessing, enterprises, payments, routes, statistics, targeting, tas
         tasks::go_on_duty,
         tasks::go_off_duty,
         tasks::duty_roster,
+        tasks::place_hold,
         statistics::release_times,
         enterprises::set_credit_level,
         payments::payments,

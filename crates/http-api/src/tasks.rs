@@ -18,7 +18,9 @@ use wire::Problem;
 
 use crate::AppState;
 use crate::assessing::parse_body;
-use crate::extract::{Authenticated, DutyQuery, IdempotencyKey, JsonBody, TaskRef, TasksQuery};
+use crate::extract::{
+    Authenticated, DeclarationRef, DutyQuery, IdempotencyKey, JsonBody, TaskRef, TasksQuery,
+};
 use crate::problem::ApiError;
 
 pub(crate) const TASKS_PATH: &str = "/v1/tasks";
@@ -320,4 +322,57 @@ pub(crate) async fn duty_roster<S: Store>(
         .duty_roster(&caller, query.office.as_deref())
         .await?;
     Ok(Json(DutyRoster { on_duty }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Holds placed by hand.
+
+/// Why the goods are held.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct HoldRequest {
+    /// The reason, for the record and the trade's question.
+    #[schema(example = "intelligence: possible IPR infringement")]
+    reason: String,
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/declarations/{id_or_number}/hold",
+    tag = "officer work",
+    summary = "Hold the goods",
+    description = "For officers (扣留). The hold is an open task of kind `hold` assigned to the caller: \
+                   the goods are not released until the officer lifts it by closing the task with a finding \
+                   (`POST /v1/tasks/{id}/finding`). Goods released or cancelled are not held (409 \
+                   `not-holdable`).",
+    params(
+        ("id_or_number" = String, Path, description = "The declaration's id or its 18-digit number"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Retrying with the same key is safe"),
+    ),
+    request_body(content = HoldRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The hold task, open", body = TaskView),
+        (status = 403, description = "The role may not hold goods", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 404, description = "No such declaration is visible to the caller", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 409, description = "The goods are released or the declaration cancelled", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 422, description = "The request has errors, each naming its field", body = Problem,
+            content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn place_hold<S: Store>(
+    State(state): State<AppState<S>>,
+    Authenticated(caller): Authenticated,
+    DeclarationRef(id_or_number): DeclarationRef,
+    IdempotencyKey(key): IdempotencyKey,
+    JsonBody(body): JsonBody,
+) -> Result<Json<TaskView>, ApiError> {
+    let task = state
+        .clearance
+        .place_hold(&caller, &id_or_number, key.as_deref(), &body)
+        .await?;
+    Ok(Json(TaskView(task)))
 }

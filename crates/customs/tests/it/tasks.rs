@@ -292,6 +292,34 @@ fn an_officer_closes_a_red_lane_inspection_with_a_finding_that_corrects_the_orig
     assert_eq!(owes["paid"], json!(outstanding), "{owes:#}");
     assert_eq!(owes["outstanding"], "0.00", "{owes:#}");
 
+    // The officer holds the goods by hand: released neither by the broker's payment nor anyhow
+    // until the hold is lifted (the loop below closes it with the random checks, if any).
+    let held = ok(
+        &data,
+        &[
+            "hold",
+            &number,
+            "--reason",
+            "seal number differs from the manifest",
+            "--token",
+            &officer,
+            "--json",
+        ],
+    );
+    let held: Value = serde_json::from_str(&held).unwrap();
+    assert_eq!(held["kind"], "hold", "{held:#}");
+    let refused = customs(&data, &["release", &number, "--token", &officer]);
+    assert!(
+        stderr_of(&refused).contains("hold"),
+        "{}",
+        stderr_of(&refused)
+    );
+    let by_broker = customs(
+        &data,
+        &["hold", &number, "--reason", "x", "--token", &broker],
+    );
+    assert!(!by_broker.status.success(), "the trade does not hold goods");
+
     // The random 2 % may have asked for another check: the officer closes whatever is still open.
     let listed = ok(
         &data,

@@ -46,10 +46,11 @@ enum Endpoint {
     GoOffDuty,
     DutyRoster,
     ReleaseTimes,
+    Hold,
 }
 
 impl Endpoint {
-    const ALL: [Endpoint; 35] = [
+    const ALL: [Endpoint; 36] = [
         Endpoint::Lodge,
         Endpoint::Read,
         Endpoint::List,
@@ -86,6 +87,7 @@ impl Endpoint {
         Endpoint::GoOffDuty,
         Endpoint::DutyRoster,
         Endpoint::ReleaseTimes,
+        Endpoint::Hold,
     ];
 
     fn action(self) -> Action {
@@ -117,6 +119,7 @@ impl Endpoint {
             Endpoint::ListTasks | Endpoint::DutyRoster => Action::ReadTasks,
             Endpoint::GoOnDuty | Endpoint::GoOffDuty => Action::KeepDuty,
             Endpoint::ReleaseTimes => Action::ReadStatistics,
+            Endpoint::Hold => Action::Hold,
             Endpoint::RecordFinding => Action::RecordFindings,
             Endpoint::Pay => Action::Pay,
             Endpoint::SetCreditLevel => Action::ManageCredit,
@@ -152,6 +155,7 @@ impl Endpoint {
                 | Endpoint::Selection
                 | Endpoint::Payments
                 | Endpoint::Pay
+                | Endpoint::Hold
         )
     }
 }
@@ -323,6 +327,10 @@ async fn call(app: &TestApp, user: &str, endpoint: Endpoint) -> Reply {
         Endpoint::GoOnDuty => app.put("/v1/duty", user, &json!({"office": "2200"})).await,
         Endpoint::GoOffDuty => app.delete("/v1/duty", user).await,
         Endpoint::DutyRoster => app.get("/v1/duty?office=2200", user).await,
+        Endpoint::Hold => {
+            let body = json!({"reason": "seal broken"});
+            app.post(&format!("{path}/hold"), user, None, &body).await
+        }
         Endpoint::ReleaseTimes => {
             let query = "from=2026-11-01&to=2026-11-30&office=2200";
             app.get(&format!("/v1/statistics/release-times?{query}"), user)

@@ -1,5 +1,6 @@
 //! Officers' duty: tasks go to the officers on duty at the office, drawn among them and recorded
-//! with the pool they came from; with nobody on duty, to every officer.
+//! with the pool they came from; with nobody on duty, to every officer. Holds placed by hand keep
+//! the goods until the officer lifts them.
 
 use serde_json::{Value, json};
 use store::{Actor, Store};
@@ -123,4 +124,98 @@ async fn tasks_go_to_the_officers_on_duty_at_the_office() {
         .map(|e| e.action)
         .collect();
     assert_eq!(changes, ["officer.on_duty", "officer.off_duty"]);
+}
+
+#[tokio::test]
+async fn an_officer_holds_the_goods_until_lifting_the_hold() {
+    let f = fixture(beijing(2026, 11, 26, 10)).await;
+    let broker = f.caller("broker").await;
+    let officer = f.caller("officer").await;
+    let lodged = f
+        .clearance
+        .lodge(&broker, Some("h1"), EXAMPLE.as_bytes())
+        .await
+        .unwrap();
+    let hold = br#"{"reason":"intelligence: possible IPR infringement"}"#;
+
+    assert!(matches!(
+        f.clearance
+            .place_hold(&broker, &lodged.number, None, hold)
+            .await,
+        Err(ClearanceError::Forbidden { .. })
+    ));
+    match f
+        .clearance
+        .place_hold(&officer, &lodged.number, None, br#"{"reason":" "}"#)
+        .await
+    {
+        Err(ClearanceError::Invalid(errors)) => assert_eq!(errors[0].path, "reason"),
+        other => panic!("{other:?}"),
+    }
+    let held = f
+        .clearance
+        .place_hold(&officer, &lodged.number, Some("hold-1"), hold)
+        .await
+        .unwrap();
+    assert_eq!(held["kind"], "hold");
+    assert_eq!(held["assigned_to"], officer.user_id());
+    // A retry with the same key places nothing new; the key on another request is refused.
+    let again = f
+        .clearance
+        .place_hold(&officer, &lodged.number, Some("hold-1"), hold)
+        .await
+        .unwrap();
+    assert_eq!(again["id"], held["id"]);
+    assert!(matches!(
+        f.clearance
+            .place_hold(
+                &officer,
+                &lodged.number,
+                Some("hold-1"),
+                br#"{"reason":"x"}"#
+            )
+            .await,
+        Err(ClearanceError::IdempotencyKeyReused)
+    ));
+    let open = f
+        .clearance
+        .tasks(&officer, true, None, Some("open"), 10)
+        .await
+        .unwrap();
+    assert_eq!(open.len(), 1, "{open:#?}");
+
+    let release = f
+        .clearance
+        .release(&officer, &lodged.number, Some("r1"), b"{}")
+        .await;
+    match release {
+        Err(ClearanceError::Transition(t)) => assert_eq!(t.code, "open_tasks"),
+        other => panic!("{other:?}"),
+    }
+    // Lifting the hold is the officer's finding on it.
+    let task = held["id"].as_str().unwrap();
+    f.clearance
+        .record_finding(
+            &officer,
+            task,
+            Some("lift-1"),
+            br#"{"discrepancy":false,"note":"rights holder confirmed the goods are genuine"}"#,
+        )
+        .await
+        .unwrap();
+    let released = f
+        .clearance
+        .release(&officer, &lodged.number, Some("r2"), b"{}")
+        .await
+        .unwrap();
+    assert_eq!(released.status, "released");
+    // Released goods are not held any more.
+    match f
+        .clearance
+        .place_hold(&officer, &lodged.number, Some("hold-2"), hold)
+        .await
+    {
+        Err(ClearanceError::Transition(t)) => assert_eq!(t.code, "not_holdable"),
+        other => panic!("{other:?}"),
+    }
 }
