@@ -165,6 +165,24 @@ impl AssessedFigures {
             total_payable: report.total_payable,
         }
     }
+
+    /// The figures of a recorded assessment (a `declaration.assessed` payload), if it assessed
+    /// the declaration: its total payable and each item's customs value in CNY.
+    pub(crate) fn of_record(record: &Value) -> Option<AssessedFigures> {
+        if record["outcome"] != "assessed" {
+            return None;
+        }
+        let amount = |v: &Value| v.as_str()?.parse::<rust_decimal::Decimal>().ok();
+        let item_customs_values = record["report"]["items"]
+            .as_array()?
+            .iter()
+            .map(|item| amount(&item["customs_value"]["cny"]))
+            .collect::<Option<Vec<_>>>()?;
+        Some(AssessedFigures {
+            item_customs_values,
+            total_payable: amount(&record["total_payable"])?,
+        })
+    }
 }
 
 impl<S: Store> Clearance<S> {

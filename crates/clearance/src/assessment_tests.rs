@@ -963,4 +963,18 @@ async fn a_rule_on_the_assessed_figures_sees_them_at_acceptance() {
         .unwrap_or_else(|| panic!("{selection:#}"));
     assert_eq!(hit["source"]["items"], json!([0]));
     assert_eq!(selection["lane"], "yellow");
+
+    // The recorded assessment gives the same figures back, so a rule test sees them too.
+    let records = f.clearance.assessment_records(&lodged.id).await.unwrap();
+    let figures = crate::AssessedFigures::of_record(records.last().unwrap()).unwrap();
+    assert_eq!(figures.total_payable, Decimal::new(960_598, 2));
+    assert_eq!(figures.item_customs_values[0], Decimal::new(5_911_373, 2));
+    let wang = f.caller("analyst-wang").await;
+    let tested = f
+        .clearance
+        .test_rule(&wang, rule.to_string().as_bytes(), 10)
+        .await
+        .unwrap();
+    assert_eq!(tested["matched"], 1, "{tested:#}");
+    assert_eq!(tested["hits"][0]["items"], json!([0]), "{tested:#}");
 }

@@ -771,8 +771,14 @@ impl<S: Store> Clearance<S> {
                     row.lodged_at_ms,
                 )
                 .await?;
+            // As targeting saw it at acceptance: with the figures of its assessment in force.
+            let figures = self
+                .assessment_records(&row.id)
+                .await?
+                .last()
+                .and_then(crate::AssessedFigures::of_record);
             let selection = risk::select(
-                &risk_input_with_profile(&state.declaration, None, profile),
+                &risk_input_with_profile(&state.declaration, figures.as_ref(), profile),
                 &rules,
                 &lists,
                 &config,
