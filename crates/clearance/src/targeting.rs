@@ -35,6 +35,10 @@ pub const TARGETED_ACTION: &str = "declaration.targeted";
 /// Declarations a rule test runs over, at most.
 pub const RULE_TEST_SAMPLE_MAX: usize = 1_000;
 
+/// The counter new rules are numbered from (`R-000001`, ...). Declaration numbers' counters are
+/// keyed by their number's prefix, which never holds a colon.
+const RULE_COUNTER: &str = "id:risk_rule";
+
 /// A rule as an analyst sends it (and as it is stored).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -613,10 +617,12 @@ impl<S: Store> Clearance<S> {
                 };
                 (id.clone(), latest + 1)
             }
+            // A new rule's number comes from its own counter, so two analysts proposing at
+            // once get two rules. (Two new versions of one rule at once: the second is refused
+            // as taken and is proposed again on the version that won.)
             None => {
-                let ids: std::collections::BTreeSet<&str> =
-                    versions.iter().map(|r| r.id.as_str()).collect();
-                (format!("R-{:06}", ids.len() + 1), 1)
+                let serial = self.store.reserve_serials(RULE_COUNTER, 1).await?;
+                (format!("R-{serial:06}"), 1)
             }
         };
         compile_request(&request, &id, version)?;

@@ -198,3 +198,51 @@ async fn a_rule_sees_the_importers_declaration_count() {
         .unwrap();
     assert_eq!(tested["matched"], 0, "{tested:#}");
 }
+
+/// Rules and watch-list entries are numbered from counters: analysts proposing at the same time
+/// get distinct numbers, none refused.
+#[tokio::test]
+async fn concurrent_proposals_get_distinct_rule_and_watch_entry_numbers() {
+    let f = fixture(beijing(2026, 11, 26, 10)).await;
+    let admin = Actor {
+        user_id: "test".into(),
+        role: "admin".into(),
+    };
+    for name in ["analyst-wang", "analyst-zhao"] {
+        f.clearance
+            .create_user(&admin, name, Role::RiskAnalyst, None)
+            .await
+            .unwrap();
+    }
+    let (wang, zhao) = (
+        f.caller("analyst-wang").await,
+        f.caller("analyst-zhao").await,
+    );
+    let body = rule(SMARTPHONES_FROM_US);
+    let c = &f.clearance;
+    let (a, b, c2, d) = tokio::join!(
+        c.propose_rule(&wang, &body),
+        c.propose_rule(&zhao, &body),
+        c.propose_rule(&wang, &body),
+        c.propose_rule(&zhao, &body),
+    );
+    let mut ids: Vec<String> = [a, b, c2, d]
+        .into_iter()
+        .map(|r| r.unwrap()["id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["R-000001", "R-000002", "R-000003", "R-000004"]);
+
+    let entry = json!({
+        "kind": "importer", "value": "91310000MA1FL0X123", "action": "hold",
+        "reason_en": "r", "reason_zh": "r",
+    })
+    .to_string();
+    let (a, b) = tokio::join!(
+        c.add_watch_entry(&wang, entry.as_bytes()),
+        c.add_watch_entry(&zhao, entry.as_bytes()),
+    );
+    let mut ids = [a.unwrap()["id"].clone(), b.unwrap()["id"].clone()];
+    ids.sort_by_key(|v| v.to_string());
+    assert_eq!(ids, [json!("W-000001"), json!("W-000002")]);
+}

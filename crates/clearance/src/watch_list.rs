@@ -25,6 +25,9 @@ use crate::releases::CATALOG_REFRESH;
 /// value control (100) and missing licences (150).
 pub const WATCH_LIST_PRIORITY: u8 = 200;
 
+/// The counter watch-list entries are numbered from (`W-000001`, ...).
+const WATCH_ENTRY_COUNTER: &str = "id:watch_entry";
+
 /// Longest watched value (a name or an identification), in characters.
 pub const WATCH_VALUE_LENGTH_MAX: usize = 200;
 /// Longest reason, in characters, in each language.
@@ -272,8 +275,9 @@ impl<S: Store> Clearance<S> {
         let request: WatchEntryRequest =
             wire::parse_json(body).map_err(|e| ClearanceError::Invalid(vec![e]))?;
         let request = check_request(&request)?;
-        let existing = self.store.watch_entries().await?;
-        let id = format!("W-{:06}", existing.len() + 1);
+        // Numbered from a counter, so two analysts adding at once get two entries.
+        let serial = self.store.reserve_serials(WATCH_ENTRY_COUNTER, 1).await?;
+        let id = format!("W-{serial:06}");
         let row = WatchEntryRow {
             id: id.clone(),
             kind: request.kind,
