@@ -621,6 +621,8 @@ impl<S: Store> Clearance<S> {
             // once get two rules. (Two new versions of one rule at once: the second is refused
             // as taken and is proposed again on the version that won.)
             None => {
+                // A refused rule takes no number.
+                compile_request(&request, "R-NEW", 1)?;
                 let serial = self.store.reserve_serials(RULE_COUNTER, 1).await?;
                 (format!("R-{serial:06}"), 1)
             }
