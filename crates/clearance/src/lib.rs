@@ -11,6 +11,7 @@ mod access;
 mod admin;
 pub(crate) mod assessing;
 pub mod assessment;
+pub mod attachments;
 mod audit_trail;
 mod cbec;
 mod changes;

@@ -219,3 +219,129 @@ async fn an_officer_holds_the_goods_until_lifting_the_hold() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A JPEG of `n` (distinct content per n).
+fn photo(n: usize) -> Vec<u8> {
+    let mut bytes = b"\xff\xd8\xff\xe0".to_vec();
+    bytes.extend(n.to_le_bytes());
+    bytes
+}
+
+#[tokio::test]
+async fn the_officer_attaches_photos_and_documents_as_evidence_of_the_finding() {
+    use crate::attachments::{ATTACHMENT_BYTES_MAX, ATTACHMENTS_PER_TASK_MAX};
+    let f = fixture(beijing(2026, 11, 26, 10)).await;
+    let broker = f.caller("broker").await;
+    let officer = f.caller("officer").await;
+    let wu = user(&f, "officer-wu", Role::Officer).await;
+    let lodged = f
+        .clearance
+        .lodge(&broker, Some("a1"), EXAMPLE.as_bytes())
+        .await
+        .unwrap();
+    let held = f
+        .clearance
+        .place_hold(&officer, &lodged.number, None, br#"{"reason":"seal"}"#)
+        .await
+        .unwrap();
+    let task = held["id"].as_str().unwrap().to_owned();
+    let attach = |caller: &'static str,
+                  name: &'static str,
+                  media: Option<&'static str>,
+                  content: Vec<u8>| {
+        let (f, task) = (&f, task.clone());
+        async move {
+            let who = f.caller(caller).await;
+            f.clearance
+                .add_attachment(&who, &task, name, media, &content, None)
+                .await
+        }
+    };
+    let paths = |result: Result<Value, ClearanceError>| match result {
+        Err(ClearanceError::Invalid(errors)) => {
+            errors.into_iter().map(|e| e.path).collect::<Vec<String>>()
+        }
+        other => panic!("{other:?}"),
+    };
+
+    let first = attach("officer", "封条.jpg", Some("image/jpeg"), photo(0))
+        .await
+        .unwrap();
+    assert_eq!(first["media_type"], "image/jpeg");
+    assert_eq!(first["digest"].as_str().unwrap().len(), 64);
+    let pdf = attach("officer", "report.pdf", None, b"%PDF-1.7 report".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(
+        pdf["media_type"], "application/pdf",
+        "read from the content"
+    );
+
+    // Every problem named: not a photo or PDF, a folder in the name, a type that is not the content's.
+    assert_eq!(
+        paths(attach("officer", "a/b.exe", None, b"MZ\x90".to_vec()).await),
+        ["file_name", "content"]
+    );
+    assert_eq!(
+        paths(attach("officer", "x.png", Some("image/png"), photo(1)).await),
+        ["Content-Type"]
+    );
+    assert_eq!(
+        paths(attach("officer", "again.jpg", None, photo(0)).await),
+        ["content"]
+    );
+    // Only the officer the task is assigned to attaches; others do not even see it as theirs.
+    assert!(matches!(
+        attach("officer-wu", "x.jpg", None, photo(2)).await,
+        Err(ClearanceError::NotFound)
+    ));
+    assert!(matches!(
+        attach("broker", "x.jpg", None, photo(2)).await,
+        Err(ClearanceError::Forbidden { .. })
+    ));
+    // The size limit at its edge.
+    let mut largest = photo(3);
+    largest.resize(ATTACHMENT_BYTES_MAX, 0);
+    attach("officer", "largest.jpg", None, largest.clone())
+        .await
+        .unwrap();
+    largest.push(0);
+    assert_eq!(
+        paths(attach("officer", "too large.jpg", None, largest).await),
+        ["content"]
+    );
+    // The count limit at its edge: three so far.
+    for n in 3..ATTACHMENTS_PER_TASK_MAX {
+        attach("officer", "more.jpg", None, photo(100 + n))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        paths(attach("officer", "one too many.jpg", None, photo(999)).await),
+        ["attachments"]
+    );
+
+    let listed = f.clearance.attachments(&wu, &task).await.unwrap();
+    assert_eq!(listed.len(), ATTACHMENTS_PER_TASK_MAX);
+    assert_eq!(listed[0]["file_name"], "封条.jpg");
+    let (media, content) = f
+        .clearance
+        .attachment_content(&wu, &task, first["digest"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!((media.as_str(), content), ("image/jpeg", photo(0)));
+
+    // The finding names its evidence; a closed task takes no more.
+    let closed = f
+        .clearance
+        .record_finding(&officer, &task, None, br#"{"discrepancy":false}"#)
+        .await
+        .unwrap();
+    let evidence = closed["outcome"]["attachments"].as_array().unwrap();
+    assert_eq!(evidence.len(), ATTACHMENTS_PER_TASK_MAX);
+    assert_eq!(evidence[1]["file_name"], "report.pdf");
+    assert_eq!(
+        paths(attach("officer", "late.jpg", None, photo(5)).await),
+        ["task"]
+    );
+}

@@ -450,8 +450,17 @@ impl<S: Store> Clearance<S> {
                 json!({ "reasons": reasons, "seed": s["seed"] })
             })
             .unwrap_or(Value::Null);
+        // The evidence the officer attached, by name and digest (the files are in the chain).
+        let attachments: Vec<Value> = self
+            .store
+            .attachments(&task.id)
+            .await?
+            .iter()
+            .map(|a| json!({ "file_name": a.file_name, "digest": a.digest }))
+            .collect();
         let outcome = json!({
             "discrepancy": request.discrepancy,
+            "attachments": attachments,
             "corrections": request.corrections.iter().map(|c| json!({ "path": c.path, "value": c.value })).collect::<Vec<_>>(),
             "note": request.note,
             "referral": request.referral,

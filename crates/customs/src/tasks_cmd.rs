@@ -58,6 +58,19 @@ pub enum TasksCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Attach a photo or document (JPEG, PNG or PDF, at most 10 MiB) to one's open task, as
+    /// evidence of the finding; the file's SHA-256 is recorded in the audit chain.
+    Attach {
+        /// The task's id.
+        task: String,
+        file: PathBuf,
+        /// Bearer token of the officer the task is assigned to.
+        #[arg(long, env = "CUSTOMS_TOKEN")]
+        token: String,
+        /// Idempotency key: running the command again with it records nothing new.
+        #[arg(long)]
+        key: Option<String>,
+    },
     /// Go on duty at a customs office (`--office 2200`), or off duty (`--off`): tasks created at
     /// an office are drawn among the officers on duty there.
     Duty {
@@ -87,6 +100,7 @@ impl TasksCommand {
             TasksCommand::List { token, .. }
             | TasksCommand::Finding { token, .. }
             | TasksCommand::Duty { token, .. }
+            | TasksCommand::Attach { token, .. }
             | TasksCommand::Roster { token, .. } => token,
         }
     }
@@ -98,7 +112,7 @@ pub async fn run(
     command: TasksCommand,
 ) -> anyhow::Result<()> {
     let clearance = match command {
-        TasksCommand::Finding { .. } | TasksCommand::Duty { .. } => {
+        TasksCommand::Finding { .. } | TasksCommand::Duty { .. } | TasksCommand::Attach { .. } => {
             data.open_clearance(store_sqlite::SqliteOptions::production(), config)?
         }
         TasksCommand::List { .. } | TasksCommand::Roster { .. } => {
@@ -163,6 +177,32 @@ async fn execute(clearance: &Clearance<SqliteStore>, command: TasksCommand) -> a
             } else {
                 print_outcome(&closed);
             }
+        }
+        TasksCommand::Attach {
+            task, file, key, ..
+        } => {
+            let content = std::fs::read(&file)
+                .with_context(|| format!("{}: cannot be read / 无法读取", file.display()))?;
+            let name = file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let attached = clearance
+                .add_attachment(&caller, &task, &name, None, &content, key.as_deref())
+                .await
+                .map_err(|e| match e {
+                    ClearanceError::NotFound => anyhow::anyhow!(
+                        "no task {task} is assigned to you / 没有分派给您的任务 {task}"
+                    ),
+                    other => explain(other),
+                })?;
+            println!(
+                "{} attached to task {task} ({}, {} bytes, sha256 {})",
+                cell(&attached["file_name"]),
+                cell(&attached["media_type"]),
+                cell(&attached["size"]),
+                cell(&attached["digest"])
+            );
         }
         TasksCommand::Duty { office, .. } => {
             let duty = clearance

@@ -115,6 +115,68 @@ path_segment!(
     EnterpriseRef
 );
 
+/// The `{id}` and `{digest}` path segments of a task's attachment.
+pub(crate) struct AttachmentRef {
+    pub task: String,
+    pub digest: String,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for AttachmentRef {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path((task, digest)) = Path::<(String, String)>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::unknown_route())?;
+        Ok(AttachmentRef { task, digest })
+    }
+}
+
+/// An attachment upload: the raw file as the body (at most the service's
+/// `ATTACHMENT_BYTES_MAX`, else 413), its declared `Content-Type` if any, and the `file_name`
+/// query parameter (required, the only one).
+pub(crate) struct AttachmentUpload {
+    pub file_name: String,
+    pub media_type: Option<String>,
+    pub content: Bytes,
+}
+
+impl<S: Store> FromRequest<AppState<S>> for AttachmentUpload {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState<S>) -> Result<Self, ApiError> {
+        let limit = clearance::attachments::ATTACHMENT_BYTES_MAX;
+        let (mut parts, body) = request.into_parts();
+        let mut params = single_params(query_pairs(&parts)?, &["file_name"])
+            .map_err(|errors| ApiError::invalid(&errors))?;
+        let file_name = params
+            .remove("file_name")
+            .ok_or_else(|| ApiError::invalid(&[FieldError::required("file_name")]))?;
+        if declared_length(&parts.headers).is_some_and(|length| length > limit) {
+            return Err(ApiError::body_too_large(limit));
+        }
+        let media_type = parts
+            .headers
+            .remove(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok().map(str::to_owned));
+        let request = Request::from_parts(parts, body);
+        let content = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::body_too_large(limit)
+                } else {
+                    ApiError::unreadable_body()
+                }
+            })?;
+        Ok(AttachmentUpload {
+            file_name,
+            media_type,
+            content,
+        })
+    }
+}
+
 /// A JSON request body as bytes: the service parses it, so that errors name the field path.
 /// An empty body needs no content type (a release without a note).
 pub(crate) struct JsonBody(pub Bytes);

@@ -185,6 +185,18 @@ pub fn router<S: Store>(clearance: Arc<Clearance<S>>, config: ApiConfig) -> Rout
         .route(TASKS_PATH, get(tasks::tasks::<S>))
         .route("/v1/tasks/{id}/finding", post(tasks::record_finding::<S>))
         .route(
+            "/v1/tasks/{id}/attachments",
+            post(tasks::add_attachment::<S>)
+                .layer(DefaultBodyLimit::max(
+                    clearance::attachments::ATTACHMENT_BYTES_MAX,
+                ))
+                .get(tasks::attachments::<S>),
+        )
+        .route(
+            "/v1/tasks/{id}/attachments/{digest}",
+            get(tasks::attachment_content::<S>),
+        )
+        .route(
             DUTY_PATH,
             get(tasks::duty_roster::<S>)
                 .put(tasks::go_on_duty::<S>)

@@ -19,7 +19,8 @@ use wire::Problem;
 use crate::AppState;
 use crate::assessing::parse_body;
 use crate::extract::{
-    Authenticated, DeclarationRef, DutyQuery, IdempotencyKey, JsonBody, TaskRef, TasksQuery,
+    AttachmentRef, AttachmentUpload, Authenticated, DeclarationRef, DutyQuery, IdempotencyKey,
+    JsonBody, TaskRef, TasksQuery,
 };
 use crate::problem::ApiError;
 
@@ -375,4 +376,139 @@ pub(crate) async fn place_hold<S: Store>(
         .place_hold(&caller, &id_or_number, key.as_deref(), &body)
         .await?;
     Ok(Json(TaskView(task)))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Attachments: photos and documents as the evidence of a finding.
+
+/// A task's attachment. Members: `task`, `digest` (SHA-256 of the content, recorded in the audit
+/// chain), `file_name`, `media_type` (read from the content: image/jpeg, image/png or
+/// application/pdf), `size` (bytes), `added_by`, `added_seq`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(transparent)]
+#[schema(value_type = Object)]
+pub(crate) struct AttachmentView(Value);
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AttachmentList {
+    /// In the order they were added.
+    #[schema(value_type = Vec<AttachmentView>)]
+    attachments: Vec<Value>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/tasks/{id}/attachments",
+    tag = "officer work",
+    summary = "Attach a photo or document to one's task",
+    description = "For the officer the task is assigned to, while it is open. The body is the file itself \
+                   (JPEG, PNG or PDF, at most 10 MiB; its kind is read from its content, and a Content-Type \
+                   that disagrees is refused); at most 20 per task. The finding that closes the task names \
+                   its attachments.",
+    params(
+        ("id" = String, Path, description = "The task's id"),
+        ("file_name" = String, Query, description = "The file's name, without a folder"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Retrying with the same key is safe"),
+    ),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream",
+        description = "The file (image/jpeg, image/png or application/pdf)"),
+    responses(
+        (status = 201, description = "Attached", body = AttachmentView),
+        (status = 403, description = "The role may not record findings", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 404, description = "No task with this id is assigned to the caller", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 413, description = "The file is larger than 10 MiB", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 422, description = "The file, its name or its type is wrong, the task is closed or has \
+            20 attachments, or the same file is attached already; the problem names the field", body = Problem,
+            content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn add_attachment<S: Store>(
+    State(state): State<AppState<S>>,
+    Authenticated(caller): Authenticated,
+    TaskRef(task): TaskRef,
+    IdempotencyKey(key): IdempotencyKey,
+    upload: AttachmentUpload,
+) -> Result<(StatusCode, Json<AttachmentView>), ApiError> {
+    let view = state
+        .clearance
+        .add_attachment(
+            &caller,
+            &task,
+            &upload.file_name,
+            upload.media_type.as_deref(),
+            &upload.content,
+            key.as_deref(),
+        )
+        .await
+        .map_err(task_refusal)?;
+    Ok((StatusCode::CREATED, Json(AttachmentView(view))))
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/tasks/{id}/attachments",
+    tag = "officer work",
+    summary = "A task's attachments",
+    description = "For customs roles: the photos and documents attached to the task, without their content.",
+    params(("id" = String, Path, description = "The task's id")),
+    responses(
+        (status = 200, description = "The attachments", body = AttachmentList),
+        (status = 403, description = "The role may not see officers' tasks", body = Problem,
+            content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn attachments<S: Store>(
+    State(state): State<AppState<S>>,
+    Authenticated(caller): Authenticated,
+    TaskRef(task): TaskRef,
+) -> Result<Json<AttachmentList>, ApiError> {
+    let attachments = state.clearance.attachments(&caller, &task).await?;
+    Ok(Json(AttachmentList { attachments }))
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/tasks/{id}/attachments/{digest}",
+    tag = "officer work",
+    summary = "One attachment's content",
+    description = "For customs roles: the file, with its media type.",
+    params(
+        ("id" = String, Path, description = "The task's id"),
+        ("digest" = String, Path, description = "The attachment's SHA-256, hex"),
+    ),
+    responses(
+        (status = 200, description = "The file", content_type = "application/octet-stream"),
+        (status = 403, description = "The role may not see officers' tasks", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 404, description = "No such attachment on the task", body = Problem,
+            content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn attachment_content<S: Store>(
+    State(state): State<AppState<S>>,
+    Authenticated(caller): Authenticated,
+    AttachmentRef { task, digest }: AttachmentRef,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let (media_type, content) = state
+        .clearance
+        .attachment_content(&caller, &task, &digest)
+        .await
+        .map_err(|error| match error {
+            ClearanceError::NotFound => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "attachment-not-found",
+                "Attachment not found",
+                "there is no attachment with this digest on this task".into(),
+                "此任务没有该摘要的附件".into(),
+            ),
+            other => other.into(),
+        })?;
+    Ok(([(axum::http::header::CONTENT_TYPE, media_type)], content).into_response())
 }

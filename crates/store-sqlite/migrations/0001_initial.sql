@@ -207,6 +207,20 @@ CREATE TABLE enterprise_credit (
     PRIMARY KEY (credit_code, seq)
 );
 
+-- Photos and documents officers attach to their tasks (查验照片、单证), named by the SHA-256 of
+-- their content, which the event `added_seq` records in the audit chain. Never updated.
+CREATE TABLE task_attachments (
+    task_id TEXT NOT NULL REFERENCES inspection_tasks (id),
+    digest TEXT NOT NULL,
+    file_name TEXT NOT NULL,
+    media_type TEXT NOT NULL,
+    size BIGINT NOT NULL,
+    added_by TEXT NOT NULL,
+    added_seq BIGINT NOT NULL UNIQUE,
+    content BLOB NOT NULL,
+    PRIMARY KEY (task_id, digest)
+);
+
 -- Officers' duty (值班): one row per change, made by the event `seq`; `office` is where the
 -- officer went on duty, NULL when they went off duty. The latest row of an officer is their duty
 -- in force. Never updated, never deleted.

@@ -424,6 +424,28 @@ impl Store for SqliteStore {
     }
 
     #[tracing::instrument(skip_all)]
+    async fn attachments(&self, task_id: &str) -> StoreResult<Vec<store::AttachmentRow>> {
+        let task_id = task_id.to_owned();
+        self.read("reading a task's attachments", move |conn| {
+            queries::attachments(conn, &task_id)
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn attachment_content(
+        &self,
+        task_id: &str,
+        digest: &str,
+    ) -> StoreResult<Option<Vec<u8>>> {
+        let (task_id, digest) = (task_id.to_owned(), digest.to_owned());
+        self.read("reading an attachment", move |conn| {
+            queries::attachment_content(conn, &task_id, &digest)
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all)]
     async fn release_durations(
         &self,
         released_from_ms: i64,

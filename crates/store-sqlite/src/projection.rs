@@ -48,6 +48,10 @@ pub(crate) fn apply(tx: &Connection, projection: &Projection, seq: u64) -> Resul
         Projection::CloseTask { id, outcome } => close_task(tx, id, outcome, seq),
         Projection::AddWatchEntry(entry) => add_watch_entry(tx, entry, seq),
         Projection::RemoveWatchEntry { id } => remove_watch_entry(tx, id, seq),
+        Projection::AddAttachment {
+            attachment,
+            content,
+        } => add_attachment(tx, attachment, content, seq),
         Projection::SetDuty { officer, office } => set_duty(tx, officer, office.as_deref(), seq),
         Projection::SetCreditLevel { credit_code, level } => {
             set_credit_level(tx, credit_code, level, seq)
@@ -409,6 +413,50 @@ fn close_task(tx: &Connection, id: &str, outcome: &str, seq: u64) -> Result<(), 
             Some(status) => conflict(format!("task {id} is {status}")),
         });
     }
+    Ok(())
+}
+
+/// The task's state and the insert are read and written in the writer's transaction, so an
+/// attachment never lands on a task closed meanwhile.
+fn add_attachment(
+    tx: &Connection,
+    a: &store::AttachmentRow,
+    content: &[u8],
+    seq: u64,
+) -> Result<(), Fault> {
+    if a.added_seq.is_some() || a.size != content.len() as u64 {
+        return Err(refused(format!(
+            "attachment {} must be added without a seq and with its size",
+            a.digest
+        )));
+    }
+    let status: Option<String> = tx
+        .prepare_cached("SELECT status FROM inspection_tasks WHERE id = ?1")?
+        .query_row([&a.task_id], |row| row.get(0))
+        .optional()?;
+    match status.as_deref() {
+        None => return Err(not_found(format!("task {}", a.task_id))),
+        Some("open") => {}
+        Some(other) => return Err(conflict(format!("task {} is {other}", a.task_id))),
+    }
+    let sql = "INSERT INTO task_attachments (task_id, digest, file_name, media_type, size, \
+         added_by, added_seq, content) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+    let values = rusqlite::params![
+        a.task_id,
+        a.digest,
+        a.file_name,
+        a.media_type,
+        a.size as i64,
+        a.added_by,
+        seq as i64,
+        content
+    ];
+    tx.prepare_cached(sql)?
+        .execute(values)
+        .map_err(|err| match taken_columns(&err) {
+            Some(_) => conflict(format!("attachment {}", a.digest)),
+            None => err.into(),
+        })?;
     Ok(())
 }
 

@@ -345,6 +345,40 @@ pub(crate) fn officers_on_duty(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// In the order they were added (their seq).
+pub(crate) fn attachments(
+    conn: &Connection,
+    task_id: &str,
+) -> anyhow::Result<Vec<store::AttachmentRow>> {
+    let sql = "SELECT task_id, digest, file_name, media_type, size, added_by, added_seq \
+         FROM task_attachments WHERE task_id = ?1 ORDER BY added_seq";
+    let mut statement = conn.prepare_cached(sql)?;
+    let rows = statement.query_map([task_id], |row| {
+        Ok(store::AttachmentRow {
+            task_id: row.get(0)?,
+            digest: row.get(1)?,
+            file_name: row.get(2)?,
+            media_type: row.get(3)?,
+            size: row.get::<_, i64>(4)? as u64,
+            added_by: row.get(5)?,
+            added_seq: Some(row.get::<_, i64>(6)? as u64),
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub(crate) fn attachment_content(
+    conn: &Connection,
+    task_id: &str,
+    digest: &str,
+) -> anyhow::Result<Option<Vec<u8>>> {
+    let sql = "SELECT content FROM task_attachments WHERE task_id = ?1 AND digest = ?2";
+    Ok(conn
+        .prepare_cached(sql)?
+        .query_row([task_id, digest], |row| row.get(0))
+        .optional()?)
+}
+
 /// The period is read from `declarations_by_release`; the office is filtered row by row.
 pub(crate) fn release_durations(
     conn: &Connection,

@@ -33,8 +33,11 @@
 //! - only an existing user with the role `officer` goes on duty (`NotFound("officer <id>")`);
 //!   an officer is on duty at one office at most: their latest change;
 //! - a declaration's release time is that of the update that first set the status `released`;
-//!   `release_durations` reads a period of release times (end exclusive), ascending.
+//!   `release_durations` reads a period of release times (end exclusive), ascending;
+//! - an attachment whose `size` is not its content's length, or added with a seq, is refused as
+//!   `Other`; attachments are listed per task in the order added and read back byte for byte.
 
+mod attachments;
 mod audit_chain;
 mod cbec;
 mod credit;
@@ -82,6 +85,7 @@ pub async fn clearance_story<S: Store>(store: &S) {
     story.record_origin_proof_uses().await;
     story.keep_targeting_rules().await;
     story.keep_officer_tasks().await;
+    story.keep_task_attachments().await;
     story.keep_watch_list().await;
     story.keep_credit_levels().await;
     story.keep_officers_duty().await;

@@ -227,6 +227,15 @@ pub enum Projection {
         credit_code: String,
         level: String,
     },
+    /// A photo or document attached to an `open` task by this event, with its content (at most
+    /// the caller's limit; the store keeps it as given). The task must exist
+    /// (`NotFound("task <id>")`) and be open (`Conflict("task <id> is closed")`); the same
+    /// digest twice on one task is `Conflict("attachment <digest>")`. `attachment.added_seq`
+    /// must be `None`; the store records this event's seq.
+    AddAttachment {
+        attachment: AttachmentRow,
+        content: Vec<u8>,
+    },
     /// An officer goes on duty at `office` (`Some`, leaving any other office) or off duty
     /// (`None`). The user must exist with the role `officer` (`NotFound("officer <id>")`). Every
     /// change is kept, with this event's seq; the latest is the officer's duty in force
@@ -247,6 +256,20 @@ pub const CREDIT_LEVELS: [&str; 4] = [
     "general",
     "untrustworthy",
 ];
+
+/// A photo or document an officer attached to a task (查验照片、单证), named by the SHA-256 of its
+/// content (which the attaching event records in the audit chain).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachmentRow {
+    pub task_id: String,
+    /// SHA-256 of the content, lower-case hex.
+    pub digest: String,
+    pub file_name: String,
+    pub media_type: String,
+    pub size: u64,
+    pub added_by: String,
+    pub added_seq: Option<u64>,
+}
 
 /// An officer on duty at an office, since the event that put them there.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -625,6 +648,11 @@ pub trait Store: Send + Sync + 'static {
     /// The enterprise's credit level in force (the latest change), or `None` if it was never
     /// set (or there is no such enterprise).
     async fn credit_level(&self, credit_code: &str) -> StoreResult<Option<String>>;
+    /// The attachments of a task, in the order they were added (without their content).
+    async fn attachments(&self, task_id: &str) -> StoreResult<Vec<AttachmentRow>>;
+    /// The content of a task's attachment, if there is one with this digest.
+    async fn attachment_content(&self, task_id: &str, digest: &str)
+    -> StoreResult<Option<Vec<u8>>>;
     /// The officers on duty (值班) now, at `office` or, with `None`, at every office: those whose
     /// latest duty change put them there, ordered by office then officer id.
     async fn officers_on_duty(&self, office: Option<&str>) -> StoreResult<Vec<DutyRow>>;

@@ -176,6 +176,43 @@ fn an_officer_closes_a_red_lane_inspection_with_a_finding_that_corrects_the_orig
         String::from_utf8_lossy(&wrong.stderr)
     );
 
+    // A photo of the markings as evidence; a text file is not one.
+    let photo = dir.path().join("markings.jpg");
+    std::fs::write(&photo, b"\xff\xd8\xff\xe0 made in China").unwrap();
+    let attached = ok(
+        &data,
+        &[
+            "tasks",
+            "attach",
+            &task,
+            photo.to_str().unwrap(),
+            "--token",
+            &officer,
+        ],
+    );
+    assert!(
+        attached.contains("markings.jpg attached") && attached.contains("image/jpeg"),
+        "{attached}"
+    );
+    let text = dir.path().join("notes.txt");
+    std::fs::write(&text, "not a photo").unwrap();
+    let refused = customs(
+        &data,
+        &[
+            "tasks",
+            "attach",
+            &task,
+            text.to_str().unwrap(),
+            "--token",
+            &officer,
+        ],
+    );
+    assert!(
+        stderr_of(&refused).contains("content"),
+        "{}",
+        stderr_of(&refused)
+    );
+
     // The phones were made in China: the finding corrects the origin and closes the task.
     let finding = dir.path().join("finding.json");
     std::fs::write(

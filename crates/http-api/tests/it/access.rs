@@ -47,10 +47,12 @@ enum Endpoint {
     DutyRoster,
     ReleaseTimes,
     Hold,
+    AddAttachment,
+    ListAttachments,
 }
 
 impl Endpoint {
-    const ALL: [Endpoint; 36] = [
+    const ALL: [Endpoint; 38] = [
         Endpoint::Lodge,
         Endpoint::Read,
         Endpoint::List,
@@ -88,6 +90,8 @@ impl Endpoint {
         Endpoint::DutyRoster,
         Endpoint::ReleaseTimes,
         Endpoint::Hold,
+        Endpoint::AddAttachment,
+        Endpoint::ListAttachments,
     ];
 
     fn action(self) -> Action {
@@ -120,6 +124,8 @@ impl Endpoint {
             Endpoint::GoOnDuty | Endpoint::GoOffDuty => Action::KeepDuty,
             Endpoint::ReleaseTimes => Action::ReadStatistics,
             Endpoint::Hold => Action::Hold,
+            Endpoint::AddAttachment => Action::RecordFindings,
+            Endpoint::ListAttachments => Action::ReadTasks,
             Endpoint::RecordFinding => Action::RecordFindings,
             Endpoint::Pay => Action::Pay,
             Endpoint::SetCreditLevel => Action::ManageCredit,
@@ -134,6 +140,7 @@ impl Endpoint {
                 | Endpoint::ImportRelease
                 | Endpoint::ProposeRule
                 | Endpoint::AddWatchEntry
+                | Endpoint::AddAttachment
         ) {
             StatusCode::CREATED
         } else {
@@ -327,6 +334,17 @@ async fn call(app: &TestApp, user: &str, endpoint: Endpoint) -> Reply {
         Endpoint::GoOnDuty => app.put("/v1/duty", user, &json!({"office": "2200"})).await,
         Endpoint::GoOffDuty => app.delete("/v1/duty", user).await,
         Endpoint::DutyRoster => app.get("/v1/duty?office=2200", user).await,
+        Endpoint::AddAttachment => {
+            let task = open_task(app).await;
+            let path = format!("/v1/tasks/{task}/attachments?file_name=seal.jpg");
+            app.post_file(&path, user, None, b"\xff\xd8\xff\xe0seal".to_vec())
+                .await
+        }
+        Endpoint::ListAttachments => {
+            let task = open_task(app).await;
+            app.get(&format!("/v1/tasks/{task}/attachments"), user)
+                .await
+        }
         Endpoint::Hold => {
             let body = json!({"reason": "seal broken"});
             app.post(&format!("{path}/hold"), user, None, &body).await

@@ -267,6 +267,21 @@ impl TestApp {
         send(request).await
     }
 
+    /// POSTs a file as the raw body, with a `Content-Type` if given.
+    pub async fn post_file(
+        &self,
+        path: &str,
+        user: &str,
+        content_type: Option<&str>,
+        content: Vec<u8>,
+    ) -> Reply {
+        let mut request = self.http.post(self.url(path)).bearer_auth(self.token(user));
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        send(request.body(content)).await
+    }
+
     pub async fn put(&self, path: &str, user: &str, body: &Value) -> Reply {
         let request = self.http.put(self.url(path)).bearer_auth(self.token(user));
         send(

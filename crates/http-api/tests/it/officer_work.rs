@@ -131,6 +131,64 @@ async fn a_red_lane_inspection_corrects_the_origin_and_the_goods_are_released_on
     refused.assert_problem(422);
     assert_eq!(refused.error_paths()[0].0, "corrections[0].path");
 
+    // A photo of the markings as evidence: kept byte for byte, named in the finding.
+    let photo = b"\xff\xd8\xff\xe0 made in China markings".to_vec();
+    let attach = format!("/v1/tasks/{task_id}/attachments?file_name=markings.jpg");
+    let attached = app
+        .post_file(&attach, "officer", Some("image/jpeg"), photo.clone())
+        .await;
+    assert_eq!(attached.status, StatusCode::CREATED, "{}", attached.text);
+    let digest = attached.body["digest"].as_str().unwrap().to_owned();
+    let listed = app
+        .get(&format!("/v1/tasks/{task_id}/attachments"), "auditor")
+        .await;
+    assert_eq!(listed.body["attachments"][0]["digest"], json!(digest));
+    let file = app
+        .http
+        .get(app.url(&format!("/v1/tasks/{task_id}/attachments/{digest}")))
+        .bearer_auth(app.token("auditor"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(file.headers()["content-type"], "image/jpeg");
+    assert_eq!(file.bytes().await.unwrap().to_vec(), photo);
+    for (path, content_type, content, status, field) in [
+        (
+            attach.clone(),
+            Some("image/png"),
+            photo.clone(),
+            422,
+            Some("Content-Type"),
+        ),
+        (
+            attach.clone(),
+            None,
+            b"plain text".to_vec(),
+            422,
+            Some("content"),
+        ),
+        (
+            format!("/v1/tasks/{task_id}/attachments"),
+            None,
+            photo.clone(),
+            422,
+            Some("file_name"),
+        ),
+        (
+            attach.clone(),
+            None,
+            vec![0xff; clearance::attachments::ATTACHMENT_BYTES_MAX + 1],
+            413,
+            None,
+        ),
+    ] {
+        let reply = app.post_file(&path, "officer", content_type, content).await;
+        reply.assert_problem(status);
+        if let Some(field) = field {
+            assert_eq!(reply.error_paths()[0].0, field, "{}", reply.text);
+        }
+    }
+
     let closed = app
         .post(&finding_path, "officer", Some("finding-1"), &finding)
         .await;
@@ -139,6 +197,7 @@ async fn a_red_lane_inspection_corrects_the_origin_and_the_goods_are_released_on
     let outcome = &closed.body["outcome"];
     assert_eq!(outcome["discrepancy"], true);
     assert_eq!(outcome["corrections"][0]["value"], "CN");
+    assert_eq!(outcome["attachments"][0]["digest"], json!(digest));
     assert_eq!(
         outcome["selected_by"]["reasons"][0]["rule"],
         json!(rule),
