@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use cargo_metadata::{DependencyKind, Metadata, MetadataCommand, PackageId};
 
-const CORE_CRATES: [&str; 5] = ["reference", "domain", "audit", "tariff", "risk"];
+const CORE_CRATES: [&str; 6] = ["reference", "domain", "audit", "tariff", "risk", "model"];
 /// Crates whose presence anywhere below a core crate (in the resolved build) means it gained I/O,
 /// async, a database or HTTP.
 const FORBIDDEN_BELOW: [&str; 13] = [

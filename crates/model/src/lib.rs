@@ -1,0 +1,308 @@
+//! Fraud models for targeting: learn from labelled past goods items which new ones are likely
+//! to show a discrepancy, and say why.
+//!
+//! **Pure core.** No I/O beyond the `Read`/`Write` a caller passes, no clock, no async, no serde
+//! of its own. A trained model is bytes ([`TrainedModel::to_bytes`]); where they are kept is the
+//! caller's business.
+//!
+//! - [`history`]: the labelled past goods items and the KCS CSV reader.
+//! - [`features`]: the feature encoder (fitted on training rows only; one path for validation and
+//!   live scoring).
+//! - [`gbdt`]: the [`RiskModel`] trait and gradient-boosted trees (train, save, import XGBoost /
+//!   LightGBM models, explain).
+//! - [`metrics`] and [`evaluate`]: AUC, top-k, DATE and revenue figures.
+
+pub mod evaluate;
+pub mod features;
+pub mod gbdt;
+pub mod history;
+pub mod metrics;
+
+#[cfg(test)]
+mod tests;
+
+use chrono::NaiveDate;
+use rust_decimal::prelude::ToPrimitive;
+use sha2::{Digest, Sha256};
+
+pub use evaluate::{Evaluation, RateMetrics, ViewMetrics};
+pub use features::{FeatureConfig, FeatureEncoder, FeatureInfo, Matrix};
+pub use gbdt::{Explanation, GbdtModel, RiskModel, TrainParams};
+pub use history::{HistoryError, HistoryRecord, Label};
+
+/// Contributions listed with a score: the officer reads the strongest reasons, not 38 numbers.
+pub const EXPLANATION_TOP: usize = 5;
+
+/// Why a model cannot be trained, read or imported.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ModelError {
+    #[error("the model data is damaged or not a model: {0} / 模型数据损坏或不是模型")]
+    Format(String),
+    #[error(
+        "the model reads {found} features but the encoder gives {expected} / 模型读取 {found} 个特征，编码器提供 {expected} 个"
+    )]
+    FeatureCount { expected: usize, found: usize },
+    #[error("training failed: {0} / 训练失败")]
+    Training(String),
+    #[error("no labelled goods items to train on / 没有可用于训练的已标注商品")]
+    NoLabelledRows,
+}
+
+/// What a model was trained on, to be recorded with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrainingSummary {
+    pub rows: usize,
+    pub positives: usize,
+    /// Dates of the first and last training item.
+    pub period: (NaiveDate, NaiveDate),
+    /// SHA-256 (hex) over the canonical lines of the training rows, in order
+    /// ([`history::canonical_line`], each followed by `\n`).
+    pub data_hash: String,
+    /// SHA-256 (hex) of the model's bytes ([`RiskModel::to_bytes`]).
+    pub model_hash: String,
+}
+
+/// An encoder and the model trained on its features: what scores a goods item.
+#[derive(Clone, Debug)]
+pub struct TrainedModel {
+    pub encoder: FeatureEncoder,
+    pub model: GbdtModel,
+    pub training: TrainingSummary,
+}
+
+/// One feature's part in a score.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Contribution {
+    pub feature: FeatureInfo,
+    /// The feature's value for this item (`NaN` when unknown).
+    pub value: f32,
+    /// Its contribution to the margin, in log-odds: positive raises the risk.
+    pub log_odds: f32,
+}
+
+/// A goods item's score and its strongest reasons.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scored {
+    /// Probability of a discrepancy.
+    pub probability: f32,
+    /// The score in log-odds: `bias` plus every feature's contribution.
+    pub margin: f32,
+    pub bias: f32,
+    /// The [`EXPLANATION_TOP`] largest contributions by size, largest first.
+    pub top_contributions: Vec<Contribution>,
+}
+
+/// Trains the encoder and the model on the labelled rows of `train` (unlabelled rows are left
+/// out). Deterministic: the same rows and parameters give the same bytes.
+pub fn train_pipeline(
+    train: &[HistoryRecord],
+    config: FeatureConfig,
+    params: &TrainParams,
+) -> Result<TrainedModel, ModelError> {
+    let labelled: Vec<HistoryRecord> = train
+        .iter()
+        .filter(|record| record.label.is_some())
+        .cloned()
+        .collect();
+    if labelled.is_empty() {
+        return Err(ModelError::NoLabelledRows);
+    }
+    let encoder = FeatureEncoder::fit(&labelled, config);
+    let matrix = encoder.encode_training(&labelled);
+    let labels: Vec<bool> = labelled.iter().map(is_discrepancy).collect();
+    let model = GbdtModel::train(&matrix, &labels, params)?;
+    let first = labelled
+        .iter()
+        .map(|record| record.date)
+        .min()
+        .expect("not empty");
+    let last = labelled
+        .iter()
+        .map(|record| record.date)
+        .max()
+        .expect("not empty");
+    let training = TrainingSummary {
+        rows: labelled.len(),
+        positives: labels.iter().filter(|&&label| label).count(),
+        period: (first, last),
+        data_hash: data_hash(&labelled),
+        model_hash: hex::encode(Sha256::digest(model.to_bytes())),
+    };
+    Ok(TrainedModel {
+        encoder,
+        model,
+        training,
+    })
+}
+
+fn is_discrepancy(record: &HistoryRecord) -> bool {
+    record.label.as_ref().is_some_and(|label| label.discrepancy)
+}
+
+/// SHA-256 over the canonical lines of `records`, in order.
+pub fn data_hash(records: &[HistoryRecord]) -> String {
+    let mut hasher = Sha256::new();
+    for record in records {
+        hasher.update(history::canonical_line(record).as_bytes());
+        hasher.update(b"\n");
+    }
+    hex::encode(hasher.finalize())
+}
+
+const TRAINED_MAGIC: &[u8; 4] = b"OCTM";
+const TRAINED_FORMAT_VERSION: u32 = 1;
+
+impl TrainedModel {
+    /// Scores one goods item: the same encoding as validation, then the model.
+    pub fn score_record(&self, record: &HistoryRecord) -> Scored {
+        let features = self.encoder.encode(record);
+        let explanation = self.model.explain(&features);
+        let mut order: Vec<usize> = (0..explanation.contributions.len()).collect();
+        order.sort_by(|&a, &b| {
+            explanation.contributions[b]
+                .abs()
+                .total_cmp(&explanation.contributions[a].abs())
+                .then(a.cmp(&b))
+        });
+        let top_contributions = order
+            .into_iter()
+            .take(EXPLANATION_TOP)
+            .map(|feature_idx| Contribution {
+                feature: features::FEATURES[feature_idx],
+                value: features[feature_idx],
+                log_odds: explanation.contributions[feature_idx],
+            })
+            .collect();
+        Scored {
+            probability: self.model.score(&features),
+            margin: self.model.margin(&features),
+            bias: explanation.bias,
+            top_contributions,
+        }
+    }
+
+    /// Scores of many goods items, in order (no explanations).
+    pub fn score_records(&self, records: &[HistoryRecord]) -> Vec<f32> {
+        self.model.score_matrix(&self.encoder.encode_all(records))
+    }
+
+    /// Evaluates the model on the labelled items of `records` (unlabelled ones are left out).
+    pub fn evaluate(&self, records: &[HistoryRecord]) -> Evaluation {
+        let labelled: Vec<HistoryRecord> = records
+            .iter()
+            .filter(|record| record.label.is_some())
+            .cloned()
+            .collect();
+        let scores: Vec<f64> = self
+            .score_records(&labelled)
+            .into_iter()
+            .map(f64::from)
+            .collect();
+        let labels: Vec<bool> = labelled.iter().map(is_discrepancy).collect();
+        let unseen: Vec<bool> = labelled
+            .iter()
+            .map(|record| !self.encoder.is_price_seen(record))
+            .collect();
+        // Revenue counts only when every labelled item carries it; a partial column would make
+        // the share meaningless.
+        let revenue: Option<Vec<f64>> = labelled
+            .iter()
+            .map(|record| {
+                let revenue = record.label.as_ref().and_then(|label| label.revenue)?;
+                revenue.to_f64()
+            })
+            .collect();
+        Evaluation::compute(&scores, &labels, revenue.as_deref(), &unseen)
+    }
+
+    /// Magic `OCTM`, format version (u32), then length-prefixed (u64) parts: the summary as
+    /// text lines (`rows`, `positives`, first date, last date, data hash, model hash), the
+    /// encoder ([`FeatureEncoder::to_bytes`]) and the model ([`RiskModel::to_bytes`]).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let summary = format!(
+            "{}\n{}\n{}\n{}\n{}\n{}\n",
+            self.training.rows,
+            self.training.positives,
+            self.training.period.0,
+            self.training.period.1,
+            self.training.data_hash,
+            self.training.model_hash
+        );
+        let mut out = Vec::new();
+        out.extend_from_slice(TRAINED_MAGIC);
+        out.extend_from_slice(&TRAINED_FORMAT_VERSION.to_le_bytes());
+        for part in [
+            summary.into_bytes(),
+            self.encoder.to_bytes(),
+            self.model.to_bytes(),
+        ] {
+            out.extend_from_slice(&(part.len() as u64).to_le_bytes());
+            out.extend_from_slice(&part);
+        }
+        out
+    }
+
+    /// Reads [`TrainedModel::to_bytes`], and checks that the model bytes hash to the recorded
+    /// model hash, so a model cannot be swapped under its summary.
+    pub fn from_bytes(bytes: &[u8]) -> Result<TrainedModel, ModelError> {
+        let mut reader = features::ByteReader { bytes, offset: 0 };
+        if reader.take(4)? != TRAINED_MAGIC {
+            return Err(ModelError::Format(
+                "not a trained model (magic OCTM missing)".to_owned(),
+            ));
+        }
+        let version = reader.u32()?;
+        if version != TRAINED_FORMAT_VERSION {
+            return Err(ModelError::Format(format!(
+                "trained model format {version} is not supported"
+            )));
+        }
+        let mut part = || -> Result<&[u8], ModelError> {
+            let n_bytes = reader.count(1)?;
+            reader.take(n_bytes)
+        };
+        let summary = part()?;
+        let encoder_bytes = part()?;
+        let model_bytes = part()?;
+        let summary = std::str::from_utf8(summary)
+            .map_err(|_| ModelError::Format("summary is not UTF-8".to_owned()))?;
+        let lines: Vec<&str> = summary.lines().collect();
+        let [rows, positives, first, last, data_hash, model_hash] = lines[..] else {
+            return Err(ModelError::Format(
+                "summary does not have six lines".to_owned(),
+            ));
+        };
+        let number = |text: &str| {
+            text.parse::<usize>()
+                .map_err(|_| ModelError::Format(format!("{text:?} is not a count")))
+        };
+        let date = |text: &str| {
+            NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .map_err(|_| ModelError::Format(format!("{text:?} is not a date")))
+        };
+        let training = TrainingSummary {
+            rows: number(rows)?,
+            positives: number(positives)?,
+            period: (date(first)?, date(last)?),
+            data_hash: data_hash.to_owned(),
+            model_hash: model_hash.to_owned(),
+        };
+        if hex::encode(Sha256::digest(model_bytes)) != training.model_hash {
+            return Err(ModelError::Format(
+                "the model bytes do not match the recorded model hash".to_owned(),
+            ));
+        }
+        let encoder = FeatureEncoder::from_bytes(encoder_bytes)?;
+        let model = GbdtModel::from_bytes(model_bytes, features::N_FEATURES)?;
+        if reader.offset != bytes.len() {
+            return Err(ModelError::Format(
+                "trained model has trailing bytes".to_owned(),
+            ));
+        }
+        Ok(TrainedModel {
+            encoder,
+            model,
+            training,
+        })
+    }
+}
