@@ -207,6 +207,39 @@ CREATE TABLE enterprise_credit (
     PRIMARY KEY (credit_code, seq)
 );
 
+-- Labelled past goods items (history files such as the KCS data), byte for byte, for training
+-- risk models. The importing event records the digest.
+CREATE TABLE history_batches (
+    id TEXT NOT NULL PRIMARY KEY,
+    format TEXT NOT NULL,
+    label TEXT NOT NULL,
+    digest TEXT NOT NULL UNIQUE,
+    rows BIGINT NOT NULL,
+    labelled BIGINT NOT NULL,
+    first_date TEXT NOT NULL,
+    last_date TEXT NOT NULL,
+    imported_by TEXT NOT NULL,
+    imported_seq BIGINT NOT NULL UNIQUE,
+    text TEXT NOT NULL
+);
+
+-- The registry of risk models: `shadow` (scored and recorded, not acting), `active` (at most one:
+-- it acts), `retired`. Bytes are kept here only; the registering event records their hash.
+CREATE TABLE risk_models (
+    id TEXT NOT NULL PRIMARY KEY,
+    status TEXT NOT NULL CHECK (status IN ('shadow', 'active', 'retired')),
+    source TEXT NOT NULL,
+    author TEXT NOT NULL,
+    model_hash TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    created_seq BIGINT NOT NULL UNIQUE,
+    promoted_by TEXT,
+    promoted_seq BIGINT,
+    ended_seq BIGINT,
+    bytes BLOB NOT NULL
+);
+CREATE UNIQUE INDEX risk_models_one_active ON risk_models (status) WHERE status = 'active';
+
 -- Photos and documents officers attach to their tasks (查验照片、单证), named by the SHA-256 of
 -- their content, which the event `added_seq` records in the audit chain. Never updated.
 CREATE TABLE task_attachments (

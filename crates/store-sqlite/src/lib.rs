@@ -424,6 +424,38 @@ impl Store for SqliteStore {
     }
 
     #[tracing::instrument(skip_all)]
+    async fn history_batches(&self) -> StoreResult<Vec<store::HistoryBatchRow>> {
+        self.read("reading history batches", |conn| {
+            queries::history_batches(conn)
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn history_text(&self, id: &str) -> StoreResult<Option<String>> {
+        let id = id.to_owned();
+        self.read("reading a history batch", move |conn| {
+            queries::history_text(conn, &id)
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn risk_models(&self) -> StoreResult<Vec<store::RiskModelRow>> {
+        self.read("reading risk models", |conn| queries::risk_models(conn))
+            .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn risk_model_bytes(&self, id: &str) -> StoreResult<Option<Vec<u8>>> {
+        let id = id.to_owned();
+        self.read("reading a risk model", move |conn| {
+            queries::risk_model_bytes(conn, &id)
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all)]
     async fn attachments(&self, task_id: &str) -> StoreResult<Vec<store::AttachmentRow>> {
         let task_id = task_id.to_owned();
         self.read("reading a task's attachments", move |conn| {

@@ -48,6 +48,12 @@ pub(crate) fn apply(tx: &Connection, projection: &Projection, seq: u64) -> Resul
         Projection::CloseTask { id, outcome } => close_task(tx, id, outcome, seq),
         Projection::AddWatchEntry(entry) => add_watch_entry(tx, entry, seq),
         Projection::RemoveWatchEntry { id } => remove_watch_entry(tx, id, seq),
+        Projection::ImportHistory { batch, text } => import_history(tx, batch, text, seq),
+        Projection::NewRiskModel { model, bytes } => new_risk_model(tx, model, bytes, seq),
+        Projection::PromoteRiskModel { id, promoted_by } => {
+            promote_risk_model(tx, id, promoted_by, seq)
+        }
+        Projection::RollBackRiskModel => roll_back_risk_model(tx, seq),
         Projection::AddAttachment {
             attachment,
             content,
@@ -412,6 +418,132 @@ fn close_task(tx: &Connection, id: &str, outcome: &str, seq: u64) -> Result<(), 
             None => not_found(format!("task {id}")),
             Some(status) => conflict(format!("task {id} is {status}")),
         });
+    }
+    Ok(())
+}
+
+fn import_history(
+    tx: &Connection,
+    b: &store::HistoryBatchRow,
+    text: &str,
+    seq: u64,
+) -> Result<(), Fault> {
+    if b.imported_seq.is_some() {
+        return Err(refused(format!(
+            "history batch {} must be imported without a seq",
+            b.id
+        )));
+    }
+    let sql = "INSERT INTO history_batches (id, format, label, digest, rows, labelled, \
+         first_date, last_date, imported_by, imported_seq, text) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+    let values = rusqlite::params![
+        b.id,
+        b.format,
+        b.label,
+        b.digest,
+        b.rows as i64,
+        b.labelled as i64,
+        b.first_date,
+        b.last_date,
+        b.imported_by,
+        seq as i64,
+        text
+    ];
+    tx.prepare_cached(sql)?
+        .execute(values)
+        .map_err(|err| match taken_columns(&err) {
+            Some("history_batches.digest") => conflict(format!("history {}", b.digest)),
+            Some(_) => conflict(format!("history batch {}", b.id)),
+            None => err.into(),
+        })?;
+    Ok(())
+}
+
+fn new_risk_model(
+    tx: &Connection,
+    m: &store::RiskModelRow,
+    bytes: &[u8],
+    seq: u64,
+) -> Result<(), Fault> {
+    if m.status != "shadow"
+        || m.created_seq.is_some()
+        || m.promoted_seq.is_some()
+        || m.ended_seq.is_some()
+    {
+        return Err(refused(format!(
+            "risk model {} must be registered in shadow, without seqs",
+            m.id
+        )));
+    }
+    let sql = "INSERT INTO risk_models (id, status, source, author, model_hash, summary, \
+         created_seq, bytes) VALUES (?1, 'shadow', ?2, ?3, ?4, ?5, ?6, ?7)";
+    let values = rusqlite::params![
+        m.id,
+        m.source,
+        m.author,
+        m.model_hash,
+        m.summary,
+        seq as i64,
+        bytes
+    ];
+    tx.prepare_cached(sql)?
+        .execute(values)
+        .map_err(|err| match taken_columns(&err) {
+            Some(_) => conflict(format!("risk model {}", m.id)),
+            None => err.into(),
+        })?;
+    Ok(())
+}
+
+/// The model in force leaves and the new one comes in, in the writer's transaction: at most one
+/// is ever active (the partial unique index says so too).
+fn promote_risk_model(tx: &Connection, id: &str, by: &str, seq: u64) -> Result<(), Fault> {
+    let status: Option<String> = tx
+        .prepare_cached("SELECT status FROM risk_models WHERE id = ?1")?
+        .query_row([id], |row| row.get(0))
+        .optional()?;
+    match status.as_deref() {
+        None => return Err(not_found(format!("risk model {id}"))),
+        Some("active") => return Err(conflict(format!("risk model {id} is active"))),
+        Some(_) => {}
+    }
+    tx.prepare_cached(
+        "UPDATE risk_models SET status = 'retired', ended_seq = ?1 WHERE status = 'active'",
+    )?
+    .execute([seq as i64])?;
+    tx.prepare_cached(
+        "UPDATE risk_models SET status = 'active', promoted_by = ?2, promoted_seq = ?3, \
+         ended_seq = NULL WHERE id = ?1",
+    )?
+    .execute(rusqlite::params![id, by, seq as i64])?;
+    Ok(())
+}
+
+/// The active model is retired; the model retired last before it (the one it replaced) is
+/// active again.
+fn roll_back_risk_model(tx: &Connection, seq: u64) -> Result<(), Fault> {
+    let active: Option<(String, i64)> = tx
+        .prepare_cached("SELECT id, promoted_seq FROM risk_models WHERE status = 'active'")?
+        .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()?;
+    let Some((active, promoted_seq)) = active else {
+        return Err(conflict("no active risk model".to_owned()));
+    };
+    let previous: Option<String> = tx
+        .prepare_cached(
+            "SELECT id FROM risk_models WHERE status = 'retired' AND ended_seq = ?1 \
+             ORDER BY ended_seq DESC LIMIT 1",
+        )?
+        .query_row([promoted_seq], |row| row.get(0))
+        .optional()?;
+    tx.prepare_cached("UPDATE risk_models SET status = 'retired', ended_seq = ?2 WHERE id = ?1")?
+        .execute(rusqlite::params![active, seq as i64])?;
+    if let Some(previous) = previous {
+        tx.prepare_cached(
+            "UPDATE risk_models SET status = 'active', ended_seq = NULL WHERE id = ?1",
+        )?
+        .execute([previous])?;
     }
     Ok(())
 }

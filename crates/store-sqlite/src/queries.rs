@@ -345,6 +345,63 @@ pub(crate) fn officers_on_duty(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+pub(crate) fn history_batches(conn: &Connection) -> anyhow::Result<Vec<store::HistoryBatchRow>> {
+    let sql = "SELECT id, format, label, digest, rows, labelled, first_date, last_date, \
+         imported_by, imported_seq FROM history_batches ORDER BY imported_seq";
+    let mut statement = conn.prepare_cached(sql)?;
+    let rows = statement.query_map([], |row| {
+        Ok(store::HistoryBatchRow {
+            id: row.get(0)?,
+            format: row.get(1)?,
+            label: row.get(2)?,
+            digest: row.get(3)?,
+            rows: row.get::<_, i64>(4)? as u64,
+            labelled: row.get::<_, i64>(5)? as u64,
+            first_date: row.get(6)?,
+            last_date: row.get(7)?,
+            imported_by: row.get(8)?,
+            imported_seq: Some(row.get::<_, i64>(9)? as u64),
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub(crate) fn history_text(conn: &Connection, id: &str) -> anyhow::Result<Option<String>> {
+    Ok(conn
+        .prepare_cached("SELECT text FROM history_batches WHERE id = ?1")?
+        .query_row([id], |row| row.get(0))
+        .optional()?)
+}
+
+pub(crate) fn risk_models(conn: &Connection) -> anyhow::Result<Vec<store::RiskModelRow>> {
+    let sql = "SELECT id, status, source, author, model_hash, summary, created_seq, \
+         promoted_by, promoted_seq, ended_seq FROM risk_models ORDER BY created_seq";
+    let mut statement = conn.prepare_cached(sql)?;
+    let seq = |v: Option<i64>| v.map(|v| v as u64);
+    let rows = statement.query_map([], |row| {
+        Ok(store::RiskModelRow {
+            id: row.get(0)?,
+            status: row.get(1)?,
+            source: row.get(2)?,
+            author: row.get(3)?,
+            model_hash: row.get(4)?,
+            summary: row.get(5)?,
+            created_seq: seq(row.get(6)?),
+            promoted_by: row.get(7)?,
+            promoted_seq: seq(row.get(8)?),
+            ended_seq: seq(row.get(9)?),
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub(crate) fn risk_model_bytes(conn: &Connection, id: &str) -> anyhow::Result<Option<Vec<u8>>> {
+    Ok(conn
+        .prepare_cached("SELECT bytes FROM risk_models WHERE id = ?1")?
+        .query_row([id], |row| row.get(0))
+        .optional()?)
+}
+
 /// In the order they were added (their seq).
 pub(crate) fn attachments(
     conn: &Connection,

@@ -51,11 +51,17 @@ impl<S: Store> Story<'_, S> {
         );
         assert!(self.store.attachments("T-9").await.unwrap().is_empty());
 
-        match self.refused(attachment("T-2", "aa01", "again.jpg", b"x")).await {
+        match self
+            .refused(attachment("T-2", "aa01", "again.jpg", b"x"))
+            .await
+        {
             StoreError::Conflict(what) => assert_eq!(what, "attachment aa01"),
             other => panic!("expected a conflict, got {other:?}"),
         }
-        match self.refused(attachment("T-1", "aa03", "late.jpg", b"x")).await {
+        match self
+            .refused(attachment("T-1", "aa03", "late.jpg", b"x"))
+            .await
+        {
             StoreError::Conflict(what) => assert_eq!(what, "task T-1 is closed"),
             other => panic!("expected a conflict, got {other:?}"),
         }

@@ -35,7 +35,10 @@
 //! - a declaration's release time is that of the update that first set the status `released`;
 //!   `release_durations` reads a period of release times (end exclusive), ascending;
 //! - an attachment whose `size` is not its content's length, or added with a seq, is refused as
-//!   `Other`; attachments are listed per task in the order added and read back byte for byte.
+//!   `Other`; attachments are listed per task in the order added and read back byte for byte;
+//! - a history batch is refused twice by digest; at most one risk model is active; promoting
+//!   retires the active one in the same transaction; a roll-back re-activates the model the
+//!   active one replaced (none if it replaced none).
 
 mod attachments;
 mod audit_chain;
@@ -45,6 +48,7 @@ mod declarations;
 mod duty;
 mod fixtures;
 mod listing;
+mod models;
 mod parties;
 mod release_times;
 mod releases;
@@ -90,6 +94,7 @@ pub async fn clearance_story<S: Store>(store: &S) {
     story.keep_credit_levels().await;
     story.keep_officers_duty().await;
     story.read_release_times().await;
+    story.keep_history_and_models().await;
     story.verify_audit_chain().await;
 }
 

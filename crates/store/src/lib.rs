@@ -227,6 +227,32 @@ pub enum Projection {
         credit_code: String,
         level: String,
     },
+    /// A batch of labelled past goods items (a history file, e.g. the KCS data) imported by
+    /// this event, kept byte for byte. The same digest twice is `Conflict("history <digest>")`,
+    /// an id taken `Conflict("history batch <id>")`. `batch.imported_seq` must be `None`.
+    ImportHistory {
+        batch: HistoryBatchRow,
+        text: String,
+    },
+    /// A risk model (its bytes) registered by this event in the status `shadow`: scored and
+    /// recorded, not acting. `model.status` must be `shadow` and its seqs `None`. An id taken is
+    /// `Conflict("risk model <id>")`.
+    NewRiskModel {
+        model: RiskModelRow,
+        bytes: Vec<u8>,
+    },
+    /// Puts a `shadow` or `retired` model in force (status `active`, `promoted_by`, `promoted_seq`
+    /// this event's), and the model active until now out (`retired`, `ended_seq`), in one
+    /// transaction. An unknown id is `NotFound("risk model <id>")`; an active one
+    /// `Conflict("risk model <id> is active")`.
+    PromoteRiskModel {
+        id: String,
+        promoted_by: String,
+    },
+    /// Takes the active model out of force (`retired`, `ended_seq` this event's) and puts back
+    /// the one retired last before it (`active` again), if any. Without an active model:
+    /// `Conflict("no active risk model")`.
+    RollBackRiskModel,
     /// A photo or document attached to an `open` task by this event, with its content (at most
     /// the caller's limit; the store keeps it as given). The task must exist
     /// (`NotFound("task <id>")`) and be open (`Conflict("task <id> is closed")`); the same
@@ -256,6 +282,46 @@ pub const CREDIT_LEVELS: [&str; 4] = [
     "general",
     "untrustworthy",
 ];
+
+/// A batch of labelled past goods items, as imported (without its text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryBatchRow {
+    /// Made by the caller, e.g. `H-0001`.
+    pub id: String,
+    /// The file's format, e.g. `kcs`.
+    pub format: String,
+    pub label: String,
+    /// SHA-256 of the text, hex.
+    pub digest: String,
+    pub rows: u64,
+    pub labelled: u64,
+    /// `YYYY-MM-DD` of the first and last item.
+    pub first_date: String,
+    pub last_date: String,
+    pub imported_by: String,
+    pub imported_seq: Option<u64>,
+}
+
+/// A risk model in the registry (without its bytes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RiskModelRow {
+    /// Made by the caller, e.g. `M-0001`.
+    pub id: String,
+    /// `shadow`, `active` or `retired`.
+    pub status: String,
+    /// `trained` or `imported`.
+    pub source: String,
+    /// The user who trained or imported it (who may not promote it).
+    pub author: String,
+    /// SHA-256 of the model's bytes, hex.
+    pub model_hash: String,
+    /// What the caller records with it (training period, data hash, metrics, threshold), JSON.
+    pub summary: String,
+    pub created_seq: Option<u64>,
+    pub promoted_by: Option<String>,
+    pub promoted_seq: Option<u64>,
+    pub ended_seq: Option<u64>,
+}
 
 /// A photo or document an officer attached to a task (查验照片、单证), named by the SHA-256 of its
 /// content (which the attaching event records in the audit chain).
@@ -648,6 +714,14 @@ pub trait Store: Send + Sync + 'static {
     /// The enterprise's credit level in force (the latest change), or `None` if it was never
     /// set (or there is no such enterprise).
     async fn credit_level(&self, credit_code: &str) -> StoreResult<Option<String>>;
+    /// Every history batch, in the order imported (without their text).
+    async fn history_batches(&self) -> StoreResult<Vec<HistoryBatchRow>>;
+    /// A history batch's text, byte for byte.
+    async fn history_text(&self, id: &str) -> StoreResult<Option<String>>;
+    /// Every risk model, in the order registered (without their bytes).
+    async fn risk_models(&self) -> StoreResult<Vec<RiskModelRow>>;
+    /// A risk model's bytes.
+    async fn risk_model_bytes(&self, id: &str) -> StoreResult<Option<Vec<u8>>>;
     /// The attachments of a task, in the order they were added (without their content).
     async fn attachments(&self, task_id: &str) -> StoreResult<Vec<AttachmentRow>>;
     /// The content of a task's attachment, if there is one with this digest.
