@@ -443,6 +443,7 @@ pub fn risk_input_with_profile(
         credit: profile.credit,
         history: profile.history,
         model_score: None,
+        model: None,
     }
 }
 
@@ -469,6 +470,14 @@ fn source_view(source: &risk::ReasonSource) -> Value {
         risk::ReasonSource::Licence { item, code } => {
             json!({ "kind": "licence", "item": item, "code": code })
         }
+        risk::ReasonSource::Model {
+            model,
+            item,
+            score,
+            threshold,
+        } => json!({
+            "kind": "model", "model": model, "item": item, "score": score, "threshold": threshold,
+        }),
         risk::ReasonSource::Random => json!({ "kind": "random" }),
     }
 }

@@ -202,6 +202,7 @@ pub fn generated_input(i: u64, seed: u64) -> RiskInput {
             discrepancies: rng.below(3) as u32,
         },
         model_score: Some((rng.below(1000) as f64) / 1000.0),
+        model: None,
     }
 }
 

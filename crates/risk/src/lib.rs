@@ -33,8 +33,8 @@ pub use features::{ControlledValue, ItemFeatures, item_features};
 pub use index::{IndexSummary, RuleSet};
 pub use lists::{EntityKind, Lists, ValueControlEntry, ValueControlTable, WatchEntry, WatchList};
 pub use model::{
-    Action, CreditLevel, DeclarationHeader, DeclarationKind, Direction, History, Purpose,
-    RiskInput, RiskItem,
+    Action, CreditLevel, DeclarationHeader, DeclarationKind, Direction, History, ModelVerdict,
+    Purpose, RiskInput, RiskItem,
 };
 pub use rule::{
     CompiledRule, Discriminators, EXPRESSION_COST_MAX, EXPRESSION_DEPTH_MAX, EXPRESSION_LENGTH_MAX,

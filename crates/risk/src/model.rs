@@ -210,4 +210,24 @@ pub struct RiskInput {
     pub history: History,
     /// The score of the risk model in 0..=1, once there is one.
     pub model_score: Option<f64>,
+    /// The active risk model's verdict, when one scored the declaration: selects it when the
+    /// score is at or above the model's threshold (the configured inspection budget).
+    pub model: Option<ModelVerdict>,
+}
+
+/// What the active risk model says of a declaration (its riskiest item).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelVerdict {
+    pub model: String,
+    /// Probability of a discrepancy, 0..=1.
+    pub score: f64,
+    /// The score at which the model selects: the top `budget` share of the training scores.
+    pub threshold: f64,
+    /// The share of declarations the threshold aims to select, 0..=1.
+    pub budget: f64,
+    /// The item scored highest (0-based).
+    pub item: usize,
+    /// The features that pushed the score up or down, in words.
+    pub why_en: String,
+    pub why_zh: String,
 }

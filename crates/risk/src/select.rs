@@ -75,6 +75,8 @@ pub struct SelectionConfig {
     pub value_control_priority: u8,
     pub licence_action: Action,
     pub licence_priority: u8,
+    pub model_action: Action,
+    pub model_priority: u8,
 }
 
 impl SelectionConfig {
@@ -101,6 +103,9 @@ impl SelectionConfig {
             value_control_priority: 100,
             licence_action: Action::DocumentCheck,
             licence_priority: 150,
+            // A model hit asks for a look at the goods: its labels are physical checks.
+            model_action: Action::PhysicalInspection,
+            model_priority: 120,
         }
     }
 
@@ -170,6 +175,13 @@ pub enum ReasonSource {
     Licence {
         item: usize,
         code: String,
+    },
+    /// The active risk model scored the declaration at or above its threshold.
+    Model {
+        model: String,
+        item: usize,
+        score: f64,
+        threshold: f64,
     },
     Random,
 }
@@ -413,6 +425,46 @@ pub fn select(
         &mut errors,
         &mut stats,
     );
+
+    // The risk model, on revenue (its labels are revenue checks).
+    if let Some(m) = &input.model
+        && Purpose::Revenue.applies_to(kind)
+        && m.score >= m.threshold
+    {
+        let action = config.model_action;
+        reasons.push(Reason {
+            source: ReasonSource::Model {
+                model: m.model.clone(),
+                item: m.item,
+                score: m.score,
+                threshold: m.threshold,
+            },
+            action,
+            priority: config.model_priority,
+            weight: weight(config.model_priority, action),
+            selected: true,
+            rate: None,
+            draw: None,
+            en: format!(
+                "risk model {}: items[{}] scored {:.3}, in the riskiest {:.1} % (threshold {:.3}); {}",
+                m.model,
+                m.item,
+                m.score,
+                m.budget * 100.0,
+                m.threshold,
+                m.why_en
+            ),
+            zh: format!(
+                "风险模型 {}：第 {} 项评分 {:.3}，位于风险最高的 {:.1}%（阈值 {:.3}）；{}",
+                m.model,
+                m.item + 1,
+                m.score,
+                m.budget * 100.0,
+                m.threshold,
+                m.why_zh
+            ),
+        });
+    }
 
     // Random selection.
     let rate = to_f64(config.random_rate(&h.office_of_lodging, &h.procedure, input.credit));

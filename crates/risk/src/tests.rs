@@ -64,6 +64,7 @@ fn sample_input() -> RiskInput {
         credit: CreditLevel::General,
         history: History::default(),
         model_score: None,
+        model: None,
     }
 }
 
@@ -995,4 +996,39 @@ fn selections_per_second_with_10000_rules() {
         inputs.len() as f64 / elapsed.as_secs_f64(),
         evaluations as f64 / inputs.len() as f64
     );
+}
+
+/// The active model selects a full or ordinary declaration scored at or above its threshold
+/// (the threshold itself included), with its reasons in words; below it, or on a summary
+/// declaration (safety, not revenue), it does not.
+#[test]
+fn the_risk_model_selects_at_its_threshold_on_revenue_declarations() {
+    let verdict = |score: f64| crate::ModelVerdict {
+        model: "M-0001".into(),
+        score,
+        threshold: 0.8,
+        budget: 0.05,
+        item: 1,
+        why_en: "exact price seen with fraud (+2.1)".into(),
+        why_zh: "相同申报价格曾查获违规（+2.1）".into(),
+    };
+    let rules = RuleSet::build(Vec::new());
+    let mut input = sample_input();
+    input.model = Some(verdict(0.8));
+    let s = run(&input, &rules);
+    assert_eq!(s.lane, Lane::Red);
+    let reason = &s.reasons[0];
+    assert!(matches!(
+        &reason.source,
+        ReasonSource::Model { model, item: 1, .. } if model == "M-0001"
+    ));
+    assert!(reason.en.contains("items[1] scored 0.800"), "{}", reason.en);
+    assert!(reason.en.contains("riskiest 5.0 %"), "{}", reason.en);
+    assert!(reason.zh.contains("第 2 项"), "{}", reason.zh);
+
+    input.model = Some(verdict(0.7999));
+    assert_eq!(run(&input, &rules).lane, Lane::Green);
+    input.model = Some(verdict(0.99));
+    input.declaration.kind = crate::DeclarationKind::Summary;
+    assert_eq!(run(&input, &rules).lane, Lane::Green);
 }
