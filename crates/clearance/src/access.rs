@@ -79,10 +79,12 @@ pub enum Action {
     ReadStatistics,
     /// Hold a declaration's goods (扣留) by hand.
     Hold,
+    /// Import history, train, import, promote and roll back risk models.
+    ManageModels,
 }
 
 impl Action {
-    pub const ALL: [Action; 17] = [
+    pub const ALL: [Action; 18] = [
         Action::Lodge,
         Action::Read,
         Action::Amend,
@@ -100,6 +102,7 @@ impl Action {
         Action::KeepDuty,
         Action::ReadStatistics,
         Action::Hold,
+        Action::ManageModels,
     ];
 
     /// The access matrix. Declarations are changed by the trade that lodged them and released by
@@ -122,6 +125,7 @@ impl Action {
             Action::KeepDuty => matches!(role, Officer),
             Action::ReadStatistics => matches!(role, Officer | RiskAnalyst | Auditor | Admin),
             Action::Hold => matches!(role, Officer),
+            Action::ManageModels => matches!(role, RiskAnalyst),
         }
     }
 
@@ -144,6 +148,7 @@ impl Action {
             Action::KeepDuty => ("go on or off duty", "上岗或离岗"),
             Action::ReadStatistics => ("read clearance statistics", "查阅通关统计"),
             Action::Hold => ("hold goods", "扣留货物"),
+            Action::ManageModels => ("manage risk models", "管理风险模型"),
         }
     }
 }

@@ -17,6 +17,7 @@ mod cbec;
 mod changes;
 pub mod duty;
 mod error;
+pub mod models;
 mod numbering;
 pub mod payments;
 pub mod releases;
@@ -33,6 +34,8 @@ mod assessment_tests;
 mod credit_tests;
 #[cfg(test)]
 mod lists_tests;
+#[cfg(test)]
+mod models_tests;
 #[cfg(test)]
 mod officer_tests;
 #[cfg(test)]
@@ -111,6 +114,9 @@ pub struct ClearanceConfig {
     pub buyer_id_key: Option<BuyerIdKey>,
     /// Random selection rates, credit modifiers and the actions of list hits.
     pub selection: risk::SelectionConfig,
+    /// The share of declarations the active risk model selects (its inspection budget): those
+    /// it scores among the riskiest this share of its training items.
+    pub model_budget: rust_decimal::Decimal,
 }
 
 impl ClearanceConfig {
@@ -124,6 +130,7 @@ impl ClearanceConfig {
             agreements: tariff::origin::agreements_china_2026(),
             buyer_id_key: None,
             selection: risk::SelectionConfig::sample_china(),
+            model_budget: rust_decimal::Decimal::new(5, 2),
         }
     }
 }
@@ -139,6 +146,7 @@ pub struct Clearance<S> {
     rule_catalog: targeting::RuleCatalog,
     credit_levels: targeting::CreditLevels,
     lists_catalog: watch_list::ListsCatalog,
+    models: models::ModelCatalog,
 }
 
 impl<S: Store> Clearance<S> {
@@ -159,6 +167,7 @@ impl<S: Store> Clearance<S> {
             rule_catalog: targeting::RuleCatalog::default(),
             credit_levels: targeting::CreditLevels::default(),
             lists_catalog: watch_list::ListsCatalog::default(),
+            models: models::ModelCatalog::default(),
         }
     }
 

@@ -543,7 +543,12 @@ impl<S: Store> Clearance<S> {
             .credit_levels
             .profile(&self.store, declaration.trader.credit_code.as_str(), now_ms)
             .await?;
-        let input = risk_input_with_profile(declaration, figures, profile);
+        let mut input = risk_input_with_profile(declaration, figures, profile);
+        let scoring = self
+            .score_declaration(declaration_id, declaration, figures, day)
+            .await?;
+        input.model_score = scoring.verdict.as_ref().map(|v| v.score);
+        input.model = scoring.verdict;
         let draw = risk::RandomDraw {
             seed: rand::random(),
         };
@@ -570,7 +575,12 @@ impl<S: Store> Clearance<S> {
             expected_version: None,
             projection: Projection::Nothing,
         };
-        Ok(std::iter::once(targeted).chain(tasks).collect())
+        Ok(scoring
+            .event
+            .into_iter()
+            .chain(std::iter::once(targeted))
+            .chain(tasks)
+            .collect())
     }
 
     /// A declaration's selection. Customs roles see every reason; trade roles only the lane and

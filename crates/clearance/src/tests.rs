@@ -346,6 +346,7 @@ fn the_access_matrix_is_as_documented() {
         (KeepDuty, [false, false, true, false, false, false]),
         (ReadStatistics, [false, false, true, true, true, true]),
         (Hold, [false, false, true, false, false, false]),
+        (ManageModels, [false, false, false, true, false, false]),
     ];
     assert_eq!(table.len(), crate::Action::ALL.len());
     for (action, allowed) in table {

@@ -10,6 +10,7 @@ mod bench;
 mod datadir;
 mod demo;
 mod lodge;
+mod model_cmd;
 mod releases_cmd;
 mod rules_cmd;
 mod serve;
@@ -98,6 +99,18 @@ enum Command {
         #[command(subcommand)]
         command: watch_cmd::WatchCommand,
     },
+    /// Labelled past goods items for training risk models, as a risk analyst: import (the KCS
+    /// format), list.
+    History {
+        #[command(subcommand)]
+        command: model_cmd::HistoryCommand,
+    },
+    /// Risk models (智能风险模型), as a risk analyst: train, evaluate, import, promote (another
+    /// analyst), roll back, list, drift.
+    Model {
+        #[command(subcommand)]
+        command: model_cmd::ModelCommand,
+    },
     /// Officers' tasks (单证审核、查验): list a queue, close one's task with a finding, as the
     /// user of a token.
     Tasks {
@@ -168,6 +181,8 @@ fn main() -> anyhow::Result<()> {
             }
             Command::Rules { command } => rules_cmd::run(&data, config, command).await,
             Command::Watch { command } => watch_cmd::run(&data, config, command).await,
+            Command::History { command } => model_cmd::history(&data, config, command).await,
+            Command::Model { command } => model_cmd::model(&data, config, command).await,
             Command::Tasks { command } => tasks_cmd::run(&data, config, command).await,
             Command::Pay(args) => settle_cmd::pay(&data, config, args).await,
             Command::Owed(args) => settle_cmd::owed(&data, config, args).await,

@@ -1,0 +1,1140 @@
+//! Risk models (智能风险模型): labelled history imported, models trained on it and on the
+//! platform's own closed checks, registered in shadow, promoted by a second analyst, rolled back;
+//! every import declaration scored at acceptance by the active and shadow models, the scores and
+//! the model versions recorded in the audit chain; the active model selects the riskiest share
+//! (the inspection budget) with the features that pushed its score, in words.
+//!
+//! The model itself (features, training, scoring, explanations, metrics) is the pure `model`
+//! crate; this module keeps its inputs and outputs on record. Training reads every history batch
+//! and closed check; it runs on the caller's task (a command, not a request handler).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use chrono::NaiveDate;
+use domain::{Declaration, DeclarationKind, Direction, FieldError};
+use model::{HistoryRecord, Label, RiskModel, TrainedModel};
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use store::{
+    DeclarationQuery, HistoryBatchRow, LinkedEvent, Projection, RiskModelRow, Store, TaskQuery,
+};
+
+use crate::access::{Action, Caller};
+use crate::error::ClearanceError;
+use crate::releases::CATALOG_REFRESH;
+use crate::{AssessedFigures, Clearance};
+
+/// The largest history file imported at once, in bytes.
+pub const HISTORY_BYTES_MAX: usize = 256 * 1024 * 1024;
+/// The largest model file imported at once, in bytes.
+pub const MODEL_IMPORT_BYTES_MAX: usize = 64 * 1024 * 1024;
+/// Closed checks read as the platform's own labels, at most (the newest first).
+pub const OWN_LABELS_MAX: usize = 1_000_000;
+/// Recent declarations a drift report scores, at most.
+pub const DRIFT_SAMPLE_MAX: usize = 5_000;
+/// Population stability index from which a shift is an alert (0.1 to it: to watch).
+pub const DRIFT_ALERT_PSI: f64 = 0.25;
+pub const DRIFT_WATCH_PSI: f64 = 0.10;
+
+/// The event that records a declaration's scores.
+pub const SCORED_ACTION: &str = "declaration.scored";
+
+const MODEL_COUNTER: &str = "id:risk_model";
+const HISTORY_COUNTER: &str = "id:history";
+
+/// History file formats read.
+const FORMATS: [&str; 1] = ["kcs"];
+/// Model formats imported.
+const MODEL_FORMATS: [&str; 2] = ["xgboost-json", "lightgbm-text"];
+
+fn invalid(path: &str, en: &str, zh: &str) -> ClearanceError {
+    ClearanceError::Invalid(vec![FieldError::not_allowed(path, en, zh)])
+}
+
+fn choice(path: &str, raw: &str, choices: &[&str]) -> Result<(), ClearanceError> {
+    if choices.contains(&raw) {
+        return Ok(());
+    }
+    Err(ClearanceError::Invalid(vec![FieldError::invalid_format(
+        path,
+        &format!("one of {}", choices.join(", ")),
+        &format!("以下之一：{}", choices.join("、")),
+    )]))
+}
+
+fn f64_of(d: Decimal) -> f64 {
+    d.to_f64().unwrap_or(0.0)
+}
+
+/// A platform declaration's goods items as the model reads them (one record per item), on its
+/// acceptance day. Where the declaration has no field for a KCS column, the column is empty (the
+/// model learns from what it is given): payment; the courier; the tax type is the item's levy
+/// mode; the origin indicator says whether a preference is claimed; the item's net mass is the
+/// declaration's spread by value; the price is the item's customs value in CNY when assessed,
+/// else its invoice amount.
+pub fn history_records(
+    declaration: &Declaration,
+    declaration_id: &str,
+    day: NaiveDate,
+    figures: Option<&AssessedFigures>,
+    label: Option<&Label>,
+) -> Vec<HistoryRecord> {
+    let total: Decimal = declaration.items.iter().map(|i| i.amount).sum();
+    let net_mass = declaration.net_mass_kg.unwrap_or(declaration.gross_mass_kg);
+    declaration
+        .items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let share = if total > Decimal::ZERO {
+                item.amount / total
+            } else {
+                Decimal::ONE / Decimal::from(declaration.items.len().max(1))
+            };
+            let price = figures
+                .and_then(|f| f.item_customs_values.get(i).copied())
+                .unwrap_or(item.amount);
+            HistoryRecord {
+                declaration_id: declaration_id.to_owned(),
+                date: day,
+                office: declaration.office_of_lodging.as_str().to_owned(),
+                procedure: declaration.procedure.as_str().to_owned(),
+                import_kind: declaration.kind.name().to_owned(),
+                import_use: declaration
+                    .levy_nature
+                    .as_ref()
+                    .map(|l| l.as_str().to_owned())
+                    .unwrap_or_default(),
+                payment: String::new(),
+                transport_mode: declaration.transport.mode.as_str().to_owned(),
+                declarant: declaration.declarant.credit_code.as_str().to_owned(),
+                importer: declaration.trader.credit_code.as_str().to_owned(),
+                seller: declaration.overseas_party.name.clone(),
+                courier: None,
+                hs6: item.commodity_code.as_str().chars().take(6).collect(),
+                dispatch_country: declaration
+                    .dispatch_country
+                    .as_ref()
+                    .map(|c| c.as_str().to_owned())
+                    .unwrap_or_default(),
+                origin_country: item.origin_country.as_str().to_owned(),
+                tax_rate: Decimal::ZERO,
+                tax_type: item
+                    .levy_mode
+                    .as_ref()
+                    .map(|l| l.as_str().to_owned())
+                    .unwrap_or_default(),
+                origin_indicator: if item.preference.is_some() { "Y" } else { "N" }.to_owned(),
+                net_mass_kg: (net_mass * share).round_dp(3),
+                item_price: price.round_dp(2),
+                label: label.cloned(),
+            }
+        })
+        .collect()
+}
+
+/// A registered model, loaded, with the score at which it selects.
+pub(crate) struct LoadedModel {
+    pub id: String,
+    pub status: String,
+    pub model_hash: String,
+    pub trained: TrainedModel,
+    pub threshold: f64,
+}
+
+/// The active and shadow models, loaded once each (by id and hash) and re-listed when stale.
+#[derive(Default)]
+pub(crate) struct ModelCatalog {
+    state: Mutex<ModelCatalogState>,
+}
+
+#[derive(Default)]
+struct ModelCatalogState {
+    listed_at: Option<Instant>,
+    in_force: Vec<Arc<LoadedModel>>,
+}
+
+impl ModelCatalog {
+    pub(crate) fn invalidate(&self) {
+        self.state.lock().expect("model catalog lock").listed_at = None;
+    }
+
+    /// The active model first (if any), then the shadow models.
+    async fn in_force<S: Store>(
+        &self,
+        store: &S,
+        budget: f64,
+    ) -> Result<Vec<Arc<LoadedModel>>, ClearanceError> {
+        let loaded: HashMap<String, Arc<LoadedModel>> = {
+            let state = self.state.lock().expect("model catalog lock");
+            if let Some(at) = state.listed_at
+                && at.elapsed() < CATALOG_REFRESH
+            {
+                return Ok(state.in_force.clone());
+            }
+            state
+                .in_force
+                .iter()
+                .map(|m| (format!("{}:{}", m.id, m.model_hash), m.clone()))
+                .collect()
+        };
+        let mut rows: Vec<RiskModelRow> = store
+            .risk_models()
+            .await?
+            .into_iter()
+            .filter(|r| r.status == "active" || r.status == "shadow")
+            .collect();
+        rows.sort_by_key(|r| r.status != "active");
+        let mut in_force = Vec::with_capacity(rows.len());
+        for row in rows {
+            let key = format!("{}:{}", row.id, row.model_hash);
+            let model = match loaded.get(&key) {
+                Some(m) if m.status == row.status => m.clone(),
+                Some(m) => Arc::new(LoadedModel {
+                    id: m.id.clone(),
+                    status: row.status.clone(),
+                    model_hash: m.model_hash.clone(),
+                    trained: m.trained.clone(),
+                    threshold: m.threshold,
+                }),
+                None => Arc::new(load(store, &row, budget).await?),
+            };
+            in_force.push(model);
+        }
+        let mut state = self.state.lock().expect("model catalog lock");
+        state.listed_at = Some(Instant::now());
+        state.in_force = in_force.clone();
+        Ok(in_force)
+    }
+}
+
+async fn load<S: Store>(
+    store: &S,
+    row: &RiskModelRow,
+    budget: f64,
+) -> Result<LoadedModel, ClearanceError> {
+    let bytes = store
+        .risk_model_bytes(&row.id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("risk model {} has no bytes", row.id))?;
+    let trained = TrainedModel::from_bytes(&bytes)
+        .map_err(|e| anyhow::anyhow!("stored risk model {} is not readable: {e}", row.id))?;
+    let summary: Value = serde_json::from_str(&row.summary).unwrap_or(Value::Null);
+    Ok(LoadedModel {
+        id: row.id.clone(),
+        status: row.status.clone(),
+        model_hash: row.model_hash.clone(),
+        threshold: threshold(&summary, budget),
+        trained,
+    })
+}
+
+/// The score at which a model selects `budget` (a share) of the items it was trained on: from
+/// the percentiles of its training scores recorded with it.
+pub fn threshold(summary: &Value, budget: f64) -> f64 {
+    let quantiles: Vec<f64> = summary["score_percentiles"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_f64).collect())
+        .unwrap_or_default();
+    if quantiles.len() != 101 {
+        return f64::INFINITY;
+    }
+    let at = ((1.0 - budget.clamp(0.0, 1.0)) * 100.0).round() as usize;
+    quantiles[at.min(100)]
+}
+
+/// Percentiles 0..=100 of `scores` (nearest rank).
+fn percentiles(scores: &mut [f64]) -> Vec<f64> {
+    scores.sort_by(f64::total_cmp);
+    (0..=100)
+        .map(|p| {
+            if scores.is_empty() {
+                return 0.0;
+            }
+            let rank = ((scores.len() * p).div_ceil(100)).max(1);
+            scores[rank - 1]
+        })
+        .collect()
+}
+
+/// The population stability index of `actual` against the bins `edges` (ascending, inner
+/// edges), where the training share of each bin is `expected`. Empty bins count as 0.1 %.
+fn psi(edges: &[f64], expected: &[f64], actual: &[f64]) -> f64 {
+    let mut counts = vec![0usize; edges.len() + 1];
+    for &v in actual {
+        let bin = if v.is_nan() {
+            edges.len()
+        } else {
+            edges.partition_point(|&e| e < v)
+        };
+        counts[bin.min(edges.len())] += 1;
+    }
+    let n = actual.len().max(1) as f64;
+    counts
+        .iter()
+        .zip(expected)
+        .map(|(&c, &e)| {
+            let a = (c as f64 / n).max(0.001);
+            let e = e.max(0.001);
+            (a - e) * (a / e).ln()
+        })
+        .sum()
+}
+
+/// Deciles (inner edges) and the share of values in each of the 10 bins, NaN apart.
+fn decile_bins(values: &[f64]) -> (Vec<f64>, Vec<f64>) {
+    let mut known: Vec<f64> = values.iter().copied().filter(|v| !v.is_nan()).collect();
+    known.sort_by(f64::total_cmp);
+    if known.is_empty() {
+        return (Vec::new(), vec![1.0]);
+    }
+    let mut edges: Vec<f64> = (1..10)
+        .map(|d| known[(known.len() * d / 10).min(known.len() - 1)])
+        .collect();
+    edges.dedup();
+    let mut counts = vec![0usize; edges.len() + 1];
+    for &v in values {
+        let bin = if v.is_nan() {
+            edges.len()
+        } else {
+            edges.partition_point(|&e| e < v)
+        };
+        counts[bin] += 1;
+    }
+    let n = values.len() as f64;
+    (edges, counts.iter().map(|&c| c as f64 / n).collect())
+}
+
+fn summary_of(row: &RiskModelRow) -> Value {
+    serde_json::from_str(&row.summary).unwrap_or(Value::Null)
+}
+
+pub fn model_view(row: &RiskModelRow) -> Value {
+    let mut summary = summary_of(row);
+    if let Some(s) = summary.as_object_mut() {
+        // Reference data for drift and thresholds, not for reading.
+        s.remove("score_percentiles");
+        s.remove("feature_bins");
+    }
+    json!({
+        "id": row.id, "status": row.status, "source": row.source, "author": row.author,
+        "model_hash": row.model_hash, "created_seq": row.created_seq,
+        "promoted_by": row.promoted_by, "promoted_seq": row.promoted_seq,
+        "ended_seq": row.ended_seq, "summary": summary,
+    })
+}
+
+fn batch_view(row: &HistoryBatchRow) -> Value {
+    json!({
+        "id": row.id, "format": row.format, "label": row.label, "digest": row.digest,
+        "rows": row.rows, "labelled": row.labelled, "first_date": row.first_date,
+        "last_date": row.last_date, "imported_by": row.imported_by,
+        "imported_seq": row.imported_seq,
+    })
+}
+
+/// Evaluation figures as JSON.
+pub fn evaluation_view(evaluation: &model::evaluate::Evaluation) -> Value {
+    let view = |v: &model::evaluate::ViewMetrics| {
+        json!({
+            "rows": v.n_rows, "positives": v.n_positive, "auc": v.auc,
+            "rates": v.rates.iter().map(|r| json!({
+                "rate_pct": r.rate_pct, "top_k": r.top_k,
+                "top_k_precision": r.top_k_precision, "top_k_recall": r.top_k_recall,
+                "date_selected": r.date_selected, "date_precision": r.date_precision,
+                "date_recall": r.date_recall, "revenue_share": r.revenue_share,
+            })).collect::<Vec<_>>(),
+        })
+    };
+    json!({ "all": view(&evaluation.all), "unseen_price": view(&evaluation.unseen_price) })
+}
+
+/// What a declaration's scoring adds to its acceptance: the verdict of the active model for
+/// selection, and the record of every score.
+pub(crate) struct Scoring {
+    pub verdict: Option<risk::ModelVerdict>,
+    pub event: Option<LinkedEvent>,
+}
+
+/// The strongest reasons of a score, in words: `description (+0.84)`.
+fn why(scored: &model::Scored) -> (String, String, Vec<Value>) {
+    let parts: Vec<(String, String, Value)> = scored
+        .top_contributions
+        .iter()
+        .take(3)
+        .map(|c| {
+            let value = if c.value.is_nan() {
+                Value::Null
+            } else {
+                json!(c.value)
+            };
+            (
+                format!("{} ({:+.2})", c.feature.description_en, c.log_odds),
+                format!("{}（{:+.2}）", c.feature.description_zh, c.log_odds),
+                json!({
+                    "feature": c.feature.name, "en": c.feature.description_en,
+                    "zh": c.feature.description_zh, "value": value, "log_odds": c.log_odds,
+                }),
+            )
+        })
+        .collect();
+    let en = parts
+        .iter()
+        .map(|p| p.0.as_str())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let zh = parts
+        .iter()
+        .map(|p| p.1.as_str())
+        .collect::<Vec<_>>()
+        .join("；");
+    (en, zh, parts.into_iter().map(|p| p.2).collect())
+}
+
+impl<S: Store> Clearance<S> {
+    /// Scores an import declaration with the models in force. Exports and summary declarations
+    /// are not scored (the models learn from import revenue checks).
+    pub(crate) async fn score_declaration(
+        &self,
+        declaration_id: &str,
+        declaration: &Declaration,
+        figures: Option<&AssessedFigures>,
+        day: NaiveDate,
+    ) -> Result<Scoring, ClearanceError> {
+        let none = Scoring {
+            verdict: None,
+            event: None,
+        };
+        if declaration.direction != Direction::Import
+            || matches!(declaration.kind, DeclarationKind::Summary)
+        {
+            return Ok(none);
+        }
+        let budget = f64_of(self.config.model_budget);
+        let models = self.models.in_force(&self.store, budget).await?;
+        if models.is_empty() {
+            return Ok(none);
+        }
+        let records = history_records(declaration, declaration_id, day, figures, None);
+        let mut scores = Vec::with_capacity(models.len());
+        let mut verdict = None;
+        let mut explanation = Value::Null;
+        for m in &models {
+            let item_scores = m.trained.score_records(&records);
+            let (item, score) =
+                item_scores
+                    .iter()
+                    .enumerate()
+                    .fold(
+                        (0, f32::MIN),
+                        |best, (i, &s)| if s > best.1 { (i, s) } else { best },
+                    );
+            let score = f64::from(score);
+            scores.push(json!({
+                "model": m.id, "status": m.status, "model_hash": m.model_hash,
+                "score": score, "item": item, "threshold": m.threshold,
+            }));
+            if m.status == "active" {
+                // Explained only when it selects: the explanation costs more than the score.
+                let (why_en, why_zh) = if score >= m.threshold {
+                    let scored = m.trained.score_record(&records[item]);
+                    let (en, zh, parts) = why(&scored);
+                    explanation = json!({ "model": m.id, "item": item, "contributions": parts,
+                                          "bias": scored.bias, "margin": scored.margin });
+                    (en, zh)
+                } else {
+                    (String::new(), String::new())
+                };
+                verdict = Some(risk::ModelVerdict {
+                    model: m.id.clone(),
+                    score,
+                    threshold: m.threshold,
+                    budget,
+                    item,
+                    why_en,
+                    why_zh,
+                });
+            }
+        }
+        let payload = json!({ "scores": scores, "explanation": explanation });
+        Ok(Scoring {
+            verdict,
+            event: Some(LinkedEvent {
+                subject: declaration_id.to_owned(),
+                action: SCORED_ACTION.to_owned(),
+                payload: payload.to_string(),
+                expected_version: None,
+                projection: Projection::Nothing,
+            }),
+        })
+    }
+
+    /// Imports a file of labelled past goods items (`kcs`: the Korea Customs Service format)
+    /// for training. Every problem is named by line and column; the same file twice is refused.
+    pub async fn import_history(
+        &self,
+        caller: &Caller,
+        format: &str,
+        label: &str,
+        text: &str,
+    ) -> Result<Value, ClearanceError> {
+        caller.require(Action::ManageModels)?;
+        choice("format", format, &FORMATS)?;
+        let label = domain::numbers::parse_text("label", label, domain::limits::REASON_LENGTH_MAX)
+            .map_err(|e| ClearanceError::Invalid(vec![e]))?;
+        if text.len() > HISTORY_BYTES_MAX {
+            return Err(ClearanceError::Invalid(vec![FieldError::out_of_range(
+                "file",
+                &format!("at most {HISTORY_BYTES_MAX} bytes"),
+                &format!("不超过 {HISTORY_BYTES_MAX} 字节"),
+            )]));
+        }
+        let records = model::history::parse_kcs(text.as_bytes()).map_err(|errors| {
+            ClearanceError::Invalid(
+                errors
+                    .into_iter()
+                    .map(|e| {
+                        let path = match &e.column {
+                            Some(column) => format!("line {}, column \"{column}\"", e.line),
+                            None => format!("line {}", e.line),
+                        };
+                        FieldError::not_allowed(path, &e.message_en, &e.message_zh)
+                    })
+                    .collect(),
+            )
+        })?;
+        let (Some(first), Some(last)) = (
+            records.iter().map(|r| r.date).min(),
+            records.iter().map(|r| r.date).max(),
+        ) else {
+            return Err(invalid("file", "has no rows", "没有数据行"));
+        };
+        let digest = hex::encode(Sha256::digest(text.as_bytes()));
+        let serial = self.store.reserve_serials(HISTORY_COUNTER, 1).await?;
+        let batch = HistoryBatchRow {
+            id: format!("H-{serial:04}"),
+            format: format.to_owned(),
+            label,
+            digest: digest.clone(),
+            rows: records.len() as u64,
+            labelled: records.iter().filter(|r| r.label.is_some()).count() as u64,
+            first_date: first.to_string(),
+            last_date: last.to_string(),
+            imported_by: caller.user_id().to_owned(),
+            imported_seq: None,
+        };
+        let view = batch_view(&batch);
+        self.append_reference_event(
+            caller,
+            format!("history:{}", batch.id),
+            "history.imported",
+            view.clone(),
+            Projection::ImportHistory {
+                batch,
+                text: text.to_owned(),
+            },
+            "file",
+            |_| ClearanceError::NotFound,
+        )
+        .await
+        .map_err(|e| match e {
+            ClearanceError::Invalid(_) => invalid(
+                "file",
+                &format!("was imported before (SHA-256 {digest})"),
+                &format!("此文件已导入（SHA-256 {digest}）"),
+            ),
+            other => other,
+        })?;
+        Ok(view)
+    }
+
+    /// Every history batch (customs roles that read rules).
+    pub async fn history_batches(&self, caller: &Caller) -> Result<Vec<Value>, ClearanceError> {
+        caller.require(Action::ReadRules)?;
+        Ok(self
+            .store
+            .history_batches()
+            .await?
+            .iter()
+            .map(batch_view)
+            .collect())
+    }
+
+    /// Every labelled item on record: the history batches, and the goods items of declarations
+    /// whose checks were closed with a finding (discrepancy yes or no, and the revenue it
+    /// recovered), each on its acceptance day.
+    pub async fn training_records(&self) -> Result<(Vec<HistoryRecord>, Value), ClearanceError> {
+        let mut records = Vec::new();
+        let mut sources = Vec::new();
+        for batch in self.store.history_batches().await? {
+            let text = self
+                .store
+                .history_text(&batch.id)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("history batch {} has no text", batch.id))?;
+            let parsed = model::history::parse_kcs(text.as_bytes()).map_err(|e| {
+                anyhow::anyhow!(
+                    "stored history batch {} no longer parses: {}",
+                    batch.id,
+                    e[0]
+                )
+            })?;
+            sources.push(json!({ "history": batch.id, "rows": parsed.len() }));
+            records.extend(parsed);
+        }
+        let own = self.own_labels().await?;
+        sources.push(json!({ "closed_checks": own.len() }));
+        records.extend(own);
+        Ok((records, Value::Array(sources)))
+    }
+
+    /// The goods items of the declarations whose checks were closed with a finding.
+    async fn own_labels(&self) -> Result<Vec<HistoryRecord>, ClearanceError> {
+        let closed = self
+            .store
+            .tasks(&TaskQuery {
+                status: Some("closed".to_owned()),
+                limit: OWN_LABELS_MAX,
+                ..TaskQuery::default()
+            })
+            .await?;
+        let mut by_declaration: Vec<(String, Label)> = Vec::new();
+        for task in closed.iter().filter(|t| t.kind != "hold") {
+            let outcome: Value = task
+                .outcome
+                .as_deref()
+                .and_then(|o| serde_json::from_str(o).ok())
+                .unwrap_or(Value::Null);
+            let discrepancy = outcome["discrepancy"] == true;
+            let revenue = outcome["revenue_difference"]["total"]
+                .as_str()
+                .and_then(|t| t.parse::<Decimal>().ok());
+            match by_declaration
+                .iter_mut()
+                .find(|(id, _)| *id == task.declaration_id)
+            {
+                Some((_, label)) => {
+                    label.discrepancy |= discrepancy;
+                    if revenue.is_some() {
+                        label.revenue = revenue;
+                    }
+                }
+                None => by_declaration.push((
+                    task.declaration_id.clone(),
+                    Label {
+                        discrepancy,
+                        critical: false,
+                        revenue,
+                    },
+                )),
+            }
+        }
+        let mut records = Vec::new();
+        for (id, label) in by_declaration {
+            let Some(row) = self.store.declaration(&id).await? else {
+                continue;
+            };
+            let state = self.state_of(&row)?;
+            if state.declaration.direction != Direction::Import {
+                continue;
+            }
+            let figures = self
+                .assessment_records(&id)
+                .await?
+                .last()
+                .and_then(AssessedFigures::of_record);
+            let day = self.date_of_ms(row.lodged_at_ms);
+            records.extend(history_records(
+                &state.declaration,
+                &id,
+                day,
+                figures.as_ref(),
+                Some(&label),
+            ));
+        }
+        Ok(records)
+    }
+
+    /// Trains a model on every labelled item up to `until` (inclusive) and registers it in
+    /// shadow: scored and recorded with every import declaration, not acting until another
+    /// analyst promotes it. The record names the training period, the data's and the model's
+    /// SHA-256 and the sources.
+    pub async fn train_model(
+        &self,
+        caller: &Caller,
+        label: &str,
+        until: Option<NaiveDate>,
+    ) -> Result<Value, ClearanceError> {
+        caller.require(Action::ManageModels)?;
+        let label = domain::numbers::parse_text("label", label, domain::limits::REASON_LENGTH_MAX)
+            .map_err(|e| ClearanceError::Invalid(vec![e]))?;
+        let (records, sources) = self.training_records().await?;
+        let train: Vec<HistoryRecord> = records
+            .into_iter()
+            .filter(|r| r.label.is_some() && until.is_none_or(|u| r.date <= u))
+            .collect();
+        let trained = model::train_pipeline(
+            &train,
+            model::FeatureConfig::default(),
+            &model::TrainParams::default(),
+        )
+        .map_err(|e| invalid("history", &e.to_string(), &e.to_string()))?;
+        self.register_model(caller, "trained", &label, trained, &train, sources)
+            .await
+    }
+
+    /// Imports a model trained elsewhere (XGBoost JSON or LightGBM text) on the features of a
+    /// registered model `features_of` (its encoder, so its feature order), in shadow.
+    pub async fn import_model(
+        &self,
+        caller: &Caller,
+        format: &str,
+        bytes: &[u8],
+        features_of: &str,
+        label: &str,
+    ) -> Result<Value, ClearanceError> {
+        caller.require(Action::ManageModels)?;
+        choice("format", format, &MODEL_FORMATS)?;
+        let label = domain::numbers::parse_text("label", label, domain::limits::REASON_LENGTH_MAX)
+            .map_err(|e| ClearanceError::Invalid(vec![e]))?;
+        if bytes.len() > MODEL_IMPORT_BYTES_MAX {
+            return Err(ClearanceError::Invalid(vec![FieldError::out_of_range(
+                "file",
+                &format!("at most {MODEL_IMPORT_BYTES_MAX} bytes"),
+                &format!("不超过 {MODEL_IMPORT_BYTES_MAX} 字节"),
+            )]));
+        }
+        let base_bytes = self
+            .store
+            .risk_model_bytes(features_of)
+            .await?
+            .ok_or_else(|| {
+                invalid(
+                    "features_of",
+                    &format!("no risk model {features_of}"),
+                    &format!("没有风险模型 {features_of}"),
+                )
+            })?;
+        let base = TrainedModel::from_bytes(&base_bytes)
+            .map_err(|e| anyhow::anyhow!("stored risk model {features_of} is not readable: {e}"))?;
+        let n = base.encoder.features().len();
+        let imported = match format {
+            "xgboost-json" => model::GbdtModel::import_xgboost_json(bytes, n),
+            _ => model::GbdtModel::import_lightgbm_text(bytes, n),
+        }
+        .map_err(|e| invalid("file", &e.to_string(), &e.to_string()))?;
+        let mut training = base.training.clone();
+        training.model_hash = hex::encode(Sha256::digest(imported.to_bytes()));
+        let trained = TrainedModel {
+            encoder: base.encoder,
+            model: imported,
+            training,
+        };
+        let (records, sources) = self.training_records().await?;
+        let (first, last) = trained.training.period;
+        let train: Vec<HistoryRecord> = records
+            .into_iter()
+            .filter(|r| r.label.is_some() && r.date >= first && r.date <= last)
+            .collect();
+        let sources = json!({ "format": format, "features_of": features_of, "history": sources });
+        self.register_model(caller, "imported", &label, trained, &train, sources)
+            .await
+    }
+
+    async fn register_model(
+        &self,
+        caller: &Caller,
+        source: &str,
+        label: &str,
+        trained: TrainedModel,
+        train: &[HistoryRecord],
+        sources: Value,
+    ) -> Result<Value, ClearanceError> {
+        // The training items' scores (out of fold, as a new declaration would be scored) give
+        // the thresholds and the reference distributions drift is measured against.
+        let matrix = if train.is_empty() {
+            None
+        } else {
+            Some(trained.encoder.encode_training(train))
+        };
+        let mut scores: Vec<f64> = matrix
+            .as_ref()
+            .map(|m| {
+                trained
+                    .model
+                    .score_matrix(m)
+                    .into_iter()
+                    .map(f64::from)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let feature_bins: Vec<Value> = match &matrix {
+            Some(m) => (0..m.n_columns)
+                .map(|c| {
+                    let column: Vec<f64> = (0..m.n_rows).map(|r| f64::from(m.row(r)[c])).collect();
+                    let (edges, shares) = decile_bins(&column);
+                    json!({ "edges": edges, "shares": shares })
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        let score_percentiles = percentiles(&mut scores);
+        let t = &trained.training;
+        let bytes = trained.to_bytes();
+        let serial = self.store.reserve_serials(MODEL_COUNTER, 1).await?;
+        let id = format!("M-{serial:04}");
+        let summary = json!({
+            "label": label,
+            "training_rows": t.rows,
+            "training_positives": t.positives,
+            "training_period": [t.period.0.to_string(), t.period.1.to_string()],
+            "data_hash": t.data_hash,
+            "features": trained.encoder.feature_names(),
+            "sources": sources,
+            "score_percentiles": score_percentiles,
+            "feature_bins": feature_bins,
+        });
+        let row = RiskModelRow {
+            id: id.clone(),
+            status: "shadow".to_owned(),
+            source: source.to_owned(),
+            author: caller.user_id().to_owned(),
+            model_hash: t.model_hash.clone(),
+            summary: summary.to_string(),
+            created_seq: None,
+            promoted_by: None,
+            promoted_seq: None,
+            ended_seq: None,
+        };
+        let mut view = model_view(&row);
+        view["status"] = json!("shadow");
+        self.append_reference_event(
+            caller,
+            format!("model:{id}"),
+            "risk_model.registered",
+            view.clone(),
+            Projection::NewRiskModel { model: row, bytes },
+            "model",
+            |_| ClearanceError::NotFound,
+        )
+        .await?;
+        self.models.invalidate();
+        self.model(&id).await
+    }
+
+    async fn model(&self, id: &str) -> Result<Value, ClearanceError> {
+        self.store
+            .risk_models()
+            .await?
+            .iter()
+            .find(|m| m.id == id)
+            .map(model_view)
+            .ok_or(ClearanceError::NotFound)
+    }
+
+    /// Every registered model (customs roles that read rules).
+    pub async fn risk_models(&self, caller: &Caller) -> Result<Vec<Value>, ClearanceError> {
+        caller.require(Action::ReadRules)?;
+        Ok(self
+            .store
+            .risk_models()
+            .await?
+            .iter()
+            .map(model_view)
+            .collect())
+    }
+
+    /// Puts a model in force (an analyst other than its author: four eyes); the model in force
+    /// until now is retired in the same transaction.
+    pub async fn promote_model(&self, caller: &Caller, id: &str) -> Result<Value, ClearanceError> {
+        caller.require(Action::ManageModels)?;
+        let row = self
+            .store
+            .risk_models()
+            .await?
+            .into_iter()
+            .find(|m| m.id == id)
+            .ok_or(ClearanceError::NotFound)?;
+        if row.author == caller.user_id() {
+            return Err(ClearanceError::Forbidden {
+                message_en: "a model is promoted by another analyst than its author (four eyes)"
+                    .into(),
+                message_zh: "模型须由作者以外的分析员启用（双人复核）".into(),
+                errors: vec![],
+            });
+        }
+        self.append_reference_event(
+            caller,
+            format!("model:{id}"),
+            "risk_model.promoted",
+            json!({ "model": id, "model_hash": row.model_hash }),
+            Projection::PromoteRiskModel {
+                id: id.to_owned(),
+                promoted_by: caller.user_id().to_owned(),
+            },
+            "model",
+            |_| ClearanceError::NotFound,
+        )
+        .await?;
+        self.models.invalidate();
+        self.model(id).await
+    }
+
+    /// Takes the active model out of force and puts back the one it replaced, if any.
+    pub async fn roll_back_model(
+        &self,
+        caller: &Caller,
+        reason: &str,
+    ) -> Result<Vec<Value>, ClearanceError> {
+        caller.require(Action::ManageModels)?;
+        let reason =
+            domain::numbers::parse_text("reason", reason, domain::limits::REASON_LENGTH_MAX)
+                .map_err(|e| ClearanceError::Invalid(vec![e]))?;
+        let active = self
+            .store
+            .risk_models()
+            .await?
+            .into_iter()
+            .find(|m| m.status == "active")
+            .ok_or_else(|| invalid("model", "no model is active", "没有启用的模型"))?;
+        self.append_reference_event(
+            caller,
+            format!("model:{}", active.id),
+            "risk_model.rolled_back",
+            json!({ "model": active.id, "reason": reason }),
+            Projection::RollBackRiskModel,
+            "model",
+            |_| ClearanceError::NotFound,
+        )
+        .await?;
+        self.models.invalidate();
+        self.risk_models(caller).await
+    }
+
+    /// Trains on the labelled items up to `train_until` (or takes the registered `model`) and
+    /// evaluates on those from `from` to `to`: AUC, precision and recall at inspection rates of
+    /// 1, 2, 5 and 10 % (exact top-k and the DATE definition), revenue shares where revenue
+    /// exists, on all rows and on the rows whose exact price never occurs in training.
+    pub async fn evaluate_model(
+        &self,
+        caller: &Caller,
+        train_until: NaiveDate,
+        from: NaiveDate,
+        to: NaiveDate,
+        model_id: Option<&str>,
+    ) -> Result<(Value, String), ClearanceError> {
+        caller.require(Action::ReadRules)?;
+        if !(train_until < from && from <= to) {
+            return Err(invalid(
+                "from",
+                "the test period starts after the training cut and ends after it starts",
+                "测试期须晚于训练截止日，且结束不早于开始",
+            ));
+        }
+        let (records, _) = self.training_records().await?;
+        let trained = match model_id {
+            Some(id) => {
+                let bytes = self.store.risk_model_bytes(id).await?.ok_or_else(|| {
+                    invalid(
+                        "model",
+                        &format!("no risk model {id}"),
+                        &format!("没有风险模型 {id}"),
+                    )
+                })?;
+                TrainedModel::from_bytes(&bytes)
+                    .map_err(|e| anyhow::anyhow!("stored risk model {id} is not readable: {e}"))?
+            }
+            None => {
+                let train: Vec<HistoryRecord> = records
+                    .iter()
+                    .filter(|r| r.label.is_some() && r.date <= train_until)
+                    .cloned()
+                    .collect();
+                model::train_pipeline(
+                    &train,
+                    model::FeatureConfig::default(),
+                    &model::TrainParams::default(),
+                )
+                .map_err(|e| invalid("history", &e.to_string(), &e.to_string()))?
+            }
+        };
+        let test: Vec<HistoryRecord> = records
+            .into_iter()
+            .filter(|r| r.label.is_some() && r.date >= from && r.date <= to)
+            .collect();
+        if test.is_empty() {
+            return Err(invalid(
+                "from",
+                "no labelled items in the test period",
+                "测试期内没有已标注的商品",
+            ));
+        }
+        let evaluation = trained.evaluate(&test);
+        let mut view = evaluation_view(&evaluation);
+        view["training_period"] = json!([
+            trained.training.period.0.to_string(),
+            trained.training.period.1.to_string()
+        ]);
+        view["test_period"] = json!([from.to_string(), to.to_string()]);
+        view["model_hash"] = json!(trained.training.model_hash);
+        Ok((view, evaluation.render_table()))
+    }
+
+    /// How far the recent import declarations have moved from what `id` was trained on: the
+    /// population stability index of its score and of each feature over the newest `sample`
+    /// declarations, with `alert` from [`DRIFT_ALERT_PSI`] and `watch` from
+    /// [`DRIFT_WATCH_PSI`].
+    pub async fn model_drift(
+        &self,
+        caller: &Caller,
+        id: &str,
+        sample: usize,
+    ) -> Result<Value, ClearanceError> {
+        caller.require(Action::ReadRules)?;
+        if !(1..=DRIFT_SAMPLE_MAX).contains(&sample) {
+            return Err(ClearanceError::Invalid(vec![FieldError::out_of_range(
+                "sample",
+                &format!("from 1 to {DRIFT_SAMPLE_MAX}"),
+                &format!("在 1 到 {DRIFT_SAMPLE_MAX} 之间"),
+            )]));
+        }
+        let row = self
+            .store
+            .risk_models()
+            .await?
+            .into_iter()
+            .find(|m| m.id == id)
+            .ok_or(ClearanceError::NotFound)?;
+        let summary = summary_of(&row);
+        let loaded = load(&self.store, &row, f64_of(self.config.model_budget)).await?;
+        let listed = self
+            .store
+            .list_declarations(&DeclarationQuery {
+                direction: Some("import".to_owned()),
+                limit: sample,
+                ..DeclarationQuery::default()
+            })
+            .await?;
+        let mut records = Vec::new();
+        for listed in &listed {
+            let state = self.state_of(&listed.row)?;
+            if matches!(state.declaration.kind, DeclarationKind::Summary) {
+                continue;
+            }
+            let figures = self
+                .assessment_records(&listed.row.id)
+                .await?
+                .last()
+                .and_then(AssessedFigures::of_record);
+            records.extend(history_records(
+                &state.declaration,
+                &listed.row.id,
+                self.date_of_ms(listed.row.lodged_at_ms),
+                figures.as_ref(),
+                None,
+            ));
+        }
+        let level = |psi: f64| {
+            if psi >= DRIFT_ALERT_PSI {
+                "alert"
+            } else if psi >= DRIFT_WATCH_PSI {
+                "watch"
+            } else {
+                "stable"
+            }
+        };
+        let percentiles: Vec<f64> = summary["score_percentiles"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_f64).collect())
+            .unwrap_or_default();
+        let scores: Vec<f64> = loaded
+            .trained
+            .score_records(&records)
+            .into_iter()
+            .map(f64::from)
+            .collect();
+        let score_psi = if percentiles.len() == 101 {
+            let edges: Vec<f64> = (1..10).map(|d| percentiles[d * 10]).collect();
+            psi(&edges, &[0.1; 10], &scores)
+        } else {
+            0.0
+        };
+        let bins = summary["feature_bins"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let names = loaded.trained.encoder.feature_names();
+        let encoded: Vec<Vec<f32>> = records
+            .iter()
+            .map(|r| loaded.trained.encoder.encode(r))
+            .collect();
+        let mut features: Vec<Value> = bins
+            .iter()
+            .enumerate()
+            .map(|(c, b)| {
+                let edges: Vec<f64> = b["edges"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(Value::as_f64).collect())
+                    .unwrap_or_default();
+                let mut shares: Vec<f64> = b["shares"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(Value::as_f64).collect())
+                    .unwrap_or_default();
+                shares.resize(edges.len() + 1, 0.0);
+                let column: Vec<f64> = encoded.iter().map(|row| f64::from(row[c])).collect();
+                let value = psi(&edges, &shares, &column);
+                json!({ "feature": names.get(c), "psi": value, "level": level(value) })
+            })
+            .collect();
+        features.sort_by(|a, b| {
+            b["psi"]
+                .as_f64()
+                .unwrap_or(0.0)
+                .total_cmp(&a["psi"].as_f64().unwrap_or(0.0))
+        });
+        let alerts = features.iter().filter(|f| f["level"] == "alert").count()
+            + usize::from(level(score_psi) == "alert");
+        if alerts > 0 {
+            tracing::warn!(model = id, score_psi, alerts, "risk model drift");
+        }
+        Ok(json!({
+            "model": id, "declarations": listed.len(), "items": records.len(),
+            "score": { "psi": score_psi, "level": level(score_psi) },
+            "features": features, "alerts": alerts,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_threshold_is_the_training_score_at_the_budget() {
+        let scores: Vec<f64> = (1..=100).map(|i| f64::from(i) / 100.0).collect();
+        let summary = json!({ "score_percentiles": percentiles(&mut scores.clone()) });
+        assert_eq!(threshold(&summary, 0.05), 0.95);
+        assert_eq!(threshold(&summary, 0.0), 1.0);
+        assert_eq!(threshold(&summary, 1.0), 0.01);
+        assert_eq!(
+            threshold(&json!({}), 0.05),
+            f64::INFINITY,
+            "no percentiles: never selects"
+        );
+    }
+
+    #[test]
+    fn psi_is_zero_for_the_same_distribution_and_grows_with_a_shift() {
+        let training: Vec<f64> = (0..1000).map(f64::from).collect();
+        let (edges, shares) = decile_bins(&training);
+        assert!(psi(&edges, &shares, &training).abs() < 1e-9);
+        let shifted: Vec<f64> = training.iter().map(|v| v + 500.0).collect();
+        assert!(psi(&edges, &shares, &shifted) > DRIFT_ALERT_PSI);
+        let nudged: Vec<f64> = training.iter().map(|v| v + 20.0).collect();
+        assert!(psi(&edges, &shares, &nudged) < DRIFT_WATCH_PSI);
+    }
+}
