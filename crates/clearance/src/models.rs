@@ -473,6 +473,34 @@ impl<S: Store> Clearance<S> {
         })
     }
 
+    /// A declaration's scores by the models in force at its acceptance, and the explanation of
+    /// the active model's when it selected (customs roles that read rules: never the trade).
+    /// `None` when it was not scored.
+    pub async fn scores(
+        &self,
+        caller: &Caller,
+        id_or_number: &str,
+    ) -> Result<Option<Value>, ClearanceError> {
+        caller.require(Action::ReadRules)?;
+        let row = self.visible_row(caller, id_or_number).await?;
+        let scored = self
+            .store
+            .events(&row.id)
+            .await?
+            .into_iter()
+            .rfind(|e| e.action == SCORED_ACTION);
+        scored
+            .map(|e| {
+                serde_json::from_str(&e.payload).map_err(|err| {
+                    ClearanceError::Internal(anyhow::anyhow!(
+                        "stored scores {} are not readable: {err}",
+                        e.seq
+                    ))
+                })
+            })
+            .transpose()
+    }
+
     /// Imports a file of labelled past goods items (`kcs`: the Korea Customs Service format)
     /// for training. Every problem is named by line and column; the same file twice is refused.
     pub async fn import_history(

@@ -86,12 +86,17 @@ pub async fn run(data: &DataDir, config: ClearanceConfig, args: ShowArgs) -> any
         Err(ClearanceError::NotFound) => None,
         Err(other) => return Err(explain(other)),
     };
+    let scores = clearance
+        .scores(&caller, &args.number)
+        .await
+        .map_err(explain)?;
     clearance.store().close().await;
     if args.json {
         let value = serde_json::json!({
             "declaration": view,
             "assessments": assessments,
             "selection": selection,
+            "scores": scores,
             "events": events.events,
         });
         println!("{}", serde_json::to_string_pretty(&value)?);
@@ -103,6 +108,9 @@ pub async fn run(data: &DataDir, config: ClearanceConfig, args: ShowArgs) -> any
     }
     if let Some(selection) = &selection {
         print!("{}", render_selection(selection));
+    }
+    if let Some(scores) = &scores {
+        print!("{}", render_scores(scores));
     }
     let mut history = Table::new();
     history
@@ -260,6 +268,34 @@ pub fn render_selection(selection: &serde_json::Value) -> String {
             cell(&error["version"]),
             cell(&error["en"]),
             cell(&error["zh"]),
+        ));
+    }
+    out
+}
+
+/// The risk models' scores of the riskiest item, and the active model's reasons when it selected.
+pub fn render_scores(scores: &serde_json::Value) -> String {
+    let mut out = String::from("risk model scores / 风险模型评分:\n");
+    for s in scores["scores"].as_array().into_iter().flatten() {
+        out.push_str(&format!(
+            "  {} ({}): {:.3} on items[{}], selects from {:.3}\n",
+            cell(&s["model"]),
+            cell(&s["status"]),
+            s["score"].as_f64().unwrap_or(0.0),
+            cell(&s["item"]),
+            s["threshold"].as_f64().unwrap_or(f64::INFINITY),
+        ));
+    }
+    for c in scores["explanation"]["contributions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        out.push_str(&format!(
+            "    {:+.2}  {} / {}\n",
+            c["log_odds"].as_f64().unwrap_or(0.0),
+            cell(&c["en"]),
+            cell(&c["zh"]),
         ));
     }
     out
