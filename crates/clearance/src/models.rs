@@ -784,10 +784,14 @@ impl<S: Store> Clearance<S> {
     ) -> Result<Value, ClearanceError> {
         // The training items' scores (out of fold, as a new declaration would be scored) give
         // the thresholds and the reference distributions drift is measured against.
+        // (A model imported onto a registered model's features has only its encoder's
+        // full-training statistics: its training items are scored as new ones would be.)
         let matrix = if train.is_empty() {
             None
-        } else {
+        } else if trained.encoder.has_fold_statistics() {
             Some(trained.encoder.encode_training(train))
+        } else {
+            Some(trained.encoder.encode_all(train))
         };
         let mut scores: Vec<f64> = matrix
             .as_ref()

@@ -162,6 +162,58 @@ async fn a_promoted_model_sends_a_high_scoring_declaration_to_the_red_lane_with_
         "a shadow model does not act"
     );
 
+    // A model trained elsewhere (XGBoost JSON) on the same features, imported in shadow; one
+    // for other features is refused.
+    let xgboost = include_bytes!("../../model/test_data/xgb_tiny.json");
+    let imported = f
+        .clearance
+        .import_model(
+            &zhao,
+            "xgboost-json",
+            xgboost,
+            "M-0001",
+            "data science team",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (imported["id"].as_str(), imported["source"].as_str()),
+        (Some("M-0002"), Some("imported"))
+    );
+    assert_ne!(imported["model_hash"], model["model_hash"]);
+    assert_eq!(
+        paths(
+            f.clearance
+                .import_model(&zhao, "onnx", xgboost, "M-0001", "x")
+                .await
+        ),
+        ["format"]
+    );
+    assert_eq!(
+        paths(
+            f.clearance
+                .import_model(&zhao, "xgboost-json", b"{}", "M-0001", "x")
+                .await
+        ),
+        ["file"]
+    );
+    assert_eq!(
+        paths(
+            f.clearance
+                .import_model(&zhao, "xgboost-json", xgboost, "M-0009", "x")
+                .await
+        ),
+        ["features_of"]
+    );
+    let (_, scored, _) = lodged(&f, "d1b").await;
+    let statuses: Vec<&str> = scored.as_ref().unwrap()["scores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["model"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["M-0001", "M-0002"], "both shadows scored");
+
     // Four eyes: its author may not promote it; another analyst does.
     assert!(matches!(
         f.clearance.promote_model(&wang, "M-0001").await,
@@ -220,10 +272,10 @@ async fn a_promoted_model_sends_a_high_scoring_declaration_to_the_red_lane_with_
     assert_eq!(evaluation["all"]["rates"].as_array().unwrap().len(), 4);
     assert!(table.contains("AUC"), "{table}");
     let drift = f.clearance.model_drift(&zhao, "M-0001", 100).await.unwrap();
-    assert_eq!(drift["declarations"], 3);
+    assert_eq!(drift["declarations"], 4);
     assert!(drift["score"]["psi"].as_f64().is_some(), "{drift:#}");
 
-    // Rolled back: no model in force, none acts.
+    // Rolled back: no model in force, none acts (the imported one is still scored in shadow).
     let models = f
         .clearance
         .roll_back_model(&zhao, "too many hits")
@@ -231,7 +283,7 @@ async fn a_promoted_model_sends_a_high_scoring_declaration_to_the_red_lane_with_
         .unwrap();
     assert_eq!(models[0]["status"], "retired");
     let (_, scored, selection) = lodged(&f, "d3").await;
-    assert_eq!(scored, None);
+    assert_eq!(scored.unwrap()["scores"][0]["model"], "M-0002", "only the shadow left");
     assert!(model_reasons(&selection).is_empty());
     let history: Vec<String> = f
         .clearance

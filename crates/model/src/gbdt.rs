@@ -194,6 +194,37 @@ impl GbdtModel {
     }
 }
 
+impl GbdtModel {
+    /// [`RiskModel::explain`] of every row of `matrix`, bit for bit, with one hessboost call
+    /// (hessboost 0.4.6 rebuilds its TreeSHAP trees on every call and has no per-row API, so
+    /// one call for many rows is the way to share that work).
+    pub fn explain_matrix(&self, matrix: &Matrix) -> Vec<Explanation> {
+        assert_eq!(
+            matrix.n_columns, self.n_features,
+            "matrix from another encoder"
+        );
+        if matrix.n_rows == 0 {
+            return Vec::new();
+        }
+        let dmatrix = DMatrix::from_dense(&matrix.values, matrix.n_rows, matrix.n_columns)
+            .expect("dense matrix");
+        let contributions = self
+            .booster
+            .predict_contribs(&dmatrix, Iterations::Best)
+            .expect("features from the model's encoder");
+        (0..matrix.n_rows)
+            .map(|row_idx| {
+                let row = contributions.get(row_idx, 0).expect("one output per row");
+                let (values, bias) = row.split_at(self.n_features);
+                Explanation {
+                    bias: bias[0],
+                    contributions: values.to_vec(),
+                }
+            })
+            .collect()
+    }
+}
+
 impl RiskModel for GbdtModel {
     fn n_features(&self) -> usize {
         self.n_features

@@ -723,3 +723,139 @@ fn training_does_not_depend_on_the_thread_count() {
         two.expect("two threads").training.model_hash
     );
 }
+
+// ---------------------------------------------------------------- fast paths and scoring-only bytes
+
+/// A slice model saved by the format before the scoring-only encoder (encoder format 1, with
+/// the per-fold statistics), written by the crate as of that format.
+const TRAINED_V1_SLICE: &[u8] = include_bytes!("../test_data/trained_v1_slice.bin");
+
+#[test]
+fn encode_into_and_score_are_encode_and_score_record() {
+    let trained = slice_model();
+    let mut row = [0.0f32; N_FEATURES];
+    for record in parse_ok(VALID_SLICE).iter().take(50) {
+        trained.encoder.encode_into(record, &mut row);
+        assert_eq!(bits(&row), bits(&trained.encoder.encode(record)));
+        assert_eq!(
+            trained.score(record).to_bits(),
+            trained.score_record(record).probability.to_bits()
+        );
+    }
+}
+
+#[test]
+#[should_panic(expected = "a feature row holds 38 values")]
+fn encode_into_refuses_a_buffer_of_another_length() {
+    let train = parse_ok(TRAIN_SLICE);
+    let encoder = FeatureEncoder::fit(&train, FeatureConfig::default());
+    encoder.encode_into(&train[0], &mut [0.0; 37]);
+}
+
+#[test]
+fn batch_explanations_are_the_single_ones() {
+    let trained = slice_model();
+    let valid = parse_ok(VALID_SLICE);
+    let batch = trained.score_records_explained(&valid);
+    assert_eq!(batch.len(), valid.len());
+    for (record, scored) in valid.iter().zip(&batch) {
+        // Debug text, because a NaN feature value is not equal to itself.
+        assert_eq!(
+            format!("{scored:?}"),
+            format!("{:?}", trained.score_record(record))
+        );
+    }
+    assert!(trained.score_records_explained(&[]).is_empty());
+}
+
+#[test]
+fn scoring_only_encoder_encodes_the_same_and_is_smaller() {
+    let train = parse_ok(TRAIN_SLICE);
+    let valid = parse_ok(VALID_SLICE);
+    let encoder = FeatureEncoder::fit(&train, FeatureConfig::default());
+    let full = encoder.to_bytes();
+    let scoring = encoder.to_scoring_bytes();
+    assert!(
+        scoring.len() * 2 < full.len(),
+        "{} vs {}",
+        scoring.len(),
+        full.len()
+    );
+    let read = FeatureEncoder::from_bytes(&scoring).expect("scoring-only bytes");
+    assert!(!read.has_fold_statistics());
+    assert!(encoder.has_fold_statistics());
+    assert_eq!(read, encoder.clone().without_fold_statistics());
+    assert_eq!(
+        read.to_bytes(),
+        scoring,
+        "a scoring-only encoder writes scoring-only bytes"
+    );
+    assert_eq!(
+        bits(&read.encode_all(&valid).values),
+        bits(&encoder.encode_all(&valid).values)
+    );
+    for record in train.iter().chain(&valid) {
+        assert_eq!(read.is_price_seen(record), encoder.is_price_seen(record));
+    }
+    assert!(matches!(
+        FeatureEncoder::from_bytes(&scoring[..scoring.len() - 1]),
+        Err(ModelError::Format(_))
+    ));
+    let mut bad_flag = scoring.clone();
+    *bad_flag.last_mut().expect("flag") = 7;
+    assert!(matches!(
+        FeatureEncoder::from_bytes(&bad_flag),
+        Err(ModelError::Format(_))
+    ));
+    let mut future = scoring;
+    future[4..8].copy_from_slice(&3u32.to_le_bytes());
+    assert_eq!(
+        FeatureEncoder::from_bytes(&future),
+        Err(ModelError::Format(
+            "feature encoder format 3 is not supported".to_owned()
+        ))
+    );
+}
+
+#[test]
+#[should_panic(expected = "scoring-only encoder")]
+fn a_scoring_only_encoder_cannot_encode_training_rows() {
+    let train = parse_ok(TRAIN_SLICE);
+    let encoder = FeatureEncoder::fit(&train, FeatureConfig::default());
+    let read = FeatureEncoder::from_bytes(&encoder.to_scoring_bytes()).expect("read");
+    read.encode_training(&train);
+}
+
+#[test]
+fn saved_models_in_either_format_score_identically() {
+    let valid = parse_ok(VALID_SLICE);
+    let trained = slice_model();
+    let compact = trained.to_bytes();
+    let with_folds = trained.to_bytes_with_fold_statistics();
+    assert!(compact.len() < with_folds.len());
+    let old = TrainedModel::from_bytes(TRAINED_V1_SLICE).expect("old format");
+    assert!(old.encoder.has_fold_statistics());
+    assert_eq!(old.encoder, trained.encoder);
+    assert_eq!(old.training, trained.training);
+    assert_eq!(with_folds, TRAINED_V1_SLICE, "the full format is unchanged");
+    for bytes in [&compact, &with_folds] {
+        let read = TrainedModel::from_bytes(bytes).expect("round trip");
+        assert_eq!(read.training, trained.training);
+        assert_eq!(
+            bits(&read.score_records(&valid)),
+            bits(&trained.score_records(&valid))
+        );
+        for record in valid.iter().take(20) {
+            assert_eq!(
+                format!("{:?}", read.score_record(record)),
+                format!("{:?}", trained.score_record(record))
+            );
+        }
+    }
+    assert!(
+        !TrainedModel::from_bytes(&compact)
+            .expect("read")
+            .encoder
+            .has_fold_statistics()
+    );
+}
