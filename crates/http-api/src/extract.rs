@@ -111,6 +111,10 @@ path_segment!(
     WatchEntryRef
 );
 path_segment!(
+    /// The `{id}` path segment of a risk model.
+    ModelRef
+);
+path_segment!(
     /// The `{credit_code}` path segment of an enterprise (checked by the service, with its field path).
     EnterpriseRef
 );
@@ -545,6 +549,89 @@ impl<S: Send + Sync> FromRequestParts<S> for TasksQuery {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
         tasks_query(query_pairs(parts)?).map_err(|errors| ApiError::invalid(&errors))
+    }
+}
+
+/// A history upload: the file as the body (text, at most the service's `HISTORY_BYTES_MAX`),
+/// `format` and `label` as query parameters (both required, the only ones).
+pub(crate) struct HistoryUpload {
+    pub format: String,
+    pub label: String,
+    pub text: String,
+}
+
+impl<S: Store> FromRequest<AppState<S>> for HistoryUpload {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState<S>) -> Result<Self, ApiError> {
+        let limit = clearance::models::HISTORY_BYTES_MAX;
+        let (parts, body) = request.into_parts();
+        let mut params = single_params(query_pairs(&parts)?, &["format", "label"])
+            .map_err(|errors| ApiError::invalid(&errors))?;
+        let (format, label) = (params.remove("format"), params.remove("label"));
+        let (Some(format), Some(label)) = (format.clone(), label.clone()) else {
+            let missing: Vec<FieldError> = [("format", format), ("label", label)]
+                .into_iter()
+                .filter(|(_, v)| v.is_none())
+                .map(|(name, _)| FieldError::required(name))
+                .collect();
+            return Err(ApiError::invalid(&missing));
+        };
+        if declared_length(&parts.headers).is_some_and(|length| length > limit) {
+            return Err(ApiError::body_too_large(limit));
+        }
+        let bytes = Bytes::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::body_too_large(limit)
+                } else {
+                    ApiError::unreadable_body()
+                }
+            })?;
+        let text = String::from_utf8(bytes.to_vec()).map_err(|_| {
+            ApiError::invalid(&[FieldError::invalid_format(
+                "file",
+                "UTF-8 text",
+                "UTF-8 编码的文本",
+            )])
+        })?;
+        Ok(HistoryUpload {
+            format,
+            label,
+            text,
+        })
+    }
+}
+
+/// The query of a drift report: `sample`, 1 to `DRIFT_SAMPLE_MAX` (default 1,000).
+#[derive(Debug)]
+pub(crate) struct DriftQuery {
+    pub sample: usize,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for DriftQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let mut params = single_params(query_pairs(parts)?, &["sample"])
+            .map_err(|errors| ApiError::invalid(&errors))?;
+        let max = clearance::models::DRIFT_SAMPLE_MAX;
+        let sample = match params.remove("sample") {
+            None => 1_000,
+            Some(raw) => raw
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=max).contains(n))
+                .ok_or_else(|| {
+                    ApiError::invalid(&[FieldError::out_of_range(
+                        "sample",
+                        &format!("a whole number from 1 to {max}"),
+                        &format!("1 到 {max} 之间的整数"),
+                    )])
+                })?,
+        };
+        Ok(DriftQuery { sample })
     }
 }
 

@@ -19,6 +19,7 @@ mod config;
 mod enterprises;
 mod extract;
 mod guard;
+mod models;
 mod openapi;
 mod payments;
 mod problem;
@@ -201,6 +202,20 @@ pub fn router<S: Store>(clearance: Arc<Clearance<S>>, config: ApiConfig) -> Rout
             get(tasks::duty_roster::<S>)
                 .put(tasks::go_on_duty::<S>)
                 .delete(tasks::go_off_duty::<S>),
+        )
+        .route(
+            "/v1/history",
+            post(models::import_history::<S>)
+                .layer(DefaultBodyLimit::max(clearance::models::HISTORY_BYTES_MAX)),
+        )
+        .route("/v1/models/training", post(models::train::<S>))
+        .route("/v1/models", get(models::models::<S>))
+        .route("/v1/models/rollback", post(models::roll_back::<S>))
+        .route("/v1/models/{id}/promotion", post(models::promote::<S>))
+        .route("/v1/models/{id}/drift", get(models::drift::<S>))
+        .route(
+            "/v1/declarations/{id_or_number}/scores",
+            get(models::scores::<S>),
         )
         .route(
             "/v1/statistics/release-times",

@@ -13,7 +13,7 @@ use utoipa::openapi::{Object, RefOr};
 use utoipa::{Modify, OpenApi};
 
 use crate::problem::PROBLEM_CONTENT_TYPE;
-use crate::{assessing, enterprises, payments, routes, statistics, targeting, tasks};
+use crate::{assessing, enterprises, models, payments, routes, statistics, targeting, tasks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -50,6 +50,13 @@ use crate::{assessing, enterprises, payments, routes, statistics, targeting, tas
         targeting::add_watch_entry,
         targeting::watch_entries,
         targeting::remove_watch_entry,
+        models::import_history,
+        models::train,
+        models::models,
+        models::promote,
+        models::roll_back,
+        models::drift,
+        models::scores,
         tasks::tasks,
         tasks::record_finding,
         tasks::go_on_duty,

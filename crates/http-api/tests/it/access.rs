@@ -49,10 +49,17 @@ enum Endpoint {
     Hold,
     AddAttachment,
     ListAttachments,
+    ImportHistory,
+    TrainModel,
+    ListModels,
+    PromoteModel,
+    RollBackModel,
+    ModelDrift,
+    Scores,
 }
 
 impl Endpoint {
-    const ALL: [Endpoint; 38] = [
+    const ALL: [Endpoint; 45] = [
         Endpoint::Lodge,
         Endpoint::Read,
         Endpoint::List,
@@ -92,6 +99,13 @@ impl Endpoint {
         Endpoint::Hold,
         Endpoint::AddAttachment,
         Endpoint::ListAttachments,
+        Endpoint::ImportHistory,
+        Endpoint::TrainModel,
+        Endpoint::ListModels,
+        Endpoint::PromoteModel,
+        Endpoint::RollBackModel,
+        Endpoint::ModelDrift,
+        Endpoint::Scores,
     ];
 
     fn action(self) -> Action {
@@ -126,6 +140,11 @@ impl Endpoint {
             Endpoint::Hold => Action::Hold,
             Endpoint::AddAttachment => Action::RecordFindings,
             Endpoint::ListAttachments => Action::ReadTasks,
+            Endpoint::ImportHistory
+            | Endpoint::TrainModel
+            | Endpoint::PromoteModel
+            | Endpoint::RollBackModel => Action::ManageModels,
+            Endpoint::ListModels | Endpoint::ModelDrift | Endpoint::Scores => Action::ReadRules,
             Endpoint::RecordFinding => Action::RecordFindings,
             Endpoint::Pay => Action::Pay,
             Endpoint::SetCreditLevel => Action::ManageCredit,
@@ -141,6 +160,8 @@ impl Endpoint {
                 | Endpoint::ProposeRule
                 | Endpoint::AddWatchEntry
                 | Endpoint::AddAttachment
+                | Endpoint::ImportHistory
+                | Endpoint::TrainModel
         ) {
             StatusCode::CREATED
         } else {
@@ -163,6 +184,7 @@ impl Endpoint {
                 | Endpoint::Payments
                 | Endpoint::Pay
                 | Endpoint::Hold
+                | Endpoint::Scores
         )
     }
 }
@@ -345,6 +367,73 @@ async fn call(app: &TestApp, user: &str, endpoint: Endpoint) -> Reply {
             app.get(&format!("/v1/tasks/{task}/attachments"), user)
                 .await
         }
+        Endpoint::ImportHistory => {
+            app.post_file(
+                HISTORY_PATH,
+                user,
+                Some("text/csv"),
+                tiny_history().into_bytes(),
+            )
+            .await
+        }
+        Endpoint::TrainModel => {
+            imported_history(app).await;
+            app.post("/v1/models/training", user, None, &json!({"label": "t"}))
+                .await
+        }
+        Endpoint::ListModels => app.get("/v1/models", user).await,
+        Endpoint::PromoteModel => {
+            // Trained by another analyst than the caller: the author may never promote.
+            let author = if user == "risk_analyst" {
+                "other_risk_analyst"
+            } else {
+                "risk_analyst"
+            };
+            let id = trained_model(app, author).await;
+            let reply = app
+                .post(
+                    &format!("/v1/models/{id}/promotion"),
+                    user,
+                    None,
+                    &json!({}),
+                )
+                .await;
+            if reply.status == StatusCode::OK {
+                // No model stays in force: the other calls' lanes must not change.
+                roll_back_models(app).await;
+            }
+            reply
+        }
+        Endpoint::RollBackModel => {
+            let id = trained_model(app, "other_risk_analyst").await;
+            let promoted = app
+                .post(
+                    &format!("/v1/models/{id}/promotion"),
+                    "risk_analyst",
+                    None,
+                    &json!({}),
+                )
+                .await;
+            assert_eq!(promoted.status, StatusCode::OK, "{}", promoted.text);
+            let reply = app
+                .post(
+                    "/v1/models/rollback",
+                    user,
+                    None,
+                    &json!({"reason": "review"}),
+                )
+                .await;
+            if reply.status != StatusCode::OK {
+                roll_back_models(app).await;
+            }
+            reply
+        }
+        Endpoint::ModelDrift => {
+            let id = trained_model(app, "risk_analyst").await;
+            app.get(&format!("/v1/models/{id}/drift?sample=10"), user)
+                .await
+        }
+        Endpoint::Scores => app.get(&format!("{path}/scores"), user).await,
         Endpoint::Hold => {
             let body = json!({"reason": "seal broken"});
             app.post(&format!("{path}/hold"), user, None, &body).await
@@ -361,6 +450,64 @@ async fn call(app: &TestApp, user: &str, endpoint: Endpoint) -> Reply {
                 .await
         }
     }
+}
+
+const HISTORY_PATH: &str = "/v1/history?format=kcs&label=tiny";
+
+/// A tiny labelled history in the KCS format, different at every call (so never refused as
+/// imported before): 40 items of 2026, one in four found misdeclared.
+fn tiny_history() -> String {
+    static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut text =
+        "Declaration ID,Date,Office ID,Process Type,Import Type,Import Use,Payment Type,\
+Mode of Transport,Declarant ID,Importer ID,Seller ID,Courier ID,HS6 Code,Country of Departure,\
+Country of Origin,Tax Rate,Tax Type,Country of Origin Indicator,Net Mass,Item Price,Fraud,\
+Critical Fraud\n"
+            .to_owned();
+    for i in 0..40 {
+        let fraud = u32::from(i % 4 == 0);
+        text.push_str(&format!(
+            "{call}{i:03},2026-01-{:02},2200,B,11,21,11,2,D{},I{},S{},,847130,US,US,0.0,A,N,{}.0,{}.50,{fraud},0\n",
+            1 + i % 28,
+            i % 3,
+            i % 5,
+            i % 7,
+            10 + i,
+            100 + i * 13,
+        ));
+    }
+    text
+}
+
+async fn imported_history(app: &TestApp) {
+    let imported = app
+        .post_file(
+            HISTORY_PATH,
+            "risk_analyst",
+            Some("text/csv"),
+            tiny_history().into_bytes(),
+        )
+        .await;
+    assert_eq!(imported.status, StatusCode::CREATED, "{}", imported.text);
+}
+
+/// A model in shadow trained by `author` (a risk analyst), and its id.
+async fn trained_model(app: &TestApp, author: &str) -> String {
+    imported_history(app).await;
+    let trained = app
+        .post("/v1/models/training", author, None, &json!({"label": "t"}))
+        .await;
+    assert_eq!(trained.status, StatusCode::CREATED, "{}", trained.text);
+    trained.body["id"].as_str().unwrap().to_owned()
+}
+
+async fn roll_back_models(app: &TestApp) {
+    let body = json!({"reason": "test over"});
+    let rolled = app
+        .post("/v1/models/rollback", "risk_analyst", None, &body)
+        .await;
+    assert_eq!(rolled.status, StatusCode::OK, "{}", rolled.text);
 }
 
 /// The origin only `open_task`'s declarations have: `INSPECT_KOREAN_GOODS` selects them.

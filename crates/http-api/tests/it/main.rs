@@ -8,6 +8,7 @@ mod lifecycle;
 mod limits;
 mod listing;
 mod lodging;
+mod models;
 mod officer_work;
 mod targeting;
 mod two_step;
