@@ -10,6 +10,7 @@ memorised prices alone give. Prints a table, and the metrics as JSON in the fiel
 Rust `model::Evaluation` (see metrics.py).
 """
 import argparse
+import os
 import json
 import math
 import time
@@ -21,7 +22,8 @@ import xgboost as xgb
 
 from metrics import evaluation, render_table
 
-DATA = "/work/shared/data/fraud/kcs-synthetic/"
+# The copy in the repository (MIT, see its LICENSE).
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../datasets/kcs-synthetic/")
 CATEGORICAL = ["Office ID", "Process Type", "Import Type", "Import Use", "Payment Type", "Mode of Transport",
                "Declarant ID", "Importer ID", "Seller ID", "Courier ID", "HS6 Code", "Country of Departure",
                "Country of Origin", "Tax Type", "Country of Origin Indicator"]
@@ -69,12 +71,37 @@ def clean(value):
     return value
 
 
+def side_by_side(results, platform_json):
+    """One table: AUC on all rows and on unseen-price rows, then exact top-k precision at 1, 2, 5
+    and 10 % on each view, for every baseline and (if given) the platform's own model."""
+    rows = []
+    for name, result in results.items():
+        views = [result["all"], result["unseen_price"]]
+        rows.append((name, views, "top_k_precision"))
+    if platform_json:
+        with open(platform_json) as f:
+            platform = json.load(f)
+        rows.append(("platform (customs model evaluate)",
+                     [platform["all"], platform["unseen_price"]], "top_k_precision"))
+    head = f"{'model':36} {'AUC all':>8} {'AUC unseen':>10}  " + "  ".join(
+        f"P@{r}% all/unseen" for r in (1, 2, 5, 10))
+    lines = ["side by side (validation split, Jan-Mar 2021)", head]
+    for name, (whole, unseen), key in rows:
+        cells = "  ".join(
+            f"{rate[key]:.3f}/{urate[key]:.3f}".rjust(len(f"P@{rate['rate_pct']}% all/unseen"))
+            for rate, urate in zip(whole["rates"], unseen["rates"]))
+        lines.append(f"{name:36} {whole['auc']:8.4f} {unseen['auc']:10.4f}  {cells}")
+    return "\n".join(lines) + "\n"
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--train", default=DATA + "df_syn_train_eng.csv")
     parser.add_argument("--valid", default=DATA + "df_syn_valid_eng.csv")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument("--platform", help="the JSON of `customs model evaluate --json` on the "
+                        "same split, to print side by side")
     args = parser.parse_args()
 
     # Prices compared as text, normalised like the Rust Decimal (12.50 == 12.5).
@@ -105,6 +132,7 @@ def main():
 
     for name, result in results.items():
         print(render_table(name, result) + f"\n  fit + predict {result['train_s']:.2f} s\n")
+    print(side_by_side(results, args.platform))
     document = clean(dict(train=args.train, valid=args.valid, versions=dict(lightgbm=lgb.__version__,
                           xgboost=xgb.__version__), unseen_price_rows=int(unseen.sum()), models=results))
     text = json.dumps(document, indent=2)
