@@ -144,6 +144,9 @@ pub(crate) struct LoadedModel {
     pub model_hash: String,
     pub trained: TrainedModel,
     pub threshold: f64,
+    /// The mean revenue recovered by a check that found a discrepancy, in the training items
+    /// that record one.
+    pub mean_revenue: Option<Decimal>,
 }
 
 /// The active and shadow models, loaded once each (by id and hash) and re-listed when stale.
@@ -200,6 +203,7 @@ impl ModelCatalog {
                     model_hash: m.model_hash.clone(),
                     trained: m.trained.clone(),
                     threshold: m.threshold,
+                    mean_revenue: m.mean_revenue,
                 }),
                 None => Arc::new(load(store, &row, budget).await?),
             };
@@ -229,6 +233,9 @@ async fn load<S: Store>(
         status: row.status.clone(),
         model_hash: row.model_hash.clone(),
         threshold: threshold(&summary, budget),
+        mean_revenue: summary["mean_revenue_recovered_cny"]
+            .as_str()
+            .and_then(|t| t.parse().ok()),
         trained,
     })
 }
@@ -245,6 +252,32 @@ pub fn threshold(summary: &Value, budget: f64) -> f64 {
     }
     let at = ((1.0 - budget.clamp(0.0, 1.0)) * 100.0).round() as usize;
     quantiles[at.min(100)]
+}
+
+/// The mean revenue a check that found a discrepancy recovered, over the items that record it;
+/// `None` without any (the KCS data has none).
+fn mean_revenue_recovered(train: &[HistoryRecord]) -> Option<Decimal> {
+    let recovered: Vec<Decimal> = train
+        .iter()
+        .filter_map(|r| r.label.as_ref())
+        .filter(|l| l.discrepancy)
+        .filter_map(|l| l.revenue)
+        .collect();
+    (!recovered.is_empty())
+        .then(|| (recovered.iter().sum::<Decimal>() / Decimal::from(recovered.len())).round_dp(2))
+}
+
+/// The expected revenue at risk of a score: its probability of a discrepancy times the mean
+/// revenue such a discrepancy recovered, to the fen (half up); `null` without revenue labels.
+fn revenue_at_risk(score: f64, mean_revenue: Option<Decimal>) -> Value {
+    match (mean_revenue, Decimal::from_f64_retain(score)) {
+        (Some(mean), Some(p)) => json!(
+            (mean * p)
+                .round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
+                .to_string()
+        ),
+        _ => Value::Null,
+    }
 }
 
 /// Percentiles 0..=100 of `scores` (nearest rank).
@@ -437,6 +470,7 @@ impl<S: Store> Clearance<S> {
             scores.push(json!({
                 "model": m.id, "status": m.status, "model_hash": m.model_hash,
                 "score": score, "item": item, "threshold": m.threshold,
+                "revenue_at_risk_cny": revenue_at_risk(score, m.mean_revenue),
             }));
             if m.status == "active" {
                 // Explained only when it selects: the explanation costs more than the score.
@@ -828,6 +862,7 @@ impl<S: Store> Clearance<S> {
             "features": trained.encoder.feature_names(),
             "sources": sources,
             "score_percentiles": score_percentiles,
+            "mean_revenue_recovered_cny": mean_revenue_recovered(train).map(|m| m.to_string()),
             "feature_bins": feature_bins,
         });
         let row = RiskModelRow {
@@ -1157,6 +1192,54 @@ mod tests {
             f64::INFINITY,
             "no percentiles: never selects"
         );
+    }
+
+    #[test]
+    fn revenue_at_risk_is_the_probability_times_the_mean_recovered() {
+        let label = |discrepancy: bool, revenue: Option<&str>| Label {
+            discrepancy,
+            critical: false,
+            revenue: revenue.map(|r| r.parse().unwrap()),
+        };
+        let day = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+        let record = |l: Label| HistoryRecord {
+            declaration_id: "d".into(),
+            date: day,
+            office: String::new(),
+            procedure: String::new(),
+            import_kind: String::new(),
+            import_use: String::new(),
+            payment: String::new(),
+            transport_mode: String::new(),
+            declarant: String::new(),
+            importer: String::new(),
+            seller: String::new(),
+            courier: None,
+            hs6: "851713".into(),
+            dispatch_country: String::new(),
+            origin_country: String::new(),
+            tax_rate: Decimal::ZERO,
+            tax_type: String::new(),
+            origin_indicator: String::new(),
+            net_mass_kg: Decimal::ONE,
+            item_price: Decimal::ONE,
+            label: Some(l),
+        };
+        let train = [
+            record(label(true, Some("100.00"))),
+            record(label(true, Some("201.00"))),
+            record(label(true, None)),
+            record(label(false, Some("999.00"))),
+        ];
+        let mean = mean_revenue_recovered(&train);
+        assert_eq!(
+            mean,
+            Some(Decimal::new(15050, 2)),
+            "discrepancies with revenue only"
+        );
+        assert_eq!(revenue_at_risk(0.5, mean), json!("75.25"));
+        assert_eq!(revenue_at_risk(0.5, None), Value::Null);
+        assert_eq!(mean_revenue_recovered(&train[2..]), None);
     }
 
     #[test]

@@ -283,7 +283,11 @@ async fn a_promoted_model_sends_a_high_scoring_declaration_to_the_red_lane_with_
         .unwrap();
     assert_eq!(models[0]["status"], "retired");
     let (_, scored, selection) = lodged(&f, "d3").await;
-    assert_eq!(scored.unwrap()["scores"][0]["model"], "M-0002", "only the shadow left");
+    assert_eq!(
+        scored.unwrap()["scores"][0]["model"],
+        "M-0002",
+        "only the shadow left"
+    );
     assert!(model_reasons(&selection).is_empty());
     let history: Vec<String> = f
         .clearance
