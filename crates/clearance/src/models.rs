@@ -66,6 +66,24 @@ fn choice(path: &str, raw: &str, choices: &[&str]) -> Result<(), ClearanceError>
     )]))
 }
 
+/// A label or reason: printable text of a reason's length at most.
+fn text(path: &str, raw: &str) -> Result<String, ClearanceError> {
+    domain::numbers::parse_text(path, raw, domain::limits::REASON_LENGTH_MAX)
+        .map_err(|e| ClearanceError::Invalid(vec![e]))
+}
+
+/// A file of at most `max` bytes.
+fn within(len: usize, max: usize) -> Result<(), ClearanceError> {
+    if len <= max {
+        return Ok(());
+    }
+    Err(ClearanceError::Invalid(vec![FieldError::out_of_range(
+        "file",
+        &format!("at most {max} bytes"),
+        &format!("不超过 {max} 字节"),
+    )]))
+}
+
 fn f64_of(d: Decimal) -> f64 {
     d.to_f64().unwrap_or(0.0)
 }
@@ -542,20 +560,13 @@ impl<S: Store> Clearance<S> {
         caller: &Caller,
         format: &str,
         label: &str,
-        text: &str,
+        file: &str,
     ) -> Result<Value, ClearanceError> {
         caller.require(Action::ManageModels)?;
         choice("format", format, &FORMATS)?;
-        let label = domain::numbers::parse_text("label", label, domain::limits::REASON_LENGTH_MAX)
-            .map_err(|e| ClearanceError::Invalid(vec![e]))?;
-        if text.len() > HISTORY_BYTES_MAX {
-            return Err(ClearanceError::Invalid(vec![FieldError::out_of_range(
-                "file",
-                &format!("at most {HISTORY_BYTES_MAX} bytes"),
-                &format!("不超过 {HISTORY_BYTES_MAX} 字节"),
-            )]));
-        }
-        let records = model::history::parse_kcs(text.as_bytes()).map_err(|errors| {
+        let label = text("label", label)?;
+        within(file.len(), HISTORY_BYTES_MAX)?;
+        let records = model::history::parse_kcs(file.as_bytes()).map_err(|errors| {
             ClearanceError::Invalid(
                 errors
                     .into_iter()
@@ -575,7 +586,7 @@ impl<S: Store> Clearance<S> {
         ) else {
             return Err(invalid("file", "has no rows", "没有数据行"));
         };
-        let digest = hex::encode(Sha256::digest(text.as_bytes()));
+        let digest = hex::encode(Sha256::digest(file.as_bytes()));
         let serial = self.store.reserve_serials(HISTORY_COUNTER, 1).await?;
         let batch = HistoryBatchRow {
             id: format!("H-{serial:04}"),
@@ -597,7 +608,7 @@ impl<S: Store> Clearance<S> {
             view.clone(),
             Projection::ImportHistory {
                 batch,
-                text: text.to_owned(),
+                text: file.to_owned(),
             },
             "file",
             |_| ClearanceError::NotFound,
@@ -732,8 +743,7 @@ impl<S: Store> Clearance<S> {
         until: Option<NaiveDate>,
     ) -> Result<Value, ClearanceError> {
         caller.require(Action::ManageModels)?;
-        let label = domain::numbers::parse_text("label", label, domain::limits::REASON_LENGTH_MAX)
-            .map_err(|e| ClearanceError::Invalid(vec![e]))?;
+        let label = text("label", label)?;
         let (records, sources) = self.training_records().await?;
         let train: Vec<HistoryRecord> = records
             .into_iter()
@@ -761,28 +771,9 @@ impl<S: Store> Clearance<S> {
     ) -> Result<Value, ClearanceError> {
         caller.require(Action::ManageModels)?;
         choice("format", format, &MODEL_FORMATS)?;
-        let label = domain::numbers::parse_text("label", label, domain::limits::REASON_LENGTH_MAX)
-            .map_err(|e| ClearanceError::Invalid(vec![e]))?;
-        if bytes.len() > MODEL_IMPORT_BYTES_MAX {
-            return Err(ClearanceError::Invalid(vec![FieldError::out_of_range(
-                "file",
-                &format!("at most {MODEL_IMPORT_BYTES_MAX} bytes"),
-                &format!("不超过 {MODEL_IMPORT_BYTES_MAX} 字节"),
-            )]));
-        }
-        let base_bytes = self
-            .store
-            .risk_model_bytes(features_of)
-            .await?
-            .ok_or_else(|| {
-                invalid(
-                    "features_of",
-                    &format!("no risk model {features_of}"),
-                    &format!("没有风险模型 {features_of}"),
-                )
-            })?;
-        let base = TrainedModel::from_bytes(&base_bytes)
-            .map_err(|e| anyhow::anyhow!("stored risk model {features_of} is not readable: {e}"))?;
+        let label = text("label", label)?;
+        within(bytes.len(), MODEL_IMPORT_BYTES_MAX)?;
+        let base = self.stored_model(features_of, "features_of").await?;
         let n = base.encoder.features().len();
         let imported = match format {
             "xgboost-json" => model::GbdtModel::import_xgboost_json(bytes, n),
@@ -893,6 +884,19 @@ impl<S: Store> Clearance<S> {
         self.model(&id).await
     }
 
+    /// A registered model, loaded; an unknown id is refused at `path`.
+    async fn stored_model(&self, id: &str, path: &str) -> Result<TrainedModel, ClearanceError> {
+        let bytes = self.store.risk_model_bytes(id).await?.ok_or_else(|| {
+            invalid(
+                path,
+                &format!("no risk model {id}"),
+                &format!("没有风险模型 {id}"),
+            )
+        })?;
+        Ok(TrainedModel::from_bytes(&bytes)
+            .map_err(|e| anyhow::anyhow!("stored risk model {id} is not readable: {e}"))?)
+    }
+
     async fn model(&self, id: &str) -> Result<Value, ClearanceError> {
         self.store
             .risk_models()
@@ -958,9 +962,7 @@ impl<S: Store> Clearance<S> {
         reason: &str,
     ) -> Result<Vec<Value>, ClearanceError> {
         caller.require(Action::ManageModels)?;
-        let reason =
-            domain::numbers::parse_text("reason", reason, domain::limits::REASON_LENGTH_MAX)
-                .map_err(|e| ClearanceError::Invalid(vec![e]))?;
+        let reason = text("reason", reason)?;
         let active = self
             .store
             .risk_models()
@@ -1004,17 +1006,7 @@ impl<S: Store> Clearance<S> {
         }
         let (records, _) = self.training_records().await?;
         let trained = match model_id {
-            Some(id) => {
-                let bytes = self.store.risk_model_bytes(id).await?.ok_or_else(|| {
-                    invalid(
-                        "model",
-                        &format!("no risk model {id}"),
-                        &format!("没有风险模型 {id}"),
-                    )
-                })?;
-                TrainedModel::from_bytes(&bytes)
-                    .map_err(|e| anyhow::anyhow!("stored risk model {id} is not readable: {e}"))?
-            }
+            Some(id) => self.stored_model(id, "model").await?,
             None => {
                 let train: Vec<HistoryRecord> = records
                     .iter()
