@@ -839,6 +839,20 @@ impl<S: Store> Clearance<S> {
                 .collect(),
             None => Vec::new(),
         };
+        // The training items' own figures (their features out of fold, the trees in sample: an
+        // upper bound; `model evaluate` measures on a later period).
+        let labels: Vec<bool> = train
+            .iter()
+            .map(|r| r.label.as_ref().is_some_and(|l| l.discrepancy))
+            .collect();
+        let training_metrics = (scores.len() == labels.len() && !scores.is_empty()).then(|| {
+            let (precision, recall) = model::metrics::top_k_precision_recall(&scores, &labels, 5);
+            json!({
+                "auc": model::metrics::auc(&scores, &labels),
+                "top_5_pct_precision": precision, "top_5_pct_recall": recall,
+                "note": "on the training items (in sample)",
+            })
+        });
         let score_percentiles = percentiles(&mut scores);
         let t = &trained.training;
         let bytes = trained.to_bytes();
@@ -852,6 +866,7 @@ impl<S: Store> Clearance<S> {
             "data_hash": t.data_hash,
             "features": trained.encoder.feature_names(),
             "sources": sources,
+            "training_metrics": training_metrics,
             "score_percentiles": score_percentiles,
             "mean_revenue_recovered_cny": mean_revenue_recovered(train).map(|m| m.to_string()),
             "feature_bins": feature_bins,

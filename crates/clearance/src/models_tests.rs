@@ -148,6 +148,13 @@ async fn a_promoted_model_sends_a_high_scoring_declaration_to_the_red_lane_with_
     assert_eq!(model["id"], "M-0001");
     assert_eq!(model["status"], "shadow");
     assert_eq!(model["summary"]["training_rows"], 300);
+    assert!(
+        model["summary"]["training_metrics"]["auc"]
+            .as_f64()
+            .unwrap()
+            > 0.9,
+        "{model:#}"
+    );
     assert_eq!(model["model_hash"].as_str().unwrap().len(), 64);
     let (_, scored, selection) = lodged(&f, "d1").await;
     let scored = scored.expect("scored by the shadow model");
