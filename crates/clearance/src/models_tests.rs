@@ -260,6 +260,33 @@ async fn a_promoted_model_sends_a_high_scoring_declaration_to_the_red_lane_with_
         json!({ "lane": "red", "asked": ["physical_inspection"] })
     );
 
+    // The inspection finds the phones misdeclared: the finding is a label of the platform's own,
+    // on the same training path as the history (both goods items, on the acceptance day).
+    let task = f
+        .clearance
+        .tasks(&officer, true, None, Some("open"), 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| t["declaration_id"] == json!(id))
+        .unwrap();
+    f.clearance
+        .record_finding(
+            &officer,
+            task["id"].as_str().unwrap(),
+            None,
+            br#"{"discrepancy":true,"note":"undervalued"}"#,
+        )
+        .await
+        .unwrap();
+    let (records, sources) = f.clearance.training_records().await.unwrap();
+    assert_eq!(sources[1]["closed_checks"], 2, "{sources:#}");
+    let own: Vec<_> = records.iter().filter(|r| r.declaration_id == id).collect();
+    assert_eq!(own.len(), 2);
+    assert!(own.iter().all(|r| r.label.as_ref().unwrap().discrepancy));
+    assert_eq!(own[0].hs6, "851713");
+    assert_eq!(own[0].item_price.to_string(), "8000.00");
+
     // Evaluated on a time split; drift measured against the training items.
     let (evaluation, table) = f
         .clearance
