@@ -2,7 +2,8 @@
 //!
 //! `cargo run --release -p model --example kcs [TRAIN.csv VALID.csv]`
 //!
-//! Prints the evaluation, the saved sizes, the training time and the single-thread scoring
+//! Checks that the flattened forest gives hessboost's bits on every validation row, then prints
+//! the evaluation, the saved sizes, the training time and the single-thread scoring
 //! throughput (best of 3 runs: precomputed features, encoding included, with explanation), so the
 //! numbers in the crate's reports can be reproduced.
 
@@ -79,12 +80,37 @@ fn main() {
     // Single-thread throughput, best of 3 runs, with the model as loaded for live scoring.
     let live = &reloaded;
     let matrix = live.encoder.encode_all(&valid);
+
+    // The flattened forest must give hessboost's bits on every validation row, for the model as
+    // trained and as reloaded.
+    for (name, model) in [("trained", &trained.model), ("reloaded", &live.model)] {
+        assert!(model.has_forest(), "the {name} KCS model has no forest");
+        let mismatches = (0..matrix.n_rows)
+            .filter(|&row_idx| {
+                let row = matrix.row(row_idx);
+                model.score(row).to_bits() != model.score_hessboost(row).to_bits()
+                    || model.margin(row).to_bits() != model.margin_hessboost(row).to_bits()
+            })
+            .count();
+        assert_eq!(mismatches, 0, "{name}: forest differs from hessboost");
+        println!(
+            "forest = hessboost bit for bit on all {} validation rows ({name} model)",
+            matrix.n_rows
+        );
+    }
     let repeats = 10;
     let mut checksum = 0.0f64;
     let precomputed = best_of_3(matrix.n_rows * repeats, || {
         for _ in 0..repeats {
             for row_idx in 0..matrix.n_rows {
                 checksum += f64::from(live.model.score(matrix.row(row_idx)));
+            }
+        }
+    });
+    let precomputed_hessboost = best_of_3(matrix.n_rows * repeats, || {
+        for _ in 0..repeats {
+            for row_idx in 0..matrix.n_rows {
+                checksum += f64::from(live.model.score_hessboost(matrix.row(row_idx)));
             }
         }
     });
@@ -101,6 +127,15 @@ fn main() {
         for _ in 0..repeats {
             for record in &valid {
                 checksum += f64::from(live.score(record));
+            }
+        }
+    });
+    let with_encoding_hessboost = best_of_3(valid.len() * repeats, || {
+        let mut row = [0.0f32; model::features::N_FEATURES];
+        for _ in 0..repeats {
+            for record in &valid {
+                live.encoder.encode_into(record, &mut row);
+                checksum += f64::from(live.model.score_hessboost(&row));
             }
         }
     });
@@ -124,8 +159,10 @@ fn main() {
     });
     println!(
         "single-thread scoring (best of 3):\n  \
-         {precomputed:>9.0} rows/s on precomputed features (RiskModel::score)\n  \
-         {with_encoding:>9.0} rows/s including encoding (TrainedModel::score: encode_into + score)\n  \
+         {precomputed:>9.0} rows/s on precomputed features (RiskModel::score, flattened forest)\n  \
+         {precomputed_hessboost:>9.0} rows/s on precomputed features (hessboost predict_row)\n  \
+         {with_encoding:>9.0} rows/s including encoding (TrainedModel::score: encode_into + forest)\n  \
+         {with_encoding_hessboost:>9.0} rows/s including encoding (encode_into + hessboost predict_row)\n  \
          {with_encoding_vec:>9.0} rows/s including encoding (FeatureEncoder::encode + RiskModel::score)\n  \
          {encode_only:>9.0} rows/s encoding only (FeatureEncoder::encode_into)\n  \
          {with_explanation:>9.0} rows/s with explanation, one item per call (score_record)\n  \

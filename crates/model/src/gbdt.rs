@@ -9,8 +9,11 @@ use hessboost::prelude::{
     BoostedModel, DMatrix, Iterations, ModelFormat, Objective, RegLoss, TrainingParams, TreeMethod,
 };
 
+use std::sync::Arc;
+
 use crate::ModelError;
 use crate::features::Matrix;
+use crate::forest::Forest;
 
 /// A model that turns a goods item's features into a risk.
 pub trait RiskModel {
@@ -73,10 +76,16 @@ impl Default for TrainParams {
 }
 
 /// A hessboost binary-logistic model.
+///
+/// Scores and margins come from an inference-only copy of the trees (`forest.rs`), built
+/// once when the model is trained, read or imported, and bit for bit equal to hessboost's
+/// `predict_row` / `predict_margin_row`; explanations (TreeSHAP) and batch scores stay on
+/// hessboost. A model the copy cannot reproduce exactly is scored by hessboost.
 #[derive(Clone, Debug)]
 pub struct GbdtModel {
     booster: BoostedModel,
     n_features: usize,
+    forest: Option<Arc<Forest>>,
 }
 
 impl GbdtModel {
@@ -120,10 +129,7 @@ impl GbdtModel {
             .map_err(training_error)?;
         let booster = hessboost::prelude::train(&hessboost_params, &dtrain, params.rounds)
             .map_err(training_error)?;
-        Ok(GbdtModel {
-            booster,
-            n_features: matrix.n_columns,
-        })
+        Ok(GbdtModel::with_forest(booster, matrix.n_columns))
     }
 
     /// Reads [`RiskModel::to_bytes`] (hessboost's native binary format).
@@ -167,10 +173,50 @@ impl GbdtModel {
                 "the model is not a binary logistic model / 模型不是二分类逻辑回归模型".to_owned(),
             ));
         }
-        Ok(GbdtModel {
+        Ok(GbdtModel::with_forest(booster, n_features))
+    }
+
+    fn with_forest(booster: BoostedModel, n_features: usize) -> GbdtModel {
+        let forest = Forest::of(&booster)
+            .filter(|forest| forest.n_features() == n_features)
+            .map(Arc::new);
+        GbdtModel {
             booster,
             n_features,
-        })
+            forest,
+        }
+    }
+
+    /// Whether [`RiskModel::score`] and [`RiskModel::margin`] use the flattened forest (`false`:
+    /// hessboost's own row prediction).
+    pub fn has_forest(&self) -> bool {
+        self.forest.is_some()
+    }
+
+    /// hessboost's own `predict_row`, which [`RiskModel::score`] equals bit for bit (for tests
+    /// and benchmarks).
+    pub fn score_hessboost(&self, features: &[f32]) -> f32 {
+        self.booster
+            .predict_row(features, Iterations::Best)
+            .expect("features from the model's encoder")
+    }
+
+    /// Every split of the trees as `(feature, threshold)` (for tests that probe the thresholds).
+    #[cfg(test)]
+    pub(crate) fn split_points(&self) -> Vec<(usize, f32)> {
+        self.booster
+            .trees()
+            .iter()
+            .flat_map(|tree| tree.nodes().iter().filter(|node| !node.is_leaf()))
+            .map(|node| (node.split_feature as usize, node.split_cond))
+            .collect()
+    }
+
+    /// hessboost's own `predict_margin_row`, which [`RiskModel::margin`] equals bit for bit.
+    pub fn margin_hessboost(&self, features: &[f32]) -> f32 {
+        self.booster
+            .predict_margin_row(features, Iterations::Best)
+            .expect("features from the model's encoder")
     }
 
     pub fn n_trees(&self) -> usize {
@@ -231,16 +277,31 @@ impl RiskModel for GbdtModel {
     }
 
     fn score(&self, features: &[f32]) -> f32 {
-        // The encoder gives one finite-or-NaN value per feature, which is all predict_row checks.
-        self.booster
-            .predict_row(features, Iterations::Best)
-            .expect("features from the model's encoder")
+        // The encoder gives one finite-or-NaN value per feature, which is all predict_row checks;
+        // a row the forest refuses (another length, an infinite value) goes to hessboost, which
+        // fails on it as before.
+        match self
+            .forest
+            .as_deref()
+            .and_then(|forest| forest.margin(features))
+        {
+            Some(margin) => self
+                .booster
+                .transform_margin(margin)
+                .expect("a checked single-output model"),
+            None => self.score_hessboost(features),
+        }
     }
 
     fn margin(&self, features: &[f32]) -> f32 {
-        self.booster
-            .predict_margin_row(features, Iterations::Best)
-            .expect("features from the model's encoder")
+        match self
+            .forest
+            .as_deref()
+            .and_then(|forest| forest.margin(features))
+        {
+            Some(margin) => margin,
+            None => self.margin_hessboost(features),
+        }
     }
 
     fn explain(&self, features: &[f32]) -> Explanation {

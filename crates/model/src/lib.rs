@@ -9,11 +9,13 @@
 //! - [`features`]: the feature encoder (fitted on training rows only; one path for validation and
 //!   live scoring).
 //! - [`gbdt`]: the [`RiskModel`] trait and gradient-boosted trees (train, save, import XGBoost /
-//!   LightGBM models, explain).
+//!   LightGBM models, explain); single rows are scored through an inference-only flattened copy
+//!   of the trees (`forest`), bit for bit hessboost's `predict_row`.
 //! - [`metrics`] and [`evaluate`]: AUC, top-k, DATE and revenue figures.
 
 pub mod evaluate;
 pub mod features;
+mod forest;
 pub mod gbdt;
 pub mod history;
 pub mod metrics;

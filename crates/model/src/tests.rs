@@ -859,3 +859,117 @@ fn saved_models_in_either_format_score_identically() {
             .has_fold_statistics()
     );
 }
+
+// ---------------------------------------------------------------- flattened forest
+
+/// `rows`, then rows that put each split's feature of the first row exactly on its threshold,
+/// one `f32` below and above it, on its negation, on both zeros and missing.
+fn with_boundary_rows(model: &GbdtModel, rows: &[Vec<f32>]) -> Vec<Vec<f32>> {
+    let mut out = rows.to_vec();
+    let mut splits = model.split_points();
+    splits.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    splits.dedup();
+    for (feature, threshold) in splits {
+        for value in [
+            threshold,
+            threshold.next_down(),
+            threshold.next_up(),
+            -threshold,
+            0.0,
+            -0.0,
+            f32::NAN,
+        ] {
+            let mut row = rows[0].clone();
+            row[feature] = value;
+            out.push(row);
+        }
+    }
+    out
+}
+
+/// The forest's score and margin are hessboost's, bit for bit, on every row.
+fn assert_forest_is_hessboost(model: &GbdtModel, rows: &[Vec<f32>]) {
+    assert!(model.has_forest());
+    let rows = with_boundary_rows(model, rows);
+    for (row_idx, row) in rows.iter().enumerate() {
+        assert_eq!(
+            model.score(row).to_bits(),
+            model.score_hessboost(row).to_bits(),
+            "score of row {row_idx}: {row:?}"
+        );
+        assert_eq!(
+            model.margin(row).to_bits(),
+            model.margin_hessboost(row).to_bits(),
+            "margin of row {row_idx}: {row:?}"
+        );
+    }
+}
+
+fn encoded_rows(trained: &TrainedModel, records: &[HistoryRecord]) -> Vec<Vec<f32>> {
+    records
+        .iter()
+        .map(|record| trained.encoder.encode(record))
+        .collect()
+}
+
+#[test]
+fn the_forest_scores_kcs_rows_as_hessboost_does_bit_for_bit() {
+    let valid = parse_ok(VALID_SLICE);
+    // The production setting (150 rounds, depth 6) and the golden slice model (40 rounds).
+    let production = train_pipeline(
+        &parse_ok(TRAIN_SLICE),
+        FeatureConfig::default(),
+        &TrainParams::default(),
+    )
+    .expect("training");
+    for trained in [production, slice_model()] {
+        let rows = encoded_rows(&trained, &valid);
+        assert_eq!(rows.len(), 200);
+        assert_forest_is_hessboost(&trained.model, &rows);
+        let reloaded = TrainedModel::from_bytes(&trained.to_bytes()).expect("reload");
+        assert_forest_is_hessboost(&reloaded.model, &rows);
+        for (record, row) in valid.iter().zip(&rows) {
+            assert_eq!(
+                reloaded.score(record).to_bits(),
+                reloaded.model.score_hessboost(row).to_bits()
+            );
+        }
+    }
+}
+
+#[test]
+fn the_forest_walks_trees_deeper_than_its_complete_blocks() {
+    // Depth 9 puts the trees on the node-by-node walk.
+    let params = TrainParams {
+        rounds: 20,
+        max_depth: 9,
+        min_child_weight: 1.0,
+        ..TrainParams::default()
+    };
+    let trained = train_pipeline(&parse_ok(TRAIN_SLICE), FeatureConfig::default(), &params)
+        .expect("training");
+    let rows = encoded_rows(&trained, &parse_ok(VALID_SLICE));
+    assert_forest_is_hessboost(&trained.model, &rows);
+}
+
+#[test]
+fn the_forest_scores_imported_models_as_hessboost_does_bit_for_bit() {
+    let rows = import_rows().rows;
+    let xgboost =
+        GbdtModel::import_xgboost_json(include_bytes!("../test_data/xgb_tiny.json"), N_FEATURES)
+            .expect("import");
+    assert_forest_is_hessboost(&xgboost, &rows);
+    let lightgbm =
+        GbdtModel::import_lightgbm_text(include_bytes!("../test_data/lgb_tiny.txt"), N_FEATURES)
+            .expect("import");
+    assert_forest_is_hessboost(&lightgbm, &rows);
+}
+
+#[test]
+#[should_panic(expected = "features from the model's encoder")]
+fn the_forest_refuses_an_infinite_value_as_hessboost_does() {
+    let trained = slice_model();
+    let mut row = trained.encoder.encode(&parse_ok(VALID_SLICE)[0]);
+    row[0] = f32::INFINITY;
+    trained.model.score(&row);
+}
