@@ -450,20 +450,29 @@ impl<S: Send + Sync> FromRequestParts<S> for ReleaseKindQuery {
 /// Recent declarations a dry run re-assesses when the caller does not say.
 pub(crate) const DRY_RUN_SAMPLE_DEFAULT: usize = 200;
 
-/// `?sample=N` of a dry run: a whole number; its bounds are the service's
-/// (`clearance::releases::DRY_RUN_SAMPLE_MAX`).
-pub(crate) struct DryRunQuery {
+/// `?sample=N`: a whole number, `DEFAULT` when absent; its bounds are the service's (a dry run's
+/// `clearance::releases::DRY_RUN_SAMPLE_MAX`, a rule test's
+/// `clearance::targeting::RULE_TEST_SAMPLE_MAX`, a drift report's
+/// `clearance::models::DRIFT_SAMPLE_MAX`).
+pub(crate) struct SampleQuery<const DEFAULT: usize> {
     pub sample: usize,
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for DryRunQuery {
+pub(crate) type DryRunQuery = SampleQuery<DRY_RUN_SAMPLE_DEFAULT>;
+pub(crate) type RuleTestQuery = SampleQuery<RULE_TEST_SAMPLE_DEFAULT>;
+pub(crate) type DriftQuery = SampleQuery<DRIFT_SAMPLE_DEFAULT>;
+
+/// Recent declarations a drift report scores when the caller does not say.
+pub(crate) const DRIFT_SAMPLE_DEFAULT: usize = 1_000;
+
+impl<S: Send + Sync, const DEFAULT: usize> FromRequestParts<S> for SampleQuery<DEFAULT> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
         let params = single_params(query_pairs(parts)?, &["sample"])
             .map_err(|errors| ApiError::invalid(&errors))?;
         let sample = match params.get("sample") {
-            None => DRY_RUN_SAMPLE_DEFAULT,
+            None => DEFAULT,
             Some(raw) => raw.parse().map_err(|_| {
                 ApiError::invalid(&[FieldError::invalid_format(
                     "sample",
@@ -472,7 +481,7 @@ impl<S: Send + Sync> FromRequestParts<S> for DryRunQuery {
                 )])
             })?,
         };
-        Ok(DryRunQuery { sample })
+        Ok(SampleQuery { sample })
     }
 }
 
@@ -504,32 +513,6 @@ impl<S: Send + Sync> FromRequestParts<S> for RuleStatusQuery {
 
 /// Recent declarations a rule test runs over when the caller does not say.
 pub(crate) const RULE_TEST_SAMPLE_DEFAULT: usize = 200;
-
-/// `?sample=N` of a rule test: a whole number; its bounds are the service's
-/// (`clearance::targeting::RULE_TEST_SAMPLE_MAX`).
-pub(crate) struct RuleTestQuery {
-    pub sample: usize,
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for RuleTestQuery {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
-        let params = single_params(query_pairs(parts)?, &["sample"])
-            .map_err(|errors| ApiError::invalid(&errors))?;
-        let sample = match params.get("sample") {
-            None => RULE_TEST_SAMPLE_DEFAULT,
-            Some(raw) => raw.parse().map_err(|_| {
-                ApiError::invalid(&[FieldError::invalid_format(
-                    "sample",
-                    "a whole number",
-                    "整数",
-                )])
-            })?,
-        };
-        Ok(RuleTestQuery { sample })
-    }
-}
 
 /// Tasks listed when the caller does not say.
 pub(crate) const TASKS_LIMIT_DEFAULT: usize = 100;
@@ -601,37 +584,6 @@ impl<S: Store> FromRequest<AppState<S>> for HistoryUpload {
             label,
             text,
         })
-    }
-}
-
-/// The query of a drift report: `sample`, 1 to `DRIFT_SAMPLE_MAX` (default 1,000).
-#[derive(Debug)]
-pub(crate) struct DriftQuery {
-    pub sample: usize,
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for DriftQuery {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
-        let mut params = single_params(query_pairs(parts)?, &["sample"])
-            .map_err(|errors| ApiError::invalid(&errors))?;
-        let max = clearance::models::DRIFT_SAMPLE_MAX;
-        let sample = match params.remove("sample") {
-            None => 1_000,
-            Some(raw) => raw
-                .parse::<usize>()
-                .ok()
-                .filter(|n| (1..=max).contains(n))
-                .ok_or_else(|| {
-                    ApiError::invalid(&[FieldError::out_of_range(
-                        "sample",
-                        &format!("a whole number from 1 to {max}"),
-                        &format!("1 到 {max} 之间的整数"),
-                    )])
-                })?,
-        };
-        Ok(DriftQuery { sample })
     }
 }
 
