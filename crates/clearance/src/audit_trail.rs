@@ -31,7 +31,104 @@ fn entry_view(stored: &StoredEntry) -> Result<AuditEntryView, ClearanceError> {
     })
 }
 
+/// A file kept beside the chain whose digest an entry records.
+#[derive(Debug)]
+enum ContentReference {
+    Release {
+        seq: u64,
+        id: String,
+        digest: String,
+    },
+    History {
+        seq: u64,
+        id: String,
+        digest: String,
+    },
+    Attachment {
+        seq: u64,
+        task: String,
+        digest: String,
+    },
+}
+
+fn content_reference(entry: &audit::AuditEntry) -> Option<ContentReference> {
+    let kind = match entry.action.as_str() {
+        "release.imported" | "history.imported" | crate::attachments::ATTACHMENT_ADDED_ACTION => {
+            entry.action.as_str()
+        }
+        _ => return None,
+    };
+    let payload: serde_json::Value = serde_json::from_str(&entry.payload).ok()?;
+    let text = |key: &str| payload[key].as_str().map(str::to_owned);
+    let (seq, digest) = (entry.seq, text("digest")?);
+    Some(match kind {
+        "release.imported" => ContentReference::Release {
+            seq,
+            id: text("release")?,
+            digest,
+        },
+        "history.imported" => ContentReference::History {
+            seq,
+            id: text("id")?,
+            digest,
+        },
+        _ => ContentReference::Attachment {
+            seq,
+            task: text("task")?,
+            digest,
+        },
+    })
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(bytes))
+}
+
 impl<S: Store> Clearance<S> {
+    /// Whether the file an entry names still has the digest the entry records; the fault in
+    /// words if not.
+    async fn check_content(
+        &self,
+        reference: &ContentReference,
+    ) -> Result<Option<String>, ClearanceError> {
+        let (seq, what, digest, found) = match reference {
+            ContentReference::Release { seq, id, digest } => {
+                let files = self.store.release_files(id).await?;
+                let found = files.map(|f| crate::releases::digest_of(&f));
+                (seq, format!("release {id} (its files)"), digest, found)
+            }
+            ContentReference::History { seq, id, digest } => {
+                let found = self
+                    .store
+                    .history_text(id)
+                    .await?
+                    .map(|t| sha256_hex(t.as_bytes()));
+                (seq, format!("history batch {id}"), digest, found)
+            }
+            ContentReference::Attachment { seq, task, digest } => {
+                let found = self
+                    .store
+                    .attachment_content(task, digest)
+                    .await?
+                    .map(|c| sha256_hex(&c));
+                (
+                    seq,
+                    format!("attachment {digest} of task {task}"),
+                    digest,
+                    found,
+                )
+            }
+        };
+        Ok(match found {
+            Some(found) if &found == digest => None,
+            Some(_) => Some(format!(
+                "{what} was altered: its content no longer has the digest entry {seq} records"
+            )),
+            None => Some(format!("{what}, recorded by entry {seq}, is missing")),
+        })
+    }
+
     /// Entries with `seq > after`, oldest first, at most `limit` (1 to `AUDIT_PAGE_MAX`).
     pub async fn audit_entries(
         &self,
@@ -75,7 +172,9 @@ impl<S: Store> Clearance<S> {
         let checkpoints = self.store.checkpoints().await?;
         let mut verifier = ChainVerifier::new(&checkpoints, public_key);
         let mut after = 0;
-        // Page by page: memory stays flat however long the chain is.
+        let mut contents = Vec::new();
+        // Page by page: memory stays flat however long the chain is (the kept files' references
+        // are small: an id and a digest each).
         'pages: loop {
             let page = self.store.audit_entries(after, VERIFY_PAGE_ENTRIES).await?;
             let Some(last) = page.last() else { break };
@@ -84,17 +183,30 @@ impl<S: Store> Clearance<S> {
                 if !verifier.push(stored) {
                     break 'pages;
                 }
+                contents.extend(content_reference(&stored.entry));
             }
         }
         let report = verifier.finish();
+        // The chain holds the digests of the files kept beside it; an intact chain vouches for a
+        // file only if the file still has that digest.
+        let mut content_fault = None;
+        if report.first_fault.is_none() {
+            for reference in &contents {
+                if let Some(fault) = self.check_content(reference).await? {
+                    content_fault = Some(fault);
+                    break;
+                }
+            }
+        }
+        let first_fault = report.first_fault.map(|f| f.to_string()).or(content_fault);
         Ok(AuditVerificationView {
-            intact: report.first_fault.is_none(),
+            intact: first_fault.is_none(),
             entries_checked: report.entries_checked,
             checkpoints_checked: report.checkpoints_checked,
             last_seq: report.last_seq,
             head_hash: hex::encode(report.head_hash),
             last_checkpoint_seq: report.last_checkpoint_seq,
-            first_fault: report.first_fault.map(|f| f.to_string()),
+            first_fault,
             public_key: public_key.to_hex(),
         })
     }

@@ -173,7 +173,7 @@ pub fn parse_files(kind: ReleaseKind, files: &[ReleaseFileRow]) -> Result<Parsed
     }
 }
 
-fn digest_of(files: &[ReleaseFileRow]) -> String {
+pub(crate) fn digest_of(files: &[ReleaseFileRow]) -> String {
     let mut hasher = Sha256::new();
     for file in files {
         hasher.update(file.name.as_bytes());

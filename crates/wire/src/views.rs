@@ -226,7 +226,9 @@ pub struct AuditVerificationView {
     pub head_hash: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_checkpoint_seq: Option<u64>,
-    /// The first entry found altered, deleted or reordered, in words.
+    /// The first entry found altered, deleted or reordered, or the first file kept beside the
+    /// chain (a release's files, a history batch, an attachment) whose content no longer has the
+    /// digest its entry records, in words.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_fault: Option<String>,
     /// Hex Ed25519 public key that verified the checkpoints.

@@ -126,3 +126,95 @@ fn tampering_is_caught_and_the_first_damaged_entry_named() {
         assert_eq!(count_checkpoints(&data), checkpoints_before, "{name}");
     }
 }
+
+/// The files kept beside the chain (a release's files, a history batch, an officer's photo) are
+/// vouched for by the digests their entries record: altering or deleting one breaks `verify`,
+/// and the fault names the file and the entry.
+#[test]
+fn a_file_kept_beside_the_chain_cannot_be_changed_unseen() {
+    const SAMPLE: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tariff/sample_release_cn_2026"
+    );
+    const HISTORY: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../model/test_data/kcs_valid_200.csv"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let data = populated_store(dir.path());
+    ok(&data, &["tariff", "import", SAMPLE]);
+    ok(
+        &data,
+        &["admin", "user", "--name", "wang", "--role", "risk_analyst"],
+    );
+    let wang = ok(&data, &["admin", "token", "--user", "wang"])
+        .trim()
+        .to_owned();
+    ok(
+        &data,
+        &[
+            "history", "import", HISTORY, "--format", "kcs", "--token", &wang,
+        ],
+    );
+    ok(
+        &data,
+        &["admin", "user", "--name", "li", "--role", "officer"],
+    );
+    let li = ok(&data, &["admin", "token", "--user", "li"])
+        .trim()
+        .to_owned();
+    let connection = rusqlite::Connection::open(data.join("customs.db")).unwrap();
+    let number: String = connection
+        .query_row("SELECT number FROM declarations LIMIT 1", [], |row| {
+            row.get(0)
+        })
+        .unwrap();
+    drop(connection);
+    let held: serde_json::Value = serde_json::from_str(&ok(
+        &data,
+        &[
+            "hold", &number, "--reason", "seal", "--token", &li, "--json",
+        ],
+    ))
+    .unwrap();
+    let photo = dir.path().join("seal.jpg");
+    std::fs::write(&photo, b"\xff\xd8\xff\xe0 seal 0042").unwrap();
+    let task = held["id"].as_str().unwrap();
+    ok(
+        &data,
+        &[
+            "tasks",
+            "attach",
+            task,
+            photo.to_str().unwrap(),
+            "--token",
+            &li,
+        ],
+    );
+    let report = ok(&data, &["audit", "verify"]);
+    assert!(report.contains("intact"), "{report}");
+
+    let cases = [
+        (
+            "UPDATE release_files SET text = text || ' ' WHERE position = 0",
+            "release TR-0001 (its files) was altered",
+        ),
+        (
+            "UPDATE history_batches SET text = replace(text, '2021-01-01', '2021-01-02')",
+            "history batch H-0001 was altered",
+        ),
+        (
+            "UPDATE task_attachments SET content = X'FFD8FFE0'",
+            "was altered: its content no longer has the digest entry",
+        ),
+        ("DELETE FROM task_attachments", "is missing"),
+    ];
+    for (sql, expected) in cases {
+        let copy = tempfile::tempdir().unwrap();
+        for file in ["customs.db", "audit-signing.key", "buyer-id.key"] {
+            std::fs::copy(data.join(file), copy.path().join(file)).unwrap();
+        }
+        tamper(copy.path(), sql);
+        verify_fails_with(copy.path(), expected);
+    }
+}
