@@ -572,7 +572,7 @@ impl<S: Store> FromRequest<AppState<S>> for HistoryUpload {
                     ApiError::unreadable_body()
                 }
             })?;
-        let text = String::from_utf8(bytes.to_vec()).map_err(|_| {
+        let text = String::from_utf8(Vec::from(bytes)).map_err(|_| {
             ApiError::invalid(&[FieldError::invalid_format(
                 "file",
                 "UTF-8 text",
