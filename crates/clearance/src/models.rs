@@ -675,7 +675,10 @@ impl<S: Store> Clearance<S> {
                 ..TaskQuery::default()
             })
             .await?;
-        let mut by_declaration: Vec<(String, Label)> = Vec::new();
+        // One label per declaration, in the order its first check closed (a declaration with
+        // several checks: a discrepancy if any found one, the latest revenue recorded).
+        let mut order: Vec<&str> = Vec::new();
+        let mut labels: HashMap<&str, Label> = HashMap::new();
         for task in closed.iter().filter(|t| t.kind != "hold") {
             let outcome: Value = task
                 .outcome
@@ -686,26 +689,24 @@ impl<S: Store> Clearance<S> {
             let revenue = outcome["revenue_difference"]["total"]
                 .as_str()
                 .and_then(|t| t.parse::<Decimal>().ok());
-            match by_declaration
-                .iter_mut()
-                .find(|(id, _)| *id == task.declaration_id)
-            {
-                Some((_, label)) => {
-                    label.discrepancy |= discrepancy;
-                    if revenue.is_some() {
-                        label.revenue = revenue;
-                    }
-                }
-                None => by_declaration.push((
-                    task.declaration_id.clone(),
+            let label = labels
+                .entry(task.declaration_id.as_str())
+                .or_insert_with(|| {
+                    order.push(task.declaration_id.as_str());
                     Label {
-                        discrepancy,
+                        discrepancy: false,
                         critical: false,
-                        revenue,
-                    },
-                )),
+                        revenue: None,
+                    }
+                });
+            label.discrepancy |= discrepancy;
+            if revenue.is_some() {
+                label.revenue = revenue;
             }
         }
+        let by_declaration = order
+            .into_iter()
+            .filter_map(|id| labels.remove(id).map(|label| (id.to_owned(), label)));
         let mut records = Vec::new();
         for (id, label) in by_declaration {
             let Some(row) = self.store.declaration(&id).await? else {
