@@ -886,18 +886,40 @@ impl<S: Store> Clearance<S> {
         };
         let mut view = model_view(&row);
         view["status"] = json!("shadow");
-        self.append_reference_event(
+        self.model_event(
             caller,
-            format!("model:{id}"),
+            &id,
             "risk_model.registered",
             view.clone(),
             Projection::NewRiskModel { model: row, bytes },
-            "model",
-            |_| ClearanceError::NotFound,
         )
         .await?;
-        self.models.invalidate();
         self.model(&id).await
+    }
+
+    /// Appends a change of the registry on the model's subject; the catalog of the models in
+    /// force is read again at the next acceptance.
+    async fn model_event(
+        &self,
+        caller: &Caller,
+        id: &str,
+        action: &str,
+        payload: Value,
+        projection: Projection,
+    ) -> Result<(), ClearanceError> {
+        let appended = self
+            .append_reference_event(
+                caller,
+                format!("model:{id}"),
+                action,
+                payload,
+                projection,
+                "model",
+                |_| ClearanceError::NotFound,
+            )
+            .await;
+        self.models.invalidate();
+        appended
     }
 
     /// A registered model, loaded; an unknown id is refused at `path`.
@@ -954,20 +976,17 @@ impl<S: Store> Clearance<S> {
                 errors: vec![],
             });
         }
-        self.append_reference_event(
+        self.model_event(
             caller,
-            format!("model:{id}"),
+            id,
             "risk_model.promoted",
             json!({ "model": id, "model_hash": row.model_hash }),
             Projection::PromoteRiskModel {
                 id: id.to_owned(),
                 promoted_by: caller.user_id().to_owned(),
             },
-            "model",
-            |_| ClearanceError::NotFound,
         )
         .await?;
-        self.models.invalidate();
         self.model(id).await
     }
 
@@ -986,17 +1005,14 @@ impl<S: Store> Clearance<S> {
             .into_iter()
             .find(|m| m.status == "active")
             .ok_or_else(|| invalid("model", "no model is active", "没有启用的模型"))?;
-        self.append_reference_event(
+        self.model_event(
             caller,
-            format!("model:{}", active.id),
+            &active.id,
             "risk_model.rolled_back",
             json!({ "model": active.id, "reason": reason }),
             Projection::RollBackRiskModel,
-            "model",
-            |_| ClearanceError::NotFound,
         )
         .await?;
-        self.models.invalidate();
         self.risk_models(caller).await
     }
 
