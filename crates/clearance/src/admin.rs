@@ -93,7 +93,7 @@ impl<S: Store> Clearance<S> {
         Ok(caller)
     }
 
-    async fn admin_append(
+    pub(crate) async fn admin_append(
         &self,
         actor: &Actor,
         subject: String,

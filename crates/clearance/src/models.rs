@@ -40,6 +40,13 @@ pub const DRIFT_SAMPLE_MAX: usize = 5_000;
 pub const DRIFT_ALERT_PSI: f64 = 0.25;
 pub const DRIFT_WATCH_PSI: f64 = 0.10;
 
+/// Declarations the drift monitor scores.
+pub const DRIFT_MONITOR_SAMPLE: usize = 1_000;
+/// How often `serve` checks the active model for drift.
+pub const DRIFT_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
+/// The event that records a drift alert on a model's record.
+pub const DRIFT_ALERT_ACTION: &str = "risk_model.drift_alert";
+
 /// The event that records a declaration's scores.
 pub const SCORED_ACTION: &str = "declaration.scored";
 
@@ -1100,8 +1107,60 @@ impl<S: Store> Clearance<S> {
             .into_iter()
             .find(|m| m.id == id)
             .ok_or(ClearanceError::NotFound)?;
-        let summary = summary_of(&row);
-        let loaded = load(&self.store, &row, f64_of(self.config.model_budget)).await?;
+        self.drift_report(&row, sample).await
+    }
+
+    /// Checks the active model for drift over the newest [`DRIFT_MONITOR_SAMPLE`] import
+    /// declarations (`serve` runs it every [`DRIFT_CHECK_INTERVAL`]). An alert is recorded on the
+    /// model's record (`risk_model.drift_alert`, by the system) and logged. `None` without an
+    /// active model.
+    pub async fn monitor_drift(&self) -> Result<Option<Value>, ClearanceError> {
+        let Some(active) = self
+            .store
+            .risk_models()
+            .await?
+            .into_iter()
+            .find(|m| m.status == "active")
+        else {
+            return Ok(None);
+        };
+        let report = self.drift_report(&active, DRIFT_MONITOR_SAMPLE).await?;
+        if report["alerts"].as_u64().unwrap_or(0) > 0 {
+            let system = store::Actor {
+                user_id: "system".to_owned(),
+                role: "system".to_owned(),
+            };
+            let alerted: Vec<&Value> = report["features"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|f| f["level"] == "alert")
+                .collect();
+            let payload = json!({
+                "model": active.id, "score": report["score"], "alerted_features": alerted,
+                "declarations": report["declarations"],
+            });
+            self.admin_append(
+                &system,
+                format!("model:{}", active.id),
+                DRIFT_ALERT_ACTION,
+                format!("drift:{}:{}", active.id, uuid::Uuid::now_v7()),
+                payload,
+                Projection::Nothing,
+            )
+            .await?;
+        }
+        Ok(Some(report))
+    }
+
+    async fn drift_report(
+        &self,
+        row: &RiskModelRow,
+        sample: usize,
+    ) -> Result<Value, ClearanceError> {
+        let id = row.id.as_str();
+        let summary = summary_of(row);
+        let loaded = load(&self.store, row, f64_of(self.config.model_budget)).await?;
         let listed = self
             .store
             .list_declarations(&DeclarationQuery {

@@ -308,6 +308,12 @@ async fn a_promoted_model_sends_a_high_scoring_declaration_to_the_red_lane_with_
     let drift = f.clearance.model_drift(&zhao, "M-0001", 100).await.unwrap();
     assert_eq!(drift["declarations"], 4);
     assert!(drift["score"]["psi"].as_f64().is_some(), "{drift:#}");
+    // The monitor `serve` runs: the same report for the active model; the declarations lodged
+    // here (two goods, one price unseen) are nothing like the training items, an alert, which
+    // is recorded on the model's record.
+    let monitored = f.clearance.monitor_drift().await.unwrap().unwrap();
+    assert_eq!(monitored["model"], "M-0001");
+    assert!(monitored["alerts"].as_u64().unwrap() > 0, "{monitored:#}");
 
     // Rolled back: no model in force, none acts (the imported one is still scored in shadow).
     let models = f
@@ -337,7 +343,13 @@ async fn a_promoted_model_sends_a_high_scoring_declaration_to_the_red_lane_with_
         [
             "risk_model.registered",
             "risk_model.promoted",
+            "risk_model.drift_alert",
             "risk_model.rolled_back"
         ]
+    );
+    assert_eq!(
+        f.clearance.monitor_drift().await.unwrap(),
+        None,
+        "no active model"
     );
 }

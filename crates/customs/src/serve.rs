@@ -51,6 +51,27 @@ pub async fn run(data: &DataDir, config: ClearanceConfig, args: ServeArgs) -> an
         api_config.burst_per_client = api_config.burst_per_client.max(rate);
     }
     let app = http_api::router(clearance.clone(), api_config);
+    // The drift monitor: the active model against the newest declarations, every
+    // `DRIFT_CHECK_INTERVAL` (the first check after one interval); an alert is recorded on the
+    // model's record and logged. Stops with the process.
+    let monitored = clearance.clone();
+    let monitor = tokio::spawn(async move {
+        let every = clearance::models::DRIFT_CHECK_INTERVAL;
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        loop {
+            ticks.tick().await;
+            match monitored.monitor_drift().await {
+                Ok(Some(report)) => tracing::info!(
+                    model = %report["model"],
+                    score_psi = %report["score"]["psi"],
+                    alerts = %report["alerts"],
+                    "drift checked"
+                ),
+                Ok(None) => {}
+                Err(error) => tracing::warn!(%error, "the drift check failed"),
+            }
+        }
+    });
     tracing::info!(%address, data = %data.path.display(), "OpenCustoms is listening");
     eprintln!("OpenCustoms is listening on http://{address} (API docs: http://{address}/docs)");
     axum::serve(
@@ -59,6 +80,7 @@ pub async fn run(data: &DataDir, config: ClearanceConfig, args: ServeArgs) -> an
     )
     .with_graceful_shutdown(shutdown_signal())
     .await?;
+    monitor.abort();
     // Drain the writer and sign a final checkpoint before exiting.
     clearance.store().close().await;
     tracing::info!("stopped");
