@@ -5,8 +5,8 @@
 use serde_json::{Value, json};
 use store::Actor;
 
-use crate::tests::{EXAMPLE, beijing, fixture};
-use crate::{ClearanceError, Role};
+use crate::tests::{EXAMPLE, Fixture, beijing, fixture};
+use crate::{Caller, ClearanceError, Role};
 
 fn rule(expression: &str) -> Vec<u8> {
     json!({
@@ -25,9 +25,8 @@ fn rule(expression: &str) -> Vec<u8> {
 const SMARTPHONES_FROM_US: &str =
     "item.commodity_code.startsWith(\"8517\") && item.origin_country == \"US\"";
 
-#[tokio::test]
-async fn an_analysts_rule_is_tested_approved_by_another_and_selects_into_the_red_lane() {
-    let f = fixture(beijing(2026, 11, 26, 10)).await;
+/// Two risk analysts, Wang and Zhao: one proposes, the other approves.
+async fn two_analysts(f: &Fixture) -> (Caller, Caller) {
     let admin = Actor {
         user_id: "test".into(),
         role: "admin".into(),
@@ -38,10 +37,16 @@ async fn an_analysts_rule_is_tested_approved_by_another_and_selects_into_the_red
             .await
             .unwrap();
     }
-    let (wang, zhao) = (
+    (
         f.caller("analyst-wang").await,
         f.caller("analyst-zhao").await,
-    );
+    )
+}
+
+#[tokio::test]
+async fn an_analysts_rule_is_tested_approved_by_another_and_selects_into_the_red_lane() {
+    let f = fixture(beijing(2026, 11, 26, 10)).await;
+    let (wang, zhao) = two_analysts(&f).await;
     let broker = f.caller("broker").await;
     let officer = f.caller("officer").await;
     let before = f
@@ -204,20 +209,7 @@ async fn a_rule_sees_the_importers_declaration_count() {
 #[tokio::test]
 async fn concurrent_proposals_get_distinct_rule_and_watch_entry_numbers() {
     let f = fixture(beijing(2026, 11, 26, 10)).await;
-    let admin = Actor {
-        user_id: "test".into(),
-        role: "admin".into(),
-    };
-    for name in ["analyst-wang", "analyst-zhao"] {
-        f.clearance
-            .create_user(&admin, name, Role::RiskAnalyst, None)
-            .await
-            .unwrap();
-    }
-    let (wang, zhao) = (
-        f.caller("analyst-wang").await,
-        f.caller("analyst-zhao").await,
-    );
+    let (wang, zhao) = two_analysts(&f).await;
     let body = rule(SMARTPHONES_FROM_US);
     let c = &f.clearance;
     let (a, b, c2, d) = tokio::join!(

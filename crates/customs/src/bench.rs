@@ -1545,6 +1545,29 @@ fn assess_lodgings(
     })
 }
 
+/// Every lodging's body parsed as at acceptance and converted by `convert` (given its index);
+/// a body that is not a valid declaration is a failure, the first few kept as examples.
+fn parse_lodgings<T>(
+    lodgings: &[Lodging],
+    day: chrono::NaiveDate,
+    convert: impl Fn(usize, &domain::Declaration) -> T,
+) -> (Vec<T>, usize, Vec<String>) {
+    let mut converted = Vec::with_capacity(lodgings.len());
+    let (mut failures, mut failure_examples) = (0, Vec::new());
+    for (index, lodging) in lodgings.iter().enumerate() {
+        match crate::assess::parse_declaration(&lodging.body, day) {
+            Ok(declaration) => converted.push(convert(index, &declaration)),
+            Err(error) => {
+                failures += 1;
+                if failure_examples.len() < FAILURE_EXAMPLES_MAX {
+                    failure_examples.push(format!("#{index}: not a valid declaration: {error}"));
+                }
+            }
+        }
+    }
+    (converted, failures, failure_examples)
+}
+
 /// Active rules of the targeting stage, and its target on one core (issue 4).
 const TARGETING_RULES: usize = 10_000;
 const TARGETING_TARGET_PER_SECOND: f64 = 20_000.0;
@@ -1564,19 +1587,9 @@ fn select_lodgings(
 ) -> anyhow::Result<StageReport> {
     let prepared = Instant::now();
     let rules = risk::bench::generated_rule_set(TARGETING_RULES, seed);
-    let mut inputs = Vec::with_capacity(lodgings.len());
-    let (mut failures, mut failure_examples) = (0, Vec::new());
-    for (index, lodging) in lodgings.iter().enumerate() {
-        match crate::assess::parse_declaration(&lodging.body, day) {
-            Ok(declaration) => inputs.push(clearance::targeting::risk_input(&declaration, None)),
-            Err(error) => {
-                failures += 1;
-                if failure_examples.len() < FAILURE_EXAMPLES_MAX {
-                    failure_examples.push(format!("#{index}: not a valid declaration: {error}"));
-                }
-            }
-        }
-    }
+    let (inputs, failures, failure_examples) = parse_lodgings(lodgings, day, |_, declaration| {
+        clearance::targeting::risk_input(declaration, None)
+    });
     let preparation = prepared.elapsed();
     let config = risk::SelectionConfig::sample_china();
     let lists = risk::Lists::default();
@@ -1701,24 +1714,16 @@ fn score_lodgings(
     std::hint::black_box(riskiest);
     let rows = valid.len() * SCORING_PASSES;
 
-    let (mut declarations, mut failures, mut failure_examples) = (Vec::new(), 0, Vec::new());
-    for (index, lodging) in lodgings.iter().enumerate() {
-        match crate::assess::parse_declaration(&lodging.body, day) {
-            Ok(declaration) => declarations.push(clearance::models::history_records(
-                &declaration,
+    let (declarations, failures, failure_examples) =
+        parse_lodgings(lodgings, day, |index, declaration| {
+            clearance::models::history_records(
+                declaration,
                 &format!("bench-{index}"),
                 day,
                 None,
                 None,
-            )),
-            Err(error) => {
-                failures += 1;
-                if failure_examples.len() < FAILURE_EXAMPLES_MAX {
-                    failure_examples.push(format!("#{index}: not a valid declaration: {error}"));
-                }
-            }
-        }
-    }
+            )
+        });
     let items: usize = declarations.iter().map(Vec::len).sum();
     let platform = Instant::now();
     for records in &declarations {
