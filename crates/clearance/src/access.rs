@@ -81,10 +81,16 @@ pub enum Action {
     Hold,
     /// Import history, train, import, promote and roll back risk models.
     ManageModels,
+    /// Register and withdraw payment connectors (the bank links whose confirmations count).
+    ManagePaymentConnectors,
+    /// See the payment connectors.
+    ReadPaymentConnectors,
+    /// Approve or refuse a trader's request to amend or cancel (修撤单).
+    DecideModifications,
 }
 
 impl Action {
-    pub const ALL: [Action; 18] = [
+    pub const ALL: [Action; 21] = [
         Action::Lodge,
         Action::Read,
         Action::Amend,
@@ -103,6 +109,9 @@ impl Action {
         Action::ReadStatistics,
         Action::Hold,
         Action::ManageModels,
+        Action::ManagePaymentConnectors,
+        Action::ReadPaymentConnectors,
+        Action::DecideModifications,
     ];
 
     /// The access matrix. Declarations are changed by the trade that lodged them and released by
@@ -126,6 +135,9 @@ impl Action {
             Action::ReadStatistics => matches!(role, Officer | RiskAnalyst | Auditor | Admin),
             Action::Hold => matches!(role, Officer),
             Action::ManageModels => matches!(role, RiskAnalyst),
+            Action::ManagePaymentConnectors => matches!(role, Admin),
+            Action::ReadPaymentConnectors => matches!(role, Admin | Auditor),
+            Action::DecideModifications => matches!(role, Officer),
         }
     }
 
@@ -149,6 +161,9 @@ impl Action {
             Action::ReadStatistics => ("read clearance statistics", "查阅通关统计"),
             Action::Hold => ("hold goods", "扣留货物"),
             Action::ManageModels => ("manage risk models", "管理风险模型"),
+            Action::ManagePaymentConnectors => ("manage payment connectors", "管理税费支付通道"),
+            Action::ReadPaymentConnectors => ("see payment connectors", "查看税费支付通道"),
+            Action::DecideModifications => ("decide amendment and cancellation requests", "审批修撤单申请"),
         }
     }
 }

@@ -5,6 +5,7 @@
 //! acceptance date (申报之日), whenever the assessment is made; the record names them.
 
 use chrono::NaiveDate;
+use rust_decimal::Decimal;
 use domain::{Declaration, DeclarationKind, FieldError};
 use serde_json::{Value, json};
 use store::{
@@ -24,6 +25,27 @@ use crate::{Clearance, ClearanceConfig, actor, idempotency_key_or_new, request_d
 /// on: the full declaration that completes them is assessed.
 fn assessed_kind(declaration: &Declaration) -> bool {
     !matches!(declaration.kind, DeclarationKind::Summary)
+}
+
+/// Whether a declaration cannot be released before an assessment of its duty and taxes: every
+/// import that is not a summary declaration (exports owe no import duty; the engine assesses
+/// none, and a summary is assessed through its full declaration).
+pub(crate) fn needs_assessment(declaration: &Declaration) -> bool {
+    assessed_kind(declaration) && matches!(declaration.direction, domain::Direction::Import)
+}
+
+/// The task kind of an assessment an officer makes by hand where the engine could not.
+pub const MANUAL_ASSESSMENT_TASK: &str = "manual_assessment";
+
+/// An officer's assessment by hand: each tax in CNY, and why.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManualAssessmentRequest {
+    pub customs_duty: String,
+    #[serde(default)]
+    pub consumption_tax: Option<String>,
+    pub import_vat: String,
+    pub reason: String,
 }
 
 /// An assessment's report and the proofs of origin whose preference it granted.
@@ -626,6 +648,181 @@ impl DryRunTally {
             "not_assessable_under_either": self.still_not_assessable,
             "changes": self.changed,
             "newly_not_assessable": self.newly_not_assessable,
+        })
+    }
+}
+
+impl<S: Store> Clearance<S> {
+    /// The task that asks an officer to assess a declaration by hand, drawn among the officers
+    /// of its office like a check.
+    pub(crate) async fn manual_assessment_task(
+        &self,
+        declaration_id: &str,
+        office: &str,
+        now_ms: i64,
+    ) -> Result<LinkedEvent, ClearanceError> {
+        let seed: u64 = rand::random();
+        let (officers, pool) = self.task_candidates(office).await?;
+        let id = uuid::Uuid::now_v7().to_string();
+        Ok(crate::tasks::drawn_task(
+            declaration_id,
+            office,
+            MANUAL_ASSESSMENT_TASK,
+            &id,
+            seed,
+            (&officers, pool),
+            now_ms,
+            json!({ "seed": seed.to_string() }),
+        ))
+    }
+
+    /// An officer's assessment by hand, where the engine could not assess (an item without a
+    /// tariff line, no release or rate in force): each tax's amount, recorded as a
+    /// `declaration.assessed` of basis `manual`; it closes the open manual-assessment tasks.
+    pub async fn assess_manually(
+        &self,
+        caller: &Caller,
+        id_or_number: &str,
+        idempotency_key: Option<&str>,
+        body: &[u8],
+    ) -> Result<Reassessment, ClearanceError> {
+        caller.require(Action::Reassess)?;
+        let request: ManualAssessmentRequest =
+            wire::parse_json(body).map_err(|e| ClearanceError::Invalid(vec![e]))?;
+        let mut errors = Vec::new();
+        let mut amount = |path: &str, raw: Option<&str>| -> Decimal {
+            let Some(raw) = raw else { return Decimal::ZERO };
+            match domain::numbers::parse_decimal(path, raw)
+                .ok()
+                .filter(|a| {
+                    *a >= Decimal::ZERO
+                        && a.scale() <= 2
+                        && *a <= crate::payments::PAYMENT_AMOUNT_MAX
+                }) {
+                Some(a) => a,
+                None => {
+                    errors.push(FieldError::invalid_format(
+                        path,
+                        &format!(
+                            "an amount in CNY, zero or more, at most 2 decimals, at most {}",
+                            crate::payments::PAYMENT_AMOUNT_MAX
+                        ),
+                        &format!(
+                            "不小于零、最多两位小数且不超过 {} 的人民币金额",
+                            crate::payments::PAYMENT_AMOUNT_MAX
+                        ),
+                    ));
+                    Decimal::ZERO
+                }
+            }
+        };
+        let taxes = [
+            ("customs_duty", amount("customs_duty", Some(&request.customs_duty))),
+            (
+                "consumption_tax",
+                amount("consumption_tax", request.consumption_tax.as_deref()),
+            ),
+            ("import_vat", amount("import_vat", Some(&request.import_vat))),
+        ];
+        let reason =
+            domain::numbers::parse_text("reason", &request.reason, domain::limits::REASON_LENGTH_MAX);
+        if let Err(e) = &reason {
+            errors.push(e.clone());
+        }
+        let (Ok(reason), true) = (reason, errors.is_empty()) else {
+            return Err(ClearanceError::Invalid(errors));
+        };
+        let key = idempotency_key_or_new(idempotency_key)?;
+        let digest = request_digest(&format!("manual-assessment:{id_or_number}"), body);
+        if let Some(first) = self
+            .store
+            .event_by_idempotency(caller.user_id(), &key)
+            .await?
+        {
+            if first.request_digest != digest {
+                return Err(ClearanceError::IdempotencyKeyReused);
+            }
+            return replayed(&first.payload);
+        }
+        let row = self.visible_row(caller, id_or_number).await?;
+        let state = self.state_of(&row)?;
+        if !needs_assessment(&state.declaration) || row.status != "accepted" {
+            return Err(ClearanceError::Invalid(vec![FieldError::not_allowed(
+                "declaration",
+                "only an accepted import declaration that is not a summary is assessed",
+                "只有已受理的非概要进口报关单计征税款",
+            )]));
+        }
+        let total = taxes
+            .iter()
+            .try_fold(Decimal::ZERO, |sum, (_, a)| sum.checked_add(*a))
+            .ok_or_else(|| anyhow::anyhow!("a manual assessment's taxes overflow their sum"))?;
+        let report = assessment::ReportJson {
+            json: json!({
+                "manual": true,
+                "totals": taxes.iter().map(|(kind, a)| json!({
+                    "kind": kind, "payable": tariff::money::fen_text(*a),
+                })).collect::<Vec<_>>(),
+                "total_payable": tariff::money::fen_text(total),
+            })
+            .to_string(),
+            total_payable: total,
+            payable_by_kind: taxes.iter().map(|(k, a)| ((*k).to_owned(), *a)).collect(),
+            item_customs_values: Vec::new(),
+        };
+        let day = self.date_of_ms(row.lodged_at_ms);
+        let in_force = self.releases_cache.in_force(&self.store, day).await?;
+        let previous = self.assessment_records(&row.id).await?.pop();
+        let recording = Recording {
+            declaration_id: &row.id,
+            basis: Basis::Manual,
+            day,
+            in_force: &in_force,
+            previous: previous.as_ref(),
+            note: Some(&reason),
+        };
+        let event = recording.event(Ok(report), Vec::new(), Vec::new());
+        let payload = event.payload.clone();
+        let now_ms = self.now().timestamp_millis();
+        let closing: Vec<LinkedEvent> = self
+            .open_tasks(&row.id)
+            .await?
+            .iter()
+            .filter(|t| t.kind == MANUAL_ASSESSMENT_TASK)
+            .map(|t| {
+                crate::tasks::closing_event(
+                    &row.id,
+                    &t.id,
+                    MANUAL_ASSESSMENT_TASK,
+                    json!({ "assessed_by": caller.user_id(), "total_payable": tariff::money::fen_text(total) }),
+                )
+            })
+            .collect();
+        let append = Append {
+            actor: actor(caller),
+            recorded_at_ms: now_ms,
+            subject: row.id.clone(),
+            action: ASSESSED_ACTION.to_owned(),
+            idempotency_scope: caller.user_id().to_owned(),
+            idempotency_key: key,
+            request_digest: digest,
+            payload: event.payload,
+            expected_version: None,
+            projection: Projection::Nothing,
+            linked: closing,
+            cbec_purchase: None,
+        };
+        match self.store.append(append).await {
+            Ok(AppendOutcome::Appended { .. }) => {}
+            Ok(AppendOutcome::Duplicate { first, .. }) => return replayed(&first.payload),
+            Ok(other) => return Err(crate::refusal(other)),
+            Err(store::StoreError::Conflict(_)) => return Err(ClearanceError::Conflict),
+            Err(other) => return Err(other.into()),
+        }
+        Ok(Reassessment {
+            record: serde_json::from_str(&payload)
+                .map_err(|e| ClearanceError::Internal(anyhow::anyhow!("{e}")))?,
+            created: true,
         })
     }
 }

@@ -831,6 +831,8 @@ pub enum Basis {
     Amendment,
     /// Requested by an officer (a finding, or a release rolled back).
     Officer,
+    /// Made by an officer by hand, where the engine could not assess.
+    Manual,
 }
 
 impl Basis {
@@ -839,6 +841,7 @@ impl Basis {
             Basis::Acceptance => "acceptance",
             Basis::Amendment => "amendment",
             Basis::Officer => "officer",
+            Basis::Manual => "manual",
         }
     }
 }

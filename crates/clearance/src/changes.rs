@@ -8,10 +8,13 @@ use domain::limits::REASON_LENGTH_MAX;
 use domain::numbers::parse_text;
 use domain::{DeclarationEvent, DeclarationState, FieldError};
 use store::{Append, AppendOutcome, DeclarationRow, DeclarationUpdate, Projection, Store};
-use wire::{AmendmentRequest, CancellationRequest, DeclarationView, EventPage, ReleaseRequest};
+use wire::{
+    AmendmentRequest, CancellationRequest, DeclarationView, EventPage, EventsAnswer, ReleaseRequest,
+};
 
 use crate::access::{Action, Caller};
 use crate::error::ClearanceError;
+use crate::modifications::Modification;
 use crate::{Clearance, actor, idempotency_key_or_new, request_digest, views};
 
 fn reason(path: &str, raw: &str) -> Result<String, ClearanceError> {
@@ -42,21 +45,29 @@ impl<S: Store> Clearance<S> {
             .ok_or(ClearanceError::NotFound)
     }
 
-    /// The declaration's history, oldest first.
+    /// The declaration's history, oldest first: every event for customs roles; for the trade,
+    /// where the declaration stands and its receipts, built from an allow-list
+    /// (`trade_view`), never a customs event filtered.
     pub async fn events(
         &self,
         caller: &Caller,
         id_or_number: &str,
-    ) -> Result<EventPage, ClearanceError> {
+    ) -> Result<EventsAnswer, ClearanceError> {
         caller.require(Action::Read)?;
         let row = self.visible_row(caller, id_or_number).await?;
         let events = self.store.events(&row.id).await?;
-        Ok(EventPage {
+        if caller.role.is_trade() {
+            return Ok(EventsAnswer::Trade(crate::trade_view::trade_page(
+                &row.status,
+                &events,
+            )));
+        }
+        Ok(EventsAnswer::Customs(EventPage {
             events: events
                 .iter()
                 .map(views::event_view)
                 .collect::<Result<_, _>>()?,
-        })
+        }))
     }
 
     #[tracing::instrument(name = "amending a declaration", skip_all, fields(user = caller.user_id()))]
@@ -66,7 +77,7 @@ impl<S: Store> Clearance<S> {
         id_or_number: &str,
         idempotency_key: Option<&str>,
         body: &[u8],
-    ) -> Result<DeclarationView, ClearanceError> {
+    ) -> Result<Modification, ClearanceError> {
         // A full declaration must still agree with its summary after the amendment: read the
         // summary before deciding, since deciding does no I/O.
         let summary = match self.visible_row(caller, id_or_number).await {
@@ -133,7 +144,7 @@ impl<S: Store> Clearance<S> {
         id_or_number: &str,
         idempotency_key: Option<&str>,
         body: &[u8],
-    ) -> Result<DeclarationView, ClearanceError> {
+    ) -> Result<Modification, ClearanceError> {
         self.change(
             caller,
             Action::Cancel,
@@ -180,6 +191,24 @@ impl<S: Store> Clearance<S> {
             && let Ok(row) = self.visible_row(caller, id_or_number).await
         {
             let settlement = self.settlement(&row.id).await?;
+            // Fail closed: goods that should have been assessed and were not (no tariff line, no
+            // release or rate in force) owe nothing only on paper. An officer assesses them by
+            // hand first (`assess_manually`).
+            if settlement.payable.is_none()
+                && crate::assessing::needs_assessment(&self.state_of(&row)?.declaration)
+            {
+                return Err(ClearanceError::Transition(domain::TransitionError {
+                    code: "not_assessed",
+                    message_en: format!(
+                        "declaration {} cannot be released: its duty and taxes are not assessed (an officer assesses them by hand)",
+                        row.number
+                    ),
+                    message_zh: format!(
+                        "报关单 {} 不能放行：税款尚未审核计征（需关员人工审核）",
+                        row.number
+                    ),
+                }));
+            }
             let outstanding = settlement.outstanding();
             if outstanding > rust_decimal::Decimal::ZERO {
                 let amount = tariff::money::fen_text(outstanding);
@@ -236,6 +265,7 @@ impl<S: Store> Clearance<S> {
             },
         )
         .await
+        .map(Modification::applied)
     }
 
     async fn change(
@@ -246,7 +276,7 @@ impl<S: Store> Clearance<S> {
         idempotency_key: Option<&str>,
         body: &[u8],
         decide: impl FnOnce(&Self, &Current) -> Result<DeclarationEvent, ClearanceError>,
-    ) -> Result<DeclarationView, ClearanceError> {
+    ) -> Result<Modification, ClearanceError> {
         caller.require(action)?;
         let key = idempotency_key_or_new(idempotency_key)?;
         let digest = request_digest(&format!("{action:?}:{id_or_number}"), body);
@@ -267,24 +297,38 @@ impl<S: Store> Clearance<S> {
             .state
             .check(&event)
             .map_err(ClearanceError::Transition)?;
+        // Once customs has acted on it, the trade's change is a request for an officer (修撤单).
+        let trade_reason = match &event {
+            DeclarationEvent::Amended { reason, .. } | DeclarationEvent::Cancelled { reason } => {
+                Some(reason.clone())
+            }
+            _ => None,
+        };
+        if let Some(reason) = trade_reason
+            && let Some(requested) = self
+                .modification_request(caller, &row, &event, &reason, &key, &digest)
+                .await?
+        {
+            return Ok(requested);
+        }
         let mut next = current.state.clone();
         next.apply(&event);
-        // An amendment is reassessed in the same transaction, on the original acceptance date.
+        // An amendment is reassessed and targeted again in the same transaction, on the original
+        // acceptance date.
         let now = self.now();
-        let reassessed = match &event {
-            DeclarationEvent::Amended { declaration, .. } => self
-                .assessment_event(
-                    &row.id,
-                    declaration,
-                    self.date_of_ms(row.lodged_at_ms),
-                    crate::assessment::Basis::Amendment,
-                    None,
+        let consequences = match &event {
+            DeclarationEvent::Amended { declaration, .. } => {
+                let events = self.store.events(&row.id).await?;
+                self.amendment_consequences(
                     &actor(caller),
+                    &row,
+                    declaration,
+                    &events,
                     now.timestamp_millis(),
                 )
                 .await?
-                .map(|change| change.event),
-            _ => None,
+            }
+            _ => Vec::new(),
         };
         let append = Append {
             actor: actor(caller),
@@ -305,7 +349,7 @@ impl<S: Store> Clearance<S> {
                 // An amendment carries the new document; the projection then points at it.
                 replaces_document: matches!(event, DeclarationEvent::Amended { .. }),
             }),
-            linked: reassessed.into_iter().collect(),
+            linked: consequences,
             cbec_purchase: None,
         };
         match self.store.append(append).await? {
@@ -315,7 +359,7 @@ impl<S: Store> Clearance<S> {
             }
             other => return Err(crate::refusal(other)),
         }
-        views::declaration_view(&self.visible_row(caller, &row.id).await?)
+        crate::modifications::applied(&self.visible_row(caller, &row.id).await?)
     }
 
     async fn replay_change(
@@ -323,11 +367,14 @@ impl<S: Store> Clearance<S> {
         caller: &Caller,
         first: &store::EventRow,
         digest: &str,
-    ) -> Result<DeclarationView, ClearanceError> {
+    ) -> Result<Modification, ClearanceError> {
+        if first.action == crate::modifications::REQUESTED_ACTION {
+            return self.replayed_request(first, digest).await;
+        }
         if first.request_digest != digest {
             return Err(ClearanceError::IdempotencyKeyReused);
         }
-        views::declaration_view(&self.visible_row(caller, &first.subject).await?)
+        crate::modifications::applied(&self.visible_row(caller, &first.subject).await?)
     }
 }
 

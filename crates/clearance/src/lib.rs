@@ -18,12 +18,14 @@ mod changes;
 pub mod duty;
 mod error;
 pub mod models;
+pub mod modifications;
 mod numbering;
 pub mod payments;
 pub mod releases;
 pub mod statistics;
 pub mod targeting;
 pub mod tasks;
+mod trade_view;
 pub mod value_control;
 mod views;
 pub mod watch_list;
@@ -59,7 +61,8 @@ use wire::{DeclarationDto, LodgementView};
 
 pub use access::{Action, Caller, Role};
 pub use admin::{CREDIT_LEVEL_SET_ACTION, CREDIT_LEVELS, NewToken, parse_credit_level};
-pub use assessing::{AssessedFigures, Reassessment};
+pub use assessing::{AssessedFigures, MANUAL_ASSESSMENT_TASK, Reassessment};
+pub use modifications::Modification;
 pub use audit_trail::AUDIT_PAGE_MAX;
 pub use cbec::BuyerIdKey;
 pub use error::ClearanceError;
@@ -275,6 +278,24 @@ impl<S: Store> Clearance<S> {
             Some(change) => (Some(change.event), change.cbec_purchase, change.figures),
             None => (None, None, None),
         };
+        // What the engine could not assess, an officer assesses by hand: until then the goods
+        // are not released (fail closed).
+        let manual = match &assessed {
+            Some(event)
+                if serde_json::from_str::<serde_json::Value>(&event.payload)
+                    .is_ok_and(|record| record["outcome"] != "assessed") =>
+            {
+                Some(
+                    self.manual_assessment_task(
+                        &id,
+                        declaration.office_of_lodging.as_str(),
+                        now.timestamp_millis(),
+                    )
+                    .await?,
+                )
+            }
+            _ => None,
+        };
         let targeted = self
             .targeting_events(
                 &id,
@@ -289,6 +310,7 @@ impl<S: Store> Clearance<S> {
             .map(|summary| self.completion(summary, &number, now))
             .into_iter()
             .chain(assessed)
+            .chain(manual)
             .chain(targeted)
             .collect();
         let mut append = self.acceptance(

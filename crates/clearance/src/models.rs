@@ -686,7 +686,9 @@ impl<S: Store> Clearance<S> {
         // several checks: a discrepancy if any found one, the latest revenue recorded).
         let mut order: Vec<&str> = Vec::new();
         let mut labels: HashMap<&str, Label> = HashMap::new();
-        for task in closed.iter().filter(|t| t.kind != "hold") {
+        // Only checks label: a hold, a manual assessment or a request's review finds nothing
+        // about the goods.
+        for task in closed.iter().filter(|t| crate::tasks::is_check_kind(&t.kind)) {
             let outcome: Value = task
                 .outcome
                 .as_deref()

@@ -64,6 +64,15 @@ pub(crate) fn kinds_asked(selection: &Value) -> Vec<&'static str> {
     kinds
 }
 
+/// Whether a task kind is a check of the goods or documents (its finding is a label for the
+/// analysts and the models), as opposed to a hold, a manual assessment or a request's review.
+pub(crate) fn is_check_kind(kind: &str) -> bool {
+    matches!(
+        kind,
+        "document_check" | "physical_inspection" | "lab_sampling"
+    )
+}
+
 /// The linked events creating the tasks of a selection, each assigned by a draw from the
 /// selection's seed among `officers` (ids in a fixed order, recorded with the draw and the pool
 /// they came from).
@@ -72,44 +81,86 @@ pub(crate) fn task_events(
     office: &str,
     selection: &Value,
     seed: u64,
-    (officers, pool): (&[String], crate::duty::Pool),
+    candidates: (&[String], crate::duty::Pool),
     now_ms: i64,
 ) -> Vec<LinkedEvent> {
     kinds_asked(selection)
         .into_iter()
         .map(|kind| {
-            let draw = risk::RandomDraw { seed }.uniform("assign", kind);
-            let assigned_to = if officers.is_empty() {
-                String::new()
-            } else {
-                let index = ((draw * officers.len() as f64) as usize).min(officers.len() - 1);
-                officers[index].clone()
-            };
             let id = uuid::Uuid::now_v7().to_string();
-            let payload = json!({
-                "task": id, "kind": kind, "office": office, "assigned_to": assigned_to,
-                "candidates": officers, "pool": pool.as_str(), "draw": draw,
-            });
-            LinkedEvent {
-                subject: declaration_id.to_owned(),
-                action: "task.created".to_owned(),
-                payload: payload.to_string(),
-                expected_version: None,
-                projection: Projection::NewTask(TaskRow {
-                    id,
-                    declaration_id: declaration_id.to_owned(),
-                    kind: kind.to_owned(),
-                    office: office.to_owned(),
-                    assigned_to,
-                    status: "open".to_owned(),
-                    created_at_ms: now_ms,
-                    created_seq: None,
-                    closed_seq: None,
-                    outcome: None,
-                }),
-            }
+            drawn_task(declaration_id, office, kind, &id, seed, candidates, now_ms, Value::Null)
         })
         .collect()
+}
+
+/// The linked event creating one task of `kind`, assigned by a draw from `seed` among the
+/// candidates (recorded with the draw and the pool). `extra` members join the payload (the seed
+/// of a task not drawn from a selection, a request's id).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn drawn_task(
+    declaration_id: &str,
+    office: &str,
+    kind: &str,
+    id: &str,
+    seed: u64,
+    (officers, pool): (&[String], crate::duty::Pool),
+    now_ms: i64,
+    extra: Value,
+) -> LinkedEvent {
+    let draw = risk::RandomDraw { seed }.uniform("assign", kind);
+    let assigned_to = if officers.is_empty() {
+        String::new()
+    } else {
+        let index = ((draw * officers.len() as f64) as usize).min(officers.len() - 1);
+        officers[index].clone()
+    };
+    let mut payload = json!({
+        "task": id, "kind": kind, "office": office, "assigned_to": assigned_to,
+        "candidates": officers, "pool": pool.as_str(), "draw": draw,
+    });
+    if let Value::Object(members) = extra {
+        for (key, value) in members {
+            payload[key] = value;
+        }
+    }
+    LinkedEvent {
+        subject: declaration_id.to_owned(),
+        action: "task.created".to_owned(),
+        payload: payload.to_string(),
+        expected_version: None,
+        projection: Projection::NewTask(TaskRow {
+            id: id.to_owned(),
+            declaration_id: declaration_id.to_owned(),
+            kind: kind.to_owned(),
+            office: office.to_owned(),
+            assigned_to,
+            status: "open".to_owned(),
+            created_at_ms: now_ms,
+            created_seq: None,
+            closed_seq: None,
+            outcome: None,
+        }),
+    }
+}
+
+/// The linked event closing a task that is not closed by a finding (a manual assessment, a
+/// request's decision), with its outcome.
+pub(crate) fn closing_event(
+    declaration_id: &str,
+    task_id: &str,
+    kind: &str,
+    outcome: Value,
+) -> LinkedEvent {
+    LinkedEvent {
+        subject: declaration_id.to_owned(),
+        action: "task.closed".to_owned(),
+        payload: json!({ "task": task_id, "kind": kind, "outcome": outcome }).to_string(),
+        expected_version: None,
+        projection: Projection::CloseTask {
+            id: task_id.to_owned(),
+            outcome: outcome.to_string(),
+        },
+    }
 }
 
 /// An officer's hold (扣留) placed by hand on a declaration's goods.
@@ -389,6 +440,15 @@ impl<S: Store> Clearance<S> {
                 "task",
                 "the task is closed",
                 "任务已关闭",
+            )]));
+        }
+        // A manual assessment is closed by assessing, a request's review by deciding it: a
+        // finding on them would be a label that checked nothing.
+        if !is_check_kind(&task.kind) && task.kind != "hold" {
+            return Err(ClearanceError::Invalid(vec![FieldError::not_allowed(
+                "task",
+                "this task is closed by a manual assessment or a request's decision, not a finding",
+                "此任务应通过人工审核计税或审批申请关闭，而非录入查验结果",
             )]));
         }
         if let Some(referral) = &request.referral

@@ -20,6 +20,7 @@ mod enterprises;
 mod extract;
 mod guard;
 mod models;
+mod modifications;
 mod openapi;
 mod payments;
 mod problem;
@@ -140,6 +141,30 @@ pub fn router<S: Store>(clearance: Arc<Clearance<S>>, config: ApiConfig) -> Rout
         .route(
             "/v1/declarations/{id_or_number}/payments",
             get(payments::payments::<S>).post(payments::record_payment::<S>),
+        )
+        .route(
+            "/v1/declarations/{id_or_number}/assessments/manual",
+            post(modifications::assess_manually::<S>),
+        )
+        .route(
+            "/v1/declarations/{id_or_number}/modification-requests",
+            get(modifications::requests::<S>),
+        )
+        .route(
+            "/v1/declarations/{id_or_number}/modification-requests/{request}/decision",
+            post(modifications::decide::<S>),
+        )
+        .route(
+            "/v1/payment-confirmations",
+            post(payments::confirm_payment::<S>),
+        )
+        .route(
+            "/v1/payment-connectors",
+            get(payments::connectors::<S>).post(payments::register_connector::<S>),
+        )
+        .route(
+            "/v1/payment-connectors/{id}/withdrawal",
+            post(payments::withdraw_connector::<S>),
         )
         .route("/v1/estimates", post(assessing::estimate::<S>))
         .route(

@@ -13,7 +13,9 @@ use utoipa::openapi::{Object, RefOr};
 use utoipa::{Modify, OpenApi};
 
 use crate::problem::PROBLEM_CONTENT_TYPE;
-use crate::{assessing, enterprises, models, payments, routes, statistics, targeting, tasks};
+use crate::{
+    assessing, enterprises, models, modifications, payments, routes, statistics, targeting, tasks,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -70,6 +72,13 @@ use crate::{assessing, enterprises, models, payments, routes, statistics, target
         enterprises::set_credit_level,
         payments::payments,
         payments::record_payment,
+        payments::confirm_payment,
+        payments::connectors,
+        payments::register_connector,
+        payments::withdraw_connector,
+        modifications::requests,
+        modifications::decide,
+        modifications::assess_manually,
         routes::audit_entries,
         routes::audit_verification,
         routes::health,

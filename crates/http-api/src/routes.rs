@@ -9,7 +9,7 @@ use store::Store;
 use utoipa::IntoParams;
 use wire::{
     AmendmentRequest, AuditPage, AuditVerificationView, CancellationRequest, DeclarationDto,
-    DeclarationPage, DeclarationView, EventPage, Health, LodgementView, Problem, ReleaseRequest,
+    DeclarationPage, DeclarationView, EventsAnswer, Health, LodgementView, Problem, ReleaseRequest,
 };
 
 use crate::AppState;
@@ -136,10 +136,12 @@ pub(crate) async fn declaration<S: Store>(
     path = "/v1/declarations/{id_or_number}/events",
     tag = "declarations",
     summary = "A declaration's history",
-    description = "Every event of the declaration, oldest first.",
+    description = "Customs roles get every event of the declaration, oldest first (an `EventPage`). \
+                   The trade gets where the declaration stands and its receipts (回执), built from an \
+                   allow-list: never a targeting reason, score, officer or note (a `TradeEventPage`).",
     params(("id_or_number" = String, Path, description = "The declaration's id or its 18-digit number")),
     responses(
-        (status = 200, description = "The events", body = EventPage),
+        (status = 200, description = "The events (customs) or the receipts (trade)", body = EventsAnswer),
         (status = 404, description = "No such declaration is visible to the caller",
             body = Problem, content_type = "application/problem+json"),
     ),
@@ -149,7 +151,7 @@ pub(crate) async fn events<S: Store>(
     State(state): State<AppState<S>>,
     Authenticated(caller): Authenticated,
     DeclarationRef(id_or_number): DeclarationRef,
-) -> Result<Json<EventPage>, ApiError> {
+) -> Result<Json<EventsAnswer>, ApiError> {
     Ok(Json(state.clearance.events(&caller, &id_or_number).await?))
 }
 
@@ -158,7 +160,9 @@ pub(crate) async fn events<S: Store>(
     path = "/v1/declarations/{id_or_number}/amendments",
     tag = "declarations",
     summary = "Amend a declaration",
-    description = "Replaces the document of an accepted declaration, with a reason.",
+    description = "Replaces the document of an accepted declaration, with a reason. Once customs has acted \
+                   on the declaration (selected, a task open, or assessed), the amendment is a request \
+                   (修撤单) an officer approves or refuses: 202 with the request.",
     params(
         ("id_or_number" = String, Path, description = "The declaration's id or its 18-digit number"),
         ("Idempotency-Key" = Option<String>, Header, description = "Retrying with the same key is safe"),
@@ -166,6 +170,7 @@ pub(crate) async fn events<S: Store>(
     request_body(content = AmendmentRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "The amended declaration", body = DeclarationView),
+        (status = 202, description = "The amendment is requested: `{request, kind, declaration, status, reason}`", body = Object),
         (status = 403, description = "The role may not amend", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such declaration is visible to the caller",
             body = Problem, content_type = "application/problem+json"),
@@ -181,13 +186,23 @@ pub(crate) async fn amend<S: Store>(
     DeclarationRef(id_or_number): DeclarationRef,
     IdempotencyKey(key): IdempotencyKey,
     JsonBody(body): JsonBody,
-) -> Result<Json<DeclarationView>, ApiError> {
-    Ok(Json(
+) -> Result<Response, ApiError> {
+    Ok(modification(
         state
             .clearance
             .amend(&caller, &id_or_number, key.as_deref(), &body)
             .await?,
     ))
+}
+
+/// A change applied at once answers 200 with the declaration; a request, 202 with the request.
+fn modification(outcome: clearance::Modification) -> Response {
+    match outcome {
+        clearance::Modification::Applied(view) => Json(view).into_response(),
+        clearance::Modification::Requested(request) => {
+            (StatusCode::ACCEPTED, Json(request)).into_response()
+        }
+    }
 }
 
 #[utoipa::path(
@@ -202,6 +217,7 @@ pub(crate) async fn amend<S: Store>(
     request_body(content = CancellationRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "The cancelled declaration", body = DeclarationView),
+        (status = 202, description = "The cancellation is requested (the declaration is under customs control): `{request, kind, declaration, status, reason}`", body = Object),
         (status = 403, description = "The role may not cancel", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such declaration is visible to the caller",
             body = Problem, content_type = "application/problem+json"),
@@ -217,8 +233,8 @@ pub(crate) async fn cancel<S: Store>(
     DeclarationRef(id_or_number): DeclarationRef,
     IdempotencyKey(key): IdempotencyKey,
     JsonBody(body): JsonBody,
-) -> Result<Json<DeclarationView>, ApiError> {
-    Ok(Json(
+) -> Result<Response, ApiError> {
+    Ok(modification(
         state
             .clearance
             .cancel(&caller, &id_or_number, key.as_deref(), &body)
@@ -232,8 +248,9 @@ pub(crate) async fn cancel<S: Store>(
     tag = "declarations",
     summary = "Release the goods",
     description = "For officers. The body (an optional note) may be left empty. Goods are not released \
-                   while duty and taxes are neither paid nor guaranteed (409 `unpaid`) or an officer's task \
-                   on the declaration is open (409 `open-tasks`).",
+                   while an import is not assessed (409 `not-assessed`), duty and taxes are neither paid \
+                   (confirmed by the bank) nor guaranteed (409 `unpaid`) or an officer's task on the \
+                   declaration is open (409 `open-tasks`).",
     params(
         ("id_or_number" = String, Path, description = "The declaration's id or its 18-digit number"),
         ("Idempotency-Key" = Option<String>, Header, description = "Retrying with the same key is safe"),

@@ -74,6 +74,56 @@ pub struct EventPage {
     pub events: Vec<EventView>,
 }
 
+/// One receipt (回执) of a declaration's history as the trade sees it. Built member by member from
+/// an allow-list of what the trade is told (`clearance::trade_view`), never by filtering a customs
+/// event: no rule, list, score, officer, draw or note can reach it, because it has no field for one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TradeReceiptView {
+    pub seq: u64,
+    pub recorded_at: String,
+    /// accepted, amended, cancelled, released, completed, assessed, assessment_pending,
+    /// payment_claimed, payment_confirmed, guarantee_accepted, checks_required, held,
+    /// hold_lifted, check_completed, amendment_requested, cancellation_requested,
+    /// request_approved, request_refused.
+    pub receipt: String,
+    /// trade, customs or system: who acted, never which officer.
+    pub by: String,
+    /// The declaration number (accepted) or the full declaration's number (completed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub number: Option<String>,
+    /// The trade's own reason (an amendment, a cancellation, a request) or the officer's reason
+    /// for refusing a request; never a targeting reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// CNY: the total payable (assessed), or the amount of a payment or guarantee.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amount: Option<String>,
+    /// The bank's payment reference of a claimed or confirmed payment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// What the trade must present for: document_check, physical_inspection, lab_sampling,
+    /// hold (checks_required, check_completed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<String>,
+}
+
+/// A declaration's history for the trade: where it stands and its receipts, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TradeEventPage {
+    /// accepted, under_assessment, modification_requested, under_document_check,
+    /// under_inspection, held, duty_due, released or cancelled.
+    pub clearance_status: String,
+    pub receipts: Vec<TradeReceiptView>,
+}
+
+/// The answer to a declaration's history: customs roles get every event, the trade its receipts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum EventsAnswer {
+    Customs(EventPage),
+    Trade(TradeEventPage),
+}
+
 /// Amending an accepted declaration: the whole corrected document and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -1,0 +1,193 @@
+//! What the trade is told of a declaration's history: where it stands (a broker's statuses) and
+//! its receipts (回执). Each receipt is built member by member from an allow-list of event kinds
+//! and of the facts the trade may know; an event kind not listed here gives no receipt at all.
+//! Nothing is ever copied from a customs payload wholesale, so a new targeting or officer field
+//! can never leak by being added to an event: the trade's view has no slot for it.
+
+use serde_json::Value;
+use store::EventRow;
+use wire::{TradeEventPage, TradeReceiptView};
+
+use crate::payments::Settlement;
+
+/// Who acted, as the trade is told: never which officer or which rule.
+fn by(event: &EventRow) -> &'static str {
+    match event.actor.role.as_str() {
+        "declarant" | "broker" => "trade",
+        "system" => "system",
+        _ => "customs",
+    }
+}
+
+fn text(value: &Value) -> Option<String> {
+    value.as_str().map(str::to_owned)
+}
+
+/// The checks a task kind asks the trade to present goods or documents for.
+fn is_check(kind: &str) -> bool {
+    matches!(
+        kind,
+        "document_check" | "physical_inspection" | "lab_sampling" | "hold"
+    )
+}
+
+/// The receipt of one event, if the trade is told of it.
+fn receipt(event: &EventRow) -> Option<TradeReceiptView> {
+    let payload: Value = serde_json::from_str(&event.payload).unwrap_or(Value::Null);
+    let by = by(event);
+    let mut view = TradeReceiptView {
+        seq: event.seq,
+        recorded_at: crate::views::rfc3339(event.recorded_at_ms),
+        receipt: String::new(),
+        by: by.to_owned(),
+        number: None,
+        reason: None,
+        amount: None,
+        reference: None,
+        checks: Vec::new(),
+    };
+    // The trade's own words are its own; an officer's correction is announced without them.
+    let own_reason = || (by == "trade").then(|| text(&payload["reason"])).flatten();
+    view.receipt = match event.action.as_str() {
+        "declaration.accepted" => {
+            view.number = text(&payload["number"]);
+            "accepted"
+        }
+        "declaration.amended" => {
+            view.reason = own_reason();
+            "amended"
+        }
+        "declaration.cancelled" => {
+            view.reason = own_reason();
+            "cancelled"
+        }
+        "declaration.released" => "released",
+        "declaration.completed" => {
+            view.number = text(&payload["full_number"]);
+            "completed"
+        }
+        crate::assessment::ASSESSED_ACTION => {
+            if payload["outcome"] == "assessed" {
+                view.amount = text(&payload["total_payable"]);
+                "assessed"
+            } else {
+                "assessment_pending"
+            }
+        }
+        crate::payments::PAID_ACTION => {
+            view.amount = text(&payload["amount"]);
+            if payload["kind"] == "guarantee" {
+                "guarantee_accepted"
+            } else {
+                view.reference = text(&payload["bank_reference"]);
+                "payment_confirmed"
+            }
+        }
+        crate::payments::CLAIMED_ACTION => {
+            view.amount = text(&payload["amount"]);
+            view.reference = text(&payload["reference"]);
+            "payment_claimed"
+        }
+        crate::targeting::TARGETED_ACTION => {
+            let asked = crate::tasks::kinds_asked(&payload);
+            if asked.is_empty() {
+                return None;
+            }
+            view.checks = asked.into_iter().map(str::to_owned).collect();
+            "checks_required"
+        }
+        "task.created" if payload["kind"] == "hold" => {
+            view.checks = vec!["hold".to_owned()];
+            "held"
+        }
+        "task.closed" => {
+            let kind = payload["kind"].as_str().unwrap_or_default();
+            if !is_check(kind) {
+                return None;
+            }
+            view.checks = vec![kind.to_owned()];
+            if kind == "hold" {
+                "hold_lifted"
+            } else {
+                "check_completed"
+            }
+        }
+        crate::modifications::REQUESTED_ACTION => {
+            view.reason = own_reason();
+            if payload["request"] == "cancellation" {
+                "cancellation_requested"
+            } else {
+                "amendment_requested"
+            }
+        }
+        crate::modifications::DECIDED_ACTION => {
+            if payload["approved"] == true {
+                "request_approved"
+            } else {
+                // The officer's reason for refusing is addressed to the trade.
+                view.reason = text(&payload["reason"]);
+                "request_refused"
+            }
+        }
+        _ => return None,
+    }
+    .to_owned();
+    Some(view)
+}
+
+/// The kinds of the declaration's tasks still open, from its events.
+pub(crate) fn open_task_kinds(events: &[EventRow]) -> Vec<String> {
+    let mut open: Vec<(String, String)> = Vec::new();
+    for event in events {
+        let payload = || serde_json::from_str::<Value>(&event.payload).unwrap_or(Value::Null);
+        match event.action.as_str() {
+            "task.created" => {
+                let p = payload();
+                if let (Some(id), Some(kind)) = (p["task"].as_str(), p["kind"].as_str()) {
+                    open.push((id.to_owned(), kind.to_owned()));
+                }
+            }
+            "task.closed" => {
+                let p = payload();
+                open.retain(|(id, _)| Some(id.as_str()) != p["task"].as_str());
+            }
+            _ => {}
+        }
+    }
+    open.into_iter().map(|(_, kind)| kind).collect()
+}
+
+/// Where a declaration stands, as a broker asks: the strongest of what still stops its release.
+pub(crate) fn clearance_status(row_status: &str, events: &[EventRow]) -> &'static str {
+    match row_status {
+        "released" => return "released",
+        "cancelled" => return "cancelled",
+        _ => {}
+    }
+    let open = open_task_kinds(events);
+    let has = |kind: &str| open.iter().any(|k| k == kind);
+    if has("hold") {
+        "held"
+    } else if has("physical_inspection") || has("lab_sampling") {
+        "under_inspection"
+    } else if has("document_check") {
+        "under_document_check"
+    } else if has(crate::modifications::REVIEW_TASK) {
+        "modification_requested"
+    } else if has(crate::assessing::MANUAL_ASSESSMENT_TASK) {
+        "under_assessment"
+    } else if Settlement::of_events(events).is_ok_and(|s| s.outstanding() > rust_decimal::Decimal::ZERO)
+    {
+        "duty_due"
+    } else {
+        "accepted"
+    }
+}
+
+/// The trade's page of a declaration's history.
+pub(crate) fn trade_page(row_status: &str, events: &[EventRow]) -> TradeEventPage {
+    TradeEventPage {
+        clearance_status: clearance_status(row_status, events).to_owned(),
+        receipts: events.iter().filter_map(receipt).collect(),
+    }
+}
