@@ -213,6 +213,7 @@ async fn an_amendment_is_reassessed_and_the_difference_recorded() {
     amended["items"][0]["unit_price"] = json!("250.00");
     amended["items"][0]["amount"] = json!("10000.00");
     let request = json!({ "reason": "price corrected", "declaration": amended });
+    // Assessed at acceptance, so the amendment is a request (修撤单) an officer approves.
     f.clearance
         .amend(
             &broker,
@@ -221,7 +222,10 @@ async fn an_amendment_is_reassessed_and_the_difference_recorded() {
             request.to_string().as_bytes(),
         )
         .await
-        .unwrap();
+        .unwrap()
+        .requested();
+    let officer = f.caller("officer").await;
+    crate::story::approve_request(&f, &[&officer], &lodged.number).await;
     let assessments = f
         .clearance
         .assessments(&broker, &lodged.number)
@@ -790,6 +794,16 @@ async fn a_red_lane_inspection_finds_a_wrong_origin_and_the_declaration_is_reass
         )
         .await
         .unwrap();
+    // What the trade says it paid is a claim: it covers nothing until the bank confirms it.
+    assert_eq!(paid["outstanding"], owed["outstanding"], "{paid:#}");
+    assert_eq!(paid["claimed_unconfirmed"], owed["outstanding"], "{paid:#}");
+    let early = f
+        .clearance
+        .release(&officer, &lodged.number, Some("rel-0a"), b"{}")
+        .await;
+    assert_eq!(refused_for(&early), "unpaid");
+    crate::story::register_bank(&f).await;
+    let paid = crate::story::pay_in_full(&f, &broker, &lodged.number, "BOC-0001").await;
     assert_eq!(money(&paid["outstanding"]), Decimal::ZERO, "{paid:#}");
     let early = f
         .clearance

@@ -268,7 +268,7 @@ async fn a_promoted_model_sends_a_high_scoring_declaration_to_the_red_lane_with_
         .await
         .unwrap()
         .into_iter()
-        .find(|t| t["declaration_id"] == json!(id))
+        .find(|t| t["declaration_id"] == json!(id) && t["kind"] == "physical_inspection")
         .unwrap();
     f.clearance
         .record_finding(

@@ -388,10 +388,27 @@ impl<S: Store> Clearance<S> {
         };
         let event = wire::decode_event(action, &change, &ctx)
             .map_err(|e| anyhow::anyhow!("a stored request does not decode: {e:?}"))?;
+        let mut withdrawn = Vec::new();
         if matches!(event, DeclarationEvent::Cancelled { .. }) {
-            let open: Vec<String> = crate::trade_view::open_task_kinds(events)
+            // A check or a hold is never closed or orphaned by a cancellation: the officer closes
+            // it with its finding first. A pending manual assessment has nothing left to assess
+            // and is withdrawn with the declaration (it is no check, so no label).
+            let open_tasks = self.open_tasks(&row.id).await?;
+            for task in open_tasks
+                .iter()
+                .filter(|t| t.kind == crate::assessing::MANUAL_ASSESSMENT_TASK)
+            {
+                withdrawn.push(crate::tasks::closing_event(
+                    &row.id,
+                    &task.id,
+                    &task.kind,
+                    json!({ "withdrawn": "the declaration is cancelled" }),
+                ));
+            }
+            let open: Vec<String> = open_tasks
                 .into_iter()
-                .filter(|k| k != REVIEW_TASK)
+                .map(|t| t.kind)
+                .filter(|k| k != REVIEW_TASK && k != crate::assessing::MANUAL_ASSESSMENT_TASK)
                 .collect();
             if !open.is_empty() {
                 return Err(transition(
@@ -428,6 +445,7 @@ impl<S: Store> Clearance<S> {
                 replaces_document: matches!(event, DeclarationEvent::Amended { .. }),
             }),
         }];
+        linked.extend(withdrawn);
         if let DeclarationEvent::Amended { declaration, .. } = &event {
             linked.extend(
                 self.amendment_consequences(by, row, declaration, events, now_ms)
