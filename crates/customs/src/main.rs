@@ -6,6 +6,7 @@
 mod admin;
 mod assess;
 mod audit_cmd;
+mod bank_cmd;
 mod bench;
 mod datadir;
 mod demo;
@@ -117,9 +118,15 @@ enum Command {
         #[command(subcommand)]
         command: tasks_cmd::TasksCommand,
     },
-    /// Record a payment of a declaration's duty and taxes (the trade) or, with `--guarantee`, a
-    /// guarantee in its place (an officer), as the user of a token.
+    /// Claim a payment of a declaration's duty and taxes (the trade: it counts once the bank
+    /// confirms it) or, with `--guarantee`, record a guarantee in its place (an officer), as the
+    /// user of a token.
     Pay(settle_cmd::PayArgs),
+    /// The simulated paying bank (keygen, confirm) and the registration of a bank's connector.
+    Bank {
+        #[command(subcommand)]
+        command: bank_cmd::BankCommand,
+    },
     /// What a declaration owes: payable, paid, guaranteed, outstanding.
     Owed(settle_cmd::OwedArgs),
     /// Release a declaration's goods (放行), as an officer; refused while duty and taxes are
@@ -185,6 +192,7 @@ fn main() -> anyhow::Result<()> {
             Command::Model { command } => model_cmd::model(&data, config, command).await,
             Command::Tasks { command } => tasks_cmd::run(&data, config, command).await,
             Command::Pay(args) => settle_cmd::pay(&data, config, args).await,
+            Command::Bank { command } => bank_cmd::run(&data, config, command).await,
             Command::Owed(args) => settle_cmd::owed(&data, config, args).await,
             Command::Hold(args) => settle_cmd::hold(&data, config, args).await,
             Command::Release(args) => settle_cmd::release(&data, config, args).await,

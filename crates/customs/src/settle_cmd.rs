@@ -227,6 +227,10 @@ fn print_settlement(number: &str, settlement: &Value, json: bool) -> anyhow::Res
     println!("payable / 应缴税款:   {}", cny(&settlement["payable"]));
     println!("paid / 已缴:          {}", cny(&settlement["paid"]));
     println!("guaranteed / 已担保:  {}", cny(&settlement["guaranteed"]));
+    println!(
+        "claimed, unconfirmed / 已申报未确认: {}",
+        cny(&settlement["claimed_unconfirmed"])
+    );
     println!("outstanding / 未缴:   {}", cny(&settlement["outstanding"]));
     Ok(())
 }

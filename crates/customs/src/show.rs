@@ -72,10 +72,13 @@ pub async fn run(data: &DataDir, config: ClearanceConfig, args: ShowArgs) -> any
         .declaration(&caller, &args.number)
         .await
         .map_err(explain)?;
-    let events = clearance
+    let wire::EventsAnswer::Customs(events) = clearance
         .events(&caller, &args.number)
         .await
-        .map_err(explain)?;
+        .map_err(explain)?
+    else {
+        anyhow::bail!("the operator reads the declaration as customs, not as the trade");
+    };
     let assessments = clearance
         .assessments(&caller, &args.number)
         .await

@@ -304,7 +304,7 @@ fn an_officer_closes_a_red_lane_inspection_with_a_finding_that_corrects_the_orig
     );
     assert!(!by_officer.status.success());
     assert!(
-        stderr_of(&by_officer).contains("缴款由企业录入"),
+        stderr_of(&by_officer).contains("缴款由企业申报"),
         "{}",
         stderr_of(&by_officer)
     );
@@ -323,8 +323,39 @@ fn an_officer_closes_a_red_lane_inspection_with_a_finding_that_corrects_the_orig
         "pay-1",
     ];
     let paid = ok(&data, &pay);
-    assert!(paid.contains("outstanding / 未缴:   0.00 CNY"), "{paid}");
+    // The broker's payment is a claim: nothing is covered until the paying bank confirms it.
+    assert!(
+        paid.contains(&format!("outstanding / 未缴:   {outstanding} CNY")),
+        "{paid}"
+    );
     ok(&data, &pay);
+    let unconfirmed = customs(&data, &["release", &number, "--token", &officer]);
+    assert!(
+        stderr_of(&unconfirmed).contains("neither paid nor guaranteed"),
+        "{}",
+        stderr_of(&unconfirmed)
+    );
+    // The bank's connector is registered by an administrator; its signed confirmation counts,
+    // once, however often it is sent.
+    let admin = token_of(&data, "admin-chen", "admin");
+    let key = dir.path().join("bank.key");
+    let key = key.to_str().unwrap();
+    let public_key = ok(&data, &["bank", "keygen", "--out", key])
+        .trim()
+        .to_owned();
+    ok(
+        &data,
+        &[
+            "bank", "register", "--connector", "SIMBANK", "--name", "Simulated bank",
+            "--public-key", &public_key, "--token", &admin,
+        ],
+    );
+    let confirm = [
+        "bank", "confirm", "--key", key, "--connector", "SIMBANK", "--number", &number,
+        "--amount", &outstanding, "--reference", "EPAY-2026-0001", "--submit",
+    ];
+    ok(&data, &confirm);
+    ok(&data, &confirm);
     let owes = owed(&data, &number, &broker);
     assert_eq!(owes["paid"], json!(outstanding), "{owes:#}");
     assert_eq!(owes["outstanding"], "0.00", "{owes:#}");
