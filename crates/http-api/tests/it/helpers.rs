@@ -229,7 +229,24 @@ async fn seed(clearance: &Clearance<SqliteStore>) -> HashMap<&'static str, Strin
                 .token,
         );
     }
+    // The paying bank of the tests is a registered payment connector.
+    let admin = clearance
+        .authenticate(&tokens["admin"])
+        .await
+        .expect("the admin's token");
+    let registration = json!({
+        "id": bank().connector, "name": "Test bank", "public_key": bank().public_key_hex(),
+    });
+    clearance
+        .register_payment_connector(&admin, registration.to_string().as_bytes())
+        .await
+        .expect("the test bank registers");
     tokens
+}
+
+/// The paying bank of the tests (a fixed key), registered as the connector `TESTBANK`.
+pub fn bank() -> clearance::payments::SimulatedBank {
+    clearance::payments::SimulatedBank::new("TESTBANK", [42; 32])
 }
 
 impl TestApp {
@@ -305,8 +322,9 @@ impl TestApp {
         self.post("/v1/declarations", user, None, document).await
     }
 
-    /// The broker pays what the declaration `id` owes, if anything, with the bank's `reference`
-    /// (also the idempotency key).
+    /// The broker claims to have paid what the declaration `id` owes, if anything, quoting the
+    /// bank's `reference` (also the idempotency key), and the bank confirms it: only then is it
+    /// covered.
     pub async fn settle(&self, id: &str, reference: &str) {
         let path = format!("/v1/declarations/{id}/payments");
         let owed = self.get(&path, "broker").await;
@@ -317,9 +335,70 @@ impl TestApp {
         let payment = json!({
             "kind": "payment", "amount": owed.body["outstanding"], "reference": reference,
         });
-        let paid = self.post(&path, "broker", Some(reference), &payment).await;
-        assert_eq!(paid.status, StatusCode::OK, "{}", paid.text);
-        assert_eq!(paid.body["outstanding"], "0.00", "{}", paid.text);
+        let claimed = self.post(&path, "broker", Some(reference), &payment).await;
+        assert_eq!(claimed.status, StatusCode::OK, "{}", claimed.text);
+        assert_eq!(claimed.body["outstanding"], owed.body["outstanding"], "a claim covers nothing");
+        let number = self.get(&format!("/v1/declarations/{id}"), "broker").await.body["number"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let amount = owed.body["outstanding"].as_str().unwrap();
+        let confirmed = self
+            .confirm(&bank().confirm(&number, amount, reference, "2026-11-27T10:00:00+08:00"))
+            .await;
+        assert_eq!(confirmed.status, StatusCode::CREATED, "{}", confirmed.text);
+        assert_eq!(confirmed.body["outstanding"], "0.00", "{}", confirmed.text);
+    }
+
+    /// Sends a bank's confirmation (no bearer token: its signature authenticates it).
+    pub async fn confirm(&self, confirmation: &clearance::payments::PaymentConfirmation) -> Reply {
+        send(
+            self.http
+                .post(self.url("/v1/payment-confirmations"))
+                .header("content-type", "application/json")
+                .body(serde_json::to_string(confirmation).unwrap()),
+        )
+        .await
+    }
+
+    /// The officer approves the request to amend or cancel pending on the declaration.
+    pub async fn approve_request(&self, id: &str) -> Reply {
+        let requests = self
+            .get(&format!("/v1/declarations/{id}/modification-requests"), "officer")
+            .await;
+        let pending = requests
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .rfind(|r| r["status"] == "pending")
+            .unwrap_or_else(|| panic!("no pending request: {}", requests.text))["request"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let decided = self
+            .post(
+                &format!("/v1/declarations/{id}/modification-requests/{pending}/decision"),
+                "officer",
+                None,
+                &json!({ "approve": true }),
+            )
+            .await;
+        assert_eq!(decided.status, StatusCode::OK, "{}", decided.text);
+        decided
+    }
+
+    /// The officer assesses the declaration by hand (no tariff release in force).
+    pub async fn assess_by_hand(&self, id: &str, vat: &str) {
+        let assessed = self
+            .post(
+                &format!("/v1/declarations/{id}/assessments/manual"),
+                "officer",
+                None,
+                &json!({ "customs_duty": "0", "import_vat": vat, "reason": "no tariff release in force" }),
+            )
+            .await;
+        assert_eq!(assessed.status, StatusCode::CREATED, "{}", assessed.text);
     }
 
     /// Lodges and returns the declaration's id, asserting it was created.
