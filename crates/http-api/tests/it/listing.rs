@@ -52,6 +52,8 @@ async fn filters_select_by_status_kind_direction_trader_and_date() {
     let app = spawn_app().await;
     let released = app.lodged_id("broker", &example()).await;
     let accepted = app.lodged_id("broker", &example()).await;
+    app.assess_by_hand(&released, "13.00").await;
+    app.settle(&released, "TB-LIST").await;
     let release = app
         .post(
             &format!("/v1/declarations/{released}/release"),
