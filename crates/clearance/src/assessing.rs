@@ -396,7 +396,14 @@ impl<S: Store> Clearance<S> {
     ) -> Result<Vec<Value>, ClearanceError> {
         caller.require(Action::Read)?;
         let row = self.visible_row(caller, id_or_number).await?;
-        self.assessment_records(&row.id).await
+        let records = self.assessment_records(&row.id).await?;
+        if caller.role.is_trade() {
+            return Ok(records
+                .iter()
+                .map(crate::trade_view::trade_assessment)
+                .collect());
+        }
+        Ok(records)
     }
 
     /// An officer's reassessment: the declaration as it stands, with the releases in force on its

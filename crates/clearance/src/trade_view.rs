@@ -191,3 +191,37 @@ pub(crate) fn trade_page(row_status: &str, events: &[EventRow]) -> TradeEventPag
         receipts: events.iter().filter_map(receipt).collect(),
     }
 }
+
+/// An assessment as the trade sees it (its tax notice): the members listed here and nothing
+/// else. The engine's report is the computation of the trade's own duty and taxes and goes as
+/// it is; an officer's note and the buyer's annual CBEC total (a person's purchases from
+/// other sellers) do not.
+pub(crate) fn trade_assessment(record: &Value) -> Value {
+    let mut view = serde_json::Map::new();
+    for member in [
+        "assessment",
+        "basis",
+        "acceptance_date",
+        "tariff_release",
+        "exchange_rate_tables",
+        "outcome",
+        "total_payable",
+        "difference",
+        "problems",
+        "report",
+    ] {
+        if let Some(value) = record.get(member) {
+            view.insert(member.to_owned(), value.clone());
+        }
+    }
+    if let Some(cbec) = record.get("cbec").filter(|c| c.is_object()) {
+        let mut order = serde_json::Map::new();
+        for member in ["order_value", "annual_limit"] {
+            if let Some(value) = cbec.get(member) {
+                order.insert(member.to_owned(), value.clone());
+            }
+        }
+        view.insert("cbec".to_owned(), Value::Object(order));
+    }
+    Value::Object(view)
+}

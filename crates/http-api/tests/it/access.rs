@@ -586,7 +586,7 @@ async fn imported_history(app: &TestApp) {
 }
 
 /// A model in shadow trained by `author` (a risk analyst), and its id.
-async fn trained_model(app: &TestApp, author: &str) -> String {
+pub(crate) async fn trained_model(app: &TestApp, author: &str) -> String {
     imported_history(app).await;
     let trained = app
         .post("/v1/models/training", author, None, &json!({"label": "t"}))

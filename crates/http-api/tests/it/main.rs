@@ -4,6 +4,7 @@ mod access;
 mod assessment;
 mod description;
 mod helpers;
+mod integrity;
 mod lifecycle;
 mod limits;
 mod listing;
