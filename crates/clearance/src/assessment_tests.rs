@@ -71,7 +71,7 @@ async fn activate(f: &Fixture, id: &str, from: (i32, u32, u32)) {
 }
 
 /// A fixture on 26 November 2026 with the sample tariff and exchange rates in force since 1 January.
-async fn with_sample() -> (Fixture, String, String) {
+pub(crate) async fn with_sample() -> (Fixture, String, String) {
     let f = fixture(beijing(2026, 11, 26, 10)).await;
     let tariff = import(&f, ReleaseKind::Tariff, files(ReleaseKind::Tariff)).await;
     let rates = import(

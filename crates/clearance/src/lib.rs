@@ -43,6 +43,8 @@ mod officer_tests;
 #[cfg(test)]
 mod targeting_tests;
 #[cfg(test)]
+mod release_property_tests;
+#[cfg(test)]
 mod story;
 #[cfg(test)]
 mod tests;
