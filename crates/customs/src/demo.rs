@@ -153,6 +153,17 @@ pub async fn seed(
         .lodge(&broker, Some("demo-example-1"), EXAMPLE.as_bytes())
         .await
         .map_err(explain)?;
+    let admin_token = tokens
+        .lines()
+        .find(|l| l.starts_with("admin"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap_or_default()
+        .to_owned();
+    let admin = clearance
+        .authenticate(&admin_token)
+        .await
+        .map_err(explain)?;
+    simulated_bank(clearance, data, &admin).await?;
     std::fs::write(data.path.join("demo-tokens.txt"), &tokens)?;
     eprintln!(
         "\nDemo data is ready (tokens also in {}):\n{tokens}\nA sample declaration was lodged: {}\n\nTry:\n  \
@@ -168,3 +179,39 @@ pub async fn seed(
     );
     Ok(())
 }
+
+/// The demo's paying bank: its key in the data folder (made once, 0600), its connector
+/// `SIMBANK` registered with that key unless it already is. `customs bank confirm` signs as it.
+async fn simulated_bank(
+    clearance: &Clearance<SqliteStore>,
+    data: &DataDir,
+    admin: &clearance::Caller,
+) -> anyhow::Result<()> {
+    let path = data.path.join(SIMULATED_BANK_KEY);
+    if !path.exists() {
+        let bank = clearance::payments::SimulatedBank::generate(SIMULATED_BANK);
+        crate::bank_cmd::write_key(&path, &bank.secret())?;
+    }
+    let bank =
+        clearance::payments::SimulatedBank::new(SIMULATED_BANK, crate::bank_cmd::read_key(&path)?);
+    let registered = clearance
+        .payment_connectors(admin)
+        .await
+        .map_err(crate::show::explain)?
+        .iter()
+        .any(|c| c["id"] == SIMULATED_BANK && c["active"] == true && c["public_key"] == bank.public_key_hex());
+    if !registered {
+        let body = serde_json::json!({
+            "id": SIMULATED_BANK, "name": "Simulated bank (demo)", "public_key": bank.public_key_hex(),
+        });
+        clearance
+            .register_payment_connector(admin, body.to_string().as_bytes())
+            .await
+            .map_err(crate::show::explain)?;
+    }
+    Ok(())
+}
+
+/// The demo bank's connector id and key file (in the data folder).
+pub const SIMULATED_BANK: &str = "SIMBANK";
+pub const SIMULATED_BANK_KEY: &str = "simulated-bank.key";
