@@ -15,6 +15,7 @@ fn by(event: &EventRow) -> &'static str {
     match event.actor.role.as_str() {
         "declarant" | "broker" => "trade",
         "system" => "system",
+        "payment_connector" => "bank",
         _ => "customs",
     }
 }

@@ -86,7 +86,7 @@ pub struct TradeReceiptView {
     /// hold_lifted, check_completed, amendment_requested, cancellation_requested,
     /// request_approved, request_refused.
     pub receipt: String,
-    /// trade, customs or system: who acted, never which officer.
+    /// trade, customs, bank or system: who acted, never which officer.
     pub by: String,
     /// The declaration number (accepted) or the full declaration's number (completed).
     #[serde(skip_serializing_if = "Option::is_none")]
