@@ -706,6 +706,8 @@ pub trait Store: Send + Sync + 'static {
     async fn origin_proof_user(&self, proof_key: &str) -> StoreResult<Option<String>>;
     /// Officers' tasks matching `query`, in creation (seq) order, at most `query.limit`.
     async fn tasks(&self, query: &TaskQuery) -> StoreResult<Vec<TaskRow>>;
+    /// One task by its id, whoever it is assigned to and however many tasks there are.
+    async fn task(&self, id: &str) -> StoreResult<Option<TaskRow>>;
     /// The users with `role`, ordered by user id (none for an unknown role).
     async fn users_by_role(&self, role: &str) -> StoreResult<Vec<UserRow>>;
     /// Every watch-list entry, removed ones included (with their `removed_seq`), in the order
