@@ -460,3 +460,95 @@ async fn a_problem_on_a_row_after_a_comment_names_the_rows_line() {
         )]
     );
 }
+
+/// A CBEC direct-purchase order (9610) of `units` smartphones at USD `price` each, CIF, for the
+/// buyer with resident ID `buyer_id`.
+fn cbec_order(order_ref: &str, buyer_id: &str, units: u32, price: u32, indivisible: bool) -> Value {
+    let mut body = example();
+    let amount = format!("{}.00", units * price);
+    body["procedure"] = json!("9610");
+    body["transaction_terms"] = json!("CIF");
+    body.as_object_mut().unwrap().remove("freight");
+    body["invoice"]["amount"] = json!(amount);
+    body["packages"]["count"] = json!("1");
+    body["gross_mass_kg"] = json!("1");
+    body["net_mass_kg"] = json!("0.5");
+    body["items"] = json!([{
+        "commodity_code": "8517130000",
+        "description": "Smartphone, 5G",
+        "quantity": { "value": units.to_string(), "unit": "C62" },
+        "statutory_quantities": [{ "value": units.to_string(), "unit": "C62" }],
+        "unit_price": format!("{price}.00"),
+        "amount": amount,
+        "origin_country": "US",
+        "levy_mode": "1"
+    }]);
+    body["cbec_order"] = json!({
+        "order_ref": order_ref,
+        "platform": "Tmall Global",
+        "indivisible_item": indivisible,
+        "buyer": { "name": "张三", "id_type": "resident_id", "id_number": buyer_id }
+    });
+    body
+}
+
+/// Defect 5 of issue 10: an estimate answered the annual CBEC total of whatever buyer ID it was
+/// given, to any authenticated user. Now no estimate reads the buyer's purchases: the answer for
+/// a buyer who bought ~21,751 CNY this year is the answer for a buyer who bought nothing.
+#[tokio::test]
+async fn an_estimate_does_not_disclose_a_buyers_purchases_to_anyone() {
+    const BOUGHT: &str = "11010519491231002X";
+    const NEVER_BOUGHT: &str = "440304198001011239";
+    let app = spawn_app_at(NOW).await;
+    app.activate_sample_releases("2026-11-01").await;
+    // One indivisible item of USD 3,100: about 21,751 CNY booked against the year.
+    let lodged = app
+        .post(
+            "/v1/declarations",
+            "broker",
+            Some("cbec-1"),
+            &cbec_order("TM-1", BOUGHT, 1, 3100, true),
+        )
+        .await;
+    assert_eq!(lodged.status, StatusCode::CREATED, "{}", lodged.text);
+    let booked = assessments(&app, lodged.body["id"].as_str().unwrap(), "broker").await[0]["cbec"]
+        ["order_value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Another ~4,631 CNY would take that buyer past the 26,000 CNY year: lodging refuses it, but
+    // an estimate, for the trade or for customs, answers as for a buyer with no purchases.
+    for user in ["other_declarant", "broker", "officer"] {
+        let mut answers = Vec::new();
+        for buyer in [BOUGHT, NEVER_BOUGHT] {
+            let reply = app
+                .post(
+                    "/v1/estimates",
+                    user,
+                    None,
+                    &cbec_order("TM-2", buyer, 2, 330, false),
+                )
+                .await;
+            assert_eq!(reply.status, StatusCode::OK, "{user}: {}", reply.text);
+            assert!(!reply.text.contains(&booked), "{user}: {}", reply.text);
+            let cbec = &reply.body["cbec"];
+            assert_eq!(cbec["annual_total_after"], Value::Null, "{user}: {cbec}");
+            assert_eq!(cbec["annual_allowance"]["checked"], "at_lodging");
+            let mut body = reply.body.clone();
+            body["cbec"]["buyer"] = Value::Null;
+            answers.push(body);
+        }
+        assert_eq!(answers[0], answers[1], "{user}");
+    }
+    let refused = app
+        .post(
+            "/v1/declarations",
+            "broker",
+            Some("cbec-2"),
+            &cbec_order("TM-2", BOUGHT, 2, 330, false),
+        )
+        .await;
+    refused.assert_problem(422);
+    assert_eq!(refused.error_paths()[0].0, "cbec_order", "{}", refused.text);
+}

@@ -165,6 +165,8 @@ async fn spawn_app_with_clock(config: ApiConfig, clock: Arc<dyn Clock>) -> TestA
         ClearanceConfig {
             audit_public_key,
             selection,
+            // So that CBEC orders can be lodged and estimated.
+            buyer_id_key: Some(clearance::BuyerIdKey::from_bytes([9; 32])),
             ..china
         },
         clock,
