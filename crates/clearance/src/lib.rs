@@ -19,6 +19,7 @@ pub mod duty;
 mod error;
 pub mod models;
 mod numbering;
+mod parties;
 pub mod payments;
 pub mod releases;
 pub mod statistics;
@@ -256,6 +257,8 @@ impl<S: Store> Clearance<S> {
                 errors: denied,
             });
         }
+        // The trader and declarant as the register knows them, not only their credit codes.
+        self.check_parties(&declaration).await?;
         let summary = self.open_summary(caller, &declaration).await?;
         let mut declaration = declaration;
         self.protect_buyer(&mut declaration)?;

@@ -37,6 +37,26 @@ pub const USERS: [(&str, Role, Option<&str>); 8] = [
     ("other_risk_analyst", Role::RiskAnalyst, None),
 ];
 
+/// The seeded enterprise register: credit code, customs code and name, as the examples declare
+/// them.
+pub const ENTERPRISES: [(&str, &str, &str); 3] = [
+    (
+        TRADER,
+        "3115960002",
+        "上海浦东贸易有限公司 Shanghai Pudong Trading Co., Ltd.",
+    ),
+    (
+        BROKER,
+        "3122260001",
+        "上海报关服务有限公司 Shanghai Customs Brokerage Co., Ltd.",
+    ),
+    (
+        OTHER_TRADER,
+        "4403960003",
+        "深圳南山电子有限公司 Shenzhen Nanshan Electronics Co., Ltd.",
+    ),
+];
+
 pub struct TestApp {
     pub address: String,
     pub socket: SocketAddr,
@@ -198,15 +218,7 @@ async fn seed(clearance: &Clearance<SqliteStore>) -> HashMap<&'static str, Strin
         user_id: "test".into(),
         role: "admin".into(),
     };
-    for (code, customs_code, name) in [
-        (TRADER, "3115960002", "Shanghai Pudong Trading Co., Ltd."),
-        (BROKER, "3122260001", "Shanghai Customs Brokerage Co., Ltd."),
-        (
-            OTHER_TRADER,
-            "4403960003",
-            "Shenzhen Nanshan Electronics Co., Ltd.",
-        ),
-    ] {
+    for (code, customs_code, name) in ENTERPRISES {
         clearance
             .create_enterprise(&actor, code, customs_code, name)
             .await
@@ -362,6 +374,9 @@ pub fn example_declared_by(credit_code: &str, customs_code: &str) -> Value {
     for party in ["trader", "declarant"] {
         document[party]["credit_code"] = credit_code.into();
         document[party]["customs_code"] = customs_code.into();
+        if let Some((_, _, name)) = ENTERPRISES.iter().find(|(c, _, _)| *c == credit_code) {
+            document[party]["name"] = (*name).into();
+        }
     }
     document
 }
