@@ -746,9 +746,11 @@ async fn an_administrator_sets_a_credit_level_field_by_field() {
         .collect();
     assert_eq!(paths, ["level", "reason"], "{}", wrong.text);
 
+    // A well-formed code (its check character right) that no enterprise is registered with:
+    // refused as not registered, not by the check character.
     let unknown = app
         .post(
-            "/v1/enterprises/91310000MA1FL0002X/credit",
+            "/v1/enterprises/91310000MA1FL0002W/credit",
             "admin",
             None,
             &json!({"level": "general", "reason": "rating"}),
@@ -757,6 +759,19 @@ async fn an_administrator_sets_a_credit_level_field_by_field() {
     unknown.assert_problem(422);
     assert_eq!(
         unknown.body["errors"][0]["path"], "credit_code",
+        "{}",
+        unknown.text
+    );
+    assert_eq!(
+        unknown.body["errors"][0]["code"], "not_allowed",
+        "{}",
+        unknown.text
+    );
+    assert!(
+        unknown.body["errors"][0]["message_en"]
+            .as_str()
+            .unwrap()
+            .contains("is registered"),
         "{}",
         unknown.text
     );
