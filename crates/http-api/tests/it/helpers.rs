@@ -163,7 +163,23 @@ pub async fn spawn_app_at(start: &str) -> TestApp {
     spawn_app_with_clock(roomy_config(), PinnedClock::at(start)).await
 }
 
+/// The app with users beyond [`USERS`] (each with a token, by name), e.g. a second officer; the
+/// seeded users' tasks are then drawn among more officers.
+pub async fn spawn_app_with_users(
+    extra: &'static [(&'static str, Role, Option<&'static str>)],
+) -> TestApp {
+    spawn_app_seeded(roomy_config(), Arc::new(SystemClock), extra).await
+}
+
 async fn spawn_app_with_clock(config: ApiConfig, clock: Arc<dyn Clock>) -> TestApp {
+    spawn_app_seeded(config, clock, &[]).await
+}
+
+async fn spawn_app_seeded(
+    config: ApiConfig,
+    clock: Arc<dyn Clock>,
+    extra: &'static [(&'static str, Role, Option<&'static str>)],
+) -> TestApp {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let signer = AuditSigner::from_secret_bytes(&[7; 32]);
     let audit_public_key = Some(signer.public_key());
@@ -191,7 +207,7 @@ async fn spawn_app_with_clock(config: ApiConfig, clock: Arc<dyn Clock>) -> TestA
         },
         clock,
     ));
-    let tokens = seed(&clearance).await;
+    let tokens = seed(&clearance, extra).await;
     let app = http_api::router(clearance, config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -213,7 +229,10 @@ async fn spawn_app_with_clock(config: ApiConfig, clock: Arc<dyn Clock>) -> TestA
     }
 }
 
-async fn seed(clearance: &Clearance<SqliteStore>) -> HashMap<&'static str, String> {
+async fn seed(
+    clearance: &Clearance<SqliteStore>,
+    extra: &'static [(&'static str, Role, Option<&'static str>)],
+) -> HashMap<&'static str, String> {
     let actor = Actor {
         user_id: "test".into(),
         role: "admin".into(),
@@ -229,7 +248,7 @@ async fn seed(clearance: &Clearance<SqliteStore>) -> HashMap<&'static str, Strin
         .await
         .expect("an authorisation");
     let mut tokens = HashMap::new();
-    for (name, role, enterprise) in USERS {
+    for &(name, role, enterprise) in USERS.iter().chain(extra) {
         clearance
             .create_user(&actor, name, role, enterprise)
             .await
