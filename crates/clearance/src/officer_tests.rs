@@ -55,8 +55,14 @@ async fn tasks_go_to_the_officers_on_duty_at_the_office() {
         "kind": "seller", "value": "Pacific Electronics Inc.", "action": "document_check",
         "reason_en": "invoices to check", "reason_zh": "核查发票",
     });
-    f.clearance
+    let proposed = f
+        .clearance
         .add_watch_entry(&analyst, entry.to_string().as_bytes())
+        .await
+        .unwrap();
+    let second = user(&f, "analyst-zhao", Role::RiskAnalyst).await;
+    f.clearance
+        .approve_watch_entry(&second, proposed["id"].as_str().unwrap())
         .await
         .unwrap();
 

@@ -180,6 +180,10 @@ pub fn router<S: Store>(clearance: Arc<Clearance<S>>, config: ApiConfig) -> Rout
             post(targeting::remove_watch_entry::<S>),
         )
         .route(
+            "/v1/watch-list/{id}/approval",
+            post(targeting::approve_watch_entry::<S>),
+        )
+        .route(
             "/v1/enterprises/{credit_code}/credit",
             post(enterprises::set_credit_level::<S>),
         )

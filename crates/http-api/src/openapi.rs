@@ -50,6 +50,7 @@ use crate::{assessing, enterprises, models, payments, routes, statistics, target
         targeting::add_watch_entry,
         targeting::watch_entries,
         targeting::remove_watch_entry,
+        targeting::approve_watch_entry,
         models::import_history,
         models::train,
         models::models,

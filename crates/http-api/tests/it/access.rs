@@ -37,6 +37,7 @@ enum Endpoint {
     AddWatchEntry,
     ListWatchList,
     RemoveWatchEntry,
+    ApproveWatchEntry,
     ListTasks,
     RecordFinding,
     Payments,
@@ -59,7 +60,7 @@ enum Endpoint {
 }
 
 impl Endpoint {
-    const ALL: [Endpoint; 45] = [
+    const ALL: [Endpoint; 46] = [
         Endpoint::Lodge,
         Endpoint::Read,
         Endpoint::List,
@@ -87,6 +88,7 @@ impl Endpoint {
         Endpoint::AddWatchEntry,
         Endpoint::ListWatchList,
         Endpoint::RemoveWatchEntry,
+        Endpoint::ApproveWatchEntry,
         Endpoint::ListTasks,
         Endpoint::RecordFinding,
         Endpoint::Payments,
@@ -129,7 +131,9 @@ impl Endpoint {
             | Endpoint::ActivateRelease
             | Endpoint::RollBackRelease => Action::ManageReleases,
             Endpoint::ListRules | Endpoint::ListWatchList => Action::ReadRules,
-            Endpoint::AddWatchEntry | Endpoint::RemoveWatchEntry => Action::WriteRules,
+            Endpoint::AddWatchEntry | Endpoint::RemoveWatchEntry | Endpoint::ApproveWatchEntry => {
+                Action::WriteRules
+            }
             Endpoint::ProposeRule
             | Endpoint::TestRule
             | Endpoint::ApproveRule
@@ -345,6 +349,26 @@ async fn call(app: &TestApp, user: &str, endpoint: Endpoint) -> Reply {
             let body = json!({"reason": "cleared"});
             app.post(&format!("/v1/watch-list/{id}/removal"), user, None, &body)
                 .await
+        }
+        Endpoint::ApproveWatchEntry => {
+            // Proposed by another analyst than the caller: who proposed may never approve.
+            let author = if user == "risk_analyst" {
+                "other_risk_analyst"
+            } else {
+                "risk_analyst"
+            };
+            let added = app
+                .post("/v1/watch-list", author, None, &inert_entry())
+                .await;
+            assert_eq!(added.status, StatusCode::CREATED, "{}", added.text);
+            let id = added.body["id"].as_str().unwrap();
+            app.post(
+                &format!("/v1/watch-list/{id}/approval"),
+                user,
+                None,
+                &json!({}),
+            )
+            .await
         }
         Endpoint::SetCreditLevel => {
             // `general` for the unrelated trader: no lane of the other calls changes.
