@@ -387,7 +387,17 @@ impl<S: Store> Clearance<S> {
     ) -> Result<Vec<Value>, ClearanceError> {
         caller.require(Action::Read)?;
         let row = self.visible_row(caller, id_or_number).await?;
-        self.assessment_records(&row.id).await
+        let mut records = self.assessment_records(&row.id).await?;
+        if caller.visibility().is_some() {
+            // The trade sees its order's value, not the buyer's total for the year: that would
+            // tell whoever lodged with a person's ID number what the person bought before.
+            for record in &mut records {
+                if let Some(cbec) = record["cbec"].as_object_mut() {
+                    cbec.remove("annual_total_after");
+                }
+            }
+        }
+        Ok(records)
     }
 
     /// An officer's reassessment: the declaration as it stands, with the releases in force on its

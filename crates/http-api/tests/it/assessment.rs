@@ -541,6 +541,8 @@ async fn an_estimate_does_not_disclose_a_buyers_purchases_to_anyone() {
         }
         assert_eq!(answers[0], answers[1], "{user}");
     }
+    // Lodging refuses the order that does not fit, naming the order and the limit, not the
+    // buyer's total; the trade's view of a lodged order has no total either.
     let refused = app
         .post(
             "/v1/declarations",
@@ -551,4 +553,28 @@ async fn an_estimate_does_not_disclose_a_buyers_purchases_to_anyone() {
         .await;
     refused.assert_problem(422);
     assert_eq!(refused.error_paths()[0].0, "cbec_order", "{}", refused.text);
+    // No figure in the reason is above the limit (the old reason gave the year's total).
+    let reason = refused.body["errors"][0]["message_en"].as_str().unwrap();
+    let figures: Vec<f64> = reason
+        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .filter_map(|t| t.trim_end_matches('.').parse().ok())
+        .collect();
+    assert!(figures.iter().all(|f| *f <= 26_000.0), "{reason}");
+    let second = app
+        .post(
+            "/v1/declarations",
+            "broker",
+            Some("cbec-3"),
+            &cbec_order("TM-3", BOUGHT, 1, 300, false),
+        )
+        .await;
+    assert_eq!(second.status, StatusCode::CREATED, "{}", second.text);
+    let id = second.body["id"].as_str().unwrap();
+    let for_trade = &assessments(&app, id, "broker").await[0]["cbec"];
+    assert_eq!(for_trade["annual_total_after"], Value::Null, "{for_trade}");
+    let for_customs = &assessments(&app, id, "officer").await[0]["cbec"];
+    assert!(
+        for_customs["annual_total_after"].is_string(),
+        "{for_customs}"
+    );
 }
