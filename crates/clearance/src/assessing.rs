@@ -369,6 +369,7 @@ impl<S: Store> Clearance<S> {
                         message_en: format!("cannot be assessed: {}", p.message_en),
                         message_zh: format!("无法计税：{}", p.message_zh),
                     })
+                    .map(FieldError::bounded)
                     .collect(),
             )
         })?;

@@ -75,6 +75,7 @@ fn problems_as_errors(problems: Vec<NotAssessable>) -> ClearanceError {
                     p.message_zh
                 ),
             })
+            .map(FieldError::bounded)
             .collect(),
     )
 }

@@ -113,15 +113,28 @@ impl FieldError {
         message_en: String,
         message_zh: String,
     ) -> FieldError {
+        FieldError {
+            path: path.to_string(),
+            code,
+            message_en,
+            message_zh,
+        }
+        .bounded()
+    }
+
+    /// The error with its path and messages cut to [`ECHOED_TEXT_CHARS_MAX`] characters: for an
+    /// error built field by field from text that may carry submitted values (every constructor
+    /// here applies it).
+    pub fn bounded(self) -> FieldError {
         let bounded = |text: String| match cut(&text, ECHOED_TEXT_CHARS_MAX) {
             std::borrow::Cow::Borrowed(_) => text,
             std::borrow::Cow::Owned(cut) => cut,
         };
         FieldError {
-            path: bounded(path.to_string()),
-            code,
-            message_en: bounded(message_en),
-            message_zh: bounded(message_zh),
+            path: bounded(self.path),
+            code: self.code,
+            message_en: bounded(self.message_en),
+            message_zh: bounded(self.message_zh),
         }
     }
 

@@ -55,7 +55,7 @@ pub use config::{
     REQUESTS_PER_SECOND_PER_CLIENT_DEFAULT,
 };
 pub use openapi::ApiDoc;
-pub use problem::{PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_PREFIX};
+pub use problem::{FIELD_ERRORS_LISTED_MAX, PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_PREFIX};
 
 use crate::assessing::RELEASES_PATH;
 use crate::guard::ClientLimiter;

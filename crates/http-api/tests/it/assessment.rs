@@ -578,3 +578,45 @@ async fn an_estimate_does_not_disclose_a_buyers_purchases_to_anyone() {
         "{for_customs}"
     );
 }
+
+/// A release whose file carries a megabyte in a column name or a cell is refused with an answer
+/// of a few kilobytes: no message repeats more than a bounded part of it.
+#[tokio::test]
+async fn a_megabyte_in_a_release_file_gives_a_small_refusal() {
+    let app = spawn_app().await;
+    let megabyte = "Z".repeat(1 << 20);
+    let mut header = sample_tariff_import();
+    let lines = sample_file("lines.csv");
+    let first_line = lines.lines().find(|l| !l.starts_with('#')).unwrap();
+    // The last column renamed: one unknown column and one missing, reported before any row.
+    let renamed = match first_line.rsplit_once(',') {
+        Some((rest, _)) => format!("{rest},{megabyte}"),
+        None => megabyte.clone(),
+    };
+    header["files"]["lines.csv"] = json!(lines.replacen(first_line, &renamed, 1));
+    let mut cell = sample_rates_import();
+    let rates = sample_file("exchange_rates.csv");
+    let row = rates
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .nth(1)
+        .unwrap();
+    let spoilt: Vec<&str> = row.split(',').collect();
+    let spoilt = [&[megabyte.as_str()][..], &spoilt[1..]].concat().join(",");
+    cell["files"]["exchange_rates.csv"] = json!(rates.replacen(row, &spoilt, 1));
+    for body in [header, cell] {
+        let refused = app.post("/v1/releases", "admin", None, &body).await;
+        refused.assert_problem(422);
+        // At most FIELD_ERRORS_LISTED_MAX errors of bounded messages: 200 KB would be the
+        // worst case; these short messages take far less.
+        assert!(
+            refused.body["errors"].as_array().unwrap().len() <= http_api::FIELD_ERRORS_LISTED_MAX
+        );
+        assert!(
+            refused.text.len() < 64 * 1024,
+            "{} bytes answered: {}",
+            refused.text.len(),
+            &refused.text[..2000.min(refused.text.len())]
+        );
+    }
+}
