@@ -277,7 +277,10 @@ impl Caller {
 fn not_authorised(path: &str, code: &str, what_en: &str, what_zh: &str) -> domain::FieldError {
     domain::FieldError::not_allowed(
         path,
-        &format!("your enterprise is not authorised to {what_en} enterprise {code}"),
-        &format!("贵单位未获授权{what_zh}企业 {code}"),
+        &format!(
+            "your enterprise is not authorised to {what_en} enterprise {}",
+            domain::echoed(code)
+        ),
+        &format!("贵单位未获授权{what_zh}企业 {}", domain::echoed(code)),
     )
 }

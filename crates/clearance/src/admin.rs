@@ -437,7 +437,10 @@ pub const CREDIT_LEVEL_SET_ACTION: &str = "enterprise.credit_level_set";
 fn unknown_enterprise(code: &str) -> ClearanceError {
     ClearanceError::Invalid(vec![domain::FieldError::not_allowed(
         "enterprise",
-        &format!("no enterprise with credit code {code} is registered"),
-        &format!("未登记统一社会信用代码为 {code} 的企业"),
+        &format!(
+            "no enterprise with credit code {} is registered",
+            domain::echoed(code)
+        ),
+        &format!("未登记统一社会信用代码为 {} 的企业", domain::echoed(code)),
     )])
 }

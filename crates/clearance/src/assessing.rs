@@ -17,6 +17,7 @@ use crate::access::{Action, Caller};
 use crate::assessment::{
     self, ASSESSED_ACTION, Basis, NotAssessable, OriginContext, ReportJson, Sources,
 };
+use crate::cbec::BuyerLedger;
 use crate::error::ClearanceError;
 use crate::releases::{DRY_RUN_SAMPLE_MAX, InForce, Parsed, ReleaseKind, parse_files};
 use crate::{Clearance, ClearanceConfig, actor, idempotency_key_or_new, request_digest};
@@ -226,7 +227,16 @@ impl<S: Store> Clearance<S> {
         }
         if declaration.cbec_order.is_some() {
             return self
-                .cbec_assessment(declaration_id, declaration, day, basis, note, actor, now_ms)
+                .cbec_assessment(
+                    declaration_id,
+                    declaration,
+                    day,
+                    basis,
+                    note,
+                    actor,
+                    now_ms,
+                    BuyerLedger::Read,
+                )
                 .await
                 .map(Some);
         }
@@ -332,7 +342,9 @@ impl<S: Store> Clearance<S> {
             .parse(&self.parse_context(day))
             .map_err(ClearanceError::Invalid)?;
         if declaration.cbec_order.is_some() {
-            // As at lodging, against the buyer's purchases so far; nothing is booked.
+            // As at lodging but without the buyer's purchases so far, whoever asks: an estimate
+            // must not tell anyone holding an ID number what that person bought this year (nor,
+            // by trying amounts, whether an order would still fit). Nothing is booked.
             self.protect_buyer(&mut declaration)?;
             let change = self
                 .cbec_assessment(
@@ -343,6 +355,7 @@ impl<S: Store> Clearance<S> {
                     None,
                     &actor(caller),
                     0,
+                    BuyerLedger::NotRead,
                 )
                 .await?;
             let record: Value = serde_json::from_str(&change.event.payload)
@@ -378,6 +391,7 @@ impl<S: Store> Clearance<S> {
                         message_en: format!("cannot be assessed: {}", p.message_en),
                         message_zh: format!("无法计税：{}", p.message_zh),
                     })
+                    .map(FieldError::bounded)
                     .collect(),
             )
         })?;

@@ -8,11 +8,10 @@
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use store::{Append, AppendOutcome, AttachmentRow, Projection, Store, TaskQuery};
+use store::{Append, AppendOutcome, AttachmentRow, Projection, Store};
 
 use crate::access::{Action, Caller};
 use crate::error::ClearanceError;
-use crate::tasks::TASK_PAGE_MAX;
 use crate::{Clearance, actor, idempotency_key_or_new, request_digest};
 use domain::FieldError;
 
@@ -130,17 +129,7 @@ impl<S: Store> Clearance<S> {
         {
             return first_attachment(&first, &request);
         }
-        let task = self
-            .store
-            .tasks(&TaskQuery {
-                assigned_to: Some(caller.user_id().to_owned()),
-                limit: TASK_PAGE_MAX,
-                ..TaskQuery::default()
-            })
-            .await?
-            .into_iter()
-            .find(|t| t.id == task_id)
-            .ok_or(ClearanceError::NotFound)?;
+        let task = self.assigned_task(caller, task_id).await?;
         let closed = || {
             ClearanceError::Invalid(vec![FieldError::not_allowed(
                 "task",

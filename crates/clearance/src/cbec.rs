@@ -75,8 +75,21 @@ fn problems_as_errors(problems: Vec<NotAssessable>) -> ClearanceError {
                     p.message_zh
                 ),
             })
+            .map(FieldError::bounded)
             .collect(),
     )
+}
+
+/// Whether an assessment reads the buyer's purchases so far (the CBEC ledger).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BuyerLedger {
+    /// A lodging or reassessment: the order is booked against (or was booked against) the
+    /// buyer's year, so the year so far is read.
+    Read,
+    /// An estimate, for any caller: a person's purchases are not disclosed to whoever types
+    /// their ID number. The order is taken as the buyer's first of the year, the annual total is
+    /// not reported, and the report says the annual allowance is checked at lodging.
+    NotRead,
 }
 
 impl<S: Store> Clearance<S> {
@@ -120,6 +133,7 @@ impl<S: Store> Clearance<S> {
         note: Option<&str>,
         actor: &Actor,
         now_ms: i64,
+        ledger: BuyerLedger,
     ) -> Result<AssessmentChange, ClearanceError> {
         let order = declaration
             .cbec_order
@@ -137,7 +151,10 @@ impl<S: Store> Clearance<S> {
             .and_then(|p| p["cbec"]["order_value_fen"].as_i64())
             .unwrap_or(0);
         let year = day.year();
-        let year_to_date_fen = self.store.cbec_year_to_date(hash, year).await? - own_fen;
+        let year_to_date_fen = match ledger {
+            BuyerLedger::Read => self.store.cbec_year_to_date(hash, year).await? - own_fen,
+            BuyerLedger::NotRead => 0,
+        };
         let in_force = self.releases_cache.in_force(&self.store, day).await?;
         let outcome = match &in_force.tariff {
             None => Err(vec![NotAssessable::new(
@@ -188,7 +205,7 @@ impl<S: Store> Clearance<S> {
                             "en": "CBEC retail import, one indivisible item above the transaction limit: full rates",
                             "zh": "跨境电商零售进口，单件不可分割商品超过单次限值：按货物税率全额征收" })
                 };
-                let cbec = json!({
+                let mut cbec = json!({
                     "order_ref": order.order_ref,
                     "platform": order.platform,
                     "buyer": masked,
@@ -197,6 +214,17 @@ impl<S: Store> Clearance<S> {
                     "annual_total_after": tariff::money::fen_text(annual_total_after),
                     "annual_limit": tariff::money::fen_text(self.config.assessment.cbec_annual_limit),
                 });
+                if ledger == BuyerLedger::NotRead {
+                    // Not the buyer's total: the year so far was not read.
+                    cbec.as_object_mut()
+                        .expect("an object")
+                        .remove("annual_total_after");
+                    cbec["annual_allowance"] = json!({
+                        "checked": "at_lodging",
+                        "en": "the buyer's annual allowance is checked when the order is lodged; this estimate does not read the buyer's purchases",
+                        "zh": "个人年度交易限值在申报时核验；本估算不读取该消费者的既往交易",
+                    });
+                }
                 let annual_limit_fen = fen_of(self.config.assessment.cbec_annual_limit)
                     .ok_or_else(|| anyhow::anyhow!("the annual limit is out of range"))?;
                 let booking = acceptance.then(|| CbecBooking {

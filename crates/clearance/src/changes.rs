@@ -90,6 +90,14 @@ impl<S: Store> Clearance<S> {
             },
             Err(_) => None, // `change` reports the missing declaration.
         };
+        // The amended parties must still be the register's (their credit codes cannot change).
+        let registered = match self.visible_row(caller, id_or_number).await {
+            Ok(row) => Some(
+                self.registered_parties(&row.trader_credit_code, &row.declarant_credit_code)
+                    .await?,
+            ),
+            Err(_) => None,
+        };
         self.change(
             caller,
             Action::Amend,
@@ -111,6 +119,9 @@ impl<S: Store> Clearance<S> {
                     }
                 };
                 let mut errors = amendment_errors(caller, &state.state, &declaration);
+                if let Some(registered) = &registered {
+                    errors.extend(registered.disagreements(&declaration, "declaration."));
+                }
                 if state.state.declaration.cbec_order.is_some() || declaration.cbec_order.is_some()
                 {
                     errors.push(FieldError::not_allowed(
@@ -412,8 +423,14 @@ fn amendment_errors(
         if before != after {
             errors.push(FieldError::not_allowed(
                 format!("declaration.{path}"),
-                &format!("an amendment cannot change it from '{before}' (lodge a new declaration instead)"),
-                &format!("修改申报不能将其由“{before}”改变（请重新申报）"),
+                &format!(
+                    "an amendment cannot change it from '{}' (lodge a new declaration instead)",
+                    domain::echoed(before)
+                ),
+                &format!(
+                    "修改申报不能将其由“{}”改变（请重新申报）",
+                    domain::echoed(before)
+                ),
             ));
         }
     };

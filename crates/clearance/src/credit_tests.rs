@@ -163,15 +163,31 @@ async fn a_credit_level_is_checked_field_by_field_and_set_by_administrators_only
         errors[1].message_en
     );
 
-    // A well-formed code of no registered enterprise.
-    let unknown = f
+    // A mistyped code is refused by its check character...
+    let mistyped = f
         .clearance
         .set_credit_level(&admin(), "91310000MA1FL0002X", "general", "rating")
+        .await;
+    let Err(ClearanceError::Invalid(errors)) = mistyped else {
+        panic!("{mistyped:?}")
+    };
+    assert_eq!(errors[0].path, "credit_code");
+    assert_eq!(errors[0].code, domain::ErrorCode::CheckDigit);
+    // ...and a well-formed code (check character right) of no registered enterprise as such.
+    let unknown = f
+        .clearance
+        .set_credit_level(&admin(), "91310000MA1FL0002W", "general", "rating")
         .await;
     let Err(ClearanceError::Invalid(errors)) = unknown else {
         panic!("{unknown:?}")
     };
     assert_eq!(errors[0].path, "credit_code");
+    assert_eq!(errors[0].code, domain::ErrorCode::NotAllowed);
+    assert!(
+        errors[0].message_en.contains("is registered"),
+        "{}",
+        errors[0].message_en
+    );
 
     // Over the API: administrators only.
     let officer = f.caller("officer").await;

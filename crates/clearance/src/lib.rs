@@ -20,6 +20,7 @@ mod error;
 pub mod models;
 pub mod modifications;
 mod numbering;
+mod parties;
 pub mod payments;
 pub mod releases;
 pub mod statistics;
@@ -263,6 +264,8 @@ impl<S: Store> Clearance<S> {
                 errors: denied,
             });
         }
+        // The trader and declarant as the register knows them, not only their credit codes.
+        self.check_parties(&declaration).await?;
         let summary = self.open_summary(caller, &declaration).await?;
         let mut declaration = declaration;
         self.protect_buyer(&mut declaration)?;

@@ -55,6 +55,7 @@ async fn selection_of_a_lodging(f: &Fixture, key: &str) -> Value {
 async fn a_watch_list_entry_selects_the_declarations_naming_the_party_until_removed() {
     let f = fixture(beijing(2026, 11, 26, 10)).await;
     let analyst = user(&f, "analyst-wang", Role::RiskAnalyst).await;
+    let second = user(&f, "analyst-zhao", Role::RiskAnalyst).await;
     let officer = f.caller("officer").await;
     let broker = f.caller("broker").await;
     let entry = json!({
@@ -98,8 +99,35 @@ async fn a_watch_list_entry_selects_the_declarations_naming_the_party_until_remo
         .await
         .unwrap();
     assert_eq!(added["id"], "W-000001");
-    assert_eq!(added["status"], "listed");
+    assert_eq!(added["status"], "proposed");
     assert_eq!(added["value"], "pacific electronics   INC.");
+
+    // Four eyes: a proposal does not act; its author cannot approve it; another analyst does.
+    let selection = selection_of_a_lodging(&f, "d0").await;
+    assert!(
+        reasons_of(&selection, "watch_list").is_empty(),
+        "a proposal selected: {selection:#}"
+    );
+    assert!(matches!(
+        f.clearance.approve_watch_entry(&analyst, "W-000001").await,
+        Err(ClearanceError::Forbidden { .. })
+    ));
+    assert!(matches!(
+        f.clearance.approve_watch_entry(&officer, "W-000001").await,
+        Err(ClearanceError::Forbidden { .. })
+    ));
+    let approved = f
+        .clearance
+        .approve_watch_entry(&second, "W-000001")
+        .await
+        .unwrap();
+    assert_eq!(approved["status"], "listed");
+    assert_eq!(approved["approved_by"], second.user_id());
+    // Nothing more awaits approval.
+    assert!(matches!(
+        f.clearance.approve_watch_entry(&second, "W-000001").await,
+        Err(ClearanceError::Invalid(_))
+    ));
 
     // The example names the seller "Pacific Electronics Inc.": case and spaces do not matter.
     let selection = selection_of_a_lodging(&f, "d1").await;
@@ -118,14 +146,40 @@ async fn a_watch_list_entry_selects_the_declarations_naming_the_party_until_remo
     );
     assert_ne!(selection["lane"], "green");
 
-    // Removed (an event; the entry is kept): no more hits. Removing twice, or an unknown entry,
-    // is refused.
+    // Taking it off is four eyes too: requested, it still acts; the requester cannot approve
+    // the removal; another analyst does (an event; the entry is kept): no more hits. Requesting
+    // twice, removing twice, or an unknown entry, is refused.
+    let requested = f
+        .clearance
+        .remove_watch_entry(&second, "W-000001", "measure ended")
+        .await
+        .unwrap();
+    assert_eq!(requested["status"], "removal_requested");
+    let selection = selection_of_a_lodging(&f, "d1b").await;
+    assert_eq!(
+        reasons_of(&selection, "watch_list").len(),
+        1,
+        "{selection:#}"
+    );
+    let again = f
+        .clearance
+        .remove_watch_entry(&analyst, "W-000001", "again")
+        .await;
+    assert!(
+        matches!(again, Err(ClearanceError::Invalid(_))),
+        "{again:?}"
+    );
+    assert!(matches!(
+        f.clearance.approve_watch_entry(&second, "W-000001").await,
+        Err(ClearanceError::Forbidden { .. })
+    ));
     let removed = f
         .clearance
-        .remove_watch_entry(&analyst, "W-000001", "measure ended")
+        .approve_watch_entry(&analyst, "W-000001")
         .await
         .unwrap();
     assert_eq!(removed["status"], "removed");
+    assert_eq!(removed["removed_by"], analyst.user_id());
     let again = f
         .clearance
         .remove_watch_entry(&analyst, "W-000001", "again")
@@ -150,6 +204,20 @@ async fn a_watch_list_entry_selects_the_declarations_naming_the_party_until_remo
     let listed = f.clearance.watch_entries(&officer).await.unwrap();
     assert_eq!(listed.len(), 1);
     assert!(listed[0]["removed_seq"].is_u64());
+
+    // A proposal never approved is withdrawn at once by any analyst: it never acted.
+    let proposed = f
+        .clearance
+        .add_watch_entry(&analyst, entry.as_bytes())
+        .await
+        .unwrap();
+    let withdrawn = f
+        .clearance
+        .remove_watch_entry(&analyst, proposed["id"].as_str().unwrap(), "not needed")
+        .await
+        .unwrap();
+    assert_eq!(withdrawn["status"], "removed");
+    assert_eq!(withdrawn["approved_seq"], Value::Null);
 }
 
 fn files(kind: ReleaseKind) -> Vec<ReleaseFileRow> {

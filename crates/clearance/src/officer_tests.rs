@@ -57,8 +57,14 @@ async fn tasks_go_to_the_officers_on_duty_at_the_office() {
         "kind": "seller", "value": "Pacific Electronics Inc.", "action": "document_check",
         "reason_en": "invoices to check", "reason_zh": "核查发票",
     });
-    f.clearance
+    let proposed = f
+        .clearance
         .add_watch_entry(&analyst, entry.to_string().as_bytes())
+        .await
+        .unwrap();
+    let second = user(&f, "analyst-zhao", Role::RiskAnalyst).await;
+    f.clearance
+        .approve_watch_entry(&second, proposed["id"].as_str().unwrap())
         .await
         .unwrap();
 
@@ -350,4 +356,93 @@ async fn the_officer_attaches_photos_and_documents_as_evidence_of_the_finding() 
         paths(attach("officer", "late.jpg", None, photo(5)).await),
         ["task"]
     );
+}
+
+/// An officer with more tasks than a page of the queue still closes the newest of them: a task
+/// is found by its id, not among the officer's first page.
+#[tokio::test]
+async fn an_officer_closes_a_task_beyond_the_first_page_of_the_queue() {
+    use crate::tasks::TASK_PAGE_MAX;
+    let f = fixture(beijing(2026, 11, 26, 10)).await;
+    let broker = f.caller("broker").await;
+    let officer = f.caller("officer").await;
+    let lodged = f
+        .clearance
+        .lodge(&broker, Some("p1"), EXAMPLE.as_bytes())
+        .await
+        .unwrap();
+    let mut newest = String::new();
+    for n in 0..=TASK_PAGE_MAX {
+        let held = f
+            .clearance
+            .place_hold(
+                &officer,
+                &lodged.number,
+                Some(&format!("hold-{n}")),
+                br#"{"reason":"seal check"}"#,
+            )
+            .await
+            .unwrap();
+        newest = held["id"].as_str().unwrap().to_owned();
+    }
+    let attached = f
+        .clearance
+        .add_attachment(&officer, &newest, "seal.jpg", None, &photo(1), None)
+        .await
+        .unwrap();
+    assert_eq!(attached["media_type"], "image/jpeg");
+    let closed = f
+        .clearance
+        .record_finding(&officer, &newest, Some("f1"), br#"{"discrepancy":false}"#)
+        .await
+        .unwrap();
+    assert_eq!(closed["task"], newest.as_str());
+    assert_eq!(closed["outcome"]["attachments"][0]["file_name"], "seal.jpg");
+}
+
+/// Only the officer a task is assigned to records its finding: another officer, however senior,
+/// meets it as if it did not exist, and the trade may not record findings at all.
+#[tokio::test]
+async fn only_the_assigned_officer_records_a_finding() {
+    let f = fixture(beijing(2026, 11, 26, 10)).await;
+    let broker = f.caller("broker").await;
+    let officer = f.caller("officer").await;
+    let wu = user(&f, "officer-wu", Role::Officer).await;
+    let lodged = f
+        .clearance
+        .lodge(&broker, Some("o1"), EXAMPLE.as_bytes())
+        .await
+        .unwrap();
+    let held = f
+        .clearance
+        .place_hold(&officer, &lodged.number, None, br#"{"reason":"seal"}"#)
+        .await
+        .unwrap();
+    let task = held["id"].as_str().unwrap();
+    let finding = br#"{"discrepancy":false,"note":"nothing found"}"#;
+    assert!(matches!(
+        f.clearance
+            .record_finding(&wu, task, Some("wu-1"), finding)
+            .await,
+        Err(ClearanceError::NotFound)
+    ));
+    assert!(matches!(
+        f.clearance
+            .record_finding(&broker, task, Some("b-1"), finding)
+            .await,
+        Err(ClearanceError::Forbidden { .. })
+    ));
+    let open = f
+        .clearance
+        .tasks(&officer, true, None, Some("open"), 10)
+        .await
+        .unwrap();
+    assert!(
+        open.iter().any(|t| t["id"] == task),
+        "the task is still open: {open:#?}"
+    );
+    f.clearance
+        .record_finding(&officer, task, Some("o-1"), finding)
+        .await
+        .unwrap();
 }

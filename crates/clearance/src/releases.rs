@@ -146,6 +146,8 @@ pub fn parse_files(kind: ReleaseKind, files: &[ReleaseFileRow]) -> Result<Parsed
                 message_en: p.message_en,
                 message_zh: p.message_zh,
             })
+            // A cell or column name of any length gives a message of bounded length.
+            .map(FieldError::bounded)
             .collect::<Vec<_>>()
     };
     let present = |name| file(name).expect("checked above");

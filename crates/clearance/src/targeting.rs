@@ -214,6 +214,8 @@ pub fn compile_request(
                         message_en: format!("{}{} [{}]", p.en, at.0, p.code),
                         message_zh: format!("{}{}", p.zh, at.1),
                     }
+                    // A rule's text of any length gives a message of bounded length.
+                    .bounded()
                 })
                 .collect(),
         )

@@ -306,6 +306,21 @@ impl<S: Store> Clearance<S> {
             .collect())
     }
 
+    /// The caller's own task `task_id`, looked up by its id (an officer may have any number of
+    /// tasks). Another officer's task answers as if there were none: only the assigned officer
+    /// records a finding or attaches evidence.
+    pub(crate) async fn assigned_task(
+        &self,
+        caller: &Caller,
+        task_id: &str,
+    ) -> Result<TaskRow, ClearanceError> {
+        self.store
+            .task(task_id)
+            .await?
+            .filter(|t| t.assigned_to == caller.user_id())
+            .ok_or(ClearanceError::NotFound)
+    }
+
     pub(crate) async fn open_tasks(
         &self,
         declaration_id: &str,
@@ -423,18 +438,7 @@ impl<S: Store> Clearance<S> {
         {
             return first_finding(&first, &digest);
         }
-        let task = self
-            .store
-            .tasks(&TaskQuery {
-                status: None,
-                limit: TASK_PAGE_MAX,
-                assigned_to: Some(caller.user_id().to_owned()),
-                ..TaskQuery::default()
-            })
-            .await?
-            .into_iter()
-            .find(|t| t.id == task_id)
-            .ok_or(ClearanceError::NotFound)?;
+        let task = self.assigned_task(caller, task_id).await?;
         if task.status != "open" {
             return Err(ClearanceError::Invalid(vec![FieldError::not_allowed(
                 "task",

@@ -56,11 +56,21 @@ pub(crate) async fn fixture(now: DateTime<Utc>) -> Fixture {
         role: "admin".into(),
     };
     clearance
-        .create_enterprise(&admin, TRADER, "3115960002", "Trader")
+        .create_enterprise(
+            &admin,
+            TRADER,
+            "3115960002",
+            "上海浦东贸易有限公司 Shanghai Pudong Trading Co., Ltd.",
+        )
         .await
         .unwrap();
     clearance
-        .create_enterprise(&admin, BROKER, "3122260001", "Broker")
+        .create_enterprise(
+            &admin,
+            BROKER,
+            "3122260001",
+            "上海报关服务有限公司 Shanghai Customs Brokerage Co., Ltd.",
+        )
         .await
         .unwrap();
     clearance
@@ -278,6 +288,40 @@ async fn an_amendment_cannot_change_what_the_number_was_made_from() {
     {
         Err(ClearanceError::Invalid(errors)) => {
             assert_eq!(errors[0].path, "declaration.office_of_lodging")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// An amendment cannot rename the trader or declarant away from the register either: the
+/// credit codes stay, and the customs code and name must still be the register's.
+#[tokio::test]
+async fn an_amendment_keeps_the_parties_the_registers() {
+    let f = fixture(beijing(2026, 11, 26, 10)).await;
+    let broker = f.caller("broker").await;
+    let lodged = f
+        .clearance
+        .lodge(&broker, Some("k"), EXAMPLE.as_bytes())
+        .await
+        .unwrap();
+    let mut changed: serde_json::Value = serde_json::from_str(EXAMPLE).unwrap();
+    changed["trader"]["customs_code"] = "3122260001".into();
+    changed["declarant"]["name"] = "Another Brokerage".into();
+    let body = serde_json::json!({"reason": "rename", "declaration": changed}).to_string();
+    match f
+        .clearance
+        .amend(&broker, &lodged.id, None, body.as_bytes())
+        .await
+    {
+        Err(ClearanceError::Invalid(errors)) => {
+            let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+            assert_eq!(
+                paths,
+                [
+                    "declaration.trader.customs_code",
+                    "declaration.declarant.name"
+                ]
+            );
         }
         other => panic!("{other:?}"),
     }

@@ -1,7 +1,11 @@
 //! The watch list (布控名单) and the lists targeting consults at acceptance.
 //!
-//! Analysts add entries (a party or a means of transport, with why and what a hit asks for) and
-//! remove them; both are events, and a removed entry is kept. The entries on the list and the
+//! Analysts propose entries (a party or a means of transport, with why and what a hit asks for)
+//! and take them off; every step is an event, and a removed entry is kept. Four eyes, as for
+//! rules and models: a proposed entry acts only once another analyst approves it, and an entry
+//! in force stays in force until another analyst approves its removal (taking it off weakens
+//! targeting as much as adding a wrong one would bend it). A proposal not yet approved is
+//! withdrawn at once: it never acted. The entries in force and the
 //! value-control table in force (a reference-data release of kind `value_control`) are built once
 //! into a `risk::Lists` and cached like the rule catalog: refreshed after a change made here, at
 //! most `CATALOG_REFRESH` after one made elsewhere.
@@ -191,15 +195,35 @@ pub fn watch_entry_view(row: &WatchEntryRow) -> Value {
         "added_by": row.added_by,
         "added_at": crate::views::rfc3339(row.added_at_ms),
         "added_seq": row.added_seq,
+        "approved_by": row.approved_by,
+        "approved_seq": row.approved_seq,
+        "removal_requested_by": row.removal_requested_by,
+        "removal_requested_seq": row.removal_requested_seq,
+        "removed_by": row.removed_by,
         "removed_seq": row.removed_seq,
-        "status": if row.removed_seq.is_some() { "removed" } else { "listed" },
+        "status": watch_status(row),
     })
+}
+
+/// `proposed` (awaiting a second analyst), `listed` (in force), `removal_requested` (in force,
+/// its removal awaiting a second analyst) or `removed`.
+fn watch_status(row: &WatchEntryRow) -> &'static str {
+    match (
+        row.removed_seq.is_some(),
+        row.approved_seq.is_some(),
+        row.removal_requested_seq.is_some(),
+    ) {
+        (true, _, _) => "removed",
+        (false, false, _) => "proposed",
+        (false, true, false) => "listed",
+        (false, true, true) => "removal_requested",
+    }
 }
 
 #[derive(Default)]
 struct ListsState {
     loaded_at: Option<Instant>,
-    /// The entries on the list (not removed).
+    /// The entries in force (approved, not removed).
     watch: Vec<risk::WatchEntry>,
     /// Built lists by the id of the value-control release in force (none: `None`).
     built: HashMap<Option<String>, Arc<risk::Lists>>,
@@ -241,7 +265,8 @@ impl<S: Store> Clearance<S> {
         if !fresh {
             let mut watch = Vec::new();
             for row in self.store.watch_entries().await? {
-                if row.removed_seq.is_some() {
+                // A proposal acts only once a second analyst approved it.
+                if !row.in_force() {
                     continue;
                 }
                 watch.push(engine_entry(&row).ok_or_else(|| {
@@ -265,7 +290,8 @@ impl<S: Store> Clearance<S> {
         Ok(lists)
     }
 
-    /// Adds an entry to the watch list (analysts).
+    /// Proposes an entry for the watch list (analysts); it acts once another analyst approves it
+    /// ([`Clearance::approve_watch_entry`]).
     pub async fn add_watch_entry(
         &self,
         caller: &Caller,
@@ -290,6 +316,11 @@ impl<S: Store> Clearance<S> {
             added_by: caller.user_id().to_owned(),
             added_at_ms: self.now().timestamp_millis(),
             added_seq: None,
+            approved_by: None,
+            approved_seq: None,
+            removal_requested_by: None,
+            removal_requested_seq: None,
+            removed_by: None,
             removed_seq: None,
         };
         let payload = json!({ "entry": watch_entry_view(&row) });
@@ -304,7 +335,8 @@ impl<S: Store> Clearance<S> {
         self.watch_entry(&id).await
     }
 
-    /// Takes an entry off the watch list (analysts); the entry is kept, marked removed.
+    /// Takes an entry off the watch list (analysts); the entry is kept. A proposal is withdrawn
+    /// at once; an entry in force gets a removal request that another analyst approves.
     pub async fn remove_watch_entry(
         &self,
         caller: &Caller,
@@ -315,13 +347,63 @@ impl<S: Store> Clearance<S> {
         let reason =
             domain::numbers::parse_text("reason", reason, domain::limits::REASON_LENGTH_MAX)
                 .map_err(|e| ClearanceError::Invalid(vec![e]))?;
-        let payload = json!({ "entry": id, "reason": reason });
+        let current = self.watch_row(id).await?;
+        let (action, payload) = if current.approved_seq.is_some() {
+            (
+                "watch_entry.removal_requested",
+                json!({ "entry": id, "reason": reason }),
+            )
+        } else {
+            (
+                "watch_entry.removed",
+                json!({ "entry": id, "reason": reason, "withdrawn_proposal": true }),
+            )
+        };
         self.watch_event(
             caller,
             id,
-            "watch_entry.removed",
+            action,
             payload,
-            Projection::RemoveWatchEntry { id: id.to_owned() },
+            Projection::RemoveWatchEntry {
+                id: id.to_owned(),
+                by: caller.user_id().to_owned(),
+            },
+        )
+        .await?;
+        self.watch_entry(id).await
+    }
+
+    /// Four eyes: another analyst than the one who asked approves what awaits approval on the
+    /// entry, its addition (the entry comes into force) or its removal (it is taken off).
+    pub async fn approve_watch_entry(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<Value, ClearanceError> {
+        caller.require(Action::WriteRules)?;
+        let current = self.watch_row(id).await?;
+        let (action, asked_by) = match (&current.removal_requested_by, current.approved_seq) {
+            (Some(requested_by), Some(_)) => ("watch_entry.removed", requested_by.as_str()),
+            _ => ("watch_entry.approved", current.added_by.as_str()),
+        };
+        if asked_by == caller.user_id() {
+            return Err(ClearanceError::Forbidden {
+                message_en: "who asked for a watch-list change cannot approve it (four eyes)"
+                    .into(),
+                message_zh: "布控名单变更的申请人不能审批本人的申请（双人复核）".into(),
+                errors: vec![],
+            });
+        }
+        let payload = json!({ "entry": id, "approved_by": caller.user_id() });
+        self.watch_event(
+            caller,
+            id,
+            action,
+            payload,
+            Projection::ApproveWatchEntry {
+                id: id.to_owned(),
+                approver: caller.user_id().to_owned(),
+            },
         )
         .await?;
         self.watch_entry(id).await
@@ -340,12 +422,15 @@ impl<S: Store> Clearance<S> {
     }
 
     async fn watch_entry(&self, id: &str) -> Result<Value, ClearanceError> {
+        Ok(watch_entry_view(&self.watch_row(id).await?))
+    }
+
+    async fn watch_row(&self, id: &str) -> Result<WatchEntryRow, ClearanceError> {
         self.store
             .watch_entries()
             .await?
-            .iter()
+            .into_iter()
             .find(|r| r.id == id)
-            .map(watch_entry_view)
             .ok_or(ClearanceError::NotFound)
     }
 

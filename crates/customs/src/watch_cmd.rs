@@ -2,6 +2,9 @@
 //! code, sellers and consignors by name, vessels and flights — as a risk analyst keeps it, acting as
 //! the user of a bearer token. An entry selects every declaration naming the entity while it is in
 //! force; taking it off is an event like adding it, and the entry stays on record as removed.
+//! Four eyes: `add` proposes an entry and `approve`, by another analyst, puts it in force;
+//! `remove` of an entry in force asks for its removal and `approve`, by another analyst, takes it
+//! off (a proposal not yet approved is withdrawn at once).
 
 use clap::Subcommand;
 use clearance::{Caller, Clearance, ClearanceConfig};
@@ -14,8 +17,8 @@ use crate::show::{cell, explain};
 
 #[derive(Subcommand)]
 pub enum WatchCommand {
-    /// Put an entity on the watch list. The request is checked like the same call over HTTP:
-    /// every problem is named by its field.
+    /// Propose an entity for the watch list; it acts once another analyst approves it. The
+    /// request is checked like the same call over HTTP: every problem is named by its field.
     Add {
         /// importer, declarant (credit codes), seller, consignor (names) or transport_means.
         #[arg(long)]
@@ -43,7 +46,16 @@ pub enum WatchCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Take an entry off the list (it stays on record, marked removed).
+    /// Four eyes: approve what awaits approval on another analyst's entry, its addition (it
+    /// comes into force) or its removal (it is taken off).
+    Approve {
+        id: String,
+        /// Bearer token of a risk analyst other than the one who asked.
+        #[arg(long, env = "CUSTOMS_TOKEN")]
+        token: String,
+    },
+    /// Take an entry off the list (it stays on record, marked removed): a proposal at once, an
+    /// entry in force once another analyst approves the removal.
     Remove {
         id: String,
         #[arg(long)]
@@ -66,6 +78,7 @@ impl WatchCommand {
     fn token(&self) -> &str {
         match self {
             WatchCommand::Add { token, .. }
+            | WatchCommand::Approve { token, .. }
             | WatchCommand::Remove { token, .. }
             | WatchCommand::List { token, .. } => token,
         }
@@ -117,13 +130,27 @@ async fn execute(clearance: &Clearance<SqliteStore>, command: WatchCommand) -> a
                 println!("{}", serde_json::to_string_pretty(&entry)?);
             } else {
                 println!(
-                    "{}: {} {:?} on the watch list ({})",
+                    "{}: {} {:?} proposed for the watch list ({}); another analyst approves it \
+                     with `customs watch approve {}`",
                     cell(&entry["id"]),
                     cell(&entry["kind"]),
                     cell(&entry["value"]),
-                    cell(&entry["action"])
+                    cell(&entry["action"]),
+                    cell(&entry["id"]),
                 );
             }
+        }
+        WatchCommand::Approve { id, .. } => {
+            let entry = clearance
+                .approve_watch_entry(&caller, &id)
+                .await
+                .map_err(|e| match e {
+                    clearance::ClearanceError::NotFound => {
+                        anyhow::anyhow!("no watch-list entry {id} / 没有布控名单条目 {id}")
+                    }
+                    other => explain(other),
+                })?;
+            println!("{}: {}", cell(&entry["id"]), cell(&entry["status"]));
         }
         WatchCommand::Remove { id, reason, .. } => {
             let entry = clearance

@@ -16,7 +16,7 @@ pub use codes::ParseContext;
 pub use declaration::*;
 pub use lifecycle::{DeclarationEvent, DeclarationState, DeclarationStatus, TransitionError};
 pub use numbering::{DeclarationNumber, NumberScheme};
-pub use problem::{ErrorCode, FieldError};
+pub use problem::{ECHOED_TEXT_CHARS_MAX, ECHOED_VALUE_CHARS_MAX, ErrorCode, FieldError, echoed};
 
 #[cfg(test)]
 mod tests;

@@ -62,6 +62,29 @@ impl ErrorCode {
     }
 }
 
+/// The most characters of a submitted value a message repeats back: longer values are cut to
+/// this many characters and an ellipsis, so that a refusal never echoes an offending value in
+/// full (a megabyte in a field gives a small answer, not a bigger one).
+pub const ECHOED_VALUE_CHARS_MAX: usize = 64;
+
+/// The most characters of a path or message: a backstop for text that carries submitted values
+/// built into it by the caller (`not_allowed`'s reasons, a JSON key as an unknown field's path).
+pub const ECHOED_TEXT_CHARS_MAX: usize = 512;
+
+/// `text` cut to `chars_max` characters followed by `…` if it is longer; as is otherwise.
+fn cut(text: &str, chars_max: usize) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(chars_max) {
+        None => std::borrow::Cow::Borrowed(text),
+        Some((end, _)) => std::borrow::Cow::Owned(format!("{}…", &text[..end])),
+    }
+}
+
+/// A submitted value as a message repeats it: at most [`ECHOED_VALUE_CHARS_MAX`] characters and
+/// an ellipsis. Use it wherever a message is built with a value the caller sent.
+pub fn echoed(value: &str) -> std::borrow::Cow<'_, str> {
+    cut(value, ECHOED_VALUE_CHARS_MAX)
+}
+
 /// One problem with one field of a submitted document.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {
@@ -96,6 +119,23 @@ impl FieldError {
             message_en,
             message_zh,
         }
+        .bounded()
+    }
+
+    /// The error with its path and messages cut to [`ECHOED_TEXT_CHARS_MAX`] characters: for an
+    /// error built field by field from text that may carry submitted values (every constructor
+    /// here applies it).
+    pub fn bounded(self) -> FieldError {
+        let bounded = |text: String| match cut(&text, ECHOED_TEXT_CHARS_MAX) {
+            std::borrow::Cow::Borrowed(_) => text,
+            std::borrow::Cow::Owned(cut) => cut,
+        };
+        FieldError {
+            path: bounded(self.path),
+            code: self.code,
+            message_en: bounded(self.message_en),
+            message_zh: bounded(self.message_zh),
+        }
     }
 
     pub fn required(path: impl fmt::Display) -> FieldError {
@@ -111,8 +151,8 @@ impl FieldError {
         FieldError::new(
             path,
             ErrorCode::InvalidType,
-            format!("has the wrong type: {detail}"),
-            format!("数据类型错误：{detail}"),
+            format!("has the wrong type: {}", echoed(detail)),
+            format!("数据类型错误：{}", echoed(detail)),
         )
     }
 
@@ -129,8 +169,8 @@ impl FieldError {
         FieldError::new(
             path,
             ErrorCode::InvalidJson,
-            format!("is not valid JSON: {detail}"),
-            format!("不是有效的 JSON：{detail}"),
+            format!("is not valid JSON: {}", echoed(detail)),
+            format!("不是有效的 JSON：{}", echoed(detail)),
         )
     }
 
@@ -208,6 +248,7 @@ impl FieldError {
         list_zh: &str,
         code: &str,
     ) -> FieldError {
+        let code = echoed(code);
         FieldError::new(
             path,
             ErrorCode::UnknownCode,
@@ -223,6 +264,7 @@ impl FieldError {
         code: &str,
         on: &str,
     ) -> FieldError {
+        let code = echoed(code);
         FieldError::new(
             path,
             ErrorCode::CodeNotInForce,
@@ -269,6 +311,7 @@ impl FieldError {
         computed: &str,
         tolerance: &str,
     ) -> FieldError {
+        let (declared, computed) = (echoed(declared), echoed(computed));
         FieldError::new(
             path,
             ErrorCode::SumMismatch,
@@ -282,6 +325,7 @@ impl FieldError {
     }
 
     pub fn amount_mismatch(path: impl fmt::Display, declared: &str, computed: &str) -> FieldError {
+        let (declared, computed) = (echoed(declared), echoed(computed));
         FieldError::new(
             path,
             ErrorCode::AmountMismatch,
@@ -291,6 +335,7 @@ impl FieldError {
     }
 
     pub fn mass_inconsistent(path: impl fmt::Display, net: &str, gross: &str) -> FieldError {
+        let (net, gross) = (echoed(net), echoed(gross));
         FieldError::new(
             path,
             ErrorCode::MassInconsistent,
@@ -315,6 +360,7 @@ impl FieldError {
     }
 
     pub fn unit_mismatch(path: impl fmt::Display, unit: &str, expected: &str) -> FieldError {
+        let unit = echoed(unit);
         FieldError::new(
             path,
             ErrorCode::UnitMismatch,
@@ -328,6 +374,7 @@ impl FieldError {
         summary_value: &str,
         full_value: &str,
     ) -> FieldError {
+        let (summary_value, full_value) = (echoed(summary_value), echoed(full_value));
         FieldError::new(
             path,
             ErrorCode::SummaryMismatch,

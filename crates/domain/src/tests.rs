@@ -707,3 +707,49 @@ fn the_cbec_procedures_are_in_the_procedure_list() {
         );
     }
 }
+
+/// A refusal never repeats a submitted value in full: values are cut at
+/// `ECHOED_VALUE_CHARS_MAX` characters (not bytes: Chinese text is cut between characters), and
+/// whole messages and paths at `ECHOED_TEXT_CHARS_MAX`.
+#[test]
+fn a_refusal_echoes_at_most_a_bounded_part_of_a_value() {
+    use crate::{ECHOED_TEXT_CHARS_MAX, ECHOED_VALUE_CHARS_MAX, FieldError, echoed};
+    let at_edge = "码".repeat(ECHOED_VALUE_CHARS_MAX);
+    assert_eq!(echoed(&at_edge), at_edge.as_str());
+    let over = format!("{at_edge}X");
+    assert_eq!(echoed(&over), format!("{at_edge}…"));
+
+    let megabyte = "A".repeat(1 << 20);
+    for error in [
+        FieldError::unknown_code("currency", "currency", "币制", &megabyte),
+        FieldError::code_not_in_force("currency", "currency", "币制", &megabyte, "2026-11-27"),
+        FieldError::invalid_type("items", &megabyte),
+        FieldError::invalid_json("", &megabyte),
+        FieldError::unit_mismatch("items[0].quantity.unit", &megabyte, "KGM"),
+        FieldError::summary_mismatch("trader.name", &megabyte, &megabyte),
+        FieldError::sum_mismatch("invoice.amount", &megabyte, &megabyte, "0.01"),
+        FieldError::amount_mismatch("items[0].amount", &megabyte, &megabyte),
+        FieldError::mass_inconsistent("net_mass_kg", &megabyte, &megabyte),
+        FieldError::not_allowed(&megabyte, &megabyte, &megabyte),
+        FieldError::unknown_field(&megabyte),
+    ] {
+        for text in [&error.path, &error.message_en, &error.message_zh] {
+            assert!(
+                text.chars().count() <= ECHOED_TEXT_CHARS_MAX + 1,
+                "{} characters from {:?}",
+                text.len(),
+                error.code
+            );
+        }
+    }
+    let cut = FieldError::unknown_code("currency", "currency", "币制", &megabyte);
+    assert!(
+        cut.message_en
+            .contains(&format!("'{}…'", "A".repeat(ECHOED_VALUE_CHARS_MAX)))
+    );
+    // A message at the text limit is kept whole.
+    let whole = "w".repeat(ECHOED_TEXT_CHARS_MAX - "is not allowed: ".len());
+    let kept = FieldError::not_allowed("x", &whole, "z");
+    assert_eq!(kept.message_en.chars().count(), ECHOED_TEXT_CHARS_MAX);
+    assert!(!kept.message_en.ends_with('…'));
+}

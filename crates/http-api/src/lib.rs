@@ -56,7 +56,7 @@ pub use config::{
     REQUESTS_PER_SECOND_PER_CLIENT_DEFAULT,
 };
 pub use openapi::ApiDoc;
-pub use problem::{PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_PREFIX};
+pub use problem::{FIELD_ERRORS_LISTED_MAX, PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_PREFIX};
 
 use crate::assessing::RELEASES_PATH;
 use crate::guard::ClientLimiter;
@@ -199,6 +199,10 @@ pub fn router<S: Store>(clearance: Arc<Clearance<S>>, config: ApiConfig) -> Rout
         .route(
             "/v1/watch-list/{id}/removal",
             post(targeting::remove_watch_entry::<S>),
+        )
+        .route(
+            "/v1/watch-list/{id}/approval",
+            post(targeting::approve_watch_entry::<S>),
         )
         .route(
             "/v1/enterprises/{credit_code}/credit",

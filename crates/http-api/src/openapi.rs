@@ -52,6 +52,7 @@ use crate::{
         targeting::add_watch_entry,
         targeting::watch_entries,
         targeting::remove_watch_entry,
+        targeting::approve_watch_entry,
         models::import_history,
         models::train,
         models::models,

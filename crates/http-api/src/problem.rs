@@ -19,6 +19,11 @@ pub const PROBLEM_TYPE_PREFIX: &str = "urn:opencustoms:problem:";
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 pub(crate) const REQUEST_ID_HEADER: &str = "x-request-id";
 
+/// The most field errors a problem lists: the first ones, in order; the detail gives how many
+/// there were. With each message bounded too (`domain::ECHOED_TEXT_CHARS_MAX`), a refusal stays
+/// small whatever the request (a megabyte-wide column fails every row of a release file).
+pub const FIELD_ERRORS_LISTED_MAX: usize = 200;
+
 /// An error on its way to becoming a problem response. Boxed, since errors are the rare path and
 /// `Result<T, ApiError>` should stay small on the common one.
 #[derive(Debug, Clone)]
@@ -55,7 +60,11 @@ impl ApiError {
     }
 
     pub(crate) fn with_errors(mut self, errors: &[FieldError]) -> ApiError {
-        self.problem.errors = errors.iter().map(FieldErrorView::from).collect();
+        self.problem.errors = errors
+            .iter()
+            .take(FIELD_ERRORS_LISTED_MAX)
+            .map(FieldErrorView::from)
+            .collect();
         self
     }
 
@@ -70,12 +79,28 @@ impl ApiError {
 
     pub(crate) fn invalid(errors: &[FieldError]) -> ApiError {
         let n_errors = errors.len();
+        let (detail, detail_zh) = if n_errors > FIELD_ERRORS_LISTED_MAX {
+            (
+                format!(
+                    "the request has {n_errors} error(s); the first {FIELD_ERRORS_LISTED_MAX} \
+                     are listed, each naming its field"
+                ),
+                format!(
+                    "请求有 {n_errors} 处错误，列出前 {FIELD_ERRORS_LISTED_MAX} 处，每处均注明字段"
+                ),
+            )
+        } else {
+            (
+                format!("the request has {n_errors} error(s); each names its field"),
+                format!("请求有 {n_errors} 处错误，每处均注明字段"),
+            )
+        };
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid-request",
             "The request has errors",
-            format!("the request has {n_errors} error(s); each names its field"),
-            format!("请求有 {n_errors} 处错误，每处均注明字段"),
+            detail,
+            detail_zh,
         )
         .with_errors(errors)
     }
@@ -315,4 +340,30 @@ pub(crate) fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> 
         .unwrap_or("(not a string)");
     tracing::error!(panic = message, "a request handler panicked");
     ApiError::internal().into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_problem_lists_at_most_the_first_field_errors() {
+        let errors: Vec<FieldError> = (0..=FIELD_ERRORS_LISTED_MAX)
+            .map(|i| FieldError::required(format!("items[{i}].amount")))
+            .collect();
+        let at_edge = ApiError::invalid(&errors[..FIELD_ERRORS_LISTED_MAX]);
+        assert_eq!(at_edge.problem.errors.len(), FIELD_ERRORS_LISTED_MAX);
+        assert!(!at_edge.problem.detail.contains("first"));
+        let over = ApiError::invalid(&errors);
+        assert_eq!(over.problem.errors.len(), FIELD_ERRORS_LISTED_MAX);
+        assert_eq!(over.problem.errors[0].path, "items[0].amount");
+        assert!(
+            over.problem
+                .detail
+                .contains(&format!("{} error(s)", FIELD_ERRORS_LISTED_MAX + 1)),
+            "{}",
+            over.problem.detail
+        );
+        assert!(over.problem.detail_zh.contains("列出前"));
+    }
 }

@@ -405,8 +405,11 @@ pub(crate) struct WatchEntryRequest {
 }
 
 /// A watch-list entry. Members: `id` (W-000001, ...); `kind`; `value`; `reason_en`, `reason_zh`;
-/// `action`; `valid_from`, `valid_to`; `added_by`, `added_at`, `added_seq`; `status` (listed or
-/// removed) and `removed_seq` (the audit-chain entry of the removal).
+/// `action`; `valid_from`, `valid_to`; `added_by`, `added_at`, `added_seq`; `status`
+/// (`proposed`: awaiting a second analyst, not acting; `listed`: in force; `removal_requested`:
+/// in force, its removal awaiting a second analyst; `removed`); `approved_by`, `approved_seq`;
+/// `removal_requested_by`, `removal_requested_seq`; `removed_by` and `removed_seq` (the
+/// audit-chain entry of the removal).
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(transparent)]
 #[schema(value_type = Object)]
@@ -444,12 +447,14 @@ fn watch_entry_refusal(error: ClearanceError) -> ApiError {
     post,
     path = "/v1/watch-list",
     tag = "targeting",
-    summary = "Add an entry to the watch list",
-    description = "For risk analysts. Declarations accepted from now on that name the party or means of \
-                   transport, on a day within the entry's validity, are selected for its action.",
+    summary = "Propose an entry for the watch list",
+    description = "For risk analysts. The entry is `proposed`: it acts once another analyst approves it \
+                   (four eyes, `POST /v1/watch-list/{id}/approval`). From then, declarations accepted \
+                   that name the party or means of transport, on a day within the entry's validity, are \
+                   selected for its action.",
     request_body(content = WatchEntryRequest, content_type = "application/json"),
     responses(
-        (status = 201, description = "The entry", body = WatchEntryView),
+        (status = 201, description = "The entry, proposed", body = WatchEntryView),
         (status = 403, description = "The role may not write the watch list", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The entry has errors, each naming its field", body = Problem, content_type = "application/problem+json"),
     ),
@@ -489,16 +494,19 @@ pub(crate) async fn watch_entries<S: Store>(
     path = "/v1/watch-list/{id}/removal",
     tag = "targeting",
     summary = "Remove an entry from the watch list",
-    description = "For risk analysts. Declarations accepted from now on are not selected by it; the entry \
-                   is kept, marked removed, and selections already recorded keep it as their reason.",
+    description = "For risk analysts. A proposed entry (never in force) is withdrawn at once. An entry in \
+                   force gets a removal request and stays in force until another analyst approves the \
+                   removal (four eyes, `POST /v1/watch-list/{id}/approval`); from then, declarations \
+                   accepted are not selected by it. The entry is kept, and selections already recorded \
+                   keep it as their reason.",
     params(("id" = String, Path, description = "The entry's id, e.g. W-000001")),
     request_body(content = RemovalRequest, content_type = "application/json"),
     responses(
-        (status = 200, description = "The entry, now removed", body = WatchEntryView),
+        (status = 200, description = "The entry, removed or with its removal requested", body = WatchEntryView),
         (status = 403, description = "The role may not write the watch list", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such entry", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The request has errors, or the entry was removed before",
-            body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The request has errors, or the entry was removed or its removal \
+            requested before", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -512,6 +520,38 @@ pub(crate) async fn remove_watch_entry<S: Store>(
     let view = state
         .clearance
         .remove_watch_entry(&caller, &id, &request.reason)
+        .await
+        .map_err(watch_entry_refusal)?;
+    Ok(Json(WatchEntryView(view)))
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/watch-list/{id}/approval",
+    tag = "targeting",
+    summary = "Approve a watch-list change (four eyes)",
+    description = "For risk analysts other than the one who asked. Approves what awaits approval on the \
+                   entry: a proposed entry comes into force for declarations accepted from now on; an \
+                   entry whose removal was requested is taken off.",
+    params(("id" = String, Path, description = "The entry's id, e.g. W-000001")),
+    responses(
+        (status = 200, description = "The entry, now listed or removed", body = WatchEntryView),
+        (status = 403, description = "The role may not write the watch list, or the caller asked for the change",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such entry", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Nothing awaits approval on the entry",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn approve_watch_entry<S: Store>(
+    State(state): State<AppState<S>>,
+    Authenticated(caller): Authenticated,
+    WatchEntryRef(id): WatchEntryRef,
+) -> Result<Json<WatchEntryView>, ApiError> {
+    let view = state
+        .clearance
+        .approve_watch_entry(&caller, &id)
         .await
         .map_err(watch_entry_refusal)?;
     Ok(Json(WatchEntryView(view)))

@@ -605,8 +605,16 @@ fn random_selection_rate_within_tolerance_and_replayable() {
             (count - n as f64 * p).abs() < 4.0 * sigma,
             "{credit:?}: {count} of {n}, expected {p}"
         );
-        // Replay: the same seeds select the same declarations.
-        for seed in [0u64, 17, 19_999] {
+        // Replay: an auditor with the seed computes the draw from the written specification
+        // (FNV-1a-64 of "random\0", SplitMix64 once, the top 53 bits) and gets the recorded
+        // draw and decision. The 53-bit values were computed outside this code (a few lines of
+        // Python following the module doc of `draw`), not by calling it.
+        for (seed, top_53_bits) in [
+            (0u64, 1_917_976_861_538_462u64),
+            (17, 1_379_023_178_932_603),
+            (19_999, 7_114_898_565_528_893),
+        ] {
+            let specified = top_53_bits as f64 / (1u64 << 53) as f64;
             let again = select(
                 &input,
                 &rules,
@@ -615,8 +623,9 @@ fn random_selection_rate_within_tolerance_and_replayable() {
                 day(),
                 RandomDraw { seed },
             );
+            assert_eq!(again.random.draw, specified, "seed {seed}");
+            assert_eq!(again.random.selected, specified < p, "seed {seed}");
             assert_eq!(again.random.selected, selected[seed as usize]);
-            assert_eq!(again.random.draw, RandomDraw { seed }.random_selection());
         }
     }
 }

@@ -388,6 +388,13 @@ impl Store for SqliteStore {
             .await
     }
 
+    #[tracing::instrument(skip_all)]
+    async fn task(&self, id: &str) -> StoreResult<Option<TaskRow>> {
+        let id = id.to_owned();
+        self.read("reading a task", move |conn| queries::task(conn, &id))
+            .await
+    }
+
     #[tracing::instrument(skip_all, fields(role = role))]
     async fn users_by_role(&self, role: &str) -> StoreResult<Vec<UserRow>> {
         let role = role.to_owned();

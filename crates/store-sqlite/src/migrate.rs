@@ -14,11 +14,18 @@ struct Migration {
     sql: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "0001_initial",
-    sql: include_str!("../migrations/0001_initial.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "0001_initial",
+        sql: include_str!("../migrations/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "0002_watch_four_eyes",
+        sql: include_str!("../migrations/0002_watch_four_eyes.sql"),
+    },
+];
 
 /// Brings the schema up to the newest migration this binary knows.
 pub(crate) fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
@@ -57,4 +64,31 @@ fn apply(conn: &mut Connection, migration: &Migration) -> anyhow::Result<()> {
     tx.commit()?;
     tracing::info!(migration = migration.name, "applied store migration");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A data folder from before four eyes on the watch list keeps its entries in force: the
+    /// migration records them as approved by the event that added them, by nobody else.
+    #[test]
+    fn watch_entries_added_before_four_eyes_stay_in_force() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = crate::connection::open_writer(&dir.path().join("customs.db")).unwrap();
+        apply(&mut conn, &MIGRATIONS[0]).unwrap();
+        conn.execute(
+            "INSERT INTO watch_entries (id, kind, value, reason_en, reason_zh, action, added_by, \
+             added_at_ms, added_seq) VALUES ('W-000001', 'seller', 'X', 'r', 'r', 'hold', \
+             'usr-wang', 0, 7)",
+            [],
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let entries = crate::queries::watch_entries(&conn).unwrap();
+        assert_eq!(entries.len(), 1);
+        assert!(entries[0].in_force());
+        assert_eq!(entries[0].approved_seq, Some(7));
+        assert_eq!(entries[0].approved_by, None);
+    }
 }

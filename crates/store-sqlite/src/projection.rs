@@ -47,7 +47,10 @@ pub(crate) fn apply(tx: &Connection, projection: &Projection, seq: u64) -> Resul
         Projection::NewTask(task) => open_task(tx, task, seq),
         Projection::CloseTask { id, outcome } => close_task(tx, id, outcome, seq),
         Projection::AddWatchEntry(entry) => add_watch_entry(tx, entry, seq),
-        Projection::RemoveWatchEntry { id } => remove_watch_entry(tx, id, seq),
+        Projection::RemoveWatchEntry { id, by } => remove_watch_entry(tx, id, by, seq),
+        Projection::ApproveWatchEntry { id, approver } => {
+            approve_watch_entry(tx, id, approver, seq)
+        }
         Projection::ImportHistory { batch, text } => import_history(tx, batch, text, seq),
         Projection::NewRiskModel { model, bytes } => new_risk_model(tx, model, bytes, seq),
         Projection::PromoteRiskModel { id, promoted_by } => {
@@ -593,7 +596,14 @@ fn add_attachment(
 }
 
 fn add_watch_entry(tx: &Connection, e: &WatchEntryRow, seq: u64) -> Result<(), Fault> {
-    if e.added_seq.is_some() || e.removed_seq.is_some() {
+    if e.added_seq.is_some()
+        || e.removed_seq.is_some()
+        || e.approved_seq.is_some()
+        || e.approved_by.is_some()
+        || e.removal_requested_seq.is_some()
+        || e.removal_requested_by.is_some()
+        || e.removed_by.is_some()
+    {
         return Err(refused(format!(
             "watch entry {} must be added without seqs",
             e.id
@@ -662,19 +672,83 @@ fn set_duty(tx: &Connection, officer: &str, office: Option<&str>, seq: u64) -> R
     Ok(())
 }
 
-/// The check that the entry is still on the list and its removal are one conditional UPDATE.
-fn remove_watch_entry(tx: &Connection, id: &str, seq: u64) -> Result<(), Fault> {
-    let sql = "UPDATE watch_entries SET removed_seq = ?2 WHERE id = ?1 AND removed_seq IS NULL";
-    if tx.prepare_cached(sql)?.execute((id, seq))? == 0 {
-        let exists = tx
-            .prepare_cached("SELECT 1 FROM watch_entries WHERE id = ?1")?
-            .query_row([id], |_| Ok(()))
-            .optional()?;
-        return Err(match exists {
-            None => not_found(format!("watch entry {id}")),
-            Some(()) => conflict(format!("watch entry {id} is removed")),
-        });
+/// Where a watch-list entry stands: who proposed it, whether it is approved, who requested its
+/// removal, whether it is removed.
+struct WatchStanding {
+    added_by: String,
+    approved: bool,
+    removal_requested_by: Option<String>,
+    removed: bool,
+}
+
+fn watch_standing(tx: &Connection, id: &str) -> Result<WatchStanding, Fault> {
+    tx.prepare_cached(
+        "SELECT added_by, approved_seq IS NOT NULL, removal_requested_by, \
+         removed_seq IS NOT NULL FROM watch_entries WHERE id = ?1",
+    )?
+    .query_row([id], |row| {
+        Ok(WatchStanding {
+            added_by: row.get(0)?,
+            approved: row.get(1)?,
+            removal_requested_by: row.get(2)?,
+            removed: row.get(3)?,
+        })
+    })
+    .optional()?
+    .ok_or_else(|| not_found(format!("watch entry {id}")))
+}
+
+/// A proposal is withdrawn at once; an entry in force gets a removal request (four eyes).
+fn remove_watch_entry(tx: &Connection, id: &str, by: &str, seq: u64) -> Result<(), Fault> {
+    let standing = watch_standing(tx, id)?;
+    if standing.removed {
+        return Err(conflict(format!("watch entry {id} is removed")));
     }
+    if standing.removal_requested_by.is_some() {
+        return Err(conflict(format!(
+            "watch entry {id} has a removal awaiting approval"
+        )));
+    }
+    let sql = if standing.approved {
+        "UPDATE watch_entries SET removal_requested_by = ?2, removal_requested_seq = ?3 \
+         WHERE id = ?1"
+    } else {
+        "UPDATE watch_entries SET removed_by = ?2, removed_seq = ?3 WHERE id = ?1"
+    };
+    tx.prepare_cached(sql)?
+        .execute(rusqlite::params![id, by, seq])?;
+    Ok(())
+}
+
+/// Approves what awaits approval on an entry: its addition or its removal; never by the analyst
+/// who asked for it.
+fn approve_watch_entry(tx: &Connection, id: &str, approver: &str, seq: u64) -> Result<(), Fault> {
+    let standing = watch_standing(tx, id)?;
+    if standing.removed {
+        return Err(conflict(format!("watch entry {id} is removed")));
+    }
+    let (asked_by, sql) = match (&standing.removal_requested_by, standing.approved) {
+        (None, false) => (
+            &standing.added_by,
+            "UPDATE watch_entries SET approved_by = ?2, approved_seq = ?3 WHERE id = ?1",
+        ),
+        (Some(requested_by), true) => (
+            requested_by,
+            "UPDATE watch_entries SET removed_by = ?2, removed_seq = ?3 WHERE id = ?1",
+        ),
+        _ => {
+            return Err(conflict(format!(
+                "watch entry {id} has nothing awaiting approval"
+            )));
+        }
+    };
+    if asked_by == approver {
+        return Err(conflict(format!(
+            "watch entry {id}: who asked for the change cannot approve it"
+        )));
+    }
+    tx.prepare_cached(sql)?
+        .execute(rusqlite::params![id, approver, seq])?;
     Ok(())
 }
 

@@ -512,6 +512,14 @@ pub(crate) fn tasks(conn: &Connection, query: &TaskQuery) -> anyhow::Result<Vec<
     Ok(tasks)
 }
 
+pub(crate) fn task(conn: &Connection, id: &str) -> anyhow::Result<Option<TaskRow>> {
+    let sql = format!("SELECT {TASK_COLUMNS} FROM inspection_tasks WHERE id = ?1");
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row([id], rows::task)
+        .optional()?)
+}
+
 /// SQL conditions with positional parameters, and their values in order. Column names come from
 /// this code only; every value the caller gave is a parameter.
 fn task_conditions(query: &TaskQuery) -> (Vec<String>, Vec<Value>) {

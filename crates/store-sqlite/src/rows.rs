@@ -170,7 +170,8 @@ pub(crate) fn risk_rule(row: &Row<'_>) -> rusqlite::Result<RiskRuleRow> {
 
 /// Watch-list columns in the order [`watch_entry`] reads them.
 pub(crate) const WATCH_ENTRY_COLUMNS: &str = "id, kind, value, reason_en, reason_zh, action, \
-     valid_from, valid_to, added_by, added_at_ms, added_seq, removed_seq";
+     valid_from, valid_to, added_by, added_at_ms, added_seq, removed_seq, approved_by, \
+     approved_seq, removal_requested_by, removal_requested_seq, removed_by";
 
 pub(crate) fn watch_entry(row: &Row<'_>) -> rusqlite::Result<store::WatchEntryRow> {
     Ok(store::WatchEntryRow {
@@ -186,6 +187,11 @@ pub(crate) fn watch_entry(row: &Row<'_>) -> rusqlite::Result<store::WatchEntryRo
         added_at_ms: row.get(9)?,
         added_seq: Some(row.get(10)?),
         removed_seq: row.get(11)?,
+        approved_by: row.get(12)?,
+        approved_seq: row.get(13)?,
+        removal_requested_by: row.get(14)?,
+        removal_requested_seq: row.get(15)?,
+        removed_by: row.get(16)?,
     })
 }
 

@@ -26,8 +26,33 @@ fn entry(id: &str, kind: &str, value: &str, valid_to: Option<&str>) -> WatchEntr
         added_by: "usr-wang".to_owned(),
         added_at_ms: T0 + 60_000,
         added_seq: None,
+        approved_by: None,
+        approved_seq: None,
+        removal_requested_by: None,
+        removal_requested_seq: None,
+        removed_by: None,
         removed_seq: None,
     }
+}
+
+fn other_analyst() -> Actor {
+    Actor {
+        user_id: "usr-zhao".to_owned(),
+        role: "risk_analyst".to_owned(),
+    }
+}
+
+fn approve(key: &str, id: &str, approver: &str) -> Append {
+    append(
+        &other_analyst(),
+        key,
+        &format!("watch:{id}"),
+        "watch_entry.approved",
+        Projection::ApproveWatchEntry {
+            id: id.to_owned(),
+            approver: approver.to_owned(),
+        },
+    )
 }
 
 fn add(key: &str, entry: &WatchEntryRow) -> Append {
@@ -46,7 +71,10 @@ fn remove(key: &str, id: &str) -> Append {
         key,
         &format!("watch:{id}"),
         "watch_entry.removed",
-        Projection::RemoveWatchEntry { id: id.to_owned() },
+        Projection::RemoveWatchEntry {
+            id: id.to_owned(),
+            by: "usr-wang".to_owned(),
+        },
     )
 }
 
@@ -72,9 +100,34 @@ impl<S: Store> Story<'_, S> {
             StoreError::Other(_)
         ));
 
-        // Removal is an event; the entry is kept. Removing twice, or an unknown id, is refused.
-        let removed_seq = self.appended(remove("unwatch-1", "W-1")).await;
+        // Four eyes: the proposer cannot approve; another analyst does, once.
+        match self.refused(approve("approve-x", "W-1", "usr-wang")).await {
+            StoreError::Conflict(what) => assert!(what.contains("cannot approve"), "{what}"),
+            other => panic!("expected a conflict, got {other:?}"),
+        }
+        let approved_seq = self.appended(approve("approve-1", "W-1", "usr-zhao")).await;
+        match self.refused(approve("approve-y", "W-1", "usr-zhao")).await {
+            StoreError::Conflict(what) => {
+                assert_eq!(what, "watch entry W-1 has nothing awaiting approval")
+            }
+            other => panic!("expected a conflict, got {other:?}"),
+        }
+
+        // Removing an entry in force is a request another analyst approves; the entry is kept.
+        // Requesting twice, removing twice, or an unknown id, is refused.
+        let requested_seq = self.appended(remove("unwatch-1", "W-1")).await;
         match self.refused(remove("unwatch-x", "W-1")).await {
+            StoreError::Conflict(what) => {
+                assert_eq!(what, "watch entry W-1 has a removal awaiting approval")
+            }
+            other => panic!("expected a conflict, got {other:?}"),
+        }
+        match self.refused(approve("approve-z", "W-1", "usr-wang")).await {
+            StoreError::Conflict(what) => assert!(what.contains("cannot approve"), "{what}"),
+            other => panic!("expected a conflict, got {other:?}"),
+        }
+        let removed_seq = self.appended(approve("approve-2", "W-1", "usr-zhao")).await;
+        match self.refused(remove("unwatch-y", "W-1")).await {
             StoreError::Conflict(what) => assert_eq!(what, "watch entry W-1 is removed"),
             other => panic!("expected a conflict, got {other:?}"),
         }
@@ -89,6 +142,11 @@ impl<S: Store> Story<'_, S> {
             [
                 WatchEntryRow {
                     added_seq: Some(seller_seq),
+                    approved_by: Some("usr-zhao".to_owned()),
+                    approved_seq: Some(approved_seq),
+                    removal_requested_by: Some("usr-wang".to_owned()),
+                    removal_requested_seq: Some(requested_seq),
+                    removed_by: Some("usr-zhao".to_owned()),
                     removed_seq: Some(removed_seq),
                     ..seller
                 },

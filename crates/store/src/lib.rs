@@ -208,16 +208,32 @@ pub enum Projection {
         id: String,
         outcome: String,
     },
-    /// A watch-list entry (布控名单) added by this event. `entry.removed_seq` must be `None`
-    /// (anything else is refused); the store records this event's seq as the entry's
-    /// `added_seq`. An id already taken is `Conflict("watch entry <id>")`.
+    /// A watch-list entry (布控名单) proposed by this event: it does not act until another
+    /// analyst approves it ([`Projection::ApproveWatchEntry`]). Every seq and every `*_by` but
+    /// `added_by` must be `None` (anything else is refused); the store records this event's seq
+    /// as the entry's `added_seq`. An id already taken is `Conflict("watch entry <id>")`.
     AddWatchEntry(WatchEntryRow),
-    /// Takes an entry off the watch list (removal is an event; the entry is kept, with
-    /// `removed_seq` this event's seq). An unknown id is `NotFound("watch entry <id>")`, an entry
-    /// already removed `Conflict("watch entry <id> is removed")`, checked in the writer's
-    /// transaction.
+    /// `by` takes an entry off the watch list. A proposed entry (never in force) is withdrawn at
+    /// once (`removed_seq` this event's seq, `removed_by` = `by`); an entry in force gets a
+    /// removal request (`removal_requested_*`) and stays in force until another analyst
+    /// approves the removal. The entry is always kept. An unknown id is
+    /// `NotFound("watch entry <id>")`; an entry removed, or with a removal already requested,
+    /// `Conflict("watch entry <id> is removed" / "... has a removal awaiting approval")`,
+    /// checked in the writer's transaction.
     RemoveWatchEntry {
         id: String,
+        by: String,
+    },
+    /// Four eyes on the watch list: `approver` approves what awaits approval on the entry. A
+    /// proposed entry comes into force (`approved_*`); an entry with a removal request is taken
+    /// off (`removed_seq` this event's seq, `removed_by` = `approver`). The approver must not
+    /// be the analyst who proposed the entry (or requested its removal):
+    /// `Conflict("watch entry <id>: ... cannot approve it")`. Nothing awaiting approval is
+    /// `Conflict("watch entry <id> has nothing awaiting approval")` or `"... is removed"`; an
+    /// unknown id `NotFound("watch entry <id>")`. Checked in the writer's transaction.
+    ApproveWatchEntry {
+        id: String,
+        approver: String,
     },
     /// An enterprise's credit level (企业信用等级) changes to `level`: one of
     /// [`CREDIT_LEVELS`] (anything else is refused as `Other`). The enterprise must exist
@@ -369,8 +385,25 @@ pub struct WatchEntryRow {
     /// Set by the store on read: the seq of the event that added it. `None` in
     /// [`Projection::AddWatchEntry`].
     pub added_seq: Option<u64>,
+    /// The second analyst who put the entry in force, and the event that did; `None` while it
+    /// is proposed. (An entry added before four eyes has `approved_seq` = `added_seq` and no
+    /// `approved_by`.)
+    pub approved_by: Option<String>,
+    pub approved_seq: Option<u64>,
+    /// The analyst who asked to take an entry in force off the list, and the event.
+    pub removal_requested_by: Option<String>,
+    pub removal_requested_seq: Option<u64>,
+    /// Who took it off (the analyst who approved the removal, or who withdrew a proposal).
+    pub removed_by: Option<String>,
     /// The seq of the event that removed it; `None` while it is on the list.
     pub removed_seq: Option<u64>,
+}
+
+impl WatchEntryRow {
+    /// Whether targeting acts on the entry: approved by a second analyst and not removed.
+    pub fn in_force(&self) -> bool {
+        self.approved_seq.is_some() && self.removed_seq.is_none()
+    }
 }
 
 /// An officer's task on a declaration (单证审核 / 查验 / 取样 / 扣留), created from its lane.
@@ -706,6 +739,8 @@ pub trait Store: Send + Sync + 'static {
     async fn origin_proof_user(&self, proof_key: &str) -> StoreResult<Option<String>>;
     /// Officers' tasks matching `query`, in creation (seq) order, at most `query.limit`.
     async fn tasks(&self, query: &TaskQuery) -> StoreResult<Vec<TaskRow>>;
+    /// One task by its id, whoever it is assigned to and however many tasks there are.
+    async fn task(&self, id: &str) -> StoreResult<Option<TaskRow>>;
     /// The users with `role`, ordered by user id (none for an unknown role).
     async fn users_by_role(&self, role: &str) -> StoreResult<Vec<UserRow>>;
     /// Every watch-list entry, removed ones included (with their `removed_seq`), in the order

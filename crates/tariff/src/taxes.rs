@@ -552,13 +552,15 @@ pub fn assess_cbec_order(
     let annual_total_after = order.person_year_to_date + order_value;
     let (per_order, annual) = (config.cbec_transaction_limit, config.cbec_annual_limit);
     if annual_total_after > annual {
+        // The reason names the order and the limit, never the buyer's total: whoever lodges
+        // an order with a person's ID number must not learn what that person bought this year.
         return Ok(CbecOutcome::GeneralTrade {
             reason: Explanation::new(
                 format!(
-                    "the buyer's annual total would reach {annual_total_after} CNY, above the {annual} limit: general trade"
+                    "an order of {order_value} CNY would take the buyer's annual total above the {annual} CNY limit: general trade"
                 ),
                 format!(
-                    "个人年度交易额将达 {annual_total_after} 元，超过 {annual} 元限值: 按一般贸易"
+                    "本订单 {order_value} 元将使个人年度交易额超过 {annual} 元限值: 按一般贸易"
                 ),
             ),
         });

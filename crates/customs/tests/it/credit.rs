@@ -58,7 +58,8 @@ fn an_administrator_sets_a_credit_level_and_a_wrong_one_is_refused() {
             "admin",
             "credit",
             "--credit-code",
-            "91310000MA1FL0002X",
+            // Well-formed (its check character is right), but no enterprise has it.
+            "91310000MA1FL0002W",
             "--level",
             "general",
             "--reason",
@@ -68,4 +69,6 @@ fn an_administrator_sets_a_credit_level_and_a_wrong_one_is_refused() {
     assert!(!unknown.status.success());
     let stderr = String::from_utf8_lossy(&unknown.stderr);
     assert!(stderr.contains("credit_code"), "{stderr}");
+    assert!(stderr.contains("is registered"), "{stderr}");
+    assert!(!stderr.contains("check character"), "{stderr}");
 }

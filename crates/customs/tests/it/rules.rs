@@ -141,15 +141,18 @@ fn two_analysts_add_approve_and_retire_a_rule_that_sends_smartphones_to_the_red_
     assert!(list.contains("retired"), "{list}");
 }
 
-/// `customs watch ...`: an analyst puts the example's shipper on the watch list as a consignor
-/// (on an import, the overseas party ships the goods); the next lodging is selected for it, and
-/// once the entry is removed the next one is not. A refused entry names its field.
+/// `customs watch ...`: an analyst proposes the example's shipper for the watch list as a
+/// consignor (on an import, the overseas party ships the goods) and a second analyst approves it
+/// (four eyes; the proposer cannot); the next lodging is selected for it, and once a removal is
+/// requested and approved by the other analyst the next one is not. A refused entry names its
+/// field.
 #[test]
 fn an_analyst_watches_a_consignor_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let broker = seed_broker(&data);
     let wang = analyst_token(&data, "analyst-wang");
+    let zhao = analyst_token(&data, "analyst-zhao");
 
     let refused = customs(
         &data,
@@ -196,7 +199,11 @@ fn an_analyst_watches_a_consignor_from_the_command_line() {
     );
     let entry: serde_json::Value = serde_json::from_str(&added).unwrap();
     let id = entry["id"].as_str().unwrap().to_owned();
-    assert_eq!(entry["status"], "listed");
+    assert_eq!(entry["status"], "proposed");
+    let own = customs(&data, &["watch", "approve", &id, "--token", &wang]);
+    assert!(!own.status.success(), "the proposer approved its own entry");
+    let approved = ok(&data, &["watch", "approve", &id, "--token", &zhao]);
+    assert!(approved.contains("listed"), "{approved}");
 
     let number = lodged_number(&data, dir.path(), &broker, 1);
     let shown = ok(&data, &["show", &number, "--json"]);
@@ -226,6 +233,8 @@ fn an_analyst_watches_a_consignor_from_the_command_line() {
             "watch", "remove", &id, "--reason", "cleared", "--token", &wang,
         ],
     );
+    assert!(removed.contains("removal_requested"), "{removed}");
+    let removed = ok(&data, &["watch", "approve", &id, "--token", &zhao]);
     assert!(removed.contains("removed"), "{removed}");
     let after = lodged_number(&data, dir.path(), &broker, 2);
     let shown: serde_json::Value =

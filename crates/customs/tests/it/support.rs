@@ -44,7 +44,7 @@ pub fn seed_broker(data: &Path) -> String {
             "--customs-code",
             "3115960002",
             "--name",
-            "Trader",
+            "上海浦东贸易有限公司 Shanghai Pudong Trading Co., Ltd.",
         ],
     );
     ok(
@@ -57,7 +57,7 @@ pub fn seed_broker(data: &Path) -> String {
             "--customs-code",
             "3122260001",
             "--name",
-            "Broker",
+            "上海报关服务有限公司 Shanghai Customs Brokerage Co., Ltd.",
         ],
     );
     ok(

@@ -37,6 +37,7 @@ enum Endpoint {
     AddWatchEntry,
     ListWatchList,
     RemoveWatchEntry,
+    ApproveWatchEntry,
     ListTasks,
     RecordFinding,
     Payments,
@@ -65,7 +66,7 @@ enum Endpoint {
 }
 
 impl Endpoint {
-    const ALL: [Endpoint; 51] = [
+    const ALL: [Endpoint; 52] = [
         Endpoint::Lodge,
         Endpoint::Read,
         Endpoint::List,
@@ -93,6 +94,7 @@ impl Endpoint {
         Endpoint::AddWatchEntry,
         Endpoint::ListWatchList,
         Endpoint::RemoveWatchEntry,
+        Endpoint::ApproveWatchEntry,
         Endpoint::ListTasks,
         Endpoint::RecordFinding,
         Endpoint::Payments,
@@ -148,7 +150,9 @@ impl Endpoint {
             | Endpoint::ActivateRelease
             | Endpoint::RollBackRelease => Action::ManageReleases,
             Endpoint::ListRules | Endpoint::ListWatchList => Action::ReadRules,
-            Endpoint::AddWatchEntry | Endpoint::RemoveWatchEntry => Action::WriteRules,
+            Endpoint::AddWatchEntry | Endpoint::RemoveWatchEntry | Endpoint::ApproveWatchEntry => {
+                Action::WriteRules
+            }
             Endpoint::ProposeRule
             | Endpoint::TestRule
             | Endpoint::ApproveRule
@@ -375,6 +379,26 @@ async fn call(app: &TestApp, user: &str, endpoint: Endpoint) -> Reply {
             let body = json!({"reason": "cleared"});
             app.post(&format!("/v1/watch-list/{id}/removal"), user, None, &body)
                 .await
+        }
+        Endpoint::ApproveWatchEntry => {
+            // Proposed by another analyst than the caller: who proposed may never approve.
+            let author = if user == "risk_analyst" {
+                "other_risk_analyst"
+            } else {
+                "risk_analyst"
+            };
+            let added = app
+                .post("/v1/watch-list", author, None, &inert_entry())
+                .await;
+            assert_eq!(added.status, StatusCode::CREATED, "{}", added.text);
+            let id = added.body["id"].as_str().unwrap();
+            app.post(
+                &format!("/v1/watch-list/{id}/approval"),
+                user,
+                None,
+                &json!({}),
+            )
+            .await
         }
         Endpoint::SetCreditLevel => {
             // `general` for the unrelated trader: no lane of the other calls changes.
@@ -841,9 +865,11 @@ async fn an_administrator_sets_a_credit_level_field_by_field() {
         .collect();
     assert_eq!(paths, ["level", "reason"], "{}", wrong.text);
 
+    // A well-formed code (its check character right) that no enterprise is registered with:
+    // refused as not registered, not by the check character.
     let unknown = app
         .post(
-            "/v1/enterprises/91310000MA1FL0002X/credit",
+            "/v1/enterprises/91310000MA1FL0002W/credit",
             "admin",
             None,
             &json!({"level": "general", "reason": "rating"}),
@@ -852,6 +878,19 @@ async fn an_administrator_sets_a_credit_level_field_by_field() {
     unknown.assert_problem(422);
     assert_eq!(
         unknown.body["errors"][0]["path"], "credit_code",
+        "{}",
+        unknown.text
+    );
+    assert_eq!(
+        unknown.body["errors"][0]["code"], "not_allowed",
+        "{}",
+        unknown.text
+    );
+    assert!(
+        unknown.body["errors"][0]["message_en"]
+            .as_str()
+            .unwrap()
+            .contains("is registered"),
         "{}",
         unknown.text
     );

@@ -460,3 +460,163 @@ async fn a_problem_on_a_row_after_a_comment_names_the_rows_line() {
         )]
     );
 }
+
+/// A CBEC direct-purchase order (9610) of `units` smartphones at USD `price` each, CIF, for the
+/// buyer with resident ID `buyer_id`.
+fn cbec_order(order_ref: &str, buyer_id: &str, units: u32, price: u32, indivisible: bool) -> Value {
+    let mut body = example();
+    let amount = format!("{}.00", units * price);
+    body["procedure"] = json!("9610");
+    body["transaction_terms"] = json!("CIF");
+    body.as_object_mut().unwrap().remove("freight");
+    body["invoice"]["amount"] = json!(amount);
+    body["packages"]["count"] = json!("1");
+    body["gross_mass_kg"] = json!("1");
+    body["net_mass_kg"] = json!("0.5");
+    body["items"] = json!([{
+        "commodity_code": "8517130000",
+        "description": "Smartphone, 5G",
+        "quantity": { "value": units.to_string(), "unit": "C62" },
+        "statutory_quantities": [{ "value": units.to_string(), "unit": "C62" }],
+        "unit_price": format!("{price}.00"),
+        "amount": amount,
+        "origin_country": "US",
+        "levy_mode": "1"
+    }]);
+    body["cbec_order"] = json!({
+        "order_ref": order_ref,
+        "platform": "Tmall Global",
+        "indivisible_item": indivisible,
+        "buyer": { "name": "张三", "id_type": "resident_id", "id_number": buyer_id }
+    });
+    body
+}
+
+/// Defect 5 of issue 10: an estimate answered the annual CBEC total of whatever buyer ID it was
+/// given, to any authenticated user. Now no estimate reads the buyer's purchases: the answer for
+/// a buyer who bought ~21,751 CNY this year is the answer for a buyer who bought nothing.
+#[tokio::test]
+async fn an_estimate_does_not_disclose_a_buyers_purchases_to_anyone() {
+    const BOUGHT: &str = "11010519491231002X";
+    const NEVER_BOUGHT: &str = "440304198001011239";
+    let app = spawn_app_at(NOW).await;
+    app.activate_sample_releases("2026-11-01").await;
+    // One indivisible item of USD 3,100: about 21,751 CNY booked against the year.
+    let lodged = app
+        .post(
+            "/v1/declarations",
+            "broker",
+            Some("cbec-1"),
+            &cbec_order("TM-1", BOUGHT, 1, 3100, true),
+        )
+        .await;
+    assert_eq!(lodged.status, StatusCode::CREATED, "{}", lodged.text);
+    let booked = assessments(&app, lodged.body["id"].as_str().unwrap(), "broker").await[0]["cbec"]
+        ["order_value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Another ~4,631 CNY would take that buyer past the 26,000 CNY year: lodging refuses it, but
+    // an estimate, for the trade or for customs, answers as for a buyer with no purchases.
+    for user in ["other_declarant", "broker", "officer"] {
+        let mut answers = Vec::new();
+        for buyer in [BOUGHT, NEVER_BOUGHT] {
+            let reply = app
+                .post(
+                    "/v1/estimates",
+                    user,
+                    None,
+                    &cbec_order("TM-2", buyer, 2, 330, false),
+                )
+                .await;
+            assert_eq!(reply.status, StatusCode::OK, "{user}: {}", reply.text);
+            assert!(!reply.text.contains(&booked), "{user}: {}", reply.text);
+            let cbec = &reply.body["cbec"];
+            assert_eq!(cbec["annual_total_after"], Value::Null, "{user}: {cbec}");
+            assert_eq!(cbec["annual_allowance"]["checked"], "at_lodging");
+            let mut body = reply.body.clone();
+            body["cbec"]["buyer"] = Value::Null;
+            answers.push(body);
+        }
+        assert_eq!(answers[0], answers[1], "{user}");
+    }
+    // Lodging refuses the order that does not fit, naming the order and the limit, not the
+    // buyer's total; the trade's view of a lodged order has no total either.
+    let refused = app
+        .post(
+            "/v1/declarations",
+            "broker",
+            Some("cbec-2"),
+            &cbec_order("TM-2", BOUGHT, 2, 330, false),
+        )
+        .await;
+    refused.assert_problem(422);
+    assert_eq!(refused.error_paths()[0].0, "cbec_order", "{}", refused.text);
+    // No figure in the reason is above the limit (the old reason gave the year's total).
+    let reason = refused.body["errors"][0]["message_en"].as_str().unwrap();
+    let figures: Vec<f64> = reason
+        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .filter_map(|t| t.trim_end_matches('.').parse().ok())
+        .collect();
+    assert!(figures.iter().all(|f| *f <= 26_000.0), "{reason}");
+    let second = app
+        .post(
+            "/v1/declarations",
+            "broker",
+            Some("cbec-3"),
+            &cbec_order("TM-3", BOUGHT, 1, 300, false),
+        )
+        .await;
+    assert_eq!(second.status, StatusCode::CREATED, "{}", second.text);
+    let id = second.body["id"].as_str().unwrap();
+    let for_trade = &assessments(&app, id, "broker").await[0]["cbec"];
+    assert_eq!(for_trade["annual_total_after"], Value::Null, "{for_trade}");
+    let for_customs = &assessments(&app, id, "officer").await[0]["cbec"];
+    assert!(
+        for_customs["annual_total_after"].is_string(),
+        "{for_customs}"
+    );
+}
+
+/// A release whose file carries a megabyte in a column name or a cell is refused with an answer
+/// of a few kilobytes: no message repeats more than a bounded part of it.
+#[tokio::test]
+async fn a_megabyte_in_a_release_file_gives_a_small_refusal() {
+    let app = spawn_app().await;
+    let megabyte = "Z".repeat(1 << 20);
+    let mut header = sample_tariff_import();
+    let lines = sample_file("lines.csv");
+    let first_line = lines.lines().find(|l| !l.starts_with('#')).unwrap();
+    // The last column renamed: one unknown column and one missing, reported before any row.
+    let renamed = match first_line.rsplit_once(',') {
+        Some((rest, _)) => format!("{rest},{megabyte}"),
+        None => megabyte.clone(),
+    };
+    header["files"]["lines.csv"] = json!(lines.replacen(first_line, &renamed, 1));
+    let mut cell = sample_rates_import();
+    let rates = sample_file("exchange_rates.csv");
+    let row = rates
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .nth(1)
+        .unwrap();
+    let spoilt: Vec<&str> = row.split(',').collect();
+    let spoilt = [&[megabyte.as_str()][..], &spoilt[1..]].concat().join(",");
+    cell["files"]["exchange_rates.csv"] = json!(rates.replacen(row, &spoilt, 1));
+    for body in [header, cell] {
+        let refused = app.post("/v1/releases", "admin", None, &body).await;
+        refused.assert_problem(422);
+        // At most FIELD_ERRORS_LISTED_MAX errors of bounded messages: 200 KB would be the
+        // worst case; these short messages take far less.
+        assert!(
+            refused.body["errors"].as_array().unwrap().len() <= http_api::FIELD_ERRORS_LISTED_MAX
+        );
+        assert!(
+            refused.text.len() < 64 * 1024,
+            "{} bytes answered: {}",
+            refused.text.len(),
+            &refused.text[..2000.min(refused.text.len())]
+        );
+    }
+}

@@ -37,6 +37,26 @@ pub const USERS: [(&str, Role, Option<&str>); 8] = [
     ("other_risk_analyst", Role::RiskAnalyst, None),
 ];
 
+/// The seeded enterprise register: credit code, customs code and name, as the examples declare
+/// them.
+pub const ENTERPRISES: [(&str, &str, &str); 3] = [
+    (
+        TRADER,
+        "3115960002",
+        "上海浦东贸易有限公司 Shanghai Pudong Trading Co., Ltd.",
+    ),
+    (
+        BROKER,
+        "3122260001",
+        "上海报关服务有限公司 Shanghai Customs Brokerage Co., Ltd.",
+    ),
+    (
+        OTHER_TRADER,
+        "4403960003",
+        "深圳南山电子有限公司 Shenzhen Nanshan Electronics Co., Ltd.",
+    ),
+];
+
 pub struct TestApp {
     pub address: String,
     pub socket: SocketAddr,
@@ -143,7 +163,23 @@ pub async fn spawn_app_at(start: &str) -> TestApp {
     spawn_app_with_clock(roomy_config(), PinnedClock::at(start)).await
 }
 
+/// The app with users beyond [`USERS`] (each with a token, by name), e.g. a second officer; the
+/// seeded users' tasks are then drawn among more officers.
+pub async fn spawn_app_with_users(
+    extra: &'static [(&'static str, Role, Option<&'static str>)],
+) -> TestApp {
+    spawn_app_seeded(roomy_config(), Arc::new(SystemClock), extra).await
+}
+
 async fn spawn_app_with_clock(config: ApiConfig, clock: Arc<dyn Clock>) -> TestApp {
+    spawn_app_seeded(config, clock, &[]).await
+}
+
+async fn spawn_app_seeded(
+    config: ApiConfig,
+    clock: Arc<dyn Clock>,
+    extra: &'static [(&'static str, Role, Option<&'static str>)],
+) -> TestApp {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let signer = AuditSigner::from_secret_bytes(&[7; 32]);
     let audit_public_key = Some(signer.public_key());
@@ -165,11 +201,13 @@ async fn spawn_app_with_clock(config: ApiConfig, clock: Arc<dyn Clock>) -> TestA
         ClearanceConfig {
             audit_public_key,
             selection,
+            // So that CBEC orders can be lodged and estimated.
+            buyer_id_key: Some(clearance::BuyerIdKey::from_bytes([9; 32])),
             ..china
         },
         clock,
     ));
-    let tokens = seed(&clearance).await;
+    let tokens = seed(&clearance, extra).await;
     let app = http_api::router(clearance, config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -191,20 +229,15 @@ async fn spawn_app_with_clock(config: ApiConfig, clock: Arc<dyn Clock>) -> TestA
     }
 }
 
-async fn seed(clearance: &Clearance<SqliteStore>) -> HashMap<&'static str, String> {
+async fn seed(
+    clearance: &Clearance<SqliteStore>,
+    extra: &'static [(&'static str, Role, Option<&'static str>)],
+) -> HashMap<&'static str, String> {
     let actor = Actor {
         user_id: "test".into(),
         role: "admin".into(),
     };
-    for (code, customs_code, name) in [
-        (TRADER, "3115960002", "Shanghai Pudong Trading Co., Ltd."),
-        (BROKER, "3122260001", "Shanghai Customs Brokerage Co., Ltd."),
-        (
-            OTHER_TRADER,
-            "4403960003",
-            "Shenzhen Nanshan Electronics Co., Ltd.",
-        ),
-    ] {
+    for (code, customs_code, name) in ENTERPRISES {
         clearance
             .create_enterprise(&actor, code, customs_code, name)
             .await
@@ -215,7 +248,7 @@ async fn seed(clearance: &Clearance<SqliteStore>) -> HashMap<&'static str, Strin
         .await
         .expect("an authorisation");
     let mut tokens = HashMap::new();
-    for (name, role, enterprise) in USERS {
+    for &(name, role, enterprise) in USERS.iter().chain(extra) {
         clearance
             .create_user(&actor, name, role, enterprise)
             .await
@@ -439,6 +472,9 @@ pub fn example_declared_by(credit_code: &str, customs_code: &str) -> Value {
     for party in ["trader", "declarant"] {
         document[party]["credit_code"] = credit_code.into();
         document[party]["customs_code"] = customs_code.into();
+        if let Some((_, _, name)) = ENTERPRISES.iter().find(|(c, _, _)| *c == credit_code) {
+            document[party]["name"] = (*name).into();
+        }
     }
     document
 }

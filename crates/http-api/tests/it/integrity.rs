@@ -89,6 +89,11 @@ async fn secret_watch_entry(app: &TestApp) {
     });
     let added = app.post("/v1/watch-list", "risk_analyst", None, &entry).await;
     assert_eq!(added.status, StatusCode::CREATED, "{}", added.text);
+    let id = added.body["id"].as_str().unwrap();
+    let approved = app
+        .post(&format!("/v1/watch-list/{id}/approval"), "other_risk_analyst", None, &json!({}))
+        .await;
+    assert_eq!(approved.status, StatusCode::OK, "{}", approved.text);
 }
 
 async fn open_tasks_of(app: &TestApp, id: &str) -> Vec<Value> {

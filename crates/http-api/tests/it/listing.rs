@@ -5,7 +5,7 @@ use clearance::PAGE_SIZE_MAX;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{TRADER, example, spawn_app};
+use crate::helpers::{OTHER_TRADER, TRADER, example, example_for_other_declarant, spawn_app};
 
 fn ids(reply: &crate::helpers::Reply) -> Vec<String> {
     let declarations = reply.body["declarations"].as_array().expect("a page");
@@ -86,6 +86,52 @@ async fn filters_select_by_status_kind_direction_trader_and_date() {
         (format!("lodged_to={yesterday}"), vec![]),
     ];
 
+    for (query, want) in cases {
+        let page = app
+            .get(&format!("/v1/declarations?{query}"), "officer")
+            .await;
+        assert_eq!(page.status, StatusCode::OK, "{query}: {}", page.text);
+        assert_eq!(ids(&page), want, "{query}");
+    }
+}
+
+/// Each filter on `kind`, `office_of_lodging` and `trader_credit_code` both keeps and leaves out
+/// a declaration: a listing that ignored the filter would answer more than it asks for.
+#[tokio::test]
+async fn filters_on_kind_office_and_trader_each_leave_something_out() {
+    let app = spawn_app().await;
+    let ordinary = app.lodged_id("broker", &example()).await;
+    let mut summary = example();
+    summary["kind"] = json!("summary");
+    let summary = app.lodged_id("broker", &summary).await;
+    let mut elsewhere = example();
+    elsewhere["office_of_lodging"] = json!("5300");
+    let elsewhere = app.lodged_id("broker", &elsewhere).await;
+    let other = app
+        .lodged_id("other_declarant", &example_for_other_declarant())
+        .await;
+    let all = [&other, &elsewhere, &summary, &ordinary];
+    let but = |left_out: &[&String]| -> Vec<String> {
+        all.iter()
+            .filter(|id| !left_out.contains(id))
+            .map(|id| id.to_string())
+            .collect()
+    };
+    let cases = [
+        ("kind=ordinary".to_owned(), but(&[&summary])),
+        ("kind=summary".to_owned(), vec![summary.clone()]),
+        ("office_of_lodging=2200".to_owned(), but(&[&elsewhere])),
+        ("office_of_lodging=5300".to_owned(), vec![elsewhere.clone()]),
+        (format!("trader_credit_code={TRADER}"), but(&[&other])),
+        (
+            format!("trader_credit_code={OTHER_TRADER}"),
+            vec![other.clone()],
+        ),
+        (
+            format!("kind=ordinary&office_of_lodging=2200&trader_credit_code={TRADER}"),
+            vec![ordinary.clone()],
+        ),
+    ];
     for (query, want) in cases {
         let page = app
             .get(&format!("/v1/declarations?{query}"), "officer")

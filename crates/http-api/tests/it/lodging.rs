@@ -143,3 +143,90 @@ async fn a_wrong_type_is_a_problem_naming_the_field_path() {
         [("items[1].description".to_owned(), "invalid_type".to_owned())]
     );
 }
+
+/// Defect 12 of issue 10: a declaration named its trader by a registered credit code with
+/// another enterprise's customs code and name, and its declarant by a name that is not the
+/// register's, and was accepted. Each disagreement is now refused at its path, in both
+/// languages; names are compared after normalising whitespace only.
+#[tokio::test]
+async fn the_trader_and_declarant_must_be_the_registers_enterprises() {
+    use crate::helpers::{ENTERPRISES, OTHER_TRADER};
+    let app = spawn_app().await;
+    let (_, other_customs_code, other_name) = ENTERPRISES
+        .iter()
+        .find(|(code, _, _)| *code == OTHER_TRADER)
+        .unwrap();
+
+    let mut wrong = example();
+    wrong["trader"]["customs_code"] = json!(other_customs_code);
+    wrong["trader"]["name"] = json!(other_name);
+    wrong["declarant"]["name"] = json!("上海报关服务有限公司 Shanghai Customs Brokerage Co Ltd");
+    let refused = app.lodge("broker", &wrong).await;
+    refused.assert_problem(422);
+    assert_eq!(
+        refused.error_paths(),
+        [
+            ("trader.customs_code".to_owned(), "not_allowed".to_owned()),
+            ("trader.name".to_owned(), "not_allowed".to_owned()),
+            ("declarant.name".to_owned(), "not_allowed".to_owned()),
+        ],
+        "{}",
+        refused.text
+    );
+    for error in refused.body["errors"].as_array().unwrap() {
+        assert!(
+            error["message_en"].as_str().unwrap().contains("registered"),
+            "{error}"
+        );
+        assert!(
+            error["message_zh"].as_str().unwrap().contains("备案"),
+            "{error}"
+        );
+    }
+
+    // The same name with its whitespace spread differently is the register's name.
+    let mut spaced = example();
+    spaced["trader"]["name"] =
+        json!("  上海浦东贸易有限公司\u{3000}Shanghai  Pudong Trading Co., Ltd. ");
+    let lodged = app.lodge("broker", &spaced).await;
+    assert_eq!(lodged.status, StatusCode::CREATED, "{}", lodged.text);
+    // ...but a difference of case is not.
+    let mut cased = example();
+    cased["trader"]["name"] = json!("上海浦东贸易有限公司 SHANGHAI PUDONG TRADING CO., LTD.");
+    let refused = app.lodge("broker", &cased).await;
+    assert_eq!(
+        refused.error_paths()[0].0,
+        "trader.name",
+        "{}",
+        refused.text
+    );
+}
+
+/// A refusal does not echo an offending value in full: a megabyte in a field or a field name gives
+/// an answer of a few kilobytes.
+#[tokio::test]
+async fn a_megabyte_value_gives_a_small_refusal() {
+    let app = spawn_app().await;
+    let megabyte = "Q".repeat(1 << 20);
+    for field in [
+        "invoice.currency",
+        "trader.name",
+        "items.0.origin_country",
+        "unknown",
+    ] {
+        let mut document = example();
+        match field {
+            "invoice.currency" => document["invoice"]["currency"] = json!(megabyte),
+            "trader.name" => document["trader"]["name"] = json!(megabyte),
+            "items.0.origin_country" => document["items"][0]["origin_country"] = json!(megabyte),
+            _ => document[megabyte.as_str()] = json!(1),
+        }
+        let refused = app.lodge("broker", &document).await;
+        refused.assert_problem(422);
+        assert!(
+            refused.text.len() < 8 * 1024,
+            "{field}: {} bytes answered",
+            refused.text.len()
+        );
+    }
+}

@@ -328,3 +328,66 @@ async fn an_officer_goes_on_and_off_duty() {
     assert_eq!(off.body["on_duty"], false);
     assert!(roster("2200").await.is_empty());
 }
+
+/// Only the officer a task is assigned to records its finding or attaches evidence: another
+/// officer meets the task as if it did not exist (404, as for a missing task), and the task stays
+/// open until its own officer closes it.
+#[tokio::test]
+async fn only_the_assigned_officer_records_a_finding_over_http() {
+    use crate::helpers::spawn_app_with_users;
+    static SECOND_OFFICER: [(&str, clearance::Role, Option<&str>); 1] =
+        [("officer_wu", clearance::Role::Officer, None)];
+    let app = spawn_app_with_users(&SECOND_OFFICER).await;
+    let id = app.lodged_id("broker", &example()).await;
+    let held = app
+        .post(
+            &format!("/v1/declarations/{id}/hold"),
+            "officer",
+            None,
+            &json!({ "reason": "seal to be checked" }),
+        )
+        .await;
+    assert_eq!(held.status, StatusCode::OK, "{}", held.text);
+    let task_id = held.body["id"].as_str().unwrap().to_owned();
+    let finding_path = format!("/v1/tasks/{task_id}/finding");
+    let finding = json!({ "discrepancy": false, "note": "seal intact" });
+
+    let by_another = app
+        .post(&finding_path, "officer_wu", Some("wu-1"), &finding)
+        .await;
+    by_another.assert_problem(404);
+    assert_eq!(
+        by_another.body["type"],
+        "urn:opencustoms:problem:task-not-found"
+    );
+    app.post_file(
+        &format!("/v1/tasks/{task_id}/attachments?file_name=seal.jpg"),
+        "officer_wu",
+        Some("image/jpeg"),
+        b"\xff\xd8\xff\xe0 seal".to_vec(),
+    )
+    .await
+    .assert_problem(404);
+    app.post(&finding_path, "broker", Some("b-1"), &finding)
+        .await
+        .assert_problem(403);
+    let open: Vec<Value> = tasks(&app, "?status=open", "auditor")
+        .await
+        .into_iter()
+        .filter(|t| t["kind"] == "hold")
+        .collect();
+    assert_eq!(open.len(), 1, "{open:#?}");
+    assert_eq!(open[0]["assigned_to"], held.body["assigned_to"]);
+
+    let closed = app
+        .post(&finding_path, "officer", Some("o-1"), &finding)
+        .await;
+    assert_eq!(closed.status, StatusCode::OK, "{}", closed.text);
+    assert!(
+        !tasks(&app, "?status=open", "auditor")
+            .await
+            .iter()
+            .any(|t| t["kind"] == "hold"),
+        "the hold is lifted"
+    );
+}

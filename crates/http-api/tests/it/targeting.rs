@@ -302,7 +302,39 @@ async fn an_analysts_watch_list_entry_selects_a_lodging_until_it_is_removed() {
         .await;
     assert_eq!(added.status, StatusCode::CREATED, "{}", added.text);
     let id = added.body["id"].as_str().unwrap().to_owned();
-    assert_eq!(added.body["status"], "listed");
+    assert_eq!(added.body["status"], "proposed");
+
+    // Four eyes (defect 11 of issue 10): a proposal selects nothing; its author cannot approve
+    // it, nor can an officer; the other analyst does.
+    let before = app.lodged_id("broker", &example()).await;
+    let seen = selection(&app, &before, "officer").await;
+    assert_eq!(
+        seen.body["lane"], "green",
+        "a proposal acted: {}",
+        seen.text
+    );
+    let approval = format!("/v1/watch-list/{id}/approval");
+    for user in ["risk_analyst", "officer"] {
+        app.post(&approval, user, None, &json!({}))
+            .await
+            .assert_problem(403);
+    }
+    let approved = app
+        .post(&approval, "other_risk_analyst", None, &json!({}))
+        .await;
+    assert_eq!(approved.status, StatusCode::OK, "{}", approved.text);
+    assert_eq!(approved.body["status"], "listed");
+    app.post(&approval, "other_risk_analyst", None, &json!({}))
+        .await
+        .assert_problem(422);
+    app.post(
+        "/v1/watch-list/W-999999/approval",
+        "other_risk_analyst",
+        None,
+        &json!({}),
+    )
+    .await
+    .assert_problem(404);
 
     // The example's overseas party is on the list: a document check, for the list's reason.
     let lodged = app.lodged_id("broker", &example()).await;
@@ -331,6 +363,26 @@ async fn an_analysts_watch_list_entry_selects_a_lodging_until_it_is_removed() {
             None,
             &json!({ "reason": "cleared" }),
         )
+        .await;
+    assert_eq!(removed.status, StatusCode::OK, "{}", removed.text);
+    // Taking it off is four eyes too: requested, it still acts until the other analyst approves.
+    assert_eq!(removed.body["status"], "removal_requested");
+    app.post(
+        &removal,
+        "risk_analyst",
+        None,
+        &json!({ "reason": "again" }),
+    )
+    .await
+    .assert_problem(422);
+    let still = app.lodged_id("broker", &example()).await;
+    let seen = selection(&app, &still, "officer").await;
+    assert_ne!(seen.body["lane"], "green", "{}", seen.text);
+    app.post(&approval, "risk_analyst", None, &json!({}))
+        .await
+        .assert_problem(403);
+    let removed = app
+        .post(&approval, "other_risk_analyst", None, &json!({}))
         .await;
     assert_eq!(removed.status, StatusCode::OK, "{}", removed.text);
     assert_eq!(removed.body["status"], "removed");
