@@ -14,11 +14,18 @@ struct Migration {
     sql: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "0001_initial",
-    sql: include_str!("../migrations/0001_initial.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "0001_initial",
+        sql: include_str!("../migrations/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "0002_token_lifecycle",
+        sql: include_str!("../migrations/0002_token_lifecycle.sql"),
+    },
+];
 
 /// Brings the schema up to the newest migration this binary knows.
 pub(crate) fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
