@@ -81,10 +81,13 @@ pub enum Action {
     Hold,
     /// Import history, train, import, promote and roll back risk models.
     ManageModels,
+    /// Register enterprises and users, issue and revoke anybody's tokens, disable users, grant
+    /// and withdraw broker authorisations.
+    ManageUsers,
 }
 
 impl Action {
-    pub const ALL: [Action; 18] = [
+    pub const ALL: [Action; 19] = [
         Action::Lodge,
         Action::Read,
         Action::Amend,
@@ -103,6 +106,7 @@ impl Action {
         Action::ReadStatistics,
         Action::Hold,
         Action::ManageModels,
+        Action::ManageUsers,
     ];
 
     /// The access matrix. Declarations are changed by the trade that lodged them and released by
@@ -126,6 +130,7 @@ impl Action {
             Action::ReadStatistics => matches!(role, Officer | RiskAnalyst | Auditor | Admin),
             Action::Hold => matches!(role, Officer),
             Action::ManageModels => matches!(role, RiskAnalyst),
+            Action::ManageUsers => matches!(role, Admin),
         }
     }
 
@@ -149,6 +154,7 @@ impl Action {
             Action::ReadStatistics => ("read clearance statistics", "查阅通关统计"),
             Action::Hold => ("hold goods", "扣留货物"),
             Action::ManageModels => ("manage risk models", "管理风险模型"),
+            Action::ManageUsers => ("manage users and tokens", "管理用户和令牌"),
         }
     }
 }

@@ -91,6 +91,8 @@ pub(crate) fn task_events(
                 "candidates": officers, "pool": pool.as_str(), "draw": draw,
             });
             LinkedEvent {
+                // The draw assigns it, not the caller: the payload names the draw and the pool.
+                actor: Some(crate::system_actor()),
                 subject: declaration_id.to_owned(),
                 action: "task.created".to_owned(),
                 payload: payload.to_string(),
@@ -536,6 +538,8 @@ impl<S: Store> Clearance<S> {
         let mut next = state.clone();
         next.apply(&event);
         let amended = LinkedEvent {
+            // The officer's finding amends: the officer's act.
+            actor: None,
             subject: row.id.clone(),
             action: event.name().to_owned(),
             payload: wire::encode_event(&event),

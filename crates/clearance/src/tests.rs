@@ -347,6 +347,7 @@ fn the_access_matrix_is_as_documented() {
         (ReadStatistics, [false, false, true, true, true, true]),
         (Hold, [false, false, true, false, false, false]),
         (ManageModels, [false, false, false, true, false, false]),
+        (ManageUsers, [false, false, false, false, false, true]),
     ];
     assert_eq!(table.len(), crate::Action::ALL.len());
     for (action, allowed) in table {
