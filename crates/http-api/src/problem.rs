@@ -91,6 +91,34 @@ impl ApiError {
         .with_header(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))
     }
 
+    /// A known token that no longer authenticates, saying why (its holder held it: nothing is
+    /// revealed to a guesser, who gets `unauthenticated`).
+    pub(crate) fn token_refused(why: clearance::TokenRefusal) -> ApiError {
+        use clearance::TokenRefusal::*;
+        let (slug, title, en, zh) = match why {
+            Expired => (
+                "token-expired",
+                "Token expired",
+                "this token has expired; ask an administrator for a new one",
+                "此令牌已过期，请向管理员申领新令牌",
+            ),
+            Revoked => (
+                "token-revoked",
+                "Token revoked",
+                "this token was revoked; ask an administrator for a new one",
+                "此令牌已被吊销，请向管理员申领新令牌",
+            ),
+            UserDisabled => (
+                "user-disabled",
+                "User disabled",
+                "the user of this token is disabled",
+                "此令牌所属用户已被停用",
+            ),
+        };
+        ApiError::new(StatusCode::UNAUTHORIZED, slug, title, en.into(), zh.into())
+            .with_header(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))
+    }
+
     pub(crate) fn too_many_requests(retry_after_secs: u64) -> ApiError {
         ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -205,6 +233,7 @@ impl From<ClearanceError> for ApiError {
     fn from(error: ClearanceError) -> ApiError {
         match error {
             ClearanceError::Unauthenticated => ApiError::unauthenticated(),
+            ClearanceError::TokenRefused(why) => ApiError::token_refused(why),
             ClearanceError::Forbidden {
                 message_en,
                 message_zh,

@@ -37,6 +37,10 @@ pub const USERS: [(&str, Role, Option<&str>); 8] = [
     ("other_risk_analyst", Role::RiskAnalyst, None),
 ];
 
+/// An auditor without a token, outside `USERS`: disabling it or revoking its tokens changes no
+/// other call.
+pub const SPARE_USER: &str = "spare_auditor";
+
 pub struct TestApp {
     pub address: String,
     pub socket: SocketAddr,
@@ -214,6 +218,11 @@ async fn seed(clearance: &Clearance<SqliteStore>) -> HashMap<&'static str, Strin
         .authorise_broker(&actor, BROKER, TRADER)
         .await
         .expect("an authorisation");
+    // A user with no token, for the tests that disable users or revoke all of a user's tokens.
+    clearance
+        .create_user(&actor, SPARE_USER, Role::Auditor, None)
+        .await
+        .expect("a spare user");
     let mut tokens = HashMap::new();
     for (name, role, enterprise) in USERS {
         clearance
