@@ -63,7 +63,7 @@ pub use access::{Action, Caller, Role};
 pub use admin::{
     ADMIN_BOOTSTRAPPED_ACTION, CREDIT_LEVEL_SET_ACTION, CREDIT_LEVELS, NewToken, SYSTEM_ROLE,
     SYSTEM_USER_ID, TOKEN_LIFETIME_DEFAULT_DAYS, TOKEN_LIFETIME_MAX_DAYS, TokenRefusal,
-    parse_credit_level, system_actor, token_id,
+    TOKEN_PREFIX, parse_credit_level, system_actor, token_hash, token_id,
 };
 pub use assessing::{AssessedFigures, Reassessment};
 pub use audit_trail::AUDIT_PAGE_MAX;
