@@ -105,6 +105,26 @@ pub enum TokenRefusal {
     UserDisabled,
 }
 
+impl TokenRefusal {
+    /// What its holder is told, in English and Chinese.
+    pub fn describe(self) -> (&'static str, &'static str) {
+        match self {
+            TokenRefusal::Expired => (
+                "this token has expired; ask an administrator for a new one",
+                "此令牌已过期，请向管理员申领新令牌",
+            ),
+            TokenRefusal::Revoked => (
+                "this token was revoked; ask an administrator for a new one",
+                "此令牌已被吊销，请向管理员申领新令牌",
+            ),
+            TokenRefusal::UserDisabled => (
+                "the user of this token is disabled",
+                "此令牌所属用户已被停用",
+            ),
+        }
+    }
+}
+
 /// The event that records the first administrator created from the data folder
 /// (`customs admin init`), by the system.
 pub const ADMIN_BOOTSTRAPPED_ACTION: &str = "user.admin_bootstrapped";

@@ -186,9 +186,14 @@ fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
 
 /// Writes `contents` to `path` (replacing it), readable by its owner only.
 pub fn write_private_file(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
-    let mut file = private_options(fs::OpenOptions::new().write(true).create(true).truncate(true))
-        .open(path)
-        .with_context(|| format!("writing {}", path.display()))?;
+    let mut file = private_options(
+        fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true),
+    )
+    .open(path)
+    .with_context(|| format!("writing {}", path.display()))?;
     // An existing file keeps its mode on open: make it private before anything is written.
     make_private(path, 0o600)?;
     file.write_all(contents)?;

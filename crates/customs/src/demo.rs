@@ -170,7 +170,10 @@ async fn demo_tokens(
             .revoke_user_tokens(&system, name)
             .await
             .map_err(explain)?;
-        let token = clearance.issue_token(&system, name).await.map_err(explain)?;
+        let token = clearance
+            .issue_token(&system, name)
+            .await
+            .map_err(explain)?;
         minted.push((role, token.token));
     }
     Ok((minted, true))

@@ -63,6 +63,16 @@ pub fn explain(error: ClearanceError) -> anyhow::Error {
             )
         }
         ClearanceError::Transition(t) => anyhow::anyhow!("{} / {}", t.message_en, t.message_zh),
+        ClearanceError::Forbidden {
+            message_en,
+            message_zh,
+            ..
+        } => anyhow::anyhow!("{message_en} / {message_zh}"),
+        ClearanceError::Unauthenticated => anyhow::anyhow!("the token is not valid / 令牌无效"),
+        ClearanceError::TokenRefused(why) => {
+            let (en, zh) = why.describe();
+            anyhow::anyhow!("{en} / {zh}")
+        }
         other => anyhow::anyhow!(other),
     }
 }

@@ -95,26 +95,12 @@ impl ApiError {
     /// revealed to a guesser, who gets `unauthenticated`).
     pub(crate) fn token_refused(why: clearance::TokenRefusal) -> ApiError {
         use clearance::TokenRefusal::*;
-        let (slug, title, en, zh) = match why {
-            Expired => (
-                "token-expired",
-                "Token expired",
-                "this token has expired; ask an administrator for a new one",
-                "此令牌已过期，请向管理员申领新令牌",
-            ),
-            Revoked => (
-                "token-revoked",
-                "Token revoked",
-                "this token was revoked; ask an administrator for a new one",
-                "此令牌已被吊销，请向管理员申领新令牌",
-            ),
-            UserDisabled => (
-                "user-disabled",
-                "User disabled",
-                "the user of this token is disabled",
-                "此令牌所属用户已被停用",
-            ),
+        let (slug, title) = match why {
+            Expired => ("token-expired", "Token expired"),
+            Revoked => ("token-revoked", "Token revoked"),
+            UserDisabled => ("user-disabled", "User disabled"),
         };
+        let (en, zh) = why.describe();
         ApiError::new(StatusCode::UNAUTHORIZED, slug, title, en.into(), zh.into())
             .with_header(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))
     }

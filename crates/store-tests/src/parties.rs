@@ -213,8 +213,12 @@ impl<S: Store> Story<'_, S> {
         .await;
         for tag in ['d', 'e'] {
             let issue = Projection::NewToken(token(tag, &deputy));
-            self.appended(registration(&deputy.id, &format!("token.issued.{tag}"), issue))
-                .await;
+            self.appended(registration(
+                &deputy.id,
+                &format!("token.issued.{tag}"),
+                issue,
+            ))
+            .await;
         }
         let revoke_all = Projection::RevokeUserTokens {
             user_id: deputy.id.clone(),
@@ -226,7 +230,11 @@ impl<S: Store> Story<'_, S> {
             let row = self.store.token_by_hash(&token_hash(tag)).await.unwrap();
             assert_eq!(row.and_then(|t| t.revoked_seq), Some(seq));
             let principal = self.store.principal_by_token(&token_hash(tag)).await;
-            assert_eq!(principal.unwrap(), None, "a revoked token authenticates nobody");
+            assert_eq!(
+                principal.unwrap(),
+                None,
+                "a revoked token authenticates nobody"
+            );
         }
         let fresh = Projection::NewToken(token('f', &deputy));
         self.appended(registration(&deputy.id, "token.issued.f", fresh))

@@ -129,7 +129,11 @@ impl<S: Store> Story<'_, S> {
         );
         let selected = self.store.events("D-T4").await.unwrap();
         let by_whom = |seq: u64| selected.iter().find(|e| e.seq == seq).map(|e| &e.actor);
-        assert_eq!(by_whom(selected_seq), Some(&by), "the main event is the append's actor's");
+        assert_eq!(
+            by_whom(selected_seq),
+            Some(&by),
+            "the main event is the append's actor's"
+        );
         let drawn = self.store.events("T-1").await.unwrap();
         assert_eq!(
             drawn.iter().map(|e| &e.actor).collect::<Vec<_>>(),
