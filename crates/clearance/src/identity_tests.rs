@@ -152,7 +152,7 @@ async fn a_revoked_token_is_refused_at_once_even_when_it_was_just_used() {
     let events = f
         .clearance
         .store()
-        .events(&revoked["user_id"].as_str().unwrap().to_owned())
+        .events(revoked["user_id"].as_str().unwrap())
         .await
         .unwrap();
     let revocations: Vec<_> = events
