@@ -26,6 +26,9 @@
 //!   list in force on any past day can be read back.
 //! - An enterprise's credit level (企业信用等级) changes by events and every change is kept; the
 //!   level in force is the latest.
+//! - A token once revoked and a user once disabled stay so (both are events, kept with their seq),
+//!   and [`Store::principal_by_token`] never returns either; a broker authorisation withdrawn is
+//!   out of the principal's list from the withdrawing transaction on.
 //! - An officer's task is opened once and closed once: the check that it is still open runs in
 //!   the writer's transaction, so of two concurrent closings only one passes.
 
