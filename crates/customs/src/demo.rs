@@ -62,12 +62,38 @@ const DEMO_USERS: [(&str, Role, Option<&str>); 6] = [
     ("demo-admin", Role::Admin, None),
 ];
 
-/// Whether the folder's store is a demo's: `None` when it holds nothing yet.
-pub async fn is_demo_folder(clearance: &Clearance<SqliteStore>) -> anyhow::Result<Option<bool>> {
-    let first = clearance.store().audit_entries(0, 1).await?;
-    Ok(first
-        .first()
-        .map(|stored| stored.entry.action == DEMO_MARKER_ACTION))
+/// What a data folder holds, as demo mode sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FolderKind {
+    /// Nothing yet.
+    New,
+    /// Made by `serve --demo`: marked by its first event or, made by a version before the marker,
+    /// holding the demo broker and the demo officer and administrator (`marked: false`).
+    Demo { marked: bool },
+    /// Anything else: real data.
+    Real,
+}
+
+pub async fn folder_kind(clearance: &Clearance<SqliteStore>) -> anyhow::Result<FolderKind> {
+    let store = clearance.store();
+    let first = store.audit_entries(0, 1).await?;
+    let Some(first) = first.first() else {
+        return Ok(FolderKind::New);
+    };
+    if first.entry.action == DEMO_MARKER_ACTION {
+        return Ok(FolderKind::Demo { marked: true });
+    }
+    let legacy_demo = store
+        .enterprise_by_credit_code(DEMO_BROKER)
+        .await?
+        .is_some()
+        && store.user_by_name("demo-officer").await?.is_some()
+        && store.user_by_name("demo-admin").await?.is_some();
+    Ok(if legacy_demo {
+        FolderKind::Demo { marked: false }
+    } else {
+        FolderKind::Real
+    })
 }
 
 async fn mark_demo_folder(clearance: &Clearance<SqliteStore>) -> anyhow::Result<()> {
@@ -143,10 +169,13 @@ async fn seed_release(
 async fn demo_tokens(
     clearance: &Clearance<SqliteStore>,
     data: &DataDir,
+    reuse: bool,
 ) -> anyhow::Result<(Vec<(Role, String)>, bool)> {
     let explain = crate::show::explain;
     let path = data.path.join(DEMO_TOKENS_FILE);
-    if let Ok(text) = std::fs::read_to_string(&path) {
+    if let Ok(text) = std::fs::read_to_string(&path)
+        && reuse
+    {
         let mut kept = Vec::new();
         for ((name, role, _), line) in DEMO_USERS.iter().zip(text.lines()) {
             let Some(token) = line.split_whitespace().nth(1) else {
@@ -184,15 +213,16 @@ pub async fn seed(
     data: &DataDir,
     address: SocketAddr,
 ) -> anyhow::Result<()> {
-    match is_demo_folder(clearance).await? {
-        Some(false) => anyhow::bail!(
+    let kind = folder_kind(clearance).await?;
+    match kind {
+        FolderKind::Real => anyhow::bail!(
             "the data folder {} holds data that is not a demo's: `serve --demo` uses a new folder \
              (e.g. --data demo-data) or one it made / 数据目录 {} 含有非演示数据：演示模式只使用新目录或其创建的演示目录",
             data.path.display(),
             data.path.display()
         ),
-        None => mark_demo_folder(clearance).await?,
-        Some(true) => {}
+        FolderKind::New => mark_demo_folder(clearance).await?,
+        FolderKind::Demo { .. } => {}
     }
     // The demo's setup is the platform's own act, recorded as the system.
     let actor = clearance::system_actor();
@@ -229,7 +259,9 @@ pub async fn seed(
             .await
             .map_err(explain)?;
     }
-    let (issued, minted) = demo_tokens(clearance, data).await?;
+    // A demo folder of a version that minted tokens at every start: revoke them all.
+    let reuse = kind != FolderKind::Demo { marked: false };
+    let (issued, minted) = demo_tokens(clearance, data, reuse).await?;
     let token_of = |wanted: Role| {
         issued
             .iter()

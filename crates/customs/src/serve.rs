@@ -43,7 +43,10 @@ pub async fn run(data: &DataDir, config: ClearanceConfig, args: ServeArgs) -> an
     let address = listener.local_addr()?;
     if args.demo {
         crate::demo::seed(&clearance, data, address).await?;
-    } else if crate::demo::is_demo_folder(&clearance).await? == Some(true) {
+    } else if matches!(
+        crate::demo::folder_kind(&clearance).await?,
+        crate::demo::FolderKind::Demo { .. }
+    ) {
         // Its demo users hold tokens printed in a file, and its demo officer would be drawn for
         // tasks: a demo folder is never served as a real one.
         clearance.store().close().await;

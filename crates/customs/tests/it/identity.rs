@@ -328,3 +328,33 @@ fn demo_mode_keeps_to_demo_folders_and_leaves_no_earlier_token_valid() {
     let printed = plain.expect_err("a demo folder is not served without --demo");
     assert!(printed.contains("is a demo folder"), "{printed}");
 }
+
+#[test]
+fn a_demo_folder_of_an_earlier_version_is_still_a_demo_folder() {
+    // What `serve --demo` made before demo folders were marked: the demo broker, officer and
+    // administrator, with no marker.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    ok(
+        &data,
+        &[
+            "admin",
+            "enterprise",
+            "--credit-code",
+            "91310000MA1FL0001R",
+            "--customs-code",
+            "3122260001",
+            "--name",
+            "Demo broker",
+        ],
+    );
+    for (name, role) in [("demo-officer", "officer"), ("demo-admin", "admin")] {
+        ok(&data, &["admin", "user", "--name", name, "--role", role]);
+    }
+    let plain = start(&data, &[]).map(|(child, ..)| stop(child));
+    let printed = plain.expect_err("an earlier demo folder is not served as a real one");
+    assert!(printed.contains("is a demo folder"), "{printed}");
+    let (server, _, printed) = start(&data, &["--demo"]).expect("demo mode takes it");
+    assert!(printed.contains("new tokens"), "{printed}");
+    stop(server);
+}
