@@ -1129,6 +1129,8 @@ fn insert_floor(path: &Path, lodgings: &[Lodging]) -> anyhow::Result<(Duration, 
     for stale in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{stale}", path.display()));
     }
+    // Private like every file of the data folder (SQLite's WAL and shm take the file's mode).
+    crate::datadir::write_private_file(path, b"")?;
     let mut conn =
         rusqlite::Connection::open(path).with_context(|| format!("creating {}", path.display()))?;
     let mode: String =
