@@ -853,9 +853,23 @@ impl<S: Store> Clearance<S> {
         let user = self
             .disable_user(&crate::actor(caller), user_name, reason)
             .await?;
+        // A disabled officer closes no task: the administrator is told which are left open, so
+        // that they are reassigned rather than forgotten.
+        let open_tasks: Vec<String> = self
+            .store
+            .tasks(&store::TaskQuery {
+                assigned_to: Some(user.id.clone()),
+                status: Some("open".to_owned()),
+                limit: crate::PAGE_SIZE_MAX,
+                ..Default::default()
+            })
+            .await?
+            .into_iter()
+            .map(|t| t.id)
+            .collect();
         Ok(json!({
             "user": user.name, "user_id": user.id, "role": user.role,
-            "disabled_seq": user.disabled_seq,
+            "disabled_seq": user.disabled_seq, "open_tasks": open_tasks,
         }))
     }
 

@@ -273,6 +273,7 @@ async fn revoking_all_of_a_users_tokens_and_disabling_a_user() {
         .await
         .unwrap();
     assert!(disabled["disabled_seq"].is_u64(), "{disabled}");
+    assert_eq!(disabled["open_tasks"], json!([]), "{disabled}");
     assert_eq!(
         refusal(f.clearance.authenticate(&third.token).await),
         TokenRefusal::UserDisabled

@@ -212,7 +212,18 @@ async fn execute(clearance: &Clearance<SqliteStore>, args: AdminArgs) -> anyhow:
         AdminCommand::DisableUser { name, reason } => clearance
             .disable_user_as(&admin, &name, &reason)
             .await
-            .map(|u| format!("user {name} disabled (audit entry {})", u["disabled_seq"])),
+            .map(|u| {
+                let open = u["open_tasks"].as_array().map_or(0, Vec::len);
+                let tasks = if open == 0 {
+                    String::new()
+                } else {
+                    format!("; {open} open task(s) still assigned to them: {}", u["open_tasks"])
+                };
+                format!(
+                    "user {name} disabled (audit entry {}){tasks}",
+                    u["disabled_seq"]
+                )
+            }),
         AdminCommand::AuthoriseBroker { broker, principal } => clearance
             .authorise_broker_as(&admin, &broker, &principal)
             .await

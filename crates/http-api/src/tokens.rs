@@ -188,7 +188,8 @@ pub(crate) async fn revoke_user_tokens<S: Store>(
     tag = "administration",
     summary = "Disable a user",
     description = "For administrators (not themselves). The user's tokens stop working at once \
-                   (401 `user-disabled`) and an officer is drawn for no new task. Kept, not deleted.",
+                   (401 `user-disabled`) and an officer is drawn for no new task. Kept, not deleted. \
+                   The answer lists the officer's tasks still open (`open_tasks`).",
     params(("name" = String, Path, description = "The user's name")),
     request_body(content = ReasonRequest, content_type = "application/json"),
     responses(
