@@ -87,10 +87,13 @@ pub enum Action {
     ReadPaymentConnectors,
     /// Approve or refuse a trader's request to amend or cancel (修撤单).
     DecideModifications,
+    /// Register enterprises and users, issue and revoke anybody's tokens, disable users, grant
+    /// and withdraw broker authorisations.
+    ManageUsers,
 }
 
 impl Action {
-    pub const ALL: [Action; 21] = [
+    pub const ALL: [Action; 22] = [
         Action::Lodge,
         Action::Read,
         Action::Amend,
@@ -112,6 +115,7 @@ impl Action {
         Action::ManagePaymentConnectors,
         Action::ReadPaymentConnectors,
         Action::DecideModifications,
+        Action::ManageUsers,
     ];
 
     /// The access matrix. Declarations are changed by the trade that lodged them and released by
@@ -138,6 +142,7 @@ impl Action {
             Action::ManagePaymentConnectors => matches!(role, Admin),
             Action::ReadPaymentConnectors => matches!(role, Admin | Auditor),
             Action::DecideModifications => matches!(role, Officer),
+            Action::ManageUsers => matches!(role, Admin),
         }
     }
 
@@ -164,6 +169,7 @@ impl Action {
             Action::ManagePaymentConnectors => ("manage payment connectors", "管理税费支付通道"),
             Action::ReadPaymentConnectors => ("see payment connectors", "查看税费支付通道"),
             Action::DecideModifications => ("decide amendment and cancellation requests", "审批修撤单申请"),
+            Action::ManageUsers => ("manage users and tokens", "管理用户和令牌"),
         }
     }
 }

@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use rand::RngCore;
-use serde_json::json;
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use store::{
     Actor, Append, AppendOutcome, EnterpriseRow, Projection, Store, StoreError, TokenRow, UserRow,
@@ -66,29 +66,114 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// Hex characters of the token's hash in its id: 64 bits, unique among any number of tokens a
+/// platform issues (a clash is refused by the store, never merged).
+const TOKEN_ID_HASH_CHARS: usize = 16;
+
+/// A token's public id (`T-` and the start of its hash): listed, and revoked by, without the
+/// secret. Whoever holds the secret can compute it too (`customs admin token revoke oc_...`).
+pub fn token_id(token_hash: &str) -> String {
+    let prefix = token_hash.get(..TOKEN_ID_HASH_CHARS).unwrap_or(token_hash);
+    format!("T-{prefix}")
+}
+
+/// A person's token lives this many days unless the administrator says otherwise.
+pub const TOKEN_LIFETIME_DEFAULT_DAYS: u32 = 90;
+/// The longest a token may live: a year and a day. Longer-lived credentials are not issued.
+pub const TOKEN_LIFETIME_MAX_DAYS: u32 = 366;
+const DAY_MS: i64 = 86_400_000;
+
+/// The user id and role of what the platform does by itself (targeting, scoring, task draws,
+/// automatic assessments, the drift monitor). No user can have this id (user ids are UUIDs) or
+/// this role ([`Role::parse`] knows no `system`).
+pub const SYSTEM_USER_ID: &str = "system";
+pub const SYSTEM_ROLE: &str = "system";
+
+/// The platform itself, as recorded with its own acts; the payload names the rule, model or draw.
+pub fn system_actor() -> Actor {
+    Actor {
+        user_id: SYSTEM_USER_ID.to_owned(),
+        role: SYSTEM_ROLE.to_owned(),
+    }
+}
+
+/// Why a known token no longer authenticates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRefusal {
+    Expired,
+    Revoked,
+    UserDisabled,
+}
+
+impl TokenRefusal {
+    /// What its holder is told, in English and Chinese.
+    pub fn describe(self) -> (&'static str, &'static str) {
+        match self {
+            TokenRefusal::Expired => (
+                "this token has expired; ask an administrator for a new one",
+                "此令牌已过期，请向管理员申领新令牌",
+            ),
+            TokenRefusal::Revoked => (
+                "this token was revoked; ask an administrator for a new one",
+                "此令牌已被吊销，请向管理员申领新令牌",
+            ),
+            TokenRefusal::UserDisabled => (
+                "the user of this token is disabled",
+                "此令牌所属用户已被停用",
+            ),
+        }
+    }
+}
+
+/// The event that records the first administrator created from the data folder
+/// (`customs admin init`), by the system.
+pub const ADMIN_BOOTSTRAPPED_ACTION: &str = "user.admin_bootstrapped";
+
 /// A token as issued: the secret, shown once, and whose it is.
 #[derive(Debug, Clone)]
 pub struct NewToken {
     pub token: String,
+    pub id: String,
+    pub expires_at_ms: i64,
     pub user: UserRow,
 }
 
 impl<S: Store> Clearance<S> {
-    /// The caller a bearer token belongs to.
+    /// The caller a bearer token belongs to. A known token that expired, was revoked or whose
+    /// user was disabled is refused with [`ClearanceError::TokenRefused`], saying which.
     pub async fn authenticate(&self, bearer_token: &str) -> Result<Caller, ClearanceError> {
         if !bearer_token.starts_with(TOKEN_PREFIX) || bearer_token.len() > 128 {
             return Err(ClearanceError::Unauthenticated);
         }
         let hash = token_hash(bearer_token);
+        let now_ms = self.now().timestamp_millis();
+        let expired = |caller: &Caller| {
+            caller
+                .principal
+                .token
+                .as_ref()
+                .is_none_or(|t| t.expires_at_ms <= now_ms)
+        };
         if let Some(caller) = self.principals.get(&hash) {
+            if expired(&caller) {
+                return Err(ClearanceError::TokenRefused(TokenRefusal::Expired));
+            }
             return Ok(caller);
         }
-        let principal = self
-            .store
-            .principal_by_token(&hash)
-            .await?
-            .ok_or(ClearanceError::Unauthenticated)?;
+        let Some(principal) = self.store.principal_by_token(&hash).await? else {
+            // Only a refused token costs this second read: say why it no longer works.
+            return Err(match self.store.token_by_hash(&hash).await? {
+                None => ClearanceError::Unauthenticated,
+                Some(t) if t.revoked_seq.is_some() => {
+                    ClearanceError::TokenRefused(TokenRefusal::Revoked)
+                }
+                Some(_) => ClearanceError::TokenRefused(TokenRefusal::UserDisabled),
+            });
+        };
         let caller = Caller::from_principal(principal).ok_or(ClearanceError::Unauthenticated)?;
+        if expired(&caller) {
+            return Err(ClearanceError::TokenRefused(TokenRefusal::Expired));
+        }
         self.principals.put(hash, caller.clone());
         Ok(caller)
     }
@@ -203,6 +288,7 @@ impl<S: Store> Clearance<S> {
             name,
             role: role.as_str().to_owned(),
             enterprise_id: enterprise.map(|e| e.id),
+            disabled_seq: None,
         };
         let payload =
             json!({"name": row.name, "role": row.role, "enterprise_id": row.enterprise_id});
@@ -222,26 +308,52 @@ impl<S: Store> Clearance<S> {
             .ok_or(ClearanceError::NotFound)
     }
 
-    /// Issues a new bearer token for a user; the secret is returned once and never stored.
+    /// Issues a new bearer token for a user, valid [`TOKEN_LIFETIME_DEFAULT_DAYS`]; the secret is
+    /// returned once and never stored.
     pub async fn issue_token(
         &self,
         actor: &Actor,
         user_name: &str,
     ) -> Result<NewToken, ClearanceError> {
-        let user = self
-            .store
-            .user_by_name(user_name)
-            .await?
-            .ok_or(ClearanceError::NotFound)?;
+        self.issue_token_for(actor, user_name, None).await
+    }
+
+    /// Issues a new bearer token valid `lifetime_days` (1 to [`TOKEN_LIFETIME_MAX_DAYS`]; `None`:
+    /// [`TOKEN_LIFETIME_DEFAULT_DAYS`]) to an enabled user.
+    pub async fn issue_token_for(
+        &self,
+        actor: &Actor,
+        user_name: &str,
+        lifetime_days: Option<u32>,
+    ) -> Result<NewToken, ClearanceError> {
+        let days = lifetime_days.unwrap_or(TOKEN_LIFETIME_DEFAULT_DAYS);
+        if !(1..=TOKEN_LIFETIME_MAX_DAYS).contains(&days) {
+            return Err(ClearanceError::Invalid(vec![
+                domain::FieldError::out_of_range(
+                    "expires_in_days",
+                    &format!("1 to {TOKEN_LIFETIME_MAX_DAYS} days"),
+                    &format!("1 至 {TOKEN_LIFETIME_MAX_DAYS} 天"),
+                ),
+            ]));
+        }
+        let user = self.enabled_user(user_name).await?;
         let mut secret = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut secret);
         let token = format!("{TOKEN_PREFIX}{}", hex::encode(secret));
+        let now_ms = self.now().timestamp_millis();
+        let hash = token_hash(&token);
         let row = TokenRow {
-            token_hash: token_hash(&token),
+            id: token_id(&hash),
+            token_hash: hash,
             user_id: user.id.clone(),
-            created_at_ms: self.now().timestamp_millis(),
+            created_at_ms: now_ms,
+            expires_at_ms: now_ms + i64::from(days) * DAY_MS,
+            revoked_seq: None,
         };
-        let payload = json!({"user_id": user.id, "token_hash": row.token_hash});
+        let payload = json!({
+            "user_id": user.id, "token_id": row.id, "token_hash": row.token_hash,
+            "expires_at_ms": row.expires_at_ms,
+        });
         let key = format!("token:{}", row.token_hash);
         self.admin_append(
             actor,
@@ -249,54 +361,171 @@ impl<S: Store> Clearance<S> {
             "token.issued",
             key,
             payload,
-            Projection::NewToken(row),
+            Projection::NewToken(row.clone()),
         )
         .await?;
-        Ok(NewToken { token, user })
+        Ok(NewToken {
+            token,
+            id: row.id,
+            expires_at_ms: row.expires_at_ms,
+            user,
+        })
     }
 
+    /// A user by name that is not disabled; a disabled one is refused naming the field.
+    async fn enabled_user(&self, user_name: &str) -> Result<UserRow, ClearanceError> {
+        let user = self.user_named(user_name).await?;
+        if user.disabled_seq.is_some() {
+            return Err(ClearanceError::Invalid(vec![
+                domain::FieldError::not_allowed(
+                    "user",
+                    &format!("the user {user_name} is disabled"),
+                    &format!("用户 {user_name} 已停用"),
+                ),
+            ]));
+        }
+        Ok(user)
+    }
+
+    async fn user_named(&self, user_name: &str) -> Result<UserRow, ClearanceError> {
+        self.store.user_by_name(user_name).await?.ok_or_else(|| {
+            ClearanceError::Invalid(vec![domain::FieldError::not_allowed(
+                "user",
+                &format!("no user named {user_name}"),
+                &format!("没有名为 {user_name} 的用户"),
+            )])
+        })
+    }
+
+    /// Revokes a token given as its secret (`oc_...`) or its id (`T-...`). Revoking a revoked
+    /// token again changes nothing.
     pub async fn revoke_token(&self, actor: &Actor, token: &str) -> Result<(), ClearanceError> {
-        let hash = token_hash(token);
-        let principal = self
+        let id = if token.starts_with(TOKEN_PREFIX) {
+            token_id(&token_hash(token))
+        } else {
+            token.to_owned()
+        };
+        let row = self
             .store
-            .principal_by_token(&hash)
+            .token(&id)
             .await?
             .ok_or(ClearanceError::NotFound)?;
-        let payload = json!({"token_hash": hash});
-        let key = format!("token-revoked:{hash}");
+        self.revoke(actor, &row).await.map(|_| ())
+    }
+
+    async fn revoke(&self, actor: &Actor, row: &TokenRow) -> Result<TokenRow, ClearanceError> {
+        if row.revoked_seq.is_none() {
+            let payload = json!({"token_id": row.id, "token_hash": row.token_hash});
+            let key = format!("token-revoked:{}", row.token_hash);
+            self.admin_append(
+                actor,
+                row.user_id.clone(),
+                "token.revoked",
+                key,
+                payload,
+                Projection::RevokeToken {
+                    token_hash: row.token_hash.clone(),
+                },
+            )
+            .await?;
+        }
+        self.principals.clear();
+        self.store
+            .token(&row.id)
+            .await?
+            .ok_or(ClearanceError::NotFound)
+    }
+
+    /// Revokes every token of a user (issued before this event); returns the ids revoked.
+    pub async fn revoke_user_tokens(
+        &self,
+        actor: &Actor,
+        user_name: &str,
+    ) -> Result<Vec<String>, ClearanceError> {
+        let user = self.user_named(user_name).await?;
+        let revoked: Vec<String> = self
+            .store
+            .tokens(Some(&user.id))
+            .await?
+            .into_iter()
+            .filter(|t| t.revoked_seq.is_none())
+            .map(|t| t.id)
+            .collect();
+        let payload = json!({"user_id": user.id, "token_ids": revoked});
+        let key = format!("tokens-revoked:{}:{}", user.id, uuid::Uuid::now_v7());
         self.admin_append(
             actor,
-            principal.user.id,
-            "token.revoked",
+            user.id.clone(),
+            "token.revoked_all",
             key,
             payload,
-            Projection::RevokeToken { token_hash: hash },
+            Projection::RevokeUserTokens {
+                user_id: user.id.clone(),
+            },
         )
         .await?;
         self.principals.clear();
-        Ok(())
+        Ok(revoked)
     }
 
-    /// Records that `principal` authorised `broker` to declare on its behalf.
+    /// Disables a user: its tokens stop working at once and it is drawn for no task. Kept, never
+    /// deleted; a disabled user's name is not given to another user.
+    pub async fn disable_user(
+        &self,
+        actor: &Actor,
+        user_name: &str,
+        reason: &str,
+    ) -> Result<UserRow, ClearanceError> {
+        let reason =
+            domain::numbers::parse_text("reason", reason, domain::limits::REASON_LENGTH_MAX)
+                .map_err(|e| ClearanceError::Invalid(vec![e]))?;
+        let user = self.user_named(user_name).await?;
+        if user.disabled_seq.is_none() {
+            let payload = json!({"user_id": user.id, "name": user.name, "reason": reason});
+            let key = format!("user-disabled:{}", user.id);
+            self.admin_append(
+                actor,
+                user.id.clone(),
+                "user.disabled",
+                key,
+                payload,
+                Projection::DisableUser {
+                    user_id: user.id.clone(),
+                },
+            )
+            .await?;
+        }
+        self.principals.clear();
+        self.store
+            .user(&user.id)
+            .await?
+            .ok_or(ClearanceError::NotFound)
+    }
+
+    /// Records that `principal` authorised `broker` to declare on its behalf. Already in force:
+    /// nothing new is recorded.
     pub async fn authorise_broker(
         &self,
         actor: &Actor,
         broker_credit_code: &str,
         principal_credit_code: &str,
     ) -> Result<(), ClearanceError> {
-        let broker = self
-            .store
-            .enterprise_by_credit_code(broker_credit_code)
-            .await?
-            .ok_or_else(|| unknown_enterprise(broker_credit_code))?;
-        let principal = self
-            .store
-            .enterprise_by_credit_code(principal_credit_code)
-            .await?
-            .ok_or_else(|| unknown_enterprise(principal_credit_code))?;
+        let (broker, principal) = self
+            .broker_and_principal(broker_credit_code, principal_credit_code)
+            .await?;
+        let in_force = self.store.broker_principals(&broker.id).await?;
+        if in_force.contains(&principal.credit_code) {
+            return Ok(());
+        }
         let payload =
             json!({"broker_enterprise_id": broker.id, "principal_enterprise_id": principal.id});
-        let key = format!("broker:{}:{}", broker.id, principal.id);
+        // A grant after a withdrawal is a new event: the key names this grant, not the pair.
+        let key = format!(
+            "broker:{}:{}:{}",
+            broker.id,
+            principal.id,
+            uuid::Uuid::now_v7()
+        );
         let projection = Projection::BrokerAuthorisation {
             broker_enterprise_id: broker.id.clone(),
             principal_enterprise_id: principal.id,
@@ -312,6 +541,378 @@ impl<S: Store> Clearance<S> {
         .await?;
         self.principals.clear();
         Ok(())
+    }
+
+    /// The principal's authorisation of the broker is withdrawn: the broker no longer declares
+    /// for it, amends or cancels its declarations, nor sees those it did not declare itself.
+    pub async fn withdraw_broker(
+        &self,
+        actor: &Actor,
+        broker_credit_code: &str,
+        principal_credit_code: &str,
+        reason: &str,
+    ) -> Result<(), ClearanceError> {
+        let reason =
+            domain::numbers::parse_text("reason", reason, domain::limits::REASON_LENGTH_MAX)
+                .map_err(|e| ClearanceError::Invalid(vec![e]))?;
+        let (broker, principal) = self
+            .broker_and_principal(broker_credit_code, principal_credit_code)
+            .await?;
+        let in_force = self.store.broker_principals(&broker.id).await?;
+        if !in_force.contains(&principal.credit_code) {
+            return Err(ClearanceError::Invalid(vec![
+                domain::FieldError::not_allowed(
+                    "broker",
+                    &format!(
+                        "{principal_credit_code} has not authorised {broker_credit_code} as its broker"
+                    ),
+                    &format!("{principal_credit_code} 未委托 {broker_credit_code} 代理报关"),
+                ),
+            ]));
+        }
+        let payload = json!({
+            "broker_enterprise_id": broker.id, "principal_enterprise_id": principal.id,
+            "reason": reason,
+        });
+        let key = format!(
+            "broker-withdrawn:{}:{}:{}",
+            broker.id,
+            principal.id,
+            uuid::Uuid::now_v7()
+        );
+        let projection = Projection::WithdrawBrokerAuthorisation {
+            broker_enterprise_id: broker.id.clone(),
+            principal_enterprise_id: principal.id,
+        };
+        let outcome = self
+            .admin_append(
+                actor,
+                broker.id,
+                "broker.authorisation_withdrawn",
+                key,
+                payload,
+                projection,
+            )
+            .await;
+        self.principals.clear();
+        outcome.map(|_| ())
+    }
+
+    async fn broker_and_principal(
+        &self,
+        broker_credit_code: &str,
+        principal_credit_code: &str,
+    ) -> Result<(EnterpriseRow, EnterpriseRow), ClearanceError> {
+        let broker = self
+            .store
+            .enterprise_by_credit_code(broker_credit_code)
+            .await?
+            .ok_or_else(|| unknown_enterprise(broker_credit_code))?;
+        let principal = self
+            .store
+            .enterprise_by_credit_code(principal_credit_code)
+            .await?
+            .ok_or_else(|| unknown_enterprise(principal_credit_code))?;
+        Ok((broker, principal))
+    }
+
+    /// The first administrator, made from the data folder (`customs admin init`): only while no
+    /// enabled administrator holds a token in force (a new platform, or one whose administrators
+    /// are all locked out). Recorded by the system, with its own event, and returns the token.
+    pub async fn bootstrap_admin(&self, name: &str) -> Result<NewToken, ClearanceError> {
+        let now_ms = self.now().timestamp_millis();
+        for admin in self.store.users_by_role(Role::Admin.as_str()).await? {
+            let tokens = self.store.tokens(Some(&admin.id)).await?;
+            if tokens
+                .iter()
+                .any(|t| t.revoked_seq.is_none() && t.expires_at_ms > now_ms)
+            {
+                return Err(ClearanceError::Forbidden {
+                    message_en: format!(
+                        "an administrator ({}) already holds a token in force: ask them for one",
+                        admin.name
+                    ),
+                    message_zh: format!("已有管理员（{}）持有有效令牌，请向其申领", admin.name),
+                    errors: vec![],
+                });
+            }
+        }
+        let system = system_actor();
+        if let Some(existing) = self.store.user_by_name(name).await?
+            && existing.role != Role::Admin.as_str()
+        {
+            return Err(ClearanceError::Invalid(vec![
+                domain::FieldError::not_allowed(
+                    "name",
+                    &format!("the user {name} exists with the role {}", existing.role),
+                    &format!("用户 {name} 已存在，角色为 {}", existing.role),
+                ),
+            ]));
+        }
+        let user = self.create_user(&system, name, Role::Admin, None).await?;
+        let payload = json!({"user_id": user.id, "name": user.name, "via": "customs admin init"});
+        self.admin_append(
+            &system,
+            user.id.clone(),
+            ADMIN_BOOTSTRAPPED_ACTION,
+            format!("admin-bootstrap:{}", uuid::Uuid::now_v7()),
+            payload,
+            Projection::Nothing,
+        )
+        .await?;
+        self.issue_token_for(&system, name, None).await
+    }
+}
+
+/// Administration by an authenticated caller (the HTTP API and the CLI with `--token`): the
+/// same operations, recorded as the caller.
+impl<S: Store> Clearance<S> {
+    pub async fn create_enterprise_as(
+        &self,
+        caller: &Caller,
+        credit_code: &str,
+        customs_code: &str,
+        name: &str,
+    ) -> Result<EnterpriseRow, ClearanceError> {
+        caller.require(Action::ManageUsers)?;
+        self.create_enterprise(&crate::actor(caller), credit_code, customs_code, name)
+            .await
+    }
+
+    pub async fn create_user_as(
+        &self,
+        caller: &Caller,
+        name: &str,
+        role: Role,
+        enterprise_credit_code: Option<&str>,
+    ) -> Result<UserRow, ClearanceError> {
+        caller.require(Action::ManageUsers)?;
+        self.create_user(&crate::actor(caller), name, role, enterprise_credit_code)
+            .await
+    }
+
+    pub async fn issue_token_as(
+        &self,
+        caller: &Caller,
+        user_name: &str,
+        lifetime_days: Option<u32>,
+    ) -> Result<NewToken, ClearanceError> {
+        caller.require(Action::ManageUsers)?;
+        self.issue_token_for(&crate::actor(caller), user_name, lifetime_days)
+            .await
+    }
+
+    pub async fn authorise_broker_as(
+        &self,
+        caller: &Caller,
+        broker_credit_code: &str,
+        principal_credit_code: &str,
+    ) -> Result<(), ClearanceError> {
+        caller.require(Action::ManageUsers)?;
+        self.authorise_broker(
+            &crate::actor(caller),
+            broker_credit_code,
+            principal_credit_code,
+        )
+        .await
+    }
+
+    /// Tokens without their secrets or hashes: an administrator lists everybody's (or one
+    /// user's), anybody else only their own.
+    pub async fn tokens_as(
+        &self,
+        caller: &Caller,
+        user_name: Option<&str>,
+    ) -> Result<Value, ClearanceError> {
+        let user_id = if caller.role == Role::Admin {
+            match user_name {
+                Some(name) => Some(self.user_named(name).await?.id),
+                None => None,
+            }
+        } else {
+            if user_name.is_some_and(|name| name != caller.principal.user.name) {
+                return Err(only_own_tokens(caller));
+            }
+            Some(caller.user_id().to_owned())
+        };
+        let tokens = self.store.tokens(user_id.as_deref()).await?;
+        let mut names: HashMap<String, String> = HashMap::new();
+        let mut views = Vec::with_capacity(tokens.len());
+        for token in &tokens {
+            if !names.contains_key(&token.user_id) {
+                let name = self
+                    .store
+                    .user(&token.user_id)
+                    .await?
+                    .map(|u| u.name)
+                    .unwrap_or_default();
+                names.insert(token.user_id.clone(), name);
+            }
+            views.push(self.token_view(token, &names[&token.user_id]));
+        }
+        Ok(json!({ "tokens": views }))
+    }
+
+    fn token_view(&self, token: &TokenRow, user_name: &str) -> Value {
+        let now_ms = self.now().timestamp_millis();
+        let status = if token.revoked_seq.is_some() {
+            "revoked"
+        } else if token.expires_at_ms <= now_ms {
+            "expired"
+        } else {
+            "active"
+        };
+        json!({
+            "id": token.id,
+            "user": user_name,
+            "user_id": token.user_id,
+            "issued_at": crate::views::rfc3339(token.created_at_ms),
+            "expires_at": crate::views::rfc3339(token.expires_at_ms),
+            "status": status,
+            "revoked_seq": token.revoked_seq,
+        })
+    }
+
+    /// Issues a token over the API: `{"user", "expires_in_days"}` (administrators). Returns the
+    /// secret once, with the token's id and expiry.
+    pub async fn issue_token_view(
+        &self,
+        caller: &Caller,
+        user_name: &str,
+        lifetime_days: Option<u32>,
+    ) -> Result<Value, ClearanceError> {
+        let issued = self
+            .issue_token_as(caller, user_name, lifetime_days)
+            .await?;
+        Ok(json!({
+            "id": issued.id,
+            "token": issued.token,
+            "user": issued.user.name,
+            "expires_at": crate::views::rfc3339(issued.expires_at_ms),
+        }))
+    }
+
+    /// Revokes a token by id: an administrator any token, anybody else their own (another's is
+    /// answered as absent).
+    pub async fn revoke_token_as(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<Value, ClearanceError> {
+        let row = self
+            .store
+            .token(id)
+            .await?
+            .ok_or(ClearanceError::NotFound)?;
+        if caller.role != Role::Admin && row.user_id != caller.user_id() {
+            return Err(ClearanceError::NotFound);
+        }
+        let revoked = self.revoke(&crate::actor(caller), &row).await?;
+        let name = self
+            .store
+            .user(&revoked.user_id)
+            .await?
+            .map(|u| u.name)
+            .unwrap_or_default();
+        Ok(self.token_view(&revoked, &name))
+    }
+
+    /// Revokes every token of a user: an administrator anybody's, anybody else their own.
+    pub async fn revoke_user_tokens_as(
+        &self,
+        caller: &Caller,
+        user_name: &str,
+    ) -> Result<Value, ClearanceError> {
+        if caller.role != Role::Admin && user_name != caller.principal.user.name {
+            return Err(only_own_tokens(caller));
+        }
+        let revoked = self
+            .revoke_user_tokens(&crate::actor(caller), user_name)
+            .await?;
+        Ok(json!({ "user": user_name, "revoked": revoked }))
+    }
+
+    /// Disables a user (administrators; not oneself, so that an administrator is never locked
+    /// out by their own hand).
+    pub async fn disable_user_as(
+        &self,
+        caller: &Caller,
+        user_name: &str,
+        reason: &str,
+    ) -> Result<Value, ClearanceError> {
+        caller.require(Action::ManageUsers)?;
+        if user_name == caller.principal.user.name {
+            return Err(ClearanceError::Invalid(vec![
+                domain::FieldError::not_allowed(
+                    "user",
+                    "an administrator does not disable themselves; another administrator does",
+                    "管理员不能停用自己，须由其他管理员操作",
+                ),
+            ]));
+        }
+        let user = self
+            .disable_user(&crate::actor(caller), user_name, reason)
+            .await?;
+        // A disabled officer closes no task: the administrator is told which are left open, so
+        // that they are reassigned rather than forgotten.
+        let open_tasks: Vec<String> = self
+            .store
+            .tasks(&store::TaskQuery {
+                assigned_to: Some(user.id.clone()),
+                status: Some("open".to_owned()),
+                limit: crate::PAGE_SIZE_MAX,
+                ..Default::default()
+            })
+            .await?
+            .into_iter()
+            .map(|t| t.id)
+            .collect();
+        Ok(json!({
+            "user": user.name, "user_id": user.id, "role": user.role,
+            "disabled_seq": user.disabled_seq, "open_tasks": open_tasks,
+        }))
+    }
+
+    /// Withdraws a broker's authorisation: an administrator, or a declarant of the principal
+    /// enterprise (the trader takes back what it granted).
+    pub async fn withdraw_broker_as(
+        &self,
+        caller: &Caller,
+        principal_credit_code: &str,
+        broker_credit_code: &str,
+        reason: &str,
+    ) -> Result<Value, ClearanceError> {
+        let own_principal = caller.role == Role::Declarant
+            && caller
+                .principal
+                .enterprise
+                .as_ref()
+                .is_some_and(|e| e.credit_code == principal_credit_code);
+        if !own_principal {
+            caller.require(Action::ManageUsers)?;
+        }
+        self.withdraw_broker(
+            &crate::actor(caller),
+            broker_credit_code,
+            principal_credit_code,
+            reason,
+        )
+        .await?;
+        Ok(json!({
+            "principal": principal_credit_code, "broker": broker_credit_code,
+            "authorised": false,
+        }))
+    }
+}
+
+fn only_own_tokens(caller: &Caller) -> ClearanceError {
+    ClearanceError::Forbidden {
+        message_en: format!(
+            "the role {} manages only its own tokens",
+            caller.role.as_str()
+        ),
+        message_zh: format!("角色 {} 只能管理自己的令牌", caller.role.as_str()),
+        errors: vec![],
     }
 }
 

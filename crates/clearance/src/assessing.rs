@@ -152,6 +152,9 @@ impl Recording<'_> {
             extra,
         );
         LinkedEvent {
+            // The engine assesses (with the releases named in the payload). An officer's request
+            // to reassess is the officer's main event, where this actor is not used.
+            actor: Some(crate::system_actor()),
             subject: self.declaration_id.to_owned(),
             action: ASSESSED_ACTION.to_owned(),
             payload,

@@ -7,6 +7,9 @@ pub enum ClearanceError {
     /// No or an unknown bearer token.
     #[error("authentication required")]
     Unauthenticated,
+    /// A known token that no longer authenticates: expired, revoked, or its user disabled.
+    #[error("the token is refused: {0:?}")]
+    TokenRefused(crate::admin::TokenRefusal),
     /// The role may not do this, or the enterprise may not act for another one.
     #[error("{message_en}")]
     Forbidden {

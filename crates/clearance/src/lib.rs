@@ -36,6 +36,8 @@ mod assessment_tests;
 #[cfg(test)]
 mod credit_tests;
 #[cfg(test)]
+mod identity_tests;
+#[cfg(test)]
 mod lists_tests;
 #[cfg(test)]
 mod models_tests;
@@ -65,7 +67,11 @@ use store::{
 use wire::{DeclarationDto, LodgementView};
 
 pub use access::{Action, Caller, Role};
-pub use admin::{CREDIT_LEVEL_SET_ACTION, CREDIT_LEVELS, NewToken, parse_credit_level};
+pub use admin::{
+    ADMIN_BOOTSTRAPPED_ACTION, CREDIT_LEVEL_SET_ACTION, CREDIT_LEVELS, NewToken, SYSTEM_ROLE,
+    SYSTEM_USER_ID, TOKEN_LIFETIME_DEFAULT_DAYS, TOKEN_LIFETIME_MAX_DAYS, TokenRefusal,
+    TOKEN_PREFIX, parse_credit_level, system_actor, token_hash, token_id,
+};
 pub use assessing::{AssessedFigures, MANUAL_ASSESSMENT_TASK, Reassessment};
 pub use modifications::Modification;
 pub use audit_trail::AUDIT_PAGE_MAX;
@@ -530,6 +536,8 @@ impl<S: Store> Clearance<S> {
             replaces,
         };
         LinkedEvent {
+            // Completing the summary is the lodging caller's own act.
+            actor: None,
             subject: row.id.clone(),
             action: event.name().to_owned(),
             payload: wire::encode_event(&event),

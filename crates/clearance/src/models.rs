@@ -523,6 +523,8 @@ impl<S: Store> Clearance<S> {
         Ok(Scoring {
             verdict,
             event: Some(LinkedEvent {
+                // Scoring is the models' act (each named with its hash), not the lodging caller's.
+                actor: Some(crate::system_actor()),
                 subject: declaration_id.to_owned(),
                 action: SCORED_ACTION.to_owned(),
                 payload: payload.to_string(),
@@ -1128,10 +1130,7 @@ impl<S: Store> Clearance<S> {
         };
         let report = self.drift_report(&active, DRIFT_MONITOR_SAMPLE).await?;
         if report["alerts"].as_u64().unwrap_or(0) > 0 {
-            let system = store::Actor {
-                user_id: "system".to_owned(),
-                role: "system".to_owned(),
-            };
+            let system = crate::system_actor();
             let alerted: Vec<&Value> = report["features"]
                 .as_array()
                 .into_iter()

@@ -66,6 +66,19 @@ async fn lodged(f: &Fixture, key: &str) -> (String, Option<Value>, Value) {
             .find(|e| e.action == action)
             .map(|e| serde_json::from_str::<Value>(&e.payload).unwrap())
     };
+    // The models score and the engine selects: neither is the broker's act.
+    for event in &events {
+        if [crate::models::SCORED_ACTION, crate::targeting::TARGETED_ACTION]
+            .contains(&event.action.as_str())
+        {
+            assert_eq!(
+                (event.actor.user_id.as_str(), event.actor.role.as_str()),
+                (crate::SYSTEM_USER_ID, crate::SYSTEM_ROLE),
+                "{}",
+                event.action
+            );
+        }
+    }
     (
         lodged.id.clone(),
         payload(crate::models::SCORED_ACTION),

@@ -432,6 +432,8 @@ impl<S: Store> Clearance<S> {
         next.apply(&event);
         let now_ms = self.now().timestamp_millis();
         let mut linked = vec![LinkedEvent {
+            // The officer who approved the request applies it.
+            actor: None,
             subject: row.id.clone(),
             action: event.name().to_owned(),
             payload: wire::encode_event(&event),

@@ -571,6 +571,8 @@ impl<S: Store> Clearance<S> {
             )
         };
         let targeted = LinkedEvent {
+            // The selection is the engine's: the rules, lists, model and seeded draw it names.
+            actor: Some(crate::system_actor()),
             subject: declaration_id.to_owned(),
             action: TARGETED_ACTION.to_owned(),
             payload: record.to_string(),

@@ -124,6 +124,8 @@ pub(crate) fn drawn_task(
         }
     }
     LinkedEvent {
+        // The draw assigns it, not the caller: the payload names the draw and the pool.
+        actor: Some(crate::system_actor()),
         subject: declaration_id.to_owned(),
         action: "task.created".to_owned(),
         payload: payload.to_string(),
@@ -152,6 +154,7 @@ pub(crate) fn closing_event(
     outcome: Value,
 ) -> LinkedEvent {
     LinkedEvent {
+        actor: None,
         subject: declaration_id.to_owned(),
         action: "task.closed".to_owned(),
         payload: json!({ "task": task_id, "kind": kind, "outcome": outcome }).to_string(),
@@ -600,6 +603,8 @@ impl<S: Store> Clearance<S> {
         let mut next = state.clone();
         next.apply(&event);
         let amended = LinkedEvent {
+            // The officer's finding amends: the officer's act.
+            actor: None,
             subject: row.id.clone(),
             action: event.name().to_owned(),
             payload: wire::encode_event(&event),

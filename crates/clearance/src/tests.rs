@@ -410,6 +410,7 @@ fn the_access_matrix_is_as_documented() {
         (ManagePaymentConnectors, [false, false, false, false, false, true]),
         (ReadPaymentConnectors, [false, false, false, false, true, true]),
         (DecideModifications, [false, false, true, false, false, false]),
+        (ManageUsers, [false, false, false, false, false, true]),
     ];
     assert_eq!(table.len(), crate::Action::ALL.len());
     for (action, allowed) in table {

@@ -1,15 +1,33 @@
-//! `customs admin`: enterprises, users, tokens, broker authorisations and credit levels, written as events into
-//! the audit chain like every other change. Runs on the data folder directly: whoever can read
-//! the data folder is already its administrator.
+//! `customs admin`: enterprises, users, tokens, broker authorisations and credit levels, written as
+//! events into the audit chain like every other change, as an administrator: every command but
+//! `init` takes the administrator's token (`--token` or `CUSTOMS_TOKEN`) and is recorded as that
+//! user. `init` makes the first administrator of a new data folder (or of one whose
+//! administrators are all locked out) and prints its token once; the system records it.
 
-use clap::Subcommand;
-use clearance::{ClearanceConfig, Role};
-use store::Actor;
+use clap::{Args, Subcommand};
+use clearance::{Caller, Clearance, ClearanceConfig, Role};
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use store_sqlite::SqliteStore;
 
 use crate::datadir::DataDir;
 
+#[derive(Args)]
+pub struct AdminArgs {
+    /// An administrator's bearer token (not needed by `init`).
+    #[arg(long, env = "CUSTOMS_TOKEN", global = true, hide_env_values = true)]
+    pub token: Option<String>,
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
 #[derive(Subcommand)]
 pub enum AdminCommand {
+    /// Make the first administrator and print its token (once). Refused while an administrator
+    /// holds a token in force.
+    Init {
+        #[arg(long)]
+        name: String,
+    },
     /// Register an enterprise (unified social credit code, customs registration code, name).
     Enterprise {
         #[arg(long)]
@@ -33,11 +51,30 @@ pub enum AdminCommand {
     Token {
         #[arg(long)]
         user: String,
-    },
-    /// Revoke a bearer token.
-    RevokeToken {
+        /// Days it stays valid (1 to 366; default 90).
         #[arg(long)]
-        token: String,
+        expires_in: Option<u32>,
+    },
+    /// List tokens (never their secrets): everybody's, or one user's.
+    Tokens {
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a bearer token, given by its id (`T-...`) or its secret (`oc_...`).
+    RevokeToken { token_id: String },
+    /// Revoke every token of a user.
+    RevokeTokens {
+        #[arg(long)]
+        user: String,
+    },
+    /// Disable a user: its tokens stop working and it is drawn for no task.
+    DisableUser {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        reason: String,
     },
     /// Record that an enterprise authorised a customs broker to declare for it.
     AuthoriseBroker {
@@ -47,6 +84,15 @@ pub enum AdminCommand {
         /// Credit code of the enterprise it declares for.
         #[arg(long)]
         principal: String,
+    },
+    /// Withdraw an enterprise's authorisation of its broker.
+    WithdrawBroker {
+        #[arg(long)]
+        broker: String,
+        #[arg(long)]
+        principal: String,
+        #[arg(long)]
+        reason: String,
     },
     /// Set an enterprise's credit level (企业信用等级): advanced_certified, general_certified,
     /// general or untrustworthy. Declarations accepted from then on are targeted with it.
@@ -61,29 +107,53 @@ pub enum AdminCommand {
     },
 }
 
-/// The administrator as recorded in the audit chain: the operating-system user running the CLI.
-pub fn cli_actor() -> Actor {
-    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
-    Actor {
-        user_id: format!("cli:{user}"),
-        role: Role::Admin.as_str().to_owned(),
-    }
+/// The caller of a command that needs a token: its user, authenticated like over HTTP (an
+/// expired, revoked or disabled token is refused saying why).
+pub async fn caller(
+    clearance: &Clearance<SqliteStore>,
+    token: Option<&str>,
+) -> anyhow::Result<Caller> {
+    let Some(token) = token else {
+        anyhow::bail!(
+            "this command needs a token: --token or CUSTOMS_TOKEN (the first administrator's \
+             comes from `customs admin init --name NAME`) / 此命令需要令牌：--token 或 CUSTOMS_TOKEN"
+        );
+    };
+    clearance
+        .authenticate(token)
+        .await
+        .map_err(crate::show::explain)
 }
 
-pub async fn run(
-    data: &DataDir,
-    config: ClearanceConfig,
-    command: AdminCommand,
-) -> anyhow::Result<()> {
+pub async fn run(data: &DataDir, config: ClearanceConfig, args: AdminArgs) -> anyhow::Result<()> {
     let clearance = data.open_clearance(store_sqlite::SqliteOptions::production(), config)?;
-    let actor = cli_actor();
-    let outcome = match command {
+    let outcome = execute(&clearance, args).await;
+    clearance.store().close().await;
+    let line = outcome?;
+    println!("{line}");
+    Ok(())
+}
+
+async fn execute(clearance: &Clearance<SqliteStore>, args: AdminArgs) -> anyhow::Result<String> {
+    let explain = crate::show::explain;
+    if let AdminCommand::Init { name } = &args.command {
+        let issued = clearance.bootstrap_admin(name).await.map_err(explain)?;
+        eprintln!(
+            "administrator {} created; its token (shown once, valid until {}):",
+            issued.user.name,
+            rfc3339(issued.expires_at_ms)
+        );
+        return Ok(issued.token);
+    }
+    let admin = caller(clearance, args.token.as_deref()).await?;
+    let line = match args.command {
+        AdminCommand::Init { .. } => unreachable!("init is run above"),
         AdminCommand::Enterprise {
             credit_code,
             customs_code,
             name,
         } => clearance
-            .create_enterprise(&actor, &credit_code, &customs_code, &name)
+            .create_enterprise_as(&admin, &credit_code, &customs_code, &name)
             .await
             .map(|e| format!("enterprise {} {} ({})", e.credit_code, e.name, e.id)),
         AdminCommand::User {
@@ -95,25 +165,83 @@ pub async fn run(
                 anyhow::anyhow!("unknown role {role}: use declarant, broker, officer, risk_analyst, auditor or admin")
             })?;
             clearance
-                .create_user(&actor, &name, role, enterprise.as_deref())
+                .create_user_as(&admin, &name, role, enterprise.as_deref())
                 .await
                 .map(|u| format!("user {} role {} ({})", u.name, u.role, u.id))
         }
-        AdminCommand::Token { user } => clearance.issue_token(&actor, &user).await.map(|t| t.token),
-        AdminCommand::RevokeToken { token } => clearance
-            .revoke_token(&actor, &token)
+        AdminCommand::Token { user, expires_in } => {
+            let issued = clearance
+                .issue_token_as(&admin, &user, expires_in)
+                .await
+                .map_err(explain)?;
+            eprintln!(
+                "token {} for {} (shown once, valid until {}):",
+                issued.id,
+                issued.user.name,
+                rfc3339(issued.expires_at_ms)
+            );
+            Ok(issued.token)
+        }
+        AdminCommand::Tokens { user, json } => {
+            clearance
+                .tokens_as(&admin, user.as_deref())
+                .await
+                .map(|listed| {
+                    if json {
+                        serde_json::to_string_pretty(&listed).unwrap_or_default()
+                    } else {
+                        token_table(&listed)
+                    }
+                })
+        }
+        AdminCommand::RevokeToken { token_id } => {
+            let id = if token_id.starts_with(clearance::TOKEN_PREFIX) {
+                clearance::token_id(&clearance::token_hash(&token_id))
+            } else {
+                token_id
+            };
+            clearance
+                .revoke_token_as(&admin, &id)
+                .await
+                .map(|t| format!("token {} of {} revoked", t["id"].as_str().unwrap_or(&id), t["user"].as_str().unwrap_or("")))
+        }
+        AdminCommand::RevokeTokens { user } => clearance
+            .revoke_user_tokens_as(&admin, &user)
             .await
-            .map(|()| "revoked".into()),
+            .map(|r| format!("revoked every token of {user}: {}", r["revoked"])),
+        AdminCommand::DisableUser { name, reason } => clearance
+            .disable_user_as(&admin, &name, &reason)
+            .await
+            .map(|u| {
+                let open = u["open_tasks"].as_array().map_or(0, Vec::len);
+                let tasks = if open == 0 {
+                    String::new()
+                } else {
+                    format!("; {open} open task(s) still assigned to them: {}", u["open_tasks"])
+                };
+                format!(
+                    "user {name} disabled (audit entry {}){tasks}",
+                    u["disabled_seq"]
+                )
+            }),
         AdminCommand::AuthoriseBroker { broker, principal } => clearance
-            .authorise_broker(&actor, &broker, &principal)
+            .authorise_broker_as(&admin, &broker, &principal)
             .await
             .map(|()| format!("{broker} may now declare for {principal}")),
+        AdminCommand::WithdrawBroker {
+            broker,
+            principal,
+            reason,
+        } => clearance
+            .withdraw_broker_as(&admin, &principal, &broker, &reason)
+            .await
+            .map(|_| format!("{broker} no longer declares for {principal}")),
         AdminCommand::Credit {
             credit_code,
             level,
             reason,
         } => clearance
-            .set_credit_level(&actor, &credit_code, &level, &reason)
+            .set_credit_level_as(&admin, &credit_code, &level, &reason)
             .await
             .map(|change| {
                 let previous = change["previous_level"].as_str().unwrap_or("general (not set)");
@@ -123,12 +251,28 @@ pub async fn run(
                 )
             }),
     };
-    clearance.store().close().await;
-    match outcome {
-        Ok(line) => {
-            println!("{line}");
-            Ok(())
-        }
-        Err(error) => Err(crate::show::explain(error)),
+    line.map_err(explain)
+}
+
+fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
+}
+
+fn token_table(listed: &serde_json::Value) -> String {
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    table.set_header(["id", "user", "issued", "expires", "status"]);
+    for t in listed["tokens"].as_array().into_iter().flatten() {
+        let text = |key: &str| t[key].as_str().unwrap_or("").to_owned();
+        table.add_row([
+            text("id"),
+            text("user"),
+            text("issued_at"),
+            text("expires_at"),
+            text("status"),
+        ]);
     }
+    table.to_string()
 }

@@ -579,7 +579,11 @@ async fn register(
     traders: &[SynthParty],
     brokers: &[SynthParty],
 ) -> anyhow::Result<Vec<Lodger>> {
-    let actor = crate::admin::cli_actor();
+    // The bench's own throwaway store: its administration is the bench's.
+    let actor = store::Actor {
+        user_id: "bench".into(),
+        role: Role::Admin.as_str().into(),
+    };
     let explain = crate::show::explain;
     for party in traders.iter().chain(brokers) {
         clearance
@@ -1125,6 +1129,8 @@ fn insert_floor(path: &Path, lodgings: &[Lodging]) -> anyhow::Result<(Duration, 
     for stale in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{stale}", path.display()));
     }
+    // Private like every file of the data folder (SQLite's WAL and shm take the file's mode).
+    crate::datadir::write_private_file(path, b"")?;
     let mut conn =
         rusqlite::Connection::open(path).with_context(|| format!("creating {}", path.display()))?;
     let mode: String =

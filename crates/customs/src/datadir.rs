@@ -4,12 +4,18 @@
 //! <data>/customs.db            SQLite store (WAL: also customs.db-wal, customs.db-shm)
 //! <data>/audit-signing.key     Ed25519 secret of the audit checkpoints, hex, mode 0600
 //! <data>/buyer-id.key          HMAC key of the CBEC buyers' identity hashes, hex, mode 0600
+//! <data>/customs.lock          held (flock) by the one process that writes: a server or a command
+//! <data>/demo-tokens.txt       `serve --demo` only: the demo users' tokens, mode 0600
 //! ```
+//!
+//! The folder is 0700 and every file in it 0600: the store holds personal and commercial data,
+//! and the keys sign the record. One process writes at a time: `serve` and every writing command
+//! take the lock for as long as they run; reading (`show`, `audit verify`) needs none.
 
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use anyhow::{Context, bail};
 use audit::AuditSigner;
@@ -21,18 +27,63 @@ use store_sqlite::{SqliteOptions, SqliteStore};
 pub const DATABASE_FILE: &str = "customs.db";
 pub const SIGNING_KEY_FILE: &str = "audit-signing.key";
 pub const BUYER_ID_KEY_FILE: &str = "buyer-id.key";
+pub const LOCK_FILE: &str = "customs.lock";
 
 pub struct DataDir {
     pub path: PathBuf,
+    /// The writer's lock, held from the first writing open until the process ends.
+    lock: OnceLock<fs::File>,
 }
 
 impl DataDir {
+    /// The data folder, created 0700 if it is new; an existing one that others may read or enter
+    /// is made private (0700), and the store's files 0600.
     pub fn create(path: &Path) -> anyhow::Result<DataDir> {
-        fs::create_dir_all(path)
+        let mut builder = fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder
+            .create(path)
             .with_context(|| format!("creating the data folder {}", path.display()))?;
+        make_private(path, 0o700)?;
+        for file in [DATABASE_FILE, "customs.db-wal", "customs.db-shm"] {
+            let file = path.join(file);
+            if file.exists() {
+                make_private(&file, 0o600)?;
+            }
+        }
         Ok(DataDir {
             path: path.to_path_buf(),
+            lock: OnceLock::new(),
         })
+    }
+
+    /// Takes the data folder's write lock (once per process): one server or writing command per
+    /// folder, so that two writers never interleave their chains, caches and numbering.
+    pub fn lock_for_writing(&self) -> anyhow::Result<()> {
+        if self.lock.get().is_some() {
+            return Ok(());
+        }
+        let path = self.path.join(LOCK_FILE);
+        let file = private_options(fs::OpenOptions::new().read(true).write(true).create(true))
+            .open(&path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => bail!(
+                "the data folder {} is in use by another customs process (a server or a writing \
+                 command); stop it first, or make the change through the running server's API / \
+                 数据目录 {} 正被另一个 customs 进程使用（服务或写入命令），请先停止该进程，或通过正在运行的服务的 API 操作",
+                self.path.display(),
+                self.path.display()
+            ),
+            Err(fs::TryLockError::Error(err)) => {
+                return Err(err).with_context(|| format!("locking {}", path.display()));
+            }
+        }
+        let _ = self.lock.set(file);
+        Ok(())
     }
 
     pub fn database(&self) -> PathBuf {
@@ -73,6 +124,7 @@ impl DataDir {
     }
 
     pub fn open_store(&self, options: SqliteOptions) -> anyhow::Result<SqliteStore> {
+        self.lock_for_writing()?;
         SqliteStore::open(&self.database(), self.signer()?, options)
     }
 
@@ -101,6 +153,7 @@ impl DataDir {
         options: SqliteOptions,
         config: ClearanceConfig,
     ) -> anyhow::Result<Arc<Clearance<SqliteStore>>> {
+        self.lock_for_writing()?;
         let signer = self.signer()?;
         let config = ClearanceConfig {
             audit_public_key: Some(signer.public_key()),
@@ -128,5 +181,47 @@ fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
         .with_context(|| format!("creating {}", path.display()))?;
     file.write_all(contents)?;
     file.sync_all()?;
+    Ok(())
+}
+
+/// Writes `contents` to `path` (replacing it), readable by its owner only.
+pub fn write_private_file(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
+    let mut file = private_options(
+        fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true),
+    )
+    .open(path)
+    .with_context(|| format!("writing {}", path.display()))?;
+    // An existing file keeps its mode on open: make it private before anything is written.
+    make_private(path, 0o600)?;
+    file.write_all(contents)?;
+    file.sync_all()?;
+    Ok(())
+}
+
+fn private_options(options: &mut fs::OpenOptions) -> &mut fs::OpenOptions {
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(options, 0o600);
+    options
+}
+
+/// Takes away every permission of group and others from `path` (to `mode`), if it has any.
+fn make_private(path: &Path, mode: u32) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let current = fs::metadata(path)
+            .with_context(|| format!("reading {}", path.display()))?
+            .permissions()
+            .mode();
+        if current & 0o077 != 0 {
+            fs::set_permissions(path, fs::Permissions::from_mode(mode))
+                .with_context(|| format!("making {} private ({mode:o})", path.display()))?;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
     Ok(())
 }

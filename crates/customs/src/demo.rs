@@ -1,13 +1,16 @@
 //! `customs serve --demo`: demo enterprises, one user per role with a token, and sample
-//! declarations, so a newcomer can call the API at once. Seeding twice creates nothing twice:
-//! enterprises, users and declarations are keyed; only new tokens are issued.
+//! declarations, so a newcomer can call the API at once. Only in a new data folder, which it
+//! marks as a demo's, or one it marked before. Starting again creates nothing twice: enterprises,
+//! users and declarations are keyed, and the tokens of `demo-tokens.txt` are kept while they all
+//! work (else every demo user's tokens are revoked and new ones minted).
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 
 use clearance::releases::{NewRelease, ReleaseKind};
-use clearance::{Clearance, Role};
-use store::ReleaseFileRow;
+use clearance::{Caller, Clearance, Role};
+use sha2::Digest;
+use store::{ReleaseFileRow, Store};
 use store_sqlite::SqliteStore;
 
 use crate::datadir::DataDir;
@@ -43,16 +46,89 @@ const SAMPLE_RATES: [(&str, &str); 1] = [(
 )];
 const SAMPLE_IN_FORCE_FROM: (i32, u32, u32) = (2026, 1, 1);
 
+/// The first event of a demo data folder: `serve --demo` uses only a new folder (and marks it
+/// so) or one it marked; plain `serve` refuses a marked one, so demo users and their tokens never
+/// act on real declarations and the demo officer is never drawn for a real task.
+pub const DEMO_MARKER_ACTION: &str = "data_folder.demo";
+pub const DEMO_TOKENS_FILE: &str = "demo-tokens.txt";
+
+/// The demo users: one per role.
+const DEMO_USERS: [(&str, Role, Option<&str>); 6] = [
+    ("demo-declarant", Role::Declarant, Some(DEMO_TRADER)),
+    ("demo-broker", Role::Broker, Some(DEMO_BROKER)),
+    ("demo-officer", Role::Officer, None),
+    ("demo-analyst", Role::RiskAnalyst, None),
+    ("demo-auditor", Role::Auditor, None),
+    ("demo-admin", Role::Admin, None),
+];
+
+/// What a data folder holds, as demo mode sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FolderKind {
+    /// Nothing yet.
+    New,
+    /// Made by `serve --demo`: marked by its first event or, made by a version before the marker,
+    /// holding the demo broker and the demo officer and administrator (`marked: false`).
+    Demo { marked: bool },
+    /// Anything else: real data.
+    Real,
+}
+
+pub async fn folder_kind(clearance: &Clearance<SqliteStore>) -> anyhow::Result<FolderKind> {
+    let store = clearance.store();
+    let first = store.audit_entries(0, 1).await?;
+    let Some(first) = first.first() else {
+        return Ok(FolderKind::New);
+    };
+    if first.entry.action == DEMO_MARKER_ACTION {
+        return Ok(FolderKind::Demo { marked: true });
+    }
+    let legacy_demo = store
+        .enterprise_by_credit_code(DEMO_BROKER)
+        .await?
+        .is_some()
+        && store.user_by_name("demo-officer").await?.is_some()
+        && store.user_by_name("demo-admin").await?.is_some();
+    Ok(if legacy_demo {
+        FolderKind::Demo { marked: false }
+    } else {
+        FolderKind::Real
+    })
+}
+
+async fn mark_demo_folder(clearance: &Clearance<SqliteStore>) -> anyhow::Result<()> {
+    let payload = serde_json::json!({
+        "note": "a demo data folder made by `customs serve --demo`: demo users, tokens and data only",
+    })
+    .to_string();
+    let append = store::Append {
+        actor: clearance::system_actor(),
+        recorded_at_ms: chrono::Utc::now().timestamp_millis(),
+        subject: "data-folder".into(),
+        action: DEMO_MARKER_ACTION.into(),
+        idempotency_scope: "admin".into(),
+        idempotency_key: "data-folder:demo".into(),
+        request_digest: hex::encode(sha2::Sha256::digest(payload.as_bytes())),
+        payload,
+        expected_version: None,
+        projection: store::Projection::Nothing,
+        linked: vec![],
+        cbec_purchase: None,
+    };
+    clearance.store().append(append).await?;
+    Ok(())
+}
+
 /// Imports and activates the sample release of `kind` unless a release of that kind exists.
 async fn seed_release(
     clearance: &Clearance<SqliteStore>,
+    admin: &Caller,
     kind: ReleaseKind,
     files: &[(&str, &str)],
 ) -> anyhow::Result<()> {
-    let admin = crate::show::operator();
     let explain = crate::show::explain;
     if !clearance
-        .releases(&admin, kind)
+        .releases(admin, kind)
         .await
         .map_err(explain)?
         .is_empty()
@@ -68,7 +144,7 @@ async fn seed_release(
         .collect();
     let release = clearance
         .import_release(
-            &admin,
+            admin,
             NewRelease {
                 kind,
                 label: "SAMPLE China 2026 (crates/tariff/sample_release_cn_2026)".into(),
@@ -81,10 +157,55 @@ async fn seed_release(
     let from = chrono::NaiveDate::from_ymd_opt(y, m, d).expect("a valid date");
     let id = release["id"].as_str().unwrap_or_default();
     clearance
-        .activate_release(&admin, id, from)
+        .activate_release(admin, id, from)
         .await
         .map_err(explain)?;
     Ok(())
+}
+
+/// The demo users' tokens: those of `demo-tokens.txt` while every one of them still works (a
+/// restart mints nothing), else new ones, after revoking every earlier token of the demo users
+/// (so that no token printed by an earlier start stays valid).
+async fn demo_tokens(
+    clearance: &Clearance<SqliteStore>,
+    data: &DataDir,
+    reuse: bool,
+) -> anyhow::Result<(Vec<(Role, String)>, bool)> {
+    let explain = crate::show::explain;
+    let path = data.path.join(DEMO_TOKENS_FILE);
+    if let Ok(text) = std::fs::read_to_string(&path)
+        && reuse
+    {
+        let mut kept = Vec::new();
+        for ((name, role, _), line) in DEMO_USERS.iter().zip(text.lines()) {
+            let Some(token) = line.split_whitespace().nth(1) else {
+                break;
+            };
+            match clearance.authenticate(token).await {
+                Ok(caller) if caller.principal.user.name == *name => {
+                    kept.push((*role, token.to_owned()))
+                }
+                _ => break,
+            }
+        }
+        if kept.len() == DEMO_USERS.len() {
+            return Ok((kept, false));
+        }
+    }
+    let system = clearance::system_actor();
+    let mut minted = Vec::new();
+    for (name, role, _) in DEMO_USERS {
+        clearance
+            .revoke_user_tokens(&system, name)
+            .await
+            .map_err(explain)?;
+        let token = clearance
+            .issue_token(&system, name)
+            .await
+            .map_err(explain)?;
+        minted.push((role, token.token));
+    }
+    Ok((minted, true))
 }
 
 pub async fn seed(
@@ -92,7 +213,19 @@ pub async fn seed(
     data: &DataDir,
     address: SocketAddr,
 ) -> anyhow::Result<()> {
-    let actor = crate::admin::cli_actor();
+    let kind = folder_kind(clearance).await?;
+    match kind {
+        FolderKind::Real => anyhow::bail!(
+            "the data folder {} holds data that is not a demo's: `serve --demo` uses a new folder \
+             (e.g. --data demo-data) or one it made / 数据目录 {} 含有非演示数据：演示模式只使用新目录或其创建的演示目录",
+            data.path.display(),
+            data.path.display()
+        ),
+        FolderKind::New => mark_demo_folder(clearance).await?,
+        FolderKind::Demo { .. } => {}
+    }
+    // The demo's setup is the platform's own act, recorded as the system.
+    let actor = clearance::system_actor();
     let explain = crate::show::explain;
     for (code, customs, name) in [
         (
@@ -120,31 +253,33 @@ pub async fn seed(
         .authorise_broker(&actor, DEMO_BROKER, DEMO_TRADER)
         .await
         .map_err(explain)?;
-    seed_release(clearance, ReleaseKind::Tariff, &SAMPLE_TARIFF).await?;
-    seed_release(clearance, ReleaseKind::ExchangeRates, &SAMPLE_RATES).await?;
-    let users = [
-        ("demo-declarant", Role::Declarant, Some(DEMO_TRADER)),
-        ("demo-broker", Role::Broker, Some(DEMO_BROKER)),
-        ("demo-officer", Role::Officer, None),
-        ("demo-analyst", Role::RiskAnalyst, None),
-        ("demo-auditor", Role::Auditor, None),
-        ("demo-admin", Role::Admin, None),
-    ];
-    let mut tokens = String::new();
-    for (name, role, enterprise) in users {
+    for (name, role, enterprise) in DEMO_USERS {
         clearance
             .create_user(&actor, name, role, enterprise)
             .await
             .map_err(explain)?;
-        let token = clearance.issue_token(&actor, name).await.map_err(explain)?;
-        writeln!(tokens, "{:<14} {}", role.as_str(), token.token)?;
     }
-    let broker_token = tokens
-        .lines()
-        .find(|l| l.starts_with("broker"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .unwrap_or_default()
-        .to_owned();
+    // A demo folder of a version that minted tokens at every start: revoke them all.
+    let reuse = kind != FolderKind::Demo { marked: false };
+    let (issued, minted) = demo_tokens(clearance, data, reuse).await?;
+    let token_of = |wanted: Role| {
+        issued
+            .iter()
+            .find(|(role, _)| *role == wanted)
+            .map(|(_, token)| token.clone())
+            .unwrap_or_default()
+    };
+    let admin = clearance
+        .authenticate(&token_of(Role::Admin))
+        .await
+        .map_err(explain)?;
+    seed_release(clearance, &admin, ReleaseKind::Tariff, &SAMPLE_TARIFF).await?;
+    seed_release(clearance, &admin, ReleaseKind::ExchangeRates, &SAMPLE_RATES).await?;
+    let mut tokens = String::new();
+    for (role, token) in &issued {
+        writeln!(tokens, "{:<14} {token}", role.as_str())?;
+    }
+    let broker_token = token_of(Role::Broker);
     let broker = clearance
         .authenticate(&broker_token)
         .await
@@ -153,27 +288,23 @@ pub async fn seed(
         .lodge(&broker, Some("demo-example-1"), EXAMPLE.as_bytes())
         .await
         .map_err(explain)?;
-    let admin_token = tokens
-        .lines()
-        .find(|l| l.starts_with("admin"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .unwrap_or_default()
-        .to_owned();
-    let admin = clearance
-        .authenticate(&admin_token)
-        .await
-        .map_err(explain)?;
     simulated_bank(clearance, data, &admin).await?;
-    std::fs::write(data.path.join("demo-tokens.txt"), &tokens)?;
+    let tokens_path = data.path.join(DEMO_TOKENS_FILE);
+    crate::datadir::write_private_file(&tokens_path, tokens.as_bytes())?;
+    let freshness = if minted {
+        "new tokens; any earlier demo token is revoked"
+    } else {
+        "the tokens of the previous start, still valid"
+    };
     eprintln!(
-        "\nDemo data is ready (tokens also in {}):\n{tokens}\nA sample declaration was lodged: {}\n\nTry:\n  \
+        "\nDemo data is ready ({freshness}; also in {}, readable by you only):\n{tokens}\nA sample declaration was lodged: {}\n\nTry:\n  \
          export TOKEN={broker_token}   # the broker declares for Shanghai Pudong Trading\n  \
          curl -s -X POST http://{address}/v1/declarations -H \"Authorization: Bearer $TOKEN\" \\\n       \
          -H 'Content-Type: application/json' -H 'Idempotency-Key: my-first-lodging' \\\n       \
          --data @examples/declaration-import.json\n  \
          curl -s http://{address}/v1/declarations -H \"Authorization: Bearer $TOKEN\"\n  \
          curl -s http://{address}/v1/declarations/{} -H \"Authorization: Bearer $TOKEN\"\n",
-        data.path.join("demo-tokens.txt").display(),
+        tokens_path.display(),
         lodged.number,
         lodged.number,
     );

@@ -56,7 +56,7 @@ pub async fn run(data: &DataDir, config: ClearanceConfig, args: LodgeArgs) -> an
     let caller = clearance
         .authenticate(&args.token)
         .await
-        .map_err(|_| anyhow::anyhow!("the token is not valid"))?;
+        .map_err(crate::show::explain)?;
     let progress = if declarations.len() > 1 && !args.json {
         ProgressBar::new(declarations.len() as u64)
     } else {

@@ -67,27 +67,16 @@ enum Command {
         #[command(subcommand)]
         command: audit_cmd::AuditCommand,
     },
-    /// Enterprises, users, tokens and broker authorisations.
-    Admin {
-        #[command(subcommand)]
-        command: admin::AdminCommand,
-    },
+    /// Enterprises, users, tokens and broker authorisations, as an administrator with a token
+    /// (`admin init` makes the first one).
+    Admin(admin::AdminArgs),
     /// Tariff releases: import, list, dry-run, activate, roll back.
-    Tariff {
-        #[command(subcommand)]
-        command: releases_cmd::ReleaseCommand,
-    },
+    Tariff(releases_cmd::ReleaseArgs),
     /// Monthly exchange-rate tables: import, list, activate, roll back.
-    Rates {
-        #[command(subcommand)]
-        command: releases_cmd::ReleaseCommand,
-    },
+    Rates(releases_cmd::ReleaseArgs),
     /// Value-control tables (价格风险参数: minimum / maximum unit values per commodity prefix and
     /// origin) for targeting: import, list, activate, roll back.
-    ValueControl {
-        #[command(subcommand)]
-        command: releases_cmd::ReleaseCommand,
-    },
+    ValueControl(releases_cmd::ReleaseArgs),
     /// Targeting rules (风险布控), as a risk analyst with a token: add, test, approve (another
     /// analyst's), retire, list.
     Rules {
@@ -176,15 +165,15 @@ fn main() -> anyhow::Result<()> {
             Command::Lodge(args) => lodge::run(&data, config, args).await,
             Command::Show(args) => show::run(&data, config, args).await,
             Command::Audit { command } => audit_cmd::run(&data, command).await,
-            Command::Admin { command } => admin::run(&data, config, command).await,
-            Command::Tariff { command } => {
-                releases_cmd::run(&data, config, ReleaseKind::Tariff, command).await
+            Command::Admin(args) => admin::run(&data, config, args).await,
+            Command::Tariff(args) => {
+                releases_cmd::run(&data, config, ReleaseKind::Tariff, args).await
             }
-            Command::Rates { command } => {
-                releases_cmd::run(&data, config, ReleaseKind::ExchangeRates, command).await
+            Command::Rates(args) => {
+                releases_cmd::run(&data, config, ReleaseKind::ExchangeRates, args).await
             }
-            Command::ValueControl { command } => {
-                releases_cmd::run(&data, config, ReleaseKind::ValueControl, command).await
+            Command::ValueControl(args) => {
+                releases_cmd::run(&data, config, ReleaseKind::ValueControl, args).await
             }
             Command::Rules { command } => rules_cmd::run(&data, config, command).await,
             Command::Watch { command } => watch_cmd::run(&data, config, command).await,

@@ -128,7 +128,7 @@ async fn caller(clearance: &Clearance<SqliteStore>, token: &str) -> anyhow::Resu
     clearance
         .authenticate(token)
         .await
-        .map_err(|_| anyhow::anyhow!("the token is not valid"))
+        .map_err(crate::show::explain)
 }
 
 fn file_label(file: &std::path::Path, label: Option<String>) -> String {

@@ -15,7 +15,16 @@ use store::ReleaseFileRow;
 use store_sqlite::SqliteStore;
 
 use crate::datadir::DataDir;
-use crate::show::{cell, explain, operator};
+use crate::show::{cell, explain};
+
+#[derive(clap::Args)]
+pub struct ReleaseArgs {
+    /// An administrator's bearer token.
+    #[arg(long, env = "CUSTOMS_TOKEN", global = true, hide_env_values = true)]
+    pub token: Option<String>,
+    #[command(subcommand)]
+    pub command: ReleaseCommand,
+}
 
 #[derive(Subcommand)]
 pub enum ReleaseCommand {
@@ -75,20 +84,23 @@ pub async fn run(
     data: &DataDir,
     config: ClearanceConfig,
     kind: ReleaseKind,
-    command: ReleaseCommand,
+    args: ReleaseArgs,
 ) -> anyhow::Result<()> {
     let clearance = data.open_clearance(store_sqlite::SqliteOptions::production(), config)?;
-    let outcome = execute(&clearance, kind, command).await;
+    let outcome = match crate::admin::caller(&clearance, args.token.as_deref()).await {
+        Ok(admin) => execute(&clearance, &admin, kind, args.command).await,
+        Err(error) => Err(error),
+    };
     clearance.store().close().await;
     outcome
 }
 
 async fn execute(
     clearance: &Clearance<SqliteStore>,
+    admin: &clearance::Caller,
     kind: ReleaseKind,
     command: ReleaseCommand,
 ) -> anyhow::Result<()> {
-    let admin = operator();
     match command {
         ReleaseCommand::Import { folder, label } => {
             let label = label.unwrap_or_else(|| {
@@ -99,7 +111,7 @@ async fn execute(
             });
             let files = read_files(kind, &folder)?;
             let release = clearance
-                .import_release(&admin, NewRelease { kind, label, files })
+                .import_release(admin, NewRelease { kind, label, files })
                 .await
                 .map_err(explain)?;
             println!(
@@ -110,7 +122,7 @@ async fn execute(
             );
         }
         ReleaseCommand::List { json } => {
-            let releases = clearance.releases(&admin, kind).await.map_err(explain)?;
+            let releases = clearance.releases(admin, kind).await.map_err(explain)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&releases)?);
             } else {
@@ -119,7 +131,7 @@ async fn execute(
         }
         ReleaseCommand::DryRun { id, sample, json } => {
             let report = clearance
-                .dry_run(&admin, &id, sample)
+                .dry_run(admin, &id, sample)
                 .await
                 .map_err(explain)?;
             if json {
@@ -130,7 +142,7 @@ async fn execute(
         }
         ReleaseCommand::Activate { id, from } => {
             let release = clearance
-                .activate_release(&admin, &id, from)
+                .activate_release(admin, &id, from)
                 .await
                 .map_err(explain)?;
             println!(
@@ -141,7 +153,7 @@ async fn execute(
         }
         ReleaseCommand::RollBack { reason } => {
             let release = clearance
-                .roll_back_release(&admin, kind, &reason)
+                .roll_back_release(admin, kind, &reason)
                 .await
                 .map_err(explain)?;
             println!(

@@ -114,7 +114,7 @@ async fn execute(clearance: &Clearance<SqliteStore>, command: RulesCommand) -> a
     let caller: Caller = clearance
         .authenticate(command.token())
         .await
-        .map_err(|_| anyhow::anyhow!("the token is not valid"))?;
+        .map_err(crate::show::explain)?;
     match command {
         RulesCommand::Add { file, json, .. } => {
             let body = read_rule(&file)?;

@@ -43,6 +43,19 @@ pub async fn run(data: &DataDir, config: ClearanceConfig, args: ServeArgs) -> an
     let address = listener.local_addr()?;
     if args.demo {
         crate::demo::seed(&clearance, data, address).await?;
+    } else if matches!(
+        crate::demo::folder_kind(&clearance).await?,
+        crate::demo::FolderKind::Demo { .. }
+    ) {
+        // Its demo users hold tokens printed in a file, and its demo officer would be drawn for
+        // tasks: a demo folder is never served as a real one.
+        clearance.store().close().await;
+        anyhow::bail!(
+            "the data folder {} is a demo folder (made by `serve --demo`): serve it with --demo, \
+             or use a new folder for real data / 数据目录 {} 是演示目录：请加 --demo 运行，或为真实数据使用新目录",
+            data.path.display(),
+            data.path.display()
+        );
     }
     let mut api_config = http_api::ApiConfig::production();
     if let Some(rate) = args.rate_per_client {

@@ -84,7 +84,7 @@ async fn caller(clearance: &Clearance<SqliteStore>, token: &str) -> anyhow::Resu
     clearance
         .authenticate(token)
         .await
-        .map_err(|_| anyhow::anyhow!("the token is not valid"))
+        .map_err(crate::show::explain)
 }
 
 /// A refusal in both languages; "not found" names the declaration.

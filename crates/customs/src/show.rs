@@ -17,18 +17,20 @@ pub struct ShowArgs {
     pub json: bool,
 }
 
-/// The local operator, reading with an administrator's view.
+/// The local reader of the data folder (`show`, `audit verify`), with an administrator's view. It
+/// records nothing: every writing command authenticates its user with a token instead.
 pub fn operator() -> Caller {
-    let actor = crate::admin::cli_actor();
     let user = UserRow {
-        id: actor.user_id,
-        name: "cli".into(),
+        id: "local-reader".into(),
+        name: "local-reader".into(),
         role: Role::Admin.as_str().into(),
         enterprise_id: None,
+        disabled_seq: None,
     };
     Caller {
         principal: Principal {
             user,
+            token: None,
             enterprise: None,
             principals: vec![],
         },
@@ -61,6 +63,16 @@ pub fn explain(error: ClearanceError) -> anyhow::Error {
             )
         }
         ClearanceError::Transition(t) => anyhow::anyhow!("{} / {}", t.message_en, t.message_zh),
+        ClearanceError::Forbidden {
+            message_en,
+            message_zh,
+            ..
+        } => anyhow::anyhow!("{message_en} / {message_zh}"),
+        ClearanceError::Unauthenticated => anyhow::anyhow!("the token is not valid / 令牌无效"),
+        ClearanceError::TokenRefused(why) => {
+            let (en, zh) = why.describe();
+            anyhow::anyhow!("{en} / {zh}")
+        }
         other => anyhow::anyhow!(other),
     }
 }

@@ -47,7 +47,7 @@ pub async fn run(
         let caller = clearance
             .authenticate(&token)
             .await
-            .map_err(|_| anyhow::anyhow!("the token is not valid"))?;
+            .map_err(crate::show::explain)?;
         let times = clearance
             .release_times(&caller, &from, &to, office.as_deref())
             .await

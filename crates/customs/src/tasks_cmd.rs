@@ -128,7 +128,7 @@ async fn execute(clearance: &Clearance<SqliteStore>, command: TasksCommand) -> a
     let caller: Caller = clearance
         .authenticate(command.token())
         .await
-        .map_err(|_| anyhow::anyhow!("the token is not valid"))?;
+        .map_err(crate::show::explain)?;
     match command {
         TasksCommand::List {
             mine,

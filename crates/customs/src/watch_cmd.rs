@@ -104,7 +104,7 @@ async fn execute(clearance: &Clearance<SqliteStore>, command: WatchCommand) -> a
     let caller: Caller = clearance
         .authenticate(command.token())
         .await
-        .map_err(|_| anyhow::anyhow!("the token is not valid"))?;
+        .map_err(crate::show::explain)?;
     match command {
         WatchCommand::Add {
             kind,

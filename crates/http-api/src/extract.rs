@@ -823,3 +823,47 @@ mod tests {
         const { assert!(RULE_TEST_SAMPLE_DEFAULT <= clearance::targeting::RULE_TEST_SAMPLE_MAX) };
     }
 }
+
+path_segment!(
+    /// The `{id}` path segment of a bearer token (`T-...`).
+    TokenRef
+);
+path_segment!(
+    /// The `{name}` path segment of a user.
+    UserRef
+);
+
+/// The `{credit_code}` and `{broker}` path segments of a broker authorisation.
+pub(crate) struct BrokerAuthorisationRef {
+    pub principal: String,
+    pub broker: String,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for BrokerAuthorisationRef {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path((principal, broker)) = Path::<(String, String)>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::unknown_route())?;
+        Ok(BrokerAuthorisationRef { principal, broker })
+    }
+}
+
+/// The query of `GET /v1/tokens`: a user's name, if any.
+#[derive(Debug)]
+pub(crate) struct TokensQuery {
+    pub user: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for TokensQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let mut params = single_params(query_pairs(parts)?, &["user"])
+            .map_err(|errors| ApiError::invalid(&errors))?;
+        Ok(TokensQuery {
+            user: params.remove("user"),
+        })
+    }
+}

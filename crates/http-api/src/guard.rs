@@ -136,6 +136,11 @@ async fn admit<S: Store>(
             state.limiter.check(Client::Address(address))?;
             Err(ApiError::unauthenticated())
         }
+        // Expired, revoked or its user disabled: charged like an unknown token, told why.
+        Err(refused @ ClearanceError::TokenRefused(_)) => {
+            state.limiter.check(Client::Address(address))?;
+            Err(refused.into())
+        }
         Err(other) => Err(other.into()),
     }
 }

@@ -29,6 +29,7 @@ mod statistics;
 mod targeting;
 mod tasks;
 mod telemetry;
+mod tokens;
 
 #[cfg(test)]
 mod tests;
@@ -207,6 +208,30 @@ pub fn router<S: Store>(clearance: Arc<Clearance<S>>, config: ApiConfig) -> Rout
         .route(
             "/v1/enterprises/{credit_code}/credit",
             post(enterprises::set_credit_level::<S>),
+        )
+        .route(
+            "/v1/enterprises/{credit_code}/brokers/{broker}/authorisation",
+            post(tokens::authorise_broker::<S>),
+        )
+        .route(
+            "/v1/enterprises/{credit_code}/brokers/{broker}/withdrawal",
+            post(tokens::withdraw_broker::<S>),
+        )
+        .route(
+            "/v1/tokens",
+            get(tokens::tokens::<S>).post(tokens::issue_token::<S>),
+        )
+        .route(
+            "/v1/tokens/{id}/revocation",
+            post(tokens::revoke_token::<S>),
+        )
+        .route(
+            "/v1/users/{name}/tokens/revocation",
+            post(tokens::revoke_user_tokens::<S>),
+        )
+        .route(
+            "/v1/users/{name}/disablement",
+            post(tokens::disable_user::<S>),
         )
         .route(TASKS_PATH, get(tasks::tasks::<S>))
         .route("/v1/tasks/{id}/finding", post(tasks::record_finding::<S>))

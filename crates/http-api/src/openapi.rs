@@ -15,6 +15,7 @@ use utoipa::{Modify, OpenApi};
 use crate::problem::PROBLEM_CONTENT_TYPE;
 use crate::{
     assessing, enterprises, models, modifications, payments, routes, statistics, targeting, tasks,
+    tokens,
 };
 
 #[derive(OpenApi)]
@@ -71,6 +72,13 @@ use crate::{
         tasks::attachment_content,
         statistics::release_times,
         enterprises::set_credit_level,
+        tokens::tokens,
+        tokens::issue_token,
+        tokens::revoke_token,
+        tokens::revoke_user_tokens,
+        tokens::disable_user,
+        tokens::authorise_broker,
+        tokens::withdraw_broker,
         payments::payments,
         payments::record_payment,
         payments::confirm_payment,
@@ -101,7 +109,7 @@ use crate::{
         (name = "targeting", description = "Risk targeting: analysts' rules (four eyes), the watch list, and the lanes declarations are selected into (风险布控、布控名单)"),
         (name = "statistics", description = "Clearance statistics for customs roles: the time from lodging to release (通关时间)"),
         (name = "officer work", description = "Officers' tasks from the lanes (document checks, inspections, sampling, holds) and the findings that close them (单证审核、查验)"),
-        (name = "administration", description = "Enterprise administration: credit levels (企业信用等级)"),
+        (name = "administration", description = "Administration: credit levels (企业信用等级), tokens, users and broker authorisations"),
         (name = "audit", description = "The record of the whole enforcement process (执法全过程记录)"),
         (name = "operations", description = "Health, metrics and this description"),
     )

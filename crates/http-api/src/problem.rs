@@ -116,6 +116,20 @@ impl ApiError {
         .with_header(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))
     }
 
+    /// A known token that no longer authenticates, saying why (its holder held it: nothing is
+    /// revealed to a guesser, who gets `unauthenticated`).
+    pub(crate) fn token_refused(why: clearance::TokenRefusal) -> ApiError {
+        use clearance::TokenRefusal::*;
+        let (slug, title) = match why {
+            Expired => ("token-expired", "Token expired"),
+            Revoked => ("token-revoked", "Token revoked"),
+            UserDisabled => ("user-disabled", "User disabled"),
+        };
+        let (en, zh) = why.describe();
+        ApiError::new(StatusCode::UNAUTHORIZED, slug, title, en.into(), zh.into())
+            .with_header(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))
+    }
+
     pub(crate) fn too_many_requests(retry_after_secs: u64) -> ApiError {
         ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -230,6 +244,7 @@ impl From<ClearanceError> for ApiError {
     fn from(error: ClearanceError) -> ApiError {
         match error {
             ClearanceError::Unauthenticated => ApiError::unauthenticated(),
+            ClearanceError::TokenRefused(why) => ApiError::token_refused(why),
             ClearanceError::Forbidden {
                 message_en,
                 message_zh,

@@ -8,9 +8,10 @@ use store::{Actor, Append, AppendOutcome, CbecBookingOutcome, Projection};
 use crate::fault::{Fault, conflict, taken_columns};
 use crate::{cbec, projection, rows};
 
-/// One event of an append: the main event or a linked one, which shares the main event's actor,
-/// time and idempotency scope.
+/// One event of an append: the main event or a linked one, which shares the main event's time
+/// and idempotency scope, and its actor unless it names its own (the system's acts).
 struct Draft<'a> {
+    actor: &'a Actor,
     subject: &'a str,
     action: &'a str,
     payload: &'a str,
@@ -57,7 +58,7 @@ pub(crate) fn record(
             return Ok(conflict);
         }
         let event = NewEvent {
-            actor: &append.actor,
+            actor: draft.actor,
             recorded_at_ms: append.recorded_at_ms,
             idempotency_scope: &append.idempotency_scope,
             idempotency_key: &draft.idempotency_key,
@@ -77,6 +78,7 @@ pub(crate) fn record(
 /// its own place in the unique (scope, key) index and can be found from the request's key.
 fn drafts(append: &Append) -> impl Iterator<Item = Draft<'_>> {
     let main = Draft {
+        actor: &append.actor,
         subject: &append.subject,
         action: &append.action,
         payload: &append.payload,
@@ -85,6 +87,7 @@ fn drafts(append: &Append) -> impl Iterator<Item = Draft<'_>> {
         idempotency_key: append.idempotency_key.clone(),
     };
     let linked = append.linked.iter().enumerate().map(|(i, linked)| Draft {
+        actor: linked.actor.as_ref().unwrap_or(&append.actor),
         subject: &linked.subject,
         action: &linked.action,
         payload: &linked.payload,

@@ -13,6 +13,7 @@ pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Opens (creating on first run) the single write connection.
 pub(crate) fn open_writer(path: &Path) -> anyhow::Result<Connection> {
+    create_private(path)?;
     let conn = Connection::open(path)
         .with_context(|| format!("opening the store at {}", path.display()))?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
@@ -51,6 +52,21 @@ pub(crate) fn open_reader(path: &Path) -> anyhow::Result<Connection> {
     Ok(conn)
 }
 
+/// Creates the database file readable and writable by its owner only (0600) if it does not exist
+/// yet, before SQLite opens it: SQLite gives its WAL and shared-memory files the database file's
+/// permissions, so none of the store's files is readable by other users whatever the umask.
+fn create_private(path: &Path) -> anyhow::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(err) => Err(err).with_context(|| format!("creating the store at {}", path.display())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,5 +85,25 @@ mod tests {
         assert_eq!(pragma("synchronous"), "Integer(2)");
         assert_eq!(pragma("foreign_keys"), "Integer(1)");
         assert_eq!(pragma("busy_timeout"), "Integer(5000)");
+    }
+
+    /// Whatever the umask, the store's files are readable by their owner only: the database is
+    /// created 0600 and SQLite gives its WAL and shared-memory files the same mode.
+    #[cfg(unix)]
+    #[test]
+    fn the_store_files_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("customs.db");
+        let conn = open_writer(&path).unwrap();
+        conn.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
+            .unwrap();
+        for file in ["customs.db", "customs.db-wal", "customs.db-shm"] {
+            let mode = std::fs::metadata(dir.path().join(file))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{file}");
+        }
     }
 }

@@ -33,7 +33,7 @@ use audit::{AuditSigner, Checkpoint, StoredEntry};
 use store::{
     Append, AppendOutcome, CbecBooking, CbecBookingOutcome, DeclarationQuery, DeclarationRow,
     EnterpriseRow, EventRow, ListedDeclaration, Principal, ReleaseFileRow, ReleaseRow, RiskRuleRow,
-    Store, StoreError, StoreResult, TaskQuery, TaskRow, TraderHistory, UserRow,
+    Store, StoreError, StoreResult, TaskQuery, TaskRow, TokenRow, TraderHistory, UserRow,
 };
 use tokio::sync::oneshot;
 
@@ -279,6 +279,50 @@ impl Store for SqliteStore {
         let token_hash = token_hash.to_owned();
         self.read("resolving a token's principal", move |conn| {
             queries::principal(conn, &token_hash)
+        })
+        .await
+    }
+
+    // The token hash is a credential: it is never put in a span.
+    #[tracing::instrument(skip_all)]
+    async fn token_by_hash(&self, token_hash: &str) -> StoreResult<Option<TokenRow>> {
+        let token_hash = token_hash.to_owned();
+        self.read("reading a token by hash", move |conn| {
+            queries::token_where(conn, "token_hash", &token_hash)
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all, fields(token = id))]
+    async fn token(&self, id: &str) -> StoreResult<Option<TokenRow>> {
+        let id = id.to_owned();
+        self.read("reading a token", move |conn| {
+            queries::token_where(conn, "id", &id)
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn tokens(&self, user_id: Option<&str>) -> StoreResult<Vec<TokenRow>> {
+        let user_id = user_id.map(str::to_owned);
+        self.read("listing tokens", move |conn| {
+            queries::tokens(conn, user_id.as_deref())
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all, fields(user = id))]
+    async fn user(&self, id: &str) -> StoreResult<Option<UserRow>> {
+        let id = id.to_owned();
+        self.read("reading a user", move |conn| queries::user_by_id(conn, &id))
+            .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn broker_principals(&self, broker_enterprise_id: &str) -> StoreResult<Vec<String>> {
+        let id = broker_enterprise_id.to_owned();
+        self.read("listing a broker's principals", move |conn| {
+            queries::broker_principals(conn, &id)
         })
         .await
     }

@@ -25,6 +25,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "0002_watch_four_eyes",
         sql: include_str!("../migrations/0002_watch_four_eyes.sql"),
     },
+    Migration {
+        version: 3,
+        name: "0003_token_lifecycle",
+        sql: include_str!("../migrations/0003_token_lifecycle.sql"),
+    },
 ];
 
 /// Brings the schema up to the newest migration this binary knows.

@@ -23,11 +23,17 @@ pub(crate) fn apply(tx: &Connection, projection: &Projection, seq: u64) -> Resul
         Projection::NewEnterprise(enterprise) => register_enterprise(tx, enterprise),
         Projection::NewUser(user) => register_user(tx, user),
         Projection::NewToken(token) => issue_token(tx, token),
-        Projection::RevokeToken { token_hash } => revoke_token(tx, token_hash),
+        Projection::RevokeToken { token_hash } => revoke_token(tx, token_hash, seq),
+        Projection::RevokeUserTokens { user_id } => revoke_user_tokens(tx, user_id, seq),
+        Projection::DisableUser { user_id } => disable_user(tx, user_id, seq),
         Projection::BrokerAuthorisation {
             broker_enterprise_id,
             principal_enterprise_id,
         } => authorise_broker(tx, broker_enterprise_id, principal_enterprise_id),
+        Projection::WithdrawBrokerAuthorisation {
+            broker_enterprise_id,
+            principal_enterprise_id,
+        } => withdraw_broker(tx, broker_enterprise_id, principal_enterprise_id),
         Projection::NewRelease { release, files } => import_release(tx, release, files, seq),
         Projection::ActivateRelease { id, effective_from } => {
             activate_release(tx, id, effective_from, seq)
@@ -153,6 +159,11 @@ fn register_user(tx: &Connection, u: &UserRow) -> Result<(), Fault> {
             "enterprise",
         )?;
     }
+    if u.disabled_seq.is_some() {
+        return Err(Fault::Refused(StoreError::Other(anyhow::anyhow!(
+            "a new user cannot be disabled already"
+        ))));
+    }
     let sql = "INSERT INTO users (id, name, role, enterprise_id) VALUES (?1, ?2, ?3, ?4)";
     tx.prepare_cached(sql)?
         .execute((&u.id, &u.name, &u.role, &u.enterprise_id))
@@ -165,11 +176,22 @@ fn register_user(tx: &Connection, u: &UserRow) -> Result<(), Fault> {
 }
 
 fn issue_token(tx: &Connection, t: &TokenRow) -> Result<(), Fault> {
+    if t.revoked_seq.is_some() {
+        return Err(Fault::Refused(StoreError::Other(anyhow::anyhow!(
+            "a new token cannot be revoked already"
+        ))));
+    }
     require(tx, "SELECT 1 FROM users WHERE id = ?1", &t.user_id, "user")?;
-    let sql = "INSERT INTO tokens (token_hash, user_id, created_at_ms, revoked) \
-         VALUES (?1, ?2, ?3, 0)";
+    let sql = "INSERT INTO tokens (id, token_hash, user_id, created_at_ms, expires_at_ms, revoked) \
+         VALUES (?1, ?2, ?3, ?4, ?5, 0)";
     tx.prepare_cached(sql)?
-        .execute((&t.token_hash, &t.user_id, t.created_at_ms))
+        .execute((
+            &t.id,
+            &t.token_hash,
+            &t.user_id,
+            t.created_at_ms,
+            t.expires_at_ms,
+        ))
         .map_err(|err| match taken_columns(&err) {
             // Never echo a token hash into an error message.
             Some(_) => conflict("token".to_owned()),
@@ -178,11 +200,45 @@ fn issue_token(tx: &Connection, t: &TokenRow) -> Result<(), Fault> {
     Ok(())
 }
 
-/// Revoking is idempotent: revoking a revoked token changes nothing and is not an error.
-fn revoke_token(tx: &Connection, token_hash: &str) -> Result<(), Fault> {
-    let sql = "UPDATE tokens SET revoked = 1 WHERE token_hash = ?1";
-    if tx.prepare_cached(sql)?.execute([token_hash])? == 0 {
-        return Err(not_found("token".to_owned()));
+/// Revoking is idempotent: revoking a revoked token changes nothing (it keeps the first
+/// revocation's seq) and is not an error.
+fn revoke_token(tx: &Connection, token_hash: &str, seq: u64) -> Result<(), Fault> {
+    require(
+        tx,
+        "SELECT 1 FROM tokens WHERE token_hash = ?1",
+        token_hash,
+        "token",
+    )?;
+    let sql = "UPDATE tokens SET revoked = 1, revoked_seq = ?2 \
+         WHERE token_hash = ?1 AND revoked_seq IS NULL";
+    tx.prepare_cached(sql)?.execute((token_hash, seq as i64))?;
+    Ok(())
+}
+
+fn revoke_user_tokens(tx: &Connection, user_id: &str, seq: u64) -> Result<(), Fault> {
+    require(tx, "SELECT 1 FROM users WHERE id = ?1", user_id, "user")?;
+    let sql = "UPDATE tokens SET revoked = 1, revoked_seq = ?2 \
+         WHERE user_id = ?1 AND revoked_seq IS NULL";
+    tx.prepare_cached(sql)?.execute((user_id, seq as i64))?;
+    Ok(())
+}
+
+fn disable_user(tx: &Connection, user_id: &str, seq: u64) -> Result<(), Fault> {
+    require(tx, "SELECT 1 FROM users WHERE id = ?1", user_id, "user")?;
+    let sql = "UPDATE users SET disabled_seq = ?2 WHERE id = ?1 AND disabled_seq IS NULL";
+    tx.prepare_cached(sql)?.execute((user_id, seq as i64))?;
+    Ok(())
+}
+
+/// The projection keeps authorisations in force only; the events keep every grant and
+/// withdrawal. An authorisation granted again after a withdrawal is a new row.
+fn withdraw_broker(tx: &Connection, broker: &str, principal: &str) -> Result<(), Fault> {
+    let sql = "DELETE FROM broker_authorisations \
+         WHERE broker_enterprise_id = ?1 AND principal_enterprise_id = ?2";
+    if tx.prepare_cached(sql)?.execute((broker, principal))? == 0 {
+        return Err(not_found(format!(
+            "authorisation of broker {broker} by {principal}"
+        )));
     }
     Ok(())
 }

@@ -6,12 +6,12 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension};
 use store::{
     DeclarationQuery, DeclarationRow, EnterpriseRow, EventRow, ListedDeclaration, Principal,
-    ReleaseFileRow, ReleaseRow, RiskRuleRow, TaskQuery, TaskRow, TraderHistory, UserRow,
+    ReleaseFileRow, ReleaseRow, RiskRuleRow, TaskQuery, TaskRow, TokenRow, TraderHistory, UserRow,
 };
 
 use crate::rows::{
     self, CHECKPOINT_COLUMNS, DECLARATION_COLUMNS, DECLARATIONS, ENTERPRISE_COLUMNS, EVENT_COLUMNS,
-    RELEASE_COLUMNS, TASK_COLUMNS, USER_COLUMNS,
+    RELEASE_COLUMNS, TASK_COLUMNS, TOKEN_COLUMNS, USER_COLUMNS,
 };
 
 pub(crate) fn declaration(
@@ -139,19 +139,23 @@ pub(crate) fn events(conn: &Connection, subject: &str) -> anyhow::Result<Vec<Eve
     Ok(events)
 }
 
-/// The user behind a live token, its enterprise, and the enterprises it may declare for.
+/// The user behind a live token (not revoked, its user not disabled), the token, its enterprise,
+/// and the enterprises it may declare for.
 pub(crate) fn principal(
     conn: &mut Connection,
     token_hash: &str,
 ) -> anyhow::Result<Option<Principal>> {
     let snapshot = conn.transaction()?;
-    let sql = format!(
-        "SELECT {USER_COLUMNS} FROM users \
-         WHERE id = (SELECT user_id FROM tokens WHERE token_hash = ?1 AND revoked = 0)"
-    );
+    let Some(token) = token_where(&snapshot, "token_hash", token_hash)? else {
+        return Ok(None);
+    };
+    if token.revoked_seq.is_some() {
+        return Ok(None);
+    }
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1 AND disabled_seq IS NULL");
     let Some(user) = snapshot
         .prepare_cached(&sql)?
-        .query_row([token_hash], rows::user)
+        .query_row([&token.user_id], rows::user)
         .optional()?
     else {
         return Ok(None);
@@ -159,23 +163,69 @@ pub(crate) fn principal(
     let Some(enterprise_id) = &user.enterprise_id else {
         return Ok(Some(Principal {
             user,
+            token: Some(token),
             enterprise: None,
             principals: Vec::new(),
         }));
     };
     let enterprise = enterprise_where(&snapshot, "id", enterprise_id)?;
-    let sql = "SELECT e.credit_code FROM broker_authorisations b \
-         JOIN enterprises e ON e.id = b.principal_enterprise_id \
-         WHERE b.broker_enterprise_id = ?1 ORDER BY e.credit_code";
-    let principals = snapshot
-        .prepare_cached(sql)?
-        .query_map([enterprise_id], |row| row.get(0))?
-        .collect::<rusqlite::Result<Vec<String>>>()?;
+    let principals = broker_principals(&snapshot, enterprise_id)?;
     Ok(Some(Principal {
         user,
+        token: Some(token),
         enterprise,
         principals,
     }))
+}
+
+/// The credit codes of the enterprises that authorised the broker enterprise, ordered.
+pub(crate) fn broker_principals(
+    conn: &Connection,
+    broker_enterprise_id: &str,
+) -> anyhow::Result<Vec<String>> {
+    let sql = "SELECT e.credit_code FROM broker_authorisations b \
+         JOIN enterprises e ON e.id = b.principal_enterprise_id \
+         WHERE b.broker_enterprise_id = ?1 ORDER BY e.credit_code";
+    let principals = conn
+        .prepare_cached(sql)?
+        .query_map([broker_enterprise_id], |row| row.get(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    Ok(principals)
+}
+
+pub(crate) fn token_where(
+    conn: &Connection,
+    column: &'static str,
+    value: &str,
+) -> anyhow::Result<Option<TokenRow>> {
+    let sql = format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE {column} = ?1");
+    let row = conn
+        .prepare_cached(&sql)?
+        .query_row([value], rows::token)
+        .optional()?;
+    Ok(row)
+}
+
+/// The tokens of a user (or everybody's), in the order issued.
+pub(crate) fn tokens(conn: &Connection, user_id: Option<&str>) -> anyhow::Result<Vec<TokenRow>> {
+    let sql = format!(
+        "SELECT {TOKEN_COLUMNS} FROM tokens WHERE (?1 IS NULL OR user_id = ?1) \
+         ORDER BY created_at_ms, id"
+    );
+    let tokens = conn
+        .prepare_cached(&sql)?
+        .query_map([user_id], rows::token)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(tokens)
+}
+
+pub(crate) fn user_by_id(conn: &Connection, id: &str) -> anyhow::Result<Option<UserRow>> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1");
+    let row = conn
+        .prepare_cached(&sql)?
+        .query_row([id], rows::user)
+        .optional()?;
+    Ok(row)
 }
 
 pub(crate) fn enterprise_where(
@@ -332,6 +382,8 @@ pub(crate) fn officers_on_duty(
     let sql = "SELECT d.officer, d.office, d.since_ms, d.seq FROM officer_duty d \
          WHERE d.office IS NOT NULL AND (?1 IS NULL OR d.office = ?1) \
          AND d.seq = (SELECT MAX(seq) FROM officer_duty l WHERE l.officer = d.officer) \
+         AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = d.officer \
+             AND u.disabled_seq IS NOT NULL) \
          ORDER BY d.office, d.officer";
     let mut statement = conn.prepare_cached(sql)?;
     let rows = statement.query_map([office], |row| {
@@ -539,7 +591,9 @@ fn task_conditions(query: &TaskQuery) -> (Vec<String>, Vec<Value>) {
 }
 
 pub(crate) fn users_by_role(conn: &Connection, role: &str) -> anyhow::Result<Vec<UserRow>> {
-    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE role = ?1 ORDER BY id");
+    let sql = format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE role = ?1 AND disabled_seq IS NULL ORDER BY id"
+    );
     let users = conn
         .prepare_cached(&sql)?
         .query_map([role], rows::user)?

@@ -7,7 +7,7 @@ use rusqlite::types::Type;
 use rusqlite::{Connection, OptionalExtension, Row};
 use store::{
     Actor, DeclarationCursor, DeclarationRow, EnterpriseRow, EventRow, ReleaseRow, RiskRuleRow,
-    TaskRow, UserRow,
+    TaskRow, TokenRow, UserRow,
 };
 
 /// Declaration columns in the order [`declaration`] reads them, starting at index 0, selected
@@ -120,7 +120,7 @@ pub(crate) fn enterprise(row: &Row<'_>) -> rusqlite::Result<EnterpriseRow> {
     })
 }
 
-pub(crate) const USER_COLUMNS: &str = "id, name, role, enterprise_id";
+pub(crate) const USER_COLUMNS: &str = "id, name, role, enterprise_id, disabled_seq";
 
 pub(crate) fn user(row: &Row<'_>) -> rusqlite::Result<UserRow> {
     Ok(UserRow {
@@ -128,6 +128,22 @@ pub(crate) fn user(row: &Row<'_>) -> rusqlite::Result<UserRow> {
         name: row.get(1)?,
         role: row.get(2)?,
         enterprise_id: row.get(3)?,
+        disabled_seq: row.get::<_, Option<i64>>(4)?.map(|seq| seq as u64),
+    })
+}
+
+/// Token columns in the order [`token`] reads them.
+pub(crate) const TOKEN_COLUMNS: &str =
+    "id, token_hash, user_id, created_at_ms, expires_at_ms, revoked_seq";
+
+pub(crate) fn token(row: &Row<'_>) -> rusqlite::Result<TokenRow> {
+    Ok(TokenRow {
+        id: row.get(0)?,
+        token_hash: row.get(1)?,
+        user_id: row.get(2)?,
+        created_at_ms: row.get(3)?,
+        expires_at_ms: row.get(4)?,
+        revoked_seq: row.get::<_, Option<i64>>(5)?.map(|seq| seq as u64),
     })
 }
 

@@ -222,6 +222,7 @@ impl<S: Store> Story<'_, S> {
             Projection::NewDeclaration(full.clone()),
         );
         lodge.linked.push(LinkedEvent {
+            actor: None,
             subject: "D-T3".to_owned(),
             action: "declaration.completed".to_owned(),
             payload: r#"{"completed_by":"N-D-T6"}"#.to_owned(),

@@ -53,6 +53,7 @@ pub(crate) fn user(
         name: name.to_owned(),
         role: role.to_owned(),
         enterprise_id: enterprise.map(|e| e.id.clone()),
+        disabled_seq: None,
     }
 }
 
@@ -104,9 +105,12 @@ pub(crate) fn token_hash(tag: char) -> String {
 
 pub(crate) fn token(tag: char, user: &UserRow) -> TokenRow {
     TokenRow {
+        id: format!("T-{}", tag.to_string().repeat(16)),
         token_hash: token_hash(tag),
         user_id: user.id.clone(),
         created_at_ms: T0,
+        expires_at_ms: T0 + 90 * 86_400_000,
+        revoked_seq: None,
     }
 }
 

@@ -151,6 +151,7 @@ impl<S: Store> Story<'_, S> {
             .unwrap();
         let expected = Principal {
             user: broker_clerk(),
+            token: Some(token('b', &broker_clerk())),
             enterprise: Some(broker()),
             principals: vec![trader().credit_code],
         };
@@ -167,6 +168,7 @@ impl<S: Store> Story<'_, S> {
             .unwrap();
         let expected = Principal {
             user: officer(),
+            token: Some(token('o', &officer())),
             enterprise: None,
             principals: Vec::new(),
         };
@@ -184,5 +186,125 @@ impl<S: Store> Story<'_, S> {
             .await
             .unwrap();
         assert_eq!(unknown, None);
+    }
+
+    /// Tokens listed, revoked all at once, users disabled and a broker's authorisation
+    /// withdrawn: each an event whose projection the principal lookup follows at once.
+    pub(crate) async fn keep_token_lifecycle(&mut self) {
+        let broker_token = self.store.token("T-bbbbbbbbbbbbbbbb").await.unwrap();
+        assert_eq!(broker_token, Some(token('b', &broker_clerk())));
+        let revoked = self.store.token_by_hash(&token_hash('t')).await.unwrap();
+        assert!(
+            revoked.is_some_and(|t| t.revoked_seq.is_some()),
+            "a revoked token is kept, with the event that revoked it"
+        );
+        let all = self.store.tokens(None).await.unwrap();
+        assert_eq!(all.len(), 3);
+        let officers = self.store.tokens(Some(&officer().id)).await.unwrap();
+        assert_eq!(officers, vec![token('o', &officer())]);
+
+        // A second officer with two tokens: both revoked by one event, then disabled.
+        let deputy = user("usr-deputy", "officer.wu", "officer", None);
+        self.appended(registration(
+            &deputy.id,
+            "user.created",
+            Projection::NewUser(deputy.clone()),
+        ))
+        .await;
+        for tag in ['d', 'e'] {
+            let issue = Projection::NewToken(token(tag, &deputy));
+            self.appended(registration(
+                &deputy.id,
+                &format!("token.issued.{tag}"),
+                issue,
+            ))
+            .await;
+        }
+        let revoke_all = Projection::RevokeUserTokens {
+            user_id: deputy.id.clone(),
+        };
+        let seq = self
+            .appended(registration(&deputy.id, "token.revoked_all", revoke_all))
+            .await;
+        for tag in ['d', 'e'] {
+            let row = self.store.token_by_hash(&token_hash(tag)).await.unwrap();
+            assert_eq!(row.and_then(|t| t.revoked_seq), Some(seq));
+            let principal = self.store.principal_by_token(&token_hash(tag)).await;
+            assert_eq!(
+                principal.unwrap(),
+                None,
+                "a revoked token authenticates nobody"
+            );
+        }
+        let fresh = Projection::NewToken(token('f', &deputy));
+        self.appended(registration(&deputy.id, "token.issued.f", fresh))
+            .await;
+        assert!(
+            self.store
+                .principal_by_token(&token_hash('f'))
+                .await
+                .unwrap()
+                .is_some()
+        );
+        let officers = self.store.users_by_role("officer").await.unwrap();
+        assert!(officers.iter().any(|u| u.id == deputy.id));
+        let disable = Projection::DisableUser {
+            user_id: deputy.id.clone(),
+        };
+        let disabled_at = self
+            .appended(registration(&deputy.id, "user.disabled", disable))
+            .await;
+        let principal = self.store.principal_by_token(&token_hash('f')).await;
+        assert_eq!(
+            principal.unwrap(),
+            None,
+            "a disabled user's tokens authenticate nobody"
+        );
+        let officers = self.store.users_by_role("officer").await.unwrap();
+        assert!(
+            officers.iter().all(|u| u.id != deputy.id),
+            "a disabled officer is drawn for no task"
+        );
+        let row = self.store.user(&deputy.id).await.unwrap().unwrap();
+        assert_eq!(row.disabled_seq, Some(disabled_at));
+
+        // The trader withdraws its broker's authorisation: the broker's clerk sees it no more.
+        let withdraw = || Projection::WithdrawBrokerAuthorisation {
+            broker_enterprise_id: broker().id,
+            principal_enterprise_id: trader().id,
+        };
+        self.appended(registration(
+            &trader().id,
+            "broker.authorisation_withdrawn",
+            withdraw(),
+        ))
+        .await;
+        let broker_view = self
+            .store
+            .principal_by_token(&token_hash('b'))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(broker_view.principals.is_empty());
+        assert!(
+            self.store
+                .broker_principals(&broker().id)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let again = registration(&trader().id, "broker.withdrawn.again", withdraw());
+        assert!(matches!(self.refused(again).await, StoreError::NotFound(_)));
+        // Granted again: a new authorisation in force.
+        let grant = Projection::BrokerAuthorisation {
+            broker_enterprise_id: broker().id,
+            principal_enterprise_id: trader().id,
+        };
+        self.appended(registration(&trader().id, "broker.authorised.again", grant))
+            .await;
+        assert_eq!(
+            self.store.broker_principals(&broker().id).await.unwrap(),
+            vec![trader().credit_code]
+        );
     }
 }

@@ -59,6 +59,8 @@ fn selection(key: &str, by: &Actor, declaration_id: &str, tasks: &[TaskRow]) -> 
     event.linked = tasks
         .iter()
         .map(|task| LinkedEvent {
+            // The draw is the engine's act, not the officer's who lodged the selection.
+            actor: Some(system()),
             subject: task.id.clone(),
             action: "task.created".to_owned(),
             payload: format!(r#"{{"task":"{}","kind":"{}"}}"#, task.id, task.kind),
@@ -67,6 +69,14 @@ fn selection(key: &str, by: &Actor, declaration_id: &str, tasks: &[TaskRow]) -> 
         })
         .collect();
     event
+}
+
+/// The platform itself, for what the engine decides.
+fn system() -> Actor {
+    Actor {
+        user_id: "system".to_owned(),
+        role: "system".to_owned(),
+    }
 }
 
 fn close(key: &str, by: &Actor, id: &str, outcome: &str) -> Append {
@@ -116,6 +126,19 @@ impl<S: Store> Story<'_, S> {
             self.store.declaration("D-T4").await.unwrap(),
             before,
             "a selection projects nothing"
+        );
+        let selected = self.store.events("D-T4").await.unwrap();
+        let by_whom = |seq: u64| selected.iter().find(|e| e.seq == seq).map(|e| &e.actor);
+        assert_eq!(
+            by_whom(selected_seq),
+            Some(&by),
+            "the main event is the append's actor's"
+        );
+        let drawn = self.store.events("T-1").await.unwrap();
+        assert_eq!(
+            drawn.iter().map(|e| &e.actor).collect::<Vec<_>>(),
+            vec![&system()],
+            "a linked event naming its actor is recorded as that actor's"
         );
         let (check, inspect) = (
             created(&check, selected_seq + 1),

@@ -26,6 +26,9 @@
 //!   list in force on any past day can be read back.
 //! - An enterprise's credit level (企业信用等级) changes by events and every change is kept; the
 //!   level in force is the latest.
+//! - A token once revoked and a user once disabled stay so (both are events, kept with their seq),
+//!   and [`Store::principal_by_token`] never returns either; a broker authorisation withdrawn is
+//!   out of the principal's list from the withdrawing transaction on.
 //! - An officer's task is opened once and closed once: the check that it is still open runs in
 //!   the writer's transaction, so of two concurrent closings only one passes.
 
@@ -89,6 +92,9 @@ pub struct Append {
 
 #[derive(Debug, Clone)]
 pub struct LinkedEvent {
+    /// Who did it, when not the append's actor: the system for what the engine decides by itself
+    /// (a selection, a score, a task's draw, an automatic assessment). `None`: the append's actor.
+    pub actor: Option<Actor>,
     pub subject: String,
     pub action: String,
     pub payload: String,
@@ -138,11 +144,33 @@ pub enum Projection {
     UpdateDeclaration(DeclarationUpdate),
     NewEnterprise(EnterpriseRow),
     NewUser(UserRow),
+    /// A token issued by this event. `token.revoked_seq` must be `None`; an id or hash already
+    /// taken is `Conflict("token")` (a hash is never echoed).
     NewToken(TokenRow),
+    /// Revokes one token: it stops authenticating; revoking a revoked token changes nothing. The
+    /// token is kept (with this event's seq), so it is never issued again.
     RevokeToken {
         token_hash: String,
     },
+    /// Revokes every token of the user not yet revoked (issued before this event), with this
+    /// event's seq. The user must exist (`NotFound("user <id>")`).
+    RevokeUserTokens {
+        user_id: String,
+    },
+    /// Disables a user: its tokens stop authenticating, it is drawn for no task and listed by
+    /// neither [`Store::users_by_role`] nor [`Store::officers_on_duty`]. Kept with this event's
+    /// seq; disabling a disabled user changes nothing. The user must exist.
+    DisableUser {
+        user_id: String,
+    },
     BrokerAuthorisation {
+        broker_enterprise_id: String,
+        principal_enterprise_id: String,
+    },
+    /// The principal withdrew the broker's authorisation: the broker no longer declares for it
+    /// nor sees its declarations (except those it declared itself). An authorisation not in
+    /// force is `NotFound("authorisation ...")`.
+    WithdrawBrokerAuthorisation {
         broker_enterprise_id: String,
         principal_enterprise_id: String,
     },
@@ -490,14 +518,24 @@ pub struct UserRow {
     pub name: String,
     pub role: String,
     pub enterprise_id: Option<String>,
+    /// The event that disabled the user (`None`: enabled). Must be `None` in
+    /// [`Projection::NewUser`].
+    pub disabled_seq: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenRow {
+    /// The token's public name (`T-` and 16 hex characters of its hash): listed, and revoked by.
+    pub id: String,
     /// SHA-256 (hex) of the bearer token; the token itself is never stored.
     pub token_hash: String,
     pub user_id: String,
     pub created_at_ms: i64,
+    /// The token authenticates before this time only.
+    pub expires_at_ms: i64,
+    /// The event that revoked it (`None`: not revoked). Must be `None` in
+    /// [`Projection::NewToken`].
+    pub revoked_seq: Option<u64>,
 }
 
 /// A reference-data release as the store keeps it. `kind` is `tariff` or `exchange_rates`.
@@ -536,6 +574,9 @@ pub struct ReleaseFileRow {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     pub user: UserRow,
+    /// The token the principal was found by (`None` for a principal not made from a token). Its
+    /// expiry is for the caller to check against its clock.
+    pub token: Option<TokenRow>,
     pub enterprise: Option<EnterpriseRow>,
     /// Credit codes of the enterprises that authorised this user's enterprise as their broker.
     pub principals: Vec<String>,
@@ -697,7 +738,20 @@ pub trait Store: Send + Sync + 'static {
         query: &DeclarationQuery,
     ) -> StoreResult<Vec<ListedDeclaration>>;
     async fn events(&self, subject: &str) -> StoreResult<Vec<EventRow>>;
+    /// The principal of a token that is not revoked and whose user is not disabled (`None`
+    /// otherwise, and for an unknown token). Expiry is left to the caller, which has the clock.
     async fn principal_by_token(&self, token_hash: &str) -> StoreResult<Option<Principal>>;
+    /// A token by its hash, whatever its state (to tell a caller why it is refused).
+    async fn token_by_hash(&self, token_hash: &str) -> StoreResult<Option<TokenRow>>;
+    /// A token by its id, whatever its state.
+    async fn token(&self, id: &str) -> StoreResult<Option<TokenRow>>;
+    /// The tokens of a user, or of everybody with `None`, in the order issued.
+    async fn tokens(&self, user_id: Option<&str>) -> StoreResult<Vec<TokenRow>>;
+    /// A user by id, disabled or not.
+    async fn user(&self, id: &str) -> StoreResult<Option<UserRow>>;
+    /// The credit codes of the enterprises whose authorisation of the broker enterprise is in
+    /// force, ordered.
+    async fn broker_principals(&self, broker_enterprise_id: &str) -> StoreResult<Vec<String>>;
     async fn enterprise_by_credit_code(
         &self,
         credit_code: &str,
@@ -741,7 +795,7 @@ pub trait Store: Send + Sync + 'static {
     async fn tasks(&self, query: &TaskQuery) -> StoreResult<Vec<TaskRow>>;
     /// One task by its id, whoever it is assigned to and however many tasks there are.
     async fn task(&self, id: &str) -> StoreResult<Option<TaskRow>>;
-    /// The users with `role`, ordered by user id (none for an unknown role).
+    /// The enabled users with `role`, ordered by user id (none for an unknown role).
     async fn users_by_role(&self, role: &str) -> StoreResult<Vec<UserRow>>;
     /// Every watch-list entry, removed ones included (with their `removed_seq`), in the order
     /// they were added.

@@ -11,13 +11,47 @@ pub fn customs_binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_customs"))
 }
 
+/// Runs `customs --data DATA ARGS...`. Administration (`admin`, `tariff`, `rates`,
+/// `value-control`) without its own `--token` runs as the folder's first administrator,
+/// bootstrapped on first use ([`admin_token`]).
 pub fn customs(data: &Path, args: &[&str]) -> Output {
-    Command::new(customs_binary())
+    let mut command = Command::new(customs_binary());
+    command
         .arg("--data")
         .arg(data)
         .args(args)
+        .env_remove("CUSTOMS_TOKEN");
+    let administers = matches!(
+        args.first(),
+        Some(&"admin" | &"tariff" | &"rates" | &"value-control")
+    );
+    if administers && args.get(1) != Some(&"init") && !args.contains(&"--token") {
+        command.env("CUSTOMS_TOKEN", admin_token(data));
+    }
+    command.output().expect("the customs binary runs")
+}
+
+/// The token of the folder's first administrator (`root`), made by `customs admin init` on first
+/// use and kept beside the folder.
+pub fn admin_token(data: &Path) -> String {
+    let kept = data.with_extension("admin-token");
+    if let Ok(token) = std::fs::read_to_string(&kept) {
+        return token.trim().to_owned();
+    }
+    let output = Command::new(customs_binary())
+        .arg("--data")
+        .arg(data)
+        .args(["admin", "init", "--name", "root"])
         .output()
-        .expect("the customs binary runs")
+        .expect("the customs binary runs");
+    assert!(
+        output.status.success(),
+        "admin init failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let token = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    std::fs::write(&kept, &token).unwrap();
+    token
 }
 
 /// Runs a command that must succeed; returns its standard output.

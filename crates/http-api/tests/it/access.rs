@@ -5,8 +5,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    OTHER_TRADER, Reply, TRADER, TestApp, USERS, example, example_for_declarant,
-    example_for_other_declarant, rates_import, sample_file, spawn_app,
+    BROKER, OTHER_TRADER, Reply, SPARE_USER, TRADER, TestApp, USERS, example,
+    example_for_declarant, example_for_other_declarant, rates_import, sample_file, spawn_app,
 };
 
 #[derive(Debug, Clone, Copy)]
@@ -63,10 +63,17 @@ enum Endpoint {
     ListConnectors,
     RegisterConnector,
     WithdrawConnector,
+    ListTokens,
+    IssueToken,
+    RevokeOwnToken,
+    RevokeUserTokens,
+    DisableUser,
+    AuthoriseBroker,
+    WithdrawBroker,
 }
 
 impl Endpoint {
-    const ALL: [Endpoint; 52] = [
+    const ALL: [Endpoint; 59] = [
         Endpoint::Lodge,
         Endpoint::Read,
         Endpoint::List,
@@ -120,6 +127,13 @@ impl Endpoint {
         Endpoint::ListConnectors,
         Endpoint::RegisterConnector,
         Endpoint::WithdrawConnector,
+        Endpoint::ListTokens,
+        Endpoint::IssueToken,
+        Endpoint::RevokeOwnToken,
+        Endpoint::RevokeUserTokens,
+        Endpoint::DisableUser,
+        Endpoint::AuthoriseBroker,
+        Endpoint::WithdrawBroker,
     ];
 
     fn action(self) -> Action {
@@ -140,6 +154,13 @@ impl Endpoint {
             Endpoint::RegisterConnector | Endpoint::WithdrawConnector => {
                 Action::ManagePaymentConnectors
             }
+            // Everybody lists and revokes their own tokens.
+            Endpoint::ListTokens | Endpoint::RevokeOwnToken => Action::Read,
+            Endpoint::IssueToken
+            | Endpoint::RevokeUserTokens
+            | Endpoint::DisableUser
+            | Endpoint::AuthoriseBroker
+            | Endpoint::WithdrawBroker => Action::ManageUsers,
             Endpoint::Amend => Action::Amend,
             Endpoint::Cancel => Action::Cancel,
             Endpoint::Release => Action::Release,
@@ -187,6 +208,7 @@ impl Endpoint {
                 | Endpoint::TrainModel
                 | Endpoint::ManualAssessment
                 | Endpoint::RegisterConnector
+                | Endpoint::IssueToken
         ) {
             StatusCode::CREATED
         } else if matches!(self, Endpoint::Amend | Endpoint::Cancel) {
@@ -488,6 +510,46 @@ async fn call(app: &TestApp, user: &str, endpoint: Endpoint) -> Reply {
                 .await
         }
         Endpoint::Scores => app.get(&format!("{path}/scores"), user).await,
+        Endpoint::ListTokens => app.get("/v1/tokens", user).await,
+        Endpoint::IssueToken => {
+            let body = json!({"user": SPARE_USER, "expires_in_days": 1});
+            app.post("/v1/tokens", user, None, &body).await
+        }
+        Endpoint::RevokeOwnToken => {
+            let body = json!({"user": user, "expires_in_days": 1});
+            let issued = app.post("/v1/tokens", "admin", None, &body).await;
+            assert_eq!(issued.status, StatusCode::CREATED, "{}", issued.text);
+            let id = issued.body["id"].as_str().unwrap();
+            app.post(
+                &format!("/v1/tokens/{id}/revocation"),
+                user,
+                None,
+                &json!({}),
+            )
+            .await
+        }
+        Endpoint::RevokeUserTokens => {
+            let path = format!("/v1/users/{SPARE_USER}/tokens/revocation");
+            app.post(&path, user, None, &json!({})).await
+        }
+        Endpoint::DisableUser => {
+            let path = format!("/v1/users/{SPARE_USER}/disablement");
+            app.post(&path, user, None, &json!({"reason": "left"}))
+                .await
+        }
+        Endpoint::AuthoriseBroker => {
+            let path = format!("/v1/enterprises/{OTHER_TRADER}/brokers/{BROKER}/authorisation");
+            app.post(&path, user, None, &json!({})).await
+        }
+        Endpoint::WithdrawBroker => {
+            // In force first (granted by the administrator), so that each call meets it.
+            let grant = format!("/v1/enterprises/{OTHER_TRADER}/brokers/{BROKER}/authorisation");
+            let granted = app.post(&grant, "admin", None, &json!({})).await;
+            assert_eq!(granted.status, StatusCode::OK, "{}", granted.text);
+            let path = format!("/v1/enterprises/{OTHER_TRADER}/brokers/{BROKER}/withdrawal");
+            app.post(&path, user, None, &json!({"reason": "contract ended"}))
+                .await
+        }
         Endpoint::Hold => {
             let body = json!({"reason": "seal broken"});
             app.post(&format!("{path}/hold"), user, None, &body).await
@@ -726,7 +788,11 @@ async fn every_role_gets_what_the_access_matrix_promises_on_every_endpoint() {
         let sees_the_traders_declarations = user != "other_declarant";
         for endpoint in Endpoint::ALL {
             let reply = call(&app, user, endpoint).await;
-            let want = expected(role, endpoint, sees_the_traders_declarations);
+            let want = match endpoint {
+                // The enterprise that granted an authorisation withdraws it too.
+                Endpoint::WithdrawBroker if user == "other_declarant" => StatusCode::OK,
+                _ => expected(role, endpoint, sees_the_traders_declarations),
+            };
             if reply.status != want {
                 mismatches.push(format!(
                     "{user} {endpoint:?}: want {want}, got {} {}",

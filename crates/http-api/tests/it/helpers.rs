@@ -56,6 +56,9 @@ pub const ENTERPRISES: [(&str, &str, &str); 3] = [
         "深圳南山电子有限公司 Shenzhen Nanshan Electronics Co., Ltd.",
     ),
 ];
+/// An auditor without a token, outside `USERS`: disabling it or revoking its tokens changes no
+/// other call.
+pub const SPARE_USER: &str = "spare_auditor";
 
 pub struct TestApp {
     pub address: String,
@@ -247,6 +250,11 @@ async fn seed(
         .authorise_broker(&actor, BROKER, TRADER)
         .await
         .expect("an authorisation");
+    // A user with no token, for the tests that disable users or revoke all of a user's tokens.
+    clearance
+        .create_user(&actor, SPARE_USER, Role::Auditor, None)
+        .await
+        .expect("a spare user");
     let mut tokens = HashMap::new();
     for &(name, role, enterprise) in USERS.iter().chain(extra) {
         clearance

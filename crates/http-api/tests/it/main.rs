@@ -12,4 +12,5 @@ mod lodging;
 mod models;
 mod officer_work;
 mod targeting;
+mod tokens;
 mod two_step;
