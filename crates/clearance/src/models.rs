@@ -9,6 +9,7 @@
 //! and closed check; it runs on the caller's task (a command, not a request handler).
 
 use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -750,6 +751,20 @@ impl<S: Store> Clearance<S> {
         label: &str,
         until: Option<NaiveDate>,
     ) -> Result<Value, ClearanceError> {
+        self.train_model_until_stopped(caller, label, until, &AtomicBool::new(false))
+            .await
+    }
+
+    /// [`Clearance::train_model`], given up between boosting rounds once `stop` is set (the
+    /// request that asked for it timed out or went away): nothing is registered, and the
+    /// answer is `Unavailable`.
+    pub async fn train_model_until_stopped(
+        &self,
+        caller: &Caller,
+        label: &str,
+        until: Option<NaiveDate>,
+        stop: &AtomicBool,
+    ) -> Result<Value, ClearanceError> {
         caller.require(Action::ManageModels)?;
         let label = text("label", label)?;
         let (records, sources) = self.training_records().await?;
@@ -757,12 +772,16 @@ impl<S: Store> Clearance<S> {
             .into_iter()
             .filter(|r| r.label.is_some() && until.is_none_or(|u| r.date <= u))
             .collect();
-        let trained = model::train_pipeline(
+        let trained = model::train_pipeline_until_stopped(
             &train,
             model::FeatureConfig::default(),
             &model::TrainParams::default(),
+            stop,
         )
-        .map_err(|e| invalid("history", &e.to_string(), &e.to_string()))?;
+        .map_err(|e| match e {
+            model::ModelError::Stopped => ClearanceError::Unavailable(e.to_string()),
+            e => invalid("history", &e.to_string(), &e.to_string()),
+        })?;
         self.register_model(caller, "trained", &label, trained, &train, sources)
             .await
     }
