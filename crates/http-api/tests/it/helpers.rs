@@ -10,7 +10,7 @@ use std::time::Instant;
 use audit::AuditSigner;
 use chrono::{DateTime, Utc};
 use clearance::{Clearance, ClearanceConfig, Clock, Role, SystemClock};
-use http_api::ApiConfig;
+use http_api::{ApiConfig, ConnectionLimits};
 use reference::ReferenceData;
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
@@ -144,6 +144,19 @@ pub async fn spawn_app_at(start: &str) -> TestApp {
 }
 
 async fn spawn_app_with_clock(config: ApiConfig, clock: Arc<dyn Clock>) -> TestApp {
+    spawn_app_with_limits(config, ConnectionLimits::production(), clock).await
+}
+
+/// The app served with these connection limits.
+pub async fn spawn_app_with_connection_limits(limits: ConnectionLimits) -> TestApp {
+    spawn_app_with_limits(roomy_config(), limits, Arc::new(SystemClock)).await
+}
+
+async fn spawn_app_with_limits(
+    config: ApiConfig,
+    limits: ConnectionLimits,
+    clock: Arc<dyn Clock>,
+) -> TestApp {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let signer = AuditSigner::from_secret_bytes(&[7; 32]);
     let audit_public_key = Some(signer.public_key());
@@ -176,9 +189,8 @@ async fn spawn_app_with_clock(config: ApiConfig, clock: Arc<dyn Clock>) -> TestA
         .expect("a free port");
     let socket = listener.local_addr().unwrap();
     let address = format!("http://{socket}");
-    let service = app.into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move {
-        axum::serve(listener, service)
+        http_api::serve(listener, app, limits, std::future::pending())
             .await
             .expect("the server runs")
     });
