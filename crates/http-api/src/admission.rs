@@ -282,15 +282,19 @@ pub(crate) async fn gate(State(gate): State<Gate>, mut request: Request, next: N
     if let Err(refusal) = caller.require(gate.action) {
         return ApiError::from(refusal).into_response();
     }
-    if let Some(job) = gate.job {
-        match gate.jobs.admit(job, caller.user_id()) {
-            Ok(permit) => {
-                request.extensions_mut().insert(HeldJob::new(permit));
-            }
-            Err(busy) => return busy.into_response(),
-        }
-    }
-    next.run(request).await
+    let Some(job) = gate.job else {
+        return next.run(request).await;
+    };
+    let held = match gate.jobs.admit(job, caller.user_id()) {
+        Ok(permit) => HeldJob::new(permit),
+        Err(busy) => return busy.into_response(),
+    };
+    request.extensions_mut().insert(held.clone());
+    // Held here, not only in the extensions: an extractor drops the request's extensions once
+    // it has them, before it reads the body.
+    let response = next.run(request).await;
+    drop(held);
+    response
 }
 
 /// The slot a gated request holds, in its extensions (which must be `Clone`): the handler may
