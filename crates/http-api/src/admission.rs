@@ -53,6 +53,14 @@ pub const TRADE_PAGE_ROWS_MAX: usize = LARGE_PAGE_ROWS;
 /// Heavy jobs of any kind one user runs at once, so that one user cannot take every slot of a
 /// kind and keep the others out.
 pub const HEAVY_JOBS_PER_CALLER_MAX: usize = 1;
+/// Requests a declarant or broker has in progress at once by default
+/// (`ApiConfig::trade_requests_in_progress_max`; each may hold a body of up to
+/// `ApiConfig::body_limit_bytes`): a broker's system lodging a batch sends a few at a time.
+pub const TRADE_REQUESTS_IN_PROGRESS_MAX: usize = 8;
+/// Requests a customs user has in progress at once by default
+/// (`ApiConfig::customs_requests_in_progress_max`): an officer's screens load several reads at
+/// a time.
+pub const CUSTOMS_REQUESTS_IN_PROGRESS_MAX: usize = 16;
 /// What a refused heavy job is told to wait: the jobs it waits for take seconds.
 pub const BUSY_RETRY_AFTER_SECS: u64 = 5;
 
@@ -261,6 +269,110 @@ fn busy_caller() -> ApiError {
     .with_header(header::RETRY_AFTER, HeaderValue::from(wait))
 }
 
+/// Requests in progress per user, each counted from the guard to the response.
+pub(crate) struct InProgress {
+    per_user: Mutex<HashMap<String, usize>>,
+    trade_max: usize,
+    customs_max: usize,
+}
+
+/// One request's place, given back when it ends (or its future is dropped).
+struct InProgressSlot {
+    in_progress: Arc<InProgress>,
+    user_id: String,
+}
+
+impl Drop for InProgressSlot {
+    fn drop(&mut self) {
+        let mut per_user = self.in_progress.lock();
+        if let Some(n) = per_user.get_mut(&self.user_id) {
+            *n -= 1;
+            if *n == 0 {
+                per_user.remove(&self.user_id);
+            }
+        }
+    }
+}
+
+impl InProgress {
+    /// Panics if a maximum is 0 (a user who may send nothing is a configuration mistake).
+    pub(crate) fn new(config: &crate::ApiConfig) -> InProgress {
+        assert!(
+            config.trade_requests_in_progress_max >= 1
+                && config.customs_requests_in_progress_max >= 1,
+            "ApiConfig's requests in progress are at least 1"
+        );
+        InProgress {
+            per_user: Mutex::new(HashMap::new()),
+            trade_max: config.trade_requests_in_progress_max,
+            customs_max: config.customs_requests_in_progress_max,
+        }
+    }
+
+    /// How many requests a caller's role may have in progress at once.
+    fn max_for(&self, caller: &Caller) -> usize {
+        if caller.role.is_trade() {
+            self.trade_max
+        } else {
+            self.customs_max
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, usize>> {
+        // One counter changes at a time: a poisoned map is still consistent.
+        self.per_user
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn admit(self: &Arc<Self>, user_id: &str, max: usize) -> Option<InProgressSlot> {
+        let mut per_user = self.lock();
+        let n = per_user.entry(user_id.to_owned()).or_insert(0);
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(InProgressSlot {
+            in_progress: self.clone(),
+            user_id: user_id.to_owned(),
+        })
+    }
+}
+
+/// Counts the caller's requests in progress (inside the guard, which put the caller in the
+/// extensions): over its role's number, 429 at once, before the body is read. Bounds what one
+/// user holds at once (bodies, store reads, connections' worth of work) whatever the rate.
+pub(crate) async fn limit_in_progress(
+    State(in_progress): State<Arc<InProgress>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Some(caller) = request.extensions().get::<Caller>() else {
+        return ApiError::unauthenticated().into_response();
+    };
+    let max = in_progress.max_for(caller);
+    let Some(slot) = in_progress.admit(caller.user_id(), max) else {
+        let wait = 1;
+        return ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too-many-requests-in-progress",
+            "Too many requests in progress",
+            format!(
+                "this user may have at most {max} requests in progress at once; wait for one \
+                 to be answered, or retry after {wait} s"
+            ),
+            format!(
+                "该用户同时进行的请求不得超过 {max} 个；请等待其中一个完成，或在 {wait} 秒后重试"
+            ),
+        )
+        .with_header(header::RETRY_AFTER, HeaderValue::from(wait))
+        .into_response();
+    };
+    let response = next.run(request).await;
+    drop(slot);
+    response
+}
+
 /// What a gated route requires before its body is read: a role allowed the action, and a slot
 /// of a kind of heavy job if it is one.
 #[derive(Clone)]
@@ -344,6 +456,35 @@ mod tests {
             drop(held);
             assert!(jobs.admit(job, "one_more").is_ok());
         }
+    }
+
+    #[test]
+    fn a_user_has_at_most_the_requests_in_progress_of_its_role() {
+        let in_progress = Arc::new(InProgress::new(&crate::ApiConfig::production()));
+        let held: Vec<InProgressSlot> = (0..TRADE_REQUESTS_IN_PROGRESS_MAX)
+            .map(|_| {
+                in_progress
+                    .admit("broker", TRADE_REQUESTS_IN_PROGRESS_MAX)
+                    .expect("within")
+            })
+            .collect();
+
+        assert!(
+            in_progress
+                .admit("broker", TRADE_REQUESTS_IN_PROGRESS_MAX)
+                .is_none()
+        );
+        assert!(
+            in_progress
+                .admit("declarant", TRADE_REQUESTS_IN_PROGRESS_MAX)
+                .is_some()
+        );
+        drop(held);
+        assert!(
+            in_progress.lock().get("broker").is_none(),
+            "every place given back"
+        );
+        const { assert!(TRADE_REQUESTS_IN_PROGRESS_MAX < CUSTOMS_REQUESTS_IN_PROGRESS_MAX) };
     }
 
     #[test]

@@ -53,9 +53,10 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use utoipa::OpenApi;
 
 pub use admission::{
-    ATTACHMENT_UPLOADS_AT_ONCE, BUSY_RETRY_AFTER_SECS, DRIFT_REPORTS_AT_ONCE, DRY_RUNS_AT_ONCE,
-    HEAVY_JOBS_PER_CALLER_MAX, HISTORY_IMPORTS_AT_ONCE, LARGE_PAGE_ROWS, LARGE_PAGES_AT_ONCE,
-    RELEASE_IMPORTS_AT_ONCE, RULE_TESTS_AT_ONCE, TRADE_PAGE_ROWS_MAX, TRAININGS_AT_ONCE,
+    ATTACHMENT_UPLOADS_AT_ONCE, BUSY_RETRY_AFTER_SECS, CUSTOMS_REQUESTS_IN_PROGRESS_MAX,
+    DRIFT_REPORTS_AT_ONCE, DRY_RUNS_AT_ONCE, HEAVY_JOBS_PER_CALLER_MAX, HISTORY_IMPORTS_AT_ONCE,
+    LARGE_PAGE_ROWS, LARGE_PAGES_AT_ONCE, RELEASE_IMPORTS_AT_ONCE, RULE_TESTS_AT_ONCE,
+    TRADE_PAGE_ROWS_MAX, TRADE_REQUESTS_IN_PROGRESS_MAX, TRAININGS_AT_ONCE,
 };
 pub use config::{
     ApiConfig, BODY_LIMIT_BYTES_DEFAULT, BURST_PER_CLIENT_DEFAULT, RATE_LIMITED_CLIENTS_MAX,
@@ -278,6 +279,11 @@ pub fn router<S: Store>(clearance: Arc<Clearance<S>>, config: ApiConfig) -> Rout
             "/v1/audit/verification",
             get(routes::audit_verification::<S>),
         )
+        // Inside the guard (route layers added later wrap those added before).
+        .route_layer(from_fn_with_state(
+            Arc::new(admission::InProgress::new(&state.config)),
+            admission::limit_in_progress,
+        ))
         .route_layer(from_fn_with_state(state.clone(), guard::guard::<S>));
     let open = Router::new()
         .route("/v1/health", get(routes::health::<S>))

@@ -222,6 +222,47 @@ async fn a_heavy_job_over_its_slots_or_its_users_share_is_refused_at_once() {
 }
 
 #[tokio::test]
+async fn a_user_over_its_roles_requests_in_progress_is_refused_and_others_are_served() {
+    let app = spawn_app().await;
+    let body = crate::helpers::example().to_string();
+    // Lodgings whose bodies the server waits for (it has asked for them: `100 Continue`).
+    let mut held = Vec::new();
+    for _ in 0..http_api::TRADE_REQUESTS_IN_PROGRESS_MAX {
+        let mut stream = start_upload(
+            &app,
+            "/v1/declarations",
+            Some("broker"),
+            "application/json",
+            body.len(),
+            "Expect: 100-continue\r\n",
+            b"",
+        )
+        .await;
+        let head = read_head(&mut stream).await.unwrap_or_default();
+        assert!(head.starts_with("HTTP/1.1 100 Continue"), "{head}");
+        held.push(stream);
+    }
+
+    let one_more = app.get("/v1/declarations", "broker").await;
+    let other_user = app.get("/v1/declarations", "declarant").await;
+    let mut first = held.remove(0);
+    first.write_all(body.as_bytes()).await.unwrap();
+    let lodged = read_head(&mut first).await.unwrap_or_default();
+    let after_one_ended = app.get("/v1/declarations", "broker").await;
+
+    one_more.assert_problem(429);
+    assert_eq!(one_more.headers["retry-after"], "1");
+    assert_eq!(other_user.status, StatusCode::OK, "{}", other_user.text);
+    assert!(lodged.starts_with("HTTP/1.1 201 "), "{lodged}");
+    assert_eq!(
+        after_one_ended.status,
+        StatusCode::OK,
+        "{}",
+        after_one_ended.text
+    );
+}
+
+#[tokio::test]
 async fn the_trade_reads_pages_of_at_most_its_number_of_rows() {
     let app = spawn_app().await;
     let path = |rows: usize| format!("/v1/declarations?limit={rows}");
