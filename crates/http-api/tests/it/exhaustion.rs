@@ -371,3 +371,77 @@ async fn connections_over_an_addresss_cap_are_refused_and_other_addresses_are_se
     assert_eq!(other_address.status, StatusCode::OK);
     assert_eq!(again, Some(StatusCode::OK));
 }
+
+/// Labelled history of `rows` goods items in the KCS columns.
+fn labelled_history(rows: usize) -> String {
+    let mut text = String::from(
+        "Declaration ID,Date,Office ID,Process Type,Import Type,Import Use,Payment Type,\
+         Mode of Transport,Declarant ID,Importer ID,Seller ID,Courier ID,HS6 Code,\
+         Country of Departure,Country of Origin,Tax Rate,Tax Type,Country of Origin Indicator,\
+         Net Mass,Item Price,Fraud,Critical Fraud\n",
+    );
+    for i in 0..rows {
+        text.push_str(&format!(
+            "{i},2026-02-{:02},2200,B,11,21,11,2,D{},I{},S2,,851713,US,US,0.0,A,N,{}.0,{}.00,{},0\n",
+            1 + i % 28,
+            i % 7,
+            i % 3,
+            300 + i % 50,
+            7000 + i * 100,
+            u32::from(i % 5 == 0)
+        ));
+    }
+    text
+}
+
+#[tokio::test]
+async fn a_training_whose_request_timed_out_stops_and_registers_nothing() {
+    // Far less time than a training takes: the request times out while the model trains.
+    let app = spawn_app_with(ApiConfig {
+        request_timeout: Duration::from_millis(50),
+        ..roomy_config()
+    })
+    .await;
+    let analyst = app
+        .clearance
+        .authenticate(app.token("risk_analyst"))
+        .await
+        .unwrap();
+    app.clearance
+        .import_history(&analyst, "kcs", "2026", &labelled_history(400))
+        .await
+        .expect("the history is imported");
+    let training = serde_json::json!({ "label": "timed out" });
+
+    let timed_out = app
+        .post("/v1/models/training", "risk_analyst", None, &training)
+        .await;
+    // The training slot is held until the training has stopped; a request that is refused for
+    // its body (422), not for the slot (503), finds it free.
+    let mut freed = false;
+    for _ in 0..600 {
+        let probe = app
+            .post(
+                "/v1/models/training",
+                "other_risk_analyst",
+                None,
+                &serde_json::json!({ "label": 5 }),
+            )
+            .await;
+        if probe.status == StatusCode::UNPROCESSABLE_ENTITY {
+            freed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let models = app.get("/v1/models", "risk_analyst").await;
+
+    timed_out.assert_problem(503);
+    assert!(freed, "the stopped training gave its slot back");
+    assert_eq!(
+        models.body["models"],
+        serde_json::json!([]),
+        "{}",
+        models.text
+    );
+}

@@ -42,6 +42,8 @@ pub struct TestApp {
     pub socket: SocketAddr,
     pub http: reqwest::Client,
     tokens: HashMap<&'static str, String>,
+    /// The service behind the API, for a test that must arrange what the API would time out on.
+    pub clearance: Arc<Clearance<SqliteStore>>,
     _dir: TempDir,
 }
 
@@ -183,7 +185,7 @@ async fn spawn_app_with_limits(
         clock,
     ));
     let tokens = seed(&clearance).await;
-    let app = http_api::router(clearance, config);
+    let app = http_api::router(clearance.clone(), config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("a free port");
@@ -199,6 +201,7 @@ async fn spawn_app_with_limits(
         socket,
         http: reqwest::Client::new(),
         tokens,
+        clearance,
         _dir: dir,
     }
 }
