@@ -6,7 +6,7 @@
 //!    trade role or a wrong customs role cannot make the server read a 256 MiB history file or
 //!    an 80 MiB release only to refuse it afterwards;
 //! 2. the heavy-job slots: each kind of heavy job (training, drift, rule test, dry run, history
-//!    and release imports, attachment uploads, large pages) runs at most a named number at once,
+//!    and release imports, attachment uploads, statistics, audit verification, large pages) runs at most a named number at once,
 //!    and one caller runs at most [`HEAVY_JOBS_PER_CALLER_MAX`] of them. Over either limit the
 //!    answer is 503 with `Retry-After` at once, never a queue: a queued request would hold its
 //!    connection and memory while it waits, which is what the limit is there to prevent.
@@ -42,6 +42,11 @@ pub const RULE_TESTS_AT_ONCE: usize = 2;
 pub const DRY_RUNS_AT_ONCE: usize = 2;
 /// Attachment uploads at once: each holds up to `ATTACHMENT_BYTES_MAX` (10 MiB).
 pub const ATTACHMENT_UPLOADS_AT_ONCE: usize = 8;
+/// Release-time statistics computed at once: each reads every declaration of a period of up to
+/// `clearance::statistics::STATISTICS_PERIOD_DAYS_MAX` days.
+pub const STATISTICS_AT_ONCE: usize = 2;
+/// Audit-chain verifications at once: each rehashes every entry of the record.
+pub const AUDIT_VERIFICATIONS_AT_ONCE: usize = 1;
 /// Pages of more than [`LARGE_PAGE_ROWS`] rows (declarations, tasks, audit entries) read at once.
 pub const LARGE_PAGES_AT_ONCE: usize = 4;
 /// A page of more rows than this is a heavy job; a page of this many or fewer is not.
@@ -74,11 +79,13 @@ pub(crate) enum HeavyJob {
     RuleTest,
     DryRun,
     AttachmentUpload,
+    Statistics,
+    AuditVerification,
     LargePage,
 }
 
 impl HeavyJob {
-    pub(crate) const ALL: [HeavyJob; 8] = [
+    pub(crate) const ALL: [HeavyJob; 10] = [
         HeavyJob::Training,
         HeavyJob::HistoryImport,
         HeavyJob::ReleaseImport,
@@ -86,6 +93,8 @@ impl HeavyJob {
         HeavyJob::RuleTest,
         HeavyJob::DryRun,
         HeavyJob::AttachmentUpload,
+        HeavyJob::Statistics,
+        HeavyJob::AuditVerification,
         HeavyJob::LargePage,
     ];
 
@@ -98,6 +107,8 @@ impl HeavyJob {
             HeavyJob::RuleTest => RULE_TESTS_AT_ONCE,
             HeavyJob::DryRun => DRY_RUNS_AT_ONCE,
             HeavyJob::AttachmentUpload => ATTACHMENT_UPLOADS_AT_ONCE,
+            HeavyJob::Statistics => STATISTICS_AT_ONCE,
+            HeavyJob::AuditVerification => AUDIT_VERIFICATIONS_AT_ONCE,
             HeavyJob::LargePage => LARGE_PAGES_AT_ONCE,
         }
     }
@@ -111,6 +122,8 @@ impl HeavyJob {
             HeavyJob::RuleTest => ("rule tests", "规则测试"),
             HeavyJob::DryRun => ("release dry runs", "税则版本试算"),
             HeavyJob::AttachmentUpload => ("attachment uploads", "附件上传"),
+            HeavyJob::Statistics => ("statistics", "统计"),
+            HeavyJob::AuditVerification => ("audit-chain verifications", "执法记录链校验"),
             HeavyJob::LargePage => ("large pages", "大页查询"),
         }
     }

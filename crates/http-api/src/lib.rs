@@ -53,10 +53,11 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use utoipa::OpenApi;
 
 pub use admission::{
-    ATTACHMENT_UPLOADS_AT_ONCE, BUSY_RETRY_AFTER_SECS, CUSTOMS_REQUESTS_IN_PROGRESS_MAX,
-    DRIFT_REPORTS_AT_ONCE, DRY_RUNS_AT_ONCE, HEAVY_JOBS_PER_CALLER_MAX, HISTORY_IMPORTS_AT_ONCE,
-    LARGE_PAGE_ROWS, LARGE_PAGES_AT_ONCE, RELEASE_IMPORTS_AT_ONCE, RULE_TESTS_AT_ONCE,
-    TRADE_PAGE_ROWS_MAX, TRADE_REQUESTS_IN_PROGRESS_MAX, TRAININGS_AT_ONCE,
+    ATTACHMENT_UPLOADS_AT_ONCE, AUDIT_VERIFICATIONS_AT_ONCE, BUSY_RETRY_AFTER_SECS,
+    CUSTOMS_REQUESTS_IN_PROGRESS_MAX, DRIFT_REPORTS_AT_ONCE, DRY_RUNS_AT_ONCE,
+    HEAVY_JOBS_PER_CALLER_MAX, HISTORY_IMPORTS_AT_ONCE, LARGE_PAGE_ROWS, LARGE_PAGES_AT_ONCE,
+    RELEASE_IMPORTS_AT_ONCE, RULE_TESTS_AT_ONCE, STATISTICS_AT_ONCE, TRADE_PAGE_ROWS_MAX,
+    TRADE_REQUESTS_IN_PROGRESS_MAX, TRAININGS_AT_ONCE,
 };
 pub use config::{
     ApiConfig, BODY_LIMIT_BYTES_DEFAULT, BURST_PER_CLIENT_DEFAULT, RATE_LIMITED_CLIENTS_MAX,
@@ -272,12 +273,14 @@ pub fn router<S: Store>(clearance: Arc<Clearance<S>>, config: ApiConfig) -> Rout
         )
         .route(
             "/v1/statistics/release-times",
-            get(statistics::release_times::<S>),
+            get(statistics::release_times::<S>)
+                .route_layer(gate(Action::ReadStatistics, Some(HeavyJob::Statistics))),
         )
         .route("/v1/audit/entries", get(routes::audit_entries::<S>))
         .route(
             "/v1/audit/verification",
-            get(routes::audit_verification::<S>),
+            get(routes::audit_verification::<S>)
+                .route_layer(gate(Action::ReadAudit, Some(HeavyJob::AuditVerification))),
         )
         // Inside the guard (route layers added later wrap those added before).
         .route_layer(from_fn_with_state(
