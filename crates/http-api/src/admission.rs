@@ -472,6 +472,16 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_limits_are_these() {
+        // The common 429 and 503 answers of the OpenAPI document name them (`openapi.rs`; a
+        // description takes no constant).
+        assert_eq!(TRADE_REQUESTS_IN_PROGRESS_MAX, 8);
+        assert_eq!(CUSTOMS_REQUESTS_IN_PROGRESS_MAX, 16);
+        assert_eq!(LARGE_PAGE_ROWS, 100);
+        assert_eq!(HEAVY_JOBS_PER_CALLER_MAX, 1);
+    }
+
+    #[test]
     fn a_user_has_at_most_the_requests_in_progress_of_its_role() {
         let in_progress = Arc::new(InProgress::new(&crate::ApiConfig::production()));
         let held: Vec<InProgressSlot> = (0..TRADE_REQUESTS_IN_PROGRESS_MAX)
