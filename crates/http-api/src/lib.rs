@@ -3,8 +3,11 @@
 //! body and time limits, problem responses, request ids, metrics and a generated description.
 //!
 //! A request, outside in:
-//! request id → span → metrics → problem rendering → panic catcher → timeout → routing
-//! → (declaration routes) guard: token and rate limit → handler → clearance service.
+//! connection (`serve`: connection caps, header-read and idle timeout) → request id → span
+//! → metrics → problem rendering → panic catcher → timeout → routing → (declaration routes)
+//! guard: rate limits, then the token → the user's requests in progress → (large or heavy
+//! routes) gate: the role, then a heavy-job slot → handler and its extractors (the body is read
+//! here, only now) → clearance service.
 //!
 //! Invariants:
 //! - Every error answer is `application/problem+json` with the request id (see `problem`).
