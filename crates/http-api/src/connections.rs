@@ -17,7 +17,7 @@ use std::future::Future;
 use std::net::IpAddr;
 use std::pin::pin;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::ConnectInfo;
@@ -41,6 +41,9 @@ pub const CONNECTIONS_MAX_DEFAULT: usize = 1024;
 /// comes from the proxy's address, which then shares this; raise it there
 /// (`customs serve --connections-per-address`).
 pub const CONNECTIONS_PER_ADDRESS_MAX_DEFAULT: usize = 128;
+
+/// Refused connections are logged together, at most once in this time.
+const REFUSALS_LOGGED_EVERY: Duration = Duration::from_secs(1);
 
 /// How the server protects itself from slow or numerous connections.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,6 +165,7 @@ pub async fn serve(
     });
     // Each connection holds a receiver; the sender's `closed` is when all have ended.
     let (all_closed, open_connection) = watch::channel(());
+    let (mut last_logged, mut refused_unlogged) = (None, 0_u64);
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -177,8 +181,13 @@ pub async fn serve(
             () = shutting_down.closed() => break,
         };
         let Some(slot) = connections.admit(peer.ip()) else {
-            tracing::warn!(%peer, "connection refused: too many connections");
             refuse(stream);
+            // A flood of connections would be a flood of log lines: one a second at most.
+            refused_unlogged += 1;
+            if last_logged.is_none_or(|at: Instant| at.elapsed() >= REFUSALS_LOGGED_EVERY) {
+                tracing::warn!(%peer, refused = refused_unlogged, "connections refused: too many connections");
+                (last_logged, refused_unlogged) = (Some(Instant::now()), 0);
+            }
             continue;
         };
         let service = TowerToHyperService::new(app.clone().map_request(
