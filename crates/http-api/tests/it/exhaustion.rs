@@ -416,9 +416,22 @@ async fn a_training_whose_request_timed_out_stops_and_registers_nothing() {
     let timed_out = app
         .post("/v1/models/training", "risk_analyst", None, &training)
         .await;
-    // The training slot is held until the training has stopped; a request that is refused for
-    // its body (422), not for the slot (503), finds it free.
-    let mut freed = false;
+    let freed = training_slot_freed(&app).await;
+    let models = app.get("/v1/models", "risk_analyst").await;
+
+    timed_out.assert_problem(503);
+    assert!(freed, "the stopped training gave its slot back");
+    assert_eq!(
+        models.body["models"],
+        serde_json::json!([]),
+        "{}",
+        models.text
+    );
+}
+
+/// Waits until the training slot is free: a request refused for its body (422), not for the
+/// slot (503). The slot is held until a training has ended, stopped or not.
+async fn training_slot_freed(app: &TestApp) -> bool {
     for _ in 0..600 {
         let probe = app
             .post(
@@ -429,14 +442,43 @@ async fn a_training_whose_request_timed_out_stops_and_registers_nothing() {
             )
             .await;
         if probe.status == StatusCode::UNPROCESSABLE_ENTITY {
-            freed = true;
-            break;
+            return true;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    false
+}
+
+#[tokio::test]
+async fn a_training_whose_client_went_away_stops_and_registers_nothing() {
+    let app = spawn_app().await;
+    let analyst = app
+        .clearance
+        .authenticate(app.token("risk_analyst"))
+        .await
+        .unwrap();
+    // Enough items that the training takes a while (about a second in a debug build).
+    app.clearance
+        .import_history(&analyst, "kcs", "2026", &labelled_history(4000))
+        .await
+        .expect("the history is imported");
+    let body = br#"{"label":"abandoned"}"#;
+    let mut stream = start_upload(
+        &app,
+        "/v1/models/training",
+        Some("risk_analyst"),
+        "application/json",
+        body.len(),
+        "",
+        body,
+    )
+    .await;
+
+    stream.shutdown().await.unwrap();
+    drop(stream);
+    let freed = training_slot_freed(&app).await;
     let models = app.get("/v1/models", "risk_analyst").await;
 
-    timed_out.assert_problem(503);
     assert!(freed, "the stopped training gave its slot back");
     assert_eq!(
         models.body["models"],
