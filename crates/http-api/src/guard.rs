@@ -3,9 +3,9 @@
 //! A request with a token the service knows is limited per token; any other request (no token, an
 //! unknown one) per client address as well, so that guessing tokens is throttled like any flood.
 //! Both budgets are charged before the token is looked up: an unknown token costs its address a
-//! request before it costs the store a read. The
-//! address is the TCP peer's: behind a reverse proxy all anonymous traffic shares one budget,
-//! which is the safe side, since `X-Forwarded-For` can be forged.
+//! request before it costs the store a read. The address is the TCP peer's: behind a reverse
+//! proxy all anonymous traffic shares one budget, which is the safe side, since
+//! `X-Forwarded-For` can be forged.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
