@@ -6,10 +6,15 @@
 //!    trade role or a wrong customs role cannot make the server read a 256 MiB history file or
 //!    an 80 MiB release only to refuse it afterwards;
 //! 2. the heavy-job slots: each kind of heavy job (training, drift, rule test, dry run, history
-//!    and release imports, attachment uploads, statistics, audit verification, large pages) runs at most a named number at once,
-//!    and one caller runs at most [`HEAVY_JOBS_PER_CALLER_MAX`] of them. Over either limit the
-//!    answer is 503 with `Retry-After` at once, never a queue: a queued request would hold its
-//!    connection and memory while it waits, which is what the limit is there to prevent.
+//!    and release imports, attachment uploads, statistics, audit verification, large pages)
+//!    runs at most a named number at once, and one caller runs at most
+//!    [`HEAVY_JOBS_PER_CALLER_MAX`] of them. Over either limit the answer is 503 with
+//!    `Retry-After` at once, never a queue: a queued request would hold its connection and
+//!    memory while it waits, which is what the limit is there to prevent.
+//!
+//! Before the gate, every guarded request counts against its user's requests in progress
+//! (`limit_in_progress`): a declarant or broker has at most [`TRADE_REQUESTS_IN_PROGRESS_MAX`]
+//! at once, a customs user [`CUSTOMS_REQUESTS_IN_PROGRESS_MAX`]; one more is 429 at once.
 //!
 //! The role check repeats the service's (`clearance::Action::allowed`), which still decides: the
 //! gate only refuses earlier what the service would refuse later.
@@ -277,7 +282,10 @@ fn busy_caller() -> ApiError {
             "one user runs at most {n} heavy job(s) (training, imports, reports, large pages) at \
              once and yours is still running; retry after {wait} s"
         ),
-        format!("每位用户同时最多进行 {n} 项大型作业（训练、导入、报告、大页查询），您的作业尚未结束；请在 {wait} 秒后重试"),
+        format!(
+            "每位用户同时最多进行 {n} 项大型作业（训练、导入、报告、大页查询），\
+             您的作业尚未结束；请在 {wait} 秒后重试"
+        ),
     )
     .with_header(header::RETRY_AFTER, HeaderValue::from(wait))
 }
