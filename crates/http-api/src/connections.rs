@@ -7,16 +7,19 @@
 //! left waiting in the listen queue: a client learns to retry, and the queue does not fill with
 //! connections that the slow ones keep out. The body of a request is bounded by the request
 //! timeout (`ApiConfig::request_timeout`), its head and the idle time between requests by
-//! [`ConnectionLimits::header_read_timeout`].
+//! [`ConnectionLimits::header_read_timeout`], and a client that stops reading its answers by
+//! [`ConnectionLimits::write_stall_timeout`].
 //!
 //! HTTP/1.1 only: a reverse proxy in front speaks HTTP/1.1 to its upstream, and one protocol is
 //! one set of slow-client limits to get right (HTTP/2 would need its own).
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::io;
 use std::net::IpAddr;
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -25,8 +28,10 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::time::Sleep;
 use tower::ServiceExt;
 
 /// Longest a client may take to send a request's head (request line and headers), counted from
@@ -34,6 +39,10 @@ use tower::ServiceExt;
 /// previous answer. A real client sends its head in one packet; ten seconds only cuts off the
 /// slow and the idle.
 pub const HEADER_READ_TIMEOUT_DEFAULT: Duration = Duration::from_secs(10);
+/// Longest the server waits for a client to take more of an answer (a write that makes no
+/// progress): a client that sends requests and never reads the answers would otherwise hold its
+/// connection for ever.
+pub const WRITE_STALL_TIMEOUT_DEFAULT: Duration = Duration::from_secs(30);
 /// Connections served at once, from everyone: about one file descriptor and a few tens of KiB
 /// each.
 pub const CONNECTIONS_MAX_DEFAULT: usize = 1024;
@@ -50,6 +59,8 @@ const REFUSALS_LOGGED_EVERY: Duration = Duration::from_secs(1);
 pub struct ConnectionLimits {
     /// See [`HEADER_READ_TIMEOUT_DEFAULT`]. Not zero.
     pub header_read_timeout: Duration,
+    /// See [`WRITE_STALL_TIMEOUT_DEFAULT`]. Not zero.
+    pub write_stall_timeout: Duration,
     /// At least 1.
     pub connections_max: usize,
     /// At least 1.
@@ -60,6 +71,7 @@ impl ConnectionLimits {
     pub fn production() -> ConnectionLimits {
         ConnectionLimits {
             header_read_timeout: HEADER_READ_TIMEOUT_DEFAULT,
+            write_stall_timeout: WRITE_STALL_TIMEOUT_DEFAULT,
             connections_max: CONNECTIONS_MAX_DEFAULT,
             connections_per_address_max: CONNECTIONS_PER_ADDRESS_MAX_DEFAULT,
         }
@@ -148,6 +160,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     assert!(
         !limits.header_read_timeout.is_zero()
+            && !limits.write_stall_timeout.is_zero()
             && limits.connections_max >= 1
             && limits.connections_per_address_max >= 1,
         "every connection limit admits something: {limits:?}"
@@ -199,6 +212,7 @@ pub async fn serve(
         let shutting_down = shutting_down.clone();
         let open_connection = open_connection.clone();
         let header_read_timeout = limits.header_read_timeout;
+        let stream = StallLimited::new(stream, limits.write_stall_timeout);
         tokio::spawn(async move {
             let mut builder = http1::Builder::new();
             builder
@@ -229,6 +243,97 @@ pub async fn serve(
     drop(listener);
     all_closed.closed().await;
     Ok(())
+}
+
+/// A connection whose writes fail once one has made no progress for `timeout`: the client has
+/// stopped reading, and its connection is closed rather than held.
+struct StallLimited {
+    io: TcpStream,
+    timeout: Duration,
+    stalled_since: Option<Pin<Box<Sleep>>>,
+}
+
+impl StallLimited {
+    fn new(io: TcpStream, timeout: Duration) -> StallLimited {
+        StallLimited {
+            io,
+            timeout,
+            stalled_since: None,
+        }
+    }
+
+    /// `written` is the outcome of a write; a pending one starts (or keeps) the stall's clock,
+    /// any other stops it.
+    fn watch<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        written: Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        if written.is_ready() {
+            self.stalled_since = None;
+            return written;
+        }
+        let timeout = self.timeout;
+        let stall = self
+            .stalled_since
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        if stall.as_mut().poll(cx).is_ready() {
+            self.stalled_since = None;
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client stopped reading the answer",
+            )));
+        }
+        Poll::Pending
+    }
+}
+
+impl AsyncRead for StallLimited {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for StallLimited {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let written = Pin::new(&mut this.io).poll_write(cx, buf);
+        this.watch(cx, written)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let written = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
+        this.watch(cx, written)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let flushed = Pin::new(&mut this.io).poll_flush(cx);
+        this.watch(cx, flushed)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let shut = Pin::new(&mut this.io).poll_shutdown(cx);
+        this.watch(cx, shut)
+    }
 }
 
 /// Tells a connection over a cap why, without waiting for it (a client that does not read

@@ -69,7 +69,7 @@ pub use config::{
 };
 pub use connections::{
     CONNECTIONS_MAX_DEFAULT, CONNECTIONS_PER_ADDRESS_MAX_DEFAULT, ConnectionLimits,
-    HEADER_READ_TIMEOUT_DEFAULT, serve,
+    HEADER_READ_TIMEOUT_DEFAULT, WRITE_STALL_TIMEOUT_DEFAULT, serve,
 };
 pub use guard::AUTHENTICATED_MEMORY;
 pub use openapi::ApiDoc;

@@ -325,6 +325,41 @@ async fn an_idle_kept_alive_connection_is_closed() {
 }
 
 #[tokio::test]
+async fn a_client_that_stops_reading_its_answers_is_cut_off_and_its_place_given_back() {
+    let app = spawn_app_with_connection_limits(ConnectionLimits {
+        write_stall_timeout: Duration::from_secs(1),
+        connections_per_address_max: 1,
+        ..ConnectionLimits::production()
+    })
+    .await;
+    let mut stalled = TcpStream::connect(app.socket).await.unwrap();
+    // Far more answer than the socket buffers hold (the description is about 250 KB), none read.
+    for _ in 0..200 {
+        stalled
+            .write_all(b"GET /openapi.json HTTP/1.1\r\nHost: test\r\n\r\n")
+            .await
+            .unwrap();
+    }
+
+    // The address's one place is the stalled connection's until the server gives up on it.
+    let mut served = false;
+    for _ in 0..600 {
+        let reply = app.http.get(app.url("/v1/health")).send().await;
+        if reply.is_ok_and(|reply| reply.status() == StatusCode::OK) {
+            served = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    assert!(
+        served,
+        "the stalled connection was closed and its place taken"
+    );
+    drop(stalled);
+}
+
+#[tokio::test]
 async fn connections_over_an_addresss_cap_are_refused_and_other_addresses_are_served() {
     let per_address = 3;
     let app = spawn_app_with_connection_limits(ConnectionLimits {
