@@ -522,3 +522,38 @@ async fn a_training_whose_client_went_away_stops_and_registers_nothing() {
         models.text
     );
 }
+
+#[test]
+fn the_production_limits_are_the_named_defaults() {
+    let connections = ConnectionLimits::production();
+    let api = ApiConfig::production();
+
+    assert_eq!(
+        connections.header_read_timeout,
+        http_api::HEADER_READ_TIMEOUT_DEFAULT
+    );
+    assert_eq!(connections.header_read_timeout, Duration::from_secs(10));
+    assert_eq!(
+        connections.write_stall_timeout,
+        http_api::WRITE_STALL_TIMEOUT_DEFAULT
+    );
+    assert_eq!(
+        connections.connections_max,
+        http_api::CONNECTIONS_MAX_DEFAULT
+    );
+    assert_eq!(
+        connections.connections_per_address_max,
+        http_api::CONNECTIONS_PER_ADDRESS_MAX_DEFAULT
+    );
+    assert!(connections.connections_per_address_max < connections.connections_max);
+    assert_eq!(
+        api.trade_requests_in_progress_max,
+        http_api::TRADE_REQUESTS_IN_PROGRESS_MAX
+    );
+    assert_eq!(
+        api.customs_requests_in_progress_max,
+        http_api::CUSTOMS_REQUESTS_IN_PROGRESS_MAX
+    );
+    // A heavy job waits for no slot longer than a request may take.
+    assert!(Duration::from_secs(BUSY_RETRY_AFTER_SECS) < api.request_timeout);
+}
