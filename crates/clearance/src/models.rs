@@ -9,7 +9,7 @@
 //! and closed check; it runs on the caller's task (a command, not a request handler).
 
 use std::collections::HashMap;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -782,7 +782,7 @@ impl<S: Store> Clearance<S> {
             model::ModelError::Stopped => ClearanceError::Unavailable(e.to_string()),
             e => invalid("history", &e.to_string(), &e.to_string()),
         })?;
-        self.register_model(caller, "trained", &label, trained, &train, sources)
+        self.register_model(caller, "trained", &label, trained, &train, sources, stop)
             .await
     }
 
@@ -821,7 +821,8 @@ impl<S: Store> Clearance<S> {
             .filter(|r| r.label.is_some() && r.date >= first && r.date <= last)
             .collect();
         let sources = json!({ "format": format, "features_of": features_of, "history": sources });
-        self.register_model(caller, "imported", &label, trained, &train, sources)
+        let never = AtomicBool::new(false);
+        self.register_model(caller, "imported", &label, trained, &train, sources, &never)
             .await
     }
 
@@ -833,6 +834,7 @@ impl<S: Store> Clearance<S> {
         trained: TrainedModel,
         train: &[HistoryRecord],
         sources: Value,
+        stop: &AtomicBool,
     ) -> Result<Value, ClearanceError> {
         // The training items' scores (out of fold, as a new declaration would be scored) give
         // the thresholds and the reference distributions drift is measured against.
@@ -883,6 +885,13 @@ impl<S: Store> Clearance<S> {
         let score_percentiles = percentiles(&mut scores);
         let t = &trained.training;
         let bytes = trained.to_bytes();
+        // Scoring the training items takes as long as training: whoever asked may be gone by
+        // now, and a model nobody waited for is not registered.
+        if stop.load(Ordering::Relaxed) {
+            return Err(ClearanceError::Unavailable(
+                model::ModelError::Stopped.to_string(),
+            ));
+        }
         let serial = self.store.reserve_serials(MODEL_COUNTER, 1).await?;
         let id = format!("M-{serial:04}");
         let summary = json!({

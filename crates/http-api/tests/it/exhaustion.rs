@@ -443,7 +443,7 @@ async fn a_training_whose_request_timed_out_stops_and_registers_nothing() {
         .await
         .unwrap();
     app.clearance
-        .import_history(&analyst, "kcs", "2026", &labelled_history(400))
+        .import_history(&analyst, "kcs", "2026", &labelled_history(4000))
         .await
         .expect("the history is imported");
     let training = serde_json::json!({ "label": "timed out" });
