@@ -9,6 +9,7 @@
 //! and closed check; it runs on the caller's task (a command, not a request handler).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -754,6 +755,20 @@ impl<S: Store> Clearance<S> {
         label: &str,
         until: Option<NaiveDate>,
     ) -> Result<Value, ClearanceError> {
+        self.train_model_until_stopped(caller, label, until, &AtomicBool::new(false))
+            .await
+    }
+
+    /// [`Clearance::train_model`], given up between boosting rounds once `stop` is set (the
+    /// request that asked for it timed out or went away): nothing is registered, and the
+    /// answer is `Unavailable`.
+    pub async fn train_model_until_stopped(
+        &self,
+        caller: &Caller,
+        label: &str,
+        until: Option<NaiveDate>,
+        stop: &AtomicBool,
+    ) -> Result<Value, ClearanceError> {
         caller.require(Action::ManageModels)?;
         let label = text("label", label)?;
         let (records, sources) = self.training_records().await?;
@@ -761,13 +776,17 @@ impl<S: Store> Clearance<S> {
             .into_iter()
             .filter(|r| r.label.is_some() && until.is_none_or(|u| r.date <= u))
             .collect();
-        let trained = model::train_pipeline(
+        let trained = model::train_pipeline_until_stopped(
             &train,
             model::FeatureConfig::default(),
             &model::TrainParams::default(),
+            stop,
         )
-        .map_err(|e| invalid("history", &e.to_string(), &e.to_string()))?;
-        self.register_model(caller, "trained", &label, trained, &train, sources)
+        .map_err(|e| match e {
+            model::ModelError::Stopped => ClearanceError::Unavailable(e.to_string()),
+            e => invalid("history", &e.to_string(), &e.to_string()),
+        })?;
+        self.register_model(caller, "trained", &label, trained, &train, sources, stop)
             .await
     }
 
@@ -806,10 +825,14 @@ impl<S: Store> Clearance<S> {
             .filter(|r| r.label.is_some() && r.date >= first && r.date <= last)
             .collect();
         let sources = json!({ "format": format, "features_of": features_of, "history": sources });
-        self.register_model(caller, "imported", &label, trained, &train, sources)
+        let never = AtomicBool::new(false);
+        self.register_model(caller, "imported", &label, trained, &train, sources, &never)
             .await
     }
 
+    // One more than clippy's seven: the stop is a training's only, and a struct for one private
+    // call would only rename the arguments.
+    #[allow(clippy::too_many_arguments)]
     async fn register_model(
         &self,
         caller: &Caller,
@@ -818,6 +841,7 @@ impl<S: Store> Clearance<S> {
         trained: TrainedModel,
         train: &[HistoryRecord],
         sources: Value,
+        stop: &AtomicBool,
     ) -> Result<Value, ClearanceError> {
         // The training items' scores (out of fold, as a new declaration would be scored) give
         // the thresholds and the reference distributions drift is measured against.
@@ -868,6 +892,13 @@ impl<S: Store> Clearance<S> {
         let score_percentiles = percentiles(&mut scores);
         let t = &trained.training;
         let bytes = trained.to_bytes();
+        // Scoring the training items takes as long as training: whoever asked may be gone by
+        // now, and a model nobody waited for is not registered.
+        if stop.load(Ordering::Relaxed) {
+            return Err(ClearanceError::Unavailable(
+                model::ModelError::Stopped.to_string(),
+            ));
+        }
         let serial = self.store.reserve_serials(MODEL_COUNTER, 1).await?;
         let id = format!("M-{serial:04}");
         let summary = json!({

@@ -16,7 +16,6 @@
 //! A stage is one function returning a [`StageReport`]; adding one is adding it to [`STAGES`].
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -965,19 +964,22 @@ impl ApiServer {
         let mut config = http_api::ApiConfig::production();
         config.requests_per_second_per_client = BENCH_REQUESTS_PER_SECOND_PER_CLIENT;
         config.burst_per_client = BENCH_REQUESTS_PER_SECOND_PER_CLIENT;
+        // Every bench client may lodge for the same broker at once.
+        config.trade_requests_in_progress_max =
+            config.trade_requests_in_progress_max.max(bench.clients);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .context("binding a loopback port")?;
         let url = format!("http://{}/v1/declarations", listener.local_addr()?);
-        // With peer addresses, as `customs serve` runs it.
-        let app = http_api::router(bench.clearance.clone(), config)
-            .into_make_service_with_connect_info::<SocketAddr>();
+        // Served as `customs serve` serves it, with room for every bench client's connection.
+        let app = http_api::router(bench.clearance.clone(), config);
+        let mut limits = http_api::ConnectionLimits::production();
+        limits.connections_per_address_max = limits.connections_per_address_max.max(bench.clients);
+        limits.connections_max = limits.connections_max.max(bench.clients);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move { stopped.await.unwrap_or(()) })
-                .await
-        });
+        let task = tokio::spawn(http_api::serve(listener, app, limits, async move {
+            stopped.await.unwrap_or(())
+        }));
         Ok(ApiServer { url, stop, task })
     }
 

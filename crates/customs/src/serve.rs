@@ -21,6 +21,10 @@ pub struct ServeArgs {
     /// Requests per second allowed to one client (bearer token) before 429.
     #[arg(long, env = "CUSTOMS_RATE_PER_CLIENT")]
     pub rate_per_client: Option<u32>,
+    /// Connections served at once from one client address (default 128); behind a reverse
+    /// proxy, whose one address every connection comes from, raise it.
+    #[arg(long, env = "CUSTOMS_CONNECTIONS_PER_ADDRESS")]
+    pub connections_per_address: Option<usize>,
 }
 
 pub fn init_logging(format: &str) {
@@ -87,12 +91,11 @@ pub async fn run(data: &DataDir, config: ClearanceConfig, args: ServeArgs) -> an
     });
     tracing::info!(%address, data = %data.path.display(), "OpenCustoms is listening");
     eprintln!("OpenCustoms is listening on http://{address} (API docs: http://{address}/docs)");
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    let mut limits = http_api::ConnectionLimits::production();
+    if let Some(n) = args.connections_per_address {
+        limits.connections_per_address_max = n.max(1);
+    }
+    http_api::serve(listener, app, limits, shutdown_signal()).await?;
     monitor.abort();
     // Drain the writer and sign a final checkpoint before exiting.
     clearance.store().close().await;

@@ -46,6 +46,10 @@ pub struct ApiConfig {
     pub burst_per_client: u32,
     /// Slower requests get 503.
     pub request_timeout: Duration,
+    /// Requests a declarant or broker may have in progress at once; one more gets 429. At least 1.
+    pub trade_requests_in_progress_max: usize,
+    /// Requests a customs user may have in progress at once; one more gets 429. At least 1.
+    pub customs_requests_in_progress_max: usize,
 }
 
 impl ApiConfig {
@@ -56,6 +60,8 @@ impl ApiConfig {
             requests_per_second_per_client: REQUESTS_PER_SECOND_PER_CLIENT_DEFAULT,
             burst_per_client: BURST_PER_CLIENT_DEFAULT,
             request_timeout: REQUEST_TIMEOUT_DEFAULT,
+            trade_requests_in_progress_max: crate::admission::TRADE_REQUESTS_IN_PROGRESS_MAX,
+            customs_requests_in_progress_max: crate::admission::CUSTOMS_REQUESTS_IN_PROGRESS_MAX,
         }
     }
 }

@@ -1,13 +1,18 @@
 //! The door of the declaration routes: who is calling, and are they calling too often.
 //!
 //! A request with a token the service knows is limited per token; any other request (no token, an
-//! unknown one) per client address, so that guessing tokens is throttled like any flood. The
-//! address is the TCP peer's: behind a reverse proxy all anonymous traffic shares one budget,
-//! which is the safe side, since `X-Forwarded-For` can be forged.
+//! unknown one) per client address as well, so that guessing tokens is throttled like any flood.
+//! Both budgets are charged before the token is looked up: an unknown token costs its address a
+//! request before it costs the store a read. The address is the TCP peer's: behind a reverse
+//! proxy all anonymous traffic shares one budget, which is the safe side, since
+//! `X-Forwarded-For` can be forged.
 
+use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, header};
@@ -21,6 +26,10 @@ use store::Store;
 use crate::AppState;
 use crate::config::ApiConfig;
 use crate::problem::ApiError;
+
+/// How long a token that authenticated is spared its address's budget. Short, so that a token
+/// revoked or expired since pays from its address again soon; long next to one request.
+pub const AUTHENTICATED_MEMORY: Duration = Duration::from_secs(60);
 
 /// Whom a request is counted against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -36,6 +45,10 @@ pub(crate) struct ClientLimiter {
     /// Seeded randomly per process, so that nobody can craft a token that shares another's budget.
     token_hasher: RandomState,
     clients_max: usize,
+    /// Tokens (their keyed hashes) that authenticated within [`AUTHENTICATED_MEMORY`], which
+    /// are not charged to their address: many users behind one proxy keep their own budgets.
+    /// This decides only whose budget is charged, never whether a token is valid.
+    authenticated: Mutex<HashMap<Client, Instant>>,
 }
 
 impl ClientLimiter {
@@ -49,7 +62,38 @@ impl ClientLimiter {
             limiter: DefaultKeyedRateLimiter::keyed(quota),
             token_hasher: RandomState::new(),
             clients_max,
+            authenticated: Mutex::new(HashMap::new()),
         }
+    }
+
+    fn authenticated(&self) -> MutexGuard<'_, HashMap<Client, Instant>> {
+        // Each change is one insert or remove: a panic cannot leave the map half-changed.
+        self.authenticated
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn recently_authenticated(&self, client: Client) -> bool {
+        self.authenticated()
+            .get(&client)
+            .is_some_and(|at| at.elapsed() < AUTHENTICATED_MEMORY)
+    }
+
+    fn remember_authenticated(&self, client: Client) {
+        let mut authenticated = self.authenticated();
+        // Bounded like the limiter: forget the stale ones first, and if every one is fresh, all
+        // of them (the next request of each pays once from its address's budget again).
+        if authenticated.len() >= self.clients_max {
+            authenticated.retain(|_, at| at.elapsed() < AUTHENTICATED_MEMORY);
+            if authenticated.len() >= self.clients_max {
+                authenticated.clear();
+            }
+        }
+        authenticated.insert(client, Instant::now());
+    }
+
+    fn forget_authenticated(&self, client: Client) {
+        self.authenticated().remove(&client);
     }
 
     fn check(&self, client: Client) -> Result<(), ApiError> {
@@ -125,15 +169,23 @@ async fn admit<S: Store>(
         state.limiter.check(Client::Address(address))?;
         return Err(ApiError::unauthenticated());
     };
-    // A known token is answered from the service's cache; an unknown one costs one indexed read
-    // before its address is charged.
+    // Every budget is charged before the token is looked up, so that no request costs a store
+    // read its client could not afford: the token's own budget always, and its address's
+    // budget unless the token authenticated recently. Guessed tokens are each new, so a guesser
+    // pays from its address's budget for every guess, before the read.
+    let client = state.limiter.token(token);
+    state.limiter.check(client)?;
+    if !state.limiter.recently_authenticated(client) {
+        state.limiter.check(Client::Address(address))?;
+    }
     match state.clearance.authenticate(token).await {
         Ok(caller) => {
-            state.limiter.check(state.limiter.token(token))?;
+            state.limiter.remember_authenticated(client);
             Ok(caller)
         }
         Err(ClearanceError::Unauthenticated) => {
-            state.limiter.check(Client::Address(address))?;
+            state.metrics.record_unknown_token();
+            state.limiter.forget_authenticated(client);
             Err(ApiError::unauthenticated())
         }
         // Expired, revoked or its user disabled: charged like an unknown token, told why.

@@ -3,19 +3,25 @@
 //! body and time limits, problem responses, request ids, metrics and a generated description.
 //!
 //! A request, outside in:
-//! request id → span → metrics → problem rendering → panic catcher → timeout → routing
-//! → (declaration routes) guard: token and rate limit → handler → clearance service.
+//! connection (`serve`: connection caps, header-read and idle timeout) → request id → span
+//! → metrics → problem rendering → panic catcher → timeout → routing → (declaration routes)
+//! guard: rate limits, then the token → the user's requests in progress → (large or heavy
+//! routes) gate: the role, then a heavy-job slot → handler and its extractors (the body is read
+//! here, only now) → clearance service.
 //!
 //! Invariants:
 //! - Every error answer is `application/problem+json` with the request id (see `problem`).
 //! - Handlers never block: they await the service and nothing else.
 //! - Nothing here decides who may do what: the service does (`clearance::Action::allowed`).
 //!
-//! Serve the router with `into_make_service_with_connect_info::<SocketAddr>()`, so that callers
-//! without a token are rate-limited by address rather than all together.
+//! Serve the router with [`serve`], which caps connections (in all and per address), times out
+//! slow request heads and idle connections, and gives each request its peer address, so that
+//! callers without a token are rate-limited by address rather than all together.
 
+mod admission;
 mod assessing;
 mod config;
+mod connections;
 mod enterprises;
 mod extract;
 mod guard;
@@ -42,7 +48,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
-use clearance::Clearance;
+use clearance::{Action, Clearance};
 use store::Store;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -51,14 +57,27 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use utoipa::OpenApi;
 
+pub use admission::{
+    ATTACHMENT_UPLOADS_AT_ONCE, AUDIT_VERIFICATIONS_AT_ONCE, BUSY_RETRY_AFTER_SECS,
+    CUSTOMS_REQUESTS_IN_PROGRESS_MAX, DRIFT_REPORTS_AT_ONCE, DRY_RUNS_AT_ONCE,
+    HEAVY_JOBS_PER_CALLER_MAX, HISTORY_IMPORTS_AT_ONCE, LARGE_PAGE_ROWS, LARGE_PAGES_AT_ONCE,
+    RELEASE_IMPORTS_AT_ONCE, RULE_TESTS_AT_ONCE, STATISTICS_AT_ONCE, TRADE_PAGE_ROWS_MAX,
+    TRADE_REQUESTS_IN_PROGRESS_MAX, TRAININGS_AT_ONCE,
+};
 pub use config::{
     ApiConfig, BODY_LIMIT_BYTES_DEFAULT, BURST_PER_CLIENT_DEFAULT, RATE_LIMITED_CLIENTS_MAX,
     RELEASE_BODY_LIMIT_BYTES_DEFAULT, REQUEST_ID_LENGTH_MAX, REQUEST_TIMEOUT_DEFAULT,
     REQUESTS_PER_SECOND_PER_CLIENT_DEFAULT,
 };
+pub use connections::{
+    CONNECTIONS_MAX_DEFAULT, CONNECTIONS_PER_ADDRESS_MAX_DEFAULT, ConnectionLimits,
+    HEADER_READ_TIMEOUT_DEFAULT, WRITE_STALL_TIMEOUT_DEFAULT, serve,
+};
+pub use guard::AUTHENTICATED_MEMORY;
 pub use openapi::ApiDoc;
 pub use problem::{FIELD_ERRORS_LISTED_MAX, PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_PREFIX};
 
+use crate::admission::{Gate, HeavyJob, HeavyJobs};
 use crate::assessing::RELEASES_PATH;
 use crate::guard::ClientLimiter;
 use crate::routes::DECLARATIONS_PATH;
@@ -71,6 +90,8 @@ pub(crate) struct AppState<S> {
     clearance: Arc<Clearance<S>>,
     config: Arc<ApiConfig>,
     limiter: Arc<ClientLimiter>,
+    /// The slots of heavy jobs (see `admission`).
+    jobs: Arc<HeavyJobs>,
     metrics: Arc<Metrics>,
     /// Rendered once: the document only changes with the code.
     openapi_json: Bytes,
@@ -83,6 +104,7 @@ impl<S> Clone for AppState<S> {
             clearance: self.clearance.clone(),
             config: self.config.clone(),
             limiter: self.limiter.clone(),
+            jobs: self.jobs.clone(),
             metrics: self.metrics.clone(),
             openapi_json: self.openapi_json.clone(),
         }
@@ -99,8 +121,21 @@ pub fn router<S: Store>(clearance: Arc<Clearance<S>>, config: ApiConfig) -> Rout
         clearance,
         limiter: Arc::new(ClientLimiter::new(&config, RATE_LIMITED_CLIENTS_MAX)),
         config: Arc::new(config),
+        jobs: Arc::new(HeavyJobs::new()),
         metrics: Arc::new(Metrics::new()),
         openapi_json: Bytes::from(openapi_json),
+    };
+    // The gate of a route whose body is large or whose work is heavy: the role, then a slot,
+    // before the body is read (see `admission`).
+    let gate = |action: Action, job: Option<HeavyJob>| {
+        from_fn_with_state(
+            Gate {
+                action,
+                job,
+                jobs: state.jobs.clone(),
+            },
+            admission::gate,
+        )
     };
     let declarations = Router::new()
         .route(
@@ -169,9 +204,14 @@ pub fn router<S: Store>(clearance: Arc<Clearance<S>>, config: ApiConfig) -> Rout
             // The one route whose body may be larger than `body_limit_bytes`.
             post(assessing::import_release::<S>)
                 .layer(DefaultBodyLimit::max(state.config.release_body_limit_bytes))
+                .route_layer(gate(Action::ManageReleases, Some(HeavyJob::ReleaseImport)))
                 .get(assessing::releases::<S>),
         )
-        .route("/v1/releases/{id}/dry-run", get(assessing::dry_run::<S>))
+        .route(
+            "/v1/releases/{id}/dry-run",
+            get(assessing::dry_run::<S>)
+                .route_layer(gate(Action::ManageReleases, Some(HeavyJob::DryRun))),
+        )
         .route(
             "/v1/releases/{id}/activation",
             post(assessing::activate_release::<S>),
@@ -184,7 +224,11 @@ pub fn router<S: Store>(clearance: Arc<Clearance<S>>, config: ApiConfig) -> Rout
             RULES_PATH,
             post(targeting::propose_rule::<S>).get(targeting::rules::<S>),
         )
-        .route("/v1/rules/test", post(targeting::test_rule::<S>))
+        .route(
+            "/v1/rules/test",
+            post(targeting::test_rule::<S>)
+                .route_layer(gate(Action::WriteRules, Some(HeavyJob::RuleTest))),
+        )
         .route(
             "/v1/rules/{id}/versions/{version}/approval",
             post(targeting::approve_rule::<S>),
@@ -241,6 +285,10 @@ pub fn router<S: Store>(clearance: Arc<Clearance<S>>, config: ApiConfig) -> Rout
                 .layer(DefaultBodyLimit::max(
                     clearance::attachments::ATTACHMENT_BYTES_MAX,
                 ))
+                .route_layer(gate(
+                    Action::RecordFindings,
+                    Some(HeavyJob::AttachmentUpload),
+                ))
                 .get(tasks::attachments::<S>),
         )
         .route(
@@ -256,26 +304,42 @@ pub fn router<S: Store>(clearance: Arc<Clearance<S>>, config: ApiConfig) -> Rout
         .route(
             "/v1/history",
             post(models::import_history::<S>)
-                .layer(DefaultBodyLimit::max(clearance::models::HISTORY_BYTES_MAX)),
+                .layer(DefaultBodyLimit::max(clearance::models::HISTORY_BYTES_MAX))
+                .route_layer(gate(Action::ManageModels, Some(HeavyJob::HistoryImport))),
         )
-        .route("/v1/models/training", post(models::train::<S>))
+        .route(
+            "/v1/models/training",
+            post(models::train::<S>)
+                .route_layer(gate(Action::ManageModels, Some(HeavyJob::Training))),
+        )
         .route("/v1/models", get(models::models::<S>))
         .route("/v1/models/rollback", post(models::roll_back::<S>))
         .route("/v1/models/{id}/promotion", post(models::promote::<S>))
-        .route("/v1/models/{id}/drift", get(models::drift::<S>))
+        .route(
+            "/v1/models/{id}/drift",
+            get(models::drift::<S>)
+                .route_layer(gate(Action::ReadRules, Some(HeavyJob::DriftReport))),
+        )
         .route(
             "/v1/declarations/{id_or_number}/scores",
             get(models::scores::<S>),
         )
         .route(
             "/v1/statistics/release-times",
-            get(statistics::release_times::<S>),
+            get(statistics::release_times::<S>)
+                .route_layer(gate(Action::ReadStatistics, Some(HeavyJob::Statistics))),
         )
         .route("/v1/audit/entries", get(routes::audit_entries::<S>))
         .route(
             "/v1/audit/verification",
-            get(routes::audit_verification::<S>),
+            get(routes::audit_verification::<S>)
+                .route_layer(gate(Action::ReadAudit, Some(HeavyJob::AuditVerification))),
         )
+        // Inside the guard (route layers added later wrap those added before).
+        .route_layer(from_fn_with_state(
+            Arc::new(admission::InProgress::new(&state.config)),
+            admission::limit_in_progress,
+        ))
         .route_layer(from_fn_with_state(state.clone(), guard::guard::<S>));
     let open = Router::new()
         // A bank's confirmation is authenticated by its connector's signature, not a token.

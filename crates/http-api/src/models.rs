@@ -4,8 +4,11 @@
 //! declaration's scores. Importing a model trained elsewhere and evaluating on a time split are
 //! commands (`customs model import|evaluate`).
 
-use axum::Json;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use axum::extract::State;
+use axum::{Extension, Json};
 use clearance::{Action, ClearanceError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -14,6 +17,7 @@ use utoipa::ToSchema;
 use wire::Problem;
 
 use crate::AppState;
+use crate::admission::HeldJob;
 use crate::assessing::parse_body;
 use crate::extract::{
     Authenticated, DeclarationRef, DriftQuery, HistoryUpload, JsonBody, ModelRef,
@@ -61,6 +65,15 @@ pub(crate) struct DriftView(Value);
 #[serde(transparent)]
 #[schema(value_type = Object)]
 pub(crate) struct ScoresView(Value);
+
+/// Sets its flag when dropped: with the future of the request that started a training.
+struct StopWhenDropped(Arc<AtomicBool>);
+
+impl Drop for StopWhenDropped {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
 
 fn model_refusal(error: ClearanceError) -> ApiError {
     match error {
@@ -298,6 +311,7 @@ pub(crate) struct TrainingRequest {
 pub(crate) async fn train<S: Store>(
     State(state): State<AppState<S>>,
     Authenticated(caller): Authenticated,
+    Extension(held): Extension<HeldJob>,
     JsonBody(body): JsonBody,
 ) -> Result<(axum::http::StatusCode, Json<ModelView>), ApiError> {
     let request: TrainingRequest = parse_body(&caller, Action::ManageModels, &body)?;
@@ -316,11 +330,18 @@ pub(crate) async fn train<S: Store>(
                 })?,
         ),
     };
-    // Training is CPU-bound for seconds: a blocking thread, not a request worker.
+    // Training is CPU-bound for seconds: a blocking thread, not a request worker. The thread
+    // holds the training slot until it ends, and the request's future, when it is dropped (the
+    // request timed out, or the client went away), tells it to stop after the current round:
+    // a training nobody waits for neither runs on nor frees its slot while it still runs.
+    let slot = held.take();
+    let stop = Arc::new(AtomicBool::new(false));
+    let _stop_when_dropped = StopWhenDropped(stop.clone());
     let clearance = state.clearance.clone();
     let handle = tokio::runtime::Handle::current();
     let model = tokio::task::spawn_blocking(move || {
-        handle.block_on(clearance.train_model(&caller, &request.label, until))
+        let _slot = slot;
+        handle.block_on(clearance.train_model_until_stopped(&caller, &request.label, until, &stop))
     })
     .await
     .map_err(|e| {

@@ -154,7 +154,8 @@ fn add_common_problems(operation: &mut Operation) {
         add_problem(
             operation,
             "429",
-            "Too many requests from this client",
+            "Too many requests from this client, or too many of this user's requests in progress \
+             (a declarant or broker 8, a customs user 16)",
             Some(RETRY_AFTER),
         );
     }
@@ -171,7 +172,9 @@ fn add_common_problems(operation: &mut Operation) {
     add_problem(
         operation,
         "503",
-        "Timed out or temporarily unavailable; retrying with the same Idempotency-Key is safe",
+        "Timed out, busy (every slot of a heavy job is taken: training, imports, reports, \
+         statistics, pages of more than 100 rows; one at a time per user), or temporarily \
+         unavailable; retrying with the same Idempotency-Key is safe",
         Some(RETRY_AFTER),
     );
 }

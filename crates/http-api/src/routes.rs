@@ -13,6 +13,7 @@ use wire::{
 };
 
 use crate::AppState;
+use crate::admission;
 use crate::extract::{
     AuditQuery, Authenticated, DeclarationRef, IdempotencyKey, JsonBody, ListQuery,
 };
@@ -40,7 +41,7 @@ pub(crate) struct ListParams {
     lodged_to: Option<String>,
     /// The `next_cursor` of the previous page.
     cursor: Option<String>,
-    /// Page size, from 1 to 500 (default 50).
+    /// Page size, from 1 to 500 (default 50); for a declarant or broker from 1 to 100.
     #[param(minimum = 1, maximum = 500)]
     limit: Option<usize>,
 }
@@ -105,6 +106,9 @@ pub(crate) async fn list<S: Store>(
     Authenticated(caller): Authenticated,
     ListQuery(filter): ListQuery,
 ) -> Result<Json<DeclarationPage>, ApiError> {
+    let rows = filter.limit.unwrap_or(clearance::PAGE_SIZE_DEFAULT);
+    admission::check_trade_page(&caller, rows)?;
+    let _slot = admission::admit_page(&state.jobs, &caller, rows, clearance::PAGE_SIZE_MAX)?;
     Ok(Json(state.clearance.list(&caller, &filter).await?))
 }
 
@@ -367,6 +371,9 @@ pub(crate) async fn audit_entries<S: Store>(
     Authenticated(caller): Authenticated,
     query: AuditQuery,
 ) -> Result<Json<AuditPage>, ApiError> {
+    caller.require(clearance::Action::ReadAudit)?;
+    let _slot =
+        admission::admit_page(&state.jobs, &caller, query.limit, clearance::AUDIT_PAGE_MAX)?;
     Ok(Json(
         state
             .clearance

@@ -156,6 +156,13 @@ pub(crate) async fn tasks<S: Store>(
     Authenticated(caller): Authenticated,
     query: TasksQuery,
 ) -> Result<Json<TaskList>, ApiError> {
+    caller.require(clearance::Action::ReadTasks)?;
+    let _slot = crate::admission::admit_page(
+        &state.jobs,
+        &caller,
+        query.limit,
+        clearance::tasks::TASK_PAGE_MAX,
+    )?;
     let tasks = state
         .clearance
         .tasks(

@@ -23,6 +23,7 @@ use crate::problem::REQUEST_ID_HEADER;
 const REQUESTS_TOTAL: &str = "http_requests_total";
 const REQUEST_DURATION_SECONDS: &str = "http_request_duration_seconds";
 const LODGEMENTS_TOTAL: &str = "lodgements_total";
+const UNKNOWN_TOKENS_TOTAL: &str = "unknown_tokens_total";
 /// Latency buckets from 5 ms (a cached read) to the request timeout's order of magnitude.
 const DURATION_BUCKETS_SECONDS: [f64; 12] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
@@ -60,6 +61,12 @@ impl Metrics {
                 LODGEMENTS_TOTAL,
                 "Lodgings by outcome: accepted, replayed, rejected or failed"
             );
+            metrics::describe_counter!(
+                UNKNOWN_TOKENS_TOTAL,
+                "Bearer tokens refused as unknown (guessed, revoked or malformed)"
+            );
+            // Present from the start, so that a scrape shows 0 rather than nothing.
+            metrics::counter!(UNKNOWN_TOKENS_TOTAL).absolute(0);
         });
         let handle = recorder.handle();
         Metrics {
@@ -91,6 +98,13 @@ impl Metrics {
         {
             self.handle.run_upkeep();
         }
+    }
+
+    /// One bearer token refused as unknown.
+    pub(crate) fn record_unknown_token(&self) {
+        metrics::with_local_recorder(&self.recorder, || {
+            metrics::counter!(UNKNOWN_TOKENS_TOTAL).increment(1);
+        });
     }
 
     pub(crate) fn record_lodgement(&self, result: &Result<LodgementView, ClearanceError>) {

@@ -6,10 +6,13 @@
 //! rates and a calibration step would be one more thing to fit, save and audit.
 
 use hessboost::prelude::{
-    BoostedModel, DMatrix, Iterations, ModelFormat, Objective, RegLoss, TrainingParams, TreeMethod,
+    BoostedModel, DMatrix, Iterations, ModelFormat, Objective, RegLoss, Trainer, TrainingParams,
+    TreeMethod,
 };
 
+use std::ops::ControlFlow;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::ModelError;
 use crate::features::Matrix;
@@ -95,6 +98,21 @@ impl GbdtModel {
         labels: &[bool],
         params: &TrainParams,
     ) -> Result<GbdtModel, ModelError> {
+        GbdtModel::train_until_stopped(matrix, labels, params, &AtomicBool::new(false))
+    }
+
+    /// [`GbdtModel::train`], stopped between boosting rounds once `stop` is set
+    /// ([`ModelError::Stopped`]): whoever asked for the model is gone, and the rounds left
+    /// would only take the processor from others.
+    pub fn train_until_stopped(
+        matrix: &Matrix,
+        labels: &[bool],
+        params: &TrainParams,
+        stop: &AtomicBool,
+    ) -> Result<GbdtModel, ModelError> {
+        if stop.load(Ordering::Relaxed) {
+            return Err(ModelError::Stopped);
+        }
         if labels.len() != matrix.n_rows {
             return Err(ModelError::Training(format!(
                 "{} labels for {} rows / {} 个标签对应 {} 行",
@@ -127,8 +145,22 @@ impl GbdtModel {
         let dtrain = DMatrix::from_dense(&matrix.values, matrix.n_rows, matrix.n_columns)
             .and_then(|dmatrix| dmatrix.with_labels(&label_values))
             .map_err(training_error)?;
-        let booster = hessboost::prelude::train(&hessboost_params, &dtrain, params.rounds)
-            .map_err(training_error)?;
+        let booster = Trainer::new(&hessboost_params, &dtrain, params.rounds)
+            .on_round(|_| {
+                if stop.load(Ordering::Relaxed) {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            })
+            .train()
+            .map_err(training_error)?
+            .model;
+        // A stopped run keeps the rounds it finished: a shorter model than asked for, never
+        // to be registered.
+        if stop.load(Ordering::Relaxed) {
+            return Err(ModelError::Stopped);
+        }
         Ok(GbdtModel::with_forest(booster, matrix.n_columns))
     }
 

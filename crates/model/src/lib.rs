@@ -23,6 +23,8 @@ pub mod metrics;
 #[cfg(test)]
 mod tests;
 
+use std::sync::atomic::AtomicBool;
+
 use chrono::NaiveDate;
 use rust_decimal::prelude::ToPrimitive;
 use sha2::{Digest, Sha256};
@@ -48,6 +50,8 @@ pub enum ModelError {
     Training(String),
     #[error("no labelled goods items to train on / 没有可用于训练的已标注商品")]
     NoLabelledRows,
+    #[error("training was stopped before it finished / 训练在完成前被停止")]
+    Stopped,
 }
 
 /// What a model was trained on, to be recorded with it.
@@ -101,6 +105,17 @@ pub fn train_pipeline(
     config: FeatureConfig,
     params: &TrainParams,
 ) -> Result<TrainedModel, ModelError> {
+    train_pipeline_until_stopped(train, config, params, &AtomicBool::new(false))
+}
+
+/// [`train_pipeline`], stopped ([`ModelError::Stopped`]) between boosting rounds once `stop`
+/// is set.
+pub fn train_pipeline_until_stopped(
+    train: &[HistoryRecord],
+    config: FeatureConfig,
+    params: &TrainParams,
+    stop: &AtomicBool,
+) -> Result<TrainedModel, ModelError> {
     let labelled: Vec<HistoryRecord> = train
         .iter()
         .filter(|record| record.label.is_some())
@@ -112,7 +127,7 @@ pub fn train_pipeline(
     let encoder = FeatureEncoder::fit(&labelled, config);
     let matrix = encoder.encode_training(&labelled);
     let labels: Vec<bool> = labelled.iter().map(is_discrepancy).collect();
-    let model = GbdtModel::train(&matrix, &labels, params)?;
+    let model = GbdtModel::train_until_stopped(&matrix, &labels, params, stop)?;
     let first = labelled
         .iter()
         .map(|record| record.date)

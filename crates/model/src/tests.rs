@@ -523,6 +523,33 @@ fn explanations_sum_to_the_margin_and_scores_are_its_logistic() {
 }
 
 #[test]
+fn a_stopped_training_gives_no_model() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let train = parse_ok(TRAIN_SLICE);
+    let params = TrainParams {
+        // Far more rounds than the stop lets it run: without the stop it would finish, later.
+        rounds: 100_000,
+        ..small_params()
+    };
+    let stopped_before = AtomicBool::new(true);
+    let stop = AtomicBool::new(false);
+
+    let before =
+        train_pipeline_until_stopped(&train, FeatureConfig::default(), &params, &stopped_before);
+    let during = std::thread::scope(|scope| {
+        let training = scope.spawn(|| {
+            train_pipeline_until_stopped(&train, FeatureConfig::default(), &params, &stop)
+        });
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        stop.store(true, Ordering::Relaxed);
+        training.join().expect("the training thread ends")
+    });
+
+    assert!(matches!(before, Err(ModelError::Stopped)), "{before:?}");
+    assert!(matches!(during, Err(ModelError::Stopped)), "{during:?}");
+}
+
+#[test]
 fn training_is_deterministic_and_saved_models_score_identically() {
     let train = parse_ok(TRAIN_SLICE);
     let valid = parse_ok(VALID_SLICE);

@@ -10,7 +10,7 @@ use std::time::Instant;
 use audit::AuditSigner;
 use chrono::{DateTime, Utc};
 use clearance::{Clearance, ClearanceConfig, Clock, Role, SystemClock};
-use http_api::ApiConfig;
+use http_api::{ApiConfig, ConnectionLimits};
 use reference::ReferenceData;
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
@@ -65,6 +65,8 @@ pub struct TestApp {
     pub socket: SocketAddr,
     pub http: reqwest::Client,
     tokens: HashMap<&'static str, String>,
+    /// The service behind the API, for a test that must arrange what the API would time out on.
+    pub clearance: Arc<Clearance<SqliteStore>>,
     _dir: TempDir,
 }
 
@@ -171,15 +173,27 @@ pub async fn spawn_app_at(start: &str) -> TestApp {
 pub async fn spawn_app_with_users(
     extra: &'static [(&'static str, Role, Option<&'static str>)],
 ) -> TestApp {
-    spawn_app_seeded(roomy_config(), Arc::new(SystemClock), extra).await
+    spawn_app_seeded(
+        roomy_config(),
+        ConnectionLimits::production(),
+        Arc::new(SystemClock),
+        extra,
+    )
+    .await
 }
 
 async fn spawn_app_with_clock(config: ApiConfig, clock: Arc<dyn Clock>) -> TestApp {
-    spawn_app_seeded(config, clock, &[]).await
+    spawn_app_seeded(config, ConnectionLimits::production(), clock, &[]).await
+}
+
+/// The app served with these connection limits.
+pub async fn spawn_app_with_connection_limits(limits: ConnectionLimits) -> TestApp {
+    spawn_app_seeded(roomy_config(), limits, Arc::new(SystemClock), &[]).await
 }
 
 async fn spawn_app_seeded(
     config: ApiConfig,
+    limits: ConnectionLimits,
     clock: Arc<dyn Clock>,
     extra: &'static [(&'static str, Role, Option<&'static str>)],
 ) -> TestApp {
@@ -211,15 +225,14 @@ async fn spawn_app_seeded(
         clock,
     ));
     let tokens = seed(&clearance, extra).await;
-    let app = http_api::router(clearance, config);
+    let app = http_api::router(clearance.clone(), config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("a free port");
     let socket = listener.local_addr().unwrap();
     let address = format!("http://{socket}");
-    let service = app.into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move {
-        axum::serve(listener, service)
+        http_api::serve(listener, app, limits, std::future::pending())
             .await
             .expect("the server runs")
     });
@@ -228,6 +241,7 @@ async fn spawn_app_seeded(
         socket,
         http: reqwest::Client::new(),
         tokens,
+        clearance,
         _dir: dir,
     }
 }

@@ -236,7 +236,7 @@ async fn a_clients_burst_plus_one_is_429_while_another_client_proceeds() {
 }
 
 #[tokio::test]
-async fn requests_without_a_usable_token_are_limited_by_address() {
+async fn requests_without_a_usable_token_are_limited_by_address_before_the_lookup() {
     let burst = 2;
     let app = spawn_app_with(ApiConfig {
         requests_per_second_per_client: 1,
@@ -249,23 +249,42 @@ async fn requests_without_a_usable_token_are_limited_by_address() {
             .get(app.url("/v1/declarations"))
             .bearer_auth(format!("oc_guess{n}"))
     };
+    // A token not seen before pays one request from its address too, before it is looked up.
+    let first = app.get("/v1/declarations", "officer").await;
 
     let mut replies = Vec::new();
-    for n in 0..=burst {
+    for n in 0..burst + 3 {
         replies.push(send(guess(n)).await);
     }
     let known = app.get("/v1/declarations", "officer").await;
+    // Read from another address, whose budget is its own.
+    let elsewhere = reqwest::Client::builder()
+        .local_address("127.0.0.2".parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap();
+    let metrics = send(elsewhere.get(app.url("/metrics"))).await;
 
-    assert!(
-        replies[..burst as usize]
-            .iter()
-            .all(|reply| reply.status == StatusCode::UNAUTHORIZED)
+    assert_eq!(first.status, StatusCode::OK);
+    let statuses: Vec<u16> = replies.iter().map(|r| r.status.as_u16()).collect();
+    assert_eq!(
+        statuses,
+        [401, 429, 429, 429, 429],
+        "the address had {burst} requests"
     );
-    replies[burst as usize].assert_problem(429);
+    replies[1].assert_problem(429);
     assert_eq!(
         known.status,
         StatusCode::OK,
-        "a known token has its own budget"
+        "a token that authenticated has its own budget"
+    );
+    // One guess was looked up; the four over the address's budget never reached the store.
+    assert!(
+        metrics
+            .text
+            .lines()
+            .any(|line| line == "unknown_tokens_total 1"),
+        "{}",
+        metrics.text
     );
 }
 

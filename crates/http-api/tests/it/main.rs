@@ -3,6 +3,7 @@
 mod access;
 mod assessment;
 mod description;
+mod exhaustion;
 mod helpers;
 mod integrity;
 mod lifecycle;
