@@ -352,7 +352,8 @@ fn an_officer_closes_a_red_lane_inspection_with_a_finding_that_corrects_the_orig
     );
     let confirm = [
         "bank", "confirm", "--key", key, "--connector", "SIMBANK", "--number", &number,
-        "--amount", &outstanding, "--reference", "EPAY-2026-0001", "--submit",
+        "--amount", &outstanding, "--reference", "EPAY-2026-0001",
+        "--paid-at", "2026-11-27T10:00:00+08:00", "--submit",
     ];
     ok(&data, &confirm);
     ok(&data, &confirm);
