@@ -82,6 +82,45 @@ pub enum TasksCommand {
         #[arg(long, env = "CUSTOMS_TOKEN")]
         token: String,
     },
+    /// Decide a trader's request to amend or cancel (修撤单), as the officer its review task is
+    /// assigned to: `--approve`, or `--refuse --reason R` (the trader is told the reason).
+    Decide {
+        /// The declaration's number (or id).
+        number: String,
+        /// The request's id (the review task's id, see `customs tasks list --mine`).
+        request: String,
+        #[arg(long, required_unless_present = "refuse", conflicts_with = "refuse")]
+        approve: bool,
+        #[arg(long)]
+        refuse: bool,
+        #[arg(long)]
+        reason: Option<String>,
+        #[arg(long, env = "CUSTOMS_TOKEN")]
+        token: String,
+        /// Idempotency key: running the command again with it records nothing new.
+        #[arg(long)]
+        key: Option<String>,
+    },
+    /// Assess a declaration by hand where the engine could not (an item without a tariff line,
+    /// no release or rate in force), as an officer: each tax in CNY and why. Closes its
+    /// manual-assessment task.
+    Assess {
+        /// The declaration's number (or id).
+        number: String,
+        #[arg(long)]
+        customs_duty: String,
+        #[arg(long)]
+        consumption_tax: Option<String>,
+        #[arg(long)]
+        import_vat: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(long, env = "CUSTOMS_TOKEN")]
+        token: String,
+        /// Idempotency key: running the command again with it records nothing new.
+        #[arg(long)]
+        key: Option<String>,
+    },
     /// The officers on duty now, at one office or at all of them.
     Roster {
         #[arg(long)]
@@ -101,6 +140,8 @@ impl TasksCommand {
             | TasksCommand::Finding { token, .. }
             | TasksCommand::Duty { token, .. }
             | TasksCommand::Attach { token, .. }
+            | TasksCommand::Decide { token, .. }
+            | TasksCommand::Assess { token, .. }
             | TasksCommand::Roster { token, .. } => token,
         }
     }
@@ -112,7 +153,11 @@ pub async fn run(
     command: TasksCommand,
 ) -> anyhow::Result<()> {
     let clearance = match command {
-        TasksCommand::Finding { .. } | TasksCommand::Duty { .. } | TasksCommand::Attach { .. } => {
+        TasksCommand::Finding { .. }
+        | TasksCommand::Duty { .. }
+        | TasksCommand::Attach { .. }
+        | TasksCommand::Decide { .. }
+        | TasksCommand::Assess { .. } => {
             data.open_clearance(store_sqlite::SqliteOptions::production(), config)?
         }
         TasksCommand::List { .. } | TasksCommand::Roster { .. } => {
@@ -177,6 +222,54 @@ async fn execute(clearance: &Clearance<SqliteStore>, command: TasksCommand) -> a
             } else {
                 print_outcome(&closed);
             }
+        }
+        TasksCommand::Decide {
+            number,
+            request,
+            approve,
+            reason,
+            key,
+            ..
+        } => {
+            let body = serde_json::json!({ "approve": approve, "reason": reason });
+            let decided = clearance
+                .decide_modification(
+                    &caller,
+                    &number,
+                    &request,
+                    key.as_deref(),
+                    body.to_string().as_bytes(),
+                )
+                .await
+                .map_err(explain)?;
+            let verdict = if decided["approved"] == true {
+                "approved / 已批准"
+            } else {
+                "refused / 已退回"
+            };
+            println!("request {request} on {number}: {verdict}");
+        }
+        TasksCommand::Assess {
+            number,
+            customs_duty,
+            consumption_tax,
+            import_vat,
+            reason,
+            key,
+            ..
+        } => {
+            let body = serde_json::json!({
+                "customs_duty": customs_duty, "consumption_tax": consumption_tax,
+                "import_vat": import_vat, "reason": reason,
+            });
+            let assessed = clearance
+                .assess_manually(&caller, &number, key.as_deref(), body.to_string().as_bytes())
+                .await
+                .map_err(explain)?;
+            println!(
+                "{number} assessed by hand / 人工审核计税: {} CNY payable",
+                assessed.record["total_payable"].as_str().unwrap_or("?")
+            );
         }
         TasksCommand::Attach {
             task, file, key, ..

@@ -10,6 +10,7 @@ mod identity;
 mod models;
 mod releases;
 mod rules;
+mod settlement;
 mod support;
 mod tamper;
 mod tasks;
