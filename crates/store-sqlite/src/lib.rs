@@ -18,9 +18,12 @@ mod migrate;
 mod projection;
 mod queries;
 mod read;
+mod replay;
 mod rows;
 mod wal;
 mod writer;
+
+pub use replay::PROJECTION_DIFFERENCES_MAX;
 
 use std::path::Path;
 use std::sync::mpsc::{SyncSender, TrySendError};
@@ -129,6 +132,7 @@ impl SqliteStore {
         if !path.exists() {
             anyhow::bail!("no store at {}", path.display());
         }
+        migrate::require_current(&connection::open_reader(path)?)?;
         let readers = ReadPool::open(path.to_path_buf(), read_connections)?;
         // A channel whose receiver is gone: every write is answered "the writer has stopped".
         let (commands, _) = std::sync::mpsc::sync_channel(1);
@@ -316,6 +320,14 @@ impl Store for SqliteStore {
     async fn checkpoints(&self) -> StoreResult<Vec<Checkpoint>> {
         self.read("reading audit checkpoints", |conn| {
             queries::checkpoints(conn)
+        })
+        .await
+    }
+
+    async fn check_projections(&self) -> StoreResult<store::ProjectionCheck> {
+        let path = self.inner.readers.path().to_path_buf();
+        self.read("rebuilding the tables from the chain", move |_| {
+            replay::check(&path)
         })
         .await
     }
