@@ -867,3 +867,17 @@ fn an_unsigned_tail_older_than_the_bound_is_reported() {
         })
     );
 }
+
+#[test]
+fn a_public_key_reads_back_from_its_pem_and_hex_and_has_a_full_fingerprint() {
+    let key = signer().public_key();
+    assert_eq!(AuditPublicKey::from_pem_or_hex(&key.to_pem()), Ok(key));
+    assert_eq!(
+        AuditPublicKey::from_pem_or_hex(&format!("  {}\n", key.to_hex())),
+        Ok(key)
+    );
+    assert_eq!(key.fingerprint().len(), 64);
+    assert!(key.fingerprint().starts_with(&key.key_id()));
+    assert!(AuditPublicKey::from_pem_or_hex("-----BEGIN PUBLIC KEY-----\n!!\n-----END PUBLIC KEY-----").is_err());
+    assert!(AuditPublicKey::from_pem_or_hex("abcd").is_err());
+}

@@ -64,7 +64,30 @@ pub struct SqliteOptions {
     pub write_queue_max: usize,
 }
 
+/// Entries one batch may add past the checkpoint policy before the writer checks it: a batch of
+/// `batch_max` requests, each with its linked events (a lodging with its selection, scores,
+/// assessment and tasks), is committed before the policy is looked at.
+pub const CHECKPOINT_SLACK_ENTRIES_PER_REQUEST: u64 = 32;
+
+/// Time a run of entries may span beyond the policy's interval: a request's time is taken before
+/// it waits in the write queue, and the idle writer looks again only after another interval.
+pub const CHECKPOINT_SLACK_MS: i64 = 60_000;
+
 impl SqliteOptions {
+    /// The longest unsigned run a writer with these options leaves, as (entries, milliseconds):
+    /// what `audit verify` accepts before it reports a missing checkpoint.
+    pub fn checkpoint_bound(&self) -> (u64, i64) {
+        let batch = u64::try_from(self.batch_max.max(1)).unwrap_or(u64::MAX);
+        let entries = self.checkpoint_every_entries.saturating_add(
+            batch.saturating_mul(CHECKPOINT_SLACK_ENTRIES_PER_REQUEST),
+        );
+        let ms = self
+            .checkpoint_every_ms
+            .saturating_mul(2)
+            .saturating_add(CHECKPOINT_SLACK_MS);
+        (entries, ms)
+    }
+
     /// A server's settings: enough readers for concurrent listings, batches large enough to
     /// absorb a burst in one fsync, and a checkpoint at least every minute while busy.
     pub fn production() -> SqliteOptions {
@@ -123,6 +146,30 @@ impl SqliteStore {
                 _wal_checkpointer: Some(wal_checkpointer),
             }),
         })
+    }
+
+    /// Whether the store at `path` already holds audit-chain entries or checkpoints (false for a
+    /// missing or empty file). Read-only: it adds nothing.
+    pub fn holds_records(path: &Path) -> anyhow::Result<bool> {
+        if !path.exists() {
+            return Ok(false);
+        }
+        let conn = connection::open_reader(path)?;
+        let tables: i64 = conn.query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' \
+             AND name IN ('events', 'checkpoints')",
+            [],
+            |row| row.get(0),
+        )?;
+        if tables < 2 {
+            return Ok(false);
+        }
+        let holds = conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM events) OR EXISTS (SELECT 1 FROM checkpoints)",
+            [],
+            |row| row.get(0),
+        )?;
+        Ok(holds)
     }
 
     /// Opens an existing store for reading only: no writer, no migrations, no checkpoints, so a
