@@ -878,6 +878,9 @@ fn a_public_key_reads_back_from_its_pem_and_hex_and_has_a_full_fingerprint() {
     );
     assert_eq!(key.fingerprint().len(), 64);
     assert!(key.fingerprint().starts_with(&key.key_id()));
-    assert!(AuditPublicKey::from_pem_or_hex("-----BEGIN PUBLIC KEY-----\n!!\n-----END PUBLIC KEY-----").is_err());
+    assert!(
+        AuditPublicKey::from_pem_or_hex("-----BEGIN PUBLIC KEY-----\n!!\n-----END PUBLIC KEY-----")
+            .is_err()
+    );
     assert!(AuditPublicKey::from_pem_or_hex("abcd").is_err());
 }

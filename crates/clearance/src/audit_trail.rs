@@ -187,11 +187,14 @@ impl<S: Store> Clearance<S> {
             })?;
         let options = VerifyOptions {
             anchors: auditors.anchors.clone(),
-            checkpoint_bound: self.config.audit_checkpoint_bound.map(|bound| CheckpointBound {
-                entries_max: bound.entries_max,
-                ms_max: bound.ms_max,
-                now_ms: self.now().timestamp_millis(),
-            }),
+            checkpoint_bound: self
+                .config
+                .audit_checkpoint_bound
+                .map(|bound| CheckpointBound {
+                    entries_max: bound.entries_max,
+                    ms_max: bound.ms_max,
+                    now_ms: self.now().timestamp_millis(),
+                }),
         };
         let checkpoints = self.store.checkpoints().await?;
         let mut verifier = ChainVerifier::with_options(&checkpoints, public_key, &options);
@@ -229,7 +232,12 @@ impl<S: Store> Clearance<S> {
             .first_fault
             .map(|f| f.to_string())
             .or(content_fault)
-            .or_else(|| tables.differences.first().map(|d| format!("a table differs from the chain: {d}")));
+            .or_else(|| {
+                tables
+                    .differences
+                    .first()
+                    .map(|d| format!("a table differs from the chain: {d}"))
+            });
         let warnings = verification_warnings(auditors, &tables);
         Ok(AuditVerificationView {
             intact: first_fault.is_none(),

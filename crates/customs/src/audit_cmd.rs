@@ -114,8 +114,7 @@ async fn checkpoint(data: &DataDir, export: Option<&Path>) -> anyhow::Result<()>
             "key_fingerprint": key.fingerprint(),
             "signature": hex::encode(newest.signature),
         }))?;
-        std::fs::write(file, text + "\n")
-            .with_context(|| format!("writing {}", file.display()))?;
+        std::fs::write(file, text + "\n").with_context(|| format!("writing {}", file.display()))?;
         println!(
             "exported the checkpoint at entry {} to {}",
             newest.seq,
@@ -153,7 +152,9 @@ fn auditors_check(
         let held = match key {
             Some(key) => key,
             None => data.folder_public_key()?.ok_or_else(|| {
-                anyhow::anyhow!("the data folder has no signing key to compare the fingerprint with")
+                anyhow::anyhow!(
+                    "the data folder has no signing key to compare the fingerprint with"
+                )
             })?,
         };
         if held.fingerprint() != expected {

@@ -78,9 +78,9 @@ impl SqliteOptions {
     /// what `audit verify` accepts before it reports a missing checkpoint.
     pub fn checkpoint_bound(&self) -> (u64, i64) {
         let batch = u64::try_from(self.batch_max.max(1)).unwrap_or(u64::MAX);
-        let entries = self.checkpoint_every_entries.saturating_add(
-            batch.saturating_mul(CHECKPOINT_SLACK_ENTRIES_PER_REQUEST),
-        );
+        let entries = self
+            .checkpoint_every_entries
+            .saturating_add(batch.saturating_mul(CHECKPOINT_SLACK_ENTRIES_PER_REQUEST));
         let ms = self
             .checkpoint_every_ms
             .saturating_mul(2)

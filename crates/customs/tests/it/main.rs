@@ -6,6 +6,7 @@ mod cli;
 mod crash;
 mod credit;
 mod estimate;
+mod integrity;
 mod models;
 mod releases;
 mod rules;
