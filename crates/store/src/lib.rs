@@ -130,6 +130,8 @@ pub struct TraderHistory {
 /// the audit chain (serde's JSON of this enum, without the bulky contents marked `skip`, which
 /// are kept once beside the chain and vouched for by digests), so the derived tables can be
 /// rebuilt from the chain and compared: a new variant or field is recorded without more code.
+/// Recorded projections are read back by later builds, so never rename a variant or a field, and
+/// give a field added later `#[serde(default)]` (projections recorded before it lack it).
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum Projection {
     /// A declaration lodged by this event. The event's payload must carry the document as its
