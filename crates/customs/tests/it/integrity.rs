@@ -134,6 +134,11 @@ fn a_deleted_tail_re_signed_with_the_folder_key_shows_against_the_auditors_ancho
     let dir = tempfile::tempdir().unwrap();
     let data = populated_store(dir.path());
     let (public_key, _) = export_public_key(&data, dir.path());
+    // The newest entry: an officer registered (one event, one `users` row).
+    ok(
+        &data,
+        &["admin", "user", "--name", "li", "--role", "officer"],
+    );
     let exported = dir.path().join("checkpoint.json");
     let said = ok(
         &data,
@@ -156,17 +161,14 @@ fn a_deleted_tail_re_signed_with_the_folder_key_shows_against_the_auditors_ancho
     assert!(report.contains("intact"), "{report}");
     assert!(report.contains("held by the auditor"), "{report}");
 
-    // The insider deletes the last entries (those that changed no table: the last selection,
-    // say) and every checkpoint covering them, then signs the new end with the key in the folder.
-    let cut = query_i64(
-        &data,
-        r#"SELECT max(seq) FROM events WHERE projection != '"Nothing"'"#,
-    );
-    assert!(cut < head, "the newest entry changes no table");
+    // A careful insider deletes the officer's registration, its row and every checkpoint
+    // covering it, then signs the new end with the key in the folder.
+    let cut = head - 1;
     sql(
         &data,
         &format!(
-            "DELETE FROM events WHERE seq > {cut}; DELETE FROM checkpoints WHERE seq > {cut};"
+            "DELETE FROM events WHERE seq > {cut}; DELETE FROM checkpoints WHERE seq > {cut}; \
+             DELETE FROM users WHERE name = 'li';"
         ),
     );
     ok(&data, &["audit", "checkpoint"]);
