@@ -182,7 +182,9 @@ impl<S: Store> Clearance<S> {
             .or(self.config.audit_public_key.as_ref())
             .ok_or_else(|| {
                 ClearanceError::Unavailable(
-                    "no audit public key is configured to check checkpoints".into(),
+                    "no audit public key to check the checkpoints: give the one kept outside the data \
+                     folder (`audit verify --public-key FILE`)"
+                        .into(),
                 )
             })?;
         let options = VerifyOptions {
