@@ -141,6 +141,36 @@ impl AuditPublicKey {
         Self::from_bytes(&raw)
     }
 
+    /// Lowercase hex of SHA-256(public key), all 32 bytes: what an auditor writes down to
+    /// recognise the key later (`audit verify --key-fingerprint`). [`Self::key_id`] is its
+    /// first 16 characters.
+    pub fn fingerprint(&self) -> String {
+        hex::encode(Sha256::digest(self.0.as_bytes()))
+    }
+
+    /// Parses a PEM made by [`Self::to_pem`] (any Ed25519 SubjectPublicKeyInfo PEM) or the hex
+    /// of the 32 raw bytes, surrounding whitespace ignored: what `audit public-key` printed.
+    pub fn from_pem_or_hex(text: &str) -> Result<Self, AuditError> {
+        let text = text.trim();
+        let Some(body) = text.strip_prefix("-----BEGIN PUBLIC KEY-----") else {
+            return Self::from_hex(text);
+        };
+        let body = body
+            .trim()
+            .strip_suffix("-----END PUBLIC KEY-----")
+            .ok_or(AuditError::InvalidPublicKey)?;
+        let der = unbase64(body).ok_or(AuditError::InvalidPublicKey)?;
+        let raw = der
+            .strip_prefix(&ED25519_SPKI_PREFIX[..])
+            .ok_or(AuditError::InvalidPublicKey)?;
+        let actual = raw.len();
+        let raw: [u8; 32] = raw.try_into().map_err(|_| AuditError::InvalidLength {
+            expected: 32,
+            actual,
+        })?;
+        Self::from_bytes(&raw)
+    }
+
     /// Hex of the first 8 bytes of SHA-256(public key): short enough to show,
     /// long enough to tell keys apart after a rotation.
     pub fn key_id(&self) -> String {
@@ -172,6 +202,27 @@ impl AuditPublicKey {
             base64(&der)
         )
     }
+}
+
+/// Decodes standard base64, padded or not, ignoring whitespace; `None` on any other character.
+fn unbase64(text: &str) -> Option<Vec<u8>> {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let (mut bits, mut count) = (0u32, 0u32);
+    for c in text
+        .bytes()
+        .filter(|c| !c.is_ascii_whitespace() && *c != b'=')
+    {
+        let value = ALPHABET.iter().position(|&a| a == c)? as u32;
+        bits = (bits << 6) | value;
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            out.push((bits >> count) as u8);
+            bits &= (1 << count) - 1;
+        }
+    }
+    Some(out)
 }
 
 /// Standard, padded base64 (RFC 4648 §4); only needed for the PEM body.

@@ -23,7 +23,10 @@ mod tests;
 pub use checkpoint::{
     AuditPublicKey, AuditSigner, CHECKPOINT_DOMAIN, Checkpoint, checkpoint_message,
 };
-pub use verify::{ChainFault, ChainVerifier, StoredEntry, VerifyReport, verify_chain};
+pub use verify::{
+    Anchor, ChainFault, ChainVerifier, CheckpointBound, StoredEntry, VerifyOptions, VerifyReport,
+    verify_chain,
+};
 
 use sha2::{Digest, Sha256};
 
@@ -33,9 +36,18 @@ pub type Hash = [u8; 32];
 /// The `prev_hash` of entry 1: the chain starts from an all-zero hash.
 pub const GENESIS_HASH: Hash = [0; 32];
 
-/// Version byte that opens every [`canonical_encoding`]; bump it (and keep the
-/// old encoder) if the layout ever changes, so old chains still verify.
-pub const ENCODING_VERSION: u8 = 1;
+/// Version byte that opens every [`canonical_encoding`] the writer makes now; bump it (and keep
+/// the old encoder) if the layout ever changes, so old chains still verify. Each stored entry
+/// names the version it was hashed with ([`AuditEntry::encoding_version`]).
+pub const ENCODING_VERSION: u8 = ENCODING_V2;
+
+/// The first layout: the idempotency scope, the request digest and the projection were outside
+/// the chain. Entries recorded with it still verify with it.
+pub const ENCODING_V1: u8 = 1;
+
+/// The layout that also covers the idempotency scope, the request digest and the projection
+/// (the rows the event changed), so none of them can be rewritten unseen.
+pub const ENCODING_V2: u8 = 2;
 
 /// One event as recorded in the chain; it exists so that every enforcement step
 /// is attributable (who, in which role, did what to which subject, when).
@@ -45,6 +57,10 @@ pub const ENCODING_VERSION: u8 = 1;
 /// these bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEntry {
+    /// The layout this entry is hashed with ([`ENCODING_V1`] or [`ENCODING_V2`]). Any other
+    /// value hashes as [`ENCODING_V2`] with its own version byte, so it can never match what
+    /// the writer stored.
+    pub encoding_version: u8,
     /// 1-based, gap-free position in the chain.
     pub seq: u64,
     /// Milliseconds since the Unix epoch, as passed in by the caller.
@@ -55,34 +71,62 @@ pub struct AuditEntry {
     pub subject: String,
     pub idempotency_key: String,
     pub payload: String,
+    /// The caller's idempotency scope (the user whose key it is). Covered from version 2.
+    pub idempotency_scope: String,
+    /// The digest of the request that made the event, so a repeat is told from a different
+    /// request with the same key. Covered from version 2.
+    pub request_digest: String,
+    /// The event's change to the derived tables as the store recorded it (its own text form),
+    /// so the tables can be rebuilt from the chain and compared. Covered from version 2.
+    pub projection: String,
 }
 
 /// Explicit, versioned binary encoding of an entry. Never serde: these bytes
 /// are what the chain covers, so they must never change with a library upgrade.
 ///
 /// Layout (version 1), all integers big-endian:
-/// `ENCODING_VERSION` (1 byte), `seq` (u64, 8 bytes), `recorded_at_ms`
+/// `1` (1 byte), `seq` (u64, 8 bytes), `recorded_at_ms`
 /// (i64, 8 bytes), then `actor`, `role`, `action`, `subject`,
 /// `idempotency_key`, `payload`, each as a u32 byte length followed by the
 /// UTF-8 bytes. Integers are fixed-width, so they need no length prefix; the
 /// prefixes on strings make the encoding injective (no field can bleed into
 /// the next).
 ///
+/// Layout (version 2): the same, opened by `2`, with `idempotency_scope`
+/// after `subject`, `request_digest` after `idempotency_key`, and
+/// `projection` after `payload`:
+/// `actor`, `role`, `action`, `subject`, `idempotency_scope`,
+/// `idempotency_key`, `request_digest`, `payload`, `projection`.
+///
 /// # Panics
 /// If a string field is longer than `u32::MAX` bytes (4 GiB), which no event
 /// body can legitimately be.
 pub fn canonical_encoding(entry: &AuditEntry) -> Vec<u8> {
-    let strings = [
-        &entry.actor,
-        &entry.role,
-        &entry.action,
-        &entry.subject,
-        &entry.idempotency_key,
-        &entry.payload,
-    ];
+    let strings: Vec<&String> = if entry.encoding_version == ENCODING_V1 {
+        vec![
+            &entry.actor,
+            &entry.role,
+            &entry.action,
+            &entry.subject,
+            &entry.idempotency_key,
+            &entry.payload,
+        ]
+    } else {
+        vec![
+            &entry.actor,
+            &entry.role,
+            &entry.action,
+            &entry.subject,
+            &entry.idempotency_scope,
+            &entry.idempotency_key,
+            &entry.request_digest,
+            &entry.payload,
+            &entry.projection,
+        ]
+    };
     let text_len: usize = strings.iter().map(|s| 4 + s.len()).sum();
     let mut out = Vec::with_capacity(1 + 8 + 8 + text_len);
-    out.push(ENCODING_VERSION);
+    out.push(entry.encoding_version);
     out.extend_from_slice(&entry.seq.to_be_bytes());
     out.extend_from_slice(&entry.recorded_at_ms.to_be_bytes());
     for field in strings {

@@ -8,6 +8,7 @@ use crate::*;
 
 fn entry(seq: u64) -> AuditEntry {
     AuditEntry {
+        encoding_version: ENCODING_VERSION,
         seq,
         recorded_at_ms: 1_700_000_000_000 + seq as i64,
         actor: format!("officer-{seq}"),
@@ -16,6 +17,9 @@ fn entry(seq: u64) -> AuditEntry {
         subject: format!("DEC-{seq:06}"),
         idempotency_key: format!("idem-{seq}"),
         payload: format!(r#"{{"step":{seq}}}"#),
+        idempotency_scope: format!("user-{seq}"),
+        request_digest: format!("digest-{seq}"),
+        projection: format!(r#"{{"Nothing":{seq}}}"#),
     }
 }
 
@@ -87,6 +91,7 @@ fn relink_from(rows: &mut [StoredEntry], i: usize) {
 
 fn golden_entry() -> AuditEntry {
     AuditEntry {
+        encoding_version: 1,
         seq: 42,
         recorded_at_ms: 1_700_000_000_000,
         actor: "officer-7".into(),
@@ -95,6 +100,10 @@ fn golden_entry() -> AuditEntry {
         subject: "DEC-2024-000123".into(),
         idempotency_key: "idem-0042".into(),
         payload: r#"{"decision":"release","note":"货物放行"}"#.into(),
+        // Outside the version-1 encoding: an old entry's hash does not depend on them.
+        idempotency_scope: "ignored by v1".into(),
+        request_digest: "ignored by v1".into(),
+        projection: "ignored by v1".into(),
     }
 }
 
@@ -590,6 +599,10 @@ fn arb_entry() -> impl Strategy<Value = AuditEntry> {
         .prop_map(
             |(recorded_at_ms, (actor, role, action, subject, idempotency_key), payload)| {
                 AuditEntry {
+                    encoding_version: ENCODING_VERSION,
+                    idempotency_scope: actor.clone(),
+                    request_digest: role.clone(),
+                    projection: payload.clone(),
                     seq: 0, // assigned when appended
                     recorded_at_ms,
                     actor,
@@ -641,4 +654,233 @@ proptest! {
         let report = verify(rows, &cps);
         prop_assert_eq!(report.first_fault, Some(ChainFault::Altered { seq: i as u64 + 1 }));
     }
+}
+
+// ------------------------------------------------------- encoding version 2
+
+fn golden_entry_v2() -> AuditEntry {
+    AuditEntry {
+        encoding_version: ENCODING_V2,
+        idempotency_scope: "user-7".into(),
+        request_digest: "d1g3st".into(),
+        projection: r#"{"Nothing":null}"#.into(),
+        ..golden_entry()
+    }
+}
+
+// Computed independently (Python hashlib, struct) from the version-2 layout documented on
+// `canonical_encoding`.
+const GOLDEN_ENCODING_V2: &str = "02000000000000002a0000018bcfe56800000000096f6666696365722d37\
+    00000009696e73706563746f720000000772656c656173650000000f4445432d323032342d30303031323300\
+    000006757365722d37000000096964656d2d30303432000000066431673373740000002c7b22646563697369\
+    6f6e223a2272656c65617365222c226e6f7465223a22e8b4a7e789a9e694bee8a18c227d000000107b224e6f\
+    7468696e67223a6e756c6c7d";
+const GOLDEN_HASH_V2: &str = "2117e2deaafee4f7845e1d9f9c24bba051c4756a1ee3afa48439fd41c002ecc2";
+
+#[test]
+fn golden_encoding_v2_is_pinned_and_the_writer_uses_it() {
+    assert_eq!(ENCODING_VERSION, ENCODING_V2);
+    let entry = golden_entry_v2();
+    assert_eq!(hex::encode(canonical_encoding(&entry)), GOLDEN_ENCODING_V2);
+    assert_eq!(hex::encode(entry_hash(&[0x11; 32], &entry)), GOLDEN_HASH_V2);
+}
+
+#[test]
+fn version_2_covers_the_idempotency_scope_the_request_digest_and_the_projection() {
+    let honest = golden_entry_v2();
+    let hash = entry_hash(&GENESIS_HASH, &honest);
+    let edits: [fn(&mut AuditEntry); 3] = [
+        |e| e.idempotency_scope = "user-8".into(),
+        |e| e.request_digest = "other".into(),
+        |e| e.projection = r#"{"NewUser":{"role":"admin"}}"#.into(),
+    ];
+    for edit in edits {
+        let mut forged = honest.clone();
+        edit(&mut forged);
+        assert_ne!(entry_hash(&GENESIS_HASH, &forged), hash, "{forged:?}");
+    }
+    // Version 1 never covered them: an old entry keeps its hash whatever they hold.
+    let old = golden_entry();
+    let mut other = old.clone();
+    other.projection = "anything".into();
+    assert_eq!(
+        entry_hash(&GENESIS_HASH, &old),
+        entry_hash(&GENESIS_HASH, &other)
+    );
+    // Relabelling an entry's version changes its hash, so a downgrade is an alteration.
+    let mut relabelled = honest.clone();
+    relabelled.encoding_version = ENCODING_V1;
+    assert_ne!(entry_hash(&GENESIS_HASH, &relabelled), hash);
+}
+
+#[test]
+fn a_chain_of_old_then_new_entries_verifies() {
+    let entries = (1..=6)
+        .map(|seq| AuditEntry {
+            encoding_version: if seq <= 3 { ENCODING_V1 } else { ENCODING_V2 },
+            ..entry(seq)
+        })
+        .collect();
+    let rows = store(entries).0;
+    let cps = [checkpoint(&signer(), &rows, 6)];
+    assert_eq!(verify(rows, &cps).first_fault, None);
+}
+
+// ------------------------------------------------------------ anchors, bound
+
+fn verify_with(
+    rows: Vec<StoredEntry>,
+    checkpoints: &[Checkpoint],
+    options: &VerifyOptions,
+) -> VerifyReport {
+    let key = signer().public_key();
+    let mut verifier = ChainVerifier::with_options(checkpoints, &key, options);
+    for row in &rows {
+        if !verifier.push(row) {
+            break;
+        }
+    }
+    verifier.finish()
+}
+
+fn anchor(rows: &[StoredEntry], seq: u64) -> Anchor {
+    let head = head_at(rows, seq);
+    Anchor {
+        seq,
+        head_hash: head.hash,
+    }
+}
+
+#[test]
+fn a_deleted_tail_re_signed_with_the_folder_key_shows_against_the_auditors_anchor() {
+    let rows = chain(10);
+    let held = anchor(&rows, 9);
+    let options = VerifyOptions {
+        anchors: vec![held],
+        checkpoint_bound: None,
+    };
+    // The honest chain passes.
+    let report = verify_with(rows.clone(), &[checkpoint(&signer(), &rows, 10)], &options);
+    assert_eq!(report.first_fault, None);
+    // Entries 8 to 10 deleted and the new end signed with the same (stolen) key: only the
+    // anchor shows it.
+    let truncated: Vec<_> = rows[..7].to_vec();
+    let resigned = [checkpoint(&signer(), &rows, 7)];
+    assert_eq!(verify(truncated.clone(), &resigned).first_fault, None);
+    let report = verify_with(truncated, &resigned, &options);
+    assert_eq!(
+        report.first_fault,
+        Some(ChainFault::TruncatedBeforeAnchor {
+            anchor_seq: 9,
+            last_seq: 7
+        })
+    );
+    assert!(
+        report
+            .first_fault
+            .unwrap()
+            .to_string()
+            .contains("entries 8 to 9 were deleted from the end of the chain")
+    );
+    // The suffix from 5 rewritten consistently and re-signed: the anchor at 9 no longer matches.
+    let mut rewritten = rows.clone();
+    rewritten[4].entry.payload = r#"{"step":"forged"}"#.into();
+    rehash(&mut rewritten, 4);
+    relink_from(&mut rewritten, 5);
+    let resigned = [checkpoint(&signer(), &rewritten, 10)];
+    let report = verify_with(rewritten, &resigned, &options);
+    assert_eq!(
+        report.first_fault,
+        Some(ChainFault::AnchorMismatch { seq: 9 })
+    );
+}
+
+fn bound(entries_max: u64, ms_max: i64, now_ms: i64) -> VerifyOptions {
+    VerifyOptions {
+        anchors: Vec::new(),
+        checkpoint_bound: Some(CheckpointBound {
+            entries_max,
+            ms_max,
+            now_ms,
+        }),
+    }
+}
+
+#[test]
+fn a_run_of_entries_longer_than_the_bound_without_a_checkpoint_is_reported() {
+    let rows = chain(10);
+    // `entry(seq)` is recorded at 1_700_000_000_000 + seq ms.
+    let now = 1_700_000_000_010;
+    let cps = [
+        checkpoint(&signer(), &rows, 4),
+        checkpoint(&signer(), &rows, 8),
+    ];
+    // At the edge: 4 entries between checkpoints, 2 unsigned at the end.
+    assert_eq!(
+        verify_with(rows.clone(), &cps, &bound(4, 1_000, now)).first_fault,
+        None
+    );
+    // The checkpoint at 4 deleted: 8 entries unsigned, one more than the bound allows at 5.
+    let report = verify_with(rows.clone(), &cps[1..], &bound(4, 1_000, now));
+    assert_eq!(
+        report.first_fault,
+        Some(ChainFault::MissingCheckpoint {
+            from_seq: 1,
+            to_seq: 5
+        })
+    );
+    assert!(
+        report
+            .first_fault
+            .unwrap()
+            .to_string()
+            .contains("a checkpoint is missing")
+    );
+    // By time: entries 1 to 4 span 3 ms; a bound of 2 ms is one short.
+    assert_eq!(
+        verify_with(rows.clone(), &cps, &bound(100, 3, now)).first_fault,
+        None
+    );
+    let report = verify_with(rows.clone(), &cps, &bound(100, 2, now));
+    assert_eq!(
+        report.first_fault,
+        Some(ChainFault::MissingCheckpoint {
+            from_seq: 1,
+            to_seq: 4
+        })
+    );
+}
+
+#[test]
+fn an_unsigned_tail_older_than_the_bound_is_reported() {
+    let rows = chain(10);
+    let cps = [checkpoint(&signer(), &rows, 8)];
+    // Entry 9 was recorded at ...009: at the edge of 100 ms it passes, one ms later it does not.
+    let fresh = verify_with(rows.clone(), &cps, &bound(100, 100, 1_700_000_000_109));
+    assert_eq!(fresh.first_fault, None);
+    let stale = verify_with(rows, &cps, &bound(100, 100, 1_700_000_000_110));
+    assert_eq!(
+        stale.first_fault,
+        Some(ChainFault::MissingCheckpoint {
+            from_seq: 9,
+            to_seq: 10
+        })
+    );
+}
+
+#[test]
+fn a_public_key_reads_back_from_its_pem_and_hex_and_has_a_full_fingerprint() {
+    let key = signer().public_key();
+    assert_eq!(AuditPublicKey::from_pem_or_hex(&key.to_pem()), Ok(key));
+    assert_eq!(
+        AuditPublicKey::from_pem_or_hex(&format!("  {}\n", key.to_hex())),
+        Ok(key)
+    );
+    assert_eq!(key.fingerprint().len(), 64);
+    assert!(key.fingerprint().starts_with(&key.key_id()));
+    assert!(
+        AuditPublicKey::from_pem_or_hex("-----BEGIN PUBLIC KEY-----\n!!\n-----END PUBLIC KEY-----")
+            .is_err()
+    );
+    assert!(AuditPublicKey::from_pem_or_hex("abcd").is_err());
 }

@@ -28,7 +28,17 @@
 //!   delivered in seq order): [`ChainFault::Reordered`]. A row delivered too
 //!   early looks like a gap, so it is reported as `Deleted`.
 //! * A forged or edited checkpoint, or one signed by another key:
-//!   [`ChainFault::BadSignature`].
+//!   [`ChainFault::BadSignature`]. Checked against a key the auditor holds
+//!   (not one read from the data folder), this also catches a chain rewritten
+//!   and re-signed with a new key.
+//! * Checkpoints deleted (with or without the tail): the writer signs at a
+//!   bounded interval ([`CheckpointBound`]), so a run of entries longer than
+//!   the bound, or spanning more time, without a checkpoint, or an unsigned
+//!   tail older than the bound, is [`ChainFault::MissingCheckpoint`].
+//! * The tail deleted and the new end re-signed with the key in the folder:
+//!   only a head the auditor kept outside the folder ([`Anchor`], e.g. an
+//!   exported checkpoint) reveals it, as [`ChainFault::AnchorMismatch`] or
+//!   [`ChainFault::TruncatedBeforeAnchor`].
 
 use std::fmt;
 
@@ -69,6 +79,15 @@ pub enum ChainFault {
     CheckpointMismatch { seq: u64 },
     /// The checkpoint at `seq` is not validly signed by the given key.
     BadSignature { seq: u64 },
+    /// The chain at `seq` differs from the head the auditor kept outside the store.
+    AnchorMismatch { seq: u64 },
+    /// The auditor kept a head at `anchor_seq`, but the chain ends at `last_seq`.
+    TruncatedBeforeAnchor { anchor_seq: u64, last_seq: u64 },
+    /// Entries `from_seq..=to_seq` are not covered by a checkpoint within the bound: the writer
+    /// signs at least every [`CheckpointBound::entries_max`] entries and within
+    /// [`CheckpointBound::ms_max`], so a checkpoint was deleted (or the writer stopped without
+    /// signing, after a crash).
+    MissingCheckpoint { from_seq: u64, to_seq: u64 },
 }
 
 impl fmt::Display for ChainFault {
@@ -102,6 +121,27 @@ impl fmt::Display for ChainFault {
             ChainFault::BadSignature { seq } => {
                 write!(f, "the checkpoint at entry {seq} has an invalid signature")
             }
+            ChainFault::AnchorMismatch { seq } => write!(
+                f,
+                "the chain at entry {seq} differs from the head the auditor holds: \
+                 an entry up to {seq} was rewritten"
+            ),
+            ChainFault::TruncatedBeforeAnchor {
+                anchor_seq,
+                last_seq,
+            } => {
+                let context = format!(
+                    " from the end of the chain (the auditor holds the head at entry \
+                     {anchor_seq}, but the chain ends at entry {last_seq})"
+                );
+                write_deleted(f, last_seq.saturating_add(1), anchor_seq, &context)
+            }
+            ChainFault::MissingCheckpoint { from_seq, to_seq } => write!(
+                f,
+                "a checkpoint is missing: entries {from_seq} to {to_seq} are not covered by a \
+                 checkpoint within the bound (checkpoints deleted, or the writer stopped \
+                 without signing)"
+            ),
         }
     }
 }
@@ -134,6 +174,38 @@ pub struct VerifyReport {
     pub last_checkpoint_seq: Option<u64>,
     /// The first fault, in chain order; `None` means the chain verified.
     pub first_fault: Option<ChainFault>,
+}
+
+/// A chain head the auditor keeps outside the data folder (an exported checkpoint, or a
+/// `seq:hash` written down); it exists because whoever holds the folder holds its signing key and
+/// can delete the tail and re-sign the new end, and only a head kept elsewhere shows that.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Anchor {
+    pub seq: u64,
+    pub head_hash: Hash,
+}
+
+/// How far the writer may let the chain run without a checkpoint; it exists so that deleted
+/// checkpoints show: a longer unsigned run, or an unsigned tail older than `ms_max` at `now_ms`,
+/// is [`ChainFault::MissingCheckpoint`]. The times compared are the entries' own
+/// `recorded_at_ms` and `now_ms`, from the same clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckpointBound {
+    /// Most entries after a checkpoint (or the start) before the next checkpoint.
+    pub entries_max: u64,
+    /// Longest time between the first entry after a checkpoint and the last one it covers, and
+    /// the oldest an unsigned tail may be.
+    pub ms_max: i64,
+    /// The verifier's clock, to age the unsigned tail.
+    pub now_ms: i64,
+}
+
+/// What an auditor brings besides the key: heads kept outside the store, and the writer's
+/// checkpoint bound. The default checks neither.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VerifyOptions {
+    pub anchors: Vec<Anchor>,
+    pub checkpoint_bound: Option<CheckpointBound>,
 }
 
 impl VerifyReport {
@@ -169,7 +241,20 @@ pub struct ChainVerifier<'a> {
 
 impl<'a> ChainVerifier<'a> {
     pub fn new(checkpoints: &'a [Checkpoint], public_key: &'a AuditPublicKey) -> Self {
+        Self::with_options(checkpoints, public_key, &VerifyOptions::default())
+    }
+
+    /// Also checks the auditor's anchors and the checkpoint bound, if given.
+    pub fn with_options(
+        checkpoints: &'a [Checkpoint],
+        public_key: &'a AuditPublicKey,
+        options: &VerifyOptions,
+    ) -> Self {
         let mut verifier = Verifier::new(checkpoints, public_key);
+        let mut anchors = options.anchors.clone();
+        anchors.sort_by_key(|a| a.seq);
+        verifier.anchors = anchors.into_iter().peekable();
+        verifier.bound = options.checkpoint_bound;
         // A checkpoint at seq 0 vouches for the empty chain.
         let fault = verifier.check_reached_checkpoints().err();
         ChainVerifier { verifier, fault }
@@ -201,6 +286,11 @@ impl<'a> ChainVerifier<'a> {
 
 struct Verifier<'a> {
     key: &'a AuditPublicKey,
+    /// The auditor's anchors not yet reached, ascending by seq.
+    anchors: std::iter::Peekable<std::vec::IntoIter<Anchor>>,
+    bound: Option<CheckpointBound>,
+    /// The first entry (seq, recorded_at_ms) not yet covered by a checkpoint.
+    unsigned_from: Option<(u64, i64)>,
     /// Checkpoints not yet checked, ascending by seq.
     pending: std::iter::Peekable<std::vec::IntoIter<&'a Checkpoint>>,
     rows_read: u64,
@@ -219,6 +309,9 @@ impl<'a> Verifier<'a> {
         sorted.sort_by_key(|cp| cp.seq);
         Verifier {
             key,
+            anchors: Vec::new().into_iter().peekable(),
+            bound: None,
+            unsigned_from: None,
             pending: sorted.into_iter().peekable(),
             rows_read: 0,
             checkpoints_ok: 0,
@@ -255,6 +348,22 @@ impl<'a> Verifier<'a> {
             seq,
             hash: stored.entry_hash,
         };
+        self.check_bound(seq, stored.entry.recorded_at_ms)
+    }
+
+    /// The writer signs within the bound: a longer unsigned run means a deleted checkpoint.
+    fn check_bound(&mut self, seq: u64, recorded_at_ms: i64) -> Result<(), ChainFault> {
+        let Some(bound) = self.bound else {
+            return Ok(());
+        };
+        let (from_seq, from_ms) = *self.unsigned_from.get_or_insert((seq, recorded_at_ms));
+        let unsigned = seq - self.last_checkpoint.unwrap_or(0);
+        if unsigned > bound.entries_max || recorded_at_ms.saturating_sub(from_ms) > bound.ms_max {
+            return Err(ChainFault::MissingCheckpoint {
+                from_seq,
+                to_seq: seq,
+            });
+        }
         Ok(())
     }
 
@@ -283,6 +392,13 @@ impl<'a> Verifier<'a> {
             }
             self.checkpoints_ok += 1;
             self.last_checkpoint = Some(cp.seq);
+            self.unsigned_from = None;
+        }
+        while let Some(anchor) = self.anchors.next_if(|a| a.seq <= head.seq) {
+            // Gap-free, like checkpoints: a reached anchor sits at the head.
+            if anchor.seq != head.seq || anchor.head_hash != head.hash {
+                return Err(ChainFault::AnchorMismatch { seq: anchor.seq });
+            }
         }
         Ok(())
     }
@@ -296,13 +412,28 @@ impl<'a> Verifier<'a> {
             check_signature(self.key, cp)?;
             furthest = Some(cp.seq);
         }
-        match furthest {
-            None => Ok(()),
-            Some(checkpoint_seq) => Err(ChainFault::TruncatedAfterCheckpoint {
+        if let Some(checkpoint_seq) = furthest {
+            return Err(ChainFault::TruncatedAfterCheckpoint {
                 checkpoint_seq,
                 last_seq: self.head.seq,
-            }),
+            });
         }
+        if let Some(anchor) = self.anchors.by_ref().last() {
+            return Err(ChainFault::TruncatedBeforeAnchor {
+                anchor_seq: anchor.seq,
+                last_seq: self.head.seq,
+            });
+        }
+        // An unsigned tail older than the bound: its checkpoint was deleted.
+        if let (Some(bound), Some((from_seq, from_ms))) = (self.bound, self.unsigned_from)
+            && bound.now_ms.saturating_sub(from_ms) > bound.ms_max
+        {
+            return Err(ChainFault::MissingCheckpoint {
+                from_seq,
+                to_seq: self.head.seq,
+            });
+        }
+        Ok(())
     }
 
     fn report(self, first_fault: Option<ChainFault>) -> VerifyReport {

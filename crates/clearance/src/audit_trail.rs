@@ -1,6 +1,6 @@
 //! Reading and verifying the record of the whole enforcement process, for auditors.
 
-use audit::{AuditPublicKey, ChainVerifier, StoredEntry};
+use audit::{AuditPublicKey, ChainVerifier, CheckpointBound, StoredEntry, VerifyOptions};
 use store::Store;
 use wire::{AuditEntryView, AuditPage, AuditVerificationView};
 
@@ -157,20 +157,49 @@ impl<S: Store> Clearance<S> {
         })
     }
 
-    /// Recomputes the whole chain and checks every checkpoint against the configured public key.
+    /// Recomputes the whole chain and checks every checkpoint against the configured public key
+    /// (the data folder's, so the answer warns that it is only as good as the folder).
     pub async fn verify_audit(
         &self,
         caller: &Caller,
     ) -> Result<AuditVerificationView, ClearanceError> {
+        self.verify_audit_with(caller, &AuditorsCheck::default())
+            .await
+    }
+
+    /// [`Clearance::verify_audit`] with what the auditor holds outside the store: its own copy of
+    /// the public key, and heads it kept earlier. Also rebuilds the derived tables from the chain
+    /// and names each row that differs.
+    pub async fn verify_audit_with(
+        &self,
+        caller: &Caller,
+        auditors: &AuditorsCheck,
+    ) -> Result<AuditVerificationView, ClearanceError> {
         caller.require(Action::ReadAudit)?;
-        let public_key: &AuditPublicKey =
-            self.config.audit_public_key.as_ref().ok_or_else(|| {
+        let public_key: &AuditPublicKey = auditors
+            .public_key
+            .as_ref()
+            .or(self.config.audit_public_key.as_ref())
+            .ok_or_else(|| {
                 ClearanceError::Unavailable(
-                    "no audit public key is configured to check checkpoints".into(),
+                    "no audit public key to check the checkpoints: give the one kept outside the data \
+                     folder (`audit verify --public-key FILE`)"
+                        .into(),
                 )
             })?;
+        let options = VerifyOptions {
+            anchors: auditors.anchors.clone(),
+            checkpoint_bound: self
+                .config
+                .audit_checkpoint_bound
+                .map(|bound| CheckpointBound {
+                    entries_max: bound.entries_max,
+                    ms_max: bound.ms_max,
+                    now_ms: self.now().timestamp_millis(),
+                }),
+        };
         let checkpoints = self.store.checkpoints().await?;
-        let mut verifier = ChainVerifier::new(&checkpoints, public_key);
+        let mut verifier = ChainVerifier::with_options(&checkpoints, public_key, &options);
         let mut after = 0;
         let mut contents = Vec::new();
         // Page by page: memory stays flat however long the chain is (the kept files' references
@@ -198,7 +227,20 @@ impl<S: Store> Clearance<S> {
                 }
             }
         }
-        let first_fault = report.first_fault.map(|f| f.to_string()).or(content_fault);
+        // The tables that decide clearance (roles, tokens, authorisations, tasks, the ledger...)
+        // are projections of the chain: rebuilt from it, they must equal the stored ones.
+        let tables = self.store.check_projections().await?;
+        let first_fault = report
+            .first_fault
+            .map(|f| f.to_string())
+            .or(content_fault)
+            .or_else(|| {
+                tables
+                    .differences
+                    .first()
+                    .map(|d| format!("a table differs from the chain: {d}"))
+            });
+        let warnings = verification_warnings(auditors, &tables);
         Ok(AuditVerificationView {
             intact: first_fault.is_none(),
             entries_checked: report.entries_checked,
@@ -208,6 +250,55 @@ impl<S: Store> Clearance<S> {
             last_checkpoint_seq: report.last_checkpoint_seq,
             first_fault,
             public_key: public_key.to_hex(),
+            key_fingerprint: public_key.fingerprint(),
+            key_held_by_auditor: auditors.public_key.is_some(),
+            anchors_checked: if report.is_ok() {
+                auditors.anchors.len() as u64
+            } else {
+                0
+            },
+            tables_checked: tables.tables,
+            table_differences: tables.differences,
+            warnings,
         })
     }
+}
+
+/// What an auditor brings to a verification from outside the data folder; it exists because
+/// whoever holds the folder holds its signing key, so only a key and heads kept elsewhere show a
+/// chain rewritten or cut short and re-signed.
+#[derive(Debug, Clone, Default)]
+pub struct AuditorsCheck {
+    /// The public key the auditor kept (`customs audit public-key` when the store was set up).
+    pub public_key: Option<AuditPublicKey>,
+    /// Heads the auditor kept (exported checkpoints, `seq:hash` written down).
+    pub anchors: Vec<audit::Anchor>,
+}
+
+/// What the verification could not vouch for.
+fn verification_warnings(auditors: &AuditorsCheck, tables: &store::ProjectionCheck) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if auditors.public_key.is_none() {
+        warnings.push(
+            "the checkpoints were checked with the key in the data folder: whoever holds the \
+             folder can rewrite the chain and re-sign it, so this is only as good as the folder; \
+             verify with the public key kept outside it (--public-key or --key-fingerprint) / \
+             检查点仅用数据目录中的密钥验证：持有该目录者可改写并重新签名，请使用目录外保存的公钥验证"
+                .to_owned(),
+        );
+    }
+    if auditors.anchors.is_empty() {
+        warnings.push(
+            "no chain head held outside the store was given (--anchor, --expect-head): a tail \
+             deleted and re-signed with the folder's key would not show / \
+             未提供目录外保存的链头（--anchor、--expect-head）：删除末尾并用目录密钥重新签名无法发现"
+                .to_owned(),
+        );
+    }
+    if let Some(why) = &tables.not_rebuilt {
+        warnings.push(format!(
+            "the derived tables were not compared: {why} / 派生表未核对：旧版记录不含投影"
+        ));
+    }
+    warnings
 }

@@ -74,7 +74,7 @@ pub use admin::{
 };
 pub use assessing::{AssessedFigures, MANUAL_ASSESSMENT_TASK, Reassessment};
 pub use modifications::Modification;
-pub use audit_trail::AUDIT_PAGE_MAX;
+pub use audit_trail::{AUDIT_PAGE_MAX, AuditorsCheck};
 pub use cbec::BuyerIdKey;
 pub use error::ClearanceError;
 pub use views::{ListFilter, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX};
@@ -119,6 +119,9 @@ pub struct ClearanceConfig {
     pub serial_block: u64,
     /// The key that verifies the audit checkpoints (the data folder's signing key's public half).
     pub audit_public_key: Option<audit::AuditPublicKey>,
+    /// How long the store's writer may leave the chain unsigned; with it, verification reports a
+    /// missing checkpoint. `None` (tests with a clock that jumps) checks no bound.
+    pub audit_checkpoint_bound: Option<AuditCheckpointBound>,
     /// How duty and taxes are assessed (thresholds, the VAT-base question).
     pub assessment: tariff::AssessmentConfig,
     /// The preferential trade agreements' data the proofs of origin are checked against.
@@ -133,6 +136,14 @@ pub struct ClearanceConfig {
     pub model_budget: rust_decimal::Decimal,
 }
 
+/// The most entries, and the longest time, the store's writer leaves unsigned; see
+/// [`audit::CheckpointBound`]. The verifier's clock is the service's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditCheckpointBound {
+    pub entries_max: u64,
+    pub ms_max: i64,
+}
+
 impl ClearanceConfig {
     pub fn china() -> ClearanceConfig {
         ClearanceConfig {
@@ -140,6 +151,7 @@ impl ClearanceConfig {
             utc_offset: FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset"),
             serial_block: 64,
             audit_public_key: None,
+            audit_checkpoint_bound: None,
             assessment: tariff::AssessmentConfig::china_2026(),
             agreements: tariff::origin::agreements_china_2026(),
             buyer_id_key: None,

@@ -1,63 +1,245 @@
 //! `customs audit`: check the record of the whole enforcement process.
+//!
+//! Whoever holds the data folder holds its signing key, so a check with that key alone is only as
+//! good as the folder. An auditor keeps two things elsewhere: the public key (or its fingerprint),
+//! printed by `audit public-key` when the store is set up, and signed heads exported from time to
+//! time by `audit checkpoint --export`. With them, `audit verify` catches a chain rewritten and
+//! re-signed with a new key, and a tail deleted and the new end re-signed with the folder's key.
 
-use anyhow::bail;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use audit::{Anchor, AuditPublicKey, Checkpoint};
 use clap::Subcommand;
+use clearance::AuditorsCheck;
+use serde_json::json;
 use store::Store;
 
 use crate::datadir::DataDir;
 
 #[derive(Subcommand)]
 pub enum AuditCommand {
-    /// Recompute the hash chain and check every signed checkpoint; names the first entry that was
-    /// altered, deleted or reordered. Exits non-zero on any fault.
+    /// Recompute the hash chain, check every signed checkpoint, and rebuild the tables that
+    /// decide clearance from the chain; names the first entry altered, deleted or reordered, a
+    /// missing checkpoint, and every table row that differs. Exits non-zero on any fault.
     Verify {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+        /// The public key kept outside the data folder (the PEM or hex `audit public-key`
+        /// printed): checkpoints are checked with it, not with the folder's key.
+        #[arg(long, value_name = "FILE")]
+        public_key: Option<PathBuf>,
+        /// The fingerprint (SHA-256, hex) of the public key kept outside the data folder: the
+        /// folder's key must have it.
+        #[arg(long, value_name = "HEX")]
+        key_fingerprint: Option<String>,
+        /// A chain head kept outside the store, as `SEQ:HASH`: the chain must reach entry SEQ
+        /// and have HASH there. Repeatable.
+        #[arg(long, value_name = "SEQ:HASH")]
+        expect_head: Vec<String>,
+        /// A checkpoint exported earlier by `audit checkpoint --export`: its signature must
+        /// verify, and the chain must reach its head. Repeatable.
+        #[arg(long, value_name = "FILE")]
+        anchor: Vec<PathBuf>,
     },
-    /// Print the public key that verifies the checkpoints (hex and PEM).
+    /// Print the public key that verifies the checkpoints (fingerprint, hex and PEM): keep it
+    /// outside the data folder.
     PublicKey,
     /// Sign a checkpoint of the current chain head now.
-    Checkpoint,
+    Checkpoint {
+        /// Also write the newest signed checkpoint to FILE, for the auditor to keep outside the
+        /// data folder (`audit verify --anchor FILE`).
+        #[arg(long, value_name = "FILE")]
+        export: Option<PathBuf>,
+    },
 }
 
 pub async fn run(data: &DataDir, command: AuditCommand) -> anyhow::Result<()> {
-    let signer = data.signer()?;
     match command {
         AuditCommand::PublicKey => {
-            let key = signer.public_key();
+            let key = data.signer()?.public_key();
             println!(
-                "key id: {}\nhex: {}\n{}",
+                "fingerprint: {}\nkey id: {}\nhex: {}\n{}",
+                key.fingerprint(),
                 key.key_id(),
                 key.to_hex(),
                 key.to_pem()
             );
             Ok(())
         }
-        AuditCommand::Checkpoint => {
-            let store = data.open_store(store_sqlite::SqliteOptions::production())?;
-            let checkpoint = store.checkpoint_now().await?;
-            store.close().await;
-            match checkpoint {
-                Some(c) => println!(
-                    "checkpoint at entry {} head {}",
-                    c.seq,
-                    hex::encode(c.head_hash)
-                ),
-                None => println!("nothing new since the last checkpoint"),
-            }
-            Ok(())
+        AuditCommand::Checkpoint { export } => checkpoint(data, export.as_deref()).await,
+        AuditCommand::Verify {
+            json,
+            public_key,
+            key_fingerprint,
+            expect_head,
+            anchor,
+        } => {
+            let auditors = auditors_check(
+                data,
+                public_key.as_deref(),
+                key_fingerprint.as_deref(),
+                &expect_head,
+                &anchor,
+            )?;
+            verify(data, json, &auditors).await
         }
-        AuditCommand::Verify { json } => verify(data, json).await,
     }
 }
 
-async fn verify(data: &DataDir, json: bool) -> anyhow::Result<()> {
+async fn checkpoint(data: &DataDir, export: Option<&Path>) -> anyhow::Result<()> {
+    let store = data.open_store(store_sqlite::SqliteOptions::production())?;
+    let signed = store.checkpoint_now().await;
+    let newest = store.checkpoints().await;
+    store.close().await;
+    match signed? {
+        Some(c) => println!(
+            "checkpoint at entry {} head {}",
+            c.seq,
+            hex::encode(c.head_hash)
+        ),
+        None => println!("nothing new since the last checkpoint"),
+    }
+    if let Some(file) = export {
+        let Some(newest) = newest?.pop() else {
+            bail!("the store holds no checkpoint to export");
+        };
+        let key = data.signer()?.public_key();
+        let text = serde_json::to_string_pretty(&json!({
+            "seq": newest.seq,
+            "head_hash": hex::encode(newest.head_hash),
+            "signed_at_ms": newest.signed_at_ms,
+            "key_id": newest.key_id,
+            "key_fingerprint": key.fingerprint(),
+            "signature": hex::encode(newest.signature),
+        }))?;
+        std::fs::write(file, text + "\n").with_context(|| format!("writing {}", file.display()))?;
+        println!(
+            "exported the checkpoint at entry {} to {}",
+            newest.seq,
+            file.display()
+        );
+    }
+    Ok(())
+}
+
+/// What the auditor brought, checked before the store is read: a key that cannot be read, a
+/// fingerprint the folder's key does not have, or an anchor not signed by the key is an error.
+fn auditors_check(
+    data: &DataDir,
+    public_key: Option<&Path>,
+    fingerprint: Option<&str>,
+    expect_head: &[String],
+    anchor_files: &[PathBuf],
+) -> anyhow::Result<AuditorsCheck> {
+    let mut key = match public_key {
+        Some(file) => {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("reading the public key {}", file.display()))?;
+            let key = AuditPublicKey::from_pem_or_hex(&text).map_err(|err| {
+                anyhow::anyhow!("{} is not an Ed25519 public key: {err}", file.display())
+            })?;
+            Some(key)
+        }
+        None => None,
+    };
+    if let Some(expected) = fingerprint {
+        let expected = expected.trim().to_ascii_lowercase();
+        if expected.len() != 64 || !expected.bytes().all(|c| c.is_ascii_hexdigit()) {
+            bail!("--key-fingerprint must be the 64 hex digits of the key's SHA-256");
+        }
+        let held = match key {
+            Some(key) => key,
+            None => data.folder_public_key()?.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "the data folder has no signing key to compare the fingerprint with"
+                )
+            })?,
+        };
+        if held.fingerprint() != expected {
+            bail!(
+                "the audit key has fingerprint {}, not {expected}: the checkpoints are signed \
+                 with another key than the one you hold (re-signed?) / 审计密钥指纹不符",
+                held.fingerprint()
+            );
+        }
+        key = Some(held);
+    }
+    let mut anchors = Vec::new();
+    for head in expect_head {
+        anchors.push(parse_head(head)?);
+    }
+    if !anchor_files.is_empty() {
+        let verifying = match key {
+            Some(key) => key,
+            None => data.folder_public_key()?.ok_or_else(|| {
+                anyhow::anyhow!("no key to check the anchors with: give --public-key")
+            })?,
+        };
+        for file in anchor_files {
+            anchors.push(read_anchor(file, &verifying)?);
+        }
+    }
+    Ok(AuditorsCheck {
+        public_key: key,
+        anchors,
+    })
+}
+
+fn parse_head(text: &str) -> anyhow::Result<Anchor> {
+    let parsed = text.split_once(':').and_then(|(seq, hash)| {
+        let seq = seq.trim().parse::<u64>().ok()?;
+        let hash: [u8; 32] = hex::decode(hash.trim()).ok()?.try_into().ok()?;
+        Some(Anchor {
+            seq,
+            head_hash: hash,
+        })
+    });
+    parsed.ok_or_else(|| {
+        anyhow::anyhow!("--expect-head {text:?} is not SEQ:HASH (an entry number, 64 hex digits)")
+    })
+}
+
+/// An exported checkpoint, whose signature must verify with the auditor's key.
+fn read_anchor(file: &Path, key: &AuditPublicKey) -> anyhow::Result<Anchor> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not an exported checkpoint", file.display()))?;
+    let bytes = |name: &str| value[name].as_str().and_then(|h| hex::decode(h).ok());
+    let checkpoint = (|| {
+        Some(Checkpoint {
+            seq: value["seq"].as_u64()?,
+            head_hash: bytes("head_hash")?.try_into().ok()?,
+            signed_at_ms: value["signed_at_ms"].as_i64()?,
+            key_id: value["key_id"].as_str()?.to_owned(),
+            signature: bytes("signature")?.try_into().ok()?,
+        })
+    })()
+    .ok_or_else(|| anyhow::anyhow!("{} is not an exported checkpoint", file.display()))?;
+    if !key.verify(&checkpoint) {
+        bail!(
+            "the checkpoint in {} is not signed by the key {} (fingerprint {})",
+            file.display(),
+            key.key_id(),
+            key.fingerprint()
+        );
+    }
+    Ok(Anchor {
+        seq: checkpoint.seq,
+        head_hash: checkpoint.head_hash,
+    })
+}
+
+async fn verify(data: &DataDir, json: bool, auditors: &AuditorsCheck) -> anyhow::Result<()> {
     if !data.database().exists() {
         bail!("no store at {}", data.database().display());
     }
     let clearance = data.open_clearance_read_only(clearance::ClearanceConfig::china())?;
-    let verification = clearance.verify_audit(&crate::show::operator()).await;
+    let verification = clearance
+        .verify_audit_with(&crate::show::operator(), auditors)
+        .await;
     clearance.store().close().await;
     let verification = verification.map_err(crate::show::explain)?;
     if json {
@@ -71,6 +253,25 @@ async fn verify(data: &DataDir, json: bool) -> anyhow::Result<()> {
                 .last_checkpoint_seq
                 .map_or("none".into(), |s| s.to_string())
         );
+        println!(
+            "key fingerprint {} ({})",
+            verification.key_fingerprint,
+            if verification.key_held_by_auditor {
+                "held by the auditor"
+            } else {
+                "read from the data folder"
+            }
+        );
+        println!(
+            "{} tables rebuilt from the chain and compared",
+            verification.tables_checked.len()
+        );
+        for difference in &verification.table_differences {
+            eprintln!("table difference: {difference}");
+        }
+    }
+    for warning in &verification.warnings {
+        eprintln!("warning: {warning}");
     }
     match verification.first_fault {
         None => {

@@ -91,11 +91,32 @@ impl DataDir {
     }
 
     /// The audit signing key, generated on first run. Losing it does not break the chain (hashes
-    /// still verify) but checkpoints signed with it can then no longer be checked.
+    /// still verify) but checkpoints signed with it can then no longer be checked. A store that
+    /// already holds entries or checkpoints never gets a new key silently: a new key would sign
+    /// over whatever the folder holds, so its absence is an error to investigate.
     pub fn signer(&self) -> anyhow::Result<AuditSigner> {
+        let key = self.path.join(SIGNING_KEY_FILE);
+        if !key.exists() && SqliteStore::holds_records(&self.database())? {
+            bail!(
+                "the audit signing key {} is missing, but the store {} already holds audit \
+                 records: refusing to create a new key over them (restore the key file from its \
+                 backup; `customs audit verify --public-key FILE` checks the store without it) / \
+                 审计签名密钥缺失而存储已有审计记录，拒绝生成新密钥，请从备份恢复密钥文件",
+                key.display(),
+                self.database().display()
+            );
+        }
         Ok(AuditSigner::from_secret_bytes(
             &self.secret(SIGNING_KEY_FILE)?,
         ))
+    }
+
+    /// The public half of the folder's signing key, if the key file exists; never creates one.
+    pub fn folder_public_key(&self) -> anyhow::Result<Option<audit::AuditPublicKey>> {
+        if !self.path.join(SIGNING_KEY_FILE).exists() {
+            return Ok(None);
+        }
+        Ok(Some(self.signer()?.public_key()))
     }
 
     /// The key of the CBEC buyers' identity hashes, generated on first run. Losing it means the
@@ -135,7 +156,8 @@ impl DataDir {
         config: ClearanceConfig,
     ) -> anyhow::Result<Arc<Clearance<SqliteStore>>> {
         let config = ClearanceConfig {
-            audit_public_key: Some(self.signer()?.public_key()),
+            audit_public_key: self.folder_public_key()?,
+            audit_checkpoint_bound: Some(checkpoint_bound()),
             ..config
         };
         let store = SqliteStore::open_read_only(&self.database(), 2)?;
@@ -157,6 +179,7 @@ impl DataDir {
         let signer = self.signer()?;
         let config = ClearanceConfig {
             audit_public_key: Some(signer.public_key()),
+            audit_checkpoint_bound: Some(checkpoint_bound()),
             buyer_id_key: Some(self.buyer_id_key()?),
             ..config
         };
@@ -168,6 +191,16 @@ impl DataDir {
             config,
             Arc::new(SystemClock),
         )))
+    }
+}
+
+/// The bound the production writer keeps between checkpoints, for `audit verify` to report a
+/// missing one.
+fn checkpoint_bound() -> clearance::AuditCheckpointBound {
+    let (entries_max, ms_max) = SqliteOptions::production().checkpoint_bound();
+    clearance::AuditCheckpointBound {
+        entries_max,
+        ms_max,
     }
 }
 

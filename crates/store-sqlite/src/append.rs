@@ -66,6 +66,7 @@ pub(crate) fn record(
             subject: draft.subject,
             action: draft.action,
             payload: draft.payload,
+            projection: &recorded_projection(draft.projection)?,
         };
         insert_event(tx, &event, head)?;
         // The projection may point at the event just inserted (a declaration's document).
@@ -131,6 +132,16 @@ pub(crate) struct NewEvent<'a> {
     pub(crate) subject: &'a str,
     pub(crate) action: &'a str,
     pub(crate) payload: &'a str,
+    /// The projection as recorded in the chain ([`recorded_projection`]); empty when the
+    /// table row is read from the payload (a CBEC booking).
+    pub(crate) projection: &'a str,
+}
+
+/// The text of a projection the chain covers: serde's JSON of it, without the contents the
+/// projection type marks as kept once beside the chain.
+pub(crate) fn recorded_projection(projection: &Projection) -> Result<String, Fault> {
+    serde_json::to_string(projection)
+        .map_err(|err| Fault::Database(anyhow::anyhow!("recording a projection: {err}")))
 }
 
 /// Chains the event after `head` and inserts it with both hashes.
@@ -140,6 +151,10 @@ pub(crate) fn insert_event(
     head: &mut ChainHead,
 ) -> Result<(), Fault> {
     let entry = AuditEntry {
+        encoding_version: audit::ENCODING_VERSION,
+        idempotency_scope: event.idempotency_scope.to_owned(),
+        request_digest: event.request_digest.to_owned(),
+        projection: event.projection.to_owned(),
         seq: head.seq + 1,
         recorded_at_ms: event.recorded_at_ms,
         actor: event.actor.user_id.clone(),
@@ -152,8 +167,9 @@ pub(crate) fn insert_event(
     let prev_hash = head.hash;
     let entry_hash = head.append(&entry);
     let sql = "INSERT INTO events (seq, subject, action, actor_user, actor_role, recorded_at_ms, \
-         idempotency_scope, idempotency_key, request_digest, payload, prev_hash, entry_hash) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+         idempotency_scope, idempotency_key, request_digest, payload, prev_hash, entry_hash, \
+         encoding_version, projection) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
     let values = rusqlite::params![
         entry.seq,
         entry.subject,
@@ -161,12 +177,14 @@ pub(crate) fn insert_event(
         entry.actor,
         entry.role,
         entry.recorded_at_ms,
-        event.idempotency_scope,
+        entry.idempotency_scope,
         entry.idempotency_key,
-        event.request_digest,
+        entry.request_digest,
         entry.payload,
         prev_hash,
         entry_hash,
+        entry.encoding_version,
+        entry.projection,
     ];
     tx.prepare_cached(sql)?.execute(values).map_err(|err| {
         // Only a linked key can collide here (`<key>#n` used directly as a request key):

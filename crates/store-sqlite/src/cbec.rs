@@ -57,6 +57,8 @@ pub(crate) fn book(
         subject: &subject,
         action: ACTION,
         payload: &payload,
+        // The ledger row is read back from the payload, which holds all of it.
+        projection: "",
     };
     append::insert_event(tx, &event, head)?;
     let seq = head.seq;

@@ -18,9 +18,12 @@ mod migrate;
 mod projection;
 mod queries;
 mod read;
+mod replay;
 mod rows;
 mod wal;
 mod writer;
+
+pub use replay::PROJECTION_DIFFERENCES_MAX;
 
 use std::path::Path;
 use std::sync::mpsc::{SyncSender, TrySendError};
@@ -61,7 +64,30 @@ pub struct SqliteOptions {
     pub write_queue_max: usize,
 }
 
+/// Entries one batch may add past the checkpoint policy before the writer checks it: a batch of
+/// `batch_max` requests, each with its linked events (a lodging with its selection, scores,
+/// assessment and tasks), is committed before the policy is looked at.
+pub const CHECKPOINT_SLACK_ENTRIES_PER_REQUEST: u64 = 32;
+
+/// Time a run of entries may span beyond the policy's interval: a request's time is taken before
+/// it waits in the write queue, and the idle writer looks again only after another interval.
+pub const CHECKPOINT_SLACK_MS: i64 = 60_000;
+
 impl SqliteOptions {
+    /// The longest unsigned run a writer with these options leaves, as (entries, milliseconds):
+    /// what `audit verify` accepts before it reports a missing checkpoint.
+    pub fn checkpoint_bound(&self) -> (u64, i64) {
+        let batch = u64::try_from(self.batch_max.max(1)).unwrap_or(u64::MAX);
+        let entries = self
+            .checkpoint_every_entries
+            .saturating_add(batch.saturating_mul(CHECKPOINT_SLACK_ENTRIES_PER_REQUEST));
+        let ms = self
+            .checkpoint_every_ms
+            .saturating_mul(2)
+            .saturating_add(CHECKPOINT_SLACK_MS);
+        (entries, ms)
+    }
+
     /// A server's settings: enough readers for concurrent listings, batches large enough to
     /// absorb a burst in one fsync, and a checkpoint at least every minute while busy.
     pub fn production() -> SqliteOptions {
@@ -122,6 +148,30 @@ impl SqliteStore {
         })
     }
 
+    /// Whether the store at `path` already holds audit-chain entries or checkpoints (false for a
+    /// missing or empty file). Read-only: it adds nothing.
+    pub fn holds_records(path: &Path) -> anyhow::Result<bool> {
+        if !path.exists() {
+            return Ok(false);
+        }
+        let conn = connection::open_reader(path)?;
+        let tables: i64 = conn.query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' \
+             AND name IN ('events', 'checkpoints')",
+            [],
+            |row| row.get(0),
+        )?;
+        if tables < 2 {
+            return Ok(false);
+        }
+        let holds = conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM events) OR EXISTS (SELECT 1 FROM checkpoints)",
+            [],
+            |row| row.get(0),
+        )?;
+        Ok(holds)
+    }
+
     /// Opens an existing store for reading only: no writer, no migrations, no checkpoints, so a
     /// reader (an audit verification, a look-up) adds nothing to the record it reads. Writes
     /// through it fail with `Unavailable`.
@@ -129,6 +179,7 @@ impl SqliteStore {
         if !path.exists() {
             anyhow::bail!("no store at {}", path.display());
         }
+        migrate::require_current(&connection::open_reader(path)?)?;
         let readers = ReadPool::open(path.to_path_buf(), read_connections)?;
         // A channel whose receiver is gone: every write is answered "the writer has stopped".
         let (commands, _) = std::sync::mpsc::sync_channel(1);
@@ -360,6 +411,14 @@ impl Store for SqliteStore {
     async fn checkpoints(&self) -> StoreResult<Vec<Checkpoint>> {
         self.read("reading audit checkpoints", |conn| {
             queries::checkpoints(conn)
+        })
+        .await
+    }
+
+    async fn check_projections(&self) -> StoreResult<store::ProjectionCheck> {
+        let path = self.inner.readers.path().to_path_buf();
+        self.read("rebuilding the tables from the chain", move |_| {
+            replay::check(&path)
         })
         .await
     }

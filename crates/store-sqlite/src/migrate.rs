@@ -30,7 +30,34 @@ const MIGRATIONS: &[Migration] = &[
         name: "0003_token_lifecycle",
         sql: include_str!("../migrations/0003_token_lifecycle.sql"),
     },
+    Migration {
+        version: 4,
+        name: "0004_audit_encoding_v2",
+        sql: include_str!("../migrations/0004_audit_encoding_v2.sql"),
+    },
 ];
+
+/// Refuses to read a store whose schema differs from this build's: a reader does not migrate
+/// (reading adds nothing), and an older schema lacks columns the reads name.
+pub(crate) fn require_current(conn: &Connection) -> anyhow::Result<()> {
+    let known = MIGRATIONS.last().map_or(0, |m| m.version);
+    let found = schema_version(conn)?;
+    if found < known {
+        bail!(
+            "the store's schema version {found} is older than this build's ({known}): \
+             open it once with `customs serve` (or `customs audit checkpoint`) to migrate it"
+        );
+    }
+    if found > known {
+        bail!("the store's schema version {found} is newer than this build knows ({known})");
+    }
+    Ok(())
+}
+
+/// The schema's SQL, every migration in order: to build a scratch copy of the tables.
+pub(crate) fn schema_sql() -> impl Iterator<Item = &'static str> {
+    MIGRATIONS.iter().map(|m| m.sql)
+}
 
 /// Brings the schema up to the newest migration this binary knows.
 pub(crate) fn migrate(conn: &mut Connection) -> anyhow::Result<()> {

@@ -32,6 +32,11 @@ impl ReadPool {
         }))
     }
 
+    /// The store file the pool reads.
+    pub(crate) fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
     /// Runs `read` on a pooled connection on the blocking pool. `what` names the read in errors.
     pub(crate) async fn run<T, F>(self: &Arc<Self>, what: &'static str, read: F) -> StoreResult<T>
     where

@@ -59,7 +59,8 @@ pub(crate) fn declaration_cursor(row: &Row<'_>) -> rusqlite::Result<DeclarationC
 
 /// Event columns in the order [`event`] and [`stored_entry`] read them.
 pub(crate) const EVENT_COLUMNS: &str = "seq, subject, action, actor_user, actor_role, \
-     recorded_at_ms, idempotency_key, payload, request_digest, prev_hash, entry_hash";
+     recorded_at_ms, idempotency_key, payload, request_digest, prev_hash, entry_hash, \
+     encoding_version, idempotency_scope, projection";
 
 pub(crate) fn event(row: &Row<'_>) -> rusqlite::Result<EventRow> {
     Ok(EventRow {
@@ -83,6 +84,10 @@ pub(crate) fn stored_entry(row: &Row<'_>) -> rusqlite::Result<StoredEntry> {
     let event = event(row)?;
     Ok(StoredEntry {
         entry: AuditEntry {
+            encoding_version: row.get(11)?,
+            idempotency_scope: row.get(12)?,
+            request_digest: event.request_digest,
+            projection: row.get(13)?,
             seq: event.seq,
             recorded_at_ms: event.recorded_at_ms,
             actor: event.actor.user_id,

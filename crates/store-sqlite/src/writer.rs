@@ -144,6 +144,11 @@ impl Writer {
 
     pub(crate) fn run(mut self) {
         let _span = tracing::info_span!("store_writer").entered();
+        // A tail left unsigned (the last run crashed) is signed now, so the chain never stays
+        // unsigned longer than the checkpoint bound once the store is open again.
+        if let Err(err) = self.checkpoint_now() {
+            tracing::warn!(error = %err, "could not sign the unsigned tail at start");
+        }
         loop {
             match self.next_command() {
                 Next::Command(Command::Write(first)) => self.group_commit(first),

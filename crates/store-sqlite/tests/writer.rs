@@ -367,3 +367,76 @@ async fn a_full_write_queue_refuses_at_once_and_loses_nothing_queued() {
     }
     assert_chain_verifies(&store, 4).await;
 }
+
+/// A tail left unsigned (the last run crashed before its final checkpoint) is signed as soon as
+/// the store opens again, before any new write: the unsigned run stays within the bound.
+#[tokio::test]
+async fn an_unsigned_tail_is_signed_when_the_store_opens_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("customs.db");
+    let store = open(&path, SqliteOptions::production());
+    for n in 0..3 {
+        store.append(registration(n, n)).await.unwrap();
+    }
+    store.close().await;
+    // The crash: the final checkpoint never made it.
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute("DELETE FROM checkpoints", [])
+        .unwrap();
+    let store = open(&path, SqliteOptions::production());
+    // The writer signs on start; wait for it without writing anything.
+    let mut signed = Vec::new();
+    for _ in 0..100 {
+        signed = store.checkpoints().await.unwrap();
+        if !signed.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(signed.iter().map(|c| c.seq).collect::<Vec<_>>(), [3]);
+    store.close().await;
+}
+
+/// The production writer's bound, as `audit verify` applies it: the policy (1,000 entries, one
+/// minute) plus one batch of 64 requests of up to 32 events, and twice the interval plus a minute.
+#[test]
+fn the_production_checkpoint_bound() {
+    assert_eq!(
+        SqliteOptions::production().checkpoint_bound(),
+        (1_000 + 64 * 32, 2 * 60_000 + 60_000)
+    );
+}
+
+/// Every row of a derived table that no event records is named, up to
+/// `PROJECTION_DIFFERENCES_MAX`; an untouched store has none.
+#[tokio::test]
+async fn forged_rows_are_named_up_to_the_limit() {
+    use store_sqlite::PROJECTION_DIFFERENCES_MAX as MAX;
+    for forged in [0, MAX, MAX + 1] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("customs.db");
+        let store = open(&path, SqliteOptions::production());
+        store.append(registration(0, 0)).await.unwrap();
+        let connection = rusqlite::Connection::open(&path).unwrap();
+        for n in 0..forged {
+            connection
+                .execute(
+                    "INSERT INTO users (id, name, role, enterprise_id) VALUES (?1, ?1, 'admin', NULL)",
+                    [format!("forged-{n}")],
+                )
+                .unwrap();
+        }
+        let check = store.check_projections().await.unwrap();
+        assert_eq!(check.events_replayed, 1);
+        assert_eq!(check.not_rebuilt, None);
+        assert_eq!(check.differences.len(), forged.min(MAX), "{check:?}");
+        if forged > 0 {
+            assert_eq!(
+                check.differences[0],
+                r#"users row (id="forged-0") is in the store but no event records it"#
+            );
+        }
+        store.close().await;
+    }
+}

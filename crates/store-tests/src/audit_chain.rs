@@ -63,6 +63,24 @@ impl<S: Store> Story<'_, S> {
         assert_eq!(report.last_seq, head);
         assert_eq!(report.last_checkpoint_seq, Some(head));
         assert_eq!(report.checkpoints_checked, checkpoints.len() as u64);
+
+        // Every table the story changed is what the chain's recorded projections rebuild.
+        let rebuilt = self.store.check_projections().await.unwrap();
+        assert_eq!(rebuilt.not_rebuilt, None);
+        assert_eq!(rebuilt.differences, Vec::<String>::new());
+        assert_eq!(rebuilt.events_replayed, head);
+        for table in [
+            "users",
+            "tokens",
+            "broker_authorisations",
+            "cbec_ledger",
+            "declarations",
+        ] {
+            assert!(
+                rebuilt.tables.iter().any(|t| t == table),
+                "{table}: {rebuilt:?}"
+            );
+        }
     }
 
     async fn read_chain_in_pages(&self, page: usize) -> Vec<StoredEntry> {

@@ -105,7 +105,7 @@ pub struct LinkedEvent {
 /// A version of a targeting rule (布控指令) as the store keeps it. The definition is the analyst's
 /// rule as JSON made by the caller; the store never interprets it. A version is never edited: a
 /// change is a new version, approval and retirement are events.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RiskRuleRow {
     pub id: String,
     /// 1 for a new rule, then one more than the latest version of the id.
@@ -132,8 +132,13 @@ pub struct TraderHistory {
     pub discrepancies: u64,
 }
 
-/// The change to a derived table that an event implies.
-#[derive(Debug, Clone)]
+/// The change to a derived table that an event implies. A store records it with the event, in
+/// the audit chain (serde's JSON of this enum, without the bulky contents marked `skip`, which
+/// are kept once beside the chain and vouched for by digests), so the derived tables can be
+/// rebuilt from the chain and compared: a new variant or field is recorded without more code.
+/// Recorded projections are read back by later builds, so never rename a variant or a field, and
+/// give a field added later `#[serde(default)]` (projections recorded before it lack it).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum Projection {
     /// A declaration lodged by this event. The event's payload must carry the document as its
     /// `declaration` member, byte for byte equal to `row.document` (minified JSON, as `wire`
@@ -276,6 +281,8 @@ pub enum Projection {
     /// an id taken `Conflict("history batch <id>")`. `batch.imported_seq` must be `None`.
     ImportHistory {
         batch: HistoryBatchRow,
+        // Kept once, in its own table, its digest in the payload: not copied into the chain.
+        #[serde(skip)]
         text: String,
     },
     /// A risk model (its bytes) registered by this event in the status `shadow`: scored and
@@ -283,6 +290,8 @@ pub enum Projection {
     /// `Conflict("risk model <id>")`.
     NewRiskModel {
         model: RiskModelRow,
+        // Kept once, in its own table, its digest in the payload: not copied into the chain.
+        #[serde(skip)]
         bytes: Vec<u8>,
     },
     /// Puts a `shadow` or `retired` model in force (status `active`, `promoted_by`, `promoted_seq`
@@ -304,6 +313,8 @@ pub enum Projection {
     /// must be `None`; the store records this event's seq.
     AddAttachment {
         attachment: AttachmentRow,
+        // Kept once, in its own table, its digest in the payload: not copied into the chain.
+        #[serde(skip)]
         content: Vec<u8>,
     },
     /// An officer goes on duty at `office` (`Some`, leaving any other office) or off duty
@@ -328,7 +339,7 @@ pub const CREDIT_LEVELS: [&str; 4] = [
 ];
 
 /// A batch of labelled past goods items, as imported (without its text).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct HistoryBatchRow {
     /// Made by the caller, e.g. `H-0001`.
     pub id: String,
@@ -347,7 +358,7 @@ pub struct HistoryBatchRow {
 }
 
 /// A risk model in the registry (without its bytes).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RiskModelRow {
     /// Made by the caller, e.g. `M-0001`.
     pub id: String,
@@ -369,7 +380,7 @@ pub struct RiskModelRow {
 
 /// A photo or document an officer attached to a task (查验照片、单证), named by the SHA-256 of its
 /// content (which the attaching event records in the audit chain).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AttachmentRow {
     pub task_id: String,
     /// SHA-256 of the content, lower-case hex.
@@ -392,7 +403,7 @@ pub struct DutyRow {
 
 /// A watch-list entry (布控名单): a party or a means of transport that targeting selects when a
 /// declaration names it. Kept as the caller made it; never edited, never deleted.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct WatchEntryRow {
     /// Made by the caller, unique, e.g. `W-000001`.
     pub id: String,
@@ -435,7 +446,7 @@ impl WatchEntryRow {
 }
 
 /// An officer's task on a declaration (单证审核 / 查验 / 取样 / 扣留), created from its lane.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TaskRow {
     /// Made by the caller, unique.
     pub id: String,
@@ -469,7 +480,7 @@ pub struct TaskQuery {
     pub limit: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DeclarationRow {
     pub id: String,
     pub number: String,
@@ -488,10 +499,12 @@ pub struct DeclarationRow {
     /// member of the payload of the event that lodged or last amended the declaration, exactly
     /// as that event embedded it. On append ([`Projection::NewDeclaration`]) it must equal the
     /// event payload's `declaration` member and is not stored a second time.
+    /// The event's payload carries it: not copied into the recorded projection.
+    #[serde(skip)]
     pub document: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DeclarationUpdate {
     pub id: String,
     pub status: String,
@@ -504,7 +517,7 @@ pub struct DeclarationUpdate {
     pub replaces_document: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct EnterpriseRow {
     pub id: String,
     pub credit_code: String,
@@ -512,7 +525,7 @@ pub struct EnterpriseRow {
     pub name: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct UserRow {
     pub id: String,
     pub name: String,
@@ -523,7 +536,7 @@ pub struct UserRow {
     pub disabled_seq: Option<u64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TokenRow {
     /// The token's public name (`T-` and 16 hex characters of its hash): listed, and revoked by.
     pub id: String,
@@ -539,7 +552,7 @@ pub struct TokenRow {
 }
 
 /// A reference-data release as the store keeps it. `kind` is `tariff` or `exchange_rates`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ReleaseRow {
     /// Made by the caller, unique across kinds, e.g. `TR-0001`, `XR-0001`.
     pub id: String,
@@ -564,9 +577,11 @@ pub struct ReleaseRow {
 }
 
 /// One file of a release, kept byte for byte.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ReleaseFileRow {
     pub name: String,
+    /// Kept once, in `release_files`; the release's digest (in the payload) vouches for it.
+    #[serde(skip)]
     pub text: String,
 }
 
@@ -723,6 +738,24 @@ pub enum CbecBookingOutcome {
     },
 }
 
+/// The derived tables rebuilt from the chain (each event's recorded projection, replayed in
+/// order) and compared with the stored ones; it exists because the tables decide clearance
+/// (roles, tokens, authorisations, tasks, the CBEC ledger, ...) and the chain alone cannot show
+/// an edited row.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProjectionCheck {
+    /// Events replayed.
+    pub events_replayed: u64,
+    /// The tables compared, by name.
+    pub tables: Vec<String>,
+    /// Why the tables could not be rebuilt, if they could not (entries recorded before
+    /// projections were chained); nothing was compared then.
+    pub not_rebuilt: Option<String>,
+    /// Every difference found (up to a limit), in words naming the table, the row and the
+    /// column. Empty when the tables are what the chain records.
+    pub differences: Vec<String>,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Appends one event (and its linked events) with its projection changes in one durable transaction.
@@ -760,6 +793,9 @@ pub trait Store: Send + Sync + 'static {
     /// Audit chain entries with `seq > after_seq`, in seq order, at most `limit`.
     async fn audit_entries(&self, after_seq: u64, limit: usize) -> StoreResult<Vec<StoredEntry>>;
     async fn checkpoints(&self) -> StoreResult<Vec<Checkpoint>>;
+    /// Rebuilds the derived tables from the chain and compares them with the stored ones, in
+    /// one consistent snapshot.
+    async fn check_projections(&self) -> StoreResult<ProjectionCheck>;
     /// Signs a checkpoint of the current chain head now (if anything is new since the last one).
     async fn checkpoint_now(&self) -> StoreResult<Option<Checkpoint>>;
     /// Books a CBEC purchase if the buyer's total for the year stays within

@@ -283,4 +283,20 @@ pub struct AuditVerificationView {
     pub first_fault: Option<String>,
     /// Hex Ed25519 public key that verified the checkpoints.
     pub public_key: String,
+    /// SHA-256 (hex) of that key: compare it with the fingerprint kept when the store was set up.
+    pub key_fingerprint: String,
+    /// True when the key came from the auditor (`audit verify --public-key`), false when it is
+    /// the data folder's own: then whoever holds the folder could have re-signed a rewritten chain.
+    pub key_held_by_auditor: bool,
+    /// Heads held by the auditor outside the store (`--expect-head`, `--anchor`) that matched.
+    pub anchors_checked: u64,
+    /// The derived tables rebuilt from the chain and compared with the stored ones.
+    pub tables_checked: Vec<String>,
+    /// Each row of a derived table that differs from what the chain records (any one makes the
+    /// store not intact), in words naming the table, the row and the column.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub table_differences: Vec<String>,
+    /// What this verification could not vouch for, in English and Chinese.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }

@@ -7,6 +7,7 @@ mod crash;
 mod credit;
 mod estimate;
 mod identity;
+mod integrity;
 mod models;
 mod releases;
 mod rules;
