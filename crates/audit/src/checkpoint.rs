@@ -152,6 +152,12 @@ impl AuditPublicKey {
     /// of the 32 raw bytes, surrounding whitespace ignored: what `audit public-key` printed.
     pub fn from_pem_or_hex(text: &str) -> Result<Self, AuditError> {
         let text = text.trim();
+        // The whole output of `customs audit public-key` saved to a file (fingerprint and hex
+        // lines before the PEM) is taken as its PEM.
+        let text = match text.find("-----BEGIN PUBLIC KEY-----") {
+            Some(start) => &text[start..],
+            None => text,
+        };
         let Some(body) = text.strip_prefix("-----BEGIN PUBLIC KEY-----") else {
             return Self::from_hex(text);
         };

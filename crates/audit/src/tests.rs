@@ -876,6 +876,15 @@ fn a_public_key_reads_back_from_its_pem_and_hex_and_has_a_full_fingerprint() {
         AuditPublicKey::from_pem_or_hex(&format!("  {}\n", key.to_hex())),
         Ok(key)
     );
+    // The whole of `customs audit public-key`'s output, saved as it is.
+    let printed = format!(
+        "fingerprint: {}\nkey id: {}\nhex: {}\n{}",
+        key.fingerprint(),
+        key.key_id(),
+        key.to_hex(),
+        key.to_pem()
+    );
+    assert_eq!(AuditPublicKey::from_pem_or_hex(&printed), Ok(key));
     assert_eq!(key.fingerprint().len(), 64);
     assert!(key.fingerprint().starts_with(&key.key_id()));
     assert!(
