@@ -168,7 +168,10 @@ impl Action {
             Action::ManageModels => ("manage risk models", "管理风险模型"),
             Action::ManagePaymentConnectors => ("manage payment connectors", "管理税费支付通道"),
             Action::ReadPaymentConnectors => ("see payment connectors", "查看税费支付通道"),
-            Action::DecideModifications => ("decide amendment and cancellation requests", "审批修撤单申请"),
+            Action::DecideModifications => (
+                "decide amendment and cancellation requests",
+                "审批修撤单申请",
+            ),
             Action::ManageUsers => ("manage users and tokens", "管理用户和令牌"),
         }
     }

@@ -5,8 +5,8 @@
 //! acceptance date (申报之日), whenever the assessment is made; the record names them.
 
 use chrono::NaiveDate;
-use rust_decimal::Decimal;
 use domain::{Declaration, DeclarationKind, FieldError};
+use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use store::{
     Actor, Append, AppendOutcome, CbecBooking, DeclarationQuery, LinkedEvent, Projection, Store,
@@ -716,13 +716,9 @@ impl<S: Store> Clearance<S> {
         let mut errors = Vec::new();
         let mut amount = |path: &str, raw: Option<&str>| -> Decimal {
             let Some(raw) = raw else { return Decimal::ZERO };
-            match domain::numbers::parse_decimal(path, raw)
-                .ok()
-                .filter(|a| {
-                    *a >= Decimal::ZERO
-                        && a.scale() <= 2
-                        && *a <= crate::payments::PAYMENT_AMOUNT_MAX
-                }) {
+            match domain::numbers::parse_decimal(path, raw).ok().filter(|a| {
+                *a >= Decimal::ZERO && a.scale() <= 2 && *a <= crate::payments::PAYMENT_AMOUNT_MAX
+            }) {
                 Some(a) => a,
                 None => {
                     errors.push(FieldError::invalid_format(
@@ -741,15 +737,24 @@ impl<S: Store> Clearance<S> {
             }
         };
         let taxes = [
-            ("customs_duty", amount("customs_duty", Some(&request.customs_duty))),
+            (
+                "customs_duty",
+                amount("customs_duty", Some(&request.customs_duty)),
+            ),
             (
                 "consumption_tax",
                 amount("consumption_tax", request.consumption_tax.as_deref()),
             ),
-            ("import_vat", amount("import_vat", Some(&request.import_vat))),
+            (
+                "import_vat",
+                amount("import_vat", Some(&request.import_vat)),
+            ),
         ];
-        let reason =
-            domain::numbers::parse_text("reason", &request.reason, domain::limits::REASON_LENGTH_MAX);
+        let reason = domain::numbers::parse_text(
+            "reason",
+            &request.reason,
+            domain::limits::REASON_LENGTH_MAX,
+        );
         if let Err(e) = &reason {
             errors.push(e.clone());
         }

@@ -44,11 +44,11 @@ mod models_tests;
 #[cfg(test)]
 mod officer_tests;
 #[cfg(test)]
-mod targeting_tests;
-#[cfg(test)]
 mod release_property_tests;
 #[cfg(test)]
 mod story;
+#[cfg(test)]
+mod targeting_tests;
 #[cfg(test)]
 mod tests;
 
@@ -69,14 +69,14 @@ use wire::{DeclarationDto, LodgementView};
 pub use access::{Action, Caller, Role};
 pub use admin::{
     ADMIN_BOOTSTRAPPED_ACTION, CREDIT_LEVEL_SET_ACTION, CREDIT_LEVELS, NewToken, SYSTEM_ROLE,
-    SYSTEM_USER_ID, TOKEN_LIFETIME_DEFAULT_DAYS, TOKEN_LIFETIME_MAX_DAYS, TokenRefusal,
-    TOKEN_PREFIX, parse_credit_level, system_actor, token_hash, token_id,
+    SYSTEM_USER_ID, TOKEN_LIFETIME_DEFAULT_DAYS, TOKEN_LIFETIME_MAX_DAYS, TOKEN_PREFIX,
+    TokenRefusal, parse_credit_level, system_actor, token_hash, token_id,
 };
 pub use assessing::{AssessedFigures, MANUAL_ASSESSMENT_TASK, Reassessment};
-pub use modifications::Modification;
 pub use audit_trail::{AUDIT_PAGE_MAX, AuditorsCheck};
 pub use cbec::BuyerIdKey;
 pub use error::ClearanceError;
+pub use modifications::Modification;
 pub use views::{ListFilter, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX};
 
 /// A summary declaration a full declaration may complete, as read before lodging it.

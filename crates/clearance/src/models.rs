@@ -691,7 +691,10 @@ impl<S: Store> Clearance<S> {
         let mut labels: HashMap<&str, Label> = HashMap::new();
         // Only checks label: a hold, a manual assessment or a request's review finds nothing
         // about the goods.
-        for task in closed.iter().filter(|t| crate::tasks::is_check_kind(&t.kind)) {
+        for task in closed
+            .iter()
+            .filter(|t| crate::tasks::is_check_kind(&t.kind))
+        {
             let outcome: Value = task
                 .outcome
                 .as_deref()

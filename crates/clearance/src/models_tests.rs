@@ -68,8 +68,11 @@ async fn lodged(f: &Fixture, key: &str) -> (String, Option<Value>, Value) {
     };
     // The models score and the engine selects: neither is the broker's act.
     for event in &events {
-        if [crate::models::SCORED_ACTION, crate::targeting::TARGETED_ACTION]
-            .contains(&event.action.as_str())
+        if [
+            crate::models::SCORED_ACTION,
+            crate::targeting::TARGETED_ACTION,
+        ]
+        .contains(&event.action.as_str())
         {
             assert_eq!(
                 (event.actor.user_id.as_str(), event.actor.role.as_str()),

@@ -16,7 +16,10 @@
 use domain::{DeclarationEvent, FieldError};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use store::{Append, AppendOutcome, DeclarationRow, DeclarationUpdate, EventRow, LinkedEvent, Projection, Store};
+use store::{
+    Append, AppendOutcome, DeclarationRow, DeclarationUpdate, EventRow, LinkedEvent, Projection,
+    Store,
+};
 use wire::DeclarationView;
 
 use crate::access::{Action, Caller};
@@ -54,7 +57,10 @@ impl Modification {
         match self {
             Modification::Requested(request) => request,
             Modification::Applied(view) => {
-                panic!("expected a request, the change was applied: {}", view.number)
+                panic!(
+                    "expected a request, the change was applied: {}",
+                    view.number
+                )
             }
         }
     }
@@ -194,7 +200,9 @@ impl<S: Store> Clearance<S> {
             other => return Err(crate::refusal(other)),
         }
         Ok(Some(Modification::Requested(request_view(
-            &record, &row.number, "pending",
+            &record,
+            &row.number,
+            "pending",
         ))))
     }
 
@@ -238,8 +246,11 @@ impl<S: Store> Clearance<S> {
                         .iter_mut()
                         .find(|r| r["request"] == record["request"])
                     {
-                        request["status"] =
-                            json!(if record["approved"] == true { "approved" } else { "refused" });
+                        request["status"] = json!(if record["approved"] == true {
+                            "approved"
+                        } else {
+                            "refused"
+                        });
                         request["decision_reason"] = record["reason"].clone();
                     }
                 }
@@ -269,7 +280,9 @@ impl<S: Store> Clearance<S> {
             ),
             (None, true) => None,
             (None, false) => {
-                return Err(ClearanceError::Invalid(vec![FieldError::required("reason")]));
+                return Err(ClearanceError::Invalid(vec![FieldError::required(
+                    "reason",
+                )]));
             }
         };
         let key = idempotency_key_or_new(idempotency_key)?;
@@ -377,7 +390,10 @@ impl<S: Store> Clearance<S> {
                     "declaration {} changed since the request was made: refuse it, and the trade asks again",
                     row.number
                 ),
-                format!("报关单 {} 在申请后已变更：请退回申请，由企业重新申请", row.number),
+                format!(
+                    "报关单 {} 在申请后已变更：请退回申请，由企业重新申请",
+                    row.number
+                ),
             ));
         }
         let ctx = self.parse_context(self.date_of_ms(row.lodged_at_ms));
@@ -486,7 +502,11 @@ impl<S: Store> Clearance<S> {
             let unassessed = payload_of_linked(&change.event)["outcome"] != "assessed";
             linked.push(change.event);
             let open = crate::trade_view::open_task_kinds(events);
-            if unassessed && !open.iter().any(|k| k == crate::assessing::MANUAL_ASSESSMENT_TASK) {
+            if unassessed
+                && !open
+                    .iter()
+                    .any(|k| k == crate::assessing::MANUAL_ASSESSMENT_TASK)
+            {
                 linked.push(
                     self.manual_assessment_task(&row.id, &row.office_of_lodging, now_ms)
                         .await?,

@@ -165,7 +165,10 @@ fn connectors_of(events: &[EventRow]) -> Vec<Connector> {
                 connectors.push(Connector {
                     id,
                     name: payload["name"].as_str().unwrap_or_default().to_owned(),
-                    public_key: payload["public_key"].as_str().unwrap_or_default().to_owned(),
+                    public_key: payload["public_key"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
                     active: true,
                 });
             }
@@ -205,7 +208,9 @@ fn amount_of(value: &Value) -> Decimal {
 }
 
 fn overflow() -> ClearanceError {
-    ClearanceError::Internal(anyhow::anyhow!("a declaration's payments overflow their sum"))
+    ClearanceError::Internal(anyhow::anyhow!(
+        "a declaration's payments overflow their sum"
+    ))
 }
 
 impl Settlement {
@@ -236,7 +241,10 @@ impl Settlement {
                 *sum = sum.checked_add(amount).ok_or_else(overflow)?;
             } else if event.action == CLAIMED_ACTION {
                 let amount = amount_of(&payload()["amount"]);
-                settlement.claimed = settlement.claimed.checked_add(amount).ok_or_else(overflow)?;
+                settlement.claimed = settlement
+                    .claimed
+                    .checked_add(amount)
+                    .ok_or_else(overflow)?;
             }
         }
         Ok(settlement)
@@ -435,7 +443,12 @@ impl<S: Store> Clearance<S> {
     /// The payment connectors, registered and withdrawn.
     pub async fn payment_connectors(&self, caller: &Caller) -> Result<Vec<Value>, ClearanceError> {
         caller.require(Action::ReadPaymentConnectors)?;
-        Ok(self.connectors().await?.iter().map(connector_view).collect())
+        Ok(self
+            .connectors()
+            .await?
+            .iter()
+            .map(connector_view)
+            .collect())
     }
 
     async fn connectors(&self) -> Result<Vec<Connector>, ClearanceError> {
@@ -473,7 +486,8 @@ impl<S: Store> Clearance<S> {
                 &format!("1 至 {CONNECTOR_ID_LENGTH_MAX} 个大写字母、数字或连字符"),
             ));
         }
-        let name = domain::numbers::parse_text("name", &request.name, domain::limits::REASON_LENGTH_MAX);
+        let name =
+            domain::numbers::parse_text("name", &request.name, domain::limits::REASON_LENGTH_MAX);
         if let Err(e) = &name {
             errors.push(e.clone());
         }
@@ -518,8 +532,12 @@ impl<S: Store> Clearance<S> {
             .into_iter()
             .find(|c| c.id == id && c.active)
             .ok_or(ClearanceError::NotFound)?;
-        self.connector_event(caller, CONNECTOR_WITHDRAWN_ACTION, json!({ "connector": id }))
-            .await?;
+        self.connector_event(
+            caller,
+            CONNECTOR_WITHDRAWN_ACTION,
+            json!({ "connector": id }),
+        )
+        .await?;
         connector.active = false;
         Ok(connector_view(&connector))
     }
@@ -559,13 +577,15 @@ impl<S: Store> Clearance<S> {
         let mut errors = Vec::new();
         for (path, value, max) in [
             ("connector", &message.connector, CONNECTOR_ID_LENGTH_MAX),
-            ("bank_reference", &message.bank_reference, domain::limits::REFERENCE_LENGTH_MAX),
+            (
+                "bank_reference",
+                &message.bank_reference,
+                domain::limits::REFERENCE_LENGTH_MAX,
+            ),
             ("declaration_number", &message.declaration_number, 18),
             ("paid_at", &message.paid_at, 40),
         ] {
-            if value.is_empty()
-                || value.len() > max
-                || !value.bytes().all(|b| b.is_ascii_graphic())
+            if value.is_empty() || value.len() > max || !value.bytes().all(|b| b.is_ascii_graphic())
             {
                 errors.push(FieldError::invalid_format(
                     path,
@@ -648,7 +668,11 @@ impl<S: Store> Clearance<S> {
         }
         let settlement = self.settlement(&row.id).await?;
         if settlement.payable.is_none() {
-            return Err(not_payable(&row.number, "it is not assessed yet", "尚未审核计税"));
+            return Err(not_payable(
+                &row.number,
+                "it is not assessed yet",
+                "尚未审核计税",
+            ));
         }
         if amount > settlement.outstanding() {
             return Err(overpayment(&row.number, amount, settlement.outstanding()));

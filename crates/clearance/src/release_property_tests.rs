@@ -47,7 +47,10 @@ fn step() -> impl Strategy<Value = Step> {
 }
 
 fn money(value: &Value) -> Decimal {
-    value.as_str().and_then(|t| t.parse().ok()).unwrap_or_default()
+    value
+        .as_str()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_default()
 }
 
 fn share(amount: Decimal, percent: u8) -> String {
@@ -67,7 +70,10 @@ async fn check_released(f: &Fixture, id: &str) {
         .rfind(|e| e.action == crate::assessment::ASSESSED_ACTION)
         .map(payload)
         .expect("a released import was assessed");
-    assert_eq!(latest["outcome"], "assessed", "released on an assessment that was not made");
+    assert_eq!(
+        latest["outcome"], "assessed",
+        "released on an assessment that was not made"
+    );
     let payable = money(&latest["total_payable"]);
     let covered: Decimal = events
         .iter()
@@ -79,7 +85,10 @@ async fn check_released(f: &Fixture, id: &str) {
         })
         .map(|e| money(&payload(e)["amount"]))
         .sum();
-    assert!(covered >= payable, "released with {covered} covered of {payable}");
+    assert!(
+        covered >= payable,
+        "released with {covered} covered of {payable}"
+    );
     let mut open = std::collections::HashSet::new();
     for event in &events {
         let p = payload(event);
@@ -122,7 +131,10 @@ async fn run(assessed_by_engine: bool, steps: Vec<Step>) -> bool {
                 let mut document: Value = serde_json::from_str(EXAMPLE).unwrap();
                 document["transport"]["voyage"] = json!(format!("V{i:03}"));
                 let body = json!({ "reason": "voyage", "declaration": document });
-                let _ = f.clearance.amend(&broker, &number, None, body.to_string().as_bytes()).await;
+                let _ = f
+                    .clearance
+                    .amend(&broker, &number, None, body.to_string().as_bytes())
+                    .await;
             }
             Step::TradeCancels => {
                 let _ = f
@@ -132,8 +144,12 @@ async fn run(assessed_by_engine: bool, steps: Vec<Step>) -> bool {
             }
             Step::TradeClaims(percent) => {
                 let amount = share(outstanding().await.max(Decimal::ONE), percent);
-                let body = json!({ "kind": "payment", "amount": amount, "reference": format!("C{i}") });
-                let _ = f.clearance.record_payment(&broker, &number, None, body.to_string().as_bytes()).await;
+                let body =
+                    json!({ "kind": "payment", "amount": amount, "reference": format!("C{i}") });
+                let _ = f
+                    .clearance
+                    .record_payment(&broker, &number, None, body.to_string().as_bytes())
+                    .await;
             }
             Step::TradeReleases => {
                 let refused = f.clearance.release(&broker, &number, None, b"{}").await;
@@ -143,11 +159,18 @@ async fn run(assessed_by_engine: bool, steps: Vec<Step>) -> bool {
                 let _ = f.clearance.release(&officer, &number, None, b"{}").await;
             }
             Step::OfficerAssessesByHand => {
-                let body = json!({ "customs_duty": "10.00", "import_vat": "130.00", "reason": "by hand" });
-                let _ = f.clearance.assess_manually(&officer, &number, None, body.to_string().as_bytes()).await;
+                let body =
+                    json!({ "customs_duty": "10.00", "import_vat": "130.00", "reason": "by hand" });
+                let _ = f
+                    .clearance
+                    .assess_manually(&officer, &number, None, body.to_string().as_bytes())
+                    .await;
             }
             Step::OfficerHolds => {
-                let _ = f.clearance.place_hold(&officer, &number, None, br#"{"reason":"seal"}"#).await;
+                let _ = f
+                    .clearance
+                    .place_hold(&officer, &number, None, br#"{"reason":"seal"}"#)
+                    .await;
             }
             Step::OfficerClosesChecks => {
                 for task in f.clearance.open_tasks(&id).await.unwrap() {
@@ -169,18 +192,33 @@ async fn run(assessed_by_engine: bool, steps: Vec<Step>) -> bool {
                     let body = json!({ "approve": approve, "reason": "decided" });
                     let _ = f
                         .clearance
-                        .decide_modification(&officer, &number, &task.id, None, body.to_string().as_bytes())
+                        .decide_modification(
+                            &officer,
+                            &number,
+                            &task.id,
+                            None,
+                            body.to_string().as_bytes(),
+                        )
                         .await;
                 }
             }
             Step::OfficerGuarantees(percent) => {
                 let amount = share(outstanding().await, percent);
-                let body = json!({ "kind": "guarantee", "amount": amount, "reference": format!("G{i}") });
-                let _ = f.clearance.record_payment(&officer, &number, None, body.to_string().as_bytes()).await;
+                let body =
+                    json!({ "kind": "guarantee", "amount": amount, "reference": format!("G{i}") });
+                let _ = f
+                    .clearance
+                    .record_payment(&officer, &number, None, body.to_string().as_bytes())
+                    .await;
             }
             Step::BankConfirms(percent) => {
                 let amount = share(outstanding().await, percent);
-                let confirmation = story::bank().confirm(&number, &amount, &format!("B{i}"), "2026-11-26T12:00:00+08:00");
+                let confirmation = story::bank().confirm(
+                    &number,
+                    &amount,
+                    &format!("B{i}"),
+                    "2026-11-26T12:00:00+08:00",
+                );
                 let _ = f
                     .clearance
                     .confirm_payment(serde_json::to_string(&confirmation).unwrap().as_bytes())
@@ -200,7 +238,13 @@ async fn run(assessed_by_engine: bool, steps: Vec<Step>) -> bool {
 #[tokio::test]
 async fn the_honest_paths_release_and_are_checked() {
     use Step::*;
-    assert!(run(false, vec![OfficerAssessesByHand, BankConfirms(100), OfficerReleases]).await);
+    assert!(
+        run(
+            false,
+            vec![OfficerAssessesByHand, BankConfirms(100), OfficerReleases]
+        )
+        .await
+    );
     assert!(
         run(
             false,
@@ -246,7 +290,11 @@ proptest! {
 async fn the_property_catches_a_release_paid_only_by_a_claim() {
     let (f, _, _) = crate::assessment_tests::with_sample().await;
     let broker = f.caller("broker").await;
-    let lodged = f.clearance.lodge(&broker, None, EXAMPLE.as_bytes()).await.unwrap();
+    let lodged = f
+        .clearance
+        .lodge(&broker, None, EXAMPLE.as_bytes())
+        .await
+        .unwrap();
     let owed = f.clearance.payments(&broker, &lodged.number).await.unwrap();
     let body = json!({ "kind": "payment", "amount": owed["outstanding"], "reference": "C1" });
     f.clearance

@@ -32,7 +32,13 @@ pub(crate) async fn assigned<'a, S: Store>(
 
 /// The assigned officer approves the request pending on the declaration.
 pub(crate) async fn approve_request(f: &Fixture, officers: &[&Caller], number: &str) -> Value {
-    let row = f.clearance.store().declaration_by_number(number).await.unwrap().unwrap();
+    let row = f
+        .clearance
+        .store()
+        .declaration_by_number(number)
+        .await
+        .unwrap()
+        .unwrap();
     let (officer, request) = assigned(
         &f.clearance,
         officers,
@@ -68,7 +74,12 @@ pub(crate) async fn register_bank(f: &Fixture) {
 }
 
 /// The bank confirms payment of everything outstanding on the declaration.
-pub(crate) async fn pay_in_full(f: &Fixture, payer: &Caller, number: &str, reference: &str) -> Value {
+pub(crate) async fn pay_in_full(
+    f: &Fixture,
+    payer: &Caller,
+    number: &str,
+    reference: &str,
+) -> Value {
     let owed = f.clearance.payments(payer, number).await.unwrap();
     let amount = owed["outstanding"].as_str().unwrap().to_owned();
     let confirmation = bank().confirm(number, &amount, reference, "2026-11-26T12:00:00+08:00");

@@ -88,7 +88,16 @@ pub(crate) fn task_events(
         .into_iter()
         .map(|kind| {
             let id = uuid::Uuid::now_v7().to_string();
-            drawn_task(declaration_id, office, kind, &id, seed, candidates, now_ms, Value::Null)
+            drawn_task(
+                declaration_id,
+                office,
+                kind,
+                &id,
+                seed,
+                candidates,
+                now_ms,
+                Value::Null,
+            )
         })
         .collect()
 }

@@ -407,9 +407,18 @@ fn the_access_matrix_is_as_documented() {
         (ReadStatistics, [false, false, true, true, true, true]),
         (Hold, [false, false, true, false, false, false]),
         (ManageModels, [false, false, false, true, false, false]),
-        (ManagePaymentConnectors, [false, false, false, false, false, true]),
-        (ReadPaymentConnectors, [false, false, false, false, true, true]),
-        (DecideModifications, [false, false, true, false, false, false]),
+        (
+            ManagePaymentConnectors,
+            [false, false, false, false, false, true],
+        ),
+        (
+            ReadPaymentConnectors,
+            [false, false, false, false, true, true],
+        ),
+        (
+            DecideModifications,
+            [false, false, true, false, false, false],
+        ),
         (ManageUsers, [false, false, false, false, false, true]),
     ];
     assert_eq!(table.len(), crate::Action::ALL.len());
@@ -538,11 +547,8 @@ async fn a_new_full_declaration_takes_the_place_of_a_cancelled_one() {
         completed.completed_by.as_deref(),
         Some(second.number.as_str())
     );
-    let wire::EventsAnswer::Customs(page) = f
-        .clearance
-        .events(&officer, &summary.number)
-        .await
-        .unwrap()
+    let wire::EventsAnswer::Customs(page) =
+        f.clearance.events(&officer, &summary.number).await.unwrap()
     else {
         panic!("customs roles get every event");
     };

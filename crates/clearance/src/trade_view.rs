@@ -177,7 +177,8 @@ pub(crate) fn clearance_status(row_status: &str, events: &[EventRow]) -> &'stati
         "modification_requested"
     } else if has(crate::assessing::MANUAL_ASSESSMENT_TASK) {
         "under_assessment"
-    } else if Settlement::of_events(events).is_ok_and(|s| s.outstanding() > rust_decimal::Decimal::ZERO)
+    } else if Settlement::of_events(events)
+        .is_ok_and(|s| s.outstanding() > rust_decimal::Decimal::ZERO)
     {
         "duty_due"
     } else {

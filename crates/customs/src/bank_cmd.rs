@@ -89,7 +89,11 @@ pub fn write_key(path: &Path, secret: &[u8; 32]) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn run(data: &DataDir, config: ClearanceConfig, command: BankCommand) -> anyhow::Result<()> {
+pub async fn run(
+    data: &DataDir,
+    config: ClearanceConfig,
+    command: BankCommand,
+) -> anyhow::Result<()> {
     match command {
         BankCommand::Keygen { out } => {
             let bank = SimulatedBank::generate("KEYGEN");
@@ -110,7 +114,8 @@ pub async fn run(data: &DataDir, config: ClearanceConfig, command: BankCommand) 
                     .authenticate(&token)
                     .await
                     .map_err(|_| anyhow::anyhow!("the token is not valid"))?;
-                let body = serde_json::json!({ "id": connector, "name": name, "public_key": public_key });
+                let body =
+                    serde_json::json!({ "id": connector, "name": name, "public_key": public_key });
                 clearance
                     .register_payment_connector(&caller, body.to_string().as_bytes())
                     .await

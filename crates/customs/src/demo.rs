@@ -330,7 +330,11 @@ async fn simulated_bank(
         .await
         .map_err(crate::show::explain)?
         .iter()
-        .any(|c| c["id"] == SIMULATED_BANK && c["active"] == true && c["public_key"] == bank.public_key_hex());
+        .any(|c| {
+            c["id"] == SIMULATED_BANK
+                && c["active"] == true
+                && c["public_key"] == bank.public_key_hex()
+        });
     if !registered {
         let body = serde_json::json!({
             "id": SIMULATED_BANK, "name": "Simulated bank (demo)", "public_key": bank.public_key_hex(),

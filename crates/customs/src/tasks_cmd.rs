@@ -263,7 +263,12 @@ async fn execute(clearance: &Clearance<SqliteStore>, command: TasksCommand) -> a
                 "import_vat": import_vat, "reason": reason,
             });
             let assessed = clearance
-                .assess_manually(&caller, &number, key.as_deref(), body.to_string().as_bytes())
+                .assess_manually(
+                    &caller,
+                    &number,
+                    key.as_deref(),
+                    body.to_string().as_bytes(),
+                )
                 .await
                 .map_err(explain)?;
             println!(

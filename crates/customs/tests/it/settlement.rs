@@ -28,7 +28,17 @@ fn an_unassessed_import_is_assessed_by_hand_and_confirmed_by_the_bank_before_rel
     let file = dir.path().join("declaration.json");
     std::fs::write(&file, EXAMPLE).unwrap();
     let lodged: Value = serde_json::from_str(
-        ok(&data, &["lodge", file.to_str().unwrap(), "--token", &broker, "--json"]).trim(),
+        ok(
+            &data,
+            &[
+                "lodge",
+                file.to_str().unwrap(),
+                "--token",
+                &broker,
+                "--json",
+            ],
+        )
+        .trim(),
     )
     .unwrap();
     let number = lodged["number"].as_str().unwrap().to_owned();
@@ -43,44 +53,94 @@ fn an_unassessed_import_is_assessed_by_hand_and_confirmed_by_the_bank_before_rel
     let by_broker = customs(
         &data,
         &[
-            "tasks", "assess", &number, "--customs-duty", "0", "--import-vat", "13.00",
-            "--reason", "x", "--token", &broker,
+            "tasks",
+            "assess",
+            &number,
+            "--customs-duty",
+            "0",
+            "--import-vat",
+            "13.00",
+            "--reason",
+            "x",
+            "--token",
+            &broker,
         ],
     );
     assert!(!by_broker.status.success(), "the trade assessed itself");
     let assessed = ok(
         &data,
         &[
-            "tasks", "assess", &number, "--customs-duty", "120.00", "--import-vat", "1560.00",
-            "--reason", "no tariff release in force", "--token", &officer,
+            "tasks",
+            "assess",
+            &number,
+            "--customs-duty",
+            "120.00",
+            "--import-vat",
+            "1560.00",
+            "--reason",
+            "no tariff release in force",
+            "--token",
+            &officer,
         ],
     );
     assert!(assessed.contains("1680.00 CNY payable"), "{assessed}");
 
     let key = dir.path().join("bank.key");
     let key = key.to_str().unwrap();
-    let public_key = ok(&data, &["bank", "keygen", "--out", key]).trim().to_owned();
+    let public_key = ok(&data, &["bank", "keygen", "--out", key])
+        .trim()
+        .to_owned();
     ok(
         &data,
         &[
-            "bank", "register", "--connector", "SIMBANK", "--name", "Simulated bank",
-            "--public-key", &public_key, "--token", &admin,
+            "bank",
+            "register",
+            "--connector",
+            "SIMBANK",
+            "--name",
+            "Simulated bank",
+            "--public-key",
+            &public_key,
+            "--token",
+            &admin,
         ],
     );
     // The broker's own word covers nothing; the bank's confirmation does.
     ok(
         &data,
         &[
-            "pay", &number, "--amount", "1680.00", "--reference", "EPAY-1", "--token", &broker,
+            "pay",
+            &number,
+            "--amount",
+            "1680.00",
+            "--reference",
+            "EPAY-1",
+            "--token",
+            &broker,
         ],
     );
     let unpaid = customs(&data, &["release", &number, "--token", &officer]);
-    assert!(stderr_of(&unpaid).contains("neither paid nor guaranteed"), "{}", stderr_of(&unpaid));
+    assert!(
+        stderr_of(&unpaid).contains("neither paid nor guaranteed"),
+        "{}",
+        stderr_of(&unpaid)
+    );
     ok(
         &data,
         &[
-            "bank", "confirm", "--key", key, "--connector", "SIMBANK", "--number", &number,
-            "--amount", "1680.00", "--reference", "EPAY-1", "--submit",
+            "bank",
+            "confirm",
+            "--key",
+            key,
+            "--connector",
+            "SIMBANK",
+            "--number",
+            &number,
+            "--amount",
+            "1680.00",
+            "--reference",
+            "EPAY-1",
+            "--submit",
         ],
     );
     let released = ok(&data, &["release", &number, "--token", &officer]);

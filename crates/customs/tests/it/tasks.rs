@@ -346,14 +346,34 @@ fn an_officer_closes_a_red_lane_inspection_with_a_finding_that_corrects_the_orig
     ok(
         &data,
         &[
-            "bank", "register", "--connector", "SIMBANK", "--name", "Simulated bank",
-            "--public-key", &public_key, "--token", &admin,
+            "bank",
+            "register",
+            "--connector",
+            "SIMBANK",
+            "--name",
+            "Simulated bank",
+            "--public-key",
+            &public_key,
+            "--token",
+            &admin,
         ],
     );
     let confirm = [
-        "bank", "confirm", "--key", key, "--connector", "SIMBANK", "--number", &number,
-        "--amount", &outstanding, "--reference", "EPAY-2026-0001",
-        "--paid-at", "2026-11-27T10:00:00+08:00", "--submit",
+        "bank",
+        "confirm",
+        "--key",
+        key,
+        "--connector",
+        "SIMBANK",
+        "--number",
+        &number,
+        "--amount",
+        &outstanding,
+        "--reference",
+        "EPAY-2026-0001",
+        "--paid-at",
+        "2026-11-27T10:00:00+08:00",
+        "--submit",
     ];
     ok(&data, &confirm);
     ok(&data, &confirm);

@@ -569,7 +569,11 @@ async fn call(app: &TestApp, user: &str, endpoint: Endpoint) -> Reply {
                 .await
         }
         Endpoint::DecideRequest => {
-            let owner = if user == "declarant" { "declarant" } else { "broker" };
+            let owner = if user == "declarant" {
+                "declarant"
+            } else {
+                "broker"
+            };
             let body = json!({"reason": "voyage corrected", "declaration": document});
             let requested = app
                 .post(&format!("{path}/amendments"), owner, None, &body)
@@ -593,7 +597,12 @@ async fn call(app: &TestApp, user: &str, endpoint: Endpoint) -> Reply {
             let registered = app
                 .post("/v1/payment-connectors", "admin", None, &extra_bank(&id))
                 .await;
-            assert_eq!(registered.status, StatusCode::CREATED, "{}", registered.text);
+            assert_eq!(
+                registered.status,
+                StatusCode::CREATED,
+                "{}",
+                registered.text
+            );
             let connector = registered.body["id"].as_str().unwrap();
             app.post(
                 &format!("/v1/payment-connectors/{connector}/withdrawal"),
@@ -616,7 +625,9 @@ const HISTORY_PATH: &str = "/v1/history?format=kcs&label=tiny";
 
 /// An officer assesses the declaration by hand when the engine did not.
 async fn ensure_assessed(app: &TestApp, id: &str) {
-    let owed = app.get(&format!("/v1/declarations/{id}/payments"), "officer").await;
+    let owed = app
+        .get(&format!("/v1/declarations/{id}/payments"), "officer")
+        .await;
     if owed.body["assessed"] == false {
         app.assess_by_hand(id, "13.00").await;
     }
@@ -624,7 +635,11 @@ async fn ensure_assessed(app: &TestApp, id: &str) {
 
 /// Another bank's connector, a fresh id per call (never the test bank, which stays in force).
 fn extra_bank(seed: &str) -> Value {
-    let digits: String = seed.chars().filter(char::is_ascii_hexdigit).take(12).collect();
+    let digits: String = seed
+        .chars()
+        .filter(char::is_ascii_hexdigit)
+        .take(12)
+        .collect();
     let bank = clearance::payments::SimulatedBank::new("X", [3; 32]);
     json!({
         "id": format!("BANK-{}", digits.to_ascii_uppercase()),

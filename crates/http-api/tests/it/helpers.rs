@@ -392,8 +392,14 @@ impl TestApp {
         });
         let claimed = self.post(&path, "broker", Some(reference), &payment).await;
         assert_eq!(claimed.status, StatusCode::OK, "{}", claimed.text);
-        assert_eq!(claimed.body["outstanding"], owed.body["outstanding"], "a claim covers nothing");
-        let number = self.get(&format!("/v1/declarations/{id}"), "broker").await.body["number"]
+        assert_eq!(
+            claimed.body["outstanding"], owed.body["outstanding"],
+            "a claim covers nothing"
+        );
+        let number = self
+            .get(&format!("/v1/declarations/{id}"), "broker")
+            .await
+            .body["number"]
             .as_str()
             .unwrap()
             .to_owned();
@@ -419,7 +425,10 @@ impl TestApp {
     /// The officer approves the request to amend or cancel pending on the declaration.
     pub async fn approve_request(&self, id: &str) -> Reply {
         let requests = self
-            .get(&format!("/v1/declarations/{id}/modification-requests"), "officer")
+            .get(
+                &format!("/v1/declarations/{id}/modification-requests"),
+                "officer",
+            )
             .await;
         let pending = requests
             .body

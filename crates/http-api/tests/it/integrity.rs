@@ -87,11 +87,18 @@ async fn secret_watch_entry(app: &TestApp) {
         "reason_zh": "SECRET-WATCH：情报 17",
         "action": "document_check",
     });
-    let added = app.post("/v1/watch-list", "risk_analyst", None, &entry).await;
+    let added = app
+        .post("/v1/watch-list", "risk_analyst", None, &entry)
+        .await;
     assert_eq!(added.status, StatusCode::CREATED, "{}", added.text);
     let id = added.body["id"].as_str().unwrap();
     let approved = app
-        .post(&format!("/v1/watch-list/{id}/approval"), "other_risk_analyst", None, &json!({}))
+        .post(
+            &format!("/v1/watch-list/{id}/approval"),
+            "other_risk_analyst",
+            None,
+            &json!({}),
+        )
         .await;
     assert_eq!(approved.status, StatusCode::OK, "{}", approved.text);
 }
@@ -110,8 +117,13 @@ async fn open_tasks_of(app: &TestApp, id: &str) -> Vec<Value> {
 /// Closes every open check of the declaration with a finding of no discrepancy.
 async fn close_checks(app: &TestApp, id: &str, note: &str) {
     for task in open_tasks_of(app, id).await {
-        if !["document_check", "physical_inspection", "lab_sampling", "hold"]
-            .contains(&task["kind"].as_str().unwrap())
+        if ![
+            "document_check",
+            "physical_inspection",
+            "lab_sampling",
+            "hold",
+        ]
+        .contains(&task["kind"].as_str().unwrap())
         {
             continue;
         }
@@ -196,7 +208,12 @@ async fn no_targeting_or_officer_fact_reaches_the_trade_by_any_route() {
             &json!({"reason": "SECRET-NOTE: valuation doubt"}),
         )
         .await;
-    assert_eq!(reassessed.status, StatusCode::CREATED, "{}", reassessed.text);
+    assert_eq!(
+        reassessed.status,
+        StatusCode::CREATED,
+        "{}",
+        reassessed.text
+    );
     let mut corrected = example();
     corrected["transport"]["voyage"] = json!("048E");
     let requested = app
@@ -230,7 +247,12 @@ async fn no_targeting_or_officer_fact_reaches_the_trade_by_any_route() {
     app.settle(&id, "TB-SECRET").await;
     close_checks(&app, &id, "SECRET-NOTE: seal checked").await;
     let released = app
-        .post(&format!("/v1/declarations/{id}/release"), "officer", None, &json!({}))
+        .post(
+            &format!("/v1/declarations/{id}/release"),
+            "officer",
+            None,
+            &json!({}),
+        )
         .await;
     assert_eq!(released.status, StatusCode::OK, "{}", released.text);
 
@@ -247,11 +269,19 @@ async fn no_targeting_or_officer_fact_reaches_the_trade_by_any_route() {
     assert!(customs.contains(&officer_id));
 
     let mut checked = 0;
-    for user in [Some("broker"), Some("declarant"), Some("other_declarant"), None] {
+    for user in [
+        Some("broker"),
+        Some("declarant"),
+        Some("other_declarant"),
+        None,
+    ] {
         for (path, status, text) in every_answer(&app, &id, user).await {
             checked += 1;
             for secret in SECRETS {
-                assert!(!text.contains(secret), "{user:?} GET {path} ({status}) shows {secret}: {text}");
+                assert!(
+                    !text.contains(secret),
+                    "{user:?} GET {path} ({status}) shows {secret}: {text}"
+                );
             }
             assert!(
                 !text.contains(&officer_id),
@@ -259,7 +289,10 @@ async fn no_targeting_or_officer_fact_reaches_the_trade_by_any_route() {
             );
             if status == 200 {
                 let mut seen = BTreeSet::new();
-                members(&serde_json::from_str(&text).unwrap_or(Value::Null), &mut seen);
+                members(
+                    &serde_json::from_str(&text).unwrap_or(Value::Null),
+                    &mut seen,
+                );
                 for member in CUSTOMS_MEMBERS {
                     assert!(
                         !seen.contains(member),
@@ -324,7 +357,11 @@ async fn under_inspection_the_trade_requests_and_the_inspection_is_never_orphane
     let id = app.lodged_id("broker", &example()).await;
     let path = format!("/v1/declarations/{id}");
     let status = app.get(&format!("{path}/events"), "broker").await;
-    assert_eq!(status.body["clearance_status"], "under_inspection", "{}", status.text);
+    assert_eq!(
+        status.body["clearance_status"], "under_inspection",
+        "{}",
+        status.text
+    );
 
     // The origin "corrected" to dodge the rule is only a request; nothing changes.
     let mut dodged = example();
@@ -352,9 +389,13 @@ async fn under_inspection_the_trade_requests_and_the_inspection_is_never_orphane
         .post(&decide, "officer", None, &json!({"approve": false}))
         .await;
     no_reason.assert_problem(422);
-    let approved = app.post(&decide, "officer", None, &json!({"approve": true})).await;
+    let approved = app
+        .post(&decide, "officer", None, &json!({"approve": true}))
+        .await;
     assert_eq!(approved.status, StatusCode::OK, "{}", approved.text);
-    let twice = app.post(&decide, "officer", None, &json!({"approve": true})).await;
+    let twice = app
+        .post(&decide, "officer", None, &json!({"approve": true}))
+        .await;
     twice.assert_problem(409);
     let events = app.get(&format!("{path}/events"), "officer").await;
     let targeted = events.body["events"]
@@ -381,14 +422,27 @@ async fn under_inspection_the_trade_requests_and_the_inspection_is_never_orphane
             &json!({"reason": "lodged in error"}),
         )
         .await;
-    assert_eq!(cancellation.status, StatusCode::ACCEPTED, "{}", cancellation.text);
+    assert_eq!(
+        cancellation.status,
+        StatusCode::ACCEPTED,
+        "{}",
+        cancellation.text
+    );
     let request = cancellation.body["request"].as_str().unwrap();
     let decide = format!("{path}/modification-requests/{request}/decision");
-    let early = app.post(&decide, "officer", None, &json!({"approve": true})).await;
+    let early = app
+        .post(&decide, "officer", None, &json!({"approve": true}))
+        .await;
     early.assert_problem(409);
-    assert_eq!(early.body["type"], "urn:opencustoms:problem:open-tasks", "{}", early.text);
+    assert_eq!(
+        early.body["type"], "urn:opencustoms:problem:open-tasks",
+        "{}",
+        early.text
+    );
     close_checks(&app, &id, "as declared").await;
-    let approved = app.post(&decide, "officer", None, &json!({"approve": true})).await;
+    let approved = app
+        .post(&decide, "officer", None, &json!({"approve": true}))
+        .await;
     assert_eq!(approved.status, StatusCode::OK, "{}", approved.text);
     let read = app.get(&path, "broker").await;
     assert_eq!(read.body["status"], "cancelled");
@@ -408,7 +462,9 @@ async fn only_a_registered_banks_signed_confirmation_pays_and_never_more_than_is
         first.body["number"].as_str().unwrap().to_owned(),
     );
     let other_number = second.body["number"].as_str().unwrap().to_owned();
-    let owed = app.get(&format!("/v1/declarations/{id}/payments"), "broker").await;
+    let owed = app
+        .get(&format!("/v1/declarations/{id}/payments"), "broker")
+        .await;
     let outstanding = owed.body["outstanding"].as_str().unwrap().to_owned();
     let paid_at = "2026-11-27T10:00:00+08:00";
 
@@ -442,7 +498,12 @@ async fn only_a_registered_banks_signed_confirmation_pays_and_never_more_than_is
         .await;
     wrong.assert_problem(422);
     let paths: Vec<String> = wrong.error_paths().into_iter().map(|(p, _)| p).collect();
-    assert_eq!(paths, ["bank_reference", "amount", "paid_at"], "{}", wrong.text);
+    assert_eq!(
+        paths,
+        ["bank_reference", "amount", "paid_at"],
+        "{}",
+        wrong.text
+    );
 
     // The real one counts once, however often it is sent.
     let confirmation = bank().confirm(&number, &outstanding, "TB-1", paid_at);
@@ -457,7 +518,10 @@ async fn only_a_registered_banks_signed_confirmation_pays_and_never_more_than_is
         .confirm(&bank().confirm(&other_number, &outstanding, "TB-1", paid_at))
         .await;
     reused.assert_problem(409);
-    assert_eq!(reused.body["type"], "urn:opencustoms:problem:bank-reference-used");
+    assert_eq!(
+        reused.body["type"],
+        "urn:opencustoms:problem:bank-reference-used"
+    );
     // Nothing is left to pay: more is an overpayment, even a cent.
     let more = app
         .confirm(&bank().confirm(&number, "0.01", "TB-2", paid_at))
@@ -478,12 +542,19 @@ async fn only_a_registered_banks_signed_confirmation_pays_and_never_more_than_is
     above.assert_problem(422);
     assert_eq!(above.error_paths()[0].0, "amount");
     // The declaration still answers: no sum overflowed.
-    let read = app.get(&format!("/v1/declarations/{id}/payments"), "broker").await;
+    let read = app
+        .get(&format!("/v1/declarations/{id}/payments"), "broker")
+        .await;
     assert_eq!(read.status, StatusCode::OK, "{}", read.text);
 
     // A withdrawn connector's confirmations are refused.
     let withdrawn = app
-        .post("/v1/payment-connectors/TESTBANK/withdrawal", "admin", None, &json!({}))
+        .post(
+            "/v1/payment-connectors/TESTBANK/withdrawal",
+            "admin",
+            None,
+            &json!({}),
+        )
         .await;
     assert_eq!(withdrawn.status, StatusCode::OK, "{}", withdrawn.text);
     let after = app

@@ -101,7 +101,10 @@ async fn amend_release_then_amend_again_is_refused_and_the_history_shows_each_st
         second_request.body["type"],
         "urn:opencustoms:problem:request-pending"
     );
-    assert_eq!(unchanged.body["version"], 1, "a request changes nothing yet");
+    assert_eq!(
+        unchanged.body["version"], 1,
+        "a request changes nothing yet"
+    );
     assert_eq!(decided.body["approved"], true);
     assert_eq!(amended.body["version"], 2);
     assert_eq!(amended.body["declaration"]["transport"]["voyage"], "048E");
@@ -129,7 +132,12 @@ async fn amend_release_then_amend_again_is_refused_and_the_history_shows_each_st
         "{}",
         too_late.text
     );
-    assert_eq!(customs_events.status, StatusCode::OK, "{}", customs_events.text);
+    assert_eq!(
+        customs_events.status,
+        StatusCode::OK,
+        "{}",
+        customs_events.text
+    );
     assert_eq!(
         actions(&customs_events.body),
         [
@@ -289,14 +297,24 @@ async fn an_import_the_engine_cannot_assess_is_assessed_by_hand_and_paid_before_
 
     let owed = app.get(&format!("{path}/payments"), "broker").await;
     assert_eq!(owed.body["assessed"], false, "{}", owed.text);
-    let release = app.post(&format!("{path}/release"), "officer", None, &json!({})).await;
+    let release = app
+        .post(&format!("{path}/release"), "officer", None, &json!({}))
+        .await;
     release.assert_problem(409);
     assert_eq!(release.body["type"], "urn:opencustoms:problem:not-assessed");
     let status = app.get(&format!("{path}/events"), "broker").await;
-    assert_eq!(status.body["clearance_status"], "under_assessment", "{}", status.text);
+    assert_eq!(
+        status.body["clearance_status"], "under_assessment",
+        "{}",
+        status.text
+    );
     let queue = app.get("/v1/tasks?mine=true&status=open", "officer").await;
     assert!(
-        queue.body["tasks"].as_array().unwrap().iter().any(|t| t["kind"] == "manual_assessment"),
+        queue.body["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["kind"] == "manual_assessment"),
         "{}",
         queue.text
     );
@@ -349,14 +367,24 @@ async fn an_import_the_engine_cannot_assess_is_assessed_by_hand_and_paid_before_
         .await;
     wrong.assert_problem(422);
     assert_eq!(
-        wrong.error_paths().iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>(),
+        wrong
+            .error_paths()
+            .iter()
+            .map(|(p, _)| p.as_str())
+            .collect::<Vec<_>>(),
         ["customs_duty", "import_vat", "reason"]
     );
     app.assess_by_hand(&id, "3120.00").await;
     let owed = app.get(&format!("{path}/payments"), "broker").await;
     assert_eq!(owed.body["payable"], "3120.00", "{}", owed.text);
-    let unpaid = app.post(&format!("{path}/release"), "officer", None, &json!({})).await;
-    assert_eq!(unpaid.body["type"], "urn:opencustoms:problem:unpaid", "{}", unpaid.text);
+    let unpaid = app
+        .post(&format!("{path}/release"), "officer", None, &json!({}))
+        .await;
+    assert_eq!(
+        unpaid.body["type"], "urn:opencustoms:problem:unpaid",
+        "{}",
+        unpaid.text
+    );
     // A confirmation for more than is owed is refused: nothing is overpaid.
     let over = app
         .confirm(&bank().confirm(&number, "3120.01", "TB-OVER", "2026-11-27T10:00:00+08:00"))
@@ -364,6 +392,8 @@ async fn an_import_the_engine_cannot_assess_is_assessed_by_hand_and_paid_before_
     over.assert_problem(409);
     assert_eq!(over.body["type"], "urn:opencustoms:problem:overpayment");
     app.settle(&id, "TB-0002").await;
-    let released = app.post(&format!("{path}/release"), "officer", None, &json!({})).await;
+    let released = app
+        .post(&format!("{path}/release"), "officer", None, &json!({}))
+        .await;
     assert_eq!(released.status, StatusCode::OK, "{}", released.text);
 }

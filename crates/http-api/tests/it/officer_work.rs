@@ -260,12 +260,18 @@ async fn a_red_lane_inspection_corrects_the_origin_and_the_goods_are_released_on
     // The answer names the key it checked with, by its full fingerprint, says the key is the
     // server's own (not an auditor's), and lists the tables rebuilt from the chain.
     let key = audit::AuditSigner::from_secret_bytes(&[7; 32]).public_key();
-    assert_eq!(verification.body["key_fingerprint"], key.fingerprint().as_str());
+    assert_eq!(
+        verification.body["key_fingerprint"],
+        key.fingerprint().as_str()
+    );
     assert_eq!(verification.body["key_held_by_auditor"], false);
     let tables = verification.body["tables_checked"].as_array().unwrap();
     assert!(tables.iter().any(|t| t == "users"), "{}", verification.text);
     let warnings = verification.body["warnings"].to_string();
-    assert!(warnings.contains("only as good as the folder"), "{warnings}");
+    assert!(
+        warnings.contains("only as good as the folder"),
+        "{warnings}"
+    );
 }
 
 #[tokio::test]
