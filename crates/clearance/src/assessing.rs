@@ -715,26 +715,13 @@ impl<S: Store> Clearance<S> {
             wire::parse_json(body).map_err(|e| ClearanceError::Invalid(vec![e]))?;
         let mut errors = Vec::new();
         let mut amount = |path: &str, raw: Option<&str>| -> Decimal {
-            let Some(raw) = raw else { return Decimal::ZERO };
-            match domain::numbers::parse_decimal(path, raw).ok().filter(|a| {
-                *a >= Decimal::ZERO && a.scale() <= 2 && *a <= crate::payments::PAYMENT_AMOUNT_MAX
-            }) {
-                Some(a) => a,
-                None => {
-                    errors.push(FieldError::invalid_format(
-                        path,
-                        &format!(
-                            "an amount in CNY, zero or more, at most 2 decimals, at most {}",
-                            crate::payments::PAYMENT_AMOUNT_MAX
-                        ),
-                        &format!(
-                            "不小于零、最多两位小数且不超过 {} 的人民币金额",
-                            crate::payments::PAYMENT_AMOUNT_MAX
-                        ),
-                    ));
-                    Decimal::ZERO
-                }
-            }
+            let Some(raw) = raw else {
+                return Decimal::ZERO;
+            };
+            crate::payments::parse_amount(path, raw, true).unwrap_or_else(|e| {
+                errors.push(e);
+                Decimal::ZERO
+            })
         };
         let taxes = [
             (

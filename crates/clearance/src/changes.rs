@@ -468,3 +468,29 @@ fn amendment_errors(
     )));
     errors
 }
+
+/// The linked event of a lifecycle change decided on `row`'s version (an amendment by a finding or
+/// an approved request, a cancellation approved), with its projection; `next` is the state after
+/// it. The caller of the change is its actor.
+pub(crate) fn lifecycle_linked(
+    row: &DeclarationRow,
+    event: &DeclarationEvent,
+    next: &DeclarationState,
+    now_ms: i64,
+) -> store::LinkedEvent {
+    store::LinkedEvent {
+        actor: None,
+        subject: row.id.clone(),
+        action: event.name().to_owned(),
+        payload: wire::encode_event(event),
+        expected_version: Some(row.version),
+        projection: Projection::UpdateDeclaration(DeclarationUpdate {
+            id: row.id.clone(),
+            status: next.status.as_str().to_owned(),
+            version: next.version,
+            updated_at_ms: now_ms,
+            completed_by: row.completed_by.clone(),
+            replaces_document: matches!(event, DeclarationEvent::Amended { .. }),
+        }),
+    }
+}

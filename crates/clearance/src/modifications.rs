@@ -16,10 +16,7 @@
 use domain::{DeclarationEvent, FieldError};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use store::{
-    Append, AppendOutcome, DeclarationRow, DeclarationUpdate, EventRow, LinkedEvent, Projection,
-    Store,
-};
+use store::{Append, AppendOutcome, DeclarationRow, EventRow, LinkedEvent, Projection, Store};
 use wire::DeclarationView;
 
 use crate::access::{Action, Caller};
@@ -37,7 +34,7 @@ pub const REVIEW_TASK: &str = "modification_review";
 /// decision.
 #[derive(Debug, Clone)]
 pub enum Modification {
-    Applied(DeclarationView),
+    Applied(Box<DeclarationView>),
     Requested(Value),
 }
 
@@ -45,7 +42,7 @@ impl Modification {
     /// The declaration as changed; panics on a request (for tests that expect a direct change).
     pub fn applied(self) -> DeclarationView {
         match self {
-            Modification::Applied(view) => view,
+            Modification::Applied(view) => *view,
             Modification::Requested(request) => {
                 panic!("expected the change to be applied, it was requested: {request}")
             }
@@ -447,22 +444,8 @@ impl<S: Store> Clearance<S> {
         let mut next = state.clone();
         next.apply(&event);
         let now_ms = self.now().timestamp_millis();
-        let mut linked = vec![LinkedEvent {
-            // The officer who approved the request applies it.
-            actor: None,
-            subject: row.id.clone(),
-            action: event.name().to_owned(),
-            payload: wire::encode_event(&event),
-            expected_version: Some(row.version),
-            projection: Projection::UpdateDeclaration(DeclarationUpdate {
-                id: row.id.clone(),
-                status: next.status.as_str().to_owned(),
-                version: next.version,
-                updated_at_ms: now_ms,
-                completed_by: row.completed_by.clone(),
-                replaces_document: matches!(event, DeclarationEvent::Amended { .. }),
-            }),
-        }];
+        // The officer who approved the request applies it.
+        let mut linked = vec![crate::changes::lifecycle_linked(row, &event, &next, now_ms)];
         linked.extend(withdrawn);
         if let DeclarationEvent::Amended { declaration, .. } = &event {
             linked.extend(
@@ -527,5 +510,5 @@ fn payload_of_linked(event: &LinkedEvent) -> Value {
 
 /// The declaration view of a change applied at once.
 pub(crate) fn applied(row: &DeclarationRow) -> Result<Modification, ClearanceError> {
-    Ok(Modification::Applied(views::declaration_view(row)?))
+    Ok(Modification::Applied(Box::new(views::declaration_view(row)?)))
 }

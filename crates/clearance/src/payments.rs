@@ -21,7 +21,7 @@ use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use store::{Actor, Append, AppendOutcome, EventRow, Projection, Store};
+use store::{Actor, Append, AppendOutcome, DeclarationRow, EventRow, Projection, Store};
 
 use crate::access::{Action, Caller, Role};
 use crate::error::ClearanceError;
@@ -271,18 +271,34 @@ impl Settlement {
     }
 }
 
-/// An amount of CNY above zero, at most 2 decimals, at most [`PAYMENT_AMOUNT_MAX`].
-fn parse_amount(path: &str, raw: &str) -> Result<Decimal, FieldError> {
+/// An amount of CNY with at most 2 decimals and at most [`PAYMENT_AMOUNT_MAX`]: above zero, or
+/// with `zero_allowed` zero or more (a tax assessed by hand may be nothing).
+pub(crate) fn parse_amount(
+    path: &str,
+    raw: &str,
+    zero_allowed: bool,
+) -> Result<Decimal, FieldError> {
+    let (floor_en, floor_zh) = if zero_allowed {
+        ("zero or more", "不小于零")
+    } else {
+        ("above zero", "大于零")
+    };
     domain::numbers::parse_decimal(path, raw)
         .ok()
-        .filter(|a| *a > Decimal::ZERO && a.scale() <= 2 && *a <= PAYMENT_AMOUNT_MAX)
+        .filter(|a| {
+            (*a > Decimal::ZERO || (zero_allowed && a.is_zero()))
+                && a.scale() <= 2
+                && *a <= PAYMENT_AMOUNT_MAX
+        })
         .ok_or_else(|| {
             FieldError::invalid_format(
                 path,
                 &format!(
-                    "an amount in CNY above zero with at most 2 decimals, at most {PAYMENT_AMOUNT_MAX}, e.g. \"1234.50\""
+                    "an amount in CNY {floor_en} with at most 2 decimals, at most {PAYMENT_AMOUNT_MAX}, e.g. \"1234.50\""
                 ),
-                &format!("大于零、最多两位小数且不超过 {PAYMENT_AMOUNT_MAX} 的人民币金额，如 \"1234.50\""),
+                &format!(
+                    "{floor_zh}、最多两位小数且不超过 {PAYMENT_AMOUNT_MAX} 的人民币金额，如 \"1234.50\""
+                ),
             )
         })
 }
@@ -312,6 +328,26 @@ fn not_payable(number: &str, why_en: &str, why_zh: &str) -> ClearanceError {
 }
 
 impl<S: Store> Clearance<S> {
+    /// Whether `amount` may be paid or guaranteed on the declaration now: it is accepted and
+    /// assessed, and the amount is no more than what is outstanding (nothing is overpaid).
+    async fn may_cover(&self, row: &DeclarationRow, amount: Decimal) -> Result<(), ClearanceError> {
+        if row.status != "accepted" {
+            return Err(not_payable(&row.number, &row.status, &row.status));
+        }
+        let settlement = self.settlement(&row.id).await?;
+        if settlement.payable.is_none() {
+            return Err(not_payable(
+                &row.number,
+                "it is not assessed yet",
+                "尚未审核计税",
+            ));
+        }
+        if amount > settlement.outstanding() {
+            return Err(overpayment(&row.number, amount, settlement.outstanding()));
+        }
+        Ok(())
+    }
+
     /// The declaration's settlement, read from its assessments and payments.
     pub(crate) async fn settlement(
         &self,
@@ -364,7 +400,7 @@ impl<S: Store> Clearance<S> {
                 errors: vec![],
             });
         }
-        let amount = parse_amount("amount", &request.amount);
+        let amount = parse_amount("amount", &request.amount, false);
         if let Err(e) = &amount {
             errors.push(e.clone());
         }
@@ -392,20 +428,7 @@ impl<S: Store> Clearance<S> {
             }
             return Ok(self.settlement(&row.id).await?.view());
         }
-        if row.status != "accepted" {
-            return Err(not_payable(&row.number, &row.status, &row.status));
-        }
-        let settlement = self.settlement(&row.id).await?;
-        if settlement.payable.is_none() {
-            return Err(not_payable(
-                &row.number,
-                "it is not assessed yet",
-                "尚未审核计税",
-            ));
-        }
-        if amount > settlement.outstanding() {
-            return Err(overpayment(&row.number, amount, settlement.outstanding()));
-        }
+        self.may_cover(&row, amount).await?;
         let (action, payload) = if request.kind == "payment" {
             (
                 CLAIMED_ACTION,
@@ -594,7 +617,7 @@ impl<S: Store> Clearance<S> {
                 ));
             }
         }
-        let amount = parse_amount("amount", &message.amount);
+        let amount = parse_amount("amount", &message.amount, false);
         if let Err(e) = &amount {
             errors.push(e.clone());
         }
@@ -663,20 +686,7 @@ impl<S: Store> Clearance<S> {
                     "无此编号的报关单",
                 )])
             })?;
-        if row.status != "accepted" {
-            return Err(not_payable(&row.number, &row.status, &row.status));
-        }
-        let settlement = self.settlement(&row.id).await?;
-        if settlement.payable.is_none() {
-            return Err(not_payable(
-                &row.number,
-                "it is not assessed yet",
-                "尚未审核计税",
-            ));
-        }
-        if amount > settlement.outstanding() {
-            return Err(overpayment(&row.number, amount, settlement.outstanding()));
-        }
+        self.may_cover(&row, amount).await?;
         let payload = json!({
             "kind": "payment",
             "amount": tariff::money::fen_text(amount),

@@ -17,8 +17,7 @@ use domain::{Declaration, DeclarationEvent, FieldError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use store::{
-    Append, AppendOutcome, DeclarationRow, DeclarationUpdate, LinkedEvent, Projection, Store,
-    TaskQuery, TaskRow,
+    Append, AppendOutcome, DeclarationRow, LinkedEvent, Projection, Store, TaskQuery, TaskRow,
 };
 use wire::DeclarationDto;
 
@@ -611,22 +610,8 @@ impl<S: Store> Clearance<S> {
         state.check(&event).map_err(ClearanceError::Transition)?;
         let mut next = state.clone();
         next.apply(&event);
-        let amended = LinkedEvent {
-            // The officer's finding amends: the officer's act.
-            actor: None,
-            subject: row.id.clone(),
-            action: event.name().to_owned(),
-            payload: wire::encode_event(&event),
-            expected_version: Some(row.version),
-            projection: Projection::UpdateDeclaration(DeclarationUpdate {
-                id: row.id.clone(),
-                status: next.status.as_str().to_owned(),
-                version: next.version,
-                updated_at_ms: now_ms,
-                completed_by: row.completed_by.clone(),
-                replaces_document: true,
-            }),
-        };
+        // The officer's finding amends: the officer's act.
+        let amended = crate::changes::lifecycle_linked(row, &event, &next, now_ms);
         let reassessed = self
             .assessment_event(
                 &row.id,

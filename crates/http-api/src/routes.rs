@@ -202,7 +202,7 @@ pub(crate) async fn amend<S: Store>(
 /// A change applied at once answers 200 with the declaration; a request, 202 with the request.
 fn modification(outcome: clearance::Modification) -> Response {
     match outcome {
-        clearance::Modification::Applied(view) => Json(view).into_response(),
+        clearance::Modification::Applied(view) => Json(*view).into_response(),
         clearance::Modification::Requested(request) => {
             (StatusCode::ACCEPTED, Json(request)).into_response()
         }
