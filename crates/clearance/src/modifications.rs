@@ -510,5 +510,7 @@ fn payload_of_linked(event: &LinkedEvent) -> Value {
 
 /// The declaration view of a change applied at once.
 pub(crate) fn applied(row: &DeclarationRow) -> Result<Modification, ClearanceError> {
-    Ok(Modification::Applied(Box::new(views::declaration_view(row)?)))
+    Ok(Modification::Applied(Box::new(views::declaration_view(
+        row,
+    )?)))
 }

@@ -60,6 +60,9 @@ pub const ENTERPRISES: [(&str, &str, &str); 3] = [
 /// other call.
 pub const SPARE_USER: &str = "spare_auditor";
 
+/// A caller without a token, for walking every route unauthenticated.
+pub const ANONYMOUS: &str = "anonymous";
+
 pub struct TestApp {
     pub address: String,
     pub socket: SocketAddr,
@@ -305,7 +308,11 @@ pub fn bank() -> clearance::payments::SimulatedBank {
 }
 
 impl TestApp {
+    /// The user's token; [`ANONYMOUS`] has none (its requests carry an empty bearer token).
     pub fn token(&self, user: &str) -> &str {
+        if user == ANONYMOUS {
+            return "";
+        }
         &self.tokens[user]
     }
 
