@@ -109,6 +109,17 @@ impl ClientLimiter {
         })
     }
 
+    /// Charges a console log-in to its address, before the password is checked (a password
+    /// costs an Argon2 hash: guessing is as slow as the address budget).
+    pub(crate) fn check_log_in(&self, address: Option<IpAddr>) -> Result<(), ApiError> {
+        self.check(Client::Address(address))
+    }
+
+    /// Charges a console page to its session's token, like an API call with that token.
+    pub(crate) fn check_session(&self, token: &str) -> Result<(), ApiError> {
+        self.check(self.token(token))
+    }
+
     fn token(&self, token: &str) -> Client {
         Client::Token(self.token_hasher.hash_one(token))
     }

@@ -21,6 +21,7 @@
 mod admission;
 mod assessing;
 mod config;
+mod console;
 mod connections;
 mod enterprises;
 mod extract;
@@ -351,12 +352,29 @@ pub fn router<S: Store>(clearance: Arc<Clearance<S>>, config: ApiConfig) -> Rout
         .route("/metrics", get(routes::metrics::<S>))
         .route("/openapi.json", get(routes::openapi::<S>))
         .route_layer(from_fn_with_state(state.clone(), guard::open_guard::<S>));
+    // The web console: its own sessions (cookies) and rate limits, not the API's bearer guard.
+    let console = Router::new()
+        .route("/", get(console::home))
+        .route(console::CONSOLE_PATH, get(console::home))
+        .route("/console/static/console.css", get(console::stylesheet))
+        .route(
+            "/console/login",
+            get(console::log_in_page).post(console::log_in::<S>),
+        )
+        .route("/console/logout", post(console::log_out::<S>))
+        .route("/console/declarations", get(console::declarations::<S>))
+        .route(
+            "/console/declarations/{id}",
+            get(console::declaration::<S>),
+        )
+        .route("/console/{*rest}", get(console::unknown_page));
     let docs = utoipa_swagger_ui::SwaggerUi::new("/docs")
         .config(utoipa_swagger_ui::Config::from("/openapi.json"));
     let (config, metrics) = (state.config.clone(), state.metrics.clone());
     let app = Router::new()
         .merge(declarations)
         .merge(open)
+        .merge(console)
         .merge(docs)
         .fallback(routes::unknown_route)
         .with_state(state);

@@ -55,7 +55,7 @@ fn members(value: &Value, into: &mut BTreeSet<String>) {
 
 /// A rule (by one analyst, approved by another) asking for a physical inspection of the
 /// example's US smartphones, with a reason only customs may read.
-async fn secret_rule(app: &TestApp) {
+pub(crate) async fn secret_rule(app: &TestApp) {
     let rule = json!({
         "purpose": "revenue",
         "action": "physical_inspection",

@@ -2,6 +2,7 @@
 
 mod access;
 mod assessment;
+mod console;
 mod description;
 mod exhaustion;
 mod helpers;

@@ -1,0 +1,277 @@
+//! The web console through HTTP as a browser sees it: sign-in with a password, sessions in
+//! cookies, CSRF on every form, both languages, and the same visibility as the API.
+
+use reqwest::StatusCode;
+use reqwest::header::{COOKIE, HeaderMap, LOCATION, SET_COOKIE};
+use store::Actor;
+
+use crate::helpers::{TestApp, example, spawn_app_at};
+
+const NOW: &str = "2026-11-27T02:00:00Z";
+const PASSWORD: &str = "correct horse battery";
+
+/// A browser without redirects or a cookie jar: each test states the cookies it sends.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The cookies an answer sets, as `name=value` pairs.
+fn set_cookies(headers: &HeaderMap) -> Vec<String> {
+    headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect()
+}
+
+fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    set_cookies(headers).iter().find_map(|c| {
+        c.split(';')
+            .next()
+            .and_then(|pair| pair.strip_prefix(&format!("{name}=")))
+            .map(str::to_owned)
+    })
+}
+
+struct Visitor {
+    http: reqwest::Client,
+    base: String,
+    cookies: Vec<(String, String)>,
+}
+
+struct Page {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Visitor {
+    fn new(app: &TestApp) -> Visitor {
+        Visitor {
+            http: browser(),
+            base: app.address.clone(),
+            cookies: Vec::new(),
+        }
+    }
+
+    fn keep(&mut self, headers: &HeaderMap) {
+        for set in set_cookies(headers) {
+            let pair = set.split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            self.cookies.retain(|(n, _)| n != name);
+            if !value.is_empty() {
+                self.cookies.push((name.to_owned(), value.to_owned()));
+            }
+        }
+    }
+
+    fn cookie(&self, name: &str) -> Option<&str> {
+        self.cookies
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header(COOKIE, self.header())
+            .send()
+            .await
+            .unwrap();
+        self.page(response).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header(COOKIE, self.header())
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        self.page(response).await
+    }
+
+    async fn page(&mut self, response: reqwest::Response) -> Page {
+        let (status, headers) = (response.status(), response.headers().clone());
+        self.keep(&headers);
+        Page {
+            status,
+            headers,
+            body: response.text().await.unwrap(),
+        }
+    }
+
+    /// Signs in as `name` through the form; the answer to the form.
+    async fn sign_in(&mut self, name: &str, password: &str) -> Page {
+        self.get("/console/login").await;
+        let csrf = self.cookie("oc_csrf").unwrap().to_owned();
+        self.post(
+            "/console/login",
+            &[("name", name), ("password", password), ("csrf", &csrf)],
+        )
+        .await
+    }
+}
+
+async fn with_passwords(app: &TestApp) {
+    let admin = Actor {
+        user_id: "test".into(),
+        role: "admin".into(),
+    };
+    for user in ["broker", "officer", "other_declarant"] {
+        app.clearance
+            .set_password_as(&admin, user, PASSWORD)
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn the_log_in_page_is_chinese_by_default_english_on_request_and_runs_no_script() {
+    let app = spawn_app_at(NOW).await;
+    let mut visitor = Visitor::new(&app);
+
+    let home = visitor.get("/").await;
+    assert_eq!(home.status, StatusCode::SEE_OTHER);
+    let to_list = visitor.get("/console/declarations").await;
+    assert_eq!(to_list.headers[LOCATION], "/console/login", "no session: sign in first");
+    let chinese = visitor.get("/console/login").await;
+    let english = visitor.get("/console/login?lang=en").await;
+    let remembered = visitor.get("/console/login").await;
+
+    assert_eq!(chinese.status, StatusCode::OK);
+    assert!(chinese.body.contains(r#"<html lang="zh-CN">"#), "{}", chinese.body);
+    assert!(chinese.body.contains("登录单一窗口"));
+    assert!(english.body.contains(r#"<html lang="en">"#));
+    assert!(english.body.contains("Sign in to the single window"));
+    assert!(remembered.body.contains("Sign in to the single window"), "the choice is kept");
+    for page in [&chinese, &english] {
+        assert!(!page.body.contains("<script"), "no script at all");
+        assert!(!page.body.contains("style="), "no inline style");
+        let policy = page.headers["content-security-policy"].to_str().unwrap();
+        assert!(policy.contains("default-src 'self'") && policy.contains("frame-ancestors 'none'"));
+        assert_eq!(page.headers["x-frame-options"], "DENY");
+    }
+    let css = visitor.get("/console/static/console.css").await;
+    assert_eq!(css.status, StatusCode::OK);
+    assert!(css.headers["content-type"].to_str().unwrap().starts_with("text/css"));
+}
+
+#[tokio::test]
+async fn signing_in_names_each_wrong_field_and_the_session_cookie_is_private() {
+    let app = spawn_app_at(NOW).await;
+    with_passwords(&app).await;
+    let mut visitor = Visitor::new(&app);
+
+    // A form that did not come from the page (no CSRF token) is refused.
+    visitor.get("/console/login?lang=en").await;
+    let forged = visitor
+        .post("/console/login", &[("name", "broker"), ("password", PASSWORD)])
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+
+    let csrf = visitor.cookie("oc_csrf").unwrap().to_owned();
+    let empty = visitor
+        .post("/console/login", &[("name", " "), ("password", ""), ("csrf", &csrf)])
+        .await;
+    assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
+    // The summary links to each field, and each message stands beside its field.
+    assert!(empty.body.contains(r##"<a href="#name">Enter your user name</a>"##), "{}", empty.body);
+    assert!(empty.body.contains(r##"<a href="#password">Enter your password</a>"##));
+    assert!(empty.body.contains(r#"id="name-error">Enter your user name"#));
+    assert!(empty.body.contains(r#"aria-invalid="true""#));
+
+    let wrong = visitor.sign_in("broker", "not the password").await;
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(wrong.body.contains("The user name or password is not right"));
+    assert!(wrong.body.contains(r#"value="broker""#), "the name is kept");
+    let unknown = visitor.sign_in("nobody", PASSWORD).await;
+    assert!(unknown.body.contains("The user name or password is not right"), "same answer");
+
+    let signed_in = visitor.sign_in("broker", PASSWORD).await;
+    assert_eq!(signed_in.status, StatusCode::SEE_OTHER, "{}", signed_in.body);
+    let session = set_cookies(&signed_in.headers)
+        .into_iter()
+        .find(|c| c.starts_with("oc_session="))
+        .expect("a session cookie");
+    for flag in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/"] {
+        assert!(session.contains(flag), "{session} lacks {flag}");
+    }
+    assert!(cookie_value(&signed_in.headers, "oc_session").unwrap().starts_with("oc_"));
+}
+
+#[tokio::test]
+async fn the_trade_sees_its_own_declarations_without_reasons_and_another_enterprise_gets_not_found() {
+    let app = spawn_app_at(NOW).await;
+    app.activate_sample_releases("2026-01-01").await;
+    crate::integrity::secret_rule(&app).await;
+    with_passwords(&app).await;
+    let lodged = app.lodge("broker", &example()).await;
+    let (id, number) = (
+        lodged.body["id"].as_str().unwrap().to_owned(),
+        lodged.body["number"].as_str().unwrap().to_owned(),
+    );
+
+    let mut broker = Visitor::new(&app);
+    broker.sign_in("broker", PASSWORD).await;
+    let list = broker.get("/console/declarations?lang=en").await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(list.body.contains(&number), "{}", list.body);
+    let page = broker.get(&format!("/console/declarations/{id}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Smartphones"));
+    assert!(page.body.contains("under inspection"), "{}", page.body);
+    assert!(page.body.contains("Checks required"));
+    assert!(!page.body.contains("SECRET-RULE"), "no targeting reason reaches the trade");
+
+    let mut officer = Visitor::new(&app);
+    officer.sign_in("officer", PASSWORD).await;
+    let seen = officer.get(&format!("/console/declarations/{id}?lang=en")).await;
+    assert!(seen.body.contains("SECRET-RULE"), "customs see why: {}", seen.body);
+    assert!(seen.body.contains("declaration.targeted"));
+
+    let mut stranger = Visitor::new(&app);
+    stranger.sign_in("other_declarant", PASSWORD).await;
+    let by_url = stranger.get(&format!("/console/declarations/{id}?lang=en")).await;
+    assert_eq!(by_url.status, StatusCode::NOT_FOUND);
+    assert!(by_url.body.contains("Page not found"));
+    assert!(!by_url.body.contains(&number));
+    let listed = stranger.get("/console/declarations").await;
+    assert!(!listed.body.contains(&number));
+}
+
+#[tokio::test]
+async fn signing_out_ends_the_session() {
+    let app = spawn_app_at(NOW).await;
+    with_passwords(&app).await;
+    let mut visitor = Visitor::new(&app);
+    visitor.sign_in("broker", PASSWORD).await;
+    let session = visitor.cookie("oc_session").unwrap().to_owned();
+    assert_eq!(visitor.get("/console/declarations").await.status, StatusCode::OK);
+
+    let without_csrf = visitor.post("/console/logout", &[]).await;
+    assert_eq!(without_csrf.status, StatusCode::FORBIDDEN);
+    let csrf = visitor.cookie("oc_csrf").unwrap().to_owned();
+    let out = visitor.post("/console/logout", &[("csrf", &csrf)]).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    assert_eq!(visitor.cookie("oc_session"), None, "the cookie is cleared");
+    // The token itself is revoked: sent again, it opens nothing.
+    visitor.cookies.push(("oc_session".into(), session));
+    let after = visitor.get("/console/declarations").await;
+    assert_eq!(after.headers[LOCATION], "/console/login");
+}
