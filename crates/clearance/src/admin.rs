@@ -337,6 +337,20 @@ impl<S: Store> Clearance<S> {
             ]));
         }
         let user = self.enabled_user(user_name).await?;
+        self.issue_token_with_lifetime_ms(actor, user, i64::from(days) * DAY_MS, None)
+            .await
+    }
+
+    /// Issues a new bearer token to `user` (enabled: the caller checked) that expires
+    /// `lifetime_ms` after now. `kind` is recorded in the event's payload when given (`session`
+    /// for a console log-in); a token without one is an API token, as before kinds existed.
+    pub(crate) async fn issue_token_with_lifetime_ms(
+        &self,
+        actor: &Actor,
+        user: UserRow,
+        lifetime_ms: i64,
+        kind: Option<&str>,
+    ) -> Result<NewToken, ClearanceError> {
         let mut secret = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut secret);
         let token = format!("{TOKEN_PREFIX}{}", hex::encode(secret));
@@ -347,13 +361,16 @@ impl<S: Store> Clearance<S> {
             token_hash: hash,
             user_id: user.id.clone(),
             created_at_ms: now_ms,
-            expires_at_ms: now_ms + i64::from(days) * DAY_MS,
+            expires_at_ms: now_ms.saturating_add(lifetime_ms),
             revoked_seq: None,
         };
-        let payload = json!({
+        let mut payload = json!({
             "user_id": user.id, "token_id": row.id, "token_hash": row.token_hash,
             "expires_at_ms": row.expires_at_ms,
         });
+        if let Some(kind) = kind {
+            payload["kind"] = json!(kind);
+        }
         let key = format!("token:{}", row.token_hash);
         self.admin_append(
             actor,
@@ -373,7 +390,7 @@ impl<S: Store> Clearance<S> {
     }
 
     /// A user by name that is not disabled; a disabled one is refused naming the field.
-    async fn enabled_user(&self, user_name: &str) -> Result<UserRow, ClearanceError> {
+    pub(crate) async fn enabled_user(&self, user_name: &str) -> Result<UserRow, ClearanceError> {
         let user = self.user_named(user_name).await?;
         if user.disabled_seq.is_some() {
             return Err(ClearanceError::Invalid(vec![
@@ -413,7 +430,11 @@ impl<S: Store> Clearance<S> {
         self.revoke(actor, &row).await.map(|_| ())
     }
 
-    async fn revoke(&self, actor: &Actor, row: &TokenRow) -> Result<TokenRow, ClearanceError> {
+    pub(crate) async fn revoke(
+        &self,
+        actor: &Actor,
+        row: &TokenRow,
+    ) -> Result<TokenRow, ClearanceError> {
         if row.revoked_seq.is_none() {
             let payload = json!({"token_id": row.id, "token_hash": row.token_hash});
             let key = format!("token-revoked:{}", row.token_hash);

@@ -21,6 +21,7 @@ pub mod models;
 pub mod modifications;
 mod numbering;
 mod parties;
+mod passwords;
 pub mod payments;
 pub mod releases;
 pub mod statistics;
@@ -43,6 +44,8 @@ mod lists_tests;
 mod models_tests;
 #[cfg(test)]
 mod officer_tests;
+#[cfg(test)]
+mod password_tests;
 #[cfg(test)]
 mod release_property_tests;
 #[cfg(test)]
@@ -77,6 +80,10 @@ pub use audit_trail::{AUDIT_PAGE_MAX, AuditorsCheck};
 pub use cbec::BuyerIdKey;
 pub use error::ClearanceError;
 pub use modifications::Modification;
+pub use passwords::{
+    PASSWORD_LENGTH_MAX, PASSWORD_LENGTH_MIN, PASSWORD_SET_ACTION, SESSION_LIFETIME_HOURS,
+    SESSION_TOKEN_KIND,
+};
 pub use views::{ListFilter, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX};
 
 /// A summary declaration a full declaration may complete, as read before lodging it.

@@ -69,6 +69,13 @@ pub enum AdminCommand {
         #[arg(long)]
         user: String,
     },
+    /// Set a user's password for logging in to the console, read from the first line of
+    /// standard input (never an argument: those show in the process list and shell history).
+    /// An administrator sets anybody's, anybody else their own.
+    Password {
+        #[arg(long)]
+        user: String,
+    },
     /// Disable a user: its tokens stop working and it is drawn for no task.
     DisableUser {
         #[arg(long)]
@@ -209,6 +216,13 @@ async fn execute(clearance: &Clearance<SqliteStore>, args: AdminArgs) -> anyhow:
             .revoke_user_tokens_as(&admin, &user)
             .await
             .map(|r| format!("revoked every token of {user}: {}", r["revoked"])),
+        AdminCommand::Password { user } => {
+            let password = password_from_stdin()?;
+            clearance
+                .set_password(&admin, &user, &password)
+                .await
+                .map(|()| format!("password of {user} set"))
+        }
         AdminCommand::DisableUser { name, reason } => clearance
             .disable_user_as(&admin, &name, &reason)
             .await
@@ -252,6 +266,24 @@ async fn execute(clearance: &Clearance<SqliteStore>, args: AdminArgs) -> anyhow:
             }),
     };
     line.map_err(explain)
+}
+
+/// The first line of standard input, without its line ending; nothing at all is refused.
+fn password_from_stdin() -> anyhow::Result<String> {
+    let mut line = String::new();
+    let read = std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|err| anyhow::anyhow!("reading the password from standard input: {err}"))?;
+    if read == 0 {
+        anyhow::bail!(
+            "give the new password on the first line of standard input / 请在标准输入的第一行输入新密码"
+        );
+    }
+    let password = line
+        .strip_suffix('\n')
+        .map(|rest| rest.strip_suffix('\r').unwrap_or(rest))
+        .unwrap_or(&line);
+    Ok(password.to_owned())
 }
 
 fn rfc3339(ms: i64) -> String {

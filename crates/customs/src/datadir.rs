@@ -5,7 +5,7 @@
 //! <data>/audit-signing.key     Ed25519 secret of the audit checkpoints, hex, mode 0600
 //! <data>/buyer-id.key          HMAC key of the CBEC buyers' identity hashes, hex, mode 0600
 //! <data>/customs.lock          held (flock) by the one process that writes: a server or a command
-//! <data>/demo-tokens.txt       `serve --demo` only: the demo users' tokens, mode 0600
+//! <data>/demo-tokens.txt       `serve --demo` only: the demo users' tokens and passwords, mode 0600
 //! ```
 //!
 //! The folder is 0700 and every file in it 0600: the store holds personal and commercial data,

@@ -1,5 +1,5 @@
-//! `customs serve --demo`: demo enterprises, one user per role with a token, and sample
-//! declarations, so a newcomer can call the API at once. Only in a new data folder, which it
+//! `customs serve --demo`: demo enterprises, one user per role with a token and a password, and
+//! sample declarations, so a newcomer can call the API at once. Only in a new data folder, which it
 //! marks as a demo's, or one it marked before. Starting again creates nothing twice: enterprises,
 //! users and declarations are keyed, and the tokens of `demo-tokens.txt` are kept while they all
 //! work (else every demo user's tokens are revoked and new ones minted).
@@ -163,6 +163,36 @@ async fn seed_release(
     Ok(())
 }
 
+/// A demo user's password for the console: its name and `-password` (at least
+/// [`clearance::PASSWORD_LENGTH_MIN`] characters), known to all like the demo itself.
+pub fn demo_password(user_name: &str) -> String {
+    format!("{user_name}-password")
+}
+
+/// Gives each demo user without a password its [`demo_password`]; a password set since (over the
+/// console or `customs admin password`) is left as it is. Returns the lines to print.
+async fn demo_passwords(clearance: &Clearance<SqliteStore>) -> anyhow::Result<String> {
+    let explain = crate::show::explain;
+    let system = clearance::system_actor();
+    let mut lines = String::new();
+    for (name, _, _) in DEMO_USERS {
+        let user = clearance
+            .store()
+            .user_by_name(name)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("the demo user {name} is missing"))?;
+        let password = demo_password(name);
+        if clearance.store().password_hash(&user.id).await?.is_none() {
+            clearance
+                .set_password_as(&system, name, &password)
+                .await
+                .map_err(explain)?;
+        }
+        writeln!(lines, "{name:<16} {password}")?;
+    }
+    Ok(lines)
+}
+
 /// The demo users' tokens: those of `demo-tokens.txt` while every one of them still works (a
 /// restart mints nothing), else new ones, after revoking every earlier token of the demo users
 /// (so that no token printed by an earlier start stays valid).
@@ -279,6 +309,12 @@ pub async fn seed(
     for (role, token) in &issued {
         writeln!(tokens, "{:<14} {token}", role.as_str())?;
     }
+    // After the tokens' lines, which a restart reads back in this order.
+    write!(
+        tokens,
+        "\nConsole log-in (user, password; unless changed since):\n{}",
+        demo_passwords(clearance).await?
+    )?;
     let broker_token = token_of(Role::Broker);
     let broker = clearance
         .authenticate(&broker_token)

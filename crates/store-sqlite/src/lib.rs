@@ -369,6 +369,15 @@ impl Store for SqliteStore {
             .await
     }
 
+    #[tracing::instrument(skip_all, fields(user = user_id))]
+    async fn password_hash(&self, user_id: &str) -> StoreResult<Option<String>> {
+        let id = user_id.to_owned();
+        self.read("reading a user's password hash", move |conn| {
+            queries::password_hash(conn, &id)
+        })
+        .await
+    }
+
     #[tracing::instrument(skip_all)]
     async fn broker_principals(&self, broker_enterprise_id: &str) -> StoreResult<Vec<String>> {
         let id = broker_enterprise_id.to_owned();

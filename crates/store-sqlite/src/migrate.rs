@@ -35,6 +35,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "0004_audit_encoding_v2",
         sql: include_str!("../migrations/0004_audit_encoding_v2.sql"),
     },
+    Migration {
+        version: 5,
+        name: "0005_passwords",
+        sql: include_str!("../migrations/0005_passwords.sql"),
+    },
 ];
 
 /// Refuses to read a store whose schema differs from this build's: a reader does not migrate

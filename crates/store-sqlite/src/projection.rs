@@ -45,6 +45,10 @@ pub(crate) fn apply_in(
         Projection::RevokeToken { token_hash } => revoke_token(tx, token_hash, seq),
         Projection::RevokeUserTokens { user_id } => revoke_user_tokens(tx, user_id, seq),
         Projection::DisableUser { user_id } => disable_user(tx, user_id, seq),
+        Projection::SetPassword {
+            user_id,
+            password_hash,
+        } => set_password(tx, user_id, password_hash),
         Projection::BrokerAuthorisation {
             broker_enterprise_id,
             principal_enterprise_id,
@@ -256,6 +260,13 @@ fn disable_user(tx: &Connection, user_id: &str, seq: u64) -> Result<(), Fault> {
     require(tx, "SELECT 1 FROM users WHERE id = ?1", user_id, "user")?;
     let sql = "UPDATE users SET disabled_seq = ?2 WHERE id = ?1 AND disabled_seq IS NULL";
     tx.prepare_cached(sql)?.execute((user_id, seq as i64))?;
+    Ok(())
+}
+
+fn set_password(tx: &Connection, user_id: &str, password_hash: &str) -> Result<(), Fault> {
+    require(tx, "SELECT 1 FROM users WHERE id = ?1", user_id, "user")?;
+    let sql = "UPDATE users SET password_hash = ?2 WHERE id = ?1";
+    tx.prepare_cached(sql)?.execute((user_id, password_hash))?;
     Ok(())
 }
 

@@ -228,6 +228,14 @@ pub(crate) fn user_by_id(conn: &Connection, id: &str) -> anyhow::Result<Option<U
     Ok(row)
 }
 
+pub(crate) fn password_hash(conn: &Connection, user_id: &str) -> anyhow::Result<Option<String>> {
+    let row = conn
+        .prepare_cached("SELECT password_hash FROM users WHERE id = ?1")?
+        .query_row([user_id], |row| row.get::<_, Option<String>>(0))
+        .optional()?;
+    Ok(row.flatten())
+}
+
 pub(crate) fn enterprise_where(
     conn: &Connection,
     column: &'static str,

@@ -96,6 +96,7 @@ pub async fn clearance_story<S: Store>(store: &S) {
     story.read_release_times().await;
     story.keep_history_and_models().await;
     story.keep_token_lifecycle().await;
+    story.keep_passwords().await;
     story.verify_audit_chain().await;
 }
 

@@ -307,4 +307,46 @@ impl<S: Store> Story<'_, S> {
             vec![trader().credit_code]
         );
     }
+    /// A user's password hash: none until set, replaced by the next, never in the user's row; a
+    /// password for nobody is refused.
+    pub(crate) async fn keep_passwords(&mut self) {
+        let officer = officer();
+        assert_eq!(self.store.password_hash(&officer.id).await.unwrap(), None);
+        assert_eq!(self.store.password_hash("usr-nobody").await.unwrap(), None);
+        for (n, hash) in [
+            "$argon2id$v=19$m=19456,t=2,p=1$first",
+            "$argon2id$v=19$m=19456,t=2,p=1$second",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let set = Projection::SetPassword {
+                user_id: officer.id.clone(),
+                password_hash: hash.to_owned(),
+            };
+            self.appended(registration(
+                &officer.id,
+                &format!("user.password_set.{n}"),
+                set,
+            ))
+            .await;
+            assert_eq!(
+                self.store
+                    .password_hash(&officer.id)
+                    .await
+                    .unwrap()
+                    .as_deref(),
+                Some(hash)
+            );
+        }
+        assert_eq!(self.store.user(&officer.id).await.unwrap(), Some(officer));
+        let nobody = Projection::SetPassword {
+            user_id: "usr-nobody".into(),
+            password_hash: "$argon2id$x".into(),
+        };
+        let refusal = self
+            .refused(registration("usr-nobody", "user.password_set", nobody))
+            .await;
+        assert!(matches!(refusal, StoreError::NotFound(_)), "{refusal}");
+    }
 }

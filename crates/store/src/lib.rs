@@ -168,6 +168,13 @@ pub enum Projection {
     DisableUser {
         user_id: String,
     },
+    /// Sets (or replaces) a user's password: `password_hash` is its PHC string (salted argon2id,
+    /// parameters included), never the password. Recorded in the chain so the table can be
+    /// rebuilt from it; the event's payload does not repeat it. The user must exist.
+    SetPassword {
+        user_id: String,
+        password_hash: String,
+    },
     BrokerAuthorisation {
         broker_enterprise_id: String,
         principal_enterprise_id: String,
@@ -782,6 +789,10 @@ pub trait Store: Send + Sync + 'static {
     async fn tokens(&self, user_id: Option<&str>) -> StoreResult<Vec<TokenRow>>;
     /// A user by id, disabled or not.
     async fn user(&self, id: &str) -> StoreResult<Option<UserRow>>;
+    /// The PHC string of a user's password ([`Projection::SetPassword`]); `None` for a user
+    /// without a password, or no such user. Kept out of [`UserRow`] so that no listing of users
+    /// carries it.
+    async fn password_hash(&self, user_id: &str) -> StoreResult<Option<String>>;
     /// The credit codes of the enterprises whose authorisation of the broker enterprise is in
     /// force, ordered.
     async fn broker_principals(&self, broker_enterprise_id: &str) -> StoreResult<Vec<String>>;

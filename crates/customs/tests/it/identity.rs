@@ -296,11 +296,32 @@ fn demo_mode_keeps_to_demo_folders_and_leaves_no_earlier_token_valid() {
             "the demo tokens are readable by their owner only"
         );
     }
-    // A restart mints nothing while the tokens work.
+    // Each demo user has a password for the console, printed and kept with the tokens.
+    assert!(
+        first.contains("demo-officer") && first.contains("demo-officer-password"),
+        "{first}"
+    );
+    assert!(printed.contains("demo-admin-password"), "{printed}");
+    let passwords_set = || -> i64 {
+        let db = rusqlite::Connection::open(demo.join("customs.db")).unwrap();
+        db.query_row(
+            "SELECT count(*) FROM events WHERE action = 'user.password_set'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap()
+    };
+    assert_eq!(passwords_set(), 6, "one per demo user");
+    // A restart mints nothing while the tokens work, and sets no password again.
     let (server, _, printed) = start(&demo, &["--demo"]).expect("the demo restarts");
     assert!(printed.contains("previous start"), "{printed}");
     stop(server);
     assert_eq!(std::fs::read_to_string(&tokens_file).unwrap(), first);
+    assert_eq!(
+        passwords_set(),
+        6,
+        "a password is set only where there is none"
+    );
     // Without the file, new tokens are minted and every earlier one is revoked.
     std::fs::remove_file(&tokens_file).unwrap();
     let (server, _, _) = start(&demo, &["--demo"]).expect("the demo restarts");

@@ -9,6 +9,7 @@ mod estimate;
 mod identity;
 mod integrity;
 mod models;
+mod passwords;
 mod releases;
 mod rules;
 mod settlement;
