@@ -339,7 +339,9 @@ pub async fn seed(
          -H 'Content-Type: application/json' -H 'Idempotency-Key: my-first-lodging' \\\n       \
          --data @examples/declaration-import.json\n  \
          curl -s http://{address}/v1/declarations -H \"Authorization: Bearer $TOKEN\"\n  \
-         curl -s http://{address}/v1/declarations/{} -H \"Authorization: Bearer $TOKEN\"\n",
+         curl -s http://{address}/v1/declarations/{} -H \"Authorization: Bearer $TOKEN\"\n\n\
+         Or open the console in a browser, http://{address}/console, and sign in as demo-broker \
+         or demo-officer with the password above.\n",
         tokens_path.display(),
         lodged.number,
         lodged.number,

@@ -98,8 +98,9 @@ type Bundle = FluentBundle<FluentResource>;
 
 fn bundle(tag: &str, source: &str) -> Bundle {
     let language: LanguageIdentifier = tag.parse().expect("a valid language tag");
-    let resource = FluentResource::try_new(source.to_owned())
-        .unwrap_or_else(|(_, errors)| panic!("locales/{tag}/console.ftl does not parse: {errors:?}"));
+    let resource = FluentResource::try_new(source.to_owned()).unwrap_or_else(|(_, errors)| {
+        panic!("locales/{tag}/console.ftl does not parse: {errors:?}")
+    });
     let mut bundle = FluentBundle::new_concurrent(vec![language]);
     // The pages are HTML: Unicode isolation marks around placeables would only be noise.
     bundle.set_use_isolating(false);
@@ -141,7 +142,9 @@ impl Tr {
             return id.to_owned();
         };
         let mut errors = Vec::new();
-        bundle.format_pattern(pattern, args, &mut errors).into_owned()
+        bundle
+            .format_pattern(pattern, args, &mut errors)
+            .into_owned()
     }
 
     pub(crate) fn t(&self, id: &str) -> String {
@@ -313,8 +316,7 @@ fn hex_of(bytes: &[u8]) -> String {
 /// Compares without an early exit, so the time taken says nothing of where two tokens differ.
 fn same_token(a: &str, b: &str) -> bool {
     a.len() == b.len()
-        && a
-            .bytes()
+        && a.bytes()
             .zip(b.bytes())
             .fold(0u8, |acc, (x, y)| acc | (x ^ y))
             == 0
@@ -336,12 +338,19 @@ fn language(headers: &HeaderMap, query: &LanguageQuery) -> (Language, bool) {
 }
 
 /// Everything a rendered page answers with: the page, its security headers, and the cookies.
-fn respond(status: StatusCode, html: Result<String, askama::Error>, cookies: Vec<HeaderValue>) -> Response {
+fn respond(
+    status: StatusCode,
+    html: Result<String, askama::Error>,
+    cookies: Vec<HeaderValue>,
+) -> Response {
     let Ok(html) = html else {
         tracing::error!("a console page did not render");
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
     let mut response = (status, html).into_response();
+    response
+        .extensions_mut()
+        .insert(crate::problem::RenderedPage);
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
@@ -359,9 +368,15 @@ fn secure(headers: &mut HeaderMap) {
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(CONTENT_SECURITY_POLICY),
     );
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
 }
 
@@ -462,9 +477,18 @@ fn forbidden(visit: &Visit) -> Response {
 pub(crate) async fn stylesheet() -> Response {
     let mut response = STYLESHEET.into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8"));
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/css; charset=utf-8"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
     response
 }
 
@@ -473,7 +497,10 @@ pub(crate) async fn home() -> Redirect {
     Redirect::to("/console/declarations")
 }
 
-pub(crate) async fn log_in_page(headers: HeaderMap, Query(query): Query<LanguageQuery>) -> Response {
+pub(crate) async fn log_in_page(
+    headers: HeaderMap,
+    Query(query): Query<LanguageQuery>,
+) -> Response {
     let visit = Visit::of(&headers, &query, "/console/login");
     let page = LoginPage {
         page: visit.page(None),
@@ -562,7 +589,11 @@ pub(crate) async fn log_in<S: Store>(
         name_error,
         password_error,
     };
-    respond(StatusCode::UNPROCESSABLE_ENTITY, page.render(), visit.cookies.clone())
+    respond(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        page.render(),
+        visit.cookies.clone(),
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -586,9 +617,10 @@ pub(crate) async fn log_out<S: Store>(
         tracing::warn!(%error, "a console session could not be revoked at sign-out");
     }
     let mut response = to_log_in();
-    response
-        .headers_mut()
-        .append(header::SET_COOKIE, private_cookie(SESSION_COOKIE, String::new(), 0));
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        private_cookie(SESSION_COOKIE, String::new(), 0),
+    );
     response
 }
 
@@ -674,7 +706,11 @@ pub(crate) async fn declaration<S: Store>(
     let party = |p: &Value| {
         let code = text(&p["credit_code"]);
         let name = text(&p["name"]);
-        if code.is_empty() { name } else { format!("{name} ({code})") }
+        if code.is_empty() {
+            name
+        } else {
+            format!("{name} ({code})")
+        }
     };
     let items = document["items"]
         .as_array()
@@ -699,7 +735,11 @@ pub(crate) async fn declaration<S: Store>(
     if let Ok(selection) = clearance.selection(&caller, &view.id).await {
         lane = Some(text(&selection["lane"]));
         // Customs see why; the trade's view has no reasons to show.
-        let key = if visit.language == Language::Zh { "zh" } else { "en" };
+        let key = if visit.language == Language::Zh {
+            "zh"
+        } else {
+            "en"
+        };
         reasons = selection["reasons"]
             .as_array()
             .into_iter()

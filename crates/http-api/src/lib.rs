@@ -21,8 +21,8 @@
 mod admission;
 mod assessing;
 mod config;
-mod console;
 mod connections;
+mod console;
 mod enterprises;
 mod extract;
 mod guard;
@@ -363,10 +363,7 @@ pub fn router<S: Store>(clearance: Arc<Clearance<S>>, config: ApiConfig) -> Rout
         )
         .route("/console/logout", post(console::log_out::<S>))
         .route("/console/declarations", get(console::declarations::<S>))
-        .route(
-            "/console/declarations/{id}",
-            get(console::declaration::<S>),
-        )
+        .route("/console/declarations/{id}", get(console::declaration::<S>))
         .route("/console/{*rest}", get(console::unknown_page));
     let docs = utoipa_swagger_ui::SwaggerUi::new("/docs")
         .config(utoipa_swagger_ui::Config::from("/openapi.json"));

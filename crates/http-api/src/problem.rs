@@ -314,6 +314,11 @@ impl IntoResponse for ApiError {
 }
 
 /// Writes the body of every error response as a problem with the request id, whoever made it.
+/// Marks a response that is a page of the console: its error pages are HTML for people, and are
+/// left as they are rather than replaced by a problem document.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RenderedPage;
+
 pub(crate) async fn render_problems(request: Request, next: Next) -> Response {
     let request_id = request
         .headers()
@@ -323,6 +328,9 @@ pub(crate) async fn render_problems(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     let status = response.status();
     if !status.is_client_error() && !status.is_server_error() {
+        return response;
+    }
+    if response.extensions().get::<RenderedPage>().is_some() {
         return response;
     }
     let (mut parts, _body) = response.into_parts();

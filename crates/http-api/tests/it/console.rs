@@ -149,17 +149,27 @@ async fn the_log_in_page_is_chinese_by_default_english_on_request_and_runs_no_sc
     let home = visitor.get("/").await;
     assert_eq!(home.status, StatusCode::SEE_OTHER);
     let to_list = visitor.get("/console/declarations").await;
-    assert_eq!(to_list.headers[LOCATION], "/console/login", "no session: sign in first");
+    assert_eq!(
+        to_list.headers[LOCATION], "/console/login",
+        "no session: sign in first"
+    );
     let chinese = visitor.get("/console/login").await;
     let english = visitor.get("/console/login?lang=en").await;
     let remembered = visitor.get("/console/login").await;
 
     assert_eq!(chinese.status, StatusCode::OK);
-    assert!(chinese.body.contains(r#"<html lang="zh-CN">"#), "{}", chinese.body);
+    assert!(
+        chinese.body.contains(r#"<html lang="zh-CN">"#),
+        "{}",
+        chinese.body
+    );
     assert!(chinese.body.contains("登录单一窗口"));
     assert!(english.body.contains(r#"<html lang="en">"#));
     assert!(english.body.contains("Sign in to the single window"));
-    assert!(remembered.body.contains("Sign in to the single window"), "the choice is kept");
+    assert!(
+        remembered.body.contains("Sign in to the single window"),
+        "the choice is kept"
+    );
     for page in [&chinese, &english] {
         assert!(!page.body.contains("<script"), "no script at all");
         assert!(!page.body.contains("style="), "no inline style");
@@ -169,7 +179,12 @@ async fn the_log_in_page_is_chinese_by_default_english_on_request_and_runs_no_sc
     }
     let css = visitor.get("/console/static/console.css").await;
     assert_eq!(css.status, StatusCode::OK);
-    assert!(css.headers["content-type"].to_str().unwrap().starts_with("text/css"));
+    assert!(
+        css.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/css")
+    );
 }
 
 #[tokio::test]
@@ -181,30 +196,64 @@ async fn signing_in_names_each_wrong_field_and_the_session_cookie_is_private() {
     // A form that did not come from the page (no CSRF token) is refused.
     visitor.get("/console/login?lang=en").await;
     let forged = visitor
-        .post("/console/login", &[("name", "broker"), ("password", PASSWORD)])
+        .post(
+            "/console/login",
+            &[("name", "broker"), ("password", PASSWORD)],
+        )
         .await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
 
     let csrf = visitor.cookie("oc_csrf").unwrap().to_owned();
     let empty = visitor
-        .post("/console/login", &[("name", " "), ("password", ""), ("csrf", &csrf)])
+        .post(
+            "/console/login",
+            &[("name", " "), ("password", ""), ("csrf", &csrf)],
+        )
         .await;
     assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
     // The summary links to each field, and each message stands beside its field.
-    assert!(empty.body.contains(r##"<a href="#name">Enter your user name</a>"##), "{}", empty.body);
-    assert!(empty.body.contains(r##"<a href="#password">Enter your password</a>"##));
-    assert!(empty.body.contains(r#"id="name-error">Enter your user name"#));
+    assert!(
+        empty
+            .body
+            .contains(r##"<a href="#name">Enter your user name</a>"##),
+        "{}",
+        empty.body
+    );
+    assert!(
+        empty
+            .body
+            .contains(r##"<a href="#password">Enter your password</a>"##)
+    );
+    assert!(
+        empty
+            .body
+            .contains(r#"id="name-error">Enter your user name"#)
+    );
     assert!(empty.body.contains(r#"aria-invalid="true""#));
 
     let wrong = visitor.sign_in("broker", "not the password").await;
     assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(wrong.body.contains("The user name or password is not right"));
+    assert!(
+        wrong
+            .body
+            .contains("The user name or password is not right")
+    );
     assert!(wrong.body.contains(r#"value="broker""#), "the name is kept");
     let unknown = visitor.sign_in("nobody", PASSWORD).await;
-    assert!(unknown.body.contains("The user name or password is not right"), "same answer");
+    assert!(
+        unknown
+            .body
+            .contains("The user name or password is not right"),
+        "same answer"
+    );
 
     let signed_in = visitor.sign_in("broker", PASSWORD).await;
-    assert_eq!(signed_in.status, StatusCode::SEE_OTHER, "{}", signed_in.body);
+    assert_eq!(
+        signed_in.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        signed_in.body
+    );
     let session = set_cookies(&signed_in.headers)
         .into_iter()
         .find(|c| c.starts_with("oc_session="))
@@ -212,11 +261,16 @@ async fn signing_in_names_each_wrong_field_and_the_session_cookie_is_private() {
     for flag in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/"] {
         assert!(session.contains(flag), "{session} lacks {flag}");
     }
-    assert!(cookie_value(&signed_in.headers, "oc_session").unwrap().starts_with("oc_"));
+    assert!(
+        cookie_value(&signed_in.headers, "oc_session")
+            .unwrap()
+            .starts_with("oc_")
+    );
 }
 
 #[tokio::test]
-async fn the_trade_sees_its_own_declarations_without_reasons_and_another_enterprise_gets_not_found() {
+async fn the_trade_sees_its_own_declarations_without_reasons_and_another_enterprise_gets_not_found()
+{
     let app = spawn_app_at(NOW).await;
     app.activate_sample_releases("2026-01-01").await;
     crate::integrity::secret_rule(&app).await;
@@ -237,17 +291,28 @@ async fn the_trade_sees_its_own_declarations_without_reasons_and_another_enterpr
     assert!(page.body.contains("Smartphones"));
     assert!(page.body.contains("under inspection"), "{}", page.body);
     assert!(page.body.contains("Checks required"));
-    assert!(!page.body.contains("SECRET-RULE"), "no targeting reason reaches the trade");
+    assert!(
+        !page.body.contains("SECRET-RULE"),
+        "no targeting reason reaches the trade"
+    );
 
     let mut officer = Visitor::new(&app);
     officer.sign_in("officer", PASSWORD).await;
-    let seen = officer.get(&format!("/console/declarations/{id}?lang=en")).await;
-    assert!(seen.body.contains("SECRET-RULE"), "customs see why: {}", seen.body);
+    let seen = officer
+        .get(&format!("/console/declarations/{id}?lang=en"))
+        .await;
+    assert!(
+        seen.body.contains("SECRET-RULE"),
+        "customs see why: {}",
+        seen.body
+    );
     assert!(seen.body.contains("declaration.targeted"));
 
     let mut stranger = Visitor::new(&app);
     stranger.sign_in("other_declarant", PASSWORD).await;
-    let by_url = stranger.get(&format!("/console/declarations/{id}?lang=en")).await;
+    let by_url = stranger
+        .get(&format!("/console/declarations/{id}?lang=en"))
+        .await;
     assert_eq!(by_url.status, StatusCode::NOT_FOUND);
     assert!(by_url.body.contains("Page not found"));
     assert!(!by_url.body.contains(&number));
@@ -262,7 +327,10 @@ async fn signing_out_ends_the_session() {
     let mut visitor = Visitor::new(&app);
     visitor.sign_in("broker", PASSWORD).await;
     let session = visitor.cookie("oc_session").unwrap().to_owned();
-    assert_eq!(visitor.get("/console/declarations").await.status, StatusCode::OK);
+    assert_eq!(
+        visitor.get("/console/declarations").await.status,
+        StatusCode::OK
+    );
 
     let without_csrf = visitor.post("/console/logout", &[]).await;
     assert_eq!(without_csrf.status, StatusCode::FORBIDDEN);
