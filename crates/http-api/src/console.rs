@@ -186,6 +186,8 @@ impl Tr {
 pub(crate) struct UserBar {
     pub name: String,
     pub role: String,
+    /// Officers see their task queue in the bar.
+    pub officer: bool,
 }
 
 /// What every page's layout needs.
@@ -251,6 +253,11 @@ pub(crate) struct HistoryRow {
 #[template(path = "console/declaration.html")]
 struct DeclarationPage {
     page: Page,
+    id: String,
+    /// Why the last action was refused, in the user's language.
+    notice: Option<String>,
+    /// An officer may ask for the release (the service still decides).
+    may_release: bool,
     number: String,
     status: String,
     clearance_status: Option<String>,
@@ -327,6 +334,23 @@ pub(crate) struct LanguageQuery {
     lang: Option<String>,
     cursor: Option<String>,
 }
+
+pub(crate) struct TaskRowView {
+    pub kind: String,
+    pub declaration_id: String,
+    pub office: String,
+    pub created_at: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/tasks.html")]
+struct TasksPage {
+    page: Page,
+    rows: Vec<TaskRowView>,
+}
+
+/// Tasks the queue page lists at most.
+pub(crate) const CONSOLE_TASKS_MAX: usize = 100;
 
 /// The page's language: `?lang=` first, then the cookie, then Chinese (the China profile).
 fn language(headers: &HeaderMap, query: &LanguageQuery) -> (Language, bool) {
@@ -440,6 +464,7 @@ fn user_bar(caller: &Caller) -> UserBar {
     UserBar {
         name: caller.principal.user.name.clone(),
         role: caller.role.as_str().to_owned(),
+        officer: caller.role == clearance::Role::Officer,
     }
 }
 
@@ -694,11 +719,75 @@ pub(crate) async fn declaration<S: Store>(
     if let Err(refused) = state.limiter.check_session(&token) {
         return refused.into_response();
     }
+    declaration_page(&state, &visit, &caller, &id, None, StatusCode::OK).await
+}
+
+/// An officer releases the goods from the declaration's page; a refusal (not assessed, unpaid,
+/// a task open) is shown on the page in the user's language.
+pub(crate) async fn release<S: Store>(
+    State(state): State<AppState<S>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let visit = Visit::of(
+        &headers,
+        &LanguageQuery::default(),
+        &format!("/console/declarations/{id}"),
+    );
+    if !cookie_value(&headers, CSRF_COOKIE).is_some_and(|c| same_token(&c, &form.csrf)) {
+        return forbidden(&visit);
+    }
+    let Some((caller, token)) = session(&state, &headers).await else {
+        return to_log_in();
+    };
+    if let Err(refused) = state.limiter.check_session(&token) {
+        return refused.into_response();
+    }
+    let refusal = |en: String, zh: String| {
+        if visit.language == Language::Zh {
+            zh
+        } else {
+            en
+        }
+    };
+    let notice = match state.clearance.release(&caller, &id, None, b"{}").await {
+        Ok(_) => return Redirect::to(&format!("/console/declarations/{id}")).into_response(),
+        Err(ClearanceError::NotFound) => return not_found(&visit, Some(user_bar(&caller))),
+        Err(ClearanceError::Transition(t)) => refusal(t.message_en, t.message_zh),
+        Err(ClearanceError::Forbidden {
+            message_en,
+            message_zh,
+            ..
+        }) => refusal(message_en, message_zh),
+        Err(other) => return crate::problem::ApiError::from(other).into_response(),
+    };
+    declaration_page(
+        &state,
+        &visit,
+        &caller,
+        &id,
+        Some(notice),
+        StatusCode::CONFLICT,
+    )
+    .await
+}
+
+async fn declaration_page<S: Store>(
+    state: &AppState<S>,
+    visit: &Visit,
+    caller: &Caller,
+    id: &str,
+    notice: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let caller = caller.clone();
+    let id = id.to_owned();
     let user = Some(user_bar(&caller));
     let clearance: &Arc<clearance::Clearance<S>> = &state.clearance;
     let view = match clearance.declaration(&caller, &id).await {
         Ok(view) => view,
-        Err(ClearanceError::NotFound) => return not_found(&visit, user),
+        Err(ClearanceError::NotFound) => return not_found(visit, user),
         Err(other) => return crate::problem::ApiError::from(other).into_response(),
     };
     let tr = visit.tr();
@@ -774,8 +863,12 @@ pub(crate) async fn declaration<S: Store>(
         }
         Err(other) => return crate::problem::ApiError::from(other).into_response(),
     }
+    let may_release = caller.role == clearance::Role::Officer && view.status == "accepted";
     let page = DeclarationPage {
         page: visit.page(user),
+        id: view.id.clone(),
+        notice,
+        may_release,
         number: view.number.clone(),
         status: tr.of("status", &view.status),
         clearance_status,
@@ -790,6 +883,48 @@ pub(crate) async fn declaration<S: Store>(
         reasons,
         receipts,
         history,
+    };
+    respond(status, page.render(), visit.cookies.clone())
+}
+
+/// An officer's open tasks, oldest first.
+pub(crate) async fn tasks<S: Store>(
+    State(state): State<AppState<S>>,
+    headers: HeaderMap,
+    Query(query): Query<LanguageQuery>,
+) -> Response {
+    let visit = Visit::of(&headers, &query, "/console/tasks");
+    let Some((caller, token)) = session(&state, &headers).await else {
+        return to_log_in();
+    };
+    if let Err(refused) = state.limiter.check_session(&token) {
+        return refused.into_response();
+    }
+    let tr = visit.tr();
+    let listed = match state
+        .clearance
+        .tasks(&caller, true, None, Some("open"), CONSOLE_TASKS_MAX)
+        .await
+    {
+        Ok(listed) => listed,
+        // Not a customs user: the page does not exist for them.
+        Err(ClearanceError::Forbidden { .. }) => {
+            return not_found(&visit, Some(user_bar(&caller)));
+        }
+        Err(other) => return crate::problem::ApiError::from(other).into_response(),
+    };
+    let rows = listed
+        .iter()
+        .map(|t| TaskRowView {
+            kind: tr.of("task", &text(&t["kind"])),
+            declaration_id: text(&t["declaration_id"]),
+            office: text(&t["office"]),
+            created_at: text(&t["created_at"]),
+        })
+        .collect();
+    let page = TasksPage {
+        page: visit.page(Some(user_bar(&caller))),
+        rows,
     };
     respond(StatusCode::OK, page.render(), visit.cookies.clone())
 }

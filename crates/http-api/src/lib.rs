@@ -364,6 +364,11 @@ pub fn router<S: Store>(clearance: Arc<Clearance<S>>, config: ApiConfig) -> Rout
         .route("/console/logout", post(console::log_out::<S>))
         .route("/console/declarations", get(console::declarations::<S>))
         .route("/console/declarations/{id}", get(console::declaration::<S>))
+        .route(
+            "/console/declarations/{id}/release",
+            post(console::release::<S>),
+        )
+        .route("/console/tasks", get(console::tasks::<S>))
         .route("/console/{*rest}", get(console::unknown_page));
     let docs = utoipa_swagger_ui::SwaggerUi::new("/docs")
         .config(utoipa_swagger_ui::Config::from("/openapi.json"));

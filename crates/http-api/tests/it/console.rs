@@ -343,3 +343,62 @@ async fn signing_out_ends_the_session() {
     let after = visitor.get("/console/declarations").await;
     assert_eq!(after.headers[LOCATION], "/console/login");
 }
+
+#[tokio::test]
+async fn an_officer_finds_the_inspection_in_the_queue_and_releases_from_the_page_once_it_may() {
+    let app = spawn_app_at(NOW).await;
+    app.activate_sample_releases("2026-01-01").await;
+    crate::integrity::secret_rule(&app).await;
+    with_passwords(&app).await;
+    let id = app.lodged_id("broker", &example()).await;
+    let mut officer = Visitor::new(&app);
+    officer.sign_in("officer", PASSWORD).await;
+
+    let queue = officer.get("/console/tasks?lang=en").await;
+    assert_eq!(queue.status, StatusCode::OK);
+    assert!(queue.body.contains("Physical inspection"), "{}", queue.body);
+    assert!(queue.body.contains(&format!("/console/declarations/{id}")));
+
+    // Unpaid and under inspection: the release is refused on the page, saying why.
+    let csrf = officer.cookie("oc_csrf").unwrap().to_owned();
+    let release = format!("/console/declarations/{id}/release");
+    let forged = officer.post(&release, &[]).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let refused = officer.post(&release, &[("csrf", &csrf)]).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT);
+    assert!(
+        refused.body.contains("neither paid nor guaranteed"),
+        "{}",
+        refused.body
+    );
+
+    app.settle(&id, "TB-CONSOLE").await;
+    let tasks = app.get("/v1/tasks?mine=true&status=open", "officer").await;
+    for task in tasks.body["tasks"].as_array().unwrap() {
+        let closed = app
+            .post(
+                &format!("/v1/tasks/{}/finding", task["id"].as_str().unwrap()),
+                "officer",
+                None,
+                &serde_json::json!({ "discrepancy": false }),
+            )
+            .await;
+        assert_eq!(closed.status, StatusCode::OK, "{}", closed.text);
+    }
+    let released = officer.post(&release, &[("csrf", &csrf)]).await;
+    assert_eq!(released.status, StatusCode::SEE_OTHER, "{}", released.body);
+    let page = officer.get(&format!("/console/declarations/{id}")).await;
+    assert!(page.body.contains("released"), "{}", page.body);
+    assert!(
+        !page.body.contains("Release the goods"),
+        "released goods offer no release"
+    );
+
+    // The trade has no queue and no release button.
+    let mut broker = Visitor::new(&app);
+    broker.sign_in("broker", PASSWORD).await;
+    assert_eq!(
+        broker.get("/console/tasks").await.status,
+        StatusCode::NOT_FOUND
+    );
+}
