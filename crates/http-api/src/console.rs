@@ -258,6 +258,8 @@ struct DeclarationPage {
     notice: Option<String>,
     /// An officer may ask for the release (the service still decides).
     may_release: bool,
+    /// The caller's own open tasks on the declaration, each with its form.
+    my_tasks: Vec<MyTask>,
     number: String,
     status: String,
     clearance_status: Option<String>,
@@ -333,6 +335,12 @@ fn same_token(a: &str, b: &str) -> bool {
 pub(crate) struct LanguageQuery {
     lang: Option<String>,
     cursor: Option<String>,
+}
+
+pub(crate) struct MyTask {
+    pub id: String,
+    pub kind: String,
+    pub title: String,
 }
 
 pub(crate) struct TaskRowView {
@@ -730,47 +738,13 @@ pub(crate) async fn release<S: Store>(
     Path(id): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    let visit = Visit::of(
-        &headers,
-        &LanguageQuery::default(),
-        &format!("/console/declarations/{id}"),
-    );
-    if !cookie_value(&headers, CSRF_COOKIE).is_some_and(|c| same_token(&c, &form.csrf)) {
-        return forbidden(&visit);
-    }
-    let Some((caller, token)) = session(&state, &headers).await else {
-        return to_log_in();
+    let path = format!("/console/declarations/{id}");
+    let (visit, caller) = match acting(&state, &headers, &form.csrf, &path).await {
+        Ok(acting) => acting,
+        Err(response) => return response,
     };
-    if let Err(refused) = state.limiter.check_session(&token) {
-        return refused.into_response();
-    }
-    let refusal = |en: String, zh: String| {
-        if visit.language == Language::Zh {
-            zh
-        } else {
-            en
-        }
-    };
-    let notice = match state.clearance.release(&caller, &id, None, b"{}").await {
-        Ok(_) => return Redirect::to(&format!("/console/declarations/{id}")).into_response(),
-        Err(ClearanceError::NotFound) => return not_found(&visit, Some(user_bar(&caller))),
-        Err(ClearanceError::Transition(t)) => refusal(t.message_en, t.message_zh),
-        Err(ClearanceError::Forbidden {
-            message_en,
-            message_zh,
-            ..
-        }) => refusal(message_en, message_zh),
-        Err(other) => return crate::problem::ApiError::from(other).into_response(),
-    };
-    declaration_page(
-        &state,
-        &visit,
-        &caller,
-        &id,
-        Some(notice),
-        StatusCode::CONFLICT,
-    )
-    .await
+    let outcome = state.clearance.release(&caller, &id, None, b"{}").await;
+    after_action(&state, &visit, &caller, &id, outcome).await
 }
 
 async fn declaration_page<S: Store>(
@@ -864,11 +838,34 @@ async fn declaration_page<S: Store>(
         Err(other) => return crate::problem::ApiError::from(other).into_response(),
     }
     let may_release = caller.role == clearance::Role::Officer && view.status == "accepted";
+    let my_tasks = if caller.role == clearance::Role::Officer {
+        clearance
+            .tasks(
+                &caller,
+                true,
+                None,
+                Some("open"),
+                clearance::tasks::TASK_PAGE_MAX,
+            )
+            .await
+            .unwrap_or_default()
+            .iter()
+            .filter(|t| t["declaration_id"] == view.id.as_str())
+            .map(|t| MyTask {
+                id: text(&t["id"]),
+                kind: text(&t["kind"]),
+                title: tr.of("task", &text(&t["kind"])),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let page = DeclarationPage {
         page: visit.page(user),
         id: view.id.clone(),
         notice,
         may_release,
+        my_tasks,
         number: view.number.clone(),
         status: tr.of("status", &view.status),
         clearance_status,
@@ -885,6 +882,188 @@ async fn declaration_page<S: Store>(
         history,
     };
     respond(status, page.render(), visit.cookies.clone())
+}
+
+/// The refusal of an action in the user's language: its message, and each field's.
+fn refusal_text(language: Language, error: &ClearanceError) -> Option<String> {
+    let pick = |en: &str, zh: &str| {
+        if language == Language::Zh {
+            zh.to_owned()
+        } else {
+            en.to_owned()
+        }
+    };
+    match error {
+        ClearanceError::Transition(t) => Some(pick(&t.message_en, &t.message_zh)),
+        ClearanceError::Forbidden {
+            message_en,
+            message_zh,
+            ..
+        } => Some(pick(message_en, message_zh)),
+        ClearanceError::Invalid(errors) => Some(
+            errors
+                .iter()
+                .map(|e| format!("{}: {}", e.path, pick(&e.message_en, &e.message_zh)))
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+        ClearanceError::Conflict => Some(pick(
+            "the declaration changed meanwhile: look again and retry",
+            "报关单已被同时修改：请刷新后重试",
+        )),
+        _ => None,
+    }
+}
+
+/// What an officer's action from a declaration's page answers: back to the page, or the page
+/// with the refusal.
+async fn after_action<S: Store, T>(
+    state: &AppState<S>,
+    visit: &Visit,
+    caller: &Caller,
+    id: &str,
+    outcome: Result<T, ClearanceError>,
+) -> Response {
+    match outcome {
+        Ok(_) => Redirect::to(&format!("/console/declarations/{id}")).into_response(),
+        Err(ClearanceError::NotFound) => not_found(visit, Some(user_bar(caller))),
+        Err(error) => match refusal_text(visit.language, &error) {
+            Some(notice) => {
+                declaration_page(state, visit, caller, id, Some(notice), StatusCode::CONFLICT).await
+            }
+            None => crate::problem::ApiError::from(error).into_response(),
+        },
+    }
+}
+
+/// The session and CSRF checks every form of an officer's action passes first.
+async fn acting<S: Store>(
+    state: &AppState<S>,
+    headers: &HeaderMap,
+    csrf: &str,
+    path: &str,
+) -> Result<(Visit, Caller), Response> {
+    let visit = Visit::of(headers, &LanguageQuery::default(), path);
+    if !cookie_value(headers, CSRF_COOKIE).is_some_and(|c| same_token(&c, csrf)) {
+        return Err(forbidden(&visit));
+    }
+    let Some((caller, token)) = session(state, headers).await else {
+        return Err(to_log_in());
+    };
+    if let Err(refused) = state.limiter.check_session(&token) {
+        return Err(refused.into_response());
+    }
+    Ok((visit, caller))
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct FindingForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    declaration: String,
+    #[serde(default)]
+    discrepancy: String,
+    #[serde(default)]
+    note: String,
+}
+
+/// The officer's finding on a task, from the declaration's page.
+pub(crate) async fn record_finding<S: Store>(
+    State(state): State<AppState<S>>,
+    headers: HeaderMap,
+    Path(task): Path<String>,
+    Form(form): Form<FindingForm>,
+) -> Response {
+    let path = format!("/console/declarations/{}", form.declaration);
+    let (visit, caller) = match acting(&state, &headers, &form.csrf, &path).await {
+        Ok(acting) => acting,
+        Err(response) => return response,
+    };
+    let note = form.note.trim();
+    let body = serde_json::json!({
+        "discrepancy": form.discrepancy == "yes",
+        "note": (!note.is_empty()).then_some(note),
+    });
+    let outcome = state
+        .clearance
+        .record_finding(&caller, &task, None, body.to_string().as_bytes())
+        .await;
+    after_action(&state, &visit, &caller, &form.declaration, outcome).await
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct DecisionForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    decision: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// The officer's decision on a request to amend or cancel (修撤单).
+pub(crate) async fn decide<S: Store>(
+    State(state): State<AppState<S>>,
+    headers: HeaderMap,
+    Path((id, request)): Path<(String, String)>,
+    Form(form): Form<DecisionForm>,
+) -> Response {
+    let path = format!("/console/declarations/{id}");
+    let (visit, caller) = match acting(&state, &headers, &form.csrf, &path).await {
+        Ok(acting) => acting,
+        Err(response) => return response,
+    };
+    let reason = form.reason.trim();
+    let body = serde_json::json!({
+        "approve": form.decision == "approve",
+        "reason": (!reason.is_empty()).then_some(reason),
+    });
+    let outcome = state
+        .clearance
+        .decide_modification(&caller, &id, &request, None, body.to_string().as_bytes())
+        .await;
+    after_action(&state, &visit, &caller, &id, outcome).await
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct AssessmentForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    customs_duty: String,
+    #[serde(default)]
+    consumption_tax: String,
+    #[serde(default)]
+    import_vat: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// The officer's assessment by hand.
+pub(crate) async fn assess<S: Store>(
+    State(state): State<AppState<S>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<AssessmentForm>,
+) -> Response {
+    let path = format!("/console/declarations/{id}");
+    let (visit, caller) = match acting(&state, &headers, &form.csrf, &path).await {
+        Ok(acting) => acting,
+        Err(response) => return response,
+    };
+    let optional = |v: &str| (!v.trim().is_empty()).then(|| v.trim().to_owned());
+    let body = serde_json::json!({
+        "customs_duty": form.customs_duty.trim(),
+        "consumption_tax": optional(&form.consumption_tax),
+        "import_vat": form.import_vat.trim(),
+        "reason": form.reason,
+    });
+    let outcome = state
+        .clearance
+        .assess_manually(&caller, &id, None, body.to_string().as_bytes())
+        .await;
+    after_action(&state, &visit, &caller, &id, outcome).await
 }
 
 /// An officer's open tasks, oldest first.

@@ -369,6 +369,18 @@ pub fn router<S: Store>(clearance: Arc<Clearance<S>>, config: ApiConfig) -> Rout
             post(console::release::<S>),
         )
         .route("/console/tasks", get(console::tasks::<S>))
+        .route(
+            "/console/tasks/{task}/finding",
+            post(console::record_finding::<S>),
+        )
+        .route(
+            "/console/declarations/{id}/requests/{request}/decision",
+            post(console::decide::<S>),
+        )
+        .route(
+            "/console/declarations/{id}/assessment",
+            post(console::assess::<S>),
+        )
         .route("/console/{*rest}", get(console::unknown_page));
     let docs = utoipa_swagger_ui::SwaggerUi::new("/docs")
         .config(utoipa_swagger_ui::Config::from("/openapi.json"));

@@ -373,18 +373,29 @@ async fn an_officer_finds_the_inspection_in_the_queue_and_releases_from_the_page
     );
 
     app.settle(&id, "TB-CONSOLE").await;
+    // The officer records the inspection's finding from the declaration's page.
+    let page = officer.get(&format!("/console/declarations/{id}")).await;
+    assert!(page.body.contains("Record the finding"), "{}", page.body);
     let tasks = app.get("/v1/tasks?mine=true&status=open", "officer").await;
     for task in tasks.body["tasks"].as_array().unwrap() {
-        let closed = app
+        let task = task["id"].as_str().unwrap();
+        let closed = officer
             .post(
-                &format!("/v1/tasks/{}/finding", task["id"].as_str().unwrap()),
-                "officer",
-                None,
-                &serde_json::json!({ "discrepancy": false }),
+                &format!("/console/tasks/{task}/finding"),
+                &[
+                    ("csrf", &csrf),
+                    ("declaration", &id),
+                    ("discrepancy", "no"),
+                    ("note", "seals intact"),
+                ],
             )
             .await;
-        assert_eq!(closed.status, StatusCode::OK, "{}", closed.text);
+        assert_eq!(closed.status, StatusCode::SEE_OTHER, "{}", closed.body);
     }
+    let closed = app
+        .get("/v1/tasks?mine=true&status=closed", "officer")
+        .await;
+    assert!(closed.text.contains("seals intact"), "{}", closed.text);
     let released = officer.post(&release, &[("csrf", &csrf)]).await;
     assert_eq!(released.status, StatusCode::SEE_OTHER, "{}", released.body);
     let page = officer.get(&format!("/console/declarations/{id}")).await;
@@ -401,4 +412,86 @@ async fn an_officer_finds_the_inspection_in_the_queue_and_releases_from_the_page
         broker.get("/console/tasks").await.status,
         StatusCode::NOT_FOUND
     );
+}
+
+#[tokio::test]
+async fn an_officer_decides_a_request_and_assesses_by_hand_from_the_page() {
+    // No tariff release: the import waits for an assessment by hand.
+    let app = spawn_app_at(NOW).await;
+    with_passwords(&app).await;
+    let id = app.lodged_id("broker", &example()).await;
+    let mut corrected = example();
+    corrected["transport"]["voyage"] = serde_json::json!("048E");
+    let requested = app
+        .post(
+            &format!("/v1/declarations/{id}/amendments"),
+            "broker",
+            None,
+            &serde_json::json!({"reason": "voyage corrected", "declaration": corrected}),
+        )
+        .await;
+    assert_eq!(requested.status, StatusCode::ACCEPTED, "{}", requested.text);
+    let request = requested.body["request"].as_str().unwrap().to_owned();
+
+    let mut officer = Visitor::new(&app);
+    officer.sign_in("officer", PASSWORD).await;
+    let page = officer
+        .get(&format!("/console/declarations/{id}?lang=en"))
+        .await;
+    assert!(
+        page.body.contains("Request to amend or cancel"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("Assessment by hand"));
+    let csrf = officer.cookie("oc_csrf").unwrap().to_owned();
+
+    // Refusing needs a reason: said on the page; approving applies the amendment.
+    let decide = format!("/console/declarations/{id}/requests/{request}/decision");
+    let no_reason = officer
+        .post(
+            &decide,
+            &[("csrf", &csrf), ("decision", "refuse"), ("reason", "")],
+        )
+        .await;
+    assert_eq!(no_reason.status, StatusCode::CONFLICT);
+    assert!(no_reason.body.contains("reason"), "{}", no_reason.body);
+    let approved = officer
+        .post(&decide, &[("csrf", &csrf), ("decision", "approve")])
+        .await;
+    assert_eq!(approved.status, StatusCode::SEE_OTHER, "{}", approved.body);
+    let read = app.get(&format!("/v1/declarations/{id}"), "broker").await;
+    assert_eq!(read.body["declaration"]["transport"]["voyage"], "048E");
+
+    // A wrong amount is named; a right one records the assessment.
+    let assess = format!("/console/declarations/{id}/assessment");
+    let wrong = officer
+        .post(
+            &assess,
+            &[
+                ("csrf", &csrf),
+                ("customs_duty", "-1"),
+                ("import_vat", "13.00"),
+                ("reason", "no line"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::CONFLICT);
+    assert!(wrong.body.contains("customs_duty"), "{}", wrong.body);
+    let assessed = officer
+        .post(
+            &assess,
+            &[
+                ("csrf", &csrf),
+                ("customs_duty", "120.00"),
+                ("import_vat", "1560.00"),
+                ("reason", "no line"),
+            ],
+        )
+        .await;
+    assert_eq!(assessed.status, StatusCode::SEE_OTHER, "{}", assessed.body);
+    let owed = app
+        .get(&format!("/v1/declarations/{id}/payments"), "broker")
+        .await;
+    assert_eq!(owed.body["payable"], "1680.00", "{}", owed.text);
 }
