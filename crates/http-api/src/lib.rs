@@ -23,6 +23,7 @@ mod assessing;
 mod config;
 mod connections;
 mod console;
+pub use console::CONSOLE_UPLOAD_DECLARATIONS_MAX;
 mod enterprises;
 mod extract;
 mod guard;
@@ -369,6 +370,10 @@ pub fn router<S: Store>(clearance: Arc<Clearance<S>>, config: ApiConfig) -> Rout
             post(console::release::<S>),
         )
         .route("/console/tasks", get(console::tasks::<S>))
+        .route(
+            "/console/lodge",
+            get(console::lodge_page::<S>).post(console::lodge_file::<S>),
+        )
         .route(
             "/console/tasks/{task}/finding",
             post(console::record_finding::<S>),

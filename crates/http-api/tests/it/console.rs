@@ -495,3 +495,97 @@ async fn an_officer_decides_a_request_and_assesses_by_hand_from_the_page() {
         .await;
     assert_eq!(owed.body["payable"], "1680.00", "{}", owed.text);
 }
+
+impl Visitor {
+    async fn upload(&mut self, path: &str, csrf: &str, file: Vec<u8>) -> Page {
+        let form = reqwest::multipart::Form::new()
+            .text("csrf", csrf.to_owned())
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(file)
+                    .file_name("declarations.json")
+                    .mime_str("application/json")
+                    .unwrap(),
+            );
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header(COOKIE, self.header())
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        self.page(response).await
+    }
+}
+
+#[tokio::test]
+async fn a_broker_lodges_a_file_and_each_declaration_is_answered_on_its_row() {
+    let app = spawn_app_at(NOW).await;
+    with_passwords(&app).await;
+    let mut broker = Visitor::new(&app);
+    broker.sign_in("broker", PASSWORD).await;
+    let page = broker.get("/console/lodge?lang=en").await;
+    assert!(page.body.contains(r#"enctype="multipart/form-data""#));
+    let csrf = broker.cookie("oc_csrf").unwrap().to_owned();
+
+    let mut broken = example();
+    broken["items"][0]["origin_country"] = serde_json::json!("XX");
+    let file = serde_json::to_vec(&serde_json::json!([example(), broken])).unwrap();
+    let lodged = broker.upload("/console/lodge", &csrf, file.clone()).await;
+    assert_eq!(lodged.status, StatusCode::OK, "{}", lodged.body);
+    assert!(
+        lodged.body.contains("accepted and numbered"),
+        "{}",
+        lodged.body
+    );
+    assert!(
+        lodged.body.contains("items[0].origin_country"),
+        "the field is named"
+    );
+    assert!(lodged.body.contains("refused"));
+    // The same file again lodges nothing twice.
+    let again = broker.upload("/console/lodge", &csrf, file).await;
+    assert!(
+        again.body.contains("lodged before: nothing new"),
+        "{}",
+        again.body
+    );
+    let listed = app.get("/v1/declarations", "broker").await;
+    assert_eq!(listed.body["declarations"].as_array().unwrap().len(), 1);
+
+    // At the limit a file is taken; one more and it is refused whole, before anything is lodged.
+    let max = http_api::CONSOLE_UPLOAD_DECLARATIONS_MAX;
+    let refused = broker
+        .upload(
+            "/console/lodge",
+            &csrf,
+            serde_json::to_vec(&vec![serde_json::json!({}); max + 1]).unwrap(),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused
+            .body
+            .contains("more declarations than one upload takes")
+    );
+    let at_limit = broker
+        .upload(
+            "/console/lodge",
+            &csrf,
+            serde_json::to_vec(&vec![serde_json::json!({}); max]).unwrap(),
+        )
+        .await;
+    assert_eq!(at_limit.status, StatusCode::OK);
+    assert_eq!(
+        at_limit.body.matches("<td>refused").count(),
+        max,
+        "each row answered"
+    );
+    let not_json = broker
+        .upload("/console/lodge", &csrf, b"not json".to_vec())
+        .await;
+    assert_eq!(not_json.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let forged = broker.upload("/console/lodge", "x", b"{}".to_vec()).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+}
