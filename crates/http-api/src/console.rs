@@ -262,6 +262,7 @@ struct DeclarationPage {
     may_release: bool,
     /// The caller's own open tasks on the declaration, each with its form.
     my_tasks: Vec<MyTask>,
+    settlement: Option<MoneyView>,
     number: String,
     status: String,
     clearance_status: Option<String>,
@@ -337,6 +338,15 @@ fn same_token(a: &str, b: &str) -> bool {
 pub(crate) struct LanguageQuery {
     lang: Option<String>,
     cursor: Option<String>,
+}
+
+/// What a declaration owes and has covered, in CNY.
+pub(crate) struct MoneyView {
+    pub payable: String,
+    pub paid: String,
+    pub guaranteed: String,
+    pub claimed: String,
+    pub outstanding: String,
 }
 
 pub(crate) struct MyTask {
@@ -860,6 +870,19 @@ async fn declaration_page<S: Store>(
         }
         Err(other) => return crate::problem::ApiError::from(other).into_response(),
     }
+    let settlement = clearance.payments(&caller, &view.id).await.ok().map(|s| {
+        let cny = |v: &Value| match v {
+            Value::Null => tr.t("duty-not-assessed"),
+            other => format!("{} CNY", text(other)),
+        };
+        MoneyView {
+            payable: cny(&s["payable"]),
+            paid: cny(&s["paid"]),
+            guaranteed: cny(&s["guaranteed"]),
+            claimed: cny(&s["claimed_unconfirmed"]),
+            outstanding: cny(&s["outstanding"]),
+        }
+    });
     let may_release = caller.role == clearance::Role::Officer && view.status == "accepted";
     let my_tasks = if caller.role == clearance::Role::Officer {
         clearance
@@ -889,6 +912,7 @@ async fn declaration_page<S: Store>(
         notice,
         may_release,
         my_tasks,
+        settlement,
         number: view.number.clone(),
         status: tr.of("status", &view.status),
         clearance_status,

@@ -291,6 +291,16 @@ async fn the_trade_sees_its_own_declarations_without_reasons_and_another_enterpr
     assert!(page.body.contains("Smartphones"));
     assert!(page.body.contains("under inspection"), "{}", page.body);
     assert!(page.body.contains("Checks required"));
+    assert!(page.body.contains("Outstanding"), "the duty owed is shown");
+    let owed = app
+        .get(&format!("/v1/declarations/{id}/payments"), "broker")
+        .await;
+    let outstanding = owed.body["outstanding"].as_str().unwrap();
+    assert!(
+        page.body.contains(&format!("<dd>{outstanding} CNY</dd>")),
+        "{}",
+        page.body
+    );
     assert!(
         !page.body.contains("SECRET-RULE"),
         "no targeting reason reaches the trade"
