@@ -1,0 +1,90 @@
+// The console as people use it, in a real browser: Debian's chromium driven by playwright-core
+// (no browser download), axe-core's accessibility check on each main page. Run by e2e/run.sh
+// against `customs serve --demo`; screenshots go to e2e/screenshots/.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { chromium } from 'playwright-core';
+
+const require = createRequire(import.meta.url);
+const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+const base = process.env.CONSOLE_URL ?? 'http://127.0.0.1:18090';
+const shots = new URL('./screenshots/', import.meta.url).pathname;
+mkdirSync(shots, { recursive: true });
+
+async function browser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--no-sandbox'],
+  });
+}
+
+/// No serious or critical accessibility violation (axe-core, injected past the page's CSP).
+async function accessible(page, name) {
+  await page.addScriptTag({ content: axeSource });
+  const result = await page.evaluate(() => window.axe.run());
+  const serious = result.violations.filter((v) => ['serious', 'critical'].includes(v.impact));
+  assert.deepEqual(serious.map((v) => `${v.id}: ${v.help}`), [], `${name} has serious violations`);
+}
+
+async function signIn(page, name, lang = 'en') {
+  await page.goto(`${base}/console/login?lang=${lang}`);
+  await page.fill('#name', name);
+  await page.fill('#password', `${name}-password`);
+  await page.click('button[type=submit]');
+}
+
+test('a broker fixes the errors shown in place, signs in and reads its declaration in both languages', async () => {
+  const b = await browser();
+  const context = await b.newContext({ bypassCSP: true, viewport: { width: 1200, height: 900 } });
+  const page = await context.newPage();
+  await page.goto(`${base}/console/login?lang=en`);
+  await accessible(page, 'the log-in page');
+  await page.screenshot({ path: `${shots}login-en.png` });
+  await page.click('button[type=submit]');
+  assert.match(await page.textContent('.error-summary'), /Enter your user name/);
+  assert.equal(await page.getAttribute('#name', 'aria-invalid'), 'true');
+  await signIn(page, 'demo-broker');
+  assert.match(page.url(), /\/console\/declarations$/);
+  await accessible(page, 'the declarations page');
+  await page.screenshot({ path: `${shots}declarations-en.png` });
+  await page.click('tbody a');
+  assert.match(await page.textContent('h1'), /Declaration \d{18}/);
+  await accessible(page, 'a declaration page');
+  await page.screenshot({ path: `${shots}declaration-broker-en.png`, fullPage: true });
+  await page.click('a[hreflang="zh-CN"]');
+  assert.match(await page.textContent('h1'), /报关单 \d{18}/);
+  assert.equal(await page.getAttribute('html', 'lang'), 'zh-CN');
+  await page.screenshot({ path: `${shots}declaration-broker-zh.png`, fullPage: true });
+  await b.close();
+});
+
+test('an address that is not the user\'s, or names nothing, is the not-found page', async () => {
+  const b = await browser();
+  const page = await (await b.newContext({ bypassCSP: true })).newPage();
+  await signIn(page, 'demo-declarant');
+  const absent = await page.goto(`${base}/console/declarations/01a24d9e-0000-7000-8000-000000000000`);
+  assert.equal(absent.status(), 404);
+  assert.match(await page.textContent('h1'), /Page not found/);
+  await accessible(page, 'the not-found page');
+  const nowhere = await page.goto(`${base}/console/nowhere`);
+  assert.equal(nowhere.status(), 404);
+  await b.close();
+});
+
+test('an officer sees the queue, and a release of unpaid goods is refused on the page saying why', async () => {
+  const b = await browser();
+  const page = await (await b.newContext({ bypassCSP: true, viewport: { width: 1200, height: 900 } })).newPage();
+  await signIn(page, 'demo-officer');
+  await page.goto(`${base}/console/tasks?lang=en`);
+  await accessible(page, 'the task queue');
+  await page.screenshot({ path: `${shots}tasks-en.png` });
+  await page.goto(`${base}/console/declarations`);
+  await page.click('tbody a');
+  await page.click('text=Release the goods');
+  assert.match(await page.textContent('.error-summary'), /neither paid nor guaranteed/);
+  await accessible(page, 'a declaration page with a refusal');
+  await page.screenshot({ path: `${shots}declaration-officer-en.png`, fullPage: true });
+  await b.close();
+});

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The console in a real browser: builds the binary, serves a fresh demo folder on a spare port,
+# runs e2e/console.test.mjs with node's test runner, stops the server. Needs Debian's chromium
+# (`apt-get install chromium`) and `npm ci` in e2e/ (playwright-core, axe-core: no browser
+# download). Screenshots land in e2e/screenshots/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release -p customs
+data=$(mktemp -d)
+port=${CONSOLE_PORT:-18090}
+./target/release/customs --data "$data/demo" serve --demo --listen "127.0.0.1:$port" >"$data/serve.log" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null || true; rm -rf "$data"' EXIT
+for _ in $(seq 1 50); do
+  curl -sf "http://127.0.0.1:$port/v1/health" >/dev/null && break
+  sleep 0.2
+done
+cd e2e
+[ -d node_modules ] || npm install --no-audit --no-fund
+CONSOLE_URL="http://127.0.0.1:$port" node --test console.test.mjs
