@@ -32,7 +32,12 @@ async function signIn(page, name, lang = 'en') {
   await page.goto(`${base}/console/login?lang=${lang}`);
   await page.fill('#name', name);
   await page.fill('#password', `${name}-password`);
-  await page.click('button[type=submit]');
+  await Promise.all([page.waitForURL(/\/console\/declarations$/), page.click('button[type=submit]')]);
+}
+
+/// Opens the first declaration of the list and waits for its page.
+async function openFirst(page) {
+  await Promise.all([page.waitForURL(/\/console\/declarations\/[^/?]+$/), page.click('tbody a')]);
 }
 
 test('a broker fixes the errors shown in place, signs in and reads its declaration in both languages', async () => {
@@ -42,18 +47,17 @@ test('a broker fixes the errors shown in place, signs in and reads its declarati
   await page.goto(`${base}/console/login?lang=en`);
   await accessible(page, 'the log-in page');
   await page.screenshot({ path: `${shots}login-en.png` });
-  await page.click('button[type=submit]');
+  await Promise.all([page.waitForSelector('.error-summary'), page.click('button[type=submit]')]);
   assert.match(await page.textContent('.error-summary'), /Enter your user name/);
   assert.equal(await page.getAttribute('#name', 'aria-invalid'), 'true');
   await signIn(page, 'demo-broker');
-  assert.match(page.url(), /\/console\/declarations$/);
   await accessible(page, 'the declarations page');
   await page.screenshot({ path: `${shots}declarations-en.png` });
-  await page.click('tbody a');
+  await openFirst(page);
   assert.match(await page.textContent('h1'), /Declaration \d{18}/);
   await accessible(page, 'a declaration page');
   await page.screenshot({ path: `${shots}declaration-broker-en.png`, fullPage: true });
-  await page.click('a[hreflang="zh-CN"]');
+  await Promise.all([page.waitForURL(/lang=zh/), page.click('a[hreflang="zh-CN"]')]);
   assert.match(await page.textContent('h1'), /报关单 \d{18}/);
   assert.equal(await page.getAttribute('html', 'lang'), 'zh-CN');
   await page.screenshot({ path: `${shots}declaration-broker-zh.png`, fullPage: true });
@@ -81,8 +85,8 @@ test('an officer sees the queue, and a release of unpaid goods is refused on the
   await accessible(page, 'the task queue');
   await page.screenshot({ path: `${shots}tasks-en.png` });
   await page.goto(`${base}/console/declarations`);
-  await page.click('tbody a');
-  await page.click('text=Release the goods');
+  await openFirst(page);
+  await Promise.all([page.waitForSelector('.error-summary'), page.click('text=Release the goods')]);
   assert.match(await page.textContent('.error-summary'), /neither paid nor guaranteed/);
   await accessible(page, 'a declaration page with a refusal');
   await page.screenshot({ path: `${shots}declaration-officer-en.png`, fullPage: true });

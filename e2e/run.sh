@@ -5,6 +5,11 @@
 # download). Screenshots land in e2e/screenshots/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+chromium=${CHROMIUM:-/usr/bin/chromium}
+if [ ! -x "$chromium" ]; then
+  echo "e2e/run.sh needs Debian's chromium at $chromium: apt-get install chromium" >&2
+  exit 1
+fi
 cargo build --release -p customs
 data=$(mktemp -d)
 port=${CONSOLE_PORT:-18090}
@@ -16,5 +21,5 @@ for _ in $(seq 1 50); do
   sleep 0.2
 done
 cd e2e
-[ -d node_modules ] || npm install --no-audit --no-fund
+[ -d node_modules ] || npm ci --no-audit --no-fund
 CONSOLE_URL="http://127.0.0.1:$port" node --test console.test.mjs
