@@ -17,7 +17,7 @@ port=${CONSOLE_PORT:-18090}
 server=$!
 trap 'kill $server 2>/dev/null || true; rm -rf "$data"' EXIT
 for _ in $(seq 1 50); do
-  curl -sf "http://127.0.0.1:$port/v1/health" >/dev/null && break
+  node -e "fetch('http://127.0.0.1:$port/v1/health').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))" && break
   sleep 0.2
 done
 cd e2e
