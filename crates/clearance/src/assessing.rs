@@ -173,7 +173,8 @@ impl Recording<'_> {
 pub(crate) struct AssessmentChange {
     pub event: LinkedEvent,
     pub cbec_purchase: Option<CbecBooking>,
-    /// What targeting reads of the assessment, when one was made.
+    /// What targeting reads of the assessment: `None` exactly when the engine could not assess
+    /// (the event records why), which calls for an assessment by hand.
     pub figures: Option<AssessedFigures>,
 }
 
@@ -685,19 +686,16 @@ impl<S: Store> Clearance<S> {
         office: &str,
         now_ms: i64,
     ) -> Result<LinkedEvent, ClearanceError> {
-        let seed: u64 = rand::random();
-        let (officers, pool) = self.task_candidates(office).await?;
         let id = uuid::Uuid::now_v7().to_string();
-        Ok(crate::tasks::drawn_task(
+        self.task_drawn_now(
             declaration_id,
             office,
             MANUAL_ASSESSMENT_TASK,
             &id,
-            seed,
-            (&officers, pool),
             now_ms,
-            json!({ "seed": seed.to_string() }),
-        ))
+            Value::Null,
+        )
+        .await
     }
 
     /// An officer's assessment by hand, where the engine could not assess (an item without a

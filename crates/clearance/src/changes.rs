@@ -78,25 +78,24 @@ impl<S: Store> Clearance<S> {
         idempotency_key: Option<&str>,
         body: &[u8],
     ) -> Result<Modification, ClearanceError> {
-        // A full declaration must still agree with its summary after the amendment: read the
-        // summary before deciding, since deciding does no I/O.
-        let summary = match self.visible_row(caller, id_or_number).await {
-            Ok(row) => match row.summary_number {
-                Some(number) => Some(
-                    self.state_of(&self.visible_row(caller, &number).await?)?
-                        .declaration,
-                ),
-                None => None,
-            },
-            Err(_) => None, // `change` reports the missing declaration.
-        };
-        // The amended parties must still be the register's (their credit codes cannot change).
-        let registered = match self.visible_row(caller, id_or_number).await {
-            Ok(row) => Some(
-                self.registered_parties(&row.trader_credit_code, &row.declarant_credit_code)
-                    .await?,
-            ),
-            Err(_) => None,
+        // Read before deciding, since deciding does no I/O: a full declaration must still agree
+        // with its summary after the amendment, and the amended parties must still be the
+        // register's (their credit codes cannot change).
+        let (summary, registered) = match self.visible_row(caller, id_or_number).await {
+            Ok(row) => {
+                let summary = match &row.summary_number {
+                    Some(number) => Some(
+                        self.state_of(&self.visible_row(caller, number).await?)?
+                            .declaration,
+                    ),
+                    None => None,
+                };
+                let registered = self
+                    .registered_parties(&row.trader_credit_code, &row.declarant_credit_code)
+                    .await?;
+                (summary, Some(registered))
+            }
+            Err(_) => (None, None), // `change` reports the missing declaration.
         };
         self.change(
             caller,
@@ -315,9 +314,15 @@ impl<S: Store> Clearance<S> {
             }
             _ => None,
         };
+        // The declaration's history, read once for both: whether it is under control, and what
+        // an amendment's consequences depend on.
+        let events = match &trade_reason {
+            Some(_) => self.store.events(&row.id).await?,
+            None => Vec::new(),
+        };
         if let Some(reason) = trade_reason
             && let Some(requested) = self
-                .modification_request(caller, &row, &event, &reason, &key, &digest)
+                .modification_request(caller, (&row, &events), &event, &reason, &key, &digest)
                 .await?
         {
             return Ok(requested);
@@ -329,7 +334,6 @@ impl<S: Store> Clearance<S> {
         let now = self.now();
         let consequences = match &event {
             DeclarationEvent::Amended { declaration, .. } => {
-                let events = self.store.events(&row.id).await?;
                 self.amendment_consequences(
                     &actor(caller),
                     &row,

@@ -312,21 +312,17 @@ impl<S: Store> Clearance<S> {
         };
         // What the engine could not assess, an officer assesses by hand: until then the goods
         // are not released (fail closed).
-        let manual = match &assessed {
-            Some(event)
-                if serde_json::from_str::<serde_json::Value>(&event.payload)
-                    .is_ok_and(|record| record["outcome"] != "assessed") =>
-            {
-                Some(
-                    self.manual_assessment_task(
-                        &id,
-                        declaration.office_of_lodging.as_str(),
-                        now.timestamp_millis(),
-                    )
-                    .await?,
+        let manual = if assessed.is_some() && figures.is_none() {
+            Some(
+                self.manual_assessment_task(
+                    &id,
+                    declaration.office_of_lodging.as_str(),
+                    now.timestamp_millis(),
                 )
-            }
-            _ => None,
+                .await?,
+            )
+        } else {
+            None
         };
         let targeted = self
             .targeting_events(

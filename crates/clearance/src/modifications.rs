@@ -125,21 +125,19 @@ fn transition(code: &'static str, en: String, zh: String) -> ClearanceError {
 impl<S: Store> Clearance<S> {
     /// Turns a decided amendment or cancellation of a declaration under control into a request.
     /// `None` when the declaration is not under control: the change is applied at once.
-    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn modification_request(
         &self,
         caller: &Caller,
-        row: &DeclarationRow,
+        (row, events): (&DeclarationRow, &[EventRow]),
         event: &DeclarationEvent,
         reason: &str,
         key: &str,
         digest: &str,
     ) -> Result<Option<Modification>, ClearanceError> {
-        let events = self.store.events(&row.id).await?;
-        if !under_control(&events) {
+        if !under_control(events) {
             return Ok(None);
         }
-        if pending_request(&events).is_some() {
+        if pending_request(events).is_some() {
             return Err(transition(
                 "request_pending",
                 format!(
@@ -163,18 +161,16 @@ impl<S: Store> Clearance<S> {
             "change": serde_json::from_str::<Value>(&wire::encode_event(event))
                 .map_err(|e| anyhow::anyhow!("an event encodes as JSON: {e}"))?,
         });
-        let seed: u64 = rand::random();
-        let (officers, pool) = self.task_candidates(&row.office_of_lodging).await?;
-        let review = crate::tasks::drawn_task(
-            &row.id,
-            &row.office_of_lodging,
-            REVIEW_TASK,
-            &request_id,
-            seed,
-            (&officers, pool),
-            now_ms,
-            json!({ "seed": seed.to_string(), "request": request_id }),
-        );
+        let review = self
+            .task_drawn_now(
+                &row.id,
+                &row.office_of_lodging,
+                REVIEW_TASK,
+                &request_id,
+                now_ms,
+                json!({ "request": request_id }),
+            )
+            .await?;
         let append = Append {
             actor: actor(caller),
             recorded_at_ms: now_ms,
@@ -309,10 +305,9 @@ impl<S: Store> Clearance<S> {
                 format!("申请 {request_id} 已审批"),
             ));
         }
-        let task = self
-            .open_tasks(&row.id)
-            .await?
-            .into_iter()
+        let open_tasks = self.open_tasks(&row.id).await?;
+        let task = open_tasks
+            .iter()
             .find(|t| t.id == request_id)
             .ok_or_else(|| anyhow::anyhow!("request {request_id} has no open review task"))?;
         if task.assigned_to != caller.user_id() {
@@ -331,7 +326,7 @@ impl<S: Store> Clearance<S> {
         )];
         if decision.approve {
             linked.extend(
-                self.approved_change(&actor(caller), &row, &events, &request)
+                self.approved_change(&actor(caller), &row, &events, &open_tasks, &request)
                     .await?,
             );
         }
@@ -378,6 +373,7 @@ impl<S: Store> Clearance<S> {
         by: &store::Actor,
         row: &DeclarationRow,
         events: &[EventRow],
+        open_tasks: &[store::TaskRow],
         request: &Value,
     ) -> Result<Vec<LinkedEvent>, ClearanceError> {
         if request["base_version"].as_u64() != Some(u64::from(row.version)) {
@@ -406,7 +402,6 @@ impl<S: Store> Clearance<S> {
             // A check or a hold is never closed or orphaned by a cancellation: the officer closes
             // it with its finding first. A pending manual assessment has nothing left to assess
             // and is withdrawn with the declaration (it is no check, so no label).
-            let open_tasks = self.open_tasks(&row.id).await?;
             for task in open_tasks
                 .iter()
                 .filter(|t| t.kind == crate::assessing::MANUAL_ASSESSMENT_TASK)
@@ -418,10 +413,10 @@ impl<S: Store> Clearance<S> {
                     json!({ "withdrawn": "the declaration is cancelled" }),
                 ));
             }
-            let open: Vec<String> = open_tasks
-                .into_iter()
-                .map(|t| t.kind)
-                .filter(|k| k != REVIEW_TASK && k != crate::assessing::MANUAL_ASSESSMENT_TASK)
+            let open: Vec<&str> = open_tasks
+                .iter()
+                .map(|t| t.kind.as_str())
+                .filter(|k| *k != REVIEW_TASK && *k != crate::assessing::MANUAL_ASSESSMENT_TASK)
                 .collect();
             if !open.is_empty() {
                 return Err(transition(
@@ -482,7 +477,7 @@ impl<S: Store> Clearance<S> {
         let figures = reassessed.as_ref().and_then(|c| c.figures.clone());
         let mut linked = Vec::new();
         if let Some(change) = reassessed {
-            let unassessed = payload_of_linked(&change.event)["outcome"] != "assessed";
+            let unassessed = change.figures.is_none();
             linked.push(change.event);
             let open = crate::trade_view::open_task_kinds(events);
             if unassessed
@@ -502,10 +497,6 @@ impl<S: Store> Clearance<S> {
         );
         Ok(linked)
     }
-}
-
-fn payload_of_linked(event: &LinkedEvent) -> Value {
-    serde_json::from_str(&event.payload).unwrap_or(Value::Null)
 }
 
 /// The declaration view of a change applied at once.

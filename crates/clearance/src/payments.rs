@@ -571,24 +571,16 @@ impl<S: Store> Clearance<S> {
         action: &str,
         payload: Value,
     ) -> Result<(), ClearanceError> {
-        let append = Append {
-            actor: actor(caller),
-            recorded_at_ms: self.now().timestamp_millis(),
-            subject: CONNECTORS_SUBJECT.to_owned(),
-            action: action.to_owned(),
-            idempotency_scope: caller.user_id().to_owned(),
-            idempotency_key: uuid::Uuid::now_v7().to_string(),
-            request_digest: request_digest(action, payload.to_string().as_bytes()),
-            payload: payload.to_string(),
-            expected_version: None,
-            projection: Projection::Nothing,
-            linked: Vec::new(),
-            cbec_purchase: None,
-        };
-        match self.store.append(append).await? {
-            AppendOutcome::Appended { .. } => Ok(()),
-            other => Err(crate::refusal(other)),
-        }
+        self.append_reference_event(
+            caller,
+            CONNECTORS_SUBJECT.to_owned(),
+            action,
+            payload,
+            Projection::Nothing,
+            "id",
+            |_| ClearanceError::NotFound,
+        )
+        .await
     }
 
     /// A bank's confirmation of a payment: verified against its registered connector's key, then

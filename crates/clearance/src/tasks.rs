@@ -284,6 +284,36 @@ fn first_finding(first: &store::EventRow, digest: &str) -> Result<Value, Clearan
 }
 
 impl<S: Store> Clearance<S> {
+    /// A task not asked for by a selection (a manual assessment, a request's review), drawn now
+    /// among the office's candidates from a fresh seed, which the payload records beside `extra`.
+    pub(crate) async fn task_drawn_now(
+        &self,
+        declaration_id: &str,
+        office: &str,
+        kind: &str,
+        id: &str,
+        now_ms: i64,
+        extra: Value,
+    ) -> Result<LinkedEvent, ClearanceError> {
+        let seed: u64 = rand::random();
+        let (officers, pool) = self.task_candidates(office).await?;
+        let mut extra = match extra {
+            Value::Object(members) => members,
+            _ => serde_json::Map::new(),
+        };
+        extra.insert("seed".to_owned(), json!(seed.to_string()));
+        Ok(drawn_task(
+            declaration_id,
+            office,
+            kind,
+            id,
+            seed,
+            (&officers, pool),
+            now_ms,
+            Value::Object(extra),
+        ))
+    }
+
     /// Tasks: an officer's own queue (`mine`), an office's, or a declaration's.
     pub async fn tasks(
         &self,

@@ -516,6 +516,19 @@ async fn session<S: Store>(state: &AppState<S>, headers: &HeaderMap) -> Option<(
     Some((caller, token))
 }
 
+/// The signed-in caller of a page, its session charged to its budget; otherwise the answer to
+/// give instead (the log-in page, or too many requests).
+async fn signed_in<S: Store>(state: &AppState<S>, headers: &HeaderMap) -> Result<Caller, Response> {
+    let Some((caller, token)) = session(state, headers).await else {
+        return Err(to_log_in());
+    };
+    state
+        .limiter
+        .check_session(&token)
+        .map_err(IntoResponse::into_response)?;
+    Ok(caller)
+}
+
 fn to_log_in() -> Response {
     Redirect::to("/console/login").into_response()
 }
@@ -705,12 +718,10 @@ pub(crate) async fn declarations<S: Store>(
     Query(query): Query<LanguageQuery>,
 ) -> Response {
     let visit = Visit::of(&headers, &query, "/console/declarations");
-    let Some((caller, token)) = session(&state, &headers).await else {
-        return to_log_in();
+    let caller = match signed_in(&state, &headers).await {
+        Ok(caller) => caller,
+        Err(response) => return response,
     };
-    if let Err(refused) = state.limiter.check_session(&token) {
-        return refused.into_response();
-    }
     let filter = ListFilter {
         cursor: query.cursor.clone(),
         limit: Some(CONSOLE_PAGE_SIZE),
@@ -754,12 +765,10 @@ pub(crate) async fn declaration<S: Store>(
     Query(query): Query<LanguageQuery>,
 ) -> Response {
     let visit = Visit::of(&headers, &query, &format!("/console/declarations/{id}"));
-    let Some((caller, token)) = session(&state, &headers).await else {
-        return to_log_in();
+    let caller = match signed_in(&state, &headers).await {
+        Ok(caller) => caller,
+        Err(response) => return response,
     };
-    if let Err(refused) = state.limiter.check_session(&token) {
-        return refused.into_response();
-    }
     declaration_page(&state, &visit, &caller, &id, None, StatusCode::OK).await
 }
 
@@ -994,13 +1003,7 @@ async fn acting<S: Store>(
     if !cookie_value(headers, CSRF_COOKIE).is_some_and(|c| same_token(&c, csrf)) {
         return Err(forbidden(&visit));
     }
-    let Some((caller, token)) = session(state, headers).await else {
-        return Err(to_log_in());
-    };
-    if let Err(refused) = state.limiter.check_session(&token) {
-        return Err(refused.into_response());
-    }
-    Ok((visit, caller))
+    Ok((visit, signed_in(state, headers).await?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -1119,8 +1122,9 @@ pub(crate) async fn lodge_page<S: Store>(
     Query(query): Query<LanguageQuery>,
 ) -> Response {
     let visit = Visit::of(&headers, &query, "/console/lodge");
-    let Some((caller, _)) = session(&state, &headers).await else {
-        return to_log_in();
+    let caller = match signed_in(&state, &headers).await {
+        Ok(caller) => caller,
+        Err(response) => return response,
     };
     let page = LodgePage {
         page: visit.page(Some(user_bar(&caller))),
@@ -1138,7 +1142,6 @@ pub(crate) async fn lodge_file<S: Store>(
     headers: HeaderMap,
     mut multipart: axum::extract::Multipart,
 ) -> Response {
-    let visit = Visit::of(&headers, &LanguageQuery::default(), "/console/lodge");
     let (mut csrf, mut file) = (String::new(), None::<Vec<u8>>);
     while let Ok(Some(field)) = multipart.next_field().await {
         match field.name() {
@@ -1147,15 +1150,10 @@ pub(crate) async fn lodge_file<S: Store>(
             _ => {}
         }
     }
-    if !cookie_value(&headers, CSRF_COOKIE).is_some_and(|c| same_token(&c, &csrf)) {
-        return forbidden(&visit);
-    }
-    let Some((caller, token)) = session(&state, &headers).await else {
-        return to_log_in();
+    let (visit, caller) = match acting(&state, &headers, &csrf, "/console/lodge").await {
+        Ok(acting) => acting,
+        Err(response) => return response,
     };
-    if let Err(refused) = state.limiter.check_session(&token) {
-        return refused.into_response();
-    }
     let tr = visit.tr();
     let refuse = |problem: String| {
         let page = LodgePage {
@@ -1249,12 +1247,10 @@ pub(crate) async fn tasks<S: Store>(
     Query(query): Query<LanguageQuery>,
 ) -> Response {
     let visit = Visit::of(&headers, &query, "/console/tasks");
-    let Some((caller, token)) = session(&state, &headers).await else {
-        return to_log_in();
+    let caller = match signed_in(&state, &headers).await {
+        Ok(caller) => caller,
+        Err(response) => return response,
     };
-    if let Err(refused) = state.limiter.check_session(&token) {
-        return refused.into_response();
-    }
     let tr = visit.tr();
     let listed = match state
         .clearance
