@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The console in a real browser: builds the binary, serves a fresh demo folder on a spare port,
-# runs e2e/console.test.mjs with node's test runner, stops the server. Needs Debian's chromium
+# runs every e2e/*.test.mjs with node's test runner, stops the server. Needs Debian's chromium
 # (`apt-get install chromium`) and `npm ci` in e2e/ (playwright-core, axe-core: no browser
 # download). Screenshots land in e2e/screenshots/.
 set -euo pipefail
@@ -22,4 +22,4 @@ for _ in $(seq 1 50); do
 done
 cd e2e
 [ -d node_modules ] || npm ci --no-audit --no-fund
-CONSOLE_URL="http://127.0.0.1:$port" node --test console.test.mjs
+CONSOLE_URL="http://127.0.0.1:$port" node --test ./*.test.mjs

@@ -353,40 +353,7 @@ pub fn router<S: Store>(clearance: Arc<Clearance<S>>, config: ApiConfig) -> Rout
         .route("/metrics", get(routes::metrics::<S>))
         .route("/openapi.json", get(routes::openapi::<S>))
         .route_layer(from_fn_with_state(state.clone(), guard::open_guard::<S>));
-    // The web console: its own sessions (cookies) and rate limits, not the API's bearer guard.
-    let console = Router::new()
-        .route("/", get(console::home))
-        .route(console::CONSOLE_PATH, get(console::home))
-        .route("/console/static/console.css", get(console::stylesheet))
-        .route(
-            "/console/login",
-            get(console::log_in_page).post(console::log_in::<S>),
-        )
-        .route("/console/logout", post(console::log_out::<S>))
-        .route("/console/declarations", get(console::declarations::<S>))
-        .route("/console/declarations/{id}", get(console::declaration::<S>))
-        .route(
-            "/console/declarations/{id}/release",
-            post(console::release::<S>),
-        )
-        .route("/console/tasks", get(console::tasks::<S>))
-        .route(
-            "/console/lodge",
-            get(console::lodge_page::<S>).post(console::lodge_file::<S>),
-        )
-        .route(
-            "/console/tasks/{task}/finding",
-            post(console::record_finding::<S>),
-        )
-        .route(
-            "/console/declarations/{id}/requests/{request}/decision",
-            post(console::decide::<S>),
-        )
-        .route(
-            "/console/declarations/{id}/assessment",
-            post(console::assess::<S>),
-        )
-        .route("/console/{*rest}", get(console::unknown_page));
+    let console = console::routes::<S>();
     let docs = utoipa_swagger_ui::SwaggerUi::new("/docs")
         .config(utoipa_swagger_ui::Config::from("/openapi.json"));
     let (config, metrics) = (state.config.clone(), state.metrics.clone());

@@ -1,0 +1,469 @@
+//! Declarations: the list every role sees (its own, for the trade), a declaration's page, and
+//! the officer's actions from it (finding, 修撤单 decision, manual assessment, release).
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use clearance::{Caller, ClearanceError, ListFilter};
+use serde::Deserialize;
+use serde_json::Value;
+use store::Store;
+
+use super::*;
+use crate::AppState;
+
+pub(super) fn routes<S: Store>() -> Router<AppState<S>> {
+    Router::new()
+        .route("/console/declarations", get(declarations::<S>))
+        .route("/console/declarations/{id}", get(declaration::<S>))
+        .route("/console/declarations/{id}/release", post(release::<S>))
+        .route("/console/tasks/{task}/finding", post(record_finding::<S>))
+        .route(
+            "/console/declarations/{id}/requests/{request}/decision",
+            post(decide::<S>),
+        )
+        .route("/console/declarations/{id}/assessment", post(assess::<S>))
+}
+
+pub(crate) struct ListedRow {
+    pub id: String,
+    pub number: String,
+    pub status: String,
+    pub kind: String,
+    pub direction: String,
+    pub office: String,
+    pub trader: String,
+    pub lodged_at: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/declarations.html")]
+struct DeclarationsPage {
+    page: Page,
+    rows: Vec<ListedRow>,
+    next_cursor: Option<String>,
+}
+
+pub(crate) struct ItemRow {
+    pub line: usize,
+    pub commodity_code: String,
+    pub description: String,
+    pub quantity: String,
+    pub amount: String,
+    pub origin: String,
+}
+
+pub(crate) struct HistoryRow {
+    pub when: String,
+    pub what: String,
+    pub by: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/declaration.html")]
+struct DeclarationPage {
+    page: Page,
+    id: String,
+    /// Why the last action was refused, in the user's language.
+    notice: Option<String>,
+    /// An officer may ask for the release (the service still decides).
+    may_release: bool,
+    /// The caller's own open tasks on the declaration, each with its form.
+    my_tasks: Vec<MyTask>,
+    settlement: Option<MoneyView>,
+    number: String,
+    status: String,
+    clearance_status: Option<String>,
+    procedure: String,
+    office: String,
+    lodged_at: String,
+    trader: String,
+    declarant: String,
+    overseas_party: String,
+    items: Vec<ItemRow>,
+    lane: Option<String>,
+    /// Customs only: the reasons of the selection, in the user's language.
+    reasons: Vec<String>,
+    /// The trade only: its receipts.
+    receipts: Vec<HistoryRow>,
+    /// Customs only: every event.
+    history: Vec<HistoryRow>,
+}
+
+/// What a declaration owes and has covered, in CNY.
+pub(crate) struct MoneyView {
+    pub payable: String,
+    pub paid: String,
+    pub guaranteed: String,
+    pub claimed: String,
+    pub outstanding: String,
+}
+
+pub(crate) struct MyTask {
+    pub id: String,
+    pub kind: String,
+    pub title: String,
+}
+
+pub(crate) async fn declarations<S: Store>(
+    State(state): State<AppState<S>>,
+    headers: HeaderMap,
+    Query(query): Query<LanguageQuery>,
+) -> Response {
+    let visit = Visit::of(&headers, &query, "/console/declarations");
+    let caller = match signed_in(&state, &headers).await {
+        Ok(caller) => caller,
+        Err(response) => return response,
+    };
+    let filter = ListFilter {
+        cursor: query.cursor.clone(),
+        limit: Some(CONSOLE_PAGE_SIZE),
+        ..ListFilter::default()
+    };
+    let listed = match state.clearance.list(&caller, &filter).await {
+        Ok(page) => page,
+        Err(ClearanceError::Invalid(_)) => return not_found(&visit, Some(user_bar(&caller))),
+        Err(other) => return crate::problem::ApiError::from(other).into_response(),
+    };
+    let tr = visit.tr();
+    let rows = listed
+        .declarations
+        .iter()
+        .map(|d| {
+            let document = serde_json::to_value(&d.declaration).unwrap_or(Value::Null);
+            ListedRow {
+                id: d.id.clone(),
+                number: d.number.clone(),
+                status: tr.of("status", &d.status),
+                kind: d.kind.clone(),
+                direction: d.direction.clone(),
+                office: text(&document["office_of_lodging"]),
+                trader: text(&document["trader"]["name"]),
+                lodged_at: d.lodged_at.clone(),
+            }
+        })
+        .collect();
+    let page = DeclarationsPage {
+        page: visit.page(Some(user_bar(&caller))),
+        rows,
+        next_cursor: listed.next_cursor,
+    };
+    respond(StatusCode::OK, page.render(), visit.cookies.clone())
+}
+
+pub(crate) async fn declaration<S: Store>(
+    State(state): State<AppState<S>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(query): Query<LanguageQuery>,
+) -> Response {
+    let visit = Visit::of(&headers, &query, &format!("/console/declarations/{id}"));
+    let caller = match signed_in(&state, &headers).await {
+        Ok(caller) => caller,
+        Err(response) => return response,
+    };
+    declaration_page(&state, &visit, &caller, &id, None, StatusCode::OK).await
+}
+
+/// An officer releases the goods from the declaration's page; a refusal (not assessed, unpaid,
+/// a task open) is shown on the page in the user's language.
+pub(crate) async fn release<S: Store>(
+    State(state): State<AppState<S>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let path = format!("/console/declarations/{id}");
+    let (visit, caller) = match acting(&state, &headers, &form.csrf, &path).await {
+        Ok(acting) => acting,
+        Err(response) => return response,
+    };
+    let outcome = state.clearance.release(&caller, &id, None, b"{}").await;
+    after_action(&state, &visit, &caller, &id, outcome).await
+}
+
+async fn declaration_page<S: Store>(
+    state: &AppState<S>,
+    visit: &Visit,
+    caller: &Caller,
+    id: &str,
+    notice: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let caller = caller.clone();
+    let id = id.to_owned();
+    let user = Some(user_bar(&caller));
+    let clearance: &Arc<clearance::Clearance<S>> = &state.clearance;
+    let view = match clearance.declaration(&caller, &id).await {
+        Ok(view) => view,
+        Err(ClearanceError::NotFound) => return not_found(visit, user),
+        Err(other) => return crate::problem::ApiError::from(other).into_response(),
+    };
+    let tr = visit.tr();
+    let document = serde_json::to_value(&view.declaration).unwrap_or(Value::Null);
+    let party = |p: &Value| {
+        let code = text(&p["credit_code"]);
+        let name = text(&p["name"]);
+        if code.is_empty() {
+            name
+        } else {
+            format!("{name} ({code})")
+        }
+    };
+    let items = document["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, item)| ItemRow {
+            line: i + 1,
+            commodity_code: text(&item["commodity_code"]),
+            description: text(&item["description"]),
+            quantity: format!(
+                "{} {}",
+                text(&item["quantity"]["value"]),
+                text(&item["quantity"]["unit"])
+            ),
+            amount: text(&item["amount"]),
+            origin: text(&item["origin_country"]),
+        })
+        .collect();
+    let (mut lane, mut reasons, mut receipts, mut history, mut clearance_status) =
+        (None, Vec::new(), Vec::new(), Vec::new(), None);
+    if let Ok(selection) = clearance.selection(&caller, &view.id).await {
+        lane = Some(text(&selection["lane"]));
+        // Customs see why; the trade's view has no reasons to show.
+        let key = if visit.language == Language::Zh {
+            "zh"
+        } else {
+            "en"
+        };
+        reasons = selection["reasons"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|r| r["selected"] == true)
+            .map(|r| text(&r[key]))
+            .collect();
+    }
+    match clearance.events(&caller, &view.id).await {
+        Ok(wire::EventsAnswer::Trade(page)) => {
+            clearance_status = Some(tr.of("standing", &page.clearance_status));
+            receipts = page
+                .receipts
+                .iter()
+                .map(|r| HistoryRow {
+                    when: r.recorded_at.clone(),
+                    what: tr.of("receipt", &r.receipt),
+                    by: tr.of("by", &r.by),
+                })
+                .collect();
+        }
+        Ok(wire::EventsAnswer::Customs(page)) => {
+            history = page
+                .events
+                .iter()
+                .map(|e| HistoryRow {
+                    when: e.recorded_at.clone(),
+                    what: e.action.clone(),
+                    by: format!("{} ({})", e.actor_user, e.actor_role),
+                })
+                .collect();
+        }
+        Err(other) => return crate::problem::ApiError::from(other).into_response(),
+    }
+    let settlement = clearance.payments(&caller, &view.id).await.ok().map(|s| {
+        let cny = |v: &Value| match v {
+            Value::Null => tr.t("duty-not-assessed"),
+            other => format!("{} CNY", text(other)),
+        };
+        MoneyView {
+            payable: cny(&s["payable"]),
+            paid: cny(&s["paid"]),
+            guaranteed: cny(&s["guaranteed"]),
+            claimed: cny(&s["claimed_unconfirmed"]),
+            outstanding: cny(&s["outstanding"]),
+        }
+    });
+    let may_release = caller.role == clearance::Role::Officer && view.status == "accepted";
+    let my_tasks = if caller.role == clearance::Role::Officer {
+        clearance
+            .tasks(
+                &caller,
+                true,
+                None,
+                Some("open"),
+                clearance::tasks::TASK_PAGE_MAX,
+            )
+            .await
+            .unwrap_or_default()
+            .iter()
+            .filter(|t| t["declaration_id"] == view.id.as_str())
+            .map(|t| MyTask {
+                id: text(&t["id"]),
+                kind: text(&t["kind"]),
+                title: tr.of("task", &text(&t["kind"])),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let page = DeclarationPage {
+        page: visit.page(user),
+        id: view.id.clone(),
+        notice,
+        may_release,
+        my_tasks,
+        settlement,
+        number: view.number.clone(),
+        status: tr.of("status", &view.status),
+        clearance_status,
+        procedure: text(&document["procedure"]),
+        office: text(&document["office_of_lodging"]),
+        lodged_at: view.lodged_at.clone(),
+        trader: party(&document["trader"]),
+        declarant: party(&document["declarant"]),
+        overseas_party: text(&document["overseas_party"]["name"]),
+        items,
+        lane,
+        reasons,
+        receipts,
+        history,
+    };
+    respond(status, page.render(), visit.cookies.clone())
+}
+
+/// with the refusal.
+async fn after_action<S: Store, T>(
+    state: &AppState<S>,
+    visit: &Visit,
+    caller: &Caller,
+    id: &str,
+    outcome: Result<T, ClearanceError>,
+) -> Response {
+    match outcome {
+        Ok(_) => Redirect::to(&format!("/console/declarations/{id}")).into_response(),
+        Err(ClearanceError::NotFound) => not_found(visit, Some(user_bar(caller))),
+        Err(error) => match refusal_text(visit.language, &error) {
+            Some(notice) => {
+                declaration_page(state, visit, caller, id, Some(notice), StatusCode::CONFLICT).await
+            }
+            None => crate::problem::ApiError::from(error).into_response(),
+        },
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct FindingForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    declaration: String,
+    #[serde(default)]
+    discrepancy: String,
+    #[serde(default)]
+    note: String,
+}
+
+/// The officer's finding on a task, from the declaration's page.
+pub(crate) async fn record_finding<S: Store>(
+    State(state): State<AppState<S>>,
+    headers: HeaderMap,
+    Path(task): Path<String>,
+    Form(form): Form<FindingForm>,
+) -> Response {
+    let path = format!("/console/declarations/{}", form.declaration);
+    let (visit, caller) = match acting(&state, &headers, &form.csrf, &path).await {
+        Ok(acting) => acting,
+        Err(response) => return response,
+    };
+    let note = form.note.trim();
+    let body = serde_json::json!({
+        "discrepancy": form.discrepancy == "yes",
+        "note": (!note.is_empty()).then_some(note),
+    });
+    let outcome = state
+        .clearance
+        .record_finding(&caller, &task, None, body.to_string().as_bytes())
+        .await;
+    after_action(&state, &visit, &caller, &form.declaration, outcome).await
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct DecisionForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    decision: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// The officer's decision on a request to amend or cancel (修撤单).
+pub(crate) async fn decide<S: Store>(
+    State(state): State<AppState<S>>,
+    headers: HeaderMap,
+    Path((id, request)): Path<(String, String)>,
+    Form(form): Form<DecisionForm>,
+) -> Response {
+    let path = format!("/console/declarations/{id}");
+    let (visit, caller) = match acting(&state, &headers, &form.csrf, &path).await {
+        Ok(acting) => acting,
+        Err(response) => return response,
+    };
+    let reason = form.reason.trim();
+    let body = serde_json::json!({
+        "approve": form.decision == "approve",
+        "reason": (!reason.is_empty()).then_some(reason),
+    });
+    let outcome = state
+        .clearance
+        .decide_modification(&caller, &id, &request, None, body.to_string().as_bytes())
+        .await;
+    after_action(&state, &visit, &caller, &id, outcome).await
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct AssessmentForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    customs_duty: String,
+    #[serde(default)]
+    consumption_tax: String,
+    #[serde(default)]
+    import_vat: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// The officer's assessment by hand.
+pub(crate) async fn assess<S: Store>(
+    State(state): State<AppState<S>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<AssessmentForm>,
+) -> Response {
+    let path = format!("/console/declarations/{id}");
+    let (visit, caller) = match acting(&state, &headers, &form.csrf, &path).await {
+        Ok(acting) => acting,
+        Err(response) => return response,
+    };
+    let optional = |v: &str| (!v.trim().is_empty()).then(|| v.trim().to_owned());
+    let body = serde_json::json!({
+        "customs_duty": form.customs_duty.trim(),
+        "consumption_tax": optional(&form.consumption_tax),
+        "import_vat": form.import_vat.trim(),
+        "reason": form.reason,
+    });
+    let outcome = state
+        .clearance
+        .assess_manually(&caller, &id, None, body.to_string().as_bytes())
+        .await;
+    after_action(&state, &visit, &caller, &id, outcome).await
+}
