@@ -840,3 +840,73 @@ impl<S: Store> Clearance<S> {
         })
     }
 }
+
+/// An engine assessment re-performed for an auditor: what was recorded, and what the engine
+/// computes again from the same declaration with the releases in force on its acceptance date.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Reperformed {
+    /// The recorded assessment's basis (acceptance, amendment, officer).
+    pub basis: String,
+    /// The recorded total payable in CNY, `None` when the engine recorded it could not assess.
+    pub recorded_total: Option<String>,
+    /// The total the engine computes now, `None` when it cannot assess.
+    pub recomputed_total: Option<String>,
+    /// The tariff release the record names, and the one in force on that date now (they differ
+    /// after a roll-back, which explains a difference without any fault).
+    pub recorded_release: Option<String>,
+    pub release_now: Option<String>,
+    /// Both assessed with the same total, or both not assessable.
+    pub agrees: bool,
+}
+
+impl<S: Store> Clearance<S> {
+    /// Re-performs the declaration's last assessment if the engine made it: `Ok(None)` when there
+    /// is none, when an officer made it by hand, or for a CBEC order (its tax depends on the
+    /// buyer's ledger as it stood then). Nothing is written.
+    pub(crate) async fn reperform_last_assessment(
+        &self,
+        row: &store::DeclarationRow,
+    ) -> Result<Option<Reperformed>, ClearanceError> {
+        let Some(record) = self.assessment_records(&row.id).await?.pop() else {
+            return Ok(None);
+        };
+        let basis = record["basis"].as_str().unwrap_or_default().to_owned();
+        if basis == Basis::Manual.as_str() {
+            return Ok(None);
+        }
+        let state = self.state_of(row)?;
+        if !assessed_kind(&state.declaration) || state.declaration.cbec_order.is_some() {
+            return Ok(None);
+        }
+        let day = self.date_of_ms(row.lodged_at_ms);
+        let in_force = self.releases_cache.in_force(&self.store, day).await?;
+        let tariff = in_force.tariff.as_ref().map(|(_, r)| r.as_ref());
+        let used = self
+            .proofs_used_elsewhere(&row.id, &state.declaration)
+            .await?;
+        let Some(outcome) = run(
+            &state.declaration,
+            day,
+            tariff,
+            &in_force,
+            &self.config,
+            &used,
+        ) else {
+            return Ok(None);
+        };
+        let recomputed_total = outcome
+            .ok()
+            .map(|(report, _)| tariff::money::fen_text(report.total_payable));
+        let recorded_total = (record["outcome"] == "assessed")
+            .then(|| record["total_payable"].as_str().map(str::to_owned))
+            .flatten();
+        Ok(Some(Reperformed {
+            basis,
+            agrees: recorded_total == recomputed_total,
+            recorded_total,
+            recomputed_total,
+            recorded_release: record["tariff_release"].as_str().map(str::to_owned),
+            release_now: in_force.tariff.as_ref().map(|(id, _)| id.clone()),
+        }))
+    }
+}

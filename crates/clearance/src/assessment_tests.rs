@@ -994,3 +994,75 @@ async fn a_rule_on_the_assessed_figures_sees_them_at_acceptance() {
     assert_eq!(tested["matched"], 1, "{tested:#}");
     assert_eq!(tested["hits"][0]["items"], json!([0]), "{tested:#}");
 }
+
+/// An auditor's replay draws declarations from the chain and re-performs their assessments: all
+/// agree while the release they were assessed with is in force; after a roll-back the draw shows
+/// the recorded release, the one now in force, and the two totals.
+#[tokio::test]
+async fn a_replay_draw_re_performs_the_recorded_assessments() {
+    let (f, first_tariff, _) = with_sample().await;
+    let broker = f.caller("broker").await;
+    let auditor = f.caller_with_role("auditor", Role::Auditor).await;
+    let mut changed = files(ReleaseKind::Tariff);
+    changed[1].text = changed[1]
+        .text
+        .replace("85171300,mfn,,ad_valorem,0,", "85171300,mfn,,ad_valorem,5,");
+    let second_tariff = import(&f, ReleaseKind::Tariff, changed).await;
+    activate(&f, &second_tariff, (2026, 11, 1)).await;
+    for key in ["r1", "r2", "r3"] {
+        f.clearance
+            .lodge(&broker, Some(key), EXAMPLE.as_bytes())
+            .await
+            .unwrap();
+    }
+
+    let draw = f.clearance.replay_draw(&auditor, 7, 3).await.unwrap();
+    assert_eq!(draw.declarations.len(), 3, "{draw:#?}");
+    assert_eq!(
+        draw,
+        f.clearance.replay_draw(&auditor, 7, 3).await.unwrap(),
+        "the same seed on the same chain draws the same"
+    );
+    for drawn in &draw.declarations {
+        let reperformed = drawn.assessment.as_ref().expect("the engine assessed it");
+        assert!(reperformed.agrees, "{reperformed:?}");
+        assert_eq!(reperformed.recorded_release.as_ref(), Some(&second_tariff));
+    }
+
+    f.clearance
+        .roll_back_release(&admin(), ReleaseKind::Tariff, "wrong rate")
+        .await
+        .unwrap();
+    let after = f.clearance.replay_draw(&auditor, 7, 3).await.unwrap();
+    for drawn in &after.declarations {
+        let reperformed = drawn.assessment.as_ref().unwrap();
+        assert!(
+            !reperformed.agrees,
+            "5 % duty recorded, 0 % now: {reperformed:?}"
+        );
+        assert_eq!(reperformed.release_now.as_ref(), Some(&first_tariff));
+        let (recorded, now) = (
+            money(&json!(reperformed.recorded_total)),
+            money(&json!(reperformed.recomputed_total)),
+        );
+        assert!(recorded > now);
+    }
+
+    // The size is bounded at both ends; only customs roles that read the chain may draw.
+    for size in [0, crate::REPLAY_DRAW_MAX + 1] {
+        assert!(matches!(
+            f.clearance.replay_draw(&auditor, 7, size).await,
+            Err(ClearanceError::Invalid(_))
+        ));
+    }
+    assert!(
+        f.clearance
+            .replay_draw(&auditor, 7, crate::REPLAY_DRAW_MAX)
+            .await
+            .is_ok()
+    );
+    assert!(f.clearance.replay_draw(&broker, 7, 1).await.is_err());
+    let checkpoints = f.clearance.audit_checkpoints(&auditor).await.unwrap();
+    assert!(checkpoints.len() <= crate::CHECKPOINTS_LISTED_MAX);
+    assert!(f.clearance.audit_checkpoints(&broker).await.is_err());
+}

@@ -302,3 +302,148 @@ fn verification_warnings(auditors: &AuditorsCheck, tables: &store::ProjectionChe
     }
     warnings
 }
+
+/// Most declarations one replay draws.
+pub const REPLAY_DRAW_MAX: usize = 50;
+/// Entries read per declaration drawn before the draw stops short: most entries are not
+/// lodgings, so a draw samples entries until it meets enough (bounded work on any chain).
+const REPLAY_TRIES_PER_DECLARATION: usize = 64;
+/// Checkpoints the auditor's overview lists, newest first.
+pub const CHECKPOINTS_LISTED_MAX: usize = 20;
+
+/// A signed checkpoint, as the auditor reads it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CheckpointView {
+    pub seq: u64,
+    pub signed_at: String,
+    pub head_hash: String,
+    pub key_id: String,
+}
+
+/// One declaration of a replay draw.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ReplayedDeclaration {
+    pub id: String,
+    pub number: String,
+    /// The audit entry of its lodging, which the draw picked.
+    pub lodged_seq: u64,
+    /// Its last assessment re-performed; `None` when the engine did not make it (by hand, a
+    /// CBEC order, an export, none yet).
+    pub assessment: Option<crate::assessing::Reperformed>,
+}
+
+/// A random draw of declarations whose recorded assessments are re-performed: reproducible from
+/// the seed and the chain's head.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ReplayDraw {
+    pub seed: u64,
+    pub head_seq: u64,
+    pub entries_sampled: usize,
+    pub declarations: Vec<ReplayedDeclaration>,
+}
+
+impl<S: Store> Clearance<S> {
+    /// The latest signed checkpoints, newest first (at most `CHECKPOINTS_LISTED_MAX`).
+    pub async fn audit_checkpoints(
+        &self,
+        caller: &Caller,
+    ) -> Result<Vec<CheckpointView>, ClearanceError> {
+        caller.require(Action::ReadAudit)?;
+        let checkpoints = self.store.checkpoints().await?;
+        Ok(checkpoints
+            .iter()
+            .rev()
+            .take(CHECKPOINTS_LISTED_MAX)
+            .map(|c| CheckpointView {
+                seq: c.seq,
+                signed_at: views::rfc3339(c.signed_at_ms),
+                head_hash: hex::encode(c.head_hash),
+                key_id: c.key_id.clone(),
+            })
+            .collect())
+    }
+
+    /// The sequence number of the chain's last entry (0 when empty), found by doubling then
+    /// halving: a few dozen one-entry reads whatever the chain's length (entries are numbered
+    /// from 1 without gaps).
+    async fn audit_head_seq(&self) -> Result<u64, ClearanceError> {
+        let exists = |seq: u64| async move {
+            Ok::<_, ClearanceError>(!self.store.audit_entries(seq - 1, 1).await?.is_empty())
+        };
+        if !exists(1).await? {
+            return Ok(0);
+        }
+        let mut high = 2u64;
+        while exists(high).await? {
+            high = high.saturating_mul(2);
+        }
+        // The head is in [high / 2, high).
+        let (mut low, mut high) = (high / 2, high);
+        while high - low > 1 {
+            let middle = low + (high - low) / 2;
+            if exists(middle).await? {
+                low = middle;
+            } else {
+                high = middle;
+            }
+        }
+        Ok(low)
+    }
+
+    /// Draws up to `size` declarations uniformly from the chain's lodgings with the seed, and
+    /// re-performs each one's last assessment (an auditor's test of the engine's records).
+    pub async fn replay_draw(
+        &self,
+        caller: &Caller,
+        seed: u64,
+        size: usize,
+    ) -> Result<ReplayDraw, ClearanceError> {
+        use rand::{Rng, SeedableRng};
+        caller.require(Action::ReadAudit)?;
+        if !(1..=REPLAY_DRAW_MAX).contains(&size) {
+            return Err(ClearanceError::Invalid(vec![
+                domain::FieldError::out_of_range(
+                    "size",
+                    &format!("from 1 to {REPLAY_DRAW_MAX}"),
+                    &format!("在 1 到 {REPLAY_DRAW_MAX} 之间"),
+                ),
+            ]));
+        }
+        let head_seq = self.audit_head_seq().await?;
+        let mut draw = ReplayDraw {
+            seed,
+            head_seq,
+            entries_sampled: 0,
+            declarations: Vec::new(),
+        };
+        if head_seq == 0 {
+            return Ok(draw);
+        }
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let tries = size * REPLAY_TRIES_PER_DECLARATION;
+        while draw.declarations.len() < size && draw.entries_sampled < tries {
+            draw.entries_sampled += 1;
+            let seq = rng.gen_range(1..=head_seq);
+            let Some(stored) = self.store.audit_entries(seq - 1, 1).await?.pop() else {
+                continue;
+            };
+            let entry = &stored.entry;
+            // Drawing lodgings (one per declaration) makes every declaration equally likely.
+            if entry.action != crate::ACCEPTED_ACTION
+                || draw.declarations.iter().any(|d| d.id == entry.subject)
+            {
+                continue;
+            }
+            let Some(row) = self.store.declaration(&entry.subject).await? else {
+                continue;
+            };
+            draw.declarations.push(ReplayedDeclaration {
+                assessment: self.reperform_last_assessment(&row).await?,
+                id: row.id,
+                number: row.number,
+                lodged_seq: entry.seq,
+            });
+        }
+        Ok(draw)
+    }
+}

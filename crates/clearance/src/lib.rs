@@ -75,8 +75,11 @@ pub use admin::{
     SYSTEM_USER_ID, TOKEN_LIFETIME_DEFAULT_DAYS, TOKEN_LIFETIME_MAX_DAYS, TOKEN_PREFIX,
     TokenRefusal, parse_credit_level, system_actor, token_hash, token_id,
 };
-pub use assessing::{AssessedFigures, MANUAL_ASSESSMENT_TASK, Reassessment};
-pub use audit_trail::{AUDIT_PAGE_MAX, AuditorsCheck};
+pub use assessing::{AssessedFigures, MANUAL_ASSESSMENT_TASK, Reassessment, Reperformed};
+pub use audit_trail::{
+    AUDIT_PAGE_MAX, AuditorsCheck, CHECKPOINTS_LISTED_MAX, CheckpointView, REPLAY_DRAW_MAX,
+    ReplayDraw, ReplayedDeclaration,
+};
 pub use cbec::BuyerIdKey;
 pub use error::ClearanceError;
 pub use modifications::Modification;
