@@ -37,6 +37,7 @@ use unic_langid::LanguageIdentifier;
 use crate::AppState;
 
 // Each area of the console in its own module, with its routes, templates and message file.
+mod audit;
 mod declarations;
 mod lodging;
 mod tasks;
@@ -52,6 +53,7 @@ pub(crate) fn routes<S: Store>() -> Router<AppState<S>> {
         .route("/console/static/{name}", get(static_file))
         .route("/console/login", get(log_in_page).post(log_in::<S>))
         .route("/console/logout", post(log_out::<S>))
+        .merge(audit::routes())
         .merge(declarations::routes())
         .merge(lodging::routes())
         .merge(tasks::routes())
@@ -146,7 +148,7 @@ macro_rules! locales {
 type Locale = &'static [(&'static str, &'static str)];
 
 /// The console's message files, English then Chinese.
-const LOCALES: (Locale, Locale) = locales!("console");
+const LOCALES: (Locale, Locale) = locales!("console", "audit");
 
 fn bundle(tag: &str, sources: Locale) -> Bundle {
     let language: LanguageIdentifier = tag.parse().expect("a valid language tag");
@@ -240,6 +242,8 @@ pub(crate) struct UserBar {
     pub officer: bool,
     /// The trade sees where to lodge.
     pub trade: bool,
+    /// Who may read the audit chain sees the auditor's pages.
+    pub auditor: bool,
 }
 
 /// What every page's layout needs.
@@ -419,7 +423,11 @@ impl Visit {
             },
             lang: self.language.tag(),
             other_lang: other.tag(),
-            switch_url: format!("{}?lang={}", self.path, other.code()),
+            // A path with a query (a page of entries, a draw) keeps it.
+            switch_url: match self.path.contains('?') {
+                true => format!("{}&lang={}", self.path, other.code()),
+                false => format!("{}?lang={}", self.path, other.code()),
+            },
             user,
             csrf: self.csrf.clone(),
         }
@@ -438,6 +446,7 @@ fn user_bar(caller: &Caller) -> UserBar {
         role: caller.role.as_str().to_owned(),
         officer: caller.role == clearance::Role::Officer,
         trade: caller.role.is_trade(),
+        auditor: clearance::Action::ReadAudit.allowed(caller.role),
     }
 }
 

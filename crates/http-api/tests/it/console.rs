@@ -133,7 +133,7 @@ async fn with_passwords(app: &TestApp) {
         user_id: "test".into(),
         role: "admin".into(),
     };
-    for user in ["broker", "officer", "other_declarant"] {
+    for user in ["broker", "officer", "other_declarant", "auditor"] {
         app.clearance
             .set_password_as(&admin, user, PASSWORD)
             .await
@@ -613,4 +613,119 @@ async fn a_broker_lodges_a_file_and_each_declaration_is_answered_on_its_row() {
     assert_eq!(not_json.status, StatusCode::UNPROCESSABLE_ENTITY);
     let forged = broker.upload("/console/lodge", "x", b"{}".to_vec()).await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
+}
+
+/// The auditor's pages: the chain verified on request (one at a time), entries and a
+/// declaration's timeline with their hashes, a replay of a random draw bounded at its edge; no
+/// other role finds them.
+#[tokio::test]
+async fn an_auditor_verifies_the_chain_reads_a_timeline_and_replays_a_draw() {
+    let app = spawn_app_at(NOW).await;
+    with_passwords(&app).await;
+    app.activate_sample_releases("2026-01-01").await;
+    let lodged = app.lodge("broker", &example()).await;
+    let (id, number) = (
+        lodged.body["id"].as_str().unwrap().to_owned(),
+        lodged.body["number"].as_str().unwrap().to_owned(),
+    );
+    let mut auditor = Visitor::new(&app);
+    auditor.sign_in("auditor", PASSWORD).await;
+
+    let overview = auditor.get("/console/audit?lang=en").await;
+    assert_eq!(overview.status, StatusCode::OK);
+    assert!(overview.body.contains("Audit trail"));
+    assert!(
+        overview.body.contains(r#"href="/console/audit""#),
+        "the nav shows it"
+    );
+    let csrf = auditor.cookie("oc_csrf").unwrap().to_owned();
+    let refused = auditor
+        .post("/console/audit/verification", &[("csrf", "x")])
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "CSRF first");
+    let verified = auditor
+        .post("/console/audit/verification", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(verified.status, StatusCode::OK, "{}", verified.body);
+    assert!(verified.body.contains("Intact"), "{}", verified.body);
+
+    let timeline = auditor
+        .get(&format!("/console/audit/declarations/{id}"))
+        .await;
+    assert_eq!(timeline.status, StatusCode::OK);
+    assert!(timeline.body.contains(&number));
+    assert!(timeline.body.contains("declaration.accepted"));
+    assert!(timeline.body.contains("declaration.assessed"));
+    let hashes = timeline
+        .body
+        .split(r#"<code class="hash""#)
+        .skip(1)
+        .filter(|c| {
+            c.split_once('>')
+                .and_then(|(_, rest)| rest.split_once('<'))
+                .is_some_and(|(hash, _)| {
+                    hash.len() == 64 && hash.chars().all(|c| c.is_ascii_hexdigit())
+                })
+        })
+        .count();
+    assert!(hashes >= 2, "each entry with its hash: {}", timeline.body);
+    let entries = auditor.get("/console/audit/entries?after=0&lang=zh").await;
+    assert!(entries.body.contains("审计链记录"));
+    assert!(
+        entries
+            .body
+            .contains(&format!("/console/audit/declarations/{id}"))
+    );
+
+    let draw = auditor
+        .get("/console/audit/replay?seed=42&size=5&lang=en")
+        .await;
+    assert_eq!(draw.status, StatusCode::OK, "{}", draw.body);
+    assert!(draw.body.contains(&number), "the only declaration is drawn");
+    assert!(draw.body.contains("verdict-ok"));
+    assert!(!draw.body.contains(r#"<td class="verdict-fault""#));
+    let max = clearance::REPLAY_DRAW_MAX;
+    let at_edge = auditor
+        .get(&format!("/console/audit/replay?seed=1&size={max}"))
+        .await;
+    assert_eq!(at_edge.status, StatusCode::OK);
+    let beyond = auditor
+        .get(&format!(
+            "/console/audit/replay?seed=1&size={}&lang=en",
+            max + 1
+        ))
+        .await;
+    assert_eq!(beyond.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        beyond.body.contains("size: must be from 1 to 50"),
+        "{}",
+        beyond.body
+    );
+
+    for user in ["broker", "officer"] {
+        let mut other = Visitor::new(&app);
+        other.sign_in(user, PASSWORD).await;
+        let home = other.get("/console/declarations").await;
+        assert!(
+            !home.body.contains(r#"href="/console/audit""#),
+            "{user}: no link"
+        );
+        for path in [
+            "/console/audit".to_owned(),
+            "/console/audit/entries".to_owned(),
+            "/console/audit/replay?seed=1&size=1".to_owned(),
+            format!("/console/audit/declarations/{id}"),
+        ] {
+            assert_eq!(
+                other.get(&path).await.status,
+                StatusCode::NOT_FOUND,
+                "{user} {path}"
+            );
+        }
+        let csrf = other.cookie("oc_csrf").unwrap().to_owned();
+        let verify = other
+            .post("/console/audit/verification", &[("csrf", &csrf)])
+            .await;
+        assert_eq!(verify.status, StatusCode::NOT_FOUND, "{user}");
+    }
 }
