@@ -78,7 +78,10 @@ pub struct BenchOptions {
     /// Seed of the synthetic parties and declarations.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Stages to run, in this order: inprocess, assessment, targeting, scoring, http, sqlite-floor.
+    /// Stages to run, in this order: inprocess, assessment, targeting, scoring, http, sqlite-floor,
+    /// console (the web console's pages on the store as the earlier stages left it: with a kept
+    /// `--data` folder, fill it once, e.g. `--stages inprocess --declarations 1000000`, then
+    /// `--stages console`).
     #[arg(
         long,
         value_delimiter = ',',
@@ -179,6 +182,10 @@ pub const STAGES: &[Stage] = &[
     Stage {
         name: "sqlite-floor",
         run: |bench| Box::pin(sqlite_floor(bench)),
+    },
+    Stage {
+        name: "console",
+        run: |bench| Box::pin(console(bench)),
     },
 ];
 
@@ -2190,4 +2197,223 @@ mod tests {
         assert_eq!(windows[BROKERS - 1], [16, 17, 18, 19, 0]);
         assert!(windows.iter().flatten().all(|t| *t < TRADERS));
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The web console's pages.
+
+/// Requests per page of the console stage, one after the other (server time, not queueing).
+const CONSOLE_REQUESTS_PER_PAGE: usize = 300;
+/// How deep in the list the console stage's "later page" is (pages of 50 followed from the first).
+const CONSOLE_LIST_DEPTH: usize = 20;
+/// The console stage's officer, created in the bench store if absent.
+const CONSOLE_OFFICER: &str = "bench-officer";
+/// The password the console stage gives its two users (a throwaway store's).
+const CONSOLE_PASSWORD: &str = "bench-console-password";
+
+/// A signed-in browser without a cookie jar: the session and CSRF cookies, sent by hand.
+struct ConsoleVisitor {
+    http: reqwest::Client,
+    base: String,
+    cookies: String,
+}
+
+impl ConsoleVisitor {
+    async fn sign_in(base: &str, name: &str) -> anyhow::Result<ConsoleVisitor> {
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        let cookie = |response: &reqwest::Response, name: &str| {
+            response
+                .headers()
+                .get_all(header::SET_COOKIE)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .filter_map(|v| v.split(';').next())
+                .find(|pair| pair.starts_with(&format!("{name}=")))
+                .map(str::to_owned)
+        };
+        let page = http.get(format!("{base}/console/login")).send().await?;
+        let csrf = cookie(&page, "oc_csrf").context("the log-in page sets a CSRF cookie")?;
+        let token = csrf.trim_start_matches("oc_csrf=").to_owned();
+        let signed = http
+            .post(format!("{base}/console/login"))
+            .header(header::COOKIE, &csrf)
+            .form(&[
+                ("name", name),
+                ("password", CONSOLE_PASSWORD),
+                ("csrf", &token),
+            ])
+            .send()
+            .await?;
+        let session = cookie(&signed, "oc_session")
+            .with_context(|| format!("{name} could not sign in: {}", signed.status()))?;
+        let csrf = cookie(&signed, "oc_csrf").unwrap_or(csrf);
+        Ok(ConsoleVisitor {
+            http,
+            base: base.to_owned(),
+            cookies: format!("{session}; {csrf}"),
+        })
+    }
+
+    /// The page's HTML and how long it took; anything but 200 is an error.
+    async fn get(&self, path: &str) -> anyhow::Result<(Duration, String)> {
+        let sent = Instant::now();
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header(header::COOKIE, &self.cookies)
+            .send()
+            .await?;
+        let status = response.status();
+        let body = response.text().await?;
+        let took = sent.elapsed();
+        if status != StatusCode::OK {
+            bail!("{path}: {status}");
+        }
+        Ok((took, body))
+    }
+}
+
+/// The targets of a page's links that start with `prefix` (up to the closing quote).
+fn links(html: &str, prefix: &str) -> Vec<String> {
+    html.split(&format!("href=\"{prefix}"))
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .map(|tail| format!("{prefix}{tail}").replace("&amp;", "&"))
+        .collect()
+}
+
+/// Each declaration page a list links to.
+fn declaration_links(html: &str) -> Vec<String> {
+    links(html, "/console/declarations/")
+        .into_iter()
+        .filter(|l| !l.contains('?'))
+        .collect()
+}
+
+/// Server time per console page on the bench store as it stands: each page requested
+/// `CONSOLE_REQUESTS_PER_PAGE` times by one signed-in user after the other, over loopback, with
+/// the log-in page (rendered without reading the store) as the floor of the same run.
+async fn console(bench: &Bench) -> anyhow::Result<StageReport> {
+    let actor = store::Actor {
+        user_id: "bench".into(),
+        role: Role::Admin.as_str().into(),
+    };
+    let explain = crate::show::explain;
+    let clearance = &bench.clearance;
+    clearance
+        .create_user(&actor, CONSOLE_OFFICER, Role::Officer, None)
+        .await
+        .map_err(explain)?;
+    // A broker (the last lodgers are the brokers): sees its own and its principals' declarations.
+    let broker = bench
+        .lodgers
+        .last()
+        .context("the bench has lodgers")?
+        .caller
+        .principal
+        .user
+        .name
+        .clone();
+    for user in [CONSOLE_OFFICER, broker.as_str()] {
+        clearance
+            .set_password_as(&actor, user, CONSOLE_PASSWORD)
+            .await
+            .map_err(explain)?;
+    }
+    let in_store = count_declarations(&bench.data.database()).await?;
+    let server = ApiServer::start(bench).await?;
+    let base = server.url.trim_end_matches("/v1/declarations").to_owned();
+    let measured = console_pages(&base, &broker).await;
+    server.stop().await?;
+    let (wall, pages) = measured?;
+    let mut latencies: Vec<Duration> = pages.iter().flat_map(|p| p.1.clone()).collect();
+    latencies.sort_unstable();
+    let mut note = format!(
+        "console: {in_store} declarations in the store; {CONSOLE_REQUESTS_PER_PAGE} requests per \
+         page by one signed-in user after the other over loopback (server time plus loopback); \
+         the log-in page reads nothing from the store and is the floor\n"
+    );
+    for (page, mut times) in pages {
+        times.sort_unstable();
+        note.push_str(&format!(
+            "  {page:<44} p50 {:>7} ms  p99 {:>7} ms  max {:>7} ms\n",
+            ms_text(percentile(&times, 50)),
+            ms_text(percentile(&times, 99)),
+            ms_text(times.last().copied().unwrap_or_default()),
+        ));
+    }
+    Ok(StageReport {
+        name: "console",
+        declarations: latencies.len(),
+        goods_items: 0,
+        wall,
+        latencies,
+        failures: 0,
+        failure_examples: Vec::new(),
+        stored: 0,
+        note: Some(note.trim_end().to_owned()),
+        assessments: None,
+    })
+}
+
+type PageTimes = Vec<(String, Vec<Duration>)>;
+
+async fn console_pages(base: &str, broker: &str) -> anyhow::Result<(Duration, PageTimes)> {
+    let started = Instant::now();
+    let officer = ConsoleVisitor::sign_in(base, CONSOLE_OFFICER).await?;
+    let trade = ConsoleVisitor::sign_in(base, broker).await?;
+    let anonymous = ConsoleVisitor {
+        http: officer.http.clone(),
+        base: base.to_owned(),
+        cookies: String::new(),
+    };
+    // What to ask for: declarations linked from the lists, and a page deep in the officer's list.
+    let mut officer_ids = Vec::new();
+    let mut deep = "/console/declarations".to_owned();
+    for depth in 0..CONSOLE_LIST_DEPTH {
+        let (_, html) = officer.get(&deep).await?;
+        officer_ids.extend(declaration_links(&html));
+        match links(&html, "/console/declarations?cursor=").pop() {
+            Some(next) if depth + 1 < CONSOLE_LIST_DEPTH => deep = next,
+            _ => break,
+        }
+    }
+    let (_, html) = trade.get("/console/declarations").await?;
+    let trade_ids = declaration_links(&html);
+    if officer_ids.is_empty() || trade_ids.is_empty() {
+        bail!("the bench store has no declarations to show: run a lodging stage first");
+    }
+    let mut times: PageTimes = Vec::new();
+    let mut measure = async |name: &str, visitor: &ConsoleVisitor, paths: &[String]| {
+        let mut taken = Vec::with_capacity(CONSOLE_REQUESTS_PER_PAGE);
+        for i in 0..CONSOLE_REQUESTS_PER_PAGE {
+            let (took, _) = visitor.get(&paths[i % paths.len()]).await?;
+            taken.push(took);
+        }
+        times.push((name.to_owned(), taken));
+        anyhow::Ok(())
+    };
+    let login = ["/console/login".to_owned()];
+    measure("floor: log-in page (no store read)", &anonymous, &login).await?;
+    let first = ["/console/declarations".to_owned()];
+    measure("officer: list, first page", &officer, &first).await?;
+    measure(
+        &format!("officer: list, page {CONSOLE_LIST_DEPTH}"),
+        &officer,
+        &[deep],
+    )
+    .await?;
+    measure("officer: a declaration's page", &officer, &officer_ids).await?;
+    measure(
+        "officer: task queue",
+        &officer,
+        &["/console/tasks".to_owned()],
+    )
+    .await?;
+    measure("broker: list, first page", &trade, &first).await?;
+    measure("broker: a declaration's page", &trade, &trade_ids).await?;
+    Ok((started.elapsed(), times))
 }
