@@ -46,6 +46,66 @@ pub const DRAFT_SAVED_ACTION: &str = "draft.saved";
 pub const DRAFT_DISCARDED_ACTION: &str = "draft.discarded";
 pub const DOCUMENT_ADDED_ACTION: &str = "document.added";
 
+/// Choices a code search answers at most (a picker shows a short list; typing narrows it).
+pub const CODE_CHOICES_MAX: usize = 20;
+
+/// The code lists a picker searches, by the name the form gives them.
+pub const CODE_LISTS: [&str; 12] = [
+    "commodity",
+    "country",
+    "currency",
+    "unit",
+    "package_type",
+    "customs_office",
+    "customs_procedure",
+    "levy_nature",
+    "levy_mode",
+    "transport_mode",
+    "document_type",
+    "incoterm",
+];
+
+/// One code of a list, with its names in both languages.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CodeChoice {
+    pub code: String,
+    pub name_en: String,
+    pub name_zh: String,
+}
+
+fn list_kind(list: &str) -> Option<reference::CodeListKind> {
+    use reference::CodeListKind as K;
+    Some(match list {
+        "country" => K::Country,
+        "currency" => K::Currency,
+        "unit" => K::Unit,
+        "package_type" => K::PackageType,
+        "commodity" => K::HsSubheading,
+        "customs_office" => K::CustomsOffice,
+        "customs_procedure" => K::CustomsProcedure,
+        "levy_nature" => K::LevyNature,
+        "levy_mode" => K::LevyMode,
+        "transport_mode" => K::TransportMode,
+        "document_type" => K::DocumentType,
+        "incoterm" => K::Incoterm,
+        _ => return None,
+    })
+}
+
+/// How well `choice` answers `query` (lower is better), or `None`: a code beginning with the
+/// query first, then a name containing it (either language, case ignored).
+fn rank(choice: &CodeChoice, query: &str) -> Option<u8> {
+    if query.is_empty() {
+        return Some(2);
+    }
+    let upper = query.to_uppercase();
+    if choice.code.to_uppercase().starts_with(&upper) {
+        return Some(0);
+    }
+    let lower = query.to_lowercase();
+    (choice.name_en.to_lowercase().contains(&lower) || choice.name_zh.contains(query)).then_some(1)
+}
+
 fn invalid(error: FieldError) -> ClearanceError {
     ClearanceError::Invalid(vec![error])
 }
@@ -66,6 +126,65 @@ pub fn document_view(row: &DocumentRow) -> Value {
 }
 
 impl<S: Store> Clearance<S> {
+    /// The codes of `list` in force today matching `query` (a code's beginning, or a word of its
+    /// English or Chinese name), at most `limit` (and [`CODE_CHOICES_MAX`]). Commodity codes are
+    /// the lines of the tariff release in force, then the HS subheadings. An unknown list is
+    /// refused by field.
+    pub async fn search_codes(
+        &self,
+        list: &str,
+        query: &str,
+        limit: usize,
+    ) -> Result<Vec<CodeChoice>, ClearanceError> {
+        let kind = list_kind(list).ok_or_else(|| {
+            invalid(FieldError::invalid_format(
+                "list",
+                &CODE_LISTS.join(", "),
+                &CODE_LISTS.join("、"),
+            ))
+        })?;
+        let limit = limit.min(CODE_CHOICES_MAX);
+        let query = query.trim();
+        let day = self.lodging_date(self.now());
+        let mut found: Vec<(u8, CodeChoice)> = Vec::new();
+        if list == "commodity" {
+            let in_force = self.releases_cache.in_force(&self.store, day).await?;
+            if let Some((_, release)) = &in_force.tariff {
+                for line in &release.lines {
+                    let choice = CodeChoice {
+                        code: line.code.clone(),
+                        name_en: line.description.clone(),
+                        name_zh: line.description.clone(),
+                    };
+                    if let Some(r) = rank(&choice, query)
+                        && !found.iter().any(|(_, c)| c.code == choice.code)
+                    {
+                        found.push((r, choice));
+                    }
+                }
+            }
+        }
+        if let Some(codes) = self.reference.list_in_force(kind, day) {
+            for entry in codes.entries().filter(|e| e.is_in_force(day)) {
+                let choice = CodeChoice {
+                    code: entry.code.clone(),
+                    name_en: entry.name_en.clone(),
+                    name_zh: entry
+                        .name_zh
+                        .clone()
+                        .unwrap_or_else(|| entry.name_en.clone()),
+                };
+                if let Some(r) = rank(&choice, query) {
+                    // A tariff line goes before the subheading it belongs to.
+                    found.push((r + if list == "commodity" { 1 } else { 0 }, choice));
+                }
+            }
+        }
+        // Stable: each list's own order within a rank.
+        found.sort_by_key(|(r, _)| *r);
+        Ok(found.into_iter().take(limit).map(|(_, c)| c).collect())
+    }
+
     /// Checks a declaration as lodging would (the parser, the cross-field rules, whether the
     /// caller may declare for its trader, the parties as registered, a full declaration's
     /// summary) and writes nothing. Every problem is an error with its field path.

@@ -300,3 +300,47 @@ async fn documents_are_kept_by_digest_for_those_who_see_the_declaration() {
     let check = f.clearance.store().check_projections().await.unwrap();
     assert!(check.differences.is_empty(), "{:?}", check.differences);
 }
+
+#[tokio::test]
+async fn code_searches_answer_both_languages_and_are_bounded() {
+    use crate::console::CODE_CHOICES_MAX;
+    let f = fixture(beijing(2026, 11, 26, 10)).await;
+    let by_code = f.clearance.search_codes("country", "CN", 5).await.unwrap();
+    assert_eq!(by_code[0].code, "CN", "{by_code:?}");
+    let by_chinese = f
+        .clearance
+        .search_codes("country", "马来西亚", 5)
+        .await
+        .unwrap();
+    assert_eq!(by_chinese[0].code, "MY", "{by_chinese:?}");
+    let by_english = f
+        .clearance
+        .search_codes("currency", "us dollar", 50)
+        .await
+        .unwrap();
+    assert!(by_english.iter().any(|c| c.code == "USD"), "{by_english:?}");
+    // At most CODE_CHOICES_MAX, whatever is asked; exactly that many when there are more.
+    let all = f
+        .clearance
+        .search_codes("country", "", usize::MAX)
+        .await
+        .unwrap();
+    assert_eq!(all.len(), CODE_CHOICES_MAX);
+    let one_fewer = f
+        .clearance
+        .search_codes("country", "", CODE_CHOICES_MAX - 1)
+        .await
+        .unwrap();
+    assert_eq!(one_fewer.len(), CODE_CHOICES_MAX - 1);
+    let hs = f
+        .clearance
+        .search_codes("commodity", "851713", 5)
+        .await
+        .unwrap();
+    assert!(hs.iter().all(|c| c.code.starts_with("851713")), "{hs:?}");
+    assert!(!hs.is_empty());
+    assert!(matches!(
+        f.clearance.search_codes("recipes", "", 5).await,
+        Err(ClearanceError::Invalid(_))
+    ));
+}
