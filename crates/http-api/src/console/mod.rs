@@ -38,6 +38,7 @@ use crate::AppState;
 
 // Each area of the console in its own module, with its routes, templates and message file.
 mod declarations;
+mod form;
 mod lodging;
 mod tasks;
 
@@ -53,6 +54,7 @@ pub(crate) fn routes<S: Store>() -> Router<AppState<S>> {
         .route("/console/login", get(log_in_page).post(log_in::<S>))
         .route("/console/logout", post(log_out::<S>))
         .merge(declarations::routes())
+        .merge(form::routes())
         .merge(lodging::routes())
         .merge(tasks::routes())
         .route("/console/{*rest}", get(unknown_page))
@@ -146,7 +148,7 @@ macro_rules! locales {
 type Locale = &'static [(&'static str, &'static str)];
 
 /// The console's message files, English then Chinese.
-const LOCALES: (Locale, Locale) = locales!("console");
+const LOCALES: (Locale, Locale) = locales!("console", "form");
 
 fn bundle(tag: &str, sources: Locale) -> Bundle {
     let language: LanguageIdentifier = tag.parse().expect("a valid language tag");
