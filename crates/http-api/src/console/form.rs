@@ -346,6 +346,7 @@ fn with_item_index(path: &str, index: usize) -> String {
 }
 
 /// A form that cannot be read: too many fields or a value too long.
+#[derive(Debug)]
 struct Unreadable;
 
 impl Values {
