@@ -129,3 +129,4 @@ doc-kind-contract = Contract
 doc-kind-certificate_of_origin = Certificate of origin
 doc-kind-licence = Licence
 doc-kind-other = Other
+form-line-actions = Actions on the line

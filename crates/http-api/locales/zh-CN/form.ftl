@@ -129,3 +129,4 @@ doc-kind-contract = 合同
 doc-kind-certificate_of_origin = 原产地证书
 doc-kind-licence = 许可证
 doc-kind-other = 其他
+form-line-actions = 本项操作

@@ -779,7 +779,17 @@ fn items(tr: &Tr, values: &Values, placed: &Placed) -> Vec<ItemView> {
             line: i + 1,
             fields: ITEM_FIELDS
                 .iter()
-                .map(|d| field_view(tr, d, format!("items[{i}].{}", d.path), values, placed))
+                .map(|d| {
+                    let mut field =
+                        field_view(tr, d, format!("items[{i}].{}", d.path), values, placed);
+                    // In the table, each input's label names its line too.
+                    field.label = format!(
+                        "{} · {}",
+                        tr.with("form-item-line", "line", &(i + 1).to_string()),
+                        field.label
+                    );
+                    field
+                })
                 .collect(),
         })
         .collect()
@@ -802,6 +812,8 @@ struct FormPage {
     page: Page,
     sections: Vec<SectionView>,
     items: Vec<ItemView>,
+    /// The items table's column headings.
+    item_labels: Vec<String>,
     kept: Vec<(String, String)>,
     rows: usize,
     rows_max: usize,
@@ -844,6 +856,9 @@ pub(crate) struct AnswerSection {
 struct CheckPage {
     page: Page,
     answers: Vec<AnswerSection>,
+    item_labels: Vec<String>,
+    /// Each item line's values, in the columns of `item_labels`.
+    item_rows: Vec<Vec<String>>,
     hidden: Vec<(String, String)>,
     rows: usize,
     nonce: String,
@@ -1016,6 +1031,7 @@ async fn render_form<S: Store>(
     let page = FormPage {
         sections,
         items,
+        item_labels: ITEM_FIELDS.iter().map(|d| tr.t(d.label)).collect(),
         nonce: hex_of(&rand::random::<[u8; 16]>()),
         kept: kept(values),
         rows: values.rows,
@@ -1231,7 +1247,7 @@ async fn refused<S: Store>(
 
 fn check_page(visit: &Visit, caller: &Caller, values: &Values, extras: &FormExtras) -> Response {
     let tr = visit.tr();
-    let mut answers: Vec<AnswerSection> = SECTIONS
+    let answers: Vec<AnswerSection> = SECTIONS
         .iter()
         .map(|(title, defs)| AnswerSection {
             title: tr.t(title),
@@ -1245,23 +1261,18 @@ fn check_page(visit: &Visit, caller: &Caller, values: &Values, extras: &FormExtr
                 .collect(),
         })
         .collect();
-    for i in 0..values.rows {
-        answers.push(AnswerSection {
-            title: tr.with("form-item-line", "line", &(i + 1).to_string()),
-            rows: ITEM_FIELDS
+    let item_rows = (0..values.rows)
+        .map(|i| {
+            ITEM_FIELDS
                 .iter()
-                .filter_map(|d| {
-                    let value = values.get(&format!("items[{i}].{}", d.path));
-                    (!value.is_empty()).then(|| AnswerRow {
-                        label: tr.t(d.label),
-                        value: shown_value(&tr, d, value),
-                    })
-                })
-                .collect(),
-        });
-    }
+                .map(|d| shown_value(&tr, d, values.get(&format!("items[{i}].{}", d.path))))
+                .collect()
+        })
+        .collect();
     let page = CheckPage {
         answers,
+        item_labels: ITEM_FIELDS.iter().map(|d| tr.t(d.label)).collect(),
+        item_rows,
         hidden: values.hidden(),
         rows: values.rows,
         nonce: hex_of(&rand::random::<[u8; 16]>()),
