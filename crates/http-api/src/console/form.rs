@@ -366,6 +366,10 @@ impl Values {
             if CONTROL_NAMES.contains(&name.as_str()) || !is_path(name) {
                 continue;
             }
+            // No line beyond what a declaration may have: the page shows every line up to it.
+            if item_index(name).is_some_and(|i| i >= domain::limits::ITEMS_PER_DECLARATION_MAX) {
+                return Err(Unreadable);
+            }
             values.fields.insert(name.clone(), value.clone());
         }
         values.settle_rows();
@@ -1194,7 +1198,7 @@ async fn form_post<S: Store>(
         }
         // "check" (and Enter in any field): the check, then the answers to confirm.
         _ => match state.clearance.validate(&caller, &values.to_body()).await {
-            Ok(()) => check_page(&visit, &caller, &values, &extras),
+            Ok(()) => check_page(&state, &visit, &caller, &values, &extras).await,
             Err(error) => refused(&state, &visit, &caller, &values, error, extras).await,
         },
     }
@@ -1245,22 +1249,41 @@ async fn refused<S: Store>(
     }
 }
 
-fn check_page(visit: &Visit, caller: &Caller, values: &Values, extras: &FormExtras) -> Response {
+async fn check_page<S: Store>(
+    state: &AppState<S>,
+    visit: &Visit,
+    caller: &Caller,
+    values: &Values,
+    extras: &FormExtras,
+) -> Response {
     let tr = visit.tr();
-    let answers: Vec<AnswerSection> = SECTIONS
-        .iter()
-        .map(|(title, defs)| AnswerSection {
+    let mut answers = Vec::new();
+    for (title, defs) in SECTIONS {
+        let mut rows = Vec::new();
+        for d in defs.iter().filter(|d| !values.get(d.path).is_empty()) {
+            let raw = values.get(d.path);
+            let mut value = shown_value(&tr, d, raw);
+            // A code with its name, as the list in force names it.
+            if let Input::Code(list) = d.input {
+                match choices_of(state, visit.language, list, raw).await {
+                    Ok(choices) => {
+                        if let Some((_, name)) = choices.iter().find(|(code, _)| code == raw) {
+                            value = format!("{raw} {name}");
+                        }
+                    }
+                    Err(error) => return internal(error),
+                }
+            }
+            rows.push(AnswerRow {
+                label: tr.t(d.label),
+                value,
+            });
+        }
+        answers.push(AnswerSection {
             title: tr.t(title),
-            rows: defs
-                .iter()
-                .filter(|d| !values.get(d.path).is_empty())
-                .map(|d| AnswerRow {
-                    label: tr.t(d.label),
-                    value: shown_value(&tr, d, values.get(d.path)),
-                })
-                .collect(),
-        })
-        .collect();
+            rows,
+        });
+    }
     let item_rows = (0..values.rows)
         .map(|i| {
             ITEM_FIELDS
@@ -1880,6 +1903,11 @@ mod tests {
             "a".repeat(CONSOLE_FORM_VALUE_LENGTH_MAX + 1),
         )];
         assert!(Values::from_form(&longer).is_err());
+        let last = domain::limits::ITEMS_PER_DECLARATION_MAX - 1;
+        let last_line = vec![(format!("items[{last}].amount"), "1".to_owned())];
+        assert_eq!(Values::from_form(&last_line).unwrap().rows, last + 1);
+        let beyond = vec![(format!("items[{}].amount", last + 1), "1".to_owned())];
+        assert!(Values::from_form(&beyond).is_err());
     }
 
     #[test]
