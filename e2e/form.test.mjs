@@ -132,6 +132,8 @@ test('a broker fills the form, sees two errors in place, fixes them, checks the 
   assert.notEqual((await page.textContent('#e-f-items-1-origin_country')).trim(), '');
   assert.notEqual((await page.textContent('#e-f-invoice-currency')).trim(), '');
   assert.equal((await page.textContent('#e-f-items-0-origin_country')).trim(), '');
+  await page.waitForSelector('.field-error [name="items[1].origin_country"][aria-invalid="true"]');
+  assert.equal(await page.$$eval('.declaration-form .field-error', (fs) => fs.length), 2);
   const links = await page.$$eval('#error-summary-slot .error-summary a', (as) => as.map((a) => a.getAttribute('href')));
   assert.deepEqual(links.sort(), ['#f-invoice-currency', '#f-items-1-origin_country']);
   await accessible(page, 'the form with errors');
@@ -144,6 +146,7 @@ test('a broker fills the form, sees two errors in place, fixes them, checks the 
   await put(page, 'invoice.currency', 'USD');
   await summaryCount(page, 0);
   assert.equal((await page.textContent('#e-f-items-1-origin_country')).trim(), '');
+  await page.waitForFunction(() => document.querySelectorAll('.declaration-form .field-error').length === 0);
 
   await Promise.all([page.waitForSelector('text=Check your answers before lodging'), page.click('button[value=check]')]);
   assert.match(await page.textContent('main'), /Portable computers, 14 inch/);

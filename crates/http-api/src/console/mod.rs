@@ -86,6 +86,11 @@ const STATIC_FILES: &[(&str, &str, &str)] = &[
         include_str!("../../static/console.css"),
     ),
     (
+        "form.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/form.js"),
+    ),
+    (
         "htmx.min.js",
         "text/javascript; charset=utf-8",
         include_str!("../../static/vendor/htmx/htmx.min.js"),
