@@ -159,6 +159,18 @@ test('a broker fills the form, sees two errors in place, fixes them, checks the 
   assert.match(await page.textContent('h1'), /Declaration \d{18}/);
   await page.screenshot({ path: `${shots}form-lodged-en.png`, fullPage: true });
 
+  const declaration = page.url();
+
+  // Its supporting documents (随附单证): a PDF invoice uploaded, listed with its digest.
+  await Promise.all([page.waitForURL(/\/documents$/), page.click('text=Supporting documents of this declaration')]);
+  await page.setInputFiles('#document-file', {
+    name: 'invoice.pdf', mimeType: 'application/pdf', buffer: Buffer.from(`%PDF-1.4 invoice ${run}`),
+  });
+  await Promise.all([page.waitForSelector('a:has-text("invoice.pdf")'), page.click('button:has-text("Upload")')]);
+  await accessible(page, 'the supporting documents page');
+  await page.screenshot({ path: `${shots}form-documents-en.png`, fullPage: true });
+  await page.goto(declaration);
+
   // Copy it into a new declaration: the form comes prefilled.
   await Promise.all([page.waitForURL(/\/console\/form\?copy=/), page.click('text=Copy into a new declaration')]);
   assert.equal(await page.inputValue(field('items[1].description')), 'Portable computers, 14 inch');

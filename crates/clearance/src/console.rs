@@ -225,13 +225,16 @@ impl<S: Store> Clearance<S> {
     /// The drafts of the caller's enterprise, the latest saved first.
     pub async fn drafts(&self, caller: &Caller) -> Result<Vec<Value>, ClearanceError> {
         let owner = Self::draft_owner(caller)?;
-        Ok(self
-            .store
-            .drafts(&owner)
-            .await?
-            .iter()
-            .map(draft_view)
-            .collect())
+        let mut views = Vec::new();
+        for row in self.store.drafts(&owner).await? {
+            let mut view = draft_view(&row);
+            // The user's name, for people to read (their id is what the record keeps).
+            if let Some(user) = self.store.user(&row.saved_by).await? {
+                view["saved_by_name"] = json!(user.name);
+            }
+            views.push(view);
+        }
+        Ok(views)
     }
 
     /// One draft of the caller's enterprise; another enterprise's is not found.

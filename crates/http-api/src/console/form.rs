@@ -1567,7 +1567,10 @@ async fn drafts_list<S: Store>(
             .map(|d| DraftView {
                 id: text(&d["id"]),
                 title: text(&d["title"]),
-                saved_by: text(&d["saved_by"]),
+                saved_by: match text(&d["saved_by_name"]) {
+                    name if name.is_empty() => text(&d["saved_by"]),
+                    name => name,
+                },
             })
             .collect(),
         notice,

@@ -407,6 +407,7 @@ async fn drafts_are_kept_for_the_enterprise_and_not_found_by_another() {
     assert!(reopened.body.contains("COSU6123456780"));
     let listed = broker.get("/console/drafts").await;
     assert!(listed.body.contains("phones for Pudong"), "{}", listed.body);
+    assert!(listed.body.contains("<td>broker</td>"), "saved by, by name");
 
     // Another enterprise: not listed, not found, cannot discard.
     let mut other = Visitor::sign_in(&app, "other_declarant", "en").await;
