@@ -170,6 +170,7 @@ test('a broker fills the form, sees two errors in place, fixes them, checks the 
   await accessible(page, 'the supporting documents page');
   await page.screenshot({ path: `${shots}form-documents-en.png`, fullPage: true });
   await page.goto(declaration);
+  await page.waitForSelector('#documents-list a:has-text("invoice.pdf")');
 
   // Copy it into a new declaration: the form comes prefilled.
   await Promise.all([page.waitForURL(/\/console\/form\?copy=/), page.click('text=Copy into a new declaration')]);

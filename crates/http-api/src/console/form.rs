@@ -1606,21 +1606,53 @@ async fn discard_draft<S: Store>(
 // ---------------------------------------------------------------------------------------------
 // Supporting documents (随附单证).
 
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct DocumentsQuery {
+    lang: Option<String>,
+    /// htmx: only the list, for the declaration's page.
+    fragment: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "console/form_documents_list.html")]
+struct DocumentsFragment {
+    page: Page,
+    id: String,
+    documents: Vec<DocumentView>,
+}
+
 async fn documents_page<S: Store>(
     State(state): State<AppState<S>>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Query(query): Query<LanguageQuery>,
+    Query(query): Query<DocumentsQuery>,
 ) -> Response {
+    let language_query = LanguageQuery {
+        lang: query.lang.clone(),
+        cursor: None,
+    };
     let visit = Visit::of(
         &headers,
-        &query,
+        &language_query,
         &format!("/console/declarations/{id}/documents"),
     );
     let caller = match signed_in(&state, &headers).await {
         Ok(caller) => caller,
         Err(response) => return response,
     };
+    if query.fragment.is_some() {
+        let documents = match state.clearance.documents(&caller, &id).await {
+            Ok(documents) => documents,
+            Err(ClearanceError::NotFound) => return not_found(&visit, Some(user_bar(&caller))),
+            Err(other) => return internal(other),
+        };
+        let fragment = DocumentsFragment {
+            documents: document_views(&visit.tr(), &documents),
+            id,
+            page: visit.page(Some(user_bar(&caller))),
+        };
+        return respond(StatusCode::OK, fragment.render(), visit.cookies.clone());
+    }
     documents_view(
         &state,
         &visit,
@@ -1631,6 +1663,19 @@ async fn documents_page<S: Store>(
         StatusCode::OK,
     )
     .await
+}
+
+fn document_views(tr: &Tr, documents: &[Value]) -> Vec<DocumentView> {
+    documents
+        .iter()
+        .map(|d| DocumentView {
+            digest: text(&d["digest"]),
+            kind: tr.of("doc-kind", &text(&d["kind"])),
+            file_name: text(&d["file_name"]),
+            media_type: text(&d["media_type"]),
+            size: text(&d["size"]),
+        })
+        .collect()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -1657,16 +1702,7 @@ async fn documents_view<S: Store>(
     let page = DocumentsPage {
         id: view.id.clone(),
         number: view.number.clone(),
-        documents: documents
-            .iter()
-            .map(|d| DocumentView {
-                digest: text(&d["digest"]),
-                kind: tr.of("doc-kind", &text(&d["kind"])),
-                file_name: text(&d["file_name"]),
-                media_type: text(&d["media_type"]),
-                size: text(&d["size"]),
-            })
-            .collect(),
+        documents: document_views(&tr, &documents),
         may_add: caller.role.is_trade(),
         kinds: DOCUMENT_KINDS
             .iter()

@@ -577,6 +577,10 @@ async fn supporting_documents_are_kept_by_digest_seen_by_customs_and_bounded() {
     assert_eq!(seen.status, StatusCode::OK);
     assert!(seen.body.contains(&digest));
     assert!(!seen.body.contains("enctype"), "customs does not upload");
+    // The list alone, for the declaration's page (htmx).
+    let fragment = officer.get(&format!("{path}?fragment=1")).await;
+    assert_eq!(fragment.status, StatusCode::OK);
+    assert!(fragment.body.contains(&digest) && !fragment.body.contains("<html"));
     let download = officer.get(&format!("{path}/{digest}")).await;
     assert_eq!(download.status, StatusCode::OK);
     assert_eq!(download.headers["content-type"], "application/pdf");
