@@ -148,7 +148,11 @@ test('a broker fills the form, sees two errors in place, fixes them, checks the 
   assert.equal((await page.textContent('#e-f-items-1-origin_country')).trim(), '');
   await page.waitForFunction(() => document.querySelectorAll('.declaration-form .field-error').length === 0);
 
-  await Promise.all([page.waitForSelector('text=Check your answers before lodging'), page.click('button[value=check]')]);
+  // Enter in a field continues (the form's default button), as the visible button does.
+  await Promise.all([
+    page.waitForSelector('text=Check your answers before lodging'),
+    page.press(field('items[1].amount'), 'Enter'),
+  ]);
   assert.match(await page.textContent('main'), /Portable computers, 14 inch/);
   await accessible(page, 'the check-your-answers page');
   await page.screenshot({ path: `${shots}form-check-en.png`, fullPage: true });
