@@ -103,7 +103,10 @@ pub(crate) fn apply_in(
 
 fn save_draft(tx: &Connection, d: &store::DraftRow, seq: u64) -> Result<(), Fault> {
     if d.saved_seq.is_some() {
-        return Err(refused(format!("draft {} must be saved without a seq", d.id)));
+        return Err(refused(format!(
+            "draft {} must be saved without a seq",
+            d.id
+        )));
     }
     let owner: Option<String> = tx
         .prepare_cached("SELECT enterprise_id FROM console_drafts WHERE id = ?1")?

@@ -508,7 +508,10 @@ fn draft_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<store::DraftRow> {
 }
 
 /// The latest saved first.
-pub(crate) fn drafts(conn: &Connection, enterprise_id: &str) -> anyhow::Result<Vec<store::DraftRow>> {
+pub(crate) fn drafts(
+    conn: &Connection,
+    enterprise_id: &str,
+) -> anyhow::Result<Vec<store::DraftRow>> {
     let sql = "SELECT id, enterprise_id, title, body, saved_by, saved_seq FROM console_drafts \
          WHERE enterprise_id = ?1 ORDER BY saved_seq DESC";
     let mut statement = conn.prepare_cached(sql)?;
@@ -519,7 +522,10 @@ pub(crate) fn drafts(conn: &Connection, enterprise_id: &str) -> anyhow::Result<V
 pub(crate) fn draft(conn: &Connection, id: &str) -> anyhow::Result<Option<store::DraftRow>> {
     let sql = "SELECT id, enterprise_id, title, body, saved_by, saved_seq FROM console_drafts \
          WHERE id = ?1";
-    Ok(conn.prepare_cached(sql)?.query_row([id], draft_row).optional()?)
+    Ok(conn
+        .prepare_cached(sql)?
+        .query_row([id], draft_row)
+        .optional()?)
 }
 
 /// In the order they were added (their seq).

@@ -338,7 +338,9 @@ pub enum Projection {
     /// `Conflict("draft <id>")`.
     SaveDraft(DraftRow),
     /// A draft discarded (deleted) by this event. An unknown id is `NotFound("draft <id>")`.
-    DiscardDraft { id: String },
+    DiscardDraft {
+        id: String,
+    },
     /// A supporting document (随附单证) of a declaration, with its content (at most the caller's
     /// limit; the store keeps it as given). The declaration must exist
     /// (`NotFound("declaration <id>")`); the same digest twice on one declaration is
