@@ -44,6 +44,12 @@ enum ContentReference {
         id: String,
         digest: String,
     },
+    /// A supporting document (随附单证) of a declaration.
+    Document {
+        seq: u64,
+        declaration: String,
+        digest: String,
+    },
     Attachment {
         seq: u64,
         task: String,
@@ -53,9 +59,10 @@ enum ContentReference {
 
 fn content_reference(entry: &audit::AuditEntry) -> Option<ContentReference> {
     let kind = match entry.action.as_str() {
-        "release.imported" | "history.imported" | crate::attachments::ATTACHMENT_ADDED_ACTION => {
-            entry.action.as_str()
-        }
+        "release.imported"
+        | "history.imported"
+        | crate::attachments::ATTACHMENT_ADDED_ACTION
+        | crate::console::DOCUMENT_ADDED_ACTION => entry.action.as_str(),
         _ => return None,
     };
     let payload: serde_json::Value = serde_json::from_str(&entry.payload).ok()?;
@@ -70,6 +77,11 @@ fn content_reference(entry: &audit::AuditEntry) -> Option<ContentReference> {
         "history.imported" => ContentReference::History {
             seq,
             id: text("id")?,
+            digest,
+        },
+        crate::console::DOCUMENT_ADDED_ACTION => ContentReference::Document {
+            seq,
+            declaration: text("declaration")?,
             digest,
         },
         _ => ContentReference::Attachment {
@@ -105,6 +117,23 @@ impl<S: Store> Clearance<S> {
                     .await?
                     .map(|t| sha256_hex(t.as_bytes()));
                 (seq, format!("history batch {id}"), digest, found)
+            }
+            ContentReference::Document {
+                seq,
+                declaration,
+                digest,
+            } => {
+                let found = self
+                    .store
+                    .document_content(declaration, digest)
+                    .await?
+                    .map(|c| sha256_hex(&c));
+                (
+                    seq,
+                    format!("document {digest} of declaration {declaration}"),
+                    digest,
+                    found,
+                )
             }
             ContentReference::Attachment { seq, task, digest } => {
                 let found = self

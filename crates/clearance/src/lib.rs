@@ -15,6 +15,7 @@ pub mod attachments;
 mod audit_trail;
 mod cbec;
 mod changes;
+pub mod console;
 pub mod duty;
 mod error;
 pub mod models;
@@ -34,6 +35,8 @@ pub mod watch_list;
 
 #[cfg(test)]
 mod assessment_tests;
+#[cfg(test)]
+mod console_tests;
 #[cfg(test)]
 mod credit_tests;
 #[cfg(test)]

@@ -597,6 +597,44 @@ impl Store for SqliteStore {
     }
 
     #[tracing::instrument(skip_all)]
+    async fn drafts(&self, enterprise_id: &str) -> StoreResult<Vec<store::DraftRow>> {
+        let enterprise_id = enterprise_id.to_owned();
+        self.read("reading an enterprise's drafts", move |conn| {
+            queries::drafts(conn, &enterprise_id)
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn draft(&self, id: &str) -> StoreResult<Option<store::DraftRow>> {
+        let id = id.to_owned();
+        self.read("reading a draft", move |conn| queries::draft(conn, &id))
+            .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn documents(&self, declaration_id: &str) -> StoreResult<Vec<store::DocumentRow>> {
+        let declaration_id = declaration_id.to_owned();
+        self.read("reading a declaration's documents", move |conn| {
+            queries::documents(conn, &declaration_id)
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn document_content(
+        &self,
+        declaration_id: &str,
+        digest: &str,
+    ) -> StoreResult<Option<Vec<u8>>> {
+        let (declaration_id, digest) = (declaration_id.to_owned(), digest.to_owned());
+        self.read("reading a declaration's document", move |conn| {
+            queries::document_content(conn, &declaration_id, &digest)
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all)]
     async fn release_durations(
         &self,
         released_from_ms: i64,

@@ -40,6 +40,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "0005_passwords",
         sql: include_str!("../migrations/0005_passwords.sql"),
     },
+    Migration {
+        version: 6,
+        name: "0006_console",
+        sql: include_str!("../migrations/0006_console.sql"),
+    },
 ];
 
 /// Refuses to read a store whose schema differs from this build's: a reader does not migrate

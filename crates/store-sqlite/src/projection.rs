@@ -94,8 +94,90 @@ pub(crate) fn apply_in(
         Projection::SetCreditLevel { credit_code, level } => {
             set_credit_level(tx, credit_code, level, seq)
         }
+        Projection::SaveDraft(draft) => save_draft(tx, draft, seq),
+        Projection::DiscardDraft { id } => discard_draft(tx, id),
+        Projection::AddDocument { document, content } => add_document(tx, document, content, seq),
         Projection::Nothing => Ok(()),
     }
+}
+
+fn save_draft(tx: &Connection, d: &store::DraftRow, seq: u64) -> Result<(), Fault> {
+    if d.saved_seq.is_some() {
+        return Err(refused(format!(
+            "draft {} must be saved without a seq",
+            d.id
+        )));
+    }
+    let owner: Option<String> = tx
+        .prepare_cached("SELECT enterprise_id FROM console_drafts WHERE id = ?1")?
+        .query_row([&d.id], |row| row.get(0))
+        .optional()?;
+    if owner.is_some_and(|owner| owner != d.enterprise_id) {
+        return Err(conflict(format!("draft {}", d.id)));
+    }
+    let sql = "INSERT INTO console_drafts (id, enterprise_id, title, body, saved_by, saved_seq) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (id) DO UPDATE SET title = excluded.title, \
+         body = excluded.body, saved_by = excluded.saved_by, saved_seq = excluded.saved_seq";
+    tx.prepare_cached(sql)?.execute(rusqlite::params![
+        d.id,
+        d.enterprise_id,
+        d.title,
+        d.body,
+        d.saved_by,
+        seq as i64
+    ])?;
+    Ok(())
+}
+
+fn discard_draft(tx: &Connection, id: &str) -> Result<(), Fault> {
+    let deleted = tx
+        .prepare_cached("DELETE FROM console_drafts WHERE id = ?1")?
+        .execute([id])?;
+    if deleted == 0 {
+        return Err(not_found(format!("draft {id}")));
+    }
+    Ok(())
+}
+
+fn add_document(
+    tx: &Connection,
+    d: &store::DocumentRow,
+    content: &[u8],
+    seq: u64,
+) -> Result<(), Fault> {
+    if d.added_seq.is_some() {
+        return Err(refused(format!(
+            "document {} must be added without a seq",
+            d.digest
+        )));
+    }
+    require(
+        tx,
+        "SELECT 1 FROM declarations WHERE id = ?1",
+        &d.declaration_id,
+        "declaration",
+    )?;
+    let sql = "INSERT INTO declaration_documents (declaration_id, digest, kind, file_name, \
+         media_type, size, added_by, added_seq, content) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+    let values = rusqlite::params![
+        d.declaration_id,
+        d.digest,
+        d.kind,
+        d.file_name,
+        d.media_type,
+        d.size as i64,
+        d.added_by,
+        seq as i64,
+        content
+    ];
+    tx.prepare_cached(sql)?
+        .execute(values)
+        .map_err(|err| match taken_columns(&err) {
+            Some(_) => conflict(format!("document {}", d.digest)),
+            None => err.into(),
+        })?;
+    Ok(())
 }
 
 /// `d.document` is not stored: the lodging event `seq` carries it (see [`check_carried_document`]).

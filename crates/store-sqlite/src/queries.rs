@@ -526,6 +526,73 @@ pub(crate) fn attachment_content(
         .optional()?)
 }
 
+fn draft_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<store::DraftRow> {
+    Ok(store::DraftRow {
+        id: row.get(0)?,
+        enterprise_id: row.get(1)?,
+        title: row.get(2)?,
+        body: row.get(3)?,
+        saved_by: row.get(4)?,
+        saved_seq: Some(row.get::<_, i64>(5)? as u64),
+    })
+}
+
+/// The latest saved first.
+pub(crate) fn drafts(
+    conn: &Connection,
+    enterprise_id: &str,
+) -> anyhow::Result<Vec<store::DraftRow>> {
+    let sql = "SELECT id, enterprise_id, title, body, saved_by, saved_seq FROM console_drafts \
+         WHERE enterprise_id = ?1 ORDER BY saved_seq DESC";
+    let mut statement = conn.prepare_cached(sql)?;
+    let rows = statement.query_map([enterprise_id], draft_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub(crate) fn draft(conn: &Connection, id: &str) -> anyhow::Result<Option<store::DraftRow>> {
+    let sql = "SELECT id, enterprise_id, title, body, saved_by, saved_seq FROM console_drafts \
+         WHERE id = ?1";
+    Ok(conn
+        .prepare_cached(sql)?
+        .query_row([id], draft_row)
+        .optional()?)
+}
+
+/// In the order they were added (their seq).
+pub(crate) fn documents(
+    conn: &Connection,
+    declaration_id: &str,
+) -> anyhow::Result<Vec<store::DocumentRow>> {
+    let sql = "SELECT declaration_id, digest, kind, file_name, media_type, size, added_by, \
+         added_seq FROM declaration_documents WHERE declaration_id = ?1 ORDER BY added_seq";
+    let mut statement = conn.prepare_cached(sql)?;
+    let rows = statement.query_map([declaration_id], |row| {
+        Ok(store::DocumentRow {
+            declaration_id: row.get(0)?,
+            digest: row.get(1)?,
+            kind: row.get(2)?,
+            file_name: row.get(3)?,
+            media_type: row.get(4)?,
+            size: row.get::<_, i64>(5)? as u64,
+            added_by: row.get(6)?,
+            added_seq: Some(row.get::<_, i64>(7)? as u64),
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub(crate) fn document_content(
+    conn: &Connection,
+    declaration_id: &str,
+    digest: &str,
+) -> anyhow::Result<Option<Vec<u8>>> {
+    let sql = "SELECT content FROM declaration_documents WHERE declaration_id = ?1 AND digest = ?2";
+    Ok(conn
+        .prepare_cached(sql)?
+        .query_row([declaration_id, digest], |row| row.get(0))
+        .optional()?)
+}
+
 /// The period is read from `declarations_by_release`; the office is filtered row by row.
 pub(crate) fn release_durations(
     conn: &Connection,

@@ -33,6 +33,7 @@ pub(crate) const KEPT_BESIDE_THE_CHAIN: &[(&str, &str)] = &[
     ("history_batches", "text"),
     ("risk_models", "bytes"),
     ("task_attachments", "content"),
+    ("declaration_documents", "content"),
 ];
 
 /// Differences reported at most: enough to name the damage, bounded for a wholly rewritten table.

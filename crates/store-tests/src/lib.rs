@@ -43,6 +43,7 @@
 mod attachments;
 mod audit_chain;
 mod cbec;
+mod console;
 mod credit;
 mod declarations;
 mod duty;
@@ -90,6 +91,7 @@ pub async fn clearance_story<S: Store>(store: &S) {
     story.keep_targeting_rules().await;
     story.keep_officer_tasks().await;
     story.keep_task_attachments().await;
+    story.keep_console_drafts_and_documents().await;
     story.keep_watch_list().await;
     story.keep_credit_levels().await;
     story.keep_officers_duty().await;

@@ -332,9 +332,56 @@ pub enum Projection {
         officer: String,
         office: Option<String>,
     },
+    /// A declaration form saved unvalidated as a draft (暂存) of its enterprise, by this event:
+    /// a new draft, or a new text for one of the same enterprise. `draft.saved_seq` must be
+    /// `None`; the store records this event's seq. A draft id of another enterprise is
+    /// `Conflict("draft <id>")`.
+    SaveDraft(DraftRow),
+    /// A draft discarded (deleted) by this event. An unknown id is `NotFound("draft <id>")`.
+    DiscardDraft {
+        id: String,
+    },
+    /// A supporting document (随附单证) of a declaration, with its content (at most the caller's
+    /// limit; the store keeps it as given). The declaration must exist
+    /// (`NotFound("declaration <id>")`); the same digest twice on one declaration is
+    /// `Conflict("document <digest>")`. `document.added_seq` must be `None`.
+    AddDocument {
+        document: DocumentRow,
+        // Kept once, in its own table, its digest in the payload: not copied into the chain.
+        #[serde(skip)]
+        content: Vec<u8>,
+    },
     /// Projects nothing: the event (a selection, say) is recorded in the log and the audit chain
     /// and changes no table.
     Nothing,
+}
+
+/// A draft declaration form (暂存), owned by an enterprise: its fields as the form holds them
+/// (a JSON text), not checked.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DraftRow {
+    pub id: String,
+    /// The enterprise (its id) whose users see the draft.
+    pub enterprise_id: String,
+    pub title: String,
+    pub body: String,
+    pub saved_by: String,
+    pub saved_seq: Option<u64>,
+}
+
+/// A supporting document (随附单证) of a declaration, named by the SHA-256 of its content.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DocumentRow {
+    pub declaration_id: String,
+    /// SHA-256 of the content, lower-case hex.
+    pub digest: String,
+    /// invoice, packing_list, contract, certificate_of_origin, licence or other.
+    pub kind: String,
+    pub file_name: String,
+    pub media_type: String,
+    pub size: u64,
+    pub added_by: String,
+    pub added_seq: Option<u64>,
 }
 
 /// The enterprise credit levels (企业信用等级) a store accepts, from best to worst.
@@ -866,4 +913,16 @@ pub trait Store: Send + Sync + 'static {
     /// The officers on duty (值班) now, at `office` or, with `None`, at every office: those whose
     /// latest duty change put them there, ordered by office then officer id.
     async fn officers_on_duty(&self, office: Option<&str>) -> StoreResult<Vec<DutyRow>>;
+    /// The drafts of an enterprise, the latest saved first.
+    async fn drafts(&self, enterprise_id: &str) -> StoreResult<Vec<DraftRow>>;
+    /// One draft by its id, whichever enterprise owns it.
+    async fn draft(&self, id: &str) -> StoreResult<Option<DraftRow>>;
+    /// The supporting documents of a declaration, in the order added (without their content).
+    async fn documents(&self, declaration_id: &str) -> StoreResult<Vec<DocumentRow>>;
+    /// The content of a declaration's document, if there is one with this digest.
+    async fn document_content(
+        &self,
+        declaration_id: &str,
+        digest: &str,
+    ) -> StoreResult<Option<Vec<u8>>>;
 }

@@ -39,6 +39,7 @@ use crate::AppState;
 // Each area of the console in its own module, with its routes, templates and message file.
 mod audit;
 mod declarations;
+mod form;
 mod lodging;
 mod tasks;
 
@@ -55,6 +56,7 @@ pub(crate) fn routes<S: Store>() -> Router<AppState<S>> {
         .route("/console/logout", post(log_out::<S>))
         .merge(audit::routes())
         .merge(declarations::routes())
+        .merge(form::routes())
         .merge(lodging::routes())
         .merge(tasks::routes())
         .route("/console/{*rest}", get(unknown_page))
@@ -84,6 +86,11 @@ const STATIC_FILES: &[(&str, &str, &str)] = &[
         "console.css",
         "text/css; charset=utf-8",
         include_str!("../../static/console.css"),
+    ),
+    (
+        "form.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/form.js"),
     ),
     (
         "htmx.min.js",
@@ -148,7 +155,7 @@ macro_rules! locales {
 type Locale = &'static [(&'static str, &'static str)];
 
 /// The console's message files, English then Chinese.
-const LOCALES: (Locale, Locale) = locales!("console", "audit");
+const LOCALES: (Locale, Locale) = locales!("console", "audit", "form");
 
 fn bundle(tag: &str, sources: Locale) -> Bundle {
     let language: LanguageIdentifier = tag.parse().expect("a valid language tag");
