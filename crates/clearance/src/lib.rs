@@ -15,6 +15,8 @@ pub mod attachments;
 mod audit_trail;
 mod cbec;
 mod changes;
+pub mod dashboards;
+pub mod directory;
 pub mod duty;
 mod error;
 pub mod models;

@@ -609,6 +609,199 @@ pub(crate) fn users_by_role(conn: &Connection, role: &str) -> anyhow::Result<Vec
     Ok(users)
 }
 
+/// Every user, disabled ones included, by name, at most `limit`.
+pub(crate) fn users(conn: &Connection, limit: usize) -> anyhow::Result<Vec<UserRow>> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY name LIMIT ?1");
+    let users = conn
+        .prepare_cached(&sql)?
+        .query_map([limit as i64], rows::user)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(users)
+}
+
+/// Every enterprise, by credit code, at most `limit`.
+pub(crate) fn enterprises(conn: &Connection, limit: usize) -> anyhow::Result<Vec<EnterpriseRow>> {
+    let sql = format!("SELECT {ENTERPRISE_COLUMNS} FROM enterprises ORDER BY credit_code LIMIT ?1");
+    let enterprises = conn
+        .prepare_cached(&sql)?
+        .query_map([limit as i64], rows::enterprise)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(enterprises)
+}
+
+/// An amount of money as the service writes it (`fen_text`: digits, a point, two decimals) in
+/// integer fen, exactly: the point dropped, never a floating-point sum. `{0}` is the SQL of the
+/// amount; `WELL_FORMED` tells whether it has that form.
+const AMOUNT_FEN: &str = "CAST(replace({0}, '.', '') AS INTEGER)";
+const WELL_FORMED: &str = "({0} GLOB '[0-9]*.[0-9][0-9]' OR {0} GLOB '-[0-9]*.[0-9][0-9]') \
+     AND substr({0}, 2) NOT GLOB '*[^0-9.]*' AND length({0}) - length(replace({0}, '.', '')) = 1";
+
+fn amount_sql(template: &str, amount: &str) -> String {
+    template.replace("{0}", amount)
+}
+
+/// The declarations lodged in the window `?1 <= lodged_at_ms < ?2`, read from
+/// `declarations_by_lodging`.
+const LODGED_IN_WINDOW: &str = "d.lodged_at_ms >= ?1 AND d.lodged_at_ms < ?2";
+
+/// The dashboards' figures. Each is one aggregate statement over the window's declarations
+/// (found by the lodging index) and, per declaration, its events found by `events_by_subject`:
+/// the cost follows the window, not the store. All in one read transaction: one snapshot.
+pub(crate) fn dashboard_figures(
+    conn: &mut Connection,
+    query: &store::DashboardQuery,
+) -> anyhow::Result<store::DashboardFigures> {
+    let snapshot = conn.transaction()?;
+    let conn = &*snapshot;
+    let (from, to) = (query.from_ms, query.to_ms);
+    let bucket = query.bucket_ms.max(1);
+    let mut figures = store::DashboardFigures::default();
+
+    let sql = "SELECT (d.lodged_at_ms - ?1) / ?3 AS b, count(*) FROM declarations d \
+         WHERE d.lodged_at_ms >= ?1 AND d.lodged_at_ms < ?2 GROUP BY b ORDER BY b";
+    figures.lodged = conn
+        .prepare_cached(sql)?
+        .query_map((from, to, bucket), |row| {
+            Ok((
+                from + row.get::<_, i64>(0)? * bucket,
+                row.get::<_, i64>(1)? as u64,
+            ))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+
+    let sql = format!(
+        "SELECT json_extract(e.payload, '$.lane') AS lane, count(*) FROM declarations d \
+         JOIN events e ON e.seq = (SELECT max(x.seq) FROM events x \
+             WHERE x.subject = d.id AND x.action = 'declaration.targeted') \
+         WHERE {LODGED_IN_WINDOW} GROUP BY lane ORDER BY lane"
+    );
+    figures.lanes = conn
+        .prepare_cached(&sql)?
+        .query_map((from, to), |row| {
+            Ok((
+                row.get::<_, Option<String>>(0)?.unwrap_or_default(),
+                row.get::<_, i64>(1)? as u64,
+            ))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+
+    // Released in the window, like `release_durations`: the class is how many bounds the time
+    // from lodging to release reaches.
+    let bounds = serde_json::to_string(&query.release_bounds_ms)?;
+    let sql = "SELECT (SELECT count(*) FROM json_each(?3) b \
+             WHERE d.released_at_ms - d.lodged_at_ms >= b.value) AS class, count(*) \
+         FROM declarations d WHERE d.released_at_ms IS NOT NULL \
+         AND d.released_at_ms >= ?1 AND d.released_at_ms < ?2 GROUP BY class";
+    figures.release_classes = vec![0; query.release_bounds_ms.len() + 1];
+    let mut statement = conn.prepare_cached(sql)?;
+    let mut rows = statement.query((from, to, &bounds))?;
+    while let Some(row) = rows.next()? {
+        let (class, count): (i64, i64) = (row.get(0)?, row.get(1)?);
+        if let Some(slot) = figures.release_classes.get_mut(class as usize) {
+            *slot = count as u64;
+        }
+    }
+
+    let payable = "json_extract(e.payload, '$.total_payable')";
+    let sql = format!(
+        "SELECT count(*), coalesce(sum({fen}), 0), coalesce(sum(NOT ({ok})), 0) \
+         FROM declarations d \
+         JOIN events e ON e.seq = (SELECT max(x.seq) FROM events x \
+             WHERE x.subject = d.id AND x.action = 'declaration.assessed') \
+         WHERE {LODGED_IN_WINDOW} AND json_extract(e.payload, '$.outcome') = 'assessed'",
+        fen = amount_sql(AMOUNT_FEN, payable),
+        ok = amount_sql(WELL_FORMED, payable),
+    );
+    let (count, fen, malformed): (i64, i64, i64) =
+        conn.prepare_cached(&sql)?.query_row((from, to), |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })?;
+    anyhow::ensure!(
+        malformed == 0,
+        "{malformed} assessed totals are not amounts in fen"
+    );
+    figures.assessed_declarations = count as u64;
+    figures.assessed_fen = fen;
+
+    let amount = "json_extract(e.payload, '$.amount')";
+    let sql = format!(
+        "SELECT coalesce(json_extract(e.payload, '$.kind'), 'payment') = 'guarantee' AS g, \
+             coalesce(sum({fen}), 0), coalesce(sum(NOT ({ok})), 0) \
+         FROM declarations d JOIN events e ON e.subject = d.id AND e.action = 'declaration.paid' \
+         WHERE {LODGED_IN_WINDOW} GROUP BY g",
+        fen = amount_sql(AMOUNT_FEN, amount),
+        ok = amount_sql(WELL_FORMED, amount),
+    );
+    let mut statement = conn.prepare_cached(&sql)?;
+    let mut rows = statement.query((from, to))?;
+    while let Some(row) = rows.next()? {
+        let (guarantee, fen, malformed): (bool, i64, i64) = (row.get(0)?, row.get(1)?, row.get(2)?);
+        anyhow::ensure!(
+            malformed == 0,
+            "{malformed} payments are not amounts in fen"
+        );
+        if guarantee {
+            figures.guaranteed_fen = fen;
+        } else {
+            figures.collected_fen = fen;
+        }
+    }
+
+    let sql = "SELECT office, count(*), coalesce(sum(created_at_ms < ?1), 0) \
+         FROM inspection_tasks WHERE status = 'open' GROUP BY office ORDER BY office";
+    figures.tasks = conn
+        .prepare_cached(sql)?
+        .query_map([query.overdue_before_ms], |row| {
+            Ok(store::OfficeTasks {
+                office: row.get(0)?,
+                open: row.get::<_, i64>(1)? as u64,
+                overdue: row.get::<_, i64>(2)? as u64,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+
+    // A reason names its rule either in a `source` object or in itself (older records).
+    let rule = "coalesce(json_extract(r.value, '$.source.rule'), json_extract(r.value, '$.rule'))";
+    let is_rule = "coalesce(json_extract(r.value, '$.source.kind'), json_extract(r.value, '$.kind')) = 'rule'";
+    let sql = format!(
+        "SELECT {rule} AS rule, count(*), coalesce(sum(json_extract(r.value, '$.selected') = 1), 0) \
+         FROM declarations d JOIN events e ON e.subject = d.id AND e.action = 'declaration.targeted', \
+             json_each(e.payload, '$.reasons') r \
+         WHERE {LODGED_IN_WINDOW} AND {is_rule} AND {rule} IS NOT NULL GROUP BY rule"
+    );
+    let mut rules: std::collections::BTreeMap<String, store::RuleHits> = Default::default();
+    let mut statement = conn.prepare_cached(&sql)?;
+    let mut rows = statement.query((from, to))?;
+    while let Some(row) = rows.next()? {
+        let name: String = row.get(0)?;
+        let hits = rules.entry(name.clone()).or_default();
+        hits.rule = name;
+        hits.matches = row.get::<_, i64>(1)? as u64;
+        hits.selections = row.get::<_, i64>(2)? as u64;
+    }
+    drop(rows);
+    let sql = format!(
+        "SELECT {rule} AS rule, count(*), \
+             coalesce(sum(json_extract(t.outcome, '$.discrepancy') = 1), 0) \
+         FROM declarations d JOIN inspection_tasks t ON t.declaration_id = d.id AND t.status = 'closed', \
+             json_each(t.outcome, '$.selected_by.reasons') r \
+         WHERE {LODGED_IN_WINDOW} AND {is_rule} AND {rule} IS NOT NULL \
+         AND coalesce(json_extract(r.value, '$.selected'), 1) != 0 GROUP BY rule"
+    );
+    let mut statement = conn.prepare_cached(&sql)?;
+    let mut rows = statement.query((from, to))?;
+    while let Some(row) = rows.next()? {
+        let name: String = row.get(0)?;
+        let hits = rules.entry(name.clone()).or_default();
+        hits.rule = name;
+        hits.checks_closed = row.get::<_, i64>(1)? as u64;
+        hits.hits = row.get::<_, i64>(2)? as u64;
+    }
+    drop(rows);
+    figures.rules = rules.into_values().collect();
+    Ok(figures)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
