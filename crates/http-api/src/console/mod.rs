@@ -37,6 +37,7 @@ use unic_langid::LanguageIdentifier;
 use crate::AppState;
 
 // Each area of the console in its own module, with its routes, templates and message file.
+mod admin;
 mod declarations;
 mod lodging;
 mod tasks;
@@ -55,6 +56,7 @@ pub(crate) fn routes<S: Store>() -> Router<AppState<S>> {
         .merge(declarations::routes())
         .merge(lodging::routes())
         .merge(tasks::routes())
+        .merge(admin::routes())
         .route("/console/{*rest}", get(unknown_page))
 }
 
@@ -146,7 +148,7 @@ macro_rules! locales {
 type Locale = &'static [(&'static str, &'static str)];
 
 /// The console's message files, English then Chinese.
-const LOCALES: (Locale, Locale) = locales!("console");
+const LOCALES: (Locale, Locale) = locales!("console", "admin");
 
 fn bundle(tag: &str, sources: Locale) -> Bundle {
     let language: LanguageIdentifier = tag.parse().expect("a valid language tag");
@@ -240,6 +242,8 @@ pub(crate) struct UserBar {
     pub officer: bool,
     /// The trade sees where to lodge.
     pub trade: bool,
+    /// Administrators see the administration pages.
+    pub admin: bool,
 }
 
 /// What every page's layout needs.
@@ -438,6 +442,7 @@ fn user_bar(caller: &Caller) -> UserBar {
         role: caller.role.as_str().to_owned(),
         officer: caller.role == clearance::Role::Officer,
         trade: caller.role.is_trade(),
+        admin: admin::administers(caller.role),
     }
 }
 
