@@ -38,6 +38,7 @@ use crate::AppState;
 
 // Each area of the console in its own module, with its routes, templates and message file.
 mod admin;
+mod dashboards;
 mod declarations;
 mod lodging;
 mod tasks;
@@ -57,6 +58,7 @@ pub(crate) fn routes<S: Store>() -> Router<AppState<S>> {
         .merge(lodging::routes())
         .merge(tasks::routes())
         .merge(admin::routes())
+        .merge(dashboards::routes())
         .route("/console/{*rest}", get(unknown_page))
 }
 
@@ -148,7 +150,7 @@ macro_rules! locales {
 type Locale = &'static [(&'static str, &'static str)];
 
 /// The console's message files, English then Chinese.
-const LOCALES: (Locale, Locale) = locales!("console", "admin");
+const LOCALES: (Locale, Locale) = locales!("console", "admin", "dashboards");
 
 fn bundle(tag: &str, sources: Locale) -> Bundle {
     let language: LanguageIdentifier = tag.parse().expect("a valid language tag");
@@ -244,6 +246,8 @@ pub(crate) struct UserBar {
     pub trade: bool,
     /// Administrators see the administration pages.
     pub admin: bool,
+    /// Customs roles see the dashboards.
+    pub dashboards: bool,
 }
 
 /// What every page's layout needs.
@@ -443,6 +447,7 @@ fn user_bar(caller: &Caller) -> UserBar {
         officer: caller.role == clearance::Role::Officer,
         trade: caller.role.is_trade(),
         admin: admin::administers(caller.role),
+        dashboards: clearance::dashboards::may_see_dashboards(caller.role),
     }
 }
 
