@@ -24,7 +24,7 @@ use crate::admission::HeavyJob;
 
 pub(super) fn routes<S: Store>() -> Router<AppState<S>> {
     Router::new()
-        .route("/console/admin", get(admin_home))
+        .route("/console/admin", get(admin_home::<S>))
         .route(
             "/console/admin/releases",
             get(releases_page::<S>).post(import_release::<S>),
@@ -226,8 +226,16 @@ fn service_error(error: ClearanceError) -> Response {
     crate::problem::ApiError::from(error).into_response()
 }
 
-pub(crate) async fn admin_home() -> Redirect {
-    Redirect::to("/console/admin/releases")
+/// `/console/admin`: the releases page, for administrators.
+pub(crate) async fn admin_home<S: Store>(
+    State(state): State<AppState<S>>,
+    headers: HeaderMap,
+    Query(query): Query<LanguageQuery>,
+) -> Response {
+    match admin_visit(&state, &headers, &query, "/console/admin").await {
+        Ok(_) => Redirect::to("/console/admin/releases").into_response(),
+        Err(response) => response,
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -414,7 +422,11 @@ pub(crate) async fn import_release<S: Store>(
                 feedback.errors.push(FieldMessage {
                     field: "release-files".into(),
                     path: format!("files[{}]", file.name),
-                    message: tr.with("admin-release-unexpected-file", "files", &expected.join(", ")),
+                    message: tr.with(
+                        "admin-release-unexpected-file",
+                        "files",
+                        &expected.join(", "),
+                    ),
                 });
             }
         }
@@ -595,7 +607,16 @@ pub(crate) async fn release_page<S: Store>(
         Err(response) => return response,
     };
     let sample = CONSOLE_DRY_RUN_SAMPLE_DEFAULT.to_string();
-    render_release(&state, &visit, &caller, &id, Feedback::default(), sample, None).await
+    render_release(
+        &state,
+        &visit,
+        &caller,
+        &id,
+        Feedback::default(),
+        sample,
+        None,
+    )
+    .await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -636,7 +657,16 @@ pub(crate) async fn dry_run_page<S: Store>(
     match state.clearance.dry_run(&caller, &id, sample).await {
         Ok(report) => {
             let view = dry_run_view(visit.language, &report);
-            render_release(&state, &visit, &caller, &id, Feedback::default(), raw, Some(view)).await
+            render_release(
+                &state,
+                &visit,
+                &caller,
+                &id,
+                Feedback::default(),
+                raw,
+                Some(view),
+            )
+            .await
         }
         Err(error) => match refused(visit.language, error, &[("sample", "sample")], "sample") {
             Ok(feedback) => render_release(&state, &visit, &caller, &id, feedback, raw, None).await,
@@ -763,7 +793,11 @@ async fn render_users<S: Store>(
     feedback: Feedback,
 ) -> Response {
     let tr = visit.tr();
-    let users = match state.clearance.users_as(caller, CONSOLE_ADMIN_LIST_MAX).await {
+    let users = match state
+        .clearance
+        .users_as(caller, CONSOLE_ADMIN_LIST_MAX)
+        .await
+    {
         Ok(users) => users,
         Err(error) => return service_error(error),
     };
@@ -820,11 +854,11 @@ pub(crate) async fn users_page<S: Store>(
     headers: HeaderMap,
     Query(query): Query<LanguageQuery>,
 ) -> Response {
-    let (visit, caller) =
-        match admin_visit(&state, &headers, &query, "/console/admin/users").await {
-            Ok(v) => v,
-            Err(response) => return response,
-        };
+    let (visit, caller) = match admin_visit(&state, &headers, &query, "/console/admin/users").await
+    {
+        Ok(v) => v,
+        Err(response) => return response,
+    };
     render_users(&state, &visit, &caller, Feedback::default()).await
 }
 
@@ -1006,7 +1040,11 @@ async fn render_tokens<S: Store>(
         Ok(listed) => listed,
         Err(error) => return service_error(error),
     };
-    let users = match state.clearance.users_as(caller, CONSOLE_ADMIN_LIST_MAX).await {
+    let users = match state
+        .clearance
+        .users_as(caller, CONSOLE_ADMIN_LIST_MAX)
+        .await
+    {
         Ok(users) => users,
         Err(error) => return service_error(error),
     };
@@ -1054,11 +1092,11 @@ pub(crate) async fn tokens_page<S: Store>(
     headers: HeaderMap,
     Query(query): Query<LanguageQuery>,
 ) -> Response {
-    let (visit, caller) =
-        match admin_visit(&state, &headers, &query, "/console/admin/tokens").await {
-            Ok(v) => v,
-            Err(response) => return response,
-        };
+    let (visit, caller) = match admin_visit(&state, &headers, &query, "/console/admin/tokens").await
+    {
+        Ok(v) => v,
+        Err(response) => return response,
+    };
     render_tokens(&state, &visit, &caller, Feedback::default(), None).await
 }
 
@@ -1106,7 +1144,14 @@ pub(crate) async fn issue_token<S: Store>(
                 expires_at: text(&view["expires_at"]),
             };
             let notice = tr.with("admin-token-issued", "name", &issued.user);
-            render_tokens(&state, &visit, &caller, Feedback::done(notice), Some(issued)).await
+            render_tokens(
+                &state,
+                &visit,
+                &caller,
+                Feedback::done(notice),
+                Some(issued),
+            )
+            .await
         }
         Err(error) => {
             let fields = [("expires_in_days", "token-days"), ("user", "token-user")];
@@ -1313,7 +1358,11 @@ pub(crate) async fn set_credit_level<S: Store>(
             let mut args = FluentArgs::new();
             args.set("code", form.credit_code.clone());
             args.set("level", level);
-            Feedback::done(format!("{} {}", tr.t("admin-credit-set-done"), tr.format("admin-credit-set-notice", Some(&args))))
+            Feedback::done(format!(
+                "{} {}",
+                tr.t("admin-credit-set-done"),
+                tr.format("admin-credit-set-notice", Some(&args))
+            ))
         }
         Err(error) => {
             let fields = [

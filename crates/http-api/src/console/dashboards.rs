@@ -260,7 +260,10 @@ fn charts(tr: &Tr, dashboard: &Dashboard) -> Vec<Chart> {
         height,
         bars,
         columns: false,
-        headers: vec![tr.t("dashboard-col-lane"), tr.t("dashboard-col-declarations")],
+        headers: vec![
+            tr.t("dashboard-col-lane"),
+            tr.t("dashboard-col-declarations"),
+        ],
         rows: dashboard
             .lanes
             .iter()
@@ -304,8 +307,16 @@ fn charts(tr: &Tr, dashboard: &Dashboard) -> Vec<Chart> {
     // Revenue.
     let revenue = [
         ("dashboard-revenue-assessed", dashboard.assessed, "#1d70b8"),
-        ("dashboard-revenue-collected", dashboard.collected, "#00703c"),
-        ("dashboard-revenue-guaranteed", dashboard.guaranteed, "#505a5f"),
+        (
+            "dashboard-revenue-collected",
+            dashboard.collected,
+            "#00703c",
+        ),
+        (
+            "dashboard-revenue-guaranteed",
+            dashboard.guaranteed,
+            "#505a5f",
+        ),
     ];
     let rows: Vec<(String, Decimal, String, &'static str)> = revenue
         .iter()
@@ -617,7 +628,11 @@ mod tests {
         assert_eq!(csv_field("a,b"), "\"a,b\"");
         assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(csv_field("=1+1"), "'=1+1");
-        assert_eq!(csv_field("-1.50"), "-1.50", "a negative amount stays a number");
+        assert_eq!(
+            csv_field("-1.50"),
+            "-1.50",
+            "a negative amount stays a number"
+        );
     }
 
     #[test]

@@ -43,6 +43,7 @@ mod declarations;
 mod lodging;
 mod tasks;
 
+pub use admin::CONSOLE_RELEASE_UPLOAD_BYTES_MAX;
 pub use lodging::CONSOLE_UPLOAD_DECLARATIONS_MAX;
 
 /// Every page and form of the console. Its own sessions (cookies) and rate limits, not the API's

@@ -3,6 +3,8 @@
 mod access;
 mod assessment;
 mod console;
+mod console_admin;
+mod console_dashboards;
 mod description;
 mod exhaustion;
 mod helpers;
