@@ -126,13 +126,13 @@ impl Feedback {
 
 /// A refusal by the service as a form's feedback: each field error placed on the form's field
 /// whose service path it names (`fields`: path, element id), others on `fallback`. An error that
-/// is not a refusal (the store failed) is answered as the API answers it.
+/// is not a refusal (the store failed) is given back, to be answered as the API answers it.
 fn refused(
     language: Language,
     error: ClearanceError,
     fields: &[(&str, &str)],
     fallback: &str,
-) -> Result<Feedback, Response> {
+) -> Result<Feedback, ClearanceError> {
     let pick = |en: &str, zh: &str| {
         if language == Language::Zh {
             zh.to_owned()
@@ -183,9 +183,12 @@ fn refused(
                 path: String::new(),
                 message,
             }],
-            None => return Err(crate::problem::ApiError::from(error).into_response()),
+            None => Vec::new(),
         },
     };
+    if errors.is_empty() {
+        return Err(error);
+    }
     Ok(Feedback {
         errors,
         notice: None,
@@ -449,7 +452,7 @@ pub(crate) async fn import_release<S: Store>(
             let fields = [("label", "release-label"), ("kind", "release-kind")];
             match refused(visit.language, error, &fields, "release-files") {
                 Ok(feedback) => render_releases(&state, &visit, &caller, feedback, None).await,
-                Err(response) => response,
+                Err(error) => service_error(error),
             }
         }
     }
@@ -670,7 +673,7 @@ pub(crate) async fn dry_run_page<S: Store>(
         }
         Err(error) => match refused(visit.language, error, &[("sample", "sample")], "sample") {
             Ok(feedback) => render_release(&state, &visit, &caller, &id, feedback, raw, None).await,
-            Err(response) => response,
+            Err(error) => service_error(error),
         },
     }
 }
@@ -704,7 +707,7 @@ pub(crate) async fn activate<S: Store>(
                 Ok(feedback) => {
                     render_release(&state, &visit, &caller, &id, feedback, sample, None).await
                 }
-                Err(response) => response,
+                Err(error) => service_error(error),
             };
         }
     };
@@ -712,7 +715,7 @@ pub(crate) async fn activate<S: Store>(
         Ok(_) => Feedback::done(tr.with("admin-release-activated", "id", &id)),
         Err(error) => match refused(visit.language, error, &[], "effective-from") {
             Ok(feedback) => feedback,
-            Err(response) => return response,
+            Err(error) => return service_error(error),
         },
     };
     render_release(&state, &visit, &caller, &id, feedback, sample, None).await
@@ -752,7 +755,7 @@ pub(crate) async fn roll_back<S: Store>(
         Ok(view) => Feedback::done(tr.with("admin-release-rolled-back", "id", &text(&view["id"]))),
         Err(error) => match refused(visit.language, error, &fields, "rollback-kind") {
             Ok(feedback) => feedback,
-            Err(response) => return response,
+            Err(error) => return service_error(error),
         },
     };
     render_releases(&state, &visit, &caller, feedback, None).await
@@ -901,7 +904,7 @@ pub(crate) async fn create_user<S: Store>(
             let fields = [("name", "user-name"), ("enterprise", "user-enterprise")];
             match refused(visit.language, error, &fields, "user-name") {
                 Ok(feedback) => feedback,
-                Err(response) => return response,
+                Err(error) => return service_error(error),
             }
         }
     };
@@ -949,7 +952,7 @@ pub(crate) async fn disable_user<S: Store>(
             let fields = [("user", "disable-user"), ("reason", "disable-reason")];
             match refused(visit.language, error, &fields, "disable-user") {
                 Ok(feedback) => feedback,
-                Err(response) => return response,
+                Err(error) => return service_error(error),
             }
         }
     };
@@ -987,7 +990,7 @@ pub(crate) async fn set_password<S: Store>(
             let fields = [("password", "password-new"), ("user", "password-user")];
             match refused(visit.language, error, &fields, "password-user") {
                 Ok(feedback) => feedback,
-                Err(response) => return response,
+                Err(error) => return service_error(error),
             }
         }
     };
@@ -1157,7 +1160,7 @@ pub(crate) async fn issue_token<S: Store>(
             let fields = [("expires_in_days", "token-days"), ("user", "token-user")];
             match refused(visit.language, error, &fields, "token-user") {
                 Ok(feedback) => render_tokens(&state, &visit, &caller, feedback, None).await,
-                Err(response) => response,
+                Err(error) => service_error(error),
             }
         }
     }
@@ -1186,7 +1189,7 @@ pub(crate) async fn revoke_token<S: Store>(
         Ok(_) => Feedback::done(tr.with("admin-token-revoked", "id", &form.id)),
         Err(error) => match refused(visit.language, error, &[], "tokens") {
             Ok(feedback) => feedback,
-            Err(response) => return response,
+            Err(error) => return service_error(error),
         },
     };
     render_tokens(&state, &visit, &caller, feedback, None).await
@@ -1318,7 +1321,7 @@ pub(crate) async fn register_enterprise<S: Store>(
             ];
             match refused(visit.language, error, &fields, "enterprise-credit-code") {
                 Ok(feedback) => feedback,
-                Err(response) => return response,
+                Err(error) => return service_error(error),
             }
         }
     };
@@ -1372,7 +1375,7 @@ pub(crate) async fn set_credit_level<S: Store>(
             ];
             match refused(visit.language, error, &fields, "credit-enterprise") {
                 Ok(feedback) => feedback,
-                Err(response) => return response,
+                Err(error) => return service_error(error),
             }
         }
     };
@@ -1435,7 +1438,7 @@ pub(crate) async fn broker_authorisation<S: Store>(
             ];
             match refused(visit.language, error, &fields, "broker-principal") {
                 Ok(feedback) => feedback,
-                Err(response) => return response,
+                Err(error) => return service_error(error),
             }
         }
     };
