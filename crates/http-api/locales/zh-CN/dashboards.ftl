@@ -44,3 +44,4 @@ dashboard-col-selections = 选中
 dashboard-col-checks = 已结查验
 dashboard-col-hits = 命中
 dashboard-col-hit-rate = 命中率（%）
+dashboard-empty = 此时间范围内没有数据。

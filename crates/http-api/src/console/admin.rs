@@ -267,6 +267,8 @@ struct ReleasesPage {
     kinds: Vec<KindView>,
     /// The release just imported, with its check's summary.
     imported: Option<ReleaseRowView>,
+    /// The errors are an upload's: shown as its validation report.
+    report: bool,
     upload_max_mib: usize,
 }
 
@@ -276,7 +278,14 @@ fn summary_text(summary: &Value) -> String {
         .as_object()
         .into_iter()
         .flatten()
-        .map(|(k, v)| format!("{k} {}", text(v)))
+        .map(|(k, v)| match v.as_array() {
+            // A list (the months of a rate table): its items, not its JSON.
+            Some(items) => {
+                let items: Vec<String> = items.iter().map(text).collect();
+                format!("{k} {}", items.join(" "))
+            }
+            None => format!("{k} {}", text(v)),
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -298,6 +307,7 @@ async fn render_releases<S: Store>(
     caller: &Caller,
     feedback: Feedback,
     imported: Option<ReleaseRowView>,
+    upload: bool,
 ) -> Response {
     let tr = visit.tr();
     let mut kinds = Vec::new();
@@ -316,6 +326,7 @@ async fn render_releases<S: Store>(
     let status = feedback.status();
     let page = ReleasesPage {
         page: visit.page(Some(user_bar(caller))),
+        report: upload && !feedback.errors.is_empty(),
         feedback,
         kinds,
         imported,
@@ -334,7 +345,7 @@ pub(crate) async fn releases_page<S: Store>(
             Ok(v) => v,
             Err(response) => return response,
         };
-    render_releases(&state, &visit, &caller, Feedback::default(), None).await
+    render_releases(&state, &visit, &caller, Feedback::default(), None, false).await
 }
 
 /// A release uploaded as files (`lines.csv`, ...; each named by its file name), checked by the
@@ -435,7 +446,7 @@ pub(crate) async fn import_release<S: Store>(
         }
     }
     let Some(kind) = kind.filter(|_| feedback.errors.is_empty()) else {
-        return render_releases(&state, &visit, &caller, feedback, None).await;
+        return render_releases(&state, &visit, &caller, feedback, None, true).await;
     };
     let _permit = match state.jobs.admit(HeavyJob::ReleaseImport, caller.user_id()) {
         Ok(permit) => permit,
@@ -446,12 +457,22 @@ pub(crate) async fn import_release<S: Store>(
         Ok(view) => {
             let row = release_row(&tr, &view);
             let notice = tr.with("admin-release-imported", "id", &row.id);
-            render_releases(&state, &visit, &caller, Feedback::done(notice), Some(row)).await
+            render_releases(
+                &state,
+                &visit,
+                &caller,
+                Feedback::done(notice),
+                Some(row),
+                true,
+            )
+            .await
         }
         Err(error) => {
             let fields = [("label", "release-label"), ("kind", "release-kind")];
             match refused(visit.language, error, &fields, "release-files") {
-                Ok(feedback) => render_releases(&state, &visit, &caller, feedback, None).await,
+                Ok(feedback) => {
+                    render_releases(&state, &visit, &caller, feedback, None, true).await
+                }
                 Err(error) => service_error(error),
             }
         }
@@ -745,7 +766,7 @@ pub(crate) async fn roll_back<S: Store>(
     let fields = [("kind", "rollback-kind"), ("reason", "rollback-reason")];
     let Some(kind) = ReleaseKind::parse(&form.kind) else {
         let feedback = Feedback::error("rollback-kind", tr.t("admin-release-kind-required"));
-        return render_releases(&state, &visit, &caller, feedback, None).await;
+        return render_releases(&state, &visit, &caller, feedback, None, false).await;
     };
     let feedback = match state
         .clearance
@@ -758,7 +779,7 @@ pub(crate) async fn roll_back<S: Store>(
             Err(error) => return service_error(error),
         },
     };
-    render_releases(&state, &visit, &caller, feedback, None).await
+    render_releases(&state, &visit, &caller, feedback, None, false).await
 }
 
 // ---------------------------------------------------------------------------------------------

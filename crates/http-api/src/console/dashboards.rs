@@ -188,8 +188,10 @@ fn percent(hits: u64, checks: u64) -> String {
         return String::new();
     }
     let rate = Decimal::from(hits) * Decimal::from(100) / Decimal::from(checks);
-    rate.round_dp_with_strategy(1, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
-        .to_string()
+    let mut rate =
+        rate.round_dp_with_strategy(1, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+    rate.rescale(1);
+    rate.to_string()
 }
 
 fn money(amount: Decimal) -> String {
@@ -646,6 +648,8 @@ mod tests {
         assert_eq!(percent(1, 3), "33.3");
         assert_eq!(percent(2, 3), "66.7");
         assert_eq!(percent(0, 0), "");
+        assert_eq!(percent(1, 1), "100.0");
+        assert_eq!(percent(0, 4), "0.0");
         assert_eq!(money(Decimal::new(12345, 2)), "123.45");
         assert_eq!(money(Decimal::from(7)), "7.00");
     }

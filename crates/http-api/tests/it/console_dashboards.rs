@@ -144,10 +144,39 @@ async fn customs_roles_see_the_dashboards_and_the_trade_gets_not_found() {
 async fn the_figures_are_those_of_known_declarations_and_each_csv_equals_its_table() {
     let app = spawn_app_at(NOW).await;
     app.activate_sample_releases("2026-01-01").await;
+    // A rule asks for a document check of Korean goods; the check finds a discrepancy.
+    let rule = json!({
+        "purpose": "revenue", "action": "document_check", "expected_selection_rate": "1",
+        "priority": 10, "reason_en": "Korean goods", "reason_zh": "韩国货物",
+        "expression": "item.origin_country == \"KR\"",
+    });
+    let proposed = app.post("/v1/rules", "risk_analyst", None, &rule).await;
+    assert_eq!(proposed.status, StatusCode::CREATED, "{}", proposed.text);
+    let rule_id = proposed.body["id"].as_str().unwrap().to_owned();
+    let approval = format!("/v1/rules/{rule_id}/versions/1/approval");
+    let approved = app
+        .post(&approval, "other_risk_analyst", None, &json!({}))
+        .await;
+    assert_eq!(approved.status, StatusCode::OK, "{}", approved.text);
     let mut ids = Vec::new();
     for _ in 0..3 {
         ids.push(app.lodged_id("broker", &example()).await);
     }
+    let mut korean = example();
+    korean["items"][0]["origin_country"] = json!("KR");
+    ids.push(app.lodged_id("broker", &korean).await);
+    let queue = app.get("/v1/tasks?mine=true&status=open", "officer").await;
+    let check = queue.body["tasks"][0]["id"].as_str().unwrap().to_owned();
+    let finding = json!({ "discrepancy": true, "note": "invoice understates the value" });
+    let closed = app
+        .post(
+            &format!("/v1/tasks/{check}/finding"),
+            "officer",
+            Some("f-1"),
+            &finding,
+        )
+        .await;
+    assert_eq!(closed.status, StatusCode::OK, "{}", closed.text);
     let held = app
         .post(
             &format!("/v1/declarations/{}/hold", ids[0]),
@@ -176,7 +205,7 @@ async fn the_figures_are_those_of_known_declarations_and_each_csv_equals_its_tab
     assert!(!body.contains("style="), "no inline style");
     assert!(!body.contains("<script>"), "no inline script");
 
-    // 10:00 in Beijing: three declarations lodged in that hour, none in the others.
+    // 10:00 in Beijing: four declarations lodged in that hour, none in the others.
     let lodged = table(body, "lodged");
     assert_eq!(lodged[0], ["Hour starting", "Declarations"]);
     assert_eq!(lodged.len(), 1 + 24);
@@ -184,12 +213,19 @@ async fn the_figures_are_those_of_known_declarations_and_each_csv_equals_its_tab
     assert_eq!(counted.len(), 1, "{lodged:?}");
     assert_eq!(
         counted[0],
-        &vec!["2026-11-27 10:00".to_owned(), "3".to_owned()]
+        &vec!["2026-11-27 10:00".to_owned(), "4".to_owned()]
     );
-    // No rule and no random selection: every one green.
+    // No random selection: green but for the Korean goods, selected for a document check.
+    let lanes = table(body, "lanes");
+    assert_eq!(lanes[1], ["Green".to_owned(), "3".to_owned()], "{lanes:?}");
+    assert_eq!(lanes.len(), 3, "{lanes:?}");
+    assert_eq!(lanes[2][1], "1", "{lanes:?}");
+    // The rule matched once, selected once, its one closed check found a discrepancy: 100 %.
+    let rules = table(body, "rules");
     assert_eq!(
-        table(body, "lanes")[1..],
-        [vec!["Green".to_owned(), "3".to_owned()]]
+        rules[1],
+        [&rule_id, "1", "1", "1", "1", "100.0"].map(str::to_owned),
+        "{rules:?}"
     );
     // Revenue: exact, the sum of the payables the API shows.
     let revenue = table(body, "revenue");
@@ -213,6 +249,7 @@ async fn the_figures_are_those_of_known_declarations_and_each_csv_equals_its_tab
 
     // Each chart: an SVG with a title, a table, and a CSV with the very same numbers.
     for chart in CHARTS {
+        // Release times are all zero but drawn; every chart here has figures.
         assert!(
             body.contains(&format!(r#"<title id="chart-{chart}-title">"#)),
             "{chart}"
@@ -236,7 +273,7 @@ async fn the_figures_are_those_of_known_declarations_and_each_csv_equals_its_tab
     let days = table(&week.body, "lodged");
     assert_eq!(days[0][0], "Day");
     assert_eq!(days.len(), 1 + 7);
-    assert_eq!(days[7], ["2026-11-27".to_owned(), "3".to_owned()]);
+    assert_eq!(days[7], ["2026-11-27".to_owned(), "4".to_owned()]);
     assert_eq!(table(&week.body, "revenue")[1][1], assessed.to_string());
     // Chinese.
     let chinese = auditor.get("/console/dashboards?window=7d&lang=zh").await;
