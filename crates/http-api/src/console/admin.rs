@@ -294,7 +294,7 @@ fn release_row(tr: &Tr, view: &Value) -> ReleaseRowView {
     ReleaseRowView {
         id: text(&view["id"]),
         label: text(&view["label"]),
-        status: tr.of("release-status", &text(&view["status"])),
+        status: tr.of("admin-release-status", &text(&view["status"])),
         effective_from: text(&view["effective_from"]),
         imported_at: text(&view["imported_at"]),
         summary: summary_text(&view["summary"]),
@@ -318,7 +318,7 @@ async fn render_releases<S: Store>(
         };
         kinds.push(KindView {
             kind: kind.as_str(),
-            title: tr.of("release-kind", kind.as_str()),
+            title: tr.of("admin-release-kind", kind.as_str()),
             // Newest first.
             rows: releases.iter().rev().map(|r| release_row(&tr, r)).collect(),
         });
@@ -610,7 +610,7 @@ async fn render_release<S: Store>(
         feedback,
         active: view["status"] == "active",
         release: release_row(&tr, &view),
-        kind: tr.of("release-kind", kind.as_str()),
+        kind: tr.of("admin-release-kind", kind.as_str()),
         tariff: kind == ReleaseKind::Tariff,
         sample,
         sample_max: clearance::releases::DRY_RUN_SAMPLE_MAX,
@@ -848,7 +848,7 @@ async fn render_users<S: Store>(
         users: users
             .into_iter()
             .map(|u| UserRowView {
-                role: tr.of("role", &u.role),
+                role: tr.of("admin-role", &u.role),
                 name: u.name,
                 enterprise: u.enterprise.unwrap_or_default(),
                 disabled: u.disabled,
@@ -858,7 +858,7 @@ async fn render_users<S: Store>(
             .iter()
             .map(|r| Choice {
                 value: r.as_str().to_owned(),
-                label: tr.of("role", r.as_str()),
+                label: tr.of("admin-role", r.as_str()),
             })
             .collect(),
         enterprises: enterprises
@@ -1083,7 +1083,7 @@ async fn render_tokens<S: Store>(
             issued_at: text(&t["issued_at"]),
             expires_at: text(&t["expires_at"]),
             active: t["status"] == "active",
-            status: tr.of("token-status", &text(&t["status"])),
+            status: tr.of("admin-token-status", &text(&t["status"])),
         })
         .collect();
     let status = feedback.status();
@@ -1267,7 +1267,7 @@ async fn render_enterprises<S: Store>(
             .into_iter()
             .map(|e| EnterpriseRowView {
                 credit_level: tr.of(
-                    "credit-level",
+                    "admin-level",
                     e.credit_level.as_deref().unwrap_or("general"),
                 ),
                 credit_code: e.credit_code,
@@ -1279,7 +1279,7 @@ async fn render_enterprises<S: Store>(
             .iter()
             .map(|(name, _)| Choice {
                 value: (*name).to_owned(),
-                label: tr.of("credit-level", name),
+                label: tr.of("admin-level", name),
             })
             .collect(),
         list_max: CONSOLE_ADMIN_LIST_MAX,
@@ -1378,7 +1378,7 @@ pub(crate) async fn set_credit_level<S: Store>(
         .await
     {
         Ok(view) => {
-            let level = tr.of("credit-level", &text(&view["level"]));
+            let level = tr.of("admin-level", &text(&view["level"]));
             let mut args = FluentArgs::new();
             args.set("code", form.credit_code.clone());
             args.set("level", level);
