@@ -83,13 +83,34 @@ pub(crate) struct FieldMessage {
 pub(crate) struct Feedback {
     pub errors: Vec<FieldMessage>,
     pub notice: Option<String>,
+    /// What a refused form said, by element id, so that it comes back filled in.
+    pub values: Vec<(String, String)>,
 }
 
 impl Feedback {
+    /// Keeps what the form said when it is refused (never a password).
+    fn keep(mut self, values: &[(&str, &str)]) -> Feedback {
+        if !self.errors.is_empty() {
+            self.values = values
+                .iter()
+                .map(|(id, value)| ((*id).to_owned(), (*value).to_owned()))
+                .collect();
+        }
+        self
+    }
+
+    /// What the refused form said in a field, or empty.
+    pub(crate) fn value(&self, field: &str) -> &str {
+        self.values
+            .iter()
+            .find(|(id, _)| id == field)
+            .map_or("", |(_, value)| value.as_str())
+    }
+
     fn done(notice: String) -> Feedback {
         Feedback {
-            errors: Vec::new(),
             notice: Some(notice),
+            ..Feedback::default()
         }
     }
 
@@ -100,7 +121,7 @@ impl Feedback {
                 path: String::new(),
                 message,
             }],
-            notice: None,
+            ..Feedback::default()
         }
     }
 
@@ -191,7 +212,7 @@ fn refused(
     }
     Ok(Feedback {
         errors,
-        notice: None,
+        ..Feedback::default()
     })
 }
 
@@ -394,6 +415,7 @@ pub(crate) async fn import_release<S: Store>(
             }
         }
     }
+    let kept = (kind.clone(), label.clone());
     let (visit, caller) =
         match admin_acting(&state, &headers, &csrf, "/console/admin/releases").await {
             Ok(v) => v,
@@ -446,7 +468,15 @@ pub(crate) async fn import_release<S: Store>(
         }
     }
     let Some(kind) = kind.filter(|_| feedback.errors.is_empty()) else {
-        return render_releases(&state, &visit, &caller, feedback, None, true).await;
+        return render_releases(
+            &state,
+            &visit,
+            &caller,
+            feedback.keep(&[("release-kind", &kept.0), ("release-label", &kept.1)]),
+            None,
+            true,
+        )
+        .await;
     };
     let _permit = match state.jobs.admit(HeavyJob::ReleaseImport, caller.user_id()) {
         Ok(permit) => permit,
@@ -471,7 +501,15 @@ pub(crate) async fn import_release<S: Store>(
             let fields = [("label", "release-label"), ("kind", "release-kind")];
             match refused(visit.language, error, &fields, "release-files") {
                 Ok(feedback) => {
-                    render_releases(&state, &visit, &caller, feedback, None, true).await
+                    render_releases(
+                        &state,
+                        &visit,
+                        &caller,
+                        feedback.keep(&[("release-kind", &kept.0), ("release-label", &kept.1)]),
+                        None,
+                        true,
+                    )
+                    .await
                 }
                 Err(error) => service_error(error),
             }
@@ -726,7 +764,16 @@ pub(crate) async fn activate<S: Store>(
             let refusal = ClearanceError::Invalid(vec![error]);
             return match refused(visit.language, refusal, &[], "effective-from") {
                 Ok(feedback) => {
-                    render_release(&state, &visit, &caller, &id, feedback, sample, None).await
+                    render_release(
+                        &state,
+                        &visit,
+                        &caller,
+                        &id,
+                        feedback.keep(&[("effective-from", &form.effective_from)]),
+                        sample,
+                        None,
+                    )
+                    .await
                 }
                 Err(error) => service_error(error),
             };
@@ -739,7 +786,16 @@ pub(crate) async fn activate<S: Store>(
             Err(error) => return service_error(error),
         },
     };
-    render_release(&state, &visit, &caller, &id, feedback, sample, None).await
+    render_release(
+        &state,
+        &visit,
+        &caller,
+        &id,
+        feedback.keep(&[("effective-from", &form.effective_from)]),
+        sample,
+        None,
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -766,7 +822,18 @@ pub(crate) async fn roll_back<S: Store>(
     let fields = [("kind", "rollback-kind"), ("reason", "rollback-reason")];
     let Some(kind) = ReleaseKind::parse(&form.kind) else {
         let feedback = Feedback::error("rollback-kind", tr.t("admin-release-kind-required"));
-        return render_releases(&state, &visit, &caller, feedback, None, false).await;
+        return render_releases(
+            &state,
+            &visit,
+            &caller,
+            feedback.keep(&[
+                ("rollback-kind", &form.kind),
+                ("rollback-reason", &form.reason),
+            ]),
+            None,
+            false,
+        )
+        .await;
     };
     let feedback = match state
         .clearance
@@ -779,7 +846,18 @@ pub(crate) async fn roll_back<S: Store>(
             Err(error) => return service_error(error),
         },
     };
-    render_releases(&state, &visit, &caller, feedback, None, false).await
+    render_releases(
+        &state,
+        &visit,
+        &caller,
+        feedback.keep(&[
+            ("rollback-kind", &form.kind),
+            ("rollback-reason", &form.reason),
+        ]),
+        None,
+        false,
+    )
+    .await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -911,7 +989,17 @@ pub(crate) async fn create_user<S: Store>(
     let tr = visit.tr();
     let Some(role) = Role::parse(&form.role) else {
         let feedback = Feedback::error("user-role", tr.t("admin-role-required"));
-        return render_users(&state, &visit, &caller, feedback).await;
+        return render_users(
+            &state,
+            &visit,
+            &caller,
+            feedback.keep(&[
+                ("user-name", &form.name),
+                ("user-role", &form.role),
+                ("user-enterprise", &form.enterprise),
+            ]),
+        )
+        .await;
     };
     let enterprise = Some(form.enterprise.trim()).filter(|e| !e.is_empty());
     let name = form.name.trim();
@@ -929,7 +1017,17 @@ pub(crate) async fn create_user<S: Store>(
             }
         }
     };
-    render_users(&state, &visit, &caller, feedback).await
+    render_users(
+        &state,
+        &visit,
+        &caller,
+        feedback.keep(&[
+            ("user-name", &form.name),
+            ("user-role", &form.role),
+            ("user-enterprise", &form.enterprise),
+        ]),
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -977,7 +1075,16 @@ pub(crate) async fn disable_user<S: Store>(
             }
         }
     };
-    render_users(&state, &visit, &caller, feedback).await
+    render_users(
+        &state,
+        &visit,
+        &caller,
+        feedback.keep(&[
+            ("disable-user", &form.user),
+            ("disable-reason", &form.reason),
+        ]),
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -1015,7 +1122,13 @@ pub(crate) async fn set_password<S: Store>(
             }
         }
     };
-    render_users(&state, &visit, &caller, feedback).await
+    render_users(
+        &state,
+        &visit,
+        &caller,
+        feedback.keep(&[("password-user", &form.user)]),
+    )
+    .await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1151,7 +1264,14 @@ pub(crate) async fn issue_token<S: Store>(
             Ok(days) => Some(days),
             Err(_) => {
                 let feedback = Feedback::error("token-days", tr.t("admin-days-number"));
-                return render_tokens(&state, &visit, &caller, feedback, None).await;
+                return render_tokens(
+                    &state,
+                    &visit,
+                    &caller,
+                    feedback.keep(&[("token-user", &form.user), ("token-days", &form.days)]),
+                    None,
+                )
+                .await;
             }
         },
     };
@@ -1180,7 +1300,16 @@ pub(crate) async fn issue_token<S: Store>(
         Err(error) => {
             let fields = [("expires_in_days", "token-days"), ("user", "token-user")];
             match refused(visit.language, error, &fields, "token-user") {
-                Ok(feedback) => render_tokens(&state, &visit, &caller, feedback, None).await,
+                Ok(feedback) => {
+                    render_tokens(
+                        &state,
+                        &visit,
+                        &caller,
+                        feedback.keep(&[("token-user", &form.user), ("token-days", &form.days)]),
+                        None,
+                    )
+                    .await
+                }
                 Err(error) => service_error(error),
             }
         }
@@ -1346,7 +1475,17 @@ pub(crate) async fn register_enterprise<S: Store>(
             }
         }
     };
-    render_enterprises(&state, &visit, &caller, feedback).await
+    render_enterprises(
+        &state,
+        &visit,
+        &caller,
+        feedback.keep(&[
+            ("enterprise-credit-code", &form.credit_code),
+            ("enterprise-customs-code", &form.customs_code),
+            ("enterprise-name", &form.name),
+        ]),
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -1400,7 +1539,17 @@ pub(crate) async fn set_credit_level<S: Store>(
             }
         }
     };
-    render_enterprises(&state, &visit, &caller, feedback).await
+    render_enterprises(
+        &state,
+        &visit,
+        &caller,
+        feedback.keep(&[
+            ("credit-enterprise", &form.credit_code),
+            ("credit-level", &form.level),
+            ("credit-reason", &form.reason),
+        ]),
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -1445,7 +1594,17 @@ pub(crate) async fn broker_authorisation<S: Store>(
             .map(|_| tr.format("admin-broker-withdrawn", Some(&args))),
         _ => {
             let feedback = Feedback::error("broker-principal", tr.t("admin-broker-action"));
-            return render_enterprises(&state, &visit, &caller, feedback).await;
+            return render_enterprises(
+                &state,
+                &visit,
+                &caller,
+                feedback.keep(&[
+                    ("broker-principal", &form.principal),
+                    ("broker-broker", &form.broker),
+                    ("broker-reason", &form.reason),
+                ]),
+            )
+            .await;
         }
     };
     let feedback = match outcome {
@@ -1463,5 +1622,15 @@ pub(crate) async fn broker_authorisation<S: Store>(
             }
         }
     };
-    render_enterprises(&state, &visit, &caller, feedback).await
+    render_enterprises(
+        &state,
+        &visit,
+        &caller,
+        feedback.keep(&[
+            ("broker-principal", &form.principal),
+            ("broker-broker", &form.broker),
+            ("broker-reason", &form.reason),
+        ]),
+    )
+    .await
 }

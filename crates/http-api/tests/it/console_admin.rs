@@ -559,6 +559,19 @@ async fn users_are_created_given_passwords_and_disabled_from_the_page() {
         refused.body
     );
     assert!(refused.body.contains(r#"id="user-enterprise-error""#));
+    // The form comes back as it was filled in.
+    assert!(
+        refused
+            .body
+            .contains(r#"name="name" type="text" value="new_declarant""#),
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused
+            .body
+            .contains(r#"<option value="declarant" selected>"#)
+    );
     let no_role = admin
         .submit("/console/admin/users", &[("name", "x"), ("role", "")])
         .await;
