@@ -16,6 +16,8 @@ mod audit_trail;
 mod cbec;
 mod changes;
 pub mod console;
+pub mod dashboards;
+pub mod directory;
 pub mod duty;
 mod error;
 pub mod models;

@@ -23,7 +23,7 @@ mod assessing;
 mod config;
 mod connections;
 mod console;
-pub use console::CONSOLE_UPLOAD_DECLARATIONS_MAX;
+pub use console::{CONSOLE_RELEASE_UPLOAD_BYTES_MAX, CONSOLE_UPLOAD_DECLARATIONS_MAX};
 mod enterprises;
 mod extract;
 mod guard;

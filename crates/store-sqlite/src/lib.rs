@@ -658,6 +658,32 @@ impl Store for SqliteStore {
     }
 
     #[tracing::instrument(skip_all)]
+    async fn users(&self, limit: usize) -> StoreResult<Vec<UserRow>> {
+        self.read("listing users", move |conn| queries::users(conn, limit))
+            .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn enterprises(&self, limit: usize) -> StoreResult<Vec<EnterpriseRow>> {
+        self.read("listing enterprises", move |conn| {
+            queries::enterprises(conn, limit)
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn dashboard_figures(
+        &self,
+        query: &store::DashboardQuery,
+    ) -> StoreResult<store::DashboardFigures> {
+        let query = query.clone();
+        self.read("counting the dashboards' figures", move |conn| {
+            queries::dashboard_figures(conn, &query)
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all)]
     async fn checkpoint_now(&self) -> StoreResult<Option<Checkpoint>> {
         let (reply, checkpoint) = oneshot::channel();
         self.inner

@@ -706,6 +706,229 @@ pub(crate) fn users_by_role(conn: &Connection, role: &str) -> anyhow::Result<Vec
     Ok(users)
 }
 
+/// Every user, disabled ones included, by name, at most `limit`.
+pub(crate) fn users(conn: &Connection, limit: usize) -> anyhow::Result<Vec<UserRow>> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY name LIMIT ?1");
+    let users = conn
+        .prepare_cached(&sql)?
+        .query_map([limit as i64], rows::user)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(users)
+}
+
+/// Every enterprise, by credit code, at most `limit`.
+pub(crate) fn enterprises(conn: &Connection, limit: usize) -> anyhow::Result<Vec<EnterpriseRow>> {
+    let sql = format!("SELECT {ENTERPRISE_COLUMNS} FROM enterprises ORDER BY credit_code LIMIT ?1");
+    let enterprises = conn
+        .prepare_cached(&sql)?
+        .query_map([limit as i64], rows::enterprise)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(enterprises)
+}
+
+/// An amount of money as the service writes it (`fen_text`: digits, a point, two decimals) in
+/// integer fen, exactly: the point dropped, never a floating-point sum. `{0}` is the SQL of the
+/// amount; `WELL_FORMED` tells whether it has that form.
+const AMOUNT_FEN: &str = "CAST(replace({0}, '.', '') AS INTEGER)";
+const WELL_FORMED: &str = "({0} GLOB '[0-9]*.[0-9][0-9]' OR {0} GLOB '-[0-9]*.[0-9][0-9]') \
+     AND substr({0}, 2) NOT GLOB '*[^0-9.]*' AND length({0}) - length(replace({0}, '.', '')) = 1";
+
+fn amount_sql(template: &str, amount: &str) -> String {
+    template.replace("{0}", amount)
+}
+
+/// The declarations lodged in the window `?1 <= lodged_at_ms < ?2`, read from
+/// `declarations_by_lodging`.
+const LODGED_IN_WINDOW: &str = "d.lodged_at_ms >= ?1 AND d.lodged_at_ms < ?2";
+
+/// The dashboards' figures. Each is one aggregate statement over the window's declarations
+/// (found by the lodging index) and, per declaration, its events found by `events_by_subject`:
+/// the cost follows the window, not the store. All in one read transaction: one snapshot.
+/// The statements of [`dashboard_figures`], one per figure (named so that a test reads their
+/// query plans).
+pub(crate) struct DashboardSql {
+    pub(crate) lodged: String,
+    pub(crate) lanes: String,
+    pub(crate) release_classes: String,
+    pub(crate) assessed: String,
+    pub(crate) paid: String,
+    pub(crate) tasks: String,
+    pub(crate) rule_matches: String,
+    pub(crate) rule_checks: String,
+}
+
+pub(crate) fn dashboard_sql() -> DashboardSql {
+    let payable = "json_extract(e.payload, '$.total_payable')";
+    let amount = "json_extract(e.payload, '$.amount')";
+    // A reason names its rule either in a `source` object or in itself (older records).
+    let rule = "coalesce(json_extract(r.value, '$.source.rule'), json_extract(r.value, '$.rule'))";
+    let is_rule = "coalesce(json_extract(r.value, '$.source.kind'), json_extract(r.value, '$.kind')) = 'rule'";
+    DashboardSql {
+        lodged: "SELECT (d.lodged_at_ms - ?1) / ?3 AS b, count(*) FROM declarations d \
+         WHERE d.lodged_at_ms >= ?1 AND d.lodged_at_ms < ?2 GROUP BY b ORDER BY b"
+            .to_owned(),
+        lanes: format!(
+            "SELECT json_extract(e.payload, '$.lane') AS lane, count(*) FROM declarations d \
+         JOIN events e ON e.seq = (SELECT max(x.seq) FROM events x \
+             WHERE x.subject = d.id AND x.action = 'declaration.targeted') \
+         WHERE {LODGED_IN_WINDOW} GROUP BY lane ORDER BY lane"
+        ),
+        release_classes: "SELECT (SELECT count(*) FROM json_each(?3) b \
+             WHERE d.released_at_ms - d.lodged_at_ms >= b.value) AS class, count(*) \
+         FROM declarations d WHERE d.released_at_ms IS NOT NULL \
+         AND d.released_at_ms >= ?1 AND d.released_at_ms < ?2 GROUP BY class"
+            .to_owned(),
+        assessed: format!(
+            "SELECT count(*), coalesce(sum({fen}), 0), coalesce(sum(NOT ({ok})), 0) \
+         FROM declarations d \
+         JOIN events e ON e.seq = (SELECT max(x.seq) FROM events x \
+             WHERE x.subject = d.id AND x.action = 'declaration.assessed') \
+         WHERE {LODGED_IN_WINDOW} AND json_extract(e.payload, '$.outcome') = 'assessed'",
+            fen = amount_sql(AMOUNT_FEN, payable),
+            ok = amount_sql(WELL_FORMED, payable),
+        ),
+        paid: format!(
+            "SELECT coalesce(json_extract(e.payload, '$.kind'), 'payment') = 'guarantee' AS g, \
+             coalesce(sum({fen}), 0), coalesce(sum(NOT ({ok})), 0) \
+         FROM declarations d JOIN events e ON e.subject = d.id AND e.action = 'declaration.paid' \
+         WHERE {LODGED_IN_WINDOW} GROUP BY g",
+            fen = amount_sql(AMOUNT_FEN, amount),
+            ok = amount_sql(WELL_FORMED, amount),
+        ),
+        tasks: "SELECT office, count(*), coalesce(sum(created_at_ms < ?1), 0) \
+         FROM inspection_tasks WHERE status = 'open' GROUP BY office ORDER BY office"
+            .to_owned(),
+        rule_matches: format!(
+            "SELECT {rule} AS rule, count(*), coalesce(sum(json_extract(r.value, '$.selected') = 1), 0) \
+         FROM declarations d JOIN events e ON e.subject = d.id AND e.action = 'declaration.targeted', \
+             json_each(e.payload, '$.reasons') r \
+         WHERE {LODGED_IN_WINDOW} AND {is_rule} AND {rule} IS NOT NULL GROUP BY rule"
+        ),
+        rule_checks: format!(
+            "SELECT {rule} AS rule, count(*), \
+             coalesce(sum(json_extract(t.outcome, '$.discrepancy') = 1), 0) \
+         FROM declarations d JOIN inspection_tasks t ON t.declaration_id = d.id AND t.status = 'closed', \
+             json_each(t.outcome, '$.selected_by.reasons') r \
+         WHERE {LODGED_IN_WINDOW} AND {is_rule} AND {rule} IS NOT NULL \
+         AND coalesce(json_extract(r.value, '$.selected'), 1) != 0 GROUP BY rule"
+        ),
+    }
+}
+
+pub(crate) fn dashboard_figures(
+    conn: &mut Connection,
+    query: &store::DashboardQuery,
+) -> anyhow::Result<store::DashboardFigures> {
+    let snapshot = conn.transaction()?;
+    let conn = &*snapshot;
+    let (from, to) = (query.from_ms, query.to_ms);
+    let bucket = query.bucket_ms.max(1);
+    let mut figures = store::DashboardFigures::default();
+    let statements = dashboard_sql();
+
+    let sql = &statements.lodged;
+    figures.lodged = conn
+        .prepare_cached(sql)?
+        .query_map((from, to, bucket), |row| {
+            Ok((
+                from + row.get::<_, i64>(0)? * bucket,
+                row.get::<_, i64>(1)? as u64,
+            ))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+
+    let sql = &statements.lanes;
+    figures.lanes = conn
+        .prepare_cached(sql)?
+        .query_map((from, to), |row| {
+            Ok((
+                row.get::<_, Option<String>>(0)?.unwrap_or_default(),
+                row.get::<_, i64>(1)? as u64,
+            ))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+
+    // Released in the window, like `release_durations`: the class is how many bounds the time
+    // from lodging to release reaches.
+    let bounds = serde_json::to_string(&query.release_bounds_ms)?;
+    let sql = &statements.release_classes;
+    figures.release_classes = vec![0; query.release_bounds_ms.len() + 1];
+    let mut statement = conn.prepare_cached(sql)?;
+    let mut rows = statement.query((from, to, &bounds))?;
+    while let Some(row) = rows.next()? {
+        let (class, count): (i64, i64) = (row.get(0)?, row.get(1)?);
+        if let Some(slot) = figures.release_classes.get_mut(class as usize) {
+            *slot = count as u64;
+        }
+    }
+
+    let sql = &statements.assessed;
+    let (count, fen, malformed): (i64, i64, i64) =
+        conn.prepare_cached(sql)?.query_row((from, to), |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })?;
+    anyhow::ensure!(
+        malformed == 0,
+        "{malformed} assessed totals are not amounts in fen"
+    );
+    figures.assessed_declarations = count as u64;
+    figures.assessed_fen = fen;
+
+    let sql = &statements.paid;
+    let mut statement = conn.prepare_cached(sql)?;
+    let mut rows = statement.query((from, to))?;
+    while let Some(row) = rows.next()? {
+        let (guarantee, fen, malformed): (bool, i64, i64) = (row.get(0)?, row.get(1)?, row.get(2)?);
+        anyhow::ensure!(
+            malformed == 0,
+            "{malformed} payments are not amounts in fen"
+        );
+        if guarantee {
+            figures.guaranteed_fen = fen;
+        } else {
+            figures.collected_fen = fen;
+        }
+    }
+
+    let sql = &statements.tasks;
+    figures.tasks = conn
+        .prepare_cached(sql)?
+        .query_map([query.overdue_before_ms], |row| {
+            Ok(store::OfficeTasks {
+                office: row.get(0)?,
+                open: row.get::<_, i64>(1)? as u64,
+                overdue: row.get::<_, i64>(2)? as u64,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+
+    let sql = &statements.rule_matches;
+    let mut rules: std::collections::BTreeMap<String, store::RuleHits> = Default::default();
+    let mut statement = conn.prepare_cached(sql)?;
+    let mut rows = statement.query((from, to))?;
+    while let Some(row) = rows.next()? {
+        let name: String = row.get(0)?;
+        let hits = rules.entry(name.clone()).or_default();
+        hits.rule = name;
+        hits.matches = row.get::<_, i64>(1)? as u64;
+        hits.selections = row.get::<_, i64>(2)? as u64;
+    }
+    drop(rows);
+    let sql = &statements.rule_checks;
+    let mut statement = conn.prepare_cached(sql)?;
+    let mut rows = statement.query((from, to))?;
+    while let Some(row) = rows.next()? {
+        let name: String = row.get(0)?;
+        let hits = rules.entry(name.clone()).or_default();
+        hits.rule = name;
+        hits.checks_closed = row.get::<_, i64>(1)? as u64;
+        hits.hits = row.get::<_, i64>(2)? as u64;
+    }
+    drop(rows);
+    figures.rules = rules.into_values().collect();
+    Ok(figures)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -805,6 +1028,38 @@ mod tests {
             !plan.lines().any(|l| l.trim() == "SCAN d"),
             "no scan of the table: {plan}"
         );
+    }
+
+    /// The dashboards cost what their window holds: each statement finds the window's
+    /// declarations by an index (lodging or release time) and their events and tasks by their
+    /// own indexes; no statement reads a whole table of declarations, events or tasks, so a
+    /// million declarations outside the window cost nothing (the open tasks per office are read
+    /// from the office index).
+    #[test]
+    fn dashboard_statements_read_the_window_by_index_never_a_whole_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = crate::connection::open_writer(&dir.path().join("customs.db")).unwrap();
+        crate::migrate::migrate(&mut conn).unwrap();
+        let sql = dashboard_sql();
+        let windowed = [
+            (&sql.lodged, 3, "declarations_by_lodging"),
+            (&sql.lanes, 2, "declarations_by_lodging"),
+            (&sql.release_classes, 3, "declarations_by_release"),
+            (&sql.assessed, 2, "declarations_by_lodging"),
+            (&sql.paid, 2, "declarations_by_lodging"),
+            (&sql.rule_matches, 2, "declarations_by_lodging"),
+            (&sql.rule_checks, 2, "declarations_by_lodging"),
+        ];
+        for (statement, parameters, index) in windowed {
+            let plan = plan(&conn, statement, parameters);
+            assert!(plan.contains(index), "{statement}\n{plan}");
+            for line in plan.lines() {
+                let whole = line.starts_with("SCAN") && !line.contains("VIRTUAL TABLE");
+                assert!(!whole, "a whole table is read: {line}\n{statement}\n{plan}");
+            }
+        }
+        let tasks = plan(&conn, &sql.tasks, 1);
+        assert!(tasks.contains("inspection_tasks_by_office"), "{tasks}");
     }
 
     /// Each key tasks are listed by is read from its own index, in seq order, without a sort.

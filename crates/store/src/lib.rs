@@ -534,6 +534,60 @@ pub struct TaskQuery {
     pub limit: usize,
 }
 
+/// What the supervisors' dashboards count, for the declarations lodged in `[from_ms, to_ms)`.
+#[derive(Debug, Clone, Default)]
+pub struct DashboardQuery {
+    pub from_ms: i64,
+    pub to_ms: i64,
+    /// The width of each bar of declarations lodged (e.g. an hour), > 0.
+    pub bucket_ms: i64,
+    /// Upper bounds (exclusive, ascending) of the release-time classes; one class more above.
+    pub release_bounds_ms: Vec<i64>,
+    /// Open tasks created before this instant are overdue.
+    pub overdue_before_ms: i64,
+}
+
+/// The dashboards' figures, each counted by the store (aggregate queries, not rows read one by
+/// one). Money in fen (integer minor units), exact.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DashboardFigures {
+    /// Declarations lodged per bucket: the bucket's start (ms) and the count; empty buckets left out.
+    pub lodged: Vec<(i64, u64)>,
+    /// The lane of each declaration's latest selection, and how many declarations are in it.
+    pub lanes: Vec<(String, u64)>,
+    /// Declarations lodged in the window and released: how many per release-time class
+    /// (`release_bounds_ms.len() + 1` classes).
+    pub release_classes: Vec<u64>,
+    /// The total payable of each declaration's latest assessment (made ones only), summed.
+    pub assessed_fen: i64,
+    /// Declarations whose latest assessment was made.
+    pub assessed_declarations: u64,
+    /// Payments confirmed by a bank (`declaration.paid`, not a guarantee), summed.
+    pub collected_fen: i64,
+    /// Guarantees accepted by officers, summed.
+    pub guaranteed_fen: i64,
+    /// Per office (ordered): open tasks, and of those how many overdue. Not windowed: now.
+    pub tasks: Vec<OfficeTasks>,
+    /// Per targeting rule (ordered): matches, selections, closed checks and hits.
+    pub rules: Vec<RuleHits>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OfficeTasks {
+    pub office: String,
+    pub open: u64,
+    pub overdue: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RuleHits {
+    pub rule: String,
+    pub matches: u64,
+    pub selections: u64,
+    pub checks_closed: u64,
+    pub hits: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DeclarationRow {
     pub id: String,
@@ -925,4 +979,11 @@ pub trait Store: Send + Sync + 'static {
         declaration_id: &str,
         digest: &str,
     ) -> StoreResult<Option<Vec<u8>>>;
+    /// Users, disabled ones included, ordered by name, at most `limit`.
+    async fn users(&self, limit: usize) -> StoreResult<Vec<UserRow>>;
+    /// Registered enterprises, ordered by credit code, at most `limit`.
+    async fn enterprises(&self, limit: usize) -> StoreResult<Vec<EnterpriseRow>>;
+    /// The supervisors' dashboards' figures for the declarations lodged in the query's window,
+    /// counted with aggregate queries (cost follows the window, not the whole store).
+    async fn dashboard_figures(&self, query: &DashboardQuery) -> StoreResult<DashboardFigures>;
 }

@@ -38,11 +38,14 @@ use crate::AppState;
 
 // Each area of the console in its own module, with its routes, templates and message file.
 mod audit;
+mod admin;
+mod dashboards;
 mod declarations;
 mod form;
 mod lodging;
 mod tasks;
 
+pub use admin::CONSOLE_RELEASE_UPLOAD_BYTES_MAX;
 pub use lodging::CONSOLE_UPLOAD_DECLARATIONS_MAX;
 
 /// Every page and form of the console. Its own sessions (cookies) and rate limits, not the API's
@@ -59,6 +62,8 @@ pub(crate) fn routes<S: Store>() -> Router<AppState<S>> {
         .merge(form::routes())
         .merge(lodging::routes())
         .merge(tasks::routes())
+        .merge(admin::routes())
+        .merge(dashboards::routes())
         .route("/console/{*rest}", get(unknown_page))
 }
 
@@ -155,7 +160,8 @@ macro_rules! locales {
 type Locale = &'static [(&'static str, &'static str)];
 
 /// The console's message files, English then Chinese.
-const LOCALES: (Locale, Locale) = locales!("console", "audit", "form");
+const LOCALES: (Locale, Locale) =
+    locales!("console", "audit", "form", "admin", "dashboards");
 
 fn bundle(tag: &str, sources: Locale) -> Bundle {
     let language: LanguageIdentifier = tag.parse().expect("a valid language tag");
@@ -251,6 +257,10 @@ pub(crate) struct UserBar {
     pub trade: bool,
     /// Who may read the audit chain sees the auditor's pages.
     pub auditor: bool,
+    /// Administrators see the administration pages.
+    pub admin: bool,
+    /// Customs roles see the dashboards.
+    pub dashboards: bool,
 }
 
 /// What every page's layout needs.
@@ -454,6 +464,8 @@ fn user_bar(caller: &Caller) -> UserBar {
         officer: caller.role == clearance::Role::Officer,
         trade: caller.role.is_trade(),
         auditor: clearance::Action::ReadAudit.allowed(caller.role),
+        admin: admin::administers(caller.role),
+        dashboards: clearance::dashboards::may_see_dashboards(caller.role),
     }
 }
 

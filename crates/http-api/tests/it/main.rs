@@ -4,6 +4,8 @@ mod access;
 mod assessment;
 mod console;
 mod console_form;
+mod console_admin;
+mod console_dashboards;
 mod description;
 mod exhaustion;
 mod helpers;
