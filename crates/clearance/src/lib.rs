@@ -23,6 +23,7 @@ mod numbering;
 mod parties;
 mod passwords;
 pub mod payments;
+pub mod reassignment;
 pub mod releases;
 pub mod statistics;
 pub mod targeting;

@@ -282,6 +282,10 @@ pub fn router<S: Store>(clearance: Arc<Clearance<S>>, config: ApiConfig) -> Rout
         .route(TASKS_PATH, get(tasks::tasks::<S>))
         .route("/v1/tasks/{id}/finding", post(tasks::record_finding::<S>))
         .route(
+            "/v1/tasks/{id}/reassignment",
+            post(tasks::reassign_task::<S>),
+        )
+        .route(
             "/v1/tasks/{id}/attachments",
             post(tasks::add_attachment::<S>)
                 .layer(DefaultBodyLimit::max(

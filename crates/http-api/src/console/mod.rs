@@ -39,6 +39,8 @@ use crate::AppState;
 // Each area of the console in its own module, with its routes, templates and message file.
 mod declarations;
 mod lodging;
+mod officer;
+mod payment;
 mod tasks;
 
 pub use lodging::CONSOLE_UPLOAD_DECLARATIONS_MAX;
@@ -55,6 +57,8 @@ pub(crate) fn routes<S: Store>() -> Router<AppState<S>> {
         .merge(declarations::routes())
         .merge(lodging::routes())
         .merge(tasks::routes())
+        .merge(officer::routes())
+        .merge(payment::routes())
         .route("/console/{*rest}", get(unknown_page))
 }
 
@@ -82,6 +86,11 @@ const STATIC_FILES: &[(&str, &str, &str)] = &[
         "console.css",
         "text/css; charset=utf-8",
         include_str!("../../static/console.css"),
+    ),
+    (
+        "console-upload.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/console-upload.js"),
     ),
     (
         "htmx.min.js",
@@ -146,7 +155,7 @@ macro_rules! locales {
 type Locale = &'static [(&'static str, &'static str)];
 
 /// The console's message files, English then Chinese.
-const LOCALES: (Locale, Locale) = locales!("console");
+const LOCALES: (Locale, Locale) = locales!("console", "officer", "payment");
 
 fn bundle(tag: &str, sources: Locale) -> Bundle {
     let language: LanguageIdentifier = tag.parse().expect("a valid language tag");
