@@ -48,6 +48,8 @@ mod officer_tests;
 #[cfg(test)]
 mod password_tests;
 #[cfg(test)]
+mod reassignment_tests;
+#[cfg(test)]
 mod release_property_tests;
 #[cfg(test)]
 mod story;
