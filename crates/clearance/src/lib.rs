@@ -218,7 +218,8 @@ impl<S: Store> Clearance<S> {
         Ok(())
     }
 
-    fn now(&self) -> DateTime<Utc> {
+    /// The service's clock (pinned in tests): what pages measure a task's age against.
+    pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }
 

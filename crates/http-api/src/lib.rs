@@ -24,6 +24,9 @@ mod config;
 mod connections;
 mod console;
 pub use console::CONSOLE_UPLOAD_DECLARATIONS_MAX;
+pub use console::{
+    CONSOLE_FINDING_PHOTOS_MAX, CONSOLE_UPLOAD_RESULT_TTL_SECONDS, CONSOLE_UPLOAD_RESULTS_KEPT,
+};
 mod enterprises;
 mod extract;
 mod guard;

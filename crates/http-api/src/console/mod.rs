@@ -44,6 +44,8 @@ mod payment;
 mod tasks;
 
 pub use lodging::CONSOLE_UPLOAD_DECLARATIONS_MAX;
+pub use lodging::{CONSOLE_UPLOAD_RESULT_TTL_SECONDS, CONSOLE_UPLOAD_RESULTS_KEPT};
+pub use officer::CONSOLE_FINDING_PHOTOS_MAX;
 
 /// Every page and form of the console. Its own sessions (cookies) and rate limits, not the API's
 /// bearer guard.

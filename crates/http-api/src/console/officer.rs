@@ -430,8 +430,14 @@ pub(crate) async fn record_finding<S: Store>(
                     return not_found(&visit, Some(user_bar(&caller)));
                 }
                 Err(error) => {
-                    return after_action(&state, &visit, &caller, &declaration, Err::<(), _>(error))
-                        .await;
+                    return after_action(
+                        &state,
+                        &visit,
+                        &caller,
+                        &declaration,
+                        Err::<(), _>(error),
+                    )
+                    .await;
                 }
             }
         }

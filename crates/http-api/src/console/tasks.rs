@@ -124,7 +124,7 @@ pub(crate) async fn tasks<S: Store>(
     } else {
         "en"
     };
-    let now = chrono::Utc::now();
+    let now = state.clearance.now();
     // A supervisor sees who has each task, by name (the officers a task could go to).
     let mut names: HashMap<String, String> = HashMap::new();
     if supervisor {

@@ -3,6 +3,7 @@
 mod access;
 mod assessment;
 mod console;
+mod console_officer;
 mod description;
 mod exhaustion;
 mod helpers;
