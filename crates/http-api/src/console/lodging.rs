@@ -41,18 +41,18 @@ fn result_files() -> &'static std::sync::Mutex<std::collections::VecDeque<Result
 }
 
 /// Keeps an upload's result file; its id, to fetch it by.
-fn keep_result_file(user_id: &str, csv: String) -> String {
+fn keep_result_file(user_id: &str, csv: String, now: std::time::Instant) -> String {
     let id = hex_of(&rand::random::<[u8; 16]>());
     let mut files = result_files().lock().unwrap_or_else(|e| e.into_inner());
     let ttl = std::time::Duration::from_secs(CONSOLE_UPLOAD_RESULT_TTL_SECONDS);
-    files.retain(|f| f.made.elapsed() < ttl);
+    files.retain(|f| now.saturating_duration_since(f.made) < ttl);
     while files.len() >= CONSOLE_UPLOAD_RESULTS_KEPT {
         files.pop_front();
     }
     files.push_back(ResultFile {
         id: id.clone(),
         user_id: user_id.to_owned(),
-        made: std::time::Instant::now(),
+        made: now,
         csv,
     });
     id
@@ -72,9 +72,12 @@ fn csv_field(value: &str) -> String {
     }
 }
 
+/// One row of an upload's result: its position, outcome, number, and errors (path, en, zh).
+type ResultRow = (usize, &'static str, String, Vec<(String, String, String)>);
+
 /// The per-row result file: row, outcome, declaration number, field path, message in English and
 /// in Chinese; a row with several errors has a line for each.
-fn results_csv(rows: &[(usize, &'static str, String, Vec<(String, String, String)>)]) -> String {
+fn results_csv(rows: &[ResultRow]) -> String {
     // A byte order mark, so that spreadsheets read the Chinese as UTF-8.
     let mut csv =
         String::from("\u{feff}row,outcome,declaration_number,field,message_en,message_zh\r\n");
@@ -95,6 +98,20 @@ fn results_csv(rows: &[(usize, &'static str, String, Vec<(String, String, String
     csv
 }
 
+/// The result file `file` (its id, `.csv` or not) of `user_id`, if it is kept and not expired.
+fn fetch_result_file(file: &str, user_id: &str, now: std::time::Instant) -> Option<String> {
+    let ttl = std::time::Duration::from_secs(CONSOLE_UPLOAD_RESULT_TTL_SECONDS);
+    let files = result_files().lock().unwrap_or_else(|e| e.into_inner());
+    files
+        .iter()
+        .find(|f| {
+            f.id == file.trim_end_matches(".csv")
+                && f.user_id == user_id
+                && now.saturating_duration_since(f.made) < ttl
+        })
+        .map(|f| f.csv.clone())
+}
+
 /// An upload's result file, to the user who uploaded, while it is kept; else the not-found page.
 pub(crate) async fn result_file<S: Store>(
     State(state): State<AppState<S>>,
@@ -106,18 +123,7 @@ pub(crate) async fn result_file<S: Store>(
         Ok(caller) => caller,
         Err(response) => return response,
     };
-    let ttl = std::time::Duration::from_secs(CONSOLE_UPLOAD_RESULT_TTL_SECONDS);
-    let csv = {
-        let files = result_files().lock().unwrap_or_else(|e| e.into_inner());
-        files
-            .iter()
-            .find(|f| {
-                f.id == file.trim_end_matches(".csv")
-                    && f.user_id == caller.user_id()
-                    && f.made.elapsed() < ttl
-            })
-            .map(|f| f.csv.clone())
-    };
+    let csv = fetch_result_file(&file, caller.user_id(), std::time::Instant::now());
     let Some(csv) = csv else {
         return not_found(&visit, Some(user_bar(&caller)));
     };
@@ -302,7 +308,11 @@ pub(crate) async fn lodge_file<S: Store>(
         }
         results.push(row);
     }
-    let file = keep_result_file(caller.user_id(), results_csv(&file_rows));
+    let file = keep_result_file(
+        caller.user_id(),
+        results_csv(&file_rows),
+        std::time::Instant::now(),
+    );
     let page = LodgePage {
         page: visit.page(Some(user_bar(&caller))),
         problem: None,
@@ -310,4 +320,32 @@ pub(crate) async fn lodge_file<S: Store>(
         results_file: Some(format!("/console/lodge/results/{file}.csv")),
     };
     respond(StatusCode::OK, page.render(), visit.cookies.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    #[test]
+    fn a_result_file_is_kept_for_its_time_and_for_its_user_only() {
+        let made = Instant::now();
+        let id = keep_result_file("user-a", "row\r\n".to_owned(), made);
+        let ttl = Duration::from_secs(CONSOLE_UPLOAD_RESULT_TTL_SECONDS);
+        let just_before = made + ttl - Duration::from_millis(1);
+        assert!(fetch_result_file(&format!("{id}.csv"), "user-a", just_before).is_some());
+        assert!(fetch_result_file(&id, "user-b", just_before).is_none());
+        assert!(fetch_result_file(&id, "user-a", made + ttl).is_none());
+    }
+
+    #[test]
+    fn csv_fields_are_quoted_and_never_formulas() {
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("a, b"), "\"a, b\"");
+        assert_eq!(csv_field("say \"x\""), "\"say \"\"x\"\"\"");
+        assert_eq!(csv_field("=1+1"), "'=1+1");
+        assert_eq!(csv_field("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(csv_field("报关单"), "报关单");
+    }
 }

@@ -192,7 +192,7 @@ pub(crate) async fn tasks<S: Store>(
     }
     let by_age = query.sort.as_deref() == Some("age");
     if by_age {
-        rows.sort_by(|a, b| b.age_minutes.cmp(&a.age_minutes));
+        rows.sort_by_key(|row| std::cmp::Reverse(row.age_minutes));
     } else {
         rows.sort_by(|a, b| {
             b.priority
