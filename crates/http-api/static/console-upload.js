@@ -49,6 +49,17 @@
             document.title = answer.title;
           }
           wire();
+          // The new page's bar shows the finished upload too.
+          var doneBox = document.getElementById('upload-progress-box');
+          var doneBar = document.getElementById('upload-progress');
+          var doneStatus = document.getElementById('upload-status');
+          var doneForm = document.getElementById('lodge-form');
+          if (doneBox && doneBar && doneStatus && doneForm) {
+            doneBox.hidden = false;
+            doneBar.max = 1;
+            doneBar.value = 1;
+            doneStatus.textContent = doneForm.dataset.done || '';
+          }
           var focus = document.querySelector('.error-summary') || document.getElementById('lodge-results');
           if (focus) {
             focus.focus();

@@ -26,5 +26,6 @@ tax-form-amount = Amount
 tax-form-note = Pay within 15 days of the issue (Customs Law, article 60); late payment incurs a surcharge.
 upload-progress = Upload
 upload-sent = Sent; lodging the declarations…
+upload-done = Upload complete: the result of each declaration is below.
 upload-failed = The upload did not go through: try again
 upload-results-file = Download the result of each row (CSV)

@@ -26,5 +26,6 @@ tax-form-amount = 金额
 tax-form-note = 请自填发缴款书之日起 15 日内缴纳（《海关法》第六十条），逾期缴纳按日加收滞纳金。
 upload-progress = 上传进度
 upload-sent = 已上传，正在申报…
+upload-done = 上传完成：各报关单的结果见下表。
 upload-failed = 上传未成功，请重试
 upload-results-file = 下载逐行结果（CSV）
