@@ -45,7 +45,7 @@ mod tasks;
 
 pub use lodging::CONSOLE_UPLOAD_DECLARATIONS_MAX;
 pub use lodging::{CONSOLE_UPLOAD_RESULT_TTL_SECONDS, CONSOLE_UPLOAD_RESULTS_KEPT};
-pub use officer::CONSOLE_FINDING_PHOTOS_MAX;
+pub use officer::{CONSOLE_FINDING_PARTS_MAX, CONSOLE_FINDING_PHOTOS_MAX};
 
 /// Every page and form of the console. Its own sessions (cookies) and rate limits, not the API's
 /// bearer guard.

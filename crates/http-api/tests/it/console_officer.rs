@@ -4,7 +4,9 @@
 //! and tax payment form, and the bulk upload's per-row result file. The trade never sees a
 //! reason or a photo; every form needs its CSRF token.
 
-use http_api::{CONSOLE_FINDING_PHOTOS_MAX, CONSOLE_UPLOAD_RESULTS_KEPT};
+use http_api::{
+    CONSOLE_FINDING_PARTS_MAX, CONSOLE_FINDING_PHOTOS_MAX, CONSOLE_UPLOAD_RESULTS_KEPT,
+};
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_DISPOSITION, CONTENT_TYPE, COOKIE, HeaderMap, LOCATION, SET_COOKIE};
 use serde_json::{Value, json};
@@ -311,6 +313,22 @@ async fn an_officer_records_a_finding_with_corrections_and_photos_then_releases(
         "the value sent is kept"
     );
     assert!(wrong.body.contains(">kept</textarea>"), "the note is kept");
+    // As many parts as a finding form may have are read (then refused here for the token)...
+    let mut full = finding_form("", &id, &[("discrepancy", "no")]);
+    for n in 0..CONSOLE_FINDING_PARTS_MAX - 3 {
+        full = full.text(format!("x-{n}"), "");
+    }
+    assert_eq!(
+        officer.post_multipart(&finding, full).await.status,
+        StatusCode::FORBIDDEN
+    );
+    // ...one more, and the form is refused before any part is used.
+    let mut crowded = finding_form(&csrf, &id, &[("discrepancy", "no")]);
+    for n in 0..CONSOLE_FINDING_PARTS_MAX - 2 {
+        crowded = crowded.text(format!("x-{n}"), "");
+    }
+    let refused = officer.post_multipart(&finding, crowded).await;
+    assert_eq!(refused.status, StatusCode::PAYLOAD_TOO_LARGE);
     // One photo more than a finding takes: refused whole, nothing attached.
     let mut too_many = finding_form(&csrf, &id, &[("discrepancy", "no")]);
     for n in 0..=CONSOLE_FINDING_PHOTOS_MAX {
@@ -774,6 +792,9 @@ async fn the_trade_pays_from_the_page_and_sees_the_bank_confirm_it() {
     assert_eq!(form.status, StatusCode::OK);
     assert!(form.body.contains("海关专用缴款书"), "{}", form.body);
     assert!(form.body.contains("进口环节增值税"), "{}", form.body);
+    // Issued on the assessment's acceptance date, due TAX_FORM_DAYS_TO_PAY (15) days later.
+    assert!(form.body.contains("2026-11-27"), "{}", form.body);
+    assert!(form.body.contains("2026-12-12"), "{}", form.body);
     assert!(
         form.body
             .contains(&format!("{} CNY", owed.body["payable"].as_str().unwrap()))
