@@ -144,4 +144,10 @@ async fn a_supervisor_reassigns_an_open_task_to_an_officer_the_draw_could_choose
         .await
         .unwrap_err();
     assert_eq!(paths(refused), ["task"]);
+
+    // The tasks table rebuilt from the chain (reassignments included) is the stored one.
+    let check = f.clearance.store().check_projections().await.unwrap();
+    assert!(check.not_rebuilt.is_none(), "{check:?}");
+    assert!(check.differences.is_empty(), "{:?}", check.differences);
+    assert!(check.tables.iter().any(|t| t == "inspection_tasks"));
 }
