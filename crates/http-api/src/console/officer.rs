@@ -636,6 +636,7 @@ struct ReassignPage {
     kind: String,
     office: String,
     declaration_id: String,
+    number: String,
     assigned_to: String,
     pool: String,
     candidates: Vec<Candidate>,
@@ -711,11 +712,19 @@ async fn reassign_form<S: Store>(
             .find(|i| i.field == field)
             .map(|i| i.message.clone())
     };
+    let declaration_id = text(&task["declaration_id"]);
+    let number = state
+        .clearance
+        .declaration(caller, &declaration_id)
+        .await
+        .map(|view| view.number)
+        .unwrap_or_else(|_| declaration_id.clone());
     let page = ReassignPage {
         page: visit.page(Some(user_bar(caller))),
+        number,
         task: text(&task["id"]),
         kind: tr.of("task", &text(&task["kind"])),
-        declaration_id: text(&task["declaration_id"]),
+        declaration_id,
         pool: tr.of("pool", &text(&found["pool"])),
         office,
         assigned_to,

@@ -562,6 +562,18 @@ async fn a_supervisor_reassigns_a_task_to_another_officer_from_the_console() {
     let mut supervisor = Visitor::signed_in(&app, "supervisor").await;
     let form = supervisor.get(&format!("{path}?lang=en")).await;
     assert_eq!(form.status, StatusCode::OK, "{}", form.body);
+    let number = app
+        .get(&format!("/v1/declarations/{id}"), "supervisor")
+        .await
+        .body["number"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        form.body.contains(&format!(">{number}</a>")),
+        "{}",
+        form.body
+    );
     assert!(
         form.body.contains(r#"<option value="officer_wu""#),
         "{}",
