@@ -6,7 +6,9 @@ use store::Principal;
 use crate::error::ClearanceError;
 
 /// The roles of the brief: declarant (申报人), broker (报关企业), officer (关员), risk analyst
-/// (风险分析), auditor (稽查/督察) and administrator.
+/// (风险分析), auditor (稽查/督察), administrator, and the officers' supervisor (科长): a customs
+/// role that reads what officers read, reassigns open tasks to officers on duty and sees the
+/// dashboards, but does no task itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {
     Declarant,
@@ -15,16 +17,18 @@ pub enum Role {
     RiskAnalyst,
     Auditor,
     Admin,
+    Supervisor,
 }
 
 impl Role {
-    pub const ALL: [Role; 6] = [
+    pub const ALL: [Role; 7] = [
         Role::Declarant,
         Role::Broker,
         Role::Officer,
         Role::RiskAnalyst,
         Role::Auditor,
         Role::Admin,
+        Role::Supervisor,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -35,6 +39,7 @@ impl Role {
             Role::RiskAnalyst => "risk_analyst",
             Role::Auditor => "auditor",
             Role::Admin => "admin",
+            Role::Supervisor => "supervisor",
         }
     }
 
@@ -90,10 +95,12 @@ pub enum Action {
     /// Register enterprises and users, issue and revoke anybody's tokens, disable users, grant
     /// and withdraw broker authorisations.
     ManageUsers,
+    /// Give an open task to another officer on duty (a supervisor's call).
+    ReassignTasks,
 }
 
 impl Action {
-    pub const ALL: [Action; 22] = [
+    pub const ALL: [Action; 23] = [
         Action::Lodge,
         Action::Read,
         Action::Amend,
@@ -116,6 +123,7 @@ impl Action {
         Action::ReadPaymentConnectors,
         Action::DecideModifications,
         Action::ManageUsers,
+        Action::ReassignTasks,
     ];
 
     /// The access matrix. Declarations are changed by the trade that lodged them and released by
@@ -129,20 +137,27 @@ impl Action {
             Action::ReadAudit => matches!(role, Auditor | Admin),
             Action::Reassess => matches!(role, Officer),
             Action::ManageReleases => matches!(role, Admin),
-            Action::ReadRules => matches!(role, Officer | RiskAnalyst | Auditor | Admin),
+            Action::ReadRules => {
+                matches!(role, Officer | RiskAnalyst | Auditor | Admin | Supervisor)
+            }
             Action::WriteRules => matches!(role, RiskAnalyst),
-            Action::ReadTasks => matches!(role, Officer | RiskAnalyst | Auditor | Admin),
+            Action::ReadTasks => {
+                matches!(role, Officer | RiskAnalyst | Auditor | Admin | Supervisor)
+            }
             Action::RecordFindings => matches!(role, Officer),
             Action::Pay => matches!(role, Declarant | Broker | Officer),
             Action::ManageCredit => matches!(role, Admin),
             Action::KeepDuty => matches!(role, Officer),
-            Action::ReadStatistics => matches!(role, Officer | RiskAnalyst | Auditor | Admin),
+            Action::ReadStatistics => {
+                matches!(role, Officer | RiskAnalyst | Auditor | Admin | Supervisor)
+            }
             Action::Hold => matches!(role, Officer),
             Action::ManageModels => matches!(role, RiskAnalyst),
             Action::ManagePaymentConnectors => matches!(role, Admin),
             Action::ReadPaymentConnectors => matches!(role, Admin | Auditor),
             Action::DecideModifications => matches!(role, Officer),
             Action::ManageUsers => matches!(role, Admin),
+            Action::ReassignTasks => matches!(role, Supervisor),
         }
     }
 
@@ -173,6 +188,7 @@ impl Action {
                 "审批修撤单申请",
             ),
             Action::ManageUsers => ("manage users and tokens", "管理用户和令牌"),
+            Action::ReassignTasks => ("reassign officers' tasks", "改派关员任务"),
         }
     }
 }

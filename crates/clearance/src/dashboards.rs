@@ -16,7 +16,7 @@ use crate::error::ClearanceError;
 pub fn may_see_dashboards(role: Role) -> bool {
     matches!(
         role,
-        Role::Officer | Role::RiskAnalyst | Role::Auditor | Role::Admin
+        Role::Officer | Role::Supervisor | Role::RiskAnalyst | Role::Auditor | Role::Admin
     )
 }
 

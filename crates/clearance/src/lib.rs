@@ -26,6 +26,7 @@ mod numbering;
 mod parties;
 mod passwords;
 pub mod payments;
+pub mod reassignment;
 pub mod releases;
 pub mod statistics;
 pub mod targeting;
@@ -51,6 +52,8 @@ mod models_tests;
 mod officer_tests;
 #[cfg(test)]
 mod password_tests;
+#[cfg(test)]
+mod reassignment_tests;
 #[cfg(test)]
 mod release_property_tests;
 #[cfg(test)]
@@ -223,7 +226,8 @@ impl<S: Store> Clearance<S> {
         Ok(())
     }
 
-    fn now(&self) -> DateTime<Utc> {
+    /// The service's clock (pinned in tests): what pages measure a task's age against.
+    pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }
 

@@ -387,39 +387,58 @@ async fn an_amended_full_declaration_must_still_agree_with_its_summary() {
 #[test]
 fn the_access_matrix_is_as_documented() {
     use crate::Action::*;
-    // Columns: declarant, broker, officer, risk_analyst, auditor, admin.
+    // Columns: declarant, broker, officer, risk_analyst, auditor, admin, supervisor.
     let table = [
-        (Lodge, [true, true, false, false, false, false]),
-        (Read, [true, true, true, true, true, true]),
-        (Amend, [true, true, false, false, false, false]),
-        (Cancel, [true, true, false, false, false, false]),
-        (Release, [false, false, true, false, false, false]),
-        (ReadAudit, [false, false, false, false, true, true]),
-        (Reassess, [false, false, true, false, false, false]),
-        (ManageReleases, [false, false, false, false, false, true]),
-        (ReadRules, [false, false, true, true, true, true]),
-        (WriteRules, [false, false, false, true, false, false]),
-        (ReadTasks, [false, false, true, true, true, true]),
-        (RecordFindings, [false, false, true, false, false, false]),
-        (Pay, [true, true, true, false, false, false]),
-        (ManageCredit, [false, false, false, false, false, true]),
-        (KeepDuty, [false, false, true, false, false, false]),
-        (ReadStatistics, [false, false, true, true, true, true]),
-        (Hold, [false, false, true, false, false, false]),
-        (ManageModels, [false, false, false, true, false, false]),
+        (Lodge, [true, true, false, false, false, false, false]),
+        (Read, [true, true, true, true, true, true, true]),
+        (Amend, [true, true, false, false, false, false, false]),
+        (Cancel, [true, true, false, false, false, false, false]),
+        (Release, [false, false, true, false, false, false, false]),
+        (ReadAudit, [false, false, false, false, true, true, false]),
+        (Reassess, [false, false, true, false, false, false, false]),
+        (
+            ManageReleases,
+            [false, false, false, false, false, true, false],
+        ),
+        (ReadRules, [false, false, true, true, true, true, true]),
+        (WriteRules, [false, false, false, true, false, false, false]),
+        (ReadTasks, [false, false, true, true, true, true, true]),
+        (
+            RecordFindings,
+            [false, false, true, false, false, false, false],
+        ),
+        (Pay, [true, true, true, false, false, false, false]),
+        (
+            ManageCredit,
+            [false, false, false, false, false, true, false],
+        ),
+        (KeepDuty, [false, false, true, false, false, false, false]),
+        (ReadStatistics, [false, false, true, true, true, true, true]),
+        (Hold, [false, false, true, false, false, false, false]),
+        (
+            ManageModels,
+            [false, false, false, true, false, false, false],
+        ),
         (
             ManagePaymentConnectors,
-            [false, false, false, false, false, true],
+            [false, false, false, false, false, true, false],
         ),
         (
             ReadPaymentConnectors,
-            [false, false, false, false, true, true],
+            [false, false, false, false, true, true, false],
         ),
         (
             DecideModifications,
-            [false, false, true, false, false, false],
+            [false, false, true, false, false, false, false],
         ),
-        (ManageUsers, [false, false, false, false, false, true]),
+        (
+            ManageUsers,
+            [false, false, false, false, false, true, false],
+        ),
+        (
+            ReassignTasks,
+            [false, false, false, false, false, false, true],
+        ),
     ];
     assert_eq!(table.len(), crate::Action::ALL.len());
     for (action, allowed) in table {

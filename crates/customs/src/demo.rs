@@ -53,13 +53,14 @@ pub const DEMO_MARKER_ACTION: &str = "data_folder.demo";
 pub const DEMO_TOKENS_FILE: &str = "demo-tokens.txt";
 
 /// The demo users: one per role.
-const DEMO_USERS: [(&str, Role, Option<&str>); 6] = [
+const DEMO_USERS: [(&str, Role, Option<&str>); 7] = [
     ("demo-declarant", Role::Declarant, Some(DEMO_TRADER)),
     ("demo-broker", Role::Broker, Some(DEMO_BROKER)),
     ("demo-officer", Role::Officer, None),
     ("demo-analyst", Role::RiskAnalyst, None),
     ("demo-auditor", Role::Auditor, None),
     ("demo-admin", Role::Admin, None),
+    ("demo-supervisor", Role::Supervisor, None),
 ];
 
 /// What a data folder holds, as demo mode sees it.

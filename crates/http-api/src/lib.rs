@@ -23,7 +23,11 @@ mod assessing;
 mod config;
 mod connections;
 mod console;
-pub use console::{CONSOLE_RELEASE_UPLOAD_BYTES_MAX, CONSOLE_UPLOAD_DECLARATIONS_MAX};
+pub use console::{
+    CONSOLE_FINDING_PARTS_MAX, CONSOLE_FINDING_PHOTOS_MAX, CONSOLE_RELEASE_UPLOAD_BYTES_MAX,
+    CONSOLE_UPLOAD_DECLARATIONS_MAX, CONSOLE_UPLOAD_RESULT_TTL_SECONDS,
+    CONSOLE_UPLOAD_RESULTS_KEPT,
+};
 mod enterprises;
 mod extract;
 mod guard;
@@ -281,6 +285,10 @@ pub fn router<S: Store>(clearance: Arc<Clearance<S>>, config: ApiConfig) -> Rout
         )
         .route(TASKS_PATH, get(tasks::tasks::<S>))
         .route("/v1/tasks/{id}/finding", post(tasks::record_finding::<S>))
+        .route(
+            "/v1/tasks/{id}/reassignment",
+            post(tasks::reassign_task::<S>),
+        )
         .route(
             "/v1/tasks/{id}/attachments",
             post(tasks::add_attachment::<S>)

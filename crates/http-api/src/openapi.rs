@@ -63,6 +63,7 @@ use crate::{
         models::scores,
         tasks::tasks,
         tasks::record_finding,
+        tasks::reassign_task,
         tasks::go_on_duty,
         tasks::go_off_duty,
         tasks::duty_roster,

@@ -519,3 +519,66 @@ pub(crate) async fn attachment_content<S: Store>(
         })?;
     Ok(([(axum::http::header::CONTENT_TYPE, media_type)], content).into_response())
 }
+
+// ---------------------------------------------------------------------------------------------
+// Reassignment by a supervisor.
+
+/// A supervisor's reassignment of an open task.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct ReassignmentRequest {
+    /// The user name of the officer the task goes to: one on duty at the task's office (or, with
+    /// nobody on duty there, any active officer).
+    #[schema(example = "officer-li")]
+    officer: String,
+    /// Why, for the record.
+    #[schema(example = "officer Wang is off sick")]
+    reason: String,
+}
+
+/// The reassignment. Members: `task`, `declaration_id`, `kind`, `office`, `from` and `to` (the
+/// officers' user ids), `reason`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(transparent)]
+#[schema(value_type = Object)]
+pub(crate) struct ReassignmentView(Value);
+
+#[utoipa::path(
+    post,
+    path = "/v1/tasks/{id}/reassignment",
+    tag = "officer work",
+    summary = "Give an open task to another officer",
+    description = "For supervisors. The officer named must be one a task at the office could be drawn \
+                   for now: on duty there, or, with nobody on duty, any active officer. Recorded as the \
+                   audited event `task.reassigned`.",
+    params(
+        ("id" = String, Path, description = "The task's id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Retrying with the same key is safe"),
+    ),
+    request_body(content = ReassignmentRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Reassigned", body = ReassignmentView),
+        (status = 403, description = "The role may not reassign tasks", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 404, description = "No task with this id", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 422, description = "The request has errors, each naming its field: the officer is \
+            not a candidate, the task is closed, or the reason is missing", body = Problem,
+            content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn reassign_task<S: Store>(
+    State(state): State<AppState<S>>,
+    Authenticated(caller): Authenticated,
+    TaskRef(task): TaskRef,
+    IdempotencyKey(key): IdempotencyKey,
+    JsonBody(body): JsonBody,
+) -> Result<Json<ReassignmentView>, ApiError> {
+    let view = state
+        .clearance
+        .reassign_task(&caller, &task, key.as_deref(), &body)
+        .await
+        .map_err(task_refusal)?;
+    Ok(Json(ReassignmentView(view)))
+}

@@ -75,6 +75,7 @@ pub(crate) fn apply_in(
         } => record_origin_proof_uses(tx, declaration_id, proof_keys, seq),
         Projection::NewTask(task) => open_task(tx, task, seq),
         Projection::CloseTask { id, outcome } => close_task(tx, id, outcome, seq),
+        Projection::ReassignTask { id, to } => reassign_task(tx, id, to),
         Projection::AddWatchEntry(entry) => add_watch_entry(tx, entry, seq),
         Projection::RemoveWatchEntry { id, by } => remove_watch_entry(tx, id, by, seq),
         Projection::ApproveWatchEntry { id, approver } => {
@@ -591,6 +592,21 @@ fn close_task(tx: &Connection, id: &str, outcome: &str, seq: u64) -> Result<(), 
     let sql = "UPDATE inspection_tasks SET status = 'closed', closed_seq = ?2, outcome = ?3 \
          WHERE id = ?1 AND status = 'open'";
     if tx.prepare_cached(sql)?.execute((id, seq, outcome))? == 0 {
+        let status: Option<String> = tx
+            .prepare_cached("SELECT status FROM inspection_tasks WHERE id = ?1")?
+            .query_row([id], |row| row.get(0))
+            .optional()?;
+        return Err(match status {
+            None => not_found(format!("task {id}")),
+            Some(status) => conflict(format!("task {id} is {status}")),
+        });
+    }
+    Ok(())
+}
+
+fn reassign_task(tx: &Connection, id: &str, to: &str) -> Result<(), Fault> {
+    let sql = "UPDATE inspection_tasks SET assigned_to = ?2 WHERE id = ?1 AND status = 'open'";
+    if tx.prepare_cached(sql)?.execute((id, to))? == 0 {
         let status: Option<String> = tx
             .prepare_cached("SELECT status FROM inspection_tasks WHERE id = ?1")?
             .query_row([id], |row| row.get(0))

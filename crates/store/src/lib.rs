@@ -248,6 +248,13 @@ pub enum Projection {
         id: String,
         outcome: String,
     },
+    /// Gives an `open` task to another officer (a supervisor's reassignment): `assigned_to`
+    /// becomes `to`. An unknown id is `NotFound("task <id>")`, a closed task
+    /// `Conflict("task <id> is closed")`, checked in the writer's transaction.
+    ReassignTask {
+        id: String,
+        to: String,
+    },
     /// A watch-list entry (布控名单) proposed by this event: it does not act until another
     /// analyst approves it ([`Projection::ApproveWatchEntry`]). Every seq and every `*_by` but
     /// `added_by` must be `None` (anything else is refused); the store records this event's seq

@@ -22,7 +22,6 @@ pub(super) fn routes<S: Store>() -> Router<AppState<S>> {
         .route("/console/declarations", get(declarations::<S>))
         .route("/console/declarations/{id}", get(declaration::<S>))
         .route("/console/declarations/{id}/release", post(release::<S>))
-        .route("/console/tasks/{task}/finding", post(record_finding::<S>))
         .route(
             "/console/declarations/{id}/requests/{request}/decision",
             post(decide::<S>),
@@ -69,8 +68,12 @@ pub(crate) struct HistoryRow {
 struct DeclarationPage {
     page: Page,
     id: String,
-    /// Why the last action was refused, in the user's language.
-    notice: Option<String>,
+    /// Why the last action was refused, in the user's language, and each field's problem.
+    feedback: Feedback,
+    /// Customs only: holds, attachments, reassessment differences, the finding form's items.
+    officer: Option<super::officer::OfficerSection>,
+    /// The payment panel: the trade pays, an officer accepts a guarantee.
+    payment: Option<super::payment::PaymentPanel>,
     /// An officer may ask for the release (the service still decides).
     may_release: bool,
     /// The caller's own open tasks on the declaration, each with its form.
@@ -102,6 +105,44 @@ pub(crate) struct MoneyView {
     pub guaranteed: String,
     pub claimed: String,
     pub outstanding: String,
+}
+
+/// What a refused form says on the page: a notice for the whole page, and each field's problem
+/// (GOV.UK: beside the field and in the summary, linking to it), with the values sent back.
+#[derive(Default)]
+pub(crate) struct Feedback {
+    pub notice: Option<String>,
+    pub issues: Vec<super::officer::FieldIssue>,
+    pub values: std::collections::HashMap<String, String>,
+}
+
+impl Feedback {
+    pub(crate) fn notice(notice: String) -> Feedback {
+        Feedback {
+            notice: Some(notice),
+            ..Feedback::default()
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.notice.is_none() && self.issues.is_empty()
+    }
+
+    /// The problem of the field with this id, if any.
+    pub(crate) fn error_for(&self, field: &str) -> Option<&str> {
+        self.issues
+            .iter()
+            .find(|i| i.field == field)
+            .map(|i| i.message.as_str())
+    }
+
+    /// The value sent back for the field, or `default`.
+    pub(crate) fn value_or(&self, field: &str, default: &str) -> String {
+        self.values
+            .get(field)
+            .cloned()
+            .unwrap_or_else(|| default.to_owned())
+    }
 }
 
 pub(crate) struct MyTask {
@@ -167,7 +208,15 @@ pub(crate) async fn declaration<S: Store>(
         Ok(caller) => caller,
         Err(response) => return response,
     };
-    declaration_page(&state, &visit, &caller, &id, None, StatusCode::OK).await
+    declaration_page(
+        &state,
+        &visit,
+        &caller,
+        &id,
+        Feedback::default(),
+        StatusCode::OK,
+    )
+    .await
 }
 
 /// An officer releases the goods from the declaration's page; a refusal (not assessed, unpaid,
@@ -187,12 +236,12 @@ pub(crate) async fn release<S: Store>(
     after_action(&state, &visit, &caller, &id, outcome).await
 }
 
-async fn declaration_page<S: Store>(
+pub(crate) async fn declaration_page<S: Store>(
     state: &AppState<S>,
     visit: &Visit,
     caller: &Caller,
     id: &str,
-    notice: Option<String>,
+    feedback: Feedback,
     status: StatusCode,
 ) -> Response {
     let caller = caller.clone();
@@ -235,6 +284,7 @@ async fn declaration_page<S: Store>(
         .collect();
     let (mut lane, mut reasons, mut receipts, mut history, mut clearance_status) =
         (None, Vec::new(), Vec::new(), Vec::new(), None);
+    let mut officer = None;
     if let Ok(selection) = clearance.selection(&caller, &view.id).await {
         lane = Some(text(&selection["lane"]));
         // Customs see why; the trade's view has no reasons to show.
@@ -265,6 +315,14 @@ async fn declaration_page<S: Store>(
                 .collect();
         }
         Ok(wire::EventsAnswer::Customs(page)) => {
+            officer = Some(super::officer::section(
+                &tr,
+                visit.language,
+                &caller,
+                &view.status,
+                &document,
+                &page.events,
+            ));
             history = page
                 .events
                 .iter()
@@ -277,7 +335,11 @@ async fn declaration_page<S: Store>(
         }
         Err(other) => return crate::problem::ApiError::from(other).into_response(),
     }
-    let settlement = clearance.payments(&caller, &view.id).await.ok().map(|s| {
+    let payments = clearance.payments(&caller, &view.id).await.ok();
+    let payment = payments
+        .as_ref()
+        .and_then(|s| super::payment::panel(&caller, &view.status, s));
+    let settlement = payments.map(|s| {
         let cny = |v: &Value| match v {
             Value::Null => tr.t("duty-not-assessed"),
             other => format!("{} CNY", text(other)),
@@ -316,7 +378,9 @@ async fn declaration_page<S: Store>(
     let page = DeclarationPage {
         page: visit.page(user),
         id: view.id.clone(),
-        notice,
+        feedback,
+        officer,
+        payment,
         may_release,
         my_tasks,
         settlement,
@@ -339,7 +403,7 @@ async fn declaration_page<S: Store>(
 }
 
 /// with the refusal.
-async fn after_action<S: Store, T>(
+pub(crate) async fn after_action<S: Store, T>(
     state: &AppState<S>,
     visit: &Visit,
     caller: &Caller,
@@ -351,47 +415,19 @@ async fn after_action<S: Store, T>(
         Err(ClearanceError::NotFound) => not_found(visit, Some(user_bar(caller))),
         Err(error) => match refusal_text(visit.language, &error) {
             Some(notice) => {
-                declaration_page(state, visit, caller, id, Some(notice), StatusCode::CONFLICT).await
+                declaration_page(
+                    state,
+                    visit,
+                    caller,
+                    id,
+                    Feedback::notice(notice),
+                    StatusCode::CONFLICT,
+                )
+                .await
             }
             None => crate::problem::ApiError::from(error).into_response(),
         },
     }
-}
-
-#[derive(Debug, Deserialize)]
-pub(crate) struct FindingForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    declaration: String,
-    #[serde(default)]
-    discrepancy: String,
-    #[serde(default)]
-    note: String,
-}
-
-/// The officer's finding on a task, from the declaration's page.
-pub(crate) async fn record_finding<S: Store>(
-    State(state): State<AppState<S>>,
-    headers: HeaderMap,
-    Path(task): Path<String>,
-    Form(form): Form<FindingForm>,
-) -> Response {
-    let path = format!("/console/declarations/{}", form.declaration);
-    let (visit, caller) = match acting(&state, &headers, &form.csrf, &path).await {
-        Ok(acting) => acting,
-        Err(response) => return response,
-    };
-    let note = form.note.trim();
-    let body = serde_json::json!({
-        "discrepancy": form.discrepancy == "yes",
-        "note": (!note.is_empty()).then_some(note),
-    });
-    let outcome = state
-        .clearance
-        .record_finding(&caller, &task, None, body.to_string().as_bytes())
-        .await;
-    after_action(&state, &visit, &caller, &form.declaration, outcome).await
 }
 
 #[derive(Debug, Deserialize)]

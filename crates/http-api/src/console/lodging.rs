@@ -14,7 +14,131 @@ use super::*;
 use crate::AppState;
 
 pub(super) fn routes<S: Store>() -> Router<AppState<S>> {
-    Router::new().route("/console/lodge", get(lodge_page::<S>).post(lodge_file::<S>))
+    Router::new()
+        .route("/console/lodge", get(lodge_page::<S>).post(lodge_file::<S>))
+        .route("/console/lodge/results/{file}", get(result_file::<S>))
+}
+
+/// Result files kept at once (the oldest goes first), and how long each is kept: the file of an
+/// upload is offered on its result page, to its own user, for a short while.
+pub const CONSOLE_UPLOAD_RESULTS_KEPT: usize = 64;
+pub const CONSOLE_UPLOAD_RESULT_TTL_SECONDS: u64 = 15 * 60;
+
+/// One upload's per-row result file (CSV), kept in memory for its user.
+struct ResultFile {
+    id: String,
+    user_id: String,
+    made: std::time::Instant,
+    csv: String,
+}
+
+/// The result files of recent uploads. Kept here rather than re-derived: a refused row is not
+/// recorded anywhere (nothing was lodged), so only the upload's own answer knows its errors.
+fn result_files() -> &'static std::sync::Mutex<std::collections::VecDeque<ResultFile>> {
+    static FILES: std::sync::OnceLock<std::sync::Mutex<std::collections::VecDeque<ResultFile>>> =
+        std::sync::OnceLock::new();
+    FILES.get_or_init(Default::default)
+}
+
+/// Keeps an upload's result file; its id, to fetch it by.
+fn keep_result_file(user_id: &str, csv: String, now: std::time::Instant) -> String {
+    let id = hex_of(&rand::random::<[u8; 16]>());
+    let mut files = result_files().lock().unwrap_or_else(|e| e.into_inner());
+    let ttl = std::time::Duration::from_secs(CONSOLE_UPLOAD_RESULT_TTL_SECONDS);
+    files.retain(|f| now.saturating_duration_since(f.made) < ttl);
+    while files.len() >= CONSOLE_UPLOAD_RESULTS_KEPT {
+        files.pop_front();
+    }
+    files.push_back(ResultFile {
+        id: id.clone(),
+        user_id: user_id.to_owned(),
+        made: now,
+        csv,
+    });
+    id
+}
+
+/// A CSV field: quoted when it must be, and never read as a formula by a spreadsheet.
+fn csv_field(value: &str) -> String {
+    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{value}")
+    } else {
+        value.to_owned()
+    };
+    if value.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value
+    }
+}
+
+/// One row of an upload's result: its position, outcome, number, and errors (path, en, zh).
+type ResultRow = (usize, &'static str, String, Vec<(String, String, String)>);
+
+/// The per-row result file: row, outcome, declaration number, field path, message in English and
+/// in Chinese; a row with several errors has a line for each.
+fn results_csv(rows: &[ResultRow]) -> String {
+    // A byte order mark, so that spreadsheets read the Chinese as UTF-8.
+    let mut csv =
+        String::from("\u{feff}row,outcome,declaration_number,field,message_en,message_zh\r\n");
+    for (row, outcome, number, errors) in rows {
+        if errors.is_empty() {
+            csv.push_str(&format!("{row},{outcome},{},,,\r\n", csv_field(number)));
+        }
+        for (path, en, zh) in errors {
+            csv.push_str(&format!(
+                "{row},{outcome},{},{},{},{}\r\n",
+                csv_field(number),
+                csv_field(path),
+                csv_field(en),
+                csv_field(zh)
+            ));
+        }
+    }
+    csv
+}
+
+/// The result file `file` (its id, `.csv` or not) of `user_id`, if it is kept and not expired.
+fn fetch_result_file(file: &str, user_id: &str, now: std::time::Instant) -> Option<String> {
+    let ttl = std::time::Duration::from_secs(CONSOLE_UPLOAD_RESULT_TTL_SECONDS);
+    let files = result_files().lock().unwrap_or_else(|e| e.into_inner());
+    files
+        .iter()
+        .find(|f| {
+            f.id == file.trim_end_matches(".csv")
+                && f.user_id == user_id
+                && now.saturating_duration_since(f.made) < ttl
+        })
+        .map(|f| f.csv.clone())
+}
+
+/// An upload's result file, to the user who uploaded, while it is kept; else the not-found page.
+pub(crate) async fn result_file<S: Store>(
+    State(state): State<AppState<S>>,
+    headers: HeaderMap,
+    axum::extract::Path(file): axum::extract::Path<String>,
+) -> Response {
+    let visit = Visit::of(&headers, &LanguageQuery::default(), "/console/lodge");
+    let caller = match signed_in(&state, &headers).await {
+        Ok(caller) => caller,
+        Err(response) => return response,
+    };
+    let csv = fetch_result_file(&file, caller.user_id(), std::time::Instant::now());
+    let Some(csv) = csv else {
+        return not_found(&visit, Some(user_bar(&caller)));
+    };
+    let mut response = csv.into_response();
+    let headers = response.headers_mut();
+    secure(headers);
+    headers.insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    headers.insert(
+        axum::http::header::CONTENT_DISPOSITION,
+        axum::http::HeaderValue::from_static("attachment; filename=\"lodging-results.csv\""),
+    );
+    response
 }
 /// Declarations one uploaded file may hold: the file is refused whole above it, before any is
 /// lodged (a larger batch goes through the API or `customs lodge`).
@@ -34,6 +158,8 @@ struct LodgePage {
     page: Page,
     problem: Option<String>,
     results: Vec<UploadRow>,
+    /// Where the per-row result file of this upload is fetched.
+    results_file: Option<String>,
 }
 
 pub(crate) async fn lodge_page<S: Store>(
@@ -50,6 +176,7 @@ pub(crate) async fn lodge_page<S: Store>(
         page: visit.page(Some(user_bar(&caller))),
         problem: None,
         results: Vec::new(),
+        results_file: None,
     };
     respond(StatusCode::OK, page.render(), visit.cookies.clone())
 }
@@ -80,6 +207,7 @@ pub(crate) async fn lodge_file<S: Store>(
             page: visit.page(Some(user_bar(&caller))),
             problem: Some(problem),
             results: Vec::new(),
+            results_file: None,
         };
         respond(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -106,6 +234,7 @@ pub(crate) async fn lodge_file<S: Store>(
         }
     };
     let mut results = Vec::new();
+    let mut file_rows = Vec::new();
     for (index, declaration) in declarations.iter().enumerate() {
         use sha2::Digest;
         let body = serde_json::to_vec(declaration).unwrap_or_default();
@@ -119,6 +248,12 @@ pub(crate) async fn lodge_file<S: Store>(
         };
         match state.clearance.lodge(&caller, Some(&key), &body).await {
             Ok(receipt) => {
+                let outcome = if receipt.created {
+                    "created"
+                } else {
+                    "repeated"
+                };
+                file_rows.push((index + 1, outcome, receipt.number.clone(), Vec::new()));
                 row.outcome = tr.t(if receipt.created {
                     "lodge-created"
                 } else {
@@ -128,6 +263,15 @@ pub(crate) async fn lodge_file<S: Store>(
                 row.number = receipt.number;
             }
             Err(ClearanceError::Invalid(errors)) => {
+                file_rows.push((
+                    index + 1,
+                    "refused",
+                    String::new(),
+                    errors
+                        .iter()
+                        .map(|e| (e.path.clone(), e.message_en.clone(), e.message_zh.clone()))
+                        .collect(),
+                ));
                 row.outcome = tr.t("lodge-refused");
                 row.errors = errors
                     .iter()
@@ -139,6 +283,18 @@ pub(crate) async fn lodge_file<S: Store>(
                 message_zh,
                 errors,
             }) => {
+                file_rows.push((
+                    index + 1,
+                    "refused",
+                    String::new(),
+                    std::iter::once((String::new(), message_en.clone(), message_zh.clone()))
+                        .chain(
+                            errors.iter().map(|e| {
+                                (e.path.clone(), e.message_en.clone(), e.message_zh.clone())
+                            }),
+                        )
+                        .collect(),
+                ));
                 row.outcome = tr.t("lodge-refused");
                 row.errors = std::iter::once((String::new(), pick(&message_en, &message_zh)))
                     .chain(
@@ -152,10 +308,44 @@ pub(crate) async fn lodge_file<S: Store>(
         }
         results.push(row);
     }
+    let file = keep_result_file(
+        caller.user_id(),
+        results_csv(&file_rows),
+        std::time::Instant::now(),
+    );
     let page = LodgePage {
         page: visit.page(Some(user_bar(&caller))),
         problem: None,
         results,
+        results_file: Some(format!("/console/lodge/results/{file}.csv")),
     };
     respond(StatusCode::OK, page.render(), visit.cookies.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    #[test]
+    fn a_result_file_is_kept_for_its_time_and_for_its_user_only() {
+        let made = Instant::now();
+        let id = keep_result_file("user-a", "row\r\n".to_owned(), made);
+        let ttl = Duration::from_secs(CONSOLE_UPLOAD_RESULT_TTL_SECONDS);
+        let just_before = made + ttl - Duration::from_millis(1);
+        assert!(fetch_result_file(&format!("{id}.csv"), "user-a", just_before).is_some());
+        assert!(fetch_result_file(&id, "user-b", just_before).is_none());
+        assert!(fetch_result_file(&id, "user-a", made + ttl).is_none());
+    }
+
+    #[test]
+    fn csv_fields_are_quoted_and_never_formulas() {
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("a, b"), "\"a, b\"");
+        assert_eq!(csv_field("say \"x\""), "\"say \"\"x\"\"\"");
+        assert_eq!(csv_field("=1+1"), "'=1+1");
+        assert_eq!(csv_field("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(csv_field("报关单"), "报关单");
+    }
 }

@@ -37,16 +37,20 @@ use unic_langid::LanguageIdentifier;
 use crate::AppState;
 
 // Each area of the console in its own module, with its routes, templates and message file.
-mod audit;
 mod admin;
+mod audit;
 mod dashboards;
 mod declarations;
 mod form;
 mod lodging;
+mod officer;
+mod payment;
 mod tasks;
 
 pub use admin::CONSOLE_RELEASE_UPLOAD_BYTES_MAX;
 pub use lodging::CONSOLE_UPLOAD_DECLARATIONS_MAX;
+pub use lodging::{CONSOLE_UPLOAD_RESULT_TTL_SECONDS, CONSOLE_UPLOAD_RESULTS_KEPT};
+pub use officer::{CONSOLE_FINDING_PARTS_MAX, CONSOLE_FINDING_PHOTOS_MAX};
 
 /// Every page and form of the console. Its own sessions (cookies) and rate limits, not the API's
 /// bearer guard.
@@ -64,6 +68,8 @@ pub(crate) fn routes<S: Store>() -> Router<AppState<S>> {
         .merge(tasks::routes())
         .merge(admin::routes())
         .merge(dashboards::routes())
+        .merge(officer::routes())
+        .merge(payment::routes())
         .route("/console/{*rest}", get(unknown_page))
 }
 
@@ -96,6 +102,11 @@ const STATIC_FILES: &[(&str, &str, &str)] = &[
         "form.js",
         "text/javascript; charset=utf-8",
         include_str!("../../static/form.js"),
+    ),
+    (
+        "console-upload.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/console-upload.js"),
     ),
     (
         "htmx.min.js",
@@ -160,8 +171,15 @@ macro_rules! locales {
 type Locale = &'static [(&'static str, &'static str)];
 
 /// The console's message files, English then Chinese.
-const LOCALES: (Locale, Locale) =
-    locales!("console", "audit", "form", "admin", "dashboards");
+const LOCALES: (Locale, Locale) = locales!(
+    "console",
+    "audit",
+    "form",
+    "admin",
+    "dashboards",
+    "officer",
+    "payment"
+);
 
 fn bundle(tag: &str, sources: Locale) -> Bundle {
     let language: LanguageIdentifier = tag.parse().expect("a valid language tag");

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use crate::helpers::{
     ANONYMOUS, BROKER, OTHER_TRADER, Reply, SPARE_USER, TRADER, TestApp, USERS, example,
     example_for_declarant, example_for_other_declarant, rates_import, sample_file, spawn_app,
+    spawn_app_with_users,
 };
 
 #[derive(Debug, Clone, Copy)]
@@ -70,10 +71,11 @@ enum Endpoint {
     DisableUser,
     AuthoriseBroker,
     WithdrawBroker,
+    ReassignTask,
 }
 
 impl Endpoint {
-    const ALL: [Endpoint; 59] = [
+    const ALL: [Endpoint; 60] = [
         Endpoint::Lodge,
         Endpoint::Read,
         Endpoint::List,
@@ -134,6 +136,7 @@ impl Endpoint {
         Endpoint::DisableUser,
         Endpoint::AuthoriseBroker,
         Endpoint::WithdrawBroker,
+        Endpoint::ReassignTask,
     ];
 
     fn action(self) -> Action {
@@ -192,6 +195,7 @@ impl Endpoint {
             Endpoint::RecordFinding => Action::RecordFindings,
             Endpoint::Pay => Action::Pay,
             Endpoint::SetCreditLevel => Action::ManageCredit,
+            Endpoint::ReassignTask => Action::ReassignTasks,
         }
     }
 
@@ -430,7 +434,12 @@ async fn call(app: &TestApp, user: &str, endpoint: Endpoint) -> Reply {
         }
         Endpoint::ListTasks => app.get("/v1/tasks?mine=true&status=open", user).await,
         Endpoint::GoOnDuty => app.put("/v1/duty", user, &json!({"office": "2200"})).await,
-        Endpoint::GoOffDuty => app.delete("/v1/duty", user).await,
+        Endpoint::GoOffDuty => {
+            let reply = app.delete("/v1/duty", user).await;
+            // The officer keeps duty at 2200 otherwise: the tasks are drawn for it alone.
+            on_duty(app, "officer").await;
+            reply
+        }
         Endpoint::DutyRoster => app.get("/v1/duty?office=2200", user).await,
         Endpoint::AddAttachment => {
             let task = open_task(app).await;
@@ -614,6 +623,23 @@ async fn call(app: &TestApp, user: &str, endpoint: Endpoint) -> Reply {
             )
             .await
         }
+        Endpoint::ReassignTask => {
+            // To the second officer, on duty for the moment, and back again: the access test's
+            // tasks stay the first officer's.
+            let task = open_task(app).await;
+            on_duty(app, SECOND_OFFICER).await;
+            let body = json!({"officer": SECOND_OFFICER, "reason": "queue evened out"});
+            let path = format!("/v1/tasks/{task}/reassignment");
+            let reply = app.post(&path, user, None, &body).await;
+            if reply.status == StatusCode::OK {
+                let back = json!({"officer": "officer", "reason": "back"});
+                let returned = app.post(&path, user, None, &back).await;
+                assert_eq!(returned.status, StatusCode::OK, "{}", returned.text);
+            }
+            let off = app.delete("/v1/duty", SECOND_OFFICER).await;
+            assert_eq!(off.status, StatusCode::OK, "{}", off.text);
+            reply
+        }
         Endpoint::RecordFinding => {
             let task = open_task(app).await;
             let body = json!({"discrepancy": false, "note": "as declared"});
@@ -621,6 +647,17 @@ async fn call(app: &TestApp, user: &str, endpoint: Endpoint) -> Reply {
                 .await
         }
     }
+}
+
+/// An officer beyond `USERS`, on duty only while a reassignment is tried.
+const SECOND_OFFICER: &str = "second_officer";
+static EXTRA_USERS: [(&str, Role, Option<&str>); 1] = [(SECOND_OFFICER, Role::Officer, None)];
+
+async fn on_duty(app: &TestApp, officer: &str) {
+    let reply = app
+        .put("/v1/duty", officer, &json!({"office": "2200"}))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
 }
 
 const HISTORY_PATH: &str = "/v1/history?format=kcs&label=tiny";
@@ -796,7 +833,9 @@ fn fresh_rates() -> Value {
 
 #[tokio::test]
 async fn every_role_gets_what_the_access_matrix_promises_on_every_endpoint() {
-    let app = spawn_app().await;
+    // A second officer, off duty but for a reassignment: the officer on duty gets every task.
+    let app = spawn_app_with_users(&EXTRA_USERS).await;
+    on_duty(&app, "officer").await;
     // TR-0001 and XR-0001, so that estimates and dry runs have something to work with.
     app.activate_sample_releases("2026-01-01").await;
     inspect_korean_goods(&app).await;

@@ -26,7 +26,7 @@ pub const OTHER_TRADER: &str = "91440300MA5F00003G";
 /// The seeded users, by name: each name is its role's, `other_declarant` is a declarant of an
 /// enterprise that has nothing to do with `TRADER`, and `other_risk_analyst` is the second pair of
 /// eyes that approves `risk_analyst`'s rules (and the other way round).
-pub const USERS: [(&str, Role, Option<&str>); 8] = [
+pub const USERS: [(&str, Role, Option<&str>); 9] = [
     ("declarant", Role::Declarant, Some(TRADER)),
     ("broker", Role::Broker, Some(BROKER)),
     ("officer", Role::Officer, None),
@@ -35,6 +35,7 @@ pub const USERS: [(&str, Role, Option<&str>); 8] = [
     ("admin", Role::Admin, None),
     ("other_declarant", Role::Declarant, Some(OTHER_TRADER)),
     ("other_risk_analyst", Role::RiskAnalyst, None),
+    ("supervisor", Role::Supervisor, None),
 ];
 
 /// The seeded enterprise register: credit code, customs code and name, as the examples declare

@@ -3,9 +3,10 @@
 mod access;
 mod assessment;
 mod console;
-mod console_form;
 mod console_admin;
 mod console_dashboards;
+mod console_form;
+mod console_officer;
 mod description;
 mod exhaustion;
 mod helpers;
