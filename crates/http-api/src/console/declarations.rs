@@ -323,13 +323,23 @@ pub(crate) async fn declaration_page<S: Store>(
                 &document,
                 &page.events,
             ));
+            // Who acted, by name (an id the directory does not know, such as the engine's, as is).
+            let actors: Vec<&str> = page.events.iter().map(|e| e.actor_user.as_str()).collect();
+            let names = clearance
+                .actor_names(&caller, &actors)
+                .await
+                .unwrap_or_default();
             history = page
                 .events
                 .iter()
                 .map(|e| HistoryRow {
                     when: e.recorded_at.clone(),
                     what: e.action.clone(),
-                    by: format!("{} ({})", e.actor_user, e.actor_role),
+                    by: format!(
+                        "{} ({})",
+                        names.get(&e.actor_user).unwrap_or(&e.actor_user),
+                        e.actor_role
+                    ),
                 })
                 .collect();
         }

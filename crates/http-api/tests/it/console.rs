@@ -332,6 +332,11 @@ async fn the_trade_sees_its_own_declarations_without_reasons_and_another_enterpr
         seen.body
     );
     assert!(seen.body.contains("declaration.targeted"));
+    assert!(
+        seen.body.contains("broker (broker)"),
+        "the history names who acted, not their ids: {}",
+        seen.body
+    );
 
     let mut stranger = Visitor::new(&app);
     stranger.sign_in("other_declarant", PASSWORD).await;
