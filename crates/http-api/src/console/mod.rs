@@ -37,6 +37,7 @@ use unic_langid::LanguageIdentifier;
 use crate::AppState;
 
 // Each area of the console in its own module, with its routes, templates and message file.
+mod analyst;
 mod declarations;
 mod lodging;
 mod tasks;
@@ -55,6 +56,7 @@ pub(crate) fn routes<S: Store>() -> Router<AppState<S>> {
         .merge(declarations::routes())
         .merge(lodging::routes())
         .merge(tasks::routes())
+        .merge(analyst::routes())
         .route("/console/{*rest}", get(unknown_page))
 }
 
@@ -146,7 +148,7 @@ macro_rules! locales {
 type Locale = &'static [(&'static str, &'static str)];
 
 /// The console's message files, English then Chinese.
-const LOCALES: (Locale, Locale) = locales!("console");
+const LOCALES: (Locale, Locale) = locales!("console", "analyst");
 
 fn bundle(tag: &str, sources: Locale) -> Bundle {
     let language: LanguageIdentifier = tag.parse().expect("a valid language tag");
