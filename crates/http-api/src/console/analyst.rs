@@ -39,8 +39,14 @@ pub(super) fn routes<S: Store>() -> Router<AppState<S>> {
             "/console/rules/{id}/versions/{version}/retirement",
             post(retire_rule::<S>),
         )
-        .route("/console/watch-list", get(watch_page::<S>).post(watch_add::<S>))
-        .route("/console/watch-list/{id}/approval", post(watch_approve::<S>))
+        .route(
+            "/console/watch-list",
+            get(watch_page::<S>).post(watch_add::<S>),
+        )
+        .route(
+            "/console/watch-list/{id}/approval",
+            post(watch_approve::<S>),
+        )
         .route("/console/watch-list/{id}/removal", post(watch_remove::<S>))
         .route("/console/models", get(models_page::<S>))
         .route("/console/models/rollback", post(model_roll_back::<S>))
@@ -59,7 +65,12 @@ pub const CONSOLE_DRIFT_SAMPLE: usize = 1_000;
 pub const CONSOLE_DRIFT_CHART_FEATURES_MAX: usize = 20;
 
 const RULE_PURPOSES: [&str; 3] = ["safety", "revenue", "both"];
-const RULE_ACTIONS: [&str; 4] = ["document_check", "physical_inspection", "lab_sampling", "hold"];
+const RULE_ACTIONS: [&str; 4] = [
+    "document_check",
+    "physical_inspection",
+    "lab_sampling",
+    "hold",
+];
 const DIRECTIONS: [&str; 2] = ["import", "export"];
 const WATCH_KINDS: [&str; 5] = [
     "importer",
@@ -404,11 +415,11 @@ pub(crate) async fn approve_rule<S: Store>(
     Path((id, version)): Path<(String, u32)>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    let (visit, caller) =
-        match acting_reader(&state, &headers, &form.csrf, "/console/rules").await {
-            Ok(acting) => acting,
-            Err(response) => return response,
-        };
+    let (visit, caller) = match acting_reader(&state, &headers, &form.csrf, "/console/rules").await
+    {
+        Ok(acting) => acting,
+        Err(response) => return response,
+    };
     match state.clearance.approve_rule(&caller, &id, version).await {
         Ok(_) => Redirect::to(&format!(
             "/console/rules?done=approved&rule={}&version={version}",
@@ -426,11 +437,11 @@ pub(crate) async fn retire_rule<S: Store>(
     Path((id, version)): Path<(String, u32)>,
     Form(form): Form<ReasonForm>,
 ) -> Response {
-    let (visit, caller) =
-        match acting_reader(&state, &headers, &form.csrf, "/console/rules").await {
-            Ok(acting) => acting,
-            Err(response) => return response,
-        };
+    let (visit, caller) = match acting_reader(&state, &headers, &form.csrf, "/console/rules").await
+    {
+        Ok(acting) => acting,
+        Err(response) => return response,
+    };
     match state
         .clearance
         .retire_rule(&caller, &id, version, &form.reason)
@@ -593,7 +604,10 @@ pub(crate) struct CatalogueRow {
 
 /// The catalogue of names a rule may use, from the risk crate's own list (what the checker
 /// reads), so that it cannot drift from what a rule is checked against.
-fn catalogue(tr: &Tr, language: Language) -> (Vec<CatalogueRow>, Vec<CatalogueRow>, Vec<CatalogueRow>) {
+fn catalogue(
+    tr: &Tr,
+    language: Language,
+) -> (Vec<CatalogueRow>, Vec<CatalogueRow>, Vec<CatalogueRow>) {
     use risk::catalogue::{FIELDS, FUNCTIONS, MACROS, VARIABLES};
     let ty = |t: risk::catalogue::NameType| pick(language, t.en(), t.zh());
     let variables = VARIABLES
@@ -827,11 +841,17 @@ pub(crate) async fn editor_submit<S: Store>(
             match state.clearance.test_rule(&caller, &body, sample).await {
                 Ok(report) => {
                     let report = test_report(&report);
-                    editor(&visit, &caller, form, Vec::new(), Some(report), StatusCode::OK)
+                    editor(
+                        &visit,
+                        &caller,
+                        form,
+                        Vec::new(),
+                        Some(report),
+                        StatusCode::OK,
+                    )
                 }
                 Err(error) => {
-                    let fields: Vec<&str> =
-                        RULE_FIELDS.iter().copied().chain(["sample"]).collect();
+                    let fields: Vec<&str> = RULE_FIELDS.iter().copied().chain(["sample"]).collect();
                     let status = match &error {
                         ClearanceError::Forbidden { .. } => StatusCode::FORBIDDEN,
                         _ => StatusCode::UNPROCESSABLE_ENTITY,
@@ -926,7 +946,10 @@ pub(crate) async fn performance_page<S: Store>(
             selections: text(&f["selections"]),
             inspected: text(&f["checks_closed"]),
             found: text(&f["hits"]),
-            hit_rate: f["hit_rate"].as_f64().map(percent).unwrap_or_else(|| "–".into()),
+            hit_rate: f["hit_rate"]
+                .as_f64()
+                .map(percent)
+                .unwrap_or_else(|| "–".into()),
             revenue: text(&f["revenue_recovered"]),
         })
         .collect();
@@ -1041,7 +1064,11 @@ async fn render_watch<S: Store>(
                 id: text(&e["id"]),
                 kind: tr.of("an-watch-kind", &text(&e["kind"])),
                 value: text(&e["value"]),
-                reason: pick(visit.language, &text(&e["reason_en"]), &text(&e["reason_zh"])),
+                reason: pick(
+                    visit.language,
+                    &text(&e["reason_en"]),
+                    &text(&e["reason_zh"]),
+                ),
                 action: tr.of("an-action", &text(&e["action"])),
                 validity: if from.is_empty() && to.is_empty() {
                     tr.t("an-open")
@@ -1087,7 +1114,16 @@ pub(crate) async fn watch_page<S: Store>(
         action: "document_check".into(),
         ..WatchForm::default()
     };
-    render_watch(&state, &visit, &caller, analyst, form, Vec::new(), StatusCode::OK).await
+    render_watch(
+        &state,
+        &visit,
+        &caller,
+        analyst,
+        form,
+        Vec::new(),
+        StatusCode::OK,
+    )
+    .await
 }
 
 /// An entry proposed for the watch list: in force once another analyst approves it.
@@ -1122,8 +1158,7 @@ pub(crate) async fn watch_add<S: Store>(
                 ClearanceError::Forbidden { .. } => StatusCode::FORBIDDEN,
                 _ => StatusCode::UNPROCESSABLE_ENTITY,
             };
-            let Some(errors) = shown_errors(visit.language, &error, &WATCH_FIELDS, "value")
-            else {
+            let Some(errors) = shown_errors(visit.language, &error, &WATCH_FIELDS, "value") else {
                 return service_failure(error);
             };
             let analyst = Analyst::new(Section::WatchList, &caller);
@@ -1332,11 +1367,11 @@ pub(crate) async fn model_promote<S: Store>(
     Path(id): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    let (visit, caller) =
-        match acting_reader(&state, &headers, &form.csrf, "/console/models").await {
-            Ok(acting) => acting,
-            Err(response) => return response,
-        };
+    let (visit, caller) = match acting_reader(&state, &headers, &form.csrf, "/console/models").await
+    {
+        Ok(acting) => acting,
+        Err(response) => return response,
+    };
     match state.clearance.promote_model(&caller, &id).await {
         Ok(_) => Redirect::to(&format!(
             "/console/models?done=promoted&rule={}",
@@ -1353,11 +1388,11 @@ pub(crate) async fn model_roll_back<S: Store>(
     headers: HeaderMap,
     Form(form): Form<ReasonForm>,
 ) -> Response {
-    let (visit, caller) =
-        match acting_reader(&state, &headers, &form.csrf, "/console/models").await {
-            Ok(acting) => acting,
-            Err(response) => return response,
-        };
+    let (visit, caller) = match acting_reader(&state, &headers, &form.csrf, "/console/models").await
+    {
+        Ok(acting) => acting,
+        Err(response) => return response,
+    };
     match state.clearance.roll_back_model(&caller, &form.reason).await {
         Ok(_) => Redirect::to("/console/models?done=rolled-back").into_response(),
         Err(error) => models_refused(&state, &visit, &caller, error).await,
@@ -1400,7 +1435,10 @@ fn drift_bar(tr: &Tr, label: String, psi: f64, level: &str, scale: f64, row: usi
         level: tr.of("an-drift-level", level),
         y,
         text_y: y + 15,
-        width: format!("{:.1}", (psi / scale * CHART_BAR_WIDTH).min(CHART_BAR_WIDTH)),
+        width: format!(
+            "{:.1}",
+            (psi / scale * CHART_BAR_WIDTH).min(CHART_BAR_WIDTH)
+        ),
         // Colours that a reader tells apart in the table too (the level is written there).
         fill: match level {
             "alert" => "#b0190f",
@@ -1428,7 +1466,14 @@ fn drift_chart(tr: &Tr, report: &Value) -> (DriftChart, Vec<DriftBar>) {
         0,
     )];
     rows.extend(features.iter().enumerate().map(|(i, f)| {
-        drift_bar(tr, text(&f["feature"]), psi_of(f), &text(&f["level"]), scale, i + 1)
+        drift_bar(
+            tr,
+            text(&f["feature"]),
+            psi_of(f),
+            &text(&f["level"]),
+            scale,
+            i + 1,
+        )
     }));
     let x = |psi: f64| format!("{:.1}", CHART_LABEL_WIDTH + psi / scale * CHART_BAR_WIDTH);
     let drawn: Vec<DriftBar> = rows
@@ -1518,9 +1563,15 @@ mod tests {
             anchor_of("scope.offices[2]", &RULE_FIELDS, "expression"),
             "scope-offices"
         );
-        assert_eq!(anchor_of("priority", &RULE_FIELDS, "expression"), "priority");
+        assert_eq!(
+            anchor_of("priority", &RULE_FIELDS, "expression"),
+            "priority"
+        );
         assert_eq!(anchor_of("", &RULE_FIELDS, "expression"), "expression");
-        assert_eq!(anchor_of("nothing", &RULE_FIELDS, "expression"), "expression");
+        assert_eq!(
+            anchor_of("nothing", &RULE_FIELDS, "expression"),
+            "expression"
+        );
     }
 
     #[test]

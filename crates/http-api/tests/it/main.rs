@@ -3,6 +3,7 @@
 mod access;
 mod assessment;
 mod console;
+mod console_analyst;
 mod description;
 mod exhaustion;
 mod helpers;
