@@ -87,6 +87,7 @@ an-col-example = Example
 an-col-description = Description
 an-col-id = Id
 an-col-actions = Actions
+an-you = you
 an-author = Proposed by
 an-approved-by = Approved by
 an-own-proposal = You proposed this version: another analyst must approve it (four eyes).

@@ -87,6 +87,7 @@ an-col-example = 示例
 an-col-description = 描述
 an-col-id = 编号
 an-col-actions = 操作
+an-you = 本人
 an-author = 起草人
 an-approved-by = 审批人
 an-own-proposal = 此版本由您起草：须由另一名分析员审批（双人复核）。
