@@ -1402,6 +1402,8 @@ pub(crate) async fn model_roll_back<S: Store>(
 /// One bar of the drift chart, placed by the server (SVG attributes, no style).
 pub(crate) struct DriftBar {
     pub label: String,
+    /// Where the bar's number is written, right of the bar.
+    pub value_x: String,
     pub psi: String,
     pub level_key: String,
     pub level: String,
@@ -1424,12 +1426,16 @@ const CHART_LABEL_WIDTH: f64 = 240.0;
 const CHART_BAR_WIDTH: f64 = 380.0;
 const CHART_ROW: usize = 24;
 const CHART_TOP: usize = 8;
+/// The largest index the chart's scale shows (far past an alert).
+const CHART_PSI_MAX: f64 = 1.0;
 
 fn drift_bar(tr: &Tr, label: String, psi: f64, level: &str, scale: f64, row: usize) -> DriftBar {
     let psi = if psi.is_finite() { psi.max(0.0) } else { 0.0 };
     let y = CHART_TOP + row * CHART_ROW;
+    let width = (psi / scale * CHART_BAR_WIDTH).min(CHART_BAR_WIDTH);
     DriftBar {
         label,
+        value_x: format!("{:.1}", CHART_LABEL_WIDTH + width + 4.0),
         psi: format!("{psi:.3}"),
         level_key: level.to_owned(),
         level: tr.of("an-drift-level", level),
@@ -1455,8 +1461,9 @@ fn drift_chart(tr: &Tr, report: &Value) -> (DriftChart, Vec<DriftBar>) {
         .chain(features.iter().map(psi_of))
         .filter(|v| v.is_finite())
         .fold(0.0f64, f64::max);
-    // The scale reaches past the alert line, so that both lines always show.
-    let scale = largest.max(clearance::models::DRIFT_ALERT_PSI * 1.2);
+    // The scale reaches past the alert line, so that both lines always show, and stops at
+    // `CHART_PSI_MAX` (a larger shift fills the row; its number is written beside it).
+    let scale = largest.clamp(clearance::models::DRIFT_ALERT_PSI * 1.2, CHART_PSI_MAX);
     let mut rows = vec![drift_bar(
         tr,
         tr.t("an-drift-score"),
@@ -1481,6 +1488,7 @@ fn drift_chart(tr: &Tr, report: &Value) -> (DriftChart, Vec<DriftBar>) {
         .take(CONSOLE_DRIFT_CHART_FEATURES_MAX + 1)
         .map(|b| DriftBar {
             label: b.label.chars().take(32).collect(),
+            value_x: b.value_x.clone(),
             psi: b.psi.clone(),
             level_key: b.level_key.clone(),
             level: b.level.clone(),
@@ -1603,11 +1611,14 @@ mod tests {
             "features": [
                 { "feature": "price", "psi": 0.6, "level": "alert" },
                 { "feature": "mass", "psi": f64::NAN, "level": "stable" },
+                { "feature": "seller", "psi": 13.8, "level": "alert" },
             ],
         });
         let (chart, rows) = drift_chart(&tr, &report);
-        assert_eq!(rows.len(), 3);
-        assert_eq!(chart.bars[1].width, "380.0", "the largest fills the area");
+        assert_eq!(rows.len(), 4);
+        assert_eq!(chart.bars[1].width, "228.0", "the scale stops at 1.0");
+        assert_eq!(chart.bars[3].width, "380.0", "a larger shift fills the row");
+        assert_eq!(chart.bars[3].psi, "13.800", "and is written beside it");
         assert_eq!(chart.bars[2].width, "0.0", "no number: no bar");
         assert!(chart.alert_x.parse::<f64>().unwrap() < 240.0 + 380.0);
     }
