@@ -297,6 +297,15 @@ fn done_message(tr: &Tr, query: &DoneQuery) -> Option<String> {
         (Some(rule), None) => rule.clone(),
         _ => String::new(),
     };
+    // Only an id is echoed (the link could be made by anyone): letters, digits, '-', '_', '.'.
+    let is_id = |t: &str| {
+        t.len() <= risk::RULE_ID_LENGTH_MAX
+            && t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    };
+    if !is_id(&id.replace(" v", "")) {
+        return None;
+    }
     let key = query.done.as_deref()?;
     let message = [
         "proposed",
@@ -1564,6 +1573,29 @@ pub(crate) async fn drift_page<S: Store>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_an_id_is_echoed_from_the_address() {
+        let tr = Tr {
+            language: Language::En,
+        };
+        let query = |rule: &str| DoneQuery {
+            done: Some("approved".into()),
+            rule: Some(rule.into()),
+            version: Some(2),
+        };
+        assert_eq!(
+            done_message(&tr, &query("R-000001")).unwrap(),
+            "Approved R-000001 v2: it is in force for declarations accepted from now on."
+        );
+        assert_eq!(done_message(&tr, &query("call 110 now")), None);
+        assert_eq!(done_message(&tr, &query(&"R".repeat(65))), None);
+        let unknown = DoneQuery {
+            done: Some("hacked".into()),
+            ..query("R-000001")
+        };
+        assert_eq!(done_message(&tr, &unknown), None);
+    }
 
     #[test]
     fn an_api_path_names_its_field() {
