@@ -752,6 +752,17 @@ impl<S: Store> Clearance<S> {
             .ok_or(ClearanceError::NotFound)
     }
 
+    /// Checks a rule (a request, not stored, nothing read or written) as `propose_rule` would:
+    /// every problem at once, each naming its field. For an analyst's editor, validating as they
+    /// type.
+    pub fn check_rule(&self, caller: &Caller, body: &[u8]) -> Result<(), ClearanceError> {
+        caller.require(Action::WriteRules)?;
+        let request: RuleRequest =
+            wire::parse_json(body).map_err(|e| ClearanceError::Invalid(vec![e]))?;
+        let id = request.id.clone().unwrap_or_else(|| "R-NEW".into());
+        compile_request(&request, &id, 1).map(|_| ())
+    }
+
     /// Runs a rule (a request, not stored) over the most recent `sample` declarations: what it
     /// would hit and how often it would select. Nothing is written.
     pub async fn test_rule(

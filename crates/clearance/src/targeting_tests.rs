@@ -238,3 +238,33 @@ async fn concurrent_proposals_get_distinct_rule_and_watch_entry_numbers() {
     ids.sort_by_key(|v| v.to_string());
     assert_eq!(ids, [json!("W-000001"), json!("W-000002")]);
 }
+
+#[tokio::test]
+async fn a_rule_is_checked_without_being_kept_and_only_by_an_analyst() {
+    let f = fixture(beijing(2026, 11, 26, 10)).await;
+    let (wang, _) = two_analysts(&f).await;
+    let officer = f.caller("officer").await;
+    f.clearance
+        .check_rule(&wang, &rule(SMARTPHONES_FROM_US))
+        .expect("a right rule passes");
+    let Err(ClearanceError::Invalid(errors)) = f
+        .clearance
+        .check_rule(&wang, &rule("item.colour == \"red\""))
+    else {
+        panic!("a wrong name is refused");
+    };
+    assert_eq!(errors[0].path, "expression");
+    assert!(errors[0].message_en.contains("at 1:6"), "{errors:?}");
+    assert!(
+        errors[0].message_zh.contains("第 1 行第 6 列"),
+        "{errors:?}"
+    );
+    assert!(matches!(
+        f.clearance.check_rule(&officer, &rule(SMARTPHONES_FROM_US)),
+        Err(ClearanceError::Forbidden { .. })
+    ));
+    assert!(
+        f.clearance.rules(&wang, None).await.unwrap().is_empty(),
+        "nothing is kept"
+    );
+}

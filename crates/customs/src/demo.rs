@@ -52,12 +52,14 @@ const SAMPLE_IN_FORCE_FROM: (i32, u32, u32) = (2026, 1, 1);
 pub const DEMO_MARKER_ACTION: &str = "data_folder.demo";
 pub const DEMO_TOKENS_FILE: &str = "demo-tokens.txt";
 
-/// The demo users: one per role.
-const DEMO_USERS: [(&str, Role, Option<&str>); 7] = [
+/// The demo users: one per role, and a second analyst to approve the first one's rules (four
+/// eyes).
+const DEMO_USERS: [(&str, Role, Option<&str>); 8] = [
     ("demo-declarant", Role::Declarant, Some(DEMO_TRADER)),
     ("demo-broker", Role::Broker, Some(DEMO_BROKER)),
     ("demo-officer", Role::Officer, None),
     ("demo-analyst", Role::RiskAnalyst, None),
+    ("demo-analyst-2", Role::RiskAnalyst, None),
     ("demo-auditor", Role::Auditor, None),
     ("demo-admin", Role::Admin, None),
     ("demo-supervisor", Role::Supervisor, None),

@@ -19,6 +19,7 @@
 //! CEL is the `cel` crate (cel-rust); see `rule` for what this crate adds to it.
 
 pub mod bench;
+pub mod catalogue;
 pub mod draw;
 pub mod features;
 pub mod index;

@@ -821,59 +821,23 @@ fn orderable(a: &Ty, b: &Ty) -> bool {
     }
 }
 
-/// The fields of a root: (type, optional, item-level).
+/// The fields of a root: (type, optional, item-level), from the catalogue (the editor's list).
 fn field(root: Root, name: &str) -> Option<(Ty, bool, bool)> {
-    use Ty::{Double, Int, List};
-    let s = || Ty::String;
-    let (ty, optional, item_level) = match (root, name) {
-        (
-            Root::Declaration,
-            "direction"
-            | "kind"
-            | "procedure"
-            | "office_of_lodging"
-            | "office_of_entry_exit"
-            | "transport_mode"
-            | "trader"
-            | "declarant"
-            | "overseas_party_name"
-            | "overseas_party_country"
-            | "dispatch_country"
-            | "invoice_currency",
-        ) => (s(), false, false),
-        (Root::Declaration, "transport_means" | "consignor") => (s(), true, false),
-        (Root::Declaration, "invoice_amount") => (Double, false, false),
-        (Root::Declaration, "customs_value_cny" | "payable_cny") => (Double, true, false),
-        (Root::Declaration, "item_count") => (Int, false, false),
-        (Root::Declaration, "documents") => (List(Box::new(s())), false, false),
-        (Root::Item, "index") => (Int, false, true),
-        (Root::Item, "commodity_code" | "description" | "origin_country" | "unit") => {
-            (s(), false, true)
-        }
-        (Root::Item, "quantity" | "amount") => (Double, false, true),
-        (Root::Item, "statutory_quantity_1" | "statutory_quantity_2") => (Double, true, true),
-        (Root::Item, "statutory_unit_1" | "statutory_unit_2") => (s(), true, true),
-        (Root::Item, "customs_value_cny" | "net_mass_kg") => (Double, true, true),
-        (Root::Item, "licence_codes") => (List(Box::new(s())), false, true),
-        (
-            Root::Features,
-            "unit_value"
-            | "unit_value_cny"
-            | "value_per_kg"
-            | "value_per_kg_cny"
-            | "reference_price_ratio",
-        ) => (Double, true, true),
-        (Root::Features, "importer_declarations_365d" | "importer_discrepancies") => {
-            (Int, false, false)
-        }
-        (Root::Party, "trader" | "declarant" | "seller" | "seller_country") => (s(), false, false),
-        (Root::Party, "consignor" | "transport_means") => (s(), true, false),
-        _ => return None,
+    use crate::catalogue::NameType;
+    let entry = crate::catalogue::field(root.name(), name)?;
+    let ty = match entry.ty {
+        NameType::String => Ty::String,
+        NameType::Int => Ty::Int,
+        NameType::Double => Ty::Double,
+        NameType::Bool => Ty::Bool,
+        NameType::StringList => Ty::List(Box::new(Ty::String)),
+        NameType::DoubleOrNull | NameType::Object => Ty::Dyn,
     };
-    Some((ty, optional, item_level))
+    Some((ty, entry.optional, entry.item_level))
 }
 
 fn root_variable(name: &str) -> Option<Ty> {
+    crate::catalogue::variable(name)?;
     Some(match name {
         "declaration" => Ty::Root(Root::Declaration),
         "item" => Ty::Root(Root::Item),

@@ -1041,3 +1041,109 @@ fn the_risk_model_selects_at_its_threshold_on_revenue_declarations() {
     input.declaration.kind = crate::DeclarationKind::Summary;
     assert_eq!(run(&input, &rules).lane, Lane::Green);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The catalogue of names (the analyst's editor lists it).
+
+/// An input in which every optional field is present.
+fn full_input() -> RiskInput {
+    let mut input = sample_input();
+    input.declaration.consignor = Some("Consignor Ltd".into());
+    input.declaration.customs_value_cny = Some(dec("7100.00"));
+    input.declaration.payable_cny = Some(dec("923.00"));
+    input.model_score = Some(0.5);
+    input
+}
+
+#[test]
+fn every_catalogue_field_is_accepted_and_bound_by_the_evaluator() {
+    let input = full_input();
+    let lists = Lists {
+        value_control: ValueControlTable::new(vec![ValueControlEntry {
+            commodity_prefix: "8517".into(),
+            origin: None,
+            unit: None,
+            min_unit_value_cny: None,
+            max_unit_value_cny: None,
+            reference_unit_value_cny: Some(dec("50")),
+            valid_from: None,
+            valid_to: None,
+        }]),
+        ..Lists::default()
+    };
+    for field in catalogue::FIELDS {
+        // The checker accepts it; the evaluator binds it (present on the first item).
+        let expression = format!("has({}) && true", field.path());
+        let rules = RuleSet::build(vec![rule("R-CAT", &expression)]);
+        let selection = select(
+            &input,
+            &rules,
+            &lists,
+            &no_random(),
+            day(),
+            RandomDraw { seed: 7 },
+        );
+        assert_eq!(
+            selection.matched_rules().count(),
+            1,
+            "{} is in the catalogue but not bound by the evaluator",
+            field.path()
+        );
+    }
+}
+
+#[test]
+fn every_catalogue_variable_function_and_macro_compiles() {
+    for variable in catalogue::VARIABLES {
+        let expression = match variable.ty {
+            catalogue::NameType::Object => format!(
+                "has({}.{})",
+                variable.name,
+                catalogue::FIELDS
+                    .iter()
+                    .find(|f| f.root == variable.name)
+                    .expect("a field")
+                    .name
+            ),
+            catalogue::NameType::DoubleOrNull => format!("{} != null", variable.name),
+            _ => format!("{} == \"general\"", variable.name),
+        };
+        rule("R-VAR", &expression);
+    }
+    for function in catalogue::FUNCTIONS.iter().chain(catalogue::MACROS) {
+        rule("R-FN", function.example);
+        assert!(
+            function.example.contains(function.name),
+            "{}",
+            function.name
+        );
+    }
+}
+
+#[test]
+fn a_name_outside_the_catalogue_is_refused() {
+    for (expression, code) in [
+        ("declaration.colour == \"red\"", "unknown_member"),
+        ("item.weight > 1.0", "unknown_member"),
+        ("party.buyer == \"x\"", "unknown_member"),
+        ("features.price > 1.0", "unknown_member"),
+        ("importer == \"x\"", "unknown_name"),
+        ("item.description.matches(\"x\")", "unknown_function"),
+        ("lowerAscii(item.description) == \"x\"", "unknown_function"),
+    ] {
+        let problems = expression_errors(expression);
+        assert!(
+            problems.iter().any(|p| p.code == code),
+            "{expression}: {problems:?}"
+        );
+    }
+    // Each catalogue function is one the checker knows (a wrong call says so, not "unknown").
+    for function in catalogue::FUNCTIONS {
+        let problems = expression_errors(&format!("{}(1, 2, 3) == 1", function.name));
+        assert!(
+            problems.iter().all(|p| p.code != "unknown_function"),
+            "{}: {problems:?}",
+            function.name
+        );
+    }
+}

@@ -32,14 +32,21 @@ fn strings(values: &[String]) -> Boxed<'_> {
     Box::new(CelList::from(list))
 }
 
-struct MapBuilder<'v>(HashMap<CelMapKey<'v>, Boxed<'v>>);
+/// A variable's fields, under the variable's name (each must be in the catalogue).
+struct MapBuilder<'v>(&'static str, HashMap<CelMapKey<'v>, Boxed<'v>>);
 
 impl<'v> MapBuilder<'v> {
-    fn with_capacity(n: usize) -> Self {
-        MapBuilder(HashMap::with_capacity(n))
+    fn with_capacity(root: &'static str, n: usize) -> Self {
+        MapBuilder(root, HashMap::with_capacity(n))
     }
     fn put(&mut self, key: &'static str, value: Boxed<'v>) {
-        self.0.insert(CelMapKey::from(key), value);
+        // What a rule can read is what the catalogue lists (the analyst's editor shows it).
+        debug_assert!(
+            crate::catalogue::field(self.0, key).is_some(),
+            "{}.{key} is bound but not in the catalogue",
+            self.0
+        );
+        self.1.insert(CelMapKey::from(key), value);
     }
     /// An absent optional field is left out of the map: `has()` is false for it.
     fn opt(&mut self, key: &'static str, value: Option<Boxed<'v>>) {
@@ -48,7 +55,7 @@ impl<'v> MapBuilder<'v> {
         }
     }
     fn build(self) -> Boxed<'v> {
-        Box::new(CelMap::from(self.0))
+        Box::new(CelMap::from(self.1))
     }
 }
 
@@ -70,7 +77,7 @@ pub(crate) fn declaration_context<'v>(
 ) -> Context<'v, 'v> {
     let h = &input.declaration;
     let mut ctx = Context::with_env(env.clone());
-    let mut d = MapBuilder::with_capacity(24);
+    let mut d = MapBuilder::with_capacity("declaration", 24);
     d.put("direction", string(h.direction.as_str()));
     d.put("kind", string(h.kind.as_str()));
     d.put("procedure", string(&h.procedure));
@@ -92,7 +99,7 @@ pub(crate) fn declaration_context<'v>(
     d.put("documents", strings(&h.documents));
     ctx.add_variable_as_val("declaration", d.build());
 
-    let mut p = MapBuilder::with_capacity(8);
+    let mut p = MapBuilder::with_capacity("party", 8);
     p.put("trader", string(&h.trader));
     p.put("declarant", string(&h.declarant));
     p.put("seller", string(&h.overseas_party_name));
@@ -101,7 +108,7 @@ pub(crate) fn declaration_context<'v>(
     p.opt("transport_means", h.transport_means.as_deref().map(string));
     ctx.add_variable_as_val("party", p.build());
 
-    let mut f = MapBuilder::with_capacity(2);
+    let mut f = MapBuilder::with_capacity("features", 2);
     history(&mut f, input);
     ctx.add_variable_as_val("features", f.build());
 
@@ -122,7 +129,7 @@ pub(crate) fn bind_item<'v>(
     item: &'v RiskItem,
     features: &ItemFeatures,
 ) {
-    let mut m = MapBuilder::with_capacity(16);
+    let mut m = MapBuilder::with_capacity("item", 16);
     m.put("index", int(index as i64));
     m.put("commodity_code", string(&item.commodity_code));
     m.put("description", string(&item.description));
@@ -143,7 +150,7 @@ pub(crate) fn bind_item<'v>(
     m.put("licence_codes", strings(&item.licence_codes));
     scope.add_variable_as_val("item", m.build());
 
-    let mut f = MapBuilder::with_capacity(8);
+    let mut f = MapBuilder::with_capacity("features", 8);
     f.opt("unit_value", features.unit_value.map(double));
     f.opt("unit_value_cny", features.unit_value_cny.map(double));
     f.opt("value_per_kg", features.value_per_kg.map(double));

@@ -311,7 +311,11 @@ fn demo_mode_keeps_to_demo_folders_and_leaves_no_earlier_token_valid() {
         )
         .unwrap()
     };
-    assert_eq!(passwords_set(), 7, "one per demo user");
+    assert_eq!(
+        passwords_set(),
+        8,
+        "one per demo user (two analysts, for four eyes)"
+    );
     // A restart mints nothing while the tokens work, and sets no password again.
     let (server, _, printed) = start(&demo, &["--demo"]).expect("the demo restarts");
     assert!(printed.contains("previous start"), "{printed}");
@@ -319,7 +323,7 @@ fn demo_mode_keeps_to_demo_folders_and_leaves_no_earlier_token_valid() {
     assert_eq!(std::fs::read_to_string(&tokens_file).unwrap(), first);
     assert_eq!(
         passwords_set(),
-        7,
+        8,
         "a password is set only where there is none"
     );
     // Without the file, new tokens are minted and every earlier one is revoked.

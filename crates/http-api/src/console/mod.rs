@@ -38,6 +38,7 @@ use crate::AppState;
 
 // Each area of the console in its own module, with its routes, templates and message file.
 mod admin;
+mod analyst;
 mod audit;
 mod dashboards;
 mod declarations;
@@ -70,6 +71,7 @@ pub(crate) fn routes<S: Store>() -> Router<AppState<S>> {
         .merge(dashboards::routes())
         .merge(officer::routes())
         .merge(payment::routes())
+        .merge(analyst::routes())
         .route("/console/{*rest}", get(unknown_page))
 }
 
@@ -178,7 +180,8 @@ const LOCALES: (Locale, Locale) = locales!(
     "admin",
     "dashboards",
     "officer",
-    "payment"
+    "payment",
+    "analyst"
 );
 
 fn bundle(tag: &str, sources: Locale) -> Bundle {

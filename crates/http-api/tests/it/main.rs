@@ -4,6 +4,7 @@ mod access;
 mod assessment;
 mod console;
 mod console_admin;
+mod console_analyst;
 mod console_dashboards;
 mod console_form;
 mod console_officer;
