@@ -263,8 +263,9 @@ impl Tr {
         self.with("declaration-title", "number", number)
     }
 
+    /// The lane in words (绿色通道...), or its code if it has no name.
     pub(crate) fn lane(&self, lane: &str) -> String {
-        self.with("lane", "lane", lane)
+        self.with("lane", "lane", &self.of("lane-name", lane))
     }
 }
 

@@ -307,6 +307,11 @@ async fn the_trade_sees_its_own_declarations_without_reasons_and_another_enterpr
     assert!(page.body.contains("under inspection"), "{}", page.body);
     assert!(page.body.contains("Checks required"));
     assert!(page.body.contains("Outstanding"), "the duty owed is shown");
+    assert!(
+        page.body.contains("Lane: red (inspection)"),
+        "the lane in words: {}",
+        page.body
+    );
     let owed = app
         .get(&format!("/v1/declarations/{id}/payments"), "broker")
         .await;
