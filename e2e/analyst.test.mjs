@@ -5,37 +5,7 @@
 // so the other files' lodgings on the shared demo server keep their lanes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, mkdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { chromium } from 'playwright-core';
-
-const require = createRequire(import.meta.url);
-const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-const base = process.env.CONSOLE_URL ?? 'http://127.0.0.1:18090';
-const shots = new URL('./screenshots/', import.meta.url).pathname;
-mkdirSync(shots, { recursive: true });
-
-async function browser() {
-  return chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox'],
-  });
-}
-
-/// No serious or critical accessibility violation (axe-core, injected past the page's CSP).
-async function accessible(page, name) {
-  await page.addScriptTag({ content: axeSource });
-  const result = await page.evaluate(() => window.axe.run());
-  const serious = result.violations.filter((v) => ['serious', 'critical'].includes(v.impact));
-  assert.deepEqual(serious.map((v) => `${v.id}: ${v.help}`), [], `${name} has serious violations`);
-}
-
-async function signIn(page, name, lang = 'en') {
-  await page.goto(`${base}/console/login?lang=${lang}`);
-  await page.fill('#name', name);
-  await page.fill('#password', `${name}-password`);
-  await Promise.all([page.waitForURL(/\/console\/declarations$/), page.click('button[type=submit]')]);
-}
+import { base, shots, browser, accessible, signIn } from './support.mjs';
 
 const WRONG = 'item.commodity_code.startsWith("8517") &&\n  item.orign_country == "US"';
 const RIGHT = 'item.commodity_code.startsWith("8517") &&\n  item.origin_country == "US"';

@@ -6,15 +6,9 @@
 // Screenshots: e2e/screenshots/officer-*.png.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, mkdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { chromium } from 'playwright-core';
+import { readFileSync } from 'node:fs';
+import { base, shots, browser, accessible, signIn } from './support.mjs';
 
-const require = createRequire(import.meta.url);
-const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-const base = process.env.CONSOLE_URL ?? 'http://127.0.0.1:18090';
-const shots = new URL('./screenshots/', import.meta.url).pathname;
-mkdirSync(shots, { recursive: true });
 const example = JSON.parse(readFileSync(new URL('../examples/declaration-import.json', import.meta.url), 'utf8'));
 // A photo: a real (tiny) PNG, with bytes of its own after the image so that no two runs attach
 // the same file.
@@ -22,28 +16,6 @@ const png = Buffer.concat([
   Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64'),
   Buffer.from(`container photo ${Date.now()}`),
 ]);
-
-async function browser() {
-  return chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox'],
-  });
-}
-
-/// No serious or critical accessibility violation (axe-core, injected past the page's CSP).
-async function accessible(page, name) {
-  await page.addScriptTag({ content: axeSource });
-  const result = await page.evaluate(() => window.axe.run());
-  const serious = result.violations.filter((v) => ['serious', 'critical'].includes(v.impact));
-  assert.deepEqual(serious.map((v) => `${v.id}: ${v.help}`), [], `${name} has serious violations`);
-}
-
-async function signIn(page, name, lang = 'en') {
-  await page.goto(`${base}/console/login?lang=${lang}`);
-  await page.fill('#name', name);
-  await page.fill('#password', `${name}-password`);
-  await Promise.all([page.waitForURL(/\/console\/declarations$/), page.click('button[type=submit]')]);
-}
 
 /// A declaration no other test lodges: the example with a description of its own.
 function fresh(tag) {
