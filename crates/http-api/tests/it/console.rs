@@ -2,21 +2,12 @@
 //! cookies, CSRF on every form, both languages, and the same visibility as the API.
 
 use reqwest::StatusCode;
-use reqwest::header::{COOKIE, HeaderMap, LOCATION, SET_COOKIE};
-use store::Actor;
+use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
 
+use crate::browser::{PASSWORD, Page, Visitor};
 use crate::helpers::{TestApp, example, spawn_app_at};
 
 const NOW: &str = "2026-11-27T02:00:00Z";
-const PASSWORD: &str = "correct horse battery";
-
-/// A browser without redirects or a cookie jar: each test states the cookies it sends.
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
 
 /// The cookies an answer sets, as `name=value` pairs.
 fn set_cookies(headers: &HeaderMap) -> Vec<String> {
@@ -36,109 +27,8 @@ fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
     })
 }
 
-struct Visitor {
-    http: reqwest::Client,
-    base: String,
-    cookies: Vec<(String, String)>,
-}
-
-struct Page {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
-
-impl Visitor {
-    fn new(app: &TestApp) -> Visitor {
-        Visitor {
-            http: browser(),
-            base: app.address.clone(),
-            cookies: Vec::new(),
-        }
-    }
-
-    fn keep(&mut self, headers: &HeaderMap) {
-        for set in set_cookies(headers) {
-            let pair = set.split(';').next().unwrap();
-            let (name, value) = pair.split_once('=').unwrap();
-            self.cookies.retain(|(n, _)| n != name);
-            if !value.is_empty() {
-                self.cookies.push((name.to_owned(), value.to_owned()));
-            }
-        }
-    }
-
-    fn cookie(&self, name: &str) -> Option<&str> {
-        self.cookies
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn header(&self) -> String {
-        self.cookies
-            .iter()
-            .map(|(n, v)| format!("{n}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    async fn get(&mut self, path: &str) -> Page {
-        let response = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .header(COOKIE, self.header())
-            .send()
-            .await
-            .unwrap();
-        self.page(response).await
-    }
-
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
-        let response = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .header(COOKIE, self.header())
-            .form(form)
-            .send()
-            .await
-            .unwrap();
-        self.page(response).await
-    }
-
-    async fn page(&mut self, response: reqwest::Response) -> Page {
-        let (status, headers) = (response.status(), response.headers().clone());
-        self.keep(&headers);
-        Page {
-            status,
-            headers,
-            body: response.text().await.unwrap(),
-        }
-    }
-
-    /// Signs in as `name` through the form; the answer to the form.
-    async fn sign_in(&mut self, name: &str, password: &str) -> Page {
-        self.get("/console/login").await;
-        let csrf = self.cookie("oc_csrf").unwrap().to_owned();
-        self.post(
-            "/console/login",
-            &[("name", name), ("password", password), ("csrf", &csrf)],
-        )
-        .await
-    }
-}
-
 async fn with_passwords(app: &TestApp) {
-    let admin = Actor {
-        user_id: "test".into(),
-        role: "admin".into(),
-    };
-    for user in ["broker", "officer", "other_declarant", "auditor"] {
-        app.clearance
-            .set_password_as(&admin, user, PASSWORD)
-            .await
-            .unwrap();
-    }
+    crate::browser::with_passwords(app, &["broker", "officer", "other_declarant", "auditor"]).await;
 }
 
 #[tokio::test]
@@ -532,7 +422,7 @@ async fn an_officer_decides_a_request_and_assesses_by_hand_from_the_page() {
 }
 
 impl Visitor {
-    async fn upload(&mut self, path: &str, csrf: &str, file: Vec<u8>) -> Page {
+    async fn upload_declarations(&mut self, path: &str, csrf: &str, file: Vec<u8>) -> Page {
         let form = reqwest::multipart::Form::new()
             .text("csrf", csrf.to_owned())
             .part(
@@ -542,15 +432,7 @@ impl Visitor {
                     .mime_str("application/json")
                     .unwrap(),
             );
-        let response = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .header(COOKIE, self.header())
-            .multipart(form)
-            .send()
-            .await
-            .unwrap();
-        self.page(response).await
+        self.post_multipart(path, form).await
     }
 }
 
@@ -567,7 +449,9 @@ async fn a_broker_lodges_a_file_and_each_declaration_is_answered_on_its_row() {
     let mut broken = example();
     broken["items"][0]["origin_country"] = serde_json::json!("XX");
     let file = serde_json::to_vec(&serde_json::json!([example(), broken])).unwrap();
-    let lodged = broker.upload("/console/lodge", &csrf, file.clone()).await;
+    let lodged = broker
+        .upload_declarations("/console/lodge", &csrf, file.clone())
+        .await;
     assert_eq!(lodged.status, StatusCode::OK, "{}", lodged.body);
     assert!(
         lodged.body.contains("accepted and numbered"),
@@ -580,7 +464,9 @@ async fn a_broker_lodges_a_file_and_each_declaration_is_answered_on_its_row() {
     );
     assert!(lodged.body.contains("refused"));
     // The same file again lodges nothing twice.
-    let again = broker.upload("/console/lodge", &csrf, file).await;
+    let again = broker
+        .upload_declarations("/console/lodge", &csrf, file)
+        .await;
     assert!(
         again.body.contains("lodged before: nothing new"),
         "{}",
@@ -592,7 +478,7 @@ async fn a_broker_lodges_a_file_and_each_declaration_is_answered_on_its_row() {
     // At the limit a file is taken; one more and it is refused whole, before anything is lodged.
     let max = http_api::CONSOLE_UPLOAD_DECLARATIONS_MAX;
     let refused = broker
-        .upload(
+        .upload_declarations(
             "/console/lodge",
             &csrf,
             serde_json::to_vec(&vec![serde_json::json!({}); max + 1]).unwrap(),
@@ -605,7 +491,7 @@ async fn a_broker_lodges_a_file_and_each_declaration_is_answered_on_its_row() {
             .contains("more declarations than one upload takes")
     );
     let at_limit = broker
-        .upload(
+        .upload_declarations(
             "/console/lodge",
             &csrf,
             serde_json::to_vec(&vec![serde_json::json!({}); max]).unwrap(),
@@ -618,10 +504,12 @@ async fn a_broker_lodges_a_file_and_each_declaration_is_answered_on_its_row() {
         "each row answered"
     );
     let not_json = broker
-        .upload("/console/lodge", &csrf, b"not json".to_vec())
+        .upload_declarations("/console/lodge", &csrf, b"not json".to_vec())
         .await;
     assert_eq!(not_json.status, StatusCode::UNPROCESSABLE_ENTITY);
-    let forged = broker.upload("/console/lodge", "x", b"{}".to_vec()).await;
+    let forged = broker
+        .upload_declarations("/console/lodge", "x", b"{}".to_vec())
+        .await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
 }
 

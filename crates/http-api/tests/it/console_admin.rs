@@ -4,85 +4,14 @@
 //! form, and the not-found page for anybody who is not an administrator.
 
 use reqwest::StatusCode;
-use reqwest::header::{COOKIE, HeaderMap, SET_COOKIE};
-use store::{Actor, Store};
+use store::Store;
 
+pub(crate) use crate::browser::{PASSWORD, Page, Visitor, with_passwords};
 use crate::helpers::{BROKER, OTHER_TRADER, TRADER, TestApp, example, sample_file, spawn_app_at};
 
 pub(crate) const NOW: &str = "2026-11-27T02:00:00Z";
-pub(crate) const PASSWORD: &str = "correct horse battery";
-
-/// A browser without redirects or a cookie jar: each request sends the cookies kept so far.
-pub(crate) struct Visitor {
-    http: reqwest::Client,
-    base: String,
-    cookies: Vec<(String, String)>,
-}
-
-pub(crate) struct Page {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub body: String,
-}
 
 impl Visitor {
-    pub(crate) fn new(app: &TestApp) -> Visitor {
-        Visitor {
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-            base: app.address.clone(),
-            cookies: Vec::new(),
-        }
-    }
-
-    fn keep(&mut self, headers: &HeaderMap) {
-        for set in headers.get_all(SET_COOKIE) {
-            let set = set.to_str().unwrap();
-            let pair = set.split(';').next().unwrap();
-            let (name, value) = pair.split_once('=').unwrap();
-            self.cookies.retain(|(n, _)| n != name);
-            if !value.is_empty() {
-                self.cookies.push((name.to_owned(), value.to_owned()));
-            }
-        }
-    }
-
-    pub(crate) fn csrf(&self) -> String {
-        self.cookies
-            .iter()
-            .find(|(n, _)| n == "oc_csrf")
-            .map(|(_, v)| v.clone())
-            .unwrap()
-    }
-
-    fn header(&self) -> String {
-        self.cookies
-            .iter()
-            .map(|(n, v)| format!("{n}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    pub(crate) async fn get(&mut self, path: &str) -> Page {
-        let request = self.http.get(format!("{}{path}", self.base));
-        self.send(request).await
-    }
-
-    pub(crate) async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
-        let request = self.http.post(format!("{}{path}", self.base)).form(form);
-        self.send(request).await
-    }
-
-    /// A form with `csrf` added.
-    pub(crate) async fn submit(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
-        let csrf = self.csrf();
-        let mut fields = form.to_vec();
-        fields.push(("csrf", &csrf));
-        self.post(path, &fields).await
-    }
-
     /// A release's files uploaded (`files`, each with its file name) with kind and label.
     async fn upload_release(&mut self, kind: &str, label: &str, files: &[(&str, String)]) -> Page {
         let mut form = reqwest::multipart::Form::new()
@@ -102,49 +31,19 @@ impl Visitor {
         self.send(request).await
     }
 
-    async fn send(&mut self, request: reqwest::RequestBuilder) -> Page {
-        let response = request.header(COOKIE, self.header()).send().await.unwrap();
-        let (status, headers) = (response.status(), response.headers().clone());
-        self.keep(&headers);
-        Page {
-            status,
-            headers,
-            body: response.text().await.unwrap(),
-        }
-    }
-
     /// Signs in as `name` (whose password is [`PASSWORD`]), in English.
-    pub(crate) async fn sign_in(&mut self, name: &str) -> Page {
+    pub(crate) async fn sign_in_in_english(&mut self, name: &str) -> Page {
         self.get("/console/login?lang=en").await;
-        let csrf = self.csrf();
-        let page = self
-            .post(
-                "/console/login",
-                &[("name", name), ("password", PASSWORD), ("csrf", &csrf)],
-            )
-            .await;
+        let page = self.sign_in(name, PASSWORD).await;
         assert_eq!(page.status, StatusCode::SEE_OTHER, "{name} signs in");
         page
-    }
-}
-
-pub(crate) async fn with_passwords(app: &TestApp, users: &[&str]) {
-    let admin = Actor {
-        user_id: "test".into(),
-        role: "admin".into(),
-    };
-    for user in users {
-        app.clearance
-            .set_password_as(&admin, user, PASSWORD)
-            .await
-            .unwrap();
     }
 }
 
 async fn admin_of(app: &TestApp) -> Visitor {
     with_passwords(app, &["admin"]).await;
     let mut admin = Visitor::new(app);
-    admin.sign_in("admin").await;
+    admin.sign_in_in_english("admin").await;
     admin
 }
 
@@ -213,7 +112,7 @@ async fn only_administrators_reach_the_administration_pages_and_forms() {
     with_passwords(&app, &users).await;
     for user in users {
         let mut visitor = Visitor::new(&app);
-        let home = visitor.sign_in(user).await;
+        let home = visitor.sign_in_in_english(user).await;
         assert_eq!(home.status, StatusCode::SEE_OTHER);
         let list = visitor.get("/console/declarations").await;
         assert!(
@@ -624,7 +523,7 @@ async fn users_are_created_given_passwords_and_disabled_from_the_page() {
         set.body
     );
     let mut declarant = Visitor::new(&app);
-    declarant.sign_in("new_declarant").await;
+    declarant.sign_in_in_english("new_declarant").await;
     assert_eq!(
         declarant.get("/console/declarations").await.status,
         StatusCode::OK

@@ -4,149 +4,25 @@
 //! on every one of them.
 
 use reqwest::StatusCode;
-use reqwest::header::{COOKIE, HeaderMap, LOCATION, SET_COOKIE};
+use reqwest::header::LOCATION;
 use serde_json::json;
-use store::Actor;
 
+use crate::browser::Visitor;
 use crate::helpers::{TestApp, example, spawn_app};
-
-const PASSWORD: &str = "correct horse battery";
 
 const SMARTPHONES_FROM_US: &str =
     "item.commodity_code.startsWith(\"8517\") && item.origin_country == \"US\"";
 
-struct Visitor {
-    http: reqwest::Client,
-    base: String,
-    cookies: Vec<(String, String)>,
-}
-
-struct Page {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
-
-impl Visitor {
-    fn new(app: &TestApp) -> Visitor {
-        Visitor {
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-            base: app.address.clone(),
-            cookies: Vec::new(),
-        }
-    }
-
-    fn keep(&mut self, headers: &HeaderMap) {
-        for set in headers.get_all(SET_COOKIE) {
-            let set = set.to_str().unwrap();
-            let pair = set.split(';').next().unwrap();
-            let (name, value) = pair.split_once('=').unwrap();
-            self.cookies.retain(|(n, _)| n != name);
-            if !value.is_empty() {
-                self.cookies.push((name.to_owned(), value.to_owned()));
-            }
-        }
-    }
-
-    fn csrf(&self) -> String {
-        self.cookies
-            .iter()
-            .find(|(n, _)| n == "oc_csrf")
-            .map(|(_, v)| v.clone())
-            .unwrap()
-    }
-
-    fn header(&self) -> String {
-        self.cookies
-            .iter()
-            .map(|(n, v)| format!("{n}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    async fn get(&mut self, path: &str) -> Page {
-        let response = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .header(COOKIE, self.header())
-            .send()
-            .await
-            .unwrap();
-        self.page(response).await
-    }
-
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
-        let response = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .header(COOKIE, self.header())
-            .form(form)
-            .send()
-            .await
-            .unwrap();
-        self.page(response).await
-    }
-
-    /// A form as the page sends it: with the CSRF token.
-    async fn submit(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
-        let csrf = self.csrf();
-        let mut fields = form.to_vec();
-        fields.push(("csrf", &csrf));
-        self.post(path, &fields).await
-    }
-
-    async fn page(&mut self, response: reqwest::Response) -> Page {
-        let (status, headers) = (response.status(), response.headers().clone());
-        self.keep(&headers);
-        Page {
-            status,
-            headers,
-            body: response.text().await.unwrap(),
-        }
-    }
-
-    /// Signs in as `user` in `lang`.
-    async fn signed_in(app: &TestApp, user: &str, lang: &str) -> Visitor {
-        let mut visitor = Visitor::new(app);
-        visitor.get(&format!("/console/login?lang={lang}")).await;
-        let csrf = visitor.csrf();
-        let signed = visitor
-            .post(
-                "/console/login",
-                &[("name", user), ("password", PASSWORD), ("csrf", &csrf)],
-            )
-            .await;
-        assert_eq!(
-            signed.status,
-            StatusCode::SEE_OTHER,
-            "{user}: {}",
-            signed.body
-        );
-        visitor
-    }
-}
-
 async fn with_passwords(app: &TestApp) {
-    let admin = Actor {
-        user_id: "test".into(),
-        role: "admin".into(),
-    };
-    for user in [
+    let users = [
         "risk_analyst",
         "other_risk_analyst",
         "officer",
         "broker",
         "declarant",
         "auditor",
-    ] {
-        app.clearance
-            .set_password_as(&admin, user, PASSWORD)
-            .await
-            .unwrap();
-    }
+    ];
+    crate::browser::with_passwords(app, &users).await;
 }
 
 /// The editor's fields of a right rule, with `expression`.

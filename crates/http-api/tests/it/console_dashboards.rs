@@ -106,7 +106,7 @@ async fn customs_roles_see_the_dashboards_and_the_trade_gets_not_found() {
     with_passwords(&app, &trade).await;
     for user in customs {
         let mut visitor = Visitor::new(&app);
-        visitor.sign_in(user).await;
+        visitor.sign_in_in_english(user).await;
         let page = visitor.get("/console/dashboards").await;
         assert_eq!(page.status, StatusCode::OK, "{user}");
         assert!(
@@ -118,7 +118,7 @@ async fn customs_roles_see_the_dashboards_and_the_trade_gets_not_found() {
     }
     for user in trade {
         let mut visitor = Visitor::new(&app);
-        visitor.sign_in(user).await;
+        visitor.sign_in_in_english(user).await;
         let list = visitor.get("/console/declarations").await;
         assert!(
             !list.body.contains("/console/dashboards"),
@@ -198,7 +198,7 @@ async fn the_figures_are_those_of_known_declarations_and_each_csv_equals_its_tab
 
     with_passwords(&app, &["auditor"]).await;
     let mut auditor = Visitor::new(&app);
-    auditor.sign_in("auditor").await;
+    auditor.sign_in_in_english("auditor").await;
     let page = auditor.get("/console/dashboards?window=24h").await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     let body = &page.body;
@@ -286,7 +286,7 @@ async fn the_window_is_one_of_those_offered_up_to_thirty_days() {
     let app = spawn_app_at(NOW).await;
     with_passwords(&app, &["officer"]).await;
     let mut officer = Visitor::new(&app);
-    officer.sign_in("officer").await;
+    officer.sign_in_in_english("officer").await;
     let month = officer.get("/console/dashboards?window=30d").await;
     assert_eq!(month.status, StatusCode::OK);
     assert_eq!(table(&month.body, "lodged").len(), 1 + 30);

@@ -4,32 +4,16 @@
 //! declaration, the duty estimate, code pickers, supporting documents and their limits, CSRF.
 
 use reqwest::StatusCode;
-use reqwest::header::{COOKIE, HeaderMap, LOCATION, SET_COOKIE};
+use reqwest::header::COOKIE;
 use serde_json::Value;
-use store::{Actor, Store};
+use store::Store;
 
+use crate::browser::{Page, Visitor};
 use crate::helpers::{TestApp, example, spawn_app_at};
 
 const NOW: &str = "2026-11-27T02:00:00Z";
-const PASSWORD: &str = "correct horse battery";
-
-struct Visitor {
-    http: reqwest::Client,
-    base: String,
-    cookies: Vec<(String, String)>,
-}
-
-struct Page {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
 
 impl Page {
-    fn location(&self) -> &str {
-        self.headers[LOCATION].to_str().unwrap()
-    }
-
     /// The message in the error slot of the field `id` (empty when the field is right).
     fn slot(&self, id: &str) -> String {
         let start = format!("id=\"e-{id}\"");
@@ -56,79 +40,13 @@ impl Page {
 }
 
 impl Visitor {
-    fn new(app: &TestApp) -> Visitor {
-        Visitor {
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-            base: app.address.clone(),
-            cookies: Vec::new(),
-        }
-    }
-
-    fn keep(&mut self, headers: &HeaderMap) {
-        for set in headers.get_all(SET_COOKIE) {
-            let set = set.to_str().unwrap();
-            let pair = set.split(';').next().unwrap();
-            let (name, value) = pair.split_once('=').unwrap();
-            self.cookies.retain(|(n, _)| n != name);
-            if !value.is_empty() {
-                self.cookies.push((name.to_owned(), value.to_owned()));
-            }
-        }
-    }
-
-    fn csrf(&self) -> String {
-        self.cookies
-            .iter()
-            .find(|(n, _)| n == "oc_csrf")
-            .map(|(_, v)| v.clone())
-            .unwrap()
-    }
-
-    fn header(&self) -> String {
-        self.cookies
-            .iter()
-            .map(|(n, v)| format!("{n}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    async fn page(&mut self, response: reqwest::Response) -> Page {
-        let (status, headers) = (response.status(), response.headers().clone());
-        self.keep(&headers);
-        Page {
-            status,
-            headers,
-            body: response.text().await.unwrap(),
-        }
-    }
-
-    async fn get(&mut self, path: &str) -> Page {
-        let response = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .header(COOKIE, self.header())
-            .send()
-            .await
-            .unwrap();
-        self.page(response).await
-    }
-
-    async fn post(&mut self, path: &str, form: &[(String, String)]) -> Page {
-        let response = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .header(COOKIE, self.header())
-            .form(form)
-            .send()
-            .await
-            .unwrap();
-        self.page(response).await
-    }
-
-    async fn upload(&mut self, path: &str, kind: &str, name: &str, content: Vec<u8>) -> Page {
+    async fn upload_document(
+        &mut self,
+        path: &str,
+        kind: &str,
+        name: &str,
+        content: Vec<u8>,
+    ) -> Page {
         let form = reqwest::multipart::Form::new()
             .text("csrf", self.csrf())
             .text("kind", kind.to_owned())
@@ -136,31 +54,7 @@ impl Visitor {
                 "file",
                 reqwest::multipart::Part::bytes(content).file_name(name.to_owned()),
             );
-        let response = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .header(COOKIE, self.header())
-            .multipart(form)
-            .send()
-            .await
-            .unwrap();
-        self.page(response).await
-    }
-
-    async fn sign_in(app: &TestApp, name: &str, language: &str) -> Visitor {
-        let mut visitor = Visitor::new(app);
-        visitor
-            .get(&format!("/console/login?lang={language}"))
-            .await;
-        let csrf = visitor.csrf();
-        let signed = visitor
-            .post(
-                "/console/login",
-                &pairs(&[("name", name), ("password", PASSWORD), ("csrf", &csrf)]),
-            )
-            .await;
-        assert_eq!(signed.status, StatusCode::SEE_OTHER, "{}", signed.body);
-        visitor
+        self.post_multipart(path, form).await
     }
 
     /// The form's fields of `document`, with the CSRF token and the button pressed.
@@ -209,16 +103,8 @@ fn flatten(document: &Value) -> Vec<(String, String)> {
 
 async fn app_with_passwords() -> TestApp {
     let app = spawn_app_at(NOW).await;
-    let admin = Actor {
-        user_id: "test".into(),
-        role: "admin".into(),
-    };
-    for user in ["broker", "declarant", "officer", "other_declarant"] {
-        app.clearance
-            .set_password_as(&admin, user, PASSWORD)
-            .await
-            .unwrap();
-    }
+    crate::browser::with_passwords(&app, &["broker", "declarant", "officer", "other_declarant"])
+        .await;
     app
 }
 
@@ -238,7 +124,7 @@ fn has_chinese(text: &str) -> bool {
 async fn the_parsers_errors_land_beside_their_fields_and_in_the_summary_in_both_languages() {
     let app = app_with_passwords().await;
     for language in ["en", "zh"] {
-        let mut broker = Visitor::sign_in(&app, "broker", language).await;
+        let mut broker = Visitor::signed_in(&app, "broker", language).await;
         let form = broker.get("/console/form").await;
         assert_eq!(form.status, StatusCode::OK, "{}", form.body);
         assert!(form.body.contains(r#"name="items[0].origin_country""#));
@@ -249,7 +135,7 @@ async fn the_parsers_errors_land_beside_their_fields_and_in_the_summary_in_both_
         assert!(!form.body.contains("style="), "no inline style");
 
         let form = broker.form_of(&with_two_errors(), "check");
-        let refused = broker.post("/console/form", &form).await;
+        let refused = broker.post_owned("/console/form", &form).await;
         assert_eq!(
             refused.status,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -292,13 +178,13 @@ async fn the_parsers_errors_land_beside_their_fields_and_in_the_summary_in_both_
 #[tokio::test]
 async fn validation_as_you_type_answers_the_fields_typed_so_far_and_needs_the_csrf_token() {
     let app = app_with_passwords().await;
-    let mut broker = Visitor::sign_in(&app, "broker", "en").await;
+    let mut broker = Visitor::signed_in(&app, "broker", "en").await;
     let mut form = pairs(&[
         ("items[0].origin_country", "XX"),
         ("invoice.currency", "USD"),
     ]);
     form.push(("csrf".into(), broker.csrf()));
-    let fragment = broker.post("/console/form/validate", &form).await;
+    let fragment = broker.post_owned("/console/form/validate", &form).await;
     assert_eq!(fragment.status, StatusCode::OK, "{}", fragment.body);
     assert!(!fragment.slot("f-items-0-origin_country").is_empty());
     assert!(fragment.body.contains(r#"hx-swap-oob="true""#));
@@ -318,7 +204,7 @@ async fn validation_as_you_type_answers_the_fields_typed_so_far_and_needs_the_cs
 
     // The whole example is right: no error anywhere.
     let right = broker.form_of(&example(), "check");
-    let fragment = broker.post("/console/form/validate", &right).await;
+    let fragment = broker.post_owned("/console/form/validate", &right).await;
     assert!(
         !fragment.body.contains("error-summary"),
         "{}",
@@ -334,11 +220,11 @@ async fn validation_as_you_type_answers_the_fields_typed_so_far_and_needs_the_cs
         })
         .collect();
     assert_eq!(
-        broker.post("/console/form/validate", &forged).await.status,
+        broker.post_owned("/console/form/validate", &forged).await.status,
         StatusCode::FORBIDDEN
     );
     assert_eq!(
-        broker.post("/console/form", &forged).await.status,
+        broker.post_owned("/console/form", &forged).await.status,
         StatusCode::FORBIDDEN
     );
 }
@@ -346,9 +232,9 @@ async fn validation_as_you_type_answers_the_fields_typed_so_far_and_needs_the_cs
 #[tokio::test]
 async fn answers_are_checked_then_lodged_once_however_often_the_button_is_pressed() {
     let app = app_with_passwords().await;
-    let mut broker = Visitor::sign_in(&app, "broker", "en").await;
+    let mut broker = Visitor::signed_in(&app, "broker", "en").await;
     let check = broker
-        .post("/console/form", &broker.form_of(&example(), "check"))
+        .post_owned("/console/form", &broker.form_of(&example(), "check"))
         .await;
     assert_eq!(check.status, StatusCode::OK, "{}", check.body);
     assert!(check.body.contains("Check your answers"));
@@ -358,11 +244,11 @@ async fn answers_are_checked_then_lodged_once_however_often_the_button_is_presse
 
     let mut lodge = broker.form_of(&example(), "lodge");
     lodge.push(("nonce".into(), nonce));
-    let lodged = broker.post("/console/form", &lodge).await;
+    let lodged = broker.post_owned("/console/form", &lodge).await;
     assert_eq!(lodged.status, StatusCode::SEE_OTHER, "{}", lodged.body);
     let to = lodged.location().to_owned();
     assert!(to.starts_with("/console/declarations/"), "{to}");
-    let again = broker.post("/console/form", &lodge).await;
+    let again = broker.post_owned("/console/form", &lodge).await;
     assert_eq!(again.location(), to, "a double click lodges once");
     let listed = app.get("/v1/declarations", "broker").await;
     assert_eq!(listed.body["declarations"].as_array().unwrap().len(), 1);
@@ -377,7 +263,7 @@ async fn answers_are_checked_then_lodged_once_however_often_the_button_is_presse
     let mut no_nonce = broker.form_of(&example(), "lodge");
     no_nonce.push(("nonce".into(), "x".into()));
     assert_eq!(
-        broker.post("/console/form", &no_nonce).await.status,
+        broker.post_owned("/console/form", &no_nonce).await.status,
         StatusCode::FORBIDDEN
     );
 }
@@ -385,10 +271,10 @@ async fn answers_are_checked_then_lodged_once_however_often_the_button_is_presse
 #[tokio::test]
 async fn drafts_are_kept_for_the_enterprise_and_not_found_by_another() {
     let app = app_with_passwords().await;
-    let mut broker = Visitor::sign_in(&app, "broker", "en").await;
+    let mut broker = Visitor::signed_in(&app, "broker", "en").await;
     let mut draft = broker.form_of(&with_two_errors(), "save-draft");
     draft.push(("draft_title".into(), "phones for Pudong".into()));
-    let saved = broker.post("/console/form", &draft).await;
+    let saved = broker.post_owned("/console/form", &draft).await;
     assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
     let reopen = saved.location().to_owned();
     assert!(reopen.starts_with("/console/form?draft="), "{reopen}");
@@ -410,7 +296,7 @@ async fn drafts_are_kept_for_the_enterprise_and_not_found_by_another() {
     assert!(listed.body.contains("<td>broker</td>"), "saved by, by name");
 
     // Another enterprise: not listed, not found, cannot discard.
-    let mut other = Visitor::sign_in(&app, "other_declarant", "en").await;
+    let mut other = Visitor::signed_in(&app, "other_declarant", "en").await;
     assert!(
         !other
             .get("/console/drafts")
@@ -425,14 +311,14 @@ async fn drafts_are_kept_for_the_enterprise_and_not_found_by_another() {
     let discard = pairs(&[("csrf", &other.csrf())]);
     assert_eq!(
         other
-            .post(&format!("/console/drafts/{id}/discard"), &discard)
+            .post_owned(&format!("/console/drafts/{id}/discard"), &discard)
             .await
             .status,
         StatusCode::NOT_FOUND
     );
     // The same enterprise's other users see it (the declarant is of the trader, not the
     // broker: not found either).
-    let mut declarant = Visitor::sign_in(&app, "declarant", "en").await;
+    let mut declarant = Visitor::signed_in(&app, "declarant", "en").await;
     assert_eq!(
         declarant
             .get(&format!("/console/form?draft={id}"))
@@ -441,7 +327,7 @@ async fn drafts_are_kept_for_the_enterprise_and_not_found_by_another() {
         StatusCode::NOT_FOUND
     );
     // Customs has no form.
-    let mut officer = Visitor::sign_in(&app, "officer", "en").await;
+    let mut officer = Visitor::signed_in(&app, "officer", "en").await;
     assert_eq!(
         officer.get("/console/form").await.status,
         StatusCode::NOT_FOUND
@@ -453,7 +339,7 @@ async fn drafts_are_kept_for_the_enterprise_and_not_found_by_another() {
 
     let discard = pairs(&[("csrf", &broker.csrf())]);
     let discarded = broker
-        .post(&format!("/console/drafts/{id}/discard"), &discard)
+        .post_owned(&format!("/console/drafts/{id}/discard"), &discard)
         .await;
     assert_eq!(discarded.status, StatusCode::OK);
     assert!(!discarded.body.contains("phones for Pudong"));
@@ -470,7 +356,7 @@ async fn drafts_are_kept_for_the_enterprise_and_not_found_by_another() {
 async fn a_lodged_declaration_is_copied_into_a_new_form() {
     let app = app_with_passwords().await;
     let id = app.lodged_id("broker", &example()).await;
-    let mut broker = Visitor::sign_in(&app, "broker", "zh").await;
+    let mut broker = Visitor::signed_in(&app, "broker", "zh").await;
     let copy = broker.get(&format!("/console/form?copy={id}")).await;
     assert_eq!(copy.status, StatusCode::OK, "{}", copy.body);
     assert!(copy.body.contains(r#"value="COSU6123456780""#));
@@ -484,10 +370,10 @@ async fn a_lodged_declaration_is_copied_into_a_new_form() {
     );
     // A new declaration: lodged as such, with a new number.
     let check = broker
-        .post("/console/form", &broker.form_of(&example(), "check"))
+        .post_owned("/console/form", &broker.form_of(&example(), "check"))
         .await;
     assert_eq!(check.status, StatusCode::OK);
-    let mut other = Visitor::sign_in(&app, "other_declarant", "en").await;
+    let mut other = Visitor::signed_in(&app, "other_declarant", "en").await;
     assert_eq!(
         other.get(&format!("/console/form?copy={id}")).await.status,
         StatusCode::NOT_FOUND
@@ -501,9 +387,9 @@ async fn the_estimate_is_the_services_to_the_fen() {
     let estimate = app.post("/v1/estimates", "broker", None, &example()).await;
     assert_eq!(estimate.status, StatusCode::OK, "{}", estimate.text);
     let total = estimate.body["total_payable"].as_str().unwrap().to_owned();
-    let mut broker = Visitor::sign_in(&app, "broker", "en").await;
+    let mut broker = Visitor::signed_in(&app, "broker", "en").await;
     let shown = broker
-        .post("/console/form", &broker.form_of(&example(), "estimate"))
+        .post_owned("/console/form", &broker.form_of(&example(), "estimate"))
         .await;
     assert_eq!(shown.status, StatusCode::OK, "{}", shown.body);
     assert!(
@@ -515,7 +401,7 @@ async fn the_estimate_is_the_services_to_the_fen() {
     );
     // A form the parser refuses gets its errors, not an estimate.
     let refused = broker
-        .post(
+        .post_owned(
             "/console/form",
             &broker.form_of(&with_two_errors(), "estimate"),
         )
@@ -528,7 +414,7 @@ async fn the_estimate_is_the_services_to_the_fen() {
 async fn pickers_search_the_code_lists_in_both_languages_and_are_bounded() {
     use clearance::console::CODE_CHOICES_MAX;
     let app = app_with_passwords().await;
-    let mut broker = Visitor::sign_in(&app, "broker", "zh").await;
+    let mut broker = Visitor::signed_in(&app, "broker", "zh").await;
     let found = broker
         .get("/console/form/codes?list=country&for=items[0].origin_country&items%5B0%5D.origin_country=%E9%A9%AC%E6%9D%A5")
         .await;
@@ -557,10 +443,10 @@ async fn supporting_documents_are_kept_by_digest_seen_by_customs_and_bounded() {
     let app = app_with_passwords().await;
     let id = app.lodged_id("broker", &example()).await;
     let path = format!("/console/declarations/{id}/documents");
-    let mut broker = Visitor::sign_in(&app, "broker", "en").await;
+    let mut broker = Visitor::signed_in(&app, "broker", "en").await;
     let pdf = b"%PDF-1.4 commercial invoice".to_vec();
     let added = broker
-        .upload(&path, "invoice", "invoice.pdf", pdf.clone())
+        .upload_document(&path, "invoice", "invoice.pdf", pdf.clone())
         .await;
     assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
     let digest = {
@@ -572,7 +458,7 @@ async fn supporting_documents_are_kept_by_digest_seen_by_customs_and_bounded() {
     assert!(listed.body.contains("Invoice"));
 
     // Customs sees and downloads it; another enterprise does not.
-    let mut officer = Visitor::sign_in(&app, "officer", "zh").await;
+    let mut officer = Visitor::signed_in(&app, "officer", "zh").await;
     let seen = officer.get(&path).await;
     assert_eq!(seen.status, StatusCode::OK);
     assert!(seen.body.contains(&digest));
@@ -585,7 +471,7 @@ async fn supporting_documents_are_kept_by_digest_seen_by_customs_and_bounded() {
     assert_eq!(download.status, StatusCode::OK);
     assert_eq!(download.headers["content-type"], "application/pdf");
     assert_eq!(download.body.as_bytes(), pdf.as_slice());
-    let mut other = Visitor::sign_in(&app, "other_declarant", "en").await;
+    let mut other = Visitor::signed_in(&app, "other_declarant", "en").await;
     assert_eq!(other.get(&path).await.status, StatusCode::NOT_FOUND);
     assert_eq!(
         other.get(&format!("{path}/{digest}")).await.status,
@@ -593,7 +479,7 @@ async fn supporting_documents_are_kept_by_digest_seen_by_customs_and_bounded() {
     );
     assert_eq!(
         other
-            .upload(&path, "invoice", "x.pdf", b"%PDF-x".to_vec())
+            .upload_document(&path, "invoice", "x.pdf", b"%PDF-x".to_vec())
             .await
             .status,
         StatusCode::NOT_FOUND
@@ -601,7 +487,7 @@ async fn supporting_documents_are_kept_by_digest_seen_by_customs_and_bounded() {
 
     // Only PDF, JPEG and PNG; the error beside the field.
     let refused = broker
-        .upload(&path, "invoice", "run.exe", b"MZ\x90\x00".to_vec())
+        .upload_document(&path, "invoice", "run.exe", b"MZ\x90\x00".to_vec())
         .await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(refused.body.contains(r#"id="document-file-error""#));
@@ -610,15 +496,17 @@ async fn supporting_documents_are_kept_by_digest_seen_by_customs_and_bounded() {
     let mut exact = b"%PDF-".to_vec();
     exact.resize(DOCUMENT_BYTES_MAX, b'a');
     let at_limit = broker
-        .upload(&path, "contract", "c.pdf", exact.clone())
+        .upload_document(&path, "contract", "c.pdf", exact.clone())
         .await;
     assert_eq!(at_limit.status, StatusCode::SEE_OTHER, "{}", at_limit.body);
     exact.push(b'b');
-    let over = broker.upload(&path, "contract", "c2.pdf", exact).await;
+    let over = broker
+        .upload_document(&path, "contract", "c2.pdf", exact)
+        .await;
     assert_eq!(over.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(over.body.contains(r#"id="document-file-error""#));
     // Without the CSRF token: refused.
-    let mut forged = Visitor::sign_in(&app, "broker", "en").await;
+    let mut forged = Visitor::signed_in(&app, "broker", "en").await;
     forged.cookies.retain(|(n, _)| n != "oc_csrf");
     forged.cookies.push(("oc_csrf".into(), "1".repeat(64)));
     let form = reqwest::multipart::Form::new()

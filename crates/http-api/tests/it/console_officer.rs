@@ -8,137 +8,15 @@ use http_api::{
     CONSOLE_FINDING_PARTS_MAX, CONSOLE_FINDING_PHOTOS_MAX, CONSOLE_UPLOAD_RESULTS_KEPT,
 };
 use reqwest::StatusCode;
-use reqwest::header::{CONTENT_DISPOSITION, CONTENT_TYPE, COOKIE, HeaderMap, LOCATION, SET_COOKIE};
+use reqwest::header::{CONTENT_DISPOSITION, CONTENT_TYPE, LOCATION};
 use serde_json::{Value, json};
-use store::Actor;
 
+use crate::browser::Visitor;
 use crate::helpers::{TestApp, bank, example, spawn_app_at, spawn_app_with_users};
 
 const NOW: &str = "2026-11-27T02:00:00Z";
-const PASSWORD: &str = "correct horse battery";
 
-struct Visitor {
-    http: reqwest::Client,
-    base: String,
-    cookies: Vec<(String, String)>,
-}
-
-struct Page {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-    bytes: Vec<u8>,
-}
-
-impl Visitor {
-    fn new(app: &TestApp) -> Visitor {
-        Visitor {
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-            base: app.address.clone(),
-            cookies: Vec::new(),
-        }
-    }
-
-    fn header(&self) -> String {
-        self.cookies
-            .iter()
-            .map(|(n, v)| format!("{n}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    fn csrf(&self) -> String {
-        self.cookies
-            .iter()
-            .find(|(n, _)| n == "oc_csrf")
-            .map(|(_, v)| v.clone())
-            .unwrap()
-    }
-
-    async fn page(&mut self, response: reqwest::Response) -> Page {
-        let (status, headers) = (response.status(), response.headers().clone());
-        for set in headers.get_all(SET_COOKIE) {
-            let pair = set.to_str().unwrap().split(';').next().unwrap().to_owned();
-            let (name, value) = pair.split_once('=').unwrap();
-            self.cookies.retain(|(n, _)| n != name);
-            if !value.is_empty() {
-                self.cookies.push((name.to_owned(), value.to_owned()));
-            }
-        }
-        let bytes = response.bytes().await.unwrap().to_vec();
-        Page {
-            status,
-            headers,
-            body: String::from_utf8_lossy(&bytes).into_owned(),
-            bytes,
-        }
-    }
-
-    async fn get(&mut self, path: &str) -> Page {
-        let response = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .header(COOKIE, self.header())
-            .send()
-            .await
-            .unwrap();
-        self.page(response).await
-    }
-
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
-        let response = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .header(COOKIE, self.header())
-            .form(form)
-            .send()
-            .await
-            .unwrap();
-        self.page(response).await
-    }
-
-    async fn post_multipart(&mut self, path: &str, form: reqwest::multipart::Form) -> Page {
-        let response = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .header(COOKIE, self.header())
-            .multipart(form)
-            .send()
-            .await
-            .unwrap();
-        self.page(response).await
-    }
-
-    async fn signed_in(app: &TestApp, name: &str) -> Visitor {
-        let mut visitor = Visitor::new(app);
-        visitor.get("/console/login?lang=en").await;
-        let csrf = visitor.csrf();
-        let answer = visitor
-            .post(
-                "/console/login",
-                &[("name", name), ("password", PASSWORD), ("csrf", &csrf)],
-            )
-            .await;
-        assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
-        visitor
-    }
-}
-
-async fn with_passwords(app: &TestApp, users: &[&str]) {
-    let admin = Actor {
-        user_id: "test".into(),
-        role: "admin".into(),
-    };
-    for user in users {
-        app.clearance
-            .set_password_as(&admin, user, PASSWORD)
-            .await
-            .unwrap();
-    }
-}
+use crate::browser::with_passwords;
 
 /// The open tasks of a declaration, by the API.
 async fn open_tasks(app: &TestApp, id: &str) -> Vec<Value> {
@@ -187,7 +65,7 @@ async fn the_queue_shows_each_task_with_its_trader_goods_reason_priority_and_age
         .unwrap()
         .to_owned();
 
-    let mut officer = Visitor::signed_in(&app, "officer").await;
+    let mut officer = Visitor::signed_in(&app, "officer", "en").await;
     let queue = officer.get("/console/tasks?lang=en").await;
     assert_eq!(queue.status, StatusCode::OK);
     for shown in [
@@ -221,16 +99,16 @@ async fn the_queue_shows_each_task_with_its_trader_goods_reason_priority_and_age
     assert!(!office.body.contains("/reassignment"));
 
     // The supervisor sees every officer's tasks and may reassign them; an auditor reads.
-    let mut supervisor = Visitor::signed_in(&app, "supervisor").await;
+    let mut supervisor = Visitor::signed_in(&app, "supervisor", "en").await;
     let queue = supervisor.get("/console/tasks?lang=en").await;
     assert!(queue.body.contains(&number), "{}", queue.body);
     assert!(queue.body.contains("/reassignment"), "{}", queue.body);
     assert!(queue.body.contains(r#"href="/console/tasks">Task queue"#));
-    let mut auditor = Visitor::signed_in(&app, "auditor").await;
+    let mut auditor = Visitor::signed_in(&app, "auditor", "en").await;
     assert_eq!(auditor.get("/console/tasks").await.status, StatusCode::OK);
 
     // The trade: no queue, and no reason anywhere on its pages.
-    let mut broker = Visitor::signed_in(&app, "broker").await;
+    let mut broker = Visitor::signed_in(&app, "broker", "en").await;
     assert_eq!(
         broker.get("/console/tasks").await.status,
         StatusCode::NOT_FOUND
@@ -257,7 +135,7 @@ async fn an_officer_records_a_finding_with_corrections_and_photos_then_releases(
     let finding = format!("/console/tasks/{task}/finding");
     let page_path = format!("/console/declarations/{id}?lang=en");
 
-    let mut officer = Visitor::signed_in(&app, "officer").await;
+    let mut officer = Visitor::signed_in(&app, "officer", "en").await;
     let page = officer.get(&page_path).await;
     assert!(
         page.body.contains("Correct the declared values"),
@@ -452,7 +330,7 @@ async fn an_officer_records_a_finding_with_corrections_and_photos_then_releases(
     assert!(image.bytes.starts_with(b"\xff\xd8\xff"));
 
     // The trade sees neither the photos nor the officer's figures of the check.
-    let mut broker = Visitor::signed_in(&app, "broker").await;
+    let mut broker = Visitor::signed_in(&app, "broker", "en").await;
     assert_eq!(broker.get(&link).await.status, StatusCode::NOT_FOUND);
     let trade_page = broker.get(&page_path).await;
     assert!(!trade_page.body.contains("container-0.jpg"));
@@ -482,7 +360,7 @@ async fn an_officer_holds_the_goods_from_the_page_and_lifts_the_hold_with_a_find
     with_passwords(&app, &["broker", "officer"]).await;
     let id = app.lodged_id("broker", &example()).await;
     let hold = format!("/console/declarations/{id}/hold");
-    let mut officer = Visitor::signed_in(&app, "officer").await;
+    let mut officer = Visitor::signed_in(&app, "officer", "en").await;
     let page = officer
         .get(&format!("/console/declarations/{id}?lang=en"))
         .await;
@@ -509,7 +387,7 @@ async fn an_officer_holds_the_goods_from_the_page_and_lifts_the_hold_with_a_find
     assert_eq!(tasks[0]["kind"], "hold");
 
     // The trade may not hold.
-    let mut broker = Visitor::signed_in(&app, "broker").await;
+    let mut broker = Visitor::signed_in(&app, "broker", "en").await;
     let csrf_b = broker.csrf();
     let refused = broker
         .post(&hold, &[("csrf", &csrf_b), ("reason", "x")])
@@ -559,7 +437,7 @@ async fn a_supervisor_reassigns_a_task_to_another_officer_from_the_console() {
     let task = held.body["id"].as_str().unwrap().to_owned();
     let path = format!("/console/tasks/{task}/reassignment");
 
-    let mut supervisor = Visitor::signed_in(&app, "supervisor").await;
+    let mut supervisor = Visitor::signed_in(&app, "supervisor", "en").await;
     let form = supervisor.get(&format!("{path}?lang=en")).await;
     assert_eq!(form.status, StatusCode::OK, "{}", form.body);
     let number = app
@@ -631,7 +509,7 @@ async fn a_supervisor_reassigns_a_task_to_another_officer_from_the_console() {
 
     // Nobody else reassigns: officers and the trade get the not-found page.
     for user in ["officer", "broker"] {
-        let mut visitor = Visitor::signed_in(&app, user).await;
+        let mut visitor = Visitor::signed_in(&app, user, "en").await;
         assert_eq!(
             visitor.get(&path).await.status,
             StatusCode::NOT_FOUND,
@@ -661,7 +539,7 @@ async fn the_trade_pays_from_the_page_and_sees_the_bank_confirm_it() {
     let page_path = format!("/console/declarations/{id}?lang=en");
     let pay = format!("/console/declarations/{id}/payments");
 
-    let mut broker = Visitor::signed_in(&app, "broker").await;
+    let mut broker = Visitor::signed_in(&app, "broker", "en").await;
     let page = broker.get(&page_path).await;
     assert!(
         page.body.contains("Pay the duty and taxes"),
@@ -811,7 +689,7 @@ async fn the_trade_pays_from_the_page_and_sees_the_bank_confirm_it() {
         form.body
             .contains(&format!("{} CNY", owed.body["payable"].as_str().unwrap()))
     );
-    let mut officer = Visitor::signed_in(&app, "officer").await;
+    let mut officer = Visitor::signed_in(&app, "officer", "en").await;
     assert_eq!(
         officer
             .get(&format!("/console/declarations/{id}/print"))
@@ -820,7 +698,7 @@ async fn the_trade_pays_from_the_page_and_sees_the_bank_confirm_it() {
         StatusCode::OK
     );
     // Another enterprise's user: the not-found page, for both.
-    let mut other = Visitor::signed_in(&app, "other_declarant").await;
+    let mut other = Visitor::signed_in(&app, "other_declarant", "en").await;
     for path in ["print", "tax-form"] {
         let page = other
             .get(&format!("/console/declarations/{id}/{path}"))
@@ -837,7 +715,7 @@ async fn without_an_assessment_there_is_no_tax_payment_form_and_an_officer_may_a
     let app = spawn_app_at(NOW).await;
     with_passwords(&app, &["broker", "officer"]).await;
     let id = app.lodged_id("broker", &example()).await;
-    let mut broker = Visitor::signed_in(&app, "broker").await;
+    let mut broker = Visitor::signed_in(&app, "broker", "en").await;
     let form = broker
         .get(&format!("/console/declarations/{id}/tax-form?lang=en"))
         .await;
@@ -852,7 +730,7 @@ async fn without_an_assessment_there_is_no_tax_payment_form_and_an_officer_may_a
     );
 
     app.assess_by_hand(&id, "13.00").await;
-    let mut officer = Visitor::signed_in(&app, "officer").await;
+    let mut officer = Visitor::signed_in(&app, "officer", "en").await;
     let page = officer
         .get(&format!("/console/declarations/{id}?lang=en"))
         .await;
@@ -886,7 +764,7 @@ async fn without_an_assessment_there_is_no_tax_payment_form_and_an_officer_may_a
 async fn a_bulk_upload_offers_its_per_row_results_as_a_csv_file_to_its_own_user() {
     let app = spawn_app_at(NOW).await;
     with_passwords(&app, &["broker", "other_declarant"]).await;
-    let mut broker = Visitor::signed_in(&app, "broker").await;
+    let mut broker = Visitor::signed_in(&app, "broker", "en").await;
     let page = broker.get("/console/lodge?lang=en").await;
     assert!(page.body.contains("<progress"), "{}", page.body);
     assert!(
@@ -963,7 +841,7 @@ async fn a_bulk_upload_offers_its_per_row_results_as_a_csv_file_to_its_own_user(
     );
 
     // Only its own user fetches it; an unknown file is not found.
-    let mut other = Visitor::signed_in(&app, "other_declarant").await;
+    let mut other = Visitor::signed_in(&app, "other_declarant", "en").await;
     assert_eq!(other.get(&link).await.status, StatusCode::NOT_FOUND);
     assert_eq!(
         broker
