@@ -48,6 +48,28 @@ struct DeclarationsPage {
     next_cursor: Option<String>,
 }
 
+/// The goods items of a declaration's document as its pages list them.
+pub(super) fn item_rows(document: &Value) -> Vec<ItemRow> {
+    document["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, item)| ItemRow {
+            line: i + 1,
+            commodity_code: text(&item["commodity_code"]),
+            description: text(&item["description"]),
+            quantity: format!(
+                "{} {}",
+                text(&item["quantity"]["value"]),
+                text(&item["quantity"]["unit"])
+            ),
+            amount: text(&item["amount"]),
+            origin: text(&item["origin_country"]),
+        })
+        .collect()
+}
+
 pub(crate) struct ItemRow {
     pub line: usize,
     pub commodity_code: String,
@@ -264,24 +286,7 @@ pub(crate) async fn declaration_page<S: Store>(
             format!("{name} ({code})")
         }
     };
-    let items = document["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .enumerate()
-        .map(|(i, item)| ItemRow {
-            line: i + 1,
-            commodity_code: text(&item["commodity_code"]),
-            description: text(&item["description"]),
-            quantity: format!(
-                "{} {}",
-                text(&item["quantity"]["value"]),
-                text(&item["quantity"]["unit"])
-            ),
-            amount: text(&item["amount"]),
-            origin: text(&item["origin_country"]),
-        })
-        .collect();
+    let items = item_rows(&document);
     let (mut lane, mut reasons, mut receipts, mut history, mut clearance_status) =
         (None, Vec::new(), Vec::new(), Vec::new(), None);
     let mut officer = None;

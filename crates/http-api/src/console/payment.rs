@@ -157,16 +157,6 @@ pub(crate) async fn pay<S: Store>(
     }
 }
 
-pub(crate) struct PrintItem {
-    pub line: usize,
-    pub commodity_code: String,
-    pub description: String,
-    pub quantity: String,
-    pub amount: String,
-    pub currency: String,
-    pub origin: String,
-}
-
 pub(crate) struct TaxLine {
     pub name: String,
     pub payable: String,
@@ -188,7 +178,9 @@ struct PrintPage {
     overseas_party: String,
     transport: String,
     invoice: String,
-    items: Vec<PrintItem>,
+    items: Vec<super::declarations::ItemRow>,
+    /// The invoice's currency, which every item's amount is in.
+    currency: String,
     taxes: Vec<TaxLine>,
     total_payable: Option<String>,
 }
@@ -288,25 +280,8 @@ pub(crate) async fn print<S: Store>(
         Err(response) => return response,
     };
     let tr = visit.tr();
-    let items = document["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .enumerate()
-        .map(|(i, item)| PrintItem {
-            line: i + 1,
-            commodity_code: text(&item["commodity_code"]),
-            description: text(&item["description"]),
-            quantity: format!(
-                "{} {}",
-                text(&item["quantity"]["value"]),
-                text(&item["quantity"]["unit"])
-            ),
-            amount: text(&item["amount"]),
-            currency: text(&document["invoice"]["currency"]),
-            origin: text(&item["origin_country"]),
-        })
-        .collect();
+    let items = super::declarations::item_rows(&document);
+    let currency = text(&document["invoice"]["currency"]);
     let transport = [
         text(&document["transport"]["means_name"]),
         text(&document["transport"]["voyage"]),
@@ -338,6 +313,7 @@ pub(crate) async fn print<S: Store>(
         transport,
         invoice,
         items,
+        currency,
         taxes: assessment
             .as_ref()
             .map(|a| taxes(visit.language, a))

@@ -220,7 +220,10 @@ async fn validation_as_you_type_answers_the_fields_typed_so_far_and_needs_the_cs
         })
         .collect();
     assert_eq!(
-        broker.post_owned("/console/form/validate", &forged).await.status,
+        broker
+            .post_owned("/console/form/validate", &forged)
+            .await
+            .status,
         StatusCode::FORBIDDEN
     );
     assert_eq!(
