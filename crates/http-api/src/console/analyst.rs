@@ -338,6 +338,19 @@ async fn render_rules<S: Store>(
         Err(other) => return service_failure(other),
     };
     let language = visit.language;
+    // Authors and approvers by name (an id the directory does not know, as is).
+    let actors: Vec<String> = rules
+        .iter()
+        .flat_map(|r| [text(&r["author"]), text(&r["approved_by"])])
+        .filter(|id| !id.is_empty())
+        .collect();
+    let actors: Vec<&str> = actors.iter().map(String::as_str).collect();
+    let names = state
+        .clearance
+        .actor_names(caller, &actors)
+        .await
+        .unwrap_or_default();
+    let named = |id: String| names.get(&id).cloned().unwrap_or(id);
     let mut rows: Vec<RuleRow> = rules
         .iter()
         .map(|r| {
@@ -354,9 +367,9 @@ async fn render_rules<S: Store>(
                 priority: text(&d["priority"]),
                 reason: pick(language, &text(&d["reason_en"]), &text(&d["reason_zh"])),
                 expression: text(&d["expression"]),
-                author: text(&r["author"]),
+                author: named(text(&r["author"])),
                 proposed_at: text(&r["proposed_at"]),
-                approved_by: text(&r["approved_by"]),
+                approved_by: named(text(&r["approved_by"])),
                 own: text(&r["author"]) == caller.user_id(),
             }
         })

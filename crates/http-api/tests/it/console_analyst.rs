@@ -333,6 +333,11 @@ async fn a_rule_tested_against_history_is_approved_by_a_second_analyst_never_its
         "{}",
         rules.body
     );
+    assert!(
+        rules.body.contains("<dd>other_risk_analyst</dd>"),
+        "the approver by name, not by id: {}",
+        rules.body
+    );
 
     // In force: a lodging is selected by it, which the performance page counts.
     let selected = app.lodge("broker", &example()).await;
