@@ -46,3 +46,4 @@ audit-col-outcome = Outcome
 audit-basis-acceptance = acceptance
 audit-basis-amendment = amendment
 audit-basis-officer = officer's reassessment
+audit-seed = Seed

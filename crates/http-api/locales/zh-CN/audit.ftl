@@ -46,3 +46,4 @@ audit-col-outcome = 结果
 audit-basis-acceptance = 接受申报时
 audit-basis-amendment = 修改后
 audit-basis-officer = 关员重新计税
+audit-seed = 种子
