@@ -135,3 +135,6 @@ duty-not-assessed = not assessed yet
 lane-name-green = green (released without checks)
 lane-name-yellow = yellow (document check)
 lane-name-red = red (inspection)
+col-lane = Lane
+col-due = Amount due
+col-last-receipt = Latest receipt

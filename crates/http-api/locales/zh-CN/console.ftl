@@ -135,3 +135,6 @@ duty-not-assessed = 尚未计税
 lane-name-green = 绿色通道（免审放行）
 lane-name-yellow = 黄色通道（单证审核）
 lane-name-red = 红色通道（查验）
+col-lane = 通道
+col-due = 应缴未缴
+col-last-receipt = 最新回执

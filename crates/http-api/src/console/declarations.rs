@@ -38,6 +38,11 @@ pub(crate) struct ListedRow {
     pub office: String,
     pub trader: String,
     pub lodged_at: String,
+    pub lane: String,
+    /// The amount outstanding, in CNY.
+    pub due: String,
+    /// The trade's latest receipt (回执).
+    pub last_receipt: String,
 }
 
 #[derive(Template)]
@@ -194,23 +199,41 @@ pub(crate) async fn declarations<S: Store>(
         Err(other) => return crate::problem::ApiError::from(other).into_response(),
     };
     let tr = visit.tr();
-    let rows = listed
-        .declarations
-        .iter()
-        .map(|d| {
-            let document = serde_json::to_value(&d.declaration).unwrap_or(Value::Null);
-            ListedRow {
-                id: d.id.clone(),
-                number: d.number.clone(),
-                status: tr.of("status", &d.status),
-                kind: d.kind.clone(),
-                direction: d.direction.clone(),
-                office: text(&document["office_of_lodging"]),
-                trader: text(&document["trader"]["name"]),
-                lodged_at: d.lodged_at.clone(),
+    let mut rows = Vec::with_capacity(listed.declarations.len());
+    for d in &listed.declarations {
+        let document = serde_json::to_value(&d.declaration).unwrap_or(Value::Null);
+        let mut row = ListedRow {
+            id: d.id.clone(),
+            number: d.number.clone(),
+            status: tr.of("status", &d.status),
+            kind: d.kind.clone(),
+            direction: d.direction.clone(),
+            office: text(&document["office_of_lodging"]),
+            trader: text(&document["trader"]["name"]),
+            lodged_at: d.lodged_at.clone(),
+            lane: String::new(),
+            due: String::new(),
+            last_receipt: String::new(),
+        };
+        // What the row's user may see of each, through the same calls as its page: the lane as
+        // the trade may see it, the amount outstanding, and (for the trade) where it stands and
+        // its latest receipt. A declaration without one (not yet selected, an export) shows none.
+        if let Ok(selection) = state.clearance.selection(&caller, &d.id).await {
+            row.lane = tr.of("lane-name", &text(&selection["lane"]));
+        }
+        if let Ok(settlement) = state.clearance.payments(&caller, &d.id).await
+            && !settlement["outstanding"].is_null()
+        {
+            row.due = format!("{} CNY", text(&settlement["outstanding"]));
+        }
+        if let Ok(wire::EventsAnswer::Trade(page)) = state.clearance.events(&caller, &d.id).await {
+            row.status = tr.of("standing", &page.clearance_status);
+            if let Some(last) = page.receipts.last() {
+                row.last_receipt = tr.of("receipt", &last.receipt);
             }
-        })
-        .collect();
+        }
+        rows.push(row);
+    }
     let page = DeclarationsPage {
         page: visit.page(Some(user_bar(&caller))),
         rows,

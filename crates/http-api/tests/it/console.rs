@@ -191,6 +191,19 @@ async fn the_trade_sees_its_own_declarations_without_reasons_and_another_enterpr
     let list = broker.get("/console/declarations?lang=en").await;
     assert_eq!(list.status, StatusCode::OK);
     assert!(list.body.contains(&number), "{}", list.body);
+    let owed = app
+        .get(&format!("/v1/declarations/{id}/payments"), "broker")
+        .await;
+    let outstanding = owed.body["outstanding"].as_str().unwrap();
+    let due = format!("{outstanding} CNY");
+    for (what, shown) in [
+        ("the lane as the trade may see it", "red (inspection)"),
+        ("the amount due", due.as_str()),
+        ("where it stands", "under inspection"),
+        ("its latest receipt", "Checks required"),
+    ] {
+        assert!(list.body.contains(shown), "{what}: {}", list.body);
+    }
     let page = broker.get(&format!("/console/declarations/{id}")).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("Smartphones"));
@@ -202,10 +215,6 @@ async fn the_trade_sees_its_own_declarations_without_reasons_and_another_enterpr
         "the lane in words: {}",
         page.body
     );
-    let owed = app
-        .get(&format!("/v1/declarations/{id}/payments"), "broker")
-        .await;
-    let outstanding = owed.body["outstanding"].as_str().unwrap();
     assert!(
         page.body.contains(&format!("<dd>{outstanding} CNY</dd>")),
         "{}",
