@@ -47,3 +47,4 @@ audit-basis-acceptance = acceptance
 audit-basis-amendment = amendment
 audit-basis-officer = officer's reassessment
 audit-seed = Seed
+audit-basis-manual = by an officer, by hand

@@ -75,6 +75,110 @@ pub(super) fn item_rows(document: &Value) -> Vec<ItemRow> {
         .collect()
 }
 
+/// One tax of an assessed item, with the engine's explanation of it.
+pub(crate) struct AssessedTax {
+    pub name: String,
+    pub payable: String,
+    pub explanation: Vec<String>,
+}
+
+/// An assessed item: its customs value and duty rate, each explained, and its taxes.
+pub(crate) struct AssessedItem {
+    pub line: usize,
+    pub commodity_code: String,
+    pub customs_value: String,
+    pub value_explanation: Vec<String>,
+    pub rate: String,
+    pub rate_explanation: Vec<String>,
+    pub taxes: Vec<AssessedTax>,
+}
+
+/// The declaration's assessment in force as its page explains it (the trade's view is its own
+/// allow-list, which keeps the explanation).
+pub(crate) struct AssessmentView {
+    pub number: String,
+    pub basis: String,
+    pub tariff_release: String,
+    /// The total payable, or none when the engine could not assess.
+    pub total: Option<String>,
+    pub explanation: Vec<String>,
+    /// Why the engine could not assess, each problem in words.
+    pub problems: Vec<String>,
+    pub items: Vec<AssessedItem>,
+}
+
+/// The latest of a declaration's assessments (from `Clearance::assessments`) in the user's
+/// language.
+fn assessment_view(language: Language, record: &Value) -> AssessmentView {
+    let words = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .map(|line| {
+                let key = if language == Language::Zh { "zh" } else { "en" };
+                text(&line[key])
+            })
+            .collect()
+    };
+    let name = |v: &Value| {
+        let key = if language == Language::Zh { "zh" } else { "en" };
+        text(&v[key])
+    };
+    let report = &record["report"];
+    let items = report["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, item)| AssessedItem {
+            line: i + 1,
+            commodity_code: text(&item["commodity_code"]),
+            customs_value: text(&item["customs_value"]["cny"]),
+            value_explanation: words(&item["customs_value"]["explanation"]),
+            rate: format!(
+                "{} ({})",
+                text(&item["duty_rate"]["rate"]),
+                name(&item["duty_rate"]["column"])
+            ),
+            rate_explanation: words(&item["duty_rate"]["explanation"]),
+            taxes: item["taxes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|tax| AssessedTax {
+                    name: name(&tax["name"]),
+                    payable: text(&tax["payable"]),
+                    explanation: words(&tax["explanation"]),
+                })
+                .collect(),
+        })
+        .collect();
+    AssessmentView {
+        number: text(&record["assessment"]),
+        basis: text(&record["basis"]),
+        tariff_release: text(&record["tariff_release"]),
+        total: (record["outcome"] == "assessed").then(|| text(&record["total_payable"])),
+        explanation: words(&report["explanation"]),
+        problems: record["problems"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|p| {
+                let message = if language == Language::Zh {
+                    text(&p["zh"])
+                } else {
+                    text(&p["en"])
+                };
+                match text(&p["path"]) {
+                    path if path.is_empty() => message,
+                    path => format!("{path}: {message}"),
+                }
+            })
+            .collect(),
+        items,
+    }
+}
+
 pub(crate) struct ItemRow {
     pub line: usize,
     pub commodity_code: String,
@@ -103,6 +207,8 @@ struct DeclarationPage {
     payment: Option<super::payment::PaymentPanel>,
     /// An officer may ask for the release (the service still decides).
     may_release: bool,
+    /// The assessment in force with the engine's explanation, if any.
+    assessment: Option<AssessmentView>,
     /// The caller's own open tasks on the declaration, each with its form.
     my_tasks: Vec<MyTask>,
     settlement: Option<MoneyView>,
@@ -373,6 +479,15 @@ pub(crate) async fn declaration_page<S: Store>(
         }
         Err(other) => return crate::problem::ApiError::from(other).into_response(),
     }
+    let assessment = clearance
+        .assessments(&caller, &view.id)
+        .await
+        .ok()
+        .and_then(|records| records.last().map(|r| assessment_view(visit.language, r)))
+        .map(|mut a| {
+            a.basis = tr.of("audit-basis", &a.basis);
+            a
+        });
     let payments = clearance.payments(&caller, &view.id).await.ok();
     let payment = payments
         .as_ref()
@@ -420,6 +535,7 @@ pub(crate) async fn declaration_page<S: Store>(
         officer,
         payment,
         may_release,
+        assessment,
         my_tasks,
         settlement,
         number: view.number.clone(),

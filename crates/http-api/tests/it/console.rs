@@ -210,6 +210,18 @@ async fn the_trade_sees_its_own_declarations_without_reasons_and_another_enterpr
     assert!(page.body.contains("under inspection"), "{}", page.body);
     assert!(page.body.contains("Checks required"));
     assert!(page.body.contains("Outstanding"), "the duty owed is shown");
+    for explained in [
+        "How it was worked out",
+        "Customs value",
+        "import VAT",
+        "rounded half-up to the fen",
+    ] {
+        assert!(
+            page.body.contains(explained),
+            "the assessment with its explanation: {explained}: {}",
+            page.body
+        );
+    }
     assert!(
         page.body.contains("Lane: red (inspection)"),
         "the lane in words: {}",
