@@ -40,14 +40,14 @@ pub fn sniff_media_type(content: &[u8]) -> Option<&'static str> {
         .map(|(media_type, _)| *media_type)
 }
 
-/// The request checked: every problem at once, each naming its field.
-fn check(
+/// A file's name as kept: plain text of at most `length_max` characters, without a folder; or
+/// `None` with the problem added to `errors`.
+pub(crate) fn checked_file_name(
     file_name: &str,
-    declared: Option<&str>,
-    content: &[u8],
-) -> Result<(String, &'static str), ClearanceError> {
-    let mut errors = Vec::new();
-    let name = domain::numbers::parse_text("file_name", file_name, ATTACHMENT_NAME_LENGTH_MAX)
+    length_max: usize,
+    errors: &mut Vec<FieldError>,
+) -> Option<String> {
+    domain::numbers::parse_text("file_name", file_name, length_max)
         .map_err(|e| errors.push(e))
         .ok()
         .filter(|name| {
@@ -60,14 +60,29 @@ fn check(
                 ));
             }
             plain
-        });
-    if content.len() > ATTACHMENT_BYTES_MAX {
+        })
+}
+
+/// Adds the problem of a file's content longer than `bytes_max` to `errors`.
+pub(crate) fn check_size(content: &[u8], bytes_max: usize, errors: &mut Vec<FieldError>) {
+    if content.len() > bytes_max {
         errors.push(FieldError::out_of_range(
             "content",
-            &format!("at most {ATTACHMENT_BYTES_MAX} bytes"),
-            &format!("不超过 {ATTACHMENT_BYTES_MAX} 字节"),
+            &format!("at most {bytes_max} bytes"),
+            &format!("不超过 {bytes_max} 字节"),
         ));
     }
+}
+
+/// The request checked: every problem at once, each naming its field.
+fn check(
+    file_name: &str,
+    declared: Option<&str>,
+    content: &[u8],
+) -> Result<(String, &'static str), ClearanceError> {
+    let mut errors = Vec::new();
+    let name = checked_file_name(file_name, ATTACHMENT_NAME_LENGTH_MAX, &mut errors);
+    check_size(content, ATTACHMENT_BYTES_MAX, &mut errors);
     let sniffed = sniff_media_type(content);
     if sniffed.is_none() {
         errors.push(FieldError::invalid_format(

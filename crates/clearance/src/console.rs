@@ -392,27 +392,9 @@ impl<S: Store> Clearance<S> {
                 "发票、装箱单、合同、原产地证明、许可证或其他",
             ));
         }
-        let name = domain::numbers::parse_text("file_name", file_name, DOCUMENT_NAME_LENGTH_MAX)
-            .map_err(|e| errors.push(e))
-            .ok()
-            .filter(|n| {
-                let plain = !n.contains(['/', '\\']) && !n.trim().is_empty();
-                if !plain {
-                    errors.push(FieldError::invalid_format(
-                        "file_name",
-                        "a file name without a folder",
-                        "不含目录的文件名",
-                    ));
-                }
-                plain
-            });
-        if content.len() > DOCUMENT_BYTES_MAX {
-            errors.push(FieldError::out_of_range(
-                "content",
-                &format!("at most {DOCUMENT_BYTES_MAX} bytes"),
-                &format!("不超过 {DOCUMENT_BYTES_MAX} 字节"),
-            ));
-        }
+        let name =
+            crate::attachments::checked_file_name(file_name, DOCUMENT_NAME_LENGTH_MAX, &mut errors);
+        crate::attachments::check_size(content, DOCUMENT_BYTES_MAX, &mut errors);
         let media_type = sniff_media_type(content);
         if media_type.is_none() {
             errors.push(FieldError::invalid_format(

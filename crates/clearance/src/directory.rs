@@ -88,6 +88,34 @@ impl<S: Store> Clearance<S> {
     }
 }
 
+/// Most distinct actors one history's names are looked up for (a declaration's history has a
+/// handful; the rest are shown by id).
+pub const ACTOR_NAMES_MAX: usize = 100;
+
+impl<S: Store> Clearance<S> {
+    /// The names of the users behind `ids` (events' actors), for customs roles reading a
+    /// declaration's history: an officer reads who acted by name, not by id. The trade never
+    /// reads customs histories, so it is refused here too. Unknown ids (the engine, a bank's
+    /// connector) are absent from the answer.
+    pub async fn actor_names(
+        &self,
+        caller: &Caller,
+        ids: &[&str],
+    ) -> Result<HashMap<String, String>, ClearanceError> {
+        caller.require(Action::ReadTasks)?;
+        let mut names = HashMap::new();
+        for id in ids.iter().take(ACTOR_NAMES_MAX) {
+            if names.contains_key(*id) {
+                continue;
+            }
+            if let Some(user) = self.store.user(id).await? {
+                names.insert((*id).to_owned(), user.name);
+            }
+        }
+        Ok(names)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::tests::{TRADER, beijing, fixture};
@@ -125,33 +153,5 @@ mod tests {
             f.clearance.enterprises_as(&officer, 100).await,
             Err(ClearanceError::Forbidden { .. })
         ));
-    }
-}
-
-/// Most distinct actors one history's names are looked up for (a declaration's history has a
-/// handful; the rest are shown by id).
-pub const ACTOR_NAMES_MAX: usize = 100;
-
-impl<S: Store> Clearance<S> {
-    /// The names of the users behind `ids` (events' actors), for customs roles reading a
-    /// declaration's history: an officer reads who acted by name, not by id. The trade never
-    /// reads customs histories, so it is refused here too. Unknown ids (the engine, a bank's
-    /// connector) are absent from the answer.
-    pub async fn actor_names(
-        &self,
-        caller: &Caller,
-        ids: &[&str],
-    ) -> Result<HashMap<String, String>, ClearanceError> {
-        caller.require(Action::ReadTasks)?;
-        let mut names = HashMap::new();
-        for id in ids.iter().take(ACTOR_NAMES_MAX) {
-            if names.contains_key(*id) {
-                continue;
-            }
-            if let Some(user) = self.store.user(id).await? {
-                names.insert((*id).to_owned(), user.name);
-            }
-        }
-        Ok(names)
     }
 }
