@@ -3,11 +3,11 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::support::{EXAMPLE, customs_binary, ok, seed_broker};
+use crate::support::{EXAMPLE, ok, seed_broker};
 
 /// Concurrent lodging clients.
 const CLIENTS: usize = 8;
@@ -16,7 +16,7 @@ const ACKS_BEFORE_KILL: usize = 150;
 
 /// Starts `customs serve` on a free port and returns it with its address.
 fn serve(data: &Path) -> (Child, String) {
-    let mut child = Command::new(customs_binary())
+    let mut child = crate::support::command()
         .args([
             "--data",
             data.to_str().unwrap(),
