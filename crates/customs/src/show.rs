@@ -78,6 +78,8 @@ pub fn explain(error: ClearanceError) -> anyhow::Error {
 }
 
 pub async fn run(data: &DataDir, config: ClearanceConfig, args: ShowArgs) -> anyhow::Result<()> {
+    // Times people read are in the administration's time zone.
+    let utc_offset = config.utc_offset;
     let clearance = data.open_clearance_read_only(config)?;
     let caller = operator();
     let view = clearance
@@ -105,6 +107,12 @@ pub async fn run(data: &DataDir, config: ClearanceConfig, args: ShowArgs) -> any
         .scores(&caller, &args.number)
         .await
         .map_err(explain)?;
+    // Who acted, by name (an id the directory does not know, such as `system`, as it is).
+    let actors: Vec<&str> = events.events.iter().map(|e| e.actor_user.as_str()).collect();
+    let names = clearance
+        .actor_names(&caller, &actors)
+        .await
+        .unwrap_or_default();
     clearance.store().close().await;
     if args.json {
         let value = serde_json::json!({
@@ -117,7 +125,7 @@ pub async fn run(data: &DataDir, config: ClearanceConfig, args: ShowArgs) -> any
         println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
     }
-    print!("{}", render(&view));
+    print!("{}", render(&view, utc_offset));
     if let Some(latest) = assessments.last() {
         print!("{}", render_assessment(latest));
     }
@@ -134,9 +142,12 @@ pub async fn run(data: &DataDir, config: ClearanceConfig, args: ShowArgs) -> any
     for event in &events.events {
         history.add_row([
             event.seq.to_string(),
-            event.recorded_at.clone(),
+            http_api::shown_time(utc_offset, &event.recorded_at),
             event.action.clone(),
-            event.actor_user.clone(),
+            names
+                .get(&event.actor_user)
+                .cloned()
+                .unwrap_or_else(|| event.actor_user.clone()),
             event.actor_role.clone(),
         ]);
     }
@@ -320,7 +331,8 @@ fn text(value: &Option<String>) -> String {
     value.clone().unwrap_or_default()
 }
 
-pub fn render(view: &DeclarationView) -> String {
+/// The declaration's header and items; its lodging time in the administration's time zone.
+pub fn render(view: &DeclarationView, utc_offset: chrono::FixedOffset) -> String {
     let d = &view.declaration;
     let mut header = Table::new();
     header.load_preset(UTF8_FULL_CONDENSED);
@@ -348,7 +360,7 @@ pub fn render(view: &DeclarationView) -> String {
         ("office 申报地海关", text(&d.office_of_lodging)),
         ("trader 境内收发货人", trader),
         ("invoice 发票", invoice),
-        ("lodged 申报时间", view.lodged_at.clone()),
+        ("lodged 申报时间", http_api::shown_time(utc_offset, &view.lodged_at)),
         ("version", view.version.to_string()),
     ];
     for (label, value) in rows {

@@ -41,6 +41,7 @@ mod statistics;
 mod targeting;
 mod tasks;
 mod telemetry;
+mod time_zone;
 mod tokens;
 
 #[cfg(test)]
@@ -80,6 +81,9 @@ pub use connections::{
     HEADER_READ_TIMEOUT_DEFAULT, WRITE_STALL_TIMEOUT_DEFAULT, serve,
 };
 pub use guard::AUTHENTICATED_MEMORY;
+pub use time_zone::{
+    DISPLAY_TIME_ZONE_DEFAULT, display_offset_default, parse_time_zone, shown_time,
+};
 pub use openapi::ApiDoc;
 pub use problem::{FIELD_ERRORS_LISTED_MAX, PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_PREFIX};
 

@@ -145,20 +145,20 @@ fn code_only(source: &str) -> String {
     let mut code = String::with_capacity(source.len());
     let mut i = 0;
     while i < chars.len() {
-        let rest = |n: usize| chars.get(i + n).copied();
+        let at = |i: usize, n: usize| chars.get(i + n).copied();
         match chars[i] {
-            '/' if rest(1) == Some('/') => {
+            '/' if at(i, 1) == Some('/') => {
                 while i < chars.len() && chars[i] != '\n' {
                     i += 1;
                 }
             }
-            '/' if rest(1) == Some('*') => {
+            '/' if at(i, 1) == Some('*') => {
                 let mut depth = 0;
                 while i < chars.len() {
-                    if chars[i] == '/' && rest(1) == Some('*') {
+                    if chars[i] == '/' && at(i, 1) == Some('*') {
                         depth += 1;
                         i += 2;
-                    } else if chars[i] == '*' && rest(1) == Some('/') {
+                    } else if chars[i] == '*' && at(i, 1) == Some('/') {
                         depth -= 1;
                         i += 2;
                         if depth == 0 {
@@ -170,7 +170,7 @@ fn code_only(source: &str) -> String {
                 }
                 code.push(' ');
             }
-            'r' if (rest(1) == Some('"') || rest(1) == Some('#'))
+            'r' if (at(i, 1) == Some('"') || at(i, 1) == Some('#'))
                 && !chars[..i].last().is_some_and(|c| c.is_alphanumeric() || *c == '_') =>
             {
                 let hashes = chars[i + 1..].iter().take_while(|c| **c == '#').count();
@@ -195,7 +195,7 @@ fn code_only(source: &str) -> String {
                 i += 1;
                 code.push_str("\"\"");
             }
-            '\'' if rest(1) == Some('\\') => {
+            '\'' if at(i, 1) == Some('\\') => {
                 // Past the backslash and the escaped character (`'\''`, `'\n'`, `'\u{..}'`).
                 i += 3;
                 while i < chars.len() && chars[i] != '\'' {
@@ -204,7 +204,7 @@ fn code_only(source: &str) -> String {
                 i += 1;
                 code.push_str("' '");
             }
-            '\'' if rest(2) == Some('\'') => {
+            '\'' if at(i, 2) == Some('\'') => {
                 i += 3;
                 code.push_str("' '");
             }

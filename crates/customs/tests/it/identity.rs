@@ -4,7 +4,7 @@
 //! are private; demo mode keeps to demo folders and leaves no earlier token valid.
 
 use std::path::Path;
-use std::process::{Child, Stdio};
+use std::process::Child;
 
 use crate::support::{NOW, admin_token, customs, declarations_file, ok, seed_broker, start_server};
 
