@@ -3,7 +3,6 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 pub const EXAMPLE: &str = include_str!("../../../../examples/declaration-import.json");
 pub const TRADER: &str = "91310115MA1H000024";
@@ -24,16 +23,6 @@ pub fn command() -> Command {
     let mut command = Command::new(customs_binary());
     command.env("CUSTOMS_CLOCK_FIXED", NOW);
     command
-}
-
-/// Polls `condition` until it holds or `timeout` passes; panics naming `what` then. Tests wait
-/// on what they need (a writer's row, a limiter's refill), never for a guessed time.
-pub fn wait_for(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !condition() {
-        assert!(Instant::now() < deadline, "waited {timeout:?} for {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
 }
 
 /// Starts `customs --data DATA serve --listen 127.0.0.1:0 ARGS...` with its clock at `clock`.
