@@ -146,7 +146,9 @@ impl PinnedClock {
     pub fn parse(start: &str) -> Result<PinnedClock, String> {
         DateTime::parse_from_rfc3339(start.trim())
             .map(|at| PinnedClock::new(at.with_timezone(&Utc)))
-            .map_err(|e| format!("{start:?} is not an RFC 3339 instant such as 2027-03-15T10:00:00Z: {e}"))
+            .map_err(|e| {
+                format!("{start:?} is not an RFC 3339 instant such as 2027-03-15T10:00:00Z: {e}")
+            })
     }
 }
 

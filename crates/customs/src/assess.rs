@@ -43,13 +43,10 @@ pub struct AssessArgs {
 }
 
 pub fn run(args: AssessArgs, utc_offset: FixedOffset) -> anyhow::Result<()> {
-    let day = args
-        .date
-        .map(Ok)
-        .unwrap_or_else(|| {
-            crate::datadir::process_clock()
-                .map(|clock| clock.now().with_timezone(&utc_offset).date_naive())
-        })?;
+    let day = args.date.map(Ok).unwrap_or_else(|| {
+        crate::datadir::process_clock()
+            .map(|clock| clock.now().with_timezone(&utc_offset).date_naive())
+    })?;
     let text =
         std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
     let declaration = parse_declaration(&text, day)?;

@@ -73,9 +73,15 @@ pub fn illustrative_rates(sample: &str, today: chrono::NaiveDate) -> anyhow::Res
         .ok_or_else(|| anyhow::anyhow!("the sample exchange rates are empty"))?;
     let next = |m: YearMonth| {
         if m.month == 12 {
-            YearMonth { year: m.year + 1, month: 1 }
+            YearMonth {
+                year: m.year + 1,
+                month: 1,
+            }
         } else {
-            YearMonth { year: m.year, month: m.month + 1 }
+            YearMonth {
+                year: m.year,
+                month: m.month + 1,
+            }
         }
     };
     let mut through = YearMonth::of(today).max(last);
@@ -125,8 +131,11 @@ async fn seed_illustrative_rates(
     let explain = crate::show::explain;
     let today = clearance.today();
     let this_month = tariff::model::YearMonth::of(today);
-    let next_month =
-        tariff::model::YearMonth::of(today.checked_add_months(chrono::Months::new(1)).unwrap_or(today));
+    let next_month = tariff::model::YearMonth::of(
+        today
+            .checked_add_months(chrono::Months::new(1))
+            .unwrap_or(today),
+    );
     let covers = |release: &serde_json::Value, month: tariff::model::YearMonth| {
         release["status"] == "active"
             && release["summary"]["months"]
@@ -142,7 +151,10 @@ async fn seed_illustrative_rates(
         .all(|month| releases.iter().any(|r| covers(r, *month)));
     if !covered {
         let made_up = illustrative_rates(SAMPLE_RATES[0].1, today)?;
-        let id = match releases.iter().find(|r| r["label"] == made_up.label.as_str()) {
+        let id = match releases
+            .iter()
+            .find(|r| r["label"] == made_up.label.as_str())
+        {
             Some(imported) => imported["id"].as_str().unwrap_or_default().to_owned(),
             None => clearance
                 .import_release(

@@ -108,7 +108,11 @@ pub async fn run(data: &DataDir, config: ClearanceConfig, args: ShowArgs) -> any
         .await
         .map_err(explain)?;
     // Who acted, by name (an id the directory does not know, such as `system`, as it is).
-    let actors: Vec<&str> = events.events.iter().map(|e| e.actor_user.as_str()).collect();
+    let actors: Vec<&str> = events
+        .events
+        .iter()
+        .map(|e| e.actor_user.as_str())
+        .collect();
     let names = clearance
         .actor_names(&caller, &actors)
         .await
@@ -360,7 +364,10 @@ pub fn render(view: &DeclarationView, utc_offset: chrono::FixedOffset) -> String
         ("office 申报地海关", text(&d.office_of_lodging)),
         ("trader 境内收发货人", trader),
         ("invoice 发票", invoice),
-        ("lodged 申报时间", http_api::shown_time(utc_offset, &view.lodged_at)),
+        (
+            "lodged 申报时间",
+            http_api::shown_time(utc_offset, &view.lodged_at),
+        ),
         ("version", view.version.to_string()),
     ];
     for (label, value) in rows {

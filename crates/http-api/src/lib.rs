@@ -81,11 +81,11 @@ pub use connections::{
     HEADER_READ_TIMEOUT_DEFAULT, WRITE_STALL_TIMEOUT_DEFAULT, serve,
 };
 pub use guard::AUTHENTICATED_MEMORY;
+pub use openapi::ApiDoc;
+pub use problem::{FIELD_ERRORS_LISTED_MAX, PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_PREFIX};
 pub use time_zone::{
     DISPLAY_TIME_ZONE_DEFAULT, display_offset_default, parse_time_zone, shown_time,
 };
-pub use openapi::ApiDoc;
-pub use problem::{FIELD_ERRORS_LISTED_MAX, PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_PREFIX};
 
 use crate::admission::{Gate, HeavyJob, HeavyJobs};
 use crate::assessing::RELEASES_PATH;

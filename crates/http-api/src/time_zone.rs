@@ -79,9 +79,21 @@ mod tests {
         assert_eq!(seconds("-05:30"), Ok(-(5 * 3600 + 30 * 60)));
         assert_eq!(seconds("UTC"), Ok(0));
         assert_eq!(seconds("+14:00"), Ok(14 * 3600));
-        for refused in ["+14:01", "+15", "08:00", "Asia/Shanghai", "+8:60", "", "+", "+123"] {
+        for refused in [
+            "+14:01",
+            "+15",
+            "08:00",
+            "Asia/Shanghai",
+            "+8:60",
+            "",
+            "+",
+            "+123",
+        ] {
             let error = parse_time_zone(refused).expect_err(refused);
-            assert!(error.contains("+08:00") && error.contains("时区"), "{error}");
+            assert!(
+                error.contains("+08:00") && error.contains("时区"),
+                "{error}"
+            );
         }
         assert_eq!(display_offset_default().local_minus_utc(), 8 * 3600);
     }
@@ -95,7 +107,10 @@ mod tests {
             "after 16:00 UTC it is the next day in China"
         );
         let utc = parse_time_zone("UTC").unwrap();
-        assert_eq!(shown_time(utc, "2026-11-27T17:30:00Z"), "2026-11-27 17:30:00 +00:00");
+        assert_eq!(
+            shown_time(utc, "2026-11-27T17:30:00Z"),
+            "2026-11-27 17:30:00 +00:00"
+        );
         assert_eq!(shown_time(china, "not a time"), "not a time");
         assert_eq!(shown_time(china, ""), "");
     }

@@ -764,29 +764,50 @@ mod robustness {
     fn mutated_declarations_reach_the_parser_and_never_panic() {
         use proptest::test_runner::{Config, TestRunner};
         const CASES: u32 = 1024;
-        let examples = [EXAMPLE.as_bytes().to_vec(), serde_json::to_vec_pretty(&serde_json::from_str::<Value>(EXAMPLE).unwrap()).unwrap()];
+        let examples = [
+            EXAMPLE.as_bytes().to_vec(),
+            serde_json::to_vec_pretty(&serde_json::from_str::<Value>(EXAMPLE).unwrap()).unwrap(),
+        ];
         let reached = std::cell::Cell::new(0u32);
         let refused_by_the_parser = std::cell::Cell::new(0u32);
-        let mut runner = TestRunner::new(Config { cases: CASES, failure_persistence: None, ..Config::default() });
+        let mut runner = TestRunner::new(Config {
+            cases: CASES,
+            failure_persistence: None,
+            ..Config::default()
+        });
         runner
-            .run(&(0usize..2, proptest::collection::vec(mutation(), 1..4)), |(which, edits)| {
-                let body = mutate(examples[which].clone(), &edits);
-                match parse_json::<DeclarationDto>(&body) {
-                    Ok(dto) => {
-                        reached.set(reached.get() + 1);
-                        if let Err(errors) = dto.parse(&ctx()) {
-                            refused_by_the_parser.set(refused_by_the_parser.get() + 1);
-                            prop_assert!(!errors.is_empty());
-                            prop_assert!(errors.iter().all(|e| !e.path.is_empty() && !e.message_en.is_empty() && !e.message_zh.is_empty()));
+            .run(
+                &(0usize..2, proptest::collection::vec(mutation(), 1..4)),
+                |(which, edits)| {
+                    let body = mutate(examples[which].clone(), &edits);
+                    match parse_json::<DeclarationDto>(&body) {
+                        Ok(dto) => {
+                            reached.set(reached.get() + 1);
+                            if let Err(errors) = dto.parse(&ctx()) {
+                                refused_by_the_parser.set(refused_by_the_parser.get() + 1);
+                                prop_assert!(!errors.is_empty());
+                                prop_assert!(errors.iter().all(|e| !e.path.is_empty()
+                                    && !e.message_en.is_empty()
+                                    && !e.message_zh.is_empty()));
+                            }
                         }
+                        Err(error) => prop_assert!(
+                            !error.message_en.is_empty() && !error.message_zh.is_empty()
+                        ),
                     }
-                    Err(error) => prop_assert!(!error.message_en.is_empty() && !error.message_zh.is_empty()),
-                }
-                Ok(())
-            })
+                    Ok(())
+                },
+            )
             .unwrap();
-        assert!(reached.get() >= CASES / 4, "only {} of {CASES} reached the declaration parser", reached.get());
-        assert!(refused_by_the_parser.get() > 0, "no mutation was refused by the declaration parser");
+        assert!(
+            reached.get() >= CASES / 4,
+            "only {} of {CASES} reached the declaration parser",
+            reached.get()
+        );
+        assert!(
+            refused_by_the_parser.get() > 0,
+            "no mutation was refused by the declaration parser"
+        );
     }
 
     fn collect_scalars(value: &Value, at: String, out: &mut Vec<String>) {

@@ -171,7 +171,9 @@ fn code_only(source: &str) -> String {
                 code.push(' ');
             }
             'r' if (at(i, 1) == Some('"') || at(i, 1) == Some('#'))
-                && !chars[..i].last().is_some_and(|c| c.is_alphanumeric() || *c == '_') =>
+                && !chars[..i]
+                    .last()
+                    .is_some_and(|c| c.is_alphanumeric() || *c == '_') =>
             {
                 let hashes = chars[i + 1..].iter().take_while(|c| **c == '#').count();
                 if chars.get(i + 1 + hashes) != Some(&'"') {
@@ -180,7 +182,9 @@ fn code_only(source: &str) -> String {
                     continue;
                 }
                 i += 2 + hashes;
-                let closing: Vec<char> = std::iter::once('"').chain("#".repeat(hashes).chars()).collect();
+                let closing: Vec<char> = std::iter::once('"')
+                    .chain("#".repeat(hashes).chars())
+                    .collect();
                 while i < chars.len() && !chars[i..].starts_with(&closing) {
                     i += 1;
                 }
@@ -324,17 +328,30 @@ fn the_pure_core_reads_no_clock_and_does_no_io_in_its_code() {
         }
     }
     assert!(scanned >= CORE_CRATES.len(), "scanned only {scanned} files");
-    assert!(violations.is_empty(), "the pure core:\n{}", violations.join("\n"));
+    assert!(
+        violations.is_empty(),
+        "the pure core:\n{}",
+        violations.join("\n")
+    );
 }
 
 #[test]
 fn the_core_source_scanner_finds_a_planted_violation_and_ignores_comments_strings_and_tests() {
     let planted = [
-        ("fn day() -> NaiveDate { chrono::Utc::now().date_naive() }", "Utc::now"),
+        (
+            "fn day() -> NaiveDate { chrono::Utc::now().date_naive() }",
+            "Utc::now",
+        ),
         ("fn t() { let _ = chrono::Local::now(); }", "Local::now"),
         ("use std::time::SystemTime;", "SystemTime"),
-        ("fn t() { let started = std::time::Instant::now(); }", "Instant::now"),
-        ("fn read() { std::fs::read_to_string(\"x\").unwrap(); }", "std::fs"),
+        (
+            "fn t() { let started = std::time::Instant::now(); }",
+            "Instant::now",
+        ),
+        (
+            "fn read() { std::fs::read_to_string(\"x\").unwrap(); }",
+            "std::fs",
+        ),
         ("use std::{collections::HashMap, env};", "std::env"),
         ("use std::{\n    fs,\n    io,\n};", "std::fs"),
         ("use std::net::TcpStream;", "std::net"),
@@ -369,5 +386,8 @@ fn the_core_source_scanner_finds_a_planted_violation_and_ignores_comments_string
     assert_eq!(core_source_violations(innocent), Vec::<String>::new());
     // Code after a test module is still scanned.
     let after = "#[cfg(test)]\nmod tests { fn t() {} }\nfn f() { std::env::var(\"X\"); }";
-    assert_eq!(core_source_violations(after), ["std::env (reads the environment)"]);
+    assert_eq!(
+        core_source_violations(after),
+        ["std::env (reads the environment)"]
+    );
 }

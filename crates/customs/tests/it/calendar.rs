@@ -56,7 +56,11 @@ async fn the_demo_assesses_and_estimates_the_readme_example_after_the_samples_la
     assert_eq!(lodged.status(), 201);
     let lodged: Value = lodged.json().await.unwrap();
     let number = lodged["number"].as_str().unwrap();
-    assert_eq!(&number[4..8], "2027", "numbered in the pinned year: {number}");
+    assert_eq!(
+        &number[4..8],
+        "2027",
+        "numbered in the pinned year: {number}"
+    );
 
     let assessments: Value = http
         .get(format!(
@@ -90,7 +94,10 @@ async fn the_demo_assesses_and_estimates_the_readme_example_after_the_samples_la
         .unwrap();
     assert_eq!(estimate.status(), 200);
     let estimate: Value = estimate.json().await.unwrap();
-    assert_eq!(estimate["total_payable"], EXPECTED_TOTAL_PAYABLE, "{estimate}");
+    assert_eq!(
+        estimate["total_payable"], EXPECTED_TOTAL_PAYABLE,
+        "{estimate}"
+    );
 
     // A restart in the same month adds no second illustrative table.
     server.kill().unwrap();

@@ -13,6 +13,9 @@ pub const BROKER: &str = "91310000MA1FL0001R";
 /// from midnight (10:00 in China), month-end and New Year, so no test races the calendar or
 /// loses its assessment when the sample's rates run out.
 pub const NOW: &str = "2026-11-27T02:00:00Z";
+/// [`NOW`]'s day and month in China (UTC+8).
+pub const TODAY: &str = "2026-11-27";
+pub const THIS_MONTH: &str = "2026-11";
 
 pub fn customs_binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_customs"))

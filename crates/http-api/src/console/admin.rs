@@ -1289,7 +1289,10 @@ pub(crate) async fn issue_token<S: Store>(
                 id: text(&view["id"]),
                 user: text(&view["user"]),
                 secret: text(&view["token"]),
-                expires_at: crate::shown_time(state.config.display_offset, &text(&view["expires_at"])),
+                expires_at: crate::shown_time(
+                    state.config.display_offset,
+                    &text(&view["expires_at"]),
+                ),
             };
             let notice = tr.with("admin-token-issued", "name", &issued.user);
             render_tokens(

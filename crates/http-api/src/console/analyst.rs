@@ -368,7 +368,10 @@ async fn render_rules<S: Store>(
                 reason: pick(language, &text(&d["reason_en"]), &text(&d["reason_zh"])),
                 expression: text(&d["expression"]),
                 author: named(text(&r["author"])),
-                proposed_at: crate::shown_time(state.config.display_offset, &text(&r["proposed_at"])),
+                proposed_at: crate::shown_time(
+                    state.config.display_offset,
+                    &text(&r["proposed_at"]),
+                ),
                 approved_by: named(text(&r["approved_by"])),
                 own: text(&r["author"]) == caller.user_id(),
             }

@@ -263,7 +263,10 @@ fn entry_row(
     EntryRow {
         seq: entry.seq,
         recorded_at: crate::shown_time(offset, &entry.recorded_at),
-        actor: names.get(&entry.actor).cloned().unwrap_or_else(|| entry.actor.clone()),
+        actor: names
+            .get(&entry.actor)
+            .cloned()
+            .unwrap_or_else(|| entry.actor.clone()),
         role: entry.role.clone(),
         action: entry.action.clone(),
         declaration: entry.action.starts_with("declaration."),

@@ -605,7 +605,11 @@ async fn an_auditor_verifies_the_chain_reads_a_timeline_and_replays_a_draw() {
         "{}",
         timeline.body
     );
-    assert!(!timeline.body.contains("2026-11-27T02:00"), "{}", timeline.body);
+    assert!(
+        !timeline.body.contains("2026-11-27T02:00"),
+        "{}",
+        timeline.body
+    );
     assert!(!timeline.body.contains(&broker_id), "{}", timeline.body);
     let entries = auditor.get("/console/audit/entries?after=0&lang=zh").await;
     assert!(entries.body.contains("审计链记录"));

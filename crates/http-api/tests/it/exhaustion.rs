@@ -15,7 +15,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::helpers::{
-    TestApp, eventually, roomy_config, send, spawn_app, spawn_app_with, spawn_app_with_connection_limits,
+    TestApp, eventually, roomy_config, send, spawn_app, spawn_app_with,
+    spawn_app_with_connection_limits,
 };
 
 /// Longest a test waits for an answer the server owes: only so that a failing test ends.

@@ -141,7 +141,9 @@ async fn an_empty_or_missing_body_says_so_on_every_json_route() {
     ];
     for (path, user) in routes {
         let empty = app.post_bytes(&path, user, Some("empty-body-1"), "").await;
-        let blank = app.post_bytes(&path, user, Some("empty-body-2"), "  \n").await;
+        let blank = app
+            .post_bytes(&path, user, Some("empty-body-2"), "  \n")
+            .await;
         // No body and no Content-Type at all.
         let missing = send(
             app.http
@@ -158,7 +160,11 @@ async fn an_empty_or_missing_body_says_so_on_every_json_route() {
                 "{path}: {}",
                 refused.text
             );
-            assert!(refused.text.contains("the request body is empty"), "{}", refused.text);
+            assert!(
+                refused.text.contains("the request body is empty"),
+                "{}",
+                refused.text
+            );
             assert!(refused.text.contains("请求体为空"), "{}", refused.text);
         }
     }
