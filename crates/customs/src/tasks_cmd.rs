@@ -202,11 +202,7 @@ async fn execute(
                 println!("{}", serde_json::to_string_pretty(&tasks)?);
             } else {
                 let officers: Vec<String> = tasks.iter().map(|t| cell(&t["assigned_to"])).collect();
-                let officers: Vec<&str> = officers.iter().map(String::as_str).collect();
-                let names = clearance
-                    .actor_names(&caller, &officers)
-                    .await
-                    .unwrap_or_default();
+                let names = names_of(clearance, &caller, &officers).await;
                 print_tasks(&tasks, &names, utc_offset);
             }
         }
@@ -337,11 +333,7 @@ async fn execute(
                     .load_preset(UTF8_FULL_CONDENSED)
                     .set_header(["office", "officer", "since"]);
                 let officers: Vec<String> = roster.iter().map(|r| cell(&r["officer"])).collect();
-                let officers: Vec<&str> = officers.iter().map(String::as_str).collect();
-                let names = clearance
-                    .actor_names(&caller, &officers)
-                    .await
-                    .unwrap_or_default();
+                let names = names_of(clearance, &caller, &officers).await;
                 for r in &roster {
                     let officer = cell(&r["officer"]);
                     table.add_row([
@@ -355,6 +347,20 @@ async fn execute(
         }
     }
     Ok(())
+}
+
+/// The users' names by id, for people to read; an id the directory does not know (or a caller
+/// who may not look) is shown as it is.
+async fn names_of(
+    clearance: &Clearance<SqliteStore>,
+    caller: &Caller,
+    ids: &[String],
+) -> std::collections::HashMap<String, String> {
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    clearance
+        .actor_names(caller, &ids)
+        .await
+        .unwrap_or_default()
 }
 
 /// The tasks as a table: the officer by name, the time in the administration's time zone.
