@@ -112,3 +112,45 @@ async fn the_demo_assesses_and_estimates_the_readme_example_after_the_samples_la
     server.kill().unwrap();
     server.wait().unwrap();
 }
+
+#[test]
+fn a_pinned_clock_or_a_time_zone_that_cannot_be_read_is_refused_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let example = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/declaration-import.json"
+    );
+    let sample = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tariff/sample_release_cn_2026"
+    );
+    let clock = crate::support::command()
+        .env("CUSTOMS_CLOCK_FIXED", "next tuesday")
+        .arg("--data")
+        .arg(&data)
+        .args(["assess", example, "--release", sample])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&clock.stderr);
+    assert!(!clock.status.success());
+    assert!(
+        stderr.contains("CUSTOMS_CLOCK_FIXED") && stderr.contains("next tuesday"),
+        "{stderr}"
+    );
+    // Refused before anything opens: no server is started.
+    for zone in ["+14:30", "Asia/Shanghai", "8"] {
+        let serve = crate::support::command()
+            .arg("--data")
+            .arg(&data)
+            .args(["serve", "--listen", "127.0.0.1:0", "--time-zone", zone])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&serve.stderr);
+        assert!(!serve.status.success(), "{zone}: {stderr}");
+        assert!(
+            stderr.contains("--time-zone") && stderr.contains(zone) && stderr.contains("+08:00"),
+            "{stderr}"
+        );
+    }
+}
