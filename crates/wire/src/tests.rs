@@ -735,21 +735,53 @@ mod robustness {
         (any::<usize>(), 0u8..8, any::<u8>())
     }
 
+    /// The positions of the bytes inside the document's string values (not its keys), where an
+    /// edit keeps the JSON well formed.
+    fn value_positions(body: &[u8]) -> Vec<usize> {
+        let mut positions = Vec::new();
+        let mut at = 0;
+        while at < body.len() {
+            if body[at] != b'"' {
+                at += 1;
+                continue;
+            }
+            let start = at + 1;
+            let mut end = start;
+            while end < body.len() && body[end] != b'"' {
+                end += if body[end] == b'\\' { 2 } else { 1 };
+            }
+            let after = body[(end + 1).min(body.len())..]
+                .iter()
+                .find(|b| !b.is_ascii_whitespace());
+            if after != Some(&b':') {
+                positions.extend(start..end.min(body.len()));
+            }
+            at = end + 1;
+        }
+        positions
+    }
+
     fn mutate(mut body: Vec<u8>, edits: &[(usize, u8, u8)]) -> Vec<u8> {
-        // Mostly printable ASCII, so that most edits keep the JSON well formed and reach the
-        // declaration's own checks; now and then any byte (invalid UTF-8, controls).
-        const PRINTABLE: &[u8] = b"0123456789.-+eE\"{}[]:, abcXYZ\\/";
+        // Mostly letters, digits and the punctuation of values, put inside string values, which
+        // keeps the JSON well formed and reaches the declaration's own checks; now and then a
+        // byte anywhere that breaks the syntax (a quote, a brace), any byte at all (invalid
+        // UTF-8, controls), a deletion or a cut.
+        const IN_VALUES: &[u8] = b"0123456789.-+eE abcXYZ";
+        const SYNTAX: &[u8] = b"\"{}[]:,\\/";
         for &(at, kind, byte) in edits {
+            let values = value_positions(&body);
+            let in_value = values.get(at % values.len().max(1)).copied().unwrap_or(0);
             let at = at % (body.len() + 1);
-            let printable = PRINTABLE[byte as usize % PRINTABLE.len()];
+            let printable = IN_VALUES[byte as usize % IN_VALUES.len()];
             match kind {
-                0..=2 if at < body.len() => body[at] = printable,
-                3 if at < body.len() => body[at] = byte,
-                4 | 5 => body.insert(at, printable),
+                0..=3 if in_value < body.len() => body[in_value] = printable,
+                4 => body.insert(in_value, printable),
+                5 if at < body.len() => body[at] = SYNTAX[byte as usize % SYNTAX.len()],
                 6 if at < body.len() => {
                     body.remove(at);
                 }
-                7 => body.truncate(at),
+                7 if byte % 4 == 0 => body.truncate(at),
+                7 if at < body.len() => body[at] = byte,
                 _ => {}
             }
         }
@@ -758,8 +790,9 @@ mod robustness {
 
     /// Bad input is never a panic: valid declarations with a few bytes overwritten, inserted,
     /// deleted or cut off either parse or come back with named field errors. Unlike arbitrary
-    /// bytes, which stop at the JSON's first byte, most of these reach the declaration parser:
-    /// the test fails unless at least a quarter of the cases do.
+    /// bytes, which stop at the JSON's first byte, many of these reach the declaration parser:
+    /// the test fails unless at least a third of the cases do (about 55% do, half of them then
+    /// refused by the parser).
     #[test]
     fn mutated_declarations_reach_the_parser_and_never_panic() {
         use proptest::test_runner::{Config, TestRunner};
@@ -777,7 +810,7 @@ mod robustness {
         });
         runner
             .run(
-                &(0usize..2, proptest::collection::vec(mutation(), 1..4)),
+                &(0usize..2, proptest::collection::vec(mutation(), 1..3)),
                 |(which, edits)| {
                     let body = mutate(examples[which].clone(), &edits);
                     match parse_json::<DeclarationDto>(&body) {
@@ -800,7 +833,7 @@ mod robustness {
             )
             .unwrap();
         assert!(
-            reached.get() >= CASES / 4,
+            reached.get() >= CASES / 3,
             "only {} of {CASES} reached the declaration parser",
             reached.get()
         );
