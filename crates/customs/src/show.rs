@@ -159,6 +159,20 @@ pub async fn run(data: &DataDir, config: ClearanceConfig, args: ShowArgs) -> any
     Ok(())
 }
 
+/// The users' names by id, for people to read; an id the directory does not know (or a caller
+/// who may not look) is shown as it is.
+pub(crate) async fn names_of(
+    clearance: &clearance::Clearance<store_sqlite::SqliteStore>,
+    caller: &clearance::Caller,
+    ids: &[String],
+) -> std::collections::HashMap<String, String> {
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    clearance
+        .actor_names(caller, &ids)
+        .await
+        .unwrap_or_default()
+}
+
 /// A JSON value as a table cell: text without quotes, nothing for null.
 pub(crate) fn cell(value: &serde_json::Value) -> String {
     match value {

@@ -202,7 +202,7 @@ async fn execute(
                 println!("{}", serde_json::to_string_pretty(&tasks)?);
             } else {
                 let officers: Vec<String> = tasks.iter().map(|t| cell(&t["assigned_to"])).collect();
-                let names = names_of(clearance, &caller, &officers).await;
+                let names = crate::show::names_of(clearance, &caller, &officers).await;
                 print_tasks(&tasks, &names, utc_offset);
             }
         }
@@ -333,7 +333,7 @@ async fn execute(
                     .load_preset(UTF8_FULL_CONDENSED)
                     .set_header(["office", "officer", "since"]);
                 let officers: Vec<String> = roster.iter().map(|r| cell(&r["officer"])).collect();
-                let names = names_of(clearance, &caller, &officers).await;
+                let names = crate::show::names_of(clearance, &caller, &officers).await;
                 for r in &roster {
                     let officer = cell(&r["officer"]);
                     table.add_row([
@@ -347,20 +347,6 @@ async fn execute(
         }
     }
     Ok(())
-}
-
-/// The users' names by id, for people to read; an id the directory does not know (or a caller
-/// who may not look) is shown as it is.
-async fn names_of(
-    clearance: &Clearance<SqliteStore>,
-    caller: &Caller,
-    ids: &[String],
-) -> std::collections::HashMap<String, String> {
-    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-    clearance
-        .actor_names(caller, &ids)
-        .await
-        .unwrap_or_default()
 }
 
 /// The tasks as a table: the officer by name, the time in the administration's time zone.
