@@ -10,6 +10,7 @@
 //!   under the write lock at the start of every batch instead of trusting memory.
 
 mod append;
+pub mod backup;
 mod cbec;
 mod checkpoint;
 mod connection;
@@ -23,6 +24,7 @@ mod rows;
 mod wal;
 mod writer;
 
+pub use migrate::SCHEMA_VERSION;
 pub use replay::PROJECTION_DIFFERENCES_MAX;
 
 use std::path::Path;
