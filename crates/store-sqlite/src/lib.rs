@@ -296,6 +296,11 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn schema_version(&self) -> StoreResult<u32> {
+        self.read("reading the schema version", |conn| migrate::schema_version(conn))
+            .await
+    }
+
     #[tracing::instrument(skip_all, fields(number = number))]
     async fn declaration_by_number(&self, number: &str) -> StoreResult<Option<DeclarationRow>> {
         let number = number.to_owned();

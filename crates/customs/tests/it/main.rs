@@ -2,6 +2,7 @@
 //! concern.
 
 mod architecture;
+mod backup;
 mod cli;
 mod crash;
 mod credit;
@@ -16,3 +17,4 @@ mod settlement;
 mod support;
 mod tamper;
 mod tasks;
+mod upgrade;
