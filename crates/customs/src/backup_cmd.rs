@@ -400,10 +400,18 @@ fn staging_folder(target: &Path) -> anyhow::Result<tempfile::TempDir> {
         .to_string_lossy()
         .into_owned();
     create_private_folder(&parent)?;
-    tempfile::Builder::new()
+    let staging = tempfile::Builder::new()
         .prefix(&format!(".{name}.partial-"))
         .tempdir_in(&parent)
-        .with_context(|| format!("creating a temporary folder in {}", parent.display()))
+        .with_context(|| format!("creating a temporary folder in {}", parent.display()))?;
+    // It becomes the backup or the data folder: entered by its owner only.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(staging.path(), fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("making {} private", staging.path().display()))?;
+    }
+    Ok(staging)
 }
 
 /// Renames the complete staging folder to `target` (removing `target` first if it is an empty

@@ -34,6 +34,9 @@ pub fn copy_online(source: &Path, target: &Path) -> anyhow::Result<()> {
         bail!("{} already exists", target.display());
     }
     let conn = connection::open_reader(source)?;
+    // VACUUM INTO would create the file with the umask's permissions: the copy holds what the
+    // store holds, so it is made private first (VACUUM INTO accepts an empty file).
+    connection::create_private(target)?;
     let target_text = target
         .to_str()
         .with_context(|| format!("{} is not a UTF-8 path", target.display()))?;
@@ -124,6 +127,12 @@ mod tests {
         .unwrap();
         let copy = dir.path().join("copy.db");
         copy_online(&live, &copy).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&copy).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "the copy is readable by others: {mode:o}");
+        }
         let facts = store_facts(&copy).unwrap();
         assert_eq!(facts.schema_version, migrate::SCHEMA_VERSION);
         assert_eq!(facts.chain_entries, 0);

@@ -167,6 +167,16 @@ async fn a_backup_under_concurrent_lodging_restores_every_declaration_acknowledg
         ["audit-signing.key", "buyer-id.key", "customs.db"],
         "the store and every key kept beside it, no WAL, no lock"
     );
+    // The backup holds the keys: as private as the data folder.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&backup), 0o700, "the backup folder");
+        for file in &files {
+            assert_eq!(mode(&backup.join(file)), 0o600, "{file}");
+        }
+    }
     let entries = manifest["chain_entries"].as_u64().unwrap();
     assert!(
         entries as usize >= before.len(),
