@@ -167,9 +167,17 @@ pub async fn restore(args: RestoreArgs, target: &Path) -> anyhow::Result<()> {
     let staging = staging_folder(target)?;
     for file in &manifest.files {
         let relative = safe_relative(&file.path).with_context(|| {
-            format!("{} lists {:?}", manifest_path(&args.src).display(), file.path)
+            format!(
+                "{} lists {:?}",
+                manifest_path(&args.src).display(),
+                file.path
+            )
         })?;
-        copy_checked(&args.src.join(&relative), &staging.path().join(&relative), file)?;
+        copy_checked(
+            &args.src.join(&relative),
+            &staging.path().join(&relative),
+            file,
+        )?;
     }
     let copy = staging.path().join(DATABASE_FILE);
     let facts = store_facts(&copy)?;
@@ -422,9 +430,8 @@ fn put_in_place(staging: tempfile::TempDir, target: &Path) -> anyhow::Result<()>
     if target.exists() {
         fs::remove_dir(target).with_context(|| format!("replacing {}", target.display()))?;
     }
-    fs::rename(&staged, target).with_context(|| {
-        format!("renaming {} to {}", staged.display(), target.display())
-    })?;
+    fs::rename(&staged, target)
+        .with_context(|| format!("renaming {} to {}", staged.display(), target.display()))?;
     if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
         sync_folder(parent)?;
     }

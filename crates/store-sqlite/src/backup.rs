@@ -131,7 +131,11 @@ mod tests {
         {
             use std::os::unix::fs::PermissionsExt;
             let mode = std::fs::metadata(&copy).unwrap().permissions().mode();
-            assert_eq!(mode & 0o777, 0o600, "the copy is readable by others: {mode:o}");
+            assert_eq!(
+                mode & 0o777,
+                0o600,
+                "the copy is readable by others: {mode:o}"
+            );
         }
         let facts = store_facts(&copy).unwrap();
         assert_eq!(facts.schema_version, migrate::SCHEMA_VERSION);

@@ -297,8 +297,10 @@ impl Store for SqliteStore {
     }
 
     async fn schema_version(&self) -> StoreResult<u32> {
-        self.read("reading the schema version", |conn| migrate::schema_version(conn))
-            .await
+        self.read("reading the schema version", |conn| {
+            migrate::schema_version(conn)
+        })
+        .await
     }
 
     #[tracing::instrument(skip_all, fields(number = number))]

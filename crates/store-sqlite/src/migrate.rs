@@ -199,7 +199,9 @@ mod tests {
             assert!(
                 text.contains(&format!("schema version {newer} is newer"))
                     && text.contains(&format!("({SCHEMA_VERSION}, customs "))
-                    && text.contains(&format!("结构版本 {newer} 高于本程序支持的版本 {SCHEMA_VERSION}")),
+                    && text.contains(&format!(
+                        "结构版本 {newer} 高于本程序支持的版本 {SCHEMA_VERSION}"
+                    )),
                 "{text}"
             );
         }

@@ -46,7 +46,11 @@ async fn lodge_until_stopped(
             .send()
             .await
             .expect("the server answers");
-        assert_eq!(response.status(), 201, "lodging is refused during the backup");
+        assert_eq!(
+            response.status(),
+            201,
+            "lodging is refused during the backup"
+        );
         let body: Value = response.json().await.unwrap();
         acks.lock().unwrap().push(Ack {
             id: body["id"].as_str().unwrap().into(),
@@ -151,9 +155,10 @@ async fn a_backup_under_concurrent_lodging_restores_every_declaration_acknowledg
     server.kill().unwrap();
     server.wait().unwrap();
 
-    let manifest: Value =
-        serde_json::from_str(&std::fs::read_to_string(backup.join("backup-manifest.json")).unwrap())
-            .unwrap();
+    let manifest: Value = serde_json::from_str(
+        &std::fs::read_to_string(backup.join("backup-manifest.json")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(manifest["binary_version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(manifest["schema_version"], store_sqlite::SCHEMA_VERSION);
     let files: Vec<&str> = manifest["files"]
@@ -199,7 +204,9 @@ async fn a_backup_under_concurrent_lodging_restores_every_declaration_acknowledg
     assert_served(
         &address,
         &token,
-        before.iter().map(|ack| (ack.id.as_str(), ack.number.as_str())),
+        before
+            .iter()
+            .map(|ack| (ack.id.as_str(), ack.number.as_str())),
     )
     .await;
     server.kill().unwrap();
@@ -234,8 +241,16 @@ fn fix_manifest(backup: &Path, path: &str) {
     std::fs::write(manifest_file, serde_json::to_vec(&manifest).unwrap()).unwrap();
 }
 
-/// Nothing of a refused restore is left: no target folder, no temporary folder beside it.
-fn assert_nothing_restored(dir: &Path, target: &Path) {
+/// Restoring `backup` into a new folder of `dir` is refused with a message that holds every one
+/// of `needles`, and nothing of it is left: no target folder, no temporary folder beside it.
+fn assert_restore_refused(dir: &Path, backup: &Path, needles: &[&str]) {
+    let target = dir.join("restored");
+    let refused = restore(backup, &target);
+    assert!(!refused.status.success(), "the backup was restored");
+    let stderr = stderr_of(&refused);
+    for needle in needles {
+        assert!(stderr.contains(needle), "{needle:?} in {stderr}");
+    }
     assert!(!target.exists(), "{} was created", target.display());
     let leftovers: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
@@ -254,17 +269,11 @@ fn a_backup_file_altered_after_the_backup_is_refused_naming_it() {
     bytes[0] = if bytes[0] == b'0' { b'1' } else { b'0' };
     std::fs::write(&key, bytes).unwrap();
 
-    let target = dir.path().join("restored");
-    let refused = restore(&backup, &target);
-    assert!(!refused.status.success(), "an altered backup was restored");
-    let stderr = stderr_of(&refused);
-    assert!(
-        stderr.contains("buyer-id.key")
-            && stderr.contains("but the manifest says")
-            && stderr.contains("与清单不符"),
-        "{stderr}"
+    assert_restore_refused(
+        dir.path(),
+        &backup,
+        &["buyer-id.key", "but the manifest says", "与清单不符"],
     );
-    assert_nothing_restored(dir.path(), &target);
 }
 
 /// Altering the store and fixing its digest in the manifest does not help: the copy's audit chain
@@ -287,17 +296,15 @@ fn a_store_altered_with_its_manifest_fixed_is_refused_by_the_chain() {
     }
     fix_manifest(&backup, "customs.db");
 
-    let target = dir.path().join("restored");
-    let refused = restore(&backup, &target);
-    assert!(!refused.status.success(), "an altered chain was restored");
-    let stderr = stderr_of(&refused);
-    assert!(
-        stderr.contains("customs.db")
-            && stderr.contains("the audit chain of the backup does not verify")
-            && stderr.contains("审计链验证失败"),
-        "{stderr}"
+    assert_restore_refused(
+        dir.path(),
+        &backup,
+        &[
+            "customs.db",
+            "the audit chain of the backup does not verify",
+            "审计链验证失败",
+        ],
     );
-    assert_nothing_restored(dir.path(), &target);
 }
 
 #[test]
@@ -307,17 +314,15 @@ fn a_backup_with_another_signing_key_is_refused() {
     std::fs::write(backup.join("audit-signing.key"), hex::encode([9u8; 32])).unwrap();
     fix_manifest(&backup, "audit-signing.key");
 
-    let target = dir.path().join("restored");
-    let refused = restore(&backup, &target);
-    assert!(!refused.status.success(), "a backup with another key was restored");
-    let stderr = stderr_of(&refused);
-    assert!(
-        stderr.contains("audit-signing.key")
-            && stderr.contains("is not the key that signed the chain's checkpoints")
-            && stderr.contains("不是签署检查点的密钥"),
-        "{stderr}"
+    assert_restore_refused(
+        dir.path(),
+        &backup,
+        &[
+            "audit-signing.key",
+            "is not the key that signed the chain's checkpoints",
+            "不是签署检查点的密钥",
+        ],
     );
-    assert_nothing_restored(dir.path(), &target);
 }
 
 #[test]
@@ -332,7 +337,10 @@ fn backup_and_restore_refuse_a_folder_that_holds_something() {
         "{stderr}"
     );
     let refused = restore(&backup, &data);
-    assert!(!refused.status.success(), "a restore overwrote a data folder");
+    assert!(
+        !refused.status.success(),
+        "a restore overwrote a data folder"
+    );
     assert!(
         stderr_of(&refused).contains("exists and is not an empty folder"),
         "{}",

@@ -60,7 +60,11 @@ pub(crate) async fn assert_served<'a>(
             .send()
             .await
             .unwrap();
-        assert_eq!(response.status(), 200, "acknowledged declaration {number} is lost");
+        assert_eq!(
+            response.status(),
+            200,
+            "acknowledged declaration {number} is lost"
+        );
         let body: serde_json::Value = response.json().await.unwrap();
         assert_eq!(body["number"], number);
     }

@@ -63,7 +63,11 @@ fn this_release_keeps_a_fixture_store() {
 #[test]
 fn every_released_store_migrates_verifies_and_reads_its_declarations() {
     let stores = released_stores();
-    assert!(!stores.is_empty(), "no fixture store in {}", fixtures().display());
+    assert!(
+        !stores.is_empty(),
+        "no fixture store in {}",
+        fixtures().display()
+    );
     for fixture in stores {
         let dir = tempfile::tempdir().unwrap();
         // Restored from the release's backup.
@@ -117,18 +121,32 @@ fn make_this_releases_fixture_store() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let broker = seed_broker(&data);
-    ok(&data, &["admin", "user", "--name", "officer-li", "--role", "officer"]);
+    ok(
+        &data,
+        &["admin", "user", "--name", "officer-li", "--role", "officer"],
+    );
     let officer = ok(&data, &["admin", "token", "--user", "officer-li"])
         .trim()
         .to_owned();
     let file = declarations_file(dir.path(), 3);
     let lodged = ok(
         &data,
-        &["lodge", file.to_str().unwrap(), "--token", &broker, "--json"],
+        &[
+            "lodge",
+            file.to_str().unwrap(),
+            "--token",
+            &broker,
+            "--json",
+        ],
     );
     let numbers: Vec<String> = lodged
         .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap()["number"].as_str().unwrap().to_owned())
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["number"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
     ok(
         &data,
@@ -175,7 +193,11 @@ fn a_store_newer_than_the_binary_is_refused_naming_both_versions() {
             "{args:?}: {stderr}"
         );
     }
-    assert_eq!(schema_version_of(&data), newer, "the refused store was changed");
+    assert_eq!(
+        schema_version_of(&data),
+        newer,
+        "the refused store was changed"
+    );
 }
 
 /// `customs --version`, `/v1/health` and the OpenAPI document's `info.version` are the workspace
