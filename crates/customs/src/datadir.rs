@@ -6,7 +6,11 @@
 //! <data>/buyer-id.key          HMAC key of the CBEC buyers' identity hashes, hex, mode 0600
 //! <data>/customs.lock          held (flock) by the one process that writes: a server or a command
 //! <data>/demo-tokens.txt       `serve --demo` only: the demo users' tokens and passwords, mode 0600
+//! <data>/simulated-bank.key    `serve --demo` only: the simulated paying bank's key
 //! ```
+//!
+//! `customs backup` copies every file here but the WAL, the shared memory and the lock, so a new
+//! file kept in the folder is backed up without a change to the backup.
 //!
 //! The folder is 0700 and every file in it 0600: the store holds personal and commercial data,
 //! and the keys sign the record. One process writes at a time: `serve` and every writing command
