@@ -42,6 +42,10 @@ pub const MANIFEST_FORMAT: u32 = 1;
 /// content is in the snapshot) and the writer's lock (it belongs to a running process).
 const NOT_BACKED_UP: &[&str] = &["customs.db-wal", "customs.db-shm", LOCK_FILE];
 
+/// Bytes read and written at a time when a file is restored: large enough for sequential I/O,
+/// small enough that memory stays flat whatever the store's size.
+const COPY_BLOCK_BYTES: usize = 64 * 1024;
+
 #[derive(Args)]
 pub struct BackupArgs {
     /// The backup folder to create (it must not exist, or be empty). It will hold the audit
@@ -343,7 +347,7 @@ fn copy_checked(from: &Path, to: &Path, expected: &ManifestFile) -> anyhow::Resu
     let mut target = create_private_file(to)?;
     let mut hasher = Sha256::new();
     let mut size = 0u64;
-    let mut buffer = vec![0u8; 64 * 1024];
+    let mut buffer = vec![0u8; COPY_BLOCK_BYTES];
     loop {
         let read = source
             .read(&mut buffer)
@@ -507,4 +511,40 @@ fn sync_folder(path: &Path) -> anyhow::Result<()> {
     fs::File::open(path)
         .and_then(|folder| folder.sync_all())
         .with_context(|| format!("syncing {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A manifest cannot make a restore write outside the new folder.
+    #[test]
+    fn a_manifest_path_must_stay_inside_the_folder() {
+        assert_eq!(
+            safe_relative("docs/a.pdf").unwrap(),
+            PathBuf::from("docs/a.pdf")
+        );
+        for escaping in [
+            "",
+            "../customs.db",
+            "/etc/passwd",
+            "docs/../../x",
+            "./customs.db",
+        ] {
+            let refused = safe_relative(escaping).unwrap_err().to_string();
+            assert!(
+                refused.contains("stay inside the backup folder") && refused.contains("相对路径"),
+                "{escaping}: {refused}"
+            );
+        }
+    }
+
+    /// Paths in the manifest are `/`-separated whatever the platform.
+    #[test]
+    fn manifest_paths_are_slash_separated() {
+        assert_eq!(
+            slash_path(Path::new("docs").join("a.pdf").as_path()),
+            "docs/a.pdf"
+        );
+    }
 }
