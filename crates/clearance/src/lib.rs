@@ -259,6 +259,11 @@ impl<S: Store> Clearance<S> {
         Ok(())
     }
 
+    /// The schema version the store records (its last migration's number).
+    pub async fn store_schema_version(&self) -> Result<u32, ClearanceError> {
+        Ok(self.store.schema_version().await?)
+    }
+
     /// The service's clock (pinned in tests): what pages measure a task's age against.
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()

@@ -6,7 +6,11 @@
 //! <data>/buyer-id.key          HMAC key of the CBEC buyers' identity hashes, hex, mode 0600
 //! <data>/customs.lock          held (flock) by the one process that writes: a server or a command
 //! <data>/demo-tokens.txt       `serve --demo` only: the demo users' tokens and passwords, mode 0600
+//! <data>/simulated-bank.key    `serve --demo` only: the simulated paying bank's key
 //! ```
+//!
+//! `customs backup` copies every file here but the WAL, the shared memory and the lock, so a new
+//! file kept in the folder is backed up without a change to the backup.
 //!
 //! The folder is 0700 and every file in it 0600: the store holds personal and commercial data,
 //! and the keys sign the record. One process writes at a time: `serve` and every writing command
@@ -61,12 +65,7 @@ impl DataDir {
     /// The data folder, created 0700 if it is new; an existing one that others may read or enter
     /// is made private (0700), and the store's files 0600.
     pub fn create(path: &Path) -> anyhow::Result<DataDir> {
-        let mut builder = fs::DirBuilder::new();
-        builder.recursive(true);
-        #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-        builder
-            .create(path)
+        create_private_folder(path)
             .with_context(|| format!("creating the data folder {}", path.display()))?;
         make_private(path, 0o700)?;
         for file in [DATABASE_FILE, "customs.db-wal", "customs.db-shm"] {
@@ -227,16 +226,28 @@ fn checkpoint_bound() -> clearance::AuditCheckpointBound {
 }
 
 fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
+    let mut file = create_private_file(path)?;
     file.write_all(contents)?;
     file.sync_all()?;
     Ok(())
+}
+
+/// Creates the new file `path` (refusing one that exists), readable by its owner only.
+pub fn create_private_file(path: &Path) -> anyhow::Result<fs::File> {
+    private_options(fs::OpenOptions::new().write(true).create_new(true))
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))
+}
+
+/// Creates the folder `path` and its missing parents, entered by its owner only (0700).
+pub fn create_private_folder(path: &Path) -> anyhow::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(path)
+        .with_context(|| format!("creating {}", path.display()))
 }
 
 /// Writes `contents` to `path` (replacing it), readable by its owner only.

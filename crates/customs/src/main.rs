@@ -6,6 +6,7 @@
 mod admin;
 mod assess;
 mod audit_cmd;
+mod backup_cmd;
 mod bank_cmd;
 mod bench;
 mod datadir;
@@ -135,6 +136,13 @@ enum Command {
     Assess(assess::AssessArgs),
     /// Measure lodging throughput and latency (in-process, over HTTP, and the raw SQLite floor).
     Bench(bench::BenchArgs),
+    /// Back up the data folder into a new folder DEST while the server keeps running: a
+    /// consistent snapshot of the store, the keys and other files kept beside it, and a manifest
+    /// of their digests. The backup holds the audit signing key: keep it secret.
+    Backup(backup_cmd::BackupArgs),
+    /// Restore a backup into a new data folder (`--data`, which must not exist or be empty),
+    /// after checking every file's digest, the audit chain and the key that signed it.
+    Restore(backup_cmd::RestoreArgs),
 }
 
 impl Cli {
@@ -157,6 +165,14 @@ fn main() -> anyhow::Result<()> {
     // An estimate opens no store: not even the data folder is created.
     if let Command::Assess(args) = cli.command {
         return assess::run(args, config.utc_offset);
+    }
+    // A backup reads a folder that must already exist; a restore makes a new one: neither may
+    // create the data folder first.
+    if let Command::Backup(args) = cli.command {
+        return runtime.block_on(backup_cmd::backup(&cli.data, args));
+    }
+    if let Command::Restore(args) = cli.command {
+        return runtime.block_on(backup_cmd::restore(args, &cli.data));
     }
     let data = datadir::DataDir::create(&cli.data)?;
     runtime.block_on(async move {
@@ -187,7 +203,9 @@ fn main() -> anyhow::Result<()> {
             Command::Release(args) => settle_cmd::release(&data, config, args).await,
             Command::Stats { command } => stats_cmd::run(&data, config, command).await,
             Command::Bench(args) => bench::run(config, args).await,
-            Command::Assess(_) => unreachable!("an estimate is run before the data folder"),
+            Command::Assess(_) | Command::Backup(_) | Command::Restore(_) => {
+                unreachable!("run before the data folder is opened")
+            }
         }
     })
 }

@@ -22,7 +22,7 @@ use crate::{
 #[openapi(
     info(
         title = "OpenCustoms API",
-        version = "1",
+        version = env!("CARGO_PKG_VERSION"),
         description = "Lodging and clearance of customs declarations. Every error is an RFC 9457 problem \
                        (`application/problem+json`) with English and Chinese details and, for a refused \
                        document, every field error with its path.",

@@ -299,13 +299,21 @@ pub(crate) async fn release<S: Store>(
 pub(crate) async fn health<S: Store>(
     State(state): State<AppState<S>>,
 ) -> Result<Json<Health>, ApiError> {
-    if let Err(error) = state.clearance.check_store().await {
-        tracing::warn!(%error, "the health probe cannot read the store");
-        return Err(ApiError::unavailable());
-    }
+    let read = match state.clearance.check_store().await {
+        Ok(()) => state.clearance.store_schema_version().await,
+        Err(error) => Err(error),
+    };
+    let schema_version = match read {
+        Ok(version) => version,
+        Err(error) => {
+            tracing::warn!(%error, "the health probe cannot read the store");
+            return Err(ApiError::unavailable());
+        }
+    };
     Ok(Json(Health {
         status: "ok".into(),
         version: env!("CARGO_PKG_VERSION").into(),
+        schema_version,
         store: "ok".into(),
     }))
 }

@@ -55,7 +55,7 @@ pub(crate) fn open_reader(path: &Path) -> anyhow::Result<Connection> {
 /// Creates the database file readable and writable by its owner only (0600) if it does not exist
 /// yet, before SQLite opens it: SQLite gives its WAL and shared-memory files the database file's
 /// permissions, so none of the store's files is readable by other users whatever the umask.
-fn create_private(path: &Path) -> anyhow::Result<()> {
+pub(crate) fn create_private(path: &Path) -> anyhow::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

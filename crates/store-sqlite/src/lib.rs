@@ -10,6 +10,7 @@
 //!   under the write lock at the start of every batch instead of trusting memory.
 
 mod append;
+pub mod backup;
 mod cbec;
 mod checkpoint;
 mod connection;
@@ -23,6 +24,7 @@ mod rows;
 mod wal;
 mod writer;
 
+pub use migrate::SCHEMA_VERSION;
 pub use replay::PROJECTION_DIFFERENCES_MAX;
 
 use std::path::Path;
@@ -290,6 +292,13 @@ impl Store for SqliteStore {
         let id = id.to_owned();
         self.read("reading a declaration", move |conn| {
             queries::declaration(conn, DeclarationKey::Id, &id)
+        })
+        .await
+    }
+
+    async fn schema_version(&self) -> StoreResult<u32> {
+        self.read("reading the schema version", |conn| {
+            migrate::schema_version(conn)
         })
         .await
     }

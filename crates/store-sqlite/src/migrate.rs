@@ -47,19 +47,39 @@ const MIGRATIONS: &[Migration] = &[
     },
 ];
 
+/// The schema version this build writes: the number of its last migration. A store records
+/// its own in `PRAGMA user_version`.
+pub const SCHEMA_VERSION: u32 = MIGRATIONS[MIGRATIONS.len() - 1].version;
+
 /// Refuses to read a store whose schema differs from this build's: a reader does not migrate
 /// (reading adds nothing), and an older schema lacks columns the reads name.
 pub(crate) fn require_current(conn: &Connection) -> anyhow::Result<()> {
-    let known = MIGRATIONS.last().map_or(0, |m| m.version);
+    let known = SCHEMA_VERSION;
     let found = schema_version(conn)?;
     if found < known {
         bail!(
             "the store's schema version {found} is older than this build's ({known}): \
-             open it once with `customs serve` (or `customs audit checkpoint`) to migrate it"
+             open it once with `customs serve` (or `customs audit checkpoint`) to migrate it / \
+             存储的结构版本 {found} 低于本程序的版本 {known}：请先用 `customs serve`（或 \
+             `customs audit checkpoint`）打开一次以完成迁移"
         );
     }
+    refuse_newer(found)
+}
+
+/// An older binary must neither read nor write a schema it does not understand: the operator
+/// has to run the binary that made it (or restore the backup taken before the upgrade).
+fn refuse_newer(found: u32) -> anyhow::Result<()> {
+    let known = SCHEMA_VERSION;
     if found > known {
-        bail!("the store's schema version {found} is newer than this build knows ({known})");
+        bail!(
+            "the store's schema version {found} is newer than this build knows ({known}, \
+             customs {}): it was written by a newer release; run that release, or restore the \
+             backup taken before the upgrade / 存储的结构版本 {found} 高于本程序支持的版本 {known}\
+             （customs {}）：它由更新的版本写入，请运行该版本，或恢复升级前的备份",
+            env!("CARGO_PKG_VERSION"),
+            env!("CARGO_PKG_VERSION"),
+        );
     }
     Ok(())
 }
@@ -71,19 +91,15 @@ pub(crate) fn schema_sql() -> impl Iterator<Item = &'static str> {
 
 /// Brings the schema up to the newest migration this binary knows.
 pub(crate) fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
-    let known = MIGRATIONS.last().map_or(0, |m| m.version);
     let found = schema_version(conn)?;
-    if found > known {
-        // An older binary must not write to a schema it does not understand.
-        bail!("the store's schema version {found} is newer than this build knows ({known})");
-    }
+    refuse_newer(found)?;
     for migration in MIGRATIONS.iter().filter(|m| m.version > found) {
         apply(conn, migration).with_context(|| format!("applying migration {}", migration.name))?;
     }
     Ok(())
 }
 
-fn schema_version(conn: &Connection) -> anyhow::Result<u32> {
+pub(crate) fn schema_version(conn: &Connection) -> anyhow::Result<u32> {
     let version = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
     Ok(version)
 }
@@ -132,5 +148,63 @@ mod tests {
         assert!(entries[0].in_force());
         assert_eq!(entries[0].approved_seq, Some(7));
         assert_eq!(entries[0].approved_by, None);
+    }
+
+    /// The tables, indexes and triggers a schema defines, as SQLite keeps them.
+    fn schema_of(conn: &Connection) -> Vec<(String, String)> {
+        conn.prepare("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name")
+            .unwrap()
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    /// Every schema a release may have left (the first k migrations applied, k = 0..=latest) is
+    /// brought to the latest, and ends exactly like a store made at the latest from the start.
+    #[test]
+    fn a_store_at_every_earlier_migration_migrates_to_the_latest() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut fresh = crate::connection::open_writer(&dir.path().join("fresh.db")).unwrap();
+        migrate(&mut fresh).unwrap();
+        let expected = schema_of(&fresh);
+        assert_eq!(schema_version(&fresh).unwrap(), SCHEMA_VERSION);
+        for k in 0..MIGRATIONS.len() {
+            let path = dir.path().join(format!("prefix-{k}.db"));
+            let mut conn = crate::connection::open_writer(&path).unwrap();
+            for migration in &MIGRATIONS[..k] {
+                apply(&mut conn, migration).unwrap();
+            }
+            assert_eq!(schema_version(&conn).unwrap(), k as u32);
+            migrate(&mut conn).unwrap();
+            assert_eq!(schema_version(&conn).unwrap(), SCHEMA_VERSION, "from {k}");
+            assert_eq!(schema_of(&conn), expected, "the schema migrated from {k}");
+        }
+    }
+
+    /// A store written by a newer release is refused, by the writer and by a reader, with both
+    /// versions named in both languages; nothing is changed in it.
+    #[test]
+    fn a_store_newer_than_this_build_is_refused_naming_both_versions() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = crate::connection::open_writer(&dir.path().join("customs.db")).unwrap();
+        migrate(&mut conn).unwrap();
+        let newer = SCHEMA_VERSION + 1;
+        conn.pragma_update(None, "user_version", newer).unwrap();
+        for refusal in [
+            migrate(&mut conn).unwrap_err(),
+            require_current(&conn).unwrap_err(),
+        ] {
+            let text = refusal.to_string();
+            assert!(
+                text.contains(&format!("schema version {newer} is newer"))
+                    && text.contains(&format!("({SCHEMA_VERSION}, customs "))
+                    && text.contains(&format!(
+                        "结构版本 {newer} 高于本程序支持的版本 {SCHEMA_VERSION}"
+                    )),
+                "{text}"
+            );
+        }
+        assert_eq!(schema_version(&conn).unwrap(), newer);
     }
 }

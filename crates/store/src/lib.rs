@@ -880,6 +880,9 @@ pub trait Store: Send + Sync + 'static {
     async fn reserve_serials(&self, counter_key: &str, count: u64) -> StoreResult<u64>;
     async fn event_by_idempotency(&self, scope: &str, key: &str) -> StoreResult<Option<EventRow>>;
     async fn declaration(&self, id: &str) -> StoreResult<Option<DeclarationRow>>;
+    /// The schema version the store records (its last migration's number), read from the store:
+    /// what `/v1/health` reports, so an operator sees which schema a server runs on.
+    async fn schema_version(&self) -> StoreResult<u32>;
     async fn declaration_by_number(&self, number: &str) -> StoreResult<Option<DeclarationRow>>;
     async fn list_declarations(
         &self,

@@ -184,7 +184,10 @@ pub struct Problem {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Health {
     pub status: String,
+    /// The release of the server (the workspace version, as `customs --version` prints it).
     pub version: String,
+    /// The schema version the store records (its last migration's number).
+    pub schema_version: u32,
     pub store: String,
 }
 

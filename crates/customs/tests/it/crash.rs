@@ -14,10 +14,34 @@ const CLIENTS: usize = 8;
 const ACKS_BEFORE_KILL: usize = 150;
 
 /// Starts `customs serve` on a free port and returns it with its address.
-fn serve(data: &Path) -> (Child, String) {
+pub(crate) fn serve(data: &Path) -> (Child, String) {
     let (child, address, _) =
         start_server(data, &["--rate-per-client", "1000000"], NOW).expect("the server starts");
     (child, address)
+}
+
+/// Every declaration, as (id, number), is served by the server at `address` under its number.
+pub(crate) async fn assert_served<'a>(
+    address: &str,
+    token: &str,
+    declarations: impl IntoIterator<Item = (&'a str, &'a str)>,
+) {
+    let http = reqwest::Client::new();
+    for (id, number) in declarations {
+        let response = http
+            .get(format!("http://{address}/v1/declarations/{id}"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            200,
+            "acknowledged declaration {number} is lost"
+        );
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["number"], number);
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -97,22 +121,14 @@ async fn a_kill_9_during_concurrent_lodging_loses_no_acknowledged_declaration() 
 
     let (mut server, address) = serve(&data);
     let http = reqwest::Client::new();
-    for ack in &acknowledged {
-        let response = http
-            .get(format!("http://{address}/v1/declarations/{}", ack.id))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            response.status(),
-            200,
-            "acknowledged declaration {} is lost",
-            ack.number
-        );
-        let body: serde_json::Value = response.json().await.unwrap();
-        assert_eq!(body["number"], ack.number.as_str());
-    }
+    assert_served(
+        &address,
+        &token,
+        acknowledged
+            .iter()
+            .map(|ack| (ack.id.as_str(), ack.number.as_str())),
+    )
+    .await;
     let resend = http
         .post(format!("http://{address}/v1/declarations"))
         .bearer_auth(&token)

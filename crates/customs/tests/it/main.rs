@@ -2,6 +2,7 @@
 //! concern.
 
 mod architecture;
+mod backup;
 mod calendar;
 mod cli;
 mod crash;
@@ -17,3 +18,4 @@ mod settlement;
 mod support;
 mod tamper;
 mod tasks;
+mod upgrade;
