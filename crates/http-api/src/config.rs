@@ -50,6 +50,31 @@ pub struct ApiConfig {
     pub trade_requests_in_progress_max: usize,
     /// Requests a customs user may have in progress at once; one more gets 429. At least 1.
     pub customs_requests_in_progress_max: usize,
+    /// Who may read `/metrics` (see [`MetricsAccess`]).
+    pub metrics_access: MetricsAccess,
+}
+
+/// Who may read `/metrics`. The metrics say how busy the server is, which routes are called and
+/// how many tokens are guessed: not secret, but not for anyone on the network either. Fail-closed:
+/// with nothing configured, only a client on the same machine reads them.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct MetricsAccess {
+    /// `Authorization: Bearer <token>` is required, on whichever listener serves `/metrics`.
+    pub token: Option<String>,
+    /// `/metrics` is served on a listener of its own (`metrics_router`), not on the API's, which
+    /// then answers 404 for it. Without a token, whoever reaches that listener reads them: the
+    /// operator chose its address.
+    pub own_listener: bool,
+}
+
+/// Never the token itself, which this config's `Debug` would otherwise print into logs.
+impl std::fmt::Debug for MetricsAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsAccess")
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("own_listener", &self.own_listener)
+            .finish()
+    }
 }
 
 impl ApiConfig {
@@ -62,6 +87,7 @@ impl ApiConfig {
             request_timeout: REQUEST_TIMEOUT_DEFAULT,
             trade_requests_in_progress_max: crate::admission::TRADE_REQUESTS_IN_PROGRESS_MAX,
             customs_requests_in_progress_max: crate::admission::CUSTOMS_REQUESTS_IN_PROGRESS_MAX,
+            metrics_access: MetricsAccess::default(),
         }
     }
 }
