@@ -3,6 +3,7 @@
 
 mod architecture;
 mod cli;
+mod configuration;
 mod crash;
 mod credit;
 mod estimate;
