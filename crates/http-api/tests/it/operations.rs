@@ -314,8 +314,8 @@ async fn a_flood_of_bogus_tokens_does_not_make_health_answer_429() {
     assert_eq!(health.status, StatusCode::OK, "{}", health.text);
 }
 
-#[tokio::test]
-async fn shutdown_with_slow_clients_connected_ends_at_once() {
+/// The app with production connection limits, and the sender that begins its shutdown.
+async fn stoppable_app() -> (tokio::sync::oneshot::Sender<()>, crate::helpers::TestApp) {
     let (stop, stopped) = tokio::sync::oneshot::channel();
     let app = spawn_app_served(
         roomy_config(),
@@ -326,6 +326,12 @@ async fn shutdown_with_slow_clients_connected_ends_at_once() {
         },
     )
     .await;
+    (stop, app)
+}
+
+#[tokio::test]
+async fn shutdown_with_slow_clients_connected_ends_at_once() {
+    let (stop, app) = stoppable_app().await;
     // Five clients that send half a header each, and one idle kept-alive connection.
     let mut slow = Vec::new();
     for _ in 0..5 {
@@ -361,16 +367,7 @@ async fn shutdown_with_slow_clients_connected_ends_at_once() {
 
 #[tokio::test]
 async fn shutdown_lets_a_request_in_progress_finish_within_the_grace() {
-    let (stop, stopped) = tokio::sync::oneshot::channel();
-    let app = spawn_app_served(
-        roomy_config(),
-        Serving {
-            limits: ConnectionLimits::production(),
-            tls: None,
-            shutdown: Some(stopped),
-        },
-    )
-    .await;
+    let (stop, app) = stoppable_app().await;
     // A lodging whose body is still being sent when the shutdown begins: in progress.
     let body = serde_json::to_vec(&crate::helpers::example()).unwrap();
     let mut stream = TcpStream::connect(app.socket).await.unwrap();
