@@ -92,6 +92,7 @@ pub const KEYS: &[Key] = &[
     key("serve.header_read_timeout_seconds", Some("CUSTOMS_HEADER_READ_TIMEOUT_SECONDS"), None, count(1, SECONDS_MAX), Default::Number(http_api::HEADER_READ_TIMEOUT_DEFAULT.as_secs() as i64)),
     key("serve.write_stall_timeout_seconds", Some("CUSTOMS_WRITE_STALL_TIMEOUT_SECONDS"), None, count(1, SECONDS_MAX), Default::Number(http_api::WRITE_STALL_TIMEOUT_DEFAULT.as_secs() as i64)),
     key("serve.request_timeout_seconds", Some("CUSTOMS_REQUEST_TIMEOUT_SECONDS"), None, count(1, SECONDS_MAX), Default::Number(http_api::REQUEST_TIMEOUT_DEFAULT.as_secs() as i64)),
+    key("serve.tls_handshake_timeout_seconds", Some("CUSTOMS_TLS_HANDSHAKE_TIMEOUT_SECONDS"), None, count(1, SECONDS_MAX), Default::Number(http_api::TLS_HANDSHAKE_TIMEOUT.as_secs() as i64)),
     key("serve.shutdown_grace_seconds", Some("CUSTOMS_SHUTDOWN_GRACE_SECONDS"), None, count(1, SECONDS_MAX), Default::Number(http_api::SHUTDOWN_GRACE_DEFAULT.as_secs() as i64)),
     key("log.format", Some("CUSTOMS_LOG_FORMAT"), Some("--log-format"), Kind::OneOf(&["text", "json"]), Default::Text("text")),
     key("log.filter", Some("CUSTOMS_LOG"), None, Kind::Text(log_filter), Default::Text("info")),
@@ -127,6 +128,7 @@ pub struct ServeConfig {
     pub header_read_timeout_seconds: u64,
     pub write_stall_timeout_seconds: u64,
     pub request_timeout_seconds: u64,
+    pub tls_handshake_timeout_seconds: u64,
     pub shutdown_grace_seconds: u64,
 }
 
@@ -493,6 +495,8 @@ fn check_together(values: &[(&'static Key, toml::Value, Source)], problems: &mut
     if let (Some((key, value, source)), Some((_, listen, _))) =
         (get("metrics.listen"), get("serve.listen"))
         && value == listen
+        // Port 0 is any free port: two of them are two ports.
+        && !value.as_str().is_some_and(|text| text.ends_with(":0"))
     {
         problems.push(Problem {
             key: key.name.into(),

@@ -184,6 +184,7 @@ pub async fn run(
         connections_max: serve.connections_max,
         connections_per_address_max: serve.connections_per_address,
         shutdown_grace: Duration::from_secs(serve.shutdown_grace_seconds),
+        tls_handshake_timeout: Duration::from_secs(serve.tls_handshake_timeout_seconds),
     };
     // One signal stops both listeners.
     let (stop, stopped) = tokio::sync::watch::channel(());

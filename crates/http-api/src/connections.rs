@@ -77,6 +77,8 @@ pub struct ConnectionLimits {
     pub connections_per_address_max: usize,
     /// See [`SHUTDOWN_GRACE_DEFAULT`].
     pub shutdown_grace: Duration,
+    /// See [`crate::TLS_HANDSHAKE_TIMEOUT`]; used only by [`serve_tls`]. Not zero.
+    pub tls_handshake_timeout: Duration,
 }
 
 impl ConnectionLimits {
@@ -87,6 +89,7 @@ impl ConnectionLimits {
             connections_max: CONNECTIONS_MAX_DEFAULT,
             connections_per_address_max: CONNECTIONS_PER_ADDRESS_MAX_DEFAULT,
             shutdown_grace: SHUTDOWN_GRACE_DEFAULT,
+            tls_handshake_timeout: crate::TLS_HANDSHAKE_TIMEOUT,
         }
     }
 }
@@ -201,6 +204,7 @@ async fn serve_with(
     assert!(
         !limits.header_read_timeout.is_zero()
             && !limits.write_stall_timeout.is_zero()
+            && !limits.tls_handshake_timeout.is_zero()
             && limits.connections_max >= 1
             && limits.connections_per_address_max >= 1,
         "every connection limit admits something: {limits:?}"
@@ -258,7 +262,7 @@ async fn serve_with(
                     let shutting_down = connection.shutting_down.clone();
                     let mut shutdown_begun = pin!(shutting_down.closed());
                     let handshake = tokio::time::timeout(
-                        crate::TLS_HANDSHAKE_TIMEOUT,
+                        connection.limits.tls_handshake_timeout,
                         tls.acceptor.accept(stream),
                     );
                     tokio::select! {

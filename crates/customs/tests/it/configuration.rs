@@ -386,3 +386,57 @@ fn sigterm_with_slow_clients_connected_stops_the_server_within_the_bound() {
     );
     drop(slow);
 }
+
+/// `GET path` on `socket` (host:port) over plain HTTP/1.1, with a bearer token if given: the
+/// whole answer.
+fn http_get(socket: &str, path: &str, token: Option<&str>) -> String {
+    use std::io::Read;
+    let mut stream = std::net::TcpStream::connect(socket).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let authorization = token
+        .map(|token| format!("Authorization: Bearer {token}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: test\r\n{authorization}Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+}
+
+#[test]
+fn metrics_on_their_own_listener_behind_a_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = "scrape-token-0123456789";
+    let server = serve(
+        &dir.path().join("data"),
+        &["--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"],
+        &[("CUSTOMS_METRICS_TOKEN", token)],
+    );
+    let mut metrics_at = None;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen = server.head.clone();
+    while metrics_at.is_none() && Instant::now() < deadline {
+        if let Ok(line) = server.rest.recv_timeout(Duration::from_millis(200)) {
+            metrics_at = line
+                .strip_prefix("Metrics: http://")
+                .map(|rest| rest.trim_end_matches("/metrics").to_owned());
+            seen.push(line);
+        }
+    }
+    let metrics_at = metrics_at.unwrap_or_else(|| panic!("the metrics address: {seen:#?}"));
+    let api = server.address.trim_start_matches("http://");
+
+    let with_token = http_get(&metrics_at, "/metrics", Some(token));
+    let without = http_get(&metrics_at, "/metrics", None);
+    let on_the_api = http_get(api, "/metrics", Some(token));
+
+    assert!(with_token.starts_with("HTTP/1.1 200 "), "{with_token}");
+    assert!(with_token.contains("# TYPE"), "{with_token}");
+    assert!(without.starts_with("HTTP/1.1 401 "), "{without}");
+    assert!(on_the_api.starts_with("HTTP/1.1 404 "), "{on_the_api}");
+}

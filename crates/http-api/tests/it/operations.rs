@@ -168,9 +168,10 @@ fn unusable_certificate_files_are_refused_naming_the_file() {
 }
 
 #[tokio::test]
-async fn a_tls_handshake_holds_a_place_among_the_connection_caps() {
-    // The handshake holds a place like any connection: with one place per address, a second
-    // client from the address is refused while the first dawdles.
+async fn a_tls_handshake_holds_a_place_among_the_connection_caps_until_its_timeout() {
+    // One place per address: while a client dawdles in its handshake, a second from the address
+    // is refused; once the handshake timeout has cut the dawdler off, the place is free again.
+    let handshake_timeout = Duration::from_secs(1);
     let (pem, key, root) = certificate();
     let folder = tls_folder(&pem, &key);
     let app = spawn_app_served(
@@ -178,6 +179,7 @@ async fn a_tls_handshake_holds_a_place_among_the_connection_caps() {
         Serving {
             limits: ConnectionLimits {
                 connections_per_address_max: 1,
+                tls_handshake_timeout: handshake_timeout,
                 ..ConnectionLimits::production()
             },
             tls: Some(Tls::from_files(folder.files.clone()).unwrap()),
@@ -185,13 +187,25 @@ async fn a_tls_handshake_holds_a_place_among_the_connection_caps() {
         },
     )
     .await;
-    let dawdler = TcpStream::connect(app.socket).await.unwrap();
+    let started = Instant::now();
+    let mut dawdler = TcpStream::connect(app.socket).await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
 
-    let second = get_over_tls(app.socket, &root, "/v1/health").await;
+    let while_dawdling = get_over_tls(app.socket, &root, "/v1/health").await;
+    let mut cut_off = Vec::new();
+    let _ = tokio::time::timeout(PATIENCE, dawdler.read_to_end(&mut cut_off)).await;
+    let cut_after = started.elapsed();
+    let (_, afterwards) = get_over_tls(app.socket, &root, "/v1/health").await.unwrap();
 
-    assert!(second.is_err() || !second.unwrap().1.contains("200 OK"));
-    drop(dawdler);
+    assert!(
+        !matches!(&while_dawdling, Ok((_, answer)) if answer.contains("200 OK")),
+        "refused while the dawdler holds the place"
+    );
+    assert!(
+        cut_after >= handshake_timeout && cut_after < PATIENCE,
+        "the dawdler was cut off after {cut_after:?}"
+    );
+    assert!(afterwards.starts_with("HTTP/1.1 200 "), "{afterwards}");
 }
 
 #[tokio::test]
@@ -314,13 +328,15 @@ async fn a_flood_of_bogus_tokens_does_not_make_health_answer_429() {
     assert_eq!(health.status, StatusCode::OK, "{}", health.text);
 }
 
-/// The app with production connection limits, and the sender that begins its shutdown.
-async fn stoppable_app() -> (tokio::sync::oneshot::Sender<()>, crate::helpers::TestApp) {
+/// The app with these connection limits, and the sender that begins its shutdown.
+async fn stoppable_app(
+    limits: ConnectionLimits,
+) -> (tokio::sync::oneshot::Sender<()>, crate::helpers::TestApp) {
     let (stop, stopped) = tokio::sync::oneshot::channel();
     let app = spawn_app_served(
         roomy_config(),
         Serving {
-            limits: ConnectionLimits::production(),
+            limits,
             tls: None,
             shutdown: Some(stopped),
         },
@@ -331,7 +347,7 @@ async fn stoppable_app() -> (tokio::sync::oneshot::Sender<()>, crate::helpers::T
 
 #[tokio::test]
 async fn shutdown_with_slow_clients_connected_ends_at_once() {
-    let (stop, app) = stoppable_app().await;
+    let (stop, app) = stoppable_app(ConnectionLimits::production()).await;
     // Five clients that send half a header each, and one idle kept-alive connection.
     let mut slow = Vec::new();
     for _ in 0..5 {
@@ -367,7 +383,7 @@ async fn shutdown_with_slow_clients_connected_ends_at_once() {
 
 #[tokio::test]
 async fn shutdown_lets_a_request_in_progress_finish_within_the_grace() {
-    let (stop, app) = stoppable_app().await;
+    let (stop, app) = stoppable_app(ConnectionLimits::production()).await;
     // A lodging whose body is still being sent when the shutdown begins: in progress.
     let body = serde_json::to_vec(&crate::helpers::example()).unwrap();
     let mut stream = TcpStream::connect(app.socket).await.unwrap();
@@ -394,4 +410,32 @@ async fn shutdown_lets_a_request_in_progress_finish_within_the_grace() {
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with("HTTP/1.1 201 "), "{answer}");
     assert!(ended.is_ok());
+}
+
+#[tokio::test]
+async fn a_request_still_in_progress_at_the_end_of_the_grace_is_cut_off() {
+    let grace = Duration::from_secs(1);
+    let (stop, app) = stoppable_app(ConnectionLimits {
+        shutdown_grace: grace,
+        ..ConnectionLimits::production()
+    })
+    .await;
+    // A lodging whose body never finishes arriving.
+    let mut stream = TcpStream::connect(app.socket).await.unwrap();
+    let head = format!(
+        "POST /v1/declarations HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{",
+        app.token("broker"),
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let started = Instant::now();
+    stop.send(()).unwrap();
+    let ended = tokio::time::timeout(PATIENCE, app.server).await;
+
+    assert!(ended.is_ok(), "the server stopped");
+    let took = started.elapsed();
+    assert!(took >= grace, "the request had its grace: {took:?}");
+    assert!(took < grace * 3, "and no more: {took:?}");
 }
