@@ -181,7 +181,7 @@ pub async fn run(
     let limits = http_api::ConnectionLimits {
         header_read_timeout: Duration::from_secs(serve.header_read_timeout_seconds),
         write_stall_timeout: Duration::from_secs(serve.write_stall_timeout_seconds),
-        connections_max: serve.connections_max,
+        connections_max: within_descriptor_limit(serve.connections_max),
         connections_per_address_max: serve.connections_per_address,
         shutdown_grace: Duration::from_secs(serve.shutdown_grace_seconds),
         tls_handshake_timeout: Duration::from_secs(serve.tls_handshake_timeout_seconds),
@@ -232,6 +232,45 @@ pub async fn run(
 /// Connections to the metrics' own listener at once: one scraper or two need a few.
 const METRICS_CONNECTIONS_MAX: usize = 16;
 
+/// File descriptors kept for what is not a client's connection: the store and its WAL, the
+/// listeners, the metrics' connections, logs, files read by an import.
+const DESCRIPTORS_RESERVED: usize = 64 + METRICS_CONNECTIONS_MAX;
+
+/// `connections_max`, lowered (with a warning) to fit under the process's limit of open files:
+/// past it, accepting fails and so would opening the store's files.
+fn within_descriptor_limit(connections_max: usize) -> usize {
+    let Some(limit) = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|limits| open_files_limit(&limits))
+    else {
+        return connections_max;
+    };
+    let fits = limit.saturating_sub(DESCRIPTORS_RESERVED).max(1);
+    if connections_max > fits {
+        tracing::warn!(
+            configured = connections_max,
+            used = fits,
+            open_files_limit = limit,
+            "serve.connections_max is above what the limit of open files allows: lowered; raise \
+             the limit (ulimit -n, LimitNOFILE=) to serve more"
+        );
+        return fits;
+    }
+    connections_max
+}
+
+/// The soft limit of open files in the text of `/proc/self/limits`; `None` if unlimited or absent.
+fn open_files_limit(limits: &str) -> Option<usize> {
+    let line = limits
+        .lines()
+        .find(|line| line.starts_with("Max open files"))?;
+    line["Max open files".len()..]
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 /// The tables that decide clearance (roles, tokens, broker authorisations, tasks, the CBEC
 /// ledger, ...) are rebuilt from the audit chain and compared before the server acts on them: a
 /// row edited in the file (a role raised to admin, a forged authorisation) stops the start.
@@ -278,5 +317,25 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = interrupt => {},
         _ = terminate => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_soft_limit_of_open_files_is_read() {
+        let limits = "Limit                     Soft Limit           Hard Limit           Units     \n\
+                      Max processes             63432                63432                processes \n\
+                      Max open files            1024                 524288               files     \n";
+        assert_eq!(open_files_limit(limits), Some(1024));
+        assert_eq!(
+            open_files_limit(
+                "Max open files            unlimited            unlimited            files"
+            ),
+            None
+        );
+        assert_eq!(open_files_limit(""), None);
     }
 }

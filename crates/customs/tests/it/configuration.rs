@@ -229,10 +229,49 @@ impl Drop for Server {
     }
 }
 
+impl Server {
+    /// The first line of stderr after the address line that contains `needle`, waiting up to
+    /// 10 s for it.
+    fn line_with(&self, needle: &str) -> Option<String> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(line) = self.rest.recv_timeout(Duration::from_millis(200))
+                && line.contains(needle)
+            {
+                return Some(line);
+            }
+        }
+        None
+    }
+}
+
 fn serve(data: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
+    serve_with(data, args, env, None)
+}
+
+/// `serve`, with its limit of open files lowered to `open_files` if given (through the shell's
+/// `ulimit -n`).
+fn serve_with(data: &Path, args: &[&str], env: &[(&str, &str)], open_files: Option<u32>) -> Server {
     let mut full = vec!["--data", data.to_str().unwrap(), "serve"];
     full.extend_from_slice(args);
-    let mut child = command(&full, env)
+    let mut command = command(&full, env);
+    if let Some(open_files) = open_files {
+        let program = command.get_program().to_owned();
+        let mut shell = Command::new("sh");
+        shell
+            .arg("-c")
+            .arg(format!("ulimit -n {open_files} && exec \"$0\" \"$@\""))
+            .arg(program)
+            .args(command.get_args());
+        for (name, value) in command.get_envs() {
+            match value {
+                Some(value) => shell.env(name, value),
+                None => shell.env_remove(name),
+            };
+        }
+        command = shell;
+    }
+    let mut child = command
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
@@ -291,20 +330,26 @@ fn a_non_loopback_address_without_tls_is_warned_about() {
     let dir = tempfile::tempdir().unwrap();
     let server = serve(&dir.path().join("data"), &["--listen", "0.0.0.0:0"], &[]);
     // The warning follows the address line.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut warned = false;
-    while Instant::now() < deadline {
-        if let Ok(line) = server.rest.recv_timeout(Duration::from_millis(200))
-            && line.contains("WITHOUT TLS")
-        {
-            warned = true;
-            break;
-        }
-    }
     assert!(
-        warned,
+        server.line_with("WITHOUT TLS").is_some(),
         "the non-loopback address without TLS is warned about"
     );
+}
+
+#[cfg(unix)]
+#[test]
+fn connections_are_capped_below_the_limit_of_open_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = serve_with(
+        &data,
+        &["--listen", "127.0.0.1:0"],
+        &[("CUSTOMS_CONNECTIONS_MAX", "1000")],
+        Some(300),
+    );
+    let warning = server.line_with("serve.connections_max is above");
+    let warning = warning.expect("the cap is lowered with a warning");
+    assert!(warning.contains("used=220"), "{warning}");
 }
 
 #[test]
