@@ -25,22 +25,28 @@ pub enum AdminCommand {
     /// Make the first administrator and print its token (once). Refused while an administrator
     /// holds a token in force.
     Init {
+        /// The administrator's user name.
         #[arg(long)]
         name: String,
     },
     /// Register an enterprise (unified social credit code, customs registration code, name).
     Enterprise {
+        /// Unified social credit code (统一社会信用代码, 18 characters).
         #[arg(long)]
         credit_code: String,
+        /// Customs registration code (海关编码, 10 characters).
         #[arg(long)]
         customs_code: String,
+        /// The enterprise's registered name.
         #[arg(long)]
         name: String,
     },
     /// Create a user with a role: declarant, broker, officer, risk_analyst, auditor or admin.
     User {
+        /// The new user's name (unique).
         #[arg(long)]
         name: String,
+        /// declarant, broker, officer, risk_analyst, auditor, supervisor or admin.
         #[arg(long)]
         role: String,
         /// Credit code of the user's enterprise (declarants and brokers only).
@@ -49,6 +55,7 @@ pub enum AdminCommand {
     },
     /// Issue a bearer token for a user; it is printed once and only its hash is stored.
     Token {
+        /// The user the token is issued to.
         #[arg(long)]
         user: String,
         /// Days it stays valid (1 to 366; default 90).
@@ -57,15 +64,21 @@ pub enum AdminCommand {
     },
     /// List tokens (never their secrets): everybody's, or one user's.
     Tokens {
+        /// Only this user's tokens.
         #[arg(long)]
         user: Option<String>,
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// Revoke a bearer token, given by its id (`T-...`) or its secret (`oc_...`).
-    RevokeToken { token_id: String },
+    RevokeToken {
+        /// The token's id (`T-...`) or its secret (`oc_...`).
+        token_id: String,
+    },
     /// Revoke every token of a user.
     RevokeTokens {
+        /// The user whose tokens are revoked.
         #[arg(long)]
         user: String,
     },
@@ -73,13 +86,16 @@ pub enum AdminCommand {
     /// standard input (never an argument: those show in the process list and shell history).
     /// An administrator sets anybody's, anybody else their own.
     Password {
+        /// The user whose password is set.
         #[arg(long)]
         user: String,
     },
     /// Disable a user: its tokens stop working and it is drawn for no task.
     DisableUser {
+        /// The user to disable.
         #[arg(long)]
         name: String,
+        /// Why, recorded in the audit chain.
         #[arg(long)]
         reason: String,
     },
@@ -94,18 +110,23 @@ pub enum AdminCommand {
     },
     /// Withdraw an enterprise's authorisation of its broker.
     WithdrawBroker {
+        /// Credit code of the broker enterprise.
         #[arg(long)]
         broker: String,
+        /// Credit code of the enterprise it declared for.
         #[arg(long)]
         principal: String,
+        /// Why, recorded in the audit chain.
         #[arg(long)]
         reason: String,
     },
     /// Set an enterprise's credit level (企业信用等级): advanced_certified, general_certified,
     /// general or untrustworthy. Declarations accepted from then on are targeted with it.
     Credit {
+        /// Credit code of the enterprise.
         #[arg(long)]
         credit_code: String,
+        /// advanced_certified, general_certified, general or untrustworthy.
         #[arg(long)]
         level: String,
         /// The rating decision, e.g. its reference.

@@ -28,11 +28,13 @@ pub enum BankCommand {
         /// The connector's id, e.g. SIMBANK.
         #[arg(long)]
         connector: String,
+        /// The bank's name, as shown to officers.
         #[arg(long)]
         name: String,
         /// 64 hex digits (from `bank keygen`).
         #[arg(long)]
         public_key: String,
+        /// Bearer token of an administrator.
         #[arg(long, env = "CUSTOMS_TOKEN")]
         token: String,
     },
@@ -41,6 +43,7 @@ pub enum BankCommand {
         /// The secret key file of `bank keygen`.
         #[arg(long)]
         key: PathBuf,
+        /// The connector's id, e.g. SIMBANK.
         #[arg(long)]
         connector: String,
         /// The declaration number.

@@ -9,6 +9,8 @@ mod audit_cmd;
 mod backup_cmd;
 mod bank_cmd;
 mod bench;
+mod config;
+mod config_cmd;
 mod datadir;
 mod demo;
 mod lodge;
@@ -40,17 +42,18 @@ use clearance::releases::ReleaseKind;
     about = "OpenCustoms: an open-source customs clearance platform"
 )]
 struct Cli {
-    /// Data folder (created on first run): the store and the audit signing key.
-    #[arg(
-        long,
-        global = true,
-        env = "CUSTOMS_DATA",
-        default_value = "customs-data"
-    )]
-    data: PathBuf,
-    /// Template of customs declaration numbers (China: 4-digit office, year, I/E flag, 9-digit serial).
-    #[arg(long, global = true, env = "CUSTOMS_NUMBER_TEMPLATE", default_value = domain::numbering::CHINA_NUMBER_TEMPLATE)]
-    number_template: String,
+    /// Configuration file (TOML; see docs/customs.example.toml). Its values give way to
+    /// environment variables, which give way to flags.
+    #[arg(long, global = true, env = "CUSTOMS_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Data folder (created on first run): the store and the audit signing key. [default:
+    /// customs-data] [env: CUSTOMS_DATA] [file: data]
+    #[arg(long, global = true, value_name = "FOLDER")]
+    data: Option<String>,
+    /// Template of customs declaration numbers (China: 4-digit office, year, I/E flag, 9-digit
+    /// serial). [env: CUSTOMS_NUMBER_TEMPLATE] [file: number_template]
+    #[arg(long, global = true, value_name = "TEMPLATE")]
+    number_template: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -143,41 +146,86 @@ enum Command {
     /// Restore a backup into a new data folder (`--data`, which must not exist or be empty),
     /// after checking every file's digest, the audit chain and the key that signed it.
     Restore(backup_cmd::RestoreArgs),
+    /// The configuration: check it (every problem named), or show the effective values and
+    /// where each came from.
+    Config {
+        #[command(subcommand)]
+        command: config_cmd::ConfigCommand,
+    },
 }
 
 impl Cli {
-    fn clearance_config(&self) -> anyhow::Result<ClearanceConfig> {
-        let scheme = domain::NumberScheme::parse(&self.number_template)
-            .map_err(|e| anyhow::anyhow!("--number-template {:?}: {e}", self.number_template))?;
-        Ok(ClearanceConfig {
-            number_scheme: scheme,
-            ..ClearanceConfig::china()
-        })
+    /// The flags that set configuration keys, by key.
+    fn flags(&self) -> Vec<(&'static str, Option<String>)> {
+        let mut flags = vec![
+            ("data", self.data.clone()),
+            ("number_template", self.number_template.clone()),
+        ];
+        if let Command::Serve(args) = &self.command {
+            flags.extend(args.flags());
+        }
+        flags
     }
 }
 
-fn main() -> anyhow::Result<()> {
+fn clearance_config(settings: &config::Config) -> anyhow::Result<ClearanceConfig> {
+    // Checked when the configuration was resolved.
+    let scheme = domain::NumberScheme::parse(&settings.number_template)
+        .map_err(|e| anyhow::anyhow!("number_template {:?}: {e}", settings.number_template))?;
+    Ok(ClearanceConfig {
+        number_scheme: scheme,
+        ..ClearanceConfig::china()
+    })
+}
+
+/// Ordinary failures (a refusal, a bad setting, a missing file) are told as their chain of
+/// causes on one line and the exit status 1, never as a panic's backtrace, whatever
+/// RUST_BACKTRACE says.
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> anyhow::Result<std::process::ExitCode> {
     let cli = Cli::parse();
+    let flags = cli.flags();
+    let resolved = config::resolve(
+        cli.config.as_deref(),
+        |name| std::env::var(name).ok(),
+        &flags,
+    );
+    if let Command::Config { command } = cli.command {
+        return Ok(config_cmd::run(cli.config.as_deref(), resolved, command));
+    }
+    let settings = resolved?.config;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let config = cli.clearance_config()?;
+    let config = clearance_config(&settings)?;
     // An estimate opens no store: not even the data folder is created.
     if let Command::Assess(args) = cli.command {
-        return assess::run(args, config.utc_offset);
+        assess::run(args, config.utc_offset)?;
+        return Ok(std::process::ExitCode::SUCCESS);
     }
     // A backup reads a folder that must already exist; a restore makes a new one: neither may
     // create the data folder first.
     if let Command::Backup(args) = cli.command {
-        return runtime.block_on(backup_cmd::backup(&cli.data, args));
+        runtime.block_on(backup_cmd::backup(&settings.data, args))?;
+        return Ok(std::process::ExitCode::SUCCESS);
     }
     if let Command::Restore(args) = cli.command {
-        return runtime.block_on(backup_cmd::restore(args, &cli.data));
+        runtime.block_on(backup_cmd::restore(args, &settings.data))?;
+        return Ok(std::process::ExitCode::SUCCESS);
     }
-    let data = datadir::DataDir::create(&cli.data)?;
+    let data = datadir::DataDir::create(&settings.data)?;
     runtime.block_on(async move {
         match cli.command {
-            Command::Serve(args) => serve::run(&data, config, args).await,
+            Command::Serve(args) => serve::run(&data, config, &settings, args).await,
             Command::Lodge(args) => lodge::run(&data, config, args).await,
             Command::Show(args) => show::run(&data, config, args).await,
             Command::Audit { command } => audit_cmd::run(&data, command).await,
@@ -206,6 +254,40 @@ fn main() -> anyhow::Result<()> {
             Command::Assess(_) | Command::Backup(_) | Command::Restore(_) => {
                 unreachable!("run before the data folder is opened")
             }
+            Command::Config { .. } => unreachable!("the configuration is shown before"),
         }
-    })
+    })?;
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every option and argument of every subcommand says what it is for in `--help`.
+    #[test]
+    fn every_option_of_every_command_has_help() {
+        fn walk(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in command.get_arguments() {
+                let id = arg.get_id().as_str();
+                if matches!(id, "help" | "version") {
+                    continue;
+                }
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in command.get_subcommands() {
+                if sub.get_about().is_none() && sub.get_name() != "help" {
+                    missing.push(format!("{path} {} (the command)", sub.get_name()));
+                }
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let command = super::Cli::command();
+        command.clone().debug_assert();
+        let mut missing = Vec::new();
+        walk(&command, "customs", &mut missing);
+        assert!(missing.is_empty(), "without help: {missing:#?}");
+    }
 }

@@ -22,7 +22,9 @@ pub enum HistoryCommand {
     /// Import a file of labelled past goods items for training (`--format kcs`: the Korea
     /// Customs Service synthetic data's columns). Every problem is named by line and column.
     Import {
+        /// The history file (CSV).
         file: PathBuf,
+        /// The file's columns: kcs (the Korea Customs Service's labelled set).
         #[arg(long)]
         format: String,
         /// A name for the batch (default: the file's name).
@@ -37,6 +39,7 @@ pub enum HistoryCommand {
         /// Bearer token of a customs user who reads rules.
         #[arg(long, env = "CUSTOMS_TOKEN")]
         token: String,
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
@@ -47,8 +50,10 @@ pub enum ModelCommand {
     /// Train a model on every labelled item (history and closed checks) up to `--until`, and
     /// register it in shadow: scored with every import declaration, not acting.
     Train {
+        /// Train on items lodged up to this day, YYYY-MM-DD (default: all).
         #[arg(long)]
         until: Option<NaiveDate>,
+        /// A label shown with the model.
         #[arg(long, default_value = "trained on the command line")]
         label: String,
         /// Bearer token of a risk analyst.
@@ -59,28 +64,37 @@ pub enum ModelCommand {
     /// `--from` to `--to`: AUC; precision and recall at 1, 2, 5 and 10 %; on all rows and on the
     /// rows whose exact price never occurs in training.
     Evaluate {
+        /// Train on items lodged up to this day, YYYY-MM-DD.
         #[arg(long)]
         train_until: NaiveDate,
+        /// First day of the items it is evaluated on, YYYY-MM-DD.
         #[arg(long)]
         from: NaiveDate,
+        /// Last day of the items it is evaluated on, YYYY-MM-DD.
         #[arg(long)]
         to: NaiveDate,
+        /// Evaluate this registered model instead of training one.
         #[arg(long)]
         model: Option<String>,
         /// Bearer token of a customs user who reads rules.
         #[arg(long, env = "CUSTOMS_TOKEN")]
         token: String,
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// Import a model trained elsewhere (`--format xgboost-json` or `lightgbm-text`) on the
     /// features of a registered model (`--features-of M-0001`), in shadow.
     Import {
+        /// The model file.
         file: PathBuf,
+        /// The model file's format (xgboost-json or lightgbm-text).
         #[arg(long)]
         format: String,
+        /// The id of the registered model whose features this model reads.
         #[arg(long)]
         features_of: String,
+        /// A label shown with the model.
         #[arg(long)]
         label: Option<String>,
         /// Bearer token of a risk analyst.
@@ -89,6 +103,7 @@ pub enum ModelCommand {
     },
     /// Put a model in force (an analyst other than its author); the one in force is retired.
     Promote {
+        /// The model's id.
         id: String,
         /// Bearer token of a risk analyst other than the model's author.
         #[arg(long, env = "CUSTOMS_TOKEN")]
@@ -96,6 +111,7 @@ pub enum ModelCommand {
     },
     /// Take the active model out of force; the one it replaced is in force again.
     RollBack {
+        /// Why, recorded in the audit chain.
         #[arg(long)]
         reason: String,
         /// Bearer token of a risk analyst.
@@ -107,18 +123,22 @@ pub enum ModelCommand {
         /// Bearer token of a customs user who reads rules.
         #[arg(long, env = "CUSTOMS_TOKEN")]
         token: String,
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// The shift of the recent import declarations from what a model was trained on: the
     /// population stability index of its score and of each feature.
     Drift {
+        /// The model's id.
         id: String,
+        /// How many recent import declarations to compare.
         #[arg(long, default_value_t = 1000)]
         sample: usize,
         /// Bearer token of a customs user who reads rules.
         #[arg(long, env = "CUSTOMS_TOKEN")]
         token: String,
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },

@@ -32,6 +32,7 @@ pub enum ReleaseCommand {
     /// consumption_tax.csv, trade_remedies.csv; rates: exchange_rates.csv). It stays inert until
     /// activated; every problem is reported with its file, line and field.
     Import {
+        /// The folder of the release's CSV files (see docs/ and the SAMPLE release).
         folder: PathBuf,
         /// The administrator's name for it (default: the folder's name).
         #[arg(long)]
@@ -39,27 +40,33 @@ pub enum ReleaseCommand {
     },
     /// Every release of this kind, oldest first.
     List {
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// Re-assess the most recent import declarations under a (not yet active) tariff release and
     /// show what would change. Writes nothing.
     DryRun {
+        /// The release's id (from `list`).
         id: String,
         /// How many recent declarations to re-assess.
         #[arg(long, default_value_t = 200)]
         sample: usize,
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// Put a release in force from a date (inclusive, YYYY-MM-DD).
     Activate {
+        /// The release's id (from `list`).
         id: String,
+        /// First day in force, YYYY-MM-DD (inclusive).
         #[arg(long)]
         from: NaiveDate,
     },
     /// Withdraw the latest activation: the release before it is in force again.
     RollBack {
+        /// Why, recorded in the audit chain.
         #[arg(long)]
         reason: String,
     },

@@ -22,16 +22,19 @@ pub enum RulesCommand {
     /// `{scope, purpose, action, expected_selection_rate, priority, reason_en, reason_zh,
     /// expression}`. It is in force only once another analyst approves it.
     Add {
+        /// The rule as a JSON file (its CEL condition, action and reasons).
         file: PathBuf,
         /// Bearer token of the risk analyst proposing it.
         #[arg(long, env = "CUSTOMS_TOKEN")]
         token: String,
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// Run a rule from a JSON file over the most recent declarations: what it would match and
     /// select. Nothing is stored.
     Test {
+        /// The rule as a JSON file, tested without being proposed.
         file: PathBuf,
         /// How many recent declarations to test it on.
         #[arg(long, default_value_t = 200)]
@@ -39,11 +42,13 @@ pub enum RulesCommand {
         /// Bearer token of a risk analyst.
         #[arg(long, env = "CUSTOMS_TOKEN")]
         token: String,
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// Approve another analyst's proposed version: it is in force from now on.
     Approve {
+        /// The rule's id.
         id: String,
         version: u32,
         /// Bearer token of a risk analyst other than the version's author.
@@ -52,8 +57,10 @@ pub enum RulesCommand {
     },
     /// Take an active version out of force.
     Retire {
+        /// The rule's id.
         id: String,
         version: u32,
+        /// Why, recorded in the audit chain.
         #[arg(long)]
         reason: String,
         /// Bearer token of a risk analyst.
@@ -62,11 +69,13 @@ pub enum RulesCommand {
     },
     /// Every rule version, or those with a status (proposed, active, superseded, retired).
     List {
+        /// proposed, active, superseded or retired.
         #[arg(long)]
         status: Option<String>,
         /// Bearer token of a customs user (officer, risk analyst, auditor, administrator).
         #[arg(long, env = "CUSTOMS_TOKEN")]
         token: String,
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },

@@ -1,46 +1,82 @@
 //! `customs serve`: the HTTP API on the embedded store, until SIGINT or SIGTERM.
 
-use std::net::SocketAddr;
+use std::time::Duration;
 
 use clap::Args;
 use clearance::ClearanceConfig;
 
 use crate::datadir::DataDir;
 
+/// The flags of `serve`. Each but `--demo` sets a configuration key (see `config::KEYS`), which
+/// the file and the environment may set too; the flag wins.
 #[derive(Args)]
 pub struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, env = "CUSTOMS_LISTEN", default_value = "127.0.0.1:8080")]
-    pub listen: SocketAddr,
+    /// Address to listen on, host:port (a name such as localhost is resolved). [default:
+    /// 127.0.0.1:8080] [env: CUSTOMS_LISTEN] [file: serve.listen]
+    #[arg(long, value_name = "HOST:PORT")]
+    pub listen: Option<String>,
     /// Seed demo enterprises, users, tokens and declarations, and print how to call the API.
     #[arg(long)]
     pub demo: bool,
-    /// Log format: text for a terminal, json for a log collector.
-    #[arg(long, env = "CUSTOMS_LOG_FORMAT", default_value = "text")]
-    pub log_format: String,
-    /// Requests per second allowed to one client (bearer token) before 429.
-    #[arg(long, env = "CUSTOMS_RATE_PER_CLIENT")]
-    pub rate_per_client: Option<u32>,
-    /// Connections served at once from one client address (default 128); behind a reverse
-    /// proxy, whose one address every connection comes from, raise it.
-    #[arg(long, env = "CUSTOMS_CONNECTIONS_PER_ADDRESS")]
-    pub connections_per_address: Option<usize>,
+    /// Log format: text for a terminal or a file, json for a log collector. [default: text]
+    /// [env: CUSTOMS_LOG_FORMAT] [file: log.format]
+    #[arg(long, value_name = "text|json")]
+    pub log_format: Option<String>,
+    /// Requests per second allowed to one client (bearer token) before 429; at least 1.
+    /// [default: 20] [env: CUSTOMS_RATE_PER_CLIENT] [file: serve.rate_per_client]
+    #[arg(long, value_name = "N")]
+    pub rate_per_client: Option<String>,
+    /// Connections served at once from one client address; behind a reverse proxy, whose one
+    /// address every connection comes from, raise it. [default: 128] [env:
+    /// CUSTOMS_CONNECTIONS_PER_ADDRESS] [file: serve.connections_per_address]
+    #[arg(long, value_name = "N")]
+    pub connections_per_address: Option<String>,
+    /// TLS certificate chain (PEM), served by `serve` itself and reloaded when the file
+    /// changes; with --tls-key. [env: CUSTOMS_TLS_CERTIFICATE] [file: tls.certificate]
+    #[arg(long, value_name = "FILE")]
+    pub tls_certificate: Option<String>,
+    /// The TLS certificate's private key (PEM). [env: CUSTOMS_TLS_KEY] [file: tls.key]
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<String>,
+    /// Serve /metrics on this address of its own instead of the API's. [env:
+    /// CUSTOMS_METRICS_LISTEN] [file: metrics.listen]
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics_listen: Option<String>,
     /// Time zone the console shows times in, as a fixed offset from UTC (+08:00, -05:00, UTC);
-    /// stored and API times stay UTC.
-    #[arg(
-        long,
-        env = "CUSTOMS_TIME_ZONE",
-        default_value = http_api::DISPLAY_TIME_ZONE_DEFAULT,
-        value_parser = http_api::parse_time_zone
-    )]
-    pub time_zone: chrono::FixedOffset,
+    /// stored and API times stay UTC. [default: +08:00] [env: CUSTOMS_TIME_ZONE] [file:
+    /// serve.time_zone]
+    #[arg(long, value_name = "+HH:MM")]
+    pub time_zone: Option<String>,
 }
 
-pub fn init_logging(format: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("CUSTOMS_LOG")
+impl ServeArgs {
+    /// The configuration keys these flags set.
+    pub fn flags(&self) -> Vec<(&'static str, Option<String>)> {
+        vec![
+            ("serve.listen", self.listen.clone()),
+            ("log.format", self.log_format.clone()),
+            ("serve.rate_per_client", self.rate_per_client.clone()),
+            (
+                "serve.connections_per_address",
+                self.connections_per_address.clone(),
+            ),
+            ("tls.certificate", self.tls_certificate.clone()),
+            ("tls.key", self.tls_key.clone()),
+            ("metrics.listen", self.metrics_listen.clone()),
+            ("serve.time_zone", self.time_zone.clone()),
+        ]
+    }
+}
+
+/// Logs to stderr, as text or JSON lines, filtered by `filter` (`log.filter`, `CUSTOMS_LOG`);
+/// colour codes only when stderr is a terminal, so that a file or a journal gets plain text.
+pub fn init_logging(format: &str, filter: &str) {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     if format == "json" {
         builder.json().init()
@@ -49,11 +85,41 @@ pub fn init_logging(format: &str) {
     }
 }
 
-pub async fn run(data: &DataDir, config: ClearanceConfig, args: ServeArgs) -> anyhow::Result<()> {
-    init_logging(&args.log_format);
+pub async fn run(
+    data: &DataDir,
+    config: ClearanceConfig,
+    settings: &crate::config::Config,
+    args: ServeArgs,
+) -> anyhow::Result<()> {
+    init_logging(&settings.log.format, &settings.log.filter);
+    let serve = &settings.serve;
+    // Everything that can be refused is, before the store is opened.
+    let tls = match settings.tls_files() {
+        Some(files) => Some(http_api::Tls::from_files(files)?),
+        None => None,
+    };
+    let listen = crate::config::socket_address("serve.listen", &serve.listen).await?;
+    let metrics_listen = match &settings.metrics.listen {
+        Some(text) => Some(crate::config::socket_address("metrics.listen", text).await?),
+        None => None,
+    };
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|error| {
+            anyhow::anyhow!(
+                "serve.listen {listen}: cannot listen there ({error}) / 无法在 {listen} 上监听"
+            )
+        })?;
+    let metrics_listener = match metrics_listen {
+        Some(at) => Some(tokio::net::TcpListener::bind(at).await.map_err(|error| {
+            anyhow::anyhow!(
+                "metrics.listen {at}: cannot listen there ({error}) / 无法在 {at} 上监听"
+            )
+        })?),
+        None => None,
+    };
     let clearance = data.open_clearance(store_sqlite::SqliteOptions::production(), config)?;
     refuse_a_tampered_store(&clearance).await?;
-    let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let address = listener.local_addr()?;
     if args.demo {
         crate::demo::seed(&clearance, data, address).await?;
@@ -71,14 +137,21 @@ pub async fn run(data: &DataDir, config: ClearanceConfig, args: ServeArgs) -> an
             data.path.display()
         );
     }
-    let mut api_config = http_api::ApiConfig::production();
-    api_config.display_offset = args.time_zone;
-    if let Some(rate) = args.rate_per_client {
+    let api_config = http_api::ApiConfig {
+        requests_per_second_per_client: serve.rate_per_client,
+        // Checked when the configuration was resolved.
+        display_offset: http_api::parse_time_zone(&serve.time_zone)
+            .map_err(|error| anyhow::anyhow!("serve.time_zone: {error}"))?,
         // A second's worth of burst at least, so that a raised rate is not cut at the old burst.
-        api_config.requests_per_second_per_client = rate;
-        api_config.burst_per_client = api_config.burst_per_client.max(rate);
-    }
-    let app = http_api::router(clearance.clone(), api_config);
+        burst_per_client: serve.burst_per_client.max(serve.rate_per_client),
+        request_timeout: Duration::from_secs(serve.request_timeout_seconds),
+        metrics_access: http_api::MetricsAccess {
+            token: settings.metrics.token.clone(),
+            own_listener: metrics_listener.is_some(),
+        },
+        ..http_api::ApiConfig::production()
+    };
+    let routers = http_api::routers(clearance.clone(), api_config);
     // The drift monitor: the active model against the newest declarations, every
     // `DRIFT_CHECK_INTERVAL` (the first check after one interval); an alert is recorded on the
     // model's record and logged. Stops with the process.
@@ -100,18 +173,111 @@ pub async fn run(data: &DataDir, config: ClearanceConfig, args: ServeArgs) -> an
             }
         }
     });
-    tracing::info!(%address, data = %data.path.display(), "OpenCustoms is listening");
-    eprintln!("OpenCustoms is listening on http://{address} (API docs: http://{address}/docs)");
-    let mut limits = http_api::ConnectionLimits::production();
-    if let Some(n) = args.connections_per_address {
-        limits.connections_per_address_max = n.max(1);
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(%address, data = %data.path.display(), tls = tls.is_some(), "OpenCustoms is listening");
+    eprintln!(
+        "OpenCustoms is listening on {scheme}://{address} (API docs: {scheme}://{address}/docs)"
+    );
+    if tls.is_none() && !address.ip().is_loopback() {
+        // Tokens and passwords would cross the network in clear.
+        tracing::warn!(%address, "listening on a non-loopback address without TLS");
+        eprintln!(
+            "WARNING: listening on {address}, reachable from other machines, WITHOUT TLS: tokens and \
+             passwords cross the network in clear. Set [tls] certificate and key, or serve behind a \
+             TLS reverse proxy on 127.0.0.1 (docs/operations.md) / 警告：在非本机地址上未启用 TLS 监听"
+        );
     }
-    http_api::serve(listener, app, limits, shutdown_signal()).await?;
+    let limits = http_api::ConnectionLimits {
+        header_read_timeout: Duration::from_secs(serve.header_read_timeout_seconds),
+        write_stall_timeout: Duration::from_secs(serve.write_stall_timeout_seconds),
+        connections_max: within_descriptor_limit(serve.connections_max),
+        connections_per_address_max: serve.connections_per_address,
+        shutdown_grace: Duration::from_secs(serve.shutdown_grace_seconds),
+        tls_handshake_timeout: Duration::from_secs(serve.tls_handshake_timeout_seconds),
+    };
+    // One signal stops both listeners.
+    let (stop, stopped) = tokio::sync::watch::channel(());
+    let stop_on_signal = tokio::spawn(async move {
+        shutdown_signal().await;
+        drop(stop);
+    });
+    let until_stopped = |mut stopped: tokio::sync::watch::Receiver<()>| async move {
+        while stopped.changed().await.is_ok() {}
+    };
+    let metrics_server = metrics_listener.map(|metrics_listener| {
+        if let Ok(at) = metrics_listener.local_addr() {
+            tracing::info!(address = %at, "metrics are served on their own listener");
+            eprintln!("Metrics: http://{at}/metrics");
+        }
+        let limits = http_api::ConnectionLimits {
+            connections_max: METRICS_CONNECTIONS_MAX,
+            ..limits.clone()
+        };
+        tokio::spawn(http_api::serve(
+            metrics_listener,
+            routers.metrics,
+            limits,
+            until_stopped(stopped.clone()),
+        ))
+    });
+    let served = match tls {
+        Some(tls) => {
+            http_api::serve_tls(listener, routers.api, limits, tls, until_stopped(stopped)).await
+        }
+        None => http_api::serve(listener, routers.api, limits, until_stopped(stopped)).await,
+    };
+    stop_on_signal.abort();
+    if let Some(metrics_server) = metrics_server {
+        metrics_server.abort();
+    }
+    served?;
     monitor.abort();
     // Drain the writer and sign a final checkpoint before exiting.
     clearance.store().close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Connections to the metrics' own listener at once: one scraper or two need a few.
+const METRICS_CONNECTIONS_MAX: usize = 16;
+
+/// File descriptors kept for what is not a client's connection: the store and its WAL, the
+/// listeners, the metrics' connections, logs, files read by an import.
+const DESCRIPTORS_RESERVED: usize = 64 + METRICS_CONNECTIONS_MAX;
+
+/// `connections_max`, lowered (with a warning) to fit under the process's limit of open files:
+/// past it, accepting fails and so would opening the store's files.
+fn within_descriptor_limit(connections_max: usize) -> usize {
+    let Some(limit) = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|limits| open_files_limit(&limits))
+    else {
+        return connections_max;
+    };
+    let fits = limit.saturating_sub(DESCRIPTORS_RESERVED).max(1);
+    if connections_max > fits {
+        tracing::warn!(
+            configured = connections_max,
+            used = fits,
+            open_files_limit = limit,
+            "serve.connections_max is above what the limit of open files allows: lowered; raise \
+             the limit (ulimit -n, LimitNOFILE=) to serve more"
+        );
+        return fits;
+    }
+    connections_max
+}
+
+/// The soft limit of open files in the text of `/proc/self/limits`; `None` if unlimited or absent.
+fn open_files_limit(limits: &str) -> Option<usize> {
+    let line = limits
+        .lines()
+        .find(|line| line.starts_with("Max open files"))?;
+    line["Max open files".len()..]
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// The tables that decide clearance (roles, tokens, broker authorisations, tasks, the CBEC
@@ -160,5 +326,25 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = interrupt => {},
         _ = terminate => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_soft_limit_of_open_files_is_read() {
+        let limits = "Limit                     Soft Limit           Hard Limit           Units     \n\
+                      Max processes             63432                63432                processes \n\
+                      Max open files            1024                 524288               files     \n";
+        assert_eq!(open_files_limit(limits), Some(1024));
+        assert_eq!(
+            open_files_limit(
+                "Max open files            unlimited            unlimited            files"
+            ),
+            None
+        );
+        assert_eq!(open_files_limit(""), None);
     }
 }

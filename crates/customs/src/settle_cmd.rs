@@ -31,6 +31,7 @@ pub struct PayArgs {
     /// Idempotency key: running the command again with it records nothing new.
     #[arg(long)]
     pub key: Option<String>,
+    /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
 }
@@ -42,6 +43,7 @@ pub struct OwedArgs {
     /// Bearer token of a user who may read the declaration.
     #[arg(long, env = "CUSTOMS_TOKEN")]
     pub token: String,
+    /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
 }
@@ -59,6 +61,7 @@ pub struct ReleaseArgs {
     /// Idempotency key: running the command again with it records nothing new.
     #[arg(long)]
     pub key: Option<String>,
+    /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
 }
@@ -76,6 +79,7 @@ pub struct HoldArgs {
     /// Idempotency key: running the command again with it records nothing new.
     #[arg(long)]
     pub key: Option<String>,
+    /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
 }

@@ -20,11 +20,13 @@ pub enum StatsCommand {
         /// Last day, YYYY-MM-DD (inclusive).
         #[arg(long)]
         to: String,
+        /// Only this customs office (4 digits).
         #[arg(long)]
         office: Option<String>,
         /// Bearer token of a customs user (officer, risk analyst, auditor, administrator).
         #[arg(long, env = "CUSTOMS_TOKEN")]
         token: String,
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },

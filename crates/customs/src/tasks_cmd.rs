@@ -38,6 +38,7 @@ pub enum TasksCommand {
         /// Bearer token of a customs user (officer, risk analyst, auditor, administrator).
         #[arg(long, env = "CUSTOMS_TOKEN")]
         token: String,
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
@@ -55,6 +56,7 @@ pub enum TasksCommand {
         /// Idempotency key: running the command again with it records nothing new.
         #[arg(long)]
         key: Option<String>,
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
@@ -63,6 +65,7 @@ pub enum TasksCommand {
     Attach {
         /// The task's id.
         task: String,
+        /// The photo (JPEG, PNG) or PDF.
         file: PathBuf,
         /// Bearer token of the officer the task is assigned to.
         #[arg(long, env = "CUSTOMS_TOKEN")]
@@ -74,8 +77,10 @@ pub enum TasksCommand {
     /// Go on duty at a customs office (`--office 2200`), or off duty (`--off`): tasks created at
     /// an office are drawn among the officers on duty there.
     Duty {
+        /// The customs office (4 digits) to go on duty at.
         #[arg(long, required_unless_present = "off", conflicts_with = "off")]
         office: Option<String>,
+        /// Go off duty instead.
         #[arg(long)]
         off: bool,
         /// Bearer token of the officer.
@@ -89,12 +94,16 @@ pub enum TasksCommand {
         number: String,
         /// The request's id (the review task's id, see `customs tasks list --mine`).
         request: String,
+        /// Approve the request.
         #[arg(long, required_unless_present = "refuse", conflicts_with = "refuse")]
         approve: bool,
+        /// Refuse it (with --reason).
         #[arg(long)]
         refuse: bool,
+        /// Why it is refused; the trader is told.
         #[arg(long)]
         reason: Option<String>,
+        /// Bearer token of the officer the review is assigned to.
         #[arg(long, env = "CUSTOMS_TOKEN")]
         token: String,
         /// Idempotency key: running the command again with it records nothing new.
@@ -107,14 +116,19 @@ pub enum TasksCommand {
     Assess {
         /// The declaration's number (or id).
         number: String,
+        /// Customs duty in CNY, e.g. 1234.56.
         #[arg(long)]
         customs_duty: String,
+        /// Consumption tax in CNY, if any.
         #[arg(long)]
         consumption_tax: Option<String>,
+        /// Import VAT in CNY.
         #[arg(long)]
         import_vat: String,
+        /// How the amounts were found, recorded with them.
         #[arg(long)]
         reason: String,
+        /// Bearer token of an officer.
         #[arg(long, env = "CUSTOMS_TOKEN")]
         token: String,
         /// Idempotency key: running the command again with it records nothing new.
@@ -123,11 +137,13 @@ pub enum TasksCommand {
     },
     /// The officers on duty now, at one office or at all of them.
     Roster {
+        /// Only this customs office (4 digits).
         #[arg(long)]
         office: Option<String>,
         /// Bearer token of a customs user (officer, risk analyst, auditor, administrator).
         #[arg(long, env = "CUSTOMS_TOKEN")]
         token: String,
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },

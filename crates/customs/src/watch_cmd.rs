@@ -23,6 +23,7 @@ pub enum WatchCommand {
         /// importer, declarant (credit codes), seller, consignor (names) or transport_means.
         #[arg(long)]
         kind: String,
+        /// The credit code, name or means of transport watched.
         #[arg(long)]
         value: String,
         /// document_check, physical_inspection, lab_sampling or hold.
@@ -43,12 +44,14 @@ pub enum WatchCommand {
         /// Bearer token of a risk analyst.
         #[arg(long, env = "CUSTOMS_TOKEN")]
         token: String,
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// Four eyes: approve what awaits approval on another analyst's entry, its addition (it
     /// comes into force) or its removal (it is taken off).
     Approve {
+        /// The entry's id.
         id: String,
         /// Bearer token of a risk analyst other than the one who asked.
         #[arg(long, env = "CUSTOMS_TOKEN")]
@@ -57,7 +60,9 @@ pub enum WatchCommand {
     /// Take an entry off the list (it stays on record, marked removed): a proposal at once, an
     /// entry in force once another analyst approves the removal.
     Remove {
+        /// The entry's id.
         id: String,
+        /// Why, recorded in the audit chain.
         #[arg(long)]
         reason: String,
         /// Bearer token of a risk analyst.
@@ -69,6 +74,7 @@ pub enum WatchCommand {
         /// Bearer token of a customs user (officer, risk analyst, auditor, administrator).
         #[arg(long, env = "CUSTOMS_TOKEN")]
         token: String,
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },

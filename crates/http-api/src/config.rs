@@ -53,6 +53,31 @@ pub struct ApiConfig {
     /// The time zone the console shows times in (`--time-zone`; default
     /// `DISPLAY_TIME_ZONE_DEFAULT`, UTC+08:00). The API's own times stay UTC.
     pub display_offset: chrono::FixedOffset,
+    /// Who may read `/metrics` (see [`MetricsAccess`]).
+    pub metrics_access: MetricsAccess,
+}
+
+/// Who may read `/metrics`. The metrics say how busy the server is, which routes are called and
+/// how many tokens are guessed: not secret, but not for anyone on the network either. Fail-closed:
+/// with nothing configured, only a client on the same machine reads them.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct MetricsAccess {
+    /// `Authorization: Bearer <token>` is required, on whichever listener serves `/metrics`.
+    pub token: Option<String>,
+    /// `/metrics` is served on a listener of its own (`metrics_router`), not on the API's, which
+    /// then answers 404 for it. Without a token, whoever reaches that listener reads them: the
+    /// operator chose its address.
+    pub own_listener: bool,
+}
+
+/// Never the token itself, which this config's `Debug` would otherwise print into logs.
+impl std::fmt::Debug for MetricsAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsAccess")
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("own_listener", &self.own_listener)
+            .finish()
+    }
 }
 
 impl ApiConfig {
@@ -66,6 +91,7 @@ impl ApiConfig {
             trade_requests_in_progress_max: crate::admission::TRADE_REQUESTS_IN_PROGRESS_MAX,
             customs_requests_in_progress_max: crate::admission::CUSTOMS_REQUESTS_IN_PROGRESS_MAX,
             display_offset: crate::time_zone::display_offset_default(),
+            metrics_access: MetricsAccess::default(),
         }
     }
 }

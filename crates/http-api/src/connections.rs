@@ -18,6 +18,7 @@ use std::future::Future;
 use std::io;
 use std::net::IpAddr;
 use std::pin::{Pin, pin};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -33,6 +34,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::time::Sleep;
 use tower::ServiceExt;
+
+use crate::tls::Tls;
 
 /// Longest a client may take to send a request's head (request line and headers), counted from
 /// when the server starts waiting for it: on a new connection, and on a kept-alive one after the
@@ -51,6 +54,13 @@ pub const CONNECTIONS_MAX_DEFAULT: usize = 1024;
 /// (`customs serve --connections-per-address`).
 pub const CONNECTIONS_PER_ADDRESS_MAX_DEFAULT: usize = 128;
 
+/// Longest `serve` takes to stop once its shutdown begins. At that moment a connection with no
+/// request in progress (idle, or still sending its head) is closed at once; one whose request is
+/// in progress has this long to finish its answer, then is closed too. Longer than a lodging
+/// takes; short enough that a service manager's stop (systemd's default is 90 s) is never the
+/// one to kill the process.
+pub const SHUTDOWN_GRACE_DEFAULT: Duration = Duration::from_secs(10);
+
 /// Refused connections are logged together, at most once in this time.
 const REFUSALS_LOGGED_EVERY: Duration = Duration::from_secs(1);
 
@@ -65,6 +75,10 @@ pub struct ConnectionLimits {
     pub connections_max: usize,
     /// At least 1.
     pub connections_per_address_max: usize,
+    /// See [`SHUTDOWN_GRACE_DEFAULT`].
+    pub shutdown_grace: Duration,
+    /// See [`crate::TLS_HANDSHAKE_TIMEOUT`]; used only by [`serve_tls`]. Not zero.
+    pub tls_handshake_timeout: Duration,
 }
 
 impl ConnectionLimits {
@@ -74,6 +88,8 @@ impl ConnectionLimits {
             write_stall_timeout: WRITE_STALL_TIMEOUT_DEFAULT,
             connections_max: CONNECTIONS_MAX_DEFAULT,
             connections_per_address_max: CONNECTIONS_PER_ADDRESS_MAX_DEFAULT,
+            shutdown_grace: SHUTDOWN_GRACE_DEFAULT,
+            tls_handshake_timeout: crate::TLS_HANDSHAKE_TIMEOUT,
         }
     }
 }
@@ -148,19 +164,47 @@ fn too_many_connections() -> Vec<u8> {
     .into_bytes()
 }
 
-/// Serves `app` on `listener` until `shutdown` completes, then stops accepting, lets each open
-/// connection finish its request in progress, and returns. Each request carries
-/// `ConnectInfo<SocketAddr>`, so that clients without a token are rate-limited by address.
-/// Panics if a limit is zero (a server that admits nothing is a configuration mistake).
+/// Serves `app` on `listener` until `shutdown` completes, then stops accepting, closes the
+/// connections with no request in progress, gives the others [`ConnectionLimits::shutdown_grace`]
+/// to finish theirs, and returns. Each request carries `ConnectInfo<SocketAddr>`, so that clients
+/// without a token are rate-limited by address. Panics if a limit is zero (a server that admits
+/// nothing is a configuration mistake).
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: ConnectionLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with(listener, app, limits, None, shutdown).await
+}
+
+/// [`serve`] over TLS: each connection's handshake, under [`crate::TLS_HANDSHAKE_TIMEOUT`],
+/// holds its place among the connection caps like a plain one; the certificate is reloaded
+/// when its files change (see `tls`).
+pub async fn serve_tls(
+    listener: TcpListener,
+    app: Router,
+    limits: ConnectionLimits,
+    tls: Tls,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let watcher = tokio::spawn(tls.clone().watch());
+    let served = serve_with(listener, app, limits, Some(tls), shutdown).await;
+    watcher.abort();
+    served
+}
+
+async fn serve_with(
+    listener: TcpListener,
+    app: Router,
+    limits: ConnectionLimits,
+    tls: Option<Tls>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     assert!(
         !limits.header_read_timeout.is_zero()
             && !limits.write_stall_timeout.is_zero()
+            && !limits.tls_handshake_timeout.is_zero()
             && limits.connections_max >= 1
             && limits.connections_per_address_max >= 1,
         "every connection limit admits something: {limits:?}"
@@ -203,35 +247,31 @@ pub async fn serve(
             }
             continue;
         };
-        let service = TowerToHyperService::new(app.clone().map_request(
-            move |mut request: axum::http::Request<Incoming>| {
-                request.extensions_mut().insert(ConnectInfo(peer));
-                request
-            },
-        ));
-        let shutting_down = shutting_down.clone();
+        let connection = Connection {
+            app: app.clone(),
+            peer,
+            limits: limits.clone(),
+            shutting_down: shutting_down.clone(),
+        };
         let open_connection = open_connection.clone();
-        let header_read_timeout = limits.header_read_timeout;
-        let stream = StallLimited::new(stream, limits.write_stall_timeout);
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let mut builder = http1::Builder::new();
-            builder
-                .timer(TokioTimer::new())
-                .header_read_timeout(header_read_timeout);
-            let mut connection = pin!(builder.serve_connection(TokioIo::new(stream), service));
-            let mut shutdown_begun = pin!(shutting_down.closed());
-            let mut draining = false;
-            loop {
-                tokio::select! {
-                    served = connection.as_mut() => {
-                        if let Err(error) = served {
-                            tracing::debug!(%error, %peer, "connection ended");
-                        }
-                        break;
-                    }
-                    () = &mut shutdown_begun, if !draining => {
-                        draining = true;
-                        connection.as_mut().graceful_shutdown();
+            match tls {
+                None => connection.serve(stream).await,
+                Some(tls) => {
+                    let shutting_down = connection.shutting_down.clone();
+                    let mut shutdown_begun = pin!(shutting_down.closed());
+                    let handshake = tokio::time::timeout(
+                        connection.limits.tls_handshake_timeout,
+                        tls.acceptor.accept(stream),
+                    );
+                    tokio::select! {
+                        shaken = handshake => match shaken {
+                            Ok(Ok(stream)) => connection.serve(stream).await,
+                            Ok(Err(error)) => tracing::debug!(%error, %peer, "TLS handshake failed"),
+                            Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                        },
+                        () = &mut shutdown_begun => {}
                     }
                 }
             }
@@ -245,16 +285,132 @@ pub async fn serve(
     Ok(())
 }
 
+/// One accepted connection and what it needs to serve it.
+struct Connection {
+    app: Router,
+    peer: std::net::SocketAddr,
+    limits: ConnectionLimits,
+    shutting_down: watch::Sender<()>,
+}
+
+impl Connection {
+    /// Serves HTTP/1.1 on `io` until the client closes, a limit cuts it off, or the shutdown
+    /// closes it (at once if no request is in progress, else after the grace at most).
+    async fn serve<I>(self, io: I)
+    where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let peer = self.peer;
+        let in_progress = Arc::new(AtomicUsize::new(0));
+        let counted = in_progress.clone();
+        let service = TowerToHyperService::new(
+            self.app
+                .map_request(move |mut request: axum::http::Request<Incoming>| {
+                    request.extensions_mut().insert(ConnectInfo(peer));
+                    request
+                })
+                .map_future(move |answer| {
+                    // Counted from the call until the answer's body is dropped (written or
+                    // abandoned): the request is in progress all that time.
+                    let guard = InProgress::enter(counted.clone());
+                    async move {
+                        let response: axum::response::Response = answer.await?;
+                        Ok::<_, std::convert::Infallible>(response.map(|body| {
+                            axum::body::Body::new(CountedBody {
+                                body,
+                                _guard: guard,
+                            })
+                        }))
+                    }
+                }),
+        );
+        let mut builder = http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(self.limits.header_read_timeout);
+        let io = StallLimited::new(io, self.limits.write_stall_timeout);
+        let mut connection = pin!(builder.serve_connection(TokioIo::new(io), service));
+        let mut shutdown_begun = pin!(self.shutting_down.closed());
+        let mut grace_over = pin!(tokio::time::sleep(Duration::MAX));
+        let mut draining = false;
+        loop {
+            tokio::select! {
+                served = connection.as_mut() => {
+                    if let Err(error) = served {
+                        tracing::debug!(%error, %peer, "connection ended");
+                    }
+                    break;
+                }
+                () = &mut shutdown_begun, if !draining => {
+                    if in_progress.load(Ordering::SeqCst) == 0 {
+                        // Idle, or a head still arriving: nothing is owed to it.
+                        break;
+                    }
+                    draining = true;
+                    connection.as_mut().graceful_shutdown();
+                    grace_over.as_mut().reset(tokio::time::Instant::now() + self.limits.shutdown_grace);
+                }
+                () = &mut grace_over, if draining => {
+                    tracing::warn!(%peer, grace = ?self.limits.shutdown_grace, "a request still in progress at the end of the shutdown grace was cut off");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// One request in progress on a connection, until dropped.
+struct InProgress(Arc<AtomicUsize>);
+
+impl InProgress {
+    fn enter(counter: Arc<AtomicUsize>) -> InProgress {
+        counter.fetch_add(1, Ordering::SeqCst);
+        InProgress(counter)
+    }
+}
+
+impl Drop for InProgress {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// An answer's body that keeps its request counted in progress until it is dropped.
+struct CountedBody {
+    body: axum::body::Body,
+    _guard: InProgress,
+}
+
+impl http_body::Body for CountedBody {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.get_mut().body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
 /// A connection whose writes fail once one has made no progress for `timeout`: the client has
 /// stopped reading, and its connection is closed rather than held.
-struct StallLimited {
-    io: TcpStream,
+struct StallLimited<I> {
+    io: I,
     timeout: Duration,
     stalled_since: Option<Pin<Box<Sleep>>>,
 }
 
-impl StallLimited {
-    fn new(io: TcpStream, timeout: Duration) -> StallLimited {
+impl<I> StallLimited<I> {
+    fn new(io: I, timeout: Duration) -> StallLimited<I> {
         StallLimited {
             io,
             timeout,
@@ -288,7 +444,7 @@ impl StallLimited {
     }
 }
 
-impl AsyncRead for StallLimited {
+impl<I: AsyncRead + Unpin> AsyncRead for StallLimited<I> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -298,7 +454,7 @@ impl AsyncRead for StallLimited {
     }
 }
 
-impl AsyncWrite for StallLimited {
+impl<I: AsyncWrite + Unpin> AsyncWrite for StallLimited<I> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,

@@ -46,6 +46,7 @@ mod tokens;
 
 #[cfg(test)]
 mod tests;
+mod tls;
 
 use std::sync::Arc;
 
@@ -72,19 +73,23 @@ pub use admission::{
     TRADE_REQUESTS_IN_PROGRESS_MAX, TRAININGS_AT_ONCE,
 };
 pub use config::{
-    ApiConfig, BODY_LIMIT_BYTES_DEFAULT, BURST_PER_CLIENT_DEFAULT, RATE_LIMITED_CLIENTS_MAX,
-    RELEASE_BODY_LIMIT_BYTES_DEFAULT, REQUEST_ID_LENGTH_MAX, REQUEST_TIMEOUT_DEFAULT,
-    REQUESTS_PER_SECOND_PER_CLIENT_DEFAULT,
+    ApiConfig, BODY_LIMIT_BYTES_DEFAULT, BURST_PER_CLIENT_DEFAULT, MetricsAccess,
+    RATE_LIMITED_CLIENTS_MAX, RELEASE_BODY_LIMIT_BYTES_DEFAULT, REQUEST_ID_LENGTH_MAX,
+    REQUEST_TIMEOUT_DEFAULT, REQUESTS_PER_SECOND_PER_CLIENT_DEFAULT,
 };
 pub use connections::{
     CONNECTIONS_MAX_DEFAULT, CONNECTIONS_PER_ADDRESS_MAX_DEFAULT, ConnectionLimits,
-    HEADER_READ_TIMEOUT_DEFAULT, WRITE_STALL_TIMEOUT_DEFAULT, serve,
+    HEADER_READ_TIMEOUT_DEFAULT, SHUTDOWN_GRACE_DEFAULT, WRITE_STALL_TIMEOUT_DEFAULT, serve,
+    serve_tls,
 };
 pub use guard::AUTHENTICATED_MEMORY;
 pub use openapi::ApiDoc;
 pub use problem::{FIELD_ERRORS_LISTED_MAX, PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_PREFIX};
 pub use time_zone::{
     DISPLAY_TIME_ZONE_DEFAULT, display_offset_default, parse_time_zone, shown_time,
+};
+pub use tls::{
+    CERTIFICATE_POLL_INTERVAL, TLS_HANDSHAKE_TIMEOUT, Tls, TlsError, TlsFiles, ring_provider,
 };
 
 use crate::admission::{Gate, HeavyJob, HeavyJobs};
@@ -124,6 +129,19 @@ impl<S> Clone for AppState<S> {
 /// The whole API. Panics if `config.requests_per_second_per_client` or `config.burst_per_client`
 /// is 0 (a limiter that admits nothing is a configuration mistake, found at start-up).
 pub fn router<S: Store>(clearance: Arc<Clearance<S>>, config: ApiConfig) -> Router {
+    routers(clearance, config).api
+}
+
+/// The API, and `/metrics` alone for a listener of its own.
+pub struct Routers {
+    pub api: Router,
+    /// `/metrics` (and nothing else), for `config.metrics_access.own_listener`; it shares the
+    /// API's metrics. Its token, if one is configured, is required there too.
+    pub metrics: Router,
+}
+
+/// The API and the metrics' own router (see [`Routers`]); panics as [`router`] does.
+pub fn routers<S: Store>(clearance: Arc<Clearance<S>>, config: ApiConfig) -> Routers {
     let openapi_json = ApiDoc::openapi()
         .to_pretty_json()
         .expect("the OpenAPI document serialises");
@@ -361,10 +379,24 @@ pub fn router<S: Store>(clearance: Arc<Clearance<S>>, config: ApiConfig) -> Rout
             "/v1/payment-confirmations",
             post(payments::confirm_payment::<S>),
         )
-        .route("/v1/health", get(routes::health::<S>))
-        .route("/metrics", get(routes::metrics::<S>))
         .route("/openapi.json", get(routes::openapi::<S>))
         .route_layer(from_fn_with_state(state.clone(), guard::open_guard::<S>));
+    let open = if state.config.metrics_access.own_listener {
+        open
+    } else {
+        // Not rate-limited with the open routes: its own check (a token, or loopback only)
+        // admits only the operator's scraper.
+        open.route("/metrics", get(routes::metrics::<S>))
+    };
+    // The probes answer whatever other clients send: they are charged to no budget, so that a
+    // flood (of bogus tokens, say, from the address of the balancer or of the probe) cannot
+    // make a healthy server look dead. Each costs one read of the store; the connection caps
+    // bound how many run at once.
+    let probes = Router::new().route("/v1/health", get(routes::health::<S>));
+    let metrics_only = Router::new()
+        .route("/metrics", get(routes::metrics_on_own_listener::<S>))
+        .fallback(routes::unknown_route)
+        .with_state(state.clone());
     let console = console::routes::<S>();
     let docs = utoipa_swagger_ui::SwaggerUi::new("/docs")
         .config(utoipa_swagger_ui::Config::from("/openapi.json"));
@@ -372,11 +404,15 @@ pub fn router<S: Store>(clearance: Arc<Clearance<S>>, config: ApiConfig) -> Rout
     let app = Router::new()
         .merge(declarations)
         .merge(open)
+        .merge(probes)
         .merge(console)
         .merge(docs)
         .fallback(routes::unknown_route)
         .with_state(state);
-    with_transport_layers(app, &config, metrics)
+    Routers {
+        api: with_transport_layers(app, &config, metrics.clone()),
+        metrics: with_transport_layers(metrics_only, &config, metrics),
+    }
 }
 
 /// The layers every route and the fallback share; separate from `router` so that tests can wrap

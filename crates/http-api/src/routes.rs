@@ -324,16 +324,95 @@ pub(crate) async fn health<S: Store>(
     tag = "operations",
     summary = "Metrics",
     description = "Prometheus text exposition: requests by route, method and status; latency; lodgings by \
-                   outcome. No authentication.",
-    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")),
+                   outcome. With a metrics token configured, send it as 'Authorization: Bearer'; \
+                   without one, only clients on the server's own machine (loopback) are answered, \
+                   unless the metrics have a listener of their own (then 404 here).",
+    responses(
+        (status = 200, description = "Prometheus text format", body = String, content_type = "text/plain"),
+        (status = 401, description = "The metrics token is missing or wrong", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "No token configured and the client is not on this machine", body = Problem, content_type = "application/problem+json"),
+    ),
 )]
-pub(crate) async fn metrics<S: Store>(State(state): State<AppState<S>>) -> Response {
+pub(crate) async fn metrics<S: Store>(
+    State(state): State<AppState<S>>,
+    request: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    let access = &state.config.metrics_access;
+    match &access.token {
+        Some(token) => check_metrics_token(token, request.headers())?,
+        None => {
+            let peer = request
+                .extensions()
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|info| info.0.ip());
+            // Fail-closed: a request whose peer is unknown is not known to be local.
+            if !peer.is_some_and(|ip| ip.is_loopback()) {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "metrics-local-only",
+                    "Metrics are answered on this machine only",
+                    "no metrics token is configured, so /metrics answers only clients on the \
+                     server's own machine; set [metrics] token or [metrics] listen"
+                        .into(),
+                    "未配置指标令牌，/metrics 仅响应本机客户端；请设置 [metrics] token 或 \
+                     [metrics] listen"
+                        .into(),
+                ));
+            }
+        }
+    }
+    Ok(render_metrics(&state))
+}
+
+/// `/metrics` on its own listener (`metrics_router`): the token if one is configured, else open to
+/// whoever reaches the address the operator chose.
+pub(crate) async fn metrics_on_own_listener<S: Store>(
+    State(state): State<AppState<S>>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, ApiError> {
+    if let Some(token) = &state.config.metrics_access.token {
+        check_metrics_token(token, &headers)?;
+    }
+    Ok(render_metrics(&state))
+}
+
+fn render_metrics<S>(state: &AppState<S>) -> Response {
     let content_type = HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8");
     (
         [(header::CONTENT_TYPE, content_type)],
         state.metrics.render(),
     )
         .into_response()
+}
+
+/// The bearer token of the request against the configured one, in time independent of where they
+/// differ (a guesser learns nothing from how long a refusal takes).
+fn check_metrics_token(expected: &str, headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim().as_bytes())
+        .unwrap_or_default();
+    let expected = expected.as_bytes();
+    let differs = given.len() != expected.len()
+        || given
+            .iter()
+            .zip(expected)
+            .fold(0_u8, |acc, (a, b)| acc | (a ^ b))
+            != 0;
+    if differs {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "metrics-token",
+            "Metrics token required",
+            "send the metrics token as 'Authorization: Bearer <token>'".into(),
+            "请以“Authorization: Bearer <令牌>”提供指标令牌".into(),
+        )
+        .with_header(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+    }
+    Ok(())
 }
 
 #[utoipa::path(

@@ -5,6 +5,7 @@ mod architecture;
 mod backup;
 mod calendar;
 mod cli;
+mod configuration;
 mod crash;
 mod credit;
 mod estimate;

@@ -68,7 +68,28 @@ pub struct TestApp {
     tokens: HashMap<&'static str, String>,
     /// The service behind the API, for a test that must arrange what the API would time out on.
     pub clearance: Arc<Clearance<SqliteStore>>,
+    /// The server's task: it ends when the shutdown of [`Serving`] is sent.
+    pub server: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// `/metrics` alone, for a test that serves it on a listener of its own.
+    pub metrics_router: axum::Router,
     _dir: TempDir,
+}
+
+/// How a test serves the app: its connection limits, over TLS or not, and a shutdown it sends.
+pub struct Serving {
+    pub limits: ConnectionLimits,
+    pub tls: Option<http_api::Tls>,
+    pub shutdown: Option<tokio::sync::oneshot::Receiver<()>>,
+}
+
+impl Serving {
+    pub fn plain(limits: ConnectionLimits) -> Serving {
+        Serving {
+            limits,
+            tls: None,
+            shutdown: None,
+        }
+    }
 }
 
 /// What a test looks at in an answer.
@@ -182,7 +203,7 @@ pub async fn spawn_app_with_users(
 ) -> TestApp {
     spawn_app_seeded(
         roomy_config(),
-        ConnectionLimits::production(),
+        Serving::plain(ConnectionLimits::production()),
         pinned(NOW),
         extra,
     )
@@ -190,17 +211,28 @@ pub async fn spawn_app_with_users(
 }
 
 async fn spawn_app_with_clock(config: ApiConfig, clock: Arc<dyn Clock>) -> TestApp {
-    spawn_app_seeded(config, ConnectionLimits::production(), clock, &[]).await
+    spawn_app_seeded(
+        config,
+        Serving::plain(ConnectionLimits::production()),
+        clock,
+        &[],
+    )
+    .await
 }
 
 /// The app served with these connection limits.
 pub async fn spawn_app_with_connection_limits(limits: ConnectionLimits) -> TestApp {
-    spawn_app_seeded(roomy_config(), limits, pinned(NOW), &[]).await
+    spawn_app_served(roomy_config(), Serving::plain(limits)).await
+}
+
+/// The app with this configuration, served as `serving` says.
+pub async fn spawn_app_served(config: ApiConfig, serving: Serving) -> TestApp {
+    spawn_app_seeded(config, serving, pinned(NOW), &[]).await
 }
 
 async fn spawn_app_seeded(
     config: ApiConfig,
-    limits: ConnectionLimits,
+    serving: Serving,
     clock: Arc<dyn Clock>,
     extra: &'static [(&'static str, Role, Option<&'static str>)],
 ) -> TestApp {
@@ -232,16 +264,29 @@ async fn spawn_app_seeded(
         clock,
     ));
     let tokens = seed(&clearance, extra).await;
-    let app = http_api::router(clearance.clone(), config);
+    let routers = http_api::routers(clearance.clone(), config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("a free port");
     let socket = listener.local_addr().unwrap();
-    let address = format!("http://{socket}");
-    tokio::spawn(async move {
-        http_api::serve(listener, app, limits, std::future::pending())
-            .await
-            .expect("the server runs")
+    let scheme = if serving.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let address = format!("{scheme}://{socket}");
+    let shutdown = async move {
+        match serving.shutdown {
+            Some(shutdown) => drop(shutdown.await),
+            None => std::future::pending().await,
+        }
+    };
+    let (app, limits) = (routers.api, serving.limits);
+    let server = tokio::spawn(async move {
+        match serving.tls {
+            Some(tls) => http_api::serve_tls(listener, app, limits, tls, shutdown).await,
+            None => http_api::serve(listener, app, limits, shutdown).await,
+        }
     });
     TestApp {
         address,
@@ -249,6 +294,8 @@ async fn spawn_app_seeded(
         http: reqwest::Client::new(),
         tokens,
         clearance,
+        server,
+        metrics_router: routers.metrics,
         _dir: dir,
     }
 }

@@ -1,0 +1,754 @@
+//! The configuration: a TOML file (`--config`, `CUSTOMS_CONFIG`), environment variables and
+//! flags, in that order of precedence (a flag wins over a variable, a variable over the file, the
+//! file over the default).
+//!
+//! Every setting is one line of [`KEYS`]: its name in the file, its variable, its flag, its kind
+//! and its default. The layers are merged key by key, each value is checked against its kind, and
+//! every problem is collected (never only the first), each naming the key, the value, where the
+//! value came from and why it is refused, in English and Chinese. The merged table is then read
+//! into the typed [`Config`] (serde, unknown fields refused), which the commands use. To add a
+//! setting: a line in `KEYS`, a field in its section of `Config`, and (if it has one) its flag
+//! in the command's arguments, passed to [`resolve`].
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// A setting's kind: how a value from a variable or flag (text) is read, and what is allowed.
+#[derive(Debug, Clone, Copy)]
+pub enum Kind {
+    /// A file or folder path, not empty.
+    Path,
+    /// Text, not empty, checked by its own rule.
+    Text(fn(&str) -> Result<(), (String, String)>),
+    /// `host:port`, the host a name or an address (resolved when the server starts).
+    Address,
+    /// A whole number in `min..=max`.
+    Count { min: i64, max: i64 },
+    /// One of these words.
+    OneOf(&'static [&'static str]),
+    /// A secret: at least [`SECRET_LENGTH_MIN`] characters, never shown.
+    Secret,
+}
+
+/// Shortest secret accepted (the metrics token): 16 random characters are beyond guessing at
+/// any rate the server answers.
+pub const SECRET_LENGTH_MIN: usize = 16;
+
+/// Longest timeout setting, in seconds: an hour is already far beyond any reasonable client.
+const SECONDS_MAX: i64 = 3600;
+
+/// A default value.
+#[derive(Debug, Clone, Copy)]
+pub enum Default {
+    None,
+    Text(&'static str),
+    Number(i64),
+}
+
+/// One setting.
+#[derive(Debug)]
+pub struct Key {
+    /// `section.name` in the file, or `name` for a top-level one.
+    pub name: &'static str,
+    pub env: Option<&'static str>,
+    pub flag: Option<&'static str>,
+    pub kind: Kind,
+    pub default: Default,
+}
+
+const fn key(
+    name: &'static str,
+    env: Option<&'static str>,
+    flag: Option<&'static str>,
+    kind: Kind,
+    default: Default,
+) -> Key {
+    Key {
+        name,
+        env,
+        flag,
+        kind,
+        default,
+    }
+}
+
+const fn count(min: i64, max: i64) -> Kind {
+    Kind::Count { min, max }
+}
+
+/// Every setting. The defaults are the named constants of the crates that use them.
+#[rustfmt::skip]
+pub const KEYS: &[Key] = &[
+    key("data", Some("CUSTOMS_DATA"), Some("--data"), Kind::Path, Default::Text("customs-data")),
+    key("number_template", Some("CUSTOMS_NUMBER_TEMPLATE"), Some("--number-template"), Kind::Text(number_template), Default::Text(domain::numbering::CHINA_NUMBER_TEMPLATE)),
+    key("serve.listen", Some("CUSTOMS_LISTEN"), Some("--listen"), Kind::Address, Default::Text("127.0.0.1:8080")),
+    key("serve.rate_per_client", Some("CUSTOMS_RATE_PER_CLIENT"), Some("--rate-per-client"), count(1, u32::MAX as i64), Default::Number(http_api::REQUESTS_PER_SECOND_PER_CLIENT_DEFAULT as i64)),
+    key("serve.burst_per_client", Some("CUSTOMS_BURST_PER_CLIENT"), None, count(1, u32::MAX as i64), Default::Number(http_api::BURST_PER_CLIENT_DEFAULT as i64)),
+    key("serve.connections_max", Some("CUSTOMS_CONNECTIONS_MAX"), None, count(1, 1_000_000), Default::Number(http_api::CONNECTIONS_MAX_DEFAULT as i64)),
+    key("serve.connections_per_address", Some("CUSTOMS_CONNECTIONS_PER_ADDRESS"), Some("--connections-per-address"), count(1, 1_000_000), Default::Number(http_api::CONNECTIONS_PER_ADDRESS_MAX_DEFAULT as i64)),
+    key("serve.header_read_timeout_seconds", Some("CUSTOMS_HEADER_READ_TIMEOUT_SECONDS"), None, count(1, SECONDS_MAX), Default::Number(http_api::HEADER_READ_TIMEOUT_DEFAULT.as_secs() as i64)),
+    key("serve.write_stall_timeout_seconds", Some("CUSTOMS_WRITE_STALL_TIMEOUT_SECONDS"), None, count(1, SECONDS_MAX), Default::Number(http_api::WRITE_STALL_TIMEOUT_DEFAULT.as_secs() as i64)),
+    key("serve.request_timeout_seconds", Some("CUSTOMS_REQUEST_TIMEOUT_SECONDS"), None, count(1, SECONDS_MAX), Default::Number(http_api::REQUEST_TIMEOUT_DEFAULT.as_secs() as i64)),
+    key("serve.tls_handshake_timeout_seconds", Some("CUSTOMS_TLS_HANDSHAKE_TIMEOUT_SECONDS"), None, count(1, SECONDS_MAX), Default::Number(http_api::TLS_HANDSHAKE_TIMEOUT.as_secs() as i64)),
+    key("serve.shutdown_grace_seconds", Some("CUSTOMS_SHUTDOWN_GRACE_SECONDS"), None, count(1, SECONDS_MAX), Default::Number(http_api::SHUTDOWN_GRACE_DEFAULT.as_secs() as i64)),
+    key("serve.time_zone", Some("CUSTOMS_TIME_ZONE"), Some("--time-zone"), Kind::Text(time_zone), Default::Text(http_api::DISPLAY_TIME_ZONE_DEFAULT)),
+    key("log.format", Some("CUSTOMS_LOG_FORMAT"), Some("--log-format"), Kind::OneOf(&["text", "json"]), Default::Text("text")),
+    key("log.filter", Some("CUSTOMS_LOG"), None, Kind::Text(log_filter), Default::Text("info")),
+    key("tls.certificate", Some("CUSTOMS_TLS_CERTIFICATE"), Some("--tls-certificate"), Kind::Path, Default::None),
+    key("tls.key", Some("CUSTOMS_TLS_KEY"), Some("--tls-key"), Kind::Path, Default::None),
+    key("metrics.listen", Some("CUSTOMS_METRICS_LISTEN"), Some("--metrics-listen"), Kind::Address, Default::None),
+    // No flag: a secret on the command line is readable by every user of the machine (ps).
+    key("metrics.token", Some("CUSTOMS_METRICS_TOKEN"), None, Kind::Secret, Default::None),
+];
+
+/// The effective configuration, typed.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub data: PathBuf,
+    pub number_template: String,
+    pub serve: ServeConfig,
+    pub log: LogConfig,
+    #[serde(default)]
+    pub tls: TlsConfig,
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeConfig {
+    pub listen: String,
+    pub rate_per_client: u32,
+    pub burst_per_client: u32,
+    pub connections_max: usize,
+    pub connections_per_address: usize,
+    pub header_read_timeout_seconds: u64,
+    pub write_stall_timeout_seconds: u64,
+    pub request_timeout_seconds: u64,
+    pub tls_handshake_timeout_seconds: u64,
+    pub shutdown_grace_seconds: u64,
+    /// The console's display zone, checked by `time_zone` (`serve_config` parses it).
+    pub time_zone: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    pub format: String,
+    pub filter: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    pub certificate: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    pub listen: Option<String>,
+    pub token: Option<String>,
+}
+
+impl fmt::Debug for MetricsConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MetricsConfig")
+            .field("listen", &self.listen)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+impl Config {
+    pub fn tls_files(&self) -> Option<http_api::TlsFiles> {
+        match (&self.tls.certificate, &self.tls.key) {
+            (Some(certificate), Some(key)) => Some(http_api::TlsFiles {
+                certificate: certificate.clone(),
+                key: key.clone(),
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// Where a value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Default,
+    File(PathBuf),
+    Env(&'static str),
+    Flag(&'static str),
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Default => f.write_str("default"),
+            Source::File(path) => write!(f, "file {}", path.display()),
+            Source::Env(name) => write!(f, "environment {name}"),
+            Source::Flag(flag) => write!(f, "flag {flag}"),
+        }
+    }
+}
+
+/// One thing wrong with the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub key: String,
+    /// As given (a secret is never shown).
+    pub value: String,
+    pub source: Option<Source>,
+    pub why: String,
+    pub why_zh: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} = {}", self.key, self.value)?;
+        if let Some(source) = &self.source {
+            write!(f, " ({source})")?;
+        }
+        write!(f, ": {} / {}", self.why, self.why_zh)
+    }
+}
+
+/// Every problem found, shown one a line.
+#[derive(Debug)]
+pub struct Problems(pub Vec<Problem>);
+
+impl fmt::Display for Problems {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "the configuration has {} problem(s) / 配置有 {} 处问题:",
+            self.0.len(),
+            self.0.len()
+        )?;
+        for problem in &self.0 {
+            writeln!(f, "  - {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Problems {}
+
+/// The configuration and where each value came from.
+#[derive(Debug)]
+pub struct Resolved {
+    pub config: Config,
+    /// Each set key's value and source, in the order of [`KEYS`].
+    pub values: Vec<(&'static Key, toml::Value, Source)>,
+}
+
+/// Merges the file (if any), the environment (`env` looks a variable up) and the flags given
+/// (`flags`: a key's name and the flag's text), checks every value, and reads the result.
+pub fn resolve(
+    file: Option<&Path>,
+    env: impl Fn(&str) -> Option<String>,
+    flags: &[(&'static str, Option<String>)],
+) -> Result<Resolved, Problems> {
+    let mut problems = Vec::new();
+    let file_values = match file {
+        Some(path) => read_file(path, &mut problems),
+        None => BTreeMap::new(),
+    };
+    let mut values = Vec::new();
+    for key in KEYS {
+        let flag = flags
+            .iter()
+            .find(|(name, _)| *name == key.name)
+            .and_then(|(_, value)| value.clone());
+        let chosen = if let (Some(text), Some(flag)) = (flag, key.flag) {
+            from_text(key, &text, Source::Flag(flag), &mut problems)
+        } else if let Some((name, text)) = key.env.and_then(|name| Some((name, env(name)?))) {
+            from_text(key, &text, Source::Env(name), &mut problems)
+        } else if let Some(value) = file_values.get(key.name) {
+            Some((
+                value.clone(),
+                Source::File(file.expect("read from a file").to_path_buf()),
+            ))
+        } else {
+            match key.default {
+                Default::None => None,
+                Default::Text(text) => Some((toml::Value::String(text.into()), Source::Default)),
+                Default::Number(n) => Some((toml::Value::Integer(n), Source::Default)),
+            }
+        };
+        let Some((value, source)) = chosen else {
+            continue;
+        };
+        match check(key, &value) {
+            Ok(()) => values.push((key, value, source)),
+            Err((why, why_zh)) => problems.push(Problem {
+                key: key.name.into(),
+                value: shown(key, &value),
+                source: Some(source),
+                why,
+                why_zh,
+            }),
+        }
+    }
+    check_together(&values, &mut problems);
+    if !problems.is_empty() {
+        return Err(Problems(problems));
+    }
+    let mut table = toml::Table::new();
+    for (key, value, _) in &values {
+        match key.name.split_once('.') {
+            Some((section, name)) => {
+                let section = table
+                    .entry(section)
+                    .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+                if let toml::Value::Table(section) = section {
+                    section.insert(name.into(), value.clone());
+                }
+            }
+            None => {
+                table.insert(key.name.into(), value.clone());
+            }
+        }
+    }
+    let config = Config::deserialize(toml::Value::Table(table)).map_err(|error| {
+        // Every value was checked against its kind: this is a `KEYS` and `Config` that disagree.
+        Problems(vec![Problem {
+            key: "(configuration)".into(),
+            value: String::new(),
+            source: None,
+            why: format!("the checked values do not make a configuration: {error}"),
+            why_zh: "已检查的配置值无法组成配置（程序错误）".into(),
+        }])
+    })?;
+    Ok(Resolved { config, values })
+}
+
+/// The file's keys as `section.name`, every unknown key and unreadable part a problem.
+fn read_file(path: &Path, problems: &mut Vec<Problem>) -> BTreeMap<&'static str, toml::Value> {
+    let mut found = BTreeMap::new();
+    let source = Some(Source::File(path.to_path_buf()));
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(error) => {
+            problems.push(Problem {
+                key: "--config".into(),
+                value: path.display().to_string(),
+                source: None,
+                why: format!("the configuration file cannot be read: {error}"),
+                why_zh: "无法读取配置文件".into(),
+            });
+            return found;
+        }
+    };
+    let table: toml::Table = match text.parse() {
+        Ok(table) => table,
+        Err(error) => {
+            problems.push(Problem {
+                key: "--config".into(),
+                value: path.display().to_string(),
+                source: None,
+                why: format!("not valid TOML: {}", error.to_string().trim()),
+                why_zh: "不是有效的 TOML".into(),
+            });
+            return found;
+        }
+    };
+    let mut unknown = |name: String, value: &toml::Value| {
+        problems.push(Problem {
+            key: name,
+            value: value.to_string(),
+            source: source.clone(),
+            why: format!(
+                "no such setting; the settings are: {}",
+                KEYS.iter()
+                    .map(|key| key.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            why_zh: "没有此配置项".into(),
+        })
+    };
+    for (name, value) in &table {
+        match value {
+            toml::Value::Table(section) if is_section(name) => {
+                for (inner, value) in section {
+                    let full = format!("{name}.{inner}");
+                    match KEYS.iter().find(|key| key.name == full) {
+                        Some(key) => {
+                            found.insert(key.name, value.clone());
+                        }
+                        None => unknown(full, value),
+                    }
+                }
+            }
+            _ => match KEYS
+                .iter()
+                .find(|key| key.name == name && !is_section(name))
+            {
+                Some(key) => {
+                    found.insert(key.name, value.clone());
+                }
+                None => unknown(name.clone(), value),
+            },
+        }
+    }
+    found
+}
+
+fn is_section(name: &str) -> bool {
+    KEYS.iter().any(|key| {
+        key.name
+            .split_once('.')
+            .is_some_and(|(section, _)| section == name)
+    })
+}
+
+/// A variable's or flag's text as a value of the key's kind.
+fn from_text(
+    key: &Key,
+    text: &str,
+    source: Source,
+    problems: &mut Vec<Problem>,
+) -> Option<(toml::Value, Source)> {
+    match key.kind {
+        Kind::Count { .. } => match text.trim().parse::<i64>() {
+            Ok(n) => Some((toml::Value::Integer(n), source)),
+            Err(_) => {
+                problems.push(Problem {
+                    key: key.name.into(),
+                    value: format!("{text:?}"),
+                    source: Some(source),
+                    why: "not a whole number".into(),
+                    why_zh: "不是整数".into(),
+                });
+                None
+            }
+        },
+        _ => Some((toml::Value::String(text.into()), source)),
+    }
+}
+
+/// How a value is shown: as TOML, a secret never.
+pub fn shown(key: &Key, value: &toml::Value) -> String {
+    match key.kind {
+        Kind::Secret => "\"<redacted>\"".into(),
+        _ => value.to_string(),
+    }
+}
+
+/// The value against its key's kind.
+fn check(key: &Key, value: &toml::Value) -> Result<(), (String, String)> {
+    match key.kind {
+        Kind::Count { min, max } => {
+            let Some(n) = value.as_integer() else {
+                return Err(("must be a whole number".into(), "必须是整数".into()));
+            };
+            if n < min || n > max {
+                return Err((
+                    format!("must be from {min} to {max}"),
+                    format!("必须在 {min} 到 {max} 之间"),
+                ));
+            }
+            Ok(())
+        }
+        _ => {
+            let Some(text) = value.as_str() else {
+                return Err(("must be text in quotes".into(), "必须是加引号的文本".into()));
+            };
+            if text.trim().is_empty() {
+                return Err(("must not be empty".into(), "不能为空".into()));
+            }
+            match key.kind {
+                Kind::Text(rule) => rule(text),
+                Kind::Address => address(text),
+                Kind::OneOf(words) if !words.contains(&text) => Err((
+                    format!("must be one of: {}", words.join(", ")),
+                    format!("必须是以下之一：{}", words.join("、")),
+                )),
+                Kind::Secret if text.chars().count() < SECRET_LENGTH_MIN => Err((
+                    format!("must have at least {SECRET_LENGTH_MIN} characters"),
+                    format!("至少需要 {SECRET_LENGTH_MIN} 个字符"),
+                )),
+                _ => Ok(()),
+            }
+        }
+    }
+}
+
+/// Checks that need two keys.
+fn check_together(values: &[(&'static Key, toml::Value, Source)], problems: &mut Vec<Problem>) {
+    let get = |name: &str| values.iter().find(|(key, _, _)| key.name == name);
+    match (get("tls.certificate"), get("tls.key")) {
+        (Some((key, value, source)), None) | (None, Some((key, value, source))) => {
+            problems.push(Problem {
+                key: key.name.into(),
+                value: value.to_string(),
+                source: Some(source.clone()),
+                why: "tls.certificate and tls.key are set together or not at all".into(),
+                why_zh: "tls.certificate 与 tls.key 必须同时设置或同时不设置".into(),
+            })
+        }
+        _ => {}
+    }
+    if let (Some((key, value, source)), Some((_, listen, _))) =
+        (get("metrics.listen"), get("serve.listen"))
+        && value == listen
+        // Port 0 is any free port: two of them are two ports.
+        && !value.as_str().is_some_and(|text| text.ends_with(":0"))
+    {
+        problems.push(Problem {
+            key: key.name.into(),
+            value: value.to_string(),
+            source: Some(source.clone()),
+            why: "must differ from serve.listen (leave it unset to serve /metrics on the API's \
+                  listener)"
+                .into(),
+            why_zh: "不能与 serve.listen 相同（不设置则 /metrics 在接口监听地址上提供）".into(),
+        });
+    }
+}
+
+fn number_template(text: &str) -> Result<(), (String, String)> {
+    domain::NumberScheme::parse(text)
+        .map(drop)
+        .map_err(|error| (error.to_string(), "报关单编号模板无效".into()))
+}
+
+fn time_zone(text: &str) -> Result<(), (String, String)> {
+    // The parser's message is already in both languages.
+    http_api::parse_time_zone(text)
+        .map(drop)
+        .map_err(|error| (error, "时区无效".into()))
+}
+
+fn log_filter(text: &str) -> Result<(), (String, String)> {
+    tracing_subscriber::EnvFilter::try_new(text)
+        .map(drop)
+        .map_err(|error| {
+            (
+                format!("not a log filter (e.g. info, or info,http_api=debug): {error}"),
+                "不是有效的日志过滤规则（例如 info 或 info,http_api=debug）".into(),
+            )
+        })
+}
+
+/// `host:port` with a port number; the host is resolved when the server starts.
+fn address(text: &str) -> Result<(), (String, String)> {
+    let refused = || {
+        (
+            "must be host:port, e.g. 127.0.0.1:8080, [::1]:8080 or localhost:8080".to_owned(),
+            "必须为 主机:端口，例如 127.0.0.1:8080、[::1]:8080 或 localhost:8080".to_owned(),
+        )
+    };
+    let (host, port) = text.rsplit_once(':').ok_or_else(refused)?;
+    if host.is_empty() || port.parse::<u16>().is_err() {
+        return Err(refused());
+    }
+    Ok(())
+}
+
+/// Resolves `host:port` (a name or an address) to the first address it names, for binding.
+pub async fn socket_address(key: &str, text: &str) -> anyhow::Result<std::net::SocketAddr> {
+    let mut found = tokio::net::lookup_host(text).await.map_err(|error| {
+        anyhow::anyhow!(
+            "{key} = {text:?}: the host cannot be resolved ({error}) / 无法解析主机名 {text}"
+        )
+    })?;
+    found.next().ok_or_else(|| {
+        anyhow::anyhow!("{key} = {text:?}: the host names no address / 主机名没有对应地址")
+    })
+}
+
+/// The effective configuration as TOML, each value's source in a comment, unset keys commented
+/// out, the secrets redacted.
+pub fn show(resolved: &Resolved) -> String {
+    let mut out = String::from(
+        "# The effective configuration of customs: each value with where it came from\n\
+         # (precedence: flag > environment > file > default).\n",
+    );
+    let mut section = "";
+    for key in KEYS {
+        let (this_section, name) = key.name.split_once('.').unwrap_or(("", key.name));
+        if this_section != section {
+            out.push_str(&format!("\n[{this_section}]\n"));
+            section = this_section;
+        }
+        match resolved.values.iter().find(|(k, _, _)| k.name == key.name) {
+            Some((key, value, source)) => {
+                out.push_str(&format!("{name} = {}  # {source}\n", shown(key, value)));
+            }
+            None => out.push_str(&format!("# {name} is not set\n")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_none(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn every_key_has_a_field_of_the_config() {
+        // A key with a value of its kind in every place: the typed configuration reads them all.
+        let mut file = String::new();
+        let mut section = "";
+        for key in KEYS {
+            let (this, name) = key.name.split_once('.').unwrap_or(("", key.name));
+            if this != section {
+                file.push_str(&format!("[{this}]\n"));
+                section = this;
+            }
+            let value = match key.kind {
+                Kind::Count { min, .. } => min.to_string(),
+                Kind::Address if key.name == "metrics.listen" => "\"127.0.0.1:9100\"".into(),
+                Kind::Address => "\"127.0.0.1:8080\"".into(),
+                Kind::OneOf(words) => format!("{:?}", words[0]),
+                Kind::Secret => "\"0123456789abcdef\"".into(),
+                Kind::Text(_) => match key.default {
+                    Default::Text(text) => format!("{text:?}"),
+                    _ => unreachable!("text keys have defaults"),
+                },
+                Kind::Path => "\"somewhere\"".into(),
+            };
+            file.push_str(&format!("{name} = {value}\n"));
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("customs.toml");
+        std::fs::write(&path, &file).unwrap();
+
+        let resolved = resolve(Some(&path), env_none, &[]).expect(&file);
+
+        assert_eq!(resolved.values.len(), KEYS.len());
+        assert!(
+            resolved
+                .values
+                .iter()
+                .all(|(_, _, source)| matches!(source, Source::File(_)))
+        );
+    }
+
+    #[test]
+    fn a_flag_wins_over_a_variable_which_wins_over_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("customs.toml");
+        std::fs::write(
+            &path,
+            "[serve]\nrate_per_client = 5\nconnections_max = 7\nconnections_per_address = 3\n",
+        )
+        .unwrap();
+        let env = |name: &str| {
+            matches!(name, "CUSTOMS_RATE_PER_CLIENT" | "CUSTOMS_CONNECTIONS_MAX")
+                .then(|| "50".to_owned())
+        };
+
+        let resolved = resolve(
+            Some(&path),
+            env,
+            &[("serve.rate_per_client", Some("500".into()))],
+        )
+        .unwrap();
+
+        assert_eq!(resolved.config.serve.rate_per_client, 500);
+        assert_eq!(resolved.config.serve.connections_max, 50);
+        assert_eq!(resolved.config.serve.connections_per_address, 3);
+        assert_eq!(
+            resolved.config.serve.burst_per_client,
+            http_api::BURST_PER_CLIENT_DEFAULT
+        );
+    }
+
+    #[test]
+    fn every_problem_is_named_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("customs.toml");
+        std::fs::write(
+            &path,
+            "colour = \"blue\"\n[serve]\nrate_per_client = 0\nlisten = \"nowhere\"\n\
+             connections_max = 1000001\n[log]\nformat = \"xml\"\n[metrics]\ntoken = \"short\"\n\
+             [tls]\ncertificate = \"cert.pem\"\n",
+        )
+        .unwrap();
+        let env =
+            |name: &str| (name == "CUSTOMS_CONNECTIONS_PER_ADDRESS").then(|| "many".to_owned());
+
+        let problems = resolve(Some(&path), env, &[]).unwrap_err().0;
+        let keys: Vec<&str> = problems
+            .iter()
+            .map(|problem| problem.key.as_str())
+            .collect();
+
+        assert_eq!(
+            keys,
+            [
+                "colour",
+                "serve.listen",
+                "serve.rate_per_client",
+                "serve.connections_max",
+                "serve.connections_per_address",
+                "log.format",
+                "metrics.token",
+                "tls.certificate",
+            ]
+        );
+        let text = Problems(problems).to_string();
+        assert!(text.contains("serve.rate_per_client = 0 (file "), "{text}");
+        assert!(
+            text.contains("must be from 1 to 4294967295 / 必须在 1 到 4294967295 之间"),
+            "{text}"
+        );
+        assert!(
+            text.contains("(environment CUSTOMS_CONNECTIONS_PER_ADDRESS): not a whole number"),
+            "{text}"
+        );
+        assert!(!text.contains("short"), "a secret is never shown: {text}");
+    }
+
+    #[test]
+    fn the_edges_of_a_count_are_kept() {
+        let at = |text: &str| {
+            resolve(
+                None,
+                env_none,
+                &[("serve.connections_per_address", Some(text.into()))],
+            )
+        };
+        assert_eq!(at("1").unwrap().config.serve.connections_per_address, 1);
+        assert!(at("0").is_err());
+        assert_eq!(
+            at("1000000").unwrap().config.serve.connections_per_address,
+            1_000_000
+        );
+        assert!(at("1000001").is_err());
+    }
+
+    #[test]
+    fn a_shown_configuration_is_toml_and_hides_the_token() {
+        let env = |name: &str| {
+            (name == "CUSTOMS_METRICS_TOKEN").then(|| "s3cret-s3cret-s3cret".to_owned())
+        };
+        let resolved = resolve(None, env, &[]).unwrap();
+
+        let shown = show(&resolved);
+
+        let table: toml::Table = shown.parse().expect(&shown);
+        assert_eq!(table["metrics"]["token"].as_str(), Some("<redacted>"));
+        assert!(!shown.contains("s3cret"));
+        assert!(
+            shown.contains("listen = \"127.0.0.1:8080\"  # default"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("token = \"<redacted>\"  # environment CUSTOMS_METRICS_TOKEN"),
+            "{shown}"
+        );
+    }
+}
