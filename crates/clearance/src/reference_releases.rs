@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use store::{ReleaseFileRow, Store};
 
 use crate::Clearance;
-use crate::access::Caller;
+use crate::access::{Action, Caller};
 use crate::error::ClearanceError;
 use crate::releases::{Parsed, ReleaseKind, parse_files};
 
@@ -235,12 +235,13 @@ impl<S: Store> Clearance<S> {
     /// [`ClearanceError::NotFound`].
     pub async fn reference_list(
         &self,
-        _caller: &Caller,
+        caller: &Caller,
         list: &str,
         on: Option<NaiveDate>,
         page: Option<usize>,
         size: Option<usize>,
     ) -> Result<Value, ClearanceError> {
+        caller.require(Action::Read)?;
         let hints = list == ReferenceList::StatutoryUnit.name();
         let kind = CodeListKind::ALL.into_iter().find(|k| k.name() == list);
         if kind.is_none() && !hints {

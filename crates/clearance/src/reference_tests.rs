@@ -203,8 +203,7 @@ async fn office_9999_is_accepted_from_the_day_its_release_is_in_force_until_roll
 async fn a_bad_code_list_is_refused_naming_file_line_and_column_in_both_languages() {
     let f = fixture(beijing(2026, 11, 26, 10)).await;
     let admin = f.caller_with_role("registrar", Role::Admin).await;
-    let text =
-        "code,name_en,name_zh,valid_from\n9999,Test,测试海关,\n9998,Other,,2027-13-01\n9999,Again,,\n9997,,,\n";
+    let text = "code,name_en,name_zh,valid_from\n9999,Test,测试海关,\n9998,Other,,2027-13-01\n9999,Again,,\n9997,,,\n";
     let error = f
         .clearance
         .import_release(

@@ -36,6 +36,7 @@ mod modifications;
 mod openapi;
 mod payments;
 mod problem;
+mod reference;
 mod routes;
 mod statistics;
 mod targeting;
@@ -334,6 +335,7 @@ pub fn router<S: Store>(clearance: Arc<Clearance<S>>, config: ApiConfig) -> Rout
             "/v1/declarations/{id_or_number}/scores",
             get(models::scores::<S>),
         )
+        .route("/v1/reference/{list}", get(reference::reference_list::<S>))
         .route(
             "/v1/statistics/release-times",
             get(statistics::release_times::<S>)

@@ -19,6 +19,7 @@ mod listing;
 mod lodging;
 mod models;
 mod officer_work;
+mod reference;
 mod targeting;
 mod tokens;
 mod two_step;
