@@ -62,10 +62,8 @@ impl ReferenceList {
 
     /// The list's name: its release kind, its file's stem and its `/v1/reference/{list}`.
     pub fn name(self) -> &'static str {
-        match self.code_list_kind() {
-            Some(kind) => kind.name(),
-            None => "statutory_unit",
-        }
+        self.code_list_kind()
+            .map_or("statutory_unit", CodeListKind::name)
     }
 
     pub fn parse(text: &str) -> Option<ReferenceList> {
@@ -74,48 +72,85 @@ impl ReferenceList {
             .find(|list| list.name() == text)
     }
 
+    fn row(self) -> &'static ListRow {
+        LISTS
+            .iter()
+            .find(|row| row.list == self)
+            .expect("every list has its row")
+    }
+
     /// The code list it is, or `None` for the statutory-unit hints.
     pub fn code_list_kind(self) -> Option<CodeListKind> {
-        Some(match self {
-            ReferenceList::CustomsOffice => CodeListKind::CustomsOffice,
-            ReferenceList::CustomsProcedure => CodeListKind::CustomsProcedure,
-            ReferenceList::LevyNature => CodeListKind::LevyNature,
-            ReferenceList::LevyMode => CodeListKind::LevyMode,
-            ReferenceList::TransportMode => CodeListKind::TransportMode,
-            ReferenceList::DocumentType => CodeListKind::DocumentType,
-            ReferenceList::Incoterm => CodeListKind::Incoterm,
-            ReferenceList::StatutoryUnit => return None,
-        })
+        self.row().kind
     }
 
     /// The one file of a release of the list.
     pub fn files(self) -> &'static [&'static str] {
-        match self {
-            ReferenceList::CustomsOffice => &["customs_office.csv"],
-            ReferenceList::CustomsProcedure => &["customs_procedure.csv"],
-            ReferenceList::LevyNature => &["levy_nature.csv"],
-            ReferenceList::LevyMode => &["levy_mode.csv"],
-            ReferenceList::TransportMode => &["transport_mode.csv"],
-            ReferenceList::DocumentType => &["document_type.csv"],
-            ReferenceList::Incoterm => &["incoterm.csv"],
-            ReferenceList::StatutoryUnit => &["statutory_unit.csv"],
-        }
+        std::slice::from_ref(&self.row().file)
     }
 
     /// Release ids are numbered per kind, so each list has its own prefix.
     pub(crate) fn id_prefix(self) -> &'static str {
-        match self {
-            ReferenceList::CustomsOffice => "RCO",
-            ReferenceList::CustomsProcedure => "RCP",
-            ReferenceList::LevyNature => "RLN",
-            ReferenceList::LevyMode => "RLM",
-            ReferenceList::TransportMode => "RTM",
-            ReferenceList::DocumentType => "RDT",
-            ReferenceList::Incoterm => "RIT",
-            ReferenceList::StatutoryUnit => "RSU",
-        }
+        self.row().id_prefix
     }
 }
+
+/// What each list is: its code list, its file and the prefix of its release ids.
+struct ListRow {
+    list: ReferenceList,
+    kind: Option<CodeListKind>,
+    file: &'static str,
+    id_prefix: &'static str,
+}
+
+const fn row(
+    list: ReferenceList,
+    kind: Option<CodeListKind>,
+    file: &'static str,
+    id_prefix: &'static str,
+) -> ListRow {
+    ListRow {
+        list,
+        kind,
+        file,
+        id_prefix,
+    }
+}
+
+static LISTS: [ListRow; 8] = {
+    use CodeListKind as K;
+    use ReferenceList as L;
+    [
+        row(
+            L::CustomsOffice,
+            Some(K::CustomsOffice),
+            "customs_office.csv",
+            "RCO",
+        ),
+        row(
+            L::CustomsProcedure,
+            Some(K::CustomsProcedure),
+            "customs_procedure.csv",
+            "RCP",
+        ),
+        row(L::LevyNature, Some(K::LevyNature), "levy_nature.csv", "RLN"),
+        row(L::LevyMode, Some(K::LevyMode), "levy_mode.csv", "RLM"),
+        row(
+            L::TransportMode,
+            Some(K::TransportMode),
+            "transport_mode.csv",
+            "RTM",
+        ),
+        row(
+            L::DocumentType,
+            Some(K::DocumentType),
+            "document_type.csv",
+            "RDT",
+        ),
+        row(L::Incoterm, Some(K::Incoterm), "incoterm.csv", "RIT"),
+        row(L::StatutoryUnit, None, "statutory_unit.csv", "RSU"),
+    ]
+};
 
 /// A parsed reference release: the list's dates are set when it is put in force.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,8 +10,8 @@ use store::{ReleaseFileRow, Store};
 
 use crate::reference_releases::{REFERENCE_PAGE_SIZE_MAX, ReferenceList};
 use crate::releases::{NewRelease, ReleaseKind};
-use crate::tests::{EXAMPLE, beijing, fixture};
-use crate::{ClearanceError, Role};
+use crate::tests::{EXAMPLE, Fixture, beijing, fixture};
+use crate::{Caller, ClearanceError, Role};
 
 fn with_office(office: &str) -> Vec<u8> {
     let mut body: Value = serde_json::from_str(EXAMPLE).unwrap();
@@ -36,6 +36,19 @@ fn date(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).unwrap()
 }
 
+/// Lodges the example at office 9999 and checks it is refused naming that field.
+async fn office_9999_is_refused(f: &Fixture, broker: &Caller) {
+    let error = f
+        .clearance
+        .lodge(broker, None, &with_office("9999"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused_paths(error),
+        [("office_of_lodging".to_owned(), "unknown_code".to_owned())]
+    );
+}
+
 fn refused_paths(error: ClearanceError) -> Vec<(String, String)> {
     match error {
         ClearanceError::Invalid(errors) => errors
@@ -51,16 +64,9 @@ async fn office_9999_is_accepted_from_the_day_its_release_is_in_force_until_roll
     let f = fixture(beijing(2026, 11, 26, 10)).await;
     let admin = f.caller_with_role("registrar", Role::Admin).await;
     let broker = f.caller("broker").await;
-    let refused = |error| refused_paths(error);
-    let unknown_office = vec![("office_of_lodging".to_owned(), "unknown_code".to_owned())];
 
     // Without any import the SAMPLE profile is in force: 9999 is not an office.
-    let error = f
-        .clearance
-        .lodge(&broker, None, &with_office("9999"))
-        .await
-        .unwrap_err();
-    assert_eq!(refused(error), unknown_office);
+    office_9999_is_refused(&f, &broker).await;
     let before = f
         .clearance
         .reference_list(&broker, "customs_office", None, None, None)
@@ -95,22 +101,12 @@ async fn office_9999_is_accepted_from_the_day_its_release_is_in_force_until_roll
     assert_eq!(report["renamed"], serde_json::json!([]));
 
     // Imported is not in force; activated from 1 December it is not in force on 26 November.
-    let error = f
-        .clearance
-        .lodge(&broker, None, &with_office("9999"))
-        .await
-        .unwrap_err();
-    assert_eq!(refused(error), unknown_office);
+    office_9999_is_refused(&f, &broker).await;
     f.clearance
         .activate_release(&admin, &id, date(2026, 12, 1))
         .await
         .unwrap();
-    let error = f
-        .clearance
-        .lodge(&broker, None, &with_office("9999"))
-        .await
-        .unwrap_err();
-    assert_eq!(refused(error), unknown_office);
+    office_9999_is_refused(&f, &broker).await;
 
     // From 1 December it is accepted, offered by the code picker and served to clients.
     f.advance(chrono::Duration::days(5));
@@ -157,12 +153,7 @@ async fn office_9999_is_accepted_from_the_day_its_release_is_in_force_until_roll
         .roll_back_release(&admin, kind, "office 9999 opens next year")
         .await
         .unwrap();
-    let error = f
-        .clearance
-        .lodge(&broker, None, &with_office("9999"))
-        .await
-        .unwrap_err();
-    assert_eq!(refused(error), unknown_office);
+    office_9999_is_refused(&f, &broker).await;
     assert!(
         f.clearance
             .search_codes("customs_office", "9999", 5)

@@ -63,19 +63,17 @@ impl ReleaseKind {
     }
 
     /// Every kind.
-    pub const ALL: [ReleaseKind; 11] = [
-        ReleaseKind::Tariff,
-        ReleaseKind::ExchangeRates,
-        ReleaseKind::ValueControl,
-        ReleaseKind::Reference(ReferenceList::CustomsOffice),
-        ReleaseKind::Reference(ReferenceList::CustomsProcedure),
-        ReleaseKind::Reference(ReferenceList::LevyNature),
-        ReleaseKind::Reference(ReferenceList::LevyMode),
-        ReleaseKind::Reference(ReferenceList::TransportMode),
-        ReleaseKind::Reference(ReferenceList::DocumentType),
-        ReleaseKind::Reference(ReferenceList::Incoterm),
-        ReleaseKind::Reference(ReferenceList::StatutoryUnit),
-    ];
+    pub const ALL: [ReleaseKind; 3 + ReferenceList::ALL.len()] = {
+        let mut all = [ReleaseKind::Tariff; 3 + ReferenceList::ALL.len()];
+        all[1] = ReleaseKind::ExchangeRates;
+        all[2] = ReleaseKind::ValueControl;
+        let mut list = 0;
+        while list < ReferenceList::ALL.len() {
+            all[3 + list] = ReleaseKind::Reference(ReferenceList::ALL[list]);
+            list += 1;
+        }
+        all
+    };
 
     pub fn parse(text: &str) -> Option<ReleaseKind> {
         ReleaseKind::ALL.into_iter().find(|k| k.as_str() == text)
