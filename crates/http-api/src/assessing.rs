@@ -400,12 +400,16 @@ pub(crate) async fn releases<S: Store>(
     get,
     path = "/v1/releases/{id}/dry-run",
     tag = "releases",
-    summary = "Try a tariff release on recent declarations",
-    description = "For administrators. Re-assesses the most recent import declarations under the tariff \
-                   release as if it were in force on their acceptance dates, next to the tariff in force, \
-                   and reports what would change. Nothing is recorded.",
+    summary = "Try a tariff release or a code list on recent declarations",
+    description = "For administrators. A tariff release: re-assesses the most recent import declarations \
+                   under it as if it were in force on their acceptance dates, next to the tariff in force, \
+                   and reports what would change. A code list (customs_office, ...): the codes it adds, \
+                   removes, renames and re-dates against the list in force today (`added`, `removed`, \
+                   `renamed`, `redated`; for statutory units `added`, `removed`, `changed`) and the recent \
+                   declarations it would refuse (`refused_under_it`, with their problems). Nothing is \
+                   recorded.",
     params(
-        ("id" = String, Path, description = "The tariff release's id, e.g. TR-0002"),
+        ("id" = String, Path, description = "The release's id, e.g. TR-0002 or RCO-0001"),
         ("sample" = Option<usize>, Query, minimum = 1, maximum = 500,
             description = "How many recent declarations to compare, 1 to 500 (default 200)"),
     ),
