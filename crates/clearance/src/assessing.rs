@@ -342,8 +342,12 @@ impl<S: Store> Clearance<S> {
         let day = date.unwrap_or_else(|| self.lodging_date(self.now()));
         let dto: wire::DeclarationDto =
             wire::parse_json(body).map_err(|e| ClearanceError::Invalid(vec![e]))?;
+        let reference = self.reference_on(day).await?;
         let mut declaration = dto
-            .parse(&self.parse_context(day))
+            .parse(&domain::ParseContext {
+                reference: &reference,
+                on: day,
+            })
             .map_err(ClearanceError::Invalid)?;
         if declaration.cbec_order.is_some() {
             // As at lodging but without the buyer's purchases so far, whoever asks: an estimate
@@ -451,7 +455,7 @@ impl<S: Store> Clearance<S> {
             return replayed(&first.payload);
         }
         let row = self.visible_row(caller, id_or_number).await?;
-        let state = self.state_of(&row)?;
+        let state = self.state_of(&row).await?;
         let day = self.date_of_ms(row.lodged_at_ms);
         let now_ms = self.now().timestamp_millis();
         let change = self
@@ -502,7 +506,9 @@ impl<S: Store> Clearance<S> {
 
     /// Re-assesses the most recent import declarations (at most `sample`) under the tariff
     /// release `id` as if it were in force on their acceptance dates, next to the tariff in force,
-    /// and reports what would change. Nothing is written.
+    /// and reports what would change. For a reference release (a code list), the codes it adds,
+    /// removes, renames and re-dates against the list in force today, and which recent
+    /// declarations it would refuse (`Clearance::reference_dry_run`). Nothing is written.
     pub async fn dry_run(
         &self,
         caller: &Caller,
@@ -525,6 +531,9 @@ impl<S: Store> Clearance<S> {
             )])
         };
         let row = self.store.release(id).await?.ok_or_else(not_found)?;
+        if let Some(ReleaseKind::Reference(list)) = ReleaseKind::parse(&row.kind) {
+            return self.reference_dry_run(id, list, sample).await;
+        }
         if ReleaseKind::parse(&row.kind) != Some(ReleaseKind::Tariff) {
             return Err(not_found());
         }
@@ -545,7 +554,7 @@ impl<S: Store> Clearance<S> {
         let mut outcome = DryRunTally::default();
         for listed in &listed {
             let row = &listed.row;
-            let state = self.state_of(row)?;
+            let state = self.state_of(row).await?;
             // CBEC orders are assessed under their own regime against the buyer's ledger; a
             // dry run compares general-trade assessments only.
             if !assessed_kind(&state.declaration)
@@ -759,7 +768,7 @@ impl<S: Store> Clearance<S> {
             return replayed(&first.payload);
         }
         let row = self.visible_row(caller, id_or_number).await?;
-        let state = self.state_of(&row)?;
+        let state = self.state_of(&row).await?;
         if !needs_assessment(&state.declaration) || row.status != "accepted" {
             return Err(ClearanceError::Invalid(vec![FieldError::not_allowed(
                 "declaration",
@@ -874,7 +883,7 @@ impl<S: Store> Clearance<S> {
         if basis == Basis::Manual.as_str() {
             return Ok(None);
         }
-        let state = self.state_of(row)?;
+        let state = self.state_of(row).await?;
         if !assessed_kind(&state.declaration) || state.declaration.cbec_order.is_some() {
             return Ok(None);
         }

@@ -85,7 +85,8 @@ impl<S: Store> Clearance<S> {
             Ok(row) => {
                 let summary = match &row.summary_number {
                     Some(number) => Some(
-                        self.state_of(&self.visible_row(caller, number).await?)?
+                        self.state_of(&self.visible_row(caller, number).await?)
+                            .await?
                             .declaration,
                     ),
                     None => None,
@@ -108,7 +109,10 @@ impl<S: Store> Clearance<S> {
                     wire::parse_json(body).map_err(|e| ClearanceError::Invalid(vec![e]))?;
                 // The reason and the declaration are checked together: one answer, every error.
                 let reason = parse_text("reason", &request.reason, REASON_LENGTH_MAX);
-                let ctx = this.parse_context(this.date_of_ms(state.lodged_at_ms));
+                let ctx = domain::ParseContext {
+                    reference: &state.reference,
+                    on: this.date_of_ms(state.lodged_at_ms),
+                };
                 let (reason, declaration) = match (reason, request.declaration.parse(&ctx)) {
                     (Ok(reason), Ok(declaration)) => (reason, declaration),
                     (reason, declaration) => {
@@ -205,7 +209,7 @@ impl<S: Store> Clearance<S> {
             // release or rate in force) owe nothing only on paper. An officer assesses them by
             // hand first (`assess_manually`).
             if settlement.payable.is_none()
-                && crate::assessing::needs_assessment(&self.state_of(&row)?.declaration)
+                && crate::assessing::needs_assessment(&self.state_of(&row).await?.declaration)
             {
                 return Err(ClearanceError::Transition(domain::TransitionError {
                     code: "not_assessed",
@@ -299,8 +303,9 @@ impl<S: Store> Clearance<S> {
         }
         let row = self.visible_row(caller, id_or_number).await?;
         let current = Current {
-            state: self.state_of(&row)?,
+            state: self.state_of(&row).await?,
             lodged_at_ms: row.lodged_at_ms,
+            reference: self.reference_on(self.date_of_ms(row.lodged_at_ms)).await?,
         };
         let event = decide(self, &current)?;
         current
@@ -397,6 +402,8 @@ impl<S: Store> Clearance<S> {
 pub(crate) struct Current {
     pub state: DeclarationState,
     pub lodged_at_ms: i64,
+    /// The code lists in force on the lodging date, which an amended declaration must use.
+    pub reference: std::sync::Arc<reference::ReferenceData>,
 }
 
 /// Errors inside an amendment's declaration are reported under `declaration.`.

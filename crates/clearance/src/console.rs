@@ -164,7 +164,8 @@ impl<S: Store> Clearance<S> {
                 }
             }
         }
-        if let Some(codes) = self.reference.list_in_force(kind, day) {
+        let reference = self.reference_on(day).await?;
+        if let Some(codes) = reference.list_in_force(kind, day) {
             for entry in codes.entries().filter(|e| e.is_in_force(day)) {
                 let choice = CodeChoice {
                     code: entry.code.clone(),
@@ -192,8 +193,13 @@ impl<S: Store> Clearance<S> {
         caller.require(Action::Lodge)?;
         let dto: DeclarationDto =
             wire::parse_json(body).map_err(|e| ClearanceError::Invalid(vec![e]))?;
+        let day = self.lodging_date(self.now());
+        let reference = self.reference_on(day).await?;
         let declaration = dto
-            .parse(&self.parse_context(self.lodging_date(self.now())))
+            .parse(&domain::ParseContext {
+                reference: &reference,
+                on: day,
+            })
             .map_err(ClearanceError::Invalid)?;
         let denied = caller.may_declare(
             declaration.trader.credit_code.as_str(),

@@ -46,9 +46,14 @@ impl<S: Store> Clearance<S> {
     ) -> Result<Value, ClearanceError> {
         caller.require(Action::KeepDuty)?;
         let today = self.lodging_date(self.now());
+        let reference = self.reference_on(today).await?;
+        let ctx = domain::ParseContext {
+            reference: &reference,
+            on: today,
+        };
         let office = office
             .map(|raw| {
-                domain::codes::CustomsOfficeCode::parse("office", raw, &self.parse_context(today))
+                domain::codes::CustomsOfficeCode::parse("office", raw, &ctx)
                     .map(|code| code.as_str().to_owned())
             })
             .transpose()

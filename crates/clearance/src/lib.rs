@@ -27,6 +27,7 @@ mod parties;
 mod passwords;
 pub mod payments;
 pub mod reassignment;
+pub mod reference_releases;
 pub mod releases;
 pub mod statistics;
 pub mod targeting;
@@ -54,6 +55,8 @@ mod officer_tests;
 mod password_tests;
 #[cfg(test)]
 mod reassignment_tests;
+#[cfg(test)]
+mod reference_tests;
 #[cfg(test)]
 mod release_property_tests;
 #[cfg(test)]
@@ -282,13 +285,6 @@ impl<S: Store> Clearance<S> {
         self.lodging_date(DateTime::from_timestamp_millis(ms).unwrap_or_default())
     }
 
-    fn parse_context(&self, on: NaiveDate) -> ParseContext<'_> {
-        ParseContext {
-            reference: &self.reference,
-            on,
-        }
-    }
-
     /// Lodges a declaration. With an idempotency key seen before, returns the first result and
     /// creates nothing.
     ///
@@ -330,8 +326,13 @@ impl<S: Store> Clearance<S> {
         let now = self.now();
         let dto: DeclarationDto =
             wire::parse_json(body).map_err(|e| ClearanceError::Invalid(vec![e]))?;
+        let day = self.lodging_date(now);
+        let reference = self.reference_on(day).await?;
         let declaration = dto
-            .parse(&self.parse_context(self.lodging_date(now)))
+            .parse(&ParseContext {
+                reference: &reference,
+                on: day,
+            })
             .map_err(ClearanceError::Invalid)?;
         let denied = caller.may_declare(
             declaration.trader.credit_code.as_str(),
@@ -545,7 +546,7 @@ impl<S: Store> Clearance<S> {
         let row = row
             .filter(|r| caller.sees(&r.trader_credit_code, &r.declarant_credit_code))
             .ok_or_else(not_found)?;
-        let state = self.state_of(&row)?;
+        let state = self.state_of(&row).await?;
         if !matches!(state.declaration.kind, DeclarationKind::Summary) {
             return Err(not_found());
         }
@@ -623,12 +624,17 @@ impl<S: Store> Clearance<S> {
         }
     }
 
-    /// The current state of a stored declaration, parsed with the code lists of its lodging date.
-    fn state_of(&self, row: &DeclarationRow) -> Result<DeclarationState, ClearanceError> {
+    /// The current state of a stored declaration, read back on its lodging date with every code
+    /// a reference release ever held (it was checked against the lists in force when accepted).
+    async fn state_of(&self, row: &DeclarationRow) -> Result<DeclarationState, ClearanceError> {
         let dto: DeclarationDto = serde_json::from_str(&row.document)
             .map_err(|e| anyhow::anyhow!("stored declaration {} is not readable: {e}", row.id))?;
+        let reference = self.recorded_reference().await?;
         let declaration = dto
-            .parse(&self.parse_context(self.date_of_ms(row.lodged_at_ms)))
+            .parse(&ParseContext {
+                reference: &reference,
+                on: self.date_of_ms(row.lodged_at_ms),
+            })
             .map_err(|e| {
                 anyhow::anyhow!("stored declaration {} no longer parses: {}", row.id, e[0])
             })?;

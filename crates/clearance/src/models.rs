@@ -727,7 +727,7 @@ impl<S: Store> Clearance<S> {
             let Some(row) = self.store.declaration(&id).await? else {
                 continue;
             };
-            let state = self.state_of(&row)?;
+            let state = self.state_of(&row).await?;
             if state.declaration.direction != Direction::Import {
                 continue;
             }
@@ -1206,7 +1206,7 @@ impl<S: Store> Clearance<S> {
             .await?;
         let mut records = Vec::new();
         for listed in &listed {
-            let state = self.state_of(&listed.row)?;
+            let state = self.state_of(&listed.row).await?;
             if matches!(state.declaration.kind, DeclarationKind::Summary) {
                 continue;
             }

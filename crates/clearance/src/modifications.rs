@@ -389,7 +389,12 @@ impl<S: Store> Clearance<S> {
                 ),
             ));
         }
-        let ctx = self.parse_context(self.date_of_ms(row.lodged_at_ms));
+        // A stored request, read back like the declaration it changes.
+        let reference = self.recorded_reference().await?;
+        let ctx = domain::ParseContext {
+            reference: &reference,
+            on: self.date_of_ms(row.lodged_at_ms),
+        };
         let change = request["change"].to_string();
         let action = match request["kind"].as_str() {
             Some("cancellation") => "declaration.cancelled",
@@ -434,7 +439,7 @@ impl<S: Store> Clearance<S> {
                 ));
             }
         }
-        let state = self.state_of(row)?;
+        let state = self.state_of(row).await?;
         state.check(&event).map_err(ClearanceError::Transition)?;
         let mut next = state.clone();
         next.apply(&event);

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use domain::FieldError;
+use reference::ReferenceData;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use store::{Projection, ReleaseFileRow, ReleaseRow, Store};
@@ -27,6 +28,7 @@ use tariff::{ExchangeRates, TariffRelease};
 use crate::Clearance;
 use crate::access::{Action, Caller};
 use crate::error::ClearanceError;
+pub use crate::reference_releases::{ReferenceContent, ReferenceList};
 
 /// How long a process trusts its cache of the releases in force before reading the store again
 /// (another process, e.g. `customs tariff activate`, may have changed them).
@@ -45,6 +47,9 @@ pub enum ReleaseKind {
     ExchangeRates,
     /// The value-control table targeting consults (one in force at a time, like a tariff).
     ValueControl,
+    /// A national code list (customs offices, levy natures, ...; `crate::reference_releases`),
+    /// one in force at a time per list, the SAMPLE profile's when none is.
+    Reference(ReferenceList),
 }
 
 impl ReleaseKind {
@@ -53,15 +58,22 @@ impl ReleaseKind {
             ReleaseKind::Tariff => "tariff",
             ReleaseKind::ExchangeRates => "exchange_rates",
             ReleaseKind::ValueControl => "value_control",
+            ReleaseKind::Reference(list) => list.name(),
         }
     }
 
     /// Every kind.
-    pub const ALL: [ReleaseKind; 3] = [
-        ReleaseKind::Tariff,
-        ReleaseKind::ExchangeRates,
-        ReleaseKind::ValueControl,
-    ];
+    pub const ALL: [ReleaseKind; 3 + ReferenceList::ALL.len()] = {
+        let mut all = [ReleaseKind::Tariff; 3 + ReferenceList::ALL.len()];
+        all[1] = ReleaseKind::ExchangeRates;
+        all[2] = ReleaseKind::ValueControl;
+        let mut list = 0;
+        while list < ReferenceList::ALL.len() {
+            all[3 + list] = ReleaseKind::Reference(ReferenceList::ALL[list]);
+            list += 1;
+        }
+        all
+    };
 
     pub fn parse(text: &str) -> Option<ReleaseKind> {
         ReleaseKind::ALL.into_iter().find(|k| k.as_str() == text)
@@ -78,6 +90,7 @@ impl ReleaseKind {
             ],
             ReleaseKind::ExchangeRates => &["exchange_rates.csv"],
             ReleaseKind::ValueControl => &[crate::value_control::FILE],
+            ReleaseKind::Reference(list) => list.files(),
         }
     }
 
@@ -86,6 +99,7 @@ impl ReleaseKind {
             ReleaseKind::Tariff => "TR",
             ReleaseKind::ExchangeRates => "XR",
             ReleaseKind::ValueControl => "VC",
+            ReleaseKind::Reference(list) => list.id_prefix(),
         }
     }
 }
@@ -96,6 +110,7 @@ pub enum Parsed {
     Tariff(Arc<TariffRelease>),
     ExchangeRates(Arc<ExchangeRates>),
     ValueControl(Arc<risk::ValueControlTable>),
+    Reference(Arc<ReferenceContent>),
 }
 
 const EMPTY_EXCHANGE_RATES: &str = "currency,month,rate\n";
@@ -172,6 +187,14 @@ pub fn parse_files(kind: ReleaseKind, files: &[ReleaseFileRow]) -> Result<Parsed
                 .map(|table| Parsed::ValueControl(Arc::new(table)))
                 .map_err(problems)
         }
+        ReleaseKind::Reference(list) => {
+            let file = files
+                .iter()
+                .find(|f| f.name == list.files()[0])
+                .expect("checked above");
+            crate::reference_releases::parse(list, file)
+                .map(|content| Parsed::Reference(Arc::new(content)))
+        }
     }
 }
 
@@ -205,6 +228,7 @@ fn summary_of(parsed: &Parsed) -> Value {
             json!({ "rates": rates.rates().len(), "months": months })
         }
         Parsed::ValueControl(table) => json!({ "rows": table.entries().len() }),
+        Parsed::Reference(content) => content.summary(),
     }
 }
 
@@ -243,6 +267,10 @@ struct Loaded {
     tariffs: Vec<Active<TariffRelease>>,
     rate_tables: Vec<Active<ExchangeRates>>,
     value_controls: Vec<Active<risk::ValueControlTable>>,
+    /// Active reference releases, each with its list.
+    references: Vec<(ReferenceList, Active<ReferenceContent>)>,
+    /// Every reference release ever imported, whatever its status, by id.
+    recorded: Vec<(String, Arc<ReferenceContent>)>,
 }
 
 /// The tariff and exchange rates in force on a day, for an assessment.
@@ -261,6 +289,11 @@ pub(crate) struct ReleaseCatalog {
     parsed: Mutex<HashMap<String, Parsed>>,
     /// Overlaid rate tables by the ids laid over each other.
     overlays: Mutex<HashMap<Vec<String>, Arc<ExchangeRates>>>,
+    /// The reference data of a day by the ids of the reference releases in force on it.
+    reference_days: Mutex<HashMap<Vec<String>, Arc<ReferenceData>>>,
+    /// The reference data stored documents are read with, by the ids of every reference
+    /// release imported.
+    recorded: Mutex<Option<(Vec<String>, Arc<ReferenceData>)>>,
 }
 
 impl ReleaseCatalog {
@@ -277,6 +310,11 @@ impl ReleaseCatalog {
         let mut loaded = Loaded::default();
         for kind in ReleaseKind::ALL {
             for row in store.releases(kind.as_str()).await? {
+                if let ReleaseKind::Reference(_) = kind
+                    && let Parsed::Reference(content) = self.parsed(store, &row, kind).await?
+                {
+                    loaded.recorded.push((row.id.clone(), content));
+                }
                 if row.status != "active" {
                     continue;
                 }
@@ -310,6 +348,24 @@ impl ReleaseCatalog {
                         activated_seq: seq,
                         content,
                     }),
+                    Parsed::Reference(content) => {
+                        let ReleaseKind::Reference(list) = kind else {
+                            return Err(anyhow::anyhow!(
+                                "release {} is not a reference release",
+                                row.id
+                            )
+                            .into());
+                        };
+                        loaded.references.push((
+                            list,
+                            Active {
+                                id: row.id,
+                                effective_from: from,
+                                activated_seq: seq,
+                                content,
+                            },
+                        ))
+                    }
                 }
             }
         }
@@ -322,6 +378,9 @@ impl ReleaseCatalog {
         loaded
             .value_controls
             .sort_by_key(|a| (a.effective_from, a.activated_seq));
+        loaded
+            .references
+            .sort_by_key(|(_, a)| (a.effective_from, a.activated_seq));
         let loaded = Arc::new(loaded);
         *self.state.lock().expect("catalog lock") = Some((Instant::now(), loaded.clone()));
         Ok(loaded)
@@ -363,6 +422,101 @@ impl ReleaseCatalog {
             .iter()
             .rfind(|a| a.effective_from <= day)
             .map(|a| (a.id.clone(), a.content.clone())))
+    }
+
+    /// For each list, the reference release in force on `day`, in list order.
+    fn references_on(
+        loaded: &Loaded,
+        day: NaiveDate,
+    ) -> Vec<(ReferenceList, &Active<ReferenceContent>)> {
+        ReferenceList::ALL
+            .into_iter()
+            .filter_map(|list| {
+                loaded
+                    .references
+                    .iter()
+                    .rfind(|(of, a)| *of == list && a.effective_from <= day)
+                    .map(|(_, a)| (list, a))
+            })
+            .collect()
+    }
+
+    /// The reference data of `day`: `base` (the SAMPLE profile) with each list's release in
+    /// force on that day instead. Built once per set of releases in force.
+    pub(crate) async fn reference_on<S: Store>(
+        &self,
+        store: &S,
+        base: &Arc<ReferenceData>,
+        day: NaiveDate,
+    ) -> Result<Arc<ReferenceData>, ClearanceError> {
+        let loaded = self.loaded(store).await?;
+        let in_force = Self::references_on(&loaded, day);
+        if in_force.is_empty() {
+            return Ok(base.clone());
+        }
+        let ids: Vec<String> = in_force.iter().map(|(_, a)| a.id.clone()).collect();
+        let mut days = self.reference_days.lock().expect("catalog lock");
+        Ok(days
+            .entry(ids)
+            .or_insert_with(|| {
+                let (mut lists, mut hints) = (Vec::new(), None);
+                for (_, active) in &in_force {
+                    match active
+                        .content
+                        .in_force_from(&active.id, active.effective_from)
+                    {
+                        ReferenceContent::Codes(list) => lists.push(list),
+                        ReferenceContent::StatutoryUnits(units) => hints = Some(units),
+                    }
+                }
+                Arc::new(base.with_in_force(lists, hints))
+            })
+            .clone())
+    }
+
+    /// The statutory-unit release in force on `day` and its effective date, if any.
+    pub(crate) async fn statutory_release_on<S: Store>(
+        &self,
+        store: &S,
+        day: NaiveDate,
+    ) -> Result<Option<(String, NaiveDate)>, ClearanceError> {
+        let loaded = self.loaded(store).await?;
+        Ok(Self::references_on(&loaded, day)
+            .into_iter()
+            .find(|(list, _)| *list == ReferenceList::StatutoryUnit)
+            .map(|(_, a)| (a.id.clone(), a.effective_from)))
+    }
+
+    /// `base` widened with every code of every reference release imported (see
+    /// `crate::reference_releases`).
+    pub(crate) async fn recorded_reference<S: Store>(
+        &self,
+        store: &S,
+        base: &Arc<ReferenceData>,
+    ) -> Result<Arc<ReferenceData>, ClearanceError> {
+        let loaded = self.loaded(store).await?;
+        if loaded.recorded.is_empty() {
+            return Ok(base.clone());
+        }
+        let ids: Vec<String> = loaded.recorded.iter().map(|(id, _)| id.clone()).collect();
+        let mut recorded = self.recorded.lock().expect("catalog lock");
+        if let Some((known, data)) = recorded.as_ref()
+            && *known == ids
+        {
+            return Ok(data.clone());
+        }
+        let lists: Vec<&reference::CodeList> = loaded
+            .recorded
+            .iter()
+            .filter_map(|(_, content)| match content.as_ref() {
+                ReferenceContent::Codes(list) => Some(list),
+                ReferenceContent::StatutoryUnits(_) => None,
+            })
+            .collect();
+        let hints_imported = lists.len() < loaded.recorded.len();
+        let data = Arc::new(base.with_recorded(&lists, hints_imported));
+        *recorded = Some((ids, data.clone()));
+        Ok(data)
     }
 
     /// What is in force on `day`; `candidate` replaces the tariff for a dry run.

@@ -89,9 +89,14 @@ impl<S: Store> Clearance<S> {
         caller.require(Action::ReadStatistics)?;
         let mut errors = Vec::new();
         let (first, last) = (date(&mut errors, "from", from), date(&mut errors, "to", to));
+        // Any office a release ever held: the period asked about may be before a roll-back.
+        let reference = self.recorded_reference().await?;
+        let ctx = domain::ParseContext {
+            reference: &reference,
+            on: self.lodging_date(self.now()),
+        };
         let office = office.and_then(|raw| {
-            let today = self.lodging_date(self.now());
-            domain::codes::CustomsOfficeCode::parse("office", raw, &self.parse_context(today))
+            domain::codes::CustomsOfficeCode::parse("office", raw, &ctx)
                 .map_err(|e| errors.push(e))
                 .ok()
         });

@@ -799,7 +799,7 @@ impl<S: Store> Clearance<S> {
         };
         for listed in &listed {
             let row = &listed.row;
-            let state = self.state_of(row)?;
+            let state = self.state_of(row).await?;
             let day = self.date_of_ms(row.lodged_at_ms);
             let draw = risk::RandomDraw {
                 seed: rand::random(),

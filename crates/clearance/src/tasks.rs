@@ -621,7 +621,12 @@ impl<S: Store> Clearance<S> {
         let day: NaiveDate = self.date_of_ms(row.lodged_at_ms);
         let dto: DeclarationDto = serde_json::from_value(corrected)
             .map_err(|e| anyhow::anyhow!("a corrected declaration is not readable: {e}"))?;
-        let declaration: Declaration = dto.parse(&self.parse_context(day)).map_err(|errors| {
+        let reference = self.reference_on(day).await?;
+        let ctx = domain::ParseContext {
+            reference: &reference,
+            on: day,
+        };
+        let declaration: Declaration = dto.parse(&ctx).map_err(|errors| {
             ClearanceError::Invalid(
                 errors
                     .into_iter()
@@ -632,7 +637,7 @@ impl<S: Store> Clearance<S> {
                     .collect(),
             )
         })?;
-        let state = self.state_of(row)?;
+        let state = self.state_of(row).await?;
         let event = DeclarationEvent::Amended {
             declaration: Box::new(declaration.clone()),
             reason: format!("corrected by the finding of task {task_id}"),

@@ -257,7 +257,7 @@ async fn the_stored_state_is_the_fold_of_the_events() {
         .map(|e| wire::decode_event(&e.action, &e.payload, &ctx).unwrap())
         .collect();
     let folded = DeclarationState::fold(&events).unwrap();
-    let projected = f.clearance.state_of(&row).unwrap();
+    let projected = f.clearance.state_of(&row).await.unwrap();
     assert_eq!(folded.status, projected.status);
     assert_eq!(folded.version, projected.version);
     assert_eq!(folded.declaration, projected.declaration);

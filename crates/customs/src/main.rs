@@ -81,6 +81,11 @@ enum Command {
     /// Value-control tables (价格风险参数: minimum / maximum unit values per commodity prefix and
     /// origin) for targeting: import, list, activate, roll back.
     ValueControl(releases_cmd::ReleaseArgs),
+    /// National code lists as releases (customs offices, procedures, levy natures and modes,
+    /// transport modes, document types, Incoterms, statutory units): import (one list per CSV
+    /// file), list, dry-run, activate, roll back. The China SAMPLE profile is in force for a
+    /// list until a release of it is.
+    Reference(releases_cmd::ReferenceArgs),
     /// Targeting rules (风险布控), as a risk analyst with a token: add, test, approve (another
     /// analyst's), retire, list.
     Rules {
@@ -239,6 +244,7 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
             Command::ValueControl(args) => {
                 releases_cmd::run(&data, config, ReleaseKind::ValueControl, args).await
             }
+            Command::Reference(args) => releases_cmd::run_reference(&data, config, args).await,
             Command::Rules { command } => rules_cmd::run(&data, config, command).await,
             Command::Watch { command } => watch_cmd::run(&data, config, command).await,
             Command::History { command } => model_cmd::history(&data, config, command).await,

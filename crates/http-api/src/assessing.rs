@@ -105,6 +105,23 @@ pub(crate) enum ReleaseKind {
     /// (`code_prefix,origin,unit,min_unit_value_cny,max_unit_value_cny,valid_from,valid_to`;
     /// format in `crates/clearance/src/value_control.rs`).
     ValueControl,
+    /// Customs offices (关区代码): customs_office.csv (`code,name_en,name_zh[,valid_from,valid_to]`,
+    /// as every code list below; formats in `docs/import-formats.md`).
+    CustomsOffice,
+    /// Customs procedures (监管方式): customs_procedure.csv.
+    CustomsProcedure,
+    /// Levy natures (征免性质): levy_nature.csv.
+    LevyNature,
+    /// Levy modes (征免方式): levy_mode.csv.
+    LevyMode,
+    /// Modes of transport (运输方式): transport_mode.csv.
+    TransportMode,
+    /// Document types (监管证件 and commercial documents): document_type.csv.
+    DocumentType,
+    /// Trade terms (成交方式): incoterm.csv.
+    Incoterm,
+    /// Statutory units of quantity by HS prefix: statutory_unit.csv (`hs_prefix,units`).
+    StatutoryUnit,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -362,7 +379,7 @@ pub(crate) async fn import_release<S: Store>(
     tag = "releases",
     summary = "List releases",
     description = "Every release of a kind, oldest first, whatever its status.",
-    params(("kind" = ReleaseKind, Query, description = "tariff, exchange_rates or value_control")),
+    params(("kind" = ReleaseKind, Query, description = "tariff, exchange_rates, value_control or a code list (customs_office, ...)")),
     responses(
         (status = 200, description = "The releases", body = ReleaseList),
         (status = 422, description = "`kind` is missing or unknown, or another parameter was given",
@@ -383,12 +400,16 @@ pub(crate) async fn releases<S: Store>(
     get,
     path = "/v1/releases/{id}/dry-run",
     tag = "releases",
-    summary = "Try a tariff release on recent declarations",
-    description = "For administrators. Re-assesses the most recent import declarations under the tariff \
-                   release as if it were in force on their acceptance dates, next to the tariff in force, \
-                   and reports what would change. Nothing is recorded.",
+    summary = "Try a tariff release or a code list on recent declarations",
+    description = "For administrators. A tariff release: re-assesses the most recent import declarations \
+                   under it as if it were in force on their acceptance dates, next to the tariff in force, \
+                   and reports what would change. A code list (customs_office, ...): the codes it adds, \
+                   removes, renames and re-dates against the list in force today (`added`, `removed`, \
+                   `renamed`, `redated`; for statutory units `added`, `removed`, `changed`) and the recent \
+                   declarations it would refuse (`refused_under_it`, with their problems). Nothing is \
+                   recorded.",
     params(
-        ("id" = String, Path, description = "The tariff release's id, e.g. TR-0002"),
+        ("id" = String, Path, description = "The release's id, e.g. TR-0002 or RCO-0001"),
         ("sample" = Option<usize>, Query, minimum = 1, maximum = 500,
             description = "How many recent declarations to compare, 1 to 500 (default 200)"),
     ),

@@ -103,6 +103,10 @@ path_segment!(
     ReleaseRef
 );
 path_segment!(
+    /// The `{list}` path segment of a code list.
+    ListRef
+);
+path_segment!(
     /// The `{id}` path segment of a task.
     TaskRef
 );
@@ -257,7 +261,7 @@ fn declared_length(headers: &HeaderMap) -> Option<usize> {
 }
 
 /// The query string as name-value pairs, in order; repeated names stay visible to the caller.
-fn query_pairs(parts: &Parts) -> Result<Vec<(String, String)>, ApiError> {
+pub(crate) fn query_pairs(parts: &Parts) -> Result<Vec<(String, String)>, ApiError> {
     let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri).map_err(|_| {
         ApiError::invalid(&[FieldError::invalid_format(
             "",
@@ -366,7 +370,7 @@ impl<S: Send + Sync> FromRequestParts<S> for AuditQuery {
 }
 
 /// The query parameters of a route that takes only `known` ones, each at most once, by name.
-fn single_params(
+pub(crate) fn single_params(
     pairs: Vec<(String, String)>,
     known: &[&str],
 ) -> Result<HashMap<String, String>, Vec<FieldError>> {
@@ -401,11 +405,8 @@ pub(crate) fn parse_date(path: &str, raw: &str) -> Result<NaiveDate, FieldError>
 
 pub(crate) fn parse_release_kind(path: &str, raw: &str) -> Result<ReleaseKind, FieldError> {
     ReleaseKind::parse(raw).ok_or_else(|| {
-        FieldError::invalid_format(
-            path,
-            "tariff, exchange_rates or value_control",
-            "tariff、exchange_rates 或 value_control",
-        )
+        let kinds: Vec<&str> = ReleaseKind::ALL.iter().map(|k| k.as_str()).collect();
+        FieldError::invalid_format(path, &kinds.join(", "), &kinds.join("、"))
     })
 }
 

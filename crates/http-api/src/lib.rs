@@ -36,6 +36,7 @@ mod modifications;
 mod openapi;
 mod payments;
 mod problem;
+mod reference;
 mod routes;
 mod statistics;
 mod targeting;
@@ -356,6 +357,7 @@ pub fn routers<S: Store>(clearance: Arc<Clearance<S>>, config: ApiConfig) -> Rou
             "/v1/declarations/{id_or_number}/scores",
             get(models::scores::<S>),
         )
+        .route("/v1/reference/{list}", get(reference::reference_list::<S>))
         .route(
             "/v1/statistics/release-times",
             get(statistics::release_times::<S>)

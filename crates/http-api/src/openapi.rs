@@ -14,8 +14,8 @@ use utoipa::{Modify, OpenApi};
 
 use crate::problem::PROBLEM_CONTENT_TYPE;
 use crate::{
-    assessing, enterprises, models, modifications, payments, routes, statistics, targeting, tasks,
-    tokens,
+    assessing, enterprises, models, modifications, payments, reference, routes, statistics,
+    targeting, tasks, tokens,
 };
 
 #[derive(OpenApi)]
@@ -44,6 +44,7 @@ use crate::{
         assessing::dry_run,
         assessing::activate_release,
         assessing::roll_back_release,
+        reference::reference_list,
         targeting::propose_rule,
         targeting::rules,
         targeting::test_rule,
@@ -106,7 +107,8 @@ use crate::{
     tags(
         (name = "declarations", description = "Customs declarations (报关单)"),
         (name = "assessment", description = "Duty and taxes: estimates and the assessments of declarations (计征税款)"),
-        (name = "releases", description = "Tariff releases, exchange-rate tables and value-control tables: import, dry run, activation, roll-back (税则版本、价格风险参数)"),
+        (name = "releases", description = "Tariff releases, exchange-rate tables, value-control tables and national code lists: import, dry run, activation, roll-back (税则版本、价格风险参数、参数代码表)"),
+        (name = "reference", description = "The code lists in force for clients: customs offices, procedures, levy natures and modes, transport modes, document types and more (参数代码表)"),
         (name = "targeting", description = "Risk targeting: analysts' rules (four eyes), the watch list, and the lanes declarations are selected into (风险布控、布控名单)"),
         (name = "statistics", description = "Clearance statistics for customs roles: the time from lodging to release (通关时间)"),
         (name = "officer work", description = "Officers' tasks from the lanes (document checks, inspections, sampling, holds) and the findings that close them (单证审核、查验)"),

@@ -243,3 +243,56 @@ pub(crate) fn in_file_order(
     errors.sort_by_key(ReferenceError::line);
     errors
 }
+
+/// Renders a code list in the simple format [`parse_code_list_csv`] reads, so a release can be
+/// exported, edited and imported again: `parse(render(list))` gives the same entries back.
+///
+/// `valid_from` and `valid_to` columns are written only when an entry has its own validity.
+/// Fields are quoted when they are not numbers, so a code starting with `#` is not read back as
+/// a comment line.
+pub fn render_code_list_csv(list: &CodeList) -> String {
+    let dated = list
+        .entries()
+        .any(|entry| entry.valid_from.is_some() || entry.valid_to.is_some());
+    let mut header = vec!["code", "name_en", "name_zh"];
+    if dated {
+        header.extend(["valid_from", "valid_to"]);
+    }
+    let mut rows = vec![header.iter().map(|h| (*h).to_owned()).collect::<Vec<_>>()];
+    for entry in list.entries() {
+        let mut row = vec![
+            entry.code.clone(),
+            entry.name_en.clone(),
+            entry.name_zh.clone().unwrap_or_default(),
+        ];
+        if dated {
+            let day = |date: Option<NaiveDate>| date.map(|d| d.to_string()).unwrap_or_default();
+            row.extend([day(entry.valid_from), day(entry.valid_to)]);
+        }
+        rows.push(row);
+    }
+    write_rows(rows)
+}
+
+/// Renders statutory unit hints in the format [`parse_statutory_units_csv`] reads.
+pub fn render_statutory_units_csv(hints: &[StatutoryUnitHint]) -> String {
+    let mut rows = vec![vec!["hs_prefix".to_owned(), "units".to_owned()]];
+    rows.extend(
+        hints
+            .iter()
+            .map(|hint| vec![hint.hs_prefix.clone(), hint.units.join("|")]),
+    );
+    write_rows(rows)
+}
+
+fn write_rows(rows: Vec<Vec<String>>) -> String {
+    let mut writer = csv::WriterBuilder::new()
+        .quote_style(csv::QuoteStyle::NonNumeric)
+        .from_writer(Vec::new());
+    for row in rows {
+        // Writing into memory fails only on an I/O error, which a Vec does not have.
+        writer.write_record(&row).expect("writing CSV into memory");
+    }
+    let bytes = writer.into_inner().expect("flushing CSV into memory");
+    String::from_utf8(bytes).expect("the fields were UTF-8")
+}

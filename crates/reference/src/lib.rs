@@ -13,6 +13,7 @@
 //! The China-specific lists under `data/china/` are a SAMPLE profile that an administration
 //! replaces with its own release.
 
+mod changes;
 mod code_list;
 mod code_list_csv;
 mod embedded;
@@ -22,10 +23,16 @@ mod reference_data;
 mod table;
 
 #[cfg(test)]
+mod release_tests;
+#[cfg(test)]
 mod tests;
 
+pub use changes::CodeListChanges;
 pub use code_list::{CodeEntry, CodeList};
-pub use code_list_csv::{parse_code_list_csv, parse_statutory_units_csv};
+pub use code_list_csv::{
+    parse_code_list_csv, parse_statutory_units_csv, render_code_list_csv,
+    render_statutory_units_csv,
+};
 pub use error::{ReferenceError, SourceLine};
 pub use kind::CodeListKind;
 pub use reference_data::{HsSection, Lookup, ReferenceData, StatutoryUnitHint};

@@ -129,8 +129,91 @@ impl ReferenceData {
         self.hs_sections.get(chapter)
     }
 
+    /// The same data with `lists` in force instead of every release of their kinds, and with
+    /// `statutory_units` instead of the hints when given: the reference data of one day, once
+    /// the caller has chosen the imported releases in force on it. Lists of other kinds and the
+    /// HS sections are kept.
+    pub fn with_in_force(
+        &self,
+        lists: Vec<CodeList>,
+        statutory_units: Option<Vec<StatutoryUnitHint>>,
+    ) -> ReferenceData {
+        let mut data = self.clone();
+        for list in lists {
+            data.versions.insert(list.kind, vec![list]);
+        }
+        if let Some(hints) = statutory_units {
+            data.statutory_units = hints
+                .into_iter()
+                .map(|hint| (hint.hs_prefix, hint.units))
+                .collect();
+        }
+        data
+    }
+
+    /// The same data widened to read back documents accepted under any of `imported`: for each
+    /// kind among them, one open-ended list holding every code of this data's releases of the
+    /// kind and of `imported` (the first name met wins, entry validity dropped), and no
+    /// statutory-unit hints when `statutory_units_imported`. A document was checked against
+    /// the lists in force when it was accepted; a release rolled back later must not make the
+    /// record unreadable.
+    pub fn with_recorded(
+        &self,
+        imported: &[&CodeList],
+        statutory_units_imported: bool,
+    ) -> ReferenceData {
+        let mut data = self.clone();
+        let mut widened: BTreeMap<CodeListKind, (NaiveDate, BTreeMap<String, CodeEntry>)> =
+            BTreeMap::new();
+        for list in imported {
+            let (from, entries) = widened.entry(list.kind).or_insert_with(|| {
+                let mut entries = BTreeMap::new();
+                let mut from = list.valid_from;
+                for own in self.versions.get(&list.kind).into_iter().flatten() {
+                    from = from.min(own.valid_from);
+                    add_open_ended(&mut entries, own);
+                }
+                (from, entries)
+            });
+            *from = (*from).min(list.valid_from);
+            add_open_ended(entries, list);
+        }
+        for (kind, (from, entries)) in widened {
+            let list = CodeList::new(kind, "recorded", from, None, entries.into_values());
+            data.versions.insert(kind, vec![list]);
+        }
+        if statutory_units_imported {
+            data.statutory_units.clear();
+        }
+        data
+    }
+
+    /// Every statutory unit hint, by HS prefix.
+    pub fn statutory_unit_hints(&self) -> Vec<StatutoryUnitHint> {
+        self.statutory_units
+            .iter()
+            .map(|(hs_prefix, units)| StatutoryUnitHint {
+                hs_prefix: hs_prefix.clone(),
+                units: units.clone(),
+            })
+            .collect()
+    }
+
     /// Every release of every kind, by kind and then by `valid_from`.
     pub fn lists(&self) -> impl Iterator<Item = &CodeList> {
         self.versions.values().flatten()
+    }
+}
+
+/// Adds the codes of `list` not yet in `entries`, without their own validity.
+fn add_open_ended(entries: &mut BTreeMap<String, CodeEntry>, list: &CodeList) {
+    for entry in list.entries() {
+        entries
+            .entry(entry.code.clone())
+            .or_insert_with(|| CodeEntry {
+                valid_from: None,
+                valid_to: None,
+                ..entry.clone()
+            });
     }
 }

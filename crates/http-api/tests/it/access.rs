@@ -14,6 +14,7 @@ use crate::helpers::{
 enum Endpoint {
     Lodge,
     Read,
+    ReferenceList,
     List,
     Events,
     Amend,
@@ -75,9 +76,10 @@ enum Endpoint {
 }
 
 impl Endpoint {
-    const ALL: [Endpoint; 60] = [
+    const ALL: [Endpoint; 61] = [
         Endpoint::Lodge,
         Endpoint::Read,
+        Endpoint::ReferenceList,
         Endpoint::List,
         Endpoint::Events,
         Endpoint::Amend,
@@ -143,6 +145,7 @@ impl Endpoint {
         match self {
             Endpoint::Lodge => Action::Lodge,
             Endpoint::Read
+            | Endpoint::ReferenceList
             | Endpoint::List
             | Endpoint::Events
             | Endpoint::Estimate
@@ -284,6 +287,7 @@ async fn call(app: &TestApp, user: &str, endpoint: Endpoint) -> Reply {
     match endpoint {
         Endpoint::Lodge => app.lodge(user, &own_document(user)).await,
         Endpoint::Read => app.get(&path, user).await,
+        Endpoint::ReferenceList => app.get("/v1/reference/customs_office", user).await,
         Endpoint::List => app.get("/v1/declarations", user).await,
         Endpoint::Events => app.get(&format!("{path}/events"), user).await,
         Endpoint::Amend => {

@@ -20,6 +20,7 @@ mod lodging;
 mod models;
 mod officer_work;
 mod operations;
+mod reference;
 mod targeting;
 mod tokens;
 mod two_step;
