@@ -45,6 +45,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "0006_console",
         sql: include_str!("../migrations/0006_console.sql"),
     },
+    Migration {
+        version: 7,
+        name: "0007_open_tasks",
+        sql: include_str!("../migrations/0007_open_tasks.sql"),
+    },
 ];
 
 /// Refuses to read a store whose schema differs from this build's: a reader does not migrate

@@ -440,3 +440,105 @@ async fn forged_rows_are_named_up_to_the_limit() {
         store.close().await;
     }
 }
+
+/// Waits, polling, until `ready` holds of the store's figures (at most five seconds).
+async fn stats_when(
+    store: &SqliteStore,
+    ready: impl Fn(&store::OperationalStats) -> bool,
+) -> store::OperationalStats {
+    for _ in 0..500 {
+        let stats = store.operational_stats().await.unwrap();
+        if ready(&stats) {
+            return stats;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("{:?}", store.operational_stats().await.unwrap());
+}
+
+/// What an operator reads of a working store: every commit counted with its size and time, the
+/// files' sizes, the free space, the chain head and its signed checkpoint, and the WAL copied
+/// back into the database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn operational_stats_count_every_commit_and_read_the_files_and_checkpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir.path().join("customs.db"), SqliteOptions::production());
+    let fresh = store.operational_stats().await.unwrap();
+    assert!(fresh.writer_running);
+    assert_eq!(fresh.write_queue_capacity, 4096);
+    assert_eq!(fresh.chain_head_seq, 0);
+    let outcomes =
+        append_concurrently(&store, (1..=40).map(|n| registration(n, n)).collect()).await;
+    assert!(outcomes.iter().all(|o| appended_seq(o).is_some()));
+    store.checkpoint_now().await.unwrap();
+    let stats = stats_when(&store, |s| s.last_wal_checkpoint_at_ms.is_some()).await;
+    let batches = &stats.commit_batch_sizes;
+    // Each append is in exactly one commit, each commit timed once.
+    assert_eq!(batches.sum, 40.0);
+    assert!((1..=40).contains(&batches.count), "{batches:?}");
+    assert_eq!(stats.commit_seconds.count, batches.count);
+    assert_eq!(batches.buckets.last().map(|b| b.1), Some(batches.count));
+    assert_eq!(stats.write_queue_depth, 0);
+    assert_eq!(stats.write_queue_refusals, 0);
+    assert_eq!(stats.chain_head_seq, 40);
+    assert_eq!(stats.last_audit_checkpoint.map(|(seq, _)| seq), Some(40));
+    assert!(stats.database_bytes > 0);
+    assert!(stats.disk_free_bytes.is_some_and(|free| free > 0), "{stats:?}");
+    store.ping_writer().await.unwrap();
+}
+
+/// Readiness and the queue's figures: a full queue shows its depth and its refusals, and a ping
+/// is refused like a write; a closed store's writer is stopped, and so is a read-only store's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_full_queue_and_a_stopped_writer_show_in_the_figures_and_the_ping() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("customs.db");
+    let options = SqliteOptions {
+        batch_max: 1,
+        write_queue_max: 2,
+        ..SqliteOptions::production()
+    };
+    let store = open(&path, options);
+    store.append(registration(1, 1)).await.unwrap();
+    store.ping_writer().await.unwrap();
+    let blocker = rusqlite::Connection::open(&path).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let mut queued = Vec::new();
+    for n in 2..=4 {
+        let sender = store.clone();
+        queued.push(tokio::spawn(async move {
+            sender.append(registration(n, n)).await
+        }));
+        // The first is taken by the writer (which then waits for the lock), the others queue.
+        let depth = if n == 2 { 0 } else { n - 2 };
+        stats_when(&store, |s| s.write_queue_depth == depth as u64).await;
+    }
+    assert!(matches!(
+        store.append(registration(5, 5)).await,
+        Err(StoreError::Unavailable(_))
+    ));
+    let ping = store.ping_writer().await;
+    assert!(
+        matches!(&ping, Err(StoreError::Unavailable(why)) if why.contains("queue is full")),
+        "{ping:?}"
+    );
+    let full = store.operational_stats().await.unwrap();
+    assert_eq!((full.write_queue_depth, full.write_queue_capacity), (2, 2));
+    assert_eq!(full.write_queue_refusals, 1);
+    blocker.execute_batch("ROLLBACK").unwrap();
+    for write in queued {
+        assert!(write.await.unwrap().is_ok());
+    }
+    stats_when(&store, |s| s.write_queue_depth == 0).await;
+    store.close().await;
+    let closed = store.operational_stats().await.unwrap();
+    assert!(!closed.writer_running);
+    assert!(matches!(
+        store.ping_writer().await,
+        Err(StoreError::Unavailable(_))
+    ));
+    drop(store);
+    let read_only = SqliteStore::open_read_only(&path, 1).unwrap();
+    assert!(!read_only.operational_stats().await.unwrap().writer_running);
+    assert!(read_only.ping_writer().await.is_err());
+}
