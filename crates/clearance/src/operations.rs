@@ -259,7 +259,11 @@ mod tests {
         assert_eq!(of(&last_own).map(|c| c.matches), Some(1));
         assert_eq!(
             snapshot.lanes,
-            vec![("green", 1), ("yellow", 0), ("red", ACTIVITY_SERIES_MAX as u64 + 1)]
+            vec![
+                ("green", 1),
+                ("yellow", 0),
+                ("red", ACTIVITY_SERIES_MAX as u64 + 1)
+            ]
         );
         assert_eq!(snapshot.scorings, vec![("M-1".to_owned(), 1)]);
     }

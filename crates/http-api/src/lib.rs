@@ -31,8 +31,10 @@ pub use console::{
 mod enterprises;
 mod extract;
 mod guard;
+mod health;
 mod models;
 mod modifications;
+mod monitoring;
 mod openapi;
 mod payments;
 mod problem;
@@ -80,6 +82,7 @@ pub use connections::{
     HEADER_READ_TIMEOUT_DEFAULT, WRITE_STALL_TIMEOUT_DEFAULT, serve,
 };
 pub use guard::AUTHENTICATED_MEMORY;
+pub use health::{READINESS_WRITER_TIMEOUT, READY_DISK_FREE_BYTES_MIN};
 pub use openapi::ApiDoc;
 pub use problem::{FIELD_ERRORS_LISTED_MAX, PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_PREFIX};
 
@@ -358,6 +361,8 @@ pub fn router<S: Store>(clearance: Arc<Clearance<S>>, config: ApiConfig) -> Rout
             post(payments::confirm_payment::<S>),
         )
         .route("/v1/health", get(routes::health::<S>))
+        .route("/v1/health/live", get(health::live))
+        .route("/v1/health/ready", get(health::ready::<S>))
         .route("/metrics", get(routes::metrics::<S>))
         .route("/openapi.json", get(routes::openapi::<S>))
         .route_layer(from_fn_with_state(state.clone(), guard::open_guard::<S>));

@@ -14,8 +14,8 @@ use utoipa::{Modify, OpenApi};
 
 use crate::problem::PROBLEM_CONTENT_TYPE;
 use crate::{
-    assessing, enterprises, models, modifications, payments, routes, statistics, targeting, tasks,
-    tokens,
+    assessing, enterprises, health, models, modifications, payments, routes, statistics, targeting,
+    tasks, tokens,
 };
 
 #[derive(OpenApi)]
@@ -92,6 +92,8 @@ use crate::{
         routes::audit_entries,
         routes::audit_verification,
         routes::health,
+        health::live,
+        health::ready,
         routes::metrics,
         routes::openapi,
     ),

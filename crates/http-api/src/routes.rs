@@ -315,15 +315,20 @@ pub(crate) async fn health<S: Store>(
     path = "/metrics",
     tag = "operations",
     summary = "Metrics",
-    description = "Prometheus text exposition: requests by route, method and status; latency; lodgings by \
-                   outcome. No authentication.",
+    description = "Prometheus text exposition: requests by route, method and status, their latency, \
+                   requests in progress and refusals by reason; lodgings by outcome; the store's write queue, \
+                   group commits, commit time, files, free space and checkpoints; open and overdue tasks per \
+                   office, lanes, rules, models and drift. Every family is described in docs/operations.md \
+                   (Monitoring). No authentication.",
     responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")),
 )]
 pub(crate) async fn metrics<S: Store>(State(state): State<AppState<S>>) -> Response {
     let content_type = HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8");
     (
         [(header::CONTENT_TYPE, content_type)],
-        state.metrics.render(),
+        state
+            .metrics
+            .render(crate::monitoring::read_at_scrape(&state.clearance).await),
     )
         .into_response()
 }

@@ -268,9 +268,7 @@ impl Drop for Inner {
 }
 
 fn queue_full() -> StoreError {
-    StoreError::Unavailable(
-        "the store is at capacity (its write queue is full); retry shortly".to_owned(),
-    )
+    StoreError::Unavailable(store::WRITE_QUEUE_FULL.to_owned())
 }
 
 fn writer_stopped() -> StoreError {

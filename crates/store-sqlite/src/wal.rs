@@ -26,10 +26,7 @@ pub(crate) struct WalCheckpointer {
 }
 
 impl WalCheckpointer {
-    pub(crate) fn start(
-        path: PathBuf,
-        stats: Arc<WriterStats>,
-    ) -> anyhow::Result<WalCheckpointer> {
+    pub(crate) fn start(path: PathBuf, stats: Arc<WriterStats>) -> anyhow::Result<WalCheckpointer> {
         let conn = rusqlite::Connection::open(&path)
             .with_context(|| format!("opening the WAL checkpointer on {}", path.display()))?;
         conn.busy_timeout(crate::connection::BUSY_TIMEOUT)?;
@@ -51,7 +48,11 @@ fn run(conn: &rusqlite::Connection, stopped: &Receiver<()>, stats: &WriterStats)
         // A failed checkpoint is retried at the next tick; the WAL only grows meanwhile.
         // The answer is (busy, frames in the WAL, frames copied back): complete when all were.
         match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
-            Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, i64>(1)?,
+                row.get::<_, i64>(2)?,
+            ))
         }) {
             Ok((0, in_wal, copied)) if copied >= in_wal => stats
                 .last_wal_checkpoint_ms

@@ -483,7 +483,10 @@ async fn operational_stats_count_every_commit_and_read_the_files_and_checkpoints
     assert_eq!(stats.chain_head_seq, 40);
     assert_eq!(stats.last_audit_checkpoint.map(|(seq, _)| seq), Some(40));
     assert!(stats.database_bytes > 0);
-    assert!(stats.disk_free_bytes.is_some_and(|free| free > 0), "{stats:?}");
+    assert!(
+        stats.disk_free_bytes.is_some_and(|free| free > 0),
+        "{stats:?}"
+    );
     store.ping_writer().await.unwrap();
 }
 

@@ -1008,6 +1008,11 @@ pub trait Store: Send + Sync + 'static {
     async fn ping_writer(&self) -> StoreResult<()>;
 }
 
+/// What `StoreError::Unavailable` says when a write is refused because the store's write queue
+/// is full (so that the API can count these refusals apart).
+pub const WRITE_QUEUE_FULL: &str =
+    "the store is at capacity (its write queue is full); retry shortly";
+
 /// A store's working figures, read at scrape time: what its write queue, its commits, its files
 /// and its checkpoints are doing. Counters count since the store was opened.
 #[derive(Debug, Clone, Default, PartialEq)]

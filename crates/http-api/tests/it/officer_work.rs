@@ -9,11 +9,11 @@ use serde_json::{Value, json};
 use crate::helpers::{TestApp, example, spawn_app, spawn_app_at};
 
 /// 10:00 on 2026-11-27 in UTC+8; the sample exchange-rate table has the example's USD for 2026-11.
-const NOW: &str = "2026-11-27T02:00:00Z";
+pub(crate) const NOW: &str = "2026-11-27T02:00:00Z";
 
 /// Puts in force (proposed by one analyst, approved by the other) a rule asking for a physical
 /// inspection of US smartphones.
-async fn inspect_us_smartphones(app: &TestApp) -> String {
+pub(crate) async fn inspect_us_smartphones(app: &TestApp) -> String {
     let rule = json!({
         "purpose": "revenue",
         "action": "physical_inspection",
