@@ -530,22 +530,7 @@ fn selection_record(selection: &risk::Selection) -> Value {
 
 impl<S: Store> Clearance<S> {
     /// The selection of a declaration, and the officers' tasks it asks for, to append with its
-    /// acceptance.
-    pub(crate) async fn targeting_events(
-        &self,
-        declaration_id: &str,
-        declaration: &Declaration,
-        figures: Option<&crate::AssessedFigures>,
-        day: NaiveDate,
-        now_ms: i64,
-    ) -> Result<Vec<LinkedEvent>, ClearanceError> {
-        let (events, _) = self
-            .targeting(declaration_id, declaration, figures, day, now_ms)
-            .await?;
-        Ok(events)
-    }
-
-    /// [`Clearance::targeting_events`], and what was decided, to count once it is accepted.
+    /// acceptance; and what was decided, to count once it is accepted.
     pub(crate) async fn targeting(
         &self,
         declaration_id: &str,

@@ -59,8 +59,13 @@ async fn a_scrape_after_real_lodgings_shows_lanes_rules_tasks_and_the_store() {
         before.text
     );
 
+    let id = app.lodged_id("broker", &example()).await;
     app.lodged_id("broker", &example()).await;
-    app.lodged_id("broker", &example()).await;
+    let read = app.get(&format!("/v1/declarations/{id}"), "broker").await;
+    assert_eq!(read.status, StatusCode::OK);
+    app.get("/v1/no-such-thing/12345", "broker")
+        .await
+        .assert_problem(404);
     let tasks = app.get("/v1/tasks?status=open", "auditor").await;
     let tasks = tasks.body["tasks"].as_array().unwrap().clone();
     assert_eq!(tasks.len(), 2);
@@ -142,11 +147,15 @@ async fn a_scrape_after_real_lodgings_shows_lanes_rules_tasks_and_the_store() {
         r#"http_requests_total{route="/v1/tasks",method="GET",status="200"}"#,
         1.0,
     );
-    assert_value(&metrics, "http_requests_in_progress", 1.0);
-    assert!(
-        !metrics.text.contains("/v1/declarations/0"),
-        "no raw path is a label"
+    assert_value(
+        &metrics,
+        r#"http_requests_total{route="/v1/declarations/{id_or_number}",method="GET",status="200"}"#,
+        1.0,
     );
+    assert_value(&metrics, "http_requests_in_progress", 1.0);
+    // No raw path is a label: neither a declaration's id nor a path that matches no route.
+    assert!(!metrics.text.contains(&id), "{}", metrics.text);
+    assert!(!metrics.text.contains("no-such-thing"), "{}", metrics.text);
 }
 
 /// A body over the limit and a client over its rate are counted as refusals by reason; the other
