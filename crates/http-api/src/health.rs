@@ -226,6 +226,27 @@ mod tests {
         assert!(disk_ready(None).is_ok());
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn a_check_is_ready_only_if_it_answers_within_the_timeout() {
+        let answering_after = |wait: Duration| {
+            within("writer", async move {
+                tokio::time::sleep(wait).await;
+                Ok::<(), String>(())
+            })
+        };
+        let tick = Duration::from_millis(1);
+        assert!(
+            answering_after(READINESS_WRITER_TIMEOUT - tick)
+                .await
+                .is_ok()
+        );
+        let Err(late) = answering_after(READINESS_WRITER_TIMEOUT + tick).await else {
+            panic!("a check answering after the timeout is not ready");
+        };
+        assert_eq!(late.en, "no answer within 2000 ms");
+        assert_eq!(late.zh, "2000 毫秒内无响应");
+    }
+
     #[test]
     fn the_write_queue_is_ready_until_it_is_full() {
         let stats = |depth| OperationalStats {
