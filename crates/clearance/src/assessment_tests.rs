@@ -243,7 +243,16 @@ async fn an_amendment_is_reassessed_and_the_difference_recorded() {
         money(&difference["total"]),
         money(&second["total_payable"]) - money(&first["total_payable"])
     );
-    assert!(money(&difference["total"]) > Decimal::ZERO);
+    // By hand (../shared/rules/china-import-taxes.md; USD 2026-11 at 7.0163; both lines MFN 0%,
+    // VAT 13%; freight shared by the items' amounts, the last taking the rest; insurance unknown
+    // is 3‰ of price + freight; each step rounded half-up to the fen):
+    //   before: 8,000 + 400 freight + 25.20 insurance = 8,425.20 USD → 59,113.73 CNY, VAT 7,684.78;
+    //           2,000 + 100 + 6.30 = 2,106.30 USD → 14,778.43 CNY, VAT 1,921.20; total 9,605.98.
+    //   after:  10,000 + 416.67 + 31.25 = 10,447.92 USD → 73,305.74 CNY, VAT 9,529.75;
+    //           2,000 + 83.33 + 6.25 = 2,089.58 USD → 14,661.12 CNY, VAT 1,905.95; total 11,435.70.
+    //   difference: 11,435.70 − 9,605.98 = 1,829.72 to pay.
+    assert_eq!(money(&first["total_payable"]), Decimal::new(960_598, 2));
+    assert_eq!(money(&difference["total"]), Decimal::new(182_972, 2));
     assert_eq!(difference["settlement"]["en"], "to pay");
 }
 
@@ -351,7 +360,10 @@ async fn dry_run_activation_and_roll_back_of_a_new_release() {
     let change = &report["changes"][0];
     assert_eq!(change["number"], json!(lodged.number));
     assert_eq!(change["current_release"], json!(first_tariff));
-    assert!(money(&change["difference"]) > Decimal::ZERO);
+    // By hand: smartphones 59,113.73 CNY (see the amendment test) now owe 5% duty, 2,955.69, and
+    // VAT (59,113.73 + 2,955.69) × 13% = 8,069.02 instead of 7,684.78; the computers' VAT 1,921.20
+    // is unchanged. 2,955.69 + 8,069.02 + 1,921.20 = 12,945.91 against 9,605.98: 3,339.93 more.
+    assert_eq!(money(&change["difference"]), Decimal::new(333_993, 2));
     // The dry run wrote nothing: the declaration's assessment is as it was.
     assert_eq!(
         f.clearance

@@ -126,6 +126,39 @@ impl Clock for SystemClock {
     }
 }
 
+/// A clock that starts at a set instant and runs on from there at the pace of the machine's
+/// monotonic clock: tests (and the binary under `CUSTOMS_CLOCK_FIXED`) meet the code lists,
+/// tariff and exchange rates of a known day, never race midnight, month-end or New Year, and
+/// still see events come one after another.
+pub struct PinnedClock {
+    start: DateTime<Utc>,
+    started: std::time::Instant,
+}
+
+impl PinnedClock {
+    pub fn new(start: DateTime<Utc>) -> PinnedClock {
+        PinnedClock {
+            start,
+            started: std::time::Instant::now(),
+        }
+    }
+
+    /// `start` as RFC 3339 (e.g. `2027-03-15T10:00:00Z`); the error names what is wrong.
+    pub fn parse(start: &str) -> Result<PinnedClock, String> {
+        DateTime::parse_from_rfc3339(start.trim())
+            .map(|at| PinnedClock::new(at.with_timezone(&Utc)))
+            .map_err(|e| {
+                format!("{start:?} is not an RFC 3339 instant such as 2027-03-15T10:00:00Z: {e}")
+            })
+    }
+}
+
+impl Clock for PinnedClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.start + self.started.elapsed()
+    }
+}
+
 /// How this administration runs clearance. No `Default`: the caller chooses (China's is `china()`).
 #[derive(Clone)]
 pub struct ClearanceConfig {
@@ -234,6 +267,11 @@ impl<S: Store> Clearance<S> {
     /// The service's clock (pinned in tests): what pages measure a task's age against.
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
+    }
+
+    /// Today in the administration's time zone: the day whose code lists and rates are in force.
+    pub fn today(&self) -> NaiveDate {
+        self.lodging_date(self.now())
     }
 
     fn lodging_date(&self, at: DateTime<Utc>) -> NaiveDate {

@@ -133,22 +133,29 @@ pub async fn caller(
 }
 
 pub async fn run(data: &DataDir, config: ClearanceConfig, args: AdminArgs) -> anyhow::Result<()> {
+    // Times people read are in the administration's time zone.
+    let utc_offset = config.utc_offset;
     let clearance = data.open_clearance(store_sqlite::SqliteOptions::production(), config)?;
-    let outcome = execute(&clearance, args).await;
+    let outcome = execute(&clearance, args, utc_offset).await;
     clearance.store().close().await;
     let line = outcome?;
     println!("{line}");
     Ok(())
 }
 
-async fn execute(clearance: &Clearance<SqliteStore>, args: AdminArgs) -> anyhow::Result<String> {
+async fn execute(
+    clearance: &Clearance<SqliteStore>,
+    args: AdminArgs,
+    utc_offset: chrono::FixedOffset,
+) -> anyhow::Result<String> {
+    let shown = |ms: i64| http_api::shown_time(utc_offset, &rfc3339(ms));
     let explain = crate::show::explain;
     if let AdminCommand::Init { name } = &args.command {
         let issued = clearance.bootstrap_admin(name).await.map_err(explain)?;
         eprintln!(
             "administrator {} created; its token (shown once, valid until {}):",
             issued.user.name,
-            rfc3339(issued.expires_at_ms)
+            shown(issued.expires_at_ms)
         );
         return Ok(issued.token);
     }
@@ -185,7 +192,7 @@ async fn execute(clearance: &Clearance<SqliteStore>, args: AdminArgs) -> anyhow:
                 "token {} for {} (shown once, valid until {}):",
                 issued.id,
                 issued.user.name,
-                rfc3339(issued.expires_at_ms)
+                shown(issued.expires_at_ms)
             );
             Ok(issued.token)
         }
@@ -197,7 +204,7 @@ async fn execute(clearance: &Clearance<SqliteStore>, args: AdminArgs) -> anyhow:
                     if json {
                         serde_json::to_string_pretty(&listed).unwrap_or_default()
                     } else {
-                        token_table(&listed)
+                        token_table(&listed, utc_offset)
                     }
                 })
         }
@@ -292,7 +299,8 @@ fn rfc3339(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-fn token_table(listed: &serde_json::Value) -> String {
+/// The tokens as a table, their times in the administration's time zone.
+fn token_table(listed: &serde_json::Value, utc_offset: chrono::FixedOffset) -> String {
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
     table.set_header(["id", "user", "issued", "expires", "status"]);
@@ -301,8 +309,8 @@ fn token_table(listed: &serde_json::Value) -> String {
         table.add_row([
             text("id"),
             text("user"),
-            text("issued_at"),
-            text("expires_at"),
+            http_api::shown_time(utc_offset, &text("issued_at")),
+            http_api::shown_time(utc_offset, &text("expires_at")),
             text("status"),
         ]);
     }

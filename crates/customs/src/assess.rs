@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow, bail};
-use chrono::{FixedOffset, NaiveDate, Utc};
+use chrono::{FixedOffset, NaiveDate};
 use clap::Args;
 use clearance::assessment;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
@@ -43,9 +43,10 @@ pub struct AssessArgs {
 }
 
 pub fn run(args: AssessArgs, utc_offset: FixedOffset) -> anyhow::Result<()> {
-    let day = args
-        .date
-        .unwrap_or_else(|| Utc::now().with_timezone(&utc_offset).date_naive());
+    let day = args.date.map(Ok).unwrap_or_else(|| {
+        crate::datadir::process_clock()
+            .map(|clock| clock.now().with_timezone(&utc_offset).date_naive())
+    })?;
     let text =
         std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
     let declaration = parse_declaration(&text, day)?;

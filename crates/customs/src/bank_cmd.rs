@@ -136,11 +136,13 @@ pub async fn run(
             submit,
         } => {
             let bank = SimulatedBank::new(&connector, read_key(&key)?);
-            let paid_at = paid_at.unwrap_or_else(|| {
-                chrono::Utc::now()
+            let paid_at = match paid_at {
+                Some(at) => at,
+                None => crate::datadir::process_clock()?
+                    .now()
                     .with_timezone(&config.utc_offset)
-                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
-            });
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+            };
             let confirmation = bank.confirm(&number, &amount, &reference, &paid_at);
             let text = serde_json::to_string(&confirmation)?;
             if !submit {

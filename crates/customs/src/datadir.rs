@@ -19,7 +19,7 @@ use std::sync::{Arc, OnceLock};
 
 use anyhow::{Context, bail};
 use audit::AuditSigner;
-use clearance::{BuyerIdKey, Clearance, ClearanceConfig, SystemClock};
+use clearance::{BuyerIdKey, Clearance, ClearanceConfig, Clock, PinnedClock, SystemClock};
 use rand::RngCore;
 use reference::ReferenceData;
 use store_sqlite::{SqliteOptions, SqliteStore};
@@ -28,6 +28,28 @@ pub const DATABASE_FILE: &str = "customs.db";
 pub const SIGNING_KEY_FILE: &str = "audit-signing.key";
 pub const BUYER_ID_KEY_FILE: &str = "buyer-id.key";
 pub const LOCK_FILE: &str = "customs.lock";
+
+/// For tests and demonstrations only: an RFC 3339 instant (e.g. `2027-03-15T10:00:00Z`) the
+/// process's clock starts at, running on from there, instead of the machine's clock. Every
+/// command reads the time through [`process_clock`], so a test pins the lodging date, the rates
+/// in force and the year of the declaration numbers. Never set it in production: it backdates the
+/// audit record.
+pub const CLOCK_FIXED_VARIABLE: &str = "CUSTOMS_CLOCK_FIXED";
+
+/// The clock of this process: the machine's, or one pinned by [`CLOCK_FIXED_VARIABLE`]. Read
+/// once, so every command and the server see one clock.
+pub fn process_clock() -> anyhow::Result<Arc<dyn Clock>> {
+    static CLOCK: OnceLock<Result<Arc<dyn Clock>, String>> = OnceLock::new();
+    CLOCK
+        .get_or_init(|| match std::env::var(CLOCK_FIXED_VARIABLE) {
+            Ok(start) if !start.trim().is_empty() => PinnedClock::parse(&start)
+                .map(|clock| Arc::new(clock) as Arc<dyn Clock>)
+                .map_err(|why| format!("{CLOCK_FIXED_VARIABLE}: {why} / 时钟设置无效")),
+            _ => Ok(Arc::new(SystemClock)),
+        })
+        .clone()
+        .map_err(|why| anyhow::anyhow!(why))
+}
 
 pub struct DataDir {
     pub path: PathBuf,
@@ -166,7 +188,7 @@ impl DataDir {
             store,
             reference,
             config,
-            Arc::new(SystemClock),
+            process_clock()?,
         )))
     }
 
@@ -189,7 +211,7 @@ impl DataDir {
             store,
             reference,
             config,
-            Arc::new(SystemClock),
+            process_clock()?,
         )))
     }
 }

@@ -46,6 +46,159 @@ const SAMPLE_RATES: [(&str, &str); 1] = [(
 )];
 const SAMPLE_IN_FORCE_FROM: (i32, u32, u32) = (2026, 1, 1);
 
+/// How many months past the current one the demo's illustrative exchange rates reach: a demo
+/// left running, or restarted, within a year of its start keeps assessing.
+pub const ILLUSTRATIVE_MONTHS_AHEAD: u32 = 12;
+
+/// The label of every illustrative rate table starts so: an administrator (and the console's
+/// releases page) sees at once that these rates are made up.
+pub const ILLUSTRATIVE_LABEL: &str = "ILLUSTRATIVE demo rates";
+
+/// The sample's exchange rates stop at its last month (2026-12): after it nothing would be
+/// assessed. The demo therefore makes up the months after it, from the month after the sample's
+/// last through [`ILLUSTRATIVE_MONTHS_AHEAD`] months past `today`'s: each currency's rate of the
+/// sample's last month, held flat (no forecast is pretended).
+pub fn illustrative_rates(sample: &str, today: chrono::NaiveDate) -> anyhow::Result<Illustrative> {
+    use tariff::model::YearMonth;
+    let table = tariff::release::parse_exchange_rates(tariff::release::ReleaseFile {
+        name: "exchange_rates.csv",
+        text: sample,
+    })
+    .map_err(|problems| anyhow::anyhow!("the sample exchange rates: {problems:?}"))?;
+    let last = table
+        .rates()
+        .iter()
+        .map(|r| r.month())
+        .max()
+        .ok_or_else(|| anyhow::anyhow!("the sample exchange rates are empty"))?;
+    let next = |m: YearMonth| {
+        if m.month == 12 {
+            YearMonth {
+                year: m.year + 1,
+                month: 1,
+            }
+        } else {
+            YearMonth {
+                year: m.year,
+                month: m.month + 1,
+            }
+        }
+    };
+    let mut through = YearMonth::of(today).max(last);
+    for _ in 0..ILLUSTRATIVE_MONTHS_AHEAD {
+        through = next(through);
+    }
+    let first = next(last);
+    let mut latest: Vec<&tariff::model::ExchangeRate> =
+        table.rates().iter().filter(|r| r.month() == last).collect();
+    latest.sort_by(|a, b| a.currency().cmp(b.currency()));
+    let mut csv = format!(
+        "# {ILLUSTRATIVE_LABEL}: NOT official rates, made up by `customs serve --demo` so that the\n\
+         # demo assesses after the SAMPLE table's last month ({last}): each currency's {last} rate\n\
+         # held flat from {first} through {through}. An administration loads the published rates.\n\
+         currency,month,rate\n"
+    );
+    for rate in latest {
+        let mut month = first;
+        while month <= through {
+            writeln!(csv, "{},{month},{}", rate.currency(), rate.rate_4dp())?;
+            month = next(month);
+        }
+    }
+    let label = format!(
+        "{ILLUSTRATIVE_LABEL} {first}..{through}: the SAMPLE's {last} rates held flat, not official"
+    );
+    Ok(Illustrative { csv, label, first })
+}
+
+/// A made-up exchange-rate table for the demo ([`illustrative_rates`]).
+pub struct Illustrative {
+    pub csv: String,
+    /// Names the months and says the rates are made up.
+    pub label: String,
+    /// Its first month, from whose first day it is put in force.
+    pub first: tariff::model::YearMonth,
+}
+
+/// Keeps the demo assessing on any date: unless an active rate table covers this month and the
+/// next, puts the [`illustrative_rates`] for the months around today in force (imported once,
+/// activated from its first month; the sample's own months stay the sample's). Returns what to
+/// print about the rates in force.
+async fn seed_illustrative_rates(
+    clearance: &Clearance<SqliteStore>,
+    admin: &Caller,
+) -> anyhow::Result<String> {
+    let explain = crate::show::explain;
+    let today = clearance.today();
+    let this_month = tariff::model::YearMonth::of(today);
+    let next_month = tariff::model::YearMonth::of(
+        today
+            .checked_add_months(chrono::Months::new(1))
+            .unwrap_or(today),
+    );
+    let covers = |release: &serde_json::Value, month: tariff::model::YearMonth| {
+        release["status"] == "active"
+            && release["summary"]["months"]
+                .as_array()
+                .is_some_and(|months| months.iter().any(|m| m == &month.to_string()))
+    };
+    let releases = clearance
+        .releases(admin, ReleaseKind::ExchangeRates)
+        .await
+        .map_err(explain)?;
+    let covered = [this_month, next_month]
+        .iter()
+        .all(|month| releases.iter().any(|r| covers(r, *month)));
+    if !covered {
+        let made_up = illustrative_rates(SAMPLE_RATES[0].1, today)?;
+        let id = match releases
+            .iter()
+            .find(|r| r["label"] == made_up.label.as_str())
+        {
+            Some(imported) => imported["id"].as_str().unwrap_or_default().to_owned(),
+            None => clearance
+                .import_release(
+                    admin,
+                    NewRelease {
+                        kind: ReleaseKind::ExchangeRates,
+                        label: made_up.label.clone(),
+                        files: vec![ReleaseFileRow {
+                            name: "exchange_rates.csv".into(),
+                            text: made_up.csv,
+                        }],
+                    },
+                )
+                .await
+                .map_err(explain)?["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        };
+        let from = chrono::NaiveDate::from_ymd_opt(made_up.first.year, made_up.first.month, 1)
+            .expect("a valid month");
+        clearance
+            .activate_release(admin, &id, from)
+            .await
+            .map_err(explain)?;
+    }
+    let mut printed = String::from("Exchange rates in force:\n");
+    for release in clearance
+        .releases(admin, ReleaseKind::ExchangeRates)
+        .await
+        .map_err(explain)?
+        .iter()
+        .filter(|r| r["status"] == "active")
+    {
+        writeln!(
+            printed,
+            "  from {}: {}",
+            release["effective_from"].as_str().unwrap_or("?"),
+            release["label"].as_str().unwrap_or("?")
+        )?;
+    }
+    Ok(printed)
+}
+
 /// The first event of a demo data folder: `serve --demo` uses only a new folder (and marks it
 /// so) or one it marked; plain `serve` refuses a marked one, so demo users and their tokens never
 /// act on real declarations and the demo officer is never drawn for a real task.
@@ -106,7 +259,7 @@ async fn mark_demo_folder(clearance: &Clearance<SqliteStore>) -> anyhow::Result<
     .to_string();
     let append = store::Append {
         actor: clearance::system_actor(),
-        recorded_at_ms: chrono::Utc::now().timestamp_millis(),
+        recorded_at_ms: clearance.now().timestamp_millis(),
         subject: "data-folder".into(),
         action: DEMO_MARKER_ACTION.into(),
         idempotency_scope: "admin".into(),
@@ -308,6 +461,7 @@ pub async fn seed(
         .map_err(explain)?;
     seed_release(clearance, &admin, ReleaseKind::Tariff, &SAMPLE_TARIFF).await?;
     seed_release(clearance, &admin, ReleaseKind::ExchangeRates, &SAMPLE_RATES).await?;
+    let rates_in_force = seed_illustrative_rates(clearance, &admin).await?;
     let mut tokens = String::new();
     for (role, token) in &issued {
         writeln!(tokens, "{:<14} {token}", role.as_str())?;
@@ -336,7 +490,7 @@ pub async fn seed(
         "the tokens of the previous start, still valid"
     };
     eprintln!(
-        "\nDemo data is ready ({freshness}; also in {}, readable by you only):\n{tokens}\nA sample declaration was lodged: {}\n\nTry:\n  \
+        "\nDemo data is ready ({freshness}; also in {}, readable by you only):\n{tokens}\n{rates_in_force}\nA sample declaration was lodged: {}\n\nTry:\n  \
          export TOKEN={broker_token}   # the broker declares for Shanghai Pudong Trading\n  \
          curl -s -X POST http://{address}/v1/declarations -H \"Authorization: Bearer $TOKEN\" \\\n       \
          -H 'Content-Type: application/json' -H 'Idempotency-Key: my-first-lodging' \\\n       \

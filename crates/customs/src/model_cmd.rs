@@ -335,6 +335,15 @@ pub async fn model(
                 if json {
                     println!("{}", serde_json::to_string_pretty(&models)?);
                 } else {
+                    let people: Vec<String> = models
+                        .iter()
+                        .flat_map(|m| [cell(&m["author"]), cell(&m["promoted_by"])])
+                        .collect();
+                    let names = crate::show::names_of(&clearance, &caller, &people).await;
+                    let named = |value: &Value| {
+                        let id = cell(value);
+                        names.get(&id).cloned().unwrap_or(id)
+                    };
                     let mut table = Table::new();
                     table.load_preset(UTF8_FULL_CONDENSED).set_header([
                         "id",
@@ -359,8 +368,8 @@ pub async fn model(
                                 cell(&s["training_period"][0]),
                                 cell(&s["training_period"][1])
                             ),
-                            cell(&m["author"]),
-                            cell(&m["promoted_by"]),
+                            named(&m["author"]),
+                            named(&m["promoted_by"]),
                         ]);
                     }
                     println!("{table}");

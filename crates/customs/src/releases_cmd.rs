@@ -86,9 +86,11 @@ pub async fn run(
     kind: ReleaseKind,
     args: ReleaseArgs,
 ) -> anyhow::Result<()> {
+    // Times people read are in the administration's time zone.
+    let utc_offset = config.utc_offset;
     let clearance = data.open_clearance(store_sqlite::SqliteOptions::production(), config)?;
     let outcome = match crate::admin::caller(&clearance, args.token.as_deref()).await {
-        Ok(admin) => execute(&clearance, &admin, kind, args.command).await,
+        Ok(admin) => execute(&clearance, &admin, kind, args.command, utc_offset).await,
         Err(error) => Err(error),
     };
     clearance.store().close().await;
@@ -100,6 +102,7 @@ async fn execute(
     admin: &clearance::Caller,
     kind: ReleaseKind,
     command: ReleaseCommand,
+    utc_offset: chrono::FixedOffset,
 ) -> anyhow::Result<()> {
     match command {
         ReleaseCommand::Import { folder, label } => {
@@ -126,7 +129,7 @@ async fn execute(
             if json {
                 println!("{}", serde_json::to_string_pretty(&releases)?);
             } else {
-                print_releases(&releases);
+                print_releases(&releases, utc_offset);
             }
         }
         ReleaseCommand::DryRun { id, sample, json } => {
@@ -165,7 +168,7 @@ async fn execute(
     Ok(())
 }
 
-fn print_releases(releases: &[Value]) {
+fn print_releases(releases: &[Value], utc_offset: chrono::FixedOffset) {
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED).set_header([
         "id",
@@ -181,7 +184,7 @@ fn print_releases(releases: &[Value]) {
             cell(&r["label"]),
             cell(&r["status"]),
             cell(&r["effective_from"]),
-            cell(&r["imported_at"]),
+            http_api::shown_time(utc_offset, &cell(&r["imported_at"])),
             cell(&r["summary"]),
         ]);
     }

@@ -157,7 +157,7 @@ async fn execute(clearance: &Clearance<SqliteStore>, command: RulesCommand) -> a
                 cell(&rule["id"]),
                 cell(&rule["version"]),
                 cell(&rule["status"]),
-                cell(&rule["approved_by"])
+                caller.principal.user.name
             );
         }
         RulesCommand::Retire {
@@ -193,7 +193,12 @@ async fn execute(clearance: &Clearance<SqliteStore>, command: RulesCommand) -> a
             if json {
                 println!("{}", serde_json::to_string_pretty(&rules)?);
             } else {
-                print_rules(&rules);
+                let people: Vec<String> = rules
+                    .iter()
+                    .flat_map(|r| [cell(&r["author"]), cell(&r["approved_by"])])
+                    .collect();
+                let names = crate::show::names_of(&clearance, &caller, &people).await;
+                print_rules(&rules, &names);
             }
         }
     }
@@ -210,7 +215,12 @@ fn rule_refusal(error: clearance::ClearanceError, id: &str, version: u32) -> any
     }
 }
 
-fn print_rules(rules: &[Value]) {
+/// The rules as a table, their author and approver by name.
+fn print_rules(rules: &[Value], names: &std::collections::HashMap<String, String>) {
+    let named = |value: &Value| {
+        let id = cell(value);
+        names.get(&id).cloned().unwrap_or(id)
+    };
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED).set_header([
         "id",
@@ -233,8 +243,8 @@ fn print_rules(rules: &[Value]) {
             cell(&d["expected_selection_rate"]),
             cell(&d["priority"]),
             cell(&d["expression"]),
-            cell(&r["author"]),
-            cell(&r["approved_by"]),
+            named(&r["author"]),
+            named(&r["approved_by"]),
         ]);
     }
     println!("{table}");

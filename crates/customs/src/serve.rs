@@ -25,6 +25,15 @@ pub struct ServeArgs {
     /// proxy, whose one address every connection comes from, raise it.
     #[arg(long, env = "CUSTOMS_CONNECTIONS_PER_ADDRESS")]
     pub connections_per_address: Option<usize>,
+    /// Time zone the console shows times in, as a fixed offset from UTC (+08:00, -05:00, UTC);
+    /// stored and API times stay UTC.
+    #[arg(
+        long,
+        env = "CUSTOMS_TIME_ZONE",
+        default_value = http_api::DISPLAY_TIME_ZONE_DEFAULT,
+        value_parser = http_api::parse_time_zone
+    )]
+    pub time_zone: chrono::FixedOffset,
 }
 
 pub fn init_logging(format: &str) {
@@ -63,6 +72,7 @@ pub async fn run(data: &DataDir, config: ClearanceConfig, args: ServeArgs) -> an
         );
     }
     let mut api_config = http_api::ApiConfig::production();
+    api_config.display_offset = args.time_zone;
     if let Some(rate) = args.rate_per_client {
         // A second's worth of burst at least, so that a raised rate is not cut at the old burst.
         api_config.requests_per_second_per_client = rate;

@@ -78,6 +78,8 @@ pub fn explain(error: ClearanceError) -> anyhow::Error {
 }
 
 pub async fn run(data: &DataDir, config: ClearanceConfig, args: ShowArgs) -> anyhow::Result<()> {
+    // Times people read are in the administration's time zone.
+    let utc_offset = config.utc_offset;
     let clearance = data.open_clearance_read_only(config)?;
     let caller = operator();
     let view = clearance
@@ -105,6 +107,16 @@ pub async fn run(data: &DataDir, config: ClearanceConfig, args: ShowArgs) -> any
         .scores(&caller, &args.number)
         .await
         .map_err(explain)?;
+    // Who acted, by name (an id the directory does not know, such as `system`, as it is).
+    let actors: Vec<&str> = events
+        .events
+        .iter()
+        .map(|e| e.actor_user.as_str())
+        .collect();
+    let names = clearance
+        .actor_names(&caller, &actors)
+        .await
+        .unwrap_or_default();
     clearance.store().close().await;
     if args.json {
         let value = serde_json::json!({
@@ -117,7 +129,7 @@ pub async fn run(data: &DataDir, config: ClearanceConfig, args: ShowArgs) -> any
         println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
     }
-    print!("{}", render(&view));
+    print!("{}", render(&view, utc_offset));
     if let Some(latest) = assessments.last() {
         print!("{}", render_assessment(latest));
     }
@@ -134,14 +146,31 @@ pub async fn run(data: &DataDir, config: ClearanceConfig, args: ShowArgs) -> any
     for event in &events.events {
         history.add_row([
             event.seq.to_string(),
-            event.recorded_at.clone(),
+            http_api::shown_time(utc_offset, &event.recorded_at),
             event.action.clone(),
-            event.actor_user.clone(),
+            names
+                .get(&event.actor_user)
+                .cloned()
+                .unwrap_or_else(|| event.actor_user.clone()),
             event.actor_role.clone(),
         ]);
     }
     println!("{history}");
     Ok(())
+}
+
+/// The users' names by id, for people to read; an id the directory does not know (or a caller
+/// who may not look) is shown as it is.
+pub(crate) async fn names_of(
+    clearance: &clearance::Clearance<store_sqlite::SqliteStore>,
+    caller: &clearance::Caller,
+    ids: &[String],
+) -> std::collections::HashMap<String, String> {
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    clearance
+        .actor_names(caller, &ids)
+        .await
+        .unwrap_or_default()
 }
 
 /// A JSON value as a table cell: text without quotes, nothing for null.
@@ -320,7 +349,8 @@ fn text(value: &Option<String>) -> String {
     value.clone().unwrap_or_default()
 }
 
-pub fn render(view: &DeclarationView) -> String {
+/// The declaration's header and items; its lodging time in the administration's time zone.
+pub fn render(view: &DeclarationView, utc_offset: chrono::FixedOffset) -> String {
     let d = &view.declaration;
     let mut header = Table::new();
     header.load_preset(UTF8_FULL_CONDENSED);
@@ -348,7 +378,10 @@ pub fn render(view: &DeclarationView) -> String {
         ("office 申报地海关", text(&d.office_of_lodging)),
         ("trader 境内收发货人", trader),
         ("invoice 发票", invoice),
-        ("lodged 申报时间", view.lodged_at.clone()),
+        (
+            "lodged 申报时间",
+            http_api::shown_time(utc_offset, &view.lodged_at),
+        ),
         ("version", view.version.to_string()),
     ];
     for (label, value) in rows {

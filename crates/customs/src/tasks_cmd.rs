@@ -152,6 +152,8 @@ pub async fn run(
     config: ClearanceConfig,
     command: TasksCommand,
 ) -> anyhow::Result<()> {
+    // Times people read are in the administration's time zone.
+    let utc_offset = config.utc_offset;
     let clearance = match command {
         TasksCommand::Finding { .. }
         | TasksCommand::Duty { .. }
@@ -164,12 +166,16 @@ pub async fn run(
             data.open_clearance_read_only(config)?
         }
     };
-    let outcome = execute(&clearance, command).await;
+    let outcome = execute(&clearance, command, utc_offset).await;
     clearance.store().close().await;
     outcome
 }
 
-async fn execute(clearance: &Clearance<SqliteStore>, command: TasksCommand) -> anyhow::Result<()> {
+async fn execute(
+    clearance: &Clearance<SqliteStore>,
+    command: TasksCommand,
+    utc_offset: chrono::FixedOffset,
+) -> anyhow::Result<()> {
     let caller: Caller = clearance
         .authenticate(command.token())
         .await
@@ -195,7 +201,9 @@ async fn execute(clearance: &Clearance<SqliteStore>, command: TasksCommand) -> a
             if json {
                 println!("{}", serde_json::to_string_pretty(&tasks)?);
             } else {
-                print_tasks(&tasks);
+                let officers: Vec<String> = tasks.iter().map(|t| cell(&t["assigned_to"])).collect();
+                let names = crate::show::names_of(clearance, &caller, &officers).await;
+                print_tasks(&tasks, &names, utc_offset);
             }
         }
         TasksCommand::Finding {
@@ -324,8 +332,15 @@ async fn execute(clearance: &Clearance<SqliteStore>, command: TasksCommand) -> a
                 table
                     .load_preset(UTF8_FULL_CONDENSED)
                     .set_header(["office", "officer", "since"]);
+                let officers: Vec<String> = roster.iter().map(|r| cell(&r["officer"])).collect();
+                let names = crate::show::names_of(clearance, &caller, &officers).await;
                 for r in &roster {
-                    table.add_row([cell(&r["office"]), cell(&r["officer"]), cell(&r["since"])]);
+                    let officer = cell(&r["officer"]);
+                    table.add_row([
+                        cell(&r["office"]),
+                        names.get(&officer).cloned().unwrap_or(officer),
+                        http_api::shown_time(utc_offset, &cell(&r["since"])),
+                    ]);
                 }
                 println!("{table}");
             }
@@ -334,7 +349,12 @@ async fn execute(clearance: &Clearance<SqliteStore>, command: TasksCommand) -> a
     Ok(())
 }
 
-fn print_tasks(tasks: &[Value]) {
+/// The tasks as a table: the officer by name, the time in the administration's time zone.
+fn print_tasks(
+    tasks: &[Value],
+    names: &std::collections::HashMap<String, String>,
+    utc_offset: chrono::FixedOffset,
+) {
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED).set_header([
         "task",
@@ -352,9 +372,12 @@ fn print_tasks(tasks: &[Value]) {
             cell(&t["kind"]),
             cell(&t["declaration_id"]),
             cell(&t["office"]),
-            cell(&t["assigned_to"]),
+            names
+                .get(&cell(&t["assigned_to"]))
+                .cloned()
+                .unwrap_or_else(|| cell(&t["assigned_to"])),
             cell(&t["status"]),
-            cell(&t["created_at"]),
+            http_api::shown_time(utc_offset, &cell(&t["created_at"])),
             cell(&t["outcome"]["discrepancy"]),
         ]);
     }

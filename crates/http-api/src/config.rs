@@ -50,6 +50,9 @@ pub struct ApiConfig {
     pub trade_requests_in_progress_max: usize,
     /// Requests a customs user may have in progress at once; one more gets 429. At least 1.
     pub customs_requests_in_progress_max: usize,
+    /// The time zone the console shows times in (`--time-zone`; default
+    /// `DISPLAY_TIME_ZONE_DEFAULT`, UTC+08:00). The API's own times stay UTC.
+    pub display_offset: chrono::FixedOffset,
 }
 
 impl ApiConfig {
@@ -62,6 +65,7 @@ impl ApiConfig {
             request_timeout: REQUEST_TIMEOUT_DEFAULT,
             trade_requests_in_progress_max: crate::admission::TRADE_REQUESTS_IN_PROGRESS_MAX,
             customs_requests_in_progress_max: crate::admission::CUSTOMS_REQUESTS_IN_PROGRESS_MAX,
+            display_offset: crate::time_zone::display_offset_default(),
         }
     }
 }

@@ -43,6 +43,7 @@ mod statistics;
 mod targeting;
 mod tasks;
 mod telemetry;
+mod time_zone;
 mod tokens;
 
 #[cfg(test)]
@@ -85,6 +86,9 @@ pub use guard::AUTHENTICATED_MEMORY;
 pub use health::{READINESS_WRITER_TIMEOUT, READY_DISK_FREE_BYTES_MIN};
 pub use openapi::ApiDoc;
 pub use problem::{FIELD_ERRORS_LISTED_MAX, PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_PREFIX};
+pub use time_zone::{
+    DISPLAY_TIME_ZONE_DEFAULT, display_offset_default, parse_time_zone, shown_time,
+};
 
 use crate::admission::{Gate, HeavyJob, HeavyJobs};
 use crate::assessing::RELEASES_PATH;

@@ -299,7 +299,17 @@ async fn checkpoints_follow_the_time_policy_when_idle() {
     };
     let store = open(&dir.path().join("customs.db"), options);
     store.append(registration(1, 1)).await.unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    // Wait for the idle writer's checkpoint (not for a guessed time), then four periods more:
+    // a head that has not moved is not signed again.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while store.checkpoints().await.unwrap().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no checkpoint within 10 s of a 50 ms policy"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(4 * 50)).await;
     let signed: Vec<u64> = store
         .checkpoints()
         .await

@@ -196,6 +196,9 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Fiel
     if let Ok(value) = serde_json::from_slice(body) {
         return Ok(value);
     }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(empty_body());
+    }
     let deserializer = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(deserializer).map_err(|error| {
         let path = json_path(&error.path().to_string());
@@ -216,6 +219,16 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Fiel
             FieldError::invalid_json(&path, &message)
         }
     })
+}
+
+/// An empty (or blank) body, said so rather than as serde's "EOF while parsing a value".
+pub fn empty_body() -> FieldError {
+    FieldError {
+        path: "body".into(),
+        code: domain::ErrorCode::Required,
+        message_en: "the request body is empty: send a JSON document".into(),
+        message_zh: "请求体为空：请发送 JSON 文档".into(),
+    }
 }
 
 /// serde_path_to_error writes `items[3].origin_country`, `.` for the root and `?` when unknown.

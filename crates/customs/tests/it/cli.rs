@@ -35,6 +35,16 @@ fn lodging_a_file_twice_creates_each_declaration_once() {
     let json: serde_json::Value =
         serde_json::from_str(&ok(&data, &["show", number, "--json"])).unwrap();
     assert_eq!(json["declaration"]["number"], number);
+    // People read times in the administration's time zone (the pinned clock's 02:00 UTC is
+    // 10:00 in UTC+8), labelled with the offset, and who acted by name, not by id.
+    assert!(
+        shown.contains("2026-11-27 10:00:") && shown.contains("+08:00"),
+        "{shown}"
+    );
+    assert!(!shown.contains("T02:00"), "{shown}");
+    let broker_id = json["events"][0]["actor_user"].as_str().unwrap();
+    assert!(!shown.contains(broker_id), "{shown}");
+    assert!(shown.contains("┆ broker "), "{shown}");
 }
 
 #[test]

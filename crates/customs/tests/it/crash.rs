@@ -1,13 +1,12 @@
 //! A crash loses nothing: kill -9 the server while clients lodge concurrently, restart it, and
 //! every acknowledged declaration is there, idempotent resends find it, and the chain verifies.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::support::{EXAMPLE, customs_binary, ok, seed_broker};
+use crate::support::{EXAMPLE, NOW, ok, seed_broker, start_server};
 
 /// Concurrent lodging clients.
 const CLIENTS: usize = 8;
@@ -16,33 +15,8 @@ const ACKS_BEFORE_KILL: usize = 150;
 
 /// Starts `customs serve` on a free port and returns it with its address.
 fn serve(data: &Path) -> (Child, String) {
-    let mut child = Command::new(customs_binary())
-        .args([
-            "--data",
-            data.to_str().unwrap(),
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--rate-per-client",
-            "1000000",
-        ])
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("the server starts");
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let address = loop {
-        let line = lines
-            .next()
-            .expect("the server prints its address")
-            .unwrap();
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_owned();
-        }
-    };
-    // Keep draining stderr so the server never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
+    let (child, address, _) =
+        start_server(data, &["--rate-per-client", "1000000"], NOW).expect("the server starts");
     (child, address)
 }
 

@@ -3,45 +3,14 @@
 //! stop working at once; one process writes to a data folder at a time; the folder and its files
 //! are private; demo mode keeps to demo folders and leaves no earlier token valid.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 
-use crate::support::{admin_token, customs, customs_binary, declarations_file, ok, seed_broker};
+use crate::support::{NOW, admin_token, customs, declarations_file, ok, seed_broker, start_server};
 
-/// Starts `customs serve` with `extra` arguments. `Ok` with the server, its address and what it
-/// printed before listening; `Err` with what it printed when it stopped instead.
+/// Starts `customs serve` with `extra` arguments (see [`start_server`]).
 fn start(data: &Path, extra: &[&str]) -> Result<(Child, String, String), String> {
-    let mut child = Command::new(customs_binary())
-        .args([
-            "--data",
-            data.to_str().unwrap(),
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .args(extra)
-        .env("CUSTOMS_LOG", "warn")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("the server starts");
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let mut printed = String::new();
-    loop {
-        let Some(Ok(line)) = lines.next() else {
-            child.wait().unwrap();
-            return Err(printed);
-        };
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            let address = rest.split_whitespace().next().unwrap().to_owned();
-            std::thread::spawn(move || lines.for_each(drop));
-            return Ok((child, address, printed));
-        }
-        printed.push_str(&line);
-        printed.push('\n');
-    }
+    start_server(data, extra, NOW)
 }
 
 fn stop(mut server: Child) {
@@ -80,7 +49,7 @@ fn administration_needs_an_administrators_token_and_is_recorded_as_that_user() {
         "Trader",
     ];
     // No token: refused, and nothing is written (the folder has no administrator yet either).
-    let mut bare = Command::new(customs_binary());
+    let mut bare = crate::support::command();
     bare.arg("--data")
         .arg(&data)
         .args(register)

@@ -5,12 +5,12 @@
 //! tables that differ from the chain.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use audit::{AuditEntry, ChainHead};
 
-use crate::support::{BROKER, TRADER, customs, customs_binary, declarations_file, ok, seed_broker};
+use crate::support::{BROKER, TRADER, customs, declarations_file, ok, seed_broker};
 
 /// A store with admin events and 3 lodged declarations, closed (so its head is checkpointed).
 fn populated_store(dir: &Path) -> PathBuf {
@@ -396,7 +396,7 @@ fn entries_of_the_old_encoding_still_verify_next_to_new_ones() {
 
 /// `serve` on `data` must exit with an error containing `expected` before it listens.
 fn serve_refuses(data: &Path, expected: &str) {
-    let mut child = Command::new(customs_binary())
+    let mut child = crate::support::command()
         .arg("--data")
         .arg(data)
         .args(["serve", "--listen", "127.0.0.1:0"])

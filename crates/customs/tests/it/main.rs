@@ -2,6 +2,7 @@
 //! concern.
 
 mod architecture;
+mod calendar;
 mod cli;
 mod crash;
 mod credit;

@@ -4,13 +4,13 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
-use crate::support::{admin_token, customs, customs_binary, ok};
+use crate::support::{admin_token, customs, ok};
 
 /// `customs admin password --user USER` with `stdin` as its standard input.
 fn set_password(data: &Path, user: &str, token: Option<&str>, stdin: &str) -> Output {
-    let mut command = Command::new(customs_binary());
+    let mut command = crate::support::command();
     command
         .arg("--data")
         .arg(data)

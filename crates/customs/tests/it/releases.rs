@@ -3,30 +3,21 @@
 
 use std::path::Path;
 
-use chrono::{Datelike, Utc};
-
-use crate::support::{customs, declarations_file, ok, seed_broker};
+use crate::support::{THIS_MONTH, customs, declarations_file, ok, seed_broker};
 
 const SAMPLE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../tariff/sample_release_cn_2026"
 );
 
-/// An exchange-rate table for this month in China, so the test does not depend on the sample's
+/// An exchange-rate table for this month in China (the pinned clock's), so the test does not depend on the sample's
 /// months: USD 7.1000.
 fn this_months_rates(dir: &Path) -> std::path::PathBuf {
-    let today = Utc::now()
-        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap())
-        .date_naive();
     let folder = dir.join("rates");
     std::fs::create_dir_all(&folder).unwrap();
     std::fs::write(
         folder.join("exchange_rates.csv"),
-        format!(
-            "# test table\ncurrency,month,rate\nUSD,{}-{:02},7.1000\n",
-            today.year(),
-            today.month()
-        ),
+        format!("# test table\ncurrency,month,rate\nUSD,{THIS_MONTH},7.1000\n"),
     )
     .unwrap();
     folder

@@ -139,6 +139,15 @@ fn two_analysts_add_approve_and_retire_a_rule_that_sends_smartphones_to_the_red_
     assert!(!shown.contains("rule R-000001"), "{shown}");
     let list = ok(&data, &["rules", "list", "--token", &wang]);
     assert!(list.contains("retired"), "{list}");
+    // Author and approver by name, not by id.
+    let ids: serde_json::Value =
+        serde_json::from_str(&ok(&data, &["rules", "list", "--token", &wang, "--json"])).unwrap();
+    let author = ids[0]["author"].as_str().unwrap();
+    assert!(!list.contains(author), "{list}");
+    assert!(
+        list.contains("┆ analyst-wang ") && list.contains("┆ analyst-zhao "),
+        "{list}"
+    );
 }
 
 /// `customs watch ...`: an analyst proposes the example's shipper for the watch list as a

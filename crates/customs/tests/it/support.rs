@@ -1,21 +1,76 @@
 //! Running the real binary against a fresh data folder.
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 
 pub const EXAMPLE: &str = include_str!("../../../../examples/declaration-import.json");
 pub const TRADER: &str = "91310115MA1H000024";
 pub const BROKER: &str = "91310000MA1FL0001R";
 
+/// The instant every run of the binary starts its clock at (`CUSTOMS_CLOCK_FIXED`), unless a
+/// test pins another: inside the sample tariff's year and after the example's arrival date, far
+/// from midnight (10:00 in China), month-end and New Year, so no test races the calendar or
+/// loses its assessment when the sample's rates run out.
+pub const NOW: &str = "2026-11-27T02:00:00Z";
+/// [`NOW`]'s day and month in China (UTC+8).
+pub const TODAY: &str = "2026-11-27";
+pub const THIS_MONTH: &str = "2026-11";
+
 pub fn customs_binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_customs"))
+}
+
+/// `customs` with its clock pinned at [`NOW`] (a test may set `CUSTOMS_CLOCK_FIXED` again).
+pub fn command() -> Command {
+    let mut command = Command::new(customs_binary());
+    command.env("CUSTOMS_CLOCK_FIXED", NOW);
+    command
+}
+
+/// Starts `customs --data DATA serve --listen 127.0.0.1:0 ARGS...` with its clock at `clock`.
+/// `Ok` with the server, its address and what it printed before listening; `Err` with what it
+/// printed when it stopped instead.
+pub fn start_server(
+    data: &Path,
+    args: &[&str],
+    clock: &str,
+) -> Result<(Child, String, String), String> {
+    let mut child = command()
+        .env("CUSTOMS_CLOCK_FIXED", clock)
+        .env("CUSTOMS_LOG", "warn")
+        .arg("--data")
+        .arg(data)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("the server starts");
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let mut printed = String::new();
+    loop {
+        let Some(Ok(line)) = lines.next() else {
+            child.wait().unwrap();
+            return Err(printed);
+        };
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            let address = rest.split_whitespace().next().unwrap().to_owned();
+            // Keep draining stderr so the server never blocks on a full pipe.
+            std::thread::spawn(move || lines.for_each(drop));
+            return Ok((child, address, printed));
+        }
+        printed.push_str(&line);
+        printed.push('\n');
+    }
 }
 
 /// Runs `customs --data DATA ARGS...`. Administration (`admin`, `tariff`, `rates`,
 /// `value-control`) without its own `--token` runs as the folder's first administrator,
 /// bootstrapped on first use ([`admin_token`]).
 pub fn customs(data: &Path, args: &[&str]) -> Output {
-    let mut command = Command::new(customs_binary());
+    let mut command = command();
     command
         .arg("--data")
         .arg(data)
@@ -38,7 +93,7 @@ pub fn admin_token(data: &Path) -> String {
     if let Ok(token) = std::fs::read_to_string(&kept) {
         return token.trim().to_owned();
     }
-    let output = Command::new(customs_binary())
+    let output = command()
         .arg("--data")
         .arg(data)
         .args(["admin", "init", "--name", "root"])

@@ -11,10 +11,9 @@
 
 use std::path::{Path, PathBuf};
 
-use chrono::{Datelike, Utc};
 use serde_json::{Value, json};
 
-use crate::support::{customs, declarations_file, ok, seed_broker};
+use crate::support::{THIS_MONTH, TODAY, customs, declarations_file, ok, seed_broker};
 
 const SAMPLE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -24,18 +23,11 @@ const SAMPLE: &str = concat!(
 /// The sample tariff release and an exchange-rate table for this month in China (USD 7.1000), both
 /// in force, so that a declaration lodged today is assessed.
 fn tariff_in_force(data: &Path, dir: &Path) {
-    let today = Utc::now()
-        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap())
-        .date_naive();
     let rates: PathBuf = dir.join("rates");
     std::fs::create_dir_all(&rates).unwrap();
     std::fs::write(
         rates.join("exchange_rates.csv"),
-        format!(
-            "# test table\ncurrency,month,rate\nUSD,{}-{:02},7.1000\n",
-            today.year(),
-            today.month()
-        ),
+        format!("# test table\ncurrency,month,rate\nUSD,{THIS_MONTH},7.1000\n"),
     )
     .unwrap();
     ok(data, &["tariff", "import", SAMPLE, "--label", "sample"]);
@@ -270,8 +262,12 @@ fn an_officer_closes_a_red_lane_inspection_with_a_finding_that_corrects_the_orig
     assert_eq!(owes["paid"], "0.00", "{owes:#}");
     let outstanding = owes["outstanding"].as_str().unwrap().to_owned();
     assert_eq!(outstanding, payable, "{owes:#}");
-    assert!(
-        outstanding.parse::<f64>().unwrap() > 0.0,
+    // By hand (../shared/rules/china-import-taxes.md; the test's USD rate 7.1000; MFN 0% on
+    // both lines, also from China; VAT 13%; freight shared by amount; insurance 3‰):
+    //   8,000 + 400 + 25.20 = 8,425.20 USD → 59,818.92 CNY, VAT 7,776.46
+    //   2,000 + 100 + 6.30 = 2,106.30 USD → 14,954.73 CNY, VAT 1,944.11; total 9,720.57.
+    assert_eq!(
+        outstanding, "9720.57",
         "the sample release assesses the phones: {owes:#}"
     );
     let table = ok(&data, &["owed", &number, "--token", &officer]);
@@ -466,19 +462,16 @@ fn an_officer_closes_a_red_lane_inspection_with_a_finding_that_corrects_the_orig
     assert!(actions.contains(&"declaration.paid"), "{actions:?}");
 
     // The time from lodging to release is measured: one release today, within a day.
-    let today = Utc::now()
-        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap())
-        .date_naive()
-        .to_string();
+    let today = TODAY;
     let times = ok(
         &data,
         &[
             "stats",
             "release-times",
             "--from",
-            &today,
+            today,
             "--to",
-            &today,
+            today,
             "--office",
             "2200",
             "--token",
@@ -495,9 +488,9 @@ fn an_officer_closes_a_red_lane_inspection_with_a_finding_that_corrects_the_orig
             "stats",
             "release-times",
             "--from",
-            &today,
+            today,
             "--to",
-            &today,
+            today,
             "--token",
             &wang,
         ],

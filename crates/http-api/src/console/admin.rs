@@ -311,13 +311,13 @@ fn summary_text(summary: &Value) -> String {
         .join(", ")
 }
 
-fn release_row(tr: &Tr, view: &Value) -> ReleaseRowView {
+fn release_row(tr: &Tr, offset: chrono::FixedOffset, view: &Value) -> ReleaseRowView {
     ReleaseRowView {
         id: text(&view["id"]),
         label: text(&view["label"]),
         status: tr.of("admin-release-status", &text(&view["status"])),
         effective_from: text(&view["effective_from"]),
-        imported_at: text(&view["imported_at"]),
+        imported_at: crate::shown_time(offset, &text(&view["imported_at"])),
         summary: summary_text(&view["summary"]),
     }
 }
@@ -341,7 +341,11 @@ async fn render_releases<S: Store>(
             kind: kind.as_str(),
             title: tr.of("admin-release-kind", kind.as_str()),
             // Newest first.
-            rows: releases.iter().rev().map(|r| release_row(&tr, r)).collect(),
+            rows: releases
+                .iter()
+                .rev()
+                .map(|r| release_row(&tr, state.config.display_offset, r))
+                .collect(),
         });
     }
     let status = feedback.status();
@@ -485,7 +489,7 @@ pub(crate) async fn import_release<S: Store>(
     let release = NewRelease { kind, label, files };
     match state.clearance.import_release(&caller, release).await {
         Ok(view) => {
-            let row = release_row(&tr, &view);
+            let row = release_row(&tr, state.config.display_offset, &view);
             let notice = tr.with("admin-release-imported", "id", &row.id);
             render_releases(
                 &state,
@@ -647,7 +651,7 @@ async fn render_release<S: Store>(
         page: visit.page(Some(user_bar(caller))),
         feedback,
         active: view["status"] == "active",
-        release: release_row(&tr, &view),
+        release: release_row(&tr, state.config.display_offset, &view),
         kind: tr.of("admin-release-kind", kind.as_str()),
         tariff: kind == ReleaseKind::Tariff,
         sample,
@@ -1193,8 +1197,8 @@ async fn render_tokens<S: Store>(
         .map(|t| TokenRowView {
             id: text(&t["id"]),
             user: text(&t["user"]),
-            issued_at: text(&t["issued_at"]),
-            expires_at: text(&t["expires_at"]),
+            issued_at: crate::shown_time(state.config.display_offset, &text(&t["issued_at"])),
+            expires_at: crate::shown_time(state.config.display_offset, &text(&t["expires_at"])),
             active: t["status"] == "active",
             status: tr.of("admin-token-status", &text(&t["status"])),
         })
@@ -1285,7 +1289,10 @@ pub(crate) async fn issue_token<S: Store>(
                 id: text(&view["id"]),
                 user: text(&view["user"]),
                 secret: text(&view["token"]),
-                expires_at: text(&view["expires_at"]),
+                expires_at: crate::shown_time(
+                    state.config.display_offset,
+                    &text(&view["expires_at"]),
+                ),
             };
             let notice = tr.with("admin-token-issued", "name", &issued.user);
             render_tokens(

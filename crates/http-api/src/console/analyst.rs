@@ -368,7 +368,10 @@ async fn render_rules<S: Store>(
                 reason: pick(language, &text(&d["reason_en"]), &text(&d["reason_zh"])),
                 expression: text(&d["expression"]),
                 author: named(text(&r["author"])),
-                proposed_at: text(&r["proposed_at"]),
+                proposed_at: crate::shown_time(
+                    state.config.display_offset,
+                    &text(&r["proposed_at"]),
+                ),
                 approved_by: named(text(&r["approved_by"])),
                 own: text(&r["author"]) == caller.user_id(),
             }
@@ -1072,6 +1075,14 @@ async fn render_watch<S: Store>(
         Err(error) => return service_failure(error),
     };
     let me = caller.user_id();
+    // Who proposed each entry, by name.
+    let proposers: Vec<String> = entries.iter().map(|e| text(&e["added_by"])).collect();
+    let proposers: Vec<&str> = proposers.iter().map(String::as_str).collect();
+    let names = state
+        .clearance
+        .actor_names(caller, &proposers)
+        .await
+        .unwrap_or_default();
     let mut rows: Vec<WatchRow> = entries
         .iter()
         .map(|e| {
@@ -1099,7 +1110,10 @@ async fn render_watch<S: Store>(
                 },
                 status: tr.of("an-watch-status", &status_key),
                 status_key,
-                added_by: text(&e["added_by"]),
+                added_by: {
+                    let id = text(&e["added_by"]);
+                    names.get(&id).cloned().unwrap_or(id)
+                },
                 own_request,
             }
         })

@@ -253,11 +253,20 @@ async fn verify<S: Store>(
     .await
 }
 
-fn entry_row(entry: &wire::AuditEntryView) -> EntryRow {
+/// An entry as a person reads it: its time in the administration's time zone, its actor by name
+/// (an id the directory does not know, such as the engine's `system`, as it is).
+fn entry_row(
+    offset: chrono::FixedOffset,
+    names: &std::collections::HashMap<String, String>,
+    entry: &wire::AuditEntryView,
+) -> EntryRow {
     EntryRow {
         seq: entry.seq,
-        recorded_at: entry.recorded_at.clone(),
-        actor: entry.actor.clone(),
+        recorded_at: crate::shown_time(offset, &entry.recorded_at),
+        actor: names
+            .get(&entry.actor)
+            .cloned()
+            .unwrap_or_else(|| entry.actor.clone()),
         role: entry.role.clone(),
         action: entry.action.clone(),
         declaration: entry.action.starts_with("declaration."),
@@ -301,11 +310,21 @@ async fn entries<S: Store>(
         Ok(listed) => listed,
         Err(error) => return failed(&visit, &caller, error),
     };
+    let actors: Vec<&str> = listed.entries.iter().map(|e| e.actor.as_str()).collect();
+    let names = state
+        .clearance
+        .actor_names(&caller, &actors)
+        .await
+        .unwrap_or_default();
     let tr = visit.tr();
     let page = EntriesPage {
         page: visit.page(Some(user_bar(&caller))),
         title: tr.t("audit-entries-title"),
-        entries: listed.entries.iter().map(entry_row).collect(),
+        entries: listed
+            .entries
+            .iter()
+            .map(|e| entry_row(state.config.display_offset, &names, e))
+            .collect(),
         next_after: listed.next_after,
         declaration_id: None,
     };
@@ -338,6 +357,12 @@ async fn timeline<S: Store>(
         Ok(wire::EventsAnswer::Trade(_)) => return not_found(&visit, Some(user_bar(&caller))),
         Err(error) => return failed(&visit, &caller, error),
     };
+    let actors: Vec<&str> = events.iter().map(|e| e.actor_user.as_str()).collect();
+    let names = state
+        .clearance
+        .actor_names(&caller, &actors)
+        .await
+        .unwrap_or_default();
     let mut rows = Vec::with_capacity(events.len());
     for event in &events {
         // Each event is an entry of the chain with the same number: read it for its hashes.
@@ -350,7 +375,7 @@ async fn timeline<S: Store>(
                 page.entries
                     .iter()
                     .filter(|e| e.seq == event.seq)
-                    .map(entry_row),
+                    .map(|e| entry_row(state.config.display_offset, &names, e)),
             ),
             Err(error) => return failed(&visit, &caller, error),
         }

@@ -316,7 +316,7 @@ pub(crate) async fn declarations<S: Store>(
             direction: d.direction.clone(),
             office: text(&document["office_of_lodging"]),
             trader: text(&document["trader"]["name"]),
-            lodged_at: d.lodged_at.clone(),
+            lodged_at: crate::shown_time(state.config.display_offset, &d.lodged_at),
             lane: String::new(),
             due: String::new(),
             last_receipt: String::new(),
@@ -442,7 +442,7 @@ pub(crate) async fn declaration_page<S: Store>(
                 .receipts
                 .iter()
                 .map(|r| HistoryRow {
-                    when: r.recorded_at.clone(),
+                    when: crate::shown_time(state.config.display_offset, &r.recorded_at),
                     what: tr.of("receipt", &r.receipt),
                     by: tr.of("by", &r.by),
                 })
@@ -451,6 +451,7 @@ pub(crate) async fn declaration_page<S: Store>(
         Ok(wire::EventsAnswer::Customs(page)) => {
             officer = Some(super::officer::section(
                 &tr,
+                state.config.display_offset,
                 visit.language,
                 &caller,
                 &view.status,
@@ -467,7 +468,7 @@ pub(crate) async fn declaration_page<S: Store>(
                 .events
                 .iter()
                 .map(|e| HistoryRow {
-                    when: e.recorded_at.clone(),
+                    when: crate::shown_time(state.config.display_offset, &e.recorded_at),
                     what: e.action.clone(),
                     by: format!(
                         "{} ({})",
@@ -543,7 +544,7 @@ pub(crate) async fn declaration_page<S: Store>(
         clearance_status,
         procedure: text(&document["procedure"]),
         office: text(&document["office_of_lodging"]),
-        lodged_at: view.lodged_at.clone(),
+        lodged_at: crate::shown_time(state.config.display_offset, &view.lodged_at),
         trader: party(&document["trader"]),
         declarant: party(&document["declarant"]),
         overseas_party: text(&document["overseas_party"]["name"]),

@@ -132,6 +132,7 @@ impl OfficerSection {
 /// The section of a declaration's page for customs roles, from its events (customs' view).
 pub(crate) fn section(
     tr: &Tr,
+    offset: chrono::FixedOffset,
     language: Language,
     caller: &Caller,
     status: &str,
@@ -167,7 +168,7 @@ pub(crate) fn section(
                 let difference = &p["outcome"]["revenue_difference"];
                 if difference.is_object() {
                     differences.push(Difference {
-                        when: event.recorded_at.clone(),
+                        when: crate::shown_time(offset, &event.recorded_at),
                         task_kind: tr.of("task", &text(&p["kind"])),
                         rows: difference["per_tax"]
                             .as_array()

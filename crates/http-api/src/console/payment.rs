@@ -306,7 +306,7 @@ pub(crate) async fn print<S: Store>(
         direction: text(&document["direction"]),
         procedure: text(&document["procedure"]),
         office: text(&document["office_of_lodging"]),
-        lodged_at: view.lodged_at.clone(),
+        lodged_at: crate::shown_time(state.config.display_offset, &view.lodged_at),
         trader: party(&document["trader"]),
         declarant: party(&document["declarant"]),
         overseas_party: text(&document["overseas_party"]["name"]),

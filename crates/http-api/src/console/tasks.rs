@@ -186,7 +186,7 @@ pub(crate) async fn tasks<S: Store>(
             age: age(&tr, age_minutes),
             age_minutes,
             office: text(&t["office"]),
-            created_at,
+            created_at: crate::shown_time(state.config.display_offset, &created_at),
             assigned_to: names.get(&assigned).cloned().unwrap_or(assigned),
         });
     }

@@ -161,10 +161,12 @@ async fn a_tariff_release_is_imported_tried_activated_applied_and_rolled_back() 
     assert_eq!(record["exchange_rate_tables"], json!(["XR-0001"]));
     assert_eq!(record["acceptance_date"], LODGING_DATE);
     let total_payable = record["total_payable"].as_str().expect("a total");
-    assert!(
-        total_payable.parse::<f64>().unwrap() > 0.0,
-        "{total_payable}"
-    );
+    // By hand (../shared/rules/china-import-taxes.md; USD 2026-11 at 7.0163; MFN 0% on both
+    // lines, VAT 13%; freight shared by the items' amounts; insurance unknown: 3‰ of price +
+    // freight; each step rounded half-up to the fen):
+    //   8,000 + 400 + 25.20 = 8,425.20 USD → 59,113.73 CNY, VAT 7,684.78
+    //   2,000 + 100 + 6.30 = 2,106.30 USD → 14,778.43 CNY, VAT 1,921.20; total 9,605.98 CNY.
+    assert_eq!(total_payable, "9605.98");
     assert!(!record["report"]["totals"].as_array().unwrap().is_empty());
     assert_eq!(record["report"]["total_payable"], total_payable);
     assert_eq!(estimate.status, StatusCode::OK, "{}", estimate.text);

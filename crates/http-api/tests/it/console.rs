@@ -588,6 +588,29 @@ async fn an_auditor_verifies_the_chain_reads_a_timeline_and_replays_a_draw() {
         })
         .count();
     assert!(hashes >= 2, "each entry with its hash: {}", timeline.body);
+    // People read times in the administration's time zone (NOW is 10:00 in UTC+8), labelled
+    // with the offset, and users by name, not by their ids.
+    let broker_id = {
+        use store::Store as _;
+        app.clearance
+            .store()
+            .user_by_name("broker")
+            .await
+            .unwrap()
+            .expect("the broker")
+            .id
+    };
+    assert!(
+        timeline.body.contains("2026-11-27 10:00:0") && timeline.body.contains("+08:00"),
+        "{}",
+        timeline.body
+    );
+    assert!(
+        !timeline.body.contains("2026-11-27T02:00"),
+        "{}",
+        timeline.body
+    );
+    assert!(!timeline.body.contains(&broker_id), "{}", timeline.body);
     let entries = auditor.get("/console/audit/entries?after=0&lang=zh").await;
     assert!(entries.body.contains("审计链记录"));
     assert!(

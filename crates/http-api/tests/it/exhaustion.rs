@@ -15,7 +15,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::helpers::{
-    TestApp, roomy_config, send, spawn_app, spawn_app_with, spawn_app_with_connection_limits,
+    TestApp, eventually, roomy_config, send, spawn_app, spawn_app_with,
+    spawn_app_with_connection_limits,
 };
 
 /// Longest a test waits for an answer the server owes: only so that a failing test ends.
@@ -342,15 +343,11 @@ async fn a_client_that_stops_reading_its_answers_is_cut_off_and_its_place_given_
     }
 
     // The address's one place is the stalled connection's until the server gives up on it.
-    let mut served = false;
-    for _ in 0..600 {
+    let served = eventually(Duration::from_secs(60), || async {
         let reply = app.http.get(app.url("/v1/health")).send().await;
-        if reply.is_ok_and(|reply| reply.status() == StatusCode::OK) {
-            served = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        reply.is_ok_and(|reply| reply.status() == StatusCode::OK)
+    })
+    .await;
 
     assert!(
         served,
@@ -389,17 +386,12 @@ async fn connections_over_an_addresss_cap_are_refused_and_other_addresses_are_se
     let other_address = send(elsewhere.get(app.url("/v1/health"))).await;
     drop(idle.pop());
     // The place given back is taken again (the server notices the close first).
-    let mut again = None;
-    for _ in 0..100 {
+    let again = eventually(Duration::from_secs(10), || async {
         let reply = app.http.get(app.url("/v1/health")).send().await;
-        if let Ok(reply) = reply
-            && reply.status() == StatusCode::OK
-        {
-            again = Some(reply.status());
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        reply.is_ok_and(|reply| reply.status() == StatusCode::OK)
+    })
+    .await
+    .then_some(StatusCode::OK);
 
     assert!(refused.starts_with("HTTP/1.1 503 "), "{refused}");
     assert!(refused.contains("application/problem+json"), "{refused}");
@@ -467,7 +459,7 @@ async fn a_training_whose_request_timed_out_stops_and_registers_nothing() {
 /// Waits until the training slot is free: a request refused for its body (422), not for the
 /// slot (503). The slot is held until a training has ended, stopped or not.
 async fn training_slot_freed(app: &TestApp) -> bool {
-    for _ in 0..600 {
+    eventually(Duration::from_secs(60), || async {
         let probe = app
             .post(
                 "/v1/models/training",
@@ -476,12 +468,9 @@ async fn training_slot_freed(app: &TestApp) -> bool {
                 &serde_json::json!({ "label": 5 }),
             )
             .await;
-        if probe.status == StatusCode::UNPROCESSABLE_ENTITY {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    false
+        probe.status == StatusCode::UNPROCESSABLE_ENTITY
+    })
+    .await
 }
 
 #[tokio::test]

@@ -5,11 +5,8 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use std::time::Instant;
-
 use audit::AuditSigner;
-use chrono::{DateTime, Utc};
-use clearance::{Clearance, ClearanceConfig, Clock, Role, SystemClock};
+use clearance::{Clearance, ClearanceConfig, Clock, PinnedClock, Role};
 use http_api::{ApiConfig, ConnectionLimits};
 use reference::ReferenceData;
 use reqwest::StatusCode;
@@ -125,6 +122,26 @@ impl Reply {
     }
 }
 
+/// Polls `condition` (every few milliseconds) until it holds or `timeout` passes, and says
+/// which: tests wait on what they need (a closed connection's place, a finished training), never
+/// for a guessed time.
+pub async fn eventually<F, Fut>(timeout: std::time::Duration, mut condition: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if condition().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
 /// Limits so generous that only the tests of the limits meet them.
 pub fn roomy_config() -> ApiConfig {
     ApiConfig {
@@ -139,37 +156,23 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(config: ApiConfig) -> TestApp {
-    spawn_app_with_clock(config, Arc::new(SystemClock)).await
+    spawn_app_with_clock(config, pinned(NOW)).await
 }
 
-/// A clock that starts at a pinned instant and runs on from there, so that a test meets the
-/// code lists, tariff and exchange rates of a known day and events still come one after another.
-pub struct PinnedClock {
-    start: DateTime<Utc>,
-    started: Instant,
-}
+/// The instant every app's clock starts at unless a test pins another: 10:00 on 2026-11-27 in
+/// UTC+8, inside the sample tariff's year and after the example's arrival, far from midnight,
+/// month-end and New Year; no test reads the machine's clock, so none races the calendar or
+/// loses coverage when the sample's rates run out.
+pub const NOW: &str = "2026-11-27T02:00:00Z";
 
-impl PinnedClock {
-    /// `start` as RFC 3339, e.g. 2026-11-27T02:00:00Z.
-    pub fn at(start: &str) -> Arc<PinnedClock> {
-        Arc::new(PinnedClock {
-            start: DateTime::parse_from_rfc3339(start)
-                .expect("an RFC 3339 instant")
-                .with_timezone(&Utc),
-            started: Instant::now(),
-        })
-    }
-}
-
-impl Clock for PinnedClock {
-    fn now(&self) -> DateTime<Utc> {
-        self.start + self.started.elapsed()
-    }
+/// A clock that starts at `start` (RFC 3339) and runs on from there.
+pub fn pinned(start: &str) -> Arc<PinnedClock> {
+    Arc::new(PinnedClock::parse(start).expect("an RFC 3339 instant"))
 }
 
 /// The app with its clock pinned at `start` (RFC 3339).
 pub async fn spawn_app_at(start: &str) -> TestApp {
-    spawn_app_with_clock(roomy_config(), PinnedClock::at(start)).await
+    spawn_app_with_clock(roomy_config(), pinned(start)).await
 }
 
 /// The app with users beyond [`USERS`] (each with a token, by name), e.g. a second officer; the
@@ -180,7 +183,7 @@ pub async fn spawn_app_with_users(
     spawn_app_seeded(
         roomy_config(),
         ConnectionLimits::production(),
-        Arc::new(SystemClock),
+        pinned(NOW),
         extra,
     )
     .await
@@ -192,7 +195,7 @@ async fn spawn_app_with_clock(config: ApiConfig, clock: Arc<dyn Clock>) -> TestA
 
 /// The app served with these connection limits.
 pub async fn spawn_app_with_connection_limits(limits: ConnectionLimits) -> TestApp {
-    spawn_app_seeded(roomy_config(), limits, Arc::new(SystemClock), &[]).await
+    spawn_app_seeded(roomy_config(), limits, pinned(NOW), &[]).await
 }
 
 async fn spawn_app_seeded(

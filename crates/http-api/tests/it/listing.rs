@@ -1,6 +1,5 @@
 use std::collections::HashSet;
 
-use chrono::{Duration, FixedOffset, Utc};
 use clearance::PAGE_SIZE_MAX;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -63,10 +62,9 @@ async fn filters_select_by_status_kind_direction_trader_and_date() {
         )
         .await;
     assert_eq!(release.status, StatusCode::OK, "{}", release.text);
-    let today = Utc::now()
-        .with_timezone(&FixedOffset::east_opt(8 * 3600).unwrap())
-        .date_naive();
-    let yesterday = today - Duration::days(1);
+    // The app's pinned clock (`helpers::NOW`): 10:00 on 2026-11-27 in UTC+8.
+    let today = "2026-11-27";
+    let yesterday = "2026-11-26";
     let cases = [
         ("status=released".to_owned(), vec![released.clone()]),
         ("status=accepted".to_owned(), vec![accepted.clone()]),

@@ -1,15 +1,14 @@
-use chrono::{Datelike, FixedOffset, Utc};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{broken_example, example, spawn_app};
+use crate::helpers::{broken_example, example, send, spawn_app};
 
 #[tokio::test]
 async fn lodging_the_example_numbers_it_and_it_can_be_read_by_id_and_by_number() {
     // Arrange
     let app = spawn_app().await;
-    let shanghai = FixedOffset::east_opt(8 * 3600).unwrap();
-    let year = Utc::now().with_timezone(&shanghai).year();
+    // The app's pinned clock (`helpers::NOW`) is in 2026 in UTC+8.
+    let year = 2026;
 
     // Act
     let lodged = app.lodge("broker", &example()).await;
@@ -127,6 +126,48 @@ async fn json_syntax_errors_are_problems_naming_the_position() {
 
     refused.assert_problem(422);
     assert_eq!(refused.error_paths()[0].1, "invalid_json");
+}
+
+#[tokio::test]
+async fn an_empty_or_missing_body_says_so_on_every_json_route() {
+    let app = spawn_app().await;
+    let id = app.lodged_id("broker", &example()).await;
+    let routes = [
+        ("/v1/declarations".to_owned(), "broker"),
+        ("/v1/estimates".to_owned(), "broker"),
+        (format!("/v1/declarations/{id}/amendments"), "broker"),
+        ("/v1/tokens".to_owned(), "admin"),
+        ("/v1/rules".to_owned(), "risk_analyst"),
+    ];
+    for (path, user) in routes {
+        let empty = app.post_bytes(&path, user, Some("empty-body-1"), "").await;
+        let blank = app
+            .post_bytes(&path, user, Some("empty-body-2"), "  \n")
+            .await;
+        // No body and no Content-Type at all.
+        let missing = send(
+            app.http
+                .post(app.url(&path))
+                .bearer_auth(app.token(user))
+                .header("idempotency-key", "empty-body-3"),
+        )
+        .await;
+        for refused in [&empty, &blank, &missing] {
+            refused.assert_problem(422);
+            assert_eq!(
+                refused.error_paths(),
+                [("body".to_owned(), "required".to_owned())],
+                "{path}: {}",
+                refused.text
+            );
+            assert!(
+                refused.text.contains("the request body is empty"),
+                "{}",
+                refused.text
+            );
+            assert!(refused.text.contains("请求体为空"), "{}", refused.text);
+        }
+    }
 }
 
 #[tokio::test]

@@ -6,9 +6,10 @@ use serde_json::json;
 use store::Store;
 
 use crate::helpers::{
-    Reply, TestApp, example, roomy_config, send, spawn_app, spawn_app_at, spawn_app_with,
+    NOW, Reply, TestApp, eventually, example, roomy_config, send, spawn_app, spawn_app_at,
+    spawn_app_with,
 };
-use crate::officer_work::{NOW, inspect_us_smartphones};
+use crate::officer_work::inspect_us_smartphones;
 
 /// A scrape from another address than the test's other calls, whose rate budget is its own.
 async fn scrape(app: &TestApp) -> Reply {
@@ -72,13 +73,16 @@ async fn a_scrape_after_real_lodgings_shows_lanes_rules_tasks_and_the_store() {
     let office = tasks[0]["office"].as_str().unwrap().to_owned();
     // The figures read from the store are cached for a few seconds: scrape until they show.
     let open = format!(r#"customs_tasks_open{{office="{office}"}}"#);
-    let mut metrics = scrape(&app).await;
     let cached = std::time::Duration::from_secs(clearance::operations::WORK_FIGURES_CACHE_SECONDS);
-    let started = std::time::Instant::now();
-    while value(&metrics, &open).is_none() && started.elapsed() < 2 * cached {
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        metrics = scrape(&app).await;
-    }
+    let shown = eventually(2 * cached, || async {
+        value(&scrape(&app).await, &open).is_some()
+    })
+    .await;
+    assert!(
+        shown,
+        "the open tasks show once the cached figures are read again"
+    );
+    let metrics = scrape(&app).await;
 
     assert!(metrics.content_type().starts_with("text/plain"));
     assert_value(

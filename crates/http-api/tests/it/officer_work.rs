@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::helpers::{TestApp, example, spawn_app, spawn_app_at};
 
 /// 10:00 on 2026-11-27 in UTC+8; the sample exchange-rate table has the example's USD for 2026-11.
-pub(crate) const NOW: &str = "2026-11-27T02:00:00Z";
+const NOW: &str = "2026-11-27T02:00:00Z";
 
 /// Puts in force (proposed by one analyst, approved by the other) a rule asking for a physical
 /// inspection of US smartphones.
