@@ -23,6 +23,7 @@ mod error;
 pub mod models;
 pub mod modifications;
 mod numbering;
+pub mod operations;
 mod parties;
 mod passwords;
 pub mod payments;
@@ -227,6 +228,8 @@ pub struct Clearance<S> {
     credit_levels: targeting::CreditLevels,
     lists_catalog: watch_list::ListsCatalog,
     models: models::ModelCatalog,
+    activity: operations::Activity,
+    work_figures: operations::WorkFiguresCache,
 }
 
 impl<S: Store> Clearance<S> {
@@ -248,6 +251,8 @@ impl<S: Store> Clearance<S> {
             credit_levels: targeting::CreditLevels::default(),
             lists_catalog: watch_list::ListsCatalog::default(),
             models: models::ModelCatalog::default(),
+            activity: operations::Activity::default(),
+            work_figures: operations::WorkFiguresCache::default(),
         }
     }
 
@@ -380,8 +385,8 @@ impl<S: Store> Clearance<S> {
         } else {
             None
         };
-        let targeted = self
-            .targeting_events(
+        let (targeted, decided) = self
+            .targeting(
                 &id,
                 &declaration,
                 figures.as_ref(),
@@ -413,7 +418,10 @@ impl<S: Store> Clearance<S> {
         // The appended row is the stored row: answer from it instead of reading it back.
         let receipt = views::receipt(row, true);
         match self.store.append(append).await? {
-            AppendOutcome::Appended { .. } => Ok(Some(receipt)),
+            AppendOutcome::Appended { .. } => {
+                self.activity.count_accepted(&decided);
+                Ok(Some(receipt))
+            }
             AppendOutcome::Duplicate { .. } => Ok(None),
             other => Err(refusal(other)),
         }

@@ -417,6 +417,8 @@ pub fn evaluation_view(evaluation: &model::evaluate::Evaluation) -> Value {
 pub(crate) struct Scoring {
     pub verdict: Option<risk::ModelVerdict>,
     pub event: Option<LinkedEvent>,
+    /// The models that scored it (for the operators' counts).
+    pub scored_by: Vec<String>,
 }
 
 /// The strongest reasons of a score, in words: `description (+0.84)`.
@@ -467,6 +469,7 @@ impl<S: Store> Clearance<S> {
         let none = Scoring {
             verdict: None,
             event: None,
+            scored_by: Vec::new(),
         };
         if declaration.direction != Direction::Import
             || matches!(declaration.kind, DeclarationKind::Summary)
@@ -523,6 +526,7 @@ impl<S: Store> Clearance<S> {
         let payload = json!({ "scores": scores, "explanation": explanation });
         Ok(Scoring {
             verdict,
+            scored_by: models.iter().map(|m| m.id.clone()).collect(),
             event: Some(LinkedEvent {
                 // Scoring is the models' act (each named with its hash), not the lodging caller's.
                 actor: Some(crate::system_actor()),
@@ -1163,7 +1167,9 @@ impl<S: Store> Clearance<S> {
             return Ok(None);
         };
         let report = self.drift_report(&active, DRIFT_MONITOR_SAMPLE).await?;
-        if report["alerts"].as_u64().unwrap_or(0) > 0 {
+        let alerted = report["alerts"].as_u64().unwrap_or(0) > 0;
+        self.activity.count_drift_check(alerted);
+        if alerted {
             let system = crate::system_actor();
             let alerted: Vec<&Value> = report["features"]
                 .as_array()

@@ -497,8 +497,9 @@ impl<S: Store> Clearance<S> {
             }
         }
         linked.extend(
-            self.targeting_events(&row.id, declaration, figures.as_ref(), day, now_ms)
-                .await?,
+            self.targeting(&row.id, declaration, figures.as_ref(), day, now_ms)
+                .await?
+                .0,
         );
         Ok(linked)
     }

@@ -530,15 +530,15 @@ fn selection_record(selection: &risk::Selection) -> Value {
 
 impl<S: Store> Clearance<S> {
     /// The selection of a declaration, and the officers' tasks it asks for, to append with its
-    /// acceptance.
-    pub(crate) async fn targeting_events(
+    /// acceptance; and what was decided, to count once it is accepted.
+    pub(crate) async fn targeting(
         &self,
         declaration_id: &str,
         declaration: &Declaration,
         figures: Option<&crate::AssessedFigures>,
         day: NaiveDate,
         now_ms: i64,
-    ) -> Result<Vec<LinkedEvent>, ClearanceError> {
+    ) -> Result<(Vec<LinkedEvent>, crate::operations::Decided), ClearanceError> {
         let rules = self.rule_catalog.rules(&self.store).await?;
         let lists = self.lists_in_force(day).await?;
         let profile = self
@@ -556,6 +556,18 @@ impl<S: Store> Clearance<S> {
         };
         let selection = risk::select(&input, &rules, &lists, &self.config.selection, day, draw);
         let record = selection_record(&selection);
+        let decided = crate::operations::Decided {
+            lane: selection.lane.as_str(),
+            rules: selection
+                .reasons
+                .iter()
+                .filter_map(|r| match &r.source {
+                    risk::ReasonSource::Rule { id, .. } => Some((id.to_string(), r.selected)),
+                    _ => None,
+                })
+                .collect(),
+            scored_by: scoring.scored_by,
+        };
         let tasks = if crate::tasks::kinds_asked(&record).is_empty() {
             Vec::new()
         } else {
@@ -579,12 +591,13 @@ impl<S: Store> Clearance<S> {
             expected_version: None,
             projection: Projection::Nothing,
         };
-        Ok(scoring
+        let events = scoring
             .event
             .into_iter()
             .chain(std::iter::once(targeted))
             .chain(tasks)
-            .collect())
+            .collect();
+        Ok((events, decided))
     }
 
     /// A declaration's selection. Customs roles see every reason; trade roles only the lane and

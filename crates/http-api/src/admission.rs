@@ -29,7 +29,7 @@ use axum::response::{IntoResponse, Response};
 use clearance::{Action, Caller};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::problem::ApiError;
+use crate::problem::{ApiError, Refusal};
 
 /// Risk models trained at once. Training takes both cores for seconds to minutes; a second run
 /// at the same time would only halve the speed of both.
@@ -269,6 +269,7 @@ fn busy(job: HeavyJob) -> ApiError {
         format!("服务器同时最多进行 {n} 项{zh}，目前已满；请在 {wait} 秒后重试"),
     )
     .with_header(header::RETRY_AFTER, HeaderValue::from(wait))
+    .refused_as(Refusal::HEAVY_JOB_BUSY)
 }
 
 fn busy_caller() -> ApiError {
@@ -288,6 +289,7 @@ fn busy_caller() -> ApiError {
         ),
     )
     .with_header(header::RETRY_AFTER, HeaderValue::from(wait))
+    .refused_as(Refusal::HEAVY_JOB_BUSY)
 }
 
 /// Requests in progress per user, each counted from the guard to the response.
@@ -387,6 +389,7 @@ pub(crate) async fn limit_in_progress(
             ),
         )
         .with_header(header::RETRY_AFTER, HeaderValue::from(wait))
+        .refused_as(Refusal::IN_PROGRESS)
         .into_response();
     };
     let response = next.run(request).await;

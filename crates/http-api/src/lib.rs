@@ -31,8 +31,10 @@ pub use console::{
 mod enterprises;
 mod extract;
 mod guard;
+mod health;
 mod models;
 mod modifications;
+mod monitoring;
 mod openapi;
 mod payments;
 mod problem;
@@ -84,6 +86,7 @@ pub use connections::{
     serve_tls,
 };
 pub use guard::AUTHENTICATED_MEMORY;
+pub use health::{READINESS_WRITER_TIMEOUT, READY_DISK_FREE_BYTES_MIN};
 pub use openapi::ApiDoc;
 pub use problem::{FIELD_ERRORS_LISTED_MAX, PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_PREFIX};
 pub use time_zone::{
@@ -394,7 +397,10 @@ pub fn routers<S: Store>(clearance: Arc<Clearance<S>>, config: ApiConfig) -> Rou
     // flood (of bogus tokens, say, from the address of the balancer or of the probe) cannot
     // make a healthy server look dead. Each costs one read of the store; the connection caps
     // bound how many run at once.
-    let probes = Router::new().route("/v1/health", get(routes::health::<S>));
+    let probes = Router::new()
+        .route("/v1/health", get(routes::health::<S>))
+        .route("/v1/health/live", get(health::live))
+        .route("/v1/health/ready", get(health::ready::<S>));
     let metrics_only = Router::new()
         .route("/metrics", get(routes::metrics_on_own_listener::<S>))
         .fallback(routes::unknown_route)

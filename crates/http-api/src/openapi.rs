@@ -14,7 +14,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::problem::PROBLEM_CONTENT_TYPE;
 use crate::{
-    assessing, enterprises, models, modifications, payments, reference, routes, statistics,
+    assessing, enterprises, health, models, modifications, payments, reference, routes, statistics,
     targeting, tasks, tokens,
 };
 
@@ -93,6 +93,8 @@ use crate::{
         routes::audit_entries,
         routes::audit_verification,
         routes::health,
+        health::live,
+        health::ready,
         routes::metrics,
         routes::openapi,
     ),

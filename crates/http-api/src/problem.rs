@@ -30,11 +30,37 @@ pub const FIELD_ERRORS_LISTED_MAX: usize = 200;
 pub(crate) struct ApiError {
     problem: Box<Problem>,
     headers: HeaderMap,
+    refusal: Option<Refusal>,
 }
 
 /// The problem a response carries until `render_problems` writes it as the body.
 #[derive(Debug, Clone)]
 struct PendingProblem(Problem);
+
+/// Why a request was refused for a limit rather than for what it asked, carried by the response
+/// for the metrics (`http_refusals_total{reason}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Refusal(pub(crate) &'static str);
+
+impl Refusal {
+    pub(crate) const RATE_LIMITED: Refusal = Refusal("rate_limited");
+    pub(crate) const IN_PROGRESS: Refusal = Refusal("in_progress");
+    pub(crate) const BODY_TOO_LARGE: Refusal = Refusal("body_too_large");
+    pub(crate) const HEAVY_JOB_BUSY: Refusal = Refusal("heavy_job_busy");
+    pub(crate) const TIMEOUT: Refusal = Refusal("timeout");
+    pub(crate) const WRITE_QUEUE_FULL: Refusal = Refusal("write_queue_full");
+    pub(crate) const UNAVAILABLE: Refusal = Refusal("unavailable");
+    /// Every reason, so that each is shown (as 0) before it first happens.
+    pub(crate) const ALL: [Refusal; 7] = [
+        Refusal::RATE_LIMITED,
+        Refusal::IN_PROGRESS,
+        Refusal::BODY_TOO_LARGE,
+        Refusal::HEAVY_JOB_BUSY,
+        Refusal::TIMEOUT,
+        Refusal::WRITE_QUEUE_FULL,
+        Refusal::UNAVAILABLE,
+    ];
+}
 
 impl ApiError {
     pub(crate) fn new(
@@ -56,7 +82,14 @@ impl ApiError {
         ApiError {
             problem: Box::new(problem),
             headers: HeaderMap::new(),
+            refusal: None,
         }
+    }
+
+    /// Marks the error as a refusal for a limit, counted by its reason.
+    pub(crate) fn refused_as(mut self, refusal: Refusal) -> ApiError {
+        self.refusal = Some(refusal);
+        self
     }
 
     pub(crate) fn with_errors(mut self, errors: &[FieldError]) -> ApiError {
@@ -141,6 +174,7 @@ impl ApiError {
             format!("请求过于频繁，请在 {retry_after_secs} 秒后重试"),
         )
         .with_header(header::RETRY_AFTER, HeaderValue::from(retry_after_secs))
+        .refused_as(Refusal::RATE_LIMITED)
     }
 
     pub(crate) fn body_too_large(body_limit_bytes: usize) -> ApiError {
@@ -151,6 +185,7 @@ impl ApiError {
             format!("the body may have at most {body_limit_bytes} bytes"),
             format!("请求体不得超过 {body_limit_bytes} 字节"),
         )
+        .refused_as(Refusal::BODY_TOO_LARGE)
     }
 
     pub(crate) fn unsupported_media_type() -> ApiError {
@@ -291,7 +326,12 @@ impl From<ClearanceError> for ApiError {
             ),
             ClearanceError::Unavailable(why) => {
                 tracing::warn!(%why, "the clearance service is unavailable");
-                ApiError::unavailable()
+                let refusal = if why == store::WRITE_QUEUE_FULL {
+                    Refusal::WRITE_QUEUE_FULL
+                } else {
+                    Refusal::UNAVAILABLE
+                };
+                ApiError::unavailable().refused_as(refusal)
             }
             // The cause is for the operator's log, never for the caller.
             ClearanceError::Internal(cause) => {
@@ -309,6 +349,9 @@ impl IntoResponse for ApiError {
         response
             .extensions_mut()
             .insert(PendingProblem(*self.problem));
+        if let Some(refusal) = self.refusal {
+            response.extensions_mut().insert(refusal);
+        }
         response
     }
 }
@@ -337,6 +380,17 @@ pub(crate) async fn render_problems(request: Request, next: Next) -> Response {
     let mut problem = match parts.extensions.remove::<PendingProblem>() {
         Some(PendingProblem(problem)) => problem,
         None => {
+            // Made by axum or tower-http: a body over the limit, or the request timeout.
+            let refusal = match status {
+                StatusCode::PAYLOAD_TOO_LARGE => Some(Refusal::BODY_TOO_LARGE),
+                StatusCode::SERVICE_UNAVAILABLE => Some(Refusal::TIMEOUT),
+                _ => None,
+            };
+            if let Some(refusal) = refusal
+                && parts.extensions.get::<Refusal>().is_none()
+            {
+                parts.extensions.insert(refusal);
+            }
             let fallback = ApiError::for_status(status);
             for (name, value) in &fallback.headers {
                 parts.headers.entry(name).or_insert_with(|| value.clone());

@@ -323,8 +323,11 @@ pub(crate) async fn health<S: Store>(
     path = "/metrics",
     tag = "operations",
     summary = "Metrics",
-    description = "Prometheus text exposition: requests by route, method and status; latency; lodgings by \
-                   outcome. With a metrics token configured, send it as 'Authorization: Bearer'; \
+    description = "Prometheus text exposition: requests by route, method and status, their latency, \
+                   requests in progress and refusals by reason; lodgings by outcome; the store's write queue, \
+                   group commits, commit time, files, free space and checkpoints; open and overdue tasks per \
+                   office, lanes, rules, models and drift. Every family is described in docs/operations.md \
+                   (Monitoring). With a metrics token configured, send it as 'Authorization: Bearer'; \
                    without one, only clients on the server's own machine (loopback) are answered, \
                    unless the metrics have a listener of their own (then 404 here).",
     responses(
@@ -361,7 +364,7 @@ pub(crate) async fn metrics<S: Store>(
             }
         }
     }
-    Ok(render_metrics(&state))
+    Ok(render_metrics(&state).await)
 }
 
 /// `/metrics` on its own listener (`metrics_router`): the token if one is configured, else open to
@@ -373,14 +376,16 @@ pub(crate) async fn metrics_on_own_listener<S: Store>(
     if let Some(token) = &state.config.metrics_access.token {
         check_metrics_token(token, &headers)?;
     }
-    Ok(render_metrics(&state))
+    Ok(render_metrics(&state).await)
 }
 
-fn render_metrics<S>(state: &AppState<S>) -> Response {
+async fn render_metrics<S: Store>(state: &AppState<S>) -> Response {
     let content_type = HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8");
     (
         [(header::CONTENT_TYPE, content_type)],
-        state.metrics.render(),
+        state
+            .metrics
+            .render(crate::monitoring::read_at_scrape(&state.clearance).await),
     )
         .into_response()
 }

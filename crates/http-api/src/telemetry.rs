@@ -18,12 +18,14 @@ use metrics_exporter_prometheus::{
 use wire::LodgementView;
 
 use crate::config::REQUEST_ID_LENGTH_MAX;
-use crate::problem::REQUEST_ID_HEADER;
+use crate::problem::{REQUEST_ID_HEADER, Refusal};
 
 const REQUESTS_TOTAL: &str = "http_requests_total";
 const REQUEST_DURATION_SECONDS: &str = "http_request_duration_seconds";
 const LODGEMENTS_TOTAL: &str = "lodgements_total";
 const UNKNOWN_TOKENS_TOTAL: &str = "unknown_tokens_total";
+const REQUESTS_IN_PROGRESS: &str = "http_requests_in_progress";
+const REFUSALS_TOTAL: &str = "http_refusals_total";
 /// Latency buckets from 5 ms (a cached read) to the request timeout's order of magnitude.
 const DURATION_BUCKETS_SECONDS: [f64; 12] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
@@ -65,8 +67,22 @@ impl Metrics {
                 UNKNOWN_TOKENS_TOTAL,
                 "Bearer tokens refused as unknown (guessed, revoked or malformed)"
             );
+            metrics::describe_gauge!(
+                REQUESTS_IN_PROGRESS,
+                "Requests being answered now (the scrape included)"
+            );
+            metrics::describe_counter!(
+                REFUSALS_TOTAL,
+                "Requests refused for a limit, by reason: rate_limited and in_progress (429), \
+                 body_too_large (413), heavy_job_busy, timeout, write_queue_full and \
+                 unavailable (503)"
+            );
             // Present from the start, so that a scrape shows 0 rather than nothing.
             metrics::counter!(UNKNOWN_TOKENS_TOTAL).absolute(0);
+            metrics::gauge!(REQUESTS_IN_PROGRESS).set(0.0);
+            for Refusal(reason) in Refusal::ALL {
+                metrics::counter!(REFUSALS_TOTAL, "reason" => reason).absolute(0);
+            }
         });
         let handle = recorder.handle();
         Metrics {
@@ -76,9 +92,26 @@ impl Metrics {
         }
     }
 
-    /// The Prometheus text exposition.
-    pub(crate) fn render(&self) -> String {
-        self.handle.render()
+    /// The Prometheus text exposition: the recorder's families, then those read at scrape time.
+    pub(crate) fn render(&self, read_at_scrape: crate::monitoring::Exposition) -> String {
+        let mut text = self.handle.render();
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str(&read_at_scrape.into_text());
+        text
+    }
+
+    fn in_progress(&self, change: f64) {
+        metrics::with_local_recorder(&self.recorder, || {
+            metrics::gauge!(REQUESTS_IN_PROGRESS).increment(change);
+        });
+    }
+
+    fn record_refusal(&self, Refusal(reason): Refusal) {
+        metrics::with_local_recorder(&self.recorder, || {
+            metrics::counter!(REFUSALS_TOTAL, "reason" => reason).increment(1);
+        });
     }
 
     fn record_request(&self, route: &str, method: &Method, status: StatusCode, elapsed: Duration) {
@@ -134,8 +167,18 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
+/// One request counted in progress until it is answered or dropped.
+struct InProgress<'a>(&'a Metrics);
+
+impl Drop for InProgress<'_> {
+    fn drop(&mut self) {
+        self.0.in_progress(-1.0);
+    }
+}
+
 /// Counts every answer by its route template (never the raw path, which would let clients create
-/// series), method and status, and times it.
+/// series), method and status, times it, counts it in progress meanwhile, and counts a refusal
+/// for a limit by its reason.
 pub(crate) async fn record_request(
     State(metrics): State<Arc<Metrics>>,
     request: Request,
@@ -148,7 +191,13 @@ pub(crate) async fn record_request(
         .to_owned();
     let method = request.method().clone();
     let started = Instant::now();
+    metrics.in_progress(1.0);
+    let in_progress = InProgress(&metrics);
     let response = next.run(request).await;
+    drop(in_progress);
+    if let Some(refusal) = response.extensions().get::<Refusal>() {
+        metrics.record_refusal(*refusal);
+    }
     metrics.record_request(&route, &method, response.status(), started.elapsed());
     response
 }

@@ -86,6 +86,31 @@ async fn a_request_just_within_the_timeout_is_answered_and_one_just_over_gets_50
     );
 }
 
+/// The request timeout's 503 (made by tower-http, not by a handler) is counted as a refusal for
+/// the timeout, and a request that ends is no longer in progress.
+#[tokio::test(start_paused = true)]
+async fn a_timed_out_request_is_counted_as_a_refusal_for_the_timeout() {
+    let config = ApiConfig::production();
+    let routes = Router::new().route(
+        "/slow",
+        get(|| async { tokio::time::sleep(REQUEST_TIMEOUT_DEFAULT * 2).await }),
+    );
+    let metrics = Arc::new(Metrics::new());
+    let app = with_transport_layers(routes, &config, metrics.clone());
+
+    let (status, _, _) = call(app, "/slow").await;
+
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    let text = metrics.render(crate::monitoring::Exposition::default());
+    for line in [
+        r#"http_refusals_total{reason="timeout"} 1"#,
+        r#"http_refusals_total{reason="unavailable"} 0"#,
+        "http_requests_in_progress 0",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+    }
+}
+
 #[tokio::test]
 async fn bare_error_responses_of_the_framework_become_problems() {
     let routes = Router::new().route("/only-get", get(|| async { "ok" }));

@@ -21,13 +21,16 @@ mod queries;
 mod read;
 mod replay;
 mod rows;
+mod stats;
 mod wal;
 mod writer;
 
 pub use migrate::SCHEMA_VERSION;
 pub use replay::PROJECTION_DIFFERENCES_MAX;
+pub use stats::{COMMIT_BATCH_SIZE_BUCKETS, COMMIT_SECONDS_BUCKETS};
 
 use std::path::Path;
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
@@ -37,13 +40,15 @@ use async_trait::async_trait;
 use audit::{AuditSigner, Checkpoint, StoredEntry};
 use store::{
     Append, AppendOutcome, CbecBooking, CbecBookingOutcome, DeclarationQuery, DeclarationRow,
-    EnterpriseRow, EventRow, ListedDeclaration, Principal, ReleaseFileRow, ReleaseRow, RiskRuleRow,
-    Store, StoreError, StoreResult, TaskQuery, TaskRow, TokenRow, TraderHistory, UserRow,
+    EnterpriseRow, EventRow, ListedDeclaration, OfficeTasks, OperationalStats, Principal,
+    ReleaseFileRow, ReleaseRow, RiskRuleRow, Store, StoreError, StoreResult, TaskQuery, TaskRow,
+    TokenRow, TraderHistory, UserRow,
 };
 use tokio::sync::oneshot;
 
 use crate::queries::DeclarationKey;
 use crate::read::ReadPool;
+use crate::stats::WriterStats;
 use crate::writer::{Command, WriteRequest, Writer};
 
 /// Queued writes of a production store: about half a second of work at full speed.
@@ -115,6 +120,9 @@ struct Inner {
     commands: SyncSender<Command>,
     writer: Mutex<Option<JoinHandle<()>>>,
     readers: Arc<ReadPool>,
+    /// The queue's capacity, and what the writer and the WAL checkpointer count.
+    write_queue_max: usize,
+    stats: Arc<WriterStats>,
     /// Stopped after the writer (fields drop after `Drop::drop` ran), so its final checkpoint
     /// sees the writer's last commit.
     _wal_checkpointer: Option<wal::WalCheckpointer>,
@@ -133,9 +141,11 @@ impl SqliteStore {
             .with_context(|| format!("migrating the store at {}", path.display()))?;
         // Readers open after the migrations, so they never see a half-made schema.
         let readers = ReadPool::open(path.to_path_buf(), options.read_connections)?;
-        let wal_checkpointer = wal::WalCheckpointer::start(path.to_path_buf())?;
-        let (commands, receiver) = std::sync::mpsc::sync_channel(options.write_queue_max.max(1));
-        let writer = Writer::new(conn, signer, &options, receiver);
+        let stats = Arc::new(WriterStats::new(true));
+        let wal_checkpointer = wal::WalCheckpointer::start(path.to_path_buf(), stats.clone())?;
+        let write_queue_max = options.write_queue_max.max(1);
+        let (commands, receiver) = std::sync::mpsc::sync_channel(write_queue_max);
+        let writer = Writer::new(conn, signer, &options, receiver, stats.clone());
         let handle = std::thread::Builder::new()
             .name("store-writer".to_owned())
             .spawn(move || writer.run())
@@ -145,6 +155,8 @@ impl SqliteStore {
                 commands,
                 writer: Mutex::new(Some(handle)),
                 readers,
+                write_queue_max,
+                stats,
                 _wal_checkpointer: Some(wal_checkpointer),
             }),
         })
@@ -190,6 +202,8 @@ impl SqliteStore {
                 commands,
                 writer: Mutex::new(None),
                 readers,
+                write_queue_max: 1,
+                stats: Arc::new(WriterStats::new(false)),
                 _wal_checkpointer: None,
             }),
         })
@@ -211,11 +225,19 @@ impl SqliteStore {
     }
 
     fn send_write(&self, request: WriteRequest) -> StoreResult<()> {
-        match self.inner.commands.try_send(Command::Write(request)) {
+        let stats = &self.inner.stats;
+        // Counted before it is sent, so that the writer never takes out more than was put in.
+        stats.queue_depth.fetch_add(1, Ordering::Relaxed);
+        let sent = self.inner.commands.try_send(Command::Write(request));
+        if sent.is_err() {
+            stats.dequeued(1);
+        }
+        match sent {
             Ok(()) => Ok(()),
-            Err(TrySendError::Full(_)) => Err(StoreError::Unavailable(
-                "the store is at capacity (its write queue is full); retry shortly".to_owned(),
-            )),
+            Err(TrySendError::Full(_)) => {
+                stats.queue_refusals.fetch_add(1, Ordering::Relaxed);
+                Err(queue_full())
+            }
             Err(TrySendError::Disconnected(_)) => Err(writer_stopped()),
         }
     }
@@ -245,6 +267,10 @@ impl Drop for Inner {
             tracing::error!("the store writer thread panicked");
         }
     }
+}
+
+fn queue_full() -> StoreError {
+    StoreError::Unavailable(store::WRITE_QUEUE_FULL.to_owned())
 }
 
 fn writer_stopped() -> StoreError {
@@ -690,6 +716,49 @@ impl Store for SqliteStore {
             queries::dashboard_figures(conn, &query)
         })
         .await
+    }
+
+    async fn open_tasks_by_office(&self, overdue_before_ms: i64) -> StoreResult<Vec<OfficeTasks>> {
+        self.read("counting the open tasks per office", move |conn| {
+            Ok(queries::open_tasks_by_office(conn, overdue_before_ms)?)
+        })
+        .await
+    }
+
+    async fn operational_stats(&self) -> StoreResult<OperationalStats> {
+        // Two reads by primary key, newest first: the cost does not grow with the chain.
+        let (head, last_checkpoint) = self
+            .read("reading the chain head and its last checkpoint", |conn| {
+                Ok((rows::chain_head(conn)?.seq, rows::last_checkpoint(conn)?))
+            })
+            .await?;
+        let stats = &self.inner.stats;
+        let path = self.inner.readers.path();
+        let (database_bytes, wal_bytes) = stats::file_sizes(path);
+        Ok(OperationalStats {
+            write_queue_depth: stats.queue_depth.load(Ordering::Relaxed),
+            write_queue_capacity: self.inner.write_queue_max as u64,
+            write_queue_refusals: stats.queue_refusals.load(Ordering::Relaxed),
+            writer_running: stats.writer_running.load(Ordering::Relaxed),
+            commit_batch_sizes: stats.batch_sizes.snapshot(),
+            commit_seconds: stats.commit_seconds.snapshot(),
+            database_bytes,
+            wal_bytes,
+            disk_free_bytes: stats::disk_free_bytes(path),
+            chain_head_seq: head,
+            last_audit_checkpoint: last_checkpoint,
+            last_wal_checkpoint_at_ms: stats.last_wal_checkpoint_at_ms(),
+        })
+    }
+
+    async fn ping_writer(&self) -> StoreResult<()> {
+        let (reply, answered) = oneshot::channel();
+        match self.inner.commands.try_send(Command::Ping(reply)) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => return Err(queue_full()),
+            Err(TrySendError::Disconnected(_)) => return Err(writer_stopped()),
+        }
+        answered.await.map_err(|_| writer_stopped())
     }
 
     #[tracing::instrument(skip_all)]

@@ -45,6 +45,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "0006_console",
         sql: include_str!("../migrations/0006_console.sql"),
     },
+    Migration {
+        version: 7,
+        name: "0007_open_tasks",
+        sql: include_str!("../migrations/0007_open_tasks.sql"),
+    },
 ];
 
 /// The schema version this build writes: the number of its last migration. A store records

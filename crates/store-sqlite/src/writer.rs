@@ -5,8 +5,9 @@
 //! batch instead of one per request (group commit), which is what makes `synchronous=FULL`
 //! affordable. Each request runs in its own savepoint so a refused request rolls back alone.
 
+use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use audit::{AuditSigner, ChainHead, Checkpoint};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
@@ -15,11 +16,14 @@ use tokio::sync::oneshot;
 
 use crate::checkpoint::{self, ChainPosition, CheckpointPolicy};
 use crate::fault::{Fault, is_busy, store_error};
+use crate::stats::{RunningGuard, WriterStats};
 use crate::{SqliteOptions, append, cbec, rows};
 
 pub(crate) enum Command {
     Write(WriteRequest),
     CheckpointNow(oneshot::Sender<StoreResult<Option<Checkpoint>>>),
+    /// Answered as soon as the writer takes it: readiness, a round trip that writes nothing.
+    Ping(oneshot::Sender<()>),
     /// Drain the queue, sign a final checkpoint and stop; `None` when sent by `Drop`.
     Close(Option<oneshot::Sender<()>>),
 }
@@ -116,6 +120,7 @@ pub(crate) struct Writer {
     deferred: Option<Command>,
     closing: bool,
     closers: Vec<oneshot::Sender<()>>,
+    stats: Arc<WriterStats>,
 }
 
 impl Writer {
@@ -124,6 +129,7 @@ impl Writer {
         signer: AuditSigner,
         options: &SqliteOptions,
         commands: Receiver<Command>,
+        stats: Arc<WriterStats>,
     ) -> Writer {
         Writer {
             conn,
@@ -139,11 +145,14 @@ impl Writer {
             deferred: None,
             closing: false,
             closers: Vec::new(),
+            stats,
         }
     }
 
     pub(crate) fn run(mut self) {
         let _span = tracing::info_span!("store_writer").entered();
+        let stats = Arc::clone(&self.stats);
+        let running = RunningGuard(&stats);
         // A tail left unsigned (the last run crashed) is signed now, so the chain never stays
         // unsigned longer than the checkpoint bound once the store is open again.
         if let Err(err) = self.checkpoint_now() {
@@ -154,6 +163,9 @@ impl Writer {
                 Next::Command(Command::Write(first)) => self.group_commit(first),
                 Next::Command(Command::CheckpointNow(reply)) => {
                     let _ = reply.send(self.checkpoint_now());
+                }
+                Next::Command(Command::Ping(reply)) => {
+                    let _ = reply.send(());
                 }
                 Next::Command(Command::Close(closer)) => {
                     self.closing = true;
@@ -167,6 +179,8 @@ impl Writer {
         if let Err(err) = self.checkpoint_now() {
             tracing::warn!(error = %err, "could not sign the final audit checkpoint");
         }
+        // Stopped before anyone waiting for the close hears of it.
+        drop(running);
         for closer in self.closers.drain(..) {
             let _ = closer.send(());
         }
@@ -198,8 +212,15 @@ impl Writer {
 
     fn group_commit(&mut self, first: WriteRequest) {
         let batch = self.collect_batch(first);
+        self.stats.dequeued(batch.len());
         let _span = tracing::debug_span!("group_commit", requests = batch.len()).entered();
-        match self.commit(&batch) {
+        let started = Instant::now();
+        let committed = self.commit(&batch);
+        self.stats
+            .commit_seconds
+            .record(started.elapsed().as_secs_f64());
+        self.stats.batch_sizes.record(batch.len() as f64);
+        match committed {
             Ok(results) => {
                 for (request, result) in batch.into_iter().zip(results) {
                     request.reply(result);

@@ -368,6 +368,15 @@ async fn a_full_write_queue_refuses_at_once_and_loses_nothing_queued() {
         matches!(refused, Err(StoreError::Unavailable(_))),
         "{refused:?}"
     );
+    // The figures show it, and readiness's round trip is refused like a write.
+    let full = store.operational_stats().await.unwrap();
+    assert_eq!((full.write_queue_depth, full.write_queue_capacity), (2, 2));
+    assert_eq!(full.write_queue_refusals, 1);
+    let ping = store.ping_writer().await;
+    assert!(
+        matches!(&ping, Err(StoreError::Unavailable(why)) if why == store::WRITE_QUEUE_FULL),
+        "{ping:?}"
+    );
     blocker.execute_batch("ROLLBACK").unwrap();
     for write in queued {
         assert!(matches!(
@@ -376,6 +385,8 @@ async fn a_full_write_queue_refuses_at_once_and_loses_nothing_queued() {
         ));
     }
     assert_chain_verifies(&store, 4).await;
+    stats_when(&store, |s| s.write_queue_depth == 0).await;
+    store.ping_writer().await.unwrap();
 }
 
 /// A tail left unsigned (the last run crashed before its final checkpoint) is signed as soon as
@@ -449,4 +460,76 @@ async fn forged_rows_are_named_up_to_the_limit() {
         }
         store.close().await;
     }
+}
+
+/// Waits, polling, until `ready` holds of the store's figures (at most five seconds).
+async fn stats_when(
+    store: &SqliteStore,
+    ready: impl Fn(&store::OperationalStats) -> bool,
+) -> store::OperationalStats {
+    for _ in 0..500 {
+        let stats = store.operational_stats().await.unwrap();
+        if ready(&stats) {
+            return stats;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("{:?}", store.operational_stats().await.unwrap());
+}
+
+/// What an operator reads of a working store: every commit counted with its size and time, the
+/// files' sizes, the free space, the chain head and its signed checkpoint, and the WAL copied
+/// back into the database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn operational_stats_count_every_commit_and_read_the_files_and_checkpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir.path().join("customs.db"), SqliteOptions::production());
+    let fresh = store.operational_stats().await.unwrap();
+    assert!(fresh.writer_running);
+    assert_eq!(fresh.write_queue_capacity, 4096);
+    assert_eq!(fresh.chain_head_seq, 0);
+    let outcomes =
+        append_concurrently(&store, (1..=40).map(|n| registration(n, n)).collect()).await;
+    assert!(outcomes.iter().all(|o| appended_seq(o).is_some()));
+    store.checkpoint_now().await.unwrap();
+    let stats = stats_when(&store, |s| s.last_wal_checkpoint_at_ms.is_some()).await;
+    let batches = &stats.commit_batch_sizes;
+    // Each append is in exactly one commit, each commit timed once.
+    assert_eq!(batches.sum, 40.0);
+    assert!((1..=40).contains(&batches.count), "{batches:?}");
+    assert_eq!(stats.commit_seconds.count, batches.count);
+    assert_eq!(batches.buckets.last().map(|b| b.1), Some(batches.count));
+    assert_eq!(stats.write_queue_depth, 0);
+    assert_eq!(stats.write_queue_refusals, 0);
+    assert_eq!(stats.chain_head_seq, 40);
+    assert_eq!(stats.last_audit_checkpoint.map(|(seq, _)| seq), Some(40));
+    assert!(stats.database_bytes > 0);
+    assert!(
+        stats.disk_free_bytes.is_some_and(|free| free > 0),
+        "{stats:?}"
+    );
+    store.ping_writer().await.unwrap();
+}
+
+/// A closed store's writer is stopped, and so is a read-only store's: the figures and the ping
+/// say so.
+#[tokio::test]
+async fn a_stopped_writer_shows_in_the_figures_and_the_ping() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("customs.db");
+    let store = open(&path, SqliteOptions::production());
+    store.append(registration(1, 1)).await.unwrap();
+    store.ping_writer().await.unwrap();
+    store.close().await;
+    let closed = store.operational_stats().await.unwrap();
+    assert!(!closed.writer_running);
+    assert_eq!(closed.chain_head_seq, 1);
+    assert!(matches!(
+        store.ping_writer().await,
+        Err(StoreError::Unavailable(_))
+    ));
+    drop(store);
+    let read_only = SqliteStore::open_read_only(&path, 1).unwrap();
+    assert!(!read_only.operational_stats().await.unwrap().writer_running);
+    assert!(read_only.ping_writer().await.is_err());
 }

@@ -996,4 +996,61 @@ pub trait Store: Send + Sync + 'static {
     /// The supervisors' dashboards' figures for the declarations lodged in the query's window,
     /// counted with aggregate queries (cost follows the window, not the whole store).
     async fn dashboard_figures(&self, query: &DashboardQuery) -> StoreResult<DashboardFigures>;
+
+    // What an operator watches (metrics and readiness). Each is cheap enough to run on every
+    // scrape or probe: counters kept by the store, file sizes, and reads by primary key or index.
+
+    /// Open tasks per office (ordered), and of those how many were created before
+    /// `overdue_before_ms`: an indexed count of the open tasks only, whatever the number closed.
+    async fn open_tasks_by_office(&self, overdue_before_ms: i64) -> StoreResult<Vec<OfficeTasks>>;
+    /// The store's working figures now: its write queue, commits, size and checkpoints.
+    async fn operational_stats(&self) -> StoreResult<OperationalStats>;
+    /// A round trip through the writer that writes nothing: `Ok` once the writer took it from
+    /// its queue and answered, `Unavailable` if the queue is full or the writer stopped. The
+    /// caller bounds the wait (a writer busy with a long queue is slow to answer, not broken).
+    async fn ping_writer(&self) -> StoreResult<()>;
+}
+
+/// What `StoreError::Unavailable` says when a write is refused because the store's write queue
+/// is full (so that the API can count these refusals apart).
+pub const WRITE_QUEUE_FULL: &str =
+    "the store is at capacity (its write queue is full); retry shortly";
+
+/// A store's working figures, read at scrape time: what its write queue, its commits, its files
+/// and its checkpoints are doing. Counters count since the store was opened.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OperationalStats {
+    /// Writes waiting for the writer now, and the most that may wait (beyond it a write is
+    /// refused at once).
+    pub write_queue_depth: u64,
+    pub write_queue_capacity: u64,
+    /// Writes refused because the queue was full.
+    pub write_queue_refusals: u64,
+    /// Whether the writer thread is running (false after `close`, for a read-only store, or if
+    /// it stopped).
+    pub writer_running: bool,
+    /// Requests committed per transaction (group commit): one sample per commit.
+    pub commit_batch_sizes: HistogramSnapshot,
+    /// Time of each commit, fsync included, in seconds.
+    pub commit_seconds: HistogramSnapshot,
+    /// Bytes of the database file and of its write-ahead log.
+    pub database_bytes: u64,
+    pub wal_bytes: u64,
+    /// Bytes free for this process on the file system that holds the store (`None` if unknown).
+    pub disk_free_bytes: Option<u64>,
+    /// The audit chain's head and its newest signed checkpoint (seq and signing time), if any.
+    pub chain_head_seq: u64,
+    pub last_audit_checkpoint: Option<(u64, i64)>,
+    /// When the WAL was last copied back into the database completely (ms since the epoch),
+    /// `None` before the first time.
+    pub last_wal_checkpoint_at_ms: Option<i64>,
+}
+
+/// A histogram's state: for each upper bound (ascending), the samples at or below it
+/// (cumulative, as Prometheus shows them), then how many there are in all and their sum.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HistogramSnapshot {
+    pub buckets: Vec<(f64, u64)>,
+    pub count: u64,
+    pub sum: f64,
 }

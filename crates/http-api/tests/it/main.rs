@@ -18,6 +18,7 @@ mod limits;
 mod listing;
 mod lodging;
 mod models;
+mod monitoring;
 mod officer_work;
 mod operations;
 mod reference;

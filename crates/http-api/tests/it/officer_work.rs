@@ -13,7 +13,7 @@ const NOW: &str = "2026-11-27T02:00:00Z";
 
 /// Puts in force (proposed by one analyst, approved by the other) a rule asking for a physical
 /// inspection of US smartphones.
-async fn inspect_us_smartphones(app: &TestApp) -> String {
+pub(crate) async fn inspect_us_smartphones(app: &TestApp) -> String {
     let rule = json!({
         "purpose": "revenue",
         "action": "physical_inspection",
