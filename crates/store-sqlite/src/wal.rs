@@ -1,12 +1,20 @@
-//! Moving WAL checkpoints off the commit path.
+//! Moving WAL checkpoints off the commit path, and keeping the WAL bounded.
 //!
 //! By default SQLite copies the WAL back into the database (a checkpoint, with its own fsync)
 //! inside whichever commit crosses 1000 pages: every few hundred lodgings one batch pays for it
 //! on the writer thread. The writer turns that off and this thread checkpoints instead, on its
 //! own connection, every `WAL_CHECKPOINT_INTERVAL`. PASSIVE never waits for readers or the
 //! writer, so it cannot delay a commit; durability is unaffected (the WAL is already synced).
+//!
+//! PASSIVE alone does not bound the WAL: SQLite starts writing the log from its beginning again
+//! only when a checkpoint copied every frame before the next commit, which never happens while
+//! the writer is busy, so under sustained lodging the file grew without end (960 MB in 16 s).
+//! From `truncate_at` bytes this thread runs a TRUNCATE checkpoint instead: it holds off the
+//! writer for the copy of what PASSIVE has not copied yet (a fraction of a tick's writes), waits
+//! at most `WAL_TRUNCATE_WAIT` for readers, and leaves an empty log. The writer refuses writes
+//! past the hard bound (`SqliteOptions::wal_bytes_max`) should readers keep a truncation off.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -14,22 +22,40 @@ use std::time::Duration;
 use anyhow::Context;
 
 /// How often the WAL is copied back into the database file.
-pub(crate) const WAL_CHECKPOINT_INTERVAL: Duration = Duration::from_millis(200);
+pub(crate) const WAL_CHECKPOINT_INTERVAL: Duration = Duration::from_millis(100);
+
+/// How long a truncating checkpoint waits for readers on an older snapshot (and holds off the
+/// writer meanwhile) before it gives up until the next tick: short, so a long read never stalls
+/// lodging for more than this.
+pub(crate) const WAL_TRUNCATE_WAIT: Duration = Duration::from_millis(20);
 
 pub(crate) struct WalCheckpointer {
     stop: Sender<()>,
     handle: Option<JoinHandle<()>>,
 }
 
+/// The WAL file of the database at `database`.
+pub(crate) fn wal_path(database: &Path) -> PathBuf {
+    let mut name = database.as_os_str().to_owned();
+    name.push("-wal");
+    PathBuf::from(name)
+}
+
+/// The WAL's size in bytes (0 when there is none).
+pub(crate) fn wal_bytes(wal: &Path) -> u64 {
+    std::fs::metadata(wal).map_or(0, |m| m.len())
+}
+
 impl WalCheckpointer {
-    pub(crate) fn start(path: PathBuf) -> anyhow::Result<WalCheckpointer> {
+    pub(crate) fn start(path: PathBuf, truncate_at: u64) -> anyhow::Result<WalCheckpointer> {
         let conn = rusqlite::Connection::open(&path)
             .with_context(|| format!("opening the WAL checkpointer on {}", path.display()))?;
-        conn.busy_timeout(crate::connection::BUSY_TIMEOUT)?;
+        conn.busy_timeout(WAL_TRUNCATE_WAIT)?;
+        let wal = wal_path(&path);
         let (stop, stopped) = std::sync::mpsc::channel();
         let handle = std::thread::Builder::new()
             .name("store-wal-checkpoint".to_owned())
-            .spawn(move || run(&conn, &stopped))
+            .spawn(move || run(&conn, &wal, truncate_at, &stopped))
             .context("starting the WAL checkpointer thread")?;
         Ok(WalCheckpointer {
             stop,
@@ -38,16 +64,35 @@ impl WalCheckpointer {
     }
 }
 
-fn run(conn: &rusqlite::Connection, stopped: &Receiver<()>) {
+fn run(conn: &rusqlite::Connection, wal: &Path, truncate_at: u64, stopped: &Receiver<()>) {
     // Stops when told to, or when the store is gone (the sender dropped).
     while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(WAL_CHECKPOINT_INTERVAL) {
-        // A failed checkpoint is retried at the next tick; the WAL only grows meanwhile.
-        if let Err(err) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-            tracing::debug!(error = %err, "WAL checkpoint postponed");
+        let mode = if wal_bytes(wal) >= truncate_at {
+            "TRUNCATE"
+        } else {
+            "PASSIVE"
+        };
+        // A failed checkpoint is retried at the next tick; the WAL only grows meanwhile (up to
+        // the writer's bound).
+        if let Err(err) = checkpoint(conn, mode) {
+            tracing::debug!(error = %err, mode, "WAL checkpoint postponed");
         }
     }
     // A final full checkpoint leaves a compact database file behind at shutdown.
-    let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+    let _ = conn.busy_timeout(crate::connection::BUSY_TIMEOUT);
+    let _ = checkpoint(conn, "TRUNCATE");
+}
+
+/// Runs a checkpoint; a TRUNCATE that could not finish (a reader or the writer in the way) is
+/// an error, like a busy database.
+fn checkpoint(conn: &rusqlite::Connection, mode: &str) -> anyhow::Result<()> {
+    let busy: i64 = conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |row| {
+        row.get(0)
+    })?;
+    if busy != 0 && mode != "PASSIVE" {
+        anyhow::bail!("readers kept the {mode} checkpoint from finishing");
+    }
+    Ok(())
 }
 
 impl Drop for WalCheckpointer {

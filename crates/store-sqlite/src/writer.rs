@@ -116,6 +116,9 @@ pub(crate) struct Writer {
     deferred: Option<Command>,
     closing: bool,
     closers: Vec<oneshot::Sender<()>>,
+    /// The WAL file and its bound: past it, batches are refused until a checkpoint truncates it.
+    wal: Option<std::path::PathBuf>,
+    wal_bytes_max: u64,
 }
 
 impl Writer {
@@ -126,7 +129,6 @@ impl Writer {
         commands: Receiver<Command>,
     ) -> Writer {
         Writer {
-            conn,
             signer,
             commands,
             batch_max: options.batch_max.max(1),
@@ -139,6 +141,12 @@ impl Writer {
             deferred: None,
             closing: false,
             closers: Vec::new(),
+            wal: conn
+                .path()
+                .filter(|p| !p.is_empty())
+                .map(|p| crate::wal::wal_path(std::path::Path::new(p))),
+            wal_bytes_max: options.wal_bytes_max,
+            conn,
         }
     }
 
@@ -199,6 +207,10 @@ impl Writer {
     fn group_commit(&mut self, first: WriteRequest) {
         let batch = self.collect_batch(first);
         let _span = tracing::debug_span!("group_commit", requests = batch.len()).entered();
+        if let Some(bytes) = self.wal_over_bound() {
+            refuse_all(batch, bytes, self.wal_bytes_max);
+            return;
+        }
         match self.commit(&batch) {
             Ok(results) => {
                 for (request, result) in batch.into_iter().zip(results) {
@@ -209,6 +221,13 @@ impl Writer {
             Err(err) => fail_all(batch, &err),
         }
         self.checkpoint_if_due();
+    }
+
+    /// The WAL's size when it is at or past its bound (checked before each batch, so the log
+    /// exceeds the bound by one batch at most).
+    fn wal_over_bound(&self) -> Option<u64> {
+        let bytes = crate::wal::wal_bytes(self.wal.as_deref()?);
+        (bytes >= self.wal_bytes_max).then_some(bytes)
     }
 
     fn collect_batch(&mut self, first: WriteRequest) -> Vec<WriteRequest> {
@@ -363,6 +382,23 @@ fn fail_all(batch: Vec<WriteRequest>, err: &anyhow::Error) {
             StoreError::Other(anyhow::anyhow!("{message}"))
         };
         request.reply(Err(error));
+    }
+}
+
+/// Refuses a batch while the WAL is past its bound: backpressure before the disk fills. The
+/// caller retries (503 + Retry-After) once the checkpoint thread truncated the log.
+fn refuse_all(batch: Vec<WriteRequest>, bytes: u64, bound: u64) {
+    tracing::warn!(
+        wal_bytes = bytes,
+        wal_bytes_max = bound,
+        requests = batch.len(),
+        "write-ahead log past its bound: writes refused until a checkpoint truncates it"
+    );
+    for request in batch {
+        request.reply(Err(StoreError::Unavailable(format!(
+            "the store's write-ahead log ({bytes} bytes) is past its bound of {bound} bytes \
+             until a checkpoint copies it back; retry shortly"
+        ))));
     }
 }
 
