@@ -13,6 +13,8 @@
 //! the recorded inputs ([`EXPLANATIONS_ON_READ`]; the engine is deterministic), which keeps a
 //! lodging's record small. Records made before, and CBEC orders', carry their words.
 
+use std::sync::Arc;
+
 use chrono::NaiveDate;
 use domain::{Charge as DeclaredCharge, Declaration, Direction, GoodsItem};
 use rust_decimal::Decimal;
@@ -63,7 +65,7 @@ impl std::fmt::Display for NotAssessable {
 }
 
 /// An item's tariff line and the preference it may claim, as the caller finds them.
-pub type ItemTariff = (TariffLine, Option<PreferenceClaim>);
+pub type ItemTariff = (Arc<TariffLine>, Option<PreferenceClaim>);
 
 /// The declaration as the engine's input: `Ok(None)` for an export, which has no import duty.
 /// `item_tariff` gives each goods item's line and claim (from a release, or synthetic for the
@@ -507,9 +509,10 @@ fn line_of(
     index: usize,
     item: &GoodsItem,
     day: NaiveDate,
-) -> Result<TariffLine, NotAssessable> {
+) -> Result<Arc<TariffLine>, NotAssessable> {
     let code = item.commodity_code.as_str();
-    release.line(code, day).cloned().ok_or_else(|| {
+    // Shared, not copied: a line's rates, remedies and texts are the same for every item.
+    release.shared_line(code, day).cloned().ok_or_else(|| {
         NotAssessable::new(
             format!("items[{index}].commodity_code"),
             format!("no tariff line {code} in force on {day}"),

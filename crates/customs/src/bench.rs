@@ -486,7 +486,7 @@ fn synthetic_release(seed: u64, bodies: &[Option<serde_json::Value>]) -> tariff:
         }
     }
     tariff::TariffRelease {
-        lines: lines.into_values().collect(),
+        lines: lines.into_values().map(Arc::new).collect(),
         exchange_rates: tariff::ExchangeRates::default(),
     }
 }
@@ -1402,7 +1402,7 @@ fn item_units(item: &serde_json::Value) -> Vec<tariff::StatutoryUnit> {
 fn synthetic_tariff(
     seed: u64,
     bodies: &[Option<serde_json::Value>],
-) -> std::collections::BTreeMap<String, tariff::TariffLine> {
+) -> std::collections::BTreeMap<String, Arc<tariff::TariffLine>> {
     let mut tariff = std::collections::BTreeMap::new();
     let items = bodies
         .iter()
@@ -1415,7 +1415,7 @@ fn synthetic_tariff(
         };
         let units = item_units(item);
         if !tariff.contains_key(hs6) && !units.is_empty() {
-            tariff.insert(hs6.to_owned(), synthetic_line(seed, hs6, units));
+            tariff.insert(hs6.to_owned(), Arc::new(synthetic_line(seed, hs6, units)));
         }
     }
     tariff
@@ -1437,7 +1437,7 @@ fn exchange_rates(day: chrono::NaiveDate) -> anyhow::Result<tariff::ExchangeRate
 /// of origin was produced and the origin is a partner of one of the synthetic agreements; the
 /// proof counts as checked.
 fn synthetic_item(
-    tariff_lines: &std::collections::BTreeMap<String, tariff::TariffLine>,
+    tariff_lines: &std::collections::BTreeMap<String, Arc<tariff::TariffLine>>,
     item: &domain::GoodsItem,
     certificate_of_origin: bool,
 ) -> Result<clearance::assessment::ItemTariff, clearance::assessment::NotAssessable> {

@@ -26,6 +26,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use store::Store;
 use axum::http::{StatusCode, header};
 
 /// The server's log file in the bench folder: `serve`'s default logging, kept off the terminal.
@@ -103,8 +104,10 @@ pub(super) async fn http_ratio(bench: &Bench) -> anyhow::Result<StageReport> {
     let bare_load = bare_load?;
 
     let database = bench.data.database();
-    let (declarations_before, seq_before) =
-        (count_declarations(&database).await?, last_seq(&database).await?);
+    let (declarations_before, seq_before) = (
+        count_declarations(&database).await?,
+        last_seq(&database).await?,
+    );
     let server = ApiServer::start(bench).await?;
     let full_load = load(server.url.clone(), "full").await;
     server.stop().await?;
@@ -191,7 +194,13 @@ fn init_server_logging(path: &std::path::Path) -> anyhow::Result<()> {
 
 /// Parses the body into the API's declaration form and answers 201, or 400: the least any JSON
 /// API on this machine does per request.
-async fn bare_lodge(body: axum::body::Bytes) -> (StatusCode, [(header::HeaderName, &'static str); 1], &'static str) {
+async fn bare_lodge(
+    body: axum::body::Bytes,
+) -> (
+    StatusCode,
+    [(header::HeaderName, &'static str); 1],
+    &'static str,
+) {
     let json = [(header::CONTENT_TYPE, "application/json")];
     match wire::parse_json::<wire::DeclarationDto>(&body) {
         Ok(_) => (StatusCode::CREATED, json, r#"{"parsed":true}"#),
