@@ -2206,6 +2206,7 @@ mod tests {
     async fn a_small_bench_lodges_everything_and_the_store_adds_up() {
         let stages = STAGES.iter().map(|s| s.name.to_owned()).collect();
         let options = BenchOptions {
+            ratio_seconds: 1,
             declarations: 40,
             clients: 4,
             seed: 1,
@@ -2226,6 +2227,7 @@ mod tests {
     #[test]
     fn the_assessment_stage_assesses_fifty_declarations_without_failure() {
         let options = BenchOptions {
+            ratio_seconds: 1,
             declarations: 50,
             clients: 1,
             seed: 7,
@@ -2249,6 +2251,7 @@ mod tests {
     fn the_synthetic_tariff_mixes_every_kind_of_rate() {
         use tariff::{DutyRate, RateColumn};
         let options = BenchOptions {
+            ratio_seconds: 1,
             declarations: 2_000,
             clients: 1,
             seed: 42,
@@ -2283,6 +2286,7 @@ mod tests {
     #[test]
     fn the_synthetic_release_covers_every_line_code_and_round_trips() {
         let options = BenchOptions {
+            ratio_seconds: 1,
             declarations: 1_000,
             clients: 1,
             seed: 42,
@@ -2324,6 +2328,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn lodgings_are_assessed_at_acceptance_with_the_bench_releases() {
         let options = BenchOptions {
+            ratio_seconds: 1,
             declarations: 40,
             clients: 4,
             seed: 3,

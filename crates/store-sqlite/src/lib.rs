@@ -49,10 +49,11 @@ use crate::writer::{Command, WriteRequest, Writer};
 /// p99 ≤ 50 ms under sustained load, and queueing is only one part of a request's time).
 pub const WRITE_QUEUE_WAIT_TARGET_MS: usize = 50;
 
-/// Appends per second the writer commits at saturation with every control on, measured by
-/// `customs bench --stages inprocess` (release build, 2 shared cores, group commit of 64): the low
-/// end of the runs (9–11k/s after assessments recorded their figures only; see the README's
-/// Benchmark section). Taking the low end keeps the wait under the target on a slower disk too.
+/// Appends per second the writer commits at saturation with every control on: in-process lodging
+/// with assessments recording their figures only measured 7.5–8.5k/s on issue 12's 2-core
+/// reference machine (`customs bench --stages inprocess`, release build, group commit of 64).
+/// On a slower or busier machine the same queue means a longer wait (1.2k/s on a 2-core machine
+/// shared with five compilers gave ~330 ms): lower `SqliteOptions::write_queue_max` there.
 pub const WRITER_APPENDS_PER_SECOND_MEASURED: usize = 8_000;
 
 /// Queued writes of a production store: what the writer commits in
