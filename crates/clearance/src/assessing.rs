@@ -381,6 +381,27 @@ impl<S: Store> Clearance<S> {
         Ok(records)
     }
 
+    /// The answer to an assessment just appended: its record with its words, like every
+    /// assessment shown (it is the declaration's latest).
+    async fn appended_reassessment(
+        &self,
+        declaration_id: &str,
+        payload: &str,
+    ) -> Result<Reassessment, ClearanceError> {
+        let recorded: Value = serde_json::from_str(payload)
+            .map_err(|e| ClearanceError::Internal(anyhow::anyhow!("{e}")))?;
+        let record = self
+            .explained_assessment_records(declaration_id)
+            .await?
+            .pop()
+            .filter(|latest| latest["assessment"] == recorded["assessment"])
+            .unwrap_or(recorded);
+        Ok(Reassessment {
+            record,
+            created: true,
+        })
+    }
+
     /// Puts the words back into a figures-only record. Should the engine no longer give the
     /// recorded figures (a changed engine, a store restored without a release), the record keeps
     /// its figures, which stand, and says its explanation is unavailable.
@@ -635,20 +656,7 @@ impl<S: Store> Clearance<S> {
             AppendOutcome::Duplicate { first, .. } => return replayed(&first.payload),
             other => return Err(crate::refusal(other)),
         }
-        let recorded: Value = serde_json::from_str(&payload)
-            .map_err(|e| ClearanceError::Internal(anyhow::anyhow!("{e}")))?;
-        // Answered with its words, like every assessment shown: the one just appended is the
-        // declaration's latest.
-        let record = self
-            .explained_assessment_records(&row.id)
-            .await?
-            .pop()
-            .filter(|latest| latest["assessment"] == recorded["assessment"])
-            .unwrap_or(recorded);
-        Ok(Reassessment {
-            record,
-            created: true,
-        })
+        self.appended_reassessment(&row.id, &payload).await
     }
 
     /// Re-assesses the most recent import declarations (at most `sample`) under the tariff
@@ -995,20 +1003,7 @@ impl<S: Store> Clearance<S> {
             Err(store::StoreError::Conflict(_)) => return Err(ClearanceError::Conflict),
             Err(other) => return Err(other.into()),
         }
-        let recorded: Value = serde_json::from_str(&payload)
-            .map_err(|e| ClearanceError::Internal(anyhow::anyhow!("{e}")))?;
-        // Answered with its words, like every assessment shown: the one just appended is the
-        // declaration's latest.
-        let record = self
-            .explained_assessment_records(&row.id)
-            .await?
-            .pop()
-            .filter(|latest| latest["assessment"] == recorded["assessment"])
-            .unwrap_or(recorded);
-        Ok(Reassessment {
-            record,
-            created: true,
-        })
+        self.appended_reassessment(&row.id, &payload).await
     }
 }
 
