@@ -9,10 +9,12 @@
 //! PASSIVE alone does not bound the WAL: SQLite starts writing the log from its beginning again
 //! only when a checkpoint copied every frame before the next commit, which never happens while
 //! the writer is busy, so under sustained lodging the file grew without end (960 MB in 16 s).
-//! From `truncate_at` bytes this thread runs a TRUNCATE checkpoint instead: it holds off the
-//! writer for the copy of what PASSIVE has not copied yet (a fraction of a tick's writes), waits
-//! at most `WAL_TRUNCATE_WAIT` for readers, and leaves an empty log. The writer refuses writes
-//! past the hard bound (`SqliteOptions::wal_bytes_max`) should readers keep a truncation off.
+//! From `truncate_at` bytes the log is copied back whole and truncated (a TRUNCATE checkpoint,
+//! waiting at most `WAL_TRUNCATE_WAIT` for readers): by the writer between batches (a busy writer
+//! holds the write lock nearly all the time, so this thread rarely gets it then), and by this
+//! thread when the writer is idle. PASSIVE copies keep what is left to copy small. The writer
+//! refuses writes past the hard bound (`SqliteOptions::wal_bytes_max`) should readers keep every
+//! truncation off.
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};

@@ -119,6 +119,8 @@ pub(crate) struct Writer {
     /// The WAL file and its bound: past it, batches are refused until a checkpoint truncates it.
     wal: Option<std::path::PathBuf>,
     wal_bytes_max: u64,
+    /// From this size the writer truncates the WAL itself between batches (see `truncate_wal`).
+    wal_truncate_at: u64,
 }
 
 impl Writer {
@@ -146,6 +148,7 @@ impl Writer {
                 .filter(|p| !p.is_empty())
                 .map(|p| crate::wal::wal_path(std::path::Path::new(p))),
             wal_bytes_max: options.wal_bytes_max,
+            wal_truncate_at: crate::wal_truncate_at(options.wal_bytes_max),
             conn,
         }
     }
@@ -221,6 +224,34 @@ impl Writer {
             Err(err) => fail_all(batch, &err),
         }
         self.checkpoint_if_due();
+        self.truncate_wal();
+    }
+
+    /// Copies the WAL back and truncates it once it reached `wal_truncate_at`. Done here, between
+    /// batches, because a busy writer holds the write lock nearly all the time: the checkpoint
+    /// thread's truncation, which needs that lock, rarely got it under sustained lodging (the WAL
+    /// reached 174 MB with a truncation due from 64 MiB). The checkpoint thread's PASSIVE copies
+    /// keep what is left to copy here small; readers on an older snapshot are waited for at most
+    /// `WAL_TRUNCATE_WAIT`, then the truncation waits for a later batch.
+    fn truncate_wal(&mut self) {
+        let Some(wal) = self.wal.as_deref() else {
+            return;
+        };
+        if crate::wal::wal_bytes(wal) < self.wal_truncate_at {
+            return;
+        }
+        let _ = self.conn.busy_timeout(crate::wal::WAL_TRUNCATE_WAIT);
+        let outcome = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+                row.get::<_, i64>(0)
+            });
+        let _ = self.conn.busy_timeout(crate::connection::BUSY_TIMEOUT);
+        match outcome {
+            Ok(0) => {}
+            Ok(_) => tracing::debug!("readers kept the WAL from being truncated; retried later"),
+            Err(err) => tracing::debug!(error = %err, "WAL truncation postponed"),
+        }
     }
 
     /// The WAL's size when it is at or past its bound (checked before each batch, so the log
