@@ -26,8 +26,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use store::Store;
 use axum::http::{StatusCode, header};
+use store::Store;
 
 /// The server's log file in the bench folder: `serve`'s default logging, kept off the terminal.
 const SERVER_LOG: &str = "http-ratio-server.log";
