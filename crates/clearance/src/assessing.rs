@@ -15,7 +15,8 @@ use tariff::TariffRelease;
 
 use crate::access::{Action, Caller};
 use crate::assessment::{
-    self, ASSESSED_ACTION, Basis, NotAssessable, OriginContext, ReportJson, Sources,
+    self, ASSESSED_ACTION, Basis, EXPLANATIONS_MEMBER, EXPLANATIONS_ON_READ, NotAssessable,
+    OriginContext, PROOFS_USED_ELSEWHERE_MEMBER, ReportJson, Sources, Words,
 };
 use crate::cbec::BuyerLedger;
 use crate::error::ClearanceError;
@@ -62,6 +63,7 @@ fn run(
     in_force: &InForce,
     config: &ClearanceConfig,
     used_elsewhere: &[String],
+    words: Words,
 ) -> Option<Result<Assessed, Vec<NotAssessable>>> {
     let Some(release) = tariff else {
         return Some(Err(vec![NotAssessable::new(
@@ -90,6 +92,7 @@ fn run(
                 &assessed,
                 &assessment::document_types(declaration),
                 None,
+                words,
             ),
             assessment::granted_proofs(declaration, &input),
         )
@@ -252,7 +255,15 @@ impl<S: Store> Clearance<S> {
         let used = self
             .proofs_used_elsewhere(declaration_id, declaration)
             .await?;
-        let Some(outcome) = run(declaration, day, tariff, &in_force, &self.config, &used) else {
+        let Some(outcome) = run(
+            declaration,
+            day,
+            tariff,
+            &in_force,
+            &self.config,
+            &used,
+            Words::FiguresOnly,
+        ) else {
             return Ok(None);
         };
         let granted = outcome
@@ -262,6 +273,12 @@ impl<S: Store> Clearance<S> {
         let outcome = outcome.map(|(report, _)| report);
         let figures = outcome.as_ref().ok().map(AssessedFigures::of);
         let previous = self.previous_assessment(declaration_id, basis).await?;
+        // A fact of the moment the engine's result depends on, kept to assess alike on read.
+        let extra = if used.is_empty() {
+            Vec::new()
+        } else {
+            vec![(PROOFS_USED_ELSEWHERE_MEMBER, json!(used))]
+        };
         let recording = Recording {
             declaration_id,
             basis,
@@ -273,7 +290,7 @@ impl<S: Store> Clearance<S> {
         Ok(Some(AssessmentChange {
             // The proofs whose preference was granted are used up: another declaration claiming
             // them is refused ("already used").
-            event: recording.event(outcome, Vec::new(), granted),
+            event: recording.event(outcome, extra, granted),
             cbec_purchase: None,
             figures,
         }))
@@ -330,6 +347,153 @@ impl<S: Store> Clearance<S> {
             .collect()
     }
 
+    /// The payloads of a declaration's assessments, oldest first, each with its words: a record
+    /// that keeps its figures only ([`EXPLANATIONS_ON_READ`]) is explained by running the engine
+    /// again on what it was assessed from: the declaration as it stood then (its latest accepted
+    /// or amended document before the assessment), the release and rate tables the record names
+    /// and the proofs of origin it records as used elsewhere.
+    pub(crate) async fn explained_assessment_records(
+        &self,
+        declaration_id: &str,
+    ) -> Result<Vec<Value>, ClearanceError> {
+        let events = self.store.events(declaration_id).await?;
+        let mut document = None;
+        let mut records = Vec::new();
+        for event in &events {
+            match event.action.as_str() {
+                "declaration.accepted" | "declaration.amended" => document = Some(event),
+                ASSESSED_ACTION => {
+                    let mut record: Value =
+                        serde_json::from_str(&event.payload).map_err(|err| {
+                            ClearanceError::Internal(anyhow::anyhow!(
+                                "stored assessment {} is not readable: {err}",
+                                event.seq
+                            ))
+                        })?;
+                    if record[EXPLANATIONS_MEMBER] == EXPLANATIONS_ON_READ {
+                        self.explain(&mut record, document, event.seq).await;
+                    }
+                    records.push(record);
+                }
+                _ => {}
+            }
+        }
+        Ok(records)
+    }
+
+    /// The answer to an assessment just appended: its record with its words, like every
+    /// assessment shown (it is the declaration's latest).
+    async fn appended_reassessment(
+        &self,
+        declaration_id: &str,
+        payload: &str,
+    ) -> Result<Reassessment, ClearanceError> {
+        let recorded: Value = serde_json::from_str(payload)
+            .map_err(|e| ClearanceError::Internal(anyhow::anyhow!("{e}")))?;
+        let record = self
+            .explained_assessment_records(declaration_id)
+            .await?
+            .pop()
+            .filter(|latest| latest["assessment"] == recorded["assessment"])
+            .unwrap_or(recorded);
+        Ok(Reassessment {
+            record,
+            created: true,
+        })
+    }
+
+    /// Puts the words back into a figures-only record. Should the engine no longer give the
+    /// recorded figures (a changed engine, a store restored without a release), the record keeps
+    /// its figures, which stand, and says its explanation is unavailable.
+    async fn explain(&self, record: &mut Value, document: Option<&store::EventRow>, seq: u64) {
+        match self.explained_report(record, document).await {
+            Ok(report) => {
+                record["report"] = report;
+                if let Some(members) = record.as_object_mut() {
+                    members.remove(EXPLANATIONS_MEMBER);
+                }
+            }
+            Err(why) => {
+                tracing::warn!(
+                    seq,
+                    why,
+                    "a recorded assessment could not be explained again"
+                );
+                record["explanation_unavailable"] = json!({
+                    "en": format!("the explanation could not be rendered again: {why}"),
+                    "zh": format!("无法重新生成计税说明：{why}"),
+                });
+            }
+        }
+    }
+
+    async fn explained_report(
+        &self,
+        record: &Value,
+        document: Option<&store::EventRow>,
+    ) -> Result<Value, String> {
+        let day = record["acceptance_date"]
+            .as_str()
+            .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+            .ok_or("the record has no acceptance date")?;
+        let document = document.ok_or("no declaration precedes the assessment")?;
+        // Read back with every code a reference release ever held, as stored declarations are
+        // (it was checked against the lists in force when accepted).
+        let reference = self
+            .recorded_reference()
+            .await
+            .map_err(|e| format!("the code lists cannot be read: {e}"))?;
+        let declaration = match wire::decode_event(
+            &document.action,
+            &document.payload,
+            &domain::ParseContext {
+                reference: &reference,
+                on: day,
+            },
+        )
+        .map_err(|e| format!("the declaration no longer parses: {e}"))?
+        {
+            domain::DeclarationEvent::Accepted { declaration, .. }
+            | domain::DeclarationEvent::Amended { declaration, .. } => declaration,
+            _ => return Err("no declaration precedes the assessment".to_owned()),
+        };
+        let strings = |value: &Value| -> Vec<String> {
+            value
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        };
+        let in_force = self
+            .releases_cache
+            .recorded(
+                &self.store,
+                record["tariff_release"].as_str(),
+                &strings(&record["exchange_rate_tables"]),
+            )
+            .await
+            .map_err(|e| format!("the recorded releases are not readable: {e}"))?;
+        let used = strings(&record[PROOFS_USED_ELSEWHERE_MEMBER]);
+        let tariff = in_force.tariff.as_ref().map(|(_, r)| r.as_ref());
+        let (report, _) = run(
+            &declaration,
+            day,
+            tariff,
+            &in_force,
+            &self.config,
+            &used,
+            Words::Explained,
+        )
+        .ok_or("the declaration is no longer assessed")?
+        .map_err(|problems| format!("the engine no longer assesses it: {}", problems[0]))?;
+        let report = report.to_value();
+        if assessment::figures_of(&report) != record["report"] {
+            return Err("the engine now gives other figures than recorded".to_owned());
+        }
+        Ok(report)
+    }
+
     /// A duty estimate for a declaration that is not lodged: parsed and checked like a lodging,
     /// assessed with the releases in force on `date` (by default today). Nothing is written.
     pub async fn estimate(
@@ -381,14 +545,22 @@ impl<S: Store> Clearance<S> {
             .as_ref()
             .map(|(_, release)| release.as_ref());
         let used = self.proofs_used_elsewhere("", &declaration).await?;
-        let outcome =
-            run(&declaration, day, tariff, &in_force, &self.config, &used).ok_or_else(|| {
-                ClearanceError::Invalid(vec![FieldError::not_allowed(
-                    "direction",
-                    "an export declaration has no import duty or taxes",
-                    "出口报关单不征收进口税款",
-                )])
-            })?;
+        let outcome = run(
+            &declaration,
+            day,
+            tariff,
+            &in_force,
+            &self.config,
+            &used,
+            Words::Explained,
+        )
+        .ok_or_else(|| {
+            ClearanceError::Invalid(vec![FieldError::not_allowed(
+                "direction",
+                "an export declaration has no import duty or taxes",
+                "出口报关单不征收进口税款",
+            )])
+        })?;
         let (report, _) = outcome.map_err(|problems| {
             ClearanceError::Invalid(
                 problems
@@ -418,7 +590,7 @@ impl<S: Store> Clearance<S> {
     ) -> Result<Vec<Value>, ClearanceError> {
         caller.require(Action::Read)?;
         let row = self.visible_row(caller, id_or_number).await?;
-        let records = self.assessment_records(&row.id).await?;
+        let records = self.explained_assessment_records(&row.id).await?;
         if caller.role.is_trade() {
             return Ok(records
                 .iter()
@@ -497,11 +669,7 @@ impl<S: Store> Clearance<S> {
             AppendOutcome::Duplicate { first, .. } => return replayed(&first.payload),
             other => return Err(crate::refusal(other)),
         }
-        Ok(Reassessment {
-            record: serde_json::from_str(&payload)
-                .map_err(|e| ClearanceError::Internal(anyhow::anyhow!("{e}")))?,
-            created: true,
-        })
+        self.appended_reassessment(&row.id, &payload).await
     }
 
     /// Re-assesses the most recent import declarations (at most `sample`) under the tariff
@@ -568,7 +736,15 @@ impl<S: Store> Clearance<S> {
             let current = in_force.tariff.as_ref().map(|(_, r)| r.as_ref());
             let (config, used) = (&self.config, &[]);
             let (Some(before), Some(after)) = (
-                run(&state.declaration, day, current, &in_force, config, used),
+                run(
+                    &state.declaration,
+                    day,
+                    current,
+                    &in_force,
+                    config,
+                    used,
+                    Words::Explained,
+                ),
                 run(
                     &state.declaration,
                     day,
@@ -576,6 +752,7 @@ impl<S: Store> Clearance<S> {
                     &in_force,
                     config,
                     used,
+                    Words::Explained,
                 ),
             ) else {
                 continue;
@@ -789,6 +966,8 @@ impl<S: Store> Clearance<S> {
                 "total_payable": tariff::money::fen_text(total),
             })
             .to_string(),
+            // An officer's figures are the whole record: there is no engine run to render.
+            words: Words::Explained,
             total_payable: total,
             payable_by_kind: taxes.iter().map(|(k, a)| ((*k).to_owned(), *a)).collect(),
             item_customs_values: Vec::new(),
@@ -842,11 +1021,7 @@ impl<S: Store> Clearance<S> {
             Err(store::StoreError::Conflict(_)) => return Err(ClearanceError::Conflict),
             Err(other) => return Err(other.into()),
         }
-        Ok(Reassessment {
-            record: serde_json::from_str(&payload)
-                .map_err(|e| ClearanceError::Internal(anyhow::anyhow!("{e}")))?,
-            created: true,
-        })
+        self.appended_reassessment(&row.id, &payload).await
     }
 }
 
@@ -900,6 +1075,7 @@ impl<S: Store> Clearance<S> {
             &in_force,
             &self.config,
             &used,
+            Words::FiguresOnly,
         ) else {
             return Ok(None);
         };

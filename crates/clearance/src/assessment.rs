@@ -6,9 +6,14 @@
 //! quantity the rate needs and the item lacks) is a [`NotAssessable`] naming the field: the
 //! declaration is still accepted, and its assessment says why it waits for an officer.
 //!
-//! The record (`declaration.assessed` event payload) carries every figure with its explanation,
-//! the tariff release and exchange-rate tables used, and the difference to the previous
-//! assessment of the same declaration (to pay or to refund).
+//! The record (`declaration.assessed` event payload) carries every figure, the tariff release and
+//! exchange-rate tables used, and the difference to the previous assessment of the same
+//! declaration (to pay or to refund). The engine's bilingual explanation of each figure is not
+//! recorded for a general-trade assessment: it is rendered on read by running the engine again on
+//! the recorded inputs ([`EXPLANATIONS_ON_READ`]; the engine is deterministic), which keeps a
+//! lodging's record small. Records made before, and CBEC orders', carry their words.
+
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use domain::{Charge as DeclaredCharge, Declaration, Direction, GoodsItem};
@@ -60,7 +65,7 @@ impl std::fmt::Display for NotAssessable {
 }
 
 /// An item's tariff line and the preference it may claim, as the caller finds them.
-pub type ItemTariff = (TariffLine, Option<PreferenceClaim>);
+pub type ItemTariff = (Arc<TariffLine>, Option<PreferenceClaim>);
 
 /// The declaration as the engine's input: `Ok(None)` for an export, which has no import duty.
 /// `item_tariff` gives each goods item's line and claim (from a release, or synthetic for the
@@ -504,9 +509,10 @@ fn line_of(
     index: usize,
     item: &GoodsItem,
     day: NaiveDate,
-) -> Result<TariffLine, NotAssessable> {
+) -> Result<Arc<TariffLine>, NotAssessable> {
     let code = item.commodity_code.as_str();
-    release.line(code, day).cloned().ok_or_else(|| {
+    // Shared, not copied: a line's rates, remedies and texts are the same for every item.
+    release.shared_line(code, day).cloned().ok_or_else(|| {
         NotAssessable::new(
             format!("items[{index}].commodity_code"),
             format!("no tariff line {code} in force on {day}"),
@@ -592,9 +598,11 @@ fn texts(explanations: &[Explanation]) -> Vec<Text<'_>> {
 
 #[derive(Serialize)]
 struct TaxView<'a> {
-    explanation: Vec<Text<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    explanation: Option<Vec<Text<'a>>>,
     kind: String,
-    name: Text<'static>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<Text<'static>>,
     nominal: String,
     payable: String,
 }
@@ -606,17 +614,21 @@ struct ValueView<'a> {
     currency: &'a str,
     exchange_rate: String,
     exchange_rate_month: String,
-    explanation: Vec<Text<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    explanation: Option<Vec<Text<'a>>>,
     freight: String,
     insurance: String,
 }
 
 #[derive(Serialize)]
 struct RateView<'a> {
-    column: ColumnName,
-    explanation: Vec<Text<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    column: Option<ColumnName>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    explanation: Option<Vec<Text<'a>>>,
     rate: String,
-    refused_preference: Option<Text<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refused_preference: Option<Option<Text<'a>>>,
 }
 
 #[derive(Serialize)]
@@ -637,7 +649,8 @@ struct LicenceView<'a> {
 struct ItemView<'a> {
     commodity_code: &'a str,
     customs_value: ValueView<'a>,
-    description: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<&'a str>,
     duty_rate: RateView<'a>,
     index: usize,
     licences: Vec<LicenceView<'a>>,
@@ -648,9 +661,11 @@ struct ItemView<'a> {
 #[derive(Serialize)]
 struct TotalView<'a> {
     exempt: bool,
-    explanation: Text<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    explanation: Option<Text<'a>>,
     kind: String,
-    name: Text<'static>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<Text<'static>>,
     nominal: String,
     payable: String,
 }
@@ -660,7 +675,8 @@ struct ReportView<'a> {
     acceptance_date: String,
     currency: &'static str,
     customs_value: String,
-    explanation: Vec<Text<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    explanation: Option<Vec<Text<'a>>>,
     items: Vec<ItemView<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     regime: Option<&'a Value>,
@@ -675,12 +691,25 @@ fn tax_name(kind: TaxKind) -> Text<'static> {
     }
 }
 
+/// Whether a report carries the words (explanations, names of taxes, columns and lines) or the
+/// figures only. Recorded assessments keep the figures only: the words are ~2 KB per item, the
+/// bulk of a lodging's bytes, and the engine renders them again on read from the recorded inputs
+/// ([`EXPLANATIONS_ON_READ`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Words {
+    Explained,
+    FiguresOnly,
+}
+
 fn report_view<'a>(
     input: &'a DeclarationInput,
     assessment: &'a Assessment,
     documents: &[&str],
     regime: Option<&'a Value>,
+    words: Words,
 ) -> ReportView<'a> {
+    let explained = words == Words::Explained;
+    let said = |explanations: &'a [Explanation]| explained.then(|| texts(explanations));
     let items = input
         .items
         .iter()
@@ -697,21 +726,23 @@ fn report_view<'a>(
                     currency: value.exchange_rate.currency(),
                     exchange_rate: value.exchange_rate.rate_4dp().to_string(),
                     exchange_rate_month: value.exchange_rate.month().to_string(),
-                    explanation: texts(&value.explanation),
+                    explanation: said(&value.explanation),
                     freight: value.freight.to_string(),
                     insurance: value.insurance.to_string(),
                 },
-                description: &item.line.description,
+                description: explained.then_some(item.line.description.as_str()),
                 duty_rate: RateView {
-                    column: ColumnName {
+                    column: explained.then(|| ColumnName {
                         en: selection.column.name_en(),
                         zh: selection.column.name_zh(),
-                    },
-                    explanation: texts(&selection.reason),
+                    }),
+                    explanation: said(&selection.reason),
                     rate: selection.rate.to_string(),
-                    refused_preference: selection.refused_preference.as_ref().map(|e| Text {
-                        en: &e.en,
-                        zh: &e.zh,
+                    refused_preference: explained.then(|| {
+                        selection.refused_preference.as_ref().map(|e| Text {
+                            en: &e.en,
+                            zh: &e.zh,
+                        })
                     }),
                 },
                 index,
@@ -729,9 +760,9 @@ fn report_view<'a>(
                     .taxes
                     .iter()
                     .map(|t| TaxView {
-                        explanation: texts(&t.explanation),
+                        explanation: said(&t.explanation),
                         kind: kind_key(t.kind),
-                        name: tax_name(t.kind),
+                        name: explained.then(|| tax_name(t.kind)),
                         nominal: fen_text(t.nominal),
                         payable: fen_text(t.payable),
                     })
@@ -743,7 +774,7 @@ fn report_view<'a>(
         acceptance_date: input.acceptance_date.to_string(),
         currency: "CNY",
         customs_value: fen_text(assessment.customs_value()),
-        explanation: texts(&assessment.explanation),
+        explanation: said(&assessment.explanation),
         items,
         regime,
         total_payable: fen_text(assessment.total_payable),
@@ -752,17 +783,50 @@ fn report_view<'a>(
             .iter()
             .map(|t| TotalView {
                 exempt: t.exempt,
-                explanation: Text {
+                explanation: explained.then(|| Text {
                     en: &t.explanation.en,
                     zh: &t.explanation.zh,
-                },
+                }),
                 kind: kind_key(t.kind),
-                name: tax_name(t.kind),
+                name: explained.then(|| tax_name(t.kind)),
                 nominal: fen_text(t.nominal),
                 payable: fen_text(t.payable),
             })
             .collect(),
     }
+}
+
+/// The members of an explained report that a figures-only one leaves out, where they occur.
+const WORDS_OF_REPORT: &[&str] = &["explanation"];
+const WORDS_OF_ITEM: &[&str] = &["description"];
+const WORDS_OF_VALUE: &[&str] = &["explanation"];
+const WORDS_OF_RATE: &[&str] = &["column", "explanation", "refused_preference"];
+const WORDS_OF_TAX: &[&str] = &["explanation", "name"];
+
+/// An explained report (as JSON) without its words: what [`Words::FiguresOnly`] records. The
+/// report rendered on read must give back exactly the recorded figures under this.
+pub fn figures_of(report: &Value) -> Value {
+    let mut figures = report.clone();
+    let strip = |value: &mut Value, members: &[&str]| {
+        if let Some(object) = value.as_object_mut() {
+            for member in members {
+                object.remove(*member);
+            }
+        }
+    };
+    strip(&mut figures, WORDS_OF_REPORT);
+    for item in figures["items"].as_array_mut().into_iter().flatten() {
+        strip(item, WORDS_OF_ITEM);
+        strip(&mut item["customs_value"], WORDS_OF_VALUE);
+        strip(&mut item["duty_rate"], WORDS_OF_RATE);
+        for tax in item["taxes"].as_array_mut().into_iter().flatten() {
+            strip(tax, WORDS_OF_TAX);
+        }
+    }
+    for total in figures["totals"].as_array_mut().into_iter().flatten() {
+        strip(total, WORDS_OF_TAX);
+    }
+    figures
 }
 
 /// The document types a declaration carries, for the licences its lines require.
@@ -777,14 +841,22 @@ pub fn document_types(declaration: &Declaration) -> Vec<&str> {
 /// The assessment as JSON: per item (line, value, rate and why, each tax, the licences the line
 /// requires and whether `documents` has them), per tax, the total.
 pub fn report(input: &DeclarationInput, assessment: &Assessment, documents: &[&str]) -> Value {
-    serde_json::to_value(report_view(input, assessment, documents, None))
-        .expect("a report serializes")
+    serde_json::to_value(report_view(
+        input,
+        assessment,
+        documents,
+        None,
+        Words::Explained,
+    ))
+    .expect("a report serializes")
 }
 
 /// An assessment's report serialized once, with what a record needs from it.
 #[derive(Debug, Clone)]
 pub struct ReportJson {
     pub json: String,
+    /// Whether `json` carries the words or the figures only.
+    pub words: Words,
     pub total_payable: Decimal,
     /// Payable per tax (`kind_key`), for the difference to the next assessment.
     pub payable_by_kind: Vec<(String, Decimal)>,
@@ -805,11 +877,13 @@ pub fn report_json(
     assessment: &Assessment,
     documents: &[&str],
     regime: Option<&Value>,
+    words: Words,
 ) -> ReportJson {
-    let json = serde_json::to_string(&report_view(input, assessment, documents, regime))
+    let json = serde_json::to_string(&report_view(input, assessment, documents, regime, words))
         .expect("a report serializes");
     ReportJson {
         json,
+        words,
         total_payable: assessment.total_payable,
         payable_by_kind: assessment
             .totals
@@ -823,6 +897,18 @@ pub fn report_json(
             .collect(),
     }
 }
+
+/// The member of a `declaration.assessed` record saying how its words are kept, and its value
+/// when the record holds the figures only: the explanations are rendered on read by running the
+/// engine again on the recorded inputs (the declaration as it stood, the release and rate tables
+/// named, the proofs of origin other declarations had used). Records without it carry their words.
+pub const EXPLANATIONS_MEMBER: &str = "explanations";
+pub const EXPLANATIONS_ON_READ: &str = "on_read";
+
+/// The member of a record listing the declaration's proofs of origin that other declarations had
+/// already used when it was assessed (a fact of the moment, needed to assess it again alike);
+/// absent when there were none.
+pub const PROOFS_USED_ELSEWHERE_MEMBER: &str = "proofs_used_elsewhere";
 
 /// Why an assessment was made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -881,6 +967,9 @@ pub fn record(
             record["total_payable"] = json!(fen_text(report.total_payable));
             record["difference"] =
                 previous.map_or(Value::Null, |p| difference(p, &report.payable_by_kind));
+            if report.words == Words::FiguresOnly {
+                record[EXPLANATIONS_MEMBER] = json!(EXPLANATIONS_ON_READ);
+            }
             Some(report.json)
         }
         Err(problems) => {

@@ -1078,3 +1078,174 @@ async fn a_replay_draw_re_performs_the_recorded_assessments() {
     assert!(checkpoints.len() <= crate::CHECKPOINTS_LISTED_MAX);
     assert!(f.clearance.audit_checkpoints(&broker).await.is_err());
 }
+
+/// The engine's report of `body` lodged on 26 November 2026, explained as the lodging path
+/// rendered it before recorded assessments kept their figures only; `used` holds the proofs of
+/// origin other declarations had used.
+async fn eager_report(f: &Fixture, body: &[u8], used: &[String]) -> Value {
+    let day = NaiveDate::from_ymd_opt(2026, 11, 26).unwrap();
+    let dto: wire::DeclarationDto = wire::parse_json(body).unwrap();
+    let reference = f.clearance.reference_on(day).await.unwrap();
+    let declaration = dto
+        .parse(&domain::ParseContext {
+            reference: &reference,
+            on: day,
+        })
+        .unwrap();
+    let in_force = f
+        .clearance
+        .releases_cache
+        .in_force(&f.clearance.store, day)
+        .await
+        .unwrap();
+    let (_, release) = in_force.tariff.as_ref().unwrap();
+    let is_used = |key: &str| used.iter().any(|k| k == key);
+    let origin = crate::assessment::OriginContext {
+        agreements: &f.clearance.config.agreements,
+        used_elsewhere: &is_used,
+    };
+    let (input, assessed) = crate::assessment::assess_with_release(
+        &declaration,
+        day,
+        release,
+        &in_force.rates,
+        &f.clearance.config.assessment,
+        &origin,
+    )
+    .unwrap()
+    .unwrap();
+    let documents = crate::assessment::document_types(&declaration);
+    crate::assessment::report(&input, &assessed, &documents)
+}
+
+/// The stored payloads of a declaration's assessments, as the chain holds them.
+async fn recorded_assessments(f: &Fixture, number: &str) -> Vec<Value> {
+    let row = f
+        .clearance
+        .store
+        .declaration_by_number(number)
+        .await
+        .unwrap()
+        .unwrap();
+    f.clearance
+        .store
+        .events(&row.id)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| e.action == crate::assessment::ASSESSED_ACTION)
+        .map(|e| serde_json::from_str(&e.payload).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_recorded_assessment_keeps_its_figures_and_is_explained_on_read_as_the_engine_did() {
+    let (f, _, _) = with_sample().await;
+    let broker = f.caller("broker").await;
+    let first = f
+        .clearance
+        .lodge(&broker, Some("k1"), &bananas("E2026PH0001"))
+        .await
+        .unwrap();
+    // The same certificate again: refused as already used, a fact of the moment the record keeps.
+    let second = f
+        .clearance
+        .lodge(&broker, Some("k2"), &bananas("E2026PH0001"))
+        .await
+        .unwrap();
+    let lodged = f
+        .clearance
+        .lodge(&broker, Some("k3"), EXAMPLE.as_bytes())
+        .await
+        .unwrap();
+    let used = vec!["ACFTA:PH:E2026PH0001".to_owned()];
+    for (number, body, used) in [
+        (&first.number, bananas("E2026PH0001"), &[][..]),
+        (&second.number, bananas("E2026PH0001"), &used[..]),
+        (&lodged.number, EXAMPLE.as_bytes().to_vec(), &[][..]),
+    ] {
+        let eager = eager_report(&f, &body, used).await;
+        let recorded = recorded_assessments(&f, number).await;
+        let record = &recorded[0];
+        // The chain holds the figures, not the words.
+        assert_eq!(record["explanations"], "on_read", "{record:#}");
+        assert!(!record["report"].to_string().contains("explanation"));
+        assert_eq!(record["report"], crate::assessment::figures_of(&eager));
+        assert!(record.to_string().len() * 2 < eager.to_string().len());
+        let recorded_used = record["proofs_used_elsewhere"].as_array();
+        assert_eq!(recorded_used.map_or(0, Vec::len), used.len());
+        // Every reader (trade, officer) sees the words the engine gave at lodging.
+        for caller in [&broker, &f.caller("officer").await] {
+            let shown = f.clearance.assessments(caller, number).await.unwrap();
+            assert_eq!(shown[0]["report"], eager, "{number}");
+            assert!(shown[0].get("explanations").is_none());
+        }
+    }
+    // The refused preference is explained again with its reason.
+    let shown = f
+        .clearance
+        .assessments(&broker, &second.number)
+        .await
+        .unwrap();
+    let refused = shown[0]["report"]["items"][0]["duty_rate"]["refused_preference"]["en"]
+        .as_str()
+        .unwrap();
+    assert!(refused.contains("used"), "{refused}");
+}
+
+#[tokio::test]
+async fn an_assessment_recorded_with_its_words_is_shown_as_recorded() {
+    // Records made before the figures-only form (and CBEC orders') carry their explanation:
+    // they are shown as the chain holds them, without running the engine again.
+    let (f, _, _) = with_sample().await;
+    let broker = f.caller("broker").await;
+    let lodged = f
+        .clearance
+        .lodge(&broker, Some("k1"), EXAMPLE.as_bytes())
+        .await
+        .unwrap();
+    let mut old = recorded_assessments(&f, &lodged.number).await.remove(0);
+    old["report"] = eager_report(&f, EXAMPLE.as_bytes(), &[]).await;
+    old.as_object_mut().unwrap().remove("explanations");
+    old["assessment"] = json!(2);
+    old["report"]["explanation"][0]["en"] = json!("as recorded then");
+    let outcome = f
+        .clearance
+        .store
+        .append(store::Append {
+            actor: crate::system_actor(),
+            recorded_at_ms: 0,
+            subject: lodged.id.clone(),
+            action: crate::assessment::ASSESSED_ACTION.to_owned(),
+            idempotency_scope: "system".to_owned(),
+            idempotency_key: "old-form".to_owned(),
+            request_digest: "old-form".to_owned(),
+            payload: old.to_string(),
+            expected_version: None,
+            projection: store::Projection::OriginProofUses {
+                declaration_id: lodged.id.clone(),
+                proof_keys: Vec::new(),
+            },
+            linked: Vec::new(),
+            cbec_purchase: None,
+        })
+        .await
+        .unwrap();
+    assert!(matches!(outcome, store::AppendOutcome::Appended { .. }));
+    let shown = f
+        .clearance
+        .assessments(&broker, &lodged.number)
+        .await
+        .unwrap();
+    assert_eq!(shown.len(), 2);
+    assert_eq!(shown[1]["report"], old["report"]);
+    assert_eq!(
+        shown[1]["report"]["explanation"][0]["en"],
+        "as recorded then"
+    );
+    // The figures-only one before it is explained by the engine.
+    assert_eq!(
+        shown[0]["report"],
+        eager_report(&f, EXAMPLE.as_bytes(), &[]).await
+    );
+}

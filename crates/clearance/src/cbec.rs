@@ -237,8 +237,15 @@ impl<S: Store> Clearance<S> {
                     recorded_at_ms: now_ms,
                 });
                 let documents = assessment::document_types(declaration);
-                let report =
-                    assessment::report_json(&input, &assessment, &documents, Some(&regime));
+                let report = assessment::report_json(
+                    &input,
+                    &assessment,
+                    &documents,
+                    Some(&regime),
+                    // A CBEC order's assessment depends on the buyer's purchases that year and
+                    // keeps its words: orders are small, and the ledger is not replayed on read.
+                    assessment::Words::Explained,
+                );
                 (Ok(report), cbec, booking)
             }
         };

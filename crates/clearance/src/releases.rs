@@ -519,6 +519,66 @@ impl ReleaseCatalog {
         Ok(data)
     }
 
+    /// The tariff release and rate tables an assessment recorded, by id, whatever their status
+    /// now (a release rolled back since still explains what was assessed with it): the rate
+    /// tables are laid over each other in the recorded order, as [`Self::in_force`] did.
+    pub(crate) async fn recorded<S: Store>(
+        &self,
+        store: &S,
+        tariff: Option<&str>,
+        rate_tables: &[String],
+    ) -> Result<InForce, ClearanceError> {
+        let release = |id: &str| {
+            let id = id.to_owned();
+            async move {
+                store
+                    .release(&id)
+                    .await?
+                    .ok_or_else(|| ClearanceError::from(anyhow::anyhow!("no release {id}")))
+            }
+        };
+        let tariff = match tariff {
+            Some(id) => match self
+                .parsed(store, &release(id).await?, ReleaseKind::Tariff)
+                .await?
+            {
+                Parsed::Tariff(content) => Some((id.to_owned(), content)),
+                _ => return Err(anyhow::anyhow!("release {id} is not a tariff").into()),
+            },
+            None => None,
+        };
+        let mut tables = Vec::with_capacity(rate_tables.len());
+        for id in rate_tables {
+            let row = release(id).await?;
+            match self.parsed(store, &row, ReleaseKind::ExchangeRates).await? {
+                Parsed::ExchangeRates(content) => tables.push(content),
+                _ => return Err(anyhow::anyhow!("release {id} is not a rate table").into()),
+            }
+        }
+        let rates = match tables.as_slice() {
+            [] => Arc::new(ExchangeRates::default()),
+            [one] => one.clone(),
+            _ => self
+                .overlays
+                .lock()
+                .expect("catalog lock")
+                .entry(rate_tables.to_vec())
+                .or_insert_with(|| {
+                    Arc::new(
+                        tables
+                            .iter()
+                            .fold(ExchangeRates::default(), |acc, t| acc.overlaid_with(t)),
+                    )
+                })
+                .clone(),
+        };
+        Ok(InForce {
+            tariff,
+            rate_tables: rate_tables.to_vec(),
+            rates,
+        })
+    }
+
     /// What is in force on `day`; `candidate` replaces the tariff for a dry run.
     pub(crate) async fn in_force<S: Store>(
         &self,

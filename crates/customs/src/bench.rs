@@ -47,6 +47,9 @@ use crate::datadir::DataDir;
 #[path = "synth.rs"]
 pub mod synth;
 
+#[path = "bench_ratio.rs"]
+mod ratio;
+
 use synth::{Synth, SynthParty};
 
 /// Traders, each with a declarant user lodging for itself.
@@ -81,13 +84,17 @@ pub struct BenchOptions {
     /// Stages to run, in this order: inprocess, assessment, targeting, scoring, http, sqlite-floor,
     /// console (the web console's pages on the store as the earlier stages left it: with a kept
     /// `--data` folder, fill it once, e.g. `--stages inprocess --declarations 1000000`, then
-    /// `--stages console`).
+    /// `--stages console`), http-ratio (a bare axum handler parsing the same JSON, then the full
+    /// lodging path, each loaded `--ratio-seconds` by wrk when on PATH, and their ratio).
     #[arg(
         long,
         value_delimiter = ',',
         default_value = "inprocess,assessment,targeting,scoring,http,sqlite-floor"
     )]
     pub stages: Vec<String>,
+    /// Seconds each server of the http-ratio stage is loaded for (wrk's -d).
+    #[arg(long, default_value_t = 10)]
+    pub ratio_seconds: u64,
     /// Print the report as one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -148,6 +155,8 @@ pub struct StageReport {
     pub note: Option<String>,
     /// The assessments at acceptance of a lodging stage's declarations, counted in the store.
     pub assessments: Option<AssessmentTally>,
+    /// The http-ratio stage's side-by-side figures.
+    pub ratio: Option<ratio::RatioFigures>,
 }
 
 type StageFuture<'a> = Pin<Box<dyn Future<Output = anyhow::Result<StageReport>> + 'a>>;
@@ -187,10 +196,14 @@ pub const STAGES: &[Stage] = &[
         name: "console",
         run: |bench| Box::pin(console(bench)),
     },
+    Stage {
+        name: "http-ratio",
+        run: |bench| Box::pin(ratio::http_ratio(bench)),
+    },
 ];
 
 /// The stages that lodge through `Clearance`, so assess at acceptance.
-const LODGING_STAGES: &[&str] = &["inprocess", "http"];
+const LODGING_STAGES: &[&str] = &["inprocess", "http", "http-ratio"];
 
 /// Everything a stage needs: the clearance service on the bench store, who lodges, and what.
 pub struct Bench {
@@ -199,6 +212,8 @@ pub struct Bench {
     lodgers: Arc<[Lodger]>,
     lodgings: Arc<[Lodging]>,
     clients: usize,
+    /// How long the http-ratio stage loads each of its servers.
+    ratio_seconds: u64,
     /// The seed of the declarations, also of the assessment stage's synthetic tariff.
     seed: u64,
     /// Makes this run's idempotency keys new even in a kept data folder.
@@ -238,6 +253,8 @@ pub async fn run(config: ClearanceConfig, args: BenchArgs) -> anyhow::Result<()>
     }
     let folder = BenchFolder::new(options.data.as_deref().filter(|_| args.data_given))?;
     let data = DataDir::create(folder.path())?;
+    let database = data.database();
+    let bytes_before = checkpointed_bytes(&database)?;
     let clearance = data.open_clearance(SqliteOptions::production(), config)?;
     let declarations_before = count_declarations(&data.database()).await?;
     let lodges = stages.iter().any(|s| LODGING_STAGES.contains(&s.name));
@@ -246,12 +263,18 @@ pub async fn run(config: ClearanceConfig, args: BenchArgs) -> anyhow::Result<()>
     let accepted = reports.iter().map(|r| r.stored).sum();
     let audit = check_audit(&bench, declarations_before, accepted).await?;
     bench.clearance.store().close().await;
+    let goods_items = bench.goods_items();
+    drop(bench);
     let summary = Summary {
         options,
-        goods_items: bench.goods_items(),
+        goods_items,
         folder: folder.describe(),
+        bytes: Some(StoredBytes {
+            before: bytes_before,
+            after: checkpointed_bytes(&database)?,
+            declarations: audit.declarations_in_store,
+        }),
     };
-    drop(bench);
     if options.json {
         println!(
             "{}",
@@ -425,6 +448,7 @@ async fn prepare(
         lodgers: lodgers.into(),
         lodgings: lodgings.into(),
         clients: options.clients,
+        ratio_seconds: options.ratio_seconds,
         seed: options.seed,
         run_id,
         releases,
@@ -462,7 +486,7 @@ fn synthetic_release(seed: u64, bodies: &[Option<serde_json::Value>]) -> tariff:
         }
     }
     tariff::TariffRelease {
-        lines: lines.into_values().collect(),
+        lines: lines.into_values().map(Arc::new).collect(),
         exchange_rates: tariff::ExchangeRates::default(),
     }
 }
@@ -762,6 +786,7 @@ fn lodging_report(
         stored: declarations - failures,
         note,
         assessments,
+        ratio: None,
     }
 }
 
@@ -1108,6 +1133,7 @@ async fn sqlite_floor(bench: &Bench) -> anyhow::Result<StageReport> {
         stored: 0,
         note: Some(note),
         assessments: None,
+        ratio: None,
     })
 }
 
@@ -1376,7 +1402,7 @@ fn item_units(item: &serde_json::Value) -> Vec<tariff::StatutoryUnit> {
 fn synthetic_tariff(
     seed: u64,
     bodies: &[Option<serde_json::Value>],
-) -> std::collections::BTreeMap<String, tariff::TariffLine> {
+) -> std::collections::BTreeMap<String, Arc<tariff::TariffLine>> {
     let mut tariff = std::collections::BTreeMap::new();
     let items = bodies
         .iter()
@@ -1389,7 +1415,7 @@ fn synthetic_tariff(
         };
         let units = item_units(item);
         if !tariff.contains_key(hs6) && !units.is_empty() {
-            tariff.insert(hs6.to_owned(), synthetic_line(seed, hs6, units));
+            tariff.insert(hs6.to_owned(), Arc::new(synthetic_line(seed, hs6, units)));
         }
     }
     tariff
@@ -1411,7 +1437,7 @@ fn exchange_rates(day: chrono::NaiveDate) -> anyhow::Result<tariff::ExchangeRate
 /// of origin was produced and the origin is a partner of one of the synthetic agreements; the
 /// proof counts as checked.
 fn synthetic_item(
-    tariff_lines: &std::collections::BTreeMap<String, tariff::TariffLine>,
+    tariff_lines: &std::collections::BTreeMap<String, Arc<tariff::TariffLine>>,
     item: &domain::GoodsItem,
     certificate_of_origin: bool,
 ) -> Result<clearance::assessment::ItemTariff, clearance::assessment::NotAssessable> {
@@ -1557,6 +1583,7 @@ fn assess_lodgings(
         stored: 0,
         note: Some(note),
         assessments: None,
+        ratio: None,
     })
 }
 
@@ -1660,6 +1687,7 @@ fn select_lodgings(
         stored: 0,
         note: Some(note),
         assessments: None,
+        ratio: None,
     })
 }
 
@@ -1781,6 +1809,7 @@ fn score_lodgings(
         stored: 0,
         note: Some(note),
         assessments: None,
+        ratio: None,
     })
 }
 
@@ -1840,6 +1869,7 @@ struct Summary<'a> {
     options: &'a BenchOptions,
     goods_items: usize,
     folder: String,
+    bytes: Option<StoredBytes>,
 }
 
 fn cores() -> usize {
@@ -1909,6 +1939,15 @@ fn print_report(summary: &Summary<'_>, reports: &[StageReport], audit: &AuditChe
         "failures",
     ]);
     for report in reports {
+        // wrk reports percentiles, not each latency.
+        let (p50, p99, max) = match &report.ratio {
+            Some(ratio) => (ratio.full.p50, ratio.full.p99, None),
+            None => (
+                percentile(&report.latencies, 50),
+                percentile(&report.latencies, 99),
+                report.latencies.last().copied(),
+            ),
+        };
         table.add_row([
             report.name.to_owned(),
             report.declarations.to_string(),
@@ -1918,9 +1957,9 @@ fn print_report(summary: &Summary<'_>, reports: &[StageReport], audit: &AuditChe
                 per_second(report.declarations - report.failures, report.wall)
             ),
             format!("{:.0}", per_second(report.goods_items, report.wall)),
-            ms_text(percentile(&report.latencies, 50)),
-            ms_text(percentile(&report.latencies, 99)),
-            ms_text(report.latencies.last().copied().unwrap_or_default()),
+            ms_text(p50),
+            ms_text(p99),
+            max.map_or_else(|| "-".to_owned(), ms_text),
             report.failures.to_string(),
         ]);
     }
@@ -1936,7 +1975,109 @@ fn print_report(summary: &Summary<'_>, reports: &[StageReport], audit: &AuditChe
             println!("{} failure {example}", report.name);
         }
     }
+    for report in reports {
+        if let Some(ratio) = &report.ratio {
+            let mut side = Table::new();
+            side.load_preset(UTF8_FULL_CONDENSED).set_header([
+                "http-ratio",
+                "answered/s",
+                "p50 ms",
+                "p99 ms",
+                "answered",
+                "failed",
+            ]);
+            for (name, load) in [
+                ("bare axum handler", &ratio.bare),
+                ("full lodging", &ratio.full),
+            ] {
+                side.add_row([
+                    name.to_owned(),
+                    format!("{:.0}", load.per_second),
+                    ms_text(load.p50),
+                    ms_text(load.p99),
+                    load.answered.to_string(),
+                    load.failed.to_string(),
+                ]);
+            }
+            println!("{side}");
+            println!(
+                "http-ratio: full / bare = {:.1} % (target >= {:.0} %), full p99 {} ms (target <= {} ms)",
+                ratio.ratio() * 100.0,
+                ratio::RATIO_TARGET * 100.0,
+                ms_text(ratio.full.p99),
+                ratio::P99_TARGET.as_millis()
+            );
+        }
+    }
+    if let Some(floor) = floor_ratio(reports) {
+        println!(
+            "inprocess / sqlite-floor = {:.1} % (target >= {:.0} %)",
+            floor * 100.0,
+            FLOOR_RATIO_TARGET * 100.0
+        );
+    }
+    if let Some(bytes) = &summary.bytes {
+        println!("{}", bytes.describe());
+    }
     print_audit(audit);
+}
+
+/// The share of the raw SQLite floor in-process lodging must reach (issue 12).
+const FLOOR_RATIO_TARGET: f64 = 0.5;
+
+/// In-process lodgings per second as a share of the floor's rows per second, when both ran.
+fn floor_ratio(reports: &[StageReport]) -> Option<f64> {
+    let rate = |name: &str| {
+        reports
+            .iter()
+            .find(|r| r.name == name)
+            .map(|r| per_second(r.declarations - r.failures, r.wall))
+    };
+    Some(rate("inprocess")? / rate("sqlite-floor")?.max(f64::MIN_POSITIVE))
+}
+
+/// The bytes the bench store grew by per declaration it gained: the database file and its WAL
+/// after a truncating checkpoint (so the WAL adds nothing), before the stages and after.
+#[derive(Debug, Clone, Copy)]
+struct StoredBytes {
+    before: u64,
+    after: u64,
+    declarations: usize,
+}
+
+impl StoredBytes {
+    fn per_declaration(&self) -> Option<f64> {
+        (self.declarations > 0)
+            .then(|| self.after.saturating_sub(self.before) as f64 / self.declarations as f64)
+    }
+
+    fn describe(&self) -> String {
+        match self.per_declaration() {
+            Some(per) => format!(
+                "bytes stored per declaration: {per:.0} (store file + WAL after a checkpoint: {} \
+                 -> {} bytes for {} new declarations, with their events, projections and \
+                 indexes; the bench's users and releases included)",
+                self.before, self.after, self.declarations
+            ),
+            None => "bytes stored per declaration: no declaration was stored".to_owned(),
+        }
+    }
+}
+
+/// The store's bytes on disk once its WAL is copied back and truncated: file + WAL.
+fn checkpointed_bytes(database: &Path) -> anyhow::Result<u64> {
+    if !database.exists() {
+        return Ok(0);
+    }
+    let conn = rusqlite::Connection::open(database)
+        .with_context(|| format!("opening {}", database.display()))?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    let _: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get(0))?;
+    drop(conn);
+    let size = |path: PathBuf| std::fs::metadata(path).map_or(0, |m| m.len());
+    let mut wal = database.as_os_str().to_owned();
+    wal.push("-wal");
+    Ok(size(database.to_path_buf()) + size(PathBuf::from(wal)))
 }
 
 fn print_audit(audit: &AuditCheck) {
@@ -1953,6 +2094,16 @@ fn print_audit(audit: &AuditCheck) {
             audit.entries_verified
         ),
     }
+}
+
+fn load_json(load: &ratio::Load) -> serde_json::Value {
+    json!({
+        "per_s": load.per_second,
+        "p50_ms": ms(load.p50),
+        "p99_ms": ms(load.p99),
+        "answered": load.answered,
+        "failed": load.failed,
+    })
 }
 
 fn json_report(
@@ -1979,6 +2130,13 @@ fn json_report(
                 "failures": r.failures,
                 "failure_examples": r.failure_examples,
                 "note": r.note,
+                "http_ratio": r.ratio.as_ref().map(|f| json!({
+                    "client": f.client,
+                    "ratio": f.ratio(),
+                    "meets_targets": f.meets_targets(),
+                    "bare": load_json(&f.bare),
+                    "full": load_json(&f.full),
+                })),
                 "assessments_at_acceptance": r.assessments.as_ref().map(|t| json!({
                     "assessed": t.assessed,
                     "not_assessed": t.not_assessed,
@@ -1997,6 +2155,8 @@ fn json_report(
         "cores": cores(),
         "data": summary.folder,
         "stages": stages,
+        "inprocess_to_sqlite_floor": floor_ratio(reports),
+        "bytes_per_declaration": summary.bytes.and_then(|b| b.per_declaration()),
         "audit": {
             "ok": audit.fault.is_none() && audit.declarations_in_store == audit.declarations_accepted,
             "entries_verified": audit.entries_verified,
@@ -2046,6 +2206,7 @@ mod tests {
     async fn a_small_bench_lodges_everything_and_the_store_adds_up() {
         let stages = STAGES.iter().map(|s| s.name.to_owned()).collect();
         let options = BenchOptions {
+            ratio_seconds: 1,
             declarations: 40,
             clients: 4,
             seed: 1,
@@ -2066,6 +2227,7 @@ mod tests {
     #[test]
     fn the_assessment_stage_assesses_fifty_declarations_without_failure() {
         let options = BenchOptions {
+            ratio_seconds: 1,
             declarations: 50,
             clients: 1,
             seed: 7,
@@ -2089,6 +2251,7 @@ mod tests {
     fn the_synthetic_tariff_mixes_every_kind_of_rate() {
         use tariff::{DutyRate, RateColumn};
         let options = BenchOptions {
+            ratio_seconds: 1,
             declarations: 2_000,
             clients: 1,
             seed: 42,
@@ -2123,6 +2286,7 @@ mod tests {
     #[test]
     fn the_synthetic_release_covers_every_line_code_and_round_trips() {
         let options = BenchOptions {
+            ratio_seconds: 1,
             declarations: 1_000,
             clients: 1,
             seed: 42,
@@ -2164,6 +2328,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn lodgings_are_assessed_at_acceptance_with_the_bench_releases() {
         let options = BenchOptions {
+            ratio_seconds: 1,
             declarations: 40,
             clients: 4,
             seed: 3,
@@ -2356,6 +2521,7 @@ async fn console(bench: &Bench) -> anyhow::Result<StageReport> {
         stored: 0,
         note: Some(note.trim_end().to_owned()),
         assessments: None,
+        ratio: None,
     })
 }
 

@@ -1,39 +1,71 @@
-//! Moving WAL checkpoints off the commit path.
+//! Moving WAL checkpoints off the commit path, and keeping the WAL bounded.
 //!
 //! By default SQLite copies the WAL back into the database (a checkpoint, with its own fsync)
 //! inside whichever commit crosses 1000 pages: every few hundred lodgings one batch pays for it
 //! on the writer thread. The writer turns that off and this thread checkpoints instead, on its
 //! own connection, every `WAL_CHECKPOINT_INTERVAL`. PASSIVE never waits for readers or the
 //! writer, so it cannot delay a commit; durability is unaffected (the WAL is already synced).
+//!
+//! PASSIVE alone does not bound the WAL: SQLite starts writing the log from its beginning again
+//! only when a checkpoint copied every frame before the next commit, which never happens while
+//! the writer is busy, so under sustained lodging the file grew without end (960 MB in 16 s).
+//! From `truncate_at` bytes the log is copied back whole and truncated (a TRUNCATE checkpoint,
+//! waiting at most `WAL_TRUNCATE_WAIT` for readers): by the writer between batches (a busy writer
+//! holds the write lock nearly all the time, so this thread rarely gets it then), and by this
+//! thread when the writer is idle. PASSIVE copies keep what is left to copy small. The writer
+//! refuses writes past the hard bound (`SqliteOptions::wal_bytes_max`) should readers keep every
+//! truncation off.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+
+use crate::stats::WriterStats;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::stats::WriterStats;
-
 /// How often the WAL is copied back into the database file.
-pub(crate) const WAL_CHECKPOINT_INTERVAL: Duration = Duration::from_millis(200);
+pub(crate) const WAL_CHECKPOINT_INTERVAL: Duration = Duration::from_millis(100);
+
+/// How long a truncating checkpoint waits for readers on an older snapshot (and holds off the
+/// writer meanwhile) before it gives up until the next tick: short, so a long read never stalls
+/// lodging for more than this.
+pub(crate) const WAL_TRUNCATE_WAIT: Duration = Duration::from_millis(20);
 
 pub(crate) struct WalCheckpointer {
     stop: Sender<()>,
     handle: Option<JoinHandle<()>>,
 }
 
+/// The WAL file of the database at `database`.
+pub(crate) fn wal_path(database: &Path) -> PathBuf {
+    let mut name = database.as_os_str().to_owned();
+    name.push("-wal");
+    PathBuf::from(name)
+}
+
+/// The WAL's size in bytes (0 when there is none).
+pub(crate) fn wal_bytes(wal: &Path) -> u64 {
+    std::fs::metadata(wal).map_or(0, |m| m.len())
+}
+
 impl WalCheckpointer {
-    pub(crate) fn start(path: PathBuf, stats: Arc<WriterStats>) -> anyhow::Result<WalCheckpointer> {
+    pub(crate) fn start(
+        path: PathBuf,
+        truncate_at: u64,
+        stats: Arc<WriterStats>,
+    ) -> anyhow::Result<WalCheckpointer> {
         let conn = rusqlite::Connection::open(&path)
             .with_context(|| format!("opening the WAL checkpointer on {}", path.display()))?;
-        conn.busy_timeout(crate::connection::BUSY_TIMEOUT)?;
+        conn.busy_timeout(WAL_TRUNCATE_WAIT)?;
+        let wal = wal_path(&path);
         let (stop, stopped) = std::sync::mpsc::channel();
         let handle = std::thread::Builder::new()
             .name("store-wal-checkpoint".to_owned())
-            .spawn(move || run(&conn, &stopped, &stats))
+            .spawn(move || run(&conn, &wal, truncate_at, &stopped, &stats))
             .context("starting the WAL checkpointer thread")?;
         Ok(WalCheckpointer {
             stop,
@@ -42,27 +74,48 @@ impl WalCheckpointer {
     }
 }
 
-fn run(conn: &rusqlite::Connection, stopped: &Receiver<()>, stats: &WriterStats) {
+fn run(
+    conn: &rusqlite::Connection,
+    wal: &Path,
+    truncate_at: u64,
+    stopped: &Receiver<()>,
+    stats: &WriterStats,
+) {
     // Stops when told to, or when the store is gone (the sender dropped).
     while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(WAL_CHECKPOINT_INTERVAL) {
-        // A failed checkpoint is retried at the next tick; the WAL only grows meanwhile.
-        // The answer is (busy, frames in the WAL, frames copied back): complete when all were.
-        match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
-            Ok((
-                row.get::<_, i64>(0)?,
-                row.get::<_, i64>(1)?,
-                row.get::<_, i64>(2)?,
-            ))
-        }) {
-            Ok((0, in_wal, copied)) if copied >= in_wal => stats
+        let mode = if wal_bytes(wal) >= truncate_at {
+            "TRUNCATE"
+        } else {
+            "PASSIVE"
+        };
+        // A failed checkpoint is retried at the next tick; the WAL only grows meanwhile (up to
+        // the writer's bound).
+        match checkpoint(conn, mode) {
+            Ok(true) => stats
                 .last_wal_checkpoint_ms
                 .store(crate::writer::now_ms(), Ordering::Relaxed),
-            Ok(_) => {}
-            Err(err) => tracing::debug!(error = %err, "WAL checkpoint postponed"),
+            Ok(false) => {}
+            Err(err) => tracing::debug!(error = %err, mode, "WAL checkpoint postponed"),
         }
     }
     // A final full checkpoint leaves a compact database file behind at shutdown.
-    let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+    let _ = conn.busy_timeout(crate::connection::BUSY_TIMEOUT);
+    let _ = checkpoint(conn, "TRUNCATE");
+}
+
+/// Runs a checkpoint, and says whether it copied the whole log back (for the WAL checkpoint age
+/// operators see); a TRUNCATE that could not finish (a reader or the writer in the way) is an
+/// error, like a busy database.
+fn checkpoint(conn: &rusqlite::Connection, mode: &str) -> anyhow::Result<bool> {
+    // The answer is (busy, frames in the WAL, frames copied back): complete when all were.
+    let (busy, in_wal, copied): (i64, i64, i64) =
+        conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })?;
+    if busy != 0 && mode != "PASSIVE" {
+        anyhow::bail!("readers kept the {mode} checkpoint from finishing");
+    }
+    Ok(busy == 0 && copied >= in_wal)
 }
 
 impl Drop for WalCheckpointer {

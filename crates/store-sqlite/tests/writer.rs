@@ -486,7 +486,10 @@ async fn operational_stats_count_every_commit_and_read_the_files_and_checkpoints
     let store = open(&dir.path().join("customs.db"), SqliteOptions::production());
     let fresh = store.operational_stats().await.unwrap();
     assert!(fresh.writer_running);
-    assert_eq!(fresh.write_queue_capacity, 4096);
+    assert_eq!(
+        fresh.write_queue_capacity,
+        store_sqlite::WRITE_QUEUE_MAX_DEFAULT as u64
+    );
     assert_eq!(fresh.chain_head_seq, 0);
     let outcomes =
         append_concurrently(&store, (1..=40).map(|n| registration(n, n)).collect()).await;
@@ -532,4 +535,142 @@ async fn a_stopped_writer_shows_in_the_figures_and_the_ping() {
     let read_only = SqliteStore::open_read_only(&path, 1).unwrap();
     assert!(!read_only.operational_stats().await.unwrap().writer_running);
     assert!(read_only.ping_writer().await.is_err());
+}
+
+/// A registration carrying `padding` bytes more in its payload: WAL-filling writes.
+fn bulky_registration(n: usize, padding: usize) -> Append {
+    let mut append = registration(n, n);
+    append.payload = format!(
+        r#"{{"enterprise":"ent-{n}","note":"{}"}}"#,
+        "x".repeat(padding)
+    );
+    append
+}
+
+fn wal_size(database: &Path) -> u64 {
+    let mut wal = database.as_os_str().to_owned();
+    wal.push("-wal");
+    std::fs::metadata(std::path::PathBuf::from(wal)).map_or(0, |m| m.len())
+}
+
+/// What one append of `bulky_registration(_, PADDING)` adds to the WAL at most: its payload in
+/// overflow pages, the event row, the projection row and their index pages, each a 4 KiB page
+/// plus its 24-byte frame header.
+const PADDING: usize = 16 * 1024;
+const APPEND_WAL_BYTES_MAX: u64 = (PADDING as u64 / 4096 + 12) * (4096 + 24);
+
+/// Under a flood of appends the WAL stays within its bound (plus the one batch the writer commits
+/// after its check): checkpoints truncate it, and past the bound writes are refused with
+/// `Unavailable` rather than filling the disk. Nothing acknowledged is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_wal_stays_within_its_bound_under_a_flood() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("customs.db");
+    let options = SqliteOptions {
+        wal_bytes_max: 4 * 1024 * 1024,
+        ..SqliteOptions::production()
+    };
+    let store = open(&path, options);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let (stop, path) = (stop.clone(), path.clone());
+        std::thread::spawn(move || {
+            let mut largest = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                largest = largest.max(wal_size(&path));
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            largest
+        })
+    };
+    // 2,000 appends of 16 KiB, eight times the bound, sent 200 at a time; refused ones are sent
+    // again after a pause, as a client honouring Retry-After would.
+    let (mut appended, mut refused) = (0_u64, 0_u64);
+    for chunk in 0..10 {
+        let mut pending: Vec<usize> = (0..200).map(|i| 1 + chunk * 200 + i).collect();
+        while !pending.is_empty() {
+            let appends = pending
+                .iter()
+                .map(|n| bulky_registration(*n, PADDING))
+                .collect();
+            let outcomes = append_concurrently(&store, appends).await;
+            let mut again = Vec::new();
+            for (n, outcome) in pending.iter().zip(outcomes) {
+                match outcome {
+                    Ok(AppendOutcome::Appended { .. }) => appended += 1,
+                    Err(StoreError::Unavailable(_)) => again.push(*n),
+                    other => panic!("{other:?}"),
+                }
+            }
+            refused += again.len() as u64;
+            if !again.is_empty() {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            pending = again;
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let largest = sampler.join().unwrap();
+    let batch = options.batch_max as u64 * APPEND_WAL_BYTES_MAX;
+    assert!(
+        largest <= options.wal_bytes_max + batch,
+        "the WAL reached {largest} bytes, bound {} + one batch {batch}",
+        options.wal_bytes_max
+    );
+    // Without checkpoints truncating it, the WAL would hold all 32 MiB: eight times the bound.
+    assert_eq!(appended, 2_000, "{refused} refusals on the way");
+    assert_chain_verifies(&store, appended).await;
+}
+
+/// A long read keeps every checkpoint from truncating the WAL: the writer refuses appends with
+/// `Unavailable` once the log reaches its bound, and appends again once the read ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn past_its_wal_bound_the_writer_refuses_until_a_checkpoint_truncates_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("customs.db");
+    let options = SqliteOptions {
+        wal_bytes_max: 1024 * 1024,
+        ..SqliteOptions::production()
+    };
+    let store = open(&path, options);
+    store.append(bulky_registration(1, PADDING)).await.unwrap();
+    let reader = rusqlite::Connection::open(&path).unwrap();
+    reader.execute_batch("BEGIN").unwrap();
+    let _: i64 = reader
+        .query_row("SELECT count(*) FROM events", [], |row| row.get(0))
+        .unwrap();
+    let mut n = 2;
+    let refusal = loop {
+        let before = wal_size(&path);
+        match store.append(bulky_registration(n, PADDING)).await {
+            Ok(AppendOutcome::Appended { .. }) => {
+                assert!(before < options.wal_bytes_max, "appended at {before} bytes");
+                n += 1;
+            }
+            Err(StoreError::Unavailable(message)) => break (before, message),
+            other => panic!("{other:?}"),
+        }
+        assert!(n < 1000, "never refused");
+    };
+    let (size, message) = refusal;
+    assert!(size >= options.wal_bytes_max, "refused at {size} bytes");
+    assert!(
+        size < options.wal_bytes_max + APPEND_WAL_BYTES_MAX,
+        "{size}"
+    );
+    assert!(message.contains("write-ahead log"), "{message}");
+    // The read ends: the next checkpoint truncates the log and appends go through again.
+    reader.execute_batch("COMMIT").unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match store.append(bulky_registration(n, PADDING)).await {
+            Ok(AppendOutcome::Appended { .. }) => break,
+            Err(StoreError::Unavailable(_)) if std::time::Instant::now() < deadline => {
+                tokio::task::yield_now().await;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(wal_size(&path) < options.wal_bytes_max);
+    assert_chain_verifies(&store, n as u64).await;
 }

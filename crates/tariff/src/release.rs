@@ -93,6 +93,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use csv::{ReaderBuilder, StringRecord, Trim};
@@ -148,7 +149,9 @@ impl fmt::Display for ReleaseProblem {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TariffRelease {
     /// Ordered by national code; each line carries its rates, remedies, VAT and consumption tax.
-    pub lines: Vec<TariffLine>,
+    /// Shared: an assessment takes its items' lines by reference count, not by copying each
+    /// line's rates, remedies and texts for every goods item lodged.
+    pub lines: Vec<Arc<TariffLine>>,
     pub exchange_rates: ExchangeRates,
 }
 
@@ -157,6 +160,11 @@ impl TariffRelease {
     /// the day): the code itself, or for a 10-digit code its 8-digit line. No fallback to the HS6
     /// subheading: a declaration must name a line.
     pub fn line(&self, code: &str, on: NaiveDate) -> Option<&TariffLine> {
+        self.shared_line(code, on).map(|line| &**line)
+    }
+
+    /// [`Self::line`], shared: what an assessment's item input holds.
+    pub fn shared_line(&self, code: &str, on: NaiveDate) -> Option<&Arc<TariffLine>> {
         self.exact_line(code, on).or_else(|| {
             // A 10-digit statistical code (China's 商品编号) takes the rates of its 8-digit tariff
             // line unless the release lists the 10-digit code itself.
@@ -166,7 +174,7 @@ impl TariffRelease {
         })
     }
 
-    fn exact_line(&self, code: &str, on: NaiveDate) -> Option<&TariffLine> {
+    fn exact_line(&self, code: &str, on: NaiveDate) -> Option<&Arc<TariffLine>> {
         // `lines` is sorted by code (one entry per code), so a national tariff of ~9,000 lines
         // is searched in a dozen comparisons on the lodging path.
         let index = self
@@ -250,7 +258,10 @@ pub fn parse_release(files: &ReleaseFiles<'_>) -> Result<TariffRelease, Vec<Rele
     let exchange_rates = read_exchange_rates(files.exchange_rates, &mut problems);
     if problems.is_empty() {
         Ok(TariffRelease {
-            lines: lines.into_values().map(|(line, _)| line).collect(),
+            lines: lines
+                .into_values()
+                .map(|(line, _)| Arc::new(line))
+                .collect(),
             exchange_rates,
         })
     } else {

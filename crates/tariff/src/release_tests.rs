@@ -277,7 +277,8 @@ fn worked_examples_assess_through_lines_of_the_sample_release() {
         let line = release
             .line(example.code, date)
             .unwrap_or_else(|| panic!("example {}: line {}", example.id, example.code))
-            .clone();
+            .clone()
+            .into();
         let input = DeclarationInput {
             acceptance_date: date,
             items: vec![ItemInput {
@@ -893,7 +894,7 @@ fn what_the_format_cannot_hold_is_refused_when_read_back() {
         unit: StatutoryUnit("LTR".into()),
     };
     for band_rate in [nested, other_unit] {
-        release.lines[0].columns[0].rate = DutyRate::Conditional {
+        std::sync::Arc::make_mut(&mut release.lines[0]).columns[0].rate = DutyRate::Conditional {
             unit: unit.clone(),
             bands: vec![
                 RateBand {
@@ -1236,7 +1237,7 @@ fn tariff_release() -> impl Strategy<Value = TariffRelease> {
         exchange_rate_table(),
     )
         .prop_map(|(lines, exchange_rates)| TariffRelease {
-            lines,
+            lines: lines.into_iter().map(std::sync::Arc::new).collect(),
             exchange_rates,
         })
 }

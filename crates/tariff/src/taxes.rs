@@ -83,7 +83,8 @@ pub struct TaxTotal {
 /// One goods item to assess.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ItemInput {
-    pub line: TariffLine,
+    /// Shared with the release it comes from (see `TariffRelease::lines`).
+    pub line: std::sync::Arc<TariffLine>,
     pub valuation: ValuationInput,
     pub origin: Origin,
     /// The overseas exporter or producer of the goods as declared (境外发货人 / 生产商), for the

@@ -228,7 +228,7 @@ fn charge(spec: Option<&ChargeSpec>) -> Charge {
 impl ItemSpec {
     fn build(&self) -> ItemInput {
         ItemInput {
-            line: self.line.build(),
+            line: self.line.build().into(),
             valuation: ValuationInput {
                 invoice_amount: dec(&self.invoice_amount),
                 currency: self.currency.clone(),
@@ -985,12 +985,14 @@ fn exporter_names_are_matched_trimmed_with_single_spaces_and_without_ascii_case(
 #[test]
 fn a_company_specific_remedy_is_assessed_and_explained_on_the_item() {
     let mut item = cif_item(line(vec![col(RateColumn::Mfn, &[], 10)]), "1000", "US");
-    item.line.remedies.push(remedy(
-        RemedyKind::AntiDumping,
-        "US",
-        &["Sample Chemicals, Inc."],
-        5,
-    ));
+    std::sync::Arc::make_mut(&mut item.line)
+        .remedies
+        .push(remedy(
+            RemedyKind::AntiDumping,
+            "US",
+            &["Sample Chemicals, Inc."],
+            5,
+        ));
     item.exporter = Some("SAMPLE CHEMICALS, INC.".into());
     let assessment = assess_one(item.clone());
     let remedy = assessment
@@ -1022,7 +1024,7 @@ fn a_company_specific_remedy_is_assessed_and_explained_on_the_item() {
 
 fn cif_item(line: TariffLine, amount: &str, origin: &str) -> ItemInput {
     ItemInput {
-        line,
+        line: line.into(),
         valuation: ValuationInput {
             invoice_amount: dec(amount),
             currency: "CNY".into(),

@@ -232,7 +232,8 @@ fn assess(release: &TariffRelease, item: &Item<'_>) -> tariff::Assessment {
     let line = release
         .line(item.code, on)
         .unwrap_or_else(|| panic!("line {} not in the sample", item.code))
-        .clone();
+        .clone()
+        .into();
     let input = DeclarationInput {
         acceptance_date: on,
         items: vec![ItemInput {
