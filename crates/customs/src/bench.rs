@@ -101,8 +101,10 @@ pub struct BenchOptions {
     /// Data folder of the bench store, kept afterwards. Only when given on the command line
     /// (CUSTOMS_DATA is ignored): by default a fresh temporary folder, deleted afterwards, so that
     /// a benchmark never writes synthetic declarations into a real store.
+    /// Text, like the global `--data` it shares its name with (clap keeps one value per name, of
+    /// one type).
     #[arg(long)]
-    pub data: Option<PathBuf>,
+    pub data: Option<String>,
 }
 
 /// The options, and whether `--data` was given on this command line. `--data` is also the global
@@ -251,7 +253,13 @@ pub async fn run(config: ClearanceConfig, args: BenchArgs) -> anyhow::Result<()>
     if options.declarations == 0 || options.clients == 0 {
         bail!("--declarations and --clients must be at least 1");
     }
-    let folder = BenchFolder::new(options.data.as_deref().filter(|_| args.data_given))?;
+    let folder = BenchFolder::new(
+        options
+            .data
+            .as_deref()
+            .map(std::path::Path::new)
+            .filter(|_| args.data_given),
+    )?;
     let data = DataDir::create(folder.path())?;
     let database = data.database();
     let bytes_before = checkpointed_bytes(&database)?;

@@ -292,6 +292,16 @@ mod tests {
         }
         let command = super::Cli::command();
         command.clone().debug_assert();
+        // An option a subcommand shares with a global one (`bench --data`) must have its type,
+        // or parsing the command line panics.
+        use clap::Parser;
+        for line in [
+            &["customs", "--data", "d", "bench", "--data", "b"][..],
+            &["customs", "bench"],
+            &["customs", "serve", "--listen", "localhost:0"],
+        ] {
+            super::Cli::try_parse_from(line).unwrap_or_else(|e| panic!("{line:?}: {e}"));
+        }
         let mut missing = Vec::new();
         walk(&command, "customs", &mut missing);
         assert!(missing.is_empty(), "without help: {missing:#?}");
