@@ -86,3 +86,31 @@ fn a_wrong_token_is_refused() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("token is not valid"));
 }
+
+/// `bench` runs end to end on a handful of declarations, into a folder given by `--data` (the
+/// option it shares with the global one; a type mismatch there once panicked on every bench),
+/// and reports what it measured as JSON.
+#[test]
+fn a_small_bench_runs_and_reports_its_stages() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("bench-data");
+    // The machine's clock, not the pinned one: the bench dates its synthetic declarations and
+    // its release by the machine's day (a known gap: it does not read `CUSTOMS_CLOCK_FIXED`).
+    let output = std::process::Command::new(crate::support::customs_binary())
+        .env_remove("CUSTOMS_CLOCK_FIXED")
+        .args(["bench", "--stages", "inprocess,sqlite-floor", "--declarations", "30"])
+        .args(["--clients", "2", "--json", "--data"])
+        .arg(&folder)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stdout)));
+    let text = report.to_string();
+    assert!(text.contains("inprocess") && text.contains("sqlite-floor"), "{text}");
+    assert!(folder.join("customs.db").exists(), "the bench kept its given folder");
+}
