@@ -98,7 +98,13 @@ fn a_small_bench_runs_and_reports_its_stages() {
     // its release by the machine's day (a known gap: it does not read `CUSTOMS_CLOCK_FIXED`).
     let output = std::process::Command::new(crate::support::customs_binary())
         .env_remove("CUSTOMS_CLOCK_FIXED")
-        .args(["bench", "--stages", "inprocess,sqlite-floor", "--declarations", "30"])
+        .args([
+            "bench",
+            "--stages",
+            "inprocess,sqlite-floor",
+            "--declarations",
+            "30",
+        ])
         .args(["--clients", "2", "--json", "--data"])
         .arg(&folder)
         .output()
@@ -111,6 +117,12 @@ fn a_small_bench_runs_and_reports_its_stages() {
     let report: serde_json::Value = serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stdout)));
     let text = report.to_string();
-    assert!(text.contains("inprocess") && text.contains("sqlite-floor"), "{text}");
-    assert!(folder.join("customs.db").exists(), "the bench kept its given folder");
+    assert!(
+        text.contains("inprocess") && text.contains("sqlite-floor"),
+        "{text}"
+    );
+    assert!(
+        folder.join("customs.db").exists(),
+        "the bench kept its given folder"
+    );
 }
