@@ -90,17 +90,28 @@ fn run(
         };
         // A failed checkpoint is retried at the next tick; the WAL only grows meanwhile (up to
         // the writer's bound).
-        match checkpoint(conn, mode) {
-            Ok(true) => stats
-                .last_wal_checkpoint_ms
-                .store(crate::writer::now_ms(), Ordering::Relaxed),
-            Ok(false) => {}
-            Err(err) => tracing::debug!(error = %err, mode, "WAL checkpoint postponed"),
+        if let Err(err) = checkpoint_recorded(conn, mode, stats) {
+            tracing::debug!(error = %err, mode, "WAL checkpoint postponed");
         }
     }
     // A final full checkpoint leaves a compact database file behind at shutdown.
     let _ = conn.busy_timeout(crate::connection::BUSY_TIMEOUT);
     let _ = checkpoint(conn, "TRUNCATE");
+}
+
+/// Runs a checkpoint (this thread's, or the writer's truncation between batches) and, when it
+/// copied the whole log back, records when for operators (the WAL checkpoint age).
+pub(crate) fn checkpoint_recorded(
+    conn: &rusqlite::Connection,
+    mode: &str,
+    stats: &WriterStats,
+) -> anyhow::Result<()> {
+    if checkpoint(conn, mode)? {
+        stats
+            .last_wal_checkpoint_ms
+            .store(crate::writer::now_ms(), Ordering::Relaxed);
+    }
+    Ok(())
 }
 
 /// Runs a checkpoint, and says whether it copied the whole log back (for the WAL checkpoint age

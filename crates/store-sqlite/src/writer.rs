@@ -262,16 +262,11 @@ impl Writer {
             return;
         }
         let _ = self.conn.busy_timeout(crate::wal::WAL_TRUNCATE_WAIT);
-        let outcome = self
-            .conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
-                row.get::<_, i64>(0)
-            });
+        let outcome = crate::wal::checkpoint_recorded(&self.conn, "TRUNCATE", &self.stats);
         let _ = self.conn.busy_timeout(crate::connection::BUSY_TIMEOUT);
-        match outcome {
-            Ok(0) => {}
-            Ok(_) => tracing::debug!("readers kept the WAL from being truncated; retried later"),
-            Err(err) => tracing::debug!(error = %err, "WAL truncation postponed"),
+        if let Err(err) = outcome {
+            // Readers on an older snapshot, or a busy database: retried after a later batch.
+            tracing::debug!(error = %err, "WAL truncation postponed");
         }
     }
 
