@@ -102,43 +102,89 @@ pub struct AuditEntry {
 /// If a string field is longer than `u32::MAX` bytes (4 GiB), which no event
 /// body can legitimately be.
 pub fn canonical_encoding(entry: &AuditEntry) -> Vec<u8> {
-    let strings: Vec<&String> = if entry.encoding_version == ENCODING_V1 {
-        vec![
-            &entry.actor,
-            &entry.role,
-            &entry.action,
-            &entry.subject,
-            &entry.idempotency_key,
-            &entry.payload,
-        ]
-    } else {
-        vec![
-            &entry.actor,
-            &entry.role,
-            &entry.action,
-            &entry.subject,
-            &entry.idempotency_scope,
-            &entry.idempotency_key,
-            &entry.request_digest,
-            &entry.payload,
-            &entry.projection,
-        ]
-    };
-    let text_len: usize = strings.iter().map(|s| 4 + s.len()).sum();
+    let entry = entry.borrowed();
+    let text_len: usize = entry.fields().iter().map(|s| 4 + s.len()).sum();
     let mut out = Vec::with_capacity(1 + 8 + 8 + text_len);
-    out.push(entry.encoding_version);
-    out.extend_from_slice(&entry.seq.to_be_bytes());
-    out.extend_from_slice(&entry.recorded_at_ms.to_be_bytes());
-    for field in strings {
-        push_len_prefixed(&mut out, field.as_bytes());
-    }
+    entry.encode_into(|bytes| out.extend_from_slice(bytes));
     out
 }
 
-fn push_len_prefixed(out: &mut Vec<u8>, bytes: &[u8]) {
-    let len = u32::try_from(bytes.len()).expect("audit entry field exceeds 4 GiB");
-    out.extend_from_slice(&len.to_be_bytes());
-    out.extend_from_slice(bytes);
+/// An entry's fields borrowed from wherever the caller keeps them: the writer hashes an event
+/// this way without copying its payload into an [`AuditEntry`] first. Same encoding, same hash.
+#[derive(Debug, Clone, Copy)]
+pub struct EntryRef<'a> {
+    pub encoding_version: u8,
+    pub seq: u64,
+    pub recorded_at_ms: i64,
+    pub actor: &'a str,
+    pub role: &'a str,
+    pub action: &'a str,
+    pub subject: &'a str,
+    pub idempotency_key: &'a str,
+    pub payload: &'a str,
+    pub idempotency_scope: &'a str,
+    pub request_digest: &'a str,
+    pub projection: &'a str,
+}
+
+impl AuditEntry {
+    /// The entry's fields borrowed.
+    pub fn borrowed(&self) -> EntryRef<'_> {
+        EntryRef {
+            encoding_version: self.encoding_version,
+            seq: self.seq,
+            recorded_at_ms: self.recorded_at_ms,
+            actor: &self.actor,
+            role: &self.role,
+            action: &self.action,
+            subject: &self.subject,
+            idempotency_key: &self.idempotency_key,
+            payload: &self.payload,
+            idempotency_scope: &self.idempotency_scope,
+            request_digest: &self.request_digest,
+            projection: &self.projection,
+        }
+    }
+}
+
+impl EntryRef<'_> {
+    /// The string fields of the entry's layout, in order.
+    fn fields(&self) -> Vec<&str> {
+        if self.encoding_version == ENCODING_V1 {
+            vec![
+                self.actor,
+                self.role,
+                self.action,
+                self.subject,
+                self.idempotency_key,
+                self.payload,
+            ]
+        } else {
+            vec![
+                self.actor,
+                self.role,
+                self.action,
+                self.subject,
+                self.idempotency_scope,
+                self.idempotency_key,
+                self.request_digest,
+                self.payload,
+                self.projection,
+            ]
+        }
+    }
+
+    /// Feeds the [`canonical_encoding`] to `sink` piece by piece.
+    fn encode_into(&self, mut sink: impl FnMut(&[u8])) {
+        sink(&[self.encoding_version]);
+        sink(&self.seq.to_be_bytes());
+        sink(&self.recorded_at_ms.to_be_bytes());
+        for field in self.fields() {
+            let len = u32::try_from(field.len()).expect("audit entry field exceeds 4 GiB");
+            sink(&len.to_be_bytes());
+            sink(field.as_bytes());
+        }
+    }
 }
 
 /// `SHA-256(prev_hash || seq as u64 BE || canonical_encoding(entry))`.
@@ -146,10 +192,15 @@ fn push_len_prefixed(out: &mut Vec<u8>, bytes: &[u8]) {
 /// `seq` appears outside the encoding too so that the link itself (not only
 /// the entry body) commits to the position in the chain.
 pub fn entry_hash(prev_hash: &Hash, entry: &AuditEntry) -> Hash {
+    entry_hash_of(prev_hash, &entry.borrowed())
+}
+
+/// [`entry_hash`] of borrowed fields: the encoding is streamed into the hash, never built.
+pub fn entry_hash_of(prev_hash: &Hash, entry: &EntryRef<'_>) -> Hash {
     let mut hasher = Sha256::new();
     hasher.update(prev_hash);
     hasher.update(entry.seq.to_be_bytes());
-    hasher.update(canonical_encoding(entry));
+    entry.encode_into(|bytes| hasher.update(bytes));
     hasher.finalize().into()
 }
 
@@ -181,12 +232,20 @@ impl ChainHead {
     /// sequence numbers, so a mismatch is a programmer error, and writing it
     /// anyway would create a chain that can never verify.
     pub fn append(&mut self, entry: &AuditEntry) -> Hash {
+        self.append_borrowed(&entry.borrowed())
+    }
+
+    /// [`ChainHead::append`] of borrowed fields.
+    ///
+    /// # Panics
+    /// Like [`ChainHead::append`], if `entry.seq` is not the head's seq + 1.
+    pub fn append_borrowed(&mut self, entry: &EntryRef<'_>) -> Hash {
         assert_eq!(
             Some(entry.seq),
             self.seq.checked_add(1),
             "audit entry seq must follow the chain head"
         );
-        self.hash = entry_hash(&self.hash, entry);
+        self.hash = entry_hash_of(&self.hash, entry);
         self.seq = entry.seq;
         self.hash
     }

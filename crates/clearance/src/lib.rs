@@ -223,6 +223,8 @@ pub struct Clearance<S> {
     clock: Arc<dyn Clock>,
     serials: numbering::SerialPool,
     principals: admin::PrincipalCache,
+    /// Register entries checked at every lodging (never changed once registered).
+    register: parties::RegisterCache,
     releases_cache: releases::ReleaseCatalog,
     rule_catalog: targeting::RuleCatalog,
     credit_levels: targeting::CreditLevels,
@@ -246,6 +248,7 @@ impl<S: Store> Clearance<S> {
             clock,
             serials: numbering::SerialPool::default(),
             principals: admin::PrincipalCache::default(),
+            register: parties::RegisterCache::default(),
             releases_cache: releases::ReleaseCatalog::default(),
             rule_catalog: targeting::RuleCatalog::default(),
             credit_levels: targeting::CreditLevels::default(),

@@ -8,6 +8,9 @@
 //! Letter case, full- and half-width brackets and punctuation are significant: the register holds
 //! the legal name, and a name that differs in them is not that name.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
 use domain::{Declaration, Enterprise, FieldError, echoed};
 use store::{EnterpriseRow, Store};
 
@@ -96,6 +99,45 @@ fn disagreements(
     errors
 }
 
+/// Register entries remembered at most; the cache is emptied when full rather than grown.
+pub(crate) const REGISTER_CACHE_MAX: usize = 10_000;
+
+/// The enterprise register's entries found by credit code, kept in memory because every lodging
+/// checks two of them. Safe without invalidation, in this process and across processes: a
+/// registered enterprise's row is never changed or removed (the store has no such projection).
+/// Only found entries are kept; "not registered" is always asked again, so a registration made
+/// by another instance counts at once.
+#[derive(Default)]
+pub(crate) struct RegisterCache {
+    entries: Mutex<HashMap<String, Arc<EnterpriseRow>>>,
+}
+
+impl RegisterCache {
+    fn get(&self, credit_code: &str) -> Option<Arc<EnterpriseRow>> {
+        self.entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(credit_code)
+            .cloned()
+    }
+
+    fn put(&self, row: Arc<EnterpriseRow>) {
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        if entries.len() >= REGISTER_CACHE_MAX {
+            entries.clear();
+        }
+        entries.insert(row.credit_code.clone(), row);
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+}
+
 impl<S: Store> Clearance<S> {
     /// The register's entries for these credit codes (a missing one is `None`).
     pub(crate) async fn registered_parties(
@@ -104,15 +146,21 @@ impl<S: Store> Clearance<S> {
         declarant_credit_code: &str,
     ) -> Result<RegisteredParties, ClearanceError> {
         Ok(RegisteredParties {
-            trader: self
-                .store
-                .enterprise_by_credit_code(trader_credit_code)
-                .await?,
-            declarant: self
-                .store
-                .enterprise_by_credit_code(declarant_credit_code)
-                .await?,
+            trader: self.registered(trader_credit_code).await?,
+            declarant: self.registered(declarant_credit_code).await?,
         })
+    }
+
+    /// One register entry, from memory when it was found before.
+    async fn registered(&self, credit_code: &str) -> Result<Option<EnterpriseRow>, ClearanceError> {
+        if let Some(row) = self.register.get(credit_code) {
+            return Ok(Some(EnterpriseRow::clone(&row)));
+        }
+        let found = self.store.enterprise_by_credit_code(credit_code).await?;
+        if let Some(row) = &found {
+            self.register.put(Arc::new(row.clone()));
+        }
+        Ok(found)
     }
 
     /// The declaration's parties checked against the register: every disagreement, by path.
@@ -137,7 +185,38 @@ impl<S: Store> Clearance<S> {
 
 #[cfg(test)]
 mod tests {
-    use super::normalised_name;
+    use std::sync::Arc;
+
+    use store::EnterpriseRow;
+
+    use super::{REGISTER_CACHE_MAX, RegisterCache, normalised_name};
+
+    fn row(n: usize) -> Arc<EnterpriseRow> {
+        Arc::new(EnterpriseRow {
+            id: format!("e{n}"),
+            credit_code: format!("code-{n}"),
+            customs_code: format!("{n:010}"),
+            name: format!("Enterprise {n}"),
+        })
+    }
+
+    #[test]
+    fn the_register_cache_is_emptied_when_full_not_grown() {
+        let cache = RegisterCache::default();
+        for n in 0..REGISTER_CACHE_MAX {
+            cache.put(row(n));
+        }
+        assert_eq!(cache.len(), REGISTER_CACHE_MAX);
+        assert_eq!(cache.get("code-0").map(|r| r.id.clone()), Some("e0".into()));
+        cache.put(row(REGISTER_CACHE_MAX));
+        assert_eq!(
+            cache.len(),
+            1,
+            "the entry past the limit starts a new cache"
+        );
+        assert!(cache.get("code-0").is_none());
+        assert!(cache.get(&format!("code-{REGISTER_CACHE_MAX}")).is_some());
+    }
 
     #[test]
     fn names_are_compared_after_normalising_whitespace_only() {

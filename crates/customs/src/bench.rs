@@ -806,6 +806,7 @@ fn lodging_report(
 async fn inprocess(bench: &Bench) -> anyhow::Result<StageReport> {
     let database = bench.data.database();
     let before = last_seq(&database).await?;
+    let commits_before = bench.clearance.store().operational_stats().await?;
     let shared = Arc::new(InProcess {
         clearance: bench.clearance.clone(),
         lodgers: bench.lodgers.clone(),
@@ -824,7 +825,12 @@ async fn inprocess(bench: &Bench) -> anyhow::Result<StageReport> {
     let (wall, samples) = run_clients(bench.clients, bench.lodgings.len(), client).await?;
     let accepted = samples.iter().filter(|s| s.outcome.is_ok()).count();
     let tally = assessments_since(&database, before).await?;
-    let note = assessment_note(bench, "inprocess", accepted, &tally);
+    let commits_after = bench.clearance.store().operational_stats().await?;
+    let note = format!(
+        "{}\n{}",
+        assessment_note(bench, "inprocess", accepted, &tally),
+        group_commit_note("inprocess", &commits_before, &commits_after)
+    );
     Ok(lodging_report(
         bench,
         "inprocess",
@@ -833,6 +839,30 @@ async fn inprocess(bench: &Bench) -> anyhow::Result<StageReport> {
         Some(note),
         Some(tally),
     ))
+}
+
+/// The writer's group commits during a stage: how many, how many requests each on average, and
+/// the mean commit time (fsync included). Small groups mean every commit rewrites the same hot
+/// index pages into the WAL, which is where a lodging's write amplification comes from.
+fn group_commit_note(
+    stage: &str,
+    before: &store::OperationalStats,
+    after: &store::OperationalStats,
+) -> String {
+    let commits = after
+        .commit_batch_sizes
+        .count
+        .saturating_sub(before.commit_batch_sizes.count);
+    let requests = after.commit_batch_sizes.sum - before.commit_batch_sizes.sum;
+    let seconds = after.commit_seconds.sum - before.commit_seconds.sum;
+    if commits == 0 {
+        return format!("{stage}: no group commit");
+    }
+    format!(
+        "{stage}: {commits} group commits, {:.1} requests each on average, {:.2} ms each (fsync included)",
+        requests / commits as f64,
+        seconds * 1000.0 / commits as f64
+    )
 }
 
 /// What the in-process clients share.

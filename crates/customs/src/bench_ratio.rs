@@ -181,11 +181,20 @@ fn init_server_logging(path: &std::path::Path) -> anyhow::Result<()> {
         .with_context(|| format!("creating the server log {}", path.display()))?;
     let filter = tracing_subscriber::EnvFilter::try_from_env("CUSTOMS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    // Written by a log thread as `serve` writes; the guard lives as long as the process, whose
+    // later stages may log into the same subscriber.
+    static GUARD: std::sync::OnceLock<tracing_appender::non_blocking::WorkerGuard> =
+        std::sync::OnceLock::new();
+    let (writer, guard) = crate::serve::log_writer(file);
+    if tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(false)
-        .with_writer(std::sync::Mutex::new(file))
-        .try_init();
+        .with_writer(writer)
+        .try_init()
+        .is_ok()
+    {
+        let _ = GUARD.set(guard);
+    }
     Ok(())
 }
 

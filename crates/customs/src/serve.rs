@@ -68,21 +68,45 @@ impl ServeArgs {
     }
 }
 
+/// Log lines waiting for the log thread at most. Past it a request waits for room (lines are
+/// never dropped): the access log slows lodging down rather than losing a line.
+pub const LOG_LINES_BUFFERED_MAX: usize = 16_384;
+
+/// A writer that hands lines to a thread of its own, so that no request waits on the write
+/// itself; dropping the guard writes out what is buffered. Used by `serve` and by the bench's
+/// copy of it, so the bench pays what production pays.
+pub fn log_writer<W: std::io::Write + Send + 'static>(
+    out: W,
+) -> (
+    tracing_appender::non_blocking::NonBlocking,
+    tracing_appender::non_blocking::WorkerGuard,
+) {
+    tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .buffered_lines_limit(LOG_LINES_BUFFERED_MAX)
+        .thread_name("customs-log")
+        .finish(out)
+}
+
 /// Logs to stderr, as text or JSON lines, filtered by `filter` (`log.filter`, `CUSTOMS_LOG`);
 /// colour codes only when stderr is a terminal, so that a file or a journal gets plain text.
-pub fn init_logging(format: &str, filter: &str) {
+/// Keep the guard until the process ends: dropping it writes out the lines still buffered.
+#[must_use = "dropping the guard stops the log thread"]
+pub fn init_logging(format: &str, filter: &str) -> tracing_appender::non_blocking::WorkerGuard {
     use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let (writer, guard) = log_writer(std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     if format == "json" {
         builder.json().init()
     } else {
         builder.init()
     }
+    guard
 }
 
 pub async fn run(
@@ -91,7 +115,7 @@ pub async fn run(
     settings: &crate::config::Config,
     args: ServeArgs,
 ) -> anyhow::Result<()> {
-    init_logging(&settings.log.format, &settings.log.filter);
+    let _log = init_logging(&settings.log.format, &settings.log.filter);
     let serve = &settings.serve;
     // Everything that can be refused is, before the store is opened.
     let tls = match settings.tls_files() {

@@ -1,12 +1,39 @@
 //! Appending one request's events to the log (which is the audit chain) with their projections.
 //! Runs on the writer thread inside the request's savepoint; the caller commits or rolls back.
 
-use audit::{AuditEntry, ChainHead};
+use audit::{ChainHead, EntryRef};
 use rusqlite::Connection;
 use store::{Actor, Append, AppendOutcome, CbecBookingOutcome, Projection};
 
 use crate::fault::{Fault, conflict, taken_columns};
 use crate::{cbec, projection, rows};
+
+/// An append with what can be worked out before it reaches the writer: each event's projection
+/// as the chain records it and each linked event's key. Made on the caller's thread, because the
+/// single writer thread is the store's bottleneck and should only chain and insert.
+pub(crate) struct Prepared {
+    pub(crate) append: Append,
+    /// The main event's recorded projection, then each linked event's.
+    recorded: Vec<String>,
+    /// `<key>#1`, `<key>#2`, ... for the linked events.
+    linked_keys: Vec<String>,
+}
+
+/// Prepares `append` for the writer.
+pub(crate) fn prepare(append: Append) -> Result<Prepared, Fault> {
+    let recorded = std::iter::once(&append.projection)
+        .chain(append.linked.iter().map(|linked| &linked.projection))
+        .map(recorded_projection)
+        .collect::<Result<Vec<_>, _>>()?;
+    let linked_keys = (1..=append.linked.len())
+        .map(|n| format!("{}#{n}", append.idempotency_key))
+        .collect();
+    Ok(Prepared {
+        append,
+        recorded,
+        linked_keys,
+    })
+}
 
 /// One event of an append: the main event or a linked one, which shares the main event's time
 /// and idempotency scope, and its actor unless it names its own (the system's acts).
@@ -17,16 +44,18 @@ struct Draft<'a> {
     payload: &'a str,
     expected_version: Option<u32>,
     projection: &'a Projection,
-    idempotency_key: String,
+    recorded_projection: &'a str,
+    idempotency_key: &'a str,
 }
 
 /// Records `append` after `head`, advancing `head`. Anything but `Appended` must be rolled back
 /// by the caller (a version conflict may be found after the main event was written).
 pub(crate) fn record(
     tx: &Connection,
-    append: &Append,
+    prepared: &Prepared,
     head: &mut ChainHead,
 ) -> Result<AppendOutcome, Fault> {
+    let append = &prepared.append;
     let scope = &append.idempotency_scope;
     if let Some((first, digest)) = rows::event_by_idempotency(tx, scope, &append.idempotency_key)? {
         let same_request = digest == append.request_digest;
@@ -53,7 +82,7 @@ pub(crate) fn record(
         }
     }
     let main_seq = head.seq + 1;
-    for draft in drafts(append) {
+    for draft in drafts(prepared) {
         if let Some(conflict) = version_conflict(tx, &draft)? {
             return Ok(conflict);
         }
@@ -61,12 +90,12 @@ pub(crate) fn record(
             actor: draft.actor,
             recorded_at_ms: append.recorded_at_ms,
             idempotency_scope: &append.idempotency_scope,
-            idempotency_key: &draft.idempotency_key,
+            idempotency_key: draft.idempotency_key,
             request_digest: &append.request_digest,
             subject: draft.subject,
             action: draft.action,
             payload: draft.payload,
-            projection: &recorded_projection(draft.projection)?,
+            projection: draft.recorded_projection,
         };
         insert_event(tx, &event, head)?;
         // The projection may point at the event just inserted (a declaration's document).
@@ -77,7 +106,8 @@ pub(crate) fn record(
 
 /// The main event, then the linked ones keyed `<key>#1`, `<key>#2`, ... so that every event has
 /// its own place in the unique (scope, key) index and can be found from the request's key.
-fn drafts(append: &Append) -> impl Iterator<Item = Draft<'_>> {
+fn drafts(prepared: &Prepared) -> impl Iterator<Item = Draft<'_>> {
+    let append = &prepared.append;
     let main = Draft {
         actor: &append.actor,
         subject: &append.subject,
@@ -85,17 +115,24 @@ fn drafts(append: &Append) -> impl Iterator<Item = Draft<'_>> {
         payload: &append.payload,
         expected_version: append.expected_version,
         projection: &append.projection,
-        idempotency_key: append.idempotency_key.clone(),
+        recorded_projection: &prepared.recorded[0],
+        idempotency_key: &append.idempotency_key,
     };
-    let linked = append.linked.iter().enumerate().map(|(i, linked)| Draft {
-        actor: linked.actor.as_ref().unwrap_or(&append.actor),
-        subject: &linked.subject,
-        action: &linked.action,
-        payload: &linked.payload,
-        expected_version: linked.expected_version,
-        projection: &linked.projection,
-        idempotency_key: format!("{}#{}", append.idempotency_key, i + 1),
-    });
+    let linked = append
+        .linked
+        .iter()
+        .zip(&prepared.recorded[1..])
+        .zip(&prepared.linked_keys)
+        .map(|((linked, recorded), key)| Draft {
+            actor: linked.actor.as_ref().unwrap_or(&append.actor),
+            subject: &linked.subject,
+            action: &linked.action,
+            payload: &linked.payload,
+            expected_version: linked.expected_version,
+            projection: &linked.projection,
+            recorded_projection: recorded,
+            idempotency_key: key,
+        });
     std::iter::once(main).chain(linked)
 }
 
@@ -150,22 +187,22 @@ pub(crate) fn insert_event(
     event: &NewEvent<'_>,
     head: &mut ChainHead,
 ) -> Result<(), Fault> {
-    let entry = AuditEntry {
+    let entry = EntryRef {
         encoding_version: audit::ENCODING_VERSION,
-        idempotency_scope: event.idempotency_scope.to_owned(),
-        request_digest: event.request_digest.to_owned(),
-        projection: event.projection.to_owned(),
+        idempotency_scope: event.idempotency_scope,
+        request_digest: event.request_digest,
+        projection: event.projection,
         seq: head.seq + 1,
         recorded_at_ms: event.recorded_at_ms,
-        actor: event.actor.user_id.clone(),
-        role: event.actor.role.clone(),
-        action: event.action.to_owned(),
-        subject: event.subject.to_owned(),
-        idempotency_key: event.idempotency_key.to_owned(),
-        payload: event.payload.to_owned(),
+        actor: &event.actor.user_id,
+        role: &event.actor.role,
+        action: event.action,
+        subject: event.subject,
+        idempotency_key: event.idempotency_key,
+        payload: event.payload,
     };
     let prev_hash = head.hash;
-    let entry_hash = head.append(&entry);
+    let entry_hash = head.append_borrowed(&entry);
     let sql = "INSERT INTO events (seq, subject, action, actor_user, actor_role, recorded_at_ms, \
          idempotency_scope, idempotency_key, request_digest, payload, prev_hash, entry_hash, \
          encoding_version, projection) \

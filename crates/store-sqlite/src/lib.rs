@@ -323,15 +323,18 @@ async fn answer<T>(reply: oneshot::Receiver<StoreResult<T>>) -> StoreResult<T> {
 
 #[async_trait]
 impl Store for SqliteStore {
-    #[tracing::instrument(skip_all, fields(subject = %append.subject, action = %append.action))]
+    #[tracing::instrument(level = "debug", skip_all, fields(subject = %append.subject, action = %append.action))]
     async fn append(&self, append: Append) -> StoreResult<AppendOutcome> {
         let (reply, outcome) = oneshot::channel();
-        let append = Box::new(append);
+        let append = Box::new(append::prepare(append).map_err(|fault| match fault {
+            fault::Fault::Refused(err) => err,
+            fault::Fault::Database(err) => fault::store_error(err),
+        })?);
         self.send_write(WriteRequest::Append { append, reply })?;
         answer(outcome).await
     }
 
-    #[tracing::instrument(skip_all, fields(counter = counter_key, count = count))]
+    #[tracing::instrument(level = "debug", skip_all, fields(counter = counter_key, count = count))]
     async fn reserve_serials(&self, counter_key: &str, count: u64) -> StoreResult<u64> {
         let (reply, first) = oneshot::channel();
         let counter_key = counter_key.to_owned();
@@ -343,7 +346,7 @@ impl Store for SqliteStore {
         answer(first).await
     }
 
-    #[tracing::instrument(skip_all, fields(scope = scope, key = key))]
+    #[tracing::instrument(level = "debug", skip_all, fields(scope = scope, key = key))]
     async fn event_by_idempotency(&self, scope: &str, key: &str) -> StoreResult<Option<EventRow>> {
         let (scope, key) = (scope.to_owned(), key.to_owned());
         self.read("reading an event by idempotency key", move |conn| {
@@ -352,7 +355,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    #[tracing::instrument(skip_all, fields(declaration = id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(declaration = id))]
     async fn declaration(&self, id: &str) -> StoreResult<Option<DeclarationRow>> {
         let id = id.to_owned();
         self.read("reading a declaration", move |conn| {
@@ -368,7 +371,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    #[tracing::instrument(skip_all, fields(number = number))]
+    #[tracing::instrument(level = "debug", skip_all, fields(number = number))]
     async fn declaration_by_number(&self, number: &str) -> StoreResult<Option<DeclarationRow>> {
         let number = number.to_owned();
         self.read("reading a declaration by number", move |conn| {
@@ -377,7 +380,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    #[tracing::instrument(skip_all, fields(limit = query.limit))]
+    #[tracing::instrument(level = "debug", skip_all, fields(limit = query.limit))]
     async fn list_declarations(
         &self,
         query: &DeclarationQuery,
@@ -389,7 +392,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    #[tracing::instrument(skip_all, fields(subject = subject))]
+    #[tracing::instrument(level = "debug", skip_all, fields(subject = subject))]
     async fn events(&self, subject: &str) -> StoreResult<Vec<EventRow>> {
         let subject = subject.to_owned();
         self.read("reading a subject's events", move |conn| {
@@ -399,7 +402,7 @@ impl Store for SqliteStore {
     }
 
     // The token hash is a credential: it is never put in a span.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn principal_by_token(&self, token_hash: &str) -> StoreResult<Option<Principal>> {
         let token_hash = token_hash.to_owned();
         self.read("resolving a token's principal", move |conn| {
@@ -409,7 +412,7 @@ impl Store for SqliteStore {
     }
 
     // The token hash is a credential: it is never put in a span.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn token_by_hash(&self, token_hash: &str) -> StoreResult<Option<TokenRow>> {
         let token_hash = token_hash.to_owned();
         self.read("reading a token by hash", move |conn| {
@@ -418,7 +421,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    #[tracing::instrument(skip_all, fields(token = id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(token = id))]
     async fn token(&self, id: &str) -> StoreResult<Option<TokenRow>> {
         let id = id.to_owned();
         self.read("reading a token", move |conn| {
@@ -427,7 +430,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn tokens(&self, user_id: Option<&str>) -> StoreResult<Vec<TokenRow>> {
         let user_id = user_id.map(str::to_owned);
         self.read("listing tokens", move |conn| {
@@ -436,14 +439,14 @@ impl Store for SqliteStore {
         .await
     }
 
-    #[tracing::instrument(skip_all, fields(user = id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(user = id))]
     async fn user(&self, id: &str) -> StoreResult<Option<UserRow>> {
         let id = id.to_owned();
         self.read("reading a user", move |conn| queries::user_by_id(conn, &id))
             .await
     }
 
-    #[tracing::instrument(skip_all, fields(user = user_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(user = user_id))]
     async fn password_hash(&self, user_id: &str) -> StoreResult<Option<String>> {
         let id = user_id.to_owned();
         self.read("reading a user's password hash", move |conn| {
@@ -452,7 +455,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn broker_principals(&self, broker_enterprise_id: &str) -> StoreResult<Vec<String>> {
         let id = broker_enterprise_id.to_owned();
         self.read("listing a broker's principals", move |conn| {
@@ -461,7 +464,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    #[tracing::instrument(skip_all, fields(credit_code = credit_code))]
+    #[tracing::instrument(level = "debug", skip_all, fields(credit_code = credit_code))]
     async fn enterprise_by_credit_code(
         &self,
         credit_code: &str,
@@ -473,7 +476,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    #[tracing::instrument(skip_all, fields(user = name))]
+    #[tracing::instrument(level = "debug", skip_all, fields(user = name))]
     async fn user_by_name(&self, name: &str) -> StoreResult<Option<UserRow>> {
         let name = name.to_owned();
         self.read("reading a user by name", move |conn| {
@@ -482,7 +485,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    #[tracing::instrument(skip_all, fields(after_seq = after_seq, limit = limit))]
+    #[tracing::instrument(level = "debug", skip_all, fields(after_seq = after_seq, limit = limit))]
     async fn audit_entries(&self, after_seq: u64, limit: usize) -> StoreResult<Vec<StoredEntry>> {
         self.read("reading audit entries", move |conn| {
             queries::audit_entries(conn, after_seq, limit)
@@ -490,7 +493,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn checkpoints(&self) -> StoreResult<Vec<Checkpoint>> {
         self.read("reading audit checkpoints", |conn| {
             queries::checkpoints(conn)
@@ -507,7 +510,7 @@ impl Store for SqliteStore {
     }
 
     // The buyer hash is personal data: it is not put in a span.
-    #[tracing::instrument(skip_all, fields(order = %booking.order_ref, year = booking.year))]
+    #[tracing::instrument(level = "debug", skip_all, fields(order = %booking.order_ref, year = booking.year))]
     async fn book_cbec_purchase(&self, booking: CbecBooking) -> StoreResult<CbecBookingOutcome> {
         let (reply, outcome) = oneshot::channel();
         let booking = Box::new(booking);
@@ -515,7 +518,7 @@ impl Store for SqliteStore {
         answer(outcome).await
     }
 
-    #[tracing::instrument(skip_all, fields(year = year))]
+    #[tracing::instrument(level = "debug", skip_all, fields(year = year))]
     async fn cbec_year_to_date(&self, buyer_id: &str, year: i32) -> StoreResult<i64> {
         let buyer_id = buyer_id.to_owned();
         self.read("reading a CBEC buyer's year to date", move |conn| {
@@ -524,7 +527,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    #[tracing::instrument(skip_all, fields(kind = kind))]
+    #[tracing::instrument(level = "debug", skip_all, fields(kind = kind))]
     async fn releases(&self, kind: &str) -> StoreResult<Vec<ReleaseRow>> {
         let kind = kind.to_owned();
         self.read("listing releases", move |conn| {
@@ -533,14 +536,14 @@ impl Store for SqliteStore {
         .await
     }
 
-    #[tracing::instrument(skip_all, fields(release = id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(release = id))]
     async fn release(&self, id: &str) -> StoreResult<Option<ReleaseRow>> {
         let id = id.to_owned();
         self.read("reading a release", move |conn| queries::release(conn, &id))
             .await
     }
 
-    #[tracing::instrument(skip_all, fields(release = id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(release = id))]
     async fn release_files(&self, id: &str) -> StoreResult<Option<Vec<ReleaseFileRow>>> {
         let id = id.to_owned();
         self.read("reading a release's files", move |conn| {
@@ -549,7 +552,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn risk_rules(&self, status: Option<&str>) -> StoreResult<Vec<RiskRuleRow>> {
         let status = status.map(str::to_owned);
         self.read("listing targeting rules", move |conn| {
@@ -558,7 +561,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    #[tracing::instrument(skip_all, fields(proof = proof_key))]
+    #[tracing::instrument(level = "debug", skip_all, fields(proof = proof_key))]
     async fn origin_proof_user(&self, proof_key: &str) -> StoreResult<Option<String>> {
         let proof_key = proof_key.to_owned();
         self.read("reading a proof of origin's user", move |conn| {
@@ -567,21 +570,21 @@ impl Store for SqliteStore {
         .await
     }
 
-    #[tracing::instrument(skip_all, fields(limit = query.limit))]
+    #[tracing::instrument(level = "debug", skip_all, fields(limit = query.limit))]
     async fn tasks(&self, query: &TaskQuery) -> StoreResult<Vec<TaskRow>> {
         let query = query.clone();
         self.read("listing tasks", move |conn| queries::tasks(conn, &query))
             .await
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn task(&self, id: &str) -> StoreResult<Option<TaskRow>> {
         let id = id.to_owned();
         self.read("reading a task", move |conn| queries::task(conn, &id))
             .await
     }
 
-    #[tracing::instrument(skip_all, fields(role = role))]
+    #[tracing::instrument(level = "debug", skip_all, fields(role = role))]
     async fn users_by_role(&self, role: &str) -> StoreResult<Vec<UserRow>> {
         let role = role.to_owned();
         self.read("listing users by role", move |conn| {
@@ -590,7 +593,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn watch_entries(&self) -> StoreResult<Vec<store::WatchEntryRow>> {
         self.read("listing the watch list", |conn| {
             queries::watch_entries(conn)
@@ -598,7 +601,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn trader_history(&self, credit_code: &str, since_ms: i64) -> StoreResult<TraderHistory> {
         let credit_code = credit_code.to_owned();
         self.read("reading a trader's history", move |conn| {
@@ -607,7 +610,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn credit_level(&self, credit_code: &str) -> StoreResult<Option<String>> {
         let credit_code = credit_code.to_owned();
         self.read("reading a credit level", move |conn| {
@@ -616,7 +619,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn history_batches(&self) -> StoreResult<Vec<store::HistoryBatchRow>> {
         self.read("reading history batches", |conn| {
             queries::history_batches(conn)
@@ -624,7 +627,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn history_text(&self, id: &str) -> StoreResult<Option<String>> {
         let id = id.to_owned();
         self.read("reading a history batch", move |conn| {
@@ -633,13 +636,13 @@ impl Store for SqliteStore {
         .await
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn risk_models(&self) -> StoreResult<Vec<store::RiskModelRow>> {
         self.read("reading risk models", |conn| queries::risk_models(conn))
             .await
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn risk_model_bytes(&self, id: &str) -> StoreResult<Option<Vec<u8>>> {
         let id = id.to_owned();
         self.read("reading a risk model", move |conn| {
@@ -648,7 +651,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn attachments(&self, task_id: &str) -> StoreResult<Vec<store::AttachmentRow>> {
         let task_id = task_id.to_owned();
         self.read("reading a task's attachments", move |conn| {
@@ -657,7 +660,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn attachment_content(
         &self,
         task_id: &str,
@@ -670,7 +673,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn drafts(&self, enterprise_id: &str) -> StoreResult<Vec<store::DraftRow>> {
         let enterprise_id = enterprise_id.to_owned();
         self.read("reading an enterprise's drafts", move |conn| {
@@ -679,14 +682,14 @@ impl Store for SqliteStore {
         .await
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn draft(&self, id: &str) -> StoreResult<Option<store::DraftRow>> {
         let id = id.to_owned();
         self.read("reading a draft", move |conn| queries::draft(conn, &id))
             .await
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn documents(&self, declaration_id: &str) -> StoreResult<Vec<store::DocumentRow>> {
         let declaration_id = declaration_id.to_owned();
         self.read("reading a declaration's documents", move |conn| {
@@ -695,7 +698,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn document_content(
         &self,
         declaration_id: &str,
@@ -708,7 +711,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn release_durations(
         &self,
         released_from_ms: i64,
@@ -722,7 +725,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn officers_on_duty(&self, office: Option<&str>) -> StoreResult<Vec<store::DutyRow>> {
         let office = office.map(str::to_owned);
         self.read("reading the officers on duty", move |conn| {
@@ -731,13 +734,13 @@ impl Store for SqliteStore {
         .await
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn users(&self, limit: usize) -> StoreResult<Vec<UserRow>> {
         self.read("listing users", move |conn| queries::users(conn, limit))
             .await
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn enterprises(&self, limit: usize) -> StoreResult<Vec<EnterpriseRow>> {
         self.read("listing enterprises", move |conn| {
             queries::enterprises(conn, limit)
@@ -745,7 +748,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn dashboard_figures(
         &self,
         query: &store::DashboardQuery,
@@ -800,7 +803,7 @@ impl Store for SqliteStore {
         answered.await.map_err(|_| writer_stopped())
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn checkpoint_now(&self) -> StoreResult<Option<Checkpoint>> {
         let (reply, checkpoint) = oneshot::channel();
         self.inner
