@@ -77,13 +77,14 @@ fn run(
         agreements: &config.agreements,
         used_elsewhere: &used,
     };
-    let outcome = assessment::assess_with_release(
+    let outcome = assessment::assess_with_release_in(
         declaration,
         day,
         release,
         &in_force.rates,
         &config.assessment,
         &origin,
+        words,
     )?;
     Some(outcome.map(|(input, assessed)| {
         (

@@ -20,7 +20,7 @@ use domain::{Charge as DeclaredCharge, Declaration, Direction, GoodsItem};
 use rust_decimal::Decimal;
 use serde::Serialize;
 use serde_json::{Value, json};
-use tariff::money::fen_text;
+use tariff::money::{Fen, fen_text};
 use tariff::{
     Assessment, AssessmentConfig, Charge, DeclarationInput, ExchangeRates, Explanation, ItemInput,
     Origin, PreferenceClaim, QuotaStatus, RateColumn, TariffLine, TariffRelease, TaxKind,
@@ -417,6 +417,28 @@ pub fn assess_with_release(
     config: &AssessmentConfig,
     origin: &OriginContext<'_>,
 ) -> Option<Result<(DeclarationInput, Assessment), Vec<NotAssessable>>> {
+    assess_with_release_in(
+        declaration,
+        day,
+        release,
+        rates,
+        config,
+        origin,
+        Words::Explained,
+    )
+}
+
+/// [`assess_with_release`], the engine writing the words `words` asks for (a figures-only
+/// report has no use for them).
+pub fn assess_with_release_in(
+    declaration: &Declaration,
+    day: NaiveDate,
+    release: &TariffRelease,
+    rates: &ExchangeRates,
+    config: &AssessmentConfig,
+    origin: &OriginContext<'_>,
+    words: Words,
+) -> Option<Result<(DeclarationInput, Assessment), Vec<NotAssessable>>> {
     let mut item_tariff = |index: usize, item: &GoodsItem| -> Result<ItemTariff, NotAssessable> {
         let line = line_of(release, index, item, day)?;
         Ok((line, item_claim(declaration, item, day, origin)))
@@ -427,7 +449,7 @@ pub fn assess_with_release(
         Err(problems) => return Some(Err(problems)),
     };
     Some(
-        assess(&input, rates, config)
+        assess_in(&input, rates, config, words)
             .map(|assessed| (input, assessed))
             .map_err(|problem| vec![problem]),
     )
@@ -547,7 +569,17 @@ pub fn assess(
     rates: &ExchangeRates,
     config: &AssessmentConfig,
 ) -> Result<Assessment, NotAssessable> {
-    tariff::assess_declaration(input, rates, config).map_err(|e| {
+    assess_in(input, rates, config, Words::Explained)
+}
+
+/// [`assess`], the engine writing the words `words` asks for.
+fn assess_in(
+    input: &DeclarationInput,
+    rates: &ExchangeRates,
+    config: &AssessmentConfig,
+    words: Words,
+) -> Result<Assessment, NotAssessable> {
+    tariff::assess_declaration_with(input, rates, config, words).map_err(|e| {
         let path = match &e {
             tariff::AssessmentError::NoExchangeRate { .. }
             | tariff::AssessmentError::ExchangeRatePrecision { .. } => "invoice.currency",
@@ -561,24 +593,38 @@ pub fn assess(
 // ---------------------------------------------------------------------------------------------
 // The report: every figure with its explanation.
 
-/// `customs_duty`, `anti_dumping_duty`, `import_vat`...: the key of a tax in reports.
-pub fn kind_key(kind: TaxKind) -> String {
-    kind.name_en()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect()
+/// `customs_duty`, `anti_dumping_duty`, `import_vat`...: the key of a tax in reports, its English
+/// name in lower case with `_` for every other character (a test holds every key to that rule).
+/// Spelt out, not derived per report: every item of every lodging writes them.
+pub fn kind_key(kind: TaxKind) -> &'static str {
+    use tariff::RemedyKind;
+    match kind {
+        TaxKind::CustomsDuty => "customs_duty",
+        TaxKind::TradeRemedy(RemedyKind::AntiDumping) => "anti_dumping_duty",
+        TaxKind::TradeRemedy(RemedyKind::Countervailing) => "countervailing_duty",
+        TaxKind::TradeRemedy(RemedyKind::Safeguard) => "safeguard_duty",
+        TaxKind::TradeRemedy(RemedyKind::Countermeasure) => "countermeasure_duty",
+        TaxKind::ConsumptionTax => "consumption_tax",
+        TaxKind::ImportVat => "import_vat",
+        TaxKind::PostalArticlesTax => "import_tax_on_articles",
+    }
 }
 
 // The report is serialized from views that borrow the engine's figures and explanations, once,
 // straight to text: it is the bulk of every lodging's assessment event, and building a
 // `serde_json::Value` tree of it first (a map and a copied string per member) cost more than
 // the assessment itself. Members are declared in alphabetical order, as `Value` writes them.
+// Figures are written into the text as they are formatted ([`Shown`]), not each into a `String`
+// first.
+
+/// A figure written into the report as a JSON string, formatted straight into the output.
+struct Shown<T>(T);
+
+impl<T: std::fmt::Display> Serialize for Shown<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&self.0)
+    }
+}
 
 #[derive(Serialize)]
 struct Text<'a> {
@@ -600,24 +646,24 @@ fn texts(explanations: &[Explanation]) -> Vec<Text<'_>> {
 struct TaxView<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     explanation: Option<Vec<Text<'a>>>,
-    kind: String,
+    kind: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     name: Option<Text<'static>>,
-    nominal: String,
-    payable: String,
+    nominal: Shown<Fen>,
+    payable: Shown<Fen>,
 }
 
 #[derive(Serialize)]
 struct ValueView<'a> {
-    cif_foreign: String,
-    cny: String,
+    cif_foreign: Shown<Decimal>,
+    cny: Shown<Fen>,
     currency: &'a str,
-    exchange_rate: String,
-    exchange_rate_month: String,
+    exchange_rate: Shown<Decimal>,
+    exchange_rate_month: Shown<tariff::YearMonth>,
     #[serde(skip_serializing_if = "Option::is_none")]
     explanation: Option<Vec<Text<'a>>>,
-    freight: String,
-    insurance: String,
+    freight: Shown<Decimal>,
+    insurance: Shown<Decimal>,
 }
 
 #[derive(Serialize)]
@@ -626,7 +672,7 @@ struct RateView<'a> {
     column: Option<ColumnName>,
     #[serde(skip_serializing_if = "Option::is_none")]
     explanation: Option<Vec<Text<'a>>>,
-    rate: String,
+    rate: Shown<&'a tariff::DutyRate>,
     #[serde(skip_serializing_if = "Option::is_none")]
     refused_preference: Option<Option<Text<'a>>>,
 }
@@ -663,24 +709,24 @@ struct TotalView<'a> {
     exempt: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     explanation: Option<Text<'a>>,
-    kind: String,
+    kind: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     name: Option<Text<'static>>,
-    nominal: String,
-    payable: String,
+    nominal: Shown<Fen>,
+    payable: Shown<Fen>,
 }
 
 #[derive(Serialize)]
 struct ReportView<'a> {
-    acceptance_date: String,
+    acceptance_date: Shown<NaiveDate>,
     currency: &'static str,
-    customs_value: String,
+    customs_value: Shown<Fen>,
     #[serde(skip_serializing_if = "Option::is_none")]
     explanation: Option<Vec<Text<'a>>>,
     items: Vec<ItemView<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     regime: Option<&'a Value>,
-    total_payable: String,
+    total_payable: Shown<Fen>,
     totals: Vec<TotalView<'a>>,
 }
 
@@ -694,12 +740,8 @@ fn tax_name(kind: TaxKind) -> Text<'static> {
 /// Whether a report carries the words (explanations, names of taxes, columns and lines) or the
 /// figures only. Recorded assessments keep the figures only: the words are ~2 KB per item, the
 /// bulk of a lodging's bytes, and the engine renders them again on read from the recorded inputs
-/// ([`EXPLANATIONS_ON_READ`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Words {
-    Explained,
-    FiguresOnly,
-}
+/// ([`EXPLANATIONS_ON_READ`]). The engine is told too, so that it does not write them at all.
+pub use tariff::Words;
 
 fn report_view<'a>(
     input: &'a DeclarationInput,
@@ -721,14 +763,14 @@ fn report_view<'a>(
             ItemView {
                 commodity_code: &item.line.code,
                 customs_value: ValueView {
-                    cif_foreign: value.cif_foreign.to_string(),
-                    cny: fen_text(value.cny),
+                    cif_foreign: Shown(value.cif_foreign),
+                    cny: Shown(Fen(value.cny)),
                     currency: value.exchange_rate.currency(),
-                    exchange_rate: value.exchange_rate.rate_4dp().to_string(),
-                    exchange_rate_month: value.exchange_rate.month().to_string(),
+                    exchange_rate: Shown(value.exchange_rate.rate_4dp()),
+                    exchange_rate_month: Shown(value.exchange_rate.month()),
                     explanation: said(&value.explanation),
-                    freight: value.freight.to_string(),
-                    insurance: value.insurance.to_string(),
+                    freight: Shown(value.freight),
+                    insurance: Shown(value.insurance),
                 },
                 description: explained.then_some(item.line.description.as_str()),
                 duty_rate: RateView {
@@ -737,7 +779,7 @@ fn report_view<'a>(
                         zh: selection.column.name_zh(),
                     }),
                     explanation: said(&selection.reason),
-                    rate: selection.rate.to_string(),
+                    rate: Shown(&selection.rate),
                     refused_preference: explained.then(|| {
                         selection.refused_preference.as_ref().map(|e| Text {
                             en: &e.en,
@@ -763,21 +805,21 @@ fn report_view<'a>(
                         explanation: said(&t.explanation),
                         kind: kind_key(t.kind),
                         name: explained.then(|| tax_name(t.kind)),
-                        nominal: fen_text(t.nominal),
-                        payable: fen_text(t.payable),
+                        nominal: Shown(Fen(t.nominal)),
+                        payable: Shown(Fen(t.payable)),
                     })
                     .collect(),
             }
         })
         .collect();
     ReportView {
-        acceptance_date: input.acceptance_date.to_string(),
+        acceptance_date: Shown(input.acceptance_date),
         currency: "CNY",
-        customs_value: fen_text(assessment.customs_value()),
+        customs_value: Shown(Fen(assessment.customs_value())),
         explanation: said(&assessment.explanation),
         items,
         regime,
-        total_payable: fen_text(assessment.total_payable),
+        total_payable: Shown(Fen(assessment.total_payable)),
         totals: assessment
             .totals
             .iter()
@@ -789,8 +831,8 @@ fn report_view<'a>(
                 }),
                 kind: kind_key(t.kind),
                 name: explained.then(|| tax_name(t.kind)),
-                nominal: fen_text(t.nominal),
-                payable: fen_text(t.payable),
+                nominal: Shown(Fen(t.nominal)),
+                payable: Shown(Fen(t.payable)),
             })
             .collect(),
     }
@@ -888,7 +930,7 @@ pub fn report_json(
         payable_by_kind: assessment
             .totals
             .iter()
-            .map(|t| (kind_key(t.kind), t.payable))
+            .map(|t| (kind_key(t.kind).to_owned(), t.payable))
             .collect(),
         item_customs_values: assessment
             .items
@@ -1037,4 +1079,44 @@ fn difference(previous: &Value, after: &[(String, Decimal)]) -> Value {
         "total": fen_text(total),
         "settlement": { "en": en, "zh": zh },
     })
+}
+
+#[cfg(test)]
+mod kind_key_tests {
+    use super::*;
+    use tariff::RemedyKind;
+
+    /// Every key spelt out in [`kind_key`] is the tax's English name in lower case with `_` for
+    /// every other character: the keys recorded before they were spelt out.
+    #[test]
+    fn every_kind_key_is_its_english_name_in_snake_case() {
+        let remedies = [
+            RemedyKind::AntiDumping,
+            RemedyKind::Countervailing,
+            RemedyKind::Safeguard,
+            RemedyKind::Countermeasure,
+        ];
+        let kinds = [
+            TaxKind::CustomsDuty,
+            TaxKind::ConsumptionTax,
+            TaxKind::ImportVat,
+            TaxKind::PostalArticlesTax,
+        ]
+        .into_iter()
+        .chain(remedies.into_iter().map(TaxKind::TradeRemedy));
+        for kind in kinds {
+            let derived: String = kind
+                .name_en()
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() {
+                        c.to_ascii_lowercase()
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            assert_eq!(kind_key(kind), derived, "{kind:?}");
+        }
+    }
 }

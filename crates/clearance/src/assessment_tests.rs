@@ -1158,7 +1158,7 @@ async fn a_recorded_assessment_keeps_its_figures_and_is_explained_on_read_as_the
         .lodge(&broker, Some("k3"), EXAMPLE.as_bytes())
         .await
         .unwrap();
-    let used = vec!["ACFTA:PH:E2026PH0001".to_owned()];
+    let used = ["ACFTA:PH:E2026PH0001".to_owned()];
     for (number, body, used) in [
         (&first.number, bananas("E2026PH0001"), &[][..]),
         (&second.number, bananas("E2026PH0001"), &used[..]),

@@ -28,6 +28,38 @@ impl fmt::Display for Explanation {
     }
 }
 
+/// Whether the engine writes the words of its figures (explanations) or the figures only. The
+/// figures are the same either way; only the words are left out. A recorded assessment keeps its
+/// figures only and has its words rendered on read, so the lodging path has the engine skip
+/// building sentences nobody would read (they were most of an assessment's work).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Words {
+    Explained,
+    FiguresOnly,
+}
+
+impl Words {
+    pub fn explained(self) -> bool {
+        self == Words::Explained
+    }
+
+    /// The explanation `say` makes, pushed onto `out` when the words are written.
+    pub fn push(self, out: &mut Vec<Explanation>, say: impl FnOnce() -> Explanation) {
+        if self.explained() {
+            out.push(say());
+        }
+    }
+
+    /// The explanation `say` makes, or an empty one (no allocation) when the words are left out.
+    pub fn say(self, say: impl FnOnce() -> Explanation) -> Explanation {
+        if self.explained() {
+            say()
+        } else {
+            Explanation::new(String::new(), String::new())
+        }
+    }
+}
+
 /// The rounding sentence every rounded figure ends with.
 pub fn rounded_half_up(
     exact: rust_decimal::Decimal,

@@ -28,7 +28,7 @@ pub mod valuation;
 
 pub use config::{AssessmentConfig, PostalRates};
 pub use error::AssessmentError;
-pub use explain::Explanation;
+pub use explain::{Explanation, Words};
 pub use model::*;
 pub use release::{
     ReleaseFile, ReleaseFiles, ReleaseProblem, RenderedRelease, TariffRelease,
@@ -36,14 +36,16 @@ pub use release::{
 };
 pub use selection::{
     Origin, PreferenceClaim, ProofCheck, ProofRefusal, QuotaStatus, RateSelection, RefusalReason,
-    remedy_basis, select_rate,
+    remedy_basis, select_rate, select_rate_with,
 };
 pub use taxes::{
     Assessment, CbecOrder, CbecOutcome, DeclarationInput, ItemAssessment, ItemInput, PostalArticle,
     PostalAssessment, PostalClass, TaxFigure, TaxKind, TaxTotal, assess_cbec_order,
-    assess_declaration, assess_postal_parcel,
+    assess_declaration, assess_declaration_with, assess_postal_parcel,
 };
-pub use valuation::{Charge, CustomsValue, TransactionTerms, ValuationInput, customs_value};
+pub use valuation::{
+    Charge, CustomsValue, TransactionTerms, ValuationInput, customs_value, customs_value_with,
+};
 
 #[cfg(test)]
 mod origin_tests;

@@ -427,7 +427,8 @@ impl fmt::Display for YearMonth {
 /// 4 decimals (digest §2.4: the PBoC central parity of the previous month's third Wednesday).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExchangeRate {
-    currency: String,
+    /// Shared: every item assessed at this rate holds a copy of it.
+    currency: std::sync::Arc<str>,
     month: YearMonth,
     rate_4dp: Decimal,
 }
@@ -447,7 +448,7 @@ impl ExchangeRate {
             });
         }
         Ok(ExchangeRate {
-            currency,
+            currency: currency.into(),
             month,
             rate_4dp,
         })
@@ -513,7 +514,7 @@ impl ExchangeRates {
         }
         self.rates
             .iter()
-            .find(|r| r.currency == currency && r.month == month)
+            .find(|r| &*r.currency == currency && r.month == month)
             .cloned()
             .ok_or_else(|| AssessmentError::NoExchangeRate {
                 currency: currency.to_owned(),

@@ -15,7 +15,18 @@ pub fn round_fen(amount: Decimal) -> Decimal {
 
 /// Renders an amount with exactly two decimals, as it is printed on a tax bill.
 pub fn fen_text(amount: Decimal) -> String {
-    let mut rounded = round_fen(amount);
-    rounded.rescale(FEN_DECIMALS);
-    rounded.to_string()
+    Fen(amount).to_string()
+}
+
+/// An amount shown as [`fen_text`] writes it, for writing straight into a report or a sentence
+/// without a `String` of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fen(pub Decimal);
+
+impl std::fmt::Display for Fen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut rounded = round_fen(self.0);
+        rounded.rescale(FEN_DECIMALS);
+        std::fmt::Display::fmt(&rounded, f)
+    }
 }

@@ -18,7 +18,7 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
 use crate::error::AssessmentError;
-use crate::explain::Explanation;
+use crate::explain::{Explanation, Words};
 use crate::model::{DutyRate, Quantity, RateColumn, TariffLine, TradeRemedy};
 use crate::taxes::levy_exact;
 
@@ -229,6 +229,15 @@ pub struct RateSelection {
 
 /// Picks the rate of one item (steps in the module documentation).
 pub fn select_rate(input: SelectionInput<'_>) -> Result<RateSelection, AssessmentError> {
+    select_rate_with(input, Words::Explained)
+}
+
+/// [`select_rate`], its reasons written only when `words` asks for them (the refusal of a
+/// claimed preference is kept either way).
+pub fn select_rate_with(
+    input: SelectionInput<'_>,
+    words: Words,
+) -> Result<RateSelection, AssessmentError> {
     let country = input.origin.country();
     let remedies: Vec<TradeRemedy> = input
         .line
@@ -236,11 +245,11 @@ pub fn select_rate(input: SelectionInput<'_>) -> Result<RateSelection, Assessmen
         .into_iter()
         .cloned()
         .collect();
-    let mut selection = match in_quota(&input) {
+    let mut selection = match in_quota(&input, words) {
         Some(selection) => selection,
-        None => with_preference(&input, base_rate(&input)?)?,
+        None => with_preference(&input, base_rate(&input, words)?, words)?,
     };
-    for remedy in &remedies {
+    for remedy in remedies.iter().filter(|_| words.explained()) {
         let basis = remedy_basis(input.line, remedy, country, input.exporter, input.day)
             .map(|b| Explanation::new(format!(", {}", b.en), format!("，{}", b.zh)))
             .unwrap_or_else(|| Explanation::new("", ""));
@@ -305,49 +314,57 @@ pub fn remedy_basis(
     })
 }
 
+/// The rate of `column`, if the line has one for the goods; `why` (English, Chinese) says why
+/// the column applies.
 fn chosen(
     input: &SelectionInput<'_>,
     column: &RateColumn,
-    why: Explanation,
+    why: (&str, &str),
+    words: Words,
 ) -> Option<RateSelection> {
     let found = input
         .line
         .column_rate(column, input.origin.country(), input.day)?;
     let line = &input.line.code;
-    Some(RateSelection {
-        column: column.clone(),
-        rate: found.rate.clone(),
-        reason: vec![Explanation::new(
+    let mut reason = Vec::new();
+    words.push(&mut reason, || {
+        Explanation::new(
             format!(
                 "line {line}: {} rate {} — {}",
                 column.name_en(),
                 found.rate,
-                why.en
+                why.0
             ),
             format!(
                 "税则号列 {line}: {} {} — {}",
                 column.name_zh(),
                 found.rate,
-                why.zh
+                why.1
             ),
-        )],
+        )
+    });
+    Some(RateSelection {
+        column: column.clone(),
+        rate: found.rate.clone(),
+        reason,
         refused_preference: None,
         remedies: Vec::new(),
     })
 }
 
-fn in_quota(input: &SelectionInput<'_>) -> Option<RateSelection> {
+fn in_quota(input: &SelectionInput<'_>, words: Words) -> Option<RateSelection> {
     if input.quota != QuotaStatus::InQuota {
         return None;
     }
     chosen(
         input,
         &RateColumn::TariffQuotaInQuota,
-        Explanation::new("the goods are within the tariff quota", "配额内进口"),
+        ("the goods are within the tariff quota", "配额内进口"),
+        words,
     )
 }
 
-fn base_rate(input: &SelectionInput<'_>) -> Result<RateSelection, AssessmentError> {
+fn base_rate(input: &SelectionInput<'_>, words: Words) -> Result<RateSelection, AssessmentError> {
     let no_rate = || AssessmentError::NoDutyRate {
         line: input.line.code.clone(),
         day: input.day,
@@ -356,18 +373,19 @@ fn base_rate(input: &SelectionInput<'_>) -> Result<RateSelection, AssessmentErro
         mfn_entitled: true, ..
     } = input.origin
     else {
-        let why = Explanation::new(
+        let why = (
             "origin unknown or not entitled to MFN treatment; provisional rates never apply to general-rate goods",
             "原产地不明或不适用最惠国待遇；适用普通税率的货物不适用暂定税率",
         );
-        return chosen(input, &RateColumn::General, why).ok_or_else(no_rate);
+        return chosen(input, &RateColumn::General, why, words).ok_or_else(no_rate);
     };
     let out_of_quota = (input.quota == QuotaStatus::OutOfQuota)
         .then(|| {
             chosen(
                 input,
                 &RateColumn::TariffQuotaOutOfQuota,
-                Explanation::new("the goods are outside the tariff quota", "配额外进口"),
+                ("the goods are outside the tariff quota", "配额外进口"),
+                words,
             )
         })
         .flatten();
@@ -376,17 +394,19 @@ fn base_rate(input: &SelectionInput<'_>) -> Result<RateSelection, AssessmentErro
             chosen(
                 input,
                 &RateColumn::Provisional,
-                Explanation::new(
+                (
                     "origin entitled to MFN, and a provisional rate replaces the MFN rate",
                     "原产地适用最惠国待遇，暂定税率取代最惠国税率",
                 ),
+                words,
             )
         })
         .or_else(|| {
             chosen(
                 input,
                 &RateColumn::Mfn,
-                Explanation::new("origin entitled to MFN treatment", "原产地适用最惠国待遇"),
+                ("origin entitled to MFN treatment", "原产地适用最惠国待遇"),
+                words,
             )
         })
         .ok_or_else(no_rate)
@@ -395,6 +415,7 @@ fn base_rate(input: &SelectionInput<'_>) -> Result<RateSelection, AssessmentErro
 fn with_preference(
     input: &SelectionInput<'_>,
     base: RateSelection,
+    words: Words,
 ) -> Result<RateSelection, AssessmentError> {
     let Some(claim) = input.claim else {
         return Ok(base);
@@ -405,29 +426,33 @@ fn with_preference(
             base,
             format!("{column_en} rate refused: {}", why.en),
             format!("不予适用{column_zh}: {}", why.zh),
+            words,
         ));
     }
-    let why = Explanation::new(
+    let why = (
         "origin is a partner and the proof of origin checked out",
         "原产地为协定伙伴且原产地证明核验通过",
     );
-    let Some(preference) = chosen(input, &claim.column, why) else {
+    let Some(preference) = chosen(input, &claim.column, why, words) else {
         let origin = input.origin.country().unwrap_or("unknown");
         return Ok(refused(
             base,
             format!("{column_en} rate refused: line has none in force for origin {origin}"),
             format!("不予适用{column_zh}: 该税号对原产地 {origin} 无有效税率"),
+            words,
         ));
     };
     if base.column != RateColumn::Provisional {
         return Ok(preference);
     }
-    lower_of(input, preference, base)
+    lower_of(input, preference, base, words)
 }
 
-fn refused(mut base: RateSelection, en: String, zh: String) -> RateSelection {
+fn refused(mut base: RateSelection, en: String, zh: String, words: Words) -> RateSelection {
     let refusal = Explanation::new(en, zh);
-    base.reason.insert(0, refusal.clone());
+    if words.explained() {
+        base.reason.insert(0, refusal.clone());
+    }
     base.refused_preference = Some(refusal);
     base
 }
@@ -438,20 +463,23 @@ fn lower_of(
     input: &SelectionInput<'_>,
     mut preference: RateSelection,
     mut provisional: RateSelection,
+    words: Words,
 ) -> Result<RateSelection, AssessmentError> {
     let pref = levy_exact(&preference.rate, input.customs_value, input.quantities)?;
     let prov = levy_exact(&provisional.rate, input.customs_value, input.quantities)?;
-    let note = Explanation::new(
-        format!(
-            "both a preferential and a provisional rate exist: the lower applies (duty {pref} against {prov})"
-        ),
-        format!("协定（特惠）税率与暂定税率从低适用（税额 {pref} 对 {prov}）"),
-    );
+    let note = || {
+        Explanation::new(
+            format!(
+                "both a preferential and a provisional rate exist: the lower applies (duty {pref} against {prov})"
+            ),
+            format!("协定（特惠）税率与暂定税率从低适用（税额 {pref} 对 {prov}）"),
+        )
+    };
     if pref <= prov {
-        preference.reason.push(note);
+        words.push(&mut preference.reason, note);
         Ok(preference)
     } else {
-        provisional.reason.push(note);
+        words.push(&mut provisional.reason, note);
         Ok(provisional)
     }
 }

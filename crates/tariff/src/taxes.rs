@@ -19,15 +19,16 @@ use rust_decimal::Decimal;
 
 use crate::config::AssessmentConfig;
 use crate::error::AssessmentError;
-use crate::explain::{Explanation, rounded_half_up};
+use crate::explain::{Explanation, Words, rounded_half_up};
 use crate::model::{
     DutyRate, ExchangeRates, Quantity, Rate, RemedyKind, StatutoryUnit, TariffLine,
 };
 use crate::money::{fen_text, round_fen};
 use crate::selection::{
-    Origin, PreferenceClaim, QuotaStatus, RateSelection, SelectionInput, remedy_basis, select_rate,
+    Origin, PreferenceClaim, QuotaStatus, RateSelection, SelectionInput, remedy_basis,
+    select_rate_with,
 };
-use crate::valuation::{CustomsValue, ValuationInput, customs_value};
+use crate::valuation::{CustomsValue, ValuationInput, customs_value, customs_value_with};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TaxKind {
@@ -209,12 +210,28 @@ pub fn consumption_tax_exact(
 
 /// A figure rounded to the fen, with its formula and its rounding explained.
 fn figure(kind: TaxKind, exact: Decimal, en: String, zh: String) -> TaxFigure {
+    figure_with(kind, exact, Words::Explained, || (en, zh))
+}
+
+/// [`figure`], its formula (English, Chinese) made by `formula` only when `words` asks for it.
+fn figure_with(
+    kind: TaxKind,
+    exact: Decimal,
+    words: Words,
+    formula: impl FnOnce() -> (String, String),
+) -> TaxFigure {
     let nominal = round_fen(exact);
+    let explanation = if words.explained() {
+        let (en, zh) = formula();
+        vec![Explanation::new(en, zh), rounded_half_up(exact, nominal)]
+    } else {
+        Vec::new()
+    };
     TaxFigure {
         kind,
         nominal,
         payable: nominal,
-        explanation: vec![Explanation::new(en, zh), rounded_half_up(exact, nominal)],
+        explanation,
     }
 }
 
@@ -224,7 +241,17 @@ pub fn assess_declaration(
     rates: &ExchangeRates,
     config: &AssessmentConfig,
 ) -> Result<Assessment, AssessmentError> {
-    assess(input, rates, config, Some(config.exemption_at_most))
+    assess_declaration_with(input, rates, config, Words::Explained)
+}
+
+/// [`assess_declaration`] with the words `words` asks for: the figures are the same either way.
+pub fn assess_declaration_with(
+    input: &DeclarationInput,
+    rates: &ExchangeRates,
+    config: &AssessmentConfig,
+    words: Words,
+) -> Result<Assessment, AssessmentError> {
+    assess(input, rates, config, Some(config.exemption_at_most), words)
 }
 
 /// The shared general-trade computation; `exemption_at_most` is `None` where no threshold applies
@@ -234,6 +261,7 @@ fn assess(
     rates: &ExchangeRates,
     config: &AssessmentConfig,
     exemption_at_most: Option<Decimal>,
+    words: Words,
 ) -> Result<Assessment, AssessmentError> {
     if input.items.is_empty() {
         return Err(AssessmentError::NoItems);
@@ -242,41 +270,54 @@ fn assess(
     let mut items = input
         .items
         .iter()
-        .map(|item| duties_of(item, day, rates, config))
+        .map(|item| duties_of(item, day, rates, config, words))
         .collect::<Result<Vec<_>, _>>()?;
     let mut totals = Vec::new();
-    let duty = close(&mut items, TaxKind::CustomsDuty, exemption_at_most);
+    let duty = close(&mut items, TaxKind::CustomsDuty, exemption_at_most, words);
     let keep_exempt = config.vat_base_includes_exempted_duty;
     let duty_in_base = !duty.exempt || keep_exempt;
     totals.push(duty);
     for kind in remedy_kinds(&items) {
-        totals.push(close(&mut items, kind, None));
+        totals.push(close(&mut items, kind, None, words));
     }
     for (item, input) in items.iter_mut().zip(&input.items) {
-        if let Some(ct) = consumption_tax_of(item, input, day, duty_in_base)? {
+        if let Some(ct) = consumption_tax_of(item, input, day, duty_in_base, words)? {
             item.taxes.push(ct);
         }
     }
-    let ct = close(&mut items, TaxKind::ConsumptionTax, exemption_at_most);
+    let ct = close(
+        &mut items,
+        TaxKind::ConsumptionTax,
+        exemption_at_most,
+        words,
+    );
     let ct_in_base = !ct.exempt || keep_exempt;
     totals.push(ct);
     for (item, input) in items.iter_mut().zip(&input.items) {
-        let vat = vat_of(item, &input.line, day, duty_in_base, ct_in_base)?;
+        let vat = vat_of(item, &input.line, day, duty_in_base, ct_in_base, words)?;
         item.taxes.push(vat);
     }
-    totals.push(close(&mut items, TaxKind::ImportVat, exemption_at_most));
-    Ok(finish(items, totals))
+    totals.push(close(
+        &mut items,
+        TaxKind::ImportVat,
+        exemption_at_most,
+        words,
+    ));
+    Ok(finish(items, totals, words))
 }
 
-fn finish(items: Vec<ItemAssessment>, totals: Vec<TaxTotal>) -> Assessment {
+fn finish(items: Vec<ItemAssessment>, totals: Vec<TaxTotal>, words: Words) -> Assessment {
     let total_payable: Decimal = totals.iter().map(|t| t.payable).sum();
-    let explanation = vec![Explanation::new(
-        format!(
-            "total payable: {} CNY, the sum of the taxes payable",
-            fen_text(total_payable)
-        ),
-        format!("应缴税款合计: {} 元", fen_text(total_payable)),
-    )];
+    let mut explanation = Vec::new();
+    words.push(&mut explanation, || {
+        Explanation::new(
+            format!(
+                "total payable: {} CNY, the sum of the taxes payable",
+                fen_text(total_payable)
+            ),
+            format!("应缴税款合计: {} 元", fen_text(total_payable)),
+        )
+    });
     Assessment {
         items,
         totals,
@@ -291,25 +332,31 @@ fn duties_of(
     day: NaiveDate,
     rates: &ExchangeRates,
     config: &AssessmentConfig,
+    words: Words,
 ) -> Result<ItemAssessment, AssessmentError> {
     let exchange_rate = rates.in_force(&item.valuation.currency, day)?;
-    let value = customs_value(&item.valuation, &exchange_rate, config)?;
-    let selection = select_rate(SelectionInput {
-        line: &item.line,
-        day,
-        origin: &item.origin,
-        exporter: item.exporter.as_deref(),
-        claim: item.claim.as_ref(),
-        quota: item.quota,
-        customs_value: value.cny,
-        quantities: &item.quantities,
-    })?;
+    let value = customs_value_with(&item.valuation, &exchange_rate, config, words)?;
+    let selection = select_rate_with(
+        SelectionInput {
+            line: &item.line,
+            day,
+            origin: &item.origin,
+            exporter: item.exporter.as_deref(),
+            claim: item.claim.as_ref(),
+            quota: item.quota,
+            customs_value: value.cny,
+            quantities: &item.quantities,
+        },
+        words,
+    )?;
     let cny = value.cny;
     let code = &item.line.code;
-    let source = Explanation::new(
-        format!("line {code}, {} column", selection.column.name_en()),
-        format!("税则号列 {code}，{}", selection.column.name_zh()),
-    );
+    let source = words.say(|| {
+        Explanation::new(
+            format!("line {code}, {} column", selection.column.name_en()),
+            format!("税则号列 {code}，{}", selection.column.name_zh()),
+        )
+    });
     let duty = TaxKind::CustomsDuty;
     let mut taxes = vec![duty_figure(
         duty,
@@ -317,32 +364,36 @@ fn duties_of(
         cny,
         &item.quantities,
         &source,
+        words,
     )?];
     for remedy in &selection.remedies {
         let kind = TaxKind::TradeRemedy(remedy.kind);
-        let basis = remedy_basis(
-            &item.line,
-            remedy,
-            item.origin.country(),
-            item.exporter.as_deref(),
-            day,
-        );
-        let source = match basis {
-            Some(basis) => Explanation::new(
-                format!("line {code}, {}, {}", basis.en, remedy.notice),
-                format!("税则号列 {code}，{}，{}", basis.zh, remedy.notice),
-            ),
-            None => Explanation::new(
-                format!("line {code}, {}", remedy.notice),
-                format!("税则号列 {code}，{}", remedy.notice),
-            ),
-        };
+        let source = words.say(|| {
+            let basis = remedy_basis(
+                &item.line,
+                remedy,
+                item.origin.country(),
+                item.exporter.as_deref(),
+                day,
+            );
+            match basis {
+                Some(basis) => Explanation::new(
+                    format!("line {code}, {}, {}", basis.en, remedy.notice),
+                    format!("税则号列 {code}，{}，{}", basis.zh, remedy.notice),
+                ),
+                None => Explanation::new(
+                    format!("line {code}, {}", remedy.notice),
+                    format!("税则号列 {code}，{}", remedy.notice),
+                ),
+            }
+        });
         taxes.push(duty_figure(
             kind,
             &remedy.rate,
             cny,
             &item.quantities,
             &source,
+            words,
         )?);
     }
     Ok(ItemAssessment {
@@ -358,23 +409,25 @@ fn duty_figure(
     value: Decimal,
     quantities: &[Quantity],
     source: &Explanation,
+    words: Words,
 ) -> Result<TaxFigure, AssessmentError> {
-    let exact = levy_exact(rate, value, quantities)?;
+    // `levy_exact`'s formula, with the parts kept for the explanation.
     let (ad_valorem, specific) = resolve(rate, value, quantities)?;
-    Ok(figure(
-        kind,
-        exact,
-        format!(
-            "{}: customs value {value} × {ad_valorem} + specific part {specific} (rate {rate}; {})",
-            kind.name_en(),
-            source.en
-        ),
-        format!(
-            "{}: 完税价格 {value} × {ad_valorem} + 从量部分 {specific}（税率 {rate}；{}）",
-            kind.name_zh(),
-            source.zh
-        ),
-    ))
+    let exact = value * ad_valorem.as_fraction() + specific;
+    Ok(figure_with(kind, exact, words, || {
+        (
+            format!(
+                "{}: customs value {value} × {ad_valorem} + specific part {specific} (rate {rate}; {})",
+                kind.name_en(),
+                source.en
+            ),
+            format!(
+                "{}: 完税价格 {value} × {ad_valorem} + 从量部分 {specific}（税率 {rate}；{}）",
+                kind.name_zh(),
+                source.zh
+            ),
+        )
+    }))
 }
 
 fn remedy_kinds(items: &[ItemAssessment]) -> Vec<TaxKind> {
@@ -408,6 +461,7 @@ fn consumption_tax_of(
     input: &ItemInput,
     day: NaiveDate,
     duty_in_base: bool,
+    words: Words,
 ) -> Result<Option<TaxFigure>, AssessmentError> {
     let Some(rate) = input.line.consumption_tax_rate(day) else {
         return Ok(None);
@@ -417,15 +471,21 @@ fn consumption_tax_of(
     let exact = consumption_tax_exact(rate, value, base, &input.quantities)?;
     let (r, specific) = resolve(rate, value, &input.quantities)?;
     let code = &input.line.code;
-    Ok(Some(figure(
+    let formula = || {
+        (
+            format!(
+                "consumption tax (line {code}, rate {rate}): (value + duty = {base}, + specific part {specific}) / (1 − {r}) × {r} + {specific}"
+            ),
+            format!(
+                "消费税（税则号列 {code}，税率 {rate}）: （完税价格+关税 = {base}，+ 从量部分 {specific}）/（1 − {r}）× {r} + {specific}"
+            ),
+        )
+    };
+    Ok(Some(figure_with(
         TaxKind::ConsumptionTax,
         exact,
-        format!(
-            "consumption tax (line {code}, rate {rate}): (value + duty = {base}, + specific part {specific}) / (1 − {r}) × {r} + {specific}"
-        ),
-        format!(
-            "消费税（税则号列 {code}，税率 {rate}）: （完税价格+关税 = {base}，+ 从量部分 {specific}）/（1 − {r}）× {r} + {specific}"
-        ),
+        words,
+        formula,
     )))
 }
 
@@ -435,6 +495,7 @@ fn vat_of(
     day: NaiveDate,
     duty_in_base: bool,
     ct_in_base: bool,
+    words: Words,
 ) -> Result<TaxFigure, AssessmentError> {
     let rate = line.vat_rate(day)?;
     let base = item.customs_value.cny
@@ -450,15 +511,20 @@ fn vat_of(
         )
     };
     let code = &line.code;
-    Ok(figure(
+    Ok(figure_with(
         TaxKind::ImportVat,
         base * rate.as_fraction(),
-        format!(
-            "import VAT (line {code}): (value + duty + consumption tax) {base} × {rate}{left_out_en}"
-        ),
-        format!(
-            "进口环节增值税（税则号列 {code}）: （完税价格+关税+消费税）{base} × {rate}{left_out_zh}"
-        ),
+        words,
+        || {
+            (
+                format!(
+                    "import VAT (line {code}): (value + duty + consumption tax) {base} × {rate}{left_out_en}"
+                ),
+                format!(
+                    "进口环节增值税（税则号列 {code}）: （完税价格+关税+消费税）{base} × {rate}{left_out_zh}"
+                ),
+            )
+        },
     ))
 }
 
@@ -468,6 +534,7 @@ fn close(
     items: &mut [ItemAssessment],
     kind: TaxKind,
     exemption_at_most: Option<Decimal>,
+    words: Words,
 ) -> TaxTotal {
     let nominal: Decimal = items
         .iter()
@@ -484,8 +551,25 @@ fn close(
             tax.payable = Decimal::ZERO;
         }
     }
+    let explanation = words.say(|| total_explained(kind, nominal, exempt, exemption_at_most));
+    TaxTotal {
+        kind,
+        nominal,
+        exempt,
+        payable: if exempt { Decimal::ZERO } else { nominal },
+        explanation,
+    }
+}
+
+/// Why a tax's total over the consignment is exempt or payable.
+fn total_explained(
+    kind: TaxKind,
+    nominal: Decimal,
+    exempt: bool,
+    exemption_at_most: Option<Decimal>,
+) -> Explanation {
     let (name_en, name_zh, total) = (kind.name_en(), kind.name_zh(), fen_text(nominal));
-    let explanation = match exemption_at_most {
+    match exemption_at_most {
         Some(limit) if exempt => Explanation::new(
             format!("{name_en} of the consignment {total} CNY is at most {limit}: exempt"),
             format!("一票货物{name_zh} {total} 元在 {limit} 元以下: 免征"),
@@ -498,13 +582,6 @@ fn close(
             format!("{name_en} of the consignment {total} CNY; no exemption threshold applies"),
             format!("一票货物{name_zh} {total} 元；不适用免征额"),
         ),
-    };
-    TaxTotal {
-        kind,
-        nominal,
-        exempt,
-        payable: if exempt { Decimal::ZERO } else { nominal },
-        explanation,
     }
 }
 
@@ -578,7 +655,7 @@ pub fn assess_cbec_order(
             acceptance_date: day,
             items: order.items.clone(),
         };
-        let mut assessment = assess(&declaration, rates, config, None)?;
+        let mut assessment = assess(&declaration, rates, config, None, Words::Explained)?;
         assessment.explanation.push(Explanation::new(
             format!("one indivisible item of {order_value} CNY above the {per_order} transaction limit: CBEC at full duty, VAT and consumption tax; counts toward the annual total"),
             format!("单件不可分割商品 {order_value} 元超过单次 {per_order} 元限值: 按货物税率全额征收关税、增值税和消费税，计入年度交易额"),
@@ -664,9 +741,9 @@ fn cbec_preferential(
         TaxKind::ConsumptionTax,
         TaxKind::ImportVat,
     ] {
-        totals.push(close(&mut items, kind, None));
+        totals.push(close(&mut items, kind, None, Words::Explained));
     }
-    Ok(finish(items, totals))
+    Ok(finish(items, totals, Words::Explained))
 }
 
 /// The three classes of postal articles (digest §2.8).

@@ -1207,6 +1207,20 @@ mod properties {
 
     use super::*;
 
+    /// An assessment with every explanation left out, as `Words::FiguresOnly` makes it.
+    fn without_words(mut assessment: Assessment) -> Assessment {
+        assessment.explanation.clear();
+        for item in &mut assessment.items {
+            item.customs_value.explanation.clear();
+            item.selection.reason.clear();
+            item.taxes.iter_mut().for_each(|t| t.explanation.clear());
+        }
+        for total in &mut assessment.totals {
+            total.explanation = Explanation::new("", "");
+        }
+        assessment
+    }
+
     fn amount() -> impl Strategy<Value = Decimal> {
         (1i64..10_000_000_000).prop_map(|fen| Decimal::new(fen, 2))
     }
@@ -1246,6 +1260,21 @@ mod properties {
             }
             let sum: Decimal = assessment.totals.iter().map(|t| t.payable).sum();
             prop_assert_eq!(assessment.total_payable, sum);
+        }
+
+        #[test]
+        fn figures_only_gives_the_figures_of_the_explained_assessment(
+            items in prop::collection::vec(item_strategy(), 1..6),
+            includes in prop::bool::ANY,
+        ) {
+            let mut config = AssessmentConfig::china_2026();
+            config.vat_base_includes_exempted_duty = includes;
+            let input = DeclarationInput { acceptance_date: day("2026-03-10"), items };
+            let rates = ExchangeRates::default();
+            let explained = assess_declaration(&input, &rates, &config).unwrap();
+            let figures = assess_declaration_with(&input, &rates, &config, Words::FiguresOnly).unwrap();
+            prop_assert!(explained.items.iter().all(|i| !i.customs_value.explanation.is_empty()));
+            prop_assert_eq!(without_words(explained), figures);
         }
 
         #[test]

@@ -17,7 +17,7 @@ use rust_decimal::Decimal;
 
 use crate::config::AssessmentConfig;
 use crate::error::AssessmentError;
-use crate::explain::Explanation;
+use crate::explain::{Explanation, Words};
 use crate::model::{ExchangeRate, Rate};
 use crate::money::{fen_text, round_fen};
 
@@ -139,13 +139,25 @@ pub fn customs_value(
     exchange_rate: &ExchangeRate,
     config: &AssessmentConfig,
 ) -> Result<CustomsValue, AssessmentError> {
+    customs_value_with(input, exchange_rate, config, Words::Explained)
+}
+
+/// [`customs_value`], its explanation written only when `words` asks for it.
+pub fn customs_value_with(
+    input: &ValuationInput,
+    exchange_rate: &ExchangeRate,
+    config: &AssessmentConfig,
+    words: Words,
+) -> Result<CustomsValue, AssessmentError> {
     let mut explanation = Vec::new();
     let price = input.invoice_amount;
-    let freight = freight(input, &mut explanation)?;
-    let insurance = insurance(input, price + freight, config, &mut explanation);
+    let freight = freight(input, words, &mut explanation)?;
+    let insurance = insurance(input, price + freight, config, words, &mut explanation);
     let cif_foreign = price + freight + insurance;
     let cny = round_fen(cif_foreign * exchange_rate.rate_4dp());
-    explanation.push(conversion_explained(input, cif_foreign, exchange_rate, cny));
+    words.push(&mut explanation, || {
+        conversion_explained(input, cif_foreign, exchange_rate, cny)
+    });
     Ok(CustomsValue {
         freight,
         insurance,
@@ -156,13 +168,19 @@ pub fn customs_value(
     })
 }
 
-fn freight(input: &ValuationInput, out: &mut Vec<Explanation>) -> Result<Decimal, AssessmentError> {
+fn freight(
+    input: &ValuationInput,
+    words: Words,
+    out: &mut Vec<Explanation>,
+) -> Result<Decimal, AssessmentError> {
     let terms = input.terms.code();
     if !input.terms.price_excludes_freight() {
-        out.push(Explanation::new(
-            format!("freight: included in the {terms} price"),
-            format!("运费: {terms} 价格已包含"),
-        ));
+        words.push(out, || {
+            Explanation::new(
+                format!("freight: included in the {terms} price"),
+                format!("运费: {terms} 价格已包含"),
+            )
+        });
         return Ok(Decimal::ZERO);
     }
     let freight = match input.freight {
@@ -175,20 +193,22 @@ fn freight(input: &ValuationInput, out: &mut Vec<Explanation>) -> Result<Decimal
             quantity,
         } => round_fen(amount_per_unit * quantity),
     };
-    out.push(Explanation::new(
-        format!(
-            "freight added to the {terms} price ({}): {} {}, rounded half-up to 0.01",
-            charge_en(input.freight),
-            fen_text(freight),
-            input.currency
-        ),
-        format!(
-            "{terms} 价格加运费（{}）: {} {}，四舍五入至0.01",
-            charge_zh(input.freight),
-            fen_text(freight),
-            input.currency
-        ),
-    ));
+    words.push(out, || {
+        Explanation::new(
+            format!(
+                "freight added to the {terms} price ({}): {} {}, rounded half-up to 0.01",
+                charge_en(input.freight),
+                fen_text(freight),
+                input.currency
+            ),
+            format!(
+                "{terms} 价格加运费（{}）: {} {}，四舍五入至0.01",
+                charge_zh(input.freight),
+                fen_text(freight),
+                input.currency
+            ),
+        )
+    });
     Ok(freight)
 }
 
@@ -196,50 +216,56 @@ fn insurance(
     input: &ValuationInput,
     price_and_freight: Decimal,
     config: &AssessmentConfig,
+    words: Words,
     out: &mut Vec<Explanation>,
 ) -> Decimal {
     let terms = input.terms.code();
     if !input.terms.price_excludes_insurance() {
-        out.push(Explanation::new(
-            format!("insurance: included in the {terms} price"),
-            format!("保费: {terms} 价格已包含"),
-        ));
+        words.push(out, || {
+            Explanation::new(
+                format!("insurance: included in the {terms} price"),
+                format!("保费: {terms} 价格已包含"),
+            )
+        });
         return Decimal::ZERO;
     }
-    let (insurance, en, zh) = match input.insurance {
+    let insurance = match input.insurance {
         Charge::Absent => {
-            let rate = config.insurance_rate_when_unknown;
-            (
-                round_fen(price_and_freight * rate.as_fraction()),
-                format!(
-                    "unknown or not incurred, so {price_and_freight} (price + freight) × {rate}"
-                ),
-                format!("未知或未发生，按（货价+运费）{price_and_freight} × {rate}"),
-            )
+            round_fen(price_and_freight * config.insurance_rate_when_unknown.as_fraction())
         }
-        Charge::Rate(rate) => (
-            round_fen(price_and_freight * rate.as_fraction()),
-            format!("{price_and_freight} (price + freight) × {rate}"),
-            format!("（货价+运费）{price_and_freight} × {rate}"),
-        ),
-        other => (
-            round_fen(charge_amount(other)),
-            charge_en(other),
-            charge_zh(other),
-        ),
+        Charge::Rate(rate) => round_fen(price_and_freight * rate.as_fraction()),
+        other => round_fen(charge_amount(other)),
     };
-    out.push(Explanation::new(
-        format!(
-            "insurance ({en}): {} {}, rounded half-up to 0.01",
-            fen_text(insurance),
-            input.currency
-        ),
-        format!(
-            "保费（{zh}）: {} {}，四舍五入至0.01",
-            fen_text(insurance),
-            input.currency
-        ),
-    ));
+    words.push(out, || {
+        let (en, zh) = match input.insurance {
+            Charge::Absent => {
+                let rate = config.insurance_rate_when_unknown;
+                (
+                    format!(
+                        "unknown or not incurred, so {price_and_freight} (price + freight) × {rate}"
+                    ),
+                    format!("未知或未发生，按（货价+运费）{price_and_freight} × {rate}"),
+                )
+            }
+            Charge::Rate(rate) => (
+                format!("{price_and_freight} (price + freight) × {rate}"),
+                format!("（货价+运费）{price_and_freight} × {rate}"),
+            ),
+            other => (charge_en(other), charge_zh(other)),
+        };
+        Explanation::new(
+            format!(
+                "insurance ({en}): {} {}, rounded half-up to 0.01",
+                fen_text(insurance),
+                input.currency
+            ),
+            format!(
+                "保费（{zh}）: {} {}，四舍五入至0.01",
+                fen_text(insurance),
+                input.currency
+            ),
+        )
+    });
     insurance
 }
 
