@@ -20,6 +20,8 @@ mod consumer;
 mod in_process;
 mod jetstream;
 pub mod relay;
+#[doc(hidden)]
+pub mod testing;
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;

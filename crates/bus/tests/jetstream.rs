@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use async_nats::jetstream;
 use audit::AuditSigner;
+use bus::testing::{TestStream, jetstream, nats_url};
 use bus::{
     BusEvent, DedupConsumer, Delivery, HEADER_ACTION, HEADER_CHAIN, HEADER_SEQ, InProcessBus,
     JetStreamConfig, JetStreamPublisher, Relay, RelayOptions,
@@ -19,63 +20,6 @@ use tokio::sync::watch;
 
 /// How long a test waits for the relay to reach a seq before it fails.
 const WAIT: Duration = Duration::from_secs(30);
-
-fn nats_url() -> String {
-    std::env::var("CUSTOMS_TEST_NATS").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned())
-}
-
-/// JetStream on the test server; fails the test, saying why, when it is not there.
-async fn jetstream() -> jetstream::Context {
-    let url = nats_url();
-    let client = async_nats::ConnectOptions::new()
-        .connection_timeout(Duration::from_secs(5))
-        .connect(url.as_str())
-        .await
-        .unwrap_or_else(|e| {
-            panic!(
-                "these tests need NATS with JetStream at {url} (start it with `nats-server -js`, \
-                 or set CUSTOMS_TEST_NATS): {e}"
-            )
-        });
-    jetstream::new(client)
-}
-
-/// A stream and prefix of this test's own, deleted when the test ends, passed or failed.
-struct TestStream {
-    config: JetStreamConfig,
-}
-
-impl TestStream {
-    fn new(url: &str) -> TestStream {
-        let run = uuid::Uuid::new_v4().simple().to_string();
-        TestStream {
-            config: JetStreamConfig {
-                url: url.to_owned(),
-                stream: format!("CUSTOMS_TEST_{run}"),
-                subject_prefix: format!("test-{run}.customs.events"),
-            },
-        }
-    }
-}
-
-impl Drop for TestStream {
-    fn drop(&mut self) {
-        // A runtime of its own on a thread of its own: drop may run while the test's runtime
-        // unwinds from a failed assertion.
-        let stream = self.config.stream.clone();
-        let deleted = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime")
-                .block_on(async { jetstream().await.delete_stream(&stream).await.is_ok() })
-        })
-        .join();
-        if !std::thread::panicking() {
-            assert!(matches!(deleted, Ok(true)), "the test's stream is deleted");
-        }
-    }
-}
 
 fn open_store(dir: &Path) -> Arc<SqliteStore> {
     Arc::new(

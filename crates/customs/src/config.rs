@@ -575,7 +575,10 @@ fn bus_url(text: &str) -> Result<(), (String, String)> {
 /// A JetStream stream name: letters, digits, `_` and `-` (NATS gives `.`, `*`, `>` and spaces a
 /// meaning in the API subjects that carry the name).
 fn stream_name(text: &str) -> Result<(), (String, String)> {
-    if text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+    if text
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
         Ok(())
     } else {
         Err((
@@ -588,7 +591,9 @@ fn stream_name(text: &str) -> Result<(), (String, String)> {
 /// A subject prefix: dot-separated tokens of letters, digits, `_` and `-`, no wildcard.
 fn subject_prefix(text: &str) -> Result<(), (String, String)> {
     let token = |t: &str| {
-        !t.is_empty() && t.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        !t.is_empty()
+            && t.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
     };
     if text.split('.').all(token) {
         Ok(())
@@ -833,7 +838,11 @@ mod tests {
     fn the_bus_is_a_nats_address_with_its_port_and_unset_by_default() {
         let at = |text: &str| resolve(None, env_none, &[("bus.url", Some(text.into()))]);
         assert_eq!(resolve(None, env_none, &[]).unwrap().config.bus.url, None);
-        for good in ["nats://127.0.0.1:4222", "tls://nats.example:4443", "nats://[::1]:4222"] {
+        for good in [
+            "nats://127.0.0.1:4222",
+            "tls://nats.example:4443",
+            "nats://[::1]:4222",
+        ] {
             assert_eq!(at(good).unwrap().config.bus.url.as_deref(), Some(good));
         }
         for bad in [
@@ -849,15 +858,25 @@ mod tests {
             assert!(text.contains("nats://host:port"), "{text}");
             assert!(text.contains("主机"), "{text}");
         }
-        let set = |key: &'static str, text: &str| resolve(None, env_none, &[(key, Some(text.into()))]);
-        assert_eq!(set("bus.stream", "CUSTOMS-2_x").unwrap().config.bus.stream, "CUSTOMS-2_x");
+        let set =
+            |key: &'static str, text: &str| resolve(None, env_none, &[(key, Some(text.into()))]);
+        assert_eq!(
+            set("bus.stream", "CUSTOMS-2_x").unwrap().config.bus.stream,
+            "CUSTOMS-2_x"
+        );
         let text = set("bus.stream", "CUSTOMS.EVENTS").unwrap_err().to_string();
-        assert!(text.contains("bus.stream") && text.contains("流名称"), "{text}");
+        assert!(
+            text.contains("bus.stream") && text.contains("流名称"),
+            "{text}"
+        );
         let prefix = set("bus.subject_prefix", "a.b-c.d_1").unwrap();
         assert_eq!(prefix.config.bus.subject_prefix, "a.b-c.d_1");
         for bad in ["a..b", "a.*", "a.>", ".a", "a b"] {
             let text = set("bus.subject_prefix", bad).unwrap_err().to_string();
-            assert!(text.contains("bus.subject_prefix") && text.contains("主题前缀"), "{text}");
+            assert!(
+                text.contains("bus.subject_prefix") && text.contains("主题前缀"),
+                "{text}"
+            );
         }
     }
 }

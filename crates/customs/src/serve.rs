@@ -270,7 +270,11 @@ fn start_event_relay(
                 subjects = %config.stream_subjects(),
                 "events are published to NATS JetStream"
             );
-            bus::Relay::spawn(store, Arc::new(bus::JetStreamPublisher::new(config)), options)
+            bus::Relay::spawn(
+                store,
+                Arc::new(bus::JetStreamPublisher::new(config)),
+                options,
+            )
         }
         None => bus::Relay::spawn(store, Arc::new(bus::InProcessBus::new()), options),
     }

@@ -5,7 +5,6 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use async_nats::jetstream;
 use store::Store;
 
 use crate::support::command;
@@ -13,36 +12,28 @@ use crate::support::command;
 /// How long the relay may take to publish the demo's events.
 const WAIT: Duration = Duration::from_secs(60);
 
-fn nats_url() -> String {
-    std::env::var("CUSTOMS_TEST_NATS").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned())
-}
+/// The server, killed when the test ends, passed or failed.
+struct Killed(std::process::Child);
 
-async fn jetstream_context(url: &str) -> jetstream::Context {
-    let client = async_nats::ConnectOptions::new()
-        .connection_timeout(Duration::from_secs(5))
-        .connect(url)
-        .await
-        .unwrap_or_else(|e| {
-            panic!(
-                "this test needs NATS with JetStream at {url} (start it with `nats-server -js`, \
-                 or set CUSTOMS_TEST_NATS): {e}"
-            )
-        });
-    jetstream::new(client)
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 #[test]
 fn serve_with_a_bus_publishes_every_committed_event_to_jetstream() {
-    let url = nats_url();
+    let url = bus::testing::nats_url();
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let context = runtime.block_on(jetstream_context(&url));
+    let context = runtime.block_on(bus::testing::jetstream());
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     // A stream and prefix of this run's own, so that runs never share a stream.
-    let run = uuid::Uuid::new_v4().simple().to_string();
-    let stream_name = format!("CUSTOMS_TEST_{run}");
-    let prefix = format!("test-{run}.customs.events");
-    let mut server = command()
+    let test_stream = bus::testing::TestStream::new(&url);
+    let stream_name = test_stream.config.stream.clone();
+    let prefix = test_stream.config.subject_prefix.clone();
+    let server = command()
         .env("CUSTOMS_LOG", "warn")
         .env("CUSTOMS_BUS_STREAM", &stream_name)
         .env("CUSTOMS_BUS_SUBJECT_PREFIX", &prefix)
@@ -53,6 +44,7 @@ fn serve_with_a_bus_publishes_every_committed_event_to_jetstream() {
         .stderr(Stdio::null())
         .spawn()
         .expect("the server starts");
+    let mut server = Killed(server);
 
     // The demo lodges declarations at start; wait until the stream holds the whole chain.
     let started = Instant::now();
@@ -84,8 +76,8 @@ fn serve_with_a_bus_publishes_every_committed_event_to_jetstream() {
             "the stream holds {published:?} messages, the store {head} events"
         );
     };
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.0.kill().unwrap();
+    server.0.wait().unwrap();
 
     let store =
         store_sqlite::SqliteStore::open_read_only(&data.join("customs.db"), 1).expect("the store");
@@ -106,6 +98,5 @@ fn serve_with_a_bus_publishes_every_committed_event_to_jetstream() {
                 format!("{prefix}.{}", stored.entry.action)
             );
         }
-        context.delete_stream(&stream_name).await.unwrap();
     });
 }
