@@ -100,6 +100,10 @@ pub struct Relay<S: Store + ?Sized, P: Publisher> {
     status: watch::Sender<RelayStatus>,
     /// The next round reads after this seq; `None`: ask the publisher first.
     cursor: Option<u64>,
+    /// The publisher keeps no record (it resumes at the head): after a failure the relay's own
+    /// cursor is the only record, so it is kept rather than asked for again (which would skip
+    /// the events committed meanwhile).
+    own_cursor: bool,
     /// The chain the publisher's last message belongs to, checked against the store's.
     publisher_chain: Option<String>,
     chain: Option<String>,
@@ -115,6 +119,7 @@ impl<S: Store + ?Sized, P: Publisher> Relay<S, P> {
             options,
             status,
             cursor: None,
+            own_cursor: false,
             publisher_chain: None,
             chain: None,
         };
@@ -145,7 +150,9 @@ impl<S: Store + ?Sized, P: Publisher> Relay<S, P> {
                     consecutive = consecutive.saturating_add(1);
                     let wait = backoff_after(consecutive);
                     tracing::warn!(%error, retry_in_ms = wait.as_millis() as u64, "event relay");
-                    self.cursor = None;
+                    if !self.own_cursor {
+                        self.cursor = None;
+                    }
                     self.status.send_modify(|s| {
                         s.failures += 1;
                         s.last_error = Some(error.to_string());
@@ -203,7 +210,10 @@ impl<S: Store + ?Sized, P: Publisher> Relay<S, P> {
             .map_err(|e| BusError::Store(e.to_string()))?
             .chain_head_seq;
         let cursor = match self.publisher.resume().await? {
-            Resume::Head => head,
+            Resume::Head => {
+                self.own_cursor = true;
+                head
+            }
             Resume::After { seq, chain } => {
                 if seq > head {
                     return Err(BusError::Inconsistent(format!(

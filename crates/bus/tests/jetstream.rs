@@ -352,3 +352,54 @@ async fn the_in_process_bus_relays_what_is_committed_from_its_start() {
     relay.task.abort();
     store.close().await;
 }
+
+/// The in-process bus refusing its first publish, as a subscriber-side failure would: the relay
+/// must retry from its own cursor, since the bus keeps none.
+struct RefusesOnce {
+    bus: InProcessBus,
+    refused: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl bus::Publisher for RefusesOnce {
+    async fn resume(&self) -> Result<bus::Resume, bus::BusError> {
+        self.bus.resume().await
+    }
+
+    async fn publish(&self, events: &[BusEvent]) -> bus::PublishOutcome {
+        if !self.refused.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return bus::PublishOutcome {
+                acked: 0,
+                error: Some(bus::BusError::NotAcknowledged("refused once".to_owned())),
+            };
+        }
+        self.bus.publish(events).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_failure_the_in_process_relay_skips_nothing_committed_meanwhile() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path());
+    lodge(&store, 0, 5).await;
+    let publisher = Arc::new(RefusesOnce {
+        bus: InProcessBus::new(),
+        refused: std::sync::atomic::AtomicBool::new(false),
+    });
+    let mut events = publisher.bus.subscribe();
+    let mut relay = Relay::spawn(store.clone(), publisher.clone(), options(4));
+    assert_eq!(relay.wait_for(5, WAIT).await.published_seq, Some(5));
+    lodge(&store, 5, 8).await;
+    let status = relay.wait_for(8, WAIT).await;
+    assert_eq!(status.published_seq, Some(8), "{status:?}");
+    assert_eq!(status.failures, 1, "{status:?}");
+    for seq in 6..=8 {
+        let event = tokio::time::timeout(WAIT, events.recv())
+            .await
+            .unwrap_or_else(|_| panic!("event {seq} never arrived"))
+            .unwrap();
+        assert_eq!(event.seq, seq);
+    }
+    relay.task.abort();
+    store.close().await;
+}
