@@ -858,21 +858,35 @@ mod tests {
             assert!(text.contains("nats://host:port"), "{text}");
             assert!(text.contains("主机"), "{text}");
         }
-        let set =
-            |key: &'static str, text: &str| resolve(None, env_none, &[(key, Some(text.into()))]);
+        // Keys without a flag, set by their variables.
+        let set = |variable: &'static str, text: &str| {
+            resolve(
+                None,
+                |name: &str| (name == variable).then(|| text.to_owned()),
+                &[],
+            )
+        };
         assert_eq!(
-            set("bus.stream", "CUSTOMS-2_x").unwrap().config.bus.stream,
+            set("CUSTOMS_BUS_STREAM", "CUSTOMS-2_x")
+                .unwrap()
+                .config
+                .bus
+                .stream,
             "CUSTOMS-2_x"
         );
-        let text = set("bus.stream", "CUSTOMS.EVENTS").unwrap_err().to_string();
+        let text = set("CUSTOMS_BUS_STREAM", "CUSTOMS.EVENTS")
+            .unwrap_err()
+            .to_string();
         assert!(
             text.contains("bus.stream") && text.contains("流名称"),
             "{text}"
         );
-        let prefix = set("bus.subject_prefix", "a.b-c.d_1").unwrap();
+        let prefix = set("CUSTOMS_BUS_SUBJECT_PREFIX", "a.b-c.d_1").unwrap();
         assert_eq!(prefix.config.bus.subject_prefix, "a.b-c.d_1");
         for bad in ["a..b", "a.*", "a.>", ".a", "a b"] {
-            let text = set("bus.subject_prefix", bad).unwrap_err().to_string();
+            let text = set("CUSTOMS_BUS_SUBJECT_PREFIX", bad)
+                .unwrap_err()
+                .to_string();
             assert!(
                 text.contains("bus.subject_prefix") && text.contains("主题前缀"),
                 "{text}"
