@@ -100,3 +100,49 @@ fn serve_with_a_bus_publishes_every_committed_event_to_jetstream() {
         }
     });
 }
+
+#[test]
+fn serve_starts_while_the_bus_is_unreachable_and_says_so() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    // A port nothing listens on: bound, then released.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let bus = format!("nats://127.0.0.1:{port}");
+    let mut server = Killed(
+        command()
+            .env("CUSTOMS_LOG", "warn")
+            .arg("--data")
+            .arg(dir.path().join("data"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--bus", &bus])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the server starts"),
+    );
+    let stderr = BufReader::new(server.0.stderr.take().unwrap());
+    let (lines, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let deadline = Instant::now() + WAIT;
+    let (mut listening, mut warned) = (false, false);
+    while !(listening && warned) && Instant::now() < deadline {
+        let Ok(line) = received.recv_timeout(Duration::from_millis(200)) else {
+            continue;
+        };
+        listening |= line.contains("listening on http://");
+        warned |= line.contains("event relay") && line.contains("unreachable");
+    }
+    assert!(
+        listening && warned,
+        "listening {listening}, warned {warned}"
+    );
+}
