@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use audit::AuditSigner;
 use bus::testing::{TestStream, nats_url};
 use bus::{JetStreamPublisher, Relay, RelayOptions};
-use store::{Actor, Append, EnterpriseRow, Projection, Store};
+use store::Store;
 use store_sqlite::{SqliteOptions, SqliteStore};
 
 #[tokio::main]
@@ -38,32 +38,7 @@ async fn main() {
     for n in 0..events {
         let store = store.clone();
         tasks.push(tokio::spawn(async move {
-            let enterprise = EnterpriseRow {
-                id: format!("ent-{n}"),
-                credit_code: format!("9131{n:014}"),
-                customs_code: format!("3{n:09}"),
-                name: format!("Trading Co. {n}"),
-            };
-            store
-                .append(Append {
-                    actor: Actor {
-                        user_id: "usr-admin".to_owned(),
-                        role: "administrator".to_owned(),
-                    },
-                    recorded_at_ms: 1_767_225_600_000 + n as i64,
-                    subject: enterprise.id.clone(),
-                    action: "enterprise.registered".to_owned(),
-                    idempotency_scope: "usr-admin".to_owned(),
-                    idempotency_key: format!("register-{n}"),
-                    request_digest: format!("digest-{n}"),
-                    payload: format!(r#"{{"enterprise":"ent-{n}"}}"#),
-                    expected_version: None,
-                    projection: Projection::NewEnterprise(enterprise),
-                    linked: Vec::new(),
-                    cbec_purchase: None,
-                })
-                .await
-                .unwrap()
+            store.append(bus::testing::registration(n)).await.unwrap()
         }));
         if tasks.len() == 256 {
             for task in tasks.drain(..) {

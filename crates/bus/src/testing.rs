@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use async_nats::jetstream;
 
+use store::{Actor, Append, EnterpriseRow, Projection};
+
 use crate::JetStreamConfig;
 
 /// The test server: `CUSTOMS_TEST_NATS`, else NATS's port on this machine.
@@ -64,5 +66,33 @@ impl Drop for TestStream {
         if !std::thread::panicking() {
             assert!(matches!(deleted, Ok(true)), "the test's stream is deleted");
         }
+    }
+}
+
+/// The `n`th enterprise's registration: the smallest real append, one event, whose payload
+/// carries a decimal amount as text (the bus must carry it byte for byte).
+pub fn registration(n: usize) -> Append {
+    let enterprise = EnterpriseRow {
+        id: format!("ent-{n}"),
+        credit_code: format!("9131{n:014}"),
+        customs_code: format!("3{n:09}"),
+        name: format!("Trading Co. {n}"),
+    };
+    Append {
+        actor: Actor {
+            user_id: "usr-admin".to_owned(),
+            role: "administrator".to_owned(),
+        },
+        recorded_at_ms: 1_767_225_600_000 + n as i64,
+        subject: enterprise.id.clone(),
+        action: "enterprise.registered".to_owned(),
+        idempotency_scope: "usr-admin".to_owned(),
+        idempotency_key: format!("register-{n}"),
+        request_digest: format!("digest-{n}"),
+        payload: format!(r#"{{"enterprise":"ent-{n}","fee":"12.50"}}"#),
+        expected_version: None,
+        projection: Projection::NewEnterprise(enterprise),
+        linked: Vec::new(),
+        cbec_purchase: None,
     }
 }

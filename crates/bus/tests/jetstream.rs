@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use async_nats::jetstream;
 use audit::AuditSigner;
-use bus::testing::{TestStream, jetstream, nats_url};
+use bus::testing::{TestStream, jetstream, nats_url, registration};
 use bus::{
     BusEvent, DedupConsumer, Delivery, HEADER_ACTION, HEADER_CHAIN, HEADER_SEQ, InProcessBus,
     JetStreamConfig, JetStreamPublisher, Relay, RelayOptions,
 };
-use store::{Actor, Append, AppendOutcome, EnterpriseRow, Projection, Store};
+use store::{AppendOutcome, Store};
 use store_sqlite::{SqliteOptions, SqliteStore};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -35,30 +35,8 @@ fn open_store(dir: &Path) -> Arc<SqliteStore> {
 /// Registers enterprises `from..to`: real appends, one event each.
 async fn lodge(store: &SqliteStore, from: usize, to: usize) {
     for n in from..to {
-        let enterprise = EnterpriseRow {
-            id: format!("ent-{n}"),
-            credit_code: format!("913100000000{n:06}"),
-            customs_code: format!("31010{n:05}"),
-            name: format!("Trading Co. {n}"),
-        };
         let outcome = store
-            .append(Append {
-                actor: Actor {
-                    user_id: "usr-admin".to_owned(),
-                    role: "administrator".to_owned(),
-                },
-                recorded_at_ms: 1_767_225_600_000 + n as i64,
-                subject: enterprise.id.clone(),
-                action: "enterprise.registered".to_owned(),
-                idempotency_scope: "usr-admin".to_owned(),
-                idempotency_key: format!("register-{n}"),
-                request_digest: format!("digest-{n}"),
-                payload: format!(r#"{{"enterprise":"ent-{n}","fee":"12.50"}}"#),
-                expected_version: None,
-                projection: Projection::NewEnterprise(enterprise),
-                linked: Vec::new(),
-                cbec_purchase: None,
-            })
+            .append(registration(n))
             .await
             .expect("the append commits");
         assert!(
