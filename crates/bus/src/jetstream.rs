@@ -239,12 +239,18 @@ impl Publisher for JetStreamPublisher {
             let expected = stream_last + i as u64 + 1;
             match ack.await {
                 Ok(ack) if ack.sequence == expected && !ack.duplicate => acked += 1,
+                Ok(ack) if ack.duplicate => {
+                    error = Some(BusError::NotAcknowledged(format!(
+                        "event {} is already in the stream (stream sequence {}): another relay \
+                         published it",
+                        events[i].seq, ack.sequence
+                    )));
+                    break;
+                }
                 Ok(ack) => {
                     error = Some(BusError::NotAcknowledged(format!(
-                        "event {} was stored at stream sequence {}{} where {expected} was due",
-                        events[i].seq,
-                        ack.sequence,
-                        if ack.duplicate { " as a duplicate" } else { "" }
+                        "event {} was stored at stream sequence {} where {expected} was due",
+                        events[i].seq, ack.sequence
                     )));
                     break;
                 }

@@ -381,3 +381,65 @@ async fn after_a_failure_the_in_process_relay_skips_nothing_committed_meanwhile(
     relay.task.abort();
     store.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publisher_behind_the_stream_is_refused_and_stores_nothing() {
+    // Two relays on one stream: the one that read the stream before the other published holds a
+    // stale expected sequence, and JetStream refuses its copies instead of storing them again.
+    let context = jetstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path());
+    lodge(&store, 0, 3).await;
+    let test_stream = TestStream::new(&nats_url());
+    let config = &test_stream.config;
+    let stale = JetStreamPublisher::new(config.clone());
+    assert_eq!(
+        bus::Publisher::resume(&stale).await.unwrap(),
+        bus::Resume::After {
+            seq: 0,
+            chain: None
+        }
+    );
+    let mut relay = Relay::spawn(
+        store.clone(),
+        Arc::new(JetStreamPublisher::new(config.clone())),
+        options(10),
+    );
+    assert_eq!(relay.wait_for(3, WAIT).await.published_seq, Some(3));
+    relay.task.abort();
+
+    let events = read_stream(&context, config, 3).await;
+    // A copy of what is in the stream: dropped as a duplicate (its message id).
+    let outcome = bus::Publisher::publish(&stale, &events[..1]).await;
+    assert_eq!(outcome.acked, 0);
+    let error = outcome.error.unwrap().to_string();
+    assert!(error.contains("already in the stream"), "{error}");
+    // A new event: refused, for the stream has moved past the sequence it expects.
+    let behind = JetStreamPublisher::new(config.clone());
+    bus::Publisher::resume(&behind).await.unwrap();
+    lodge(&store, 3, 4).await;
+    let mut relay = Relay::spawn(
+        store.clone(),
+        Arc::new(JetStreamPublisher::new(config.clone())),
+        options(10),
+    );
+    assert_eq!(relay.wait_for(4, WAIT).await.published_seq, Some(4));
+    relay.task.abort();
+    lodge(&store, 4, 5).await;
+    let entries = store.audit_entries(4, 1).await.unwrap();
+    let fifth = BusEvent::from_entry(&events[0].chain, &entries[0].entry);
+    let outcome = bus::Publisher::publish(&behind, &[fifth]).await;
+    assert_eq!(outcome.acked, 0);
+    let error = outcome.error.unwrap().to_string();
+    assert!(error.contains("wrong last sequence"), "{error}");
+    read_stream(&context, config, 4).await;
+    // Resuming, it learns where the stream is.
+    assert_eq!(
+        bus::Publisher::resume(&behind).await.unwrap(),
+        bus::Resume::After {
+            seq: 4,
+            chain: Some(events[0].chain.clone())
+        }
+    );
+    store.close().await;
+}
