@@ -170,6 +170,18 @@ async fn a_relay_killed_mid_stream_and_restarted_loses_nothing_and_repeats_nothi
     store.close().await;
 }
 
+/// Runs a relay to `config`'s stream until every event up to `seq` is acknowledged, then stops it.
+async fn relay_until(store: &Arc<SqliteStore>, config: &JetStreamConfig, seq: u64) {
+    let mut relay = Relay::spawn(
+        store.clone(),
+        Arc::new(JetStreamPublisher::new(config.clone())),
+        options(10),
+    );
+    let status = relay.wait_for(seq, WAIT).await;
+    assert_eq!(status.published_seq, Some(seq), "{status:?}");
+    relay.task.abort();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jetstream_drops_a_republished_event_within_the_duplicate_window() {
     // A second relay's late copy (or any republish) carries the same message id.
@@ -179,11 +191,9 @@ async fn jetstream_drops_a_republished_event_within_the_duplicate_window() {
     lodge(&store, 0, 3).await;
     let test_stream = TestStream::new(&nats_url());
     let config = &test_stream.config;
-    let publisher = Arc::new(JetStreamPublisher::new(config.clone()));
-    let mut relay = Relay::spawn(store.clone(), publisher.clone(), options(10));
-    assert_eq!(relay.wait_for(3, WAIT).await.published_seq, Some(3));
-    relay.task.abort();
+    relay_until(&store, config, 3).await;
 
+    let publisher = JetStreamPublisher::new(config.clone());
     let stream = publisher.stream().await.unwrap();
     assert_eq!(
         stream.cached_info().config.duplicate_window,
@@ -400,13 +410,7 @@ async fn a_publisher_behind_the_stream_is_refused_and_stores_nothing() {
             chain: None
         }
     );
-    let mut relay = Relay::spawn(
-        store.clone(),
-        Arc::new(JetStreamPublisher::new(config.clone())),
-        options(10),
-    );
-    assert_eq!(relay.wait_for(3, WAIT).await.published_seq, Some(3));
-    relay.task.abort();
+    relay_until(&store, config, 3).await;
 
     let events = read_stream(&context, config, 3).await;
     // A copy of what is in the stream: dropped as a duplicate (its message id).
@@ -418,13 +422,7 @@ async fn a_publisher_behind_the_stream_is_refused_and_stores_nothing() {
     let behind = JetStreamPublisher::new(config.clone());
     bus::Publisher::resume(&behind).await.unwrap();
     lodge(&store, 3, 4).await;
-    let mut relay = Relay::spawn(
-        store.clone(),
-        Arc::new(JetStreamPublisher::new(config.clone())),
-        options(10),
-    );
-    assert_eq!(relay.wait_for(4, WAIT).await.published_seq, Some(4));
-    relay.task.abort();
+    relay_until(&store, config, 4).await;
     lodge(&store, 4, 5).await;
     let entries = store.audit_entries(4, 1).await.unwrap();
     let fifth = BusEvent::from_entry(&events[0].chain, &entries[0].entry);
