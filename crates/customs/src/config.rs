@@ -102,6 +102,11 @@ pub const KEYS: &[Key] = &[
     key("metrics.listen", Some("CUSTOMS_METRICS_LISTEN"), Some("--metrics-listen"), Kind::Address, Default::None),
     // No flag: a secret on the command line is readable by every user of the machine (ps).
     key("metrics.token", Some("CUSTOMS_METRICS_TOKEN"), None, Kind::Secret, Default::None),
+    // Unset: the in-process bus, no NATS.
+    key("bus.url", Some("CUSTOMS_BUS"), Some("--bus"), Kind::Text(bus_url), Default::None),
+    // One stream and subject prefix per data folder: a stream holds one store's chain.
+    key("bus.stream", Some("CUSTOMS_BUS_STREAM"), None, Kind::Text(stream_name), Default::Text(bus::STREAM_NAME_DEFAULT)),
+    key("bus.subject_prefix", Some("CUSTOMS_BUS_SUBJECT_PREFIX"), None, Kind::Text(subject_prefix), Default::Text(bus::SUBJECT_PREFIX_DEFAULT)),
 ];
 
 /// The effective configuration, typed.
@@ -116,6 +121,8 @@ pub struct Config {
     pub tls: TlsConfig,
     #[serde(default)]
     pub metrics: MetricsConfig,
+    #[serde(default)]
+    pub bus: BusConfig,
 }
 
 #[derive(Debug, Deserialize)]
@@ -154,6 +161,25 @@ pub struct TlsConfig {
 pub struct MetricsConfig {
     pub listen: Option<String>,
     pub token: Option<String>,
+}
+
+/// The event bus: NATS JetStream at `url`, or the in-process bus when unset.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BusConfig {
+    pub url: Option<String>,
+    pub stream: String,
+    pub subject_prefix: String,
+}
+
+impl std::default::Default for BusConfig {
+    fn default() -> Self {
+        BusConfig {
+            url: None,
+            stream: bus::STREAM_NAME_DEFAULT.to_owned(),
+            subject_prefix: bus::SUBJECT_PREFIX_DEFAULT.to_owned(),
+        }
+    }
 }
 
 impl fmt::Debug for MetricsConfig {
@@ -526,6 +552,61 @@ fn time_zone(text: &str) -> Result<(), (String, String)> {
         .map_err(|error| (error, "时区无效".into()))
 }
 
+/// A NATS server: `nats://host:port` (or `tls://host:port` for TLS), the port required so that
+/// the server the relay publishes to is never a guess.
+fn bus_url(text: &str) -> Result<(), (String, String)> {
+    let refused = || {
+        (
+            "must be nats://host:port or tls://host:port, e.g. nats://127.0.0.1:4222".to_owned(),
+            "必须是 nats://主机:端口 或 tls://主机:端口，例如 nats://127.0.0.1:4222".to_owned(),
+        )
+    };
+    let rest = text
+        .strip_prefix("nats://")
+        .or_else(|| text.strip_prefix("tls://"))
+        .ok_or_else(refused)?;
+    let (host, port) = rest.rsplit_once(':').ok_or_else(refused)?;
+    if host.is_empty() || host.contains(['/', '@', ' ']) || port.parse::<u16>().is_err() {
+        return Err(refused());
+    }
+    Ok(())
+}
+
+/// A JetStream stream name: letters, digits, `_` and `-` (NATS gives `.`, `*`, `>` and spaces a
+/// meaning in the API subjects that carry the name).
+fn stream_name(text: &str) -> Result<(), (String, String)> {
+    if text
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        Ok(())
+    } else {
+        Err((
+            "a stream name has only letters, digits, _ and -, e.g. CUSTOMS_EVENTS".to_owned(),
+            "流名称只能包含字母、数字、_ 和 -，例如 CUSTOMS_EVENTS".to_owned(),
+        ))
+    }
+}
+
+/// A subject prefix: dot-separated tokens of letters, digits, `_` and `-`, no wildcard.
+fn subject_prefix(text: &str) -> Result<(), (String, String)> {
+    let token = |t: &str| {
+        !t.is_empty()
+            && t.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    };
+    if text.split('.').all(token) {
+        Ok(())
+    } else {
+        Err((
+            "a subject prefix is tokens of letters, digits, _ and - joined by dots, e.g. \
+             customs.events"
+                .to_owned(),
+            "主题前缀由字母、数字、_ 和 - 组成的片段以点连接，例如 customs.events".to_owned(),
+        ))
+    }
+}
+
 fn log_filter(text: &str) -> Result<(), (String, String)> {
     tracing_subscriber::EnvFilter::try_new(text)
         .map(drop)
@@ -613,6 +694,7 @@ mod tests {
                 Kind::Address => "\"127.0.0.1:8080\"".into(),
                 Kind::OneOf(words) => format!("{:?}", words[0]),
                 Kind::Secret => "\"0123456789abcdef\"".into(),
+                Kind::Text(_) if key.name == "bus.url" => "\"nats://127.0.0.1:4222\"".into(),
                 Kind::Text(_) => match key.default {
                     Default::Text(text) => format!("{text:?}"),
                     _ => unreachable!("text keys have defaults"),
@@ -750,5 +832,65 @@ mod tests {
             shown.contains("token = \"<redacted>\"  # environment CUSTOMS_METRICS_TOKEN"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn the_bus_is_a_nats_address_with_its_port_and_unset_by_default() {
+        let at = |text: &str| resolve(None, env_none, &[("bus.url", Some(text.into()))]);
+        assert_eq!(resolve(None, env_none, &[]).unwrap().config.bus.url, None);
+        for good in [
+            "nats://127.0.0.1:4222",
+            "tls://nats.example:4443",
+            "nats://[::1]:4222",
+        ] {
+            assert_eq!(at(good).unwrap().config.bus.url.as_deref(), Some(good));
+        }
+        for bad in [
+            "127.0.0.1:4222",
+            "http://127.0.0.1:4222",
+            "nats://127.0.0.1",
+            "nats://:4222",
+            "nats://127.0.0.1:99999",
+            "nats://user:secret@127.0.0.1:4222",
+        ] {
+            let text = at(bad).unwrap_err().to_string();
+            assert!(text.contains("bus.url"), "{text}");
+            assert!(text.contains("nats://host:port"), "{text}");
+            assert!(text.contains("主机"), "{text}");
+        }
+        // Keys without a flag, set by their variables.
+        let set = |variable: &'static str, text: &str| {
+            resolve(
+                None,
+                |name: &str| (name == variable).then(|| text.to_owned()),
+                &[],
+            )
+        };
+        assert_eq!(
+            set("CUSTOMS_BUS_STREAM", "CUSTOMS-2_x")
+                .unwrap()
+                .config
+                .bus
+                .stream,
+            "CUSTOMS-2_x"
+        );
+        let text = set("CUSTOMS_BUS_STREAM", "CUSTOMS.EVENTS")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            text.contains("bus.stream") && text.contains("流名称"),
+            "{text}"
+        );
+        let prefix = set("CUSTOMS_BUS_SUBJECT_PREFIX", "a.b-c.d_1").unwrap();
+        assert_eq!(prefix.config.bus.subject_prefix, "a.b-c.d_1");
+        for bad in ["a..b", "a.*", "a.>", ".a", "a b"] {
+            let text = set("CUSTOMS_BUS_SUBJECT_PREFIX", bad)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                text.contains("bus.subject_prefix") && text.contains("主题前缀"),
+                "{text}"
+            );
+        }
     }
 }

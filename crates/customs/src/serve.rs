@@ -47,6 +47,11 @@ pub struct ServeArgs {
     /// serve.time_zone]
     #[arg(long, value_name = "+HH:MM")]
     pub time_zone: Option<String>,
+    /// Publish every committed event to NATS JetStream at this server (stream CUSTOMS_EVENTS,
+    /// subjects customs.events.<action>); without it, events go to the in-process bus only.
+    /// [env: CUSTOMS_BUS] [file: bus.url]
+    #[arg(long, value_name = "nats://HOST:PORT")]
+    pub bus: Option<String>,
 }
 
 impl ServeArgs {
@@ -64,6 +69,7 @@ impl ServeArgs {
             ("tls.key", self.tls_key.clone()),
             ("metrics.listen", self.metrics_listen.clone()),
             ("serve.time_zone", self.time_zone.clone()),
+            ("bus.url", self.bus.clone()),
         ]
     }
 }
@@ -161,6 +167,7 @@ pub async fn run(
             data.path.display()
         );
     }
+    let relay = start_event_relay(clearance.store(), &settings.bus);
     let api_config = http_api::ApiConfig {
         requests_per_second_per_client: serve.rate_per_client,
         // Checked when the configuration was resolved.
@@ -256,10 +263,45 @@ pub async fn run(
     }
     served?;
     monitor.abort();
+    // The relay holds no state of its own: the next start resumes from the bus's record.
+    relay.task.abort();
     // Drain the writer and sign a final checkpoint before exiting.
     clearance.store().close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The event relay (`crates/bus`): every committed event to NATS JetStream when `bus.url` is
+/// set, else to the in-process bus. A server that cannot reach NATS still serves: events are
+/// committed in the store and published when NATS answers (the relay logs each failed attempt).
+fn start_event_relay(
+    store: &store_sqlite::SqliteStore,
+    settings: &crate::config::BusConfig,
+) -> bus::RelayHandle {
+    use std::sync::Arc;
+    let store = Arc::new(store.clone());
+    let options = bus::RelayOptions::default();
+    match &settings.url {
+        Some(url) => {
+            let config = bus::JetStreamConfig {
+                url: url.clone(),
+                stream: settings.stream.clone(),
+                subject_prefix: settings.subject_prefix.clone(),
+            };
+            tracing::info!(
+                url,
+                stream = %config.stream,
+                subjects = %config.stream_subjects(),
+                "events are published to NATS JetStream"
+            );
+            bus::Relay::spawn(
+                store,
+                Arc::new(bus::JetStreamPublisher::new(config)),
+                options,
+            )
+        }
+        None => bus::Relay::spawn(store, Arc::new(bus::InProcessBus::new()), options),
+    }
 }
 
 /// Connections to the metrics' own listener at once: one scraper or two need a few.

@@ -3,6 +3,7 @@
 
 mod architecture;
 mod backup;
+mod bus;
 mod calendar;
 mod cli;
 mod configuration;

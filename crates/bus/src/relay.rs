@@ -1,0 +1,267 @@
+//! The relay: follows the store's committed events and publishes them, in order, never skipping
+//! one.
+//!
+//! Each round reads at most [`RelayOptions::batch`] events after the cursor, publishes them and
+//! moves the cursor past the acknowledged ones only. An idle relay polls the store every
+//! [`RelayOptions::poll_interval`] (a read of the chain's tail on the read pool, not the writer);
+//! a full batch is followed at once by the next. On a failure it waits ([`backoff_after`]) and
+//! asks the publisher again where to resume, so its cursor is the publisher's record, never its
+//! own belief.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use store::Store;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::{BusError, BusEvent, Publisher, Resume, chain_id};
+
+/// Most events read and published in one round: bounds the relay's memory and the messages in
+/// flight awaiting acknowledgement.
+pub const BATCH_MAX: usize = 1000;
+/// Events per round unless configured.
+pub const BATCH_DEFAULT: usize = 256;
+/// How often an idle relay looks for new events unless configured.
+pub const POLL_INTERVAL_DEFAULT: Duration = Duration::from_millis(100);
+/// The first wait after a failure.
+pub const BACKOFF_MIN: Duration = Duration::from_millis(100);
+/// The longest wait after repeated failures: an outage is noticed within this once it ends.
+pub const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// The wait after `failures` consecutive failures (1 for the first): doubling from
+/// [`BACKOFF_MIN`] up to [`BACKOFF_MAX`].
+pub fn backoff_after(failures: u32) -> Duration {
+    let doublings = failures.saturating_sub(1).min(16);
+    BACKOFF_MIN.saturating_mul(1 << doublings).min(BACKOFF_MAX)
+}
+
+#[derive(Debug, Clone)]
+pub struct RelayOptions {
+    /// Events per round, clamped to `1..=`[`BATCH_MAX`].
+    pub batch: usize,
+    pub poll_interval: Duration,
+}
+
+impl Default for RelayOptions {
+    fn default() -> Self {
+        RelayOptions {
+            batch: BATCH_DEFAULT,
+            poll_interval: POLL_INTERVAL_DEFAULT,
+        }
+    }
+}
+
+impl RelayOptions {
+    /// The batch size actually used.
+    pub fn effective_batch(&self) -> usize {
+        self.batch.clamp(1, BATCH_MAX)
+    }
+}
+
+/// What the relay has done, for logs, metrics and tests.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RelayStatus {
+    /// The seq up to which every event is acknowledged by the publisher (`None` before the
+    /// relay knows where it starts).
+    pub published_seq: Option<u64>,
+    /// Failures since the relay started.
+    pub failures: u64,
+    /// The latest failure, in words; cleared by the next success.
+    pub last_error: Option<String>,
+}
+
+/// A running relay: its status, and the task (abort it to stop the relay; nothing is lost,
+/// the next relay resumes from the publisher's record).
+pub struct RelayHandle {
+    pub status: watch::Receiver<RelayStatus>,
+    pub task: JoinHandle<()>,
+}
+
+impl RelayHandle {
+    /// Waits until every event up to `seq` is acknowledged, or `timeout` passes; the status
+    /// then.
+    pub async fn wait_for(&mut self, seq: u64, timeout: Duration) -> RelayStatus {
+        let _ = tokio::time::timeout(
+            timeout,
+            self.status
+                .wait_for(|s| s.published_seq.is_some_and(|p| p >= seq)),
+        )
+        .await;
+        self.status.borrow().clone()
+    }
+}
+
+/// The relay of one store to one publisher.
+pub struct Relay<S: Store + ?Sized, P: Publisher> {
+    store: Arc<S>,
+    publisher: Arc<P>,
+    options: RelayOptions,
+    status: watch::Sender<RelayStatus>,
+    /// The next round reads after this seq; `None`: ask the publisher first.
+    cursor: Option<u64>,
+    /// The publisher keeps no record (it resumes at the head): after a failure the relay's own
+    /// cursor is the only record, so it is kept rather than asked for again (which would skip
+    /// the events committed meanwhile).
+    own_cursor: bool,
+    /// The chain the publisher's last message belongs to, checked against the store's.
+    publisher_chain: Option<String>,
+    chain: Option<String>,
+}
+
+impl<S: Store + ?Sized, P: Publisher> Relay<S, P> {
+    /// Starts the relay on the current tokio runtime.
+    pub fn spawn(store: Arc<S>, publisher: Arc<P>, options: RelayOptions) -> RelayHandle {
+        let (status, receiver) = watch::channel(RelayStatus::default());
+        let relay = Relay {
+            store,
+            publisher,
+            options,
+            status,
+            cursor: None,
+            own_cursor: false,
+            publisher_chain: None,
+            chain: None,
+        };
+        RelayHandle {
+            status: receiver,
+            task: tokio::spawn(relay.run()),
+        }
+    }
+
+    async fn run(mut self) {
+        let mut consecutive: u32 = 0;
+        loop {
+            match self.round().await {
+                Ok(published) => {
+                    if consecutive > 0 {
+                        tracing::info!(
+                            published_seq = self.cursor,
+                            "event relay: publishing again"
+                        );
+                        self.status.send_modify(|s| s.last_error = None);
+                    }
+                    consecutive = 0;
+                    if published < self.options.effective_batch() {
+                        tokio::time::sleep(self.options.poll_interval).await;
+                    }
+                }
+                Err(error) => {
+                    consecutive = consecutive.saturating_add(1);
+                    let wait = backoff_after(consecutive);
+                    tracing::warn!(%error, retry_in_ms = wait.as_millis() as u64, "event relay");
+                    if !self.own_cursor {
+                        self.cursor = None;
+                    }
+                    self.status.send_modify(|s| {
+                        s.failures += 1;
+                        s.last_error = Some(error.to_string());
+                    });
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+
+    /// One round: how many events were published.
+    async fn round(&mut self) -> Result<usize, BusError> {
+        let cursor = match self.cursor {
+            Some(cursor) => cursor,
+            None => self.resume().await?,
+        };
+        let entries = self
+            .store
+            .audit_entries(cursor, self.options.effective_batch())
+            .await
+            .map_err(|e| BusError::Store(e.to_string()))?;
+        if entries.is_empty() {
+            return Ok(0);
+        }
+        let chain = self.chain(&entries).await?;
+        let mut events = Vec::with_capacity(entries.len());
+        for (i, stored) in entries.iter().enumerate() {
+            let due = cursor + 1 + i as u64;
+            if stored.entry.seq != due {
+                // The chain is gap-free; a gap here is a store fault, and skipping it would
+                // lose an event for every consumer.
+                return Err(BusError::Store(format!(
+                    "the store returned event {} where {due} was due",
+                    stored.entry.seq
+                )));
+            }
+            events.push(BusEvent::from_entry(&chain, &stored.entry));
+        }
+        let outcome = self.publisher.publish(&events).await;
+        let published = cursor + outcome.acked as u64;
+        self.cursor = Some(published);
+        self.status
+            .send_modify(|s| s.published_seq = Some(published));
+        match outcome.error {
+            Some(error) => Err(error),
+            None => Ok(outcome.acked),
+        }
+    }
+
+    async fn resume(&mut self) -> Result<u64, BusError> {
+        let head = self
+            .store
+            .operational_stats()
+            .await
+            .map_err(|e| BusError::Store(e.to_string()))?
+            .chain_head_seq;
+        let cursor = match self.publisher.resume().await? {
+            Resume::Head => {
+                self.own_cursor = true;
+                head
+            }
+            Resume::After { seq, chain } => {
+                if seq > head {
+                    return Err(BusError::Inconsistent(format!(
+                        "the bus holds events up to {seq} but the store's chain ends at {head} \
+                         (a store restored from an older backup?); publishing would give \
+                         different events the seqs consumers already saw"
+                    )));
+                }
+                self.publisher_chain = chain;
+                seq
+            }
+        };
+        self.cursor = Some(cursor);
+        self.status.send_modify(|s| s.published_seq = Some(cursor));
+        Ok(cursor)
+    }
+
+    /// The store's chain id (read once), checked against the publisher's.
+    async fn chain(&mut self, entries: &[store::StoredEntry]) -> Result<String, BusError> {
+        let chain = match &self.chain {
+            Some(chain) => chain.clone(),
+            None => {
+                let first_hash = if entries[0].entry.seq == 1 {
+                    entries[0].entry_hash
+                } else {
+                    let first = self
+                        .store
+                        .audit_entries(0, 1)
+                        .await
+                        .map_err(|e| BusError::Store(e.to_string()))?;
+                    first
+                        .first()
+                        .ok_or_else(|| BusError::Store("the chain has no first entry".to_owned()))?
+                        .entry_hash
+                };
+                let chain = chain_id(&first_hash);
+                self.chain = Some(chain.clone());
+                chain
+            }
+        };
+        if let Some(other) = &self.publisher_chain
+            && *other != chain
+        {
+            return Err(BusError::Inconsistent(format!(
+                "the bus holds the events of chain {other}, this store's chain is {chain}: \
+                 give each store its own stream"
+            )));
+        }
+        Ok(chain)
+    }
+}
