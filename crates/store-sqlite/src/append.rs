@@ -94,7 +94,7 @@ fn drafts(append: &Append) -> impl Iterator<Item = Draft<'_>> {
         payload: &linked.payload,
         expected_version: linked.expected_version,
         projection: &linked.projection,
-        idempotency_key: format!("{}#{}", append.idempotency_key, i + 1),
+        idempotency_key: store::linked_idempotency_key(&append.idempotency_key, i + 1),
     });
     std::iter::once(main).chain(linked)
 }

@@ -447,7 +447,7 @@ fn activate_release(
     effective_from: &str,
     seq: u64,
 ) -> Result<(), Fault> {
-    if !is_iso_date(effective_from) {
+    if !store::is_iso_date(effective_from) {
         return Err(refused(format!(
             "release {id}: the effective date {effective_from:?} is not a YYYY-MM-DD date"
         )));
@@ -976,19 +976,6 @@ fn record_origin_proof_uses(
         insert.execute((key, declaration_id, seq))?;
     }
     Ok(())
-}
-
-/// `YYYY-MM-DD` exactly, and a real date.
-fn is_iso_date(text: &str) -> bool {
-    text.len() == 10
-        && text.bytes().enumerate().all(|(i, c)| {
-            if i == 4 || i == 7 {
-                c == b'-'
-            } else {
-                c.is_ascii_digit()
-            }
-        })
-        && chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok()
 }
 
 fn refused(message: String) -> Fault {

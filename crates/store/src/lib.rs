@@ -34,6 +34,12 @@
 
 use async_trait::async_trait;
 
+mod shared;
+pub use shared::{
+    CBEC_BOOKED_ACTION, CBEC_IDEMPOTENCY_SCOPE, ChainPosition, CheckpointPolicy, cbec_payload,
+    cbec_refusal, cbec_subject, is_iso_date, linked_idempotency_key,
+};
+
 pub use audit::{Checkpoint, StoredEntry};
 
 pub type StoreResult<T> = Result<T, StoreError>;
