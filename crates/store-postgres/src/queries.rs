@@ -54,19 +54,15 @@ pub(crate) async fn list_declarations<C: GenericClient>(
     }
     let mut conditions: Vec<String> = Vec::new();
     let mut values: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
-    let mut push = |condition: &str, value: Box<dyn ToSql + Sync + Send>| {
-        values.push(value);
-        conditions.push(condition.replace('?', &format!("${}", values.len())));
-    };
     if let Some(visibility) = &query.visible_to {
-        let own = visibility.own.clone();
-        let principals = visibility.principals.clone();
-        push("(d.trader_credit_code = ANY(?)", Box::new(own.clone()));
-        push("d.declarant_credit_code = ANY(?)", Box::new(own));
-        push("d.trader_credit_code = ANY(?))", Box::new(principals));
-        // The three make one condition: (a OR b OR c).
-        let visible = conditions.drain(..).collect::<Vec<_>>().join(" OR ");
-        conditions.push(visible);
+        values.push(Box::new(visibility.own.clone()));
+        values.push(Box::new(visibility.principals.clone()));
+        let (own, principals) = (values.len() - 1, values.len());
+        // A principal's code never matches the declarant column (see `store::Visibility`).
+        conditions.push(format!(
+            "(d.trader_credit_code = ANY(${own}) OR d.declarant_credit_code = ANY(${own}) \
+             OR d.trader_credit_code = ANY(${principals}))"
+        ));
     }
     let mut push = |condition: &str, value: Box<dyn ToSql + Sync + Send>| {
         values.push(value);
