@@ -593,7 +593,9 @@ async fn approve_rule(
     seq: i64,
 ) -> Result<(), Fault> {
     let version = i64::from(version);
-    let sql = "SELECT status, author FROM risk_rules WHERE id = $1 AND version = $2";
+    // Locked: of two approvals (or an approval and a retirement) from two processes, the
+    // second sees the first's outcome.
+    let sql = "SELECT status, author FROM risk_rules WHERE id = $1 AND version = $2 FOR UPDATE";
     let Some(row) = db::query_opt(tx, sql, &[&id, &version]).await? else {
         return Err(not_found(format!("rule {id} v{version}")));
     };

@@ -269,3 +269,24 @@ pub(crate) fn all<T>(
 ) -> anyhow::Result<Vec<T>> {
     rows.iter().map(f).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::document;
+
+    /// The document is the payload's own text of the member, byte for byte: escapes, Chinese
+    /// text and nesting untouched (jsonb would re-encode them).
+    #[test]
+    fn the_document_is_cut_out_of_the_payload_byte_for_byte() {
+        let carried = r#"{"a":"\u00e9 货物","n":[1,{"x":1.50}],"q":"\"x\""}"#;
+        let payload = format!(r#"{{"declaration":{carried},"lane":"green"}}"#);
+        assert_eq!(document(&payload), Some(carried));
+    }
+
+    #[test]
+    fn a_payload_without_a_declaration_object_carries_no_document() {
+        assert_eq!(document(r#"{"lane":"green"}"#), None);
+        assert_eq!(document(r#"{"declaration":"text"}"#), None);
+        assert_eq!(document("not json"), None);
+    }
+}

@@ -215,3 +215,68 @@ async fn an_unreachable_server_is_a_clear_error() {
     };
     assert!(err.contains("connecting to PostgreSQL"), "{err}");
 }
+
+/// Of many closings of one task from two processes at once, exactly one is recorded; every
+/// other is refused as a conflict and writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_task_closed_from_two_processes_at_once_is_closed_once() {
+    let database = common::TestDatabase::create().await;
+    let first = database.open(options(), story_signer()).await;
+    let second = database.open(options(), story_signer()).await;
+    let task = store::TaskRow {
+        id: "T-1".to_owned(),
+        declaration_id: "D-1".to_owned(),
+        kind: "physical_inspection".to_owned(),
+        office: "2200".to_owned(),
+        assigned_to: "U-CLERK".to_owned(),
+        status: "open".to_owned(),
+        created_at_ms: 1_767_225_600_000,
+        created_seq: None,
+        closed_seq: None,
+        outcome: None,
+    };
+    let mut open = append(0, 0);
+    open.projection = Projection::NewTask(task);
+    assert!(matches!(
+        first.append(open).await.unwrap(),
+        AppendOutcome::Appended { seq: 1 }
+    ));
+    let mut tasks = JoinSet::new();
+    for n in 1..=20 {
+        let store = if n % 2 == 0 {
+            first.clone()
+        } else {
+            second.clone()
+        };
+        tasks.spawn(async move {
+            let mut close = append(n % 2 + 1, n);
+            close.projection = Projection::CloseTask {
+                id: "T-1".to_owned(),
+                outcome: format!(r#"{{"by":{n}}}"#),
+            };
+            store.append(close).await
+        });
+    }
+    let (mut closed, mut refused) = (0, 0);
+    while let Some(done) = tasks.join_next().await {
+        match done.unwrap() {
+            Ok(AppendOutcome::Appended { .. }) => closed += 1,
+            Err(store::StoreError::Conflict(what)) => {
+                assert_eq!(what, "task T-1 is closed");
+                refused += 1;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!((closed, refused), (1, 19));
+    let entries = second.audit_entries(0, 100).await.unwrap();
+    assert_eq!(
+        entries.len(),
+        2,
+        "the opening and one closing, nothing of the refused"
+    );
+    let task = second.task("T-1").await.unwrap().unwrap();
+    assert_eq!(task.closed_seq, Some(2));
+    first.close();
+    second.close();
+}
