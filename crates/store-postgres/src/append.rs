@@ -3,7 +3,7 @@
 
 use audit::{AuditEntry, ChainHead};
 use deadpool_postgres::Transaction;
-use store::{Actor, Append, AppendOutcome, CbecBookingOutcome, Projection};
+use store::{Actor, Append, AppendOutcome, CbecBookingOutcome};
 
 use crate::db;
 use crate::fault::{Fault, conflict, taken_constraint};
@@ -41,17 +41,6 @@ pub(crate) async fn store_head(tx: &Transaction<'_>, head: &ChainHead) -> Result
     Ok(())
 }
 
-/// One event of an append: the main event or a linked one.
-struct Draft<'a> {
-    actor: &'a Actor,
-    subject: &'a str,
-    action: &'a str,
-    payload: &'a str,
-    expected_version: Option<u32>,
-    projection: &'a Projection,
-    idempotency_key: String,
-}
-
 /// Records `append` after `head`, advancing `head`. Anything but `Appended` must be rolled back.
 pub(crate) async fn record(
     tx: &Transaction<'_>,
@@ -84,7 +73,7 @@ pub(crate) async fn record(
         }
     }
     let main_seq = head.seq + 1;
-    for draft in drafts(append) {
+    for draft in store::event_drafts(append) {
         if let Some(conflict) = version_conflict(tx, &draft).await? {
             return Ok(conflict);
         }
@@ -107,42 +96,17 @@ pub(crate) async fn record(
     Ok(AppendOutcome::Appended { seq: main_seq })
 }
 
-fn drafts(append: &Append) -> impl Iterator<Item = Draft<'_>> {
-    let main = Draft {
-        actor: &append.actor,
-        subject: &append.subject,
-        action: &append.action,
-        payload: &append.payload,
-        expected_version: append.expected_version,
-        projection: &append.projection,
-        idempotency_key: append.idempotency_key.clone(),
-    };
-    let linked = append.linked.iter().enumerate().map(|(i, linked)| Draft {
-        actor: linked.actor.as_ref().unwrap_or(&append.actor),
-        subject: &linked.subject,
-        action: &linked.action,
-        payload: &linked.payload,
-        expected_version: linked.expected_version,
-        projection: &linked.projection,
-        idempotency_key: store::linked_idempotency_key(&append.idempotency_key, i + 1),
-    });
-    std::iter::once(main).chain(linked)
-}
-
-/// Optimistic concurrency against the declarations projection, as in the SQLite store.
+/// Optimistic concurrency against the declarations projection (see
+/// [`store::EventDraft::versioned_declaration`]); the row is locked, so the version stays what
+/// was checked until the commit.
 async fn version_conflict(
     tx: &Transaction<'_>,
-    draft: &Draft<'_>,
+    draft: &store::EventDraft<'_>,
 ) -> Result<Option<AppendOutcome>, Fault> {
-    let (declaration_id, must_be_new) = match draft.projection {
-        Projection::NewDeclaration(row) => (row.id.as_str(), true),
-        Projection::UpdateDeclaration(update) => (update.id.as_str(), false),
-        _ => (draft.subject, false),
-    };
-    if draft.expected_version.is_none() && !must_be_new {
+    let Some(declaration_id) = draft.versioned_declaration() else {
         return Ok(None);
-    }
-    let sql = "SELECT version FROM declarations WHERE id = $1";
+    };
+    let sql = "SELECT version FROM declarations WHERE id = $1 FOR UPDATE";
     let current = match db::query_opt(tx, sql, &[&declaration_id]).await? {
         Some(row) => {
             let v: i64 = row.try_get(0)?;
@@ -150,13 +114,7 @@ async fn version_conflict(
         }
         None => None,
     };
-    if current == draft.expected_version {
-        return Ok(None);
-    }
-    Ok(Some(AppendOutcome::VersionConflict {
-        subject: draft.subject.to_owned(),
-        current_version: current,
-    }))
+    Ok(draft.version_conflict(current))
 }
 
 /// The first event recorded under an idempotency key, with the digest of its request.

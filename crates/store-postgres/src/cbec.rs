@@ -25,24 +25,11 @@ pub(crate) async fn book(
     let lock = "SELECT pg_advisory_xact_lock(hashtextextended($1, $2))";
     db::execute(tx, lock, &[&b.buyer_id, &i64::from(b.year)]).await?;
     if let Some(first) = booked(tx, &b.order_ref).await? {
-        let same_booking = first.buyer_id == b.buyer_id
-            && first.year == b.year
-            && first.amount_fen == b.amount_fen;
-        return Ok(CbecBookingOutcome::Duplicate {
-            first,
-            same_booking,
-        });
+        return Ok(store::cbec_duplicate(first, b));
     }
-    let year_to_date_fen = year_to_date(tx, &b.buyer_id, b.year).await?;
-    let after = match year_to_date_fen.checked_add(b.amount_fen) {
-        Some(after) if after <= b.annual_limit_fen => after,
-        _ => {
-            let room_fen = b.annual_limit_fen.saturating_sub(year_to_date_fen).max(0);
-            return Ok(CbecBookingOutcome::Exceeded {
-                year_to_date_fen,
-                room_fen,
-            });
-        }
+    let after = match store::cbec_total_after(b, year_to_date(tx, &b.buyer_id, b.year).await?) {
+        Ok(after) => after,
+        Err(exceeded) => return Ok(exceeded),
     };
     let subject = store::cbec_subject(b);
     let payload = store::cbec_payload(b, after);

@@ -905,27 +905,36 @@ async fn set_duty(
     Ok(())
 }
 
-struct WatchStanding {
-    added_by: String,
-    approved: bool,
-    removal_requested_by: Option<String>,
-    removed: bool,
-}
-
 /// The entry's standing, its row locked: four-eyes checks across processes see the latest.
-async fn watch_standing(tx: &Transaction<'_>, id: &str) -> Result<WatchStanding, Fault> {
+async fn watch_standing(tx: &Transaction<'_>, id: &str) -> Result<store::WatchStanding, Fault> {
     let sql = "SELECT added_by, approved_seq IS NOT NULL, removal_requested_by, \
          removed_seq IS NOT NULL FROM watch_entries WHERE id = $1 FOR UPDATE";
     let row = db::query_opt(tx, sql, &[&id])
         .await?
         .ok_or_else(|| not_found(format!("watch entry {id}")))?;
     let get = |err: tokio_postgres::Error| Fault::Database(err.into());
-    Ok(WatchStanding {
+    Ok(store::WatchStanding {
         added_by: row.try_get(0).map_err(get)?,
         approved: row.try_get(1).map_err(get)?,
         removal_requested_by: row.try_get(2).map_err(get)?,
         removed: row.try_get(3).map_err(get)?,
     })
+}
+
+/// The columns a watch-list change sets (by whom, by which event).
+fn watch_change_sql(change: store::WatchChange) -> &'static str {
+    match change {
+        store::WatchChange::Approve => {
+            "UPDATE watch_entries SET approved_by = $2, approved_seq = $3 WHERE id = $1"
+        }
+        store::WatchChange::RequestRemoval => {
+            "UPDATE watch_entries SET removal_requested_by = $2, removal_requested_seq = $3 \
+             WHERE id = $1"
+        }
+        store::WatchChange::Remove => {
+            "UPDATE watch_entries SET removed_by = $2, removed_seq = $3 WHERE id = $1"
+        }
+    }
 }
 
 async fn remove_watch_entry(
@@ -934,21 +943,11 @@ async fn remove_watch_entry(
     by: &str,
     seq: i64,
 ) -> Result<(), Fault> {
-    let standing = watch_standing(tx, id).await?;
-    if standing.removed {
-        return Err(conflict(format!("watch entry {id} is removed")));
-    }
-    if standing.removal_requested_by.is_some() {
-        return Err(conflict(format!(
-            "watch entry {id} has a removal awaiting approval"
-        )));
-    }
-    let sql = if standing.approved {
-        "UPDATE watch_entries SET removal_requested_by = $2, removal_requested_seq = $3 WHERE id = $1"
-    } else {
-        "UPDATE watch_entries SET removed_by = $2, removed_seq = $3 WHERE id = $1"
-    };
-    db::execute(tx, sql, &[&id, &by, &seq]).await?;
+    let change = watch_standing(tx, id)
+        .await?
+        .removal(id)
+        .map_err(Fault::Refused)?;
+    db::execute(tx, watch_change_sql(change), &[&id, &by, &seq]).await?;
     Ok(())
 }
 
@@ -958,31 +957,11 @@ async fn approve_watch_entry(
     approver: &str,
     seq: i64,
 ) -> Result<(), Fault> {
-    let standing = watch_standing(tx, id).await?;
-    if standing.removed {
-        return Err(conflict(format!("watch entry {id} is removed")));
-    }
-    let (asked_by, sql) = match (&standing.removal_requested_by, standing.approved) {
-        (None, false) => (
-            &standing.added_by,
-            "UPDATE watch_entries SET approved_by = $2, approved_seq = $3 WHERE id = $1",
-        ),
-        (Some(requested_by), true) => (
-            requested_by,
-            "UPDATE watch_entries SET removed_by = $2, removed_seq = $3 WHERE id = $1",
-        ),
-        _ => {
-            return Err(conflict(format!(
-                "watch entry {id} has nothing awaiting approval"
-            )));
-        }
-    };
-    if asked_by == approver {
-        return Err(conflict(format!(
-            "watch entry {id}: who asked for the change cannot approve it"
-        )));
-    }
-    db::execute(tx, sql, &[&id, &approver, &seq]).await?;
+    let change = watch_standing(tx, id)
+        .await?
+        .approval(id, approver)
+        .map_err(Fault::Refused)?;
+    db::execute(tx, watch_change_sql(change), &[&id, &approver, &seq]).await?;
     Ok(())
 }
 

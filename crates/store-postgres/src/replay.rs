@@ -121,32 +121,20 @@ async fn book_from_payload(
     recorded_at_ms: i64,
     payload: &str,
 ) -> Result<(), String> {
-    let value: serde_json::Value = serde_json::from_str(payload)
-        .map_err(|err| format!("its payload is unreadable ({err})"))?;
-    let text = |key: &str| value[key].as_str().map(str::to_owned);
-    let number = |key: &str| value[key].as_i64();
-    let (Some(order_ref), Some(buyer_id), Some(year), Some(amount_fen), Some(year_to_date)) = (
-        text("order_ref"),
-        text("buyer_id"),
-        number("year").and_then(|y| i32::try_from(y).ok()),
-        number("amount_fen"),
-        number("year_to_date_fen"),
-    ) else {
-        return Err("its payload lacks a field of the ledger row".to_owned());
-    };
+    let entry = store::cbec_ledger_entry(payload)?;
     let booking = store::CbecBooking {
-        buyer_id,
-        year,
-        amount_fen,
+        buyer_id: entry.buyer_id,
+        year: entry.year,
+        amount_fen: entry.amount_fen,
         annual_limit_fen: 0,
-        order_ref,
+        order_ref: entry.order_ref,
         actor: store::Actor {
             user_id: String::new(),
             role: String::new(),
         },
         recorded_at_ms,
     };
-    crate::cbec::insert_ledger_row(tx, &booking, year_to_date, seq)
+    crate::cbec::insert_ledger_row(tx, &booking, entry.year_to_date_fen, seq)
         .await
         .map_err(|fault| format!("{:#}", store::StoreError::from(fault)))
 }

@@ -8,18 +8,6 @@ use store::{Actor, Append, AppendOutcome, CbecBookingOutcome, Projection};
 use crate::fault::{Fault, conflict, taken_columns};
 use crate::{cbec, projection, rows};
 
-/// One event of an append: the main event or a linked one, which shares the main event's time
-/// and idempotency scope, and its actor unless it names its own (the system's acts).
-struct Draft<'a> {
-    actor: &'a Actor,
-    subject: &'a str,
-    action: &'a str,
-    payload: &'a str,
-    expected_version: Option<u32>,
-    projection: &'a Projection,
-    idempotency_key: String,
-}
-
 /// Records `append` after `head`, advancing `head`. Anything but `Appended` must be rolled back
 /// by the caller (a version conflict may be found after the main event was written).
 pub(crate) fn record(
@@ -53,7 +41,7 @@ pub(crate) fn record(
         }
     }
     let main_seq = head.seq + 1;
-    for draft in drafts(append) {
+    for draft in store::event_drafts(append) {
         if let Some(conflict) = version_conflict(tx, &draft)? {
             return Ok(conflict);
         }
@@ -75,51 +63,16 @@ pub(crate) fn record(
     Ok(AppendOutcome::Appended { seq: main_seq })
 }
 
-/// The main event, then the linked ones keyed `<key>#1`, `<key>#2`, ... so that every event has
-/// its own place in the unique (scope, key) index and can be found from the request's key.
-fn drafts(append: &Append) -> impl Iterator<Item = Draft<'_>> {
-    let main = Draft {
-        actor: &append.actor,
-        subject: &append.subject,
-        action: &append.action,
-        payload: &append.payload,
-        expected_version: append.expected_version,
-        projection: &append.projection,
-        idempotency_key: append.idempotency_key.clone(),
-    };
-    let linked = append.linked.iter().enumerate().map(|(i, linked)| Draft {
-        actor: linked.actor.as_ref().unwrap_or(&append.actor),
-        subject: &linked.subject,
-        action: &linked.action,
-        payload: &linked.payload,
-        expected_version: linked.expected_version,
-        projection: &linked.projection,
-        idempotency_key: store::linked_idempotency_key(&append.idempotency_key, i + 1),
-    });
-    std::iter::once(main).chain(linked)
-}
-
-/// Optimistic concurrency against the declarations projection. `expected_version: None` means
-/// "must not exist yet" for a new declaration and "no check" for anything else; `Some(v)` means
-/// the declaration must be at exactly `v`.
-fn version_conflict(tx: &Connection, draft: &Draft<'_>) -> Result<Option<AppendOutcome>, Fault> {
-    let (declaration_id, must_be_new) = match draft.projection {
-        Projection::NewDeclaration(row) => (row.id.as_str(), true),
-        Projection::UpdateDeclaration(update) => (update.id.as_str(), false),
-        // Other events may still be decided on a declaration's state (the subject).
-        _ => (draft.subject, false),
-    };
-    if draft.expected_version.is_none() && !must_be_new {
+/// Optimistic concurrency against the declarations projection (see
+/// [`store::EventDraft::versioned_declaration`]).
+fn version_conflict(
+    tx: &Connection,
+    draft: &store::EventDraft<'_>,
+) -> Result<Option<AppendOutcome>, Fault> {
+    let Some(declaration_id) = draft.versioned_declaration() else {
         return Ok(None);
-    }
-    let current = rows::declaration_version(tx, declaration_id)?;
-    if current == draft.expected_version {
-        return Ok(None);
-    }
-    Ok(Some(AppendOutcome::VersionConflict {
-        subject: draft.subject.to_owned(),
-        current_version: current,
-    }))
+    };
+    Ok(draft.version_conflict(rows::declaration_version(tx, declaration_id)?))
 }
 
 /// One event to chain: what the log row holds besides its seq and hashes.

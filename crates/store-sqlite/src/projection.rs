@@ -867,22 +867,13 @@ fn set_duty(tx: &Connection, officer: &str, office: Option<&str>, seq: u64) -> R
     Ok(())
 }
 
-/// Where a watch-list entry stands: who proposed it, whether it is approved, who requested its
-/// removal, whether it is removed.
-struct WatchStanding {
-    added_by: String,
-    approved: bool,
-    removal_requested_by: Option<String>,
-    removed: bool,
-}
-
-fn watch_standing(tx: &Connection, id: &str) -> Result<WatchStanding, Fault> {
+fn watch_standing(tx: &Connection, id: &str) -> Result<store::WatchStanding, Fault> {
     tx.prepare_cached(
         "SELECT added_by, approved_seq IS NOT NULL, removal_requested_by, \
          removed_seq IS NOT NULL FROM watch_entries WHERE id = ?1",
     )?
     .query_row([id], |row| {
-        Ok(WatchStanding {
+        Ok(store::WatchStanding {
             added_by: row.get(0)?,
             approved: row.get(1)?,
             removal_requested_by: row.get(2)?,
@@ -893,24 +884,28 @@ fn watch_standing(tx: &Connection, id: &str) -> Result<WatchStanding, Fault> {
     .ok_or_else(|| not_found(format!("watch entry {id}")))
 }
 
+/// The columns a watch-list change sets (by whom, by which event).
+fn watch_change_sql(change: store::WatchChange) -> &'static str {
+    match change {
+        store::WatchChange::Approve => {
+            "UPDATE watch_entries SET approved_by = ?2, approved_seq = ?3 WHERE id = ?1"
+        }
+        store::WatchChange::RequestRemoval => {
+            "UPDATE watch_entries SET removal_requested_by = ?2, removal_requested_seq = ?3 \
+             WHERE id = ?1"
+        }
+        store::WatchChange::Remove => {
+            "UPDATE watch_entries SET removed_by = ?2, removed_seq = ?3 WHERE id = ?1"
+        }
+    }
+}
+
 /// A proposal is withdrawn at once; an entry in force gets a removal request (four eyes).
 fn remove_watch_entry(tx: &Connection, id: &str, by: &str, seq: u64) -> Result<(), Fault> {
-    let standing = watch_standing(tx, id)?;
-    if standing.removed {
-        return Err(conflict(format!("watch entry {id} is removed")));
-    }
-    if standing.removal_requested_by.is_some() {
-        return Err(conflict(format!(
-            "watch entry {id} has a removal awaiting approval"
-        )));
-    }
-    let sql = if standing.approved {
-        "UPDATE watch_entries SET removal_requested_by = ?2, removal_requested_seq = ?3 \
-         WHERE id = ?1"
-    } else {
-        "UPDATE watch_entries SET removed_by = ?2, removed_seq = ?3 WHERE id = ?1"
-    };
-    tx.prepare_cached(sql)?
+    let change = watch_standing(tx, id)?
+        .removal(id)
+        .map_err(Fault::Refused)?;
+    tx.prepare_cached(watch_change_sql(change))?
         .execute(rusqlite::params![id, by, seq])?;
     Ok(())
 }
@@ -918,31 +913,10 @@ fn remove_watch_entry(tx: &Connection, id: &str, by: &str, seq: u64) -> Result<(
 /// Approves what awaits approval on an entry: its addition or its removal; never by the analyst
 /// who asked for it.
 fn approve_watch_entry(tx: &Connection, id: &str, approver: &str, seq: u64) -> Result<(), Fault> {
-    let standing = watch_standing(tx, id)?;
-    if standing.removed {
-        return Err(conflict(format!("watch entry {id} is removed")));
-    }
-    let (asked_by, sql) = match (&standing.removal_requested_by, standing.approved) {
-        (None, false) => (
-            &standing.added_by,
-            "UPDATE watch_entries SET approved_by = ?2, approved_seq = ?3 WHERE id = ?1",
-        ),
-        (Some(requested_by), true) => (
-            requested_by,
-            "UPDATE watch_entries SET removed_by = ?2, removed_seq = ?3 WHERE id = ?1",
-        ),
-        _ => {
-            return Err(conflict(format!(
-                "watch entry {id} has nothing awaiting approval"
-            )));
-        }
-    };
-    if asked_by == approver {
-        return Err(conflict(format!(
-            "watch entry {id}: who asked for the change cannot approve it"
-        )));
-    }
-    tx.prepare_cached(sql)?
+    let change = watch_standing(tx, id)?
+        .approval(id, approver)
+        .map_err(Fault::Refused)?;
+    tx.prepare_cached(watch_change_sql(change))?
         .execute(rusqlite::params![id, approver, seq])?;
     Ok(())
 }

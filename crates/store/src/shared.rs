@@ -2,7 +2,10 @@
 //! stores cannot drift apart: when a checkpoint is due, what a CBEC booking event says, how
 //! linked events are keyed, what an effective date looks like.
 
-use crate::CbecBooking;
+use crate::{
+    Actor, Append, AppendOutcome, CbecBooked, CbecBooking, CbecBookingOutcome, Projection,
+    StoreError,
+};
 
 /// When a store signs a checkpoint of its chain head on its own.
 #[derive(Debug, Clone, Copy)]
@@ -122,6 +125,189 @@ pub fn is_iso_date(text: &str) -> bool {
             }
         })
         && chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok()
+}
+
+/// One event of an append: the main event or a linked one, which shares the main event's time
+/// and idempotency scope, and its actor unless it names its own (the system's acts).
+pub struct EventDraft<'a> {
+    pub actor: &'a Actor,
+    pub subject: &'a str,
+    pub action: &'a str,
+    pub payload: &'a str,
+    pub expected_version: Option<u32>,
+    pub projection: &'a Projection,
+    pub idempotency_key: String,
+}
+
+/// The main event, then the linked ones keyed by [`linked_idempotency_key`].
+pub fn event_drafts(append: &Append) -> impl Iterator<Item = EventDraft<'_>> {
+    let main = EventDraft {
+        actor: &append.actor,
+        subject: &append.subject,
+        action: &append.action,
+        payload: &append.payload,
+        expected_version: append.expected_version,
+        projection: &append.projection,
+        idempotency_key: append.idempotency_key.clone(),
+    };
+    let linked = append
+        .linked
+        .iter()
+        .enumerate()
+        .map(|(i, linked)| EventDraft {
+            actor: linked.actor.as_ref().unwrap_or(&append.actor),
+            subject: &linked.subject,
+            action: &linked.action,
+            payload: &linked.payload,
+            expected_version: linked.expected_version,
+            projection: &linked.projection,
+            idempotency_key: linked_idempotency_key(&append.idempotency_key, i + 1),
+        });
+    std::iter::once(main).chain(linked)
+}
+
+impl EventDraft<'_> {
+    /// Optimistic concurrency against the declarations projection: the declaration whose
+    /// version must be checked, if any. `expected_version: None` means "must not exist yet" for
+    /// a new declaration and "no check" for anything else; `Some(v)` means the declaration must
+    /// be at exactly `v`. Other events may still be decided on a declaration's state (their
+    /// subject).
+    pub fn versioned_declaration(&self) -> Option<&str> {
+        let (declaration_id, must_be_new) = match self.projection {
+            Projection::NewDeclaration(row) => (row.id.as_str(), true),
+            Projection::UpdateDeclaration(update) => (update.id.as_str(), false),
+            _ => (self.subject, false),
+        };
+        (self.expected_version.is_some() || must_be_new).then_some(declaration_id)
+    }
+
+    /// The conflict, if the declaration's `current` version is not the expected one.
+    pub fn version_conflict(&self, current: Option<u32>) -> Option<AppendOutcome> {
+        (current != self.expected_version).then(|| AppendOutcome::VersionConflict {
+            subject: self.subject.to_owned(),
+            current_version: current,
+        })
+    }
+}
+
+/// A repeated order reference: the first booking, and whether this one is the same (an honest
+/// retry) or not (a reused reference).
+pub fn cbec_duplicate(first: CbecBooked, b: &CbecBooking) -> CbecBookingOutcome {
+    let same_booking =
+        first.buyer_id == b.buyer_id && first.year == b.year && first.amount_fen == b.amount_fen;
+    CbecBookingOutcome::Duplicate {
+        first,
+        same_booking,
+    }
+}
+
+/// The buyer's total after booking `b` on top of `year_to_date_fen`, or the refusal when it
+/// would pass the limit (reaching it exactly is allowed).
+pub fn cbec_total_after(b: &CbecBooking, year_to_date_fen: i64) -> Result<i64, CbecBookingOutcome> {
+    match year_to_date_fen.checked_add(b.amount_fen) {
+        Some(after) if after <= b.annual_limit_fen => Ok(after),
+        _ => Err(CbecBookingOutcome::Exceeded {
+            year_to_date_fen,
+            room_fen: b.annual_limit_fen.saturating_sub(year_to_date_fen).max(0),
+        }),
+    }
+}
+
+/// A CBEC ledger row as its booking event's payload ([`cbec_payload`]) holds it, to rebuild the
+/// ledger from the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CbecLedgerEntry {
+    pub order_ref: String,
+    pub buyer_id: String,
+    pub year: i32,
+    pub amount_fen: i64,
+    pub year_to_date_fen: i64,
+}
+
+/// Reads a booking event's payload back; the error says what is wrong with it.
+pub fn cbec_ledger_entry(payload: &str) -> Result<CbecLedgerEntry, String> {
+    let value: serde_json::Value = serde_json::from_str(payload)
+        .map_err(|err| format!("its payload is unreadable ({err})"))?;
+    let text = |key: &str| value[key].as_str().map(str::to_owned);
+    let number = |key: &str| value[key].as_i64();
+    let (Some(order_ref), Some(buyer_id), Some(year), Some(amount_fen), Some(year_to_date_fen)) = (
+        text("order_ref"),
+        text("buyer_id"),
+        number("year").and_then(|year| i32::try_from(year).ok()),
+        number("amount_fen"),
+        number("year_to_date_fen"),
+    ) else {
+        return Err("its payload lacks a field of the ledger row".to_owned());
+    };
+    Ok(CbecLedgerEntry {
+        order_ref,
+        buyer_id,
+        year,
+        amount_fen,
+        year_to_date_fen,
+    })
+}
+
+/// Where a watch-list entry stands, as a store reads it in the writer's transaction.
+pub struct WatchStanding {
+    pub added_by: String,
+    pub approved: bool,
+    pub removal_requested_by: Option<String>,
+    pub removed: bool,
+}
+
+/// What a change to a watch-list entry writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WatchChange {
+    /// `approved_by` and `approved_seq`: the entry comes into force.
+    Approve,
+    /// `removal_requested_by` and `removal_requested_seq`: four eyes on taking it off.
+    RequestRemoval,
+    /// `removed_by` and `removed_seq`: it is off the list.
+    Remove,
+}
+
+impl WatchStanding {
+    /// Taking the entry off: a proposal is withdrawn at once, an entry in force gets a removal
+    /// request (four eyes).
+    pub fn removal(&self, id: &str) -> Result<WatchChange, StoreError> {
+        if self.removed {
+            return Err(StoreError::Conflict(format!("watch entry {id} is removed")));
+        }
+        if self.removal_requested_by.is_some() {
+            return Err(StoreError::Conflict(format!(
+                "watch entry {id} has a removal awaiting approval"
+            )));
+        }
+        Ok(if self.approved {
+            WatchChange::RequestRemoval
+        } else {
+            WatchChange::Remove
+        })
+    }
+
+    /// Approving what awaits approval (its addition or its removal), never by the analyst who
+    /// asked for it.
+    pub fn approval(&self, id: &str, approver: &str) -> Result<WatchChange, StoreError> {
+        if self.removed {
+            return Err(StoreError::Conflict(format!("watch entry {id} is removed")));
+        }
+        let (asked_by, change) = match (&self.removal_requested_by, self.approved) {
+            (None, false) => (&self.added_by, WatchChange::Approve),
+            (Some(requested_by), true) => (requested_by, WatchChange::Remove),
+            _ => {
+                return Err(StoreError::Conflict(format!(
+                    "watch entry {id} has nothing awaiting approval"
+                )));
+            }
+        };
+        if asked_by == approver {
+            return Err(StoreError::Conflict(format!(
+                "watch entry {id}: who asked for the change cannot approve it"
+            )));
+        }
+        Ok(change)
+    }
 }
 
 #[cfg(test)]
