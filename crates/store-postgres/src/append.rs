@@ -1,9 +1,9 @@
 //! Appending one request's events to the log (which is the audit chain) with their projections,
 //! inside the append's own transaction, after its chain's head row was locked.
 
-use audit::{AuditEntry, ChainHead};
+use audit::ChainHead;
 use deadpool_postgres::Transaction;
-use store::{Actor, Append, AppendOutcome, CbecBookingOutcome};
+use store::{Append, AppendOutcome, CbecBookingOutcome};
 
 use crate::db;
 use crate::fault::{Fault, conflict, taken_constraint};
@@ -133,18 +133,7 @@ pub(crate) async fn event_by_idempotency<C: deadpool_postgres::GenericClient>(
     }
 }
 
-/// One event to chain: what the log row holds besides its seq and hashes.
-pub(crate) struct NewEvent<'a> {
-    pub(crate) actor: &'a Actor,
-    pub(crate) recorded_at_ms: i64,
-    pub(crate) idempotency_scope: &'a str,
-    pub(crate) idempotency_key: &'a str,
-    pub(crate) request_digest: &'a str,
-    pub(crate) subject: &'a str,
-    pub(crate) action: &'a str,
-    pub(crate) payload: &'a str,
-    pub(crate) projection: &'a str,
-}
+pub(crate) use store::NewEvent;
 
 /// Chains the event after `head` (the same `audit::AuditEntry` encoding and hashes as the
 /// SQLite store, so `audit::verify_chain` verifies either) and inserts it.
@@ -153,20 +142,7 @@ pub(crate) async fn insert_event(
     event: &NewEvent<'_>,
     head: &mut ChainHead,
 ) -> Result<(), Fault> {
-    let entry = AuditEntry {
-        encoding_version: audit::ENCODING_VERSION,
-        idempotency_scope: event.idempotency_scope.to_owned(),
-        request_digest: event.request_digest.to_owned(),
-        projection: event.projection.to_owned(),
-        seq: head.seq + 1,
-        recorded_at_ms: event.recorded_at_ms,
-        actor: event.actor.user_id.clone(),
-        role: event.actor.role.clone(),
-        action: event.action.to_owned(),
-        subject: event.subject.to_owned(),
-        idempotency_key: event.idempotency_key.to_owned(),
-        payload: event.payload.to_owned(),
-    };
+    let entry = event.audit_entry(head.seq + 1);
     let prev_hash = head.hash;
     let entry_hash = head.append(&entry);
     let sql = "INSERT INTO events (seq, chain, subject, action, actor_user, actor_role, \

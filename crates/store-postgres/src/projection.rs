@@ -39,6 +39,9 @@ pub(crate) async fn apply_in(
     mode: Mode,
 ) -> Result<(), Fault> {
     let live = mode == Mode::Live;
+    if let Some(message) = store::new_row_refusal(projection, live) {
+        return Err(refused(message));
+    }
     let seq = i64_of(seq)?;
     match projection {
         Projection::NewDeclaration(row) => lodge_declaration(tx, row, seq, live).await,
@@ -94,7 +97,7 @@ pub(crate) async fn apply_in(
         Projection::AddAttachment {
             attachment,
             content,
-        } => add_attachment(tx, attachment, content, seq, live).await,
+        } => add_attachment(tx, attachment, content, seq).await,
         Projection::SetDuty { officer, office } => {
             set_duty(tx, officer, office.as_deref(), seq).await
         }
@@ -155,12 +158,6 @@ fn size_of(size: u64) -> Result<i64, Fault> {
 }
 
 async fn save_draft(tx: &Transaction<'_>, d: &store::DraftRow, seq: i64) -> Result<(), Fault> {
-    if d.saved_seq.is_some() {
-        return Err(refused(format!(
-            "draft {} must be saved without a seq",
-            d.id
-        )));
-    }
     let owner = text_of(
         tx,
         "SELECT enterprise_id FROM console_drafts WHERE id = $1",
@@ -202,12 +199,6 @@ async fn add_document(
     content: &[u8],
     seq: i64,
 ) -> Result<(), Fault> {
-    if d.added_seq.is_some() {
-        return Err(refused(format!(
-            "document {} must be added without a seq",
-            d.digest
-        )));
-    }
     require(
         tx,
         "SELECT 1 FROM declarations WHERE id = $1",
@@ -346,9 +337,6 @@ async fn register_user(tx: &Transaction<'_>, u: &UserRow) -> Result<(), Fault> {
 }
 
 async fn issue_token(tx: &Transaction<'_>, t: &TokenRow) -> Result<(), Fault> {
-    if t.revoked_seq.is_some() {
-        return Err(refused("a new token cannot be revoked already".to_owned()));
-    }
     require(tx, "SELECT 1 FROM users WHERE id = $1", &t.user_id, "user").await?;
     let sql = "INSERT INTO tokens (id, token_hash, user_id, created_at_ms, expires_at_ms) \
          VALUES ($1, $2, $3, $4, $5)";
@@ -440,16 +428,6 @@ async fn import_release(
     files: &[ReleaseFileRow],
     seq: i64,
 ) -> Result<(), Fault> {
-    let fresh = r.status == "imported"
-        && r.effective_from.is_none()
-        && r.activated_seq.is_none()
-        && r.rolled_back_seq.is_none();
-    if !fresh {
-        return Err(refused(format!(
-            "release {} must be imported as status `imported`, without activation",
-            r.id
-        )));
-    }
     if text_of(tx, "SELECT id FROM releases WHERE id = $1", &[&r.id])
         .await?
         .is_some()
@@ -496,11 +474,6 @@ async fn activate_release(
     effective_from: &str,
     seq: i64,
 ) -> Result<(), Fault> {
-    if !store::is_iso_date(effective_from) {
-        return Err(refused(format!(
-            "release {id}: the effective date {effective_from:?} is not a YYYY-MM-DD date"
-        )));
-    }
     let sql = "UPDATE releases SET status = 'active', effective_from = $2, activated_seq = $3, \
          rolled_back_seq = NULL WHERE id = $1 AND status IN ('imported', 'rolled_back')";
     if db::execute(tx, sql, &[&id, &effective_from, &seq]).await? == 0 {
@@ -545,16 +518,6 @@ async fn status_refusal(
 }
 
 async fn propose_rule(tx: &Transaction<'_>, r: &RiskRuleRow, seq: i64) -> Result<(), Fault> {
-    let fresh = r.status == "proposed"
-        && r.approved_by.is_none()
-        && r.approved_seq.is_none()
-        && r.ended_seq.is_none();
-    if !fresh {
-        return Err(refused(format!(
-            "rule {} v{} must be proposed as status `proposed`, without approval",
-            r.id, r.version
-        )));
-    }
     let row = db::query_one(
         tx,
         "SELECT MAX(version) FROM risk_rules WHERE id = $1",
@@ -635,16 +598,6 @@ async fn retire_rule(tx: &Transaction<'_>, id: &str, version: u32, seq: i64) -> 
 }
 
 async fn open_task(tx: &Transaction<'_>, t: &TaskRow, seq: i64) -> Result<(), Fault> {
-    let fresh = t.status == "open"
-        && t.created_seq.is_none()
-        && t.closed_seq.is_none()
-        && t.outcome.is_none();
-    if !fresh {
-        return Err(refused(format!(
-            "task {} must be created as status `open`, without seqs or an outcome",
-            t.id
-        )));
-    }
     let sql = "INSERT INTO inspection_tasks (id, declaration_id, kind, office, assigned_to, \
          status, created_at_ms, created_seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
     let values: Params<'_> = &[
@@ -688,12 +641,6 @@ async fn import_history(
     text: &str,
     seq: i64,
 ) -> Result<(), Fault> {
-    if b.imported_seq.is_some() {
-        return Err(refused(format!(
-            "history batch {} must be imported without a seq",
-            b.id
-        )));
-    }
     let sql = "INSERT INTO history_batches (id, format, label, digest, rows, labelled, \
          first_date, last_date, imported_by, imported_seq, text) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
@@ -725,16 +672,6 @@ async fn new_risk_model(
     bytes: &[u8],
     seq: i64,
 ) -> Result<(), Fault> {
-    if m.status != "shadow"
-        || m.created_seq.is_some()
-        || m.promoted_seq.is_some()
-        || m.ended_seq.is_some()
-    {
-        return Err(refused(format!(
-            "risk model {} must be registered in shadow, without seqs",
-            m.id
-        )));
-    }
     let sql = "INSERT INTO risk_models (id, status, source, author, model_hash, summary, \
          created_seq, bytes) VALUES ($1, 'shadow', $2, $3, $4, $5, $6, $7)";
     let values: Params<'_> = &[
@@ -797,14 +734,7 @@ async fn add_attachment(
     a: &store::AttachmentRow,
     content: &[u8],
     seq: i64,
-    live: bool,
 ) -> Result<(), Fault> {
-    if a.added_seq.is_some() || (live && a.size != content.len() as u64) {
-        return Err(refused(format!(
-            "attachment {} must be added without a seq and with its size",
-            a.digest
-        )));
-    }
     let sql = "SELECT status FROM inspection_tasks WHERE id = $1 FOR SHARE";
     match text_of(tx, sql, &[&a.task_id]).await?.as_deref() {
         None => return Err(not_found(format!("task {}", a.task_id))),
@@ -829,19 +759,6 @@ async fn add_attachment(
 }
 
 async fn add_watch_entry(tx: &Transaction<'_>, e: &WatchEntryRow, seq: i64) -> Result<(), Fault> {
-    if e.added_seq.is_some()
-        || e.removed_seq.is_some()
-        || e.approved_seq.is_some()
-        || e.approved_by.is_some()
-        || e.removal_requested_seq.is_some()
-        || e.removal_requested_by.is_some()
-        || e.removed_by.is_some()
-    {
-        return Err(refused(format!(
-            "watch entry {} must be added without seqs",
-            e.id
-        )));
-    }
     let sql = "INSERT INTO watch_entries (id, kind, value, reason_en, reason_zh, action, \
          valid_from, valid_to, added_by, added_at_ms, added_seq) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
@@ -868,11 +785,6 @@ async fn set_credit_level(
     level: &str,
     seq: i64,
 ) -> Result<(), Fault> {
-    if !store::CREDIT_LEVELS.contains(&level) {
-        return Err(refused(format!(
-            "enterprise {credit_code}: {level:?} is not a credit level"
-        )));
-    }
     require(
         tx,
         "SELECT 1 FROM enterprises WHERE credit_code = $1",

@@ -1,9 +1,9 @@
 //! Appending one request's events to the log (which is the audit chain) with their projections.
 //! Runs on the writer thread inside the request's savepoint; the caller commits or rolls back.
 
-use audit::{AuditEntry, ChainHead};
+use audit::ChainHead;
 use rusqlite::Connection;
-use store::{Actor, Append, AppendOutcome, CbecBookingOutcome, Projection};
+use store::{Append, AppendOutcome, CbecBookingOutcome, Projection};
 
 use crate::fault::{Fault, conflict, taken_columns};
 use crate::{cbec, projection, rows};
@@ -75,20 +75,7 @@ fn version_conflict(
     Ok(draft.version_conflict(rows::declaration_version(tx, declaration_id)?))
 }
 
-/// One event to chain: what the log row holds besides its seq and hashes.
-pub(crate) struct NewEvent<'a> {
-    pub(crate) actor: &'a Actor,
-    pub(crate) recorded_at_ms: i64,
-    pub(crate) idempotency_scope: &'a str,
-    pub(crate) idempotency_key: &'a str,
-    pub(crate) request_digest: &'a str,
-    pub(crate) subject: &'a str,
-    pub(crate) action: &'a str,
-    pub(crate) payload: &'a str,
-    /// The projection as recorded in the chain ([`recorded_projection`]); empty when the
-    /// table row is read from the payload (a CBEC booking).
-    pub(crate) projection: &'a str,
-}
+pub(crate) use store::NewEvent;
 
 /// The text of a projection the chain covers: serde's JSON of it, without the contents the
 /// projection type marks as kept once beside the chain.
@@ -103,20 +90,7 @@ pub(crate) fn insert_event(
     event: &NewEvent<'_>,
     head: &mut ChainHead,
 ) -> Result<(), Fault> {
-    let entry = AuditEntry {
-        encoding_version: audit::ENCODING_VERSION,
-        idempotency_scope: event.idempotency_scope.to_owned(),
-        request_digest: event.request_digest.to_owned(),
-        projection: event.projection.to_owned(),
-        seq: head.seq + 1,
-        recorded_at_ms: event.recorded_at_ms,
-        actor: event.actor.user_id.clone(),
-        role: event.actor.role.clone(),
-        action: event.action.to_owned(),
-        subject: event.subject.to_owned(),
-        idempotency_key: event.idempotency_key.to_owned(),
-        payload: event.payload.to_owned(),
-    };
+    let entry = event.audit_entry(head.seq + 1);
     let prev_hash = head.hash;
     let entry_hash = head.append(&entry);
     let sql = "INSERT INTO events (seq, subject, action, actor_user, actor_role, recorded_at_ms, \

@@ -310,6 +310,138 @@ impl WatchStanding {
     }
 }
 
+/// Why a store refuses a projection before touching any table, if it must: a new row that
+/// claims what only the store sets (a seq, an approval, a status other than the first), a date
+/// or a credit level that is not one. `live` is false when the projection is replayed from the
+/// chain, which does not carry the contents kept beside it (an attachment's bytes). A new user
+/// already disabled is refused after its enterprise is found, by the store itself.
+pub fn new_row_refusal(projection: &Projection, live: bool) -> Option<String> {
+    match projection {
+        Projection::SaveDraft(d) if d.saved_seq.is_some() => {
+            Some(format!("draft {} must be saved without a seq", d.id))
+        }
+        Projection::AddDocument { document: d, .. } if d.added_seq.is_some() => {
+            Some(format!("document {} must be added without a seq", d.digest))
+        }
+        Projection::NewToken(t) if t.revoked_seq.is_some() => {
+            Some("a new token cannot be revoked already".to_owned())
+        }
+        Projection::NewRelease { release: r, .. }
+            if r.status != "imported"
+                || r.effective_from.is_some()
+                || r.activated_seq.is_some()
+                || r.rolled_back_seq.is_some() =>
+        {
+            Some(format!(
+                "release {} must be imported as status `imported`, without activation",
+                r.id
+            ))
+        }
+        Projection::ActivateRelease { id, effective_from } if !is_iso_date(effective_from) => Some(
+            format!("release {id}: the effective date {effective_from:?} is not a YYYY-MM-DD date"),
+        ),
+        Projection::ProposeRule(r)
+            if r.status != "proposed"
+                || r.approved_by.is_some()
+                || r.approved_seq.is_some()
+                || r.ended_seq.is_some() =>
+        {
+            Some(format!(
+                "rule {} v{} must be proposed as status `proposed`, without approval",
+                r.id, r.version
+            ))
+        }
+        Projection::NewTask(t)
+            if t.status != "open"
+                || t.created_seq.is_some()
+                || t.closed_seq.is_some()
+                || t.outcome.is_some() =>
+        {
+            Some(format!(
+                "task {} must be created as status `open`, without seqs or an outcome",
+                t.id
+            ))
+        }
+        Projection::ImportHistory { batch: b, .. } if b.imported_seq.is_some() => Some(format!(
+            "history batch {} must be imported without a seq",
+            b.id
+        )),
+        Projection::NewRiskModel { model: m, .. }
+            if m.status != "shadow"
+                || m.created_seq.is_some()
+                || m.promoted_seq.is_some()
+                || m.ended_seq.is_some() =>
+        {
+            Some(format!(
+                "risk model {} must be registered in shadow, without seqs",
+                m.id
+            ))
+        }
+        Projection::AddAttachment {
+            attachment: a,
+            content,
+        } if a.added_seq.is_some() || (live && a.size != content.len() as u64) => Some(format!(
+            "attachment {} must be added without a seq and with its size",
+            a.digest
+        )),
+        Projection::AddWatchEntry(e)
+            if e.added_seq.is_some()
+                || e.removed_seq.is_some()
+                || e.approved_seq.is_some()
+                || e.approved_by.is_some()
+                || e.removal_requested_seq.is_some()
+                || e.removal_requested_by.is_some()
+                || e.removed_by.is_some() =>
+        {
+            Some(format!("watch entry {} must be added without seqs", e.id))
+        }
+        Projection::SetCreditLevel { credit_code, level }
+            if !crate::CREDIT_LEVELS.contains(&level.as_str()) =>
+        {
+            Some(format!(
+                "enterprise {credit_code}: {level:?} is not a credit level"
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// What one event records in the audit chain besides its seq and hashes.
+pub struct NewEvent<'a> {
+    pub actor: &'a Actor,
+    pub recorded_at_ms: i64,
+    pub idempotency_scope: &'a str,
+    pub idempotency_key: &'a str,
+    pub request_digest: &'a str,
+    pub subject: &'a str,
+    pub action: &'a str,
+    pub payload: &'a str,
+    /// The projection as recorded in the chain (serde's JSON of it); empty when the table row
+    /// is read from the payload (a CBEC booking).
+    pub projection: &'a str,
+}
+
+impl NewEvent<'_> {
+    /// The chain entry of this event at `seq`, in the current encoding: what both stores hash,
+    /// so `audit::verify_chain` verifies either's chain.
+    pub fn audit_entry(&self, seq: u64) -> audit::AuditEntry {
+        audit::AuditEntry {
+            encoding_version: audit::ENCODING_VERSION,
+            idempotency_scope: self.idempotency_scope.to_owned(),
+            request_digest: self.request_digest.to_owned(),
+            projection: self.projection.to_owned(),
+            seq,
+            recorded_at_ms: self.recorded_at_ms,
+            actor: self.actor.user_id.clone(),
+            role: self.actor.role.clone(),
+            action: self.action.to_owned(),
+            subject: self.subject.to_owned(),
+            idempotency_key: self.idempotency_key.to_owned(),
+            payload: self.payload.to_owned(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
