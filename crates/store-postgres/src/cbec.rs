@@ -8,7 +8,7 @@ use audit::ChainHead;
 use deadpool_postgres::{GenericClient, Transaction};
 use store::{CbecBooked, CbecBooking, CbecBookingOutcome};
 
-use crate::append::{self, NewEvent};
+use crate::append;
 use crate::db;
 use crate::fault::{Fault, conflict, refused, taken_constraint};
 use crate::rows::i64_of;
@@ -33,17 +33,7 @@ pub(crate) async fn book(
     };
     let subject = store::cbec_subject(b);
     let payload = store::cbec_payload(b, after);
-    let event = NewEvent {
-        actor: &b.actor,
-        recorded_at_ms: b.recorded_at_ms,
-        idempotency_scope: store::CBEC_IDEMPOTENCY_SCOPE,
-        idempotency_key: &b.order_ref,
-        request_digest: "",
-        subject: &subject,
-        action: store::CBEC_BOOKED_ACTION,
-        payload: &payload,
-        projection: "",
-    };
+    let event = store::cbec_event(b, &subject, &payload);
     append::insert_event(tx, &event, head).await?;
     let seq = head.seq;
     insert_ledger_row(tx, b, after, seq).await?;

@@ -3,7 +3,7 @@
 
 use audit::ChainHead;
 use rusqlite::Connection;
-use store::{Append, AppendOutcome, CbecBookingOutcome, Projection};
+use store::{Append, AppendOutcome, Projection};
 
 use crate::fault::{Fault, conflict, taken_columns};
 use crate::{cbec, projection, rows};
@@ -23,22 +23,11 @@ pub(crate) fn record(
             same_request,
         });
     }
-    if let Some(booking) = &append.cbec_purchase {
-        match cbec::book(tx, booking, head)? {
-            CbecBookingOutcome::Booked { .. } => {}
-            CbecBookingOutcome::Exceeded {
-                year_to_date_fen,
-                room_fen,
-            } => {
-                return Ok(AppendOutcome::CbecLimitExceeded {
-                    year_to_date_fen,
-                    room_fen,
-                });
-            }
-            CbecBookingOutcome::Duplicate { first, .. } => {
-                return Ok(AppendOutcome::CbecOrderBooked { first });
-            }
-        }
+    // A purchase that does not fit, or whose order was booked before, stops the append.
+    if let Some(booking) = &append.cbec_purchase
+        && let Some(refused) = cbec::book(tx, booking, head)?.refused_append()
+    {
+        return Ok(refused);
     }
     let main_seq = head.seq + 1;
     for draft in store::event_drafts(append) {

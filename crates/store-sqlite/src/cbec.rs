@@ -9,12 +9,11 @@ use audit::ChainHead;
 use rusqlite::{Connection, OptionalExtension};
 use store::{CbecBooked, CbecBooking, CbecBookingOutcome, StoreError};
 
-use crate::append::{self, NewEvent};
+use crate::append;
 use crate::fault::{Fault, conflict, taken_columns};
 
 /// The event recording a booking.
 pub(crate) const ACTION: &str = store::CBEC_BOOKED_ACTION;
-use store::CBEC_IDEMPOTENCY_SCOPE as IDEMPOTENCY_SCOPE;
 
 /// Books `b` after `head`, advancing `head`. Anything but `Booked` wrote nothing.
 pub(crate) fn book(
@@ -32,19 +31,7 @@ pub(crate) fn book(
     };
     let subject = store::cbec_subject(b);
     let payload = store::cbec_payload(b, after);
-    let event = NewEvent {
-        actor: &b.actor,
-        recorded_at_ms: b.recorded_at_ms,
-        idempotency_scope: IDEMPOTENCY_SCOPE,
-        idempotency_key: &b.order_ref,
-        // Bookings are deduplicated by order reference in the ledger, not by request digest.
-        request_digest: "",
-        subject: &subject,
-        action: ACTION,
-        payload: &payload,
-        // The ledger row is read back from the payload, which holds all of it.
-        projection: "",
-    };
+    let event = store::cbec_event(b, &subject, &payload);
     append::insert_event(tx, &event, head)?;
     let seq = head.seq;
     let sql = "INSERT INTO cbec_ledger (order_ref, buyer_id, year, amount_fen, year_to_date_fen, \

@@ -310,6 +310,44 @@ impl WatchStanding {
     }
 }
 
+impl CbecBookingOutcome {
+    /// What an append carrying this booking answers when the booking was not made (nothing is
+    /// written then); `None` when it was booked and the append goes on.
+    pub fn refused_append(self) -> Option<AppendOutcome> {
+        match self {
+            CbecBookingOutcome::Booked { .. } => None,
+            CbecBookingOutcome::Exceeded {
+                year_to_date_fen,
+                room_fen,
+            } => Some(AppendOutcome::CbecLimitExceeded {
+                year_to_date_fen,
+                room_fen,
+            }),
+            CbecBookingOutcome::Duplicate { first, .. } => {
+                Some(AppendOutcome::CbecOrderBooked { first })
+            }
+        }
+    }
+}
+
+/// The event recording booking `b`, with its `subject` ([`cbec_subject`]) and `payload`
+/// ([`cbec_payload`]): keyed by the order reference, so the chain holds one booking per order;
+/// no request digest (bookings are deduplicated by reference) and no recorded projection (the
+/// ledger row is read back from the payload, which holds all of it).
+pub fn cbec_event<'a>(b: &'a CbecBooking, subject: &'a str, payload: &'a str) -> NewEvent<'a> {
+    NewEvent {
+        actor: &b.actor,
+        recorded_at_ms: b.recorded_at_ms,
+        idempotency_scope: CBEC_IDEMPOTENCY_SCOPE,
+        idempotency_key: &b.order_ref,
+        request_digest: "",
+        subject,
+        action: CBEC_BOOKED_ACTION,
+        payload,
+        projection: "",
+    }
+}
+
 /// Why a store refuses a projection before touching any table, if it must: a new row that
 /// claims what only the store sets (a seq, an approval, a status other than the first), a date
 /// or a credit level that is not one. `live` is false when the projection is replayed from the
