@@ -215,6 +215,42 @@ impl DataDir {
     }
 }
 
+impl DataDir {
+    /// The service over the PostgreSQL store at `url`, signing with this folder's audit key
+    /// and protecting buyers with its buyer-identity key: every instance serving one database
+    /// needs the same keys in its folder. The folder is not locked (several instances may
+    /// share a machine); the database orders their writes.
+    pub async fn open_clearance_postgres(
+        &self,
+        url: &str,
+        config: ClearanceConfig,
+    ) -> anyhow::Result<Arc<Clearance<store_postgres::PostgresStore>>> {
+        let signer = self.signer()?;
+        let config = ClearanceConfig {
+            audit_public_key: Some(signer.public_key()),
+            audit_checkpoint_bound: Some(checkpoint_bound()),
+            buyer_id_key: Some(self.buyer_id_key()?),
+            ..config
+        };
+        let options = store_postgres::PostgresOptions::production();
+        let store = store_postgres::PostgresStore::connect(url, options, signer)
+            .await
+            .with_context(|| {
+                format!(
+                    "serve.database {}: cannot open the PostgreSQL store / 无法打开 PostgreSQL 数据库",
+                    store_postgres::redacted_url(url)
+                )
+            })?;
+        let reference = Arc::new(ReferenceData::embedded().clone());
+        Ok(Arc::new(Clearance::new(
+            store,
+            reference,
+            config,
+            process_clock()?,
+        )))
+    }
+}
+
 /// The bound the production writer keeps between checkpoints, for `audit verify` to report a
 /// missing one.
 fn checkpoint_bound() -> clearance::AuditCheckpointBound {

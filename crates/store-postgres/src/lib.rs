@@ -703,3 +703,80 @@ impl Store for PostgresStore {
         Ok(())
     }
 }
+
+/// Checks a database setting without connecting: a PostgreSQL URL (`postgres://` or
+/// `postgresql://`) naming a host and a database. The answer never repeats the text (it may
+/// hold a password).
+pub fn check_database_url(text: &str) -> Result<(), String> {
+    if !(text.starts_with("postgres://") || text.starts_with("postgresql://")) {
+        return Err("must be a PostgreSQL URL: postgres://user@host:5432/database".to_owned());
+    }
+    let config: tokio_postgres::Config = text
+        .parse()
+        .map_err(|err| format!("is not a PostgreSQL URL ({err})"))?;
+    if config.get_hosts().is_empty() {
+        return Err("names no host".to_owned());
+    }
+    if config.get_dbname().is_none_or(str::is_empty) {
+        return Err("names no database".to_owned());
+    }
+    Ok(())
+}
+
+/// The URL with any password replaced by `<redacted>`, to show or log.
+pub fn redacted_url(text: &str) -> String {
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return text.to_owned();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let authority = match authority.rsplit_once('@') {
+        Some((user, hosts)) => match user.split_once(':') {
+            Some((name, _)) => format!("{name}:<redacted>@{hosts}"),
+            None => authority.to_owned(),
+        },
+        None => authority.to_owned(),
+    };
+    let tail: Vec<String> = tail
+        .split('&')
+        .map(|part| match part.split_once("password=") {
+            Some((before, _)) => format!("{before}password=<redacted>"),
+            None => part.to_owned(),
+        })
+        .collect();
+    format!("{scheme}://{authority}{}", tail.join("&"))
+}
+
+#[cfg(test)]
+mod url_tests {
+    use super::{check_database_url, redacted_url};
+
+    #[test]
+    fn a_database_url_names_a_host_and_a_database() {
+        assert!(
+            check_database_url(
+                "postgres://customs@db1:5432,db2:5432/customs?target_session_attrs=read-write"
+            )
+            .is_ok()
+        );
+        assert!(check_database_url("postgres://customs@db1/").is_err());
+        assert!(check_database_url("mysql://customs@db1/customs").is_err());
+        assert!(check_database_url("host=db1 dbname=customs").is_err());
+    }
+
+    #[test]
+    fn a_password_is_never_shown() {
+        assert_eq!(
+            redacted_url("postgres://customs:s3cret@db1:5432/customs"),
+            "postgres://customs:<redacted>@db1:5432/customs"
+        );
+        assert_eq!(
+            redacted_url("postgres://db1/customs?user=customs&password=s3cret"),
+            "postgres://db1/customs?user=customs&password=<redacted>"
+        );
+        assert_eq!(
+            redacted_url("postgres://db1/customs"),
+            "postgres://db1/customs"
+        );
+    }
+}
