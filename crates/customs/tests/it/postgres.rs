@@ -106,3 +106,22 @@ fn serve_refuses_demo_with_database_and_a_bad_url() {
     assert!(refused.contains("serve.database"), "{refused}");
     assert!(refused.contains("PostgreSQL"), "{refused}");
 }
+
+#[test]
+fn config_show_never_shows_the_database_password() {
+    let output = crate::support::command()
+        .args(["config", "show"])
+        .env(
+            "CUSTOMS_DATABASE",
+            "postgres://customs:s3cret-pw@db1:5432/customs",
+        )
+        .output()
+        .expect("the customs binary runs");
+    let shown = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{shown}");
+    assert!(
+        shown.contains("postgres://customs:<redacted>@db1:5432/customs"),
+        "{shown}"
+    );
+    assert!(!shown.contains("s3cret-pw"), "{shown}");
+}
