@@ -4,6 +4,7 @@
 
 use anyhow::Context;
 use deadpool_postgres::Object;
+use tokio_postgres::error::SqlState;
 
 struct Migration {
     version: i32,
@@ -31,10 +32,13 @@ pub(crate) async fn migrate(client: &mut Object) -> anyhow::Result<()> {
              name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
         )
         .await
-        // Two processes may both try to create it; the loser sees a unique violation.
-        .or_else(|err| match err.as_db_error() {
-            Some(_) => Ok(()),
-            None => Err(err),
+        // Two processes may both try to create it; the loser sees a unique violation (of the
+        // catalogue's type names) or a duplicate table, and goes on.
+        .or_else(|err| {
+            let code = err.as_db_error().map(|db| db.code());
+            let lost_the_race = code == Some(&SqlState::UNIQUE_VIOLATION)
+                || code == Some(&SqlState::DUPLICATE_TABLE);
+            if lost_the_race { Ok(()) } else { Err(err) }
         })?;
     client
         .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])

@@ -123,3 +123,23 @@ async fn an_edited_row_differs_from_what_the_chain_rebuilds() {
     );
     store.close();
 }
+
+/// Two processes starting on a fresh database at once: each migration is applied once, and
+/// both open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_opening_a_fresh_database_at_once_migrate_it_once() {
+    let database = common::TestDatabase::create().await;
+    let (first, second) = tokio::join!(
+        database.open(PostgresOptions::production(), story_signer()),
+        database.open(PostgresOptions::production(), story_signer()),
+    );
+    let client = database.client().await;
+    let applied: i64 = client
+        .query_one("SELECT count(*) FROM schema_migrations", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(applied, i64::from(store_postgres::SCHEMA_VERSION));
+    first.close();
+    second.close();
+}
