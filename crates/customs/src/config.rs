@@ -95,6 +95,8 @@ pub const KEYS: &[Key] = &[
     key("serve.tls_handshake_timeout_seconds", Some("CUSTOMS_TLS_HANDSHAKE_TIMEOUT_SECONDS"), None, count(1, SECONDS_MAX), Default::Number(http_api::TLS_HANDSHAKE_TIMEOUT.as_secs() as i64)),
     key("serve.shutdown_grace_seconds", Some("CUSTOMS_SHUTDOWN_GRACE_SECONDS"), None, count(1, SECONDS_MAX), Default::Number(http_api::SHUTDOWN_GRACE_DEFAULT.as_secs() as i64)),
     key("serve.time_zone", Some("CUSTOMS_TIME_ZONE"), Some("--time-zone"), Kind::Text(time_zone), Default::Text(http_api::DISPLAY_TIME_ZONE_DEFAULT)),
+    // The records in PostgreSQL instead of the data folder's SQLite file (scale-out).
+    key("serve.database", Some("CUSTOMS_DATABASE"), Some("--database"), Kind::Text(database_url), Default::None),
     key("log.format", Some("CUSTOMS_LOG_FORMAT"), Some("--log-format"), Kind::OneOf(&["text", "json"]), Default::Text("text")),
     key("log.filter", Some("CUSTOMS_LOG"), None, Kind::Text(log_filter), Default::Text("info")),
     key("tls.certificate", Some("CUSTOMS_TLS_CERTIFICATE"), Some("--tls-certificate"), Kind::Path, Default::None),
@@ -140,6 +142,9 @@ pub struct ServeConfig {
     pub shutdown_grace_seconds: u64,
     /// The console's display zone, checked by `time_zone` (`serve_config` parses it).
     pub time_zone: String,
+    /// A PostgreSQL URL: the records are kept there instead of in the data folder's SQLite
+    /// file (the folder still holds the signing and buyer-identity keys).
+    pub database: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -459,10 +464,14 @@ fn from_text(
     }
 }
 
-/// How a value is shown: as TOML, a secret never.
+/// How a value is shown: as TOML, a secret never (nor a database URL's password).
 pub fn shown(key: &Key, value: &toml::Value) -> String {
     match key.kind {
         Kind::Secret => "\"<redacted>\"".into(),
+        _ if key.name == "serve.database" => match value.as_str() {
+            Some(url) => toml::Value::String(store_postgres::redacted_url(url)).to_string(),
+            None => value.to_string(),
+        },
         _ => value.to_string(),
     }
 }
@@ -607,6 +616,15 @@ fn subject_prefix(text: &str) -> Result<(), (String, String)> {
     }
 }
 
+fn database_url(text: &str) -> Result<(), (String, String)> {
+    store_postgres::check_database_url(text).map_err(|why| {
+        (
+            why,
+            "不是有效的 PostgreSQL 地址（例如 postgres://customs@db:5432/customs）".into(),
+        )
+    })
+}
+
 fn log_filter(text: &str) -> Result<(), (String, String)> {
     tracing_subscriber::EnvFilter::try_new(text)
         .map(drop)
@@ -697,6 +715,9 @@ mod tests {
                 Kind::Text(_) if key.name == "bus.url" => "\"nats://127.0.0.1:4222\"".into(),
                 Kind::Text(_) => match key.default {
                     Default::Text(text) => format!("{text:?}"),
+                    _ if key.name == "serve.database" => {
+                        "\"postgres://customs@127.0.0.1:5432/customs\"".into()
+                    }
                     _ => unreachable!("text keys have defaults"),
                 },
                 Kind::Path => "\"somewhere\"".into(),

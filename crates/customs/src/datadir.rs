@@ -198,20 +198,63 @@ impl DataDir {
     ) -> anyhow::Result<Arc<Clearance<SqliteStore>>> {
         self.lock_for_writing()?;
         let signer = self.signer()?;
-        let config = ClearanceConfig {
+        let config = self.writing_config(&signer, config)?;
+        let store = SqliteStore::open(&self.database(), signer, options)?;
+        writing_clearance(store, config)
+    }
+
+    /// The configuration of a service that writes: it signs with this folder's audit key and
+    /// protects buyers with its buyer-identity key.
+    fn writing_config(
+        &self,
+        signer: &AuditSigner,
+        config: ClearanceConfig,
+    ) -> anyhow::Result<ClearanceConfig> {
+        Ok(ClearanceConfig {
             audit_public_key: Some(signer.public_key()),
             audit_checkpoint_bound: Some(checkpoint_bound()),
             buyer_id_key: Some(self.buyer_id_key()?),
             ..config
-        };
-        let store = SqliteStore::open(&self.database(), signer, options)?;
-        let reference = Arc::new(ReferenceData::embedded().clone());
-        Ok(Arc::new(Clearance::new(
-            store,
-            reference,
-            config,
-            process_clock()?,
-        )))
+        })
+    }
+}
+
+/// The service over `store` with the embedded reference data and the process's clock.
+fn writing_clearance<S: store::Store>(
+    store: S,
+    config: ClearanceConfig,
+) -> anyhow::Result<Arc<Clearance<S>>> {
+    let reference = Arc::new(ReferenceData::embedded().clone());
+    Ok(Arc::new(Clearance::new(
+        store,
+        reference,
+        config,
+        process_clock()?,
+    )))
+}
+
+impl DataDir {
+    /// The service over the PostgreSQL store at `url`, signing with this folder's audit key
+    /// and protecting buyers with its buyer-identity key: every instance serving one database
+    /// needs the same keys in its folder. The folder is not locked (several instances may
+    /// share a machine); the database orders their writes.
+    pub async fn open_clearance_postgres(
+        &self,
+        url: &str,
+        config: ClearanceConfig,
+    ) -> anyhow::Result<Arc<Clearance<store_postgres::PostgresStore>>> {
+        let signer = self.signer()?;
+        let config = self.writing_config(&signer, config)?;
+        let options = store_postgres::PostgresOptions::production();
+        let store = store_postgres::PostgresStore::connect(url, options, signer)
+            .await
+            .with_context(|| {
+                format!(
+                    "serve.database {}: cannot open the PostgreSQL store / 无法打开 PostgreSQL 数据库",
+                    store_postgres::redacted_url(url)
+                )
+            })?;
+        writing_clearance(store, config)
     }
 }
 

@@ -52,6 +52,12 @@ pub struct ServeArgs {
     /// [env: CUSTOMS_BUS] [file: bus.url]
     #[arg(long, value_name = "nats://HOST:PORT")]
     pub bus: Option<String>,
+    /// Keep the records in PostgreSQL (postgres://user@host:5432/database; several hosts and
+    /// target_session_attrs=read-write pick the primary) instead of the data folder's SQLite
+    /// file, so that several instances serve one database. [env: CUSTOMS_DATABASE] [file:
+    /// serve.database]
+    #[arg(long, value_name = "URL")]
+    pub database: Option<String>,
 }
 
 impl ServeArgs {
@@ -70,6 +76,7 @@ impl ServeArgs {
             ("metrics.listen", self.metrics_listen.clone()),
             ("serve.time_zone", self.time_zone.clone()),
             ("bus.url", self.bus.clone()),
+            ("serve.database", self.database.clone()),
         ]
     }
 }
@@ -148,25 +155,78 @@ pub async fn run(
         })?),
         None => None,
     };
-    let clearance = data.open_clearance(store_sqlite::SqliteOptions::production(), config)?;
-    refuse_a_tampered_store(&clearance).await?;
     let address = listener.local_addr()?;
-    if args.demo {
-        crate::demo::seed(&clearance, data, address).await?;
-    } else if matches!(
-        crate::demo::folder_kind(&clearance).await?,
-        crate::demo::FolderKind::Demo { .. }
-    ) {
-        // Its demo users hold tokens printed in a file, and its demo officer would be drawn for
-        // tasks: a demo folder is never served as a real one.
-        clearance.store().close().await;
-        anyhow::bail!(
-            "the data folder {} is a demo folder (made by `serve --demo`): serve it with --demo, \
-             or use a new folder for real data / 数据目录 {} 是演示目录：请加 --demo 运行，或为真实数据使用新目录",
-            data.path.display(),
-            data.path.display()
-        );
+    match &serve.database {
+        Some(url) => {
+            if args.demo {
+                anyhow::bail!(
+                    "--demo seeds the data folder's own store and is not used with serve.database \
+                     / --demo 仅用于数据目录自带的数据库，不能与 serve.database 同用"
+                );
+            }
+            let clearance = data.open_clearance_postgres(url, config).await?;
+            refuse_a_tampered_store(&clearance).await?;
+            let shown = store_postgres::redacted_url(url);
+            tracing::info!(database = %shown, "the records are kept in PostgreSQL");
+            eprintln!("Records: PostgreSQL {shown}");
+            let listeners = (listener, metrics_listener);
+            serve_clearance(clearance, data, settings, listeners, tls).await
+        }
+        None => {
+            let options = store_sqlite::SqliteOptions::production();
+            let clearance = data.open_clearance(options, config)?;
+            refuse_a_tampered_store(&clearance).await?;
+            if args.demo {
+                crate::demo::seed(&clearance, data, address).await?;
+            } else if matches!(
+                crate::demo::folder_kind(&clearance).await?,
+                crate::demo::FolderKind::Demo { .. }
+            ) {
+                // Its demo users hold tokens printed in a file, and its demo officer would be
+                // drawn for tasks: a demo folder is never served as a real one.
+                clearance.store().close().await;
+                anyhow::bail!(
+                    "the data folder {} is a demo folder (made by `serve --demo`): serve it with --demo, \
+                     or use a new folder for real data / 数据目录 {} 是演示目录：请加 --demo 运行，或为真实数据使用新目录",
+                    data.path.display(),
+                    data.path.display()
+                );
+            }
+            let listeners = (listener, metrics_listener);
+            serve_clearance(clearance, data, settings, listeners, tls).await
+        }
     }
+}
+
+/// A store `serve` can run on, and how it is closed when the server stops.
+trait ServedStore: store::Store + Clone + 'static {
+    async fn close_served(&self);
+}
+
+impl ServedStore for store_sqlite::SqliteStore {
+    /// Drains the writer and signs a final checkpoint.
+    async fn close_served(&self) {
+        self.close().await;
+    }
+}
+
+impl ServedStore for store_postgres::PostgresStore {
+    /// Closes the pool; every acknowledged append is already committed.
+    async fn close_served(&self) {
+        self.close();
+    }
+}
+
+/// Serves the API (and the metrics) on `listeners` until a signal stops the process.
+async fn serve_clearance<S: ServedStore>(
+    clearance: std::sync::Arc<clearance::Clearance<S>>,
+    data: &DataDir,
+    settings: &crate::config::Config,
+    (listener, metrics_listener): (tokio::net::TcpListener, Option<tokio::net::TcpListener>),
+    tls: Option<http_api::Tls>,
+) -> anyhow::Result<()> {
+    let serve = &settings.serve;
+    let address = listener.local_addr()?;
     let relay = start_event_relay(clearance.store(), &settings.bus);
     let api_config = http_api::ApiConfig {
         requests_per_second_per_client: serve.rate_per_client,
@@ -266,7 +326,7 @@ pub async fn run(
     // The relay holds no state of its own: the next start resumes from the bus's record.
     relay.task.abort();
     // Drain the writer and sign a final checkpoint before exiting.
-    clearance.store().close().await;
+    clearance.store().close_served().await;
     tracing::info!("stopped");
     Ok(())
 }
@@ -274,8 +334,8 @@ pub async fn run(
 /// The event relay (`crates/bus`): every committed event to NATS JetStream when `bus.url` is
 /// set, else to the in-process bus. A server that cannot reach NATS still serves: events are
 /// committed in the store and published when NATS answers (the relay logs each failed attempt).
-fn start_event_relay(
-    store: &store_sqlite::SqliteStore,
+fn start_event_relay<S: store::Store + Clone + 'static>(
+    store: &S,
     settings: &crate::config::BusConfig,
 ) -> bus::RelayHandle {
     use std::sync::Arc;
@@ -350,14 +410,13 @@ fn open_files_limit(limits: &str) -> Option<usize> {
 /// ledger, ...) are rebuilt from the audit chain and compared before the server acts on them: a
 /// row edited in the file (a role raised to admin, a forged authorisation) stops the start.
 /// Linear in the events; measured at about a second per 100,000 events on a laptop core.
-async fn refuse_a_tampered_store(
-    clearance: &clearance::Clearance<store_sqlite::SqliteStore>,
+async fn refuse_a_tampered_store<S: ServedStore>(
+    clearance: &clearance::Clearance<S>,
 ) -> anyhow::Result<()> {
-    use store::Store;
     let started = std::time::Instant::now();
     let check = clearance.store().check_projections().await?;
     if let Some(difference) = check.differences.first() {
-        clearance.store().close().await;
+        clearance.store().close_served().await;
         anyhow::bail!(
             "refusing to serve: the data folder's tables differ from its audit chain ({} \
              difference(s); the first: {difference}). Run `customs audit verify` / \

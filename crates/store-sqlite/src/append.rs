@@ -1,61 +1,20 @@
 //! Appending one request's events to the log (which is the audit chain) with their projections.
 //! Runs on the writer thread inside the request's savepoint; the caller commits or rolls back.
 
-use audit::{ChainHead, EntryRef};
+use audit::ChainHead;
 use rusqlite::Connection;
-use store::{Actor, Append, AppendOutcome, CbecBookingOutcome, Projection};
+use store::{Append, AppendOutcome, Projection};
 
 use crate::fault::{Fault, conflict, taken_columns};
 use crate::{cbec, projection, rows};
-
-/// An append with what can be worked out before it reaches the writer: each event's projection
-/// as the chain records it and each linked event's key. Made on the caller's thread, because the
-/// single writer thread is the store's bottleneck and should only chain and insert.
-pub(crate) struct Prepared {
-    pub(crate) append: Append,
-    /// The main event's recorded projection, then each linked event's.
-    recorded: Vec<String>,
-    /// `<key>#1`, `<key>#2`, ... for the linked events.
-    linked_keys: Vec<String>,
-}
-
-/// Prepares `append` for the writer.
-pub(crate) fn prepare(append: Append) -> Result<Prepared, Fault> {
-    let recorded = std::iter::once(&append.projection)
-        .chain(append.linked.iter().map(|linked| &linked.projection))
-        .map(recorded_projection)
-        .collect::<Result<Vec<_>, _>>()?;
-    let linked_keys = (1..=append.linked.len())
-        .map(|n| format!("{}#{n}", append.idempotency_key))
-        .collect();
-    Ok(Prepared {
-        append,
-        recorded,
-        linked_keys,
-    })
-}
-
-/// One event of an append: the main event or a linked one, which shares the main event's time
-/// and idempotency scope, and its actor unless it names its own (the system's acts).
-struct Draft<'a> {
-    actor: &'a Actor,
-    subject: &'a str,
-    action: &'a str,
-    payload: &'a str,
-    expected_version: Option<u32>,
-    projection: &'a Projection,
-    recorded_projection: &'a str,
-    idempotency_key: &'a str,
-}
 
 /// Records `append` after `head`, advancing `head`. Anything but `Appended` must be rolled back
 /// by the caller (a version conflict may be found after the main event was written).
 pub(crate) fn record(
     tx: &Connection,
-    prepared: &Prepared,
+    append: &Append,
     head: &mut ChainHead,
 ) -> Result<AppendOutcome, Fault> {
-    let append = &prepared.append;
     let scope = &append.idempotency_scope;
     if let Some((first, digest)) = rows::event_by_idempotency(tx, scope, &append.idempotency_key)? {
         let same_request = digest == append.request_digest;
@@ -64,25 +23,14 @@ pub(crate) fn record(
             same_request,
         });
     }
-    if let Some(booking) = &append.cbec_purchase {
-        match cbec::book(tx, booking, head)? {
-            CbecBookingOutcome::Booked { .. } => {}
-            CbecBookingOutcome::Exceeded {
-                year_to_date_fen,
-                room_fen,
-            } => {
-                return Ok(AppendOutcome::CbecLimitExceeded {
-                    year_to_date_fen,
-                    room_fen,
-                });
-            }
-            CbecBookingOutcome::Duplicate { first, .. } => {
-                return Ok(AppendOutcome::CbecOrderBooked { first });
-            }
-        }
+    // A purchase that does not fit, or whose order was booked before, stops the append.
+    if let Some(booking) = &append.cbec_purchase
+        && let Some(refused) = cbec::book(tx, booking, head)?.refused_append()
+    {
+        return Ok(refused);
     }
     let main_seq = head.seq + 1;
-    for draft in drafts(prepared) {
+    for draft in store::event_drafts(append) {
         if let Some(conflict) = version_conflict(tx, &draft)? {
             return Ok(conflict);
         }
@@ -90,12 +38,12 @@ pub(crate) fn record(
             actor: draft.actor,
             recorded_at_ms: append.recorded_at_ms,
             idempotency_scope: &append.idempotency_scope,
-            idempotency_key: draft.idempotency_key,
+            idempotency_key: &draft.idempotency_key,
             request_digest: &append.request_digest,
             subject: draft.subject,
             action: draft.action,
             payload: draft.payload,
-            projection: draft.recorded_projection,
+            projection: &recorded_projection(draft.projection)?,
         };
         insert_event(tx, &event, head)?;
         // The projection may point at the event just inserted (a declaration's document).
@@ -104,75 +52,19 @@ pub(crate) fn record(
     Ok(AppendOutcome::Appended { seq: main_seq })
 }
 
-/// The main event, then the linked ones keyed `<key>#1`, `<key>#2`, ... so that every event has
-/// its own place in the unique (scope, key) index and can be found from the request's key.
-fn drafts(prepared: &Prepared) -> impl Iterator<Item = Draft<'_>> {
-    let append = &prepared.append;
-    let main = Draft {
-        actor: &append.actor,
-        subject: &append.subject,
-        action: &append.action,
-        payload: &append.payload,
-        expected_version: append.expected_version,
-        projection: &append.projection,
-        recorded_projection: &prepared.recorded[0],
-        idempotency_key: &append.idempotency_key,
+/// Optimistic concurrency against the declarations projection (see
+/// [`store::EventDraft::versioned_declaration`]).
+fn version_conflict(
+    tx: &Connection,
+    draft: &store::EventDraft<'_>,
+) -> Result<Option<AppendOutcome>, Fault> {
+    let Some(declaration_id) = draft.versioned_declaration() else {
+        return Ok(None);
     };
-    let linked = append
-        .linked
-        .iter()
-        .zip(&prepared.recorded[1..])
-        .zip(&prepared.linked_keys)
-        .map(|((linked, recorded), key)| Draft {
-            actor: linked.actor.as_ref().unwrap_or(&append.actor),
-            subject: &linked.subject,
-            action: &linked.action,
-            payload: &linked.payload,
-            expected_version: linked.expected_version,
-            projection: &linked.projection,
-            recorded_projection: recorded,
-            idempotency_key: key,
-        });
-    std::iter::once(main).chain(linked)
+    Ok(draft.version_conflict(rows::declaration_version(tx, declaration_id)?))
 }
 
-/// Optimistic concurrency against the declarations projection. `expected_version: None` means
-/// "must not exist yet" for a new declaration and "no check" for anything else; `Some(v)` means
-/// the declaration must be at exactly `v`.
-fn version_conflict(tx: &Connection, draft: &Draft<'_>) -> Result<Option<AppendOutcome>, Fault> {
-    let (declaration_id, must_be_new) = match draft.projection {
-        Projection::NewDeclaration(row) => (row.id.as_str(), true),
-        Projection::UpdateDeclaration(update) => (update.id.as_str(), false),
-        // Other events may still be decided on a declaration's state (the subject).
-        _ => (draft.subject, false),
-    };
-    if draft.expected_version.is_none() && !must_be_new {
-        return Ok(None);
-    }
-    let current = rows::declaration_version(tx, declaration_id)?;
-    if current == draft.expected_version {
-        return Ok(None);
-    }
-    Ok(Some(AppendOutcome::VersionConflict {
-        subject: draft.subject.to_owned(),
-        current_version: current,
-    }))
-}
-
-/// One event to chain: what the log row holds besides its seq and hashes.
-pub(crate) struct NewEvent<'a> {
-    pub(crate) actor: &'a Actor,
-    pub(crate) recorded_at_ms: i64,
-    pub(crate) idempotency_scope: &'a str,
-    pub(crate) idempotency_key: &'a str,
-    pub(crate) request_digest: &'a str,
-    pub(crate) subject: &'a str,
-    pub(crate) action: &'a str,
-    pub(crate) payload: &'a str,
-    /// The projection as recorded in the chain ([`recorded_projection`]); empty when the
-    /// table row is read from the payload (a CBEC booking).
-    pub(crate) projection: &'a str,
-}
+pub(crate) use store::NewEvent;
 
 /// The text of a projection the chain covers: serde's JSON of it, without the contents the
 /// projection type marks as kept once beside the chain.
@@ -187,20 +79,7 @@ pub(crate) fn insert_event(
     event: &NewEvent<'_>,
     head: &mut ChainHead,
 ) -> Result<(), Fault> {
-    let entry = EntryRef {
-        encoding_version: audit::ENCODING_VERSION,
-        idempotency_scope: event.idempotency_scope,
-        request_digest: event.request_digest,
-        projection: event.projection,
-        seq: head.seq + 1,
-        recorded_at_ms: event.recorded_at_ms,
-        actor: &event.actor.user_id,
-        role: &event.actor.role,
-        action: event.action,
-        subject: event.subject,
-        idempotency_key: event.idempotency_key,
-        payload: event.payload,
-    };
+    let entry = event.entry_ref(head.seq + 1);
     let prev_hash = head.hash;
     let entry_hash = head.append_borrowed(&entry);
     let sql = "INSERT INTO events (seq, subject, action, actor_user, actor_role, recorded_at_ms, \

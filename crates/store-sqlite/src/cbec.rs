@@ -9,14 +9,11 @@ use audit::ChainHead;
 use rusqlite::{Connection, OptionalExtension};
 use store::{CbecBooked, CbecBooking, CbecBookingOutcome, StoreError};
 
-use crate::append::{self, NewEvent};
+use crate::append;
 use crate::fault::{Fault, conflict, taken_columns};
 
 /// The event recording a booking.
-pub(crate) const ACTION: &str = "cbec.purchase_booked";
-/// Booking events are keyed by order reference in this idempotency scope, so the chain itself
-/// holds at most one booking per order.
-const IDEMPOTENCY_SCOPE: &str = "cbec-ledger";
+pub(crate) const ACTION: &str = store::CBEC_BOOKED_ACTION;
 
 /// Books `b` after `head`, advancing `head`. Anything but `Booked` wrote nothing.
 pub(crate) fn book(
@@ -26,40 +23,15 @@ pub(crate) fn book(
 ) -> Result<CbecBookingOutcome, Fault> {
     validate(b)?;
     if let Some(first) = booked(tx, &b.order_ref)? {
-        let same_booking = first.buyer_id == b.buyer_id
-            && first.year == b.year
-            && first.amount_fen == b.amount_fen;
-        return Ok(CbecBookingOutcome::Duplicate {
-            first,
-            same_booking,
-        });
+        return Ok(store::cbec_duplicate(first, b));
     }
-    let year_to_date_fen = year_to_date(tx, &b.buyer_id, b.year)?;
-    let after = match year_to_date_fen.checked_add(b.amount_fen) {
-        Some(after) if after <= b.annual_limit_fen => after,
-        _ => {
-            let room_fen = b.annual_limit_fen.saturating_sub(year_to_date_fen).max(0);
-            return Ok(CbecBookingOutcome::Exceeded {
-                year_to_date_fen,
-                room_fen,
-            });
-        }
+    let after = match store::cbec_total_after(b, year_to_date(tx, &b.buyer_id, b.year)?) {
+        Ok(after) => after,
+        Err(exceeded) => return Ok(exceeded),
     };
-    let subject = format!("cbec:{}:{}", b.buyer_id, b.year);
-    let payload = payload(b, after);
-    let event = NewEvent {
-        actor: &b.actor,
-        recorded_at_ms: b.recorded_at_ms,
-        idempotency_scope: IDEMPOTENCY_SCOPE,
-        idempotency_key: &b.order_ref,
-        // Bookings are deduplicated by order reference in the ledger, not by request digest.
-        request_digest: "",
-        subject: &subject,
-        action: ACTION,
-        payload: &payload,
-        // The ledger row is read back from the payload, which holds all of it.
-        projection: "",
-    };
+    let subject = store::cbec_subject(b);
+    let payload = store::cbec_payload(b, after);
+    let event = store::cbec_event(b, &subject, &payload);
     append::insert_event(tx, &event, head)?;
     let seq = head.seq;
     let sql = "INSERT INTO cbec_ledger (order_ref, buyer_id, year, amount_fen, year_to_date_fen, \
@@ -111,78 +83,10 @@ fn booked(tx: &Connection, order_ref: &str) -> rusqlite::Result<Option<CbecBooke
         .optional()
 }
 
-/// Refuses a booking the ledger must never hold: a negative or zero amount would lower the
-/// year's total, and anything but a hash as the buyer could put an ID-card number in the chain.
+/// Refuses a booking the ledger must never hold (see [`store::cbec_refusal`]).
 fn validate(b: &CbecBooking) -> Result<(), Fault> {
-    let refuse = |message: String| Err(Fault::Refused(StoreError::Other(anyhow::anyhow!(message))));
-    let is_hash = b.buyer_id.len() == 64
-        && b.buyer_id
-            .bytes()
-            .all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'));
-    if !is_hash {
-        // Never echo the value: it may be the very number that must not be stored.
-        return refuse(
-            "a CBEC buyer must be identified by a 64-character lowercase hex hash".into(),
-        );
-    }
-    if b.amount_fen <= 0 {
-        return refuse(format!(
-            "CBEC order {}: the amount must be positive",
-            b.order_ref
-        ));
-    }
-    if b.annual_limit_fen < 0 {
-        return refuse(format!(
-            "CBEC order {}: the annual limit is negative",
-            b.order_ref
-        ));
-    }
-    if b.order_ref.is_empty() {
-        return refuse("a CBEC order needs a reference".into());
-    }
-    Ok(())
-}
-
-/// Canonical JSON of the booking event: minified, keys in byte order, integers for money.
-fn payload(b: &CbecBooking, year_to_date_fen: i64) -> String {
-    format!(
-        r#"{{"amount_fen":{},"annual_limit_fen":{},"buyer_id":{},"order_ref":{},"year":{},"year_to_date_fen":{}}}"#,
-        b.amount_fen,
-        b.annual_limit_fen,
-        json_string(&b.buyer_id),
-        json_string(&b.order_ref),
-        b.year,
-        year_to_date_fen
-    )
-}
-
-/// A JSON string literal with the escapes RFC 8259 requires (and only those).
-fn json_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{08}' => out.push_str("\\b"),
-            '\u{0c}' => out.push_str("\\f"),
-            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::json_string;
-
-    #[test]
-    fn strings_are_escaped_as_json_requires() {
-        assert_eq!(json_string("a\"b\\c\n\u{1}é"), r#""a\"b\\c\n\u0001é""#);
+    match store::cbec_refusal(b) {
+        Some(message) => Err(Fault::Refused(StoreError::Other(anyhow::anyhow!(message)))),
+        None => Ok(()),
     }
 }

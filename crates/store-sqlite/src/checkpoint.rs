@@ -6,32 +6,8 @@ use rusqlite::{Connection, TransactionBehavior};
 
 use crate::rows;
 
-/// When the writer signs on its own.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct CheckpointPolicy {
-    pub every_entries: u64,
-    pub every_ms: i64,
-}
-
-/// What the writer saw at the start of its last batch, to decide cheaply whether a checkpoint is
-/// due without another query.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct ChainPosition {
-    pub head_seq: u64,
-    pub last_checkpoint_seq: u64,
-    /// When the last checkpoint was signed; the writer's start time if there is none yet.
-    pub last_checkpoint_at_ms: i64,
-}
-
-impl CheckpointPolicy {
-    pub(crate) fn is_due(&self, position: &ChainPosition, now_ms: i64) -> bool {
-        let new_entries = position
-            .head_seq
-            .saturating_sub(position.last_checkpoint_seq);
-        let elapsed_ms = now_ms.saturating_sub(position.last_checkpoint_at_ms);
-        new_entries > 0 && (new_entries >= self.every_entries || elapsed_ms >= self.every_ms)
-    }
-}
+// The policy is shared with the PostgreSQL store (pure, in `store`).
+pub(crate) use store::{ChainPosition, CheckpointPolicy};
 
 /// Signs and stores a checkpoint of the stored head unless the newest checkpoint already covers
 /// it. Head and last checkpoint are re-read under the write lock: another process may have

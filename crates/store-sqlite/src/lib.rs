@@ -326,10 +326,7 @@ impl Store for SqliteStore {
     #[tracing::instrument(level = "debug", skip_all, fields(subject = %append.subject, action = %append.action))]
     async fn append(&self, append: Append) -> StoreResult<AppendOutcome> {
         let (reply, outcome) = oneshot::channel();
-        let append = Box::new(append::prepare(append).map_err(|fault| match fault {
-            fault::Fault::Refused(err) => err,
-            fault::Fault::Database(err) => fault::store_error(err),
-        })?);
+        let append = Box::new(append);
         self.send_write(WriteRequest::Append { append, reply })?;
         answer(outcome).await
     }

@@ -36,6 +36,9 @@ pub(crate) fn apply_in(
     mode: Mode,
 ) -> Result<(), Fault> {
     let live = mode == Mode::Live;
+    if let Some(message) = store::new_row_refusal(projection, live) {
+        return Err(refused(message));
+    }
     match projection {
         Projection::NewDeclaration(row) => lodge_declaration(tx, row, seq, live),
         Projection::UpdateDeclaration(update) => update_declaration(tx, update, seq, live),
@@ -90,7 +93,7 @@ pub(crate) fn apply_in(
         Projection::AddAttachment {
             attachment,
             content,
-        } => add_attachment(tx, attachment, content, seq, live),
+        } => add_attachment(tx, attachment, content, seq),
         Projection::SetDuty { officer, office } => set_duty(tx, officer, office.as_deref(), seq),
         Projection::SetCreditLevel { credit_code, level } => {
             set_credit_level(tx, credit_code, level, seq)
@@ -103,12 +106,6 @@ pub(crate) fn apply_in(
 }
 
 fn save_draft(tx: &Connection, d: &store::DraftRow, seq: u64) -> Result<(), Fault> {
-    if d.saved_seq.is_some() {
-        return Err(refused(format!(
-            "draft {} must be saved without a seq",
-            d.id
-        )));
-    }
     let owner: Option<String> = tx
         .prepare_cached("SELECT enterprise_id FROM console_drafts WHERE id = ?1")?
         .query_row([&d.id], |row| row.get(0))
@@ -146,12 +143,6 @@ fn add_document(
     content: &[u8],
     seq: u64,
 ) -> Result<(), Fault> {
-    if d.added_seq.is_some() {
-        return Err(refused(format!(
-            "document {} must be added without a seq",
-            d.digest
-        )));
-    }
     require(
         tx,
         "SELECT 1 FROM declarations WHERE id = ?1",
@@ -292,11 +283,6 @@ fn register_user(tx: &Connection, u: &UserRow) -> Result<(), Fault> {
 }
 
 fn issue_token(tx: &Connection, t: &TokenRow) -> Result<(), Fault> {
-    if t.revoked_seq.is_some() {
-        return Err(Fault::Refused(StoreError::Other(anyhow::anyhow!(
-            "a new token cannot be revoked already"
-        ))));
-    }
     require(tx, "SELECT 1 FROM users WHERE id = ?1", &t.user_id, "user")?;
     let sql = "INSERT INTO tokens (id, token_hash, user_id, created_at_ms, expires_at_ms, revoked) \
          VALUES (?1, ?2, ?3, ?4, ?5, 0)";
@@ -388,16 +374,6 @@ fn import_release(
     files: &[ReleaseFileRow],
     seq: u64,
 ) -> Result<(), Fault> {
-    let fresh = r.status == "imported"
-        && r.effective_from.is_none()
-        && r.activated_seq.is_none()
-        && r.rolled_back_seq.is_none();
-    if !fresh {
-        return Err(refused(format!(
-            "release {} must be imported as status `imported`, without activation",
-            r.id
-        )));
-    }
     let sql = "INSERT INTO releases (id, kind, label, digest, imported_at_ms, imported_by, \
          status, summary, imported_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
     let values = rusqlite::params![
@@ -447,11 +423,6 @@ fn activate_release(
     effective_from: &str,
     seq: u64,
 ) -> Result<(), Fault> {
-    if !is_iso_date(effective_from) {
-        return Err(refused(format!(
-            "release {id}: the effective date {effective_from:?} is not a YYYY-MM-DD date"
-        )));
-    }
     let sql = "UPDATE releases SET status = 'active', effective_from = ?2, activated_seq = ?3, \
          rolled_back_seq = NULL WHERE id = ?1 AND status IN ('imported', 'rolled_back')";
     let changed = tx.prepare_cached(sql)?.execute((id, effective_from, seq))?;
@@ -471,16 +442,6 @@ fn roll_back_release(tx: &Connection, id: &str, seq: u64) -> Result<(), Fault> {
 }
 
 fn propose_rule(tx: &Connection, r: &RiskRuleRow, seq: u64) -> Result<(), Fault> {
-    let fresh = r.status == "proposed"
-        && r.approved_by.is_none()
-        && r.approved_seq.is_none()
-        && r.ended_seq.is_none();
-    if !fresh {
-        return Err(refused(format!(
-            "rule {} v{} must be proposed as status `proposed`, without approval",
-            r.id, r.version
-        )));
-    }
     let latest: Option<u32> = tx
         .prepare_cached("SELECT MAX(version) FROM risk_rules WHERE id = ?1")?
         .query_row([&r.id], |row| row.get(0))?;
@@ -555,16 +516,6 @@ fn retire_rule(tx: &Connection, id: &str, version: u32, seq: u64) -> Result<(), 
 }
 
 fn open_task(tx: &Connection, t: &TaskRow, seq: u64) -> Result<(), Fault> {
-    let fresh = t.status == "open"
-        && t.created_seq.is_none()
-        && t.closed_seq.is_none()
-        && t.outcome.is_none();
-    if !fresh {
-        return Err(refused(format!(
-            "task {} must be created as status `open`, without seqs or an outcome",
-            t.id
-        )));
-    }
     let sql = "INSERT INTO inspection_tasks (id, declaration_id, kind, office, assigned_to, \
          status, created_at_ms, created_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
     let values = rusqlite::params![
@@ -625,12 +576,6 @@ fn import_history(
     text: &str,
     seq: u64,
 ) -> Result<(), Fault> {
-    if b.imported_seq.is_some() {
-        return Err(refused(format!(
-            "history batch {} must be imported without a seq",
-            b.id
-        )));
-    }
     let sql = "INSERT INTO history_batches (id, format, label, digest, rows, labelled, \
          first_date, last_date, imported_by, imported_seq, text) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
@@ -663,16 +608,6 @@ fn new_risk_model(
     bytes: &[u8],
     seq: u64,
 ) -> Result<(), Fault> {
-    if m.status != "shadow"
-        || m.created_seq.is_some()
-        || m.promoted_seq.is_some()
-        || m.ended_seq.is_some()
-    {
-        return Err(refused(format!(
-            "risk model {} must be registered in shadow, without seqs",
-            m.id
-        )));
-    }
     let sql = "INSERT INTO risk_models (id, status, source, author, model_hash, summary, \
          created_seq, bytes) VALUES (?1, 'shadow', ?2, ?3, ?4, ?5, ?6, ?7)";
     let values = rusqlite::params![
@@ -752,14 +687,7 @@ fn add_attachment(
     a: &store::AttachmentRow,
     content: &[u8],
     seq: u64,
-    live: bool,
 ) -> Result<(), Fault> {
-    if a.added_seq.is_some() || (live && a.size != content.len() as u64) {
-        return Err(refused(format!(
-            "attachment {} must be added without a seq and with its size",
-            a.digest
-        )));
-    }
     let status: Option<String> = tx
         .prepare_cached("SELECT status FROM inspection_tasks WHERE id = ?1")?
         .query_row([&a.task_id], |row| row.get(0))
@@ -791,19 +719,6 @@ fn add_attachment(
 }
 
 fn add_watch_entry(tx: &Connection, e: &WatchEntryRow, seq: u64) -> Result<(), Fault> {
-    if e.added_seq.is_some()
-        || e.removed_seq.is_some()
-        || e.approved_seq.is_some()
-        || e.approved_by.is_some()
-        || e.removal_requested_seq.is_some()
-        || e.removal_requested_by.is_some()
-        || e.removed_by.is_some()
-    {
-        return Err(refused(format!(
-            "watch entry {} must be added without seqs",
-            e.id
-        )));
-    }
     let sql = "INSERT INTO watch_entries (id, kind, value, reason_en, reason_zh, action, \
          valid_from, valid_to, added_by, added_at_ms, added_seq) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
@@ -836,11 +751,6 @@ fn set_credit_level(
     level: &str,
     seq: u64,
 ) -> Result<(), Fault> {
-    if !store::CREDIT_LEVELS.contains(&level) {
-        return Err(refused(format!(
-            "enterprise {credit_code}: {level:?} is not a credit level"
-        )));
-    }
     require(
         tx,
         "SELECT 1 FROM enterprises WHERE credit_code = ?1",
@@ -867,22 +777,13 @@ fn set_duty(tx: &Connection, officer: &str, office: Option<&str>, seq: u64) -> R
     Ok(())
 }
 
-/// Where a watch-list entry stands: who proposed it, whether it is approved, who requested its
-/// removal, whether it is removed.
-struct WatchStanding {
-    added_by: String,
-    approved: bool,
-    removal_requested_by: Option<String>,
-    removed: bool,
-}
-
-fn watch_standing(tx: &Connection, id: &str) -> Result<WatchStanding, Fault> {
+fn watch_standing(tx: &Connection, id: &str) -> Result<store::WatchStanding, Fault> {
     tx.prepare_cached(
         "SELECT added_by, approved_seq IS NOT NULL, removal_requested_by, \
          removed_seq IS NOT NULL FROM watch_entries WHERE id = ?1",
     )?
     .query_row([id], |row| {
-        Ok(WatchStanding {
+        Ok(store::WatchStanding {
             added_by: row.get(0)?,
             approved: row.get(1)?,
             removal_requested_by: row.get(2)?,
@@ -893,24 +794,28 @@ fn watch_standing(tx: &Connection, id: &str) -> Result<WatchStanding, Fault> {
     .ok_or_else(|| not_found(format!("watch entry {id}")))
 }
 
+/// The columns a watch-list change sets (by whom, by which event).
+fn watch_change_sql(change: store::WatchChange) -> &'static str {
+    match change {
+        store::WatchChange::Approve => {
+            "UPDATE watch_entries SET approved_by = ?2, approved_seq = ?3 WHERE id = ?1"
+        }
+        store::WatchChange::RequestRemoval => {
+            "UPDATE watch_entries SET removal_requested_by = ?2, removal_requested_seq = ?3 \
+             WHERE id = ?1"
+        }
+        store::WatchChange::Remove => {
+            "UPDATE watch_entries SET removed_by = ?2, removed_seq = ?3 WHERE id = ?1"
+        }
+    }
+}
+
 /// A proposal is withdrawn at once; an entry in force gets a removal request (four eyes).
 fn remove_watch_entry(tx: &Connection, id: &str, by: &str, seq: u64) -> Result<(), Fault> {
-    let standing = watch_standing(tx, id)?;
-    if standing.removed {
-        return Err(conflict(format!("watch entry {id} is removed")));
-    }
-    if standing.removal_requested_by.is_some() {
-        return Err(conflict(format!(
-            "watch entry {id} has a removal awaiting approval"
-        )));
-    }
-    let sql = if standing.approved {
-        "UPDATE watch_entries SET removal_requested_by = ?2, removal_requested_seq = ?3 \
-         WHERE id = ?1"
-    } else {
-        "UPDATE watch_entries SET removed_by = ?2, removed_seq = ?3 WHERE id = ?1"
-    };
-    tx.prepare_cached(sql)?
+    let change = watch_standing(tx, id)?
+        .removal(id)
+        .map_err(Fault::Refused)?;
+    tx.prepare_cached(watch_change_sql(change))?
         .execute(rusqlite::params![id, by, seq])?;
     Ok(())
 }
@@ -918,31 +823,10 @@ fn remove_watch_entry(tx: &Connection, id: &str, by: &str, seq: u64) -> Result<(
 /// Approves what awaits approval on an entry: its addition or its removal; never by the analyst
 /// who asked for it.
 fn approve_watch_entry(tx: &Connection, id: &str, approver: &str, seq: u64) -> Result<(), Fault> {
-    let standing = watch_standing(tx, id)?;
-    if standing.removed {
-        return Err(conflict(format!("watch entry {id} is removed")));
-    }
-    let (asked_by, sql) = match (&standing.removal_requested_by, standing.approved) {
-        (None, false) => (
-            &standing.added_by,
-            "UPDATE watch_entries SET approved_by = ?2, approved_seq = ?3 WHERE id = ?1",
-        ),
-        (Some(requested_by), true) => (
-            requested_by,
-            "UPDATE watch_entries SET removed_by = ?2, removed_seq = ?3 WHERE id = ?1",
-        ),
-        _ => {
-            return Err(conflict(format!(
-                "watch entry {id} has nothing awaiting approval"
-            )));
-        }
-    };
-    if asked_by == approver {
-        return Err(conflict(format!(
-            "watch entry {id}: who asked for the change cannot approve it"
-        )));
-    }
-    tx.prepare_cached(sql)?
+    let change = watch_standing(tx, id)?
+        .approval(id, approver)
+        .map_err(Fault::Refused)?;
+    tx.prepare_cached(watch_change_sql(change))?
         .execute(rusqlite::params![id, approver, seq])?;
     Ok(())
 }
@@ -976,19 +860,6 @@ fn record_origin_proof_uses(
         insert.execute((key, declaration_id, seq))?;
     }
     Ok(())
-}
-
-/// `YYYY-MM-DD` exactly, and a real date.
-fn is_iso_date(text: &str) -> bool {
-    text.len() == 10
-        && text.bytes().enumerate().all(|(i, c)| {
-            if i == 4 || i == 7 {
-                c == b'-'
-            } else {
-                c.is_ascii_digit()
-            }
-        })
-        && chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok()
 }
 
 fn refused(message: String) -> Fault {

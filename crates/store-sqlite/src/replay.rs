@@ -136,19 +136,13 @@ fn book_from_payload(
     recorded_at_ms: i64,
     payload: &str,
 ) -> Result<(), String> {
-    let value: serde_json::Value = serde_json::from_str(payload)
-        .map_err(|err| format!("its payload is unreadable ({err})"))?;
-    let text = |key: &str| value[key].as_str().map(str::to_owned);
-    let number = |key: &str| value[key].as_i64();
-    let (Some(order_ref), Some(buyer_id), Some(year), Some(amount), Some(year_to_date)) = (
-        text("order_ref"),
-        text("buyer_id"),
-        number("year"),
-        number("amount_fen"),
-        number("year_to_date_fen"),
-    ) else {
-        return Err("its payload lacks a field of the ledger row".to_owned());
-    };
+    let store::CbecLedgerEntry {
+        order_ref,
+        buyer_id,
+        year,
+        amount_fen: amount,
+        year_to_date_fen: year_to_date,
+    } = store::cbec_ledger_entry(payload)?;
     let sql = "INSERT INTO main.cbec_ledger (order_ref, buyer_id, year, amount_fen, \
          year_to_date_fen, recorded_at_ms, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
     tx.prepare_cached(sql)

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use audit::{AuditSigner, ChainHead, Checkpoint};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
-use store::{AppendOutcome, CbecBooking, CbecBookingOutcome, StoreError, StoreResult};
+use store::{Append, AppendOutcome, CbecBooking, CbecBookingOutcome, StoreError, StoreResult};
 use tokio::sync::oneshot;
 
 use crate::checkpoint::{self, ChainPosition, CheckpointPolicy};
@@ -31,7 +31,7 @@ pub(crate) enum Command {
 /// A request that changes data and is committed as part of a batch.
 pub(crate) enum WriteRequest {
     Append {
-        append: Box<append::Prepared>,
+        append: Box<Append>,
         reply: oneshot::Sender<StoreResult<AppendOutcome>>,
     },
     ReserveSerials {

@@ -34,6 +34,14 @@
 
 use async_trait::async_trait;
 
+mod shared;
+pub use shared::{
+    CBEC_BOOKED_ACTION, CBEC_IDEMPOTENCY_SCOPE, CbecLedgerEntry, ChainPosition, CheckpointPolicy,
+    EventDraft, NewEvent, WatchChange, WatchStanding, cbec_duplicate, cbec_event,
+    cbec_ledger_entry, cbec_payload, cbec_refusal, cbec_subject, cbec_total_after, event_drafts,
+    is_iso_date, linked_idempotency_key, new_row_refusal,
+};
+
 pub use audit::{Checkpoint, StoredEntry};
 
 pub type StoreResult<T> = Result<T, StoreError>;

@@ -9,7 +9,7 @@ use cargo_metadata::{DependencyKind, Metadata, MetadataCommand, PackageId};
 const CORE_CRATES: [&str; 6] = ["reference", "domain", "audit", "tariff", "risk", "model"];
 /// Crates whose presence anywhere below a core crate (in the resolved build) means it gained I/O,
 /// async, a database or HTTP.
-const FORBIDDEN_BELOW: [&str; 13] = [
+const FORBIDDEN_BELOW: [&str; 15] = [
     "tokio",
     "mio",
     "futures",
@@ -21,6 +21,8 @@ const FORBIDDEN_BELOW: [&str; 13] = [
     "rusqlite",
     "libsqlite3-sys",
     "sqlx",
+    "tokio-postgres",
+    "deadpool-postgres",
     "store",
     "clearance",
 ];

@@ -14,6 +14,7 @@ mod identity;
 mod integrity;
 mod models;
 mod passwords;
+mod postgres;
 mod releases;
 mod rules;
 mod settlement;

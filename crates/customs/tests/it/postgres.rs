@@ -1,0 +1,127 @@
+//! `serve --database`: the records in PostgreSQL instead of the data folder's SQLite file.
+//! Against the real PostgreSQL (`CUSTOMS_TEST_POSTGRES`, default
+//! `postgres://postgres@127.0.0.1:5432/test`), in a fresh database dropped at the end; the
+//! test fails, never skips, when PostgreSQL is unreachable.
+
+use std::process::Command;
+
+use crate::support::{NOW, start_server};
+
+/// A database of the test's own, made and dropped with `psql`.
+struct TestDatabase {
+    admin_url: String,
+    name: String,
+}
+
+fn psql(url: &str, sql: &str) -> String {
+    let output = Command::new("psql")
+        .args([url, "-v", "ON_ERROR_STOP=1", "-Atc", sql])
+        .output()
+        .expect("psql runs (Debian's postgresql-client)");
+    assert!(
+        output.status.success(),
+        "psql {sql:?} against {url} failed (is PostgreSQL running? these tests never skip): {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+impl TestDatabase {
+    fn create() -> TestDatabase {
+        let admin_url = std::env::var("CUSTOMS_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+        let name = format!("customs_test_{:016x}", rand::random::<u64>());
+        psql(&admin_url, &format!("CREATE DATABASE {name}"));
+        TestDatabase { admin_url, name }
+    }
+
+    /// The URL of the test's database: the admin URL with its database replaced.
+    fn url(&self) -> String {
+        let (server, _) = self
+            .admin_url
+            .rsplit_once('/')
+            .expect("a URL with a database");
+        format!("{server}/{}", self.name)
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args([
+                &self.admin_url,
+                "-c",
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            ])
+            .output();
+    }
+}
+
+#[tokio::test]
+async fn serve_keeps_its_records_in_postgres_with_database() {
+    let database = TestDatabase::create();
+    let url = database.url();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (mut server, address, printed) = start_server(&data, &["--database", &url], NOW)
+        .unwrap_or_else(|printed| panic!("serve --database did not start:\n{printed}"));
+    assert!(printed.contains("Records: PostgreSQL"), "{printed}");
+
+    let health: serde_json::Value = reqwest::get(format!("http://{address}/v1/health"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["store"], "ok", "{health}");
+    assert_eq!(
+        health["schema_version"],
+        store_postgres::SCHEMA_VERSION,
+        "{health}"
+    );
+    server.kill().unwrap();
+    server.wait().unwrap();
+
+    // The schema is PostgreSQL's; the data folder holds keys, no SQLite store.
+    assert_eq!(
+        psql(&url, "SELECT max(version) FROM schema_migrations"),
+        "1"
+    );
+    assert!(
+        !data.join("customs.db").exists(),
+        "no SQLite file in the folder"
+    );
+}
+
+#[test]
+fn serve_refuses_demo_with_database_and_a_bad_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let url = "postgres://postgres@127.0.0.1:5432/test";
+    let refused = start_server(&data, &["--database", url, "--demo"], NOW)
+        .expect_err("--demo is refused with --database");
+    assert!(refused.contains("--demo"), "{refused}");
+    let refused = start_server(&data, &["--database", "mysql://db/customs"], NOW)
+        .expect_err("a URL that is not PostgreSQL's is refused");
+    assert!(refused.contains("serve.database"), "{refused}");
+    assert!(refused.contains("PostgreSQL"), "{refused}");
+}
+
+#[test]
+fn config_show_never_shows_the_database_password() {
+    let output = crate::support::command()
+        .args(["config", "show"])
+        .env(
+            "CUSTOMS_DATABASE",
+            "postgres://customs:s3cret-pw@db1:5432/customs",
+        )
+        .output()
+        .expect("the customs binary runs");
+    let shown = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{shown}");
+    assert!(
+        shown.contains("postgres://customs:<redacted>@db1:5432/customs"),
+        "{shown}"
+    );
+    assert!(!shown.contains("s3cret-pw"), "{shown}");
+}

@@ -1,0 +1,87 @@
+//! Embedded schema migrations, recorded in `schema_migrations`. Each runs in its own transaction
+//! under a session advisory lock, so two processes starting on a fresh database at the same time
+//! apply each migration exactly once.
+
+use anyhow::Context;
+use deadpool_postgres::Object;
+use tokio_postgres::error::SqlState;
+
+struct Migration {
+    version: i32,
+    name: &'static str,
+    sql: &'static str,
+}
+
+/// PostgreSQL's own numbering: it starts with the schema SQLite reached at its 0007.
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "0001_initial",
+    sql: include_str!("../migrations/0001_initial.sql"),
+}];
+
+/// The schema version this build writes: the number of its last migration.
+pub const SCHEMA_VERSION: u32 = MIGRATIONS[MIGRATIONS.len() - 1].version as u32;
+
+/// Any constant both processes agree on: the key of the migration lock.
+const MIGRATION_LOCK: i64 = 0x0C05_7045;
+
+pub(crate) async fn migrate(client: &mut Object) -> anyhow::Result<()> {
+    client
+        .batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, \
+             name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+        )
+        .await
+        // Two processes may both try to create it; the loser sees a unique violation (of the
+        // catalogue's type names) or a duplicate table, and goes on.
+        .or_else(|err| {
+            let code = err.as_db_error().map(|db| db.code());
+            let lost_the_race = code == Some(&SqlState::UNIQUE_VIOLATION)
+                || code == Some(&SqlState::DUPLICATE_TABLE);
+            if lost_the_race { Ok(()) } else { Err(err) }
+        })?;
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    let applied = apply_pending(client).await;
+    client
+        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    applied
+}
+
+async fn apply_pending(client: &mut Object) -> anyhow::Result<()> {
+    let current = schema_version(client).await?;
+    anyhow::ensure!(
+        current <= SCHEMA_VERSION,
+        "the database's schema is version {current}, newer than this build's {SCHEMA_VERSION}: \
+         run a newer build"
+    );
+    for migration in MIGRATIONS.iter().filter(|m| m.version as u32 > current) {
+        let tx = client.transaction().await?;
+        tx.batch_execute(migration.sql)
+            .await
+            .with_context(|| format!("applying migration {}", migration.name))?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+            &[&migration.version, &migration.name],
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::info!(migration = migration.name, "applied PostgreSQL migration");
+    }
+    Ok(())
+}
+
+pub(crate) async fn schema_version<C: deadpool_postgres::GenericClient>(
+    c: &C,
+) -> anyhow::Result<u32> {
+    let row = c
+        .query_one(
+            "SELECT coalesce(max(version), 0) FROM schema_migrations",
+            &[],
+        )
+        .await?;
+    let version: i32 = row.try_get(0)?;
+    Ok(u32::try_from(version)?)
+}

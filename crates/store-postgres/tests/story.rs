@@ -1,0 +1,145 @@
+//! The clearance story every store runs, against a fresh PostgreSQL database.
+
+mod common;
+
+use store::Store;
+use store_postgres::PostgresOptions;
+use store_tests::{clearance_story, story_signer};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clearance_story_on_postgres() {
+    let database = common::TestDatabase::create().await;
+    let store = database
+        .open(PostgresOptions::production(), story_signer())
+        .await;
+    clearance_story(&store).await;
+    assert_eq!(
+        store.schema_version().await.unwrap(),
+        store_postgres::SCHEMA_VERSION
+    );
+    store.ping_writer().await.unwrap();
+    let stats = store.operational_stats().await.unwrap();
+    assert!(stats.database_bytes > 0, "{stats:?}");
+    assert!(stats.writer_running);
+    assert_eq!(
+        stats.last_audit_checkpoint.map(|(seq, _)| seq),
+        Some(stats.chain_head_seq)
+    );
+    store.close();
+}
+
+/// A second store opened on a migrated database applies nothing and sees the same chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reopening_migrates_nothing_and_keeps_the_head() {
+    let database = common::TestDatabase::create().await;
+    let first = database
+        .open(PostgresOptions::production(), story_signer())
+        .await;
+    assert_eq!(first.reserve_serials("D:2026", 3).await.unwrap(), 1);
+    let second = database
+        .open(PostgresOptions::production(), story_signer())
+        .await;
+    assert_eq!(second.reserve_serials("D:2026", 1).await.unwrap(), 4);
+    assert_eq!(
+        second.schema_version().await.unwrap(),
+        store_postgres::SCHEMA_VERSION
+    );
+    first.close();
+    second.close();
+}
+
+/// The same story signing a checkpoint after every commit (in the background, racing the
+/// story's own `checkpoint_now`), so its checks do not depend on one tuning.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clearance_story_on_postgres_signing_every_entry() {
+    let database = common::TestDatabase::create().await;
+    let options = PostgresOptions {
+        pool_size: 2,
+        checkpoint_every_entries: 1,
+        ..PostgresOptions::production()
+    };
+    let store = database.open(options, story_signer()).await;
+    clearance_story(&store).await;
+    store.close();
+}
+
+/// A row edited in the database behind the store's back is found by rebuilding the tables from
+/// the chain: the check can fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edited_row_differs_from_what_the_chain_rebuilds() {
+    let database = common::TestDatabase::create().await;
+    let store = database
+        .open(PostgresOptions::production(), story_signer())
+        .await;
+    let enterprise = store::EnterpriseRow {
+        id: "ent-1".to_owned(),
+        credit_code: "91310000MA1FL00001".to_owned(),
+        customs_code: "3101234567".to_owned(),
+        name: "Shanghai Trading".to_owned(),
+    };
+    let append = store::Append {
+        actor: store::Actor {
+            user_id: "U-ADMIN".to_owned(),
+            role: "admin".to_owned(),
+        },
+        recorded_at_ms: 1_767_225_600_000,
+        subject: enterprise.id.clone(),
+        action: "enterprise.registered".to_owned(),
+        idempotency_scope: "U-ADMIN".to_owned(),
+        idempotency_key: "K-1".to_owned(),
+        request_digest: String::new(),
+        payload: "{}".to_owned(),
+        expected_version: None,
+        projection: store::Projection::NewEnterprise(enterprise),
+        linked: Vec::new(),
+        cbec_purchase: None,
+    };
+    assert!(matches!(
+        store.append(append).await.unwrap(),
+        store::AppendOutcome::Appended { seq: 1 }
+    ));
+    let clean = store.check_projections().await.unwrap();
+    assert_eq!(clean.differences, Vec::<String>::new());
+    assert_eq!(clean.events_replayed, 1);
+
+    let client = database.client().await;
+    client
+        .batch_execute("UPDATE enterprises SET name = 'Forged Trading' WHERE id = 'ent-1'")
+        .await
+        .unwrap();
+    let edited = store.check_projections().await.unwrap();
+    assert_eq!(edited.differences.len(), 2, "{edited:?}");
+    assert!(
+        edited.differences[0].starts_with("enterprises: "),
+        "{edited:?}"
+    );
+    assert!(
+        edited.differences[0].contains("Forged Trading"),
+        "{edited:?}"
+    );
+    assert!(
+        edited.differences[1].contains("Shanghai Trading"),
+        "{edited:?}"
+    );
+    store.close();
+}
+
+/// Two processes starting on a fresh database at once: each migration is applied once, and
+/// both open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_opening_a_fresh_database_at_once_migrate_it_once() {
+    let database = common::TestDatabase::create().await;
+    let (first, second) = tokio::join!(
+        database.open(PostgresOptions::production(), story_signer()),
+        database.open(PostgresOptions::production(), story_signer()),
+    );
+    let client = database.client().await;
+    let applied: i64 = client
+        .query_one("SELECT count(*) FROM schema_migrations", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(applied, i64::from(store_postgres::SCHEMA_VERSION));
+    first.close();
+    second.close();
+}
