@@ -67,6 +67,11 @@ impl AuditSigner {
         AuditPublicKey(self.key.verifying_key())
     }
 
+    /// The key itself, for the other signatures this crate makes (`heads`).
+    pub(crate) fn signing_key(&self) -> &SigningKey {
+        &self.key
+    }
+
     /// Signs the current chain head. `signed_at_ms` comes from the caller
     /// because this crate never reads a clock.
     pub fn sign(&self, head: &ChainHead, signed_at_ms: i64) -> Checkpoint {
@@ -123,6 +128,10 @@ impl AuditPublicKey {
 
     pub fn to_bytes(&self) -> [u8; 32] {
         self.0.to_bytes()
+    }
+
+    pub(crate) fn verifying_key(&self) -> &VerifyingKey {
+        &self.0
     }
 
     /// Lowercase hex of the 32 raw key bytes.

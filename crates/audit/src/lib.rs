@@ -15,6 +15,7 @@
 //! pass times in and store the bytes however they like.
 
 mod checkpoint;
+mod heads;
 mod verify;
 
 #[cfg(test)]
@@ -23,6 +24,7 @@ mod tests;
 pub use checkpoint::{
     AuditPublicKey, AuditSigner, CHECKPOINT_DOMAIN, Checkpoint, checkpoint_message,
 };
+pub use heads::{HEADS_DOMAIN, HeadsCheckpoint, RoundFault, heads_message, round_anchors};
 pub use verify::{
     Anchor, ChainFault, ChainVerifier, CheckpointBound, StoredEntry, VerifyOptions, VerifyReport,
     verify_chain,

@@ -18,7 +18,8 @@ pub struct OutOfOrder {
     pub got: u64,
 }
 
-/// Deduplication by seq for one chain. A consumer keeps `last_seq` with the effects of acting
+/// Deduplication by seq for one chain (a consumer of a store with several chains keeps one per
+/// chain, keyed by the event's `chain`). A consumer keeps `last_seq` with the effects of acting
 /// (in the same transaction, for a consumer with a store), so a redelivery after a crash is
 /// recognised too.
 #[derive(Debug, Clone, Default)]

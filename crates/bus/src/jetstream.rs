@@ -1,7 +1,8 @@
 //! NATS JetStream: the scale-out bus.
 //!
 //! Where the relay resumes is read from the stream itself, not kept elsewhere: the last message
-//! in the stream carries the seq of the last event JetStream accepted ([`HEADER_SEQ`]). A durable
+//! in the stream carries the seq of the last event JetStream accepted ([`HEADER_SEQ`]) and, for
+//! a store of several chains, the relay's cursor in every chain after it ([`HEADER_CURSORS`]). A durable
 //! cursor kept beside the stream could disagree with it (written before or after the publish it
 //! records); the stream's own last message cannot. A publish whose acknowledgement was lost is
 //! then either in the stream (and the relay resumes after it) or not (and it is published again).
@@ -41,6 +42,10 @@ pub const HEADER_SEQ: &str = "Customs-Seq";
 pub const HEADER_ACTION: &str = "Customs-Action";
 /// Header: the chain id.
 pub const HEADER_CHAIN: &str = "Customs-Chain";
+/// Header: after this message, the last seq published of every chain of the store, chain 0
+/// first, comma-separated (`12,0,7`). A message without it (a stream written before chains were
+/// partitioned) stands for one chain at its [`HEADER_SEQ`].
+pub const HEADER_CURSORS: &str = "Customs-Cursors";
 
 /// Where and under which names to publish.
 #[derive(Debug, Clone)]
@@ -80,6 +85,8 @@ struct State {
     /// The stream sequence of the last message, as last read or acknowledged; `None` until
     /// [`Publisher::resume`] read it, and again after any failure.
     stream_last: Option<u64>,
+    /// The relay's cursor in each chain as of the stream's last message.
+    cursors: Vec<u64>,
 }
 
 impl JetStreamPublisher {
@@ -155,6 +162,7 @@ impl Publisher for JetStreamPublisher {
     async fn resume(&self) -> Result<Resume, BusError> {
         let mut state = self.state.lock().await;
         state.stream_last = None;
+        state.cursors.clear();
         let context = self.context(&mut state).await?;
         let mut stream = self.ensure_stream(&context).await?;
         let info = stream
@@ -167,6 +175,7 @@ impl Publisher for JetStreamPublisher {
             return Ok(Resume::After {
                 seq: 0,
                 chain: None,
+                cursors: Vec::new(),
             });
         }
         let message = stream.get_raw_message(last).await.map_err(|e| {
@@ -185,10 +194,25 @@ impl Publisher for JetStreamPublisher {
                     self.config.stream_subjects()
                 ))
             })?;
+        let cursors = match header(&message, HEADER_CURSORS) {
+            Some(text) => text
+                .split(',')
+                .map(|s| s.parse::<u64>())
+                .collect::<Result<Vec<u64>, _>>()
+                .map_err(|_| {
+                    BusError::Inconsistent(format!(
+                        "the stream's last message ({last}) has a {HEADER_CURSORS} header that \
+                         is not seqs: {text:?}"
+                    ))
+                })?,
+            None => vec![seq],
+        };
         state.stream_last = Some(last);
+        state.cursors = cursors.clone();
         Ok(Resume::After {
             seq,
             chain: header(&message, HEADER_CHAIN),
+            cursors,
         })
     }
 
@@ -204,6 +228,7 @@ impl Publisher for JetStreamPublisher {
         };
         // From here on the stream's last sequence is known again only through acknowledgements.
         state.stream_last = None;
+        let mut cursors = std::mem::take(&mut state.cursors);
         let mut pending = Vec::with_capacity(events.len());
         let mut error = None;
         for (i, event) in events.iter().enumerate() {
@@ -219,6 +244,13 @@ impl Publisher for JetStreamPublisher {
             headers.insert(HEADER_SEQ, event.seq.to_string().as_str());
             headers.insert(HEADER_ACTION, event.action.as_str());
             headers.insert(HEADER_CHAIN, event.chain.as_str());
+            let index = usize::from(event.chain_index);
+            if cursors.len() <= index {
+                cursors.resize(index + 1, 0);
+            }
+            cursors[index] = event.seq;
+            let cursors_text: Vec<String> = cursors.iter().map(u64::to_string).collect();
+            headers.insert(HEADER_CURSORS, cursors_text.join(",").as_str());
             let subject = subject_for(&self.config.subject_prefix, &event.action);
             match context
                 .publish_with_headers(subject, headers, event.to_json().into())
@@ -265,6 +297,7 @@ impl Publisher for JetStreamPublisher {
         }
         if error.is_none() {
             state.stream_last = Some(stream_last + acked as u64);
+            state.cursors = cursors;
         }
         PublishOutcome { acked, error }
     }

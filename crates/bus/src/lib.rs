@@ -1,20 +1,22 @@
-//! The event bus: every committed event of the store, published in seq order.
+//! The event bus: every committed event of the store, published in seq order within its chain.
 //!
 //! The store's `events` table is the transactional outbox: an event commits in the same
-//! transaction as its projections, with a gap-free `seq` (the audit chain). So no outbox row is
-//! written beside it; a [`relay`] follows the chain after a cursor (`Store::audit_entries`),
-//! hands each event to a [`Publisher`] and advances its cursor only past what the publisher
-//! acknowledged. Two publishers:
+//! transaction as its projections, with a gap-free `seq` in its audit chain (SQLite keeps one
+//! chain, PostgreSQL several, an event in the chain of its subject). So no outbox row is
+//! written beside it; a [`relay`] follows each chain after its own cursor
+//! (`Store::chain_entries`), hands each event to a [`Publisher`] and advances that chain's
+//! cursor only past what the publisher acknowledged. Two publishers:
 //!
 //! - [`InProcessBus`], the embedded default: a tokio broadcast channel inside `customs serve`,
 //!   no NATS; subscribers see the events committed while they listen.
 //! - [`JetStreamPublisher`]: NATS JetStream, one subject per action
 //!   (`customs.events.declaration.accepted`), each message carrying `Nats-Msg-Id =
 //!   <chain>:<seq>` so JetStream drops a republish within its duplicate window, and the relay's
-//!   cursor recovered on start from the stream's own last message.
+//!   cursors (one per chain, in the header [`HEADER_CURSORS`]) recovered on start from the
+//!   stream's own last message.
 //!
-//! Consumers deduplicate by seq ([`DedupConsumer`]): with JetStream's deduplication this makes
-//! delivery effectively once.
+//! Consumers deduplicate by seq within each chain ([`DedupConsumer`], one per chain): with
+//! JetStream's deduplication this makes delivery effectively once.
 
 mod consumer;
 mod in_process;
@@ -29,8 +31,8 @@ use serde_json::value::RawValue;
 pub use consumer::{DedupConsumer, Delivery, OutOfOrder};
 pub use in_process::{IN_PROCESS_CAPACITY, InProcessBus};
 pub use jetstream::{
-    ACK_TIMEOUT, CONNECT_TIMEOUT, DUPLICATE_WINDOW, HEADER_ACTION, HEADER_CHAIN, HEADER_SEQ,
-    JetStreamConfig, JetStreamPublisher, STREAM_NAME_DEFAULT, SUBJECT_PREFIX_DEFAULT,
+    ACK_TIMEOUT, CONNECT_TIMEOUT, DUPLICATE_WINDOW, HEADER_ACTION, HEADER_CHAIN, HEADER_CURSORS,
+    HEADER_SEQ, JetStreamConfig, JetStreamPublisher, STREAM_NAME_DEFAULT, SUBJECT_PREFIX_DEFAULT,
 };
 pub use relay::{Relay, RelayHandle, RelayOptions, RelayStatus};
 
@@ -44,6 +46,9 @@ pub struct BusEvent {
     pub chain: String,
     /// The event's position in the chain: 1-based, gap-free, the consumers' deduplication key.
     pub seq: u64,
+    /// The chain's number in the store (0 for a store of one chain): where the relay keeps its
+    /// cursor. Not on the wire; `chain` names the chain there.
+    pub chain_index: u16,
     /// The aggregate, e.g. a declaration id.
     pub subject: String,
     /// The event's name, e.g. `declaration.accepted`.
@@ -86,10 +91,11 @@ struct WireEventOwned {
 
 impl BusEvent {
     /// The bus's form of a stored chain entry.
-    pub fn from_entry(chain: &str, entry: &audit::AuditEntry) -> BusEvent {
+    pub fn from_entry(chain: &str, chain_index: u16, entry: &audit::AuditEntry) -> BusEvent {
         BusEvent {
             chain: chain.to_owned(),
             seq: entry.seq,
+            chain_index,
             subject: entry.subject.clone(),
             action: entry.action.clone(),
             actor: entry.actor.clone(),
@@ -143,6 +149,7 @@ impl BusEvent {
         Ok(BusEvent {
             chain: wire.chain,
             seq: wire.seq,
+            chain_index: 0,
             subject: wire.subject,
             action: wire.action,
             actor: wire.actor,
@@ -192,9 +199,14 @@ pub fn chain_id(first_entry_hash: &audit::Hash) -> String {
 /// Where a relay starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resume {
-    /// After this seq; the chain the publisher's last message belongs to, if it holds one, so a
-    /// relay never continues another store's chain.
-    After { seq: u64, chain: Option<String> },
+    /// After `cursors[i]` in chain `i` (`seq` is the last message's, in its chain); the chain
+    /// the publisher's last message belongs to, if it holds one, so a relay never continues
+    /// another store's chains.
+    After {
+        seq: u64,
+        chain: Option<String>,
+        cursors: Vec<u64>,
+    },
     /// At the store's head: only events committed from now on (the in-process bus, whose
     /// subscribers live in this process and were not there before).
     Head,
@@ -214,7 +226,8 @@ pub trait Publisher: Send + Sync + 'static {
     /// Where to resume. Called on start and after every failure, so the cursor is always the
     /// publisher's own record, never a guess.
     async fn resume(&self) -> Result<Resume, BusError>;
-    /// Publishes `events` (consecutive seqs) in order and waits for their acknowledgements.
+    /// Publishes `events` (consecutive seqs of one chain) in order and waits for their
+    /// acknowledgements.
     async fn publish(&self, events: &[BusEvent]) -> PublishOutcome;
 }
 

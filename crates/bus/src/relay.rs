@@ -1,8 +1,9 @@
 //! The relay: follows the store's committed events and publishes them, in order, never skipping
 //! one.
 //!
-//! Each round reads at most [`RelayOptions::batch`] events after the cursor, publishes them and
-//! moves the cursor past the acknowledged ones only. An idle relay polls the store every
+//! The relay keeps a cursor per audit chain of the store (one for SQLite, several for
+//! PostgreSQL). Each round reads, chain by chain, at most [`RelayOptions::batch`] events after
+//! that chain's cursor, publishes them and moves the cursor past the acknowledged ones only. An idle relay polls the store every
 //! [`RelayOptions::poll_interval`] (a read of the chain's tail on the read pool, not the writer);
 //! a full batch is followed at once by the next. On a failure it waits ([`backoff_after`]) and
 //! asks the publisher again where to resume, so its cursor is the publisher's record, never its
@@ -62,9 +63,11 @@ impl RelayOptions {
 /// What the relay has done, for logs, metrics and tests.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RelayStatus {
-    /// The seq up to which every event is acknowledged by the publisher (`None` before the
-    /// relay knows where it starts).
+    /// The events acknowledged by the publisher, all chains together: with one chain the seq up
+    /// to which every event is acknowledged (`None` before the relay knows where it starts).
     pub published_seq: Option<u64>,
+    /// Per chain, the seq up to which every event is acknowledged.
+    pub published: Vec<u64>,
     /// Failures since the relay started.
     pub failures: u64,
     /// The latest failure, in words; cleared by the next success.
@@ -79,8 +82,8 @@ pub struct RelayHandle {
 }
 
 impl RelayHandle {
-    /// Waits until every event up to `seq` is acknowledged, or `timeout` passes; the status
-    /// then.
+    /// Waits until `seq` events are acknowledged (with one chain: every event up to `seq`), or
+    /// `timeout` passes; the status then.
     pub async fn wait_for(&mut self, seq: u64, timeout: Duration) -> RelayStatus {
         let _ = tokio::time::timeout(
             timeout,
@@ -98,30 +101,32 @@ pub struct Relay<S: Store + ?Sized, P: Publisher> {
     publisher: Arc<P>,
     options: RelayOptions,
     status: watch::Sender<RelayStatus>,
-    /// The next round reads after this seq; `None`: ask the publisher first.
-    cursor: Option<u64>,
+    /// Per chain, the next round reads after this seq; `None`: ask the publisher first.
+    cursors: Option<Vec<u64>>,
     /// The publisher keeps no record (it resumes at the head): after a failure the relay's own
-    /// cursor is the only record, so it is kept rather than asked for again (which would skip
-    /// the events committed meanwhile).
+    /// cursors are the only record, so they are kept rather than asked for again (which would
+    /// skip the events committed meanwhile).
     own_cursor: bool,
     /// The chain the publisher's last message belongs to, checked against the store's.
     publisher_chain: Option<String>,
-    chain: Option<String>,
+    /// Each chain's id, once read (`None` for a chain with no entry yet).
+    chains: Vec<Option<String>>,
 }
 
 impl<S: Store + ?Sized, P: Publisher> Relay<S, P> {
     /// Starts the relay on the current tokio runtime.
     pub fn spawn(store: Arc<S>, publisher: Arc<P>, options: RelayOptions) -> RelayHandle {
         let (status, receiver) = watch::channel(RelayStatus::default());
+        let chains = vec![None; usize::from(store.chain_count().max(1))];
         let relay = Relay {
             store,
             publisher,
             options,
             status,
-            cursor: None,
+            cursors: None,
             own_cursor: false,
             publisher_chain: None,
-            chain: None,
+            chains,
         };
         RelayHandle {
             status: receiver,
@@ -133,16 +138,16 @@ impl<S: Store + ?Sized, P: Publisher> Relay<S, P> {
         let mut consecutive: u32 = 0;
         loop {
             match self.round().await {
-                Ok(published) => {
+                Ok(full) => {
                     if consecutive > 0 {
                         tracing::info!(
-                            published_seq = self.cursor,
+                            published = self.cursors.as_ref().map(|c| c.iter().sum::<u64>()),
                             "event relay: publishing again"
                         );
                         self.status.send_modify(|s| s.last_error = None);
                     }
                     consecutive = 0;
-                    if published < self.options.effective_batch() {
+                    if !full {
                         tokio::time::sleep(self.options.poll_interval).await;
                     }
                 }
@@ -151,7 +156,7 @@ impl<S: Store + ?Sized, P: Publisher> Relay<S, P> {
                     let wait = backoff_after(consecutive);
                     tracing::warn!(%error, retry_in_ms = wait.as_millis() as u64, "event relay");
                     if !self.own_cursor {
-                        self.cursor = None;
+                        self.cursors = None;
                     }
                     self.status.send_modify(|s| {
                         s.failures += 1;
@@ -163,104 +168,158 @@ impl<S: Store + ?Sized, P: Publisher> Relay<S, P> {
         }
     }
 
-    /// One round: how many events were published.
-    async fn round(&mut self) -> Result<usize, BusError> {
-        let cursor = match self.cursor {
-            Some(cursor) => cursor,
+    /// One round over every chain: whether some chain filled a whole batch (more may wait).
+    async fn round(&mut self) -> Result<bool, BusError> {
+        let mut cursors = match self.cursors.take() {
+            Some(cursors) => cursors,
             None => self.resume().await?,
         };
-        let entries = self
-            .store
-            .audit_entries(cursor, self.options.effective_batch())
-            .await
-            .map_err(|e| BusError::Store(e.to_string()))?;
-        if entries.is_empty() {
-            return Ok(0);
-        }
-        let chain = self.chain(&entries).await?;
-        let mut events = Vec::with_capacity(entries.len());
-        for (i, stored) in entries.iter().enumerate() {
-            let due = cursor + 1 + i as u64;
-            if stored.entry.seq != due {
-                // The chain is gap-free; a gap here is a store fault, and skipping it would
-                // lose an event for every consumer.
-                return Err(BusError::Store(format!(
-                    "the store returned event {} where {due} was due",
-                    stored.entry.seq
-                )));
-            }
-            events.push(BusEvent::from_entry(&chain, &stored.entry));
-        }
-        let outcome = self.publisher.publish(&events).await;
-        let published = cursor + outcome.acked as u64;
-        self.cursor = Some(published);
-        self.status
-            .send_modify(|s| s.published_seq = Some(published));
-        match outcome.error {
-            Some(error) => Err(error),
-            None => Ok(outcome.acked),
-        }
+        let result = self.publish_chains(&mut cursors).await;
+        self.status.send_modify(|s| {
+            s.published_seq = Some(cursors.iter().sum());
+            s.published = cursors.clone();
+        });
+        self.cursors = Some(cursors);
+        result
     }
 
-    async fn resume(&mut self) -> Result<u64, BusError> {
-        let head = self
-            .store
-            .operational_stats()
-            .await
-            .map_err(|e| BusError::Store(e.to_string()))?
-            .chain_head_seq;
-        let cursor = match self.publisher.resume().await? {
-            Resume::Head => {
-                self.own_cursor = true;
-                head
+    async fn publish_chains(&mut self, cursors: &mut [u64]) -> Result<bool, BusError> {
+        let batch = self.options.effective_batch();
+        let mut full = false;
+        for (index, cursor) in cursors.iter_mut().enumerate() {
+            let chain_index = u16::try_from(index).unwrap_or(u16::MAX);
+            let entries = self
+                .store
+                .chain_entries(chain_index, *cursor, batch)
+                .await
+                .map_err(|e| BusError::Store(e.to_string()))?;
+            if entries.is_empty() {
+                continue;
             }
-            Resume::After { seq, chain } => {
-                if seq > head {
-                    return Err(BusError::Inconsistent(format!(
-                        "the bus holds events up to {seq} but the store's chain ends at {head} \
-                         (a store restored from an older backup?); publishing would give \
-                         different events the seqs consumers already saw"
+            let chain = self.chain(index, &entries).await?;
+            let mut events = Vec::with_capacity(entries.len());
+            for (i, stored) in entries.iter().enumerate() {
+                let due = *cursor + 1 + i as u64;
+                if stored.entry.seq != due {
+                    // The chain is gap-free; a gap here is a store fault, and skipping it would
+                    // lose an event for every consumer.
+                    return Err(BusError::Store(format!(
+                        "the store returned event {} of chain {chain} where {due} was due",
+                        stored.entry.seq
                     )));
                 }
-                self.publisher_chain = chain;
-                seq
+                events.push(BusEvent::from_entry(&chain, chain_index, &stored.entry));
             }
-        };
-        self.cursor = Some(cursor);
-        self.status.send_modify(|s| s.published_seq = Some(cursor));
-        Ok(cursor)
+            let outcome = self.publisher.publish(&events).await;
+            *cursor += outcome.acked as u64;
+            if let Some(error) = outcome.error {
+                return Err(error);
+            }
+            full |= outcome.acked == batch;
+        }
+        Ok(full)
     }
 
-    /// The store's chain id (read once), checked against the publisher's.
-    async fn chain(&mut self, entries: &[store::StoredEntry]) -> Result<String, BusError> {
-        let chain = match &self.chain {
-            Some(chain) => chain.clone(),
-            None => {
-                let first_hash = if entries[0].entry.seq == 1 {
-                    entries[0].entry_hash
-                } else {
-                    let first = self
-                        .store
-                        .audit_entries(0, 1)
-                        .await
-                        .map_err(|e| BusError::Store(e.to_string()))?;
-                    first
-                        .first()
-                        .ok_or_else(|| BusError::Store("the chain has no first entry".to_owned()))?
-                        .entry_hash
-                };
-                let chain = chain_id(&first_hash);
-                self.chain = Some(chain.clone());
-                chain
+    async fn resume(&mut self) -> Result<Vec<u64>, BusError> {
+        let heads = self
+            .store
+            .chain_heads()
+            .await
+            .map_err(|e| BusError::Store(e.to_string()))?;
+        let cursors = match self.publisher.resume().await? {
+            Resume::Head => {
+                self.own_cursor = true;
+                heads.clone()
+            }
+            Resume::After {
+                cursors: mut resumed,
+                chain,
+                ..
+            } => {
+                if resumed.len() > heads.len() {
+                    return Err(BusError::Inconsistent(format!(
+                        "the bus holds events of {} chains but the store keeps {}: give each \
+                         store its own stream",
+                        resumed.len(),
+                        heads.len()
+                    )));
+                }
+                resumed.resize(heads.len(), 0);
+                for (index, (bus, store)) in resumed.iter().zip(&heads).enumerate() {
+                    if bus > store {
+                        return Err(BusError::Inconsistent(format!(
+                            "the bus holds events up to {bus} of chain {index} but the store's \
+                             chain ends at {store} (a store restored from an older backup?); \
+                             publishing would give different events the seqs consumers \
+                             already saw"
+                        )));
+                    }
+                }
+                self.publisher_chain = chain;
+                resumed
             }
         };
-        if let Some(other) = &self.publisher_chain
-            && *other != chain
-        {
-            return Err(BusError::Inconsistent(format!(
-                "the bus holds the events of chain {other}, this store's chain is {chain}: \
-                 give each store its own stream"
-            )));
+        self.check_publisher_chain(&cursors).await?;
+        self.status.send_modify(|s| {
+            s.published_seq = Some(cursors.iter().sum());
+            s.published = cursors.clone();
+        });
+        Ok(cursors)
+    }
+
+    /// The publisher's last message belongs to one of this store's chains, or the stream is
+    /// another store's.
+    async fn check_publisher_chain(&mut self, cursors: &[u64]) -> Result<(), BusError> {
+        let Some(other) = self.publisher_chain.clone() else {
+            return Ok(());
+        };
+        for (index, cursor) in cursors.iter().enumerate() {
+            if *cursor == 0 {
+                continue;
+            }
+            let first = self
+                .store
+                .chain_entries(u16::try_from(index).unwrap_or(u16::MAX), 0, 1)
+                .await
+                .map_err(|e| BusError::Store(e.to_string()))?;
+            if let Some(first) = first.first() {
+                let id = self.chain(index, std::slice::from_ref(first)).await?;
+                if id == other {
+                    return Ok(());
+                }
+            }
+        }
+        Err(BusError::Inconsistent(format!(
+            "the bus holds the events of chain {other}, which is none of this store's chains: \
+             give each store its own stream"
+        )))
+    }
+
+    /// The id of chain `index` (read once from its first entry).
+    async fn chain(
+        &mut self,
+        index: usize,
+        entries: &[store::StoredEntry],
+    ) -> Result<String, BusError> {
+        if let Some(Some(chain)) = self.chains.get(index) {
+            return Ok(chain.clone());
+        }
+        let first_hash = if entries[0].entry.seq == 1 {
+            entries[0].entry_hash
+        } else {
+            let first = self
+                .store
+                .chain_entries(u16::try_from(index).unwrap_or(u16::MAX), 0, 1)
+                .await
+                .map_err(|e| BusError::Store(e.to_string()))?;
+            first
+                .first()
+                .ok_or_else(|| BusError::Store("the chain has no first entry".to_owned()))?
+                .entry_hash
+        };
+        let chain = chain_id(&first_hash);
+        if let Some(slot) = self.chains.get_mut(index) {
+            *slot = Some(chain.clone());
         }
         Ok(chain)
     }

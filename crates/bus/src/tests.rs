@@ -7,6 +7,7 @@ fn event(seq: u64, payload: &str) -> BusEvent {
     BusEvent {
         chain: "00112233aabbccdd".to_owned(),
         seq,
+        chain_index: 0,
         subject: "dec-1".to_owned(),
         action: "declaration.accepted".to_owned(),
         actor: "usr-1".to_owned(),

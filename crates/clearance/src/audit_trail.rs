@@ -186,6 +186,19 @@ impl<S: Store> Clearance<S> {
         })
     }
 
+    /// The chain entry of the event a history lists as `seq` ([`store::EventRow::seq`]), if any.
+    pub async fn event_entry(
+        &self,
+        caller: &Caller,
+        seq: u64,
+    ) -> Result<Option<AuditEntryView>, ClearanceError> {
+        caller.require(Action::ReadAudit)?;
+        match self.store.entry_of_event(seq).await? {
+            Some((_, stored)) => Ok(Some(entry_view(&stored)?)),
+            None => Ok(None),
+        }
+    }
+
     /// Recomputes the whole chain and checks every checkpoint against the configured public key
     /// (the data folder's, so the answer warns that it is only as good as the folder).
     pub async fn verify_audit(
@@ -216,39 +229,86 @@ impl<S: Store> Clearance<S> {
                         .into(),
                 )
             })?;
-        let options = VerifyOptions {
-            anchors: auditors.anchors.clone(),
-            checkpoint_bound: self
-                .config
-                .audit_checkpoint_bound
-                .map(|bound| CheckpointBound {
-                    entries_max: bound.entries_max,
-                    ms_max: bound.ms_max,
-                    now_ms: self.now().timestamp_millis(),
-                }),
-        };
-        let checkpoints = self.store.checkpoints().await?;
-        let mut verifier = ChainVerifier::with_options(&checkpoints, public_key, &options);
-        let mut after = 0;
+        let checkpoint_bound = self
+            .config
+            .audit_checkpoint_bound
+            .map(|bound| CheckpointBound {
+                entries_max: bound.entries_max,
+                ms_max: bound.ms_max,
+                now_ms: self.now().timestamp_millis(),
+            });
+        // A store of several chains (PostgreSQL) also signs every chain's head at once in each
+        // round: each verified round's heads anchor the chains, so no chain can lose its tail
+        // while the others keep theirs. One chain (SQLite) has no rounds.
+        let chains = self.store.chain_count();
+        let rounds = self.store.checkpoint_rounds().await?;
+        let (round_anchors, round_fault) =
+            match audit::round_anchors(&rounds, usize::from(chains), public_key) {
+                Ok(anchors) => (anchors, None),
+                Err(fault) => (
+                    vec![Vec::new(); usize::from(chains)],
+                    Some(fault.to_string()),
+                ),
+            };
+        let mut report = None::<audit::VerifyReport>;
+        let mut chain_fault = None;
         let mut contents = Vec::new();
-        // Page by page: memory stays flat however long the chain is (the kept files' references
-        // are small: an id and a digest each).
-        'pages: loop {
-            let page = self.store.audit_entries(after, VERIFY_PAGE_ENTRIES).await?;
-            let Some(last) = page.last() else { break };
-            after = last.entry.seq;
-            for stored in &page {
-                if !verifier.push(stored) {
-                    break 'pages;
-                }
-                contents.extend(content_reference(&stored.entry));
+        for chain in 0..chains {
+            let mut anchors = round_anchors[usize::from(chain)].clone();
+            if chain == 0 {
+                // The heads an auditor wrote down are chain 0's (the only chain of SQLite).
+                anchors.extend(auditors.anchors.iter().copied());
             }
+            let options = VerifyOptions {
+                anchors,
+                checkpoint_bound,
+            };
+            let checkpoints = self.store.chain_checkpoints(chain).await?;
+            let mut verifier = ChainVerifier::with_options(&checkpoints, public_key, &options);
+            let mut after = 0;
+            // Page by page: memory stays flat however long the chain is (the kept files'
+            // references are small: an id and a digest each).
+            'pages: loop {
+                let page = self
+                    .store
+                    .chain_entries(chain, after, VERIFY_PAGE_ENTRIES)
+                    .await?;
+                let Some(last) = page.last() else { break };
+                after = last.entry.seq;
+                for stored in &page {
+                    if !verifier.push(stored) {
+                        break 'pages;
+                    }
+                    contents.extend(content_reference(&stored.entry));
+                }
+            }
+            let verified = verifier.finish();
+            if chain_fault.is_none()
+                && let Some(fault) = verified.first_fault
+            {
+                chain_fault = Some(if chains == 1 {
+                    fault.to_string()
+                } else {
+                    format!("chain {chain}: {fault}")
+                });
+            }
+            report = Some(match report {
+                // The first chain's head and checkpoint; every chain's counts.
+                Some(mut total) => {
+                    total.entries_checked += verified.entries_checked;
+                    total.checkpoints_checked += verified.checkpoints_checked;
+                    total
+                }
+                None => verified,
+            });
         }
-        let report = verifier.finish();
+        let report = report.unwrap_or_else(|| audit::verify_chain(Vec::new(), &[], public_key));
+        let chain_fault = round_fault.or(chain_fault);
+        let chains_intact = chain_fault.is_none();
         // The chain holds the digests of the files kept beside it; an intact chain vouches for a
         // file only if the file still has that digest.
         let mut content_fault = None;
-        if report.first_fault.is_none() {
+        if chain_fault.is_none() {
             for reference in &contents {
                 if let Some(fault) = self.check_content(reference).await? {
                     content_fault = Some(fault);
@@ -259,16 +319,12 @@ impl<S: Store> Clearance<S> {
         // The tables that decide clearance (roles, tokens, authorisations, tasks, the ledger...)
         // are projections of the chain: rebuilt from it, they must equal the stored ones.
         let tables = self.store.check_projections().await?;
-        let first_fault = report
-            .first_fault
-            .map(|f| f.to_string())
-            .or(content_fault)
-            .or_else(|| {
-                tables
-                    .differences
-                    .first()
-                    .map(|d| format!("a table differs from the chain: {d}"))
-            });
+        let first_fault = chain_fault.or(content_fault).or_else(|| {
+            tables
+                .differences
+                .first()
+                .map(|d| format!("a table differs from the chain: {d}"))
+        });
         let warnings = verification_warnings(auditors, &tables);
         Ok(AuditVerificationView {
             intact: first_fault.is_none(),
@@ -281,7 +337,7 @@ impl<S: Store> Clearance<S> {
             public_key: public_key.to_hex(),
             key_fingerprint: public_key.fingerprint(),
             key_held_by_auditor: auditors.public_key.is_some(),
-            anchors_checked: if report.is_ok() {
+            anchors_checked: if chains_intact {
                 auditors.anchors.len() as u64
             } else {
                 0
@@ -438,7 +494,13 @@ impl<S: Store> Clearance<S> {
                 ),
             ]));
         }
-        let head_seq = self.audit_head_seq().await?;
+        // Every chain's head, chain 0 first: a draw picks a place among all their entries.
+        let heads = if self.store.chain_count() == 1 {
+            vec![self.audit_head_seq().await?]
+        } else {
+            self.store.chain_heads().await?
+        };
+        let head_seq: u64 = heads.iter().sum();
         let mut draw = ReplayDraw {
             seed,
             head_seq,
@@ -452,8 +514,8 @@ impl<S: Store> Clearance<S> {
         let tries = size * REPLAY_TRIES_PER_DECLARATION;
         while draw.declarations.len() < size && draw.entries_sampled < tries {
             draw.entries_sampled += 1;
-            let seq = rng.gen_range(1..=head_seq);
-            let Some(stored) = self.store.audit_entries(seq - 1, 1).await?.pop() else {
+            let (chain, seq) = place_in_chains(&heads, rng.gen_range(1..=head_seq));
+            let Some(stored) = self.store.chain_entries(chain, seq - 1, 1).await?.pop() else {
                 continue;
             };
             let entry = &stored.entry;
@@ -475,4 +537,17 @@ impl<S: Store> Clearance<S> {
         }
         Ok(draw)
     }
+}
+
+/// The chain and seq of the `place`-th entry (1-based) counting chain 0's entries first, then
+/// chain 1's, and so on.
+fn place_in_chains(heads: &[u64], place: u64) -> (u16, u64) {
+    let mut left = place;
+    for (chain, head) in heads.iter().enumerate() {
+        if left <= *head {
+            return (u16::try_from(chain).unwrap_or(u16::MAX), left);
+        }
+        left -= head;
+    }
+    (0, place)
 }

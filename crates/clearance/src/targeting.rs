@@ -898,57 +898,66 @@ impl<S: Store> Clearance<S> {
     pub async fn rule_statistics(&self, caller: &Caller) -> Result<Vec<Value>, ClearanceError> {
         caller.require(Action::ReadRules)?;
         let mut figures: BTreeMap<String, RuleFigures> = BTreeMap::new();
-        let mut after = 0;
-        loop {
-            let page = self.store.audit_entries(after, STATISTICS_PAGE).await?;
-            let Some(last) = page.last() else { break };
-            after = last.entry.seq;
-            for stored in &page {
-                let entry = &stored.entry;
-                let rules_in = |reasons: &Value, selected_only: bool| -> Vec<(String, bool)> {
-                    reasons
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter(|r| {
-                            let source = if r["source"].is_object() {
-                                &r["source"]
-                            } else {
-                                r
-                            };
-                            source["kind"] == "rule" && (!selected_only || r["selected"] != false)
-                        })
-                        .filter_map(|r| {
-                            let source = if r["source"].is_object() {
-                                &r["source"]
-                            } else {
-                                r
-                            };
-                            Some((source["rule"].as_str()?.to_owned(), r["selected"] == true))
-                        })
-                        .collect()
-                };
-                if entry.action == TARGETED_ACTION {
-                    let record: Value = serde_json::from_str(&entry.payload).unwrap_or_default();
-                    for (rule, selected) in rules_in(&record["reasons"], false) {
-                        let f = figures.entry(rule).or_default();
-                        f.matches += 1;
-                        f.selections += u64::from(selected);
-                    }
-                } else if entry.action == "task.closed" {
-                    let record: Value = serde_json::from_str(&entry.payload).unwrap_or_default();
-                    let outcome = &record["outcome"];
-                    let revenue = outcome["revenue_difference"]["total"]
-                        .as_str()
-                        .and_then(|t| t.parse::<Decimal>().ok())
-                        .unwrap_or_default()
-                        .max(Decimal::ZERO);
-                    for (rule, _) in rules_in(&outcome["selected_by"]["reasons"], true) {
-                        let f = figures.entry(rule).or_default();
-                        f.checks_closed += 1;
-                        if outcome["discrepancy"] == true {
-                            f.hits += 1;
-                            f.revenue += revenue;
+        // Every chain: the PostgreSQL store keeps several, SQLite one.
+        for chain in 0..self.store.chain_count() {
+            let mut after = 0;
+            loop {
+                let page = self
+                    .store
+                    .chain_entries(chain, after, STATISTICS_PAGE)
+                    .await?;
+                let Some(last) = page.last() else { break };
+                after = last.entry.seq;
+                for stored in &page {
+                    let entry = &stored.entry;
+                    let rules_in = |reasons: &Value, selected_only: bool| -> Vec<(String, bool)> {
+                        reasons
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter(|r| {
+                                let source = if r["source"].is_object() {
+                                    &r["source"]
+                                } else {
+                                    r
+                                };
+                                source["kind"] == "rule"
+                                    && (!selected_only || r["selected"] != false)
+                            })
+                            .filter_map(|r| {
+                                let source = if r["source"].is_object() {
+                                    &r["source"]
+                                } else {
+                                    r
+                                };
+                                Some((source["rule"].as_str()?.to_owned(), r["selected"] == true))
+                            })
+                            .collect()
+                    };
+                    if entry.action == TARGETED_ACTION {
+                        let record: Value =
+                            serde_json::from_str(&entry.payload).unwrap_or_default();
+                        for (rule, selected) in rules_in(&record["reasons"], false) {
+                            let f = figures.entry(rule).or_default();
+                            f.matches += 1;
+                            f.selections += u64::from(selected);
+                        }
+                    } else if entry.action == "task.closed" {
+                        let record: Value =
+                            serde_json::from_str(&entry.payload).unwrap_or_default();
+                        let outcome = &record["outcome"];
+                        let revenue = outcome["revenue_difference"]["total"]
+                            .as_str()
+                            .and_then(|t| t.parse::<Decimal>().ok())
+                            .unwrap_or_default()
+                            .max(Decimal::ZERO);
+                        for (rule, _) in rules_in(&outcome["selected_by"]["reasons"], true) {
+                            let f = figures.entry(rule).or_default();
+                            f.checks_closed += 1;
+                            if outcome["discrepancy"] == true {
+                                f.hits += 1;
+                                f.revenue += revenue;
+                            }
                         }
                     }
                 }

@@ -1,8 +1,18 @@
-//! Appending one request's events to the log (which is the audit chain) with their projections,
-//! inside the append's own transaction, after its chain's head row was locked.
+//! Appending one request's events to the log (which is the audit chains) with their projections,
+//! inside the append's own transaction.
+//!
+//! The log is [`crate::CHAINS`] hash chains. An event goes to the chain of its subject
+//! ([`chain_of`]: a stable hash, so every event about one declaration is in one chain, in
+//! order), and an append locks only the head rows of the chains its events go to, in ascending
+//! chain order (so two appends never wait for each other in a cycle). Appends about different
+//! declarations therefore run side by side; the idempotency key, the CBEC buyer's year, proofs of
+//! origin and status checks have locks of their own, so none of them relied on the one chain.
+
+use std::collections::BTreeMap;
 
 use audit::ChainHead;
 use deadpool_postgres::Transaction;
+use sha2::{Digest, Sha256};
 use store::{Append, AppendOutcome};
 
 use crate::db;
@@ -10,17 +20,56 @@ use crate::fault::{Fault, conflict, taken_constraint};
 use crate::rows::i64_of;
 use crate::{cbec, projection};
 
-/// The one audit chain of this first step. `events.chain` and `chain_heads.chain` exist so that
-/// partitioning the chain later is a data change.
-pub(crate) const CHAIN: i16 = 0;
+/// The chain an event about `subject` belongs to when there are `chains` chains: the first
+/// 8 bytes of SHA-256 of the subject (big-endian) modulo the count. Stable across builds,
+/// platforms and processes (not Rust's `Hash`, which may change); the count is recorded in the
+/// database (`chain_config`), so it cannot change under a running store.
+pub fn chain_of(subject: &str, chains: u16) -> i16 {
+    let digest = Sha256::digest(subject.as_bytes());
+    let high = u64::from_be_bytes(digest[..8].try_into().expect("8 bytes of 32"));
+    // `chains` is at most `CHAINS_MAX` (1024), so the remainder fits an i16.
+    (high % u64::from(chains.max(1))) as i16
+}
 
-/// Locks the chain's head row for the rest of the transaction and reads it: the appends of
-/// every process are chained one after the other here. Under READ COMMITTED each later
-/// statement of the transaction sees everything committed before the lock was granted.
-pub(crate) async fn lock_head(tx: &Transaction<'_>) -> Result<ChainHead, Fault> {
+/// The heads of the chains an append writes to, locked for the rest of its transaction.
+pub(crate) struct Heads {
+    heads: BTreeMap<i16, ChainHead>,
+}
+
+impl Heads {
+    pub(crate) fn head(&mut self, chain: i16) -> Result<&mut ChainHead, Fault> {
+        self.heads.get_mut(&chain).ok_or_else(|| {
+            Fault::Database(anyhow::anyhow!(
+                "chain {chain} was written without its head locked"
+            ))
+        })
+    }
+
+    /// The heads as they are now, to store and to count.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (i16, &ChainHead)> {
+        self.heads.iter().map(|(chain, head)| (*chain, head))
+    }
+}
+
+/// Locks the head rows of `chains` (ascending, each once) and reads them. Under READ COMMITTED
+/// each later statement of the transaction sees everything committed before each lock was
+/// granted, so the events about one subject are chained one after the other.
+pub(crate) async fn lock_heads(
+    tx: &Transaction<'_>,
+    chains: impl IntoIterator<Item = i16>,
+) -> Result<Heads, Fault> {
+    let mut heads = BTreeMap::new();
+    for chain in chains {
+        heads.insert(chain, ChainHead::genesis());
+    }
     let sql = "SELECT seq, head_hash FROM chain_heads WHERE chain = $1 FOR UPDATE";
-    let row = db::query_one(tx, sql, &[&CHAIN]).await?;
-    Ok(head_of(&row)?)
+    for (chain, head) in heads.iter_mut() {
+        let row = db::query_opt(tx, sql, &[chain])
+            .await?
+            .ok_or_else(|| Fault::Database(anyhow::anyhow!("chain {chain} has no head row")))?;
+        *head = head_of(&row)?;
+    }
+    Ok(Heads { heads })
 }
 
 pub(crate) fn head_of(row: &tokio_postgres::Row) -> anyhow::Result<ChainHead> {
@@ -33,35 +82,86 @@ pub(crate) fn head_of(row: &tokio_postgres::Row) -> anyhow::Result<ChainHead> {
     })
 }
 
-/// Moves the locked head row to `head`, in the same transaction as the entries.
-pub(crate) async fn store_head(tx: &Transaction<'_>, head: &ChainHead) -> Result<(), Fault> {
+/// Moves the locked head rows to `heads`, in the same transaction as the entries.
+pub(crate) async fn store_heads(tx: &Transaction<'_>, heads: &Heads) -> Result<(), Fault> {
     let sql = "UPDATE chain_heads SET seq = $2, head_hash = $3 WHERE chain = $1";
-    let seq = i64_of(head.seq)?;
-    db::execute(tx, sql, &[&CHAIN, &seq, &head.hash.as_slice()]).await?;
+    for (chain, head) in heads.iter() {
+        let seq = i64_of(head.seq)?;
+        db::execute(tx, sql, &[&chain, &seq, &head.hash.as_slice()]).await?;
+    }
     Ok(())
 }
 
-/// Records `append` after `head`, advancing `head`. Anything but `Appended` must be rolled back.
+/// Serialises every transaction using one idempotency key (across chains and processes) until
+/// it ends: the first commits its events, the second then finds them. A transaction-scoped
+/// advisory lock on the key's hash (a collision only serialises two unrelated keys).
+pub(crate) async fn lock_idempotency_key(
+    tx: &Transaction<'_>,
+    scope: &str,
+    key: &str,
+) -> Result<(), Fault> {
+    let sql = "SELECT pg_advisory_xact_lock(hashtextextended($1 || chr(31) || $2, $3))";
+    db::execute(tx, sql, &[&scope, &key, &IDEMPOTENCY_LOCK_SEED]).await?;
+    Ok(())
+}
+
+/// The seed of the idempotency keys' advisory-lock hash: any constant every process shares,
+/// chosen apart from the CBEC buyer-year locks' (which are seeded by the year).
+const IDEMPOTENCY_LOCK_SEED: i64 = 0x1DE0_7E27;
+
+/// The chains `append` writes to: its events' subjects' and its CBEC booking's.
+pub(crate) fn chains_of(append: &Append, chains: u16) -> Vec<i16> {
+    let mut of: Vec<i16> = store::event_drafts(append)
+        .map(|draft| chain_of(draft.subject, chains))
+        .chain(
+            append
+                .cbec_purchase
+                .iter()
+                .map(|b| chain_of(&store::cbec_subject(b), chains)),
+        )
+        .collect();
+    of.sort_unstable();
+    of.dedup();
+    of
+}
+
+/// The idempotency check, under the key's lock: a repeat answers with the first event.
+pub(crate) async fn duplicate_of(
+    tx: &Transaction<'_>,
+    append: &Append,
+) -> Result<Option<AppendOutcome>, Fault> {
+    let scope = &append.idempotency_scope;
+    lock_idempotency_key(tx, scope, &append.idempotency_key).await?;
+    if let Some(booking) = &append.cbec_purchase {
+        lock_idempotency_key(tx, store::CBEC_IDEMPOTENCY_SCOPE, &booking.order_ref).await?;
+    }
+    Ok(event_by_idempotency(tx, scope, &append.idempotency_key)
+        .await?
+        .map(|(first, digest)| AppendOutcome::Duplicate {
+            same_request: digest == append.request_digest,
+            first,
+        }))
+}
+
+/// Records `append` after its chains' `heads` (locked by [`lock_heads`]), advancing them.
+/// Anything but `Appended` must be rolled back.
 pub(crate) async fn record(
     tx: &Transaction<'_>,
     append: &Append,
-    head: &mut ChainHead,
+    heads: &mut Heads,
+    chains: u16,
 ) -> Result<AppendOutcome, Fault> {
-    let scope = &append.idempotency_scope;
-    if let Some((first, digest)) = event_by_idempotency(tx, scope, &append.idempotency_key).await? {
-        let same_request = digest == append.request_digest;
-        return Ok(AppendOutcome::Duplicate {
-            first,
-            same_request,
-        });
-    }
     // A purchase that does not fit, or whose order was booked before, stops the append.
-    if let Some(booking) = &append.cbec_purchase
-        && let Some(refused) = cbec::book(tx, booking, head).await?.refused_append()
-    {
-        return Ok(refused);
+    if let Some(booking) = &append.cbec_purchase {
+        let head = heads.head(chain_of(&store::cbec_subject(booking), chains))?;
+        if let Some(refused) = cbec::book(tx, booking, head, chains)
+            .await?
+            .refused_append()
+        {
+            return Ok(refused);
+        }
     }
-    let main_seq = head.seq + 1;
+    let mut main_row = None;
     for draft in store::event_drafts(append) {
         if let Some(conflict) = version_conflict(tx, &draft).await? {
             return Ok(conflict);
@@ -79,10 +179,14 @@ pub(crate) async fn record(
             payload: draft.payload,
             projection: &recorded,
         };
-        insert_event(tx, &event, head).await?;
-        projection::apply(tx, draft.projection, head.seq).await?;
+        let chain = chain_of(draft.subject, chains);
+        let row = insert_event(tx, &event, chain, heads.head(chain)?).await?;
+        main_row.get_or_insert(row);
+        projection::apply(tx, draft.projection, row).await?;
     }
-    Ok(AppendOutcome::Appended { seq: main_seq })
+    Ok(AppendOutcome::Appended {
+        seq: main_row.unwrap_or(0),
+    })
 }
 
 /// Optimistic concurrency against the declarations projection (see
@@ -113,8 +217,9 @@ pub(crate) async fn event_by_idempotency<C: deadpool_postgres::GenericClient>(
     key: &str,
 ) -> anyhow::Result<Option<(store::EventRow, String)>> {
     let sql = format!(
-        "SELECT {} FROM events WHERE idempotency_scope = $1 AND idempotency_key = $2",
-        crate::rows::EVENT_COLUMNS
+        "SELECT {} FROM idempotency_keys k JOIN events e ON e.chain = k.chain AND e.seq = k.seq \
+         WHERE k.idempotency_scope = $1 AND k.idempotency_key = $2",
+        crate::rows::EVENT_COLUMNS_OF_E
     );
     match db::query_opt(c, &sql, &[&scope, &key]).await? {
         Some(row) => Ok(Some((crate::rows::event(&row)?, row.try_get(8)?))),
@@ -124,25 +229,28 @@ pub(crate) async fn event_by_idempotency<C: deadpool_postgres::GenericClient>(
 
 pub(crate) use store::NewEvent;
 
-/// Chains the event after `head` (the same `audit::AuditEntry` encoding and hashes as the
-/// SQLite store, so `audit::verify_chain` verifies either) and inserts it.
+/// Chains the event after `head` of `chain` (the same `audit::AuditEntry` encoding and hashes as
+/// the SQLite store, so `audit::verify_chain` verifies each chain), inserts it and its
+/// idempotency key, and answers its global row number (what projections and readers call the
+/// event's seq).
 pub(crate) async fn insert_event(
     tx: &Transaction<'_>,
     event: &NewEvent<'_>,
+    chain: i16,
     head: &mut ChainHead,
-) -> Result<(), Fault> {
+) -> Result<u64, Fault> {
     let entry = event.audit_entry(head.seq + 1);
     let prev_hash = head.hash;
     let entry_hash = head.append(&entry);
     let sql = "INSERT INTO events (seq, chain, subject, action, actor_user, actor_role, \
          recorded_at_ms, idempotency_scope, idempotency_key, request_digest, payload, prev_hash, \
          entry_hash, encoding_version, projection) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING row";
     let seq = i64_of(entry.seq)?;
     let version = i16::from(entry.encoding_version);
     let values: db::Params<'_> = &[
         &seq,
-        &CHAIN,
+        &chain,
         &entry.subject,
         &entry.action,
         &entry.actor,
@@ -157,13 +265,47 @@ pub(crate) async fn insert_event(
         &version,
         &entry.projection,
     ];
+    let row = db::query_one(tx, sql, values).await?;
+    let sql = "INSERT INTO idempotency_keys (idempotency_scope, idempotency_key, chain, seq) \
+         VALUES ($1, $2, $3, $4)";
+    let values: db::Params<'_> = &[
+        &entry.idempotency_scope,
+        &entry.idempotency_key,
+        &chain,
+        &seq,
+    ];
     db::execute(tx, sql, values).await.map_err(|err| {
-        // Only a linked key can collide here (`<key>#n` used directly as a request key).
+        // Only a linked key can collide here (`<key>#n` used directly as a request key): the
+        // request's own key was looked up under its lock.
         if taken_constraint(&err).is_some() {
             conflict(format!("idempotency key {}", entry.idempotency_key))
         } else {
             err.into()
         }
     })?;
-    Ok(())
+    Ok(crate::rows::u64_at(&row, 0)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::chain_of;
+
+    /// The hash is part of the stored data's meaning: these values must never change.
+    #[test]
+    fn a_subject_always_goes_to_the_same_chain() {
+        let pinned: Vec<i16> = ["D-1", "D-2", "cbec:ab:2026", ""]
+            .iter()
+            .map(|s| chain_of(s, 16))
+            .collect();
+        assert_eq!(pinned, PINNED);
+        assert!((0..1000).all(|i| chain_of(&format!("D-{i}"), 1) == 0));
+        let mut used = [false; 16];
+        for i in 0..1000 {
+            used[chain_of(&format!("D-{i}"), 16) as usize] = true;
+        }
+        assert!(used.iter().all(|u| *u), "1000 subjects reach every chain");
+    }
+
+    // SHA-256 of each subject, first 8 bytes big-endian, modulo 16 (computed apart, in Python).
+    const PINNED: [i16; 4] = [5, 11, 6, 4];
 }

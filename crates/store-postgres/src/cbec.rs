@@ -1,8 +1,9 @@
 //! The CBEC buyer's annual ledger: the year's sum, the limit check, the ledger row and the
-//! audit-chain event in the append's transaction. Appends are chained one at a time on the
-//! chain head row, which already orders bookings; the buyer's year is also locked on its own
-//! (a transaction-scoped advisory lock), so the check stays race-free once the chain is
-//! partitioned and two bookings of one buyer may go to different chains.
+//! audit-chain event in the append's transaction. The booking's event goes to the chain of the
+//! buyer's year (`cbec:<buyer>:<year>`), whose head the append locked; the buyer's year is also
+//! locked on its own (a transaction-scoped advisory lock) and the order reference by its
+//! idempotency key's lock, so the check stays race-free whatever chains the appends that book
+//! write their other events to.
 
 use audit::ChainHead;
 use deadpool_postgres::{GenericClient, Transaction};
@@ -18,6 +19,7 @@ pub(crate) async fn book(
     tx: &Transaction<'_>,
     b: &CbecBooking,
     head: &mut ChainHead,
+    chains: u16,
 ) -> Result<CbecBookingOutcome, Fault> {
     if let Some(message) = store::cbec_refusal(b) {
         return Err(refused(message));
@@ -34,8 +36,8 @@ pub(crate) async fn book(
     let subject = store::cbec_subject(b);
     let payload = store::cbec_payload(b, after);
     let event = store::cbec_event(b, &subject, &payload);
-    append::insert_event(tx, &event, head).await?;
-    let seq = head.seq;
+    let chain = append::chain_of(&subject, chains);
+    let seq = append::insert_event(tx, &event, chain, head).await?;
     insert_ledger_row(tx, b, after, seq).await?;
     Ok(CbecBookingOutcome::Booked {
         seq,
@@ -85,7 +87,7 @@ pub(crate) async fn year_to_date<C: GenericClient>(
 }
 
 async fn booked(tx: &Transaction<'_>, order_ref: &str) -> anyhow::Result<Option<CbecBooked>> {
-    let sql = "SELECT seq, buyer_id, year, order_ref, amount_fen, year_to_date_fen, \
+    let sql = "SELECT row, buyer_id, year, order_ref, amount_fen, year_to_date_fen, \
          recorded_at_ms FROM cbec_ledger WHERE order_ref = $1";
     let Some(row) = db::query_opt(tx, sql, &[&order_ref]).await? else {
         return Ok(None);

@@ -51,6 +51,17 @@ pub(crate) fn taken_constraint(err: &tokio_postgres::Error) -> Option<&str> {
     (db.code() == &SqlState::UNIQUE_VIOLATION).then(|| db.constraint().unwrap_or(""))
 }
 
+/// True when PostgreSQL aborted the transaction to break a lock cycle (or a serialization
+/// conflict): the same write, tried again as a new transaction, may pass.
+pub(crate) fn is_retryable(err: &anyhow::Error) -> bool {
+    err.downcast_ref::<tokio_postgres::Error>()
+        .and_then(|err| err.as_db_error())
+        .is_some_and(|db| {
+            db.code() == &SqlState::T_R_DEADLOCK_DETECTED
+                || db.code() == &SqlState::T_R_SERIALIZATION_FAILURE
+        })
+}
+
 /// True when PostgreSQL could not be reached or the connection broke: the caller may retry.
 fn is_unavailable(err: &anyhow::Error) -> bool {
     if let Some(err) = err.downcast_ref::<tokio_postgres::Error>() {

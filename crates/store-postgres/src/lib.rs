@@ -1,13 +1,15 @@
 //! The PostgreSQL store: the same `Store` as the embedded SQLite one, for many `customs`
 //! processes on one database (scale-out, high availability).
 //!
-//! - Every append is one PostgreSQL transaction: the chain's head row is locked (`FOR UPDATE`),
-//!   then the idempotency check, the CBEC booking, the events chained with the same
-//!   `audit::AuditEntry` encoding and hashes as SQLite, and the projections; the head row moves
-//!   and everything commits together. The head row is today's one serialisation point; the
-//!   events' `chain` column lets a later step partition it (see ARCHITECTURE.md).
-//! - No writer thread and no group commit: PostgreSQL runs many transactions at once, and each
-//!   append waits only for the appends ahead of it on the head row.
+//! - The record is [`CHAINS`] audit chains; an event goes to the chain of its subject (a stable
+//!   hash), so every event about one declaration is in one chain, in order, and each chain
+//!   verifies alone with the same `audit::AuditEntry` encoding and hashes as SQLite. Signing
+//!   rounds sign every chain's head at once, binding them (`checkpoint`).
+//! - Every append is one PostgreSQL transaction: the idempotency key is locked and looked up,
+//!   the head rows of the chains it writes to are locked (`FOR UPDATE`, ascending), then the
+//!   CBEC booking, the events and the projections; the head rows move and everything commits
+//!   together. Appends about different declarations do not wait for each other.
+//! - No writer thread and no group commit: PostgreSQL runs many transactions at once.
 //! - Numbering counters move with one `INSERT ... ON CONFLICT DO UPDATE ... RETURNING`.
 //! - Connections come from a deadpool-postgres pool over tokio-postgres (pure Rust); each
 //!   connection prepares each statement once.
@@ -47,10 +49,23 @@ use crate::fault::{Fault, store_error};
 use crate::queries::DeclarationKey;
 
 /// Connections a production store keeps to PostgreSQL at most. Each append holds one for its
-/// transaction; appends queue on the chain head row anyway, so more connections would only
-/// add waiting transactions (and PostgreSQL's default `max_connections` is 100, shared by
-/// every instance).
+/// transaction (PostgreSQL's default `max_connections` is 100, shared by every instance).
 pub const POOL_SIZE_DEFAULT: usize = 16;
+
+/// The audit chains of a PostgreSQL store. Recorded in the database (`chain_config`, by the
+/// migration that partitioned the chain): a store refuses a database with another count, since
+/// an event's chain is its subject's hash modulo the count. 16 chains let 16 appends about
+/// different declarations chain at once, which is more than the pool's connections do.
+pub const CHAINS: u16 = 16;
+
+/// The most chains a database may record (the migration's check): a signing round signs every
+/// head, and a reader walks every chain.
+pub const CHAINS_MAX: u16 = 1024;
+
+/// How often one write is tried again after PostgreSQL broke a lock cycle between it and
+/// another (`deadlock_detected`, or a serialization failure): appends on different chains may
+/// lock the same projection rows in different orders. Each try is a whole new transaction.
+pub const WRITE_TRIES_MAX: u32 = 4;
 
 /// How long a request waits for a free connection before it is refused with `Unavailable`
 /// (503 + Retry-After), like the SQLite store's full write queue.
@@ -91,14 +106,33 @@ struct Inner {
     pool: Pool,
     signer: AuditSigner,
     policy: CheckpointPolicy,
-    /// What this process last saw of the chain, to decide when a checkpoint is due.
-    position: Mutex<ChainPosition>,
+    /// What this process last saw of the chains, to decide when a checkpoint is due:
+    /// `head_seq` is the entries of all chains as far as this process saw them move.
+    position: Mutex<Position>,
     /// A checkpoint is being signed in the background: no second one is started meanwhile.
     signing: AtomicBool,
     commits: AtomicU64,
     commit_micros: AtomicU64,
     /// Requests refused because no connection came free in time.
     pool_refusals: AtomicU64,
+}
+
+/// [`ChainPosition`] over many chains: the seqs of each chain as last seen.
+struct Position {
+    chains: ChainPosition,
+    seqs: Vec<u64>,
+}
+
+impl Position {
+    fn saw(&mut self, chain: i16, seq: u64) {
+        if let Some(slot) = usize::try_from(chain)
+            .ok()
+            .and_then(|c| self.seqs.get_mut(c))
+        {
+            *slot = (*slot).max(seq);
+        }
+        self.chains.head_seq = self.chains.head_seq.max(self.seqs.iter().sum());
+    }
 }
 
 fn now_ms() -> i64 {
@@ -144,14 +178,24 @@ impl PostgresStore {
             .context("building the PostgreSQL connection pool")?;
         let mut client = pool.get().await.context("connecting to PostgreSQL")?;
         migrate::migrate(&mut client).await?;
-        let sql = "SELECT seq, head_hash FROM chain_heads WHERE chain = $1";
-        let head = append::head_of(&db::query_one(&client, sql, &[&append::CHAIN]).await?)?;
-        let last = checkpoint::last_checkpoint(&client).await?;
+        let chains = migrate::chain_count(&client).await?;
+        anyhow::ensure!(
+            chains == CHAINS,
+            "the database records {chains} audit chains and this build writes {CHAINS}: an \
+             event's chain is its subject's hash modulo the count, so the count cannot change \
+             under a store (open it with a build of {chains} chains)"
+        );
+        let heads = checkpoint::heads(&client, CHAINS).await?;
+        let last = checkpoint::last_round(&client).await?;
         drop(client);
-        let position = ChainPosition {
-            head_seq: head.seq,
-            last_checkpoint_seq: last.map_or(0, |(seq, _)| seq),
-            last_checkpoint_at_ms: last.map_or_else(now_ms, |(_, at)| at),
+        let seqs: Vec<u64> = heads.iter().map(|h| h.seq).collect();
+        let position = Position {
+            chains: ChainPosition {
+                head_seq: seqs.iter().sum(),
+                last_checkpoint_seq: last.as_ref().map_or(0, |r| r.entries),
+                last_checkpoint_at_ms: last.as_ref().map_or_else(now_ms, |r| r.signed_at_ms),
+            },
+            seqs,
         };
         Ok(PostgresStore {
             inner: Arc::new(Inner {
@@ -184,55 +228,85 @@ impl PostgresStore {
         })
     }
 
-    /// One write transaction: the chain head is locked, the write recorded after it, and the
-    /// whole committed if it was recorded, else rolled back.
+    /// One write: tried again, as a new transaction, when PostgreSQL broke a lock cycle it
+    /// was part of (at most [`WRITE_TRIES_MAX`] times).
     async fn write(&self, write: Write<'_>) -> StoreResult<Done> {
-        let mut client = self.client().await?;
-        let started = Instant::now();
-        let result: Result<(Done, Option<u64>), Fault> = async {
-            let tx = client.transaction().await?;
-            let mut head = append::lock_head(&tx).await?;
-            let done = match write {
-                Write::Append(a) => Done::Append(append::record(&tx, a, &mut head).await?),
-                Write::Cbec(b) => Done::Cbec(cbec::book(&tx, b, &mut head).await?),
-            };
-            let recorded = matches!(
-                done,
-                Done::Append(AppendOutcome::Appended { .. })
-                    | Done::Cbec(CbecBookingOutcome::Booked { .. })
-            );
-            if recorded {
-                append::store_head(&tx, &head).await?;
-                tx.commit().await?;
-                Ok((done, Some(head.seq)))
-            } else {
-                tx.rollback().await?;
-                Ok((done, None))
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match self.write_once(&write).await {
+                Err(Fault::Database(err))
+                    if tries < WRITE_TRIES_MAX && fault::is_retryable(&err) =>
+                {
+                    tracing::debug!(error = %err, tries, "append retried after a lock cycle");
+                }
+                other => return other.map_err(StoreError::from),
             }
         }
-        .await;
-        let (done, head_seq) = result.map_err(StoreError::from)?;
-        if let Some(head_seq) = head_seq {
-            let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-            self.inner.commits.fetch_add(1, Ordering::Relaxed);
-            self.inner
-                .commit_micros
-                .fetch_add(micros, Ordering::Relaxed);
-            self.after_commit(head_seq);
+    }
+
+    /// One write transaction: the idempotency key locked and looked up, the heads of the
+    /// chains it writes to locked, the write recorded after them, and the whole committed if
+    /// it was recorded, else rolled back.
+    async fn write_once(&self, write: &Write<'_>) -> Result<Done, Fault> {
+        let mut client = self.client().await.map_err(|err| Fault::Refused(err))?;
+        let started = Instant::now();
+        let tx = client.transaction().await?;
+        let chains = match write {
+            Write::Append(a) => {
+                if let Some(duplicate) = append::duplicate_of(&tx, a).await? {
+                    tx.rollback().await?;
+                    return Ok(Done::Append(duplicate));
+                }
+                append::chains_of(a, CHAINS)
+            }
+            Write::Cbec(b) => {
+                append::lock_idempotency_key(&tx, store::CBEC_IDEMPOTENCY_SCOPE, &b.order_ref)
+                    .await?;
+                vec![append::chain_of(&store::cbec_subject(b), CHAINS)]
+            }
+        };
+        let mut heads = append::lock_heads(&tx, chains).await?;
+        let done = match write {
+            Write::Append(a) => Done::Append(append::record(&tx, a, &mut heads, CHAINS).await?),
+            Write::Cbec(b) => {
+                let chain = append::chain_of(&store::cbec_subject(b), CHAINS);
+                let head = heads.head(chain)?;
+                Done::Cbec(cbec::book(&tx, b, head, CHAINS).await?)
+            }
+        };
+        let recorded = matches!(
+            done,
+            Done::Append(AppendOutcome::Appended { .. })
+                | Done::Cbec(CbecBookingOutcome::Booked { .. })
+        );
+        if !recorded {
+            tx.rollback().await?;
+            return Ok(done);
         }
+        append::store_heads(&tx, &heads).await?;
+        tx.commit().await?;
+        let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.inner.commits.fetch_add(1, Ordering::Relaxed);
+        self.inner
+            .commit_micros
+            .fetch_add(micros, Ordering::Relaxed);
+        self.after_commit(&heads);
         Ok(done)
     }
 
     /// Signs a checkpoint in the background when the policy says one is due.
-    fn after_commit(&self, head_seq: u64) {
+    fn after_commit(&self, heads: &append::Heads) {
         let due = {
             let mut position = self
                 .inner
                 .position
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
-            position.head_seq = position.head_seq.max(head_seq);
-            self.inner.policy.is_due(&position, now_ms())
+            for (chain, head) in heads.iter() {
+                position.saw(chain, head.seq);
+            }
+            self.inner.policy.is_due(&position.chains, now_ms())
         };
         if !due || self.inner.signing.swap(true, Ordering::AcqRel) {
             return;
@@ -249,23 +323,22 @@ impl PostgresStore {
     async fn sign(&self) -> StoreResult<Option<Checkpoint>> {
         let mut client = self.client().await?;
         let now = now_ms();
-        let signed = checkpoint::sign_head(&mut client, &self.inner.signer, now)
+        let signed = checkpoint::sign_round(&mut client, &self.inner.signer, now, CHAINS)
             .await
             .map_err(store_error)?;
-        let last = checkpoint::last_checkpoint(&client)
-            .await
-            .map_err(store_error)?;
-        if let Some((seq, at)) = last {
+        let last = checkpoint::last_round(&client).await.map_err(store_error)?;
+        if let Some(last) = last {
             let mut position = self
                 .inner
                 .position
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
-            position.head_seq = position.head_seq.max(seq);
-            position.last_checkpoint_seq = seq;
-            position.last_checkpoint_at_ms = at;
+            let chains = &mut position.chains;
+            chains.head_seq = chains.head_seq.max(last.entries);
+            chains.last_checkpoint_seq = last.entries;
+            chains.last_checkpoint_at_ms = last.signed_at_ms;
         }
-        Ok(signed)
+        Ok(signed.map(|signed| signed.checkpoint))
     }
 }
 
@@ -448,16 +521,56 @@ impl Store for PostgresStore {
         ))
     }
 
+    /// Chain 0's entries ([`Store::chain_entries`] reads every chain).
     async fn audit_entries(&self, after_seq: u64, limit: usize) -> StoreResult<Vec<StoredEntry>> {
+        self.chain_entries(0, after_seq, limit).await
+    }
+
+    /// Chain 0's checkpoints ([`Store::chain_checkpoints`] reads every chain's).
+    async fn checkpoints(&self) -> StoreResult<Vec<Checkpoint>> {
+        self.chain_checkpoints(0).await
+    }
+
+    fn chain_count(&self) -> u16 {
+        CHAINS
+    }
+
+    async fn chain_entries(
+        &self,
+        chain: u16,
+        after_seq: u64,
+        limit: usize,
+    ) -> StoreResult<Vec<StoredEntry>> {
+        let chain = i16::try_from(chain).unwrap_or(i16::MAX);
         read!(self, "reading audit entries", |c| {
-            queries::audit_entries(c, after_seq, limit)
+            queries::chain_entries(c, chain, after_seq, limit)
         })
     }
 
-    async fn checkpoints(&self) -> StoreResult<Vec<Checkpoint>> {
+    async fn chain_checkpoints(&self, chain: u16) -> StoreResult<Vec<Checkpoint>> {
+        let chain = i16::try_from(chain).unwrap_or(i16::MAX);
         read!(self, "reading audit checkpoints", |c| queries::checkpoints(
-            c
+            c, chain
         ))
+    }
+
+    async fn chain_heads(&self) -> StoreResult<Vec<u64>> {
+        let heads = read!(self, "reading the chain heads", |c| checkpoint::heads(
+            c, CHAINS
+        ))?;
+        Ok(heads.iter().map(|h| h.seq).collect())
+    }
+
+    async fn checkpoint_rounds(&self) -> StoreResult<Vec<audit::HeadsCheckpoint>> {
+        read!(self, "reading the checkpoints of all chains", |c| {
+            queries::checkpoint_rounds(c)
+        })
+    }
+
+    async fn entry_of_event(&self, seq: u64) -> StoreResult<Option<(u16, StoredEntry)>> {
+        read!(self, "reading an event's audit entry", |c| {
+            queries::entry_of_event(c, seq)
+        })
     }
 
     async fn check_projections(&self) -> StoreResult<store::ProjectionCheck> {
@@ -650,7 +763,8 @@ impl Store for PostgresStore {
         })
     }
 
-    /// PostgreSQL's figures, honestly: there is no write queue (a request waits for a pooled
+    /// PostgreSQL's figures, honestly: the chain head is the entries of all chains, and the
+    /// last checkpoint the last signing round's (entries covered, time); there is no write queue (a request waits for a pooled
     /// connection instead, so the "queue" is the requests waiting for one and its capacity the
     /// pool's size); each commit is one request, so no batch sizes; the database's size is
     /// `pg_database_size`. The WAL, the disk and the server's own checkpoints belong to the
@@ -661,10 +775,12 @@ impl Store for PostgresStore {
             snapshot!(self, "reading the database's figures", |tx| async move {
                 let sql = "SELECT pg_database_size(current_database())";
                 let size: i64 = db::query_one(tx, sql, &[]).await?.try_get(0)?;
-                let sql = "SELECT seq, head_hash FROM chain_heads WHERE chain = $1";
-                let head = append::head_of(&db::query_one(tx, sql, &[&append::CHAIN]).await?)?;
-                let last = checkpoint::last_checkpoint(tx).await?;
-                anyhow::Ok((size, head.seq, last))
+                let heads = checkpoint::heads(tx, CHAINS).await?;
+                let entries: u64 = heads.iter().map(|h| h.seq).sum();
+                let last = checkpoint::last_round(tx)
+                    .await?
+                    .map(|round| (round.entries, round.signed_at_ms));
+                anyhow::Ok((size, entries, last))
             })?;
         let status = self.inner.pool.status();
         let commits = self.inner.commits.load(Ordering::Relaxed);

@@ -13,11 +13,18 @@ struct Migration {
 }
 
 /// PostgreSQL's own numbering: it starts with the schema SQLite reached at its 0007.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "0001_initial",
-    sql: include_str!("../migrations/0001_initial.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "0001_initial",
+        sql: include_str!("../migrations/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "0002_chains",
+        sql: include_str!("../migrations/0002_chains.sql"),
+    },
+];
 
 /// The schema version this build writes: the number of its last migration.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS[MIGRATIONS.len() - 1].version as u32;
@@ -84,4 +91,14 @@ pub(crate) async fn schema_version<C: deadpool_postgres::GenericClient>(
         .await?;
     let version: i32 = row.try_get(0)?;
     Ok(u32::try_from(version)?)
+}
+
+/// The number of audit chains the database records (`chain_config`).
+pub(crate) async fn chain_count<C: deadpool_postgres::GenericClient>(c: &C) -> anyhow::Result<u16> {
+    let row = c
+        .query_one("SELECT chains FROM chain_config", &[])
+        .await
+        .context("reading the number of audit chains")?;
+    let chains: i16 = row.try_get(0)?;
+    Ok(u16::try_from(chains)?)
 }

@@ -793,7 +793,7 @@ async fn set_credit_level(
     )
     .await?;
     let sql = "INSERT INTO enterprise_credit (credit_code, level, since_ms, seq) \
-         SELECT $1, $2, recorded_at_ms, seq FROM events WHERE seq = $3";
+         SELECT $1, $2, recorded_at_ms, row FROM events WHERE row = $3";
     db::execute(tx, sql, &[&credit_code, &level, &seq]).await?;
     Ok(())
 }
@@ -812,7 +812,7 @@ async fn set_duty(
     )
     .await?;
     let sql = "INSERT INTO officer_duty (officer, office, since_ms, seq) \
-         SELECT $1, $2, recorded_at_ms, seq FROM events WHERE seq = $3";
+         SELECT $1, $2, recorded_at_ms, row FROM events WHERE row = $3";
     db::execute(tx, sql, &[&officer, &office, &seq]).await?;
     Ok(())
 }
@@ -900,7 +900,7 @@ async fn check_carried_document(
     seq: i64,
     lodged: Option<&DeclarationRow>,
 ) -> Result<(), Fault> {
-    let payload = text_of(tx, "SELECT payload FROM events WHERE seq = $1", &[&seq]).await?;
+    let payload = text_of(tx, "SELECT payload FROM events WHERE row = $1", &[&seq]).await?;
     let carried = payload.as_deref().and_then(crate::rows::document);
     match (carried, lodged) {
         (None, _) => Err(refused(format!(

@@ -120,7 +120,7 @@ pub(crate) async fn list_declarations<C: GenericClient>(
 }
 
 pub(crate) async fn events<C: GenericClient>(c: &C, subject: &str) -> R<Vec<EventRow>> {
-    let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE subject = $1 ORDER BY seq");
+    let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE subject = $1 ORDER BY row");
     all(db::query(c, &sql, &[&subject]).await?, rows::event)
 }
 
@@ -217,23 +217,67 @@ pub(crate) async fn enterprise_where<C: GenericClient>(
         .transpose()
 }
 
-pub(crate) async fn audit_entries<C: GenericClient>(
+/// Entries of `chain` with `seq > after_seq`, in seq order, at most `limit`.
+pub(crate) async fn chain_entries<C: GenericClient>(
     c: &C,
+    chain: i16,
     after_seq: u64,
     limit: usize,
 ) -> R<Vec<StoredEntry>> {
-    let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE seq > $1 ORDER BY seq LIMIT $2");
+    let sql = format!(
+        "SELECT {EVENT_COLUMNS} FROM events WHERE chain = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+    );
     let after = i64::try_from(after_seq).unwrap_or(i64::MAX);
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     all(
-        db::query(c, &sql, &[&after, &limit]).await?,
+        db::query(c, &sql, &[&chain, &after, &limit]).await?,
         rows::stored_entry,
     )
 }
 
-pub(crate) async fn checkpoints<C: GenericClient>(c: &C) -> R<Vec<Checkpoint>> {
-    let sql = format!("SELECT {CHECKPOINT_COLUMNS} FROM checkpoints ORDER BY seq");
-    all(db::query(c, &sql, &[]).await?, rows::checkpoint)
+/// The chain and the chain entry of the event whose global row is `row`.
+pub(crate) async fn entry_of_event<C: GenericClient>(
+    c: &C,
+    row: u64,
+) -> R<Option<(u16, StoredEntry)>> {
+    let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE row = $1");
+    let row = i64::try_from(row).unwrap_or(i64::MAX);
+    match db::query_opt(c, &sql, &[&row]).await? {
+        Some(found) => {
+            let chain: i16 = found.try_get(15)?;
+            Ok(Some((u16::try_from(chain)?, rows::stored_entry(&found)?)))
+        }
+        None => Ok(None),
+    }
+}
+
+/// The checkpoints of `chain`, oldest first.
+pub(crate) async fn checkpoints<C: GenericClient>(c: &C, chain: i16) -> R<Vec<Checkpoint>> {
+    let sql = format!("SELECT {CHECKPOINT_COLUMNS} FROM checkpoints WHERE chain = $1 ORDER BY seq");
+    all(db::query(c, &sql, &[&chain]).await?, rows::checkpoint)
+}
+
+/// Every signing round's checkpoint over all chain heads, oldest first.
+pub(crate) async fn checkpoint_rounds<C: GenericClient>(c: &C) -> R<Vec<audit::HeadsCheckpoint>> {
+    let sql = "SELECT round, heads, signed_at_ms, key_id, signature FROM checkpoint_rounds \
+         ORDER BY round";
+    all(db::query(c, sql, &[]).await?, |row| {
+        let heads: Vec<u8> = row.try_get(1)?;
+        Ok(audit::HeadsCheckpoint {
+            round: u64_at(row, 0)?,
+            heads: audit::HeadsCheckpoint::heads_from_bytes(&heads).ok_or_else(|| {
+                anyhow::anyhow!("a round's heads are not whole (seq, hash) pairs")
+            })?,
+            signed_at_ms: row.try_get(2)?,
+            key_id: row.try_get(3)?,
+            signature: {
+                let bytes: Vec<u8> = row.try_get(4)?;
+                bytes
+                    .try_into()
+                    .map_err(|_| anyhow::anyhow!("a round's signature is not 64 bytes"))?
+            },
+        })
+    })
 }
 
 pub(crate) async fn releases<C: GenericClient>(c: &C, kind: &str) -> R<Vec<ReleaseRow>> {
@@ -584,7 +628,7 @@ pub(crate) async fn dashboard_figures<C: GenericClient>(
     let payload = json_object("e.payload");
     let sql = format!(
         "SELECT {payload} ->> 'lane' AS lane, count(*) FROM declarations d \
-         JOIN events e ON e.seq = (SELECT max(x.seq) FROM events x \
+         JOIN events e ON e.row = (SELECT max(x.row) FROM events x \
              WHERE x.subject = d.id AND x.action = 'declaration.targeted') \
          WHERE {LODGED_IN_WINDOW} GROUP BY lane ORDER BY lane"
     );
@@ -611,7 +655,7 @@ pub(crate) async fn dashboard_figures<C: GenericClient>(
     let sql = format!(
         "SELECT count(*), coalesce(sum({fen}), 0)::BIGINT, coalesce(sum({bad}), 0)::BIGINT \
          FROM declarations d \
-         JOIN events e ON e.seq = (SELECT max(x.seq) FROM events x \
+         JOIN events e ON e.row = (SELECT max(x.row) FROM events x \
              WHERE x.subject = d.id AND x.action = 'declaration.assessed') \
          WHERE {LODGED_IN_WINDOW} AND {payload} ->> 'outcome' = 'assessed'",
         fen = amount_fen(&payable),

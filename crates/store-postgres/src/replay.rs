@@ -4,7 +4,8 @@
 //! other processes append): every projection table gets an empty temporary twin (`LIKE` the
 //! stored one, with its keys and checks). PostgreSQL resolves an unqualified table name in the
 //! session's temporary schema first, so the very code the writer uses
-//! ([`projection::apply_in`]) replays each recorded projection, in seq order, onto the twins,
+//! ([`projection::apply_in`]) replays each recorded projection, in the order of the events'
+//! global `row` (the number the projections were made with), onto the twins,
 //! while `events` (which has no twin) is the stored log. Then each table is compared with its
 //! twin, all columns but the contents kept once beside the chain, both ways (`EXCEPT ALL`).
 //! The transaction is rolled back and the connection closed, so nothing of it stays.
@@ -20,9 +21,12 @@ use crate::rows::u64_at;
 /// Tables that are not derived from events.
 const NOT_PROJECTIONS: &[&str] = &[
     "events",
+    "idempotency_keys",
     "checkpoints",
+    "checkpoint_rounds",
     "counters",
     "chain_heads",
+    "chain_config",
     "schema_migrations",
 ];
 
@@ -76,8 +80,11 @@ async fn check_on(client: &mut Object) -> anyhow::Result<ProjectionCheck> {
 }
 
 async fn replay(tx: &Transaction<'_>, check: &mut ProjectionCheck) -> anyhow::Result<()> {
-    let sql = "SELECT seq, action, encoding_version, projection, recorded_at_ms, \
-         CASE WHEN action = $1 THEN payload END FROM public.events ORDER BY seq";
+    // Within a chain rows rise with seqs; across chains, appends that touch one projection row
+    // take its lock, so the later one (the higher row, drawn after the chains' locks) sees the
+    // earlier one's change, as the replay does.
+    let sql = "SELECT row, action, encoding_version, projection, recorded_at_ms, \
+         CASE WHEN action = $1 THEN payload END FROM public.events ORDER BY row";
     for row in tx.query(sql, &[&store::CBEC_BOOKED_ACTION]).await? {
         let seq = u64_at(&row, 0)?;
         let action: String = row.try_get(1)?;

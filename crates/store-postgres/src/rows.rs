@@ -46,7 +46,7 @@ pub(crate) const DECLARATION_COLUMNS: &str = "d.id, d.number, d.direction, d.kin
 
 /// A LEFT JOIN, so that a declaration whose document event is missing is an error when read,
 /// not silently absent.
-pub(crate) const DECLARATIONS: &str = "declarations d LEFT JOIN events e ON e.seq = d.document_seq";
+pub(crate) const DECLARATIONS: &str = "declarations d LEFT JOIN events e ON e.row = d.document_seq";
 
 /// The `declaration` member of an event's payload, exactly as the payload holds it (the payload
 /// is minified canonical JSON, so this is the text SQLite's `json_extract` gives too).
@@ -89,9 +89,17 @@ pub(crate) fn declaration(row: &Row) -> anyhow::Result<DeclarationRow> {
     })
 }
 
-pub(crate) const EVENT_COLUMNS: &str = "seq, subject, action, actor_user, actor_role, \
+/// An event's columns: first its global `row` (what [`EventRow::seq`] and the projections call
+/// its seq), last its chain's seq and its chain (what the audit entry is hashed with).
+pub(crate) const EVENT_COLUMNS: &str = "row, subject, action, actor_user, actor_role, \
      recorded_at_ms, idempotency_key, payload, request_digest, prev_hash, entry_hash, \
-     encoding_version, idempotency_scope, projection";
+     encoding_version, idempotency_scope, projection, seq, chain";
+
+/// [`EVENT_COLUMNS`] of the events table named `e`.
+pub(crate) const EVENT_COLUMNS_OF_E: &str = "e.row, e.subject, e.action, e.actor_user, \
+     e.actor_role, e.recorded_at_ms, e.idempotency_key, e.payload, e.request_digest, \
+     e.prev_hash, e.entry_hash, e.encoding_version, e.idempotency_scope, e.projection, e.seq, \
+     e.chain";
 
 pub(crate) fn event(row: &Row) -> anyhow::Result<EventRow> {
     Ok(EventRow {
@@ -119,7 +127,7 @@ pub(crate) fn stored_entry(row: &Row) -> anyhow::Result<StoredEntry> {
             idempotency_scope: row.try_get(12)?,
             request_digest: event.request_digest,
             projection: row.try_get(13)?,
-            seq: event.seq,
+            seq: u64_at(row, 14)?,
             recorded_at_ms: event.recorded_at_ms,
             actor: event.actor.user_id,
             role: event.actor.role,

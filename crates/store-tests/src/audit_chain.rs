@@ -24,25 +24,44 @@ impl<S: Store> Story<'_, S> {
         assert!(self.store.events("D-NONE").await.unwrap().is_empty());
     }
 
-    /// Every acknowledged event is in the chain, the chain verifies against the signer's key,
-    /// and a checkpoint can be forced (once) at the head.
+    /// Every acknowledged event is in a chain, each chain verifies against the signer's key
+    /// (anchored, with several chains, by the signed heads of all chains), and a checkpoint can
+    /// be forced (once) at the heads.
     pub(crate) async fn verify_audit_chain(&mut self) {
-        let entries = self.read_chain_in_pages(5).await;
         let head = self.events_appended;
-        let seqs: Vec<u64> = entries.iter().map(|e| e.entry.seq).collect();
+        let chains = self.store.chain_count();
+        let mut all = Vec::new();
+        for chain in 0..chains {
+            let entries = self.read_chain_in_pages(chain, 5).await;
+            let seqs: Vec<u64> = entries.iter().map(|e| e.entry.seq).collect();
+            assert_eq!(
+                seqs,
+                (1..=seqs.len() as u64).collect::<Vec<_>>(),
+                "chain {chain}: one gap-free entry per event"
+            );
+            all.push(entries);
+        }
         assert_eq!(
-            seqs,
-            (1..=head).collect::<Vec<_>>(),
-            "one gap-free entry per event"
+            all.iter().map(Vec::len).sum::<usize>() as u64,
+            head,
+            "one entry per acknowledged event"
         );
-        self.check_entries_match_events(&entries).await;
+        if chains > 1 {
+            assert!(
+                all.iter().filter(|entries| !entries.is_empty()).count() > 1,
+                "the story's subjects are spread over several chains"
+            );
+        }
+        self.check_entries_match_events().await;
 
+        let heads = self.store.chain_heads().await.unwrap();
+        assert_eq!(heads.iter().sum::<u64>(), head);
         match self.store.checkpoint_now().await.unwrap() {
-            Some(checkpoint) => assert_eq!(checkpoint.seq, head),
-            // The store's own policy may already have signed the head.
+            Some(checkpoint) => assert!(heads.contains(&checkpoint.seq)),
+            // The store's own policy may already have signed the heads.
             None => {
                 let checkpoints = self.store.checkpoints().await.unwrap();
-                assert_eq!(checkpoints.last().map(|c| c.seq), Some(head));
+                assert_eq!(checkpoints.last().map(|c| c.seq), Some(heads[0]));
             }
         }
         assert_eq!(
@@ -51,18 +70,42 @@ impl<S: Store> Story<'_, S> {
             "nothing new to sign"
         );
 
-        let checkpoints = self.store.checkpoints().await.unwrap();
-        let signed: Vec<u64> = checkpoints.iter().map(|c| c.seq).collect();
-        assert!(
-            signed.windows(2).all(|w| w[0] < w[1]),
-            "checkpoints in seq order: {signed:?}"
-        );
         let key = story_signer().public_key();
-        let report = verify_chain(entries, &checkpoints, &key);
-        assert!(report.is_ok(), "the chain verifies: {report:?}");
-        assert_eq!(report.last_seq, head);
-        assert_eq!(report.last_checkpoint_seq, Some(head));
-        assert_eq!(report.checkpoints_checked, checkpoints.len() as u64);
+        let rounds = self.store.checkpoint_rounds().await.unwrap();
+        let anchors = audit::round_anchors(&rounds, usize::from(chains), &key)
+            .expect("every round of signed heads verifies");
+        if chains > 1 {
+            let last = rounds.last().expect("a round was signed");
+            let signed: Vec<u64> = last.heads.iter().map(|h| h.seq).collect();
+            assert_eq!(signed, heads, "the last round signs every chain's head");
+        }
+        for (chain, entries) in all.into_iter().enumerate() {
+            let chain_number = u16::try_from(chain).unwrap();
+            let checkpoints = self.store.chain_checkpoints(chain_number).await.unwrap();
+            let signed: Vec<u64> = checkpoints.iter().map(|c| c.seq).collect();
+            assert!(
+                signed.windows(2).all(|w| w[0] < w[1]),
+                "checkpoints in seq order: {signed:?}"
+            );
+            let chain_head = heads[chain];
+            let options = audit::VerifyOptions {
+                anchors: anchors[chain].clone(),
+                checkpoint_bound: None,
+            };
+            let mut verifier = audit::ChainVerifier::with_options(&checkpoints, &key, &options);
+            for stored in &entries {
+                verifier.push(stored);
+            }
+            let report = verifier.finish();
+            assert!(report.is_ok(), "chain {chain} verifies: {report:?}");
+            assert_eq!(report.last_seq, chain_head);
+            if chain_head > 0 {
+                assert_eq!(report.last_checkpoint_seq, Some(chain_head));
+            }
+            assert_eq!(report.checkpoints_checked, checkpoints.len() as u64);
+            // The plain verifier (no anchors) agrees.
+            assert!(verify_chain(entries, &checkpoints, &key).is_ok());
+        }
 
         // Every table the story changed is what the chain's recorded projections rebuild.
         let rebuilt = self.store.check_projections().await.unwrap();
@@ -83,11 +126,11 @@ impl<S: Store> Story<'_, S> {
         }
     }
 
-    async fn read_chain_in_pages(&self, page: usize) -> Vec<StoredEntry> {
+    async fn read_chain_in_pages(&self, chain: u16, page: usize) -> Vec<StoredEntry> {
         let mut entries: Vec<StoredEntry> = Vec::new();
         loop {
             let after = entries.last().map_or(0, |e| e.entry.seq);
-            let batch = self.store.audit_entries(after, page).await.unwrap();
+            let batch = self.store.chain_entries(chain, after, page).await.unwrap();
             assert!(batch.len() <= page);
             if batch.is_empty() {
                 return entries;
@@ -97,7 +140,7 @@ impl<S: Store> Story<'_, S> {
     }
 
     /// The chain records the events as the store reports them, field for field.
-    async fn check_entries_match_events(&self, entries: &[StoredEntry]) {
+    async fn check_entries_match_events(&self) {
         let buyer = "a".repeat(64);
         let cbec = format!("cbec:{buyer}:2025");
         for subject in [
@@ -110,10 +153,12 @@ impl<S: Store> Story<'_, S> {
             "T-1",
         ] {
             for event in self.store.events(subject).await.unwrap() {
-                let stored = entries
-                    .iter()
-                    .find(|e| e.entry.seq == event.seq)
-                    .expect("every event is in the chain");
+                let (_, stored) = self
+                    .store
+                    .entry_of_event(event.seq)
+                    .await
+                    .unwrap()
+                    .expect("every event is in a chain");
                 let entry = &stored.entry;
                 assert_eq!(entry.subject, event.subject);
                 assert_eq!(entry.action, event.action);

@@ -72,6 +72,7 @@ pub async fn clearance_story<S: Store>(store: &S) {
     let mut story = Story {
         store,
         events_appended: 0,
+        last_seq: 0,
         ledger: Vec::new(),
     };
     story.register_parties().await;
@@ -107,11 +108,29 @@ struct Story<'a, S> {
     store: &'a S,
     /// Events the store acknowledged (main and linked): the chain must be exactly this long.
     events_appended: u64,
+    /// The newest event's number the store answered (`EventRow::seq`).
+    last_seq: u64,
     /// Every declaration as it should now be in force.
     ledger: Vec<DeclarationRow>,
 }
 
 impl<S: Store> Story<'_, S> {
+    /// The store answered `seq` for the newest event. With one chain events are numbered
+    /// without gaps, so it is the count of events so far; with several (PostgreSQL) an event's
+    /// number is global across chains and rises, but a refused append may leave a gap.
+    fn saw_newest(&mut self, seq: u64, what: &str) {
+        if self.store.chain_count() == 1 {
+            assert_eq!(seq, self.events_appended, "{what} is the newest event");
+        } else {
+            assert!(
+                seq > self.last_seq,
+                "{what}: event {seq} comes after {}",
+                self.last_seq
+            );
+        }
+        self.last_seq = seq;
+    }
+
     /// Appends and insists it was recorded; returns the main event's seq.
     async fn appended(&mut self, append: Append) -> u64 {
         let events = 1 + append.linked.len() as u64;

@@ -928,6 +928,53 @@ pub trait Store: Send + Sync + 'static {
     async fn check_projections(&self) -> StoreResult<ProjectionCheck>;
     /// Signs a checkpoint of the current chain head now (if anything is new since the last one).
     async fn checkpoint_now(&self) -> StoreResult<Option<Checkpoint>>;
+    /// How many audit chains the store keeps: one for the SQLite store (one writer), a fixed
+    /// number for the PostgreSQL store, whose events go to the chain of their subject. Chains
+    /// are numbered from 0; [`Store::audit_entries`] and [`Store::checkpoints`] are chain 0's.
+    fn chain_count(&self) -> u16 {
+        1
+    }
+    /// Entries of `chain` with `seq > after_seq`, in seq order, at most `limit`: each chain
+    /// verifies alone with `audit::verify_chain`.
+    async fn chain_entries(
+        &self,
+        chain: u16,
+        after_seq: u64,
+        limit: usize,
+    ) -> StoreResult<Vec<StoredEntry>> {
+        if chain == 0 {
+            self.audit_entries(after_seq, limit).await
+        } else {
+            Ok(Vec::new())
+        }
+    }
+    /// The signed checkpoints of `chain`, oldest first.
+    async fn chain_checkpoints(&self, chain: u16) -> StoreResult<Vec<Checkpoint>> {
+        if chain == 0 {
+            self.checkpoints().await
+        } else {
+            Ok(Vec::new())
+        }
+    }
+    /// Each chain's head seq, chain 0 first.
+    async fn chain_heads(&self) -> StoreResult<Vec<u64>> {
+        Ok(vec![self.operational_stats().await?.chain_head_seq])
+    }
+    /// The signatures over every chain's head at once, one per signing round, oldest first;
+    /// none for a store of one chain (its checkpoints are that already).
+    async fn checkpoint_rounds(&self) -> StoreResult<Vec<audit::HeadsCheckpoint>> {
+        Ok(Vec::new())
+    }
+    /// The chain and chain entry of the event a reader knows by its [`EventRow::seq`] (with
+    /// one chain the same number; with several, `EventRow::seq` numbers events across chains).
+    async fn entry_of_event(&self, seq: u64) -> StoreResult<Option<(u16, StoredEntry)>> {
+        Ok(self
+            .audit_entries(seq.saturating_sub(1), 1)
+            .await?
+            .pop()
+            .filter(|stored| stored.entry.seq == seq)
+            .map(|stored| (0, stored)))
+    }
     /// Books a CBEC purchase if the buyer's total for the year stays within
     /// `booking.annual_limit_fen`. The check and the booking are one atomic, durable write,
     /// serialised with every other write: of concurrent orders for one buyer, only as many pass as

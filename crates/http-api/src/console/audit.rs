@@ -365,16 +365,11 @@ async fn timeline<S: Store>(
         .unwrap_or_default();
     let mut rows = Vec::with_capacity(events.len());
     for event in &events {
-        // Each event is an entry of the chain with the same number: read it for its hashes.
-        match state
-            .clearance
-            .audit_entries(&caller, event.seq.saturating_sub(1), 1)
-            .await
-        {
-            Ok(page) => rows.extend(
-                page.entries
+        // Each event is an entry of a chain: read it for its hashes.
+        match state.clearance.event_entry(&caller, event.seq).await {
+            Ok(entry) => rows.extend(
+                entry
                     .iter()
-                    .filter(|e| e.seq == event.seq)
                     .map(|e| entry_row(state.config.display_offset, &names, e)),
             ),
             Err(error) => return failed(&visit, &caller, error),
