@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use audit::ChainHead;
 use deadpool_postgres::Transaction;
 use sha2::{Digest, Sha256};
-use store::{Append, AppendOutcome};
+use store::{Append, AppendOutcome, Projection};
 
 use crate::db;
 use crate::fault::{Fault, conflict, taken_constraint};
@@ -161,6 +161,7 @@ pub(crate) async fn record(
             return Ok(refused);
         }
     }
+    lock_shared_claims(tx, append).await?;
     let mut main_row = None;
     for draft in store::event_drafts(append) {
         if let Some(conflict) = version_conflict(tx, &draft).await? {
@@ -187,6 +188,28 @@ pub(crate) async fn record(
     Ok(AppendOutcome::Appended {
         seq: main_row.unwrap_or(0),
     })
+}
+
+/// Locks what events about different subjects (so perhaps in different chains) may both claim,
+/// before any of this append's events draws its row: the proofs of origin its declarations use
+/// (first use wins). The row order then is the order in which the claims were decided, which is
+/// what rebuilding the tables from the chains replays. Keys in order, after the chain heads, so
+/// two appends never wait for each other in a cycle.
+async fn lock_shared_claims(tx: &Transaction<'_>, append: &Append) -> Result<(), Fault> {
+    let mut keys: Vec<&str> = store::event_drafts(append)
+        .flat_map(|draft| match draft.projection {
+            Projection::OriginProofUses { proof_keys, .. } => proof_keys.as_slice(),
+            _ => &[],
+        })
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let sql = "SELECT pg_advisory_xact_lock(hashtextextended('origin-proof' || chr(31) || $1, $2))";
+    for key in keys {
+        db::execute(tx, sql, &[&key, &IDEMPOTENCY_LOCK_SEED]).await?;
+    }
+    Ok(())
 }
 
 /// Optimistic concurrency against the declarations projection (see

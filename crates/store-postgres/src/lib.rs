@@ -25,6 +25,7 @@ mod queries;
 mod replay;
 mod rows;
 
+pub use append::chain_of;
 pub use migrate::SCHEMA_VERSION;
 pub use replay::PROJECTION_DIFFERENCES_MAX;
 

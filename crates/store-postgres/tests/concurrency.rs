@@ -1,7 +1,9 @@
 //! Two processes on one database: two stores with independent pools (as two `customs serve`
-//! instances would have) write at the same time. Every acknowledged append is in the chain
-//! exactly once, seqs and serials are never handed out twice, the chain verifies, and the CBEC
-//! allowance is never exceeded.
+//! instances would have) write at the same time, their appends spread over the audit chains.
+//! Every acknowledged append is in a chain exactly once, event numbers and serials are never
+//! handed out twice, every chain verifies, and what must be decided once across chains is: an
+//! idempotency key, the CBEC allowance, a proof of origin's first use, four eyes, a task's
+//! closing.
 
 mod common;
 
@@ -92,24 +94,32 @@ async fn two_processes_lodging_at_once_chain_every_append_once() {
         "serials are consecutive"
     );
 
-    // The chain holds exactly the acknowledged appends, each once, at its acknowledged seq.
+    // The chains hold exactly the acknowledged appends, each once, at its acknowledged number.
     first.checkpoint_now().await.unwrap();
-    let entries = first.audit_entries(0, 10_000).await.unwrap();
+    let entries = common::verified_chains(&second, &story_signer().public_key()).await;
     assert_eq!(entries.len(), acknowledged.len());
+    let used: HashSet<u16> = entries.iter().map(|(chain, _)| *chain).collect();
+    assert_eq!(
+        used.len(),
+        usize::from(store_postgres::CHAINS),
+        "every chain is used"
+    );
     for (key, seq, _) in &acknowledged {
         let (scope, key) = key.split_once('/').unwrap();
         let found: Vec<_> = entries
             .iter()
-            .filter(|e| e.entry.idempotency_scope == scope && e.entry.idempotency_key == key)
+            .filter(|(_, e)| e.entry.idempotency_scope == scope && e.entry.idempotency_key == key)
             .collect();
-        assert_eq!(found.len(), 1, "{scope}/{key} is in the chain once");
-        assert_eq!(found[0].entry.seq, *seq);
+        assert_eq!(found.len(), 1, "{scope}/{key} is in a chain once");
+        let (chain, entry) = second.entry_of_event(*seq).await.unwrap().unwrap();
+        assert_eq!((chain, &entry), (found[0].0, &found[0].1));
     }
-    let checkpoints = second.checkpoints().await.unwrap();
-    let report = audit::verify_chain(entries, &checkpoints, &story_signer().public_key());
-    assert!(report.is_ok(), "the chain verifies: {report:?}");
-    assert_eq!(report.last_seq, acknowledged.len() as u64);
-    assert_eq!(report.last_checkpoint_seq, Some(acknowledged.len() as u64));
+    // The last round signed every head.
+    let rounds = second.checkpoint_rounds().await.unwrap();
+    let heads = second.chain_heads().await.unwrap();
+    let signed: Vec<u64> = rounds.last().unwrap().heads.iter().map(|h| h.seq).collect();
+    assert_eq!(signed, heads);
+    assert_eq!(heads.iter().sum::<u64>(), acknowledged.len() as u64);
 
     // A retry from the other process is a duplicate, not a second event.
     match second.append(append(1, 7)).await.unwrap() {
@@ -241,6 +251,7 @@ async fn a_task_closed_from_two_processes_at_once_is_closed_once() {
         first.append(open).await.unwrap(),
         AppendOutcome::Appended { seq: 1 }
     ));
+    let mut closed_as = None;
     let mut tasks = JoinSet::new();
     for n in 1..=20 {
         let store = if n % 2 == 0 {
@@ -249,6 +260,8 @@ async fn a_task_closed_from_two_processes_at_once_is_closed_once() {
             second.clone()
         };
         tasks.spawn(async move {
+            // Each closing about a subject of its own: the closings go to different chains,
+            // and only the task row's lock decides.
             let mut close = append(n % 2 + 1, n);
             close.projection = Projection::CloseTask {
                 id: "T-1".to_owned(),
@@ -260,7 +273,10 @@ async fn a_task_closed_from_two_processes_at_once_is_closed_once() {
     let (mut closed, mut refused) = (0, 0);
     while let Some(done) = tasks.join_next().await {
         match done.unwrap() {
-            Ok(AppendOutcome::Appended { .. }) => closed += 1,
+            Ok(AppendOutcome::Appended { seq }) => {
+                closed += 1;
+                closed_as = Some(seq);
+            }
             Err(store::StoreError::Conflict(what)) => {
                 assert_eq!(what, "task T-1 is closed");
                 refused += 1;
@@ -269,14 +285,233 @@ async fn a_task_closed_from_two_processes_at_once_is_closed_once() {
         }
     }
     assert_eq!((closed, refused), (1, 19));
-    let entries = second.audit_entries(0, 100).await.unwrap();
+    let entries = common::verified_chains(&second, &story_signer().public_key()).await;
     assert_eq!(
         entries.len(),
         2,
         "the opening and one closing, nothing of the refused"
     );
     let task = second.task("T-1").await.unwrap().unwrap();
-    assert_eq!(task.closed_seq, Some(2));
+    assert_eq!(task.closed_seq, closed_as);
+    let rebuilt = first.check_projections().await.unwrap();
+    assert_eq!(rebuilt.differences, Vec::<String>::new());
     first.close();
     second.close();
+}
+
+/// One request sent to both processes at once, each copy about another subject (so in another
+/// chain, as a retried lodging gets a new declaration id): the key's lock makes exactly one an
+/// event and every other copy its duplicate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_idempotency_key_from_two_processes_in_different_chains_is_recorded_once() {
+    let database = common::TestDatabase::create().await;
+    let first = database.open(options(), story_signer()).await;
+    let second = database.open(options(), story_signer()).await;
+    const COPIES: usize = 24;
+    let mut tasks = JoinSet::new();
+    for n in 0..COPIES {
+        let store = if n % 2 == 0 {
+            first.clone()
+        } else {
+            second.clone()
+        };
+        tasks.spawn(async move {
+            let mut copy = append(9, 1);
+            copy.subject = format!("D-RETRY-{n}");
+            store.append(copy).await.unwrap()
+        });
+    }
+    let subjects: HashSet<i16> = (0..COPIES)
+        .map(|n| store_postgres::chain_of(&format!("D-RETRY-{n}"), store_postgres::CHAINS))
+        .collect();
+    assert!(subjects.len() > 1, "the copies go to several chains");
+    let (mut appended, mut duplicates) = (Vec::new(), 0);
+    while let Some(done) = tasks.join_next().await {
+        match done.unwrap() {
+            AppendOutcome::Appended { seq } => appended.push(seq),
+            AppendOutcome::Duplicate {
+                first,
+                same_request,
+            } => {
+                assert!(same_request);
+                assert_eq!(first.idempotency_key, "K-1");
+                duplicates += 1;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!((appended.len(), duplicates), (1, COPIES - 1));
+    let entries = common::verified_chains(&first, &story_signer().public_key()).await;
+    assert_eq!(entries.len(), 1, "one event for the key");
+    let found = second
+        .event_by_idempotency("process-9", "K-1")
+        .await
+        .unwrap();
+    assert_eq!(found.map(|e| e.seq), Some(appended[0]));
+    first.close();
+    second.close();
+}
+
+/// Declarations in different chains using one proof of origin at once, from two processes: the
+/// proof has one first user, the one recorded first, and the tables rebuilt from the chains
+/// (in the order of the events' numbers) say the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_proof_of_origin_used_from_two_processes_at_once_has_one_first_user() {
+    let database = common::TestDatabase::create().await;
+    let first = database.open(options(), story_signer()).await;
+    let second = database.open(options(), story_signer()).await;
+    const USERS: usize = 40;
+    let proof = "RCEP:KR:KR-2026-0001".to_owned();
+    let mut tasks = JoinSet::new();
+    for n in 0..USERS {
+        let store = if n % 2 == 0 {
+            first.clone()
+        } else {
+            second.clone()
+        };
+        let proof = proof.clone();
+        tasks.spawn(async move {
+            let mut using = append(n % 2 + 1, n);
+            using.subject = format!("D-ORIGIN-{n}");
+            using.projection = Projection::OriginProofUses {
+                declaration_id: using.subject.clone(),
+                proof_keys: vec![proof],
+            };
+            match store.append(using).await.unwrap() {
+                AppendOutcome::Appended { seq } => (seq, format!("D-ORIGIN-{n}")),
+                other => panic!("unexpected {other:?}"),
+            }
+        });
+    }
+    let mut recorded = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        recorded.push(done.unwrap());
+    }
+    recorded.sort();
+    let user = first.origin_proof_user(&proof).await.unwrap();
+    assert_eq!(
+        user.as_deref(),
+        Some(recorded[0].1.as_str()),
+        "the first recorded wins"
+    );
+    let rebuilt = second.check_projections().await.unwrap();
+    assert_eq!(rebuilt.differences, Vec::<String>::new());
+    first.close();
+    second.close();
+}
+
+/// A proposed rule approved by several analysts at once from two processes, each approval
+/// about a subject of its own (different chains): one approval puts it in force, every other is
+/// refused, and its author's own approval never passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn four_eyes_from_two_processes_at_once_approve_a_rule_once() {
+    let database = common::TestDatabase::create().await;
+    let first = database.open(options(), story_signer()).await;
+    let second = database.open(options(), story_signer()).await;
+    let mut propose = append(0, 0);
+    propose.subject = "RULE-1".to_owned();
+    propose.projection = Projection::ProposeRule(store::RiskRuleRow {
+        id: "RULE-1".to_owned(),
+        version: 1,
+        status: "proposed".to_owned(),
+        definition: r#"{"when":"true"}"#.to_owned(),
+        author: "U-AUTHOR".to_owned(),
+        proposed_at_ms: 1_767_225_600_000,
+        approved_by: None,
+        approved_seq: None,
+        ended_seq: None,
+    });
+    assert!(matches!(
+        first.append(propose).await.unwrap(),
+        AppendOutcome::Appended { .. }
+    ));
+    const APPROVALS: usize = 16;
+    let mut tasks = JoinSet::new();
+    for n in 1..=APPROVALS {
+        let store = if n % 2 == 0 {
+            first.clone()
+        } else {
+            second.clone()
+        };
+        tasks.spawn(async move {
+            let mut approve = append(n % 2 + 1, n);
+            approve.subject = format!("RULE-1/approval-{n}");
+            // The author tries too, and must never pass.
+            let approver = if n == 1 {
+                "U-AUTHOR".to_owned()
+            } else {
+                format!("U-ANALYST-{n}")
+            };
+            approve.projection = Projection::ApproveRule {
+                id: "RULE-1".to_owned(),
+                version: 1,
+                approver: approver.clone(),
+            };
+            (approver, store.append(approve).await)
+        });
+    }
+    let mut approved = Vec::new();
+    let mut refused = 0;
+    while let Some(done) = tasks.join_next().await {
+        match done.unwrap() {
+            (approver, Ok(AppendOutcome::Appended { seq })) => approved.push((approver, seq)),
+            (_, Err(store::StoreError::Conflict(_))) => refused += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!((approved.len(), refused), (1, APPROVALS - 1));
+    assert_ne!(approved[0].0, "U-AUTHOR");
+    let rules = second.risk_rules(Some("active")).await.unwrap();
+    assert_eq!(rules.len(), 1);
+    assert_eq!(
+        rules[0].approved_by.as_deref(),
+        Some(approved[0].0.as_str())
+    );
+    assert_eq!(rules[0].approved_seq, Some(approved[0].1));
+    let rebuilt = first.check_projections().await.unwrap();
+    assert_eq!(rebuilt.differences, Vec::<String>::new());
+    first.close();
+    second.close();
+}
+
+/// The number of chains is fixed when the database is made: a database recording another
+/// count is refused with both numbers, never written to with the wrong one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_with_another_number_of_chains_is_refused() {
+    let database = common::TestDatabase::create().await;
+    database.open(options(), story_signer()).await.close();
+    let other = store_postgres::CHAINS + 1;
+    assert!(other <= store_postgres::CHAINS_MAX);
+    let client = database.client().await;
+    client
+        .execute("UPDATE chain_config SET chains = $1", &[&(other as i16)])
+        .await
+        .unwrap();
+    let err = match PostgresStore::open(database.config.clone(), options(), story_signer()).await {
+        Ok(_) => panic!("a database of {other} chains must be refused"),
+        Err(err) => format!("{err:#}"),
+    };
+    assert!(
+        err.contains(&format!("records {other} audit chains")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("writes {}", store_postgres::CHAINS)),
+        "{err}"
+    );
+    // The most chains a database may record is the migration's check.
+    let beyond = client
+        .execute(
+            "UPDATE chain_config SET chains = $1",
+            &[&((store_postgres::CHAINS_MAX + 1) as i16)],
+        )
+        .await;
+    assert!(beyond.is_err(), "more than CHAINS_MAX chains is refused");
+    let at_most = client
+        .execute(
+            "UPDATE chain_config SET chains = $1",
+            &[&(store_postgres::CHAINS_MAX as i16)],
+        )
+        .await;
+    assert!(at_most.is_ok(), "CHAINS_MAX chains is allowed");
 }

@@ -90,3 +90,33 @@ impl Drop for TestDatabase {
         }
     }
 }
+
+/// Every chain of `store` read whole and verified against `key`, each anchored by the signed
+/// rounds of all heads (which must verify too); the entries of all chains, with their chain.
+pub async fn verified_chains(
+    store: &PostgresStore,
+    key: &audit::AuditPublicKey,
+) -> Vec<(u16, audit::StoredEntry)> {
+    use store::Store;
+    let chains = store.chain_count();
+    let rounds = store.checkpoint_rounds().await.unwrap();
+    let anchors = audit::round_anchors(&rounds, usize::from(chains), key)
+        .unwrap_or_else(|fault| panic!("the rounds of signed heads verify: {fault}"));
+    let mut all = Vec::new();
+    for chain in 0..chains {
+        let entries = store.chain_entries(chain, 0, usize::MAX).await.unwrap();
+        let checkpoints = store.chain_checkpoints(chain).await.unwrap();
+        let options = audit::VerifyOptions {
+            anchors: anchors[usize::from(chain)].clone(),
+            checkpoint_bound: None,
+        };
+        let mut verifier = audit::ChainVerifier::with_options(&checkpoints, key, &options);
+        for stored in &entries {
+            verifier.push(stored);
+        }
+        let report = verifier.finish();
+        assert!(report.is_ok(), "chain {chain} verifies: {report:?}");
+        all.extend(entries.into_iter().map(|e| (chain, e)));
+    }
+    all
+}
