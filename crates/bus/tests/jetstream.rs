@@ -407,7 +407,8 @@ async fn a_publisher_behind_the_stream_is_refused_and_stores_nothing() {
         bus::Publisher::resume(&stale).await.unwrap(),
         bus::Resume::After {
             seq: 0,
-            chain: None
+            chain: None,
+            cursors: Vec::new(),
         }
     );
     relay_until(&store, config, 3).await;
@@ -425,7 +426,7 @@ async fn a_publisher_behind_the_stream_is_refused_and_stores_nothing() {
     relay_until(&store, config, 4).await;
     lodge(&store, 4, 5).await;
     let entries = store.audit_entries(4, 1).await.unwrap();
-    let fifth = BusEvent::from_entry(&events[0].chain, &entries[0].entry);
+    let fifth = BusEvent::from_entry(&events[0].chain, 0, &entries[0].entry);
     let outcome = bus::Publisher::publish(&behind, &[fifth]).await;
     assert_eq!(outcome.acked, 0);
     let error = outcome.error.unwrap().to_string();
@@ -436,8 +437,140 @@ async fn a_publisher_behind_the_stream_is_refused_and_stores_nothing() {
         bus::Publisher::resume(&behind).await.unwrap(),
         bus::Resume::After {
             seq: 4,
-            chain: Some(events[0].chain.clone())
+            chain: Some(events[0].chain.clone()),
+            cursors: vec![4],
         }
     );
     store.close().await;
+}
+
+/// A database of this test's own on the test PostgreSQL (`CUSTOMS_TEST_POSTGRES`), dropped at
+/// the end, passed or failed.
+struct PostgresDatabase {
+    admin: String,
+    name: String,
+}
+
+impl PostgresDatabase {
+    async fn create() -> (PostgresDatabase, tokio_postgres::Config) {
+        let admin = std::env::var("CUSTOMS_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+        let name = format!("customs_bus_{}", uuid::Uuid::new_v4().simple());
+        let (client, connection) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+            .await
+            .unwrap_or_else(|e| panic!("this test needs PostgreSQL at {admin}: {e}"));
+        tokio::spawn(connection);
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap();
+        let mut config: tokio_postgres::Config = admin.parse().unwrap();
+        config.dbname(&name);
+        (PostgresDatabase { admin, name }, config)
+    }
+}
+
+impl Drop for PostgresDatabase {
+    fn drop(&mut self) {
+        let (admin, name) = (self.admin.clone(), self.name.clone());
+        let _ = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime")
+                .block_on(async {
+                    let (client, connection) =
+                        tokio_postgres::connect(&admin, tokio_postgres::NoTls).await?;
+                    tokio::spawn(connection);
+                    client
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .await
+                })
+        })
+        .join();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_follows_every_chain_of_a_postgres_store_and_resumes_each_from_the_stream() {
+    let context = jetstream().await;
+    let (_database, config) = PostgresDatabase::create().await;
+    let store = Arc::new(
+        store_postgres::PostgresStore::open(
+            config,
+            store_postgres::PostgresOptions::production(),
+            AuditSigner::from_secret_bytes(&[5; 32]),
+        )
+        .await
+        .expect("the store opens"),
+    );
+    let register = |from: usize, to: usize| {
+        let store = store.clone();
+        async move {
+            for n in from..to {
+                let outcome = store.append(registration(n)).await.unwrap();
+                assert!(matches!(outcome, AppendOutcome::Appended { .. }));
+            }
+        }
+    };
+    register(0, 60).await;
+    let heads = store.chain_heads().await.unwrap();
+    assert!(
+        heads.iter().filter(|h| **h > 0).count() > 1,
+        "the events are in several chains: {heads:?}"
+    );
+    let test_stream = TestStream::new(&nats_url());
+    let stream_config = &test_stream.config;
+    let mut relay = Relay::spawn(
+        store.clone(),
+        Arc::new(JetStreamPublisher::new(stream_config.clone())),
+        options(4),
+    );
+    let status = relay.wait_for(60, WAIT).await;
+    assert_eq!(status.published_seq, Some(60), "{status:?}");
+    assert_eq!(status.published, heads, "each chain's cursor at its head");
+    // Killed; more events commit; a new relay resumes every chain from the stream's last
+    // message, publishing each remaining event once.
+    relay.task.abort();
+    register(60, 90).await;
+    let mut relay = Relay::spawn(
+        store.clone(),
+        Arc::new(JetStreamPublisher::new(stream_config.clone())),
+        options(4),
+    );
+    let status = relay.wait_for(90, WAIT).await;
+    assert_eq!(status.published_seq, Some(90), "{status:?}");
+    relay.task.abort();
+
+    let mut stream = context.get_stream(&stream_config.stream).await.unwrap();
+    let info = stream.info().await.unwrap();
+    assert_eq!(info.state.messages, 90, "every event once");
+    let mut consumers: std::collections::HashMap<String, DedupConsumer> = Default::default();
+    let mut last_cursors = String::new();
+    for sequence in 1..=info.state.last_sequence {
+        let message = stream.get_raw_message(sequence).await.unwrap();
+        let event = BusEvent::from_json(&message.payload).unwrap();
+        let consumer = consumers.entry(event.chain.clone()).or_default();
+        assert_eq!(
+            consumer.accept(event.seq),
+            Ok(Delivery::New),
+            "chain {} in order, each once",
+            event.chain
+        );
+        last_cursors = message
+            .headers
+            .get(bus::HEADER_CURSORS)
+            .map(|v| v.as_str().to_owned())
+            .expect("every message carries the cursors");
+    }
+    let heads = store.chain_heads().await.unwrap();
+    let expected: Vec<String> = heads.iter().map(u64::to_string).collect();
+    assert_eq!(
+        last_cursors,
+        expected.join(","),
+        "the last message holds every head"
+    );
+    let delivered: u64 = consumers.values().map(DedupConsumer::last_seq).sum();
+    assert_eq!(delivered, 90);
+    store.close();
 }
