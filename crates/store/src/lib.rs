@@ -7,8 +7,11 @@
 //! Invariants every implementation keeps:
 //! - `append` is atomic: the event, its audit-chain entry and every projection change commit
 //!   together or not at all, and an acknowledged append survives a crash.
-//! - The event log is append-only and is the audit chain: `seq` is gap-free and each entry's hash
-//!   covers the previous hash. Projections (`declarations`, `users`, ...) are derived caches.
+//! - The event log is append-only and is the audit chain (or several: [`Store::chain_count`]):
+//!   within a chain `seq` is gap-free and each entry's hash covers the previous hash. With one
+//!   chain an event's [`EventRow::seq`] is its chain seq; with several it is a global number
+//!   that rises but may skip ([`Store::entry_of_event`] finds its chain entry). Projections
+//!   (`declarations`, `users`, ...) are derived caches.
 //! - A declaration's document is kept once: in the payload of the event that lodged or last
 //!   amended it (its `declaration` member). The projection points at that event; it never holds
 //!   a second copy that could drift from what the audit chain covers.
@@ -722,6 +725,8 @@ pub struct Principal {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventRow {
+    /// The event's number: its chain seq in a store of one chain, else a global number that
+    /// rises and may skip (what the projections' `*_seq` columns hold).
     pub seq: u64,
     pub subject: String,
     pub action: String,
