@@ -56,7 +56,7 @@ impl HeadsCheckpoint {
 
     /// [`Self::heads_to_bytes`] read back; `None` unless whole heads.
     pub fn heads_from_bytes(bytes: &[u8]) -> Option<Vec<ChainHead>> {
-        if bytes.len() % HEAD_BYTES != 0 {
+        if !bytes.len().is_multiple_of(HEAD_BYTES) {
             return None;
         }
         Some(
@@ -241,7 +241,7 @@ mod tests {
             Err(RoundFault::Missing { after: 1, next: 3 })
         );
         assert_eq!(
-            round_anchors(&[first.clone()], 4, &key),
+            round_anchors(std::slice::from_ref(&first), 4, &key),
             Err(RoundFault::ChainCount {
                 round: 1,
                 named: 3,

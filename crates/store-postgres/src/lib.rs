@@ -250,7 +250,7 @@ impl PostgresStore {
     /// chains it writes to locked, the write recorded after them, and the whole committed if
     /// it was recorded, else rolled back.
     async fn write_once(&self, write: &Write<'_>) -> Result<Done, Fault> {
-        let mut client = self.client().await.map_err(|err| Fault::Refused(err))?;
+        let mut client = self.client().await.map_err(Fault::Refused)?;
         let started = Instant::now();
         let tx = client.transaction().await?;
         let chains = match write {
