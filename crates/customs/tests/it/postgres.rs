@@ -85,7 +85,7 @@ async fn serve_keeps_its_records_in_postgres_with_database() {
     // The schema is PostgreSQL's; the data folder holds keys, no SQLite store.
     assert_eq!(
         psql(&url, "SELECT max(version) FROM schema_migrations"),
-        "1"
+        store_postgres::SCHEMA_VERSION.to_string()
     );
     assert!(
         !data.join("customs.db").exists(),
