@@ -30,6 +30,7 @@ pub mod payments;
 pub mod reassignment;
 pub mod reference_releases;
 pub mod releases;
+pub mod roll_back;
 pub mod statistics;
 pub mod targeting;
 pub mod tasks;
@@ -60,6 +61,8 @@ mod reassignment_tests;
 mod reference_tests;
 #[cfg(test)]
 mod release_property_tests;
+#[cfg(test)]
+mod roll_back_tests;
 #[cfg(test)]
 mod story;
 #[cfg(test)]
