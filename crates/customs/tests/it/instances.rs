@@ -211,8 +211,16 @@ async fn two_instances_behind_haproxy_share_the_database_and_hear_each_others_ch
     let root = admin(&data_a, &url, None, &["init", "--name", "root"]);
     let root = Some(root.as_str());
     for (code, customs_code, name) in [
-        (TRADER, "3115960002", "Shanghai Pudong Trading Co., Ltd."),
-        (BROKER, "3122260001", "Shanghai Customs Brokerage Co., Ltd."),
+        (
+            TRADER,
+            "3115960002",
+            "上海浦东贸易有限公司 Shanghai Pudong Trading Co., Ltd.",
+        ),
+        (
+            BROKER,
+            "3122260001",
+            "上海报关服务有限公司 Shanghai Customs Brokerage Co., Ltd.",
+        ),
     ] {
         admin(
             &data_a,
