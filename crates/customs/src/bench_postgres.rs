@@ -69,9 +69,18 @@ async fn measure(
     for server in servers {
         server.stop().await?;
     }
+    // The chain the instances wrote together verifies as one (not timed).
+    let verified = first
+        .verify_audit(&crate::show::operator())
+        .await
+        .map_err(crate::show::explain);
     for (clearance, changes) in &served {
         changes.abort();
         clearance.store().close();
+    }
+    let verified = verified?;
+    if let Some(fault) = &verified.first_fault {
+        anyhow::bail!("{name}: the audit chain in PostgreSQL is broken: {fault}");
     }
     let (wall, samples) = posted?;
     let accepted = samples.iter().filter(|s| s.outcome.is_ok()).count();
@@ -84,11 +93,12 @@ async fn measure(
         "{name}: {count} instance(s) on one fresh PostgreSQL database ({}), each its own \
          Clearance, pool of {} connections and HTTP listener in this process; lodging i to \
          instance i mod {count}; tariff {} and rates {} in force; {stored} declarations in the \
-         database = acknowledged",
+         database = acknowledged; audit chain {} entries verified",
         store_postgres::redacted_url(url),
         store_postgres::POOL_SIZE_DEFAULT,
         releases.tariff,
         releases.rates,
+        verified.entries_checked,
     );
     let mut report = lodging_report(bench, name, wall, samples, Some(note), None);
     // Not in the bench's SQLite store, whose audit check counts `stored`.
