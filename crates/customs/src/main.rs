@@ -13,6 +13,7 @@ mod config;
 mod config_cmd;
 mod datadir;
 mod demo;
+mod instances;
 mod lodge;
 mod model_cmd;
 mod releases_cmd;
@@ -177,6 +178,9 @@ impl Cli {
         if let Command::Worker(args) = &self.command {
             flags.extend(args.flags());
         }
+        if let Command::Admin(args) = &self.command {
+            flags.push(("serve.database", args.database.clone()));
+        }
         flags
     }
 }
@@ -243,7 +247,9 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
             Command::Lodge(args) => lodge::run(&data, config, args).await,
             Command::Show(args) => show::run(&data, config, args).await,
             Command::Audit { command } => audit_cmd::run(&data, command).await,
-            Command::Admin(args) => admin::run(&data, config, args).await,
+            Command::Admin(args) => {
+                admin::run(&data, config, settings.serve.database.as_deref(), args).await
+            }
             Command::Tariff(args) => {
                 releases_cmd::run(&data, config, ReleaseKind::Tariff, args).await
             }

@@ -169,8 +169,12 @@ pub async fn run(
             let shown = store_postgres::redacted_url(url);
             tracing::info!(database = %shown, "the records are kept in PostgreSQL");
             eprintln!("Records: PostgreSQL {shown}");
+            // Other instances may write to the database: follow their changes (crate::instances).
+            let changes = crate::instances::follow_changes(&clearance, url)?;
             let listeners = (listener, metrics_listener);
-            serve_clearance(clearance, data, settings, listeners, tls).await
+            let served = serve_clearance(clearance, data, settings, listeners, tls).await;
+            changes.abort();
+            served
         }
         None => {
             let options = store_sqlite::SqliteOptions::production();

@@ -13,11 +13,18 @@ struct Migration {
 }
 
 /// PostgreSQL's own numbering: it starts with the schema SQLite reached at its 0007.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "0001_initial",
-    sql: include_str!("../migrations/0001_initial.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "0001_initial",
+        sql: include_str!("../migrations/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "0002_change_notifications",
+        sql: include_str!("../migrations/0002_change_notifications.sql"),
+    },
+];
 
 /// The schema version this build writes: the number of its last migration.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS[MIGRATIONS.len() - 1].version as u32;

@@ -11,6 +11,7 @@ mod crash;
 mod credit;
 mod estimate;
 mod identity;
+mod instances;
 mod integrity;
 mod models;
 mod passwords;
