@@ -234,7 +234,11 @@ async fn serve_clearance<S: ServedStore>(
     let (relay, in_process) = start_event_relay(clearance.store(), &settings.bus);
     // Without NATS there is no `customs worker` to take jobs: this process runs them.
     let worker = in_process.and_then(|in_process| {
-        crate::worker::start_in_process(clearance.clone(), &in_process, settings.worker.token.clone())
+        crate::worker::start_in_process(
+            clearance.clone(),
+            &in_process,
+            settings.worker.token.clone(),
+        )
     });
     let api_config = http_api::ApiConfig {
         requests_per_second_per_client: serve.rate_per_client,

@@ -145,11 +145,7 @@ async fn acting_officer<S: Store>(
 }
 
 /// Takes jobs from JetStream for ever, opening the consumer again whenever the bus goes away.
-async fn consume<S: Store>(
-    clearance: &Clearance<S>,
-    jetstream: bus::JetStreamConfig,
-    token: &str,
-) {
+async fn consume<S: Store>(clearance: &Clearance<S>, jetstream: bus::JetStreamConfig, token: &str) {
     loop {
         match bus::JobConsumer::open(jetstream.clone(), ROLL_BACK_CONSUMER, ROLL_BACK_ACTION).await
         {
@@ -217,9 +213,9 @@ async fn reassess_after<S: Store>(
         .reassess_after_roll_back(&officer, release, &position)
         .await
         .map_err(|error| match error {
-            ClearanceError::Unavailable(_) | ClearanceError::Internal(_) | ClearanceError::Conflict => {
-                JobError::Passing(error.to_string())
-            }
+            ClearanceError::Unavailable(_)
+            | ClearanceError::Internal(_)
+            | ClearanceError::Conflict => JobError::Passing(error.to_string()),
             ClearanceError::Invalid(errors) => JobError::Refused(
                 errors
                     .iter()

@@ -31,7 +31,7 @@ const POLL: Duration = Duration::from_millis(60);
 const START_DEADLINE: Duration = Duration::from_secs(30);
 
 /// `customs --data DATA admin --database URL ARGS...`, which must succeed; its standard output.
-fn admin(data: &Path, url: &str, token: Option<&str>, args: &[&str]) -> String {
+pub(crate) fn admin(data: &Path, url: &str, token: Option<&str>, args: &[&str]) -> String {
     let mut run = command();
     run.arg("--data")
         .arg(data)
@@ -61,7 +61,7 @@ fn free_port() -> u16 {
 }
 
 /// A child process killed when the test ends, however it ends.
-struct Killed(Child);
+pub(crate) struct Killed(pub(crate) Child);
 
 impl Drop for Killed {
     fn drop(&mut self) {
@@ -107,8 +107,8 @@ fn start_haproxy(dir: &Path, servers: &[(&str, &str)]) -> (Killed, String) {
     (Killed(child), format!("127.0.0.1:{port}"))
 }
 
-struct Client {
-    http: reqwest::Client,
+pub(crate) struct Client {
+    pub(crate) http: reqwest::Client,
 }
 
 impl Client {
@@ -139,12 +139,18 @@ impl Client {
         (status, body, instance)
     }
 
-    async fn get(&self, at: &str, path: &str, token: &str) -> (StatusCode, Value) {
+    pub(crate) async fn get(&self, at: &str, path: &str, token: &str) -> (StatusCode, Value) {
         let (status, body, _) = self.send(reqwest::Method::GET, at, path, token, None).await;
         (status, body)
     }
 
-    async fn post(&self, at: &str, path: &str, token: &str, body: &Value) -> (StatusCode, Value) {
+    pub(crate) async fn post(
+        &self,
+        at: &str,
+        path: &str,
+        token: &str,
+        body: &Value,
+    ) -> (StatusCode, Value) {
         let (status, body, _) = self
             .send(reqwest::Method::POST, at, path, token, Some(body))
             .await;
@@ -152,7 +158,12 @@ impl Client {
     }
 
     /// Lodges the example (made distinct by `lot`); the declaration's id and who answered.
-    async fn lodge(&self, at: &str, token: &str, lot: usize) -> (String, Option<String>) {
+    pub(crate) async fn lodge(
+        &self,
+        at: &str,
+        token: &str,
+        lot: usize,
+    ) -> (String, Option<String>) {
         let body: Value = serde_json::from_str(
             &EXAMPLE.replace("Smartphones", &format!("Smartphones lot {lot}")),
         )
@@ -171,7 +182,7 @@ impl Client {
     }
 }
 
-async fn until_ready(client: &reqwest::Client, at: &str) {
+pub(crate) async fn until_ready(client: &reqwest::Client, at: &str) {
     let deadline = Instant::now() + START_DEADLINE;
     loop {
         let ready = client

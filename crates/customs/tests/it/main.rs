@@ -23,3 +23,4 @@ mod support;
 mod tamper;
 mod tasks;
 mod upgrade;
+mod worker;
