@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::instances::{Client, Killed, admin, until_ready};
 use crate::postgres::{TestDatabase, psql};
-use crate::support::{BROKER, NOW, TRADER, command, ok};
+use crate::support::{BROKER, TRADER, command, ok};
 
 /// How long the reassessments may take to appear after the roll-back (a job is taken within a
 /// second; the margin is for a loaded CI machine).
