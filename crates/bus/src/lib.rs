@@ -21,6 +21,7 @@
 mod consumer;
 mod in_process;
 mod jetstream;
+mod jobs;
 pub mod relay;
 #[doc(hidden)]
 pub mod testing;
@@ -34,6 +35,7 @@ pub use jetstream::{
     ACK_TIMEOUT, CONNECT_TIMEOUT, DUPLICATE_WINDOW, HEADER_ACTION, HEADER_CHAIN, HEADER_CURSORS,
     HEADER_SEQ, JetStreamConfig, JetStreamPublisher, STREAM_NAME_DEFAULT, SUBJECT_PREFIX_DEFAULT,
 };
+pub use jobs::{JOB_ACK_WAIT, JOB_PROGRESS_EVERY, JOB_RETRY_AFTER, Job, JobConsumer};
 pub use relay::{Relay, RelayHandle, RelayOptions, RelayStatus};
 
 /// One committed event as the bus carries it: what a consumer needs to act on it, not the

@@ -6,7 +6,7 @@
 //! every request.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rand::RngCore;
@@ -19,6 +19,7 @@ use store::{
 use crate::Clearance;
 use crate::access::{Action, Caller, Role};
 use crate::error::ClearanceError;
+use crate::invalidation::{Freshness, Ticket};
 
 /// How long an authenticated token is trusted without asking the store again. Bounds how long a
 /// revoked token keeps working, and saves a read per request.
@@ -31,10 +32,21 @@ pub const TOKEN_PREFIX: &str = "oc_";
 #[derive(Default)]
 pub(crate) struct PrincipalCache {
     entries: Mutex<HashMap<String, (Caller, Instant)>>,
+    freshness: Arc<Freshness>,
 }
 
 impl PrincipalCache {
+    pub(crate) fn watched(freshness: &Arc<Freshness>) -> PrincipalCache {
+        PrincipalCache {
+            freshness: freshness.clone(),
+            ..PrincipalCache::default()
+        }
+    }
+
     fn get(&self, token_hash: &str) -> Option<Caller> {
+        if !self.freshness.trusted() {
+            return None;
+        }
         let entries = self
             .entries
             .lock()
@@ -43,18 +55,22 @@ impl PrincipalCache {
         (at.elapsed() < PRINCIPAL_CACHE_TTL).then(|| caller.clone())
     }
 
-    fn put(&self, token_hash: String, caller: Caller) {
+    /// Keeps `caller` unless an invalidation came since `ticket` was taken (before the read).
+    fn put(&self, token_hash: String, caller: Caller, ticket: Ticket) {
         let mut entries = self
             .entries
             .lock()
             .expect("the principal cache lock is never poisoned");
+        if !self.freshness.still(ticket) {
+            return;
+        }
         if entries.len() >= PRINCIPAL_CACHE_MAX {
             entries.clear();
         }
         entries.insert(token_hash, (caller, Instant::now()));
     }
 
-    fn clear(&self) {
+    pub(crate) fn clear(&self) {
         self.entries
             .lock()
             .expect("the principal cache lock is never poisoned")
@@ -160,6 +176,7 @@ impl<S: Store> Clearance<S> {
             }
             return Ok(caller);
         }
+        let ticket = self.freshness.ticket();
         let Some(principal) = self.store.principal_by_token(&hash).await? else {
             // Only a refused token costs this second read: say why it no longer works.
             return Err(match self.store.token_by_hash(&hash).await? {
@@ -174,7 +191,7 @@ impl<S: Store> Clearance<S> {
         if expired(&caller) {
             return Err(ClearanceError::TokenRefused(TokenRefusal::Expired));
         }
-        self.principals.put(hash, caller.clone());
+        self.principals.put(hash, caller.clone(), ticket);
         Ok(caller)
     }
 
@@ -450,7 +467,7 @@ impl<S: Store> Clearance<S> {
             )
             .await?;
         }
-        self.principals.clear();
+        self.invalidate(&[crate::invalidation::Cache::Principals]);
         self.store
             .token(&row.id)
             .await?
@@ -485,7 +502,7 @@ impl<S: Store> Clearance<S> {
             },
         )
         .await?;
-        self.principals.clear();
+        self.invalidate(&[crate::invalidation::Cache::Principals]);
         Ok(revoked)
     }
 
@@ -516,7 +533,7 @@ impl<S: Store> Clearance<S> {
             )
             .await?;
         }
-        self.principals.clear();
+        self.invalidate(&[crate::invalidation::Cache::Principals]);
         self.store
             .user(&user.id)
             .await?
@@ -560,7 +577,7 @@ impl<S: Store> Clearance<S> {
             projection,
         )
         .await?;
-        self.principals.clear();
+        self.invalidate(&[crate::invalidation::Cache::Principals]);
         Ok(())
     }
 
@@ -615,7 +632,7 @@ impl<S: Store> Clearance<S> {
                 projection,
             )
             .await;
-        self.principals.clear();
+        self.invalidate(&[crate::invalidation::Cache::Principals]);
         outcome.map(|_| ())
     }
 
@@ -1023,7 +1040,7 @@ impl<S: Store> Clearance<S> {
                 projection,
             )
             .await;
-        self.credit_levels.invalidate();
+        self.invalidate(&[crate::invalidation::Cache::CreditLevels]);
         let seq = match outcome? {
             AppendOutcome::Appended { seq } => seq,
             AppendOutcome::Duplicate { first, .. } => first.seq,

@@ -17,7 +17,7 @@ const SAMPLE: &str = concat!(
     "/../tariff/sample_release_cn_2026"
 );
 
-fn admin() -> Caller {
+pub(crate) fn admin() -> Caller {
     Caller {
         principal: Principal {
             user: UserRow {
@@ -35,7 +35,7 @@ fn admin() -> Caller {
     }
 }
 
-fn files(kind: ReleaseKind) -> Vec<ReleaseFileRow> {
+pub(crate) fn files(kind: ReleaseKind) -> Vec<ReleaseFileRow> {
     kind.files()
         .iter()
         .map(|name| ReleaseFileRow {
@@ -45,7 +45,7 @@ fn files(kind: ReleaseKind) -> Vec<ReleaseFileRow> {
         .collect()
 }
 
-async fn import(f: &Fixture, kind: ReleaseKind, files: Vec<ReleaseFileRow>) -> String {
+pub(crate) async fn import(f: &Fixture, kind: ReleaseKind, files: Vec<ReleaseFileRow>) -> String {
     let release = f
         .clearance
         .import_release(
@@ -62,7 +62,7 @@ async fn import(f: &Fixture, kind: ReleaseKind, files: Vec<ReleaseFileRow>) -> S
     release["id"].as_str().unwrap().to_owned()
 }
 
-async fn activate(f: &Fixture, id: &str, from: (i32, u32, u32)) {
+pub(crate) async fn activate(f: &Fixture, id: &str, from: (i32, u32, u32)) {
     let from = NaiveDate::from_ymd_opt(from.0, from.1, from.2).unwrap();
     let release = f
         .clearance

@@ -20,6 +20,7 @@ pub mod dashboards;
 pub mod directory;
 pub mod duty;
 mod error;
+pub mod invalidation;
 pub mod models;
 pub mod modifications;
 mod numbering;
@@ -30,6 +31,7 @@ pub mod payments;
 pub mod reassignment;
 pub mod reference_releases;
 pub mod releases;
+pub mod roll_back;
 pub mod statistics;
 pub mod targeting;
 pub mod tasks;
@@ -60,6 +62,8 @@ mod reassignment_tests;
 mod reference_tests;
 #[cfg(test)]
 mod release_property_tests;
+#[cfg(test)]
+mod roll_back_tests;
 #[cfg(test)]
 mod story;
 #[cfg(test)]
@@ -232,6 +236,8 @@ pub struct Clearance<S> {
     models: models::ModelCatalog,
     activity: operations::Activity,
     work_figures: operations::WorkFiguresCache,
+    /// The caches' epoch and whether they are trusted (see `invalidation`).
+    freshness: Arc<invalidation::Freshness>,
 }
 
 impl<S: Store> Clearance<S> {
@@ -241,21 +247,23 @@ impl<S: Store> Clearance<S> {
         config: ClearanceConfig,
         clock: Arc<dyn Clock>,
     ) -> Self {
+        let freshness = Arc::new(invalidation::Freshness::default());
         Clearance {
             store,
             reference,
             config,
             clock,
             serials: numbering::SerialPool::default(),
-            principals: admin::PrincipalCache::default(),
+            principals: admin::PrincipalCache::watched(&freshness),
             register: parties::RegisterCache::default(),
-            releases_cache: releases::ReleaseCatalog::default(),
-            rule_catalog: targeting::RuleCatalog::default(),
-            credit_levels: targeting::CreditLevels::default(),
-            lists_catalog: watch_list::ListsCatalog::default(),
-            models: models::ModelCatalog::default(),
+            releases_cache: releases::ReleaseCatalog::watched(&freshness),
+            rule_catalog: targeting::RuleCatalog::watched(&freshness),
+            credit_levels: targeting::CreditLevels::watched(&freshness),
+            lists_catalog: watch_list::ListsCatalog::watched(&freshness),
+            models: models::ModelCatalog::watched(&freshness),
             activity: operations::Activity::default(),
             work_figures: operations::WorkFiguresCache::default(),
+            freshness,
         }
     }
 

@@ -8,6 +8,7 @@
 //! crate; this module keeps its inputs and outputs on record. Training reads every history batch
 //! and closed check; it runs on the caller's task (a command, not a request handler).
 
+use crate::invalidation::Freshness;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -179,6 +180,7 @@ pub(crate) struct LoadedModel {
 #[derive(Default)]
 pub(crate) struct ModelCatalog {
     state: Mutex<ModelCatalogState>,
+    freshness: Arc<Freshness>,
 }
 
 #[derive(Default)]
@@ -188,6 +190,13 @@ struct ModelCatalogState {
 }
 
 impl ModelCatalog {
+    pub(crate) fn watched(freshness: &Arc<Freshness>) -> ModelCatalog {
+        ModelCatalog {
+            state: Mutex::new(ModelCatalogState::default()),
+            freshness: freshness.clone(),
+        }
+    }
+
     pub(crate) fn invalidate(&self) {
         self.state.lock().expect("model catalog lock").listed_at = None;
     }
@@ -202,6 +211,7 @@ impl ModelCatalog {
             let state = self.state.lock().expect("model catalog lock");
             if let Some(at) = state.listed_at
                 && at.elapsed() < CATALOG_REFRESH
+                && self.freshness.trusted()
             {
                 return Ok(state.in_force.clone());
             }
@@ -211,6 +221,7 @@ impl ModelCatalog {
                 .map(|m| (format!("{}:{}", m.id, m.model_hash), m.clone()))
                 .collect()
         };
+        let ticket = self.freshness.ticket();
         let mut rows: Vec<RiskModelRow> = store
             .risk_models()
             .await?
@@ -236,8 +247,10 @@ impl ModelCatalog {
             in_force.push(model);
         }
         let mut state = self.state.lock().expect("model catalog lock");
-        state.listed_at = Some(Instant::now());
-        state.in_force = in_force.clone();
+        if self.freshness.still(ticket) {
+            state.listed_at = Some(Instant::now());
+            state.in_force = in_force.clone();
+        }
         Ok(in_force)
     }
 }
@@ -967,7 +980,7 @@ impl<S: Store> Clearance<S> {
                 |_| ClearanceError::NotFound,
             )
             .await;
-        self.models.invalidate();
+        self.invalidate(&[crate::invalidation::Cache::Models]);
         appended
     }
 

@@ -13,6 +13,7 @@
 //! The parsed releases in force are cached ([`ReleaseCatalog`]); the cache is refreshed after a
 //! change made here and at most [`CATALOG_REFRESH`] after a change made by another process.
 
+use crate::invalidation::Freshness;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -294,9 +295,17 @@ pub(crate) struct ReleaseCatalog {
     /// The reference data stored documents are read with, by the ids of every reference
     /// release imported.
     recorded: Mutex<Option<(Vec<String>, Arc<ReferenceData>)>>,
+    freshness: Arc<Freshness>,
 }
 
 impl ReleaseCatalog {
+    pub(crate) fn watched(freshness: &Arc<Freshness>) -> ReleaseCatalog {
+        ReleaseCatalog {
+            freshness: freshness.clone(),
+            ..ReleaseCatalog::default()
+        }
+    }
+
     pub(crate) fn invalidate(&self) {
         *self.state.lock().expect("catalog lock") = None;
     }
@@ -304,9 +313,11 @@ impl ReleaseCatalog {
     async fn loaded<S: Store>(&self, store: &S) -> Result<Arc<Loaded>, ClearanceError> {
         if let Some((at, loaded)) = self.state.lock().expect("catalog lock").as_ref()
             && at.elapsed() < CATALOG_REFRESH
+            && self.freshness.trusted()
         {
             return Ok(loaded.clone());
         }
+        let ticket = self.freshness.ticket();
         let mut loaded = Loaded::default();
         for kind in ReleaseKind::ALL {
             for row in store.releases(kind.as_str()).await? {
@@ -382,7 +393,10 @@ impl ReleaseCatalog {
             .references
             .sort_by_key(|(_, a)| (a.effective_from, a.activated_seq));
         let loaded = Arc::new(loaded);
-        *self.state.lock().expect("catalog lock") = Some((Instant::now(), loaded.clone()));
+        let mut state = self.state.lock().expect("catalog lock");
+        if self.freshness.still(ticket) {
+            *state = Some((Instant::now(), loaded.clone()));
+        }
         Ok(loaded)
     }
 
@@ -822,7 +836,10 @@ impl<S: Store> Clearance<S> {
                 release_not_found,
             )
             .await;
-        self.releases_cache.invalidate();
+        self.invalidate(&[
+            crate::invalidation::Cache::Releases,
+            crate::invalidation::Cache::Lists,
+        ]);
         appended
     }
 }

@@ -13,6 +13,7 @@
 //! ([`CreditLevels`]: at most `CATALOG_REFRESH` old, emptied by a change made here). Not yet
 //! here: the importer's history counts.
 
+use crate::invalidation::Freshness;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -241,9 +242,17 @@ pub fn rule_view(row: &RiskRuleRow) -> Value {
 #[derive(Default)]
 pub(crate) struct RuleCatalog {
     state: Mutex<Option<(Instant, Arc<risk::RuleSet>)>>,
+    freshness: Arc<Freshness>,
 }
 
 impl RuleCatalog {
+    pub(crate) fn watched(freshness: &Arc<Freshness>) -> RuleCatalog {
+        RuleCatalog {
+            state: Mutex::new(None),
+            freshness: freshness.clone(),
+        }
+    }
+
     pub(crate) fn invalidate(&self) {
         *self.state.lock().expect("rule catalog lock") = None;
     }
@@ -251,9 +260,11 @@ impl RuleCatalog {
     async fn rules<S: Store>(&self, store: &S) -> Result<Arc<risk::RuleSet>, ClearanceError> {
         if let Some((at, rules)) = self.state.lock().expect("rule catalog lock").as_ref()
             && at.elapsed() < CATALOG_REFRESH
+            && self.freshness.trusted()
         {
             return Ok(rules.clone());
         }
+        let ticket = self.freshness.ticket();
         let mut compiled = Vec::new();
         for row in store.risk_rules(Some("active")).await? {
             let request: RuleRequest = serde_json::from_str(&row.definition).map_err(|e| {
@@ -273,7 +284,10 @@ impl RuleCatalog {
             compiled.push(rule);
         }
         let rules = Arc::new(risk::RuleSet::build(compiled));
-        *self.state.lock().expect("rule catalog lock") = Some((Instant::now(), rules.clone()));
+        let mut state = self.state.lock().expect("rule catalog lock");
+        if self.freshness.still(ticket) {
+            *state = Some((Instant::now(), rules.clone()));
+        }
         Ok(rules)
     }
 }
@@ -285,6 +299,7 @@ impl RuleCatalog {
 #[derive(Default)]
 pub(crate) struct CreditLevels {
     levels: Mutex<HashMap<String, (Instant, TraderProfile)>>,
+    freshness: Arc<Freshness>,
 }
 
 /// What targeting knows of a trader besides its declaration: its credit level and its record.
@@ -301,6 +316,13 @@ const HISTORY_WINDOW_MS: i64 = 365 * 24 * 3600 * 1000;
 const CREDIT_CACHE_MAX: usize = 10_000;
 
 impl CreditLevels {
+    pub(crate) fn watched(freshness: &Arc<Freshness>) -> CreditLevels {
+        CreditLevels {
+            levels: Mutex::new(HashMap::new()),
+            freshness: freshness.clone(),
+        }
+    }
+
     pub(crate) fn invalidate(&self) {
         self.levels.lock().expect("credit level lock").clear();
     }
@@ -319,9 +341,11 @@ impl CreditLevels {
             .expect("credit level lock")
             .get(credit_code)
             && at.elapsed() < CATALOG_REFRESH
+            && self.freshness.trusted()
         {
             return Ok(*profile);
         }
+        let ticket = self.freshness.ticket();
         let credit = match store.credit_level(credit_code).await? {
             None => risk::CreditLevel::General,
             Some(name) => crate::admin::parse_credit_level(&name).ok_or_else(|| {
@@ -339,6 +363,9 @@ impl CreditLevels {
             },
         };
         let mut levels = self.levels.lock().expect("credit level lock");
+        if !self.freshness.still(ticket) {
+            return Ok(profile);
+        }
         if levels.len() >= CREDIT_CACHE_MAX {
             levels.clear();
         }
@@ -872,7 +899,7 @@ impl<S: Store> Clearance<S> {
                 ClearanceError::NotFound
             })
             .await;
-        self.rule_catalog.invalidate();
+        self.invalidate(&[crate::invalidation::Cache::Rules]);
         appended
     }
 }

@@ -591,7 +591,7 @@ impl<S: Store> Clearance<S> {
         };
         let appended = self.store.append(append).await;
         // A discrepancy changes the trader's record that targeting reads.
-        self.credit_levels.invalidate();
+        self.invalidate(&[crate::invalidation::Cache::CreditLevels]);
         match appended {
             Ok(AppendOutcome::Appended { .. }) => {}
             Ok(AppendOutcome::Duplicate { first, .. }) => return first_finding(&first, &digest),

@@ -10,6 +10,7 @@
 //! into a `risk::Lists` and cached like the rule catalog: refreshed after a change made here, at
 //! most `CATALOG_REFRESH` after one made elsewhere.
 
+use crate::invalidation::Freshness;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -233,9 +234,17 @@ struct ListsState {
 #[derive(Default)]
 pub(crate) struct ListsCatalog {
     state: Mutex<ListsState>,
+    freshness: Arc<Freshness>,
 }
 
 impl ListsCatalog {
+    pub(crate) fn watched(freshness: &Arc<Freshness>) -> ListsCatalog {
+        ListsCatalog {
+            state: Mutex::new(ListsState::default()),
+            freshness: freshness.clone(),
+        }
+    }
+
     pub(crate) fn invalidate(&self) {
         *self.state.lock().expect("lists catalog lock") = ListsState::default();
     }
@@ -249,10 +258,13 @@ impl<S: Store> Clearance<S> {
     ) -> Result<Arc<risk::Lists>, ClearanceError> {
         let value_control = self.releases_cache.value_control(&self.store, day).await?;
         let key = value_control.as_ref().map(|(id, _)| id.clone());
+        let catalog = &self.lists_catalog;
+        let ticket = catalog.freshness.ticket();
         let fresh = {
-            let state = self.lists_catalog.state.lock().expect("lists catalog lock");
+            let state = catalog.state.lock().expect("lists catalog lock");
             if let Some(at) = state.loaded_at
                 && at.elapsed() < CATALOG_REFRESH
+                && catalog.freshness.trusted()
             {
                 if let Some(lists) = state.built.get(&key) {
                     return Ok(lists.clone());
@@ -273,20 +285,33 @@ impl<S: Store> Clearance<S> {
                     anyhow::anyhow!("stored watch entry {} is not readable", row.id)
                 })?);
             }
-            *self.lists_catalog.state.lock().expect("lists catalog lock") = ListsState {
+            let mut state = catalog.state.lock().expect("lists catalog lock");
+            if !catalog.freshness.still(ticket) {
+                // Read while a change was being heard, or while changes could go unheard: used
+                // for this lodging only, never kept.
+                return Ok(Arc::new(risk::Lists {
+                    watch: risk::WatchList::new(watch),
+                    value_control: value_control
+                        .map(|(_, table)| (*table).clone())
+                        .unwrap_or_default(),
+                }));
+            }
+            *state = ListsState {
                 loaded_at: Some(Instant::now()),
                 watch,
                 built: HashMap::new(),
             };
         }
-        let mut state = self.lists_catalog.state.lock().expect("lists catalog lock");
+        let mut state = catalog.state.lock().expect("lists catalog lock");
         let lists = Arc::new(risk::Lists {
             watch: risk::WatchList::new(state.watch.clone()),
             value_control: value_control
                 .map(|(_, table)| (*table).clone())
                 .unwrap_or_default(),
         });
-        state.built.insert(key, lists.clone());
+        if catalog.freshness.still(ticket) {
+            state.built.insert(key, lists.clone());
+        }
         Ok(lists)
     }
 
@@ -448,7 +473,7 @@ impl<S: Store> Clearance<S> {
                 ClearanceError::NotFound
             })
             .await;
-        self.lists_catalog.invalidate();
+        self.invalidate(&[crate::invalidation::Cache::Lists]);
         appended
     }
 }

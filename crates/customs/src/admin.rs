@@ -7,7 +7,7 @@
 use clap::{Args, Subcommand};
 use clearance::{Caller, Clearance, ClearanceConfig, Role};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
-use store_sqlite::SqliteStore;
+use store::Store;
 
 use crate::datadir::DataDir;
 
@@ -16,6 +16,11 @@ pub struct AdminArgs {
     /// An administrator's bearer token (not needed by `init`).
     #[arg(long, env = "CUSTOMS_TOKEN", global = true, hide_env_values = true)]
     pub token: Option<String>,
+    /// Administer the records kept in PostgreSQL (postgres://user@host:5432/database), as
+    /// `serve --database` keeps them, instead of the data folder's SQLite file; the folder still
+    /// holds the keys. [env: CUSTOMS_DATABASE] [file: serve.database]
+    #[arg(long, global = true, value_name = "URL")]
+    pub database: Option<String>,
     #[command(subcommand)]
     pub command: AdminCommand,
 }
@@ -137,8 +142,8 @@ pub enum AdminCommand {
 
 /// The caller of a command that needs a token: its user, authenticated like over HTTP (an
 /// expired, revoked or disabled token is refused saying why).
-pub async fn caller(
-    clearance: &Clearance<SqliteStore>,
+pub async fn caller<S: Store>(
+    clearance: &Clearance<S>,
     token: Option<&str>,
 ) -> anyhow::Result<Caller> {
     let Some(token) = token else {
@@ -153,19 +158,40 @@ pub async fn caller(
         .map_err(crate::show::explain)
 }
 
-pub async fn run(data: &DataDir, config: ClearanceConfig, args: AdminArgs) -> anyhow::Result<()> {
+/// Runs an administration command on the data folder's SQLite store or, with `database` (the
+/// `serve.database` setting: `--database`, `CUSTOMS_DATABASE` or the file), on the PostgreSQL
+/// database the instances serve, so that its first administrator is made from the command line
+/// too. The folder is not locked in that mode (the database orders the writes, as for serve).
+pub async fn run(
+    data: &DataDir,
+    config: ClearanceConfig,
+    database: Option<&str>,
+    args: AdminArgs,
+) -> anyhow::Result<()> {
     // Times people read are in the administration's time zone.
     let utc_offset = config.utc_offset;
-    let clearance = data.open_clearance(store_sqlite::SqliteOptions::production(), config)?;
-    let outcome = execute(&clearance, args, utc_offset).await;
-    clearance.store().close().await;
+    let outcome = match database {
+        Some(url) => {
+            let clearance = data.open_clearance_postgres(url, config).await?;
+            let outcome = execute(&clearance, args, utc_offset).await;
+            clearance.store().close();
+            outcome
+        }
+        None => {
+            let clearance =
+                data.open_clearance(store_sqlite::SqliteOptions::production(), config)?;
+            let outcome = execute(&clearance, args, utc_offset).await;
+            clearance.store().close().await;
+            outcome
+        }
+    };
     let line = outcome?;
     println!("{line}");
     Ok(())
 }
 
-async fn execute(
-    clearance: &Clearance<SqliteStore>,
+async fn execute<S: Store>(
+    clearance: &Clearance<S>,
     args: AdminArgs,
     utc_offset: chrono::FixedOffset,
 ) -> anyhow::Result<String> {

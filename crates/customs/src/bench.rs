@@ -50,6 +50,9 @@ pub mod synth;
 #[path = "bench_ratio.rs"]
 mod ratio;
 
+#[path = "bench_postgres.rs"]
+mod postgres;
+
 use synth::{Synth, SynthParty};
 
 /// Traders, each with a declarant user lodging for itself.
@@ -95,6 +98,11 @@ pub struct BenchOptions {
     /// Seconds each server of the http-ratio stage is loaded for (wrk's -d).
     #[arg(long, default_value_t = 10)]
     pub ratio_seconds: u64,
+    /// PostgreSQL server for the postgres-1 and postgres-2 stages, as a URL whose user may
+    /// create databases (e.g. postgres://postgres@127.0.0.1:5432/test): each stage lodges into a
+    /// fresh database of its own there, dropped afterwards.
+    #[arg(long, value_name = "URL")]
+    pub postgres: Option<String>,
     /// Print the report as one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -202,10 +210,22 @@ pub const STAGES: &[Stage] = &[
         name: "http-ratio",
         run: |bench| Box::pin(ratio::http_ratio(bench)),
     },
+    Stage {
+        name: "postgres-1",
+        run: |bench| Box::pin(postgres::instances(bench, 1)),
+    },
+    Stage {
+        name: "postgres-2",
+        run: |bench| Box::pin(postgres::instances(bench, 2)),
+    },
 ];
 
 /// The stages that lodge through `Clearance`, so assess at acceptance.
 const LODGING_STAGES: &[&str] = &["inprocess", "http", "http-ratio"];
+
+/// The stages that lodge into PostgreSQL databases of their own (generated lodgings, no
+/// releases in the bench store).
+const POSTGRES_STAGES: &[&str] = &["postgres-1", "postgres-2"];
 
 /// Everything a stage needs: the clearance service on the bench store, who lodges, and what.
 pub struct Bench {
@@ -222,6 +242,10 @@ pub struct Bench {
     run_id: String,
     /// The releases the lodging stages assess with; `None` when no lodging stage runs.
     releases: Option<BenchReleases>,
+    /// The service's configuration, for the stores the postgres stages open.
+    config: ClearanceConfig,
+    /// `--postgres`: where the postgres stages make their databases.
+    postgres: Option<String>,
 }
 
 /// A declarant or broker user and its bearer token.
@@ -253,6 +277,13 @@ pub async fn run(config: ClearanceConfig, args: BenchArgs) -> anyhow::Result<()>
     if options.declarations == 0 || options.clients == 0 {
         bail!("--declarations and --clients must be at least 1");
     }
+    if options.postgres.is_none() && stages.iter().any(|s| POSTGRES_STAGES.contains(&s.name)) {
+        bail!(
+            "the stages {} need --postgres URL: a PostgreSQL server where the bench may create \
+             databases, e.g. postgres://postgres@127.0.0.1:5432/test",
+            POSTGRES_STAGES.join(" and ")
+        );
+    }
     let folder = BenchFolder::new(
         options
             .data
@@ -263,10 +294,10 @@ pub async fn run(config: ClearanceConfig, args: BenchArgs) -> anyhow::Result<()>
     let data = DataDir::create(folder.path())?;
     let database = data.database();
     let bytes_before = checkpointed_bytes(&database)?;
-    let clearance = data.open_clearance(SqliteOptions::production(), config)?;
+    let clearance = data.open_clearance(SqliteOptions::production(), config.clone())?;
     let declarations_before = count_declarations(&data.database()).await?;
     let lodges = stages.iter().any(|s| LODGING_STAGES.contains(&s.name));
-    let bench = prepare(clearance, data, options, lodges).await?;
+    let bench = prepare(clearance, data, options, lodges, config).await?;
     let reports = run_stages(&bench, &stages, options.json).await?;
     let accepted = reports.iter().map(|r| r.stored).sum();
     let audit = check_audit(&bench, declarations_before, accepted).await?;
@@ -418,6 +449,7 @@ async fn prepare(
     data: DataDir,
     options: &BenchOptions,
     lodges: bool,
+    config: ClearanceConfig,
 ) -> anyhow::Result<Bench> {
     let mut synth = Synth::new(options.seed);
     let traders = synth.parties(TRADERS);
@@ -460,6 +492,8 @@ async fn prepare(
         seed: options.seed,
         run_id,
         releases,
+        config,
+        postgres: options.postgres.clone(),
     })
 }
 
@@ -545,8 +579,8 @@ fn bench_exchange_rates(day: chrono::NaiveDate) -> anyhow::Result<tariff::Exchan
 /// before the lodging date. Each file starts with a comment naming this run, so a kept data
 /// folder benched again imports new releases (the same files twice are refused) and the latest
 /// activation is in force.
-async fn seed_releases(
-    clearance: &Clearance<SqliteStore>,
+async fn seed_releases<S: Store>(
+    clearance: &Clearance<S>,
     lodgings: &[Lodging],
     seed: u64,
     run_id: &str,
@@ -612,8 +646,8 @@ fn principals_of(broker: usize) -> impl Iterator<Item = usize> {
 
 /// Registers the enterprises, broker authorisations, users and tokens, the way an administrator
 /// would; lodgers are the traders' declarants first, then the brokers.
-async fn register(
-    clearance: &Clearance<SqliteStore>,
+async fn register<S: Store>(
+    clearance: &Clearance<S>,
     traders: &[SynthParty],
     brokers: &[SynthParty],
 ) -> anyhow::Result<Vec<Lodger>> {
@@ -1031,21 +1065,28 @@ struct ApiServer {
 
 impl ApiServer {
     async fn start(bench: &Bench) -> anyhow::Result<ApiServer> {
+        ApiServer::serving(bench.clearance.clone(), bench.clients).await
+    }
+
+    /// The API on `clearance` (any store), with room for `clients` connections.
+    async fn serving<S: Store + Clone + 'static>(
+        clearance: Arc<Clearance<S>>,
+        clients: usize,
+    ) -> anyhow::Result<ApiServer> {
         let mut config = http_api::ApiConfig::production();
         config.requests_per_second_per_client = BENCH_REQUESTS_PER_SECOND_PER_CLIENT;
         config.burst_per_client = BENCH_REQUESTS_PER_SECOND_PER_CLIENT;
         // Every bench client may lodge for the same broker at once.
-        config.trade_requests_in_progress_max =
-            config.trade_requests_in_progress_max.max(bench.clients);
+        config.trade_requests_in_progress_max = config.trade_requests_in_progress_max.max(clients);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .context("binding a loopback port")?;
         let url = format!("http://{}/v1/declarations", listener.local_addr()?);
         // Served as `customs serve` serves it, with room for every bench client's connection.
-        let app = http_api::router(bench.clearance.clone(), config);
+        let app = http_api::router(clearance, config);
         let mut limits = http_api::ConnectionLimits::production();
-        limits.connections_per_address_max = limits.connections_per_address_max.max(bench.clients);
-        limits.connections_max = limits.connections_max.max(bench.clients);
+        limits.connections_per_address_max = limits.connections_per_address_max.max(clients);
+        limits.connections_max = limits.connections_max.max(clients);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(http_api::serve(listener, app, limits, async move {
             stopped.await.unwrap_or(())
@@ -1064,15 +1105,26 @@ impl ApiServer {
 }
 
 async fn post_lodgings(bench: &Bench, url: &str) -> anyhow::Result<(Duration, Vec<Sample>)> {
+    post_lodgings_to(bench, "http", &[url.to_owned()], bench.lodgers.clone()).await
+}
+
+/// The bench's lodgings POSTed by its clients as `lodgers`, lodging `i` to `urls[i % n]` (the
+/// instances in turn, as a round-robin balancer sends them), with the keys of `stage`.
+async fn post_lodgings_to(
+    bench: &Bench,
+    stage: &str,
+    urls: &[String],
+    lodgers: Arc<[Lodger]>,
+) -> anyhow::Result<(Duration, Vec<Sample>)> {
     let keys = (0..bench.lodgings.len())
         .map(|i| {
-            HeaderValue::from_str(&bench.idempotency_key("http", i))
+            HeaderValue::from_str(&bench.idempotency_key(stage, i))
                 .context("a key is a header value")
         })
         .collect::<anyhow::Result<_>>()?;
     let shared = Arc::new(OverHttp {
-        url: url.to_owned(),
-        lodgers: bench.lodgers.clone(),
+        urls: urls.to_vec(),
+        lodgers,
         lodgings: bench.lodgings.clone(),
         keys,
     });
@@ -1095,7 +1147,8 @@ async fn post_lodgings(bench: &Bench, url: &str) -> anyhow::Result<(Duration, Ve
 
 /// What the HTTP clients share.
 struct OverHttp {
-    url: String,
+    /// The instances' lodging URLs, taken in turn.
+    urls: Vec<String>,
     lodgers: Arc<[Lodger]>,
     lodgings: Arc<[Lodging]>,
     keys: Vec<HeaderValue>,
@@ -1104,7 +1157,7 @@ struct OverHttp {
 impl OverHttp {
     fn request(&self, http: &reqwest::Client, index: usize) -> reqwest::RequestBuilder {
         let lodging = &self.lodgings[index];
-        http.post(&self.url)
+        http.post(&self.urls[index % self.urls.len()])
             .header(
                 header::AUTHORIZATION,
                 self.lodgers[lodging.lodger].authorization.clone(),

@@ -109,6 +109,9 @@ pub const KEYS: &[Key] = &[
     // One stream and subject prefix per data folder: a stream holds one store's chain.
     key("bus.stream", Some("CUSTOMS_BUS_STREAM"), None, Kind::Text(stream_name), Default::Text(bus::STREAM_NAME_DEFAULT)),
     key("bus.subject_prefix", Some("CUSTOMS_BUS_SUBJECT_PREFIX"), None, Kind::Text(subject_prefix), Default::Text(bus::SUBJECT_PREFIX_DEFAULT)),
+    // The bearer token of the officer account the worker's jobs are recorded as; unset: no jobs
+    // run (a roll-back's reassessments are left to officers). No flag: a secret (see metrics.token).
+    key("worker.token", Some("CUSTOMS_WORKER_TOKEN"), None, Kind::Secret, Default::None),
 ];
 
 /// The effective configuration, typed.
@@ -125,6 +128,24 @@ pub struct Config {
     pub metrics: MetricsConfig,
     #[serde(default)]
     pub bus: BusConfig,
+    #[serde(default)]
+    pub worker: WorkerConfig,
+}
+
+/// The heavy jobs run off the request path (`customs worker`, or in `serve` on the embedded
+/// store): who they are recorded as.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerConfig {
+    pub token: Option<String>,
+}
+
+impl fmt::Debug for WorkerConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WorkerConfig")
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 #[derive(Debug, Deserialize)]

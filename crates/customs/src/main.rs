@@ -13,6 +13,7 @@ mod config;
 mod config_cmd;
 mod datadir;
 mod demo;
+mod instances;
 mod lodge;
 mod model_cmd;
 mod releases_cmd;
@@ -23,6 +24,7 @@ mod show;
 mod stats_cmd;
 mod tasks_cmd;
 mod watch_cmd;
+mod worker;
 
 use std::path::PathBuf;
 
@@ -62,6 +64,10 @@ struct Cli {
 enum Command {
     /// Run the HTTP API (the single window) on the embedded store.
     Serve(serve::ServeArgs),
+    /// Run heavy jobs off the request path, taken from NATS JetStream, on the PostgreSQL
+    /// database the instances serve: after a tariff release or exchange-rate table is rolled
+    /// back, reassess the open declarations assessed with it (as the officer of worker.token).
+    Worker(worker::WorkerArgs),
     /// Lodge declarations from JSON files (one declaration or an array of them per file).
     Lodge(lodge::LodgeArgs),
     /// Show a declaration by number or id, with its history.
@@ -169,6 +175,12 @@ impl Cli {
         if let Command::Serve(args) = &self.command {
             flags.extend(args.flags());
         }
+        if let Command::Worker(args) = &self.command {
+            flags.extend(args.flags());
+        }
+        if let Command::Admin(args) = &self.command {
+            flags.push(("serve.database", args.database.clone()));
+        }
         flags
     }
 }
@@ -231,10 +243,13 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
     runtime.block_on(async move {
         match cli.command {
             Command::Serve(args) => serve::run(&data, config, &settings, args).await,
+            Command::Worker(_) => worker::run(&data, config, &settings).await,
             Command::Lodge(args) => lodge::run(&data, config, args).await,
             Command::Show(args) => show::run(&data, config, args).await,
             Command::Audit { command } => audit_cmd::run(&data, command).await,
-            Command::Admin(args) => admin::run(&data, config, args).await,
+            Command::Admin(args) => {
+                admin::run(&data, config, settings.serve.database.as_deref(), args).await
+            }
             Command::Tariff(args) => {
                 releases_cmd::run(&data, config, ReleaseKind::Tariff, args).await
             }

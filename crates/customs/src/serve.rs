@@ -169,8 +169,12 @@ pub async fn run(
             let shown = store_postgres::redacted_url(url);
             tracing::info!(database = %shown, "the records are kept in PostgreSQL");
             eprintln!("Records: PostgreSQL {shown}");
+            // Other instances may write to the database: follow their changes (crate::instances).
+            let changes = crate::instances::follow_changes(&clearance, url)?;
             let listeners = (listener, metrics_listener);
-            serve_clearance(clearance, data, settings, listeners, tls).await
+            let served = serve_clearance(clearance, data, settings, listeners, tls).await;
+            changes.abort();
+            served
         }
         None => {
             let options = store_sqlite::SqliteOptions::production();
@@ -227,7 +231,15 @@ async fn serve_clearance<S: ServedStore>(
 ) -> anyhow::Result<()> {
     let serve = &settings.serve;
     let address = listener.local_addr()?;
-    let relay = start_event_relay(clearance.store(), &settings.bus);
+    let (relay, in_process) = start_event_relay(clearance.store(), &settings.bus);
+    // Without NATS there is no `customs worker` to take jobs: this process runs them.
+    let worker = in_process.and_then(|in_process| {
+        crate::worker::start_in_process(
+            clearance.clone(),
+            &in_process,
+            settings.worker.token.clone(),
+        )
+    });
     let api_config = http_api::ApiConfig {
         requests_per_second_per_client: serve.rate_per_client,
         // Checked when the configuration was resolved.
@@ -325,6 +337,9 @@ async fn serve_clearance<S: ServedStore>(
     monitor.abort();
     // The relay holds no state of its own: the next start resumes from the bus's record.
     relay.task.abort();
+    if let Some(worker) = worker {
+        worker.abort();
+    }
     // Drain the writer and sign a final checkpoint before exiting.
     clearance.store().close_served().await;
     tracing::info!("stopped");
@@ -334,10 +349,11 @@ async fn serve_clearance<S: ServedStore>(
 /// The event relay (`crates/bus`): every committed event to NATS JetStream when `bus.url` is
 /// set, else to the in-process bus. A server that cannot reach NATS still serves: events are
 /// committed in the store and published when NATS answers (the relay logs each failed attempt).
+/// The in-process bus is returned for the jobs this process runs itself.
 fn start_event_relay<S: store::Store + Clone + 'static>(
     store: &S,
     settings: &crate::config::BusConfig,
-) -> bus::RelayHandle {
+) -> (bus::RelayHandle, Option<bus::InProcessBus>) {
     use std::sync::Arc;
     let store = Arc::new(store.clone());
     let options = bus::RelayOptions::default();
@@ -354,13 +370,14 @@ fn start_event_relay<S: store::Store + Clone + 'static>(
                 subjects = %config.stream_subjects(),
                 "events are published to NATS JetStream"
             );
-            bus::Relay::spawn(
-                store,
-                Arc::new(bus::JetStreamPublisher::new(config)),
-                options,
-            )
+            let publisher = Arc::new(bus::JetStreamPublisher::new(config));
+            (bus::Relay::spawn(store, publisher, options), None)
         }
-        None => bus::Relay::spawn(store, Arc::new(bus::InProcessBus::new()), options),
+        None => {
+            let in_process = bus::InProcessBus::new();
+            let relay = bus::Relay::spawn(store, Arc::new(in_process.clone()), options);
+            (relay, Some(in_process))
+        }
     }
 }
 
@@ -436,7 +453,7 @@ async fn refuse_a_tampered_store<S: ServedStore>(
     Ok(())
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     let terminate = async {

@@ -16,7 +16,9 @@
 
 mod append;
 mod cbec;
+mod changes;
 mod checkpoint;
+mod databases;
 mod db;
 mod fault;
 mod migrate;
@@ -26,6 +28,11 @@ mod replay;
 mod rows;
 
 pub use append::chain_of;
+pub use changes::{
+    CHANGES_APPLICATION_NAME, CHANGES_CHANNEL, CHANGES_HEARTBEAT, CHANGES_HEARTBEAT_TIMEOUT,
+    CHANGES_RETRY, ChangeNotice, listen_for_changes,
+};
+pub use databases::{count_declarations, create_database, drop_database};
 pub use migrate::SCHEMA_VERSION;
 pub use replay::PROJECTION_DIFFERENCES_MAX;
 

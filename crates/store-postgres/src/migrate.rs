@@ -24,6 +24,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "0002_chains",
         sql: include_str!("../migrations/0002_chains.sql"),
     },
+    Migration {
+        version: 3,
+        name: "0003_change_notifications",
+        sql: include_str!("../migrations/0003_change_notifications.sql"),
+    },
 ];
 
 /// The schema version this build writes: the number of its last migration.

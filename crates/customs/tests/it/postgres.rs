@@ -8,12 +8,12 @@ use std::process::Command;
 use crate::support::{NOW, start_server};
 
 /// A database of the test's own, made and dropped with `psql`.
-struct TestDatabase {
+pub(crate) struct TestDatabase {
     admin_url: String,
     name: String,
 }
 
-fn psql(url: &str, sql: &str) -> String {
+pub(crate) fn psql(url: &str, sql: &str) -> String {
     let output = Command::new("psql")
         .args([url, "-v", "ON_ERROR_STOP=1", "-Atc", sql])
         .output()
@@ -27,7 +27,7 @@ fn psql(url: &str, sql: &str) -> String {
 }
 
 impl TestDatabase {
-    fn create() -> TestDatabase {
+    pub(crate) fn create() -> TestDatabase {
         let admin_url = std::env::var("CUSTOMS_TEST_POSTGRES")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
         let name = format!("customs_test_{:016x}", rand::random::<u64>());
@@ -36,7 +36,7 @@ impl TestDatabase {
     }
 
     /// The URL of the test's database: the admin URL with its database replaced.
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         let (server, _) = self
             .admin_url
             .rsplit_once('/')
