@@ -1,0 +1,517 @@
+//! The failover drill (issue 13, high availability): PostgreSQL as two Patroni nodes (a primary
+//! and its synchronous standby, etcd deciding the leader) behind HAProxy, two `customs serve`
+//! instances on it, clients lodging at once. The primary's machine is lost (`kill -9` of its
+//! Patroni and postmaster) mid-way; the standby is promoted; the instances reconnect; lodging
+//! goes on. Then: every acknowledged lodging is present exactly once, numbers are unique, the
+//! audit chain verifies, and the outage the clients saw is printed.
+//!
+//! The cluster is the real one of `ops/ha/cluster.sh` (Debian's `patroni`, `etcd-server`,
+//! `haproxy`, which `.ci/run` installs); the test fails, never skips, when it cannot start it.
+
+use std::collections::{HashMap, HashSet};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use clearance::{Clearance, ClearanceConfig, PinnedClock, Role};
+
+use crate::support::{BROKER, EXAMPLE, NOW, TRADER, start_server};
+
+/// Clients lodging at once, each with its own idempotency keys.
+const CLIENTS: usize = 6;
+/// Lodgings acknowledged before the primary is killed...
+const LODGINGS_BEFORE_KILL: usize = 40;
+/// ...and sent after it was killed, acknowledged by the new primary.
+const LODGINGS_AFTER_KILL: usize = 40;
+/// How long the drill waits for lodging to resume after the kill: Patroni's ttl (10 s in
+/// ops/ha/patroni.yml) plus a loop, HAProxy's checks and the instances' reconnection fit well
+/// inside it.
+const FAILOVER_DEADLINE: Duration = Duration::from_secs(60);
+/// How long the drill waits for the lodgings before the kill (a cold debug build is slow).
+const LODGING_DEADLINE: Duration = Duration::from_secs(60);
+/// A client's wait for one answer before it sends the same request again.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// A client honours Retry-After, but waits at most this long: the drill measures the outage to
+/// a fraction of a second.
+const RETRY_WAIT_MAX: Duration = Duration::from_millis(250);
+
+fn cluster_script() -> &'static str {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../../ops/ha/cluster.sh")
+}
+
+/// The cluster of `ops/ha/cluster.sh`, stopped (every process by its id) when dropped.
+struct Cluster {
+    env: HashMap<String, String>,
+}
+
+impl Cluster {
+    fn start() -> Cluster {
+        let output = Command::new(cluster_script())
+            .arg("start")
+            .output()
+            .expect("ops/ha/cluster.sh runs");
+        assert!(
+            output.status.success(),
+            "the PostgreSQL cluster did not start (this test never skips: .ci/run installs \
+             patroni, etcd-server and haproxy):\n{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let env = String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|line| line.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        Cluster { env }
+    }
+
+    fn get(&self, key: &str) -> &str {
+        self.env
+            .get(key)
+            .unwrap_or_else(|| panic!("cluster.sh printed no {key}: {:?}", self.env))
+    }
+
+    fn run(&self, command: &str) -> String {
+        let output = Command::new(cluster_script())
+            .args([command, self.get("HA_DIR")])
+            .output()
+            .expect("ops/ha/cluster.sh runs");
+        assert!(
+            output.status.success(),
+            "cluster.sh {command} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if let Some(dir) = self.env.get("HA_DIR") {
+            let _ = Command::new(cluster_script()).args(["stop", dir]).output();
+        }
+    }
+}
+
+/// Servers killed when dropped (a failed assertion leaves no process behind).
+struct Servers(Vec<std::process::Child>);
+
+impl Drop for Servers {
+    fn drop(&mut self) {
+        for server in &mut self.0 {
+            let _ = server.kill();
+            let _ = server.wait();
+        }
+    }
+}
+
+fn psql(url: &str, sql: &str) -> String {
+    let output = Command::new("psql")
+        .args([url, "-v", "ON_ERROR_STOP=1", "-Atc", sql])
+        .output()
+        .expect("psql runs (Debian's postgresql-client)");
+    assert!(
+        output.status.success(),
+        "psql {sql:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+struct Tokens {
+    broker: String,
+    auditor: String,
+}
+
+/// The data folder every instance shares (its audit signing key, made here), and the first
+/// administrator, the broker and an auditor recorded in PostgreSQL through the service itself
+/// (there is no `customs admin` on PostgreSQL yet).
+async fn seed(data: &Path, url: &str) -> Tokens {
+    std::fs::DirBuilder::new().mode(0o700).create(data).unwrap();
+    let secret: [u8; 32] = rand::random();
+    let mut key = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(data.join("audit-signing.key"))
+        .unwrap();
+    key.write_all(hex::encode(secret).as_bytes()).unwrap();
+    let signer = audit::AuditSigner::from_secret_bytes(&secret);
+    let config = ClearanceConfig {
+        audit_public_key: Some(signer.public_key()),
+        ..ClearanceConfig::china()
+    };
+    let store = store_postgres::PostgresStore::connect(
+        url,
+        store_postgres::PostgresOptions::production(),
+        signer,
+    )
+    .await
+    .expect("the seeding process reaches PostgreSQL through HAProxy");
+    let clearance = Clearance::new(
+        store,
+        Arc::new(reference::ReferenceData::embedded().clone()),
+        config,
+        Arc::new(PinnedClock::parse(NOW).unwrap()),
+    );
+    let root = clearance.bootstrap_admin("root").await.unwrap();
+    let admin = clearance.authenticate(&root.token).await.unwrap();
+    for (credit_code, customs_code, name) in [
+        (
+            TRADER,
+            "3115960002",
+            "上海浦东贸易有限公司 Shanghai Pudong Trading Co., Ltd.",
+        ),
+        (
+            BROKER,
+            "3122260001",
+            "上海报关服务有限公司 Shanghai Customs Brokerage Co., Ltd.",
+        ),
+    ] {
+        clearance
+            .create_enterprise_as(&admin, credit_code, customs_code, name)
+            .await
+            .unwrap();
+    }
+    clearance
+        .authorise_broker_as(&admin, BROKER, TRADER)
+        .await
+        .unwrap();
+    clearance
+        .create_user_as(&admin, "broker", Role::Broker, Some(BROKER))
+        .await
+        .unwrap();
+    clearance
+        .create_user_as(&admin, "auditor", Role::Auditor, None)
+        .await
+        .unwrap();
+    let broker = clearance.issue_token_as(&admin, "broker", None).await;
+    let auditor = clearance.issue_token_as(&admin, "auditor", None).await;
+    clearance.store().close();
+    Tokens {
+        broker: broker.unwrap().token,
+        auditor: auditor.unwrap().token,
+    }
+}
+
+/// One lodging a client heard acknowledged (201, or 200 for a resent request).
+#[derive(Debug, Clone)]
+struct Ack {
+    key: String,
+    id: String,
+    number: String,
+    created: bool,
+    /// The instance that answered.
+    server: usize,
+    /// When the lodging was first sent, when the acknowledged attempt was sent, when the
+    /// acknowledgement came.
+    first_sent: Instant,
+    sent: Instant,
+    acked: Instant,
+}
+
+/// What all clients saw.
+#[derive(Default)]
+struct Seen {
+    acks: Mutex<Vec<Ack>>,
+    /// Answers no client may ever get during a failover: a 500, a 4xx, a 503 without
+    /// Retry-After or without its reason in English and Chinese.
+    faults: Mutex<Vec<String>>,
+    refused: AtomicU64,
+    failed_to_connect: AtomicU64,
+    timed_out: AtomicU64,
+}
+
+struct Client {
+    http: reqwest::Client,
+    servers: Arc<Vec<String>>,
+    token: String,
+    seen: Arc<Seen>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Client {
+    /// Lodges declarations one after another until told to stop, each resent with its
+    /// idempotency key until acknowledged, alternating between the instances like a client
+    /// behind a load balancer.
+    async fn run(self, client: usize) {
+        let mut n = 0;
+        while !self.stop.load(Ordering::Acquire) {
+            let key = format!("drill-{client}-{n}");
+            let body = EXAMPLE.replace("Smartphones", &format!("Smartphones drill {client}-{n}"));
+            if let Some(ack) = self.lodge(client + n, &key, body).await {
+                self.seen.acks.lock().unwrap().push(ack);
+            }
+            n += 1;
+        }
+    }
+
+    async fn lodge(&self, first_server: usize, key: &str, body: String) -> Option<Ack> {
+        let first_sent = Instant::now();
+        for attempt in 0.. {
+            if first_sent.elapsed() > FAILOVER_DEADLINE + LODGING_DEADLINE {
+                self.fault(format!("{key}: not acknowledged after {attempt} attempts"));
+                return None;
+            }
+            let server = (first_server + attempt) % self.servers.len();
+            let sent = Instant::now();
+            let answer = self
+                .http
+                .post(format!("http://{}/v1/declarations", self.servers[server]))
+                .bearer_auth(&self.token)
+                .header("Idempotency-Key", key)
+                .header("Content-Type", "application/json")
+                .body(body.clone())
+                .timeout(REQUEST_TIMEOUT)
+                .send()
+                .await;
+            let response = match answer {
+                Ok(response) => response,
+                Err(err) => {
+                    let counter = if err.is_timeout() {
+                        &self.seen.timed_out
+                    } else {
+                        &self.seen.failed_to_connect
+                    };
+                    counter.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(RETRY_WAIT_MAX).await;
+                    continue;
+                }
+            };
+            let status = response.status().as_u16();
+            let retry_after = response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+            let text = response.text().await.unwrap_or_default();
+            match status {
+                200 | 201 => {
+                    let receipt: serde_json::Value = serde_json::from_str(&text).unwrap();
+                    return Some(Ack {
+                        key: key.to_owned(),
+                        id: receipt["id"].as_str().unwrap_or_default().to_owned(),
+                        number: receipt["number"].as_str().unwrap_or_default().to_owned(),
+                        created: status == 201,
+                        server,
+                        first_sent,
+                        sent,
+                        acked: Instant::now(),
+                    });
+                }
+                503 => {
+                    self.seen.refused.fetch_add(1, Ordering::Relaxed);
+                    let problem: serde_json::Value =
+                        serde_json::from_str(&text).unwrap_or_default();
+                    if retry_after.is_none()
+                        || problem["detail"].as_str().is_none()
+                        || problem["detail_zh"].as_str().is_none()
+                    {
+                        self.fault(format!(
+                            "{key}: a 503 without Retry-After or its reason in both languages: {text}"
+                        ));
+                    }
+                    let wait = Duration::from_secs(retry_after.unwrap_or(1));
+                    tokio::time::sleep(wait.min(RETRY_WAIT_MAX)).await;
+                }
+                _ => {
+                    self.fault(format!("{key}: answered {status}: {text}"));
+                    return None;
+                }
+            }
+        }
+        unreachable!("the loop returns")
+    }
+
+    fn fault(&self, what: String) {
+        self.seen.faults.lock().unwrap().push(what);
+    }
+}
+
+/// Waits until `done` holds, failing with `what` after `deadline`.
+async fn wait_for(what: &str, deadline: Duration, seen: &Seen, done: impl Fn(&[Ack]) -> bool) {
+    let started = Instant::now();
+    loop {
+        if done(&seen.acks.lock().unwrap()) {
+            return;
+        }
+        let faults = seen.faults.lock().unwrap().clone();
+        assert!(faults.is_empty(), "while waiting for {what}: {faults:#?}");
+        assert!(
+            started.elapsed() < deadline,
+            "{what}: not within {deadline:?} ({} acknowledged)",
+            seen.acks.lock().unwrap().len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn failover_drill_loses_no_acknowledged_lodging() {
+    let drill_started = Instant::now();
+    let cluster = Cluster::start();
+    let url = cluster.get("HA_DATABASE_URL").to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let tokens = seed(&data, &url).await;
+
+    // Two instances on one database through HAProxy, one after the other (the first makes the
+    // folder's other keys).
+    let mut servers = Servers(Vec::new());
+    let mut addresses = Vec::new();
+    for _ in 0..2 {
+        let (child, address, printed) = start_server(&data, &["--database", &url], NOW)
+            .unwrap_or_else(|printed| panic!("serve --database did not start:\n{printed}"));
+        assert!(printed.contains("Records: PostgreSQL"), "{printed}");
+        servers.0.push(child);
+        addresses.push(address);
+    }
+
+    let seen = Arc::new(Seen::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let http = reqwest::Client::new();
+    let addresses = Arc::new(addresses);
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|i| {
+            let client = Client {
+                http: http.clone(),
+                servers: addresses.clone(),
+                token: tokens.broker.clone(),
+                seen: seen.clone(),
+                stop: stop.clone(),
+            };
+            tokio::spawn(client.run(i))
+        })
+        .collect();
+
+    wait_for(
+        "lodgings before the kill",
+        LODGING_DEADLINE,
+        &seen,
+        |acks| acks.len() >= LODGINGS_BEFORE_KILL,
+    )
+    .await;
+    let old_leader = cluster.run("kill-primary");
+    let killed = Instant::now();
+    let sent_after_kill = |acks: &[Ack]| acks.iter().filter(|a| a.sent > killed).count();
+    wait_for(
+        "lodgings after the kill",
+        FAILOVER_DEADLINE,
+        &seen,
+        |acks| sent_after_kill(acks) >= LODGINGS_AFTER_KILL,
+    )
+    .await;
+    stop.store(true, Ordering::Release);
+    for client in clients {
+        client.await.unwrap();
+    }
+    let faults = seen.faults.lock().unwrap().clone();
+    assert!(faults.is_empty(), "{faults:#?}");
+    let acks = seen.acks.lock().unwrap().clone();
+
+    // The standby took over.
+    let new_leader = cluster.run("leader");
+    assert_ne!(new_leader, old_leader, "{}", cluster.run("status"));
+
+    // Every acknowledged lodging is present exactly once, under the number it was given.
+    let keys: HashSet<&str> = acks.iter().map(|a| a.key.as_str()).collect();
+    assert_eq!(keys.len(), acks.len(), "each lodging acknowledged once");
+    let numbers: HashSet<&str> = acks.iter().map(|a| a.number.as_str()).collect();
+    assert_eq!(numbers.len(), acks.len(), "no number given twice");
+    let stored: HashMap<String, String> = psql(&url, "SELECT number, id FROM declarations")
+        .lines()
+        .filter_map(|line| line.split_once('|'))
+        .map(|(number, id)| (number.to_owned(), id.to_owned()))
+        .collect();
+    for ack in &acks {
+        assert_eq!(
+            stored.get(&ack.number),
+            Some(&ack.id),
+            "acknowledged lodging {} ({}) is not stored as acknowledged",
+            ack.key,
+            ack.number
+        );
+    }
+    // Every client lodging was resent until acknowledged: one declaration per key, no more.
+    assert_eq!(
+        stored.len(),
+        acks.len(),
+        "a lodging stored twice or unacknowledged"
+    );
+    assert_eq!(
+        psql(
+            &url,
+            "SELECT count(*) FROM (SELECT number FROM declarations GROUP BY number \
+             HAVING count(*) > 1) duplicated"
+        ),
+        "0"
+    );
+
+    // Both instances reconnected: each acknowledged lodgings sent after the kill, and each
+    // reads back one lodged by the other before it.
+    for server in 0..addresses.len() {
+        assert!(
+            acks.iter().any(|a| a.server == server && a.sent > killed),
+            "instance {server} acknowledged nothing after the failover"
+        );
+    }
+    let before_kill = acks.iter().find(|a| a.acked < killed).unwrap();
+    for address in addresses.iter() {
+        let read: serde_json::Value = http
+            .get(format!(
+                "http://{address}/v1/declarations/{}",
+                before_kill.number
+            ))
+            .bearer_auth(&tokens.broker)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(read["id"], before_kill.id.as_str(), "{read}");
+    }
+
+    // The audit chain verifies after the failover.
+    let verification: serde_json::Value = http
+        .get(format!("http://{}/v1/audit/verification", addresses[0]))
+        .bearer_auth(&tokens.auditor)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(verification["intact"], true, "{verification:#}");
+
+    // What the clients saw (printed: `cargo test ... -- --nocapture`).
+    let first_after = acks
+        .iter()
+        .filter(|a| a.sent > killed)
+        .map(|a| a.acked)
+        .min()
+        .unwrap();
+    let longest = acks.iter().map(|a| a.acked - a.first_sent).max().unwrap();
+    let replayed = acks.iter().filter(|a| !a.created).count();
+    eprintln!(
+        "failover drill: {} lodgings acknowledged by {} instances from {CLIENTS} clients, all \
+         stored once; {old_leader} killed, {new_leader} promoted; outage (kill to first lodging \
+         acknowledged that was sent after it) {:.1} s; longest single lodging {:.1} s; {} \
+         answers 503, {} connection failures, {} time-outs, {replayed} acknowledged as resent \
+         (200); audit chain intact over {} entries; drill {:.0} s",
+        acks.len(),
+        addresses.len(),
+        (first_after - killed).as_secs_f64(),
+        longest.as_secs_f64(),
+        seen.refused.load(Ordering::Relaxed),
+        seen.failed_to_connect.load(Ordering::Relaxed),
+        seen.timed_out.load(Ordering::Relaxed),
+        verification["entries_checked"],
+        drill_started.elapsed().as_secs_f64(),
+    );
+    drop(servers);
+    drop(cluster);
+}
