@@ -211,7 +211,9 @@ impl PostgresStore {
             }
         }
         .await;
-        let (done, head_seq) = result.map_err(StoreError::from)?;
+        let result = result.map_err(StoreError::from);
+        discard_if_unavailable(client, &result);
+        let (done, head_seq) = result?;
         if let Some(head_seq) = head_seq {
             let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
             self.inner.commits.fetch_add(1, Ordering::Relaxed);
@@ -249,12 +251,15 @@ impl PostgresStore {
     async fn sign(&self) -> StoreResult<Option<Checkpoint>> {
         let mut client = self.client().await?;
         let now = now_ms();
-        let signed = checkpoint::sign_head(&mut client, &self.inner.signer, now)
-            .await
-            .map_err(store_error)?;
-        let last = checkpoint::last_checkpoint(&client)
-            .await
-            .map_err(store_error)?;
+        let result = async {
+            let signed = checkpoint::sign_head(&mut client, &self.inner.signer, now).await?;
+            let last = checkpoint::last_checkpoint(&client).await?;
+            anyhow::Ok((signed, last))
+        }
+        .await
+        .map_err(store_error);
+        discard_if_unavailable(client, &result);
+        let (signed, last) = result?;
         if let Some((seq, at)) = last {
             let mut position = self
                 .inner
@@ -280,6 +285,18 @@ enum Done {
     Cbec(CbecBookingOutcome),
 }
 
+/// Closes a connection whose use failed as unavailable instead of returning it to the pool.
+/// The pool's fast recycling only notices connections already known closed; a connection
+/// reset mid-request, or one that reached a server refusing writes (a primary demoted to a
+/// standby, one shutting down), would otherwise be handed out again and fail the next request
+/// too. Closed, its slot is free: the next request connects afresh, through HAProxy to the
+/// current primary.
+fn discard_if_unavailable<T>(client: Object, result: &StoreResult<T>) {
+    if matches!(result, Err(StoreError::Unavailable(_))) {
+        drop(Object::take(client));
+    }
+}
+
 /// The error a caller sees for a failed read.
 fn read_failed(what: &str, err: anyhow::Error) -> StoreError {
     store_error(err.context(format!("{what} failed")))
@@ -291,10 +308,12 @@ macro_rules! read {
         let client = $self.client().await?;
         let $c = &client;
         // A match keeps the body's temporaries (its parameters) alive across the await.
-        match $body.await {
+        let read = match $body.await {
             Ok(found) => Ok(found),
             Err(err) => Err(read_failed($what, err)),
-        }
+        };
+        discard_if_unavailable(client, &read);
+        read
     }};
 }
 
@@ -303,16 +322,21 @@ macro_rules! read {
 macro_rules! snapshot {
     ($self:ident, $what:literal, |$tx:ident| $body:expr) => {{
         let mut client = $self.client().await?;
-        let tx = client
-            .build_transaction()
-            .isolation_level(IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .await
-            .map_err(|err| read_failed($what, err.into()))?;
-        let $tx = &tx;
-        let read = $body.await.map_err(|err| read_failed($what, err));
-        drop(tx);
+        let read = async {
+            let tx = client
+                .build_transaction()
+                .isolation_level(IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()
+                .await
+                .map_err(|err| read_failed($what, err.into()))?;
+            let $tx = &tx;
+            let read = $body.await.map_err(|err| read_failed($what, err));
+            drop(tx);
+            read
+        }
+        .await;
+        discard_if_unavailable(client, &read);
         read
     }};
 }
@@ -346,8 +370,9 @@ impl Store for PostgresStore {
         let client = self.client().await?;
         let row = db::query_opt(&client, sql, &[&counter_key, &count])
             .await
-            .map_err(|err| store_error(err.into()))?
-            .ok_or_else(run_out)?;
+            .map_err(|err| store_error(err.into()));
+        discard_if_unavailable(client, &row);
+        let row = row?.ok_or_else(run_out)?;
         rows::u64_at(&row, 0).map_err(StoreError::Other)
     }
 
@@ -696,11 +721,13 @@ impl Store for PostgresStore {
     /// A round trip to the database (`SELECT 1`) on a pooled connection.
     async fn ping_writer(&self) -> StoreResult<()> {
         let client = self.client().await?;
-        client
+        let answered = client
             .simple_query("SELECT 1")
             .await
-            .map_err(|err| StoreError::Unavailable(format!("PostgreSQL does not answer: {err}")))?;
-        Ok(())
+            .map(drop)
+            .map_err(|err| StoreError::Unavailable(format!("PostgreSQL does not answer: {err}")));
+        discard_if_unavailable(client, &answered);
+        answered
     }
 }
 
