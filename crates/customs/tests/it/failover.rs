@@ -396,6 +396,25 @@ async fn failover_drill_loses_no_acknowledged_lodging() {
     .await;
     let old_leader = cluster.run("kill-primary");
     let killed = Instant::now();
+    // When Patroni names another leader (read from its REST API beside the lodging).
+    let promoted = {
+        let script = cluster_script();
+        let dir = cluster.get("HA_DIR").to_owned();
+        let old_leader = old_leader.clone();
+        tokio::task::spawn_blocking(move || {
+            while killed.elapsed() < FAILOVER_DEADLINE {
+                let leader = Command::new(script).args(["leader", &dir]).output();
+                if leader.is_ok_and(|out| {
+                    let name = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+                    out.status.success() && !name.is_empty() && name != old_leader
+                }) {
+                    return Some(killed.elapsed());
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            None
+        })
+    };
     let sent_after_kill = |acks: &[Ack]| acks.iter().filter(|a| a.sent > killed).count();
     wait_for(
         "lodgings after the kill",
@@ -413,6 +432,7 @@ async fn failover_drill_loses_no_acknowledged_lodging() {
     let acks = seen.acks.lock().unwrap().clone();
 
     // The standby took over.
+    let promoted = promoted.await.unwrap().expect("Patroni named a new leader");
     let new_leader = cluster.run("leader");
     assert_ne!(new_leader, old_leader, "{}", cluster.run("status"));
 
@@ -498,12 +518,13 @@ async fn failover_drill_loses_no_acknowledged_lodging() {
     let replayed = acks.iter().filter(|a| !a.created).count();
     eprintln!(
         "failover drill: {} lodgings acknowledged by {} instances from {CLIENTS} clients, all \
-         stored once; {old_leader} killed, {new_leader} promoted; outage (kill to first lodging \
+         stored once; {old_leader} killed, {new_leader} leader after {:.1} s; outage (kill to first lodging \
          acknowledged that was sent after it) {:.1} s; longest single lodging {:.1} s; {} \
          answers 503, {} connection failures, {} time-outs, {replayed} acknowledged as resent \
          (200); audit chain intact over {} entries; drill {:.0} s",
         acks.len(),
         addresses.len(),
+        promoted.as_secs_f64(),
         (first_after - killed).as_secs_f64(),
         longest.as_secs_f64(),
         seen.refused.load(Ordering::Relaxed),
