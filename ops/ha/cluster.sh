@@ -12,6 +12,9 @@
 #   ops/ha/cluster.sh kill-primary FOLDER
 #                                    kill -9 of the leader's Patroni and postmaster together (a
 #                                    machine lost); prints the node's name
+#   ops/ha/cluster.sh pause-standby FOLDER / resume-standby FOLDER
+#                                    SIGSTOP / SIGCONT of the standby's PostgreSQL (a stalled
+#                                    standby: commits wait for it)
 #   ops/ha/cluster.sh stop FOLDER    stops every process it started, by id, and removes FOLDER
 #
 # Needs Debian's patroni, etcd-server, haproxy and postgresql. PostgreSQL refuses to run as root:
@@ -250,6 +253,24 @@ kill_primary() {
   echo "$node"
 }
 
+# The standby's PostgreSQL (postmaster and its children) stopped with SIGSTOP, or resumed with
+# SIGCONT: a standby that takes no WAL for a while, as when its disk or network stalls.
+signal_standby() {
+  load "$1"
+  local leader node postmaster
+  leader="$(leader "$DIR")"
+  node=node1; [ "$leader" = node1 ] && node=node2
+  postmaster="$(postmaster_pid "$node")" || die "$node's postmaster is not running"
+  local pids=("$postmaster") pid ppid stat
+  for stat in /proc/[0-9]*/stat; do
+    # Field 4 of /proc/PID/stat is the parent's id (the name in field 2 has no spaces here).
+    read -r pid _ _ ppid _ 2>/dev/null <"$stat" || continue
+    [ "$ppid" = "$postmaster" ] && pids+=("$pid")
+  done
+  kill "-$2" "${pids[@]}"
+  echo "$node"
+}
+
 stop() {
   load "$1"
   stop_started
@@ -299,6 +320,9 @@ case "${1:-}" in
   status) load "${2:-}"; cluster_json "$HA_NODE1_REST_PORT" 2>/dev/null || cluster_json "$HA_NODE2_REST_PORT" ;;
   leader) leader "${2:-}" ;;
   kill-primary) kill_primary "${2:-}" ;;
+  pause-standby) signal_standby "${2:-}" STOP ;;
+  resume-standby) signal_standby "${2:-}" CONT ;;
   stop) stop "${2:-}" ;;
-  *) die "usage: cluster.sh start | status FOLDER | leader FOLDER | kill-primary FOLDER | stop FOLDER" ;;
+  *) die "usage: cluster.sh start | status FOLDER | leader FOLDER | kill-primary FOLDER |\
+ pause-standby FOLDER | resume-standby FOLDER | stop FOLDER" ;;
 esac

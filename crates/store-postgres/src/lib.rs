@@ -214,6 +214,10 @@ impl PostgresStore {
         let result = result.map_err(StoreError::from);
         discard_if_unavailable(client, &result);
         let (done, head_seq) = result?;
+        if head_seq.is_none() {
+            // Answered from what the transaction read (a duplicate, a conflict, a limit).
+            self.confirm_durable().await?;
+        }
         if let Some(head_seq) = head_seq {
             let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
             self.inner.commits.fetch_add(1, Ordering::Relaxed);
@@ -246,6 +250,31 @@ impl PostgresStore {
             }
             store.inner.signing.store(false, Ordering::Release);
         });
+    }
+
+    /// Returns once everything this process could have read is as durable as an acknowledged
+    /// commit. PostgreSQL shows a commit to other sessions as soon as it is in the primary's
+    /// WAL, before a synchronous standby has it: an answer built on it (a resent lodging
+    /// answered 200 with its number, a duplicate refused) could otherwise be heard for a
+    /// lodging that a failover then loses. A commit that writes WAL waits for the standby up
+    /// to its own position, which is past every commit already visible; a transactional
+    /// logical-decoding message is the smallest such write (no table, any role). Without a
+    /// synchronous standby it costs one local WAL flush; only answers from rolled-back writes
+    /// and idempotent replays pay it.
+    async fn confirm_durable(&self) -> StoreResult<()> {
+        let mut client = self.client().await?;
+        let result = async {
+            let tx = client.transaction().await?;
+            tx.simple_query("SELECT pg_logical_emit_message(true, 'customs.durable', '')")
+                .await?;
+            tx.commit().await
+        }
+        .await
+        .map_err(|err| {
+            store_error(anyhow::Error::from(err).context("confirming a commit durable"))
+        });
+        discard_if_unavailable(client, &result);
+        result
     }
 
     async fn sign(&self) -> StoreResult<Option<Checkpoint>> {
@@ -380,6 +409,10 @@ impl Store for PostgresStore {
         let found = read!(self, "reading an event by idempotency key", |c| {
             append::event_by_idempotency(c, scope, key)
         })?;
+        if found.is_some() {
+            // The caller answers a resent request from it: only once it is durable.
+            self.confirm_durable().await?;
+        }
         Ok(found.map(|(event, _)| event))
     }
 

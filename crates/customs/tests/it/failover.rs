@@ -33,6 +33,10 @@ const LODGINGS_AFTER_KILL: usize = 40;
 const FAILOVER_DEADLINE: Duration = Duration::from_secs(60);
 /// How long the drill waits for the lodgings before the kill (a cold debug build is slow).
 const LODGING_DEADLINE: Duration = Duration::from_secs(60);
+/// How long the drill waits for an answer that must not come while the standby is stopped.
+/// Patroni's leader drops a standby that stopped answering from synchronous replication after
+/// about its ttl (10 s): the stall stays well under it.
+const STALL_WAIT: Duration = Duration::from_secs(2);
 /// A client's wait for one answer before it sends the same request again.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// A client honours Retry-After, but waits at most this long: the drill measures the outage to
@@ -331,6 +335,85 @@ impl Client {
     }
 }
 
+/// Before the kill, with the standby's PostgreSQL stopped (SIGSTOP): a lodging is not
+/// acknowledged while the synchronous standby cannot take it (its COMMIT waits). Its session is
+/// then terminated, as by an operator clearing stuck sessions: PostgreSQL keeps the commit
+/// locally and shows it to other sessions, though the standby never got it. Neither the
+/// instance that lodged it (which looks the key up after the failed commit) nor the other one,
+/// to which it is resent meanwhile, may acknowledge it: an instance confirms what it read
+/// durable before it answers from it. Once the standby resumes, the resend is acknowledged,
+/// stored once.
+async fn stalled_standby_acknowledges_nothing(cluster: &Cluster, url: &str, client: Client) {
+    // A first lodging on instance 0 reserves its block of serials (that reservation is a commit
+    // too, which would wait for the standby before the lodging reached its own).
+    let warm_up = client
+        .lodge(
+            0,
+            "drill-warm-up",
+            EXAMPLE.replace("Smartphones", "Smartphones drill warm-up"),
+        )
+        .await
+        .expect("a lodging before the stall");
+    client.seen.acks.lock().unwrap().push(warm_up);
+
+    let key = "drill-stalled";
+    let body = EXAMPLE.replace("Smartphones", "Smartphones drill stalled");
+    let send = |server: usize, wait: Duration| {
+        client
+            .http
+            .post(format!("http://{}/v1/declarations", client.servers[server]))
+            .bearer_auth(&client.token)
+            .header("Idempotency-Key", key)
+            .header("Content-Type", "application/json")
+            .body(body.clone())
+            .timeout(wait)
+            .send()
+    };
+    let superuser = cluster.get("HA_SUPERUSER_URL");
+    let waiting_for_standby = "SELECT count(*) FROM pg_stat_activity \
+         WHERE datname = 'customs' AND wait_event = 'SyncRep'";
+    cluster.run("pause-standby");
+    let first = tokio::spawn(send(0, STALL_WAIT * 3));
+    let started = Instant::now();
+    while psql(superuser, waiting_for_standby) != "1" {
+        assert!(
+            started.elapsed() < STALL_WAIT * 2,
+            "the stalled lodging's COMMIT never waited for the standby"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!first.is_finished(), "answered before the standby had it");
+    psql(
+        superuser,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = 'customs' AND wait_event = 'SyncRep'",
+    );
+    let first_status = first.await.unwrap().map(|r| r.status().as_u16());
+    // The primary now shows the lodging it never had confirmed.
+    let visible = psql(url, "SELECT count(*) FROM declarations");
+    let resent = send(1, STALL_WAIT).await;
+    let resent_status = resent.as_ref().map(|r| r.status().as_u16());
+    cluster.run("resume-standby");
+    // Its session cut, the instance looks the key up (the commit might have been made), finds
+    // the lodging the primary shows, and must not answer from it before the standby has it:
+    // the client hears nothing, or 503, never 201.
+    assert!(
+        matches!(&first_status, Err(err) if err.is_timeout()) || matches!(first_status, Ok(503)),
+        "a lodging whose commit the standby never got was answered: {first_status:?}"
+    );
+    assert_eq!(visible, "2", "the terminated commit stays on the primary");
+    assert!(
+        !matches!(resent_status, Ok(200 | 201)),
+        "a lodging resent before the standby had it was acknowledged: {resent_status:?}"
+    );
+    let ack = client
+        .lodge(0, key, body.clone())
+        .await
+        .expect("the stalled lodging is acknowledged once the standby resumes");
+    assert!(!ack.created, "the resend found the first lodging: {ack:?}");
+    client.seen.acks.lock().unwrap().push(ack);
+}
+
 /// Waits until `done` holds, failing with `what` after `deadline`.
 async fn wait_for(what: &str, deadline: Duration, seen: &Seen, done: impl Fn(&[Ack]) -> bool) {
     let started = Instant::now();
@@ -374,6 +457,19 @@ async fn failover_drill_loses_no_acknowledged_lodging() {
     let stop = Arc::new(AtomicBool::new(false));
     let http = reqwest::Client::new();
     let addresses = Arc::new(addresses);
+
+    stalled_standby_acknowledges_nothing(
+        &cluster,
+        &url,
+        Client {
+            http: http.clone(),
+            servers: addresses.clone(),
+            token: tokens.broker.clone(),
+            seen: seen.clone(),
+            stop: stop.clone(),
+        },
+    )
+    .await;
     let clients: Vec<_> = (0..CLIENTS)
         .map(|i| {
             let client = Client {
