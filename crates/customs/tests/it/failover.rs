@@ -93,6 +93,29 @@ impl Cluster {
     }
 }
 
+impl Cluster {
+    /// Waits until Patroni reports a synchronous standby streaming from the leader.
+    async fn wait_for_sync_standby(&self) {
+        let started = Instant::now();
+        loop {
+            let status: serde_json::Value =
+                serde_json::from_str(&self.run("status")).unwrap_or_default();
+            let members = status["members"].as_array().cloned().unwrap_or_default();
+            if members.iter().any(|m| {
+                m["role"] == "sync_standby"
+                    && (m["state"] == "streaming" || m["state"] == "running")
+            }) {
+                return;
+            }
+            assert!(
+                started.elapsed() < FAILOVER_DEADLINE,
+                "no synchronous standby within {FAILOVER_DEADLINE:?}: {status}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
 impl Drop for Cluster {
     fn drop(&mut self) {
         if let Some(dir) = self.env.get("HA_DIR") {
@@ -490,6 +513,9 @@ async fn failover_drill_loses_no_acknowledged_lodging() {
         |acks| acks.len() >= LODGINGS_BEFORE_KILL,
     )
     .await;
+    // Patroni promotes only the synchronous standby: the stall above may have taken it out of
+    // synchronous replication for a while, so wait until it is back before the machine is lost.
+    cluster.wait_for_sync_standby().await;
     let old_leader = cluster.run("kill-primary");
     let killed = Instant::now();
     // When Patroni names another leader (read from its REST API beside the lodging).
