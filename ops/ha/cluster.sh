@@ -257,18 +257,24 @@ kill_primary() {
 # SIGCONT: a standby that takes no WAL for a while, as when its disk or network stalls.
 signal_standby() {
   load "$1"
-  local leader node postmaster
+  local leader node
   leader="$(leader "$DIR")"
   node=node1; [ "$leader" = node1 ] && node=node2
-  postmaster="$(postmaster_pid "$node")" || die "$node's postmaster is not running"
-  local pids=("$postmaster") pid ppid stat
+  signal_postgres "$node" "$2" || die "$node's postmaster is not running"
+  echo "$node"
+}
+
+# Sends SIGNAL to NODE's postmaster and its children; fails if the postmaster is not running.
+signal_postgres() {
+  local postmaster pid ppid stat
+  postmaster="$(postmaster_pid "$1")" || return 1
+  local pids=("$postmaster")
   for stat in /proc/[0-9]*/stat; do
     # Field 4 of /proc/PID/stat is the parent's id (the name in field 2 has no spaces here).
     read -r pid _ _ ppid _ 2>/dev/null <"$stat" || continue
     [ "$ppid" = "$postmaster" ] && pids+=("$pid")
   done
-  kill "-$2" "${pids[@]}"
-  echo "$node"
+  kill "-$2" "${pids[@]}" 2>/dev/null || true
 }
 
 stop() {
@@ -279,6 +285,8 @@ stop() {
 # Stops the processes of the cluster in DIR, each by its id; removes DIR unless HA_KEEP is set.
 stop_started() {
   local pid
+  # A standby left paused (SIGSTOP) would hold every signal but SIGKILL: resume it first.
+  for node in node1 node2; do signal_postgres "$node" CONT || true; done
   # Patroni first (it stops its PostgreSQL), then any postmaster left (its Patroni killed).
   for node in node1 node2; do
     pid="$(cat "$DIR/pids/$node" 2>/dev/null)" || continue
