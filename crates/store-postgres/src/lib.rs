@@ -242,22 +242,30 @@ impl PostgresStore {
         let mut tries = 0;
         loop {
             tries += 1;
-            match self.write_once(&write).await {
+            let mut client = self.client().await?;
+            let result = match self.write_once(&mut client, &write).await {
                 Err(Fault::Database(err))
                     if tries < WRITE_TRIES_MAX && fault::is_retryable(&err) =>
                 {
                     tracing::debug!(error = %err, tries, "append retried after a lock cycle");
+                    continue;
                 }
-                other => return other.map_err(StoreError::from),
+                other => other.map_err(StoreError::from),
+            };
+            discard_if_unavailable(client, &result);
+            let done = result?;
+            if !done.recorded() {
+                // Answered from what the transaction read (a duplicate, a conflict, a limit).
+                self.confirm_durable().await?;
             }
+            return Ok(done);
         }
     }
 
     /// One write transaction: the idempotency key locked and looked up, the heads of the
     /// chains it writes to locked, the write recorded after them, and the whole committed if
     /// it was recorded, else rolled back.
-    async fn write_once(&self, write: &Write<'_>) -> Result<Done, Fault> {
-        let mut client = self.client().await.map_err(Fault::Refused)?;
+    async fn write_once(&self, client: &mut Object, write: &Write<'_>) -> Result<Done, Fault> {
         let started = Instant::now();
         let tx = client.transaction().await?;
         let chains = match write {
@@ -283,12 +291,7 @@ impl PostgresStore {
                 Done::Cbec(cbec::book(&tx, b, head, CHAINS).await?)
             }
         };
-        let recorded = matches!(
-            done,
-            Done::Append(AppendOutcome::Appended { .. })
-                | Done::Cbec(CbecBookingOutcome::Booked { .. })
-        );
-        if !recorded {
+        if !done.recorded() {
             tx.rollback().await?;
             return Ok(done);
         }
@@ -328,13 +331,43 @@ impl PostgresStore {
         });
     }
 
+    /// Returns once everything this process could have read is as durable as an acknowledged
+    /// commit. PostgreSQL shows a commit to other sessions as soon as it is in the primary's
+    /// WAL, before a synchronous standby has it: an answer built on it (a resent lodging
+    /// answered 200 with its number, a duplicate refused) could otherwise be heard for a
+    /// lodging that a failover then loses. A commit that writes WAL waits for the standby up
+    /// to its own position, which is past every commit already visible; a transactional
+    /// logical-decoding message is the smallest such write (no table, any role). Without a
+    /// synchronous standby it costs one local WAL flush; only answers from rolled-back writes
+    /// and idempotent replays pay it.
+    async fn confirm_durable(&self) -> StoreResult<()> {
+        let mut client = self.client().await?;
+        let result = async {
+            let tx = client.transaction().await?;
+            tx.simple_query("SELECT pg_logical_emit_message(true, 'customs.durable', '')")
+                .await?;
+            tx.commit().await
+        }
+        .await
+        .map_err(|err| {
+            store_error(anyhow::Error::from(err).context("confirming a commit durable"))
+        });
+        discard_if_unavailable(client, &result);
+        result
+    }
+
     async fn sign(&self) -> StoreResult<Option<Checkpoint>> {
         let mut client = self.client().await?;
         let now = now_ms();
-        let signed = checkpoint::sign_round(&mut client, &self.inner.signer, now, CHAINS)
-            .await
-            .map_err(store_error)?;
-        let last = checkpoint::last_round(&client).await.map_err(store_error)?;
+        let result = async {
+            let signed = checkpoint::sign_round(&mut client, &self.inner.signer, now, CHAINS).await?;
+            let last = checkpoint::last_round(&client).await?;
+            anyhow::Ok((signed, last))
+        }
+        .await
+        .map_err(store_error);
+        discard_if_unavailable(client, &result);
+        let (signed, last) = result?;
         if let Some(last) = last {
             let mut position = self
                 .inner
@@ -361,6 +394,29 @@ enum Done {
     Cbec(CbecBookingOutcome),
 }
 
+impl Done {
+    /// Whether the write was committed (else it was answered from what it read, and rolled back).
+    fn recorded(&self) -> bool {
+        matches!(
+            self,
+            Done::Append(AppendOutcome::Appended { .. })
+                | Done::Cbec(CbecBookingOutcome::Booked { .. })
+        )
+    }
+}
+
+/// Closes a connection whose use failed as unavailable instead of returning it to the pool.
+/// The pool's fast recycling only notices connections already known closed; a connection
+/// reset mid-request, or one that reached a server refusing writes (a primary demoted to a
+/// standby, one shutting down), would otherwise be handed out again and fail the next request
+/// too. Closed, its slot is free: the next request connects afresh, through HAProxy to the
+/// current primary.
+fn discard_if_unavailable<T>(client: Object, result: &StoreResult<T>) {
+    if matches!(result, Err(StoreError::Unavailable(_))) {
+        drop(Object::take(client));
+    }
+}
+
 /// The error a caller sees for a failed read.
 fn read_failed(what: &str, err: anyhow::Error) -> StoreError {
     store_error(err.context(format!("{what} failed")))
@@ -372,10 +428,12 @@ macro_rules! read {
         let client = $self.client().await?;
         let $c = &client;
         // A match keeps the body's temporaries (its parameters) alive across the await.
-        match $body.await {
+        let read = match $body.await {
             Ok(found) => Ok(found),
             Err(err) => Err(read_failed($what, err)),
-        }
+        };
+        discard_if_unavailable(client, &read);
+        read
     }};
 }
 
@@ -384,16 +442,21 @@ macro_rules! read {
 macro_rules! snapshot {
     ($self:ident, $what:literal, |$tx:ident| $body:expr) => {{
         let mut client = $self.client().await?;
-        let tx = client
-            .build_transaction()
-            .isolation_level(IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .await
-            .map_err(|err| read_failed($what, err.into()))?;
-        let $tx = &tx;
-        let read = $body.await.map_err(|err| read_failed($what, err));
-        drop(tx);
+        let read = async {
+            let tx = client
+                .build_transaction()
+                .isolation_level(IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()
+                .await
+                .map_err(|err| read_failed($what, err.into()))?;
+            let $tx = &tx;
+            let read = $body.await.map_err(|err| read_failed($what, err));
+            drop(tx);
+            read
+        }
+        .await;
+        discard_if_unavailable(client, &read);
         read
     }};
 }
@@ -427,8 +490,9 @@ impl Store for PostgresStore {
         let client = self.client().await?;
         let row = db::query_opt(&client, sql, &[&counter_key, &count])
             .await
-            .map_err(|err| store_error(err.into()))?
-            .ok_or_else(run_out)?;
+            .map_err(|err| store_error(err.into()));
+        discard_if_unavailable(client, &row);
+        let row = row?.ok_or_else(run_out)?;
         rows::u64_at(&row, 0).map_err(StoreError::Other)
     }
 
@@ -436,6 +500,10 @@ impl Store for PostgresStore {
         let found = read!(self, "reading an event by idempotency key", |c| {
             append::event_by_idempotency(c, scope, key)
         })?;
+        if found.is_some() {
+            // The caller answers a resent request from it: only once it is durable.
+            self.confirm_durable().await?;
+        }
         Ok(found.map(|(event, _)| event))
     }
 
@@ -820,11 +888,13 @@ impl Store for PostgresStore {
     /// A round trip to the database (`SELECT 1`) on a pooled connection.
     async fn ping_writer(&self) -> StoreResult<()> {
         let client = self.client().await?;
-        client
+        let answered = client
             .simple_query("SELECT 1")
             .await
-            .map_err(|err| StoreError::Unavailable(format!("PostgreSQL does not answer: {err}")))?;
-        Ok(())
+            .map(drop)
+            .map_err(|err| StoreError::Unavailable(format!("PostgreSQL does not answer: {err}")));
+        discard_if_unavailable(client, &answered);
+        answered
     }
 }
 

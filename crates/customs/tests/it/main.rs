@@ -10,6 +10,7 @@ mod configuration;
 mod crash;
 mod credit;
 mod estimate;
+mod failover;
 mod identity;
 mod instances;
 mod integrity;
