@@ -2302,6 +2302,11 @@ mod tests {
             clients: 4,
             seed: 1,
             stages,
+            // The postgres stages against the real PostgreSQL, in databases of their own.
+            postgres: Some(
+                std::env::var("CUSTOMS_TEST_POSTGRES")
+                    .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned()),
+            ),
             json: true,
             data: None,
         };
@@ -2323,6 +2328,7 @@ mod tests {
             clients: 1,
             seed: 7,
             stages: Vec::new(),
+            postgres: None,
             json: true,
             data: None,
         };
@@ -2347,6 +2353,7 @@ mod tests {
             clients: 1,
             seed: 42,
             stages: Vec::new(),
+            postgres: None,
             json: true,
             data: None,
         };
@@ -2382,6 +2389,7 @@ mod tests {
             clients: 1,
             seed: 42,
             stages: Vec::new(),
+            postgres: None,
             json: true,
             data: None,
         };
@@ -2424,6 +2432,7 @@ mod tests {
             clients: 4,
             seed: 3,
             stages: vec!["inprocess".into()],
+            postgres: None,
             json: true,
             data: None,
         };
@@ -2432,7 +2441,7 @@ mod tests {
         let clearance = data
             .open_clearance(SqliteOptions::production(), ClearanceConfig::china())
             .expect("the bench store");
-        let bench = prepare(clearance, data, &options, true)
+        let bench = prepare(clearance, data, &options, true, ClearanceConfig::china())
             .await
             .expect("seeded");
         let report = inprocess(&bench).await.expect("the stage runs");

@@ -219,8 +219,8 @@ async fn two_instances_behind_haproxy_share_the_database_and_hear_each_others_ch
     let (data_a, data_b) = (dir.path().join("a"), dir.path().join("b"));
 
     // The first administrator and the users, from the command line, on the fresh database.
-    let root = admin(&data_a, &url, None, &["init", "--name", "root"]);
-    let root = Some(root.as_str());
+    let root_token = admin(&data_a, &url, None, &["init", "--name", "root"]);
+    let root = Some(root_token.as_str());
     for (code, customs_code, name) in [
         (
             TRADER,
@@ -290,7 +290,7 @@ async fn two_instances_behind_haproxy_share_the_database_and_hear_each_others_ch
     for name in ["broker", "officer", "analyst-wang", "analyst-zhao"] {
         tokens.insert(name, admin(&data_a, &url, root, &["token", "--user", name]));
     }
-    let root = root.unwrap().to_owned();
+    let root = root_token.clone();
     let (broker, officer) = (tokens["broker"].clone(), tokens["officer"].clone());
 
     // Every instance holds the same keys (docs/operations.md): instance B gets A's.
