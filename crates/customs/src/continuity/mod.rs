@@ -57,6 +57,10 @@ pub const CONTINUITY_TOKEN_TRUST: Duration = Duration::from_secs(60 * 60);
 /// Tokens remembered for continuity at most (the oldest is forgotten first).
 pub const CONTINUITY_TOKENS_MAX: usize = 10_000;
 
+/// A remembered token is verified again (through the service's own short cache) at most this
+/// often: a lodging does not pay a hash and a look-up for continuity each time.
+const TOKEN_MEMORY_REFRESH: Duration = Duration::from_secs(60);
+
 /// How often the store is probed, to notice an outage that no request met and to come back.
 pub const CONTINUITY_PROBE_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -321,8 +325,19 @@ impl<S: Store> Continuity<S> {
             .map_err(|error| anyhow::anyhow!("the continuity queue's task failed: {error}"))?
     }
 
-    /// Remembers a token the store just verified, if its role may lodge.
+    /// Remembers a token the store just verified, if its role may lodge (at most once per
+    /// [`TOKEN_MEMORY_REFRESH`]: its trust then runs from that verification).
     async fn remember(&self, token: &str) {
+        let hash = clearance::token_hash(token);
+        let fresh = self
+            .tokens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&hash)
+            .is_some_and(|(_, at)| at.elapsed() < TOKEN_MEMORY_REFRESH);
+        if fresh {
+            return;
+        }
         let Ok(caller) = self.clearance.authenticate(token).await else {
             return;
         };
@@ -341,7 +356,14 @@ impl<S: Store> Continuity<S> {
                 tokens.remove(&oldest);
             }
         }
-        tokens.insert(clearance::token_hash(token), (caller, Instant::now()));
+        tokens.insert(hash, (caller, Instant::now()));
+    }
+
+    fn forget(&self, token: &str) {
+        self.tokens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&clearance::token_hash(token));
     }
 
     /// The caller of a token verified within the trust window and not expired, in continuity.
@@ -359,7 +381,9 @@ impl<S: Store> Continuity<S> {
     }
 
     /// Queues a lodging in continuity and answers 202, or refuses it.
-    async fn lodge_in_continuity(&self, headers: &HeaderMap, body: &[u8]) -> Response {
+    async fn lodge_in_continuity(&self, request: Request) -> Response {
+        let (parts, body) = request.into_parts();
+        let headers = &parts.headers;
         let Some(token) = bearer(headers) else {
             return problem(
                 StatusCode::UNAUTHORIZED,
@@ -397,7 +421,12 @@ impl<S: Store> Continuity<S> {
                 Some(CONTINUITY_RETRY_AFTER_SECS),
             );
         };
-        let digest = match self.clearance.check_at_the_door(&caller, &key, body) {
+        // The body is read only now, after the token and the key (limits before work).
+        let body = match axum::body::to_bytes(body, self.body_limit).await {
+            Ok(body) => body,
+            Err(_) => return too_large(self.body_limit),
+        };
+        let digest = match self.clearance.check_at_the_door(&caller, &key, &body) {
             Ok(digest) => digest,
             Err(error) => return refusal_response(&error),
         };
@@ -572,9 +601,9 @@ impl<S: Store> Continuity<S> {
     }
 }
 
-/// The door: in continuity, lodgings are queued and everything else but the probes and the
-/// metrics answers 503; otherwise requests go through, and a lodging that meets the store's
-/// outage is queued instead of failing.
+/// The door: in continuity, lodgings are queued and everything else but the liveness probe and
+/// the metrics answers 503; otherwise requests go through, a server error wakes the probe, and
+/// a success remembers its token for continuity.
 pub async fn door<S: Store>(
     State(continuity): State<Arc<Continuity<S>>>,
     request: Request,
@@ -617,50 +646,22 @@ pub async fn door<S: Store>(
                 Some(CONTINUITY_RETRY_AFTER_SECS),
             );
         }
-        let (parts, body) = request.into_parts();
-        let body = match axum::body::to_bytes(body, continuity.body_limit).await {
-            Ok(body) => body,
-            Err(_) => return too_large(continuity.body_limit),
-        };
-        return continuity.lodge_in_continuity(&parts.headers, &body).await;
+        return continuity.lodge_in_continuity(request).await;
     }
-    if !lodging {
-        let token = bearer(request.headers()).map(str::to_owned);
-        let response = next.run(request).await;
-        if response.status().is_server_error() {
-            continuity.probe_now.notify_one();
-        } else if response.status().is_success()
-            && let Some(token) = token
-        {
-            continuity.remember(&token).await;
-        }
-        return response;
-    }
-    // A lodging: its body is kept, so that if the store fails under it, it can be queued.
-    let (parts, body) = request.into_parts();
-    let body = match axum::body::to_bytes(body, continuity.body_limit).await {
-        Ok(body) => body,
-        Err(_) => return too_large(continuity.body_limit),
-    };
-    let headers = parts.headers.clone();
-    let response = next
-        .run(Request::from_parts(parts, Body::from(body.clone())))
-        .await;
+    let token = bearer(request.headers()).map(str::to_owned);
+    let response = next.run(request).await;
     if response.status().is_server_error() {
-        if continuity.store_unreachable().await {
-            continuity.enter("a lodging met the store's outage");
-            // Lodged or not, it is queued under its key: the reconciler's lodging finds a
-            // committed one by the key and creates nothing.
-            if bearer(&headers).is_some_and(|token| continuity.trusted(token).is_some()) {
-                return continuity.lodge_in_continuity(&headers, &body).await;
-            }
+        // Perhaps the store is gone: the probe reads it at once. A lodging that failed is not
+        // queued here (its body was not kept: the API reads it after its own limits); the
+        // client sends it again under its key, and continuity takes it.
+        continuity.probe_now.notify_one();
+    } else if let Some(token) = token {
+        if response.status().is_success() {
+            continuity.remember(&token).await;
+        } else if response.status() == StatusCode::UNAUTHORIZED {
+            // Refused by the store now (revoked, expired, disabled): no longer trusted.
+            continuity.forget(&token);
         }
-        return response;
-    }
-    if response.status().is_success()
-        && let Some(token) = bearer(&headers)
-    {
-        continuity.remember(token).await;
     }
     response
 }
