@@ -174,6 +174,10 @@ pub async fn run(
                 clearance.clone(),
                 &data.path,
                 serve.continuity_queue_max,
+                (
+                    serve.rate_per_client,
+                    serve.burst_per_client.max(serve.rate_per_client),
+                ),
             )?;
             eprintln!("Continuity: instance {}", continuity.instance());
             let listeners = (listener, metrics_listener);

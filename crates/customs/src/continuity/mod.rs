@@ -84,6 +84,9 @@ pub struct Continuity<S> {
     queue: Arc<Queue>,
     active: AtomicBool,
     tokens: std::sync::Mutex<HashMap<String, (Caller, Instant)>>,
+    /// The API's per-token rate, kept in continuity too (the API's own limiter is behind the
+    /// door): a trusted token cannot fill the queue at any speed.
+    rate: governor::DefaultKeyedRateLimiter<String>,
     queue_max: usize,
     body_limit: usize,
     /// Wakes the probe at once (a request met a server error).
@@ -101,14 +104,20 @@ impl<S: Store> Continuity<S> {
         clearance: Arc<Clearance<S>>,
         folder: &std::path::Path,
         queue_max: usize,
+        (per_second, burst): (u32, u32),
     ) -> anyhow::Result<Arc<Continuity<S>>> {
         let queue = Queue::open(folder)?;
         let queued = queue.queued()?;
+        let quota = governor::Quota::per_second(
+            std::num::NonZeroU32::new(per_second).unwrap_or(std::num::NonZeroU32::MIN),
+        )
+        .allow_burst(std::num::NonZeroU32::new(burst).unwrap_or(std::num::NonZeroU32::MIN));
         Ok(Arc::new(Continuity {
             clearance,
             queue: Arc::new(queue),
             active: AtomicBool::new(false),
             tokens: std::sync::Mutex::new(HashMap::new()),
+            rate: governor::RateLimiter::keyed(quota),
             queue_max,
             body_limit: http_api::BODY_LIMIT_BYTES_DEFAULT,
             probe_now: tokio::sync::Notify::new(),
@@ -407,6 +416,20 @@ impl<S: Store> Continuity<S> {
                 Some(CONTINUITY_RETRY_AFTER_SECS),
             );
         };
+        if self.rate.len() >= CONTINUITY_TOKENS_MAX {
+            self.rate.retain_recent();
+        }
+        if self.rate.check_key(&token_hash).is_err() {
+            return problem(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate-limited",
+                "Too many requests",
+                "too many requests with this token; slow down",
+                "此令牌的请求过于频繁，请放慢速度",
+                vec![],
+                Some(1),
+            );
+        }
         let Some(key) = idempotency_key(headers) else {
             return problem(
                 StatusCode::SERVICE_UNAVAILABLE,
