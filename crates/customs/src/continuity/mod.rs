@@ -294,7 +294,8 @@ impl<S: Store> Continuity<S> {
         if attempts >= RECONCILE_ATTEMPTS_MAX {
             let refusal = json!({
                 "code": "internal-error",
-                "message_en": format!("the central store could not lodge it after {attempts} attempts: {error}"),
+                // The error itself is logged above, not told: it may name the system's insides.
+                "message_en": format!("the central store could not lodge it after {attempts} attempts (an internal error, logged)"),
                 "message_zh": format!("中心系统经 {attempts} 次尝试仍无法受理"),
                 "errors": [],
             });
@@ -652,8 +653,16 @@ pub async fn door<S: Store>(
     }
     let lodging = method == Method::POST && path == DECLARATIONS_PATH;
     if continuity.is_active() {
-        if path == "/v1/health/ready" || path == "/v1/health" {
+        if path == "/v1/health/ready" {
             return continuity.readiness_in_continuity();
+        }
+        if path == "/v1/health" {
+            // As before for existing monitors: the store cannot be read, 503; said at once.
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(json!({"status": "continuity", "store": "unreachable"})),
+            )
+                .into_response();
         }
         if !lodging {
             return problem(

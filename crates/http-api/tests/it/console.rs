@@ -710,6 +710,25 @@ async fn a_lodging_received_in_continuity_is_shown_as_such_to_the_trade_and_to_o
     let again: serde_json::Value = again.json().await.unwrap();
     assert_eq!(again["number"], lodged.number.as_str());
 
+    // A declaration lodged directly whose answer was lost, then sent again into a queue: the
+    // queue's lodging finds it by its key and creates nothing.
+    let direct = app
+        .post_bytes(
+            "/v1/declarations",
+            "broker",
+            Some("direct-key"),
+            body.clone(),
+        )
+        .await;
+    assert_eq!(direct.status, StatusCode::CREATED, "{}", direct.text);
+    let requeued = app
+        .clearance
+        .lodge_from_continuity(&caller, "direct-key", &body, &receipt)
+        .await
+        .unwrap();
+    assert!(!requeued.created);
+    assert_eq!(requeued.number, direct.body["number"].as_str().unwrap());
+
     let events = app
         .get(&format!("/v1/declarations/{}/events", lodged.id), "broker")
         .await;
