@@ -390,6 +390,25 @@ impl<S: Store> Continuity<S> {
         (at.elapsed() < CONTINUITY_TOKEN_TRUST && unexpired).then(|| (caller.clone(), hash))
     }
 
+    /// Charges a request in continuity to its token's rate (the API's limiter is behind the
+    /// door, which answers it): the 429 when beyond it.
+    fn rate_limited(&self, token_hash: &str) -> Option<Response> {
+        if self.rate.len() >= CONTINUITY_TOKENS_MAX {
+            self.rate.retain_recent();
+        }
+        self.rate.check_key(&token_hash.to_owned()).err().map(|_| {
+            problem(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate-limited",
+                "Too many requests",
+                "too many requests with this token; slow down",
+                "此令牌的请求过于频繁，请放慢速度",
+                vec![],
+                Some(1),
+            )
+        })
+    }
+
     /// Queues a lodging in continuity and answers 202, or refuses it.
     async fn lodge_in_continuity(&self, request: Request) -> Response {
         let (parts, body) = request.into_parts();
@@ -417,19 +436,8 @@ impl<S: Store> Continuity<S> {
                 Some(CONTINUITY_RETRY_AFTER_SECS),
             );
         };
-        if self.rate.len() >= CONTINUITY_TOKENS_MAX {
-            self.rate.retain_recent();
-        }
-        if self.rate.check_key(&token_hash).is_err() {
-            return problem(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate-limited",
-                "Too many requests",
-                "too many requests with this token; slow down",
-                "此令牌的请求过于频繁，请放慢速度",
-                vec![],
-                Some(1),
-            );
+        if let Some(limited) = self.rate_limited(&token_hash) {
+            return limited;
         }
         let Some(key) = idempotency_key(headers) else {
             return problem(
@@ -514,20 +522,27 @@ impl<S: Store> Continuity<S> {
     async fn answer_reference(&self, headers: &HeaderMap, reference: &str) -> Response {
         let caller = match bearer(headers) {
             None => None,
-            Some(token) if self.is_active() => match self.trusted(token) {
-                Some((caller, _)) => Some(caller),
-                None => {
+            Some(token) if self.is_active() => {
+                let Some((caller, token_hash)) = self.trusted(token) else {
                     return problem(
                         StatusCode::SERVICE_UNAVAILABLE,
                         "continuity-token-unverified",
                         "The central store is unreachable",
-                        "the central customs system is unreachable and this token was not                          verified by this server recently, so it cannot be checked: ask again later",
+                        "the central customs system is unreachable and this token was not \
+                         verified by this server recently, so it cannot be checked: ask again \
+                         later",
                         "海关中心系统暂时无法连接，且本服务器近期未验证过此令牌，无法核验：请稍后再查询",
                         vec![],
                         Some(CONTINUITY_RETRY_AFTER_SECS),
                     );
+                };
+                if let Some(limited) = self.rate_limited(&token_hash) {
+                    return limited;
                 }
-            },
+                Some(caller)
+            }
+            // The API's guard admitted this token a moment ago (its rate charged, the
+            // service's cache of principals filled): no second read of the store.
             Some(token) => match self.clearance.authenticate(token).await {
                 Ok(caller) => Some(caller),
                 Err(error) => return refusal_response(&error),
@@ -643,9 +658,22 @@ pub async fn door<S: Store>(
             .strip_prefix("/v1/declarations/")
             .filter(|reference| queue::is_provisional_reference(reference))
     {
-        return continuity
-            .answer_reference(request.headers(), reference)
-            .await;
+        if continuity.is_active() {
+            return continuity
+                .answer_reference(request.headers(), reference)
+                .await;
+        }
+        // Through the API first, so that its limits and its authentication come before any
+        // work here; it knows no such declaration (404), the queue answers.
+        let headers = request.headers().clone();
+        let response = next.run(request).await;
+        if response.status().is_server_error() {
+            continuity.probe_now.notify_one();
+        }
+        if response.status() != StatusCode::NOT_FOUND {
+            return response;
+        }
+        return continuity.answer_reference(&headers, reference).await;
     }
     if path == "/metrics" {
         let response = next.run(request).await;
