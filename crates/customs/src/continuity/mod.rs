@@ -248,16 +248,22 @@ impl<S: Store> Continuity<S> {
         match lodged {
             Ok(view) => {
                 let (seq, id, number) = (entry.seq, view.id.clone(), view.number.clone());
-                if let Err(error) = self
+                match self
                     .blocking(move |queue| queue.settle_reconciled(seq, &id, &number, now_ms))
                     .await
                 {
-                    // The store has it; the next pass finds it again by its key (no duplicate).
-                    tracing::error!(%error, "recording a reconciled lodging in the queue");
-                    return false;
+                    Ok(true) => {
+                        self.queued.fetch_sub(1, Ordering::SeqCst);
+                        self.reconciled.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(false) => {}
+                    Err(error) => {
+                        // The store has it; the next pass finds it again by its key (no
+                        // duplicate).
+                        tracing::error!(%error, "recording a reconciled lodging in the queue");
+                        return false;
+                    }
                 }
-                self.queued.fetch_sub(1, Ordering::SeqCst);
-                self.reconciled.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(
                     reference = %entry.reference,
                     number = %view.number,
@@ -311,9 +317,11 @@ impl<S: Store> Continuity<S> {
             .blocking(move |queue| queue.settle_refused(seq, &text, now_ms))
             .await
         {
-            Ok(()) => {
-                self.queued.fetch_sub(1, Ordering::SeqCst);
-                self.refused.fetch_add(1, Ordering::Relaxed);
+            Ok(settled) => {
+                if settled {
+                    self.queued.fetch_sub(1, Ordering::SeqCst);
+                    self.refused.fetch_add(1, Ordering::Relaxed);
+                }
                 tracing::warn!(reference = %entry.reference, refusal = %refusal, "a lodging received in continuity was refused");
                 true
             }
@@ -692,6 +700,9 @@ pub async fn door<S: Store>(
             )
                 .into_response();
         }
+        if path.starts_with("/console") {
+            return console_page_in_continuity();
+        }
         if !lodging {
             return problem(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -743,6 +754,34 @@ async fn with_continuity_metrics<S: Store>(
     let mut parts = parts;
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(text))
+}
+
+/// What a person in the console is shown in continuity: a page, in Chinese and English, with no
+/// script or outside resource (the console's content security policy stays whole).
+fn console_page_in_continuity() -> Response {
+    const PAGE: &str = "<!doctype html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
+        <title>海关中心系统暂时无法连接 / The central customs system is unreachable</title></head>\
+        <body><main><h1>海关中心系统暂时无法连接</h1>\
+        <p>控制台暂停服务。通过接口提交的报关单（带 Idempotency-Key）仍由应急通道接收，系统恢复后正式申报。请稍后刷新本页。</p>\
+        <h2 lang=\"en\">The central customs system is unreachable</h2>\
+        <p lang=\"en\">The console is paused. Declarations sent through the API (with an \
+        Idempotency-Key) are still received by continuity and lodged when the system is back. \
+        Reload this page later.</p></main></body></html>\n";
+    let mut response = (StatusCode::SERVICE_UNAVAILABLE, PAGE).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(CONTINUITY_RETRY_AFTER_SECS),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'"),
+    );
+    response
 }
 
 /// Customs roles read every declaration, so every provisional reference too.

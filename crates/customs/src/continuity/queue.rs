@@ -303,30 +303,32 @@ impl Queue {
             .transpose()
     }
 
-    /// The store accepted the lodging (now or before: a resend lodged directly).
+    /// The store accepted the lodging (now or before: a resend lodged directly). False if it
+    /// was settled already (another process on the same folder got there first).
     pub fn settle_reconciled(
         &self,
         seq: i64,
         declaration_id: &str,
         number: &str,
         at_ms: i64,
-    ) -> anyhow::Result<()> {
-        self.connection().execute(
+    ) -> anyhow::Result<bool> {
+        let changed = self.connection().execute(
             "UPDATE lodgings SET state = 'reconciled', declaration_id = ?2, number = ?3, \
              settled_at_ms = ?4 WHERE seq = ?1 AND state = 'queued'",
             params![seq, declaration_id, number, at_ms],
         )?;
-        Ok(())
+        Ok(changed == 1)
     }
 
-    /// The store refused the lodging: `refusal` says why (kept, shown on the reference).
-    pub fn settle_refused(&self, seq: i64, refusal: &str, at_ms: i64) -> anyhow::Result<()> {
-        self.connection().execute(
+    /// The store refused the lodging: `refusal` says why (kept, shown on the reference). False
+    /// if it was settled already.
+    pub fn settle_refused(&self, seq: i64, refusal: &str, at_ms: i64) -> anyhow::Result<bool> {
+        let changed = self.connection().execute(
             "UPDATE lodgings SET state = 'refused', refusal = ?2, settled_at_ms = ?3 \
              WHERE seq = ?1 AND state = 'queued'",
             params![seq, refusal, at_ms],
         )?;
-        Ok(())
+        Ok(changed == 1)
     }
 
     /// One more failed attempt that a retry may cure; the new count.
@@ -461,7 +463,7 @@ mod tests {
             State::Refused
         );
         // A settled row is never settled again.
-        queue.settle_refused(settled.seq, "{}", 3_000).unwrap();
+        assert!(!queue.settle_refused(settled.seq, "{}", 3_000).unwrap());
         assert_eq!(
             queue.by_reference(&references[0]).unwrap().unwrap().state,
             State::Reconciled

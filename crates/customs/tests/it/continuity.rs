@@ -568,6 +568,24 @@ async fn every_lodging_acknowledged_through_an_outage_of_postgres_gets_one_numbe
     assert_eq!(listing.status, 503, "{}", listing.body);
     assert!(listing.retry_after.is_some());
     assert!(listing.body["detail_zh"].is_string(), "{}", listing.body);
+    let console = http
+        .get(format!("http://{address}/console/declarations"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(console.status(), 503);
+    assert!(
+        console.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let console = console.text().await.unwrap();
+    assert!(console.contains("海关中心系统暂时无法连接"), "{console}");
+    assert!(
+        console.contains("The central customs system is unreachable"),
+        "{console}"
+    );
     let keyless = lodge(&http, &address, &users.checker, None, EXAMPLE)
         .await
         .unwrap();
