@@ -737,6 +737,29 @@ async fn every_lodging_acknowledged_through_an_outage_of_postgres_gets_one_numbe
         ) != "0"
     );
 
+    // Out of continuity: ready again, nothing queued, what was queued counted as lodged.
+    let ready = get(&http, &address, "", "/v1/health/ready").await.unwrap();
+    assert_eq!(ready.status, 200, "{}", ready.body);
+    assert_eq!(ready.body["status"], "ready", "{}", ready.body);
+    let metrics = http
+        .get(format!("http://{address}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in ["customs_continuity_active 0", "customs_continuity_queued 0"] {
+        assert!(metrics.lines().any(|l| l == line), "{line}: {metrics}");
+    }
+    let reconciled: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("customs_continuity_reconciled_total "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(reconciled as usize, references.len());
+
     // The audit chain verifies.
     let verification = get(&http, &address, &users.auditor, "/v1/audit/verification")
         .await
