@@ -57,6 +57,10 @@ pub const CONTINUITY_TOKEN_TRUST: Duration = Duration::from_secs(60 * 60);
 /// Tokens remembered for continuity at most (the oldest is forgotten first).
 pub const CONTINUITY_TOKENS_MAX: usize = 10_000;
 
+/// How long a settled lodging (reconciled or refused) stays in the queue's file, answering its
+/// provisional reference: a month, for the trade to learn its number or why it was refused.
+pub const CONTINUITY_SETTLED_KEPT: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+
 /// A remembered token is verified again (through the service's own short cache) at most this
 /// often: a lodging does not pay a hash and a look-up for continuity each time.
 const TOKEN_MEMORY_REFRESH: Duration = Duration::from_secs(60);
@@ -197,6 +201,18 @@ impl<S: Store> Continuity<S> {
         }
         if self.queued.load(Ordering::SeqCst) > 0 {
             self.reconcile().await;
+            // After an outage's queue, not at every probe: the file stays bounded by the
+            // lodgings of the last month's outages.
+            let before_ms = self.clearance.now().timestamp_millis()
+                - CONTINUITY_SETTLED_KEPT.as_millis() as i64;
+            match self
+                .blocking(move |queue| queue.prune_settled(before_ms))
+                .await
+            {
+                Ok(0) => {}
+                Ok(pruned) => tracing::info!(pruned, "settled continuity lodgings forgotten"),
+                Err(error) => tracing::warn!(%error, "pruning the continuity queue"),
+            }
         }
     }
 

@@ -331,6 +331,15 @@ impl Queue {
         Ok(changed == 1)
     }
 
+    /// Forgets the lodgings settled before `before_ms` (their declarations are in the store,
+    /// found by number; a refusal was answered on the reference meanwhile); how many.
+    pub fn prune_settled(&self, before_ms: i64) -> anyhow::Result<usize> {
+        Ok(self.connection().execute(
+            "DELETE FROM lodgings WHERE state <> 'queued' AND settled_at_ms < ?1",
+            [before_ms],
+        )?)
+    }
+
     /// One more failed attempt that a retry may cure; the new count.
     pub fn count_attempt(&self, seq: i64) -> anyhow::Result<u32> {
         Ok(self.connection().query_row(
@@ -497,6 +506,51 @@ mod tests {
             queue.enqueue(&lodging("one-more", "y"), max).unwrap(),
             Enqueued::New(_)
         ));
+    }
+
+    #[test]
+    fn settled_lodgings_are_kept_for_their_period_and_queued_ones_always() {
+        let dir = tempfile::tempdir().unwrap();
+        let queue = Queue::open(dir.path()).unwrap();
+        let kept_ms = super::super::CONTINUITY_SETTLED_KEPT.as_millis() as i64;
+        let now_ms = 10 * kept_ms;
+        let mut references = Vec::new();
+        for key in ["old", "edge", "queued"] {
+            let Enqueued::New(entry) = queue.enqueue(&lodging(key, key), 10).unwrap() else {
+                panic!("new")
+            };
+            references.push(entry);
+        }
+        queue
+            .settle_reconciled(references[0].seq, "id", "n", now_ms - kept_ms - 1)
+            .unwrap();
+        queue
+            .settle_refused(references[1].seq, "{}", now_ms - kept_ms)
+            .unwrap();
+        assert_eq!(queue.prune_settled(now_ms - kept_ms).unwrap(), 1);
+        assert!(
+            queue
+                .by_reference(&references[0].reference)
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            queue
+                .by_reference(&references[1].reference)
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            queue
+                .by_reference(&references[2].reference)
+                .unwrap()
+                .is_some()
+        );
+        // A new row after pruning never takes a pruned row's reference.
+        let Enqueued::New(next) = queue.enqueue(&lodging("next", "next"), 10).unwrap() else {
+            panic!("new")
+        };
+        assert!(next.seq > references[2].seq);
     }
 
     #[test]
