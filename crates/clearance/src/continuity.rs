@@ -20,6 +20,14 @@ use crate::Clearance;
 use crate::access::{Action, Caller};
 use crate::error::ClearanceError;
 
+/// The event that records a lodging received in continuity and refused when the store took it:
+/// the refusal is then in the audit chain, not only in the instance's queue.
+pub const REFUSED_ACTION: &str = "continuity.refused";
+
+/// The idempotency scope of those events; the key is the provisional reference, so recording
+/// one refusal again (a retry after a failure) records nothing new.
+const REFUSED_SCOPE: &str = "continuity";
+
 /// The member of an acceptance event's payload that says the lodging went through continuity.
 pub const CONTINUITY_MEMBER: &str = "continuity";
 
@@ -132,6 +140,47 @@ impl<S: Store> Clearance<S> {
             .principal_by_token(token_hash)
             .await?
             .and_then(Caller::from_principal))
+    }
+
+    /// Records in the audit chain, as the platform's own act, that a lodging received in
+    /// continuity by `user` under `idempotency_key` was refused when the store took it, and why
+    /// (`refusal`: code, messages, field errors). Idempotent on the provisional reference.
+    pub async fn record_continuity_refusal(
+        &self,
+        receipt: &ContinuityReceipt,
+        user: &str,
+        idempotency_key: &str,
+        refusal: &serde_json::Value,
+    ) -> Result<(), ClearanceError> {
+        let payload = serde_json::json!({
+            "provisional_reference": receipt.provisional_reference,
+            "received_at": receipt.received_at,
+            "instance": receipt.instance,
+            "user": user,
+            "idempotency_key": idempotency_key,
+            "refusal": refusal,
+        })
+        .to_string();
+        let append = store::Append {
+            actor: crate::admin::system_actor(),
+            recorded_at_ms: self.now().timestamp_millis(),
+            subject: receipt.provisional_reference.clone(),
+            action: REFUSED_ACTION.to_owned(),
+            idempotency_scope: REFUSED_SCOPE.to_owned(),
+            idempotency_key: receipt.provisional_reference.clone(),
+            request_digest: crate::request_digest(REFUSED_ACTION, payload.as_bytes()),
+            payload,
+            expected_version: None,
+            projection: store::Projection::Nothing,
+            linked: vec![],
+            cbec_purchase: None,
+        };
+        match self.store.append(append).await? {
+            store::AppendOutcome::Appended { .. } | store::AppendOutcome::Duplicate { .. } => {
+                Ok(())
+            }
+            other => Err(anyhow::anyhow!("recording a continuity refusal: {other:?}").into()),
+        }
     }
 
     /// Lodges what an instance received in continuity, as the caller it came from and under its

@@ -327,7 +327,26 @@ impl<S: Store> Continuity<S> {
         false
     }
 
+    /// Records the refusal in the audit chain, then in the queue (in that order: a failure in
+    /// between records it again, idempotently, on the next pass).
     async fn settle_refused(&self, entry: &Entry, refusal: &Value, now_ms: i64) -> bool {
+        let receipt = ContinuityReceipt {
+            provisional_reference: entry.reference.clone(),
+            received_at: rfc3339(entry.received_at_ms),
+            instance: self.instance().to_owned(),
+        };
+        if let Err(error) = self
+            .clearance
+            .record_continuity_refusal(&receipt, &entry.scope, &entry.idempotency_key, refusal)
+            .await
+        {
+            if matches!(error, ClearanceError::Unavailable(_)) {
+                self.enter("the store failed while recording a refusal");
+            } else {
+                tracing::error!(%error, reference = %entry.reference, "recording a continuity refusal");
+            }
+            return false;
+        }
         let (seq, text) = (entry.seq, refusal.to_string());
         match self
             .blocking(move |queue| queue.settle_refused(seq, &text, now_ms))

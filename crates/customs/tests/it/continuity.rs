@@ -884,6 +884,15 @@ async fn lodgings_queued_survive_a_kill_of_the_instance_and_are_lodged_in_order(
         settled[1]
     );
     assert!(settled[1]["refusal"]["message_zh"].is_string());
+    // ...and recorded in the audit chain, as the platform's act, with the reasons.
+    assert_eq!(
+        postgres.psql(&format!(
+            "SELECT payload::jsonb->'refusal'->>'code' FROM events \
+             WHERE action = 'continuity.refused' AND subject = '{}'",
+            queued[1]
+        )),
+        "token-refused"
+    );
 
     // In receipt order: the first queued was accepted before the third.
     let seq_of = |key: &str| -> u64 {
@@ -908,6 +917,10 @@ async fn lodgings_queued_survive_a_kill_of_the_instance_and_are_lodged_in_order(
         .await
         .unwrap();
     assert_eq!(direct.status, 201, "{}", direct.body);
+    let verification = get(&http, &address, &users.auditor, "/v1/audit/verification")
+        .await
+        .unwrap();
+    assert_eq!(verification.body["intact"], true, "{}", verification.body);
     server.kill().unwrap();
     server.wait().unwrap();
     // The tables rebuilt from the chain, acceptances from continuity included, agree with the
