@@ -16,6 +16,7 @@ mod audit_trail;
 mod cbec;
 mod changes;
 pub mod console;
+pub mod continuity;
 pub mod dashboards;
 pub mod directory;
 pub mod duty;
@@ -315,10 +316,24 @@ impl<S: Store> Clearance<S> {
         idempotency_key: Option<&str>,
         body: &[u8],
     ) -> Result<LodgementView, ClearanceError> {
+        self.lodge_with(caller, idempotency_key, body, None).await
+    }
+
+    /// Lodging, with the facts of a receipt in continuity when it comes from an instance's
+    /// queue (`continuity`): they are recorded in the acceptance event's payload. The request
+    /// digest is the same as a direct lodging's, so a resend lodged directly and the queued
+    /// copy are one lodging under the idempotency key.
+    pub(crate) async fn lodge_with(
+        &self,
+        caller: &Caller,
+        idempotency_key: Option<&str>,
+        body: &[u8],
+        continuity: Option<&continuity::ContinuityReceipt>,
+    ) -> Result<LodgementView, ClearanceError> {
         caller.require(Action::Lodge)?;
         let key = idempotency_key_or_new(idempotency_key)?;
         let digest = request_digest("lodge", body);
-        match self.accept(caller, &key, &digest, body).await {
+        match self.accept(caller, &key, &digest, body, continuity).await {
             Ok(Some(receipt)) => Ok(receipt),
             Ok(None) => self
                 .replay(caller, &key, &digest)
@@ -338,6 +353,7 @@ impl<S: Store> Clearance<S> {
         key: &str,
         digest: &str,
         body: &[u8],
+        continuity: Option<&continuity::ContinuityReceipt>,
     ) -> Result<Option<LodgementView>, ClearanceError> {
         let now = self.now();
         let dto: DeclarationDto =
@@ -423,6 +439,9 @@ impl<S: Store> Clearance<S> {
             linked,
         );
         append.cbec_purchase = cbec_purchase;
+        if let Some(receipt) = continuity {
+            append.payload = continuity::with_receipt(&append.payload, receipt);
+        }
         let Projection::NewDeclaration(row) = &append.projection else {
             unreachable!("acceptance projects a new declaration")
         };
@@ -775,7 +794,7 @@ fn actor(caller: &Caller) -> Actor {
     }
 }
 
-fn idempotency_key_or_new(key: Option<&str>) -> Result<String, ClearanceError> {
+pub(crate) fn idempotency_key_or_new(key: Option<&str>) -> Result<String, ClearanceError> {
     let Some(key) = key else {
         return Ok(uuid::Uuid::new_v4().to_string());
     };
@@ -793,7 +812,7 @@ fn idempotency_key_or_new(key: Option<&str>) -> Result<String, ClearanceError> {
     Ok(key.to_owned())
 }
 
-fn request_digest(action: &str, body: &[u8]) -> String {
+pub(crate) fn request_digest(action: &str, body: &[u8]) -> String {
     let mut hasher = Sha256::new();
     hasher.update(action.as_bytes());
     hasher.update([0]);

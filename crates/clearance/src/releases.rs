@@ -468,13 +468,21 @@ impl ReleaseCatalog {
         if in_force.is_empty() {
             return Ok(base.clone());
         }
+        Ok(self.reference_of_day(base, &in_force))
+    }
+
+    /// The reference data made of `base` and the releases `in_force`, built once per set.
+    fn reference_of_day(
+        &self,
+        base: &Arc<ReferenceData>,
+        in_force: &[(ReferenceList, &Active<ReferenceContent>)],
+    ) -> Arc<ReferenceData> {
         let ids: Vec<String> = in_force.iter().map(|(_, a)| a.id.clone()).collect();
         let mut days = self.reference_days.lock().expect("catalog lock");
-        Ok(days
-            .entry(ids)
+        days.entry(ids)
             .or_insert_with(|| {
                 let (mut lists, mut hints) = (Vec::new(), None);
-                for (_, active) in &in_force {
+                for (_, active) in in_force {
                     match active
                         .content
                         .in_force_from(&active.id, active.effective_from)
@@ -485,7 +493,29 @@ impl ReleaseCatalog {
                 }
                 Arc::new(base.with_in_force(lists, hints))
             })
-            .clone())
+            .clone()
+    }
+
+    /// The reference data of `day` from the releases last read from the store, however old,
+    /// without reading it; `None` if they were never read. For checking a lodging at the door
+    /// while the store is unreachable (continuity): the lodging is checked again in full when
+    /// the store takes it.
+    pub(crate) fn reference_on_last_known(
+        &self,
+        base: &Arc<ReferenceData>,
+        day: NaiveDate,
+    ) -> Option<Arc<ReferenceData>> {
+        let loaded = self
+            .state
+            .lock()
+            .expect("catalog lock")
+            .as_ref()
+            .map(|(_, loaded)| loaded.clone())?;
+        let in_force = Self::references_on(&loaded, day);
+        if in_force.is_empty() {
+            return Some(base.clone());
+        }
+        Some(self.reference_of_day(base, &in_force))
     }
 
     /// The statutory-unit release in force on `day` and its effective date, if any.

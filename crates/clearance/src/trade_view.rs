@@ -46,12 +46,20 @@ fn receipt(event: &EventRow) -> Option<TradeReceiptView> {
         amount: None,
         reference: None,
         checks: Vec::new(),
+        continuity: None,
     };
     // The trade's own words are its own; an officer's correction is announced without them.
     let own_reason = || (by == "trade").then(|| text(&payload["reason"])).flatten();
     view.receipt = match event.action.as_str() {
         "declaration.accepted" => {
             view.number = text(&payload["number"]);
+            // Only the reference the trade was given and when: not the instance.
+            view.continuity = crate::continuity::receipt_of(&payload).map(|receipt| {
+                wire::ContinuityReceiptView {
+                    provisional_reference: receipt.provisional_reference,
+                    received_at: receipt.received_at,
+                }
+            });
             "accepted"
         }
         "declaration.amended" => {

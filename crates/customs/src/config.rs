@@ -97,6 +97,8 @@ pub const KEYS: &[Key] = &[
     key("serve.time_zone", Some("CUSTOMS_TIME_ZONE"), Some("--time-zone"), Kind::Text(time_zone), Default::Text(http_api::DISPLAY_TIME_ZONE_DEFAULT)),
     // The records in PostgreSQL instead of the data folder's SQLite file (scale-out).
     key("serve.database", Some("CUSTOMS_DATABASE"), Some("--database"), Kind::Text(database_url), Default::None),
+    // Lodgings an instance on PostgreSQL keeps in its continuity queue at most (see continuity).
+    key("serve.continuity_queue_max", Some("CUSTOMS_CONTINUITY_QUEUE_MAX"), None, count(1, crate::continuity::CONTINUITY_QUEUE_MAX as i64), Default::Number(crate::continuity::CONTINUITY_QUEUE_MAX as i64)),
     key("log.format", Some("CUSTOMS_LOG_FORMAT"), Some("--log-format"), Kind::OneOf(&["text", "json"]), Default::Text("text")),
     key("log.filter", Some("CUSTOMS_LOG"), None, Kind::Text(log_filter), Default::Text("info")),
     key("tls.certificate", Some("CUSTOMS_TLS_CERTIFICATE"), Some("--tls-certificate"), Kind::Path, Default::None),
@@ -166,6 +168,8 @@ pub struct ServeConfig {
     /// A PostgreSQL URL: the records are kept there instead of in the data folder's SQLite
     /// file (the folder still holds the signing and buyer-identity keys).
     pub database: Option<String>,
+    /// With `database`: lodgings the continuity queue holds at most.
+    pub continuity_queue_max: usize,
 }
 
 #[derive(Debug, Deserialize)]

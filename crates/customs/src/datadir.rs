@@ -317,7 +317,7 @@ fn private_options(options: &mut fs::OpenOptions) -> &mut fs::OpenOptions {
 }
 
 /// Takes away every permission of group and others from `path` (to `mode`), if it has any.
-fn make_private(path: &Path, mode: u32) -> anyhow::Result<()> {
+pub(crate) fn make_private(path: &Path, mode: u32) -> anyhow::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

@@ -11,6 +11,7 @@ mod bank_cmd;
 mod bench;
 mod config;
 mod config_cmd;
+mod continuity;
 mod datadir;
 mod demo;
 mod instances;

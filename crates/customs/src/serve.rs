@@ -171,8 +171,20 @@ pub async fn run(
             eprintln!("Records: PostgreSQL {shown}");
             // Other instances may write to the database: follow their changes (crate::instances).
             let changes = crate::instances::follow_changes(&clearance, url)?;
+            // Lodgings survive an outage of the central store (docs/operations.md, Continuity).
+            let continuity = crate::continuity::Continuity::open(
+                clearance.clone(),
+                &data.path,
+                serve.continuity_queue_max,
+                (
+                    serve.rate_per_client,
+                    serve.burst_per_client.max(serve.rate_per_client),
+                ),
+            )?;
+            eprintln!("Continuity: instance {}", continuity.instance());
             let listeners = (listener, metrics_listener);
-            let served = serve_clearance(clearance, data, settings, listeners, tls).await;
+            let served =
+                serve_clearance(clearance, data, settings, listeners, tls, Some(continuity)).await;
             changes.abort();
             served
         }
@@ -197,7 +209,7 @@ pub async fn run(
                 );
             }
             let listeners = (listener, metrics_listener);
-            serve_clearance(clearance, data, settings, listeners, tls).await
+            serve_clearance(clearance, data, settings, listeners, tls, None).await
         }
     }
 }
@@ -228,6 +240,7 @@ async fn serve_clearance<S: ServedStore>(
     settings: &crate::config::Config,
     (listener, metrics_listener): (tokio::net::TcpListener, Option<tokio::net::TcpListener>),
     tls: Option<http_api::Tls>,
+    continuity: Option<std::sync::Arc<crate::continuity::Continuity<S>>>,
 ) -> anyhow::Result<()> {
     let serve = &settings.serve;
     let address = listener.local_addr()?;
@@ -254,7 +267,16 @@ async fn serve_clearance<S: ServedStore>(
         },
         ..http_api::ApiConfig::production()
     };
-    let routers = http_api::routers(clearance.clone(), api_config);
+    let mut routers = http_api::routers(clearance.clone(), api_config);
+    // Continuity's door in front of the API and the metrics; its probe and reconciler beside.
+    let mut continuity_task = None;
+    if let Some(continuity) = continuity {
+        let door =
+            axum::middleware::from_fn_with_state(continuity.clone(), crate::continuity::door::<S>);
+        routers.api = routers.api.layer(door.clone());
+        routers.metrics = routers.metrics.layer(door);
+        continuity_task = Some(continuity.spawn());
+    }
     // The drift monitor: the active model against the newest declarations, every
     // `DRIFT_CHECK_INTERVAL` (the first check after one interval); an alert is recorded on the
     // model's record and logged. Stops with the process.
@@ -335,6 +357,10 @@ async fn serve_clearance<S: ServedStore>(
     }
     served?;
     monitor.abort();
+    if let Some(task) = continuity_task {
+        // Whatever is queued is on disk; the next start lodges it.
+        task.abort();
+    }
     // The relay holds no state of its own: the next start resumes from the bus's record.
     relay.task.abort();
     if let Some(worker) = worker {

@@ -105,6 +105,19 @@ pub struct TradeReceiptView {
     /// hold (checks_required, check_completed).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<String>,
+    /// On an acceptance: present when the lodging was received in continuity (the central store
+    /// unreachable) and accepted later; `recorded_at` is then the acceptance's time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub continuity: Option<ContinuityReceiptView>,
+}
+
+/// A lodging received in continuity (报关单经应急通道受理), as its acceptance records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ContinuityReceiptView {
+    /// The reference the instance answered with (202 Accepted) while the store was unreachable.
+    pub provisional_reference: String,
+    /// When it was received and made durable in continuity, RFC 3339 UTC.
+    pub received_at: String,
 }
 
 /// A declaration's history for the trade: where it stands and its receipts, oldest first.

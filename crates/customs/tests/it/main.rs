@@ -7,6 +7,7 @@ mod bus;
 mod calendar;
 mod cli;
 mod configuration;
+mod continuity;
 mod crash;
 mod credit;
 mod estimate;

@@ -67,6 +67,7 @@ standing-duty_due = duty and taxes due
 standing-released = released
 standing-cancelled = cancelled
 receipt-accepted = Accepted and numbered
+continuity-received = received in continuity at { $received } (provisional reference { $reference }), while the central system was unreachable
 receipt-amended = Amended
 receipt-cancelled = Cancelled
 receipt-released = Released

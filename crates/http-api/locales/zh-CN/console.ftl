@@ -67,6 +67,7 @@ standing-duty_due = 待缴税款
 standing-released = 已放行
 standing-cancelled = 已撤销
 receipt-accepted = 已受理并编号
+continuity-received = 中心系统中断期间经应急通道于 { $received } 接收（临时受理编号 { $reference }）
 receipt-amended = 已修改
 receipt-cancelled = 已撤销
 receipt-released = 已放行

@@ -443,7 +443,20 @@ pub(crate) async fn declaration_page<S: Store>(
                 .iter()
                 .map(|r| HistoryRow {
                     when: crate::shown_time(state.config.display_offset, &r.recorded_at),
-                    what: tr.of("receipt", &r.receipt),
+                    what: match &r.continuity {
+                        Some(continuity) => format!(
+                            "{} — {}",
+                            tr.of("receipt", &r.receipt),
+                            tr.received_in_continuity(
+                                &crate::shown_time(
+                                    state.config.display_offset,
+                                    &continuity.received_at
+                                ),
+                                &continuity.provisional_reference
+                            )
+                        ),
+                        None => tr.of("receipt", &r.receipt),
+                    },
                     by: tr.of("by", &r.by),
                 })
                 .collect();
@@ -469,7 +482,21 @@ pub(crate) async fn declaration_page<S: Store>(
                 .iter()
                 .map(|e| HistoryRow {
                     when: crate::shown_time(state.config.display_offset, &e.recorded_at),
-                    what: e.action.clone(),
+                    what: match clearance::continuity::receipt_of(&e.payload) {
+                        Some(continuity) => format!(
+                            "{} — {} [{}]",
+                            e.action,
+                            tr.received_in_continuity(
+                                &crate::shown_time(
+                                    state.config.display_offset,
+                                    &continuity.received_at
+                                ),
+                                &continuity.provisional_reference
+                            ),
+                            continuity.instance
+                        ),
+                        None => e.action.clone(),
+                    },
                     by: format!(
                         "{} ({})",
                         names.get(&e.actor_user).unwrap_or(&e.actor_user),

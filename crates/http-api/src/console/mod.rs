@@ -252,6 +252,15 @@ impl Tr {
         self.format(id, Some(&args))
     }
 
+    /// That a lodging was received in continuity (the central store unreachable), when, and the
+    /// provisional reference it was answered with.
+    pub(crate) fn received_in_continuity(&self, received: &str, reference: &str) -> String {
+        let mut args = FluentArgs::new();
+        args.set("received", received.to_owned());
+        args.set("reference", reference.to_owned());
+        self.format("continuity-received", Some(&args))
+    }
+
     pub(crate) fn signed_in(&self, name: &str, role: &str) -> String {
         let mut args = FluentArgs::new();
         args.set("name", name.to_owned());

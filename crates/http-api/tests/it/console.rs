@@ -671,3 +671,118 @@ async fn an_auditor_verifies_the_chain_reads_a_timeline_and_replays_a_draw() {
         assert_eq!(verify.status, StatusCode::NOT_FOUND, "{user}");
     }
 }
+
+/// A declaration received in continuity (an instance's queue while the central store was
+/// unreachable) and lodged later: the trade's receipt and page, and the officer's history, say
+/// so with the receipt time and the provisional reference; the trade is not told the instance.
+#[tokio::test]
+async fn a_lodging_received_in_continuity_is_shown_as_such_to_the_trade_and_to_officers() {
+    let app = spawn_app_at(NOW).await;
+    crate::browser::with_passwords(&app, &["broker", "officer"]).await;
+    let caller = app
+        .clearance
+        .authenticate(app.token("broker"))
+        .await
+        .unwrap();
+    let receipt = clearance::continuity::ContinuityReceipt {
+        provisional_reference: "CP-0a1b2c3d-000000007".into(),
+        received_at: "2026-11-27T01:30:00.000Z".into(),
+        instance: "0a1b2c3d".into(),
+    };
+    let body = serde_json::to_vec(&example()).unwrap();
+    let lodged = app
+        .clearance
+        .lodge_from_continuity(&caller, "queued-key", &body, &receipt)
+        .await
+        .unwrap();
+    // The same request sent again directly under its key is the same declaration.
+    let again = app
+        .http
+        .post(format!("{}/v1/declarations", app.address))
+        .bearer_auth(app.token("broker"))
+        .header("idempotency-key", "queued-key")
+        .header("content-type", "application/json")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::OK);
+    let again: serde_json::Value = again.json().await.unwrap();
+    assert_eq!(again["number"], lodged.number.as_str());
+
+    // A declaration lodged directly whose answer was lost, then sent again into a queue: the
+    // queue's lodging finds it by its key and creates nothing.
+    let direct = app
+        .post_bytes(
+            "/v1/declarations",
+            "broker",
+            Some("direct-key"),
+            body.clone(),
+        )
+        .await;
+    assert_eq!(direct.status, StatusCode::CREATED, "{}", direct.text);
+    let requeued = app
+        .clearance
+        .lodge_from_continuity(&caller, "direct-key", &body, &receipt)
+        .await
+        .unwrap();
+    assert!(!requeued.created);
+    assert_eq!(requeued.number, direct.body["number"].as_str().unwrap());
+
+    let events = app
+        .get(&format!("/v1/declarations/{}/events", lodged.id), "broker")
+        .await;
+    let accepted = &events.body["receipts"][0];
+    assert_eq!(accepted["receipt"], "accepted", "{}", events.text);
+    assert_eq!(
+        accepted["continuity"],
+        serde_json::json!({
+            "provisional_reference": "CP-0a1b2c3d-000000007",
+            "received_at": "2026-11-27T01:30:00.000Z",
+        }),
+        "{}",
+        events.text
+    );
+    let customs = app
+        .get(&format!("/v1/declarations/{}/events", lodged.id), "officer")
+        .await;
+    assert_eq!(
+        customs.body["events"][0]["payload"]["continuity"]["instance"], "0a1b2c3d",
+        "{}",
+        customs.text
+    );
+
+    let mut broker = Visitor::new(&app);
+    broker.sign_in("broker", PASSWORD).await;
+    let page = broker
+        .get(&format!("/console/declarations/{}?lang=en", lodged.id))
+        .await;
+    assert!(
+        page.body.contains(
+            "received in continuity at 2026-11-27 09:30:00 +08:00 (provisional reference \
+             CP-0a1b2c3d-000000007)"
+        ),
+        "{}",
+        page.body
+    );
+    assert!(
+        !page.body.contains("0a1b2c3d]"),
+        "no instance for the trade"
+    );
+    let page = broker
+        .get(&format!("/console/declarations/{}?lang=zh", lodged.id))
+        .await;
+    assert!(page.body.contains("经应急通道"), "{}", page.body);
+    let mut officer = Visitor::new(&app);
+    officer.sign_in("officer", PASSWORD).await;
+    let seen = officer
+        .get(&format!("/console/declarations/{}?lang=en", lodged.id))
+        .await;
+    assert!(
+        seen.body
+            .contains("declaration.accepted — received in continuity"),
+        "{}",
+        seen.body
+    );
+    assert!(seen.body.contains("[0a1b2c3d]"), "{}", seen.body);
+}
