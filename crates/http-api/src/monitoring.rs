@@ -31,6 +31,13 @@ pub(crate) async fn read_at_scrape<S: Store>(clearance: &Clearance<S>) -> Exposi
     let mut out = Exposition::default();
     write_store(&mut out, stats.as_ref());
     write_work(&mut out, &clearance.activity(), figures.as_deref());
+    out.single(
+        "customs_caches_trusted",
+        "gauge",
+        "1 while the service's caches are in use; 0 while changes made by other instances could \
+         go unheard (every request reads the store)",
+        if clearance.caches_trusted() { 1.0 } else { 0.0 },
+    );
     out
 }
 

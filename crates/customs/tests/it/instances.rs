@@ -198,6 +198,20 @@ pub(crate) async fn until_ready(client: &reqwest::Client, at: &str) {
     }
 }
 
+/// Whether the instance at `at` says its caches are in use (`customs_caches_trusted 1` in its
+/// metrics, read from loopback).
+async fn caches_trusted(client: &reqwest::Client, at: &str) -> bool {
+    let text = client
+        .get(format!("http://{at}/metrics"))
+        .send()
+        .await
+        .expect("the metrics are answered")
+        .text()
+        .await
+        .unwrap_or_default();
+    text.lines().any(|line| line == "customs_caches_trusted 1")
+}
+
 /// Whether the declaration's selection (as `officer` sees it on `at`) names `rule`.
 async fn selected_by(client: &Client, at: &str, officer: &str, id: &str, rule: &str) -> bool {
     let (status, selection) = client
@@ -312,6 +326,12 @@ async fn two_instances_behind_haproxy_share_the_database_and_hear_each_others_ch
             .unwrap(),
     };
     until_ready(&client.http, &front).await;
+    let deadline = Instant::now() + START_DEADLINE;
+    while !(caches_trusted(&client.http, &at_a).await && caches_trusted(&client.http, &at_b).await)
+    {
+        assert!(Instant::now() < deadline, "the instances never listened");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     // Lodged through HAProxy (round-robin: both instances answer), read back from either.
     let mut answered = std::collections::BTreeSet::new();
@@ -414,7 +434,9 @@ async fn two_instances_behind_haproxy_share_the_database_and_hear_each_others_ch
                 store_postgres::CHANGES_CHANNEL
             ),
         );
-        if listening == "2" {
+        let trusted =
+            caches_trusted(&client.http, &at_a).await && caches_trusted(&client.http, &at_b).await;
+        if listening == "2" && trusted {
             break;
         }
         assert!(

@@ -112,6 +112,8 @@ async fn a_scrape_after_real_lodgings_shows_lanes_rules_tasks_and_the_store() {
         0.0,
     );
     assert_value(&metrics, "customs_work_figures_up", 1.0);
+    // One process on its own store hears every change: its caches are in use.
+    assert_value(&metrics, "customs_caches_trusted", 1.0);
     assert_value(&metrics, r#"risk_models{status="active"}"#, 0.0);
     // The store: its writer, its queue, its commits and its chain as the audit record shows it.
     assert_value(&metrics, "store_stats_up", 1.0);
