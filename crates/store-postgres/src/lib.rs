@@ -360,7 +360,8 @@ impl PostgresStore {
         let mut client = self.client().await?;
         let now = now_ms();
         let result = async {
-            let signed = checkpoint::sign_round(&mut client, &self.inner.signer, now, CHAINS).await?;
+            let signed =
+                checkpoint::sign_round(&mut client, &self.inner.signer, now, CHAINS).await?;
             let last = checkpoint::last_round(&client).await?;
             anyhow::Ok((signed, last))
         }
