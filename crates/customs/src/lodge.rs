@@ -103,7 +103,7 @@ fn report(outcomes: Vec<Outcome>, json: bool) -> anyhow::Result<()> {
                 if json {
                     println!(
                         "{}",
-                        serde_json::json!({"source": source, "number": view.number, "created": view.created})
+                        serde_json::json!({"source": source, "id": view.id, "number": view.number, "created": view.created})
                     );
                 } else {
                     let note = if view.created {
