@@ -100,23 +100,7 @@ impl<S: Store> Clearance<S> {
             })?;
         let dto: DeclarationDto =
             wire::parse_json(body).map_err(|e| ClearanceError::Invalid(vec![e]))?;
-        let declaration = dto
-            .parse(&domain::ParseContext {
-                reference: &reference,
-                on: day,
-            })
-            .map_err(ClearanceError::Invalid)?;
-        let denied = caller.may_declare(
-            declaration.trader.credit_code.as_str(),
-            declaration.declarant.credit_code.as_str(),
-        );
-        if !denied.is_empty() {
-            return Err(ClearanceError::Forbidden {
-                message_en: "your enterprise may not lodge this declaration".into(),
-                message_zh: "贵单位无权申报此报关单".into(),
-                errors: denied,
-            });
-        }
+        crate::declared_by(caller, &dto, &reference, day)?;
         Ok(crate::request_digest("lodge", body))
     }
 

@@ -360,23 +360,7 @@ impl<S: Store> Clearance<S> {
             wire::parse_json(body).map_err(|e| ClearanceError::Invalid(vec![e]))?;
         let day = self.lodging_date(now);
         let reference = self.reference_on(day).await?;
-        let declaration = dto
-            .parse(&ParseContext {
-                reference: &reference,
-                on: day,
-            })
-            .map_err(ClearanceError::Invalid)?;
-        let denied = caller.may_declare(
-            declaration.trader.credit_code.as_str(),
-            declaration.declarant.credit_code.as_str(),
-        );
-        if !denied.is_empty() {
-            return Err(ClearanceError::Forbidden {
-                message_en: "your enterprise may not lodge this declaration".into(),
-                message_zh: "贵单位无权申报此报关单".into(),
-                errors: denied,
-            });
-        }
+        let declaration = declared_by(caller, &dto, &reference, day)?;
         // The trader and declarant as the register knows them, not only their credit codes.
         self.check_parties(&declaration).await?;
         let summary = self.open_summary(caller, &declaration).await?;
@@ -792,6 +776,32 @@ fn actor(caller: &Caller) -> Actor {
         user_id: caller.user_id().to_owned(),
         role: caller.role.as_str().to_owned(),
     }
+}
+
+/// The declaration a document declares on `day` with the code lists `reference`, if the caller
+/// may declare for its trader and declarant: what lodging, validation and continuity's check at
+/// the door have in common. Every problem is an error with its field path.
+pub(crate) fn declared_by(
+    caller: &Caller,
+    dto: &DeclarationDto,
+    reference: &ReferenceData,
+    day: NaiveDate,
+) -> Result<Declaration, ClearanceError> {
+    let declaration = dto
+        .parse(&ParseContext { reference, on: day })
+        .map_err(ClearanceError::Invalid)?;
+    let denied = caller.may_declare(
+        declaration.trader.credit_code.as_str(),
+        declaration.declarant.credit_code.as_str(),
+    );
+    if !denied.is_empty() {
+        return Err(ClearanceError::Forbidden {
+            message_en: "your enterprise may not lodge this declaration".into(),
+            message_zh: "贵单位无权申报此报关单".into(),
+            errors: denied,
+        });
+    }
+    Ok(declaration)
 }
 
 pub(crate) fn idempotency_key_or_new(key: Option<&str>) -> Result<String, ClearanceError> {

@@ -6,7 +6,7 @@ use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::support::{BROKER, EXAMPLE, NOW, TRADER, ok, seed_broker, start_server};
+use crate::support::{EXAMPLE, NOW, ok, seed_broker, start_server};
 
 /// Concurrent lodging clients.
 const CLIENTS: usize = 8;
@@ -102,54 +102,8 @@ async fn a_kill_9_of_an_instance_on_postgres_loses_no_acknowledged_declaration()
     let url = database.url();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let admin =
-        |token: Option<&str>, args: &[&str]| crate::instances::admin(&data, &url, token, args);
-    let root = admin(None, &["init", "--name", "root"]);
-    let root = Some(root.as_str());
-    for (code, customs_code, name) in [
-        (
-            TRADER,
-            "3115960002",
-            "上海浦东贸易有限公司 Shanghai Pudong Trading Co., Ltd.",
-        ),
-        (
-            BROKER,
-            "3122260001",
-            "上海报关服务有限公司 Shanghai Customs Brokerage Co., Ltd.",
-        ),
-    ] {
-        let args = [
-            "enterprise",
-            "--credit-code",
-            code,
-            "--customs-code",
-            customs_code,
-        ];
-        admin(root, &[&args[..], &["--name", name]].concat());
-    }
-    admin(
-        root,
-        &[
-            "authorise-broker",
-            "--broker",
-            BROKER,
-            "--principal",
-            TRADER,
-        ],
-    );
-    admin(
-        root,
-        &[
-            "user",
-            "--name",
-            "broker",
-            "--role",
-            "broker",
-            "--enterprise",
-            BROKER,
-        ],
-    );
-    let token = admin(root, &["token", "--user", "broker"]);
+    let (_, token, _) =
+        crate::worker::seed(&|token, args| crate::instances::admin(&data, &url, token, args));
     let acknowledged = kill_9_under_lodging(&data, &token, &["--database", &url]).await;
     let counted = crate::postgres::psql(
         &url,

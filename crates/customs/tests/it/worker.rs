@@ -120,7 +120,7 @@ fn start(data: &Path, args: &[&str], env: &[(&str, &str)], ready: &str) -> (Kill
 
 /// The users: a broker for TRADER, and an officer account for the worker; the administrator's,
 /// the broker's and the worker's tokens. `run` is `customs admin ...` on the backend.
-fn seed(run: &dyn Fn(Option<&str>, &[&str]) -> String) -> (String, String, String) {
+pub(crate) fn seed(run: &dyn Fn(Option<&str>, &[&str]) -> String) -> (String, String, String) {
     let root = run(None, &["init", "--name", "root"]);
     let as_root = |args: &[&str]| run(Some(&root), args);
     for (code, customs_code, name) in [
