@@ -286,6 +286,11 @@ pub struct InForce {
 #[derive(Default)]
 pub(crate) struct ReleaseCatalog {
     state: Mutex<Option<(Instant, Arc<Loaded>)>>,
+    /// The releases as last read from the store, kept whatever invalidates `state` (another
+    /// instance's change, the feed of changes lost): only continuity's check at the door reads
+    /// it, when the store cannot be read at all; the lodging is checked again in full when the
+    /// store takes it.
+    last_read: Mutex<Option<Arc<Loaded>>>,
     /// Parsed releases by id: a release's files never change, so it is parsed once per process.
     parsed: Mutex<HashMap<String, Parsed>>,
     /// Overlaid rate tables by the ids laid over each other.
@@ -393,6 +398,7 @@ impl ReleaseCatalog {
             .references
             .sort_by_key(|(_, a)| (a.effective_from, a.activated_seq));
         let loaded = Arc::new(loaded);
+        *self.last_read.lock().expect("catalog lock") = Some(loaded.clone());
         let mut state = self.state.lock().expect("catalog lock");
         if self.freshness.still(ticket) {
             *state = Some((Instant::now(), loaded.clone()));
@@ -505,12 +511,7 @@ impl ReleaseCatalog {
         base: &Arc<ReferenceData>,
         day: NaiveDate,
     ) -> Option<Arc<ReferenceData>> {
-        let loaded = self
-            .state
-            .lock()
-            .expect("catalog lock")
-            .as_ref()
-            .map(|(_, loaded)| loaded.clone())?;
+        let loaded = self.last_read.lock().expect("catalog lock").clone()?;
         let in_force = Self::references_on(&loaded, day);
         if in_force.is_empty() {
             return Some(base.clone());
