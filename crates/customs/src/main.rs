@@ -186,6 +186,56 @@ impl Cli {
     }
 }
 
+impl Command {
+    /// The command's name on the command line, for messages.
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Serve(_) => "serve",
+            Command::Worker(_) => "worker",
+            Command::Lodge(_) => "lodge",
+            Command::Show(_) => "show",
+            Command::Audit { .. } => "audit",
+            Command::Admin(_) => "admin",
+            Command::Tariff(_) => "tariff",
+            Command::Rates(_) => "rates",
+            Command::ValueControl(_) => "value-control",
+            Command::Reference(_) => "reference",
+            Command::Rules { .. } => "rules",
+            Command::Watch { .. } => "watch",
+            Command::History { .. } => "history",
+            Command::Model { .. } => "model",
+            Command::Tasks { .. } => "tasks",
+            Command::Pay(_) => "pay",
+            Command::Bank { .. } => "bank",
+            Command::Owed(_) => "owed",
+            Command::Release(_) => "release",
+            Command::Stats { .. } => "stats",
+            Command::Hold(_) => "hold",
+            Command::Assess(_) => "assess",
+            Command::Bench(_) => "bench",
+            Command::Backup(_) => "backup",
+            Command::Restore(_) => "restore",
+            Command::Config { .. } => "config",
+        }
+    }
+
+    /// Whether the command reads or writes the data folder's SQLite store, and only that one:
+    /// with `serve.database` set it would show or change records the instances do not serve.
+    fn works_on_the_folders_store_only(&self) -> bool {
+        !matches!(
+            self,
+            Command::Serve(_)
+                | Command::Worker(_)
+                | Command::Admin(_)
+                | Command::Assess(_)
+                | Command::Bench(_)
+                | Command::Backup(_)
+                | Command::Restore(_)
+                | Command::Config { .. }
+        )
+    }
+}
+
 fn clearance_config(settings: &config::Config) -> anyhow::Result<ClearanceConfig> {
     // Checked when the configuration was resolved.
     let scheme = domain::NumberScheme::parse(&settings.number_template)
@@ -221,6 +271,17 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
         return Ok(config_cmd::run(cli.config.as_deref(), resolved, command));
     }
     let settings = resolved?.config;
+    // Fail closed: a command that knows only the folder's SQLite store is refused rather than
+    // silently acting on a store nobody serves.
+    if settings.serve.database.is_some() && cli.command.works_on_the_folders_store_only() {
+        anyhow::bail!(
+            "serve.database is set (--database, CUSTOMS_DATABASE or the file), and `customs {name}` \
+             works on the data folder's SQLite store only: on PostgreSQL use the API (or `customs \
+             admin`, `customs worker`) / 已设置 serve.database：`customs {name}` 只能用于数据目录自带的 \
+             SQLite 数据库；PostgreSQL 模式下请使用 API",
+            name = cli.command.name()
+        );
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -894,17 +894,18 @@ async fn lodgings_queued_survive_a_kill_of_the_instance_and_are_lodged_in_order(
         "token-refused"
     );
 
-    // In receipt order: the first queued was accepted before the third.
-    let seq_of = |key: &str| -> u64 {
+    // In receipt order: the first queued was accepted before the third. `row` orders events
+    // across the audit chains (a seq orders them within one chain only).
+    let row_of = |key: &str| -> u64 {
         postgres
             .psql(&format!(
-                "SELECT seq FROM events WHERE action = 'declaration.accepted' \
+                "SELECT row FROM events WHERE action = 'declaration.accepted' \
                  AND idempotency_key = '{key}'"
             ))
             .parse()
             .unwrap()
     };
-    assert!(seq_of("q-1") < seq_of("q-3"));
+    assert!(row_of("q-1") < row_of("q-3"));
     assert_eq!(
         postgres.psql(
             "SELECT count(*) FROM events WHERE action = 'declaration.accepted' \

@@ -125,3 +125,42 @@ fn config_show_never_shows_the_database_password() {
     );
     assert!(!shown.contains("s3cret-pw"), "{shown}");
 }
+
+/// With `serve.database` set, the commands that know only the folder's SQLite store are refused,
+/// naming the setting, rather than acting on records no instance serves; `admin` and `config`
+/// still work.
+#[test]
+fn commands_of_the_folders_store_are_refused_when_the_records_are_in_postgres() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let run = |args: &[&str]| {
+        crate::support::command()
+            .env("CUSTOMS_DATABASE", "postgres://customs@127.0.0.1:1/customs")
+            .env_remove("CUSTOMS_TOKEN")
+            .arg("--data")
+            .arg(&data)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    for args in [
+        &["lodge", "declarations.json", "--token", "t"][..],
+        &["tasks", "list", "--token", "t"],
+        &["audit", "verify"],
+        &["tariff", "list", "--token", "t"],
+    ] {
+        let output = run(args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?}");
+        assert!(
+            stderr.contains("serve.database") && stderr.contains(&format!("customs {}", args[0])),
+            "{args:?}: {stderr}"
+        );
+        assert!(stderr.contains("数据目录"), "{stderr}");
+        assert!(
+            !data.join("customs.db").exists(),
+            "{args:?} opened the folder's store"
+        );
+    }
+    assert!(run(&["config", "check"]).status.success());
+}
