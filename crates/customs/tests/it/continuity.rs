@@ -203,8 +203,8 @@ fn serve(data: &Path, url: &str, env: &[(&str, &str)]) -> (Child, String) {
 }
 
 /// The users of the test, made through the service on the same database and with the data
-/// folder's signing key, as the system (the first administrator of a PostgreSQL database has no
-/// command yet).
+/// folder's signing key, as the system (a private server's database, reached before any instance
+/// serves it).
 struct Users {
     broker: String,
     other_broker: String,

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use clearance::{Clearance, ClearanceConfig, PinnedClock, Role};
 
+use crate::postgres::psql;
 use crate::support::{BROKER, EXAMPLE, NOW, TRADER, start_server};
 
 /// Clients lodging at once, each with its own idempotency keys.
@@ -125,31 +126,6 @@ impl Drop for Cluster {
     }
 }
 
-/// Servers killed when dropped (a failed assertion leaves no process behind).
-struct Servers(Vec<std::process::Child>);
-
-impl Drop for Servers {
-    fn drop(&mut self) {
-        for server in &mut self.0 {
-            let _ = server.kill();
-            let _ = server.wait();
-        }
-    }
-}
-
-fn psql(url: &str, sql: &str) -> String {
-    let output = Command::new("psql")
-        .args([url, "-v", "ON_ERROR_STOP=1", "-Atc", sql])
-        .output()
-        .expect("psql runs (Debian's postgresql-client)");
-    assert!(
-        output.status.success(),
-        "psql {sql:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).trim().to_owned()
-}
-
 struct Tokens {
     broker: String,
     auditor: String,
@@ -157,7 +133,7 @@ struct Tokens {
 
 /// The data folder every instance shares (its audit signing key, made here), and the first
 /// administrator, the broker and an auditor recorded in PostgreSQL through the service itself
-/// (there is no `customs admin` on PostgreSQL yet).
+/// (in the test process, so that the drill holds the signing key it made).
 async fn seed(data: &Path, url: &str) -> Tokens {
     std::fs::DirBuilder::new().mode(0o700).create(data).unwrap();
     let secret: [u8; 32] = rand::random();
@@ -556,7 +532,8 @@ async fn failover_drill_loses_no_acknowledged_lodging() {
 
     // Two instances on one database through HAProxy, one after the other (the first makes the
     // folder's other keys).
-    let mut servers = Servers(Vec::new());
+    // Killed when dropped: a failed assertion leaves no process behind.
+    let mut servers = Vec::new();
     let mut addresses = Vec::new();
     for _ in 0..2 {
         let (child, address, printed) = start_server(
@@ -568,7 +545,7 @@ async fn failover_drill_loses_no_acknowledged_lodging() {
         )
         .unwrap_or_else(|printed| panic!("serve --database did not start:\n{printed}"));
         assert!(printed.contains("Records: PostgreSQL"), "{printed}");
-        servers.0.push(child);
+        servers.push(crate::instances::Killed(child));
         addresses.push(address);
     }
 
