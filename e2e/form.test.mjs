@@ -103,6 +103,8 @@ test('a broker fills the form, sees two errors in place, fixes them, checks the 
   assert.notEqual((await page.textContent('#e-f-invoice-currency')).trim(), '');
   assert.equal((await page.textContent('#e-f-items-0-origin_country')).trim(), '');
   await page.waitForSelector('.field-error [name="items[1].origin_country"][aria-invalid="true"]');
+  // The fields are marked as the checked page arrives: wait for both before counting.
+  await page.waitForFunction(() => document.querySelectorAll('.declaration-form .field-error').length >= 2);
   assert.equal(await page.$$eval('.declaration-form .field-error', (fs) => fs.length), 2);
   const links = await page.$$eval('#error-summary-slot .error-summary a', (as) => as.map((a) => a.getAttribute('href')));
   assert.deepEqual(links.sort(), ['#f-invoice-currency', '#f-items-1-origin_country']);
