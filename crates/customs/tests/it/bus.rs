@@ -7,20 +7,13 @@ use std::time::{Duration, Instant};
 
 use store::Store;
 
+use crate::instances::Killed;
 use crate::support::command;
 
 /// How long the relay may take to publish the demo's events.
 const WAIT: Duration = Duration::from_secs(60);
 
 /// The server, killed when the test ends, passed or failed.
-struct Killed(std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 #[test]
 fn serve_with_a_bus_publishes_every_committed_event_to_jetstream() {

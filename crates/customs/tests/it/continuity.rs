@@ -8,13 +8,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::instances::Killed;
 use crate::support::{BROKER, EXAMPLE, NOW, TRADER, customs_binary};
 
 /// A PostgreSQL server of the test's own, stopped (immediately) when dropped.
@@ -171,9 +172,9 @@ impl Drop for PrivatePostgres {
     }
 }
 
-/// `customs --data DATA serve --listen 127.0.0.1:0 --database URL` with `env`; the server and
-/// its address once it listens.
-fn serve(data: &Path, url: &str, env: &[(&str, &str)]) -> (Child, String) {
+/// `customs --data DATA serve --listen 127.0.0.1:0 --database URL` with `env`; the server (killed
+/// when dropped, so that a failing test leaves no server behind) and its address once it listens.
+fn serve(data: &Path, url: &str, env: &[(&str, &str)]) -> (Killed, String) {
     let mut child = Command::new(customs_binary())
         .env("CUSTOMS_CLOCK_FIXED", NOW)
         .env("CUSTOMS_LOG", "warn")
@@ -195,7 +196,7 @@ fn serve(data: &Path, url: &str, env: &[(&str, &str)]) -> (Child, String) {
         if let Some(rest) = line.split("listening on http://").nth(1) {
             let address = rest.split_whitespace().next().unwrap().to_owned();
             std::thread::spawn(move || lines.for_each(drop));
-            return (child, address);
+            return (Killed(child), address);
         }
         printed.push_str(&line);
         printed.push('\n');
@@ -767,8 +768,8 @@ async fn every_lodging_acknowledged_through_an_outage_of_postgres_gets_one_numbe
     assert_eq!(verification.status, 200, "{}", verification.body);
     assert_eq!(verification.body["intact"], true, "{}", verification.body);
 
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.0.kill().unwrap();
+    server.0.wait().unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -846,8 +847,8 @@ async fn lodgings_queued_survive_a_kill_of_the_instance_and_are_lodged_in_order(
     assert_eq!(resent.body["provisional_reference"], json!(queued[0]));
 
     // kill -9 while queued; the store comes back; one broker's token is revoked meanwhile.
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.0.kill().unwrap();
+    server.0.wait().unwrap();
     postgres.pg_ctl_start();
     revoke(&data, &url, &users.other_broker).await;
     let (mut server, address) = serve(&data, &url, &limit);
@@ -922,11 +923,11 @@ async fn lodgings_queued_survive_a_kill_of_the_instance_and_are_lodged_in_order(
         .await
         .unwrap();
     assert_eq!(verification.body["intact"], true, "{}", verification.body);
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.0.kill().unwrap();
+    server.0.wait().unwrap();
     // The tables rebuilt from the chain, acceptances from continuity included, agree with the
     // store's (serve refuses to start otherwise).
     let (mut server, _) = serve(&data, &url, &limit);
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.0.kill().unwrap();
+    server.0.wait().unwrap();
 }
