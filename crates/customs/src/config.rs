@@ -342,6 +342,8 @@ pub struct Resolved {
     pub config: Config,
     /// Each set key's value and source, in the order of [`KEYS`].
     pub values: Vec<(&'static Key, toml::Value, Source)>,
+    /// Every profile of the file, chosen or not (`config check` checks their files too).
+    pub profiles: Profiles,
 }
 
 /// Merges the file (if any), the environment (`env` looks a variable up) and the flags given
@@ -438,11 +440,15 @@ pub fn resolve(
             why_zh: "已检查的配置值无法组成配置（程序错误）".into(),
         }])
     })?;
-    Ok(Resolved { config, values })
+    Ok(Resolved {
+        config,
+        values,
+        profiles,
+    })
 }
 
 /// The profiles of a file: each name's values by the key they set (`client.server`, ...).
-type Profiles = BTreeMap<String, BTreeMap<&'static str, toml::Value>>;
+pub type Profiles = BTreeMap<String, BTreeMap<&'static str, toml::Value>>;
 
 /// The profile named by the `profile` key (already resolved into `values`), if one is: a name the
 /// file does not hold is a problem naming the ones it does.

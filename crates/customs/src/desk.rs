@@ -559,6 +559,11 @@ fn list_query(filter: &clearance::ListFilter) -> Vec<(&'static str, String)> {
         ("lodged_from", &filter.lodged_from),
         ("lodged_to", &filter.lodged_to),
         ("cursor", &filter.cursor),
+        ("bill_of_lading", &filter.bill_of_lading),
+        ("container", &filter.container),
+        ("invoice", &filter.invoice),
+        ("commodity_code", &filter.commodity_code),
+        ("trader_name", &filter.trader_name),
     ];
     let mut query: Vec<(&'static str, String)> = texts
         .into_iter()
