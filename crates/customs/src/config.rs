@@ -84,6 +84,8 @@ const fn count(min: i64, max: i64) -> Kind {
 pub const KEYS: &[Key] = &[
     key("data", Some("CUSTOMS_DATA"), Some("--data"), Kind::Path, Default::Text("customs-data")),
     key("number_template", Some("CUSTOMS_NUMBER_TEMPLATE"), Some("--number-template"), Kind::Text(number_template), Default::Text(domain::numbering::CHINA_NUMBER_TEMPLATE)),
+    // The profile of the file (`[profiles.NAME]`) whose values the `client.*` keys take.
+    key("profile", Some("CUSTOMS_PROFILE"), Some("--profile"), Kind::Text(profile_name), Default::None),
     key("serve.listen", Some("CUSTOMS_LISTEN"), Some("--listen"), Kind::Address, Default::Text("127.0.0.1:8080")),
     key("serve.rate_per_client", Some("CUSTOMS_RATE_PER_CLIENT"), Some("--rate-per-client"), count(1, u32::MAX as i64), Default::Number(http_api::REQUESTS_PER_SECOND_PER_CLIENT_DEFAULT as i64)),
     key("serve.burst_per_client", Some("CUSTOMS_BURST_PER_CLIENT"), None, count(1, u32::MAX as i64), Default::Number(http_api::BURST_PER_CLIENT_DEFAULT as i64)),
@@ -114,10 +116,8 @@ pub const KEYS: &[Key] = &[
     // The bearer token of the officer account the worker's jobs are recorded as; unset: no jobs
     // run (a roll-back's reassessments are left to officers). No flag: a secret (see metrics.token).
     key("worker.token", Some("CUSTOMS_WORKER_TOKEN"), None, Kind::Secret, Default::None),
-    // The desk commands against a running server instead of the data folder (issue 14). A
-    // profile (`[profiles.NAME]` in the file) gives the `client.*` keys below their values; a
-    // variable or flag still wins over it. Read before the `client.*` keys.
-    key("profile", Some("CUSTOMS_PROFILE"), Some("--profile"), Kind::Text(profile_name), Default::None),
+    // The desk commands against a running server instead of the data folder (issue 14). The
+    // chosen `profile` (above) gives these keys their values; a variable or flag still wins.
     key("client.server", Some("CUSTOMS_SERVER"), Some("--server"), Kind::Text(server_url), Default::None),
     // The bearer token in a file of its own (never on the command line), readable by its owner only.
     key("client.token_file", Some("CUSTOMS_TOKEN_FILE"), Some("--token-file"), Kind::Path, Default::None),
@@ -361,9 +361,11 @@ pub fn resolve(
     let mut values: Vec<(&'static Key, toml::Value, Source)> = Vec::new();
     // The chosen profile's values, once `profile` is resolved (it comes before `client.*`).
     let mut chosen_profile: Option<(String, &BTreeMap<&'static str, toml::Value>)> = None;
+    let mut profile_looked_up = false;
     for key in KEYS {
-        if key.name.starts_with("client.") && chosen_profile.is_none() {
+        if key.name.starts_with("client.") && !profile_looked_up {
             chosen_profile = choose_profile(file, &values, &profiles, &mut problems);
+            profile_looked_up = true;
         }
         let from_profile = chosen_profile
             .as_ref()
@@ -1012,6 +1014,9 @@ mod tests {
                     _ if key.name == "serve.database" => {
                         "\"postgres://customs@127.0.0.1:5432/customs\"".into()
                     }
+                    _ if key.name == "client.server" => "\"https://customs.example:8443\"".into(),
+                    // No profile is chosen from the file here: it has none.
+                    _ if key.name == "profile" => continue,
                     _ => unreachable!("text keys have defaults"),
                 },
                 Kind::Path => "\"somewhere\"".into(),
@@ -1024,7 +1029,7 @@ mod tests {
 
         let resolved = resolve(Some(&path), env_none, &[]).expect(&file);
 
-        assert_eq!(resolved.values.len(), KEYS.len());
+        assert_eq!(resolved.values.len(), KEYS.len() - 1, "all but `profile`");
         assert!(
             resolved
                 .values
@@ -1207,5 +1212,144 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    fn profiles_file(dir: &Path, text: &str) -> PathBuf {
+        let path = dir.join("customs.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    const PROFILES: &str = "[client]\nserver = \"https://default.example\"\n\
+        [profiles.broker]\nserver = \"https://customs.example:8443\"\n\
+        token_file = \"/home/b/.config/customs/broker.token\"\n\
+        [profiles.officer]\nserver = \"https://officer.example\"\nca_file = \"/etc/ca.pem\"\n";
+
+    #[test]
+    fn a_profile_gives_the_client_keys_and_a_flag_still_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = profiles_file(dir.path(), PROFILES);
+        let chosen = |env: &'static str, flags: &[(&'static str, Option<String>)]| {
+            resolve(
+                Some(&path),
+                move |name: &str| {
+                    (name == "CUSTOMS_PROFILE" && !env.is_empty()).then(|| env.to_owned())
+                },
+                flags,
+            )
+        };
+        let none = chosen("", &[]).unwrap().config;
+        assert_eq!(
+            none.client.server.as_deref(),
+            Some("https://default.example")
+        );
+        assert_eq!(none.client.token_file, None);
+
+        let broker = chosen("broker", &[]).unwrap();
+        assert_eq!(broker.config.profile.as_deref(), Some("broker"));
+        assert_eq!(
+            broker.config.client.server.as_deref(),
+            Some("https://customs.example:8443")
+        );
+        assert_eq!(
+            broker.config.client.token_file.as_deref(),
+            Some(Path::new("/home/b/.config/customs/broker.token"))
+        );
+        assert!(
+            show(&broker).contains("# profile broker of file"),
+            "{}",
+            show(&broker)
+        );
+
+        let officer = chosen("broker", &[("profile", Some("officer".into()))]).unwrap();
+        assert_eq!(
+            officer.config.client.server.as_deref(),
+            Some("https://officer.example"),
+            "the flag's profile wins over the variable's"
+        );
+        assert_eq!(officer.config.client.token_file, None);
+        let flag = chosen(
+            "broker",
+            &[("client.server", Some("https://127.0.0.1:9443".into()))],
+        )
+        .unwrap();
+        assert_eq!(
+            flag.config.client.server.as_deref(),
+            Some("https://127.0.0.1:9443")
+        );
+    }
+
+    #[test]
+    fn every_problem_of_the_profiles_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = profiles_file(
+            dir.path(),
+            "[profiles.broker]\nserver = \"http://customs.example\"\ncolour = \"blue\"\n\
+             [profiles.\"bad name\"]\nserver = \"https://x.example\"\n",
+        );
+        let env = |name: &str| (name == "CUSTOMS_PROFILE").then(|| "nobody".to_owned());
+        let problems = resolve(Some(&path), env, &[]).unwrap_err();
+        let keys: Vec<&str> = problems.0.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "profiles.bad name",
+                "profiles.broker.colour",
+                "profiles.broker.server",
+                "profile"
+            ],
+            "{problems}"
+        );
+        let text = problems.to_string();
+        assert!(text.contains("http:// only to this machine"), "{text}");
+        assert!(text.contains("its profiles are: broker"), "{text}");
+        assert!(text.contains("没有配置档 nobody"), "{text}");
+        let without_file =
+            resolve(None, |_: &str| None, &[("profile", Some("broker".into()))]).unwrap_err();
+        assert!(
+            without_file.to_string().contains("no configuration file"),
+            "{without_file}"
+        );
+    }
+
+    #[test]
+    fn a_server_is_https_or_plain_http_to_this_machine_only() {
+        for good in [
+            "https://customs.example:8443",
+            "https://10.0.0.5",
+            "http://127.0.0.1:8080",
+            "http://localhost:8080",
+            "http://[::1]:8080",
+        ] {
+            assert_eq!(server_url(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "customs.example:8443",
+            "http://customs.example",
+            "http://10.0.0.5:8080",
+            "ftp://customs.example",
+            "https://user:secret@customs.example",
+            "https://customs.example/?token=x",
+        ] {
+            assert!(server_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_file_holds_at_most_the_profiles_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = |n: usize| {
+            let text: String = (0..n)
+                .map(|i| format!("[profiles.p{i}]\nserver = \"https://c{i}.example\"\n"))
+                .collect();
+            profiles_file(dir.path(), &text)
+        };
+        assert!(resolve(Some(&file(PROFILES_MAX)), |_: &str| None, &[]).is_ok());
+        let problems = resolve(Some(&file(PROFILES_MAX + 1)), |_: &str| None, &[]).unwrap_err();
+        assert!(
+            problems
+                .to_string()
+                .contains(&format!("at most {PROFILES_MAX} profiles"))
+        );
     }
 }

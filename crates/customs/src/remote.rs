@@ -90,9 +90,19 @@ pub struct Remote {
     token: String,
 }
 
+/// A path that starts with `~/` is in the user's home folder (`$HOME`), as a shell reads it: a
+/// configuration file names `~/.config/customs/broker.token`.
+pub fn expand_home(path: &Path) -> std::path::PathBuf {
+    match (path.strip_prefix("~"), std::env::var_os("HOME")) {
+        (Ok(rest), Some(home)) => Path::new(&home).join(rest),
+        _ => path.to_path_buf(),
+    }
+}
+
 /// The bearer token kept in a file: refused if others may read it (as ssh refuses a private
 /// key), if it is larger than a token, or empty.
 pub fn read_token_file(path: &Path) -> anyhow::Result<String> {
+    let path = &expand_home(path);
     let metadata = std::fs::metadata(path).with_context(|| {
         format!(
             "the token file {} cannot be read / 无法读取令牌文件",
@@ -131,6 +141,7 @@ pub fn read_token_file(path: &Path) -> anyhow::Result<String> {
 
 /// A private CA's certificates (PEM), checked to hold at least one.
 pub fn read_ca_file(path: &Path) -> anyhow::Result<Vec<reqwest::Certificate>> {
+    let path = &expand_home(path);
     let pem = std::fs::read(path).with_context(|| {
         format!(
             "the CA file {} cannot be read / 无法读取 CA 证书文件",
@@ -374,6 +385,20 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("请求有 1 处错误"), "{text}");
+    }
+
+    #[test]
+    fn a_path_in_the_home_folder_is_expanded() {
+        let home = std::env::var_os("HOME").expect("HOME is set");
+        assert_eq!(
+            expand_home(Path::new("~/.config/customs/broker.token")),
+            Path::new(&home).join(".config/customs/broker.token")
+        );
+        assert_eq!(
+            expand_home(Path::new("/etc/ca.pem")),
+            Path::new("/etc/ca.pem")
+        );
+        assert_eq!(expand_home(Path::new("~other/x")), Path::new("~other/x"));
     }
 
     #[test]
