@@ -636,7 +636,32 @@ pub fn resident_id_with_check(first_17: &str) -> Option<String> {
 
 #[cfg(test)]
 mod container_tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    proptest! {
+        /// Any text is a container number or a refusal naming the field, never a panic; a number
+        /// with its check digit computed parses, and any other last digit is a check-digit error.
+        #[test]
+        fn any_text_is_parsed_or_refused_and_the_check_digit_decides(
+            text in ".{0,20}",
+            owner in "[A-Z]{3}[UJZ]",
+            serial in 0u32..1_000_000,
+            wrong in 1u8..10,
+        ) {
+            if let Err(error) = ContainerNumber::parse("transport.containers[0]", &text) {
+                prop_assert_eq!(error.path.as_str(), "transport.containers[0]");
+            }
+            let first = format!("{owner}{serial:06}");
+            let check = container_check_digit(first.as_bytes());
+            let good = format!("{first}{check}");
+            let parsed = ContainerNumber::parse("c", &good).unwrap();
+            prop_assert_eq!(parsed.as_str(), good.as_str());
+            let bad = format!("{first}{}", (check + wrong) % 10);
+            prop_assert_eq!(ContainerNumber::parse("c", &bad).unwrap_err().code, crate::ErrorCode::CheckDigit);
+        }
+    }
 
     #[test]
     fn container_numbers_are_checked_by_their_check_digit() {
