@@ -18,6 +18,9 @@ pub enum ConfigCommand {
     Show,
 }
 
+/// A check of a file a setting names.
+type FileCheck = fn(&Path) -> anyhow::Result<()>;
+
 pub fn run(
     file: Option<&Path>,
     resolved: Result<Resolved, Problems>,
@@ -70,7 +73,7 @@ pub fn run(
         // day it is used.
         for (name, profile) in &resolved.profiles {
             let file = |key: &str| profile.get(key).and_then(|v| v.as_str()).map(PathBuf::from);
-            let checks: [(&str, Option<PathBuf>, fn(&Path) -> anyhow::Result<()>); 2] = [
+            let checks: [(&str, Option<PathBuf>, FileCheck); 2] = [
                 ("token_file", file("client.token_file"), |p| {
                     crate::remote::read_token_file(p).map(drop)
                 }),

@@ -72,7 +72,7 @@ pub fn token(explicit: Option<String>, token_file: Option<&PathBuf>) -> anyhow::
 pub enum Desk {
     Local {
         clearance: Arc<Clearance<SqliteStore>>,
-        caller: Caller,
+        caller: Box<Caller>,
     },
     Remote(Remote),
 }
@@ -100,7 +100,10 @@ impl Desk {
                     Access::Read => data.open_clearance_read_only(config)?,
                 };
                 match clearance.authenticate(&token).await {
-                    Ok(caller) => Ok(Desk::Local { clearance, caller }),
+                    Ok(caller) => Ok(Desk::Local {
+                        clearance,
+                        caller: Box::new(caller),
+                    }),
                     Err(error) => {
                         clearance.store().close().await;
                         Err(crate::show::explain(error))
@@ -115,7 +118,7 @@ impl Desk {
     pub fn local_reader(data: &DataDir, config: ClearanceConfig) -> anyhow::Result<Desk> {
         Ok(Desk::Local {
             clearance: data.open_clearance_read_only(config)?,
-            caller: crate::show::operator(),
+            caller: Box::new(crate::show::operator()),
         })
     }
 

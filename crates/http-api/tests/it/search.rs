@@ -58,11 +58,11 @@ async fn each_search_term_finds_its_declarations_and_the_trade_only_its_own() {
     // The trade: the same container, only its own; another's bill of lading finds nothing.
     assert_eq!(
         search("broker", "container=CSQU3054383").await,
-        [ours.clone()]
+        std::slice::from_ref(&ours)
     );
     assert_eq!(
         search("other_declarant", "container=CSQU3054383").await,
-        [theirs.clone()]
+        std::slice::from_ref(&theirs)
     );
     assert!(
         search("broker", "bill_of_lading=COSU-BL-0002")
@@ -71,7 +71,7 @@ async fn each_search_term_finds_its_declarations_and_the_trade_only_its_own() {
     );
     assert_eq!(
         search("broker", "container=CSQU3054383&limit=1").await,
-        [ours.clone()],
+        std::slice::from_ref(&ours),
         "a page of one is the trade's own, not a page filtered after the fact"
     );
 }
