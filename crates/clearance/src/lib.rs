@@ -104,7 +104,10 @@ pub use passwords::{
     PASSWORD_LENGTH_MAX, PASSWORD_LENGTH_MIN, PASSWORD_SET_ACTION, SESSION_LIFETIME_HOURS,
     SESSION_TOKEN_KIND,
 };
-pub use views::{ListFilter, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX};
+pub use views::{
+    ListFilter, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, SEARCH_TERM_CHARS_MAX,
+    TRADER_NAME_SEARCH_CHARS_MIN,
+};
 
 /// A summary declaration a full declaration may complete, as read before lodging it.
 struct OpenSummary {

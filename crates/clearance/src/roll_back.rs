@@ -137,6 +137,7 @@ impl<S: Store> Clearance<S> {
                     lodged_to_ms: None,
                     before,
                     limit: ROLL_BACK_PAGE,
+                    search: Default::default(),
                 })
                 .await?;
             let full = page.len() == ROLL_BACK_PAGE;

@@ -87,6 +87,84 @@ pub struct ListFilter {
     pub lodged_to: Option<String>,
     pub cursor: Option<String>,
     pub limit: Option<usize>,
+    /// Bill of lading (提运单号, `transport.document.number`), exactly.
+    pub bill_of_lading: Option<String>,
+    /// A container number (ISO 6346) among `transport.containers`.
+    pub container: Option<String>,
+    /// The invoice number (`invoice.number`), exactly.
+    pub invoice: Option<String>,
+    /// The first digits of any item's commodity code.
+    pub commodity_code: Option<String>,
+    /// A part of the trader's name, in any case.
+    pub trader_name: Option<String>,
+}
+
+/// Shortest part of a trader's name searched for: one character (one letter, or one Chinese
+/// character such as 公) matches most names, a scan that finds nothing in particular.
+pub const TRADER_NAME_SEARCH_CHARS_MIN: usize = 2;
+
+/// Longest search term: longer than any bill of lading, invoice number or name kept.
+pub const SEARCH_TERM_CHARS_MAX: usize = 100;
+
+/// The search terms checked, each problem named by its parameter.
+fn search_terms(filter: &ListFilter, errors: &mut Vec<FieldError>) -> store::DeclarationSearch {
+    fn term(errors: &mut Vec<FieldError>, path: &str, value: &Option<String>) -> Option<String> {
+        let value = value.as_deref()?.trim();
+        let chars = value.chars().count();
+        if chars == 0 || chars > SEARCH_TERM_CHARS_MAX {
+            errors.push(FieldError::out_of_range(
+                path,
+                &format!("from 1 to {SEARCH_TERM_CHARS_MAX} characters"),
+                &format!("1 到 {SEARCH_TERM_CHARS_MAX} 个字符"),
+            ));
+            return None;
+        }
+        Some(value.to_owned())
+    }
+    let bill_of_lading = term(errors, "bill_of_lading", &filter.bill_of_lading);
+    let invoice = term(errors, "invoice", &filter.invoice);
+    let container = term(errors, "container", &filter.container).and_then(|text| {
+        match domain::codes::ContainerNumber::parse("container", &text) {
+            Ok(number) => Some(number.as_str().to_owned()),
+            Err(error) => {
+                errors.push(error);
+                None
+            }
+        }
+    });
+    let commodity_code_prefix =
+        term(errors, "commodity_code", &filter.commodity_code).and_then(|code| {
+            let digits = code.replace('.', "");
+            if (2..=10).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
+                Some(digits)
+            } else {
+                errors.push(FieldError::invalid_format(
+                    "commodity_code",
+                    "2 to 10 digits of a commodity code (dots allowed), e.g. 8517",
+                    "商品编码的前 2 到 10 位数字（可含点），例如 8517",
+                ));
+                None
+            }
+        });
+    let trader_name = term(errors, "trader_name", &filter.trader_name).and_then(|name| {
+        if name.chars().count() < TRADER_NAME_SEARCH_CHARS_MIN {
+            errors.push(FieldError::out_of_range(
+                "trader_name",
+                &format!("at least {TRADER_NAME_SEARCH_CHARS_MIN} characters"),
+                &format!("至少 {TRADER_NAME_SEARCH_CHARS_MIN} 个字符"),
+            ));
+            None
+        } else {
+            Some(name)
+        }
+    });
+    store::DeclarationSearch {
+        bill_of_lading,
+        container,
+        invoice,
+        commodity_code_prefix,
+        trader_name,
+    }
 }
 
 fn one_of(errors: &mut Vec<FieldError>, path: &str, value: &Option<String>, allowed: &[&str]) {
@@ -192,6 +270,7 @@ impl<S: Store> Clearance<S> {
         let lodged_from_ms =
             self.day_bound_ms(&mut errors, "lodged_from", &filter.lodged_from, false);
         let lodged_to_ms = self.day_bound_ms(&mut errors, "lodged_to", &filter.lodged_to, true);
+        let search = search_terms(filter, &mut errors);
         if !errors.is_empty() {
             return Err(ClearanceError::Invalid(errors));
         }
@@ -206,6 +285,7 @@ impl<S: Store> Clearance<S> {
             lodged_to_ms,
             before: before.and_then(Result::ok),
             limit: limit + 1,
+            search,
         };
         let mut listed = self.store.list_declarations(&query).await?;
         let next_cursor = (listed.len() > limit).then(|| encode_cursor(listed[limit - 1].cursor));

@@ -84,6 +84,8 @@ const fn count(min: i64, max: i64) -> Kind {
 pub const KEYS: &[Key] = &[
     key("data", Some("CUSTOMS_DATA"), Some("--data"), Kind::Path, Default::Text("customs-data")),
     key("number_template", Some("CUSTOMS_NUMBER_TEMPLATE"), Some("--number-template"), Kind::Text(number_template), Default::Text(domain::numbering::CHINA_NUMBER_TEMPLATE)),
+    // The profile of the file (`[profiles.NAME]`) whose values the `client.*` keys take.
+    key("profile", Some("CUSTOMS_PROFILE"), Some("--profile"), Kind::Text(profile_name), Default::None),
     key("serve.listen", Some("CUSTOMS_LISTEN"), Some("--listen"), Kind::Address, Default::Text("127.0.0.1:8080")),
     key("serve.rate_per_client", Some("CUSTOMS_RATE_PER_CLIENT"), Some("--rate-per-client"), count(1, u32::MAX as i64), Default::Number(http_api::REQUESTS_PER_SECOND_PER_CLIENT_DEFAULT as i64)),
     key("serve.burst_per_client", Some("CUSTOMS_BURST_PER_CLIENT"), None, count(1, u32::MAX as i64), Default::Number(http_api::BURST_PER_CLIENT_DEFAULT as i64)),
@@ -114,7 +116,24 @@ pub const KEYS: &[Key] = &[
     // The bearer token of the officer account the worker's jobs are recorded as; unset: no jobs
     // run (a roll-back's reassessments are left to officers). No flag: a secret (see metrics.token).
     key("worker.token", Some("CUSTOMS_WORKER_TOKEN"), None, Kind::Secret, Default::None),
+    // The desk commands against a running server instead of the data folder (issue 14). The
+    // chosen `profile` (above) gives these keys their values; a variable or flag still wins.
+    key("client.server", Some("CUSTOMS_SERVER"), Some("--server"), Kind::Text(server_url), Default::None),
+    // The bearer token in a file of its own (never on the command line), readable by its owner only.
+    key("client.token_file", Some("CUSTOMS_TOKEN_FILE"), Some("--token-file"), Kind::Path, Default::None),
+    // A private CA's certificates (PEM) trusted besides the system's, for the server's TLS.
+    key("client.ca_file", Some("CUSTOMS_CA_FILE"), Some("--ca-file"), Kind::Path, Default::None),
 ];
+
+/// The keys a profile (`[profiles.NAME]`) may set, by their name in the profile.
+pub const PROFILE_KEYS: &[(&str, &str)] = &[
+    ("server", "client.server"),
+    ("token_file", "client.token_file"),
+    ("ca_file", "client.ca_file"),
+];
+
+/// Profiles a file may hold at most: a desk has a few (trade, officer, test), never hundreds.
+pub const PROFILES_MAX: usize = 64;
 
 /// The effective configuration, typed.
 #[derive(Debug, Deserialize)]
@@ -132,6 +151,20 @@ pub struct Config {
     pub bus: BusConfig,
     #[serde(default)]
     pub worker: WorkerConfig,
+    /// The profile chosen (`--profile`, `CUSTOMS_PROFILE`), if any.
+    #[serde(default)]
+    pub profile: Option<String>,
+    #[serde(default)]
+    pub client: ClientConfig,
+}
+
+/// Where the desk commands work: a running server (`server`) instead of the data folder.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientConfig {
+    pub server: Option<String>,
+    pub token_file: Option<PathBuf>,
+    pub ca_file: Option<PathBuf>,
 }
 
 /// The heavy jobs run off the request path (`customs worker`, or in `serve` on the embedded
@@ -240,6 +273,11 @@ pub enum Source {
     File(PathBuf),
     Env(&'static str),
     Flag(&'static str),
+    /// `[profiles.NAME]` of the file.
+    Profile {
+        file: PathBuf,
+        name: String,
+    },
 }
 
 impl fmt::Display for Source {
@@ -249,6 +287,9 @@ impl fmt::Display for Source {
             Source::File(path) => write!(f, "file {}", path.display()),
             Source::Env(name) => write!(f, "environment {name}"),
             Source::Flag(flag) => write!(f, "flag {flag}"),
+            Source::Profile { file, name } => {
+                write!(f, "profile {name} of file {}", file.display())
+            }
         }
     }
 }
@@ -301,6 +342,8 @@ pub struct Resolved {
     pub config: Config,
     /// Each set key's value and source, in the order of [`KEYS`].
     pub values: Vec<(&'static Key, toml::Value, Source)>,
+    /// Every profile of the file, chosen or not (`config check` checks their files too).
+    pub profiles: Profiles,
 }
 
 /// Merges the file (if any), the environment (`env` looks a variable up) and the flags given
@@ -311,12 +354,22 @@ pub fn resolve(
     flags: &[(&'static str, Option<String>)],
 ) -> Result<Resolved, Problems> {
     let mut problems = Vec::new();
-    let file_values = match file {
+    let (file_values, profiles) = match file {
         Some(path) => read_file(path, &mut problems),
-        None => BTreeMap::new(),
+        None => (BTreeMap::new(), BTreeMap::new()),
     };
-    let mut values = Vec::new();
+    let mut values: Vec<(&'static Key, toml::Value, Source)> = Vec::new();
+    // The chosen profile's values, once `profile` is resolved (it comes before `client.*`).
+    let mut chosen_profile: Option<(String, &BTreeMap<&'static str, toml::Value>)> = None;
+    let mut profile_looked_up = false;
     for key in KEYS {
+        if key.name.starts_with("client.") && !profile_looked_up {
+            chosen_profile = choose_profile(file, &values, &profiles, &mut problems);
+            profile_looked_up = true;
+        }
+        let from_profile = chosen_profile
+            .as_ref()
+            .and_then(|(name, values)| Some((name, values.get(key.name)?)));
         let flag = flags
             .iter()
             .find(|(name, _)| *name == key.name)
@@ -325,6 +378,14 @@ pub fn resolve(
             from_text(key, &text, Source::Flag(flag), &mut problems)
         } else if let Some((name, text)) = key.env.and_then(|name| Some((name, env(name)?))) {
             from_text(key, &text, Source::Env(name), &mut problems)
+        } else if let Some((name, value)) = from_profile {
+            Some((
+                value.clone(),
+                Source::Profile {
+                    file: file.expect("read from a file").to_path_buf(),
+                    name: name.clone(),
+                },
+            ))
         } else if let Some(value) = file_values.get(key.name) {
             Some((
                 value.clone(),
@@ -381,11 +442,152 @@ pub fn resolve(
             why_zh: "已检查的配置值无法组成配置（程序错误）".into(),
         }])
     })?;
-    Ok(Resolved { config, values })
+    Ok(Resolved {
+        config,
+        values,
+        profiles,
+    })
 }
 
-/// The file's keys as `section.name`, every unknown key and unreadable part a problem.
-fn read_file(path: &Path, problems: &mut Vec<Problem>) -> BTreeMap<&'static str, toml::Value> {
+/// The profiles of a file: each name's values by the key they set (`client.server`, ...).
+pub type Profiles = BTreeMap<String, BTreeMap<&'static str, toml::Value>>;
+
+/// The profile named by the `profile` key (already resolved into `values`), if one is: a name the
+/// file does not hold is a problem naming the ones it does.
+fn choose_profile<'p>(
+    file: Option<&Path>,
+    values: &[(&'static Key, toml::Value, Source)],
+    profiles: &'p Profiles,
+    problems: &mut Vec<Problem>,
+) -> Option<(String, &'p BTreeMap<&'static str, toml::Value>)> {
+    let (key, value, source) = values.iter().find(|(key, _, _)| key.name == "profile")?;
+    let name = value.as_str()?;
+    if let Some(found) = profiles.get(name) {
+        return Some((name.to_owned(), found));
+    }
+    let (why, why_zh) = match file {
+        None => (
+            "no configuration file (--config, CUSTOMS_CONFIG) holds profiles".to_owned(),
+            "未指定配置文件（--config、CUSTOMS_CONFIG），没有可用的配置档".to_owned(),
+        ),
+        Some(file) => {
+            let names: Vec<&str> = profiles.keys().map(String::as_str).collect();
+            (
+                format!(
+                    "{} has no [profiles.{name}]; its profiles are: {}",
+                    file.display(),
+                    if names.is_empty() {
+                        "(none)".to_owned()
+                    } else {
+                        names.join(", ")
+                    }
+                ),
+                format!("配置文件中没有配置档 {name}"),
+            )
+        }
+    };
+    problems.push(Problem {
+        key: key.name.into(),
+        value: value.to_string(),
+        source: Some(source.clone()),
+        why,
+        why_zh,
+    });
+    None
+}
+
+/// `[profiles.NAME]` tables: every value checked against the key it sets, every unknown key named.
+fn read_profiles(path: &Path, table: &toml::Value, problems: &mut Vec<Problem>) -> Profiles {
+    let source = Some(Source::File(path.to_path_buf()));
+    let mut profiles = Profiles::new();
+    let Some(table) = table.as_table() else {
+        problems.push(Problem {
+            key: "profiles".into(),
+            value: table.to_string(),
+            source,
+            why: "must be tables [profiles.NAME]".into(),
+            why_zh: "必须是 [profiles.名称] 表".into(),
+        });
+        return profiles;
+    };
+    if table.len() > PROFILES_MAX {
+        problems.push(Problem {
+            key: "profiles".into(),
+            value: format!("({} profiles)", table.len()),
+            source: source.clone(),
+            why: format!("at most {PROFILES_MAX} profiles"),
+            why_zh: format!("配置档最多 {PROFILES_MAX} 个"),
+        });
+        return profiles;
+    }
+    for (name, profile) in table {
+        let mut problem = |key: String, value: String, why: String, why_zh: String| {
+            problems.push(Problem {
+                key,
+                value,
+                source: source.clone(),
+                why,
+                why_zh,
+            })
+        };
+        if let Err((why, why_zh)) = profile_name(name) {
+            problem(format!("profiles.{name}"), String::new(), why, why_zh);
+            continue;
+        }
+        let Some(profile) = profile.as_table() else {
+            problem(
+                format!("profiles.{name}"),
+                profile.to_string(),
+                "must be a table of server, token_file, ca_file".into(),
+                "必须是含 server、token_file、ca_file 的表".into(),
+            );
+            continue;
+        };
+        let mut found = BTreeMap::new();
+        for (inner, value) in profile {
+            let Some((_, full)) = PROFILE_KEYS.iter().find(|(short, _)| short == inner) else {
+                problem(
+                    format!("profiles.{name}.{inner}"),
+                    value.to_string(),
+                    format!(
+                        "no such setting of a profile; a profile sets: {}",
+                        PROFILE_KEYS
+                            .iter()
+                            .map(|(short, _)| *short)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    "配置档没有此配置项".into(),
+                );
+                continue;
+            };
+            let key = KEYS
+                .iter()
+                .find(|key| key.name == *full)
+                .expect("a profile key is a key");
+            match check(key, value) {
+                Ok(()) => {
+                    found.insert(key.name, value.clone());
+                }
+                Err((why, why_zh)) => problem(
+                    format!("profiles.{name}.{inner}"),
+                    shown(key, value),
+                    why,
+                    why_zh,
+                ),
+            }
+        }
+        profiles.insert(name.clone(), found);
+    }
+    profiles
+}
+
+/// The file's keys as `section.name`, every unknown key and unreadable part a problem, and its
+/// profiles.
+fn read_file(
+    path: &Path,
+    problems: &mut Vec<Problem>,
+) -> (BTreeMap<&'static str, toml::Value>, Profiles) {
     let mut found = BTreeMap::new();
     let source = Some(Source::File(path.to_path_buf()));
     let text = match std::fs::read_to_string(path) {
@@ -398,7 +600,7 @@ fn read_file(path: &Path, problems: &mut Vec<Problem>) -> BTreeMap<&'static str,
                 why: format!("the configuration file cannot be read: {error}"),
                 why_zh: "无法读取配置文件".into(),
             });
-            return found;
+            return (found, Profiles::new());
         }
     };
     let table: toml::Table = match text.parse() {
@@ -411,8 +613,12 @@ fn read_file(path: &Path, problems: &mut Vec<Problem>) -> BTreeMap<&'static str,
                 why: format!("not valid TOML: {}", error.to_string().trim()),
                 why_zh: "不是有效的 TOML".into(),
             });
-            return found;
+            return (found, Profiles::new());
         }
+    };
+    let profiles = match table.get("profiles") {
+        Some(value) => read_profiles(path, value, problems),
+        None => Profiles::new(),
     };
     let mut unknown = |name: String, value: &toml::Value| {
         problems.push(Problem {
@@ -431,6 +637,7 @@ fn read_file(path: &Path, problems: &mut Vec<Problem>) -> BTreeMap<&'static str,
     };
     for (name, value) in &table {
         match value {
+            _ if name == "profiles" => {}
             toml::Value::Table(section) if is_section(name) => {
                 for (inner, value) in section {
                     let full = format!("{name}.{inner}");
@@ -453,7 +660,7 @@ fn read_file(path: &Path, problems: &mut Vec<Problem>) -> BTreeMap<&'static str,
             },
         }
     }
-    found
+    (found, profiles)
 }
 
 fn is_section(name: &str) -> bool {
@@ -570,6 +777,70 @@ fn check_together(values: &[(&'static Key, toml::Value, Source)], problems: &mut
                 .into(),
             why_zh: "不能与 serve.listen 相同（不设置则 /metrics 在接口监听地址上提供）".into(),
         });
+    }
+}
+
+/// A profile's name: letters, digits, `_` and `-` (it is a TOML table name and a word on the
+/// command line).
+fn profile_name(text: &str) -> Result<(), (String, String)> {
+    if !text.is_empty()
+        && text.len() <= 64
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        Ok(())
+    } else {
+        Err((
+            "a profile name has 1 to 64 letters, digits, _ and -, e.g. broker".to_owned(),
+            "配置档名称为 1 到 64 个字母、数字、_ 或 -，例如 broker".to_owned(),
+        ))
+    }
+}
+
+/// The server of the desk commands: `https://host[:port]`, or `http://` to a loopback address
+/// only (a bearer token over plain HTTP is readable by anyone on the way).
+pub fn server_url(text: &str) -> Result<(), (String, String)> {
+    let refused = |why: &str, why_zh: &str| Err((why.to_owned(), why_zh.to_owned()));
+    let Ok(url) = reqwest::Url::parse(text) else {
+        return refused(
+            "not a URL; e.g. https://customs.example:8443",
+            "不是有效的地址，例如 https://customs.example:8443",
+        );
+    };
+    if !url.username().is_empty() || url.password().is_some() {
+        return refused(
+            "must not hold a user or password (the token comes from --token or a token file)",
+            "地址中不能含用户名或密码（令牌来自 --token 或令牌文件）",
+        );
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return refused(
+            "must not have a query or fragment",
+            "地址不能含查询串或片段",
+        );
+    }
+    let Some(host) = url.host_str().filter(|host| !host.is_empty()) else {
+        return refused("must name a host", "必须包含主机名");
+    };
+    let loopback = host == "localhost"
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|address| address.is_loopback());
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        "http" => refused(
+            "http:// only to this machine (localhost, 127.0.0.1, [::1]): elsewhere use https://, \
+             a token over plain HTTP is readable on the way",
+            "仅本机地址可用 http://，其他地址请使用 https://（明文 HTTP 传输的令牌可被窃听）",
+        ),
+        _ => refused(
+            "must be https://host[:port] (or http:// to this machine)",
+            "必须为 https://主机[:端口]（本机可用 http://）",
+        ),
     }
 }
 
@@ -743,6 +1014,9 @@ mod tests {
                     _ if key.name == "serve.database" => {
                         "\"postgres://customs@127.0.0.1:5432/customs\"".into()
                     }
+                    _ if key.name == "client.server" => "\"https://customs.example:8443\"".into(),
+                    // No profile is chosen from the file here: it has none.
+                    _ if key.name == "profile" => continue,
                     _ => unreachable!("text keys have defaults"),
                 },
                 Kind::Path => "\"somewhere\"".into(),
@@ -755,7 +1029,7 @@ mod tests {
 
         let resolved = resolve(Some(&path), env_none, &[]).expect(&file);
 
-        assert_eq!(resolved.values.len(), KEYS.len());
+        assert_eq!(resolved.values.len(), KEYS.len() - 1, "all but `profile`");
         assert!(
             resolved
                 .values
@@ -938,5 +1212,144 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    fn profiles_file(dir: &Path, text: &str) -> PathBuf {
+        let path = dir.join("customs.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    const PROFILES: &str = "[client]\nserver = \"https://default.example\"\n\
+        [profiles.broker]\nserver = \"https://customs.example:8443\"\n\
+        token_file = \"/home/b/.config/customs/broker.token\"\n\
+        [profiles.officer]\nserver = \"https://officer.example\"\nca_file = \"/etc/ca.pem\"\n";
+
+    #[test]
+    fn a_profile_gives_the_client_keys_and_a_flag_still_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = profiles_file(dir.path(), PROFILES);
+        let chosen = |env: &'static str, flags: &[(&'static str, Option<String>)]| {
+            resolve(
+                Some(&path),
+                move |name: &str| {
+                    (name == "CUSTOMS_PROFILE" && !env.is_empty()).then(|| env.to_owned())
+                },
+                flags,
+            )
+        };
+        let none = chosen("", &[]).unwrap().config;
+        assert_eq!(
+            none.client.server.as_deref(),
+            Some("https://default.example")
+        );
+        assert_eq!(none.client.token_file, None);
+
+        let broker = chosen("broker", &[]).unwrap();
+        assert_eq!(broker.config.profile.as_deref(), Some("broker"));
+        assert_eq!(
+            broker.config.client.server.as_deref(),
+            Some("https://customs.example:8443")
+        );
+        assert_eq!(
+            broker.config.client.token_file.as_deref(),
+            Some(Path::new("/home/b/.config/customs/broker.token"))
+        );
+        assert!(
+            show(&broker).contains("# profile broker of file"),
+            "{}",
+            show(&broker)
+        );
+
+        let officer = chosen("broker", &[("profile", Some("officer".into()))]).unwrap();
+        assert_eq!(
+            officer.config.client.server.as_deref(),
+            Some("https://officer.example"),
+            "the flag's profile wins over the variable's"
+        );
+        assert_eq!(officer.config.client.token_file, None);
+        let flag = chosen(
+            "broker",
+            &[("client.server", Some("https://127.0.0.1:9443".into()))],
+        )
+        .unwrap();
+        assert_eq!(
+            flag.config.client.server.as_deref(),
+            Some("https://127.0.0.1:9443")
+        );
+    }
+
+    #[test]
+    fn every_problem_of_the_profiles_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = profiles_file(
+            dir.path(),
+            "[profiles.broker]\nserver = \"http://customs.example\"\ncolour = \"blue\"\n\
+             [profiles.\"bad name\"]\nserver = \"https://x.example\"\n",
+        );
+        let env = |name: &str| (name == "CUSTOMS_PROFILE").then(|| "nobody".to_owned());
+        let problems = resolve(Some(&path), env, &[]).unwrap_err();
+        let keys: Vec<&str> = problems.0.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "profiles.bad name",
+                "profiles.broker.colour",
+                "profiles.broker.server",
+                "profile"
+            ],
+            "{problems}"
+        );
+        let text = problems.to_string();
+        assert!(text.contains("http:// only to this machine"), "{text}");
+        assert!(text.contains("its profiles are: broker"), "{text}");
+        assert!(text.contains("没有配置档 nobody"), "{text}");
+        let without_file =
+            resolve(None, |_: &str| None, &[("profile", Some("broker".into()))]).unwrap_err();
+        assert!(
+            without_file.to_string().contains("no configuration file"),
+            "{without_file}"
+        );
+    }
+
+    #[test]
+    fn a_server_is_https_or_plain_http_to_this_machine_only() {
+        for good in [
+            "https://customs.example:8443",
+            "https://10.0.0.5",
+            "http://127.0.0.1:8080",
+            "http://localhost:8080",
+            "http://[::1]:8080",
+        ] {
+            assert_eq!(server_url(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "customs.example:8443",
+            "http://customs.example",
+            "http://10.0.0.5:8080",
+            "ftp://customs.example",
+            "https://user:secret@customs.example",
+            "https://customs.example/?token=x",
+        ] {
+            assert!(server_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_file_holds_at_most_the_profiles_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = |n: usize| {
+            let text: String = (0..n)
+                .map(|i| format!("[profiles.p{i}]\nserver = \"https://c{i}.example\"\n"))
+                .collect();
+            profiles_file(dir.path(), &text)
+        };
+        assert!(resolve(Some(&file(PROFILES_MAX)), |_: &str| None, &[]).is_ok());
+        let problems = resolve(Some(&file(PROFILES_MAX + 1)), |_: &str| None, &[]).unwrap_err();
+        assert!(
+            problems
+                .to_string()
+                .contains(&format!("at most {PROFILES_MAX} profiles"))
+        );
     }
 }

@@ -80,6 +80,31 @@ impl DataDir {
         })
     }
 
+    /// The data folder of a command that works on an existing store: a folder that does not
+    /// exist is refused, never created (a mistyped `--data` would otherwise be a new, empty store
+    /// with new keys). Only `serve` (first run), `admin init`, `restore` and `bench` make one.
+    pub fn open_existing(path: &Path) -> anyhow::Result<DataDir> {
+        match fs::metadata(path) {
+            Ok(metadata) if metadata.is_dir() => DataDir::create(path),
+            Ok(_) => bail!(
+                "the data folder {} is not a folder / 数据目录 {} 不是文件夹",
+                path.display(),
+                path.display()
+            ),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => bail!(
+                "the data folder {path} does not exist: check --data (or CUSTOMS_DATA, the file's \
+                 `data`); a new one is made by `customs --data {path} admin init --name NAME` or \
+                 `customs --data {path} serve`, or use --server to work on a running server / \
+                 数据目录 {path} 不存在：请检查 --data；新数据目录由 `customs admin init` 或 \
+                 `customs serve` 创建，或用 --server 连接正在运行的服务",
+                path = path.display()
+            ),
+            Err(error) => {
+                Err(error).with_context(|| format!("reading the data folder {}", path.display()))
+            }
+        }
+    }
+
     /// Takes the data folder's write lock (once per process): one server or writing command per
     /// folder, so that two writers never interleave their chains, caches and numbering.
     pub fn lock_for_writing(&self) -> anyhow::Result<()> {

@@ -12,19 +12,23 @@ use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
 use tokio::task::JoinSet;
 
-use crate::datadir::DataDir;
+use crate::desk::{Access, Site, told};
 
 /// Declarations in flight at once: enough to fill the store's group commits.
 const LODGE_CONCURRENCY: usize = 64;
+
+/// Declarations in flight at once to a server: within a client's default rate (see
+/// `http_api::REQUESTS_PER_SECOND_PER_CLIENT_DEFAULT`), each answer after its commit.
+const REMOTE_LODGE_CONCURRENCY: usize = 8;
 
 #[derive(Args)]
 pub struct LodgeArgs {
     /// JSON files: one declaration object, or an array of them, per file.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
-    /// Bearer token of the declarant or broker lodging them.
-    #[arg(long, env = "CUSTOMS_TOKEN")]
-    pub token: String,
+    /// Bearer token of the declarant or broker lodging them (else the token file).
+    #[arg(long, env = "CUSTOMS_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
     /// Print one JSON line per declaration instead of a summary.
     #[arg(long)]
     pub json: bool,
@@ -50,13 +54,9 @@ fn read_declarations(files: &[PathBuf]) -> anyhow::Result<Vec<(String, Vec<u8>)>
     Ok(declarations)
 }
 
-pub async fn run(data: &DataDir, config: ClearanceConfig, args: LodgeArgs) -> anyhow::Result<()> {
+pub async fn run(site: &Site, config: ClearanceConfig, args: LodgeArgs) -> anyhow::Result<()> {
     let declarations = read_declarations(&args.files)?;
-    let clearance = data.open_clearance(store_sqlite::SqliteOptions::production(), config)?;
-    let caller = clearance
-        .authenticate(&args.token)
-        .await
-        .map_err(crate::show::explain)?;
+    let desk = site.desk(config, args.token.clone(), Access::Write).await?;
     let progress = if declarations.len() > 1 && !args.json {
         ProgressBar::new(declarations.len() as u64)
     } else {
@@ -65,14 +65,18 @@ pub async fn run(data: &DataDir, config: ClearanceConfig, args: LodgeArgs) -> an
     progress.set_style(ProgressStyle::with_template(
         "{bar:40} {pos}/{len} lodged ({per_sec}, {eta} left)",
     )?);
-    let semaphore = Arc::new(tokio::sync::Semaphore::new(LODGE_CONCURRENCY));
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(if desk.is_remote() {
+        REMOTE_LODGE_CONCURRENCY
+    } else {
+        LODGE_CONCURRENCY
+    }));
     let mut tasks = JoinSet::new();
     for (idx, (source, body)) in declarations.into_iter().enumerate() {
         let permit = semaphore.clone().acquire_owned().await?;
-        let (clearance, caller) = (clearance.clone(), caller.clone());
+        let desk = desk.clone();
         tasks.spawn(async move {
             let key = format!("file-{}", hex::encode(&Sha256::digest(&body)[..16]));
-            let outcome = clearance.lodge(&caller, Some(&key), &body).await;
+            let outcome = desk.lodge(&key, &body).await.map_err(|e| told(e, None));
             drop(permit);
             (idx, source, outcome)
         });
@@ -83,16 +87,12 @@ pub async fn run(data: &DataDir, config: ClearanceConfig, args: LodgeArgs) -> an
         outcomes.push(joined?);
     }
     progress.finish_and_clear();
-    clearance.store().close().await;
+    desk.close().await;
     outcomes.sort_by_key(|(idx, ..)| *idx);
     report(outcomes, args.json)
 }
 
-type Outcome = (
-    usize,
-    String,
-    Result<wire::LodgementView, clearance::ClearanceError>,
-);
+type Outcome = (usize, String, anyhow::Result<wire::LodgementView>);
 
 fn report(outcomes: Vec<Outcome>, json: bool) -> anyhow::Result<()> {
     let (mut accepted, mut refused) = (0, 0);
@@ -119,10 +119,10 @@ fn report(outcomes: Vec<Outcome>, json: bool) -> anyhow::Result<()> {
                 if json {
                     println!(
                         "{}",
-                        serde_json::json!({"source": source, "error": crate::show::explain(error).to_string()})
+                        serde_json::json!({"source": source, "error": format!("{error:#}")})
                     );
                 } else {
-                    eprintln!("{source}: {}", crate::show::explain(error));
+                    eprintln!("{source}: {error:#}");
                 }
             }
         }

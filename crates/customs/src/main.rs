@@ -14,11 +14,14 @@ mod config_cmd;
 mod continuity;
 mod datadir;
 mod demo;
+mod desk;
 mod instances;
 mod lodge;
 mod model_cmd;
 mod releases_cmd;
+mod remote;
 mod rules_cmd;
+mod search_cmd;
 mod serve;
 mod settle_cmd;
 mod show;
@@ -57,6 +60,24 @@ struct Cli {
     /// serial). [env: CUSTOMS_NUMBER_TEMPLATE] [file: number_template]
     #[arg(long, global = true, value_name = "TEMPLATE")]
     number_template: Option<String>,
+    /// Work on a running server over its API instead of the data folder (the desk commands:
+    /// lodge, show, search, owed, pay, release, hold, tasks, rules, watch, stats), e.g.
+    /// https://customs.example:8443. [env: CUSTOMS_SERVER] [file: client.server, or a profile's
+    /// server]
+    #[arg(long, global = true, value_name = "URL")]
+    server: Option<String>,
+    /// The profile of the configuration file to use (`[profiles.NAME]`: server, token_file,
+    /// ca_file). [env: CUSTOMS_PROFILE] [file: profile]
+    #[arg(long, global = true, value_name = "NAME")]
+    profile: Option<String>,
+    /// A file holding the bearer token (readable by its owner only), used when --token is not
+    /// given. [env: CUSTOMS_TOKEN_FILE] [file: client.token_file, or a profile's token_file]
+    #[arg(long, global = true, value_name = "FILE")]
+    token_file: Option<String>,
+    /// PEM certificates of a private CA to trust for the server's TLS, besides the system's.
+    /// [env: CUSTOMS_CA_FILE] [file: client.ca_file, or a profile's ca_file]
+    #[arg(long, global = true, value_name = "FILE")]
+    ca_file: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -73,6 +94,9 @@ enum Command {
     Lodge(lodge::LodgeArgs),
     /// Show a declaration by number or id, with its history.
     Show(show::ShowArgs),
+    /// Search declarations by bill of lading (提运单号), container, invoice number, commodity
+    /// code (prefix) and trader name, as the user of a token: the trade finds only its own.
+    Search(search_cmd::SearchArgs),
     /// The record of the whole enforcement process: verify, export the public key, checkpoint.
     Audit {
         #[command(subcommand)]
@@ -172,6 +196,10 @@ impl Cli {
         let mut flags = vec![
             ("data", self.data.clone()),
             ("number_template", self.number_template.clone()),
+            ("profile", self.profile.clone()),
+            ("client.server", self.server.clone()),
+            ("client.token_file", self.token_file.clone()),
+            ("client.ca_file", self.ca_file.clone()),
         ];
         if let Command::Serve(args) = &self.command {
             flags.extend(args.flags());
@@ -194,6 +222,7 @@ impl Command {
             Command::Worker(_) => "worker",
             Command::Lodge(_) => "lodge",
             Command::Show(_) => "show",
+            Command::Search(_) => "search",
             Command::Audit { .. } => "audit",
             Command::Admin(_) => "admin",
             Command::Tariff(_) => "tariff",
@@ -216,6 +245,36 @@ impl Command {
             Command::Backup(_) => "backup",
             Command::Restore(_) => "restore",
             Command::Config { .. } => "config",
+        }
+    }
+
+    /// Whether the command works at a desk: on the data folder's store or, with `--server`, on
+    /// a running server through its API, the same calls either way.
+    fn works_at_a_desk(&self) -> bool {
+        matches!(
+            self,
+            Command::Lodge(_)
+                | Command::Show(_)
+                | Command::Search(_)
+                | Command::Owed(_)
+                | Command::Pay(_)
+                | Command::Release(_)
+                | Command::Hold(_)
+                | Command::Tasks { .. }
+                | Command::Rules { .. }
+                | Command::Watch { .. }
+                | Command::Stats { .. }
+        )
+    }
+
+    /// Whether the command may make a new data folder: the first run of `serve`, `admin init`,
+    /// and `bench` (a restore makes its own, checked apart). Every other one refuses a folder
+    /// that does not exist.
+    fn may_create_the_data_folder(&self) -> bool {
+        match self {
+            Command::Serve(_) | Command::Bench(_) => true,
+            Command::Admin(args) => matches!(args.command, admin::AdminCommand::Init { .. }),
+            _ => false,
         }
     }
 
@@ -271,9 +330,23 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
         return Ok(config_cmd::run(cli.config.as_deref(), resolved, command));
     }
     let settings = resolved?.config;
+    let server = settings.client.server.clone();
+    if server.is_some() && !cli.command.works_at_a_desk() {
+        anyhow::bail!(
+            "a server is set (--server, CUSTOMS_SERVER, client.server or the profile {profile}), \
+             and `customs {name}` works on the data folder only; the commands that work on a \
+             server are lodge, show, search, owed, pay, release, hold, tasks, rules, watch and \
+             stats / 已设置服务器地址：`customs {name}` 只能用于本地数据目录",
+            profile = settings.profile.as_deref().unwrap_or("-"),
+            name = cli.command.name()
+        );
+    }
     // Fail closed: a command that knows only the folder's SQLite store is refused rather than
     // silently acting on a store nobody serves.
-    if settings.serve.database.is_some() && cli.command.works_on_the_folders_store_only() {
+    if settings.serve.database.is_some()
+        && server.is_none()
+        && cli.command.works_on_the_folders_store_only()
+    {
         anyhow::bail!(
             "serve.database is set (--database, CUSTOMS_DATABASE or the file), and `customs {name}` \
              works on the data folder's SQLite store only: on PostgreSQL use the API (or `customs \
@@ -301,13 +374,45 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
         runtime.block_on(backup_cmd::restore(args, &settings.data))?;
         return Ok(std::process::ExitCode::SUCCESS);
     }
-    let data = datadir::DataDir::create(&settings.data)?;
+    if cli.command.works_at_a_desk() {
+        let place = match server {
+            Some(server) => desk::Place::Server {
+                server,
+                ca_file: settings.client.ca_file.clone(),
+            },
+            None => desk::Place::Folder(datadir::DataDir::open_existing(&settings.data)?),
+        };
+        let site = desk::Site {
+            place,
+            token_file: settings.client.token_file.clone(),
+        };
+        runtime.block_on(async move {
+            match cli.command {
+                Command::Lodge(args) => lodge::run(&site, config, args).await,
+                Command::Show(args) => show::run(&site, config, args).await,
+                Command::Search(args) => search_cmd::run(&site, config, args).await,
+                Command::Owed(args) => settle_cmd::owed(&site, config, args).await,
+                Command::Pay(args) => settle_cmd::pay(&site, config, args).await,
+                Command::Release(args) => settle_cmd::release(&site, config, args).await,
+                Command::Hold(args) => settle_cmd::hold(&site, config, args).await,
+                Command::Tasks { command } => tasks_cmd::run(&site, config, command).await,
+                Command::Rules { command } => rules_cmd::run(&site, config, command).await,
+                Command::Watch { command } => watch_cmd::run(&site, config, command).await,
+                Command::Stats { command } => stats_cmd::run(&site, config, command).await,
+                _ => unreachable!("a desk command"),
+            }
+        })?;
+        return Ok(std::process::ExitCode::SUCCESS);
+    }
+    let data = if cli.command.may_create_the_data_folder() {
+        datadir::DataDir::create(&settings.data)?
+    } else {
+        datadir::DataDir::open_existing(&settings.data)?
+    };
     runtime.block_on(async move {
         match cli.command {
             Command::Serve(args) => serve::run(&data, config, &settings, args).await,
             Command::Worker(_) => worker::run(&data, config, &settings).await,
-            Command::Lodge(args) => lodge::run(&data, config, args).await,
-            Command::Show(args) => show::run(&data, config, args).await,
             Command::Audit { command } => audit_cmd::run(&data, command).await,
             Command::Admin(args) => {
                 admin::run(&data, config, settings.serve.database.as_deref(), args).await
@@ -322,21 +427,24 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
                 releases_cmd::run(&data, config, ReleaseKind::ValueControl, args).await
             }
             Command::Reference(args) => releases_cmd::run_reference(&data, config, args).await,
-            Command::Rules { command } => rules_cmd::run(&data, config, command).await,
-            Command::Watch { command } => watch_cmd::run(&data, config, command).await,
             Command::History { command } => model_cmd::history(&data, config, command).await,
             Command::Model { command } => model_cmd::model(&data, config, command).await,
-            Command::Tasks { command } => tasks_cmd::run(&data, config, command).await,
-            Command::Pay(args) => settle_cmd::pay(&data, config, args).await,
             Command::Bank { command } => bank_cmd::run(&data, config, command).await,
-            Command::Owed(args) => settle_cmd::owed(&data, config, args).await,
-            Command::Hold(args) => settle_cmd::hold(&data, config, args).await,
-            Command::Release(args) => settle_cmd::release(&data, config, args).await,
-            Command::Stats { command } => stats_cmd::run(&data, config, command).await,
             Command::Bench(args) => bench::run(config, args).await,
             Command::Assess(_) | Command::Backup(_) | Command::Restore(_) => {
                 unreachable!("run before the data folder is opened")
             }
+            Command::Lodge(_)
+            | Command::Show(_)
+            | Command::Search(_)
+            | Command::Owed(_)
+            | Command::Pay(_)
+            | Command::Release(_)
+            | Command::Hold(_)
+            | Command::Tasks { .. }
+            | Command::Rules { .. }
+            | Command::Watch { .. }
+            | Command::Stats { .. } => unreachable!("run at a desk above"),
             Command::Config { .. } => unreachable!("the configuration is shown before"),
         }
     })?;

@@ -8,13 +8,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Subcommand;
-use clearance::{Caller, Clearance, ClearanceConfig};
+use clearance::ClearanceConfig;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use serde_json::Value;
-use store_sqlite::SqliteStore;
 
-use crate::datadir::DataDir;
-use crate::show::{cell, explain};
+use crate::desk::{Access, Desk, Site, told};
+use crate::show::cell;
 
 #[derive(Subcommand)]
 pub enum RulesCommand {
@@ -25,8 +24,8 @@ pub enum RulesCommand {
         /// The rule as a JSON file (its CEL condition, action and reasons).
         file: PathBuf,
         /// Bearer token of the risk analyst proposing it.
-        #[arg(long, env = "CUSTOMS_TOKEN")]
-        token: String,
+        #[arg(long, env = "CUSTOMS_TOKEN", hide_env_values = true)]
+        token: Option<String>,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -40,8 +39,8 @@ pub enum RulesCommand {
         #[arg(long, default_value_t = 200)]
         sample: usize,
         /// Bearer token of a risk analyst.
-        #[arg(long, env = "CUSTOMS_TOKEN")]
-        token: String,
+        #[arg(long, env = "CUSTOMS_TOKEN", hide_env_values = true)]
+        token: Option<String>,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -52,8 +51,8 @@ pub enum RulesCommand {
         id: String,
         version: u32,
         /// Bearer token of a risk analyst other than the version's author.
-        #[arg(long, env = "CUSTOMS_TOKEN")]
-        token: String,
+        #[arg(long, env = "CUSTOMS_TOKEN", hide_env_values = true)]
+        token: Option<String>,
     },
     /// Take an active version out of force.
     Retire {
@@ -64,8 +63,8 @@ pub enum RulesCommand {
         #[arg(long)]
         reason: String,
         /// Bearer token of a risk analyst.
-        #[arg(long, env = "CUSTOMS_TOKEN")]
-        token: String,
+        #[arg(long, env = "CUSTOMS_TOKEN", hide_env_values = true)]
+        token: Option<String>,
     },
     /// Every rule version, or those with a status (proposed, active, superseded, retired).
     List {
@@ -73,8 +72,8 @@ pub enum RulesCommand {
         #[arg(long)]
         status: Option<String>,
         /// Bearer token of a customs user (officer, risk analyst, auditor, administrator).
-        #[arg(long, env = "CUSTOMS_TOKEN")]
-        token: String,
+        #[arg(long, env = "CUSTOMS_TOKEN", hide_env_values = true)]
+        token: Option<String>,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -82,13 +81,13 @@ pub enum RulesCommand {
 }
 
 impl RulesCommand {
-    fn token(&self) -> &str {
+    fn token(&self) -> Option<String> {
         match self {
             RulesCommand::Add { token, .. }
             | RulesCommand::Test { token, .. }
             | RulesCommand::Approve { token, .. }
             | RulesCommand::Retire { token, .. }
-            | RulesCommand::List { token, .. } => token,
+            | RulesCommand::List { token, .. } => token.clone(),
         }
     }
 
@@ -105,32 +104,30 @@ fn read_rule(file: &Path) -> anyhow::Result<Vec<u8>> {
 }
 
 pub async fn run(
-    data: &DataDir,
+    site: &Site,
     config: ClearanceConfig,
     command: RulesCommand,
 ) -> anyhow::Result<()> {
-    let clearance = if command.writes() {
-        data.open_clearance(store_sqlite::SqliteOptions::production(), config)?
+    let access = if command.writes() {
+        Access::Write
     } else {
-        data.open_clearance_read_only(config)?
+        Access::Read
     };
-    let outcome = execute(&clearance, command).await;
-    clearance.store().close().await;
+    let desk = site.desk(config, command.token(), access).await?;
+    let outcome = execute(&desk, command).await;
+    desk.close().await;
     outcome
 }
 
-async fn execute(clearance: &Clearance<SqliteStore>, command: RulesCommand) -> anyhow::Result<()> {
-    let caller: Caller = clearance
-        .authenticate(command.token())
-        .await
-        .map_err(crate::show::explain)?;
+fn explain(error: anyhow::Error) -> anyhow::Error {
+    told(error, None)
+}
+
+async fn execute(desk: &Desk, command: RulesCommand) -> anyhow::Result<()> {
     match command {
         RulesCommand::Add { file, json, .. } => {
             let body = read_rule(&file)?;
-            let rule = clearance
-                .propose_rule(&caller, &body)
-                .await
-                .map_err(explain)?;
+            let rule = desk.propose_rule(&body).await.map_err(explain)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&rule)?);
             } else {
@@ -146,10 +143,7 @@ async fn execute(clearance: &Clearance<SqliteStore>, command: RulesCommand) -> a
             file, sample, json, ..
         } => {
             let body = read_rule(&file)?;
-            let report = clearance
-                .test_rule(&caller, &body, sample)
-                .await
-                .map_err(explain)?;
+            let report = desk.test_rule(&body, sample).await.map_err(explain)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
@@ -157,16 +151,18 @@ async fn execute(clearance: &Clearance<SqliteStore>, command: RulesCommand) -> a
             }
         }
         RulesCommand::Approve { id, version, .. } => {
-            let rule = clearance
-                .approve_rule(&caller, &id, version)
+            let rule = desk
+                .approve_rule(&id, version)
                 .await
                 .map_err(|e| rule_refusal(e, &id, version))?;
+            let approver = cell(&rule["approved_by"]);
+            let names = desk.names(std::slice::from_ref(&approver)).await;
             println!(
                 "{} version {}: {} (approved by {})",
                 cell(&rule["id"]),
                 cell(&rule["version"]),
                 cell(&rule["status"]),
-                caller.principal.user.name
+                names.get(&approver).unwrap_or(&approver)
             );
         }
         RulesCommand::Retire {
@@ -175,8 +171,8 @@ async fn execute(clearance: &Clearance<SqliteStore>, command: RulesCommand) -> a
             reason,
             ..
         } => {
-            let rule = clearance
-                .retire_rule(&caller, &id, version, &reason)
+            let rule = desk
+                .retire_rule(&id, version, &reason)
                 .await
                 .map_err(|e| rule_refusal(e, &id, version))?;
             println!(
@@ -195,10 +191,7 @@ async fn execute(clearance: &Clearance<SqliteStore>, command: RulesCommand) -> a
                      状态应为 proposed、active、superseded 或 retired"
                 );
             }
-            let rules = clearance
-                .rules(&caller, status.as_deref())
-                .await
-                .map_err(explain)?;
+            let rules = desk.rules(status.as_deref()).await.map_err(explain)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&rules)?);
             } else {
@@ -206,7 +199,7 @@ async fn execute(clearance: &Clearance<SqliteStore>, command: RulesCommand) -> a
                     .iter()
                     .flat_map(|r| [cell(&r["author"]), cell(&r["approved_by"])])
                     .collect();
-                let names = crate::show::names_of(&clearance, &caller, &people).await;
+                let names = desk.names(&people).await;
                 print_rules(&rules, &names);
             }
         }
@@ -215,13 +208,13 @@ async fn execute(clearance: &Clearance<SqliteStore>, command: RulesCommand) -> a
 }
 
 /// The service's "not found" speaks of declarations; here it is a rule version.
-fn rule_refusal(error: clearance::ClearanceError, id: &str, version: u32) -> anyhow::Error {
-    match error {
-        clearance::ClearanceError::NotFound => {
-            anyhow::anyhow!("no rule {id} version {version} / 没有规则 {id} 第 {version} 版")
-        }
-        other => explain(other),
-    }
+fn rule_refusal(error: anyhow::Error, id: &str, version: u32) -> anyhow::Error {
+    told(
+        error,
+        Some(format!(
+            "no rule {id} version {version} / 没有规则 {id} 第 {version} 版"
+        )),
+    )
 }
 
 /// The rules as a table, their author and approver by name.

@@ -6,11 +6,10 @@
 //! store read-only.
 
 use clap::Args;
-use clearance::{Caller, Clearance, ClearanceConfig, ClearanceError};
+use clearance::ClearanceConfig;
 use serde_json::{Value, json};
-use store_sqlite::SqliteStore;
 
-use crate::datadir::DataDir;
+use crate::desk::{Access, Site, told};
 
 #[derive(Args)]
 pub struct PayArgs {
@@ -26,8 +25,8 @@ pub struct PayArgs {
     #[arg(long)]
     pub guarantee: bool,
     /// Bearer token of the declarant or broker paying (of an officer for a guarantee).
-    #[arg(long, env = "CUSTOMS_TOKEN")]
-    pub token: String,
+    #[arg(long, env = "CUSTOMS_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
     /// Idempotency key: running the command again with it records nothing new.
     #[arg(long)]
     pub key: Option<String>,
@@ -41,8 +40,8 @@ pub struct OwedArgs {
     /// Customs declaration number (or id).
     pub number: String,
     /// Bearer token of a user who may read the declaration.
-    #[arg(long, env = "CUSTOMS_TOKEN")]
-    pub token: String,
+    #[arg(long, env = "CUSTOMS_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -56,8 +55,8 @@ pub struct ReleaseArgs {
     #[arg(long)]
     pub note: Option<String>,
     /// Bearer token of the officer releasing the goods.
-    #[arg(long, env = "CUSTOMS_TOKEN")]
-    pub token: String,
+    #[arg(long, env = "CUSTOMS_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
     /// Idempotency key: running the command again with it records nothing new.
     #[arg(long)]
     pub key: Option<String>,
@@ -74,8 +73,8 @@ pub struct HoldArgs {
     #[arg(long)]
     pub reason: String,
     /// Bearer token of the officer holding the goods.
-    #[arg(long, env = "CUSTOMS_TOKEN")]
-    pub token: String,
+    #[arg(long, env = "CUSTOMS_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
     /// Idempotency key: running the command again with it records nothing new.
     #[arg(long)]
     pub key: Option<String>,
@@ -84,94 +83,53 @@ pub struct HoldArgs {
     pub json: bool,
 }
 
-async fn caller(clearance: &Clearance<SqliteStore>, token: &str) -> anyhow::Result<Caller> {
-    clearance
-        .authenticate(token)
-        .await
-        .map_err(crate::show::explain)
-}
-
 /// A refusal in both languages; "not found" names the declaration.
-fn explain(number: &str, error: ClearanceError) -> anyhow::Error {
-    match error {
-        ClearanceError::NotFound => {
-            anyhow::anyhow!(
-                "no declaration {number} visible to you / 未找到您可查看的报关单 {number}"
-            )
-        }
-        ClearanceError::Forbidden {
-            message_en,
-            message_zh,
-            errors,
-        } if errors.is_empty() => anyhow::anyhow!("{message_en} / {message_zh}"),
-        other => crate::show::explain(other),
-    }
+fn explain(number: &str, error: anyhow::Error) -> anyhow::Error {
+    told(
+        error,
+        Some(format!(
+            "no declaration {number} visible to you / 未找到您可查看的报关单 {number}"
+        )),
+    )
 }
 
-pub async fn pay(data: &DataDir, config: ClearanceConfig, args: PayArgs) -> anyhow::Result<()> {
-    let clearance = data.open_clearance(store_sqlite::SqliteOptions::production(), config)?;
-    let outcome = async {
-        let caller = caller(&clearance, &args.token).await?;
-        let kind = if args.guarantee {
-            "guarantee"
-        } else {
-            "payment"
-        };
-        let body = json!({"kind": kind, "amount": args.amount, "reference": args.reference});
-        clearance
-            .record_payment(
-                &caller,
-                &args.number,
-                args.key.as_deref(),
-                body.to_string().as_bytes(),
-            )
-            .await
-            .map_err(|e| explain(&args.number, e))
-    }
-    .await;
-    clearance.store().close().await;
-    print_settlement(&args.number, &outcome?, args.json)
+pub async fn pay(site: &Site, config: ClearanceConfig, args: PayArgs) -> anyhow::Result<()> {
+    let desk = site.desk(config, args.token.clone(), Access::Write).await?;
+    let kind = if args.guarantee {
+        "guarantee"
+    } else {
+        "payment"
+    };
+    let body = json!({"kind": kind, "amount": args.amount, "reference": args.reference});
+    let outcome = desk
+        .record_payment(&args.number, args.key.as_deref(), body)
+        .await;
+    desk.close().await;
+    let settlement = outcome.map_err(|e| explain(&args.number, e))?;
+    print_settlement(&args.number, &settlement, args.json)
 }
 
-pub async fn owed(data: &DataDir, config: ClearanceConfig, args: OwedArgs) -> anyhow::Result<()> {
-    let clearance = data.open_clearance_read_only(config)?;
-    let outcome = async {
-        let caller = caller(&clearance, &args.token).await?;
-        clearance
-            .payments(&caller, &args.number)
-            .await
-            .map_err(|e| explain(&args.number, e))
-    }
-    .await;
-    clearance.store().close().await;
-    print_settlement(&args.number, &outcome?, args.json)
+pub async fn owed(site: &Site, config: ClearanceConfig, args: OwedArgs) -> anyhow::Result<()> {
+    let desk = site.desk(config, args.token.clone(), Access::Read).await?;
+    let outcome = desk.payments(&args.number).await;
+    desk.close().await;
+    let settlement = outcome.map_err(|e| explain(&args.number, e))?;
+    print_settlement(&args.number, &settlement, args.json)
 }
 
 pub async fn release(
-    data: &DataDir,
+    site: &Site,
     config: ClearanceConfig,
     args: ReleaseArgs,
 ) -> anyhow::Result<()> {
-    let clearance = data.open_clearance(store_sqlite::SqliteOptions::production(), config)?;
-    let outcome = async {
-        let caller = caller(&clearance, &args.token).await?;
-        let body = match &args.note {
-            Some(note) => json!({ "note": note }),
-            None => json!({}),
-        };
-        clearance
-            .release(
-                &caller,
-                &args.number,
-                args.key.as_deref(),
-                body.to_string().as_bytes(),
-            )
-            .await
-            .map_err(|e| explain(&args.number, e))
-    }
-    .await;
-    clearance.store().close().await;
-    let view = outcome?;
+    let desk = site.desk(config, args.token.clone(), Access::Write).await?;
+    let body = match &args.note {
+        Some(note) => json!({ "note": note }),
+        None => json!({}),
+    };
+    let outcome = desk.release(&args.number, args.key.as_deref(), body).await;
+    desk.close().await;
+    let view = outcome.map_err(|e| explain(&args.number, e))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&view)?);
     } else {
@@ -185,24 +143,14 @@ pub async fn release(
 
 /// An officer holds the goods (扣留): an open `hold` task, the officer's own, lifted by closing it
 /// with a finding (`customs tasks finding`).
-pub async fn hold(data: &DataDir, config: ClearanceConfig, args: HoldArgs) -> anyhow::Result<()> {
-    let clearance = data.open_clearance(store_sqlite::SqliteOptions::production(), config)?;
-    let outcome = async {
-        let caller = caller(&clearance, &args.token).await?;
-        let body = json!({ "reason": args.reason });
-        clearance
-            .place_hold(
-                &caller,
-                &args.number,
-                args.key.as_deref(),
-                body.to_string().as_bytes(),
-            )
-            .await
-            .map_err(|e| explain(&args.number, e))
-    }
-    .await;
-    clearance.store().close().await;
-    let task = outcome?;
+pub async fn hold(site: &Site, config: ClearanceConfig, args: HoldArgs) -> anyhow::Result<()> {
+    let desk = site.desk(config, args.token.clone(), Access::Write).await?;
+    let body = json!({ "reason": args.reason });
+    let outcome = desk
+        .place_hold(&args.number, args.key.as_deref(), body)
+        .await;
+    desk.close().await;
+    let task = outcome.map_err(|e| explain(&args.number, e))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&task)?);
     } else {

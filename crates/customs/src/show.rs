@@ -6,12 +6,16 @@ use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use store::{Principal, UserRow};
 use wire::DeclarationView;
 
-use crate::datadir::DataDir;
+use crate::desk::{Desk, Place, Site, told};
 
 #[derive(Args)]
 pub struct ShowArgs {
     /// Customs declaration number (or id).
     pub number: String,
+    /// Bearer token of a customs user, for a server (`--server`); on the data folder the
+    /// operator reads without one.
+    #[arg(long, env = "CUSTOMS_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
     /// Print the declaration and its events as JSON.
     #[arg(long)]
     pub json: bool,
@@ -36,6 +40,34 @@ pub fn operator() -> Caller {
         },
         role: Role::Admin,
     }
+}
+
+type Read = (
+    DeclarationView,
+    wire::EventPage,
+    Vec<serde_json::Value>,
+    Option<serde_json::Value>,
+    Option<serde_json::Value>,
+    std::collections::HashMap<String, String>,
+);
+
+/// Everything `show` prints, read from one desk.
+async fn read(desk: &Desk, number: &str) -> anyhow::Result<Read> {
+    let view = desk.declaration(number).await?;
+    let wire::EventsAnswer::Customs(events) = desk.events(number).await? else {
+        anyhow::bail!(
+            "the declaration's history was answered as the trade sees it: `customs show` is for \
+             customs users / 历史记录按企业视图返回：`customs show` 供海关用户使用"
+        );
+    };
+    let assessments = desk.assessments(number).await?;
+    // Absent for a declaration accepted before targeting existed.
+    let selection = desk.selection(number).await?;
+    let scores = desk.scores(number).await?;
+    // Who acted, by name (an id the directory does not know, such as `system`, as it is).
+    let actors: Vec<String> = events.events.iter().map(|e| e.actor_user.clone()).collect();
+    let names = desk.names(&actors).await;
+    Ok((view, events, assessments, selection, scores, names))
 }
 
 /// Turns a refusal into a message listing every field error in both languages.
@@ -77,47 +109,19 @@ pub fn explain(error: ClearanceError) -> anyhow::Error {
     }
 }
 
-pub async fn run(data: &DataDir, config: ClearanceConfig, args: ShowArgs) -> anyhow::Result<()> {
+pub async fn run(site: &Site, config: ClearanceConfig, args: ShowArgs) -> anyhow::Result<()> {
     // Times people read are in the administration's time zone.
     let utc_offset = config.utc_offset;
-    let clearance = data.open_clearance_read_only(config)?;
-    let caller = operator();
-    let view = clearance
-        .declaration(&caller, &args.number)
-        .await
-        .map_err(explain)?;
-    let wire::EventsAnswer::Customs(events) = clearance
-        .events(&caller, &args.number)
-        .await
-        .map_err(explain)?
-    else {
-        anyhow::bail!("the operator reads the declaration as customs, not as the trade");
+    let desk = match &site.place {
+        Place::Folder(data) => Desk::local_reader(data, config)?,
+        Place::Server { .. } => {
+            site.desk(config, args.token.clone(), crate::desk::Access::Read)
+                .await?
+        }
     };
-    let assessments = clearance
-        .assessments(&caller, &args.number)
-        .await
-        .map_err(explain)?;
-    // Absent for a declaration accepted before targeting existed.
-    let selection = match clearance.selection(&caller, &args.number).await {
-        Ok(selection) => Some(selection),
-        Err(ClearanceError::NotFound) => None,
-        Err(other) => return Err(explain(other)),
-    };
-    let scores = clearance
-        .scores(&caller, &args.number)
-        .await
-        .map_err(explain)?;
-    // Who acted, by name (an id the directory does not know, such as `system`, as it is).
-    let actors: Vec<&str> = events
-        .events
-        .iter()
-        .map(|e| e.actor_user.as_str())
-        .collect();
-    let names = clearance
-        .actor_names(&caller, &actors)
-        .await
-        .unwrap_or_default();
-    clearance.store().close().await;
+    let read = read(&desk, &args.number).await;
+    desk.close().await;
+    let (view, events, assessments, selection, scores, names) = read.map_err(|e| told(e, None))?;
     if args.json {
         let value = serde_json::json!({
             "declaration": view,

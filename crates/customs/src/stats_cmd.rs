@@ -6,8 +6,8 @@ use clap::Subcommand;
 use clearance::ClearanceConfig;
 use serde_json::Value;
 
-use crate::datadir::DataDir;
-use crate::show::{cell, explain};
+use crate::desk::{Access, Site, told};
+use crate::show::cell;
 
 #[derive(Subcommand)]
 pub enum StatsCommand {
@@ -24,8 +24,8 @@ pub enum StatsCommand {
         #[arg(long)]
         office: Option<String>,
         /// Bearer token of a customs user (officer, risk analyst, auditor, administrator).
-        #[arg(long, env = "CUSTOMS_TOKEN")]
-        token: String,
+        #[arg(long, env = "CUSTOMS_TOKEN", hide_env_values = true)]
+        token: Option<String>,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -33,11 +33,10 @@ pub enum StatsCommand {
 }
 
 pub async fn run(
-    data: &DataDir,
+    site: &Site,
     config: ClearanceConfig,
     command: StatsCommand,
 ) -> anyhow::Result<()> {
-    let clearance = data.open_clearance_read_only(config)?;
     let StatsCommand::ReleaseTimes {
         from,
         to,
@@ -45,28 +44,18 @@ pub async fn run(
         token,
         json,
     } = command;
-    let outcome = async {
-        let caller = clearance
-            .authenticate(&token)
-            .await
-            .map_err(crate::show::explain)?;
-        let times = clearance
-            .release_times(&caller, &from, &to, office.as_deref())
-            .await
-            .map_err(explain)?;
-        if json {
-            println!("{}", serde_json::to_string_pretty(&times)?);
-        } else {
-            print_release_times(&times);
-        }
-        anyhow::Ok(())
+    let desk = site.desk(config, token, Access::Read).await?;
+    let outcome = desk.release_times(&from, &to, office.as_deref()).await;
+    desk.close().await;
+    let times = outcome.map_err(|e| told(e, None))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&times)?);
+    } else {
+        print_release_times(&times);
     }
-    .await;
-    clearance.store().close().await;
-    outcome
+    Ok(())
 }
 
-/// Seconds as hours, minutes and seconds, e.g. `2 h 05 min 09 s`.
 fn duration(value: &Value) -> String {
     let Some(total) = value.as_i64() else {
         return "-".to_owned();

@@ -8,13 +8,12 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Subcommand;
-use clearance::{Caller, Clearance, ClearanceConfig, ClearanceError};
+use clearance::ClearanceConfig;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use serde_json::Value;
-use store_sqlite::SqliteStore;
 
-use crate::datadir::DataDir;
-use crate::show::{cell, explain};
+use crate::desk::{Access, Desk, Site, told};
+use crate::show::cell;
 
 /// Tasks listed when `--limit` is not given.
 const LIST_LIMIT_DEFAULT: usize = 100;
@@ -36,8 +35,8 @@ pub enum TasksCommand {
         #[arg(long, default_value_t = LIST_LIMIT_DEFAULT)]
         limit: usize,
         /// Bearer token of a customs user (officer, risk analyst, auditor, administrator).
-        #[arg(long, env = "CUSTOMS_TOKEN")]
-        token: String,
+        #[arg(long, env = "CUSTOMS_TOKEN", hide_env_values = true)]
+        token: Option<String>,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -51,8 +50,8 @@ pub enum TasksCommand {
         /// The finding, as JSON.
         file: PathBuf,
         /// Bearer token of the officer the task is assigned to.
-        #[arg(long, env = "CUSTOMS_TOKEN")]
-        token: String,
+        #[arg(long, env = "CUSTOMS_TOKEN", hide_env_values = true)]
+        token: Option<String>,
         /// Idempotency key: running the command again with it records nothing new.
         #[arg(long)]
         key: Option<String>,
@@ -68,8 +67,8 @@ pub enum TasksCommand {
         /// The photo (JPEG, PNG) or PDF.
         file: PathBuf,
         /// Bearer token of the officer the task is assigned to.
-        #[arg(long, env = "CUSTOMS_TOKEN")]
-        token: String,
+        #[arg(long, env = "CUSTOMS_TOKEN", hide_env_values = true)]
+        token: Option<String>,
         /// Idempotency key: running the command again with it records nothing new.
         #[arg(long)]
         key: Option<String>,
@@ -84,8 +83,8 @@ pub enum TasksCommand {
         #[arg(long)]
         off: bool,
         /// Bearer token of the officer.
-        #[arg(long, env = "CUSTOMS_TOKEN")]
-        token: String,
+        #[arg(long, env = "CUSTOMS_TOKEN", hide_env_values = true)]
+        token: Option<String>,
     },
     /// Decide a trader's request to amend or cancel (修撤单), as the officer its review task is
     /// assigned to: `--approve`, or `--refuse --reason R` (the trader is told the reason).
@@ -104,8 +103,8 @@ pub enum TasksCommand {
         #[arg(long)]
         reason: Option<String>,
         /// Bearer token of the officer the review is assigned to.
-        #[arg(long, env = "CUSTOMS_TOKEN")]
-        token: String,
+        #[arg(long, env = "CUSTOMS_TOKEN", hide_env_values = true)]
+        token: Option<String>,
         /// Idempotency key: running the command again with it records nothing new.
         #[arg(long)]
         key: Option<String>,
@@ -129,8 +128,8 @@ pub enum TasksCommand {
         #[arg(long)]
         reason: String,
         /// Bearer token of an officer.
-        #[arg(long, env = "CUSTOMS_TOKEN")]
-        token: String,
+        #[arg(long, env = "CUSTOMS_TOKEN", hide_env_values = true)]
+        token: Option<String>,
         /// Idempotency key: running the command again with it records nothing new.
         #[arg(long)]
         key: Option<String>,
@@ -141,8 +140,8 @@ pub enum TasksCommand {
         #[arg(long)]
         office: Option<String>,
         /// Bearer token of a customs user (officer, risk analyst, auditor, administrator).
-        #[arg(long, env = "CUSTOMS_TOKEN")]
-        token: String,
+        #[arg(long, env = "CUSTOMS_TOKEN", hide_env_values = true)]
+        token: Option<String>,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -150,7 +149,7 @@ pub enum TasksCommand {
 }
 
 impl TasksCommand {
-    fn token(&self) -> &str {
+    fn token(&self) -> Option<String> {
         match self {
             TasksCommand::List { token, .. }
             | TasksCommand::Finding { token, .. }
@@ -158,44 +157,47 @@ impl TasksCommand {
             | TasksCommand::Attach { token, .. }
             | TasksCommand::Decide { token, .. }
             | TasksCommand::Assess { token, .. }
-            | TasksCommand::Roster { token, .. } => token,
+            | TasksCommand::Roster { token, .. } => token.clone(),
         }
     }
 }
 
 pub async fn run(
-    data: &DataDir,
+    site: &Site,
     config: ClearanceConfig,
     command: TasksCommand,
 ) -> anyhow::Result<()> {
     // Times people read are in the administration's time zone.
     let utc_offset = config.utc_offset;
-    let clearance = match command {
+    let access = match command {
         TasksCommand::Finding { .. }
         | TasksCommand::Duty { .. }
         | TasksCommand::Attach { .. }
         | TasksCommand::Decide { .. }
-        | TasksCommand::Assess { .. } => {
-            data.open_clearance(store_sqlite::SqliteOptions::production(), config)?
-        }
-        TasksCommand::List { .. } | TasksCommand::Roster { .. } => {
-            data.open_clearance_read_only(config)?
-        }
+        | TasksCommand::Assess { .. } => Access::Write,
+        TasksCommand::List { .. } | TasksCommand::Roster { .. } => Access::Read,
     };
-    let outcome = execute(&clearance, command, utc_offset).await;
-    clearance.store().close().await;
+    let desk = site.desk(config, command.token(), access).await?;
+    let outcome = execute(&desk, command, utc_offset).await;
+    desk.close().await;
     outcome
 }
 
+fn explain(error: anyhow::Error) -> anyhow::Error {
+    told(error, None)
+}
+
+/// The service's "not found" speaks of declarations; here it is a task.
+fn no_task(task: &str) -> impl FnOnce(anyhow::Error) -> anyhow::Error {
+    let text = format!("no task {task} is assigned to you / 没有分派给您的任务 {task}");
+    move |error| told(error, Some(text))
+}
+
 async fn execute(
-    clearance: &Clearance<SqliteStore>,
+    desk: &Desk,
     command: TasksCommand,
     utc_offset: chrono::FixedOffset,
 ) -> anyhow::Result<()> {
-    let caller: Caller = clearance
-        .authenticate(command.token())
-        .await
-        .map_err(crate::show::explain)?;
     match command {
         TasksCommand::List {
             mine,
@@ -210,15 +212,15 @@ async fn execute(
             {
                 anyhow::bail!("--status {status:?}: open or closed / 状态应为 open 或 closed");
             }
-            let tasks = clearance
-                .tasks(&caller, mine, office.as_deref(), status.as_deref(), limit)
+            let tasks = desk
+                .tasks(mine, office.as_deref(), status.as_deref(), limit)
                 .await
                 .map_err(explain)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&tasks)?);
             } else {
                 let officers: Vec<String> = tasks.iter().map(|t| cell(&t["assigned_to"])).collect();
-                let names = crate::show::names_of(clearance, &caller, &officers).await;
+                let names = desk.names(&officers).await;
                 print_tasks(&tasks, &names, utc_offset);
             }
         }
@@ -231,16 +233,10 @@ async fn execute(
         } => {
             let body = std::fs::read(&file)
                 .with_context(|| format!("{}: cannot be read / 无法读取", file.display()))?;
-            let closed = clearance
-                .record_finding(&caller, &task, key.as_deref(), &body)
+            let closed = desk
+                .record_finding(&task, key.as_deref(), &body)
                 .await
-                .map_err(|e| match e {
-                    // The service's "not found" speaks of declarations; here it is a task.
-                    ClearanceError::NotFound => anyhow::anyhow!(
-                        "no task {task} is assigned to you / 没有分派给您的任务 {task}"
-                    ),
-                    other => explain(other),
-                })?;
+                .map_err(no_task(&task))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&closed)?);
             } else {
@@ -256,14 +252,8 @@ async fn execute(
             ..
         } => {
             let body = serde_json::json!({ "approve": approve, "reason": reason });
-            let decided = clearance
-                .decide_modification(
-                    &caller,
-                    &number,
-                    &request,
-                    key.as_deref(),
-                    body.to_string().as_bytes(),
-                )
+            let decided = desk
+                .decide_modification(&number, &request, key.as_deref(), body)
                 .await
                 .map_err(explain)?;
             let verdict = if decided["approved"] == true {
@@ -286,18 +276,13 @@ async fn execute(
                 "customs_duty": customs_duty, "consumption_tax": consumption_tax,
                 "import_vat": import_vat, "reason": reason,
             });
-            let assessed = clearance
-                .assess_manually(
-                    &caller,
-                    &number,
-                    key.as_deref(),
-                    body.to_string().as_bytes(),
-                )
+            let assessed = desk
+                .assess_manually(&number, key.as_deref(), body)
                 .await
                 .map_err(explain)?;
             println!(
                 "{number} assessed by hand / 人工审核计税: {} CNY payable",
-                assessed.record["total_payable"].as_str().unwrap_or("?")
+                assessed["total_payable"].as_str().unwrap_or("?")
             );
         }
         TasksCommand::Attach {
@@ -309,15 +294,10 @@ async fn execute(
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            let attached = clearance
-                .add_attachment(&caller, &task, &name, None, &content, key.as_deref())
+            let attached = desk
+                .add_attachment(&task, &name, content, key.as_deref())
                 .await
-                .map_err(|e| match e {
-                    ClearanceError::NotFound => anyhow::anyhow!(
-                        "no task {task} is assigned to you / 没有分派给您的任务 {task}"
-                    ),
-                    other => explain(other),
-                })?;
+                .map_err(no_task(&task))?;
             println!(
                 "{} attached to task {task} ({}, {} bytes, sha256 {})",
                 cell(&attached["file_name"]),
@@ -327,20 +307,14 @@ async fn execute(
             );
         }
         TasksCommand::Duty { office, .. } => {
-            let duty = clearance
-                .set_duty(&caller, office.as_deref())
-                .await
-                .map_err(explain)?;
+            let duty = desk.set_duty(office.as_deref()).await.map_err(explain)?;
             match duty["office"].as_str() {
                 Some(office) => println!("{} on duty at {office}", cell(&duty["officer"])),
                 None => println!("{} off duty", cell(&duty["officer"])),
             }
         }
         TasksCommand::Roster { office, json, .. } => {
-            let roster = clearance
-                .duty_roster(&caller, office.as_deref())
-                .await
-                .map_err(explain)?;
+            let roster = desk.duty_roster(office.as_deref()).await.map_err(explain)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&roster)?);
             } else {
@@ -349,7 +323,7 @@ async fn execute(
                     .load_preset(UTF8_FULL_CONDENSED)
                     .set_header(["office", "officer", "since"]);
                 let officers: Vec<String> = roster.iter().map(|r| cell(&r["officer"])).collect();
-                let names = crate::show::names_of(clearance, &caller, &officers).await;
+                let names = desk.names(&officers).await;
                 for r in &roster {
                     let officer = cell(&r["officer"]);
                     table.add_row([

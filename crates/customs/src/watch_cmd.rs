@@ -7,13 +7,12 @@
 //! off (a proposal not yet approved is withdrawn at once).
 
 use clap::Subcommand;
-use clearance::{Caller, Clearance, ClearanceConfig};
+use clearance::ClearanceConfig;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use serde_json::{Value, json};
-use store_sqlite::SqliteStore;
 
-use crate::datadir::DataDir;
-use crate::show::{cell, explain};
+use crate::desk::{Access, Desk, Site, told};
+use crate::show::cell;
 
 #[derive(Subcommand)]
 pub enum WatchCommand {
@@ -42,8 +41,8 @@ pub enum WatchCommand {
         #[arg(long)]
         to: Option<String>,
         /// Bearer token of a risk analyst.
-        #[arg(long, env = "CUSTOMS_TOKEN")]
-        token: String,
+        #[arg(long, env = "CUSTOMS_TOKEN", hide_env_values = true)]
+        token: Option<String>,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -54,8 +53,8 @@ pub enum WatchCommand {
         /// The entry's id.
         id: String,
         /// Bearer token of a risk analyst other than the one who asked.
-        #[arg(long, env = "CUSTOMS_TOKEN")]
-        token: String,
+        #[arg(long, env = "CUSTOMS_TOKEN", hide_env_values = true)]
+        token: Option<String>,
     },
     /// Take an entry off the list (it stays on record, marked removed): a proposal at once, an
     /// entry in force once another analyst approves the removal.
@@ -66,14 +65,14 @@ pub enum WatchCommand {
         #[arg(long)]
         reason: String,
         /// Bearer token of a risk analyst.
-        #[arg(long, env = "CUSTOMS_TOKEN")]
-        token: String,
+        #[arg(long, env = "CUSTOMS_TOKEN", hide_env_values = true)]
+        token: Option<String>,
     },
     /// Every entry, removed ones included.
     List {
         /// Bearer token of a customs user (officer, risk analyst, auditor, administrator).
-        #[arg(long, env = "CUSTOMS_TOKEN")]
-        token: String,
+        #[arg(long, env = "CUSTOMS_TOKEN", hide_env_values = true)]
+        token: Option<String>,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -81,36 +80,38 @@ pub enum WatchCommand {
 }
 
 impl WatchCommand {
-    fn token(&self) -> &str {
+    fn token(&self) -> Option<String> {
         match self {
             WatchCommand::Add { token, .. }
             | WatchCommand::Approve { token, .. }
             | WatchCommand::Remove { token, .. }
-            | WatchCommand::List { token, .. } => token,
+            | WatchCommand::List { token, .. } => token.clone(),
         }
     }
 }
 
 pub async fn run(
-    data: &DataDir,
+    site: &Site,
     config: ClearanceConfig,
     command: WatchCommand,
 ) -> anyhow::Result<()> {
-    let clearance = if matches!(command, WatchCommand::List { .. }) {
-        data.open_clearance_read_only(config)?
+    let access = if matches!(command, WatchCommand::List { .. }) {
+        Access::Read
     } else {
-        data.open_clearance(store_sqlite::SqliteOptions::production(), config)?
+        Access::Write
     };
-    let outcome = execute(&clearance, command).await;
-    clearance.store().close().await;
+    let desk = site.desk(config, command.token(), access).await?;
+    let outcome = execute(&desk, command).await;
+    desk.close().await;
     outcome
 }
 
-async fn execute(clearance: &Clearance<SqliteStore>, command: WatchCommand) -> anyhow::Result<()> {
-    let caller: Caller = clearance
-        .authenticate(command.token())
-        .await
-        .map_err(crate::show::explain)?;
+fn no_entry(id: &str) -> impl FnOnce(anyhow::Error) -> anyhow::Error {
+    let text = format!("no watch-list entry {id} / 没有布控名单条目 {id}");
+    move |error| told(error, Some(text))
+}
+
+async fn execute(desk: &Desk, command: WatchCommand) -> anyhow::Result<()> {
     match command {
         WatchCommand::Add {
             kind,
@@ -128,10 +129,10 @@ async fn execute(clearance: &Clearance<SqliteStore>, command: WatchCommand) -> a
                 "reason_en": reason_en, "reason_zh": reason_zh,
                 "valid_from": from, "valid_to": to,
             });
-            let entry = clearance
-                .add_watch_entry(&caller, body.to_string().as_bytes())
+            let entry = desk
+                .add_watch_entry(body)
                 .await
-                .map_err(explain)?;
+                .map_err(|e| told(e, None))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&entry)?);
             } else {
@@ -147,31 +148,18 @@ async fn execute(clearance: &Clearance<SqliteStore>, command: WatchCommand) -> a
             }
         }
         WatchCommand::Approve { id, .. } => {
-            let entry = clearance
-                .approve_watch_entry(&caller, &id)
-                .await
-                .map_err(|e| match e {
-                    clearance::ClearanceError::NotFound => {
-                        anyhow::anyhow!("no watch-list entry {id} / 没有布控名单条目 {id}")
-                    }
-                    other => explain(other),
-                })?;
+            let entry = desk.approve_watch_entry(&id).await.map_err(no_entry(&id))?;
             println!("{}: {}", cell(&entry["id"]), cell(&entry["status"]));
         }
         WatchCommand::Remove { id, reason, .. } => {
-            let entry = clearance
-                .remove_watch_entry(&caller, &id, &reason)
+            let entry = desk
+                .remove_watch_entry(&id, &reason)
                 .await
-                .map_err(|e| match e {
-                    clearance::ClearanceError::NotFound => {
-                        anyhow::anyhow!("no watch-list entry {id} / 没有布控名单条目 {id}")
-                    }
-                    other => explain(other),
-                })?;
+                .map_err(no_entry(&id))?;
             println!("{}: {}", cell(&entry["id"]), cell(&entry["status"]));
         }
         WatchCommand::List { json, .. } => {
-            let entries = clearance.watch_entries(&caller).await.map_err(explain)?;
+            let entries = desk.watch_entries().await.map_err(|e| told(e, None))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&entries)?);
             } else {

@@ -398,6 +398,79 @@ pub fn credit_code_with_check(first_17: &str) -> Option<String> {
     Some(format!("{first_17}{check}"))
 }
 
+/// A freight container's number (集装箱号, ISO 6346): the owner code (3 capital letters), the
+/// equipment category (U, J or Z), a 6-digit serial and a check digit, e.g. CSQU3054383.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ContainerNumber(String);
+
+impl ContainerNumber {
+    /// Parses a number at `path`; spaces, dashes and lower case are accepted (`csqu 305438-3`) and
+    /// the number is kept as its 11 characters in capitals.
+    pub fn parse(path: impl fmt::Display + Copy, raw: &str) -> Result<ContainerNumber, FieldError> {
+        let number: String = raw
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-'))
+            .collect::<String>()
+            .to_ascii_uppercase();
+        if number.is_empty() {
+            return Err(FieldError::required(path));
+        }
+        let bytes = number.as_bytes();
+        let well_formed = bytes.len() == 11
+            && bytes[..3].iter().all(u8::is_ascii_uppercase)
+            && matches!(bytes[3], b'U' | b'J' | b'Z')
+            && bytes[4..].iter().all(u8::is_ascii_digit);
+        if !well_formed {
+            return Err(FieldError::invalid_format(
+                path,
+                "a container number (ISO 6346): 3 capital letters, U, J or Z, 6 digits and a check \
+                 digit, e.g. CSQU3054383",
+                "集装箱号（ISO 6346）：3 个大写字母、U/J/Z、6 位数字和 1 位校验码，例如 CSQU3054383",
+            ));
+        }
+        if bytes[10] - b'0' != container_check_digit(&bytes[..10]) {
+            return Err(FieldError::check_digit(path));
+        }
+        Ok(ContainerNumber(number))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ContainerNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// ISO 6346 Annex A: each of the first 10 characters has a value (digits their own; letters from
+/// A = 10 upwards, skipping the multiples of 11), weighted by 2^position; the sum mod 11, with 10
+/// written as 0, is the check digit. `first_10` is ASCII capitals and digits.
+pub fn container_check_digit(first_10: &[u8]) -> u8 {
+    let value = |byte: u8| -> u32 {
+        if byte.is_ascii_digit() {
+            return u32::from(byte - b'0');
+        }
+        // A = 10; every value that is a multiple of 11 (11, 22, 33) is skipped.
+        let mut value = 10;
+        for _ in b'A'..byte {
+            value += 1;
+            if value % 11 == 0 {
+                value += 1;
+            }
+        }
+        value
+    };
+    let sum: u32 = first_10
+        .iter()
+        .enumerate()
+        .map(|(i, b)| value(*b) << i)
+        .sum();
+    (sum % 11 % 10) as u8
+}
+
 /// Customs registration code (海关编码) of an enterprise: 10 characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CustomsRegistrationCode(String);
@@ -559,4 +632,57 @@ pub fn resident_id_with_check(first_17: &str) -> Option<String> {
         let check = resident_id_check_char(bytes) as char;
         format!("{first_17}{check}")
     })
+}
+
+#[cfg(test)]
+mod container_tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Any text is a container number or a refusal naming the field, never a panic; a number
+        /// with its check digit computed parses, and any other last digit is a check-digit error.
+        #[test]
+        fn any_text_is_parsed_or_refused_and_the_check_digit_decides(
+            text in ".{0,20}",
+            owner in "[A-Z]{3}[UJZ]",
+            serial in 0u32..1_000_000,
+            wrong in 1u8..10,
+        ) {
+            if let Err(error) = ContainerNumber::parse("transport.containers[0]", &text) {
+                prop_assert_eq!(error.path.as_str(), "transport.containers[0]");
+            }
+            let first = format!("{owner}{serial:06}");
+            let check = container_check_digit(first.as_bytes());
+            let good = format!("{first}{check}");
+            let parsed = ContainerNumber::parse("c", &good).unwrap();
+            prop_assert_eq!(parsed.as_str(), good.as_str());
+            let bad = format!("{first}{}", (check + wrong) % 10);
+            prop_assert_eq!(ContainerNumber::parse("c", &bad).unwrap_err().code, crate::ErrorCode::CheckDigit);
+        }
+    }
+
+    #[test]
+    fn container_numbers_are_checked_by_their_check_digit() {
+        // Published examples of ISO 6346 numbers.
+        for good in ["CSQU3054383", "MSKU9070323", "MSCU1234566", "csqu 305438-3"] {
+            let number = ContainerNumber::parse("transport.containers[0]", good).unwrap();
+            assert_eq!(number.as_str().len(), 11, "{good}");
+        }
+        let wrong = ContainerNumber::parse("transport.containers[2]", "CSQU3054384").unwrap_err();
+        assert_eq!(wrong.code, crate::ErrorCode::CheckDigit);
+        assert_eq!(wrong.path, "transport.containers[2]");
+        for bad in [
+            "CSQ3054383",
+            "CSQA3054383",
+            "CSQU305438",
+            "CSQU30543833",
+            "1SQU3054383",
+        ] {
+            let error = ContainerNumber::parse("transport.containers[1]", bad).unwrap_err();
+            assert_eq!(error.code, crate::ErrorCode::InvalidFormat, "{bad}");
+            assert!(error.message_zh.contains("集装箱号"), "{bad}");
+        }
+    }
 }

@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
 use crate::codes::{
-    CommodityCode, CountryCode, CreditCode, CurrencyCode, CustomsOfficeCode,
+    CommodityCode, ContainerNumber, CountryCode, CreditCode, CurrencyCode, CustomsOfficeCode,
     CustomsRegistrationCode, DocumentTypeCode, IncotermCode, LevyModeCode, LevyNatureCode,
     LocationCode, PackageTypeCode, ProcedureCode, ResidentIdNumber, TransportModeCode, UnitCode,
 };
@@ -105,6 +105,8 @@ pub struct Transport {
     pub document: TransportDocument,
     pub departure_date: Option<NaiveDate>,
     pub arrival_date: Option<NaiveDate>,
+    /// The containers the goods travel in (集装箱号), none for goods not containerised.
+    pub containers: Vec<ContainerNumber>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

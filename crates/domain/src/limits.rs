@@ -2,6 +2,8 @@
 
 /// Goods items per declaration (China's paper form allows 50 per page; the electronic form 999).
 pub const ITEMS_PER_DECLARATION_MAX: usize = 999;
+/// Containers per declaration (`transport.containers`): a large consignment fills a few hundred.
+pub const CONTAINERS_PER_DECLARATION_MAX: usize = 999;
 /// Attached documents per declaration.
 pub const DOCUMENTS_PER_DECLARATION_MAX: usize = 99;
 /// Statutory quantities per goods item (China has a first and a second statutory unit).

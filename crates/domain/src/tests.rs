@@ -187,6 +187,7 @@ fn example_declaration(kind: &str) -> crate::Declaration {
             },
             departure_date: None,
             arrival_date: None,
+            containers: vec![],
         },
         dispatch_country: None,
         destination_country: None,

@@ -301,6 +301,11 @@ fn list_filter(pairs: Vec<(String, String)>) -> Result<ListFilter, Vec<FieldErro
             "lodged_from" => &mut filter.lodged_from,
             "lodged_to" => &mut filter.lodged_to,
             "cursor" => &mut filter.cursor,
+            "bill_of_lading" => &mut filter.bill_of_lading,
+            "container" => &mut filter.container,
+            "invoice" => &mut filter.invoice,
+            "commodity_code" => &mut filter.commodity_code,
+            "trader_name" => &mut filter.trader_name,
             "limit" => {
                 match value.parse::<usize>() {
                     Ok(limit) if filter.limit.is_none() => filter.limit = Some(limit),

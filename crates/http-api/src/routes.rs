@@ -44,6 +44,16 @@ pub(crate) struct ListParams {
     /// Page size, from 1 to 500 (default 50); for a declarant or broker from 1 to 100.
     #[param(minimum = 1, maximum = 500)]
     limit: Option<usize>,
+    /// Bill of lading / waybill number (提运单号, `transport.document.number`), exactly.
+    bill_of_lading: Option<String>,
+    /// A container number (ISO 6346, check digit checked) among `transport.containers`.
+    container: Option<String>,
+    /// The invoice number (`invoice.number`), exactly.
+    invoice: Option<String>,
+    /// 2 to 10 first digits of any goods item's commodity code (HS), e.g. 8517.
+    commodity_code: Option<String>,
+    /// A part of the trader's name, at least 2 characters, in any case (Chinese too).
+    trader_name: Option<String>,
 }
 
 #[utoipa::path(
@@ -92,7 +102,10 @@ pub(crate) async fn lodge<S: Store>(
     path = "/v1/declarations",
     tag = "declarations",
     summary = "List declarations",
-    description = "Declarations visible to the caller, newest first, a page at a time.",
+    description = "Declarations visible to the caller, newest first, a page at a time. The search \
+                   parameters (bill_of_lading, container, invoice, commodity_code, trader_name) \
+                   combine with each other and the other filters (AND); a declarant or broker finds \
+                   only the declarations it may see.",
     params(ListParams),
     responses(
         (status = 200, description = "One page", body = DeclarationPage),

@@ -260,6 +260,33 @@ async fn lodge_declaration(
         _ => format!("declaration {}", d.id),
     })
     .await?;
+    index_for_search(tx, &d.id).await
+}
+
+/// The search keys of the declaration's document in force (see migration 0004, which writes the
+/// same keys for the declarations stored before it): the old keys deleted, the document's written,
+/// read from the event `document_seq` names (in a replay, onto the twins from the stored log).
+async fn index_for_search(tx: &Transaction<'_>, id: &str) -> Result<(), Fault> {
+    let delete = "DELETE FROM declaration_search WHERE declaration_row = \
+         (SELECT row FROM declarations WHERE id = $1)";
+    db::execute(tx, delete, &[&id]).await?;
+    let insert = "INSERT INTO declaration_search (declaration_row, kind, value) \
+         SELECT d.row, k.kind, k.value FROM declarations d \
+         JOIN events e ON e.row = d.document_seq \
+         CROSS JOIN LATERAL (SELECT e.payload::jsonb -> 'declaration' AS doc) p \
+         CROSS JOIN LATERAL ( \
+         SELECT 'bill_of_lading' AS kind, p.doc #>> '{transport,document,number}' AS value \
+         UNION ALL SELECT 'invoice', p.doc #>> '{invoice,number}' \
+         UNION ALL SELECT 'trader_name', p.doc #>> '{trader,name}' \
+         UNION ALL SELECT 'commodity_code', i ->> 'commodity_code' \
+         FROM jsonb_array_elements(CASE WHEN jsonb_typeof(p.doc -> 'items') = 'array' \
+         THEN p.doc -> 'items' ELSE '[]'::jsonb END) i \
+         UNION ALL SELECT 'container', c \
+         FROM jsonb_array_elements_text(CASE WHEN jsonb_typeof(p.doc #> '{transport,containers}') \
+         = 'array' THEN p.doc #> '{transport,containers}' ELSE '[]'::jsonb END) c) k \
+         WHERE d.id = $1 AND k.value IS NOT NULL AND k.value <> '' \
+         ON CONFLICT DO NOTHING";
+    db::execute(tx, insert, &[&id]).await?;
     Ok(())
 }
 
@@ -289,6 +316,9 @@ async fn update_declaration(
     ];
     if db::execute(tx, sql, values).await? == 0 {
         return Err(not_found(format!("declaration {}", u.id)));
+    }
+    if u.replaces_document {
+        index_for_search(tx, &u.id).await?;
     }
     Ok(())
 }

@@ -92,6 +92,30 @@ pub(crate) async fn list_declarations<C: GenericClient>(
         let n = values.len();
         conditions.push(format!("(d.lodged_at_ms, d.row) < (${}, ${n})", n - 1));
     }
+    // The search terms as conditions on `d.row`, each a range of `declaration_search`'s key
+    // (kind, value), as in the SQLite store.
+    const KEYS: &str = "d.row IN (SELECT declaration_row FROM declaration_search WHERE kind = ";
+    for (kind, term) in query.search.exact_terms() {
+        values.push(Box::new(kind.to_owned()));
+        values.push(Box::new(term.to_owned()));
+        let n = values.len();
+        conditions.push(format!("{KEYS}${} AND value = ${n})", n - 1));
+    }
+    if let Some(prefix) = &query.search.commodity_code_prefix {
+        // starts_with, not a range: the database's collation may not order ':' after '9'.
+        values.push(Box::new(prefix.clone()));
+        let n = values.len();
+        conditions.push(format!(
+            "{KEYS}'commodity_code' AND starts_with(value, ${n}))"
+        ));
+    }
+    if let Some(name) = &query.search.trader_name {
+        values.push(Box::new(name.clone()));
+        let n = values.len();
+        conditions.push(format!(
+            "{KEYS}'trader_name' AND strpos(lower(value), lower(${n})) > 0)"
+        ));
+    }
     values.push(Box::new(i64::try_from(query.limit).unwrap_or(i64::MAX)));
     let filter = if conditions.is_empty() {
         String::new()

@@ -209,6 +209,33 @@ fn lodge_declaration(
             Some(_) => conflict(format!("declaration {}", d.id)),
             None => err.into(),
         })?;
+    index_for_search(tx, &d.id)
+}
+
+/// The search keys of the declaration's document in force (see migration 0008, which writes the
+/// same keys for the declarations stored before it): the old keys deleted, the document's written,
+/// read from the event `document_seq` names (in a replay, the stored log's).
+fn index_for_search(tx: &Connection, id: &str) -> Result<(), Fault> {
+    let delete = "DELETE FROM declaration_search WHERE declaration_row = \
+         (SELECT row FROM declarations WHERE id = ?1)";
+    tx.prepare_cached(delete)?.execute([id])?;
+    let insert = "INSERT OR IGNORE INTO declaration_search (declaration_row, kind, value) \
+         SELECT declaration_row, kind, value FROM ( \
+         SELECT d.row AS declaration_row, 'bill_of_lading' AS kind, \
+         json_extract(e.payload, '$.declaration.transport.document.number') AS value \
+         FROM declarations d JOIN events e ON e.seq = d.document_seq WHERE d.id = ?1 \
+         UNION ALL SELECT d.row, 'invoice', json_extract(e.payload, '$.declaration.invoice.number') \
+         FROM declarations d JOIN events e ON e.seq = d.document_seq WHERE d.id = ?1 \
+         UNION ALL SELECT d.row, 'trader_name', json_extract(e.payload, '$.declaration.trader.name') \
+         FROM declarations d JOIN events e ON e.seq = d.document_seq WHERE d.id = ?1 \
+         UNION ALL SELECT d.row, 'commodity_code', json_extract(i.value, '$.commodity_code') \
+         FROM declarations d JOIN events e ON e.seq = d.document_seq, \
+         json_each(e.payload, '$.declaration.items') i WHERE d.id = ?1 \
+         UNION ALL SELECT d.row, 'container', c.value \
+         FROM declarations d JOIN events e ON e.seq = d.document_seq, \
+         json_each(e.payload, '$.declaration.transport.containers') c WHERE d.id = ?1) \
+         WHERE typeof(value) = 'text' AND value <> ''";
+    tx.prepare_cached(insert)?.execute([id])?;
     Ok(())
 }
 
@@ -240,6 +267,9 @@ fn update_declaration(
     let changed = tx.prepare_cached(sql)?.execute(values)?;
     if changed == 0 {
         return Err(not_found(format!("declaration {}", u.id)));
+    }
+    if u.replaces_document {
+        index_for_search(tx, &u.id)?;
     }
     Ok(())
 }

@@ -157,7 +157,37 @@ fn list_conditions(query: &DeclarationQuery) -> (Vec<String>, Vec<Value>) {
         values.push(Value::Integer(before.lodged_at_ms));
         values.push(Value::Integer(before.row));
     }
+    search_conditions(&query.search, &mut conditions, &mut values);
     (conditions, values)
+}
+
+/// The search terms as conditions on `d.row`, each a range of `declaration_search`'s key (kind,
+/// value): exact terms an equality, a commodity code's prefix a range, a part of a name a scan
+/// of the names alone.
+fn search_conditions(
+    search: &store::DeclarationSearch,
+    conditions: &mut Vec<String>,
+    values: &mut Vec<Value>,
+) {
+    const KEYS: &str = "d.row IN (SELECT declaration_row FROM declaration_search WHERE kind = ?";
+    for (kind, term) in search.exact_terms() {
+        conditions.push(format!("{KEYS} AND value = ?)"));
+        values.push(Value::Text(kind.to_owned()));
+        values.push(Value::Text(term.to_owned()));
+    }
+    if let Some(prefix) = &search.commodity_code_prefix {
+        // Every code that starts with the prefix sorts from it up to, not including, the prefix
+        // followed by the character after '9'.
+        conditions.push(format!("{KEYS} AND value >= ? AND value < ?)"));
+        values.push(Value::Text("commodity_code".to_owned()));
+        values.push(Value::Text(prefix.clone()));
+        values.push(Value::Text(format!("{prefix}:")));
+    }
+    if let Some(name) = &search.trader_name {
+        conditions.push(format!("{KEYS} AND instr(lower(value), lower(?)) > 0)"));
+        values.push(Value::Text("trader_name".to_owned()));
+        values.push(Value::Text(name.clone()));
+    }
 }
 
 pub(crate) fn events(conn: &Connection, subject: &str) -> anyhow::Result<Vec<EventRow>> {

@@ -39,7 +39,7 @@ impl<S: Store> Story<'_, S> {
         self.refuse_second_lodgings().await;
     }
 
-    async fn lodge(&mut self, row: store::DeclarationRow) {
+    pub(crate) async fn lodge(&mut self, row: store::DeclarationRow) {
         let clerk = if row.declarant_credit_code == other().credit_code {
             other_clerk()
         } else {

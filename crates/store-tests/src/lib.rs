@@ -32,6 +32,10 @@
 //!   change is the level in force, even when it returns to an earlier level;
 //! - only an existing user with the role `officer` goes on duty (`NotFound("officer <id>")`);
 //!   an officer is on duty at one office at most: their latest change;
+//! - a search finds the declarations whose document in force (lodged, or last amended) has every
+//!   key given: bill of lading, container and invoice exactly, a commodity code by prefix of any
+//!   item's, a part of the trader's name in any case; an amendment replaces the keys, a change
+//!   that keeps the document keeps them; `visible_to` applies to a search like to any listing;
 //! - a declaration's release time is that of the update that first set the status `released`;
 //!   `release_durations` reads a period of release times (end exclusive), ascending;
 //! - an attachment whose `size` is not its content's length, or added with a seq, is refused as
@@ -54,6 +58,7 @@ mod parties;
 mod release_times;
 mod releases;
 mod rules;
+mod search;
 mod tasks;
 mod watch_list;
 
@@ -84,6 +89,7 @@ pub async fn clearance_story<S: Store>(store: &S) {
     story.reserve_number_serials().await;
     story.list_with_filters().await;
     story.page_through_all().await;
+    story.search_declarations().await;
     story.read_histories().await;
     story.book_cbec_purchases().await;
     story.append_with_cbec_purchases().await;

@@ -791,6 +791,41 @@ pub struct DeclarationQuery {
     /// Keyset pagination: only declarations lodged before this position (newest first).
     pub before: Option<DeclarationCursor>,
     pub limit: usize,
+    /// Only declarations whose document in force has these keys (all that are given).
+    pub search: DeclarationSearch,
+}
+
+/// Search keys of the document in force, kept by both stores in `declaration_search` (written in
+/// the transaction of the lodging or amendment that changes the document): every term given must
+/// match. The kinds, each read from the declaration's JSON document:
+///
+/// - `bill_of_lading`: `transport.document.number` (提运单号), exactly;
+/// - `container`: one of `transport.containers`, exactly;
+/// - `invoice`: `invoice.number`, exactly;
+/// - `commodity_code`: a prefix of any item's `items[i].commodity_code`;
+/// - `trader_name`: a part of `trader.name`, case folded on both sides by the database's
+///   `lower()` (ASCII in SQLite, Unicode in PostgreSQL; Chinese has no case).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeclarationSearch {
+    pub bill_of_lading: Option<String>,
+    pub container: Option<String>,
+    pub invoice: Option<String>,
+    pub commodity_code_prefix: Option<String>,
+    pub trader_name: Option<String>,
+}
+
+impl DeclarationSearch {
+    /// The exact-match terms, by their kind in `declaration_search`.
+    pub fn exact_terms(&self) -> Vec<(&'static str, &str)> {
+        [
+            ("bill_of_lading", &self.bill_of_lading),
+            ("container", &self.container),
+            ("invoice", &self.invoice),
+        ]
+        .into_iter()
+        .filter_map(|(kind, value)| Some((kind, value.as_deref()?)))
+        .collect()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

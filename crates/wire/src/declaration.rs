@@ -9,7 +9,7 @@ use std::fmt;
 
 use chrono::NaiveDate;
 use domain::codes::{
-    CommodityCode, CountryCode, CreditCode, CurrencyCode, CustomsRegistrationCode,
+    CommodityCode, ContainerNumber, CountryCode, CreditCode, CurrencyCode, CustomsRegistrationCode,
     DocumentTypeCode, LevyModeCode, LevyNatureCode, LocationCode, PackageTypeCode,
     ResidentIdNumber, TransportModeCode, UnitCode,
 };
@@ -107,6 +107,11 @@ pub struct TransportDto {
     pub departure_date: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub arrival_date: Option<String>,
+    /// Container numbers (集装箱号, ISO 6346 with its check digit), e.g. CSQU3054383; none for
+    /// goods not containerised.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(example = json!(["CSQU3054383"]))]
+    pub containers: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -765,6 +770,7 @@ fn parse_transport(
     };
     let departure_date = date("transport.departure_date", &dto.departure_date);
     let arrival_date = date("transport.arrival_date", &dto.arrival_date);
+    let containers = parse_containers(errors, &dto.containers);
     let means_ok = dto.means_name.is_none() || means_name.is_some();
     let voyage_ok = dto.voyage.is_none() || voyage.is_some();
     (means_ok && voyage_ok).then_some(())?;
@@ -775,7 +781,36 @@ fn parse_transport(
         document: document?,
         departure_date: departure_date?,
         arrival_date: arrival_date?,
+        containers: containers?,
     })
+}
+
+/// `transport.containers`: each an ISO 6346 number (named by its index), none repeated.
+fn parse_containers(errors: &mut Errors, raw: &[String]) -> Parsed<Vec<ContainerNumber>> {
+    if raw.len() > CONTAINERS_PER_DECLARATION_MAX {
+        return errors.take(Err(FieldError::too_many(
+            "transport.containers",
+            CONTAINERS_PER_DECLARATION_MAX,
+        )));
+    }
+    let mut seen = std::collections::HashSet::new();
+    let parsed: Vec<Parsed<ContainerNumber>> = raw
+        .iter()
+        .enumerate()
+        .map(|(idx, text)| {
+            let path = format!("transport.containers[{idx}]");
+            let number = errors.take(ContainerNumber::parse(path.as_str(), text))?;
+            if !seen.insert(number.as_str().to_owned()) {
+                return errors.take(Err(FieldError::duplicate(
+                    path.as_str(),
+                    "a container number",
+                    "集装箱号",
+                )));
+            }
+            Some(number)
+        })
+        .collect();
+    parsed.into_iter().collect()
 }
 
 fn parse_transport_document(

@@ -159,6 +159,7 @@ impl From<&Declaration> for DeclarationDto {
                 }),
                 departure_date: t.departure_date.map(|d| d.to_string()),
                 arrival_date: t.arrival_date.map(|d| d.to_string()),
+                containers: t.containers.iter().map(ToString::to_string).collect(),
             }),
             dispatch_country: d.dispatch_country.as_ref().map(ToString::to_string),
             destination_country: d.destination_country.as_ref().map(ToString::to_string),

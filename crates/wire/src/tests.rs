@@ -641,6 +641,7 @@ mod properties {
             proofs in proptest::collection::vec(proof_seed(), 0..4),
             claims in proptest::collection::vec(proptest::option::of((any::<usize>(), any::<usize>(), any::<bool>())), 20),
             cbec in proptest::option::of(cbec_seed()),
+            containers in proptest::collection::btree_set(("[A-Z]{3}[UJZ]", 0u32..1_000_000), 0..5),
         ) {
             let ctx = ParseContext { reference: ReferenceData::embedded(), on: NaiveDate::from_ymd_opt(2026, 11, 26).unwrap() };
             let mut document: Value = serde_json::from_str(EXAMPLE).unwrap();
@@ -676,9 +677,17 @@ mod properties {
                 document["procedure"] = Value::String(domain::CBEC_PROCEDURES[seed.0].into());
                 document["cbec_order"] = cbec_json(seed);
             }
+            // Containers as a clerk may type them (lower case, a space before the check digit).
+            let containers: Vec<String> = containers.iter().enumerate().map(|(i, (owner, serial))| {
+                let first = format!("{owner}{serial:06}");
+                let number = format!("{first}{}", domain::codes::container_check_digit(first.as_bytes()));
+                if i % 2 == 0 { number } else { format!("{} {}", first.to_ascii_lowercase(), &number[10..]) }
+            }).collect();
+            document["transport"]["containers"] = serde_json::json!(containers);
             let dto: DeclarationDto = serde_json::from_value(document).unwrap();
             let declaration = dto.parse(&ctx).unwrap();
             prop_assert_eq!(declaration.origin_proofs.len(), proofs.len());
+            prop_assert_eq!(declaration.transport.containers.len(), containers.len());
             prop_assert_eq!(declaration.cbec_order.is_some(), cbec.is_some());
             if let (Some(order), Some(seed)) = (&declaration.cbec_order, &cbec) {
                 let lodged = matches!(order.buyer.identity, domain::BuyerIdentity::ResidentId(_));

@@ -49,6 +49,7 @@ fn administration_needs_an_administrators_token_and_is_recorded_as_that_user() {
         "Trader",
     ];
     // No token: refused, and nothing is written (the folder has no administrator yet either).
+    std::fs::create_dir_all(&data).unwrap();
     let mut bare = crate::support::command();
     bare.arg("--data")
         .arg(&data)

@@ -344,8 +344,11 @@ fn a_missing_signing_key_is_never_regenerated_over_an_existing_store() {
         ],
     );
     assert!(report.contains("intact"), "{report}");
-    // A fresh folder still gets its key.
+    // A fresh folder (made, but without records) still gets its key; one that does not exist is
+    // refused rather than made.
     let fresh = dir.path().join("fresh");
+    assert!(!customs(&fresh, &["audit", "public-key"]).status.success());
+    std::fs::create_dir(&fresh).unwrap();
     ok(&fresh, &["audit", "public-key"]);
     assert!(fresh.join("audit-signing.key").exists());
 }

@@ -19,6 +19,7 @@ mod models;
 mod passwords;
 mod postgres;
 mod releases;
+mod remote;
 mod rules;
 mod settlement;
 mod support;

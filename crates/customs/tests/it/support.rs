@@ -55,7 +55,11 @@ pub fn start_server(
             child.wait().unwrap();
             return Err(printed);
         };
-        if let Some(rest) = line.split("listening on http://").nth(1) {
+        let listening = line
+            .split("listening on http://")
+            .nth(1)
+            .or_else(|| line.split("listening on https://").nth(1));
+        if let Some(rest) = listening {
             let address = rest.split_whitespace().next().unwrap().to_owned();
             // Keep draining stderr so the server never blocks on a full pipe.
             std::thread::spawn(move || lines.for_each(drop));

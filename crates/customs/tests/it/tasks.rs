@@ -22,7 +22,7 @@ const SAMPLE: &str = concat!(
 
 /// The sample tariff release and an exchange-rate table for this month in China (USD 7.1000), both
 /// in force, so that a declaration lodged today is assessed.
-fn tariff_in_force(data: &Path, dir: &Path) {
+pub(crate) fn tariff_in_force(data: &Path, dir: &Path) {
     let rates: PathBuf = dir.join("rates");
     std::fs::create_dir_all(&rates).unwrap();
     std::fs::write(
@@ -51,7 +51,7 @@ fn owed(data: &Path, number: &str, token: &str) -> Value {
     serde_json::from_str(&owed).unwrap_or_else(|e| panic!("{e}: {owed}"))
 }
 
-fn token_of(data: &Path, name: &str, role: &str) -> String {
+pub(crate) fn token_of(data: &Path, name: &str, role: &str) -> String {
     ok(data, &["admin", "user", "--name", name, "--role", role]);
     ok(data, &["admin", "token", "--user", name])
         .trim()

@@ -107,9 +107,62 @@ fn every_released_store_migrates_verifies_and_reads_its_declarations() {
                     "{number} in {}",
                     fixture.display()
                 );
+                // Stored before search existed, it is searchable after the migration: its keys
+                // are those of its document in force.
+                let document = &shown["declaration"]["declaration"];
+                let mut expected = vec![
+                    (
+                        "bill_of_lading".to_owned(),
+                        document["transport"]["document"]["number"]
+                            .as_str()
+                            .unwrap()
+                            .to_owned(),
+                    ),
+                    (
+                        "trader_name".to_owned(),
+                        document["trader"]["name"].as_str().unwrap().to_owned(),
+                    ),
+                ];
+                if let Some(invoice) = document["invoice"]["number"].as_str() {
+                    expected.push(("invoice".to_owned(), invoice.to_owned()));
+                }
+                for item in document["items"].as_array().unwrap() {
+                    let code = item["commodity_code"].as_str().unwrap().to_owned();
+                    if !expected.contains(&("commodity_code".to_owned(), code.clone())) {
+                        expected.push(("commodity_code".to_owned(), code));
+                    }
+                }
+                expected.sort();
+                assert_eq!(
+                    search_keys_of(data, &number),
+                    expected,
+                    "{number} in {}",
+                    fixture.display()
+                );
             }
         }
     }
+}
+
+/// The search keys the store keeps for a declaration, sorted.
+fn search_keys_of(data: &Path, number: &str) -> Vec<(String, String)> {
+    let db = rusqlite::Connection::open_with_flags(
+        data.join("customs.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let mut statement = db
+        .prepare(
+            "SELECT s.kind, s.value FROM declaration_search s \
+             JOIN declarations d ON d.row = s.declaration_row WHERE d.number = ?1 \
+             ORDER BY s.kind, s.value",
+        )
+        .unwrap();
+    statement
+        .query_map([number], |row| Ok((row.get(0)?, row.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
 }
 
 /// Makes this release's fixture store: a few declarations, one assessed by an officer (its

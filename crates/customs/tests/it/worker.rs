@@ -359,6 +359,9 @@ fn the_worker_names_what_it_lacks() {
         String::from_utf8_lossy(&output.stderr).into_owned()
     };
     let database = ["--database", "postgres://customs@127.0.0.1:1/customs"];
+    // The folder (it holds the keys) must exist: the worker never makes one.
+    assert!(worker(&[], None).contains("does not exist"));
+    std::fs::create_dir(&data).unwrap();
     assert!(worker(&[], None).contains("serve.database"));
     assert!(worker(&database, None).contains("bus.url"));
     let both = [&database[..], &["--bus", "nats://127.0.0.1:1"]].concat();

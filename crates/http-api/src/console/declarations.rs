@@ -50,7 +50,40 @@ pub(crate) struct ListedRow {
 struct DeclarationsPage {
     page: Page,
     rows: Vec<ListedRow>,
-    next_cursor: Option<String>,
+    /// The next page's link, with the search kept.
+    next_href: Option<String>,
+    /// The search box: what to search by (value, label, chosen), the term, and its refusal.
+    search_by: Vec<(&'static str, String, bool)>,
+    search_term: String,
+    search_error: Option<String>,
+}
+
+/// What the declarations list may be searched by: the listing's search parameters.
+const SEARCH_BY: [&str; 5] = [
+    "bill_of_lading",
+    "container",
+    "invoice",
+    "commodity_code",
+    "trader_name",
+];
+
+/// `?by=&q=` of the declarations list (the search box).
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct SearchQuery {
+    by: Option<String>,
+    q: Option<String>,
+}
+
+/// A query string value, percent-encoded (a term may hold any character).
+fn query_value(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
 }
 
 /// The goods items of a declaration's document as its pages list them.
@@ -288,19 +321,45 @@ pub(crate) async fn declarations<S: Store>(
     State(state): State<AppState<S>>,
     headers: HeaderMap,
     Query(query): Query<LanguageQuery>,
+    Query(search): Query<SearchQuery>,
 ) -> Response {
     let visit = Visit::of(&headers, &query, "/console/declarations");
     let caller = match signed_in(&state, &headers).await {
         Ok(caller) => caller,
         Err(response) => return response,
     };
-    let filter = ListFilter {
+    let by = search
+        .by
+        .as_deref()
+        .and_then(|by| SEARCH_BY.iter().find(|known| **known == by).copied())
+        .unwrap_or("bill_of_lading");
+    let term = search.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
+    let mut filter = ListFilter {
         cursor: query.cursor.clone(),
         limit: Some(CONSOLE_PAGE_SIZE),
         ..ListFilter::default()
     };
+    if let Some(term) = term {
+        let slot = match by {
+            "container" => &mut filter.container,
+            "invoice" => &mut filter.invoice,
+            "commodity_code" => &mut filter.commodity_code,
+            "trader_name" => &mut filter.trader_name,
+            _ => &mut filter.bill_of_lading,
+        };
+        *slot = Some(term.to_owned());
+    }
+    let mut search_error = None;
     let listed = match state.clearance.list(&caller, &filter).await {
         Ok(page) => page,
+        // A term the search refuses is told beside the box, with nothing listed.
+        Err(error @ ClearanceError::Invalid(_)) if term.is_some() && query.cursor.is_none() => {
+            search_error = refusal_text(visit.language, &error);
+            wire::DeclarationPage {
+                declarations: Vec::new(),
+                next_cursor: None,
+            }
+        }
         Err(ClearanceError::Invalid(_)) => return not_found(&visit, Some(user_bar(&caller))),
         Err(other) => return crate::problem::ApiError::from(other).into_response(),
     };
@@ -340,10 +399,27 @@ pub(crate) async fn declarations<S: Store>(
         }
         rows.push(row);
     }
+    let tr = visit.tr();
+    let search_by = SEARCH_BY
+        .iter()
+        .map(|value| (*value, tr.t(&format!("search-by-{value}")), *value == by))
+        .collect();
+    let kept = match term {
+        Some(term) => format!("&by={by}&q={}", query_value(term)),
+        None => String::new(),
+    };
     let page = DeclarationsPage {
         page: visit.page(Some(user_bar(&caller))),
         rows,
-        next_cursor: listed.next_cursor,
+        next_href: listed.next_cursor.map(|cursor| {
+            format!(
+                "/console/declarations?cursor={}{kept}",
+                query_value(&cursor)
+            )
+        }),
+        search_by,
+        search_term: term.unwrap_or_default().to_owned(),
+        search_error,
     };
     respond(StatusCode::OK, page.render(), visit.cookies.clone())
 }

@@ -786,3 +786,68 @@ async fn a_lodging_received_in_continuity_is_shown_as_such_to_the_trade_and_to_o
     );
     assert!(seen.body.contains("[0a1b2c3d]"), "{}", seen.body);
 }
+
+/// The search box of the declarations list: by container, the trade finds only its own; a term
+/// the search refuses is told beside the box in the page's language; the next page keeps it.
+#[tokio::test]
+async fn the_declarations_list_searches_by_container_and_tells_a_wrong_one() {
+    let app = spawn_app_at(NOW).await;
+    with_passwords(&app).await;
+    let mut ours = example();
+    ours["transport"]["containers"] = serde_json::json!(["CSQU3054383"]);
+    let ours = app.lodge("broker", &ours).await;
+    assert_eq!(ours.status, StatusCode::CREATED, "{}", ours.text);
+    let ours = ours.body["number"].as_str().unwrap().to_owned();
+    let other = app.lodge("broker", &example()).await;
+    let other = other.body["number"].as_str().unwrap().to_owned();
+    let mut theirs = crate::helpers::example_for_other_declarant();
+    theirs["transport"]["containers"] = serde_json::json!(["CSQU3054383"]);
+    let theirs = app.lodge("other_declarant", &theirs).await;
+    let theirs = theirs.body["number"].as_str().unwrap().to_owned();
+
+    let mut broker = Visitor::new(&app);
+    broker.sign_in("broker", PASSWORD).await;
+    let found = broker
+        .get("/console/declarations?lang=en&by=container&q=csqu+3054383")
+        .await;
+    assert_eq!(found.status, StatusCode::OK);
+    assert!(found.body.contains(&ours), "{}", found.body);
+    assert!(
+        !found.body.contains(&other),
+        "another container is left out"
+    );
+    assert!(
+        !found.body.contains(&theirs),
+        "another enterprise's is never listed"
+    );
+    assert!(
+        found
+            .body
+            .contains(r#"<option value="container" selected>"#),
+        "{}",
+        found.body
+    );
+
+    let wrong = broker
+        .get("/console/declarations?lang=zh&by=container&q=CSQU3054384")
+        .await;
+    assert_eq!(wrong.status, StatusCode::OK);
+    assert!(
+        wrong.body.contains(r#"id="search-error""#),
+        "{}",
+        wrong.body
+    );
+    assert!(wrong.body.contains("校验码"), "{}", wrong.body);
+    assert!(!wrong.body.contains(&ours));
+
+    let mut officer = Visitor::new(&app);
+    officer.sign_in("officer", PASSWORD).await;
+    let both = officer
+        .get("/console/declarations?lang=en&by=container&q=CSQU3054383")
+        .await;
+    assert!(
+        both.body.contains(&ours) && both.body.contains(&theirs),
+        "{}",
+        both.body
+    );
+}

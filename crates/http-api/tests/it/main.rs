@@ -22,6 +22,7 @@ mod monitoring;
 mod officer_work;
 mod operations;
 mod reference;
+mod search;
 mod targeting;
 mod tokens;
 mod two_step;
