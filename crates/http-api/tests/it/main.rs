@@ -25,3 +25,4 @@ mod reference;
 mod targeting;
 mod tokens;
 mod two_step;
+mod wco;
