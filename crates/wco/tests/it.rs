@@ -603,3 +603,18 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn the_documented_mapping_table_is_the_table_the_code_reads() {
+    let path = repository("docs/wco-mapping.md");
+    let doc = std::fs::read_to_string(&path).unwrap();
+    let (begin, end) = ("<!-- table: generated from wco::mapping::TABLE -->\n", "<!-- end of table -->");
+    let start = doc.find(begin).expect("the table's start marker") + begin.len();
+    let stop = doc.find(end).expect("the table's end marker");
+    let table = wco::mapping::table_markdown();
+    if std::env::var_os("WCO_BLESS").is_some() {
+        std::fs::write(&path, format!("{}{table}{}", &doc[..start], &doc[stop..])).unwrap();
+        return;
+    }
+    assert_eq!(&doc[start..stop], table, "run WCO_BLESS=1 cargo test -p wco --test it documented");
+}
