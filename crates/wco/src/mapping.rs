@@ -248,9 +248,30 @@ pub const TABLE: &[Row] = &[
     row("transaction_terms", "GoodsShipment/TradeTerms/ConditionCode", Text, "090 / DE 4/1"),
 ];
 
+/// A row with its paths parsed once (the table is read on every message).
+struct Compiled {
+    row: &'static Row,
+    json: Vec<JsonSeg>,
+    wco: Vec<WcoSeg>,
+}
+
+fn compiled() -> &'static [Compiled] {
+    static COMPILED: std::sync::OnceLock<Vec<Compiled>> = std::sync::OnceLock::new();
+    COMPILED.get_or_init(|| {
+        TABLE
+            .iter()
+            .map(|row| Compiled {
+                row,
+                json: json_pattern(row.json),
+                wco: wco_pattern(row.wco),
+            })
+            .collect()
+    })
+}
+
 /// The rows in force for a declaration of this direction (an unknown direction reads as import).
-fn rows(export_direction: bool) -> impl Iterator<Item = &'static Row> {
-    TABLE.iter().filter(move |r| match r.when {
+fn rows(export_direction: bool) -> impl Iterator<Item = &'static Compiled> {
+    compiled().iter().filter(move |c| match c.row.when {
         When::Always => true,
         When::Import => !export_direction,
         When::Export => export_direction,
@@ -432,12 +453,9 @@ pub fn wco_path(json_path: &str, export_direction: bool) -> String {
     }
     for len in (0..=steps.len()).rev() {
         let prefix = &steps[..len];
-        for row in rows(export_direction) {
-            let pattern = json_pattern(row.json);
-            if let Some(indexes) = match_steps(&pattern, prefix) {
-                let segs = wco_pattern(row.wco);
-                // A pattern may name fewer indexes than the path holds when a shorter prefix matched.
-                return display_path(&segs, &indexes);
+        for compiled in rows(export_direction) {
+            if let Some(indexes) = match_steps(&compiled.json, prefix) {
+                return display_path(&compiled.wco, &indexes);
             }
         }
     }
@@ -648,17 +666,16 @@ pub const TRANSPORT_DOCUMENT_CODES: &[(&str, &str)] = &[
 pub fn render(json: &Value) -> Element {
     let export_direction = json.get("direction").and_then(Value::as_str) == Some("export");
     let mut declaration = Element::new("Declaration");
-    for row in rows(export_direction) {
+    for compiled in rows(export_direction) {
+        let (row, segs) = (compiled.row, &compiled.wco);
         if row.codec == Locator {
             continue;
         }
-        let pattern = json_pattern(row.json);
         let mut found = Vec::new();
-        json_matches(json, &pattern, &mut Vec::new(), &mut found);
-        let segs = wco_pattern(row.wco);
+        json_matches(json, &compiled.json, &mut Vec::new(), &mut found);
         for (indexes, value) in found {
             if row.codec == Group {
-                ensure(&mut declaration, &segs, &indexes);
+                ensure(&mut declaration, segs, &indexes);
                 continue;
             }
             let Some(text) = render_value(row.codec, value, &indexes) else {
@@ -670,7 +687,7 @@ pub fn render(json: &Value) -> Element {
                     element.attributes.push((name.clone(), text));
                 }
                 _ => {
-                    let element = ensure(&mut declaration, &segs, &indexes);
+                    let element = ensure(&mut declaration, segs, &indexes);
                     // Direction and kind share TypeCode: the kind's letter follows.
                     element.text.push_str(&text);
                     if row.codec == Date {
@@ -894,21 +911,20 @@ pub fn parse(declaration: &Element) -> Parsed {
     let items = declaration
         .child("GoodsShipment")
         .map_or(0, |g| g.children_named("GovernmentAgencyGoodsItem").count());
-    for row in rows(export_direction) {
+    for compiled in rows(export_direction) {
+        let (row, segs, json_segs) = (compiled.row, &compiled.wco, &compiled.json);
         if row.codec == Locator {
             continue;
         }
-        let segs = wco_pattern(row.wco);
-        let json_segs = json_pattern(row.json);
         let mut found = Vec::new();
         let mut bound = vec![None; wildcards(row.json)];
-        find_all(declaration, &segs, &mut bound, &mut Vec::new(), &mut Vec::new(), &mut found);
+        find_all(declaration, segs, &mut bound, &mut Vec::new(), &mut Vec::new(), &mut found);
         for hit in found {
             mark(&hit.position, &mut consumed);
             for key in &hit.key_positions {
                 mark(key, &mut consumed);
             }
-            let path = || display_path(&segs, &hit.indexes);
+            let path = || display_path(segs, &hit.indexes);
             let text = match hit.attribute {
                 Some(value) => {
                     if let Some(WcoSeg::Attribute(name)) = segs.last() {
@@ -1012,8 +1028,8 @@ pub fn parse(declaration: &Element) -> Parsed {
                 Locator => unreachable!("skipped above"),
             };
             match (row.codec, value) {
-                (_, Some(value)) => json_set(&mut json, &json_segs, &hit.indexes, Some(value)),
-                (Group | Sequence, None) => json_set(&mut json, &json_segs, &hit.indexes, None),
+                (_, Some(value)) => json_set(&mut json, json_segs, &hit.indexes, Some(value)),
+                (Group | Sequence, None) => json_set(&mut json, json_segs, &hit.indexes, None),
                 _ => {}
             }
         }
@@ -1081,7 +1097,9 @@ fn report_unconsumed(
 }
 
 fn repeated_in_table(name: &str) -> bool {
-    TABLE.iter().any(|row| row.wco.contains(&format!("{name}[#")))
+    compiled()
+        .iter()
+        .any(|c| c.wco.iter().any(|seg| matches!(seg, WcoSeg::Each(n, _) if n == name)))
 }
 
 /// The table as a Markdown table, for `docs/wco-mapping.md` (a test keeps the two the same).
