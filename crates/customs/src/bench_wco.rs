@@ -71,5 +71,12 @@ pub(super) async fn http_wco(bench: &Bench) -> anyhow::Result<StageReport> {
          then lodged as the http stage lodges (compare its row); answered with a DMSACC",
         xml_bytes as f64 / json_bytes.max(1) as f64,
     );
-    Ok(lodging_report(bench, STAGE, wall, samples, Some(note), None))
+    Ok(lodging_report(
+        bench,
+        STAGE,
+        wall,
+        samples,
+        Some(note),
+        None,
+    ))
 }

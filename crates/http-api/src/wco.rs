@@ -5,8 +5,7 @@
 //! WCO element path. Refusals that are not about the document (401, 403, 409, 503) stay problem
 //! JSON, as on every route.
 
-use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
+use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::SecondsFormat;
@@ -14,6 +13,7 @@ use clearance::{Caller, ClearanceError};
 use store::Store;
 
 use crate::AppState;
+use crate::extract::limited_body;
 use crate::problem::{ApiError, RenderedPage};
 use crate::routes::DECLARATIONS_PATH;
 
@@ -46,7 +46,10 @@ fn lrn_key(lrn: &str) -> Option<String> {
 fn xml(status: StatusCode, body: String) -> Response {
     let mut response = (
         status,
-        [(header::CONTENT_TYPE, HeaderValue::from_static("application/xml; charset=utf-8"))],
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/xml; charset=utf-8"),
+        )],
         body,
     )
         .into_response();
@@ -77,12 +80,7 @@ pub(crate) async fn lodge<S: Store>(
     request: Request,
 ) -> Result<Response, ApiError> {
     let limit = state.config.body_limit_bytes.min(wco::MESSAGE_BYTES_MAX);
-    let body = Bytes::from_request(request, state)
-        .await
-        .map_err(|_| ApiError::body_too_large(limit))?;
-    if body.len() > limit {
-        return Err(ApiError::body_too_large(limit));
-    }
+    let body = limited_body(request, state, limit).await?;
     let read = match wco::parse_declaration(&body) {
         Ok(read) => read,
         Err(unreadable) => {

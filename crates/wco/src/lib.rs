@@ -110,7 +110,10 @@ pub fn parse_declaration(bytes: &[u8]) -> Result<WcoDeclaration, Unreadable> {
                     problems.push(not_in_profile(&path));
                 }
             }
-            let mut declarations = root.children.into_iter().filter(|c| c.name == "Declaration");
+            let mut declarations = root
+                .children
+                .into_iter()
+                .filter(|c| c.name == "Declaration");
             let first = declarations.next();
             if declarations.next().is_some() {
                 problems.push(FieldError::too_many("MetaData/Declaration", 1));
@@ -229,7 +232,10 @@ pub fn wco_errors(errors: Vec<FieldError>, declaration: &DeclarationDto) -> Vec<
 
 /// The declaration as a WCO DEC message (China profile) in HMRC's DMS envelope; reading it back
 /// with `parse_declaration` gives the same declaration.
-pub fn render_declaration(declaration: &DeclarationDto, functional_reference: Option<&str>) -> String {
+pub fn render_declaration(
+    declaration: &DeclarationDto,
+    functional_reference: Option<&str>,
+) -> String {
     let json = serde_json::to_value(declaration).expect("a DTO always serialises");
     let mut element = mapping::render(&json);
     if let Some(reference) = functional_reference {
@@ -246,7 +252,9 @@ pub fn render_declaration(declaration: &DeclarationDto, functional_reference: Op
         .attributes
         .insert(0, ("xmlns:ds".into(), DECLARATION_DS_NAMESPACE.into()));
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    out.push_str(&format!("<md:MetaData xmlns:md=\"{METADATA_NAMESPACE}\">\n"));
+    out.push_str(&format!(
+        "<md:MetaData xmlns:md=\"{METADATA_NAMESPACE}\">\n"
+    ));
     metadata(&mut out, "DEC");
     element.write(&mut out, 1, Some(("xmlns", DECLARATION_NAMESPACE)));
     out.push_str("</md:MetaData>\n");

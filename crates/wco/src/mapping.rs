@@ -94,7 +94,11 @@ use Codec::*;
 /// its `StatementCode`. Written as a macro so the paths stay string literals.
 macro_rules! statement {
     ($key:literal) => {
-        concat!("AdditionalInformation[StatementCode=", $key, "]/StatementDescription")
+        concat!(
+            "AdditionalInformation[StatementCode=",
+            $key,
+            "]/StatementDescription"
+        )
     };
 }
 /// An object with no element of its own: a statement with its code only, so that an empty one is
@@ -125,6 +129,7 @@ macro_rules! item_statement {
 
 /// The table. Its order is also the order in which a refusal's JSON path finds its row (the first
 /// that matches), so a `Locator` comes before the rows it stands for.
+#[rustfmt::skip]
 pub const TABLE: &[Row] = &[
     row("", "", Locator, "42A"),
     row("", "FunctionCode", Original, "017"),
@@ -355,8 +360,13 @@ fn template(text: &str) -> Vec<Tpl> {
         if open > 0 {
             parts.push(Tpl::Lit(rest[..open].to_owned()));
         }
-        let close = rest[open..].find('}').expect("the table's templates are closed") + open;
-        parts.push(Tpl::Var(rest[open + 1..close].parse().expect("a wildcard number")));
+        let close = rest[open..]
+            .find('}')
+            .expect("the table's templates are closed")
+            + open;
+        parts.push(Tpl::Var(
+            rest[open + 1..close].parse().expect("a wildcard number"),
+        ));
         rest = &rest[close + 1..];
     }
     if !rest.is_empty() {
@@ -480,7 +490,12 @@ fn match_steps(pattern: &[JsonSeg], steps: &[JsonStep]) -> Option<Vec<usize>> {
 // ---------------------------------------------------------------------------------------------
 // JSON side.
 
-fn json_matches<'a>(value: &'a Value, segs: &[JsonSeg], indexes: &mut Vec<usize>, out: &mut Vec<(Vec<usize>, &'a Value)>) {
+fn json_matches<'a>(
+    value: &'a Value,
+    segs: &[JsonSeg],
+    indexes: &mut Vec<usize>,
+    out: &mut Vec<(Vec<usize>, &'a Value)>,
+) {
     let Some((first, rest)) = segs.split_first() else {
         if !value.is_null() {
             out.push((indexes.clone(), value));
@@ -565,12 +580,10 @@ use crate::xml::Element;
 fn ensure<'a>(mut current: &'a mut Element, segs: &[WcoSeg], indexes: &[usize]) -> &'a mut Element {
     for seg in segs {
         current = match seg {
-            WcoSeg::Child(name) => {
-                match current.children.iter().position(|c| &c.name == name) {
-                    Some(at) => &mut current.children[at],
-                    None => current.push(name),
-                }
-            }
+            WcoSeg::Child(name) => match current.children.iter().position(|c| &c.name == name) {
+                Some(at) => &mut current.children[at],
+                None => current.push(name),
+            },
             WcoSeg::Each(name, n) => {
                 let wanted = indexes[n - 1];
                 let mut seen = current.children.iter().filter(|c| &c.name == name).count();
@@ -587,9 +600,10 @@ fn ensure<'a>(mut current: &'a mut Element, segs: &[WcoSeg], indexes: &[usize]) 
             }
             WcoSeg::Keyed(name, key, tpl) => {
                 let text = fill(tpl, indexes);
-                let at = current.children.iter().position(|c| {
-                    &c.name == name && c.child(key).is_some_and(|k| k.text == text)
-                });
+                let at = current
+                    .children
+                    .iter()
+                    .position(|c| &c.name == name && c.child(key).is_some_and(|k| k.text == text));
                 match at {
                     Some(at) => &mut current.children[at],
                     None => {
@@ -630,7 +644,9 @@ fn render_value(codec: Codec, value: &Value, indexes: &[usize]) -> Option<String
             let iso = b.len() == 10
                 && b[4] == b'-'
                 && b[7] == b'-'
-                && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+                && b.iter()
+                    .enumerate()
+                    .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
             if iso { t.replace('-', "") } else { t }
         }),
         Flag => match value {
@@ -768,7 +784,7 @@ struct Found<'a> {
 fn match_template(template: &[Tpl], text: &str, bound: &mut [Option<usize>]) -> bool {
     let mut rest = text;
     let mut assigned = Vec::new();
-    for (i, part) in template.iter().enumerate() {
+    for part in template {
         match part {
             Tpl::Lit(lit) => match rest.strip_prefix(lit.as_str()) {
                 Some(r) => rest = r,
@@ -778,7 +794,6 @@ fn match_template(template: &[Tpl], text: &str, bound: &mut [Option<usize>]) -> 
                 let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
                 // A number followed by a literal that begins with a digit would be ambiguous; the
                 // table's keys never do that.
-                let _ = i;
                 let Ok(number) = rest[..digits].parse::<usize>() else {
                     return false;
                 };
@@ -918,7 +933,14 @@ pub fn parse(declaration: &Element) -> Parsed {
         }
         let mut found = Vec::new();
         let mut bound = vec![None; wildcards(row.json)];
-        find_all(declaration, segs, &mut bound, &mut Vec::new(), &mut Vec::new(), &mut found);
+        find_all(
+            declaration,
+            segs,
+            &mut bound,
+            &mut Vec::new(),
+            &mut Vec::new(),
+            &mut found,
+        );
         for hit in found {
             mark(&hit.position, &mut consumed);
             for key in &hit.key_positions {
@@ -935,7 +957,7 @@ pub fn parse(declaration: &Element) -> Parsed {
                 None => hit.element.text.clone(),
             };
             let value = match row.codec {
-                Text => (!text.is_empty()).then(|| Value::String(text)),
+                Text => (!text.is_empty()).then_some(Value::String(text)),
                 Direction => type_code.and_then(|t| {
                     let direction = match t.get(..2) {
                         Some("IM") => "import".to_owned(),
@@ -974,7 +996,7 @@ pub fn parse(declaration: &Element) -> Parsed {
                             &text[6..]
                         )))
                     } else {
-                        (!text.is_empty()).then(|| Value::String(text))
+                        (!text.is_empty()).then_some(Value::String(text))
                     }
                 }
                 Flag => match text.as_str() {
@@ -1085,7 +1107,14 @@ fn report_unconsumed(
         };
         position.push(at);
         if consumed.contains(position) {
-            report_unconsumed(child, position, &child_path, consumed, consumed_attributes, problems);
+            report_unconsumed(
+                child,
+                position,
+                &child_path,
+                consumed,
+                consumed_attributes,
+                problems,
+            );
         } else {
             problems.push(MappingProblem {
                 path: child_path,
@@ -1097,9 +1126,11 @@ fn report_unconsumed(
 }
 
 fn repeated_in_table(name: &str) -> bool {
-    compiled()
-        .iter()
-        .any(|c| c.wco.iter().any(|seg| matches!(seg, WcoSeg::Each(n, _) if n == name)))
+    compiled().iter().any(|c| {
+        c.wco
+            .iter()
+            .any(|seg| matches!(seg, WcoSeg::Each(n, _) if n == name))
+    })
 }
 
 /// The table as a Markdown table, for `docs/wco-mapping.md` (a test keeps the two the same).
@@ -1128,8 +1159,16 @@ pub fn table_markdown() -> String {
             When::Import => " (imports)",
             When::Export => " (exports)",
         };
-        let json = if row.json.is_empty() { "(the document)" } else { row.json };
-        let wco = if row.wco.is_empty() { "Declaration" } else { row.wco };
+        let json = if row.json.is_empty() {
+            "(the document)"
+        } else {
+            row.json
+        };
+        let wco = if row.wco.is_empty() {
+            "Declaration"
+        } else {
+            row.wco
+        };
         out.push_str(&format!(
             "| `{json}` | `{wco}` | {} | {note}{when} |\n",
             row.element

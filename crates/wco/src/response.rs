@@ -87,7 +87,8 @@ impl Notification {
             "accepted" | "completed" => Notification::Acc,
             "request_refused" => Notification::Rej,
             "checks_required" => {
-                if receipt.checks.iter().all(|c| c == "document_check") && !receipt.checks.is_empty()
+                if receipt.checks.iter().all(|c| c == "document_check")
+                    && !receipt.checks.is_empty()
                 {
                     Notification::Doc
                 } else {
@@ -162,7 +163,9 @@ fn envelope(response: &Element) -> String {
         .attributes
         .insert(0, ("xmlns:ds".into(), RESPONSE_DS_NAMESPACE.into()));
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    out.push_str(&format!("<md:MetaData xmlns:md=\"{METADATA_NAMESPACE}\">\n"));
+    out.push_str(&format!(
+        "<md:MetaData xmlns:md=\"{METADATA_NAMESPACE}\">\n"
+    ));
     metadata(&mut out, "RES");
     response.write(&mut out, 1, Some(("xmlns", RESPONSE_NAMESPACE)));
     out.push_str("</md:MetaData>\n");
@@ -325,7 +328,11 @@ pub fn render_receipt(
         statement(&mut message, "REASON", reason);
     }
     if let Some(continuity) = &receipt.continuity {
-        statement(&mut message, "PROVISIONAL-REF", &continuity.provisional_reference);
+        statement(
+            &mut message,
+            "PROVISIONAL-REF",
+            &continuity.provisional_reference,
+        );
     }
     if kind == Notification::Rej {
         let error = message.push("Error");
@@ -457,8 +464,8 @@ pub fn read_response(bytes: &[u8]) -> Result<ResponseMessage, FieldError> {
             ));
         }
     };
-    let function_code =
-        text_of(response, "FunctionCode").ok_or_else(|| FieldError::required("Response/FunctionCode"))?;
+    let function_code = text_of(response, "FunctionCode")
+        .ok_or_else(|| FieldError::required("Response/FunctionCode"))?;
     let declaration = response.child("Declaration");
     let mut amounts = Vec::new();
     if let Some(declaration) = declaration {
@@ -475,7 +482,12 @@ pub fn read_response(bytes: &[u8]) -> Result<ResponseMessage, FieldError> {
         declaration_id: declaration.and_then(|d| text_of(d, "ID")),
         statements: response
             .children_named("AdditionalInformation")
-            .map(|a| (text_of(a, "StatementCode"), text_of(a, "StatementDescription")))
+            .map(|a| {
+                (
+                    text_of(a, "StatementCode"),
+                    text_of(a, "StatementDescription"),
+                )
+            })
             .collect(),
         errors: response
             .children_named("Error")
@@ -497,4 +509,3 @@ pub fn read_response(bytes: &[u8]) -> Result<ResponseMessage, FieldError> {
         amounts,
     })
 }
-

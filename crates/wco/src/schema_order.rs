@@ -2,6 +2,7 @@
 //! that a rendered declaration validates whatever order the mapping table lists its rows in.
 //! Generated from the schema (every complex element of `Declaration`, by its path).
 
+#[rustfmt::skip]
 pub(crate) const DECLARATION_ORDER: &[(&str, &[&str])] = &[
     ("Declaration", &["AcceptanceDateTime", "FunctionCode", "FunctionalReferenceID", "ID", "IssueDateTime", "IssueLocationID", "TypeCode", "GoodsItemQuantity", "DeclarationOfficeID", "InvoiceAmount", "LoadingListQuantity", "TotalGrossMassMeasure", "TotalPackageQuantity", "SpecificCircumstancesCodeCode", "Authentication", "Submitter", "AdditionalDocument", "AdditionalInformation", "Agent", "Amendment", "AuthorisationHolder", "BorderTransportMeans", "Consignment", "CurrencyExchange", "Declarant", "ExitOffice", "Exporter", "GoodsShipment", "ObligationGuarantee", "PresentationOffice", "SupervisingOffice"]),
     ("Declaration/Authentication", &["Authentication", "Authenticator"]),

@@ -155,7 +155,10 @@ impl XmlRefusal {
                 ),
             ),
             XmlRefusal::Malformed(detail) => (
-                format!("is not well-formed XML: {}", domain::problem::echoed(detail)),
+                format!(
+                    "is not well-formed XML: {}",
+                    domain::problem::echoed(detail)
+                ),
                 format!("不是格式正确的 XML：{}", domain::problem::echoed(detail)),
             ),
             XmlRefusal::Empty => ("has no root element".into(), "没有根元素".into()),
@@ -201,9 +204,8 @@ pub fn parse(bytes: &[u8]) -> Result<Element, XmlRefusal> {
     let mut stack: Vec<Element> = Vec::new();
     let mut root: Option<Element> = None;
     let mut elements = 0usize;
-    let malformed = |e: &dyn std::fmt::Display, at: u64| {
-        XmlRefusal::Malformed(format!("{e} (at byte {at})"))
-    };
+    let malformed =
+        |e: &dyn std::fmt::Display, at: u64| XmlRefusal::Malformed(format!("{e} (at byte {at})"));
     loop {
         let at = reader.buffer_position();
         let event = reader.read_event().map_err(|e| malformed(&e, at))?;
@@ -295,7 +297,9 @@ fn push_text(stack: &mut [Element], text: &str) -> Result<(), XmlRefusal> {
             Ok(())
         }
         None if text.trim().is_empty() => Ok(()),
-        None => Err(XmlRefusal::Malformed("text outside the root element".into())),
+        None => Err(XmlRefusal::Malformed(
+            "text outside the root element".into(),
+        )),
     }
 }
 

@@ -15,7 +15,9 @@ fn data(path: &str) -> PathBuf {
 }
 
 fn repository(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(path)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(path)
 }
 
 /// Validates a message against one of the envelope schemas with xmllint; panics with xmllint's
@@ -50,14 +52,19 @@ fn assert_valid_response(xml: &str) {
 fn the_validator_refuses_what_the_schema_refuses() {
     // The check itself can fail: a declaration with an element the schema does not have.
     let dto: DeclarationDto = serde_json::from_value(example()).unwrap();
-    let xml = wco::render_declaration(&dto, None).replace("<TypeCode>IMA</TypeCode>", "<TypeCode>IMA</TypeCode><Nonsense/>");
+    let xml = wco::render_declaration(&dto, None).replace(
+        "<TypeCode>IMA</TypeCode>",
+        "<TypeCode>IMA</TypeCode><Nonsense/>",
+    );
     let result = std::panic::catch_unwind(|| assert_valid_declaration(&xml));
     assert!(result.is_err());
 }
 
 fn example() -> Value {
-    serde_json::from_str(&std::fs::read_to_string(repository("examples/declaration-import.json")).unwrap())
-        .unwrap()
+    serde_json::from_str(
+        &std::fs::read_to_string(repository("examples/declaration-import.json")).unwrap(),
+    )
+    .unwrap()
 }
 
 /// The example with every field the JSON form has, on both directions.
@@ -66,7 +73,8 @@ fn full_import() -> Value {
     body["kind"] = json!("full");
     body["summary_number"] = json!("220020261000000017");
     body["insurance"] = json!({"kind": "rate", "percent": "0.3"});
-    body["other_costs"] = json!({"kind": "per_unit", "amount": "2.5", "currency": "USD", "unit": "KGM"});
+    body["other_costs"] =
+        json!({"kind": "per_unit", "amount": "2.5", "currency": "USD", "unit": "KGM"});
     body["destination_country"] = json!("CN");
     body["origin_proofs"] = json!([{
         "agreement": "RCEP", "kind": "certificate", "number": "RCEP-MY-2026-0001",
@@ -78,8 +86,10 @@ fn full_import() -> Value {
             {"hs6": "847130", "criterion": "WO", "quantity": {"value": "1", "unit": "C62"}}
         ]
     }]);
-    body["items"][1]["preference"] = json!({"agreement": "RCEP", "proof_number": "RCEP-MY-2026-0001", "proof_item": "1"});
-    body["items"][1]["statutory_quantities"] = json!([{"value": "5", "unit": "C62"}, {"value": "12.5", "unit": "KGM"}]);
+    body["items"][1]["preference"] =
+        json!({"agreement": "RCEP", "proof_number": "RCEP-MY-2026-0001", "proof_item": "1"});
+    body["items"][1]["statutory_quantities"] =
+        json!([{"value": "5", "unit": "C62"}, {"value": "12.5", "unit": "KGM"}]);
     body["cbec_order"] = json!({
         "order_ref": "TM-2026-1", "platform": "Tmall Global",
         "buyer": {"name": "测试姓名", "id_type": "resident_id", "id_number": "11010519491231002X"},
@@ -100,7 +110,8 @@ fn full_export() -> Value {
 /// fields set or removed.
 fn validation_fixtures() -> Vec<(String, Value)> {
     let cases: Vec<Value> = serde_json::from_str(
-        &std::fs::read_to_string(repository("crates/wire/test_data/validation_cases.json")).unwrap(),
+        &std::fs::read_to_string(repository("crates/wire/test_data/validation_cases.json"))
+            .unwrap(),
     )
     .unwrap();
     let mut out = Vec::new();
@@ -152,7 +163,8 @@ fn set_pointer(body: &mut Value, pointer: &str, value: Value) {
 }
 
 fn round_trip(name: &str, body: &Value) -> String {
-    let dto: DeclarationDto = serde_json::from_value(body.clone()).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let dto: DeclarationDto =
+        serde_json::from_value(body.clone()).unwrap_or_else(|e| panic!("{name}: {e}"));
     let xml = wco::render_declaration(&dto, Some("LRN-0001"));
     let back = wco::parse_declaration(xml.as_bytes()).unwrap_or_else(|e| panic!("{name}: {e:?}"));
     assert_eq!(back.problems, vec![], "{name}: {xml}");
@@ -167,7 +179,8 @@ fn every_example_and_fixture_round_trips_json_to_wco_and_back() {
     for entry in std::fs::read_dir(repository("examples")).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "json") {
-            let body: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            let body: Value =
+                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
             round_trip(&path.display().to_string(), &body);
             count += 1;
         }
@@ -176,9 +189,12 @@ fn every_example_and_fixture_round_trips_json_to_wco_and_back() {
         // A fixture whose direction or kind is not a known word cannot share TypeCode losslessly
         // (the two are one element); the parser refuses those values anyway.
         let known = |field: &str, words: &[&str]| {
-            body.get(field).is_none_or(|v| v.as_str().is_some_and(|s| words.contains(&s)))
+            body.get(field)
+                .is_none_or(|v| v.as_str().is_some_and(|s| words.contains(&s)))
         };
-        if !known("direction", &["import", "export"]) || !known("kind", &["ordinary", "summary", "full"]) {
+        if !known("direction", &["import", "export"])
+            || !known("kind", &["ordinary", "summary", "full"])
+        {
             continue;
         }
         let Ok(dto) = serde_json::from_value::<DeclarationDto>(body.clone()) else {
@@ -199,7 +215,11 @@ fn every_example_and_fixture_round_trips_json_to_wco_and_back() {
 
 #[test]
 fn rendered_declarations_validate_against_hmrc_schema() {
-    for (name, body) in [("example", example()), ("full import", full_import()), ("full export", full_export())] {
+    for (name, body) in [
+        ("example", example()),
+        ("full import", full_import()),
+        ("full export", full_export()),
+    ] {
         let xml = round_trip(name, &body);
         assert_valid_declaration(&xml);
     }
@@ -255,28 +275,44 @@ fn json_paths_are_named_by_wco_element_paths() {
     );
     let mut export = dto.clone();
     export.direction = Some("export".into());
-    let named = wco::wco_errors(vec![error("trader.name"), error("overseas_party.country")], &export);
+    let named = wco::wco_errors(
+        vec![error("trader.name"), error("overseas_party.country")],
+        &export,
+    );
     assert_eq!(named[0].path, "Declaration/Exporter/Name");
-    assert_eq!(named[1].path, "Declaration/GoodsShipment/Consignee/Address/CountryCode");
+    assert_eq!(
+        named[1].path,
+        "Declaration/GoodsShipment/Consignee/Address/CountryCode"
+    );
 }
 
 /// HMRC's sample declarations: name → the element paths the China profile must name among its
 /// problems (UK codes and UK-only elements), checked exactly for presence.
 const SAMPLES: &[(&str, &[&str])] = &[
-    ("TT_IM001a/Step1_TT_IM001a.xml", &[
-        "Declaration/AuthorisationHolder[1]",
-        "Declaration/GoodsShipment/GovernmentAgencyGoodsItem[1]/GovernmentProcedure[1]",
-        "Declaration/GoodsShipment/GovernmentAgencyGoodsItem[1]/Commodity/Classification[1]",
-        "Declaration/ObligationGuarantee",
-        "Declaration/AdditionalDocument[1]/CategoryCode",
-    ]),
-    ("TT_IM001b/TT_IM001b.xml", &["Declaration/GoodsShipment/GovernmentAgencyGoodsItem[1]/GovernmentProcedure[1]"]),
-    ("TT_IM001d/TT_IM001d.xml", &[
-        "Declaration/GoodsShipment/GovernmentAgencyGoodsItem[3]/GovernmentProcedure[1]",
-    ]),
+    (
+        "TT_IM001a/Step1_TT_IM001a.xml",
+        &[
+            "Declaration/AuthorisationHolder[1]",
+            "Declaration/GoodsShipment/GovernmentAgencyGoodsItem[1]/GovernmentProcedure[1]",
+            "Declaration/GoodsShipment/GovernmentAgencyGoodsItem[1]/Commodity/Classification[1]",
+            "Declaration/ObligationGuarantee",
+            "Declaration/AdditionalDocument[1]/CategoryCode",
+        ],
+    ),
+    (
+        "TT_IM001b/TT_IM001b.xml",
+        &["Declaration/GoodsShipment/GovernmentAgencyGoodsItem[1]/GovernmentProcedure[1]"],
+    ),
+    (
+        "TT_IM001d/TT_IM001d.xml",
+        &["Declaration/GoodsShipment/GovernmentAgencyGoodsItem[3]/GovernmentProcedure[1]"],
+    ),
     ("TT_IM004a/TT_IM004a.xml", &[]),
     ("TT_IM017a/Step1_TT_IM017a.xml", &[]),
-    ("TT_IM017a/TT_IM017a_Amendment.xml", &["Declaration/FunctionCode"]),
+    (
+        "TT_IM017a/TT_IM017a_Amendment.xml",
+        &["Declaration/FunctionCode"],
+    ),
     ("TT_IM031a/TT_IM031a.xml", &[]),
     ("TT_IM083a/Step1_TT_IM083a.xml", &[]),
     ("TT_EX001a/TT_EX001a.xml", &[]),
@@ -289,24 +325,41 @@ fn sample(name: &str) -> Vec<u8> {
 #[test]
 fn every_hmrc_sample_declaration_maps_and_each_problem_is_named_by_element_path() {
     for (name, expected) in SAMPLES {
-        let read = wco::parse_declaration(&sample(name)).unwrap_or_else(|e| panic!("{name}: {e:?}"));
-        assert!(read.functional_reference.is_some(), "{name}: the LRN is read");
+        let read =
+            wco::parse_declaration(&sample(name)).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        assert!(
+            read.functional_reference.is_some(),
+            "{name}: the LRN is read"
+        );
         assert!(!read.problems.is_empty(), "{name}: UK elements are named");
         let paths: Vec<&str> = read.problems.iter().map(|p| p.path.as_str()).collect();
         for path in &paths {
-            assert!(path.starts_with("Declaration") || path.starts_with("MetaData/"), "{name}: {path}");
+            assert!(
+                path.starts_with("Declaration") || path.starts_with("MetaData/"),
+                "{name}: {path}"
+            );
         }
         for path in *expected {
             assert!(paths.contains(path), "{name}: {path} not among {paths:#?}");
         }
         // The refusal is a valid WCO response naming every problem.
-        let xml = wco::render_rejection(&read.problems, read.functional_reference.as_deref(), "2026-11-20T08:00:00Z");
+        let xml = wco::render_rejection(
+            &read.problems,
+            read.functional_reference.as_deref(),
+            "2026-11-20T08:00:00Z",
+        );
         assert_valid_response(&xml);
         let answer = wco::read_response(xml.as_bytes()).unwrap();
         assert_eq!(answer.notification, Some(Notification::Rej));
         assert_eq!(answer.errors.len(), read.problems.len());
         for (error, problem) in answer.errors.iter().zip(&read.problems) {
-            assert!(error.description.as_deref().unwrap().starts_with(&format!("{}: ", problem.path)));
+            assert!(
+                error
+                    .description
+                    .as_deref()
+                    .unwrap()
+                    .starts_with(&format!("{}: ", problem.path))
+            );
         }
     }
 }
@@ -322,7 +375,10 @@ fn the_mapped_uk_fields_are_read_where_the_profile_carries_them() {
     assert_eq!(dto.items[0].origin_country.as_deref(), Some("US"));
     assert_eq!(dto.dispatch_country.as_deref(), Some("US"));
     assert_eq!(dto.transaction_terms.as_deref(), Some("CIF"));
-    assert_eq!(dto.overseas_party.unwrap().name.as_deref(), Some("US Clipper Inc."));
+    assert_eq!(
+        dto.overseas_party.unwrap().name.as_deref(),
+        Some("US Clipper Inc.")
+    );
     let three = wco::parse_declaration(&sample("TT_IM001d/TT_IM001d.xml")).unwrap();
     assert_eq!(three.declaration.items.len(), 3);
     let export = wco::parse_declaration(&sample("TT_EX001a/TT_EX001a.xml")).unwrap();
@@ -348,9 +404,17 @@ fn notification_samples() -> Vec<PathBuf> {
 
 /// The same message with the DMS namespaces declared (HMRC's notification samples have none).
 fn namespaced(xml: &str) -> String {
-    xml.replacen("<MetaData>", &format!("<md:MetaData xmlns:md=\"{}\">", wco::METADATA_NAMESPACE), 1)
-        .replacen("</MetaData>", "</md:MetaData>", 1)
-        .replacen("<Response>", &format!("<Response xmlns=\"{}\">", wco::RESPONSE_NAMESPACE), 1)
+    xml.replacen(
+        "<MetaData>",
+        &format!("<md:MetaData xmlns:md=\"{}\">", wco::METADATA_NAMESPACE),
+        1,
+    )
+    .replacen("</MetaData>", "</md:MetaData>", 1)
+    .replacen(
+        "<Response>",
+        &format!("<Response xmlns=\"{}\">", wco::RESPONSE_NAMESPACE),
+        1,
+    )
 }
 
 #[test]
@@ -359,20 +423,35 @@ fn every_hmrc_notification_sample_is_read_with_and_without_namespaces() {
     assert!(samples.len() >= 30, "{}", samples.len());
     for path in samples {
         let text = std::fs::read_to_string(&path).unwrap();
-        let plain = wco::read_response(text.as_bytes()).unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));
+        let plain = wco::read_response(text.as_bytes())
+            .unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));
         let with_namespaces = wco::read_response(namespaced(&text).as_bytes()).unwrap();
         assert!(namespaced(&text).contains("xmlns=\""));
         assert_eq!(plain, with_namespaces, "{}", path.display());
         assert!(!plain.function_code.is_empty());
-        assert!(plain.declaration_id.is_some() || plain.functional_reference.is_some(), "{}", path.display());
+        assert!(
+            plain.declaration_id.is_some() || plain.functional_reference.is_some(),
+            "{}",
+            path.display()
+        );
     }
     let rejection = wco::read_response(&sample("Example_DMS_notifications/03_DMSREJ.xml")).unwrap();
     assert_eq!(rejection.notification, Some(Notification::Rej));
-    assert_eq!(rejection.errors[0].validation_code.as_deref(), Some("CDS12005"));
-    assert_eq!(rejection.errors[0].pointers[1], (None, Some("17C".into()), Some("R144".into())));
+    assert_eq!(
+        rejection.errors[0].validation_code.as_deref(),
+        Some("CDS12005")
+    );
+    assert_eq!(
+        rejection.errors[0].pointers[1],
+        (None, Some("17C".into()), Some("R144".into()))
+    );
     let tax = wco::read_response(&sample("Example_DMS_notifications/13_DMSTAX.xml")).unwrap();
     assert_eq!(tax.notification, Some(Notification::Tax));
-    assert!(tax.amounts.iter().any(|a| a.element == "PaymentAmount" && a.value == "2054.00"));
+    assert!(
+        tax.amounts
+            .iter()
+            .any(|a| a.element == "PaymentAmount" && a.value == "2054.00")
+    );
 }
 
 fn lodgement() -> wire::LodgementView {
@@ -401,7 +480,9 @@ fn the_acceptance_and_the_rejection_validate_and_read_back() {
 
     let long = "长".repeat(600);
     let errors = vec![
-        domain::FieldError::required("Declaration/GoodsShipment/GovernmentAgencyGoodsItem[2]/Origin/CountryCode"),
+        domain::FieldError::required(
+            "Declaration/GoodsShipment/GovernmentAgencyGoodsItem[2]/Origin/CountryCode",
+        ),
         domain::FieldError::invalid_format("Declaration", &long, &long),
     ];
     let rejection = wco::render_rejection(&errors, Some("LRN-1"), "2026-11-20T08:15:30Z");
@@ -418,8 +499,22 @@ fn the_acceptance_and_the_rejection_validate_and_read_back() {
             (None, Some("62A".into()), None),
         ]
     );
-    assert!(read.errors[0].description.as_deref().unwrap().contains("必填项不能为空"));
-    assert_eq!(read.errors[1].description.as_deref().unwrap().chars().count(), 512);
+    assert!(
+        read.errors[0]
+            .description
+            .as_deref()
+            .unwrap()
+            .contains("必填项不能为空")
+    );
+    assert_eq!(
+        read.errors[1]
+            .description
+            .as_deref()
+            .unwrap()
+            .chars()
+            .count(),
+        512
+    );
 }
 
 fn receipt(kind: &str) -> TradeReceiptView {
@@ -441,24 +536,102 @@ fn receipt(kind: &str) -> TradeReceiptView {
 fn every_receipt_kind_becomes_a_valid_notification_of_its_kind() {
     let cases: Vec<(TradeReceiptView, Notification)> = vec![
         (receipt("accepted"), Notification::Acc),
-        (TradeReceiptView { number: Some("220020261000000999".into()), ..receipt("completed") }, Notification::Acc),
-        (TradeReceiptView { reason: Some("wrong weight".into()), by: "trade".into(), ..receipt("amended") }, Notification::Req),
+        (
+            TradeReceiptView {
+                number: Some("220020261000000999".into()),
+                ..receipt("completed")
+            },
+            Notification::Acc,
+        ),
+        (
+            TradeReceiptView {
+                reason: Some("wrong weight".into()),
+                by: "trade".into(),
+                ..receipt("amended")
+            },
+            Notification::Req,
+        ),
         (receipt("cancelled"), Notification::Inv),
         (receipt("released"), Notification::Cle),
-        (TradeReceiptView { amount: Some("1356.80".into()), ..receipt("assessed") }, Notification::Tax),
+        (
+            TradeReceiptView {
+                amount: Some("1356.80".into()),
+                ..receipt("assessed")
+            },
+            Notification::Tax,
+        ),
         (receipt("assessment_pending"), Notification::Rcv),
-        (TradeReceiptView { amount: Some("1356.80".into()), reference: Some("BANK-REF-1".into()), by: "bank".into(), ..receipt("payment_claimed") }, Notification::Tax),
-        (TradeReceiptView { amount: Some("1356.80".into()), reference: Some("BANK-REF-1".into()), by: "bank".into(), ..receipt("payment_confirmed") }, Notification::Tax),
-        (TradeReceiptView { amount: Some("1356.80".into()), ..receipt("guarantee_accepted") }, Notification::Tax),
-        (TradeReceiptView { checks: vec!["document_check".into()], ..receipt("checks_required") }, Notification::Doc),
-        (TradeReceiptView { checks: vec!["document_check".into(), "physical_inspection".into()], ..receipt("checks_required") }, Notification::Ctl),
-        (TradeReceiptView { checks: vec!["hold".into()], ..receipt("held") }, Notification::Ctl),
+        (
+            TradeReceiptView {
+                amount: Some("1356.80".into()),
+                reference: Some("BANK-REF-1".into()),
+                by: "bank".into(),
+                ..receipt("payment_claimed")
+            },
+            Notification::Tax,
+        ),
+        (
+            TradeReceiptView {
+                amount: Some("1356.80".into()),
+                reference: Some("BANK-REF-1".into()),
+                by: "bank".into(),
+                ..receipt("payment_confirmed")
+            },
+            Notification::Tax,
+        ),
+        (
+            TradeReceiptView {
+                amount: Some("1356.80".into()),
+                ..receipt("guarantee_accepted")
+            },
+            Notification::Tax,
+        ),
+        (
+            TradeReceiptView {
+                checks: vec!["document_check".into()],
+                ..receipt("checks_required")
+            },
+            Notification::Doc,
+        ),
+        (
+            TradeReceiptView {
+                checks: vec!["document_check".into(), "physical_inspection".into()],
+                ..receipt("checks_required")
+            },
+            Notification::Ctl,
+        ),
+        (
+            TradeReceiptView {
+                checks: vec!["hold".into()],
+                ..receipt("held")
+            },
+            Notification::Ctl,
+        ),
         (receipt("hold_lifted"), Notification::Res),
-        (TradeReceiptView { checks: vec!["physical_inspection".into()], ..receipt("check_completed") }, Notification::Res),
-        (TradeReceiptView { reason: Some("fix the invoice".into()), by: "trade".into(), ..receipt("amendment_requested") }, Notification::Rcv),
+        (
+            TradeReceiptView {
+                checks: vec!["physical_inspection".into()],
+                ..receipt("check_completed")
+            },
+            Notification::Res,
+        ),
+        (
+            TradeReceiptView {
+                reason: Some("fix the invoice".into()),
+                by: "trade".into(),
+                ..receipt("amendment_requested")
+            },
+            Notification::Rcv,
+        ),
         (receipt("cancellation_requested"), Notification::Rcv),
         (receipt("request_approved"), Notification::Req),
-        (TradeReceiptView { reason: Some("the goods are already released".into()), ..receipt("request_refused") }, Notification::Rej),
+        (
+            TradeReceiptView {
+                reason: Some("the goods are already released".into()),
+                ..receipt("request_refused")
+            },
+            Notification::Rej,
+        ),
         (receipt("a_kind_added_later"), Notification::Rcv),
     ];
     for (receipt, expected) in cases {
@@ -469,9 +642,15 @@ fn every_receipt_kind_becomes_a_valid_notification_of_its_kind() {
         assert_eq!(read.declaration_id.as_deref(), Some("220020261000000123"));
         assert_eq!(read.functional_reference.as_deref(), Some("LRN-1"));
         assert_eq!(read.reference.as_deref(), Some("220020261000000123-7"));
-        assert!(read.statements.contains(&(Some("RECEIPT".into()), Some(receipt.receipt.clone()))));
+        assert!(
+            read.statements
+                .contains(&(Some("RECEIPT".into()), Some(receipt.receipt.clone())))
+        );
         for check in &receipt.checks {
-            assert!(read.statements.contains(&(Some("CHECK".into()), Some(check.clone()))));
+            assert!(
+                read.statements
+                    .contains(&(Some("CHECK".into()), Some(check.clone())))
+            );
         }
         if let Some(amount) = &receipt.amount {
             assert_eq!(read.amounts[0].value, *amount);
@@ -509,14 +688,20 @@ fn the_message_size_limit_holds_at_its_edge() {
     assert_eq!(at_limit.len(), wco::MESSAGE_BYTES_MAX);
     assert!(wco::parse_declaration(at_limit.as_bytes()).is_ok());
     let over = format!("{at_limit} ");
-    assert!(refusal(over.as_bytes()).contains(&format!("larger than {} bytes", wco::MESSAGE_BYTES_MAX)));
+    assert!(
+        refusal(over.as_bytes()).contains(&format!("larger than {} bytes", wco::MESSAGE_BYTES_MAX))
+    );
 }
 
 #[test]
 fn the_nesting_limit_holds_at_its_edge() {
     let nest = |depth: usize| {
         let inner = depth - 1;
-        format!("<Declaration>{}{}</Declaration>", "<A>".repeat(inner), "</A>".repeat(inner))
+        format!(
+            "<Declaration>{}{}</Declaration>",
+            "<A>".repeat(inner),
+            "</A>".repeat(inner)
+        )
     };
     let read = wco::parse_declaration(nest(wco::DEPTH_MAX).as_bytes()).unwrap();
     assert_eq!(read.problems[0].path, "Declaration/A");
@@ -533,7 +718,9 @@ fn the_element_count_limit_holds_at_its_edge() {
 #[test]
 fn the_goods_item_limit_holds_at_its_edge() {
     let items = |count: usize| {
-        let mut xml = String::from("<Declaration><FunctionCode>9</FunctionCode><TypeCode>IMA</TypeCode><GoodsShipment>");
+        let mut xml = String::from(
+            "<Declaration><FunctionCode>9</FunctionCode><TypeCode>IMA</TypeCode><GoodsShipment>",
+        );
         for n in 1..=count {
             xml.push_str(&format!("<GovernmentAgencyGoodsItem><SequenceNumeric>{n}</SequenceNumeric></GovernmentAgencyGoodsItem>"));
         }
@@ -543,7 +730,10 @@ fn the_goods_item_limit_holds_at_its_edge() {
     let read = wco::parse_declaration(items(wco::GOODS_ITEMS_MAX).as_bytes()).unwrap();
     assert_eq!(read.declaration.items.len(), wco::GOODS_ITEMS_MAX);
     let over = wco::parse_declaration(items(wco::GOODS_ITEMS_MAX + 1).as_bytes()).unwrap_err();
-    assert_eq!(over.errors[0].path, "Declaration/GoodsShipment/GovernmentAgencyGoodsItem");
+    assert_eq!(
+        over.errors[0].path,
+        "Declaration/GoodsShipment/GovernmentAgencyGoodsItem"
+    );
     assert_eq!(over.errors[0].code.as_str(), "too_many");
 }
 
@@ -554,21 +744,40 @@ fn out_of_order_items_a_wrong_count_and_bad_flags_are_named() {
         <GoodsShipment><GovernmentAgencyGoodsItem><SequenceNumeric>2</SequenceNumeric></GovernmentAgencyGoodsItem>
         <Invoice><IssueDateTime><DateTimeString formatCode="304">20261120080000Z</DateTimeString></IssueDateTime></Invoice></GoodsShipment></Declaration>"#;
     let read = wco::parse_declaration(xml.as_bytes()).unwrap();
-    let paths: Vec<(&str, &str)> = read.problems.iter().map(|p| (p.path.as_str(), p.code.as_str())).collect();
+    let paths: Vec<(&str, &str)> = read
+        .problems
+        .iter()
+        .map(|p| (p.path.as_str(), p.code.as_str()))
+        .collect();
     assert_eq!(
         paths,
         [
             ("Declaration/GoodsItemQuantity", "invalid_format"),
-            ("Declaration/AdditionalInformation[StatementCode='CBEC-INDIVISIBLE']/StatementDescription", "invalid_format"),
-            ("Declaration/GoodsShipment/GovernmentAgencyGoodsItem[1]/SequenceNumeric", "invalid_format"),
-            ("Declaration/GoodsShipment/Invoice/IssueDateTime/DateTimeString/@formatCode", "invalid_format"),
+            (
+                "Declaration/AdditionalInformation[StatementCode='CBEC-INDIVISIBLE']/StatementDescription",
+                "invalid_format"
+            ),
+            (
+                "Declaration/GoodsShipment/GovernmentAgencyGoodsItem[1]/SequenceNumeric",
+                "invalid_format"
+            ),
+            (
+                "Declaration/GoodsShipment/Invoice/IssueDateTime/DateTimeString/@formatCode",
+                "invalid_format"
+            ),
         ]
     );
 }
 
 #[test]
 fn not_xml_and_not_a_declaration_are_named_at_the_root() {
-    for bytes in [&b"{\"direction\": \"import\"}"[..], b"<Declaration>", b"", b"<Other/>", b"\xff\xfe"] {
+    for bytes in [
+        &b"{\"direction\": \"import\"}"[..],
+        b"<Declaration>",
+        b"",
+        b"<Other/>",
+        b"\xff\xfe",
+    ] {
         let refused = wco::parse_declaration(bytes).unwrap_err();
         assert_eq!(refused.errors[0].path, wco::MESSAGE_PATH);
         assert!(!refused.errors[0].message_zh.is_empty());
@@ -608,7 +817,10 @@ mod properties {
 fn the_documented_mapping_table_is_the_table_the_code_reads() {
     let path = repository("docs/wco-mapping.md");
     let doc = std::fs::read_to_string(&path).unwrap();
-    let (begin, end) = ("<!-- table: generated from wco::mapping::TABLE -->\n", "<!-- end of table -->");
+    let (begin, end) = (
+        "<!-- table: generated from wco::mapping::TABLE -->\n",
+        "<!-- end of table -->",
+    );
     let start = doc.find(begin).expect("the table's start marker") + begin.len();
     let stop = doc.find(end).expect("the table's end marker");
     let table = wco::mapping::table_markdown();
@@ -616,5 +828,9 @@ fn the_documented_mapping_table_is_the_table_the_code_reads() {
         std::fs::write(&path, format!("{}{table}{}", &doc[..start], &doc[stop..])).unwrap();
         return;
     }
-    assert_eq!(&doc[start..stop], table, "run WCO_BLESS=1 cargo test -p wco --test it documented");
+    assert_eq!(
+        &doc[start..stop],
+        table,
+        "run WCO_BLESS=1 cargo test -p wco --test it documented"
+    );
 }

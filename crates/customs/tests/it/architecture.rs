@@ -95,7 +95,11 @@ fn nothing_below_a_message_mapping_edge_does_io_async_database_or_http() {
         .into_iter()
         .filter(|p| MAPPING_EDGE_CRATES.contains(&p.name.as_str()))
         .collect();
-    assert_eq!(edges.len(), MAPPING_EDGE_CRATES.len(), "every mapping edge is a workspace crate");
+    assert_eq!(
+        edges.len(),
+        MAPPING_EDGE_CRATES.len(),
+        "every mapping edge is a workspace crate"
+    );
     for package in edges {
         let below = resolved_below(&metadata, &package.id);
         let found: Vec<&str> = FORBIDDEN_BELOW
@@ -103,7 +107,11 @@ fn nothing_below_a_message_mapping_edge_does_io_async_database_or_http() {
             .copied()
             .filter(|f| below.contains(*f))
             .collect();
-        assert!(found.is_empty(), "mapping edge {} pulls in {found:?}", package.name);
+        assert!(
+            found.is_empty(),
+            "mapping edge {} pulls in {found:?}",
+            package.name
+        );
     }
 }
 

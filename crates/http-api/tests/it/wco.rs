@@ -11,7 +11,9 @@ use wire::DeclarationDto;
 use crate::helpers::{example, spawn_app};
 
 fn wco_data(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../wco/test_data/hmrc").join(path)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../wco/test_data/hmrc")
+        .join(path)
 }
 
 fn assert_valid_response(xml: &str) {
@@ -25,47 +27,90 @@ fn assert_valid_response(xml: &str) {
         .arg(&file)
         .output()
         .expect("xmllint (Debian's libxml2-utils) must be installed: .ci/run installs it");
-    assert!(output.status.success(), "{}\n{xml}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}\n{xml}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 fn example_xml() -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/declaration-import.xml"))
-        .unwrap()
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/declaration-import.xml"),
+    )
+    .unwrap()
 }
 
 #[tokio::test]
 async fn the_readme_example_lodged_as_wco_xml_is_accepted_and_answered_with_dmsacc() {
     let app = spawn_app().await;
 
-    let reply = app.post_file("/v1/declarations", "broker", Some("application/xml"), example_xml().into_bytes()).await;
+    let reply = app
+        .post_file(
+            "/v1/declarations",
+            "broker",
+            Some("application/xml"),
+            example_xml().into_bytes(),
+        )
+        .await;
 
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
     assert!(reply.content_type().starts_with("application/xml"));
     assert_valid_response(&reply.text);
     let answer = wco::read_response(reply.text.as_bytes()).unwrap();
     assert_eq!(answer.notification, Some(Notification::Acc));
-    assert_eq!(answer.functional_reference.as_deref(), Some("PE-2026-1107-LRN"));
+    assert_eq!(
+        answer.functional_reference.as_deref(),
+        Some("PE-2026-1107-LRN")
+    );
     let number = answer.declaration_id.unwrap();
     assert_eq!(number.len(), 18);
     // The declaration recorded is the JSON example, field for field.
     let location = reply.headers["location"].to_str().unwrap().to_owned();
     let stored = app.get(&location, "broker").await;
     assert_eq!(stored.body["number"], number.as_str());
-    let lodged: DeclarationDto = serde_json::from_value(stored.body["declaration"].clone()).unwrap();
+    let lodged: DeclarationDto =
+        serde_json::from_value(stored.body["declaration"].clone()).unwrap();
     let json_example: DeclarationDto = serde_json::from_value(example()).unwrap();
     assert_eq!(lodged.items.len(), json_example.items.len());
     assert_eq!(lodged.invoice, json_example.invoice);
 
     // The same message again (no Idempotency-Key): its LRN is the key, so the first answer.
-    let again = app.post_file("/v1/declarations", "broker", Some("text/xml; charset=utf-8"), example_xml().into_bytes()).await;
+    let again = app
+        .post_file(
+            "/v1/declarations",
+            "broker",
+            Some("text/xml; charset=utf-8"),
+            example_xml().into_bytes(),
+        )
+        .await;
     assert_eq!(again.status, StatusCode::OK, "{}", again.text);
-    assert_eq!(wco::read_response(again.text.as_bytes()).unwrap().declaration_id.as_deref(), Some(number.as_str()));
+    assert_eq!(
+        wco::read_response(again.text.as_bytes())
+            .unwrap()
+            .declaration_id
+            .as_deref(),
+        Some(number.as_str())
+    );
 
     // Another LRN is another declaration.
     let other = example_xml().replace("PE-2026-1107-LRN", "PE-2026-1107-LRN2");
-    let third = app.post_file("/v1/declarations", "broker", Some("application/xml"), other.into_bytes()).await;
+    let third = app
+        .post_file(
+            "/v1/declarations",
+            "broker",
+            Some("application/xml"),
+            other.into_bytes(),
+        )
+        .await;
     assert_eq!(third.status, StatusCode::CREATED);
-    assert_ne!(wco::read_response(third.text.as_bytes()).unwrap().declaration_id.as_deref(), Some(number.as_str()));
+    assert_ne!(
+        wco::read_response(third.text.as_bytes())
+            .unwrap()
+            .declaration_id
+            .as_deref(),
+        Some(number.as_str())
+    );
 
     // JSON is unchanged on the same route.
     let json = app.lodge("broker", &example()).await;
@@ -82,9 +127,21 @@ async fn a_refused_wco_lodging_names_every_problem_by_wco_element_path() {
     broken.trader.as_mut().unwrap().credit_code = Some("91310115MA1H000025".into());
     let xml = wco::render_declaration(&broken, Some("LRN-BROKEN"));
 
-    let reply = app.post_file("/v1/declarations", "broker", Some("application/xml"), xml.into_bytes()).await;
+    let reply = app
+        .post_file(
+            "/v1/declarations",
+            "broker",
+            Some("application/xml"),
+            xml.into_bytes(),
+        )
+        .await;
 
-    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.text);
+    assert_eq!(
+        reply.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        reply.text
+    );
     assert_valid_response(&reply.text);
     let answer = wco::read_response(reply.text.as_bytes()).unwrap();
     assert_eq!(answer.notification, Some(Notification::Rej));
@@ -92,7 +149,15 @@ async fn a_refused_wco_lodging_names_every_problem_by_wco_element_path() {
     let mut paths: Vec<String> = answer
         .errors
         .iter()
-        .map(|e| e.description.as_deref().unwrap().split(": ").next().unwrap().to_owned())
+        .map(|e| {
+            e.description
+                .as_deref()
+                .unwrap()
+                .split(": ")
+                .next()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
     paths.sort();
     assert_eq!(
@@ -103,7 +168,12 @@ async fn a_refused_wco_lodging_names_every_problem_by_wco_element_path() {
             "Declaration/InvoiceAmount/@currencyID",
         ]
     );
-    assert!(answer.errors.iter().all(|e| e.description.as_deref().unwrap().contains(" / ")));
+    assert!(
+        answer
+            .errors
+            .iter()
+            .all(|e| e.description.as_deref().unwrap().contains(" / "))
+    );
 }
 
 #[tokio::test]
@@ -121,7 +191,14 @@ async fn xml_that_is_not_a_declaration_is_refused_with_a_wco_rejection() {
         assert!(answer.errors[0].description.as_deref().unwrap().starts_with("/: "));
     }
     // An officer may not lodge, in any format: the usual problem JSON.
-    let reply = app.post_file("/v1/declarations", "officer", Some("application/xml"), example_xml().into_bytes()).await;
+    let reply = app
+        .post_file(
+            "/v1/declarations",
+            "officer",
+            Some("application/xml"),
+            example_xml().into_bytes(),
+        )
+        .await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
 }
 
@@ -144,29 +221,58 @@ async fn every_hmrc_sample_declaration_is_refused_over_http_with_every_problem_n
         let bytes = std::fs::read(wco_data(&format!("samples/{name}"))).unwrap();
         let mapped = wco::parse_declaration(&bytes).unwrap();
 
-        let reply = app.post_file("/v1/declarations", "broker", Some("application/xml"), bytes).await;
+        let reply = app
+            .post_file("/v1/declarations", "broker", Some("application/xml"), bytes)
+            .await;
 
         // UK codes (offices, EORI numbers, procedure codes) are not in the China profile.
-        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{name}: {}", reply.text);
+        assert_eq!(
+            reply.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{name}: {}",
+            reply.text
+        );
         assert_valid_response(&reply.text);
         let answer = wco::read_response(reply.text.as_bytes()).unwrap();
         assert_eq!(answer.notification, Some(Notification::Rej), "{name}");
-        assert_eq!(answer.functional_reference, mapped.functional_reference, "{name}");
+        assert_eq!(
+            answer.functional_reference, mapped.functional_reference,
+            "{name}"
+        );
         let paths: Vec<&str> = answer
             .errors
             .iter()
-            .map(|e| e.description.as_deref().unwrap().split(": ").next().unwrap())
+            .map(|e| {
+                e.description
+                    .as_deref()
+                    .unwrap()
+                    .split(": ")
+                    .next()
+                    .unwrap()
+            })
             .collect();
         // Every element the profile does not carry, then what the lodging path found.
         for problem in &mapped.problems {
-            assert!(paths.contains(&problem.path.as_str()), "{name}: {} missing", problem.path);
-        }
-        assert!(paths.len() > mapped.problems.len(), "{name}: the lodging path's checks are added");
-        for path in &paths {
-            assert!(path.starts_with("Declaration") || path.starts_with("MetaData/"), "{name}: {path}");
+            assert!(
+                paths.contains(&problem.path.as_str()),
+                "{name}: {} missing",
+                problem.path
+            );
         }
         assert!(
-            paths.contains(&"Declaration/AdditionalInformation[StatementCode='PROCEDURE']/StatementDescription"),
+            paths.len() > mapped.problems.len(),
+            "{name}: the lodging path's checks are added"
+        );
+        for path in &paths {
+            assert!(
+                path.starts_with("Declaration") || path.starts_with("MetaData/"),
+                "{name}: {path}"
+            );
+        }
+        assert!(
+            paths.contains(
+                &"Declaration/AdditionalInformation[StatementCode='PROCEDURE']/StatementDescription"
+            ),
             "{name}: the missing procedure is named: {paths:#?}"
         );
     }
