@@ -799,6 +799,21 @@ mod properties {
         }
 
         #[test]
+        fn a_cut_or_spliced_declaration_is_answered_never_a_panic(cut in 0usize..6000, at in 0usize..6000, splice in "[<>/&;=\"a-zA-Z0-9 ]{0,12}") {
+            let xml = std::fs::read_to_string(repository("examples/declaration-import.xml")).unwrap();
+            let cut = cut.min(xml.len());
+            let at = at.min(cut);
+            if xml.is_char_boundary(cut) && xml.is_char_boundary(at) {
+                let mangled = format!("{}{splice}{}", &xml[..at], &xml[at..cut]);
+                if let Ok(read) = wco::parse_declaration(mangled.as_bytes()) {
+                    for problem in &read.problems {
+                        prop_assert!(problem.path.starts_with("Declaration") || problem.path.starts_with("MetaData/"));
+                    }
+                }
+            }
+        }
+
+        #[test]
         fn any_text_values_round_trip(
             description in "[^\\s\\p{Cc}][^\\p{Cc}]{0,40}[^\\s\\p{Cc}]",
             name in "[^\\s\\p{Cc}]{1,30}",
