@@ -58,6 +58,19 @@ fn xml(status: StatusCode, body: String) -> Response {
     response
 }
 
+/// A DMSREJ for a lodging refused here (before the lodging path), counted as JSON refusals are.
+fn refused<S: Store>(
+    state: &AppState<S>,
+    errors: Vec<domain::FieldError>,
+    lrn: Option<&str>,
+) -> Response {
+    let response = rejection(state, &errors, lrn);
+    state
+        .metrics
+        .record_lodgement(&Err(ClearanceError::Invalid(errors)));
+    response
+}
+
 fn rejection<S: Store>(
     state: &AppState<S>,
     errors: &[domain::FieldError],
@@ -84,9 +97,9 @@ pub(crate) async fn lodge<S: Store>(
     let read = match wco::parse_declaration(&body) {
         Ok(read) => read,
         Err(unreadable) => {
-            return Ok(rejection(
+            return Ok(refused(
                 state,
-                &unreadable.errors,
+                unreadable.errors,
                 unreadable.functional_reference.as_deref(),
             ));
         }
@@ -102,9 +115,13 @@ pub(crate) async fn lodge<S: Store>(
             Err(ClearanceError::Invalid(found)) => {
                 errors.extend(wco::wco_errors(found, &read.declaration))
             }
-            Err(other) => return Err(other.into()),
+            Err(other) => {
+                let result = Err(other);
+                state.metrics.record_lodgement(&result);
+                return Err(result.map_err(ApiError::from).unwrap_err());
+            }
         }
-        return Ok(rejection(state, &errors, lrn));
+        return Ok(refused(state, errors, lrn));
     }
     let key = key.map(str::to_owned).or_else(|| lrn.and_then(lrn_key));
     let result = state.clearance.lodge(caller, key.as_deref(), &json).await;

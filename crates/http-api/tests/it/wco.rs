@@ -277,3 +277,50 @@ async fn every_hmrc_sample_declaration_is_refused_over_http_with_every_problem_n
         );
     }
 }
+
+#[tokio::test]
+async fn wco_lodgings_are_counted_like_json_ones() {
+    let app = spawn_app().await;
+    let accepted = app
+        .post_file(
+            "/v1/declarations",
+            "broker",
+            Some("application/xml"),
+            example_xml().into_bytes(),
+        )
+        .await;
+    assert_eq!(accepted.status, StatusCode::CREATED);
+    let sample = std::fs::read(wco_data("samples/TT_IM001a/Step1_TT_IM001a.xml")).unwrap();
+    let refused = app
+        .post_file(
+            "/v1/declarations",
+            "broker",
+            Some("application/xml"),
+            sample,
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let unreadable = app
+        .post_file(
+            "/v1/declarations",
+            "broker",
+            Some("application/xml"),
+            b"<Declaration>".to_vec(),
+        )
+        .await;
+    assert_eq!(unreadable.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let metrics = crate::helpers::send(app.http.get(app.url("/metrics"))).await;
+
+    for line in [
+        r#"lodgements_total{outcome="accepted"} 1"#,
+        r#"lodgements_total{outcome="rejected"} 2"#,
+        r#"http_requests_total{route="/v1/declarations",method="POST",status="422"} 2"#,
+    ] {
+        assert!(
+            metrics.text.lines().any(|l| l == line),
+            "{line} in\n{}",
+            metrics.text
+        );
+    }
+}
