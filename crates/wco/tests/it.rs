@@ -241,6 +241,44 @@ fn the_committed_xml_example_is_the_json_example_rendered() {
 }
 
 #[test]
+fn a_declaration_without_namespaces_or_envelope_reads_the_same() {
+    let dto: DeclarationDto = serde_json::from_value(full_import()).unwrap();
+    let xml = wco::render_declaration(&dto, Some("LRN-1"));
+    let plain = xml
+        .replace(&format!(" xmlns:md=\"{}\"", wco::METADATA_NAMESPACE), "")
+        .replace(&format!(" xmlns=\"{}\"", wco::DECLARATION_NAMESPACE), "")
+        .replace(
+            &format!(" xmlns:ds=\"{}\"", wco::DECLARATION_DS_NAMESPACE),
+            "",
+        )
+        .replace("md:", "")
+        .replace("ds:", "");
+    assert!(!plain.contains("xmlns"));
+    assert_eq!(
+        wco::parse_declaration(plain.as_bytes())
+            .unwrap()
+            .declaration,
+        dto
+    );
+    // A bare Declaration, without the MetaData envelope.
+    let start = plain.find("<Declaration").unwrap();
+    let end = plain.find("</Declaration>").unwrap() + "</Declaration>".len();
+    let bare = wco::parse_declaration(plain[start..end].as_bytes()).unwrap();
+    assert_eq!(bare.declaration, dto);
+    assert_eq!(bare.functional_reference.as_deref(), Some("LRN-1"));
+    // Another prefix for the same namespaces reads the same.
+    let prefixed = xml
+        .replace("<Declaration xmlns=", "<dec:Declaration xmlns:dec=")
+        .replace("</Declaration>", "</dec:Declaration>");
+    assert_eq!(
+        wco::parse_declaration(prefixed.as_bytes())
+            .unwrap()
+            .declaration,
+        dto
+    );
+}
+
+#[test]
 fn json_paths_are_named_by_wco_element_paths() {
     let dto: DeclarationDto = serde_json::from_value(example()).unwrap();
     let error = |path: &str| domain::FieldError::required(path);
