@@ -220,11 +220,25 @@ async fn json_body<S: Store>(
     if is_json == Some(false) {
         return Err(ApiError::unsupported_media_type());
     }
+    let body = limited_body(request, state, body_limit_bytes).await?;
+    if is_json.is_none() && !body.is_empty() {
+        return Err(ApiError::unsupported_media_type());
+    }
+    Ok(body)
+}
+
+/// A request body of at most `body_limit_bytes`, whatever its format (the other message formats'
+/// edge modules read theirs with it).
+pub(crate) async fn limited_body<S: Store>(
+    request: Request,
+    state: &AppState<S>,
+    body_limit_bytes: usize,
+) -> Result<Bytes, ApiError> {
     // Refuse a declared length at once rather than after reading up to the limit.
     if declared_length(request.headers()).is_some_and(|length| length > body_limit_bytes) {
         return Err(ApiError::body_too_large(body_limit_bytes));
     }
-    let body = Bytes::from_request(request, state)
+    Bytes::from_request(request, state)
         .await
         .map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -232,11 +246,7 @@ async fn json_body<S: Store>(
             } else {
                 ApiError::unreadable_body()
             }
-        })?;
-    if is_json.is_none() && !body.is_empty() {
-        return Err(ApiError::unsupported_media_type());
-    }
-    Ok(body)
+        })
 }
 
 /// `None` without a `Content-Type`; parameters such as `charset=utf-8` are allowed.

@@ -46,6 +46,7 @@ mod tasks;
 mod telemetry;
 mod time_zone;
 mod tokens;
+mod wco;
 
 #[cfg(test)]
 mod tests;

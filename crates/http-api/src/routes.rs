@@ -2,7 +2,7 @@
 //! The `#[utoipa::path]` of each handler is its entry in `/openapi.json`.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{FromRequest, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use store::Store;
@@ -62,19 +62,29 @@ pub(crate) struct ListParams {
     tag = "declarations",
     summary = "Lodge a declaration",
     description = "Validates the whole document and reports every error at once. With an `Idempotency-Key` \
-                   seen before, answers the first result (200) and creates nothing.",
+                   seen before, answers the first result (200) and creates nothing. \
+                   With `Content-Type: application/xml` (or `text/xml`) the body is a WCO Data Model 3.6 \
+                   declaration (HMRC DMS schema, China profile: docs/wco-mapping.md) and the answer a WCO \
+                   response: DMSACC (201/200) or DMSREJ (422), one Error per problem naming its WCO element \
+                   path. Without an Idempotency-Key its FunctionalReferenceID (LRN) is the key.",
     params(("Idempotency-Key" = Option<String>, Header, description = "1 to 128 printable ASCII characters; \
              retrying with the same key is safe")),
-    request_body(content = DeclarationDto, content_type = "application/json"),
+    request_body(
+        description = "A declaration: JSON, or a WCO DM 3.6 declaration (MetaData/Declaration) as XML",
+        content((DeclarationDto = "application/json"), (String = "application/xml")),
+    ),
     responses(
-        (status = 201, description = "Accepted and numbered", body = LodgementView,
+        (status = 201, description = "Accepted and numbered (JSON, or a WCO DMSACC for XML)",
+            content((LodgementView = "application/json"), (String = "application/xml")),
             headers(("Location" = String, description = "The declaration's URL"))),
-        (status = 200, description = "The first result of this Idempotency-Key", body = LodgementView,
+        (status = 200, description = "The first result of this Idempotency-Key (or LRN)",
+            content((LodgementView = "application/json"), (String = "application/xml")),
             headers(("Location" = String, description = "The declaration's URL"))),
         (status = 403, description = "The role may not lodge, or the enterprise may not declare for this trader",
             body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The document has errors, or the Idempotency-Key was used for another request",
-            body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The document has errors, or the Idempotency-Key was used for another request \
+            (a WCO DMSREJ for XML)",
+            content((Problem = "application/problem+json"), (String = "application/xml"))),
     ),
     security(("bearer" = []))
 )]
@@ -82,8 +92,13 @@ pub(crate) async fn lodge<S: Store>(
     State(state): State<AppState<S>>,
     Authenticated(caller): Authenticated,
     IdempotencyKey(key): IdempotencyKey,
-    JsonBody(body): JsonBody,
+    request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
+    // Other message formats are edge rooms onto the same lodging path, each in its own module.
+    if crate::wco::is_wco(request.headers()) {
+        return crate::wco::lodge(&state, &caller, key.as_deref(), request).await;
+    }
+    let JsonBody(body) = JsonBody::from_request(request, &state).await?;
     let result = state.clearance.lodge(&caller, key.as_deref(), &body).await;
     state.metrics.record_lodgement(&result);
     let lodgement = result?;

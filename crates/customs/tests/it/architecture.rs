@@ -7,6 +7,9 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use cargo_metadata::{DependencyKind, Metadata, MetadataCommand, PackageId};
 
 const CORE_CRATES: [&str; 6] = ["reference", "domain", "audit", "tariff", "risk", "model"];
+/// Edge crates that only map a message format (bytes in, bytes out) onto the boundary forms: no
+/// I/O, async, database or HTTP below them either, and no store or service to call.
+const MAPPING_EDGE_CRATES: [&str; 1] = ["wco"];
 /// Crates whose presence anywhere below a core crate (in the resolved build) means it gained I/O,
 /// async, a database or HTTP.
 const FORBIDDEN_BELOW: [&str; 15] = [
@@ -79,6 +82,34 @@ fn nothing_below_the_pure_core_does_io_async_database_or_http() {
         assert!(
             found.is_empty(),
             "core crate {} pulls in {found:?}",
+            package.name
+        );
+    }
+}
+
+#[test]
+fn nothing_below_a_message_mapping_edge_does_io_async_database_or_http() {
+    let metadata = metadata();
+    let edges: Vec<_> = metadata
+        .workspace_packages()
+        .into_iter()
+        .filter(|p| MAPPING_EDGE_CRATES.contains(&p.name.as_str()))
+        .collect();
+    assert_eq!(
+        edges.len(),
+        MAPPING_EDGE_CRATES.len(),
+        "every mapping edge is a workspace crate"
+    );
+    for package in edges {
+        let below = resolved_below(&metadata, &package.id);
+        let found: Vec<&str> = FORBIDDEN_BELOW
+            .iter()
+            .copied()
+            .filter(|f| below.contains(*f))
+            .collect();
+        assert!(
+            found.is_empty(),
+            "mapping edge {} pulls in {found:?}",
             package.name
         );
     }

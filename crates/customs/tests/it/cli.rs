@@ -126,3 +126,37 @@ fn a_small_bench_runs_and_reports_its_stages() {
         "the bench kept its given folder"
     );
 }
+
+/// The http-wco stage lodges the same declarations as WCO XML next to http's JSON, every one
+/// accepted, and reports both throughputs.
+#[test]
+fn bench_lodges_the_same_declarations_as_wco_xml_next_to_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("bench-data");
+    let output = std::process::Command::new(crate::support::customs_binary())
+        .env_remove("CUSTOMS_CLOCK_FIXED")
+        .args(["bench", "--stages", "http,http-wco", "--declarations", "30"])
+        .args(["--clients", "2", "--json", "--data"])
+        .arg(&folder)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stdout)));
+    let stages = report["stages"].as_array().unwrap();
+    let names: Vec<&str> = stages
+        .iter()
+        .map(|s| s["stage"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["http", "http-wco"]);
+    for stage in stages {
+        assert_eq!(stage["declarations"], 30, "{stage}");
+        assert_eq!(stage["failures"], 0, "{stage}");
+        assert!(stage["declarations_per_s"].as_f64().unwrap() > 0.0);
+        assert!(stage["latency_ms"]["p99"].as_f64().unwrap() > 0.0);
+    }
+}

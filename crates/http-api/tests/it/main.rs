@@ -26,3 +26,4 @@ mod search;
 mod targeting;
 mod tokens;
 mod two_step;
+mod wco;
