@@ -254,7 +254,7 @@ impl Reader {
             segment,
             Some(1),
             path,
-            "code_unknown",
+            "unknown_code",
             format!(
                 "{} qualifier {value:?} is not used by this platform's CUSDEC profile",
                 segment.tag
@@ -365,7 +365,7 @@ pub fn read(message: &Message, decimal: u8) -> Result<Cusdec, ReadError> {
             bgm,
             Some(1),
             "direction",
-            "code_unknown",
+            "unknown_code",
             "BGM document name code (C002 1001) must be 929 (import) or 830 (export)".into(),
             "BGM 单证名称代码（C002 1001）必须为 929（进口）或 830（出口）".into(),
         ),
@@ -638,7 +638,7 @@ fn detail(r: &mut Reader, segments: &[Segment]) {
                         s,
                         Some(5),
                         "",
-                        "code_unknown",
+                        "unknown_code",
                         "ALC special services code (C214 7161) must be FC (freight), IN (insurance) or ADR (other costs)".into(),
                         "ALC 特殊服务代码（C214 7161）必须为 FC（运费）、IN（保费）或 ADR（杂费）".into(),
                     );

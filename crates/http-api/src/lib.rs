@@ -23,6 +23,7 @@ mod assessing;
 mod config;
 mod connections;
 mod console;
+mod edifact;
 pub use console::{
     CONSOLE_FINDING_PARTS_MAX, CONSOLE_FINDING_PHOTOS_MAX, CONSOLE_RELEASE_UPLOAD_BYTES_MAX,
     CONSOLE_UPLOAD_DECLARATIONS_MAX, CONSOLE_UPLOAD_RESULT_TTL_SECONDS,

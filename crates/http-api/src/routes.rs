@@ -52,19 +52,37 @@ pub(crate) struct ListParams {
     tag = "declarations",
     summary = "Lodge a declaration",
     description = "Validates the whole document and reports every error at once. With an `Idempotency-Key` \
-                   seen before, answers the first result (200) and creates nothing.",
+                   seen before, answers the first result (200) and creates nothing. \
+                   With `Content-Type: application/edifact` the body is a UN/EDIFACT interchange of one \
+                   CUSDEC (D.96B) message, read with the mapping of docs/edifact-mapping.md, and the answer \
+                   is a CUSRES (201/200 accepted with the declaration number, 422 refused with one ERP group \
+                   per problem naming segment group, segment, position and element) or, for a syntax error, \
+                   a CONTRL (400; its words in the `Customs-Syntax-Error` header). Without an \
+                   `Idempotency-Key`, an interchange's key is its sender with the BGM document number (or \
+                   the UNH message reference). `Accept: application/problem+json` gives problem documents \
+                   instead of CUSRES and CONTRL refusals.",
     params(("Idempotency-Key" = Option<String>, Header, description = "1 to 128 printable ASCII characters; \
              retrying with the same key is safe")),
-    request_body(content = DeclarationDto, content_type = "application/json"),
+    request_body(content(
+        (DeclarationDto = "application/json"),
+        (String = "application/edifact", example = json!("UNA:+.?*'UNB+UNOY:4+SENDER+CNCUSTOMS+261107:0930+PE1'UNH+1+CUSDEC:D:96B:UN'BGM+929:::ordinary+PE1+9'...UNT+45+1'UNZ+1+PE1'")),
+    )),
     responses(
-        (status = 201, description = "Accepted and numbered", body = LodgementView,
+        (status = 201, description = "Accepted and numbered (CUSRES for an EDIFACT lodging)",
+            content((LodgementView = "application/json"), (String = "application/edifact")),
             headers(("Location" = String, description = "The declaration's URL"))),
-        (status = 200, description = "The first result of this Idempotency-Key", body = LodgementView,
+        (status = 200, description = "The first result of this Idempotency-Key (CUSRES for an EDIFACT lodging)",
+            content((LodgementView = "application/json"), (String = "application/edifact")),
             headers(("Location" = String, description = "The declaration's URL"))),
+        (status = 400, description = "An EDIFACT interchange with a syntax error: CONTRL",
+            content((String = "application/edifact"), (Problem = "application/problem+json"))),
         (status = 403, description = "The role may not lodge, or the enterprise may not declare for this trader",
+            content((Problem = "application/problem+json"), (String = "application/edifact"))),
+        (status = 413, description = "The body is larger than its limit (an EDIFACT interchange: 2 MiB)",
             body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The document has errors, or the Idempotency-Key was used for another request",
-            body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The document has errors, or the Idempotency-Key was used for another request \
+            (CUSRES for an EDIFACT lodging)",
+            content((Problem = "application/problem+json"), (String = "application/edifact"))),
     ),
     security(("bearer" = []))
 )]
@@ -72,8 +90,15 @@ pub(crate) async fn lodge<S: Store>(
     State(state): State<AppState<S>>,
     Authenticated(caller): Authenticated,
     IdempotencyKey(key): IdempotencyKey,
-    JsonBody(body): JsonBody,
+    request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
+    // Other formats are edge rooms onto the same service call: dispatched on the content type.
+    if crate::edifact::is_edifact(request.headers()) {
+        return crate::edifact::lodge(&state, &caller, key, request).await;
+    }
+    let JsonBody(body) =
+        <JsonBody as axum::extract::FromRequest<AppState<S>>>::from_request(request, &state)
+            .await?;
     let result = state.clearance.lodge(&caller, key.as_deref(), &body).await;
     state.metrics.record_lodgement(&result);
     let lodgement = result?;

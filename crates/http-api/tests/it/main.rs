@@ -10,6 +10,7 @@ mod console_dashboards;
 mod console_form;
 mod console_officer;
 mod description;
+mod edifact_lodging;
 mod exhaustion;
 mod helpers;
 mod integrity;
