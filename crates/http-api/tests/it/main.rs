@@ -2,6 +2,7 @@
 
 mod access;
 mod assessment;
+mod batches;
 mod browser;
 mod console;
 mod console_admin;
