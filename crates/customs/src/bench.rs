@@ -53,6 +53,9 @@ mod ratio;
 #[path = "bench_postgres.rs"]
 mod postgres;
 
+#[path = "bench_edifact.rs"]
+mod edifact_stage;
+
 use synth::{Synth, SynthParty};
 
 /// Traders, each with a declarant user lodging for itself.
@@ -84,7 +87,8 @@ pub struct BenchOptions {
     /// Seed of the synthetic parties and declarations.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Stages to run, in this order: inprocess, assessment, targeting, scoring, http, sqlite-floor,
+    /// Stages to run, in this order: inprocess, assessment, targeting, scoring, http, http-edifact
+    /// (the same lodgings as CUSDEC interchanges, `application/edifact`), sqlite-floor,
     /// console (the web console's pages on the store as the earlier stages left it: with a kept
     /// `--data` folder, fill it once, e.g. `--stages inprocess --declarations 1000000`, then
     /// `--stages console`), http-ratio (a bare axum handler parsing the same JSON, then the full
@@ -92,7 +96,7 @@ pub struct BenchOptions {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "inprocess,assessment,targeting,scoring,http,sqlite-floor"
+        default_value = "inprocess,assessment,targeting,scoring,http,http-edifact,sqlite-floor"
     )]
     pub stages: Vec<String>,
     /// Seconds each server of the http-ratio stage is loaded for (wrk's -d).
@@ -199,6 +203,10 @@ pub const STAGES: &[Stage] = &[
         run: |bench| Box::pin(http(bench)),
     },
     Stage {
+        name: "http-edifact",
+        run: |bench| Box::pin(edifact_stage::http_edifact(bench)),
+    },
+    Stage {
         name: "sqlite-floor",
         run: |bench| Box::pin(sqlite_floor(bench)),
     },
@@ -221,7 +229,7 @@ pub const STAGES: &[Stage] = &[
 ];
 
 /// The stages that lodge through `Clearance`, so assess at acceptance.
-const LODGING_STAGES: &[&str] = &["inprocess", "http", "http-ratio"];
+const LODGING_STAGES: &[&str] = &["inprocess", "http", "http-edifact", "http-ratio"];
 
 /// The stages that lodge into PostgreSQL databases of their own (generated lodgings, no
 /// releases in the bench store).

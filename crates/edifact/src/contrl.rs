@@ -1,11 +1,12 @@
 //! CONTRL (syntax and service report, ISO 9735): the answer to an interchange with a syntax
 //! error. The interchange is rejected (0083 = 4) in UCI; an error inside a message is reported in
 //! UCM with the message's reference, UCS with the segment's position in the message and, for a
-//! value, UCD with the element and component. Every code is an ISO 9735 syntax error code
+//! value, UCD with the element (the segment tag counting as position 1, as ISO 9735 counts) and
+//! the component. Every code is an ISO 9735 syntax error code
 //! (UNCL 0085); the words go in no segment of CONTRL's, so the HTTP answer carries them beside.
 
 use crate::cusdec::{Envelope, close_interchange, open_interchange};
-use crate::syntax::{SyntaxError, Writer};
+use crate::syntax::{SyntaxError, Writer, codes};
 
 /// 0083: the interchange or message is rejected.
 const REJECTED: &str = "4";
@@ -61,7 +62,13 @@ pub fn contrl(envelope: &Envelope, received: &Received, error: &SyntaxError) -> 
     open_interchange(&mut w, envelope);
     w.segment("UNH", &[&["1"], &["CONTRL", "4", "1", "UN"]]);
     let code = error.code.to_string();
-    let element = error.at.element.map(|e| e.to_string()).unwrap_or_default();
+    // In CONTRL the segment tag is data element position 1 (ISO 9735, UCD S011 0098), so the
+    // first element after the tag is 2.
+    let element = error
+        .at
+        .element
+        .map(|e| (e + 1).to_string())
+        .unwrap_or_default();
     let component = error
         .at
         .component
@@ -87,7 +94,13 @@ pub fn contrl(envelope: &Envelope, received: &Received, error: &SyntaxError) -> 
                     &[&code],
                 ],
             );
-            let position = error.at.segment.to_string();
+            // A missing segment is reported at the last segment before where it was expected.
+            let position = if error.at.element.is_none() && error.code == codes::MISSING {
+                error.at.segment.saturating_sub(1)
+            } else {
+                error.at.segment
+            }
+            .to_string();
             if error.at.element.is_some() {
                 w.segment("UCS", &[&[&position]]);
                 w.segment("UCD", &[&[&code], &[&element, &component]]);

@@ -9,6 +9,10 @@
 //! - `cusdec`: reading a CUSDEC into the JSON form and rendering one from it.
 //! - `cusres`: acceptance, refusal and receipts. `contrl`: syntax errors.
 
+// A syntax error carries its place and its words in two languages; it is made at most once per
+// refused interchange, so its size costs nothing worth boxing it for.
+#![allow(clippy::result_large_err)]
+
 pub mod contrl;
 pub mod cusdec;
 pub mod cusres;

@@ -465,14 +465,18 @@ fn contrl_names_segment_position_and_element() {
     assert!(answer.contains("UCI+REF1+SENDER+CNCUSTOMS+4'"), "{answer}");
     assert!(answer.contains("UCM+M1+CUSDEC:D:96B:UN+4+29'"), "{answer}");
     assert!(answer.contains("UCS+5'"), "{answer}");
-    assert!(answer.contains("UCD+29+1:1'"), "{answer}");
+    assert!(answer.contains("UCD+29+2:1'"), "{answer}");
     let envelope_error = syntax_error(&good.replace("UNOY:4", "UNOZ:4"));
     let answer = contrl(&envelope("C2"), &received(good.as_bytes()), &envelope_error);
     assert!(
-        answer.contains("UCI+REF1+SENDER+CNCUSTOMS+4+2+UNB+1:1'"),
+        answer.contains("UCI+REF1+SENDER+CNCUSTOMS+4+2+UNB+2:1'"),
         "{answer}"
     );
     assert!(parse_interchange(answer.as_bytes()).is_ok());
+    // A missing segment: UCS names the last segment before where it was expected.
+    let missing = syntax_error(&interchange(&["CST++0110", "UNS+D", "UNS+S"]));
+    let answer = contrl(&envelope("C3"), &received(good.as_bytes()), &missing);
+    assert!(answer.contains("UCS+1+13'"), "{answer}");
 }
 
 proptest! {

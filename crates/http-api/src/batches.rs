@@ -357,6 +357,9 @@ fn set_path(root: &mut Value, path: &str, value: Value) {
     }
 }
 
+/// A declaration's CSV lines: its reference, its first line, and each line with its record.
+type CsvGroup = (String, usize, Vec<(usize, csv::StringRecord)>);
+
 /// CSV in the template: one line per goods item; consecutive lines with the same
 /// `declaration_ref` are one declaration, whose header columns are read from its first line
 /// (later lines leave them empty or repeat them exactly).
@@ -390,7 +393,7 @@ pub(crate) fn csv_rows(body: &[u8]) -> Result<Vec<BatchRow>, Vec<FieldError>> {
     if !problems.is_empty() {
         return Err(problems);
     }
-    let mut groups: Vec<(String, usize, Vec<(usize, csv::StringRecord)>)> = Vec::new();
+    let mut groups: Vec<CsvGroup> = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|e| {
             let line = e.position().map_or(0, |p| p.line());
@@ -826,6 +829,20 @@ mod tests {
             Some("item_preference")
         );
         assert_eq!(column_of("cbec_order"), None);
+    }
+
+    #[test]
+    fn the_template_document_lists_every_column() {
+        let doc = include_str!("../../../docs/bulk-csv-template.md");
+        let template = include_str!("../../../docs/bulk-csv-template.csv");
+        let header: Vec<&str> = template.lines().next().unwrap_or("").split(',').collect();
+        for (column, _) in CSV_COLUMNS {
+            assert!(
+                doc.contains(&format!("| `{column}` |")),
+                "{column} is documented"
+            );
+            assert!(header.contains(&column), "{column} is in the template file");
+        }
     }
 
     #[test]

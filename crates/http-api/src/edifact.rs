@@ -241,6 +241,32 @@ pub(crate) async fn lodge<S: Store>(
                 their_reference,
             ))
         }
+        Err(ClearanceError::IdempotencyKeyReused) => {
+            // The key is the document number (or the client's header): said where the trader
+            // wrote it.
+            let refusal = Refusal {
+                path: String::new(),
+                group: String::new(),
+                segment: "BGM".into(),
+                position: 2,
+                element: Some(2),
+                component: Some(1),
+                code: "not_allowed".into(),
+                message_en:
+                    "this document number (or Idempotency-Key) was used before for a different \
+                             declaration: give the new declaration a new document number"
+                        .into(),
+                message_zh:
+                    "该单证编号（或幂等键）已用于另一份报关单：请为新报关单使用新的单证编号".into(),
+            };
+            Ok(refused(
+                problem,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &envelope,
+                &[refusal],
+                their_reference,
+            ))
+        }
         Err(other) => Err(ApiError::from(other)),
     }
 }

@@ -7,6 +7,10 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use cargo_metadata::{DependencyKind, Metadata, MetadataCommand, PackageId};
 
 const CORE_CRATES: [&str; 6] = ["reference", "domain", "audit", "tariff", "risk", "model"];
+/// Edge crates that only translate a message format (bytes in, bytes out): they may know serde
+/// and `wire`, but like the core nothing below them does I/O, async, a database or HTTP, and
+/// their own code reads no clock and does no I/O.
+const PURE_EDGE_CRATES: [&str; 1] = ["edifact"];
 /// Crates whose presence anywhere below a core crate (in the resolved build) means it gained I/O,
 /// async, a database or HTTP.
 const FORBIDDEN_BELOW: [&str; 15] = [
@@ -333,6 +337,42 @@ fn the_pure_core_reads_no_clock_and_does_no_io_in_its_code() {
     assert!(
         violations.is_empty(),
         "the pure core:\n{}",
+        violations.join("\n")
+    );
+}
+
+#[test]
+fn the_pure_edge_crates_do_no_io_below_or_in_their_code() {
+    let metadata = metadata();
+    let mut scanned = 0;
+    let mut violations = Vec::new();
+    for package in metadata
+        .workspace_packages()
+        .into_iter()
+        .filter(|p| PURE_EDGE_CRATES.contains(&p.name.as_str()))
+    {
+        let below = resolved_below(&metadata, &package.id);
+        for forbidden in FORBIDDEN_BELOW.iter().filter(|f| below.contains(**f)) {
+            violations.push(format!("{} depends on {forbidden}", package.name));
+        }
+        let src = package.manifest_path.parent().unwrap().join("src");
+        let mut files = Vec::new();
+        rust_files(src.as_std_path(), &mut files);
+        for file in files.iter().filter(|f| !is_test_file(f)) {
+            let source = std::fs::read_to_string(file).unwrap();
+            scanned += 1;
+            for violation in core_source_violations(&source) {
+                violations.push(format!("{}: {violation}", file.display()));
+            }
+        }
+    }
+    assert!(
+        scanned >= PURE_EDGE_CRATES.len(),
+        "scanned only {scanned} files"
+    );
+    assert!(
+        violations.is_empty(),
+        "the pure edge crates:\n{}",
         violations.join("\n")
     );
 }

@@ -184,7 +184,7 @@ async fn a_syntax_error_is_answered_with_contrl_naming_segment_position_and_elem
         refused.text
     );
     assert!(
-        refused.text.contains("UCS+45'") && refused.text.contains("UCD+29+1:1'"),
+        refused.text.contains("UCS+45'") && refused.text.contains("UCD+29+2:1'"),
         "{}",
         refused.text
     );
