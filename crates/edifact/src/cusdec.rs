@@ -39,19 +39,12 @@ pub struct Refusal {
 impl Refusal {
     /// "SG30 LOC+27 (segment 17), element 2, component 1".
     pub fn location(&self) -> String {
-        let mut text = String::new();
-        if !self.group.is_empty() {
-            text.push_str(&self.group);
-            text.push(' ');
+        let place = syntax::describe(&self.segment, self.position, self.element, self.component);
+        if self.group.is_empty() {
+            place
+        } else {
+            format!("{} {place}", self.group)
         }
-        text.push_str(&format!("{} (segment {})", self.segment, self.position));
-        if let Some(element) = self.element {
-            text.push_str(&format!(", element {element}"));
-        }
-        if let Some(component) = self.component {
-            text.push_str(&format!(", component {component}"));
-        }
-        text
     }
 }
 

@@ -142,15 +142,26 @@ impl Position {
 
     /// "LOC (segment 17), element 2, component 1".
     pub fn describe(&self) -> String {
-        let mut text = format!("{} (segment {})", self.tag, self.segment);
-        if let Some(element) = self.element {
-            text.push_str(&format!(", element {element}"));
-        }
-        if let Some(component) = self.component {
-            text.push_str(&format!(", component {component}"));
-        }
-        text
+        describe(&self.tag, self.segment, self.element, self.component)
     }
+}
+
+/// "LOC+27 (segment 17), element 2, component 1": a segment, its position and, if given, the
+/// element (1-based after the tag) and component.
+pub fn describe(
+    segment: &str,
+    position: usize,
+    element: Option<usize>,
+    component: Option<usize>,
+) -> String {
+    let mut text = format!("{segment} (segment {position})");
+    if let Some(element) = element {
+        text.push_str(&format!(", element {element}"));
+    }
+    if let Some(component) = component {
+        text.push_str(&format!(", component {component}"));
+    }
+    text
 }
 
 /// A syntax error: its ISO 9735 code, where it is, and what is wrong in English and Chinese.

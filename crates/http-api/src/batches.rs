@@ -696,17 +696,7 @@ pub(crate) async fn lodge_batch<S: Store>(
     if content_type != NDJSON && content_type != CSV {
         return Err(ApiError::unsupported_media_type());
     }
-    let declared = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|length| length > BATCH_BYTES_MAX) {
-        return Err(ApiError::body_too_large(BATCH_BYTES_MAX));
-    }
-    let body = axum::body::to_bytes(request.into_body(), BATCH_BYTES_MAX)
-        .await
-        .map_err(|_| ApiError::body_too_large(BATCH_BYTES_MAX))?;
+    let body = crate::extract::body_within(request, BATCH_BYTES_MAX).await?;
     let rows = rows_of(&content_type, &body)?;
     drop(body);
     let user_id = caller.user_id().to_owned();

@@ -86,21 +86,6 @@ fn code_of(code: &str) -> ErrorCode {
     }
 }
 
-/// Reads the body, bounded by `INTERCHANGE_BYTES_MAX` before any of it is parsed.
-async fn interchange_bytes(request: Request) -> Result<axum::body::Bytes, ApiError> {
-    let declared = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|length| length > INTERCHANGE_BYTES_MAX) {
-        return Err(ApiError::body_too_large(INTERCHANGE_BYTES_MAX));
-    }
-    axum::body::to_bytes(request.into_body(), INTERCHANGE_BYTES_MAX)
-        .await
-        .map_err(|_| ApiError::body_too_large(INTERCHANGE_BYTES_MAX))
-}
-
 /// Lodges the CUSDEC of one interchange.
 pub(crate) async fn lodge<S: Store>(
     state: &AppState<S>,
@@ -109,7 +94,7 @@ pub(crate) async fn lodge<S: Store>(
     request: Request,
 ) -> Result<Response, ApiError> {
     let problem = wants_problem(request.headers());
-    let bytes = interchange_bytes(request).await?;
+    let bytes = crate::extract::body_within(request, INTERCHANGE_BYTES_MAX).await?;
     let now = state.clearance.now();
     let received = edifact::received(&bytes);
     let answer_envelope = |reference: &str| Envelope {
