@@ -56,6 +56,9 @@ mod postgres;
 #[path = "bench_wco.rs"]
 mod wco_stage;
 
+#[path = "bench_edifact.rs"]
+mod edifact_stage;
+
 use synth::{Synth, SynthParty};
 
 /// Traders, each with a declarant user lodging for itself.
@@ -88,7 +91,8 @@ pub struct BenchOptions {
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
     /// Stages to run, in this order: inprocess, assessment, targeting, scoring, http, http-wco (the
-    /// same declarations lodged over HTTP as WCO XML, next to http's JSON), sqlite-floor,
+    /// same declarations lodged over HTTP as WCO XML, next to http's JSON), http-edifact (the same
+    /// lodgings as CUSDEC interchanges, `application/edifact`), sqlite-floor,
     /// console (the web console's pages on the store as the earlier stages left it: with a kept
     /// `--data` folder, fill it once, e.g. `--stages inprocess --declarations 1000000`, then
     /// `--stages console`), http-ratio (a bare axum handler parsing the same JSON, then the full
@@ -96,7 +100,7 @@ pub struct BenchOptions {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "inprocess,assessment,targeting,scoring,http,http-wco,sqlite-floor"
+        default_value = "inprocess,assessment,targeting,scoring,http,http-wco,http-edifact,sqlite-floor"
     )]
     pub stages: Vec<String>,
     /// Seconds each server of the http-ratio stage is loaded for (wrk's -d).
@@ -207,6 +211,10 @@ pub const STAGES: &[Stage] = &[
         run: |bench| Box::pin(wco_stage::http_wco(bench)),
     },
     Stage {
+        name: "http-edifact",
+        run: |bench| Box::pin(edifact_stage::http_edifact(bench)),
+    },
+    Stage {
         name: "sqlite-floor",
         run: |bench| Box::pin(sqlite_floor(bench)),
     },
@@ -229,7 +237,13 @@ pub const STAGES: &[Stage] = &[
 ];
 
 /// The stages that lodge through `Clearance`, so assess at acceptance.
-const LODGING_STAGES: &[&str] = &["inprocess", "http", wco_stage::STAGE, "http-ratio"];
+const LODGING_STAGES: &[&str] = &[
+    "inprocess",
+    "http",
+    wco_stage::STAGE,
+    "http-edifact",
+    "http-ratio",
+];
 
 /// The stages that lodge into PostgreSQL databases of their own (generated lodgings, no
 /// releases in the bench store).

@@ -6,7 +6,8 @@
 //!    trade role or a wrong customs role cannot make the server read a 256 MiB history file or
 //!    an 80 MiB release only to refuse it afterwards;
 //! 2. the heavy-job slots: each kind of heavy job (training, drift, rule test, dry run, history
-//!    and release imports, attachment uploads, statistics, audit verification, large pages)
+//!    and release imports, attachment uploads, statistics, audit verification, large pages,
+//!    batches of declarations)
 //!    runs at most a named number at once, and one caller runs at most
 //!    [`HEAVY_JOBS_PER_CALLER_MAX`] of them. Over either limit the answer is 503 with
 //!    `Retry-After` at once, never a queue: a queued request would hold its connection and
@@ -52,6 +53,10 @@ pub const ATTACHMENT_UPLOADS_AT_ONCE: usize = 8;
 pub const STATISTICS_AT_ONCE: usize = 2;
 /// Audit-chain verifications at once: each rehashes every entry of the record.
 pub const AUDIT_VERIFICATIONS_AT_ONCE: usize = 1;
+/// Batches of declarations lodged at once (`batches`): each holds up to
+/// `batches::BATCH_BYTES_MAX` (16 MiB) and lodges up to `batches::BATCH_ROWS_MAX` declarations,
+/// one after the other, through the writer that single lodgings share.
+pub const BATCH_LODGINGS_AT_ONCE: usize = 4;
 /// Pages of more than [`LARGE_PAGE_ROWS`] rows (declarations, tasks, audit entries) read at once.
 pub const LARGE_PAGES_AT_ONCE: usize = 4;
 /// A page of more rows than this is a heavy job; a page of this many or fewer is not.
@@ -87,10 +92,11 @@ pub(crate) enum HeavyJob {
     Statistics,
     AuditVerification,
     LargePage,
+    BatchLodging,
 }
 
 impl HeavyJob {
-    pub(crate) const ALL: [HeavyJob; 10] = [
+    pub(crate) const ALL: [HeavyJob; 11] = [
         HeavyJob::Training,
         HeavyJob::HistoryImport,
         HeavyJob::ReleaseImport,
@@ -101,6 +107,7 @@ impl HeavyJob {
         HeavyJob::Statistics,
         HeavyJob::AuditVerification,
         HeavyJob::LargePage,
+        HeavyJob::BatchLodging,
     ];
 
     pub(crate) fn at_once(self) -> usize {
@@ -115,6 +122,7 @@ impl HeavyJob {
             HeavyJob::Statistics => STATISTICS_AT_ONCE,
             HeavyJob::AuditVerification => AUDIT_VERIFICATIONS_AT_ONCE,
             HeavyJob::LargePage => LARGE_PAGES_AT_ONCE,
+            HeavyJob::BatchLodging => BATCH_LODGINGS_AT_ONCE,
         }
     }
 
@@ -130,6 +138,7 @@ impl HeavyJob {
             HeavyJob::Statistics => ("statistics", "统计"),
             HeavyJob::AuditVerification => ("audit-chain verifications", "执法记录链校验"),
             HeavyJob::LargePage => ("large pages", "大页查询"),
+            HeavyJob::BatchLodging => ("batches of declarations", "批量申报"),
         }
     }
 

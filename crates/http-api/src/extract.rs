@@ -261,6 +261,17 @@ fn content_type_is_json(headers: &HeaderMap) -> Option<bool> {
     Some(essence.eq_ignore_ascii_case("application/json"))
 }
 
+/// The raw body of a route with a limit of its own (an EDIFACT interchange, a batch): a declared
+/// length over `limit` is refused before anything is read, and reading stops at `limit`.
+pub(crate) async fn body_within(request: Request, limit: usize) -> Result<Bytes, ApiError> {
+    if declared_length(request.headers()).is_some_and(|length| length > limit) {
+        return Err(ApiError::body_too_large(limit));
+    }
+    axum::body::to_bytes(request.into_body(), limit)
+        .await
+        .map_err(|_| ApiError::body_too_large(limit))
+}
+
 fn declared_length(headers: &HeaderMap) -> Option<usize> {
     headers
         .get(header::CONTENT_LENGTH)?

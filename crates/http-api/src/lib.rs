@@ -20,9 +20,11 @@
 
 mod admission;
 mod assessing;
+mod batches;
 mod config;
 mod connections;
 mod console;
+mod edifact;
 pub use console::{
     CONSOLE_FINDING_PARTS_MAX, CONSOLE_FINDING_PHOTOS_MAX, CONSOLE_RELEASE_UPLOAD_BYTES_MAX,
     CONSOLE_UPLOAD_DECLARATIONS_MAX, CONSOLE_UPLOAD_RESULT_TTL_SECONDS,
@@ -70,11 +72,15 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use utoipa::OpenApi;
 
 pub use admission::{
-    ATTACHMENT_UPLOADS_AT_ONCE, AUDIT_VERIFICATIONS_AT_ONCE, BUSY_RETRY_AFTER_SECS,
-    CUSTOMS_REQUESTS_IN_PROGRESS_MAX, DRIFT_REPORTS_AT_ONCE, DRY_RUNS_AT_ONCE,
-    HEAVY_JOBS_PER_CALLER_MAX, HISTORY_IMPORTS_AT_ONCE, LARGE_PAGE_ROWS, LARGE_PAGES_AT_ONCE,
-    RELEASE_IMPORTS_AT_ONCE, RULE_TESTS_AT_ONCE, STATISTICS_AT_ONCE, TRADE_PAGE_ROWS_MAX,
-    TRADE_REQUESTS_IN_PROGRESS_MAX, TRAININGS_AT_ONCE,
+    ATTACHMENT_UPLOADS_AT_ONCE, AUDIT_VERIFICATIONS_AT_ONCE, BATCH_LODGINGS_AT_ONCE,
+    BUSY_RETRY_AFTER_SECS, CUSTOMS_REQUESTS_IN_PROGRESS_MAX, DRIFT_REPORTS_AT_ONCE,
+    DRY_RUNS_AT_ONCE, HEAVY_JOBS_PER_CALLER_MAX, HISTORY_IMPORTS_AT_ONCE, LARGE_PAGE_ROWS,
+    LARGE_PAGES_AT_ONCE, RELEASE_IMPORTS_AT_ONCE, RULE_TESTS_AT_ONCE, STATISTICS_AT_ONCE,
+    TRADE_PAGE_ROWS_MAX, TRADE_REQUESTS_IN_PROGRESS_MAX, TRAININGS_AT_ONCE,
+};
+pub use batches::{
+    BATCH_BYTES_MAX, BATCH_ID_LENGTH_MAX, BATCH_RESULTS_TTL_SECONDS, BATCH_ROWS_MAX, BATCHES_KEPT,
+    CSV_COLUMNS,
 };
 pub use config::{
     ApiConfig, BODY_LIMIT_BYTES_DEFAULT, BURST_PER_CLIENT_DEFAULT, MetricsAccess,
@@ -178,6 +184,12 @@ pub fn routers<S: Store>(clearance: Arc<Clearance<S>>, config: ApiConfig) -> Rou
         .route(
             "/v1/declarations/{id_or_number}",
             get(routes::declaration::<S>),
+        )
+        .route(
+            "/v1/declaration-batches/{batch_id}",
+            post(batches::lodge_batch::<S>)
+                .route_layer(gate(Action::Lodge, Some(HeavyJob::BatchLodging)))
+                .get(batches::batch_results::<S>),
         )
         .route(
             "/v1/declarations/{id_or_number}/events",

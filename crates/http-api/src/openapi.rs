@@ -14,8 +14,8 @@ use utoipa::{Modify, OpenApi};
 
 use crate::problem::PROBLEM_CONTENT_TYPE;
 use crate::{
-    assessing, enterprises, health, models, modifications, payments, reference, routes, statistics,
-    targeting, tasks, tokens,
+    assessing, batches, enterprises, health, models, modifications, payments, reference, routes,
+    statistics, targeting, tasks, tokens,
 };
 
 #[derive(OpenApi)]
@@ -30,6 +30,8 @@ use crate::{
     ),
     paths(
         routes::lodge,
+        batches::lodge_batch,
+        batches::batch_results,
         routes::list,
         routes::declaration,
         routes::events,

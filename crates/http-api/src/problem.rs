@@ -357,9 +357,9 @@ impl IntoResponse for ApiError {
 }
 
 /// Writes the body of every error response as a problem with the request id, whoever made it.
-/// Marks a response that is a page of the console (its error pages are HTML for people) or a
-/// message in a trade format (a WCO rejection is the answer its sender reads): left as it is
-/// rather than replaced by a problem document.
+/// Marks a response whose error body is meant as it is rather than replaced by a problem
+/// document: a page of the console (HTML for people), or an answer in the message format the
+/// request came in (a WCO DMSREJ for XML, a CUSRES or CONTRL for an EDIFACT lodging).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RenderedPage;
 

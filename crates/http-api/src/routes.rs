@@ -66,25 +66,41 @@ pub(crate) struct ListParams {
                    With `Content-Type: application/xml` (or `text/xml`) the body is a WCO Data Model 3.6 \
                    declaration (HMRC DMS schema, China profile: docs/wco-mapping.md) and the answer a WCO \
                    response: DMSACC (201/200) or DMSREJ (422), one Error per problem naming its WCO element \
-                   path. Without an Idempotency-Key its FunctionalReferenceID (LRN) is the key.",
+                   path. Without an Idempotency-Key its FunctionalReferenceID (LRN) is the key. \
+                   With `Content-Type: application/edifact` the body is a UN/EDIFACT interchange of one \
+                   CUSDEC (D.96B) message, read with the mapping of docs/edifact-mapping.md, and the answer \
+                   is a CUSRES (201/200 accepted with the declaration number, 422 refused with one ERP group \
+                   per problem naming segment group, segment, position and element) or, for a syntax error, \
+                   a CONTRL (400; its words in the `Customs-Syntax-Error` header). Without an \
+                   `Idempotency-Key`, an interchange's key is its sender with the BGM document number (or \
+                   the UNH message reference). `Accept: application/problem+json` gives problem documents \
+                   instead of CUSRES and CONTRL refusals.",
     params(("Idempotency-Key" = Option<String>, Header, description = "1 to 128 printable ASCII characters; \
              retrying with the same key is safe")),
     request_body(
-        description = "A declaration: JSON, or a WCO DM 3.6 declaration (MetaData/Declaration) as XML",
-        content((DeclarationDto = "application/json"), (String = "application/xml")),
+        description = "A declaration: JSON, a WCO DM 3.6 declaration (MetaData/Declaration) as XML, or a CUSDEC interchange",
+        content(
+            (DeclarationDto = "application/json"),
+            (String = "application/xml"),
+            (String = "application/edifact", example = json!("UNA:+.?*'UNB+UNOY:4+SENDER+CNCUSTOMS+261107:0930+PE1'UNH+1+CUSDEC:D:96B:UN'BGM+929:::ordinary+PE1+9'...UNT+45+1'UNZ+1+PE1'")),
+        ),
     ),
     responses(
-        (status = 201, description = "Accepted and numbered (JSON, or a WCO DMSACC for XML)",
-            content((LodgementView = "application/json"), (String = "application/xml")),
+        (status = 201, description = "Accepted and numbered (JSON, a WCO DMSACC for XML, a CUSRES for EDIFACT)",
+            content((LodgementView = "application/json"), (String = "application/xml"), (String = "application/edifact")),
             headers(("Location" = String, description = "The declaration's URL"))),
-        (status = 200, description = "The first result of this Idempotency-Key (or LRN)",
-            content((LodgementView = "application/json"), (String = "application/xml")),
+        (status = 200, description = "The first result of this Idempotency-Key (or LRN, or interchange key)",
+            content((LodgementView = "application/json"), (String = "application/xml"), (String = "application/edifact")),
             headers(("Location" = String, description = "The declaration's URL"))),
+        (status = 400, description = "An EDIFACT interchange with a syntax error: CONTRL",
+            content((String = "application/edifact"), (Problem = "application/problem+json"))),
         (status = 403, description = "The role may not lodge, or the enterprise may not declare for this trader",
+            content((Problem = "application/problem+json"), (String = "application/edifact"))),
+        (status = 413, description = "The body is larger than its limit (an EDIFACT interchange: 2 MiB)",
             body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The document has errors, or the Idempotency-Key was used for another request \
-            (a WCO DMSREJ for XML)",
-            content((Problem = "application/problem+json"), (String = "application/xml"))),
+            (a WCO DMSREJ for XML, a CUSRES for EDIFACT)",
+            content((Problem = "application/problem+json"), (String = "application/xml"), (String = "application/edifact"))),
     ),
     security(("bearer" = []))
 )]
@@ -94,9 +110,13 @@ pub(crate) async fn lodge<S: Store>(
     IdempotencyKey(key): IdempotencyKey,
     request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
-    // Other message formats are edge rooms onto the same lodging path, each in its own module.
+    // Other message formats are edge rooms onto the same lodging path, each in its own module,
+    // dispatched on the content type.
     if crate::wco::is_wco(request.headers()) {
         return crate::wco::lodge(&state, &caller, key.as_deref(), request).await;
+    }
+    if crate::edifact::is_edifact(request.headers()) {
+        return crate::edifact::lodge(&state, &caller, key, request).await;
     }
     let JsonBody(body) = JsonBody::from_request(request, &state).await?;
     let result = state.clearance.lodge(&caller, key.as_deref(), &body).await;

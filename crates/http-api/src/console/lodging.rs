@@ -6,7 +6,6 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use clearance::ClearanceError;
 use serde_json::Value;
 use store::Store;
 
@@ -246,66 +245,32 @@ pub(crate) async fn lodge_file<S: Store>(
             outcome: String::new(),
             errors: Vec::new(),
         };
-        match state.clearance.lodge(&caller, Some(&key), &body).await {
-            Ok(receipt) => {
-                let outcome = if receipt.created {
-                    "created"
-                } else {
-                    "repeated"
-                };
-                file_rows.push((index + 1, outcome, receipt.number.clone(), Vec::new()));
-                row.outcome = tr.t(if receipt.created {
-                    "lodge-created"
-                } else {
-                    "lodge-repeated"
-                });
-                row.id = Some(receipt.id);
-                row.number = receipt.number;
-            }
-            Err(ClearanceError::Invalid(errors)) => {
-                file_rows.push((
-                    index + 1,
-                    "refused",
-                    String::new(),
-                    errors
-                        .iter()
-                        .map(|e| (e.path.clone(), e.message_en.clone(), e.message_zh.clone()))
-                        .collect(),
-                ));
-                row.outcome = tr.t("lodge-refused");
-                row.errors = errors
-                    .iter()
-                    .map(|e| (e.path.clone(), pick(&e.message_en, &e.message_zh)))
-                    .collect();
-            }
-            Err(ClearanceError::Forbidden {
-                message_en,
-                message_zh,
-                errors,
-            }) => {
-                file_rows.push((
-                    index + 1,
-                    "refused",
-                    String::new(),
-                    std::iter::once((String::new(), message_en.clone(), message_zh.clone()))
-                        .chain(
-                            errors.iter().map(|e| {
-                                (e.path.clone(), e.message_en.clone(), e.message_zh.clone())
-                            }),
-                        )
-                        .collect(),
-                ));
-                row.outcome = tr.t("lodge-refused");
-                row.errors = std::iter::once((String::new(), pick(&message_en, &message_zh)))
-                    .chain(
-                        errors
-                            .iter()
-                            .map(|e| (e.path.clone(), pick(&e.message_en, &e.message_zh))),
-                    )
-                    .collect();
-            }
+        let lodged = match crate::batches::lodge_one(&state.clearance, &caller, &key, &body).await {
+            Ok(lodged) => lodged,
             Err(other) => return crate::problem::ApiError::from(other).into_response(),
-        }
+        };
+        file_rows.push((
+            index + 1,
+            lodged.outcome,
+            lodged.number.clone(),
+            lodged
+                .errors
+                .iter()
+                .map(|e| (e.path.clone(), e.message_en.clone(), e.message_zh.clone()))
+                .collect(),
+        ));
+        row.outcome = tr.t(match lodged.outcome {
+            "created" => "lodge-created",
+            "repeated" => "lodge-repeated",
+            _ => "lodge-refused",
+        });
+        row.id = lodged.id;
+        row.number = lodged.number;
+        row.errors = lodged
+            .errors
+            .iter()
+            .map(|e| (e.path.clone(), pick(&e.message_en, &e.message_zh)))
+            .collect();
         results.push(row);
     }
     let file = keep_result_file(

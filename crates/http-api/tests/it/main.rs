@@ -2,6 +2,7 @@
 
 mod access;
 mod assessment;
+mod batches;
 mod browser;
 mod console;
 mod console_admin;
@@ -10,6 +11,7 @@ mod console_dashboards;
 mod console_form;
 mod console_officer;
 mod description;
+mod edifact_lodging;
 mod exhaustion;
 mod helpers;
 mod integrity;
