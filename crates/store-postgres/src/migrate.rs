@@ -29,6 +29,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "0003_change_notifications",
         sql: include_str!("../migrations/0003_change_notifications.sql"),
     },
+    Migration {
+        version: 4,
+        name: "0004_webhooks",
+        sql: include_str!("../migrations/0004_webhooks.sql"),
+    },
 ];
 
 /// The schema version this build writes: the number of its last migration.

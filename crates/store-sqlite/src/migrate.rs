@@ -50,6 +50,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "0007_open_tasks",
         sql: include_str!("../migrations/0007_open_tasks.sql"),
     },
+    Migration {
+        version: 8,
+        name: "0008_webhooks",
+        sql: include_str!("../migrations/0008_webhooks.sql"),
+    },
 ];
 
 /// The schema version this build writes: the number of its last migration. A store records

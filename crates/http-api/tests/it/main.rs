@@ -21,6 +21,7 @@ mod models;
 mod monitoring;
 mod officer_work;
 mod operations;
+mod receipts;
 mod reference;
 mod targeting;
 mod tokens;
