@@ -59,6 +59,8 @@ pub const DELIVERY_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DELIVERY_POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// Receipts read per page of the feed while delivering.
 pub const DELIVERY_BATCH: usize = 100;
+/// What a lease lasts beyond one attempt and the wait after it: slack for a slow store.
+pub const DELIVERY_LEASE_MARGIN: Duration = Duration::from_secs(30);
 /// Bytes of an error kept with a dead letter.
 pub const DELIVERY_ERROR_LENGTH_MAX: usize = 500;
 
@@ -75,6 +77,8 @@ pub struct DeliveryPolicy {
     pub delay_max: Duration,
     pub request_timeout: Duration,
     pub poll_interval: Duration,
+    /// See [`DELIVERY_LEASE_MARGIN`].
+    pub lease_margin: Duration,
     /// Whether targets on private networks are allowed (see the module's SSRF note).
     pub private_targets: bool,
 }
@@ -87,6 +91,7 @@ impl DeliveryPolicy {
             delay_max: DELIVERY_DELAY_MAX,
             request_timeout: DELIVERY_REQUEST_TIMEOUT,
             poll_interval: DELIVERY_POLL_INTERVAL,
+            lease_margin: DELIVERY_LEASE_MARGIN,
             private_targets,
         }
     }
@@ -103,7 +108,7 @@ impl DeliveryPolicy {
 
     /// How long a lease must last to cover one attempt and the wait after it.
     fn lease(&self) -> Duration {
-        self.request_timeout + self.delay_max + Duration::from_secs(30)
+        self.request_timeout + self.delay_max + self.lease_margin
     }
 }
 
@@ -167,19 +172,20 @@ pub fn spawn_deliverer<S: Store>(
             holder,
             client,
         });
-        let mut running: HashMap<String, tokio::task::JoinHandle<()>> = HashMap::new();
+        // Aborting the deliverer aborts each enterprise's delivery with it (dropped with it).
+        let mut running = Running(HashMap::new());
         loop {
-            running.retain(|_, task| !task.is_finished());
+            running.0.retain(|_, task| !task.is_finished());
             match deliverer.clearance.store().webhooks(None).await {
                 Ok(webhooks) => {
                     let now_ms = deliverer.clearance.now().timestamp_millis();
                     for webhook in webhooks {
                         let free = webhook.lease_until_ms < now_ms
                             || webhook.lease_holder.as_deref() == Some(&deliverer.holder);
-                        if free && !running.contains_key(&webhook.enterprise) {
+                        if free && !running.0.contains_key(&webhook.enterprise) {
                             let task =
                                 tokio::spawn(deliverer.clone().run(webhook.enterprise.clone()));
-                            running.insert(webhook.enterprise, task);
+                            running.0.insert(webhook.enterprise, task);
                         }
                     }
                 }
@@ -188,6 +194,17 @@ pub fn spawn_deliverer<S: Store>(
             tokio::time::sleep(deliverer.policy.poll_interval).await;
         }
     })
+}
+
+/// The deliveries in progress, by enterprise; aborted when dropped.
+struct Running(HashMap<String, tokio::task::JoinHandle<()>>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        for task in self.0.values() {
+            task.abort();
+        }
+    }
 }
 
 fn client(policy: &DeliveryPolicy) -> reqwest::Result<reqwest::Client> {

@@ -363,6 +363,7 @@ fn fast_policy(attempts: u32) -> DeliveryPolicy {
         delay_max: Duration::from_millis(150),
         request_timeout: Duration::from_millis(400),
         poll_interval: Duration::from_millis(30),
+        lease_margin: Duration::from_millis(100),
         private_targets: true,
     }
 }
@@ -569,5 +570,75 @@ async fn a_receipt_that_fails_every_attempt_is_a_dead_letter_redelivered_on_requ
         .map(|r| r["cursor"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(again, wanted);
+    assert_signed(&app, &secret, &receiver.received());
+}
+
+#[tokio::test]
+async fn two_deliverers_deliver_each_receipt_once_in_order() {
+    let app = app_for_webhooks().await;
+    let (receiver, url) = Receiver::start(&[], Behaviour::Take).await;
+    let secret = register(&app, &url, "0").await;
+    // Two instances' deliverers: one lease per enterprise lets one deliver at a time.
+    let one = webhooks::spawn_deliverer(app.clearance.clone(), fast_policy(3));
+    let two = webhooks::spawn_deliverer(app.clearance.clone(), fast_policy(3));
+
+    for _ in 0..3 {
+        app.lodged_id("broker", &example()).await;
+    }
+    let expected = whole_feed(&app, "broker", 100).await;
+    eventually("every receipt", || receiver.taken().len() >= expected.len()).await;
+    // Nothing more arrives.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    one.abort();
+    two.abort();
+
+    let cursors: Vec<String> = receiver
+        .received()
+        .iter()
+        .map(|r| r.cursor.clone())
+        .collect();
+    let wanted: Vec<String> = expected
+        .iter()
+        .map(|r| r["cursor"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(cursors, wanted);
+    assert_signed(&app, &secret, &receiver.received());
+}
+
+#[tokio::test]
+async fn a_deliverer_stopped_mid_delivery_is_followed_by_another_that_loses_nothing() {
+    let app = app_for_webhooks().await;
+    let (receiver, url) = Receiver::start(
+        &[Behaviour::Take, Behaviour::Take, Behaviour::Hang],
+        Behaviour::Take,
+    )
+    .await;
+    let secret = register(&app, &url, "0").await;
+    app.lodged_id("broker", &example()).await;
+    app.lodged_id("broker", &example()).await;
+    let expected = whole_feed(&app, "broker", 100).await;
+    assert!(expected.len() > 3);
+
+    // The first instance stops while the receiver hangs on the third receipt.
+    let first = webhooks::spawn_deliverer(app.clearance.clone(), fast_policy(5));
+    eventually("the third request", || receiver.received().len() >= 3).await;
+    first.abort();
+    let delivered = app.get("/v1/webhook", "broker").await.body["delivered"].clone();
+    assert_eq!(
+        delivered, expected[1]["cursor"],
+        "the cursor is past what was taken only"
+    );
+
+    // Another instance takes over once the lease expired, from the stored cursor.
+    let second = webhooks::spawn_deliverer(app.clearance.clone(), fast_policy(5));
+    eventually("every receipt", || receiver.taken().len() >= expected.len()).await;
+    second.abort();
+
+    let taken: Vec<String> = receiver.taken().iter().map(|r| r.cursor.clone()).collect();
+    let wanted: Vec<String> = expected
+        .iter()
+        .map(|r| r["cursor"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(taken, wanted, "nothing lost, nothing taken twice, in order");
     assert_signed(&app, &secret, &receiver.received());
 }
