@@ -144,7 +144,7 @@ impl<S: Store> Story<'_, S> {
         assert!(change(DeliveryChange::PutWebhook(hook.clone())).await);
         assert_eq!(
             self.store.webhooks(Some(&enterprise)).await.unwrap(),
-            [hook.clone()]
+            std::slice::from_ref(&hook)
         );
         assert!(
             self.store
