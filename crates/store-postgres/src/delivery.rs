@@ -109,7 +109,8 @@ pub(crate) async fn dead_letters<C: GenericClient>(
 ) -> R<Vec<DeadLetterRow>> {
     let sql = format!(
         "SELECT {DEAD_LETTER_COLUMNS} FROM webhook_dead_letters WHERE enterprise = $1 \
-         ORDER BY failed_at_ms, id"
+         ORDER BY failed_at_ms, id LIMIT {}",
+        store::DEAD_LETTERS_LISTED_MAX
     );
     all(db::query(c, &sql, &[&enterprise]).await?, |row| {
         let attempts: i64 = row.try_get(6)?;

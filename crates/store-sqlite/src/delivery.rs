@@ -119,7 +119,8 @@ pub(crate) fn dead_letters(
 ) -> anyhow::Result<Vec<DeadLetterRow>> {
     let sql = format!(
         "SELECT {DEAD_LETTER_COLUMNS} FROM webhook_dead_letters WHERE enterprise = ?1 \
-         ORDER BY failed_at_ms, id"
+         ORDER BY failed_at_ms, id LIMIT {}",
+        store::DEAD_LETTERS_LISTED_MAX
     );
     let found = conn
         .prepare_cached(&sql)?

@@ -217,6 +217,23 @@ impl<S: Store> Story<'_, S> {
         assert!(change(remove("L-1")).await);
         assert!(!change(remove("L-1")).await);
         assert_eq!(self.store.dead_letters(&enterprise).await.unwrap().len(), 1);
+        // At most DEAD_LETTERS_LISTED_MAX are read, the oldest.
+        let other = crate::fixtures::other().credit_code;
+        for n in 0..=store::DEAD_LETTERS_LISTED_MAX as i64 {
+            let row = DeadLetterRow {
+                id: format!("M-{n:04}"),
+                enterprise: other.clone(),
+                ..letter("-", T0 + n)
+            };
+            assert!(change(DeliveryChange::DeadLetter(row)).await);
+        }
+        let listed = self.store.dead_letters(&other).await.unwrap();
+        assert_eq!(listed.len(), store::DEAD_LETTERS_LISTED_MAX);
+        assert_eq!(listed[0].id, "M-0000");
+        assert_eq!(
+            listed.last().unwrap().id,
+            format!("M-{:04}", store::DEAD_LETTERS_LISTED_MAX - 1)
+        );
         // A new registration replaces the webhook; deleting removes it.
         let again = WebhookRow {
             id: "W-2".into(),

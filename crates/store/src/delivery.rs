@@ -7,6 +7,10 @@
 
 use crate::EventRow;
 
+/// Dead letters read at most (the oldest): an enterprise redelivers or replays them, and a
+/// receiver down for long cannot make one read unbounded.
+pub const DEAD_LETTERS_LISTED_MAX: usize = 200;
+
 /// One event of a declaration the reader may see, with where it stands in its chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FeedEvent {

@@ -39,7 +39,7 @@ use async_trait::async_trait;
 
 mod delivery;
 mod shared;
-pub use delivery::{DeadLetterRow, DeliveryChange, FeedEvent, FeedWindow, WebhookRow};
+pub use delivery::{DEAD_LETTERS_LISTED_MAX, DeadLetterRow, DeliveryChange, FeedEvent, FeedWindow, WebhookRow};
 pub use shared::{
     CBEC_BOOKED_ACTION, CBEC_IDEMPOTENCY_SCOPE, CbecLedgerEntry, ChainPosition, CheckpointPolicy,
     EventDraft, NewEvent, WatchChange, WatchStanding, cbec_duplicate, cbec_event,
@@ -903,7 +903,7 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<FeedWindow>;
     /// Webhooks: the enterprise's, or every one with `None`.
     async fn webhooks(&self, enterprise: Option<&str>) -> StoreResult<Vec<WebhookRow>>;
-    /// The enterprise's dead letters, oldest first.
+    /// The enterprise's dead letters, oldest first, at most [`DEAD_LETTERS_LISTED_MAX`].
     async fn dead_letters(&self, enterprise: &str) -> StoreResult<Vec<DeadLetterRow>>;
     /// Changes the delivery state; true when a row changed.
     async fn change_delivery(&self, change: DeliveryChange) -> StoreResult<bool>;
