@@ -536,7 +536,11 @@ async fn one_instance_at_a_time_holds_an_enterprises_webhook_lease() {
         lease_holder: None,
         lease_until_ms: 0,
     };
-    assert!(one.change_delivery(DeliveryChange::PutWebhook(hook.clone())).await.unwrap());
+    assert!(
+        one.change_delivery(DeliveryChange::PutWebhook(hook.clone()))
+            .await
+            .unwrap()
+    );
     for round in 0..20_i64 {
         // Each round starts after the previous round's lease expired.
         let now_ms = 1_000 + round * 10_000;

@@ -39,7 +39,9 @@ use async_trait::async_trait;
 
 mod delivery;
 mod shared;
-pub use delivery::{DEAD_LETTERS_LISTED_MAX, DeadLetterRow, DeliveryChange, FeedEvent, FeedWindow, WebhookRow};
+pub use delivery::{
+    DEAD_LETTERS_LISTED_MAX, DeadLetterRow, DeliveryChange, FeedEvent, FeedWindow, WebhookRow,
+};
 pub use shared::{
     CBEC_BOOKED_ACTION, CBEC_IDEMPOTENCY_SCOPE, CbecLedgerEntry, ChainPosition, CheckpointPolicy,
     EventDraft, NewEvent, WatchChange, WatchStanding, cbec_duplicate, cbec_event,
