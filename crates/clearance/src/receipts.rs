@@ -334,6 +334,18 @@ impl<S: Store> Clearance<S> {
         })
     }
 
+    /// Every enterprise's webhook, without secrets: what an administrator's page lists.
+    pub async fn webhooks_as(&self, caller: &Caller) -> Result<Vec<WebhookView>, ClearanceError> {
+        if caller.role != Role::Admin {
+            return Err(forbidden(
+                "only an administrator lists every enterprise's webhook",
+                "仅管理员可查看全部企业的推送地址",
+            ));
+        }
+        let rows = self.store.webhooks(None).await?;
+        Ok(rows.iter().map(webhook_view).collect())
+    }
+
     pub async fn webhook(
         &self,
         caller: &Caller,
