@@ -30,6 +30,7 @@ mod parties;
 mod passwords;
 pub mod payments;
 pub mod reassignment;
+pub mod receipts;
 pub mod reference_releases;
 pub mod releases;
 pub mod roll_back;
@@ -319,7 +320,22 @@ impl<S: Store> Clearance<S> {
         idempotency_key: Option<&str>,
         body: &[u8],
     ) -> Result<LodgementView, ClearanceError> {
-        self.lodge_with(caller, idempotency_key, body, None).await
+        self.lodge_as(caller, idempotency_key, body, wire::MessageFormat::Json)
+            .await
+    }
+
+    /// Lodges a declaration that came in another format (WCO XML, EDIFACT), already mapped by
+    /// its edge onto the JSON form (`body`): the same lodging, with the format recorded in the
+    /// acceptance so that the receipts pushed to the trade are rendered in it.
+    pub async fn lodge_as(
+        &self,
+        caller: &Caller,
+        idempotency_key: Option<&str>,
+        body: &[u8],
+        format: wire::MessageFormat,
+    ) -> Result<LodgementView, ClearanceError> {
+        self.lodge_in(caller, idempotency_key, body, None, format)
+            .await
     }
 
     /// Lodging, with the facts of a receipt in continuity when it comes from an instance's
@@ -333,10 +349,31 @@ impl<S: Store> Clearance<S> {
         body: &[u8],
         continuity: Option<&continuity::ContinuityReceipt>,
     ) -> Result<LodgementView, ClearanceError> {
+        self.lodge_in(
+            caller,
+            idempotency_key,
+            body,
+            continuity,
+            wire::MessageFormat::Json,
+        )
+        .await
+    }
+
+    async fn lodge_in(
+        &self,
+        caller: &Caller,
+        idempotency_key: Option<&str>,
+        body: &[u8],
+        continuity: Option<&continuity::ContinuityReceipt>,
+        format: wire::MessageFormat,
+    ) -> Result<LodgementView, ClearanceError> {
         caller.require(Action::Lodge)?;
         let key = idempotency_key_or_new(idempotency_key)?;
         let digest = request_digest("lodge", body);
-        match self.accept(caller, &key, &digest, body, continuity).await {
+        match self
+            .accept(caller, &key, &digest, body, continuity, format)
+            .await
+        {
             Ok(Some(receipt)) => Ok(receipt),
             Ok(None) => self
                 .replay(caller, &key, &digest)
@@ -357,6 +394,7 @@ impl<S: Store> Clearance<S> {
         digest: &str,
         body: &[u8],
         continuity: Option<&continuity::ContinuityReceipt>,
+        format: wire::MessageFormat,
     ) -> Result<Option<LodgementView>, ClearanceError> {
         let now = self.now();
         let dto: DeclarationDto =
@@ -415,7 +453,12 @@ impl<S: Store> Clearance<S> {
             .chain(assessed)
             .chain(manual)
             .chain(targeted)
-            .collect();
+            .collect::<Vec<LinkedEvent>>();
+        let facts = trade_view::lodging_facts(
+            linked
+                .iter()
+                .map(|e| (e.action.as_str(), e.payload.as_str())),
+        );
         let mut append = self.acceptance(
             caller,
             key,
@@ -429,11 +472,14 @@ impl<S: Store> Clearance<S> {
         if let Some(receipt) = continuity {
             append.payload = continuity::with_receipt(&append.payload, receipt);
         }
+        if format != wire::MessageFormat::Json {
+            append.payload = receipts::with_format(&append.payload, format);
+        }
         let Projection::NewDeclaration(row) = &append.projection else {
             unreachable!("acceptance projects a new declaration")
         };
         // The appended row is the stored row: answer from it instead of reading it back.
-        let receipt = views::receipt(row, true);
+        let receipt = views::receipt(row, true, facts);
         match self.store.append(append).await? {
             AppendOutcome::Appended { .. } => {
                 self.activity.count_accepted(&decided);
@@ -468,10 +514,16 @@ impl<S: Store> Clearance<S> {
             .ok_or(ClearanceError::NotFound)?;
         // The first result is the receipt as first given: accepted, version 1, whatever happened
         // to the declaration since (its current state is one GET away).
+        let events = self.store.events(&row.id).await?;
+        let facts = trade_view::lodging_facts(
+            events
+                .iter()
+                .map(|e| (e.action.as_str(), e.payload.as_str())),
+        );
         let first_receipt = LodgementView {
             status: DeclarationStatus::Accepted.as_str().to_owned(),
             version: 1,
-            ..views::receipt(&row, false)
+            ..views::receipt(&row, false, facts)
         };
         Ok(Some(first_receipt))
     }

@@ -643,3 +643,48 @@ async fn a_resend_returns_the_first_result_even_after_later_changes() {
         (first.id, first.number, first.lodged_at)
     );
 }
+
+/// A declaration mapped from another format by its edge is the same lodging, its format recorded
+/// with the acceptance (its receipts are rendered in it); a JSON lodging records none.
+#[tokio::test]
+async fn a_lodging_in_another_format_records_it_with_the_acceptance() {
+    let f = fixture(beijing(2026, 11, 26, 10)).await;
+    let broker = f.caller("broker").await;
+    let as_xml = f
+        .clearance
+        .lodge_as(
+            &broker,
+            Some("x"),
+            EXAMPLE.as_bytes(),
+            wire::MessageFormat::WcoXml,
+        )
+        .await
+        .unwrap();
+    let as_json = f
+        .clearance
+        .lodge(&broker, Some("j"), EXAMPLE.as_bytes())
+        .await
+        .unwrap();
+    let again = f
+        .clearance
+        .lodge_as(
+            &broker,
+            Some("x"),
+            EXAMPLE.as_bytes(),
+            wire::MessageFormat::WcoXml,
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(
+        f.clearance.lodging_format(&as_xml.id).await.unwrap(),
+        wire::MessageFormat::WcoXml
+    );
+    assert_eq!(
+        f.clearance.lodging_format(&as_json.id).await.unwrap(),
+        wire::MessageFormat::Json
+    );
+    let accepted = f.clearance.store().events(&as_json.id).await.unwrap();
+    assert!(!accepted[0].payload.contains("message_format"));
+    assert_eq!((again.id, again.created), (as_xml.id, false));
+}

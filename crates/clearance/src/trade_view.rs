@@ -33,7 +33,7 @@ fn is_check(kind: &str) -> bool {
 }
 
 /// The receipt of one event, if the trade is told of it.
-fn receipt(event: &EventRow) -> Option<TradeReceiptView> {
+pub(crate) fn receipt(event: &EventRow) -> Option<TradeReceiptView> {
     let payload: Value = serde_json::from_str(&event.payload).unwrap_or(Value::Null);
     let by = by(event);
     let mut view = TradeReceiptView {
@@ -234,4 +234,44 @@ pub(crate) fn trade_assessment(record: &Value) -> Value {
         view.insert("cbec".to_owned(), Value::Object(order));
     }
     Value::Object(view)
+}
+
+/// What the lodging answer tells the trade of its selection and assessment (`LodgementView`):
+/// the lane exactly as the trade's view of the selection shows it (`Clearance::selection`), and
+/// the total payable exactly as the `assessed` receipt carries it; nothing else of either.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LodgingFacts {
+    pub lane: Option<String>,
+    pub assessment: &'static str,
+    pub amount_due: Option<String>,
+}
+
+/// The facts of the first selection and assessment among a declaration's events (`(action,
+/// payload)`, in order): those written with its acceptance.
+pub(crate) fn lodging_facts<'a>(
+    events: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> LodgingFacts {
+    let mut facts = LodgingFacts {
+        lane: None,
+        assessment: "not_assessed",
+        amount_due: None,
+    };
+    let (mut targeted, mut assessed) = (false, false);
+    for (action, payload) in events {
+        if action == crate::targeting::TARGETED_ACTION && !targeted {
+            targeted = true;
+            let payload: Value = serde_json::from_str(payload).unwrap_or(Value::Null);
+            facts.lane = text(&payload["lane"]);
+        } else if action == crate::assessment::ASSESSED_ACTION && !assessed {
+            assessed = true;
+            let payload: Value = serde_json::from_str(payload).unwrap_or(Value::Null);
+            if payload["outcome"] == "assessed" {
+                facts.assessment = "assessed";
+                facts.amount_due = text(&payload["total_payable"]);
+            } else {
+                facts.assessment = "pending";
+            }
+        }
+    }
+    facts
 }

@@ -27,8 +27,15 @@ pub(crate) fn rfc3339(ms: i64) -> String {
         .to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-pub(crate) fn receipt(row: &DeclarationRow, created: bool) -> LodgementView {
+pub(crate) fn receipt(
+    row: &DeclarationRow,
+    created: bool,
+    facts: crate::trade_view::LodgingFacts,
+) -> LodgementView {
     LodgementView {
+        lane: facts.lane,
+        assessment: facts.assessment.to_owned(),
+        amount_due: facts.amount_due,
         created,
         id: row.id.clone(),
         number: row.number.clone(),

@@ -101,6 +101,8 @@ pub const KEYS: &[Key] = &[
     key("serve.database", Some("CUSTOMS_DATABASE"), Some("--database"), Kind::Text(database_url), Default::None),
     // Lodgings an instance on PostgreSQL keeps in its continuity queue at most (see continuity).
     key("serve.continuity_queue_max", Some("CUSTOMS_CONTINUITY_QUEUE_MAX"), None, count(1, crate::continuity::CONTINUITY_QUEUE_MAX as i64), Default::Number(crate::continuity::CONTINUITY_QUEUE_MAX as i64)),
+    // Webhooks to private, loopback or link-local addresses (SSRF): refused unless "yes".
+    key("serve.webhook_private_targets", Some("CUSTOMS_WEBHOOK_PRIVATE_TARGETS"), None, Kind::OneOf(&["yes", "no"]), Default::Text("no")),
     key("log.format", Some("CUSTOMS_LOG_FORMAT"), Some("--log-format"), Kind::OneOf(&["text", "json"]), Default::Text("text")),
     key("log.filter", Some("CUSTOMS_LOG"), None, Kind::Text(log_filter), Default::Text("info")),
     key("tls.certificate", Some("CUSTOMS_TLS_CERTIFICATE"), Some("--tls-certificate"), Kind::Path, Default::None),
@@ -203,6 +205,8 @@ pub struct ServeConfig {
     pub database: Option<String>,
     /// With `database`: lodgings the continuity queue holds at most.
     pub continuity_queue_max: usize,
+    /// "yes": webhooks may target private networks (see `http_api::webhooks`).
+    pub webhook_private_targets: String,
 }
 
 #[derive(Debug, Deserialize)]

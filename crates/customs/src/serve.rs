@@ -265,6 +265,7 @@ async fn serve_clearance<S: ServedStore>(
             token: settings.metrics.token.clone(),
             own_listener: metrics_listener.is_some(),
         },
+        webhook_private_targets: serve.webhook_private_targets == "yes",
         ..http_api::ApiConfig::production()
     };
     let mut routers = http_api::routers(clearance.clone(), api_config);
@@ -298,6 +299,13 @@ async fn serve_clearance<S: ServedStore>(
             }
         }
     });
+    // Receipts to the enterprises' webhooks; on PostgreSQL every instance runs one and a lease
+    // per enterprise lets one deliver at a time. What is delivered is in the store: stopping
+    // loses nothing.
+    let deliverer = http_api::webhooks::spawn_deliverer(
+        clearance.clone(),
+        http_api::webhooks::DeliveryPolicy::production(serve.webhook_private_targets == "yes"),
+    );
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(%address, data = %data.path.display(), tls = tls.is_some(), "OpenCustoms is listening");
     eprintln!(
@@ -357,6 +365,7 @@ async fn serve_clearance<S: ServedStore>(
     }
     served?;
     monitor.abort();
+    deliverer.abort();
     if let Some(task) = continuity_task {
         // Whatever is queued is on disk; the next start lodges it.
         task.abort();

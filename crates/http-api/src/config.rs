@@ -55,6 +55,9 @@ pub struct ApiConfig {
     pub display_offset: chrono::FixedOffset,
     /// Who may read `/metrics` (see [`MetricsAccess`]).
     pub metrics_access: MetricsAccess,
+    /// Whether webhooks may target private, loopback or link-local networks
+    /// (`serve --webhook-private-targets`; off by default: SSRF).
+    pub webhook_private_targets: bool,
 }
 
 /// Who may read `/metrics`. The metrics say how busy the server is, which routes are called and
@@ -92,6 +95,7 @@ impl ApiConfig {
             customs_requests_in_progress_max: crate::admission::CUSTOMS_REQUESTS_IN_PROGRESS_MAX,
             display_offset: crate::time_zone::display_offset_default(),
             metrics_access: MetricsAccess::default(),
+            webhook_private_targets: false,
         }
     }
 }

@@ -40,6 +40,7 @@ mod monitoring;
 mod openapi;
 mod payments;
 mod problem;
+mod receipts;
 mod reference;
 mod routes;
 mod statistics;
@@ -53,6 +54,7 @@ mod wco;
 #[cfg(test)]
 mod tests;
 mod tls;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -380,6 +382,19 @@ pub fn routers<S: Store>(clearance: Arc<Clearance<S>>, config: ApiConfig) -> Rou
                 .route_layer(gate(Action::ReadStatistics, Some(HeavyJob::Statistics))),
         )
         .route("/v1/audit/entries", get(routes::audit_entries::<S>))
+        .route("/v1/receipts", get(receipts::receipts::<S>))
+        .route(
+            "/v1/webhook",
+            post(receipts::register::<S>)
+                .get(receipts::webhook::<S>)
+                .delete(receipts::delete::<S>),
+        )
+        .route("/v1/webhook/replay", post(receipts::replay::<S>))
+        .route("/v1/webhook/dead-letters", get(receipts::dead_letters::<S>))
+        .route(
+            "/v1/webhook/dead-letters/{id}/redelivery",
+            post(receipts::redeliver_dead_letter::<S>),
+        )
         .route(
             "/v1/audit/verification",
             get(routes::audit_verification::<S>)

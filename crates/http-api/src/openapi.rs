@@ -14,7 +14,8 @@ use utoipa::{Modify, OpenApi};
 
 use crate::problem::PROBLEM_CONTENT_TYPE;
 use crate::{
-    assessing, batches, enterprises, health, models, modifications, payments, reference, routes,
+    assessing, batches, enterprises, health, models, modifications, payments, receipts, reference,
+    routes,
     statistics, targeting, tasks, tokens,
 };
 
@@ -32,6 +33,13 @@ use crate::{
         routes::lodge,
         batches::lodge_batch,
         batches::batch_results,
+        receipts::receipts,
+        receipts::register,
+        receipts::webhook,
+        receipts::delete,
+        receipts::replay,
+        receipts::dead_letters,
+        receipts::redeliver_dead_letter,
         routes::list,
         routes::declaration,
         routes::events,
@@ -117,6 +125,7 @@ use crate::{
         (name = "statistics", description = "Clearance statistics for customs roles: the time from lodging to release (通关时间)"),
         (name = "officer work", description = "Officers' tasks from the lanes (document checks, inspections, sampling, holds) and the findings that close them (单证审核、查验)"),
         (name = "administration", description = "Administration: credit levels (企业信用等级), tokens, users and broker authorisations"),
+        (name = "receipts", description = "Receipts pushed to the trade: the feed and the enterprise's webhook (回执)"),
         (name = "audit", description = "The record of the whole enforcement process (执法全过程记录)"),
         (name = "operations", description = "Health, metrics and this description"),
     )

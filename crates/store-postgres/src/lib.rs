@@ -20,6 +20,7 @@ mod changes;
 mod checkpoint;
 mod databases;
 mod db;
+mod delivery;
 mod fault;
 mod migrate;
 mod projection;
@@ -474,6 +475,41 @@ impl Store for PostgresStore {
 
     /// One statement: the counter row is created or moved and read back under its row lock,
     /// so no two processes ever get the same serials.
+    async fn trade_feed(
+        &self,
+        visibility: &store::Visibility,
+        chain: u16,
+        after_chain_seq: u64,
+        window: u64,
+        limit: usize,
+    ) -> StoreResult<store::FeedWindow> {
+        let chain = i16::try_from(chain).unwrap_or(i16::MAX);
+        snapshot!(self, "reading the receipts feed", |tx| {
+            delivery::trade_feed(tx, visibility, chain, after_chain_seq, window, limit)
+        })
+    }
+
+    async fn webhooks(&self, enterprise: Option<&str>) -> StoreResult<Vec<store::WebhookRow>> {
+        read!(self, "reading webhooks", |c| delivery::webhooks(
+            c, enterprise
+        ))
+    }
+
+    async fn dead_letters(&self, enterprise: &str) -> StoreResult<Vec<store::DeadLetterRow>> {
+        read!(self, "reading dead letters", |c| delivery::dead_letters(
+            c, enterprise
+        ))
+    }
+
+    async fn change_delivery(&self, change: store::DeliveryChange) -> StoreResult<bool> {
+        let client = self.client().await?;
+        let changed = delivery::change(&client, &change)
+            .await
+            .map_err(|err| store_error(err.context("changing the webhook delivery state failed")));
+        discard_if_unavailable(client, &changed);
+        changed
+    }
+
     async fn reserve_serials(&self, counter_key: &str, count: u64) -> StoreResult<u64> {
         let run_out = || {
             StoreError::Other(anyhow::anyhow!(

@@ -34,6 +34,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "0004_declaration_search",
         sql: include_str!("../migrations/0004_declaration_search.sql"),
     },
+    Migration {
+        version: 5,
+        name: "0005_webhooks",
+        sql: include_str!("../migrations/0005_webhooks.sql"),
+    },
 ];
 
 /// The schema version this build writes: the number of its last migration.

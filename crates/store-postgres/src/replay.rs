@@ -28,6 +28,9 @@ const NOT_PROJECTIONS: &[&str] = &[
     "chain_heads",
     "chain_config",
     "schema_migrations",
+    // The webhooks' delivery state: operational, not a fact of the record.
+    "webhooks",
+    "webhook_dead_letters",
 ];
 
 /// Columns holding contents kept once beside the chain (their digests are in the chain).

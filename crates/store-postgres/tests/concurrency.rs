@@ -515,3 +515,77 @@ async fn a_database_with_another_number_of_chains_is_refused() {
         .await;
     assert!(at_most.is_ok(), "CHAINS_MAX chains is allowed");
 }
+
+/// Two instances' deliverers ask for one enterprise's webhook lease at once, many times over:
+/// at each instant exactly one holds it, and the cursor moved compare-and-set from one position
+/// moves once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_instance_at_a_time_holds_an_enterprises_webhook_lease() {
+    use store::{DeliveryChange, WebhookRow};
+    let database = common::TestDatabase::create().await;
+    let one = database.open(options(), story_signer()).await;
+    let two = database.open(options(), story_signer()).await;
+    let hook = WebhookRow {
+        enterprise: "91310000MA1FL0001R".into(),
+        id: "W-1".into(),
+        url: "https://hooks.example.com/".into(),
+        secret: "whsec_x".into(),
+        created_at_ms: 0,
+        created_by: "U-1".into(),
+        delivered: "0".into(),
+        lease_holder: None,
+        lease_until_ms: 0,
+    };
+    assert!(
+        one.change_delivery(DeliveryChange::PutWebhook(hook.clone()))
+            .await
+            .unwrap()
+    );
+    for round in 0..20_i64 {
+        // Each round starts after the previous round's lease expired.
+        let now_ms = 1_000 + round * 10_000;
+        let mut tasks = JoinSet::new();
+        for (instance, store) in [(1, one.clone()), (2, two.clone())] {
+            for worker in 0..4 {
+                let store = store.clone();
+                let enterprise = hook.enterprise.clone();
+                tasks.spawn(async move {
+                    let holder = format!("instance-{instance}-{worker}");
+                    let leased = store
+                        .change_delivery(DeliveryChange::Lease {
+                            enterprise,
+                            holder,
+                            now_ms,
+                            until_ms: now_ms + 5_000,
+                        })
+                        .await
+                        .unwrap();
+                    leased as u32
+                });
+            }
+        }
+        let holders: u32 = tasks.join_all().await.into_iter().sum();
+        assert_eq!(holders, 1, "round {round}");
+        // Both instances move the cursor from the same position: one succeeds.
+        let from = round.to_string();
+        let to = (round + 1).to_string();
+        let advance = |store: PostgresStore| {
+            let (from, to, enterprise) = (from.clone(), to.clone(), hook.enterprise.clone());
+            async move {
+                store
+                    .change_delivery(DeliveryChange::Advance {
+                        enterprise,
+                        webhook_id: "W-1".into(),
+                        from,
+                        to,
+                    })
+                    .await
+                    .unwrap()
+            }
+        };
+        let (a, b) = tokio::join!(advance(one.clone()), advance(two.clone()));
+        assert!(a ^ b, "round {round}: {a} {b}");
+    }
+    one.close();
+    two.close();
+}

@@ -143,3 +143,24 @@ async fn two_processes_opening_a_fresh_database_at_once_migrate_it_once() {
     first.close();
     second.close();
 }
+
+/// The feed and the delivery state are what the database holds: a store opened anew (another
+/// process, or a restart) reads the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_receipts_feed_and_webhooks_survive_reopening_on_postgres() {
+    let database = common::TestDatabase::create().await;
+    let first = database
+        .open(PostgresOptions::production(), story_signer())
+        .await;
+    clearance_story(&first).await;
+    let before = store_tests::receipts_snapshot(&first).await;
+    first.close();
+    drop(first);
+    let reopened = database
+        .open(PostgresOptions::production(), story_signer())
+        .await;
+    let after = store_tests::receipts_snapshot(&reopened).await;
+    assert!(!before.0.is_empty() && !before.1.is_empty());
+    assert_eq!(before, after);
+    reopened.close();
+}

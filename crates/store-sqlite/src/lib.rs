@@ -14,6 +14,7 @@ pub mod backup;
 mod cbec;
 mod checkpoint;
 mod connection;
+mod delivery;
 mod fault;
 mod migrate;
 mod projection;
@@ -329,6 +330,49 @@ impl Store for SqliteStore {
         let append = Box::new(append);
         self.send_write(WriteRequest::Append { append, reply })?;
         answer(outcome).await
+    }
+
+    async fn trade_feed(
+        &self,
+        visibility: &store::Visibility,
+        chain: u16,
+        after_chain_seq: u64,
+        window: u64,
+        limit: usize,
+    ) -> StoreResult<store::FeedWindow> {
+        if chain != 0 {
+            return Ok(store::FeedWindow::default());
+        }
+        let visibility = visibility.clone();
+        self.read("reading the receipts feed", move |conn| {
+            delivery::trade_feed(conn, &visibility, after_chain_seq, window, limit)
+        })
+        .await
+    }
+
+    async fn webhooks(&self, enterprise: Option<&str>) -> StoreResult<Vec<store::WebhookRow>> {
+        let enterprise = enterprise.map(str::to_owned);
+        self.read("reading webhooks", move |conn| {
+            delivery::webhooks(conn, enterprise.as_deref())
+        })
+        .await
+    }
+
+    async fn dead_letters(&self, enterprise: &str) -> StoreResult<Vec<store::DeadLetterRow>> {
+        let enterprise = enterprise.to_owned();
+        self.read("reading dead letters", move |conn| {
+            delivery::dead_letters(conn, &enterprise)
+        })
+        .await
+    }
+
+    async fn change_delivery(&self, change: store::DeliveryChange) -> StoreResult<bool> {
+        let (reply, changed) = oneshot::channel();
+        self.send_write(WriteRequest::Delivery {
+            change: Box::new(change),
+            reply,
+        })?;
+        answer(changed).await
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(counter = counter_key, count = count))]

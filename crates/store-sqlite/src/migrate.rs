@@ -55,6 +55,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "0008_declaration_search",
         sql: include_str!("../migrations/0008_declaration_search.sql"),
     },
+    Migration {
+        version: 9,
+        name: "0009_webhooks",
+        sql: include_str!("../migrations/0009_webhooks.sql"),
+    },
 ];
 
 /// The schema version this build writes: the number of its last migration. A store records

@@ -23,8 +23,16 @@ use crate::projection::{self, Mode};
 use crate::{cbec, migrate};
 
 /// Tables that are not derived from events: the chain itself, its checkpoints, and the numbering
-/// counters (reserved in blocks, not recorded; a number's uniqueness is the declarations' index).
-pub(crate) const NOT_PROJECTIONS: &[&str] = &["events", "checkpoints", "counters"];
+/// counters (reserved in blocks, not recorded; a number's uniqueness is the declarations' index),
+/// and the webhooks' delivery state (operational: how far receipts were pushed, not a fact of
+/// the record; the receipts themselves are read from the chain).
+pub(crate) const NOT_PROJECTIONS: &[&str] = &[
+    "events",
+    "checkpoints",
+    "counters",
+    "webhooks",
+    "webhook_dead_letters",
+];
 
 /// Columns holding contents kept once beside the chain: the chain records their digests (checked
 /// by `clearance::audit_trail`), not the contents, so they cannot be rebuilt here.

@@ -43,6 +43,11 @@ pub(crate) enum WriteRequest {
         booking: Box<CbecBooking>,
         reply: oneshot::Sender<StoreResult<CbecBookingOutcome>>,
     },
+    /// Webhook delivery state: operational, not part of the chain.
+    Delivery {
+        change: Box<store::DeliveryChange>,
+        reply: oneshot::Sender<StoreResult<bool>>,
+    },
 }
 
 /// What a write request produced, before its reply is sent (only after COMMIT).
@@ -50,6 +55,7 @@ enum Done {
     Append(AppendOutcome),
     Serials(u64),
     Cbec(CbecBookingOutcome),
+    Delivery(bool),
 }
 
 impl Done {
@@ -91,6 +97,12 @@ impl WriteRequest {
                 let _ = reply.send(Ok(outcome));
             }
             (WriteRequest::BookCbec { reply, .. }, Err(err)) => {
+                let _ = reply.send(Err(err));
+            }
+            (WriteRequest::Delivery { reply, .. }, Ok(Done::Delivery(changed))) => {
+                let _ = reply.send(Ok(changed));
+            }
+            (WriteRequest::Delivery { reply, .. }, Err(err)) => {
                 let _ = reply.send(Err(err));
             }
             _ => unreachable!("a write request received the outcome of another kind of request"),
@@ -391,6 +403,9 @@ fn execute(conn: &Connection, request: &WriteRequest, head: &mut ChainHead) -> R
             counter_key, count, ..
         } => reserve_serials(conn, counter_key, *count).map(Done::Serials),
         WriteRequest::BookCbec { booking, .. } => cbec::book(conn, booking, head).map(Done::Cbec),
+        WriteRequest::Delivery { change, .. } => {
+            crate::delivery::change(conn, change).map(Done::Delivery)
+        }
     }
 }
 

@@ -55,12 +55,15 @@ mod fixtures;
 mod listing;
 mod models;
 mod parties;
+mod receipts;
 mod release_times;
 mod releases;
 mod rules;
 mod search;
 mod tasks;
 mod watch_list;
+
+pub use receipts::{receipts_snapshot, whole_feed};
 
 use audit::AuditSigner;
 use store::{Append, AppendOutcome, DeclarationRow, Store, StoreError};
@@ -103,6 +106,8 @@ pub async fn clearance_story<S: Store>(store: &S) {
     story.keep_credit_levels().await;
     story.keep_officers_duty().await;
     story.read_release_times().await;
+    story.read_the_receipts_feed().await;
+    story.keep_webhook_delivery_state().await;
     story.keep_history_and_models().await;
     story.keep_token_lifecycle().await;
     story.keep_passwords().await;

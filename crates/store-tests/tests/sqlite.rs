@@ -27,3 +27,19 @@ async fn clearance_story_on_sqlite_signing_every_entry() {
     let store = SqliteStore::open(&path, story_signer(), options).unwrap();
     clearance_story(&store).await;
 }
+
+/// The feed and the delivery state are what the file holds: reopened, the store reads the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_receipts_feed_and_webhooks_survive_reopening_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("customs.db");
+    let store = SqliteStore::open(&path, story_signer(), SqliteOptions::production()).unwrap();
+    clearance_story(&store).await;
+    let before = store_tests::receipts_snapshot(&store).await;
+    store.close().await;
+    drop(store);
+    let reopened = SqliteStore::open(&path, story_signer(), SqliteOptions::production()).unwrap();
+    let after = store_tests::receipts_snapshot(&reopened).await;
+    assert!(!before.0.is_empty() && !before.1.is_empty());
+    assert_eq!(before, after);
+}

@@ -37,7 +37,11 @@
 
 use async_trait::async_trait;
 
+mod delivery;
 mod shared;
+pub use delivery::{
+    DEAD_LETTERS_LISTED_MAX, DeadLetterRow, DeliveryChange, FeedEvent, FeedWindow, WebhookRow,
+};
 pub use shared::{
     CBEC_BOOKED_ACTION, CBEC_IDEMPOTENCY_SCOPE, CbecLedgerEntry, ChainPosition, CheckpointPolicy,
     EventDraft, NewEvent, WatchChange, WatchStanding, cbec_duplicate, cbec_event,
@@ -923,6 +927,23 @@ pub struct ProjectionCheck {
 pub trait Store: Send + Sync + 'static {
     /// Appends one event (and its linked events) with its projection changes in one durable transaction.
     async fn append(&self, append: Append) -> StoreResult<AppendOutcome>;
+    /// The events of `chain` after `after_chain_seq` whose subject is a declaration `visibility`
+    /// sees, in chain order: at most `limit`, read from a window of at most `window` chain
+    /// positions (so a reader that sees little of a busy store still reads a bounded amount).
+    async fn trade_feed(
+        &self,
+        visibility: &Visibility,
+        chain: u16,
+        after_chain_seq: u64,
+        window: u64,
+        limit: usize,
+    ) -> StoreResult<FeedWindow>;
+    /// Webhooks: the enterprise's, or every one with `None`.
+    async fn webhooks(&self, enterprise: Option<&str>) -> StoreResult<Vec<WebhookRow>>;
+    /// The enterprise's dead letters, oldest first, at most [`DEAD_LETTERS_LISTED_MAX`].
+    async fn dead_letters(&self, enterprise: &str) -> StoreResult<Vec<DeadLetterRow>>;
+    /// Changes the delivery state; true when a row changed.
+    async fn change_delivery(&self, change: DeliveryChange) -> StoreResult<bool>;
     /// Reserves `count` consecutive serials of a numbering counter; returns the first. Serials are
     /// never handed out twice, even across crashes; unused reserved ones are skipped, not reused.
     async fn reserve_serials(&self, counter_key: &str, count: u64) -> StoreResult<u64>;

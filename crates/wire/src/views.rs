@@ -46,6 +46,112 @@ pub struct LodgementView {
     /// On a full declaration: the summary declaration it completes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub summary_number: Option<String>,
+    /// The lane as the trade may see it (green, yellow, red, ...), as the selection gave it at
+    /// lodging; absent when the declaration was not targeted. Never why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lane: Option<String>,
+    /// assessed (`amount_due` says how much), pending (an officer assesses it by hand) or
+    /// not_assessed (nothing is assessed on this declaration, e.g. an export).
+    pub assessment: String,
+    /// CNY, an exact decimal: the duty and taxes payable as assessed at lodging. Absent unless
+    /// `assessment` is assessed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount_due: Option<String>,
+}
+
+/// The format a declaration was lodged in, recorded with its acceptance: receipts pushed to the
+/// trade are rendered in it. A record without one was lodged as JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageFormat {
+    #[default]
+    Json,
+    /// WCO Data Model XML (Declaration / Response).
+    WcoXml,
+    /// UN/EDIFACT CUSDEC / CUSRES.
+    Edifact,
+}
+
+impl MessageFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageFormat::Json => "json",
+            MessageFormat::WcoXml => "wco_xml",
+            MessageFormat::Edifact => "edifact",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<MessageFormat> {
+        [
+            MessageFormat::Json,
+            MessageFormat::WcoXml,
+            MessageFormat::Edifact,
+        ]
+        .into_iter()
+        .find(|f| f.as_str() == text)
+    }
+}
+
+/// One receipt of the feed: which declaration, where the feed stands after it, and the receipt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct FeedReceiptView {
+    /// Pass as `after` to read the receipts that follow this one.
+    pub cursor: String,
+    pub declaration_id: String,
+    /// Customs declaration number (海关编号).
+    pub declaration_number: String,
+    pub receipt: TradeReceiptView,
+}
+
+/// A page of the receipts feed, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ReceiptFeedPage {
+    pub receipts: Vec<FeedReceiptView>,
+    /// Pass as `after` to read on (the same cursor again when nothing is new yet).
+    pub next_after: String,
+}
+
+/// Registering an enterprise's webhook.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookRequest {
+    /// http or https URL the receipts are POSTed to.
+    pub url: String,
+    /// Deliver the receipts after this feed cursor ("0" for all); by default only receipts
+    /// made from now on.
+    #[serde(default)]
+    pub after: Option<String>,
+}
+
+/// An enterprise's webhook. The secret is shown only in the answer to its registration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct WebhookView {
+    pub id: String,
+    /// The enterprise's credit code.
+    pub enterprise: String,
+    pub url: String,
+    pub created_at: String,
+    /// The feed cursor of the last receipt delivered or dead-lettered.
+    pub delivered: String,
+    /// The signing secret: only in the answer to the registration, never again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+/// A receipt that failed every delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DeadLetterView {
+    pub id: String,
+    pub cursor: String,
+    pub declaration_id: String,
+    pub attempts: u32,
+    pub last_error: String,
+    pub failed_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DeadLetterPage {
+    pub dead_letters: Vec<DeadLetterView>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -141,3 +141,5 @@ admin-broker-withdraw = Withdraw the authorisation
 admin-broker-action = Choose to grant or to withdraw
 admin-broker-granted = { $broker } may declare for { $principal }.
 admin-broker-withdrawn = { $broker } no longer declares for { $principal }.
+admin-webhook = Webhook (receipts pushed)
+admin-webhook-delivered = delivered to { $cursor }

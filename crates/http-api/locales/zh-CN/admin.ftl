@@ -141,3 +141,5 @@ admin-broker-withdraw = 撤回授权
 admin-broker-action = 请选择授权或撤回
 admin-broker-granted = { $broker } 可代 { $principal } 申报。
 admin-broker-withdrawn = { $broker } 不再代 { $principal } 申报。
+admin-webhook = 回执推送地址
+admin-webhook-delivered = 已推送至 { $cursor }

@@ -1360,6 +1360,8 @@ pub(crate) struct EnterpriseRowView {
     pub customs_code: String,
     pub name: String,
     pub credit_level: String,
+    /// The enterprise's webhook URL and how far it was delivered, if it registered one.
+    pub webhook: String,
 }
 
 #[derive(Template)]
@@ -1388,6 +1390,20 @@ async fn render_enterprises<S: Store>(
         Ok(enterprises) => enterprises,
         Err(error) => return service_error(error),
     };
+    let webhooks = match state.clearance.webhooks_as(caller).await {
+        Ok(webhooks) => webhooks,
+        Err(error) => return service_error(error),
+    };
+    let webhook_of = |code: &str| {
+        webhooks
+            .iter()
+            .find(|w| w.enterprise == code)
+            .map(|w| {
+                let delivered = tr.with("admin-webhook-delivered", "cursor", &w.delivered);
+                format!("{} ({delivered})", w.url)
+            })
+            .unwrap_or_default()
+    };
     let status = feedback.status();
     let page = EnterprisesPage {
         page: visit.page(Some(user_bar(caller))),
@@ -1406,6 +1422,7 @@ async fn render_enterprises<S: Store>(
                     "admin-level",
                     e.credit_level.as_deref().unwrap_or("general"),
                 ),
+                webhook: webhook_of(&e.credit_code),
                 credit_code: e.credit_code,
                 customs_code: e.customs_code,
                 name: e.name,

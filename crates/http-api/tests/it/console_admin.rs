@@ -642,8 +642,24 @@ async fn a_token_is_shown_once_works_and_is_revoked_from_the_page() {
 async fn enterprises_credit_levels_and_broker_authorisations_are_managed_from_the_page() {
     let app = spawn_app_at(NOW).await;
     let mut admin = admin_of(&app).await;
+    // The broker's webhook, registered through the API, is listed without its secret.
+    let hook = app
+        .post(
+            "/v1/webhook",
+            "broker",
+            None,
+            &serde_json::json!({ "url": "https://hooks.example.com/customs" }),
+        )
+        .await;
+    assert_eq!(hook.status, StatusCode::CREATED, "{}", hook.text);
     let page = admin.get("/console/admin/enterprises").await;
     assert!(page.body.contains(&format!("<td>{OTHER_TRADER}</td>")));
+    assert!(
+        page.body.contains("https://hooks.example.com/customs ("),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains(hook.body["secret"].as_str().unwrap()));
     assert!(
         page.body.contains("General credit enterprise"),
         "never rated: general"

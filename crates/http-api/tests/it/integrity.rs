@@ -161,6 +161,8 @@ async fn every_answer(app: &TestApp, id: &str, user: Option<&str>) -> Vec<(Strin
         "/v1/models".to_owned(),
         "/v1/audit/entries".to_owned(),
         "/v1/payment-connectors".to_owned(),
+        // The receipts feed: every receipt of the declaration, as the trade's webhook gets them.
+        "/v1/receipts?after=0&limit=500".to_owned(),
     ]);
     let mut answers = Vec::new();
     for path in paths {
@@ -302,7 +304,7 @@ async fn no_targeting_or_officer_fact_reaches_the_trade_by_any_route() {
             }
         }
     }
-    assert_eq!(checked, 4 * 14);
+    assert_eq!(checked, 4 * 15);
 
     // The trade sees where the declaration stands and its receipts, no reason among them.
     let trade = app
@@ -329,6 +331,17 @@ async fn no_targeting_or_officer_fact_reaches_the_trade_by_any_route() {
     ] {
         assert!(receipts.contains(&expected), "{expected} in {receipts:?}");
     }
+    // The feed (and so the webhook) carries exactly these receipts of the declaration.
+    let feed = app.get("/v1/receipts?after=0&limit=500", "broker").await;
+    let fed: Vec<&Value> = feed.body["receipts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["declaration_id"] == json!(id))
+        .map(|r| &r["receipt"])
+        .collect();
+    let listed: Vec<&Value> = trade.body["receipts"].as_array().unwrap().iter().collect();
+    assert_eq!(fed, listed);
 }
 
 /// The user id of the officer the declaration's tasks went to.

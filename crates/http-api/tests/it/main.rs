@@ -23,6 +23,7 @@ mod models;
 mod monitoring;
 mod officer_work;
 mod operations;
+mod receipts;
 mod reference;
 mod search;
 mod targeting;
