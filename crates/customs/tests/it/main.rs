@@ -25,4 +25,5 @@ mod support;
 mod tamper;
 mod tasks;
 mod upgrade;
+mod webhooks;
 mod worker;
