@@ -365,7 +365,8 @@ async fn serve_clearance<S: ServedStore>(
     }
     served?;
     monitor.abort();
-    deliverer.abort();
+    // Its leases given up: the next start (or another instance) delivers at once.
+    deliverer.stop().await;
     if let Some(task) = continuity_task {
         // Whatever is queued is on disk; the next start lodges it.
         task.abort();

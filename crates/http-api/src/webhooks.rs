@@ -23,10 +23,10 @@
 //!
 //! **One deliverer per enterprise.** On PostgreSQL, several instances run a deliverer each; an
 //! enterprise's receipts are delivered by the one holding its lease (a conditional UPDATE of
-//! the webhook's row: free, expired or already its own), renewed before each attempt for
-//! longer than the attempt and the wait after it can take. An instance that dies leaves the
-//! lease to expire; the next holder resumes from the stored cursor (so a receipt in flight
-//! may be sent twice).
+//! the webhook's row: free, expired or already its own), lasting one attempt and a margin,
+//! renewed before each attempt and while waiting between attempts. An instance that stops
+//! gives its leases up ([`DelivererHandle::stop`]); one that dies leaves them to expire. The
+//! next holder resumes from the stored cursor (so a receipt in flight may be sent twice).
 //!
 //! **SSRF.** URLs are http or https; a target on a private, loopback or link-local network is
 //! refused at registration and at each delivery (after resolving the host) unless the operator
@@ -60,7 +60,7 @@ pub const DELIVERY_POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// Receipts read per page of the feed while delivering.
 pub const DELIVERY_BATCH: usize = 100;
 /// What a lease lasts beyond one attempt and the wait after it: slack for a slow store.
-pub const DELIVERY_LEASE_MARGIN: Duration = Duration::from_secs(30);
+pub const DELIVERY_LEASE_MARGIN: Duration = Duration::from_secs(20);
 /// Bytes of an error kept with a dead letter.
 pub const DELIVERY_ERROR_LENGTH_MAX: usize = 500;
 
@@ -106,9 +106,10 @@ impl DeliveryPolicy {
         half + half.mul_f64(rand::thread_rng().r#gen::<f64>())
     }
 
-    /// How long a lease must last to cover one attempt and the wait after it.
+    /// How long a lease lasts: one attempt and the margin. It is renewed before each attempt
+    /// and while waiting between attempts, so a dead instance's lease expires soon.
     fn lease(&self) -> Duration {
-        self.request_timeout + self.delay_max + self.lease_margin
+        self.request_timeout + self.lease_margin
     }
 }
 
@@ -152,13 +153,57 @@ pub fn verify(secret: &str, header: &str, body: &[u8], now: i64, tolerance_secon
     })
 }
 
-/// Starts the deliverer: it runs until the task is aborted.
+/// A running deliverer.
+pub struct DelivererHandle<S: Store> {
+    task: tokio::task::JoinHandle<()>,
+    clearance: Arc<Clearance<S>>,
+    holder: String,
+}
+
+impl<S: Store> DelivererHandle<S> {
+    /// Stops at once, as a crash would: its leases expire on their own.
+    pub fn abort(&self) {
+        self.task.abort();
+    }
+
+    /// Stops and gives up its leases, so that another instance (or this one restarted)
+    /// delivers at once.
+    pub async fn stop(self) {
+        self.task.abort();
+        let _ = self.task.await;
+        let released = self
+            .clearance
+            .store()
+            .change_delivery(DeliveryChange::Release {
+                holder: self.holder.clone(),
+            })
+            .await;
+        if let Err(error) = released {
+            tracing::warn!(%error, "the webhook leases could not be given up");
+        }
+    }
+}
+
+/// Starts the deliverer: it runs until stopped or aborted.
 pub fn spawn_deliverer<S: Store>(
     clearance: Arc<Clearance<S>>,
     policy: DeliveryPolicy,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let holder = format!("{:016x}", rand::thread_rng().r#gen::<u64>());
+) -> DelivererHandle<S> {
+    let holder = format!("{:016x}", rand::thread_rng().r#gen::<u64>());
+    let task = tokio::spawn(run_deliverer(clearance.clone(), policy, holder.clone()));
+    DelivererHandle {
+        task,
+        clearance,
+        holder,
+    }
+}
+
+async fn run_deliverer<S: Store>(
+    clearance: Arc<Clearance<S>>,
+    policy: DeliveryPolicy,
+    holder: String,
+) {
+    {
         let client = match client(&policy) {
             Ok(client) => client,
             Err(error) => {
@@ -193,7 +238,7 @@ pub fn spawn_deliverer<S: Store>(
             }
             tokio::time::sleep(deliverer.policy.poll_interval).await;
         }
-    })
+    }
 }
 
 /// The deliveries in progress, by enterprise; aborted when dropped.
@@ -287,7 +332,7 @@ impl<S: Store> Deliverer<S> {
                 .lodging_format(&receipt.declaration_id)
                 .await?;
             let (content_type, body) = renderer(format)(receipt);
-            if let Err((attempts, error)) = self
+            let outcome = self
                 .deliver(
                     webhook,
                     &receipt.cursor,
@@ -295,8 +340,12 @@ impl<S: Store> Deliverer<S> {
                     content_type,
                     &body,
                 )
-                .await
-            {
+                .await;
+            if let Err(Undelivered::LeaseLost) = outcome {
+                // Another instance delivers now: nothing is recorded of this attempt.
+                return Ok(true);
+            }
+            if let Err(Undelivered::Failed(attempts, error)) = outcome {
                 tracing::warn!(enterprise = %webhook.enterprise, cursor = %receipt.cursor,
                     %error, "a receipt became a dead letter");
                 let letter = DeadLetterRow {
@@ -351,11 +400,11 @@ impl<S: Store> Deliverer<S> {
         declaration_id: &str,
         content_type: &str,
         body: &[u8],
-    ) -> Result<(), (u32, String)> {
+    ) -> Result<(), Undelivered> {
         let mut last_error = String::new();
         for attempt in 1..=self.policy.attempts {
             if !self.lease(&webhook.enterprise, self.policy.lease()).await {
-                return Err((attempt - 1, "the delivery lease was lost".into()));
+                return Err(Undelivered::LeaseLost);
             }
             match attempt_once(
                 &self.client,
@@ -371,12 +420,40 @@ impl<S: Store> Deliverer<S> {
                 Ok(()) => return Ok(()),
                 Err(error) => last_error = error,
             }
-            if attempt < self.policy.attempts {
-                tokio::time::sleep(self.policy.delay_after(attempt)).await;
+            if attempt < self.policy.attempts
+                && !self
+                    .wait(&webhook.enterprise, self.policy.delay_after(attempt))
+                    .await
+            {
+                return Err(Undelivered::LeaseLost);
             }
         }
-        Err((self.policy.attempts, last_error))
+        Err(Undelivered::Failed(self.policy.attempts, last_error))
     }
+
+    /// Waits between attempts, renewing the lease as it goes; false if the lease was lost.
+    async fn wait(&self, enterprise: &str, delay: Duration) -> bool {
+        let step = (self.policy.lease_margin / 2).max(Duration::from_millis(10));
+        let until = tokio::time::Instant::now() + delay;
+        loop {
+            let now = tokio::time::Instant::now();
+            if now >= until {
+                return true;
+            }
+            tokio::time::sleep((until - now).min(step)).await;
+            if !self.lease(enterprise, self.policy.lease()).await {
+                return false;
+            }
+        }
+    }
+}
+
+/// Why a receipt was not delivered.
+enum Undelivered {
+    /// Every attempt failed: the attempts made and the last error.
+    Failed(u32, String),
+    /// Another instance holds the enterprise's lease now.
+    LeaseLost,
 }
 
 /// One signed POST; the error in words when it did not succeed.

@@ -201,6 +201,15 @@ pub(crate) async fn change<C: GenericClient>(c: &C, change: &DeliveryChange) -> 
             )
             .await?
         }
+        DeliveryChange::Release { holder } => {
+            db::execute(
+                c,
+                "UPDATE webhooks SET lease_holder = NULL, lease_until_ms = 0 \
+                 WHERE lease_holder = $1",
+                &[holder],
+            )
+            .await?
+        }
         DeliveryChange::DeadLetter(d) => {
             let sql = format!(
                 "INSERT INTO webhook_dead_letters ({DEAD_LETTER_COLUMNS}) \

@@ -187,6 +187,10 @@ pub(crate) fn change(conn: &Connection, change: &DeliveryChange) -> Result<bool,
              AND (lease_holder IS NULL OR lease_holder = ?2 OR lease_until_ms < ?3)",
             rusqlite::params![enterprise, holder, now_ms, until_ms],
         )?,
+        DeliveryChange::Release { holder } => conn.execute(
+            "UPDATE webhooks SET lease_holder = NULL, lease_until_ms = 0 WHERE lease_holder = ?1",
+            [holder],
+        )?,
         DeliveryChange::DeadLetter(d) => conn.execute(
             &format!(
                 "INSERT OR IGNORE INTO webhook_dead_letters ({DEAD_LETTER_COLUMNS}) \

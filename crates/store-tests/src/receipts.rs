@@ -182,6 +182,13 @@ impl<S: Store> Story<'_, S> {
         let held = &self.store.webhooks(None).await.unwrap()[0];
         assert_eq!(held.lease_holder.as_deref(), Some("B"));
         assert_eq!(held.lease_until_ms, T0 + 2_501);
+        // A holder that stops gives its leases up: another takes it at once.
+        let release = |holder: &str| DeliveryChange::Release {
+            holder: holder.into(),
+        };
+        assert!(!change(release("A")).await);
+        assert!(change(release("B")).await);
+        assert!(change(lease("A", T0 + 1_600)).await);
         // A replay sets the cursor back.
         assert!(
             change(DeliveryChange::Rewind {

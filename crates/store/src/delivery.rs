@@ -95,6 +95,10 @@ pub enum DeliveryChange {
         now_ms: i64,
         until_ms: i64,
     },
+    /// Gives up every lease `holder` has (an instance stopping): another may deliver at once.
+    Release {
+        holder: String,
+    },
     DeadLetter(DeadLetterRow),
     RemoveDeadLetter {
         enterprise: String,

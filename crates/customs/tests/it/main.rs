@@ -26,4 +26,5 @@ mod support;
 mod tamper;
 mod tasks;
 mod upgrade;
+mod webhooks;
 mod worker;
