@@ -59,12 +59,9 @@ pub fn format_of(acceptance: &Value) -> MessageFormat {
         .unwrap_or_default()
 }
 
-/// How a receipt is rendered in one format: its content type and bytes. One function per
-/// format; the integrator plugs WCO XML (`wco::render_receipt`) and EDIFACT CUSRES
-/// (`edifact::render_receipt`) into [`renderer`].
-pub type RenderReceipt = fn(&FeedReceiptView) -> (&'static str, Vec<u8>);
-
-/// The feed's own JSON form.
+/// The feed's own JSON form (and a JSON lodging's webhook body). The other formats' renderers
+/// live with their edges (`http-api`'s `webhooks::renderer`): this service knows no message
+/// format but JSON.
 pub fn render_json(receipt: &FeedReceiptView) -> (&'static str, Vec<u8>) {
     (
         "application/json",
@@ -72,15 +69,6 @@ pub fn render_json(receipt: &FeedReceiptView) -> (&'static str, Vec<u8>) {
     )
 }
 
-/// The renderer of a format. WCO XML and EDIFACT are rendered as JSON until their renderers
-/// are plugged in here (their lodging edges are built on other branches).
-pub fn renderer(format: MessageFormat) -> RenderReceipt {
-    match format {
-        MessageFormat::Json | MessageFormat::WcoXml | MessageFormat::Edifact => render_json,
-    }
-}
-
-/// A feed cursor: one position per chain.
 fn parse_cursor(text: &str, chains: u16) -> Result<Vec<u64>, FieldError> {
     let chains = usize::from(chains);
     if text.is_empty() || text == "0" {

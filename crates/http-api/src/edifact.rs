@@ -173,7 +173,10 @@ pub(crate) async fn lodge<S: Store>(
         )
     });
     let body = serde_json::to_vec(&cusdec.dto).map_err(|_| ApiError::internal())?;
-    let result = state.clearance.lodge(caller, Some(&key), &body).await;
+    let result = state
+        .clearance
+        .lodge_as(caller, Some(&key), &body, wire::MessageFormat::Edifact)
+        .await;
     state.metrics.record_lodgement(&result);
     let envelope = answer_envelope(&lodging.interchange.reference);
     match result {

@@ -15,8 +15,7 @@ use utoipa::{Modify, OpenApi};
 use crate::problem::PROBLEM_CONTENT_TYPE;
 use crate::{
     assessing, batches, enterprises, health, models, modifications, payments, receipts, reference,
-    routes,
-    statistics, targeting, tasks, tokens,
+    routes, statistics, targeting, tasks, tokens,
 };
 
 #[derive(OpenApi)]

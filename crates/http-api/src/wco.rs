@@ -124,7 +124,10 @@ pub(crate) async fn lodge<S: Store>(
         return Ok(refused(state, errors, lrn));
     }
     let key = key.map(str::to_owned).or_else(|| lrn.and_then(lrn_key));
-    let result = state.clearance.lodge(caller, key.as_deref(), &json).await;
+    let result = state
+        .clearance
+        .lodge_as(caller, key.as_deref(), &json, wire::MessageFormat::WcoXml)
+        .await;
     state.metrics.record_lodgement(&result);
     match result {
         Ok(lodgement) => {

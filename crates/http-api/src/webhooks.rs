@@ -2,7 +2,7 @@
 //!
 //! **What is sent.** Each receipt of the enterprise's feed (`Clearance::enterprise_receipts`,
 //! built from the trade's allow-list) is POSTed on its own, rendered in the format its
-//! declaration was lodged in (`clearance::receipts::renderer`), with:
+//! declaration was lodged in (`renderer`), with:
 //! - `Customs-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>` (the
 //!   scheme of Stripe's webhooks): a receiver recomputes it with the secret it was given at
 //!   registration, compares in constant time, and refuses a `t` older than a few minutes
@@ -40,12 +40,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clearance::receipts::{is_private_host, is_private_ip, renderer};
+use clearance::receipts::{is_private_host, is_private_ip, render_json};
 use clearance::{Clearance, ClearanceError};
 use hmac::{Hmac, Mac};
 use rand::Rng;
 use sha2::Sha256;
 use store::{DeadLetterRow, DeliveryChange, Store, WebhookRow};
+use wire::MessageFormat;
+use wire::views::FeedReceiptView;
 
 /// Attempts of one receipt before it becomes a dead letter.
 pub const DELIVERY_ATTEMPTS: u32 = 8;
@@ -548,6 +550,28 @@ pub async fn redeliver<S: Store>(
             .await?;
     }
     Ok(outcome)
+}
+
+/// How a receipt is rendered in one format: its content type and bytes.
+pub(crate) type RenderReceipt = fn(&FeedReceiptView) -> (&'static str, Vec<u8>);
+
+/// The renderer of the format a declaration was lodged in: its own JSON, a WCO DMS notification
+/// (`wco::render_receipt`) or a CUSRES interchange (`edifact::render_receipt`). The functional
+/// reference is not repeated in a pushed receipt: the declaration number identifies it.
+pub(crate) fn renderer(format: MessageFormat) -> RenderReceipt {
+    match format {
+        MessageFormat::Json => render_json,
+        MessageFormat::WcoXml => |feed| {
+            let xml =
+                wco::render_receipt(&feed.receipt, &feed.declaration_number, None).into_bytes();
+            ("application/xml", xml)
+        },
+        MessageFormat::Edifact => |feed| {
+            let interchange =
+                edifact::render_receipt(&feed.receipt, &feed.declaration_number, None).into_bytes();
+            ("application/edifact", interchange)
+        },
+    }
 }
 
 #[cfg(test)]

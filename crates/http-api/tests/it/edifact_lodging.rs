@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 
 use crate::helpers::{Reply, TestApp, example, send, spawn_app};
 
-const EXAMPLE_EDI: &str = include_str!("../../../../examples/declaration-import.edi");
+pub(crate) const EXAMPLE_EDI: &str = include_str!("../../../../examples/declaration-import.edi");
 
 async fn lodge_edi(app: &TestApp, user: &str, body: &str, accept: Option<&str>) -> Reply {
     let mut request = app

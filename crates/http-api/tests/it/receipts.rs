@@ -650,3 +650,69 @@ async fn a_deliverer_stopped_mid_delivery_is_followed_by_another_that_loses_noth
     assert_eq!(taken, wanted, "nothing lost, nothing taken twice, in order");
     assert_signed(&app, &secret, &receiver.received());
 }
+
+#[tokio::test]
+async fn receipts_are_pushed_in_the_format_the_declaration_came_in() {
+    let app = app_for_webhooks().await;
+    let (receiver, url) = Receiver::start(&[], Behaviour::Take).await;
+    let secret = register(&app, &url, "0").await;
+    let deliverer = webhooks::spawn_deliverer(app.clearance.clone(), fast_policy(3));
+
+    let as_xml = app
+        .post_file(
+            "/v1/declarations",
+            "broker",
+            Some("application/xml"),
+            crate::wco::example_xml().into_bytes(),
+        )
+        .await;
+    assert_eq!(as_xml.status, StatusCode::CREATED, "{}", as_xml.text);
+    let as_edifact = crate::helpers::send(
+        app.http
+            .post(app.url("/v1/declarations"))
+            .bearer_auth(app.token("broker"))
+            .header("content-type", "application/edifact")
+            .body(crate::edifact_lodging::EXAMPLE_EDI),
+    )
+    .await;
+    assert_eq!(
+        as_edifact.status,
+        StatusCode::CREATED,
+        "{}",
+        as_edifact.text
+    );
+    app.lodged_id("broker", &example()).await;
+    let expected = whole_feed(&app, "broker", 100).await;
+    eventually("every receipt taken", || {
+        receiver.taken().len() >= expected.len()
+    })
+    .await;
+    deliverer.abort();
+
+    let taken = receiver.taken();
+    assert_signed(&app, &secret, &taken);
+    let (mut xml, mut edifact, mut json) = (0, 0, 0);
+    for (request, receipt) in taken.iter().zip(&expected) {
+        let text = std::str::from_utf8(&request.body).unwrap();
+        let number = receipt["declaration_number"].as_str().unwrap();
+        if text.starts_with("<?xml") {
+            // A WCO DMS notification that validates against HMRC's response schema.
+            crate::wco::assert_valid_response(text);
+            assert!(text.contains(number), "{text}");
+            xml += 1;
+        } else if text.starts_with("UNA") {
+            assert!(text.contains("UNH+") && text.contains("CUSRES"), "{text}");
+            assert!(text.contains(number), "{text}");
+            edifact += 1;
+        } else {
+            let body: Value = serde_json::from_str(text).unwrap();
+            assert_eq!(&body, receipt);
+            json += 1;
+        }
+    }
+    assert!(
+        xml >= 1 && edifact >= 1 && json >= 1,
+        "xml {xml}, edifact {edifact}, json {json}"
+    );
+    assert_eq!(xml + edifact + json, expected.len());
+}

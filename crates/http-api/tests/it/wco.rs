@@ -16,7 +16,7 @@ fn wco_data(path: &str) -> PathBuf {
         .join(path)
 }
 
-fn assert_valid_response(xml: &str) {
+pub(crate) fn assert_valid_response(xml: &str) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("response.xml");
     std::fs::write(&file, xml).unwrap();
@@ -34,7 +34,7 @@ fn assert_valid_response(xml: &str) {
     );
 }
 
-fn example_xml() -> String {
+pub(crate) fn example_xml() -> String {
     std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/declaration-import.xml"),
     )
