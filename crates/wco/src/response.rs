@@ -188,6 +188,12 @@ pub fn render_acceptance(lodgement: &LodgementView, functional_reference: Option
     let mut message = response(Notification::Acc, Some(&cut_id(&id)), &lodgement.lodged_at);
     statement(&mut message, "RECEIPT", "accepted");
     statement(&mut message, "STATUS", &lodgement.status);
+    // What the JSON answer tells the trade, no more: the lane as the trade may see it and the
+    // amount due as assessed at lodging.
+    if let Some(lane) = &lodgement.lane {
+        statement(&mut message, "LANE", lane);
+    }
+    statement(&mut message, "ASSESSMENT", &lodgement.assessment);
     let declaration = message.push("Declaration");
     date_time(declaration, "AcceptanceDateTime", &lodgement.lodged_at);
     if let Some(reference) = functional_reference {
@@ -195,6 +201,13 @@ pub fn render_acceptance(lodgement: &LodgementView, functional_reference: Option
     }
     declaration.push_text("ID", &lodgement.number);
     declaration.push_text("VersionID", &lodgement.version.to_string());
+    if let Some(amount) = &lodgement.amount_due {
+        let element = declaration
+            .push("DutyTaxFee")
+            .push("Payment")
+            .push_text("TaxAssessedAmount", amount);
+        element.attributes.push(("currencyID".into(), "CNY".into()));
+    }
     envelope(&message)
 }
 

@@ -503,6 +503,9 @@ fn lodgement() -> wire::LodgementView {
         version: 1,
         lodged_at: "2026-11-20T08:15:30.123456Z".into(),
         summary_number: None,
+        lane: Some("red".into()),
+        assessment: "assessed".into(),
+        amount_due: Some("9605.98".into()),
     }
 }
 
@@ -515,6 +518,15 @@ fn the_acceptance_and_the_rejection_validate_and_read_back() {
     assert_eq!(read.declaration_id.as_deref(), Some("220020261000000123"));
     assert_eq!(read.functional_reference.as_deref(), Some("LRN-1"));
     assert_eq!(read.issued_at.as_deref(), Some("20261120081530Z"));
+    assert!(
+        read.statements
+            .contains(&(Some("LANE".into()), Some("red".into())))
+    );
+    assert!(
+        read.amounts
+            .iter()
+            .any(|a| a.element == "TaxAssessedAmount" && a.value == "9605.98")
+    );
 
     let long = "长".repeat(600);
     let errors = vec![
