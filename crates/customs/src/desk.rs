@@ -365,8 +365,9 @@ impl Desk {
                     &[("file_name", file_name.to_owned())],
                     key,
                     content,
-                    // The server reads the kind from the content.
-                    "application/octet-stream",
+                    // None: the server reads the kind from the content, as the folder's store
+                    // does (a type given that the content disagrees with is refused).
+                    None,
                 )
                 .await
             }
@@ -385,7 +386,7 @@ impl Desk {
                         &[],
                         None,
                         body,
-                        "application/json",
+                        Some("application/json"),
                     )
                     .await
                 }
@@ -427,7 +428,7 @@ impl Desk {
                     &[("sample", sample.to_string())],
                     None,
                     body.to_vec(),
-                    "application/json",
+                    Some("application/json"),
                 )
                 .await
             }

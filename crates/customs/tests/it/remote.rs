@@ -216,6 +216,20 @@ fn the_broker_and_the_officer_clear_a_declaration_from_their_own_desks() {
     );
     let table = desk_ok(&config, "officer", &["tasks", "list", "--mine"]);
     assert!(table.contains(&tasks[0]), "{table}");
+    // A photo as evidence, sent to the server; its kind is read from its content.
+    let photo = desks.join("markings.jpg");
+    std::fs::write(&photo, b"\xff\xd8\xff\xe0 made in the USA").unwrap();
+    let attached = desk_ok(
+        &config,
+        "officer",
+        &["tasks", "attach", &tasks[0], photo.to_str().unwrap()],
+    );
+    assert!(
+        attached.contains("markings.jpg attached") && attached.contains("image/jpeg"),
+        "{attached}"
+    );
+    let roster = desk_ok(&config, "officer", &["tasks", "roster", "--office", "2200"]);
+    assert!(roster.contains("2200"), "{roster}");
     let finding = desks.join("finding.json");
     std::fs::write(
         &finding,
