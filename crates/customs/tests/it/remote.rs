@@ -341,6 +341,15 @@ fn the_broker_and_the_officer_clear_a_declaration_from_their_own_desks() {
     let remote = desk_ok(&config, "broker", &["owed", &number]);
     let local = ok(&data, &["owed", &number, "--token", &broker]);
     assert_eq!(remote, local, "owed over the API and on the folder");
+    // The tables too, people by name (the API's directory of names).
+    let remote = desk_ok(&config, "officer", &["show", &number]);
+    let local = ok(&data, &["show", &number]);
+    assert_eq!(remote, local, "show over the API and on the folder");
+    assert!(remote.contains("officer-li"), "{remote}");
+    let remote = desk_ok(&config, "officer", &["tasks", "list", "--mine"]);
+    let local = ok(&data, &["tasks", "list", "--mine", "--token", &officer]);
+    assert_eq!(remote, local, "tasks list over the API and on the folder");
+    assert!(remote.contains("officer-li"), "{remote}");
 
     // The statistics, the watch list and a hold from the desks too.
     let times = json_of(&desk_ok(
