@@ -194,14 +194,37 @@ impl Desk {
         }
     }
 
-    /// Users' names by id, for people to read. The API lends no directory to the desk: over it,
-    /// people are shown by id.
+    /// Users' names by id, for people to read; an id the directory does not know (or a caller
+    /// who may not look) is shown as it is, on the folder and over the API alike.
     pub async fn names(&self, ids: &[String]) -> HashMap<String, String> {
         match self {
             Desk::Local { clearance, caller } => {
                 crate::show::names_of(clearance, caller, ids).await
             }
-            Desk::Remote(_) => HashMap::new(),
+            Desk::Remote(r) => {
+                // The ids the folder's lookup would consider: the first ones, each once.
+                let mut distinct: Vec<&String> = ids
+                    .iter()
+                    .take(clearance::directory::ACTOR_NAMES_MAX)
+                    .filter(|id| !id.is_empty())
+                    .collect();
+                distinct.sort();
+                distinct.dedup();
+                if distinct.is_empty() {
+                    return HashMap::new();
+                }
+                let query: Vec<(&str, String)> =
+                    distinct.into_iter().map(|id| ("id", id.clone())).collect();
+                match r.get::<Value>("/v1/directory/names", &query).await {
+                    Ok(answer) => answer["names"]
+                        .as_object()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|(id, name)| Some((id.clone(), name.as_str()?.to_owned())))
+                        .collect(),
+                    Err(_) => HashMap::new(),
+                }
+            }
         }
     }
 
@@ -365,8 +388,9 @@ impl Desk {
                     &[("file_name", file_name.to_owned())],
                     key,
                     content,
-                    // The server reads the kind from the content.
-                    "application/octet-stream",
+                    // None: the server reads the kind from the content, as the folder's store
+                    // does (a type given that the content disagrees with is refused).
+                    None,
                 )
                 .await
             }
@@ -385,7 +409,7 @@ impl Desk {
                         &[],
                         None,
                         body,
-                        "application/json",
+                        Some("application/json"),
                     )
                     .await
                 }
@@ -427,7 +451,7 @@ impl Desk {
                     &[("sample", sample.to_string())],
                     None,
                     body.to_vec(),
-                    "application/json",
+                    Some("application/json"),
                 )
                 .await
             }

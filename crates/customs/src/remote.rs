@@ -24,6 +24,13 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 /// larger is not an answer of this API.
 pub const ANSWER_BYTES_MAX: usize = 32 * 1024 * 1024;
 
+/// Times a request the server turned away for now (429 too many requests, 503 unavailable, both
+/// before doing anything) is sent again, after the `Retry-After` it names.
+pub const RETRIES_MAX: u32 = 3;
+
+/// Longest wait before sending again, whatever `Retry-After` says.
+pub const RETRY_WAIT_MAX: Duration = Duration::from_secs(10);
+
 /// Largest token file read: a token is a few dozen characters.
 pub const TOKEN_FILE_BYTES_MAX: u64 = 4096;
 
@@ -226,7 +233,7 @@ impl Remote {
             &[],
             key,
             body,
-            "application/json",
+            Some("application/json"),
         )
         .await
     }
@@ -238,14 +245,16 @@ impl Remote {
         query: &[(&str, String)],
         key: Option<&str>,
         body: Vec<u8>,
-        content_type: &str,
+        content_type: Option<&str>,
     ) -> anyhow::Result<T> {
         let mut request = self
             .client
             .request(method, self.url(path)?)
             .query(query)
-            .header(reqwest::header::CONTENT_TYPE, content_type)
             .body(body);
+        if let Some(content_type) = content_type {
+            request = request.header(reqwest::header::CONTENT_TYPE, content_type);
+        }
         if let Some(key) = key {
             request = request.header("Idempotency-Key", key);
         }
@@ -263,13 +272,31 @@ impl Remote {
     ) -> anyhow::Result<T> {
         let request = request.bearer_auth(&self.token).build()?;
         let url = request.url().clone();
-        let mut answer = self.client.execute(request).await.map_err(|error| {
-            anyhow::anyhow!(
-                "the server {} cannot be reached: {} / 无法连接服务器",
-                self.base,
-                chain(&error)
-            )
-        })?;
+        let mut attempt = 0;
+        let mut answer = loop {
+            let this = request
+                .try_clone()
+                .context("the request cannot be sent again")?;
+            let answer = self.client.execute(this).await.map_err(|error| {
+                anyhow::anyhow!(
+                    "the server {} cannot be reached: {} / 无法连接服务器",
+                    self.base,
+                    chain(&error)
+                )
+            })?;
+            let status = answer.status().as_u16();
+            if !matches!(status, 429 | 503) || attempt == RETRIES_MAX {
+                break answer;
+            }
+            attempt += 1;
+            let wait = answer
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map_or(Duration::from_secs(1), Duration::from_secs);
+            tokio::time::sleep(wait.min(RETRY_WAIT_MAX)).await;
+        };
         let status = answer.status();
         let mut bytes = Vec::new();
         while let Some(chunk) = answer
@@ -399,6 +426,46 @@ mod tests {
             Path::new("/etc/ca.pem")
         );
         assert_eq!(expand_home(Path::new("~other/x")), Path::new("~other/x"));
+    }
+
+    /// A server that turns every request away for now: the client sends it again
+    /// `RETRIES_MAX` times, then tells the refusal.
+    #[tokio::test]
+    async fn a_request_turned_away_is_sent_again_at_most_the_retries() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicU32, Ordering};
+        let seen = Arc::new(AtomicU32::new(0));
+        let counted = seen.clone();
+        let app = axum::Router::new().route(
+            "/v1/tasks",
+            axum::routing::get(move || {
+                let counted = counted.clone();
+                async move {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    (
+                        axum::http::StatusCode::TOO_MANY_REQUESTS,
+                        [("retry-after", "0"), ("content-type", "application/problem+json")],
+                        r#"{"type":"urn:opencustoms:problem:too-many-requests","title":"Too many requests","status":429,"detail":"slow down","detail_zh":"请稍后再试"}"#,
+                    )
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let remote = Remote::new(&format!("http://{address}"), None, "t".into()).unwrap();
+
+        let refused = remote
+            .get::<serde_json::Value>("/v1/tasks", &[])
+            .await
+            .unwrap_err();
+
+        assert_eq!(seen.load(Ordering::SeqCst), RETRIES_MAX + 1);
+        assert_eq!(refused_status(&refused), Some(429));
+        assert!(
+            refused.to_string().contains("slow down / 请稍后再试"),
+            "{refused}"
+        );
     }
 
     #[test]

@@ -614,6 +614,38 @@ impl<S: Store> FromRequest<AppState<S>> for HistoryUpload {
     }
 }
 
+/// The query of `GET /v1/directory/names`: users' ids, `id` repeated, at most
+/// `clearance::directory::ACTOR_NAMES_MAX`.
+#[derive(Debug)]
+pub(crate) struct NamesQuery {
+    pub ids: Vec<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for NamesQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let mut ids = Vec::new();
+        let mut errors = Vec::new();
+        for (name, value) in query_pairs(parts)? {
+            if name == "id" {
+                ids.push(value);
+            } else {
+                errors.push(FieldError::unknown_field(&name));
+            }
+        }
+        let max = clearance::directory::ACTOR_NAMES_MAX;
+        if ids.len() > max {
+            errors.push(FieldError::too_many("id", max));
+        }
+        if errors.is_empty() {
+            Ok(NamesQuery { ids })
+        } else {
+            Err(ApiError::invalid(&errors))
+        }
+    }
+}
+
 /// The query of `GET /v1/duty`: an office, if any.
 #[derive(Debug)]
 pub(crate) struct DutyQuery {

@@ -346,6 +346,7 @@ pub fn routers<S: Store>(clearance: Arc<Clearance<S>>, config: ApiConfig) -> Rou
             "/v1/tasks/{id}/attachments/{digest}",
             get(tasks::attachment_content::<S>),
         )
+        .route("/v1/directory/names", get(tasks::names::<S>))
         .route(
             DUTY_PATH,
             get(tasks::duty_roster::<S>)

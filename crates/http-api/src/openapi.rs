@@ -77,6 +77,7 @@ use crate::{
         tasks::go_on_duty,
         tasks::go_off_duty,
         tasks::duty_roster,
+        tasks::names,
         tasks::place_hold,
         tasks::add_attachment,
         tasks::attachments,

@@ -20,7 +20,7 @@ use crate::AppState;
 use crate::assessing::parse_body;
 use crate::extract::{
     AttachmentRef, AttachmentUpload, Authenticated, DeclarationRef, DutyQuery, IdempotencyKey,
-    JsonBody, TaskRef, TasksQuery,
+    JsonBody, NamesQuery, TaskRef, TasksQuery,
 };
 use crate::problem::ApiError;
 
@@ -330,6 +330,47 @@ pub(crate) async fn duty_roster<S: Store>(
         .duty_roster(&caller, query.office.as_deref())
         .await?;
     Ok(Json(DutyRoster { on_duty }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The names of the people who act, for the command line's tables at a desk.
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct NamesView {
+    /// Each known user's name by id; an id the directory does not know (such as `system`) is
+    /// left out.
+    #[schema(value_type = Object)]
+    names: std::collections::BTreeMap<String, String>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/directory/names",
+    tag = "officer work",
+    summary = "Users' names by id",
+    description = "For customs roles: the names of the users with these ids, as histories, task \
+                   queues and rule lists name the people who acted (`customs` at a desk shows them \
+                   by name, as on the data folder).",
+    params(("id" = Option<Vec<String>>, Query, description = "A user's id; repeated for several, at most 100")),
+    responses(
+        (status = 200, description = "The names", body = NamesView),
+        (status = 403, description = "The role may not see who acted", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 422, description = "An unknown parameter, or more than 100 ids", body = Problem,
+            content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn names<S: Store>(
+    State(state): State<AppState<S>>,
+    Authenticated(caller): Authenticated,
+    query: NamesQuery,
+) -> Result<Json<NamesView>, ApiError> {
+    let ids: Vec<&str> = query.ids.iter().map(String::as_str).collect();
+    let names = state.clearance.actor_names(&caller, &ids).await?;
+    Ok(Json(NamesView {
+        names: names.into_iter().collect(),
+    }))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -164,3 +164,39 @@ async fn the_receipts_feed_and_webhooks_survive_reopening_on_postgres() {
     assert_eq!(before, after);
     reopened.close();
 }
+
+/// Migration 0004's backfill writes the same search keys as the projection: after the story,
+/// the keys are emptied and written again by the migration's statement, and the tables are what
+/// the chain rebuilds (which writes them by the projection's code).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_search_backfill_writes_what_the_projection_writes() {
+    let database = common::TestDatabase::create().await;
+    let store = database
+        .open(PostgresOptions::production(), story_signer())
+        .await;
+    clearance_story(&store).await;
+    let client = database.client().await;
+    let keys: i64 = client
+        .query_one("SELECT count(*) FROM declaration_search", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(keys > 0, "the story's declarations have search keys");
+    let migration = include_str!("../migrations/0004_declaration_search.sql");
+    let backfill = &migration[migration
+        .find("INSERT INTO declaration_search")
+        .expect("the migration backfills")..];
+    client
+        .batch_execute(&format!("DELETE FROM declaration_search; {backfill}"))
+        .await
+        .unwrap();
+    let again: i64 = client
+        .query_one("SELECT count(*) FROM declaration_search", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(again, keys);
+    let check = store.check_projections().await.unwrap();
+    assert_eq!(check.differences, Vec::<String>::new());
+    store.close();
+}

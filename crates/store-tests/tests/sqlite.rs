@@ -43,3 +43,36 @@ async fn the_receipts_feed_and_webhooks_survive_reopening_on_sqlite() {
     assert!(!before.0.is_empty() && !before.1.is_empty());
     assert_eq!(before, after);
 }
+
+/// Migration 0008's backfill writes the same search keys as the projection: after the story,
+/// the keys are emptied and written again by the migration's statement, and the tables are what
+/// the chain rebuilds (which writes them by the projection's code).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_search_backfill_writes_what_the_projection_writes() {
+    use store::Store;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("customs.db");
+    let store = SqliteStore::open(&path, story_signer(), SqliteOptions::production()).unwrap();
+    clearance_story(&store).await;
+    store.close().await;
+    drop(store);
+    let migration = include_str!("../../store-sqlite/migrations/0008_declaration_search.sql");
+    let backfill = &migration[migration
+        .find("INSERT OR IGNORE INTO declaration_search")
+        .expect("the migration backfills")..];
+    let db = rusqlite::Connection::open(&path).unwrap();
+    let count = |db: &rusqlite::Connection| -> i64 {
+        db.query_row("SELECT count(*) FROM declaration_search", [], |r| r.get(0))
+            .unwrap()
+    };
+    let keys = count(&db);
+    assert!(keys > 0, "the story's declarations have search keys");
+    db.execute_batch(&format!("DELETE FROM declaration_search; {backfill}"))
+        .unwrap();
+    assert_eq!(count(&db), keys);
+    drop(db);
+    let store = SqliteStore::open(&path, story_signer(), SqliteOptions::production()).unwrap();
+    let check = store.check_projections().await.unwrap();
+    assert_eq!(check.differences, Vec::<String>::new());
+    store.close().await;
+}

@@ -13,7 +13,7 @@ use std::process::{Child, Output};
 
 use serde_json::{Value, json};
 
-use crate::support::{EXAMPLE, NOW, command, customs, ok, seed_broker, start_server};
+use crate::support::{EXAMPLE, NOW, TODAY, command, customs, ok, seed_broker, start_server};
 use crate::tasks::{tariff_in_force, token_of};
 
 /// A private CA and a certificate it signed for localhost: (CA file, certificate, key).
@@ -216,6 +216,20 @@ fn the_broker_and_the_officer_clear_a_declaration_from_their_own_desks() {
     );
     let table = desk_ok(&config, "officer", &["tasks", "list", "--mine"]);
     assert!(table.contains(&tasks[0]), "{table}");
+    // A photo as evidence, sent to the server; its kind is read from its content.
+    let photo = desks.join("markings.jpg");
+    std::fs::write(&photo, b"\xff\xd8\xff\xe0 made in the USA").unwrap();
+    let attached = desk_ok(
+        &config,
+        "officer",
+        &["tasks", "attach", &tasks[0], photo.to_str().unwrap()],
+    );
+    assert!(
+        attached.contains("markings.jpg attached") && attached.contains("image/jpeg"),
+        "{attached}"
+    );
+    let roster = desk_ok(&config, "officer", &["tasks", "roster", "--office", "2200"]);
+    assert!(roster.contains("2200"), "{roster}");
     let finding = desks.join("finding.json");
     std::fs::write(
         &finding,
@@ -327,6 +341,95 @@ fn the_broker_and_the_officer_clear_a_declaration_from_their_own_desks() {
     let remote = desk_ok(&config, "broker", &["owed", &number]);
     let local = ok(&data, &["owed", &number, "--token", &broker]);
     assert_eq!(remote, local, "owed over the API and on the folder");
+    // The tables too, people by name (the API's directory of names).
+    let remote = desk_ok(&config, "officer", &["show", &number]);
+    let local = ok(&data, &["show", &number]);
+    assert_eq!(remote, local, "show over the API and on the folder");
+    assert!(remote.contains("officer-li"), "{remote}");
+    let remote = desk_ok(&config, "officer", &["tasks", "list", "--mine"]);
+    let local = ok(&data, &["tasks", "list", "--mine", "--token", &officer]);
+    assert_eq!(remote, local, "tasks list over the API and on the folder");
+    assert!(remote.contains("officer-li"), "{remote}");
+
+    // The statistics, the watch list and a hold from the desks too.
+    let times = json_of(&desk_ok(
+        &config,
+        "officer",
+        &[
+            "stats",
+            "release-times",
+            "--from",
+            TODAY,
+            "--to",
+            TODAY,
+            "--json",
+        ],
+    ));
+    assert_eq!(times["released"], 1, "{times:#}");
+    let local = ok(
+        &data,
+        &[
+            "stats",
+            "release-times",
+            "--from",
+            TODAY,
+            "--to",
+            TODAY,
+            "--token",
+            &officer,
+        ],
+    );
+    let remote = desk_ok(
+        &config,
+        "officer",
+        &["stats", "release-times", "--from", TODAY, "--to", TODAY],
+    );
+    assert_eq!(remote, local, "stats over the API and on the folder");
+    let held = desk(
+        &config,
+        "officer",
+        &["hold", &number, "--reason", "late intelligence"],
+    );
+    assert!(!held.status.success(), "released goods are not held");
+    assert!(
+        stderr_of(&held).contains("HTTP 409"),
+        "{}",
+        stderr_of(&held)
+    );
+    let entry = json_of(&desk_ok(
+        &config,
+        "analyst-wang",
+        &[
+            "watch",
+            "add",
+            "--kind",
+            "consignor",
+            "--value",
+            "Shady Exports Ltd",
+            "--action",
+            "document_check",
+            "--reason-en",
+            "intelligence",
+            "--reason-zh",
+            "情报",
+            "--json",
+        ],
+    ));
+    let entry = entry["id"].as_str().unwrap().to_owned();
+    desk_ok(&config, "analyst-zhao", &["watch", "approve", &entry]);
+    let listed = json_of(&desk_ok(
+        &config,
+        "analyst-wang",
+        &["watch", "list", "--json"],
+    ));
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["id"] == json!(entry) && e["value"] == "Shady Exports Ltd"),
+        "{listed:#}"
+    );
 
     // A token file others may read is refused before anything is sent.
     use std::os::unix::fs::PermissionsExt;

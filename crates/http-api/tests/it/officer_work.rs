@@ -406,3 +406,60 @@ async fn only_the_assigned_officer_records_a_finding_over_http() {
         "the hold is lifted"
     );
 }
+
+/// The directory of names: customs roles read the names of the users who act, by id (unknown ids
+/// left out), at most `ACTOR_NAMES_MAX` ids at once; the trade reads none.
+#[tokio::test]
+async fn customs_roles_read_the_names_of_who_acted_and_the_trade_does_not() {
+    let app = spawn_app().await;
+    let id = app.lodged_id("broker", &example()).await;
+    let held = app
+        .post(
+            &format!("/v1/declarations/{id}/hold"),
+            "officer",
+            Some("h-names"),
+            &json!({ "reason": "names" }),
+        )
+        .await;
+    assert_eq!(held.status, StatusCode::OK, "{}", held.text);
+    let officer = held.body["assigned_to"].as_str().unwrap().to_owned();
+
+    let names = app
+        .get(
+            &format!("/v1/directory/names?id={officer}&id=system&id={officer}"),
+            "auditor",
+        )
+        .await;
+    assert_eq!(names.status, StatusCode::OK, "{}", names.text);
+    assert_eq!(
+        names.body,
+        json!({ "names": { officer.clone(): "officer" } })
+    );
+    app.get(&format!("/v1/directory/names?id={officer}"), "broker")
+        .await
+        .assert_problem(403);
+    let max = clearance::directory::ACTOR_NAMES_MAX;
+    let ids = |n: usize| {
+        (0..n)
+            .map(|i| format!("id=U-{i}"))
+            .collect::<Vec<_>>()
+            .join("&")
+    };
+    let at_max = app
+        .get(&format!("/v1/directory/names?{}", ids(max)), "officer")
+        .await;
+    assert_eq!(at_max.status, StatusCode::OK, "{}", at_max.text);
+    let over = app
+        .get(&format!("/v1/directory/names?{}", ids(max + 1)), "officer")
+        .await;
+    over.assert_problem(422);
+    assert_eq!(
+        over.error_paths(),
+        [("id".to_owned(), "too_many".to_owned())]
+    );
+    let unknown = app.get("/v1/directory/names?name=x", "officer").await;
+    assert_eq!(
+        unknown.error_paths(),
+        [("name".to_owned(), "unknown_field".to_owned())]
+    );
+}
