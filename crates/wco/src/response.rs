@@ -182,14 +182,14 @@ fn response(function: Notification, reference: Option<&str>, issued_at: &str) ->
     response
 }
 
-/// DMSACC: the lodging was accepted under `lodgement.number`. Its own reference is the lodging's id.
+/// DMSACC: the lodging was accepted under `lodgement.number`, with the lane as the trade may see
+/// it and the amount due (CNY) when assessed. Its own reference is the lodging's id.
 pub fn render_acceptance(lodgement: &LodgementView, functional_reference: Option<&str>) -> String {
     let id = lodgement.id.replace('-', "");
     let mut message = response(Notification::Acc, Some(&cut_id(&id)), &lodgement.lodged_at);
     statement(&mut message, "RECEIPT", "accepted");
     statement(&mut message, "STATUS", &lodgement.status);
-    // What the JSON answer tells the trade, no more: the lane as the trade may see it and the
-    // amount due as assessed at lodging.
+    // The lane as the trade may see it (never why) and how the duty stands.
     if let Some(lane) = &lodgement.lane {
         statement(&mut message, "LANE", lane);
     }
@@ -202,10 +202,8 @@ pub fn render_acceptance(lodgement: &LodgementView, functional_reference: Option
     declaration.push_text("ID", &lodgement.number);
     declaration.push_text("VersionID", &lodgement.version.to_string());
     if let Some(amount) = &lodgement.amount_due {
-        let element = declaration
-            .push("DutyTaxFee")
-            .push("Payment")
-            .push_text("TaxAssessedAmount", amount);
+        let payment = declaration.push("DutyTaxFee").push("Payment");
+        let element = payment.push_text("TaxAssessedAmount", amount);
         element.attributes.push(("currencyID".into(), "CNY".into()));
     }
     envelope(&message)

@@ -263,7 +263,7 @@ fn a_declaration_without_namespaces_or_envelope_reads_the_same() {
     // A bare Declaration, without the MetaData envelope.
     let start = plain.find("<Declaration").unwrap();
     let end = plain.find("</Declaration>").unwrap() + "</Declaration>".len();
-    let bare = wco::parse_declaration(plain[start..end].as_bytes()).unwrap();
+    let bare = wco::parse_declaration(&plain.as_bytes()[start..end]).unwrap();
     assert_eq!(bare.declaration, dto);
     assert_eq!(bare.functional_reference.as_deref(), Some("LRN-1"));
     // Another prefix for the same namespaces reads the same.
@@ -503,9 +503,9 @@ fn lodgement() -> wire::LodgementView {
         version: 1,
         lodged_at: "2026-11-20T08:15:30.123456Z".into(),
         summary_number: None,
-        lane: Some("red".into()),
+        lane: Some("green".into()),
         assessment: "assessed".into(),
-        amount_due: Some("9605.98".into()),
+        amount_due: Some("1356.80".into()),
     }
 }
 
@@ -520,13 +520,15 @@ fn the_acceptance_and_the_rejection_validate_and_read_back() {
     assert_eq!(read.issued_at.as_deref(), Some("20261120081530Z"));
     assert!(
         read.statements
-            .contains(&(Some("LANE".into()), Some("red".into())))
+            .contains(&(Some("LANE".into()), Some("green".into())))
     );
     assert!(
-        read.amounts
-            .iter()
-            .any(|a| a.element == "TaxAssessedAmount" && a.value == "9605.98")
+        read.statements
+            .contains(&(Some("ASSESSMENT".into()), Some("assessed".into())))
     );
+    assert_eq!(read.amounts[0].element, "TaxAssessedAmount");
+    assert_eq!(read.amounts[0].value, "1356.80");
+    assert_eq!(read.amounts[0].currency.as_deref(), Some("CNY"));
 
     let long = "长".repeat(600);
     let errors = vec![

@@ -63,6 +63,19 @@ async fn the_readme_example_lodged_as_wco_xml_is_accepted_and_answered_with_dmsa
         answer.functional_reference.as_deref(),
         Some("PE-2026-1107-LRN")
     );
+    // The lodging answer's assessment (and amount due when assessed) as the JSON answer has them.
+    let assessment = answer
+        .statements
+        .iter()
+        .find(|(code, _)| code.as_deref() == Some("ASSESSMENT"))
+        .and_then(|(_, text)| text.clone())
+        .expect("the assessment is told");
+    assert_eq!(
+        assessment == "assessed",
+        !answer.amounts.is_empty(),
+        "{}",
+        reply.text
+    );
     let number = answer.declaration_id.unwrap();
     assert_eq!(number.len(), 18);
     // The declaration recorded is the JSON example, field for field.
