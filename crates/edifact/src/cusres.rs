@@ -34,12 +34,14 @@ fn text(w: &mut Writer, qualifier: &str, words: &str, language: &str) {
     }
 }
 
-/// The answer to an accepted lodging: the declaration number (RFF+ABT), the id the API knows it
-/// by (RFF+ZZZ) and the declarant's own document number echoed (RFF+ABO).
+/// The answer to an accepted lodging: the lane as the trade may see it (GIS, never why), the
+/// declaration number (RFF+ABT), the id the API knows it by (RFF+ZZZ), the declarant's own
+/// document number echoed (RFF+ABO) and, when assessed at lodging, the amount due in CNY
+/// (segment group 5: `TAX+9'` then `MOA+128:<amount>:CNY'`, 128 = total amount) — what the JSON
+/// answer tells the trade, no more.
 pub fn acceptance(
     envelope: &Envelope,
-    declaration_number: &str,
-    declaration_id: &str,
+    lodgement: &wire::LodgementView,
     their_reference: Option<&str>,
 ) -> String {
     let mut w = Writer::new();
@@ -47,13 +49,20 @@ pub fn acceptance(
         &mut w,
         envelope,
         GENERAL_RESPONSE,
-        declaration_number,
+        &lodgement.number,
         ACCEPTED,
     );
-    w.segment("RFF", &[&["ABT", declaration_number]]);
-    w.segment("RFF", &[&["ZZZ", declaration_id]]);
+    if let Some(lane) = &lodgement.lane {
+        w.segment("GIS", &[&[lane]]);
+    }
+    w.segment("RFF", &[&["ABT", &lodgement.number]]);
+    w.segment("RFF", &[&["ZZZ", &lodgement.id]]);
     if let Some(reference) = their_reference {
         w.segment("RFF", &[&["ABO", reference]]);
+    }
+    if let Some(amount) = &lodgement.amount_due {
+        w.segment("TAX", &[&["9"]]);
+        w.segment("MOA", &[&["128", amount, "CNY"]]);
     }
     close_interchange(&mut w, envelope);
     w.finish()

@@ -416,9 +416,36 @@ fn the_mapping_document_is_the_table_in_the_code() {
 
 #[test]
 fn cusres_names_the_number_or_every_problem() {
-    let accepted = acceptance(&envelope("A1"), "220020261000000001", "D-1", Some("PE1"));
+    let lodgement = wire::LodgementView {
+        created: true,
+        id: "D-1".into(),
+        number: "220020261000000001".into(),
+        status: "accepted".into(),
+        kind: "ordinary".into(),
+        direction: "import".into(),
+        version: 1,
+        lodged_at: "2026-11-07T09:30:00Z".into(),
+        summary_number: None,
+        lane: Some("red".into()),
+        assessment: "assessed".into(),
+        amount_due: Some("9605.98".into()),
+    };
+    let accepted = acceptance(&envelope("A1"), &lodgement, Some("PE1"));
     assert!(accepted.contains("BGM+961+220020261000000001+29'"));
+    assert!(accepted.contains("GIS+red'"), "{accepted}");
     assert!(accepted.contains("RFF+ABT:220020261000000001'"));
+    assert!(
+        accepted.contains("TAX+9'\nMOA+128:9605.98:CNY'"),
+        "{accepted}"
+    );
+    let pending = wire::LodgementView {
+        lane: None,
+        assessment: "pending".into(),
+        amount_due: None,
+        ..lodgement
+    };
+    let accepted_pending = acceptance(&envelope("A1"), &pending, Some("PE1"));
+    assert!(!accepted_pending.contains("GIS+") && !accepted_pending.contains("MOA+"));
     assert!(parse_interchange(accepted.as_bytes()).is_ok(), "{accepted}");
     let refusals = content_errors(&interchange(&["BGM+123", "UNS+D", "UNS+S"]));
     let refused = refusal(&envelope("A2"), &refusals, Some("PE1"));

@@ -188,8 +188,7 @@ pub(crate) async fn lodge<S: Store>(
             };
             let location = HeaderValue::try_from(format!("{DECLARATIONS_PATH}/{}", lodgement.id))
                 .map_err(|_| ApiError::internal())?;
-            let body =
-                edifact::acceptance(&envelope, &lodgement.number, &lodgement.id, their_reference);
+            let body = edifact::acceptance(&envelope, &lodgement, their_reference);
             let mut response = edifact_response(status, body);
             response.headers_mut().insert(header::LOCATION, location);
             Ok(response)

@@ -286,28 +286,37 @@ async fn rows_and_bytes_are_limited_at_their_edges_before_anything_is_lodged() {
 
 #[tokio::test]
 async fn a_user_runs_one_batch_at_a_time_and_a_trade_role_alone_may_lodge_them() {
-    use tokio::io::AsyncWriteExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let app = spawn_app().await;
-    // A batch whose body is still arriving holds the user's slot.
+    // A batch whose body is still arriving holds the user's slot. The client asks to be told
+    // when to send the body (Expect: 100-continue): the server says so once the handler reads
+    // it, that is once the gate has admitted the batch, so the slot is surely held then.
     let mut slow = tokio::net::TcpStream::connect(app.socket)
         .await
         .expect("connects");
     let head = format!(
         "POST /v1/declaration-batches/slow-1 HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\n\
-         Content-Type: application/x-ndjson\r\nContent-Length: 100\r\n\r\n{{",
+         Content-Type: application/x-ndjson\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n",
         app.token("broker")
     );
     slow.write_all(head.as_bytes()).await.expect("writes");
-    let mut busy = None;
-    for _ in 0..100 {
-        let reply = lodge_batch(&app, "fast-1", "application/x-ndjson", b"{}\n".to_vec()).await;
-        if reply.status == StatusCode::SERVICE_UNAVAILABLE {
-            busy = Some(reply);
-            break;
+    let mut told = Vec::new();
+    tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        let mut buffer = [0u8; 256];
+        while !String::from_utf8_lossy(&told).contains("100 Continue") {
+            let read = slow.read(&mut buffer).await.expect("reads");
+            assert!(
+                read > 0,
+                "the server closed the slow batch: {:?}",
+                String::from_utf8_lossy(&told)
+            );
+            told.extend_from_slice(&buffer[..read]);
         }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    let busy = busy.expect("the second batch is refused while the first is in progress");
+    })
+    .await
+    .expect("the server asks for the slow batch's body");
+    slow.write_all(b"{").await.expect("writes");
+    let busy = lodge_batch(&app, "fast-1", "application/x-ndjson", b"{}\n".to_vec()).await;
     busy.assert_problem(503);
     assert!(busy.headers.contains_key("retry-after"));
     drop(slow);
