@@ -51,14 +51,20 @@ type Read = (
     std::collections::HashMap<String, String>,
 );
 
-/// Everything `show` prints, read from one desk.
-async fn read(desk: &Desk, number: &str) -> anyhow::Result<Read> {
+/// Everything `show` prints, read from one desk: customs get every event, the assessment, the
+/// selection and the scores; the trade (a broker or declarant with `--server`) gets its own
+/// declaration and its receipts (回执) as the API's allow-listed trade view gives them, nothing
+/// more.
+enum Shown {
+    Customs(Read),
+    Trade(DeclarationView, wire::TradeEventPage),
+}
+
+async fn read(desk: &Desk, number: &str) -> anyhow::Result<Shown> {
     let view = desk.declaration(number).await?;
-    let wire::EventsAnswer::Customs(events) = desk.events(number).await? else {
-        anyhow::bail!(
-            "the declaration's history was answered as the trade sees it: `customs show` is for \
-             customs users / 历史记录按企业视图返回：`customs show` 供海关用户使用"
-        );
+    let events = match desk.events(number).await? {
+        wire::EventsAnswer::Customs(events) => events,
+        wire::EventsAnswer::Trade(page) => return Ok(Shown::Trade(view, page)),
     };
     let assessments = desk.assessments(number).await?;
     // Absent for a declaration accepted before targeting existed.
@@ -67,7 +73,55 @@ async fn read(desk: &Desk, number: &str) -> anyhow::Result<Read> {
     // Who acted, by name (an id the directory does not know, such as `system`, as it is).
     let actors: Vec<String> = events.events.iter().map(|e| e.actor_user.clone()).collect();
     let names = desk.names(&actors).await;
-    Ok((view, events, assessments, selection, scores, names))
+    Ok(Shown::Customs((
+        view,
+        events,
+        assessments,
+        selection,
+        scores,
+        names,
+    )))
+}
+
+/// The trade's `show`: the declaration and where it stands, then its receipts.
+fn print_trade(
+    view: &DeclarationView,
+    page: &wire::TradeEventPage,
+    utc_offset: chrono::FixedOffset,
+    json: bool,
+) -> anyhow::Result<()> {
+    if json {
+        let value = serde_json::json!({
+            "declaration": view,
+            "clearance_status": page.clearance_status,
+            "receipts": page.receipts,
+        });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(());
+    }
+    print!("{}", render(view, utc_offset));
+    println!("clearance status 通关状态: {}", page.clearance_status);
+    let mut receipts = Table::new();
+    receipts.load_preset(UTF8_FULL_CONDENSED).set_header([
+        "seq",
+        "when",
+        "receipt 回执",
+        "by",
+        "amount CNY",
+        "checks",
+    ]);
+    for receipt in &page.receipts {
+        receipts.add_row([
+            receipt.seq.to_string(),
+            http_api::shown_time(utc_offset, &receipt.recorded_at),
+            receipt.receipt.clone(),
+            receipt.by.clone(),
+            receipt.amount.clone().unwrap_or_default(),
+            receipt.checks.join(", "),
+        ]);
+    }
+    println!("{receipts}");
+    Ok(())
 }
 
 /// Turns a refusal into a message listing every field error in both languages.
@@ -121,7 +175,11 @@ pub async fn run(site: &Site, config: ClearanceConfig, args: ShowArgs) -> anyhow
     };
     let read = read(&desk, &args.number).await;
     desk.close().await;
-    let (view, events, assessments, selection, scores, names) = read.map_err(|e| told(e, None))?;
+    let (view, events, assessments, selection, scores, names) =
+        match read.map_err(|e| told(e, None))? {
+            Shown::Customs(read) => read,
+            Shown::Trade(view, page) => return print_trade(&view, &page, utc_offset, args.json),
+        };
     if args.json {
         let value = serde_json::json!({
             "declaration": view,

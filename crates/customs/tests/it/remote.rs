@@ -346,6 +346,36 @@ fn the_broker_and_the_officer_clear_a_declaration_from_their_own_desks() {
     let local = ok(&data, &["show", &number]);
     assert_eq!(remote, local, "show over the API and on the folder");
     assert!(remote.contains("officer-li"), "{remote}");
+    // The broker's `show` is the trade's view, built by the API from its allow-list: the
+    // declaration, where it stands and its receipts; no event, selection reason, score or officer.
+    let shown = json_of(&desk_ok(&config, "broker", &["show", &number, "--json"]));
+    let keys: Vec<&str> = shown
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        ["clearance_status", "declaration", "receipts"],
+        "{shown:#}"
+    );
+    assert_eq!(shown["clearance_status"], "released", "{shown:#}");
+    let receipts: Vec<&str> = shown["receipts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["receipt"].as_str().unwrap())
+        .collect();
+    assert!(
+        receipts.contains(&"accepted") && receipts.contains(&"released"),
+        "{receipts:?}"
+    );
+    let table = desk_ok(&config, "broker", &["show", &number]);
+    assert!(
+        table.contains("released") && !table.contains("officer-li"),
+        "{table}"
+    );
     let remote = desk_ok(&config, "officer", &["tasks", "list", "--mine"]);
     let local = ok(&data, &["tasks", "list", "--mine", "--token", &officer]);
     assert_eq!(remote, local, "tasks list over the API and on the folder");
