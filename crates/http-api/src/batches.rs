@@ -49,6 +49,9 @@ const RESULT_LINES_BUFFERED: usize = 16;
 
 pub(crate) const NDJSON: &str = "application/x-ndjson";
 pub(crate) const CSV: &str = "text/csv";
+/// WCO DM declarations, each a child of one root element of any name (`text/xml` too).
+pub(crate) const WCO_XML: &str = "application/xml";
+const WCO_XML_TEXT: &str = "text/xml";
 
 /// One declaration of a batch: its ordinal (from 1), where it starts in the file, its own key
 /// if it has one, its JSON form or the problems reading it, and where each field came from.
@@ -58,6 +61,8 @@ pub(crate) struct BatchRow {
     pub own_key: Option<String>,
     pub body: Result<Vec<u8>, Vec<FieldError>>,
     pub places: Places,
+    /// The format it came in, recorded with its acceptance (its receipts are pushed in it).
+    pub format: wire::MessageFormat,
 }
 
 /// Where a row's fields are in the file, to name them in its errors.
@@ -67,12 +72,18 @@ pub(crate) enum Places {
     /// CSV: the declaration's first line and each item's line; a field's column is the
     /// template's (`CSV_COLUMNS`).
     Csv { first: usize, items: Vec<usize> },
+    /// A WCO declaration starting on this line; the lodging path's refusals are named by WCO
+    /// element path through the declaration it was mapped to (`wco::wco_errors`).
+    Wco {
+        line: usize,
+        declaration: Option<Box<wire::DeclarationDto>>,
+    },
 }
 
 impl Places {
     fn place(&self, path: &str) -> String {
         match self {
-            Places::Line(line) => format!("line {line}"),
+            Places::Line(line) | Places::Wco { line, .. } => format!("line {line}"),
             Places::Csv { first, items } => {
                 let item = path
                     .strip_prefix("items[")
@@ -104,6 +115,7 @@ pub(crate) async fn lodge_one<S: Store>(
     caller: &Caller,
     key: &str,
     body: &[u8],
+    format: wire::MessageFormat,
 ) -> Result<RowOutcome, ClearanceError> {
     let refused = |errors| RowOutcome {
         outcome: "refused",
@@ -111,7 +123,7 @@ pub(crate) async fn lodge_one<S: Store>(
         number: String::new(),
         errors,
     };
-    match clearance.lodge(caller, Some(key), body).await {
+    match clearance.lodge_as(caller, Some(key), body, format).await {
         Ok(receipt) => Ok(RowOutcome {
             outcome: if receipt.created {
                 "created"
@@ -180,6 +192,7 @@ fn rows_of(content_type: &str, body: &[u8]) -> Result<Vec<BatchRow>, ApiError> {
     let rows = match content_type {
         NDJSON => ndjson_rows(body),
         CSV => csv_rows(body),
+        WCO_XML | WCO_XML_TEXT => wco_rows(body),
         _ => return Err(ApiError::unsupported_media_type()),
     };
     rows.map_err(|errors| ApiError::invalid(&errors))
@@ -210,9 +223,64 @@ pub(crate) fn ndjson_rows(body: &[u8]) -> Result<Vec<BatchRow>, Vec<FieldError>>
             own_key: None,
             body,
             places: Places::Line(index + 1),
+            format: wire::MessageFormat::Json,
         });
     }
     Ok(rows)
+}
+
+/// WCO XML: each child of the root one declaration, read and mapped alone (a part that cannot
+/// be read, or carries what the China profile cannot, is that row's refusal by WCO element path);
+/// its LRN (`FunctionalReferenceID`) is its own key, like a CSV declaration's reference.
+pub(crate) fn wco_rows(body: &[u8]) -> Result<Vec<BatchRow>, Vec<FieldError>> {
+    let parts = wco::xml::split_batch(body, BATCH_ROWS_MAX).map_err(|refusal| {
+        if matches!(refusal, wco::xml::XmlRefusal::TooManyElements) {
+            return vec![too_many_rows()];
+        }
+        let (en, zh) = refusal.messages();
+        vec![FieldError {
+            path: String::new(),
+            code: ErrorCode::InvalidJson,
+            message_en: en,
+            message_zh: zh,
+        }]
+    })?;
+    Ok(parts
+        .into_iter()
+        .enumerate()
+        .map(|(index, part)| {
+            let (own_key, body, declaration) = match wco::parse_declaration(&part.bytes) {
+                Err(unreadable) => (
+                    unreadable.functional_reference,
+                    Err(unreadable.errors),
+                    None,
+                ),
+                Ok(read) if !read.problems.is_empty() => {
+                    (read.functional_reference, Err(read.problems), None)
+                }
+                Ok(read) => {
+                    let json = serde_json::to_vec(&read.declaration)
+                        .expect("a mapped declaration serialises");
+                    (
+                        read.functional_reference,
+                        Ok(json),
+                        Some(Box::new(read.declaration)),
+                    )
+                }
+            };
+            BatchRow {
+                row: index + 1,
+                line: part.line,
+                own_key,
+                body,
+                places: Places::Wco {
+                    line: part.line,
+                    declaration,
+                },
+                format: wire::MessageFormat::WcoXml,
+            }
+        })
+        .collect())
 }
 
 fn too_many_rows() -> FieldError {
@@ -494,6 +562,7 @@ fn csv_declaration(
             first,
             items: lines.iter().map(|(line, _)| *line).collect(),
         },
+        format: wire::MessageFormat::Json,
     }
 }
 
@@ -651,8 +720,10 @@ fn ndjson_response(status: StatusCode, body: Body) -> Response {
     tag = "declarations",
     summary = "Lodge many declarations",
     description = "One body of many declarations: JSON lines (`application/x-ndjson`, one declaration a \
-                   line) or CSV in the template of docs/bulk-csv-template.md (`text/csv`, one line a goods \
-                   item). Each is lodged as `POST /v1/declarations` would, one after the other, and its \
+                   line), CSV in the template of docs/bulk-csv-template.md (`text/csv`, one line a goods \
+                   item), or WCO DM 3.6 XML (`application/xml`: one root element of any name whose children \
+                   are WCO declarations, each read as `POST /v1/declarations` reads one, its errors named by \
+                   WCO element path, its LRN its key). Each is lodged as `POST /v1/declarations` would, one after the other, and its \
                    result is streamed as a JSON line as soon as it is done (`row`, `line`, `outcome` \
                    created/repeated/refused, `id` and `number`, or `errors` each with its `path`, its \
                    `place` in the file, code and words in English and Chinese); a last line sums up. \
@@ -664,13 +735,14 @@ fn ndjson_response(status: StatusCode, body: Body) -> Response {
     request_body(content(
         (String = "application/x-ndjson"),
         (String = "text/csv"),
+        (String = "application/xml"),
     )),
     responses(
         (status = 200, description = "The rows' results as they are done, then a summary", body = String,
             content_type = "application/x-ndjson"),
         (status = 403, description = "The role may not lodge", body = wire::Problem, content_type = "application/problem+json"),
         (status = 413, description = "Over 16 MiB", body = wire::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Neither JSON lines nor CSV", body = wire::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Neither JSON lines, CSV nor WCO XML", body = wire::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Over 1,000 declarations, a bad batch id, or a CSV file not in the template",
             body = wire::Problem, content_type = "application/problem+json"),
         (status = 503, description = "Another batch of this user (or too many batches) in progress",
@@ -693,7 +765,7 @@ pub(crate) async fn lodge_batch<S: Store>(
         .and_then(|v| v.split(';').next())
         .map(|v| v.trim().to_ascii_lowercase())
         .unwrap_or_default();
-    if content_type != NDJSON && content_type != CSV {
+    if ![NDJSON, CSV, WCO_XML, WCO_XML_TEXT].contains(&content_type.as_str()) {
         return Err(ApiError::unsupported_media_type());
     }
     let body = crate::extract::body_within(request, BATCH_BYTES_MAX).await?;
@@ -718,9 +790,18 @@ pub(crate) async fn lodge_batch<S: Store>(
                 },
                 Ok(body) => {
                     let key = row_key(&batch_id, row);
-                    let result = lodge_one(&clearance, &caller, &key, body).await;
+                    let result = lodge_one(&clearance, &caller, &key, body, row.format).await;
                     match result {
-                        Ok(outcome) => outcome,
+                        Ok(mut outcome) => {
+                            if let Places::Wco {
+                                declaration: Some(declaration),
+                                ..
+                            } = &row.places
+                            {
+                                outcome.errors = wco::wco_errors(outcome.errors, declaration);
+                            }
+                            outcome
+                        }
                         Err(stopped) => {
                             // The store cannot take it now: the batch stops here, and re-sending
                             // it later resumes (the rows done answer their first result).

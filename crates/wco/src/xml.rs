@@ -331,3 +331,115 @@ fn unescape(raw: &str) -> Result<String, XmlRefusal> {
     out.push_str(rest);
     Ok(out)
 }
+
+/// One declaration of a batch file: the line its element starts on and its own bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchPart {
+    pub line: usize,
+    pub bytes: Vec<u8>,
+}
+
+/// Splits a batch file — one root element of any name (e.g. `<Declarations>`) whose children
+/// are WCO declarations (`MetaData` or bare `Declaration`) — into each child's bytes, without
+/// building the whole tree: each part is then read alone, under the one-message limits. Only
+/// the streaming syntax is checked here (well-formed, no DTD, no text beside the parts); the
+/// parts' own content is the declaration reader's. Names are read by their local part, like
+/// the declaration reader does, so a prefix declared on the root needs no declaration inside.
+pub fn split_batch(bytes: &[u8], parts_max: usize) -> Result<Vec<BatchPart>, XmlRefusal> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| XmlRefusal::Malformed(format!("not UTF-8 ({e})")))?;
+    let mut reader = Reader::from_str(text);
+    reader.config_mut().check_end_names = true;
+    let mut depth = 0usize;
+    let mut roots = 0usize;
+    let mut start = 0usize;
+    let mut parts = Vec::new();
+    loop {
+        let at = reader.buffer_position() as usize;
+        let event = reader
+            .read_event()
+            .map_err(|e| XmlRefusal::Malformed(format!("{e} (at byte {at})")))?;
+        match event {
+            Event::DocType(_) => return Err(XmlRefusal::DocumentType),
+            Event::Start(_) => {
+                if depth == 0 {
+                    roots += 1;
+                    if roots > 1 {
+                        return Err(XmlRefusal::Malformed(
+                            "content after the root element".into(),
+                        ));
+                    }
+                } else if depth == 1 {
+                    start = at;
+                }
+                depth += 1;
+                if depth > DEPTH_MAX + 1 {
+                    return Err(XmlRefusal::TooDeep);
+                }
+            }
+            Event::Empty(_) if depth == 1 => {
+                // An empty child is a part too (refused by the reader as no declaration).
+                push_part(
+                    &mut parts,
+                    text,
+                    at,
+                    reader.buffer_position() as usize,
+                    parts_max,
+                )?;
+            }
+            Event::End(_) => {
+                depth = depth
+                    .checked_sub(1)
+                    .ok_or_else(|| XmlRefusal::Malformed("unexpected end tag".into()))?;
+                if depth == 1 {
+                    push_part(
+                        &mut parts,
+                        text,
+                        start,
+                        reader.buffer_position() as usize,
+                        parts_max,
+                    )?;
+                }
+            }
+            Event::Text(t) if depth <= 1 => {
+                let decoded = t
+                    .decode()
+                    .map_err(|e| XmlRefusal::Malformed(format!("{e} (at byte {at})")))?;
+                if !decoded.trim().is_empty() {
+                    return Err(XmlRefusal::Malformed(format!(
+                        "text between the declarations of a batch (at byte {at})"
+                    )));
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    if depth != 0 {
+        return Err(XmlRefusal::Malformed(
+            "the message ends inside an element".into(),
+        ));
+    }
+    if roots == 0 {
+        return Err(XmlRefusal::Empty);
+    }
+    Ok(parts)
+}
+
+fn push_part(
+    parts: &mut Vec<BatchPart>,
+    text: &str,
+    from: usize,
+    to: usize,
+    parts_max: usize,
+) -> Result<(), XmlRefusal> {
+    if parts.len() == parts_max {
+        return Err(XmlRefusal::TooManyElements);
+    }
+    let line = 1 + text[..from].bytes().filter(|&b| b == b'\n').count();
+    parts.push(BatchPart {
+        line,
+        bytes: text[from..to].as_bytes().to_vec(),
+    });
+    Ok(())
+}

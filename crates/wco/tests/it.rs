@@ -901,3 +901,37 @@ fn the_documented_mapping_table_is_the_table_the_code_reads() {
         "run WCO_BLESS=1 cargo test -p wco --test it documented"
     );
 }
+
+#[test]
+fn a_batch_is_split_into_its_declarations_with_their_lines_and_limited_at_its_edge() {
+    use wco::xml::{XmlRefusal, split_batch};
+    let batch = "<?xml version=\"1.0\"?>\n<b:Batch xmlns:b=\"urn:x\">\n  <b:Declaration><b:ID>1</b:ID></b:Declaration>\n  <MetaData/>\n  <Declaration>\n<ID>3</ID></Declaration>\n</b:Batch>\n";
+    let parts = split_batch(batch.as_bytes(), 3).unwrap();
+    let lines: Vec<usize> = parts.iter().map(|p| p.line).collect();
+    assert_eq!(lines, [3, 4, 5]);
+    assert_eq!(
+        String::from_utf8(parts[0].bytes.clone()).unwrap(),
+        "<b:Declaration><b:ID>1</b:ID></b:Declaration>"
+    );
+    assert_eq!(parts[1].bytes, b"<MetaData/>");
+    // A part read alone, its prefix undeclared there, reads as the declaration reader reads any.
+    assert!(wco::xml::parse(&parts[0].bytes).is_ok());
+    assert!(matches!(
+        split_batch(batch.as_bytes(), 2),
+        Err(XmlRefusal::TooManyElements)
+    ));
+    assert!(matches!(
+        split_batch(b"<!DOCTYPE a [<!ENTITY x \"y\">]><a/>", 10),
+        Err(XmlRefusal::DocumentType)
+    ));
+    assert!(matches!(
+        split_batch(b"<a><b></b>loose text</a>", 10),
+        Err(XmlRefusal::Malformed(_))
+    ));
+    assert!(matches!(
+        split_batch(b"<a><b></a>", 10),
+        Err(XmlRefusal::Malformed(_))
+    ));
+    assert!(matches!(split_batch(b"  ", 10), Err(XmlRefusal::Empty)));
+    assert_eq!(split_batch(b"<a></a>", 10).unwrap(), Vec::new());
+}

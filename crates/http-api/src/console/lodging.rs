@@ -245,7 +245,15 @@ pub(crate) async fn lodge_file<S: Store>(
             outcome: String::new(),
             errors: Vec::new(),
         };
-        let lodged = match crate::batches::lodge_one(&state.clearance, &caller, &key, &body).await {
+        let lodged = match crate::batches::lodge_one(
+            &state.clearance,
+            &caller,
+            &key,
+            &body,
+            wire::MessageFormat::Json,
+        )
+        .await
+        {
             Ok(lodged) => lodged,
             Err(other) => return crate::problem::ApiError::from(other).into_response(),
         };

@@ -331,3 +331,104 @@ async fn a_user_runs_one_batch_at_a_time_and_a_trade_role_alone_may_lodge_them()
     .await;
     officer.assert_problem(403);
 }
+
+/// A WCO XML batch: the README's example, the same with an unknown origin, and one of HMRC's
+/// UK declarations, as children of one root element.
+fn wco_batch() -> Vec<u8> {
+    let example = crate::wco::example_xml();
+    let body = |xml: &str| {
+        xml.trim_start_matches(|c| c != '<')
+            .split_once("?>")
+            .map_or(xml, |(_, rest)| rest)
+            .to_owned()
+    };
+    let good = body(&example);
+    let bad = good
+        .replacen("PE-2026-1107-LRN", "PE-2026-1107-LRN-BAD", 1)
+        .replacen(
+            "<CountryCode>MY</CountryCode>",
+            "<CountryCode>XX</CountryCode>",
+            1,
+        );
+    assert_ne!(bad, good, "the example has a Malaysian origin to spoil");
+    let uk = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../wco/test_data/hmrc/samples/TT_IM001a/Step1_TT_IM001a.xml"),
+    )
+    .unwrap();
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Declarations>\n{good}\n{bad}\n{}\n</Declarations>\n",
+        body(&uk)
+    )
+    .into_bytes()
+}
+
+#[tokio::test]
+async fn a_wco_xml_batch_lodges_each_declaration_and_names_problems_by_wco_path() {
+    let app = spawn_app().await;
+
+    let reply = lodge_batch(&app, "wco-1", "application/xml", wco_batch()).await;
+
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let (rows, summary) = lines(&reply);
+    let outcomes: Vec<&str> = rows
+        .iter()
+        .map(|r| r["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        outcomes,
+        ["created", "refused", "refused"],
+        "{}",
+        reply.text
+    );
+    assert_eq!(summary["created"], 1);
+    let paths = |row: &Value| -> Vec<String> {
+        row["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["path"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let bad = paths(&rows[1]);
+    assert!(
+        bad.iter().any(
+            |p| p.starts_with("Declaration/GoodsShipment/GovernmentAgencyGoodsItem[")
+                && p.ends_with("/Origin/CountryCode")
+        ),
+        "{bad:?}"
+    );
+    assert!(
+        paths(&rows[2])
+            .iter()
+            .all(|p| p.starts_with("Declaration") || p.starts_with("MetaData")),
+        "{}",
+        rows[2]
+    );
+    // Its receipts will be pushed as WCO notifications: the format is recorded with it.
+    let number = rows[0]["number"].as_str().unwrap().to_owned();
+    let stored = app
+        .get(&format!("/v1/declarations/{number}"), "broker")
+        .await;
+    assert_eq!(stored.status, StatusCode::OK);
+
+    // Sent again under the same batch id: the LRN is the row's key, nothing is lodged twice.
+    let again = lodge_batch(&app, "wco-1", "application/xml", wco_batch()).await;
+    let (rows, _) = lines(&again);
+    assert_eq!(rows[0]["outcome"], "repeated", "{}", again.text);
+    assert_eq!(rows[0]["number"], number.as_str());
+    assert_eq!(declarations_of(&app).await, 1);
+
+    // Not XML at all, or text between the declarations: the batch is refused, naming why.
+    lodge_batch(
+        &app,
+        "wco-2",
+        "application/xml",
+        b"<Declarations>text</Declarations>".to_vec(),
+    )
+    .await
+    .assert_problem(422);
+    lodge_batch(&app, "wco-3", "text/xml", b"<!DOCTYPE x []><x/>".to_vec())
+        .await
+        .assert_problem(422);
+}
