@@ -17,7 +17,6 @@ use store::Store;
 
 use crate::AppState;
 use crate::problem::{ApiError, RenderedPage};
-use crate::routes::DECLARATIONS_PATH;
 
 /// The header that carries a CONTRL's words (CONTRL has no text segment), in English, ASCII.
 pub(crate) const SYNTAX_ERROR_HEADER: &str = "customs-syntax-error";
@@ -180,19 +179,13 @@ pub(crate) async fn lodge<S: Store>(
     state.metrics.record_lodgement(&result);
     let envelope = answer_envelope(&lodging.interchange.reference);
     match result {
-        Ok(lodgement) => {
-            let status = if lodgement.created {
-                StatusCode::CREATED
-            } else {
-                StatusCode::OK
-            };
-            let location = HeaderValue::try_from(format!("{DECLARATIONS_PATH}/{}", lodgement.id))
-                .map_err(|_| ApiError::internal())?;
-            let body = edifact::acceptance(&envelope, &lodgement, their_reference);
-            let mut response = edifact_response(status, body);
-            response.headers_mut().insert(header::LOCATION, location);
-            Ok(response)
-        }
+        Ok(lodgement) => crate::routes::lodged(
+            &lodgement,
+            edifact_response(
+                StatusCode::OK,
+                edifact::acceptance(&envelope, &lodgement, their_reference),
+            ),
+        ),
         Err(ClearanceError::Invalid(errors)) => {
             let refusals: Vec<Refusal> = errors.iter().map(|e| cusdec.locate(e)).collect();
             Ok(refused(

@@ -122,6 +122,15 @@ pub(crate) async fn lodge<S: Store>(
     let result = state.clearance.lodge(&caller, key.as_deref(), &body).await;
     state.metrics.record_lodgement(&result);
     let lodgement = result?;
+    lodged(&lodgement, Json(&lodgement))
+}
+
+/// The answer to an accepted lodging in whichever format it came: 201 when it created the
+/// declaration (200 for a repeated key), the declaration's `Location`, and the answer's body.
+pub(crate) fn lodged(
+    lodgement: &LodgementView,
+    answer: impl IntoResponse,
+) -> Result<Response, ApiError> {
     let status = if lodgement.created {
         StatusCode::CREATED
     } else {
@@ -129,7 +138,7 @@ pub(crate) async fn lodge<S: Store>(
     };
     let location = HeaderValue::try_from(format!("{DECLARATIONS_PATH}/{}", lodgement.id))
         .map_err(|_| ApiError::internal())?;
-    Ok((status, [(header::LOCATION, location)], Json(lodgement)).into_response())
+    Ok((status, [(header::LOCATION, location)], answer).into_response())
 }
 
 #[utoipa::path(

@@ -15,7 +15,6 @@ use store::Store;
 use crate::AppState;
 use crate::extract::limited_body;
 use crate::problem::{ApiError, RenderedPage};
-use crate::routes::DECLARATIONS_PATH;
 
 /// The media types of a WCO message.
 pub(crate) const XML_MEDIA_TYPES: [&str; 2] = ["application/xml", "text/xml"];
@@ -130,18 +129,10 @@ pub(crate) async fn lodge<S: Store>(
         .await;
     state.metrics.record_lodgement(&result);
     match result {
-        Ok(lodgement) => {
-            let status = if lodgement.created {
-                StatusCode::CREATED
-            } else {
-                StatusCode::OK
-            };
-            let location = HeaderValue::try_from(format!("{DECLARATIONS_PATH}/{}", lodgement.id))
-                .map_err(|_| ApiError::internal())?;
-            let mut response = xml(status, wco::render_acceptance(&lodgement, lrn));
-            response.headers_mut().insert(header::LOCATION, location);
-            Ok(response)
-        }
+        Ok(lodgement) => crate::routes::lodged(
+            &lodgement,
+            xml(StatusCode::OK, wco::render_acceptance(&lodgement, lrn)),
+        ),
         Err(ClearanceError::Invalid(errors)) => Ok(rejection(
             state,
             &wco::wco_errors(errors, &read.declaration),
