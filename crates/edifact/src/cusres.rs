@@ -148,6 +148,8 @@ pub fn render_receipt(receipt: &TradeReceiptView, number: &str, reference: Optio
         w.segment("RFF", &[&["PQ", payment]]);
     }
     if let Some(amount) = &receipt.amount {
+        // MOA stands in segment group 5 (duty/tax/fee), which a TAX segment opens.
+        w.segment("TAX", &[&["9"]]);
         w.segment("MOA", &[&["128", amount, "CNY"]]);
     }
     close_interchange(&mut w, &envelope);

@@ -479,7 +479,7 @@ fn a_receipt_is_rendered_from_the_trade_view_alone() {
     assert!(text.contains("BGM+917+220020261000000001+9'"), "{text}");
     assert!(text.contains("DTM+137:202611210830:203'"), "{text}");
     assert!(text.contains("GIS+document_check'"), "{text}");
-    assert!(text.contains("MOA+128:1234.50:CNY'"), "{text}");
+    assert!(text.contains("TAX+9'\nMOA+128:1234.50:CNY'"), "{text}");
     assert!(parse_interchange(text.as_bytes()).is_ok(), "{text}");
 }
 
