@@ -32,6 +32,7 @@ use crate::AppState;
 use crate::admission::HeldJob;
 use crate::extract::Authenticated;
 use crate::problem::ApiError;
+use crate::telemetry::Metrics;
 
 /// Declarations in one batch: refused whole above it, before any is lodged.
 pub const BATCH_ROWS_MAX: usize = 1_000;
@@ -108,10 +109,12 @@ pub(crate) struct RowOutcome {
     pub errors: Vec<FieldError>,
 }
 
-/// Lodges one declaration of a file under `key`; a refusal of the declaration is an outcome,
-/// anything else (the store unavailable, ...) is the caller's to answer.
+/// Lodges one declaration of a file under `key`, counted in `lodgements_total` like a single
+/// lodging; a refusal of the declaration is an outcome, anything else (the store unavailable,
+/// ...) is the caller's to answer.
 pub(crate) async fn lodge_one<S: Store>(
     clearance: &Clearance<S>,
+    metrics: &Metrics,
     caller: &Caller,
     key: &str,
     body: &[u8],
@@ -123,7 +126,9 @@ pub(crate) async fn lodge_one<S: Store>(
         number: String::new(),
         errors,
     };
-    match clearance.lodge_as(caller, Some(key), body, format).await {
+    let result = clearance.lodge_as(caller, Some(key), body, format).await;
+    metrics.record_lodgement(&result);
+    match result {
         Ok(receipt) => Ok(RowOutcome {
             outcome: if receipt.created {
                 "created"
@@ -777,6 +782,7 @@ pub(crate) async fn lodge_batch<S: Store>(
     // The slot goes with the lodging, which outlives this handler's future while it streams.
     let permit = held.and_then(|h| h.take());
     let clearance = state.clearance.clone();
+    let metrics = state.metrics.clone();
     tokio::spawn(async move {
         let _permit = permit;
         let mut lines = Vec::with_capacity(rows.len());
@@ -790,7 +796,8 @@ pub(crate) async fn lodge_batch<S: Store>(
                 },
                 Ok(body) => {
                     let key = row_key(&batch_id, row);
-                    let result = lodge_one(&clearance, &caller, &key, body, row.format).await;
+                    let result =
+                        lodge_one(&clearance, &metrics, &caller, &key, body, row.format).await;
                     match result {
                         Ok(mut outcome) => {
                             if let Places::Wco {

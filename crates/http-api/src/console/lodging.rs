@@ -247,6 +247,7 @@ pub(crate) async fn lodge_file<S: Store>(
         };
         let lodged = match crate::batches::lodge_one(
             &state.clearance,
+            &state.metrics,
             &caller,
             &key,
             &body,

@@ -418,6 +418,20 @@ async fn a_wco_xml_batch_lodges_each_declaration_and_names_problems_by_wco_path(
     assert_eq!(rows[0]["outcome"], "repeated", "{}", again.text);
     assert_eq!(rows[0]["number"], number.as_str());
     assert_eq!(declarations_of(&app).await, 1);
+    // Each row that reached the lodging path counts as a single lodging does (the UK sample is
+    // refused while it is read, before it).
+    let metrics = send(app.http.get(app.url("/metrics"))).await;
+    for line in [
+        r#"lodgements_total{outcome="accepted"} 1"#,
+        r#"lodgements_total{outcome="replayed"} 1"#,
+        r#"lodgements_total{outcome="rejected"} 2"#,
+    ] {
+        assert!(
+            metrics.text.lines().any(|l| l == line),
+            "{line} in\n{}",
+            metrics.text
+        );
+    }
 
     // Not XML at all, or text between the declarations: the batch is refused, naming why.
     lodge_batch(
