@@ -2281,211 +2281,6 @@ fn json_report(
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ms_sample(values: &[u64]) -> Vec<Duration> {
-        values.iter().map(|v| Duration::from_millis(*v)).collect()
-    }
-
-    #[test]
-    fn percentiles_are_nearest_rank_of_the_sorted_sample() {
-        let sample = ms_sample(&(1..=100).collect::<Vec<_>>());
-        assert_eq!(percentile(&sample, 50), Duration::from_millis(50));
-        assert_eq!(percentile(&sample, 99), Duration::from_millis(99));
-        assert_eq!(percentile(&sample, 100), Duration::from_millis(100));
-        assert_eq!(percentile(&ms_sample(&[7]), 99), Duration::from_millis(7));
-        assert_eq!(
-            percentile(&ms_sample(&[1, 2, 3]), 50),
-            Duration::from_millis(2)
-        );
-        assert_eq!(percentile(&[], 50), Duration::ZERO);
-    }
-
-    #[test]
-    fn stages_are_chosen_by_name_in_the_order_given() {
-        let names = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        let chosen = selected_stages(&names(&["sqlite-floor", "inprocess"])).unwrap();
-        assert_eq!(
-            chosen.iter().map(|s| s.name).collect::<Vec<_>>(),
-            ["sqlite-floor", "inprocess"]
-        );
-        assert!(selected_stages(&names(&["no-such-stage"])).is_err());
-        assert!(selected_stages(&[]).is_err());
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_small_bench_lodges_everything_and_the_store_adds_up() {
-        let stages = STAGES.iter().map(|s| s.name.to_owned()).collect();
-        let options = BenchOptions {
-            ratio_seconds: 1,
-            declarations: 40,
-            clients: 4,
-            seed: 1,
-            stages,
-            // The postgres stages against the real PostgreSQL, in databases of their own.
-            postgres: Some(
-                std::env::var("CUSTOMS_TEST_POSTGRES")
-                    .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned()),
-            ),
-            json: true,
-            data: None,
-        };
-        let args = BenchArgs {
-            options,
-            data_given: false,
-        };
-        // `run` fails on any failed lodging, a broken chain, or a store that does not add up.
-        run(ClearanceConfig::china(), args)
-            .await
-            .expect("every lodging accepted and found in the store");
-    }
-
-    #[test]
-    fn the_assessment_stage_assesses_fifty_declarations_without_failure() {
-        let options = BenchOptions {
-            ratio_seconds: 1,
-            declarations: 50,
-            clients: 1,
-            seed: 7,
-            stages: Vec::new(),
-            postgres: None,
-            json: true,
-            data: None,
-        };
-        let mut synth = Synth::new(options.seed);
-        let traders = synth.parties(TRADERS);
-        let brokers = synth.brokers(BROKERS);
-        let lodgings = generate(&mut synth, &traders, &brokers, &options);
-        let report = assess_lodgings(&lodgings, options.seed, synth::today_in_china())
-            .expect("the stage runs");
-        assert_eq!(report.failures, 0, "{:?}", report.failure_examples);
-        assert!(report.declarations > 0 && report.declarations <= 50);
-        assert_eq!(report.latencies.len(), report.declarations);
-        assert!(report.goods_items >= report.declarations);
-    }
-
-    #[test]
-    fn the_synthetic_tariff_mixes_every_kind_of_rate() {
-        use tariff::{DutyRate, RateColumn};
-        let options = BenchOptions {
-            ratio_seconds: 1,
-            declarations: 2_000,
-            clients: 1,
-            seed: 42,
-            stages: Vec::new(),
-            postgres: None,
-            json: true,
-            data: None,
-        };
-        let mut synth = Synth::new(options.seed);
-        let traders = synth.parties(TRADERS);
-        let brokers = synth.brokers(BROKERS);
-        let bodies: Vec<_> = generate(&mut synth, &traders, &brokers, &options)
-            .iter()
-            .map(|l| serde_json::from_slice(&l.body).ok())
-            .collect();
-        let lines = synthetic_tariff(options.seed, &bodies);
-        let columns = || lines.values().flat_map(|l| &l.columns);
-        let mfn = || columns().filter(|c| c.column == RateColumn::Mfn);
-        assert!(mfn().any(|c| matches!(c.rate, DutyRate::AdValorem { .. })));
-        assert!(mfn().any(|c| matches!(c.rate, DutyRate::Specific { .. })));
-        assert!(mfn().any(|c| matches!(c.rate, DutyRate::Compound { .. })));
-        assert!(columns().any(|c| c.column == RateColumn::Provisional));
-        assert!(columns().any(|c| matches!(c.column, RateColumn::Conventional { .. })));
-        assert!(lines.values().any(|l| !l.consumption_tax.is_empty()));
-        assert!(
-            lines
-                .values()
-                .all(|l| l.code.len() == 8 && l.vat.len() == 1)
-        );
-        assert_eq!(synthetic_tariff(options.seed, &bodies), lines);
-    }
-
-    #[test]
-    fn the_synthetic_release_covers_every_line_code_and_round_trips() {
-        let options = BenchOptions {
-            ratio_seconds: 1,
-            declarations: 1_000,
-            clients: 1,
-            seed: 42,
-            stages: Vec::new(),
-            postgres: None,
-            json: true,
-            data: None,
-        };
-        let mut synth = Synth::new(options.seed);
-        let traders = synth.parties(TRADERS);
-        let brokers = synth.brokers(BROKERS);
-        let bodies: Vec<_> = generate(&mut synth, &traders, &brokers, &options)
-            .iter()
-            .map(|l| serde_json::from_slice(&l.body).ok())
-            .collect();
-        let release = synthetic_release(options.seed, &bodies);
-        let day = synth::today_in_china();
-        for body in bodies.iter().flatten() {
-            for item in body["items"].as_array().into_iter().flatten() {
-                let code = item["commodity_code"].as_str().unwrap_or_default();
-                let line = release
-                    .line(code, day)
-                    .unwrap_or_else(|| panic!("no line {code}"));
-                assert_eq!(line.code, code[..8]);
-            }
-        }
-        let rendered = tariff::render_release(&release);
-        assert_eq!(tariff::parse_release(&rendered.files()), Ok(release));
-        let rates = bench_exchange_rates(day).expect("rates");
-        for (currency, _) in ASSESSMENT_EXCHANGE_RATES {
-            assert!(rates.in_force(currency, day).is_ok(), "{currency}");
-        }
-        let months = months_around(chrono::NaiveDate::from_ymd_opt(2026, 1, 31).unwrap());
-        assert_eq!(
-            months.map(|m| m.to_string()),
-            ["2025-12", "2026-01", "2026-02"]
-        );
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn lodgings_are_assessed_at_acceptance_with_the_bench_releases() {
-        let options = BenchOptions {
-            ratio_seconds: 1,
-            declarations: 40,
-            clients: 4,
-            seed: 3,
-            stages: vec!["inprocess".into()],
-            postgres: None,
-            json: true,
-            data: None,
-        };
-        let folder = BenchFolder::new(None).expect("a temporary folder");
-        let data = DataDir::create(folder.path()).expect("a data folder");
-        let clearance = data
-            .open_clearance(SqliteOptions::production(), ClearanceConfig::china())
-            .expect("the bench store");
-        let bench = prepare(clearance, data, &options, true, ClearanceConfig::china())
-            .await
-            .expect("seeded");
-        let report = inprocess(&bench).await.expect("the stage runs");
-        bench.clearance.store().close().await;
-        assert_eq!(report.failures, 0, "{:?}", report.failure_examples);
-        let tally = report
-            .assessments
-            .expect("a lodging stage counts assessments");
-        assert!(tally.assessed > 0);
-        assert_eq!(tally.not_assessed, 0, "{:?}", tally.reasons);
-        assert!(tally.assessed <= report.stored);
-    }
-
-    #[test]
-    fn brokers_declare_for_overlapping_windows_of_traders() {
-        let windows: Vec<Vec<usize>> = (0..BROKERS).map(|b| principals_of(b).collect()).collect();
-        assert_eq!(windows[0], [0, 1, 2, 3, 4]);
-        assert_eq!(windows[BROKERS - 1], [16, 17, 18, 19, 0]);
-        assert!(windows.iter().flatten().all(|t| *t < TRADERS));
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // The web console's pages.
 
@@ -2704,4 +2499,209 @@ async fn console_pages(base: &str, broker: &str) -> anyhow::Result<(Duration, Pa
     measure("broker: list, first page", &trade, &first).await?;
     measure("broker: a declaration's page", &trade, &trade_ids).await?;
     Ok((started.elapsed(), times))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms_sample(values: &[u64]) -> Vec<Duration> {
+        values.iter().map(|v| Duration::from_millis(*v)).collect()
+    }
+
+    #[test]
+    fn percentiles_are_nearest_rank_of_the_sorted_sample() {
+        let sample = ms_sample(&(1..=100).collect::<Vec<_>>());
+        assert_eq!(percentile(&sample, 50), Duration::from_millis(50));
+        assert_eq!(percentile(&sample, 99), Duration::from_millis(99));
+        assert_eq!(percentile(&sample, 100), Duration::from_millis(100));
+        assert_eq!(percentile(&ms_sample(&[7]), 99), Duration::from_millis(7));
+        assert_eq!(
+            percentile(&ms_sample(&[1, 2, 3]), 50),
+            Duration::from_millis(2)
+        );
+        assert_eq!(percentile(&[], 50), Duration::ZERO);
+    }
+
+    #[test]
+    fn stages_are_chosen_by_name_in_the_order_given() {
+        let names = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let chosen = selected_stages(&names(&["sqlite-floor", "inprocess"])).unwrap();
+        assert_eq!(
+            chosen.iter().map(|s| s.name).collect::<Vec<_>>(),
+            ["sqlite-floor", "inprocess"]
+        );
+        assert!(selected_stages(&names(&["no-such-stage"])).is_err());
+        assert!(selected_stages(&[]).is_err());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_small_bench_lodges_everything_and_the_store_adds_up() {
+        let stages = STAGES.iter().map(|s| s.name.to_owned()).collect();
+        let options = BenchOptions {
+            ratio_seconds: 1,
+            declarations: 40,
+            clients: 4,
+            seed: 1,
+            stages,
+            // The postgres stages against the real PostgreSQL, in databases of their own.
+            postgres: Some(
+                std::env::var("CUSTOMS_TEST_POSTGRES")
+                    .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned()),
+            ),
+            json: true,
+            data: None,
+        };
+        let args = BenchArgs {
+            options,
+            data_given: false,
+        };
+        // `run` fails on any failed lodging, a broken chain, or a store that does not add up.
+        run(ClearanceConfig::china(), args)
+            .await
+            .expect("every lodging accepted and found in the store");
+    }
+
+    #[test]
+    fn the_assessment_stage_assesses_fifty_declarations_without_failure() {
+        let options = BenchOptions {
+            ratio_seconds: 1,
+            declarations: 50,
+            clients: 1,
+            seed: 7,
+            stages: Vec::new(),
+            postgres: None,
+            json: true,
+            data: None,
+        };
+        let mut synth = Synth::new(options.seed);
+        let traders = synth.parties(TRADERS);
+        let brokers = synth.brokers(BROKERS);
+        let lodgings = generate(&mut synth, &traders, &brokers, &options);
+        let report = assess_lodgings(&lodgings, options.seed, synth::today_in_china())
+            .expect("the stage runs");
+        assert_eq!(report.failures, 0, "{:?}", report.failure_examples);
+        assert!(report.declarations > 0 && report.declarations <= 50);
+        assert_eq!(report.latencies.len(), report.declarations);
+        assert!(report.goods_items >= report.declarations);
+    }
+
+    #[test]
+    fn the_synthetic_tariff_mixes_every_kind_of_rate() {
+        use tariff::{DutyRate, RateColumn};
+        let options = BenchOptions {
+            ratio_seconds: 1,
+            declarations: 2_000,
+            clients: 1,
+            seed: 42,
+            stages: Vec::new(),
+            postgres: None,
+            json: true,
+            data: None,
+        };
+        let mut synth = Synth::new(options.seed);
+        let traders = synth.parties(TRADERS);
+        let brokers = synth.brokers(BROKERS);
+        let bodies: Vec<_> = generate(&mut synth, &traders, &brokers, &options)
+            .iter()
+            .map(|l| serde_json::from_slice(&l.body).ok())
+            .collect();
+        let lines = synthetic_tariff(options.seed, &bodies);
+        let columns = || lines.values().flat_map(|l| &l.columns);
+        let mfn = || columns().filter(|c| c.column == RateColumn::Mfn);
+        assert!(mfn().any(|c| matches!(c.rate, DutyRate::AdValorem { .. })));
+        assert!(mfn().any(|c| matches!(c.rate, DutyRate::Specific { .. })));
+        assert!(mfn().any(|c| matches!(c.rate, DutyRate::Compound { .. })));
+        assert!(columns().any(|c| c.column == RateColumn::Provisional));
+        assert!(columns().any(|c| matches!(c.column, RateColumn::Conventional { .. })));
+        assert!(lines.values().any(|l| !l.consumption_tax.is_empty()));
+        assert!(
+            lines
+                .values()
+                .all(|l| l.code.len() == 8 && l.vat.len() == 1)
+        );
+        assert_eq!(synthetic_tariff(options.seed, &bodies), lines);
+    }
+
+    #[test]
+    fn the_synthetic_release_covers_every_line_code_and_round_trips() {
+        let options = BenchOptions {
+            ratio_seconds: 1,
+            declarations: 1_000,
+            clients: 1,
+            seed: 42,
+            stages: Vec::new(),
+            postgres: None,
+            json: true,
+            data: None,
+        };
+        let mut synth = Synth::new(options.seed);
+        let traders = synth.parties(TRADERS);
+        let brokers = synth.brokers(BROKERS);
+        let bodies: Vec<_> = generate(&mut synth, &traders, &brokers, &options)
+            .iter()
+            .map(|l| serde_json::from_slice(&l.body).ok())
+            .collect();
+        let release = synthetic_release(options.seed, &bodies);
+        let day = synth::today_in_china();
+        for body in bodies.iter().flatten() {
+            for item in body["items"].as_array().into_iter().flatten() {
+                let code = item["commodity_code"].as_str().unwrap_or_default();
+                let line = release
+                    .line(code, day)
+                    .unwrap_or_else(|| panic!("no line {code}"));
+                assert_eq!(line.code, code[..8]);
+            }
+        }
+        let rendered = tariff::render_release(&release);
+        assert_eq!(tariff::parse_release(&rendered.files()), Ok(release));
+        let rates = bench_exchange_rates(day).expect("rates");
+        for (currency, _) in ASSESSMENT_EXCHANGE_RATES {
+            assert!(rates.in_force(currency, day).is_ok(), "{currency}");
+        }
+        let months = months_around(chrono::NaiveDate::from_ymd_opt(2026, 1, 31).unwrap());
+        assert_eq!(
+            months.map(|m| m.to_string()),
+            ["2025-12", "2026-01", "2026-02"]
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn lodgings_are_assessed_at_acceptance_with_the_bench_releases() {
+        let options = BenchOptions {
+            ratio_seconds: 1,
+            declarations: 40,
+            clients: 4,
+            seed: 3,
+            stages: vec!["inprocess".into()],
+            postgres: None,
+            json: true,
+            data: None,
+        };
+        let folder = BenchFolder::new(None).expect("a temporary folder");
+        let data = DataDir::create(folder.path()).expect("a data folder");
+        let clearance = data
+            .open_clearance(SqliteOptions::production(), ClearanceConfig::china())
+            .expect("the bench store");
+        let bench = prepare(clearance, data, &options, true, ClearanceConfig::china())
+            .await
+            .expect("seeded");
+        let report = inprocess(&bench).await.expect("the stage runs");
+        bench.clearance.store().close().await;
+        assert_eq!(report.failures, 0, "{:?}", report.failure_examples);
+        let tally = report
+            .assessments
+            .expect("a lodging stage counts assessments");
+        assert!(tally.assessed > 0);
+        assert_eq!(tally.not_assessed, 0, "{:?}", tally.reasons);
+        assert!(tally.assessed <= report.stored);
+    }
+
+    #[test]
+    fn brokers_declare_for_overlapping_windows_of_traders() {
+        let windows: Vec<Vec<usize>> = (0..BROKERS).map(|b| principals_of(b).collect()).collect();
+        assert_eq!(windows[0], [0, 1, 2, 3, 4]);
+        assert_eq!(windows[BROKERS - 1], [16, 17, 18, 19, 0]);
+        assert!(windows.iter().flatten().all(|t| *t < TRADERS));
+    }
 }

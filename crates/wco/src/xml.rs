@@ -439,7 +439,7 @@ fn push_part(
     let line = 1 + text[..from].bytes().filter(|&b| b == b'\n').count();
     parts.push(BatchPart {
         line,
-        bytes: text[from..to].as_bytes().to_vec(),
+        bytes: text.as_bytes()[from..to].to_vec(),
     });
     Ok(())
 }
