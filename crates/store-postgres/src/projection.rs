@@ -260,16 +260,20 @@ async fn lodge_declaration(
         _ => format!("declaration {}", d.id),
     })
     .await?;
-    index_for_search(tx, &d.id).await
+    index_for_search(tx, &d.id, false).await
 }
 
 /// The search keys of the declaration's document in force (see migration 0004, which writes the
 /// same keys for the declarations stored before it): the old keys deleted, the document's written,
 /// read from the event `document_seq` names (in a replay, onto the twins from the stored log).
-async fn index_for_search(tx: &Transaction<'_>, id: &str) -> Result<(), Fault> {
+/// `replacing`: an amendment's document replaces keys already written; a new declaration has none,
+/// so its lodging skips the delete.
+async fn index_for_search(tx: &Transaction<'_>, id: &str, replacing: bool) -> Result<(), Fault> {
     let delete = "DELETE FROM declaration_search WHERE declaration_row = \
          (SELECT row FROM declarations WHERE id = $1)";
-    db::execute(tx, delete, &[&id]).await?;
+    if replacing {
+        db::execute(tx, delete, &[&id]).await?;
+    }
     let insert = "INSERT INTO declaration_search (declaration_row, kind, value) \
          SELECT d.row, k.kind, k.value FROM declarations d \
          JOIN events e ON e.row = d.document_seq \
@@ -318,7 +322,7 @@ async fn update_declaration(
         return Err(not_found(format!("declaration {}", u.id)));
     }
     if u.replaces_document {
-        index_for_search(tx, &u.id).await?;
+        index_for_search(tx, &u.id, true).await?;
     }
     Ok(())
 }

@@ -209,16 +209,20 @@ fn lodge_declaration(
             Some(_) => conflict(format!("declaration {}", d.id)),
             None => err.into(),
         })?;
-    index_for_search(tx, &d.id)
+    index_for_search(tx, &d.id, false)
 }
 
 /// The search keys of the declaration's document in force (see migration 0008, which writes the
 /// same keys for the declarations stored before it): the old keys deleted, the document's written,
 /// read from the event `document_seq` names (in a replay, the stored log's).
-fn index_for_search(tx: &Connection, id: &str) -> Result<(), Fault> {
+/// `replacing`: an amendment's document replaces keys already written; a new declaration has none,
+/// so its lodging skips the delete.
+fn index_for_search(tx: &Connection, id: &str, replacing: bool) -> Result<(), Fault> {
     let delete = "DELETE FROM declaration_search WHERE declaration_row = \
          (SELECT row FROM declarations WHERE id = ?1)";
-    tx.prepare_cached(delete)?.execute([id])?;
+    if replacing {
+        tx.prepare_cached(delete)?.execute([id])?;
+    }
     let insert = "INSERT OR IGNORE INTO declaration_search (declaration_row, kind, value) \
          SELECT declaration_row, kind, value FROM ( \
          SELECT d.row AS declaration_row, 'bill_of_lading' AS kind, \
@@ -269,7 +273,7 @@ fn update_declaration(
         return Err(not_found(format!("declaration {}", u.id)));
     }
     if u.replaces_document {
-        index_for_search(tx, &u.id)?;
+        index_for_search(tx, &u.id, true)?;
     }
     Ok(())
 }
