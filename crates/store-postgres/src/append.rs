@@ -162,6 +162,8 @@ pub(crate) async fn record(
         }
     }
     lock_shared_claims(tx, append).await?;
+    // Read in this task, not by the database's JSON functions inside the transaction.
+    let keys = store::SearchKeys::of_append(append);
     let mut main_row = None;
     for draft in store::event_drafts(append) {
         if let Some(conflict) = version_conflict(tx, &draft).await? {
@@ -183,7 +185,7 @@ pub(crate) async fn record(
         let chain = chain_of(draft.subject, chains);
         let row = insert_event(tx, &event, chain, heads.head(chain)?).await?;
         main_row.get_or_insert(row);
-        projection::apply(tx, draft.projection, row).await?;
+        projection::apply(tx, draft.projection, row, &keys).await?;
     }
     Ok(AppendOutcome::Appended {
         seq: main_row.unwrap_or(0),

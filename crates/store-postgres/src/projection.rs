@@ -8,7 +8,7 @@
 use deadpool_postgres::Transaction;
 use store::{
     DeclarationRow, DeclarationUpdate, EnterpriseRow, Projection, ReleaseFileRow, ReleaseRow,
-    RiskRuleRow, TaskRow, TokenRow, UserRow, WatchEntryRow,
+    RiskRuleRow, SearchKey, SearchKeys, TaskRow, TokenRow, UserRow, WatchEntryRow,
 };
 
 use crate::db::{self, Params};
@@ -24,19 +24,25 @@ pub(crate) enum Mode {
     Replay,
 }
 
+/// `keys`: the search keys of the declarations the append writes, read before the write
+/// ([`store::SearchKeys`]).
 pub(crate) async fn apply(
     tx: &Transaction<'_>,
     projection: &Projection,
     seq: u64,
+    keys: &SearchKeys,
 ) -> Result<(), Fault> {
-    apply_in(tx, projection, seq, Mode::Live).await
+    apply_in(tx, projection, seq, Mode::Live, Some(keys)).await
 }
 
+/// `keys`: as for [`apply`]; `None` (a replay) reads a declaration's keys from its stored
+/// document with SQL, as migration 0004 does.
 pub(crate) async fn apply_in(
     tx: &Transaction<'_>,
     projection: &Projection,
     seq: u64,
     mode: Mode,
+    keys: Option<&SearchKeys>,
 ) -> Result<(), Fault> {
     let live = mode == Mode::Live;
     if let Some(message) = store::new_row_refusal(projection, live) {
@@ -44,8 +50,14 @@ pub(crate) async fn apply_in(
     }
     let seq = i64_of(seq)?;
     match projection {
-        Projection::NewDeclaration(row) => lodge_declaration(tx, row, seq, live).await,
-        Projection::UpdateDeclaration(update) => update_declaration(tx, update, seq, live).await,
+        Projection::NewDeclaration(row) => {
+            let keys = keys.and_then(|k| k.of(&row.id));
+            lodge_declaration(tx, row, seq, live, keys).await
+        }
+        Projection::UpdateDeclaration(update) => {
+            let keys = keys.and_then(|k| k.of(&update.id));
+            update_declaration(tx, update, seq, live, keys).await
+        }
         Projection::NewEnterprise(enterprise) => register_enterprise(tx, enterprise).await,
         Projection::NewUser(user) => register_user(tx, user).await,
         Projection::NewToken(token) => issue_token(tx, token).await,
@@ -230,6 +242,7 @@ async fn lodge_declaration(
     d: &DeclarationRow,
     seq: i64,
     live: bool,
+    keys: Option<&[SearchKey]>,
 ) -> Result<(), Fault> {
     if live {
         check_carried_document(tx, seq, Some(d)).await?;
@@ -260,7 +273,30 @@ async fn lodge_declaration(
         _ => format!("declaration {}", d.id),
     })
     .await?;
-    index_for_search(tx, &d.id, false).await
+    match keys {
+        Some(keys) => insert_search_keys(tx, &d.id, keys).await,
+        None => index_for_search(tx, &d.id, false).await,
+    }
+}
+
+/// Writes keys read before the write ([`store::SearchKeys`]) for the declaration `id`, in one
+/// statement.
+async fn insert_search_keys(
+    tx: &Transaction<'_>,
+    id: &str,
+    keys: &[SearchKey],
+) -> Result<(), Fault> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let kinds: Vec<&str> = keys.iter().map(|k| k.kind).collect();
+    let values: Vec<&str> = keys.iter().map(|k| k.value.as_str()).collect();
+    let sql = "INSERT INTO declaration_search (declaration_row, kind, value) \
+         SELECT d.row, k.kind, k.value FROM declarations d, \
+         UNNEST($2::text[], $3::text[]) AS k (kind, value) WHERE d.id = $1 \
+         ON CONFLICT DO NOTHING";
+    db::execute(tx, sql, &[&id, &kinds, &values]).await?;
+    Ok(())
 }
 
 /// The search keys of the declaration's document in force (see migration 0004, which writes the
@@ -299,6 +335,7 @@ async fn update_declaration(
     u: &DeclarationUpdate,
     seq: i64,
     live: bool,
+    keys: Option<&[SearchKey]>,
 ) -> Result<(), Fault> {
     if live && u.replaces_document {
         check_carried_document(tx, seq, None).await?;
@@ -322,7 +359,15 @@ async fn update_declaration(
         return Err(not_found(format!("declaration {}", u.id)));
     }
     if u.replaces_document {
-        index_for_search(tx, &u.id, true).await?;
+        match keys {
+            Some(keys) => {
+                let delete = "DELETE FROM declaration_search WHERE declaration_row = \
+                     (SELECT row FROM declarations WHERE id = $1)";
+                db::execute(tx, delete, &[&u.id]).await?;
+                insert_search_keys(tx, &u.id, keys).await?;
+            }
+            None => index_for_search(tx, &u.id, true).await?,
+        }
     }
     Ok(())
 }

@@ -105,7 +105,7 @@ async fn replay(tx: &Transaction<'_>, check: &mut ProjectionCheck) -> anyhow::Re
             return Ok(());
         } else {
             match serde_json::from_str::<Projection>(&recorded) {
-                Ok(projection) => projection::apply_in(tx, &projection, seq, Mode::Replay)
+                Ok(projection) => projection::apply_in(tx, &projection, seq, Mode::Replay, None)
                     .await
                     .map_err(|fault| match fault {
                         Fault::Refused(err) => err.to_string(),

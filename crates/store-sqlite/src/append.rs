@@ -3,16 +3,18 @@
 
 use audit::ChainHead;
 use rusqlite::Connection;
-use store::{Append, AppendOutcome, Projection};
+use store::{Append, AppendOutcome, Projection, SearchKeys};
 
 use crate::fault::{Fault, conflict, taken_columns};
 use crate::{cbec, projection, rows};
 
 /// Records `append` after `head`, advancing `head`. Anything but `Appended` must be rolled back
 /// by the caller (a version conflict may be found after the main event was written).
+/// `keys`: the search keys of the declarations `append` writes, read before the write.
 pub(crate) fn record(
     tx: &Connection,
     append: &Append,
+    keys: &SearchKeys,
     head: &mut ChainHead,
 ) -> Result<AppendOutcome, Fault> {
     let scope = &append.idempotency_scope;
@@ -47,7 +49,7 @@ pub(crate) fn record(
         };
         insert_event(tx, &event, head)?;
         // The projection may point at the event just inserted (a declaration's document).
-        projection::apply(tx, draft.projection, head.seq)?;
+        projection::apply(tx, draft.projection, head.seq, keys)?;
     }
     Ok(AppendOutcome::Appended { seq: main_seq })
 }

@@ -327,8 +327,14 @@ impl Store for SqliteStore {
     #[tracing::instrument(level = "debug", skip_all, fields(subject = %append.subject, action = %append.action))]
     async fn append(&self, append: Append) -> StoreResult<AppendOutcome> {
         let (reply, outcome) = oneshot::channel();
+        // The search keys are read here, in the caller's task: the writer thread only inserts them.
+        let keys = store::SearchKeys::of_append(&append);
         let append = Box::new(append);
-        self.send_write(WriteRequest::Append { append, reply })?;
+        self.send_write(WriteRequest::Append {
+            append,
+            keys,
+            reply,
+        })?;
         answer(outcome).await
     }
 

@@ -10,7 +10,7 @@
 use rusqlite::{Connection, OptionalExtension};
 use store::{
     DeclarationRow, DeclarationUpdate, EnterpriseRow, Projection, ReleaseFileRow, ReleaseRow,
-    RiskRuleRow, StoreError, TaskRow, TokenRow, UserRow, WatchEntryRow,
+    RiskRuleRow, SearchKey, SearchKeys, StoreError, TaskRow, TokenRow, UserRow, WatchEntryRow,
 };
 
 use crate::fault::{Fault, conflict, not_found, taken_columns};
@@ -25,23 +25,38 @@ pub(crate) enum Mode {
 }
 
 /// Applies the projection change of the event `seq`, which is already inserted.
-pub(crate) fn apply(tx: &Connection, projection: &Projection, seq: u64) -> Result<(), Fault> {
-    apply_in(tx, projection, seq, Mode::Live)
+/// `keys`: the search keys of the declarations the append writes, read before the write
+/// ([`store::SearchKeys`]).
+pub(crate) fn apply(
+    tx: &Connection,
+    projection: &Projection,
+    seq: u64,
+    keys: &SearchKeys,
+) -> Result<(), Fault> {
+    apply_in(tx, projection, seq, Mode::Live, Some(keys))
 }
 
+/// `keys`: as for [`apply`]; `None` (a replay) reads a declaration's keys from its stored
+/// document with SQL, as migration 0008 does.
 pub(crate) fn apply_in(
     tx: &Connection,
     projection: &Projection,
     seq: u64,
     mode: Mode,
+    keys: Option<&SearchKeys>,
 ) -> Result<(), Fault> {
     let live = mode == Mode::Live;
     if let Some(message) = store::new_row_refusal(projection, live) {
         return Err(refused(message));
     }
     match projection {
-        Projection::NewDeclaration(row) => lodge_declaration(tx, row, seq, live),
-        Projection::UpdateDeclaration(update) => update_declaration(tx, update, seq, live),
+        Projection::NewDeclaration(row) => {
+            lodge_declaration(tx, row, seq, live, keys.and_then(|k| k.of(&row.id)))
+        }
+        Projection::UpdateDeclaration(update) => {
+            let keys = keys.and_then(|k| k.of(&update.id));
+            update_declaration(tx, update, seq, live, keys)
+        }
         Projection::NewEnterprise(enterprise) => register_enterprise(tx, enterprise),
         Projection::NewUser(user) => register_user(tx, user),
         Projection::NewToken(token) => issue_token(tx, token),
@@ -178,6 +193,7 @@ fn lodge_declaration(
     d: &DeclarationRow,
     seq: u64,
     live: bool,
+    keys: Option<&[SearchKey]>,
 ) -> Result<(), Fault> {
     if live && cfg!(debug_assertions) {
         check_carried_document(tx, seq, Some(d))?;
@@ -209,7 +225,22 @@ fn lodge_declaration(
             Some(_) => conflict(format!("declaration {}", d.id)),
             None => err.into(),
         })?;
-    index_for_search(tx, &d.id, false)
+    let row = tx.last_insert_rowid();
+    match keys {
+        Some(keys) => insert_search_keys(tx, row, keys),
+        None => index_for_search(tx, &d.id, false),
+    }
+}
+
+/// Writes keys read before the write ([`store::SearchKeys`]) for the declaration at `row`.
+fn insert_search_keys(tx: &Connection, row: i64, keys: &[SearchKey]) -> Result<(), Fault> {
+    let sql = "INSERT OR IGNORE INTO declaration_search (declaration_row, kind, value) \
+         VALUES (?1, ?2, ?3)";
+    let mut insert = tx.prepare_cached(sql)?;
+    for key in keys {
+        insert.execute(rusqlite::params![row, key.kind, key.value])?;
+    }
+    Ok(())
 }
 
 /// The search keys of the declaration's document in force (see migration 0008, which writes the
@@ -248,6 +279,7 @@ fn update_declaration(
     u: &DeclarationUpdate,
     seq: u64,
     live: bool,
+    keys: Option<&[SearchKey]>,
 ) -> Result<(), Fault> {
     if live && u.replaces_document && cfg!(debug_assertions) {
         check_carried_document(tx, seq, None)?;
@@ -273,7 +305,17 @@ fn update_declaration(
         return Err(not_found(format!("declaration {}", u.id)));
     }
     if u.replaces_document {
-        index_for_search(tx, &u.id, true)?;
+        match keys {
+            Some(keys) => {
+                let delete = "DELETE FROM declaration_search WHERE declaration_row = \
+                     (SELECT row FROM declarations WHERE id = ?1)";
+                tx.prepare_cached(delete)?.execute([&u.id])?;
+                let sql = "SELECT row FROM declarations WHERE id = ?1";
+                let row: i64 = tx.prepare_cached(sql)?.query_row([&u.id], |r| r.get(0))?;
+                insert_search_keys(tx, row, keys)?;
+            }
+            None => index_for_search(tx, &u.id, true)?,
+        }
     }
     Ok(())
 }

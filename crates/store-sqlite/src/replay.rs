@@ -115,7 +115,7 @@ fn replay(tx: &Connection, check: &mut ProjectionCheck) -> anyhow::Result<()> {
             return Ok(());
         } else {
             match serde_json::from_str::<Projection>(&recorded) {
-                Ok(projection) => projection::apply_in(tx, &projection, seq, Mode::Replay)
+                Ok(projection) => projection::apply_in(tx, &projection, seq, Mode::Replay, None)
                     .map_err(|fault| fault_text(&fault)),
                 Err(err) => Err(format!("its recorded projection is unreadable ({err})")),
             }

@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use audit::{AuditSigner, ChainHead, Checkpoint};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
-use store::{Append, AppendOutcome, CbecBooking, CbecBookingOutcome, StoreError, StoreResult};
+use store::{
+    Append, AppendOutcome, CbecBooking, CbecBookingOutcome, SearchKeys, StoreError, StoreResult,
+};
 use tokio::sync::oneshot;
 
 use crate::checkpoint::{self, ChainPosition, CheckpointPolicy};
@@ -32,6 +34,8 @@ pub(crate) enum Command {
 pub(crate) enum WriteRequest {
     Append {
         append: Box<Append>,
+        /// Read from `append` by the caller's task, off the writer thread.
+        keys: SearchKeys,
         reply: oneshot::Sender<StoreResult<AppendOutcome>>,
     },
     ReserveSerials {
@@ -398,7 +402,9 @@ fn execute_in_savepoint(
 
 fn execute(conn: &Connection, request: &WriteRequest, head: &mut ChainHead) -> Result<Done, Fault> {
     match request {
-        WriteRequest::Append { append, .. } => append::record(conn, append, head).map(Done::Append),
+        WriteRequest::Append { append, keys, .. } => {
+            append::record(conn, append, keys, head).map(Done::Append)
+        }
         WriteRequest::ReserveSerials {
             counter_key, count, ..
         } => reserve_serials(conn, counter_key, *count).map(Done::Serials),

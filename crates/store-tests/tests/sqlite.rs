@@ -61,15 +61,24 @@ async fn the_search_backfill_writes_what_the_projection_writes() {
         .find("INSERT OR IGNORE INTO declaration_search")
         .expect("the migration backfills")..];
     let db = rusqlite::Connection::open(&path).unwrap();
-    let count = |db: &rusqlite::Connection| -> i64 {
-        db.query_row("SELECT count(*) FROM declaration_search", [], |r| r.get(0))
-            .unwrap()
+    // The projection reads the keys in Rust (store::search_keys), the migration with SQL.
+    let rows = |db: &rusqlite::Connection| -> Vec<(i64, String, String)> {
+        let sql = "SELECT declaration_row, kind, value FROM declaration_search ORDER BY 1, 2, 3";
+        let mut statement = db.prepare(sql).unwrap();
+        let rows = statement.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)));
+        rows.unwrap().map(Result::unwrap).collect()
     };
-    let keys = count(&db);
-    assert!(keys > 0, "the story's declarations have search keys");
+    let keys = rows(&db);
+    assert!(!keys.is_empty(), "the story's declarations have search keys");
+    for kind in store::SEARCH_KINDS {
+        assert!(
+            keys.iter().any(|(_, k, _)| k == kind),
+            "the story's declarations have a {kind} key"
+        );
+    }
     db.execute_batch(&format!("DELETE FROM declaration_search; {backfill}"))
         .unwrap();
-    assert_eq!(count(&db), keys);
+    assert_eq!(rows(&db), keys);
     drop(db);
     let store = SqliteStore::open(&path, story_signer(), SqliteOptions::production()).unwrap();
     let check = store.check_projections().await.unwrap();

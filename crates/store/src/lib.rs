@@ -38,6 +38,7 @@
 use async_trait::async_trait;
 
 mod delivery;
+mod search;
 mod shared;
 pub use delivery::{
     DEAD_LETTERS_LISTED_MAX, DeadLetterRow, DeliveryChange, FeedEvent, FeedWindow, WebhookRow,
@@ -48,6 +49,8 @@ pub use shared::{
     cbec_ledger_entry, cbec_payload, cbec_refusal, cbec_subject, cbec_total_after, event_drafts,
     is_iso_date, linked_idempotency_key, new_row_refusal,
 };
+
+pub use search::{SEARCH_KINDS, SearchKey, SearchKeys, payload_search_keys, search_keys};
 
 pub use audit::{Checkpoint, StoredEntry};
 
