@@ -1,0 +1,2 @@
+pub struct Parties;
+pub fn to_declaration() {}
