@@ -107,6 +107,15 @@ impl MessageType {
         }
     }
 
+    /// The schema requires the enveloped signature on lists, cancellations and returns; on
+    /// orders, payments and waybills it is optional.
+    pub fn signature_required(self) -> bool {
+        matches!(
+            self,
+            MessageType::Inventory | MessageType::Cancellation | MessageType::Return
+        )
+    }
+
     fn from_root(name: &str) -> Option<MessageType> {
         MessageType::ALL.into_iter().find(|t| t.root_name() == name)
     }
@@ -187,7 +196,7 @@ fn message_error(code: ErrorCode, en: String, zh: String) -> FieldError {
 
 /// Reads a CEB message of one of the types in `MessageType`.
 pub fn parse(bytes: &[u8]) -> Result<Message, Refusal> {
-    let root = xml::parse(bytes).map_err(|refusal| {
+    let tree = xml::parse(bytes).map_err(|refusal| {
         let (en, zh) = refusal.messages();
         let code = match refusal {
             xml::XmlRefusal::TooLarge | xml::XmlRefusal::TooDeep => ErrorCode::TooLong,
@@ -201,6 +210,7 @@ pub fn parse(bytes: &[u8]) -> Result<Message, Refusal> {
             schema_valid: false,
         }
     })?;
+    let root = tree.root;
     let guid = root.attribute("guid").map(str::to_owned);
     let kind = (root.ns == xml::Ns::Ceb)
         .then(|| MessageType::from_root(&root.name))
@@ -254,6 +264,9 @@ pub fn parse(bytes: &[u8]) -> Result<Message, Refusal> {
         Some(v) => Some(v.to_owned()),
     };
     let (elements, transfer) = read::envelope(&root, kind, &mut errors);
+    if kind.signature_required() && !tree.signed {
+        errors.push(FieldError::required(format!("{root_path}/Signature")));
+    }
     let base_transfer = transfer.and_then(|t| {
         read::base_transfer(t, &format!("{root_path}/BaseTransfer"), &mut errors)
     });

@@ -140,9 +140,17 @@ fn namespace(resolved: &ResolveResult<'_>) -> Result<Ns, XmlRefusal> {
     }
 }
 
+/// A message read: its root element, and whether the root carried a `ds:Signature` (of which
+/// nothing else is kept).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tree {
+    pub root: Element,
+    pub signed: bool,
+}
+
 /// Reads the whole message into a tree, enforcing every limit before the work. A UTF-8 byte
 /// order mark is allowed (the CEB311 sample has one).
-pub fn parse(bytes: &[u8]) -> Result<Element, XmlRefusal> {
+pub fn parse(bytes: &[u8]) -> Result<Tree, XmlRefusal> {
     if bytes.len() > MESSAGE_BYTES_MAX {
         return Err(XmlRefusal::TooLarge);
     }
@@ -156,6 +164,7 @@ pub fn parse(bytes: &[u8]) -> Result<Element, XmlRefusal> {
     let mut elements = 0usize;
     // Depth inside a skipped `ds:Signature` (0: not inside one).
     let mut skipping = 0usize;
+    let mut signed = false;
     let malformed =
         |e: &dyn std::fmt::Display, at: u64| XmlRefusal::Malformed(format!("{e} (at byte {at})"));
     loop {
@@ -217,6 +226,9 @@ pub fn parse(bytes: &[u8]) -> Result<Element, XmlRefusal> {
         let is_signature = matches!(&resolved,
             ResolveResult::Bound(ns) if ns.as_ref() == DSIG_NAMESPACE.as_bytes())
             && local == "Signature";
+        if is_signature && stack.len() == 1 {
+            signed = true;
+        }
         if skipping > 0 || (is_signature && !stack.is_empty()) {
             if !is_empty {
                 skipping += 1;
@@ -255,7 +267,7 @@ pub fn parse(bytes: &[u8]) -> Result<Element, XmlRefusal> {
     }
     let mut root = root.ok_or(XmlRefusal::Empty)?;
     trim_all(&mut root);
-    Ok(root)
+    Ok(Tree { root, signed })
 }
 
 fn close(stack: &mut [Element], root: &mut Option<Element>, element: Element) {
