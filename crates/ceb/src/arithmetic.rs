@@ -26,7 +26,13 @@ fn overflow(path: &str) -> FieldError {
     )
 }
 
-fn line_total(path: &str, qty: Decimal, price: Decimal, total: Decimal, errors: &mut Vec<FieldError>) {
+fn line_total(
+    path: &str,
+    qty: Decimal,
+    price: Decimal,
+    total: Decimal,
+    errors: &mut Vec<FieldError>,
+) {
     match qty.checked_mul(price) {
         None => errors.push(overflow(path)),
         Some(computed) if !same_to_the_fen(total, computed) => errors.push(error(
@@ -61,7 +67,13 @@ pub fn check_order(order: &Order, path: &str, errors: &mut Vec<FieldError>) {
     for (i, item) in order.items.iter().enumerate() {
         let at = format!("{path}/OrderList[{}]", i + 1);
         numbering(&format!("{at}/gnum"), i + 1, item.gnum, errors);
-        line_total(&format!("{at}/totalPrice"), item.qty, item.price, item.total_price, errors);
+        line_total(
+            &format!("{at}/totalPrice"),
+            item.qty,
+            item.price,
+            item.total_price,
+            errors,
+        );
         sum = sum.and_then(|s| s.checked_add(item.total_price));
     }
     let head = format!("{path}/OrderHead");
@@ -108,7 +120,13 @@ pub fn check_inventory(inventory: &Inventory, path: &str, errors: &mut Vec<Field
     for (i, item) in inventory.items.iter().enumerate() {
         let at = format!("{path}/InventoryList[{}]", i + 1);
         numbering(&format!("{at}/gnum"), i + 1, item.gnum, errors);
-        line_total(&format!("{at}/totalPrice"), item.qty, item.price, item.total_price, errors);
+        line_total(
+            &format!("{at}/totalPrice"),
+            item.qty,
+            item.price,
+            item.total_price,
+            errors,
+        );
     }
     if inventory.net_weight > inventory.gross_weight {
         errors.push(FieldError::mass_inconsistent(

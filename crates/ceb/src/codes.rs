@@ -83,8 +83,7 @@ pub fn read_tables() -> Result<Table, Vec<TableError>> {
                 continue;
             }
         };
-        let (code, alpha2, name_zh, name_en, kind) =
-            (&row[0], &row[1], &row[3], &row[4], &row[6]);
+        let (code, alpha2, name_zh, name_en, kind) = (&row[0], &row[1], &row[3], &row[4], &row[6]);
         if !is_code(code) {
             problem(format!("customs code {code:?} is not 3 digits"));
             continue;
@@ -128,7 +127,9 @@ pub fn read_tables() -> Result<Table, Vec<TableError>> {
         };
         let (code, iso, name_zh, name_en) = (&row[0], &row[1], &row[3], &row[4]);
         if !is_code(code) || !is_upper(iso, 3) {
-            problem(format!("customs code {code:?} / ISO {iso:?} of the wrong shape"));
+            problem(format!(
+                "customs code {code:?} / ISO {iso:?} of the wrong shape"
+            ));
             continue;
         }
         let code = leak(code);

@@ -17,9 +17,8 @@ use domain::FieldError;
 use rust_decimal::Decimal;
 use wire::DeclarationDto;
 use wire::declaration::{
-    CbecBuyerDto, CbecOrderDto, ChargeDto, EnterpriseDto, GoodsItemDto,
-    IdNumberText, InvoiceDto, NumText, OverseasPartyDto, PackagesDto, QuantityDto,
-    TransportDocumentDto, TransportDto,
+    CbecBuyerDto, CbecOrderDto, ChargeDto, EnterpriseDto, GoodsItemDto, IdNumberText, InvoiceDto,
+    NumText, OverseasPartyDto, PackagesDto, QuantityDto, TransportDocumentDto, TransportDto,
 };
 
 use crate::arithmetic::to_fen;
@@ -168,10 +167,13 @@ pub fn to_declaration(
         unit: None,
     };
     let document = document_kind(&inventory.traf_mode).and_then(|kind| {
-        inventory.bill_no.as_ref().map(|number| TransportDocumentDto {
-            kind: Some(kind.into()),
-            number: Some(number.clone()),
-        })
+        inventory
+            .bill_no
+            .as_ref()
+            .map(|number| TransportDocumentDto {
+                kind: Some(kind.into()),
+                number: Some(number.clone()),
+            })
     });
     Ok(DeclarationDto {
         direction: Some("import".into()),

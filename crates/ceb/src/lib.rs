@@ -267,9 +267,8 @@ pub fn parse(bytes: &[u8]) -> Result<Message, Refusal> {
     if kind.signature_required() && !tree.signed {
         errors.push(FieldError::required(format!("{root_path}/Signature")));
     }
-    let base_transfer = transfer.and_then(|t| {
-        read::base_transfer(t, &format!("{root_path}/BaseTransfer"), &mut errors)
-    });
+    let base_transfer = transfer
+        .and_then(|t| read::base_transfer(t, &format!("{root_path}/BaseTransfer"), &mut errors));
     let document_name = kind.document_name();
     let path = |i: usize| format!("{root_path}/{document_name}[{}]", i + 1);
     // Arithmetic is checked on the documents that read, its problems kept apart so that a
@@ -297,7 +296,9 @@ pub fn parse(bytes: &[u8]) -> Result<Message, Refusal> {
         MessageType::Cancellation => {
             Documents::Cancellations(documents!(read::cancellation, nothing))
         }
-        MessageType::Return => Documents::Returns(documents!(read::refund, arithmetic::check_return)),
+        MessageType::Return => {
+            Documents::Returns(documents!(read::refund, arithmetic::check_return))
+        }
     };
     let schema_valid = errors.is_empty();
     errors.extend(arithmetic);
@@ -309,8 +310,7 @@ pub fn parse(bytes: &[u8]) -> Result<Message, Refusal> {
             schema_valid,
         });
     }
-    let (Some(guid), Some(version), Some(base_transfer)) = (guid_ok, version, base_transfer)
-    else {
+    let (Some(guid), Some(version), Some(base_transfer)) = (guid_ok, version, base_transfer) else {
         unreachable!("an absent or refused attribute or BaseTransfer is an error reported above")
     };
     macro_rules! envelope {

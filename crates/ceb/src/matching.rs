@@ -176,13 +176,21 @@ pub fn compare(
     }
     if let Some(transaction) = &order.pay_transaction_id {
         f.text(
-            side(P, "PaymentHead/payTransactionId", &payment.pay_transaction_id),
+            side(
+                P,
+                "PaymentHead/payTransactionId",
+                &payment.pay_transaction_id,
+            ),
             side(O, "OrderHead/payTransactionId", transaction),
         );
     }
     // The buyer: the list's against the order's buyer and the payment's payer.
     f.text(
-        side(I, "InventoryHead/buyerIdType", inventory.buyer_id_type.code()),
+        side(
+            I,
+            "InventoryHead/buyerIdType",
+            inventory.buyer_id_type.code(),
+        ),
         side(O, "OrderHead/buyerIdType", order.buyer_id_type.code()),
     );
     f.id(
@@ -194,7 +202,11 @@ pub fn compare(
         side(O, "OrderHead/buyerName", &order.buyer_name),
     );
     f.text(
-        side(I, "InventoryHead/buyerIdType", inventory.buyer_id_type.code()),
+        side(
+            I,
+            "InventoryHead/buyerIdType",
+            inventory.buyer_id_type.code(),
+        ),
         side(P, "PaymentHead/payerIdType", payment.payer_id_type.code()),
     );
     f.id(
@@ -227,15 +239,24 @@ pub fn compare(
         let ol = |name: &str| format!("OrderList[{}]/{name}", oat + 1);
         if let Some(ordered_no) = &ordered.item_no {
             let listed = item.item_no.as_deref().unwrap_or("");
-            f.text(side(I, il("itemNo"), listed), side(O, ol("itemNo"), ordered_no));
+            f.text(
+                side(I, il("itemNo"), listed),
+                side(O, ol("itemNo"), ordered_no),
+            );
         }
         f.amount((I, &il("qty"), item.qty), (O, &ol("qty"), ordered.qty));
-        f.amount((I, &il("price"), item.price), (O, &ol("price"), ordered.price));
+        f.amount(
+            (I, &il("price"), item.price),
+            (O, &ol("price"), ordered.price),
+        );
         f.amount(
             (I, &il("totalPrice"), item.total_price),
             (O, &ol("totalPrice"), ordered.total_price),
         );
-        f.text(side(I, il("unit"), &item.unit), side(O, ol("unit"), &ordered.unit));
+        f.text(
+            side(I, il("unit"), &item.unit),
+            side(O, ol("unit"), &ordered.unit),
+        );
         f.text(
             side(I, il("country"), item.country.code),
             side(O, ol("country"), ordered.country.code),
@@ -268,15 +289,31 @@ pub fn compare(
         side(O, "OrderHead/consignee", &order.consignee),
     );
     f.text(
-        side(W, "LogisticsHead/consigneeAddress", &waybill.consignee_address),
+        side(
+            W,
+            "LogisticsHead/consigneeAddress",
+            &waybill.consignee_address,
+        ),
         side(O, "OrderHead/consigneeAddress", &order.consignee_address),
     );
     f.text(
-        side(W, "LogisticsHead/consigneeTelephone", &waybill.consignee_telephone),
-        side(O, "OrderHead/consigneeTelephone", &order.consignee_telephone),
+        side(
+            W,
+            "LogisticsHead/consigneeTelephone",
+            &waybill.consignee_telephone,
+        ),
+        side(
+            O,
+            "OrderHead/consigneeTelephone",
+            &order.consignee_telephone,
+        ),
     );
     f.text(
-        side(I, "InventoryHead/consigneeAddress", &inventory.consignee_address),
+        side(
+            I,
+            "InventoryHead/consigneeAddress",
+            &inventory.consignee_address,
+        ),
         side(O, "OrderHead/consigneeAddress", &order.consignee_address),
     );
     found.0
@@ -286,10 +323,10 @@ pub fn compare(
 /// list: the documents carry only the former, the assessment is the platform's (the caller's).
 pub fn compare_tax(order: &Order, assessed: Decimal) -> Option<Disagreement> {
     let mut found = Found::default();
-    let assessed_text = to_fen(assessed).to_string();
+    let assessed_text = format!("{:.2}", to_fen(assessed));
     let withheld = to_fen(order.tax_total);
     if withheld != to_fen(assessed) {
-        let withheld_text = withheld.to_string();
+        let withheld_text = format!("{withheld:.2}");
         found.0.push(disagreement(
             side(O, "OrderHead/taxTotal", &withheld_text),
             side(I, "(tax assessed on the list)", &assessed_text),

@@ -14,7 +14,11 @@ use crate::{DOCUMENTS_MAX, ITEMS_MAX, MessageType};
 
 type Errors = Vec<FieldError>;
 
-pub(crate) fn base_transfer(root: &Element, path: &str, errors: &mut Errors) -> Option<BaseTransfer> {
+pub(crate) fn base_transfer(
+    root: &Element,
+    path: &str,
+    errors: &mut Errors,
+) -> Option<BaseTransfer> {
     let v = check_record(root, path, spec::BASE_TRANSFER, errors);
     Some(BaseTransfer {
         cop_code: v.text("copCode")?,
@@ -56,7 +60,12 @@ pub(crate) fn envelope<'a>(
             "BaseSubscribe" => {
                 subscribes += 1;
                 let mut sub = Vec::new();
-                check_record(child, &format!("{path}[{subscribes}]"), spec::BASE_SUBSCRIBE, &mut sub);
+                check_record(
+                    child,
+                    &format!("{path}[{subscribes}]"),
+                    spec::BASE_SUBSCRIBE,
+                    &mut sub,
+                );
                 errors.extend(sub);
                 (2, subscribes <= crate::SUBSCRIPTIONS_MAX)
             }
@@ -69,7 +78,11 @@ pub(crate) fn envelope<'a>(
         if !ok {
             errors.push(FieldError::too_many(
                 &path,
-                if this == 2 { crate::SUBSCRIPTIONS_MAX } else { 1 },
+                if this == 2 {
+                    crate::SUBSCRIPTIONS_MAX
+                } else {
+                    1
+                },
             ));
         }
         if this < stage {
@@ -86,7 +99,10 @@ pub(crate) fn envelope<'a>(
         errors.push(FieldError::required(format!("{root_path}/{document}")));
     }
     if documents.len() > DOCUMENTS_MAX {
-        errors.push(FieldError::too_many(format!("{root_path}/{document}"), DOCUMENTS_MAX));
+        errors.push(FieldError::too_many(
+            format!("{root_path}/{document}"),
+            DOCUMENTS_MAX,
+        ));
         documents.clear();
     }
     if transfer.is_none() {

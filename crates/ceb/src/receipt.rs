@@ -394,7 +394,10 @@ pub fn render(receipt: &Receipt) -> Result<String, Vec<FieldError>> {
                 errors.push(FieldError::required(format!("{root}/{}", receipt.entity())));
             }
             if returns.len() > RETURNS_MAX {
-                errors.push(FieldError::too_many(format!("{root}/{}", receipt.entity()), RETURNS_MAX));
+                errors.push(FieldError::too_many(
+                    format!("{root}/{}", receipt.entity()),
+                    RETURNS_MAX,
+                ));
             }
             for (i, r) in returns.iter().enumerate() {
                 let at = format!("{root}/{}[{}]", receipt.entity(), i + 1);
@@ -447,17 +450,21 @@ fn document_return(
 ) {
     let entity = receipt.entity();
     exact(&format!("{at}/guid"), &r.guid, 36, errors);
-    let required = |name: &str, value: &Option<String>, max: usize, errors: &mut Vec<FieldError>| {
+    let required = |name: &str,
+                    value: &Option<String>,
+                    max: usize,
+                    errors: &mut Vec<FieldError>| {
         match value {
             None => errors.push(FieldError::required(format!("{at}/{name}"))),
             Some(v) => bounded(&format!("{at}/{name}"), v, max, errors),
         }
     };
-    let optional = |name: &str, value: &Option<String>, max: usize, errors: &mut Vec<FieldError>| {
-        if let Some(v) = value {
-            bounded(&format!("{at}/{name}"), v, max, errors);
-        }
-    };
+    let optional =
+        |name: &str, value: &Option<String>, max: usize, errors: &mut Vec<FieldError>| {
+            if let Some(v) = value {
+                bounded(&format!("{at}/{name}"), v, max, errors);
+            }
+        };
     let status = match r.status {
         None => {
             errors.push(FieldError::required(format!("{at}/returnStatus")));
@@ -478,7 +485,8 @@ fn document_return(
         return;
     };
     let info = if r.info.is_empty() {
-        r.status.map_or_else(String::new, |s| s.meaning_zh().to_owned())
+        r.status
+            .map_or_else(String::new, |s| s.meaning_zh().to_owned())
     } else {
         cut(&r.info, RETURN_INFO_CHARS_MAX)
     };
@@ -560,7 +568,10 @@ fn tax_bill(w: &mut Writer, bill: &TaxBill, at: &str, errors: &mut Vec<FieldErro
         errors.push(FieldError::required(format!("{at}/TaxListRd")));
     }
     if bill.items.len() > crate::ITEMS_MAX {
-        errors.push(FieldError::too_many(format!("{at}/TaxListRd"), crate::ITEMS_MAX));
+        errors.push(FieldError::too_many(
+            format!("{at}/TaxListRd"),
+            crate::ITEMS_MAX,
+        ));
     }
     w.open(1, "Tax");
     w.open(2, "TaxHeadRd");
@@ -595,7 +606,12 @@ fn tax_bill(w: &mut Writer, bill: &TaxBill, at: &str, errors: &mut Vec<FieldErro
     }
     w.close(2, "TaxHeadRd");
     for (i, item) in bill.items.iter().enumerate() {
-        exact(&format!("{at}/TaxListRd[{}]/gcode", i + 1), &item.gcode, 10, errors);
+        exact(
+            &format!("{at}/TaxListRd[{}]/gcode", i + 1),
+            &item.gcode,
+            10,
+            errors,
+        );
         w.open(2, "TaxListRd");
         w.field(3, "gnum", &item.gnum.to_string());
         w.field(3, "gcode", &item.gcode);

@@ -19,7 +19,10 @@ pub const INT_DIGITS_MAX: usize = 9;
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Kind {
-    Text { min: usize, max: usize },
+    Text {
+        min: usize,
+        max: usize,
+    },
     Exact(usize),
     Decimal,
     Int,
@@ -403,10 +406,7 @@ pub(crate) fn check_record<'a>(
         }
         last = Some(last.map_or(index, |l| l.max(index)));
         if !child.children.is_empty() {
-            errors.push(FieldError::invalid_type(
-                &child_path,
-                "text, not elements",
-            ));
+            errors.push(FieldError::invalid_type(&child_path, "text, not elements"));
             continue;
         }
         let field = &spec[index];
@@ -471,25 +471,27 @@ fn check_value(path: &str, field: &Field, text: &str) -> Result<(), FieldError> 
             if chars == 0 {
                 return Err(FieldError::required(path));
             }
-            parse_decimal(text).map(|_| ()).map_err(|problem| match problem {
-                DecimalProblem::Format => FieldError::invalid_format(
-                    path,
-                    "a decimal number such as 1234.5",
-                    "十进制数，如 1234.5",
-                ),
-                DecimalProblem::Negative => {
-                    FieldError::out_of_range(path, "zero or more", "大于或等于 0")
-                }
-                DecimalProblem::Fraction => {
-                    FieldError::precision(path, DECIMAL_FRACTION_DIGITS_MAX as u32)
-                }
-                DecimalProblem::Digits => error(
-                    path,
-                    ErrorCode::TooLong,
-                    format!("has more than {DECIMAL_DIGITS_MAX} digits"),
-                    format!("数字位数超过 {DECIMAL_DIGITS_MAX} 位"),
-                ),
-            })
+            parse_decimal(text)
+                .map(|_| ())
+                .map_err(|problem| match problem {
+                    DecimalProblem::Format => FieldError::invalid_format(
+                        path,
+                        "a decimal number such as 1234.5",
+                        "十进制数，如 1234.5",
+                    ),
+                    DecimalProblem::Negative => {
+                        FieldError::out_of_range(path, "zero or more", "大于或等于 0")
+                    }
+                    DecimalProblem::Fraction => {
+                        FieldError::precision(path, DECIMAL_FRACTION_DIGITS_MAX as u32)
+                    }
+                    DecimalProblem::Digits => error(
+                        path,
+                        ErrorCode::TooLong,
+                        format!("has more than {DECIMAL_DIGITS_MAX} digits"),
+                        format!("数字位数超过 {DECIMAL_DIGITS_MAX} 位"),
+                    ),
+                })
         }
         Kind::Int => {
             if chars == 0 {
@@ -609,7 +611,10 @@ pub(crate) fn parse_decimal(text: &str) -> Result<Decimal, DecimalProblem> {
     let value = if fraction.is_empty() {
         Decimal::from_str_exact(if whole.is_empty() { "0" } else { whole })
     } else {
-        Decimal::from_str_exact(&format!("{}.{fraction}", if whole.is_empty() { "0" } else { whole }))
+        Decimal::from_str_exact(&format!(
+            "{}.{fraction}",
+            if whole.is_empty() { "0" } else { whole }
+        ))
     }
     .map_err(|_| DecimalProblem::Format)?;
     if negative && !value.is_zero() {

@@ -169,7 +169,9 @@ pub fn parse(bytes: &[u8]) -> Result<Tree, XmlRefusal> {
         |e: &dyn std::fmt::Display, at: u64| XmlRefusal::Malformed(format!("{e} (at byte {at})"));
     loop {
         let at = reader.buffer_position();
-        let (resolved, event) = reader.read_resolved_event().map_err(|e| malformed(&e, at))?;
+        let (resolved, event) = reader
+            .read_resolved_event()
+            .map_err(|e| malformed(&e, at))?;
         let (start, is_empty) = match event {
             Event::Start(start) => (start, false),
             Event::Empty(start) => (start, true),

@@ -83,9 +83,23 @@ fn document_receipt(receipt: ReceiptType, status: ReturnStatus) -> Receipt {
 fn every_document_receipt_validates_with_every_status_it_carries() {
     use ReturnStatus::*;
     let statuses = [
-        Stored, Declaring, SentToCustoms, SendingFailed, Refused, Accepted, ManualReview,
-        Concluded, Inspection, HeldForClearance, HeldForAntiSmuggling, HeldForLegal, HeldOther,
-        ReturnedAbroad, Released, Closed, ProcessingError(1),
+        Stored,
+        Declaring,
+        SentToCustoms,
+        SendingFailed,
+        Refused,
+        Accepted,
+        ManualReview,
+        Concluded,
+        Inspection,
+        HeldForClearance,
+        HeldForAntiSmuggling,
+        HeldForLegal,
+        HeldOther,
+        ReturnedAbroad,
+        Released,
+        Closed,
+        ProcessingError(1),
     ];
     for receipt in [
         ReceiptType::Order,
@@ -109,9 +123,12 @@ fn every_document_receipt_validates_with_every_status_it_carries() {
 
 #[test]
 fn the_validator_refuses_what_the_schema_refuses() {
-    let xml = render(&document_receipt(ReceiptType::Inventory, ReturnStatus::Released))
-        .unwrap()
-        .replace("<copNo>", "<nonsense/><copNo>");
+    let xml = render(&document_receipt(
+        ReceiptType::Inventory,
+        ReturnStatus::Released,
+    ))
+    .unwrap()
+    .replace("<copNo>", "<nonsense/><copNo>");
     assert!(std::panic::catch_unwind(|| assert_valid(&xml)).is_err());
 }
 
@@ -147,7 +164,10 @@ fn a_tax_bill_validates() {
         bills: vec![bill],
     })
     .unwrap();
-    assert!(xml.contains("<valueAddedTax>27.30</valueAddedTax>"), "{xml}");
+    assert!(
+        xml.contains("<valueAddedTax>27.30</valueAddedTax>"),
+        "{xml}"
+    );
     assert_valid(&xml);
 }
 
@@ -168,7 +188,13 @@ fn a_format_error_answers_a_refused_message_and_validates() {
     let refusal = ceb::parse(b"not xml").unwrap_err();
     let error = FormatError::from_refusal(&refusal, GUID, b"not xml", time());
     assert_eq!(error.ori_message_type, "Unknown");
-    assert_valid(&render(&Receipt::FormatError { guid: GUID.into(), error }).unwrap());
+    assert_valid(
+        &render(&Receipt::FormatError {
+            guid: GUID.into(),
+            error,
+        })
+        .unwrap(),
+    );
 }
 
 #[test]
@@ -178,7 +204,11 @@ fn fixed_lengths_are_checked_before_rendering() {
         returns[1].pre_no = Some("short".into());
         returns[0].guid = "x".into();
     }
-    let paths: Vec<String> = render(&receipt).unwrap_err().into_iter().map(|e| e.path).collect();
+    let paths: Vec<String> = render(&receipt)
+        .unwrap_err()
+        .into_iter()
+        .map(|e| e.path)
+        .collect();
     assert_eq!(
         paths,
         [
