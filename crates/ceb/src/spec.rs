@@ -69,8 +69,10 @@ pub(crate) const TRADE_MODES: &[(&str, &str, &str)] = &[
     ("1239", "bonded import (category B)", "保税进口B"),
 ];
 
-// Generated once from ceb-import-202205.xsd (element order, occurrence and facets), then
-// the enumerations and formats its documentation states put in by hand (see `over`).
+// Generated once from ceb-import-202205.xsd (element order, occurrence and facets), then the
+// codes and formats its documentation states put in by hand (appType, appStatus, orderType,
+// buyerIdType, ieFlag, tradeMode, currency, dxpMode, the times and dates).
+// `tests::the_record_tables_agree_with_the_schema` reads the schema and checks every table.
 pub(crate) const ORDER_HEAD: &[Field] = &[
     field("guid", true, Kind::Exact(36)),
     field("appType", true, Kind::OneOf(APP_TYPES)),
