@@ -22,6 +22,7 @@ pub mod matching;
 mod read;
 pub mod receipt;
 mod spec;
+pub mod write;
 pub mod xml;
 
 use domain::FieldError;
