@@ -14,6 +14,17 @@ pub fn to_fen(amount: Decimal) -> Decimal {
     amount.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
 }
 
+/// An amount as a message shows it: to the fen when it has no more decimals than that (332.30,
+/// not 332.3), in full otherwise.
+pub fn figure(amount: Decimal) -> String {
+    let amount = amount.normalize();
+    if amount.scale() <= 2 {
+        format!("{amount:.2}")
+    } else {
+        amount.to_string()
+    }
+}
+
 fn same_to_the_fen(a: Decimal, b: Decimal) -> bool {
     to_fen(a) == to_fen(b)
 }
@@ -39,12 +50,14 @@ fn line_total(
             path,
             ErrorCode::AmountMismatch,
             format!(
-                "is {total} but qty × price is {qty} × {price} = {} (compared to the fen, 0.01 CNY, rounded half-up)",
-                computed.normalize()
+                "is {} but qty × price is {qty} × {price} = {} (compared to the fen, 0.01 CNY, rounded half-up)",
+                figure(total),
+                figure(computed)
             ),
             format!(
-                "申报为 {total}，但数量 × 单价为 {qty} × {price} = {}（精确到分，四舍五入）",
-                computed.normalize()
+                "申报为 {}，但数量 × 单价为 {qty} × {price} = {}（精确到分，四舍五入）",
+                figure(total),
+                figure(computed)
             ),
         )),
         Some(_) => {}
@@ -84,11 +97,13 @@ pub fn check_order(order: &Order, path: &str, errors: &mut Vec<FieldError>) {
             ErrorCode::SumMismatch,
             format!(
                 "is {} but the items' totalPrice add up to {} (compared to the fen, 0.01 CNY, rounded half-up)",
-                order.goods_value, sum
+                figure(order.goods_value),
+                figure(sum)
             ),
             format!(
                 "申报为 {}，但各商品总价合计为 {}（精确到分，四舍五入）",
-                order.goods_value, sum
+                figure(order.goods_value),
+                figure(sum)
             ),
         )),
         Some(_) => {}
@@ -105,11 +120,21 @@ pub fn check_order(order: &Order, path: &str, errors: &mut Vec<FieldError>) {
             ErrorCode::SumMismatch,
             format!(
                 "is {} but goodsValue + freight − discount + taxTotal is {} + {} − {} + {} = {} (compared to the fen, 0.01 CNY, rounded half-up)",
-                order.actural_paid, order.goods_value, order.freight, order.discount, order.tax_total, paid
+                figure(order.actural_paid),
+                figure(order.goods_value),
+                figure(order.freight),
+                figure(order.discount),
+                figure(order.tax_total),
+                figure(paid)
             ),
             format!(
                 "申报为 {}，但商品价格 + 运杂费 − 非现金抵扣金额 + 代扣税款为 {} + {} − {} + {} = {}（精确到分，四舍五入）",
-                order.actural_paid, order.goods_value, order.freight, order.discount, order.tax_total, paid
+                figure(order.actural_paid),
+                figure(order.goods_value),
+                figure(order.freight),
+                figure(order.discount),
+                figure(order.tax_total),
+                figure(paid)
             ),
         )),
         Some(_) => {}

@@ -8,7 +8,7 @@ use domain::problem::ErrorCode;
 
 use crate::codes::{self, Country, Currency};
 use crate::documents::*;
-use crate::spec::{self, Field, Values, check_record, error, not_ceb};
+use crate::spec::{self, Field, Values, check_record, error, no_text, not_ceb};
 use crate::xml::{Element, Ns};
 use crate::{DOCUMENTS_MAX, ITEMS_MAX, MessageType};
 
@@ -43,6 +43,7 @@ pub(crate) fn envelope<'a>(
     let mut transfer = None;
     let mut subscribes = 0usize;
     let mut extend = false;
+    no_text(root, root_path, errors);
     // 0: documents, 1: BaseTransfer, 2: BaseSubscribe, 3: ExtendMessage.
     let mut stage = 0;
     for child in &root.children {
@@ -119,6 +120,7 @@ fn head_and_items<'a>(
     list: &str,
     errors: &mut Errors,
 ) -> (Option<&'a Element>, Vec<&'a Element>) {
+    no_text(element, path, errors);
     let mut heads = Vec::new();
     let mut items = Vec::new();
     for child in &element.children {

@@ -190,6 +190,80 @@ pub struct DocumentReturn {
     pub info: String,
 }
 
+impl DocumentReturn {
+    /// The keys of a CEB312 entity answering `order`; the caller adds its guid, status, time and
+    /// info (`DocumentReturn { guid, status, .. DocumentReturn::order(&order) }`).
+    pub fn order(order: &crate::Order) -> DocumentReturn {
+        DocumentReturn {
+            ebp_code: Some(order.ebp_code.clone()),
+            ebc_code: Some(order.ebc_code.clone()),
+            order_no: Some(order.order_no.clone()),
+            ..DocumentReturn::default()
+        }
+    }
+
+    /// The keys of a CEB412 entity answering `payment`.
+    pub fn payment(payment: &crate::Payment) -> DocumentReturn {
+        DocumentReturn {
+            pay_code: Some(payment.pay_code.clone()),
+            pay_transaction_id: Some(payment.pay_transaction_id.clone()),
+            ..DocumentReturn::default()
+        }
+    }
+
+    /// The keys of a CEB512 entity answering `waybill`.
+    pub fn waybill(waybill: &crate::Waybill) -> DocumentReturn {
+        DocumentReturn {
+            logistics_code: Some(waybill.logistics_code.clone()),
+            logistics_no: Some(waybill.logistics_no.clone()),
+            ..DocumentReturn::default()
+        }
+    }
+
+    /// The keys of a CEB622 entity answering `inventory`, with the platform's 18-character
+    /// pre-entry number of it (the list's own `preNo` is usually empty on arrival).
+    pub fn inventory(inventory: &crate::Inventory, pre_no: &str) -> DocumentReturn {
+        DocumentReturn {
+            customs_code: Some(inventory.customs_code.clone()),
+            ebp_code: Some(inventory.ebp_code.clone()),
+            ebc_code: Some(inventory.ebc_code.clone()),
+            agent_code: Some(inventory.agent_code.clone()),
+            cop_no: inventory.cop_no.clone(),
+            pre_no: Some(pre_no.to_owned()),
+            invt_no: inventory.invt_no.clone(),
+            ..DocumentReturn::default()
+        }
+    }
+
+    /// The keys of a CEB624 entity answering `cancellation`.
+    pub fn cancellation(cancellation: &crate::Cancellation, pre_no: &str) -> DocumentReturn {
+        DocumentReturn {
+            customs_code: Some(cancellation.customs_code.clone()),
+            ebp_code: Some(cancellation.ebp_code.clone()),
+            ebc_code: Some(cancellation.ebc_code.clone()),
+            agent_code: Some(cancellation.agent_code.clone()),
+            cop_no: cancellation.cop_no.clone(),
+            pre_no: Some(pre_no.to_owned()),
+            invt_no: Some(cancellation.invt_no.clone()),
+            ..DocumentReturn::default()
+        }
+    }
+
+    /// The keys of a CEB626 entity answering `refund`.
+    pub fn refund(refund: &crate::Return, pre_no: &str) -> DocumentReturn {
+        DocumentReturn {
+            customs_code: Some(refund.customs_code.clone()),
+            ebp_code: Some(refund.ebp_code.clone()),
+            ebc_code: Some(refund.ebc_code.clone()),
+            agent_code: Some(refund.agent_code.clone()),
+            cop_no: refund.cop_no.clone(),
+            pre_no: Some(pre_no.to_owned()),
+            invt_no: Some(refund.invt_no.clone()),
+            ..DocumentReturn::default()
+        }
+    }
+}
+
 /// 电子税单 status (`TaxHeadRd/status`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TaxBillStatus {

@@ -373,6 +373,7 @@ pub(crate) fn check_record<'a>(
     spec: &'static [Field],
     errors: &mut Vec<FieldError>,
 ) -> Values<'a> {
+    no_text(element, path, errors);
     let mut values: Vec<Option<&'a str>> = vec![None; spec.len()];
     let mut seen = vec![false; spec.len()];
     let mut last: Option<usize> = None;
@@ -423,6 +424,14 @@ pub(crate) fn check_record<'a>(
         }
     }
     Values { spec, values }
+}
+
+/// A record or document holds elements only: text beside them is refused (the schema's complex
+/// types have no mixed content).
+pub(crate) fn no_text(element: &Element, path: &str, errors: &mut Vec<FieldError>) {
+    if !element.text.is_empty() {
+        errors.push(FieldError::invalid_type(path, "elements, not text"));
+    }
 }
 
 pub(crate) fn not_ceb(path: &str) -> FieldError {

@@ -66,7 +66,7 @@ fn the_official_order_sample_is_refused_for_its_arithmetic_by_the_field() {
     let first = &refusal.errors[0];
     assert_eq!(first.code, ErrorCode::AmountMismatch);
     assert!(
-        first.message_en.contains("12000") && first.message_en.contains("200 × 10 = 2000"),
+        first.message_en.contains("12000") && first.message_en.contains("200 × 10 = 2000.00"),
         "{first}"
     );
     assert!(first.message_zh.contains("12000") && first.message_zh.contains("2000"));
@@ -88,8 +88,50 @@ fn the_official_list_sample_is_refused_for_its_arithmetic_by_the_field() {
     assert!(
         second
             .message_en
-            .contains("is 12 but qty × price is 200 × 60 = 12000"),
+            .contains("is 12.00 but qty × price is 200 × 60 = 12000.00"),
         "{second}"
+    );
+}
+
+#[test]
+fn read_answers_document_by_document() {
+    let answered = ceb::read(read("samples", "CEB311Message.xml").as_bytes()).unwrap();
+    let Message::Orders(orders) = &answered.message else {
+        panic!()
+    };
+    assert_eq!(orders.documents.len(), 6);
+    assert!(!answered.is_clean());
+    for (i, problems) in answered.problems.iter().enumerate() {
+        let found: Vec<&str> = problems.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(
+            found,
+            [format!(
+                "CEB311Message/Order[{}]/OrderList[2]/totalPrice",
+                i + 1
+            )]
+        );
+    }
+    // Two orders, the second wrong: the first is clean.
+    let text = read("flow", "CEB311Message.xml");
+    let start = text.find("\t<Order>").unwrap();
+    let end = text.find("\t<BaseTransfer>").unwrap();
+    let wrong = text[start..end].replacen("<acturalPaid>332.30<", "<acturalPaid>332.31<", 1);
+    let two = format!("{}{}{}", &text[..end], wrong, &text[end..]);
+    let answered = ceb::read(two.as_bytes()).unwrap();
+    let found: Vec<Vec<&str>> = answered
+        .problems
+        .iter()
+        .map(|p| p.iter().map(|e| e.path.as_str()).collect())
+        .collect();
+    assert_eq!(
+        found,
+        [vec![], vec!["CEB311Message/Order[2]/OrderHead/acturalPaid"]]
+    );
+    let refusal = ceb::parse(two.as_bytes()).unwrap_err();
+    assert!(refusal.schema_valid);
+    assert!(
+        refusal.errors[0].message_en.contains("332.31")
+            && refusal.errors[0].message_en.contains("332.30")
     );
 }
 

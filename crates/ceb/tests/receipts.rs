@@ -230,3 +230,51 @@ fn long_return_info_is_cut_to_the_schema_limit() {
     assert!(xml.contains(&format!("{}…", "错".repeat(RETURN_INFO_CHARS_MAX - 1))));
     assert!(xml.contains(&format!(">{}<", "错".repeat(RETURN_INFO_CHARS_MAX))));
 }
+
+#[test]
+fn receipts_built_from_the_flow_documents_validate() {
+    use ceb::Message;
+    let flow = |name: &str| {
+        std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("test_data/flow")
+                .join(name),
+        )
+        .unwrap()
+    };
+    let answer = |keys: DocumentReturn| DocumentReturn {
+        guid: GUID.into(),
+        status: Some(ReturnStatus::Accepted),
+        time: Some(time()),
+        ..keys
+    };
+    const PRE_NO: &str = "B20261111000000001";
+    let receipts = [
+        ("CEB311Message.xml", ReceiptType::Order),
+        ("CEB411Message.xml", ReceiptType::Payment),
+        ("CEB511Message.xml", ReceiptType::Waybill),
+        ("CEB621Message.xml", ReceiptType::Inventory),
+        ("CEB623Message.xml", ReceiptType::Cancellation),
+        ("CEB625Message.xml", ReceiptType::Return),
+    ];
+    for (name, receipt) in receipts {
+        let message = ceb::parse(&flow(name)).unwrap();
+        assert_eq!(ReceiptType::answering(message.message_type()), receipt);
+        let keys = match &message {
+            Message::Orders(e) => DocumentReturn::order(&e.documents[0]),
+            Message::Payments(e) => DocumentReturn::payment(&e.documents[0]),
+            Message::Waybills(e) => DocumentReturn::waybill(&e.documents[0]),
+            Message::Inventories(e) => DocumentReturn::inventory(&e.documents[0], PRE_NO),
+            Message::Cancellations(e) => DocumentReturn::cancellation(&e.documents[0], PRE_NO),
+            Message::Returns(e) => DocumentReturn::refund(&e.documents[0], PRE_NO),
+        };
+        let xml = render(&Receipt::Documents {
+            receipt,
+            guid: GUID.into(),
+            returns: vec![answer(keys)],
+        })
+        .unwrap_or_else(|e| panic!("{name}: {e:#?}"));
+        assert!(xml.contains("<returnInfo>海关入库</returnInfo>"), "{xml}");
+        assert_valid(&xml);
+    }
+}
