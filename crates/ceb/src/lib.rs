@@ -30,6 +30,7 @@ use domain::problem::{ErrorCode, echoed};
 
 pub use declaration::{Parties, to_declaration};
 pub use documents::*;
+pub use spec::{DECIMAL_DIGITS_MAX, DECIMAL_FRACTION_DIGITS_MAX, INT_DIGITS_MAX};
 
 /// The CEB namespace; elements are matched by it, with any prefix.
 pub const CEB_NAMESPACE: &str = "http://www.chinaport.gov.cn/ceb";

@@ -616,3 +616,75 @@ proptest! {
         prop_assert_eq!(result.is_ok(), off == 0, "{:?}", result.err().map(|r| r.errors));
     }
 }
+
+#[test]
+fn elements_per_message_at_the_limit_and_one_over() {
+    let text = list();
+    // Start tags and empty-element tags, the signature's included (it is counted, then skipped).
+    let base = text
+        .as_bytes()
+        .windows(2)
+        .filter(|w| w[0] == b'<' && w[1].is_ascii_alphabetic())
+        .count();
+    let with = |total: usize| {
+        let filler = "<x/>".repeat(total - base - 4);
+        list_with(
+            "\t<ds:Signature",
+            &format!(
+                "<ceb:ExtendMessage><ceb:name>n</ceb:name><ceb:version>1</ceb:version><ceb:Message>{filler}</ceb:Message></ceb:ExtendMessage>\t<ds:Signature"
+            ),
+        )
+    };
+    assert!(ceb::parse(with(ceb::ELEMENTS_MAX).as_bytes()).is_ok());
+    assert_eq!(
+        paths(with(ceb::ELEMENTS_MAX + 1).as_bytes()),
+        [("/".to_owned(), "too_many")]
+    );
+}
+
+#[test]
+fn subscriptions_at_the_limit_and_one_over() {
+    let subscribe = "<ceb:BaseSubscribe><ceb:status>ALL</ceb:status><ceb:dxpMode>DXP</ceb:dxpMode><ceb:dxpAddress>DXPENT0000000009</ceb:dxpAddress></ceb:BaseSubscribe>";
+    let with = |n: usize| {
+        list_with(
+            "\t<ds:Signature",
+            &format!("{}\t<ds:Signature", subscribe.repeat(n)),
+        )
+    };
+    assert!(ceb::parse(with(ceb::SUBSCRIPTIONS_MAX).as_bytes()).is_ok());
+    assert_eq!(
+        paths(with(ceb::SUBSCRIPTIONS_MAX + 1).as_bytes()),
+        [("CEB621Message/BaseSubscribe".to_owned(), "too_many")]
+    );
+    // A subscription is checked like any record.
+    let wrong = with(1).replacen(
+        "<ceb:dxpMode>DXP</ceb:dxpMode><ceb:dxpAddress>",
+        "<ceb:dxpMode>XXX</ceb:dxpMode><ceb:dxpAddress>",
+        1,
+    );
+    assert_eq!(
+        paths(wrong.as_bytes()),
+        [(
+            "CEB621Message/BaseSubscribe[1]/dxpMode".to_owned(),
+            "invalid_format"
+        )]
+    );
+}
+
+#[test]
+fn whole_numbers_at_their_digit_limit_and_one_over() {
+    let max = "9".repeat(ceb::INT_DIGITS_MAX);
+    let text = list_with("<ceb:packNo>1<", &format!("<ceb:packNo>{max}<"));
+    let Ok(Message::Inventories(lists)) = ceb::parse(text.as_bytes()) else {
+        panic!()
+    };
+    assert_eq!(lists.documents[0].pack_no, 999_999_999);
+    let over = list_with("<ceb:packNo>1<", &format!("<ceb:packNo>1{max}<"));
+    assert_eq!(
+        paths(over.as_bytes()),
+        [(
+            "CEB621Message/Inventory[1]/InventoryHead/packNo".to_owned(),
+            "too_long"
+        )]
+    );
+}

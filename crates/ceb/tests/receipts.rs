@@ -278,3 +278,67 @@ fn receipts_built_from_the_flow_documents_validate() {
         assert_valid(&xml);
     }
 }
+
+#[test]
+fn returns_per_receipt_at_the_limit_and_one_over() {
+    let with = |n: usize| {
+        let Receipt::Documents { returns, .. } =
+            document_receipt(ReceiptType::Payment, ReturnStatus::Accepted)
+        else {
+            unreachable!()
+        };
+        Receipt::Documents {
+            receipt: ReceiptType::Payment,
+            guid: GUID.into(),
+            returns: vec![returns[0].clone(); n],
+        }
+    };
+    assert_valid(&render(&with(RETURNS_MAX)).unwrap());
+    let errors = render(&with(RETURNS_MAX + 1)).unwrap_err();
+    assert_eq!(errors[0].path, "CEB412Message/PaymentReturn");
+}
+
+#[test]
+fn a_format_errors_info_is_cut_to_the_schema_limit() {
+    let error = |chars: usize| FormatError {
+        guid: GUID.into(),
+        status: -1,
+        info: "x".repeat(chars),
+        time: time(),
+        ori_cop_msg_id: String::new(),
+        ori_message_type: "Unknown".into(),
+        ori_biz_message: "<not>xml & such".into(),
+    };
+    for chars in [FORMAT_INFO_CHARS_MAX, FORMAT_INFO_CHARS_MAX + 1] {
+        let xml = render(&Receipt::FormatError {
+            guid: GUID.into(),
+            error: error(chars),
+        })
+        .unwrap();
+        assert_valid(&xml);
+        let expected = if chars > FORMAT_INFO_CHARS_MAX {
+            format!(">{}…<", "x".repeat(FORMAT_INFO_CHARS_MAX - 1))
+        } else {
+            format!(">{}<", "x".repeat(FORMAT_INFO_CHARS_MAX))
+        };
+        assert!(xml.contains(&expected));
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(128))]
+
+    /// Whatever a refusal's text holds, the receipt is well-formed XML carrying it.
+    #[test]
+    fn any_text_is_carried_by_a_well_formed_receipt(info in "\\PC{1,200}") {
+        let mut receipt = document_receipt(ReceiptType::Order, ReturnStatus::Refused);
+        if let Receipt::Documents { returns, .. } = &mut receipt {
+            returns[0].info = info.clone();
+        }
+        let xml = render(&receipt).unwrap();
+        let tree = ceb::xml::parse(xml.as_bytes()).unwrap();
+        let info_element = &tree.root.children[0].children.last().unwrap();
+        proptest::prop_assert_eq!(&info_element.name, "returnInfo");
+        proptest::prop_assert_eq!(&info_element.text, info.trim());
+    }
+}
