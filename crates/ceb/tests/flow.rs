@@ -401,3 +401,28 @@ fn every_unit_maps_to_a_unece_unit_in_force() {
         );
     }
 }
+
+#[test]
+fn a_bonded_list_becomes_a_declaration_the_platform_accepts() {
+    let (mut inventory, order, _, _) = documents();
+    // 1210: goods leave a bonded zone's warehouse; the list's country is 142 and there is no
+    // carrier's document.
+    inventory.trade_mode = "1210".into();
+    inventory.traf_mode = "Y".into();
+    inventory.traf_no = None;
+    inventory.voyage_no = None;
+    inventory.bill_no = None;
+    inventory.country = ceb::codes::country("142").unwrap();
+    inventory.ems_no = Some("T2244W000001".into());
+    let dto = ceb::to_declaration(&inventory, &order, &parties()).unwrap();
+    let document = dto.transport.as_ref().unwrap().document.as_ref().unwrap();
+    assert_eq!(document.kind.as_deref(), Some("road_consignment_note"));
+    assert_eq!(document.number.as_deref(), Some("YT2026111100000001"));
+    let ctx = domain::ParseContext {
+        reference: reference::ReferenceData::embedded(),
+        on: NaiveDate::from_ymd_opt(2026, 11, 11).unwrap(),
+    };
+    let declaration = dto.parse(&ctx).unwrap_or_else(|e| panic!("{e:#?}"));
+    let problems = domain::rules::check_declaration(&declaration, &ctx);
+    assert!(problems.is_empty(), "{problems:#?}");
+}
