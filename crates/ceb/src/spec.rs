@@ -306,6 +306,113 @@ pub(crate) const BASE_SUBSCRIBE: &[Field] = &[
     field("note", false, Kind::Text { min: 0, max: 1000 }),
 ];
 
+// The receipts' entities, generated from the schema the same way (read back by receipt::read).
+pub(crate) const ORDER_RETURN: &[Field] = &[
+    field("guid", true, Kind::Exact(36)),
+    field("ebpCode", true, Kind::Text { min: 1, max: 18 }),
+    field("ebcCode", true, Kind::Text { min: 1, max: 18 }),
+    field("orderNo", true, Kind::Text { min: 1, max: 60 }),
+    field("returnStatus", true, Kind::Text { min: 1, max: 10 }),
+    field("returnTime", true, Kind::Exact(17)),
+    field("returnInfo", true, Kind::Text { min: 1, max: 1000 }),
+];
+pub(crate) const PAYMENT_RETURN: &[Field] = &[
+    field("guid", true, Kind::Exact(36)),
+    field("payCode", true, Kind::Text { min: 1, max: 18 }),
+    field("payTransactionId", true, Kind::Text { min: 1, max: 60 }),
+    field("returnStatus", true, Kind::Text { min: 1, max: 10 }),
+    field("returnTime", true, Kind::Exact(17)),
+    field("returnInfo", true, Kind::Text { min: 1, max: 1000 }),
+];
+pub(crate) const LOGISTICS_RETURN: &[Field] = &[
+    field("guid", true, Kind::Exact(36)),
+    field("logisticsCode", true, Kind::Text { min: 1, max: 18 }),
+    field("logisticsNo", true, Kind::Text { min: 1, max: 60 }),
+    field("returnStatus", true, Kind::Text { min: 1, max: 10 }),
+    field("returnTime", true, Kind::Exact(17)),
+    field("returnInfo", true, Kind::Text { min: 1, max: 1000 }),
+];
+pub(crate) const INVENTORY_RETURN: &[Field] = &[
+    field("guid", true, Kind::Exact(36)),
+    field("customsCode", false, Kind::Exact(4)),
+    field("ebpCode", false, Kind::Text { min: 1, max: 18 }),
+    field("ebcCode", false, Kind::Text { min: 1, max: 18 }),
+    field("agentCode", false, Kind::Text { min: 1, max: 18 }),
+    field("copNo", true, Kind::Text { min: 1, max: 20 }),
+    field("preNo", true, Kind::Exact(18)),
+    field("invtNo", false, Kind::Exact(18)),
+    field("returnStatus", true, Kind::Text { min: 1, max: 10 }),
+    field("returnTime", true, Kind::Exact(17)),
+    field("returnInfo", true, Kind::Text { min: 1, max: 1000 }),
+];
+pub(crate) const INVT_CANCEL_RETURN: &[Field] = &[
+    field("guid", true, Kind::Exact(36)),
+    field("customsCode", false, Kind::Exact(4)),
+    field("agentCode", false, Kind::Text { min: 1, max: 18 }),
+    field("ebpCode", false, Kind::Text { min: 1, max: 18 }),
+    field("ebcCode", false, Kind::Text { min: 1, max: 18 }),
+    field("copNo", true, Kind::Text { min: 1, max: 20 }),
+    field("preNo", true, Kind::Exact(18)),
+    field("invtNo", false, Kind::Exact(18)),
+    field("returnStatus", true, Kind::Text { min: 1, max: 10 }),
+    field("returnTime", true, Kind::Exact(17)),
+    field("returnInfo", true, Kind::Text { min: 1, max: 1000 }),
+];
+pub(crate) const INVT_REFUND_RETURN: &[Field] = &[
+    field("guid", true, Kind::Exact(36)),
+    field("customsCode", false, Kind::Exact(4)),
+    field("agentCode", false, Kind::Text { min: 1, max: 18 }),
+    field("ebpCode", false, Kind::Text { min: 1, max: 18 }),
+    field("ebcCode", false, Kind::Text { min: 1, max: 18 }),
+    field("copNo", true, Kind::Text { min: 1, max: 20 }),
+    field("preNo", true, Kind::Exact(18)),
+    field("invtNo", false, Kind::Exact(18)),
+    field("returnStatus", true, Kind::Text { min: 1, max: 10 }),
+    field("returnTime", true, Kind::Exact(17)),
+    field("returnInfo", true, Kind::Text { min: 1, max: 1000 }),
+];
+pub(crate) const MESSAGE_RETURN: &[Field] = &[
+    field("guid", true, Kind::Exact(36)),
+    field("returnStatus", true, Kind::Text { min: 1, max: 10 }),
+    field("returnInfo", true, Kind::Text { min: 0, max: 5000 }),
+    field("returnTime", true, Kind::Exact(17)),
+    field("oriCopMsgId", true, Kind::Text { min: 0, max: 255 }),
+    field("oriMessageType", true, Kind::Text { min: 0, max: 15 }),
+    field(
+        "oriBizMessage",
+        true,
+        Kind::Text {
+            min: 0,
+            max: usize::MAX,
+        },
+    ),
+];
+pub(crate) const TAX_HEAD_RD: &[Field] = &[
+    field("guid", true, Kind::Exact(36)),
+    field("returnTime", true, Kind::Exact(17)),
+    field("invtNo", true, Kind::Text { min: 1, max: 18 }),
+    field("taxNo", true, Kind::Text { min: 1, max: 50 }),
+    field("customsTax", true, Kind::Decimal),
+    field("valueAddedTax", true, Kind::Decimal),
+    field("consumptionTax", true, Kind::Decimal),
+    field("status", true, Kind::Exact(1)),
+    field("entDutyNo", false, Kind::Text { min: 0, max: 50 }),
+    field("note", false, Kind::Text { min: 0, max: 1000 }),
+    field("assureCode", false, Kind::Text { min: 0, max: 64 }),
+    field("ebcCode", false, Kind::Text { min: 0, max: 64 }),
+    field("logisticsCode", false, Kind::Text { min: 0, max: 64 }),
+    field("agentCode", false, Kind::Text { min: 1, max: 18 }),
+    field("customsCode", false, Kind::Exact(4)),
+];
+pub(crate) const TAX_LIST_RD: &[Field] = &[
+    field("gnum", true, Kind::Int),
+    field("gcode", true, Kind::Exact(10)),
+    field("taxPrice", true, Kind::Decimal),
+    field("customsTax", true, Kind::Decimal),
+    field("valueAddedTax", true, Kind::Decimal),
+    field("consumptionTax", true, Kind::Decimal),
+];
+
 /// One field's problem, in both languages.
 pub(crate) fn error(path: &str, code: ErrorCode, en: String, zh: String) -> FieldError {
     FieldError {

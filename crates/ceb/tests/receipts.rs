@@ -110,9 +110,12 @@ fn every_document_receipt_validates_with_every_status_it_carries() {
         ReceiptType::Return,
     ] {
         for status in statuses {
-            let rendered = render(&document_receipt(receipt, status));
+            let original = document_receipt(receipt, status);
+            let rendered = render(&original);
             if status.allowed_in(receipt) {
-                assert_valid(&rendered.unwrap());
+                let xml = rendered.unwrap();
+                assert_eq!(read(xml.as_bytes()).unwrap(), original);
+                assert_valid(&xml);
             } else {
                 let errors = rendered.unwrap_err();
                 assert!(errors[0].path.ends_with("[1]/returnStatus"), "{errors:?}");
@@ -159,11 +162,12 @@ fn a_tax_bill_validates() {
             consumption_tax: Decimal::ZERO,
         }],
     };
-    let xml = render(&Receipt::TaxBills {
+    let bills = Receipt::TaxBills {
         guid: GUID.into(),
         bills: vec![bill],
-    })
-    .unwrap();
+    };
+    let xml = render(&bills).unwrap();
+    assert_eq!(read(xml.as_bytes()).unwrap(), bills);
     assert!(
         xml.contains("<valueAddedTax>27.30</valueAddedTax>"),
         "{xml}"
@@ -183,6 +187,17 @@ fn a_format_error_answers_a_refused_message_and_validates() {
     })
     .unwrap();
     assert!(xml.contains("CEB311Message/@guid"), "{xml}");
+    let Receipt::FormatError { error: again, .. } = read(xml.as_bytes()).unwrap() else {
+        panic!()
+    };
+    assert_eq!(again.ori_biz_message.as_bytes(), original);
+    assert!(
+        again
+            .info
+            .starts_with("CEB311Message/@guid: is required / 必填项不能为空"),
+        "{}",
+        again.info
+    );
     assert_valid(&xml);
     // Not XML at all: the message type is Unknown.
     let refusal = ceb::parse(b"not xml").unwrap_err();
@@ -341,4 +356,70 @@ proptest::proptest! {
         proptest::prop_assert_eq!(&info_element.name, "returnInfo");
         proptest::prop_assert_eq!(&info_element.text, info.trim());
     }
+}
+
+#[test]
+fn the_standards_list_receipt_sample_reads() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("test_data/samples/CEB622Message.xml");
+    let Receipt::Documents {
+        receipt,
+        guid,
+        returns,
+    } = read(&std::fs::read(path).unwrap()).unwrap()
+    else {
+        panic!("a list receipt")
+    };
+    assert_eq!(
+        (receipt, guid.as_str(), returns.len()),
+        (ReceiptType::Inventory, GUID, 10)
+    );
+    let first = &returns[0];
+    assert_eq!(first.status, Some(ReturnStatus::Stored));
+    assert_eq!(first.info, "暂存");
+    assert_eq!(first.pre_no.as_deref(), Some("B20160512000001882"));
+    assert_eq!(
+        first.time,
+        NaiveDate::from_ymd_opt(2016, 5, 12)
+            .unwrap()
+            .and_hms_milli_opt(10, 26, 46, 1)
+    );
+}
+
+#[test]
+fn a_receipt_that_is_not_what_the_schema_says_is_refused_by_path() {
+    let xml = render(&document_receipt(
+        ReceiptType::Inventory,
+        ReturnStatus::Released,
+    ))
+    .unwrap();
+    let cases = [
+        (
+            "<returnStatus>800<",
+            "<returnStatus>801<",
+            "CEB622Message/InventoryReturn[1]/returnStatus",
+        ),
+        (
+            "<preNo>B20161111000000001<",
+            "<preNo>B2016<",
+            "CEB622Message/InventoryReturn[1]/preNo",
+        ),
+        (
+            "<returnTime>20261111000001250<",
+            "<returnTime>20261311000001250<",
+            "CEB622Message/InventoryReturn[1]/returnTime",
+        ),
+        (
+            "<copNo>NBBH20160308005</copNo>",
+            "",
+            "CEB622Message/InventoryReturn[1]/copNo",
+        ),
+    ];
+    for (from, to, path) in cases {
+        let errors = read(xml.replacen(from, to, 1).as_bytes()).unwrap_err();
+        assert_eq!(
+            errors.iter().map(|e| e.path.as_str()).collect::<Vec<_>>(),
+            [path]
+        );
+    }
+    assert_eq!(read(b"<x/>").unwrap_err()[0].path, "/");
 }
