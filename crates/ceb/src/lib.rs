@@ -2,17 +2,21 @@
 //! (`test_data/xsd/ceb-import-202205.xsd`), a pure edge: bytes in, typed documents out, receipts
 //! rendered back; no I/O and no clock (times come in as arguments).
 //!
-//! - `parse` reads a CEB311 order, CEB411 payment, CEB511 waybill, CEB621 inventory list, CEB623
-//!   cancellation or CEB625 return message, with every document it carries, checking what the
-//!   schema checks (namespace, elements and their order, lengths, digits, codes) and the
-//!   arithmetic the documents state (`arithmetic`), and reports every problem at once by path
+//! - `read` / `parse` read a CEB311 order, CEB411 payment, CEB511 waybill, CEB621 inventory
+//!   list, CEB623 cancellation or CEB625 return message, with every document it carries, checking
+//!   what the schema checks (namespace, elements and their order, lengths, digits, codes) and
+//!   the arithmetic the documents state (`arithmetic`), and reports every problem at once by path
 //!   (`CEB621Message/Inventory[2]/InventoryList[1]/totalPrice`) in English and Chinese. The
 //!   enveloped `ds:Signature` is skipped (the `dsig` crate verifies it).
 //! - `codes`: China customs' numeric country and currency codes to ISO.
 //! - `matching::compare`: the three-document comparison (三单对碰) of an inventory list with its
 //!   order, payment and waybill.
 //! - `declaration::to_declaration`: an accepted list as the platform's JSON declaration.
-//! - `receipt::render`: the receipts (CEB312, 412, 512, 622, 624, 626, 816, 900).
+//! - `receipt::render` / `receipt::read`: the receipts (CEB312, 412, 512, 622, 624, 626, 816,
+//!   900).
+//! - `write::render`: a message written back (unsigned), for senders' tools, tests and benches.
+//!
+//! `docs/ceb-mapping.md` says what is read, checked, compared and mapped, and why.
 
 pub mod arithmetic;
 pub mod codes;

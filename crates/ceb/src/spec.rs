@@ -446,8 +446,8 @@ impl<'a> Values<'a> {
         self.at(name).map(str::to_owned)
     }
 
-    /// An optional field: `Some(None)` when absent or empty, `None` when refused... which is
-    /// never distinguished from absent for an optional field once reported.
+    /// An optional field's value; `None` when absent, empty or refused (a refusal is already
+    /// reported).
     pub fn optional(&self, name: &str) -> Option<String> {
         self.at(name).filter(|s| !s.is_empty()).map(str::to_owned)
     }
