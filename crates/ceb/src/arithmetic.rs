@@ -38,16 +38,16 @@ fn overflow(path: &str) -> FieldError {
 }
 
 fn line_total(
-    path: &str,
+    path: &dyn Fn() -> String,
     qty: Decimal,
     price: Decimal,
     total: Decimal,
     errors: &mut Vec<FieldError>,
 ) {
     match qty.checked_mul(price) {
-        None => errors.push(overflow(path)),
+        None => errors.push(overflow(&path())),
         Some(computed) if !same_to_the_fen(total, computed) => errors.push(error(
-            path,
+            path(),
             ErrorCode::AmountMismatch,
             format!(
                 "is {} but qty × price is {qty} × {price} = {} (compared to the fen, 0.01 CNY, rounded half-up)",
@@ -64,10 +64,10 @@ fn line_total(
     }
 }
 
-fn numbering(path: &str, position: usize, gnum: u32, errors: &mut Vec<FieldError>) {
+fn numbering(path: &dyn Fn() -> String, position: usize, gnum: u32, errors: &mut Vec<FieldError>) {
     if gnum as usize != position {
         errors.push(FieldError::invalid_format(
-            path,
+            path(),
             &format!("{position} (items are numbered 1, 2, 3... in document order)"),
             &format!("{position}（商品项从 1 开始连续编号）"),
         ));
@@ -78,10 +78,11 @@ fn numbering(path: &str, position: usize, gnum: u32, errors: &mut Vec<FieldError
 pub fn check_order(order: &Order, path: &str, errors: &mut Vec<FieldError>) {
     let mut sum = Some(Decimal::ZERO);
     for (i, item) in order.items.iter().enumerate() {
-        let at = format!("{path}/OrderList[{}]", i + 1);
-        numbering(&format!("{at}/gnum"), i + 1, item.gnum, errors);
+        // Paths are written only when a problem names them.
+        let at = |name: &str| format!("{path}/OrderList[{}]/{name}", i + 1);
+        numbering(&|| at("gnum"), i + 1, item.gnum, errors);
         line_total(
-            &format!("{at}/totalPrice"),
+            &|| at("totalPrice"),
             item.qty,
             item.price,
             item.total_price,
@@ -143,10 +144,11 @@ pub fn check_order(order: &Order, path: &str, errors: &mut Vec<FieldError>) {
 
 pub fn check_inventory(inventory: &Inventory, path: &str, errors: &mut Vec<FieldError>) {
     for (i, item) in inventory.items.iter().enumerate() {
-        let at = format!("{path}/InventoryList[{}]", i + 1);
-        numbering(&format!("{at}/gnum"), i + 1, item.gnum, errors);
+        // Paths are written only when a problem names them.
+        let at = |name: &str| format!("{path}/InventoryList[{}]/{name}", i + 1);
+        numbering(&|| at("gnum"), i + 1, item.gnum, errors);
         line_total(
-            &format!("{at}/totalPrice"),
+            &|| at("totalPrice"),
             item.qty,
             item.price,
             item.total_price,

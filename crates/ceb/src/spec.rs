@@ -414,9 +414,14 @@ pub(crate) const TAX_LIST_RD: &[Field] = &[
 ];
 
 /// One field's problem, in both languages.
-pub(crate) fn error(path: &str, code: ErrorCode, en: String, zh: String) -> FieldError {
+pub(crate) fn error(
+    path: impl std::fmt::Display,
+    code: ErrorCode,
+    en: String,
+    zh: String,
+) -> FieldError {
     FieldError {
-        path: path.to_owned(),
+        path: path.to_string(),
         code,
         message_en: en,
         message_zh: zh,
@@ -485,18 +490,19 @@ pub(crate) fn check_record<'a>(
     let mut seen = vec![false; spec.len()];
     let mut last: Option<usize> = None;
     for child in &element.children {
-        let child_path = format!("{path}/{}", child.name);
+        // Built only when a problem names it: a valid record allocates no paths.
+        let child_path = Joined(path, &child.name);
         if child.ns != Ns::Ceb {
-            errors.push(not_ceb(&child_path));
+            errors.push(not_ceb(&child_path.to_string()));
             continue;
         }
         let Some(index) = spec.iter().position(|f| f.name == child.name) else {
-            errors.push(FieldError::unknown_field(&child_path));
+            errors.push(FieldError::unknown_field(child_path));
             continue;
         };
         if seen[index] {
             errors.push(FieldError::duplicate(
-                &child_path,
+                child_path,
                 "an element that the schema allows once",
                 "只允许出现一次的元素",
             ));
@@ -505,7 +511,7 @@ pub(crate) fn check_record<'a>(
         seen[index] = true;
         if let Some(before) = last.filter(|&l| l > index) {
             errors.push(error(
-                &child_path,
+                child_path,
                 ErrorCode::InvalidFormat,
                 format!(
                     "is out of order: the schema puts it before {}",
@@ -516,11 +522,11 @@ pub(crate) fn check_record<'a>(
         }
         last = Some(last.map_or(index, |l| l.max(index)));
         if !child.children.is_empty() {
-            errors.push(FieldError::invalid_type(&child_path, "text, not elements"));
+            errors.push(FieldError::invalid_type(child_path, "text, not elements"));
             continue;
         }
         let field = &spec[index];
-        match check_value(&child_path, field, &child.text) {
+        match check_value(child_path, field, &child.text) {
             Ok(()) => values[index] = Some(child.text.as_str()),
             Err(e) => errors.push(e),
         }
@@ -531,6 +537,16 @@ pub(crate) fn check_record<'a>(
         }
     }
     Values { spec, values }
+}
+
+/// `parent/name`, written out only when an error names it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Joined<'a>(pub &'a str, pub &'a str);
+
+impl std::fmt::Display for Joined<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.0, self.1)
+    }
 }
 
 /// A record or document holds elements only: text beside them is refused (the schema's complex
@@ -553,7 +569,7 @@ pub(crate) fn not_ceb(path: &str) -> FieldError {
     )
 }
 
-fn check_value(path: &str, field: &Field, text: &str) -> Result<(), FieldError> {
+fn check_value(path: Joined<'_>, field: &Field, text: &str) -> Result<(), FieldError> {
     let chars = text.chars().count();
     match field.kind {
         Kind::Text { min, max } => {
