@@ -94,7 +94,7 @@ pub fn check_order(order: &Order, path: &str, errors: &mut Vec<FieldError>) {
     match sum {
         None => errors.push(overflow(&format!("{head}/goodsValue"))),
         Some(sum) if !same_to_the_fen(order.goods_value, sum) => errors.push(error(
-            &format!("{head}/goodsValue"),
+            format!("{head}/goodsValue"),
             ErrorCode::SumMismatch,
             format!(
                 "is {} but the items' totalPrice add up to {} (compared to the fen, 0.01 CNY, rounded half-up)",
@@ -117,7 +117,7 @@ pub fn check_order(order: &Order, path: &str, errors: &mut Vec<FieldError>) {
     match paid {
         None => errors.push(overflow(&format!("{head}/acturalPaid"))),
         Some(paid) if !same_to_the_fen(order.actural_paid, paid) => errors.push(error(
-            &format!("{head}/acturalPaid"),
+            format!("{head}/acturalPaid"),
             ErrorCode::SumMismatch,
             format!(
                 "is {} but goodsValue + freight − discount + taxTotal is {} + {} − {} + {} = {} (compared to the fen, 0.01 CNY, rounded half-up)",
