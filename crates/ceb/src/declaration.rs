@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use domain::FieldError;
+use domain::limits::{AMOUNT_MAX, QUANTITY_MAX, UNIT_PRICE_DECIMALS_MAX};
 use rust_decimal::Decimal;
 use wire::DeclarationDto;
 use wire::declaration::{
@@ -138,6 +139,24 @@ pub fn to_declaration(
                 value: Some(num(qty2)),
                 unit: unit(&at("unit2"), unit2, &mut errors),
             });
+        }
+        // What the list allows beyond the declaration's own limits is refused here, by the
+        // list's path, rather than rounded.
+        if item.price.normalize().scale() > UNIT_PRICE_DECIMALS_MAX {
+            errors.push(FieldError::precision(at("price"), UNIT_PRICE_DECIMALS_MAX));
+        }
+        for (name, value, max) in [
+            ("qty", item.qty, QUANTITY_MAX),
+            ("qty1", item.qty1, QUANTITY_MAX),
+            ("totalPrice", item.total_price, AMOUNT_MAX),
+        ] {
+            if value > Decimal::from(max) {
+                errors.push(FieldError::out_of_range(
+                    at(name),
+                    &format!("at most {max} on a declaration"),
+                    &format!("报关单上不超过 {max}"),
+                ));
+            }
         }
         let amount = to_fen(item.total_price);
         invoice += amount;

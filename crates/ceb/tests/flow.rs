@@ -511,3 +511,27 @@ fn a_partial_return_credits_its_share_to_the_fen() {
     odd.items[0].total_price = Decimal::new(100, 0);
     assert_eq!(returned_value(&refund, &odd), Decimal::new(3333, 2));
 }
+
+#[test]
+fn what_a_declaration_cannot_carry_is_refused_by_the_lists_path() {
+    let (mut inventory, order, _, _) = documents();
+    // The list allows 5 decimals in a price, a declaration 4.
+    inventory.items[0].price = Decimal::new(9_950_001, 5);
+    inventory.items[1].qty = Decimal::from(domain::limits::QUANTITY_MAX) + Decimal::ONE;
+    let errors = ceb::to_declaration(&inventory, &order, &parties()).unwrap_err();
+    let found: Vec<(&str, &str)> = errors
+        .iter()
+        .map(|e| (e.path.as_str(), e.code.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("InventoryList[1]/price", "too_many_decimals"),
+            ("InventoryList[2]/qty", "out_of_range")
+        ]
+    );
+    // At the limits, the declaration is made.
+    inventory.items[0].price = Decimal::new(995_001, 4);
+    inventory.items[1].qty = Decimal::from(domain::limits::QUANTITY_MAX);
+    assert!(ceb::to_declaration(&inventory, &order, &parties()).is_ok());
+}
