@@ -237,13 +237,14 @@ fn run(input: &[u8], enveloped: bool, comments: bool) -> Result<Canonical, XmlEr
                     && depth == 2
                     && parsed.namespace == DSIG_NAMESPACE
                     && parsed.local == "Signature";
-                if depth == 2 && capture.is_none() {
-                    if let Some(previous) = found.as_mut() {
-                        if is_signature {
-                            return Err(XmlError::SecondSignature);
-                        }
-                        previous.followed = true;
+                if depth == 2
+                    && capture.is_none()
+                    && let Some(previous) = found.as_mut()
+                {
+                    if is_signature {
+                        return Err(XmlError::SecondSignature);
                     }
+                    previous.followed = true;
                 }
                 if is_signature {
                     capture = Some(Capture {
@@ -550,15 +551,15 @@ fn end_element(
                     None => c.tree = Some(node),
                 }
             }
-            if *depth == c.depth {
-                if let Some(c) = capture.take() {
-                    *found = Some(FoundSignature {
-                        span: c.start..after,
-                        tree: c.tree.unwrap_or_default(),
-                        signed_info: c.signed_info,
-                        followed: false,
-                    });
-                }
+            if *depth == c.depth
+                && let Some(c) = capture.take()
+            {
+                *found = Some(FoundSignature {
+                    span: c.start..after,
+                    tree: c.tree.unwrap_or_default(),
+                    signed_info: c.signed_info,
+                    followed: false,
+                });
             }
         }
     }
