@@ -78,4 +78,20 @@ fn main() {
         std::hint::black_box(dsig::verify(&signed, &certificate).ok());
     });
     println!("verify reading the certificate each call (CEB411): {cold:.0}/s");
+    // The bench's shape: every core verifying messages of registered enterprises.
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let total: f64 = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                let (registered, signed) = (&registered, &signed);
+                scope.spawn(move || {
+                    rate(budget, || {
+                        std::hint::black_box(registered.verify(signed).ok());
+                    })
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or(0.0)).sum()
+    });
+    println!("verify on {threads} threads, one registered key (CEB411): {total:.0}/s");
 }

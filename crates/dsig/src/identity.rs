@@ -84,6 +84,8 @@ fn der_signature(signature: &Signature) -> Result<Vec<u8>, CertificateError> {
 pub struct RegisteredKey {
     certificate_der: Vec<u8>,
     pub(crate) verifying_key: VerifyingKey,
+    /// The same key for fast verification; shared by clones, so its table is made once.
+    pub(crate) fast: std::sync::Arc<crate::fast::FastKey>,
     serial: String,
     subject: String,
 }
@@ -103,9 +105,14 @@ impl RegisteredKey {
             });
         }
         let verifying_key = sm2_key(&certificate.tbs_certificate.subject_public_key_info)?;
+        let fast = crate::fast::FastKey::new(DISTINGUISHING_ID, &PublicKey::from(&verifying_key))
+            .ok_or_else(|| CertificateError::NotSm2 {
+            algorithm: "an SM2 key unusable with the distinguishing identifier".into(),
+        })?;
         Ok(RegisteredKey {
             certificate_der: der.to_vec(),
             verifying_key,
+            fast: std::sync::Arc::new(fast),
             serial: hex_upper(certificate.tbs_certificate.serial_number.as_bytes()),
             subject: certificate.tbs_certificate.subject.to_string(),
         })

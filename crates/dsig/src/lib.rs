@@ -20,6 +20,7 @@
 
 pub mod c14n;
 mod error;
+mod fast;
 mod identity;
 mod signature;
 

@@ -736,3 +736,45 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// The table-driven verification agrees with the `sm2` crate's on signatures valid and not.
+    #[test]
+    fn fast_verification_agrees_with_the_sm2_crate(
+        seed in any::<[u8; 16]>(),
+        message in proptest::collection::vec(any::<u8>(), 0..256),
+        other in proptest::collection::vec(any::<u8>(), 0..256),
+        forged in any::<[u8; 64]>(),
+    ) {
+        use sm2::dsa::signature::{Signer, Verifier};
+        let secret = sm2::SecretKey::from_slice(&Sm3::digest(seed)).unwrap();
+        let signing = sm2::dsa::SigningKey::new(DISTINGUISHING_ID, &secret).unwrap();
+        let verifying = signing.verifying_key();
+        let fast = crate::fast::FastKey::new(DISTINGUISHING_ID, &sm2::PublicKey::from(verifying)).unwrap();
+        let signature: sm2::dsa::Signature = signing.sign(&message);
+        prop_assert!(verifying.verify(&message, &signature).is_ok());
+        prop_assert!(fast.verify(&message, &signature));
+        prop_assert_eq!(
+            fast.verify(&other, &signature),
+            verifying.verify(&other, &signature).is_ok()
+        );
+        if let Ok(forged) = sm2::dsa::Signature::from_slice(&forged) {
+            prop_assert_eq!(
+                fast.verify(&message, &forged),
+                verifying.verify(&message, &forged).is_ok()
+            );
+        }
+        // A signature by another key over the same message.
+        let stranger = sm2::dsa::SigningKey::new(
+            DISTINGUISHING_ID,
+            &sm2::SecretKey::from_slice(&Sm3::digest(&message)).unwrap_or(secret.clone()),
+        ).unwrap();
+        let theirs: sm2::dsa::Signature = stranger.sign(&message);
+        prop_assert_eq!(
+            fast.verify(&message, &theirs),
+            verifying.verify(&message, &theirs).is_ok()
+        );
+    }
+}
