@@ -54,7 +54,7 @@ impl Table {
             for (half, nibble) in [(0, byte & 0x0F), (1, byte >> 4)] {
                 if nibble != 0 {
                     let window = 2 * from_end + half;
-                    sum = sum + &self.0[window * MULTIPLES + usize::from(nibble) - 1];
+                    sum += self.0[window * MULTIPLES + usize::from(nibble) - 1];
                 }
             }
         }
