@@ -93,6 +93,16 @@ pub fn canonicalize_with_comments(document: &[u8]) -> Result<Vec<u8>, XmlError> 
     run(document, false, true).map(|c| c.document)
 }
 
+/// The canonical form of the `ds:SignedInfo` of the root's `ds:Signature`, as a document subset
+/// (what the SignatureValue signs); `None` when the message has no signature or it has no
+/// SignedInfo first.
+pub fn signed_info(document: &[u8]) -> Result<Option<Vec<u8>>, XmlError> {
+    Ok(run(document, true, false)?
+        .signature
+        .map(|s| s.signed_info)
+        .filter(|s| !s.is_empty()))
+}
+
 /// The canonical form of the document without the root's `ds:Signature` child, and that
 /// signature's subtree and canonical `SignedInfo`.
 pub(crate) fn canonicalize_enveloped(document: &[u8]) -> Result<Canonical, XmlError> {

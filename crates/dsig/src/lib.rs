@@ -27,7 +27,7 @@ mod signature;
 pub use c14n::canonicalize;
 pub use error::{CertificateError, SignError, SignatureError, XmlError};
 pub use identity::{
-    DISTINGUISHING_ID, Identity, RegisteredKey, SM2_OID, SM2_SM3_OID, SignatureEncoding,
+    DISTINGUISHING_ID, Identity, RegisteredKey, SM2_OID, SM2_SM3_OID, SignatureEncoding, verify_sm2,
 };
 pub use signature::{Verified, sign, verify};
 

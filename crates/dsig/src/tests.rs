@@ -778,3 +778,34 @@ proptest! {
         );
     }
 }
+
+#[test]
+fn raw_sm2_verification_and_the_signed_info_accessor() {
+    let message = b"SignedInfo bytes";
+    let signature = identity().sign_bytes(message).unwrap();
+    let public = identity().registered_key().public_key_sec1();
+    assert_eq!((public.len(), public[0]), (65, 0x04));
+    assert_eq!(verify_sm2(&public, message, &signature), Some(true));
+    assert_eq!(verify_sm2(&public[1..], message, &signature), Some(true));
+    assert_eq!(verify_sm2(&public, b"other bytes", &signature), Some(false));
+    assert_eq!(verify_sm2(b"not a key", message, &signature), None);
+    assert_eq!(verify_sm2(&public, message, b"short"), None);
+
+    let signed = signed("CEB511Message.xml");
+    let signed_info = c14n::signed_info(signed.as_bytes()).unwrap().unwrap();
+    assert!(signed_info.starts_with(
+        b"<ds:SignedInfo xmlns:ceb=\"http://www.chinaport.gov.cn/ceb\" xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\">"
+    ));
+    let value = STANDARD
+        .decode(between(
+            &signed,
+            "<ds:SignatureValue>",
+            "</ds:SignatureValue>",
+        ))
+        .unwrap();
+    assert_eq!(verify_sm2(&public, &signed_info, &value), Some(true));
+    assert_eq!(
+        c14n::signed_info(sample("CEB622Message.xml")).unwrap(),
+        None
+    );
+}
