@@ -59,6 +59,7 @@ mod credit;
 mod declarations;
 mod duty;
 mod ecommerce;
+mod ecommerce_race;
 mod fixtures;
 mod listing;
 mod models;
@@ -71,6 +72,7 @@ mod search;
 mod tasks;
 mod watch_list;
 
+pub use ecommerce_race::ecommerce_race;
 pub use receipts::{receipts_snapshot, whole_feed};
 
 use audit::AuditSigner;

@@ -76,3 +76,16 @@ async fn the_search_backfill_writes_what_the_projection_writes() {
     assert_eq!(check.differences, Vec::<String>::new());
     store.close().await;
 }
+
+/// Two stores on one file (a server and a CLI) racing e-commerce writes: guarantees never
+/// overdrawn, the allowance never overbooked, releases, credit-backs and acceptances once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ecommerce_writes_raced_by_two_stores_on_one_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("customs.db");
+    let server = SqliteStore::open(&path, story_signer(), SqliteOptions::production()).unwrap();
+    let cli = SqliteStore::open(&path, story_signer(), SqliteOptions::production()).unwrap();
+    store_tests::ecommerce_race(server.clone(), cli.clone()).await;
+    cli.close().await;
+    server.close().await;
+}
