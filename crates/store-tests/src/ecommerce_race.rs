@@ -3,8 +3,8 @@
 //! a debit released once, an order credited back once, a list accepted once.
 
 use store::{
-    Actor, Append, AppendOutcome, CbecBooking, GuaranteeDebit, InventoryListChange, Projection,
-    Store, StoreError,
+    Actor, Append, AppendOutcome, CbecBooking, CebKey, GuaranteeDebit, INVENTORY_LISTS_LISTED_MAX,
+    InventoryListChange, LinkedEvent, Projection, Store, StoreError,
 };
 use tokio::task::JoinSet;
 
@@ -267,4 +267,74 @@ pub async fn ecommerce_race<S: Store + Clone>(first: S, second: S) {
     let check = second.check_projections().await.unwrap();
     assert_eq!(check.not_rebuilt, None);
     assert_eq!(check.differences, Vec::<String>::new());
+}
+
+/// The waiting lists a query answers are bounded: 1,001 lists waiting on one order and past
+/// their deadline are answered as the first [`INVENTORY_LISTS_LISTED_MAX`] (1,000), at most.
+/// Runs on a fresh, empty store.
+pub async fn waiting_lists_limit<S: Store>(store: &S) {
+    let list = |n: usize| {
+        Projection::InventoryListWaiting(store::InventoryListRow {
+            id: format!("L-{n:04}"),
+            ebp_code: "3105961682".to_owned(),
+            order_no: "O-1".to_owned(),
+            logistics_code: "3105960001".to_owned(),
+            logistics_no: format!("SF{n}"),
+            agent_code: "3120980025".to_owned(),
+            status: "waiting".to_owned(),
+            deadline_ms: n as i64,
+            declaration_id: None,
+            reason: None,
+            created_seq: None,
+            status_seq: None,
+        })
+    };
+    let actor = Actor {
+        user_id: "usr-officer".to_owned(),
+        role: "officer".to_owned(),
+    };
+    let linked = (1..=INVENTORY_LISTS_LISTED_MAX)
+        .map(|n| LinkedEvent {
+            actor: None,
+            subject: "lists".to_owned(),
+            action: "ceb.list".to_owned(),
+            payload: "{}".to_owned(),
+            expected_version: None,
+            projection: list(n),
+        })
+        .collect();
+    let append = Append {
+        actor,
+        recorded_at_ms: 0,
+        subject: "lists".to_owned(),
+        action: "ceb.list".to_owned(),
+        idempotency_scope: "usr-officer".to_owned(),
+        idempotency_key: "lists".to_owned(),
+        request_digest: String::new(),
+        payload: "{}".to_owned(),
+        expected_version: None,
+        projection: list(0),
+        linked,
+        cbec_purchase: None,
+        guarantee_debit: None,
+    };
+    let outcome = store.append(append).await.unwrap();
+    assert!(matches!(outcome, store::AppendOutcome::Appended { .. }));
+    let expired = store.expired_waiting(i64::MAX, usize::MAX).await.unwrap();
+    assert_eq!(expired.len(), INVENTORY_LISTS_LISTED_MAX);
+    assert_eq!(
+        expired.first().unwrap().id,
+        "L-0000",
+        "earliest deadline first"
+    );
+    assert_eq!(expired.last().unwrap().id, "L-0999");
+    // At the limit, all of them: the 1,000 whose deadline is before 1,000.
+    let at_limit = store.expired_waiting(1_000, usize::MAX).await.unwrap();
+    assert_eq!(at_limit.len(), INVENTORY_LISTS_LISTED_MAX);
+    let key = CebKey::Order {
+        ebp_code: "3105961682".to_owned(),
+        order_no: "O-1".to_owned(),
+    };
+    let waiting = store.inventory_lists_waiting(&key).await.unwrap();
+    assert_eq!(waiting.len(), INVENTORY_LISTS_LISTED_MAX);
 }

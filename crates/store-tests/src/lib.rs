@@ -72,7 +72,7 @@ mod search;
 mod tasks;
 mod watch_list;
 
-pub use ecommerce_race::ecommerce_race;
+pub use ecommerce_race::{ecommerce_race, waiting_lists_limit};
 pub use receipts::{receipts_snapshot, whole_feed};
 
 use audit::AuditSigner;

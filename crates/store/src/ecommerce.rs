@@ -788,6 +788,53 @@ mod tests {
     }
 
     #[test]
+    fn a_refusal_reason_and_a_name_of_the_largest_size_are_kept_and_one_more_refused() {
+        let refused = |reason: String| {
+            ecommerce_refusal(
+                &Projection::InventoryListChange {
+                    id: "L-1".into(),
+                    change: InventoryListChange::Refused { reason },
+                },
+                true,
+            )
+        };
+        let fill = INVENTORY_REASON_JSON_BYTES_MAX - 2;
+        assert_eq!(refused(format!("\"{}\"", "x".repeat(fill))), None);
+        let why = refused(format!("\"{}\"", "x".repeat(fill + 1))).unwrap();
+        assert!(why.starts_with("inventory_list.reason: is"), "{why}");
+
+        let mut e = CebEnterpriseRow {
+            customs_code: None,
+            credit_code: Some("91310000MA1AGENT01".into()),
+            name: "名".repeat(CEB_NAME_CHARS_MAX),
+            roles: vec!["agent".into()],
+            registered_seq: None,
+        };
+        assert_eq!(ceb_enterprise_refusal(&e), None);
+        e.name.push('名');
+        assert!(
+            ceb_enterprise_refusal(&e)
+                .unwrap()
+                .starts_with("ceb_enterprise.name")
+        );
+    }
+
+    proptest::proptest! {
+        /// A debit passes exactly when the balance covers it, and leaves the exact difference.
+        #[test]
+        fn a_debit_never_overdraws(balance in 0i64..=i64::MAX, needed in 1i64..=GUARANTEE_MOVEMENT_FEN_MAX) {
+            match guarantee_balance_after(balance, needed) {
+                Some(after) => {
+                    proptest::prop_assert!(balance >= needed);
+                    proptest::prop_assert_eq!(after + needed, balance);
+                    proptest::prop_assert!(after >= 0);
+                }
+                None => proptest::prop_assert!(balance < needed),
+            }
+        }
+    }
+
+    #[test]
     fn a_certificate_round_trips_through_the_recorded_projection() {
         let projection = Projection::AddCebCertificate {
             enterprise_code: "3105961682".into(),
