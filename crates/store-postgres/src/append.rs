@@ -138,8 +138,20 @@ pub(crate) async fn duplicate_of(
 ) -> Result<Option<AppendOutcome>, Fault> {
     let scope = &append.idempotency_scope;
     lock_idempotency_key(tx, scope, &append.idempotency_key).await?;
-    if let Some(booking) = &append.cbec_purchase {
-        lock_idempotency_key(tx, store::CBEC_IDEMPOTENCY_SCOPE, &booking.order_ref).await?;
+    // An order credited back is locked as its booking is (the same lock): a credit-back waits
+    // for a booking of its order being written, so its row comes after the booking's, in the
+    // order the rebuild replays them.
+    let mut orders: Vec<&str> = store::event_drafts(append)
+        .filter_map(|draft| match draft.projection {
+            Projection::CbecCreditBack { order_ref } => Some(order_ref.as_str()),
+            _ => None,
+        })
+        .chain(append.cbec_purchase.iter().map(|b| b.order_ref.as_str()))
+        .collect();
+    orders.sort_unstable();
+    orders.dedup();
+    for order_ref in orders {
+        lock_idempotency_key(tx, store::CBEC_IDEMPOTENCY_SCOPE, order_ref).await?;
     }
     Ok(event_by_idempotency(tx, scope, &append.idempotency_key)
         .await?

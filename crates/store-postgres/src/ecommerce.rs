@@ -41,9 +41,9 @@ pub(crate) fn claims(append: &Append) -> Vec<(&'static str, &str)> {
                 claims.push(("guarantee", assure_code.as_str()))
             }
             Projection::DebitGuarantee(d) => claims.push(("guarantee", d.assure_code.as_str())),
-            Projection::CbecCreditBack { order_ref } => {
-                claims.push(("cbec-credit-back", order_ref.as_str()))
-            }
+            // Locked before the chains' heads instead, like a booking's order (see
+            // `append::duplicate_of`).
+            Projection::CbecCreditBack { .. } => {}
             Projection::RegisterCebEnterprise(e) => {
                 claims.extend(
                     e.customs_code

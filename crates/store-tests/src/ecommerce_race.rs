@@ -263,6 +263,62 @@ pub async fn ecommerce_race<S: Store + Clone>(first: S, second: S) {
         appended(&outcomes).first().copied()
     );
 
+    // Orders booked while their credit-back races them: a credit-back finds its booking
+    // written, or no booking at all, and the rebuild replays them in the order decided.
+    let mut racing = Vec::new();
+    for n in 0..10 {
+        let mut booking = event(format!("book-{n}"), Projection::Nothing);
+        booking.cbec_purchase = Some(CbecBooking {
+            buyer_id: buyer(),
+            year: 2027,
+            amount_fen: ORDER_FEN,
+            annual_limit_fen: LIMIT_FEN,
+            order_ref: format!("O-B-{n}"),
+            actor: actor(),
+            recorded_at_ms: T0,
+        });
+        let credit = event(
+            format!("credit-b-{n}"),
+            Projection::CbecCreditBack {
+                order_ref: format!("O-B-{n}"),
+            },
+        );
+        racing.extend([credit, booking]);
+    }
+    let outcomes = race(&first, &second, racing).await;
+    let mut credited = 0;
+    for (key, outcome) in &outcomes {
+        match outcome {
+            Ok(AppendOutcome::Appended { .. }) if key.starts_with("credit-b-") => credited += 1,
+            Ok(AppendOutcome::Appended { .. }) => {}
+            Err(StoreError::NotFound(_)) if key.starts_with("credit-b-") => {}
+            other => panic!("{key}: {other:?}"),
+        }
+    }
+    assert_eq!(
+        first.cbec_year_to_date(&buyer(), 2027).await.unwrap(),
+        (10 - credited) * ORDER_FEN
+    );
+
+    // One message delivered to both stores at once: recorded once, the other told so.
+    let message = |key: &str| {
+        event(
+            key.to_owned(),
+            Projection::CebDocument(crate::ecommerce::ceb_document(
+                "G-RACE", "order", 1, "O-R-0",
+            )),
+        )
+    };
+    let outcomes = race(&first, &second, vec![message("msg-1"), message("msg-2")]).await;
+    assert_eq!(appended(&outcomes).len(), 1, "{outcomes:?}");
+    assert!(
+        outcomes.iter().any(|(_, o)| matches!(
+            o,
+            Ok(AppendOutcome::CebDocumentAlready { guid, .. }) if guid == "G-RACE"
+        )),
+        "{outcomes:?}"
+    );
+
     // What the chain records rebuilds the tables exactly.
     let check = second.check_projections().await.unwrap();
     assert_eq!(check.not_rebuilt, None);
