@@ -823,11 +823,9 @@ fn refusal(outcome: AppendOutcome) -> ClearanceError {
         AppendOutcome::Appended { .. }
         | AppendOutcome::Duplicate { .. }
         | AppendOutcome::GuaranteeExhausted { .. }
-        | AppendOutcome::CebDocumentAlready { .. } => {
-            ClearanceError::Internal(anyhow::anyhow!(
-                "an accepted append was taken for a refusal"
-            ))
-        }
+        | AppendOutcome::CebDocumentAlready { .. } => ClearanceError::Internal(anyhow::anyhow!(
+            "an accepted append was taken for a refusal"
+        )),
     }
 }
 
