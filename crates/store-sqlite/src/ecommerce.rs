@@ -429,7 +429,8 @@ fn enterprise_id(tx: &Connection, column: &str, code: &str) -> rusqlite::Result<
 /// The enterprise's id, found by either code.
 fn enterprise_by_code(conn: &Connection, code: &str) -> rusqlite::Result<Option<String>> {
     conn.prepare_cached(
-        "SELECT id FROM ceb_enterprises WHERE customs_code = ?1 OR credit_code = ?1 LIMIT 1",
+        "SELECT id FROM ceb_enterprises WHERE customs_code = ?1 OR credit_code = ?1 \
+         ORDER BY id LIMIT 1",
     )?
     .query_row([code], |row| row.get(0))
     .optional()
