@@ -57,7 +57,8 @@ pub(crate) fn debit(
             needed_fen: d.amount_fen,
         }));
     };
-    let debit = GuaranteeDebitEvent::new(d, after);
+    let debit = GuaranteeDebitEvent::new(d, after)
+        .map_err(|err| Fault::Database(anyhow::anyhow!("recording a projection: {err}")))?;
     append::insert_event(tx, &debit.event(&append.actor, append.recorded_at_ms), head).map_err(
         |fault| match fault {
             Fault::Refused(StoreError::Conflict(_)) => {
