@@ -215,6 +215,7 @@ pub(crate) fn trade_assessment(record: &Value) -> Value {
         "tariff_release",
         "exchange_rate_tables",
         "outcome",
+        "regime",
         "total_payable",
         "difference",
         "problems",
