@@ -144,6 +144,12 @@ fn cbec_orders_and_proofs_of_origin_are_refused_not_dropped() {
         render(&dto, &envelope("R")).unwrap_err().path,
         "origin_proofs"
     );
+    let mut dto = example();
+    dto.postal_parcel = Some(Default::default());
+    assert_eq!(
+        render(&dto, &envelope("R")).unwrap_err().path,
+        "postal_parcel"
+    );
 }
 
 #[test]
