@@ -171,7 +171,7 @@ fn the_rates_are_those_in_force_on_the_day_of_acceptance() {
             vec![Decimal::from(c1), Decimal::from(c2), Decimal::from(c3)],
             "{on}"
         );
-        assert_eq!(a.rates.from <= on, true);
+        assert!(a.rates.from <= on);
     }
     let mut before = parcel(&[("100", PostalClass::Class1)], false, false);
     before.acceptance_date = day(2016, 4, 7);
