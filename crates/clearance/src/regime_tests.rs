@@ -69,6 +69,17 @@ async fn three_ways(f: &Fixture, key: &str, body: &[u8]) -> [Result<Decimal, Str
                 .unwrap();
             let record = &records[0];
             assert_eq!(record["outcome"], "assessed", "{record:#}");
+            // The regime recorded and answered is the one selection's.
+            let declaration = wire::parse_json::<wire::DeclarationDto>(body)
+                .unwrap()
+                .parse(&domain::ParseContext {
+                    reference: reference::ReferenceData::embedded(),
+                    on: f.clearance.lodging_date(f.clearance.now()),
+                })
+                .unwrap();
+            let regime = Regime::of(&declaration).code();
+            assert_eq!(record["regime"], regime);
+            assert_eq!(lodged.regime.as_deref(), Some(regime));
             assert_eq!(
                 money(&record["total_payable"]),
                 money(&record["report"]["total_payable"])
@@ -194,6 +205,7 @@ async fn a_postal_parcel_is_recorded_under_the_postal_regime_and_the_trade_sees_
         .unwrap();
     assert_eq!(lodged.assessment, "assessed");
     assert_eq!(lodged.amount_due.as_deref(), Some("60.00"));
+    assert_eq!(lodged.regime.as_deref(), Some("postal"));
     let record = &f
         .clearance
         .assessments(&broker, &lodged.number)

@@ -651,6 +651,7 @@ async fn a_postal_parcel_is_lodged_assessed_under_the_postal_regime_and_estimate
     assert_eq!(lodged.status, StatusCode::CREATED, "{}", lodged.text);
     assert_eq!(lodged.body["assessment"], "assessed");
     assert_eq!(lodged.body["amount_due"], "60.00");
+    assert_eq!(lodged.body["regime"], "postal");
     let id = lodged.body["id"].as_str().unwrap();
     let record = &assessments(&app, id, "broker").await[0];
     assert_eq!(record["regime"], "postal", "{record:#}");
