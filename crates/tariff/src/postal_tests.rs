@@ -193,3 +193,72 @@ fn every_figure_and_decision_is_explained_in_both_languages() {
         assert!(!e.en.is_empty() && !e.zh.is_empty(), "{e:?}");
     }
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn class() -> impl Strategy<Value = PostalClass> {
+        prop_oneof![
+            Just(PostalClass::Class1),
+            Just(PostalClass::Class2),
+            Just(PostalClass::Class3)
+        ]
+    }
+
+    proptest! {
+        /// Any parcel: each article's tax is its price × rate rounded half-up to the fen; the
+        /// parcel's nominal tax is their exact sum; payable is all of it or, at 50.00 or less,
+        /// nothing; accepted exactly when within the limit or one indivisible article.
+        #[test]
+        fn a_parcel_is_taxed_exactly_and_limited_as_the_rules_say(
+            articles in prop::collection::vec((0i64..200_000, class()), 1..6),
+            hk_mo_tw in any::<bool>(),
+            indivisible in any::<bool>(),
+        ) {
+            let config = AssessmentConfig::china_2026();
+            let parcel = PostalParcel {
+                acceptance_date: day(2026, 3, 10),
+                from_hk_mo_tw: hk_mo_tw,
+                articles: articles
+                    .iter()
+                    .map(|(fen, class)| PostalArticle {
+                        dutiable_price: Decimal::new(*fen, 2),
+                        class: *class,
+                    })
+                    .collect(),
+                single_indivisible_article: indivisible,
+            };
+            let value: Decimal = parcel.articles.iter().map(|a| a.dutiable_price).sum();
+            let limit = if hk_mo_tw { dec("800") } else { dec("1000") };
+            let admitted = value <= limit || (indivisible && articles.len() == 1);
+            match assess_postal(&parcel, &config) {
+                Ok(a) => {
+                    prop_assert!(admitted);
+                    prop_assert_eq!(a.parcel_value, value);
+                    let rates = config.postal_rates_on(parcel.acceptance_date).unwrap().rates;
+                    for (article, figure) in parcel.articles.iter().zip(&a.assessment.articles) {
+                        let exact = article.dutiable_price * article.class.rate(&rates).as_fraction();
+                        prop_assert_eq!(figure.nominal, crate::money::round_fen(exact));
+                        prop_assert!(figure.nominal >= Decimal::ZERO);
+                    }
+                    let total = &a.assessment.total;
+                    let sum: Decimal = a.assessment.articles.iter().map(|f| f.nominal).sum();
+                    prop_assert_eq!(total.nominal, sum);
+                    prop_assert_eq!(total.exempt, total.nominal <= dec("50"));
+                    let payable = if total.exempt { Decimal::ZERO } else { total.nominal };
+                    prop_assert_eq!(total.payable, payable);
+                    let article_payable: Decimal =
+                        a.assessment.articles.iter().map(|f| f.payable).sum();
+                    prop_assert_eq!(article_payable, total.payable);
+                }
+                Err(PostalRefusal::OverValueLimit { parcel_value, .. }) => {
+                    prop_assert!(!admitted);
+                    prop_assert_eq!(parcel_value, value);
+                }
+                Err(other) => prop_assert!(false, "{:?}", other),
+            }
+        }
+    }
+}
