@@ -20,6 +20,7 @@ use crate::assessment::{
 };
 use crate::cbec::BuyerLedger;
 use crate::error::ClearanceError;
+use crate::regime::{self, PostalRefused, REGIME_MEMBER, Regime};
 use crate::releases::{DRY_RUN_SAMPLE_MAX, InForce, Parsed, ReleaseKind, parse_files};
 use crate::{Clearance, ClearanceConfig, actor, idempotency_key_or_new, request_digest};
 
@@ -233,7 +234,14 @@ impl<S: Store> Clearance<S> {
         if !assessed_kind(declaration) {
             return Ok(None);
         }
-        if declaration.cbec_order.is_some() {
+        let regime = Regime::of(declaration);
+        if regime == Regime::Postal {
+            return self
+                .postal_assessment(declaration_id, declaration, day, basis, note)
+                .await
+                .map(Some);
+        }
+        if regime == Regime::Cbec {
             return self
                 .cbec_assessment(
                     declaration_id,
@@ -274,12 +282,11 @@ impl<S: Store> Clearance<S> {
         let outcome = outcome.map(|(report, _)| report);
         let figures = outcome.as_ref().ok().map(AssessedFigures::of);
         let previous = self.previous_assessment(declaration_id, basis).await?;
+        let mut extra = vec![(REGIME_MEMBER, json!(Regime::GeneralTrade.code()))];
         // A fact of the moment the engine's result depends on, kept to assess alike on read.
-        let extra = if used.is_empty() {
-            Vec::new()
-        } else {
-            vec![(PROOFS_USED_ELSEWHERE_MEMBER, json!(used))]
-        };
+        if !used.is_empty() {
+            extra.push((PROOFS_USED_ELSEWHERE_MEMBER, json!(used)));
+        }
         let recording = Recording {
             declaration_id,
             basis,
@@ -295,6 +302,51 @@ impl<S: Store> Clearance<S> {
             cbec_purchase: None,
             figures,
         }))
+    }
+
+    /// The assessment of a parcel of personal articles (digest §2.8). At acceptance a parcel
+    /// above its value limit (and not one indivisible article) is refused, naming
+    /// `postal_parcel.articles`; a later reassessment records why instead. The rates are the
+    /// configuration's, by date: no tariff release is read.
+    async fn postal_assessment(
+        &self,
+        declaration_id: &str,
+        declaration: &Declaration,
+        day: NaiveDate,
+        basis: Basis,
+        note: Option<&str>,
+    ) -> Result<AssessmentChange, ClearanceError> {
+        let outcome = match regime::assess_postal(declaration, day, &self.config.assessment) {
+            Ok(report) => Ok(report),
+            Err(PostalRefused::OverValueLimit(problem)) if basis == Basis::Acceptance => {
+                return Err(ClearanceError::Invalid(vec![
+                    FieldError::not_allowed(
+                        &problem.path,
+                        &problem.message_en,
+                        &problem.message_zh,
+                    )
+                    .bounded(),
+                ]));
+            }
+            Err(refused) => Err(vec![refused.problem().clone()]),
+        };
+        let in_force = self.releases_cache.in_force(&self.store, day).await?;
+        let previous = self.previous_assessment(declaration_id, basis).await?;
+        let recording = Recording {
+            declaration_id,
+            basis,
+            day,
+            in_force: &in_force,
+            previous: previous.as_ref(),
+            note,
+        };
+        let figures = outcome.as_ref().ok().map(AssessedFigures::of);
+        let extra = vec![(REGIME_MEMBER, json!(Regime::Postal.code()))];
+        Ok(AssessmentChange {
+            event: recording.event(outcome, extra, Vec::new()),
+            cbec_purchase: None,
+            figures,
+        })
     }
 
     /// The assessment a new one is compared with: none at acceptance, else the latest.
@@ -514,7 +566,21 @@ impl<S: Store> Clearance<S> {
                 on: day,
             })
             .map_err(ClearanceError::Invalid)?;
-        if declaration.cbec_order.is_some() {
+        let regime = Regime::of(&declaration);
+        if regime == Regime::Postal {
+            // As at lodging: the same refusal above the parcel's value limit.
+            let report = regime::assess_postal(&declaration, day, &self.config.assessment)
+                .map_err(|refused| {
+                    let p = refused.problem();
+                    ClearanceError::Invalid(vec![
+                        FieldError::not_allowed(&p.path, &p.message_en, &p.message_zh).bounded(),
+                    ])
+                })?;
+            let mut report = report.to_value();
+            report["estimate"] = json!(true);
+            return Ok(report);
+        }
+        if regime == Regime::Cbec {
             // As at lodging but without the buyer's purchases so far, whoever asks: an estimate
             // must not tell anyone holding an ID number what that person bought this year (nor,
             // by trying amounts, whether an order would still fit). Nothing is booked.
@@ -729,7 +795,7 @@ impl<S: Store> Clearance<S> {
             // dry run compares general-trade assessments only.
             if !assessed_kind(&state.declaration)
                 || row.status == "cancelled"
-                || state.declaration.cbec_order.is_some()
+                || Regime::of(&state.declaration) != Regime::GeneralTrade
             {
                 continue;
             }
@@ -1062,10 +1128,29 @@ impl<S: Store> Clearance<S> {
             return Ok(None);
         }
         let state = self.state_of(row).await?;
-        if !assessed_kind(&state.declaration) || state.declaration.cbec_order.is_some() {
+        let regime = Regime::of(&state.declaration);
+        if !assessed_kind(&state.declaration) || regime == Regime::Cbec {
             return Ok(None);
         }
         let day = self.date_of_ms(row.lodged_at_ms);
+        let recorded_total = (record["outcome"] == "assessed")
+            .then(|| record["total_payable"].as_str().map(str::to_owned))
+            .flatten();
+        if regime == Regime::Postal {
+            // The rates are the configuration's by date: no release is involved.
+            let recomputed_total =
+                regime::assess_postal(&state.declaration, day, &self.config.assessment)
+                    .ok()
+                    .map(|report| tariff::money::fen_text(report.total_payable));
+            return Ok(Some(Reperformed {
+                basis,
+                agrees: recorded_total == recomputed_total,
+                recorded_total,
+                recomputed_total,
+                recorded_release: record["tariff_release"].as_str().map(str::to_owned),
+                release_now: record["tariff_release"].as_str().map(str::to_owned),
+            }));
+        }
         let in_force = self.releases_cache.in_force(&self.store, day).await?;
         let tariff = in_force.tariff.as_ref().map(|(_, r)| r.as_ref());
         let used = self
@@ -1085,9 +1170,6 @@ impl<S: Store> Clearance<S> {
         let recomputed_total = outcome
             .ok()
             .map(|(report, _)| tariff::money::fen_text(report.total_payable));
-        let recorded_total = (record["outcome"] == "assessed")
-            .then(|| record["total_payable"].as_str().map(str::to_owned))
-            .flatten();
         Ok(Some(Reperformed {
             basis,
             agrees: recorded_total == recomputed_total,

@@ -196,15 +196,7 @@ impl<S: Store> Clearance<S> {
             }) => {
                 let order_value_fen = fen_of(order_value)
                     .ok_or_else(|| anyhow::anyhow!("order value {order_value} out of range"))?;
-                let regime = if within_limits {
-                    json!({ "code": "cbec_within_limits",
-                            "en": "CBEC retail import within the limits: duty 0, VAT and consumption tax at 70 %",
-                            "zh": "跨境电商零售进口限值以内：关税0，增值税、消费税按70%征收" })
-                } else {
-                    json!({ "code": "cbec_indivisible_full_rates",
-                            "en": "CBEC retail import, one indivisible item above the transaction limit: full rates",
-                            "zh": "跨境电商零售进口，单件不可分割商品超过单次限值：按货物税率全额征收" })
-                };
+                let regime = crate::regime::cbec_regime(within_limits);
                 let mut cbec = json!({
                     "order_ref": order.order_ref,
                     "platform": order.platform,
@@ -219,11 +211,7 @@ impl<S: Store> Clearance<S> {
                     cbec.as_object_mut()
                         .expect("an object")
                         .remove("annual_total_after");
-                    cbec["annual_allowance"] = json!({
-                        "checked": "at_lodging",
-                        "en": "the buyer's annual allowance is checked when the order is lodged; this estimate does not read the buyer's purchases",
-                        "zh": "个人年度交易限值在申报时核验；本估算不读取该消费者的既往交易",
-                    });
+                    cbec["annual_allowance"] = crate::regime::allowance_not_read();
                 }
                 let annual_limit_fen = fen_of(self.config.assessment.cbec_annual_limit)
                     .ok_or_else(|| anyhow::anyhow!("the annual limit is out of range"))?;
@@ -249,7 +237,10 @@ impl<S: Store> Clearance<S> {
                 (Ok(report), cbec, booking)
             }
         };
-        let mut extra = Vec::new();
+        let mut extra = vec![(
+            crate::regime::REGIME_MEMBER,
+            json!(crate::regime::Regime::Cbec.code()),
+        )];
         if !cbec.is_null() {
             extra.push(("cbec", cbec));
         } else if let Some(previous_cbec) = previous.as_ref().map(|p| &p["cbec"])

@@ -32,6 +32,7 @@ pub mod payments;
 pub mod reassignment;
 pub mod receipts;
 pub mod reference_releases;
+pub mod regime;
 pub mod releases;
 pub mod roll_back;
 pub mod statistics;
@@ -62,6 +63,8 @@ mod password_tests;
 mod reassignment_tests;
 #[cfg(test)]
 mod reference_tests;
+#[cfg(test)]
+mod regime_tests;
 #[cfg(test)]
 mod release_property_tests;
 #[cfg(test)]

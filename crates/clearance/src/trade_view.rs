@@ -215,6 +215,7 @@ pub(crate) fn trade_assessment(record: &Value) -> Value {
         "tariff_release",
         "exchange_rate_tables",
         "outcome",
+        "regime",
         "total_payable",
         "difference",
         "problems",
@@ -244,6 +245,8 @@ pub(crate) struct LodgingFacts {
     pub lane: Option<String>,
     pub assessment: &'static str,
     pub amount_due: Option<String>,
+    /// The regime the assessment names (`regime::REGIME_MEMBER`), when it names one.
+    pub regime: Option<String>,
 }
 
 /// The facts of the first selection and assessment among a declaration's events (`(action,
@@ -255,6 +258,7 @@ pub(crate) fn lodging_facts<'a>(
         lane: None,
         assessment: "not_assessed",
         amount_due: None,
+        regime: None,
     };
     let (mut targeted, mut assessed) = (false, false);
     for (action, payload) in events {
@@ -265,6 +269,7 @@ pub(crate) fn lodging_facts<'a>(
         } else if action == crate::assessment::ASSESSED_ACTION && !assessed {
             assessed = true;
             let payload: Value = serde_json::from_str(payload).unwrap_or(Value::Null);
+            facts.regime = text(&payload[crate::regime::REGIME_MEMBER]);
             if payload["outcome"] == "assessed" {
                 facts.assessment = "assessed";
                 facts.amount_due = text(&payload["total_payable"]);

@@ -36,6 +36,7 @@ pub(crate) fn receipt(
         lane: facts.lane,
         assessment: facts.assessment.to_owned(),
         amount_due: facts.amount_due,
+        regime: facts.regime,
         created,
         id: row.id.clone(),
         number: row.number.clone(),

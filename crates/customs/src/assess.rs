@@ -10,6 +10,7 @@ use anyhow::{Context, anyhow, bail};
 use chrono::{FixedOffset, NaiveDate};
 use clap::Args;
 use clearance::assessment;
+use clearance::regime::{self, Regime};
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{CellAlignment, Table};
 use rust_decimal::Decimal;
@@ -58,6 +59,26 @@ pub fn run(args: AssessArgs, utc_offset: FixedOffset) -> anyhow::Result<()> {
         agreements: &agreements,
         used_elsewhere: &|_| false,
     };
+    // The regime is chosen as lodging chooses it; CBEC orders and postal parcels are reported
+    // from the same pure functions the estimate route and lodging use.
+    if Regime::of(&declaration) != Regime::GeneralTrade {
+        let (_, mut report) = regime::estimate(
+            &declaration,
+            day,
+            Some(&release),
+            &release.exchange_rates,
+            &config,
+            &origin,
+        )
+        .map_err(|problems| cannot_be_assessed(&problems))?;
+        report["estimate"] = json!(true);
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        } else {
+            print_regime_report(&report, day);
+        }
+        return Ok(());
+    }
     let (input, assessment) = assessment::assess_with_release(
         &declaration,
         day,
@@ -67,13 +88,7 @@ pub fn run(args: AssessArgs, utc_offset: FixedOffset) -> anyhow::Result<()> {
         &origin,
     )
     .ok_or_else(|| anyhow!("direction: an export declaration has no import duty or taxes"))?
-    .map_err(|problems| {
-        let lines: Vec<String> = problems.iter().map(|p| format!("  {p}")).collect();
-        anyhow!(
-            "the declaration cannot be assessed / 无法计税:\n{}",
-            lines.join("\n")
-        )
-    })?;
+    .map_err(|problems| cannot_be_assessed(&problems))?;
     if args.json {
         let documents = assessment::document_types(&declaration);
         let mut report = assessment::report(&input, &assessment, &documents);
@@ -83,6 +98,110 @@ pub fn run(args: AssessArgs, utc_offset: FixedOffset) -> anyhow::Result<()> {
         print_table(&input, &assessment, day);
     }
     Ok(())
+}
+
+fn cannot_be_assessed(problems: &[assessment::NotAssessable]) -> anyhow::Error {
+    let lines: Vec<String> = problems.iter().map(|p| format!("  {p}")).collect();
+    anyhow!(
+        "the declaration cannot be assessed / 无法计税:\n{}",
+        lines.join("\n")
+    )
+}
+
+/// A CBEC order's or a postal parcel's estimate as a table: each item or article, its value, rate
+/// and taxes payable, then the totals and the regime in both languages.
+fn print_regime_report(report: &serde_json::Value, day: NaiveDate) {
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or("-").to_owned();
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    let postal = report["articles"].is_array();
+    let lines = if postal {
+        table.set_header(vec![
+            "article",
+            "description",
+            "class",
+            "dutiable price",
+            "rate",
+            "tax",
+        ]);
+        &report["articles"]
+    } else {
+        table.set_header(vec![
+            "item",
+            "code",
+            "customs value",
+            "duty",
+            "consumption tax",
+            "VAT",
+        ]);
+        &report["items"]
+    };
+    for line in lines.as_array().into_iter().flatten() {
+        let payable = |kind: &str| {
+            line["taxes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|t| t["kind"] == kind)
+                .map_or("-".to_owned(), |t| text(&t["payable"]))
+        };
+        let row = if postal {
+            vec![
+                line["index"].to_string(),
+                text(&line["description"]),
+                line["rate_class"].to_string(),
+                text(&line["dutiable_price"]),
+                text(&line["rate"]),
+                payable("import_tax_on_articles"),
+            ]
+        } else {
+            vec![
+                line["index"].to_string(),
+                text(&line["commodity_code"]),
+                text(&line["customs_value"]["cny"]),
+                payable("customs_duty"),
+                payable("consumption_tax"),
+                payable("import_vat"),
+            ]
+        };
+        table.add_row(row);
+    }
+    for column in table.column_iter_mut().skip(3) {
+        column.set_cell_alignment(CellAlignment::Right);
+    }
+    println!("Estimate on {day} (CNY); nothing was lodged or stored.");
+    println!(
+        "regime: {} / {}",
+        text(&report["regime"]["en"]),
+        text(&report["regime"]["zh"])
+    );
+    println!("{table}");
+    for total in report["totals"].as_array().into_iter().flatten() {
+        let exempt = if total["exempt"] == true {
+            format!(" (exempt; nominal {})", text(&total["nominal"]))
+        } else {
+            String::new()
+        };
+        println!(
+            "{} / {}: {}{exempt}",
+            text(&total["name"]["en"]),
+            text(&total["name"]["zh"]),
+            text(&total["payable"])
+        );
+    }
+    println!(
+        "total payable / 应缴税款合计: {} CNY",
+        text(&report["total_payable"])
+    );
+    if let Some(allowance) = report["cbec"]["annual_allowance"].as_object() {
+        let say = |k: &str| {
+            allowance
+                .get(k)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+        };
+        println!("{} / {}", say("en"), say("zh"));
+    }
 }
 
 /// The same parse and field checks as lodging, so a broken declaration gets the same errors.

@@ -201,6 +201,9 @@ pub struct Declaration {
     /// The cross-border e-commerce retail order (跨境电商零售进口订单) the goods are imported
     /// for: present exactly on imports under one of `CBEC_PROCEDURES` (see `rules`).
     pub cbec_order: Option<CbecOrder>,
+    /// A parcel of personal articles sent by post or express (进境邮递物品 / 快件个人物品),
+    /// taxed as articles (行邮税) rather than as goods: see `PostalParcel`.
+    pub postal_parcel: Option<PostalParcel>,
     pub items: Vec<GoodsItem>,
 }
 
@@ -588,4 +591,90 @@ pub fn parse_id_masked(path: impl fmt::Display + Copy, raw: &str) -> Result<Stri
         ));
     }
     Ok(masked.to_owned())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Postal and express articles (进境邮递物品、快件个人物品; 行邮).
+
+/// How a parcel of personal articles came: by post (邮递) or by express (快件).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PostalCarrier {
+    Post,
+    Express,
+}
+
+impl PostalCarrier {
+    /// As written in JSON (`carrier`).
+    pub const ALL: [(&'static str, PostalCarrier); 2] = [
+        ("post", PostalCarrier::Post),
+        ("express", PostalCarrier::Express),
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            PostalCarrier::Post => "post",
+            PostalCarrier::Express => "express",
+        }
+    }
+}
+
+/// The rate class of an article in the tariff of articles (进境物品进口税税率表): 1, 2 or 3.
+/// Which articles are in which class, and their rates by date, are the tariff's (digest §2.8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PostalRateClass {
+    Class1,
+    Class2,
+    Class3,
+}
+
+impl PostalRateClass {
+    pub fn number(self) -> u8 {
+        match self {
+            PostalRateClass::Class1 => 1,
+            PostalRateClass::Class2 => 2,
+            PostalRateClass::Class3 => 3,
+        }
+    }
+}
+
+/// One article of a parcel as declared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostalArticle {
+    pub description: String,
+    pub rate_class: PostalRateClass,
+    /// How many of the price table's unit (pieces, kilograms, bottles...): positive.
+    pub quantity: Decimal,
+    /// The dutiable price per unit in CNY from GACC's price table (进境物品完税价格表), in fen.
+    pub unit_dutiable_price: Decimal,
+    /// The article cannot be divided (a parcel of one such article may pass above the value
+    /// limit).
+    pub indivisible: bool,
+}
+
+impl PostalArticle {
+    /// The article's dutiable price: unit price × quantity, rounded half-up to the fen.
+    pub fn dutiable_price(&self) -> Decimal {
+        (self.unit_dutiable_price * self.quantity)
+            .round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
+    }
+}
+
+/// A parcel of personal articles sent by post or express to a person in China, taxed under the
+/// articles regime (digest §2.8). The declaration's other parts stay as for goods: the postal or
+/// express operator is the declarant and trader, the items describe the goods for targeting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostalParcel {
+    pub carrier: PostalCarrier,
+    /// The country or region the parcel was sent from (HK, MO and TW have a lower limit).
+    pub sender_country: CountryCode,
+    /// The addressee's name (收件人).
+    pub recipient: String,
+    pub articles: Vec<PostalArticle>,
+}
+
+impl PostalParcel {
+    /// Sent from Hong Kong, Macao or Taiwan.
+    pub fn from_hk_mo_tw(&self) -> bool {
+        matches!(self.sender_country.as_str(), "HK" | "MO" | "TW")
+    }
 }

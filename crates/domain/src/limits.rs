@@ -38,3 +38,7 @@ pub const PROOF_EXPORTER_LENGTH_MAX: usize = 200;
 pub const CBEC_PLATFORM_LENGTH_MAX: usize = 100;
 /// The buyer's name on a cross-border e-commerce order (订购人姓名).
 pub const CBEC_BUYER_NAME_LENGTH_MAX: usize = 100;
+/// Articles per postal parcel (`postal_parcel.articles`): a personal parcel holds a few.
+pub const POSTAL_ARTICLES_PER_PARCEL_MAX: usize = 99;
+/// The addressee's name on a postal parcel.
+pub const POSTAL_RECIPIENT_LENGTH_MAX: usize = 100;

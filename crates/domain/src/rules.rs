@@ -32,6 +32,7 @@ pub fn check_declaration(declaration: &Declaration, ctx: &ParseContext<'_>) -> V
     check_origin_proofs(declaration, &mut errors);
     check_preferences(declaration, &mut errors);
     check_cbec_order(declaration, &mut errors);
+    check_postal_parcel(declaration, &mut errors);
     errors
 }
 
@@ -351,6 +352,37 @@ fn check_cbec_order(declaration: &Declaration, errors: &mut Vec<FieldError>) {
             ))
         }
         _ => {}
+    }
+}
+
+/// A postal parcel of personal articles is an import of articles, not goods under a CBEC order
+/// or a CBEC procedure (digest §2.8: CBEC goods without the three documents fall back to this
+/// regime, but then they are declared as a parcel, not as an order).
+fn check_postal_parcel(declaration: &Declaration, errors: &mut Vec<FieldError>) {
+    if declaration.postal_parcel.is_none() {
+        return;
+    }
+    let procedure = declaration.procedure.as_str();
+    if declaration.direction != Direction::Import {
+        errors.push(FieldError::not_allowed(
+            "postal_parcel",
+            "a parcel of personal articles is declared only on an import",
+            "进境邮递物品只在进口报关单上申报",
+        ));
+    } else if declaration.cbec_order.is_some() {
+        errors.push(FieldError::not_allowed(
+            "postal_parcel",
+            "a declaration carries a cross-border e-commerce order or a parcel of personal articles, not both",
+            "跨境电商零售订单与进境邮递物品不能在同一报关单上申报",
+        ));
+    } else if CBEC_PROCEDURES.contains(&procedure) {
+        errors.push(FieldError::not_allowed(
+            "postal_parcel",
+            &format!(
+                "personal articles are not declared under the cross-border e-commerce procedure {procedure}"
+            ),
+            &format!("个人物品不适用跨境电商监管方式 {procedure}"),
+        ));
     }
 }
 

@@ -211,6 +211,7 @@ fn example_declaration(kind: &str) -> crate::Declaration {
         documents: vec![],
         origin_proofs: vec![],
         cbec_order: None,
+        postal_parcel: None,
         items: vec![crate::GoodsItem {
             commodity_code: CommodityCode::parse("x", "851713", &c).unwrap(),
             description: "Phone".into(),

@@ -855,13 +855,19 @@ fn party(
 }
 
 /// Renders the JSON form as a CUSDEC D.96B interchange of one message. The inverse of `read`
-/// for every declaration this profile carries; CBEC orders and proofs of origin are not (they are
-/// lodged as JSON), and are refused rather than dropped.
+/// for every declaration this profile carries; CBEC orders, postal parcels and proofs of origin
+/// are not (they are lodged as JSON), and are refused rather than dropped.
 pub fn render(dto: &DeclarationDto, envelope: &Envelope) -> Result<String, RenderError> {
     if dto.cbec_order.is_some() {
         return Err(not_carried(
             "cbec_order",
             "CBEC orders are lodged as JSON, not CUSDEC",
+        ));
+    }
+    if dto.postal_parcel.is_some() {
+        return Err(not_carried(
+            "postal_parcel",
+            "postal parcels of personal articles are lodged as JSON, not CUSDEC",
         ));
     }
     if !dto.origin_proofs.is_empty() {

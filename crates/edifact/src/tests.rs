@@ -144,6 +144,12 @@ fn cbec_orders_and_proofs_of_origin_are_refused_not_dropped() {
         render(&dto, &envelope("R")).unwrap_err().path,
         "origin_proofs"
     );
+    let mut dto = example();
+    dto.postal_parcel = Some(Default::default());
+    assert_eq!(
+        render(&dto, &envelope("R")).unwrap_err().path,
+        "postal_parcel"
+    );
 }
 
 #[test]
@@ -429,6 +435,7 @@ fn cusres_names_the_number_or_every_problem() {
         lane: Some("red".into()),
         assessment: "assessed".into(),
         amount_due: Some("9605.98".into()),
+        regime: Some("general_trade".into()),
     };
     let accepted = acceptance(&envelope("A1"), &lodgement, Some("PE1"));
     assert!(accepted.contains("BGM+961+220020261000000001+29'"));

@@ -21,15 +21,20 @@ pub mod explain;
 pub mod model;
 pub mod money;
 pub mod origin;
+pub mod postal;
 pub mod release;
 pub mod selection;
 pub mod taxes;
 pub mod valuation;
 
-pub use config::{AssessmentConfig, PostalRates};
+pub use config::{AssessmentConfig, PostalRates, PostalRatesFrom};
 pub use error::AssessmentError;
 pub use explain::{Explanation, Words};
 pub use model::*;
+pub use postal::{
+    PostalArticle, PostalAssessment, PostalClass, PostalParcel, PostalParcelAssessment,
+    PostalRefusal, assess_postal, assess_postal_parcel,
+};
 pub use release::{
     ReleaseFile, ReleaseFiles, ReleaseProblem, RenderedRelease, TariffRelease,
     parse_exchange_rates, parse_release, render_exchange_rates, render_release,
@@ -39,9 +44,8 @@ pub use selection::{
     remedy_basis, select_rate, select_rate_with,
 };
 pub use taxes::{
-    Assessment, CbecOrder, CbecOutcome, DeclarationInput, ItemAssessment, ItemInput, PostalArticle,
-    PostalAssessment, PostalClass, TaxFigure, TaxKind, TaxTotal, assess_cbec_order,
-    assess_declaration, assess_declaration_with, assess_postal_parcel,
+    Assessment, CbecOrder, CbecOutcome, DeclarationInput, ItemAssessment, ItemInput, TaxFigure,
+    TaxKind, TaxTotal, assess_cbec_order, assess_declaration, assess_declaration_with,
 };
 pub use valuation::{
     Charge, CustomsValue, TransactionTerms, ValuationInput, customs_value, customs_value_with,
@@ -49,6 +53,8 @@ pub use valuation::{
 
 #[cfg(test)]
 mod origin_tests;
+#[cfg(test)]
+mod postal_tests;
 #[cfg(test)]
 mod release_tests;
 #[cfg(test)]

@@ -209,7 +209,7 @@ pub fn consumption_tax_exact(
 }
 
 /// A figure rounded to the fen, with its formula and its rounding explained.
-fn figure(kind: TaxKind, exact: Decimal, en: String, zh: String) -> TaxFigure {
+pub(crate) fn figure(kind: TaxKind, exact: Decimal, en: String, zh: String) -> TaxFigure {
     figure_with(kind, exact, Words::Explained, || (en, zh))
 }
 
@@ -744,84 +744,4 @@ fn cbec_preferential(
         totals.push(close(&mut items, kind, None, Words::Explained));
     }
     Ok(finish(items, totals, Words::Explained))
-}
-
-/// The three classes of postal articles (digest §2.8).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PostalClass {
-    Class1,
-    Class2,
-    Class3,
-}
-
-/// One article of a parcel, at its dutiable price from GACC's price table (CNY).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PostalArticle {
-    pub dutiable_price: Decimal,
-    pub class: PostalClass,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PostalAssessment {
-    pub articles: Vec<TaxFigure>,
-    pub total: TaxTotal,
-}
-
-/// The import tax on the articles of one parcel: `price × class rate` per article, rounded to the
-/// fen; the parcel's tax at most `postal_exemption_at_most` is exempt.
-pub fn assess_postal_parcel(
-    articles: &[PostalArticle],
-    config: &AssessmentConfig,
-) -> PostalAssessment {
-    let rates = config.postal_rates;
-    let mut figures: Vec<TaxFigure> = articles
-        .iter()
-        .map(|a| {
-            let rate = match a.class {
-                PostalClass::Class1 => rates.class_1,
-                PostalClass::Class2 => rates.class_2,
-                PostalClass::Class3 => rates.class_3,
-            };
-            figure(
-                TaxKind::PostalArticlesTax,
-                a.dutiable_price * rate.as_fraction(),
-                format!(
-                    "import tax on articles: dutiable price {} × {rate} ({:?})",
-                    a.dutiable_price, a.class
-                ),
-                format!(
-                    "进境物品进口税: 完税价格 {} × {rate}（{:?}）",
-                    a.dutiable_price, a.class
-                ),
-            )
-        })
-        .collect();
-    let nominal: Decimal = figures.iter().map(|f| f.nominal).sum();
-    let limit = config.postal_exemption_at_most;
-    let exempt = nominal <= limit;
-    if exempt {
-        figures.iter_mut().for_each(|f| f.payable = Decimal::ZERO);
-    }
-    let text = fen_text(nominal);
-    let explanation = if exempt {
-        Explanation::new(
-            format!("tax on the parcel {text} CNY is at most {limit}: exempt"),
-            format!("应征进口税税额 {text} 元在 {limit} 元以下: 免征"),
-        )
-    } else {
-        Explanation::new(
-            format!("tax on the parcel {text} CNY, above {limit}: payable"),
-            format!("应征进口税税额 {text} 元，超过 {limit} 元: 应征"),
-        )
-    };
-    PostalAssessment {
-        articles: figures,
-        total: TaxTotal {
-            kind: TaxKind::PostalArticlesTax,
-            nominal,
-            exempt,
-            payable: if exempt { Decimal::ZERO } else { nominal },
-            explanation,
-        },
-    }
 }

@@ -397,7 +397,9 @@ fn run_case(case: &Case) -> BTreeMap<String, String> {
                         },
                     })
                     .collect();
-                let assessed = assess_postal_parcel(&articles, &config);
+                let day = NaiveDate::from_ymd_opt(2026, 3, 10).unwrap();
+                let rates = config.postal_rates_on(day).unwrap().rates;
+                let assessed = assess_postal_parcel(&articles, &rates, &config);
                 out.insert(format!("parcel[{i}].tax"), money(assessed.total.nominal));
                 out.insert(
                     format!("parcel[{i}].exempt"),

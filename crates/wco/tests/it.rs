@@ -506,6 +506,7 @@ fn lodgement() -> wire::LodgementView {
         lane: Some("green".into()),
         assessment: "assessed".into(),
         amount_due: Some("1356.80".into()),
+        regime: Some("general_trade".into()),
     }
 }
 

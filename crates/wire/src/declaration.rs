@@ -20,8 +20,8 @@ use domain::{
     AttachedDocument, BUYER_ID_TYPES, BuyerIdentity, CbecBuyer, CbecOrder, Charge, Declaration,
     DeclarationKind, DeclarationNumber, Direction, Enterprise, FieldError, GoodsItem, Hs6, Invoice,
     OriginCriterion, OriginProof, OriginProofItem, OverseasParty, Packages, ParseContext,
-    Preference, ProofKind, ProofValue, Quantity, TradeAgreement, Transport, TransportDocument,
-    TransportDocumentKind,
+    PostalArticle, PostalCarrier, PostalParcel, PostalRateClass, Preference, ProofKind, ProofValue,
+    Quantity, TradeAgreement, Transport, TransportDocument, TransportDocumentKind,
 };
 use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -343,6 +343,49 @@ impl<'de> Deserialize<'de> for IdNumberText {
     }
 }
 
+/// A parcel of personal articles sent by post or express (进境邮递物品、快件个人物品), taxed as
+/// articles (行邮税) at the rate of each article's class on its dutiable price from GACC's price
+/// table, not as goods; on imports only, never with a `cbec_order`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PostalParcelDto {
+    /// post (邮递) or express (快件).
+    pub carrier: Option<String>,
+    /// ISO 3166 code of the country or region the parcel was sent from; HK, MO and TW have the
+    /// 800 CNY limit, every other the 1,000 CNY limit.
+    #[schema(example = "DE")]
+    pub sender_country: Option<String>,
+    /// The addressee's name (收件人), at most 100 characters.
+    pub recipient: Option<String>,
+    /// The articles, 1 to 99.
+    #[serde(default)]
+    pub articles: Vec<PostalArticleDto>,
+}
+
+/// One article of a postal parcel.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PostalArticleDto {
+    /// What the article is, at most 255 characters.
+    pub description: Option<String>,
+    /// The article's class in the tariff of articles: 1 (13 % since 2019-04-09: books, IT goods,
+    /// food, toys, medicines...), 2 (20 %: textiles, sporting goods, appliances, anything not in 1
+    /// or 3) or 3 (50 %: tobacco, alcohol, jewellery, high-end watches and cosmetics...).
+    #[schema(value_type = Option<String>, example = "2")]
+    pub rate_class: Option<NumText>,
+    /// How many units of the price table's unit (pieces, kilograms...): positive, at most 5
+    /// decimals.
+    #[schema(value_type = Option<String>, example = "1")]
+    pub quantity: Option<NumText>,
+    /// The dutiable price per unit in CNY from GACC's price table (进境物品完税价格表), in fen.
+    #[schema(value_type = Option<String>, example = "300.00")]
+    pub unit_dutiable_price: Option<NumText>,
+    /// The article cannot be divided; false when absent. A parcel of one indivisible article
+    /// (quantity 1) may pass above the value limit.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub indivisible: bool,
+}
+
 fn is_false(value: &bool) -> bool {
     !*value
 }
@@ -400,6 +443,10 @@ pub struct DeclarationDto {
     /// refused on every other declaration.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cbec_order: Option<CbecOrderDto>,
+    /// A parcel of personal articles by post or express, taxed as articles (行邮); imports only,
+    /// never with `cbec_order`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub postal_parcel: Option<PostalParcelDto>,
     #[serde(default)]
     pub items: Vec<GoodsItemDto>,
 }
@@ -579,6 +626,10 @@ impl DeclarationDto {
             .cbec_order
             .as_ref()
             .map(|o| parse_cbec_order(errors, o, ctx));
+        let postal_parcel = self
+            .postal_parcel
+            .as_ref()
+            .map(|p| parse_postal_parcel(errors, p, ctx));
         let items = parse_items(errors, &self.items, ctx);
         if !errors.0.is_empty() {
             // The cross-field rules whose fields did parse still run, so one answer lists every problem.
@@ -625,6 +676,7 @@ impl DeclarationDto {
             documents: documents?,
             origin_proofs: origin_proofs?,
             cbec_order: cbec_order.map(|v| v.ok_or(())).transpose().ok()?,
+            postal_parcel: postal_parcel.map(|v| v.ok_or(())).transpose().ok()?,
             items: items?,
         })
     }
@@ -1424,4 +1476,126 @@ fn parse_buyer_identity(
         hash: hash?,
         masked: masked?,
     })
+}
+
+/// Decimal places of a postal article's unit dutiable price: CNY in fen.
+const POSTAL_PRICE_DECIMALS_MAX: u32 = 2;
+
+fn parse_postal_parcel(
+    errors: &mut Errors,
+    dto: &PostalParcelDto,
+    ctx: &ParseContext<'_>,
+) -> Parsed<PostalParcel> {
+    let at = PathPrefix("postal_parcel");
+    let carrier = errors
+        .required(at.field("carrier"), &dto.carrier)
+        .and_then(|raw| {
+            let found = PostalCarrier::ALL
+                .iter()
+                .find(|(code, _)| *code == raw.trim())
+                .map(|(_, carrier)| *carrier);
+            errors.take(found.ok_or_else(|| {
+                FieldError::invalid_format(
+                    at.field("carrier"),
+                    "post or express",
+                    "post（邮递）或 express（快件）",
+                )
+            }))
+        });
+    let sender_country = errors
+        .required(at.field("sender_country"), &dto.sender_country)
+        .and_then(|raw| errors.take(CountryCode::parse(at.field("sender_country"), raw, ctx)));
+    let recipient = errors
+        .required(at.field("recipient"), &dto.recipient)
+        .and_then(|raw| {
+            errors.take(parse_text(
+                at.field("recipient"),
+                raw,
+                POSTAL_RECIPIENT_LENGTH_MAX,
+            ))
+        });
+    let articles = if dto.articles.is_empty() {
+        errors.take(Err(FieldError::too_few(at.field("articles"), 1)))
+    } else if dto.articles.len() > POSTAL_ARTICLES_PER_PARCEL_MAX {
+        errors.take(Err(FieldError::too_many(
+            at.field("articles"),
+            POSTAL_ARTICLES_PER_PARCEL_MAX,
+        )))
+    } else {
+        let parsed: Vec<Parsed<PostalArticle>> = dto
+            .articles
+            .iter()
+            .enumerate()
+            .map(|(idx, a)| parse_postal_article(errors, idx, a))
+            .collect();
+        parsed.into_iter().collect()
+    };
+    Some(PostalParcel {
+        carrier: carrier?,
+        sender_country: sender_country?,
+        recipient: recipient?,
+        articles: articles?,
+    })
+}
+
+fn parse_postal_article(
+    errors: &mut Errors,
+    idx: usize,
+    dto: &PostalArticleDto,
+) -> Parsed<PostalArticle> {
+    let parcel = PathPrefix("postal_parcel");
+    let at = PathPrefix(parcel.index("articles", idx));
+    let description = errors
+        .required(at.field("description"), &dto.description)
+        .and_then(|raw| errors.take(parse_text(at.field("description"), raw, TEXT_LENGTH_MAX)));
+    let rate_class = errors
+        .required(at.field("rate_class"), &dto.rate_class)
+        .and_then(|raw| {
+            let class = num(at.field("rate_class"), raw).and_then(|text| match text.trim() {
+                "1" => Ok(PostalRateClass::Class1),
+                "2" => Ok(PostalRateClass::Class2),
+                "3" => Ok(PostalRateClass::Class3),
+                _ => Err(FieldError::invalid_format(
+                    at.field("rate_class"),
+                    "1, 2 or 3, the article's class in the tariff of articles",
+                    "1、2 或 3，物品在进境物品进口税税率表中的税目类别",
+                )),
+            });
+            errors.take(class)
+        });
+    let quantity = errors
+        .required(at.field("quantity"), &dto.quantity)
+        .and_then(|raw| {
+            errors.take(
+                num(at.field("quantity"), raw)
+                    .and_then(|t| parse_positive(at.field("quantity"), t, QUANTITY_DECIMALS_MAX)),
+            )
+        });
+    let unit_dutiable_price = errors
+        .required(at.field("unit_dutiable_price"), &dto.unit_dutiable_price)
+        .and_then(|raw| {
+            errors.take(num(at.field("unit_dutiable_price"), raw).and_then(|t| {
+                parse_amount(
+                    at.field("unit_dutiable_price"),
+                    t,
+                    POSTAL_PRICE_DECIMALS_MAX,
+                )
+            }))
+        });
+    let article = PostalArticle {
+        description: description?,
+        rate_class: rate_class?,
+        quantity: quantity?,
+        unit_dutiable_price: unit_dutiable_price?,
+        indivisible: dto.indivisible,
+    };
+    // Within AMOUNT_MAX each, but their product could be far beyond any parcel.
+    if article.unit_dutiable_price * article.quantity > Decimal::from(AMOUNT_MAX) {
+        return errors.take(Err(FieldError::out_of_range(
+            at.field("quantity"),
+            &format!("a quantity whose dutiable price is at most {AMOUNT_MAX} CNY"),
+            &format!("完税价格合计不超过 {AMOUNT_MAX} 元的数量"),
+        )));
+    }
+    Some(article)
 }

@@ -121,6 +121,25 @@ fn cbec_order(o: &CbecOrder) -> CbecOrderDto {
     }
 }
 
+fn postal_parcel(p: &domain::PostalParcel) -> PostalParcelDto {
+    PostalParcelDto {
+        carrier: Some(p.carrier.code().to_owned()),
+        sender_country: Some(p.sender_country.to_string()),
+        recipient: Some(p.recipient.clone()),
+        articles: p
+            .articles
+            .iter()
+            .map(|a| PostalArticleDto {
+                description: Some(a.description.clone()),
+                rate_class: Some(NumText(a.rate_class.number().to_string())),
+                quantity: Some(NumText(a.quantity.to_string())),
+                unit_dutiable_price: Some(NumText(a.unit_dutiable_price.to_string())),
+                indivisible: a.indivisible,
+            })
+            .collect(),
+    }
+}
+
 impl From<&Declaration> for DeclarationDto {
     fn from(d: &Declaration) -> Self {
         let summary_number = match &d.kind {
@@ -190,6 +209,7 @@ impl From<&Declaration> for DeclarationDto {
                 .collect(),
             origin_proofs: d.origin_proofs.iter().map(origin_proof).collect(),
             cbec_order: d.cbec_order.as_ref().map(cbec_order),
+            postal_parcel: d.postal_parcel.as_ref().map(postal_parcel),
             items: d.items.iter().map(item).collect(),
         }
     }

@@ -865,3 +865,52 @@ mod robustness {
         }
     }
 }
+
+fn example_with_postal_parcel(articles: usize) -> Value {
+    let mut document: Value = serde_json::from_str(EXAMPLE).unwrap();
+    let article = serde_json::json!({
+        "description": "Wool sweater", "rate_class": "2", "quantity": "1.5",
+        "unit_dutiable_price": "200.00", "indivisible": true,
+    });
+    document["postal_parcel"] = serde_json::json!({
+        "carrier": "express", "sender_country": "HK", "recipient": "李四",
+        "articles": vec![article; articles],
+    });
+    document
+}
+
+fn parse_on_default_day(document: &Value) -> Result<domain::Declaration, Vec<domain::FieldError>> {
+    let ctx = ParseContext {
+        reference: ReferenceData::embedded(),
+        on: NaiveDate::parse_from_str(DEFAULT_LODGING_DATE, "%Y-%m-%d").unwrap(),
+    };
+    let body = serde_json::to_vec(document).unwrap();
+    parse_json::<DeclarationDto>(&body).unwrap().parse(&ctx)
+}
+
+#[test]
+fn a_postal_parcel_holds_at_most_its_limit_of_articles() {
+    let max = domain::limits::POSTAL_ARTICLES_PER_PARCEL_MAX;
+    let at = parse_on_default_day(&example_with_postal_parcel(max)).expect("at the limit");
+    assert_eq!(at.postal_parcel.unwrap().articles.len(), max);
+    let errors = parse_on_default_day(&example_with_postal_parcel(max + 1)).unwrap_err();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].path, "postal_parcel.articles");
+    assert_eq!(errors[0].code.as_str(), "too_many");
+    assert!(errors[0].message_en.contains("99") && !errors[0].message_zh.is_empty());
+}
+
+#[test]
+fn a_postal_parcel_renders_back_to_itself() {
+    let parsed = parse_on_default_day(&example_with_postal_parcel(2)).unwrap();
+    let parcel = parsed.postal_parcel.as_ref().unwrap();
+    assert!(parcel.from_hk_mo_tw());
+    assert_eq!(parcel.carrier, domain::PostalCarrier::Express);
+    let article = &parcel.articles[0];
+    assert_eq!(article.rate_class, domain::PostalRateClass::Class2);
+    assert_eq!(article.dutiable_price(), "300.00".parse().unwrap());
+    assert!(article.indivisible);
+    let rendered = serde_json::to_value(DeclarationDto::from(&parsed)).unwrap();
+    assert_eq!(parse_on_default_day(&rendered).unwrap(), parsed);
+    assert_eq!(rendered["postal_parcel"]["articles"][1]["rate_class"], "2");
+}

@@ -57,6 +57,10 @@ pub struct LodgementView {
     /// `assessment` is assessed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount_due: Option<String>,
+    /// The regime the declaration was assessed under at lodging: general_trade, cbec or postal
+    /// (postal and express articles, 行邮). Absent when nothing was assessed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regime: Option<String>,
 }
 
 /// The format a declaration was lodged in, recorded with its acceptance: receipts pushed to the

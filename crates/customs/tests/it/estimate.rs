@@ -175,3 +175,114 @@ fn a_broken_release_is_refused_naming_the_file_and_line() {
         stderr(&output)
     );
 }
+
+/// Worked example 1's laptop as a CBEC direct-purchase order (9610) of `cny` CNY, CIF.
+fn cbec_order(cny: &str, indivisible: bool) -> String {
+    let mut body: serde_json::Value = serde_json::from_str(EXAMPLE_1).unwrap();
+    body["procedure"] = "9610".into();
+    body["transaction_terms"] = "CIF".into();
+    body.as_object_mut().unwrap().remove("freight");
+    body["invoice"]["currency"] = "CNY".into();
+    body["invoice"]["amount"] = cny.into();
+    body["items"][0]["quantity"]["value"] = "1".into();
+    body["items"][0]["statutory_quantities"][0]["value"] = "1".into();
+    body["items"][0]["unit_price"] = cny.into();
+    body["items"][0]["amount"] = cny.into();
+    body["cbec_order"] = serde_json::json!({
+        "order_ref": "TM-2026-0310", "platform": "Tmall Global", "indivisible_item": indivisible,
+        "buyer": { "name": "张三", "id_type": "resident_id", "id_number": "11010519491231002X" }
+    });
+    body.to_string()
+}
+
+/// Issue 15: `customs assess` taxed a CBEC order as general trade (0.00 for 300 CNY, 729.00 for
+/// 3,000). It takes the regime lodging takes: 9.1 % within the limits.
+#[test]
+fn a_cbec_order_is_estimated_under_the_cbec_regime() {
+    let dir = tempfile::tempdir().unwrap();
+    for (cny, expected) in [("300.00", "27.30"), ("3000.00", "273.00")] {
+        let declaration = write_declaration(dir.path(), &cbec_order(cny, false));
+        let output = assess(
+            &dir.path().join("data"),
+            &declaration,
+            &sample_release(),
+            true,
+        );
+        assert!(output.status.success(), "{}", stderr(&output));
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(report["regime"]["code"], "cbec_within_limits", "{report:#}");
+        assert_eq!(report["total_payable"], expected, "{cny}");
+        assert_eq!(report["cbec"]["annual_allowance"]["checked"], "at_lodging");
+        let table = assess(
+            &dir.path().join("data"),
+            &declaration,
+            &sample_release(),
+            false,
+        );
+        let table = String::from_utf8_lossy(&table.stdout);
+        assert!(
+            table.contains(&format!("total payable / 应缴税款合计: {expected} CNY")),
+            "{table}"
+        );
+    }
+    // Above the transaction limit and divisible: refused as lodging refuses it.
+    let declaration = write_declaration(dir.path(), &cbec_order("5200.00", false));
+    let output = assess(
+        &dir.path().join("data"),
+        &declaration,
+        &sample_release(),
+        true,
+    );
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("cbec_order: "),
+        "{}",
+        stderr(&output)
+    );
+}
+
+const POSTAL: &str = include_str!("../../../../examples/postal-parcel.json");
+
+fn assess_on(data: &Path, declaration: &Path, date: &str, json: bool) -> Output {
+    let release = sample_release();
+    let (declaration, release) = (declaration.to_str().unwrap(), release.to_str().unwrap());
+    let mut args = vec!["assess", declaration, "--release", release, "--date", date];
+    if json {
+        args.push("--json");
+    }
+    customs(data, &args)
+}
+
+/// Worked example 9 of the digest through `customs assess`: an article of 300 CNY of class 2 pays
+/// 60.00; one of 250 CNY, tax 50.00, is exempt; above the parcel's 1,000 CNY limit it is refused.
+#[test]
+fn a_postal_parcel_is_estimated_under_the_postal_regime() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    for (price, payable, exempt) in [("300.00", "60.00", false), ("250.00", "0.00", true)] {
+        let mut body: serde_json::Value = serde_json::from_str(POSTAL).unwrap();
+        body["postal_parcel"]["articles"][0]["unit_dutiable_price"] = price.into();
+        let declaration = write_declaration(dir.path(), &body.to_string());
+        let output = assess_on(&data, &declaration, "2026-11-26", true);
+        assert!(output.status.success(), "{}", stderr(&output));
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(report["regime"]["code"], "postal_articles");
+        assert_eq!(report["total_payable"], payable);
+        assert_eq!(report["totals"][0]["exempt"], exempt);
+        assert_eq!(report["articles"][0]["rate"], "20%");
+    }
+    let mut body: serde_json::Value = serde_json::from_str(POSTAL).unwrap();
+    body["postal_parcel"]["articles"][0]["unit_dutiable_price"] = "1000.01".into();
+    let declaration = write_declaration(dir.path(), &body.to_string());
+    let output = assess_on(&data, &declaration, "2026-11-26", false);
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(
+        message.contains("postal_parcel.articles") && message.contains("应按货物申报"),
+        "{message}"
+    );
+    assert!(
+        !data.exists(),
+        "an estimate must not create the data folder"
+    );
+}

@@ -622,3 +622,78 @@ async fn a_megabyte_in_a_release_file_gives_a_small_refusal() {
         );
     }
 }
+
+/// The example postal parcel (`examples/postal-parcel.json`) with its one article, class 2, at
+/// `price` CNY.
+fn postal_parcel(price: &str) -> Value {
+    let mut body: Value =
+        serde_json::from_str(include_str!("../../../../examples/postal-parcel.json")).unwrap();
+    body["postal_parcel"]["articles"][0]["unit_dutiable_price"] = json!(price);
+    body
+}
+
+/// A parcel of personal articles lodged like any declaration: assessed at acceptance under the
+/// postal regime (worked example 9: 300 CNY at 20 % pays 60.00), the trade's view shows the
+/// regime and the tax; the estimate route gives the same; above the parcel's value limit both
+/// refuse, naming the field in English and Chinese.
+#[tokio::test]
+async fn a_postal_parcel_is_lodged_assessed_under_the_postal_regime_and_estimated_alike() {
+    let app = spawn_app_at(NOW).await;
+    app.activate_sample_releases("2026-11-01").await;
+    let lodged = app
+        .post(
+            "/v1/declarations",
+            "broker",
+            Some("parcel-1"),
+            &postal_parcel("300.00"),
+        )
+        .await;
+    assert_eq!(lodged.status, StatusCode::CREATED, "{}", lodged.text);
+    assert_eq!(lodged.body["assessment"], "assessed");
+    assert_eq!(lodged.body["amount_due"], "60.00");
+    assert_eq!(lodged.body["regime"], "postal");
+    let id = lodged.body["id"].as_str().unwrap();
+    let record = &assessments(&app, id, "broker").await[0];
+    assert_eq!(record["regime"], "postal", "{record:#}");
+    assert_eq!(record["report"]["regime"]["code"], "postal_articles");
+    assert_eq!(
+        record["report"]["articles"][0]["taxes"][0]["payable"],
+        "60.00"
+    );
+    assert_eq!(record["report"]["totals"][0]["exempt"], false);
+    assert_eq!(record["total_payable"], "60.00");
+
+    let estimate = app
+        .post("/v1/estimates", "broker", None, &postal_parcel("300.00"))
+        .await;
+    assert_eq!(estimate.status, StatusCode::OK, "{}", estimate.text);
+    assert_eq!(estimate.body["total_payable"], "60.00");
+    assert_eq!(estimate.body["estimate"], true);
+    let exempt = app
+        .post("/v1/estimates", "broker", None, &postal_parcel("250.00"))
+        .await;
+    assert_eq!(exempt.body["total_payable"], "0.00", "{}", exempt.text);
+    assert_eq!(exempt.body["totals"][0]["nominal"], "50.00");
+    assert_eq!(exempt.body["totals"][0]["exempt"], true);
+
+    for (path, key) in [
+        ("/v1/declarations", Some("parcel-2")),
+        ("/v1/estimates", None),
+    ] {
+        let refused = app
+            .post(path, "broker", key, &postal_parcel("1000.01"))
+            .await;
+        refused.assert_problem(422);
+        assert_eq!(
+            refused.error_paths(),
+            [(
+                "postal_parcel.articles".to_owned(),
+                "not_allowed".to_owned()
+            )],
+            "{path}"
+        );
+        let error = &refused.body["errors"][0];
+        assert!(error["message_en"].as_str().unwrap().contains("1000.00"));
+        assert!(error["message_zh"].as_str().unwrap().contains("限值"));
+    }
+}
