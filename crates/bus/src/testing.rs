@@ -94,5 +94,6 @@ pub fn registration(n: usize) -> Append {
         projection: Projection::NewEnterprise(enterprise),
         linked: Vec::new(),
         cbec_purchase: None,
+        guarantee_debit: None,
     }
 }

@@ -218,6 +218,7 @@ impl<S: Store> Clearance<S> {
             projection,
             linked: vec![],
             cbec_purchase: None,
+            guarantee_debit: None,
         };
         match self.store.append(append).await {
             Err(StoreError::Conflict(what)) => Err(ClearanceError::Invalid(vec![

@@ -664,6 +664,7 @@ impl<S: Store> Clearance<S> {
             projection: event.projection,
             linked: Vec::new(),
             cbec_purchase: None,
+            guarantee_debit: None,
         };
         match self.store.append(append).await? {
             AppendOutcome::Appended { .. } => {}
@@ -1014,6 +1015,7 @@ impl<S: Store> Clearance<S> {
             projection: Projection::Nothing,
             linked: closing,
             cbec_purchase: None,
+            guarantee_debit: None,
         };
         match self.store.append(append).await {
             Ok(AppendOutcome::Appended { .. }) => {}

@@ -1228,6 +1228,7 @@ async fn an_assessment_recorded_with_its_words_is_shown_as_recorded() {
             },
             linked: Vec::new(),
             cbec_purchase: None,
+            guarantee_debit: None,
         })
         .await
         .unwrap();

@@ -371,6 +371,7 @@ impl<S: Store> Clearance<S> {
             }),
             linked: consequences,
             cbec_purchase: None,
+            guarantee_debit: None,
         };
         match self.store.append(append).await? {
             AppendOutcome::Appended { .. } => {}

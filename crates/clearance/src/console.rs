@@ -316,6 +316,7 @@ impl<S: Store> Clearance<S> {
             projection: Projection::SaveDraft(row),
             linked: Vec::new(),
             cbec_purchase: None,
+            guarantee_debit: None,
         };
         match self.store.append(append).await {
             Ok(AppendOutcome::Appended { .. }) => Ok(id),
@@ -349,6 +350,7 @@ impl<S: Store> Clearance<S> {
             projection: Projection::DiscardDraft { id: id.to_owned() },
             linked: Vec::new(),
             cbec_purchase: None,
+            guarantee_debit: None,
         };
         match self.store.append(append).await {
             Ok(AppendOutcome::Appended { .. }) => Ok(()),
@@ -453,6 +455,7 @@ impl<S: Store> Clearance<S> {
             },
             linked: Vec::new(),
             cbec_purchase: None,
+            guarantee_debit: None,
         };
         match self.store.append(append).await {
             Ok(AppendOutcome::Appended { .. }) => Ok(view),

@@ -158,6 +158,7 @@ impl<S: Store> Clearance<S> {
             projection: store::Projection::Nothing,
             linked: vec![],
             cbec_purchase: None,
+            guarantee_debit: None,
         };
         match self.store.append(append).await? {
             store::AppendOutcome::Appended { .. } | store::AppendOutcome::Duplicate { .. } => {

@@ -596,6 +596,7 @@ impl<S: Store> Clearance<S> {
             projection: Projection::NewDeclaration(row),
             linked,
             cbec_purchase: None,
+            guarantee_debit: None,
         }
     }
 
@@ -772,6 +773,7 @@ impl<S: Store> Clearance<S> {
             projection,
             linked: Vec::new(),
             cbec_purchase: None,
+            guarantee_debit: None,
         };
         match self.store.append(append).await {
             Ok(AppendOutcome::Appended { .. }) => Ok(()),
@@ -818,7 +820,10 @@ fn refusal(outcome: AppendOutcome) -> ClearanceError {
             )])
         }
         AppendOutcome::VersionConflict { .. } => ClearanceError::Conflict,
-        AppendOutcome::Appended { .. } | AppendOutcome::Duplicate { .. } => {
+        AppendOutcome::Appended { .. }
+        | AppendOutcome::Duplicate { .. }
+        | AppendOutcome::GuaranteeExhausted { .. }
+        | AppendOutcome::CebDocumentAlready { .. } => {
             ClearanceError::Internal(anyhow::anyhow!(
                 "an accepted append was taken for a refusal"
             ))

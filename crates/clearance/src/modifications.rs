@@ -184,6 +184,7 @@ impl<S: Store> Clearance<S> {
             projection: Projection::Nothing,
             linked: vec![review],
             cbec_purchase: None,
+            guarantee_debit: None,
         };
         match self.store.append(append).await? {
             AppendOutcome::Appended { .. } => {}
@@ -349,6 +350,7 @@ impl<S: Store> Clearance<S> {
             projection: Projection::Nothing,
             linked,
             cbec_purchase: None,
+            guarantee_debit: None,
         };
         match self.store.append(append).await {
             Ok(AppendOutcome::Appended { .. }) => {}

@@ -453,6 +453,7 @@ impl<S: Store> Clearance<S> {
             projection: Projection::Nothing,
             linked: Vec::new(),
             cbec_purchase: None,
+            guarantee_debit: None,
         };
         match self.store.append(append).await? {
             AppendOutcome::Appended { .. } => {}
@@ -703,6 +704,7 @@ impl<S: Store> Clearance<S> {
             projection: Projection::Nothing,
             linked: Vec::new(),
             cbec_purchase: None,
+            guarantee_debit: None,
         };
         match self.store.append(append).await? {
             AppendOutcome::Appended { .. } => {}

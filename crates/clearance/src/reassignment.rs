@@ -155,6 +155,7 @@ impl<S: Store> Clearance<S> {
             },
             linked: Vec::new(),
             cbec_purchase: None,
+            guarantee_debit: None,
         };
         match self.store.append(append).await {
             Ok(AppendOutcome::Appended { .. }) => Ok(view),

@@ -446,6 +446,7 @@ impl<S: Store> Clearance<S> {
             projection: Projection::NewTask(task.clone()),
             linked: Vec::new(),
             cbec_purchase: None,
+            guarantee_debit: None,
         };
         match self.store.append(append).await? {
             AppendOutcome::Appended { .. } => {}
@@ -588,6 +589,7 @@ impl<S: Store> Clearance<S> {
             },
             linked,
             cbec_purchase: None,
+            guarantee_debit: None,
         };
         let appended = self.store.append(append).await;
         // A discrepancy changes the trader's record that targeting reads.

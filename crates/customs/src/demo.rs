@@ -270,6 +270,7 @@ async fn mark_demo_folder(clearance: &Clearance<SqliteStore>) -> anyhow::Result<
         projection: store::Projection::Nothing,
         linked: vec![],
         cbec_purchase: None,
+        guarantee_debit: None,
     };
     clearance.store().append(append).await?;
     Ok(())

@@ -32,6 +32,7 @@ fn append(subject: String, key: String) -> Append {
         projection: Projection::Nothing,
         linked: Vec::new(),
         cbec_purchase: None,
+        guarantee_debit: None,
     }
 }
 

@@ -46,6 +46,7 @@ fn append(process: usize, n: usize) -> Append {
         projection: Projection::Nothing,
         linked: Vec::new(),
         cbec_purchase: None,
+        guarantee_debit: None,
     }
 }
 

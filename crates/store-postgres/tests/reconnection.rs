@@ -42,6 +42,7 @@ fn append(key: &str) -> Append {
         projection: Projection::Nothing,
         linked: Vec::new(),
         cbec_purchase: None,
+        guarantee_debit: None,
     }
 }
 

@@ -93,6 +93,7 @@ async fn an_edited_row_differs_from_what_the_chain_rebuilds() {
         projection: store::Projection::NewEnterprise(enterprise),
         linked: Vec::new(),
         cbec_purchase: None,
+        guarantee_debit: None,
     };
     assert!(matches!(
         store.append(append).await.unwrap(),

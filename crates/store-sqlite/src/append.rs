@@ -6,7 +6,7 @@ use rusqlite::Connection;
 use store::{Append, AppendOutcome, Projection, SearchKeys};
 
 use crate::fault::{Fault, conflict, taken_columns};
-use crate::{cbec, projection, rows};
+use crate::{cbec, ecommerce, projection, rows};
 
 /// Records `append` after `head`, advancing `head`. Anything but `Appended` must be rolled back
 /// by the caller (a version conflict may be found after the main event was written).
@@ -30,6 +30,16 @@ pub(crate) fn record(
         && let Some(refused) = cbec::book(tx, booking, head)?.refused_append()
     {
         return Ok(refused);
+    }
+    // A message received before (its guid recorded) is answered, not recorded again.
+    if let Some(already) = ecommerce::already_received(tx, append)? {
+        return Ok(already);
+    }
+    // A debit the agent's guarantee does not cover stops the append.
+    if let Some(debit) = &append.guarantee_debit
+        && let Some(exhausted) = ecommerce::debit(tx, append, debit, head)?
+    {
+        return Ok(exhausted);
     }
     let main_seq = head.seq + 1;
     for draft in store::event_drafts(append) {

@@ -57,10 +57,13 @@ pub(crate) fn book(
     })
 }
 
-/// The buyer's booked total for `year`, in fen.
+/// The buyer's booked total for `year`, in fen, less what cancelled or returned orders credited
+/// back (each credit-back is the amount of a booking of that year, so this is never negative).
 pub(crate) fn year_to_date(conn: &Connection, buyer_id: &str, year: i32) -> rusqlite::Result<i64> {
-    let sql = "SELECT COALESCE(SUM(amount_fen), 0) FROM cbec_ledger \
-         WHERE buyer_id = ?1 AND year = ?2";
+    let sql = "SELECT (SELECT COALESCE(SUM(amount_fen), 0) FROM cbec_ledger \
+             WHERE buyer_id = ?1 AND year = ?2) \
+         - (SELECT COALESCE(SUM(amount_fen), 0) FROM cbec_credit_backs \
+             WHERE buyer_id = ?1 AND year = ?2)";
     conn.prepare_cached(sql)?
         .query_row((buyer_id, year), |row| row.get(0))
 }

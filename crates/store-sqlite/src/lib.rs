@@ -15,6 +15,7 @@ mod cbec;
 mod checkpoint;
 mod connection;
 mod delivery;
+mod ecommerce;
 mod fault;
 mod migrate;
 mod projection;
@@ -570,6 +571,95 @@ impl Store for SqliteStore {
         let buyer_id = buyer_id.to_owned();
         self.read("reading a CBEC buyer's year to date", move |conn| {
             Ok(cbec::year_to_date(conn, &buyer_id, year)?)
+        })
+        .await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(guid = guid))]
+    async fn ceb_document(&self, guid: &str) -> StoreResult<Option<store::CebDocumentRow>> {
+        let guid = guid.to_owned();
+        self.read("reading a CEB document", move |conn| {
+            ecommerce::ceb_document(conn, &guid)
+        })
+        .await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(order = order_no))]
+    async fn ceb_documents_for_order(
+        &self,
+        ebp_code: &str,
+        order_no: &str,
+    ) -> StoreResult<Vec<store::CebDocumentRow>> {
+        let (ebp_code, order_no) = (ebp_code.to_owned(), order_no.to_owned());
+        self.read("reading an order's CEB documents", move |conn| {
+            ecommerce::documents_for_order(conn, &ebp_code, &order_no)
+        })
+        .await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(waybill = logistics_no))]
+    async fn ceb_waybill(
+        &self,
+        logistics_code: &str,
+        logistics_no: &str,
+    ) -> StoreResult<Option<store::CebDocumentRow>> {
+        let (code, no) = (logistics_code.to_owned(), logistics_no.to_owned());
+        self.read("reading a CEB waybill", move |conn| {
+            ecommerce::waybill(conn, &code, &no)
+        })
+        .await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(list = id))]
+    async fn inventory_list(&self, id: &str) -> StoreResult<Option<store::InventoryListRow>> {
+        let id = id.to_owned();
+        self.read("reading an inventory list", move |conn| {
+            ecommerce::inventory_list(conn, &id)
+        })
+        .await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn inventory_lists_waiting(
+        &self,
+        key: &store::CebKey,
+    ) -> StoreResult<Vec<store::InventoryListRow>> {
+        let key = key.clone();
+        self.read("listing waiting inventory lists", move |conn| {
+            ecommerce::lists_waiting(conn, &key)
+        })
+        .await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(limit = limit))]
+    async fn expired_waiting(
+        &self,
+        now_ms: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<store::InventoryListRow>> {
+        self.read("listing expired inventory lists", move |conn| {
+            ecommerce::expired_waiting(conn, now_ms, limit)
+        })
+        .await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(guarantee = assure_code))]
+    async fn guarantee(&self, assure_code: &str) -> StoreResult<Option<store::GuaranteeRow>> {
+        let code = assure_code.to_owned();
+        self.read("reading a guarantee", move |conn| {
+            ecommerce::guarantee(conn, &code)
+        })
+        .await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(enterprise = enterprise_code))]
+    async fn ceb_registration(
+        &self,
+        enterprise_code: &str,
+    ) -> StoreResult<Option<store::CebRegistration>> {
+        let code = enterprise_code.to_owned();
+        self.read("reading a CEB registration", move |conn| {
+            ecommerce::registration(conn, &code)
         })
         .await
     }

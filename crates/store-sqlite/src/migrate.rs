@@ -60,6 +60,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "0009_webhooks",
         sql: include_str!("../migrations/0009_webhooks.sql"),
     },
+    Migration {
+        version: 10,
+        name: "0010_ecommerce",
+        sql: include_str!("../migrations/0010_ecommerce.sql"),
+    },
 ];
 
 /// The schema version this build writes: the number of its last migration. A store records

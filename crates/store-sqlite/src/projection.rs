@@ -13,6 +13,7 @@ use store::{
     RiskRuleRow, SearchKey, SearchKeys, StoreError, TaskRow, TokenRow, UserRow, WatchEntryRow,
 };
 
+use crate::ecommerce;
 use crate::fault::{Fault, conflict, not_found, taken_columns};
 
 /// Whether a projection is applied by the writer, or replayed from the chain to rebuild the
@@ -117,6 +118,33 @@ pub(crate) fn apply_in(
         Projection::DiscardDraft { id } => discard_draft(tx, id),
         Projection::AddDocument { document, content } => add_document(tx, document, content, seq),
         Projection::Nothing => Ok(()),
+        Projection::CebDocument(document) => ecommerce::record_document(tx, document, seq),
+        Projection::InventoryListWaiting(list) => ecommerce::list_waiting(tx, list, seq),
+        Projection::InventoryListChange { id, change } => {
+            ecommerce::change_list(tx, id, change, seq)
+        }
+        Projection::RegisterGuarantee {
+            assure_code,
+            agent_code,
+            amount_fen,
+        } => ecommerce::register_guarantee(tx, assure_code, agent_code, *amount_fen, seq),
+        Projection::TopUpGuarantee {
+            assure_code,
+            amount_fen,
+        } => ecommerce::top_up_guarantee(tx, assure_code, *amount_fen, seq),
+        Projection::DebitGuarantee(debit) => ecommerce::debit_guarantee(tx, debit, seq),
+        Projection::ReleaseGuaranteeDebit {
+            assure_code,
+            debit_ref,
+        } => ecommerce::release_debit(tx, assure_code, debit_ref, seq),
+        Projection::CbecCreditBack { order_ref } => ecommerce::credit_back(tx, order_ref, seq),
+        Projection::RegisterCebEnterprise(enterprise) => {
+            ecommerce::register_enterprise(tx, enterprise, seq)
+        }
+        Projection::AddCebCertificate {
+            enterprise_code,
+            certificate,
+        } => ecommerce::add_certificate(tx, enterprise_code, certificate, seq),
     }
 }
 

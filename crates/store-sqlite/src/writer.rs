@@ -73,6 +73,8 @@ impl Done {
                     | AppendOutcome::VersionConflict { .. }
                     | AppendOutcome::CbecLimitExceeded { .. }
                     | AppendOutcome::CbecOrderBooked { .. }
+                    | AppendOutcome::GuaranteeExhausted { .. }
+                    | AppendOutcome::CebDocumentAlready { .. }
             ) | Done::Cbec(
                 CbecBookingOutcome::Exceeded { .. } | CbecBookingOutcome::Duplicate { .. }
             )

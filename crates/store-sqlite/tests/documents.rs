@@ -83,6 +83,7 @@ fn event(
         projection,
         linked: Vec::new(),
         cbec_purchase: None,
+        guarantee_debit: None,
     }
 }
 

@@ -38,6 +38,7 @@ fn append(key: &str, action: &str, projection: Projection) -> Append {
         projection,
         linked: Vec::new(),
         cbec_purchase: None,
+        guarantee_debit: None,
     }
 }
 

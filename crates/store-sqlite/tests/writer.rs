@@ -40,6 +40,7 @@ fn registration(n: usize, credit: usize) -> Append {
         projection: Projection::NewEnterprise(enterprise),
         linked: Vec::new(),
         cbec_purchase: None,
+        guarantee_debit: None,
     }
 }
 

@@ -216,5 +216,6 @@ pub(crate) fn append(
         projection,
         linked: Vec::new(),
         cbec_purchase: None,
+        guarantee_debit: None,
     }
 }

@@ -38,10 +38,22 @@
 use async_trait::async_trait;
 
 mod delivery;
+mod ecommerce;
 mod search;
 mod shared;
 pub use delivery::{
     DEAD_LETTERS_LISTED_MAX, DeadLetterRow, DeliveryChange, FeedEvent, FeedWindow, WebhookRow,
+};
+pub use ecommerce::{
+    CEB_CERTIFICATE_DER_BYTES_MAX, CEB_DOCUMENT_JSON_BYTES_MAX, CEB_DOCUMENT_KINDS,
+    CEB_KEY_CHARS_MAX, CEB_NAME_CHARS_MAX, CEB_ROLES, CebCertificateRow, CebDocumentRow,
+    CebEnterpriseRow, CebKey, CebRegistration, GUARANTEE_DEBITED_ACTION,
+    GUARANTEE_IDEMPOTENCY_SCOPE, GUARANTEE_MOVEMENT_FEN_MAX, GuaranteeDebit, GuaranteeDebitEvent,
+    GuaranteeRow, INVENTORY_LIST_STATUSES, INVENTORY_LISTS_LISTED_MAX,
+    INVENTORY_REASON_JSON_BYTES_MAX, InventoryListChange, InventoryListRow, ceb_document_refusal,
+    ceb_guids, ecommerce_refusal, guarantee_balance_after, guarantee_debit_key,
+    guarantee_debit_payload, guarantee_debit_refusal, guarantee_subject, inventory_list_refusal,
+    ordered_roles,
 };
 pub use shared::{
     CBEC_BOOKED_ACTION, CBEC_IDEMPOTENCY_SCOPE, CbecLedgerEntry, ChainPosition, CheckpointPolicy,
@@ -106,6 +118,16 @@ pub struct Append {
     /// and the outcome says so ([`AppendOutcome::CbecLimitExceeded`],
     /// [`AppendOutcome::CbecOrderBooked`]).
     pub cbec_purchase: Option<CbecBooking>,
+    /// A debit of the lodging agent's tax guarantee (担保) in the same transaction (a CBEC
+    /// inventory list's taxes): written after the CBEC booking, as its own event
+    /// (`guarantee.debited`, subject `guarantee:<assure_code>`, projection
+    /// [`Projection::DebitGuarantee`]). If the guarantee's balance does not cover it, nothing at
+    /// all is written and the outcome says so ([`AppendOutcome::GuaranteeExhausted`]); an
+    /// unknown guarantee is `NotFound("guarantee <code>")`, another agent's
+    /// `Conflict("guarantee <code> of another agent")`, a reference debited before
+    /// `Conflict("guarantee debit <code>:<ref>")`. The check and the debit are serialised with
+    /// every other movement of the guarantee, across processes: it is never overdrawn.
+    pub guarantee_debit: Option<GuaranteeDebit>,
 }
 
 #[derive(Debug, Clone)]
@@ -379,6 +401,66 @@ pub enum Projection {
     /// Projects nothing: the event (a selection, say) is recorded in the log and the audit chain
     /// and changes no table.
     Nothing,
+    /// A CEB document received (order, payment, waybill, inventory list, cancellation, return),
+    /// kept as a new version for its keys: never edited, every version kept, the latest in
+    /// force. Its fields are checked ([`ceb_document_refusal`]); a guid recorded before makes the
+    /// whole append write nothing and answer [`AppendOutcome::CebDocumentAlready`] (a resent
+    /// message is not an error).
+    CebDocument(CebDocumentRow),
+    /// An inventory list recorded as `waiting` for its documents until `deadline_ms`
+    /// ([`inventory_list_refusal`]). An id taken is `Conflict("inventory list <id>")`.
+    InventoryListWaiting(InventoryListRow),
+    /// An inventory list changes state ([`InventoryListChange::transition`]), with this event's
+    /// seq as `status_seq`. An unknown id is `NotFound("inventory list <id>")`, a list in
+    /// another state `Conflict("inventory list <id> is <status>")`, checked in the writer's
+    /// transaction: of two concurrent acceptances of one list exactly one wins.
+    InventoryListChange {
+        id: String,
+        change: InventoryListChange,
+    },
+    /// A tax guarantee (担保) registered by an administrator for an agent, with its first
+    /// amount. An assure code taken is `Conflict("guarantee <code>")`.
+    RegisterGuarantee {
+        assure_code: String,
+        agent_code: String,
+        amount_fen: i64,
+    },
+    /// More money on a guarantee. Unknown: `NotFound("guarantee <code>")`; a balance that would
+    /// leave i64 is refused.
+    TopUpGuarantee {
+        assure_code: String,
+        amount_fen: i64,
+    },
+    /// A debit, as recorded on the event [`Append::guarantee_debit`] writes (append that,
+    /// which answers [`AppendOutcome::GuaranteeExhausted`]; this projection given directly
+    /// refuses an uncovered debit as `Conflict`).
+    DebitGuarantee(GuaranteeDebit),
+    /// A debit released (the list was cancelled or returned): its amount goes back on the
+    /// balance, once. An unknown debit is `NotFound("guarantee debit <code>:<ref>")`, a
+    /// released one `Conflict("guarantee debit <code>:<ref> is released")`.
+    ReleaseGuaranteeDebit {
+        assure_code: String,
+        debit_ref: String,
+    },
+    /// A cancelled or returned CBEC order's amount credited back to the buyer's allowance for
+    /// its year: a reversing row appended (the booking is never edited), so
+    /// [`Store::cbec_year_to_date`] is lower by it. Idempotent per order: a second credit-back
+    /// of one order changes nothing. An order never booked is `NotFound("CBEC order <ref>")`.
+    CbecCreditBack {
+        order_ref: String,
+    },
+    /// An enterprise registered for CEB roles. An enterprise already registered (found by
+    /// either code) gets the roles added (and a code it lacked, and the name given); a code
+    /// that names a different enterprise than the other is `Conflict("CEB enterprise <code>")`.
+    RegisterCebEnterprise(CebEnterpriseRow),
+    /// A signing certificate of a registered enterprise (`enterprise_code`: its customs or
+    /// credit code), in force from this event on; earlier ones are kept. An unknown enterprise
+    /// is `NotFound("CEB enterprise <code>")`, a serial number it had before
+    /// `Conflict("certificate <serial> of <code>")`.
+    AddCebCertificate {
+        enterprise_code: String,
+        certificate: CebCertificateRow,
+    },
 }
 
 /// A draft declaration form (暂存), owned by an enterprise: its fields as the form holds them
@@ -771,6 +853,17 @@ pub enum AppendOutcome {
     CbecOrderBooked {
         first: CbecBooked,
     },
+    /// The append's guarantee debit is more than the guarantee's balance: nothing was written.
+    GuaranteeExhausted {
+        balance_fen: i64,
+        needed_fen: i64,
+    },
+    /// The append records a CEB document whose guid was recorded before (by event `seq`):
+    /// nothing was written; the message was received already.
+    CebDocumentAlready {
+        guid: String,
+        seq: u64,
+    },
 }
 
 /// Which declarations a trade caller may see: those whose trader or declarant is one of `own`
@@ -1047,6 +1140,44 @@ pub trait Store: Send + Sync + 'static {
     async fn book_cbec_purchase(&self, booking: CbecBooking) -> StoreResult<CbecBookingOutcome>;
     /// The buyer's booked total for `year` in fen (0 if none).
     async fn cbec_year_to_date(&self, buyer_id: &str, year: i32) -> StoreResult<i64>;
+
+    // Cross-border e-commerce (issue 15): the CEB documents, inventory lists, guarantees and
+    // registrations the e-commerce projections record.
+
+    /// A CEB document by its guid, whatever its version's standing.
+    async fn ceb_document(&self, guid: &str) -> StoreResult<Option<CebDocumentRow>>;
+    /// The documents in force for an order: of each kind keyed by (`ebp_code`, `order_no`), the
+    /// latest version recorded, unless that one deletes it (`app_type` 3); ordered by kind as
+    /// in [`CEB_DOCUMENT_KINDS`].
+    async fn ceb_documents_for_order(
+        &self,
+        ebp_code: &str,
+        order_no: &str,
+    ) -> StoreResult<Vec<CebDocumentRow>>;
+    /// The waybill in force for (`logistics_code`, `logistics_no`), as for an order.
+    async fn ceb_waybill(
+        &self,
+        logistics_code: &str,
+        logistics_no: &str,
+    ) -> StoreResult<Option<CebDocumentRow>>;
+    /// An inventory list by its id.
+    async fn inventory_list(&self, id: &str) -> StoreResult<Option<InventoryListRow>>;
+    /// The `waiting` inventory lists with this order or waybill key, in the order recorded, at
+    /// most [`INVENTORY_LISTS_LISTED_MAX`].
+    async fn inventory_lists_waiting(&self, key: &CebKey) -> StoreResult<Vec<InventoryListRow>>;
+    /// The `waiting` lists whose deadline is before `now_ms`, earliest deadline first, at most
+    /// `limit` (cut to [`INVENTORY_LISTS_LISTED_MAX`]): what a sweep refuses.
+    async fn expired_waiting(
+        &self,
+        now_ms: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<InventoryListRow>>;
+    /// A guarantee and its balance now.
+    async fn guarantee(&self, assure_code: &str) -> StoreResult<Option<GuaranteeRow>>;
+    /// The registration of the enterprise with this customs code or credit code: its roles and
+    /// its certificate in force.
+    async fn ceb_registration(&self, enterprise_code: &str)
+    -> StoreResult<Option<CebRegistration>>;
     /// Every release of `kind`, in import order (oldest first).
     async fn releases(&self, kind: &str) -> StoreResult<Vec<ReleaseRow>>;
     async fn release(&self, id: &str) -> StoreResult<Option<ReleaseRow>>;

@@ -354,6 +354,9 @@ pub fn cbec_event<'a>(b: &'a CbecBooking, subject: &'a str, payload: &'a str) ->
 /// chain, which does not carry the contents kept beside it (an attachment's bytes). A new user
 /// already disabled is refused after its enterprise is found, by the store itself.
 pub fn new_row_refusal(projection: &Projection, live: bool) -> Option<String> {
+    if let Some(refusal) = crate::ecommerce_refusal(projection, live) {
+        return Some(refusal);
+    }
     match projection {
         Projection::SaveDraft(d) if d.saved_seq.is_some() => {
             Some(format!("draft {} must be saved without a seq", d.id))
