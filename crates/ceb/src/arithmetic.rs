@@ -14,6 +14,17 @@ pub fn to_fen(amount: Decimal) -> Decimal {
     amount.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
 }
 
+/// An amount as a message shows it: to the fen when it has no more decimals than that (332.30,
+/// not 332.3), in full otherwise.
+pub fn figure(amount: Decimal) -> String {
+    let amount = amount.normalize();
+    if amount.scale() <= 2 {
+        format!("{amount:.2}")
+    } else {
+        amount.to_string()
+    }
+}
+
 fn same_to_the_fen(a: Decimal, b: Decimal) -> bool {
     to_fen(a) == to_fen(b)
 }
@@ -27,34 +38,36 @@ fn overflow(path: &str) -> FieldError {
 }
 
 fn line_total(
-    path: &str,
+    path: &dyn Fn() -> String,
     qty: Decimal,
     price: Decimal,
     total: Decimal,
     errors: &mut Vec<FieldError>,
 ) {
     match qty.checked_mul(price) {
-        None => errors.push(overflow(path)),
+        None => errors.push(overflow(&path())),
         Some(computed) if !same_to_the_fen(total, computed) => errors.push(error(
-            path,
+            path(),
             ErrorCode::AmountMismatch,
             format!(
-                "is {total} but qty × price is {qty} × {price} = {} (compared to the fen, 0.01 CNY, rounded half-up)",
-                computed.normalize()
+                "is {} but qty × price is {qty} × {price} = {} (compared to the fen, 0.01 CNY, rounded half-up)",
+                figure(total),
+                figure(computed)
             ),
             format!(
-                "申报为 {total}，但数量 × 单价为 {qty} × {price} = {}（精确到分，四舍五入）",
-                computed.normalize()
+                "申报为 {}，但数量 × 单价为 {qty} × {price} = {}（精确到分，四舍五入）",
+                figure(total),
+                figure(computed)
             ),
         )),
         Some(_) => {}
     }
 }
 
-fn numbering(path: &str, position: usize, gnum: u32, errors: &mut Vec<FieldError>) {
+fn numbering(path: &dyn Fn() -> String, position: usize, gnum: u32, errors: &mut Vec<FieldError>) {
     if gnum as usize != position {
         errors.push(FieldError::invalid_format(
-            path,
+            path(),
             &format!("{position} (items are numbered 1, 2, 3... in document order)"),
             &format!("{position}（商品项从 1 开始连续编号）"),
         ));
@@ -65,10 +78,11 @@ fn numbering(path: &str, position: usize, gnum: u32, errors: &mut Vec<FieldError
 pub fn check_order(order: &Order, path: &str, errors: &mut Vec<FieldError>) {
     let mut sum = Some(Decimal::ZERO);
     for (i, item) in order.items.iter().enumerate() {
-        let at = format!("{path}/OrderList[{}]", i + 1);
-        numbering(&format!("{at}/gnum"), i + 1, item.gnum, errors);
+        // Paths are written only when a problem names them.
+        let at = |name: &str| format!("{path}/OrderList[{}]/{name}", i + 1);
+        numbering(&|| at("gnum"), i + 1, item.gnum, errors);
         line_total(
-            &format!("{at}/totalPrice"),
+            &|| at("totalPrice"),
             item.qty,
             item.price,
             item.total_price,
@@ -80,15 +94,17 @@ pub fn check_order(order: &Order, path: &str, errors: &mut Vec<FieldError>) {
     match sum {
         None => errors.push(overflow(&format!("{head}/goodsValue"))),
         Some(sum) if !same_to_the_fen(order.goods_value, sum) => errors.push(error(
-            &format!("{head}/goodsValue"),
+            format!("{head}/goodsValue"),
             ErrorCode::SumMismatch,
             format!(
                 "is {} but the items' totalPrice add up to {} (compared to the fen, 0.01 CNY, rounded half-up)",
-                order.goods_value, sum
+                figure(order.goods_value),
+                figure(sum)
             ),
             format!(
                 "申报为 {}，但各商品总价合计为 {}（精确到分，四舍五入）",
-                order.goods_value, sum
+                figure(order.goods_value),
+                figure(sum)
             ),
         )),
         Some(_) => {}
@@ -101,15 +117,25 @@ pub fn check_order(order: &Order, path: &str, errors: &mut Vec<FieldError>) {
     match paid {
         None => errors.push(overflow(&format!("{head}/acturalPaid"))),
         Some(paid) if !same_to_the_fen(order.actural_paid, paid) => errors.push(error(
-            &format!("{head}/acturalPaid"),
+            format!("{head}/acturalPaid"),
             ErrorCode::SumMismatch,
             format!(
                 "is {} but goodsValue + freight − discount + taxTotal is {} + {} − {} + {} = {} (compared to the fen, 0.01 CNY, rounded half-up)",
-                order.actural_paid, order.goods_value, order.freight, order.discount, order.tax_total, paid
+                figure(order.actural_paid),
+                figure(order.goods_value),
+                figure(order.freight),
+                figure(order.discount),
+                figure(order.tax_total),
+                figure(paid)
             ),
             format!(
                 "申报为 {}，但商品价格 + 运杂费 − 非现金抵扣金额 + 代扣税款为 {} + {} − {} + {} = {}（精确到分，四舍五入）",
-                order.actural_paid, order.goods_value, order.freight, order.discount, order.tax_total, paid
+                figure(order.actural_paid),
+                figure(order.goods_value),
+                figure(order.freight),
+                figure(order.discount),
+                figure(order.tax_total),
+                figure(paid)
             ),
         )),
         Some(_) => {}
@@ -118,10 +144,11 @@ pub fn check_order(order: &Order, path: &str, errors: &mut Vec<FieldError>) {
 
 pub fn check_inventory(inventory: &Inventory, path: &str, errors: &mut Vec<FieldError>) {
     for (i, item) in inventory.items.iter().enumerate() {
-        let at = format!("{path}/InventoryList[{}]", i + 1);
-        numbering(&format!("{at}/gnum"), i + 1, item.gnum, errors);
+        // Paths are written only when a problem names them.
+        let at = |name: &str| format!("{path}/InventoryList[{}]/{name}", i + 1);
+        numbering(&|| at("gnum"), i + 1, item.gnum, errors);
         line_total(
-            &format!("{at}/totalPrice"),
+            &|| at("totalPrice"),
             item.qty,
             item.price,
             item.total_price,

@@ -168,7 +168,7 @@ pub fn currency(code: &str) -> Option<Currency> {
 }
 
 /// The country named by `code` at `path`, or a refusal naming the field.
-pub fn parse_country(path: &str, code: &str) -> Result<Country, FieldError> {
+pub fn parse_country(path: impl std::fmt::Display, code: &str) -> Result<Country, FieldError> {
     country(code).ok_or_else(|| {
         FieldError::unknown_code(
             path,
@@ -180,7 +180,7 @@ pub fn parse_country(path: &str, code: &str) -> Result<Country, FieldError> {
 }
 
 /// The currency named by `code` at `path`, or a refusal naming the field.
-pub fn parse_currency(path: &str, code: &str) -> Result<Currency, FieldError> {
+pub fn parse_currency(path: impl std::fmt::Display, code: &str) -> Result<Currency, FieldError> {
     currency(code).ok_or_else(|| {
         FieldError::unknown_code(path, "China customs currency (JGS-20)", "海关币制", code)
     })

@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use domain::FieldError;
+use domain::limits::{AMOUNT_MAX, QUANTITY_MAX, UNIT_PRICE_DECIMALS_MAX};
 use rust_decimal::Decimal;
 use wire::DeclarationDto;
 use wire::declaration::{
@@ -92,16 +93,16 @@ fn num(value: Decimal) -> NumText {
     NumText(value.normalize().to_string())
 }
 
-/// The transport document's kind by the China transport mode; none for the bonded and
-/// supervised-place modes, where there is no carrier's document.
-fn document_kind(mode: &str) -> Option<&'static str> {
+/// The transport document's kind by the China transport mode. The bonded and supervised-place
+/// modes have no carrier's document of their own: the parcel leaves by the logistics
+/// enterprise's delivery, whose waybill is a road consignment note.
+fn document_kind(mode: &str) -> &'static str {
     match mode {
-        "2" => Some("bill_of_lading"),
-        "3" => Some("rail_waybill"),
-        "4" => Some("road_consignment_note"),
-        "5" => Some("air_waybill"),
-        "6" => Some("postal_receipt"),
-        _ => None,
+        "2" => "bill_of_lading",
+        "3" => "rail_waybill",
+        "5" => "air_waybill",
+        "6" => "postal_receipt",
+        _ => "road_consignment_note",
     }
 }
 
@@ -139,6 +140,24 @@ pub fn to_declaration(
                 unit: unit(&at("unit2"), unit2, &mut errors),
             });
         }
+        // What the list allows beyond the declaration's own limits is refused here, by the
+        // list's path, rather than rounded.
+        if item.price.normalize().scale() > UNIT_PRICE_DECIMALS_MAX {
+            errors.push(FieldError::precision(at("price"), UNIT_PRICE_DECIMALS_MAX));
+        }
+        for (name, value, max) in [
+            ("qty", item.qty, QUANTITY_MAX),
+            ("qty1", item.qty1, QUANTITY_MAX),
+            ("totalPrice", item.total_price, AMOUNT_MAX),
+        ] {
+            if value > Decimal::from(max) {
+                errors.push(FieldError::out_of_range(
+                    at(name),
+                    &format!("at most {max} on a declaration"),
+                    &format!("报关单上不超过 {max}"),
+                ));
+            }
+        }
         let amount = to_fen(item.total_price);
         invoice += amount;
         items.push(GoodsItemDto {
@@ -166,14 +185,15 @@ pub fn to_declaration(
         percent: None,
         unit: None,
     };
-    let document = document_kind(&inventory.traf_mode).and_then(|kind| {
-        inventory
-            .bill_no
-            .as_ref()
-            .map(|number| TransportDocumentDto {
-                kind: Some(kind.into()),
-                number: Some(number.clone()),
-            })
+    // The bill (直购: master bill or air waybill), or else the parcel's own waybill.
+    let document = Some(TransportDocumentDto {
+        kind: Some(document_kind(&inventory.traf_mode).into()),
+        number: Some(
+            inventory
+                .bill_no
+                .clone()
+                .unwrap_or_else(|| inventory.logistics_no.clone()),
+        ),
     });
     Ok(DeclarationDto {
         direction: Some("import".into()),

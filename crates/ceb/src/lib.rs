@@ -2,17 +2,21 @@
 //! (`test_data/xsd/ceb-import-202205.xsd`), a pure edge: bytes in, typed documents out, receipts
 //! rendered back; no I/O and no clock (times come in as arguments).
 //!
-//! - `parse` reads a CEB311 order, CEB411 payment, CEB511 waybill, CEB621 inventory list, CEB623
-//!   cancellation or CEB625 return message, with every document it carries, checking what the
-//!   schema checks (namespace, elements and their order, lengths, digits, codes) and the
-//!   arithmetic the documents state (`arithmetic`), and reports every problem at once by path
+//! - `read` / `parse` read a CEB311 order, CEB411 payment, CEB511 waybill, CEB621 inventory
+//!   list, CEB623 cancellation or CEB625 return message, with every document it carries, checking
+//!   what the schema checks (namespace, elements and their order, lengths, digits, codes) and
+//!   the arithmetic the documents state (`arithmetic`), and reports every problem at once by path
 //!   (`CEB621Message/Inventory[2]/InventoryList[1]/totalPrice`) in English and Chinese. The
 //!   enveloped `ds:Signature` is skipped (the `dsig` crate verifies it).
 //! - `codes`: China customs' numeric country and currency codes to ISO.
 //! - `matching::compare`: the three-document comparison (三单对碰) of an inventory list with its
 //!   order, payment and waybill.
 //! - `declaration::to_declaration`: an accepted list as the platform's JSON declaration.
-//! - `receipt::render`: the receipts (CEB312, 412, 512, 622, 624, 626, 816, 900).
+//! - `receipt::render` / `receipt::read`: the receipts (CEB312, 412, 512, 622, 624, 626, 816,
+//!   900).
+//! - `write::render`: a message written back (unsigned), for senders' tools, tests and benches.
+//!
+//! `docs/ceb-mapping.md` says what is read, checked, compared and mapped, and why.
 
 pub mod arithmetic;
 pub mod codes;
@@ -22,6 +26,7 @@ pub mod matching;
 mod read;
 pub mod receipt;
 mod spec;
+pub mod write;
 pub mod xml;
 
 use domain::FieldError;
@@ -29,6 +34,7 @@ use domain::problem::{ErrorCode, echoed};
 
 pub use declaration::{Parties, to_declaration};
 pub use documents::*;
+pub use spec::{DECIMAL_DIGITS_MAX, DECIMAL_FRACTION_DIGITS_MAX, INT_DIGITS_MAX};
 
 /// The CEB namespace; elements are matched by it, with any prefix.
 pub const CEB_NAMESPACE: &str = "http://www.chinaport.gov.cn/ceb";
@@ -186,7 +192,8 @@ pub struct Refusal {
     pub guid: Option<String>,
     pub errors: Vec<FieldError>,
     /// True when the message is what the schema allows and only its arithmetic is wrong: it is
-    /// answered with its own receipt (refused), not with a CEB900 format receipt.
+    /// answered with its own receipts (refused), not with a CEB900 format receipt. `read` gives
+    /// such a message's documents one by one.
     pub schema_valid: bool,
 }
 
@@ -194,8 +201,39 @@ fn message_error(code: ErrorCode, en: String, zh: String) -> FieldError {
     spec::error(MESSAGE_PATH, code, en, zh)
 }
 
-/// Reads a CEB message of one of the types in `MessageType`.
+/// A message the schema accepts, with every document it carries and, by document (in the same
+/// order), the problems of its arithmetic: each document is answered by its own receipt, so one
+/// order's wrong total does not refuse the others of its message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Read {
+    pub message: Message,
+    pub problems: Vec<Vec<FieldError>>,
+}
+
+impl Read {
+    pub fn is_clean(&self) -> bool {
+        self.problems.iter().all(Vec::is_empty)
+    }
+}
+
+/// Reads a CEB message of one of the types in `MessageType`, refusing it whole if any document
+/// has a problem (`read` answers document by document).
 pub fn parse(bytes: &[u8]) -> Result<Message, Refusal> {
+    let read = read(bytes)?;
+    if read.is_clean() {
+        return Ok(read.message);
+    }
+    Err(Refusal {
+        message_type: Some(read.message.message_type()),
+        guid: Some(read.message.guid().to_owned()),
+        errors: read.problems.into_iter().flatten().collect(),
+        schema_valid: true,
+    })
+}
+
+/// Reads a CEB message: refused (`Refusal`, answered by CEB900) when the schema would refuse it;
+/// otherwise every document with its own arithmetic problems.
+pub fn read(bytes: &[u8]) -> Result<Read, Refusal> {
     let tree = xml::parse(bytes).map_err(|refusal| {
         let (en, zh) = refusal.messages();
         let code = match refusal {
@@ -279,7 +317,9 @@ pub fn parse(bytes: &[u8]) -> Result<Message, Refusal> {
             let mut documents = Vec::new();
             for (i, element) in elements.iter().enumerate() {
                 if let Some(document) = $read(element, &path(i), &mut errors) {
-                    $check(&document, &path(i), &mut arithmetic);
+                    let mut problems = Vec::new();
+                    $check(&document, &path(i), &mut problems);
+                    arithmetic.push(problems);
                     documents.push(document);
                 }
             }
@@ -300,14 +340,13 @@ pub fn parse(bytes: &[u8]) -> Result<Message, Refusal> {
             Documents::Returns(documents!(read::refund, arithmetic::check_return))
         }
     };
-    let schema_valid = errors.is_empty();
-    errors.extend(arithmetic);
     if !errors.is_empty() {
+        errors.extend(arithmetic.into_iter().flatten());
         return Err(Refusal {
             message_type: Some(kind),
             guid,
             errors,
-            schema_valid,
+            schema_valid: false,
         });
     }
     let (Some(guid), Some(version), Some(base_transfer)) = (guid_ok, version, base_transfer) else {
@@ -323,13 +362,17 @@ pub fn parse(bytes: &[u8]) -> Result<Message, Refusal> {
             }
         };
     }
-    Ok(match documents {
+    let message = match documents {
         Documents::Orders(d) => Message::Orders(envelope!(d)),
         Documents::Payments(d) => Message::Payments(envelope!(d)),
         Documents::Waybills(d) => Message::Waybills(envelope!(d)),
         Documents::Inventories(d) => Message::Inventories(envelope!(d)),
         Documents::Cancellations(d) => Message::Cancellations(envelope!(d)),
         Documents::Returns(d) => Message::Returns(envelope!(d)),
+    };
+    Ok(Read {
+        message,
+        problems: arithmetic,
     })
 }
 

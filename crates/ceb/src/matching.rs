@@ -6,7 +6,7 @@
 use rust_decimal::Decimal;
 
 use crate::arithmetic::to_fen;
-use crate::documents::{IdNumber, Inventory, Order, Payment, Waybill};
+use crate::documents::{Cancellation, IdNumber, Inventory, Order, Payment, Return, Waybill};
 
 /// The documents compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -15,6 +15,8 @@ pub enum Document {
     Order,
     Payment,
     Waybill,
+    Cancellation,
+    Return,
 }
 
 impl Document {
@@ -24,6 +26,8 @@ impl Document {
             Document::Order => "order (CEB311)",
             Document::Payment => "payment (CEB411)",
             Document::Waybill => "waybill (CEB511)",
+            Document::Cancellation => "cancellation (CEB623)",
+            Document::Return => "return (CEB625)",
         }
     }
 
@@ -33,6 +37,8 @@ impl Document {
             Document::Order => "订单（CEB311）",
             Document::Payment => "支付凭证（CEB411）",
             Document::Waybill => "运单（CEB511）",
+            Document::Cancellation => "撤销申请单（CEB623）",
+            Document::Return => "退货申请单（CEB625）",
         }
     }
 }
@@ -333,4 +339,160 @@ pub fn compare_tax(order: &Order, assessed: Decimal) -> Option<Disagreement> {
         ));
     }
     found.0.pop()
+}
+
+/// The keys a cancellation or a return repeats from the list it concerns (found by `invtNo`).
+struct ListKeys<'a> {
+    document: Document,
+    head: &'static str,
+    order_no: &'a str,
+    ebp_code: &'a str,
+    ebc_code: &'a str,
+    logistics_no: &'a str,
+    logistics_code: &'a str,
+    buyer_id_number: &'a IdNumber,
+    buyer_name: &'a str,
+    agent_code: &'a str,
+}
+
+fn compare_keys(keys: ListKeys<'_>, inventory: &Inventory, f: &mut Found) {
+    let at = |name: &str| format!("{}{name}", keys.head);
+    let pairs = [
+        ("orderNo", keys.order_no, &inventory.order_no),
+        ("ebpCode", keys.ebp_code, &inventory.ebp_code),
+        ("ebcCode", keys.ebc_code, &inventory.ebc_code),
+        ("logisticsNo", keys.logistics_no, &inventory.logistics_no),
+        (
+            "logisticsCode",
+            keys.logistics_code,
+            &inventory.logistics_code,
+        ),
+        ("buyerName", keys.buyer_name, &inventory.buyer_name),
+        ("agentCode", keys.agent_code, &inventory.agent_code),
+    ];
+    for (name, theirs, listed) in pairs {
+        f.text(
+            side(keys.document, at(name), theirs),
+            side(I, format!("InventoryHead/{name}"), listed),
+        );
+    }
+    f.id(
+        (keys.document, &at("buyerIdNumber"), keys.buyer_id_number),
+        (I, "InventoryHead/buyerIdNumber", &inventory.buyer_id_number),
+    );
+}
+
+/// A cancellation (CEB623) against the list it cancels: the same order, parties and buyer.
+pub fn compare_cancellation(
+    cancellation: &Cancellation,
+    inventory: &Inventory,
+) -> Vec<Disagreement> {
+    let mut found = Found::default();
+    compare_keys(
+        ListKeys {
+            document: Document::Cancellation,
+            head: "",
+            order_no: &cancellation.order_no,
+            ebp_code: &cancellation.ebp_code,
+            ebc_code: &cancellation.ebc_code,
+            logistics_no: &cancellation.logistics_no,
+            logistics_code: &cancellation.logistics_code,
+            buyer_id_number: &cancellation.buyer_id_number,
+            buyer_name: &cancellation.buyer_name,
+            agent_code: &cancellation.agent_code,
+        },
+        inventory,
+        &mut found,
+    );
+    found.0
+}
+
+/// A return (CEB625) against the list its goods were cleared on: the same order, parties and
+/// buyer, and each item returned an item of the list (by `gnum`) with the same commodity code and
+/// unit, no more than was listed.
+pub fn compare_return(refund: &Return, inventory: &Inventory) -> Vec<Disagreement> {
+    let mut found = Found::default();
+    compare_keys(
+        ListKeys {
+            document: Document::Return,
+            head: "InvtRefundHead/",
+            order_no: &refund.order_no,
+            ebp_code: &refund.ebp_code,
+            ebc_code: &refund.ebc_code,
+            logistics_no: &refund.logistics_no,
+            logistics_code: &refund.logistics_code,
+            buyer_id_number: &refund.buyer_id_number,
+            buyer_name: &refund.buyer_name,
+            agent_code: &refund.agent_code,
+        },
+        inventory,
+        &mut found,
+    );
+    for (at, item) in refund.items.iter().enumerate() {
+        let rl = |name: &str| format!("InvtRefundList[{}]/{name}", at + 1);
+        let Some((lat, listed)) = inventory
+            .items
+            .iter()
+            .enumerate()
+            .find(|(_, l)| l.gnum == item.gnum)
+        else {
+            let gnum = item.gnum.to_string();
+            found.0.push(disagreement(
+                side(Document::Return, rl("gnum"), &gnum),
+                side(I, "InventoryList (gnum)", "none"),
+            ));
+            continue;
+        };
+        let ll = |name: &str| format!("InventoryList[{}]/{name}", lat + 1);
+        found.text(
+            side(Document::Return, rl("gcode"), &item.gcode),
+            side(I, ll("gcode"), &listed.gcode),
+        );
+        found.text(
+            side(Document::Return, rl("unit"), &item.unit),
+            side(I, ll("unit"), &listed.unit),
+        );
+        if item.qty > listed.qty {
+            let (returned, cleared) = (
+                item.qty.normalize().to_string(),
+                listed.qty.normalize().to_string(),
+            );
+            let mut d = disagreement(
+                side(Document::Return, rl("qty"), &returned),
+                side(I, ll("qty"), &cleared),
+            );
+            d.message_en = format!(
+                "{} returns {returned}, more than the {cleared} the list cleared",
+                rl("qty")
+            );
+            d.message_zh = format!(
+                "{} 退货数量 {returned} 超过清单申报数量 {cleared}",
+                rl("qty")
+            );
+            found.0.push(d);
+        }
+    }
+    found.0
+}
+
+/// The value of the goods a return sends back, to credit the buyer's annual allowance: for each
+/// item returned, its share of the listed item's total price (returned qty ÷ listed qty × total),
+/// rounded half-up to the fen. Items not on the list count nothing (`compare_return` names them).
+pub fn returned_value(refund: &Return, inventory: &Inventory) -> Decimal {
+    refund
+        .items
+        .iter()
+        .filter_map(|item| {
+            let listed = inventory.items.iter().find(|l| l.gnum == item.gnum)?;
+            if listed.qty.is_zero() {
+                return None;
+            }
+            let share = item
+                .qty
+                .min(listed.qty)
+                .checked_mul(listed.total_price)?
+                .checked_div(listed.qty)?;
+            Some(to_fen(share))
+        })
+        .sum()
 }

@@ -8,7 +8,7 @@ use domain::problem::ErrorCode;
 
 use crate::codes::{self, Country, Currency};
 use crate::documents::*;
-use crate::spec::{self, Field, Values, check_record, error, not_ceb};
+use crate::spec::{self, Field, Joined, Values, check_record, error, no_text, not_ceb};
 use crate::xml::{Element, Ns};
 use crate::{DOCUMENTS_MAX, ITEMS_MAX, MessageType};
 
@@ -43,6 +43,7 @@ pub(crate) fn envelope<'a>(
     let mut transfer = None;
     let mut subscribes = 0usize;
     let mut extend = false;
+    no_text(root, root_path, errors);
     // 0: documents, 1: BaseTransfer, 2: BaseSubscribe, 3: ExtendMessage.
     let mut stage = 0;
     for child in &root.children {
@@ -119,6 +120,7 @@ fn head_and_items<'a>(
     list: &str,
     errors: &mut Errors,
 ) -> (Option<&'a Element>, Vec<&'a Element>) {
+    no_text(element, path, errors);
     let mut heads = Vec::new();
     let mut items = Vec::new();
     for child in &element.children {
@@ -170,7 +172,7 @@ fn application(v: &Values<'_>) -> Option<Application> {
 
 fn country(v: &Values<'_>, path: &str, name: &str, errors: &mut Errors) -> Option<Country> {
     let code = v.text(name)?;
-    codes::parse_country(&format!("{path}/{name}"), &code)
+    codes::parse_country(Joined(path, name), &code)
         .map_err(|e| errors.push(e))
         .ok()
 }
@@ -183,7 +185,7 @@ fn optional_country(
 ) -> Option<Option<Country>> {
     match v.optional(name) {
         None => Some(None),
-        Some(code) => codes::parse_country(&format!("{path}/{name}"), &code)
+        Some(code) => codes::parse_country(Joined(path, name), &code)
             .map(Some)
             .map_err(|e| errors.push(e))
             .ok(),
@@ -192,7 +194,7 @@ fn optional_country(
 
 fn currency(v: &Values<'_>, path: &str, errors: &mut Errors) -> Option<Currency> {
     let code = v.text("currency")?;
-    codes::parse_currency(&format!("{path}/currency"), &code)
+    codes::parse_currency(Joined(path, "currency"), &code)
         .map_err(|e| errors.push(e))
         .ok()
 }

@@ -190,6 +190,80 @@ pub struct DocumentReturn {
     pub info: String,
 }
 
+impl DocumentReturn {
+    /// The keys of a CEB312 entity answering `order`; the caller adds its guid, status, time and
+    /// info (`DocumentReturn { guid, status, .. DocumentReturn::order(&order) }`).
+    pub fn order(order: &crate::Order) -> DocumentReturn {
+        DocumentReturn {
+            ebp_code: Some(order.ebp_code.clone()),
+            ebc_code: Some(order.ebc_code.clone()),
+            order_no: Some(order.order_no.clone()),
+            ..DocumentReturn::default()
+        }
+    }
+
+    /// The keys of a CEB412 entity answering `payment`.
+    pub fn payment(payment: &crate::Payment) -> DocumentReturn {
+        DocumentReturn {
+            pay_code: Some(payment.pay_code.clone()),
+            pay_transaction_id: Some(payment.pay_transaction_id.clone()),
+            ..DocumentReturn::default()
+        }
+    }
+
+    /// The keys of a CEB512 entity answering `waybill`.
+    pub fn waybill(waybill: &crate::Waybill) -> DocumentReturn {
+        DocumentReturn {
+            logistics_code: Some(waybill.logistics_code.clone()),
+            logistics_no: Some(waybill.logistics_no.clone()),
+            ..DocumentReturn::default()
+        }
+    }
+
+    /// The keys of a CEB622 entity answering `inventory`, with the platform's 18-character
+    /// pre-entry number of it (the list's own `preNo` is usually empty on arrival).
+    pub fn inventory(inventory: &crate::Inventory, pre_no: &str) -> DocumentReturn {
+        DocumentReturn {
+            customs_code: Some(inventory.customs_code.clone()),
+            ebp_code: Some(inventory.ebp_code.clone()),
+            ebc_code: Some(inventory.ebc_code.clone()),
+            agent_code: Some(inventory.agent_code.clone()),
+            cop_no: inventory.cop_no.clone(),
+            pre_no: Some(pre_no.to_owned()),
+            invt_no: inventory.invt_no.clone(),
+            ..DocumentReturn::default()
+        }
+    }
+
+    /// The keys of a CEB624 entity answering `cancellation`.
+    pub fn cancellation(cancellation: &crate::Cancellation, pre_no: &str) -> DocumentReturn {
+        DocumentReturn {
+            customs_code: Some(cancellation.customs_code.clone()),
+            ebp_code: Some(cancellation.ebp_code.clone()),
+            ebc_code: Some(cancellation.ebc_code.clone()),
+            agent_code: Some(cancellation.agent_code.clone()),
+            cop_no: cancellation.cop_no.clone(),
+            pre_no: Some(pre_no.to_owned()),
+            invt_no: Some(cancellation.invt_no.clone()),
+            ..DocumentReturn::default()
+        }
+    }
+
+    /// The keys of a CEB626 entity answering `refund`.
+    pub fn refund(refund: &crate::Return, pre_no: &str) -> DocumentReturn {
+        DocumentReturn {
+            customs_code: Some(refund.customs_code.clone()),
+            ebp_code: Some(refund.ebp_code.clone()),
+            ebc_code: Some(refund.ebc_code.clone()),
+            agent_code: Some(refund.agent_code.clone()),
+            cop_no: refund.cop_no.clone(),
+            pre_no: Some(pre_no.to_owned()),
+            invt_no: Some(refund.invt_no.clone()),
+            ..DocumentReturn::default()
+        }
+    }
+}
+
 /// 电子税单 status (`TaxHeadRd/status`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TaxBillStatus {
@@ -622,4 +696,325 @@ fn tax_bill(w: &mut Writer, bill: &TaxBill, at: &str, errors: &mut Vec<FieldErro
         w.close(2, "TaxListRd");
     }
     w.close(1, "Tax");
+}
+
+impl ReturnStatus {
+    /// The status of a `returnStatus` code, as `code` writes it.
+    pub fn from_code(code: &str) -> Option<ReturnStatus> {
+        use ReturnStatus::*;
+        Some(match code {
+            "1" => Stored,
+            "2" => Declaring,
+            "3" => SentToCustoms,
+            "4" => SendingFailed,
+            "100" => Refused,
+            "120" => Accepted,
+            "300" => ManualReview,
+            "399" => Concluded,
+            "500" => Inspection,
+            "501" => HeldForClearance,
+            "502" => HeldForAntiSmuggling,
+            "503" => HeldForLegal,
+            "599" => HeldOther,
+            "700" => ReturnedAbroad,
+            "800" => Released,
+            "899" => Closed,
+            negative => {
+                let n: u16 = negative.strip_prefix('-')?.parse().ok()?;
+                (n > 0).then_some(ProcessingError(n))?
+            }
+        })
+    }
+}
+
+fn read_time(
+    path: &str,
+    text: Option<String>,
+    errors: &mut Vec<FieldError>,
+) -> Option<NaiveDateTime> {
+    let text = text?;
+    let time = NaiveDateTime::parse_from_str(&text, "%Y%m%d%H%M%S%3f").ok();
+    if time.is_none() {
+        errors.push(FieldError::invalid_format(
+            path,
+            "a time written YYYYMMDDhhmmssSSS that exists",
+            "存在的时间，格式 YYYYMMDDhhmmssSSS",
+        ));
+    }
+    time
+}
+
+/// Reads a receipt (CEB312, 412, 512, 622, 624, 626, 816 or 900) against the schema's tables, as
+/// an enterprise's software would: the platform's own receipts read back to what was rendered,
+/// and the standard's CEB622 sample reads.
+pub fn read(bytes: &[u8]) -> Result<Receipt, Vec<FieldError>> {
+    use crate::spec::{self, check_record, error, no_text, not_ceb};
+    use crate::xml::Ns;
+    use domain::problem::ErrorCode;
+
+    let tree = crate::xml::parse(bytes).map_err(|refusal| {
+        let (en, zh) = refusal.messages();
+        vec![error(crate::MESSAGE_PATH, ErrorCode::InvalidFormat, en, zh)]
+    })?;
+    let root = tree.root;
+    let document = [
+        ReceiptType::Order,
+        ReceiptType::Payment,
+        ReceiptType::Waybill,
+        ReceiptType::Inventory,
+        ReceiptType::Cancellation,
+        ReceiptType::Return,
+    ]
+    .into_iter()
+    .find(|t| t.root() == root.name);
+    let known = document.is_some() || root.name == "CEB816Message" || root.name == "CEB900Message";
+    if root.ns != Ns::Ceb || !known {
+        return Err(vec![FieldError::invalid_format(
+            crate::MESSAGE_PATH,
+            "a CEB312, 412, 512, 622, 624, 626, 816 or 900 receipt",
+            "CEB312、412、512、622、624、626、816 或 900 回执",
+        )]);
+    }
+    let name = root.name.as_str();
+    let mut errors = Vec::new();
+    no_text(&root, name, &mut errors);
+    let guid = root.attribute("guid").unwrap_or_default().to_owned();
+    exact(&format!("{name}/@guid"), &guid, 36, &mut errors);
+    let mut children = Vec::new();
+    for child in &root.children {
+        if child.ns == Ns::Ceb {
+            children.push(child);
+        } else {
+            errors.push(not_ceb(&format!("{name}/{}", child.name)));
+        }
+    }
+    let entity_name = match document {
+        Some(t) => t.entity(),
+        None if name == "CEB816Message" => "Tax",
+        None => "MessageReturn",
+    };
+    for child in &children {
+        if child.name != entity_name {
+            errors.push(FieldError::unknown_field(format!("{name}/{}", child.name)));
+        }
+    }
+    let entities: Vec<_> = children
+        .into_iter()
+        .filter(|c| c.name == entity_name)
+        .collect();
+    let entities_max = match document {
+        Some(_) => RETURNS_MAX,
+        None if name == "CEB816Message" => usize::MAX,
+        None => 1,
+    };
+    if entities.is_empty() {
+        errors.push(FieldError::required(format!("{name}/{entity_name}")));
+    }
+    if entities.len() > entities_max {
+        errors.push(FieldError::too_many(
+            format!("{name}/{entity_name}"),
+            entities_max,
+        ));
+        return Err(errors);
+    }
+    let receipt = match document {
+        Some(receipt) => {
+            let table = match receipt {
+                ReceiptType::Order => spec::ORDER_RETURN,
+                ReceiptType::Payment => spec::PAYMENT_RETURN,
+                ReceiptType::Waybill => spec::LOGISTICS_RETURN,
+                ReceiptType::Inventory => spec::INVENTORY_RETURN,
+                ReceiptType::Cancellation => spec::INVT_CANCEL_RETURN,
+                ReceiptType::Return => spec::INVT_REFUND_RETURN,
+            };
+            let mut returns = Vec::new();
+            for (i, entity) in entities.iter().enumerate() {
+                let at = format!("{name}/{entity_name}[{}]", i + 1);
+                let v = check_record(entity, &at, table, &mut errors);
+                let has = |field: &str| table.iter().any(|f| f.name == field);
+                let get = |field: &str| if has(field) { v.optional(field) } else { None };
+                let status = v.text("returnStatus").and_then(|code| {
+                    let status = ReturnStatus::from_code(&code);
+                    if status.is_none() {
+                        errors.push(FieldError::unknown_code(
+                            format!("{at}/returnStatus"),
+                            "receipt status",
+                            "回执状态",
+                            &code,
+                        ));
+                    }
+                    status
+                });
+                let time = read_time(
+                    &format!("{at}/returnTime"),
+                    v.text("returnTime"),
+                    &mut errors,
+                );
+                returns.push(DocumentReturn {
+                    guid: v.text("guid").unwrap_or_default(),
+                    customs_code: get("customsCode"),
+                    ebp_code: get("ebpCode"),
+                    ebc_code: get("ebcCode"),
+                    agent_code: get("agentCode"),
+                    order_no: get("orderNo"),
+                    pay_code: get("payCode"),
+                    pay_transaction_id: get("payTransactionId"),
+                    logistics_code: get("logisticsCode"),
+                    logistics_no: get("logisticsNo"),
+                    cop_no: get("copNo"),
+                    pre_no: get("preNo"),
+                    invt_no: get("invtNo"),
+                    status,
+                    time,
+                    info: v.text("returnInfo").unwrap_or_default(),
+                });
+            }
+            Receipt::Documents {
+                receipt,
+                guid,
+                returns,
+            }
+        }
+        None if name == "CEB900Message" => {
+            let at = format!("{name}/MessageReturn");
+            let v = check_record(entities[0], &at, spec::MESSAGE_RETURN, &mut errors);
+            let status = v.text("returnStatus").and_then(|code| {
+                let status = code.parse::<i32>().ok().filter(|s| *s < 0);
+                if status.is_none() {
+                    errors.push(FieldError::invalid_format(
+                        format!("{at}/returnStatus"),
+                        "a number below 0",
+                        "小于 0 的数字",
+                    ));
+                }
+                status
+            });
+            let time = read_time(
+                &format!("{at}/returnTime"),
+                v.text("returnTime"),
+                &mut errors,
+            );
+            let (Some(status), Some(time)) = (status, time) else {
+                return Err(errors);
+            };
+            Receipt::FormatError {
+                guid,
+                error: FormatError {
+                    guid: v.text("guid").unwrap_or_default(),
+                    status,
+                    info: v.text("returnInfo").unwrap_or_default(),
+                    time,
+                    ori_cop_msg_id: v.text("oriCopMsgId").unwrap_or_default(),
+                    ori_message_type: v.text("oriMessageType").unwrap_or_default(),
+                    ori_biz_message: v.text("oriBizMessage").unwrap_or_default(),
+                },
+            }
+        }
+        None => {
+            let mut bills = Vec::new();
+            for (i, tax) in entities.iter().enumerate() {
+                let at = format!("{name}/Tax[{}]", i + 1);
+                no_text(tax, &at, &mut errors);
+                let heads: Vec<_> = tax
+                    .children
+                    .iter()
+                    .filter(|c| c.name == "TaxHeadRd")
+                    .collect();
+                let lists: Vec<_> = tax
+                    .children
+                    .iter()
+                    .filter(|c| c.name == "TaxListRd")
+                    .collect();
+                for c in &tax.children {
+                    if c.ns != Ns::Ceb || (c.name != "TaxHeadRd" && c.name != "TaxListRd") {
+                        errors.push(FieldError::unknown_field(format!("{at}/{}", c.name)));
+                    }
+                }
+                if heads.len() != 1 {
+                    errors.push(FieldError::invalid_format(
+                        format!("{at}/TaxHeadRd"),
+                        "exactly one",
+                        "有且仅有一个",
+                    ));
+                    continue;
+                }
+                if lists.is_empty() || lists.len() > crate::ITEMS_MAX {
+                    errors.push(FieldError::invalid_format(
+                        format!("{at}/TaxListRd"),
+                        &format!("1 to {}", crate::ITEMS_MAX),
+                        &format!("1 至 {} 个", crate::ITEMS_MAX),
+                    ));
+                    continue;
+                }
+                let head_at = format!("{at}/TaxHeadRd");
+                let v = check_record(heads[0], &head_at, spec::TAX_HEAD_RD, &mut errors);
+                let time = read_time(
+                    &format!("{head_at}/returnTime"),
+                    v.text("returnTime"),
+                    &mut errors,
+                );
+                let status = v.text("status").and_then(|s| match s.as_str() {
+                    "1" => Some(TaxBillStatus::Generated),
+                    "2" => Some(TaxBillStatus::Summarised),
+                    "3" => Some(TaxBillStatus::Void),
+                    other => {
+                        errors.push(FieldError::unknown_code(
+                            format!("{head_at}/status"),
+                            "tax bill status",
+                            "税单状态",
+                            other,
+                        ));
+                        None
+                    }
+                });
+                let mut items = Vec::new();
+                for (n, list) in lists.iter().enumerate() {
+                    let l = check_record(
+                        list,
+                        &format!("{at}/TaxListRd[{}]", n + 1),
+                        spec::TAX_LIST_RD,
+                        &mut errors,
+                    );
+                    let item = (|| {
+                        Some(TaxBillItem {
+                            gnum: l.int("gnum")?,
+                            gcode: l.text("gcode")?,
+                            tax_price: l.decimal("taxPrice")?,
+                            customs_tax: l.decimal("customsTax")?,
+                            value_added_tax: l.decimal("valueAddedTax")?,
+                            consumption_tax: l.decimal("consumptionTax")?,
+                        })
+                    })();
+                    items.extend(item);
+                }
+                let bill = (|| {
+                    Some(TaxBill {
+                        guid: v.text("guid")?,
+                        time: time?,
+                        invt_no: v.text("invtNo")?,
+                        tax_no: v.text("taxNo")?,
+                        customs_tax: v.decimal("customsTax")?,
+                        value_added_tax: v.decimal("valueAddedTax")?,
+                        consumption_tax: v.decimal("consumptionTax")?,
+                        status: status?,
+                        ent_duty_no: v.optional("entDutyNo"),
+                        note: v.optional("note"),
+                        assure_code: v.optional("assureCode"),
+                        ebc_code: v.optional("ebcCode"),
+                        logistics_code: v.optional("logisticsCode"),
+                        agent_code: v.optional("agentCode"),
+                        customs_code: v.optional("customsCode"),
+                        items,
+                    })
+                })();
+                bills.extend(bill);
+            }
+            Receipt::TaxBills { guid, bills }
+        }
+    };
+    if errors.is_empty() {
+        Ok(receipt)
+    } else {
+        Err(errors)
+    }
 }

@@ -306,10 +306,122 @@ pub(crate) const BASE_SUBSCRIBE: &[Field] = &[
     field("note", false, Kind::Text { min: 0, max: 1000 }),
 ];
 
+// The receipts' entities, generated from the schema the same way (read back by receipt::read).
+pub(crate) const ORDER_RETURN: &[Field] = &[
+    field("guid", true, Kind::Exact(36)),
+    field("ebpCode", true, Kind::Text { min: 1, max: 18 }),
+    field("ebcCode", true, Kind::Text { min: 1, max: 18 }),
+    field("orderNo", true, Kind::Text { min: 1, max: 60 }),
+    field("returnStatus", true, Kind::Text { min: 1, max: 10 }),
+    field("returnTime", true, Kind::Exact(17)),
+    field("returnInfo", true, Kind::Text { min: 1, max: 1000 }),
+];
+pub(crate) const PAYMENT_RETURN: &[Field] = &[
+    field("guid", true, Kind::Exact(36)),
+    field("payCode", true, Kind::Text { min: 1, max: 18 }),
+    field("payTransactionId", true, Kind::Text { min: 1, max: 60 }),
+    field("returnStatus", true, Kind::Text { min: 1, max: 10 }),
+    field("returnTime", true, Kind::Exact(17)),
+    field("returnInfo", true, Kind::Text { min: 1, max: 1000 }),
+];
+pub(crate) const LOGISTICS_RETURN: &[Field] = &[
+    field("guid", true, Kind::Exact(36)),
+    field("logisticsCode", true, Kind::Text { min: 1, max: 18 }),
+    field("logisticsNo", true, Kind::Text { min: 1, max: 60 }),
+    field("returnStatus", true, Kind::Text { min: 1, max: 10 }),
+    field("returnTime", true, Kind::Exact(17)),
+    field("returnInfo", true, Kind::Text { min: 1, max: 1000 }),
+];
+pub(crate) const INVENTORY_RETURN: &[Field] = &[
+    field("guid", true, Kind::Exact(36)),
+    field("customsCode", false, Kind::Exact(4)),
+    field("ebpCode", false, Kind::Text { min: 1, max: 18 }),
+    field("ebcCode", false, Kind::Text { min: 1, max: 18 }),
+    field("agentCode", false, Kind::Text { min: 1, max: 18 }),
+    field("copNo", true, Kind::Text { min: 1, max: 20 }),
+    field("preNo", true, Kind::Exact(18)),
+    field("invtNo", false, Kind::Exact(18)),
+    field("returnStatus", true, Kind::Text { min: 1, max: 10 }),
+    field("returnTime", true, Kind::Exact(17)),
+    field("returnInfo", true, Kind::Text { min: 1, max: 1000 }),
+];
+pub(crate) const INVT_CANCEL_RETURN: &[Field] = &[
+    field("guid", true, Kind::Exact(36)),
+    field("customsCode", false, Kind::Exact(4)),
+    field("agentCode", false, Kind::Text { min: 1, max: 18 }),
+    field("ebpCode", false, Kind::Text { min: 1, max: 18 }),
+    field("ebcCode", false, Kind::Text { min: 1, max: 18 }),
+    field("copNo", true, Kind::Text { min: 1, max: 20 }),
+    field("preNo", true, Kind::Exact(18)),
+    field("invtNo", false, Kind::Exact(18)),
+    field("returnStatus", true, Kind::Text { min: 1, max: 10 }),
+    field("returnTime", true, Kind::Exact(17)),
+    field("returnInfo", true, Kind::Text { min: 1, max: 1000 }),
+];
+pub(crate) const INVT_REFUND_RETURN: &[Field] = &[
+    field("guid", true, Kind::Exact(36)),
+    field("customsCode", false, Kind::Exact(4)),
+    field("agentCode", false, Kind::Text { min: 1, max: 18 }),
+    field("ebpCode", false, Kind::Text { min: 1, max: 18 }),
+    field("ebcCode", false, Kind::Text { min: 1, max: 18 }),
+    field("copNo", true, Kind::Text { min: 1, max: 20 }),
+    field("preNo", true, Kind::Exact(18)),
+    field("invtNo", false, Kind::Exact(18)),
+    field("returnStatus", true, Kind::Text { min: 1, max: 10 }),
+    field("returnTime", true, Kind::Exact(17)),
+    field("returnInfo", true, Kind::Text { min: 1, max: 1000 }),
+];
+pub(crate) const MESSAGE_RETURN: &[Field] = &[
+    field("guid", true, Kind::Exact(36)),
+    field("returnStatus", true, Kind::Text { min: 1, max: 10 }),
+    field("returnInfo", true, Kind::Text { min: 0, max: 5000 }),
+    field("returnTime", true, Kind::Exact(17)),
+    field("oriCopMsgId", true, Kind::Text { min: 0, max: 255 }),
+    field("oriMessageType", true, Kind::Text { min: 0, max: 15 }),
+    field(
+        "oriBizMessage",
+        true,
+        Kind::Text {
+            min: 0,
+            max: usize::MAX,
+        },
+    ),
+];
+pub(crate) const TAX_HEAD_RD: &[Field] = &[
+    field("guid", true, Kind::Exact(36)),
+    field("returnTime", true, Kind::Exact(17)),
+    field("invtNo", true, Kind::Text { min: 1, max: 18 }),
+    field("taxNo", true, Kind::Text { min: 1, max: 50 }),
+    field("customsTax", true, Kind::Decimal),
+    field("valueAddedTax", true, Kind::Decimal),
+    field("consumptionTax", true, Kind::Decimal),
+    field("status", true, Kind::Exact(1)),
+    field("entDutyNo", false, Kind::Text { min: 0, max: 50 }),
+    field("note", false, Kind::Text { min: 0, max: 1000 }),
+    field("assureCode", false, Kind::Text { min: 0, max: 64 }),
+    field("ebcCode", false, Kind::Text { min: 0, max: 64 }),
+    field("logisticsCode", false, Kind::Text { min: 0, max: 64 }),
+    field("agentCode", false, Kind::Text { min: 1, max: 18 }),
+    field("customsCode", false, Kind::Exact(4)),
+];
+pub(crate) const TAX_LIST_RD: &[Field] = &[
+    field("gnum", true, Kind::Int),
+    field("gcode", true, Kind::Exact(10)),
+    field("taxPrice", true, Kind::Decimal),
+    field("customsTax", true, Kind::Decimal),
+    field("valueAddedTax", true, Kind::Decimal),
+    field("consumptionTax", true, Kind::Decimal),
+];
+
 /// One field's problem, in both languages.
-pub(crate) fn error(path: &str, code: ErrorCode, en: String, zh: String) -> FieldError {
+pub(crate) fn error(
+    path: impl std::fmt::Display,
+    code: ErrorCode,
+    en: String,
+    zh: String,
+) -> FieldError {
     FieldError {
-        path: path.to_owned(),
+        path: path.to_string(),
         code,
         message_en: en,
         message_zh: zh,
@@ -339,8 +451,8 @@ impl<'a> Values<'a> {
         self.at(name).map(str::to_owned)
     }
 
-    /// An optional field: `Some(None)` when absent or empty, `None` when refused... which is
-    /// never distinguished from absent for an optional field once reported.
+    /// An optional field's value; `None` when absent, empty or refused (a refusal is already
+    /// reported).
     pub fn optional(&self, name: &str) -> Option<String> {
         self.at(name).filter(|s| !s.is_empty()).map(str::to_owned)
     }
@@ -373,22 +485,24 @@ pub(crate) fn check_record<'a>(
     spec: &'static [Field],
     errors: &mut Vec<FieldError>,
 ) -> Values<'a> {
+    no_text(element, path, errors);
     let mut values: Vec<Option<&'a str>> = vec![None; spec.len()];
     let mut seen = vec![false; spec.len()];
     let mut last: Option<usize> = None;
     for child in &element.children {
-        let child_path = format!("{path}/{}", child.name);
+        // Built only when a problem names it: a valid record allocates no paths.
+        let child_path = Joined(path, &child.name);
         if child.ns != Ns::Ceb {
-            errors.push(not_ceb(&child_path));
+            errors.push(not_ceb(&child_path.to_string()));
             continue;
         }
         let Some(index) = spec.iter().position(|f| f.name == child.name) else {
-            errors.push(FieldError::unknown_field(&child_path));
+            errors.push(FieldError::unknown_field(child_path));
             continue;
         };
         if seen[index] {
             errors.push(FieldError::duplicate(
-                &child_path,
+                child_path,
                 "an element that the schema allows once",
                 "只允许出现一次的元素",
             ));
@@ -397,7 +511,7 @@ pub(crate) fn check_record<'a>(
         seen[index] = true;
         if let Some(before) = last.filter(|&l| l > index) {
             errors.push(error(
-                &child_path,
+                child_path,
                 ErrorCode::InvalidFormat,
                 format!(
                     "is out of order: the schema puts it before {}",
@@ -408,11 +522,11 @@ pub(crate) fn check_record<'a>(
         }
         last = Some(last.map_or(index, |l| l.max(index)));
         if !child.children.is_empty() {
-            errors.push(FieldError::invalid_type(&child_path, "text, not elements"));
+            errors.push(FieldError::invalid_type(child_path, "text, not elements"));
             continue;
         }
         let field = &spec[index];
-        match check_value(&child_path, field, &child.text) {
+        match check_value(child_path, field, &child.text) {
             Ok(()) => values[index] = Some(child.text.as_str()),
             Err(e) => errors.push(e),
         }
@@ -423,6 +537,24 @@ pub(crate) fn check_record<'a>(
         }
     }
     Values { spec, values }
+}
+
+/// `parent/name`, written out only when an error names it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Joined<'a>(pub &'a str, pub &'a str);
+
+impl std::fmt::Display for Joined<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.0, self.1)
+    }
+}
+
+/// A record or document holds elements only: text beside them is refused (the schema's complex
+/// types have no mixed content).
+pub(crate) fn no_text(element: &Element, path: &str, errors: &mut Vec<FieldError>) {
+    if !element.text.is_empty() {
+        errors.push(FieldError::invalid_type(path, "elements, not text"));
+    }
 }
 
 pub(crate) fn not_ceb(path: &str) -> FieldError {
@@ -437,7 +569,7 @@ pub(crate) fn not_ceb(path: &str) -> FieldError {
     )
 }
 
-fn check_value(path: &str, field: &Field, text: &str) -> Result<(), FieldError> {
+fn check_value(path: Joined<'_>, field: &Field, text: &str) -> Result<(), FieldError> {
     let chars = text.chars().count();
     match field.kind {
         Kind::Text { min, max } => {

@@ -67,7 +67,7 @@ fn the_record_tables_agree_with_the_schema() {
         .unwrap()
         .root;
     let child = |e: &'_ Element, name: &str| e.children.iter().find(|c| c.name == name).cloned();
-    let tables: [(&str, &[spec::Field]); 11] = [
+    let tables: [(&str, &[spec::Field]); 20] = [
         ("OrderHead", spec::ORDER_HEAD),
         ("OrderList", spec::ORDER_LIST),
         ("PaymentHead", spec::PAYMENT_HEAD),
@@ -79,6 +79,15 @@ fn the_record_tables_agree_with_the_schema() {
         ("InvtRefundList", spec::INVT_REFUND_LIST),
         ("BaseTransfer", spec::BASE_TRANSFER),
         ("BaseSubscribe", spec::BASE_SUBSCRIBE),
+        ("OrderReturn", spec::ORDER_RETURN),
+        ("PaymentReturn", spec::PAYMENT_RETURN),
+        ("LogisticsReturn", spec::LOGISTICS_RETURN),
+        ("InventoryReturn", spec::INVENTORY_RETURN),
+        ("InvtCancelReturn", spec::INVT_CANCEL_RETURN),
+        ("InvtRefundReturn", spec::INVT_REFUND_RETURN),
+        ("MessageReturn", spec::MESSAGE_RETURN),
+        ("TaxHeadRd", spec::TAX_HEAD_RD),
+        ("TaxListRd", spec::TAX_LIST_RD),
     ];
     for (entity, table) in tables {
         let element = schema

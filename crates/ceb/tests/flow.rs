@@ -401,3 +401,137 @@ fn every_unit_maps_to_a_unece_unit_in_force() {
         );
     }
 }
+
+#[test]
+fn a_bonded_list_becomes_a_declaration_the_platform_accepts() {
+    let (mut inventory, order, _, _) = documents();
+    // 1210: goods leave a bonded zone's warehouse; the list's country is 142 and there is no
+    // carrier's document.
+    inventory.trade_mode = "1210".into();
+    inventory.traf_mode = "Y".into();
+    inventory.traf_no = None;
+    inventory.voyage_no = None;
+    inventory.bill_no = None;
+    inventory.country = ceb::codes::country("142").unwrap();
+    inventory.ems_no = Some("T2244W000001".into());
+    let dto = ceb::to_declaration(&inventory, &order, &parties()).unwrap();
+    let document = dto.transport.as_ref().unwrap().document.as_ref().unwrap();
+    assert_eq!(document.kind.as_deref(), Some("road_consignment_note"));
+    assert_eq!(document.number.as_deref(), Some("YT2026111100000001"));
+    let ctx = domain::ParseContext {
+        reference: reference::ReferenceData::embedded(),
+        on: NaiveDate::from_ymd_opt(2026, 11, 11).unwrap(),
+    };
+    let declaration = dto.parse(&ctx).unwrap_or_else(|e| panic!("{e:#?}"));
+    let problems = domain::rules::check_declaration(&declaration, &ctx);
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
+fn cancellation_and_return() -> (ceb::Cancellation, ceb::Return) {
+    let Ok(Message::Cancellations(c)) = ceb::parse(&flow("CEB623Message.xml")) else {
+        panic!()
+    };
+    let Ok(Message::Returns(r)) = ceb::parse(&flow("CEB625Message.xml")) else {
+        panic!()
+    };
+    (c.documents[0].clone(), r.documents[0].clone())
+}
+
+#[test]
+fn a_cancellation_and_a_return_are_compared_with_their_list() {
+    use ceb::matching::{compare_cancellation, compare_return, returned_value};
+    let (inventory, ..) = documents();
+    let (mut cancellation, mut refund) = cancellation_and_return();
+    assert_eq!(compare_cancellation(&cancellation, &inventory), vec![]);
+    assert_eq!(compare_return(&refund, &inventory), vec![]);
+    // The phone (item 2, 1 × 101.00) goes back: 101.00 to credit.
+    assert_eq!(returned_value(&refund, &inventory), Decimal::new(10100, 2));
+
+    cancellation.agent_code.push('9');
+    cancellation.buyer_id_number.0 = "440304198001011239".into();
+    let found = named(&compare_cancellation(&cancellation, &inventory));
+    assert_eq!(
+        found,
+        [
+            (
+                Document::Cancellation,
+                "agentCode".into(),
+                Document::Inventory,
+                "InventoryHead/agentCode".into()
+            ),
+            (
+                Document::Cancellation,
+                "buyerIdNumber".into(),
+                Document::Inventory,
+                "InventoryHead/buyerIdNumber".into()
+            ),
+        ]
+    );
+
+    refund.order_no.push('9');
+    refund.items[0].qty = Decimal::new(2, 0);
+    refund.items[0].gcode = "8517140000".into();
+    let mut unknown = refund.items[0].clone();
+    unknown.gnum = 7;
+    refund.items.push(unknown);
+    let found = named(&compare_return(&refund, &inventory));
+    let expected: Vec<(Document, String, Document, String)> = [
+        ("InvtRefundHead/orderNo", "InventoryHead/orderNo"),
+        ("InvtRefundList[1]/gcode", "InventoryList[2]/gcode"),
+        ("InvtRefundList[1]/qty", "InventoryList[2]/qty"),
+        ("InvtRefundList[2]/gnum", "InventoryList (gnum)"),
+    ]
+    .into_iter()
+    .map(|(a, b)| {
+        (
+            Document::Return,
+            a.to_owned(),
+            Document::Inventory,
+            b.to_owned(),
+        )
+    })
+    .collect();
+    assert_eq!(found, expected);
+    // No more than the list cleared is credited back.
+    assert_eq!(returned_value(&refund, &inventory), Decimal::new(10100, 2));
+}
+
+#[test]
+fn a_partial_return_credits_its_share_to_the_fen() {
+    use ceb::matching::returned_value;
+    let (inventory, ..) = documents();
+    let (_, mut refund) = cancellation_and_return();
+    // One of the two laptops (item 1: 2 × 99.50 = 199.00).
+    refund.items[0].gnum = 1;
+    refund.items[0].gcode = "8471300000".into();
+    assert_eq!(returned_value(&refund, &inventory), Decimal::new(9950, 2));
+    // A third of an item of 100.00 is 33.33 (half-up to the fen).
+    let mut odd = inventory.clone();
+    odd.items[0].qty = Decimal::new(3, 0);
+    odd.items[0].total_price = Decimal::new(100, 0);
+    assert_eq!(returned_value(&refund, &odd), Decimal::new(3333, 2));
+}
+
+#[test]
+fn what_a_declaration_cannot_carry_is_refused_by_the_lists_path() {
+    let (mut inventory, order, _, _) = documents();
+    // The list allows 5 decimals in a price, a declaration 4.
+    inventory.items[0].price = Decimal::new(9_950_001, 5);
+    inventory.items[1].qty = Decimal::from(domain::limits::QUANTITY_MAX) + Decimal::ONE;
+    let errors = ceb::to_declaration(&inventory, &order, &parties()).unwrap_err();
+    let found: Vec<(&str, &str)> = errors
+        .iter()
+        .map(|e| (e.path.as_str(), e.code.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("InventoryList[1]/price", "too_many_decimals"),
+            ("InventoryList[2]/qty", "out_of_range")
+        ]
+    );
+    // At the limits, the declaration is made.
+    inventory.items[0].price = Decimal::new(995_001, 4);
+    inventory.items[1].qty = Decimal::from(domain::limits::QUANTITY_MAX);
+    assert!(ceb::to_declaration(&inventory, &order, &parties()).is_ok());
+}

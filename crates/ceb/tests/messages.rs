@@ -66,7 +66,7 @@ fn the_official_order_sample_is_refused_for_its_arithmetic_by_the_field() {
     let first = &refusal.errors[0];
     assert_eq!(first.code, ErrorCode::AmountMismatch);
     assert!(
-        first.message_en.contains("12000") && first.message_en.contains("200 × 10 = 2000"),
+        first.message_en.contains("12000") && first.message_en.contains("200 × 10 = 2000.00"),
         "{first}"
     );
     assert!(first.message_zh.contains("12000") && first.message_zh.contains("2000"));
@@ -88,8 +88,50 @@ fn the_official_list_sample_is_refused_for_its_arithmetic_by_the_field() {
     assert!(
         second
             .message_en
-            .contains("is 12 but qty × price is 200 × 60 = 12000"),
+            .contains("is 12.00 but qty × price is 200 × 60 = 12000.00"),
         "{second}"
+    );
+}
+
+#[test]
+fn read_answers_document_by_document() {
+    let answered = ceb::read(read("samples", "CEB311Message.xml").as_bytes()).unwrap();
+    let Message::Orders(orders) = &answered.message else {
+        panic!()
+    };
+    assert_eq!(orders.documents.len(), 6);
+    assert!(!answered.is_clean());
+    for (i, problems) in answered.problems.iter().enumerate() {
+        let found: Vec<&str> = problems.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(
+            found,
+            [format!(
+                "CEB311Message/Order[{}]/OrderList[2]/totalPrice",
+                i + 1
+            )]
+        );
+    }
+    // Two orders, the second wrong: the first is clean.
+    let text = read("flow", "CEB311Message.xml");
+    let start = text.find("\t<Order>").unwrap();
+    let end = text.find("\t<BaseTransfer>").unwrap();
+    let wrong = text[start..end].replacen("<acturalPaid>332.30<", "<acturalPaid>332.31<", 1);
+    let two = format!("{}{}{}", &text[..end], wrong, &text[end..]);
+    let answered = ceb::read(two.as_bytes()).unwrap();
+    let found: Vec<Vec<&str>> = answered
+        .problems
+        .iter()
+        .map(|p| p.iter().map(|e| e.path.as_str()).collect())
+        .collect();
+    assert_eq!(
+        found,
+        [vec![], vec!["CEB311Message/Order[2]/OrderHead/acturalPaid"]]
+    );
+    let refusal = ceb::parse(two.as_bytes()).unwrap_err();
+    assert!(refusal.schema_valid);
+    assert!(
+        refusal.errors[0].message_en.contains("332.31")
+            && refusal.errors[0].message_en.contains("332.30")
     );
 }
 
@@ -573,4 +615,76 @@ proptest! {
         let result = ceb::parse(text.as_bytes());
         prop_assert_eq!(result.is_ok(), off == 0, "{:?}", result.err().map(|r| r.errors));
     }
+}
+
+#[test]
+fn elements_per_message_at_the_limit_and_one_over() {
+    let text = list();
+    // Start tags and empty-element tags, the signature's included (it is counted, then skipped).
+    let base = text
+        .as_bytes()
+        .windows(2)
+        .filter(|w| w[0] == b'<' && w[1].is_ascii_alphabetic())
+        .count();
+    let with = |total: usize| {
+        let filler = "<x/>".repeat(total - base - 4);
+        list_with(
+            "\t<ds:Signature",
+            &format!(
+                "<ceb:ExtendMessage><ceb:name>n</ceb:name><ceb:version>1</ceb:version><ceb:Message>{filler}</ceb:Message></ceb:ExtendMessage>\t<ds:Signature"
+            ),
+        )
+    };
+    assert!(ceb::parse(with(ceb::ELEMENTS_MAX).as_bytes()).is_ok());
+    assert_eq!(
+        paths(with(ceb::ELEMENTS_MAX + 1).as_bytes()),
+        [("/".to_owned(), "too_many")]
+    );
+}
+
+#[test]
+fn subscriptions_at_the_limit_and_one_over() {
+    let subscribe = "<ceb:BaseSubscribe><ceb:status>ALL</ceb:status><ceb:dxpMode>DXP</ceb:dxpMode><ceb:dxpAddress>DXPENT0000000009</ceb:dxpAddress></ceb:BaseSubscribe>";
+    let with = |n: usize| {
+        list_with(
+            "\t<ds:Signature",
+            &format!("{}\t<ds:Signature", subscribe.repeat(n)),
+        )
+    };
+    assert!(ceb::parse(with(ceb::SUBSCRIPTIONS_MAX).as_bytes()).is_ok());
+    assert_eq!(
+        paths(with(ceb::SUBSCRIPTIONS_MAX + 1).as_bytes()),
+        [("CEB621Message/BaseSubscribe".to_owned(), "too_many")]
+    );
+    // A subscription is checked like any record.
+    let wrong = with(1).replacen(
+        "<ceb:dxpMode>DXP</ceb:dxpMode><ceb:dxpAddress>",
+        "<ceb:dxpMode>XXX</ceb:dxpMode><ceb:dxpAddress>",
+        1,
+    );
+    assert_eq!(
+        paths(wrong.as_bytes()),
+        [(
+            "CEB621Message/BaseSubscribe[1]/dxpMode".to_owned(),
+            "invalid_format"
+        )]
+    );
+}
+
+#[test]
+fn whole_numbers_at_their_digit_limit_and_one_over() {
+    let max = "9".repeat(ceb::INT_DIGITS_MAX);
+    let text = list_with("<ceb:packNo>1<", &format!("<ceb:packNo>{max}<"));
+    let Ok(Message::Inventories(lists)) = ceb::parse(text.as_bytes()) else {
+        panic!()
+    };
+    assert_eq!(lists.documents[0].pack_no, 999_999_999);
+    let over = list_with("<ceb:packNo>1<", &format!("<ceb:packNo>1{max}<"));
+    assert_eq!(
+        paths(over.as_bytes()),
+        [(
+            "CEB621Message/Inventory[1]/InventoryHead/packNo".to_owned(),
+            "too_long"
+        )]
+    );
 }
