@@ -271,7 +271,6 @@ impl<S: Store> Clearance<S> {
             figures,
             event: recording.event(report, extra, Vec::new()),
             cbec_purchase: booking,
-            guarantee_debit: None,
         })
     }
 }

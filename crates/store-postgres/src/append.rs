@@ -18,7 +18,7 @@ use store::{Append, AppendOutcome, Projection};
 use crate::db;
 use crate::fault::{Fault, conflict, taken_constraint};
 use crate::rows::i64_of;
-use crate::{cbec, projection};
+use crate::{cbec, ecommerce, projection};
 
 /// The chain an event about `subject` belongs to when there are `chains` chains: the first
 /// 8 bytes of SHA-256 of the subject (big-endian) modulo the count. Stable across builds,
@@ -119,6 +119,12 @@ pub(crate) fn chains_of(append: &Append, chains: u16) -> Vec<i16> {
                 .iter()
                 .map(|b| chain_of(&store::cbec_subject(b), chains)),
         )
+        .chain(
+            append
+                .guarantee_debit
+                .iter()
+                .map(|d| chain_of(&store::guarantee_subject(&d.assure_code), chains)),
+        )
         .collect();
     of.sort_unstable();
     of.dedup();
@@ -132,8 +138,20 @@ pub(crate) async fn duplicate_of(
 ) -> Result<Option<AppendOutcome>, Fault> {
     let scope = &append.idempotency_scope;
     lock_idempotency_key(tx, scope, &append.idempotency_key).await?;
-    if let Some(booking) = &append.cbec_purchase {
-        lock_idempotency_key(tx, store::CBEC_IDEMPOTENCY_SCOPE, &booking.order_ref).await?;
+    // An order credited back is locked as its booking is (the same lock): a credit-back waits
+    // for a booking of its order being written, so its row comes after the booking's, in the
+    // order the rebuild replays them.
+    let mut orders: Vec<&str> = store::event_drafts(append)
+        .filter_map(|draft| match draft.projection {
+            Projection::CbecCreditBack { order_ref } => Some(order_ref.as_str()),
+            _ => None,
+        })
+        .chain(append.cbec_purchase.iter().map(|b| b.order_ref.as_str()))
+        .collect();
+    orders.sort_unstable();
+    orders.dedup();
+    for order_ref in orders {
+        lock_idempotency_key(tx, store::CBEC_IDEMPOTENCY_SCOPE, order_ref).await?;
     }
     Ok(event_by_idempotency(tx, scope, &append.idempotency_key)
         .await?
@@ -162,6 +180,18 @@ pub(crate) async fn record(
         }
     }
     lock_shared_claims(tx, append).await?;
+    // A message received before (its guid recorded) is answered, not recorded again.
+    if let Some(already) = ecommerce::already_received(tx, append).await? {
+        return Ok(already);
+    }
+    // A debit the agent's guarantee does not cover stops the append.
+    if let Some(debit) = &append.guarantee_debit {
+        let chain = chain_of(&store::guarantee_subject(&debit.assure_code), chains);
+        let head = heads.head(chain)?;
+        if let Some(exhausted) = ecommerce::debit(tx, append, debit, chain, head).await? {
+            return Ok(exhausted);
+        }
+    }
     // Read in this task, not by the database's JSON functions inside the transaction.
     let keys = store::SearchKeys::of_append(append);
     let mut main_row = None;
@@ -198,18 +228,19 @@ pub(crate) async fn record(
 /// what rebuilding the tables from the chains replays. Keys in order, after the chain heads, so
 /// two appends never wait for each other in a cycle.
 async fn lock_shared_claims(tx: &Transaction<'_>, append: &Append) -> Result<(), Fault> {
-    let mut keys: Vec<&str> = store::event_drafts(append)
+    let mut keys: Vec<(&str, &str)> = store::event_drafts(append)
         .flat_map(|draft| match draft.projection {
             Projection::OriginProofUses { proof_keys, .. } => proof_keys.as_slice(),
             _ => &[],
         })
-        .map(String::as_str)
+        .map(|key| ("origin-proof", key.as_str()))
+        .chain(ecommerce::claims(append))
         .collect();
     keys.sort_unstable();
     keys.dedup();
-    let sql = "SELECT pg_advisory_xact_lock(hashtextextended('origin-proof' || chr(31) || $1, $2))";
-    for key in keys {
-        db::execute(tx, sql, &[&key, &IDEMPOTENCY_LOCK_SEED]).await?;
+    let sql = "SELECT pg_advisory_xact_lock(hashtextextended($1 || chr(31) || $2, $3))";
+    for (kind, key) in keys {
+        db::execute(tx, sql, &[&kind, &key, &IDEMPOTENCY_LOCK_SEED]).await?;
     }
     Ok(())
 }

@@ -73,14 +73,17 @@ pub(crate) async fn insert_ledger_row(
     Ok(())
 }
 
-/// The buyer's booked total for `year`, in fen.
+/// The buyer's booked total for `year`, in fen, less what cancelled or returned orders credited
+/// back (each credit-back is the amount of a booking of that year, so this is never negative).
 pub(crate) async fn year_to_date<C: GenericClient>(
     c: &C,
     buyer_id: &str,
     year: i32,
 ) -> anyhow::Result<i64> {
-    let sql = "SELECT COALESCE(SUM(amount_fen), 0)::BIGINT FROM cbec_ledger \
-         WHERE buyer_id = $1 AND year = $2";
+    let sql = "SELECT ((SELECT COALESCE(SUM(amount_fen), 0) FROM cbec_ledger \
+             WHERE buyer_id = $1 AND year = $2) \
+         - (SELECT COALESCE(SUM(amount_fen), 0) FROM cbec_credit_backs \
+             WHERE buyer_id = $1 AND year = $2))::BIGINT";
     Ok(db::query_one(c, sql, &[&buyer_id, &year])
         .await?
         .try_get(0)?)

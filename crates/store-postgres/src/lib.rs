@@ -21,6 +21,7 @@ mod checkpoint;
 mod databases;
 mod db;
 mod delivery;
+mod ecommerce;
 mod fault;
 mod migrate;
 mod projection;
@@ -707,6 +708,75 @@ impl Store for PostgresStore {
     async fn cbec_year_to_date(&self, buyer_id: &str, year: i32) -> StoreResult<i64> {
         read!(self, "reading a CBEC buyer's year to date", |c| {
             cbec::year_to_date(c, buyer_id, year)
+        })
+    }
+
+    async fn ceb_document(&self, guid: &str) -> StoreResult<Option<store::CebDocumentRow>> {
+        read!(self, "reading a CEB document", |c| ecommerce::ceb_document(
+            c, guid
+        ))
+    }
+
+    async fn ceb_documents_for_order(
+        &self,
+        ebp_code: &str,
+        order_no: &str,
+    ) -> StoreResult<Vec<store::CebDocumentRow>> {
+        read!(self, "reading an order's CEB documents", |c| {
+            ecommerce::documents_for_order(c, ebp_code, order_no)
+        })
+    }
+
+    async fn ceb_waybill(
+        &self,
+        logistics_code: &str,
+        logistics_no: &str,
+    ) -> StoreResult<Option<store::CebDocumentRow>> {
+        read!(self, "reading a CEB waybill", |c| ecommerce::waybill(
+            c,
+            logistics_code,
+            logistics_no
+        ))
+    }
+
+    async fn inventory_list(&self, id: &str) -> StoreResult<Option<store::InventoryListRow>> {
+        read!(self, "reading an inventory list", |c| {
+            ecommerce::inventory_list(c, id)
+        })
+    }
+
+    async fn inventory_lists_waiting(
+        &self,
+        key: &store::CebKey,
+    ) -> StoreResult<Vec<store::InventoryListRow>> {
+        read!(self, "listing waiting inventory lists", |c| {
+            ecommerce::lists_waiting(c, key)
+        })
+    }
+
+    async fn expired_waiting(
+        &self,
+        now_ms: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<store::InventoryListRow>> {
+        read!(self, "listing expired inventory lists", |c| {
+            ecommerce::expired_waiting(c, now_ms, limit)
+        })
+    }
+
+    async fn guarantee(&self, assure_code: &str) -> StoreResult<Option<store::GuaranteeRow>> {
+        read!(self, "reading a guarantee", |c| ecommerce::guarantee(
+            c,
+            assure_code
+        ))
+    }
+
+    async fn ceb_registration(
+        &self,
+        enterprise_code: &str,
+    ) -> StoreResult<Option<store::CebRegistration>> {
+        read!(self, "reading a CEB registration", |c| {
+            ecommerce::registration(c, enterprise_code)
         })
     }
 

@@ -39,6 +39,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "0005_webhooks",
         sql: include_str!("../migrations/0005_webhooks.sql"),
     },
+    Migration {
+        version: 6,
+        name: "0006_ecommerce",
+        sql: include_str!("../migrations/0006_ecommerce.sql"),
+    },
 ];
 
 /// The schema version this build writes: the number of its last migration.

@@ -12,6 +12,7 @@ use store::{
 };
 
 use crate::db::{self, Params};
+use crate::ecommerce;
 use crate::fault::{Fault, conflict, not_found, refused, taken_constraint};
 use crate::rows::i64_of;
 
@@ -122,6 +123,35 @@ pub(crate) async fn apply_in(
             add_document(tx, document, content, seq).await
         }
         Projection::Nothing => Ok(()),
+        Projection::CebDocument(document) => ecommerce::record_document(tx, document, seq).await,
+        Projection::InventoryListWaiting(list) => ecommerce::list_waiting(tx, list, seq).await,
+        Projection::InventoryListChange { id, change } => {
+            ecommerce::change_list(tx, id, change, seq).await
+        }
+        Projection::RegisterGuarantee {
+            assure_code,
+            agent_code,
+            amount_fen,
+        } => ecommerce::register_guarantee(tx, assure_code, agent_code, *amount_fen, seq).await,
+        Projection::TopUpGuarantee {
+            assure_code,
+            amount_fen,
+        } => ecommerce::top_up_guarantee(tx, assure_code, *amount_fen, seq).await,
+        Projection::DebitGuarantee(debit) => ecommerce::debit_guarantee(tx, debit, seq).await,
+        Projection::ReleaseGuaranteeDebit {
+            assure_code,
+            debit_ref,
+        } => ecommerce::release_debit(tx, assure_code, debit_ref, seq).await,
+        Projection::CbecCreditBack { order_ref } => {
+            ecommerce::credit_back(tx, order_ref, seq).await
+        }
+        Projection::RegisterCebEnterprise(enterprise) => {
+            ecommerce::register_enterprise(tx, enterprise, seq).await
+        }
+        Projection::AddCebCertificate {
+            enterprise_code,
+            certificate,
+        } => ecommerce::add_certificate(tx, enterprise_code, certificate, seq).await,
     }
 }
 

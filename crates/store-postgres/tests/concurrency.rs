@@ -590,3 +590,21 @@ async fn one_instance_at_a_time_holds_an_enterprises_webhook_lease() {
     one.close();
     two.close();
 }
+
+/// Two processes racing e-commerce writes: guarantees never overdrawn, the allowance never
+/// overbooked, releases, credit-backs and acceptances once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_processes_racing_ecommerce_writes_never_overdraw() {
+    let database = common::TestDatabase::create().await;
+    let first = database.open(options(), story_signer()).await;
+    let second = database.open(options(), story_signer()).await;
+    store_tests::ecommerce_race(first, second).await;
+}
+
+/// The waiting lists a query answers are bounded (see `store_tests::waiting_lists_limit`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn waiting_inventory_lists_are_listed_up_to_the_limit() {
+    let database = common::TestDatabase::create().await;
+    let store = database.open(options(), story_signer()).await;
+    store_tests::waiting_lists_limit(&store).await;
+}

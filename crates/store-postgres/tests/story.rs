@@ -181,10 +181,15 @@ async fn the_search_backfill_writes_what_the_projection_writes() {
     let rows = async || -> Vec<(i64, String, String)> {
         let sql = "SELECT declaration_row, kind, value FROM declaration_search ORDER BY 1, 2, 3";
         let rows = client.query(sql, &[]).await.unwrap();
-        rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect()
+        rows.iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect()
     };
     let keys = rows().await;
-    assert!(!keys.is_empty(), "the story's declarations have search keys");
+    assert!(
+        !keys.is_empty(),
+        "the story's declarations have search keys"
+    );
     for kind in store::SEARCH_KINDS {
         assert!(
             keys.iter().any(|(_, k, _)| k == kind),

@@ -58,14 +58,14 @@ pub(crate) fn debit(
         }));
     };
     let debit = GuaranteeDebitEvent::new(d, after);
-    append::insert_event(tx, &debit.event(&append.actor, append.recorded_at_ms), head)
-        .map_err(|fault| match fault {
-            Fault::Refused(StoreError::Conflict(_)) => conflict(format!(
-                "guarantee debit {}",
-                store::guarantee_debit_key(d)
-            )),
+    append::insert_event(tx, &debit.event(&append.actor, append.recorded_at_ms), head).map_err(
+        |fault| match fault {
+            Fault::Refused(StoreError::Conflict(_)) => {
+                conflict(format!("guarantee debit {}", store::guarantee_debit_key(d)))
+            }
             other => other,
-        })?;
+        },
+    )?;
     crate::projection::apply(tx, &debit.projection, head.seq)?;
     Ok(None)
 }
@@ -181,7 +181,15 @@ pub(crate) fn register_guarantee(
             Some(_) => conflict(format!("guarantee {assure_code}")),
             None => err.into(),
         })?;
-    movement(tx, seq, assure_code, "registered", amount_fen, None, amount_fen)
+    movement(
+        tx,
+        seq,
+        assure_code,
+        "registered",
+        amount_fen,
+        None,
+        amount_fen,
+    )
 }
 
 pub(crate) fn top_up_guarantee(
@@ -232,7 +240,9 @@ pub(crate) fn release_debit(
          WHERE assure_code = ?1 AND debit_ref = ?2";
     let movements: Vec<(String, i64)> = tx
         .prepare_cached(sql)?
-        .query_map([assure_code, debit_ref], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .query_map([assure_code, debit_ref], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })?
         .collect::<rusqlite::Result<_>>()?;
     let Some(amount) = movements
         .iter()
@@ -250,9 +260,21 @@ pub(crate) fn release_debit(
     }
     let after = balance_of(tx, assure_code)?
         .checked_add(amount)
-        .ok_or_else(|| refused(format!("guarantee {assure_code}: the balance would overflow")))?;
+        .ok_or_else(|| {
+            refused(format!(
+                "guarantee {assure_code}: the balance would overflow"
+            ))
+        })?;
     set_balance(tx, assure_code, after, seq)?;
-    movement(tx, seq, assure_code, "release", amount, Some(debit_ref), after)
+    movement(
+        tx,
+        seq,
+        assure_code,
+        "release",
+        amount,
+        Some(debit_ref),
+        after,
+    )
 }
 
 fn balance_of(tx: &Connection, assure_code: &str) -> Result<i64, Fault> {
@@ -303,7 +325,9 @@ fn movement(
 pub(crate) fn credit_back(tx: &Connection, order_ref: &str, seq: u64) -> Result<(), Fault> {
     let booked: Option<(String, i32, i64)> = tx
         .prepare_cached("SELECT buyer_id, year, amount_fen FROM cbec_ledger WHERE order_ref = ?1")?
-        .query_row([order_ref], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+        .query_row([order_ref], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })
         .optional()?;
     let Some((buyer_id, year, amount)) = booked else {
         return Err(not_found(format!("CBEC order {order_ref}")));
@@ -369,7 +393,13 @@ pub(crate) fn register_enterprise(
             let sql = "INSERT INTO ceb_enterprises (id, customs_code, credit_code, name, \
                  registered_seq) VALUES (?1, ?2, ?3, ?4, ?5)";
             tx.prepare_cached(sql)?
-                .execute(rusqlite::params![id, e.customs_code, e.credit_code, e.name, seq])
+                .execute(rusqlite::params![
+                    id,
+                    e.customs_code,
+                    e.credit_code,
+                    e.name,
+                    seq
+                ])
                 .map_err(|err| match crate::fault::taken_columns(&err) {
                     Some(_) => conflict(format!("CEB enterprise {id}")),
                     None => err.into(),
@@ -450,7 +480,10 @@ fn document(row: &Row<'_>) -> rusqlite::Result<CebDocumentRow> {
     })
 }
 
-pub(crate) fn ceb_document(conn: &Connection, guid: &str) -> anyhow::Result<Option<CebDocumentRow>> {
+pub(crate) fn ceb_document(
+    conn: &Connection,
+    guid: &str,
+) -> anyhow::Result<Option<CebDocumentRow>> {
     let sql = format!("SELECT {DOCUMENT_COLUMNS} FROM ceb_documents WHERE guid = ?1");
     Ok(conn
         .prepare_cached(&sql)?
@@ -459,7 +492,12 @@ pub(crate) fn ceb_document(conn: &Connection, guid: &str) -> anyhow::Result<Opti
 }
 
 /// The latest version of each kind for the key, unless it deletes the document.
-fn in_force(conn: &Connection, key_sql: &str, a: &str, b: &str) -> anyhow::Result<Vec<CebDocumentRow>> {
+fn in_force(
+    conn: &Connection,
+    key_sql: &str,
+    a: &str,
+    b: &str,
+) -> anyhow::Result<Vec<CebDocumentRow>> {
     let sql = format!(
         "SELECT {DOCUMENT_COLUMNS} FROM ceb_documents d WHERE {key_sql} \
          AND recorded_seq = (SELECT MAX(recorded_seq) FROM ceb_documents l \
@@ -479,7 +517,12 @@ pub(crate) fn documents_for_order(
     ebp_code: &str,
     order_no: &str,
 ) -> anyhow::Result<Vec<CebDocumentRow>> {
-    in_force(conn, "d.ebp_code = ?1 AND d.order_no = ?2", ebp_code, order_no)
+    in_force(
+        conn,
+        "d.ebp_code = ?1 AND d.order_no = ?2",
+        ebp_code,
+        order_no,
+    )
 }
 
 pub(crate) fn waybill(
@@ -517,14 +560,25 @@ fn list(row: &Row<'_>) -> rusqlite::Result<InventoryListRow> {
     })
 }
 
-pub(crate) fn inventory_list(conn: &Connection, id: &str) -> anyhow::Result<Option<InventoryListRow>> {
+pub(crate) fn inventory_list(
+    conn: &Connection,
+    id: &str,
+) -> anyhow::Result<Option<InventoryListRow>> {
     let sql = format!("SELECT {LIST_COLUMNS} FROM inventory_lists WHERE id = ?1");
-    Ok(conn.prepare_cached(&sql)?.query_row([id], list).optional()?)
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row([id], list)
+        .optional()?)
 }
 
-pub(crate) fn lists_waiting(conn: &Connection, key: &CebKey) -> anyhow::Result<Vec<InventoryListRow>> {
+pub(crate) fn lists_waiting(
+    conn: &Connection,
+    key: &CebKey,
+) -> anyhow::Result<Vec<InventoryListRow>> {
     let (key_sql, a, b) = match key {
-        CebKey::Order { ebp_code, order_no } => ("ebp_code = ?1 AND order_no = ?2", ebp_code, order_no),
+        CebKey::Order { ebp_code, order_no } => {
+            ("ebp_code = ?1 AND order_no = ?2", ebp_code, order_no)
+        }
         CebKey::Waybill {
             logistics_code,
             logistics_no,
@@ -561,7 +615,10 @@ pub(crate) fn expired_waiting(
         .collect::<rusqlite::Result<_>>()?)
 }
 
-pub(crate) fn guarantee(conn: &Connection, assure_code: &str) -> anyhow::Result<Option<GuaranteeRow>> {
+pub(crate) fn guarantee(
+    conn: &Connection,
+    assure_code: &str,
+) -> anyhow::Result<Option<GuaranteeRow>> {
     let sql = "SELECT assure_code, agent_code, balance_fen, registered_seq, changed_seq \
          FROM guarantees WHERE assure_code = ?1";
     Ok(conn
@@ -578,7 +635,10 @@ pub(crate) fn guarantee(conn: &Connection, assure_code: &str) -> anyhow::Result<
         .optional()?)
 }
 
-pub(crate) fn registration(conn: &Connection, code: &str) -> anyhow::Result<Option<CebRegistration>> {
+pub(crate) fn registration(
+    conn: &Connection,
+    code: &str,
+) -> anyhow::Result<Option<CebRegistration>> {
     let Some(id) = enterprise_by_code(conn, code)? else {
         return Ok(None);
     };

@@ -118,6 +118,13 @@ impl<S: Store> Story<'_, S> {
             "broker_authorisations",
             "cbec_ledger",
             "declarations",
+            "ceb_documents",
+            "inventory_lists",
+            "guarantees",
+            "guarantee_movements",
+            "cbec_credit_backs",
+            "ceb_enterprises",
+            "ceb_certificates",
         ] {
             assert!(
                 rebuilt.tables.iter().any(|t| t == table),

@@ -42,7 +42,14 @@
 //!   `Other`; attachments are listed per task in the order added and read back byte for byte;
 //! - a history batch is refused twice by digest; at most one risk model is active; promoting
 //!   retires the active one in the same transaction; a roll-back re-activates the model the
-//!   active one replaced (none if it replaced none).
+//!   active one replaced (none if it replaced none);
+//! - a CEB document's guid is recorded once: the same guid again answers `CebDocumentAlready`
+//!   and writes nothing; the documents in force for a key are the latest version of each kind,
+//!   none for a kind whose latest version deletes it (`app_type` 3); `expired_waiting` lists the
+//!   waiting lists whose deadline is strictly before `now_ms`;
+//! - a guarantee debit is its own event (`guarantee.debited`) before the append's; a balance of
+//!   exactly the debit passes (leaving 0), one fen less writes nothing; a credit-back of an order
+//!   twice credits it once (the second event changes no table).
 
 mod attachments;
 mod audit_chain;
@@ -51,6 +58,8 @@ mod console;
 mod credit;
 mod declarations;
 mod duty;
+mod ecommerce;
+mod ecommerce_race;
 mod fixtures;
 mod listing;
 mod models;
@@ -63,6 +72,7 @@ mod search;
 mod tasks;
 mod watch_list;
 
+pub use ecommerce_race::{ecommerce_race, waiting_lists_limit};
 pub use receipts::{receipts_snapshot, whole_feed};
 
 use audit::AuditSigner;
@@ -111,6 +121,7 @@ pub async fn clearance_story<S: Store>(store: &S) {
     story.keep_history_and_models().await;
     story.keep_token_lifecycle().await;
     story.keep_passwords().await;
+    story.keep_cross_border_ecommerce().await;
     story.verify_audit_chain().await;
 }
 

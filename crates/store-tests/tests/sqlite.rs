@@ -85,3 +85,59 @@ async fn the_search_backfill_writes_what_the_projection_writes() {
     assert_eq!(check.differences, Vec::<String>::new());
     store.close().await;
 }
+
+/// Two stores on one file (a server and a CLI) racing e-commerce writes: guarantees never
+/// overdrawn, the allowance never overbooked, releases, credit-backs and acceptances once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ecommerce_writes_raced_by_two_stores_on_one_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("customs.db");
+    let server = SqliteStore::open(&path, story_signer(), SqliteOptions::production()).unwrap();
+    let cli = SqliteStore::open(&path, story_signer(), SqliteOptions::production()).unwrap();
+    store_tests::ecommerce_race(server.clone(), cli.clone()).await;
+    cli.close().await;
+    server.close().await;
+}
+
+/// The waiting lists a query answers are bounded (see `store_tests::waiting_lists_limit`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn waiting_inventory_lists_are_listed_up_to_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("customs.db");
+    let store = SqliteStore::open(&path, story_signer(), SqliteOptions::production()).unwrap();
+    store_tests::waiting_lists_limit(&store).await;
+    store.close().await;
+}
+
+/// An edited guarantee balance or inventory list state is not what the chain rebuilds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_edited_guarantee_or_list_differs_from_what_the_chain_rebuilds() {
+    use store::Store;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("customs.db");
+    let store = SqliteStore::open(&path, story_signer(), SqliteOptions::production()).unwrap();
+    clearance_story(&store).await;
+    store.close().await;
+    drop(store);
+    let db = rusqlite::Connection::open(&path).unwrap();
+    db.execute_batch(
+        "UPDATE guarantees SET balance_fen = balance_fen + 100; \
+         UPDATE inventory_lists SET status = 'waiting' WHERE id = 'L-1';",
+    )
+    .unwrap();
+    drop(db);
+    let store = SqliteStore::open(&path, story_signer(), SqliteOptions::production()).unwrap();
+    let check = store.check_projections().await.unwrap();
+    let found = |what: &str| check.differences.iter().any(|d| d.contains(what));
+    assert!(
+        found("guarantees row (assure_code=\"ASSURE-1\")"),
+        "{:?}",
+        check.differences
+    );
+    assert!(
+        found("inventory_lists row (id=\"L-1\")"),
+        "{:?}",
+        check.differences
+    );
+    store.close().await;
+}

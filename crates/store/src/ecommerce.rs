@@ -306,7 +306,11 @@ pub fn ceb_document_refusal(d: &CebDocumentRow) -> Option<String> {
     if !CEB_DOCUMENT_KINDS.contains(&d.kind.as_str()) {
         return refusal(
             "ceb_document.kind",
-            &format!("{:?} is not one of {}", d.kind, CEB_DOCUMENT_KINDS.join(", ")),
+            &format!(
+                "{:?} is not one of {}",
+                d.kind,
+                CEB_DOCUMENT_KINDS.join(", ")
+            ),
             &format!("{:?} 不是 {} 之一", d.kind, CEB_DOCUMENT_KINDS.join("、")),
         );
     }
@@ -356,7 +360,13 @@ pub fn ceb_document_refusal(d: &CebDocumentRow) -> Option<String> {
                 })
                 .flatten()
         })
-        .or_else(|| json_refusal("ceb_document.document", &d.document, CEB_DOCUMENT_JSON_BYTES_MAX))
+        .or_else(|| {
+            json_refusal(
+                "ceb_document.document",
+                &d.document,
+                CEB_DOCUMENT_JSON_BYTES_MAX,
+            )
+        })
         .or_else(|| digest_refusal("ceb_document.message_digest", &d.message_digest))
 }
 
@@ -549,7 +559,9 @@ pub fn guarantee_debit_key(d: &GuaranteeDebit) -> String {
 /// The balance after debiting `needed_fen` from `balance_fen`, or `None` when it does not cover
 /// it (reaching 0 exactly is allowed).
 pub fn guarantee_balance_after(balance_fen: i64, needed_fen: i64) -> Option<i64> {
-    balance_fen.checked_sub(needed_fen).filter(|after| *after >= 0)
+    balance_fen
+        .checked_sub(needed_fen)
+        .filter(|after| *after >= 0)
 }
 
 /// Canonical JSON of a debit event's payload: minified, keys in byte order, integers for money.
@@ -651,7 +663,10 @@ mod tests {
         assert_eq!(ceb_document_refusal(&d), None);
         d.order_no = Some("x".repeat(CEB_KEY_CHARS_MAX + 1));
         let why = ceb_document_refusal(&d).unwrap();
-        assert!(why.starts_with("ceb_document.order_no: must be 1 to 64"), "{why}");
+        assert!(
+            why.starts_with("ceb_document.order_no: must be 1 to 64"),
+            "{why}"
+        );
         assert!(why.contains("长度须为"), "{why}");
     }
 
@@ -662,7 +677,11 @@ mod tests {
         d.document = format!("\"{}\"", "x".repeat(filler));
         assert_eq!(ceb_document_refusal(&d), None);
         d.document = format!("\"{}\"", "x".repeat(filler + 1));
-        assert!(ceb_document_refusal(&d).unwrap().starts_with("ceb_document.document: is"));
+        assert!(
+            ceb_document_refusal(&d)
+                .unwrap()
+                .starts_with("ceb_document.document: is")
+        );
     }
 
     #[test]
@@ -670,19 +689,34 @@ mod tests {
         let mut d = document();
         d.kind = "waybill".into();
         let why = ceb_document_refusal(&d).unwrap();
-        assert!(why.starts_with("ceb_document.logistics_code: is required"), "{why}");
+        assert!(
+            why.starts_with("ceb_document.logistics_code: is required"),
+            "{why}"
+        );
         d.kind = "inventory".into();
         d.logistics_code = Some("3105961111".into());
         d.logistics_no = Some("SF1".into());
         assert_eq!(ceb_document_refusal(&d), None);
         d.order_no = None;
-        assert!(ceb_document_refusal(&d).unwrap().starts_with("ceb_document.order_no"));
+        assert!(
+            ceb_document_refusal(&d)
+                .unwrap()
+                .starts_with("ceb_document.order_no")
+        );
         let mut d = document();
         d.kind = "invoice".into();
-        assert!(ceb_document_refusal(&d).unwrap().starts_with("ceb_document.kind"));
+        assert!(
+            ceb_document_refusal(&d)
+                .unwrap()
+                .starts_with("ceb_document.kind")
+        );
         let mut d = document();
         d.app_type = 4;
-        assert!(ceb_document_refusal(&d).unwrap().starts_with("ceb_document.app_type"));
+        assert!(
+            ceb_document_refusal(&d)
+                .unwrap()
+                .starts_with("ceb_document.app_type")
+        );
         let mut d = document();
         d.document = "{not json".into();
         assert!(ceb_document_refusal(&d).unwrap().contains("is not JSON"));
@@ -696,7 +730,10 @@ mod tests {
             amount_fen,
             debit_ref: "L1".into(),
         };
-        assert_eq!(guarantee_debit_refusal(&debit(GUARANTEE_MOVEMENT_FEN_MAX)), None);
+        assert_eq!(
+            guarantee_debit_refusal(&debit(GUARANTEE_MOVEMENT_FEN_MAX)),
+            None
+        );
         assert!(guarantee_debit_refusal(&debit(GUARANTEE_MOVEMENT_FEN_MAX + 1)).is_some());
         assert!(guarantee_debit_refusal(&debit(0)).is_some());
         assert!(guarantee_debit_refusal(&debit(-1)).is_some());
@@ -734,13 +771,67 @@ mod tests {
             registered_seq: None,
         };
         assert_eq!(ceb_enterprise_refusal(&e), None);
-        assert_eq!(ordered_roles(e.roles.iter().map(String::as_str)), ["ebp", "agent"]);
+        assert_eq!(
+            ordered_roles(e.roles.iter().map(String::as_str)),
+            ["ebp", "agent"]
+        );
         e.roles.push("bank".into());
-        assert!(ceb_enterprise_refusal(&e).unwrap().starts_with("ceb_enterprise.roles[2]"));
+        assert!(
+            ceb_enterprise_refusal(&e)
+                .unwrap()
+                .starts_with("ceb_enterprise.roles[2]")
+        );
         e.roles = CEB_ROLES.iter().map(|r| (*r).to_owned()).collect();
         assert_eq!(ceb_enterprise_refusal(&e), None);
         e.roles.push("ebp".into());
         assert!(ceb_enterprise_refusal(&e).is_some());
+    }
+
+    #[test]
+    fn a_refusal_reason_and_a_name_of_the_largest_size_are_kept_and_one_more_refused() {
+        let refused = |reason: String| {
+            ecommerce_refusal(
+                &Projection::InventoryListChange {
+                    id: "L-1".into(),
+                    change: InventoryListChange::Refused { reason },
+                },
+                true,
+            )
+        };
+        let fill = INVENTORY_REASON_JSON_BYTES_MAX - 2;
+        assert_eq!(refused(format!("\"{}\"", "x".repeat(fill))), None);
+        let why = refused(format!("\"{}\"", "x".repeat(fill + 1))).unwrap();
+        assert!(why.starts_with("inventory_list.reason: is"), "{why}");
+
+        let mut e = CebEnterpriseRow {
+            customs_code: None,
+            credit_code: Some("91310000MA1AGENT01".into()),
+            name: "名".repeat(CEB_NAME_CHARS_MAX),
+            roles: vec!["agent".into()],
+            registered_seq: None,
+        };
+        assert_eq!(ceb_enterprise_refusal(&e), None);
+        e.name.push('名');
+        assert!(
+            ceb_enterprise_refusal(&e)
+                .unwrap()
+                .starts_with("ceb_enterprise.name")
+        );
+    }
+
+    proptest::proptest! {
+        /// A debit passes exactly when the balance covers it, and leaves the exact difference.
+        #[test]
+        fn a_debit_never_overdraws(balance in 0i64..=i64::MAX, needed in 1i64..=GUARANTEE_MOVEMENT_FEN_MAX) {
+            match guarantee_balance_after(balance, needed) {
+                Some(after) => {
+                    proptest::prop_assert!(balance >= needed);
+                    proptest::prop_assert_eq!(after + needed, balance);
+                    proptest::prop_assert!(after >= 0);
+                }
+                None => proptest::prop_assert!(balance < needed),
+            }
+        }
     }
 
     #[test]
@@ -756,7 +847,9 @@ mod tests {
         let text = serde_json::to_string(&projection).unwrap();
         assert!(text.contains(r#""der":"308200""#), "{text}");
         let back: Projection = serde_json::from_str(&text).unwrap();
-        assert!(matches!(back, Projection::AddCebCertificate { certificate, .. }
-            if certificate.der == [0x30, 0x82, 0x00]));
+        assert!(
+            matches!(back, Projection::AddCebCertificate { certificate, .. }
+            if certificate.der == [0x30, 0x82, 0x00])
+        );
     }
 }
