@@ -49,6 +49,8 @@ use crate::{Clearance, actor, request_digest};
 pub const CEB_MATCH_WAIT_MAX_MS: i64 = 24 * 3600 * 1000;
 /// The longest wait that can be configured: 30 days.
 pub const CEB_MATCH_WAIT_CONFIGURABLE_MAX_MS: i64 = 30 * 24 * 3600 * 1000;
+/// How often the server sweeps the lists past their deadline.
+pub const CEB_SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 /// Lists refused by one sweep; the next sweep takes the rest.
 pub const CEB_SWEEP_LISTS_MAX: usize = store::INVENTORY_LISTS_LISTED_MAX;
 /// The idempotency scope of every CEB document's event: its guid is its key.

@@ -66,7 +66,12 @@ pub(crate) fn debit(
             other => other,
         },
     )?;
-    crate::projection::apply(tx, &debit.projection, head.seq)?;
+    crate::projection::apply(
+        tx,
+        &debit.projection,
+        head.seq,
+        &store::SearchKeys::default(),
+    )?;
     Ok(None)
 }
 
