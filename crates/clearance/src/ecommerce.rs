@@ -12,7 +12,7 @@
 //!
 //! Three-document matching (三单对碰): a list is recorded `waiting` until its order, payment and
 //! waybill have all arrived, at most [`CEB_MATCH_WAIT_MAX_MS`] (configurable,
-//! [`Clearance::with_ceb_match_wait_ms`]); each late document re-matches the lists waiting on it;
+//! [`Clearance::set_ceb_match_wait_ms`]); each late document re-matches the lists waiting on it;
 //! [`Clearance::sweep_ceb_waiting`] refuses those past their deadline. A list whose documents
 //! disagree is refused field by field. An agreeing list becomes a declaration
 //! (`ceb::to_declaration`, trader the e-commerce enterprise, declarant the agent, both from the
@@ -354,12 +354,11 @@ enum Matched {
 impl<S: Store> Clearance<S> {
     /// How long lists wait for their documents from now on (at most
     /// [`CEB_MATCH_WAIT_CONFIGURABLE_MAX_MS`]).
-    pub fn with_ceb_match_wait_ms(self, ms: i64) -> Self {
+    pub fn set_ceb_match_wait_ms(&self, ms: i64) {
         self.ceb_match_wait_ms.store(
             ms.clamp(1, CEB_MATCH_WAIT_CONFIGURABLE_MAX_MS),
             std::sync::atomic::Ordering::Relaxed,
         );
-        self
     }
 
     fn ceb_match_wait(&self) -> i64 {
