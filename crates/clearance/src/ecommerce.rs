@@ -152,7 +152,9 @@ fn head_name(t: MessageType) -> &'static str {
     }
 }
 
-/// One document of a message, typed.
+/// One document of a message, typed. Held one message at a time, never in bulk: the size of
+/// its largest variant costs nothing worth boxing for.
+#[allow(clippy::large_enum_variant)]
 enum OneDocument {
     Order(ceb::Order),
     Payment(ceb::Payment),
