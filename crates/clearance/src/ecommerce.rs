@@ -4,8 +4,9 @@
 //!
 //! A message is answered by its receipt. In order: the message must read (else CEB900); the
 //! caller's enterprise must be the message's sender (`BaseTransfer/copCode`), registered for the
-//! role the message needs, and the code each document names for that role must be its own (else
-//! `Forbidden`); the signature must verify against the sender's registered certificate (else
+//! role the message needs, and the code each document names for that role must be its own or
+//! that of an enterprise registered for the role that authorised the sender as its broker (a
+//! transmitting enterprise, 传输企业, as in the official samples) (else `Forbidden`); the signature must verify against the sender's registered certificate (else
 //! `Forbidden`). Then each document on its own: one with a problem of its own (its arithmetic)
 //! is refused by its receipt (status 100, the fields named); a good one is recorded once (by its
 //! guid: a resent message is answered again, not recorded again).
@@ -499,18 +500,20 @@ impl<S: Store> Clearance<S> {
         ];
         let mut errors = Vec::new();
         for (i, d) in OneDocument::all(message).iter().enumerate() {
-            if !codes.contains(&Some(d.role_code())) {
-                errors.push(FieldError::not_allowed(
-                    format!(
-                        "{root}/{}[{}]/{}/{element}",
-                        t.document_name(),
-                        i + 1,
-                        head_name(t)
-                    ),
-                    "is not the sending enterprise's code",
-                    "不是发送企业的代码",
-                ));
+            let code = d.role_code();
+            if codes.contains(&Some(code)) || self.transmits_for(caller, code, role).await? {
+                continue;
             }
+            errors.push(FieldError::not_allowed(
+                format!(
+                    "{root}/{}[{}]/{}/{element}",
+                    t.document_name(),
+                    i + 1,
+                    head_name(t)
+                ),
+                "is neither the sending enterprise nor an enterprise registered for the role that authorised it",
+                "既不是发送企业，也不是已登记该角色并授权发送企业的企业",
+            ));
         }
         if !errors.is_empty() {
             return Err(who(
@@ -520,6 +523,25 @@ impl<S: Store> Clearance<S> {
             ));
         }
         Ok(registration)
+    }
+
+    /// Whether the enterprise `code` is registered for `role` and authorised the caller's
+    /// enterprise to act for it (a broker authorisation): a transmitting enterprise (传输企业,
+    /// `copCode`) then sends its documents.
+    async fn transmits_for(
+        &self,
+        caller: &Caller,
+        code: &str,
+        role: &str,
+    ) -> Result<bool, ClearanceError> {
+        let Some(registration) = self.store.ceb_registration(code).await? else {
+            return Ok(false);
+        };
+        let enterprise = registration.enterprise;
+        Ok(enterprise.roles.iter().any(|r| r == role)
+            && enterprise
+                .credit_code
+                .is_some_and(|credit| caller.principal.principals.contains(&credit)))
     }
 
     /// Records one good document and decides what its receipt says: status, info and, for a

@@ -433,6 +433,28 @@ async fn an_unregistered_or_wrong_sender_is_refused() {
     );
     let reply = ceb.send_signed("ebp_user", &payment).await;
     reply.assert_problem(403);
+    // Registered for the role, but the order names a platform that did not authorise it.
+    let also_ebp = ceb
+        .app
+        .post(
+            "/v1/ceb/enterprises",
+            "admin",
+            None,
+            &json!({ "customs_code": EBC, "name": "测试跨境电商企业有限公司", "roles": ["ebp"] }),
+        )
+        .await;
+    assert_eq!(also_ebp.status, StatusCode::NO_CONTENT, "{}", also_ebp.text);
+    let order = flow("CEB311").replace(
+        "<copCode>3301960001</copCode>",
+        "<copCode>3301960002</copCode>",
+    );
+    let reply = ceb.send_signed("ebc_user", &order).await;
+    reply.assert_problem(403);
+    assert!(
+        reply.text.contains("Order[1]/OrderHead/ebpCode"),
+        "{}",
+        reply.text
+    );
     // A user whose enterprise is not registered for CEB at all.
     let reply = send(
         ceb.app
@@ -553,4 +575,129 @@ async fn the_sweep_refuses_a_list_past_its_deadline() {
     // A late document finds no list waiting.
     assert_eq!(ceb.send_flow("CEB411", 1).await.0, "120");
     assert_eq!(ceb.list(LIST).await["status"], "refused");
+}
+
+/// The official samples' transmitting enterprise (`copCode` of all four) and the enterprises
+/// their documents name: customs code, the first 17 characters of the credit code, CEB roles.
+const SAMPLE_TRANSMITTER: &str = "1101180326";
+const SAMPLE_PARTIES: [(&str, &str, &[&str]); 3] = [
+    ("1105910159", "91110000MA2XMP002", &["ebp", "ebc", "agent"]),
+    ("1101110323", "91110000MA2XMP003", &["payment"]),
+    ("1101110325", "91110000MA2XMP004", &["ebp", "ebc"]),
+];
+
+fn sample(name: &str) -> String {
+    let path = format!(
+        "{}/../ceb/test_data/samples/{name}Message.xml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+#[tokio::test]
+async fn every_official_sample_through_http_is_answered_document_by_document() {
+    let mut ceb = setup("1000.00").await;
+    let actor = Actor {
+        user_id: "test".into(),
+        role: "admin".into(),
+    };
+    let transmitter = credit_code("91110000MA2XMP001");
+    register_sample(
+        &ceb.app,
+        SAMPLE_TRANSMITTER,
+        &transmitter,
+        &["ebp", "payment", "logistics", "agent"],
+    )
+    .await;
+    for (code, first_17, roles) in SAMPLE_PARTIES {
+        register_sample(&ceb.app, code, &credit_code(first_17), roles).await;
+        ceb.app
+            .clearance
+            .authorise_broker(&actor, &transmitter, &credit_code(first_17))
+            .await
+            .expect("the enterprise authorises the transmitter");
+    }
+    let identity = Identity::generate(SAMPLE_TRANSMITTER, b"sample").unwrap();
+    let added = ceb
+        .app
+        .post(
+            &format!("/v1/ceb/enterprises/{SAMPLE_TRANSMITTER}/certificates"),
+            "admin",
+            None,
+            &json!({ "certificate_pem": identity.certificate_pem().unwrap() }),
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::OK, "{}", added.text);
+    ceb.app
+        .clearance
+        .create_user(&actor, "transmitter", Role::Broker, Some(&transmitter))
+        .await
+        .unwrap();
+    let token = ceb
+        .app
+        .clearance
+        .issue_token(&actor, "transmitter")
+        .await
+        .unwrap()
+        .token;
+    ceb.tokens.insert("transmitter", token);
+    ceb.identities.insert("transmitter", identity);
+
+    // The order sample: item 2 of each of its 6 orders is 200 × 10 with a total of 12000.
+    let reply = ceb.send_signed("transmitter", &sample("CEB311")).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert!(reply.text.contains("CEB312Message"));
+    let answers = statuses(&reply.text);
+    assert_eq!(answers.len(), 6);
+    for (i, (status, info)) in answers.iter().enumerate() {
+        assert_eq!(status, "100");
+        assert!(
+            info.contains(&format!("Order[{}]/OrderList[2]/totalPrice", i + 1)),
+            "{info}"
+        );
+    }
+    for (name, receipt) in [("CEB411", "CEB412Message"), ("CEB511", "CEB512Message")] {
+        let reply = ceb.send_signed("transmitter", &sample(name)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{name}: {}", reply.text);
+        assert!(reply.text.contains(receipt));
+        for (status, info) in statuses(&reply.text) {
+            assert_eq!(status, "120", "{name}: {info}");
+        }
+    }
+    // The list sample: items 1 and 2 of each of its 10 lists have totals that are not qty × price.
+    let reply = ceb.send_signed("transmitter", &sample("CEB621")).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let answers = statuses(&reply.text);
+    assert_eq!(answers.len(), 10);
+    for (status, info) in answers {
+        assert_eq!(status, "100");
+        assert!(info.contains("InventoryList[1]/totalPrice"), "{info}");
+        assert!(info.contains("InventoryList[2]/totalPrice"), "{info}");
+    }
+}
+
+async fn register_sample(app: &TestApp, code: &str, credit: &str, roles: &[&str]) {
+    let actor = Actor {
+        user_id: "test".into(),
+        role: "admin".into(),
+    };
+    let name = format!("样例企业 {code}");
+    app.clearance
+        .create_enterprise(&actor, credit, code, &name)
+        .await
+        .expect("an enterprise");
+    let registered = app
+        .post(
+            "/v1/ceb/enterprises",
+            "admin",
+            None,
+            &json!({ "customs_code": code, "credit_code": credit, "name": name, "roles": roles }),
+        )
+        .await;
+    assert_eq!(
+        registered.status,
+        StatusCode::NO_CONTENT,
+        "{}",
+        registered.text
+    );
 }
