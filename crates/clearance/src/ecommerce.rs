@@ -1321,6 +1321,88 @@ impl<S: Store> Clearance<S> {
         })
     }
 
+    /// The tax bill (CEB816) of an accepted list, for its agent only (others: not found): the
+    /// taxes assessed at acceptance, item by item; void once the list is cancelled or returned.
+    pub async fn ceb_tax_bill(&self, caller: &Caller, id: &str) -> Result<String, ClearanceError> {
+        let view = self.ceb_inventory_list(caller, id).await?;
+        let (Some(declaration_id), Some(number)) =
+            (view.list.declaration_id.as_deref(), view.declaration_number)
+        else {
+            return Err(ClearanceError::NotFound);
+        };
+        let Some(Message::Inventories(e)) = self.stored_document(id).await? else {
+            return Err(ClearanceError::NotFound);
+        };
+        let inventory = e
+            .documents
+            .into_iter()
+            .next()
+            .ok_or(ClearanceError::NotFound)?;
+        let record = self
+            .assessment_records(declaration_id)
+            .await?
+            .pop()
+            .ok_or(ClearanceError::NotFound)?;
+        let amount =
+            |v: &Value| -> Decimal { v.as_str().and_then(|t| t.parse().ok()).unwrap_or_default() };
+        let tax = |taxes: &Value, kind: &str| -> Decimal {
+            taxes
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|t| t["kind"] == kind)
+                .map(|t| amount(&t["payable"]))
+                .sum()
+        };
+        let mut items = Vec::new();
+        for (i, item) in record["report"]["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let listed = inventory.items.get(i);
+            items.push(ceb::receipt::TaxBillItem {
+                gnum: listed.map_or(i as u32 + 1, |l| l.gnum),
+                gcode: listed.map_or_else(
+                    || item["commodity_code"].as_str().unwrap_or("").to_owned(),
+                    |l| l.gcode.clone(),
+                ),
+                tax_price: amount(&item["customs_value"]["cny"]),
+                customs_tax: tax(&item["taxes"], "customs_duty"),
+                value_added_tax: tax(&item["taxes"], "import_vat"),
+                consumption_tax: tax(&item["taxes"], "consumption_tax"),
+            });
+        }
+        let sum = |f: fn(&ceb::receipt::TaxBillItem) -> Decimal| items.iter().map(f).sum();
+        let bill = ceb::receipt::TaxBill {
+            guid: id.to_owned(),
+            time: self.china_time(),
+            invt_no: number.clone(),
+            tax_no: format!("{number}01"),
+            customs_tax: sum(|i| i.customs_tax),
+            value_added_tax: sum(|i| i.value_added_tax),
+            consumption_tax: sum(|i| i.consumption_tax),
+            status: if view.list.status == "accepted" {
+                ceb::receipt::TaxBillStatus::Generated
+            } else {
+                ceb::receipt::TaxBillStatus::Void
+            },
+            ent_duty_no: None,
+            note: None,
+            assure_code: Some(inventory.assure_code.clone()),
+            ebc_code: Some(inventory.ebc_code.clone()),
+            logistics_code: Some(inventory.logistics_code.clone()),
+            agent_code: Some(inventory.agent_code.clone()),
+            customs_code: Some(inventory.customs_code.clone()),
+            items,
+        };
+        Self::render(&Receipt::TaxBills {
+            guid: Self::receipt_guid(),
+            bills: vec![bill],
+        })
+    }
+
     /// Registers an enterprise for CEB roles (administrators).
     pub async fn register_ceb_enterprise(
         &self,

@@ -334,6 +334,32 @@ async fn the_list_answers_with_its_declaration_and_the_taxes_debited() {
     let cbec = &assessments.body["assessments"][0]["cbec"];
     assert_eq!(cbec["order_value"], "310.00", "{cbec}");
     assert_eq!(cbec["annual_total_after"], "310.00", "{cbec}");
+    // The tax bill (CEB816), for the agent.
+    let bill = send(
+        ceb.app
+            .http
+            .get(ceb.app.url(&format!("/v1/ceb/tax-bills/{LIST}")))
+            .bearer_auth(&ceb.tokens["agent_user"]),
+    )
+    .await;
+    assert_eq!(bill.status, StatusCode::OK, "{}", bill.text);
+    assert!(bill.text.contains("CEB816Message"), "{}", bill.text);
+    let number = list["declaration_number"].as_str().unwrap();
+    assert!(
+        bill.text.contains(&format!("<invtNo>{number}</invtNo>")),
+        "{}",
+        bill.text
+    );
+    assert!(
+        bill.text.contains("<valueAddedTax>28.21</valueAddedTax>"),
+        "{}",
+        bill.text
+    );
+    assert!(
+        bill.text.contains("<gcode>8471300000</gcode>"),
+        "{}",
+        bill.text
+    );
     // Another enterprise's user does not see the list.
     let other = send(
         ceb.app
@@ -343,6 +369,14 @@ async fn the_list_answers_with_its_declaration_and_the_taxes_debited() {
     )
     .await;
     other.assert_problem(404);
+    let bill = send(
+        ceb.app
+            .http
+            .get(ceb.app.url(&format!("/v1/ceb/tax-bills/{LIST}")))
+            .bearer_auth(&ceb.tokens["ebp_user"]),
+    )
+    .await;
+    bill.assert_problem(404);
 }
 
 #[tokio::test]
@@ -486,6 +520,11 @@ async fn a_message_the_schema_refuses_gets_a_ceb900() {
     assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text);
     assert!(reply.text.contains("CEB900Message"), "{}", reply.text);
     assert!(reply.text.contains("goodsValue"), "{}", reply.text);
+    // At the limit the message is read (and refused for what it is); one byte over, not read.
+    let at_limit = vec![b' '; ceb::MESSAGE_BYTES_MAX];
+    let reply = ceb.post_as("ebp_user", at_limit).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text);
+    assert!(reply.text.contains("CEB900Message"));
     let too_large = vec![b' '; ceb::MESSAGE_BYTES_MAX + 1];
     ceb.post_as("ebp_user", too_large).await.assert_problem(413);
 }
