@@ -641,6 +641,12 @@ impl<S: Store> Clearance<S> {
                     if !matches!(list.status.as_str(), "waiting" | "accepted") {
                         return Ok(not_in_state(&list, "InvtCancel/invtNo"));
                     }
+                    if let Some(refused) = self
+                        .other_number(&list, &c.invt_no, "InvtCancel/invtNo")
+                        .await?
+                    {
+                        return Ok(refused);
+                    }
                     Some((list, InventoryListChange::Cancelled))
                 }
             },
@@ -654,6 +660,12 @@ impl<S: Store> Clearance<S> {
                     }
                     if list.status != "accepted" {
                         return Ok(not_in_state(&list, "InvtRefundHead/invtNo"));
+                    }
+                    if let Some(refused) = self
+                        .other_number(&list, &r.invt_no, "InvtRefundHead/invtNo")
+                        .await?
+                    {
+                        return Ok(refused);
                     }
                     Some((list, InventoryListChange::Returned))
                 }
@@ -757,6 +769,34 @@ impl<S: Store> Clearance<S> {
                 None,
             )),
         }
+    }
+
+    /// A refusal when the list was accepted as a declaration whose number is not `invt_no` (a
+    /// waiting list has no number yet: its cancellation names none that could be checked).
+    async fn other_number(
+        &self,
+        list: &InventoryListRow,
+        invt_no: &str,
+        path: &str,
+    ) -> Result<Option<(ReturnStatus, String, Option<String>)>, ClearanceError> {
+        let Some(id) = &list.declaration_id else {
+            return Ok(None);
+        };
+        let number = self
+            .store
+            .declaration(id)
+            .await?
+            .map(|d| d.number)
+            .unwrap_or_default();
+        if number == invt_no {
+            return Ok(None);
+        }
+        let e = FieldError::not_allowed(
+            path,
+            &format!("the list of this order was accepted as {number}"),
+            &format!("该订单的清单编号为 {number}"),
+        );
+        Ok(Some((ReturnStatus::Refused, info_of(&[e]), None)))
     }
 
     /// Appends, releasing the list's guarantee debit in the same append when it has one.

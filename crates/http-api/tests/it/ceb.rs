@@ -593,6 +593,44 @@ async fn a_cancellation_credits_the_allowance_and_the_guarantee_back() {
 }
 
 #[tokio::test]
+async fn a_return_names_the_list_s_number_and_credits_back() {
+    let ceb = setup("1000.00").await;
+    for name in ["CEB311", "CEB411", "CEB511", "CEB621"] {
+        ceb.send_flow(name, 1).await;
+    }
+    let number = ceb.list(LIST).await["declaration_number"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Another list number: refused by the field, nothing changes.
+    let reply = ceb.send_signed("agent_user", &flow("CEB625")).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert!(reply.text.contains("CEB626Message"), "{}", reply.text);
+    let (status, info) = statuses(&reply.text).remove(0);
+    assert_eq!(status, "100", "{info}");
+    assert!(info.contains("InvtRefundHead/invtNo"), "{info}");
+    assert_eq!(ceb.list(LIST).await["status"], "accepted");
+    // The list's own number: returned, the guarantee debit released.
+    let refund = flow("CEB625")
+        .replace("22002026I000000001", &number)
+        .replace("2026111100F", "2026111100E");
+    let reply = ceb.send_signed("agent_user", &refund).await;
+    let (status, info) = statuses(&reply.text).remove(0);
+    assert_eq!(status, "120", "{info}");
+    assert_eq!(ceb.list(LIST).await["status"], "returned");
+    assert_eq!(ceb.balance().await, "1000.00");
+    // Void tax bill once returned.
+    let bill = send(
+        ceb.app
+            .http
+            .get(ceb.app.url(&format!("/v1/ceb/tax-bills/{LIST}")))
+            .bearer_auth(&ceb.tokens["agent_user"]),
+    )
+    .await;
+    assert!(bill.text.contains("<status>3</status>"), "{}", bill.text);
+}
+
+#[tokio::test]
 async fn the_sweep_refuses_a_list_past_its_deadline() {
     let ceb = setup("1000.00").await;
     ceb.app.clearance.set_ceb_match_wait_ms(1);
