@@ -54,6 +54,11 @@ pub const CEB_MATCH_WAIT_CONFIGURABLE_MAX_MS: i64 = 30 * 24 * 3600 * 1000;
 pub const CEB_SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 /// Lists refused by one sweep; the next sweep takes the rest.
 pub const CEB_SWEEP_LISTS_MAX: usize = store::INVENTORY_LISTS_LISTED_MAX;
+/// A kept document's pseudonym of an ID number: at most this many characters of its masked form,
+/// `#`, and this many hex characters of its keyed hash: 60 characters at most, the schema's
+/// longest `buyerIdNumber`.
+const PSEUDONYM_MASKED_CHARS_MAX: usize = 19;
+const PSEUDONYM_HASH_CHARS: usize = 40;
 /// The idempotency scope of every CEB document's event: its guid is its key.
 pub const CEB_IDEMPOTENCY_SCOPE: &str = "ceb";
 /// China's time zone, in which receipts state their time.
@@ -525,6 +530,43 @@ impl<S: Store> Clearance<S> {
         Ok(registration)
     }
 
+    /// The document with its buyer's (payer's) ID number replaced by a pseudonym, and the
+    /// number's keyed hash and masked form.
+    fn pseudonymised(
+        &self,
+        document: &OneDocument,
+    ) -> Result<(OneDocument, (String, String)), ClearanceError> {
+        let key = self.config.buyer_id_key.as_ref().ok_or_else(|| {
+            ClearanceError::Unavailable(
+                "no buyer-identity key is configured: CEB messages cannot be received".into(),
+            )
+        })?;
+        let protect = |number: &mut ceb::IdNumber| {
+            let hash = key.hash("resident_id", &number.0);
+            let masked = number.masked();
+            let short: String = masked.chars().take(PSEUDONYM_MASKED_CHARS_MAX).collect();
+            *number = ceb::IdNumber(format!("{short}#{}", &hash[..PSEUDONYM_HASH_CHARS]));
+            (hash, masked)
+        };
+        let mut kept = match document {
+            OneDocument::Order(d) => OneDocument::Order(d.clone()),
+            OneDocument::Payment(d) => OneDocument::Payment(d.clone()),
+            OneDocument::Waybill(d) => OneDocument::Waybill(d.clone()),
+            OneDocument::Inventory(d) => OneDocument::Inventory(d.clone()),
+            OneDocument::Cancellation(d) => OneDocument::Cancellation(d.clone()),
+            OneDocument::Return(d) => OneDocument::Return(d.clone()),
+        };
+        let buyer = match &mut kept {
+            OneDocument::Order(d) => protect(&mut d.buyer_id_number),
+            OneDocument::Payment(d) => protect(&mut d.payer_id_number),
+            OneDocument::Waybill(_) => (String::new(), String::new()),
+            OneDocument::Inventory(d) => protect(&mut d.buyer_id_number),
+            OneDocument::Cancellation(d) => protect(&mut d.buyer_id_number),
+            OneDocument::Return(d) => protect(&mut d.buyer_id_number),
+        };
+        Ok((kept, buyer))
+    }
+
     /// Whether the enterprise `code` is registered for `role` and authorised the caller's
     /// enterprise to act for it (a broker authorisation): a transmitting enterprise (传输企业,
     /// `copCode`) then sends its documents.
@@ -555,7 +597,11 @@ impl<S: Store> Clearance<S> {
     ) -> Result<(ReturnStatus, String, Option<String>), ClearanceError> {
         let app = document.application();
         let guid = app.guid.clone();
-        let alone = document.alone(&Self::receipt_guid(), base);
+        // The buyer's (payer's) ID number never reaches the store: the documents are kept with a
+        // pseudonym (its masked form and part of its keyed hash: equal for equal numbers, so
+        // matching still compares them), the full hash beside them for the allowance.
+        let (kept, buyer) = self.pseudonymised(document)?;
+        let alone = kept.alone(&Self::receipt_guid(), base);
         let message_type = alone.message_type();
         let mut row = CebDocumentRow {
             guid: guid.clone(),
@@ -566,7 +612,12 @@ impl<S: Store> Clearance<S> {
             order_no: None,
             logistics_code: None,
             logistics_no: None,
-            document: json!({ "xml": kept_xml(&alone) }).to_string(),
+            document: json!({
+                "xml": kept_xml(&alone),
+                "buyer_id_hash": buyer.0,
+                "buyer_id_masked": buyer.1,
+            })
+            .to_string(),
             message_digest: digest.to_owned(),
             received_at_ms: self.now().timestamp_millis(),
             recorded_seq: None,
@@ -627,7 +678,8 @@ impl<S: Store> Clearance<S> {
             }
         }
         // Cancellations and returns are checked against their list before anything is recorded.
-        let after = match document {
+        // Compared as kept: the list's buyer is a pseudonym, so is this document's.
+        let after = match &kept {
             OneDocument::Cancellation(c) => match self.list_of(&c.ebp_code, &c.order_no).await? {
                 None => {
                     return Ok(no_list("InvtCancel/orderNo"));
@@ -1072,8 +1124,21 @@ impl<S: Store> Clearance<S> {
             declarant: agent.clone(),
             trader: trader.clone(),
         };
-        let dto =
+        let mut dto =
             ceb::to_declaration(inventory, order, &parties).map_err(ClearanceError::Invalid)?;
+        let kept: Value = match self.store.ceb_document(&list.id).await? {
+            Some(row) => serde_json::from_str(&row.document).map_err(anyhow::Error::from)?,
+            None => Value::Null,
+        };
+        if let (Some(hash), Some(masked), Some(buyer)) = (
+            kept["buyer_id_hash"].as_str(),
+            kept["buyer_id_masked"].as_str(),
+            dto.cbec_order.as_mut().and_then(|o| o.buyer.as_mut()),
+        ) {
+            buyer.id_number = None;
+            buyer.id_hash = Some(hash.to_owned());
+            buyer.id_masked = Some(masked.to_owned());
+        }
         let body = serde_json::to_vec(&dto).map_err(anyhow::Error::from)?;
         let caller = self.agent_caller(&agent, &trader).await?;
         let key = format!("ceb-list:{}", list.id);

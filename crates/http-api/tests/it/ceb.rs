@@ -402,6 +402,24 @@ async fn a_message_sent_twice_is_recorded_once_and_answered_again() {
     assert_eq!(list_events.len(), 1);
     // One lodging, one debit.
     assert_eq!(ceb.balance().await, "971.79");
+    // The buyer's ID number is nowhere in what the store keeps of the documents (a pseudonym
+    // instead), nor in the declaration.
+    for guid in [
+        "0B6E3C8A-1D2F-4E5A-9B7C-2026111100A2",
+        "0B6E3C8A-1D2F-4E5A-9B7C-2026111100B2",
+        LIST,
+    ] {
+        let kept = store.ceb_document(guid).await.unwrap().expect("kept");
+        assert!(!kept.document.contains("11010519491231002X"), "{guid}");
+        assert!(kept.document.contains("110105********002X#"), "{guid}");
+    }
+    let list = ceb.list(LIST).await;
+    let declaration = store
+        .declaration(list["declaration_id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!format!("{declaration:?}").contains("11010519491231002X"));
 }
 
 #[tokio::test]
