@@ -1030,6 +1030,9 @@ impl<S: Store> Clearance<S> {
         }
         match self.lodge_list(list, &inventory, &order).await {
             Ok(matched) => Ok(matched),
+            // Another message matched the list at the same moment and lodged it (the list's
+            // acceptance and its debit are each written once): this one has nothing to add.
+            Err(ClearanceError::Conflict) => Ok(Matched::Decided),
             Err(ClearanceError::Invalid(errors)) => self.refuse_list(list, errors).await,
             Err(ClearanceError::Forbidden {
                 message_en,

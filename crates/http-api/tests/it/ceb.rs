@@ -423,6 +423,25 @@ async fn a_message_sent_twice_is_recorded_once_and_answered_again() {
 }
 
 #[tokio::test]
+async fn the_last_two_documents_arriving_together_lodge_the_list_once() {
+    let ceb = setup("1000.00").await;
+    for n in 1..=3 {
+        ceb.send_flow("CEB311", n).await;
+        ceb.send_flow("CEB621", n).await;
+        let (payment, waybill) =
+            tokio::join!(ceb.send_flow("CEB411", n), ceb.send_flow("CEB511", n));
+        assert_eq!((payment.0.as_str(), waybill.0.as_str()), ("120", "120"));
+        assert_eq!(
+            ceb.list(&list_id(n)).await["status"],
+            "accepted",
+            "order {n}"
+        );
+    }
+    // Three lists, three debits of 28.21.
+    assert_eq!(ceb.balance().await, "915.37");
+}
+
+#[tokio::test]
 async fn documents_that_disagree_refuse_the_list_naming_the_field() {
     let ceb = setup("1000.00").await;
     let order = flow("CEB311").replace(
