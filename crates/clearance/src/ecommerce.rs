@@ -245,7 +245,18 @@ impl OneDocument {
             OneDocument::Cancellation(d) => DocumentReturn::cancellation(d, &pre_no(&guid)),
             OneDocument::Return(d) => DocumentReturn::refund(d, &pre_no(&guid)),
         };
-        DocumentReturn { guid, ..keys }
+        // A list's receipt must name a copNo; one sent without gets the pre-entry number there.
+        let cop_no = match self {
+            OneDocument::Inventory(_) | OneDocument::Cancellation(_) | OneDocument::Return(_) => {
+                keys.cop_no.clone().or_else(|| keys.pre_no.clone())
+            }
+            _ => keys.cop_no.clone(),
+        };
+        DocumentReturn {
+            guid,
+            cop_no,
+            ..keys
+        }
     }
 
     /// The document alone as a message of its type (unsigned), as the store keeps it: read back

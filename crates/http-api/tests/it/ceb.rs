@@ -442,6 +442,16 @@ async fn the_last_two_documents_arriving_together_lodge_the_list_once() {
 }
 
 #[tokio::test]
+async fn a_list_without_its_enterprise_number_is_answered_with_the_pre_entry_number() {
+    let ceb = setup("1000.00").await;
+    let list = flow("CEB621").replace("<ceb:copNo>AG2026111100000001</ceb:copNo>", "");
+    let reply = ceb.send_signed("agent_user", &list).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(statuses(&reply.text)[0].0, "2", "{}", reply.text);
+    assert!(reply.text.contains("<copNo>CEB"), "{}", reply.text);
+}
+
+#[tokio::test]
 async fn documents_that_disagree_refuse_the_list_naming_the_field() {
     let ceb = setup("1000.00").await;
     let order = flow("CEB311").replace(
