@@ -20,6 +20,7 @@ pub mod continuity;
 pub mod dashboards;
 pub mod directory;
 pub mod duty;
+pub mod ecommerce;
 mod error;
 pub mod invalidation;
 pub mod models;
@@ -246,6 +247,8 @@ pub struct Clearance<S> {
     work_figures: operations::WorkFiguresCache,
     /// The caches' epoch and whether they are trusted (see `invalidation`).
     freshness: Arc<invalidation::Freshness>,
+    /// How long a CEB inventory list waits for its documents (`ecommerce`).
+    ceb_match_wait_ms: std::sync::atomic::AtomicI64,
 }
 
 impl<S: Store> Clearance<S> {
@@ -272,6 +275,7 @@ impl<S: Store> Clearance<S> {
             activity: operations::Activity::default(),
             work_figures: operations::WorkFiguresCache::default(),
             freshness,
+            ceb_match_wait_ms: std::sync::atomic::AtomicI64::new(ecommerce::CEB_MATCH_WAIT_MAX_MS),
         }
     }
 
@@ -374,7 +378,7 @@ impl<S: Store> Clearance<S> {
         let key = idempotency_key_or_new(idempotency_key)?;
         let digest = request_digest("lodge", body);
         match self
-            .accept(caller, &key, &digest, body, continuity, format)
+            .accept(caller, &key, &digest, body, continuity, format, None)
             .await
         {
             Ok(Some(receipt)) => Ok(receipt),
@@ -390,6 +394,9 @@ impl<S: Store> Clearance<S> {
     }
 
     /// Parses, checks, numbers and appends; `Ok(None)` when the store found the key used before.
+    /// `ceb`: a CEB inventory list lodged (`ecommerce`): its acceptance and the debit of its
+    /// agent's guarantee go in the same append.
+    #[allow(clippy::too_many_arguments)]
     async fn accept(
         &self,
         caller: &Caller,
@@ -398,6 +405,7 @@ impl<S: Store> Clearance<S> {
         body: &[u8],
         continuity: Option<&continuity::ContinuityReceipt>,
         format: wire::MessageFormat,
+        ceb: Option<&ecommerce::CebLodging>,
     ) -> Result<Option<LodgementView>, ClearanceError> {
         let now = self.now();
         let dto: DeclarationDto =
@@ -409,7 +417,15 @@ impl<S: Store> Clearance<S> {
         self.check_parties(&declaration).await?;
         let summary = self.open_summary(caller, &declaration).await?;
         let mut declaration = declaration;
-        self.protect_buyer(&mut declaration)?;
+        // A CEB list's buyer was protected when its documents were received (`ecommerce`): the
+        // number never reached the store.
+        let protected_at_receipt = ceb.is_some()
+            && declaration.cbec_order.as_ref().is_some_and(|o| {
+                matches!(o.buyer.identity, domain::BuyerIdentity::Protected { .. })
+            });
+        if !protected_at_receipt {
+            self.protect_buyer(&mut declaration)?;
+        }
         let id = uuid::Uuid::now_v7().to_string();
         let assessed = self
             .assessment_event(
@@ -425,6 +441,11 @@ impl<S: Store> Clearance<S> {
         let (assessed, cbec_purchase, figures) = match assessed {
             Some(change) => (Some(change.event), change.cbec_purchase, change.figures),
             None => (None, None, None),
+        };
+        let ceb_linked = ceb.map(|lodging| lodging.accepted(&id));
+        let guarantee_debit = match ceb {
+            Some(lodging) => lodging.debit(figures.as_ref())?,
+            None => None,
         };
         // What the engine could not assess, an officer assesses by hand: until then the goods
         // are not released (fail closed).
@@ -456,6 +477,7 @@ impl<S: Store> Clearance<S> {
             .chain(assessed)
             .chain(manual)
             .chain(targeted)
+            .chain(ceb_linked)
             .collect::<Vec<LinkedEvent>>();
         let facts = trade_view::lodging_facts(
             linked
@@ -472,6 +494,7 @@ impl<S: Store> Clearance<S> {
             linked,
         );
         append.cbec_purchase = cbec_purchase;
+        append.guarantee_debit = guarantee_debit;
         if let Some(receipt) = continuity {
             append.payload = continuity::with_receipt(&append.payload, receipt);
         }
@@ -822,10 +845,25 @@ fn refusal(outcome: AppendOutcome) -> ClearanceError {
                 &format!("订单 {}（已申报）", first.order_ref),
             )])
         }
+        AppendOutcome::GuaranteeExhausted {
+            balance_fen,
+            needed_fen,
+        } => ClearanceError::Invalid(vec![FieldError::not_allowed(
+            "InventoryHead/assureCode",
+            &format!(
+                "the guarantee's balance is {} CNY and the taxes assessed are {} CNY: top the guarantee up",
+                fen(balance_fen),
+                fen(needed_fen)
+            ),
+            &format!(
+                "担保余额为 {} 元，应征税款为 {} 元：请补充担保额度",
+                fen(balance_fen),
+                fen(needed_fen)
+            ),
+        )]),
         AppendOutcome::VersionConflict { .. } => ClearanceError::Conflict,
         AppendOutcome::Appended { .. }
         | AppendOutcome::Duplicate { .. }
-        | AppendOutcome::GuaranteeExhausted { .. }
         | AppendOutcome::CebDocumentAlready { .. } => ClearanceError::Internal(anyhow::anyhow!(
             "an accepted append was taken for a refusal"
         )),

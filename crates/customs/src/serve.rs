@@ -299,6 +299,22 @@ async fn serve_clearance<S: ServedStore>(
             }
         }
     });
+    // CEB inventory lists still waiting for their documents past their deadline are refused,
+    // every `CEB_SWEEP_INTERVAL`; on PostgreSQL every instance sweeps, and a list refused by one
+    // is skipped by the others (its state changes once).
+    let swept = clearance.clone();
+    let ceb_sweep = tokio::spawn(async move {
+        let every = clearance::ecommerce::CEB_SWEEP_INTERVAL;
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        loop {
+            ticks.tick().await;
+            match swept.sweep_ceb_waiting().await {
+                Ok(0) => {}
+                Ok(refused) => tracing::info!(refused, "CEB lists past their deadline refused"),
+                Err(error) => tracing::warn!(%error, "the CEB sweep failed"),
+            }
+        }
+    });
     // Receipts to the enterprises' webhooks; on PostgreSQL every instance runs one and a lease
     // per enterprise lets one deliver at a time. What is delivered is in the store: stopping
     // loses nothing.
@@ -365,6 +381,7 @@ async fn serve_clearance<S: ServedStore>(
     }
     served?;
     monitor.abort();
+    ceb_sweep.abort();
     // Its leases given up: the next start (or another instance) delivers at once.
     deliverer.stop().await;
     if let Some(task) = continuity_task {

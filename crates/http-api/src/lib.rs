@@ -21,6 +21,7 @@
 mod admission;
 mod assessing;
 mod batches;
+mod ceb;
 mod config;
 mod connections;
 mod console;
@@ -246,6 +247,19 @@ pub fn routers<S: Store>(clearance: Arc<Clearance<S>>, config: ApiConfig) -> Rou
             post(payments::withdraw_connector::<S>),
         )
         .route("/v1/estimates", post(assessing::estimate::<S>))
+        .route("/v1/ceb/messages", post(ceb::receive::<S>))
+        .route(
+            "/v1/ceb/inventory-lists/{id}",
+            get(ceb::inventory_list::<S>),
+        )
+        .route("/v1/ceb/tax-bills/{id}", get(ceb::tax_bill::<S>))
+        .route("/v1/ceb/enterprises", post(ceb::register_enterprise::<S>))
+        .route(
+            "/v1/ceb/enterprises/{code}/certificates",
+            post(ceb::add_certificate::<S>),
+        )
+        .route("/v1/ceb/guarantees", post(ceb::register_guarantee::<S>))
+        .route("/v1/ceb/guarantees/{assure_code}", get(ceb::guarantee::<S>))
         .route(
             RELEASES_PATH,
             // The one route whose body may be larger than `body_limit_bytes`.

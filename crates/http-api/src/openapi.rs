@@ -14,8 +14,8 @@ use utoipa::{Modify, OpenApi};
 
 use crate::problem::PROBLEM_CONTENT_TYPE;
 use crate::{
-    assessing, batches, enterprises, health, models, modifications, payments, receipts, reference,
-    routes, statistics, targeting, tasks, tokens,
+    assessing, batches, ceb, enterprises, health, models, modifications, payments, receipts,
+    reference, routes, statistics, targeting, tasks, tokens,
 };
 
 #[derive(OpenApi)]
@@ -30,6 +30,13 @@ use crate::{
     ),
     paths(
         routes::lodge,
+        ceb::receive,
+        ceb::inventory_list,
+        ceb::tax_bill,
+        ceb::register_enterprise,
+        ceb::add_certificate,
+        ceb::register_guarantee,
+        ceb::guarantee,
         batches::lodge_batch,
         batches::batch_results,
         receipts::receipts,
@@ -118,6 +125,7 @@ use crate::{
     modifiers(&BearerScheme, &CommonProblems),
     tags(
         (name = "declarations", description = "Customs declarations (报关单)"),
+        (name = "e-commerce", description = "Cross-border e-commerce (跨境电商): CEB messages and their receipts, three-document matching (三单对碰), the CEB register and the agents' guarantees (担保)"),
         (name = "assessment", description = "Duty and taxes: estimates and the assessments of declarations (计征税款)"),
         (name = "releases", description = "Tariff releases, exchange-rate tables, value-control tables and national code lists: import, dry run, activation, roll-back (税则版本、价格风险参数、参数代码表)"),
         (name = "reference", description = "The code lists in force for clients: customs offices, procedures, levy natures and modes, transport modes, document types and more (参数代码表)"),
