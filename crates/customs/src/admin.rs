@@ -134,6 +134,7 @@ pub enum AdminCommand {
         /// Its credit code: required for an e-commerce enterprise or agent whose lists are declared.
         #[arg(long)]
         credit_code: Option<String>,
+        /// Its registered name (名称), as the enterprise register has it.
         #[arg(long)]
         name: String,
         /// Comma-separated roles, e.g. `ebp,ebc`.
