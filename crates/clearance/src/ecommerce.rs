@@ -4,15 +4,16 @@
 //!
 //! A message is answered by its receipt. In order: the message must read (else CEB900); the
 //! caller's enterprise must be the message's sender (`BaseTransfer/copCode`), registered for the
-//! role the message needs, and the code each document names for that role must be its own (else
-//! `Forbidden`); the signature must verify against the sender's registered certificate (else
+//! role the message needs, and the code each document names for that role must be its own or
+//! that of an enterprise registered for the role that authorised the sender as its broker (a
+//! transmitting enterprise, 传输企业, as in the official samples) (else `Forbidden`); the signature must verify against the sender's registered certificate (else
 //! `Forbidden`). Then each document on its own: one with a problem of its own (its arithmetic)
 //! is refused by its receipt (status 100, the fields named); a good one is recorded once (by its
 //! guid: a resent message is answered again, not recorded again).
 //!
 //! Three-document matching (三单对碰): a list is recorded `waiting` until its order, payment and
 //! waybill have all arrived, at most [`CEB_MATCH_WAIT_MAX_MS`] (configurable,
-//! [`Clearance::with_ceb_match_wait_ms`]); each late document re-matches the lists waiting on it;
+//! [`Clearance::set_ceb_match_wait_ms`]); each late document re-matches the lists waiting on it;
 //! [`Clearance::sweep_ceb_waiting`] refuses those past their deadline. A list whose documents
 //! disagree is refused field by field. An agreeing list becomes a declaration
 //! (`ceb::to_declaration`, trader the e-commerce enterprise, declarant the agent, both from the
@@ -152,7 +153,9 @@ fn head_name(t: MessageType) -> &'static str {
     }
 }
 
-/// One document of a message, typed.
+/// One document of a message, typed. Held one message at a time, never in bulk: the size of
+/// its largest variant costs nothing worth boxing for.
+#[allow(clippy::large_enum_variant)]
 enum OneDocument {
     Order(ceb::Order),
     Payment(ceb::Payment),
@@ -354,12 +357,11 @@ enum Matched {
 impl<S: Store> Clearance<S> {
     /// How long lists wait for their documents from now on (at most
     /// [`CEB_MATCH_WAIT_CONFIGURABLE_MAX_MS`]).
-    pub fn with_ceb_match_wait_ms(self, ms: i64) -> Self {
+    pub fn set_ceb_match_wait_ms(&self, ms: i64) {
         self.ceb_match_wait_ms.store(
             ms.clamp(1, CEB_MATCH_WAIT_CONFIGURABLE_MAX_MS),
             std::sync::atomic::Ordering::Relaxed,
         );
-        self
     }
 
     fn ceb_match_wait(&self) -> i64 {
@@ -498,18 +500,20 @@ impl<S: Store> Clearance<S> {
         ];
         let mut errors = Vec::new();
         for (i, d) in OneDocument::all(message).iter().enumerate() {
-            if !codes.contains(&Some(d.role_code())) {
-                errors.push(FieldError::not_allowed(
-                    format!(
-                        "{root}/{}[{}]/{}/{element}",
-                        t.document_name(),
-                        i + 1,
-                        head_name(t)
-                    ),
-                    "is not the sending enterprise's code",
-                    "不是发送企业的代码",
-                ));
+            let code = d.role_code();
+            if codes.contains(&Some(code)) || self.transmits_for(caller, code, role).await? {
+                continue;
             }
+            errors.push(FieldError::not_allowed(
+                format!(
+                    "{root}/{}[{}]/{}/{element}",
+                    t.document_name(),
+                    i + 1,
+                    head_name(t)
+                ),
+                "is neither the sending enterprise nor an enterprise registered for the role that authorised it",
+                "既不是发送企业，也不是已登记该角色并授权发送企业的企业",
+            ));
         }
         if !errors.is_empty() {
             return Err(who(
@@ -519,6 +523,25 @@ impl<S: Store> Clearance<S> {
             ));
         }
         Ok(registration)
+    }
+
+    /// Whether the enterprise `code` is registered for `role` and authorised the caller's
+    /// enterprise to act for it (a broker authorisation): a transmitting enterprise (传输企业,
+    /// `copCode`) then sends its documents.
+    async fn transmits_for(
+        &self,
+        caller: &Caller,
+        code: &str,
+        role: &str,
+    ) -> Result<bool, ClearanceError> {
+        let Some(registration) = self.store.ceb_registration(code).await? else {
+            return Ok(false);
+        };
+        let enterprise = registration.enterprise;
+        Ok(enterprise.roles.iter().any(|r| r == role)
+            && enterprise
+                .credit_code
+                .is_some_and(|credit| caller.principal.principals.contains(&credit)))
     }
 
     /// Records one good document and decides what its receipt says: status, info and, for a
@@ -1295,6 +1318,88 @@ impl<S: Store> Clearance<S> {
             list,
             declaration_number: number,
             receipt: Self::render(&receipt)?,
+        })
+    }
+
+    /// The tax bill (CEB816) of an accepted list, for its agent only (others: not found): the
+    /// taxes assessed at acceptance, item by item; void once the list is cancelled or returned.
+    pub async fn ceb_tax_bill(&self, caller: &Caller, id: &str) -> Result<String, ClearanceError> {
+        let view = self.ceb_inventory_list(caller, id).await?;
+        let (Some(declaration_id), Some(number)) =
+            (view.list.declaration_id.as_deref(), view.declaration_number)
+        else {
+            return Err(ClearanceError::NotFound);
+        };
+        let Some(Message::Inventories(e)) = self.stored_document(id).await? else {
+            return Err(ClearanceError::NotFound);
+        };
+        let inventory = e
+            .documents
+            .into_iter()
+            .next()
+            .ok_or(ClearanceError::NotFound)?;
+        let record = self
+            .assessment_records(declaration_id)
+            .await?
+            .pop()
+            .ok_or(ClearanceError::NotFound)?;
+        let amount =
+            |v: &Value| -> Decimal { v.as_str().and_then(|t| t.parse().ok()).unwrap_or_default() };
+        let tax = |taxes: &Value, kind: &str| -> Decimal {
+            taxes
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|t| t["kind"] == kind)
+                .map(|t| amount(&t["payable"]))
+                .sum()
+        };
+        let mut items = Vec::new();
+        for (i, item) in record["report"]["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let listed = inventory.items.get(i);
+            items.push(ceb::receipt::TaxBillItem {
+                gnum: listed.map_or(i as u32 + 1, |l| l.gnum),
+                gcode: listed.map_or_else(
+                    || item["commodity_code"].as_str().unwrap_or("").to_owned(),
+                    |l| l.gcode.clone(),
+                ),
+                tax_price: amount(&item["customs_value"]["cny"]),
+                customs_tax: tax(&item["taxes"], "customs_duty"),
+                value_added_tax: tax(&item["taxes"], "import_vat"),
+                consumption_tax: tax(&item["taxes"], "consumption_tax"),
+            });
+        }
+        let sum = |f: fn(&ceb::receipt::TaxBillItem) -> Decimal| items.iter().map(f).sum();
+        let bill = ceb::receipt::TaxBill {
+            guid: id.to_owned(),
+            time: self.china_time(),
+            invt_no: number.clone(),
+            tax_no: format!("{number}01"),
+            customs_tax: sum(|i| i.customs_tax),
+            value_added_tax: sum(|i| i.value_added_tax),
+            consumption_tax: sum(|i| i.consumption_tax),
+            status: if view.list.status == "accepted" {
+                ceb::receipt::TaxBillStatus::Generated
+            } else {
+                ceb::receipt::TaxBillStatus::Void
+            },
+            ent_duty_no: None,
+            note: None,
+            assure_code: Some(inventory.assure_code.clone()),
+            ebc_code: Some(inventory.ebc_code.clone()),
+            logistics_code: Some(inventory.logistics_code.clone()),
+            agent_code: Some(inventory.agent_code.clone()),
+            customs_code: Some(inventory.customs_code.clone()),
+            items,
+        };
+        Self::render(&Receipt::TaxBills {
+            guid: Self::receipt_guid(),
+            bills: vec![bill],
         })
     }
 

@@ -9,6 +9,7 @@ mod audit_cmd;
 mod backup_cmd;
 mod bank_cmd;
 mod bench;
+mod ceb_sign;
 mod config;
 mod config_cmd;
 mod continuity;
@@ -175,6 +176,11 @@ enum Command {
     Assess(assess::AssessArgs),
     /// Measure lodging throughput and latency (in-process, over HTTP, and the raw SQLite floor).
     Bench(bench::BenchArgs),
+    /// CEB messages' SM2-SM3 signature: make a test key and certificate, sign, verify.
+    Ceb {
+        #[command(subcommand)]
+        command: ceb_sign::CebCommand,
+    },
     /// Back up the data folder into a new folder DEST while the server keeps running: a
     /// consistent snapshot of the store, the keys and other files kept beside it, and a manifest
     /// of their digests. The backup holds the audit signing key: keep it secret.
@@ -242,6 +248,7 @@ impl Command {
             Command::Hold(_) => "hold",
             Command::Assess(_) => "assess",
             Command::Bench(_) => "bench",
+            Command::Ceb { .. } => "ceb",
             Command::Backup(_) => "backup",
             Command::Restore(_) => "restore",
             Command::Config { .. } => "config",
@@ -328,6 +335,10 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
     );
     if let Command::Config { command } = cli.command {
         return Ok(config_cmd::run(cli.config.as_deref(), resolved, command));
+    }
+    if let Command::Ceb { command } = cli.command {
+        ceb_sign::run(command)?;
+        return Ok(std::process::ExitCode::SUCCESS);
     }
     let settings = resolved?.config;
     let server = settings.client.server.clone();
@@ -446,6 +457,7 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
             | Command::Watch { .. }
             | Command::Stats { .. } => unreachable!("run at a desk above"),
             Command::Config { .. } => unreachable!("the configuration is shown before"),
+            Command::Ceb { .. } => unreachable!("run before the configuration is used"),
         }
     })?;
     Ok(std::process::ExitCode::SUCCESS)

@@ -93,6 +93,16 @@ pub fn canonicalize_with_comments(document: &[u8]) -> Result<Vec<u8>, XmlError> 
     run(document, false, true).map(|c| c.document)
 }
 
+/// The canonical form of the `ds:SignedInfo` of the root's `ds:Signature`, as a document subset
+/// (what the SignatureValue signs); `None` when the message has no signature or it has no
+/// SignedInfo first.
+pub fn signed_info(document: &[u8]) -> Result<Option<Vec<u8>>, XmlError> {
+    Ok(run(document, true, false)?
+        .signature
+        .map(|s| s.signed_info)
+        .filter(|s| !s.is_empty()))
+}
+
 /// The canonical form of the document without the root's `ds:Signature` child, and that
 /// signature's subtree and canonical `SignedInfo`.
 pub(crate) fn canonicalize_enveloped(document: &[u8]) -> Result<Canonical, XmlError> {
@@ -207,7 +217,9 @@ fn run(input: &[u8], enveloped: bool, comments: bool) -> Result<Canonical, XmlEr
                 if depth + 1 > DEPTH_MAX {
                     return Err(XmlError::TooDeep);
                 }
-                let parsed = read_start(start, &bindings, before)?;
+                // The element's namespace URI matters only where a signature is looked for.
+                let need_namespace = enveloped && (depth + 1 == 2 || capture.is_some());
+                let parsed = read_start(start, &bindings, before, need_namespace)?;
                 marks.push((bindings.len(), xml_attributes.len()));
                 // Declarations rendered: the ones that change what the parent has in scope.
                 let mut rendered: Vec<(String, String)> = parsed
@@ -222,7 +234,7 @@ fn run(input: &[u8], enveloped: bool, comments: bool) -> Result<Canonical, XmlEr
                         uri: uri.clone(),
                     });
                 }
-                let inherited_xml: Vec<(String, String)> = xml_attributes.clone();
+                let inherited = xml_attributes.len();
                 for (namespace, local, _, value) in &parsed.attributes {
                     if namespace == XML_NAMESPACE {
                         xml_attributes.push((local.clone(), value.clone()));
@@ -237,13 +249,14 @@ fn run(input: &[u8], enveloped: bool, comments: bool) -> Result<Canonical, XmlEr
                     && depth == 2
                     && parsed.namespace == DSIG_NAMESPACE
                     && parsed.local == "Signature";
-                if depth == 2 && capture.is_none() {
-                    if let Some(previous) = found.as_mut() {
-                        if is_signature {
-                            return Err(XmlError::SecondSignature);
-                        }
-                        previous.followed = true;
+                if depth == 2
+                    && capture.is_none()
+                    && let Some(previous) = found.as_mut()
+                {
+                    if is_signature {
+                        return Err(XmlError::SecondSignature);
                     }
+                    previous.followed = true;
                 }
                 if is_signature {
                     capture = Some(Capture {
@@ -281,7 +294,7 @@ fn run(input: &[u8], enveloped: bool, comments: bool) -> Result<Canonical, XmlEr
                                 .filter(|(prefix, uri)| !(prefix.is_empty() && uri.is_empty()))
                                 .collect();
                             let mut attributes = parsed.attributes.clone();
-                            for (local, value) in inherited_xml.iter().rev() {
+                            for (local, value) in xml_attributes[..inherited].iter().rev() {
                                 let present = attributes
                                     .iter()
                                     .any(|(ns, l, _, _)| ns == XML_NAMESPACE && l == local);
@@ -340,15 +353,14 @@ fn run(input: &[u8], enveloped: bool, comments: bool) -> Result<Canonical, XmlEr
                 }
             }
             Event::End(end) => {
-                let qname = std::str::from_utf8(end.name().as_ref())
-                    .unwrap_or_default()
-                    .to_owned();
+                let name = end.name();
+                let qname = std::str::from_utf8(name.as_ref()).unwrap_or_default();
                 if depth == 1 {
                     root_end = Some(RootEnd::EndTag(before));
                 }
                 end_element(
                     &mut out,
-                    &qname,
+                    qname,
                     &mut depth,
                     &mut marks,
                     &mut bindings,
@@ -550,15 +562,15 @@ fn end_element(
                     None => c.tree = Some(node),
                 }
             }
-            if *depth == c.depth {
-                if let Some(c) = capture.take() {
-                    *found = Some(FoundSignature {
-                        span: c.start..after,
-                        tree: c.tree.unwrap_or_default(),
-                        signed_info: c.signed_info,
-                        followed: false,
-                    });
-                }
+            if *depth == c.depth
+                && let Some(c) = capture.take()
+            {
+                *found = Some(FoundSignature {
+                    span: c.start..after,
+                    tree: c.tree.unwrap_or_default(),
+                    signed_info: c.signed_info,
+                    followed: false,
+                });
             }
         }
     }
@@ -588,7 +600,12 @@ fn in_scope(bindings: &[Binding]) -> Vec<(String, String)> {
     scope
 }
 
-fn read_start(start: &BytesStart<'_>, bindings: &[Binding], at: usize) -> Result<Start, XmlError> {
+fn read_start(
+    start: &BytesStart<'_>,
+    bindings: &[Binding],
+    at: usize,
+    need_namespace: bool,
+) -> Result<Start, XmlError> {
     let malformed = |detail: String| XmlError::Malformed { at, detail };
     let qname = std::str::from_utf8(start.name().as_ref())
         .map_err(|e| malformed(e.to_string()))?
@@ -645,17 +662,27 @@ fn read_start(start: &BytesStart<'_>, bindings: &[Binding], at: usize) -> Result
             .map(|(_, u)| u.clone())
             .or_else(|| lookup(bindings, prefix).map(str::to_owned))
     };
+    let bound = |prefix: &str| {
+        prefix == "xml"
+            || declarations.iter().any(|(p, _)| p == prefix)
+            || lookup(bindings, prefix).is_some()
+    };
     let (namespace, local) = match qname.split_once(':') {
         Some((prefix, local)) => {
-            let Some(uri) = resolve(prefix) else {
+            if !bound(prefix) {
                 return Err(XmlError::Namespace {
                     at,
                     detail: format!("the prefix of <{qname}> is not declared"),
                 });
-            };
-            (uri, local.to_owned())
+            }
+            if need_namespace {
+                (resolve(prefix).unwrap_or_default(), local.to_owned())
+            } else {
+                (String::new(), String::new())
+            }
         }
-        None => (resolve("").unwrap_or_default(), qname.clone()),
+        None if need_namespace => (resolve("").unwrap_or_default(), qname.clone()),
+        None => (String::new(), String::new()),
     };
     let mut attributes = Vec::with_capacity(plain.len());
     for (key, value) in plain {
@@ -730,14 +757,23 @@ fn write_start(
 
 /// Characters XML 1.0 does not allow in a document, refused where they appear literally.
 fn check_chars(text: &str, at: usize) -> Result<(), XmlError> {
-    match text
-        .chars()
-        .find(|c| !is_xml_char(*c) && !matches!(c, '\r'))
-    {
-        Some(c) => Err(XmlError::Malformed {
-            at,
-            detail: format!("the character U+{:04X} is not allowed in XML", c as u32),
-        }),
+    // On bytes: below 0x20 only TAB, LF and CR are allowed, and U+FFFE and U+FFFF (EF BF BE,
+    // EF BF BF) never; UTF-8 (already checked) cannot carry a surrogate.
+    let bytes = text.as_bytes();
+    let bad = bytes.iter().enumerate().find(|&(i, &b)| {
+        (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
+            || (b == 0xEF
+                && bytes.get(i + 1) == Some(&0xBF)
+                && matches!(bytes.get(i + 2), Some(0xBE | 0xBF)))
+    });
+    match bad {
+        Some((i, _)) => {
+            let c = text[i..].chars().next().unwrap_or_default();
+            Err(XmlError::Malformed {
+                at,
+                detail: format!("the character U+{:04X} is not allowed in XML", c as u32),
+            })
+        }
         None => Ok(()),
     }
 }
@@ -843,23 +879,27 @@ fn escape_attribute(out: &mut Vec<u8>, value: &str) {
 /// Literal character data: line endings to LF, then `&`, `<`, `>` escaped (a literal `&` or `<`
 /// cannot reach here: the tokenizer reports references apart and markup ends text).
 fn escape_text_raw(out: &mut Vec<u8>, raw: &str) {
-    let bytes = raw.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
+    let mut rest = raw.as_bytes();
+    while let Some(at) = rest
+        .iter()
+        .position(|b| matches!(b, b'\r' | b'&' | b'<' | b'>'))
+    {
+        out.extend_from_slice(&rest[..at]);
+        match rest[at] {
             b'\r' => {
                 out.push(b'\n');
-                if bytes.get(i + 1) == Some(&b'\n') {
-                    i += 1;
+                if rest.get(at + 1) == Some(&b'\n') {
+                    rest = &rest[at + 2..];
+                    continue;
                 }
             }
             b'&' => out.extend_from_slice(b"&amp;"),
             b'<' => out.extend_from_slice(b"&lt;"),
-            b'>' => out.extend_from_slice(b"&gt;"),
-            b => out.push(b),
+            _ => out.extend_from_slice(b"&gt;"),
         }
-        i += 1;
+        rest = &rest[at + 1..];
     }
+    out.extend_from_slice(rest);
 }
 
 /// A character from a reference: escaped as C14N writes text (a CR from `&#13;` stays one).

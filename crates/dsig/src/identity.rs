@@ -84,6 +84,8 @@ fn der_signature(signature: &Signature) -> Result<Vec<u8>, CertificateError> {
 pub struct RegisteredKey {
     certificate_der: Vec<u8>,
     pub(crate) verifying_key: VerifyingKey,
+    /// The same key for fast verification; shared by clones, so its table is made once.
+    pub(crate) fast: std::sync::Arc<crate::fast::FastKey>,
     serial: String,
     subject: String,
 }
@@ -103,9 +105,14 @@ impl RegisteredKey {
             });
         }
         let verifying_key = sm2_key(&certificate.tbs_certificate.subject_public_key_info)?;
+        let fast = crate::fast::FastKey::new(DISTINGUISHING_ID, &PublicKey::from(&verifying_key))
+            .ok_or_else(|| CertificateError::NotSm2 {
+            algorithm: "an SM2 key unusable with the distinguishing identifier".into(),
+        })?;
         Ok(RegisteredKey {
             certificate_der: der.to_vec(),
             verifying_key,
+            fast: std::sync::Arc::new(fast),
             serial: hex_upper(certificate.tbs_certificate.serial_number.as_bytes()),
             subject: certificate.tbs_certificate.subject.to_string(),
         })
@@ -126,10 +133,30 @@ impl RegisteredKey {
         &self.serial
     }
 
+    /// The public key, SEC 1 uncompressed (`04 ‖ x ‖ y`).
+    pub fn public_key_sec1(&self) -> Vec<u8> {
+        self.verifying_key.to_sec1_bytes().into_vec()
+    }
+
     /// The certificate's subject (RFC 4514 form).
     pub fn subject(&self) -> &str {
         &self.subject
     }
+}
+
+/// Verifies an SM2-SM3 signature (r‖s or DER) of `message` by the public key `public` (SEC 1,
+/// or x‖y without the `04`), with the default distinguishing identifier: for checks against
+/// other implementations. `None` when the key or the signature cannot be read. It makes the
+/// key's table each call (about a millisecond): for many messages use a [`RegisteredKey`].
+pub fn verify_sm2(public: &[u8], message: &[u8], signature: &[u8]) -> Option<bool> {
+    let public = if public.len() == 64 {
+        [&[0x04], public].concat()
+    } else {
+        public.to_vec()
+    };
+    let public = PublicKey::from_sec1_bytes(&public).ok()?;
+    let (signature, _) = decode_signature(signature)?;
+    Some(crate::fast::FastKey::new(DISTINGUISHING_ID, &public)?.verify(message, &signature))
 }
 
 fn sm2_key(spki: &SubjectPublicKeyInfoOwned) -> Result<VerifyingKey, CertificateError> {

@@ -20,13 +20,14 @@
 
 pub mod c14n;
 mod error;
+mod fast;
 mod identity;
 mod signature;
 
 pub use c14n::canonicalize;
 pub use error::{CertificateError, SignError, SignatureError, XmlError};
 pub use identity::{
-    DISTINGUISHING_ID, Identity, RegisteredKey, SM2_OID, SM2_SM3_OID, SignatureEncoding,
+    DISTINGUISHING_ID, Identity, RegisteredKey, SM2_OID, SM2_SM3_OID, SignatureEncoding, verify_sm2,
 };
 pub use signature::{Verified, sign, verify};
 

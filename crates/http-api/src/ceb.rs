@@ -124,6 +124,30 @@ pub(crate) async fn inventory_list<S: Store>(
     }))))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/ceb/tax-bills/{id}",
+    tag = "e-commerce",
+    summary = "An accepted inventory list's tax bill, CEB816 (the declaring agent only)",
+    description = "The taxes assessed on the list at acceptance, item by item (customs duty, import VAT, \
+                   consumption tax, each item's dutiable value), debited from the agent's guarantee. Status 1 \
+                   (generated), or 3 (void) once the list is cancelled or returned.",
+    params(("id" = String, Path, description = "The list's guid (InventoryHead/guid)")),
+    responses(
+        (status = 200, description = "The CEB816 message", body = String, content_type = "application/xml"),
+        (status = 404, description = "No such accepted list, or not the caller's", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn tax_bill<S: Store>(
+    State(state): State<AppState<S>>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let bill = state.clearance.ceb_tax_bill(&caller, &id).await?;
+    Ok(xml(StatusCode::OK, bill))
+}
+
 /// An enterprise registered for CEB roles.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -252,6 +252,7 @@ pub fn routers<S: Store>(clearance: Arc<Clearance<S>>, config: ApiConfig) -> Rou
             "/v1/ceb/inventory-lists/{id}",
             get(ceb::inventory_list::<S>),
         )
+        .route("/v1/ceb/tax-bills/{id}", get(ceb::tax_bill::<S>))
         .route("/v1/ceb/enterprises", post(ceb::register_enterprise::<S>))
         .route(
             "/v1/ceb/enterprises/{code}/certificates",

@@ -32,6 +32,7 @@ use crate::{
         routes::lodge,
         ceb::receive,
         ceb::inventory_list,
+        ceb::tax_bill,
         ceb::register_enterprise,
         ceb::add_certificate,
         ceb::register_guarantee,

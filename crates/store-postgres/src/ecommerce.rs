@@ -104,7 +104,8 @@ pub(crate) async fn debit(
             store::guarantee_debit_key(d)
         )));
     }
-    let debit = GuaranteeDebitEvent::new(d, after);
+    let debit = GuaranteeDebitEvent::new(d, after)
+        .map_err(|err| Fault::Database(anyhow::anyhow!("recording a projection: {err}")))?;
     let event = debit.event(&append.actor, append.recorded_at_ms);
     let row = append::insert_event(tx, &event, chain, head).await?;
     crate::projection::apply(tx, &debit.projection, row, &store::SearchKeys::default()).await?;

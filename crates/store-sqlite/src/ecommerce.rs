@@ -57,7 +57,8 @@ pub(crate) fn debit(
             needed_fen: d.amount_fen,
         }));
     };
-    let debit = GuaranteeDebitEvent::new(d, after);
+    let debit = GuaranteeDebitEvent::new(d, after)
+        .map_err(|err| Fault::Database(anyhow::anyhow!("recording a projection: {err}")))?;
     append::insert_event(tx, &debit.event(&append.actor, append.recorded_at_ms), head).map_err(
         |fault| match fault {
             Fault::Refused(StoreError::Conflict(_)) => {
@@ -434,7 +435,8 @@ fn enterprise_id(tx: &Connection, column: &str, code: &str) -> rusqlite::Result<
 /// The enterprise's id, found by either code.
 fn enterprise_by_code(conn: &Connection, code: &str) -> rusqlite::Result<Option<String>> {
     conn.prepare_cached(
-        "SELECT id FROM ceb_enterprises WHERE customs_code = ?1 OR credit_code = ?1 LIMIT 1",
+        "SELECT id FROM ceb_enterprises WHERE customs_code = ?1 OR credit_code = ?1 \
+         ORDER BY id LIMIT 1",
     )?
     .query_row([code], |row| row.get(0))
     .optional()

@@ -586,9 +586,34 @@ impl<S: Store> Story<'_, S> {
             assure_code: "ASSURE-1".to_owned(),
             debit_ref: "L-3".to_owned(),
         };
-        self.admin("guarantee-5", "guarantee:ASSURE-1", release.clone())
-            .await;
+        // The cancellation and the release are one append (the release a linked event).
+        let mut cancelling = append(
+            &officer_actor(),
+            "guarantee-5",
+            "ceb:lists",
+            "ceb.list_cancelled",
+            Projection::InventoryListChange {
+                id: "L-3".to_owned(),
+                change: InventoryListChange::Cancelled,
+            },
+        );
+        cancelling.linked.push(store::LinkedEvent {
+            actor: None,
+            subject: "guarantee:ASSURE-1".to_owned(),
+            action: "guarantee.released".to_owned(),
+            payload: r#"{"debit_ref":"L-3"}"#.to_owned(),
+            expected_version: None,
+            projection: release.clone(),
+        });
+        let seq = self.appended(cancelling).await;
+        let released = self.store.events("guarantee:ASSURE-1").await.unwrap();
+        assert!(
+            released.last().is_some_and(|e| e.seq > seq),
+            "the linked release after"
+        );
         assert_eq!(self.assure_1_balance().await, 30_500);
+        let list = self.store.inventory_list("L-3").await.unwrap().unwrap();
+        assert_eq!(list.status, "cancelled");
         let err = self.admin_refused("guarantee-6", release).await;
         assert!(matches!(err, StoreError::Conflict(_)), "{err}");
         let unknown = Projection::ReleaseGuaranteeDebit {

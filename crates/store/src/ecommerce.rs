@@ -589,15 +589,20 @@ pub struct GuaranteeDebitEvent {
 }
 
 impl GuaranteeDebitEvent {
-    pub fn new(d: &GuaranteeDebit, balance_after_fen: i64) -> GuaranteeDebitEvent {
+    /// The event; an error only if the projection cannot be recorded (serde's JSON of plain
+    /// data: never in practice, but an empty recording would not replay).
+    pub fn new(
+        d: &GuaranteeDebit,
+        balance_after_fen: i64,
+    ) -> Result<GuaranteeDebitEvent, serde_json::Error> {
         let projection = Projection::DebitGuarantee(d.clone());
-        GuaranteeDebitEvent {
+        Ok(GuaranteeDebitEvent {
             subject: guarantee_subject(&d.assure_code),
             idempotency_key: guarantee_debit_key(d),
             payload: guarantee_debit_payload(d, balance_after_fen),
-            recorded: serde_json::to_string(&projection).unwrap_or_default(),
+            recorded: serde_json::to_string(&projection)?,
             projection,
-        }
+        })
     }
 
     pub fn event<'a>(&'a self, actor: &'a Actor, recorded_at_ms: i64) -> crate::NewEvent<'a> {

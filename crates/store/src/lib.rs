@@ -34,6 +34,15 @@
 //!   out of the principal's list from the withdrawing transaction on.
 //! - An officer's task is opened once and closed once: the check that it is still open runs in
 //!   the writer's transaction, so of two concurrent closings only one passes.
+//! - A CEB document's guid is recorded once (a resend writes nothing); every version of a
+//!   document is kept, the latest of its kind and key in force.
+//! - An inventory list changes state by events whose check runs in the writer's transaction: of
+//!   two concurrent acceptances of one list only one passes.
+//! - A tax guarantee is never overdrawn: a debit ([`Append::guarantee_debit`]) is checked and
+//!   written with its lodging in one transaction, serialised with every other movement of the
+//!   guarantee (across processes); a debit is released once. Balances are integer fen, checked.
+//! - A cancelled or returned CBEC order is credited back to the buyer's allowance once, by an
+//!   appended row: the booking is never edited.
 
 use async_trait::async_trait;
 

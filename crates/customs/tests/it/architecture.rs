@@ -10,7 +10,7 @@ const CORE_CRATES: [&str; 6] = ["reference", "domain", "audit", "tariff", "risk"
 /// Edge crates that only translate a message format (bytes in, bytes out) onto the boundary
 /// forms: they may know serde and `wire`, but like the core nothing below them does I/O, async, a
 /// database or HTTP, and their own code reads no clock and does no I/O.
-const PURE_EDGE_CRATES: [&str; 3] = ["wco", "edifact", "ceb"];
+const PURE_EDGE_CRATES: [&str; 4] = ["wco", "edifact", "ceb", "dsig"];
 /// Crates whose presence anywhere below a core crate (in the resolved build) means it gained I/O,
 /// async, a database or HTTP.
 const FORBIDDEN_BELOW: [&str; 15] = [

@@ -4,6 +4,7 @@ mod access;
 mod assessment;
 mod batches;
 mod browser;
+mod ceb;
 mod console;
 mod console_admin;
 mod console_analyst;
