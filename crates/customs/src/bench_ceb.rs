@@ -1232,6 +1232,17 @@ async fn run_stage(bench: &Bench, via: Via) -> anyhow::Result<(StageReport, List
         "\n{}",
         group_commit_note(name, &commits_before, &commits_after)
     ));
+    // The writer commits one group at a time: its busy share of the wall is the first place the
+    // time goes when groups are small.
+    let commit_seconds = commits_after.commit_seconds.sum - commits_before.commit_seconds.sum;
+    let requests = commits_after.commit_batch_sizes.sum - commits_before.commit_batch_sizes.sum;
+    note.push_str(&format!(
+        "\n{name}: the writer was committing {commit_seconds:.2} s of the {:.2} s wall ({:.0} %), \
+         {:.1} appends per parcel",
+        wall.as_secs_f64(),
+        100.0 * commit_seconds / wall.as_secs_f64().max(f64::MIN_POSITIVE),
+        requests / n.max(1) as f64
+    ));
     note.push_str(&format!(
         "\n{}",
         describe_phases(name, &phases, wall, n, counts.accepted)
