@@ -39,7 +39,7 @@ impl BuyerIdKey {
     }
 
     /// The buyer's hash: 64 lowercase hex characters, the same for the same number.
-    fn hash(&self, id_type: &str, number: &str) -> String {
+    pub(crate) fn hash(&self, id_type: &str, number: &str) -> String {
         let mut mac =
             <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes a key of any size");
         mac.update(id_type.as_bytes());

@@ -54,6 +54,11 @@ pub const CEB_MATCH_WAIT_CONFIGURABLE_MAX_MS: i64 = 30 * 24 * 3600 * 1000;
 pub const CEB_SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 /// Lists refused by one sweep; the next sweep takes the rest.
 pub const CEB_SWEEP_LISTS_MAX: usize = store::INVENTORY_LISTS_LISTED_MAX;
+/// A kept document's pseudonym of an ID number: at most this many characters of its masked form,
+/// `#`, and this many hex characters of its keyed hash: 60 characters at most, the schema's
+/// longest `buyerIdNumber`.
+const PSEUDONYM_MASKED_CHARS_MAX: usize = 19;
+const PSEUDONYM_HASH_CHARS: usize = 40;
 /// The idempotency scope of every CEB document's event: its guid is its key.
 pub const CEB_IDEMPOTENCY_SCOPE: &str = "ceb";
 /// China's time zone, in which receipts state their time.
@@ -240,7 +245,18 @@ impl OneDocument {
             OneDocument::Cancellation(d) => DocumentReturn::cancellation(d, &pre_no(&guid)),
             OneDocument::Return(d) => DocumentReturn::refund(d, &pre_no(&guid)),
         };
-        DocumentReturn { guid, ..keys }
+        // A list's receipt must name a copNo; one sent without gets the pre-entry number there.
+        let cop_no = match self {
+            OneDocument::Inventory(_) | OneDocument::Cancellation(_) | OneDocument::Return(_) => {
+                keys.cop_no.clone().or_else(|| keys.pre_no.clone())
+            }
+            _ => keys.cop_no.clone(),
+        };
+        DocumentReturn {
+            guid,
+            cop_no,
+            ..keys
+        }
     }
 
     /// The document alone as a message of its type (unsigned), as the store keeps it: read back
@@ -525,6 +541,43 @@ impl<S: Store> Clearance<S> {
         Ok(registration)
     }
 
+    /// The document with its buyer's (payer's) ID number replaced by a pseudonym, and the
+    /// number's keyed hash and masked form.
+    fn pseudonymised(
+        &self,
+        document: &OneDocument,
+    ) -> Result<(OneDocument, (String, String)), ClearanceError> {
+        let key = self.config.buyer_id_key.as_ref().ok_or_else(|| {
+            ClearanceError::Unavailable(
+                "no buyer-identity key is configured: CEB messages cannot be received".into(),
+            )
+        })?;
+        let protect = |number: &mut ceb::IdNumber| {
+            let hash = key.hash("resident_id", &number.0);
+            let masked = number.masked();
+            let short: String = masked.chars().take(PSEUDONYM_MASKED_CHARS_MAX).collect();
+            *number = ceb::IdNumber(format!("{short}#{}", &hash[..PSEUDONYM_HASH_CHARS]));
+            (hash, masked)
+        };
+        let mut kept = match document {
+            OneDocument::Order(d) => OneDocument::Order(d.clone()),
+            OneDocument::Payment(d) => OneDocument::Payment(d.clone()),
+            OneDocument::Waybill(d) => OneDocument::Waybill(d.clone()),
+            OneDocument::Inventory(d) => OneDocument::Inventory(d.clone()),
+            OneDocument::Cancellation(d) => OneDocument::Cancellation(d.clone()),
+            OneDocument::Return(d) => OneDocument::Return(d.clone()),
+        };
+        let buyer = match &mut kept {
+            OneDocument::Order(d) => protect(&mut d.buyer_id_number),
+            OneDocument::Payment(d) => protect(&mut d.payer_id_number),
+            OneDocument::Waybill(_) => (String::new(), String::new()),
+            OneDocument::Inventory(d) => protect(&mut d.buyer_id_number),
+            OneDocument::Cancellation(d) => protect(&mut d.buyer_id_number),
+            OneDocument::Return(d) => protect(&mut d.buyer_id_number),
+        };
+        Ok((kept, buyer))
+    }
+
     /// Whether the enterprise `code` is registered for `role` and authorised the caller's
     /// enterprise to act for it (a broker authorisation): a transmitting enterprise (传输企业,
     /// `copCode`) then sends its documents.
@@ -555,7 +608,11 @@ impl<S: Store> Clearance<S> {
     ) -> Result<(ReturnStatus, String, Option<String>), ClearanceError> {
         let app = document.application();
         let guid = app.guid.clone();
-        let alone = document.alone(&Self::receipt_guid(), base);
+        // The buyer's (payer's) ID number never reaches the store: the documents are kept with a
+        // pseudonym (its masked form and part of its keyed hash: equal for equal numbers, so
+        // matching still compares them), the full hash beside them for the allowance.
+        let (kept, buyer) = self.pseudonymised(document)?;
+        let alone = kept.alone(&Self::receipt_guid(), base);
         let message_type = alone.message_type();
         let mut row = CebDocumentRow {
             guid: guid.clone(),
@@ -566,7 +623,12 @@ impl<S: Store> Clearance<S> {
             order_no: None,
             logistics_code: None,
             logistics_no: None,
-            document: json!({ "xml": kept_xml(&alone) }).to_string(),
+            document: json!({
+                "xml": kept_xml(&alone),
+                "buyer_id_hash": buyer.0,
+                "buyer_id_masked": buyer.1,
+            })
+            .to_string(),
             message_digest: digest.to_owned(),
             received_at_ms: self.now().timestamp_millis(),
             recorded_seq: None,
@@ -627,7 +689,8 @@ impl<S: Store> Clearance<S> {
             }
         }
         // Cancellations and returns are checked against their list before anything is recorded.
-        let after = match document {
+        // Compared as kept: the list's buyer is a pseudonym, so is this document's.
+        let after = match &kept {
             OneDocument::Cancellation(c) => match self.list_of(&c.ebp_code, &c.order_no).await? {
                 None => {
                     return Ok(no_list("InvtCancel/orderNo"));
@@ -640,6 +703,12 @@ impl<S: Store> Clearance<S> {
                     }
                     if !matches!(list.status.as_str(), "waiting" | "accepted") {
                         return Ok(not_in_state(&list, "InvtCancel/invtNo"));
+                    }
+                    if let Some(refused) = self
+                        .other_number(&list, &c.invt_no, "InvtCancel/invtNo")
+                        .await?
+                    {
+                        return Ok(refused);
                     }
                     Some((list, InventoryListChange::Cancelled))
                 }
@@ -654,6 +723,12 @@ impl<S: Store> Clearance<S> {
                     }
                     if list.status != "accepted" {
                         return Ok(not_in_state(&list, "InvtRefundHead/invtNo"));
+                    }
+                    if let Some(refused) = self
+                        .other_number(&list, &r.invt_no, "InvtRefundHead/invtNo")
+                        .await?
+                    {
+                        return Ok(refused);
                     }
                     Some((list, InventoryListChange::Returned))
                 }
@@ -757,6 +832,34 @@ impl<S: Store> Clearance<S> {
                 None,
             )),
         }
+    }
+
+    /// A refusal when the list was accepted as a declaration whose number is not `invt_no` (a
+    /// waiting list has no number yet: its cancellation names none that could be checked).
+    async fn other_number(
+        &self,
+        list: &InventoryListRow,
+        invt_no: &str,
+        path: &str,
+    ) -> Result<Option<(ReturnStatus, String, Option<String>)>, ClearanceError> {
+        let Some(id) = &list.declaration_id else {
+            return Ok(None);
+        };
+        let number = self
+            .store
+            .declaration(id)
+            .await?
+            .map(|d| d.number)
+            .unwrap_or_default();
+        if number == invt_no {
+            return Ok(None);
+        }
+        let e = FieldError::not_allowed(
+            path,
+            &format!("the list of this order was accepted as {number}"),
+            &format!("该订单的清单编号为 {number}"),
+        );
+        Ok(Some((ReturnStatus::Refused, info_of(&[e]), None)))
     }
 
     /// Appends, releasing the list's guarantee debit in the same append when it has one.
@@ -938,6 +1041,9 @@ impl<S: Store> Clearance<S> {
         }
         match self.lodge_list(list, &inventory, &order).await {
             Ok(matched) => Ok(matched),
+            // Another message matched the list at the same moment and lodged it (the list's
+            // acceptance and its debit are each written once): this one has nothing to add.
+            Err(ClearanceError::Conflict) => Ok(Matched::Decided),
             Err(ClearanceError::Invalid(errors)) => self.refuse_list(list, errors).await,
             Err(ClearanceError::Forbidden {
                 message_en,
@@ -1032,8 +1138,21 @@ impl<S: Store> Clearance<S> {
             declarant: agent.clone(),
             trader: trader.clone(),
         };
-        let dto =
+        let mut dto =
             ceb::to_declaration(inventory, order, &parties).map_err(ClearanceError::Invalid)?;
+        let kept: Value = match self.store.ceb_document(&list.id).await? {
+            Some(row) => serde_json::from_str(&row.document).map_err(anyhow::Error::from)?,
+            None => Value::Null,
+        };
+        if let (Some(hash), Some(masked), Some(buyer)) = (
+            kept["buyer_id_hash"].as_str(),
+            kept["buyer_id_masked"].as_str(),
+            dto.cbec_order.as_mut().and_then(|o| o.buyer.as_mut()),
+        ) {
+            buyer.id_number = None;
+            buyer.id_hash = Some(hash.to_owned());
+            buyer.id_masked = Some(masked.to_owned());
+        }
         let body = serde_json::to_vec(&dto).map_err(anyhow::Error::from)?;
         let caller = self.agent_caller(&agent, &trader).await?;
         let key = format!("ceb-list:{}", list.id);

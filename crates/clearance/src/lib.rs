@@ -414,7 +414,15 @@ impl<S: Store> Clearance<S> {
         self.check_parties(&declaration).await?;
         let summary = self.open_summary(caller, &declaration).await?;
         let mut declaration = declaration;
-        self.protect_buyer(&mut declaration)?;
+        // A CEB list's buyer was protected when its documents were received (`ecommerce`): the
+        // number never reached the store.
+        let protected_at_receipt = ceb.is_some()
+            && declaration.cbec_order.as_ref().is_some_and(|o| {
+                matches!(o.buyer.identity, domain::BuyerIdentity::Protected { .. })
+            });
+        if !protected_at_receipt {
+            self.protect_buyer(&mut declaration)?;
+        }
         let id = uuid::Uuid::now_v7().to_string();
         let assessed = self
             .assessment_event(

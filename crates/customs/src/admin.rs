@@ -125,6 +125,42 @@ pub enum AdminCommand {
         #[arg(long)]
         reason: String,
     },
+    /// Register an enterprise for cross-border e-commerce (CEB) roles: ebp, ebc, payment,
+    /// logistics, agent (a later registration adds roles).
+    CebEnterprise {
+        /// Its 10-character customs code, as CEB messages name it.
+        #[arg(long)]
+        customs_code: Option<String>,
+        /// Its credit code: required for an e-commerce enterprise or agent whose lists are declared.
+        #[arg(long)]
+        credit_code: Option<String>,
+        #[arg(long)]
+        name: String,
+        /// Comma-separated roles, e.g. `ebp,ebc`.
+        #[arg(long, value_delimiter = ',')]
+        roles: Vec<String>,
+    },
+    /// Add a CEB enterprise's SM2 signing certificate (a PEM file); the latest is in force.
+    CebCertificate {
+        /// The enterprise's customs code or credit code.
+        #[arg(long)]
+        code: String,
+        /// The certificate, PEM.
+        #[arg(long)]
+        pem: std::path::PathBuf,
+    },
+    /// Register an agent's tax guarantee (担保) for its CEB inventory lists.
+    Guarantee {
+        /// The code lists name in `assureCode`.
+        #[arg(long)]
+        assure_code: String,
+        /// The agent's customs code or credit code.
+        #[arg(long)]
+        agent_code: String,
+        /// CNY, at most 2 decimals, e.g. 5000.00.
+        #[arg(long)]
+        amount: rust_decimal::Decimal,
+    },
     /// Set an enterprise's credit level (企业信用等级): advanced_certified, general_certified,
     /// general or untrustworthy. Declarations accepted from then on are targeted with it.
     Credit {
@@ -304,6 +340,61 @@ async fn execute<S: Store>(
             .withdraw_broker_as(&admin, &principal, &broker, &reason)
             .await
             .map(|_| format!("{broker} no longer declares for {principal}")),
+        AdminCommand::CebEnterprise {
+            customs_code,
+            credit_code,
+            name,
+            roles,
+        } => {
+            let code = customs_code.clone().or(credit_code.clone()).unwrap_or_default();
+            clearance
+                .register_ceb_enterprise(
+                    &admin,
+                    store::CebEnterpriseRow {
+                        customs_code,
+                        credit_code,
+                        name,
+                        roles,
+                        registered_seq: None,
+                    },
+                )
+                .await
+                .map(|()| format!("CEB enterprise {code} registered"))
+        }
+        AdminCommand::CebCertificate { code, pem } => {
+            let text = std::fs::read_to_string(&pem)
+                .map_err(|e| anyhow::anyhow!("reading {}: {e}", pem.display()))?;
+            let key = dsig::RegisteredKey::from_certificate_pem(&text).map_err(|e| {
+                let (en, zh) = e.messages();
+                anyhow::anyhow!("{}: {en} / {zh}", pem.display())
+            })?;
+            clearance
+                .add_ceb_certificate(&admin, &code, key.certificate_der())
+                .await
+                .map(|serial| format!("certificate {serial} of {code} in force"))
+        }
+        AdminCommand::Guarantee {
+            assure_code,
+            agent_code,
+            amount,
+        } => {
+            let fen = (amount.scale() <= 2 && amount > rust_decimal::Decimal::ZERO)
+                .then(|| {
+                    rust_decimal::prelude::ToPrimitive::to_i64(
+                        &(amount * rust_decimal::Decimal::ONE_HUNDRED),
+                    )
+                })
+                .flatten()
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "--amount: a positive amount in CNY with at most 2 decimals / 正数金额（元），最多两位小数"
+                    )
+                })?;
+            clearance
+                .register_guarantee(&admin, &assure_code, &agent_code, fen)
+                .await
+                .map(|()| format!("guarantee {assure_code} of {agent_code}: {amount} CNY"))
+        }
         AdminCommand::Credit {
             credit_code,
             level,

@@ -5,6 +5,7 @@ mod architecture;
 mod backup;
 mod bus;
 mod calendar;
+mod ceb_admin;
 mod cli;
 mod configuration;
 mod continuity;

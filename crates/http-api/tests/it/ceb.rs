@@ -402,6 +402,53 @@ async fn a_message_sent_twice_is_recorded_once_and_answered_again() {
     assert_eq!(list_events.len(), 1);
     // One lodging, one debit.
     assert_eq!(ceb.balance().await, "971.79");
+    // The buyer's ID number is nowhere in what the store keeps of the documents (a pseudonym
+    // instead), nor in the declaration.
+    for guid in [
+        "0B6E3C8A-1D2F-4E5A-9B7C-2026111100A2",
+        "0B6E3C8A-1D2F-4E5A-9B7C-2026111100B2",
+        LIST,
+    ] {
+        let kept = store.ceb_document(guid).await.unwrap().expect("kept");
+        assert!(!kept.document.contains("11010519491231002X"), "{guid}");
+        assert!(kept.document.contains("110105********002X#"), "{guid}");
+    }
+    let list = ceb.list(LIST).await;
+    let declaration = store
+        .declaration(list["declaration_id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!format!("{declaration:?}").contains("11010519491231002X"));
+}
+
+#[tokio::test]
+async fn the_last_two_documents_arriving_together_lodge_the_list_once() {
+    let ceb = setup("1000.00").await;
+    for n in 1..=3 {
+        ceb.send_flow("CEB311", n).await;
+        ceb.send_flow("CEB621", n).await;
+        let (payment, waybill) =
+            tokio::join!(ceb.send_flow("CEB411", n), ceb.send_flow("CEB511", n));
+        assert_eq!((payment.0.as_str(), waybill.0.as_str()), ("120", "120"));
+        assert_eq!(
+            ceb.list(&list_id(n)).await["status"],
+            "accepted",
+            "order {n}"
+        );
+    }
+    // Three lists, three debits of 28.21.
+    assert_eq!(ceb.balance().await, "915.37");
+}
+
+#[tokio::test]
+async fn a_list_without_its_enterprise_number_is_answered_with_the_pre_entry_number() {
+    let ceb = setup("1000.00").await;
+    let list = flow("CEB621").replace("<ceb:copNo>AG2026111100000001</ceb:copNo>", "");
+    let reply = ceb.send_signed("agent_user", &list).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(statuses(&reply.text)[0].0, "2", "{}", reply.text);
+    assert!(reply.text.contains("<copNo>CEB"), "{}", reply.text);
 }
 
 #[tokio::test]
@@ -590,6 +637,44 @@ async fn a_cancellation_credits_the_allowance_and_the_guarantee_back() {
         "{}",
         assessments.text
     );
+}
+
+#[tokio::test]
+async fn a_return_names_the_list_s_number_and_credits_back() {
+    let ceb = setup("1000.00").await;
+    for name in ["CEB311", "CEB411", "CEB511", "CEB621"] {
+        ceb.send_flow(name, 1).await;
+    }
+    let number = ceb.list(LIST).await["declaration_number"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Another list number: refused by the field, nothing changes.
+    let reply = ceb.send_signed("agent_user", &flow("CEB625")).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert!(reply.text.contains("CEB626Message"), "{}", reply.text);
+    let (status, info) = statuses(&reply.text).remove(0);
+    assert_eq!(status, "100", "{info}");
+    assert!(info.contains("InvtRefundHead/invtNo"), "{info}");
+    assert_eq!(ceb.list(LIST).await["status"], "accepted");
+    // The list's own number: returned, the guarantee debit released.
+    let refund = flow("CEB625")
+        .replace("22002026I000000001", &number)
+        .replace("2026111100F", "2026111100E");
+    let reply = ceb.send_signed("agent_user", &refund).await;
+    let (status, info) = statuses(&reply.text).remove(0);
+    assert_eq!(status, "120", "{info}");
+    assert_eq!(ceb.list(LIST).await["status"], "returned");
+    assert_eq!(ceb.balance().await, "1000.00");
+    // Void tax bill once returned.
+    let bill = send(
+        ceb.app
+            .http
+            .get(ceb.app.url(&format!("/v1/ceb/tax-bills/{LIST}")))
+            .bearer_auth(&ceb.tokens["agent_user"]),
+    )
+    .await;
+    assert!(bill.text.contains("<status>3</status>"), "{}", bill.text);
 }
 
 #[tokio::test]
