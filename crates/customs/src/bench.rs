@@ -59,6 +59,9 @@ mod wco_stage;
 #[path = "bench_edifact.rs"]
 mod edifact_stage;
 
+#[path = "bench_ceb.rs"]
+mod ceb_stage;
+
 use synth::{Synth, SynthParty};
 
 /// Traders, each with a declarant user lodging for itself.
@@ -92,7 +95,10 @@ pub struct BenchOptions {
     pub seed: u64,
     /// Stages to run, in this order: inprocess, assessment, targeting, scoring, http, http-wco (the
     /// same declarations lodged over HTTP as WCO XML, next to http's JSON), http-edifact (the same
-    /// lodgings as CUSDEC interchanges, `application/edifact`), sqlite-floor,
+    /// lodgings as CUSDEC interchanges, `application/edifact`), ceb-inprocess and ceb-http (the
+    /// Singles' Day stages: as many cross-border e-commerce parcels, each an order, payment,
+    /// waybill and inventory list signed by its sender, through `receive_ceb` and over
+    /// `POST /v1/ceb/messages`; not in the default list), sqlite-floor,
     /// console (the web console's pages on the store as the earlier stages left it: with a kept
     /// `--data` folder, fill it once, e.g. `--stages inprocess --declarations 1000000`, then
     /// `--stages console`), http-ratio (a bare axum handler parsing the same JSON, then the full
@@ -215,6 +221,14 @@ pub const STAGES: &[Stage] = &[
         run: |bench| Box::pin(edifact_stage::http_edifact(bench)),
     },
     Stage {
+        name: ceb_stage::INPROCESS,
+        run: |bench| Box::pin(ceb_stage::inprocess(bench)),
+    },
+    Stage {
+        name: ceb_stage::HTTP,
+        run: |bench| Box::pin(ceb_stage::http(bench)),
+    },
+    Stage {
         name: "sqlite-floor",
         run: |bench| Box::pin(sqlite_floor(bench)),
     },
@@ -243,6 +257,8 @@ const LODGING_STAGES: &[&str] = &[
     wco_stage::STAGE,
     "http-edifact",
     "http-ratio",
+    ceb_stage::INPROCESS,
+    ceb_stage::HTTP,
 ];
 
 /// The stages that lodge into PostgreSQL databases of their own (generated lodgings, no
@@ -268,6 +284,8 @@ pub struct Bench {
     config: ClearanceConfig,
     /// `--postgres`: where the postgres stages make their databases.
     postgres: Option<String>,
+    /// The CEB stages' enterprises, registered by the first of them.
+    ceb: tokio::sync::OnceCell<ceb_stage::CebSetup>,
 }
 
 /// A declarant or broker user and its bearer token.
@@ -516,6 +534,7 @@ async fn prepare(
         releases,
         config,
         postgres: options.postgres.clone(),
+        ceb: tokio::sync::OnceCell::new(),
     })
 }
 
@@ -607,10 +626,12 @@ async fn seed_releases<S: Store>(
     seed: u64,
     run_id: &str,
 ) -> anyhow::Result<BenchReleases> {
-    let bodies: Vec<Option<serde_json::Value>> = lodgings
+    let mut bodies: Vec<Option<serde_json::Value>> = lodgings
         .iter()
         .map(|l| serde_json::from_slice(&l.body).ok())
         .collect();
+    // The CEB stages' goods are in the release too.
+    bodies.push(Some(ceb_stage::release_body()));
     let release = synthetic_release(seed, &bodies);
     let today = synth::today_in_china();
     let from = today.pred_opt().context("the day before today")?;
