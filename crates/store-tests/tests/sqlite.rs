@@ -69,7 +69,10 @@ async fn the_search_backfill_writes_what_the_projection_writes() {
         rows.unwrap().map(Result::unwrap).collect()
     };
     let keys = rows(&db);
-    assert!(!keys.is_empty(), "the story's declarations have search keys");
+    assert!(
+        !keys.is_empty(),
+        "the story's declarations have search keys"
+    );
     for kind in store::SEARCH_KINDS {
         assert!(
             keys.iter().any(|(_, k, _)| k == kind),
