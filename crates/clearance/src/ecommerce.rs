@@ -433,7 +433,7 @@ impl<S: Store> Clearance<S> {
                 ))],
             )
         })?;
-        if let Err(e) = dsig::verify(bytes, &certificate.der) {
+        if let Err(e) = self.ceb_keys.verify(bytes, &certificate.der) {
             return Err(who(
                 "the message's signature does not verify against the sender's registered certificate",
                 "报文签名未能以发送企业登记的证书验证通过",

@@ -14,6 +14,7 @@ pub mod assessment;
 pub mod attachments;
 mod audit_trail;
 mod cbec;
+pub mod ceb_keys;
 mod changes;
 pub mod console;
 pub mod continuity;
@@ -249,6 +250,8 @@ pub struct Clearance<S> {
     freshness: Arc<invalidation::Freshness>,
     /// How long a CEB inventory list waits for its documents (`ecommerce`).
     ceb_match_wait_ms: std::sync::atomic::AtomicI64,
+    /// The CEB senders' certificates, read once (`ceb_keys`).
+    ceb_keys: ceb_keys::CebKeys,
 }
 
 impl<S: Store> Clearance<S> {
@@ -276,6 +279,7 @@ impl<S: Store> Clearance<S> {
             work_figures: operations::WorkFiguresCache::default(),
             freshness,
             ceb_match_wait_ms: std::sync::atomic::AtomicI64::new(ecommerce::CEB_MATCH_WAIT_MAX_MS),
+            ceb_keys: ceb_keys::CebKeys::default(),
         }
     }
 
