@@ -172,43 +172,16 @@ enum OneDocument {
 
 impl OneDocument {
     fn all(message: &Message) -> Vec<OneDocument> {
+        fn each<T: Clone>(e: &Envelope<T>, one: fn(T) -> OneDocument) -> Vec<OneDocument> {
+            e.documents.iter().cloned().map(one).collect()
+        }
         match message {
-            Message::Orders(e) => e
-                .documents
-                .iter()
-                .cloned()
-                .map(OneDocument::Order)
-                .collect(),
-            Message::Payments(e) => e
-                .documents
-                .iter()
-                .cloned()
-                .map(OneDocument::Payment)
-                .collect(),
-            Message::Waybills(e) => e
-                .documents
-                .iter()
-                .cloned()
-                .map(OneDocument::Waybill)
-                .collect(),
-            Message::Inventories(e) => e
-                .documents
-                .iter()
-                .cloned()
-                .map(OneDocument::Inventory)
-                .collect(),
-            Message::Cancellations(e) => e
-                .documents
-                .iter()
-                .cloned()
-                .map(OneDocument::Cancellation)
-                .collect(),
-            Message::Returns(e) => e
-                .documents
-                .iter()
-                .cloned()
-                .map(OneDocument::Return)
-                .collect(),
+            Message::Orders(e) => each(e, OneDocument::Order),
+            Message::Payments(e) => each(e, OneDocument::Payment),
+            Message::Waybills(e) => each(e, OneDocument::Waybill),
+            Message::Inventories(e) => each(e, OneDocument::Inventory),
+            Message::Cancellations(e) => each(e, OneDocument::Cancellation),
+            Message::Returns(e) => each(e, OneDocument::Return),
         }
     }
 

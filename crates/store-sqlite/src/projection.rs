@@ -335,11 +335,10 @@ fn update_declaration(
     if u.replaces_document {
         match keys {
             Some(keys) => {
-                let delete = "DELETE FROM declaration_search WHERE declaration_row = \
-                     (SELECT row FROM declarations WHERE id = ?1)";
-                tx.prepare_cached(delete)?.execute([&u.id])?;
                 let sql = "SELECT row FROM declarations WHERE id = ?1";
                 let row: i64 = tx.prepare_cached(sql)?.query_row([&u.id], |r| r.get(0))?;
+                let delete = "DELETE FROM declaration_search WHERE declaration_row = ?1";
+                tx.prepare_cached(delete)?.execute([row])?;
                 insert_search_keys(tx, row, keys)?;
             }
             None => index_for_search(tx, &u.id, true)?,
