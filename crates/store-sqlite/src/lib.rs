@@ -75,14 +75,16 @@ pub const WRITE_QUEUE_MAX_DEFAULT: usize =
 /// The write-ahead log's size at most in a production store. The WAL only grows while the
 /// writer appends faster than checkpoints copy it back (at full speed lodging writes ~60 MB/s of
 /// WAL on the reference machine, and 960 MB piled up in 16 s before the bound), or while a long
-/// read holds an old snapshot so no checkpoint can restart it. The checkpoint thread truncates it
-/// from a quarter of this size ([`wal_truncate_at`]); past this size writes are refused with
+/// read holds an old snapshot so no checkpoint can restart it. The writer restarts it from a
+/// quarter of this size ([`wal_truncate_at`]), the checkpoint thread truncates it from half when
+/// restarts keep failing; past this size writes are refused with
 /// `Unavailable` (503 + Retry-After) until a checkpoint brings it back: the disk cannot fill.
 pub const WAL_BYTES_MAX_DEFAULT: u64 = 256 * 1024 * 1024;
 
-/// The WAL size from which the checkpoint thread copies the whole log back and truncates it,
-/// instead of copying what it can without waiting: a quarter of the bound, so a truncation
-/// blocked for a while by readers still leaves room before writes are refused.
+/// The WAL content from which the writer copies the whole log back and restarts it, instead of
+/// copying what it can without waiting (and the size its file is cut back to after a restart):
+/// a quarter of the bound, so a restart blocked for a while by readers still leaves room before
+/// writes are refused.
 pub fn wal_truncate_at(wal_bytes_max: u64) -> u64 {
     wal_bytes_max / 4
 }

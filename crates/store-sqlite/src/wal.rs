@@ -9,12 +9,15 @@
 //! PASSIVE alone does not bound the WAL: SQLite starts writing the log from its beginning again
 //! only when a checkpoint copied every frame before the next commit, which never happens while
 //! the writer is busy, so under sustained lodging the file grew without end (960 MB in 16 s).
-//! From `truncate_at` bytes the log is copied back whole and truncated (a TRUNCATE checkpoint,
-//! waiting at most `WAL_TRUNCATE_WAIT` for readers): by the writer between batches (a busy writer
-//! holds the write lock nearly all the time, so this thread rarely gets it then), and by this
-//! thread when the writer is idle. PASSIVE copies keep what is left to copy small. The writer
-//! refuses writes past the hard bound (`SqliteOptions::wal_bytes_max`) should readers keep every
-//! truncation off.
+//! From `truncate_at` bytes of frames the writer copies the log back whole and restarts it from
+//! its beginning between batches (a RESTART checkpoint, waiting at most `WAL_TRUNCATE_WAIT` for
+//! readers; a busy writer holds the write lock nearly all the time, so this thread rarely gets it
+//! then). The file is reused, not truncated: overwriting pages the kernel holds costs far less
+//! than growing the file again, and `journal_size_limit` cuts it back to `truncate_at` after a
+//! restart. Should restarts keep failing (readers on old snapshots) and the file reach twice
+//! that, this thread copies it back whole and truncates it (TRUNCATE). PASSIVE copies keep what
+//! is left to copy small. The writer refuses writes past the hard bound
+//! (`SqliteOptions::wal_bytes_max`) should readers keep every restart and truncation off.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -83,7 +86,11 @@ fn run(
 ) {
     // Stops when told to, or when the store is gone (the sender dropped).
     while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(WAL_CHECKPOINT_INTERVAL) {
-        let mode = if wal_bytes(wal) >= truncate_at {
+        // The writer restarts the log itself from `truncate_at` bytes of frames (and the file is
+        // cut back to that size after a restart); a file twice that size means its restarts
+        // keep failing (readers on old snapshots, or a writer refusing everything past the
+        // bound): then this thread copies the log back whole and truncates it.
+        let mode = if wal_bytes(wal) >= truncate_at.saturating_mul(2) {
             "TRUNCATE"
         } else {
             "PASSIVE"

@@ -675,3 +675,54 @@ async fn past_its_wal_bound_the_writer_refuses_until_a_checkpoint_truncates_it()
     assert!(wal_size(&path) < options.wal_bytes_max);
     assert_chain_verifies(&store, n as u64).await;
 }
+
+/// Under sustained appends the writer restarts the WAL from its beginning and reuses the file
+/// (a RESTART checkpoint, the file cut back to `wal_truncate_at` by `journal_size_limit`), rather
+/// than truncating it to nothing and growing it again for every commit: once the file reached
+/// the restart size it never shrinks below it while appends go on, and it stays bounded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_writer_reuses_the_wal_file_instead_of_truncating_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("customs.db");
+    let options = SqliteOptions {
+        wal_bytes_max: 4 * 1024 * 1024,
+        ..SqliteOptions::production()
+    };
+    let restart_at = store_sqlite::wal_truncate_at(options.wal_bytes_max);
+    let store = open(&path, options);
+    // 600 appends of 16 KiB (~10 MiB of frames, ten times the restart size), 50 at a time.
+    let mut reached = false;
+    let mut smallest_after = u64::MAX;
+    let mut largest = 0;
+    for chunk in 0..12 {
+        let appends = (0..50)
+            .map(|i| bulky_registration(1 + chunk * 50 + i, PADDING))
+            .collect();
+        for outcome in append_concurrently(&store, appends).await {
+            assert!(
+                matches!(outcome, Ok(AppendOutcome::Appended { .. })),
+                "{outcome:?}"
+            );
+        }
+        let size = wal_size(&path);
+        largest = largest.max(size);
+        if reached {
+            smallest_after = smallest_after.min(size);
+        }
+        reached |= size >= restart_at;
+    }
+    assert!(
+        reached,
+        "the WAL never reached {restart_at} bytes (largest {largest})"
+    );
+    assert!(
+        smallest_after >= restart_at,
+        "the WAL file shrank to {smallest_after} bytes after reaching {restart_at}: truncated, not reused"
+    );
+    let batch = options.batch_max as u64 * APPEND_WAL_BYTES_MAX;
+    assert!(
+        largest <= restart_at + batch,
+        "the WAL reached {largest} bytes: restarts from {restart_at} should keep it within one batch of that"
+    );
+    assert_chain_verifies(&store, 600).await;
+}
