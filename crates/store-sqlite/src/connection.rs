@@ -11,6 +11,13 @@ use rusqlite::{Connection, OpenFlags};
 /// server runs; five seconds covers that without hanging a request forever.
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Prepared statements each connection keeps (rusqlite's `prepare_cached`, least recently used
+/// dropped first). rusqlite's default of 16 is fewer than the statements one lodging and the
+/// requests around it use in turn (events, declaration, search keys, counters, assessments,
+/// checkpoints...; the readers' queries are more still), so each was compiled again nearly every
+/// time. Each cached statement holds a few KB.
+pub(crate) const STATEMENTS_CACHED_MAX: usize = 256;
+
 /// Opens (creating on first run) the single write connection.
 pub(crate) fn open_writer(path: &Path) -> anyhow::Result<Connection> {
     create_private(path)?;
@@ -37,6 +44,7 @@ pub(crate) fn open_writer(path: &Path) -> anyhow::Result<Connection> {
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     // Checkpoints run on their own thread (see `wal`), not inside a commit.
     conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENTS_CACHED_MAX);
     Ok(conn)
 }
 
@@ -49,6 +57,7 @@ pub(crate) fn open_reader(path: &Path) -> anyhow::Result<Connection> {
     let conn = Connection::open_with_flags(path, flags)
         .with_context(|| format!("opening a reader on the store at {}", path.display()))?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENTS_CACHED_MAX);
     Ok(conn)
 }
 
