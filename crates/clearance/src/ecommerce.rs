@@ -469,7 +469,7 @@ impl<S: Store> Clearance<S> {
             ));
         }
         let (role, element) = role_of(t);
-        let registration = self.store.ceb_registration(cop_code).await?;
+        let registration = self.ceb_registration(cop_code).await?;
         let Some(registration) =
             registration.filter(|r| r.enterprise.roles.iter().any(|x| x == role))
         else {
@@ -560,7 +560,7 @@ impl<S: Store> Clearance<S> {
         code: &str,
         role: &str,
     ) -> Result<bool, ClearanceError> {
-        let Some(registration) = self.store.ceb_registration(code).await? else {
+        let Some(registration) = self.ceb_registration(code).await? else {
             return Ok(false);
         };
         let enterprise = registration.enterprise;
@@ -1182,7 +1182,7 @@ impl<S: Store> Clearance<S> {
         code: &str,
         path: &str,
     ) -> Result<wire::declaration::EnterpriseDto, ClearanceError> {
-        let registration = self.store.ceb_registration(code).await?;
+        let registration = self.ceb_registration(code).await?;
         let Some(enterprise) = registration.map(|r| r.enterprise) else {
             return Err(ClearanceError::Invalid(vec![FieldError::not_allowed(
                 path,
@@ -1507,16 +1507,21 @@ impl<S: Store> Clearance<S> {
             .clone()
             .or(enterprise.credit_code.clone())
             .unwrap_or_default();
-        self.ceb_admin_event(
-            caller,
-            format!("ceb-enterprise:{code}"),
-            "ceb.enterprise_registered",
-            json!({ "customs_code": enterprise.customs_code, "credit_code": enterprise.credit_code,
-                    "name": enterprise.name, "roles": enterprise.roles }),
-            Projection::RegisterCebEnterprise(enterprise),
-            "customs_code",
-        )
-        .await
+        let outcome = self
+            .ceb_admin_event(
+                caller,
+                format!("ceb-enterprise:{code}"),
+                "ceb.enterprise_registered",
+                json!({ "customs_code": enterprise.customs_code, "credit_code": enterprise.credit_code,
+                        "name": enterprise.name, "roles": enterprise.roles }),
+                Projection::RegisterCebEnterprise(enterprise),
+                "customs_code",
+            )
+            .await;
+        // Whatever the outcome (a refusal may follow a commit made meanwhile), the register
+        // is read afresh.
+        self.invalidate(&[crate::invalidation::Cache::CebRegister]);
+        outcome
     }
 
     /// Adds a signing certificate (DER) of a registered enterprise (administrators).
@@ -1532,23 +1537,27 @@ impl<S: Store> Clearance<S> {
             ClearanceError::Invalid(vec![FieldError::invalid_format("certificate", &en, &zh)])
         })?;
         let serial = key.serial().to_owned();
-        self.ceb_admin_event(
-            caller,
-            format!("ceb-enterprise:{enterprise_code}"),
-            "ceb.certificate_added",
-            json!({ "enterprise_code": enterprise_code, "serial_number": serial,
+        let outcome = self
+            .ceb_admin_event(
+                caller,
+                format!("ceb-enterprise:{enterprise_code}"),
+                "ceb.certificate_added",
+                json!({ "enterprise_code": enterprise_code, "serial_number": serial,
                     "subject": key.subject() }),
-            Projection::AddCebCertificate {
-                enterprise_code: enterprise_code.to_owned(),
-                certificate: store::CebCertificateRow {
-                    serial_number: serial.clone(),
-                    der: der.to_vec(),
-                    added_seq: None,
+                Projection::AddCebCertificate {
+                    enterprise_code: enterprise_code.to_owned(),
+                    certificate: store::CebCertificateRow {
+                        serial_number: serial.clone(),
+                        der: der.to_vec(),
+                        added_seq: None,
+                    },
                 },
-            },
-            "certificate",
-        )
-        .await?;
+                "certificate",
+            )
+            .await;
+        // The new certificate is in force from now on: the register is read afresh.
+        self.invalidate(&[crate::invalidation::Cache::CebRegister]);
+        outcome?;
         Ok(serial)
     }
 

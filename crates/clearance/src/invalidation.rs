@@ -74,6 +74,12 @@ impl Freshness {
     fn advance(&self) {
         self.epoch.fetch_add(1, Ordering::SeqCst);
     }
+
+    /// An invalidation, as a test of a cache sees it.
+    #[cfg(test)]
+    pub(crate) fn advance_for_tests(&self) {
+        self.advance();
+    }
 }
 
 /// The caches a change can make stale.
@@ -91,18 +97,24 @@ pub enum Cache {
     Lists,
     /// The risk models in force (active and shadow).
     Models,
+    /// The CEB register: enterprises' e-commerce roles and certificates in force.
+    CebRegister,
 }
 
 impl Cache {
-    pub const ALL: [Cache; 6] = [
+    pub const ALL: [Cache; 7] = [
         Cache::Principals,
         Cache::Releases,
         Cache::Rules,
         Cache::CreditLevels,
         Cache::Lists,
         Cache::Models,
+        Cache::CebRegister,
     ];
 }
+
+/// The actions that change the CEB register (an enterprise's roles, its certificate in force).
+pub const CEB_REGISTER_ACTIONS: [&str; 2] = ["ceb.enterprise_registered", "ceb.certificate_added"];
 
 /// The caches an event of `action` can make stale, by the action's kind (the part before the
 /// dot). An action of a kind not named here empties every cache: a new kind of change is
@@ -119,6 +131,10 @@ pub fn caches_changed_by(action: &str) -> &'static [Cache] {
         "rule" => &[Cache::Rules],
         "watch_entry" => &[Cache::Lists],
         "risk_model" => &[Cache::Models],
+        // A CEB registration or a new certificate changes the CEB register; the messages, lists
+        // and guarantee movements (the e-commerce hot path) change nothing cached.
+        "ceb" if CEB_REGISTER_ACTIONS.contains(&action) => &[Cache::CebRegister],
+        "ceb" | "guarantee" => &[],
         // The hot path's kinds: nothing cached depends on them but traders' records (counts and
         // discrepancies, which targeting may read up to `CATALOG_REFRESH` late).
         "declaration" | "task" | "cbec" | "payment" | "document" | "draft" | "modification"
@@ -144,6 +160,7 @@ impl<S: Store> Clearance<S> {
                 Cache::CreditLevels => self.credit_levels.invalidate(),
                 Cache::Lists => self.lists_catalog.invalidate(),
                 Cache::Models => self.models.invalidate(),
+                Cache::CebRegister => self.ceb_register.clear(),
             }
         }
     }
@@ -209,6 +226,20 @@ mod tests {
             &[Cache::Models]
         );
         assert!(caches_changed_by("declaration.accepted").is_empty());
+        for action in CEB_REGISTER_ACTIONS {
+            assert_eq!(caches_changed_by(action), &[Cache::CebRegister], "{action}");
+        }
+        // The e-commerce hot path: every CEB message and list state, guarantee movements.
+        for action in [
+            "ceb.order.received",
+            "ceb.inventory.received",
+            "ceb.inventory_list.waiting",
+            "ceb.inventory_list.accepted",
+            "guarantee.debited",
+            "guarantee.debit_released",
+        ] {
+            assert!(caches_changed_by(action).is_empty(), "{action}");
+        }
         assert_eq!(caches_changed_by("quota.changed"), &Cache::ALL);
         assert_eq!(caches_changed_by("nodot"), &Cache::ALL);
     }

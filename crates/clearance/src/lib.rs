@@ -15,6 +15,7 @@ pub mod attachments;
 mod audit_trail;
 mod cbec;
 pub mod ceb_keys;
+pub mod ceb_register;
 mod changes;
 pub mod console;
 pub mod continuity;
@@ -252,6 +253,8 @@ pub struct Clearance<S> {
     ceb_match_wait_ms: std::sync::atomic::AtomicI64,
     /// The CEB senders' certificates, read once (`ceb_keys`).
     ceb_keys: ceb_keys::CebKeys,
+    /// The CEB register's entries read before (`ceb_register`).
+    ceb_register: ceb_register::CebRegisterCache,
 }
 
 impl<S: Store> Clearance<S> {
@@ -277,6 +280,7 @@ impl<S: Store> Clearance<S> {
             models: models::ModelCatalog::watched(&freshness),
             activity: operations::Activity::default(),
             work_figures: operations::WorkFiguresCache::default(),
+            ceb_register: ceb_register::CebRegisterCache::watched(&freshness),
             freshness,
             ceb_match_wait_ms: std::sync::atomic::AtomicI64::new(ecommerce::CEB_MATCH_WAIT_MAX_MS),
             ceb_keys: ceb_keys::CebKeys::default(),

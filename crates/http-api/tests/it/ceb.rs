@@ -496,6 +496,33 @@ async fn a_tampered_message_is_refused() {
         .assert_problem(403);
 }
 
+/// A new certificate comes into force at once, though the sender's registration was read (and
+/// kept in memory) for its earlier messages: the old key is refused from then on, the new one
+/// accepted.
+#[tokio::test]
+async fn a_new_certificate_is_in_force_for_the_next_message() {
+    let ceb = setup("1000.00").await;
+    assert_eq!(ceb.send_flow("CEB311", 1).await.0, "120");
+    let renewed = Identity::generate(EBP, b"renewed").expect("a test identity");
+    let added = ceb
+        .app
+        .post(
+            &format!("/v1/ceb/enterprises/{EBP}/certificates"),
+            "admin",
+            None,
+            &json!({ "certificate_pem": renewed.certificate_pem().unwrap() }),
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::OK, "{}", added.text);
+    let order = variant(&flow("CEB311"), 2);
+    let old_key = dsig::sign(order.as_bytes(), &ceb.identities["ebp_user"]).unwrap();
+    ceb.post_as("ebp_user", old_key).await.assert_problem(403);
+    let new_key = dsig::sign(order.as_bytes(), &renewed).unwrap();
+    let reply = ceb.post_as("ebp_user", new_key).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(statuses(&reply.text)[0].0, "120", "{}", reply.text);
+}
+
 #[tokio::test]
 async fn an_unregistered_or_wrong_sender_is_refused() {
     let ceb = setup("1000.00").await;
