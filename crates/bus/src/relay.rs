@@ -72,6 +72,9 @@ pub struct RelayStatus {
     pub failures: u64,
     /// The latest failure, in words; cleared by the next success.
     pub last_error: Option<String>,
+    /// For a relay that runs only while its process leads ([`Relay::spawn_led`]): whether it
+    /// leads now; `None` for a relay that always runs.
+    pub leading: Option<bool>,
 }
 
 /// A running relay: its status, and the task (abort it to stop the relay; nothing is lost,
@@ -111,12 +114,41 @@ pub struct Relay<S: Store + ?Sized, P: Publisher> {
     publisher_chain: Option<String>,
     /// Each chain's id, once read (`None` for a chain with no entry yet).
     chains: Vec<Option<String>>,
+    /// Publish only while this says `true` (several instances, one relay: the leader's).
+    leader: Option<watch::Receiver<bool>>,
 }
 
 impl<S: Store + ?Sized, P: Publisher> Relay<S, P> {
     /// Starts the relay on the current tokio runtime.
     pub fn spawn(store: Arc<S>, publisher: Arc<P>, options: RelayOptions) -> RelayHandle {
-        let (status, receiver) = watch::channel(RelayStatus::default());
+        Self::start(store, publisher, options, None)
+    }
+
+    /// Starts a relay that publishes only while `leading` says `true` (this process holds the
+    /// relay's lock: several instances on one store, one publisher). Each time it starts to
+    /// lead it resumes from the publisher's record, so what another relay published meanwhile
+    /// is not published again; a round in progress when the leadership is lost finishes (at
+    /// most one batch, refused by a stream that has moved on). Stops for good when `leading`'s
+    /// sender is dropped.
+    pub fn spawn_led(
+        store: Arc<S>,
+        publisher: Arc<P>,
+        options: RelayOptions,
+        leading: watch::Receiver<bool>,
+    ) -> RelayHandle {
+        Self::start(store, publisher, options, Some(leading))
+    }
+
+    fn start(
+        store: Arc<S>,
+        publisher: Arc<P>,
+        options: RelayOptions,
+        leader: Option<watch::Receiver<bool>>,
+    ) -> RelayHandle {
+        let (status, receiver) = watch::channel(RelayStatus {
+            leading: leader.as_ref().map(|l| *l.borrow()),
+            ..RelayStatus::default()
+        });
         let chains = vec![None; usize::from(store.chain_count().max(1))];
         let relay = Relay {
             store,
@@ -127,6 +159,7 @@ impl<S: Store + ?Sized, P: Publisher> Relay<S, P> {
             own_cursor: false,
             publisher_chain: None,
             chains,
+            leader,
         };
         RelayHandle {
             status: receiver,
@@ -134,9 +167,39 @@ impl<S: Store + ?Sized, P: Publisher> Relay<S, P> {
         }
     }
 
+    /// Waits until this process leads (at once for a relay that always runs); false when the
+    /// leadership is gone for good.
+    async fn until_leading(&mut self) -> bool {
+        let Some(leader) = self.leader.as_mut() else {
+            return true;
+        };
+        if *leader.borrow_and_update() {
+            if self.status.borrow().leading != Some(true) {
+                tracing::info!("event relay: this instance publishes");
+                self.status.send_modify(|s| s.leading = Some(true));
+            }
+            return true;
+        }
+        tracing::info!("event relay: another instance publishes; standing by");
+        // Another relay moves the stream meanwhile: on leading again, resume from it.
+        if !self.own_cursor {
+            self.cursors = None;
+        }
+        self.status.send_modify(|s| s.leading = Some(false));
+        if leader.wait_for(|leading| *leading).await.is_err() {
+            return false;
+        }
+        tracing::info!("event relay: this instance publishes");
+        self.status.send_modify(|s| s.leading = Some(true));
+        true
+    }
+
     async fn run(mut self) {
         let mut consecutive: u32 = 0;
         loop {
+            if !self.until_leading().await {
+                return;
+            }
             match self.round().await {
                 Ok(full) => {
                     if consecutive > 0 {

@@ -574,3 +574,123 @@ async fn a_relay_follows_every_chain_of_a_postgres_store_and_resumes_each_from_t
     assert_eq!(delivered, 90);
     store.close();
 }
+
+/// Two instances on one PostgreSQL store, each with its relay to one stream, each relay led by
+/// its own `store_postgres::Leadership` on the relay's lock: one publishes, the other stands
+/// by without asking the stream anything; the leader dies (its relay and its lock's
+/// connection gone), the other takes over within `LEADER_TAKEOVER_MAX` and resumes from the
+/// stream: every event once, per chain in order, for a deduplicating consumer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn of_two_relays_on_one_postgres_store_one_publishes_and_the_other_takes_over() {
+    use store_postgres::{LEADER_TAKEOVER_MAX, Leadership, RELAY_LEADER};
+    let context = jetstream().await;
+    let (_database, config) = PostgresDatabase::create().await;
+    let open = || async {
+        Arc::new(
+            store_postgres::PostgresStore::open(
+                config.clone(),
+                store_postgres::PostgresOptions::production(),
+                AuditSigner::from_secret_bytes(&[5; 32]),
+            )
+            .await
+            .expect("the store opens"),
+        )
+    };
+    let stores = [open().await, open().await];
+    let register = |from: usize, to: usize| {
+        let store = stores[0].clone();
+        async move {
+            for n in from..to {
+                let outcome = store.append(registration(n)).await.unwrap();
+                assert!(matches!(outcome, AppendOutcome::Appended { .. }));
+            }
+        }
+    };
+    register(0, 60).await;
+    let test_stream = TestStream::new(&nats_url());
+    let stream_config = &test_stream.config;
+    let mut instances: Vec<(Leadership, bus::RelayHandle)> = stores
+        .iter()
+        .map(|store| {
+            let leadership = Leadership::start(config.clone(), RELAY_LEADER);
+            let relay = Relay::spawn_led(
+                store.clone(),
+                Arc::new(JetStreamPublisher::new(stream_config.clone())),
+                options(4),
+                leadership.watch(),
+            );
+            (leadership, relay)
+        })
+        .collect();
+    // Whichever leads publishes everything; the other never started.
+    let started = std::time::Instant::now();
+    let leader = loop {
+        let leading: Vec<usize> = (0..2).filter(|i| instances[*i].0.is_leading()).collect();
+        assert!(leading.len() <= 1, "two lead at once");
+        if let [one] = leading[..] {
+            break one;
+        }
+        assert!(started.elapsed() < LEADER_TAKEOVER_MAX, "nobody leads");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let follower = 1 - leader;
+    let status = instances[leader].1.wait_for(60, WAIT).await;
+    assert_eq!(status.published_seq, Some(60), "{status:?}");
+    assert_eq!(status.leading, Some(true));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let standing_by = instances[follower].1.status.borrow().clone();
+    assert_eq!(
+        (
+            standing_by.leading,
+            standing_by.published_seq,
+            standing_by.failures
+        ),
+        (Some(false), None, 0),
+        "the follower neither published nor was refused: {standing_by:?}"
+    );
+
+    // The leader dies: its relay stops and its lock's connection closes with it.
+    let (gone_leadership, gone_relay) = instances.remove(leader);
+    gone_relay.task.abort();
+    let died = std::time::Instant::now();
+    drop(gone_leadership);
+    register(60, 90).await;
+    let (survivor_leadership, survivor) = &mut instances[0];
+    let mut leading = survivor_leadership.watch();
+    tokio::time::timeout(LEADER_TAKEOVER_MAX, leading.wait_for(|l| *l))
+        .await
+        .expect("the follower takes over within LEADER_TAKEOVER_MAX")
+        .unwrap();
+    let took_over = died.elapsed();
+    let status = survivor.wait_for(90, WAIT).await;
+    assert_eq!(status.published_seq, Some(90), "{status:?}");
+    assert_eq!(
+        status.failures, 0,
+        "it resumed after what the leader published: {status:?}"
+    );
+    eprintln!("the follower led {took_over:?} after the leader died");
+    survivor.task.abort();
+
+    let mut stream = context.get_stream(&stream_config.stream).await.unwrap();
+    let info = stream.info().await.unwrap();
+    assert_eq!(info.state.messages, 90, "every event once");
+    let mut consumers: std::collections::HashMap<String, DedupConsumer> = Default::default();
+    for sequence in 1..=info.state.last_sequence {
+        let message = stream.get_raw_message(sequence).await.unwrap();
+        let event = BusEvent::from_json(&message.payload).unwrap();
+        assert_eq!(
+            consumers
+                .entry(event.chain.clone())
+                .or_default()
+                .accept(event.seq),
+            Ok(Delivery::New),
+            "chain {} in order, each once",
+            event.chain
+        );
+    }
+    let delivered: u64 = consumers.values().map(DedupConsumer::last_seq).sum();
+    assert_eq!(delivered, 90);
+    for store in &stores {
+        store.close();
+    }
+}

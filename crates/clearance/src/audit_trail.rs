@@ -13,11 +13,18 @@ pub const AUDIT_PAGE_MAX: usize = 1000;
 /// Entries read from the store per round trip while verifying: bounds memory, not the chain.
 const VERIFY_PAGE_ENTRIES: usize = 10_000;
 
-fn entry_view(stored: &StoredEntry) -> Result<AuditEntryView, ClearanceError> {
+/// An entry as the API shows it; `place` is its chain and global number, given only for a store
+/// of several chains (one chain's entries are shown as they always were: seq is the number).
+fn entry_view(
+    stored: &StoredEntry,
+    place: Option<(u16, u64)>,
+) -> Result<AuditEntryView, ClearanceError> {
     let entry = &stored.entry;
     let payload = serde_json::from_str(&entry.payload)
         .map_err(|e| anyhow::anyhow!("audit entry {} is not readable: {e}", entry.seq))?;
     Ok(AuditEntryView {
+        chain: place.map(|(chain, _)| chain),
+        row: place.map(|(_, row)| row),
         seq: entry.seq,
         recorded_at: views::rfc3339(entry.recorded_at_ms),
         actor: entry.actor.clone(),
@@ -158,7 +165,11 @@ impl<S: Store> Clearance<S> {
         })
     }
 
-    /// Entries with `seq > after`, oldest first, at most `limit` (1 to `AUDIT_PAGE_MAX`).
+    /// The whole record, every chain, oldest first, at most `limit` (1 to `AUDIT_PAGE_MAX`):
+    /// the entries whose number is above `after`. With one chain (SQLite) the number is the
+    /// entry's seq; with several (PostgreSQL) it is the event's global row
+    /// ([`store::Store::record_entries`]), and each entry also carries its chain and row, its
+    /// seq being its place in that chain. `next_after` is the last number of a full page.
     pub async fn audit_entries(
         &self,
         caller: &Caller,
@@ -175,11 +186,15 @@ impl<S: Store> Clearance<S> {
                 ),
             ]));
         }
-        let stored = self.store.audit_entries(after, limit).await?;
-        let next_after = (stored.len() == limit)
-            .then(|| stored.last().map(|s| s.entry.seq))
+        let listed = self.store.record_entries(after, limit).await?;
+        let next_after = (listed.len() == limit)
+            .then(|| listed.last().map(|e| e.row))
             .flatten();
-        let entries = stored.iter().map(entry_view).collect::<Result<_, _>>()?;
+        let several = self.store.chain_count() > 1;
+        let entries = listed
+            .iter()
+            .map(|e| entry_view(&e.stored, several.then_some((e.chain, e.row))))
+            .collect::<Result<_, _>>()?;
         Ok(AuditPage {
             entries,
             next_after,
@@ -193,8 +208,11 @@ impl<S: Store> Clearance<S> {
         seq: u64,
     ) -> Result<Option<AuditEntryView>, ClearanceError> {
         caller.require(Action::ReadAudit)?;
+        let several = self.store.chain_count() > 1;
         match self.store.entry_of_event(seq).await? {
-            Some((_, stored)) => Ok(Some(entry_view(&stored)?)),
+            Some((chain, stored)) => {
+                Ok(Some(entry_view(&stored, several.then_some((chain, seq)))?))
+            }
             None => Ok(None),
         }
     }
@@ -251,14 +269,30 @@ impl<S: Store> Clearance<S> {
                 ),
             };
         let mut report = None::<audit::VerifyReport>;
-        let mut chain_fault = None;
+        // A head the auditor kept of a chain the store does not have: the record is not the one
+        // the auditor saw (fewer chains, or another store).
+        let mut chain_fault = auditors
+            .anchors
+            .iter()
+            .find(|(chain, _)| *chain >= chains)
+            .map(|(chain, anchor)| {
+                format!(
+                    "a head kept by the auditor is of chain {chain} (entry {}), but the record has \
+                     {chains} chain(s)",
+                    anchor.seq
+                )
+            });
         let mut contents = Vec::new();
         for chain in 0..chains {
             let mut anchors = round_anchors[usize::from(chain)].clone();
-            if chain == 0 {
-                // The heads an auditor wrote down are chain 0's (the only chain of SQLite).
-                anchors.extend(auditors.anchors.iter().copied());
-            }
+            // The heads the auditor kept of this chain (every chain's, from an exported round).
+            anchors.extend(
+                auditors
+                    .anchors
+                    .iter()
+                    .filter(|(of, _)| *of == chain)
+                    .map(|(_, anchor)| *anchor),
+            );
             let options = VerifyOptions {
                 anchors,
                 checkpoint_bound,
@@ -356,8 +390,9 @@ impl<S: Store> Clearance<S> {
 pub struct AuditorsCheck {
     /// The public key the auditor kept (`customs audit public-key` when the store was set up).
     pub public_key: Option<AuditPublicKey>,
-    /// Heads the auditor kept (exported checkpoints, `seq:hash` written down).
-    pub anchors: Vec<audit::Anchor>,
+    /// Heads the auditor kept (exported checkpoints, `seq:hash` written down), each with the
+    /// chain it is the head of (0 for the embedded store's only chain).
+    pub anchors: Vec<(u16, audit::Anchor)>,
 }
 
 /// What the verification could not vouch for.

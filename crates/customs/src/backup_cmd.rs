@@ -218,10 +218,13 @@ pub async fn restore(args: RestoreArgs, target: &Path) -> anyhow::Result<()> {
     }
     let mut anchors = Vec::new();
     if facts.chain_entries > 0 {
-        anchors.push(Anchor {
-            seq: facts.chain_entries,
-            head_hash: facts.head_hash,
-        });
+        anchors.push((
+            0,
+            Anchor {
+                seq: facts.chain_entries,
+                head_hash: facts.head_hash,
+            },
+        ));
     }
     let auditors = AuditorsCheck {
         public_key: Some(key),

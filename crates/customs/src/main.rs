@@ -100,6 +100,11 @@ enum Command {
     Search(search_cmd::SearchArgs),
     /// The record of the whole enforcement process: verify, export the public key, checkpoint.
     Audit {
+        /// Audit the record kept in PostgreSQL (postgres://user@host:5432/database), as `serve
+        /// --database` keeps it, instead of the data folder's SQLite file; the folder still holds
+        /// the keys. [env: CUSTOMS_DATABASE] [file: serve.database]
+        #[arg(long, global = true, value_name = "URL")]
+        database: Option<String>,
         #[command(subcommand)]
         command: audit_cmd::AuditCommand,
     },
@@ -216,6 +221,9 @@ impl Cli {
         if let Command::Admin(args) = &self.command {
             flags.push(("serve.database", args.database.clone()));
         }
+        if let Command::Audit { database, .. } = &self.command {
+            flags.push(("serve.database", database.clone()));
+        }
         flags
     }
 }
@@ -293,6 +301,7 @@ impl Command {
             Command::Serve(_)
                 | Command::Worker(_)
                 | Command::Admin(_)
+                | Command::Audit { .. }
                 | Command::Assess(_)
                 | Command::Bench(_)
                 | Command::Backup(_)
@@ -424,7 +433,9 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
         match cli.command {
             Command::Serve(args) => serve::run(&data, config, &settings, args).await,
             Command::Worker(_) => worker::run(&data, config, &settings).await,
-            Command::Audit { command } => audit_cmd::run(&data, command).await,
+            Command::Audit { command, .. } => {
+                audit_cmd::run(&data, settings.serve.database.as_deref(), command).await
+            }
             Command::Admin(args) => {
                 admin::run(&data, config, settings.serve.database.as_deref(), args).await
             }

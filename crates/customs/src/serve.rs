@@ -244,7 +244,11 @@ async fn serve_clearance<S: ServedStore>(
 ) -> anyhow::Result<()> {
     let serve = &settings.serve;
     let address = listener.local_addr()?;
-    let (relay, in_process) = start_event_relay(clearance.store(), &settings.bus);
+    // On PostgreSQL several instances share the record: the work only one of them may do
+    // (publishing to NATS, the drift check) runs where this process holds that work's lock.
+    let leaders = Leaders::of(serve.database.as_deref(), &settings.bus)?;
+    let (relay, in_process) =
+        start_event_relay(clearance.store(), &settings.bus, leaders.relay.as_ref());
     // Without NATS there is no `customs worker` to take jobs: this process runs them.
     let worker = in_process.and_then(|in_process| {
         crate::worker::start_in_process(
@@ -279,23 +283,36 @@ async fn serve_clearance<S: ServedStore>(
         continuity_task = Some(continuity.spawn());
     }
     // The drift monitor: the active model against the newest declarations, every
-    // `DRIFT_CHECK_INTERVAL` (the first check after one interval); an alert is recorded on the
-    // model's record and logged. Stops with the process.
+    // `DRIFT_CHECK_INTERVAL` (the first check one interval after this instance starts, or
+    // starts to lead); an alert is recorded on the model's record and logged. On PostgreSQL
+    // only the instance holding the drift lock checks. Stops with the process.
     let monitored = clearance.clone();
+    let mut drift_leader = leaders
+        .drift
+        .as_ref()
+        .map(store_postgres::Leadership::watch);
     let monitor = tokio::spawn(async move {
         let every = clearance::models::DRIFT_CHECK_INTERVAL;
-        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         loop {
-            ticks.tick().await;
-            match monitored.monitor_drift().await {
-                Ok(Some(report)) => tracing::info!(
-                    model = %report["model"],
-                    score_psi = %report["score"]["psi"],
-                    alerts = %report["alerts"],
-                    "drift checked"
-                ),
-                Ok(None) => {}
-                Err(error) => tracing::warn!(%error, "the drift check failed"),
+            if !until_leading(&mut drift_leader, true).await {
+                return;
+            }
+            let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            loop {
+                tokio::select! {
+                    _ = ticks.tick() => {}
+                    _ = until_leading(&mut drift_leader, false) => break,
+                }
+                match monitored.monitor_drift().await {
+                    Ok(Some(report)) => tracing::info!(
+                        model = %report["model"],
+                        score_psi = %report["score"]["psi"],
+                        alerts = %report["alerts"],
+                        "drift checked"
+                    ),
+                    Ok(None) => {}
+                    Err(error) => tracing::warn!(%error, "the drift check failed"),
+                }
             }
         }
     });
@@ -390,6 +407,8 @@ async fn serve_clearance<S: ServedStore>(
     }
     // The relay holds no state of its own: the next start resumes from the bus's record.
     relay.task.abort();
+    // The locks given up: another instance leads at once.
+    drop(leaders);
     if let Some(worker) = worker {
         worker.abort();
     }
@@ -399,13 +418,61 @@ async fn serve_clearance<S: ServedStore>(
     Ok(())
 }
 
+/// The leaderships of an instance on PostgreSQL (`store_postgres::Leadership`): none on the
+/// embedded store, where one process is the only one.
+struct Leaders {
+    /// The relay to NATS (with `bus.url` only: the in-process bus is each instance's own).
+    relay: Option<store_postgres::Leadership>,
+    drift: Option<store_postgres::Leadership>,
+}
+
+impl Leaders {
+    fn of(database: Option<&str>, bus: &crate::config::BusConfig) -> anyhow::Result<Leaders> {
+        let Some(url) = database else {
+            return Ok(Leaders {
+                relay: None,
+                drift: None,
+            });
+        };
+        let relay = match bus.url {
+            Some(_) => Some(store_postgres::Leadership::for_url(
+                url,
+                store_postgres::RELAY_LEADER,
+            )?),
+            None => None,
+        };
+        Ok(Leaders {
+            relay,
+            drift: Some(store_postgres::Leadership::for_url(
+                url,
+                store_postgres::DRIFT_LEADER,
+            )?),
+        })
+    }
+}
+
+/// Waits until `leader` says `leading` (without a leader, this process always leads: at once
+/// for `true`, never for `false`); false when the leadership is gone for good.
+async fn until_leading(
+    leader: &mut Option<tokio::sync::watch::Receiver<bool>>,
+    leading: bool,
+) -> bool {
+    match leader {
+        None if leading => true,
+        None => std::future::pending().await,
+        Some(leader) => leader.wait_for(|now| *now == leading).await.is_ok(),
+    }
+}
+
 /// The event relay (`crates/bus`): every committed event to NATS JetStream when `bus.url` is
 /// set, else to the in-process bus. A server that cannot reach NATS still serves: events are
 /// committed in the store and published when NATS answers (the relay logs each failed attempt).
-/// The in-process bus is returned for the jobs this process runs itself.
+/// With `leader` (PostgreSQL and NATS: several instances) it publishes only while this process
+/// holds the relay's lock. The in-process bus is returned for the jobs this process runs itself.
 fn start_event_relay<S: store::Store + Clone + 'static>(
     store: &S,
     settings: &crate::config::BusConfig,
+    leader: Option<&store_postgres::Leadership>,
 ) -> (bus::RelayHandle, Option<bus::InProcessBus>) {
     use std::sync::Arc;
     let store = Arc::new(store.clone());
@@ -424,7 +491,11 @@ fn start_event_relay<S: store::Store + Clone + 'static>(
                 "events are published to NATS JetStream"
             );
             let publisher = Arc::new(bus::JetStreamPublisher::new(config));
-            (bus::Relay::spawn(store, publisher, options), None)
+            let relay = match leader {
+                Some(leader) => bus::Relay::spawn_led(store, publisher, options, leader.watch()),
+                None => bus::Relay::spawn(store, publisher, options),
+            };
+            (relay, None)
         }
         None => {
             let in_process = bus::InProcessBus::new();

@@ -503,9 +503,16 @@ pub(crate) async fn unknown_route() -> ApiError {
     path = "/v1/audit/entries",
     tag = "audit",
     summary = "Read the record of the whole enforcement process",
-    description = "Entries of the audit chain with their hashes, oldest first. For auditors and administrators.",
+    description = "The whole record, oldest first, each entry with its hashes. For auditors and \
+        administrators. The embedded store keeps one chain: entries are in `seq` order and `after` \
+        is a `seq`. The PostgreSQL store keeps several chains: entries of every chain are listed \
+        in the order of their global number `row`, each with its `chain` and its `seq` in that \
+        chain (its hashes chain on the previous `seq` of the same chain, so each chain verifies \
+        alone), and `after` is a `row`. Either way pass `next_after` as `after` to read on: only \
+        settled entries are listed (none with a lower number commits later), so paging neither \
+        misses nor repeats an entry.",
     params(
-        ("after" = Option<u64>, Query, description = "Only entries after this sequence number (default 0)"),
+        ("after" = Option<u64>, Query, description = "Only entries numbered after this: a `seq` with one chain, a `row` with several (default 0)"),
         ("limit" = Option<usize>, Query, description = "Entries per page, 1 to 1000 (default 100)"),
     ),
     responses(

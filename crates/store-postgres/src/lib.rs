@@ -23,6 +23,7 @@ mod db;
 mod delivery;
 mod ecommerce;
 mod fault;
+mod leader;
 mod migrate;
 mod projection;
 mod queries;
@@ -35,6 +36,10 @@ pub use changes::{
     CHANGES_RETRY, ChangeNotice, listen_for_changes,
 };
 pub use databases::{count_declarations, create_database, drop_database};
+pub use leader::{
+    DRIFT_LEADER, LEADER_HEARTBEAT, LEADER_HEARTBEAT_TIMEOUT, LEADER_RETRY, LEADER_TAKEOVER_MAX,
+    LeaderLock, Leadership, RELAY_LEADER, leader_application_name,
+};
 pub use migrate::SCHEMA_VERSION;
 pub use replay::PROJECTION_DIFFERENCES_MAX;
 
@@ -638,6 +643,27 @@ impl Store for PostgresStore {
     /// Chain 0's entries ([`Store::chain_entries`] reads every chain).
     async fn audit_entries(&self, after_seq: u64, limit: usize) -> StoreResult<Vec<StoredEntry>> {
         self.chain_entries(0, after_seq, limit).await
+    }
+
+    /// Every chain's entries in row order, up to the settled horizon ([`queries::settled_row`]).
+    async fn record_entries(
+        &self,
+        after_row: u64,
+        limit: usize,
+    ) -> StoreResult<Vec<store::RecordEntry>> {
+        let horizon = {
+            let mut client = self.client().await?;
+            let settled = queries::settled_row(&mut client).await;
+            let settled = settled.map_err(|err| read_failed("reading the settled record", err));
+            discard_if_unavailable(client, &settled);
+            settled?
+        };
+        if horizon <= after_row {
+            return Ok(Vec::new());
+        }
+        read!(self, "reading the record's entries", |c| {
+            queries::record_entries(c, after_row, horizon, limit)
+        })
     }
 
     /// Chain 0's checkpoints ([`Store::chain_checkpoints`] reads every chain's).

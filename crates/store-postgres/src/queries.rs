@@ -259,6 +259,55 @@ pub(crate) async fn chain_entries<C: GenericClient>(
     )
 }
 
+/// The highest row below which the record is settled: every row at or below it is committed
+/// or will never be. Rows are drawn from a sequence inside appends, so a row can commit after a
+/// higher one (two appends on different chains); a reader paging by row past the higher one
+/// would miss it. Every append draws its rows while it holds its chains' head rows `FOR
+/// UPDATE` (append.rs), so with every head row held `FOR SHARE` no append is in progress, and
+/// the highest committed row then is settled. The shared locks are taken in chain order, as
+/// appends take theirs (no lock cycle), and held only for this one read: appends wait for
+/// them a moment, never for the listing itself.
+pub(crate) async fn settled_row(client: &mut deadpool_postgres::Object) -> R<u64> {
+    let tx = client.transaction().await?;
+    db::query(
+        &tx,
+        "SELECT chain FROM chain_heads ORDER BY chain FOR SHARE",
+        &[],
+    )
+    .await?;
+    let row = db::query_one(&tx, "SELECT COALESCE(max(row), 0) FROM events", &[]).await?;
+    let settled: i64 = row.try_get(0)?;
+    tx.commit().await?;
+    Ok(u64::try_from(settled)?)
+}
+
+/// Every chain's entries with `after_row < row <= through_row`, in row order, at most
+/// `limit`, each with its chain and row.
+pub(crate) async fn record_entries<C: GenericClient>(
+    c: &C,
+    after_row: u64,
+    through_row: u64,
+    limit: usize,
+) -> R<Vec<store::RecordEntry>> {
+    let sql = format!(
+        "SELECT {EVENT_COLUMNS} FROM events WHERE row > $1 AND row <= $2 ORDER BY row LIMIT $3"
+    );
+    let after = i64::try_from(after_row).unwrap_or(i64::MAX);
+    let through = i64::try_from(through_row).unwrap_or(i64::MAX);
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    all(
+        db::query(c, &sql, &[&after, &through, &limit]).await?,
+        |found| {
+            let chain: i16 = found.try_get(15)?;
+            Ok(store::RecordEntry {
+                chain: u16::try_from(chain)?,
+                row: u64_at(found, 0)?,
+                stored: rows::stored_entry(found)?,
+            })
+        },
+    )
+}
+
 /// The chain and the chain entry of the event whose global row is `row`.
 pub(crate) async fn entry_of_event<C: GenericClient>(
     c: &C,

@@ -53,6 +53,7 @@ impl<S: Store> Story<'_, S> {
             );
         }
         self.check_entries_match_events().await;
+        self.check_record_listing(&all).await;
 
         let heads = self.store.chain_heads().await.unwrap();
         assert_eq!(heads.iter().sum::<u64>(), head);
@@ -131,6 +132,63 @@ impl<S: Store> Story<'_, S> {
                 "{table}: {rebuilt:?}"
             );
         }
+    }
+
+    /// The whole record read page by page by the global number (`record_entries`, what an
+    /// auditor lists): every entry of every chain exactly once, numbers rising across pages and
+    /// chains, each entry as its chain holds it at its seq, and the event of that number.
+    async fn check_record_listing(&self, chains: &[Vec<StoredEntry>]) {
+        // A page size that makes pages end inside chains' runs and across them.
+        const PAGE: usize = 7;
+        let mut listed: Vec<store::RecordEntry> = Vec::new();
+        loop {
+            let after = listed.last().map_or(0, |e| e.row);
+            let page = self.store.record_entries(after, PAGE).await.unwrap();
+            assert!(page.len() <= PAGE);
+            if page.is_empty() {
+                break;
+            }
+            listed.extend(page);
+        }
+        let total: usize = chains.iter().map(Vec::len).sum();
+        assert_eq!(
+            listed.len(),
+            total,
+            "every entry of every chain listed once"
+        );
+        assert!(
+            listed.windows(2).all(|w| w[0].row < w[1].row),
+            "in the order of their numbers, none repeated"
+        );
+        let mut seen = std::collections::HashSet::new();
+        for listed in &listed {
+            let chain = &chains[usize::from(listed.chain)];
+            let at = usize::try_from(listed.stored.entry.seq - 1).unwrap();
+            assert_eq!(
+                chain.get(at),
+                Some(&listed.stored),
+                "number {} is entry {} of chain {}",
+                listed.row,
+                listed.stored.entry.seq,
+                listed.chain
+            );
+            assert!(seen.insert((listed.chain, listed.stored.entry.seq)));
+            let (chain_of_event, entry) = self
+                .store
+                .entry_of_event(listed.row)
+                .await
+                .unwrap()
+                .expect("the number is an event's");
+            assert_eq!((chain_of_event, &entry), (listed.chain, &listed.stored));
+        }
+        assert!(
+            self.store
+                .record_entries(listed.last().map_or(0, |e| e.row), PAGE)
+                .await
+                .unwrap()
+                .is_empty(),
+            "nothing after the last"
+        );
     }
 
     async fn read_chain_in_pages(&self, chain: u16, page: usize) -> Vec<StoredEntry> {

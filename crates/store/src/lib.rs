@@ -75,6 +75,17 @@ pub use search::{SEARCH_KINDS, SearchKey, SearchKeys, payload_search_keys, searc
 
 pub use audit::{Checkpoint, StoredEntry};
 
+/// An entry of the whole record as [`Store::record_entries`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordEntry {
+    /// The chain the entry is in (0 for a store of one chain).
+    pub chain: u16,
+    /// The event's global number, the listing's order and cursor (the entry's seq with one chain).
+    pub row: u64,
+    /// The entry, with its seq in its chain and its hashes.
+    pub stored: StoredEntry,
+}
+
 pub type StoreResult<T> = Result<T, StoreError>;
 
 #[derive(Debug, thiserror::Error)]
@@ -1086,8 +1097,27 @@ pub trait Store: Send + Sync + 'static {
         credit_code: &str,
     ) -> StoreResult<Option<EnterpriseRow>>;
     async fn user_by_name(&self, name: &str) -> StoreResult<Option<UserRow>>;
-    /// Audit chain entries with `seq > after_seq`, in seq order, at most `limit`.
+    /// Audit chain entries with `seq > after_seq`, in seq order, at most `limit`. Chain 0's only
+    /// with several chains: [`Store::record_entries`] lists the whole record.
     async fn audit_entries(&self, after_seq: u64, limit: usize) -> StoreResult<Vec<StoredEntry>>;
+    /// The whole record, every chain, in the order of the events' global numbers
+    /// ([`EventRow::seq`], the `row` of the PostgreSQL store): the entries with a number above
+    /// `after_row`, at most `limit`, each with its chain and its seq in that chain (what verifies
+    /// it). Only settled entries are listed: none with a number at or below the last one listed
+    /// commits later, so paging by the last number listed neither misses nor repeats an entry.
+    /// One chain (SQLite): chain 0's entries, whose number is their seq.
+    async fn record_entries(&self, after_row: u64, limit: usize) -> StoreResult<Vec<RecordEntry>> {
+        Ok(self
+            .audit_entries(after_row, limit)
+            .await?
+            .into_iter()
+            .map(|stored| RecordEntry {
+                chain: 0,
+                row: stored.entry.seq,
+                stored,
+            })
+            .collect())
+    }
     async fn checkpoints(&self) -> StoreResult<Vec<Checkpoint>>;
     /// Rebuilds the derived tables from the chain and compares them with the stored ones, in
     /// one consistent snapshot.
@@ -1096,7 +1126,8 @@ pub trait Store: Send + Sync + 'static {
     async fn checkpoint_now(&self) -> StoreResult<Option<Checkpoint>>;
     /// How many audit chains the store keeps: one for the SQLite store (one writer), a fixed
     /// number for the PostgreSQL store, whose events go to the chain of their subject. Chains
-    /// are numbered from 0; [`Store::audit_entries`] and [`Store::checkpoints`] are chain 0's.
+    /// are numbered from 0; [`Store::audit_entries`] and [`Store::checkpoints`] are chain 0's,
+    /// [`Store::record_entries`] lists every chain.
     fn chain_count(&self) -> u16 {
         1
     }

@@ -382,6 +382,15 @@ fn strip_position(message: &str) -> String {
 /// One entry of the record of the whole enforcement process (执法全过程记录), as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct AuditEntryView {
+    /// The chain the entry is in, on a store that keeps its record as several chains
+    /// (PostgreSQL); absent for a store of one chain (SQLite).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain: Option<u16>,
+    /// The event's number across all chains (the listing's order and the `after` cursor), on a
+    /// store of several chains; absent for one chain, where `seq` is that number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub row: Option<u64>,
+    /// The entry's place in its chain, from 1 without gaps: what its hashes chain on.
     pub seq: u64,
     pub recorded_at: String,
     pub actor: String,
@@ -400,7 +409,8 @@ pub struct AuditEntryView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct AuditPage {
     pub entries: Vec<AuditEntryView>,
-    /// Pass as `after` to read on; absent at the end of the chain.
+    /// Pass as `after` to read on (the last entry's `row`, or its `seq` with one chain); absent
+    /// at the end of the record.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_after: Option<u64>,
 }

@@ -16,6 +16,7 @@ mod failover;
 mod identity;
 mod instances;
 mod integrity;
+mod leaders;
 mod models;
 mod passwords;
 mod postgres;

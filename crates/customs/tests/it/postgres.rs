@@ -127,8 +127,8 @@ fn config_show_never_shows_the_database_password() {
 }
 
 /// With `serve.database` set, the commands that know only the folder's SQLite store are refused,
-/// naming the setting, rather than acting on records no instance serves; `admin` and `config`
-/// still work.
+/// naming the setting, rather than acting on records no instance serves; `admin`, `audit` and
+/// `config` still work (`audit` on the database: `audit_on_postgres` below).
 #[test]
 fn commands_of_the_folders_store_are_refused_when_the_records_are_in_postgres() {
     let dir = tempfile::tempdir().unwrap();
@@ -146,7 +146,7 @@ fn commands_of_the_folders_store_are_refused_when_the_records_are_in_postgres() 
     for args in [
         &["lodge", "declarations.json", "--token", "t"][..],
         &["tasks", "list", "--token", "t"],
-        &["audit", "verify"],
+        &["show", "0000", "--token", "t"],
         &["tariff", "list", "--token", "t"],
     ] {
         let output = run(args);
@@ -163,4 +163,133 @@ fn commands_of_the_folders_store_are_refused_when_the_records_are_in_postgres() 
         );
     }
     assert!(run(&["config", "check"]).status.success());
+}
+
+/// `customs audit --database`: the auditor's export is a round, every chain's head under one
+/// signature; verifying with it anchors each chain at its own head. A head kept for a chain is
+/// checked against that chain (one it does not reach fails, naming the chain), a head of a chain
+/// the record does not have fails, and an edited head in the file breaks its signature.
+#[test]
+fn audit_on_postgres_exports_and_checks_every_chains_head() {
+    let database = TestDatabase::create();
+    let url = database.url();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let admin =
+        |token: Option<&str>, args: &[&str]| crate::instances::admin(&data, &url, token, args);
+    let root = admin(None, &["init", "--name", "root"]);
+    // Users are events about themselves: their subjects fall in several chains.
+    for n in 0..12 {
+        admin(
+            Some(&root),
+            &["user", "--name", &format!("clerk-{n}"), "--role", "officer"],
+        );
+    }
+    let audit = |args: &[&str]| {
+        crate::support::command()
+            .env_remove("CUSTOMS_DATABASE")
+            .arg("--data")
+            .arg(&data)
+            .args(["audit", "--database", &url])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let heads_file = dir.path().join("heads.json");
+    let exported = audit(&["checkpoint", "--export", heads_file.to_str().unwrap()]);
+    let printed = String::from_utf8_lossy(&exported.stdout);
+    assert!(
+        exported.status.success(),
+        "{printed}{}",
+        String::from_utf8_lossy(&exported.stderr)
+    );
+    assert!(printed.contains("exported checkpoint round"), "{printed}");
+    let round: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&heads_file).unwrap()).unwrap();
+    let heads = round["heads"].as_array().unwrap();
+    assert_eq!(heads.len(), usize::from(store_postgres::CHAINS), "{round}");
+    let seqs: Vec<u64> = heads.iter().map(|h| h["seq"].as_u64().unwrap()).collect();
+    let events: u64 = psql(&url, "SELECT count(*) FROM events").parse().unwrap();
+    assert_eq!(
+        seqs.iter().sum::<u64>(),
+        events,
+        "every chain's head: {seqs:?}"
+    );
+    let used = seqs.iter().filter(|s| **s > 0).count();
+    assert!(used > 1, "the record is in several chains: {seqs:?}");
+    for (chain, head) in heads.iter().enumerate() {
+        assert_eq!(head["chain"], chain);
+        let stored = psql(
+            &url,
+            &format!(
+                "SELECT COALESCE((SELECT encode(head_hash, 'hex') FROM chain_heads \
+                 WHERE chain = {chain}), '')"
+            ),
+        );
+        if seqs[chain] > 0 {
+            assert_eq!(head["head_hash"].as_str().unwrap(), stored, "chain {chain}");
+        }
+    }
+
+    // Verified with the exported round: each chain anchored at its own head.
+    let anchor = ["verify", "--json", "--anchor", heads_file.to_str().unwrap()];
+    let verified = audit(&anchor);
+    let report: serde_json::Value = serde_json::from_slice(&verified.stdout)
+        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&verified.stderr)));
+    assert!(verified.status.success(), "{report}");
+    assert_eq!(report["intact"], true, "{report}");
+    assert_eq!(report["anchors_checked"], used, "{report}");
+    assert_eq!(report["entries_checked"], events, "{report}");
+
+    // A head the chain does not reach: the fault names that chain.
+    let (chain, seq) = seqs
+        .iter()
+        .enumerate()
+        .rev()
+        .find(|(_, s)| **s > 0)
+        .map(|(c, s)| (c, *s))
+        .unwrap();
+    let hash = heads[chain]["head_hash"].as_str().unwrap();
+    let beyond = format!("{chain}:{}:{hash}", seq + 1);
+    let refused = audit(&["verify", "--expect-head", &beyond]);
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains(&format!("chain {chain}")), "{said}");
+    // The same head given as chain 0's (SEQ:HASH) is not chain 0's: refused too.
+    if chain != 0 {
+        let as_chain_0 = format!("{seq}:{hash}");
+        assert!(
+            !audit(&["verify", "--expect-head", &as_chain_0])
+                .status
+                .success()
+        );
+    }
+    // Its true head passes.
+    let true_head = format!("{chain}:{seq}:{hash}");
+    assert!(
+        audit(&["verify", "--expect-head", &true_head])
+            .status
+            .success()
+    );
+    // A chain the record does not have.
+    let foreign = format!("{}:1:{hash}", store_postgres::CHAINS);
+    let refused = audit(&["verify", "--expect-head", &foreign]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("16 chain(s)"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    // A head edited in the exported file: its round's signature no longer verifies.
+    let mut edited = round.clone();
+    edited["heads"][chain]["seq"] = serde_json::json!(seq - 1);
+    let edited_file = dir.path().join("edited.json");
+    std::fs::write(&edited_file, edited.to_string()).unwrap();
+    let refused = audit(&["verify", "--anchor", edited_file.to_str().unwrap()]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("not signed by the key"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
 }

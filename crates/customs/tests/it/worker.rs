@@ -82,7 +82,12 @@ async fn import_and_activate(
 
 /// `serve` (or `worker`) with `env`, its stderr read until `ready` appears in a line; what
 /// follows is drained so the process never blocks on a full pipe. For `serve`, the address.
-fn start(data: &Path, args: &[&str], env: &[(&str, &str)], ready: &str) -> (Killed, String) {
+pub(crate) fn start(
+    data: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    ready: &str,
+) -> (Killed, String) {
     let mut run = command();
     run.env("CUSTOMS_LOG", "warn")
         .env_remove("CUSTOMS_DATABASE")

@@ -18,6 +18,7 @@ audit-first-fault = First fault
 audit-checkpoints = Latest signed checkpoints
 audit-no-checkpoints = No checkpoint has been signed yet.
 audit-col-seq = Entry
+audit-col-chain = Chain
 audit-col-signed-at = Signed at
 audit-col-key = Key
 audit-entries-title = Entries of the chain

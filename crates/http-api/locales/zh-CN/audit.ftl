@@ -18,6 +18,7 @@ audit-first-fault = 第一个问题
 audit-checkpoints = 最近的签名检查点
 audit-no-checkpoints = 尚未签署检查点。
 audit-col-seq = 记录号
+audit-col-chain = 链
 audit-col-signed-at = 签署时间
 audit-col-key = 密钥
 audit-entries-title = 审计链记录

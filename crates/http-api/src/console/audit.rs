@@ -1,5 +1,5 @@
 //! The auditor's pages: the chain's verification on request, the latest signed checkpoints, the
-//! entries page by page, any declaration's timeline with each entry's hashes, and the replay of a
+//! entries page by page (every chain's, by their global number, on PostgreSQL), any declaration's timeline with each entry's hashes, and the replay of a
 //! random draw (declarations drawn from the chain, their recorded assessments re-performed).
 //! Readable by the roles that may read the chain (auditor, administrator); any other user gets
 //! the not-found page, as for a page that does not exist.
@@ -71,6 +71,9 @@ struct OverviewPage {
 }
 
 pub(crate) struct EntryRow {
+    /// The entry's chain, on a store of several chains (PostgreSQL).
+    pub chain: Option<u16>,
+    /// Its place in its chain.
     pub seq: u64,
     pub recorded_at: String,
     pub actor: String,
@@ -90,6 +93,8 @@ struct EntriesPage {
     page: Page,
     title: String,
     entries: Vec<EntryRow>,
+    /// The entries name their chains (a store of several): a column shows them.
+    chains: bool,
     next_after: Option<u64>,
     declaration_id: Option<String>,
 }
@@ -261,6 +266,7 @@ fn entry_row(
     entry: &wire::AuditEntryView,
 ) -> EntryRow {
     EntryRow {
+        chain: entry.chain,
         seq: entry.seq,
         recorded_at: crate::shown_time(offset, &entry.recorded_at),
         actor: names
@@ -325,6 +331,7 @@ async fn entries<S: Store>(
             .iter()
             .map(|e| entry_row(state.config.display_offset, &names, e))
             .collect(),
+        chains: listed.entries.iter().any(|e| e.chain.is_some()),
         next_after: listed.next_after,
         declaration_id: None,
     };
@@ -379,6 +386,7 @@ async fn timeline<S: Store>(
     let page = EntriesPage {
         page: visit.page(Some(user_bar(&caller))),
         title: tr.with("audit-timeline-title", "number", &view.number),
+        chains: rows.iter().any(|r| r.chain.is_some()),
         entries: rows,
         next_after: None,
         declaration_id: Some(view.id.clone()),
