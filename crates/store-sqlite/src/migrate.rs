@@ -65,6 +65,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "0010_ecommerce",
         sql: include_str!("../migrations/0010_ecommerce.sql"),
     },
+    Migration {
+        version: 11,
+        name: "0011_partial_returns",
+        sql: include_str!("../migrations/0011_partial_returns.sql"),
+    },
 ];
 
 /// The schema version this build writes: the number of its last migration. A store records
