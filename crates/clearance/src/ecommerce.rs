@@ -1602,15 +1602,16 @@ impl<S: Store> Clearance<S> {
         match self.store.append(append).await {
             Ok(AppendOutcome::Appended { .. }) => {}
             Ok(AppendOutcome::Duplicate {
-                same_request: true,
-                ..
+                same_request: true, ..
             }) => {}
             Ok(AppendOutcome::Duplicate { .. }) => {
                 return Err(ClearanceError::IdempotencyKeyReused);
             }
             Ok(other) => return Err(crate::refusal(other)),
             Err(store::StoreError::NotFound(_)) => return Err(ClearanceError::NotFound),
-            Err(store::StoreError::Other(e)) if e.to_string().starts_with("guarantee.amount_fen") => {
+            Err(store::StoreError::Other(e))
+                if e.to_string().starts_with("guarantee.amount_fen") =>
+            {
                 let message = e.to_string();
                 let (en, zh) = message.split_once(" / ").unwrap_or((&message, &message));
                 return Err(ClearanceError::Invalid(vec![FieldError::not_allowed(

@@ -146,9 +146,7 @@ pub(crate) async fn apply_in(
             order_ref,
             amount_fen,
             credited_before_fen,
-        } => {
-            ecommerce::credit_back(tx, order_ref, *amount_fen, *credited_before_fen, seq).await
-        }
+        } => ecommerce::credit_back(tx, order_ref, *amount_fen, *credited_before_fen, seq).await,
         Projection::RegisterCebEnterprise(enterprise) => {
             ecommerce::register_enterprise(tx, enterprise, seq).await
         }

@@ -59,10 +59,10 @@ pub use ecommerce::{
     CebEnterpriseRow, CebKey, CebRegistration, GUARANTEE_DEBITED_ACTION,
     GUARANTEE_IDEMPOTENCY_SCOPE, GUARANTEE_MOVEMENT_FEN_MAX, GuaranteeDebit, GuaranteeDebitEvent,
     GuaranteeRow, INVENTORY_LIST_STATUSES, INVENTORY_LISTS_LISTED_MAX,
-    INVENTORY_REASON_JSON_BYTES_MAX, InventoryListChange, InventoryListRow, ceb_document_refusal,
-    cbec_credit_back_amount, ceb_guids, ecommerce_refusal, guarantee_balance_after, guarantee_debit_key,
-    guarantee_debit_payload, guarantee_debit_refusal, guarantee_subject, inventory_list_refusal,
-    ordered_roles,
+    INVENTORY_REASON_JSON_BYTES_MAX, InventoryListChange, InventoryListRow,
+    cbec_credit_back_amount, ceb_document_refusal, ceb_guids, ecommerce_refusal,
+    guarantee_balance_after, guarantee_debit_key, guarantee_debit_payload, guarantee_debit_refusal,
+    guarantee_subject, inventory_list_refusal, ordered_roles,
 };
 pub use shared::{
     CBEC_BOOKED_ACTION, CBEC_IDEMPOTENCY_SCOPE, CbecLedgerEntry, ChainPosition, CheckpointPolicy,
