@@ -1152,3 +1152,36 @@ async fn an_administrator_tops_up_a_guarantee_once_per_key() {
     unknown.assert_problem(404);
     assert_eq!(ceb.balance().await, "100000002100.50");
 }
+
+#[tokio::test]
+async fn a_list_whose_goods_are_held_is_not_cancelled_until_the_hold_is_lifted() {
+    let ceb = setup("1000.00").await;
+    for name in ["CEB311", "CEB411", "CEB511", "CEB621"] {
+        ceb.send_flow(name, 1).await;
+    }
+    let list = ceb.list(LIST).await;
+    let id = list["declaration_id"].as_str().unwrap().to_owned();
+    let number = list["declaration_number"].as_str().unwrap().to_owned();
+    let held = ceb
+        .app
+        .post(
+            &format!("/v1/declarations/{id}/hold"),
+            "officer",
+            None,
+            &json!({ "reason": "parcel X-rayed" }),
+        )
+        .await;
+    assert_eq!(held.status, StatusCode::OK, "{}", held.text);
+    let (status, info) = ceb.agent_sends(&cancellation(&number)).await;
+    assert_eq!(status, "100", "{info}");
+    assert!(info.contains("InvtCancel/invtNo"), "{info}");
+    assert!(info.contains("hold"), "{info}");
+    // Nothing changed: the list, the declaration, the allowance and the guarantee.
+    assert_eq!(ceb.list(LIST).await["status"], "accepted");
+    let declaration = ceb
+        .app
+        .get(&format!("/v1/declarations/{id}"), "officer")
+        .await;
+    assert_eq!(declaration.body["status"], "accepted");
+    assert_eq!(ceb.balance().await, "971.79");
+}
