@@ -201,8 +201,11 @@ impl<S: Store> Clearance<S> {
         // Goods are not released while duty and taxes are outstanding (neither paid nor
         // guaranteed) or an officer's task on them is open. (Read before deciding, since deciding
         // does no I/O; a task created after this read belongs to a later change.)
+        // A declaration no longer accepted (released, cancelled) is refused by its lifecycle
+        // below, which says why; what it owes is then beside the point.
         if caller.require(Action::Release).is_ok()
             && let Ok(row) = self.visible_row(caller, id_or_number).await
+            && row.status == domain::DeclarationStatus::Accepted.as_str()
         {
             let settlement = self.settlement(&row.id).await?;
             // Fail closed: goods that should have been assessed and were not (no tariff line, no

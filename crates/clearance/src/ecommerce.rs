@@ -28,6 +28,8 @@
 //! customs' assessment whatever the platform withheld, and the difference is between the
 //! platform and its buyer.
 
+mod returns;
+
 use chrono::NaiveDateTime;
 use domain::FieldError;
 use rust_decimal::Decimal;
@@ -674,16 +676,10 @@ impl<S: Store> Clearance<S> {
                         let errors = disagreement_errors(&found);
                         return Ok((ReturnStatus::Refused, info_of(&errors), None));
                     }
-                    if !matches!(list.status.as_str(), "waiting" | "accepted") {
-                        return Ok(not_in_state(&list, "InvtCancel/invtNo"));
+                    match self.cancellation_of(list, c, &guid).await? {
+                        Ok(outcome) => Some(outcome),
+                        Err(refused) => return Ok(refused),
                     }
-                    if let Some(refused) = self
-                        .other_number(&list, &c.invt_no, "InvtCancel/invtNo")
-                        .await?
-                    {
-                        return Ok(refused);
-                    }
-                    Some((list, InventoryListChange::Cancelled))
                 }
             },
             OneDocument::Return(r) => match self.list_of(&r.ebp_code, &r.order_no).await? {
@@ -703,40 +699,16 @@ impl<S: Store> Clearance<S> {
                     {
                         return Ok(refused);
                     }
-                    Some((list, InventoryListChange::Returned))
+                    match self.return_of(list, &inventory, r).await? {
+                        Ok(outcome) => Some(outcome),
+                        Err(refused) => return Ok(refused),
+                    }
                 }
             },
             _ => None,
         };
-        if let Some((list, change)) = &after {
-            let was_accepted = list.status == "accepted";
-            linked.push(LinkedEvent {
-                actor: None,
-                subject: list_subject(&list.id),
-                action: match change {
-                    InventoryListChange::Cancelled => "ceb.inventory_list.cancelled",
-                    _ => "ceb.inventory_list.returned",
-                }
-                .into(),
-                payload: json!({ "list": list.id, "by": guid }).to_string(),
-                expected_version: None,
-                projection: Projection::InventoryListChange {
-                    id: list.id.clone(),
-                    change: change.clone(),
-                },
-            });
-            if was_accepted {
-                linked.push(LinkedEvent {
-                    actor: None,
-                    subject: format!("cbec-order:{}", list.order_no),
-                    action: "cbec.purchase_credited_back".into(),
-                    payload: json!({ "order_ref": list.order_no, "list": list.id }).to_string(),
-                    expected_version: None,
-                    projection: Projection::CbecCreditBack {
-                        order_ref: list.order_no.clone(),
-                    },
-                });
-            }
+        if let Some(outcome) = &after {
+            linked.extend(outcome.linked(&guid));
         }
         let kind = row.kind.clone();
         let append = Append {
@@ -755,9 +727,10 @@ impl<S: Store> Clearance<S> {
             cbec_purchase: None,
             guarantee_debit: None,
         };
-        let release = after.as_ref().and_then(|(list, _)| {
-            (list.status == "accepted").then(|| (list.id.clone(), list.agent_code.clone()))
-        });
+        let release = after
+            .as_ref()
+            .filter(|outcome| outcome.releases_debit())
+            .map(|outcome| outcome.list.id.clone());
         match self.append_with_release(append, release).await? {
             AppendOutcome::Appended { .. } => {}
             AppendOutcome::CebDocumentAlready { .. } | AppendOutcome::Duplicate { .. } => {
@@ -801,14 +774,13 @@ impl<S: Store> Clearance<S> {
             }
             OneDocument::Cancellation(_) | OneDocument::Return(_) => Ok((
                 ReturnStatus::Accepted,
-                "recorded: the list is changed, the buyer's allowance credited back and the guarantee debit released / 已入库：清单状态已变更，消费者年度额度已退回，担保扣减已释放".into(),
+                after.map(|outcome| outcome.info).unwrap_or_default(),
                 None,
             )),
         }
     }
 
-    /// A refusal when the list was accepted as a declaration whose number is not `invt_no` (a
-    /// waiting list has no number yet: its cancellation names none that could be checked).
+    /// A refusal when the list was accepted as a declaration whose number is not `invt_no`.
     async fn other_number(
         &self,
         list: &InventoryListRow,
@@ -839,15 +811,14 @@ impl<S: Store> Clearance<S> {
     async fn append_with_release(
         &self,
         mut append: Append,
-        release: Option<(String, String)>,
+        release: Option<String>,
     ) -> Result<AppendOutcome, ClearanceError> {
-        let Some((list_id, agent_code)) = release else {
+        let Some(list_id) = release else {
             return Ok(self.store.append(append).await?);
         };
         let Some(assure_code) = self.assure_code_of(&list_id).await? else {
             return Ok(self.store.append(append).await?);
         };
-        let _ = agent_code;
         let without = append.clone();
         append.linked.push(LinkedEvent {
             actor: None,
@@ -1583,6 +1554,85 @@ impl<S: Store> Clearance<S> {
             "assure_code",
         )
         .await
+    }
+
+    /// Tops up an agent's tax guarantee (administrators) by `amount_fen` (1 to
+    /// [`store::GUARANTEE_MOVEMENT_FEN_MAX`]), once per idempotency key: the same key and amount
+    /// again answers the guarantee as it stands and adds nothing; the same key with another
+    /// amount is refused. Answers the guarantee after it.
+    pub async fn top_up_guarantee(
+        &self,
+        caller: &Caller,
+        assure_code: &str,
+        amount_fen: i64,
+        idempotency_key: Option<&str>,
+    ) -> Result<store::GuaranteeRow, ClearanceError> {
+        caller.require(Action::ManageUsers)?;
+        let key = crate::idempotency_key_or_new(idempotency_key)?;
+        let projection = Projection::TopUpGuarantee {
+            assure_code: assure_code.to_owned(),
+            amount_fen,
+        };
+        if let Some(message) = store::ecommerce_refusal(&projection, true) {
+            // The store's words name its own field; the caller's is the amount.
+            let (en, zh) = message.split_once(" / ").unwrap_or((&message, &message));
+            let path = if en.starts_with("guarantee.amount_fen") {
+                "amount"
+            } else {
+                "assure_code"
+            };
+            return Err(ClearanceError::Invalid(vec![FieldError::not_allowed(
+                path, en, zh,
+            )]));
+        }
+        if self.store.guarantee(assure_code).await?.is_none() {
+            return Err(ClearanceError::NotFound);
+        }
+        let payload = json!({ "assure_code": assure_code, "amount_fen": amount_fen }).to_string();
+        let digest = request_digest(
+            &format!("guarantee.topped_up:{assure_code}"),
+            payload.as_bytes(),
+        );
+        let append = Append {
+            actor: actor(caller),
+            recorded_at_ms: self.now().timestamp_millis(),
+            subject: store::guarantee_subject(assure_code),
+            action: "guarantee.topped_up".into(),
+            idempotency_scope: caller.user_id().to_owned(),
+            idempotency_key: key,
+            request_digest: digest,
+            payload,
+            expected_version: None,
+            projection,
+            linked: Vec::new(),
+            cbec_purchase: None,
+            guarantee_debit: None,
+        };
+        match self.store.append(append).await {
+            Ok(AppendOutcome::Appended { .. }) => {}
+            Ok(AppendOutcome::Duplicate {
+                same_request: true, ..
+            }) => {}
+            Ok(AppendOutcome::Duplicate { .. }) => {
+                return Err(ClearanceError::IdempotencyKeyReused);
+            }
+            Ok(other) => return Err(crate::refusal(other)),
+            Err(store::StoreError::NotFound(_)) => return Err(ClearanceError::NotFound),
+            Err(store::StoreError::Other(e))
+                if e.to_string().starts_with("guarantee.amount_fen") =>
+            {
+                let message = e.to_string();
+                let (en, zh) = message.split_once(" / ").unwrap_or((&message, &message));
+                return Err(ClearanceError::Invalid(vec![FieldError::not_allowed(
+                    "amount", en, zh,
+                )]));
+            }
+            Err(other) => return Err(other.into()),
+        }
+        self.store
+            .guarantee(assure_code)
+            .await?
+            .ok_or(ClearanceError::NotFound)
     }
 
     /// A guarantee's balance in fen, for administrators and the agent it belongs to.

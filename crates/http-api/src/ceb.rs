@@ -22,7 +22,7 @@ use wire::Problem;
 
 use crate::AppState;
 use crate::assessing::parse_body;
-use crate::extract::{Authenticated, JsonBody, limited_body};
+use crate::extract::{Authenticated, IdempotencyKey, JsonBody, limited_body};
 use crate::problem::{ApiError, RenderedPage};
 
 fn xml(status: StatusCode, body: String) -> Response {
@@ -270,26 +270,88 @@ pub(crate) async fn register_guarantee<S: Store>(
     JsonBody(body): JsonBody,
 ) -> Result<StatusCode, ApiError> {
     let request: GuaranteeRequest = parse_body(&caller, Action::ManageUsers, &body)?;
-    let fen = request
-        .amount
-        .parse::<Decimal>()
-        .ok()
-        .filter(|a| a.scale() <= 2 && *a > Decimal::ZERO)
-        .and_then(|a| (a * Decimal::ONE_HUNDRED).to_i64())
-        .ok_or_else(|| {
-            ApiError::from(ClearanceError::Invalid(vec![
-                domain::FieldError::invalid_format(
-                    "amount",
-                    "a positive amount in CNY with at most 2 decimals, e.g. \"5000.00\"",
-                    "正数金额（元），最多两位小数，如 \"5000.00\"",
-                ),
-            ]))
-        })?;
+    let fen = movement_fen("amount", &request.amount)?;
     state
         .clearance
         .register_guarantee(&caller, &request.assure_code, &request.agent_code, fen)
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Money added to a guarantee.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct GuaranteeTopUpRequest {
+    /// CNY, an exact decimal with at most 2 decimals, more than 0 and at most
+    /// 100,000,000,000.00 (`store::GUARANTEE_MOVEMENT_FEN_MAX` fen), e.g. `"2000.00"`.
+    amount: String,
+}
+
+/// An amount in CNY (at most 2 decimals, > 0, at most `store::GUARANTEE_MOVEMENT_FEN_MAX` fen)
+/// in fen, or the refusal naming `field`.
+fn movement_fen(field: &str, amount: &str) -> Result<i64, ApiError> {
+    let max = Decimal::new(store::GUARANTEE_MOVEMENT_FEN_MAX, 2);
+    amount
+        .parse::<Decimal>()
+        .ok()
+        .filter(|a| a.scale() <= 2 && *a > Decimal::ZERO && *a <= max)
+        .and_then(|a| (a * Decimal::ONE_HUNDRED).to_i64())
+        .ok_or_else(|| {
+            ApiError::from(ClearanceError::Invalid(vec![
+                domain::FieldError::invalid_format(
+                    field,
+                    &format!(
+                        "a positive amount in CNY with at most 2 decimals, at most {max}, e.g. \"5000.00\""
+                    ),
+                    &format!("正数金额（元），最多两位小数，不超过 {max}，如 \"5000.00\""),
+                ),
+            ]))
+        })
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/ceb/guarantees/{assure_code}/top-ups",
+    tag = "e-commerce",
+    summary = "Top up an agent's tax guarantee (administrators)",
+    description = "Adds `amount` to the guarantee's balance, recorded as its own event. With an `Idempotency-Key`, \
+                   the same request again adds nothing and answers the guarantee as it stands; the key with \
+                   another amount is refused (422).",
+    params(
+        ("assure_code" = String, Path, description = "The guarantee's code"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Retrying with the same key is safe"),
+    ),
+    request_body(content = GuaranteeTopUpRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Topped up: `assure_code`, `agent_code`, `balance` (CNY)", body = Object),
+        (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such guarantee", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The amount is not a positive amount of at most 2 decimals and at most 100,000,000,000.00, or the key was used for another request", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn top_up_guarantee<S: Store>(
+    State(state): State<AppState<S>>,
+    Authenticated(caller): Authenticated,
+    Path(assure_code): Path<String>,
+    IdempotencyKey(key): IdempotencyKey,
+    JsonBody(body): JsonBody,
+) -> Result<Json<Value>, ApiError> {
+    let request: GuaranteeTopUpRequest = parse_body(&caller, Action::ManageUsers, &body)?;
+    let fen = movement_fen("amount", &request.amount)?;
+    let row = state
+        .clearance
+        .top_up_guarantee(&caller, &assure_code, fen, key.as_deref())
+        .await?;
+    Ok(Json(guarantee_json(&row)))
+}
+
+fn guarantee_json(row: &store::GuaranteeRow) -> Value {
+    json!({
+        "assure_code": row.assure_code,
+        "agent_code": row.agent_code,
+        "balance": Decimal::new(row.balance_fen, 2).to_string(),
+    })
 }
 
 #[utoipa::path(
@@ -313,9 +375,5 @@ pub(crate) async fn guarantee<S: Store>(
         .clearance
         .guarantee_balance(&caller, &assure_code)
         .await?;
-    Ok(Json(json!({
-        "assure_code": row.assure_code,
-        "agent_code": row.agent_code,
-        "balance": Decimal::new(row.balance_fen, 2).to_string(),
-    })))
+    Ok(Json(guarantee_json(&row)))
 }

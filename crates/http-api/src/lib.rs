@@ -261,6 +261,10 @@ pub fn routers<S: Store>(clearance: Arc<Clearance<S>>, config: ApiConfig) -> Rou
         .route("/v1/ceb/guarantees", post(ceb::register_guarantee::<S>))
         .route("/v1/ceb/guarantees/{assure_code}", get(ceb::guarantee::<S>))
         .route(
+            "/v1/ceb/guarantees/{assure_code}/top-ups",
+            post(ceb::top_up_guarantee::<S>),
+        )
+        .route(
             RELEASES_PATH,
             // The one route whose body may be larger than `body_limit_bytes`.
             post(assessing::import_release::<S>)

@@ -36,6 +36,7 @@ use crate::{
         ceb::register_enterprise,
         ceb::add_certificate,
         ceb::register_guarantee,
+        ceb::top_up_guarantee,
         ceb::guarantee,
         batches::lodge_batch,
         batches::batch_results,

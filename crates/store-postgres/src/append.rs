@@ -143,7 +143,7 @@ pub(crate) async fn duplicate_of(
     // order the rebuild replays them.
     let mut orders: Vec<&str> = store::event_drafts(append)
         .filter_map(|draft| match draft.projection {
-            Projection::CbecCreditBack { order_ref } => Some(order_ref.as_str()),
+            Projection::CbecCreditBack { order_ref, .. } => Some(order_ref.as_str()),
             _ => None,
         })
         .chain(append.cbec_purchase.iter().map(|b| b.order_ref.as_str()))

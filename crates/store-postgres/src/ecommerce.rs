@@ -214,7 +214,9 @@ pub(crate) async fn change_list(
     let (declaration_id, reason) = match change {
         InventoryListChange::Accepted { declaration_id } => (Some(declaration_id.as_str()), None),
         InventoryListChange::Refused { reason } => (None, Some(reason.as_str())),
-        InventoryListChange::Cancelled | InventoryListChange::Returned => (None, None),
+        InventoryListChange::Cancelled
+        | InventoryListChange::CancelledWaiting
+        | InventoryListChange::Returned => (None, None),
     };
     let sql = "UPDATE inventory_lists SET status = $2, status_seq = $3, \
          declaration_id = COALESCE($4, declaration_id), reason = COALESCE($5, reason) \
@@ -400,17 +402,39 @@ async fn movement(
 pub(crate) async fn credit_back(
     tx: &Transaction<'_>,
     order_ref: &str,
+    amount_fen: Option<i64>,
+    credited_before_fen: Option<i64>,
     seq: i64,
 ) -> Result<(), Fault> {
+    // The order is locked (`append::duplicate_of`): its credit-backs are read and added to by
+    // one transaction at a time.
     let sql = "SELECT buyer_id, year, amount_fen FROM cbec_ledger WHERE order_ref = $1";
     let Some(row) = db::query_opt(tx, sql, &[&order_ref]).await? else {
         return Err(not_found(format!("CBEC order {order_ref}")));
     };
-    let (buyer_id, year, amount): (String, i32, i64) =
+    let (buyer_id, year, booked_fen): (String, i32, i64) =
         (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
-    // Once per order: a second cancellation or return of it credits nothing more.
+    let sql = "SELECT COALESCE(SUM(amount_fen), 0)::BIGINT FROM cbec_credit_backs \
+         WHERE order_ref = $1";
+    let credited_fen: i64 = match db::query_opt(tx, sql, &[&order_ref]).await? {
+        Some(row) => row.try_get(0)?,
+        None => 0,
+    };
+    // Never more than the booking: all that remains (a cancellation; a second one adds
+    // nothing), or a partial return's amount decided on the credit-backs as they stand.
+    let amount = store::cbec_credit_back_amount(
+        order_ref,
+        booked_fen,
+        credited_fen,
+        amount_fen,
+        credited_before_fen,
+    )
+    .map_err(conflict)?;
+    if amount == 0 {
+        return Ok(());
+    }
     let sql = "INSERT INTO cbec_credit_backs (order_ref, buyer_id, year, amount_fen, seq) \
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (order_ref) DO NOTHING";
+         VALUES ($1, $2, $3, $4, $5)";
     db::execute(tx, sql, &[&order_ref, &buyer_id, &year, &amount, &seq]).await?;
     Ok(())
 }

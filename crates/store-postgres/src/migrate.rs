@@ -44,6 +44,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "0006_ecommerce",
         sql: include_str!("../migrations/0006_ecommerce.sql"),
     },
+    Migration {
+        version: 7,
+        name: "0007_partial_returns",
+        sql: include_str!("../migrations/0007_partial_returns.sql"),
+    },
 ];
 
 /// The schema version this build writes: the number of its last migration.

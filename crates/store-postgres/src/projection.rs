@@ -142,9 +142,11 @@ pub(crate) async fn apply_in(
             assure_code,
             debit_ref,
         } => ecommerce::release_debit(tx, assure_code, debit_ref, seq).await,
-        Projection::CbecCreditBack { order_ref } => {
-            ecommerce::credit_back(tx, order_ref, seq).await
-        }
+        Projection::CbecCreditBack {
+            order_ref,
+            amount_fen,
+            credited_before_fen,
+        } => ecommerce::credit_back(tx, order_ref, *amount_fen, *credited_before_fen, seq).await,
         Projection::RegisterCebEnterprise(enterprise) => {
             ecommerce::register_enterprise(tx, enterprise, seq).await
         }

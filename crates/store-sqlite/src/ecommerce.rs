@@ -163,7 +163,9 @@ pub(crate) fn change_list(
     let (declaration_id, reason) = match change {
         InventoryListChange::Accepted { declaration_id } => (Some(declaration_id.as_str()), None),
         InventoryListChange::Refused { reason } => (None, Some(reason.as_str())),
-        InventoryListChange::Cancelled | InventoryListChange::Returned => (None, None),
+        InventoryListChange::Cancelled
+        | InventoryListChange::CancelledWaiting
+        | InventoryListChange::Returned => (None, None),
     };
     let sql = "UPDATE inventory_lists SET status = ?2, status_seq = ?3, \
          declaration_id = COALESCE(?4, declaration_id), reason = COALESCE(?5, reason) \
@@ -329,19 +331,42 @@ fn movement(
     Ok(())
 }
 
-pub(crate) fn credit_back(tx: &Connection, order_ref: &str, seq: u64) -> Result<(), Fault> {
+pub(crate) fn credit_back(
+    tx: &Connection,
+    order_ref: &str,
+    amount_fen: Option<i64>,
+    credited_before_fen: Option<i64>,
+    seq: u64,
+) -> Result<(), Fault> {
     let booked: Option<(String, i32, i64)> = tx
         .prepare_cached("SELECT buyer_id, year, amount_fen FROM cbec_ledger WHERE order_ref = ?1")?
         .query_row([order_ref], |row| {
             Ok((row.get(0)?, row.get(1)?, row.get(2)?))
         })
         .optional()?;
-    let Some((buyer_id, year, amount)) = booked else {
+    let Some((buyer_id, year, booked_fen)) = booked else {
         return Err(not_found(format!("CBEC order {order_ref}")));
     };
-    // Once per order: a second cancellation or return of it credits nothing more.
+    let credited_fen: i64 = tx
+        .prepare_cached(
+            "SELECT COALESCE(SUM(amount_fen), 0) FROM cbec_credit_backs WHERE order_ref = ?1",
+        )?
+        .query_row([order_ref], |row| row.get(0))?;
+    // Never more than the booking: all that remains (a cancellation; a second one adds
+    // nothing), or a partial return's amount decided on the credit-backs as they stand.
+    let amount = store::cbec_credit_back_amount(
+        order_ref,
+        booked_fen,
+        credited_fen,
+        amount_fen,
+        credited_before_fen,
+    )
+    .map_err(conflict)?;
+    if amount == 0 {
+        return Ok(());
+    }
     let sql = "INSERT INTO cbec_credit_backs (order_ref, buyer_id, year, amount_fen, seq) \
-         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (order_ref) DO NOTHING";
+         VALUES (?1, ?2, ?3, ?4, ?5)";
     tx.prepare_cached(sql)?
         .execute(rusqlite::params![order_ref, buyer_id, year, amount, seq])?;
     Ok(())

@@ -65,6 +65,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "0010_ecommerce",
         sql: include_str!("../migrations/0010_ecommerce.sql"),
     },
+    Migration {
+        version: 11,
+        name: "0011_partial_returns",
+        sql: include_str!("../migrations/0011_partial_returns.sql"),
+    },
 ];
 
 /// The schema version this build writes: the number of its last migration. A store records
@@ -168,6 +173,31 @@ mod tests {
         assert!(entries[0].in_force());
         assert_eq!(entries[0].approved_seq, Some(7));
         assert_eq!(entries[0].approved_by, None);
+    }
+
+    /// A store's credit-backs from before partial returns are kept, and an order may then be
+    /// credited back again (another event), not twice by one event.
+    #[test]
+    fn credit_backs_made_before_partial_returns_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = crate::connection::open_writer(&dir.path().join("customs.db")).unwrap();
+        for migration in MIGRATIONS.iter().take_while(|m| m.version <= 10) {
+            apply(&mut conn, migration).unwrap();
+        }
+        let insert = "INSERT INTO cbec_credit_backs (order_ref, buyer_id, year, amount_fen, seq) \
+             VALUES ('O-1', 'b', 2026, ?1, ?2)";
+        conn.execute(insert, (31_000, 7)).unwrap();
+        migrate(&mut conn).unwrap();
+        let kept: (i64, i64) = conn
+            .query_row(
+                "SELECT SUM(amount_fen), COUNT(*) FROM cbec_credit_backs WHERE order_ref = 'O-1'",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(kept, (31_000, 1));
+        conn.execute(insert, (100, 8)).unwrap();
+        assert!(conn.execute(insert, (100, 8)).is_err());
     }
 
     /// The tables, indexes and triggers a schema defines, as SQLite keeps them.

@@ -404,6 +404,17 @@ impl<S: Store> Story<'_, S> {
             matches!(&err, StoreError::Conflict(what) if what == "inventory list L-1 is accepted"),
             "{err}"
         );
+        // A cancellation decided on the waiting list does not cancel it once accepted.
+        let err = self
+            .list_refused(
+                "list-7-waiting",
+                change("L-1", InventoryListChange::CancelledWaiting),
+            )
+            .await;
+        assert!(
+            matches!(&err, StoreError::Conflict(what) if what == "inventory list L-1 is accepted"),
+            "{err}"
+        );
         let reason = r#"{"code":"no_payment","zh":"未收到支付单"}"#.to_owned();
         self.list_event(
             "list-8",
@@ -659,19 +670,45 @@ impl<S: Store> Story<'_, S> {
             self.store.cbec_year_to_date(&buyer, 2026).await.unwrap(),
             1_000_000
         );
-        let credit = || Projection::CbecCreditBack {
+        let credit = |amount_fen, credited_before_fen| Projection::CbecCreditBack {
             order_ref: "O-CEB-1".to_owned(),
+            amount_fen,
+            credited_before_fen,
         };
-        self.list_event("credit-1", credit()).await;
+        // A partial return: its part of the booking, decided on no credit-back yet.
+        self.list_event("credit-part-1", credit(Some(300_000), Some(0)))
+            .await;
+        assert_eq!(
+            self.store.cbec_year_to_date(&buyer, 2026).await.unwrap(),
+            700_000
+        );
+        // Another decided on the same state (a concurrent return) conflicts; so does one
+        // crediting back more than remains. Neither writes anything.
+        let err = self
+            .list_refused("credit-part-2", credit(Some(100_000), Some(0)))
+            .await;
+        assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+        let err = self
+            .list_refused("credit-part-3", credit(Some(700_001), Some(300_000)))
+            .await;
+        assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+        assert_eq!(
+            self.store.cbec_year_to_date(&buyer, 2026).await.unwrap(),
+            700_000
+        );
+        // The rest: all that remains, once.
+        self.list_event("credit-1", credit(None, None)).await;
         assert_eq!(self.store.cbec_year_to_date(&buyer, 2026).await.unwrap(), 0);
         // A second cancellation of the order credits nothing more.
-        self.list_event("credit-2", credit()).await;
+        self.list_event("credit-2", credit(None, None)).await;
         assert_eq!(self.store.cbec_year_to_date(&buyer, 2026).await.unwrap(), 0);
         let err = self
             .list_refused(
                 "credit-3",
                 Projection::CbecCreditBack {
                     order_ref: "O-NONE".to_owned(),
+                    amount_fen: None,
+                    credited_before_fen: None,
                 },
             )
             .await;

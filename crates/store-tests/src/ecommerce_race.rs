@@ -210,6 +210,8 @@ pub async fn ecommerce_race<S: Store + Clone>(first: S, second: S) {
                 format!("credit-{n}-{round}"),
                 Projection::CbecCreditBack {
                     order_ref: format!("O-R-{n}"),
+                    amount_fen: None,
+                    credited_before_fen: None,
                 },
             ));
         }
@@ -281,6 +283,8 @@ pub async fn ecommerce_race<S: Store + Clone>(first: S, second: S) {
             format!("credit-b-{n}"),
             Projection::CbecCreditBack {
                 order_ref: format!("O-B-{n}"),
+                amount_fen: None,
+                credited_before_fen: None,
             },
         );
         racing.extend([credit, booking]);

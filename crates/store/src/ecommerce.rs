@@ -134,6 +134,9 @@ pub enum InventoryListChange {
     Refused { reason: String },
     /// waiting or accepted → cancelled (CEB623).
     Cancelled,
+    /// waiting → cancelled (CEB623 of a list not yet accepted, decided on nothing booked or
+    /// debited: a list accepted meanwhile is not cancelled by it).
+    CancelledWaiting,
     /// accepted → returned (CEB625).
     Returned,
 }
@@ -145,6 +148,7 @@ impl InventoryListChange {
             InventoryListChange::Accepted { .. } => ("accepted", &["waiting"]),
             InventoryListChange::Refused { .. } => ("refused", &["waiting"]),
             InventoryListChange::Cancelled => ("cancelled", &["waiting", "accepted"]),
+            InventoryListChange::CancelledWaiting => ("cancelled", &["waiting"]),
             InventoryListChange::Returned => ("returned", &["accepted"]),
         }
     }
@@ -402,7 +406,9 @@ fn inventory_change_refusal(change: &InventoryListChange) -> Option<String> {
             reason,
             INVENTORY_REASON_JSON_BYTES_MAX,
         ),
-        InventoryListChange::Cancelled | InventoryListChange::Returned => None,
+        InventoryListChange::Cancelled
+        | InventoryListChange::CancelledWaiting
+        | InventoryListChange::Returned => None,
     }
 }
 
@@ -536,13 +542,56 @@ pub fn ecommerce_refusal(projection: &Projection, live: bool) -> Option<String> 
             debit_ref,
         } => key_refusal("guarantee.assure_code", assure_code)
             .or_else(|| key_refusal("guarantee.debit_ref", debit_ref)),
-        Projection::CbecCreditBack { order_ref } => key_refusal("cbec_order.order_ref", order_ref),
+        Projection::CbecCreditBack {
+            order_ref,
+            amount_fen,
+            credited_before_fen,
+        } => key_refusal("cbec_order.order_ref", order_ref)
+            .or_else(|| amount_fen.and_then(|fen| fen_refusal("cbec_credit_back.amount_fen", fen)))
+            .or_else(|| {
+                credited_before_fen
+                    .filter(|fen| !(0..=GUARANTEE_MOVEMENT_FEN_MAX).contains(fen))
+                    .and_then(|_| {
+                        refusal(
+                            "cbec_credit_back.credited_before_fen",
+                            &format!("must be 0 to {GUARANTEE_MOVEMENT_FEN_MAX} fen"),
+                            &format!("须为 0 至 {GUARANTEE_MOVEMENT_FEN_MAX} 分"),
+                        )
+                    })
+            }),
         Projection::RegisterCebEnterprise(e) => ceb_enterprise_refusal(e),
         Projection::AddCebCertificate {
             enterprise_code,
             certificate,
         } => certificate_refusal(enterprise_code, certificate, live),
         _ => None,
+    }
+}
+
+/// What a credit-back ([`Projection::CbecCreditBack`]) of an order booked at `booked_fen`, of
+/// which `credited_fen` was credited back already, adds to its credit-backs (0: nothing), or why
+/// it conflicts. Both stores decide by it, under the order's lock.
+pub fn cbec_credit_back_amount(
+    order_ref: &str,
+    booked_fen: i64,
+    credited_fen: i64,
+    amount_fen: Option<i64>,
+    credited_before_fen: Option<i64>,
+) -> Result<i64, String> {
+    if let Some(before) = credited_before_fen
+        && before != credited_fen
+    {
+        return Err(format!(
+            "CBEC order {order_ref} was credited back meanwhile ({credited_fen} fen, not {before})"
+        ));
+    }
+    let remaining = booked_fen.saturating_sub(credited_fen).max(0);
+    match amount_fen {
+        None => Ok(remaining),
+        Some(fen) if fen <= remaining => Ok(fen),
+        Some(fen) => Err(format!(
+            "CBEC order {order_ref}: {fen} fen to credit back, only {remaining} fen of its booking remain"
+        )),
     }
 }
 
@@ -745,6 +794,53 @@ mod tests {
         assert_eq!(guarantee_balance_after(100, 100), Some(0));
         assert_eq!(guarantee_balance_after(99, 100), None);
         assert_eq!(guarantee_balance_after(i64::MIN, 1), None);
+    }
+
+    #[test]
+    fn credit_backs_never_exceed_the_booking() {
+        // A cancellation or the last return: all that remains.
+        assert_eq!(
+            cbec_credit_back_amount("O", 31_000, 0, None, None),
+            Ok(31_000)
+        );
+        assert_eq!(
+            cbec_credit_back_amount("O", 31_000, 10_100, None, None),
+            Ok(20_900)
+        );
+        assert_eq!(
+            cbec_credit_back_amount("O", 31_000, 31_000, None, None),
+            Ok(0)
+        );
+        // A partial return: up to what remains, exactly; one fen more conflicts.
+        assert_eq!(
+            cbec_credit_back_amount("O", 31_000, 10_100, Some(20_900), Some(10_100)),
+            Ok(20_900)
+        );
+        assert!(cbec_credit_back_amount("O", 31_000, 10_100, Some(20_901), None).is_err());
+        // Decided on another state of the order's credit-backs: conflicts.
+        let why = cbec_credit_back_amount("O", 31_000, 10_100, Some(100), Some(0)).unwrap_err();
+        assert!(why.contains("meanwhile"), "{why}");
+        let refused = |amount_fen, credited_before_fen| {
+            ecommerce_refusal(
+                &Projection::CbecCreditBack {
+                    order_ref: "O".into(),
+                    amount_fen,
+                    credited_before_fen,
+                },
+                true,
+            )
+        };
+        assert_eq!(refused(Some(GUARANTEE_MOVEMENT_FEN_MAX), Some(0)), None);
+        assert!(
+            refused(Some(0), None)
+                .unwrap()
+                .starts_with("cbec_credit_back.amount_fen")
+        );
+        assert!(
+            refused(Some(1), Some(-1))
+                .unwrap()
+                .starts_with("cbec_credit_back.credited_before_fen")
+        );
     }
 
     #[test]

@@ -59,10 +59,10 @@ pub use ecommerce::{
     CebEnterpriseRow, CebKey, CebRegistration, GUARANTEE_DEBITED_ACTION,
     GUARANTEE_IDEMPOTENCY_SCOPE, GUARANTEE_MOVEMENT_FEN_MAX, GuaranteeDebit, GuaranteeDebitEvent,
     GuaranteeRow, INVENTORY_LIST_STATUSES, INVENTORY_LISTS_LISTED_MAX,
-    INVENTORY_REASON_JSON_BYTES_MAX, InventoryListChange, InventoryListRow, ceb_document_refusal,
-    ceb_guids, ecommerce_refusal, guarantee_balance_after, guarantee_debit_key,
-    guarantee_debit_payload, guarantee_debit_refusal, guarantee_subject, inventory_list_refusal,
-    ordered_roles,
+    INVENTORY_REASON_JSON_BYTES_MAX, InventoryListChange, InventoryListRow,
+    cbec_credit_back_amount, ceb_document_refusal, ceb_guids, ecommerce_refusal,
+    guarantee_balance_after, guarantee_debit_key, guarantee_debit_payload, guarantee_debit_refusal,
+    guarantee_subject, inventory_list_refusal, ordered_roles,
 };
 pub use shared::{
     CBEC_BOOKED_ACTION, CBEC_IDEMPOTENCY_SCOPE, CbecLedgerEntry, ChainPosition, CheckpointPolicy,
@@ -464,10 +464,22 @@ pub enum Projection {
     },
     /// A cancelled or returned CBEC order's amount credited back to the buyer's allowance for
     /// its year: a reversing row appended (the booking is never edited), so
-    /// [`Store::cbec_year_to_date`] is lower by it. Idempotent per order: a second credit-back
-    /// of one order changes nothing. An order never booked is `NotFound("CBEC order <ref>")`.
+    /// [`Store::cbec_year_to_date`] is lower by it. The credit-backs of one order never exceed
+    /// its booking. An order never booked is `NotFound("CBEC order <ref>")`.
+    ///
+    /// `amount_fen: None` credits back all that remains of the booking (a cancellation, or the
+    /// last of a list's returns): a second one of the order changes nothing. `Some(fen)` credits
+    /// back that much (a partial return); more than remains is
+    /// `Conflict("CBEC order <ref> ...")`. `credited_before_fen: Some(fen)` is optimistic
+    /// concurrency on the order's credit-backs: the sum already credited back must be exactly
+    /// that, else `Conflict("CBEC order <ref> was credited back meanwhile ...")`, so two partial
+    /// returns decided on the same state cannot both be written.
     CbecCreditBack {
         order_ref: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        amount_fen: Option<i64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        credited_before_fen: Option<i64>,
     },
     /// An enterprise registered for CEB roles. An enterprise already registered (found by
     /// either code) gets the roles added (and a code it lacked, and the name given); a code

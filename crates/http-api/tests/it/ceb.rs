@@ -684,11 +684,10 @@ async fn a_return_names_the_list_s_number_and_credits_back() {
     assert_eq!(status, "100", "{info}");
     assert!(info.contains("InvtRefundHead/invtNo"), "{info}");
     assert_eq!(ceb.list(LIST).await["status"], "accepted");
-    // The list's own number: returned, the guarantee debit released.
-    let refund = flow("CEB625")
-        .replace("22002026I000000001", &number)
-        .replace("2026111100F", "2026111100E");
-    let reply = ceb.send_signed("agent_user", &refund).await;
+    // The list's own number, all its goods: returned, the guarantee debit released.
+    let reply = ceb
+        .send_signed("agent_user", &refund(&number, 1, &[(1, "2"), (2, "1")]))
+        .await;
     let (status, info) = statuses(&reply.text).remove(0);
     assert_eq!(status, "120", "{info}");
     assert_eq!(ceb.list(LIST).await["status"], "returned");
@@ -851,4 +850,365 @@ async fn register_sample(app: &TestApp, code: &str, credit: &str, roles: &[&str]
         "{}",
         registered.text
     );
+}
+
+/// The flow's cancellation (CEB623) naming `invt_no`.
+fn cancellation(invt_no: &str) -> String {
+    flow("CEB623").replace(
+        "<ceb:invtNo>22002026I000000001</ceb:invtNo>",
+        &format!("<ceb:invtNo>{invt_no}</ceb:invtNo>"),
+    )
+}
+
+/// A return (CEB625) of list 1 naming `invt_no`, its `k`-th (its own guids), of `items`: gnum
+/// and quantity, the item's code, name and unit as listed.
+fn refund(invt_no: &str, k: u32, items: &[(u32, &str)]) -> String {
+    let xml = flow("CEB625")
+        .replace("22002026I000000001", invt_no)
+        .replace("2026111100F", &format!("20261111{k:02}F"));
+    let start = xml.find("\t\t<ceb:InvtRefundList>").unwrap();
+    let end = xml.find("\t</ceb:InvtRefund>").unwrap();
+    let lines: String = items
+        .iter()
+        .map(|(gnum, qty)| {
+            let (gcode, gname) = match gnum {
+                1 => ("8471300000", "便携式电脑"),
+                2 => ("8517130000", "智能手机"),
+                _ => ("9503000000", "玩具"),
+            };
+            format!(
+                "\t\t<ceb:InvtRefundList>\n\t\t\t<ceb:gnum>{gnum}</ceb:gnum>\n\t\t\t<ceb:gcode>{gcode}</ceb:gcode>\n\t\t\t<ceb:gname>{gname}</ceb:gname>\n\t\t\t<ceb:qty>{qty}</ceb:qty>\n\t\t\t<ceb:unit>001</ceb:unit>\n\t\t</ceb:InvtRefundList>\n"
+            )
+        })
+        .collect();
+    format!("{}{lines}{}", &xml[..start], &xml[end..])
+}
+
+impl Ceb {
+    /// Sends `xml` as the agent and answers the receipt's first entity's status and info.
+    async fn agent_sends(&self, xml: &str) -> (String, String) {
+        let reply = self.send_signed("agent_user", xml).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        statuses(&reply.text).remove(0)
+    }
+
+    /// The annual total after order `n`'s list (sent whole now), as its assessment shows it.
+    async fn annual_total_after(&self, n: u32) -> String {
+        for name in ["CEB311", "CEB411", "CEB511", "CEB621"] {
+            self.send_flow(name, n).await;
+        }
+        let list = self.list(&list_id(n)).await;
+        assert_eq!(list["status"], "accepted", "{list}");
+        let id = list["declaration_id"].as_str().unwrap();
+        let assessments = self
+            .app
+            .get(&format!("/v1/declarations/{id}/assessments"), "officer")
+            .await;
+        assessments.body["assessments"][0]["cbec"]["annual_total_after"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+}
+
+#[tokio::test]
+async fn a_cancellation_cancels_the_declaration_which_then_cannot_be_released() {
+    let ceb = setup("1000.00").await;
+    for name in ["CEB311", "CEB411", "CEB511", "CEB621"] {
+        ceb.send_flow(name, 1).await;
+    }
+    let list = ceb.list(LIST).await;
+    let id = list["declaration_id"].as_str().unwrap().to_owned();
+    let number = list["declaration_number"].as_str().unwrap().to_owned();
+    let (status, info) = ceb.agent_sends(&cancellation(&number)).await;
+    assert_eq!(status, "120", "{info}");
+    assert_eq!(ceb.list(LIST).await["status"], "cancelled");
+    let declaration = ceb
+        .app
+        .get(&format!("/v1/declarations/{id}"), "officer")
+        .await;
+    assert_eq!(
+        declaration.body["status"], "cancelled",
+        "{}",
+        declaration.text
+    );
+    // In the declaration's history, written by the cancellation's own append (its linked
+    // events are keyed by the CEB623's guid), its reason naming the CEB623.
+    let store = ceb.app.clearance.store();
+    let events = store.events(&id).await.unwrap();
+    let cancelled = events
+        .iter()
+        .find(|e| e.action == "declaration.cancelled")
+        .expect("the declaration's cancellation");
+    let guid = "0B6E3C8A-1D2F-4E5A-9B7C-2026111100E2";
+    assert!(cancelled.payload.contains(guid), "{}", cancelled.payload);
+    assert!(
+        cancelled.idempotency_key.starts_with(&format!("{guid}#")),
+        "{}",
+        cancelled.idempotency_key
+    );
+    // An officer cannot release it any more.
+    let release = ceb
+        .app
+        .post(
+            &format!("/v1/declarations/{id}/release"),
+            "officer",
+            None,
+            &json!({}),
+        )
+        .await;
+    release.assert_problem(409);
+    assert!(release.text.contains("cancelled"), "{}", release.text);
+    let declaration = ceb
+        .app
+        .get(&format!("/v1/declarations/{id}"), "officer")
+        .await;
+    assert_eq!(declaration.body["status"], "cancelled");
+    assert_eq!(ceb.balance().await, "1000.00");
+}
+
+#[tokio::test]
+async fn a_released_list_is_returned_not_cancelled() {
+    let ceb = setup("1000.00").await;
+    for name in ["CEB311", "CEB411", "CEB511", "CEB621"] {
+        ceb.send_flow(name, 1).await;
+    }
+    let list = ceb.list(LIST).await;
+    let id = list["declaration_id"].as_str().unwrap().to_owned();
+    let number = list["declaration_number"].as_str().unwrap().to_owned();
+    // The taxes are covered (an officer records the guarantee on the declaration) and the goods
+    // released.
+    let path = format!("/v1/declarations/{id}");
+    let owed = ceb.app.get(&format!("{path}/payments"), "officer").await;
+    let outstanding = owed.body["outstanding"].as_str().unwrap().to_owned();
+    if outstanding != "0.00" {
+        let covered = ceb
+            .app
+            .post(
+                &format!("{path}/payments"),
+                "officer",
+                None,
+                &json!({ "kind": "guarantee", "amount": outstanding, "reference": AGENT }),
+            )
+            .await;
+        assert_eq!(covered.status, StatusCode::OK, "{}", covered.text);
+    }
+    let released = ceb
+        .app
+        .post(&format!("{path}/release"), "officer", None, &json!({}))
+        .await;
+    assert_eq!(released.status, StatusCode::OK, "{}", released.text);
+    let (status, info) = ceb.agent_sends(&cancellation(&number)).await;
+    assert_eq!(status, "100", "{info}");
+    assert!(info.contains("InvtCancel/invtNo"), "{info}");
+    assert!(info.contains("CEB625"), "{info}");
+    assert_eq!(ceb.list(LIST).await["status"], "accepted");
+    assert_eq!(
+        ceb.app.get(&path, "officer").await.body["status"],
+        "released"
+    );
+    assert_eq!(ceb.balance().await, "971.79");
+}
+
+#[tokio::test]
+async fn a_waiting_list_is_cancelled_by_the_pre_entry_number_its_receipt_gave() {
+    let ceb = setup("1000.00").await;
+    let reply = ceb.send_signed("agent_user", &flow("CEB621")).await;
+    assert_eq!(statuses(&reply.text)[0].0, "2", "{}", reply.text);
+    let pre_no = reply
+        .text
+        .split("<preNo>")
+        .nth(1)
+        .unwrap()
+        .split("</preNo>")
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(pre_no.len(), 18, "{pre_no}");
+    // A number the list does not have: refused by the field.
+    let (status, info) = ceb.agent_sends(&flow("CEB623")).await;
+    assert_eq!(status, "100", "{info}");
+    assert!(info.contains("InvtCancel/invtNo"), "{info}");
+    assert!(info.contains(&pre_no), "{info}");
+    assert_eq!(ceb.list(LIST).await["status"], "waiting");
+    // Its pre-entry number: cancelled; nothing was booked or debited.
+    let (status, info) = ceb.agent_sends(&cancellation(&pre_no)).await;
+    assert_eq!(status, "120", "{info}");
+    assert_eq!(ceb.list(LIST).await["status"], "cancelled");
+    assert_eq!(ceb.balance().await, "1000.00");
+    // Late documents find no list waiting.
+    assert_eq!(ceb.send_flow("CEB311", 1).await.0, "120");
+    assert_eq!(ceb.list(LIST).await["status"], "cancelled");
+}
+
+#[tokio::test]
+async fn partial_returns_credit_back_what_they_return_and_never_more_than_the_list() {
+    let ceb = setup("1000.00").await;
+    for name in ["CEB311", "CEB411", "CEB511", "CEB621"] {
+        ceb.send_flow(name, 1).await;
+    }
+    let number = ceb.list(LIST).await["declaration_number"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The phone (item 2, 101.00): its value credited back; the list stays accepted and its
+    // taxes debited.
+    let (status, info) = ceb.agent_sends(&refund(&number, 1, &[(2, "1")])).await;
+    assert_eq!(status, "120", "{info}");
+    assert!(info.contains("101.00"), "{info}");
+    assert_eq!(ceb.list(LIST).await["status"], "accepted");
+    assert_eq!(ceb.balance().await, "971.79");
+    // The buyer's next order counts 310 − 101 + 310.
+    assert_eq!(ceb.annual_total_after(2).await, "519.00");
+    // The phone again: more than the list cleared, with the return before.
+    let (status, info) = ceb.agent_sends(&refund(&number, 2, &[(2, "1")])).await;
+    assert_eq!(status, "100", "{info}");
+    assert!(info.contains("InvtRefundList[1]/qty"), "{info}");
+    // An item not on the list.
+    let (status, info) = ceb.agent_sends(&refund(&number, 2, &[(3, "1")])).await;
+    assert_eq!(status, "100", "{info}");
+    assert!(info.contains("InvtRefundList[1]/gnum"), "{info}");
+    // One laptop of two (199 × 1/2 = 99.50); then two more are one too many with it, the
+    // phone's line aside.
+    let (status, info) = ceb.agent_sends(&refund(&number, 3, &[(1, "1")])).await;
+    assert_eq!(status, "120", "{info}");
+    assert!(info.contains("99.50"), "{info}");
+    assert_eq!(ceb.list(LIST).await["status"], "accepted");
+    let (status, info) = ceb
+        .agent_sends(&refund(&number, 2, &[(2, "1"), (1, "2")]))
+        .await;
+    assert_eq!(status, "100", "{info}");
+    assert!(info.contains("InvtRefundList[1]/qty"), "{info}");
+    assert!(info.contains("InvtRefundList[2]/qty"), "{info}");
+    // The other laptop: the list is returned, the rest of the order (the freight with it)
+    // credited back and the guarantee debit released.
+    let (status, info) = ceb.agent_sends(&refund(&number, 4, &[(1, "1")])).await;
+    assert_eq!(status, "120", "{info}");
+    assert_eq!(ceb.list(LIST).await["status"], "returned");
+    // Order 2's debit remains.
+    assert_eq!(ceb.balance().await, "971.79");
+    // Order 1 no longer counts at all: 310 (order 2) + 310.
+    assert_eq!(ceb.annual_total_after(3).await, "620.00");
+    // A returned list takes no more returns.
+    let (status, info) = ceb.agent_sends(&refund(&number, 5, &[(2, "1")])).await;
+    assert_eq!(status, "100", "{info}");
+}
+
+#[tokio::test]
+async fn an_administrator_tops_up_a_guarantee_once_per_key() {
+    let ceb = setup("100.00").await;
+    let path = format!("/v1/ceb/guarantees/{AGENT}/top-ups");
+    let topped = ceb
+        .app
+        .post(
+            &path,
+            "admin",
+            Some("top-up-1"),
+            &json!({ "amount": "2000.50" }),
+        )
+        .await;
+    assert_eq!(topped.status, StatusCode::OK, "{}", topped.text);
+    assert_eq!(topped.body["balance"], "2100.50");
+    // The same request again adds nothing; the key with another amount is refused.
+    let again = ceb
+        .app
+        .post(
+            &path,
+            "admin",
+            Some("top-up-1"),
+            &json!({ "amount": "2000.50" }),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.text);
+    assert_eq!(ceb.balance().await, "2100.50");
+    let reused = ceb
+        .app
+        .post(
+            &path,
+            "admin",
+            Some("top-up-1"),
+            &json!({ "amount": "1.00" }),
+        )
+        .await;
+    reused.assert_problem(422);
+    assert!(reused.text.contains("Idempotency-Key"), "{}", reused.text);
+    // At the largest movement it is kept; above, zero, negative or finer than the fen, refused
+    // naming the amount.
+    let largest = ceb
+        .app
+        .post(
+            &path,
+            "admin",
+            None,
+            &json!({ "amount": "100000000000.00" }),
+        )
+        .await;
+    assert_eq!(largest.status, StatusCode::OK, "{}", largest.text);
+    for amount in ["100000000000.01", "0", "0.00", "-5.00", "1.005", "ten"] {
+        let refused = ceb
+            .app
+            .post(&path, "admin", None, &json!({ "amount": amount }))
+            .await;
+        refused.assert_problem(422);
+        assert_eq!(
+            refused.body["errors"][0]["path"], "amount",
+            "{amount}: {}",
+            refused.text
+        );
+    }
+    // Only administrators: the agent itself may read its balance, not top it up.
+    let by_agent = send(
+        ceb.app
+            .http
+            .post(ceb.app.url(&path))
+            .bearer_auth(&ceb.tokens["agent_user"])
+            .header("content-type", "application/json")
+            .body(json!({ "amount": "1.00" }).to_string()),
+    )
+    .await;
+    by_agent.assert_problem(403);
+    let unknown = ceb
+        .app
+        .post(
+            "/v1/ceb/guarantees/NO-SUCH/top-ups",
+            "admin",
+            None,
+            &json!({ "amount": "1.00" }),
+        )
+        .await;
+    unknown.assert_problem(404);
+    assert_eq!(ceb.balance().await, "100000002100.50");
+}
+
+#[tokio::test]
+async fn a_list_whose_goods_are_held_is_not_cancelled_until_the_hold_is_lifted() {
+    let ceb = setup("1000.00").await;
+    for name in ["CEB311", "CEB411", "CEB511", "CEB621"] {
+        ceb.send_flow(name, 1).await;
+    }
+    let list = ceb.list(LIST).await;
+    let id = list["declaration_id"].as_str().unwrap().to_owned();
+    let number = list["declaration_number"].as_str().unwrap().to_owned();
+    let held = ceb
+        .app
+        .post(
+            &format!("/v1/declarations/{id}/hold"),
+            "officer",
+            None,
+            &json!({ "reason": "parcel X-rayed" }),
+        )
+        .await;
+    assert_eq!(held.status, StatusCode::OK, "{}", held.text);
+    let (status, info) = ceb.agent_sends(&cancellation(&number)).await;
+    assert_eq!(status, "100", "{info}");
+    assert!(info.contains("InvtCancel/invtNo"), "{info}");
+    assert!(info.contains("hold"), "{info}");
+    // Nothing changed: the list, the declaration, the allowance and the guarantee.
+    assert_eq!(ceb.list(LIST).await["status"], "accepted");
+    let declaration = ceb
+        .app
+        .get(&format!("/v1/declarations/{id}"), "officer")
+        .await;
+    assert_eq!(declaration.body["status"], "accepted");
+    assert_eq!(ceb.balance().await, "971.79");
 }
