@@ -44,6 +44,27 @@ pub const LEVY_MODE: &str = "1";
 /// The list's `wrapType` codes are not mapped: every parcel is a Rec 21 package.
 pub const PACKAGE_TYPE: &str = "PK";
 
+/// Units of packaging (箱 box, 罐 can, 包 pack, 袋 bag, 盒 case): one of them holds articles, it
+/// is not one article.
+pub const PACKAGING_UNITS: [&str; 5] = ["120", "122", "125", "136", "140"];
+
+/// Whether the list is one indivisible item (单件不可分割商品, rules §2.7): a single item line
+/// of quantity 1 in a unit that counts articles (Rec 20 one, set or pair, not a packaging
+/// unit). Such an order above the 5,000 CNY transaction limit may still clear under CBEC, at
+/// full rates, within the buyer's annual limit; anything else above it is general trade. The
+/// list carries no flag of its own, so it is decided from what the list says and customs can
+/// check (two of an article, a kilogram of goods or a box of them are divisible).
+pub fn single_article(inventory: &Inventory) -> bool {
+    let [item] = inventory.items.as_slice() else {
+        return false;
+    };
+    item.qty == Decimal::ONE
+        && !PACKAGING_UNITS.contains(&item.unit.as_str())
+        && units()
+            .get(&item.unit)
+            .is_some_and(|unece| matches!(unece.as_str(), "C62" | "SET" | "PR"))
+}
+
 /// China customs unit codes (JGS-20) to UNECE Rec 20, the rows of `data/units.csv`.
 pub fn units() -> &'static HashMap<String, String> {
     static UNITS: OnceLock<HashMap<String, String>> = OnceLock::new();
@@ -242,7 +263,7 @@ pub fn to_declaration(
                 id_hash: None,
                 id_masked: None,
             }),
-            indivisible_item: false,
+            indivisible_item: single_article(inventory),
         }),
         items,
         ..DeclarationDto::default()

@@ -373,6 +373,38 @@ fn the_declaration_carries_the_list() {
 }
 
 #[test]
+fn only_a_list_of_one_article_is_one_indivisible_item() {
+    let (mut inventory, order, _, _) = documents();
+    let indivisible = |inventory: &Inventory| {
+        let dto = ceb::to_declaration(inventory, &order, &parties()).unwrap();
+        assert_eq!(
+            ceb::declaration::single_article(inventory),
+            dto.cbec_order.as_ref().unwrap().indivisible_item
+        );
+        dto.cbec_order.unwrap().indivisible_item
+    };
+    // Two item lines: divisible.
+    assert!(!indivisible(&inventory));
+    // One line of one article (台): one indivisible item.
+    inventory.items.truncate(1);
+    inventory.items[0].qty = Decimal::ONE;
+    assert!(indivisible(&inventory));
+    for unit in ["006", "011", "025"] {
+        inventory.items[0].unit = unit.into();
+        assert!(indivisible(&inventory), "{unit}");
+    }
+    // Two of it, a kilogram of goods, or a box of articles: divisible.
+    inventory.items[0].unit = "001".into();
+    inventory.items[0].qty = Decimal::TWO;
+    assert!(!indivisible(&inventory));
+    inventory.items[0].qty = Decimal::ONE;
+    for unit in ["035", "120", "140"] {
+        inventory.items[0].unit = unit.into();
+        assert!(!indivisible(&inventory), "{unit}");
+    }
+}
+
+#[test]
 fn codes_without_an_iso_equivalent_are_refused_by_their_path() {
     let (mut inventory, order, _, _) = documents();
     inventory.items[1].country = ceb::codes::country("701").unwrap();
