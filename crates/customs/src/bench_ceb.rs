@@ -66,8 +66,9 @@ pub const GUARANTEE_FEN: i64 = 10_000_000_000;
 pub const MIX_BLOCK: usize = 50;
 /// Position in a block of the parcel whose list disagrees with its order (refused): 2 %.
 const DISAGREEING_AT: usize = 7;
-/// Position of the parcel of one laptop over 5,000 CNY (refused: the list cannot state that the
-/// item is indivisible, so the order is general trade): 2 %.
+/// Position of the parcel of two laptops over 5,000 CNY together (refused: more than one
+/// article over the transaction limit is general trade; one article alone would be an
+/// indivisible item and clear as CBEC at full rates): 2 %.
 const OVER_LIMIT_AT: usize = 23;
 /// Positions of the parcels whose list is sent before its documents (waits, then matched): 4 %.
 const LATE_AT: [usize; 2] = [11, 36];
@@ -395,7 +396,7 @@ enum Fate {
     Accepted,
     /// Its list disagrees with its order: refused by the matching.
     Disagreeing,
-    /// One laptop over the 5,000 CNY transaction limit: refused as general trade.
+    /// Two laptops over the 5,000 CNY transaction limit together: refused as general trade.
     OverLimit,
 }
 
@@ -523,10 +524,10 @@ fn guid(ids: &mut StdRng) -> String {
 }
 
 /// The lines of a parcel: (goods, quantity, unit price in fen). Order values mostly 50 to 800
-/// CNY (skewed low), some up to 4,500; one to three lines; an over-limit parcel is one laptop.
+/// CNY (skewed low), some up to 4,500; one to three lines; an over-limit parcel is two laptops.
 fn lines(rng: &mut StdRng, fate: Fate) -> Vec<(usize, i64, i64)> {
     if fate == Fate::OverLimit {
-        return vec![(LAPTOP, 1, rng.gen_range(520_000..900_000))];
+        return vec![(LAPTOP, 2, rng.gen_range(260_000..450_000))];
     }
     let n = match rng.gen_range(0..100) {
         0..65 => 1,
@@ -1291,8 +1292,8 @@ impl ListCounts {
     fn describe(&self, stage: &str) -> String {
         format!(
             "{stage}: lists in the store after the stage (read-only query, not timed): {} accepted \
-             (expected {}), {} refused (expected {}: disagreeing with their order, or one item over \
-             the 5,000 CNY limit), {} waiting (expected 0); {} lists answered \"waiting\" (status 2) \
+             (expected {}), {} refused (expected {}: disagreeing with their order, or two laptops \
+             over the 5,000 CNY limit), {} waiting (expected 0); {} lists answered \"waiting\" (status 2) \
              on arrival and were matched later ({} sent before their documents on purpose)",
             self.accepted,
             self.expected_accepted,

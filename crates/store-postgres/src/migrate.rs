@@ -49,6 +49,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "0007_partial_returns",
         sql: include_str!("../migrations/0007_partial_returns.sql"),
     },
+    Migration {
+        version: 8,
+        name: "0008_ecommerce_not_announced",
+        sql: include_str!("../migrations/0008_ecommerce_not_announced.sql"),
+    },
 ];
 
 /// The schema version this build writes: the number of its last migration.

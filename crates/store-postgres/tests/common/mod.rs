@@ -59,6 +59,15 @@ impl TestDatabase {
             .unwrap_or_else(|err| panic!("opening the store on {}: {err:#}", self.name))
     }
 
+    /// The test database's URL (the test server's, naming this database).
+    pub fn url(&self) -> String {
+        let (server, _) = self
+            .admin_url
+            .rsplit_once('/')
+            .expect("a PostgreSQL URL names its database");
+        format!("{server}/{}", self.name)
+    }
+
     /// A connection of the test's own to the database, to look at it directly.
     pub async fn client(&self) -> tokio_postgres::Client {
         let (client, connection) = self.config.connect(NoTls).await.expect("connecting");
