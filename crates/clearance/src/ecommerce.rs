@@ -122,6 +122,29 @@ impl CebLodging {
     }
 }
 
+impl CebLodging {
+    /// The taxes the debit took from the agent's guarantee, recorded on the declaration as
+    /// guaranteed (as an officer records a guarantee): the list's taxes are settled by the
+    /// debit, so its goods are not held as unpaid. In the lodging's append, with the debit.
+    pub(crate) fn covered(&self, declaration_id: &str, debit: &GuaranteeDebit) -> LinkedEvent {
+        let amount = tariff::money::fen_text(Decimal::new(debit.amount_fen, 2));
+        LinkedEvent {
+            actor: Some(crate::system_actor()),
+            subject: declaration_id.to_owned(),
+            action: crate::payments::PAID_ACTION.into(),
+            payload: json!({
+                "kind": "guarantee",
+                "amount": amount,
+                "reference": debit.assure_code,
+                "list": self.list_id,
+            })
+            .to_string(),
+            expected_version: None,
+            projection: Projection::Nothing,
+        }
+    }
+}
+
 fn list_subject(id: &str) -> String {
     format!("ceb-list:{id}")
 }

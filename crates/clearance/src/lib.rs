@@ -455,6 +455,9 @@ impl<S: Store> Clearance<S> {
             Some(lodging) => lodging.debit(figures.as_ref())?,
             None => None,
         };
+        let guarantee_covered = ceb
+            .zip(guarantee_debit.as_ref())
+            .map(|(lodging, debit)| lodging.covered(&id, debit));
         // What the engine could not assess, an officer assesses by hand: until then the goods
         // are not released (fail closed).
         let manual = if assessed.is_some() && figures.is_none() {
@@ -486,6 +489,7 @@ impl<S: Store> Clearance<S> {
             .chain(manual)
             .chain(targeted)
             .chain(ceb_linked)
+            .chain(guarantee_covered)
             .collect::<Vec<LinkedEvent>>();
         let facts = trade_view::lodging_facts(
             linked
