@@ -45,6 +45,9 @@ PARTIES
 # The agent declares for the e-commerce enterprise (委托申报), against its guarantee (担保).
 c admin authorise-broker --broker 91330100MA2CEB0053 --principal 91330100MA2CEB002R >/dev/null
 c admin guarantee --assure-code 3301960005 --agent-code 3301960005 --amount 5000.00
+# An officer, to release the goods.
+c admin user --name officer_wang --role officer >/dev/null
+officer=$(c admin token --user officer_wang)
 
 "$customs" --data "$data" serve --listen "127.0.0.1:$port" >"$data-serve.log" 2>&1 &
 server=$!
@@ -73,3 +76,10 @@ curl -s -H "Authorization: Bearer ${token[agent]}" "$url/v1/ceb/tax-bills/$list"
   sed -E 's/<(ceb:)?//; s/>/: /'
 echo "== the guarantee"
 curl -s -H "Authorization: Bearer $CUSTOMS_TOKEN" "$url/v1/ceb/guarantees/3301960005"; echo
+echo "== an officer: what the declaration owes (the guarantee's debit settled it), then release"
+number=$(curl -s -H "Authorization: Bearer ${token[agent]}" "$url/v1/ceb/inventory-lists/$list" |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["declaration_number"])')
+curl -s -H "Authorization: Bearer $officer" "$url/v1/declarations/$number/payments"; echo
+curl -s -X POST -H "Authorization: Bearer $officer" -H 'Content-Type: application/json' -d '{}' \
+  "$url/v1/declarations/$number/release" |
+  python3 -c 'import json,sys; v=json.load(sys.stdin); print("status:", v["status"])'
