@@ -120,9 +120,7 @@ impl CebLodging {
             debit_ref: self.list_id.clone(),
         }))
     }
-}
 
-impl CebLodging {
     /// The taxes the debit took from the agent's guarantee, recorded on the declaration as
     /// guaranteed (as an officer records a guarantee): the list's taxes are settled by the
     /// debit, so its goods are not held as unpaid. In the lodging's append, with the debit.

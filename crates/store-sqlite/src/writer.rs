@@ -143,7 +143,7 @@ pub(crate) struct Writer {
     wal: Option<std::path::PathBuf>,
     wal_bytes_max: u64,
     /// From this many bytes of frames the writer restarts the WAL itself between batches (see
-    /// `truncate_wal`).
+    /// `restart_wal`).
     wal_truncate_at: u64,
     /// The database's page size: a WAL frame holds one page.
     page_bytes: u64,
@@ -303,7 +303,7 @@ impl Writer {
             Err(err) => fail_all(batch, &err),
         }
         self.checkpoint_if_due();
-        self.truncate_wal();
+        self.restart_wal();
     }
 
     /// Copies the WAL back and restarts it from its beginning once it holds `wal_truncate_at`
@@ -319,7 +319,7 @@ impl Writer {
     /// again (block allocation and zeroed pages: ~10 % of the writer's CPU at full speed). The
     /// file keeps its size, cut back to `wal_truncate_at` by `journal_size_limit` (set in
     /// `Writer::new`) at the first commit after a restart, so it stays bounded all the same.
-    fn truncate_wal(&mut self) {
+    fn restart_wal(&mut self) {
         if self.wal.is_none() {
             return;
         }
