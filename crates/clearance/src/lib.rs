@@ -42,6 +42,7 @@ pub mod statistics;
 pub mod targeting;
 pub mod tasks;
 mod trade_view;
+pub mod training_jobs;
 pub mod value_control;
 mod views;
 pub mod watch_list;
@@ -78,6 +79,8 @@ mod story;
 mod targeting_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod training_jobs_tests;
 
 use std::sync::Arc;
 
@@ -89,7 +92,8 @@ use domain::{
 use reference::ReferenceData;
 use sha2::{Digest, Sha256};
 use store::{
-    Actor, Append, AppendOutcome, DeclarationRow, DeclarationUpdate, LinkedEvent, Projection, Store,
+    Actor, Append, AppendOutcome, DeclarationRow, DeclarationUpdate, EventRow, LinkedEvent,
+    Projection, Store,
 };
 use wire::{DeclarationDto, LodgementView};
 
@@ -797,8 +801,35 @@ impl<S: Store> Clearance<S> {
         field: &str,
         not_found: impl FnOnce(&str) -> ClearanceError,
     ) -> Result<(), ClearanceError> {
+        let append = self.reference_append(caller, subject, action, payload, projection);
+        match self.store.append(append).await {
+            Ok(AppendOutcome::Appended { .. }) => Ok(()),
+            Ok(other) => Err(refusal(other)),
+            Err(store::StoreError::NotFound(what)) => Err(not_found(&what)),
+            Err(store::StoreError::Conflict(what)) => {
+                Err(ClearanceError::Invalid(vec![FieldError::not_allowed(
+                    field,
+                    &format!("refused: {what}"),
+                    &format!("已拒绝：{what}"),
+                )]))
+            }
+            Err(other) => Err(other.into()),
+        }
+    }
+}
+
+impl<S: Store> Clearance<S> {
+    /// The append of a reference event by `caller`, under a key of its own.
+    fn reference_append(
+        &self,
+        caller: &Caller,
+        subject: String,
+        action: &str,
+        payload: serde_json::Value,
+        projection: Projection,
+    ) -> Append {
         let payload = payload.to_string();
-        let append = Append {
+        Append {
             actor: actor(caller),
             recorded_at_ms: self.now().timestamp_millis(),
             subject,
@@ -812,19 +843,27 @@ impl<S: Store> Clearance<S> {
             linked: Vec::new(),
             cbec_purchase: None,
             guarantee_debit: None,
-        };
-        match self.store.append(append).await {
-            Ok(AppendOutcome::Appended { .. }) => Ok(()),
-            Ok(other) => Err(refusal(other)),
-            Err(store::StoreError::NotFound(what)) => Err(not_found(&what)),
-            Err(store::StoreError::Conflict(what)) => {
-                Err(ClearanceError::Invalid(vec![FieldError::not_allowed(
-                    field,
-                    &format!("refused: {what}"),
-                    &format!("已拒绝：{what}"),
-                )]))
-            }
-            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// A reference event appended once for `(scope, key)`: `None` when this call appended it,
+    /// else the event appended first under that key (nothing is written again).
+    pub(crate) async fn append_reference_event_once(
+        &self,
+        caller: &Caller,
+        subject: String,
+        action: &str,
+        payload: serde_json::Value,
+        projection: Projection,
+        (scope, key): (&str, &str),
+    ) -> Result<Option<EventRow>, ClearanceError> {
+        let mut append = self.reference_append(caller, subject, action, payload, projection);
+        append.idempotency_scope = scope.to_owned();
+        append.idempotency_key = key.to_owned();
+        match self.store.append(append).await? {
+            AppendOutcome::Appended { .. } => Ok(None),
+            AppendOutcome::Duplicate { first, .. } => Ok(Some(first)),
+            other => Err(refusal(other)),
         }
     }
 }

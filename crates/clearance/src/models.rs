@@ -53,6 +53,8 @@ pub const DRIFT_ALERT_ACTION: &str = "risk_model.drift_alert";
 pub const SCORED_ACTION: &str = "declaration.scored";
 
 const MODEL_COUNTER: &str = "id:risk_model";
+/// The event that registers a model (trained or imported), in shadow.
+pub(crate) const REGISTERED_ACTION: &str = "risk_model.registered";
 const HISTORY_COUNTER: &str = "id:history";
 
 /// History file formats read.
@@ -789,6 +791,21 @@ impl<S: Store> Clearance<S> {
         until: Option<NaiveDate>,
         stop: &AtomicBool,
     ) -> Result<Value, ClearanceError> {
+        self.train_and_register(caller, label, until, stop, None)
+            .await
+    }
+
+    /// Trains and registers as [`Clearance::train_model_until_stopped`]; with `job` (a training
+    /// job's id) the model is registered once per job: a job trained again (delivered twice)
+    /// answers the model registered first.
+    pub(crate) async fn train_and_register(
+        &self,
+        caller: &Caller,
+        label: &str,
+        until: Option<NaiveDate>,
+        stop: &AtomicBool,
+        job: Option<&str>,
+    ) -> Result<Value, ClearanceError> {
         caller.require(Action::ManageModels)?;
         let label = text("label", label)?;
         let (records, sources) = self.training_records().await?;
@@ -806,8 +823,10 @@ impl<S: Store> Clearance<S> {
             model::ModelError::Stopped => ClearanceError::Unavailable(e.to_string()),
             e => invalid("history", &e.to_string(), &e.to_string()),
         })?;
-        self.register_model(caller, "trained", &label, trained, &train, sources, stop)
-            .await
+        self.register_model(
+            caller, "trained", &label, trained, &train, sources, stop, job,
+        )
+        .await
     }
 
     /// Imports a model trained elsewhere (XGBoost JSON or LightGBM text) on the features of a
@@ -846,8 +865,10 @@ impl<S: Store> Clearance<S> {
             .collect();
         let sources = json!({ "format": format, "features_of": features_of, "history": sources });
         let never = AtomicBool::new(false);
-        self.register_model(caller, "imported", &label, trained, &train, sources, &never)
-            .await
+        self.register_model(
+            caller, "imported", &label, trained, &train, sources, &never, None,
+        )
+        .await
     }
 
     // One more than clippy's seven: the stop is a training's only, and a struct for one private
@@ -862,6 +883,7 @@ impl<S: Store> Clearance<S> {
         train: &[HistoryRecord],
         sources: Value,
         stop: &AtomicBool,
+        job: Option<&str>,
     ) -> Result<Value, ClearanceError> {
         // The training items' scores (out of fold, as a new declaration would be scored) give
         // the thresholds and the reference distributions drift is measured against.
@@ -948,15 +970,31 @@ impl<S: Store> Clearance<S> {
         };
         let mut view = model_view(&row);
         view["status"] = json!("shadow");
-        self.model_event(
-            caller,
-            &id,
-            "risk_model.registered",
-            view.clone(),
-            Projection::NewRiskModel { model: row, bytes },
-        )
-        .await?;
-        self.model(&id).await
+        if let Some(job) = job {
+            view["training_job"] = json!(job);
+        }
+        let projection = Projection::NewRiskModel { model: row, bytes };
+        let Some(job) = job else {
+            self.model_event(caller, &id, REGISTERED_ACTION, view, projection)
+                .await?;
+            return self.model(&id).await;
+        };
+        let first = self
+            .append_reference_event_once(
+                caller,
+                format!("model:{id}"),
+                REGISTERED_ACTION,
+                view,
+                projection,
+                (crate::training_jobs::JOB_SCOPE, job),
+            )
+            .await;
+        self.invalidate(&[crate::invalidation::Cache::Models]);
+        match first? {
+            None => self.model(&id).await,
+            // Trained twice (the job delivered again): the model of the first registration.
+            Some(first) => self.model(first.subject.trim_start_matches("model:")).await,
+        }
     }
 
     /// Appends a change of the registry on the model's subject; the catalog of the models in
@@ -997,7 +1035,7 @@ impl<S: Store> Clearance<S> {
             .map_err(|e| anyhow::anyhow!("stored risk model {id} is not readable: {e}"))?)
     }
 
-    async fn model(&self, id: &str) -> Result<Value, ClearanceError> {
+    pub(crate) async fn model(&self, id: &str) -> Result<Value, ClearanceError> {
         self.store
             .risk_models()
             .await?

@@ -17,7 +17,7 @@ Item Price,Fraud,Critical Fraud";
 
 /// 300 past items over 2026: every fourth the example's smartphones at its price (8,000.00),
 /// found misdeclared; the rest other goods at other prices, found as declared.
-fn history() -> String {
+pub(crate) fn history() -> String {
     let mut text = format!("{HEADER}\n");
     let start = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
     for i in 0..300u32 {
@@ -38,7 +38,7 @@ fn history() -> String {
     text
 }
 
-async fn analyst(f: &Fixture, name: &str) -> Caller {
+pub(crate) async fn analyst(f: &Fixture, name: &str) -> Caller {
     let admin = Actor {
         user_id: "test".into(),
         role: "admin".into(),

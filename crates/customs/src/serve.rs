@@ -250,7 +250,7 @@ async fn serve_clearance<S: ServedStore>(
     let (relay, in_process) =
         start_event_relay(clearance.store(), &settings.bus, leaders.relay.as_ref());
     // Without NATS there is no `customs worker` to take jobs: this process runs them.
-    let worker = in_process.and_then(|in_process| {
+    let worker = in_process.map(|in_process| {
         crate::worker::start_in_process(
             clearance.clone(),
             &in_process,
@@ -282,40 +282,15 @@ async fn serve_clearance<S: ServedStore>(
         routers.metrics = routers.metrics.layer(door);
         continuity_task = Some(continuity.spawn());
     }
-    // The drift monitor: the active model against the newest declarations, every
-    // `DRIFT_CHECK_INTERVAL` (the first check one interval after this instance starts, or
-    // starts to lead); an alert is recorded on the model's record and logged. On PostgreSQL
-    // only the instance holding the drift lock checks. Stops with the process.
-    let monitored = clearance.clone();
-    let mut drift_leader = leaders
-        .drift
-        .as_ref()
-        .map(store_postgres::Leadership::watch);
-    let monitor = tokio::spawn(async move {
-        let every = clearance::models::DRIFT_CHECK_INTERVAL;
-        loop {
-            if !until_leading(&mut drift_leader, true).await {
-                return;
-            }
-            let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-            loop {
-                tokio::select! {
-                    _ = ticks.tick() => {}
-                    _ = until_leading(&mut drift_leader, false) => break,
-                }
-                match monitored.monitor_drift().await {
-                    Ok(Some(report)) => tracing::info!(
-                        model = %report["model"],
-                        score_psi = %report["score"]["psi"],
-                        alerts = %report["alerts"],
-                        "drift checked"
-                    ),
-                    Ok(None) => {}
-                    Err(error) => tracing::warn!(%error, "the drift check failed"),
-                }
-            }
-        }
-    });
+    // The drift monitor; on PostgreSQL only the process holding the drift lock checks (an
+    // instance or a `customs worker`).
+    let monitor = spawn_drift_monitor(
+        clearance.clone(),
+        leaders
+            .drift
+            .as_ref()
+            .map(store_postgres::Leadership::watch),
+    );
     // CEB inventory lists still waiting for their documents past their deadline are refused,
     // every `CEB_SWEEP_INTERVAL`; on PostgreSQL every instance sweeps, and a list refused by one
     // is skipped by the others (its state changes once).
@@ -449,6 +424,42 @@ impl Leaders {
             )?),
         })
     }
+}
+
+/// The drift monitor: the active model against the newest declarations, every
+/// `DRIFT_CHECK_INTERVAL` (the first check one interval after this process starts, or starts to
+/// lead); an alert is recorded on the model's record and logged. With `leader` (PostgreSQL) it
+/// checks only while this process holds the drift lock, which the instances and the workers
+/// share. Runs until aborted.
+pub(crate) fn spawn_drift_monitor<S: store::Store + 'static>(
+    monitored: std::sync::Arc<clearance::Clearance<S>>,
+    mut drift_leader: Option<tokio::sync::watch::Receiver<bool>>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let every = clearance::models::DRIFT_CHECK_INTERVAL;
+        loop {
+            if !until_leading(&mut drift_leader, true).await {
+                return;
+            }
+            let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            loop {
+                tokio::select! {
+                    _ = ticks.tick() => {}
+                    _ = until_leading(&mut drift_leader, false) => break,
+                }
+                match monitored.monitor_drift().await {
+                    Ok(Some(report)) => tracing::info!(
+                        model = %report["model"],
+                        score_psi = %report["score"]["psi"],
+                        alerts = %report["alerts"],
+                        "drift checked"
+                    ),
+                    Ok(None) => {}
+                    Err(error) => tracing::warn!(%error, "the drift check failed"),
+                }
+            }
+        }
+    })
 }
 
 /// Waits until `leader` says `leading` (without a leader, this process always leads: at once

@@ -119,6 +119,10 @@ path_segment!(
     ModelRef
 );
 path_segment!(
+    /// The `{id}` path segment of a training job.
+    TrainingJobRef
+);
+path_segment!(
     /// The `{credit_code}` path segment of an enterprise (checked by the service, with its field path).
     EnterpriseRef
 );

@@ -382,6 +382,14 @@ pub fn routers<S: Store>(clearance: Arc<Clearance<S>>, config: ApiConfig) -> Rou
             post(models::train::<S>)
                 .route_layer(gate(Action::ManageModels, Some(HeavyJob::Training))),
         )
+        .route(
+            "/v1/models/training-jobs",
+            post(models::request_training::<S>),
+        )
+        .route(
+            "/v1/models/training-jobs/{id}",
+            get(models::training_job::<S>),
+        )
         .route("/v1/models", get(models::models::<S>))
         .route("/v1/models/rollback", post(models::roll_back::<S>))
         .route("/v1/models/{id}/promotion", post(models::promote::<S>))

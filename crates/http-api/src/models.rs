@@ -20,7 +20,8 @@ use crate::AppState;
 use crate::admission::HeldJob;
 use crate::assessing::parse_body;
 use crate::extract::{
-    Authenticated, DeclarationRef, DriftQuery, HistoryUpload, JsonBody, ModelRef,
+    Authenticated, DeclarationRef, DriftQuery, HistoryUpload, IdempotencyKey, JsonBody, ModelRef,
+    TrainingJobRef,
 };
 use crate::problem::ApiError;
 
@@ -280,6 +281,15 @@ pub(crate) async fn import_history<S: Store>(
     ))
 }
 
+/// A training job. Members: `job` (e.g. TJ-0001); `status` (queued: waiting for whoever runs
+/// jobs; registered: `model` names the model, in shadow; failed: `reason` says why, in English
+/// and Chinese); `label`; `until`; `requested_by` and `requested_by_name`; `requested_at_ms`,
+/// `finished_at_ms`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(transparent)]
+#[schema(value_type = Object)]
+pub(crate) struct TrainingJobView(Value);
+
 /// What to train on.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -288,6 +298,88 @@ pub(crate) struct TrainingRequest {
     label: String,
     /// The last day of the labelled items trained on, YYYY-MM-DD (default: every one).
     until: Option<String>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/models/training-jobs",
+    tag = "targeting",
+    summary = "Ask for a risk model to be trained",
+    description = "For risk analysts. As `POST /v1/models/training`, but answered at once with a job: the \
+                   model is trained by whoever runs the platform's heavy jobs (a `customs worker` process \
+                   in scale-out, the server itself on the embedded store), as the analyst who asked, and \
+                   registered in shadow once however often the job is delivered. Follow it with \
+                   `GET /v1/models/training-jobs/{id}`. A retry with the same Idempotency-Key answers \
+                   the first job.",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retrying with the same key is safe")),
+    request_body(content = TrainingRequest, content_type = "application/json"),
+    responses(
+        (status = 202, description = "The job, queued (or as it stands, for a retry)", body = TrainingJobView),
+        (status = 403, description = "The role may not manage risk models", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 422, description = "The request has errors", body = Problem,
+            content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn request_training<S: Store>(
+    State(state): State<AppState<S>>,
+    Authenticated(caller): Authenticated,
+    IdempotencyKey(key): IdempotencyKey,
+    JsonBody(body): JsonBody,
+) -> Result<(axum::http::StatusCode, Json<TrainingJobView>), ApiError> {
+    let request: TrainingRequest = parse_body(&caller, Action::ManageModels, &body)?;
+    let until = training_until(request.until.as_deref())?;
+    let job = state
+        .clearance
+        .request_training(&caller, &request.label, until, key.as_deref())
+        .await?;
+    Ok((axum::http::StatusCode::ACCEPTED, Json(TrainingJobView(job))))
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/models/training-jobs/{id}",
+    tag = "targeting",
+    summary = "Follow a training job",
+    description = "For customs roles that read targeting rules: queued, registered (with the model) or \
+                   failed (with the reason).",
+    params(("id" = String, Path, description = "The job's id, e.g. TJ-0001")),
+    responses(
+        (status = 200, description = "The job", body = TrainingJobView),
+        (status = 403, description = "The role may not read targeting", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 404, description = "No such job", body = Problem,
+            content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn training_job<S: Store>(
+    State(state): State<AppState<S>>,
+    Authenticated(caller): Authenticated,
+    TrainingJobRef(id): TrainingJobRef,
+) -> Result<Json<TrainingJobView>, ApiError> {
+    Ok(Json(TrainingJobView(
+        state.clearance.training_job(&caller, &id).await?,
+    )))
+}
+
+/// The `until` of a training request: a day as YYYY-MM-DD.
+fn training_until(raw: Option<&str>) -> Result<Option<chrono::NaiveDate>, ApiError> {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .ok()
+        .filter(|_| raw.len() == 10)
+        .map(Some)
+        .ok_or_else(|| {
+            ApiError::invalid(&[domain::FieldError::invalid_format(
+                "until",
+                "a date as YYYY-MM-DD",
+                "YYYY-MM-DD 格式的日期",
+            )])
+        })
 }
 
 #[utoipa::path(
@@ -315,21 +407,7 @@ pub(crate) async fn train<S: Store>(
     JsonBody(body): JsonBody,
 ) -> Result<(axum::http::StatusCode, Json<ModelView>), ApiError> {
     let request: TrainingRequest = parse_body(&caller, Action::ManageModels, &body)?;
-    let until = match request.until.as_deref() {
-        None => None,
-        Some(raw) => Some(
-            chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-                .ok()
-                .filter(|_| raw.len() == 10)
-                .ok_or_else(|| {
-                    ApiError::invalid(&[domain::FieldError::invalid_format(
-                        "until",
-                        "a date as YYYY-MM-DD",
-                        "YYYY-MM-DD 格式的日期",
-                    )])
-                })?,
-        ),
-    };
+    let until = training_until(request.until.as_deref())?;
     // Training is CPU-bound for seconds: a blocking thread, not a request worker. The thread
     // holds the training slot until it ends, and the request's future, when it is dropped (the
     // request timed out, or the client went away), tells it to stop after the current round:

@@ -74,6 +74,8 @@ use crate::{
         targeting::approve_watch_entry,
         models::import_history,
         models::train,
+        models::request_training,
+        models::training_job,
         models::models,
         models::promote,
         models::roll_back,

@@ -1,8 +1,9 @@
 //! `customs worker`: after a tariff release is rolled back, every open declaration assessed with
 //! it is reassessed with the tariff in force again, recorded as the officer whose token is
-//! `worker.token`: by a worker process taking the job from NATS JetStream on PostgreSQL, and
-//! inside `serve` (the in-process bus) on the embedded store. Against the real PostgreSQL and
-//! NATS; fails, never skips, without them.
+//! `worker.token`; a model an analyst asked for is trained as that analyst and registered once.
+//! By a worker process taking the jobs from NATS JetStream on PostgreSQL, and inside `serve` (the
+//! in-process bus) on the embedded store. Against the real PostgreSQL and NATS; fails, never
+//! skips, without them.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -21,6 +22,12 @@ use crate::support::{BROKER, TRADER, command, ok};
 const WAIT: Duration = Duration::from_secs(60);
 /// Declarations lodged under the tariff that is then withdrawn.
 const LODGED: usize = 3;
+
+/// Labelled history (the model crate's slice of the KCS data) for the training job.
+const HISTORY: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../model/test_data/kcs_train_600.csv"
+);
 
 const SAMPLE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -269,6 +276,65 @@ async fn roll_back_and_see_the_reassessments(
     lodged
 }
 
+/// The analyst account that asks for training jobs (made with `run`, as root); its token.
+fn analyst(run: &dyn Fn(Option<&str>, &[&str]) -> String, root: &str) -> String {
+    run(
+        Some(root),
+        &["user", "--name", "analyst-wang", "--role", "risk_analyst"],
+    );
+    run(Some(root), &["token", "--user", "analyst-wang"])
+}
+
+/// On the served API at `at`: labelled history imported, a training job asked for (twice with
+/// one key: one job, answered at once), and within WAIT its model registered in shadow as the
+/// analyst's, by whoever runs jobs.
+async fn train_as_a_job(at: &str, analyst: &str) {
+    let http = reqwest::Client::new();
+    let imported = http
+        .post(format!("http://{at}/v1/history?format=kcs&label=600"))
+        .bearer_auth(analyst)
+        .body(std::fs::read_to_string(HISTORY).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(imported.status(), StatusCode::CREATED);
+    let ask = || {
+        http.post(format!("http://{at}/v1/models/training-jobs"))
+            .bearer_auth(analyst)
+            .header("Idempotency-Key", "weekly-1")
+            .json(&json!({ "label": "weekly" }))
+            .send()
+    };
+    let first = ask().await.unwrap();
+    assert_eq!(first.status(), StatusCode::ACCEPTED);
+    let first: Value = first.json().await.unwrap();
+    let again: Value = ask().await.unwrap().json().await.unwrap();
+    assert_eq!(first["job"], again["job"], "{again}");
+    let job = first["job"].as_str().unwrap();
+    let client = Client { http: http.clone() };
+    let started = Instant::now();
+    let done = loop {
+        let (status, view) = client
+            .get(at, &format!("/v1/models/training-jobs/{job}"), analyst)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{view}");
+        if view["status"] != "queued" {
+            break view;
+        }
+        assert!(
+            started.elapsed() < WAIT,
+            "not trained within {WAIT:?}: {view}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(done["status"], "registered", "{done}");
+    let (_, models) = client.get(at, "/v1/models", analyst).await;
+    let models = models["models"].as_array().unwrap();
+    assert_eq!(models.len(), 1, "{models:?}");
+    assert_eq!(models[0]["id"], done["model"]);
+    assert_eq!(models[0]["status"], "shadow");
+}
+
 fn money(value: &Value) -> rust_decimal::Decimal {
     value.as_str().unwrap().parse().unwrap()
 }
@@ -281,7 +347,9 @@ async fn a_worker_process_reassesses_after_a_roll_back_on_postgres_and_jetstream
     let test_stream = bus::testing::TestStream::new(&nats);
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let (root, broker, worker) = seed(&|token, args| admin(&data, &url, token, args));
+    let run = |token: Option<&str>, args: &[&str]| admin(&data, &url, token, args);
+    let (root, broker, worker) = seed(&run);
+    let analyst = analyst(&run, &root);
     let bus_env = [
         ("CUSTOMS_BUS_STREAM", test_stream.config.stream.as_str()),
         (
@@ -309,6 +377,14 @@ async fn a_worker_process_reassesses_after_a_roll_back_on_postgres_and_jetstream
     );
 
     let lodged = roll_back_and_see_the_reassessments(&at, &root, &broker, &worker).await;
+    train_as_a_job(&at, &analyst).await;
+    // Registered once, under the job's key (the instances leave jobs to workers with NATS).
+    let registered = psql(
+        &url,
+        "SELECT count(*) FROM events WHERE action = 'risk_model.registered' \
+         AND idempotency_scope = 'training-job'",
+    );
+    assert_eq!(registered, "1");
 
     // Recorded as the worker's officer, each under the job's key: once.
     let recorded = psql(
@@ -325,14 +401,16 @@ async fn a_worker_process_reassesses_after_a_roll_back_on_postgres_and_jetstream
 async fn serve_on_the_embedded_store_reassesses_after_a_roll_back_itself() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let (root, broker, worker) = seed(&|token, args| {
+    let run = |token: Option<&str>, args: &[&str]| {
         let mut line = vec!["admin"];
         if let Some(token) = token {
             line.extend(["--token", token]);
         }
         line.extend(args);
         ok(&data, &line).trim().to_owned()
-    });
+    };
+    let (root, broker, worker) = seed(&run);
+    let analyst = analyst(&run, &root);
     let (_server, at) = start(
         &data,
         &["serve", "--listen", "127.0.0.1:0"],
@@ -340,6 +418,7 @@ async fn serve_on_the_embedded_store_reassesses_after_a_roll_back_itself() {
         "listening on http://",
     );
     roll_back_and_see_the_reassessments(&at, &root, &broker, &worker).await;
+    train_as_a_job(&at, &analyst).await;
 }
 
 /// The worker says which setting it lacks before it connects to anything.

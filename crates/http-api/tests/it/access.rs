@@ -54,6 +54,8 @@ enum Endpoint {
     ListAttachments,
     ImportHistory,
     TrainModel,
+    RequestTraining,
+    TrainingJob,
     ListModels,
     PromoteModel,
     RollBackModel,
@@ -76,7 +78,7 @@ enum Endpoint {
 }
 
 impl Endpoint {
-    const ALL: [Endpoint; 61] = [
+    const ALL: [Endpoint; 63] = [
         Endpoint::Lodge,
         Endpoint::Read,
         Endpoint::ReferenceList,
@@ -120,6 +122,8 @@ impl Endpoint {
         Endpoint::ListAttachments,
         Endpoint::ImportHistory,
         Endpoint::TrainModel,
+        Endpoint::RequestTraining,
+        Endpoint::TrainingJob,
         Endpoint::ListModels,
         Endpoint::PromoteModel,
         Endpoint::RollBackModel,
@@ -192,9 +196,13 @@ impl Endpoint {
             Endpoint::ListAttachments => Action::ReadTasks,
             Endpoint::ImportHistory
             | Endpoint::TrainModel
+            | Endpoint::RequestTraining
             | Endpoint::PromoteModel
             | Endpoint::RollBackModel => Action::ManageModels,
-            Endpoint::ListModels | Endpoint::ModelDrift | Endpoint::Scores => Action::ReadRules,
+            Endpoint::ListModels
+            | Endpoint::TrainingJob
+            | Endpoint::ModelDrift
+            | Endpoint::Scores => Action::ReadRules,
             Endpoint::RecordFinding => Action::RecordFindings,
             Endpoint::Pay => Action::Pay,
             Endpoint::SetCreditLevel => Action::ManageCredit,
@@ -218,7 +226,10 @@ impl Endpoint {
                 | Endpoint::IssueToken
         ) {
             StatusCode::CREATED
-        } else if matches!(self, Endpoint::Amend | Endpoint::Cancel) {
+        } else if matches!(
+            self,
+            Endpoint::Amend | Endpoint::Cancel | Endpoint::RequestTraining
+        ) {
             // Every declaration here waits for an assessment (by the engine or by hand): customs
             // has acted on it, so the trade's change is a request (修撤单).
             StatusCode::ACCEPTED
@@ -469,6 +480,23 @@ async fn call(app: &TestApp, user: &str, endpoint: Endpoint) -> Reply {
             imported_history(app).await;
             app.post("/v1/models/training", user, None, &json!({"label": "t"}))
                 .await
+        }
+        Endpoint::RequestTraining => {
+            let body = json!({"label": "t"});
+            app.post("/v1/models/training-jobs", user, None, &body)
+                .await
+        }
+        Endpoint::TrainingJob => {
+            let body = json!({"label": "t"});
+            let job = app
+                .post("/v1/models/training-jobs", "risk_analyst", None, &body)
+                .await;
+            assert_eq!(job.status, StatusCode::ACCEPTED, "{}", job.text);
+            let path = format!(
+                "/v1/models/training-jobs/{}",
+                job.body["job"].as_str().unwrap()
+            );
+            app.get(&path, user).await
         }
         Endpoint::ListModels => app.get("/v1/models", user).await,
         Endpoint::PromoteModel => {

@@ -96,3 +96,52 @@ async fn history_is_checked_a_model_trained_and_a_declaration_scored() {
         .await
         .assert_problem(404);
 }
+
+/// A training job is answered at once, queued for whoever runs jobs (none in these tests), its
+/// request checked like the synchronous one's, and an unknown job is not found.
+#[tokio::test]
+async fn a_training_job_is_answered_at_once_and_followed_by_its_id() {
+    let app = spawn_app().await;
+    let wrong = app
+        .post(
+            "/v1/models/training-jobs",
+            "risk_analyst",
+            None,
+            &json!({"label": "m", "until": "2026-02-30"}),
+        )
+        .await;
+    wrong.assert_problem(422);
+    assert_eq!(wrong.error_paths()[0].0, "until");
+    let queued = app
+        .post(
+            "/v1/models/training-jobs",
+            "risk_analyst",
+            Some("weekly-1"),
+            &json!({"label": "weekly", "until": "2026-12-31"}),
+        )
+        .await;
+    assert_eq!(queued.status, StatusCode::ACCEPTED, "{}", queued.text);
+    assert_eq!(queued.body["status"], "queued");
+    assert_eq!(queued.body["until"], "2026-12-31");
+    let job = queued.body["job"].as_str().unwrap();
+    let again = app
+        .post(
+            "/v1/models/training-jobs",
+            "risk_analyst",
+            Some("weekly-1"),
+            &json!({"label": "weekly", "until": "2026-12-31"}),
+        )
+        .await;
+    assert_eq!(again.body["job"], job);
+    let followed = app
+        .get(&format!("/v1/models/training-jobs/{job}"), "officer")
+        .await;
+    assert_eq!(followed.status, StatusCode::OK, "{}", followed.text);
+    assert_eq!(
+        followed.body["requested_by_name"],
+        queued.body["requested_by_name"]
+    );
+    app.get("/v1/models/training-jobs/TJ-9999", "risk_analyst")
+        .await
+        .assert_problem(404);
+}
