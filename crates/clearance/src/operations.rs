@@ -58,6 +58,8 @@ pub(crate) struct Activity {
     scorings: Mutex<BTreeMap<String, u64>>,
     drift_checks: AtomicU64,
     drift_alerts: AtomicU64,
+    /// Per lock of the work one process does at a time (PostgreSQL): whether this one holds it.
+    leaderships: Mutex<BTreeMap<&'static str, bool>>,
 }
 
 /// A copy of the counters.
@@ -72,6 +74,9 @@ pub struct ActivitySnapshot {
     /// Checks of the active model for drift, and those that raised an alert.
     pub drift_checks: u64,
     pub drift_alerts: u64,
+    /// Per lock of the work one process does at a time (`relay`, `drift`; none on the embedded
+    /// store): whether this process holds it now.
+    pub leaderships: Vec<(&'static str, bool)>,
 }
 
 /// The series a name is counted under: its own while there is room.
@@ -126,6 +131,13 @@ impl Activity {
             scorings: scorings.iter().map(|(k, v)| (k.clone(), *v)).collect(),
             drift_checks: self.drift_checks.load(Ordering::Relaxed),
             drift_alerts: self.drift_alerts.load(Ordering::Relaxed),
+            leaderships: self
+                .leaderships
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .iter()
+                .map(|(lock, leading)| (*lock, *leading))
+                .collect(),
         }
     }
 }
@@ -163,6 +175,16 @@ impl<S: Store> Clearance<S> {
     /// The customs work counted since the process started.
     pub fn activity(&self) -> ActivitySnapshot {
         self.activity.snapshot()
+    }
+
+    /// Whether this process holds `lock` now (one of the locks of the work only one process
+    /// does at a time), for operators.
+    pub fn set_leading(&self, lock: &'static str, leading: bool) {
+        self.activity
+            .leaderships
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(lock, leading);
     }
 
     /// The store's figures of the customs work, read at most once per

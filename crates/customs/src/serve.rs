@@ -247,6 +247,7 @@ async fn serve_clearance<S: ServedStore>(
     // On PostgreSQL several instances share the record: the work only one of them may do
     // (publishing to NATS, the drift check) runs where this process holds that work's lock.
     let leaders = Leaders::of(serve.database.as_deref(), &settings.bus)?;
+    leaders.reported_by(&clearance);
     let (relay, in_process) =
         start_event_relay(clearance.store(), &settings.bus, leaders.relay.as_ref());
     // Without NATS there is no `customs worker` to take jobs: this process runs them.
@@ -402,6 +403,23 @@ struct Leaders {
 }
 
 impl Leaders {
+    /// Keeps the service's figure of each leadership (`customs_leader` in `/metrics`) as it
+    /// changes, until the leadership ends.
+    fn reported_by<S: store::Store + 'static>(
+        &self,
+        clearance: &std::sync::Arc<clearance::Clearance<S>>,
+    ) {
+        for (lock, leadership) in [
+            (store_postgres::RELAY_LEADER, &self.relay),
+            (store_postgres::DRIFT_LEADER, &self.drift),
+        ] {
+            let Some(leadership) = leadership else {
+                continue;
+            };
+            report_leadership(clearance.clone(), lock.name, leadership.watch());
+        }
+    }
+
     fn of(database: Option<&str>, bus: &crate::config::BusConfig) -> anyhow::Result<Leaders> {
         let Some(url) = database else {
             return Ok(Leaders {
@@ -460,6 +478,24 @@ pub(crate) fn spawn_drift_monitor<S: store::Store + 'static>(
             }
         }
     })
+}
+
+/// Keeps `clearance`'s figure of the leadership `lock` as `leading` changes, until it ends.
+pub(crate) fn report_leadership<S: store::Store + 'static>(
+    clearance: std::sync::Arc<clearance::Clearance<S>>,
+    lock: &'static str,
+    mut leading: tokio::sync::watch::Receiver<bool>,
+) {
+    tokio::spawn(async move {
+        loop {
+            let now = *leading.borrow_and_update();
+            clearance.set_leading(lock, now);
+            if leading.changed().await.is_err() {
+                clearance.set_leading(lock, false);
+                return;
+            }
+        }
+    });
 }
 
 /// Waits until `leader` says `leading` (without a leader, this process always leads: at once

@@ -270,6 +270,21 @@ pub(crate) fn write_work(
         "Checks of the active model for drift (hourly, by serve)",
         activity.drift_checks as f64,
     );
+    if !activity.leaderships.is_empty() {
+        out.family(
+            "customs_leader",
+            "gauge",
+            "1 while this process holds the lock of work one process does at a time (relay: \
+             publishing events to NATS; drift: the drift check), 0 while another process does",
+        );
+        for (lock, leading) in &activity.leaderships {
+            out.sample(
+                "customs_leader",
+                &[("lock", lock)],
+                f64::from(u8::from(*leading)),
+            );
+        }
+    }
     out.single(
         "risk_model_drift_alerts_total",
         "counter",

@@ -115,7 +115,7 @@ async fn of_two_instances_one_relays_and_one_checks_drift_and_the_relay_is_taken
         &nats,
     ];
     let (a, at_a) = start(&data_a, &serve, &bus_env, "listening on http://");
-    let (b, _) = start(&data_b, &serve, &bus_env, "listening on http://");
+    let (b, at_b) = start(&data_b, &serve, &bus_env, "listening on http://");
     let mut instances = vec![a, b];
     let pids: Vec<u32> = instances.iter().map(|i| i.0.id()).collect();
 
@@ -126,6 +126,11 @@ async fn of_two_instances_one_relays_and_one_checks_drift_and_the_relay_is_taken
         std::thread::sleep(Duration::from_millis(200));
         assert_eq!(holders(&url, RELAY_LEADER.key), vec![relay]);
         assert_eq!(holders(&url, DRIFT_LEADER.key), vec![drift]);
+    }
+    // Each instance tells its operators which locks it holds.
+    for (pid, at) in pids.iter().zip([&at_a, &at_b]) {
+        until_gauge(at, "relay", u8::from(*pid == relay)).await;
+        until_gauge(at, "drift", u8::from(*pid == drift)).await;
     }
     // Events committed (by `admin`, a third process) are published by the relay's holder.
     for n in 0..8 {
@@ -150,6 +155,8 @@ async fn of_two_instances_one_relays_and_one_checks_drift_and_the_relay_is_taken
         one_holder(&url, RELAY_LEADER.key, &[survivor], LEADER_TAKEOVER_MAX),
         survivor
     );
+    let at_survivor = if survivor == pids[0] { &at_a } else { &at_b };
+    until_gauge(at_survivor, "relay", 1).await;
     eprintln!(
         "the relay's lock was taken over {:?} after the kill",
         died.elapsed()
@@ -193,6 +200,33 @@ async fn of_two_instances_one_relays_and_one_checks_drift_and_the_relay_is_taken
     }
     let delivered: u64 = consumers.values().map(bus::DedupConsumer::last_seq).sum();
     assert_eq!(delivered, events);
+}
+
+/// Waits (at most a second) until the instance at `at` says in `/metrics` that it holds `lock`
+/// (1) or not (0).
+async fn until_gauge(at: &str, lock: &str, expected: u8) {
+    let line = format!("customs_leader{{lock=\"{lock}\"}} {expected}");
+    let started = Instant::now();
+    loop {
+        let text = reqwest::get(format!("http://{at}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if text.lines().any(|l| l == line) {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{at} does not say {line}:\n{}",
+            text.lines()
+                .filter(|l| l.contains("customs_leader"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// `GET /v1/audit/entries` on PostgreSQL, three entries a page: every chain's entries, by their
