@@ -431,9 +431,13 @@ const REPLAY_TRIES_PER_DECLARATION: usize = 64;
 /// Checkpoints the auditor's overview lists, newest first.
 pub const CHECKPOINTS_LISTED_MAX: usize = 20;
 
-/// A signed checkpoint, as the auditor reads it.
+/// A signed checkpoint, as the auditor reads it. With several chains (PostgreSQL) one signing
+/// round over every chain's head: `round` is its number, `seq` the entries of every chain it
+/// covers, `head_hash` the SHA-256 of the heads it signs (per chain in order: seq, 8 bytes big
+/// endian, then hash).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CheckpointView {
+    pub round: Option<u64>,
     pub seq: u64,
     pub signed_at: String,
     pub head_hash: String,
@@ -469,12 +473,28 @@ impl<S: Store> Clearance<S> {
         caller: &Caller,
     ) -> Result<Vec<CheckpointView>, ClearanceError> {
         caller.require(Action::ReadAudit)?;
+        if self.store.chain_count() > 1 {
+            let rounds = self.store.checkpoint_rounds().await?;
+            return Ok(rounds
+                .iter()
+                .rev()
+                .take(CHECKPOINTS_LISTED_MAX)
+                .map(|r| CheckpointView {
+                    round: Some(r.round),
+                    seq: r.heads.iter().map(|h| h.seq).sum(),
+                    signed_at: views::rfc3339(r.signed_at_ms),
+                    head_hash: sha256_hex(&audit::HeadsCheckpoint::heads_to_bytes(&r.heads)),
+                    key_id: r.key_id.clone(),
+                })
+                .collect());
+        }
         let checkpoints = self.store.checkpoints().await?;
         Ok(checkpoints
             .iter()
             .rev()
             .take(CHECKPOINTS_LISTED_MAX)
             .map(|c| CheckpointView {
+                round: None,
                 seq: c.seq,
                 signed_at: views::rfc3339(c.signed_at_ms),
                 head_hash: hex::encode(c.head_hash),

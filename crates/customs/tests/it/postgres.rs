@@ -293,3 +293,73 @@ fn audit_on_postgres_exports_and_checks_every_chains_head() {
         String::from_utf8_lossy(&refused.stderr)
     );
 }
+
+/// The auditor's console on PostgreSQL lists the signing rounds over every chain's head, not
+/// chain 0's checkpoints alone: the round `audit checkpoint` signed, with the entries of every
+/// chain it covers and the digest of the heads it signs.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_auditors_console_on_postgres_lists_the_rounds_over_every_chain() {
+    use sha2::Digest;
+    let database = TestDatabase::create();
+    let url = database.url();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let admin =
+        |token: Option<&str>, args: &[&str]| crate::instances::admin(&data, &url, token, args);
+    let root = admin(None, &["init", "--name", "root"]);
+    for n in 0..12 {
+        admin(
+            Some(&root),
+            &["user", "--name", &format!("clerk-{n}"), "--role", "officer"],
+        );
+    }
+    admin(
+        Some(&root),
+        &["user", "--name", "auditor-li", "--role", "auditor"],
+    );
+    let auditor = admin(Some(&root), &["token", "--user", "auditor-li"]);
+    let heads_file = dir.path().join("heads.json");
+    let exported = crate::support::command()
+        .env_remove("CUSTOMS_DATABASE")
+        .arg("--data")
+        .arg(&data)
+        .args(["audit", "--database", &url, "checkpoint", "--export"])
+        .arg(&heads_file)
+        .output()
+        .unwrap();
+    assert!(exported.status.success());
+    let round: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&heads_file).unwrap()).unwrap();
+    let mut signed = Vec::new();
+    let mut entries = 0;
+    for head in round["heads"].as_array().unwrap() {
+        let seq = head["seq"].as_u64().unwrap();
+        entries += seq;
+        signed.extend_from_slice(&seq.to_be_bytes());
+        let hash = head["head_hash"].as_str().unwrap_or_default();
+        signed.extend_from_slice(&hex::decode(hash).unwrap_or_else(|_| vec![0; 32]));
+    }
+    let digest = hex::encode(sha2::Sha256::digest(&signed));
+
+    let (_server, at) = crate::worker::start(
+        &data,
+        &["serve", "--listen", "127.0.0.1:0", "--database", &url],
+        &[],
+        "listening on http://",
+    );
+    let page = reqwest::Client::new()
+        .get(format!("http://{at}/console/audit?lang=en"))
+        .header("cookie", format!("oc_session={auditor}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let row = format!("Round {} · {entries}", round["round"]);
+    assert!(page.contains(&row), "no «{row}» in:\n{page}");
+    assert!(
+        page.contains(&digest),
+        "no heads digest {digest} in:\n{page}"
+    );
+}

@@ -49,3 +49,4 @@ audit-basis-amendment = amendment
 audit-basis-officer = officer's reassessment
 audit-seed = Seed
 audit-basis-manual = by an officer, by hand
+audit-round = Round

@@ -49,3 +49,4 @@ audit-basis-amendment = 修改后
 audit-basis-officer = 关员重新计税
 audit-seed = 种子
 audit-basis-manual = 关员人工计税
+audit-round = 轮次

@@ -41,6 +41,8 @@ fn verifications() -> &'static Semaphore {
 }
 
 pub(crate) struct CheckpointRow {
+    /// With several chains (PostgreSQL): the signing round over every chain's head.
+    pub round: Option<u64>,
     pub seq: u64,
     pub signed_at: String,
     pub head_hash: String,
@@ -168,6 +170,7 @@ async fn overview_page<S: Store>(
         checkpoints: checkpoints
             .into_iter()
             .map(|c| CheckpointRow {
+                round: c.round,
                 seq: c.seq,
                 signed_at: c.signed_at,
                 head_hash: c.head_hash,
