@@ -11,10 +11,13 @@
 //! items with `(date − first date) / 7 = w`). The first `initial_weeks` weeks are labelled
 //! history every policy knows in full. Then, week by week, each policy:
 //!
-//! 1. retrains (every `retrain_every` weeks, the first replayed week included) on the labels it
-//!    has revealed so far, each weighted for how it was selected;
+//! 1. retrains (in the first replayed week, then once `retrain_every` weeks have passed since
+//!    its last training) on the labels it has revealed so far, each weighted for how it was
+//!    selected;
 //! 2. selects `k = ceil(budget_pct / 100 · n)` of the week's `n` items;
 //! 3. learns the labels of those `k` items only (the checks close before the next week).
+//!
+//! A week without items is skipped and not reported.
 //!
 //! **The policies.**
 //!
@@ -355,7 +358,7 @@ pub struct Simulation {
     /// Items and frauds of the starting history.
     pub history_items: usize,
     pub history_frauds: usize,
-    /// The replayed weeks (after the history).
+    /// The replayed weeks that have items (after the history).
     pub weeks: Vec<Week>,
     /// Trainings run per policy (the random policy trains none).
     pub trainings: [usize; 4],
@@ -445,6 +448,8 @@ struct Learner {
     weights: Vec<f32>,
     prices: HashSet<Decimal>,
     model: Option<TrainedModel>,
+    /// The week it last retrained in.
+    trained_week: Option<usize>,
     trainings: usize,
 }
 
@@ -656,6 +661,7 @@ pub fn simulate(
             weights: Vec::new(),
             prices: HashSet::new(),
             model: None,
+            trained_week: None,
             trainings: 0,
         })
         .collect();
@@ -684,8 +690,12 @@ pub fn simulate(
             .zip(&first_seen)
             .filter(|(record, first)| **first && is_fraud(record))
             .count();
+        if n == 0 {
+            // A week without items is not reported: nothing to select, nothing to learn.
+            continue;
+        }
         let mut policies: [PolicyWeek; 4] = Default::default();
-        if n > 0 {
+        {
             let k = (config.budget_pct / 100.0 * n as f64).ceil() as usize;
             let week_records: Vec<HistoryRecord> =
                 week.iter().map(|record| (*record).clone()).collect();
@@ -694,12 +704,15 @@ pub fn simulate(
                     Policy::Hybrid => (k as f64 * config.exploration_pct / 100.0).round() as usize,
                     _ => 0,
                 };
-                let due = (w - config.initial_weeks) % config.retrain_every == 0;
+                let due = learner
+                    .trained_week
+                    .is_none_or(|trained| w - trained >= config.retrain_every);
                 let scores = if learner.policy == Policy::Random {
                     None
                 } else {
-                    if due || learner.model.is_none() {
+                    if due {
                         learner.retrain(config)?;
+                        learner.trained_week = Some(w);
                     }
                     let model = learner.model.as_ref().expect("trained above");
                     Some(model.score_records(&week_records))
@@ -1185,7 +1198,10 @@ mod tests {
         // Exactly the limit: two items, one in the first and one in the last week.
         let at_limit = vec![item(0, 0, "A", 1, true), item(1, last_day, "A", 1, true)];
         let simulation = simulate(&at_limit, &config).expect("at the limit");
-        assert_eq!(simulation.weeks.len(), SIMULATION_WEEKS_MAX - 1);
+        // The empty weeks between are skipped: one week reported, the last one.
+        assert_eq!(simulation.weeks.len(), 1);
+        assert_eq!(simulation.weeks[0].index, SIMULATION_WEEKS_MAX - 1);
+        assert_eq!(simulation.trainings, [1, 1, 0, 1]);
         let over = vec![
             item(0, 0, "A", 1, true),
             item(1, last_day + 7, "A", 1, true),
