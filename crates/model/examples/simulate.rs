@@ -1,7 +1,8 @@
 //! Replays the KCS period week by week (`model::simulate`) and prints the end-of-replay figures
 //! of every policy with the run time, to tune the replay's settings without a data folder.
 //!
-//! `cargo run --release -p model --example simulate [BUDGET_PCT EXPLORATION_PCT random|uncertainty RETRAIN_EVERY ROUNDS]`
+//! `cargo run --release -p model --example simulate [BUDGET_PCT EXPLORATION_PCT novelty|uncertainty|random RETRAIN_EVERY ROUNDS WEIGHT_MAX SEED]`
+//! (defaults: those of `SimulationConfig::new(0)`, as `customs model simulate`).
 
 use std::time::Instant;
 
@@ -50,6 +51,9 @@ fn main() {
     }
     if let Some(weight_max) = args.get(6) {
         config.weight_max = weight_max.parse().expect("weight max");
+    }
+    if let Some(seed) = args.get(7) {
+        config.seed = seed.parse().expect("seed");
     }
     let started = Instant::now();
     let simulation = simulate(&records, &config).expect("replay");

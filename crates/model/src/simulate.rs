@@ -878,7 +878,7 @@ mod tests {
         records
     }
 
-    fn policy<'a>(totals: &'a Totals, policy: Policy) -> &'a PolicyWeek {
+    fn policy(totals: &Totals, policy: Policy) -> &PolicyWeek {
         totals.get(policy)
     }
 
