@@ -38,6 +38,7 @@ pub mod reference_releases;
 pub mod regime;
 pub mod releases;
 pub mod roll_back;
+pub mod simulation;
 pub mod statistics;
 pub mod targeting;
 pub mod tasks;

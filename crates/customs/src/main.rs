@@ -26,6 +26,7 @@ mod search_cmd;
 mod serve;
 mod settle_cmd;
 mod show;
+mod simulate_cmd;
 mod stats_cmd;
 mod tasks_cmd;
 mod watch_cmd;

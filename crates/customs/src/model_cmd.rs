@@ -83,6 +83,10 @@ pub enum ModelCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Replay the labelled history week by week, revealing labels only for what each policy
+    /// selected: exploitation with exploration against exploitation only, random selection and
+    /// a model that sees every label (see bench/ml/README.md).
+    Simulate(crate::simulate_cmd::SimulateArgs),
     /// Import a model trained elsewhere (`--format xgboost-json` or `lightgbm-text`) on the
     /// features of a registered model (`--features-of M-0001`), in shadow.
     Import {
@@ -256,7 +260,10 @@ pub async fn model(
 ) -> anyhow::Result<()> {
     let reads = matches!(
         command,
-        ModelCommand::List { .. } | ModelCommand::Drift { .. } | ModelCommand::Evaluate { .. }
+        ModelCommand::List { .. }
+            | ModelCommand::Drift { .. }
+            | ModelCommand::Evaluate { .. }
+            | ModelCommand::Simulate(_)
     );
     let clearance = if reads {
         data.open_clearance_read_only(config)?
@@ -308,6 +315,7 @@ pub async fn model(
                     println!("{table}");
                 }
             }
+            ModelCommand::Simulate(args) => crate::simulate_cmd::run(&clearance, args).await?,
             ModelCommand::Import {
                 file,
                 format,

@@ -110,8 +110,48 @@ impl GbdtModel {
         params: &TrainParams,
         stop: &AtomicBool,
     ) -> Result<GbdtModel, ModelError> {
+        GbdtModel::train_weighted_until_stopped(matrix, labels, None, params, stop)
+    }
+
+    /// [`GbdtModel::train`] with one weight per row: each row counts `weight` times in the
+    /// gradients and in `min_child_weight`. Labels learned from the platform's own selections
+    /// are weighted by the inverse of the chance they had to be selected (see `simulate`).
+    pub fn train_weighted(
+        matrix: &Matrix,
+        labels: &[bool],
+        weights: &[f32],
+        params: &TrainParams,
+    ) -> Result<GbdtModel, ModelError> {
+        GbdtModel::train_weighted_until_stopped(
+            matrix,
+            labels,
+            Some(weights),
+            params,
+            &AtomicBool::new(false),
+        )
+    }
+
+    fn train_weighted_until_stopped(
+        matrix: &Matrix,
+        labels: &[bool],
+        weights: Option<&[f32]>,
+        params: &TrainParams,
+        stop: &AtomicBool,
+    ) -> Result<GbdtModel, ModelError> {
         if stop.load(Ordering::Relaxed) {
             return Err(ModelError::Stopped);
+        }
+        if let Some(weights) = weights
+            && (weights.len() != matrix.n_rows
+                || weights.iter().any(|w| !w.is_finite() || *w <= 0.0))
+        {
+            return Err(ModelError::Training(format!(
+                "{} weights for {} rows, each finite and positive / {} 个权重对应 {} 行，每个须为有限正数",
+                weights.len(),
+                matrix.n_rows,
+                weights.len(),
+                matrix.n_rows
+            )));
         }
         if labels.len() != matrix.n_rows {
             return Err(ModelError::Training(format!(
@@ -144,6 +184,10 @@ impl GbdtModel {
             .collect();
         let dtrain = DMatrix::from_dense(&matrix.values, matrix.n_rows, matrix.n_columns)
             .and_then(|dmatrix| dmatrix.with_labels(&label_values))
+            .and_then(|dmatrix| match weights {
+                Some(weights) => dmatrix.with_weights(weights),
+                None => Ok(dmatrix),
+            })
             .map_err(training_error)?;
         let booster = Trainer::new(&hessboost_params, &dtrain, params.rounds)
             .on_round(|_| {

@@ -12,6 +12,8 @@
 //!   LightGBM models, explain); single rows are scored through an inference-only flattened copy
 //!   of the trees (`forest`), bit for bit hessboost's `predict_row`.
 //! - [`metrics`] and [`evaluate`]: AUC, top-k, DATE and revenue figures.
+//! - [`simulate`]: a week-by-week replay of labelled history in which labels are revealed only
+//!   for what a selection policy inspected (exploitation with exploration, against baselines).
 
 pub mod evaluate;
 pub mod features;
@@ -19,6 +21,7 @@ mod forest;
 pub mod gbdt;
 pub mod history;
 pub mod metrics;
+pub mod simulate;
 
 #[cfg(test)]
 mod tests;
@@ -128,6 +131,49 @@ pub fn train_pipeline_until_stopped(
     let matrix = encoder.encode_training(&labelled);
     let labels: Vec<bool> = labelled.iter().map(is_discrepancy).collect();
     let model = GbdtModel::train_until_stopped(&matrix, &labels, params, stop)?;
+    Ok(trained(encoder, model, &labelled, &labels))
+}
+
+/// [`train_pipeline`] with one weight per row of `train` (unlabelled rows and their weights are
+/// left out): the trees count each label `weight` times; the encoder's target statistics count
+/// every row once. Deterministic as [`train_pipeline`].
+pub fn train_pipeline_weighted(
+    train: &[HistoryRecord],
+    weights: &[f32],
+    config: FeatureConfig,
+    params: &TrainParams,
+) -> Result<TrainedModel, ModelError> {
+    if weights.len() != train.len() {
+        return Err(ModelError::Training(format!(
+            "{} weights for {} rows / {} 个权重对应 {} 行",
+            weights.len(),
+            train.len(),
+            weights.len(),
+            train.len()
+        )));
+    }
+    let (labelled, labelled_weights): (Vec<HistoryRecord>, Vec<f32>) = train
+        .iter()
+        .zip(weights)
+        .filter(|(record, _)| record.label.is_some())
+        .map(|(record, weight)| (record.clone(), *weight))
+        .unzip();
+    if labelled.is_empty() {
+        return Err(ModelError::NoLabelledRows);
+    }
+    let encoder = FeatureEncoder::fit(&labelled, config);
+    let matrix = encoder.encode_training(&labelled);
+    let labels: Vec<bool> = labelled.iter().map(is_discrepancy).collect();
+    let model = GbdtModel::train_weighted(&matrix, &labels, &labelled_weights, params)?;
+    Ok(trained(encoder, model, &labelled, &labels))
+}
+
+fn trained(
+    encoder: FeatureEncoder,
+    model: GbdtModel,
+    labelled: &[HistoryRecord],
+    labels: &[bool],
+) -> TrainedModel {
     let first = labelled
         .iter()
         .map(|record| record.date)
@@ -142,14 +188,14 @@ pub fn train_pipeline_until_stopped(
         rows: labelled.len(),
         positives: labels.iter().filter(|&&label| label).count(),
         period: (first, last),
-        data_hash: data_hash(&labelled),
+        data_hash: data_hash(labelled),
         model_hash: hex::encode(Sha256::digest(model.to_bytes())),
     };
-    Ok(TrainedModel {
+    TrainedModel {
         encoder,
         model,
         training,
-    })
+    }
 }
 
 fn is_discrepancy(record: &HistoryRecord) -> bool {

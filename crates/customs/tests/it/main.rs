@@ -24,6 +24,7 @@ mod releases;
 mod remote;
 mod rules;
 mod settlement;
+mod simulate;
 mod support;
 mod tamper;
 mod tasks;
