@@ -10,7 +10,9 @@
 //! 2. the proof: type allowed; issue date ≤ shipment date (plus the retroactive rule); within its
 //!    validity; mandatory data elements present; country of origin and HS6 match the declaration;
 //!    quantity not exceeded; number not used before;
-//! 3. the origin criterion fits the product-specific rule of the HS6;
+//! 3. the origin criterion fits the product-specific rule of the HS6 (the tariff release's
+//!    `origin_rules.csv` row in force, else the agreement's data), and the decision states it
+//!    (`RuleChecked`: "claimed CTH; rule CC or RVC40 → not met");
 //! 4. an RVC claimed with FOB and VNM is recomputed, `(FOB − VNM) / FOB × 100`, against the
 //!    threshold of the rule;
 //! 5. direct consignment is evidenced.
@@ -356,7 +358,8 @@ fn rule(text: &str) -> OriginRule {
 }
 
 /// RCEP and ACFTA as China applies them in 2026 (digest §3). Product-specific rules are not
-/// included (RCEP Annex 3A and the ACFTA annex are to be loaded with `Agreement::with_rule`).
+/// included: they travel with a tariff release (`origin_rules.csv`, [`crate::origin_rules`]),
+/// checked with [`check_proof_with`]; `Agreement::with_rule` adds one to the agreement's data.
 pub fn agreements_china_2026() -> Agreements {
     let rcep_start = date(2022, 1, 1);
     let rcep = Agreement {
