@@ -287,6 +287,19 @@ impl<S: Store> Clearance<S> {
         if !used.is_empty() {
             extra.push((PROOFS_USED_ELSEWHERE_MEMBER, json!(used)));
         }
+        // The product-specific rules the proofs of origin were checked against, with the
+        // outcome: a fact that decides the rate, so in the audit chain, for officers.
+        if let Some(release) = tariff {
+            let is_used = |key: &str| used.iter().any(|k| k == key);
+            let origin = OriginContext {
+                agreements: &self.config.agreements,
+                used_elsewhere: &is_used,
+            };
+            let checked = assessment::origin_rules_checked(declaration, day, release, &origin);
+            if !checked.is_empty() {
+                extra.push((assessment::ORIGIN_RULES_CHECKED_MEMBER, json!(checked)));
+            }
+        }
         let recording = Recording {
             declaration_id,
             basis,

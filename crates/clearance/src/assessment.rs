@@ -341,7 +341,8 @@ fn item_claim(
     item: &GoodsItem,
     day: NaiveDate,
     origin: &OriginContext<'_>,
-) -> Option<PreferenceClaim> {
+    rules: &tariff::origin_rules::OriginRules,
+) -> Option<(PreferenceClaim, Option<tariff::origin::RuleChecked>)> {
     use tariff::origin::{DeclaredGoods, OriginCriterion as C, ProofOfOrigin, ProofType};
     let preference = item.preference.as_ref()?;
     let (proof, proof_item) = declaration.proof_for(preference)?;
@@ -384,6 +385,9 @@ fn item_claim(
             domain::OriginCriterion::Wo => C::Wo,
             domain::OriginCriterion::Pe => C::Pe,
             domain::OriginCriterion::Ctc => C::Ctc,
+            domain::OriginCriterion::Cc => C::Cc,
+            domain::OriginCriterion::Cth => C::Cth,
+            domain::OriginCriterion::Ctsh => C::Ctsh,
             domain::OriginCriterion::Rvc => C::Rvc,
             domain::OriginCriterion::Cr => C::Cr,
             domain::OriginCriterion::Acu => C::Acu,
@@ -397,12 +401,59 @@ fn item_claim(
     };
     let key = proof_key(declaration.proof_for(preference)?.0);
     let used = |_: &str| (origin.used_elsewhere)(&key);
-    Some(tariff::origin::claim(
+    Some(tariff::origin::claim_with(
         Some(&proof),
         &goods,
         origin.agreements,
+        rules,
         &used,
     ))
+}
+
+/// The member of an assessment record that states, for each item whose proof of origin got as
+/// far as its criterion, the product-specific rule it was checked against and the outcome
+/// ("claimed CTH; rule CC or RVC40 → not met"). For officers: the trade's view of an
+/// assessment (`trade_view::trade_assessment`) is an allow-list that leaves it out.
+pub const ORIGIN_RULES_CHECKED_MEMBER: &str = "origin_rules_checked";
+
+/// The rules the declaration's proofs of origin were checked against under `release` (the
+/// same check the assessment makes), as recorded in [`ORIGIN_RULES_CHECKED_MEMBER`]; an empty
+/// list when no item's criterion was checked.
+pub fn origin_rules_checked(
+    declaration: &Declaration,
+    day: NaiveDate,
+    release: &TariffRelease,
+    origin: &OriginContext<'_>,
+) -> Vec<Value> {
+    declaration
+        .items
+        .iter()
+        .enumerate()
+        .filter_map(|(index, item)| {
+            let (_, checked) = item_claim(declaration, item, day, origin, &release.origin_rules)?;
+            let checked = checked?;
+            let (source, verify) = match &checked.source {
+                tariff::origin::RuleSource::Release { source, verify } => {
+                    (Value::from(source.as_str()), Value::from(*verify))
+                }
+                tariff::origin::RuleSource::Agreement => {
+                    (Value::from("the agreement's data (no rule in the release)"), Value::Null)
+                }
+            };
+            Some(serde_json::json!({
+                "item": index,
+                "agreement": checked.agreement,
+                "hs6": checked.hs6,
+                "claimed": checked.claimed.to_string(),
+                "rule": checked.rule.to_string(),
+                "from_release": matches!(checked.source, tariff::origin::RuleSource::Release { .. }),
+                "source": source,
+                "verify": verify,
+                "met": checked.met,
+                "detail": { "en": checked.detail.en, "zh": checked.detail.zh },
+            }))
+        })
+        .collect()
 }
 
 /// A declaration assessed under a tariff release and exchange rates: the engine's input and
@@ -441,7 +492,8 @@ pub fn assess_with_release_in(
 ) -> Option<Result<(DeclarationInput, Assessment), Vec<NotAssessable>>> {
     let mut item_tariff = |index: usize, item: &GoodsItem| -> Result<ItemTariff, NotAssessable> {
         let line = line_of(release, index, item, day)?;
-        Ok((line, item_claim(declaration, item, day, origin)))
+        let claim = item_claim(declaration, item, day, origin, &release.origin_rules);
+        Ok((line, claim.map(|(claim, _)| claim)))
     };
     let input = match declaration_input(declaration, day, &mut item_tariff) {
         Ok(Some(input)) => input,

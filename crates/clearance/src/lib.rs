@@ -63,6 +63,8 @@ mod models_tests;
 #[cfg(test)]
 mod officer_tests;
 #[cfg(test)]
+mod origin_rules_tests;
+#[cfg(test)]
 mod password_tests;
 #[cfg(test)]
 mod reassignment_tests;

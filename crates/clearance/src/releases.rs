@@ -95,6 +95,22 @@ impl ReleaseKind {
         }
     }
 
+    /// Files a release of this kind may also have: a tariff release's product-specific rules
+    /// of origin (`tariff::origin_rules`), which releases imported before them lack.
+    pub fn optional_files(self) -> &'static [&'static str] {
+        match self {
+            ReleaseKind::Tariff => &[tariff::origin_rules::ORIGIN_RULES_FILE],
+            _ => &[],
+        }
+    }
+
+    /// Every file a release of this kind may have, required then optional.
+    pub fn accepted_files(self) -> Vec<&'static str> {
+        let mut files = self.files().to_vec();
+        files.extend(self.optional_files());
+        files
+    }
+
     fn id_prefix(self) -> &'static str {
         match self {
             ReleaseKind::Tariff => "TR",
@@ -133,18 +149,19 @@ pub fn parse_files(kind: ReleaseKind, files: &[ReleaseFileRow]) -> Result<Parsed
         .filter(|name| file(name).is_none())
         .map(|name| FieldError::required(format!("files[{name}]")))
         .collect();
+    let accepted = kind.accepted_files();
     for extra in files
         .iter()
-        .filter(|f| !kind.files().contains(&f.name.as_str()))
+        .filter(|f| !accepted.contains(&f.name.as_str()))
     {
         errors.push(FieldError::not_allowed(
             format!("files[{}]", extra.name),
             &format!(
                 "a {} release has the files {}",
                 kind.as_str(),
-                kind.files().join(", ")
+                accepted.join(", ")
             ),
-            &format!("{} 版本的文件为 {}", kind.as_str(), kind.files().join("、")),
+            &format!("{} 版本的文件为 {}", kind.as_str(), accepted.join("、")),
         ));
     }
     if !errors.is_empty() {
@@ -168,18 +185,37 @@ pub fn parse_files(kind: ReleaseKind, files: &[ReleaseFileRow]) -> Result<Parsed
     };
     let present = |name| file(name).expect("checked above");
     match kind {
-        ReleaseKind::Tariff => tariff::parse_release(&tariff::ReleaseFiles {
-            lines: present("lines.csv"),
-            duty_rates: present("duty_rates.csv"),
-            consumption_tax: present("consumption_tax.csv"),
-            trade_remedies: present("trade_remedies.csv"),
-            exchange_rates: tariff::ReleaseFile {
-                name: "exchange_rates.csv",
-                text: EMPTY_EXCHANGE_RATES,
-            },
-        })
-        .map(|release| Parsed::Tariff(Arc::new(release)))
-        .map_err(problems),
+        ReleaseKind::Tariff => {
+            let release = tariff::parse_release(&tariff::ReleaseFiles {
+                lines: present("lines.csv"),
+                duty_rates: present("duty_rates.csv"),
+                consumption_tax: present("consumption_tax.csv"),
+                trade_remedies: present("trade_remedies.csv"),
+                exchange_rates: tariff::ReleaseFile {
+                    name: "exchange_rates.csv",
+                    text: EMPTY_EXCHANGE_RATES,
+                },
+            });
+            // The product-specific rules of origin, when the release has them: every problem of
+            // both reported together.
+            let origin_rules = file(tariff::origin_rules::ORIGIN_RULES_FILE)
+                .map(|file| tariff::origin_rules::parse_origin_rules(file, &origin_agreements()))
+                .transpose();
+            match (release, origin_rules) {
+                (Ok(mut release), Ok(origin_rules)) => {
+                    release.origin_rules = origin_rules.unwrap_or_default();
+                    Ok(Parsed::Tariff(Arc::new(release)))
+                }
+                (release, origin_rules) => Err(problems(
+                    release
+                        .err()
+                        .into_iter()
+                        .chain(origin_rules.err())
+                        .flatten()
+                        .collect(),
+                )),
+            }
+        }
         ReleaseKind::ExchangeRates => tariff::parse_exchange_rates(present("exchange_rates.csv"))
             .map(|rates| Parsed::ExchangeRates(Arc::new(rates)))
             .map_err(problems),
@@ -197,6 +233,14 @@ pub fn parse_files(kind: ReleaseKind, files: &[ReleaseFileRow]) -> Result<Parsed
                 .map(|content| Parsed::Reference(Arc::new(content)))
         }
     }
+}
+
+/// The agreements a release's rules of origin may name: those a declaration may claim.
+fn origin_agreements() -> Vec<&'static str> {
+    domain::TradeAgreement::ALL
+        .iter()
+        .map(|(code, _, _)| *code)
+        .collect()
 }
 
 pub(crate) fn digest_of(files: &[ReleaseFileRow]) -> String {
@@ -217,6 +261,8 @@ fn summary_of(parsed: &Parsed) -> Value {
             "duty_rates": release.lines.iter().map(|l| l.columns.len()).sum::<usize>(),
             "consumption_tax_lines": release.lines.iter().filter(|l| !l.consumption_tax.is_empty()).count(),
             "trade_remedies": release.lines.iter().map(|l| l.remedies.len()).sum::<usize>(),
+            "origin_rules": release.origin_rules.len(),
+            "origin_rules_to_verify": release.origin_rules.rows().iter().filter(|r| r.verify).count(),
         }),
         Parsed::ExchangeRates(rates) => {
             let mut months: Vec<String> = rates
@@ -703,9 +749,11 @@ impl<S: Store> Clearance<S> {
             )]));
         }
         let parsed = parse_files(release.kind, &release.files).map_err(ClearanceError::Invalid)?;
+        // Kept in the kind's order, the optional files after the required ones (the digest, in
+        // the audit chain, covers them all).
         let files: Vec<ReleaseFileRow> = release
             .kind
-            .files()
+            .accepted_files()
             .iter()
             .filter_map(|name| release.files.iter().find(|f| f.name == *name).cloned())
             .collect();

@@ -248,7 +248,7 @@ fn read_release(folder: &Path) -> anyhow::Result<TariffRelease> {
         trade_remedies: file(3),
         exchange_rates: file(4),
     };
-    tariff::parse_release(&files).map_err(|problems| {
+    let mut release = tariff::parse_release(&files).map_err(|problems| {
         let lines: Vec<String> = problems
             .iter()
             .map(|p| format!("  {p} / {}", p.message_zh))
@@ -259,7 +259,33 @@ fn read_release(folder: &Path) -> anyhow::Result<TariffRelease> {
             problems.len(),
             lines.join("\n")
         )
-    })
+    })?;
+    // The release's product-specific rules of origin, when its folder has them.
+    let rules_path = folder.join(tariff::origin_rules::ORIGIN_RULES_FILE);
+    if rules_path.exists() {
+        let text = std::fs::read_to_string(&rules_path)
+            .with_context(|| format!("reading {}", rules_path.display()))?;
+        let name = rules_path.display().to_string();
+        let agreements = tariff::origin::agreements_china_2026();
+        let codes: Vec<&str> = agreements.agreements.iter().map(|a| a.code.as_str()).collect();
+        release.origin_rules = tariff::origin_rules::parse_origin_rules(
+            tariff::ReleaseFile { name: &name, text: &text },
+            &codes,
+        )
+        .map_err(|problems| {
+            let lines: Vec<String> = problems
+                .iter()
+                .map(|p| format!("  {p} / {}", p.message_zh))
+                .collect();
+            anyhow!(
+                "the rules of origin in {} have {} problem(s):\n{}",
+                rules_path.display(),
+                problems.len(),
+                lines.join("\n")
+            )
+        })?;
+    }
+    Ok(release)
 }
 
 fn print_table(input: &DeclarationInput, assessment: &Assessment, day: NaiveDate) {

@@ -571,6 +571,7 @@ fn synthetic_release(seed: u64, bodies: &[Option<serde_json::Value>]) -> tariff:
     tariff::TariffRelease {
         lines: lines.into_values().map(Arc::new).collect(),
         exchange_rates: tariff::ExchangeRates::default(),
+        origin_rules: tariff::origin_rules::OriginRules::default(),
     }
 }
 

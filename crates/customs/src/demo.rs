@@ -22,7 +22,7 @@ const EXAMPLE: &str = include_str!("../../../examples/declaration-import.json");
 
 /// The sample tariff release and exchange-rate table (`crates/tariff/sample_release_cn_2026`),
 /// in force from the start of 2026 in the demo so that lodged declarations are assessed.
-const SAMPLE_TARIFF: [(&str, &str); 4] = [
+const SAMPLE_TARIFF: [(&str, &str); 5] = [
     (
         "lines.csv",
         include_str!("../../tariff/sample_release_cn_2026/lines.csv"),
@@ -38,6 +38,10 @@ const SAMPLE_TARIFF: [(&str, &str); 4] = [
     (
         "trade_remedies.csv",
         include_str!("../../tariff/sample_release_cn_2026/trade_remedies.csv"),
+    ),
+    (
+        "origin_rules.csv",
+        include_str!("../../tariff/sample_release_cn_2026/origin_rules.csv"),
     ),
 ];
 const SAMPLE_RATES: [(&str, &str); 1] = [(

@@ -30,7 +30,7 @@ pub struct ReleaseArgs {
 #[derive(Subcommand)]
 pub enum ReleaseCommand {
     /// Check and import a release from a folder (tariff: lines.csv, duty_rates.csv,
-    /// consumption_tax.csv, trade_remedies.csv; rates: exchange_rates.csv; value control:
+    /// consumption_tax.csv, trade_remedies.csv and, when present, origin_rules.csv; rates: exchange_rates.csv; value control:
     /// value_control.csv; a code list: LIST.csv) or, for a kind of one file, from that file.
     /// It stays inert until activated; every problem is reported with its file, line and field.
     Import {
@@ -88,7 +88,8 @@ fn read_files(kind: ReleaseKind, folder: &Path) -> anyhow::Result<Vec<ReleaseFil
             text,
         }]);
     }
-    kind.files()
+    let mut files = kind
+        .files()
         .iter()
         .map(|name| {
             let path = folder.join(name);
@@ -99,7 +100,20 @@ fn read_files(kind: ReleaseKind, folder: &Path) -> anyhow::Result<Vec<ReleaseFil
                 text,
             })
         })
-        .collect()
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    // An optional file (a tariff's origin_rules.csv) is imported when the folder has it.
+    for name in kind.optional_files() {
+        let path = folder.join(name);
+        if path.exists() {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("{}: cannot be read / 无法读取", path.display()))?;
+            files.push(ReleaseFileRow {
+                name: (*name).to_owned(),
+                text,
+            });
+        }
+    }
+    Ok(files)
 }
 
 pub async fn run(

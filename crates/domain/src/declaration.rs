@@ -321,8 +321,15 @@ pub enum OriginCriterion {
     Wo,
     /// Produced exclusively from originating materials.
     Pe,
-    /// Change in tariff classification.
+    /// Change in tariff classification, level not stated.
     Ctc,
+    /// Change of chapter (2 digits): a change in tariff classification stated at its level, as
+    /// ACFTA's Form E and many certificates write it.
+    Cc,
+    /// Change of tariff heading (4 digits).
+    Cth,
+    /// Change of tariff subheading (6 digits).
+    Ctsh,
     /// Regional value content.
     Rvc,
     /// Chemical reaction.
@@ -334,10 +341,13 @@ pub enum OriginCriterion {
 }
 
 impl OriginCriterion {
-    pub const ALL: [(&'static str, OriginCriterion); 7] = [
+    pub const ALL: [(&'static str, OriginCriterion); 10] = [
         ("WO", OriginCriterion::Wo),
         ("PE", OriginCriterion::Pe),
         ("CTC", OriginCriterion::Ctc),
+        ("CC", OriginCriterion::Cc),
+        ("CTH", OriginCriterion::Cth),
+        ("CTSH", OriginCriterion::Ctsh),
         ("RVC", OriginCriterion::Rvc),
         ("CR", OriginCriterion::Cr),
         ("ACU", OriginCriterion::Acu),

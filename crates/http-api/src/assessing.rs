@@ -97,7 +97,7 @@ pub(crate) struct DryRunReport(Value);
 #[allow(dead_code)]
 pub(crate) enum ReleaseKind {
     /// Tariff lines with their rates: lines.csv, duty_rates.csv, consumption_tax.csv,
-    /// trade_remedies.csv.
+    /// trade_remedies.csv, and optionally origin_rules.csv (product-specific rules of origin).
     Tariff,
     /// Monthly customs exchange rates: exchange_rates.csv.
     ExchangeRates,
@@ -143,9 +143,10 @@ pub(crate) struct ReleaseImport {
     /// Up to 200 characters, e.g. "China tariff 2026, second edition".
     label: String,
     /// Each file's text by its name: for a tariff, lines.csv, duty_rates.csv,
-    /// consumption_tax.csv and trade_remedies.csv; for exchange rates, exchange_rates.csv; for
-    /// value control, value_control.csv. Formats in `crates/tariff/src/release.rs` and
-    /// `crates/clearance/src/value_control.rs`.
+    /// consumption_tax.csv and trade_remedies.csv, and optionally origin_rules.csv; for exchange
+    /// rates, exchange_rates.csv; for value control, value_control.csv. Formats in
+    /// `docs/import-formats.md`, `crates/tariff/src/release.rs`,
+    /// `crates/tariff/src/origin_rules.rs` and `crates/clearance/src/value_control.rs`.
     #[schema(value_type = std::collections::BTreeMap<String, String>)]
     files: ReleaseFiles,
 }

@@ -21,6 +21,7 @@ pub mod explain;
 pub mod model;
 pub mod money;
 pub mod origin;
+pub mod origin_rules;
 pub mod postal;
 pub mod release;
 pub mod selection;
@@ -51,6 +52,8 @@ pub use valuation::{
     Charge, CustomsValue, TransactionTerms, ValuationInput, customs_value, customs_value_with,
 };
 
+#[cfg(test)]
+mod origin_rules_tests;
 #[cfg(test)]
 mod origin_tests;
 #[cfg(test)]

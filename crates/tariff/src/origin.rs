@@ -10,7 +10,9 @@
 //! 2. the proof: type allowed; issue date ≤ shipment date (plus the retroactive rule); within its
 //!    validity; mandatory data elements present; country of origin and HS6 match the declaration;
 //!    quantity not exceeded; number not used before;
-//! 3. the origin criterion fits the product-specific rule of the HS6;
+//! 3. the origin criterion fits the product-specific rule of the HS6 (the tariff release's
+//!    `origin_rules.csv` row in force, else the agreement's data), and the decision states it
+//!    (`RuleChecked`: "claimed CTH; rule CC or RVC40 → not met");
 //! 4. an RVC claimed with FOB and VNM is recomputed, `(FOB − VNM) / FOB × 100`, against the
 //!    threshold of the rule;
 //! 5. direct consignment is evidenced.
@@ -24,6 +26,7 @@ use rust_decimal::Decimal;
 
 use crate::explain::Explanation;
 use crate::model::{Quantity, RateColumn};
+use crate::origin_rules::OriginRules;
 use crate::selection::{PreferenceClaim, ProofCheck, ProofRefusal, RefusalReason};
 
 // ---------------------------------------------------------------------------------------------
@@ -145,6 +148,11 @@ impl OriginRule {
     /// originate (RCEP Art. 3.2 (a), (b)); CTC needs a change-of-classification alternative; RVC an
     /// RVC alternative; CR a CR alternative; ACU (accumulation) a CTC or RVC alternative, which it
     /// helps to meet; DMI (de minimis) a CTC alternative, which it relaxes.
+    ///
+    /// A change in classification stated at its level is held to it: a change of chapter (CC) is
+    /// also one of heading and subheading, so it meets CC, CTH and CTSH; a change of heading (CTH)
+    /// meets CTH and CTSH but not CC (the materials may come from the same chapter); a change of
+    /// subheading (CTSH) meets only CTSH.
     pub fn accepts(&self, criterion: OriginCriterion) -> bool {
         let any = |f: &dyn Fn(&RuleTerm) -> bool| self.alternatives.iter().any(f);
         match criterion {
@@ -152,6 +160,9 @@ impl OriginRule {
             OriginCriterion::Ctc | OriginCriterion::Dmi => {
                 any(&RuleTerm::is_change_of_classification)
             }
+            OriginCriterion::Cc => any(&RuleTerm::is_change_of_classification),
+            OriginCriterion::Cth => any(&|t| matches!(t, RuleTerm::Cth | RuleTerm::Ctsh)),
+            OriginCriterion::Ctsh => any(&|t| matches!(t, RuleTerm::Ctsh)),
             OriginCriterion::Rvc => any(&|t| matches!(t, RuleTerm::Rvc(_))),
             OriginCriterion::Cr => any(&|t| matches!(t, RuleTerm::Cr)),
             OriginCriterion::Acu => {
@@ -347,7 +358,8 @@ fn rule(text: &str) -> OriginRule {
 }
 
 /// RCEP and ACFTA as China applies them in 2026 (digest §3). Product-specific rules are not
-/// included (RCEP Annex 3A and the ACFTA annex are to be loaded with `Agreement::with_rule`).
+/// included: they travel with a tariff release (`origin_rules.csv`, [`crate::origin_rules`]),
+/// checked with [`check_proof_with`]; `Agreement::with_rule` adds one to the agreement's data.
 pub fn agreements_china_2026() -> Agreements {
     let rcep_start = date(2022, 1, 1);
     let rcep = Agreement {
@@ -446,7 +458,14 @@ pub fn agreements_china_2026() -> Agreements {
 pub enum OriginCriterion {
     Wo,
     Pe,
+    /// A change in tariff classification, its level not stated.
     Ctc,
+    /// A change of chapter, stated.
+    Cc,
+    /// A change of heading, stated.
+    Cth,
+    /// A change of subheading, stated.
+    Ctsh,
     Rvc,
     Cr,
     /// Accumulation.
@@ -461,6 +480,9 @@ impl fmt::Display for OriginCriterion {
             OriginCriterion::Wo => "WO",
             OriginCriterion::Pe => "PE",
             OriginCriterion::Ctc => "CTC",
+            OriginCriterion::Cc => "CC",
+            OriginCriterion::Cth => "CTH",
+            OriginCriterion::Ctsh => "CTSH",
             OriginCriterion::Rvc => "RVC",
             OriginCriterion::Cr => "CR",
             OriginCriterion::Acu => "ACU",
@@ -525,10 +547,15 @@ pub fn check_proof(
     agreements: &Agreements,
     used_proof_numbers: &dyn Fn(&str) -> bool,
 ) -> ProofCheck {
-    match run_checks(proof, goods, agreements, used_proof_numbers) {
-        Ok(()) => ProofCheck::Valid,
-        Err(refusal) => refusal,
-    }
+    let no_release_rules = OriginRules::default();
+    check_proof_with(
+        proof,
+        goods,
+        agreements,
+        &no_release_rules,
+        used_proof_numbers,
+    )
+    .0
 }
 
 /// The claim for `select_rate`: the agreement's column and the outcome of `check_proof`, or
@@ -556,11 +583,13 @@ fn run_checks(
     proof: &ProofOfOrigin,
     goods: &DeclaredGoods,
     agreements: &Agreements,
+    rules: &OriginRules,
     used: &dyn Fn(&str) -> bool,
+    checked: &mut Option<RuleChecked>,
 ) -> Result<(), ProofCheck> {
     let agreement = in_force(goods, agreements)?;
     check_proof_document(proof, goods, agreement, used)?;
-    check_criterion(proof, goods, agreement)?;
+    check_criterion(proof, goods, agreement, rules, checked)?;
     if !proof.direct_consignment_evidence {
         return Err(refuse(
             RefusalReason::NotDirectlyConsigned,
@@ -788,16 +817,107 @@ fn check_matches(
     Ok(())
 }
 
-/// Checks 4 and 5.
+/// Where the rule a proof was checked against comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuleSource {
+    /// A row of the tariff release's `origin_rules.csv`, with its citation and verify flag.
+    Release { source: String, verify: bool },
+    /// The agreement's own data: a rule added with `Agreement::with_rule`, or its general rule
+    /// for goods without a product-specific rule (ACFTA's `RVC40 or CTH`).
+    Agreement,
+}
+
+/// The rule a proof's origin criterion was checked against, and the outcome: what an officer
+/// reads to see why a preference was granted or refused ("claimed CTH; rule CC or RVC40 → not
+/// met").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleChecked {
+    pub agreement: String,
+    pub hs6: String,
+    pub rule: OriginRule,
+    pub source: RuleSource,
+    pub claimed: OriginCriterion,
+    pub met: bool,
+    /// The claim against the rule in a sentence, with the RVC figures when they were recomputed.
+    pub detail: Explanation,
+}
+
+/// [`check_proof`] with the product-specific rules of the tariff release in force (`rules`,
+/// which take precedence over the agreement's own data), also giving the rule the criterion was
+/// checked against when the checks got that far (`None` when a refusal came first or no rule
+/// is known).
+pub fn check_proof_with(
+    proof: &ProofOfOrigin,
+    goods: &DeclaredGoods,
+    agreements: &Agreements,
+    rules: &OriginRules,
+    used_proof_numbers: &dyn Fn(&str) -> bool,
+) -> (ProofCheck, Option<RuleChecked>) {
+    let mut checked = None;
+    let check = match run_checks(
+        proof,
+        goods,
+        agreements,
+        rules,
+        used_proof_numbers,
+        &mut checked,
+    ) {
+        Ok(()) => ProofCheck::Valid,
+        Err(refusal) => refusal,
+    };
+    (check, checked)
+}
+
+/// [`claim`] with the release's product-specific rules, and the rule checked
+/// ([`check_proof_with`]).
+pub fn claim_with(
+    proof: Option<&ProofOfOrigin>,
+    goods: &DeclaredGoods,
+    agreements: &Agreements,
+    rules: &OriginRules,
+    used_proof_numbers: &dyn Fn(&str) -> bool,
+) -> (PreferenceClaim, Option<RuleChecked>) {
+    let code = agreements
+        .find(&goods.agreement)
+        .map_or_else(|| goods.agreement.clone(), |a| a.code.clone());
+    let (proof, checked) = match proof {
+        Some(proof) => check_proof_with(proof, goods, agreements, rules, used_proof_numbers),
+        None => (ProofCheck::Missing, None),
+    };
+    (
+        PreferenceClaim {
+            column: RateColumn::Conventional { agreement: code },
+            proof,
+        },
+        checked,
+    )
+}
+
+/// Checks 4 and 5: the criterion against the rule of the HS6 (the release's, else the
+/// agreement's), recorded in `checked`.
 fn check_criterion(
     proof: &ProofOfOrigin,
     goods: &DeclaredGoods,
     agreement: &Agreement,
+    rules: &OriginRules,
+    checked: &mut Option<RuleChecked>,
 ) -> Result<(), ProofCheck> {
     let criterion = proof.criterion;
     let hs6 = &goods.hs6;
     let always = matches!(criterion, OriginCriterion::Wo | OriginCriterion::Pe);
-    let Some(rule) = agreement.rule_for(hs6, goods.date) else {
+    let found = match rules.rule_for(&agreement.code, hs6, goods.date) {
+        Some(row) => Some((
+            &row.rule,
+            RuleSource::Release {
+                source: row.source.clone(),
+                verify: row.verify,
+            },
+        )),
+        None => agreement
+            .rule_for(hs6, goods.date)
+            .map(|rule| (rule, RuleSource::Agreement)),
+    };
+    let Some((rule, source)) = found else {
         if always {
             return Ok(());
         }
@@ -814,32 +934,79 @@ fn check_criterion(
             ),
         ));
     };
+    let code = &agreement.code;
+    let stated = |met: bool, figures: Option<&Explanation>| {
+        let (en_outcome, zh_outcome) = if met {
+            ("met", "符合")
+        } else {
+            ("not met", "不符合")
+        };
+        let (en_figures, zh_figures) =
+            figures.map_or((String::new(), String::new()), |f| {
+                (format!(": {}", f.en), format!("：{}", f.zh))
+            });
+        Explanation::new(
+            format!(
+                "claimed {criterion}; rule {rule} ({code} HS {hs6}) → {en_outcome}{en_figures}"
+            ),
+            format!(
+                "申报 {criterion}；规则 {rule}（{code} HS {hs6}）→ {zh_outcome}{zh_figures}"
+            ),
+        )
+    };
+    let mut record = |met: bool, detail: Explanation| {
+        *checked = Some(RuleChecked {
+            agreement: code.clone(),
+            hs6: hs6.clone(),
+            rule: rule.clone(),
+            source: source.clone(),
+            claimed: criterion,
+            met,
+            detail: detail.clone(),
+        });
+        detail
+    };
     if !rule.accepts(criterion) {
-        return Err(refuse(
-            RefusalReason::CriterionNotMet,
-            "proof.criterion",
-            format!("criterion {criterion} does not fit the rule \"{rule}\" for HS {hs6}"),
-            format!("原产地标准 {criterion} 不符合 HS {hs6} 的规则“{rule}”"),
-        ));
+        let detail = record(false, stated(false, None));
+        return Err(ProofCheck::Refused(Box::new(ProofRefusal {
+            reason: RefusalReason::CriterionNotMet,
+            field: "proof.criterion",
+            detail,
+        })));
     }
-    if criterion != OriginCriterion::Rvc {
-        return Ok(());
-    }
-    let (Some(fob), Some(vnm), Some(threshold)) = (proof.fob, proof.vnm, rule.rvc_threshold())
-    else {
+    let recomputed = match (criterion, proof.fob, proof.vnm, rule.rvc_threshold()) {
+        (OriginCriterion::Rvc, Some(fob), Some(vnm), Some(threshold)) => {
+            Some((fob, vnm, threshold, (fob - vnm) / fob * Decimal::ONE_HUNDRED))
+        }
+        _ => None,
+    };
+    let Some((fob, vnm, threshold, rvc)) = recomputed else {
+        let not_recomputed = (criterion == OriginCriterion::Rvc).then(|| {
+            Explanation::new(
+                "the RVC is not recomputed (the proof gives no VNM)",
+                "未复核区域价值成分（证明未载明非原产材料价值）",
+            )
+        });
+        record(true, stated(true, not_recomputed.as_ref()));
         return Ok(());
     };
-    let rvc = (fob - vnm) / fob * Decimal::ONE_HUNDRED;
-    if rvc < threshold {
-        let rvc = rvc.round_dp(4).normalize();
-        return Err(refuse(
-            RefusalReason::RvcBelowThreshold,
-            "proof.vnm",
-            format!("RVC = (FOB {fob} − VNM {vnm}) / FOB × 100 = {rvc}%, below {threshold}%"),
+    let shown = rvc.round_dp(4).normalize();
+    let formula = |relation_en: &str, relation_zh: &str| {
+        Explanation::new(
+            format!("RVC = (FOB {fob} − VNM {vnm}) / FOB × 100 = {shown}%{relation_en}{threshold}%"),
             format!(
-                "区域价值成分 = (FOB {fob} − VNM {vnm}) / FOB × 100 = {rvc}%，低于 {threshold}%"
+                "区域价值成分 = (FOB {fob} − VNM {vnm}) / FOB × 100 = {shown}%{relation_zh}{threshold}%"
             ),
-        ));
+        )
+    };
+    if rvc < threshold {
+        let detail = record(false, stated(false, Some(&formula(", below ", "，低于 "))));
+        return Err(ProofCheck::Refused(Box::new(ProofRefusal {
+            reason: RefusalReason::RvcBelowThreshold,
+            field: "proof.vnm",
+            detail,
+        })));
     }
+    record(true, stated(true, Some(&formula(" ≥ ", " ≥ "))));
     Ok(())
 }

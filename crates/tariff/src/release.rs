@@ -153,6 +153,9 @@ pub struct TariffRelease {
     /// line's rates, remedies and texts for every goods item lodged.
     pub lines: Vec<Arc<TariffLine>>,
     pub exchange_rates: ExchangeRates,
+    /// The product-specific rules of origin that travel with the release (`origin_rules.csv`,
+    /// read by [`crate::origin_rules::parse_origin_rules`]); empty when it has none.
+    pub origin_rules: crate::origin_rules::OriginRules,
 }
 
 impl TariffRelease {
@@ -263,6 +266,7 @@ pub fn parse_release(files: &ReleaseFiles<'_>) -> Result<TariffRelease, Vec<Rele
                 .map(|(line, _)| Arc::new(line))
                 .collect(),
             exchange_rates,
+            origin_rules: crate::origin_rules::OriginRules::default(),
         })
     } else {
         Err(problems)
@@ -272,15 +276,15 @@ pub fn parse_release(files: &ReleaseFiles<'_>) -> Result<TariffRelease, Vec<Rele
 // ---------------------------------------------------------------------------------------------
 // Reading a table.
 
-struct Table<'a> {
-    file: &'a str,
-    header: Vec<String>,
-    rows: Vec<(u64, StringRecord)>,
+pub(crate) struct Table<'a> {
+    pub(crate) file: &'a str,
+    pub(crate) header: Vec<String>,
+    pub(crate) rows: Vec<(u64, StringRecord)>,
 }
 
 /// Reads one file; `None` when its header is unusable (its problems are reported, its rows are
 /// not read, as their fields cannot be found).
-fn read_table<'a>(
+pub(crate) fn read_table<'a>(
     file: ReleaseFile<'a>,
     columns: &[&str],
     problems: &mut Vec<ReleaseProblem>,
@@ -391,7 +395,7 @@ fn read_table<'a>(
     })
 }
 
-fn problem(file: &str, line: u64, field: Option<&str>, en: String, zh: String) -> ReleaseProblem {
+pub(crate) fn problem(file: &str, line: u64, field: Option<&str>, en: String, zh: String) -> ReleaseProblem {
     ReleaseProblem {
         file: file.to_owned(),
         line,
@@ -402,16 +406,16 @@ fn problem(file: &str, line: u64, field: Option<&str>, en: String, zh: String) -
 }
 
 /// One data row, with its problems collected as its fields are read.
-struct Row<'t> {
+pub(crate) struct Row<'t> {
     file: &'t str,
-    line: u64,
+    pub(crate) line: u64,
     header: &'t [String],
     record: &'t StringRecord,
-    problems: Vec<ReleaseProblem>,
+    pub(crate) problems: Vec<ReleaseProblem>,
 }
 
 impl<'t> Row<'t> {
-    fn new(table: &'t Table<'_>, line: u64, record: &'t StringRecord) -> Row<'t> {
+    pub(crate) fn new(table: &'t Table<'_>, line: u64, record: &'t StringRecord) -> Row<'t> {
         Row {
             file: table.file,
             line,
@@ -421,7 +425,7 @@ impl<'t> Row<'t> {
         }
     }
 
-    fn text(&self, field: &str) -> &'t str {
+    pub(crate) fn text(&self, field: &str) -> &'t str {
         let record: &'t StringRecord = self.record;
         self.header
             .iter()
@@ -435,12 +439,12 @@ impl<'t> Row<'t> {
         self.record.iter().map(str::to_owned).collect()
     }
 
-    fn report(&mut self, field: Option<&str>, en: String, zh: String) {
+    pub(crate) fn report(&mut self, field: Option<&str>, en: String, zh: String) {
         let found = problem(self.file, self.line, field, en, zh);
         self.problems.push(found);
     }
 
-    fn invalid<T>(&mut self, field: &str, expected_en: &str, expected_zh: &str) -> Option<T> {
+    pub(crate) fn invalid<T>(&mut self, field: &str, expected_en: &str, expected_zh: &str) -> Option<T> {
         let value = self.text(field);
         self.report(
             Some(field),
@@ -450,7 +454,7 @@ impl<'t> Row<'t> {
         None
     }
 
-    fn required(&mut self, field: &str) -> Option<&'t str> {
+    pub(crate) fn required(&mut self, field: &str) -> Option<&'t str> {
         let text = self.text(field);
         if text.is_empty() {
             self.report(
@@ -513,7 +517,7 @@ impl<'t> Row<'t> {
         }
     }
 
-    fn validity(&mut self) -> Option<Validity> {
+    pub(crate) fn validity(&mut self) -> Option<Validity> {
         let from = match self.required("valid_from") {
             Some(_) => self.date("valid_from").flatten(),
             None => None,
@@ -881,7 +885,7 @@ fn max_percent(rate: &DutyRate) -> Decimal {
 
 /// Rows seen so far, to report exact duplicates and overlapping periods.
 #[derive(Default)]
-struct Seen {
+pub(crate) struct Seen {
     rows: HashMap<Vec<String>, u64>,
     periods: HashMap<Vec<String>, Vec<(Validity, u64)>>,
 }
@@ -889,7 +893,7 @@ struct Seen {
 impl Seen {
     /// True when the row is new and overlaps no earlier period of any of its keys; otherwise the
     /// problem is reported on the row.
-    fn admit(&mut self, row: &mut Row<'_>, keys: &[Vec<String>], validity: Validity) -> bool {
+    pub(crate) fn admit(&mut self, row: &mut Row<'_>, keys: &[Vec<String>], validity: Validity) -> bool {
         if let Some(first) = self.rows.get(&row.key()) {
             row.report(
                 None,

@@ -1239,6 +1239,7 @@ fn tariff_release() -> impl Strategy<Value = TariffRelease> {
         .prop_map(|(lines, exchange_rates)| TariffRelease {
             lines: lines.into_iter().map(std::sync::Arc::new).collect(),
             exchange_rates,
+            origin_rules: Default::default(),
         })
 }
 

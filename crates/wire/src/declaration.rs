@@ -237,7 +237,7 @@ pub struct OriginProofDto {
 pub struct OriginProofItemDto {
     /// HS 6-digit subheading as on the proof.
     pub hs6: Option<String>,
-    /// WO, PE, CTC, RVC, CR, ACU or DMI.
+    /// WO, PE, CTC (or its level: CC, CTH, CTSH), RVC, CR, ACU or DMI.
     pub criterion: Option<String>,
     pub quantity: Option<QuantityDto>,
     /// FOB value of the good, in `fob_currency`.
@@ -1306,7 +1306,7 @@ fn parse_origin_proof_item<P: fmt::Display>(
     let criterion = errors
         .required(at.field("criterion"), &dto.criterion)
         .and_then(|raw| {
-            let expected = "WO, PE, CTC, RVC, CR, ACU or DMI";
+            let expected = "WO, PE, CTC, CC, CTH, CTSH, RVC, CR, ACU or DMI";
             errors.take(OriginCriterion::from_code(raw).ok_or_else(|| {
                 FieldError::invalid_format(at.field("criterion"), expected, expected)
             }))

@@ -455,7 +455,7 @@ pub(crate) async fn import_release<S: Store>(
         });
     } else if let Some(kind) = kind {
         // Only the kind's own files, each once.
-        let expected = kind.files();
+        let expected = kind.accepted_files();
         for (i, file) in files.iter().enumerate() {
             let repeated = files[..i].iter().any(|f| f.name == file.name);
             if !expected.contains(&file.name.as_str()) || repeated {

@@ -24,6 +24,7 @@ mod models;
 mod monitoring;
 mod officer_work;
 mod operations;
+mod origin_rules;
 mod receipts;
 mod reference;
 mod search;
