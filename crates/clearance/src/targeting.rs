@@ -36,6 +36,16 @@ pub const TARGETED_ACTION: &str = "declaration.targeted";
 /// Declarations a rule test runs over, at most.
 pub const RULE_TEST_SAMPLE_MAX: usize = 1_000;
 
+/// The longest period a back-test covers, in days, both ends included (a leap year).
+pub const BACKTEST_PERIOD_DAYS_MAX: i64 = 366;
+/// Declarations a back-test evaluates, at most: a period lodging more is refused (narrow it),
+/// rather than judged on part of it.
+pub const BACKTEST_DECLARATIONS_MAX: usize = 10_000;
+/// Closed checks read per declaration in a back-test, at most (a declaration has one or two).
+pub const BACKTEST_CHECKS_PER_DECLARATION_MAX: usize = 100;
+/// Hits listed one by one in a back-test's report, at most (all are counted).
+pub const BACKTEST_HITS_LISTED_MAX: usize = 500;
+
 /// The counter new rules are numbered from (`R-000001`, ...). Declaration numbers' counters are
 /// keyed by their number's prefix, which never holds a colon.
 const RULE_COUNTER: &str = "id:risk_rule";
@@ -171,11 +181,8 @@ pub fn compile_request(
             "0 到 1 之间的小数，如 \"0.25\"",
         ));
     }
-    let (Some(purpose), Some(action), Some(rate), true) =
-        (purpose, action, rate, errors.is_empty())
-    else {
-        return Err(invalid(errors));
-    };
+    // A field the request got wrong is replaced by a placeholder the engine accepts, so the
+    // definition's other problems (the expression's above all) are reported with it, at once.
     let definition = risk::RuleDefinition {
         id: id.to_owned(),
         version,
@@ -187,19 +194,21 @@ pub fn compile_request(
             valid_from,
             valid_to,
         },
-        purpose,
-        action,
-        expected_selection_rate: rate,
+        purpose: purpose.unwrap_or(risk::Purpose::Both),
+        action: action.unwrap_or(risk::Action::DocumentCheck),
+        expected_selection_rate: rate.unwrap_or(Decimal::ZERO),
         priority: request.priority,
         reason_en: request.reason_en.clone(),
         reason_zh: request.reason_zh.clone(),
         expression: request.expression.clone(),
     };
-    risk::compile(definition).map_err(|problems| {
-        invalid(
-            problems
+    match risk::compile(definition) {
+        Ok(compiled) if errors.is_empty() => Ok(compiled),
+        Ok(_) => Err(invalid(errors)),
+        Err(problems) => Err(invalid(
+            errors
                 .into_iter()
-                .map(|p| {
+                .chain(problems.into_iter().map(|p| {
                     let at = p
                         .position
                         .map(|p| {
@@ -217,10 +226,85 @@ pub fn compile_request(
                     }
                     // A rule's text of any length gives a message of bounded length.
                     .bounded()
-                })
+                }))
                 .collect(),
-        )
+        )),
+    }
+}
+
+/// The analysts' reference as JSON: every variable, field, function, macro and limit a rule can
+/// use, from the checker's own catalogue (`risk::catalogue`, `risk::reference`), the same lists
+/// as `docs/rule-reference.md`.
+pub fn rule_reference() -> Value {
+    use risk::catalogue::{FIELDS, FUNCTIONS, MACROS, NameType, VARIABLES};
+    let ty = |t: NameType| json!({ "en": t.en(), "zh": t.zh() });
+    let functions = |list: &[risk::catalogue::FunctionName]| -> Vec<Value> {
+        list.iter()
+            .map(|f| {
+                json!({
+                    "name": f.name, "type": ty(f.ty), "example": f.example,
+                    "en": f.en, "zh": f.zh,
+                })
+            })
+            .collect()
+    };
+    json!({
+        "variables": VARIABLES.iter().map(|v| json!({
+            "name": v.name, "type": ty(v.ty), "example": v.example, "en": v.en, "zh": v.zh,
+        })).collect::<Vec<_>>(),
+        "fields": FIELDS.iter().map(|f| json!({
+            "name": f.path(), "variable": f.root, "type": ty(f.ty), "optional": f.optional,
+            "per_item": f.item_level, "example": f.example(), "en": f.en, "zh": f.zh,
+        })).collect::<Vec<_>>(),
+        "functions": functions(FUNCTIONS),
+        "macros": functions(MACROS),
+        "limits": risk::reference::LIMITS.iter().map(|l| json!({
+            "name": l.name, "value": l.value, "en": l.en, "zh": l.zh,
+        })).collect::<Vec<_>>(),
     })
+}
+
+/// What the checks closed on one declaration found: one label for the back-test.
+#[derive(Debug, Default, Clone)]
+struct CheckLabel {
+    checked: bool,
+    discrepancy: bool,
+    /// The additional duty and tax the checks that found a discrepancy recorded (a refund counts
+    /// as none), exact.
+    revenue: Decimal,
+}
+
+/// A back-test's totals: over the declarations of the period, and over the rule's hits.
+#[derive(Debug, Default)]
+struct BacktestTotals {
+    declarations: u64,
+    checked: u64,
+    frauds: u64,
+    revenue: Decimal,
+}
+
+impl BacktestTotals {
+    fn add(&mut self, label: &CheckLabel) -> Result<(), ClearanceError> {
+        self.declarations += 1;
+        self.checked += u64::from(label.checked);
+        self.frauds += u64::from(label.discrepancy);
+        sum(&mut self.revenue, label.revenue)
+    }
+}
+
+fn ratio(n: u64, of: u64) -> Value {
+    if of == 0 {
+        Value::Null
+    } else {
+        json!(n as f64 / of as f64)
+    }
+}
+
+fn sum(total: &mut Decimal, add: Decimal) -> Result<(), ClearanceError> {
+    *total = total
+        .checked_add(add)
+        .ok_or_else(|| anyhow::anyhow!("revenue sum overflows"))?;
+    Ok(())
 }
 
 /// A rule version as the API shows it (to customs roles).
@@ -883,6 +967,221 @@ impl<S: Store> Clearance<S> {
             "selected": selected,
             "hits": hits,
         }))
+    }
+
+    /// The analysts' reference (customs roles that read rules): see [`rule_reference`].
+    pub fn rule_reference(&self, caller: &Caller) -> Result<Value, ClearanceError> {
+        caller.require(Action::ReadRules)?;
+        Ok(rule_reference())
+    }
+
+    /// Back-tests a rule (a request, not stored) on the declarations lodged from `from` to `to`
+    /// (days in the administration's time zone, both included), labelled by the checks closed on
+    /// them: how many it hits (its conditions match, before any sampling by its expected rate),
+    /// how many of those hits were checked and found a discrepancy (precision), the share of the
+    /// period's frauds it hits (recall) and the revenue those checks recovered, exact. Read only:
+    /// nothing is written. At most [`BACKTEST_PERIOD_DAYS_MAX`] days and
+    /// [`BACKTEST_DECLARATIONS_MAX`] declarations, refused beyond, before any is evaluated.
+    pub async fn backtest_rule(
+        &self,
+        caller: &Caller,
+        body: &[u8],
+        from: &str,
+        to: &str,
+    ) -> Result<Value, ClearanceError> {
+        self.backtest_rule_limited(caller, body, from, to, BACKTEST_DECLARATIONS_MAX)
+            .await
+    }
+
+    /// [`Clearance::backtest_rule`] with the declarations' limit as an argument, so the tests
+    /// reach it cheaply.
+    pub(crate) async fn backtest_rule_limited(
+        &self,
+        caller: &Caller,
+        body: &[u8],
+        from: &str,
+        to: &str,
+        declarations_max: usize,
+    ) -> Result<Value, ClearanceError> {
+        caller.require(Action::WriteRules)?;
+        let mut errors = Vec::new();
+        let (from_day, to_day) = (
+            date(&mut errors, "from", &Some(from.to_owned())),
+            date(&mut errors, "to", &Some(to.to_owned())),
+        );
+        let request: Result<RuleRequest, _> = wire::parse_json(body);
+        if let (Some(f), Some(t)) = (from_day, to_day) {
+            let days = (t - f).num_days() + 1;
+            if days < 1 {
+                errors.push(FieldError::out_of_range(
+                    "to",
+                    &format!("on or after from ({f})"),
+                    &format!("不早于起始日（{f}）"),
+                ));
+            } else if days > BACKTEST_PERIOD_DAYS_MAX {
+                errors.push(FieldError::out_of_range(
+                    "to",
+                    &format!("at most {BACKTEST_PERIOD_DAYS_MAX} days from from ({days} asked)"),
+                    &format!("距起始日最多 {BACKTEST_PERIOD_DAYS_MAX} 天（请求 {days} 天）"),
+                ));
+            }
+        }
+        let (rule, errors) = match request {
+            Err(e) => (None, {
+                errors.push(e);
+                errors
+            }),
+            Ok(request) => {
+                let id = request.id.clone().unwrap_or_else(|| "R-BACKTEST".into());
+                match compile_request(&request, &id, 0) {
+                    Ok(rule) => (Some(rule), errors),
+                    Err(ClearanceError::Invalid(mut problems)) => {
+                        errors.append(&mut problems);
+                        (None, errors)
+                    }
+                    Err(other) => return Err(other),
+                }
+            }
+        };
+        let (Some(rule), Some(from_day), Some(to_day), true) =
+            (rule, from_day, to_day, errors.is_empty())
+        else {
+            return Err(invalid(errors));
+        };
+        let mut bounds = Vec::new();
+        let lodged_from_ms = self.day_bound_ms(&mut bounds, "from", &Some(from.to_owned()), false);
+        let lodged_to_ms = self.day_bound_ms(&mut bounds, "to", &Some(to.to_owned()), true);
+        if !bounds.is_empty() {
+            return Err(invalid(bounds));
+        }
+        let listed = self
+            .store
+            .list_declarations(&DeclarationQuery {
+                lodged_from_ms,
+                lodged_to_ms,
+                limit: declarations_max + 1,
+                ..DeclarationQuery::default()
+            })
+            .await?;
+        if listed.len() > declarations_max {
+            return Err(invalid(vec![FieldError::out_of_range(
+                "to",
+                &format!(
+                    "a period lodging at most {declarations_max} declarations: this one lodged \
+                     more, shorten it"
+                ),
+                &format!("所选期间申报的报关单不超过 {declarations_max} 份：该期间更多，请缩短"),
+            )]));
+        }
+        let rules = risk::RuleSet::build(vec![rule]);
+        let config = risk::SelectionConfig {
+            default_random_rate: Decimal::ZERO,
+            random_rates: Vec::new(),
+            ..self.config.selection.clone()
+        };
+        let (mut period, mut hit) = (BacktestTotals::default(), BacktestTotals::default());
+        let mut hit_list = Vec::new();
+        // Oldest first, so the list reads as the period went.
+        for listed in listed.iter().rev() {
+            let row = &listed.row;
+            let label = self.check_label(&row.id).await?;
+            period.add(&label)?;
+            let state = self.state_of(row).await?;
+            let day = self.date_of_ms(row.lodged_at_ms);
+            let lists = self.lists_in_force(day).await?;
+            let profile = self
+                .credit_levels
+                .profile(
+                    &self.store,
+                    state.declaration.trader.credit_code.as_str(),
+                    row.lodged_at_ms,
+                )
+                .await?;
+            let figures = self
+                .assessment_records(&row.id)
+                .await?
+                .last()
+                .and_then(crate::AssessedFigures::of_record);
+            // No draw decides a hit (the random rate is zero and a hit is a match, selected by
+            // the rule's rate or not): the seed is fixed so the same period gives the same report.
+            let selection = risk::select(
+                &risk_input_with_profile(&state.declaration, figures.as_ref(), profile),
+                &rules,
+                &lists,
+                &config,
+                day,
+                risk::RandomDraw { seed: 0 },
+            );
+            let Some((_, items, _)) = selection.matched_rules().next() else {
+                continue;
+            };
+            hit.add(&label)?;
+            if hit_list.len() < BACKTEST_HITS_LISTED_MAX {
+                hit_list.push(json!({
+                    "number": row.number,
+                    "lodged_on": day.to_string(),
+                    "items": items,
+                    "checked": label.checked,
+                    "discrepancy": label.discrepancy,
+                    "revenue_found": label.revenue.to_string(),
+                }));
+            }
+        }
+        Ok(json!({
+            "from": from_day.to_string(),
+            "to": to_day.to_string(),
+            "declarations": period.declarations,
+            "hits": hit.declarations,
+            "hit_rate": ratio(hit.declarations, period.declarations),
+            "checked": period.checked,
+            "checked_hits": hit.checked,
+            "frauds": period.frauds,
+            "frauds_found": hit.frauds,
+            "precision": ratio(hit.frauds, hit.checked),
+            "recall": ratio(hit.frauds, period.frauds),
+            "revenue": period.revenue.to_string(),
+            "revenue_found": hit.revenue.to_string(),
+            "currency": "CNY",
+            "hits_listed": hit_list.len(),
+            "hit_list": hit_list,
+        }))
+    }
+
+    /// The checks closed on a declaration, as one label: checked if any closed, a discrepancy if
+    /// any found one, the revenue the finding ones recovered (each check's reassessment
+    /// difference, a refund counted as none; like the rule statistics).
+    async fn check_label(&self, declaration_id: &str) -> Result<CheckLabel, ClearanceError> {
+        let closed = self
+            .store
+            .tasks(&store::TaskQuery {
+                declaration_id: Some(declaration_id.to_owned()),
+                status: Some("closed".to_owned()),
+                limit: BACKTEST_CHECKS_PER_DECLARATION_MAX,
+                ..store::TaskQuery::default()
+            })
+            .await?;
+        let mut label = CheckLabel::default();
+        for task in closed
+            .iter()
+            .filter(|t| crate::tasks::is_check_kind(&t.kind))
+        {
+            let outcome: Value = task
+                .outcome
+                .as_deref()
+                .and_then(|o| serde_json::from_str(o).ok())
+                .unwrap_or(Value::Null);
+            label.checked = true;
+            if outcome["discrepancy"] == true {
+                label.discrepancy = true;
+                let revenue = outcome["revenue_difference"]["total"]
+                    .as_str()
+                    .and_then(|t| t.parse::<Decimal>().ok())
+                    .unwrap_or_default()
+                    .max(Decimal::ZERO);
+                sum(&mut label.revenue, revenue)?;
+            }
+        }
+        Ok(label)
     }
 
     async fn rule_event(

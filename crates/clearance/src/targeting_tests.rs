@@ -268,3 +268,281 @@ async fn a_rule_is_checked_without_being_kept_and_only_by_an_analyst() {
         "nothing is kept"
     );
 }
+
+/// The example with its first item's origin changed.
+fn example_from(origin: &str) -> Vec<u8> {
+    let mut declaration: Value = serde_json::from_str(EXAMPLE).unwrap();
+    declaration["items"][0]["origin_country"] = json!(origin);
+    declaration.to_string().into_bytes()
+}
+
+/// The finding that the first item was undervalued by 1,000 USD: more duty and tax to pay.
+const UNDERVALUED: &str = r#"{"discrepancy":true,"corrections":[
+    {"path":"items[0].unit_price","value":"225.00"},
+    {"path":"items[0].amount","value":"9000.00"},
+    {"path":"invoice.amount","value":"11000.00"}]}"#;
+
+#[tokio::test]
+async fn a_rule_is_back_tested_on_the_labelled_declarations_of_a_period() {
+    // The sample tariff and rates in force (26 November 2026): a finding's corrections are
+    // reassessed, the difference is the revenue the check recovered.
+    let (f, _, _) = crate::assessment_tests::with_sample().await;
+    let (wang, zhao) = two_analysts(&f).await;
+    let broker = f.caller("broker").await;
+    let officer = f.caller("officer").await;
+    // Every import is inspected while this rule is in force: the checks are the labels.
+    let mut every =
+        serde_json::from_slice::<Value>(&rule("declaration.procedure == \"0110\"")).unwrap();
+    every["reason_en"] = json!("inspect all");
+    f.clearance
+        .propose_rule(&wang, every.to_string().as_bytes())
+        .await
+        .unwrap();
+    f.clearance
+        .approve_rule(&zhao, "R-000001", 1)
+        .await
+        .unwrap();
+
+    // The labelled history of 26 November: US smartphones undervalued (d1), Korean ones
+    // undervalued (d2), US ones in order (d3), US ones not checked yet (d4).
+    let mut ids = Vec::new();
+    for (key, origin) in [("d1", "US"), ("d2", "KR"), ("d3", "US"), ("d4", "US")] {
+        let lodged = f
+            .clearance
+            .lodge(&broker, Some(key), &example_from(origin))
+            .await
+            .unwrap();
+        ids.push((lodged.id, lodged.number));
+    }
+    let open = f
+        .clearance
+        .tasks(&officer, true, None, Some("open"), 50)
+        .await
+        .unwrap();
+    let task_of = |i: usize| {
+        open.iter()
+            .find(|t| t["declaration_id"] == json!(ids[i].0) && t["kind"] == "physical_inspection")
+            .unwrap_or_else(|| panic!("no task for {i}: {open:#?}"))["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let mut revenue = Vec::new();
+    for (i, finding) in [
+        (0, UNDERVALUED),
+        (1, UNDERVALUED),
+        (2, r#"{"discrepancy":false}"#),
+    ] {
+        let closed = f
+            .clearance
+            .record_finding(&officer, &task_of(i), None, finding.as_bytes())
+            .await
+            .unwrap();
+        let total = closed["outcome"]["revenue_difference"]["total"]
+            .as_str()
+            .map(|t| t.parse::<rust_decimal::Decimal>().unwrap())
+            .unwrap_or_default();
+        revenue.push(total);
+    }
+    assert!(revenue[0] > rust_decimal::Decimal::ZERO, "{revenue:?}");
+    assert!(revenue[1] > rust_decimal::Decimal::ZERO, "{revenue:?}");
+    // Two days later, another US one, outside the first period.
+    f.advance(chrono::Duration::days(2));
+    f.clearance
+        .lodge(&broker, Some("d5"), &example_from("US"))
+        .await
+        .unwrap();
+
+    let smartphones = rule(SMARTPHONES_FROM_US);
+    let report = f
+        .clearance
+        .backtest_rule(&wang, &smartphones, "2026-11-26", "2026-11-26")
+        .await
+        .unwrap();
+    // By hand: 4 declarations, the rule hits d1, d3, d4 (3, rate 0.75); d1, d2, d3 were checked
+    // (3), of the hits d1 and d3 (2); d1 and d2 were frauds (2), the rule found d1 (1):
+    // precision 1/2, recall 1/2; revenue recovered d1 + d2, of it found d1's.
+    assert_eq!(
+        (
+            &report["declarations"],
+            &report["hits"],
+            &report["checked"],
+            &report["checked_hits"],
+            &report["frauds"],
+            &report["frauds_found"],
+        ),
+        (
+            &json!(4),
+            &json!(3),
+            &json!(3),
+            &json!(2),
+            &json!(2),
+            &json!(1)
+        ),
+        "{report:#}"
+    );
+    assert_eq!(report["hit_rate"], json!(0.75));
+    assert_eq!(report["precision"], json!(0.5));
+    assert_eq!(report["recall"], json!(0.5));
+    assert_eq!(
+        report["revenue"],
+        json!((revenue[0] + revenue[1]).to_string())
+    );
+    assert_eq!(report["revenue_found"], json!(revenue[0].to_string()));
+    let listed: Vec<(&Value, &Value, &Value)> = report["hit_list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| (&h["number"], &h["discrepancy"], &h["lodged_on"]))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            (&json!(ids[0].1), &json!(true), &json!("2026-11-26")),
+            (&json!(ids[2].1), &json!(false), &json!("2026-11-26")),
+            (&json!(ids[3].1), &json!(false), &json!("2026-11-26")),
+        ]
+    );
+    assert_eq!(
+        report["hit_list"][0]["revenue_found"],
+        json!(revenue[0].to_string())
+    );
+    assert_eq!(report["hit_list"][0]["items"], json!([0]));
+
+    // The period widened to the 28th takes d5 in: one more hit, never checked.
+    let wider = f
+        .clearance
+        .backtest_rule(&wang, &smartphones, "2026-11-26", "2026-11-28")
+        .await
+        .unwrap();
+    assert_eq!(
+        (&wider["declarations"], &wider["hits"]),
+        (&json!(5), &json!(4))
+    );
+    assert_eq!(wider["precision"], json!(0.5));
+    // A period without declarations: nothing hit, no rate to give.
+    let empty = f
+        .clearance
+        .backtest_rule(&wang, &smartphones, "2026-01-01", "2026-01-31")
+        .await
+        .unwrap();
+    assert_eq!(
+        (&empty["declarations"], &empty["hit_rate"]),
+        (&json!(0), &Value::Null)
+    );
+    assert_eq!(empty["revenue_found"], "0");
+
+    // Read only: nothing was recorded by the back-tests.
+    let after = f
+        .clearance
+        .backtest_rule(&wang, &smartphones, "2026-11-26", "2026-11-26")
+        .await
+        .unwrap();
+    assert_eq!(after, report);
+
+    // The declarations' limit, at its edge (5 lodged in the wider period).
+    let at = f
+        .clearance
+        .backtest_rule_limited(&wang, &smartphones, "2026-11-26", "2026-11-28", 5)
+        .await;
+    assert!(at.is_ok(), "{at:?}");
+    let over = f
+        .clearance
+        .backtest_rule_limited(&wang, &smartphones, "2026-11-26", "2026-11-28", 4)
+        .await;
+    let Err(ClearanceError::Invalid(errors)) = over else {
+        panic!("{over:?}")
+    };
+    assert_eq!(errors[0].path, "to");
+    assert!(
+        errors[0].message_en.contains("at most 4 declarations"),
+        "{errors:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_back_test_is_bounded_and_refused_to_others_than_analysts() {
+    let f = fixture(beijing(2026, 11, 24, 10)).await;
+    let (wang, _) = two_analysts(&f).await;
+    let smartphones = rule(SMARTPHONES_FROM_US);
+    let paths = |outcome: Result<Value, ClearanceError>| match outcome {
+        Err(ClearanceError::Invalid(errors)) => {
+            errors.into_iter().map(|e| e.path).collect::<Vec<_>>()
+        }
+        other => panic!("{other:?}"),
+    };
+    // The period's length at its edge: 366 days, both ends included (2028 is a leap year).
+    assert_eq!(crate::targeting::BACKTEST_PERIOD_DAYS_MAX, 366);
+    let year = f
+        .clearance
+        .backtest_rule(&wang, &smartphones, "2028-01-01", "2028-12-31")
+        .await;
+    assert!(year.is_ok(), "{year:?}");
+    let longer = f
+        .clearance
+        .backtest_rule(&wang, &smartphones, "2027-12-31", "2028-12-31")
+        .await;
+    assert_eq!(paths(longer), ["to"]);
+    assert_eq!(
+        paths(
+            f.clearance
+                .backtest_rule(&wang, &smartphones, "2026-11-25", "2026-11-24")
+                .await
+        ),
+        ["to"]
+    );
+    // Every problem at once: the dates and the rule's own.
+    let broken = rule("itme.origin_country == \"US\" && item.amout > 1.0");
+    let outcome = f
+        .clearance
+        .backtest_rule(&wang, &broken, "24/11/2026", "2026-11-24")
+        .await;
+    let Err(ClearanceError::Invalid(errors)) = outcome else {
+        panic!("{outcome:?}")
+    };
+    let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(paths, ["from", "expression", "expression"], "{errors:?}");
+    assert!(
+        errors[1].message_en.contains("did you mean `item`?"),
+        "{errors:?}"
+    );
+    assert!(
+        errors[2].message_en.contains("did you mean `item.amount`?"),
+        "{errors:?}"
+    );
+    // Trade, and customs roles other than the analysts', are refused.
+    for caller in [f.caller("broker").await, f.caller("officer").await] {
+        let refused = f
+            .clearance
+            .backtest_rule(&caller, &smartphones, "2026-11-24", "2026-11-24")
+            .await;
+        assert!(
+            matches!(refused, Err(ClearanceError::Forbidden { .. })),
+            "{refused:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_rule_with_a_wrong_action_still_has_its_expression_checked() {
+    let f = fixture(beijing(2026, 11, 24, 10)).await;
+    let (wang, _) = two_analysts(&f).await;
+    let mut body: Value = serde_json::from_slice(&rule("item.origin_contry == \"US\"")).unwrap();
+    body["action"] = json!("x-ray");
+    body["expected_selection_rate"] = json!("lots");
+    let outcome = f
+        .clearance
+        .propose_rule(&wang, body.to_string().as_bytes())
+        .await;
+    let Err(ClearanceError::Invalid(errors)) = outcome else {
+        panic!("{outcome:?}")
+    };
+    let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(paths, ["action", "expected_selection_rate", "expression"]);
+    assert!(
+        errors[2]
+            .message_zh
+            .contains("您是否想写 `item.origin_country`"),
+        "{errors:?}"
+    );
+}

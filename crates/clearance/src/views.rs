@@ -201,7 +201,7 @@ fn decode_cursor(text: &str) -> Option<DeclarationCursor> {
 }
 
 impl<S: Store> Clearance<S> {
-    fn day_bound_ms(
+    pub(crate) fn day_bound_ms(
         &self,
         errors: &mut Vec<FieldError>,
         path: &str,

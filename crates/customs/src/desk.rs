@@ -458,6 +458,25 @@ impl Desk {
         }
     }
 
+    pub async fn backtest_rule(&self, body: &[u8], from: &str, to: &str) -> anyhow::Result<Value> {
+        match self {
+            Desk::Local { clearance, caller } => {
+                Ok(clearance.backtest_rule(caller, body, from, to).await?)
+            }
+            Desk::Remote(r) => {
+                r.send_body(
+                    reqwest::Method::POST,
+                    "/v1/rules/backtest",
+                    &[("from", from.to_owned()), ("to", to.to_owned())],
+                    None,
+                    body.to_vec(),
+                    Some("application/json"),
+                )
+                .await
+            }
+        }
+    }
+
     pub async fn approve_rule(&self, id: &str, version: u32) -> anyhow::Result<Value> {
         match self {
             Desk::Local { clearance, caller } => {

@@ -350,6 +350,14 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
         ceb_sign::run(command)?;
         return Ok(std::process::ExitCode::SUCCESS);
     }
+    // The rules' reference is the binary's own catalogue: no folder, store, server or token.
+    if let Command::Rules {
+        command: rules_cmd::RulesCommand::Reference { json, markdown },
+    } = &cli.command
+    {
+        rules_cmd::print_reference(*json, *markdown)?;
+        return Ok(std::process::ExitCode::SUCCESS);
+    }
     let settings = resolved?.config;
     let server = settings.client.server.clone();
     if server.is_some() && !cli.command.works_at_a_desk() {

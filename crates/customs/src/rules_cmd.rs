@@ -1,8 +1,10 @@
 //! `customs rules ...`: targeting rules (风险布控规则) as a risk analyst works on them, acting as the
 //! user of a bearer token (like `customs lodge`): propose a rule from a JSON file, test it on recent
-//! declarations, approve another analyst's proposal (four eyes), retire a rule, list them. Each
-//! change is an event in the audit chain, like the same calls over HTTP. Testing and listing open
-//! the store read-only.
+//! declarations, back-test it on the labelled declarations of a period, approve another analyst's
+//! proposal (four eyes), retire a rule, list them. Each change is an event in the audit chain, like
+//! the same calls over HTTP. Testing, back-testing and listing open the store read-only.
+//! `customs rules reference` prints what a rule can use, from this binary's own catalogue (no
+//! token, no store): the same as `docs/rule-reference.md` and `GET /v1/rules/reference`.
 
 use std::path::{Path, PathBuf};
 
@@ -45,6 +47,36 @@ pub enum RulesCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Back-test a rule from a JSON file on the declarations lodged from --from to --to (both
+    /// included, at most 366 days), labelled by the checks closed on them: hits, hit rate, frauds
+    /// found among the checked hits (precision), recall and the revenue those checks recovered.
+    /// Nothing is stored.
+    Backtest {
+        /// The rule as a JSON file, back-tested without being proposed.
+        file: PathBuf,
+        /// The first day, YYYY-MM-DD.
+        #[arg(long)]
+        from: String,
+        /// The last day, YYYY-MM-DD.
+        #[arg(long)]
+        to: String,
+        /// Bearer token of a risk analyst.
+        #[arg(long, env = "CUSTOMS_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every variable, field, function, macro and limit a rule can use, with its type, meaning
+    /// (English and Chinese) and an example; from this binary's catalogue, no token needed.
+    Reference {
+        /// Print JSON (as `GET /v1/rules/reference`) instead of tables.
+        #[arg(long, conflicts_with = "markdown")]
+        json: bool,
+        /// Print Markdown (docs/rule-reference.md) instead of tables.
+        #[arg(long)]
+        markdown: bool,
+    },
     /// Approve another analyst's proposed version: it is in force from now on.
     Approve {
         /// The rule's id.
@@ -85,9 +117,11 @@ impl RulesCommand {
         match self {
             RulesCommand::Add { token, .. }
             | RulesCommand::Test { token, .. }
+            | RulesCommand::Backtest { token, .. }
             | RulesCommand::Approve { token, .. }
             | RulesCommand::Retire { token, .. }
             | RulesCommand::List { token, .. } => token.clone(),
+            RulesCommand::Reference { .. } => None,
         }
     }
 
@@ -108,6 +142,10 @@ pub async fn run(
     config: ClearanceConfig,
     command: RulesCommand,
 ) -> anyhow::Result<()> {
+    // The reference is the binary's own (main answers it before opening anything).
+    if let RulesCommand::Reference { json, markdown } = command {
+        return print_reference(json, markdown);
+    }
     let access = if command.writes() {
         Access::Write
     } else {
@@ -150,6 +188,25 @@ async fn execute(desk: &Desk, command: RulesCommand) -> anyhow::Result<()> {
                 print_test(&report);
             }
         }
+        RulesCommand::Backtest {
+            file,
+            from,
+            to,
+            json,
+            ..
+        } => {
+            let body = read_rule(&file)?;
+            let report = desk
+                .backtest_rule(&body, &from, &to)
+                .await
+                .map_err(explain)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print_backtest(&report);
+            }
+        }
+        RulesCommand::Reference { .. } => unreachable!("answered without a desk"),
         RulesCommand::Approve { id, version, .. } => {
             let rule = desk
                 .approve_rule(&id, version)
@@ -274,4 +331,168 @@ fn print_test(report: &Value) {
         ]);
     }
     println!("{table}");
+}
+
+/// A rate as a percentage with one decimal, or "-" when there is none (nothing to divide by).
+fn percent(value: &Value) -> String {
+    value
+        .as_f64()
+        .map_or_else(|| "-".to_owned(), |r| format!("{:.1} %", r * 100.0))
+}
+
+fn print_backtest(report: &Value) {
+    println!(
+        "{} to {}: {} declaration(s), {} hit(s) (hit rate {}) / {} 至 {}：报关单 {} 份，命中 {} 份",
+        cell(&report["from"]),
+        cell(&report["to"]),
+        cell(&report["declarations"]),
+        cell(&report["hits"]),
+        percent(&report["hit_rate"]),
+        cell(&report["from"]),
+        cell(&report["to"]),
+        cell(&report["declarations"]),
+        cell(&report["hits"]),
+    );
+    let mut totals = Table::new();
+    totals.load_preset(UTF8_FULL_CONDENSED).set_header([
+        "",
+        "declarations / 报关单",
+        "checked / 已查验",
+        "frauds / 查获问题",
+        "revenue recovered (CNY) / 补税",
+    ]);
+    totals.add_row([
+        "period / 期间".to_owned(),
+        cell(&report["declarations"]),
+        cell(&report["checked"]),
+        cell(&report["frauds"]),
+        cell(&report["revenue"]),
+    ]);
+    totals.add_row([
+        "hits / 命中".to_owned(),
+        cell(&report["hits"]),
+        cell(&report["checked_hits"]),
+        cell(&report["frauds_found"]),
+        cell(&report["revenue_found"]),
+    ]);
+    println!("{totals}");
+    println!(
+        "precision (frauds found / checked hits) / 查获率: {}; recall (frauds found / frauds) / 查全率: {}",
+        percent(&report["precision"]),
+        percent(&report["recall"]),
+    );
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED).set_header([
+        "declaration",
+        "lodged on",
+        "items (0-based)",
+        "checked",
+        "discrepancy",
+        "revenue found",
+    ]);
+    for hit in report["hit_list"].as_array().into_iter().flatten() {
+        table.add_row([
+            cell(&hit["number"]),
+            cell(&hit["lodged_on"]),
+            cell(&hit["items"]),
+            cell(&hit["checked"]),
+            cell(&hit["discrepancy"]),
+            cell(&hit["revenue_found"]),
+        ]);
+    }
+    println!("{table}");
+    if report["hits_listed"] != report["hits"] {
+        println!(
+            "the first {} hits are listed / 仅列出前 {} 个命中",
+            cell(&report["hits_listed"]),
+            cell(&report["hits_listed"])
+        );
+    }
+}
+
+/// `customs rules reference`: the JSON of `GET /v1/rules/reference`, the Markdown of
+/// docs/rule-reference.md, or tables.
+pub fn print_reference(json: bool, markdown: bool) -> anyhow::Result<()> {
+    if json {
+        let reference = clearance::targeting::rule_reference();
+        println!("{}", serde_json::to_string_pretty(&reference)?);
+    } else if markdown {
+        print!("{}", risk::reference::markdown());
+    } else {
+        print_reference_tables();
+    }
+    Ok(())
+}
+
+/// The reference as tables for a terminal: one per kind of name, then the limits.
+fn print_reference_tables() {
+    use risk::catalogue::{FIELDS, FUNCTIONS, MACROS, VARIABLES};
+    let kind = |t: risk::catalogue::NameType| format!("{} / {}", t.en(), t.zh());
+    let mut variables = Table::new();
+    variables.load_preset(UTF8_FULL_CONDENSED).set_header([
+        "variable / 变量",
+        "type / 类型",
+        "meaning / 含义",
+        "example / 示例",
+    ]);
+    for v in VARIABLES {
+        variables.add_row([
+            v.name.to_owned(),
+            kind(v.ty),
+            format!("{}\n{}", v.en, v.zh),
+            v.example.to_owned(),
+        ]);
+    }
+    println!("{variables}");
+    let mut fields = Table::new();
+    fields.load_preset(UTF8_FULL_CONDENSED).set_header([
+        "field / 字段",
+        "type / 类型",
+        "optional / 可选",
+        "per item / 按商品项",
+        "meaning / 含义",
+        "example / 示例",
+    ]);
+    let yes = |b: bool| if b { "yes / 是" } else { "no / 否" }.to_owned();
+    for f in FIELDS {
+        fields.add_row([
+            f.path(),
+            kind(f.ty),
+            yes(f.optional),
+            yes(f.item_level),
+            format!("{}\n{}", f.en, f.zh),
+            f.example(),
+        ]);
+    }
+    println!("{fields}");
+    let mut functions = Table::new();
+    functions.load_preset(UTF8_FULL_CONDENSED).set_header([
+        "function, macro / 函数、宏",
+        "gives / 结果",
+        "meaning / 含义",
+        "example / 示例",
+    ]);
+    for f in FUNCTIONS.iter().chain(MACROS) {
+        functions.add_row([
+            f.name.to_owned(),
+            kind(f.ty),
+            format!("{}\n{}", f.en, f.zh),
+            f.example.to_owned(),
+        ]);
+    }
+    println!("{functions}");
+    let mut limits = Table::new();
+    limits.load_preset(UTF8_FULL_CONDENSED).set_header([
+        "limit / 限制",
+        "value / 值",
+        "meaning / 含义",
+    ]);
+    for l in risk::reference::LIMITS {
+        limits.add_row([
+            l.name.to_owned(),
+            l.value.to_string(),
+            format!("{}\n{}", l.en, l.zh),
+        ]);
+    }
+    println!("{limits}");
 }

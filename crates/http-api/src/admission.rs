@@ -42,7 +42,8 @@ pub const HISTORY_IMPORTS_AT_ONCE: usize = 1;
 pub const RELEASE_IMPORTS_AT_ONCE: usize = 1;
 /// Drift reports at once: each scores up to `clearance::models::DRIFT_SAMPLE_MAX` declarations.
 pub const DRIFT_REPORTS_AT_ONCE: usize = 2;
-/// Rule tests at once: each evaluates a rule over up to `RULE_TEST_SAMPLE_MAX` declarations.
+/// Rule tests and back-tests at once: each evaluates a rule over up to `RULE_TEST_SAMPLE_MAX`
+/// declarations (a back-test: up to `BACKTEST_DECLARATIONS_MAX`).
 pub const RULE_TESTS_AT_ONCE: usize = 2;
 /// Release dry runs at once: each re-assesses up to `DRY_RUN_SAMPLE_MAX` declarations.
 pub const DRY_RUNS_AT_ONCE: usize = 2;

@@ -542,6 +542,32 @@ impl<S: Send + Sync> FromRequestParts<S> for RuleStatusQuery {
     }
 }
 
+/// `?from=YYYY-MM-DD&to=YYYY-MM-DD` of a rule's back-test: both required, parsed (and bounded:
+/// `clearance::targeting::BACKTEST_PERIOD_DAYS_MAX`) by the service, which names each problem.
+pub(crate) struct RuleBacktestQuery {
+    pub from: String,
+    pub to: String,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RuleBacktestQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let mut params = single_params(query_pairs(parts)?, &["from", "to"])
+            .map_err(|errors| ApiError::invalid(&errors))?;
+        let (from, to) = (params.remove("from"), params.remove("to"));
+        let missing: Vec<FieldError> = [("from", from.is_none()), ("to", to.is_none())]
+            .into_iter()
+            .filter(|(_, missing)| *missing)
+            .map(|(name, _)| FieldError::required(name))
+            .collect();
+        match (from, to) {
+            (Some(from), Some(to)) => Ok(RuleBacktestQuery { from, to }),
+            _ => Err(ApiError::invalid(&missing)),
+        }
+    }
+}
+
 /// Recent declarations a rule test runs over when the caller does not say.
 pub(crate) const RULE_TEST_SAMPLE_DEFAULT: usize = 200;
 

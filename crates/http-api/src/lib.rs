@@ -294,6 +294,13 @@ pub fn routers<S: Store>(clearance: Arc<Clearance<S>>, config: ApiConfig) -> Rou
             post(targeting::test_rule::<S>)
                 .route_layer(gate(Action::WriteRules, Some(HeavyJob::RuleTest))),
         )
+        // A back-test evaluates a rule like a test, over a period: it takes a test's place.
+        .route(
+            "/v1/rules/backtest",
+            post(targeting::backtest_rule::<S>)
+                .route_layer(gate(Action::WriteRules, Some(HeavyJob::RuleTest))),
+        )
+        .route("/v1/rules/reference", get(targeting::rule_reference::<S>))
         .route(
             "/v1/rules/{id}/versions/{version}/approval",
             post(targeting::approve_rule::<S>),

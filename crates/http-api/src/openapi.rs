@@ -65,6 +65,8 @@ use crate::{
         targeting::propose_rule,
         targeting::rules,
         targeting::test_rule,
+        targeting::backtest_rule,
+        targeting::rule_reference,
         targeting::approve_rule,
         targeting::retire_rule,
         targeting::selection,

@@ -20,8 +20,8 @@ use wire::Problem;
 use crate::AppState;
 use crate::assessing::parse_body;
 use crate::extract::{
-    Authenticated, DeclarationRef, JsonBody, RuleStatusQuery, RuleTestQuery, RuleVersionRef,
-    WatchEntryRef,
+    Authenticated, DeclarationRef, JsonBody, RuleBacktestQuery, RuleStatusQuery, RuleTestQuery,
+    RuleVersionRef, WatchEntryRef,
 };
 use crate::problem::ApiError;
 
@@ -137,6 +137,31 @@ pub(crate) struct RuleList {
 #[serde(transparent)]
 #[schema(value_type = Object)]
 pub(crate) struct RuleTestReport(Value);
+
+/// A rule back-tested on the declarations lodged in a period, labelled by the checks closed on
+/// them. Members: `from`, `to`; `declarations` (lodged in the period); `hits` (the rule's
+/// conditions matched, before its expected selection rate) and `hit_rate` (0 to 1, null without
+/// declarations); `checked` (declarations with a closed check) and `checked_hits`; `frauds`
+/// (checks that found a discrepancy) and `frauds_found` (of them, hits); `precision`
+/// (`frauds_found` / `checked_hits`) and `recall` (`frauds_found` / `frauds`), null when
+/// undefined; `revenue` and `revenue_found` (the additional duty and tax those checks recovered,
+/// a decimal string, exact), `currency` (CNY); `hit_list` (at most 500: `number`, `lodged_on`,
+/// the 0-based `items` matched, `checked`, `discrepancy`, `revenue_found`) and `hits_listed`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(transparent)]
+#[schema(value_type = Object)]
+pub(crate) struct RuleBacktestReport(Value);
+
+/// The analysts' reference of rules, from the checker's own catalogue (the same as
+/// docs/rule-reference.md). Members: `variables` (`name`, `type` {`en`, `zh`}, `example`, `en`,
+/// `zh`); `fields` (`name` as written, e.g. `item.origin_country`, `variable`, `type`, `optional`:
+/// absent when unknown, test with has() first, `per_item`, `example`, `en`, `zh`); `functions` and
+/// `macros` (`name`, `type` of the result, `example`, `en`, `zh`); `limits` (`name`, `value`, `en`,
+/// `zh`).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(transparent)]
+#[schema(value_type = Object)]
+pub(crate) struct RuleReference(Value);
 
 /// A declaration's selection at acceptance. Customs roles see: `lane` (green, yellow or red);
 /// `reasons` in order of weight, selected or not (each with its `source`: a rule with its id,
@@ -259,6 +284,66 @@ pub(crate) async fn test_rule<S: Store>(
         .test_rule(&caller, &body, query.sample)
         .await?;
     Ok(Json(RuleTestReport(report)))
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/rules/backtest",
+    tag = "targeting",
+    summary = "Back-test a rule on the labelled declarations of a period",
+    description = "For risk analysts. Runs the rule (not stored, whatever its status) over the declarations \
+                   lodged from `from` to `to` (days in the administration's time zone, both included) and \
+                   compares its hits with what the checks closed on them found: hit rate, precision, recall \
+                   and the revenue recovered, exact. Nothing is recorded. At most 366 days and 10,000 \
+                   declarations: a period lodging more is refused (shorten it).",
+    params(
+        ("from" = String, Query, format = Date, description = "The first day, YYYY-MM-DD"),
+        ("to" = String, Query, format = Date, description = "The last day, YYYY-MM-DD, at most 365 days after `from`"),
+    ),
+    request_body(content = RuleDefinition, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The rule's record over the period", body = RuleBacktestReport),
+        (status = 403, description = "The role may not write rules", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The rule has errors, each naming its field, or `from` / `to` is missing, \
+            not a date, or the period is reversed, too long or lodged too many declarations",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn backtest_rule<S: Store>(
+    State(state): State<AppState<S>>,
+    Authenticated(caller): Authenticated,
+    query: RuleBacktestQuery,
+    JsonBody(body): JsonBody,
+) -> Result<Json<RuleBacktestReport>, ApiError> {
+    let report = state
+        .clearance
+        .backtest_rule(&caller, &body, &query.from, &query.to)
+        .await?;
+    Ok(Json(RuleBacktestReport(report)))
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/rules/reference",
+    tag = "targeting",
+    summary = "The reference of what a rule can use",
+    description = "For customs roles (never trade). Every variable, field, function, macro and limit a rule's \
+                   expression can use, with its type, meaning in English and Chinese and an example that \
+                   compiles; generated from the checker's own catalogue (docs/rule-reference.md is the same).",
+    responses(
+        (status = 200, description = "The reference", body = RuleReference),
+        (status = 403, description = "The role may not read rules", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn rule_reference<S: Store>(
+    State(state): State<AppState<S>>,
+    Authenticated(caller): Authenticated,
+) -> Result<Json<RuleReference>, ApiError> {
+    Ok(Json(RuleReference(
+        state.clearance.rule_reference(&caller)?,
+    )))
 }
 
 #[utoipa::path(

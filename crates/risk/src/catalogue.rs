@@ -52,6 +52,8 @@ impl NameType {
 pub struct VariableName {
     pub name: &'static str,
     pub ty: NameType,
+    /// A condition that reads it (for a variable with fields, through one of them).
+    pub example: &'static str,
     pub en: &'static str,
     pub zh: &'static str,
 }
@@ -67,6 +69,8 @@ pub struct FieldName {
     pub optional: bool,
     /// The goods item's (the rule is then evaluated per item).
     pub item_level: bool,
+    /// A value it may have, as a CEL literal (`"0110"`, `40.0`); for a list, one element.
+    pub value: &'static str,
     pub en: &'static str,
     pub zh: &'static str,
 }
@@ -75,6 +79,26 @@ impl FieldName {
     /// `root.name`, as written in a rule.
     pub fn path(&self) -> String {
         format!("{}.{}", self.root, self.name)
+    }
+
+    /// A condition that reads the field as a rule would, built from its example value: an
+    /// equality for a string, a comparison for a number, `in` for a list, behind `has(...)` when
+    /// the field may be absent. The tests compile every one, so the reference shows none that the
+    /// checker refuses.
+    pub fn example(&self) -> String {
+        let path = self.path();
+        let condition = match self.ty {
+            NameType::StringList => format!("{} in {path}", self.value),
+            NameType::Int | NameType::Double | NameType::DoubleOrNull => {
+                format!("{path} >= {}", self.value)
+            }
+            _ => format!("{path} == {}", self.value),
+        };
+        if self.optional {
+            format!("has({path}) && {condition}")
+        } else {
+            condition
+        }
     }
 }
 
@@ -89,8 +113,20 @@ pub struct FunctionName {
     pub zh: &'static str,
 }
 
-const fn var(name: &'static str, ty: NameType, en: &'static str, zh: &'static str) -> VariableName {
-    VariableName { name, ty, en, zh }
+const fn var(
+    name: &'static str,
+    ty: NameType,
+    example: &'static str,
+    en: &'static str,
+    zh: &'static str,
+) -> VariableName {
+    VariableName {
+        name,
+        ty,
+        example,
+        en,
+        zh,
+    }
 }
 
 /// The variables a rule reads.
@@ -98,47 +134,55 @@ pub const VARIABLES: &[VariableName] = &[
     var(
         "declaration",
         NameType::Object,
+        "declaration.procedure == \"0110\"",
         "The declaration's header",
         "报关单表头",
     ),
     var(
         "item",
         NameType::Object,
+        "item.origin_country == \"US\"",
         "The goods item being evaluated (a rule is evaluated once per item)",
         "正在评估的商品项（规则对每个商品项各评估一次）",
     ),
     var(
         "features",
         NameType::Object,
+        "features.importer_discrepancies > 0",
         "Figures derived from the item and the importer's record",
         "由商品项和进口商记录计算的特征",
     ),
     var(
         "party",
         NameType::Object,
+        "party.seller_country == \"US\"",
         "The parties of the declaration",
         "报关单的相关方",
     ),
     var(
         "credit",
         NameType::String,
+        "credit == \"untrustworthy\"",
         "The trader's credit level: advanced_certified, general_certified, general or untrustworthy",
         "企业信用等级：advanced_certified、general_certified、general 或 untrustworthy",
     ),
     var(
         "model_score",
         NameType::DoubleOrNull,
+        "model_score != null && model_score > 0.8",
         "The active risk model's score, 0 to 1, or null when not scored",
         "启用的风险模型评分（0 至 1），未评分时为 null",
     ),
 ];
 
+#[allow(clippy::too_many_arguments)] // one entry of the table below, every column named
 const fn f(
     root: &'static str,
     name: &'static str,
     ty: NameType,
     optional: bool,
     item_level: bool,
+    value: &'static str,
     en: &'static str,
     zh: &'static str,
 ) -> FieldName {
@@ -148,6 +192,7 @@ const fn f(
         ty,
         optional,
         item_level,
+        value,
         en,
         zh,
     }
@@ -163,6 +208,7 @@ pub const FIELDS: &[FieldName] = &[
         Str,
         false,
         false,
+        "\"import\"",
         "\"import\" or \"export\"",
         "\"import\"（进口）或 \"export\"（出口）",
     ),
@@ -172,6 +218,7 @@ pub const FIELDS: &[FieldName] = &[
         Str,
         false,
         false,
+        "\"ordinary\"",
         "\"ordinary\", \"summary\" or \"full\"",
         "\"ordinary\"、\"summary\" 或 \"full\"（申报类型）",
     ),
@@ -181,6 +228,7 @@ pub const FIELDS: &[FieldName] = &[
         Str,
         false,
         false,
+        "\"0110\"",
         "The customs procedure code (监管方式), e.g. \"0110\"",
         "监管方式代码，如 \"0110\"",
     ),
@@ -190,6 +238,7 @@ pub const FIELDS: &[FieldName] = &[
         Str,
         false,
         false,
+        "\"2200\"",
         "The customs office of lodging, e.g. \"2200\"",
         "申报地海关代码，如 \"2200\"",
     ),
@@ -199,6 +248,7 @@ pub const FIELDS: &[FieldName] = &[
         Str,
         false,
         false,
+        "\"2200\"",
         "The customs office of entry or exit",
         "进出境关别代码",
     ),
@@ -208,6 +258,7 @@ pub const FIELDS: &[FieldName] = &[
         Str,
         false,
         false,
+        "\"2\"",
         "The transport mode code, e.g. \"2\" (sea)",
         "运输方式代码，如 \"2\"（水路运输）",
     ),
@@ -217,6 +268,7 @@ pub const FIELDS: &[FieldName] = &[
         Str,
         true,
         false,
+        "\"COSCO SHIPPING ARIES\"",
         "The vessel or flight",
         "运输工具名称",
     ),
@@ -226,6 +278,7 @@ pub const FIELDS: &[FieldName] = &[
         Str,
         false,
         false,
+        "\"91310115MA1H000024\"",
         "The trader's credit code (境内收发货人)",
         "境内收发货人统一社会信用代码",
     ),
@@ -235,6 +288,7 @@ pub const FIELDS: &[FieldName] = &[
         Str,
         false,
         false,
+        "\"91310000MA1FL0001R\"",
         "The declarant's credit code (申报单位)",
         "申报单位统一社会信用代码",
     ),
@@ -244,6 +298,7 @@ pub const FIELDS: &[FieldName] = &[
         Str,
         false,
         false,
+        "\"Pacific Electronics Inc.\"",
         "The overseas party's name",
         "境外收发货人名称",
     ),
@@ -253,6 +308,7 @@ pub const FIELDS: &[FieldName] = &[
         Str,
         false,
         false,
+        "\"US\"",
         "The overseas party's country code",
         "境外收发货人国别代码",
     ),
@@ -262,6 +318,7 @@ pub const FIELDS: &[FieldName] = &[
         Str,
         true,
         false,
+        "\"Pacific Electronics Inc.\"",
         "The consignor's name",
         "发货人名称",
     ),
@@ -271,6 +328,7 @@ pub const FIELDS: &[FieldName] = &[
         Str,
         false,
         false,
+        "\"US\"",
         "The country of dispatch (启运国)",
         "启运国（地区）代码",
     ),
@@ -280,6 +338,7 @@ pub const FIELDS: &[FieldName] = &[
         Str,
         false,
         false,
+        "\"USD\"",
         "The invoice currency, e.g. \"USD\"",
         "发票币制，如 \"USD\"",
     ),
@@ -289,6 +348,7 @@ pub const FIELDS: &[FieldName] = &[
         Double,
         false,
         false,
+        "10000.0",
         "The invoice total, in the invoice currency",
         "发票总金额（发票币制）",
     ),
@@ -298,6 +358,7 @@ pub const FIELDS: &[FieldName] = &[
         Double,
         true,
         false,
+        "72000.0",
         "The customs value in CNY, once assessed",
         "完税价格（人民币，已计税时）",
     ),
@@ -307,6 +368,7 @@ pub const FIELDS: &[FieldName] = &[
         Double,
         true,
         false,
+        "9600.0",
         "The total payable in CNY, once assessed",
         "应缴税费合计（人民币，已计税时）",
     ),
@@ -316,6 +378,7 @@ pub const FIELDS: &[FieldName] = &[
         Int,
         false,
         false,
+        "2",
         "The number of goods items",
         "商品项数",
     ),
@@ -325,6 +388,7 @@ pub const FIELDS: &[FieldName] = &[
         StringList,
         false,
         false,
+        "\"INV\"",
         "The document type codes attached",
         "随附单证类型代码",
     ),
@@ -334,6 +398,7 @@ pub const FIELDS: &[FieldName] = &[
         Int,
         false,
         true,
+        "0",
         "The item's position, from 0",
         "商品项序号（从 0 起）",
     ),
@@ -343,6 +408,7 @@ pub const FIELDS: &[FieldName] = &[
         Str,
         false,
         true,
+        "\"8517130000\"",
         "The 10-digit commodity code (商品编号)",
         "10 位商品编号",
     ),
@@ -352,6 +418,7 @@ pub const FIELDS: &[FieldName] = &[
         Str,
         false,
         true,
+        "\"Smartphones, 5G, 256 GB\"",
         "The goods description",
         "商品名称及规格",
     ),
@@ -361,6 +428,7 @@ pub const FIELDS: &[FieldName] = &[
         Str,
         false,
         true,
+        "\"US\"",
         "The country of origin",
         "原产国（地区）代码",
     ),
@@ -370,6 +438,7 @@ pub const FIELDS: &[FieldName] = &[
         Double,
         false,
         true,
+        "40.0",
         "The declared quantity",
         "成交数量",
     ),
@@ -379,6 +448,7 @@ pub const FIELDS: &[FieldName] = &[
         Str,
         false,
         true,
+        "\"C62\"",
         "The unit of the declared quantity",
         "成交计量单位",
     ),
@@ -388,6 +458,7 @@ pub const FIELDS: &[FieldName] = &[
         Double,
         true,
         true,
+        "40.0",
         "The first statutory quantity",
         "法定第一数量",
     ),
@@ -397,6 +468,7 @@ pub const FIELDS: &[FieldName] = &[
         Str,
         true,
         true,
+        "\"C62\"",
         "The first statutory unit",
         "法定第一计量单位",
     ),
@@ -406,6 +478,7 @@ pub const FIELDS: &[FieldName] = &[
         Double,
         true,
         true,
+        "1.5",
         "The second statutory quantity",
         "法定第二数量",
     ),
@@ -415,6 +488,7 @@ pub const FIELDS: &[FieldName] = &[
         Str,
         true,
         true,
+        "\"KGM\"",
         "The second statutory unit",
         "法定第二计量单位",
     ),
@@ -424,6 +498,7 @@ pub const FIELDS: &[FieldName] = &[
         Double,
         false,
         true,
+        "8000.0",
         "The item's amount in the invoice currency",
         "商品总价（发票币制）",
     ),
@@ -433,6 +508,7 @@ pub const FIELDS: &[FieldName] = &[
         Double,
         true,
         true,
+        "57600.0",
         "The item's customs value in CNY, once assessed",
         "商品完税价格（人民币，已计税时）",
     ),
@@ -442,6 +518,7 @@ pub const FIELDS: &[FieldName] = &[
         Double,
         true,
         true,
+        "336.0",
         "The item's net mass in kg",
         "商品净重（千克）",
     ),
@@ -451,6 +528,7 @@ pub const FIELDS: &[FieldName] = &[
         StringList,
         false,
         true,
+        "\"O\"",
         "The licence codes given for the item",
         "商品的许可证代码",
     ),
@@ -460,6 +538,7 @@ pub const FIELDS: &[FieldName] = &[
         Double,
         true,
         true,
+        "200.0",
         "Amount per unit of quantity",
         "单价（金额 / 数量）",
     ),
@@ -469,6 +548,7 @@ pub const FIELDS: &[FieldName] = &[
         Double,
         true,
         true,
+        "1440.0",
         "Customs value per unit in CNY",
         "人民币单价（完税价格 / 数量）",
     ),
@@ -478,6 +558,7 @@ pub const FIELDS: &[FieldName] = &[
         Double,
         true,
         true,
+        "23.8",
         "Amount per kg of net mass",
         "每千克金额",
     ),
@@ -487,6 +568,7 @@ pub const FIELDS: &[FieldName] = &[
         Double,
         true,
         true,
+        "171.4",
         "Customs value per kg in CNY",
         "每千克人民币完税价格",
     ),
@@ -496,6 +578,7 @@ pub const FIELDS: &[FieldName] = &[
         Double,
         true,
         true,
+        "0.5",
         "Declared unit value over the value-control reference price",
         "申报单价与价格管控参考价之比",
     ),
@@ -505,6 +588,7 @@ pub const FIELDS: &[FieldName] = &[
         Int,
         false,
         false,
+        "12",
         "The importer's declarations in the last 365 days",
         "进口商近 365 天的报关单数",
     ),
@@ -514,6 +598,7 @@ pub const FIELDS: &[FieldName] = &[
         Int,
         false,
         false,
+        "1",
         "Discrepancies found on the importer's checks",
         "进口商查验中发现的差错数",
     ),
@@ -523,6 +608,7 @@ pub const FIELDS: &[FieldName] = &[
         Str,
         false,
         false,
+        "\"91310115MA1H000024\"",
         "The trader's credit code",
         "境内收发货人统一社会信用代码",
     ),
@@ -532,6 +618,7 @@ pub const FIELDS: &[FieldName] = &[
         Str,
         false,
         false,
+        "\"91310000MA1FL0001R\"",
         "The declarant's credit code",
         "申报单位统一社会信用代码",
     ),
@@ -541,6 +628,7 @@ pub const FIELDS: &[FieldName] = &[
         Str,
         false,
         false,
+        "\"Pacific Electronics Inc.\"",
         "The overseas party's name",
         "境外收发货人名称",
     ),
@@ -550,6 +638,7 @@ pub const FIELDS: &[FieldName] = &[
         Str,
         false,
         false,
+        "\"US\"",
         "The overseas party's country code",
         "境外收发货人国别代码",
     ),
@@ -559,6 +648,7 @@ pub const FIELDS: &[FieldName] = &[
         Str,
         true,
         false,
+        "\"Pacific Electronics Inc.\"",
         "The consignor's name",
         "发货人名称",
     ),
@@ -568,6 +658,7 @@ pub const FIELDS: &[FieldName] = &[
         Str,
         true,
         false,
+        "\"COSCO SHIPPING ARIES\"",
         "The vessel or flight",
         "运输工具名称",
     ),

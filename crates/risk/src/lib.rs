@@ -13,6 +13,8 @@
 //! * `lists`: watch lists and the value-control table; licence requirements come with the items.
 //! * `features`: unit values, value per kg, declared vs reference price.
 //! * `select`: [`select`], the outcome ([`Selection`]): reasons, random selection (双随机), lane.
+//! * `catalogue` and `reference`: every name a rule may use, and the analysts' reference rendered
+//!   from it (`docs/rule-reference.md`).
 //! * `draw`: the reproducible draws (SplitMix64, specified in full).
 //! * `bench`: generated rules and declarations for `customs bench`.
 //!
@@ -25,6 +27,7 @@ pub mod features;
 pub mod index;
 pub mod lists;
 pub mod model;
+pub mod reference;
 pub mod rule;
 pub mod select;
 mod values;
@@ -40,8 +43,8 @@ pub use model::{
 pub use rule::{
     CompiledRule, Discriminators, EXPRESSION_COST_MAX, EXPRESSION_DEPTH_MAX, EXPRESSION_LENGTH_MAX,
     EXPRESSION_NODES_MAX, Field, LIST_FIELD_LENGTH_BOUND, LIST_LITERAL_LENGTH_MAX, Position,
-    REASON_LENGTH_MAX, RULE_ID_LENGTH_MAX, RuleDefinition, RuleProblem, SCOPE_LIST_LENGTH_MAX,
-    Scope, compile,
+    REASON_LENGTH_MAX, RULE_ID_LENGTH_MAX, RULE_PROBLEMS_MAX, RuleDefinition, RuleProblem,
+    SCOPE_LIST_LENGTH_MAX, SUGGESTION_DISTANCE_MAX, Scope, closest, compile,
 };
 pub use select::{
     CreditModifier, CreditModifiers, EvaluationError, EvaluationStats, Lane, RandomCheck,

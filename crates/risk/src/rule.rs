@@ -54,6 +54,14 @@ pub const RULE_ID_LENGTH_MAX: usize = 64;
 pub const REASON_LENGTH_MAX: usize = 1000;
 /// Most entries in one scope list (offices, procedures).
 pub const SCOPE_LIST_LENGTH_MAX: usize = 256;
+/// Most problems reported for one rule. Beyond it one more problem (`too_many_problems`) says
+/// how many were left out: a rule with that many is better rewritten than read problem by problem,
+/// and the answer stays small.
+pub const RULE_PROBLEMS_MAX: usize = 50;
+/// Largest edit distance (Damerau–Levenshtein, case folded) at which a misspelt name is answered
+/// with "did you mean"; besides, the distance must be at most half the name's length, so a short
+/// name is not "corrected" into an unrelated one.
+pub const SUGGESTION_DISTANCE_MAX: usize = 2;
 /// The bound of the lexical nesting estimate checked before parsing (see `nesting_beyond`).
 const PARSE_NESTING_MAX: usize = 4 * EXPRESSION_DEPTH_MAX;
 /// The parser's own recursion limit: guards its stack before the AST exists (a deeper source
@@ -110,6 +118,9 @@ pub struct RuleProblem {
     pub position: Option<Position>,
     pub en: String,
     pub zh: String,
+    /// For a name, member or function not in the catalogue: the closest one that is ("did you
+    /// mean"), as it would be written (`item.origin_country`). Also in `en` and `zh`.
+    pub suggestion: Option<String>,
 }
 
 impl RuleProblem {
@@ -120,6 +131,7 @@ impl RuleProblem {
             position: None,
             en,
             zh,
+            suggestion: None,
         }
     }
 }
@@ -239,7 +251,9 @@ impl CompiledRule {
     }
 }
 
-/// Validates a definition and compiles its expression; every problem is reported at once.
+/// Validates a definition and compiles its expression; every problem is reported at once (up to
+/// [`RULE_PROBLEMS_MAX`], then one saying how many more there are), the definition's fields first,
+/// then the expression's in the order of the source.
 pub fn compile(definition: RuleDefinition) -> Result<CompiledRule, Vec<RuleProblem>> {
     let mut problems = check_fields(&definition);
     let compiled = compile_expression(&definition.expression);
@@ -250,6 +264,7 @@ pub fn compile(definition: RuleDefinition) -> Result<CompiledRule, Vec<RuleProbl
             None
         }
     };
+    let problems = at_most(problems, RULE_PROBLEMS_MAX);
     match compiled {
         Some(c) if problems.is_empty() => {
             let rate = definition.expected_selection_rate.to_f64().unwrap_or(1.0);
@@ -264,6 +279,51 @@ pub fn compile(definition: RuleDefinition) -> Result<CompiledRule, Vec<RuleProbl
             })
         }
         _ => Err(problems),
+    }
+}
+
+/// The first `max` problems, and one more saying how many were left out, if any were.
+fn at_most(mut problems: Vec<RuleProblem>, max: usize) -> Vec<RuleProblem> {
+    if problems.len() > max {
+        let left_out = problems.len() - max;
+        // Named by the field of the first problem left out: where reading should resume.
+        let field = problems[max].field.clone();
+        problems.truncate(max);
+        problems.push(RuleProblem::new(
+            field,
+            "too_many_problems",
+            format!("{left_out} more problem(s) not shown; at most {max} are reported at once"),
+            format!("另有 {left_out} 个问题未列出；一次最多报告 {max} 个"),
+        ));
+    }
+    problems
+}
+
+/// The candidate closest to `name` ("did you mean"), if one is close enough: the smallest
+/// Damerau–Levenshtein distance, case folded, at most [`SUGGESTION_DISTANCE_MAX`] and at most half
+/// the name's length (ties go to the first in the catalogue's order); failing that, the one
+/// candidate that contains the name or that the name contains, with at least 4 characters in
+/// common (`origin` → `origin_country`).
+pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let folded = name.to_lowercase();
+    let length = folded.chars().count();
+    let candidates: Vec<&str> = candidates.into_iter().filter(|c| *c != name).collect();
+    let near = candidates
+        .iter()
+        .map(|c| (strsim::damerau_levenshtein(&folded, &c.to_lowercase()), *c))
+        .filter(|(d, _)| *d <= SUGGESTION_DISTANCE_MAX && 2 * d <= length)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c);
+    if near.is_some() || length < 4 {
+        return near;
+    }
+    let mut containing = candidates.iter().filter(|c| {
+        let c = c.to_lowercase();
+        c.contains(&folded) || folded.contains(&c) && c.chars().count() >= 4
+    });
+    match (containing.next(), containing.next()) {
+        (Some(only), None) => Some(only),
+        _ => None,
     }
 }
 
@@ -382,6 +442,7 @@ fn expression_problem(
         position,
         en,
         zh,
+        suggestion: None,
     }
 }
 
@@ -485,17 +546,18 @@ pub(crate) fn compile_expression(source: &str) -> Result<CompiledExpression, Vec
             format!("表达式的结果为{}，不是条件（布尔值）", ty.zh()),
         ));
     }
-    if !checker.problems.is_empty() {
-        return Err(checker.problems);
-    }
+    // The cost does not depend on the types: reported with the checker's problems.
     let cost = cost(&expr);
     if cost > EXPRESSION_COST_MAX {
-        return Err(vec![expression_problem(
+        checker.problems.push(expression_problem(
             "too_costly",
             None,
             format!("the expression's cost bound is {cost}; at most {EXPRESSION_COST_MAX}"),
             format!("表达式的成本上限为 {cost}，最多 {EXPRESSION_COST_MAX}"),
-        )]);
+        ));
+    }
+    if !checker.problems.is_empty() {
+        return Err(checker.problems);
     }
     let mut terms = Vec::new();
     split_conjuncts(expr, &mut terms);
@@ -861,6 +923,28 @@ impl Checker<'_> {
         self.problems.push(expression_problem(code, at, en, zh));
     }
 
+    /// A problem with a name not in the catalogue, and the closest one that is, if any.
+    fn suggest(
+        &mut self,
+        code: &'static str,
+        at: Option<Position>,
+        en: String,
+        zh: String,
+        suggestion: Option<String>,
+    ) {
+        let mut problem = match &suggestion {
+            Some(s) => expression_problem(
+                code,
+                at,
+                format!("{en}; did you mean `{s}`?"),
+                format!("{zh}；您是否想写 `{s}`？"),
+            ),
+            None => expression_problem(code, at, en, zh),
+        };
+        problem.suggestion = suggestion;
+        self.problems.push(problem);
+    }
+
     /// The type of a value: a root (`item`) alone is not one.
     fn value(&mut self, e: &IdedExpr) -> Ty {
         let ty = self.check(e);
@@ -918,7 +1002,30 @@ impl Checker<'_> {
                     }
                     None => {
                         let at = self.locator.node(e.id);
-                        self.problem(
+                        // A variable or a local of a macro; else a field written without its
+                        // variable (`origin_country` for `item.origin_country`).
+                        let locals: Vec<&str> =
+                            self.locals.iter().map(|(n, _)| n.as_str()).collect();
+                        let suggestion = closest(
+                            name,
+                            crate::catalogue::VARIABLES
+                                .iter()
+                                .map(|v| v.name)
+                                .chain(locals.into_iter().filter(|n| !n.starts_with('@'))),
+                        )
+                        .map(str::to_owned)
+                        .or_else(|| {
+                            let fields = crate::catalogue::FIELDS.iter();
+                            fields
+                                .clone()
+                                .find(|f| f.name == name)
+                                .or_else(|| {
+                                    let found = closest(name, fields.clone().map(|f| f.name))?;
+                                    fields.clone().find(|f| f.name == found)
+                                })
+                                .map(|f| f.path())
+                        });
+                        self.suggest(
                             "unknown_name",
                             at,
                             format!(
@@ -927,6 +1034,7 @@ impl Checker<'_> {
                             format!(
                                 "未知名称 `{name}`：规则只能读取 declaration、item、features、party、credit 和 model_score"
                             ),
+                            suggestion,
                         );
                         Ty::Dyn
                     }
@@ -961,11 +1069,29 @@ impl Checker<'_> {
                     }
                     None => {
                         let at = self.locator.field(e.id, &select.field);
-                        self.problem(
+                        // A field of this variable; else the same field of another one
+                        // (`declaration.origin_country` for `item.origin_country`).
+                        let fields = crate::catalogue::FIELDS.iter();
+                        let suggestion = closest(
+                            &select.field,
+                            fields
+                                .clone()
+                                .filter(|f| f.root == root.name())
+                                .map(|f| f.name),
+                        )
+                        .map(|f| format!("{}.{f}", root.name()))
+                        .or_else(|| {
+                            fields
+                                .clone()
+                                .find(|f| f.name == select.field.as_str())
+                                .map(|f| f.path())
+                        });
+                        self.suggest(
                             "unknown_member",
                             at,
                             format!("`{}` has no field `{}`", root.name(), select.field),
                             format!("`{}` 没有字段 `{}`", root.name(), select.field),
+                            suggestion,
                         );
                         Ty::Dyn
                     }
@@ -1257,7 +1383,12 @@ impl Checker<'_> {
                         format!("`{name}` 的参数个数或调用方式不对"),
                     );
                 } else {
-                    self.problem(
+                    let catalogue = crate::catalogue::FUNCTIONS
+                        .iter()
+                        .chain(crate::catalogue::MACROS)
+                        .map(|f| f.name);
+                    let suggestion = closest(name, catalogue).map(str::to_owned);
+                    self.suggest(
                         "unknown_function",
                         at,
                         format!(
@@ -1266,6 +1397,7 @@ impl Checker<'_> {
                         format!(
                             "未知函数 `{name}`：规则可用 startsWith、endsWith、contains、size、int、double、string、in、has、exists 和 all"
                         ),
+                        suggestion,
                     );
                 }
                 if let Some(target) = &call.target {

@@ -1147,3 +1147,260 @@ fn a_name_outside_the_catalogue_is_refused() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The analysts' tools: every problem at once, "did you mean", the reference.
+
+#[test]
+fn every_example_of_the_reference_compiles_and_reads_its_name() {
+    for variable in catalogue::VARIABLES {
+        rule("R-EX", variable.example);
+        assert!(
+            variable.example.contains(variable.name),
+            "{}",
+            variable.name
+        );
+    }
+    for field in catalogue::FIELDS {
+        let example = field.example();
+        rule("R-EX", &example);
+        assert!(example.contains(&field.path()), "{example}");
+        // An optional field's example guards it, so it never fails on a declaration without it.
+        assert_eq!(example.starts_with("has("), field.optional, "{example}");
+    }
+}
+
+#[test]
+fn the_reference_lists_every_name_function_and_limit() {
+    let markdown = reference::markdown();
+    for variable in catalogue::VARIABLES {
+        assert!(markdown.contains(&format!("| `{}` |", variable.name)));
+    }
+    for field in catalogue::FIELDS {
+        assert!(
+            markdown.contains(&format!("| `{}` |", field.path())),
+            "{}",
+            field.path()
+        );
+    }
+    for function in catalogue::FUNCTIONS.iter().chain(catalogue::MACROS) {
+        assert!(markdown.contains(&format!("| `{}` |", function.name)));
+    }
+    for limit in reference::LIMITS {
+        assert!(markdown.contains(&format!("| `{}` | {} |", limit.name, limit.value)));
+    }
+    // The limits shown are the ones enforced.
+    let value = |name: &str| {
+        reference::LIMITS
+            .iter()
+            .find(|l| l.name == name)
+            .map(|l| l.value)
+    };
+    assert_eq!(
+        value("EXPRESSION_LENGTH_MAX"),
+        Some(EXPRESSION_LENGTH_MAX as u64)
+    );
+    assert_eq!(value("RULE_PROBLEMS_MAX"), Some(RULE_PROBLEMS_MAX as u64));
+    // A `|` in an example does not break its table row.
+    assert!(
+        !markdown
+            .lines()
+            .any(|l| l.contains("||") && !l.contains("\\|\\|"))
+    );
+}
+
+/// (code, line, column, suggestion) of a problem.
+type Summary<'a> = (&'a str, u32, u32, Option<&'a str>);
+
+fn summary(problems: &[RuleProblem]) -> Vec<Summary<'_>> {
+    problems
+        .iter()
+        .map(|p| {
+            let at = p.position.unwrap_or(Position { line: 0, column: 0 });
+            (p.code, at.line, at.column, p.suggestion.as_deref())
+        })
+        .collect()
+}
+
+#[test]
+fn every_problem_of_an_expression_is_reported_at_once_with_its_position() {
+    let cases: &[(&str, &[Summary])] = &[
+        (
+            // A misspelt variable, a misspelt field, a misspelt function, a type mismatch.
+            "itme.origin_country == \"US\" &&\n declaration.procedur == \"0110\" &&\n item.commodity_code.startwith(\"85\") &&\n size(declaration.documents) == \"2\"",
+            &[
+                ("unknown_name", 1, 1, Some("item")),
+                ("unknown_member", 2, 14, Some("declaration.procedure")),
+                ("unknown_function", 3, 22, Some("startsWith")),
+                ("type_mismatch", 4, 30, None),
+            ],
+        ),
+        (
+            // A field of another variable; a field written without its variable.
+            "declaration.origin_country == \"US\" || commodity_code == \"8517130000\"",
+            &[
+                ("unknown_member", 1, 13, Some("item.origin_country")),
+                ("unknown_name", 1, 39, Some("item.commodity_code")),
+            ],
+        ),
+        (
+            // Mixed arithmetic and an int where a bool is needed, both.
+            "item.amount * 2 > 1.0 && item.index",
+            &[
+                ("mixed_arithmetic", 1, 13, None),
+                ("type_mismatch", 1, 30, None),
+            ],
+        ),
+        (
+            // A type mismatch and a cost over the limit are reported together.
+            "declaration.documents.exists(d, declaration.documents.exists(e, declaration.documents.exists(f, d + e + f == 1)))",
+            &[("type_mismatch", 1, 107, None), ("too_costly", 0, 0, None)],
+        ),
+        (
+            // No suggestion for a name far from every one in the catalogue.
+            "weather == \"rain\"",
+            &[("unknown_name", 1, 1, None)],
+        ),
+    ];
+    for (expression, expected) in cases {
+        let problems = expression_errors(expression);
+        assert_eq!(summary(&problems), *expected, "{expression}: {problems:#?}");
+        for p in &problems {
+            assert_eq!(p.field, "expression");
+            assert!(!p.en.is_empty() && !p.zh.is_empty(), "{p:?}");
+        }
+    }
+}
+
+#[test]
+fn a_misspelt_name_is_answered_with_the_closest_one_in_both_languages() {
+    let cases: &[(&str, &str, Option<&str>)] = &[
+        ("credt == \"general\"", "unknown_name", Some("credit")),
+        ("model_scor > 0.5", "unknown_name", Some("model_score")),
+        ("Item.amount > 1.0", "unknown_name", Some("item")),
+        ("feature.unit_value > 1.0", "unknown_name", Some("features")),
+        (
+            "item.origin == \"US\"",
+            "unknown_member",
+            Some("item.origin_country"),
+        ),
+        (
+            "item.comodity_code == \"85\"",
+            "unknown_member",
+            Some("item.commodity_code"),
+        ),
+        (
+            "item.netmass_kg > 1.0",
+            "unknown_member",
+            Some("item.net_mass_kg"),
+        ),
+        (
+            "party.sellr == \"x\"",
+            "unknown_member",
+            Some("party.seller"),
+        ),
+        (
+            "features.unit_valu > 1.0",
+            "unknown_member",
+            Some("features.unit_value"),
+        ),
+        ("item.weight > 1.0", "unknown_member", None),
+        (
+            "item.description.contain(\"x\")",
+            "unknown_function",
+            Some("contains"),
+        ),
+        (
+            "item.description.endswith(\"x\")",
+            "unknown_function",
+            Some("endsWith"),
+        ),
+        (
+            "sizes(declaration.documents) > 1",
+            "unknown_function",
+            Some("size"),
+        ),
+        ("item.description.matches(\"x\")", "unknown_function", None),
+        // A macro's own variable is a candidate too.
+        (
+            "declaration.documents.exists(doc, dco == \"Y\")",
+            "unknown_name",
+            Some("doc"),
+        ),
+    ];
+    for (expression, code, suggestion) in cases {
+        let problems = expression_errors(expression);
+        let found = problems
+            .iter()
+            .find(|p| p.code == *code)
+            .unwrap_or_else(|| panic!("{expression}: {problems:?}"));
+        assert_eq!(found.suggestion.as_deref(), *suggestion, "{expression}");
+        match suggestion {
+            Some(s) => {
+                assert!(
+                    found.en.ends_with(&format!("did you mean `{s}`?")),
+                    "{}",
+                    found.en
+                );
+                assert!(
+                    found.zh.ends_with(&format!("您是否想写 `{s}`？")),
+                    "{}",
+                    found.zh
+                );
+            }
+            None => assert!(!found.en.contains("did you mean"), "{}", found.en),
+        }
+    }
+}
+
+#[test]
+fn suggestions_stay_within_their_distance() {
+    let names = ["startsWith", "size", "item"];
+    // At the edge: two edits away from a long name.
+    assert_eq!(closest("strtsWth", names), Some("startsWith"));
+    // Three edits away: none.
+    assert_eq!(closest("strtWth", names), None);
+    assert_eq!(SUGGESTION_DISTANCE_MAX, 2);
+    // A short name is not "corrected" by more than half its length: `ab` is two edits from
+    // `item`'s... nothing, and `x` from nothing.
+    assert_eq!(closest("it", names), None);
+    assert_eq!(closest("x", ["in", "has"]), None);
+    // Case is folded; the name itself is never its own suggestion.
+    assert_eq!(closest("SIZE", names), Some("size"));
+    assert_eq!(closest("size", names), None);
+}
+
+/// An expression with `n` unknown names, one problem each.
+fn with_unknown_names(n: usize) -> String {
+    let names: Vec<String> = (0..n).map(|i| format!("zz{i}")).collect();
+    format!("size([{}]) > 0", names.join(", "))
+}
+
+#[test]
+fn problems_reported_are_limited_at_their_edge() {
+    let at = expression_errors(&with_unknown_names(RULE_PROBLEMS_MAX));
+    assert_eq!(at.len(), RULE_PROBLEMS_MAX);
+    assert!(at.iter().all(|p| p.code == "unknown_name"), "{at:?}");
+
+    let over = expression_errors(&with_unknown_names(RULE_PROBLEMS_MAX + 3));
+    assert_eq!(over.len(), RULE_PROBLEMS_MAX + 1);
+    let last = over.last().unwrap();
+    assert_eq!(last.code, "too_many_problems");
+    assert_eq!(last.field, "expression");
+    assert!(
+        last.en.starts_with("3 more problem(s) not shown"),
+        "{}",
+        last.en
+    );
+    assert!(last.zh.contains("另有 3 个问题未列出"), "{}", last.zh);
+    // The definition's fields count too, and come first.
+    let mut d = definition("bad id!", &with_unknown_names(RULE_PROBLEMS_MAX));
+    d.reason_en = String::new();
+    let problems = compile(d).unwrap_err();
+    assert_eq!(problems.len(), RULE_PROBLEMS_MAX + 1);
+    assert_eq!(
+        (problems[0].field.as_str(), problems[1].field.as_str()),
+        ("id", "reason_en")
+    );
+    assert!(problems[RULE_PROBLEMS_MAX].en.starts_with("2 more"));
+}

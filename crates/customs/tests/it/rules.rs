@@ -254,3 +254,111 @@ fn an_analyst_watches_a_consignor_from_the_command_line() {
         "{reasons:#?}"
     );
 }
+
+/// `customs rules reference` prints the binary's own catalogue without a data folder or a token:
+/// as Markdown it is docs/rule-reference.md byte for byte, as JSON what the API serves.
+#[test]
+fn the_rule_reference_is_printed_without_a_folder_or_a_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let nowhere = dir.path().join("no-such-folder");
+    let markdown = ok(&nowhere, &["rules", "reference", "--markdown"]);
+    let committed = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/rule-reference.md"),
+    )
+    .unwrap();
+    assert_eq!(markdown, committed);
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&nowhere, &["rules", "reference", "--json"])).unwrap();
+    assert_eq!(
+        json["fields"].as_array().unwrap().len(),
+        risk::catalogue::FIELDS.len()
+    );
+    let tables = ok(&nowhere, &["rules", "reference"]);
+    assert!(
+        tables.contains("item.origin_country") && tables.contains("RULE_PROBLEMS_MAX"),
+        "{tables}"
+    );
+    assert!(!nowhere.exists(), "no folder is made for the reference");
+}
+
+/// `customs rules backtest`: a rule run over the declarations of a period, read only, for risk
+/// analysts; a period too long or a misspelt name is refused with every problem named.
+#[test]
+fn an_analyst_back_tests_a_rule_on_a_period_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let broker = seed_broker(&data);
+    let wang = analyst_token(&data, "analyst-wang");
+    let number = lodged_number(&data, dir.path(), &broker, 1);
+    let rule = dir.path().join("rule.json");
+    let definition = serde_json::json!({
+        "purpose": "revenue",
+        "action": "physical_inspection",
+        "expected_selection_rate": "1",
+        "priority": 200,
+        "reason_en": "US smartphones",
+        "reason_zh": "美国产手机",
+        "expression": "item.commodity_code.startsWith(\"8517\") && item.origin_country == \"US\"",
+    });
+    std::fs::write(&rule, definition.to_string()).unwrap();
+    let rule = rule.to_str().unwrap();
+    // The binary's clock is pinned at NOW: 27 November 2026 in Beijing.
+    let (from, to) = ("2026-11-27".to_owned(), "2026-11-27".to_owned());
+    let args = |extra: &[&str]| -> Vec<String> {
+        ["rules", "backtest", rule, "--from", &from, "--to", &to]
+            .iter()
+            .chain(extra)
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let run = |args: Vec<String>| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        customs(&data, &args)
+    };
+    let json = run(args(&["--token", &wang, "--json"]));
+    assert!(
+        json.status.success(),
+        "{}",
+        String::from_utf8_lossy(&json.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(
+        (&report["declarations"], &report["hits"], &report["checked"]),
+        (
+            &serde_json::json!(1),
+            &serde_json::json!(1),
+            &serde_json::json!(0)
+        ),
+        "{report:#}"
+    );
+    assert_eq!(report["hit_list"][0]["number"], number.as_str());
+    let table = run(args(&["--token", &wang]));
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(table.contains("1 hit(s) (hit rate 100.0 %)"), "{table}");
+    assert!(table.contains(&number), "{table}");
+    assert!(
+        table.contains("precision (frauds found / checked hits) / 查获率: -"),
+        "{table}"
+    );
+
+    let refused = run(args(&["--token", &broker]));
+    assert!(!refused.status.success(), "the trade may not back-test");
+
+    let long = customs(
+        &data,
+        &[
+            "rules",
+            "backtest",
+            rule,
+            "--from",
+            "2025-01-01",
+            "--to",
+            "2026-12-31",
+            "--token",
+            &wang,
+        ],
+    );
+    assert!(!long.status.success());
+    let stderr = String::from_utf8_lossy(&long.stderr);
+    assert!(stderr.contains("to") && stderr.contains("366"), "{stderr}");
+}

@@ -33,6 +33,8 @@ enum Endpoint {
     ProposeRule,
     ListRules,
     TestRule,
+    BacktestRule,
+    RuleReference,
     ApproveRule,
     RetireRule,
     Selection,
@@ -101,6 +103,8 @@ impl Endpoint {
         Endpoint::ProposeRule,
         Endpoint::ListRules,
         Endpoint::TestRule,
+        Endpoint::BacktestRule,
+        Endpoint::RuleReference,
         Endpoint::ApproveRule,
         Endpoint::RetireRule,
         Endpoint::Selection,
@@ -180,12 +184,15 @@ impl Endpoint {
             | Endpoint::DryRun
             | Endpoint::ActivateRelease
             | Endpoint::RollBackRelease => Action::ManageReleases,
-            Endpoint::ListRules | Endpoint::ListWatchList => Action::ReadRules,
+            Endpoint::ListRules | Endpoint::ListWatchList | Endpoint::RuleReference => {
+                Action::ReadRules
+            }
             Endpoint::AddWatchEntry | Endpoint::RemoveWatchEntry | Endpoint::ApproveWatchEntry => {
                 Action::WriteRules
             }
             Endpoint::ProposeRule
             | Endpoint::TestRule
+            | Endpoint::BacktestRule
             | Endpoint::ApproveRule
             | Endpoint::RetireRule => Action::WriteRules,
             Endpoint::ListTasks | Endpoint::DutyRoster => Action::ReadTasks,
@@ -376,6 +383,11 @@ async fn call(app: &TestApp, user: &str, endpoint: Endpoint) -> Reply {
             app.post("/v1/rules/test?sample=5", user, None, &inert_rule())
                 .await
         }
+        Endpoint::BacktestRule => {
+            let period = "/v1/rules/backtest?from=2026-01-01&to=2026-12-31";
+            app.post(period, user, None, &inert_rule()).await
+        }
+        Endpoint::RuleReference => app.get("/v1/rules/reference", user).await,
         Endpoint::ApproveRule => {
             // Proposed by another analyst than the caller: the author may never approve.
             let author = if user == "risk_analyst" {

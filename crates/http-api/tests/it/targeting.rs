@@ -443,3 +443,114 @@ async fn a_value_control_table_is_a_release_like_the_others() {
         refused.text
     );
 }
+
+/// The analysts' tools over HTTP: the reference, from the checker's own catalogue, for customs
+/// roles only; a back-test over a period with every problem of the request at once, for
+/// analysts only.
+#[tokio::test]
+async fn the_rule_reference_and_a_back_test_are_served_to_customs_and_refused_to_trade() {
+    let app = spawn_app().await;
+    let reference = app.get("/v1/rules/reference", "officer").await;
+    assert_eq!(reference.status, StatusCode::OK, "{}", reference.text);
+    let fields = reference.body["fields"].as_array().unwrap();
+    assert_eq!(fields.len(), risk::catalogue::FIELDS.len());
+    let origin = fields
+        .iter()
+        .find(|f| f["name"] == "item.origin_country")
+        .unwrap();
+    assert_eq!(origin["type"]["en"], "string");
+    assert_eq!(origin["per_item"], true);
+    assert_eq!(origin["example"], "item.origin_country == \"US\"");
+    assert!(!origin["zh"].as_str().unwrap().is_empty());
+    assert_eq!(
+        reference.body["functions"].as_array().unwrap().len(),
+        risk::catalogue::FUNCTIONS.len()
+    );
+    let limits = reference.body["limits"].as_array().unwrap();
+    assert!(
+        limits
+            .iter()
+            .any(|l| l["name"] == "RULE_PROBLEMS_MAX"
+                && l["value"] == json!(risk::RULE_PROBLEMS_MAX))
+    );
+    for trade in ["broker", "declarant"] {
+        let refused = app.get("/v1/rules/reference", trade).await;
+        refused.assert_problem(403);
+    }
+
+    let lodged = app.lodged_id("broker", &example()).await;
+    // The app's day (its clock is pinned at NOW: 27 November 2026 in Beijing).
+    let (from, to) = ("2026-11-27", "2026-11-27");
+    let path = format!("/v1/rules/backtest?from={from}&to={to}");
+    let report = app
+        .post(&path, "risk_analyst", None, &rule(SMARTPHONES_FROM_US))
+        .await;
+    assert_eq!(report.status, StatusCode::OK, "{}", report.text);
+    assert_eq!(
+        (
+            &report.body["declarations"],
+            &report.body["hits"],
+            &report.body["checked"]
+        ),
+        (&json!(1), &json!(1), &json!(0)),
+        "{}",
+        report.text
+    );
+    assert_eq!(report.body["hit_rate"], json!(1.0));
+    // Nothing checked: no precision to give, no revenue found.
+    assert_eq!(report.body["precision"], Value::Null);
+    assert_eq!(report.body["revenue_found"], "0");
+    let number = app
+        .get(&format!("/v1/declarations/{lodged}"), "officer")
+        .await;
+    assert_eq!(
+        report.body["hit_list"][0]["number"], number.body["number"],
+        "{}",
+        report.text
+    );
+
+    // Every problem at once: a date that is not one, a misspelt name with its suggestion.
+    let broken = app
+        .post(
+            &format!("/v1/rules/backtest?from=yesterday&to={to}"),
+            "risk_analyst",
+            None,
+            &rule("item.origin_contry == \"US\""),
+        )
+        .await;
+    broken.assert_problem(422);
+    let paths: Vec<String> = broken.error_paths().into_iter().map(|(p, _)| p).collect();
+    assert_eq!(paths, ["from", "expression"], "{}", broken.text);
+    assert!(
+        broken.text.contains("did you mean `item.origin_country`?"),
+        "{}",
+        broken.text
+    );
+    let missing = app
+        .post(
+            "/v1/rules/backtest",
+            "risk_analyst",
+            None,
+            &rule(SMARTPHONES_FROM_US),
+        )
+        .await;
+    missing.assert_problem(422);
+    let paths: Vec<String> = missing.error_paths().into_iter().map(|(p, _)| p).collect();
+    assert_eq!(paths, ["from", "to"], "{}", missing.text);
+    let too_long = app
+        .post(
+            "/v1/rules/backtest?from=2025-01-01&to=2026-12-31",
+            "risk_analyst",
+            None,
+            &rule(SMARTPHONES_FROM_US),
+        )
+        .await;
+    too_long.assert_problem(422);
+    assert_eq!(too_long.error_paths()[0].0, "to", "{}", too_long.text);
+    for refused_role in ["broker", "officer"] {
+        let refused = app
+            .post(&path, refused_role, None, &rule(SMARTPHONES_FROM_US))
+            .await;
+        refused.assert_problem(403);
+    }
+}
