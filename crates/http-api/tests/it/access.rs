@@ -80,7 +80,7 @@ enum Endpoint {
 }
 
 impl Endpoint {
-    const ALL: [Endpoint; 63] = [
+    const ALL: [Endpoint; 65] = [
         Endpoint::Lodge,
         Endpoint::Read,
         Endpoint::ReferenceList,
