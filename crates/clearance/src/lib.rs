@@ -11,6 +11,7 @@ mod access;
 mod admin;
 pub(crate) mod assessing;
 pub mod assessment;
+pub mod bulk_reassessment;
 pub mod attachments;
 mod audit_trail;
 mod cbec;
@@ -48,6 +49,8 @@ pub mod watch_list;
 
 #[cfg(test)]
 mod assessment_tests;
+#[cfg(test)]
+mod bulk_reassessment_tests;
 #[cfg(test)]
 mod console_tests;
 #[cfg(test)]
@@ -831,7 +834,7 @@ impl<S: Store> Clearance<S> {
 
 /// A store outcome that refused an append: a concurrent change, or a CBEC order that does not
 /// fit the buyer's allowance or was booked before.
-fn refusal(outcome: AppendOutcome) -> ClearanceError {
+pub(crate) fn refusal(outcome: AppendOutcome) -> ClearanceError {
     let fen = |fen: i64| tariff::money::fen_text(rust_decimal::Decimal::new(fen, 2));
     match outcome {
         AppendOutcome::CbecLimitExceeded {
