@@ -297,3 +297,93 @@ async fn a_job_takes_at_most_its_limit_and_the_next_job_the_rest() {
     assert_eq!(second["totals"]["changed"], 1);
     assert_eq!(second["more"], false);
 }
+
+/// `customs rates dry-run`: an exchange-rate table not yet in force, laid over the tables in
+/// force, re-assesses recent declarations. The example at USD 6.0163 instead of 7.0163 (duty 0 %):
+/// VAT 50,688.53 × 13 % = 6,589.51 and 12,672.13 × 13 % = 1,647.38, 8,236.89 against 9,605.98
+/// now: −1,369.09.
+#[tokio::test]
+async fn a_rate_table_dry_run_reassesses_recent_declarations_under_it() {
+    let (f, _, _) = with_sample().await;
+    let broker = f.caller("broker").await;
+    f.clearance
+        .lodge(&broker, Some("a"), EXAMPLE.as_bytes())
+        .await
+        .unwrap();
+    let candidate = import(
+        &f,
+        ReleaseKind::ExchangeRates,
+        vec![store::ReleaseFileRow {
+            name: "exchange_rates.csv".into(),
+            text: "currency,month,rate\nUSD,2026-11,6.0163\n".into(),
+        }],
+    )
+    .await;
+    let report = f.clearance.dry_run(&admin(), &candidate, 10).await.unwrap();
+    assert_eq!(report["declarations_compared"], 1, "{report:#}");
+    assert_eq!(report["changed"], 1, "{report:#}");
+    assert_eq!(report["total_difference"], "-1369.09", "{report:#}");
+    assert_eq!(report["changes"][0]["total_payable_now"], "9605.98");
+    assert_eq!(report["changes"][0]["total_payable_candidate"], "8236.89");
+    // Nothing was written: the declaration keeps its one assessment.
+    let page = f
+        .clearance
+        .store
+        .list_declarations(&store::DeclarationQuery {
+            limit: 1,
+            ..store::DeclarationQuery::default()
+        })
+        .await
+        .unwrap();
+    let records = f.clearance.assessment_records(&page[0].row.id).await.unwrap();
+    assert_eq!(records.len(), 1);
+}
+
+/// A declaration whose items are: the example's smartphones, and a recorder of `unit`.
+fn with_a_recorder(unit: &str) -> Vec<u8> {
+    let mut body: Value = serde_json::from_str(EXAMPLE).unwrap();
+    body["items"][1] = serde_json::json!({
+        "commodity_code": "8521101100",
+        "description": "Broadcast-quality video tape recorders",
+        "quantity": { "value": "2", "unit": unit },
+        "statutory_quantities": [{ "value": "2", "unit": unit }],
+        "unit_price": "1000.00",
+        "amount": "2000.00",
+        "origin_country": "JP",
+        "levy_mode": "1"
+    });
+    body.to_string().into_bytes()
+}
+
+/// A line taxed per unit (8521.10.11: 3 % + 4,374 CNY per UNIT, the sample tariff) takes a
+/// quantity declared in pieces (C62). By hand (rules §1, §2.6): the recorders' CIF is
+/// 2,000 + 100 freight + 6.30 insurance = 2,106.30 USD × 7.0163 = 14,778.43 CNY; duty
+/// 14,778.43 × 3 % + 2 × 4,374 = 443.3529 + 8,748 = 9,191.35; VAT (14,778.43 + 9,191.35) × 13 %
+/// = 3,116.07. The phones: VAT 7,684.78. Total 9,191.35 + 3,116.07 + 7,684.78 = 19,992.20.
+/// In kilograms the quantity cannot be converted, and the problem names the item's unit.
+#[tokio::test]
+async fn a_per_piece_rate_takes_pieces_and_names_the_item_whose_unit_it_cannot_use() {
+    let (f, _, _) = with_sample().await;
+    let broker = f.caller("broker").await;
+    let lodged = f
+        .clearance
+        .lodge(&broker, Some("c62"), &with_a_recorder("C62"))
+        .await
+        .unwrap();
+    let records = f.clearance.assessment_records(&lodged.id).await.unwrap();
+    assert_eq!(records[0]["outcome"], "assessed", "{:#}", records[0]);
+    assert_eq!(records[0]["total_payable"], "19992.20", "{:#}", records[0]);
+
+    let lodged = f
+        .clearance
+        .lodge(&broker, Some("kgm"), &with_a_recorder("KGM"))
+        .await
+        .unwrap();
+    let records = f.clearance.assessment_records(&lodged.id).await.unwrap();
+    assert_eq!(records[0]["outcome"], "not_assessed", "{:#}", records[0]);
+    let problem = &records[0]["problems"][0];
+    assert_eq!(problem["path"], "items[1].quantity.unit", "{problem:#}");
+    let en = problem["en"].as_str().unwrap_or_default();
+    assert!(en.contains("KGM") && en.contains("C62") && en.contains("UNIT"), "{problem:#}");
+    assert!(problem["zh"].as_str().unwrap_or_default().contains("无法换算"), "{problem:#}");
+}
