@@ -76,6 +76,7 @@ use utoipa::OpenApi;
 
 pub use admission::{
     ATTACHMENT_UPLOADS_AT_ONCE, AUDIT_VERIFICATIONS_AT_ONCE, BATCH_LODGINGS_AT_ONCE,
+    BULK_REASSESSMENTS_AT_ONCE,
     BUSY_RETRY_AFTER_SECS, CUSTOMS_REQUESTS_IN_PROGRESS_MAX, DRIFT_REPORTS_AT_ONCE,
     DRY_RUNS_AT_ONCE, HEAVY_JOBS_PER_CALLER_MAX, HISTORY_IMPORTS_AT_ONCE, LARGE_PAGE_ROWS,
     LARGE_PAGES_AT_ONCE, RELEASE_IMPORTS_AT_ONCE, RULE_TESTS_AT_ONCE, STATISTICS_AT_ONCE,
@@ -276,6 +277,20 @@ pub fn routers<S: Store>(clearance: Arc<Clearance<S>>, config: ApiConfig) -> Rou
             "/v1/releases/{id}/dry-run",
             get(assessing::dry_run::<S>)
                 .route_layer(gate(Action::ManageReleases, Some(HeavyJob::DryRun))),
+        )
+        .route(
+            "/v1/releases/{id}/declarations",
+            get(assessing::affected_declarations::<S>)
+                .route_layer(gate(Action::Reassess, Some(HeavyJob::BulkReassessment))),
+        )
+        .route(
+            "/v1/releases/{id}/reassessments",
+            post(assessing::bulk_reassess::<S>)
+                .route_layer(gate(Action::Reassess, Some(HeavyJob::BulkReassessment))),
+        )
+        .route(
+            "/v1/reassessments",
+            get(assessing::bulk_reassessments::<S>),
         )
         .route(
             "/v1/releases/{id}/activation",

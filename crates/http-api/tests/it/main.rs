@@ -3,6 +3,7 @@
 mod access;
 mod assessment;
 mod batches;
+mod bulk_reassessment;
 mod browser;
 mod ceb;
 mod console;
