@@ -80,8 +80,8 @@ pub(crate) struct ReleaseList {
     releases: Vec<Value>,
 }
 
-/// What a tariff release would change on recent import declarations, had it been in force on
-/// their acceptance dates. Main members: `release`, `release_status`; `declarations_compared`;
+/// What a tariff release or exchange-rate table would change on recent import declarations, had
+/// it been in force on their acceptance dates. Main members: `release`, `release_status`; `declarations_compared`;
 /// `unchanged`; `changed` (a count) and `changes` (per declaration: `number`, `current_release`,
 /// `total_payable_now`, `total_payable_candidate`, `difference`, the rates now and under the
 /// candidate); `total_difference`; `not_assessable_under_candidate` and `newly_not_assessable`
@@ -400,10 +400,11 @@ pub(crate) async fn releases<S: Store>(
     get,
     path = "/v1/releases/{id}/dry-run",
     tag = "releases",
-    summary = "Try a tariff release or a code list on recent declarations",
+    summary = "Try a tariff release, an exchange-rate table or a code list on recent declarations",
     description = "For administrators. A tariff release: re-assesses the most recent import declarations \
                    under it as if it were in force on their acceptance dates, next to the tariff in force, \
-                   and reports what would change. A code list (customs_office, ...): the codes it adds, \
+                   and reports what would change. An exchange-rate table: the same, the table laid over \
+                   the tables in force as activating it would. A code list (customs_office, ...): the codes it adds, \
                    removes, renames and re-dates against the list in force today (`added`, `removed`, \
                    `renamed`, `redated`; for statutory units `added`, `removed`, `changed`) and the recent \
                    declarations it would refuse (`refused_under_it`, with their problems). Nothing is \
@@ -416,7 +417,7 @@ pub(crate) async fn releases<S: Store>(
     responses(
         (status = 200, description = "What would change", body = DryRunReport),
         (status = 403, description = "The role may not manage releases", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "No such tariff release, or `sample` is out of range",
+        (status = 422, description = "No such tariff release, exchange-rate table or code list, or `sample` is out of range",
             body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
