@@ -273,7 +273,9 @@ impl<S: Store> Clearance<S> {
                     continue;
                 }
                 let records = self.assessment_records(&row.id).await?;
-                let Some(last) = records.last().filter(|r| record_used(r, member, &release.id))
+                let Some(last) = records
+                    .last()
+                    .filter(|r| record_used(r, member, &release.id))
                 else {
                     continue;
                 };
@@ -413,7 +415,10 @@ impl<S: Store> Clearance<S> {
                 &digest,
             )
             .await?;
-        let declarations = started["declarations"].as_array().cloned().unwrap_or_default();
+        let declarations = started["declarations"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         let reason = format!(
             "bulk reassessment {job}: {kind} release {id} rolled back / 批量重新计征 {job}：{kind} 版本 {id} 已撤回",
             kind = release.kind
@@ -489,7 +494,10 @@ impl<S: Store> Clearance<S> {
         let key = roll_back_key(release, declaration_id);
         // Reassessed by this officer before (this job interrupted, or an earlier one): the same
         // record again, never a second reassessment.
-        let earlier = self.store.event_by_idempotency(caller.user_id(), &key).await?;
+        let earlier = self
+            .store
+            .event_by_idempotency(caller.user_id(), &key)
+            .await?;
         let record = if let Some(first) = earlier {
             serde_json::from_str::<Value>(&first.payload)
                 .map_err(|e| ClearanceError::Internal(anyhow::anyhow!("{e}")))?

@@ -19,8 +19,8 @@
 //!   **3,339.93** (12,945.91 − 9,605.98).
 
 use rust_decimal::Decimal;
-use store::Store;
 use serde_json::Value;
+use store::Store;
 
 use crate::assessment_tests::{activate, admin, files, import, with_sample};
 use crate::bulk_reassessment::{
@@ -32,7 +32,11 @@ use crate::tests::EXAMPLE;
 use crate::{ClearanceError, Role};
 
 fn money(value: &Value) -> Decimal {
-    value.as_str().unwrap_or_else(|| panic!("{value}")).parse().unwrap()
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("{value}"))
+        .parse()
+        .unwrap()
 }
 
 fn receipts(answer: wire::EventsAnswer) -> Vec<wire::TradeReceiptView> {
@@ -78,7 +82,10 @@ async fn a_wrong_rate_table_and_a_wrong_tariff_rolled_back_are_reassessed_in_bul
         .unwrap();
     for lodged in [&unpaid, &paid] {
         let records = f.clearance.assessment_records(&lodged.id).await.unwrap();
-        assert_eq!(money(&records[0]["total_payable"]), "11100.79".parse().unwrap());
+        assert_eq!(
+            money(&records[0]["total_payable"]),
+            "11100.79".parse().unwrap()
+        );
     }
 
     // Nothing is reassessed while the table is in force: the job says to roll it back first.
@@ -104,7 +111,11 @@ async fn a_wrong_rate_table_and_a_wrong_tariff_rolled_back_are_reassessed_in_bul
         .declarations_assessed_with(&officer, &wrong_rates)
         .await
         .unwrap();
-    let mut listed: Vec<&str> = affected.declarations.iter().map(|d| d.number.as_str()).collect();
+    let mut listed: Vec<&str> = affected
+        .declarations
+        .iter()
+        .map(|d| d.number.as_str())
+        .collect();
     listed.sort();
     let mut expected = vec![unpaid.number.as_str(), paid.number.as_str()];
     expected.sort();
@@ -119,7 +130,10 @@ async fn a_wrong_rate_table_and_a_wrong_tariff_rolled_back_are_reassessed_in_bul
         .unwrap();
     assert_eq!(dry["mode"], "dry_run");
     assert_eq!(dry["totals"]["changed"], 2, "{dry:#}");
-    assert_eq!(dry["totals"]["pay_more_total"], "3690.24", "2 × 1,845.12: {dry:#}");
+    assert_eq!(
+        dry["totals"]["pay_more_total"], "3690.24",
+        "2 × 1,845.12: {dry:#}"
+    );
     assert_eq!(dry["totals"]["refund_total"], "0.00");
     for line in dry["lines"].as_array().unwrap() {
         assert_eq!(line["outcome"], "pay_more");
@@ -128,7 +142,11 @@ async fn a_wrong_rate_table_and_a_wrong_tariff_rolled_back_are_reassessed_in_bul
         assert_eq!(line["previous_total"], "11100.79");
     }
     assert_eq!(
-        f.clearance.assessment_records(&unpaid.id).await.unwrap().len(),
+        f.clearance
+            .assessment_records(&unpaid.id)
+            .await
+            .unwrap()
+            .len(),
         1,
         "a dry run writes nothing to a declaration"
     );
@@ -158,7 +176,14 @@ async fn a_wrong_rate_table_and_a_wrong_tariff_rolled_back_are_reassessed_in_bul
         .await
         .unwrap();
     assert_eq!(later["totals"]["processed"], 0, "{later:#}");
-    assert_eq!(f.clearance.assessment_records(&unpaid.id).await.unwrap().len(), 2);
+    assert_eq!(
+        f.clearance
+            .assessment_records(&unpaid.id)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
     // The key names one job: another release or mode under it is refused.
     assert!(matches!(
         f.clearance
@@ -202,7 +227,10 @@ async fn a_wrong_rate_table_and_a_wrong_tariff_rolled_back_are_reassessed_in_bul
     assert_eq!(refund["totals"]["changed"], 2, "{refund:#}");
     assert_eq!(refund["totals"]["refund_total"], "6679.86", "{refund:#}");
     assert_eq!(refund["totals"]["pay_more_total"], "0.00");
-    assert_eq!(refund["totals"]["refund_due_total"], "3339.93", "{refund:#}");
+    assert_eq!(
+        refund["totals"]["refund_due_total"], "3339.93",
+        "{refund:#}"
+    );
     let told = receipts(f.clearance.events(&broker, &paid.number).await.unwrap());
     let last = told.iter().rfind(|r| r.receipt == "assessed").unwrap();
     assert_eq!(last.amount.as_deref(), Some("9605.98"));
@@ -212,7 +240,10 @@ async fn a_wrong_rate_table_and_a_wrong_tariff_rolled_back_are_reassessed_in_bul
     assert_eq!(owed["refund_due"], "3339.93", "{owed:#}");
     assert_eq!(owed["outstanding"], "0.00");
     let owed = f.clearance.payments(&broker, &unpaid.number).await.unwrap();
-    assert_eq!(owed["refund_due"], "0.00", "nothing paid, nothing refunded: {owed:#}");
+    assert_eq!(
+        owed["refund_due"], "0.00",
+        "nothing paid, nothing refunded: {owed:#}"
+    );
     assert_eq!(owed["outstanding"], "9605.98");
 
     // 6. The officers' list of jobs, most recent first, with totals; the trade cannot see it.
@@ -229,7 +260,9 @@ async fn a_wrong_rate_table_and_a_wrong_tariff_rolled_back_are_reassessed_in_bul
         Err(ClearanceError::Forbidden { .. })
     ));
     assert!(matches!(
-        f.clearance.bulk_reassess(&broker, None, &wrong_tariff, false).await,
+        f.clearance
+            .bulk_reassess(&broker, None, &wrong_tariff, false)
+            .await,
         Err(ClearanceError::Forbidden { .. })
     ));
     // Every job is in the audit chain.
@@ -259,7 +292,10 @@ async fn a_job_takes_at_most_its_limit_and_the_next_job_the_rest() {
         .declarations_assessed_with(&officer, &second_tariff)
         .await
         .unwrap();
-    assert_eq!(listed.declarations.len(), BULK_REASSESSMENT_DECLARATIONS_MAX);
+    assert_eq!(
+        listed.declarations.len(),
+        BULK_REASSESSMENT_DECLARATIONS_MAX
+    );
     assert!(listed.more);
     let first = f
         .clearance
@@ -268,7 +304,10 @@ async fn a_job_takes_at_most_its_limit_and_the_next_job_the_rest() {
         .unwrap();
     assert_eq!(first["declarations"], BULK_REASSESSMENT_DECLARATIONS_MAX);
     assert_eq!(first["more"], true);
-    assert_eq!(first["totals"]["changed"], BULK_REASSESSMENT_DECLARATIONS_MAX);
+    assert_eq!(
+        first["totals"]["changed"],
+        BULK_REASSESSMENT_DECLARATIONS_MAX
+    );
     // Progress was recorded along the way (what a resumed job and the list read).
     let progress = f
         .clearance
@@ -335,7 +374,11 @@ async fn a_rate_table_dry_run_reassesses_recent_declarations_under_it() {
         })
         .await
         .unwrap();
-    let records = f.clearance.assessment_records(&page[0].row.id).await.unwrap();
+    let records = f
+        .clearance
+        .assessment_records(&page[0].row.id)
+        .await
+        .unwrap();
     assert_eq!(records.len(), 1);
 }
 
@@ -384,6 +427,15 @@ async fn a_per_piece_rate_takes_pieces_and_names_the_item_whose_unit_it_cannot_u
     let problem = &records[0]["problems"][0];
     assert_eq!(problem["path"], "items[1].quantity.unit", "{problem:#}");
     let en = problem["en"].as_str().unwrap_or_default();
-    assert!(en.contains("KGM") && en.contains("C62") && en.contains("UNIT"), "{problem:#}");
-    assert!(problem["zh"].as_str().unwrap_or_default().contains("无法换算"), "{problem:#}");
+    assert!(
+        en.contains("KGM") && en.contains("C62") && en.contains("UNIT"),
+        "{problem:#}"
+    );
+    assert!(
+        problem["zh"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("无法换算"),
+        "{problem:#}"
+    );
 }

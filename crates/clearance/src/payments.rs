@@ -263,8 +263,9 @@ impl Settlement {
     /// to the payer. A guarantee beyond it is released, not refunded; an unassessed declaration
     /// owes nothing and is owed nothing until it is assessed.
     pub fn refund_due(&self) -> Decimal {
-        self.payable
-            .map_or(Decimal::ZERO, |payable| (self.paid - payable).max(Decimal::ZERO))
+        self.payable.map_or(Decimal::ZERO, |payable| {
+            (self.paid - payable).max(Decimal::ZERO)
+        })
     }
 
     fn view(&self) -> Value {

@@ -89,8 +89,12 @@ pub(crate) fn receipt(event: &EventRow) -> Option<TradeReceiptView> {
                 if let Some(d) = difference {
                     view.difference = Some(tariff::money::fen_text(d));
                     view.settlement = Some(
-                        if d > rust_decimal::Decimal::ZERO { "pay_more" } else { "refund" }
-                            .to_owned(),
+                        if d > rust_decimal::Decimal::ZERO {
+                            "pay_more"
+                        } else {
+                            "refund"
+                        }
+                        .to_owned(),
                     );
                 }
                 "assessed"

@@ -49,7 +49,11 @@ pub enum ReassessCommand {
     Jobs,
 }
 
-pub async fn run(data: &DataDir, config: ClearanceConfig, args: ReassessArgs) -> anyhow::Result<()> {
+pub async fn run(
+    data: &DataDir,
+    config: ClearanceConfig,
+    args: ReassessArgs,
+) -> anyhow::Result<()> {
     let clearance = data.open_clearance(store_sqlite::SqliteOptions::production(), config)?;
     let outcome = async {
         let officer = crate::admin::caller(&clearance, args.token.as_deref()).await?;
@@ -69,12 +73,19 @@ pub async fn run(data: &DataDir, config: ClearanceConfig, args: ReassessArgs) ->
                     affected.release,
                     affected.kind,
                     affected.status,
-                    if affected.more { "; more remain for a later job" } else { "" }
+                    if affected.more {
+                        "; more remain for a later job"
+                    } else {
+                        ""
+                    }
                 );
                 let mut table = Table::new();
-                table
-                    .load_preset(UTF8_FULL_CONDENSED)
-                    .set_header(["number", "status", "assessment", "total payable (CNY)"]);
+                table.load_preset(UTF8_FULL_CONDENSED).set_header([
+                    "number",
+                    "status",
+                    "assessment",
+                    "total payable (CNY)",
+                ]);
                 for d in &affected.declarations {
                     table.add_row([
                         d.number.clone(),
@@ -111,8 +122,15 @@ pub async fn run(data: &DataDir, config: ClearanceConfig, args: ReassessArgs) ->
                 }
                 let mut table = Table::new();
                 table.load_preset(UTF8_FULL_CONDENSED).set_header([
-                    "job", "release", "mode", "state", "processed", "changed", "pay more",
-                    "refund", "refund due",
+                    "job",
+                    "release",
+                    "mode",
+                    "state",
+                    "processed",
+                    "changed",
+                    "pay more",
+                    "refund",
+                    "refund due",
                 ]);
                 for j in &jobs {
                     table.add_row([
@@ -142,7 +160,11 @@ fn print_job(job: &Value) {
     println!(
         "{} {} of {} ({}): {} declaration(s), {} changed, {} unchanged, {} skipped, {} failed; \
          pay more {} CNY, refund {} CNY (of which paid, to refund: {} CNY){}{}",
-        if job["mode"] == "apply" { "applied" } else { "dry run" },
+        if job["mode"] == "apply" {
+            "applied"
+        } else {
+            "dry run"
+        },
         cell(&job["job"]),
         cell(&job["release"]),
         cell(&job["kind"]),
@@ -154,12 +176,26 @@ fn print_job(job: &Value) {
         cell(&totals["pay_more_total"]),
         cell(&totals["refund_total"]),
         cell(&totals["refund_due_total"]),
-        if job["more"] == true { "; more remain: run another job" } else { "" },
-        if job["replayed"] == true { " (recorded before)" } else { "" },
+        if job["more"] == true {
+            "; more remain: run another job"
+        } else {
+            ""
+        },
+        if job["replayed"] == true {
+            " (recorded before)"
+        } else {
+            ""
+        },
     );
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED).set_header([
-        "number", "outcome", "previous", "now", "difference", "outstanding", "refund due",
+        "number",
+        "outcome",
+        "previous",
+        "now",
+        "difference",
+        "outstanding",
+        "refund due",
     ]);
     for line in job["lines"].as_array().into_iter().flatten() {
         table.add_row([

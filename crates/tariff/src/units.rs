@@ -159,6 +159,9 @@ mod tests {
 
     #[test]
     fn an_overflowing_conversion_is_refused() {
-        assert_eq!(convert(&q("79228162514264337593543950335", "TNE"), &unit("KGM")), None);
+        assert_eq!(
+            convert(&q("79228162514264337593543950335", "TNE"), &unit("KGM")),
+            None
+        );
     }
 }

@@ -31,7 +31,10 @@ fn a_wrong_rate_table_is_tried_rolled_back_and_its_declarations_reassessed_in_bu
 
     // Tried on a declaration lodged under the right rate: 1,369.09 less, nothing written.
     let first = declarations_file(dir.path(), 1);
-    ok(&data, &["lodge", first.to_str().unwrap(), "--token", &broker]);
+    ok(
+        &data,
+        &["lodge", first.to_str().unwrap(), "--token", &broker],
+    );
     let tried = json(&ok(&data, &["rates", "dry-run", "XR-0002", "--json"]));
     assert_eq!(tried["declarations_compared"], 1, "{tried:#}");
     assert_eq!(tried["total_difference"], "-1369.09", "{tried:#}");
@@ -41,7 +44,13 @@ fn a_wrong_rate_table_is_tried_rolled_back_and_its_declarations_reassessed_in_bu
     // In force from the first of the month: the next declaration is assessed with it.
     ok(
         &data,
-        &["rates", "activate", "XR-0002", "--from", &format!("{THIS_MONTH}-01")],
+        &[
+            "rates",
+            "activate",
+            "XR-0002",
+            "--from",
+            &format!("{THIS_MONTH}-01"),
+        ],
     );
     let two = declarations_file(dir.path(), 2);
     ok(&data, &["lodge", two.to_str().unwrap(), "--token", &broker]);
@@ -49,7 +58,14 @@ fn a_wrong_rate_table_is_tried_rolled_back_and_its_declarations_reassessed_in_bu
 
     let listed = json(&ok(
         &data,
-        &["reassess", "declarations", "XR-0002", "--token", &officer, "--json"],
+        &[
+            "reassess",
+            "declarations",
+            "XR-0002",
+            "--token",
+            &officer,
+            "--json",
+        ],
     ));
     let declarations = listed["declarations"].as_array().unwrap();
     assert_eq!(declarations.len(), 1, "{listed:#}");
@@ -58,30 +74,36 @@ fn a_wrong_rate_table_is_tried_rolled_back_and_its_declarations_reassessed_in_bu
 
     let dry = json(&ok(
         &data,
-        &["reassess", "run", "XR-0002", "--job", "dry", "--token", &officer, "--json"],
+        &[
+            "reassess", "run", "XR-0002", "--job", "dry", "--token", &officer, "--json",
+        ],
     ));
     assert_eq!(dry["totals"]["pay_more_total"], "1369.09", "{dry:#}");
     let applied = ok(
         &data,
-        &["reassess", "run", "XR-0002", "--job", "apply", "--apply", "--token", &officer],
+        &[
+            "reassess", "run", "XR-0002", "--job", "apply", "--apply", "--token", &officer,
+        ],
     );
     assert!(applied.contains("pay more 1369.09 CNY"), "{applied}");
     let again = ok(
         &data,
-        &["reassess", "run", "XR-0002", "--job", "apply", "--apply", "--token", &officer],
+        &[
+            "reassess", "run", "XR-0002", "--job", "apply", "--apply", "--token", &officer,
+        ],
     );
     assert!(again.contains("(recorded before)"), "{again}");
     let owed = json(&ok(&data, &["owed", &number, "--token", &broker, "--json"]));
     assert_eq!(owed["outstanding"], "9720.57", "{owed:#}");
-    let jobs = json(&ok(&data, &["reassess", "jobs", "--token", &officer, "--json"]));
+    let jobs = json(&ok(
+        &data,
+        &["reassess", "jobs", "--token", &officer, "--json"],
+    ));
     assert_eq!(jobs[0]["job"], "apply");
     assert_eq!(jobs[0]["state"], "finished");
     assert_eq!(jobs[1]["mode"], "dry_run");
 
     // The broker may not run a job.
-    let refused = crate::support::customs(
-        &data,
-        &["reassess", "jobs", "--token", &broker],
-    );
+    let refused = crate::support::customs(&data, &["reassess", "jobs", "--token", &broker]);
     assert!(!refused.status.success());
 }

@@ -80,7 +80,11 @@ async fn a_rolled_back_rate_table_is_reassessed_in_bulk_and_the_trade_told_to_pa
         )
         .await;
     assert_eq!(dry.status, StatusCode::CREATED, "{}", dry.text);
-    assert_eq!(dry.body["totals"]["pay_more_total"], "1369.09", "{}", dry.text);
+    assert_eq!(
+        dry.body["totals"]["pay_more_total"], "1369.09",
+        "{}",
+        dry.text
+    );
 
     let applied = app
         .post(

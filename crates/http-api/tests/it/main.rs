@@ -3,8 +3,8 @@
 mod access;
 mod assessment;
 mod batches;
-mod bulk_reassessment;
 mod browser;
+mod bulk_reassessment;
 mod ceb;
 mod console;
 mod console_admin;
