@@ -298,14 +298,14 @@ impl<S: Store> Clearance<S> {
     }
 
     /// The job's key in the caller's idempotency scope for one of its events.
-    fn job_event_key(job: &str, part: &str) -> String {
+    pub(crate) fn job_event_key(job: &str, part: &str) -> String {
         format!(
             "bulk-reassessment:{}:{part}",
             &request_digest("bulk-reassessment-job", job.as_bytes())[..32]
         )
     }
 
-    async fn append_job_event(
+    pub(crate) async fn append_job_event(
         &self,
         caller: &Caller,
         key: String,

@@ -439,3 +439,71 @@ async fn a_per_piece_rate_takes_pieces_and_names_the_item_whose_unit_it_cannot_u
         "{problem:#}"
     );
 }
+
+/// A job interrupted after its start and one reassessment is resumed by its key: it goes over the
+/// same declarations, answers the one done with its record, does the other, and nothing is
+/// recorded twice.
+#[tokio::test]
+async fn an_interrupted_job_resumed_by_its_key_records_nothing_twice() {
+    let (f, _, second_tariff, ids) = lodged_under_a_second_tariff(2).await;
+    let officer = f.caller_with_role("bulk-officer", Role::Officer).await;
+    f.clearance
+        .roll_back_release(&admin(), ReleaseKind::Tariff, "wrong rate")
+        .await
+        .unwrap();
+    let affected = f
+        .clearance
+        .declarations_assessed_with(&officer, &second_tariff)
+        .await
+        .unwrap();
+    // What the interrupted run wrote: its start, and the first declaration's reassessment.
+    let digest = crate::request_digest(
+        "bulk-reassessment",
+        format!("{second_tariff}\napply").as_bytes(),
+    );
+    let declarations: Vec<Value> = affected
+        .declarations
+        .iter()
+        .map(|d| serde_json::json!({ "id": d.id, "number": d.number }))
+        .collect();
+    f.clearance
+        .append_job_event(
+            &officer,
+            crate::Clearance::<store_sqlite::SqliteStore>::job_event_key("resumed", "started"),
+            BULK_STARTED_ACTION,
+            &serde_json::json!({
+                "job": "resumed", "release": second_tariff, "kind": "tariff", "mode": "apply",
+                "declarations": declarations, "released_not_reassessed": 0, "more": false,
+            }),
+            &digest,
+        )
+        .await
+        .unwrap();
+    let first = &affected.declarations[0].id;
+    f.clearance
+        .reassess(
+            &officer,
+            first,
+            Some(&crate::roll_back::roll_back_key(&second_tariff, first)),
+            "before the interruption",
+        )
+        .await
+        .unwrap();
+    let listed = f.clearance.bulk_reassessments(&officer).await.unwrap();
+    assert_eq!(listed[0]["state"], "started", "{listed:#?}");
+    assert_eq!(listed[0]["declarations"], 2);
+
+    let resumed = f
+        .clearance
+        .bulk_reassess(&officer, Some("resumed"), &second_tariff, true)
+        .await
+        .unwrap();
+    assert_eq!(resumed["totals"]["processed"], 2, "{resumed:#}");
+    assert_eq!(resumed["totals"]["changed"], 2, "{resumed:#}");
+    for id in &ids {
+        let records = f.clearance.assessment_records(id).await.unwrap();
+        assert_eq!(records.len(), 2, "one reassessment of {id}");
+    }
+    let listed = f.clearance.bulk_reassessments(&officer).await.unwrap();
+    assert_eq!(listed[0]["state"], "finished", "{listed:#?}");
+}
