@@ -568,39 +568,36 @@ impl<S: Store> Clearance<S> {
             let Some(job) = payload["job"].as_str() else {
                 continue;
             };
-            let position = jobs.iter().position(|j| j["job"] == job);
-            match event.action.as_str() {
-                BULK_STARTED_ACTION => {
-                    if position.is_none() {
-                        jobs.push(json!({
-                            "job": job,
-                            "release": payload["release"],
-                            "kind": payload["kind"],
-                            "mode": payload["mode"],
-                            "state": "started",
-                            "started_by": event.actor.user_id,
-                            "started_at": crate::views::rfc3339(event.recorded_at_ms),
-                            "declarations": payload["declarations"].as_array().map_or(0, Vec::len),
-                            "released_not_reassessed": payload["released_not_reassessed"],
-                            "more": payload["more"],
-                            "processed": 0,
-                            "totals": Totals::default().json(),
-                        }));
-                    }
+            // A job's key is in its officer's own scope: two officers may name jobs alike.
+            let position = jobs
+                .iter()
+                .position(|j| j["job"] == job && j["started_by"] == event.actor.user_id.as_str());
+            match (event.action.as_str(), position) {
+                (BULK_STARTED_ACTION, None) => {
+                    jobs.push(json!({
+                        "job": job,
+                        "release": payload["release"],
+                        "kind": payload["kind"],
+                        "mode": payload["mode"],
+                        "state": "started",
+                        "started_by": event.actor.user_id,
+                        "started_at": crate::views::rfc3339(event.recorded_at_ms),
+                        "declarations": payload["declarations"].as_array().map_or(0, Vec::len),
+                        "released_not_reassessed": payload["released_not_reassessed"],
+                        "more": payload["more"],
+                        "processed": 0,
+                        "totals": Totals::default().json(),
+                    }));
                 }
-                BULK_PROGRESS_ACTION => {
-                    if let Some(i) = position {
-                        jobs[i]["processed"] = payload["processed"].clone();
-                        jobs[i]["totals"] = payload["totals"].clone();
-                    }
+                (BULK_PROGRESS_ACTION, Some(i)) => {
+                    jobs[i]["processed"] = payload["processed"].clone();
+                    jobs[i]["totals"] = payload["totals"].clone();
                 }
-                BULK_FINISHED_ACTION => {
-                    if let Some(i) = position {
-                        jobs[i]["state"] = json!("finished");
-                        jobs[i]["processed"] = payload["totals"]["processed"].clone();
-                        jobs[i]["totals"] = payload["totals"].clone();
-                        jobs[i]["finished_at"] = json!(crate::views::rfc3339(event.recorded_at_ms));
-                    }
+                (BULK_FINISHED_ACTION, Some(i)) => {
+                    jobs[i]["state"] = json!("finished");
+                    jobs[i]["processed"] = payload["totals"]["processed"].clone();
+                    jobs[i]["totals"] = payload["totals"].clone();
+                    jobs[i]["finished_at"] = json!(crate::views::rfc3339(event.recorded_at_ms));
                 }
                 _ => {}
             }
