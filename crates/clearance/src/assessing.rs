@@ -754,8 +754,9 @@ impl<S: Store> Clearance<S> {
     }
 
     /// Re-assesses the most recent import declarations (at most `sample`) under the tariff
-    /// release `id` as if it were in force on their acceptance dates, next to the tariff in force,
-    /// and reports what would change. For a reference release (a code list), the codes it adds,
+    /// release or exchange-rate table `id` as if it were in force on their acceptance dates
+    /// (a rate table laid over the tables in force), next to what is in force, and reports what
+    /// would change. For a reference release (a code list), the codes it adds,
     /// removes, renames and re-dates against the list in force today, and which recent
     /// declarations it would refuse (`Clearance::reference_dry_run`). Nothing is written.
     pub async fn dry_run(
@@ -775,22 +776,28 @@ impl<S: Store> Clearance<S> {
         let not_found = || {
             ClearanceError::Invalid(vec![FieldError::not_allowed(
                 "release",
-                &format!("no tariff release {id}"),
-                &format!("不存在税则版本 {id}"),
+                &format!("no tariff release or exchange-rate table {id}"),
+                &format!("不存在税则版本或汇率表 {id}"),
             )])
         };
         let row = self.store.release(id).await?.ok_or_else(not_found)?;
         if let Some(ReleaseKind::Reference(list)) = ReleaseKind::parse(&row.kind) {
             return self.reference_dry_run(id, list, sample).await;
         }
-        if ReleaseKind::parse(&row.kind) != Some(ReleaseKind::Tariff) {
-            return Err(not_found());
-        }
+        let kind = match ReleaseKind::parse(&row.kind) {
+            Some(kind @ (ReleaseKind::Tariff | ReleaseKind::ExchangeRates)) => kind,
+            _ => return Err(not_found()),
+        };
         let files = self.store.release_files(id).await?.ok_or_else(not_found)?;
-        let Parsed::Tariff(candidate) = parse_files(ReleaseKind::Tariff, &files)
-            .map_err(|e| anyhow::anyhow!("stored release {id} no longer parses: {}", e[0]))?
-        else {
-            return Err(not_found());
+        // A tariff release is tried in place of the tariff in force; a rate table is laid over
+        // the tables in force, as activating it would (a later table's rates win, the others'
+        // stay).
+        let candidate = parse_files(kind, &files)
+            .map_err(|e| anyhow::anyhow!("stored release {id} no longer parses: {}", e[0]))?;
+        let (candidate_tariff, candidate_rates) = match candidate {
+            Parsed::Tariff(tariff) => (Some(tariff), None),
+            Parsed::ExchangeRates(rates) => (None, Some(rates)),
+            _ => return Err(not_found()),
         };
         let listed = self
             .store
@@ -815,6 +822,15 @@ impl<S: Store> Clearance<S> {
             let day = self.date_of_ms(row.lodged_at_ms);
             let in_force = self.releases_cache.in_force(&self.store, day).await?;
             let current = in_force.tariff.as_ref().map(|(_, r)| r.as_ref());
+            let tried_tariff = candidate_tariff.as_deref().or(current);
+            let tried = InForce {
+                tariff: in_force.tariff.clone(),
+                rate_tables: in_force.rate_tables.clone(),
+                rates: candidate_rates.as_ref().map_or_else(
+                    || in_force.rates.clone(),
+                    |candidate| std::sync::Arc::new(in_force.rates.overlaid_with(candidate)),
+                ),
+            };
             let (config, used) = (&self.config, &[]);
             let (Some(before), Some(after)) = (
                 run(
@@ -829,8 +845,8 @@ impl<S: Store> Clearance<S> {
                 run(
                     &state.declaration,
                     day,
-                    Some(&candidate),
-                    &in_force,
+                    tried_tariff,
+                    &tried,
                     config,
                     used,
                     Words::Explained,

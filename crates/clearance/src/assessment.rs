@@ -634,9 +634,16 @@ fn assess_in(
     tariff::assess_declaration_with(input, rates, config, words).map_err(|e| {
         let path = match &e {
             tariff::AssessmentError::NoExchangeRate { .. }
-            | tariff::AssessmentError::ExchangeRatePrecision { .. } => "invoice.currency",
-            tariff::AssessmentError::FreightUnknown { .. } => "freight",
-            _ => "items",
+            | tariff::AssessmentError::ExchangeRatePrecision { .. } => "invoice.currency".into(),
+            tariff::AssessmentError::FreightUnknown { .. } => "freight".into(),
+            // The item whose quantity is in a unit its rate cannot use, by its declared unit.
+            tariff::AssessmentError::MissingQuantity { item: Some(i), .. } => {
+                format!("items[{i}].quantity.unit")
+            }
+            tariff::AssessmentError::ZeroQuantity { item: Some(i), .. } => {
+                format!("items[{i}].quantity.value")
+            }
+            _ => "items".to_owned(),
         };
         NotAssessable::new(path, e.to_string(), e.message_zh())
     })

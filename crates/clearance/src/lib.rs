@@ -13,6 +13,7 @@ pub(crate) mod assessing;
 pub mod assessment;
 pub mod attachments;
 mod audit_trail;
+pub mod bulk_reassessment;
 mod cbec;
 pub mod ceb_keys;
 pub mod ceb_register;
@@ -50,6 +51,8 @@ pub mod watch_list;
 
 #[cfg(test)]
 mod assessment_tests;
+#[cfg(test)]
+mod bulk_reassessment_tests;
 #[cfg(test)]
 mod console_tests;
 #[cfg(test)]
@@ -873,7 +876,7 @@ impl<S: Store> Clearance<S> {
 
 /// A store outcome that refused an append: a concurrent change, or a CBEC order that does not
 /// fit the buyer's allowance or was booked before.
-fn refusal(outcome: AppendOutcome) -> ClearanceError {
+pub(crate) fn refusal(outcome: AppendOutcome) -> ClearanceError {
     let fen = |fen: i64| tariff::money::fen_text(rust_decimal::Decimal::new(fen, 2));
     match outcome {
         AppendOutcome::CbecLimitExceeded {

@@ -9,7 +9,8 @@
 //! platform (the store's unique idempotency index enforces it: the reference is the key of the
 //! platform-wide scope `payment-confirmation`). No payment or guarantee may exceed what is
 //! outstanding, so the sums stay within the assessed total and never overflow. A guarantee (担保)
-//! is recorded by an officer who accepted it. Refunds of an overpayment are later work.
+//! is recorded by an officer who accepted it. What was paid beyond a lower reassessment is shown as `refund_due`
+//! (its payment back goes through the treasury, outside this platform).
 //!
 //! Connectors are registered and withdrawn by administrators as events of the subject
 //! [`CONNECTORS_SUBJECT`]: the registry is the fold of those events, in the audit chain.
@@ -258,6 +259,15 @@ impl Settlement {
             .max(Decimal::ZERO)
     }
 
+    /// What was paid beyond the latest assessment's total (a reassessment lowered it): refunded
+    /// to the payer. A guarantee beyond it is released, not refunded; an unassessed declaration
+    /// owes nothing and is owed nothing until it is assessed.
+    pub fn refund_due(&self) -> Decimal {
+        self.payable.map_or(Decimal::ZERO, |payable| {
+            (self.paid - payable).max(Decimal::ZERO)
+        })
+    }
+
     fn view(&self) -> Value {
         let text = |d: Decimal| tariff::money::fen_text(d);
         json!({
@@ -267,6 +277,7 @@ impl Settlement {
             "guaranteed": text(self.guaranteed),
             "claimed_unconfirmed": text(self.claimed),
             "outstanding": text(self.outstanding()),
+            "refund_due": text(self.refund_due()),
         })
     }
 }

@@ -11,9 +11,9 @@
 //! request path; `serve` runs the same job in-process on the embedded store.
 
 use serde::Serialize;
-use serde_json::Value;
 use store::{DeclarationCursor, DeclarationQuery, Store};
 
+use crate::bulk_reassessment::{record_member, record_used};
 use crate::{Action, Caller, Clearance, ClearanceError, FieldError};
 
 /// Open declarations read per page while looking for those to reassess: bounds each read of the
@@ -49,24 +49,6 @@ impl BulkReassessment {
         if self.failures.len() < ROLL_BACK_FAILURES_LISTED_MAX {
             self.failures.push((number.to_owned(), error.to_string()));
         }
-    }
-}
-
-/// Which member of an assessment record names the release of `kind` it used.
-fn record_member(kind: &str) -> Option<&'static str> {
-    match kind {
-        "tariff" => Some("tariff_release"),
-        "exchange_rates" => Some("exchange_rate_tables"),
-        _ => None,
-    }
-}
-
-/// Whether the assessment `record` used the release `id` of `kind`.
-fn record_used(record: &Value, member: &str, id: &str) -> bool {
-    match &record[member] {
-        Value::String(used) => used == id,
-        Value::Array(used) => used.iter().any(|u| u.as_str() == Some(id)),
-        _ => false,
     }
 }
 

@@ -19,7 +19,9 @@ fn total(record: &Value) -> Decimal {
 
 /// The sample with a second tariff in force from 1 November 2026 that raises the duty on the
 /// example's telephones from 0 % to 5 %, and `count` example declarations lodged under it.
-async fn lodged_under_a_second_tariff(count: usize) -> (Fixture, String, String, Vec<String>) {
+pub(crate) async fn lodged_under_a_second_tariff(
+    count: usize,
+) -> (Fixture, String, String, Vec<String>) {
     let (f, first_tariff, _) = with_sample().await;
     let mut changed = files(ReleaseKind::Tariff);
     changed[1].text = changed[1]

@@ -45,6 +45,8 @@ pub(crate) fn receipt(event: &EventRow) -> Option<TradeReceiptView> {
         reason: None,
         amount: None,
         reference: None,
+        difference: None,
+        settlement: None,
         checks: Vec::new(),
         continuity: None,
     };
@@ -78,6 +80,23 @@ pub(crate) fn receipt(event: &EventRow) -> Option<TradeReceiptView> {
         crate::assessment::ASSESSED_ACTION => {
             if payload["outcome"] == "assessed" {
                 view.amount = text(&payload["total_payable"]);
+                // A reassessment that changed the total: the trade is told what it owes more
+                // or is owed back (the record's own difference, nothing else of it).
+                let difference = payload["difference"]["total"]
+                    .as_str()
+                    .and_then(|t| t.parse::<rust_decimal::Decimal>().ok())
+                    .filter(|d| !d.is_zero());
+                if let Some(d) = difference {
+                    view.difference = Some(tariff::money::fen_text(d));
+                    view.settlement = Some(
+                        if d > rust_decimal::Decimal::ZERO {
+                            "pay_more"
+                        } else {
+                            "refund"
+                        }
+                        .to_owned(),
+                    );
+                }
                 "assessed"
             } else {
                 "assessment_pending"

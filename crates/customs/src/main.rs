@@ -19,6 +19,7 @@ mod desk;
 mod instances;
 mod lodge;
 mod model_cmd;
+mod reassess_cmd;
 mod releases_cmd;
 mod remote;
 mod rules_cmd;
@@ -114,8 +115,11 @@ enum Command {
     Admin(admin::AdminArgs),
     /// Tariff releases: import, list, dry-run, activate, roll back.
     Tariff(releases_cmd::ReleaseArgs),
-    /// Monthly exchange-rate tables: import, list, activate, roll back.
+    /// Monthly exchange-rate tables: import, list, dry-run, activate, roll back.
     Rates(releases_cmd::ReleaseArgs),
+    /// After a tariff release or exchange-rate table was rolled back, as an officer: list the
+    /// declarations assessed with it, reassess them in bulk (dry run, then --apply), list jobs.
+    Reassess(reassess_cmd::ReassessArgs),
     /// Value-control tables (价格风险参数: minimum / maximum unit values per commodity prefix and
     /// origin) for targeting: import, list, activate, roll back.
     ValueControl(releases_cmd::ReleaseArgs),
@@ -242,6 +246,7 @@ impl Command {
             Command::Admin(_) => "admin",
             Command::Tariff(_) => "tariff",
             Command::Rates(_) => "rates",
+            Command::Reassess(_) => "reassess",
             Command::ValueControl(_) => "value-control",
             Command::Reference(_) => "reference",
             Command::Rules { .. } => "rules",
@@ -457,6 +462,7 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
             Command::ValueControl(args) => {
                 releases_cmd::run(&data, config, ReleaseKind::ValueControl, args).await
             }
+            Command::Reassess(args) => reassess_cmd::run(&data, config, args).await,
             Command::Reference(args) => releases_cmd::run_reference(&data, config, args).await,
             Command::History { command } => model_cmd::history(&data, config, command).await,
             Command::Model { command } => model_cmd::model(&data, config, command).await,

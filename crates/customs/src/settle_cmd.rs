@@ -184,5 +184,9 @@ fn print_settlement(number: &str, settlement: &Value, json: bool) -> anyhow::Res
         cny(&settlement["claimed_unconfirmed"])
     );
     println!("outstanding / 未缴:   {}", cny(&settlement["outstanding"]));
+    // Paid beyond a lower reassessment (an older server does not say).
+    if settlement.get("refund_due").is_some() {
+        println!("refund due / 应退:    {}", cny(&settlement["refund_due"]));
+    }
     Ok(())
 }

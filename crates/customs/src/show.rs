@@ -108,15 +108,24 @@ fn print_trade(
         "receipt 回执",
         "by",
         "amount CNY",
+        "difference CNY",
         "checks",
     ]);
     for receipt in &page.receipts {
+        // A reassessment that changed the total: what it means to the trade, in its words.
+        let difference = match (&receipt.difference, receipt.settlement.as_deref()) {
+            (Some(d), Some("pay_more")) => format!("{d} pay more / 应补"),
+            (Some(d), Some("refund")) => format!("{d} refund / 应退"),
+            (Some(d), _) => d.clone(),
+            (None, _) => String::new(),
+        };
         receipts.add_row([
             receipt.seq.to_string(),
             http_api::shown_time(utc_offset, &receipt.recorded_at),
             receipt.receipt.clone(),
             receipt.by.clone(),
             receipt.amount.clone().unwrap_or_default(),
+            difference,
             receipt.checks.join(", "),
         ]);
     }

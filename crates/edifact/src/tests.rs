@@ -479,6 +479,8 @@ fn a_receipt_is_rendered_from_the_trade_view_alone() {
         reason: None,
         amount: Some("1234.50".into()),
         reference: None,
+        difference: None,
+        settlement: None,
         checks: vec!["document_check".into()],
         continuity: None,
     };

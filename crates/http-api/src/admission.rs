@@ -47,6 +47,11 @@ pub const DRIFT_REPORTS_AT_ONCE: usize = 2;
 pub const RULE_TESTS_AT_ONCE: usize = 2;
 /// Release dry runs at once: each re-assesses up to `DRY_RUN_SAMPLE_MAX` declarations.
 pub const DRY_RUNS_AT_ONCE: usize = 2;
+/// Bulk reassessments at once (and lists of the declarations a release touched): each reads the
+/// declarations lodged since a release took effect and reassesses up to
+/// `clearance::bulk_reassessment::BULK_REASSESSMENT_DECLARATIONS_MAX` of them; two at once
+/// would race each other over the same declarations.
+pub const BULK_REASSESSMENTS_AT_ONCE: usize = 1;
 /// Attachment uploads at once: each holds up to `ATTACHMENT_BYTES_MAX` (10 MiB).
 pub const ATTACHMENT_UPLOADS_AT_ONCE: usize = 8;
 /// Release-time statistics computed at once: each reads every declaration of a period of up to
@@ -94,10 +99,11 @@ pub(crate) enum HeavyJob {
     AuditVerification,
     LargePage,
     BatchLodging,
+    BulkReassessment,
 }
 
 impl HeavyJob {
-    pub(crate) const ALL: [HeavyJob; 11] = [
+    pub(crate) const ALL: [HeavyJob; 12] = [
         HeavyJob::Training,
         HeavyJob::HistoryImport,
         HeavyJob::ReleaseImport,
@@ -109,6 +115,7 @@ impl HeavyJob {
         HeavyJob::AuditVerification,
         HeavyJob::LargePage,
         HeavyJob::BatchLodging,
+        HeavyJob::BulkReassessment,
     ];
 
     pub(crate) fn at_once(self) -> usize {
@@ -124,6 +131,7 @@ impl HeavyJob {
             HeavyJob::AuditVerification => AUDIT_VERIFICATIONS_AT_ONCE,
             HeavyJob::LargePage => LARGE_PAGES_AT_ONCE,
             HeavyJob::BatchLodging => BATCH_LODGINGS_AT_ONCE,
+            HeavyJob::BulkReassessment => BULK_REASSESSMENTS_AT_ONCE,
         }
     }
 
@@ -140,6 +148,7 @@ impl HeavyJob {
             HeavyJob::AuditVerification => ("audit-chain verifications", "执法记录链校验"),
             HeavyJob::LargePage => ("large pages", "大页查询"),
             HeavyJob::BatchLodging => ("batches of declarations", "批量申报"),
+            HeavyJob::BulkReassessment => ("bulk reassessments", "批量重新计征"),
         }
     }
 

@@ -80,8 +80,8 @@ pub(crate) struct ReleaseList {
     releases: Vec<Value>,
 }
 
-/// What a tariff release would change on recent import declarations, had it been in force on
-/// their acceptance dates. Main members: `release`, `release_status`; `declarations_compared`;
+/// What a tariff release or exchange-rate table would change on recent import declarations, had
+/// it been in force on their acceptance dates. Main members: `release`, `release_status`; `declarations_compared`;
 /// `unchanged`; `changed` (a count) and `changes` (per declaration: `number`, `current_release`,
 /// `total_payable_now`, `total_payable_candidate`, `difference`, the rates now and under the
 /// candidate); `total_difference`; `not_assessable_under_candidate` and `newly_not_assessable`
@@ -401,10 +401,11 @@ pub(crate) async fn releases<S: Store>(
     get,
     path = "/v1/releases/{id}/dry-run",
     tag = "releases",
-    summary = "Try a tariff release or a code list on recent declarations",
+    summary = "Try a tariff release, an exchange-rate table or a code list on recent declarations",
     description = "For administrators. A tariff release: re-assesses the most recent import declarations \
                    under it as if it were in force on their acceptance dates, next to the tariff in force, \
-                   and reports what would change. A code list (customs_office, ...): the codes it adds, \
+                   and reports what would change. An exchange-rate table: the same, the table laid over \
+                   the tables in force as activating it would. A code list (customs_office, ...): the codes it adds, \
                    removes, renames and re-dates against the list in force today (`added`, `removed`, \
                    `renamed`, `redated`; for statutory units `added`, `removed`, `changed`) and the recent \
                    declarations it would refuse (`refused_under_it`, with their problems). Nothing is \
@@ -417,7 +418,7 @@ pub(crate) async fn releases<S: Store>(
     responses(
         (status = 200, description = "What would change", body = DryRunReport),
         (status = 403, description = "The role may not manage releases", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "No such tariff release, or `sample` is out of range",
+        (status = 422, description = "No such tariff release, exchange-rate table or code list, or `sample` is out of range",
             body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -498,4 +499,152 @@ pub(crate) async fn roll_back_release<S: Store>(
         .roll_back_release(&caller, kind, &request.reason)
         .await?;
     Ok(Json(ReleaseView(view)))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bulk reassessment after a roll-back.
+
+/// The declarations whose latest assessment used a tariff release or exchange-rate table, most
+/// recent first, at most 200 (`clearance::bulk_reassessment::BULK_REASSESSMENT_DECLARATIONS_MAX`).
+/// Members: `release`, `kind`, `status` (the release's); `declarations` (each: `id`, `number`,
+/// `status` — `accepted` ones are reassessed by a bulk job, `released` ones are listed only —,
+/// `assessment` number, `total_payable`); `more` (more used it than are listed: the next job
+/// takes them); `examined`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(transparent)]
+#[schema(value_type = Object)]
+pub(crate) struct AffectedDeclarationList(Value);
+
+/// A bulk reassessment job. Members: `job` (its Idempotency-Key); `release`, `kind`; `mode`
+/// (`dry_run` or `apply`); `state` (`started`: running, or interrupted and resumed by the same
+/// key; `finished`); `declarations` (open declarations it took); `released_not_reassessed`;
+/// `more` (more remain for the next job); `totals`: `processed`, `changed`, `unchanged`,
+/// `skipped` (reassessed by another job since), `failed`, and exact CNY `pay_more_total`,
+/// `refund_total`, `refund_due_total` (paid beyond the new totals). A finished job's answer adds
+/// `lines` (per declaration: `number`, `outcome` — `pay_more`, `refund`, `unchanged`,
+/// `skipped`, `not_assessed` with `problems`, or `failed` with `reason` —, `previous_total`,
+/// `total_payable`, `difference`, `per_tax`, `paid`, `outstanding`, `refund_due`); `replayed`
+/// when the same key answers again.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(transparent)]
+#[schema(value_type = Object)]
+pub(crate) struct BulkReassessmentView(Value);
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct BulkReassessmentList {
+    /// Most recent first, at most 100.
+    #[schema(value_type = Vec<BulkReassessmentView>)]
+    jobs: Vec<Value>,
+}
+
+/// A bulk reassessment of the declarations assessed with a rolled-back release.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BulkReassessmentRequest {
+    /// `false` (a dry run: each difference computed, nothing recorded on any declaration) or
+    /// `true` (each difference recorded as the officer's reassessment, told to the trade).
+    apply: bool,
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/releases/{id}/declarations",
+    tag = "releases",
+    summary = "List the declarations assessed with a release",
+    description = "For officers. The import declarations whose latest assessment used the tariff release \
+                   or exchange-rate table (cancelled ones aside), most recent first, at most 200; `more` \
+                   says more remain. A heavy job: one at a time with bulk reassessments.",
+    params(("id" = String, Path, description = "The release's id, e.g. TR-0002 or XR-0002")),
+    responses(
+        (status = 200, description = "The declarations", body = AffectedDeclarationList),
+        (status = 403, description = "The role may not reassess", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "No such release, or a kind that enters no assessment",
+            body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "A bulk reassessment is running", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn affected_declarations<S: Store>(
+    State(state): State<AppState<S>>,
+    Authenticated(caller): Authenticated,
+    ReleaseRef(id): ReleaseRef,
+) -> Result<Json<AffectedDeclarationList>, ApiError> {
+    let affected = state
+        .clearance
+        .declarations_assessed_with(&caller, &id)
+        .await?;
+    let view = serde_json::to_value(affected)
+        .map_err(|e| ApiError::from(clearance::ClearanceError::Internal(e.into())))?;
+    Ok(Json(AffectedDeclarationList(view)))
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/releases/{id}/reassessments",
+    tag = "releases",
+    summary = "Reassess in bulk the declarations assessed with a rolled-back release",
+    description = "For officers, after the release was rolled back. Takes the open import declarations \
+                   whose latest assessment used it (at most 200 a job; `more` says the next job has \
+                   more) and assesses each with what is in force on its acceptance date now: a dry run \
+                   (`apply: false`) reports each difference and the totals (`pay_more_total`, \
+                   `refund_total`, `refund_due_total`, exact CNY) and records nothing on any declaration; \
+                   applied (`apply: true`), each difference is recorded as the officer's reassessment and \
+                   told to the trade (its receipt says `pay_more` or `refund`; a pay-more blocks the \
+                   release until paid; `refund_due` shows what was paid beyond the new total). The \
+                   Idempotency-Key names the job: the same key again resumes an interrupted job or \
+                   answers the finished one; nothing is recorded twice. One bulk job at a time.",
+    params(
+        ("id" = String, Path, description = "The rolled-back release's id, e.g. TR-0002 or XR-0002"),
+        ("Idempotency-Key" = Option<String>, Header, description = "The job's key: retrying with it is safe"),
+    ),
+    request_body(content = BulkReassessmentRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The finished job", body = BulkReassessmentView),
+        (status = 200, description = "The job of this Idempotency-Key, finished before", body = BulkReassessmentView),
+        (status = 403, description = "The role may not reassess", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The request has errors, no such release, a release not rolled back, or \
+            the Idempotency-Key was used for another job", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "A bulk reassessment is running", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn bulk_reassess<S: Store>(
+    State(state): State<AppState<S>>,
+    Authenticated(caller): Authenticated,
+    ReleaseRef(id): ReleaseRef,
+    IdempotencyKey(key): IdempotencyKey,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let request: BulkReassessmentRequest = parse_body(&caller, Action::Reassess, &body)?;
+    let job = state
+        .clearance
+        .bulk_reassess(&caller, key.as_deref(), &id, request.apply)
+        .await?;
+    let status = if job["replayed"] == true {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, Json(BulkReassessmentView(job))).into_response())
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/reassessments",
+    tag = "releases",
+    summary = "List bulk reassessment jobs",
+    description = "For officers. The bulk jobs, most recent first (at most 100), each with its release, mode, \
+                   state, progress and totals.",
+    responses(
+        (status = 200, description = "The jobs", body = BulkReassessmentList),
+        (status = 403, description = "The role may not reassess", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn bulk_reassessments<S: Store>(
+    State(state): State<AppState<S>>,
+    Authenticated(caller): Authenticated,
+) -> Result<Json<BulkReassessmentList>, ApiError> {
+    let jobs = state.clearance.bulk_reassessments(&caller).await?;
+    Ok(Json(BulkReassessmentList { jobs }))
 }

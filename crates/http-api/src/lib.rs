@@ -76,10 +76,10 @@ use utoipa::OpenApi;
 
 pub use admission::{
     ATTACHMENT_UPLOADS_AT_ONCE, AUDIT_VERIFICATIONS_AT_ONCE, BATCH_LODGINGS_AT_ONCE,
-    BUSY_RETRY_AFTER_SECS, CUSTOMS_REQUESTS_IN_PROGRESS_MAX, DRIFT_REPORTS_AT_ONCE,
-    DRY_RUNS_AT_ONCE, HEAVY_JOBS_PER_CALLER_MAX, HISTORY_IMPORTS_AT_ONCE, LARGE_PAGE_ROWS,
-    LARGE_PAGES_AT_ONCE, RELEASE_IMPORTS_AT_ONCE, RULE_TESTS_AT_ONCE, STATISTICS_AT_ONCE,
-    TRADE_PAGE_ROWS_MAX, TRADE_REQUESTS_IN_PROGRESS_MAX, TRAININGS_AT_ONCE,
+    BULK_REASSESSMENTS_AT_ONCE, BUSY_RETRY_AFTER_SECS, CUSTOMS_REQUESTS_IN_PROGRESS_MAX,
+    DRIFT_REPORTS_AT_ONCE, DRY_RUNS_AT_ONCE, HEAVY_JOBS_PER_CALLER_MAX, HISTORY_IMPORTS_AT_ONCE,
+    LARGE_PAGE_ROWS, LARGE_PAGES_AT_ONCE, RELEASE_IMPORTS_AT_ONCE, RULE_TESTS_AT_ONCE,
+    STATISTICS_AT_ONCE, TRADE_PAGE_ROWS_MAX, TRADE_REQUESTS_IN_PROGRESS_MAX, TRAININGS_AT_ONCE,
 };
 pub use batches::{
     BATCH_BYTES_MAX, BATCH_ID_LENGTH_MAX, BATCH_RESULTS_TTL_SECONDS, BATCH_ROWS_MAX, BATCHES_KEPT,
@@ -277,6 +277,17 @@ pub fn routers<S: Store>(clearance: Arc<Clearance<S>>, config: ApiConfig) -> Rou
             get(assessing::dry_run::<S>)
                 .route_layer(gate(Action::ManageReleases, Some(HeavyJob::DryRun))),
         )
+        .route(
+            "/v1/releases/{id}/declarations",
+            get(assessing::affected_declarations::<S>)
+                .route_layer(gate(Action::Reassess, Some(HeavyJob::BulkReassessment))),
+        )
+        .route(
+            "/v1/releases/{id}/reassessments",
+            post(assessing::bulk_reassess::<S>)
+                .route_layer(gate(Action::Reassess, Some(HeavyJob::BulkReassessment))),
+        )
+        .route("/v1/reassessments", get(assessing::bulk_reassessments::<S>))
         .route(
             "/v1/releases/{id}/activation",
             post(assessing::activate_release::<S>),

@@ -15,10 +15,18 @@ pub enum AssessmentError {
     NoDutyRate { line: String, day: NaiveDate },
     #[error("tariff line {line} has no VAT rate in force on {day}")]
     NoVatRate { line: String, day: NaiveDate },
-    #[error("the item has no quantity in {unit}, which its rate is expressed in")]
-    MissingQuantity { unit: StatutoryUnit },
-    #[error("the quantity in {unit} must be above zero to compute a unit value")]
-    ZeroQuantity { unit: StatutoryUnit },
+    /// `declared`: the units the item's quantities are in; `item`: the item's index once known.
+    #[error("{}the quantity is in {}, which cannot be converted to {unit}, the unit its rate is per: declare it in {}", item_prefix(.item), declared_text(.declared), convertible_text(.unit))]
+    MissingQuantity {
+        unit: StatutoryUnit,
+        declared: Vec<String>,
+        item: Option<usize>,
+    },
+    #[error("{}the quantity in {unit} must be above zero to compute a unit value", item_prefix(.item))]
+    ZeroQuantity {
+        unit: StatutoryUnit,
+        item: Option<usize>,
+    },
     #[error("a consumption-tax rate of {percent}% cannot be grossed up (it must be below 100%)")]
     ConsumptionTaxRateTooHigh { percent: Decimal },
     #[error("the conditional rate has no band for a unit value of {unit_value}")]
@@ -29,7 +37,55 @@ pub enum AssessmentError {
     FreightUnknown { terms: &'static str },
 }
 
+fn item_prefix(item: &Option<usize>) -> String {
+    item.map(|i| format!("items[{i}]: ")).unwrap_or_default()
+}
+
+fn declared_text(declared: &[String]) -> String {
+    if declared.is_empty() {
+        "no unit".to_owned()
+    } else {
+        declared.join(", ")
+    }
+}
+
+fn convertible_text(unit: &StatutoryUnit) -> String {
+    let equivalents = crate::units::equivalents(unit);
+    if equivalents.is_empty() {
+        unit.to_string()
+    } else {
+        equivalents.join(", ")
+    }
+}
+
 impl AssessmentError {
+    /// The same error, naming the goods item (0-based index) it was found on.
+    pub fn on_item(self, index: usize) -> AssessmentError {
+        match self {
+            AssessmentError::MissingQuantity { unit, declared, .. } => {
+                AssessmentError::MissingQuantity {
+                    unit,
+                    declared,
+                    item: Some(index),
+                }
+            }
+            AssessmentError::ZeroQuantity { unit, .. } => AssessmentError::ZeroQuantity {
+                unit,
+                item: Some(index),
+            },
+            other => other,
+        }
+    }
+
+    /// The goods item the error was found on, if it names one.
+    pub fn item(&self) -> Option<usize> {
+        match self {
+            AssessmentError::MissingQuantity { item, .. }
+            | AssessmentError::ZeroQuantity { item, .. } => *item,
+            _ => None,
+        }
+    }
+
     /// The same message in Chinese, for the declarant.
     pub fn message_zh(&self) -> String {
         match self {
@@ -45,8 +101,19 @@ impl AssessmentError {
             AssessmentError::NoVatRate { line, day } => {
                 format!("税则号列 {line} 在 {day} 无有效增值税税率")
             }
-            AssessmentError::MissingQuantity { unit } => format!("缺少以 {unit} 计的数量"),
-            AssessmentError::ZeroQuantity { unit } => format!("以 {unit} 计的数量必须大于零"),
+            AssessmentError::MissingQuantity {
+                unit,
+                declared,
+                item,
+            } => format!(
+                "{}数量单位 {} 无法换算为税率所按的单位 {unit}：请以 {} 申报",
+                item_prefix(item),
+                declared_text(declared),
+                convertible_text(unit)
+            ),
+            AssessmentError::ZeroQuantity { unit, item } => {
+                format!("{}以 {unit} 计的数量必须大于零", item_prefix(item))
+            }
             AssessmentError::ConsumptionTaxRateTooHigh { percent } => {
                 format!("消费税税率 {percent}% 必须低于100%")
             }

@@ -26,6 +26,7 @@ pub mod postal;
 pub mod release;
 pub mod selection;
 pub mod taxes;
+pub mod units;
 pub mod valuation;
 
 pub use config::{AssessmentConfig, PostalRates, PostalRatesFrom};

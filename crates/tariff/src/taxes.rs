@@ -167,7 +167,10 @@ fn resolve(
         DutyRate::Conditional { unit, bands } => {
             let quantity = quantity_in(unit, quantities)?;
             if quantity <= Decimal::ZERO {
-                return Err(AssessmentError::ZeroQuantity { unit: unit.clone() });
+                return Err(AssessmentError::ZeroQuantity {
+                    unit: unit.clone(),
+                    item: None,
+                });
             }
             let unit_value = value / quantity;
             let band = bands
@@ -180,12 +183,14 @@ fn resolve(
     }
 }
 
+/// The item's quantity in the rate's unit: stated in it, or converted from an equivalent unit
+/// (`C62` pieces for the tariff's `UNIT`, grams for kilograms: `crate::units`).
 fn quantity_in(unit: &StatutoryUnit, quantities: &[Quantity]) -> Result<Decimal, AssessmentError> {
-    quantities
-        .iter()
-        .find(|q| &q.unit == unit)
-        .map(|q| q.amount)
-        .ok_or_else(|| AssessmentError::MissingQuantity { unit: unit.clone() })
+    crate::units::quantity_in(unit, quantities).ok_or_else(|| AssessmentError::MissingQuantity {
+        unit: unit.clone(),
+        declared: quantities.iter().map(|q| q.unit.0.clone()).collect(),
+        item: None,
+    })
 }
 
 /// Consumption tax, unrounded, on the composite assessable price (组成计税价格):
@@ -270,7 +275,8 @@ fn assess(
     let mut items = input
         .items
         .iter()
-        .map(|item| duties_of(item, day, rates, config, words))
+        .enumerate()
+        .map(|(i, item)| duties_of(item, day, rates, config, words).map_err(|e| e.on_item(i)))
         .collect::<Result<Vec<_>, _>>()?;
     let mut totals = Vec::new();
     let duty = close(&mut items, TaxKind::CustomsDuty, exemption_at_most, words);
@@ -280,8 +286,10 @@ fn assess(
     for kind in remedy_kinds(&items) {
         totals.push(close(&mut items, kind, None, words));
     }
-    for (item, input) in items.iter_mut().zip(&input.items) {
-        if let Some(ct) = consumption_tax_of(item, input, day, duty_in_base, words)? {
+    for (i, (item, input)) in items.iter_mut().zip(&input.items).enumerate() {
+        if let Some(ct) =
+            consumption_tax_of(item, input, day, duty_in_base, words).map_err(|e| e.on_item(i))?
+        {
             item.taxes.push(ct);
         }
     }

@@ -580,6 +580,8 @@ fn receipt(kind: &str) -> TradeReceiptView {
         reason: None,
         amount: None,
         reference: None,
+        difference: None,
+        settlement: None,
         checks: Vec::new(),
         continuity: None,
     }

@@ -211,6 +211,15 @@ pub struct TradeReceiptView {
     /// The bank's payment reference of a claimed or confirmed payment.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
+    /// On a reassessment (assessed) that changed the total: the new total payable minus the
+    /// previous one, CNY, signed (`"120.50"` more to pay, `"-80.00"` less).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub difference: Option<String>,
+    /// With `difference`: `pay_more` (the difference is owed, and the goods are not released
+    /// until it is paid or guaranteed) or `refund` (owed less; what was paid beyond the new
+    /// total is refunded: the declaration's payments show it as `refund_due`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settlement: Option<String>,
     /// What the trade must present for: document_check, physical_inspection, lab_sampling,
     /// hold (checks_required, check_completed).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -20,6 +20,7 @@ mod leaders;
 mod models;
 mod passwords;
 mod postgres;
+mod reassess;
 mod releases;
 mod remote;
 mod rules;

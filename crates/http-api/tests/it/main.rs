@@ -4,6 +4,7 @@ mod access;
 mod assessment;
 mod batches;
 mod browser;
+mod bulk_reassessment;
 mod ceb;
 mod console;
 mod console_admin;
