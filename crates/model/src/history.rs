@@ -421,17 +421,19 @@ impl RowCells<'_> {
         let revenue = match columns.revenue.map(|idx| self.cell(idx).to_owned()) {
             None => None,
             Some(text) if text.is_empty() => None,
-            Some(text) => match Decimal::from_str(&text).or_else(|_| Decimal::from_scientific(&text)) {
-                Ok(value) => Some(normalise_amount(value)),
-                Err(_) => {
-                    self.fail(
-                        COLUMN_REVENUE,
-                        format!("{text:?} is not a decimal number"),
-                        format!("{text:?} 不是十进制数"),
-                    );
-                    None
+            Some(text) => {
+                match Decimal::from_str(&text).or_else(|_| Decimal::from_scientific(&text)) {
+                    Ok(value) => Some(normalise_amount(value)),
+                    Err(_) => {
+                        self.fail(
+                            COLUMN_REVENUE,
+                            format!("{text:?} is not a decimal number"),
+                            format!("{text:?} 不是十进制数"),
+                        );
+                        None
+                    }
                 }
-            },
+            }
         };
         Some(Label {
             discrepancy,

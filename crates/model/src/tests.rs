@@ -864,7 +864,10 @@ fn saved_models_in_either_format_score_identically() {
         // The slice model changed deliberately (e.g. the history reader's rounding): the full
         // format is the same, its bytes are written again.
         std::fs::write(
-            concat!(env!("CARGO_MANIFEST_DIR"), "/test_data/trained_v1_slice.bin"),
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/test_data/trained_v1_slice.bin"
+            ),
             &with_folds,
         )
         .expect("write the slice model");
@@ -1075,10 +1078,7 @@ fn the_price_fold_is_the_documented_hash() {
     // First eight bytes of SHA-256("73.72"), big-endian, modulo k: the values Python's hashlib
     // gives (bench/ml/baselines.py assigns folds with the same rule).
     let p = |t: &str| Decimal::from_str(t).unwrap();
-    assert_eq!(
-        [2, 5, 7].map(|k| cv::price_fold(p("73.72"), k)),
-        [0, 4, 6]
-    );
+    assert_eq!([2, 5, 7].map(|k| cv::price_fold(p("73.72"), k)), [0, 4, 6]);
     assert_eq!([2, 5, 7].map(|k| cv::price_fold(p("100.00"), k)), [1, 2, 5]);
     assert_eq!([2, 5, 7].map(|k| cv::price_fold(p("0.50"), k)), [0, 1, 5]);
 }
@@ -1103,7 +1103,13 @@ fn price_grouped_cross_validation_scores_every_item_on_a_price_it_never_saw() {
         let price = records[row.index].item_price;
         assert_eq!(*fold_of_price.entry(price).or_insert(*fold), *fold);
     }
-    assert!(fold_of_price.values().collect::<std::collections::HashSet<_>>().len() == 4);
+    assert!(
+        fold_of_price
+            .values()
+            .collect::<std::collections::HashSet<_>>()
+            .len()
+            == 4
+    );
     // The figures are those of the rows listed.
     let scores: Vec<f64> = cv.rows.iter().map(|r| r.score).collect();
     let labels: Vec<bool> = cv.rows.iter().map(|r| r.discrepancy).collect();
