@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The platform's model and the Python baselines (LightGBM, XGBoost, exact-price lookup) on the
-# same KCS split, with the same metrics, side by side in one run. Outside CI.
+# same KCS rows, with the same metrics, side by side, in three views: cross-validation grouped by
+# price over every labelled row, and the held-out part of the validation split (March 2021)
+# trained on 2020 ("train") and on 2020 to February 2021 ("train+valid"). Outside CI.
 #
 #   bench/ml/compare.sh [PYTHON]    # PYTHON: an interpreter with requirements.txt installed
 #                                   # (default: bench/ml/.venv/bin/python)
@@ -10,9 +12,10 @@ root="$here/../.."
 python="${1:-$here/.venv/bin/python}"
 data="$(mktemp -d)"
 trap 'rm -rf "$data"' EXIT
+folds=5
 
 cargo build --release -p customs --manifest-path "$root/Cargo.toml" >&2
-customs="$root/target/release/customs"
+customs="${CARGO_TARGET_DIR:-$root/target}/release/customs"
 export CUSTOMS_DATA="$data"
 "$customs" admin user --name bench-analyst --role risk_analyst >/dev/null
 token="$("$customs" admin token --user bench-analyst)"
@@ -20,8 +23,13 @@ for split in train valid; do
   "$customs" history import "$root/datasets/kcs-synthetic/df_syn_${split}_eng.csv" \
     --format kcs --token "$token" >&2
 done
-started=$(date +%s.%N)
-"$customs" model evaluate --train-until 2020-12-31 --from 2021-01-01 --to 2021-03-31 \
-  --token "$token" --json > "$data/platform.json"
-echo "platform: trained and evaluated in $(echo "$(date +%s.%N) - $started" | bc) s" >&2
-"$python" "$here/baselines.py" --platform "$data/platform.json" --json "$data/baselines.json"
+evaluate() {  # view, then the split's options
+  local view="$1"; shift
+  local started; started=$(date +%s.%N)
+  "$customs" model evaluate "$@" --token "$token" --json --scores "$data/$view.csv" > "$data/$view.json"
+  echo "platform [$view]: trained and evaluated in $(echo "$(date +%s.%N) - $started" | bc) s" >&2
+}
+evaluate cv --cv-folds "$folds" --group-by price
+evaluate train --train-until 2020-12-31 --from 2021-03-01 --to 2021-03-31
+evaluate train_valid --train-until 2021-02-28 --from 2021-03-01 --to 2021-03-31
+"$python" "$here/baselines.py" --cv-folds "$folds" --platform-dir "$data" --json "$data/baselines.json"

@@ -116,6 +116,7 @@ pub use audit_trail::{
 };
 pub use cbec::BuyerIdKey;
 pub use error::ClearanceError;
+pub use models::{EvaluationReport, EvaluationRequest, EvaluationSplit, ScoredRow, scores_csv};
 pub use modifications::Modification;
 pub use passwords::{
     PASSWORD_LENGTH_MAX, PASSWORD_LENGTH_MIN, PASSWORD_SET_ACTION, SESSION_LIFETIME_HOURS,

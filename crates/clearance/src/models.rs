@@ -42,6 +42,11 @@ pub const DRIFT_SAMPLE_MAX: usize = 5_000;
 pub const DRIFT_ALERT_PSI: f64 = 0.25;
 pub const DRIFT_WATCH_PSI: f64 = 0.10;
 
+/// Fewest recent declarations a drift report judges. Below it the population stability index
+/// of ten bins is mostly sampling noise (a handful of declarations fill some bins and leave
+/// others empty): the report says "too few to judge" and raises no alert.
+pub const DRIFT_DECLARATIONS_MIN: usize = 30;
+
 /// Declarations the drift monitor scores.
 pub const DRIFT_MONITOR_SAMPLE: usize = 1_000;
 /// How often `serve` checks the active model for drift.
@@ -402,6 +407,101 @@ pub fn model_view(row: &RiskModelRow) -> Value {
     })
 }
 
+/// How `model evaluate` splits the labelled items.
+#[derive(Clone, Copy, Debug)]
+pub enum EvaluationSplit {
+    /// Train on the items up to `train_until`, test on those from `from` to `to`.
+    Period {
+        train_until: NaiveDate,
+        from: NaiveDate,
+        to: NaiveDate,
+    },
+    /// Cross-validation over every labelled item, `folds` folds grouped by price.
+    PriceFolds { folds: u32 },
+}
+
+/// What an evaluation runs.
+#[derive(Clone, Copy, Debug)]
+pub struct EvaluationRequest<'a> {
+    pub split: EvaluationSplit,
+    /// A registered model to evaluate instead of training one (time split only).
+    pub model: Option<&'a str>,
+    /// Evaluate a registered model whose training period reaches into the test period (or is
+    /// unknown), flagged in the result, instead of refusing it.
+    pub allow_overlap: bool,
+}
+
+/// One evaluated item: a line of the scores file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScoredRow {
+    /// `<declaration id>/<item>` ([`model::history::row_ids`]).
+    pub row_id: String,
+    pub score: f64,
+    pub discrepancy: bool,
+    pub unseen_price: bool,
+    /// The price fold that held it out (cross-validation only).
+    pub fold: Option<u32>,
+}
+
+/// An evaluation: the figures as JSON and as a table, and every item's score.
+#[derive(Clone, Debug)]
+pub struct EvaluationReport {
+    pub view: Value,
+    pub table: String,
+    pub rows: Vec<ScoredRow>,
+}
+
+/// The header of a scores file.
+pub const SCORES_HEADER: &str = "row_id,score,label,unseen_price,fold";
+
+/// A scores file: CSV (RFC 4180, `\n` line ends), the header [`SCORES_HEADER`], then one line
+/// per evaluated item in the order evaluated: its row identity, the model's probability (the
+/// shortest decimal that reads back to the same 32-bit float), the outcome (1 a discrepancy,
+/// 0 none), 1 when its exact price is not among the training items' prices, and the price fold
+/// that held it out (empty for a time split). Every figure `model evaluate` prints can be
+/// recomputed from it.
+pub fn scores_csv(rows: &[ScoredRow]) -> String {
+    let mut out = String::with_capacity(32 * (rows.len() + 1));
+    out.push_str(SCORES_HEADER);
+    out.push('\n');
+    for row in rows {
+        let id = if row.row_id.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", row.row_id.replace('"', "\"\""))
+        } else {
+            row.row_id.clone()
+        };
+        // The score is an f32 widened exactly: its shortest f32 text reads back bit for bit.
+        out.push_str(&format!(
+            "{id},{},{},{},{}\n",
+            row.score as f32,
+            u8::from(row.discrepancy),
+            u8::from(row.unseen_price),
+            row.fold.map(|f| f.to_string()).unwrap_or_default()
+        ));
+    }
+    out
+}
+
+/// A registered model's training period, when its record has one.
+fn training_period(summary: &Value) -> Option<(NaiveDate, NaiveDate)> {
+    let day = |v: &Value| {
+        v.as_str()
+            .and_then(|t| NaiveDate::parse_from_str(t, "%Y-%m-%d").ok())
+    };
+    Some((
+        day(&summary["training_period"][0])?,
+        day(&summary["training_period"][1])?,
+    ))
+}
+
+fn imported_before(digest: &str) -> ClearanceError {
+    invalid(
+        "file",
+        &format!("was imported before (SHA-256 {digest})"),
+        &format!("此文件已导入（SHA-256 {digest}）"),
+    )
+}
+
 fn batch_view(row: &HistoryBatchRow) -> Value {
     json!({
         "id": row.id, "format": row.format, "label": row.label, "digest": row.digest,
@@ -609,27 +709,74 @@ impl<S: Store> Clearance<S> {
                     .collect(),
             )
         })?;
-        let (Some(first), Some(last)) = (
-            records.iter().map(|r| r.date).min(),
-            records.iter().map(|r| r.date).max(),
-        ) else {
-            return Err(invalid("file", "has no rows", "没有数据行"));
-        };
         let digest = hex::encode(Sha256::digest(file.as_bytes()));
+        let batches = self.store.history_batches().await?;
+        if batches.iter().any(|b| b.digest == digest) {
+            return Err(imported_before(&digest));
+        }
+        // Rows already on record (by row identity: declaration id and item) are reported and
+        // skipped: they stay in the stored file, and every read keeps the first batch's row.
+        let known = self.history_row_index(&batches).await?;
+        let ids = model::history::row_ids(&records);
+        let mut overlapping = 0usize;
+        let mut differing = 0usize;
+        let mut overlapped_batches: Vec<String> = Vec::new();
+        let mut fresh: Vec<&HistoryRecord> = Vec::new();
+        for (record, id) in records.iter().zip(&ids) {
+            match known.get(id) {
+                None => fresh.push(record),
+                Some((batch, line)) => {
+                    overlapping += 1;
+                    if *line != model::history::canonical_line(record) {
+                        differing += 1;
+                    }
+                    if !overlapped_batches.contains(batch) {
+                        overlapped_batches.push(batch.clone());
+                    }
+                }
+            }
+        }
+        let (Some(first), Some(last)) = (
+            fresh.iter().map(|r| r.date).min(),
+            fresh.iter().map(|r| r.date).max(),
+        ) else {
+            if records.is_empty() {
+                return Err(invalid("file", "has no rows", "没有数据行"));
+            }
+            return Err(invalid(
+                "file",
+                &format!(
+                    "every row was imported before (same declaration id and item), in {}",
+                    overlapped_batches.join(", ")
+                ),
+                &format!(
+                    "所有数据行均已导入（相同申报单号及项号），见 {}",
+                    overlapped_batches.join("、")
+                ),
+            ));
+        };
         let serial = self.store.reserve_serials(HISTORY_COUNTER, 1).await?;
         let batch = HistoryBatchRow {
             id: format!("H-{serial:04}"),
             format: format.to_owned(),
             label,
             digest: digest.clone(),
-            rows: records.len() as u64,
-            labelled: records.iter().filter(|r| r.label.is_some()).count() as u64,
+            rows: fresh.len() as u64,
+            labelled: fresh.iter().filter(|r| r.label.is_some()).count() as u64,
             first_date: first.to_string(),
             last_date: last.to_string(),
             imported_by: caller.user_id().to_owned(),
             imported_seq: None,
         };
-        let view = batch_view(&batch);
+        let mut view = batch_view(&batch);
+        view["file_rows"] = json!(records.len());
+        view["overlapping"] = json!({
+            "rows": overlapping,
+            "differing": differing,
+            "batches": overlapped_batches,
+            "note": "rows whose declaration id and item were imported before are skipped; \
+                     the first import's row is kept",
+        });
         self.append_reference_event(
             caller,
             format!("history:{}", batch.id),
@@ -644,14 +791,47 @@ impl<S: Store> Clearance<S> {
         )
         .await
         .map_err(|e| match e {
-            ClearanceError::Invalid(_) => invalid(
-                "file",
-                &format!("was imported before (SHA-256 {digest})"),
-                &format!("此文件已导入（SHA-256 {digest}）"),
-            ),
+            ClearanceError::Invalid(_) => imported_before(&digest),
             other => other,
         })?;
         Ok(view)
+    }
+
+    /// Every history row on record by identity: the batch that holds it first and its
+    /// canonical line.
+    async fn history_row_index(
+        &self,
+        batches: &[HistoryBatchRow],
+    ) -> Result<HashMap<String, (String, String)>, ClearanceError> {
+        let mut index = HashMap::new();
+        for batch in batches {
+            let parsed = self.stored_batch(batch).await?;
+            for (record, id) in parsed.iter().zip(model::history::row_ids(&parsed)) {
+                index
+                    .entry(id)
+                    .or_insert_with(|| (batch.id.clone(), model::history::canonical_line(record)));
+            }
+        }
+        Ok(index)
+    }
+
+    /// A stored batch's rows, read again from its text.
+    async fn stored_batch(
+        &self,
+        batch: &HistoryBatchRow,
+    ) -> Result<Vec<HistoryRecord>, ClearanceError> {
+        let text = self
+            .store
+            .history_text(&batch.id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("history batch {} has no text", batch.id))?;
+        Ok(model::history::parse_kcs(text.as_bytes()).map_err(|e| {
+            anyhow::anyhow!(
+                "stored history batch {} no longer parses: {}",
+                batch.id,
+                e[0]
+            )
+        })?)
     }
 
     /// Every history batch (customs roles that read rules).
@@ -668,30 +848,48 @@ impl<S: Store> Clearance<S> {
 
     /// Every labelled item on record: the history batches, and the goods items of declarations
     /// whose checks were closed with a finding (discrepancy yes or no, and the revenue it
-    /// recovered), each on its acceptance day.
+    /// recovered), each on its acceptance day. A history row whose identity (declaration id and
+    /// item, [`model::history::row_ids`]) an earlier batch holds is left out: the first import
+    /// wins.
     pub async fn training_records(&self) -> Result<(Vec<HistoryRecord>, Value), ClearanceError> {
+        let (records, _, sources) = self.identified_records().await?;
+        Ok((records, sources))
+    }
+
+    /// [`Clearance::training_records`] with each item's row identity: `<declaration id>/<item>`
+    /// (the history's declaration ids, or the platform's for its closed checks).
+    pub async fn identified_records(
+        &self,
+    ) -> Result<(Vec<HistoryRecord>, Vec<String>, Value), ClearanceError> {
         let mut records = Vec::new();
+        let mut ids = Vec::new();
         let mut sources = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for batch in self.store.history_batches().await? {
-            let text = self
-                .store
-                .history_text(&batch.id)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("history batch {} has no text", batch.id))?;
-            let parsed = model::history::parse_kcs(text.as_bytes()).map_err(|e| {
-                anyhow::anyhow!(
-                    "stored history batch {} no longer parses: {}",
-                    batch.id,
-                    e[0]
-                )
-            })?;
-            sources.push(json!({ "history": batch.id, "rows": parsed.len() }));
-            records.extend(parsed);
+            let parsed = self.stored_batch(&batch).await?;
+            let batch_ids = model::history::row_ids(&parsed);
+            let mut kept = 0usize;
+            let mut overlapping = 0usize;
+            for (record, id) in parsed.into_iter().zip(batch_ids) {
+                if seen.insert(id.clone()) {
+                    kept += 1;
+                    records.push(record);
+                    ids.push(id);
+                } else {
+                    overlapping += 1;
+                }
+            }
+            let mut source = json!({ "history": batch.id, "rows": kept });
+            if overlapping > 0 {
+                source["overlapping_skipped"] = json!(overlapping);
+            }
+            sources.push(source);
         }
         let own = self.own_labels().await?;
         sources.push(json!({ "closed_checks": own.len() }));
+        ids.extend(model::history::row_ids(&own));
         records.extend(own);
-        Ok((records, Value::Array(sources)))
+        Ok((records, ids, Value::Array(sources)))
     }
 
     /// The goods items of the declarations whose checks were closed with a finding.
@@ -824,13 +1022,16 @@ impl<S: Store> Clearance<S> {
             e => invalid("history", &e.to_string(), &e.to_string()),
         })?;
         self.register_model(
-            caller, "trained", &label, trained, &train, sources, stop, job,
+            caller, "trained", &label, trained, &train, sources, None, stop, job,
         )
         .await
     }
 
     /// Imports a model trained elsewhere (XGBoost JSON or LightGBM text) on the features of a
-    /// registered model `features_of` (its encoder, so its feature order), in shadow.
+    /// registered model `features_of` (its encoder, so its feature order), in shadow. The record
+    /// carries the model's own provenance: the file's SHA-256 and format, who imported it and
+    /// when, and the training period its maker declares (`trained_on`, first and last day), or
+    /// none: never the donor's training period, rows or data hash, which describe another model.
     pub async fn import_model(
         &self,
         caller: &Caller,
@@ -838,11 +1039,21 @@ impl<S: Store> Clearance<S> {
         bytes: &[u8],
         features_of: &str,
         label: &str,
+        trained_on: Option<(NaiveDate, NaiveDate)>,
     ) -> Result<Value, ClearanceError> {
         caller.require(Action::ManageModels)?;
         choice("format", format, &MODEL_FORMATS)?;
         let label = text("label", label)?;
         within(bytes.len(), MODEL_IMPORT_BYTES_MAX)?;
+        if let Some((first, last)) = trained_on
+            && first > last
+        {
+            return Err(invalid(
+                "trained_until",
+                "the declared training period ends before it starts",
+                "声明的训练期结束早于开始",
+            ));
+        }
         let base = self.stored_model(features_of, "features_of").await?;
         let n = base.encoder.features().len();
         let imported = match format {
@@ -850,23 +1061,51 @@ impl<S: Store> Clearance<S> {
             _ => model::GbdtModel::import_lightgbm_text(bytes, n),
         }
         .map_err(|e| invalid("file", &e.to_string(), &e.to_string()))?;
+        let donor_period = base.training.period;
         let mut training = base.training.clone();
         training.model_hash = hex::encode(Sha256::digest(imported.to_bytes()));
+        if let Some(period) = trained_on {
+            training.period = period;
+        }
         let trained = TrainedModel {
             encoder: base.encoder,
             model: imported,
             training,
         };
+        // Reference items for the score thresholds and the drift baselines: the donor's
+        // training items (the features this model reads were fitted on them).
         let (records, sources) = self.training_records().await?;
-        let (first, last) = trained.training.period;
-        let train: Vec<HistoryRecord> = records
+        let (first, last) = donor_period;
+        let reference: Vec<HistoryRecord> = records
             .into_iter()
             .filter(|r| r.label.is_some() && r.date >= first && r.date <= last)
             .collect();
         let sources = json!({ "format": format, "features_of": features_of, "history": sources });
+        let provenance = json!({
+            "file_sha256": hex::encode(Sha256::digest(bytes)),
+            "format": format,
+            "imported_by": caller.user_id(),
+            "imported_at": self.now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "features_of": features_of,
+            "declared_training_period": trained_on.map(|(a, b)| [a.to_string(), b.to_string()]),
+            "reference_items": {
+                "rows": reference.len(),
+                "period": [first.to_string(), last.to_string()],
+                "note": "the features' donor's training items, scored for the selection threshold \
+                         and the drift baselines; not what this model was trained on",
+            },
+        });
         let never = AtomicBool::new(false);
         self.register_model(
-            caller, "imported", &label, trained, &train, sources, &never, None,
+            caller,
+            "imported",
+            &label,
+            trained,
+            &reference,
+            sources,
+            Some(provenance),
+            &never,
+            None,
         )
         .await
     }
@@ -882,6 +1121,7 @@ impl<S: Store> Clearance<S> {
         trained: TrainedModel,
         train: &[HistoryRecord],
         sources: Value,
+        provenance: Option<Value>,
         stop: &AtomicBool,
         job: Option<&str>,
     ) -> Result<Value, ClearanceError> {
@@ -943,7 +1183,7 @@ impl<S: Store> Clearance<S> {
         }
         let serial = self.store.reserve_serials(MODEL_COUNTER, 1).await?;
         let id = format!("M-{serial:04}");
-        let summary = json!({
+        let mut summary = json!({
             "label": label,
             "training_rows": t.rows,
             "training_positives": t.positives,
@@ -956,6 +1196,21 @@ impl<S: Store> Clearance<S> {
             "mean_revenue_recovered_cny": mean_revenue_recovered(train).map(|m| m.to_string()),
             "feature_bins": feature_bins,
         });
+        // A model made elsewhere: what it was trained on is what its maker declares, if
+        // anything; the figures above describe the reference items, not its training.
+        if let Some(provenance) = provenance {
+            summary["training_rows"] = Value::Null;
+            summary["training_positives"] = Value::Null;
+            summary["data_hash"] = Value::Null;
+            summary["training_period"] = provenance["declared_training_period"].clone();
+            if let Some(metrics) = summary["training_metrics"].as_object_mut() {
+                metrics.insert(
+                    "note".to_owned(),
+                    json!("on the reference items (the features' donor's training items)"),
+                );
+            }
+            summary["provenance"] = provenance;
+        }
         let row = RiskModelRow {
             id: id.clone(),
             status: "shadow".to_owned(),
@@ -1119,7 +1374,9 @@ impl<S: Store> Clearance<S> {
     /// Trains on the labelled items up to `train_until` (or takes the registered `model`) and
     /// evaluates on those from `from` to `to`: AUC, precision and recall at inspection rates of
     /// 1, 2, 5 and 10 % (exact top-k and the DATE definition), revenue shares where revenue
-    /// exists, on all rows and on the rows whose exact price never occurs in training.
+    /// exists, on all rows and on the rows whose exact price never occurs in training. A
+    /// registered model whose training period reaches into the test period is refused
+    /// ([`Clearance::evaluate`] with `allow_overlap` evaluates it, flagged).
     pub async fn evaluate_model(
         &self,
         caller: &Caller,
@@ -1128,7 +1385,48 @@ impl<S: Store> Clearance<S> {
         to: NaiveDate,
         model_id: Option<&str>,
     ) -> Result<(Value, String), ClearanceError> {
+        let report = self
+            .evaluate(
+                caller,
+                &EvaluationRequest {
+                    split: EvaluationSplit::Period {
+                        train_until,
+                        from,
+                        to,
+                    },
+                    model: model_id,
+                    allow_overlap: false,
+                },
+            )
+            .await?;
+        Ok((report.view, report.table))
+    }
+
+    /// An evaluation as [`EvaluationRequest`] asks, with the score of every item evaluated
+    /// (for [`scores_csv`]).
+    pub async fn evaluate(
+        &self,
+        caller: &Caller,
+        request: &EvaluationRequest<'_>,
+    ) -> Result<EvaluationReport, ClearanceError> {
         caller.require(Action::ReadRules)?;
+        let (train_until, from, to) = match request.split {
+            EvaluationSplit::Period {
+                train_until,
+                from,
+                to,
+            } => (train_until, from, to),
+            EvaluationSplit::PriceFolds { folds } => {
+                if request.model.is_some() {
+                    return Err(invalid(
+                        "model",
+                        "a cross-validation trains its own model for each fold",
+                        "交叉验证为每一折训练自己的模型",
+                    ));
+                }
+                return self.cross_validate(folds).await;
+            }
+        };
         if !(train_until < from && from <= to) {
             return Err(invalid(
                 "from",
@@ -1136,8 +1434,59 @@ impl<S: Store> Clearance<S> {
                 "测试期须晚于训练截止日，且结束不早于开始",
             ));
         }
-        let (records, _) = self.training_records().await?;
-        let trained = match model_id {
+        let mut overlap = Value::Null;
+        let mut registered_period = None;
+        if let Some(id) = request.model {
+            let row = self
+                .store
+                .risk_models()
+                .await?
+                .into_iter()
+                .find(|m| m.id == id)
+                .ok_or_else(|| {
+                    invalid(
+                        "model",
+                        &format!("no risk model {id}"),
+                        &format!("没有风险模型 {id}"),
+                    )
+                })?;
+            let summary = summary_of(&row);
+            let period = training_period(&summary);
+            registered_period = Some(summary["training_period"].clone());
+            let (en, zh) = match period {
+                Some((first, last)) if first <= to && last >= from => (
+                    format!(
+                        "{id} was trained on items from {first} to {last}, which reaches into the \
+                         test period {from} to {to}: its figures would be optimistic"
+                    ),
+                    format!(
+                        "{id} 的训练期 {first} 至 {last} 与测试期 {from} 至 {to} 重叠，指标会偏高"
+                    ),
+                ),
+                Some(_) => (String::new(), String::new()),
+                None => (
+                    format!(
+                        "{id} has no recorded training period (an imported model declared none): \
+                         it may have been trained on the test period {from} to {to}"
+                    ),
+                    format!(
+                        "{id} 没有记录训练期（导入时未声明），可能用测试期 {from} 至 {to} 训练过"
+                    ),
+                ),
+            };
+            if !en.is_empty() {
+                if !request.allow_overlap {
+                    return Err(invalid(
+                        "model",
+                        &format!("{en} (allow_overlap to evaluate it anyway, flagged)"),
+                        &format!("{zh}（可用 allow_overlap 仍然评估，并加以标注）"),
+                    ));
+                }
+                overlap = json!({ "en": en, "zh": zh });
+            }
+        }
+        let (records, ids, _) = self.identified_records().await?;
+        let trained = match request.model {
             Some(id) => self.stored_model(id, "model").await?,
             None => {
                 let train: Vec<HistoryRecord> = records
@@ -1153,10 +1502,11 @@ impl<S: Store> Clearance<S> {
                 .map_err(|e| invalid("history", &e.to_string(), &e.to_string()))?
             }
         };
-        let test: Vec<HistoryRecord> = records
+        let (test, test_ids): (Vec<HistoryRecord>, Vec<String>) = records
             .into_iter()
-            .filter(|r| r.label.is_some() && r.date >= from && r.date <= to)
-            .collect();
+            .zip(ids)
+            .filter(|(r, _)| r.label.is_some() && r.date >= from && r.date <= to)
+            .unzip();
         if test.is_empty() {
             return Err(invalid(
                 "from",
@@ -1164,15 +1514,98 @@ impl<S: Store> Clearance<S> {
                 "测试期内没有已标注的商品",
             ));
         }
-        let evaluation = trained.evaluate(&test);
+        let (evaluation, outcomes) = trained.evaluate_rows(&test);
         let mut view = evaluation_view(&evaluation);
-        view["training_period"] = json!([
-            trained.training.period.0.to_string(),
-            trained.training.period.1.to_string()
-        ]);
+        view["training_period"] = registered_period.unwrap_or_else(|| {
+            json!([
+                trained.training.period.0.to_string(),
+                trained.training.period.1.to_string()
+            ])
+        });
         view["test_period"] = json!([from.to_string(), to.to_string()]);
         view["model_hash"] = json!(trained.training.model_hash);
-        Ok((view, evaluation.render_table()))
+        view["overlap"] = overlap;
+        let rows = outcomes
+            .into_iter()
+            .map(|o| ScoredRow {
+                row_id: test_ids[o.index].clone(),
+                score: o.score,
+                discrepancy: o.discrepancy,
+                unseen_price: o.unseen_price,
+                fold: None,
+            })
+            .collect();
+        Ok(EvaluationReport {
+            view,
+            table: evaluation.render_table(),
+            rows,
+        })
+    }
+
+    /// Cross-validation over every labelled item with folds grouped by price
+    /// ([`model::cv::price_fold`]).
+    async fn cross_validate(&self, folds: u32) -> Result<EvaluationReport, ClearanceError> {
+        if !(model::cv::CV_FOLDS_MIN..=model::cv::CV_FOLDS_MAX).contains(&folds) {
+            return Err(ClearanceError::Invalid(vec![FieldError::out_of_range(
+                "cv_folds",
+                &format!(
+                    "from {} to {}",
+                    model::cv::CV_FOLDS_MIN,
+                    model::cv::CV_FOLDS_MAX
+                ),
+                &format!(
+                    "在 {} 到 {} 之间",
+                    model::cv::CV_FOLDS_MIN,
+                    model::cv::CV_FOLDS_MAX
+                ),
+            )]));
+        }
+        let (records, ids, _) = self.identified_records().await?;
+        let (records, ids): (Vec<HistoryRecord>, Vec<String>) = records
+            .into_iter()
+            .zip(ids)
+            .filter(|(r, _)| r.label.is_some())
+            .unzip();
+        let cv = model::cv::cross_validate_by_price(
+            &records,
+            folds,
+            model::FeatureConfig::default(),
+            &model::TrainParams::default(),
+            &AtomicBool::new(false),
+        )
+        .map_err(|e| invalid("history", &e.to_string(), &e.to_string()))?;
+        let mut view = evaluation_view(&cv.evaluation);
+        let (first, last) = (
+            records.iter().map(|r| r.date).min(),
+            records.iter().map(|r| r.date).max(),
+        );
+        view["cross_validation"] = json!({
+            "folds": folds, "group_by": "price",
+            "fold_rule": "first 8 bytes of SHA-256 of the normalised price text, big-endian, modulo folds",
+        });
+        view["training_period"] = Value::Null;
+        view["test_period"] = json!([first.map(|d| d.to_string()), last.map(|d| d.to_string())]);
+        let rows = cv
+            .rows
+            .iter()
+            .zip(&cv.row_folds)
+            .map(|(o, &fold)| ScoredRow {
+                row_id: ids[o.index].clone(),
+                score: o.score,
+                discrepancy: o.discrepancy,
+                unseen_price: o.unseen_price,
+                fold: Some(fold),
+            })
+            .collect();
+        Ok(EvaluationReport {
+            view,
+            table: format!(
+                "{folds}-fold cross-validation grouped by price (every item scored by a model \
+                 that never saw its price)\n{}",
+                cv.evaluation.render_table()
+            ),
+            rows,
+        })
     }
 
     /// How far the recent import declarations have moved from what `id` was trained on: the
@@ -1262,11 +1695,13 @@ impl<S: Store> Clearance<S> {
             })
             .await?;
         let mut records = Vec::new();
+        let mut declarations = 0usize;
         for listed in &listed {
             let state = self.state_of(&listed.row).await?;
             if matches!(state.declaration.kind, DeclarationKind::Summary) {
                 continue;
             }
+            declarations += 1;
             let figures = self
                 .assessment_records(&listed.row.id)
                 .await?
@@ -1279,6 +1714,21 @@ impl<S: Store> Clearance<S> {
                 figures.as_ref(),
                 None,
             ));
+        }
+        if declarations < DRIFT_DECLARATIONS_MIN {
+            let en = format!(
+                "too few to judge: {declarations} declarations, at least {DRIFT_DECLARATIONS_MIN} needed"
+            );
+            let zh = format!(
+                "样本过少，无法判断：{declarations} 份申报，至少需要 {DRIFT_DECLARATIONS_MIN} 份"
+            );
+            return Ok(json!({
+                "model": id, "declarations": declarations, "items": records.len(),
+                "judged": false, "reason": { "en": en, "zh": zh },
+                "minimum_declarations": DRIFT_DECLARATIONS_MIN,
+                "score": { "psi": null, "level": "too_few" },
+                "features": [], "alerts": 0,
+            }));
         }
         let level = |psi: f64| {
             if psi >= DRIFT_ALERT_PSI {
@@ -1344,7 +1794,8 @@ impl<S: Store> Clearance<S> {
             tracing::warn!(model = id, score_psi, alerts, "risk model drift");
         }
         Ok(json!({
-            "model": id, "declarations": listed.len(), "items": records.len(),
+            "model": id, "declarations": declarations, "items": records.len(), "judged": true,
+            "minimum_declarations": DRIFT_DECLARATIONS_MIN,
             "score": { "psi": score_psi, "level": level(score_psi) },
             "features": features, "alerts": alerts,
         }))

@@ -196,6 +196,7 @@ async fn a_promoted_model_sends_a_high_scoring_declaration_to_the_red_lane_with_
             xgboost,
             "M-0001",
             "data science team",
+            None,
         )
         .await
         .unwrap();
@@ -207,7 +208,7 @@ async fn a_promoted_model_sends_a_high_scoring_declaration_to_the_red_lane_with_
     assert_eq!(
         paths(
             f.clearance
-                .import_model(&zhao, "onnx", xgboost, "M-0001", "x")
+                .import_model(&zhao, "onnx", xgboost, "M-0001", "x", None)
                 .await
         ),
         ["format"]
@@ -215,7 +216,7 @@ async fn a_promoted_model_sends_a_high_scoring_declaration_to_the_red_lane_with_
     assert_eq!(
         paths(
             f.clearance
-                .import_model(&zhao, "xgboost-json", b"{}", "M-0001", "x")
+                .import_model(&zhao, "xgboost-json", b"{}", "M-0001", "x", None)
                 .await
         ),
         ["file"]
@@ -223,7 +224,7 @@ async fn a_promoted_model_sends_a_high_scoring_declaration_to_the_red_lane_with_
     assert_eq!(
         paths(
             f.clearance
-                .import_model(&zhao, "xgboost-json", xgboost, "M-0009", "x")
+                .import_model(&zhao, "xgboost-json", xgboost, "M-0009", "x", None)
                 .await
         ),
         ["features_of"]
@@ -321,12 +322,16 @@ async fn a_promoted_model_sends_a_high_scoring_declaration_to_the_red_lane_with_
     );
     assert_eq!(evaluation["all"]["rates"].as_array().unwrap().len(), 4);
     assert!(table.contains("AUC"), "{table}");
+    // Four declarations are too few to judge drift on (the edge: the test below).
     let drift = f.clearance.model_drift(&zhao, "M-0001", 100).await.unwrap();
     assert_eq!(drift["declarations"], 4);
-    assert!(drift["score"]["psi"].as_f64().is_some(), "{drift:#}");
-    // The monitor `serve` runs: the same report for the active model; the declarations lodged
-    // here (two goods, one price unseen) are nothing like the training items, an alert, which
-    // is recorded on the model's record.
+    assert_eq!(drift["judged"], false, "{drift:#}");
+    // The monitor `serve` runs: the same report for the active model; with enough
+    // declarations lodged here (two goods, one price unseen), nothing like the training
+    // items, an alert, which is recorded on the model's record.
+    for i in 4..crate::models::DRIFT_DECLARATIONS_MIN {
+        lodged(&f, &format!("more{i}")).await;
+    }
     let monitored = f.clearance.monitor_drift().await.unwrap().unwrap();
     assert_eq!(monitored["model"], "M-0001");
     assert!(monitored["alerts"].as_u64().unwrap() > 0, "{monitored:#}");
@@ -368,4 +373,387 @@ async fn a_promoted_model_sends_a_high_scoring_declaration_to_the_red_lane_with_
         None,
         "no active model"
     );
+}
+
+/// The history's rows `range`, as a KCS file.
+fn history_rows(range: std::ops::Range<usize>) -> String {
+    let text = history();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap().to_owned();
+    let rows: Vec<&str> = lines.collect();
+    let mut out = format!("{header}\n");
+    for row in &rows[range] {
+        out.push_str(row);
+        out.push('\n');
+    }
+    out
+}
+
+#[tokio::test]
+async fn overlapping_history_rows_are_found_by_identity_and_skipped() {
+    let f = fixture(beijing(2026, 11, 26, 10)).await;
+    let wang = analyst(&f, "analyst-wang").await;
+    let first = f
+        .clearance
+        .import_history(&wang, "kcs", "first", &history_rows(0..200))
+        .await
+        .unwrap();
+    assert_eq!(first["rows"], 200);
+    assert_eq!(first["overlapping"]["rows"], 0);
+    // Rows 100..300 again, another file: row 101 (a 1,000+ price) written with float noise, row
+    // 102 with another outcome. The same identity (declaration id and item) is the same row.
+    let second_text = history_rows(100..300)
+        .replacen(",1707.50,", ",1707.5000000000002,", 1)
+        .replacen(",1714.50,0,0", ",1714.50,1,1", 1);
+    assert!(second_text.contains("1707.5000000000002") && second_text.contains("1714.50,1,1"));
+    let second = f
+        .clearance
+        .import_history(&wang, "kcs", "second", &second_text)
+        .await
+        .unwrap();
+    assert_eq!(second["rows"], 100, "{second:#}");
+    assert_eq!(second["file_rows"], 200);
+    assert_eq!(second["overlapping"]["rows"], 100);
+    assert_eq!(
+        second["overlapping"]["differing"], 1,
+        "the noisy price is the same price; the other outcome differs"
+    );
+    assert_eq!(second["overlapping"]["batches"], json!(["H-0001"]));
+    assert_eq!(second["first_date"], "2026-07-20", "{second:#}");
+    // Training reads each row once: the first import's.
+    let (records, sources) = f.clearance.training_records().await.unwrap();
+    assert_eq!(records.len(), 300);
+    assert_eq!(sources[1]["overlapping_skipped"], 100, "{sources:#}");
+    let row_102 = records
+        .iter()
+        .find(|r| r.declaration_id == "100102")
+        .unwrap();
+    assert!(
+        !row_102.label.as_ref().unwrap().discrepancy,
+        "first import kept"
+    );
+    // A file whose every row is on record adds nothing: refused, naming the batches.
+    match f
+        .clearance
+        .import_history(&wang, "kcs", "third", &history_rows(150..250))
+        .await
+    {
+        Err(ClearanceError::Invalid(errors)) => {
+            assert_eq!(errors[0].path, "file");
+            assert!(
+                errors[0].message_en.contains("H-0001, H-0002"),
+                "{errors:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Mann-Whitney AUC by counting pairs, independent of the model crate's ranks.
+fn pairwise_auc(rows: &[(f64, bool)]) -> f64 {
+    let (mut wins, mut pairs) = (0.0, 0.0);
+    for &(p, _) in rows.iter().filter(|r| r.1) {
+        for &(n, _) in rows.iter().filter(|r| !r.1) {
+            pairs += 1.0;
+            wins += if p > n {
+                1.0
+            } else if p == n {
+                0.5
+            } else {
+                0.0
+            };
+        }
+    }
+    wins / pairs
+}
+
+fn read_scores(csv: &str) -> Vec<(String, f64, bool, bool, Option<u32>)> {
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some(crate::models::SCORES_HEADER));
+    lines
+        .map(|line| {
+            let cells: Vec<&str> = line.split(',').collect();
+            assert_eq!(cells.len(), 5, "{line}");
+            (
+                cells[0].to_owned(),
+                cells[1].parse().unwrap(),
+                cells[2] == "1",
+                cells[3] == "1",
+                (!cells[4].is_empty()).then(|| cells[4].parse().unwrap()),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn an_evaluation_writes_scores_an_outsider_can_recompute_and_refuses_a_leaking_model() {
+    let f = fixture(beijing(2026, 11, 26, 10)).await;
+    let wang = analyst(&f, "analyst-wang").await;
+    f.clearance
+        .import_history(&wang, "kcs", "2026", &history())
+        .await
+        .unwrap();
+    let period = |train_until: (u32, u32), from: (u32, u32), to: (u32, u32)| {
+        let day = |(m, d): (u32, u32)| NaiveDate::from_ymd_opt(2026, m, d).unwrap();
+        crate::EvaluationSplit::Period {
+            train_until: day(train_until),
+            from: day(from),
+            to: day(to),
+        }
+    };
+    let request = |split, model, allow_overlap| crate::EvaluationRequest {
+        split,
+        model,
+        allow_overlap,
+    };
+    let split = period((8, 31), (9, 1), (12, 31));
+    let report = f
+        .clearance
+        .evaluate(&wang, &request(split, None, false))
+        .await
+        .unwrap();
+    let rows = read_scores(&crate::scores_csv(&report.rows));
+    assert_eq!(
+        rows.len(),
+        report.view["all"]["rows"].as_u64().unwrap() as usize
+    );
+    assert!(
+        rows.iter().all(|r| r.4.is_none()),
+        "no folds in a time split"
+    );
+    assert_eq!(
+        rows[0].0, "100243/1",
+        "the row identity: declaration id / item"
+    );
+    let all: Vec<(f64, bool)> = rows.iter().map(|r| (r.1, r.2)).collect();
+    let unseen: Vec<(f64, bool)> = rows.iter().filter(|r| r.3).map(|r| (r.1, r.2)).collect();
+    assert_eq!(
+        pairwise_auc(&all),
+        report.view["all"]["auc"].as_f64().unwrap()
+    );
+    assert_eq!(
+        unseen.len(),
+        report.view["unseen_price"]["rows"].as_u64().unwrap() as usize
+    );
+    // Every row at the smartphones' price was seen; the others' prices are new.
+    assert_eq!(unseen.len(), rows.iter().filter(|r| !r.2).count());
+
+    // A model trained on the whole year reaches into the test period: refused, or flagged.
+    f.clearance
+        .train_model(&wang, "whole year", None)
+        .await
+        .unwrap();
+    match f
+        .clearance
+        .evaluate(&wang, &request(split, Some("M-0001"), false))
+        .await
+    {
+        Err(ClearanceError::Invalid(errors)) => {
+            assert_eq!(errors[0].path, "model");
+            assert!(
+                errors[0]
+                    .message_en
+                    .contains("reaches into the test period"),
+                "{errors:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let flagged = f
+        .clearance
+        .evaluate(&wang, &request(split, Some("M-0001"), true))
+        .await
+        .unwrap();
+    assert!(
+        flagged.view["overlap"]["en"]
+            .as_str()
+            .unwrap()
+            .contains("2026-01-01 to 2026-10-27"),
+        "{:#}",
+        flagged.view["overlap"]
+    );
+    // One trained up to the cut is not.
+    let day = NaiveDate::from_ymd_opt(2026, 8, 31).unwrap();
+    f.clearance
+        .train_model(&wang, "to August", Some(day))
+        .await
+        .unwrap();
+    let clean = f
+        .clearance
+        .evaluate(&wang, &request(split, Some("M-0002"), false))
+        .await
+        .unwrap();
+    assert_eq!(clean.view["overlap"], Value::Null);
+    assert_eq!(
+        clean.view["all"], report.view["all"],
+        "the same model, retrained"
+    );
+
+    // Price-grouped cross-validation over every labelled item: every item in one fold, every
+    // price in one fold, each scored on a price its model never saw.
+    let cv = f
+        .clearance
+        .evaluate(
+            &wang,
+            &request(crate::EvaluationSplit::PriceFolds { folds: 3 }, None, false),
+        )
+        .await
+        .unwrap();
+    let rows = read_scores(&crate::scores_csv(&cv.rows));
+    assert_eq!(rows.len(), 300);
+    assert!(rows.iter().all(|r| r.3 && r.4.is_some()));
+    let all: Vec<(f64, bool)> = rows.iter().map(|r| (r.1, r.2)).collect();
+    assert_eq!(pairwise_auc(&all), cv.view["all"]["auc"].as_f64().unwrap());
+    assert_eq!(cv.view["unseen_price"]["rows"], 300);
+    let phones: std::collections::HashSet<Option<u32>> =
+        rows.iter().filter(|r| r.2).map(|r| r.4).collect();
+    assert_eq!(phones.len(), 1, "one price, one fold");
+    for folds in [1, 21] {
+        assert!(
+            f.clearance
+                .evaluate(
+                    &wang,
+                    &request(crate::EvaluationSplit::PriceFolds { folds }, None, false)
+                )
+                .await
+                .is_err()
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_imported_model_records_its_own_provenance() {
+    let f = fixture(beijing(2026, 11, 26, 10)).await;
+    let wang = analyst(&f, "analyst-wang").await;
+    let zhao = analyst(&f, "analyst-zhao").await;
+    f.clearance
+        .import_history(&wang, "kcs", "2026", &history())
+        .await
+        .unwrap();
+    let base = f.clearance.train_model(&wang, "base", None).await.unwrap();
+    let xgboost = include_bytes!("../../model/test_data/xgb_tiny.json");
+    let undeclared = f
+        .clearance
+        .import_model(&zhao, "xgboost-json", xgboost, "M-0001", "team", None)
+        .await
+        .unwrap();
+    let s = &undeclared["summary"];
+    let provenance = &s["provenance"];
+    use sha2::Digest;
+    assert_eq!(
+        provenance["file_sha256"],
+        hex::encode(sha2::Sha256::digest(xgboost))
+    );
+    assert_eq!(provenance["format"], "xgboost-json");
+    assert_eq!(provenance["imported_by"], undeclared["author"]);
+    assert_eq!(provenance["imported_at"], "2026-11-26T02:00:00Z");
+    assert_eq!(provenance["features_of"], "M-0001");
+    assert_eq!(s["training_period"], Value::Null, "not the donor's period");
+    assert_eq!(s["training_rows"], Value::Null);
+    assert_eq!(s["data_hash"], Value::Null);
+    assert_ne!(base["summary"]["data_hash"], Value::Null);
+    // Unknown training period: evaluating it is refused (it may have seen the test period).
+    let split = crate::EvaluationSplit::Period {
+        train_until: NaiveDate::from_ymd_opt(2026, 8, 31).unwrap(),
+        from: NaiveDate::from_ymd_opt(2026, 9, 1).unwrap(),
+        to: NaiveDate::from_ymd_opt(2026, 12, 31).unwrap(),
+    };
+    let request = |model| crate::EvaluationRequest {
+        split,
+        model: Some(model),
+        allow_overlap: false,
+    };
+    assert!(matches!(
+        f.clearance.evaluate(&wang, &request("M-0002")).await,
+        Err(ClearanceError::Invalid(e)) if e[0].message_en.contains("no recorded training period")
+    ));
+    let declared = f
+        .clearance
+        .import_model(
+            &zhao,
+            "xgboost-json",
+            xgboost,
+            "M-0001",
+            "team, declared",
+            Some((
+                NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+                NaiveDate::from_ymd_opt(2026, 6, 30).unwrap(),
+            )),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        declared["summary"]["training_period"],
+        json!(["2026-01-01", "2026-06-30"])
+    );
+    assert!(
+        f.clearance
+            .evaluate(&wang, &request("M-0003"))
+            .await
+            .is_ok()
+    );
+    assert!(matches!(
+        f.clearance
+            .import_model(
+                &zhao,
+                "xgboost-json",
+                xgboost,
+                "M-0001",
+                "x",
+                Some((
+                    NaiveDate::from_ymd_opt(2026, 6, 30).unwrap(),
+                    NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+                )),
+            )
+            .await,
+        Err(ClearanceError::Invalid(e)) if e[0].path == "trained_until"
+    ));
+}
+
+#[tokio::test]
+async fn drift_on_fewer_declarations_than_the_minimum_is_too_few_to_judge() {
+    use crate::models::DRIFT_DECLARATIONS_MIN;
+    let f = fixture(beijing(2026, 11, 26, 10)).await;
+    let wang = analyst(&f, "analyst-wang").await;
+    let zhao = analyst(&f, "analyst-zhao").await;
+    f.clearance
+        .import_history(&wang, "kcs", "2026", &history())
+        .await
+        .unwrap();
+    f.clearance.train_model(&wang, "m", None).await.unwrap();
+    f.clearance.promote_model(&zhao, "M-0001").await.unwrap();
+    for i in 0..DRIFT_DECLARATIONS_MIN - 1 {
+        lodged(&f, &format!("k{i}")).await;
+    }
+    let report = f.clearance.monitor_drift().await.unwrap().unwrap();
+    assert_eq!(report["judged"], false, "{report:#}");
+    assert_eq!(report["declarations"], DRIFT_DECLARATIONS_MIN - 1);
+    assert_eq!(report["alerts"], 0);
+    assert!(
+        report["reason"]["en"]
+            .as_str()
+            .unwrap()
+            .starts_with("too few to judge")
+    );
+    let alerts = |f: &Fixture| {
+        let store = f.clearance.store().clone();
+        async move {
+            store
+                .events("model:M-0001")
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|e| e.action == crate::models::DRIFT_ALERT_ACTION)
+                .count()
+        }
+    };
+    assert_eq!(alerts(&f).await, 0, "no alert on too few");
+    // One more: judged; the same example declaration every time is nothing like the training
+    // items, an alert.
+    lodged(&f, "last").await;
+    let report = f.clearance.monitor_drift().await.unwrap().unwrap();
+    assert_eq!(report["judged"], true, "{report:#}");
+    assert_eq!(report["declarations"], DRIFT_DECLARATIONS_MIN);
+    assert!(report["alerts"].as_u64().unwrap() > 0, "{report:#}");
+    assert_eq!(alerts(&f).await, 1);
 }

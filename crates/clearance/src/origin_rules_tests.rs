@@ -11,8 +11,7 @@ use crate::releases::ReleaseKind;
 use crate::tests::{Fixture, beijing, fixture};
 
 const EXAMPLE: &str = include_str!("../../../examples/declaration-import.json");
-const SAMPLE_RULES: &str =
-    include_str!("../../tariff/sample_release_cn_2026/origin_rules.csv");
+const SAMPLE_RULES: &str = include_str!("../../tariff/sample_release_cn_2026/origin_rules.csv");
 
 /// The sample tariff with its rules of origin, the row of optical devices (HS 901380) replaced
 /// by `rule` when given.
@@ -25,10 +24,7 @@ fn tariff_with_rules(rule_901380: Option<&str>) -> Vec<ReleaseFileRow> {
             .expect("the sample has a rule for 901380")
             .to_owned();
         let fields: Vec<&str> = row.splitn(4, ',').collect();
-        text = text.replace(
-            &row,
-            &format!("RCEP,901380,{rule},{}", fields[3]),
-        );
+        text = text.replace(&row, &format!("RCEP,901380,{rule},{}", fields[3]));
     }
     let mut files = files(ReleaseKind::Tariff);
     files.push(ReleaseFileRow {
@@ -147,7 +143,10 @@ async fn an_rcep_certificate_stating_cth_is_checked_against_the_release_rule() {
         "{officer:#}"
     );
     // The trade's view is its allow-list: its report, not the officers' record of the rule.
-    assert!(trade.get(ORIGIN_RULES_CHECKED_MEMBER).is_none(), "{trade:#}");
+    assert!(
+        trade.get(ORIGIN_RULES_CHECKED_MEMBER).is_none(),
+        "{trade:#}"
+    );
     assert_eq!(trade["report"], officer["report"]);
     // The fact is in the audit chain: the stored event carries it.
     let row = f
@@ -225,7 +224,10 @@ async fn an_rvc_claim_is_recomputed_from_the_proofs_values() {
     let checked = &officer[ORIGIN_RULES_CHECKED_MEMBER][0];
     assert_eq!(checked["met"], json!(false));
     assert!(
-        checked["detail"]["en"].as_str().unwrap().contains("= 35%, below 40%"),
+        checked["detail"]["en"]
+            .as_str()
+            .unwrap()
+            .contains("= 35%, below 40%"),
         "{checked:#}"
     );
 }
@@ -244,19 +246,41 @@ async fn without_rules_in_the_release_the_criterion_is_refused_as_before() {
     let refused = officer["report"]["items"][0]["duty_rate"]["refused_preference"]["en"]
         .as_str()
         .unwrap();
-    assert!(refused.contains("no rule of RCEP for HS 901380"), "{refused}");
+    assert!(
+        refused.contains("no rule of RCEP for HS 901380"),
+        "{refused}"
+    );
     assert!(officer.get(ORIGIN_RULES_CHECKED_MEMBER).is_none());
 }
 
 #[tokio::test]
 async fn the_rules_are_activated_and_rolled_back_with_their_release() {
     let (f, first) = with_tariff(tariff_with_rules(None)).await;
-    let releases = f.clearance.releases(&admin(), ReleaseKind::Tariff).await.unwrap();
-    assert_eq!(releases[0]["summary"]["origin_rules"], json!(22), "{releases:#?}");
+    let releases = f
+        .clearance
+        .releases(&admin(), ReleaseKind::Tariff)
+        .await
+        .unwrap();
+    assert_eq!(
+        releases[0]["summary"]["origin_rules"],
+        json!(22),
+        "{releases:#?}"
+    );
     assert_eq!(releases[0]["summary"]["origin_rules_to_verify"], json!(10));
     // A later release whose only change is the rule of 901380: its own file, its own digest.
-    let second = import(&f, ReleaseKind::Tariff, tariff_with_rules(Some("CC or RVC40"))).await;
-    let stored = f.clearance.store.release_files(&second).await.unwrap().unwrap();
+    let second = import(
+        &f,
+        ReleaseKind::Tariff,
+        tariff_with_rules(Some("CC or RVC40")),
+    )
+    .await;
+    let stored = f
+        .clearance
+        .store
+        .release_files(&second)
+        .await
+        .unwrap()
+        .unwrap();
     let names: Vec<&str> = stored.iter().map(|f| f.name.as_str()).collect();
     assert_eq!(names.last(), Some(&"origin_rules.csv"));
     // The dry run re-assesses under the candidate's rules, writing nothing.
@@ -296,7 +320,10 @@ async fn the_rules_are_activated_and_rolled_back_with_their_release() {
         .record;
     assert_eq!(after["tariff_release"], json!(first));
     assert_eq!(column(&after), "conventional (RCEP)", "{after:#}");
-    assert_eq!(after[ORIGIN_RULES_CHECKED_MEMBER][0]["rule"], "CTSH or RVC40");
+    assert_eq!(
+        after[ORIGIN_RULES_CHECKED_MEMBER][0]["rule"],
+        "CTSH or RVC40"
+    );
     assert_eq!(after[ORIGIN_RULES_CHECKED_MEMBER][0]["met"], json!(true));
 }
 
@@ -305,7 +332,9 @@ async fn a_bad_rules_file_is_refused_with_every_problem_named() {
     let f = fixture(beijing(2026, 11, 26, 10)).await;
     let mut tariff = tariff_with_rules(None);
     let rules = tariff.last_mut().unwrap();
-    rules.text.push_str("EUFTA,901380,CTH,2026-01-01,,s,no\nRCEP,9013,CTH or RVC,2026-01-01,,s,no\n");
+    rules
+        .text
+        .push_str("EUFTA,901380,CTH,2026-01-01,,s,no\nRCEP,9013,CTH or RVC,2026-01-01,,s,no\n");
     let lines = rules.text.lines().count() as u64;
     let refused = f
         .clearance

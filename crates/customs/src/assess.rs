@@ -267,9 +267,16 @@ fn read_release(folder: &Path) -> anyhow::Result<TariffRelease> {
             .with_context(|| format!("reading {}", rules_path.display()))?;
         let name = rules_path.display().to_string();
         let agreements = tariff::origin::agreements_china_2026();
-        let codes: Vec<&str> = agreements.agreements.iter().map(|a| a.code.as_str()).collect();
+        let codes: Vec<&str> = agreements
+            .agreements
+            .iter()
+            .map(|a| a.code.as_str())
+            .collect();
         release.origin_rules = tariff::origin_rules::parse_origin_rules(
-            tariff::ReleaseFile { name: &name, text: &text },
+            tariff::ReleaseFile {
+                name: &name,
+                text: &text,
+            },
             &codes,
         )
         .map_err(|problems| {

@@ -62,20 +62,39 @@ pub enum ModelCommand {
     },
     /// Train on the items up to `--train-until` (or take `--model`) and evaluate on those from
     /// `--from` to `--to`: AUC; precision and recall at 1, 2, 5 and 10 %; on all rows and on the
-    /// rows whose exact price never occurs in training.
+    /// rows whose exact price never occurs in training. Or, with `--cv-folds K --group-by
+    /// price`, cross-validate over every labelled item with folds grouped by price. `--scores`
+    /// writes every item's score so any other tool can recompute the figures.
     Evaluate {
         /// Train on items lodged up to this day, YYYY-MM-DD.
-        #[arg(long)]
-        train_until: NaiveDate,
+        #[arg(long, required_unless_present = "cv_folds")]
+        train_until: Option<NaiveDate>,
         /// First day of the items it is evaluated on, YYYY-MM-DD.
-        #[arg(long)]
-        from: NaiveDate,
+        #[arg(long, required_unless_present = "cv_folds")]
+        from: Option<NaiveDate>,
         /// Last day of the items it is evaluated on, YYYY-MM-DD.
-        #[arg(long)]
-        to: NaiveDate,
-        /// Evaluate this registered model instead of training one.
+        #[arg(long, required_unless_present = "cv_folds")]
+        to: Option<NaiveDate>,
+        /// Cross-validate over every labelled item in this many folds (2 to 20) instead of a
+        /// time split; each fold is scored by a model trained on the others.
+        #[arg(long, conflicts_with_all = ["train_until", "from", "to", "model"])]
+        cv_folds: Option<u32>,
+        /// What the folds are grouped by: price (no price in two folds; the fold is the first
+        /// 8 bytes of SHA-256 of the normalised price text, big-endian, modulo the folds).
+        #[arg(long, requires = "cv_folds", value_parser = ["price"], default_value = "price")]
+        group_by: String,
+        /// Evaluate this registered model instead of training one. Refused when its training
+        /// period reaches into the test period, or is unknown (see `--allow-overlap`).
         #[arg(long)]
         model: Option<String>,
+        /// Evaluate `--model` even when its training period reaches into the test period (or
+        /// is unknown): the result is flagged, loudly.
+        #[arg(long, requires = "model")]
+        allow_overlap: bool,
+        /// Write every evaluated item's score to this file: CSV with the header
+        /// `row_id,score,label,unseen_price,fold` (see README, "Evaluating a model").
+        #[arg(long)]
+        scores: Option<PathBuf>,
         /// Bearer token of a customs user who reads rules.
         #[arg(long, env = "CUSTOMS_TOKEN")]
         token: String,
@@ -101,6 +120,13 @@ pub enum ModelCommand {
         /// A label shown with the model.
         #[arg(long)]
         label: Option<String>,
+        /// The first day of the items the model was trained on, as its maker declares it
+        /// (recorded with the model; `model evaluate --model` checks it against the test period).
+        #[arg(long, requires = "trained_until")]
+        trained_from: Option<NaiveDate>,
+        /// The last day of the items the model was trained on, as its maker declares it.
+        #[arg(long, requires = "trained_from")]
+        trained_until: Option<NaiveDate>,
         /// Bearer token of a risk analyst.
         #[arg(long, env = "CUSTOMS_TOKEN")]
         token: String,
@@ -198,6 +224,19 @@ pub async fn history(
                     cell(&batch["first_date"]),
                     cell(&batch["last_date"])
                 );
+                let overlapping = &batch["overlapping"];
+                if overlapping["rows"].as_u64().unwrap_or(0) > 0 {
+                    println!(
+                        "{} of the file's {} rows were imported before (same declaration id and item, in {}; {} of them differ): skipped, the first import's rows kept",
+                        cell(&overlapping["rows"]),
+                        cell(&batch["file_rows"]),
+                        overlapping["batches"]
+                            .as_array()
+                            .map(|b| b.iter().map(cell).collect::<Vec<_>>().join(", "))
+                            .unwrap_or_default(),
+                        cell(&overlapping["differing"]),
+                    );
+                }
             }
             HistoryCommand::List { token, json } => {
                 let caller = caller(&clearance, &token).await?;
@@ -293,26 +332,72 @@ pub async fn model(
                 train_until,
                 from,
                 to,
+                cv_folds,
+                group_by: _,
                 model,
+                allow_overlap,
+                scores,
                 token,
                 json,
             } => {
                 let caller = caller(&clearance, &token).await?;
-                let (view, table) = clearance
-                    .evaluate_model(&caller, train_until, from, to, model.as_deref())
+                let split = match (cv_folds, train_until, from, to) {
+                    (Some(folds), ..) => clearance::EvaluationSplit::PriceFolds { folds },
+                    (None, Some(train_until), Some(from), Some(to)) => {
+                        clearance::EvaluationSplit::Period {
+                            train_until,
+                            from,
+                            to,
+                        }
+                    }
+                    _ => anyhow::bail!(
+                        "--train-until, --from and --to, or --cv-folds / 须给出 --train-until、--from 和 --to，或 --cv-folds"
+                    ),
+                };
+                let report = clearance
+                    .evaluate(
+                        &caller,
+                        &clearance::EvaluationRequest {
+                            split,
+                            model: model.as_deref(),
+                            allow_overlap,
+                        },
+                    )
                     .await
                     .map_err(explain)?;
-                if json {
-                    println!("{}", serde_json::to_string_pretty(&view)?);
-                } else {
-                    println!(
-                        "trained on {} to {}, tested on {} to {}",
-                        cell(&view["training_period"][0]),
-                        cell(&view["training_period"][1]),
-                        cell(&view["test_period"][0]),
-                        cell(&view["test_period"][1])
+                let view = &report.view;
+                if !view["overlap"].is_null() {
+                    eprintln!(
+                        "WARNING: {} / 警告：{}",
+                        cell(&view["overlap"]["en"]),
+                        cell(&view["overlap"]["zh"])
                     );
-                    println!("{table}");
+                }
+                if let Some(path) = &scores {
+                    std::fs::write(path, clearance::scores_csv(&report.rows)).with_context(
+                        || format!("{}: cannot be written / 无法写入", path.display()),
+                    )?;
+                    eprintln!("{} scores written to {}", report.rows.len(), path.display());
+                }
+                if json {
+                    println!("{}", serde_json::to_string_pretty(view)?);
+                } else {
+                    if view["cross_validation"].is_null() {
+                        println!(
+                            "trained on {} to {}, tested on {} to {}",
+                            cell(&view["training_period"][0]),
+                            cell(&view["training_period"][1]),
+                            cell(&view["test_period"][0]),
+                            cell(&view["test_period"][1])
+                        );
+                    } else {
+                        println!(
+                            "every labelled item from {} to {}",
+                            cell(&view["test_period"][0]),
+                            cell(&view["test_period"][1])
+                        );
+                    }
+                    println!("{}", report.table);
                 }
             }
             ModelCommand::Simulate(args) => crate::simulate_cmd::run(&clearance, args).await?,
@@ -321,6 +406,8 @@ pub async fn model(
                 format,
                 features_of,
                 label,
+                trained_from,
+                trained_until,
                 token,
             } => {
                 let caller = caller(&clearance, &token).await?;
@@ -333,6 +420,7 @@ pub async fn model(
                         &bytes,
                         &features_of,
                         &file_label(&file, label),
+                        trained_from.zip(trained_until),
                     )
                     .await
                     .map_err(explain)?;
@@ -416,6 +504,12 @@ pub async fn model(
                     .map_err(|e| model_refusal(e, &id))?;
                 if json {
                     println!("{}", serde_json::to_string_pretty(&drift)?);
+                } else if drift["judged"] == false {
+                    println!(
+                        "{id}: {} / {}",
+                        cell(&drift["reason"]["en"]),
+                        cell(&drift["reason"]["zh"])
+                    );
                 } else {
                     println!(
                         "{}: {} declarations, {} items; score PSI {:.3} ({}); {} alert(s)",

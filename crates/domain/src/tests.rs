@@ -409,7 +409,10 @@ fn agreements_criteria_and_proof_kinds_are_read_from_their_codes() {
         assert_eq!(criterion.code(), label);
     }
     // A change in classification may be stated at its level (Form E writes CTH).
-    assert_eq!(OriginCriterion::from_code("CTH"), Some(OriginCriterion::Cth));
+    assert_eq!(
+        OriginCriterion::from_code("CTH"),
+        Some(OriginCriterion::Cth)
+    );
     assert_eq!(OriginCriterion::from_code("CTHX"), None);
     for (name, kind) in ProofKind::ALL {
         assert_eq!(ProofKind::from_name(name), Some(kind));

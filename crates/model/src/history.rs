@@ -15,6 +15,42 @@ use rust_decimal::Decimal;
 /// national year of goods items fits too, and a runaway file stops instead of filling memory.
 pub const HISTORY_ROWS_MAX: usize = 5_000_000;
 
+/// Decimal places every amount of a history row (tax rate, net mass, item price, revenue) is
+/// rounded to at import, half away from zero, then normalised (no trailing zeros). Source files
+/// written from binary floating point carry noise in the last digits (73.72000000000001 and
+/// 73.71999999999998 are the same price): four places remove noise up to 5·10⁻⁵, which covers a
+/// 64-bit float's error on amounts up to about 10¹¹, and keep sub-cent unit prices. The stored
+/// file is kept byte for byte; every read goes through this reader, so the rounded value is the
+/// one the models, the row identities and the price folds see.
+pub const HISTORY_DECIMAL_PLACES: u32 = 4;
+
+/// An amount as the history reader keeps it: rounded to [`HISTORY_DECIMAL_PLACES`] (half away
+/// from zero), normalised.
+pub fn normalise_amount(value: Decimal) -> Decimal {
+    value
+        .round_dp_with_strategy(
+            HISTORY_DECIMAL_PLACES,
+            rust_decimal::RoundingStrategy::MidpointAwayFromZero,
+        )
+        .normalize()
+}
+
+/// The identity of each row of one file, in order: `<declaration id>/<item>`, the item being
+/// the row's 1-based position among the file's rows of the same declaration (KCS writes one row
+/// per goods item and no item number). Two imports that hold the same goods item give it the
+/// same identity whatever else differs, so an overlap is found even when a row was corrected.
+pub fn row_ids(records: &[HistoryRecord]) -> Vec<String> {
+    let mut items: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
+    records
+        .iter()
+        .map(|record| {
+            let item = items.entry(record.declaration_id.as_str()).or_default();
+            *item += 1;
+            format!("{}/{}", record.declaration_id, item)
+        })
+        .collect()
+}
+
 /// Errors reported for one history file at most. After that the reader stops: a file with this
 /// many bad cells is the wrong file, and listing more would only hide the first ones.
 pub const HISTORY_ERRORS_MAX: usize = 100;
@@ -283,7 +319,7 @@ impl RowCells<'_> {
                 );
                 Decimal::ZERO
             }
-            Ok(value) => value.normalize(),
+            Ok(value) => normalise_amount(value),
             Err(_) => {
                 self.fail(
                     column,
@@ -385,17 +421,19 @@ impl RowCells<'_> {
         let revenue = match columns.revenue.map(|idx| self.cell(idx).to_owned()) {
             None => None,
             Some(text) if text.is_empty() => None,
-            Some(text) => match Decimal::from_str(&text) {
-                Ok(value) => Some(value.normalize()),
-                Err(_) => {
-                    self.fail(
-                        COLUMN_REVENUE,
-                        format!("{text:?} is not a decimal number"),
-                        format!("{text:?} 不是十进制数"),
-                    );
-                    None
+            Some(text) => {
+                match Decimal::from_str(&text).or_else(|_| Decimal::from_scientific(&text)) {
+                    Ok(value) => Some(normalise_amount(value)),
+                    Err(_) => {
+                        self.fail(
+                            COLUMN_REVENUE,
+                            format!("{text:?} is not a decimal number"),
+                            format!("{text:?} 不是十进制数"),
+                        );
+                        None
+                    }
                 }
-            },
+            }
         };
         Some(Label {
             discrepancy,

@@ -15,6 +15,7 @@
 //! - [`simulate`]: a week-by-week replay of labelled history in which labels are revealed only
 //!   for what a selection policy inspected (exploitation with exploration, against baselines).
 
+pub mod cv;
 pub mod evaluate;
 pub mod features;
 mod forest;
@@ -99,6 +100,35 @@ pub struct Scored {
     pub bias: f32,
     /// The [`EXPLANATION_TOP`] largest contributions by size, largest first.
     pub top_contributions: Vec<Contribution>,
+}
+
+/// One labelled item's score in an evaluation: what a scores file lists, so another tool can
+/// recompute every figure.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RowOutcome {
+    /// Position of the item in the records given.
+    pub index: usize,
+    /// Probability of a discrepancy, as the model computed it (f32, widened exactly).
+    pub score: f64,
+    pub discrepancy: bool,
+    /// The item's exact price is not among the training items' prices.
+    pub unseen_price: bool,
+}
+
+/// The evaluation of `rows` (items of `records`): revenue counts only when every item carries
+/// it; a partial column would make the share meaningless.
+pub(crate) fn evaluation_of(records: &[HistoryRecord], rows: &[RowOutcome]) -> Evaluation {
+    let scores: Vec<f64> = rows.iter().map(|row| row.score).collect();
+    let labels: Vec<bool> = rows.iter().map(|row| row.discrepancy).collect();
+    let unseen: Vec<bool> = rows.iter().map(|row| row.unseen_price).collect();
+    let revenue: Option<Vec<f64>> = rows
+        .iter()
+        .map(|row| {
+            let revenue = records[row.index].label.as_ref().and_then(|l| l.revenue)?;
+            revenue.to_f64()
+        })
+        .collect();
+    Evaluation::compute(&scores, &labels, revenue.as_deref(), &unseen)
 }
 
 /// Trains the encoder and the model on the labelled rows of `train` (unlabelled rows are left
@@ -280,31 +310,28 @@ impl TrainedModel {
 
     /// Evaluates the model on the labelled items of `records` (unlabelled ones are left out).
     pub fn evaluate(&self, records: &[HistoryRecord]) -> Evaluation {
-        let labelled: Vec<HistoryRecord> = records
-            .iter()
-            .filter(|record| record.label.is_some())
-            .cloned()
+        self.evaluate_rows(records).0
+    }
+
+    /// [`TrainedModel::evaluate`], with the score of every labelled item (in order; `index`
+    /// into `records`).
+    pub fn evaluate_rows(&self, records: &[HistoryRecord]) -> (Evaluation, Vec<RowOutcome>) {
+        let at: Vec<usize> = (0..records.len())
+            .filter(|&i| records[i].label.is_some())
             .collect();
-        let scores: Vec<f64> = self
+        let labelled: Vec<HistoryRecord> = at.iter().map(|&i| records[i].clone()).collect();
+        let rows: Vec<RowOutcome> = self
             .score_records(&labelled)
             .into_iter()
-            .map(f64::from)
-            .collect();
-        let labels: Vec<bool> = labelled.iter().map(is_discrepancy).collect();
-        let unseen: Vec<bool> = labelled
-            .iter()
-            .map(|record| !self.encoder.is_price_seen(record))
-            .collect();
-        // Revenue counts only when every labelled item carries it; a partial column would make
-        // the share meaningless.
-        let revenue: Option<Vec<f64>> = labelled
-            .iter()
-            .map(|record| {
-                let revenue = record.label.as_ref().and_then(|label| label.revenue)?;
-                revenue.to_f64()
+            .zip(&at)
+            .map(|(score, &index)| RowOutcome {
+                index,
+                score: f64::from(score),
+                discrepancy: is_discrepancy(&records[index]),
+                unseen_price: !self.encoder.is_price_seen(&records[index]),
             })
             .collect();
-        Evaluation::compute(&scores, &labels, revenue.as_deref(), &unseen)
+        (evaluation_of(records, &rows), rows)
     }
 
     /// Magic `OCTM`, format version (u32), then length-prefixed (u64) parts: the summary as

@@ -941,17 +941,14 @@ fn check_criterion(
         } else {
             ("not met", "不符合")
         };
-        let (en_figures, zh_figures) =
-            figures.map_or((String::new(), String::new()), |f| {
-                (format!(": {}", f.en), format!("：{}", f.zh))
-            });
+        let (en_figures, zh_figures) = figures.map_or((String::new(), String::new()), |f| {
+            (format!(": {}", f.en), format!("：{}", f.zh))
+        });
         Explanation::new(
             format!(
                 "claimed {criterion}; rule {rule} ({code} HS {hs6}) → {en_outcome}{en_figures}"
             ),
-            format!(
-                "申报 {criterion}；规则 {rule}（{code} HS {hs6}）→ {zh_outcome}{zh_figures}"
-            ),
+            format!("申报 {criterion}；规则 {rule}（{code} HS {hs6}）→ {zh_outcome}{zh_figures}"),
         )
     };
     let mut record = |met: bool, detail: Explanation| {
@@ -975,9 +972,12 @@ fn check_criterion(
         })));
     }
     let recomputed = match (criterion, proof.fob, proof.vnm, rule.rvc_threshold()) {
-        (OriginCriterion::Rvc, Some(fob), Some(vnm), Some(threshold)) => {
-            Some((fob, vnm, threshold, (fob - vnm) / fob * Decimal::ONE_HUNDRED))
-        }
+        (OriginCriterion::Rvc, Some(fob), Some(vnm), Some(threshold)) => Some((
+            fob,
+            vnm,
+            threshold,
+            (fob - vnm) / fob * Decimal::ONE_HUNDRED,
+        )),
         _ => None,
     };
     let Some((fob, vnm, threshold, rvc)) = recomputed else {
@@ -993,7 +993,9 @@ fn check_criterion(
     let shown = rvc.round_dp(4).normalize();
     let formula = |relation_en: &str, relation_zh: &str| {
         Explanation::new(
-            format!("RVC = (FOB {fob} − VNM {vnm}) / FOB × 100 = {shown}%{relation_en}{threshold}%"),
+            format!(
+                "RVC = (FOB {fob} − VNM {vnm}) / FOB × 100 = {shown}%{relation_en}{threshold}%"
+            ),
             format!(
                 "区域价值成分 = (FOB {fob} − VNM {vnm}) / FOB × 100 = {shown}%{relation_zh}{threshold}%"
             ),

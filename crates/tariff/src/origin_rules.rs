@@ -235,13 +235,11 @@ fn read_row(row: &mut Row<'_>, agreements: &[&str]) -> Option<OriginRuleRow> {
 /// Writes a table back in this format (an export): `parse_origin_rules` of the text gives the
 /// same table.
 pub fn render_origin_rules(rules: &OriginRules) -> String {
-    let mut writer = csv::WriterBuilder::new()
-        .comment(Some(b'#'))
-        .from_writer(
-            b"# origin_rules.csv of a tariff release, exported by OpenCustoms. Format: \
+    let mut writer = csv::WriterBuilder::new().comment(Some(b'#')).from_writer(
+        b"# origin_rules.csv of a tariff release, exported by OpenCustoms. Format: \
               crates/tariff/src/origin_rules.rs.\n"
-                .to_vec(),
-        );
+            .to_vec(),
+    );
     let day = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
     writer
         .write_record(COLUMNS)

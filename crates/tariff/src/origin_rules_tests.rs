@@ -359,7 +359,11 @@ fn an_acfta_release_rule_replaces_the_general_rule() {
             verify: true
         }
     );
-    assert!(checked.detail.zh.contains("不符合"), "{}", checked.detail.zh);
+    assert!(
+        checked.detail.zh.contains("不符合"),
+        "{}",
+        checked.detail.zh
+    );
 }
 
 #[test]
@@ -416,10 +420,8 @@ fn every_bad_row_is_named_by_line_and_column_in_both_languages() {
         "RCEP,901390,,2026-01-01,,s,no\n",
         "RCEP,901390\n",
     ));
-    let named: Vec<(u64, Option<&str>)> = found
-        .iter()
-        .map(|p| (p.line, p.field.as_deref()))
-        .collect();
+    let named: Vec<(u64, Option<&str>)> =
+        found.iter().map(|p| (p.line, p.field.as_deref())).collect();
     assert_eq!(
         named,
         vec![
@@ -442,12 +444,23 @@ fn every_bad_row_is_named_by_line_and_column_in_both_languages() {
         assert_eq!(problem.file, ORIGIN_RULES_FILE);
         assert!(!problem.message_en.is_empty() && !problem.message_zh.is_empty());
         assert!(
-            problem.message_zh.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+            problem
+                .message_zh
+                .chars()
+                .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
             "{problem:?}"
         );
     }
-    assert!(found[0].message_en.contains("EUFTA"), "{}", found[0].message_en);
-    assert!(found[2].message_en.contains("and"), "{}", found[2].message_en);
+    assert!(
+        found[0].message_en.contains("EUFTA"),
+        "{}",
+        found[0].message_en
+    );
+    assert!(
+        found[2].message_en.contains("and"),
+        "{}",
+        found[2].message_en
+    );
     assert!(found[8].message_en.contains("duplicate of line 2"));
     assert!(found[9].message_en.contains("overlaps that of line 2"));
 }
@@ -464,7 +477,10 @@ fn the_header_must_hold_every_column() {
     )
     .expect_err("refused");
     let fields: Vec<_> = found.iter().filter_map(|p| p.field.as_deref()).collect();
-    assert!(fields.contains(&"extra") && fields.contains(&"valid_to"), "{found:?}");
+    assert!(
+        fields.contains(&"extra") && fields.contains(&"valid_to"),
+        "{found:?}"
+    );
 }
 
 #[test]
@@ -482,7 +498,9 @@ fn a_long_source_is_refused_at_its_limit() {
 fn rows_text(count: usize) -> String {
     let mut text = String::from(HEADER);
     for i in 0..count {
-        text.push_str(&format!("RCEP,{i:06},CTH or RVC40,2026-01-01,,Annex 3A,no\n"));
+        text.push_str(&format!(
+            "RCEP,{i:06},CTH or RVC40,2026-01-01,,Annex 3A,no\n"
+        ));
     }
     text
 }
@@ -511,11 +529,23 @@ fn the_row_limit_is_enforced_at_its_edge() {
         AGREEMENTS,
     )
     .expect_err("one row over is refused");
-    assert_eq!(found.len(), 1, "refused before the rows are read: {found:?}");
+    assert_eq!(
+        found.len(),
+        1,
+        "refused before the rows are read: {found:?}"
+    );
     // The header is line 1: row MAX + 1 is on line MAX + 2.
     assert_eq!(found[0].line, ORIGIN_RULE_ROWS_MAX as u64 + 2);
-    assert!(found[0].message_en.contains("at most 20000"), "{}", found[0].message_en);
-    assert!(found[0].message_zh.contains("最多"), "{}", found[0].message_zh);
+    assert!(
+        found[0].message_en.contains("at most 20000"),
+        "{}",
+        found[0].message_en
+    );
+    assert!(
+        found[0].message_zh.contains("最多"),
+        "{}",
+        found[0].message_zh
+    );
 }
 
 #[test]
@@ -552,10 +582,7 @@ fn the_sample_release_has_a_rule_for_every_line_with_a_conventional_rate() {
     let mut conventional = 0;
     for line in duty_rates.lines().filter(|l| !l.starts_with('#')) {
         let fields: Vec<&str> = line.split(',').collect();
-        if let Some(agreement) = fields
-            .get(1)
-            .and_then(|c| c.strip_prefix("conventional:"))
-        {
+        if let Some(agreement) = fields.get(1).and_then(|c| c.strip_prefix("conventional:")) {
             conventional += 1;
             let hs6 = &fields[0][..6];
             assert!(

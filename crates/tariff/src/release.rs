@@ -395,7 +395,13 @@ pub(crate) fn read_table<'a>(
     })
 }
 
-pub(crate) fn problem(file: &str, line: u64, field: Option<&str>, en: String, zh: String) -> ReleaseProblem {
+pub(crate) fn problem(
+    file: &str,
+    line: u64,
+    field: Option<&str>,
+    en: String,
+    zh: String,
+) -> ReleaseProblem {
     ReleaseProblem {
         file: file.to_owned(),
         line,
@@ -444,7 +450,12 @@ impl<'t> Row<'t> {
         self.problems.push(found);
     }
 
-    pub(crate) fn invalid<T>(&mut self, field: &str, expected_en: &str, expected_zh: &str) -> Option<T> {
+    pub(crate) fn invalid<T>(
+        &mut self,
+        field: &str,
+        expected_en: &str,
+        expected_zh: &str,
+    ) -> Option<T> {
         let value = self.text(field);
         self.report(
             Some(field),
@@ -893,7 +904,12 @@ pub(crate) struct Seen {
 impl Seen {
     /// True when the row is new and overlaps no earlier period of any of its keys; otherwise the
     /// problem is reported on the row.
-    pub(crate) fn admit(&mut self, row: &mut Row<'_>, keys: &[Vec<String>], validity: Validity) -> bool {
+    pub(crate) fn admit(
+        &mut self,
+        row: &mut Row<'_>,
+        keys: &[Vec<String>],
+        validity: Validity,
+    ) -> bool {
         if let Some(first) = self.rows.get(&row.key()) {
             row.report(
                 None,

@@ -158,3 +158,4 @@ an-drift-score = model score
 an-drift-level-stable = stable
 an-drift-level-watch = watch
 an-drift-level-alert = alert
+an-drift-level-too_few = too few declarations to judge (at least 30)

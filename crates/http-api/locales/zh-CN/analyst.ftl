@@ -158,3 +158,4 @@ an-drift-score = 模型评分
 an-drift-level-stable = 稳定
 an-drift-level-watch = 关注
 an-drift-level-alert = 警报
+an-drift-level-too_few = 申报过少，无法判断（至少 30 份）

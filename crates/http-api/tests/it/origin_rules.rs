@@ -26,7 +26,12 @@ async fn latest(app: &crate::helpers::TestApp, id: &str, user: &str) -> Value {
         .get(&format!("/v1/declarations/{id}/assessments"), user)
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
-    reply.body["assessments"].as_array().unwrap().last().unwrap().clone()
+    reply.body["assessments"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone()
 }
 
 #[tokio::test]
@@ -36,7 +41,11 @@ async fn certificates_stating_cth_are_checked_against_the_sample_rules() {
     tariff["files"]["origin_rules.csv"] = json!(sample_file("origin_rules.csv"));
     let imported = app.post("/v1/releases", "admin", None, &tariff).await;
     assert_eq!(imported.status, StatusCode::CREATED, "{}", imported.text);
-    assert_eq!(imported.body["summary"]["origin_rules"], 22, "{}", imported.text);
+    assert_eq!(
+        imported.body["summary"]["origin_rules"], 22,
+        "{}",
+        imported.text
+    );
     let rates = app
         .post("/v1/releases", "admin", None, &sample_rates_import())
         .await;
@@ -59,7 +68,10 @@ async fn certificates_stating_cth_are_checked_against_the_sample_rules() {
 
     // Optical devices from Japan: CTH meets "CTSH or RVC40"; the RCEP rate (0 %) applies.
     let item = &officer["report"]["items"][0];
-    assert_eq!(item["duty_rate"]["column"]["en"], "conventional (RCEP)", "{officer:#}");
+    assert_eq!(
+        item["duty_rate"]["column"]["en"], "conventional (RCEP)",
+        "{officer:#}"
+    );
     let checked = &officer["origin_rules_checked"][0];
     assert_eq!(checked["item"], 0);
     assert_eq!(checked["claimed"], "CTH");
@@ -72,7 +84,10 @@ async fn certificates_stating_cth_are_checked_against_the_sample_rules() {
     assert_eq!(checked["item"], 1);
     assert_eq!(checked["met"], false, "{officer:#}");
     let rate = &trade["report"]["items"][1]["duty_rate"];
-    assert!(rate["column"]["en"].as_str().unwrap().starts_with("MFN"), "{trade:#}");
+    assert!(
+        rate["column"]["en"].as_str().unwrap().starts_with("MFN"),
+        "{trade:#}"
+    );
     let refused = rate["refused_preference"]["en"].as_str().unwrap();
     assert!(
         refused.contains("claimed CTH; rule CC (RCEP HS 220421) → not met"),
