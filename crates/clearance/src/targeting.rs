@@ -923,34 +923,10 @@ impl<S: Store> Clearance<S> {
         };
         for listed in &listed {
             let row = &listed.row;
-            let state = self.state_of(row).await?;
-            let day = self.date_of_ms(row.lodged_at_ms);
             let draw = risk::RandomDraw {
                 seed: rand::random(),
             };
-            let lists = self.lists_in_force(day).await?;
-            let profile = self
-                .credit_levels
-                .profile(
-                    &self.store,
-                    state.declaration.trader.credit_code.as_str(),
-                    row.lodged_at_ms,
-                )
-                .await?;
-            // As targeting saw it at acceptance: with the figures of its assessment in force.
-            let figures = self
-                .assessment_records(&row.id)
-                .await?
-                .last()
-                .and_then(crate::AssessedFigures::of_record);
-            let selection = risk::select(
-                &risk_input_with_profile(&state.declaration, figures.as_ref(), profile),
-                &rules,
-                &lists,
-                &config,
-                day,
-                draw,
-            );
+            let selection = self.select_again(row, &rules, &config, draw).await?;
             if let Some((_, items, was_selected)) = selection.matched_rules().next() {
                 matched += 1;
                 selected += usize::from(was_selected);
@@ -1086,32 +1062,11 @@ impl<S: Store> Clearance<S> {
             let row = &listed.row;
             let label = self.check_label(&row.id).await?;
             period.add(&label)?;
-            let state = self.state_of(row).await?;
-            let day = self.date_of_ms(row.lodged_at_ms);
-            let lists = self.lists_in_force(day).await?;
-            let profile = self
-                .credit_levels
-                .profile(
-                    &self.store,
-                    state.declaration.trader.credit_code.as_str(),
-                    row.lodged_at_ms,
-                )
-                .await?;
-            let figures = self
-                .assessment_records(&row.id)
-                .await?
-                .last()
-                .and_then(crate::AssessedFigures::of_record);
             // No draw decides a hit (the random rate is zero and a hit is a match, selected by
             // the rule's rate or not): the seed is fixed so the same period gives the same report.
-            let selection = risk::select(
-                &risk_input_with_profile(&state.declaration, figures.as_ref(), profile),
-                &rules,
-                &lists,
-                &config,
-                day,
-                risk::RandomDraw { seed: 0 },
-            );
+            let selection = self
+                .select_again(row, &rules, &config, risk::RandomDraw { seed: 0 })
+                .await?;
             let Some((_, items, _)) = selection.matched_rules().next() else {
                 continue;
             };
@@ -1119,7 +1074,7 @@ impl<S: Store> Clearance<S> {
             if hit_list.len() < BACKTEST_HITS_LISTED_MAX {
                 hit_list.push(json!({
                     "number": row.number,
-                    "lodged_on": day.to_string(),
+                    "lodged_on": self.date_of_ms(row.lodged_at_ms).to_string(),
                     "items": items,
                     "checked": label.checked,
                     "discrepancy": label.discrepancy,
@@ -1217,6 +1172,41 @@ struct RuleFigures {
 const STATISTICS_PAGE: usize = 1_000;
 
 impl<S: Store> Clearance<S> {
+    /// A recorded declaration selected again with `rules` and `config` as targeting saw it at
+    /// acceptance: the lists in force on its day, its trader's profile then, and the figures of
+    /// its assessment in force.
+    async fn select_again(
+        &self,
+        row: &store::DeclarationRow,
+        rules: &risk::RuleSet,
+        config: &risk::SelectionConfig,
+        draw: risk::RandomDraw,
+    ) -> Result<risk::Selection, ClearanceError> {
+        let state = self.state_of(row).await?;
+        let day = self.date_of_ms(row.lodged_at_ms);
+        let lists = self.lists_in_force(day).await?;
+        let profile = self
+            .credit_levels
+            .profile(
+                &self.store,
+                state.declaration.trader.credit_code.as_str(),
+                row.lodged_at_ms,
+            )
+            .await?;
+        let figures = self
+            .assessment_records(&row.id)
+            .await?
+            .last()
+            .and_then(crate::AssessedFigures::of_record);
+        Ok(risk::select(
+            &risk_input_with_profile(&state.declaration, figures.as_ref(), profile),
+            rules,
+            &lists,
+            config,
+            day,
+            draw,
+        ))
+    }
     /// Per rule: matches, selections, closed checks, hits (a discrepancy found), hit rate and
     /// revenue recovered per check — the figures an analyst retires a rule on. Computed from the
     /// record (selections and closed tasks), so they always agree with it; a summary table kept by
