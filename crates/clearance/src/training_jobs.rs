@@ -29,6 +29,10 @@ pub const TRAINING_FAILED_ACTION: &str = "risk_model.training_failed";
 /// by the job's id; its failure, keyed by the id and `/failed`).
 pub(crate) const JOB_SCOPE: &str = "training-job";
 const JOB_COUNTER: &str = "id:training_job";
+/// Training jobs that may wait at once: a request finding the jobs before it all waiting is
+/// refused (503: ask again once one is done). Each job trains for seconds to minutes, one after
+/// another per worker; without a bound, a script could queue hours of training.
+pub const TRAINING_JOBS_WAITING_MAX: u64 = 8;
 const SUBJECT_PREFIX: &str = "training-job:";
 
 /// What a job came to.
@@ -68,6 +72,9 @@ impl<S: Store> Clearance<S> {
                 .training_job_view(first.subject.trim_start_matches(SUBJECT_PREFIX))
                 .await;
         }
+        // Reserving none reads the next number: a refused request takes no number.
+        let next = self.store.reserve_serials(JOB_COUNTER, 0).await?;
+        self.room_for_a_training_job(next).await?;
         let serial = self.store.reserve_serials(JOB_COUNTER, 1).await?;
         let job = format!("TJ-{serial:04}");
         let payload = json!({
@@ -94,6 +101,36 @@ impl<S: Store> Clearance<S> {
             }
             other => Err(crate::refusal(other)),
         }
+    }
+
+    /// Refuses job `serial` when the [`TRAINING_JOBS_WAITING_MAX`] jobs numbered before it are
+    /// all still waiting (a number reserved by a request whose append then failed is no job:
+    /// not waiting). Reads at most that many jobs. Two requests at the same moment may both
+    /// pass: the bound is the limit plus the requests racing for it.
+    async fn room_for_a_training_job(&self, serial: u64) -> Result<(), ClearanceError> {
+        let earlier = serial.saturating_sub(1);
+        if earlier < TRAINING_JOBS_WAITING_MAX {
+            return Ok(());
+        }
+        for n in (earlier + 1 - TRAINING_JOBS_WAITING_MAX..=earlier).rev() {
+            let job = format!("TJ-{n:04}");
+            let events = self.store.events(&subject(&job)).await?;
+            let waiting = !events.is_empty()
+                && events.iter().all(|e| e.action == TRAINING_REQUESTED_ACTION)
+                && self
+                    .store
+                    .event_by_idempotency(JOB_SCOPE, &job)
+                    .await?
+                    .is_none();
+            if !waiting {
+                return Ok(());
+            }
+        }
+        Err(ClearanceError::Unavailable(format!(
+            "{TRAINING_JOBS_WAITING_MAX} training jobs are waiting (up to TJ-{earlier:04}): ask \
+             again once one is done / 已有 {TRAINING_JOBS_WAITING_MAX} 个训练任务在等待（至 \
+             TJ-{earlier:04}）：请待其中之一完成后再提交"
+        )))
     }
 
     /// A training job as analysts follow it: queued, registered (with its model) or failed

@@ -143,3 +143,38 @@ async fn a_training_job_that_can_never_succeed_is_recorded_as_failed_with_the_re
         Err(ClearanceError::NotFound)
     ));
 }
+
+/// At most `TRAINING_JOBS_WAITING_MAX` jobs wait: the next request is refused until one is done.
+#[tokio::test]
+async fn no_more_than_the_limit_of_training_jobs_wait() {
+    use crate::training_jobs::TRAINING_JOBS_WAITING_MAX;
+    let f = fixture(beijing(2026, 11, 26, 10)).await;
+    let wang = analyst(&f, "analyst-wang").await;
+    let mut jobs = Vec::new();
+    for n in 0..TRAINING_JOBS_WAITING_MAX {
+        let job = f
+            .clearance
+            .request_training(&wang, &format!("job {n}"), None, None)
+            .await
+            .unwrap();
+        jobs.push(job["job"].as_str().unwrap().to_owned());
+    }
+    // Refused however often it is asked (a refusal takes no job number).
+    for _ in 0..3 {
+        let refused = f
+            .clearance
+            .request_training(&wang, "one more", None, None)
+            .await;
+        assert!(
+            matches!(&refused, Err(ClearanceError::Unavailable(why)) if why.contains("8 training jobs are waiting")),
+            "{refused:?}"
+        );
+    }
+    // One done (here: failed, nothing to train on): there is room again.
+    let stop = AtomicBool::new(false);
+    f.clearance.run_training_job(&jobs[0], &stop).await.unwrap();
+    f.clearance
+        .request_training(&wang, "one more", None, None)
+        .await
+        .unwrap();
+}

@@ -319,6 +319,8 @@ pub(crate) struct TrainingRequest {
             content_type = "application/problem+json"),
         (status = 422, description = "The request has errors", body = Problem,
             content_type = "application/problem+json"),
+        (status = 503, description = "8 jobs are waiting already (`TRAINING_JOBS_WAITING_MAX`): ask again \
+            once one is done", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
