@@ -309,7 +309,8 @@ pub(crate) struct TrainingRequest {
                    model is trained by whoever runs the platform's heavy jobs (a `customs worker` process \
                    in scale-out, the server itself on the embedded store), as the analyst who asked, and \
                    registered in shadow once however often the job is delivered. Follow it with \
-                   `GET /v1/models/training-jobs/{id}`. A retry with the same Idempotency-Key answers \
+                   `GET /v1/models/training-jobs/{id}`. At most 8 jobs wait at once \
+                   (`TRAINING_JOBS_WAITING_MAX`): the next request is answered 503 until one is done. A retry with the same Idempotency-Key answers \
                    the first job.",
     params(("Idempotency-Key" = Option<String>, Header, description = "Retrying with the same key is safe")),
     request_body(content = TrainingRequest, content_type = "application/json"),
@@ -319,8 +320,6 @@ pub(crate) struct TrainingRequest {
             content_type = "application/problem+json"),
         (status = 422, description = "The request has errors", body = Problem,
             content_type = "application/problem+json"),
-        (status = 503, description = "8 jobs are waiting already (`TRAINING_JOBS_WAITING_MAX`): ask again \
-            once one is done", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
