@@ -4,7 +4,6 @@
 
 use anyhow::Context;
 use deadpool_postgres::Object;
-use tokio_postgres::error::SqlState;
 
 struct Migration {
     version: i32,
@@ -63,28 +62,27 @@ pub const SCHEMA_VERSION: u32 = MIGRATIONS[MIGRATIONS.len() - 1].version as u32;
 const MIGRATION_LOCK: i64 = 0x0C05_7045;
 
 pub(crate) async fn migrate(client: &mut Object) -> anyhow::Result<()> {
+    // The lock comes first: two processes creating `schema_migrations` at once collide in the
+    // catalogue (a duplicate table, a unique violation or "type already exists", depending on
+    // the moment), so only the holder of the lock creates it.
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    let applied = create_and_apply(client).await;
+    client
+        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    applied
+}
+
+async fn create_and_apply(client: &mut Object) -> anyhow::Result<()> {
     client
         .batch_execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, \
              name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
         )
-        .await
-        // Two processes may both try to create it; the loser sees a unique violation (of the
-        // catalogue's type names) or a duplicate table, and goes on.
-        .or_else(|err| {
-            let code = err.as_db_error().map(|db| db.code());
-            let lost_the_race = code == Some(&SqlState::UNIQUE_VIOLATION)
-                || code == Some(&SqlState::DUPLICATE_TABLE);
-            if lost_the_race { Ok(()) } else { Err(err) }
-        })?;
-    client
-        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
         .await?;
-    let applied = apply_pending(client).await;
-    client
-        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
-        .await?;
-    applied
+    apply_pending(client).await
 }
 
 async fn apply_pending(client: &mut Object) -> anyhow::Result<()> {
