@@ -499,9 +499,16 @@ async fn call(app: &TestApp, user: &str, endpoint: Endpoint) -> Reply {
                 .await
         }
         Endpoint::TrainingJob => {
+            // One job read by every role (nothing runs jobs here: they would pile up to
+            // `TRAINING_JOBS_WAITING_MAX` and be refused).
             let body = json!({"label": "t"});
             let job = app
-                .post("/v1/models/training-jobs", "risk_analyst", None, &body)
+                .post(
+                    "/v1/models/training-jobs",
+                    "risk_analyst",
+                    Some("access-job"),
+                    &body,
+                )
                 .await;
             assert_eq!(job.status, StatusCode::ACCEPTED, "{}", job.text);
             let path = format!(
