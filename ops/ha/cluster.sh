@@ -113,7 +113,8 @@ has_leader() { [ -n "$(cluster_json "$1" | member_in_role leader)" ]; }
 has_sync_standby() { [ -n "$(cluster_json "$1" | member_in_role sync_standby)" ]; }
 etcd_healthy() { http_get "$1" health | grep -q '"health":"true"'; }
 psql_through_haproxy() {
-  PGPASSWORD="$SUPERUSER_PASSWORD" PGCONNECT_TIMEOUT=2 psql -h 127.0.0.1 -p "$HAPROXY_PORT" \
+  PGPASSWORD="$SUPERUSER_PASSWORD" PGCONNECT_TIMEOUT=2 PGSSLMODE=verify-full \
+    PGSSLROOTCERT="$DIR/tls/ca.pem" psql -h 127.0.0.1 -p "$HAPROXY_PORT" \
     -U postgres -d postgres -v ON_ERROR_STOP=1 -Atc "$1"
 }
 writable_through_haproxy() { [ "$(psql_through_haproxy 'SELECT pg_is_in_recovery()')" = f ]; }
@@ -139,6 +140,7 @@ haproxy_routes_to() { [ "$(haproxy_up)" = "$1" ]; }
 
 start() {
   need patroni patroni; need etcd etcd-server; need haproxy haproxy; need psql postgresql-client
+  need openssl openssl
   local pg_bin
   pg_bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
   [ -x "$pg_bin/postgres" ] || die "no PostgreSQL server in /usr/lib/postgresql/*/bin (apt-get install postgresql)"
@@ -151,6 +153,8 @@ start() {
   if [ "$(id -u)" = 0 ]; then
     chown postgres:postgres "$DIR/etcd1" "$DIR/etcd2" "$DIR/etcd3" "$DIR/node1" "$DIR/node2"
   fi
+
+  make_certificates "$DIR/tls"
 
   read -r ETCD_PORT_1 ETCD_PORT_2 ETCD_PORT_3 ETCD_PEER_1 ETCD_PEER_2 ETCD_PEER_3 \
     REST_1 REST_2 PG_1 PG_2 HAPROXY_PORT <<<"$(free_ports 11)"
@@ -174,7 +178,7 @@ start() {
     local rest pg
     rest="REST_$n"; pg="PG_$n"
     fill "$HERE/patroni.yml" "$DIR/node$n/patroni.yml" NAME="node$n" NODE_DIR="$DIR/node$n" \
-      REST_PORT="${!rest}" PG_PORT="${!pg}" ETCD_HOSTS="$etcd_hosts" PG_BIN="$pg_bin" \
+      REST_PORT="${!rest}" PG_PORT="${!pg}" ETCD_HOSTS="$etcd_hosts" TLS_DIR="$DIR/tls" PG_BIN="$pg_bin" \
       SUPERUSER_PASSWORD="$SUPERUSER_PASSWORD" REPLICATION_USER=replicator \
       REPLICATION_PASSWORD="$replication_password"
     chmod 0600 "$DIR/node$n/patroni.yml"
@@ -211,8 +215,9 @@ start() {
 
   cat >"$DIR/cluster.env" <<ENV
 HA_DIR=$DIR
-HA_DATABASE_URL=postgres://customs:$customs_password@127.0.0.1:$HAPROXY_PORT/customs
-HA_SUPERUSER_URL=postgres://postgres:$SUPERUSER_PASSWORD@127.0.0.1:$HAPROXY_PORT/postgres
+HA_DATABASE_URL=postgres://customs:$customs_password@127.0.0.1:$HAPROXY_PORT/customs?sslmode=verify-full&sslrootcert=$DIR/tls/ca.pem
+HA_SUPERUSER_URL=postgres://postgres:$SUPERUSER_PASSWORD@127.0.0.1:$HAPROXY_PORT/postgres?sslmode=verify-full&sslrootcert=$DIR/tls/ca.pem
+HA_CA=$DIR/tls/ca.pem
 HA_HAPROXY_PORT=$HAPROXY_PORT
 HA_ETCD_PORTS=$ETCD_PORT_1,$ETCD_PORT_2,$ETCD_PORT_3
 HA_NODE1_REST_PORT=$REST_1
@@ -226,12 +231,34 @@ ENV
   cat "$DIR/cluster.env"
 }
 
+# make_certificates FOLDER: a CA of the cluster's own and the nodes' certificate (for 127.0.0.1
+# and localhost), its key readable by the postgres user only.
+make_certificates() {
+  local tls="$1"
+  mkdir -p "$tls"
+  local ec=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
+  openssl req -x509 "${ec[@]}" -days 30 -subj /CN=customs-ha-ca \
+    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
+    -keyout "$tls/ca.key" -out "$tls/ca.pem" 2>/dev/null
+  openssl req "${ec[@]}" -subj /CN=customs-db -keyout "$tls/server.key" \
+    -out "$tls/server.csr" 2>/dev/null
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$tls/server.ext"
+  openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" \
+    -CAcreateserial -days 30 -extfile "$tls/server.ext" -out "$tls/server.pem" 2>/dev/null
+  rm -f "$tls/ca.key" "$tls/server.csr"
+  chmod 0755 "$tls"; chmod 0644 "$tls/ca.pem" "$tls/server.pem"; chmod 0600 "$tls/server.key"
+  if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$tls/server.key"; fi
+}
+
 # as_db_user_bg PIDFILE LOG COMMAND...: starts COMMAND in the background in its own session as
 # the database user; its process id goes to PIDFILE.
 as_db_user_bg() {
   local pidfile="$1" log="$2"; shift 2
   if [ "$(id -u)" = 0 ]; then
-    setsid setpriv --reuid=postgres --regid=postgres --init-groups -- "$@" >"$log" 2>&1 </dev/null &
+    # HOME too: libpq (Patroni's connections, pg_rewind, pg_basebackup) reads client
+    # certificates under ~/.postgresql, which root's home would refuse to the postgres user.
+    setsid setpriv --reuid=postgres --regid=postgres --init-groups -- \
+      env HOME="$(getent passwd postgres | cut -d: -f6)" "$@" >"$log" 2>&1 </dev/null &
   else
     setsid "$@" >"$log" 2>&1 </dev/null &
   fi
@@ -241,8 +268,11 @@ as_db_user_bg() {
 load() {
   DIR="${1:?the cluster folder (HA_DIR) is required}"
   [ -f "$DIR/cluster.env" ] || die "$DIR holds no cluster (no cluster.env)"
-  # shellcheck disable=SC1091
-  . "$DIR/cluster.env"
+  # KEY=VALUE lines, read rather than sourced: the URLs hold '&'.
+  local key value
+  while IFS='=' read -r key value; do
+    [[ "$key" =~ ^HA_[A-Z0-9_]+$ ]] && printf -v "$key" '%s' "$value"
+  done <"$DIR/cluster.env"
 }
 
 leader() {

@@ -950,6 +950,20 @@ async fn failover_drill_loses_no_acknowledged_lodging() {
         .await
         .unwrap();
 
+    // The instances reach PostgreSQL over TLS (sslmode=verify-full with the cluster's CA, in
+    // HA_DATABASE_URL; the nodes' pg_hba.conf admits nothing else over TCP).
+    let sessions = |encrypted: bool| {
+        psql(
+            cluster.get("HA_SUPERUSER_URL"),
+            &format!(
+                "SELECT count(*) FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) \
+                 WHERE a.datname = 'customs' AND s.ssl = {encrypted}"
+            ),
+        )
+    };
+    assert_eq!(sessions(false), "0", "a session of the instances without TLS");
+    assert_ne!(sessions(true), "0", "no session of the instances seen");
+
     // What the clients saw (printed: `cargo test ... -- --nocapture`).
     let outage = |failover: &Failover| {
         let first_after = acks
