@@ -961,7 +961,11 @@ async fn failover_drill_loses_no_acknowledged_lodging() {
             ),
         )
     };
-    assert_eq!(sessions(false), "0", "a session of the instances without TLS");
+    assert_eq!(
+        sessions(false),
+        "0",
+        "a session of the instances without TLS"
+    );
     assert_ne!(sessions(true), "0", "no session of the instances seen");
 
     // What the clients saw (printed: `cargo test ... -- --nocapture`).
