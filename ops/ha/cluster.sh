@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The customs PostgreSQL cluster on one machine: etcd, two PostgreSQL nodes under Patroni (one
-# primary, one synchronous standby) and HAProxy routing to whichever is primary. For the failover
+# The customs PostgreSQL cluster on one machine: etcd (three members), two PostgreSQL nodes under
+# Patroni (one primary, one synchronous standby, strict) and HAProxy routing to whichever is
+# primary. For the failover
 # drill (crates/customs/tests/it/failover.rs) and for trying high availability by hand; a real
 # deployment runs the same configuration (patroni.yml, etcd.yml, haproxy.cfg) on three machines.
 #
@@ -12,6 +13,14 @@
 #   ops/ha/cluster.sh kill-primary FOLDER
 #                                    kill -9 of the leader's Patroni and postmaster together (a
 #                                    machine lost); prints the node's name
+#   ops/ha/cluster.sh kill-standby FOLDER
+#                                    kill -9 of the synchronous standby's Patroni and postmaster;
+#                                    prints the node's name
+#   ops/ha/cluster.sh start-node FOLDER NODE
+#                                    starts NODE's Patroni again (a machine back): a former
+#                                    primary rejoins as a standby (pg_rewind, or a new clone)
+#   ops/ha/cluster.sh kill-etcd FOLDER
+#                                    kill -9 of etcd's first member (two of three go on)
 #   ops/ha/cluster.sh pause-standby FOLDER / resume-standby FOLDER
 #                                    SIGSTOP / SIGCONT of the standby's PostgreSQL (a stalled
 #                                    standby: commits wait for it)
@@ -104,7 +113,8 @@ has_leader() { [ -n "$(cluster_json "$1" | member_in_role leader)" ]; }
 has_sync_standby() { [ -n "$(cluster_json "$1" | member_in_role sync_standby)" ]; }
 etcd_healthy() { http_get "$1" health | grep -q '"health":"true"'; }
 psql_through_haproxy() {
-  PGPASSWORD="$SUPERUSER_PASSWORD" PGCONNECT_TIMEOUT=2 psql -h 127.0.0.1 -p "$HAPROXY_PORT" \
+  PGPASSWORD="$SUPERUSER_PASSWORD" PGCONNECT_TIMEOUT=2 PGSSLMODE=verify-full \
+    PGSSLROOTCERT="$DIR/tls/ca.pem" psql -h 127.0.0.1 -p "$HAPROXY_PORT" \
     -U postgres -d postgres -v ON_ERROR_STOP=1 -Atc "$1"
 }
 writable_through_haproxy() { [ "$(psql_through_haproxy 'SELECT pg_is_in_recovery()')" = f ]; }
@@ -130,6 +140,7 @@ haproxy_routes_to() { [ "$(haproxy_up)" = "$1" ]; }
 
 start() {
   need patroni patroni; need etcd etcd-server; need haproxy haproxy; need psql postgresql-client
+  need openssl openssl
   local pg_bin
   pg_bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
   [ -x "$pg_bin/postgres" ] || die "no PostgreSQL server in /usr/lib/postgresql/*/bin (apt-get install postgresql)"
@@ -137,23 +148,37 @@ start() {
   DIR="$(mktemp -d "${TMPDIR:-/tmp}/customs-ha.XXXXXX")"
   trap cleanup_failed_start EXIT
   chmod 0755 "$DIR"
-  mkdir -p "$DIR/pids" "$DIR/etcd" "$DIR/node1" "$DIR/node2"
-  chmod 0700 "$DIR/etcd" "$DIR/node1" "$DIR/node2"
-  if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$DIR/etcd" "$DIR/node1" "$DIR/node2"; fi
+  mkdir -p "$DIR/pids" "$DIR/etcd1" "$DIR/etcd2" "$DIR/etcd3" "$DIR/node1" "$DIR/node2"
+  chmod 0700 "$DIR/etcd1" "$DIR/etcd2" "$DIR/etcd3" "$DIR/node1" "$DIR/node2"
+  if [ "$(id -u)" = 0 ]; then
+    chown postgres:postgres "$DIR/etcd1" "$DIR/etcd2" "$DIR/etcd3" "$DIR/node1" "$DIR/node2"
+  fi
 
-  read -r ETCD_PORT ETCD_PEER_PORT REST_1 REST_2 PG_1 PG_2 HAPROXY_PORT <<<"$(free_ports 7)"
+  make_certificates "$DIR/tls"
+
+  read -r ETCD_PORT_1 ETCD_PORT_2 ETCD_PORT_3 ETCD_PEER_1 ETCD_PEER_2 ETCD_PEER_3 \
+    REST_1 REST_2 PG_1 PG_2 HAPROXY_PORT <<<"$(free_ports 11)"
   SUPERUSER_PASSWORD="$(secret)"
   local replication_password customs_password
   replication_password="$(secret)"
   customs_password="$(secret)"
 
-  fill "$HERE/etcd.yml" "$DIR/etcd.yml" ETCD_DIR="$DIR/etcd/data" ETCD_PORT="$ETCD_PORT" \
-    ETCD_PEER_PORT="$ETCD_PEER_PORT"
+  local initial_cluster="" etcd_hosts=""
+  for m in 1 2 3; do
+    local peer="ETCD_PEER_$m" client="ETCD_PORT_$m"
+    initial_cluster="${initial_cluster:+$initial_cluster,}etcd$m=http://127.0.0.1:${!peer}"
+    etcd_hosts="${etcd_hosts:+$etcd_hosts,}127.0.0.1:${!client}"
+  done
+  for m in 1 2 3; do
+    local peer="ETCD_PEER_$m" client="ETCD_PORT_$m"
+    fill "$HERE/etcd.yml" "$DIR/etcd$m/etcd.yml" NAME="etcd$m" ETCD_DIR="$DIR/etcd$m/data" \
+      ETCD_PORT="${!client}" ETCD_PEER_PORT="${!peer}" INITIAL_CLUSTER="$initial_cluster"
+  done
   for n in 1 2; do
     local rest pg
     rest="REST_$n"; pg="PG_$n"
     fill "$HERE/patroni.yml" "$DIR/node$n/patroni.yml" NAME="node$n" NODE_DIR="$DIR/node$n" \
-      REST_PORT="${!rest}" PG_PORT="${!pg}" ETCD_PORT="$ETCD_PORT" PG_BIN="$pg_bin" \
+      REST_PORT="${!rest}" PG_PORT="${!pg}" ETCD_HOSTS="$etcd_hosts" TLS_DIR="$DIR/tls" PG_BIN="$pg_bin" \
       SUPERUSER_PASSWORD="$SUPERUSER_PASSWORD" REPLICATION_USER=replicator \
       REPLICATION_PASSWORD="$replication_password"
     chmod 0600 "$DIR/node$n/patroni.yml"
@@ -165,8 +190,14 @@ start() {
 
   # Each process in its own session (as_db_user_bg): a signal to the caller's process group,
   # such as a test harness's, does not reach it; `stop` ends them by their ids.
-  as_db_user_bg "$DIR/pids/etcd" "$DIR/etcd/etcd.log" etcd --config-file "$DIR/etcd.yml"
-  wait_until "etcd on port $ETCD_PORT" etcd_healthy "$ETCD_PORT"
+  # The three members together: each waits for a majority of its peers before it answers.
+  for m in 1 2 3; do
+    as_db_user_bg "$DIR/pids/etcd$m" "$DIR/etcd$m/etcd.log" etcd --config-file "$DIR/etcd$m/etcd.yml"
+  done
+  for m in 1 2 3; do
+    local client="ETCD_PORT_$m"
+    wait_until "etcd member $m on port ${!client}" etcd_healthy "${!client}"
+  done
 
   as_db_user_bg "$DIR/pids/node1" "$DIR/node1/patroni.out" patroni "$DIR/node1/patroni.yml"
   wait_until "node1 to lead" has_leader "$REST_1"
@@ -184,10 +215,11 @@ start() {
 
   cat >"$DIR/cluster.env" <<ENV
 HA_DIR=$DIR
-HA_DATABASE_URL=postgres://customs:$customs_password@127.0.0.1:$HAPROXY_PORT/customs
-HA_SUPERUSER_URL=postgres://postgres:$SUPERUSER_PASSWORD@127.0.0.1:$HAPROXY_PORT/postgres
+HA_DATABASE_URL=postgres://customs:$customs_password@127.0.0.1:$HAPROXY_PORT/customs?sslmode=verify-full&sslrootcert=$DIR/tls/ca.pem
+HA_SUPERUSER_URL=postgres://postgres:$SUPERUSER_PASSWORD@127.0.0.1:$HAPROXY_PORT/postgres?sslmode=verify-full&sslrootcert=$DIR/tls/ca.pem
+HA_CA=$DIR/tls/ca.pem
 HA_HAPROXY_PORT=$HAPROXY_PORT
-HA_ETCD_PORT=$ETCD_PORT
+HA_ETCD_PORTS=$ETCD_PORT_1,$ETCD_PORT_2,$ETCD_PORT_3
 HA_NODE1_REST_PORT=$REST_1
 HA_NODE2_REST_PORT=$REST_2
 HA_NODE1_PG_PORT=$PG_1
@@ -199,12 +231,34 @@ ENV
   cat "$DIR/cluster.env"
 }
 
+# make_certificates FOLDER: a CA of the cluster's own and the nodes' certificate (for 127.0.0.1
+# and localhost), its key readable by the postgres user only.
+make_certificates() {
+  local tls="$1"
+  mkdir -p "$tls"
+  local ec=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
+  openssl req -x509 "${ec[@]}" -days 30 -subj /CN=customs-ha-ca \
+    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
+    -keyout "$tls/ca.key" -out "$tls/ca.pem" 2>/dev/null
+  openssl req "${ec[@]}" -subj /CN=customs-db -keyout "$tls/server.key" \
+    -out "$tls/server.csr" 2>/dev/null
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$tls/server.ext"
+  openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" \
+    -CAcreateserial -days 30 -extfile "$tls/server.ext" -out "$tls/server.pem" 2>/dev/null
+  rm -f "$tls/ca.key" "$tls/server.csr"
+  chmod 0755 "$tls"; chmod 0644 "$tls/ca.pem" "$tls/server.pem"; chmod 0600 "$tls/server.key"
+  if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$tls/server.key"; fi
+}
+
 # as_db_user_bg PIDFILE LOG COMMAND...: starts COMMAND in the background in its own session as
 # the database user; its process id goes to PIDFILE.
 as_db_user_bg() {
   local pidfile="$1" log="$2"; shift 2
   if [ "$(id -u)" = 0 ]; then
-    setsid setpriv --reuid=postgres --regid=postgres --init-groups -- "$@" >"$log" 2>&1 </dev/null &
+    # HOME too: libpq (Patroni's connections, pg_rewind, pg_basebackup) reads client
+    # certificates under ~/.postgresql, which root's home would refuse to the postgres user.
+    setsid setpriv --reuid=postgres --regid=postgres --init-groups -- \
+      env HOME="$(getent passwd postgres | cut -d: -f6)" "$@" >"$log" 2>&1 </dev/null &
   else
     setsid "$@" >"$log" 2>&1 </dev/null &
   fi
@@ -214,8 +268,11 @@ as_db_user_bg() {
 load() {
   DIR="${1:?the cluster folder (HA_DIR) is required}"
   [ -f "$DIR/cluster.env" ] || die "$DIR holds no cluster (no cluster.env)"
-  # shellcheck disable=SC1091
-  . "$DIR/cluster.env"
+  # KEY=VALUE lines, read rather than sourced: the URLs hold '&'.
+  local key value
+  while IFS='=' read -r key value; do
+    [[ "$key" =~ ^HA_[A-Z0-9_]+$ ]] && printf -v "$key" '%s' "$value"
+  done <"$DIR/cluster.env"
 }
 
 leader() {
@@ -251,6 +308,42 @@ kill_primary() {
   ours "$patroni" patroni || die "$node's Patroni ($patroni) is not running"
   kill -9 "$patroni" "$postmaster"
   echo "$node"
+}
+
+# kill -9 of the standby's Patroni and postmaster (its machine lost); prints the node's name.
+kill_standby() {
+  load "$1"
+  local leader node patroni postmaster
+  leader="$(leader "$DIR")"
+  node=node1; [ "$leader" = node1 ] && node=node2
+  patroni="$(cat "$DIR/pids/$node")"
+  ours "$patroni" patroni || die "$node's Patroni ($patroni) is not running"
+  postmaster="$(postmaster_pid "$node")" || die "$node's postmaster is not running"
+  kill -9 "$patroni" "$postmaster"
+  echo "$node"
+}
+
+# Starts NODE's Patroni again (the node's machine is back), which starts its PostgreSQL: as a
+# standby of the current leader, after pg_rewind if it was the primary.
+start_node() {
+  load "$1"
+  local node="${2:?the node (node1 or node2) is required}" pid
+  [ -f "$DIR/$node/patroni.yml" ] || die "no node $node in $DIR"
+  pid="$(cat "$DIR/pids/$node" 2>/dev/null)" || true
+  if [ -n "$pid" ] && ours "$pid" patroni; then die "$node's Patroni ($pid) is running"; fi
+  if postmaster_pid "$node" >/dev/null; then die "$node's postmaster is still running"; fi
+  as_db_user_bg "$DIR/pids/$node" "$DIR/$node/patroni.out" patroni "$DIR/$node/patroni.yml"
+  echo "$node"
+}
+
+# kill -9 of etcd's first member: the other two are a majority and go on.
+kill_etcd() {
+  load "$1"
+  local pid
+  pid="$(cat "$DIR/pids/etcd1")"
+  ours "$pid" etcd || die "etcd member 1 ($pid) is not running"
+  kill -9 "$pid"
+  echo etcd1
 }
 
 # The standby's PostgreSQL (postmaster and its children) stopped with SIGSTOP, or resumed with
@@ -307,15 +400,15 @@ stop_started() {
     # Immediate shutdown (SIGQUIT) of a postmaster whose Patroni is gone.
     pid="$(postmaster_pid "$node")" && kill -QUIT "$pid" 2>/dev/null || true
   done
-  for name in haproxy etcd; do
+  for name in haproxy etcd1 etcd2 etcd3; do
     pid="$(cat "$DIR/pids/$name" 2>/dev/null)" || continue
-    ours "$pid" "$name" && kill -TERM "$pid" 2>/dev/null || true
+    ours "$pid" "${name%[0-9]}" && kill -TERM "$pid" 2>/dev/null || true
   done
   for _ in $(seq 40); do
     local alive=0
     for node in node1 node2; do postmaster_pid "$node" >/dev/null && alive=1; done
-    for name in haproxy etcd; do
-      pid="$(cat "$DIR/pids/$name" 2>/dev/null)" && ours "$pid" "$name" && alive=1
+    for name in haproxy etcd1 etcd2 etcd3; do
+      pid="$(cat "$DIR/pids/$name" 2>/dev/null)" && ours "$pid" "${name%[0-9]}" && alive=1
     done
     [ "$alive" = 0 ] && break
     sleep 0.25
@@ -328,9 +421,12 @@ case "${1:-}" in
   status) load "${2:-}"; cluster_json "$HA_NODE1_REST_PORT" 2>/dev/null || cluster_json "$HA_NODE2_REST_PORT" ;;
   leader) leader "${2:-}" ;;
   kill-primary) kill_primary "${2:-}" ;;
+  kill-standby) kill_standby "${2:-}" ;;
+  start-node) start_node "${2:-}" "${3:-}" ;;
+  kill-etcd) kill_etcd "${2:-}" ;;
   pause-standby) signal_standby "${2:-}" STOP ;;
   resume-standby) signal_standby "${2:-}" CONT ;;
   stop) stop "${2:-}" ;;
   *) die "usage: cluster.sh start | status FOLDER | leader FOLDER | kill-primary FOLDER |\
- pause-standby FOLDER | resume-standby FOLDER | stop FOLDER" ;;
+ kill-standby FOLDER | start-node FOLDER NODE | kill-etcd FOLDER | pause-standby FOLDER | resume-standby FOLDER | stop FOLDER" ;;
 esac

@@ -11,7 +11,9 @@
 
 use std::time::Duration;
 
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::AsyncMessage;
+
+use crate::tls::{PostgresTls, parse_database_url};
 
 /// The channel the database announces changes on (see `migrations/0003_change_notifications.sql`).
 pub const CHANGES_CHANNEL: &str = "customs_changes";
@@ -47,9 +49,8 @@ pub fn listen_for_changes(
     url: &str,
     on_notice: impl Fn(ChangeNotice) + Send + Sync + 'static,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    let mut config: tokio_postgres::Config = url.parse().map_err(|err| {
-        anyhow::anyhow!("the database URL is not a PostgreSQL connection string: {err}")
-    })?;
+    let (mut config, tls) =
+        parse_database_url(url).map_err(|err| anyhow::anyhow!("the database URL {err}"))?;
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(Duration::from_millis(crate::CONNECT_TIMEOUT_MS));
     }
@@ -57,7 +58,7 @@ pub fn listen_for_changes(
     config.application_name(CHANGES_APPLICATION_NAME);
     Ok(tokio::spawn(async move {
         loop {
-            let error = listen_once(&config, &on_notice).await;
+            let error = listen_once(&config, &tls, &on_notice).await;
             on_notice(ChangeNotice::Lost {
                 error: format!("{error:#}"),
             });
@@ -69,9 +70,10 @@ pub fn listen_for_changes(
 /// One connection's life: connect, `LISTEN`, pass on notifications, until it fails.
 async fn listen_once(
     config: &tokio_postgres::Config,
+    tls: &PostgresTls,
     on_notice: &(impl Fn(ChangeNotice) + Send + Sync),
 ) -> anyhow::Error {
-    let (client, mut connection) = match config.connect(NoTls).await {
+    let (client, mut connection) = match config.connect(tls.clone()).await {
         Ok(connected) => connected,
         Err(err) => return anyhow::Error::new(err).context("connecting to listen for changes"),
     };

@@ -2,11 +2,13 @@
 //! administrator's URL, each with a name of its own, and dropped afterwards.
 
 use anyhow::Context;
-use tokio_postgres::NoTls;
 
 /// Connects to `url` for one statement or two, driving the connection on a task of its own.
 async fn connect(url: &str) -> anyhow::Result<tokio_postgres::Client> {
-    let (client, connection) = tokio_postgres::connect(url, NoTls)
+    let (config, tls) = crate::tls::parse_database_url(url)
+        .map_err(|err| anyhow::anyhow!("the database URL {err}"))?;
+    let (client, connection) = config
+        .connect(tls)
         .await
         .with_context(|| format!("connecting to {}", crate::redacted_url(url)))?;
     tokio::spawn(async move {

@@ -17,8 +17,8 @@
 
 use std::time::Duration;
 
+use crate::tls::{PostgresTls, parse_database_url};
 use tokio::sync::watch;
-use tokio_postgres::NoTls;
 
 /// What one leadership is for: its advisory lock's key (documented in docs/operations.md,
 /// Many instances; any constant all processes share, distinct from the store's own locks) and
@@ -74,14 +74,23 @@ impl Leadership {
     /// Starts asking for `lock` on the database at `url` (a `serve.database` URL), and keeps
     /// asking: never gives up.
     pub fn for_url(url: &str, lock: LeaderLock) -> anyhow::Result<Leadership> {
-        let config: tokio_postgres::Config = url.parse().map_err(|err| {
-            anyhow::anyhow!("the database URL is not a PostgreSQL connection string: {err}")
-        })?;
-        Ok(Leadership::start(config, lock))
+        let (config, tls) =
+            parse_database_url(url).map_err(|err| anyhow::anyhow!("the database URL {err}"))?;
+        Ok(Leadership::start_with_tls(config, tls, lock))
     }
 
     /// As [`Leadership::for_url`], with a parsed configuration.
-    pub fn start(mut config: tokio_postgres::Config, lock: LeaderLock) -> Leadership {
+    pub fn start(config: tokio_postgres::Config, lock: LeaderLock) -> Leadership {
+        let tls = PostgresTls::unverified(&config);
+        Leadership::start_with_tls(config, tls, lock)
+    }
+
+    /// As [`Leadership::start`], with the TLS connector given.
+    pub fn start_with_tls(
+        mut config: tokio_postgres::Config,
+        tls: PostgresTls,
+        lock: LeaderLock,
+    ) -> Leadership {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_millis(crate::CONNECT_TIMEOUT_MS));
         }
@@ -89,7 +98,7 @@ impl Leadership {
         let (sender, leading) = watch::channel(false);
         let task = tokio::spawn(async move {
             loop {
-                let error = lead_once(&config, lock, &sender).await;
+                let error = lead_once(&config, &tls, lock, &sender).await;
                 tracing::debug!(lock = lock.name, error = %format!("{error:#}"), "leadership: asking again");
                 tokio::time::sleep(LEADER_RETRY).await;
             }
@@ -135,10 +144,11 @@ impl Drop for Driver {
 /// until the connection fails.
 async fn lead_once(
     config: &tokio_postgres::Config,
+    tls: &PostgresTls,
     lock: LeaderLock,
     leading: &watch::Sender<bool>,
 ) -> anyhow::Error {
-    let (client, connection) = match config.connect(NoTls).await {
+    let (client, connection) = match config.connect(tls.clone()).await {
         Ok(connected) => connected,
         Err(err) => return anyhow::Error::new(err).context("connecting to ask for the lock"),
     };

@@ -29,6 +29,7 @@ mod projection;
 mod queries;
 mod replay;
 mod rows;
+mod tls;
 
 pub use append::chain_of;
 pub use changes::{
@@ -42,6 +43,7 @@ pub use leader::{
 };
 pub use migrate::SCHEMA_VERSION;
 pub use replay::PROJECTION_DIFFERENCES_MAX;
+pub use tls::{PostgresTls, SslMode, parse_database_url};
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -58,7 +60,7 @@ use store::{
     RiskRuleRow, Store, StoreError, StoreResult, TaskQuery, TaskRow, TokenRow, TraderHistory,
     UserRow,
 };
-use tokio_postgres::{IsolationLevel, NoTls};
+use tokio_postgres::IsolationLevel;
 
 use crate::fault::{Fault, store_error};
 use crate::queries::DeclarationKey;
@@ -163,14 +165,26 @@ impl PostgresStore {
         options: PostgresOptions,
         signer: AuditSigner,
     ) -> anyhow::Result<PostgresStore> {
-        let config: tokio_postgres::Config = url
-            .parse()
-            .context("the database URL is not a PostgreSQL connection string")?;
-        PostgresStore::open(config, options, signer).await
+        let (config, tls) = tls::parse_database_url(url)
+            .map_err(|err| anyhow::anyhow!("the database URL {err}"))?;
+        PostgresStore::open_with_tls(config, tls, options, signer).await
     }
 
+    /// As [`PostgresStore::connect`], with a parsed configuration: TLS as its `sslmode` says
+    /// (disable, prefer or require), the server's certificate not verified.
     pub async fn open(
+        config: tokio_postgres::Config,
+        options: PostgresOptions,
+        signer: AuditSigner,
+    ) -> anyhow::Result<PostgresStore> {
+        let tls = PostgresTls::unverified(&config);
+        PostgresStore::open_with_tls(config, tls, options, signer).await
+    }
+
+    /// As [`PostgresStore::open`], with the TLS connector (what it verifies) given.
+    pub async fn open_with_tls(
         mut config: tokio_postgres::Config,
+        tls: PostgresTls,
         options: PostgresOptions,
         signer: AuditSigner,
     ) -> anyhow::Result<PostgresStore> {
@@ -179,7 +193,7 @@ impl PostgresStore {
         }
         let manager = Manager::from_config(
             config,
-            NoTls,
+            tls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -1040,9 +1054,8 @@ pub fn check_database_url(text: &str) -> Result<(), String> {
     if !(text.starts_with("postgres://") || text.starts_with("postgresql://")) {
         return Err("must be a PostgreSQL URL: postgres://user@host:5432/database".to_owned());
     }
-    let config: tokio_postgres::Config = text
-        .parse()
-        .map_err(|err| format!("is not a PostgreSQL URL ({err})"))?;
+    // sslmode and sslrootcert too: a CA file that cannot be read is said at the check.
+    let (config, _) = tls::parse_database_url(text)?;
     if config.get_hosts().is_empty() {
         return Err("names no host".to_owned());
     }

@@ -1,10 +1,15 @@
 //! The failover drill (issue 13, high availability): PostgreSQL as two Patroni nodes (a primary
-//! and its synchronous standby, etcd deciding the leader) behind HAProxy, two `customs serve`
-//! instances on it, clients lodging at once. The primary's machine is lost (`kill -9` of its
-//! Patroni and postmaster) mid-way; the standby is promoted; the instances reconnect; lodging
-//! goes on. Then: every acknowledged lodging is present exactly once, numbers are unique, the
-//! audit chain verifies, and the outage the clients saw is printed. Before the kill, a stalled
-//! standby: nothing is acknowledged that it does not have.
+//! and its synchronous standby, strict; three etcd members deciding the leader) behind HAProxy,
+//! two `customs serve` instances on it, clients lodging at once. The primary's machine is lost
+//! (`kill -9` of its Patroni and postmaster, and of one etcd member) mid-way; the standby is
+//! promoted; the old primary's machine comes back and rejoins as the synchronous standby
+//! (pg_rewind); the instances reconnect; lodging goes on. Then the new primary is lost in turn
+//! and the cluster fails back to the first node, which rejoins again. Then: every acknowledged
+//! lodging is present exactly once, numbers are unique, the audit chain verifies, and the
+//! outages the clients saw are printed. Before the kills: a stalled standby (nothing is
+//! acknowledged that it does not have), and a lost standby (strict synchronous replication:
+//! a lodging waits, unacknowledged, for as long as no standby streams, and is acknowledged once
+//! it is back).
 //!
 //! The cluster is the real one of `ops/ha/cluster.sh` (Debian's `patroni`, `etcd-server`,
 //! `haproxy`, which `.ci/run` installs); the test fails, never skips, when it cannot start it.
@@ -32,13 +37,26 @@ const LODGINGS_AFTER_KILL: usize = 40;
 /// How long the drill waits for lodging to resume after the kill: Patroni's ttl (10 s in
 /// ops/ha/patroni.yml) plus a loop, HAProxy's checks and the instances' reconnection fit well
 /// inside it.
-const FAILOVER_DEADLINE: Duration = Duration::from_secs(60);
+/// With strict synchronous replication lodging resumes only once the old primary has rejoined
+/// as the synchronous standby (crash recovery, pg_rewind: about 15 s more).
+const FAILOVER_DEADLINE: Duration = Duration::from_secs(90);
+/// Lodgings acknowledged after the second failover (back to the first node).
+const LODGINGS_AFTER_FAILBACK: usize = 20;
+/// How long the drill keeps the standby down while a lodging waits for it: longer than
+/// Patroni's ttl (10 s) plus a loop, after which a leader that is not strict would have dropped
+/// the lost standby from synchronous replication and let the commit through from one copy;
+/// shorter than the instances' request timeout (30 s), so the lodging is still waiting when the
+/// standby returns.
+const STANDBY_LOST_HOLD: Duration = Duration::from_secs(15);
 /// How long the drill waits for the lodgings before the kill (a cold debug build is slow).
 const LODGING_DEADLINE: Duration = Duration::from_secs(60);
 /// How long the drill waits for an answer that must not come while the standby is stopped.
-/// Patroni's leader drops a standby that stopped answering from synchronous replication after
-/// about its ttl (10 s): the stall stays well under it.
 const STALL_WAIT: Duration = Duration::from_secs(2);
+/// A client whose lodging was taken in continuity (202) waits this long before its next one:
+/// with strict synchronous replication the two outages last about 25 s each (promotion, then
+/// the old primary's rejoin), and six clients lodging back to back would queue thousands of
+/// provisional lodgings, whose reconciliation alone would make the drill minutes longer.
+const CONTINUITY_PACE: Duration = Duration::from_secs(1);
 /// A client's wait for one answer before it sends the same request again.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// A client honours Retry-After, but waits at most this long: the drill measures the outage to
@@ -92,6 +110,33 @@ impl Cluster {
             String::from_utf8_lossy(&output.stderr)
         );
         String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    }
+
+    /// `cluster.sh start-node FOLDER NODE`: NODE's machine is back.
+    fn start_node(&self, node: &str) {
+        let output = Command::new(cluster_script())
+            .args(["start-node", self.get("HA_DIR"), node])
+            .output()
+            .expect("ops/ha/cluster.sh runs");
+        assert!(
+            output.status.success(),
+            "cluster.sh start-node {node} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    /// The member Patroni reports as synchronous standby, if any.
+    fn sync_standby(&self) -> Option<String> {
+        let status: serde_json::Value =
+            serde_json::from_str(&self.run("status")).unwrap_or_default();
+        status["members"]
+            .as_array()?
+            .iter()
+            .find(|m| {
+                m["role"] == "sync_standby"
+                    && (m["state"] == "streaming" || m["state"] == "running")
+            })
+            .and_then(|m| m["name"].as_str().map(str::to_owned))
     }
 }
 
@@ -336,6 +381,7 @@ impl Client {
                         first_sent,
                         sent,
                     });
+                    tokio::time::sleep(CONTINUITY_PACE).await;
                     return None;
                 }
                 503 => {
@@ -375,7 +421,7 @@ impl Client {
 /// to which it is resent meanwhile, may acknowledge it: an instance confirms what it read
 /// durable before it answers from it. Once the standby resumes, the resend is acknowledged,
 /// stored once.
-async fn stalled_standby_acknowledges_nothing(cluster: &Cluster, url: &str, client: Client) {
+async fn stalled_standby_acknowledges_nothing(cluster: &Cluster, url: &str, client: &Client) {
     // A first lodging on instance 0 reserves its block of serials (that reservation is a commit
     // too, which would wait for the standby before the lodging reached its own).
     let warm_up = client
@@ -446,6 +492,190 @@ async fn stalled_standby_acknowledges_nothing(cluster: &Cluster, url: &str, clie
         .expect("the stalled lodging is acknowledged once the standby resumes");
     assert!(!ack.created, "the resend found the first lodging: {ack:?}");
     client.seen.acks.lock().unwrap().push(ack);
+}
+
+/// What the lost standby cost: how long the lodging waited, and how long after the standby's
+/// machine came back it was acknowledged.
+struct StandbyLost {
+    waited: Duration,
+    after_return: Duration,
+}
+
+/// Strict synchronous replication: the standby's machine is lost (`kill -9` of its Patroni and
+/// postmaster). A lodging sent then is not acknowledged while no standby streams, even after
+/// Patroni's ttl (a leader that is not strict would by then have dropped the standby from
+/// synchronous replication and let the commit through from one copy): the primary keeps
+/// `synchronous_standby_names = '*'` and the COMMIT waits. Once the standby's machine is back
+/// it rejoins, and the lodging is acknowledged (or, had the instance's request timeout answered
+/// 503 first, its resend is), stored once.
+async fn lost_standby_blocks_lodging(cluster: &Cluster, client: &Client) -> StandbyLost {
+    let key = "drill-standby-lost";
+    let body = EXAMPLE.replace("Smartphones", "Smartphones drill standby lost");
+    let superuser = cluster.get("HA_SUPERUSER_URL");
+    let leader = cluster.run("leader");
+    let standby = cluster.run("kill-standby");
+    let lost = Instant::now();
+    let first_sent = Instant::now();
+    let first = tokio::spawn(
+        client
+            .http
+            .post(format!("http://{}/v1/declarations", client.servers[0]))
+            .bearer_auth(&client.token)
+            .header("Idempotency-Key", key)
+            .header("Content-Type", "application/json")
+            .body(body.clone())
+            .timeout(FAILOVER_DEADLINE)
+            .send(),
+    );
+    let waiting_for_standby = "SELECT count(*) FROM pg_stat_activity \
+         WHERE datname = 'customs' AND wait_event = 'SyncRep'";
+    while psql(superuser, waiting_for_standby) == "0" {
+        assert!(
+            lost.elapsed() < STANDBY_LOST_HOLD,
+            "the lodging's COMMIT never waited for the lost standby"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(STANDBY_LOST_HOLD.saturating_sub(lost.elapsed())).await;
+    assert!(
+        !first.is_finished(),
+        "a lodging was answered {:?} after the standby was lost (strict mode must hold it)",
+        lost.elapsed()
+    );
+    assert_eq!(
+        psql(superuser, "SHOW synchronous_standby_names"),
+        "*",
+        "strict mode: the primary waits for any standby"
+    );
+    assert_eq!(cluster.run("leader"), leader, "the primary kept its lead");
+    assert_eq!(cluster.sync_standby(), None, "{}", cluster.run("status"));
+
+    cluster.start_node(&standby);
+    let back = Instant::now();
+    let answer = first
+        .await
+        .unwrap()
+        .expect("an answer once the standby is back");
+    let status = answer.status().as_u16();
+    let text = answer.text().await.unwrap_or_default();
+    let ack = match status {
+        201 => {
+            let receipt: serde_json::Value = serde_json::from_str(&text).unwrap();
+            Ack {
+                key: key.to_owned(),
+                id: receipt["id"].as_str().unwrap().to_owned(),
+                number: receipt["number"].as_str().unwrap().to_owned(),
+                created: true,
+                server: 0,
+                first_sent,
+                sent: first_sent,
+                acked: Instant::now(),
+            }
+        }
+        // The instance's request timeout answered before the standby was back: the client
+        // resends, as any client does.
+        503 => client
+            .lodge(0, key, body)
+            .await
+            .expect("the lodging is acknowledged once the standby is back"),
+        _ => panic!("a lodging waiting for the lost standby was answered {status}: {text}"),
+    };
+    let figures = StandbyLost {
+        waited: ack.acked - first_sent,
+        after_return: ack.acked - back,
+    };
+    client.seen.acks.lock().unwrap().push(ack);
+    cluster.wait_for_sync_standby().await;
+    figures
+}
+
+/// One failover, as seen from beside the lodging.
+struct Failover {
+    killed: Instant,
+    old_leader: String,
+    new_leader: String,
+    /// From the kill to Patroni naming another leader.
+    promoted: Duration,
+    /// From the kill to the old primary streaming again as the synchronous standby.
+    rejoined: Duration,
+}
+
+/// Loses the primary's machine (and, with `etcd_too`, one etcd member), then, once Patroni has
+/// named the standby leader, brings the old primary's machine back: it rejoins as the
+/// synchronous standby (pg_rewind after crash recovery, or a new clone). Returns at once; the
+/// task answers when the cluster is again a primary and a synchronous standby.
+fn lose_primary(cluster: &Cluster, etcd_too: bool) -> tokio::task::JoinHandle<Failover> {
+    let script = cluster_script();
+    let dir = cluster.get("HA_DIR").to_owned();
+    if etcd_too {
+        cluster.run("kill-etcd");
+    }
+    let old_leader = cluster.run("kill-primary");
+    let killed = Instant::now();
+    let status = move || -> serde_json::Value {
+        let out = Command::new(script).args(["status", &dir]).output();
+        out.ok()
+            .and_then(|out| serde_json::from_slice(&out.stdout).ok())
+            .unwrap_or_default()
+    };
+    let in_role = |status: &serde_json::Value, role: &str| -> Option<String> {
+        status["members"]
+            .as_array()?
+            .iter()
+            .find(|m| m["role"] == role && (m["state"] == "running" || m["state"] == "streaming"))
+            .and_then(|m| m["name"].as_str().map(str::to_owned))
+    };
+    let start_node = {
+        let dir = cluster.get("HA_DIR").to_owned();
+        move |node: &str| {
+            let out = Command::new(script)
+                .args(["start-node", &dir, node])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    };
+    tokio::task::spawn_blocking(move || {
+        let (new_leader, promoted) = loop {
+            let now = status();
+            if let Some(leader) = in_role(&now, "leader")
+                && leader != old_leader
+            {
+                break (leader, killed.elapsed());
+            }
+            assert!(
+                killed.elapsed() < FAILOVER_DEADLINE,
+                "no new leader within {FAILOVER_DEADLINE:?}: {now}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        start_node(&old_leader);
+        let rejoined = loop {
+            let now = status();
+            if in_role(&now, "sync_standby").as_deref() == Some(old_leader.as_str())
+                && in_role(&now, "leader").as_deref() == Some(new_leader.as_str())
+            {
+                break killed.elapsed();
+            }
+            assert!(
+                killed.elapsed() < FAILOVER_DEADLINE,
+                "{old_leader} did not rejoin as the synchronous standby within \
+                 {FAILOVER_DEADLINE:?}: {now}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        Failover {
+            killed,
+            old_leader,
+            new_leader,
+            promoted,
+            rejoined,
+        }
+    })
 }
 
 /// The lodging a provisional reference became once its instance reconciled it, asked of that
@@ -554,18 +784,15 @@ async fn failover_drill_loses_no_acknowledged_lodging() {
     let http = reqwest::Client::new();
     let addresses = Arc::new(addresses);
 
-    stalled_standby_acknowledges_nothing(
-        &cluster,
-        &url,
-        Client {
-            http: http.clone(),
-            servers: addresses.clone(),
-            token: tokens.broker.clone(),
-            seen: seen.clone(),
-            stop: stop.clone(),
-        },
-    )
-    .await;
+    let first_client = Client {
+        http: http.clone(),
+        servers: addresses.clone(),
+        token: tokens.broker.clone(),
+        seen: seen.clone(),
+        stop: stop.clone(),
+    };
+    stalled_standby_acknowledges_nothing(&cluster, &url, &first_client).await;
+    let standby_lost = lost_standby_blocks_lodging(&cluster, &first_client).await;
     let clients: Vec<_> = (0..CLIENTS)
         .map(|i| {
             let client = Client {
@@ -586,38 +813,38 @@ async fn failover_drill_loses_no_acknowledged_lodging() {
         |acks| acks.len() >= LODGINGS_BEFORE_KILL,
     )
     .await;
-    // Patroni promotes only the synchronous standby: the stall above may have taken it out of
-    // synchronous replication for a while, so wait until it is back before the machine is lost.
+    // Patroni promotes only the synchronous standby: wait until there is one before the
+    // primary's machine is lost, with one etcd member.
     cluster.wait_for_sync_standby().await;
-    let old_leader = cluster.run("kill-primary");
+    let failover = lose_primary(&cluster, true);
     let killed = Instant::now();
-    // When Patroni names another leader (read from its REST API beside the lodging).
-    let promoted = {
-        let script = cluster_script();
-        let dir = cluster.get("HA_DIR").to_owned();
-        let old_leader = old_leader.clone();
-        tokio::task::spawn_blocking(move || {
-            while killed.elapsed() < FAILOVER_DEADLINE {
-                let leader = Command::new(script).args(["leader", &dir]).output();
-                if leader.is_ok_and(|out| {
-                    let name = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-                    out.status.success() && !name.is_empty() && name != old_leader
-                }) {
-                    return Some(killed.elapsed());
-                }
-                std::thread::sleep(Duration::from_millis(200));
-            }
-            None
-        })
-    };
-    let sent_after_kill = |acks: &[Ack]| acks.iter().filter(|a| a.sent > killed).count();
+    let sent_after = |since: Instant, acks: &[Ack]| acks.iter().filter(|a| a.sent > since).count();
     wait_for(
         "lodgings after the kill",
         FAILOVER_DEADLINE,
         &seen,
-        |acks| sent_after_kill(acks) >= LODGINGS_AFTER_KILL,
+        |acks| sent_after(killed, acks) >= LODGINGS_AFTER_KILL,
     )
     .await;
+    let failover = failover.await.unwrap();
+    assert_ne!(failover.new_leader, failover.old_leader);
+    // The old primary is back as the synchronous standby: lose the new primary in turn, and the
+    // cluster fails back to the first node.
+    let failback = lose_primary(&cluster, false);
+    let killed_again = Instant::now();
+    wait_for(
+        "lodgings after the failback",
+        FAILOVER_DEADLINE,
+        &seen,
+        |acks| sent_after(killed_again, acks) >= LODGINGS_AFTER_FAILBACK,
+    )
+    .await;
+    let failback = failback.await.unwrap();
+    assert_eq!(failback.old_leader, failover.new_leader);
+    assert_eq!(
+        failback.new_leader, failover.old_leader,
+        "failed back to the first primary"
+    );
     stop.store(true, Ordering::Release);
     for client in clients {
         client.await.unwrap();
@@ -637,10 +864,19 @@ async fn failover_drill_loses_no_acknowledged_lodging() {
     );
     let acks = seen.acks.lock().unwrap().clone();
 
-    // The standby took over.
-    let promoted = promoted.await.unwrap().expect("Patroni named a new leader");
-    let new_leader = cluster.run("leader");
-    assert_ne!(new_leader, old_leader, "{}", cluster.run("status"));
+    // The first node leads again, the second is its synchronous standby.
+    assert_eq!(
+        cluster.run("leader"),
+        failover.old_leader,
+        "{}",
+        cluster.run("status")
+    );
+    assert_eq!(
+        cluster.sync_standby().as_deref(),
+        Some(failover.new_leader.as_str()),
+        "{}",
+        cluster.run("status")
+    );
 
     // Every acknowledged lodging is present exactly once, under the number it was given.
     let keys: HashSet<&str> = acks.iter().map(|a| a.key.as_str()).collect();
@@ -676,13 +912,15 @@ async fn failover_drill_loses_no_acknowledged_lodging() {
         "0"
     );
 
-    // Both instances reconnected: each acknowledged lodgings sent after the kill, and each
+    // Both instances reconnected: each acknowledged lodgings sent after each kill, and each
     // reads back one lodged by the other before it.
     for server in 0..addresses.len() {
-        assert!(
-            acks.iter().any(|a| a.server == server && a.sent > killed),
-            "instance {server} acknowledged nothing after the failover"
-        );
+        for (kill, since) in [("failover", killed), ("failback", killed_again)] {
+            assert!(
+                acks.iter().any(|a| a.server == server && a.sent > since),
+                "instance {server} acknowledged nothing after the {kill}"
+            );
+        }
     }
     let before_kill = acks.iter().find(|a| a.acked < killed).unwrap();
     for address in addresses.iter() {
@@ -711,27 +949,66 @@ async fn failover_drill_loses_no_acknowledged_lodging() {
         .json()
         .await
         .unwrap();
-    assert_eq!(verification["intact"], true, "{verification:#}");
+
+    // The instances reach PostgreSQL over TLS (sslmode=verify-full with the cluster's CA, in
+    // HA_DATABASE_URL; the nodes' pg_hba.conf admits nothing else over TCP).
+    let sessions = |encrypted: bool| {
+        psql(
+            cluster.get("HA_SUPERUSER_URL"),
+            &format!(
+                "SELECT count(*) FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) \
+                 WHERE a.datname = 'customs' AND s.ssl = {encrypted}"
+            ),
+        )
+    };
+    assert_eq!(
+        sessions(false),
+        "0",
+        "a session of the instances without TLS"
+    );
+    assert_ne!(sessions(true), "0", "no session of the instances seen");
 
     // What the clients saw (printed: `cargo test ... -- --nocapture`).
-    let first_after = acks
-        .iter()
-        .filter(|a| a.sent > killed)
-        .map(|a| a.acked)
-        .min()
-        .unwrap();
+    let outage = |failover: &Failover| {
+        let first_after = acks
+            .iter()
+            .filter(|a| a.sent > failover.killed)
+            .map(|a| a.acked)
+            .min()
+            .unwrap();
+        format!(
+            "{} killed (kill -9), {} leader after {:.1} s, {} rejoined as synchronous standby \
+             after {:.1} s, outage (kill to first lodging acknowledged that was sent after it) \
+             {:.1} s",
+            failover.old_leader,
+            failover.new_leader,
+            failover.promoted.as_secs_f64(),
+            failover.old_leader,
+            failover.rejoined.as_secs_f64(),
+            (first_after - failover.killed).as_secs_f64()
+        )
+    };
     let longest = acks.iter().map(|a| a.acked - a.first_sent).max().unwrap();
     let replayed = acks.iter().filter(|a| !a.created).count();
     eprintln!(
-        "failover drill: {} lodgings acknowledged by {} instances from {CLIENTS} clients, all \
-         stored once; {old_leader} killed, {new_leader} leader after {:.1} s; outage (kill to first lodging \
-         acknowledged that was sent after it) {:.1} s; longest single lodging {:.1} s; {} \
+        "failover drill: standby lost: a lodging waited {:.1} s unacknowledged, acknowledged \
+         {:.1} s after the standby's machine was back",
+        standby_lost.waited.as_secs_f64(),
+        standby_lost.after_return.as_secs_f64()
+    );
+    eprintln!(
+        "failover drill: failover (one etcd member lost too): {}",
+        outage(&failover)
+    );
+    eprintln!("failover drill: failback: {}", outage(&failback));
+    eprintln!(
+        "failover drill: {} lodgings acknowledged by {} instances from {CLIENTS} clients, {} \
+         stored, duplicated numbers 0; longest single lodging {:.1} s; {} \
          answers 503, {} connection failures, {} time-outs, {replayed} acknowledged as resent \
          (200); audit chain intact over {} entries; drill {:.0} s",
         acks.len(),
         addresses.len(),
-        promoted.as_secs_f64(),
-        (first_after - killed).as_secs_f64(),
+        stored.len(),
         longest.as_secs_f64(),
         seen.refused.load(Ordering::Relaxed),
         seen.failed_to_connect.load(Ordering::Relaxed),
@@ -739,6 +1016,7 @@ async fn failover_drill_loses_no_acknowledged_lodging() {
         verification["entries_checked"],
         drill_started.elapsed().as_secs_f64(),
     );
+    assert_eq!(verification["intact"], true, "{verification:#}");
     drop(servers);
     drop(cluster);
 }
