@@ -361,6 +361,7 @@ pub async fn model(
                             split,
                             model: model.as_deref(),
                             allow_overlap,
+                            allow_overlap_named: clearance::ALLOW_OVERLAP_FLAG,
                         },
                     )
                     .await
