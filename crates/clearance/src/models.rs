@@ -71,6 +71,49 @@ fn invalid(path: &str, en: &str, zh: &str) -> ClearanceError {
     ClearanceError::Invalid(vec![FieldError::not_allowed(path, en, zh)])
 }
 
+/// A refusal of the `model` crate, in its two languages.
+fn model_refusal(path: &str, e: &model::ModelError) -> ClearanceError {
+    invalid(path, &e.en(), &e.zh())
+}
+
+/// Every labelled item on record, with its row identity and, for the platform's own labels,
+/// how its declaration was selected and the chance it had (`None`: a history row).
+struct LabelledRecords {
+    records: Vec<HistoryRecord>,
+    ids: Vec<String>,
+    sources: Value,
+    selection: Vec<Option<(SelectedBy, f64)>>,
+}
+
+/// What a training's label weights were: whether the platform's own labels were weighted, the
+/// clip, the items by how they were selected, how many were clipped, and the weights' sum and
+/// largest.
+fn weight_summary(selection: &[Option<(SelectedBy, f64)>], weights: &[f32]) -> Value {
+    let mut by: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    let mut clipped = 0usize;
+    for s in selection {
+        let name = match s {
+            None => "history",
+            Some((selected_by, propensity)) => {
+                clipped += usize::from(*propensity > 0.0 && 1.0 / propensity > LABEL_WEIGHT_MAX);
+                selected_by.as_str()
+            }
+        };
+        *by.entry(name).or_default() += 1;
+    }
+    let sum: f64 = weights.iter().map(|&w| f64::from(w)).sum();
+    let largest = weights.iter().copied().fold(0.0f32, f32::max);
+    json!({
+        "weighted": selection.iter().any(Option::is_some),
+        "rule": "inverse propensity of the platform's own labels, clipped; history rows weigh 1",
+        "weight_max": LABEL_WEIGHT_MAX,
+        "items_by_selection": by,
+        "clipped": clipped,
+        "sum": (sum * 1000.0).round() / 1000.0,
+        "max": largest,
+    })
+}
+
 fn choice(path: &str, raw: &str, choices: &[&str]) -> Result<(), ClearanceError> {
     if choices.contains(&raw) {
         return Ok(());
@@ -177,10 +220,31 @@ pub(crate) struct LoadedModel {
     pub status: String,
     pub model_hash: String,
     pub trained: TrainedModel,
+    /// The score from which it selects by exploitation.
     pub threshold: f64,
+    /// The chance it explores a declaration scored below the threshold ([`model_shares`]).
+    pub exploration_rate: f64,
     /// The mean revenue recovered by a check that found a discrepancy, in the training items
     /// that record one.
     pub mean_revenue: Option<Decimal>,
+}
+
+/// How the model's budget (a share of declarations, 0..=1) is spent with `exploration_percent`
+/// of it explored (clamped to [`crate::MODEL_EXPLORATION_PERCENT_MAX`]): the share exploited
+/// (the riskiest scores, `budget × (1 − e)`) and the chance that a declaration scored below that
+/// threshold is explored, `budget × e / (1 − budget × (1 − e))`, the same for each: so that
+/// `budget × e` of all declarations are explored, at random among those not exploited. That
+/// chance is the explored declaration's propensity (its label weighs its inverse).
+pub fn model_shares(budget: f64, exploration_percent: u32) -> (f64, f64) {
+    let budget = budget.clamp(0.0, 1.0);
+    let e = f64::from(exploration_percent.min(crate::MODEL_EXPLORATION_PERCENT_MAX)) / 100.0;
+    let exploited = budget * (1.0 - e);
+    let rate = if exploited < 1.0 {
+        (budget * e / (1.0 - exploited)).min(1.0)
+    } else {
+        0.0
+    };
+    (exploited, rate)
 }
 
 /// The active and shadow models, loaded once each (by id and hash) and re-listed when stale.
@@ -213,6 +277,7 @@ impl ModelCatalog {
         &self,
         store: &S,
         budget: f64,
+        exploration_percent: u32,
     ) -> Result<Vec<Arc<LoadedModel>>, ClearanceError> {
         let loaded: HashMap<String, Arc<LoadedModel>> = {
             let state = self.state.lock().expect("model catalog lock");
@@ -247,9 +312,10 @@ impl ModelCatalog {
                     model_hash: m.model_hash.clone(),
                     trained: m.trained.clone(),
                     threshold: m.threshold,
+                    exploration_rate: m.exploration_rate,
                     mean_revenue: m.mean_revenue,
                 }),
-                None => Arc::new(load(store, &row, budget).await?),
+                None => Arc::new(load(store, &row, budget, exploration_percent).await?),
             };
             in_force.push(model);
         }
@@ -266,6 +332,7 @@ async fn load<S: Store>(
     store: &S,
     row: &RiskModelRow,
     budget: f64,
+    exploration_percent: u32,
 ) -> Result<LoadedModel, ClearanceError> {
     let bytes = store
         .risk_model_bytes(&row.id)
@@ -274,11 +341,13 @@ async fn load<S: Store>(
     let trained = TrainedModel::from_bytes(&bytes)
         .map_err(|e| anyhow::anyhow!("stored risk model {} is not readable: {e}", row.id))?;
     let summary: Value = serde_json::from_str(&row.summary).unwrap_or(Value::Null);
+    let (exploited, exploration_rate) = model_shares(budget, exploration_percent);
     Ok(LoadedModel {
         id: row.id.clone(),
         status: row.status.clone(),
         model_hash: row.model_hash.clone(),
-        threshold: threshold(&summary, budget),
+        threshold: threshold(&summary, exploited),
+        exploration_rate,
         mean_revenue: summary["mean_revenue_recovered_cny"]
             .as_str()
             .and_then(|t| t.parse().ok()),
@@ -287,7 +356,8 @@ async fn load<S: Store>(
 }
 
 /// The score at which a model selects `budget` (a share) of the items it was trained on: from
-/// the percentiles of its training scores recorded with it.
+/// the percentiles of its training scores recorded with it, interpolated linearly between two
+/// percentiles (a budget of 4.5 % lies between the 95th and the 96th).
 pub fn threshold(summary: &Value, budget: f64) -> f64 {
     let quantiles: Vec<f64> = summary["score_percentiles"]
         .as_array()
@@ -296,8 +366,14 @@ pub fn threshold(summary: &Value, budget: f64) -> f64 {
     if quantiles.len() != 101 {
         return f64::INFINITY;
     }
-    let at = ((1.0 - budget.clamp(0.0, 1.0)) * 100.0).round() as usize;
-    quantiles[at.min(100)]
+    let at = (1.0 - budget.clamp(0.0, 1.0)) * 100.0;
+    // A whole percentile up to rounding noise (0.95 × 100 is not exactly 95 in binary).
+    if (at - at.round()).abs() < 1e-9 {
+        return quantiles[(at.round() as usize).min(100)];
+    }
+    let below = (at.floor() as usize).min(99);
+    let part = at - below as f64;
+    quantiles[below] + part * (quantiles[below + 1] - quantiles[below])
 }
 
 /// The mean revenue a check that found a discrepancy recovered, over the items that record it;
@@ -324,6 +400,101 @@ fn revenue_at_risk(score: f64, mean_revenue: Option<Decimal>) -> Value {
         ),
         _ => Value::Null,
     }
+}
+
+/// The largest training weight of a label from the platform's own checks: its inverse
+/// propensity is clipped here so that a few labels drawn at a small chance (a 2 % random check
+/// weighs 50 unclipped, a declaration explored at 0.5 % about 200) do not outweigh the rest.
+/// The replay's clip ([`model::simulate::PROPENSITY_WEIGHT_MAX`]), whose figures are measured.
+pub const LABEL_WEIGHT_MAX: f64 = model::simulate::PROPENSITY_WEIGHT_MAX;
+
+/// How a closed check's declaration came to be checked, as its selection record says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SelectedBy {
+    /// The active risk model scored it at or above its threshold.
+    Exploitation,
+    /// The risk model explored it at its exploration rate.
+    Exploration,
+    /// The random selection (双随机).
+    Random,
+    /// A rule, a watch list, the value-control table or a missing licence.
+    Rule,
+    /// No reason of its selection selected it: an officer opened the check.
+    Officer,
+}
+
+impl SelectedBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SelectedBy::Exploitation => "exploitation",
+            SelectedBy::Exploration => "exploration",
+            SelectedBy::Random => "random",
+            SelectedBy::Rule => "rule",
+            SelectedBy::Officer => "officer",
+        }
+    }
+}
+
+/// Why a declaration was checked and the chance it had to be selected (its propensity), from
+/// its `declaration.targeted` record (`None`: none on record). A reason that selects for certain
+/// (the model's exploitation, a watch list, value control, a licence, a rule at rate 1) gives
+/// propensity 1; so does a check no recorded reason asked for (an officer's). Otherwise the
+/// declaration was selected by chance only, and its propensity is the chance that any of the
+/// draws it was exposed to selected it, `1 − Π(1 − rate)` over the matched rules' rates, the
+/// random selection's and the model's exploration rate.
+pub fn selection_propensity(targeted: Option<&Value>) -> (SelectedBy, f64) {
+    let Some(record) = targeted else {
+        return (SelectedBy::Officer, 1.0);
+    };
+    let reasons = record["reasons"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let selecting: Vec<&Value> = reasons.iter().filter(|r| r["selected"] == true).collect();
+    let kind = |r: &Value| r["source"]["kind"].as_str().unwrap_or_default().to_owned();
+    let explored = |r: &Value| kind(r) == "model" && r["source"]["selected_by"] == "exploration";
+    let by_chance = |r: &Value| {
+        explored(r)
+            || kind(r) == "random"
+            || (kind(r) == "rule" && r["rate"].as_f64().is_some_and(|p| p < 1.0))
+    };
+    if selecting.is_empty() {
+        return (SelectedBy::Officer, 1.0);
+    }
+    if let Some(certain) = selecting.iter().copied().find(|&r| !by_chance(r)) {
+        let by = if kind(certain) == "model" {
+            SelectedBy::Exploitation
+        } else {
+            SelectedBy::Rule
+        };
+        return (by, 1.0);
+    }
+    let mut rates: Vec<f64> = reasons
+        .iter()
+        .filter(|r| kind(r) == "rule")
+        .filter_map(|r| r["rate"].as_f64())
+        .collect();
+    rates.extend(record["random"]["rate"].as_f64());
+    rates.extend(record["model_exploration"]["rate"].as_f64());
+    let missed: f64 = rates.iter().map(|p| 1.0 - p.clamp(0.0, 1.0)).product();
+    let propensity = 1.0 - missed;
+    let by = if selecting.iter().any(|&r| explored(r)) {
+        SelectedBy::Exploration
+    } else if selecting.iter().any(|&r| kind(r) == "random") {
+        SelectedBy::Random
+    } else {
+        SelectedBy::Rule
+    };
+    // A record without the rates it selected by (none before they were recorded) weighs 1.
+    (by, if propensity > 0.0 { propensity } else { 1.0 })
+}
+
+/// A label's training weight: its inverse propensity, at most [`LABEL_WEIGHT_MAX`].
+pub fn label_weight(propensity: f64) -> f32 {
+    if propensity <= 0.0 || propensity.is_nan() {
+        return 1.0;
+    }
+    (1.0 / propensity).clamp(1.0, LABEL_WEIGHT_MAX) as f32
 }
 
 /// Percentiles 0..=100 of `scores` (nearest rank).
@@ -429,7 +600,13 @@ pub struct EvaluationRequest<'a> {
     /// Evaluate a registered model whose training period reaches into the test period (or is
     /// unknown), flagged in the result, instead of refusing it.
     pub allow_overlap: bool,
+    /// What the caller types to set `allow_overlap`, named by the refusal: `--allow-overlap` on
+    /// the command line ([`ALLOW_OVERLAP_FLAG`]), the field's name in a JSON body.
+    pub allow_overlap_named: &'a str,
 }
+
+/// The command line's name of [`EvaluationRequest::allow_overlap`].
+pub const ALLOW_OVERLAP_FLAG: &str = "--allow-overlap";
 
 /// One evaluated item: a line of the scores file.
 #[derive(Clone, Debug, PartialEq)]
@@ -592,7 +769,12 @@ impl<S: Store> Clearance<S> {
             return Ok(none);
         }
         let budget = f64_of(self.config.model_budget);
-        let models = self.models.in_force(&self.store, budget).await?;
+        let exploration_percent = self.config.model_exploration_percent;
+        let models = self
+            .models
+            .in_force(&self.store, budget, exploration_percent)
+            .await?;
+        let (exploited, _) = model_shares(budget, exploration_percent);
         if models.is_empty() {
             return Ok(none);
         }
@@ -631,7 +813,8 @@ impl<S: Store> Clearance<S> {
                     model: m.id.clone(),
                     score,
                     threshold: m.threshold,
-                    budget,
+                    budget: exploited,
+                    exploration_rate: m.exploration_rate,
                     item,
                     why_en,
                     why_zh,
@@ -861,6 +1044,13 @@ impl<S: Store> Clearance<S> {
     pub async fn identified_records(
         &self,
     ) -> Result<(Vec<HistoryRecord>, Vec<String>, Value), ClearanceError> {
+        let labelled = self.labelled_records().await?;
+        Ok((labelled.records, labelled.ids, labelled.sources))
+    }
+
+    /// Every labelled item on record ([`Clearance::identified_records`]), with how each was
+    /// selected: history rows were not selected by the platform.
+    async fn labelled_records(&self) -> Result<LabelledRecords, ClearanceError> {
         let mut records = Vec::new();
         let mut ids = Vec::new();
         let mut sources = Vec::new();
@@ -887,13 +1077,25 @@ impl<S: Store> Clearance<S> {
         }
         let own = self.own_labels().await?;
         sources.push(json!({ "closed_checks": own.len() }));
+        let mut selection = vec![None; records.len()];
+        let (own, own_selection): (Vec<HistoryRecord>, Vec<_>) = own
+            .into_iter()
+            .map(|(record, by, propensity)| (record, Some((by, propensity))))
+            .unzip();
         ids.extend(model::history::row_ids(&own));
         records.extend(own);
-        Ok((records, ids, Value::Array(sources)))
+        selection.extend(own_selection);
+        Ok(LabelledRecords {
+            records,
+            ids,
+            sources: Value::Array(sources),
+            selection,
+        })
     }
 
-    /// The goods items of the declarations whose checks were closed with a finding.
-    async fn own_labels(&self) -> Result<Vec<HistoryRecord>, ClearanceError> {
+    /// The goods items of the declarations whose checks were closed with a finding, each with
+    /// how its declaration was selected and the chance it had ([`selection_propensity`]).
+    async fn own_labels(&self) -> Result<Vec<(HistoryRecord, SelectedBy, f64)>, ClearanceError> {
         let closed = self
             .store
             .tasks(&TaskQuery {
@@ -954,13 +1156,19 @@ impl<S: Store> Clearance<S> {
                 .last()
                 .and_then(AssessedFigures::of_record);
             let day = self.date_of_ms(row.lodged_at_ms);
-            records.extend(history_records(
-                &state.declaration,
-                &id,
-                day,
-                figures.as_ref(),
-                Some(&label),
-            ));
+            let targeted: Option<Value> = self
+                .store
+                .events(&id)
+                .await?
+                .into_iter()
+                .rfind(|e| e.action == crate::targeting::TARGETED_ACTION)
+                .and_then(|e| serde_json::from_str(&e.payload).ok());
+            let (by, propensity) = selection_propensity(targeted.as_ref());
+            records.extend(
+                history_records(&state.declaration, &id, day, figures.as_ref(), Some(&label))
+                    .into_iter()
+                    .map(|record| (record, by, propensity)),
+            );
         }
         Ok(records)
     }
@@ -1006,23 +1214,53 @@ impl<S: Store> Clearance<S> {
     ) -> Result<Value, ClearanceError> {
         caller.require(Action::ManageModels)?;
         let label = text("label", label)?;
-        let (records, sources) = self.training_records().await?;
-        let train: Vec<HistoryRecord> = records
+        let labelled = self.labelled_records().await?;
+        let sources = labelled.sources;
+        let (train, selection): (Vec<HistoryRecord>, Vec<_>) = labelled
+            .records
             .into_iter()
-            .filter(|r| r.label.is_some() && until.is_none_or(|u| r.date <= u))
+            .zip(labelled.selection)
+            .filter(|(r, _)| r.label.is_some() && until.is_none_or(|u| r.date <= u))
+            .unzip();
+        // The platform's own labels are weighted for how they were selected (inverse
+        // propensity, clipped): a model trained on its own checks as they come learns its own
+        // bias. Without any, the unweighted trainer (the same model as ever).
+        let weights: Vec<f32> = selection
+            .iter()
+            .map(|s| s.map_or(1.0, |(_, propensity)| label_weight(propensity)))
             .collect();
-        let trained = model::train_pipeline_until_stopped(
-            &train,
-            model::FeatureConfig::default(),
-            &model::TrainParams::default(),
-            stop,
-        )
+        let weighting = weight_summary(&selection, &weights);
+        let trained = if selection.iter().any(Option::is_some) {
+            model::train_pipeline_weighted_until_stopped(
+                &train,
+                &weights,
+                model::FeatureConfig::default(),
+                &model::TrainParams::default(),
+                stop,
+            )
+        } else {
+            model::train_pipeline_until_stopped(
+                &train,
+                model::FeatureConfig::default(),
+                &model::TrainParams::default(),
+                stop,
+            )
+        }
         .map_err(|e| match e {
             model::ModelError::Stopped => ClearanceError::Unavailable(e.to_string()),
-            e => invalid("history", &e.to_string(), &e.to_string()),
+            e => model_refusal("history", &e),
         })?;
         self.register_model(
-            caller, "trained", &label, trained, &train, sources, None, stop, job,
+            caller,
+            "trained",
+            &label,
+            trained,
+            &train,
+            sources,
+            Some(weighting),
+            None,
+            stop,
+            job,
         )
         .await
     }
@@ -1060,7 +1298,7 @@ impl<S: Store> Clearance<S> {
             "xgboost-json" => model::GbdtModel::import_xgboost_json(bytes, n),
             _ => model::GbdtModel::import_lightgbm_text(bytes, n),
         }
-        .map_err(|e| invalid("file", &e.to_string(), &e.to_string()))?;
+        .map_err(|e| model_refusal("file", &e))?;
         let donor_period = base.training.period;
         let mut training = base.training.clone();
         training.model_hash = hex::encode(Sha256::digest(imported.to_bytes()));
@@ -1103,6 +1341,7 @@ impl<S: Store> Clearance<S> {
             trained,
             &reference,
             sources,
+            None,
             Some(provenance),
             &never,
             None,
@@ -1110,8 +1349,8 @@ impl<S: Store> Clearance<S> {
         .await
     }
 
-    // One more than clippy's seven: the stop is a training's only, and a struct for one private
-    // call would only rename the arguments.
+    // More than clippy's seven: the stop and the label weights are a training's only, and a
+    // struct for two private calls would only rename the arguments.
     #[allow(clippy::too_many_arguments)]
     async fn register_model(
         &self,
@@ -1121,6 +1360,7 @@ impl<S: Store> Clearance<S> {
         trained: TrainedModel,
         train: &[HistoryRecord],
         sources: Value,
+        label_weights: Option<Value>,
         provenance: Option<Value>,
         stop: &AtomicBool,
         job: Option<&str>,
@@ -1191,6 +1431,8 @@ impl<S: Store> Clearance<S> {
             "data_hash": t.data_hash,
             "features": trained.encoder.feature_names(),
             "sources": sources,
+            // How the training labels were weighted (trained models; `null` when imported).
+            "label_weights": label_weights,
             "training_metrics": training_metrics,
             "score_percentiles": score_percentiles,
             "mean_revenue_recovered_cny": mean_revenue_recovered(train).map(|m| m.to_string()),
@@ -1396,6 +1638,7 @@ impl<S: Store> Clearance<S> {
                     },
                     model: model_id,
                     allow_overlap: false,
+                    allow_overlap_named: "allow_overlap",
                 },
             )
             .await?;
@@ -1478,8 +1721,14 @@ impl<S: Store> Clearance<S> {
                 if !request.allow_overlap {
                     return Err(invalid(
                         "model",
-                        &format!("{en} (allow_overlap to evaluate it anyway, flagged)"),
-                        &format!("{zh}（可用 allow_overlap 仍然评估，并加以标注）"),
+                        &format!(
+                            "{en} ({} to evaluate it anyway, flagged)",
+                            request.allow_overlap_named
+                        ),
+                        &format!(
+                            "{zh}（可用 {} 仍然评估，并加以标注）",
+                            request.allow_overlap_named
+                        ),
                     ));
                 }
                 overlap = json!({ "en": en, "zh": zh });
@@ -1499,7 +1748,7 @@ impl<S: Store> Clearance<S> {
                     model::FeatureConfig::default(),
                     &model::TrainParams::default(),
                 )
-                .map_err(|e| invalid("history", &e.to_string(), &e.to_string()))?
+                .map_err(|e| model_refusal("history", &e))?
             }
         };
         let (test, test_ids): (Vec<HistoryRecord>, Vec<String>) = records
@@ -1573,7 +1822,7 @@ impl<S: Store> Clearance<S> {
             &model::TrainParams::default(),
             &AtomicBool::new(false),
         )
-        .map_err(|e| invalid("history", &e.to_string(), &e.to_string()))?;
+        .map_err(|e| model_refusal("history", &e))?;
         let mut view = evaluation_view(&cv.evaluation);
         let (first, last) = (
             records.iter().map(|r| r.date).min(),
@@ -1685,7 +1934,13 @@ impl<S: Store> Clearance<S> {
     ) -> Result<Value, ClearanceError> {
         let id = row.id.as_str();
         let summary = summary_of(row);
-        let loaded = load(&self.store, row, f64_of(self.config.model_budget)).await?;
+        let loaded = load(
+            &self.store,
+            row,
+            f64_of(self.config.model_budget),
+            self.config.model_exploration_percent,
+        )
+        .await?;
         let listed = self
             .store
             .list_declarations(&DeclarationQuery {
@@ -1818,6 +2073,190 @@ mod tests {
             f64::INFINITY,
             "no percentiles: never selects"
         );
+    }
+
+    #[test]
+    fn the_threshold_is_interpolated_between_percentiles() {
+        let scores: Vec<f64> = (1..=100).map(|i| f64::from(i) / 100.0).collect();
+        let summary = json!({ "score_percentiles": percentiles(&mut scores.clone()) });
+        assert!((threshold(&summary, 0.045) - 0.955).abs() < 1e-12);
+        assert!((threshold(&summary, 0.005) - 0.995).abs() < 1e-12);
+    }
+
+    /// The budget split: exploitation `budget × (1 − e)`, each other declaration explored at
+    /// `budget × e / (1 − budget × (1 − e))`; the share clamped at its named limit.
+    #[test]
+    fn the_budget_is_split_between_exploitation_and_exploration() {
+        let max = crate::MODEL_EXPLORATION_PERCENT_MAX;
+        let cases: [(f64, u32, f64, f64); 6] = [
+            (0.05, 0, 0.05, 0.0),
+            (0.05, 10, 0.045, 0.005 / 0.955),
+            (0.05, max, 0.025, 0.025 / 0.975),
+            (0.05, max + 1, 0.025, 0.025 / 0.975),
+            (0.5, 50, 0.25, 0.25 / 0.75),
+            (1.0, 0, 1.0, 0.0),
+        ];
+        for (budget, percent, exploited, rate) in cases {
+            let (e, r) = model_shares(budget, percent);
+            assert!((e - exploited).abs() < 1e-12, "{budget} {percent}: {e}");
+            assert!((r - rate).abs() < 1e-12, "{budget} {percent}: {r}");
+            // Exploited plus explored is the budget.
+            assert!(
+                (e + r * (1.0 - e) - budget).abs() < 1e-12,
+                "{budget} {percent}"
+            );
+        }
+    }
+
+    /// How a closed check was selected and what its label weighs: exploration and random
+    /// checks by their inverse propensity (clipped), everything certain 1.
+    #[test]
+    fn a_label_weighs_the_inverse_of_its_selection_propensity() {
+        let reason = |source: Value, selected: bool, rate: Option<f64>| json!({ "source": source, "selected": selected, "rate": rate });
+        let record = |reasons: Vec<Value>, random: f64, exploration: Option<(f64, bool)>| {
+            json!({
+                "reasons": reasons,
+                "random": { "rate": random, "selected": false },
+                "model_exploration": exploration.map(|(rate, selected)| json!({ "rate": rate, "selected": selected })),
+            })
+        };
+        let model = |by: &str| json!({ "kind": "model", "selected_by": by });
+        let random = json!({ "kind": "random" });
+        let rule = json!({ "kind": "rule", "rule": "R-000001" });
+        let list = json!({ "kind": "watch_list" });
+        let cases: Vec<(&str, Option<Value>, SelectedBy, f64, f32)> = vec![
+            (
+                "no selection on record: an officer's",
+                None,
+                SelectedBy::Officer,
+                1.0,
+                1.0,
+            ),
+            (
+                "nothing selected it: an officer's",
+                Some(record(
+                    vec![reason(rule.clone(), false, Some(0.5))],
+                    0.0,
+                    None,
+                )),
+                SelectedBy::Officer,
+                1.0,
+                1.0,
+            ),
+            (
+                "exploited",
+                Some(record(
+                    vec![reason(model("exploitation"), true, Some(1.0))],
+                    0.02,
+                    None,
+                )),
+                SelectedBy::Exploitation,
+                1.0,
+                1.0,
+            ),
+            (
+                "explored at 0.25",
+                Some(record(
+                    vec![reason(model("exploration"), true, Some(0.25))],
+                    0.0,
+                    Some((0.25, true)),
+                )),
+                SelectedBy::Exploration,
+                0.25,
+                4.0,
+            ),
+            (
+                "explored at 0.005: clipped",
+                Some(record(
+                    vec![reason(model("exploration"), true, Some(0.005))],
+                    0.0,
+                    Some((0.005, true)),
+                )),
+                SelectedBy::Exploration,
+                0.005,
+                LABEL_WEIGHT_MAX as f32,
+            ),
+            (
+                "random at 0.2",
+                Some(record(
+                    vec![reason(random.clone(), true, Some(0.2))],
+                    0.2,
+                    None,
+                )),
+                SelectedBy::Random,
+                0.2,
+                5.0,
+            ),
+            (
+                "random at 0.5 and not explored at 0.5: either could have",
+                Some(record(
+                    vec![reason(random.clone(), true, Some(0.5))],
+                    0.5,
+                    Some((0.5, false)),
+                )),
+                SelectedBy::Random,
+                0.75,
+                1.0 / 0.75,
+            ),
+            (
+                "a rule at rate 1",
+                Some(record(
+                    vec![reason(rule.clone(), true, Some(1.0))],
+                    0.02,
+                    None,
+                )),
+                SelectedBy::Rule,
+                1.0,
+                1.0,
+            ),
+            (
+                "a rule at 0.5",
+                Some(record(
+                    vec![reason(rule.clone(), true, Some(0.5))],
+                    0.0,
+                    None,
+                )),
+                SelectedBy::Rule,
+                0.5,
+                2.0,
+            ),
+            (
+                "a watch list and an exploration: certain",
+                Some(record(
+                    vec![
+                        reason(list, true, None),
+                        reason(model("exploration"), true, Some(0.1)),
+                    ],
+                    0.0,
+                    Some((0.1, true)),
+                )),
+                SelectedBy::Rule,
+                1.0,
+                1.0,
+            ),
+        ];
+        let mut explored = 0.0f32;
+        let mut exploited = 0.0f32;
+        for (name, targeted, by, propensity, weight) in cases {
+            let (b, p) = selection_propensity(targeted.as_ref());
+            assert_eq!(b, by, "{name}");
+            assert!((p - propensity).abs() < 1e-12, "{name}: {p}");
+            assert!(
+                (label_weight(p) - weight).abs() < 1e-6,
+                "{name}: {}",
+                label_weight(p)
+            );
+            match by {
+                SelectedBy::Exploration => explored = explored.max(label_weight(p)),
+                SelectedBy::Exploitation => exploited = exploited.max(label_weight(p)),
+                _ => {}
+            }
+        }
+        assert!(
+            explored > exploited,
+            "an explored label weighs more than an exploited one"
+        );
+        assert_eq!(label_weight(0.0), 1.0, "no chance recorded: 1");
     }
 
     #[test]

@@ -257,6 +257,11 @@ async fn a_promoted_model_sends_a_high_scoring_declaration_to_the_red_lane_with_
     let reasons = model_reasons(&selection);
     assert_eq!(reasons.len(), 1, "{selection:#}");
     assert_eq!(reasons[0]["selected"], true);
+    // Why and with what chance, in the audit chain: exploited, propensity 1 (no exploration
+    // in this fixture, so no exploration draw either).
+    assert_eq!(reasons[0]["source"]["selected_by"], "exploitation");
+    assert_eq!(reasons[0]["rate"], 1.0);
+    assert_eq!(selection["model_exploration"], Value::Null);
     let en = reasons[0]["en"].as_str().unwrap();
     assert!(en.starts_with("risk model M-0001: items[0] scored"), "{en}");
     assert!(
@@ -505,6 +510,7 @@ async fn an_evaluation_writes_scores_an_outsider_can_recompute_and_refuses_a_lea
         split,
         model,
         allow_overlap,
+        allow_overlap_named: crate::ALLOW_OVERLAP_FLAG,
     };
     let split = period((8, 31), (9, 1), (12, 31));
     let report = f
@@ -554,6 +560,15 @@ async fn an_evaluation_writes_scores_an_outsider_can_recompute_and_refuses_a_lea
                 errors[0]
                     .message_en
                     .contains("reaches into the test period"),
+                "{errors:?}"
+            );
+            // It names what the command-line user types, in both languages.
+            assert!(
+                errors[0].message_en.contains("(--allow-overlap to"),
+                "{errors:?}"
+            );
+            assert!(
+                errors[0].message_zh.contains("可用 --allow-overlap"),
                 "{errors:?}"
             );
         }
@@ -662,6 +677,7 @@ async fn an_imported_model_records_its_own_provenance() {
         split,
         model: Some(model),
         allow_overlap: false,
+        allow_overlap_named: crate::ALLOW_OVERLAP_FLAG,
     };
     assert!(matches!(
         f.clearance.evaluate(&wang, &request("M-0002")).await,
@@ -756,4 +772,154 @@ async fn drift_on_fewer_declarations_than_the_minimum_is_too_few_to_judge() {
     assert_eq!(report["declarations"], DRIFT_DECLARATIONS_MIN);
     assert!(report["alerts"].as_u64().unwrap() > 0, "{report:#}");
     assert_eq!(alerts(&f).await, 1);
+}
+
+/// The declaration an exploration explores: goods and prices the model has seen only as
+/// declared (the history's computers from Malaysia), the invoice total kept.
+fn unremarkable(n: u32) -> String {
+    crate::tests::EXAMPLE
+        .replace("\"8517130000\"", "\"8471300000\"")
+        .replace("\"origin_country\": \"US\"", "\"origin_country\": \"MY\"")
+        .replace("\"unit_price\": \"200.00\"", "\"unit_price\": \"190.00\"")
+        .replace("\"amount\": \"8000.00\"", "\"amount\": \"7600.00\"")
+        .replace("\"unit_price\": \"400.00\"", "\"unit_price\": \"480.00\"")
+        .replace("\"amount\": \"2000.00\"", "\"amount\": \"2400.00\"")
+        .replace("PE-2026-1107", &format!("PE-2026-{n:04}"))
+}
+
+/// The production side of learning from its own inspections: with half of a 40 % budget
+/// explored, the model exploits the riskiest fifth and explores a quarter of the rest. The
+/// selection records why (exploitation or exploration) and the propensity; the trade sees
+/// neither; a training from the closed checks weighs the explored labels by their inverse
+/// propensity (4) and the exploited ones 1, and the model's record says so.
+#[tokio::test]
+async fn explored_declarations_are_recorded_with_their_propensity_and_weigh_more_in_training() {
+    let f = crate::tests::fixture_with(beijing(2026, 11, 26, 10), |config| {
+        config.model_budget = rust_decimal::Decimal::new(4, 1);
+        config.model_exploration_percent = crate::MODEL_EXPLORATION_PERCENT_MAX;
+    })
+    .await;
+    let wang = analyst(&f, "analyst-wang").await;
+    let zhao = analyst(&f, "analyst-zhao").await;
+    let officer = f.caller("officer").await;
+    let broker = f.caller("broker").await;
+    f.clearance
+        .import_history(&wang, "kcs", "2026", &history())
+        .await
+        .unwrap();
+    let first = f
+        .clearance
+        .train_model(&wang, "history", None)
+        .await
+        .unwrap();
+    assert_eq!(
+        first["summary"]["label_weights"]["weighted"], false,
+        "history only: nothing to weigh"
+    );
+    f.clearance.promote_model(&zhao, "M-0001").await.unwrap();
+    let (exploitation, exploration) = crate::model_shares(0.4, 50);
+    assert!((exploitation - 0.2).abs() < 1e-12);
+    assert!((exploration - 0.25).abs() < 1e-12);
+
+    // The smartphones at the price seen misdeclared: exploited.
+    let (exploited, _, selection) = lodged(&f, "hot").await;
+    let reasons = model_reasons(&selection);
+    assert_eq!(
+        reasons[0]["source"]["selected_by"], "exploitation",
+        "{selection:#}"
+    );
+    assert_eq!(reasons[0]["rate"], 1.0);
+    assert_eq!(
+        selection["model_exploration"],
+        Value::Null,
+        "exploited: not drawn"
+    );
+
+    // Goods it has seen only as declared: below the threshold, each explored at a quarter
+    // (the seed is drawn at every lodging: none of 60 lodgings explored, about once in 3·10⁷).
+    let mut explored = None;
+    let mut not_explored = 0;
+    for n in 0..60 {
+        let lodged = f
+            .clearance
+            .lodge(
+                &broker,
+                Some(&format!("cold-{n}")),
+                unremarkable(n).as_bytes(),
+            )
+            .await
+            .unwrap();
+        let record = f.clearance.selection(&officer, &lodged.id).await.unwrap();
+        let draw = &record["model_exploration"];
+        assert!(
+            (draw["rate"].as_f64().unwrap() - exploration).abs() < 1e-12,
+            "{record:#}"
+        );
+        let reasons = model_reasons(&record);
+        if draw["selected"] == true {
+            assert_eq!(reasons.len(), 1, "{record:#}");
+            assert_eq!(reasons[0]["source"]["selected_by"], "exploration");
+            assert_eq!(reasons[0]["rate"], draw["rate"]);
+            assert_eq!(reasons[0]["draw"], draw["draw"]);
+            assert!(reasons[0]["en"].as_str().unwrap().contains("explored"));
+            assert_eq!(record["lane"], "red");
+            explored = Some(lodged.id);
+            break;
+        }
+        assert!(reasons.is_empty(), "{record:#}");
+        not_explored += 1;
+    }
+    let explored = explored.expect("one of 60 explored at a quarter");
+    // The trade sees the lane and what is asked, never why nor the chance.
+    let seen = f.clearance.selection(&broker, &explored).await.unwrap();
+    assert_eq!(
+        seen,
+        json!({ "lane": "red", "asked": ["physical_inspection"] })
+    );
+
+    // Both checks close with a finding; a model trained on them weighs each for how it was
+    // selected.
+    for id in [&exploited, &explored] {
+        let task = f
+            .clearance
+            .tasks(&officer, true, None, Some("open"), 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|t| t["declaration_id"] == json!(id) && t["kind"] == "physical_inspection")
+            .unwrap();
+        f.clearance
+            .record_finding(
+                &officer,
+                task["id"].as_str().unwrap(),
+                None,
+                br#"{"discrepancy":true,"note":"undervalued"}"#,
+            )
+            .await
+            .unwrap();
+    }
+    let model = f
+        .clearance
+        .train_model(&wang, "own checks", None)
+        .await
+        .unwrap();
+    let weights = &model["summary"]["label_weights"];
+    assert_eq!(weights["weighted"], true, "{weights:#}");
+    assert_eq!(
+        weights["items_by_selection"],
+        json!({ "exploitation": 2, "exploration": 2, "history": 300 }),
+        "{weights:#}"
+    );
+    assert_eq!(weights["clipped"], 0);
+    assert_eq!(weights["weight_max"], crate::LABEL_WEIGHT_MAX);
+    assert!(
+        (weights["max"].as_f64().unwrap() - 4.0).abs() < 1e-6,
+        "{weights:#}"
+    );
+    // 300 history rows and 2 exploited items at 1, 2 explored at 4.
+    assert!(
+        (weights["sum"].as_f64().unwrap() - 310.0).abs() < 1e-3,
+        "{weights:#}"
+    );
+    assert!(not_explored < 60);
 }

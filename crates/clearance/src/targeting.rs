@@ -583,13 +583,17 @@ fn source_view(source: &risk::ReasonSource) -> Value {
         risk::ReasonSource::Licence { item, code } => {
             json!({ "kind": "licence", "item": item, "code": code })
         }
+        // Why the model selected it, and with what chance: its label's weight when the model
+        // learns from the checks it asked for (`models::label_weight`).
         risk::ReasonSource::Model {
             model,
             item,
             score,
             threshold,
+            selected_by,
         } => json!({
             "kind": "model", "model": model, "item": item, "score": score, "threshold": threshold,
+            "selected_by": selected_by.as_str(),
         }),
         risk::ReasonSource::Random => json!({ "kind": "random" }),
     }
@@ -603,7 +607,8 @@ fn action_key(action: risk::Action) -> &'static str {
 }
 
 /// The `declaration.targeted` payload: the lane, every reason in order of weight (selected or
-/// not), the random check and the seed that replays the draws.
+/// not), the random check, the risk model's exploration draw (when it drew one) and the seed
+/// that replays the draws.
 fn selection_record(selection: &risk::Selection) -> Value {
     let reasons: Vec<Value> = selection
         .reasons
@@ -630,6 +635,9 @@ fn selection_record(selection: &risk::Selection) -> Value {
             "draw": selection.random.draw,
             "selected": selection.random.selected,
         },
+        "model_exploration": selection.exploration.map(|e| json!({
+            "rate": e.rate, "draw": e.draw, "selected": e.selected,
+        })),
         "seed": selection.seed.to_string(),
         "rules_in_force": selection.stats.rules,
         "rules_evaluated": selection.stats.evaluated_rules,

@@ -31,6 +31,14 @@ pub(crate) struct Fixture {
 }
 
 pub(crate) async fn fixture(now: DateTime<Utc>) -> Fixture {
+    fixture_with(now, |_| {}).await
+}
+
+/// [`fixture`] with its configuration changed by `change` first.
+pub(crate) async fn fixture_with(
+    now: DateTime<Utc>,
+    change: impl FnOnce(&mut ClearanceConfig),
+) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let signer = audit::AuditSigner::from_secret_bytes(&[7; 32]);
     let store = SqliteStore::open(
@@ -40,15 +48,18 @@ pub(crate) async fn fixture(now: DateTime<Utc>) -> Fixture {
     )
     .unwrap();
     let reference = Arc::new(ReferenceData::embedded().clone());
-    let config = ClearanceConfig {
+    let mut config = ClearanceConfig {
         buyer_id_key: Some(crate::BuyerIdKey::from_bytes([9; 32])),
-        // No random selection in these tests: lanes come from rules and lists only.
+        // No random selection and no model exploration in these tests: lanes come from rules,
+        // lists and the model's scores only.
         selection: risk::SelectionConfig {
             default_random_rate: rust_decimal::Decimal::ZERO,
             ..risk::SelectionConfig::sample_china()
         },
+        model_exploration_percent: 0,
         ..ClearanceConfig::china()
     };
+    change(&mut config);
     let clock = Arc::new(FixedClock(std::sync::Mutex::new(now)));
     let clearance = Clearance::new(store, reference, config, clock.clone());
     let admin = Actor {

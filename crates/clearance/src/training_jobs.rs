@@ -273,14 +273,7 @@ impl<S: Store> Clearance<S> {
 fn field_errors(errors: &[FieldError]) -> String {
     errors
         .iter()
-        .map(|e| {
-            // Some refusals carry both languages in one text already.
-            if e.message_zh.contains(&e.message_en) {
-                format!("{}: {}", e.path, e.message_zh)
-            } else {
-                format!("{}: {} / {}", e.path, e.message_en, e.message_zh)
-            }
-        })
+        .map(|e| format!("{}: {} / {}", e.path, e.message_en, e.message_zh))
         .collect::<Vec<_>>()
         .join("; ")
 }

@@ -118,6 +118,9 @@ pub const KEYS: &[Key] = &[
     // The bearer token of the officer account the worker's jobs are recorded as; unset: no jobs
     // run (a roll-back's reassessments are left to officers). No flag: a secret (see metrics.token).
     key("worker.token", Some("CUSTOMS_WORKER_TOKEN"), None, Kind::Secret, Default::None),
+    // The part of the risk model's inspection budget spent on exploration, in percent (see
+    // clearance::ClearanceConfig::model_exploration_percent).
+    key("model.exploration_percent", Some("CUSTOMS_MODEL_EXPLORATION_PERCENT"), Some("--model-exploration-percent"), count(0, clearance::MODEL_EXPLORATION_PERCENT_MAX as i64), Default::Number(clearance::MODEL_EXPLORATION_PERCENT_DEFAULT as i64)),
     // The desk commands against a running server instead of the data folder (issue 14). The
     // chosen `profile` (above) gives these keys their values; a variable or flag still wins.
     key("client.server", Some("CUSTOMS_SERVER"), Some("--server"), Kind::Text(server_url), Default::None),
@@ -153,6 +156,8 @@ pub struct Config {
     pub bus: BusConfig,
     #[serde(default)]
     pub worker: WorkerConfig,
+    #[serde(default)]
+    pub model: ModelSettings,
     /// The profile chosen (`--profile`, `CUSTOMS_PROFILE`), if any.
     #[serde(default)]
     pub profile: Option<String>,
@@ -207,6 +212,22 @@ pub struct ServeConfig {
     pub continuity_queue_max: usize,
     /// "yes": webhooks may target private networks (see `http_api::webhooks`).
     pub webhook_private_targets: String,
+}
+
+/// How the active risk model spends its inspection budget.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSettings {
+    /// The part explored, in percent (0 to `clearance::MODEL_EXPLORATION_PERCENT_MAX`).
+    pub exploration_percent: u32,
+}
+
+impl std::default::Default for ModelSettings {
+    fn default() -> Self {
+        ModelSettings {
+            exploration_percent: clearance::MODEL_EXPLORATION_PERCENT_DEFAULT,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -1134,6 +1155,53 @@ mod tests {
             1_000_000
         );
         assert!(at("1000001").is_err());
+    }
+
+    /// The exploration share: 0 (exploitation only) to the named limit, the default without a
+    /// setting, and one past the limit refused naming the key.
+    #[test]
+    fn the_model_exploration_share_is_kept_within_its_limit() {
+        let at = |text: &str| {
+            resolve(
+                None,
+                env_none,
+                &[("model.exploration_percent", Some(text.into()))],
+            )
+        };
+        let max = clearance::MODEL_EXPLORATION_PERCENT_MAX;
+        assert_eq!(at("0").unwrap().config.model.exploration_percent, 0);
+        assert_eq!(
+            at(&max.to_string())
+                .unwrap()
+                .config
+                .model
+                .exploration_percent,
+            max
+        );
+        let refused = Problems(at(&(max + 1).to_string()).unwrap_err().0).to_string();
+        assert!(refused.contains("model.exploration_percent"), "{refused}");
+        assert!(
+            refused.contains(&format!("must be from 0 to {max}")),
+            "{refused}"
+        );
+        assert!(at("-1").is_err());
+        assert_eq!(
+            resolve(None, env_none, &[])
+                .unwrap()
+                .config
+                .model
+                .exploration_percent,
+            clearance::MODEL_EXPLORATION_PERCENT_DEFAULT
+        );
+        let env = |name: &str| (name == "CUSTOMS_MODEL_EXPLORATION_PERCENT").then(|| "25".into());
+        assert_eq!(
+            resolve(None, env, &[])
+                .unwrap()
+                .config
+                .model
+                .exploration_percent,
+            25
+        );
     }
 
     #[test]

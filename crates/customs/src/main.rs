@@ -63,6 +63,12 @@ struct Cli {
     /// serial). [env: CUSTOMS_NUMBER_TEMPLATE] [file: number_template]
     #[arg(long, global = true, value_name = "TEMPLATE")]
     number_template: Option<String>,
+    /// The part of the risk model's inspection budget spent on exploration (declarations it
+    /// scored below its threshold, selected at random so that it learns what it does not look
+    /// at), in percent, 0 to 50. [default: 10] [env: CUSTOMS_MODEL_EXPLORATION_PERCENT] [file:
+    /// model.exploration_percent]
+    #[arg(long, global = true, value_name = "PERCENT")]
+    model_exploration_percent: Option<String>,
     /// Work on a running server over its API instead of the data folder (the desk commands:
     /// lodge, show, search, owed, pay, release, hold, tasks, rules, watch, stats), e.g.
     /// https://customs.example:8443. [env: CUSTOMS_SERVER] [file: client.server, or a profile's
@@ -212,6 +218,10 @@ impl Cli {
         let mut flags = vec![
             ("data", self.data.clone()),
             ("number_template", self.number_template.clone()),
+            (
+                "model.exploration_percent",
+                self.model_exploration_percent.clone(),
+            ),
             ("profile", self.profile.clone()),
             ("client.server", self.server.clone()),
             ("client.token_file", self.token_file.clone()),
@@ -323,6 +333,7 @@ fn clearance_config(settings: &config::Config) -> anyhow::Result<ClearanceConfig
         .map_err(|e| anyhow::anyhow!("number_template {:?}: {e}", settings.number_template))?;
     Ok(ClearanceConfig {
         number_scheme: scheme,
+        model_exploration_percent: settings.model.exploration_percent,
         ..ClearanceConfig::china()
     })
 }

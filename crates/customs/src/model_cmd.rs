@@ -290,6 +290,17 @@ fn print_model(m: &Value) {
         cell(&s["training_period"][1]),
         cell(&m["model_hash"]),
     );
+    // The platform's own labels weighted by how they were selected (inverse propensity).
+    let w = &s["label_weights"];
+    if w["weighted"] == true {
+        println!(
+            "  own labels weighted by inverse selection propensity (at most {}): items by selection {}, {} clipped, largest weight {}",
+            cell(&w["weight_max"]),
+            w["items_by_selection"],
+            cell(&w["clipped"]),
+            cell(&w["max"]),
+        );
+    }
 }
 
 pub async fn model(
@@ -361,6 +372,7 @@ pub async fn model(
                             split,
                             model: model.as_deref(),
                             allow_overlap,
+                            allow_overlap_named: clearance::ALLOW_OVERLAP_FLAG,
                         },
                     )
                     .await

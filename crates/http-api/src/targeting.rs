@@ -165,8 +165,10 @@ pub(crate) struct RuleReference(Value);
 
 /// A declaration's selection at acceptance. Customs roles see: `lane` (green, yellow or red);
 /// `reasons` in order of weight, selected or not (each with its `source`: a rule with its id,
-/// version and items, a watch list, value control, a licence, or the random check; `action`,
-/// `priority`, `rate`, `draw`, `selected`, `en`, `zh`); `random` (its rate, draw and outcome);
+/// version and items, a watch list, value control, a licence, the risk model with its
+/// `selected_by`, exploitation or exploration, or the random check; `action`, `priority`, `rate`
+/// (for the model, its propensity), `draw`, `selected`, `en`, `zh`); `random` (its rate, draw
+/// and outcome); `model_exploration` (the model's exploration rate, draw and outcome, or null);
 /// `seed` (replays the draws); `rules_in_force`, `rules_evaluated`; `errors` (rules that could not
 /// be evaluated). Trade roles see only `lane` and `asked` (what is asked of them, e.g.
 /// `["physical_inspection"]`).

@@ -54,9 +54,10 @@ pub fn cross_validate_by_price(
     stop: &AtomicBool,
 ) -> Result<CrossValidation, ModelError> {
     if !(CV_FOLDS_MIN..=CV_FOLDS_MAX).contains(&folds) {
-        return Err(ModelError::Training(format!(
-            "folds must be from {CV_FOLDS_MIN} to {CV_FOLDS_MAX}"
-        )));
+        return Err(ModelError::Training {
+            en: format!("folds must be from {CV_FOLDS_MIN} to {CV_FOLDS_MAX}"),
+            zh: format!("折数须在 {CV_FOLDS_MIN} 到 {CV_FOLDS_MAX} 之间"),
+        });
     }
     let labelled: Vec<usize> = (0..records.len())
         .filter(|&i| records[i].label.is_some())
@@ -73,9 +74,12 @@ pub fn cross_validate_by_price(
         let (test_at, train_at): (Vec<usize>, Vec<usize>) =
             (0..labelled.len()).partition(|&j| fold_of[j] == fold);
         if test_at.is_empty() || train_at.is_empty() {
-            return Err(ModelError::Training(format!(
-                "price fold {fold} of {folds} is empty or holds every item: too few prices"
-            )));
+            return Err(ModelError::Training {
+                en: format!(
+                    "price fold {fold} of {folds} is empty or holds every item: too few prices"
+                ),
+                zh: format!("价格折 {fold}（共 {folds} 折）为空或包含全部商品：价格太少"),
+            });
         }
         let train: Vec<HistoryRecord> = train_at
             .iter()

@@ -131,7 +131,9 @@ impl GbdtModel {
         )
     }
 
-    fn train_weighted_until_stopped(
+    /// [`GbdtModel::train_weighted`] (or unweighted, `weights` `None`), stopped between
+    /// boosting rounds once `stop` is set.
+    pub fn train_weighted_until_stopped(
         matrix: &Matrix,
         labels: &[bool],
         weights: Option<&[f32]>,
@@ -145,22 +147,24 @@ impl GbdtModel {
             && (weights.len() != matrix.n_rows
                 || weights.iter().any(|w| !w.is_finite() || *w <= 0.0))
         {
-            return Err(ModelError::Training(format!(
-                "{} weights for {} rows, each finite and positive / {} 个权重对应 {} 行，每个须为有限正数",
-                weights.len(),
-                matrix.n_rows,
-                weights.len(),
-                matrix.n_rows
-            )));
+            return Err(ModelError::Training {
+                en: format!(
+                    "{} weights for {} rows, each finite and positive",
+                    weights.len(),
+                    matrix.n_rows
+                ),
+                zh: format!(
+                    "{} 个权重对应 {} 行，每个须为有限正数",
+                    weights.len(),
+                    matrix.n_rows
+                ),
+            });
         }
         if labels.len() != matrix.n_rows {
-            return Err(ModelError::Training(format!(
-                "{} labels for {} rows / {} 个标签对应 {} 行",
-                labels.len(),
-                matrix.n_rows,
-                labels.len(),
-                matrix.n_rows
-            )));
+            return Err(ModelError::Training {
+                en: format!("{} labels for {} rows", labels.len(), matrix.n_rows),
+                zh: format!("{} 个标签对应 {} 行", labels.len(), matrix.n_rows),
+            });
         }
         let hessboost_params = TrainingParams::builder()
             .objective(Objective::BinaryLogistic(
@@ -402,7 +406,11 @@ impl RiskModel for GbdtModel {
 }
 
 fn training_error(error: hessboost::prelude::HessboostError) -> ModelError {
-    ModelError::Training(error.to_string())
+    // The trainer library speaks English only: its words are quoted in both.
+    ModelError::Training {
+        en: error.to_string(),
+        zh: format!("训练库报告（英文）：{error}"),
+    }
 }
 
 fn format_error(error: hessboost::prelude::HessboostError) -> ModelError {

@@ -50,12 +50,43 @@ pub enum ModelError {
         "the model reads {found} features but the encoder gives {expected} / 模型读取 {found} 个特征，编码器提供 {expected} 个"
     )]
     FeatureCount { expected: usize, found: usize },
-    #[error("training failed: {0} / 训练失败")]
-    Training(String),
+    /// Why, in English and in Chinese (a refusal names both, never one text as the other).
+    #[error("training failed: {en} / 训练失败：{zh}")]
+    Training { en: String, zh: String },
     #[error("no labelled goods items to train on / 没有可用于训练的已标注商品")]
     NoLabelledRows,
     #[error("training was stopped before it finished / 训练在完成前被停止")]
     Stopped,
+}
+
+impl ModelError {
+    /// The refusal in English alone.
+    pub fn en(&self) -> String {
+        match self {
+            ModelError::Format(detail) => {
+                format!("the model data is damaged or not a model: {detail}")
+            }
+            ModelError::FeatureCount { expected, found } => {
+                format!("the model reads {found} features but the encoder gives {expected}")
+            }
+            ModelError::Training { en, .. } => format!("training failed: {en}"),
+            ModelError::NoLabelledRows => "no labelled goods items to train on".to_owned(),
+            ModelError::Stopped => "training was stopped before it finished".to_owned(),
+        }
+    }
+
+    /// The refusal in Chinese alone (a file's own detail, such as a parser's, stays as it came).
+    pub fn zh(&self) -> String {
+        match self {
+            ModelError::Format(detail) => format!("模型数据损坏或不是模型：{detail}"),
+            ModelError::FeatureCount { expected, found } => {
+                format!("模型读取 {found} 个特征，编码器提供 {expected} 个")
+            }
+            ModelError::Training { zh, .. } => format!("训练失败：{zh}"),
+            ModelError::NoLabelledRows => "没有可用于训练的已标注商品".to_owned(),
+            ModelError::Stopped => "训练在完成前被停止".to_owned(),
+        }
+    }
 }
 
 /// What a model was trained on, to be recorded with it.
@@ -173,14 +204,23 @@ pub fn train_pipeline_weighted(
     config: FeatureConfig,
     params: &TrainParams,
 ) -> Result<TrainedModel, ModelError> {
+    train_pipeline_weighted_until_stopped(train, weights, config, params, &AtomicBool::new(false))
+}
+
+/// [`train_pipeline_weighted`], stopped ([`ModelError::Stopped`]) between boosting rounds once
+/// `stop` is set.
+pub fn train_pipeline_weighted_until_stopped(
+    train: &[HistoryRecord],
+    weights: &[f32],
+    config: FeatureConfig,
+    params: &TrainParams,
+    stop: &AtomicBool,
+) -> Result<TrainedModel, ModelError> {
     if weights.len() != train.len() {
-        return Err(ModelError::Training(format!(
-            "{} weights for {} rows / {} 个权重对应 {} 行",
-            weights.len(),
-            train.len(),
-            weights.len(),
-            train.len()
-        )));
+        return Err(ModelError::Training {
+            en: format!("{} weights for {} rows", weights.len(), train.len()),
+            zh: format!("{} 个权重对应 {} 行", weights.len(), train.len()),
+        });
     }
     let (labelled, labelled_weights): (Vec<HistoryRecord>, Vec<f32>) = train
         .iter()
@@ -194,7 +234,13 @@ pub fn train_pipeline_weighted(
     let encoder = FeatureEncoder::fit(&labelled, config);
     let matrix = encoder.encode_training(&labelled);
     let labels: Vec<bool> = labelled.iter().map(is_discrepancy).collect();
-    let model = GbdtModel::train_weighted(&matrix, &labels, &labelled_weights, params)?;
+    let model = GbdtModel::train_weighted_until_stopped(
+        &matrix,
+        &labels,
+        Some(&labelled_weights),
+        params,
+        stop,
+    )?;
     Ok(trained(encoder, model, &labelled, &labels))
 }
 

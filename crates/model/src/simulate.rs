@@ -1258,7 +1258,7 @@ mod tests {
         ] {
             assert!(matches!(
                 GbdtModel::train_weighted(&matrix, &labels, &bad, &params()),
-                Err(crate::ModelError::Training(_))
+                Err(crate::ModelError::Training { .. })
             ));
         }
     }

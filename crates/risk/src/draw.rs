@@ -2,7 +2,8 @@
 //! replays every draw exactly.
 //!
 //! A draw for `(seed, purpose, key)` (purpose `"random"` with an empty key for the random selection,
-//! `"rule"` with the rule id for a rule's selection rate) is, in full:
+//! `"rule"` with the rule id for a rule's selection rate, `"model-exploration"` with the model id
+//! for the risk model's exploration) is, in full:
 //!
 //! 1. `h = FNV-1a-64(purpose ‖ 0x00 ‖ key)` over the UTF-8 bytes;
 //! 2. `x = SplitMix64(seed XOR h)`: the first output of SplitMix64 started from that state
@@ -55,6 +56,12 @@ impl RandomDraw {
     /// The draw deciding whether a matched rule selects, per rule id.
     pub fn rule(self, rule_id: &str) -> f64 {
         self.uniform("rule", rule_id)
+    }
+
+    /// The draw deciding whether the risk model explores a declaration it does not exploit,
+    /// per model id.
+    pub fn model_exploration(self, model_id: &str) -> f64 {
+        self.uniform("model-exploration", model_id)
     }
 }
 

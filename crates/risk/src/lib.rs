@@ -47,8 +47,8 @@ pub use rule::{
     SCOPE_LIST_LENGTH_MAX, SUGGESTION_DISTANCE_MAX, Scope, closest, compile,
 };
 pub use select::{
-    CreditModifier, CreditModifiers, EvaluationError, EvaluationStats, Lane, RandomCheck,
-    RandomRate, Reason, ReasonSource, Selection, SelectionConfig, select,
+    CreditModifier, CreditModifiers, EvaluationError, EvaluationStats, Lane, ModelSelection,
+    RandomCheck, RandomRate, Reason, ReasonSource, Selection, SelectionConfig, select,
 };
 
 #[cfg(test)]

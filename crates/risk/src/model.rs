@@ -221,10 +221,17 @@ pub struct ModelVerdict {
     pub model: String,
     /// Probability of a discrepancy, 0..=1.
     pub score: f64,
-    /// The score at which the model selects: the top `budget` share of the training scores.
+    /// The score at which the model selects by exploitation: the top `budget` share of the
+    /// training scores.
     pub threshold: f64,
-    /// The share of declarations the threshold aims to select, 0..=1.
+    /// The share of declarations the threshold aims to select (the exploitation part of the
+    /// inspection budget), 0..=1.
     pub budget: f64,
+    /// The chance, in 0..=1, that a declaration scored below the threshold is selected anyway
+    /// (exploration: the model learns only the labels of what it selects, so part of its
+    /// budget goes where it would not look). The propensity recorded with such a selection;
+    /// 0: no exploration.
+    pub exploration_rate: f64,
     /// The item scored highest (0-based).
     pub item: usize,
     /// The features that pushed the score up or down, in words.

@@ -176,14 +176,36 @@ pub enum ReasonSource {
         item: usize,
         code: String,
     },
-    /// The active risk model scored the declaration at or above its threshold.
+    /// The active risk model selected the declaration: scored at or above its threshold
+    /// (exploitation), or below it and drawn for exploration.
     Model {
         model: String,
         item: usize,
         score: f64,
         threshold: f64,
+        selected_by: ModelSelection,
     },
     Random,
+}
+
+/// Why the risk model selected a declaration: what its label is worth when the model learns
+/// from the checks it asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModelSelection {
+    /// Scored at or above the threshold: selected with certainty (propensity 1).
+    Exploitation,
+    /// Scored below the threshold and drawn at the model's exploration rate (the propensity,
+    /// recorded as the reason's `rate`, with the draw).
+    Exploration,
+}
+
+impl ModelSelection {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModelSelection::Exploitation => "exploitation",
+            ModelSelection::Exploration => "exploration",
+        }
+    }
 }
 
 /// One reason, for the officer and the audit record.
@@ -245,6 +267,9 @@ pub struct Selection {
     pub lane: Lane,
     pub reasons: Vec<Reason>,
     pub random: RandomCheck,
+    /// The risk model's exploration draw, recorded whether it selected or not: when the active
+    /// model scored a revenue declaration below its threshold with an exploration rate above 0.
+    pub exploration: Option<RandomCheck>,
     /// The seed drawn from, to record.
     pub seed: u64,
     pub errors: Vec<EvaluationError>,
@@ -426,44 +451,98 @@ pub fn select(
         &mut stats,
     );
 
-    // The risk model, on revenue (its labels are revenue checks).
+    // The risk model, on revenue (its labels are revenue checks): at or above its threshold it
+    // exploits; below it, a declaration is explored at the model's exploration rate.
+    let mut exploration = None;
     if let Some(m) = &input.model
         && Purpose::Revenue.applies_to(kind)
-        && m.score >= m.threshold
     {
-        let action = config.model_action;
-        reasons.push(Reason {
-            source: ReasonSource::Model {
-                model: m.model.clone(),
-                item: m.item,
-                score: m.score,
-                threshold: m.threshold,
-            },
-            action,
-            priority: config.model_priority,
-            weight: weight(config.model_priority, action),
-            selected: true,
-            rate: None,
-            draw: None,
-            en: format!(
-                "risk model {}: items[{}] scored {:.3}, in the riskiest {:.1} % (threshold {:.3}); {}",
-                m.model,
-                m.item,
-                m.score,
-                m.budget * 100.0,
-                m.threshold,
-                m.why_en
-            ),
-            zh: format!(
-                "风险模型 {}：第 {} 项评分 {:.3}，位于风险最高的 {:.1}%（阈值 {:.3}）；{}",
-                m.model,
-                m.item + 1,
-                m.score,
-                m.budget * 100.0,
-                m.threshold,
-                m.why_zh
-            ),
-        });
+        let selected_by = if m.score >= m.threshold {
+            Some(ModelSelection::Exploitation)
+        } else if m.exploration_rate > 0.0 {
+            let u = draw.model_exploration(&m.model);
+            let check = RandomCheck {
+                rate: m.exploration_rate,
+                draw: u,
+                selected: u < m.exploration_rate,
+            };
+            exploration = Some(check);
+            check.selected.then_some(ModelSelection::Exploration)
+        } else {
+            None
+        };
+        if let Some(selected_by) = selected_by {
+            let action = config.model_action;
+            let (en, zh, rate, u) = match selected_by {
+                ModelSelection::Exploitation => (
+                    format!(
+                        "risk model {}: items[{}] scored {:.3}, in the riskiest {:.1} % (threshold {:.3}); {}",
+                        m.model,
+                        m.item,
+                        m.score,
+                        m.budget * 100.0,
+                        m.threshold,
+                        m.why_en
+                    ),
+                    format!(
+                        "风险模型 {}：第 {} 项评分 {:.3}，位于风险最高的 {:.1}%（阈值 {:.3}）；{}",
+                        m.model,
+                        m.item + 1,
+                        m.score,
+                        m.budget * 100.0,
+                        m.threshold,
+                        m.why_zh
+                    ),
+                    1.0,
+                    None,
+                ),
+                ModelSelection::Exploration => {
+                    let u = exploration.map(|c| c.draw);
+                    (
+                        format!(
+                            "risk model {}: explored (items[{}] scored {:.3}, below the threshold {:.3}; exploration rate {:.4}, draw {:.6}, seed {})",
+                            m.model,
+                            m.item,
+                            m.score,
+                            m.threshold,
+                            m.exploration_rate,
+                            u.unwrap_or_default(),
+                            draw.seed
+                        ),
+                        format!(
+                            "风险模型 {}：探索抽查（第 {} 项评分 {:.3}，低于阈值 {:.3}；探索比率 {:.4}，抽签 {:.6}，种子 {}）",
+                            m.model,
+                            m.item + 1,
+                            m.score,
+                            m.threshold,
+                            m.exploration_rate,
+                            u.unwrap_or_default(),
+                            draw.seed
+                        ),
+                        m.exploration_rate,
+                        u,
+                    )
+                }
+            };
+            reasons.push(Reason {
+                source: ReasonSource::Model {
+                    model: m.model.clone(),
+                    item: m.item,
+                    score: m.score,
+                    threshold: m.threshold,
+                    selected_by,
+                },
+                action,
+                priority: config.model_priority,
+                weight: weight(config.model_priority, action),
+                selected: true,
+                // The propensity: 1 for exploitation, the exploration rate for exploration.
+                rate: Some(rate),
+                draw: u,
+                en,
+                zh,
+            });
+        }
     }
 
     // Random selection.
@@ -509,6 +588,7 @@ pub fn select(
         lane,
         reasons,
         random,
+        exploration,
         seed: draw.seed,
         errors,
         stats,

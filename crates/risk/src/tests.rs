@@ -1017,6 +1017,7 @@ fn the_risk_model_selects_at_its_threshold_on_revenue_declarations() {
         score,
         threshold: 0.8,
         budget: 0.05,
+        exploration_rate: 0.0,
         item: 1,
         why_en: "exact price seen with fraud (+2.1)".into(),
         why_zh: "相同申报价格曾查获违规（+2.1）".into(),
@@ -1035,11 +1036,88 @@ fn the_risk_model_selects_at_its_threshold_on_revenue_declarations() {
     assert!(reason.en.contains("riskiest 5.0 %"), "{}", reason.en);
     assert!(reason.zh.contains("第 2 项"), "{}", reason.zh);
 
+    assert!(matches!(
+        &reason.source,
+        ReasonSource::Model {
+            selected_by: crate::ModelSelection::Exploitation,
+            ..
+        }
+    ));
+    assert_eq!((reason.rate, reason.draw), (Some(1.0), None));
+    assert_eq!(s.exploration, None, "exploited: no exploration draw");
+
     input.model = Some(verdict(0.7999));
-    assert_eq!(run(&input, &rules).lane, Lane::Green);
+    let below = run(&input, &rules);
+    assert_eq!(below.lane, Lane::Green);
+    assert_eq!(below.exploration, None, "exploration rate 0: no draw");
     input.model = Some(verdict(0.99));
     input.declaration.kind = crate::DeclarationKind::Summary;
     assert_eq!(run(&input, &rules).lane, Lane::Green);
+}
+
+/// Below its threshold the model explores at its exploration rate: the seeded draw decides
+/// (replayable from the recorded seed), the reason says so with the rate as its propensity,
+/// and the draw is recorded whether it selected or not. Rate 1 explores every declaration.
+#[test]
+fn the_risk_model_explores_below_its_threshold_at_its_rate() {
+    let verdict = |score: f64, exploration_rate: f64| crate::ModelVerdict {
+        model: "M-0001".into(),
+        score,
+        threshold: 0.8,
+        budget: 0.045,
+        exploration_rate,
+        item: 0,
+        why_en: String::new(),
+        why_zh: String::new(),
+    };
+    let rules = RuleSet::build(Vec::new());
+    let mut input = sample_input();
+    let (mut explored, mut not_explored) = (0, 0);
+    for seed in 0..2_000u64 {
+        input.model = Some(verdict(0.3, 0.25));
+        let s = select(
+            &input,
+            &rules,
+            &Lists::default(),
+            &no_random(),
+            day(),
+            RandomDraw { seed },
+        );
+        let check = s.exploration.expect("below the threshold: drawn");
+        assert_eq!(check.rate, 0.25);
+        assert_eq!(check.draw, RandomDraw { seed }.model_exploration("M-0001"));
+        assert_eq!(check.selected, check.draw < 0.25);
+        let model = s
+            .reasons
+            .iter()
+            .find(|r| matches!(r.source, ReasonSource::Model { .. }));
+        match model {
+            Some(r) => {
+                explored += 1;
+                assert!(check.selected);
+                assert!(matches!(
+                    r.source,
+                    ReasonSource::Model {
+                        selected_by: crate::ModelSelection::Exploration,
+                        ..
+                    }
+                ));
+                assert_eq!((r.rate, r.draw), (Some(0.25), Some(check.draw)));
+                assert!(r.en.contains("explored"), "{}", r.en);
+                assert!(r.zh.contains("探索"), "{}", r.zh);
+                assert_eq!(s.lane, Lane::Red);
+            }
+            None => {
+                not_explored += 1;
+                assert!(!check.selected);
+            }
+        }
+    }
+    // About a quarter of 2,000 draws (binomial: 500 ± 4 standard deviations).
+    assert!((420..=580).contains(&explored), "{explored} explored");
+    assert_eq!(explored + not_explored, 2_000);
+    input.model = Some(verdict(0.0, 1.0));
+    assert_eq!(run(&input, &rules).lane, Lane::Red);
 }
 
 // ---------------------------------------------------------------------------------------------

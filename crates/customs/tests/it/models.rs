@@ -161,6 +161,31 @@ fn an_analyst_imports_history_trains_evaluates_and_another_promotes_the_model() 
     assert!(!own.status.success(), "four eyes");
     let promoted = ok(&data, &["model", "promote", "M-0001", "--token", &zhao]);
     assert!(promoted.starts_with("M-0001 (active)"), "{promoted}");
+    // A model trained on the test period is refused, naming the flag the user types.
+    let leaking = customs(
+        &data,
+        &[
+            "model",
+            "evaluate",
+            "--model",
+            "M-0001",
+            "--train-until",
+            "2020-01-02",
+            "--from",
+            "2020-01-03",
+            "--to",
+            "2020-01-06",
+            "--token",
+            &zhao,
+        ],
+    );
+    assert!(!leaking.status.success());
+    let said = String::from_utf8_lossy(&leaking.stderr);
+    assert!(
+        said.contains("(--allow-overlap to evaluate it anyway"),
+        "{said}"
+    );
+    assert!(said.contains("可用 --allow-overlap"), "{said}");
 
     let file = declarations_file(dir.path(), 1);
     let lodged = ok(
