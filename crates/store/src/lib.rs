@@ -832,8 +832,9 @@ pub struct ReleaseFileRow {
     pub text: String,
 }
 
-/// An authenticated user and the enterprises whose declarations it may see.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An authenticated user and the enterprises whose declarations it may see. Serialisable: an
+/// instance keeps those it verified for continuity (`customs` crate).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Principal {
     pub user: UserRow,
     /// The token the principal was found by (`None` for a principal not made from a token). Its
