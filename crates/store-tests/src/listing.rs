@@ -73,7 +73,7 @@ impl<S: Store> Story<'_, S> {
     /// Declarations received in continuity are those a `continuity.reconciled` event (its
     /// subject the provisional reference) names: listed with `continuity`, alone or with
     /// visibility, and counted per office on the dashboards.
-    async fn list_received_in_continuity(&self) {
+    async fn list_received_in_continuity(&mut self) {
         self.check_listing(
             "received in continuity, before any",
             DeclarationQuery {
@@ -103,6 +103,7 @@ impl<S: Store> Story<'_, S> {
                 matches!(outcome, store::AppendOutcome::Appended { .. }),
                 "{outcome:?}"
             );
+            self.events_appended += 1;
         }
         let ids: BTreeSet<String> = named.iter().map(|d| d.id.clone()).collect();
         self.check_listing(
