@@ -185,8 +185,10 @@ pub async fn run(
                     );
                     let clearance = data.open_clearance_postgres_deferred(url, config)?;
                     let checked = clearance.clone();
-                    let checks: crate::continuity::BeforeLeaving =
-                        Box::pin(async move { refuse_a_tampered_store(&checked).await });
+                    let checks: crate::continuity::BeforeLeaving = Box::new(move || {
+                        let checked = checked.clone();
+                        Box::pin(async move { refuse_a_tampered_store(&checked).await })
+                    });
                     (clearance, Some(checks))
                 }
                 Err(error) => return Err(error),

@@ -121,8 +121,11 @@ pub struct Continuity<S> {
 
 /// The checks a start makes against the store, run by an instance that started without it
 /// once the store answers, before it leaves continuity.
-pub type BeforeLeaving =
-    std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<()>> + Send>>;
+pub type BeforeLeaving = Box<
+    dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<()>> + Send>>
+        + Send
+        + Sync,
+>;
 
 /// Whether `folder` holds what an instance needs to start in continuity: code lists it read
 /// from the store within [`CONTINUITY_CODE_LISTS_KEPT`]. An instance that never reached its
@@ -152,7 +155,8 @@ impl<S: Store> Continuity<S> {
     /// The tokens and code lists kept there are taken back within their age limits
     /// ([`CONTINUITY_TOKEN_TRUST`], [`CONTINUITY_CODE_LISTS_KEPT`]). With `offline` (the store
     /// was unreachable at the start) the instance starts in continuity, and `before_leaving`
-    /// runs once the store answers, before the queue is lodged.
+    /// runs once the store answers, before the queue is lodged (again at the next probe if the
+    /// store went away during it).
     pub fn open(
         clearance: Arc<Clearance<S>>,
         folder: &std::path::Path,
@@ -292,12 +296,21 @@ impl<S: Store> Continuity<S> {
         }
         // An instance that started without the store makes a start's checks first (the
         // migrations ran with the store's first connection).
-        if let Some(checks) = self.before_leaving.lock().await.take()
-            && let Err(error) = checks.await
         {
-            tracing::error!(%error, "the start's checks against the store failed: stopping");
-            eprintln!("{error:#}");
-            std::process::exit(1);
+            let mut before_leaving = self.before_leaving.lock().await;
+            if let Some(checks) = before_leaving.as_ref() {
+                if let Err(error) = checks().await {
+                    if self.store_unreachable().await {
+                        // The store went away again during the checks: made again next time.
+                        tracing::warn!(%error, "the start's checks met an outage; retried");
+                        return;
+                    }
+                    tracing::error!(%error, "the start's checks against the store failed: stopping");
+                    eprintln!("{error:#}");
+                    std::process::exit(1);
+                }
+                *before_leaving = None;
+            }
         }
         // Fresh code lists for the door, should the store go away next.
         if let Err(error) = self.clearance.read_code_lists_for_continuity().await {
