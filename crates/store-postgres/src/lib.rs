@@ -301,9 +301,11 @@ impl PostgresStore {
         if self.inner.prepared.get().is_none()
             && let Err(err) = self.prepare(&mut client).await
         {
-            let failed: StoreResult<()> = Err(store_error(err));
-            discard_if_unavailable(client, &failed);
-            return Err(failed.unwrap_err());
+            let error = store_error(err);
+            if matches!(error, StoreError::Unavailable(_)) {
+                drop(Object::take(client));
+            }
+            return Err(error);
         }
         Ok(client)
     }

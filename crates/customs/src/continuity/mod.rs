@@ -137,8 +137,13 @@ pub fn can_start_in_continuity(folder: &std::path::Path) -> bool {
     let Ok(queue) = Queue::open(folder) else {
         return false;
     };
-    matches!(queue.kept(KEPT_CODE_LISTS), Ok(Some((_, at)))
-        if wall_ms() - at < CONTINUITY_CODE_LISTS_KEPT.as_millis() as i64)
+    matches!(queue.kept(KEPT_CODE_LISTS), Ok(Some((_, at))) if code_lists_usable(at, wall_ms()))
+}
+
+/// Whether code lists kept at `saved_at_ms` may be used at `now_ms`: younger than
+/// [`CONTINUITY_CODE_LISTS_KEPT`].
+fn code_lists_usable(saved_at_ms: i64, now_ms: i64) -> bool {
+    now_ms - saved_at_ms < CONTINUITY_CODE_LISTS_KEPT.as_millis() as i64
 }
 
 /// The wall clock in ms: trust and age are measured in real time, whatever the service's clock
@@ -186,7 +191,7 @@ impl<S: Store> Continuity<S> {
         }
         let mut kept_code_lists = None;
         if let Some((text, at)) = queue.kept(KEPT_CODE_LISTS)?
-            && now - at < CONTINUITY_CODE_LISTS_KEPT.as_millis() as i64
+            && code_lists_usable(at, now)
         {
             match serde_json::from_str::<Vec<clearance::continuity::SavedCodeList>>(&text)
                 .map_err(anyhow::Error::from)
@@ -1375,4 +1380,17 @@ fn problem(
         headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kept_code_lists_are_used_up_to_their_age_limit_and_not_at_it() {
+        let kept = CONTINUITY_CODE_LISTS_KEPT.as_millis() as i64;
+        assert!(code_lists_usable(1_000, 1_000));
+        assert!(code_lists_usable(1_000, 1_000 + kept - 1));
+        assert!(!code_lists_usable(1_000, 1_000 + kept));
+    }
 }

@@ -647,6 +647,40 @@ mod tests {
     }
 
     #[test]
+    fn kept_tokens_are_forgotten_past_their_trust_and_beyond_their_most() {
+        let dir = tempfile::tempdir().unwrap();
+        let queue = Queue::open(dir.path()).unwrap();
+        for (hash, at) in [("a", 100), ("b", 200), ("c", 300), ("d", 400)] {
+            queue.keep_token(hash, "{}", at).unwrap();
+        }
+        // Verified at 200 is kept when the trust starts at 200, not at 201.
+        let kept = queue.kept_tokens(200, 10).unwrap();
+        let hashes: Vec<&str> = kept.iter().map(|(h, _, _)| h.as_str()).collect();
+        assert_eq!(hashes, ["d", "c", "b"]);
+        // At most `max`, the most recent.
+        let kept = queue.kept_tokens(0, 2).unwrap();
+        let hashes: Vec<&str> = kept.iter().map(|(h, _, _)| h.as_str()).collect();
+        assert_eq!(hashes, ["d", "c"]);
+        queue.forget_token("d").unwrap();
+        queue.keep_token("c", "{\"x\":1}", 500).unwrap();
+        assert_eq!(
+            queue.kept_tokens(0, 10).unwrap(),
+            [("c".to_owned(), "{\"x\":1}".to_owned(), 500)]
+        );
+        // Kept values survive reopening; `touch` renews only their age.
+        queue.keep("code_lists", "[]", 10).unwrap();
+        queue.touch("code_lists", 20).unwrap();
+        queue.touch("absent", 20).unwrap();
+        drop(queue);
+        let queue = Queue::open(dir.path()).unwrap();
+        assert_eq!(
+            queue.kept("code_lists").unwrap(),
+            Some(("[]".to_owned(), 20))
+        );
+        assert_eq!(queue.kept("absent").unwrap(), None);
+    }
+
+    #[test]
     fn provisional_references_are_told_from_numbers_and_ids() {
         assert!(is_provisional_reference("CP-0a1b2c3d-000000001"));
         assert!(!is_provisional_reference("220020261000000002"));

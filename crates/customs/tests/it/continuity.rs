@@ -1243,10 +1243,10 @@ async fn an_instance_started_without_postgres_queues_and_any_instance_answers_it
         number
     );
     assert_eq!(
-        postgres.psql(&format!(
+        postgres.psql(
             "SELECT payload::jsonb->'continuity'->>'provisional_reference' FROM events \
              WHERE action = 'declaration.accepted' AND idempotency_key = 'offline-1'"
-        )),
+        ),
         reference
     );
     // A lodges directly again.
