@@ -16,6 +16,8 @@ use serde::Serialize;
 use store::Store;
 use wire::{DeclarationDto, LodgementView};
 
+pub use crate::releases::SavedCodeList;
+
 use crate::Clearance;
 use crate::access::{Action, Caller};
 use crate::error::ClearanceError;
@@ -23,6 +25,11 @@ use crate::error::ClearanceError;
 /// The event that records a lodging received in continuity and refused when the store took it:
 /// the refusal is then in the audit chain, not only in the instance's queue.
 pub const REFUSED_ACTION: &str = "continuity.refused";
+
+/// The event that records, under the provisional reference, which declaration a lodging
+/// received in continuity became: any instance then answers the reference (the acceptance's own
+/// payload carries the receipt too, but is found by the declaration, not by the reference).
+pub const RECONCILED_ACTION: &str = "continuity.reconciled";
 
 /// The idempotency scope of those events; the key is the provisional reference, so recording
 /// one refusal again (a retry after a failure) records nothing new.
@@ -111,6 +118,41 @@ impl<S: Store> Clearance<S> {
         Ok(())
     }
 
+    /// The active code lists (reference releases) with their files, read from the store, for
+    /// an instance to keep in its folder; `None` when their ids and activations are `known`
+    /// (nothing to save again; `None`: nothing kept yet).
+    pub async fn code_lists_for_continuity(
+        &self,
+        known: Option<&[(String, u64)]>,
+    ) -> Result<Option<Vec<SavedCodeList>>, ClearanceError> {
+        let mut ids = Vec::new();
+        for list in crate::releases::ReferenceList::ALL {
+            let kind = crate::releases::ReleaseKind::Reference(list);
+            for row in self.store.releases(kind.as_str()).await? {
+                if row.status == "active"
+                    && let Some(seq) = row.activated_seq
+                {
+                    ids.push((row.id, seq));
+                }
+            }
+        }
+        if known == Some(ids.as_slice()) {
+            return Ok(None);
+        }
+        Ok(Some(
+            self.releases_cache.code_lists_to_save(&self.store).await?,
+        ))
+    }
+
+    /// Code lists kept by an instance, as the ones last read, for [`Self::check_at_the_door`]
+    /// in an instance that started while the store was unreachable (none read in this process).
+    pub fn restore_code_lists_for_continuity(
+        &self,
+        saved: &[SavedCodeList],
+    ) -> Result<(), ClearanceError> {
+        self.releases_cache.restore_last_read(saved)
+    }
+
     /// The caller a token (by its hash) belongs to now, for lodging what was received from it in
     /// continuity: `None` if the token was revoked or its user disabled since (the lodging is
     /// then refused). Its expiry is not checked again: it was checked when the lodging was
@@ -145,14 +187,50 @@ impl<S: Store> Clearance<S> {
             "refusal": refusal,
         })
         .to_string();
+        self.record_continuity_outcome(receipt, REFUSED_ACTION, payload)
+            .await
+    }
+
+    /// Records in the audit chain, as the platform's own act, that the lodging received in
+    /// continuity under `receipt` is the declaration `id` numbered `number` (lodged from the
+    /// queue, or found lodged under its key). Idempotent on the provisional reference.
+    pub async fn record_continuity_reconciled(
+        &self,
+        receipt: &ContinuityReceipt,
+        user: &str,
+        idempotency_key: &str,
+        (id, number): (&str, &str),
+    ) -> Result<(), ClearanceError> {
+        let payload = serde_json::json!({
+            "provisional_reference": receipt.provisional_reference,
+            "received_at": receipt.received_at,
+            "instance": receipt.instance,
+            "user": user,
+            "idempotency_key": idempotency_key,
+            "id": id,
+            "number": number,
+        })
+        .to_string();
+        self.record_continuity_outcome(receipt, RECONCILED_ACTION, payload)
+            .await
+    }
+
+    async fn record_continuity_outcome(
+        &self,
+        receipt: &ContinuityReceipt,
+        action: &str,
+        payload: String,
+    ) -> Result<(), ClearanceError> {
         let append = store::Append {
             actor: crate::admin::system_actor(),
             recorded_at_ms: self.now().timestamp_millis(),
             subject: receipt.provisional_reference.clone(),
-            action: REFUSED_ACTION.to_owned(),
+            action: action.to_owned(),
+            // One outcome per reference: a second (reconciled after refused, or the reverse)
+            // is refused as a reuse of the key, never recorded.
             idempotency_scope: REFUSED_SCOPE.to_owned(),
             idempotency_key: receipt.provisional_reference.clone(),
-            request_digest: crate::request_digest(REFUSED_ACTION, payload.as_bytes()),
+            request_digest: crate::request_digest(action, payload.as_bytes()),
             payload,
             expected_version: None,
             projection: store::Projection::Nothing,
@@ -164,8 +242,39 @@ impl<S: Store> Clearance<S> {
             store::AppendOutcome::Appended { .. } | store::AppendOutcome::Duplicate { .. } => {
                 Ok(())
             }
-            other => Err(anyhow::anyhow!("recording a continuity refusal: {other:?}").into()),
+            other => Err(anyhow::anyhow!("recording a continuity outcome: {other:?}").into()),
         }
+    }
+
+    /// What the central store knows of a provisional reference, for any instance: the payload
+    /// of its `continuity.reconciled` or `continuity.refused` event (with `status` and
+    /// `settled_at` added), if the caller may see it (the user who sent it, or a customs role
+    /// that reads every declaration); `None` if it was not settled yet, or is not the caller's.
+    pub async fn continuity_outcome(
+        &self,
+        caller: &Caller,
+        reference: &str,
+    ) -> Result<Option<serde_json::Value>, ClearanceError> {
+        let events = self.store.events(reference).await?;
+        let Some(event) = events
+            .iter()
+            .find(|e| e.action == RECONCILED_ACTION || e.action == REFUSED_ACTION)
+        else {
+            return Ok(None);
+        };
+        let mut payload: serde_json::Value = serde_json::from_str(&event.payload)
+            .map_err(|e| anyhow::anyhow!("a continuity outcome's payload: {e}"))?;
+        let everything = caller.visibility().is_none() && Action::Read.allowed(caller.role);
+        if !everything && payload["user"].as_str() != Some(caller.user_id()) {
+            return Ok(None);
+        }
+        payload["status"] = serde_json::json!(if event.action == RECONCILED_ACTION {
+            "reconciled"
+        } else {
+            "refused"
+        });
+        payload["settled_at"] = serde_json::json!(crate::views::rfc3339(event.recorded_at_ms));
+        Ok(Some(payload))
     }
 
     /// Lodges what an instance received in continuity, as the caller it came from and under its

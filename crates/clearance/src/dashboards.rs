@@ -101,6 +101,8 @@ pub struct Dashboard {
     pub tasks: Vec<OfficeTasks>,
     /// Per rule, over the window's declarations.
     pub rules: Vec<RuleHits>,
+    /// Per office of lodging: the window's declarations received in continuity.
+    pub continuity: Vec<(String, u64)>,
 }
 
 fn forbidden() -> ClearanceError {
@@ -193,6 +195,7 @@ impl<S: Store> Clearance<S> {
             guaranteed: yuan(figures.guaranteed_fen),
             tasks: figures.tasks,
             rules: figures.rules,
+            continuity: figures.continuity,
         })
     }
 }

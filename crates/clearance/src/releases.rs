@@ -299,6 +299,20 @@ pub fn release_view(row: &ReleaseRow) -> Value {
 // ---------------------------------------------------------------------------------------------
 // The catalog of releases in force.
 
+/// An active reference release as continuity keeps it in the instance's folder: enough to
+/// parse it again without the store.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SavedCodeList {
+    /// [`ReleaseKind::as_str`] of a reference list.
+    pub kind: String,
+    pub id: String,
+    /// `YYYY-MM-DD`.
+    pub effective_from: String,
+    pub activated_seq: u64,
+    /// (name, text) of each file.
+    pub files: Vec<(String, String)>,
+}
+
 /// An active release, parsed.
 #[derive(Clone)]
 struct Active<T> {
@@ -563,6 +577,89 @@ impl ReleaseCatalog {
             return Some(base.clone());
         }
         Some(self.reference_of_day(base, &in_force))
+    }
+
+    /// The active reference releases (the code lists), read from the store with their files,
+    /// for continuity to keep in the instance's folder: an instance that starts while the store
+    /// is unreachable checks lodgings at the door against them ([`Self::restore_last_read`]).
+    pub(crate) async fn code_lists_to_save<S: Store>(
+        &self,
+        store: &S,
+    ) -> Result<Vec<SavedCodeList>, ClearanceError> {
+        let mut saved = Vec::new();
+        for list in ReferenceList::ALL {
+            let kind = ReleaseKind::Reference(list);
+            for row in store.releases(kind.as_str()).await? {
+                let (Some(effective_from), Some(activated_seq)) =
+                    (row.effective_from.clone(), row.activated_seq)
+                else {
+                    continue;
+                };
+                if row.status != "active" {
+                    continue;
+                }
+                let files = store
+                    .release_files(&row.id)
+                    .await?
+                    .ok_or_else(|| anyhow::anyhow!("release {} has no files", row.id))?;
+                saved.push(SavedCodeList {
+                    kind: kind.as_str().to_owned(),
+                    id: row.id,
+                    effective_from,
+                    activated_seq,
+                    files: files.into_iter().map(|f| (f.name, f.text)).collect(),
+                });
+            }
+        }
+        Ok(saved)
+    }
+
+    /// The code lists kept by [`Self::code_lists_to_save`] as the releases last read, if none
+    /// were read from the store in this process; a kept release that no longer parses is
+    /// refused (the instance then has none: its door fails closed).
+    pub(crate) fn restore_last_read(&self, saved: &[SavedCodeList]) -> Result<(), ClearanceError> {
+        let mut loaded = Loaded::default();
+        for list in saved {
+            let kind = ReleaseKind::parse(&list.kind)
+                .filter(|kind| matches!(kind, ReleaseKind::Reference(_)))
+                .ok_or_else(|| {
+                    anyhow::anyhow!("kept code list {}: unknown kind {}", list.id, list.kind)
+                })?;
+            let ReleaseKind::Reference(reference_list) = kind else {
+                unreachable!("filtered above");
+            };
+            let effective_from = NaiveDate::parse_from_str(&list.effective_from, "%Y-%m-%d")
+                .map_err(|e| anyhow::anyhow!("kept code list {}: {e}", list.id))?;
+            let files: Vec<ReleaseFileRow> = list
+                .files
+                .iter()
+                .map(|(name, text)| ReleaseFileRow {
+                    name: name.clone(),
+                    text: text.clone(),
+                })
+                .collect();
+            let Ok(Parsed::Reference(content)) = parse_files(kind, &files) else {
+                return Err(anyhow::anyhow!("kept code list {} no longer parses", list.id).into());
+            };
+            loaded.recorded.push((list.id.clone(), content.clone()));
+            loaded.references.push((
+                reference_list,
+                Active {
+                    id: list.id.clone(),
+                    effective_from,
+                    activated_seq: list.activated_seq,
+                    content,
+                },
+            ));
+        }
+        loaded
+            .references
+            .sort_by_key(|(_, a)| (a.effective_from, a.activated_seq));
+        let mut last_read = self.last_read.lock().expect("catalog lock");
+        if last_read.is_none() {
+            *last_read = Some(Arc::new(loaded));
+        }
+        Ok(())
     }
 
     /// The statutory-unit release in force on `day` and its effective date, if any.

@@ -109,6 +109,7 @@ impl<S: Store> Clearance<S> {
             let page = self
                 .store
                 .list_declarations(&DeclarationQuery {
+                    continuity: false,
                     visible_to: None,
                     status: Some("accepted".to_owned()),
                     kind: None,

@@ -95,6 +95,8 @@ pub struct ListFilter {
     pub lodged_to: Option<String>,
     pub cursor: Option<String>,
     pub limit: Option<usize>,
+    /// `true`: only declarations received in continuity; `false` or absent: all.
+    pub continuity: Option<String>,
     /// Bill of lading (提运单号, `transport.document.number`), exactly.
     pub bill_of_lading: Option<String>,
     /// A container number (ISO 6346) among `transport.containers`.
@@ -279,6 +281,18 @@ impl<S: Store> Clearance<S> {
             self.day_bound_ms(&mut errors, "lodged_from", &filter.lodged_from, false);
         let lodged_to_ms = self.day_bound_ms(&mut errors, "lodged_to", &filter.lodged_to, true);
         let search = search_terms(filter, &mut errors);
+        let continuity = match filter.continuity.as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(_) => {
+                errors.push(FieldError::invalid_format(
+                    "continuity",
+                    "true or false",
+                    "true 或 false",
+                ));
+                false
+            }
+        };
         if !errors.is_empty() {
             return Err(ClearanceError::Invalid(errors));
         }
@@ -294,6 +308,7 @@ impl<S: Store> Clearance<S> {
             before: before.and_then(Result::ok),
             limit: limit + 1,
             search,
+            continuity,
         };
         let mut listed = self.store.list_declarations(&query).await?;
         let next_cursor = (listed.len() > limit).then(|| encode_cursor(listed[limit - 1].cursor));

@@ -14,6 +14,12 @@
 //! the key ids of the chain's checkpoints, and the whole audit verification (`audit verify`, with
 //! the backup's key as the auditor's and the manifest's head as an anchor) on the copy, in a
 //! temporary folder beside the target that is renamed into place at the end.
+//!
+//! The continuity queue (`continuity-queue.sqlite`, issue 13) is copied the same way, as a
+//! consistent snapshot (`VACUUM INTO`) while the instance may be queuing, with its instance id
+//! and counts in the manifest; restoring checks it opens whole and holds what the manifest says.
+//! The folder of an instance on PostgreSQL (`serve --database`) has no store of its own: its
+//! backup holds its keys and its queue (the records are PostgreSQL's, backed up there).
 
 use std::fs;
 use std::io::{Read, Write};
@@ -40,7 +46,16 @@ pub const MANIFEST_FORMAT: u32 = 1;
 
 /// Files of the data folder a backup leaves out: the live store's WAL and shared memory (their
 /// content is in the snapshot) and the writer's lock (it belongs to a running process).
-const NOT_BACKED_UP: &[&str] = &["customs.db-wal", "customs.db-shm", LOCK_FILE];
+const NOT_BACKED_UP: &[&str] = &[
+    "customs.db-wal",
+    "customs.db-shm",
+    LOCK_FILE,
+    "continuity-queue.sqlite-wal",
+    "continuity-queue.sqlite-shm",
+];
+
+/// The continuity queue's file (snapshotted apart, like the store).
+const QUEUE_FILE: &str = crate::continuity::queue::QUEUE_FILE;
 
 /// Bytes read and written at a time when a file is restored: large enough for sequential I/O,
 /// small enough that memory stays flat whatever the store's size.
@@ -77,6 +92,77 @@ pub struct Manifest {
     /// When the snapshot was taken (RFC 3339, UTC).
     pub taken_at: String,
     pub files: Vec<ManifestFile>,
+    /// Whether the folder had a store of its own (`customs.db`); false for the folder of an
+    /// instance on PostgreSQL, whose store facts above are then zero. Absent in older backups:
+    /// true.
+    #[serde(default = "embedded_store_default")]
+    pub embedded_store: bool,
+    /// The continuity queue in the backup, if the folder had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub continuity_queue: Option<QueueFacts>,
+}
+
+fn embedded_store_default() -> bool {
+    true
+}
+
+/// What the snapshot of a continuity queue holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueFacts {
+    /// The instance id in its provisional references.
+    pub instance: String,
+    /// Lodgings in the queue, settled or not.
+    pub lodgings: u64,
+    /// Lodgings not yet lodged in PostgreSQL.
+    pub queued: u64,
+}
+
+/// Copies the continuity queue at `source` into `target` (a new private file) as one
+/// consistent snapshot, however the instance is writing it.
+fn snapshot_queue(source: &Path, target: &Path) -> anyhow::Result<()> {
+    let connection = rusqlite::Connection::open_with_flags(
+        source,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .with_context(|| format!("opening {}", source.display()))?;
+    connection.busy_timeout(std::time::Duration::from_secs(5))?;
+    // VACUUM INTO accepts an empty file: made private first.
+    drop(create_private_file(target)?);
+    let target_text = target
+        .to_str()
+        .with_context(|| format!("{} is not a UTF-8 path", target.display()))?;
+    connection
+        .execute("VACUUM INTO ?1", [target_text])
+        .with_context(|| format!("copying the continuity queue into {}", target.display()))?;
+    drop(connection);
+    fs::File::open(target)
+        .and_then(|file| file.sync_all())
+        .with_context(|| format!("syncing {}", target.display()))?;
+    Ok(())
+}
+
+/// The facts of a continuity queue's file, which must open whole.
+fn queue_facts(path: &Path) -> anyhow::Result<QueueFacts> {
+    let connection =
+        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .with_context(|| format!("opening {}", path.display()))?;
+    let integrity: String = connection.query_row("PRAGMA integrity_check", [], |row| row.get(0))?;
+    anyhow::ensure!(
+        integrity == "ok",
+        "{}: the continuity queue is damaged ({integrity}) / 应急队列文件已损坏",
+        path.display()
+    );
+    let instance: String = connection.query_row("SELECT id FROM instance", [], |row| row.get(0))?;
+    let (lodgings, queued): (i64, i64) = connection.query_row(
+        "SELECT count(*), count(*) FILTER (WHERE state = 'queued') FROM lodgings",
+        [],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )?;
+    Ok(QueueFacts {
+        instance,
+        lodgings: lodgings as u64,
+        queued: queued as u64,
+    })
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -90,9 +176,12 @@ pub struct ManifestFile {
 
 pub async fn backup(data_path: &Path, args: BackupArgs) -> anyhow::Result<()> {
     let store = data_path.join(DATABASE_FILE);
-    if !store.is_file() {
+    let queue = data_path.join(QUEUE_FILE);
+    let embedded_store = store.is_file();
+    if !embedded_store && !queue.is_file() {
         bail!(
-            "no store to back up at {}: give the data folder with --data / 未找到要备份的存储 {}，请用 --data 指定数据目录",
+            "no store to back up at {}, nor a continuity queue (the folder of an instance on \
+             PostgreSQL): give the data folder with --data / 未找到要备份的存储 {} 或应急队列，请用 --data 指定数据目录",
             store.display(),
             store.display()
         );
@@ -100,12 +189,29 @@ pub async fn backup(data_path: &Path, args: BackupArgs) -> anyhow::Result<()> {
     refuse_unless_free(&args.dest)?;
     let data = DataDir::create(data_path)?;
     let staging = staging_folder(&args.dest)?;
-    let copy = staging.path().join(DATABASE_FILE);
-    copy_online(&store, &copy)?;
-    let signer = data.signer()?;
     let now = chrono::Utc::now();
-    seal_copy(&copy, &signer, now.timestamp_millis())?;
-    let facts = store_facts(&copy)?;
+    let facts = if embedded_store {
+        let copy = staging.path().join(DATABASE_FILE);
+        copy_online(&store, &copy)?;
+        let signer = data.signer()?;
+        seal_copy(&copy, &signer, now.timestamp_millis())?;
+        store_facts(&copy)?
+    } else {
+        // The records are in PostgreSQL: nothing of a store to describe.
+        StoreFacts {
+            schema_version: 0,
+            chain_entries: 0,
+            head_hash: [0; 32],
+            checkpoint_key_ids: vec![],
+        }
+    };
+    let continuity_queue = if queue.is_file() {
+        let copy = staging.path().join(QUEUE_FILE);
+        snapshot_queue(&queue, &copy)?;
+        Some(queue_facts(&copy)?)
+    } else {
+        None
+    };
     copy_kept_files(&data.path, staging.path(), Path::new(""))?;
 
     let mut files = Vec::new();
@@ -125,19 +231,37 @@ pub async fn backup(data_path: &Path, args: BackupArgs) -> anyhow::Result<()> {
         head_hash: hex::encode(facts.head_hash),
         taken_at: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         files,
+        embedded_store,
+        continuity_queue,
     };
     let text = serde_json::to_string_pretty(&manifest)? + "\n";
     crate::datadir::write_private_file(&staging.path().join(MANIFEST_FILE), text.as_bytes())?;
     put_in_place(staging, &args.dest)?;
-    println!(
-        "backed up {} files into {} (schema version {}, audit chain of {} entries, head {}); \
-         the backup holds the audit signing key: keep it as secret as the data folder",
-        manifest.files.len(),
-        args.dest.display(),
-        manifest.schema_version,
-        manifest.chain_entries,
-        manifest.head_hash
-    );
+    if manifest.embedded_store {
+        println!(
+            "backed up {} files into {} (schema version {}, audit chain of {} entries, head {}); \
+             the backup holds the audit signing key: keep it as secret as the data folder",
+            manifest.files.len(),
+            args.dest.display(),
+            manifest.schema_version,
+            manifest.chain_entries,
+            manifest.head_hash
+        );
+    } else {
+        println!(
+            "backed up {} files into {} (an instance's folder: its keys and continuity queue; its \
+             records are in PostgreSQL, backed up there); the backup holds the audit signing key: \
+             keep it as secret as the data folder",
+            manifest.files.len(),
+            args.dest.display(),
+        );
+    }
+    if let Some(queue) = &manifest.continuity_queue {
+        println!(
+            "continuity queue of instance {}: {} lodgings, {} not yet lodged",
+            queue.instance, queue.lodgings, queue.queued
+        );
+    }
     Ok(())
 }
 
@@ -158,7 +282,12 @@ pub async fn restore(args: RestoreArgs, target: &Path) -> anyhow::Result<()> {
             manifest.binary_version
         );
     }
-    for required in [DATABASE_FILE, SIGNING_KEY_FILE] {
+    let required: &[&str] = if manifest.embedded_store {
+        &[DATABASE_FILE, SIGNING_KEY_FILE]
+    } else {
+        &[QUEUE_FILE, SIGNING_KEY_FILE]
+    };
+    for &required in required {
         if !manifest.files.iter().any(|f| f.path == required) {
             bail!(
                 "{}: the manifest lists no {required}; a backup holds the store and its audit \
@@ -182,6 +311,32 @@ pub async fn restore(args: RestoreArgs, target: &Path) -> anyhow::Result<()> {
             &staging.path().join(&relative),
             file,
         )?;
+    }
+    if let Some(expected) = &manifest.continuity_queue {
+        let facts = queue_facts(&staging.path().join(QUEUE_FILE))?;
+        if &facts != expected {
+            bail!(
+                "{}: the continuity queue holds {facts:?}, the manifest says {expected:?} / \
+                 应急队列与清单不符",
+                args.src.join(QUEUE_FILE).display()
+            );
+        }
+    }
+    if !manifest.embedded_store {
+        // An instance's folder: its keys and queue, checked; the records are PostgreSQL's.
+        put_in_place(staging, target)?;
+        println!(
+            "restored {} files from {} into {} (an instance's folder: keys and continuity queue{})",
+            manifest.files.len(),
+            args.src.display(),
+            target.display(),
+            manifest
+                .continuity_queue
+                .as_ref()
+                .map(|q| format!(", {} lodgings not yet lodged", q.queued))
+                .unwrap_or_default()
+        );
+        return Ok(());
     }
     let copy = staging.path().join(DATABASE_FILE);
     let facts = store_facts(&copy)?;
@@ -455,7 +610,11 @@ fn copy_kept_files(data: &Path, staging: &Path, relative: &Path) -> anyhow::Resu
         let path = relative.join(&name);
         let top = relative.as_os_str().is_empty();
         let kind = entry.file_type()?;
-        if top && (name == DATABASE_FILE || NOT_BACKED_UP.iter().any(|n| name == *n)) {
+        if top
+            && (name == DATABASE_FILE
+                || name == QUEUE_FILE
+                || NOT_BACKED_UP.iter().any(|n| name == *n))
+        {
             continue;
         }
         if kind.is_dir() {

@@ -281,6 +281,20 @@ impl DataDir {
             })?;
         writing_clearance(store, config)
     }
+
+    /// [`Self::open_clearance_postgres`] without reaching the database: its first connection
+    /// migrates it (an instance starting in continuity).
+    pub fn open_clearance_postgres_deferred(
+        &self,
+        url: &str,
+        config: ClearanceConfig,
+    ) -> anyhow::Result<Arc<Clearance<store_postgres::PostgresStore>>> {
+        let signer = self.signer()?;
+        let config = self.writing_config(&signer, config)?;
+        let options = store_postgres::PostgresOptions::production();
+        let store = store_postgres::PostgresStore::connect_deferred(url, options, signer)?;
+        writing_clearance(store, config)
+    }
 }
 
 /// The bound the production writer keeps between checkpoints, for `audit verify` to report a

@@ -164,8 +164,35 @@ pub async fn run(
                      / --demo 仅用于数据目录自带的数据库，不能与 serve.database 同用"
                 );
             }
-            let clearance = data.open_clearance_postgres(url, config).await?;
-            refuse_a_tampered_store(&clearance).await?;
+            // Reached, the store is migrated and checked before anything is served. Unreachable,
+            // an instance that kept what continuity needs (code lists read within
+            // CONTINUITY_CODE_LISTS_KEPT) starts in continuity and makes those checks when the
+            // store answers; one that never reached it refuses to start (docs/operations.md,
+            // Continuity).
+            let (clearance, offline) = match data.open_clearance_postgres(url, config.clone()).await
+            {
+                Ok(clearance) => {
+                    refuse_a_tampered_store(&clearance).await?;
+                    (clearance, None)
+                }
+                Err(error)
+                    if store_postgres::is_unreachable(&error)
+                        && crate::continuity::can_start_in_continuity(&data.path) =>
+                {
+                    tracing::warn!(error = %format!("{error:#}"), "PostgreSQL is unreachable at the start");
+                    eprintln!(
+                        "PostgreSQL is unreachable ({error:#}): starting in continuity / 中心数据库无法连接：以应急模式启动"
+                    );
+                    let clearance = data.open_clearance_postgres_deferred(url, config)?;
+                    let checked = clearance.clone();
+                    let checks: crate::continuity::BeforeLeaving = Box::new(move || {
+                        let checked = checked.clone();
+                        Box::pin(async move { refuse_a_tampered_store(&checked).await })
+                    });
+                    (clearance, Some(checks))
+                }
+                Err(error) => return Err(error),
+            };
             let shown = store_postgres::redacted_url(url);
             tracing::info!(database = %shown, "the records are kept in PostgreSQL");
             eprintln!("Records: PostgreSQL {shown}");
@@ -180,6 +207,7 @@ pub async fn run(
                     serve.rate_per_client,
                     serve.burst_per_client.max(serve.rate_per_client),
                 ),
+                offline,
             )?;
             eprintln!("Continuity: instance {}", continuity.instance());
             let listeners = (listener, metrics_listener);

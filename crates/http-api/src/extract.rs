@@ -331,6 +331,7 @@ fn list_filter(pairs: Vec<(String, String)>) -> Result<ListFilter, Vec<FieldErro
             "invoice" => &mut filter.invoice,
             "commodity_code" => &mut filter.commodity_code,
             "trader_name" => &mut filter.trader_name,
+            "continuity" => &mut filter.continuity,
             "limit" => {
                 match value.parse::<usize>() {
                     Ok(limit) if filter.limit.is_none() => filter.limit = Some(limit),

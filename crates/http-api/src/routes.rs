@@ -54,6 +54,9 @@ pub(crate) struct ListParams {
     commodity_code: Option<String>,
     /// A part of the trader's name, at least 2 characters, in any case (Chinese too).
     trader_name: Option<String>,
+    /// `true`: only declarations received in continuity (queued by an instance while PostgreSQL
+    /// was unreachable, then lodged); `false` (the default): every declaration.
+    continuity: Option<bool>,
 }
 
 #[utoipa::path(

@@ -80,6 +80,28 @@ fn is_unavailable(err: &anyhow::Error) -> bool {
     err.downcast_ref::<deadpool_postgres::PoolError>().is_some()
 }
 
+/// Whether opening the store failed because PostgreSQL could not be reached (no connection,
+/// a time-out, a server shutting down or starting), not because it answered with a refusal (a
+/// wrong password, a missing database, a failed migration): what lets an instance start in
+/// continuity rather than refuse to start.
+pub fn is_unreachable(err: &anyhow::Error) -> bool {
+    let unreachable = |err: &tokio_postgres::Error| match err.as_db_error() {
+        None => true,
+        Some(db) => {
+            db.code() == &SqlState::ADMIN_SHUTDOWN || db.code() == &SqlState::CANNOT_CONNECT_NOW
+        }
+    };
+    if let Some(pool) = err.downcast_ref::<deadpool_postgres::PoolError>() {
+        return match pool {
+            deadpool_postgres::PoolError::Timeout(_) => true,
+            deadpool_postgres::PoolError::Backend(err) => unreachable(err),
+            _ => false,
+        };
+    }
+    err.downcast_ref::<tokio_postgres::Error>()
+        .is_some_and(unreachable)
+}
+
 /// The error a caller sees for a database fault.
 pub(crate) fn store_error(err: anyhow::Error) -> StoreError {
     if is_unavailable(&err) {

@@ -62,6 +62,7 @@ use store::{
 };
 use tokio_postgres::IsolationLevel;
 
+pub use crate::fault::is_unreachable;
 use crate::fault::{Fault, store_error};
 use crate::queries::DeclarationKey;
 
@@ -123,6 +124,9 @@ struct Inner {
     pool: Pool,
     signer: AuditSigner,
     policy: CheckpointPolicy,
+    /// Set once the first connection applied the migrations and read the chains' heads
+    /// ([`PostgresStore::prepare`]): at once by `connect`, later by `connect_deferred`.
+    prepared: tokio::sync::OnceCell<()>,
     /// What this process last saw of the chains, to decide when a checkpoint is due:
     /// `head_seq` is the entries of all chains as far as this process saw them move.
     position: Mutex<Position>,
@@ -183,6 +187,37 @@ impl PostgresStore {
 
     /// As [`PostgresStore::open`], with the TLS connector (what it verifies) given.
     pub async fn open_with_tls(
+        config: tokio_postgres::Config,
+        tls: PostgresTls,
+        options: PostgresOptions,
+        signer: AuditSigner,
+    ) -> anyhow::Result<PostgresStore> {
+        let store = PostgresStore::open_deferred(config, tls, options, signer)?;
+        let mut client = store
+            .inner
+            .pool
+            .get()
+            .await
+            .context("connecting to PostgreSQL")?;
+        store.prepare(&mut client).await?;
+        Ok(store)
+    }
+
+    /// Like [`Self::connect`], without reaching the database: the pool is built and the first
+    /// connection any request takes applies pending migrations and reads the chains' heads
+    /// first. For an instance that starts while PostgreSQL is unreachable (continuity: it
+    /// queues lodgings until the database answers, then migrates and lodges them).
+    pub fn connect_deferred(
+        url: &str,
+        options: PostgresOptions,
+        signer: AuditSigner,
+    ) -> anyhow::Result<PostgresStore> {
+        let (config, tls) = tls::parse_database_url(url)
+            .map_err(|err| anyhow::anyhow!("the database URL {err}"))?;
+        PostgresStore::open_deferred(config, tls, options, signer)
+    }
+
+    fn open_deferred(
         mut config: tokio_postgres::Config,
         tls: PostgresTls,
         options: PostgresOptions,
@@ -205,27 +240,6 @@ impl PostgresStore {
             .create_timeout(Some(Duration::from_millis(CONNECT_TIMEOUT_MS)))
             .build()
             .context("building the PostgreSQL connection pool")?;
-        let mut client = pool.get().await.context("connecting to PostgreSQL")?;
-        migrate::migrate(&mut client).await?;
-        let chains = migrate::chain_count(&client).await?;
-        anyhow::ensure!(
-            chains == CHAINS,
-            "the database records {chains} audit chains and this build writes {CHAINS}: an \
-             event's chain is its subject's hash modulo the count, so the count cannot change \
-             under a store (open it with a build of {chains} chains)"
-        );
-        let heads = checkpoint::heads(&client, CHAINS).await?;
-        let last = checkpoint::last_round(&client).await?;
-        drop(client);
-        let seqs: Vec<u64> = heads.iter().map(|h| h.seq).collect();
-        let position = Position {
-            chains: ChainPosition {
-                head_seq: seqs.iter().sum(),
-                last_checkpoint_seq: last.as_ref().map_or(0, |r| r.entries),
-                last_checkpoint_at_ms: last.as_ref().map_or_else(now_ms, |r| r.signed_at_ms),
-            },
-            seqs,
-        };
         Ok(PostgresStore {
             inner: Arc::new(Inner {
                 pool,
@@ -234,7 +248,15 @@ impl PostgresStore {
                     every_entries: options.checkpoint_every_entries.max(1),
                     every_ms: options.checkpoint_every_ms,
                 },
-                position: Mutex::new(position),
+                prepared: tokio::sync::OnceCell::new(),
+                position: Mutex::new(Position {
+                    chains: ChainPosition {
+                        head_seq: 0,
+                        last_checkpoint_seq: 0,
+                        last_checkpoint_at_ms: now_ms(),
+                    },
+                    seqs: vec![0; usize::from(CHAINS)],
+                }),
                 signing: AtomicBool::new(false),
                 commits: AtomicU64::new(0),
                 commit_micros: AtomicU64::new(0),
@@ -243,18 +265,63 @@ impl PostgresStore {
         })
     }
 
+    /// Once per store, on its first connection: pending migrations applied, the chain count
+    /// checked and the chains' heads read (what this process then counts checkpoints from).
+    async fn prepare(&self, client: &mut Object) -> anyhow::Result<()> {
+        self.inner
+            .prepared
+            .get_or_try_init(|| async {
+                migrate::migrate(client).await?;
+                let chains = migrate::chain_count(&*client).await?;
+                anyhow::ensure!(
+                    chains == CHAINS,
+                    "the database records {chains} audit chains and this build writes {CHAINS}: an \
+                     event's chain is its subject's hash modulo the count, so the count cannot change \
+                     under a store (open it with a build of {chains} chains)"
+                );
+                let heads = checkpoint::heads(&*client, CHAINS).await?;
+                let last = checkpoint::last_round(&*client).await?;
+                let seqs: Vec<u64> = heads.iter().map(|h| h.seq).collect();
+                *self
+                    .inner
+                    .position
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = Position {
+                    chains: ChainPosition {
+                        head_seq: seqs.iter().sum(),
+                        last_checkpoint_seq: last.as_ref().map_or(0, |r| r.entries),
+                        last_checkpoint_at_ms: last.as_ref().map_or_else(now_ms, |r| r.signed_at_ms),
+                    },
+                    seqs,
+                };
+                anyhow::Ok(())
+            })
+            .await?;
+        Ok(())
+    }
+
     /// Closes the pool: connections in use close when returned, later requests are refused.
     pub fn close(&self) {
         self.inner.pool.close();
     }
 
     async fn client(&self) -> StoreResult<Object> {
-        self.inner.pool.get().await.map_err(|err| {
+        let mut client = self.inner.pool.get().await.map_err(|err| {
             if matches!(err, deadpool_postgres::PoolError::Timeout(_)) {
                 self.inner.pool_refusals.fetch_add(1, Ordering::Relaxed);
             }
             StoreError::Unavailable(format!("no PostgreSQL connection: {err}"))
-        })
+        })?;
+        if self.inner.prepared.get().is_none()
+            && let Err(err) = self.prepare(&mut client).await
+        {
+            let error = store_error(err);
+            if matches!(error, StoreError::Unavailable(_)) {
+                drop(Object::take(client));
+            }
+            return Err(error);
+        }
+        Ok(client)
     }
 
     /// One write: tried again, as a new transaction, when PostgreSQL broke a lock cycle it

@@ -53,6 +53,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "0008_ecommerce_not_announced",
         sql: include_str!("../migrations/0008_ecommerce_not_announced.sql"),
     },
+    Migration {
+        version: 9,
+        name: "0009_continuity_outcomes",
+        sql: include_str!("../migrations/0009_continuity_outcomes.sql"),
+    },
 ];
 
 /// The schema version this build writes: the number of its last migration.

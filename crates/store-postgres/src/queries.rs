@@ -101,6 +101,10 @@ pub(crate) async fn list_declarations<C: GenericClient>(
         let n = values.len();
         conditions.push(format!("{KEYS}${} AND value = ${n})", n - 1));
     }
+    if query.continuity {
+        // The outcomes' partial index (0009) keeps this to the continuity events.
+        conditions.push(CONTINUITY_DECLARATIONS.to_owned());
+    }
     if let Some(prefix) = &query.search.commodity_code_prefix {
         // starts_with, not a range: the database's collation may not order ':' after '9'.
         values.push(Box::new(prefix.clone()));
@@ -651,6 +655,10 @@ pub(crate) async fn enterprises<C: GenericClient>(c: &C, limit: usize) -> R<Vec<
     all(db::query(c, &sql, &[&limit]).await?, rows::enterprise)
 }
 
+/// `d` is a declaration received in continuity: a `continuity.reconciled` event names it.
+const CONTINUITY_DECLARATIONS: &str = "d.id IN (SELECT e.payload::jsonb ->> 'id' \
+     FROM events e WHERE e.action = 'continuity.reconciled')";
+
 pub(crate) async fn open_tasks_by_office<C: GenericClient>(
     c: &C,
     overdue_before_ms: i64,
@@ -761,6 +769,15 @@ pub(crate) async fn dashboard_figures<C: GenericClient>(
     }
 
     figures.tasks = open_tasks_by_office(c, query.overdue_before_ms).await?;
+    let sql = format!(
+        "SELECT d.office_of_lodging, count(*) FROM declarations d \
+         WHERE d.lodged_at_ms >= $1 AND d.lodged_at_ms < $2 AND {CONTINUITY_DECLARATIONS} \
+         GROUP BY d.office_of_lodging ORDER BY d.office_of_lodging"
+    );
+    figures.continuity = all(
+        db::query(c, &sql, &[&query.from_ms, &query.to_ms]).await?,
+        |row| Ok((row.try_get(0)?, u64_at(row, 1)?)),
+    )?;
 
     // A reason names its rule either in a `source` object or in itself (older records).
     let rule = "coalesce(r.value -> 'source' ->> 'rule', r.value ->> 'rule')";

@@ -70,6 +70,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "0011_partial_returns",
         sql: include_str!("../migrations/0011_partial_returns.sql"),
     },
+    Migration {
+        version: 12,
+        name: "0012_continuity_outcomes",
+        sql: include_str!("../migrations/0012_continuity_outcomes.sql"),
+    },
 ];
 
 /// The schema version this build writes: the number of its last migration. A store records

@@ -158,8 +158,22 @@ fn list_conditions(query: &DeclarationQuery) -> (Vec<String>, Vec<Value>) {
         values.push(Value::Integer(before.row));
     }
     search_conditions(&query.search, &mut conditions, &mut values);
+    if query.continuity {
+        // The outcomes' partial index (0012) keeps this to the continuity events.
+        conditions.push(CONTINUITY_DECLARATIONS.to_owned());
+    }
     (conditions, values)
 }
+
+/// `d` is a declaration received in continuity: a `continuity.reconciled` event names it.
+const CONTINUITY_DECLARATIONS: &str = "d.id IN (SELECT json_extract(e.payload, '$.id') \
+     FROM events e WHERE e.action = 'continuity.reconciled')";
+
+/// Declarations lodged in [?1, ?2) and received in continuity, per office of lodging.
+const CONTINUITY_BY_OFFICE: &str = "SELECT d.office_of_lodging, count(*) FROM declarations d \
+     WHERE d.lodged_at_ms >= ?1 AND d.lodged_at_ms < ?2 AND d.id IN (SELECT \
+     json_extract(e.payload, '$.id') FROM events e WHERE e.action = 'continuity.reconciled') \
+     GROUP BY d.office_of_lodging ORDER BY d.office_of_lodging";
 
 /// The search terms as conditions on `d.row`, each a range of `declaration_search`'s key (kind,
 /// value): exact terms an equality, a commodity code's prefix a range, a part of a name a scan
@@ -938,6 +952,12 @@ pub(crate) fn dashboard_figures(
     }
 
     figures.tasks = open_tasks_by_office(conn, query.overdue_before_ms)?;
+    figures.continuity = conn
+        .prepare_cached(CONTINUITY_BY_OFFICE)?
+        .query_map((from, to), |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)? as u64))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
 
     let sql = &statements.rule_matches;
     let mut rules: std::collections::BTreeMap<String, store::RuleHits> = Default::default();

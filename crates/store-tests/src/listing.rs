@@ -67,6 +67,89 @@ impl<S: Store> Story<'_, S> {
         self.list_by_each_filter().await;
         self.list_visible_to().await;
         self.list_with_combined_filters_and_limits().await;
+        self.list_received_in_continuity().await;
+    }
+
+    /// Declarations received in continuity are those a `continuity.reconciled` event (its
+    /// subject the provisional reference) names: listed with `continuity`, alone or with
+    /// visibility, and counted per office on the dashboards.
+    async fn list_received_in_continuity(&mut self) {
+        self.check_listing(
+            "received in continuity, before any",
+            DeclarationQuery {
+                continuity: true,
+                ..query()
+            },
+            |_| false,
+        )
+        .await;
+        let named: Vec<DeclarationRow> = self.ledger.iter().take(2).cloned().collect();
+        for (seq, row) in (1..).zip(&named) {
+            let reference = format!("CP-0a1b2c3d-{seq:09}");
+            let mut event = append(
+                &actor(&other_clerk()),
+                &reference,
+                &reference,
+                store::CONTINUITY_RECONCILED_ACTION,
+                Projection::Nothing,
+            );
+            event.idempotency_scope = "continuity".to_owned();
+            event.payload = format!(
+                r#"{{"provisional_reference":"{reference}","id":"{}","number":"{}"}}"#,
+                row.id, row.number
+            );
+            let outcome = self.store.append(event).await.unwrap();
+            assert!(
+                matches!(outcome, store::AppendOutcome::Appended { .. }),
+                "{outcome:?}"
+            );
+            self.events_appended += 1;
+        }
+        let ids: BTreeSet<String> = named.iter().map(|d| d.id.clone()).collect();
+        self.check_listing(
+            "received in continuity",
+            DeclarationQuery {
+                continuity: true,
+                ..query()
+            },
+            |d| ids.contains(&d.id),
+        )
+        .await;
+        let t = trader();
+        self.check_listing(
+            "received in continuity, visible to the trader",
+            DeclarationQuery {
+                continuity: true,
+                visible_to: codes(&[&t]),
+                ..query()
+            },
+            |d| {
+                ids.contains(&d.id)
+                    && (d.trader_credit_code == t.credit_code
+                        || d.declarant_credit_code == t.credit_code)
+            },
+        )
+        .await;
+        let figures = self
+            .store
+            .dashboard_figures(&store::DashboardQuery {
+                from_ms: 0,
+                to_ms: T0 + 100_000_000,
+                bucket_ms: 3_600_000,
+                release_bounds_ms: vec![3_600_000],
+                overdue_before_ms: 0,
+            })
+            .await
+            .unwrap();
+        let mut expected: std::collections::BTreeMap<String, u64> = Default::default();
+        for row in &named {
+            *expected.entry(row.office_of_lodging.clone()).or_default() += 1;
+        }
+        assert_eq!(
+            figures.continuity,
+            expected.into_iter().collect::<Vec<_>>(),
+            "received in continuity per office"
+        );
     }
 
     async fn list_by_each_filter(&self) {

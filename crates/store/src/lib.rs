@@ -709,6 +709,9 @@ pub struct DashboardFigures {
     pub tasks: Vec<OfficeTasks>,
     /// Per targeting rule (ordered): matches, selections, closed checks and hits.
     pub rules: Vec<RuleHits>,
+    /// Per office of lodging (ordered): declarations lodged in the window that were received
+    /// in continuity (see [`DeclarationQuery::continuity`]); offices with none left out.
+    pub continuity: Vec<(String, u64)>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -832,8 +835,9 @@ pub struct ReleaseFileRow {
     pub text: String,
 }
 
-/// An authenticated user and the enterprises whose declarations it may see.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An authenticated user and the enterprises whose declarations it may see. Serialisable: an
+/// instance keeps those it verified for continuity (`customs` crate).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Principal {
     pub user: UserRow,
     /// The token the principal was found by (`None` for a principal not made from a token). Its
@@ -925,7 +929,15 @@ pub struct DeclarationQuery {
     pub limit: usize,
     /// Only declarations whose document in force has these keys (all that are given).
     pub search: DeclarationSearch,
+    /// Only declarations received in continuity (an instance's local queue while PostgreSQL
+    /// was unreachable): those a `continuity.reconciled` event names (see
+    /// [`CONTINUITY_RECONCILED_ACTION`]).
+    pub continuity: bool,
 }
+
+/// The event that names, under a provisional reference, the declaration a lodging received in
+/// continuity became (written by the `clearance` crate; both stores index it).
+pub const CONTINUITY_RECONCILED_ACTION: &str = "continuity.reconciled";
 
 /// Search keys of the document in force, kept by both stores in `declaration_search` (written in
 /// the transaction of the lodging or amendment that changes the document): every term given must

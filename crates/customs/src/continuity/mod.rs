@@ -61,6 +61,18 @@ pub const CONTINUITY_TOKENS_MAX: usize = 10_000;
 /// provisional reference: a month, for the trade to learn its number or why it was refused.
 pub const CONTINUITY_SETTLED_KEPT: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 
+/// How long the code lists an instance kept in its folder may be used by an instance that
+/// starts while the store is unreachable: a week covers a long weekend's outage; older ones are
+/// not used (the door then refuses every lodging, 503: nothing to check against).
+pub const CONTINUITY_CODE_LISTS_KEPT: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
+/// How often an instance that reaches the store checks that the code lists it keeps for
+/// continuity are those in force (and saves them if not).
+const CODE_LISTS_KEEP_INTERVAL: Duration = Duration::from_secs(60);
+
+/// The name the code lists are kept under in the queue's file.
+const KEPT_CODE_LISTS: &str = "code_lists";
+
 /// A remembered token is verified again (through the service's own short cache) at most this
 /// often: a lodging does not pay a hash and a look-up for continuity each time.
 const TOKEN_MEMORY_REFRESH: Duration = Duration::from_secs(60);
@@ -95,23 +107,120 @@ pub struct Continuity<S> {
     body_limit: usize,
     /// Wakes the probe at once (a request met a server error).
     probe_now: tokio::sync::Notify,
+    /// The code lists kept in the folder (ids and activations), and when they were last
+    /// checked against the store.
+    kept_code_lists: std::sync::Mutex<(Option<Vec<(String, u64)>>, Option<Instant>)>,
+    /// What must pass before an instance that started without the store leaves continuity
+    /// (the checks a start makes against the store); taken once.
+    before_leaving: tokio::sync::Mutex<Option<BeforeLeaving>>,
     queued: AtomicU64,
     received: AtomicU64,
     reconciled: AtomicU64,
     refused: AtomicU64,
 }
 
+/// The checks a start makes against the store, run by an instance that started without it
+/// once the store answers, before it leaves continuity.
+pub type BeforeLeaving = Box<
+    dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<()>> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// Whether `folder` holds what an instance needs to start in continuity: code lists it read
+/// from the store within [`CONTINUITY_CODE_LISTS_KEPT`]. An instance that never reached its
+/// database (a first start, a wrong address) refuses to start instead.
+pub fn can_start_in_continuity(folder: &std::path::Path) -> bool {
+    if !folder.join(queue::QUEUE_FILE).exists() {
+        return false;
+    }
+    let Ok(queue) = Queue::open(folder) else {
+        return false;
+    };
+    matches!(queue.kept(KEPT_CODE_LISTS), Ok(Some((_, at))) if code_lists_usable(at, wall_ms()))
+}
+
+/// Whether code lists kept at `saved_at_ms` may be used at `now_ms`: younger than
+/// [`CONTINUITY_CODE_LISTS_KEPT`].
+fn code_lists_usable(saved_at_ms: i64, now_ms: i64) -> bool {
+    now_ms - saved_at_ms < CONTINUITY_CODE_LISTS_KEPT.as_millis() as i64
+}
+
+/// The wall clock in ms: trust and age are measured in real time, whatever the service's clock
+/// (pinned in tests and demonstrations).
+fn wall_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
 impl<S: Store> Continuity<S> {
     /// Opens the queue in `folder`. An instance restarted with lodgings still queued lodges
     /// them once its probe finds the store (at once when it started: it reached the store).
+    /// The tokens and code lists kept there are taken back within their age limits
+    /// ([`CONTINUITY_TOKEN_TRUST`], [`CONTINUITY_CODE_LISTS_KEPT`]). With `offline` (the store
+    /// was unreachable at the start) the instance starts in continuity, and `before_leaving`
+    /// runs once the store answers, before the queue is lodged (again at the next probe if the
+    /// store went away during it).
     pub fn open(
         clearance: Arc<Clearance<S>>,
         folder: &std::path::Path,
         queue_max: usize,
         (per_second, burst): (u32, u32),
+        offline: Option<BeforeLeaving>,
     ) -> anyhow::Result<Arc<Continuity<S>>> {
         let queue = Queue::open(folder)?;
         let queued = queue.queued()?;
+        let now = wall_ms();
+        let mut tokens = HashMap::new();
+        let kept = queue.kept_tokens(
+            now - CONTINUITY_TOKEN_TRUST.as_millis() as i64,
+            CONTINUITY_TOKENS_MAX,
+        )?;
+        for (hash, principal, at_ms) in kept {
+            let age = Duration::from_millis(u64::try_from(now - at_ms).unwrap_or(0));
+            let (Ok(principal), Some(at)) = (
+                serde_json::from_str::<store::Principal>(&principal),
+                Instant::now().checked_sub(age),
+            ) else {
+                continue;
+            };
+            if let Some(caller) = Caller::from_principal(principal) {
+                tokens.insert(hash, (caller, at));
+            }
+        }
+        let mut kept_code_lists = None;
+        if let Some((text, at)) = queue.kept(KEPT_CODE_LISTS)?
+            && code_lists_usable(at, now)
+        {
+            match serde_json::from_str::<Vec<clearance::continuity::SavedCodeList>>(&text)
+                .map_err(anyhow::Error::from)
+                .and_then(|saved| {
+                    clearance
+                        .restore_code_lists_for_continuity(&saved)
+                        .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    Ok(saved)
+                }) {
+                Ok(saved) => {
+                    kept_code_lists = Some(
+                        saved
+                            .iter()
+                            .map(|l| (l.id.clone(), l.activated_seq))
+                            .collect(),
+                    );
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "the code lists kept for continuity are not used")
+                }
+            }
+        }
+        if offline.is_some() {
+            tracing::warn!(
+                instance = queue.instance(),
+                tokens = tokens.len(),
+                "started while the central store is unreachable: continuity (lodgings are queued locally)"
+            );
+        }
         let quota = governor::Quota::per_second(
             std::num::NonZeroU32::new(per_second).unwrap_or(std::num::NonZeroU32::MIN),
         )
@@ -119,12 +228,14 @@ impl<S: Store> Continuity<S> {
         Ok(Arc::new(Continuity {
             clearance,
             queue: Arc::new(queue),
-            active: AtomicBool::new(false),
-            tokens: std::sync::Mutex::new(HashMap::new()),
+            active: AtomicBool::new(offline.is_some()),
+            tokens: std::sync::Mutex::new(tokens),
             rate: governor::RateLimiter::keyed(quota),
             queue_max,
             body_limit: http_api::BODY_LIMIT_BYTES_DEFAULT,
             probe_now: tokio::sync::Notify::new(),
+            kept_code_lists: std::sync::Mutex::new((kept_code_lists, None)),
+            before_leaving: tokio::sync::Mutex::new(offline),
             queued: AtomicU64::new(queued),
             received: AtomicU64::new(0),
             reconciled: AtomicU64::new(0),
@@ -188,10 +299,29 @@ impl<S: Store> Continuity<S> {
             self.enter("the probe found the store unreachable");
             return;
         }
+        // An instance that started without the store makes a start's checks first (the
+        // migrations ran with the store's first connection).
+        {
+            let mut before_leaving = self.before_leaving.lock().await;
+            if let Some(checks) = before_leaving.as_ref() {
+                if let Err(error) = checks().await {
+                    if self.store_unreachable().await {
+                        // The store went away again during the checks: made again next time.
+                        tracing::warn!(%error, "the start's checks met an outage; retried");
+                        return;
+                    }
+                    tracing::error!(%error, "the start's checks against the store failed: stopping");
+                    eprintln!("{error:#}");
+                    std::process::exit(1);
+                }
+                *before_leaving = None;
+            }
+        }
         // Fresh code lists for the door, should the store go away next.
         if let Err(error) = self.clearance.read_code_lists_for_continuity().await {
             tracing::debug!(%error, "reading the code lists for continuity");
         }
+        self.keep_code_lists().await;
         if self.active.swap(false, Ordering::SeqCst) {
             tracing::info!(
                 instance = self.instance(),
@@ -214,6 +344,72 @@ impl<S: Store> Continuity<S> {
                 Err(error) => tracing::warn!(%error, "pruning the continuity queue"),
             }
         }
+    }
+
+    /// Saves the code lists in force in the folder when they changed, checked at most every
+    /// [`CODE_LISTS_KEEP_INTERVAL`]; their age is renewed at each check.
+    async fn keep_code_lists(&self) {
+        let known = {
+            let kept = self
+                .kept_code_lists
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if kept
+                .1
+                .is_some_and(|at| at.elapsed() < CODE_LISTS_KEEP_INTERVAL)
+            {
+                return;
+            }
+            kept.0.clone()
+        };
+        let saved = match self
+            .clearance
+            .code_lists_for_continuity(known.as_deref())
+            .await
+        {
+            Ok(saved) => saved,
+            Err(error) => {
+                tracing::debug!(%error, "reading the code lists to keep for continuity");
+                return;
+            }
+        };
+        let now = wall_ms();
+        let ids = saved.as_ref().map(|saved| {
+            saved
+                .iter()
+                .map(|l| (l.id.clone(), l.activated_seq))
+                .collect()
+        });
+        let written = match saved {
+            Some(saved) => {
+                let text = serde_json::to_string(&saved).unwrap_or_default();
+                self.blocking(move |queue| queue.keep(KEPT_CODE_LISTS, &text, now))
+                    .await
+            }
+            None => {
+                self.blocking(move |queue| queue.touch(KEPT_CODE_LISTS, now))
+                    .await
+            }
+        };
+        if let Err(error) = written {
+            tracing::warn!(%error, "keeping the code lists for continuity");
+            return;
+        }
+        let trusted_since = now - CONTINUITY_TOKEN_TRUST.as_millis() as i64;
+        if let Err(error) = self
+            .blocking(move |queue| queue.prune_tokens(trusted_since, CONTINUITY_TOKENS_MAX))
+            .await
+        {
+            tracing::warn!(%error, "forgetting the tokens kept past their trust");
+        }
+        let mut kept = self
+            .kept_code_lists
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if ids.is_some() {
+            kept.0 = ids;
+        }
+        kept.1 = Some(Instant::now());
     }
 
     /// Lodges what is queued, oldest first, until the queue is empty or the store fails again.
@@ -263,6 +459,20 @@ impl<S: Store> Continuity<S> {
             .await;
         match lodged {
             Ok(view) => {
+                // The reference → declaration mapping in the central store first, for any
+                // instance to answer the reference (again on the next pass if this fails).
+                if let Err(error) = self
+                    .clearance
+                    .record_continuity_reconciled(
+                        &receipt,
+                        &entry.scope,
+                        &entry.idempotency_key,
+                        (&view.id, &view.number),
+                    )
+                    .await
+                {
+                    return self.retry_later(&entry, error).await;
+                }
                 let (seq, id, number) = (entry.seq, view.id.clone(), view.number.clone());
                 match self
                     .blocking(move |queue| queue.settle_reconciled(seq, &id, &number, now_ms))
@@ -397,6 +607,16 @@ impl<S: Store> Continuity<S> {
         if !clearance::Action::Lodge.allowed(caller.role) {
             return;
         }
+        // Kept in the folder too, for a start without the store.
+        if let Ok(principal) = serde_json::to_string(&caller.principal) {
+            let (kept_hash, at) = (hash.clone(), wall_ms());
+            if let Err(error) = self
+                .blocking(move |queue| queue.keep_token(&kept_hash, &principal, at))
+                .await
+            {
+                tracing::warn!(%error, "keeping a verified token for continuity");
+            }
+        }
         let mut tokens = self.tokens.lock().unwrap_or_else(|p| p.into_inner());
         if tokens.len() >= CONTINUITY_TOKENS_MAX {
             tokens.retain(|_, (_, at)| at.elapsed() < CONTINUITY_TOKEN_TRUST);
@@ -412,11 +632,17 @@ impl<S: Store> Continuity<S> {
         tokens.insert(hash, (caller, Instant::now()));
     }
 
-    fn forget(&self, token: &str) {
-        self.tokens
+    async fn forget(&self, token: &str) {
+        let hash = clearance::token_hash(token);
+        let known = self
+            .tokens
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .remove(&clearance::token_hash(token));
+            .remove(&hash)
+            .is_some();
+        if known && let Err(error) = self.blocking(move |queue| queue.forget_token(&hash)).await {
+            tracing::warn!(%error, "forgetting a token kept for continuity");
+        }
     }
 
     /// The caller of a token verified within the trust window and not expired, in continuity.
@@ -602,7 +828,17 @@ impl<S: Store> Continuity<S> {
             Ok(Some(entry)) if entry.scope == caller.user_id() || sees_everything(&caller) => {
                 receipt_response(StatusCode::OK, &entry, false, self.instance())
             }
-            Ok(_) => refusal_response(&ClearanceError::NotFound),
+            Ok(Some(_)) => refusal_response(&ClearanceError::NotFound),
+            // Another instance's reference (or one this instance forgot): the central store
+            // knows it once it was settled.
+            Ok(None) if !self.is_active() => {
+                match self.clearance.continuity_outcome(&caller, reference).await {
+                    Ok(Some(outcome)) => outcome_response(outcome),
+                    Ok(None) => not_known_here(reference, self.instance(), false),
+                    Err(error) => refusal_response(&error),
+                }
+            }
+            Ok(None) => not_known_here(reference, self.instance(), true),
             Err(error) => {
                 tracing::error!(%error, "reading the continuity queue");
                 problem(
@@ -766,7 +1002,7 @@ pub async fn door<S: Store>(
             continuity.remember(&token).await;
         } else if response.status() == StatusCode::UNAUTHORIZED {
             // Refused by the store now (revoked, expired, disabled): no longer trusted.
-            continuity.forget(&token);
+            continuity.forget(&token).await;
         }
     }
     response
@@ -896,6 +1132,89 @@ fn receipt_response(status: StatusCode, entry: &Entry, created: bool, instance: 
         response.headers_mut().insert(header::LOCATION, location);
     }
     response
+}
+
+/// A provisional reference settled at another instance, as the central store recorded it.
+fn outcome_response(mut outcome: Value) -> Response {
+    let reconciled = outcome["status"] == "reconciled";
+    let (message_en, message_zh) = if reconciled {
+        (
+            "Received in continuity and since lodged: see its customs number.",
+            "已由应急通道接收并已正式申报：请查看其海关编号。",
+        )
+    } else {
+        (
+            "Received in continuity, but the central customs system refused it: see the reasons. \
+             It was not lodged.",
+            "已由应急通道接收，但海关中心系统未予受理：请查看原因。该报关单未申报。",
+        )
+    };
+    let reference = outcome["provisional_reference"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    if let Some(object) = outcome.as_object_mut() {
+        // Who sent it and under which key are for the record, not for this answer.
+        object.remove("user");
+        object.remove("idempotency_key");
+        object.insert("continuity".into(), json!(true));
+        object.insert("created".into(), json!(false));
+        object.insert("message_en".into(), json!(message_en));
+        object.insert("message_zh".into(), json!(message_zh));
+    }
+    let mut response = (StatusCode::OK, axum::Json(outcome)).into_response();
+    if let Ok(location) = HeaderValue::try_from(format!("{DECLARATIONS_PATH}/{reference}")) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    response
+}
+
+/// A provisional reference this instance did not give and the central store does not know as
+/// settled: while queued, only the instance that gave it (named in the reference) knows it.
+fn not_known_here(reference: &str, here: &str, store_unreachable: bool) -> Response {
+    let given_by = reference
+        .strip_prefix("CP-")
+        .and_then(|rest| rest.split_once('-'))
+        .map_or("", |(instance, _)| instance);
+    let (en, zh) = if given_by == here {
+        (
+            format!("no lodging received in continuity under {reference} is visible to you"),
+            format!("没有您可见的应急受理编号 {reference}"),
+        )
+    } else if store_unreachable {
+        (
+            format!(
+                "{reference} was given by continuity instance {given_by}, not by this one \
+                 ({here}); while the central customs system is unreachable only that instance \
+                 knows it: ask it, or ask again once the system is back"
+            ),
+            format!(
+                "{reference} 由应急实例 {given_by} 出具，而非本实例（{here}）；海关中心系统无法连接期间\
+                 仅该实例知道其状态：请向该实例查询，或待系统恢复后再查询"
+            ),
+        )
+    } else {
+        (
+            format!(
+                "{reference} was given by continuity instance {given_by}; the central customs \
+                 system has no record of it being lodged or refused yet (not yet reconciled, or \
+                 not yours): ask that instance, or ask again later"
+            ),
+            format!(
+                "{reference} 由应急实例 {given_by} 出具；海关中心系统尚无其申报或拒绝记录（尚未补录，\
+                 或非您所有）：请向该实例查询，或稍后再查询"
+            ),
+        )
+    };
+    problem(
+        StatusCode::NOT_FOUND,
+        "not-found",
+        "Not found",
+        &en,
+        &zh,
+        vec![],
+        None,
+    )
 }
 
 /// A refusal's reasons as kept in the queue: code, messages and field errors.
@@ -1061,4 +1380,17 @@ fn problem(
         headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kept_code_lists_are_used_up_to_their_age_limit_and_not_at_it() {
+        let kept = CONTINUITY_CODE_LISTS_KEPT.as_millis() as i64;
+        assert!(code_lists_usable(1_000, 1_000));
+        assert!(code_lists_usable(1_000, 1_000 + kept - 1));
+        assert!(!code_lists_usable(1_000, 1_000 + kept));
+    }
 }

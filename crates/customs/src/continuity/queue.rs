@@ -163,7 +163,17 @@ impl Queue {
                  attempts INTEGER NOT NULL DEFAULT 0,
                  UNIQUE (scope, idempotency_key)
              );
-             CREATE INDEX IF NOT EXISTS lodgings_queued ON lodgings (state, seq);",
+             CREATE INDEX IF NOT EXISTS lodgings_queued ON lodgings (state, seq);
+             CREATE TABLE IF NOT EXISTS trusted_tokens (
+                 token_hash TEXT PRIMARY KEY,
+                 principal TEXT NOT NULL,
+                 verified_at_ms INTEGER NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS kept (
+                 name TEXT PRIMARY KEY,
+                 value TEXT NOT NULL,
+                 saved_at_ms INTEGER NOT NULL
+             );",
         )?;
         let existing: Option<String> = connection
             .query_row("SELECT id FROM instance", [], |row| row.get(0))
@@ -377,6 +387,89 @@ impl Queue {
     }
 }
 
+/// What continuity keeps besides the queue, for an instance that starts while the store is
+/// unreachable: the tokens it verified (by their hash, with the principal found, never the
+/// token) and the code lists it last read. In the same file (0600) as the queue, which already
+/// holds the trade's declarations; a token's hash does not let anyone present the token.
+impl Queue {
+    /// Remembers (or refreshes) a token verified against the store at `at_ms` (wall clock).
+    pub fn keep_token(&self, token_hash: &str, principal: &str, at_ms: i64) -> anyhow::Result<()> {
+        self.connection().execute(
+            "INSERT INTO trusted_tokens (token_hash, principal, verified_at_ms) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (token_hash) DO UPDATE SET principal = ?2, verified_at_ms = ?3",
+            params![token_hash, principal, at_ms],
+        )?;
+        Ok(())
+    }
+
+    pub fn forget_token(&self, token_hash: &str) -> anyhow::Result<()> {
+        self.connection().execute(
+            "DELETE FROM trusted_tokens WHERE token_hash = ?1",
+            [token_hash],
+        )?;
+        Ok(())
+    }
+
+    /// Forgets the tokens verified before `before_ms` and all but the `max` most recent.
+    pub fn prune_tokens(&self, before_ms: i64, max: usize) -> anyhow::Result<()> {
+        self.connection().execute(
+            "DELETE FROM trusted_tokens WHERE verified_at_ms < ?1 OR token_hash NOT IN \
+             (SELECT token_hash FROM trusted_tokens ORDER BY verified_at_ms DESC LIMIT ?2)",
+            params![before_ms, max as i64],
+        )?;
+        Ok(())
+    }
+
+    /// [`Self::prune_tokens`], then the rest, newest first: (hash, principal, verified at).
+    pub fn kept_tokens(
+        &self,
+        before_ms: i64,
+        max: usize,
+    ) -> anyhow::Result<Vec<(String, String, i64)>> {
+        self.prune_tokens(before_ms, max)?;
+        let connection = self.connection();
+        let mut statement = connection.prepare(
+            "SELECT token_hash, principal, verified_at_ms FROM trusted_tokens \
+             ORDER BY verified_at_ms DESC",
+        )?;
+        let rows = statement
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// Keeps `value` under `name` (replacing it), saved at `at_ms`.
+    pub fn keep(&self, name: &str, value: &str, at_ms: i64) -> anyhow::Result<()> {
+        self.connection().execute(
+            "INSERT INTO kept (name, value, saved_at_ms) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (name) DO UPDATE SET value = ?2, saved_at_ms = ?3",
+            params![name, value, at_ms],
+        )?;
+        Ok(())
+    }
+
+    /// Marks what is kept under `name` as still current at `at_ms`.
+    pub fn touch(&self, name: &str, at_ms: i64) -> anyhow::Result<()> {
+        self.connection().execute(
+            "UPDATE kept SET saved_at_ms = ?2 WHERE name = ?1",
+            params![name, at_ms],
+        )?;
+        Ok(())
+    }
+
+    /// What is kept under `name`, and when it was saved.
+    pub fn kept(&self, name: &str) -> anyhow::Result<Option<(String, i64)>> {
+        Ok(self
+            .connection()
+            .query_row(
+                "SELECT value, saved_at_ms FROM kept WHERE name = ?1",
+                [name],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()?)
+    }
+}
+
 /// `CP-<instance>-<seq>`: continuity's provisional reference (应急受理编号), unique across
 /// instances by the instance id and within one by the queue's sequence. Never a customs number,
 /// whose format it cannot be mistaken for.
@@ -551,6 +644,40 @@ mod tests {
             panic!("new")
         };
         assert!(next.seq > references[2].seq);
+    }
+
+    #[test]
+    fn kept_tokens_are_forgotten_past_their_trust_and_beyond_their_most() {
+        let dir = tempfile::tempdir().unwrap();
+        let queue = Queue::open(dir.path()).unwrap();
+        for (hash, at) in [("a", 100), ("b", 200), ("c", 300), ("d", 400)] {
+            queue.keep_token(hash, "{}", at).unwrap();
+        }
+        // Verified at 200 is kept when the trust starts at 200, not at 201.
+        let kept = queue.kept_tokens(200, 10).unwrap();
+        let hashes: Vec<&str> = kept.iter().map(|(h, _, _)| h.as_str()).collect();
+        assert_eq!(hashes, ["d", "c", "b"]);
+        // At most `max`, the most recent.
+        let kept = queue.kept_tokens(0, 2).unwrap();
+        let hashes: Vec<&str> = kept.iter().map(|(h, _, _)| h.as_str()).collect();
+        assert_eq!(hashes, ["d", "c"]);
+        queue.forget_token("d").unwrap();
+        queue.keep_token("c", "{\"x\":1}", 500).unwrap();
+        assert_eq!(
+            queue.kept_tokens(0, 10).unwrap(),
+            [("c".to_owned(), "{\"x\":1}".to_owned(), 500)]
+        );
+        // Kept values survive reopening; `touch` renews only their age.
+        queue.keep("code_lists", "[]", 10).unwrap();
+        queue.touch("code_lists", 20).unwrap();
+        queue.touch("absent", 20).unwrap();
+        drop(queue);
+        let queue = Queue::open(dir.path()).unwrap();
+        assert_eq!(
+            queue.kept("code_lists").unwrap(),
+            Some(("[]".to_owned(), 20))
+        );
+        assert_eq!(queue.kept("absent").unwrap(), None);
     }
 
     #[test]

@@ -931,3 +931,328 @@ async fn lodgings_queued_survive_a_kill_of_the_instance_and_are_lodged_in_order(
     server.0.kill().unwrap();
     server.0.wait().unwrap();
 }
+
+/// What an instance keeps in its folder for a start without the store: (code lists kept,
+/// tokens kept), read from its queue's file.
+fn kept_in_folder(data: &Path) -> (bool, usize) {
+    let path = data.join("continuity-queue.sqlite");
+    let Ok(connection) =
+        rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+    else {
+        return (false, 0);
+    };
+    let lists: i64 = connection
+        .query_row(
+            "SELECT count(*) FROM kept WHERE name = 'code_lists'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap_or(0);
+    let tokens: i64 = connection
+        .query_row("SELECT count(*) FROM trusted_tokens", [], |row| row.get(0))
+        .unwrap_or(0);
+    (lists == 1, tokens as usize)
+}
+
+/// The lodgings of a queue's file: (reference, state), in receipt order.
+fn queue_rows(data: &Path) -> Vec<(String, String)> {
+    let connection = rusqlite::Connection::open_with_flags(
+        data.join("continuity-queue.sqlite"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let mut statement = connection
+        .prepare("SELECT reference, state FROM lodgings ORDER BY seq")
+        .unwrap();
+    statement
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+/// An instance that starts while PostgreSQL is down starts in continuity (with the tokens and
+/// code lists it kept), queues, is backed up and restored with its queue, and lodges the queue
+/// when PostgreSQL is back; another instance answers the provisional reference, saying while
+/// it is queued that only the instance named in it knows it, and once reconciled with its
+/// number from the central store.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_instance_started_without_postgres_queues_and_any_instance_answers_its_references() {
+    let postgres = PrivatePostgres::start();
+    let url = postgres.url();
+    let dir = tempfile::tempdir().unwrap();
+    let (data_a, data_b) = (dir.path().join("a"), dir.path().join("b"));
+    let never = dir.path().join("never");
+
+    // An instance that never reached its database refuses to start without it (a wrong address
+    // is seen at once), however it is asked.
+    postgres.stop_immediately();
+    let refused = Command::new(customs_binary())
+        .env("CUSTOMS_LOG", "warn")
+        .arg("--data")
+        .arg(&never)
+        .args(["serve", "--listen", "127.0.0.1:0", "--database", &url])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("cannot open the PostgreSQL store"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    postgres.pg_ctl_start();
+
+    let (server_a, address_a) = serve(&data_a, &url, &[]);
+    let users = make_users(&data_a, &url).await;
+    std::fs::create_dir_all(&data_b).unwrap();
+    for key in ["audit-signing.key", "buyer-id.key"] {
+        std::fs::copy(data_a.join(key), data_b.join(key)).unwrap();
+    }
+    let (_server_b, address_b) = serve(&data_b, &url, &[]);
+    let http = reqwest::Client::new();
+    for (address, key) in [(&address_a, "warm-a"), (&address_b, "warm-b")] {
+        let warm = lodge(&http, address, &users.broker, Some(key), EXAMPLE)
+            .await
+            .unwrap();
+        assert_eq!(warm.status, 201, "{}", warm.body);
+    }
+    // The auditor reads on B: verified there, but not kept for continuity (it may not lodge).
+    let read = get(&http, &address_b, &users.auditor, "/v1/declarations")
+        .await
+        .unwrap();
+    assert_eq!(read.status, 200, "{}", read.body);
+    wait_until(
+        "A keeps its code lists and the broker's token",
+        Duration::from_secs(30),
+        async || kept_in_folder(&data_a) == (true, 1),
+    )
+    .await;
+
+    // A is killed; PostgreSQL goes down; A starts again without it: in continuity.
+    drop(server_a);
+    postgres.stop_immediately();
+    let (server_a, address_a) = serve(&data_a, &url, &[]);
+    let ready = http
+        .get(format!("http://{address_a}/v1/health/ready"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    assert_eq!(ready.headers()["x-customs-mode"], "continuity");
+    let queued = lodge(&http, &address_a, &users.broker, Some("offline-1"), EXAMPLE)
+        .await
+        .unwrap();
+    assert_eq!(queued.status, 202, "{}", queued.body);
+    assert_eq!(queued.body["status"], "queued", "{}", queued.body);
+    let reference = queued.body["provisional_reference"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let instance_a = queued.body["instance"].as_str().unwrap().to_owned();
+    assert!(
+        reference.starts_with(&format!("CP-{instance_a}-")),
+        "{reference}"
+    );
+    // A token it never verified is not trusted (fail closed).
+    let unverified = lodge(
+        &http,
+        &address_a,
+        &users.checker,
+        Some("offline-c"),
+        EXAMPLE,
+    )
+    .await
+    .unwrap();
+    assert_eq!(unverified.status, 503, "{}", unverified.body);
+    assert!(
+        unverified.body["type"]
+            .as_str()
+            .unwrap()
+            .ends_with("continuity-token-unverified"),
+        "{}",
+        unverified.body
+    );
+    // A broken declaration is still refused at the door, with its field path, against the
+    // code lists A kept.
+    let mut broken: Value = serde_json::from_str(EXAMPLE).unwrap();
+    broken["items"][0]["commodity_code"] = json!("12");
+    let refused = lodge(
+        &http,
+        &address_a,
+        &users.broker,
+        Some("offline-broken"),
+        &broken.to_string(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(
+        refused.body["errors"][0]["path"]
+            .as_str()
+            .unwrap()
+            .starts_with("items[0]"),
+        "{}",
+        refused.body
+    );
+
+    // B, in continuity too, does not know A's reference and says who does.
+    let path = format!("/v1/declarations/{reference}");
+    let mut elsewhere = None;
+    wait_until(
+        "B answers for A's reference",
+        Duration::from_secs(30),
+        async || {
+            let answer = get(&http, &address_b, &users.broker, &path).await.unwrap();
+            let done = answer.status == 404;
+            elsewhere = Some(answer);
+            done
+        },
+    )
+    .await;
+    let elsewhere = elsewhere.unwrap();
+    let detail = elsewhere.body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(&format!("continuity instance {instance_a}")),
+        "{detail}"
+    );
+    assert!(
+        elsewhere.body["detail_zh"]
+            .as_str()
+            .unwrap()
+            .contains(&instance_a),
+        "{}",
+        elsewhere.body
+    );
+
+    // The queue is in the backup of A's folder, with its digest, and restored.
+    let backup = dir.path().join("backup");
+    let output = crate::support::customs(&data_a, &["backup", backup.to_str().unwrap()]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let manifest: Value = serde_json::from_str(
+        &std::fs::read_to_string(backup.join("backup-manifest.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(manifest["embedded_store"], false, "{manifest}");
+    assert_eq!(manifest["continuity_queue"]["queued"], 1, "{manifest}");
+    assert_eq!(
+        manifest["continuity_queue"]["instance"],
+        json!(instance_a),
+        "{manifest}"
+    );
+    let listed = manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == "continuity-queue.sqlite")
+        .unwrap_or_else(|| panic!("the queue in {manifest}"));
+    assert_eq!(listed["sha256"].as_str().unwrap().len(), 64);
+    assert!(
+        !manifest["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["path"]
+                .as_str()
+                .unwrap()
+                .starts_with("continuity-queue.sqlite-")),
+        "{manifest}"
+    );
+    let restored = dir.path().join("restored");
+    let output = crate::support::customs(&restored, &["restore", backup.to_str().unwrap()]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let rows = queue_rows(&restored);
+    assert!(
+        rows.contains(&(reference.clone(), "queued".to_owned())),
+        "{rows:?}"
+    );
+    // A queue altered after the backup is refused, nothing restored.
+    let copy = backup.join("continuity-queue.sqlite");
+    let mut bytes = std::fs::read(&copy).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&copy, bytes).unwrap();
+    let again = dir.path().join("restored-again");
+    let output = crate::support::customs(&again, &["restore", backup.to_str().unwrap()]);
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("SHA-256"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(!again.join("continuity-queue.sqlite").exists());
+
+    // PostgreSQL is back: A makes the start's checks, lodges its queue, and leaves continuity.
+    postgres.pg_ctl_start();
+    let mut settled = Value::Null;
+    wait_until("A's queue lodged", Duration::from_secs(60), async || {
+        let answer = get(&http, &address_a, &users.broker, &path).await.unwrap();
+        if answer.status == 503 || answer.status == 429 {
+            return false;
+        }
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        settled = answer.body;
+        settled["status"] != "queued"
+    })
+    .await;
+    assert_eq!(settled["status"], "reconciled", "{settled}");
+    let number = settled["number"].as_str().unwrap().to_owned();
+    // Any instance answers the reference now, from the central store: the sender and customs.
+    for token in [&users.broker, &users.auditor] {
+        let mut answer = None;
+        wait_until(
+            "B answers the reconciled reference",
+            Duration::from_secs(30),
+            async || {
+                let got = get(&http, &address_b, token, &path).await.unwrap();
+                let done = got.status == 200;
+                answer = Some(got);
+                done
+            },
+        )
+        .await;
+        let answer = answer.unwrap();
+        assert_eq!(answer.body["status"], "reconciled", "{}", answer.body);
+        assert_eq!(answer.body["number"], json!(number), "{}", answer.body);
+        assert_eq!(
+            answer.body["instance"],
+            json!(instance_a),
+            "{}",
+            answer.body
+        );
+        assert_eq!(answer.body["continuity"], true, "{}", answer.body);
+        assert!(answer.body.get("user").is_none(), "{}", answer.body);
+    }
+    // Another broker of the same enterprise did not send it: not found, as any unknown one.
+    let other = get(&http, &address_b, &users.other_broker, &path)
+        .await
+        .unwrap();
+    assert_eq!(other.status, 404, "{}", other.body);
+    assert_eq!(
+        postgres.psql(&format!(
+            "SELECT payload::jsonb->>'number' FROM events \
+             WHERE action = 'continuity.reconciled' AND subject = '{reference}'"
+        )),
+        number
+    );
+    assert_eq!(
+        postgres.psql(
+            "SELECT payload::jsonb->'continuity'->>'provisional_reference' FROM events \
+             WHERE action = 'declaration.accepted' AND idempotency_key = 'offline-1'"
+        ),
+        reference
+    );
+    // A lodges directly again.
+    let direct = lodge(&http, &address_a, &users.broker, Some("after"), EXAMPLE)
+        .await
+        .unwrap();
+    assert_eq!(direct.status, 201, "{}", direct.body);
+    drop(server_a);
+}

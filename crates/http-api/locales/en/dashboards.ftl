@@ -45,3 +45,6 @@ dashboard-col-checks = Checks closed
 dashboard-col-hits = Hits
 dashboard-col-hit-rate = Hit rate (%)
 dashboard-empty = Nothing to show in this window.
+dashboard-continuity = Declarations received in continuity per office
+dashboard-continuity-hint = Declarations lodged in the window that an instance received into its continuity queue while the central store was unreachable, and lodged when it was back. List them with continuity=true.
+dashboard-col-continuity = Received in continuity

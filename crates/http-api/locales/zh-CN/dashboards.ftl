@@ -45,3 +45,6 @@ dashboard-col-checks = 已结查验
 dashboard-col-hits = 命中
 dashboard-col-hit-rate = 命中率（%）
 dashboard-empty = 此时间范围内没有数据。
+dashboard-continuity = 各海关经应急通道接收的报关单
+dashboard-continuity-hint = 本时段申报、在中心数据库无法连接期间由实例应急队列接收并于恢复后正式申报的报关单。可用 continuity=true 列出。
+dashboard-col-continuity = 应急接收

@@ -34,13 +34,14 @@ pub(super) fn routes<S: Store>() -> Router<AppState<S>> {
 }
 
 /// The charts, by the name of their CSV file.
-pub const CHARTS: [&str; 6] = [
+pub const CHARTS: [&str; 7] = [
     "lodged",
     "lanes",
     "release-times",
     "revenue",
     "tasks",
     "rules",
+    "continuity",
 ];
 
 /// Width of a chart's drawing, in SVG units.
@@ -430,6 +431,36 @@ fn charts(tr: &Tr, dashboard: &Dashboard) -> Vec<Chart> {
                     percent(r.hits, r.checks_closed),
                 ]
             })
+            .collect(),
+    });
+
+    // Declarations received in continuity, per office.
+    let continuity_rows: Vec<(String, Decimal, String, &'static str)> = dashboard
+        .continuity
+        .iter()
+        .map(|(office, count)| {
+            (
+                office.clone(),
+                Decimal::from(*count),
+                count.to_string(),
+                "#f47738",
+            )
+        })
+        .collect();
+    let (bars, height) = horizontal(&continuity_rows);
+    charts.push(Chart {
+        id: "continuity",
+        title: tr.t("dashboard-continuity"),
+        description: tr.t("dashboard-continuity-hint"),
+        width: CHART_WIDTH,
+        height,
+        bars,
+        columns: false,
+        headers: vec![tr.t("col-office"), tr.t("dashboard-col-continuity")],
+        rows: dashboard
+            .continuity
+            .iter()
+            .map(|(office, count)| vec![office.clone(), count.to_string()])
             .collect(),
     });
     charts

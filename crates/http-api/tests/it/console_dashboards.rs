@@ -8,13 +8,14 @@ use serde_json::json;
 use crate::console_admin::{NOW, Visitor, with_passwords};
 use crate::helpers::{example, spawn_app_at};
 
-const CHARTS: [&str; 6] = [
+const CHARTS: [&str; 7] = [
     "lodged",
     "lanes",
     "release-times",
     "revenue",
     "tasks",
     "rules",
+    "continuity",
 ];
 
 /// HTML text back to what it says (askama escapes `<`, `>`, `&`, quotes).
@@ -248,10 +249,12 @@ async fn the_figures_are_those_of_known_declarations_and_each_csv_equals_its_tab
     assert!(releases[1..].iter().all(|r| r[1] == "0"), "{releases:?}");
 
     // Each chart: an SVG with a title, a table, and a CSV with the very same numbers.
+    // Nothing went through continuity here: that table is empty (the next test fills it).
+    assert_eq!(table(body, "continuity").len(), 1);
     for chart in CHARTS {
-        // Release times are all zero but drawn; every chart here has figures.
+        // Release times are all zero but drawn; every other chart here has figures.
         assert!(
-            body.contains(&format!(r#"<title id="chart-{chart}-title">"#)),
+            chart == "continuity" || body.contains(&format!(r#"<title id="chart-{chart}-title">"#)),
             "{chart}"
         );
         let link = format!(r#"href="/console/dashboards/{chart}.csv?window=24h""#);
@@ -311,4 +314,123 @@ async fn the_window_is_one_of_those_offered_up_to_thirty_days() {
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
     let no_suffix = officer.get("/console/dashboards/lanes").await;
     assert_eq!(no_suffix.status, StatusCode::NOT_FOUND);
+}
+
+/// Declarations received in continuity (lodged from an instance's queue, the outcome recorded
+/// under the provisional reference): officers list them with `continuity=true` and see their
+/// count per office on the dashboards; the trade lists only its own that way and sees on its
+/// acceptance receipt that it went through continuity; a bad value is refused, naming the
+/// parameter in English and Chinese.
+#[tokio::test]
+async fn declarations_received_in_continuity_are_listed_by_filter_and_counted_per_office() {
+    let app = spawn_app_at(NOW).await;
+    app.activate_sample_releases("2026-01-01").await;
+    let direct = app.lodged_id("broker", &example()).await;
+    let mut through = Vec::new();
+    for (user, seq) in [("broker", 1), ("broker", 2)] {
+        let caller = app.clearance.authenticate(app.token(user)).await.unwrap();
+        let receipt = clearance::continuity::ContinuityReceipt {
+            provisional_reference: format!("CP-0a1b2c3d-{seq:09}"),
+            received_at: "2026-11-27T01:59:00.000Z".to_owned(),
+            instance: "0a1b2c3d".to_owned(),
+        };
+        let key = format!("continuity-{seq}");
+        let body = example().to_string();
+        let view = app
+            .clearance
+            .lodge_from_continuity(&caller, &key, body.as_bytes(), &receipt)
+            .await
+            .unwrap();
+        app.clearance
+            .record_continuity_reconciled(
+                &receipt,
+                caller.user_id(),
+                &key,
+                (&view.id, &view.number),
+            )
+            .await
+            .unwrap();
+        through.push((view.id.clone(), receipt.provisional_reference));
+    }
+    let ids = |body: &serde_json::Value| -> Vec<String> {
+        let mut ids: Vec<String> = body["declarations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["id"].as_str().unwrap().to_owned())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let mut both = vec![through[0].0.clone(), through[1].0.clone()];
+    both.sort();
+    // Customs roles: the two, not the direct one; without the filter, all three.
+    for user in ["officer", "auditor", "supervisor"] {
+        let listed = app.get("/v1/declarations?continuity=true", user).await;
+        assert_eq!(listed.status, StatusCode::OK, "{user}: {}", listed.text);
+        assert_eq!(ids(&listed.body), both, "{user}");
+        let all = app.get("/v1/declarations?continuity=false", user).await;
+        assert_eq!(ids(&all.body).len(), 3, "{user}");
+        assert!(ids(&all.body).contains(&direct));
+    }
+    // The trade: its own only. The broker lodged one through continuity and one directly; the
+    // declarant's trader is declared in all three (visible), the other declarant sees none.
+    let broker = app.get("/v1/declarations?continuity=true", "broker").await;
+    assert_eq!(broker.status, StatusCode::OK, "{}", broker.text);
+    assert!(ids(&broker.body).contains(&through[0].0), "{}", broker.text);
+    assert!(!ids(&broker.body).contains(&direct));
+    let other = app
+        .get("/v1/declarations?continuity=true", "other_declarant")
+        .await;
+    assert_eq!(other.status, StatusCode::OK, "{}", other.text);
+    assert!(ids(&other.body).is_empty(), "{}", other.text);
+    // The trade's acceptance receipt says it went through continuity (reference and time only).
+    let events = app
+        .get(
+            &format!("/v1/declarations/{}/events", through[0].0),
+            "broker",
+        )
+        .await;
+    let accepted = &events.body["receipts"][0];
+    assert_eq!(accepted["receipt"], "accepted", "{}", events.text);
+    assert_eq!(
+        accepted["continuity"]["provisional_reference"],
+        json!(through[0].1),
+        "{}",
+        events.text
+    );
+    assert!(accepted["continuity"].get("instance").is_none());
+    let plain = app
+        .get(&format!("/v1/declarations/{direct}/events"), "broker")
+        .await;
+    assert!(
+        plain.body["receipts"][0].get("continuity").is_none(),
+        "{}",
+        plain.text
+    );
+    // A value that is not a boolean: refused with the parameter named.
+    let bad = app.get("/v1/declarations?continuity=yes", "officer").await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.text);
+    assert_eq!(bad.body["errors"][0]["path"], "continuity", "{}", bad.text);
+    assert!(bad.body["errors"][0]["message_zh"].is_string());
+
+    // The dashboards: two received in continuity at the office of lodging.
+    with_passwords(&app, &["auditor"]).await;
+    let mut auditor = Visitor::new(&app);
+    auditor.sign_in_in_english("auditor").await;
+    let page = auditor.get("/console/dashboards?window=24h").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let office = example()["office_of_lodging"].as_str().unwrap().to_owned();
+    assert!(page.body.contains(r#"<title id="chart-continuity-title">"#));
+    let counted = table(&page.body, "continuity");
+    assert_eq!(
+        counted[1..],
+        [vec![office.clone(), "2".to_owned()]],
+        "{counted:?}"
+    );
+    let csv = auditor
+        .get("/console/dashboards/continuity.csv?window=24h")
+        .await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(csv.body.contains(&format!("{office},2")), "{}", csv.body);
 }
