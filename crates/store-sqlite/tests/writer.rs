@@ -149,10 +149,7 @@ async fn a_refusal_before_any_write_does_not_run_its_batch_again() {
             assert!(appended_seq(outcome).is_some(), "new {n}: {outcome:?}");
         }
     }
-    assert_eq!(
-        store.operational_stats().await.unwrap().commit_batch_reruns,
-        0
-    );
+    assert_eq!(store.operational_stats().await.unwrap().commit_batch_reruns, 0);
     assert_chain_verifies(&store, 40).await;
 }
 
