@@ -150,12 +150,6 @@ pub(crate) fn write_store(out: &mut Exposition, stats: Option<&OperationalStats>
         "Write requests committed per transaction (group commit)",
         &stats.commit_batch_sizes,
     );
-    out.single(
-        "store_commit_batch_reruns_total",
-        "counter",
-        "Group commits run again with a savepoint per request: one request was refused after writing",
-        stats.commit_batch_reruns as f64,
-    );
     out.histogram(
         "store_commit_duration_seconds",
         "Time of each commit of the writer, fsync included",

@@ -1090,8 +1090,6 @@ impl Store for PostgresStore {
                 count: commits,
                 sum: commit_seconds,
             },
-            // Each request is its own transaction: nothing is ever run again.
-            commit_batch_reruns: 0,
             database_bytes: u64::try_from(database_bytes).unwrap_or(0),
             wal_bytes: 0,
             disk_free_bytes: None,

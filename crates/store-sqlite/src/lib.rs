@@ -923,7 +923,6 @@ impl Store for SqliteStore {
             writer_running: stats.writer_running.load(Ordering::Relaxed),
             commit_batch_sizes: stats.batch_sizes.snapshot(),
             commit_seconds: stats.commit_seconds.snapshot(),
-            commit_batch_reruns: stats.batch_reruns.load(Ordering::Relaxed),
             database_bytes,
             wal_bytes,
             disk_free_bytes: stats::disk_free_bytes(path),

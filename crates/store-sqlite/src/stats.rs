@@ -78,9 +78,6 @@ pub(crate) struct WriterStats {
     pub(crate) commit_seconds: AtomicHistogram,
     /// Milliseconds since the epoch of the last complete WAL checkpoint; `i64::MIN` for never.
     pub(crate) last_wal_checkpoint_ms: AtomicI64,
-    /// Batches run again with a savepoint per request because one request was refused after it
-    /// had written (see `Writer::commit`).
-    pub(crate) batch_reruns: AtomicU64,
 }
 
 impl WriterStats {
@@ -92,12 +89,7 @@ impl WriterStats {
             batch_sizes: AtomicHistogram::new(&COMMIT_BATCH_SIZE_BUCKETS),
             commit_seconds: AtomicHistogram::new(&COMMIT_SECONDS_BUCKETS),
             last_wal_checkpoint_ms: AtomicI64::new(i64::MIN),
-            batch_reruns: AtomicU64::new(0),
         }
-    }
-
-    pub(crate) fn batch_rerun(&self) {
-        self.batch_reruns.fetch_add(1, Ordering::Relaxed);
     }
 
     /// `n` writes left the queue for a batch.

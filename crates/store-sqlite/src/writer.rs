@@ -362,30 +362,7 @@ impl Writer {
 
     /// One transaction for the whole batch. Replies are returned, not sent: the caller sends
     /// them only after COMMIT has returned, so an acknowledged write is on disk.
-    ///
-    /// Tried first without a savepoint per request ([`Isolation::Shared`]): a savepoint makes
-    /// SQLite copy every page a request touches first into the statement journal (~1/5 of the
-    /// writer's time at full speed), only to be able to undo a request that is refused after it
-    /// wrote, which almost never happens. When one does, the whole transaction is rolled back
-    /// and the batch runs again with a savepoint per request ([`Isolation::Savepoints`]), so a
-    /// refusal still undoes its own writes and nothing else.
     fn commit(&mut self, batch: &[WriteRequest]) -> anyhow::Result<Vec<StoreResult<Done>>> {
-        if let Some(results) = self.commit_with(batch, Isolation::Shared)? {
-            return Ok(results);
-        }
-        self.stats.batch_rerun();
-        Ok(self
-            .commit_with(batch, Isolation::Savepoints)?
-            .expect("with savepoints, every request's outcome is kept or undone alone"))
-    }
-
-    /// `None` (the transaction rolled back) when, without savepoints, a request was refused
-    /// after it had written.
-    fn commit_with(
-        &mut self,
-        batch: &[WriteRequest],
-        isolation: Isolation,
-    ) -> anyhow::Result<Option<Vec<StoreResult<Done>>>> {
         let mut tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -394,15 +371,7 @@ impl Writer {
         let last_checkpoint = rows::last_checkpoint(&tx)?;
         let mut results = Vec::with_capacity(batch.len());
         for request in batch {
-            let result = match isolation {
-                Isolation::Savepoints => execute_in_savepoint(&mut tx, request, &mut head)?,
-                Isolation::Shared => match execute_shared(&tx, request, &mut head)? {
-                    Some(result) => result,
-                    // Dropping the transaction rolls it back.
-                    None => return Ok(None),
-                },
-            };
-            results.push(result);
+            results.push(execute_in_savepoint(&mut tx, request, &mut head)?);
         }
         tx.commit()?;
         self.position = Some(ChainPosition {
@@ -410,7 +379,7 @@ impl Writer {
             last_checkpoint_seq: last_checkpoint.map_or(0, |(seq, _)| seq),
             last_checkpoint_at_ms: last_checkpoint.map_or(self.started_at_ms, |(_, at)| at),
         });
-        Ok(Some(results))
+        Ok(results)
     }
 
     fn retry_alone(&mut self, batch: Vec<WriteRequest>, err: &anyhow::Error) {
@@ -459,41 +428,6 @@ impl Writer {
             position.last_checkpoint_at_ms = now;
         }
     }
-}
-
-/// How the requests of a batch are kept apart inside its transaction (see [`Writer::commit`]).
-#[derive(Clone, Copy)]
-enum Isolation {
-    /// No savepoint: a request refused after it wrote spoils the batch's transaction.
-    Shared,
-    /// A savepoint per request: a refused request undoes its own writes.
-    Savepoints,
-}
-
-/// Runs one request in the batch's transaction itself. A refusal that wrote nothing (a repeated
-/// idempotency key, a purchase over the annual limit: found before any write) is answered as
-/// is; `None` when the request was refused after writing something (a version conflict on a
-/// linked event, a number taken), which only rolling the whole transaction back can undo.
-fn execute_shared(
-    tx: &Transaction<'_>,
-    request: &WriteRequest,
-    head: &mut ChainHead,
-) -> anyhow::Result<Option<StoreResult<Done>>> {
-    let before = *head;
-    let changes_before = tx.total_changes();
-    let result = match execute(tx, request, head) {
-        Ok(done) => Ok(done),
-        Err(Fault::Refused(err)) => Err(err),
-        Err(Fault::Database(err)) => return Err(err),
-    };
-    if matches!(&result, Ok(done) if done.keeps_writes()) {
-        return Ok(Some(result));
-    }
-    if tx.total_changes() != changes_before {
-        return Ok(None);
-    }
-    *head = before;
-    Ok(Some(result))
 }
 
 /// Runs one request in its own savepoint: kept if it wrote something, rolled back (with the

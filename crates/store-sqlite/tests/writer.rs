@@ -113,44 +113,6 @@ async fn refused_requests_do_not_fail_their_batch() {
         .filter(|o| matches!(o, Err(StoreError::Conflict(_))));
     assert_eq!(conflicts.count(), 16);
     assert_chain_verifies(&store, 16).await;
-    // Each refusal came after its event was written: its batch was run again with a savepoint
-    // per request (at most once per refusal).
-    let reruns = store.operational_stats().await.unwrap().commit_batch_reruns;
-    assert!((1..=16).contains(&reruns), "{reruns} reruns");
-}
-
-/// A refusal found before anything is written (a resent request: its idempotency key is known)
-/// is answered from the batch's one transaction: no batch is run again, and the requests beside
-/// it are committed with it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
-async fn a_refusal_before_any_write_does_not_run_its_batch_again() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir.path().join("customs.db"), SqliteOptions::production());
-    let first = append_concurrently(&store, (1..=20).map(|n| registration(n, n)).collect()).await;
-    assert!(first.iter().all(|o| appended_seq(o).is_some()));
-    // The same twenty again, interleaved with twenty new ones.
-    let mixed = (1..=40)
-        .map(|n| {
-            if n % 2 == 0 {
-                registration(n / 2, n / 2)
-            } else {
-                registration(20 + n, 100 + n)
-            }
-        })
-        .collect();
-    let outcomes = append_concurrently(&store, mixed).await;
-    for (n, outcome) in (1..=40).zip(&outcomes) {
-        if n % 2 == 0 {
-            assert!(
-                matches!(outcome, Ok(AppendOutcome::Duplicate { .. })),
-                "resend {n}: {outcome:?}"
-            );
-        } else {
-            assert!(appended_seq(outcome).is_some(), "new {n}: {outcome:?}");
-        }
-    }
-    assert_eq!(store.operational_stats().await.unwrap().commit_batch_reruns, 0);
-    assert_chain_verifies(&store, 40).await;
 }
 
 /// An unexpected database error (here a trigger another tool left behind) in one request rolls
@@ -543,7 +505,6 @@ async fn operational_stats_count_every_commit_and_read_the_files_and_checkpoints
     assert_eq!(batches.buckets.last().map(|b| b.1), Some(batches.count));
     assert_eq!(stats.write_queue_depth, 0);
     assert_eq!(stats.write_queue_refusals, 0);
-    assert_eq!(stats.commit_batch_reruns, 0);
     assert_eq!(stats.chain_head_seq, 40);
     assert_eq!(stats.last_audit_checkpoint.map(|(seq, _)| seq), Some(40));
     assert!(stats.database_bytes > 0);

@@ -1347,10 +1347,6 @@ pub struct OperationalStats {
     pub commit_batch_sizes: HistogramSnapshot,
     /// Time of each commit, fsync included, in seconds.
     pub commit_seconds: HistogramSnapshot,
-    /// Group commits run a second time, with a savepoint per request, because one of their
-    /// requests was refused after it had written (SQLite; always 0 where each request is its
-    /// own transaction).
-    pub commit_batch_reruns: u64,
     /// Bytes of the database file and of its write-ahead log.
     pub database_bytes: u64,
     pub wal_bytes: u64,

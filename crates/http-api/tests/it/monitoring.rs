@@ -125,7 +125,6 @@ async fn a_scrape_after_real_lodgings_shows_lanes_rules_tasks_and_the_store() {
         store_sqlite::WRITE_QUEUE_MAX_DEFAULT as f64,
     );
     assert_value(&metrics, "store_write_queue_refusals_total", 0.0);
-    assert_value(&metrics, "store_commit_batch_reruns_total", 0.0);
     let head = app
         .clearance
         .store()
