@@ -28,7 +28,7 @@ pub const BACKTEST_HISTORY_ROWS_MAX: usize = 200_000;
 pub enum BacktestSource {
     /// The declarations lodged on the platform, labelled by the checks closed on them.
     Declarations,
-    /// The imported labelled history (`customs model history import`), labelled by its rows.
+    /// The imported labelled history (`customs history import`), labelled by its rows.
     History,
 }
 

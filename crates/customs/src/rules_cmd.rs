@@ -51,7 +51,7 @@ pub enum RulesCommand {
     /// included, at most 366 days), labelled by the checks closed on them: hits, hit rate, frauds
     /// found among the checked hits (precision), recall and the revenue those checks recovered.
     /// With --source history, on the imported labelled history's rows of the period instead
-    /// (`customs model history import`). Nothing is stored.
+    /// (`customs history import`). Nothing is stored.
     Backtest {
         /// The rule as a JSON file, back-tested without being proposed.
         file: PathBuf,
