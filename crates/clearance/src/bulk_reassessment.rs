@@ -556,10 +556,51 @@ impl<S: Store> Clearance<S> {
         }))
     }
 
+    /// One bulk job with its differences: the job `job` that the user `started_by` ran (a job's
+    /// key is in its officer's scope), as the list shows it, and, once finished, `lines`: each
+    /// declaration's outcome (`pay_more`, `refund`, `unchanged`, `not_assessed`, `skipped`,
+    /// `failed`), its previous and new totals and the difference, exact. Officers only; an
+    /// unknown job is not found.
+    pub async fn bulk_reassessment(
+        &self,
+        caller: &Caller,
+        started_by: &str,
+        job: &str,
+    ) -> Result<Value, ClearanceError> {
+        caller.require(Action::Reassess)?;
+        let mut found = self
+            .bulk_reassessments_all(caller)
+            .await?
+            .into_iter()
+            .find(|j| j["job"] == job && j["started_by"] == started_by)
+            .ok_or(ClearanceError::NotFound)?;
+        if found["state"] == "finished"
+            && let Some(finished) = self
+                .store
+                .event_by_idempotency(started_by, &Self::job_event_key(job, "finished"))
+                .await?
+        {
+            let payload: Value = serde_json::from_str(&finished.payload)
+                .map_err(|e| ClearanceError::Internal(anyhow::anyhow!("{e}")))?;
+            found["lines"] = payload["lines"].clone();
+        }
+        if found.get("lines").is_none() {
+            found["lines"] = json!([]);
+        }
+        Ok(found)
+    }
+
     /// The bulk jobs, most recent first (at most [`BULK_JOBS_LISTED_MAX`]): each job's release,
     /// mode, state (`started`: running, or interrupted and resumed by the same key; `finished`), progress and
     /// totals. Officers only.
     pub async fn bulk_reassessments(&self, caller: &Caller) -> Result<Vec<Value>, ClearanceError> {
+        let mut jobs = self.bulk_reassessments_all(caller).await?;
+        jobs.truncate(BULK_JOBS_LISTED_MAX);
+        Ok(jobs)
+    }
+
+    /// Every bulk job, most recent first.
+    async fn bulk_reassessments_all(&self, caller: &Caller) -> Result<Vec<Value>, ClearanceError> {
         caller.require(Action::Reassess)?;
         let events = self.store.events(BULK_JOBS_SUBJECT).await?;
         let mut jobs: Vec<Value> = Vec::new();
@@ -603,7 +644,6 @@ impl<S: Store> Clearance<S> {
             }
         }
         jobs.reverse();
-        jobs.truncate(BULK_JOBS_LISTED_MAX);
         Ok(jobs)
     }
 }

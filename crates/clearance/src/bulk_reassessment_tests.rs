@@ -19,7 +19,7 @@
 //!   **3,339.93** (12,945.91 − 9,605.98).
 
 use rust_decimal::Decimal;
-use serde_json::Value;
+use serde_json::{Value, json};
 use store::Store;
 
 use crate::assessment_tests::{activate, admin, files, import, with_sample};
@@ -257,6 +257,41 @@ async fn a_wrong_rate_table_and_a_wrong_tariff_rolled_back_are_reassessed_in_bul
     assert_eq!(jobs[2]["totals"]["pay_more_total"], "3690.24");
     assert!(matches!(
         f.clearance.bulk_reassessments(&broker).await,
+        Err(ClearanceError::Forbidden { .. })
+    ));
+    // One job with its differences, per declaration: what the console's job page shows.
+    let started_by = jobs[0]["started_by"].as_str().unwrap().to_owned();
+    let one = f
+        .clearance
+        .bulk_reassessment(&officer, &started_by, "tariff-apply")
+        .await
+        .unwrap();
+    assert_eq!(one["totals"], refund["totals"], "{one:#}");
+    let lines: Vec<(&Value, &Value)> = one["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (&l["outcome"], &l["difference"]))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            (&json!("refund"), &json!("-3339.93")),
+            (&json!("refund"), &json!("-3339.93"))
+        ],
+        "{one:#}"
+    );
+    assert_eq!(one["lines"], refund["lines"]);
+    assert!(matches!(
+        f.clearance
+            .bulk_reassessment(&officer, "someone-else", "tariff-apply")
+            .await,
+        Err(ClearanceError::NotFound)
+    ));
+    assert!(matches!(
+        f.clearance
+            .bulk_reassessment(&broker, &started_by, "tariff-apply")
+            .await,
         Err(ClearanceError::Forbidden { .. })
     ));
     assert!(matches!(

@@ -13,6 +13,7 @@ pub(crate) mod assessing;
 pub mod assessment;
 pub mod attachments;
 mod audit_trail;
+pub mod backtest_history;
 pub mod bulk_reassessment;
 mod cbec;
 pub mod ceb_keys;

@@ -999,7 +999,7 @@ impl<S: Store> Clearance<S> {
     }
 
     /// A stored batch's rows, read again from its text.
-    async fn stored_batch(
+    pub(crate) async fn stored_batch(
         &self,
         batch: &HistoryBatchRow,
     ) -> Result<Vec<HistoryRecord>, ClearanceError> {

@@ -156,6 +156,17 @@ pub fn compile_request(
     id: &str,
     version: u32,
 ) -> Result<risk::CompiledRule, ClearanceError> {
+    compile_request_after(request, id, version, Vec::new())
+}
+
+/// [`compile_request`] after the problems `prior` found reading the request (reported first),
+/// all of them within `RULE_PROBLEMS_MAX`.
+fn compile_request_after(
+    request: &RuleRequest,
+    id: &str,
+    version: u32,
+    prior: Vec<FieldError>,
+) -> Result<risk::CompiledRule, ClearanceError> {
     let mut errors = Vec::new();
     let purpose = one_of(&mut errors, "purpose", &request.purpose, &PURPOSES);
     let action = one_of(&mut errors, "action", &request.action, &ACTIONS);
@@ -202,34 +213,213 @@ pub fn compile_request(
         reason_zh: request.reason_zh.clone(),
         expression: request.expression.clone(),
     };
-    match risk::compile(definition) {
-        Ok(compiled) if errors.is_empty() => Ok(compiled),
-        Ok(_) => Err(invalid(errors)),
-        Err(problems) => Err(invalid(
-            errors
-                .into_iter()
-                .chain(problems.into_iter().map(|p| {
-                    let at = p
-                        .position
-                        .map(|p| {
-                            (
-                                format!(" at {}:{}", p.line, p.column),
-                                format!("（第 {} 行第 {} 列）", p.line, p.column),
-                            )
-                        })
-                        .unwrap_or_default();
-                    FieldError {
-                        path: p.field,
-                        code: domain::ErrorCode::InvalidFormat,
-                        message_en: format!("{}{} [{}]", p.en, at.0, p.code),
-                        message_zh: format!("{}{}", p.zh, at.1),
-                    }
-                    // A rule's text of any length gives a message of bounded length.
-                    .bounded()
-                }))
-                .collect(),
-        )),
+    // Uncapped here: the definition's problems, the engine's and the caller's are capped
+    // together below.
+    let compiled = risk::compile_within(definition, usize::MAX);
+    let problems = match compiled {
+        Ok(compiled) if errors.is_empty() && prior.is_empty() => return Ok(compiled),
+        Ok(_) => Vec::new(),
+        Err(problems) => problems,
+    };
+    let engine = problems.into_iter().map(|p| {
+        let at = p
+            .position
+            .map(|p| {
+                (
+                    format!(" at {}:{}", p.line, p.column),
+                    format!("（第 {} 行第 {} 列）", p.line, p.column),
+                )
+            })
+            .unwrap_or_default();
+        FieldError {
+            path: p.field,
+            code: domain::ErrorCode::InvalidFormat,
+            message_en: format!("{}{} [{}]", p.en, at.0, p.code),
+            message_zh: format!("{}{}", p.zh, at.1),
+        }
+        // A rule's text of any length gives a message of bounded length.
+        .bounded()
+    });
+    // A member the JSON got wrong was replaced by a placeholder: nothing said of the
+    // placeholder is said of the member.
+    let wrong: Vec<String> = prior.iter().map(|e| e.path.clone()).collect();
+    let within = |path: &str| {
+        wrong.iter().any(|w| {
+            path == w
+                || path
+                    .strip_prefix(w.as_str())
+                    .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
+        })
+    };
+    let all: Vec<FieldError> = prior
+        .into_iter()
+        .chain(errors.into_iter().filter(|e| !within(&e.path)))
+        .chain(engine.filter(|e| !within(&e.path)))
+        .collect();
+    Err(invalid(problems_at_most(all, risk::RULE_PROBLEMS_MAX)))
+}
+
+/// The first `max` problems of a rule, and one more saying how many were left out, if any were
+/// (as the engine says it of its own).
+fn problems_at_most(mut problems: Vec<FieldError>, max: usize) -> Vec<FieldError> {
+    if problems.len() > max {
+        let left_out = problems.len() - max;
+        let path = problems[max].path.clone();
+        problems.truncate(max);
+        problems.push(FieldError {
+            path,
+            code: domain::ErrorCode::InvalidFormat,
+            message_en: format!(
+                "{left_out} more problem(s) not shown; at most {max} are reported at once \
+                 [too_many_problems]"
+            ),
+            message_zh: format!("另有 {left_out} 个问题未列出；一次最多报告 {max} 个"),
+        });
     }
+    problems
+}
+
+/// A rule request read from JSON. A body that is not a JSON object is refused as such; in an
+/// object every member of the wrong type, missing or unknown is reported (each with its path)
+/// together with the rest of the rule's problems, the expression's above all: the members that
+/// were right are checked with placeholders for the wrong ones.
+pub fn read_rule_request(body: &[u8]) -> Result<RuleRequest, ClearanceError> {
+    // Most bodies are well-formed: read them at full speed.
+    if let Ok(request) = serde_json::from_slice::<RuleRequest>(body) {
+        return Ok(request);
+    }
+    let whole = || {
+        wire::parse_json::<RuleRequest>(body)
+            .err()
+            .map(|e| invalid(vec![e]))
+            .unwrap_or_else(|| anyhow::anyhow!("a rule request read twice differently").into())
+    };
+    let Ok(Value::Object(members)) = serde_json::from_slice::<Value>(body) else {
+        return Err(whole());
+    };
+    let mut problems = Vec::new();
+    let mut request = RuleRequest {
+        id: None,
+        scope: ScopeRequest::default(),
+        purpose: "both".into(),
+        action: "document_check".into(),
+        expected_selection_rate: "0".into(),
+        priority: 0,
+        reason_en: "-".into(),
+        reason_zh: "-".into(),
+        expression: "true".into(),
+    };
+    let mut seen = std::collections::HashSet::new();
+    for (name, value) in members {
+        let path = name.clone();
+        match name.as_str() {
+            "id" => {
+                if !value.is_null() {
+                    request.id = text_member(&mut problems, &path, value);
+                }
+            }
+            "scope" => request.scope = scope_member(&mut problems, value),
+            "purpose" | "action" | "expected_selection_rate" | "reason_en" | "reason_zh"
+            | "expression" => {
+                seen.insert(name.clone());
+                if let Some(text) = text_member(&mut problems, &path, value) {
+                    match name.as_str() {
+                        "purpose" => request.purpose = text,
+                        "action" => request.action = text,
+                        "expected_selection_rate" => request.expected_selection_rate = text,
+                        "reason_en" => request.reason_en = text,
+                        "reason_zh" => request.reason_zh = text,
+                        _ => request.expression = text,
+                    }
+                }
+            }
+            "priority" => {
+                seen.insert(name.clone());
+                match value.as_u64().and_then(|p| u8::try_from(p).ok()) {
+                    Some(p) => request.priority = p,
+                    None => problems.push(wrong_type(&path, "an integer from 0 to 255", "0 至 255 的整数")),
+                }
+            }
+            _ => problems.push(FieldError::unknown_field(&path)),
+        }
+    }
+    for required in [
+        "purpose",
+        "action",
+        "expected_selection_rate",
+        "priority",
+        "reason_en",
+        "reason_zh",
+        "expression",
+    ] {
+        if !seen.contains(required) {
+            problems.push(FieldError::required(required));
+        }
+    }
+    if problems.is_empty() {
+        // serde refused what this reader accepts: say serde's reason rather than nothing.
+        return Err(whole());
+    }
+    // Every problem together: the placeholders compile, so what remains is the rule's own.
+    let id = request.id.clone().unwrap_or_else(|| "R-NEW".into());
+    match compile_request_after(&request, &id, 1, problems) {
+        Err(e) => Err(e),
+        Ok(_) => Err(anyhow::anyhow!("a rule with problems compiled").into()),
+    }
+}
+
+fn wrong_type(path: &str, en: &str, zh: &str) -> FieldError {
+    FieldError {
+        path: path.to_owned(),
+        code: domain::ErrorCode::InvalidType,
+        message_en: format!("has the wrong type: {en} is expected"),
+        message_zh: format!("数据类型错误：应为{zh}"),
+    }
+    .bounded()
+}
+
+fn text_member(problems: &mut Vec<FieldError>, path: &str, value: Value) -> Option<String> {
+    match value {
+        Value::String(text) => Some(text),
+        _ => {
+            problems.push(wrong_type(path, "a string", "字符串"));
+            None
+        }
+    }
+}
+
+fn texts_member(problems: &mut Vec<FieldError>, path: &str, value: Value) -> Vec<String> {
+    let Value::Array(values) = value else {
+        problems.push(wrong_type(path, "a list of strings", "字符串列表"));
+        return Vec::new();
+    };
+    values
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, v)| text_member(problems, &format!("{path}[{i}]"), v))
+        .collect()
+}
+
+fn scope_member(problems: &mut Vec<FieldError>, value: Value) -> ScopeRequest {
+    let mut scope = ScopeRequest::default();
+    let Value::Object(members) = value else {
+        problems.push(wrong_type("scope", "an object", "对象"));
+        return scope;
+    };
+    for (name, value) in members {
+        let path = format!("scope.{name}");
+        match name.as_str() {
+            "offices" => scope.offices = texts_member(problems, &path, value),
+            "procedures" => scope.procedures = texts_member(problems, &path, value),
+            "kinds" => scope.kinds = texts_member(problems, &path, value),
+            "direction" | "valid_from" | "valid_to" if value.is_null() => {}
+            "direction" => scope.direction = text_member(problems, &path, value),
+            "valid_from" => scope.valid_from = text_member(problems, &path, value),
+            "valid_to" => scope.valid_to = text_member(problems, &path, value),
+            _ => problems.push(FieldError::unknown_field(&path)),
+        }
+    }
+    scope
 }
 
 /// The analysts' reference as JSON: every variable, field, function, macro and limit a rule can
@@ -262,6 +452,13 @@ pub fn rule_reference() -> Value {
             "name": l.name, "value": l.value, "en": l.en, "zh": l.zh,
         })).collect::<Vec<_>>(),
     })
+}
+
+/// The limits of one back-test (the constants, or smaller in tests).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct BacktestLimits {
+    pub(crate) declarations: usize,
+    pub(crate) history_rows: usize,
 }
 
 /// What the checks closed on one declaration found: one label for the back-test.
@@ -753,8 +950,7 @@ impl<S: Store> Clearance<S> {
         body: &[u8],
     ) -> Result<Value, ClearanceError> {
         caller.require(Action::WriteRules)?;
-        let request: RuleRequest =
-            wire::parse_json(body).map_err(|e| ClearanceError::Invalid(vec![e]))?;
+        let request = read_rule_request(body)?;
         let versions = self.store.risk_rules(None).await?;
         let (id, version) = match &request.id {
             Some(id) => {
@@ -889,8 +1085,7 @@ impl<S: Store> Clearance<S> {
     /// type.
     pub fn check_rule(&self, caller: &Caller, body: &[u8]) -> Result<(), ClearanceError> {
         caller.require(Action::WriteRules)?;
-        let request: RuleRequest =
-            wire::parse_json(body).map_err(|e| ClearanceError::Invalid(vec![e]))?;
+        let request = read_rule_request(body)?;
         let id = request.id.clone().unwrap_or_else(|| "R-NEW".into());
         compile_request(&request, &id, 1).map(|_| ())
     }
@@ -911,8 +1106,7 @@ impl<S: Store> Clearance<S> {
                 &format!("在 1 到 {RULE_TEST_SAMPLE_MAX} 之间"),
             )]));
         }
-        let request: RuleRequest =
-            wire::parse_json(body).map_err(|e| ClearanceError::Invalid(vec![e]))?;
+        let request = read_rule_request(body)?;
         let id = request.id.clone().unwrap_or_else(|| "R-TEST".into());
         let rule = compile_request(&request, &id, 0)?;
         let rules = risk::RuleSet::build(vec![rule]);
@@ -966,15 +1160,31 @@ impl<S: Store> Clearance<S> {
     /// period's frauds it hits (recall) and the revenue those checks recovered, exact. Read only:
     /// nothing is written. At most [`BACKTEST_PERIOD_DAYS_MAX`] days and
     /// [`BACKTEST_DECLARATIONS_MAX`] declarations, refused beyond, before any is evaluated.
+    ///
+    /// `source` chooses the labelled declarations: `declarations` (the default) or `history`, the
+    /// imported labelled history (`crate::backtest_history`: its rows dated in the period, at
+    /// most `BACKTEST_HISTORY_ROWS_MAX`, evaluated by the same engine; a rule reading a name the
+    /// history does not record is refused, naming it).
     pub async fn backtest_rule(
         &self,
         caller: &Caller,
         body: &[u8],
         from: &str,
         to: &str,
+        source: Option<&str>,
     ) -> Result<Value, ClearanceError> {
-        self.backtest_rule_limited(caller, body, from, to, BACKTEST_DECLARATIONS_MAX)
-            .await
+        self.backtest_rule_limited(
+            caller,
+            body,
+            from,
+            to,
+            source,
+            BacktestLimits {
+                declarations: BACKTEST_DECLARATIONS_MAX,
+                history_rows: crate::backtest_history::BACKTEST_HISTORY_ROWS_MAX,
+            },
+        )
+        .await
     }
 
     /// [`Clearance::backtest_rule`] with the declarations' limit as an argument, so the tests
@@ -985,15 +1195,20 @@ impl<S: Store> Clearance<S> {
         body: &[u8],
         from: &str,
         to: &str,
-        declarations_max: usize,
+        source: Option<&str>,
+        limits: BacktestLimits,
     ) -> Result<Value, ClearanceError> {
         caller.require(Action::WriteRules)?;
+        let declarations_max = limits.declarations;
         let mut errors = Vec::new();
+        let source = crate::backtest_history::BacktestSource::parse(source)
+            .map_err(|e| errors.push(e))
+            .ok();
         let (from_day, to_day) = (
             date(&mut errors, "from", &Some(from.to_owned())),
             date(&mut errors, "to", &Some(to.to_owned())),
         );
-        let request: Result<RuleRequest, _> = wire::parse_json(body);
+        let request = read_rule_request(body);
         if let (Some(f), Some(t)) = (from_day, to_day) {
             let days = (t - f).num_days() + 1;
             if days < 1 {
@@ -1011,10 +1226,11 @@ impl<S: Store> Clearance<S> {
             }
         }
         let (rule, errors) = match request {
-            Err(e) => (None, {
-                errors.push(e);
+            Err(ClearanceError::Invalid(mut problems)) => (None, {
+                errors.append(&mut problems);
                 errors
             }),
+            Err(other) => return Err(other),
             Ok(request) => {
                 let id = request.id.clone().unwrap_or_else(|| "R-BACKTEST".into());
                 match compile_request(&request, &id, 0) {
@@ -1027,11 +1243,26 @@ impl<S: Store> Clearance<S> {
                 }
             }
         };
-        let (Some(rule), Some(from_day), Some(to_day), true) =
-            (rule, from_day, to_day, errors.is_empty())
+        let (Some(rule), Some(from_day), Some(to_day), Some(source), true) =
+            (rule, from_day, to_day, source, errors.is_empty())
         else {
             return Err(invalid(errors));
         };
+        if source == crate::backtest_history::BacktestSource::History {
+            let unsupplied = crate::backtest_history::history_unsupplied(&rule);
+            if !unsupplied.is_empty() {
+                return Err(invalid(unsupplied));
+            }
+            return self
+                .backtest_history(
+                    rule,
+                    from_day,
+                    to_day,
+                    limits.history_rows,
+                    BACKTEST_HITS_LISTED_MAX,
+                )
+                .await;
+        }
         let mut bounds = Vec::new();
         let lodged_from_ms = self.day_bound_ms(&mut bounds, "from", &Some(from.to_owned()), false);
         let lodged_to_ms = self.day_bound_ms(&mut bounds, "to", &Some(to.to_owned()), true);
@@ -1091,6 +1322,7 @@ impl<S: Store> Clearance<S> {
             }
         }
         Ok(json!({
+            "source": "declarations",
             "from": from_day.to_string(),
             "to": to_day.to_string(),
             "declarations": period.declarations,

@@ -356,7 +356,7 @@ async fn a_rule_is_back_tested_on_the_labelled_declarations_of_a_period() {
     let smartphones = rule(SMARTPHONES_FROM_US);
     let report = f
         .clearance
-        .backtest_rule(&wang, &smartphones, "2026-11-26", "2026-11-26")
+        .backtest_rule(&wang, &smartphones, "2026-11-26", "2026-11-26", None)
         .await
         .unwrap();
     // By hand: 4 declarations, the rule hits d1, d3, d4 (3, rate 0.75); d1, d2, d3 were checked
@@ -412,7 +412,7 @@ async fn a_rule_is_back_tested_on_the_labelled_declarations_of_a_period() {
     // The period widened to the 28th takes d5 in: one more hit, never checked.
     let wider = f
         .clearance
-        .backtest_rule(&wang, &smartphones, "2026-11-26", "2026-11-28")
+        .backtest_rule(&wang, &smartphones, "2026-11-26", "2026-11-28", None)
         .await
         .unwrap();
     assert_eq!(
@@ -423,7 +423,7 @@ async fn a_rule_is_back_tested_on_the_labelled_declarations_of_a_period() {
     // A period without declarations: nothing hit, no rate to give.
     let empty = f
         .clearance
-        .backtest_rule(&wang, &smartphones, "2026-01-01", "2026-01-31")
+        .backtest_rule(&wang, &smartphones, "2026-01-01", "2026-01-31", None)
         .await
         .unwrap();
     assert_eq!(
@@ -435,7 +435,7 @@ async fn a_rule_is_back_tested_on_the_labelled_declarations_of_a_period() {
     // Read only: nothing was recorded by the back-tests.
     let after = f
         .clearance
-        .backtest_rule(&wang, &smartphones, "2026-11-26", "2026-11-26")
+        .backtest_rule(&wang, &smartphones, "2026-11-26", "2026-11-26", None)
         .await
         .unwrap();
     assert_eq!(after, report);
@@ -443,12 +443,32 @@ async fn a_rule_is_back_tested_on_the_labelled_declarations_of_a_period() {
     // The declarations' limit, at its edge (5 lodged in the wider period).
     let at = f
         .clearance
-        .backtest_rule_limited(&wang, &smartphones, "2026-11-26", "2026-11-28", 5)
+        .backtest_rule_limited(
+            &wang,
+            &smartphones,
+            "2026-11-26",
+            "2026-11-28",
+            None,
+            crate::targeting::BacktestLimits {
+                declarations: 5,
+                history_rows: 1,
+            },
+        )
         .await;
     assert!(at.is_ok(), "{at:?}");
     let over = f
         .clearance
-        .backtest_rule_limited(&wang, &smartphones, "2026-11-26", "2026-11-28", 4)
+        .backtest_rule_limited(
+            &wang,
+            &smartphones,
+            "2026-11-26",
+            "2026-11-28",
+            None,
+            crate::targeting::BacktestLimits {
+                declarations: 4,
+                history_rows: 1,
+            },
+        )
         .await;
     let Err(ClearanceError::Invalid(errors)) = over else {
         panic!("{over:?}")
@@ -475,18 +495,18 @@ async fn a_back_test_is_bounded_and_refused_to_others_than_analysts() {
     assert_eq!(crate::targeting::BACKTEST_PERIOD_DAYS_MAX, 366);
     let year = f
         .clearance
-        .backtest_rule(&wang, &smartphones, "2028-01-01", "2028-12-31")
+        .backtest_rule(&wang, &smartphones, "2028-01-01", "2028-12-31", None)
         .await;
     assert!(year.is_ok(), "{year:?}");
     let longer = f
         .clearance
-        .backtest_rule(&wang, &smartphones, "2027-12-31", "2028-12-31")
+        .backtest_rule(&wang, &smartphones, "2027-12-31", "2028-12-31", None)
         .await;
     assert_eq!(paths(longer), ["to"]);
     assert_eq!(
         paths(
             f.clearance
-                .backtest_rule(&wang, &smartphones, "2026-11-25", "2026-11-24")
+                .backtest_rule(&wang, &smartphones, "2026-11-25", "2026-11-24", None)
                 .await
         ),
         ["to"]
@@ -495,7 +515,7 @@ async fn a_back_test_is_bounded_and_refused_to_others_than_analysts() {
     let broken = rule("itme.origin_country == \"US\" && item.amout > 1.0");
     let outcome = f
         .clearance
-        .backtest_rule(&wang, &broken, "24/11/2026", "2026-11-24")
+        .backtest_rule(&wang, &broken, "24/11/2026", "2026-11-24", None)
         .await;
     let Err(ClearanceError::Invalid(errors)) = outcome else {
         panic!("{outcome:?}")
@@ -514,7 +534,7 @@ async fn a_back_test_is_bounded_and_refused_to_others_than_analysts() {
     for caller in [f.caller("broker").await, f.caller("officer").await] {
         let refused = f
             .clearance
-            .backtest_rule(&caller, &smartphones, "2026-11-24", "2026-11-24")
+            .backtest_rule(&caller, &smartphones, "2026-11-24", "2026-11-24", None)
             .await;
         assert!(
             matches!(refused, Err(ClearanceError::Forbidden { .. })),
@@ -545,4 +565,353 @@ async fn a_rule_with_a_wrong_action_still_has_its_expression_checked() {
             .contains("您是否想写 `item.origin_country`"),
         "{errors:?}"
     );
+}
+
+/// A small labelled history with revenue, every figure below worked by hand: H1 (two items, the
+/// US smartphones found misdeclared with 500 recovered), H2 (US smartphones, as declared), H3
+/// (a computer, misdeclared, 70 recovered), H4 (Chinese smartphones, not inspected) in March
+/// 2026; H5 (US smartphones, misdeclared) in April.
+const LABELLED_HISTORY: &str = "Declaration ID,Date,Office ID,Process Type,Import Type,Import Use,\
+Payment Type,Mode of Transport,Declarant ID,Importer ID,Seller ID,Courier ID,HS6 Code,\
+Country of Departure,Country of Origin,Tax Rate,Tax Type,Country of Origin Indicator,Net Mass,\
+Item Price,Fraud,Critical Fraud,Revenue
+H1,2026-03-01,2200,B,11,21,11,2,D1,I1,S1,,851713,US,US,0.0,A,N,2.0,8000.00,1,1,500
+H1,2026-03-01,2200,B,11,21,11,2,D1,I1,S1,,847130,US,MY,0.0,A,N,1.0,100.00,0,0,
+H2,2026-03-02,2200,B,11,21,11,2,D2,I2,S2,,851713,US,US,0.0,A,N,4.0,9000.00,0,0,
+H3,2026-03-02,2200,B,11,21,11,2,D3,I3,S3,,847130,MY,MY,0.0,A,N,1.0,50.00,1,1,70
+H4,2026-03-03,2200,B,11,21,11,2,D4,I4,S4,,851713,CN,CN,0.0,A,N,1.0,10.00,,,
+H5,2026-04-01,2200,B,11,21,11,2,D5,I5,S5,,851713,US,US,0.0,A,N,1.0,7000.00,1,1,300
+";
+
+#[tokio::test]
+async fn a_rule_is_back_tested_on_the_labelled_history_of_a_period() {
+    let f = fixture(beijing(2026, 11, 24, 10)).await;
+    let (wang, _) = two_analysts(&f).await;
+    f.clearance
+        .import_history(&wang, "kcs", "2026 labelled", LABELLED_HISTORY)
+        .await
+        .unwrap();
+    let history = |expression: &str, from: &'static str, to: &'static str| {
+        let body = rule(expression);
+        let clearance = &f.clearance;
+        let wang = &wang;
+        async move {
+            clearance
+                .backtest_rule(wang, &body, from, to, Some("history"))
+                .await
+        }
+    };
+    let march = history(SMARTPHONES_FROM_US, "2026-03-01", "2026-03-31")
+        .await
+        .unwrap();
+    // By hand: 5 rows, 4 declarations; hits H1 (its item 0) and H2; labelled H1, H2, H3, of the
+    // hits H1 and H2; frauds H1 and H3, found H1: precision 1/2, recall 1/2; revenue 500 + 70,
+    // found 500.
+    let figures = |r: &Value| {
+        [
+            "rows",
+            "declarations",
+            "hits",
+            "checked",
+            "checked_hits",
+            "frauds",
+            "frauds_found",
+            "revenue",
+            "revenue_found",
+        ]
+        .map(|k| r[k].clone())
+    };
+    assert_eq!(
+        figures(&march),
+        [
+            json!(5),
+            json!(4),
+            json!(2),
+            json!(3),
+            json!(2),
+            json!(2),
+            json!(1),
+            json!("570"),
+            json!("500")
+        ],
+        "{march:#}"
+    );
+    assert_eq!(march["source"], "history");
+    assert_eq!(march["hit_rate"], json!(0.5));
+    assert_eq!(march["precision"], json!(0.5));
+    assert_eq!(march["recall"], json!(0.5));
+    assert_eq!(
+        march["names_read"],
+        json!(["item.commodity_code", "item.origin_country"])
+    );
+    assert_eq!(
+        march["hit_list"],
+        json!([
+            {"declaration": "H1", "date": "2026-03-01", "items": [0], "labelled": true,
+             "discrepancy": true, "revenue_found": "500"},
+            {"declaration": "H2", "date": "2026-03-02", "items": [0], "labelled": true,
+             "discrepancy": false, "revenue_found": null},
+        ])
+    );
+    // The period decides: April holds H5 only.
+    let april = history(SMARTPHONES_FROM_US, "2026-04-01", "2026-04-30")
+        .await
+        .unwrap();
+    assert_eq!(
+        (&april["declarations"], &april["hits"], &april["recall"]),
+        (&json!(1), &json!(1), &json!(1.0))
+    );
+    // The engine's own features from the history's figures: value per kg = price / net mass
+    // (H1's smartphones 4,000; H2's 2,250).
+    let dear = history(
+        "features.value_per_kg_cny > 3000.0",
+        "2026-03-01",
+        "2026-03-31",
+    )
+    .await
+    .unwrap();
+    assert_eq!(dear["hits"], json!(1), "{dear:#}");
+    assert_eq!(dear["hit_list"][0]["declaration"], "H1");
+    // Header names: the importer and the declaration's item count.
+    let header = history(
+        "declaration.trader == \"I1\" && declaration.item_count == 2",
+        "2026-03-01",
+        "2026-03-31",
+    )
+    .await
+    .unwrap();
+    assert_eq!(header["hits"], json!(1), "{header:#}");
+    // No period row records revenue: no revenue figure, rather than a zero.
+    let none = history(SMARTPHONES_FROM_US, "2026-05-01", "2026-05-31")
+        .await
+        .unwrap();
+    assert_eq!(
+        (&none["declarations"], &none["revenue"], &none["hit_rate"]),
+        (&json!(0), &Value::Null, &Value::Null)
+    );
+    // The declarations are still the default source: none lodged in March.
+    let declarations = f
+        .clearance
+        .backtest_rule(&wang, &rule(SMARTPHONES_FROM_US), "2026-03-01", "2026-03-31", None)
+        .await
+        .unwrap();
+    assert_eq!(
+        (&declarations["source"], &declarations["declarations"]),
+        (&json!("declarations"), &json!(0))
+    );
+}
+
+#[tokio::test]
+async fn a_history_back_test_refuses_names_the_history_lacks_and_is_bounded() {
+    let f = fixture(beijing(2026, 11, 24, 10)).await;
+    let (wang, _) = two_analysts(&f).await;
+    f.clearance
+        .import_history(&wang, "kcs", "2026 labelled", LABELLED_HISTORY)
+        .await
+        .unwrap();
+    let refused = |outcome: Result<Value, ClearanceError>| match outcome {
+        Err(ClearanceError::Invalid(errors)) => errors
+            .into_iter()
+            .map(|e| (e.path, e.message_en, e.message_zh))
+            .collect::<Vec<_>>(),
+        other => panic!("{other:?}"),
+    };
+    // Each name the history does not record, said (not read as empty, never matching).
+    let lacking = refused(
+        f.clearance
+            .backtest_rule(
+                &wang,
+                &rule("item.amount > 1.0 && credit == \"general\" && item.origin_country == \"US\""),
+                "2026-03-01",
+                "2026-03-31",
+                Some("history"),
+            )
+            .await,
+    );
+    assert_eq!(lacking.len(), 2, "{lacking:?}");
+    assert_eq!(lacking[0].0, "expression");
+    assert!(lacking[0].1.contains("`credit`"), "{lacking:?}");
+    assert!(lacking[1].1.contains("`item.amount`"), "{lacking:?}");
+    assert!(lacking[1].2.contains("历史标注数据中没有"), "{lacking:?}");
+    // A scope by declaration kind: the history has none.
+    let mut scoped: Value = serde_json::from_slice(&rule(SMARTPHONES_FROM_US)).unwrap();
+    scoped["scope"] = json!({ "kinds": ["ordinary"] });
+    let kinds = refused(
+        f.clearance
+            .backtest_rule(
+                &wang,
+                scoped.to_string().as_bytes(),
+                "2026-03-01",
+                "2026-03-31",
+                Some("history"),
+            )
+            .await,
+    );
+    assert_eq!(kinds[0].0, "scope.kinds", "{kinds:?}");
+    // An unknown source, with the period's problem, at once.
+    let source = refused(
+        f.clearance
+            .backtest_rule(
+                &wang,
+                &rule(SMARTPHONES_FROM_US),
+                "2026-03-01",
+                "2026-02-01",
+                Some("kcs"),
+            )
+            .await,
+    );
+    let paths: Vec<&str> = source.iter().map(|e| e.0.as_str()).collect();
+    assert_eq!(paths, ["source", "to"], "{source:?}");
+    // The rows' limit at its edge: March holds 5.
+    let limited = |rows| {
+        let body = rule(SMARTPHONES_FROM_US);
+        let clearance = &f.clearance;
+        let wang = &wang;
+        async move {
+            clearance
+                .backtest_rule_limited(
+                    wang,
+                    &body,
+                    "2026-03-01",
+                    "2026-03-31",
+                    Some("history"),
+                    crate::targeting::BacktestLimits {
+                        declarations: 1,
+                        history_rows: rows,
+                    },
+                )
+                .await
+        }
+    };
+    assert!(limited(5).await.is_ok());
+    let over = refused(limited(4).await);
+    assert_eq!(over[0].0, "to");
+    assert!(over[0].1.contains("at most 4 history rows"), "{over:?}");
+    assert_eq!(
+        crate::backtest_history::BACKTEST_HISTORY_ROWS_MAX,
+        200_000
+    );
+}
+
+/// Every problem of a rule at once, JSON-level (a member of the wrong type, missing or unknown)
+/// with the rest (the expression's above all), each with its path, in English and Chinese, within
+/// `RULE_PROBLEMS_MAX`.
+#[tokio::test]
+async fn json_problems_and_expression_problems_are_reported_together() {
+    let f = fixture(beijing(2026, 11, 24, 10)).await;
+    let (wang, _) = two_analysts(&f).await;
+    let good: Value = serde_json::from_slice(&rule("item.origin_contry == \"US\"")).unwrap();
+    let with = |change: &dyn Fn(&mut Value)| {
+        let mut body = good.clone();
+        change(&mut body);
+        body.to_string()
+    };
+    let cases: Vec<(&str, String, Vec<&str>)> = vec![
+        (
+            "priority of the wrong type",
+            with(&|b| b["priority"] = json!("high")),
+            vec!["priority", "expression"],
+        ),
+        (
+            "a reason missing",
+            with(&|b| {
+                b.as_object_mut().unwrap().remove("reason_zh");
+            }),
+            vec!["reason_zh", "expression"],
+        ),
+        (
+            "an unknown member and a wrong action",
+            with(&|b| {
+                b["colour"] = json!("red");
+                b["action"] = json!("x-ray");
+            }),
+            vec!["colour", "action", "expression"],
+        ),
+        (
+            "a scope list of the wrong types",
+            with(&|b| b["scope"] = json!({ "offices": ["2200", 5], "direction": 1 })),
+            vec!["scope.direction", "scope.offices[1]", "expression"],
+        ),
+        (
+            "the expression itself of the wrong type",
+            with(&|b| {
+                b["expression"] = json!(true);
+                b["purpose"] = json!(3);
+            }),
+            vec!["expression", "purpose"],
+        ),
+        (
+            "the scope not an object, the rate not a string",
+            with(&|b| {
+                b["scope"] = json!([]);
+                b["expected_selection_rate"] = json!(0.5);
+            }),
+            vec!["expected_selection_rate", "scope", "expression"],
+        ),
+    ];
+    for (case, body, paths) in cases {
+        let outcome = f.clearance.check_rule(&wang, body.as_bytes());
+        let Err(ClearanceError::Invalid(errors)) = outcome else {
+            panic!("{case}: {outcome:?}")
+        };
+        let got: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(got, paths, "{case}: {errors:?}");
+        for e in &errors {
+            assert!(
+                !e.message_en.is_empty() && !e.message_zh.is_empty() && e.message_en != e.message_zh,
+                "{case}: {e:?}"
+            );
+        }
+        // The same from proposing and back-testing.
+        for outcome in [
+            f.clearance.propose_rule(&wang, body.as_bytes()).await,
+            f.clearance
+                .backtest_rule(&wang, body.as_bytes(), "2026-11-01", "2026-11-02", None)
+                .await,
+        ] {
+            let Err(ClearanceError::Invalid(again)) = outcome else {
+                panic!("{case}: {outcome:?}")
+            };
+            assert_eq!(again, errors, "{case}");
+        }
+    }
+    // Not an object, or not JSON: said once, as before.
+    for body in ["[1, 2]", "{\"purpose\": "] {
+        let Err(ClearanceError::Invalid(errors)) = f.clearance.check_rule(&wang, body.as_bytes())
+        else {
+            panic!("{body}")
+        };
+        assert_eq!(errors.len(), 1, "{body}: {errors:?}");
+    }
+    // At the limit: members wrong and unknown names, RULE_PROBLEMS_MAX in all and one saying
+    // how many more.
+    let unknown = |n: usize| {
+        let names: Vec<String> = (0..n).map(|i| format!("zz{i}")).collect();
+        format!("size([{}]) > 0", names.join(", "))
+    };
+    let max = risk::RULE_PROBLEMS_MAX;
+    for (names, expected) in [(max - 2, max), (max - 1, max + 1), (max + 5, max + 1)] {
+        let body = {
+            let mut b: Value = serde_json::from_slice(&rule(&unknown(names))).unwrap();
+            b["priority"] = json!(-1);
+            b["colour"] = json!("red");
+            b.to_string()
+        };
+        let Err(ClearanceError::Invalid(errors)) = f.clearance.check_rule(&wang, body.as_bytes())
+        else {
+            panic!("{names}")
+        };
+        assert_eq!(errors.len(), expected, "{names}");
+        assert_eq!(errors[0].path, "colour");
+        assert_eq!(errors[1].path, "priority");
+        if expected > max {
+            let more = names + 2 - max;
+            assert!(
+                errors[max].message_en.starts_with(&format!("{more} more problem(s)")),
+                "{names}: {:?}",
+                errors[max]
+            );
+            assert!(errors[max].message_zh.contains(&format!("另有 {more} 个")));
+        }
+    }
 }

@@ -458,16 +458,26 @@ impl Desk {
         }
     }
 
-    pub async fn backtest_rule(&self, body: &[u8], from: &str, to: &str) -> anyhow::Result<Value> {
+    pub async fn backtest_rule(
+        &self,
+        body: &[u8],
+        from: &str,
+        to: &str,
+        source: &str,
+    ) -> anyhow::Result<Value> {
         match self {
-            Desk::Local { clearance, caller } => {
-                Ok(clearance.backtest_rule(caller, body, from, to).await?)
-            }
+            Desk::Local { clearance, caller } => Ok(clearance
+                .backtest_rule(caller, body, from, to, Some(source))
+                .await?),
             Desk::Remote(r) => {
                 r.send_body(
                     reqwest::Method::POST,
                     "/v1/rules/backtest",
-                    &[("from", from.to_owned()), ("to", to.to_owned())],
+                    &[
+                        ("from", from.to_owned()),
+                        ("to", to.to_owned()),
+                        ("source", source.to_owned()),
+                    ],
                     None,
                     body.to_vec(),
                     Some("application/json"),

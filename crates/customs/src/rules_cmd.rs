@@ -50,7 +50,8 @@ pub enum RulesCommand {
     /// Back-test a rule from a JSON file on the declarations lodged from --from to --to (both
     /// included, at most 366 days), labelled by the checks closed on them: hits, hit rate, frauds
     /// found among the checked hits (precision), recall and the revenue those checks recovered.
-    /// Nothing is stored.
+    /// With --source history, on the imported labelled history's rows of the period instead
+    /// (`customs history import`). Nothing is stored.
     Backtest {
         /// The rule as a JSON file, back-tested without being proposed.
         file: PathBuf,
@@ -60,6 +61,10 @@ pub enum RulesCommand {
         /// The last day, YYYY-MM-DD.
         #[arg(long)]
         to: String,
+        /// The labelled declarations: `declarations` (the platform's, labelled by their closed
+        /// checks) or `history` (the imported labelled history).
+        #[arg(long, default_value = "declarations")]
+        source: String,
         /// Bearer token of a risk analyst.
         #[arg(long, env = "CUSTOMS_TOKEN", hide_env_values = true)]
         token: Option<String>,
@@ -192,12 +197,13 @@ async fn execute(desk: &Desk, command: RulesCommand) -> anyhow::Result<()> {
             file,
             from,
             to,
+            source,
             json,
             ..
         } => {
             let body = read_rule(&file)?;
             let report = desk
-                .backtest_rule(&body, &from, &to)
+                .backtest_rule(&body, &from, &to, &source)
                 .await
                 .map_err(explain)?;
             if json {
@@ -341,6 +347,16 @@ fn percent(value: &Value) -> String {
 }
 
 fn print_backtest(report: &Value) {
+    let history = report["source"] == "history";
+    if history {
+        println!(
+            "labelled history: {} row(s) of the period; the rule reads {} / 历史标注数据：期间内 {} 行；规则读取 {}",
+            cell(&report["rows"]),
+            cell(&report["names_read"]),
+            cell(&report["rows"]),
+            cell(&report["names_read"]),
+        );
+    }
     println!(
         "{} to {}: {} declaration(s), {} hit(s) (hit rate {}) / {} 至 {}：报关单 {} 份，命中 {} 份",
         cell(&report["from"]),
@@ -359,7 +375,11 @@ fn print_backtest(report: &Value) {
         "declarations / 报关单",
         "checked / 已查验",
         "frauds / 查获问题",
-        "revenue recovered (CNY) / 补税",
+        if history {
+            "revenue recorded / 补税（历史记录）"
+        } else {
+            "revenue recovered (CNY) / 补税"
+        },
     ]);
     totals.add_row([
         "period / 期间".to_owned(),
@@ -391,11 +411,16 @@ fn print_backtest(report: &Value) {
         "revenue found",
     ]);
     for hit in report["hit_list"].as_array().into_iter().flatten() {
+        let (number, day, checked) = if history {
+            (&hit["declaration"], &hit["date"], &hit["labelled"])
+        } else {
+            (&hit["number"], &hit["lodged_on"], &hit["checked"])
+        };
         table.add_row([
-            cell(&hit["number"]),
-            cell(&hit["lodged_on"]),
+            cell(number),
+            cell(day),
             cell(&hit["items"]),
-            cell(&hit["checked"]),
+            cell(checked),
             cell(&hit["discrepancy"]),
             cell(&hit["revenue_found"]),
         ]);

@@ -43,7 +43,8 @@ pub const RELEASE_IMPORTS_AT_ONCE: usize = 1;
 /// Drift reports at once: each scores up to `clearance::models::DRIFT_SAMPLE_MAX` declarations.
 pub const DRIFT_REPORTS_AT_ONCE: usize = 2;
 /// Rule tests and back-tests at once: each evaluates a rule over up to `RULE_TEST_SAMPLE_MAX`
-/// declarations (a back-test: up to `BACKTEST_DECLARATIONS_MAX`).
+/// declarations (a back-test: up to `BACKTEST_DECLARATIONS_MAX`, or on the labelled history up
+/// to `BACKTEST_HISTORY_ROWS_MAX` rows).
 pub const RULE_TESTS_AT_ONCE: usize = 2;
 /// Release dry runs at once: each re-assesses up to `DRY_RUN_SAMPLE_MAX` declarations.
 pub const DRY_RUNS_AT_ONCE: usize = 2;

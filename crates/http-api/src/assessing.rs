@@ -648,3 +648,39 @@ pub(crate) async fn bulk_reassessments<S: Store>(
     let jobs = state.clearance.bulk_reassessments(&caller).await?;
     Ok(Json(BulkReassessmentList { jobs }))
 }
+
+#[utoipa::path(
+    get,
+    path = "/v1/reassessments/{job}",
+    tag = "releases",
+    summary = "Read one bulk reassessment job with its differences",
+    description = "For officers. The job as the list shows it and, once finished, its `lines`: each \
+                   declaration's outcome (`pay_more`, `refund`, `unchanged`, ...), previous and new totals and \
+                   the difference, exact CNY. A job's key is in its officer's scope: `started_by` names the \
+                   officer (the caller when absent).",
+    params(
+        ("job" = String, Path, description = "The job's Idempotency-Key"),
+        ("started_by" = Option<String>, Query, description = "The user id of the officer who ran it"),
+    ),
+    responses(
+        (status = 200, description = "The job", body = BulkReassessmentView),
+        (status = 403, description = "The role may not reassess", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such job", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn bulk_reassessment<S: Store>(
+    State(state): State<AppState<S>>,
+    Authenticated(caller): Authenticated,
+    axum::extract::Path(job): axum::extract::Path<String>,
+    query: crate::extract::ReassessmentJobQuery,
+) -> Result<Json<BulkReassessmentView>, ApiError> {
+    let started_by = query
+        .started_by
+        .unwrap_or_else(|| caller.user_id().to_owned());
+    let job = state
+        .clearance
+        .bulk_reassessment(&caller, &started_by, &job)
+        .await?;
+    Ok(Json(BulkReassessmentView(job)))
+}

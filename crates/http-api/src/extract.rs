@@ -543,29 +543,50 @@ impl<S: Send + Sync> FromRequestParts<S> for RuleStatusQuery {
     }
 }
 
-/// `?from=YYYY-MM-DD&to=YYYY-MM-DD` of a rule's back-test: both required, parsed (and bounded:
-/// `clearance::targeting::BACKTEST_PERIOD_DAYS_MAX`) by the service, which names each problem.
+/// `?from=YYYY-MM-DD&to=YYYY-MM-DD[&source=declarations|history]` of a rule's back-test: the
+/// dates required, all parsed (and bounded: `clearance::targeting::BACKTEST_PERIOD_DAYS_MAX`) by
+/// the service, which names each problem.
 pub(crate) struct RuleBacktestQuery {
     pub from: String,
     pub to: String,
+    pub source: Option<String>,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for RuleBacktestQuery {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
-        let mut params = single_params(query_pairs(parts)?, &["from", "to"])
+        let mut params = single_params(query_pairs(parts)?, &["from", "to", "source"])
             .map_err(|errors| ApiError::invalid(&errors))?;
         let (from, to) = (params.remove("from"), params.remove("to"));
+        let source = params.remove("source");
         let missing: Vec<FieldError> = [("from", from.is_none()), ("to", to.is_none())]
             .into_iter()
             .filter(|(_, missing)| *missing)
             .map(|(name, _)| FieldError::required(name))
             .collect();
         match (from, to) {
-            (Some(from), Some(to)) => Ok(RuleBacktestQuery { from, to }),
+            (Some(from), Some(to)) => Ok(RuleBacktestQuery { from, to, source }),
             _ => Err(ApiError::invalid(&missing)),
         }
+    }
+}
+
+/// `?started_by=USER` of one bulk reassessment job: the officer who ran it (a job's key is in
+/// its officer's own scope); the caller when absent.
+pub(crate) struct ReassessmentJobQuery {
+    pub started_by: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ReassessmentJobQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let mut params = single_params(query_pairs(parts)?, &["started_by"])
+            .map_err(|errors| ApiError::invalid(&errors))?;
+        Ok(ReassessmentJobQuery {
+            started_by: params.remove("started_by"),
+        })
     }
 }
 

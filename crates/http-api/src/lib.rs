@@ -289,6 +289,10 @@ pub fn routers<S: Store>(clearance: Arc<Clearance<S>>, config: ApiConfig) -> Rou
         )
         .route("/v1/reassessments", get(assessing::bulk_reassessments::<S>))
         .route(
+            "/v1/reassessments/{job}",
+            get(assessing::bulk_reassessment::<S>),
+        )
+        .route(
             "/v1/releases/{id}/activation",
             post(assessing::activate_release::<S>),
         )

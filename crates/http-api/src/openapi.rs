@@ -64,6 +64,7 @@ use crate::{
         assessing::affected_declarations,
         assessing::bulk_reassess,
         assessing::bulk_reassessments,
+        assessing::bulk_reassessment,
         reference::reference_list,
         targeting::propose_rule,
         targeting::rules,

@@ -44,7 +44,7 @@ pub use rule::{
     CompiledRule, Discriminators, EXPRESSION_COST_MAX, EXPRESSION_DEPTH_MAX, EXPRESSION_LENGTH_MAX,
     EXPRESSION_NODES_MAX, Field, LIST_FIELD_LENGTH_BOUND, LIST_LITERAL_LENGTH_MAX, Position,
     REASON_LENGTH_MAX, RULE_ID_LENGTH_MAX, RULE_PROBLEMS_MAX, RuleDefinition, RuleProblem,
-    SCOPE_LIST_LENGTH_MAX, SUGGESTION_DISTANCE_MAX, Scope, closest, compile,
+    SCOPE_LIST_LENGTH_MAX, SUGGESTION_DISTANCE_MAX, Scope, closest, compile, compile_within,
 };
 pub use select::{
     CreditModifier, CreditModifiers, EvaluationError, EvaluationStats, Lane, ModelSelection,

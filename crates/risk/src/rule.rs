@@ -227,9 +227,17 @@ pub struct CompiledRule {
     pub(crate) rate: f64,
     pub(crate) nodes: usize,
     pub(crate) cost: u64,
+    pub(crate) names: Vec<String>,
 }
 
 impl CompiledRule {
+    /// The catalogue names the expression reads, sorted, each once: fields as written
+    /// (`item.origin_country`), variables without fields by name (`credit`, `model_score`). A
+    /// caller evaluating the rule over data that lacks some of them (labelled history) says so
+    /// instead of letting them read as empty.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
     pub fn definition(&self) -> &RuleDefinition {
         &self.definition
     }
@@ -255,6 +263,15 @@ impl CompiledRule {
 /// [`RULE_PROBLEMS_MAX`], then one saying how many more there are), the definition's fields first,
 /// then the expression's in the order of the source.
 pub fn compile(definition: RuleDefinition) -> Result<CompiledRule, Vec<RuleProblem>> {
+    compile_within(definition, RULE_PROBLEMS_MAX)
+}
+
+/// [`compile`] reporting at most `problems_max` problems (then one saying how many more): for a
+/// caller that reports problems of its own with the rule's, within [`RULE_PROBLEMS_MAX`] in all.
+pub fn compile_within(
+    definition: RuleDefinition,
+    problems_max: usize,
+) -> Result<CompiledRule, Vec<RuleProblem>> {
     let mut problems = check_fields(&definition);
     let compiled = compile_expression(&definition.expression);
     let compiled = match compiled {
@@ -264,7 +281,7 @@ pub fn compile(definition: RuleDefinition) -> Result<CompiledRule, Vec<RuleProbl
             None
         }
     };
-    let problems = at_most(problems, RULE_PROBLEMS_MAX);
+    let problems = at_most(problems, problems_max);
     match compiled {
         Some(c) if problems.is_empty() => {
             let rate = definition.expected_selection_rate.to_f64().unwrap_or(1.0);
@@ -276,6 +293,7 @@ pub fn compile(definition: RuleDefinition) -> Result<CompiledRule, Vec<RuleProbl
                 rate,
                 nodes: c.nodes,
                 cost: c.cost,
+                names: c.names,
             })
         }
         _ => Err(problems),
@@ -426,6 +444,7 @@ pub(crate) struct CompiledExpression {
     pub(crate) discriminators: Discriminators,
     pub(crate) nodes: usize,
     pub(crate) cost: u64,
+    pub(crate) names: Vec<String>,
 }
 
 const EXPRESSION: &str = "expression";
@@ -535,6 +554,7 @@ pub(crate) fn compile_expression(source: &str) -> Result<CompiledExpression, Vec
         problems: Vec::new(),
         locals: Vec::new(),
         per_item: false,
+        names: std::collections::BTreeSet::new(),
     };
     let ty = checker.value(&expr);
     if !matches!(ty, Ty::Bool | Ty::Dyn) {
@@ -573,6 +593,7 @@ pub(crate) fn compile_expression(source: &str) -> Result<CompiledExpression, Vec
         lower_field_access(e);
     }
     Ok(CompiledExpression {
+        names: checker.names.into_iter().collect(),
         per_item: checker.per_item,
         expr,
         discriminators,
@@ -916,6 +937,8 @@ struct Checker<'a> {
     problems: Vec<RuleProblem>,
     locals: Vec<(String, Ty)>,
     per_item: bool,
+    /// The catalogue names read (see [`CompiledRule::names`]).
+    names: std::collections::BTreeSet<String>,
 }
 
 impl Checker<'_> {
@@ -995,6 +1018,9 @@ impl Checker<'_> {
                 }
                 match root_variable(name) {
                     Some(ty) => {
+                        if !matches!(ty, Ty::Root(_)) {
+                            self.names.insert(name.clone());
+                        }
                         if name == "item" {
                             self.per_item = true;
                         }
@@ -1062,6 +1088,7 @@ impl Checker<'_> {
                 };
                 match field(root, &select.field) {
                     Some((ty, _optional, item_level)) => {
+                        self.names.insert(format!("{}.{}", root.name(), select.field));
                         if item_level {
                             self.per_item = true;
                         }

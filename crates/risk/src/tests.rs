@@ -1482,3 +1482,40 @@ fn problems_reported_are_limited_at_their_edge() {
     );
     assert!(problems[RULE_PROBLEMS_MAX].en.starts_with("2 more"));
 }
+
+/// The names a compiled rule reads, as a caller evaluating it over partial data lists them.
+#[test]
+fn a_rule_lists_the_names_it_reads() {
+    let cases: &[(&str, &[&str])] = &[
+        ("item.origin_country == \"US\"", &["item.origin_country"]),
+        (
+            "has(item.net_mass_kg) && features.value_per_kg_cny < 2.0 && credit == \"general\"",
+            &["credit", "features.value_per_kg_cny", "item.net_mass_kg"],
+        ),
+        (
+            "declaration.documents.exists(d, d == \"Y\") || model_score != null",
+            &["declaration.documents", "model_score"],
+        ),
+        (
+            "party.seller == \"ACME\" && party.seller == \"ACME\"",
+            &["party.seller"],
+        ),
+        ("true", &[]),
+    ];
+    for (expression, names) in cases {
+        let rule = compile(definition("R", expression)).expect(expression);
+        assert_eq!(rule.names(), *names, "{expression}");
+    }
+}
+
+#[test]
+fn compile_within_reports_at_most_what_the_caller_leaves() {
+    let problems =
+        compile_within(definition("R", &with_unknown_names(5)), 3).expect_err("unknown names");
+    assert_eq!(problems.len(), 4);
+    assert_eq!(problems[3].code, "too_many_problems");
+    assert!(problems[3].en.starts_with("2 more"), "{}", problems[3].en);
+    let none_left = compile_within(definition("R", &with_unknown_names(2)), 0).expect_err("names");
+    assert_eq!(none_left.len(), 1);
+    assert_eq!(none_left[0].code, "too_many_problems");
+}

@@ -156,3 +156,14 @@ assessment-what = What
 assessment-explanation = How it was worked out
 assessment-customs-value = Customs value
 assessment-duty-rate = Duty rate
+
+# The origin rules an assessment checked (customs only).
+origin-rules-title = Rules of origin checked
+origin-rules-agreement = Agreement
+origin-rules-claimed = Criterion claimed
+origin-rules-rule = Product-specific rule
+origin-rules-outcome = Outcome
+origin-rules-met = met
+origin-rules-not-met = not met
+origin-rules-source = Source of the rule
+origin-rules-verify = verify: not read from the annex

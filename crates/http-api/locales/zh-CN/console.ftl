@@ -156,3 +156,14 @@ assessment-what = 项目
 assessment-explanation = 计算过程
 assessment-customs-value = 完税价格
 assessment-duty-rate = 关税税率
+
+# The origin rules an assessment checked (customs only).
+origin-rules-title = 已核对的原产地规则
+origin-rules-agreement = 协定
+origin-rules-claimed = 申报的原产地标准
+origin-rules-rule = 产品特定原产地规则
+origin-rules-outcome = 结果
+origin-rules-met = 符合
+origin-rules-not-met = 不符合
+origin-rules-source = 规则来源
+origin-rules-verify = 待核实：非直接取自附件

@@ -482,7 +482,7 @@ pub(crate) async fn retire_rule<S: Store>(
 }
 
 /// An id in a query: only what ids are made of passes unchanged.
-fn urlencoding(text: &str) -> String {
+pub(super) fn urlencoding(text: &str) -> String {
     text.bytes()
         .map(|b| {
             if b.is_ascii_alphanumeric() || b"-_.".contains(&b) {

@@ -138,6 +138,45 @@ pub(crate) struct AssessmentView {
     /// Why the engine could not assess, each problem in words.
     pub problems: Vec<String>,
     pub items: Vec<AssessedItem>,
+    /// Customs only: the product-specific origin rule each item's proof was checked against
+    /// (`origin_rules_checked`, which the trade's view of an assessment leaves out).
+    pub origin_rules: Vec<OriginRuleRow>,
+}
+
+/// One item's proof of origin as checked: the criterion claimed against the rule for its HS6.
+pub(crate) struct OriginRuleRow {
+    pub line: usize,
+    pub agreement: String,
+    pub hs6: String,
+    pub claimed: String,
+    pub rule: String,
+    pub met: bool,
+    pub detail: String,
+    /// Where the rule comes from: the release's table (with its source) or the agreement's data.
+    pub source: String,
+    /// The release marks the rule *verify* (not read from the annex).
+    pub verify: bool,
+}
+
+/// The origin rules an assessment record says were checked, in the user's language.
+fn origin_rule_rows(language: Language, record: &Value) -> Vec<OriginRuleRow> {
+    let key = if language == Language::Zh { "zh" } else { "en" };
+    record["origin_rules_checked"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|checked| OriginRuleRow {
+            line: checked["item"].as_u64().map_or(0, |i| i as usize + 1),
+            agreement: text(&checked["agreement"]),
+            hs6: text(&checked["hs6"]),
+            claimed: text(&checked["claimed"]),
+            rule: text(&checked["rule"]),
+            met: checked["met"] == true,
+            detail: text(&checked["detail"][key]),
+            source: text(&checked["source"]),
+            verify: checked["verify"] == true,
+        })
+        .collect()
 }
 
 /// The latest of a declaration's assessments (from `Clearance::assessments`) in the user's
@@ -192,6 +231,7 @@ fn assessment_view(language: Language, record: &Value) -> AssessmentView {
         tariff_release: text(&record["tariff_release"]),
         total: (record["outcome"] == "assessed").then(|| text(&record["total_payable"])),
         explanation: words(&report["explanation"]),
+        origin_rules: origin_rule_rows(language, record),
         problems: record["problems"]
             .as_array()
             .into_iter()
@@ -590,6 +630,10 @@ pub(crate) async fn declaration_page<S: Store>(
         .and_then(|records| records.last().map(|r| assessment_view(visit.language, r)))
         .map(|mut a| {
             a.basis = tr.of("audit-basis", &a.basis);
+            // The trade's record has none (its view is an allow-list); never shown to it anyway.
+            if caller.role.is_trade() {
+                a.origin_rules.clear();
+            }
             a
         });
     let payments = clearance.payments(&caller, &view.id).await.ok();

@@ -46,6 +46,7 @@ mod form;
 mod lodging;
 mod officer;
 mod payment;
+mod reassessments;
 mod tasks;
 
 pub use admin::CONSOLE_RELEASE_UPLOAD_BYTES_MAX;
@@ -72,6 +73,7 @@ pub(crate) fn routes<S: Store>() -> Router<AppState<S>> {
         .merge(officer::routes())
         .merge(payment::routes())
         .merge(analyst::routes())
+        .merge(reassessments::routes())
         .route("/console/{*rest}", get(unknown_page))
 }
 
@@ -292,6 +294,8 @@ pub(crate) struct UserBar {
     pub admin: bool,
     /// Customs roles see the dashboards.
     pub dashboards: bool,
+    /// Who may reassess (officers) sees the bulk reassessment jobs.
+    pub reassess: bool,
 }
 
 /// What every page's layout needs.
@@ -497,6 +501,7 @@ fn user_bar(caller: &Caller) -> UserBar {
         auditor: clearance::Action::ReadAudit.allowed(caller.role),
         admin: admin::administers(caller.role),
         dashboards: clearance::dashboards::may_see_dashboards(caller.role),
+        reassess: !caller.role.is_trade() && clearance::Action::Reassess.allowed(caller.role),
     }
 }
 

@@ -6,6 +6,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
+use crate::browser::{Visitor, with_passwords};
 use crate::helpers::{example, rates_import, spawn_app_at};
 
 #[tokio::test]
@@ -134,4 +135,97 @@ async fn a_rolled_back_rate_table_is_reassessed_in_bulk_and_the_trade_told_to_pa
     app.get("/v1/reassessments", "broker")
         .await
         .assert_problem(403);
+
+    // One job with its differences: the caller's own by default, another officer's by
+    // `started_by`; an unknown job is not found; the trade is refused.
+    let one = app.get("/v1/reassessments/apply-1", "officer").await;
+    assert_eq!(one.status, StatusCode::OK, "{}", one.text);
+    assert_eq!(one.body["lines"], applied.body["lines"], "{}", one.text);
+    let started_by = one.body["started_by"].as_str().unwrap().to_owned();
+    let named = app
+        .get(
+            &format!("/v1/reassessments/dry-1?started_by={started_by}"),
+            "officer",
+        )
+        .await;
+    assert_eq!(named.status, StatusCode::OK, "{}", named.text);
+    assert_eq!(named.body["mode"], "dry_run");
+    assert_eq!(named.body["lines"][0]["outcome"], "pay_more");
+    app.get("/v1/reassessments/nobody-ran-this", "officer")
+        .await
+        .assert_problem(404);
+    app.get("/v1/reassessments/apply-1", "broker")
+        .await
+        .assert_problem(403);
+
+    // The console: the officers' list of jobs and a job's page with each declaration's
+    // difference, in both languages; the trade gets the not-found page for both.
+    with_passwords(&app, &["officer", "broker"]).await;
+    let number = app
+        .get(&format!("/v1/declarations/{id}"), "officer")
+        .await
+        .body["number"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut officer = Visitor::signed_in(&app, "officer", "en").await;
+    let list = officer.get("/console/reassessments?lang=en").await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+    for shown in [
+        "Bulk reassessments",
+        "apply-1",
+        "dry-1",
+        "applied",
+        "dry run",
+        "1369.09",
+        "/console/reassessments/apply-1?by=",
+    ] {
+        assert!(list.body.contains(shown), "{shown} in {}", list.body);
+    }
+    assert!(
+        list.body.contains("href=\"/console/reassessments\""),
+        "the officer's bar links the page: {}",
+        list.body
+    );
+    let page = officer
+        .get(&format!("/console/reassessments/apply-1?by={started_by}"))
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    for shown in [
+        "Differences per declaration",
+        number.as_str(),
+        "data-outcome=\"pay_more\"",
+        "pay more",
+        "8236.89",
+        "9605.98",
+        "1369.09",
+    ] {
+        assert!(page.body.contains(shown), "{shown} in {}", page.body);
+    }
+    let zh = officer
+        .get(&format!("/console/reassessments/apply-1?by={started_by}&lang=zh"))
+        .await;
+    assert!(zh.body.contains("各报关单差额"), "{}", zh.body);
+    assert!(zh.body.contains("补缴"), "{}", zh.body);
+    let unknown = officer.get("/console/reassessments/nobody-ran-this").await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+
+    let mut broker = Visitor::signed_in(&app, "broker", "en").await;
+    for path in [
+        "/console/reassessments".to_owned(),
+        format!("/console/reassessments/apply-1?by={started_by}"),
+    ] {
+        let refused = broker.get(&path).await;
+        assert_eq!(refused.status, StatusCode::NOT_FOUND, "{path}");
+        assert!(!refused.body.contains("1369.09"), "{}", refused.body);
+        // (The job's name is in the page's own address, the language switch's link: no data.)
+        assert!(!refused.body.contains("bulk-lines"), "{}", refused.body);
+        assert!(!refused.body.contains("Bulk reassessments"), "{}", refused.body);
+    }
+    let declarations = broker.get("/console/declarations").await;
+    assert!(
+        !declarations.body.contains("/console/reassessments"),
+        "no link for the trade: {}",
+        declarations.body
+    );
 }

@@ -95,4 +95,54 @@ async fn certificates_stating_cth_are_checked_against_the_sample_rules() {
     );
     // The officers' record of the rules is not in the trade's view.
     assert!(trade.get("origin_rules_checked").is_none(), "{trade:#}");
+
+    // The console's assessment section: the officer sees the rule each item was checked
+    // against and the outcome, in both languages; the trade's page has none of it.
+    crate::browser::with_passwords(&app, &["officer", "broker"]).await;
+    let mut officer = crate::browser::Visitor::signed_in(&app, "officer", "en").await;
+    let page = officer
+        .get(&format!("/console/declarations/{lodged}?lang=en"))
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let section = page
+        .body
+        .split("id=\"origin-rules\"")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no origin rules section: {}", page.body));
+    for shown in [
+        "Rules of origin checked",
+        "RCEP",
+        "CTSH or RVC40",
+        "CTH",
+        ">met<",
+        "<strong>not met</strong>",
+        "verify: not read from the annex",
+    ] {
+        assert!(
+            page.body.contains(shown),
+            "{shown} in {}",
+            section.chars().take(3000).collect::<String>()
+        );
+    }
+    let zh = officer
+        .get(&format!("/console/declarations/{lodged}?lang=zh"))
+        .await;
+    assert!(zh.body.contains("已核对的原产地规则"), "{}", zh.body);
+    assert!(zh.body.contains("不符合"), "{}", zh.body);
+    let mut broker = crate::browser::Visitor::signed_in(&app, "broker", "en").await;
+    let theirs = broker
+        .get(&format!("/console/declarations/{lodged}?lang=en"))
+        .await;
+    assert_eq!(theirs.status, StatusCode::OK, "{}", theirs.body);
+    assert!(
+        theirs.body.contains("Total payable"),
+        "the trade sees its assessment: {}",
+        theirs.body
+    );
+    assert!(!theirs.body.contains("origin-rules"), "{}", theirs.body);
+    assert!(
+        !theirs.body.contains("Rules of origin checked"),
+        "{}",
+        theirs.body
+    );
 }

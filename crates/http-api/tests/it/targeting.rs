@@ -554,3 +554,123 @@ async fn the_rule_reference_and_a_back_test_are_served_to_customs_and_refused_to
         refused.assert_problem(403);
     }
 }
+
+/// A back-test on the imported labelled history over HTTP (`?source=history`): the rows of the
+/// period through the same engine; a name the history does not record refused, named; an unknown
+/// source refused with the other problems of the request.
+#[tokio::test]
+async fn a_rule_is_back_tested_on_the_labelled_history_over_http() {
+    let app = spawn_app().await;
+    // Two March declarations (the first with two items) and one in April; the US smartphones of
+    // H1 were found misdeclared (120 recovered), H2's computer too (30), H3's not.
+    let history = "Declaration ID,Date,Office ID,Process Type,Import Type,Import Use,\
+Payment Type,Mode of Transport,Declarant ID,Importer ID,Seller ID,Courier ID,HS6 Code,\
+Country of Departure,Country of Origin,Tax Rate,Tax Type,Country of Origin Indicator,Net Mass,\
+Item Price,Fraud,Critical Fraud,Revenue
+H1,2026-03-01,2200,B,11,21,11,2,D1,I1,S1,,851713,US,US,0.0,A,N,2.0,8000.00,1,1,120
+H1,2026-03-01,2200,B,11,21,11,2,D1,I1,S1,,847130,US,MY,0.0,A,N,1.0,100.00,0,0,
+H2,2026-03-09,2200,B,11,21,11,2,D2,I2,S2,,847130,MY,MY,0.0,A,N,1.0,50.00,1,1,30
+H3,2026-04-02,2200,B,11,21,11,2,D3,I3,S3,,851713,US,US,0.0,A,N,4.0,9000.00,0,0,
+";
+    let imported = app
+        .post_file(
+            "/v1/history?format=kcs&label=march",
+            "risk_analyst",
+            Some("text/csv"),
+            history.as_bytes().to_vec(),
+        )
+        .await;
+    assert_eq!(imported.status, StatusCode::CREATED, "{}", imported.text);
+    let path = "/v1/rules/backtest?from=2026-03-01&to=2026-03-31&source=history";
+    let report = app
+        .post(path, "risk_analyst", None, &rule(SMARTPHONES_FROM_US))
+        .await;
+    assert_eq!(report.status, StatusCode::OK, "{}", report.text);
+    let figures: Vec<&Value> = [
+        "rows",
+        "declarations",
+        "hits",
+        "frauds",
+        "frauds_found",
+        "revenue",
+        "revenue_found",
+    ]
+    .iter()
+    .map(|k| &report.body[*k])
+    .collect();
+    assert_eq!(
+        figures,
+        [
+            &json!(3),
+            &json!(2),
+            &json!(1),
+            &json!(2),
+            &json!(1),
+            &json!("150"),
+            &json!("120")
+        ],
+        "{}",
+        report.text
+    );
+    assert_eq!(report.body["source"], "history");
+    assert_eq!(report.body["precision"], json!(1.0));
+    assert_eq!(report.body["recall"], json!(0.5));
+    assert_eq!(report.body["hit_list"][0]["declaration"], "H1");
+    assert_eq!(report.body["hit_list"][0]["items"], json!([0]));
+
+    let lacking = app
+        .post(
+            path,
+            "risk_analyst",
+            None,
+            &rule("item.amount > 100.0 && model_score != null"),
+        )
+        .await;
+    lacking.assert_problem(422);
+    let paths: Vec<String> = lacking.error_paths().into_iter().map(|(p, _)| p).collect();
+    assert_eq!(paths, ["expression", "expression"], "{}", lacking.text);
+    assert!(lacking.text.contains("`item.amount`"), "{}", lacking.text);
+    assert!(lacking.text.contains("`model_score`"), "{}", lacking.text);
+
+    let unknown = app
+        .post(
+            "/v1/rules/backtest?from=2026-03-01&to=2026-03-31&source=kcs",
+            "risk_analyst",
+            None,
+            &rule("item.origin_contry == \"US\""),
+        )
+        .await;
+    unknown.assert_problem(422);
+    let paths: Vec<String> = unknown.error_paths().into_iter().map(|(p, _)| p).collect();
+    assert_eq!(paths, ["source", "expression"], "{}", unknown.text);
+    for refused_role in ["broker", "officer"] {
+        let refused = app
+            .post(path, refused_role, None, &rule(SMARTPHONES_FROM_US))
+            .await;
+        refused.assert_problem(403);
+    }
+}
+
+/// JSON-level problems and the expression's together over HTTP, each with its path.
+#[tokio::test]
+async fn every_problem_of_a_rule_is_answered_at_once_over_http() {
+    let app = spawn_app().await;
+    let mut body = rule("item.origin_contry == \"US\"");
+    body["priority"] = json!("high");
+    body["colour"] = json!("red");
+    body.as_object_mut().unwrap().remove("reason_zh");
+    let refused = app.post("/v1/rules", "risk_analyst", None, &body).await;
+    refused.assert_problem(422);
+    let paths: Vec<String> = refused.error_paths().into_iter().map(|(p, _)| p).collect();
+    assert_eq!(
+        paths,
+        ["colour", "priority", "reason_zh", "expression"],
+        "{}",
+        refused.text
+    );
+    assert!(
+        refused.text.contains("did you mean `item.origin_country`?"),
+        "{}",
+        refused.text
+    );
+}
