@@ -70,7 +70,10 @@ impl BacktestSource {
 /// (`models::history_records` maps the other way); the commodity code is the row's HS6 (six
 /// digits: a rule comparing ten digits matches nothing there).
 pub const HISTORY_NAMES: [(&str, &str); 21] = [
-    ("declaration.direction", "(import: the history holds imports)"),
+    (
+        "declaration.direction",
+        "(import: the history holds imports)",
+    ),
     ("declaration.procedure", "Process Type"),
     ("declaration.office_of_lodging", "Office ID"),
     ("declaration.transport_mode", "Mode of Transport"),
@@ -79,7 +82,10 @@ pub const HISTORY_NAMES: [(&str, &str); 21] = [
     ("declaration.overseas_party_name", "Seller ID"),
     ("declaration.consignor", "Seller ID"),
     ("declaration.dispatch_country", "Country of Departure"),
-    ("declaration.customs_value_cny", "Item Price (sum of the rows)"),
+    (
+        "declaration.customs_value_cny",
+        "Item Price (sum of the rows)",
+    ),
     ("declaration.item_count", "(rows of the declaration)"),
     ("item.index", "(row's position in the declaration)"),
     ("item.commodity_code", "HS6 Code"),
@@ -270,8 +276,11 @@ impl<S: Store> Clearance<S> {
         let mut evaluation_errors = 0usize;
         let mut hit_list = Vec::new();
         for declaration in &declarations {
-            let labels: Vec<&model::history::Label> =
-                declaration.rows.iter().filter_map(|r| r.label.as_ref()).collect();
+            let labels: Vec<&model::history::Label> = declaration
+                .rows
+                .iter()
+                .filter_map(|r| r.label.as_ref())
+                .collect();
             let labelled = !labels.is_empty();
             let fraud = labels.iter().any(|l| l.discrepancy);
             let mut revenue = Decimal::ZERO;

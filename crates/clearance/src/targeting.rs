@@ -319,7 +319,11 @@ pub fn read_rule_request(body: &[u8]) -> Result<RuleRequest, ClearanceError> {
                 }
             }
             "scope" => request.scope = scope_member(&mut problems, value),
-            "purpose" | "action" | "expected_selection_rate" | "reason_en" | "reason_zh"
+            "purpose"
+            | "action"
+            | "expected_selection_rate"
+            | "reason_en"
+            | "reason_zh"
             | "expression" => {
                 seen.insert(name.clone());
                 if let Some(text) = text_member(&mut problems, &path, value) {
@@ -337,7 +341,11 @@ pub fn read_rule_request(body: &[u8]) -> Result<RuleRequest, ClearanceError> {
                 seen.insert(name.clone());
                 match value.as_u64().and_then(|p| u8::try_from(p).ok()) {
                     Some(p) => request.priority = p,
-                    None => problems.push(wrong_type(&path, "an integer from 0 to 255", "0 至 255 的整数")),
+                    None => problems.push(wrong_type(
+                        &path,
+                        "an integer from 0 to 255",
+                        "0 至 255 的整数",
+                    )),
                 }
             }
             _ => problems.push(FieldError::unknown_field(&path)),

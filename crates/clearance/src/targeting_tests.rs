@@ -692,7 +692,13 @@ async fn a_rule_is_back_tested_on_the_labelled_history_of_a_period() {
     // The declarations are still the default source: none lodged in March.
     let declarations = f
         .clearance
-        .backtest_rule(&wang, &rule(SMARTPHONES_FROM_US), "2026-03-01", "2026-03-31", None)
+        .backtest_rule(
+            &wang,
+            &rule(SMARTPHONES_FROM_US),
+            "2026-03-01",
+            "2026-03-31",
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -721,7 +727,9 @@ async fn a_history_back_test_refuses_names_the_history_lacks_and_is_bounded() {
         f.clearance
             .backtest_rule(
                 &wang,
-                &rule("item.amount > 1.0 && credit == \"general\" && item.origin_country == \"US\""),
+                &rule(
+                    "item.amount > 1.0 && credit == \"general\" && item.origin_country == \"US\"",
+                ),
                 "2026-03-01",
                 "2026-03-31",
                 Some("history"),
@@ -787,10 +795,7 @@ async fn a_history_back_test_refuses_names_the_history_lacks_and_is_bounded() {
     let over = refused(limited(4).await);
     assert_eq!(over[0].0, "to");
     assert!(over[0].1.contains("at most 4 history rows"), "{over:?}");
-    assert_eq!(
-        crate::backtest_history::BACKTEST_HISTORY_ROWS_MAX,
-        200_000
-    );
+    assert_eq!(crate::backtest_history::BACKTEST_HISTORY_ROWS_MAX, 200_000);
 }
 
 /// Every problem of a rule at once, JSON-level (a member of the wrong type, missing or unknown)
@@ -858,7 +863,9 @@ async fn json_problems_and_expression_problems_are_reported_together() {
         assert_eq!(got, paths, "{case}: {errors:?}");
         for e in &errors {
             assert!(
-                !e.message_en.is_empty() && !e.message_zh.is_empty() && e.message_en != e.message_zh,
+                !e.message_en.is_empty()
+                    && !e.message_zh.is_empty()
+                    && e.message_en != e.message_zh,
                 "{case}: {e:?}"
             );
         }
@@ -907,7 +914,9 @@ async fn json_problems_and_expression_problems_are_reported_together() {
         if expected > max {
             let more = names + 2 - max;
             assert!(
-                errors[max].message_en.starts_with(&format!("{more} more problem(s)")),
+                errors[max]
+                    .message_en
+                    .starts_with(&format!("{more} more problem(s)")),
                 "{names}: {:?}",
                 errors[max]
             );

@@ -1088,7 +1088,8 @@ impl Checker<'_> {
                 };
                 match field(root, &select.field) {
                     Some((ty, _optional, item_level)) => {
-                        self.names.insert(format!("{}.{}", root.name(), select.field));
+                        self.names
+                            .insert(format!("{}.{}", root.name(), select.field));
                         if item_level {
                             self.per_item = true;
                         }

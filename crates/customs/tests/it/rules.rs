@@ -379,7 +379,9 @@ fn an_analyst_back_tests_a_rule_on_the_labelled_history_from_the_command_line() 
     );
     let imported = customs(
         &data,
-        &["history", "import", history, "--format", "kcs", "--token", &wang],
+        &[
+            "history", "import", history, "--format", "kcs", "--token", &wang,
+        ],
     );
     assert!(
         imported.status.success(),

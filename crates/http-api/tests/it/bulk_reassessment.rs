@@ -203,7 +203,9 @@ async fn a_rolled_back_rate_table_is_reassessed_in_bulk_and_the_trade_told_to_pa
         assert!(page.body.contains(shown), "{shown} in {}", page.body);
     }
     let zh = officer
-        .get(&format!("/console/reassessments/apply-1?by={started_by}&lang=zh"))
+        .get(&format!(
+            "/console/reassessments/apply-1?by={started_by}&lang=zh"
+        ))
         .await;
     assert!(zh.body.contains("各报关单差额"), "{}", zh.body);
     assert!(zh.body.contains("补缴"), "{}", zh.body);
@@ -220,7 +222,11 @@ async fn a_rolled_back_rate_table_is_reassessed_in_bulk_and_the_trade_told_to_pa
         assert!(!refused.body.contains("1369.09"), "{}", refused.body);
         // (The job's name is in the page's own address, the language switch's link: no data.)
         assert!(!refused.body.contains("bulk-lines"), "{}", refused.body);
-        assert!(!refused.body.contains("Bulk reassessments"), "{}", refused.body);
+        assert!(
+            !refused.body.contains("Bulk reassessments"),
+            "{}",
+            refused.body
+        );
     }
     let declarations = broker.get("/console/declarations").await;
     assert!(
