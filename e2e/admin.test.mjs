@@ -112,11 +112,12 @@ test('a supervisor reads the dashboards, their tables, and downloads a chart\'s 
   await signIn(page, 'demo-auditor');
   await Promise.all([page.waitForURL(/\/console\/dashboards$/), page.click('nav a[href="/console/dashboards"]')]);
   assert.match(await page.textContent('h1'), /Dashboards/);
-  // Six charts: each drawn with its title, or saying it has nothing in the window.
-  assert.equal(await page.locator('section.chart').count(), 6);
+  // Seven charts (the last: declarations received in continuity per office): each drawn with its
+  // title, or saying it has nothing in the window.
+  assert.equal(await page.locator('section.chart').count(), 7);
   const drawn = await page.locator('section.chart svg[role="img"] > title').count();
   const empty = await page.locator('section.chart > p.hint').count();
-  assert.equal(drawn + empty, 6);
+  assert.equal(drawn + empty, 7);
   assert.ok(drawn >= 1, 'the demo lodged declarations in the last 24 hours');
   await accessible(page, 'the dashboards');
   await page.screenshot({ path: `${shots}dashboard-24h-en.png`, fullPage: true });
